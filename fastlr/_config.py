@@ -1,0 +1,23 @@
+"""Compilation settings shared by every kernel.
+
+Kept in one place so that the numba cache, which freezes globals at compile
+time, sees one consistent set of flags.
+"""
+
+import os
+
+#: Serial kernels are compiled with ``cache=True`` unless FASTLR_NUMBA_CACHE=0.
+CACHE = os.environ.get("FASTLR_NUMBA_CACHE", "1") != "0"
+
+#: LLVM fast-math flags. ``contract``/``reassoc`` let the dot products use
+#: vector FMA; ``nnan``/``ninf`` are deliberately absent so NaN/inf checks
+#: inside kernels keep working (``fastmath=True`` breaks ``np.isnan``).
+FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+#: Options for serial kernels.
+JIT = {"cache": CACHE, "nogil": True, "fastmath": set(FASTMATH)}
+
+#: Options for threaded kernels. Never cached: caching ``parallel=True``
+#: kernels has segfaulted in numba (pynndescent PR #175).
+JIT_PARALLEL = {"cache": False, "nogil": True, "parallel": True,
+                "fastmath": set(FASTMATH)}

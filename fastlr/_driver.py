@@ -1,0 +1,99 @@
+"""The epoch loop around one epoch of SGD, shared by kernels and reference.
+
+Both :func:`fastlr.train` and :func:`fastlr.reference.train` hand this loop a
+function that runs one epoch in place; the stopping rules (tolerance,
+divergence) are therefore the same control flow for both, and only the
+arithmetic differs (Numba kernel versus vectorized NumPy).
+"""
+
+import math
+
+import numpy as np
+
+from ._validation import check_positive_int, check_real
+
+EPOCH_LOSS_MODES = ("running", "full", None)
+PENALTIES = ("l2", None)
+
+#: An epoch whose mean loss exceeds this is treated as divergence: the model
+#: w = 0, b = 0 already scores log(2), and any optimum scores less, so a loss
+#: a thousand times larger means the steps overshoot.
+DIVERGED_LOSS = 1e3 * math.log(2.0)
+
+
+class DivergedError(FloatingPointError):
+    """Training diverged (loss became inf/NaN or exploded).
+
+    Raised instead of returning NaN weights; lowering ``lr`` or
+    standardizing the features (``standardize=True``) is the usual cure.
+    """
+
+
+def check_train_params(batch_size, epochs, lr, penalty, alpha, epoch_loss, tol,
+                       n_iter_no_change):
+    """Validate the training hyperparameters; returns them normalized."""
+    batch_size = check_positive_int(batch_size, "batch_size", minimum=1)
+    epochs = check_positive_int(epochs, "epochs", minimum=0)
+    lr = check_real(lr, "lr", positive=True)
+    if penalty not in PENALTIES:
+        raise ValueError(f"penalty must be one of {PENALTIES}, got {penalty!r}")
+    alpha = check_real(alpha, "alpha", nonnegative=True)
+    if epoch_loss not in EPOCH_LOSS_MODES:
+        raise ValueError(
+            f"epoch_loss must be one of {EPOCH_LOSS_MODES}, got {epoch_loss!r}"
+        )
+    if tol is not None:
+        tol = check_real(tol, "tol", nonnegative=True)
+        if epoch_loss is None:
+            raise ValueError("tol needs a tracked loss; set epoch_loss to "
+                             "'running' or 'full', or tol=None")
+    n_iter_no_change = check_positive_int(n_iter_no_change, "n_iter_no_change")
+    return batch_size, epochs, lr, alpha, tol, n_iter_no_change
+
+
+def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
+               n_iter_no_change, track, callback=None, first_epoch=0):
+    """Run up to ``epochs`` epochs; stop early on ``tol``; raise on divergence.
+
+    Parameters
+    ----------
+    run_one : callable(order) -> float
+        Runs one epoch in place and returns its loss (NaN if not tracked).
+    weights_finite : callable() -> bool
+    orders : fastlr._order.EpochOrder
+    epochs, lr, tol, n_iter_no_change
+        As in :func:`fastlr.train`; ``lr`` only feeds the error message.
+    track : bool
+        Whether losses are tracked (checked for divergence).
+    callback : callable(epoch, loss) or None
+        Called after each epoch (progress reporting).
+    first_epoch : int
+        Epochs already run on this model (for messages, warm starts).
+
+    Returns
+    -------
+    losses : (epochs_run,) float64
+    converged : bool
+        True when ``tol`` stopped the run before ``epochs``.
+    """
+    losses = np.empty(epochs)
+    best = math.inf
+    stale = 0
+    for e in range(epochs):
+        loss = run_one(orders.next())
+        losses[e] = loss
+        if not weights_finite() or (track and not loss <= DIVERGED_LOSS):
+            raise DivergedError(
+                f"training diverged at epoch {first_epoch + e + 1}: the loss "
+                f"became {loss:.6g} (it started near log(2) = 0.693); lower the "
+                f"learning rate lr (now {lr:g}) or standardize the features "
+                "(standardize=True)"
+            )
+        if callback is not None:
+            callback(first_epoch + e + 1, loss)
+        if tol is not None:
+            stale = stale + 1 if loss > best - tol else 0
+            best = min(best, loss)
+            if stale >= n_iter_no_change:
+                return losses[: e + 1], True
+    return losses, False

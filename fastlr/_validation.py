@@ -1,0 +1,184 @@
+"""Input checks shared by the functional API and the estimator.
+
+Every public entry point runs these before any kernel, so bad input raises a
+``ValueError``/``TypeError`` naming the argument and nothing is modified.
+"""
+
+import math
+import numbers
+
+import numpy as np
+
+from . import _kernels
+
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def _as_numeric_array(a, name):
+    """``np.asarray`` that refuses non-numeric input with a named TypeError."""
+    if isinstance(a, np.ndarray):
+        arr = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except (TypeError, ValueError) as exc:  # ragged lists and the like
+            raise TypeError(f"{name} must be array-like of numbers: {exc}") from None
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} must contain numbers, got dtype object with "
+                "non-numeric values"
+            ) from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must have a numeric dtype, got dtype {arr.dtype}")
+    return arr
+
+
+def float_dtype_of(arr):
+    """float32 stays float32; every other numeric dtype computes in float64."""
+    return np.float32 if arr.dtype == np.float32 else np.float64
+
+
+def check_X(X, name="X"):
+    """Return X as a C-contiguous 2-D float32/float64 array, finite, non-empty.
+
+    C-contiguous float32/float64 input is returned as is (no copy); other
+    layouts and dtypes are converted once.
+    """
+    arr = _as_numeric_array(X, name)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (n_samples, n_features), "
+            f"got {arr.ndim}-D with shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=float_dtype_of(arr))
+    if not _kernels.all_finite(arr):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def check_vector(a, name, allow_inf=False):
+    """Return a 1-D float array (float32 kept), non-empty, without NaN."""
+    arr = _as_numeric_array(a, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    arr = np.ascontiguousarray(arr, dtype=float_dtype_of(arr))
+    bad = np.isnan(arr) if allow_inf else ~np.isfinite(arr)
+    if bad.any():
+        what = "NaN" if allow_inf else "NaN or infinity"
+        raise ValueError(f"{name} contains {what}")
+    return arr
+
+
+def check_labels01(y, name="y", m=None, require_both=False):
+    """Binary labels as float64 0.0/1.0.
+
+    Accepts bool, integer or float arrays whose values are all 0 or 1.
+    With ``require_both``, both classes must occur (training needs them).
+    """
+    arr = _as_numeric_array(y, name)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    if m is not None and arr.shape[0] != m:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} entries but X has {m} rows; they must match"
+        )
+    y01 = arr.astype(np.float64)
+    if not np.isfinite(y01).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    ones = y01 == 1.0
+    if not (ones | (y01 == 0.0)).all():
+        vals = np.unique(arr)
+        shown = ", ".join(map(str, vals[:5])) + (", ..." if vals.size > 5 else "")
+        raise ValueError(
+            f"{name} must contain only the binary labels 0 and 1, got values "
+            f"[{shown}]; map your labels to 0/1 or use fastlr.LogisticRegression, "
+            "which accepts any two labels"
+        )
+    if require_both:
+        k = int(ones.sum())
+        if k == 0 or k == y01.shape[0]:
+            raise ValueError(
+                f"{name} contains a single class ({int(y01[0])}); training "
+                "needs both labels 0 and 1"
+            )
+    return y01
+
+
+def check_same_length(a, b, name_a, name_b):
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"{name_a} has {a.shape[0]} entries but {name_b} has {b.shape[0]}; "
+            "they must match"
+        )
+
+
+def check_positive_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_real(value, name, *, positive=False, nonnegative=False, open01=False):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value}")
+    if nonnegative and value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    if open01 and not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must lie strictly between 0 and 1, got {value}")
+    return value
+
+
+def check_weights(w, b, n_features):
+    """Model weights ``w`` (n,) and intercept ``b`` for prediction."""
+    warr = check_vector(w, "w")
+    if warr.shape[0] != n_features:
+        raise ValueError(
+            f"w has {warr.shape[0]} entries but X has {n_features} features; "
+            "they must match"
+        )
+    if isinstance(b, np.ndarray) and b.size == 1:
+        b = b.reshape(()).item()
+    b = check_real(b, "b")
+    return np.ascontiguousarray(warr, dtype=np.float64), b
+
+
+def check_sample_weight(sample_weight, m):
+    """float64 weights of shape (m,), finite, >= 0, not all zero.
+
+    ``None`` gives an empty array, which the kernels read as "all ones".
+    """
+    if sample_weight is None:
+        return np.empty(0)
+    if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight, bool):
+        sample_weight = np.full(m, float(sample_weight))
+    sw = _as_numeric_array(sample_weight, "sample_weight")
+    if sw.ndim != 1:
+        raise ValueError(f"sample_weight must be 1-D, got shape {sw.shape}")
+    if sw.shape[0] != m:
+        raise ValueError(f"sample_weight has {sw.shape[0]} entries but X has {m} "
+                         "rows; they must match")
+    sw = np.array(sw, dtype=np.float64)  # a copy: never alias the caller's array
+    if not np.isfinite(sw).all():
+        raise ValueError("sample_weight contains NaN or infinity")
+    if (sw < 0).any():
+        raise ValueError("sample_weight must be non-negative")
+    if not (sw > 0).any():
+        raise ValueError("sample_weight is zero for every sample; at least one "
+                         "must be positive")
+    return sw

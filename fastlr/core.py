@@ -1,0 +1,409 @@
+"""The functional API: validation and dispatch in front of the Numba kernels.
+
+Data flows one way: user input -> :mod:`fastlr._validation` -> kernels in
+:mod:`fastlr._kernels` -> results. Nothing here loops over rows.
+"""
+
+import math
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from . import _kernels
+from ._driver import check_train_params, run_epochs
+from ._order import EpochOrder, make_rng
+from ._validation import (
+    _as_numeric_array,
+    check_labels01,
+    check_real,
+    check_same_length,
+    check_sample_weight,
+    check_vector,
+    check_weights,
+    check_X,
+    float_dtype_of,
+)
+
+__all__ = [
+    "TrainResult",
+    "sigmoid",
+    "log_loss",
+    "gradients",
+    "train",
+    "predict_proba",
+    "predict",
+    "accuracy",
+]
+
+#: Below this many elements of X, one thread beats launching a parallel region.
+PARALLEL_MIN_ELEMENTS = 200_000
+
+_PENALTY_CODES = {None: _kernels.PENALTY_NONE, "l2": _kernels.PENALTY_L2}
+
+
+class TrainResult(NamedTuple):
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    w : ndarray of shape (n_features,)
+        Weights in the space of the raw input features, dtype of X.
+    b : float
+        Intercept in raw feature space.
+    losses : ndarray of shape (epochs_run,)
+        One training loss per epoch (see ``epoch_loss`` in :func:`train`).
+    """
+
+    w: np.ndarray
+    b: float
+    losses: np.ndarray
+
+
+# --------------------------------------------------------------------------
+# elementwise functions
+
+
+def sigmoid(z):
+    """Numerically stable logistic function ``1 / (1 + exp(-z))``.
+
+    Parameters
+    ----------
+    z : float or array_like
+        Logits; ``+-inf`` are allowed (giving 1 and 0), NaN is not.
+
+    Returns
+    -------
+    float or ndarray
+        Same shape as ``z``. float32 input gives float32 output; every other
+        numeric dtype gives float64. No overflow warning for any ``z``.
+
+    Examples
+    --------
+    >>> import fastlr
+    >>> float(fastlr.sigmoid(0.0))
+    0.5
+    >>> fastlr.sigmoid([-1000.0, 1000.0]).tolist()
+    [0.0, 1.0]
+    """
+    arr = _as_numeric_array(z, "z")
+    flat = np.ascontiguousarray(arr, dtype=float_dtype_of(arr)).reshape(-1)
+    if np.isnan(flat).any():
+        raise ValueError("z contains NaN")
+    out = np.empty_like(flat)
+    _kernels.sigmoid_array(flat, out)
+    out = out.reshape(arr.shape)
+    return out[()] if arr.ndim == 0 else out
+
+
+def log_loss(y, p, eps=1e-15):
+    """Mean binary cross-entropy of probabilities ``p`` for labels ``y``.
+
+    ``-mean(y * log(p) + (1 - y) * log(1 - p))`` with ``p`` clipped to
+    ``[eps, 1 - eps]`` so that the result is always finite.
+
+    Parameters
+    ----------
+    y : array_like of shape (m,)
+        True labels, 0 or 1.
+    p : array_like of shape (m,)
+        Predicted probabilities of class 1, in [0, 1].
+    eps : float, default 1e-15
+        Clipping bound, 0 < eps < 0.5.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> import fastlr
+    >>> round(fastlr.log_loss([0, 1], [0.5, 0.5]), 6)
+    0.693147
+    """
+    y01 = check_labels01(y, "y")
+    pv = _check_proba(p, "p")
+    check_same_length(y01, pv, "y", "p")
+    eps = check_real(eps, "eps", positive=True)
+    if eps >= 0.5:
+        raise ValueError(f"eps must be < 0.5, got {eps}")
+    return _kernels.log_loss_sum(y01, pv, eps) / y01.shape[0]
+
+
+def _check_proba(p, name):
+    pv = check_vector(p, name)
+    if (pv < 0).any() or (pv > 1).any():
+        raise ValueError(f"{name} must contain probabilities in [0, 1]")
+    return pv
+
+
+def gradients(X, y, p):
+    """Mean gradient of the log-loss with respect to ``w`` and ``b``.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+    y : array_like of shape (m,)
+        Labels 0 or 1.
+    p : array_like of shape (m,)
+        Predicted probabilities of class 1.
+
+    Returns
+    -------
+    dw : ndarray of shape (n,)
+        ``X.T @ (p - y) / m``, dtype of X (float32 or float64).
+    db : float
+        ``mean(p - y)``.
+    """
+    X = check_X(X)
+    y01 = check_labels01(y, "y", m=X.shape[0])
+    pv = _check_proba(p, "p")
+    check_same_length(X, pv, "X", "p")
+    dw = np.empty(X.shape[1])
+    db = _kernels.gradient_sums(X, y01, pv, dw)
+    return dw.astype(X.dtype, copy=False), float(db)
+
+
+# --------------------------------------------------------------------------
+# prediction
+
+
+def _decision(X, w, b):
+    """``X @ w + b`` in X's dtype, threaded when X is large enough."""
+    out = np.empty(X.shape[0], dtype=X.dtype)
+    if X.size >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
+        _kernels.decision_parallel(X, w, b, out)
+    else:
+        _kernels.decision_serial(X, w, b, out)
+    return out
+
+
+def decision_function(X, w, b):
+    """Logits ``X @ w + b``; shape (m,), dtype of X."""
+    X = check_X(X)
+    w, b = check_weights(w, b, X.shape[1])
+    return _decision(X, w, b)
+
+
+def predict_proba(X, w, b):
+    """Probability of class 1 for each row of X.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+    w : array_like of shape (n,)
+    b : float
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        dtype of X (float32 or float64).
+    """
+    X = check_X(X)
+    w, b = check_weights(w, b, X.shape[1])
+    z = _decision(X, w, b)
+    _kernels.proba_from_decision(z, z)
+    return z
+
+
+def predict(X, w, b, threshold=0.5):
+    """Class labels: 1 where ``predict_proba(X, w, b) > threshold``, else 0.
+
+    The comparison is done on the logit (``z > log(t / (1 - t))``), so at
+    the default threshold it agrees exactly with the sign of ``X @ w + b``.
+
+    Returns
+    -------
+    ndarray of shape (m,), int64
+    """
+    threshold = check_real(threshold, "threshold", open01=True)
+    X = check_X(X)
+    w, b = check_weights(w, b, X.shape[1])
+    z = _decision(X, w, b)
+    return (z > math.log(threshold / (1.0 - threshold))).astype(np.int64)
+
+
+def accuracy(y_true, y_pred):
+    """Fraction of positions where ``y_true == y_pred``.
+
+    Labels may be of any type (numbers, strings); both must be 1-D, of the
+    same non-zero length.
+    """
+    yt = _labels_1d(y_true, "y_true")
+    yp = _labels_1d(y_pred, "y_pred")
+    check_same_length(yt, yp, "y_true", "y_pred")
+    return float(np.mean(yt == yp))
+
+
+def _labels_1d(y, name):
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+# --------------------------------------------------------------------------
+# training
+
+
+class SGDState:
+    """The trainable state: standardization and standardized-space weights.
+
+    ``w`` and ``b`` are the weights of the model on ``(x - mean) / scale``;
+    :meth:`raw` maps them back to raw feature space.
+    """
+
+    def __init__(self, mean, scale):
+        self.mean = mean
+        self.scale = scale
+        self.w = np.zeros(mean.shape[0])
+        self.b = np.zeros(1)
+
+    @classmethod
+    def for_data(cls, X, standardize):
+        n = X.shape[1]
+        if not standardize:
+            return cls(np.zeros(n), np.ones(n))
+        mean, scale = np.empty(n), np.empty(n)
+        _kernels.column_stats(X, mean, scale)
+        return cls(mean, scale)
+
+    def raw(self):
+        """Raw-space ``(w, b)`` as float64 array and float."""
+        w = self.w / self.scale
+        return w, float(self.b[0] - w @ self.mean)
+
+    def finite(self):
+        return bool(np.isfinite(self.w).all() and np.isfinite(self.b[0]))
+
+
+def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
+        alpha, epoch_loss, tol, n_iter_no_change, callback=None, first_epoch=0):
+    """Run SGD epochs on validated arrays, updating ``state`` in place.
+
+    Shared by :func:`train` and the estimator; see :func:`train` for the
+    parameters (``sw`` is the validated sample weight, empty for none).
+    Returns ``(losses, converged)``.
+    """
+    m = X.shape[0]
+    # losses are weighted means: sum(sw * loss) / sum(sw)
+    denom = float(sw.sum()) if sw.shape[0] else float(m)
+    pcode = _PENALTY_CODES[penalty]
+    v = np.empty(X.shape[1])
+    g = np.empty(X.shape[1])
+
+    def run_one(order):
+        s = _kernels.sgd_epoch(X, y01, sw, order, state.mean, state.scale, lr,
+                               batch_size, pcode, alpha, epoch_loss == "running",
+                               state.w, state.b, v, g)
+        if epoch_loss == "running":
+            return s / denom
+        if epoch_loss == "full":
+            w, b = state.raw()
+            return _kernels.full_loss_sum(X, y01, sw, w, b) / denom
+        return math.nan
+
+    return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng),
+                      epochs=epochs, lr=lr, tol=tol,
+                      n_iter_no_change=n_iter_no_change,
+                      track=epoch_loss is not None, callback=callback,
+                      first_epoch=first_epoch)
+
+
+def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
+          shuffle=True, random_state=None, penalty=None, alpha=1e-4,
+          epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
+          callback=None):
+    """Fit binary logistic regression by mini-batch SGD.
+
+    Each epoch visits every row once, in batches of ``batch_size``; each batch
+    is one fused pass (logit, residual, loss, gradient) followed by one step
+    ``w -= lr * grad``. Weights start at zero.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+        Features. C-contiguous float32/float64 input is used without a copy;
+        float32 stays float32 (the arithmetic accumulates in float64).
+    y : array_like of shape (m,)
+        Labels 0 or 1, both present.
+    batch_size : int, default 100
+        Rows per SGD step (>= 1). The last batch of an epoch may be smaller.
+    epochs : int, default 100
+        Maximum number of passes over the data (>= 0).
+    lr : float, default 0.01
+        Constant learning rate (> 0, finite).
+    standardize : bool, default True
+        Train on ``(X - mean) / std`` (columns with zero spread are left
+        unscaled), folded into the kernel so X is never copied. The returned
+        ``w`` and ``b`` are mapped back to raw feature space either way.
+    shuffle : bool, default True
+        Visit rows in a new random order each epoch; otherwise in the
+        natural order.
+    random_state : None, int or numpy.random.Generator
+        Seeds the row order (the only randomness).
+    penalty : {None, "l2"}, default None
+        ``"l2"`` adds ``alpha / 2 * ||w||^2`` on the standardized weights
+        (not the intercept) to the objective.
+    alpha : float, default 1e-4
+        Penalty strength, >= 0; ignored when ``penalty`` is None.
+    epoch_loss : {"running", "full", None}, default "running"
+        What ``losses`` holds. ``"running"``: the mean over the epoch's rows of
+        each row's loss at the weights in force when its batch was processed;
+        free, computed in the same pass (what scikit-learn's SGD reports).
+        ``"full"``: the mean loss over all of X after the epoch; costs a
+        second read of X. ``None``: not computed (the ``exp``/``log1p`` work
+        is skipped); ``losses`` is then all NaN.
+    tol : float or None, default None
+        Stop when the loss has not improved by at least ``tol`` on the best
+        loss for ``n_iter_no_change`` consecutive epochs.
+    n_iter_no_change : int, default 5
+    sample_weight : array_like of shape (m,) or None
+        Non-negative weight per row: its loss and gradient are multiplied by
+        it (the batch gradient is still divided by the batch's row count, as
+        in scikit-learn's SGD). ``losses`` are then weighted means.
+    callback : callable(epoch, loss) or None
+        Called after every epoch, e.g. for a progress bar.
+
+    Returns
+    -------
+    TrainResult
+        Named tuple ``(w, b, losses)``: ``w`` of shape (n,) in X's dtype, ``b``
+        a float, ``losses`` of shape (epochs_run,).
+
+    Raises
+    ------
+    ValueError, TypeError
+        For bad input, naming the argument; nothing has run.
+    fastlr.DivergedError
+        When the loss becomes inf/NaN or explodes (lower ``lr`` or
+        standardize).
+
+    Examples
+    --------
+    >>> import numpy as np, fastlr
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> y = np.array([0, 0, 1, 1])
+    >>> w, b, losses = fastlr.train(X, y, batch_size=2, epochs=200, lr=0.5,
+    ...                             random_state=0)
+    >>> fastlr.predict(X, w, b).tolist()
+    [0, 0, 1, 1]
+    """
+    params = check_train_params(batch_size, epochs, lr, penalty, alpha,
+                                epoch_loss, tol, n_iter_no_change)
+    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    X = check_X(X)
+    y01 = check_labels01(y, "y", m=X.shape[0], require_both=True)
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    rng = make_rng(random_state)
+    state = SGDState.for_data(X, standardize)
+    losses, _ = sgd(X, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
+                    shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
+                    epoch_loss=epoch_loss, tol=tol,
+                    n_iter_no_change=n_iter_no_change, callback=callback)
+    w, b = state.raw()
+    return TrainResult(w.astype(X.dtype, copy=False), b, losses)

@@ -1,0 +1,23 @@
+import numpy as np
+import pytest
+
+
+@pytest.fixture(params=[np.float64, np.float32], ids=["float64", "float32"])
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture(params=[0, 1, 42], ids=lambda s: f"seed{s}")
+def seed(request):
+    """Tests must pass for any seed in 0..99 (sklearn's global_random_seed)."""
+    return request.param
+
+
+@pytest.fixture
+def blobs(seed):
+    """A standardized-scale, roughly linearly separable binary problem."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, 5))
+    w = rng.normal(size=5)
+    y = (X @ w + 0.3 + 0.5 * rng.normal(size=400) > 0).astype(int)
+    return X, y

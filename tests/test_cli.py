@@ -1,0 +1,48 @@
+"""The command line: `fastlr demo` as a user runs it."""
+
+import subprocess
+import sys
+
+import pytest
+
+from fastlr import cli, demo
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_rows_meet_seed_claims():
+    rows = {r["data"]: r for r in demo.run(plots=False)}
+    assert rows["classification"]["fastlr_acc"] == 1.0
+    assert rows["moons"]["fastlr_acc"] >= 0.85
+    assert rows["breast_cancer"]["fastlr_acc"] >= 0.95
+    for r in rows.values():
+        # the two implementations train the same model
+        assert r["fastlr_acc"] == r["reference_acc"]
+        assert r["fastlr_s"] > 0 and r["reference_s"] > 0
+
+
+def test_demo_cli_writes_table_and_pngs(tmp_path, capsys):
+    out = tmp_path / "plots"
+    assert cli.main(["demo", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    for name in ("classification", "moons", "breast_cancer", "speedup"):
+        assert name in text
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["breast_cancer_loss.png", "classification_boundary.png",
+                    "classification_loss.png", "moons_boundary.png", "moons_loss.png"]
+    for p in out.glob("*.png"):
+        data = p.read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 5_000
+
+
+def test_python_m_fastlr_help():
+    res = subprocess.run([sys.executable, "-m", "fastlr", "--help"],
+                         capture_output=True, text=True, check=True)
+    assert "demo" in res.stdout
+
+
+def test_unknown_command_exits_nonzero(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["frobnicate"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err

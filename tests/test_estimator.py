@@ -1,0 +1,163 @@
+"""fastlr.LogisticRegression: scikit-learn conventions and compatibility."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import fastlr
+from fastlr import LogisticRegression
+
+EXPECTED_FAILED = {
+    # SGD visits mini-batches: weighting a row by 2 is not the same step
+    # sequence as repeating it, so the fits differ (scikit-learn's own
+    # SGDClassifier marks this check as an expected failure too).
+    "check_sample_weight_equivalence_on_dense_data":
+        "mini-batch SGD: weights are not equivalent to repeated rows",
+}
+
+
+@parametrize_with_checks(
+    [LogisticRegression(max_iter=200, tol=1e-3, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    import warnings
+
+    with warnings.catch_warnings():
+        # the checks fit on tiny or random data with few epochs on purpose
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    X, y = load_breast_cancer(return_X_y=True)
+    return train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+
+
+def test_fitted_attributes(cancer, dtype):
+    Xtr, Xte, ytr, yte = cancer
+    clf = LogisticRegression(random_state=0).fit(Xtr.astype(dtype), ytr)
+    assert clf.coef_.shape == (1, Xtr.shape[1])
+    assert clf.coef_.dtype == dtype
+    assert clf.intercept_.shape == (1,)
+    assert clf.intercept_.dtype == dtype
+    assert clf.n_features_in_ == Xtr.shape[1]
+    assert list(clf.classes_) == [0, 1]
+    assert 1 <= clf.n_iter_ <= clf.max_iter
+    assert clf.loss_curve_.shape == (clf.n_iter_,)
+    assert clf.score(Xte.astype(dtype), yte) >= 0.95
+
+
+def test_string_labels_and_proba(cancer):
+    Xtr, Xte, ytr, yte = cancer
+    names = np.array(["benign", "malignant"])
+    clf = LogisticRegression(random_state=0).fit(Xtr, names[ytr])
+    assert list(clf.classes_) == ["benign", "malignant"]
+    proba = clf.predict_proba(Xte)
+    assert proba.shape == (Xte.shape[0], 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    pred = clf.predict(Xte)
+    assert set(pred) <= set(names)
+    # predict agrees with the sign of the decision function and with proba
+    z = clf.decision_function(Xte)
+    np.testing.assert_array_equal(pred == "malignant", z > 0)
+    np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(axis=1)])
+
+
+def test_matches_functional_train(blobs):
+    """The estimator is a thin layer: same model as fastlr.train."""
+    X, y = blobs
+    clf = LogisticRegression(lr=0.05, batch_size=16, max_iter=7, tol=None,
+                             penalty=None, random_state=3).fit(X, y)
+    res = fastlr.train(X, y, batch_size=16, epochs=7, lr=0.05, random_state=3)
+    np.testing.assert_allclose(clf.coef_[0], res.w, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(clf.intercept_[0], res.b, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(clf.loss_curve_, res.losses, rtol=1e-12)
+
+
+def test_convergence_warning_at_max_iter(blobs):
+    X, y = blobs
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        LogisticRegression(max_iter=2, tol=1e-12, random_state=0).fit(X, y)
+
+
+def test_tol_stops_early(blobs):
+    X, y = blobs
+    clf = LogisticRegression(max_iter=1000, tol=1e-3, random_state=0).fit(X, y)
+    assert clf.n_iter_ < 1000
+
+
+def test_pipeline_clone_grid_cv(cancer):
+    Xtr, _, ytr, _ = cancer
+    pipe = make_pipeline(StandardScaler(),
+                         LogisticRegression(standardize=False, random_state=0))
+    scores = cross_val_score(pipe, Xtr, ytr, cv=3)
+    assert scores.mean() >= 0.95
+    grid = GridSearchCV(LogisticRegression(random_state=0),
+                        {"lr": [0.001, 0.05], "batch_size": [16, 64]}, cv=3)
+    grid.fit(Xtr, ytr)
+    assert grid.best_score_ >= 0.95
+    c = clone(grid.best_estimator_)
+    assert not hasattr(c, "coef_")
+    assert c.get_params() == grid.best_estimator_.get_params()
+
+
+def test_sample_weight_zero_rows_are_ignored(blobs):
+    """Rows with weight 0 contribute nothing to the gradient."""
+    X, y = blobs
+    sw = np.ones(len(y))
+    sw[::3] = 0.0
+    Xn = X.copy()
+    Xn[::3] = 1e3  # garbage rows that would wreck the fit if they counted
+    a = LogisticRegression(max_iter=20, tol=None, standardize=False,
+                           random_state=0).fit(Xn, y, sample_weight=sw)
+    assert a.score(X[sw > 0], y[sw > 0]) >= 0.85
+
+
+def test_partial_fit(blobs):
+    X, y = blobs
+    clf = LogisticRegression(random_state=0)
+    with pytest.raises(ValueError, match="classes"):
+        clf.partial_fit(X, y)
+    for _ in range(5):
+        for chunk in np.array_split(np.arange(len(y)), 4):
+            clf.partial_fit(X[chunk], y[chunk], classes=[0, 1])
+    assert clf.n_iter_ == 20
+    assert clf.loss_curve_.shape == (20,)
+    assert clf.score(X, y) >= 0.85
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(X[:4], np.array([0, 1, 2, 1]))
+
+
+def test_warm_start_continues(blobs):
+    X, y = blobs
+    clf = LogisticRegression(max_iter=3, tol=None, warm_start=True, random_state=0)
+    clf.fit(X, y)
+    first = clf.loss_curve_[-1]
+    clf.fit(X, y)
+    assert clf.loss_curve_[0] <= first + 1e-3
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"lr": 0}, "lr"), ({"batch_size": 0}, "batch_size"), ({"max_iter": -1}, "epochs"),
+     ({"penalty": "l7"}, "penalty"), ({"alpha": -1.0}, "alpha")],
+    ids=["lr", "batch_size", "max_iter", "penalty", "alpha"])
+def test_bad_hyperparameters(blobs, kwargs, match):
+    X, y = blobs
+    with pytest.raises((ValueError, TypeError), match=match):
+        LogisticRegression(**kwargs).fit(X, y)
+
+
+def test_multiclass_rejected_for_now(blobs):
+    X, _ = blobs
+    y3 = np.arange(len(X)) % 3
+    with pytest.raises(ValueError, match="binary"):
+        LogisticRegression().fit(X, y3)
