@@ -14,10 +14,13 @@ CACHE = os.environ.get("FASTLR_NUMBA_CACHE", "1") != "0"
 #: inside kernels keep working (``fastmath=True`` breaks ``np.isnan``).
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 
-#: Options for serial kernels.
-JIT = {"cache": CACHE, "nogil": True, "fastmath": set(FASTMATH)}
+#: Options for serial kernels. ``error_model="numpy"``: a float division by
+#: zero gives inf/NaN as in NumPy instead of a Python ZeroDivisionError check,
+#: whose branch stops LLVM from vectorizing any loop that divides.
+JIT = {"cache": CACHE, "nogil": True, "fastmath": set(FASTMATH),
+       "error_model": "numpy"}
 
 #: Options for threaded kernels. Never cached: caching ``parallel=True``
 #: kernels has segfaulted in numba (pynndescent PR #175).
 JIT_PARALLEL = {"cache": False, "nogil": True, "parallel": True,
-                "fastmath": set(FASTMATH)}
+                "fastmath": set(FASTMATH), "error_model": "numpy"}

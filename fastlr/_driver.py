@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ._order import check_shuffle
 from ._validation import check_positive_int, check_real
 
 EPOCH_LOSS_MODES = ("running", "full", None)
@@ -30,8 +31,9 @@ class DivergedError(FloatingPointError):
 
 
 def check_train_params(batch_size, epochs, lr, penalty, alpha, epoch_loss, tol,
-                       n_iter_no_change):
+                       n_iter_no_change, shuffle=False):
     """Validate the training hyperparameters; returns them normalized."""
+    check_shuffle(shuffle)
     batch_size = check_positive_int(batch_size, "batch_size", minimum=1)
     epochs = check_positive_int(epochs, "epochs", minimum=0)
     lr = check_real(lr, "lr", positive=True)
@@ -57,8 +59,10 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
 
     Parameters
     ----------
-    run_one : callable(order) -> float
-        Runs one epoch in place and returns its loss (NaN if not tracked).
+    run_one : callable(blocks, block) -> (float, float)
+        Runs one epoch in place and returns its loss (NaN if not tracked)
+        and the mean of the loss lower bound ``max(t, 0)`` (within log 2 of
+        the loss; it detects divergence when the loss is not tracked).
     weights_finite : callable() -> bool
     orders : fastlr._order.EpochOrder
     epochs, lr, tol, n_iter_no_change
@@ -80,12 +84,14 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
     best = math.inf
     stale = 0
     for e in range(epochs):
-        loss = run_one(orders.next())
+        loss, bound = run_one(*orders.next())
         losses[e] = loss
-        if not weights_finite() or (track and not loss <= DIVERGED_LOSS):
+        seen = loss if track else bound
+        if not weights_finite() or not seen <= DIVERGED_LOSS:
             raise DivergedError(
                 f"training diverged at epoch {first_epoch + e + 1}: the loss "
-                f"became {loss:.6g} (it started near log(2) = 0.693); lower the "
+                f"became {seen:.6g}{'' if track else ' or more'} (it started "
+                "near log(2) = 0.693); lower the "
                 f"learning rate lr (now {lr:g}) or standardize the features "
                 "(standardize=True)"
             )

@@ -3,39 +3,98 @@
 Kernels never draw random numbers: Python computes each epoch's order here
 and passes it in, so :func:`fastlr.train` and :func:`fastlr.reference.train`
 see the same batches in the same order for the same ``random_state``.
+
+An order is ``(blocks, block)``: the epoch visits blocks of ``block``
+consecutive rows in the order ``blocks``; position ``p`` of the epoch is row
+``blocks[p // block] * block + p % block``. Only full blocks are permuted;
+the partial tail block (``m % block`` rows) always comes last.
 """
+
+import numbers
 
 import numpy as np
 
+#: Target bytes of one block of consecutive rows: long enough runs for the
+#: hardware prefetcher to stream, short enough to mix a batch well.
+BLOCK_BYTES = 16 * 1024
+
+#: A batch draws on at least this many blocks, so that it mixes rows from
+#: far-apart parts of the data even when rows are sorted (by label, say).
+MIN_BLOCKS_PER_BATCH = 8
+
 
 def make_rng(random_state):
-    """A ``numpy.random.Generator`` from None, an int, or a Generator."""
+    """A ``numpy.random.Generator`` from None, an int >= 0, a Generator or a
+    RandomState; anything else is a named error."""
     if isinstance(random_state, np.random.RandomState):
         # scikit-learn style RandomState: derive a seed from it
         random_state = int(random_state.randint(np.iinfo(np.int32).max))
-    return np.random.default_rng(random_state)
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
+        raise TypeError("random_state must be None, a non-negative int, a "
+                        f"numpy Generator or RandomState, got {random_state!r}")
+    if random_state < 0:
+        raise ValueError(f"random_state must be non-negative, got {random_state}")
+    return np.random.default_rng(int(random_state))
+
+
+def check_shuffle(shuffle):
+    """True/False (numpy bools too), "blocks" or "rows"."""
+    if not (isinstance(shuffle, (bool, np.bool_)) or
+            (isinstance(shuffle, str) and shuffle in ("blocks", "rows"))):
+        raise ValueError(f"shuffle must be True, False, 'blocks' or 'rows', got "
+                         f"{shuffle!r}")
+    return bool(shuffle) if not isinstance(shuffle, str) else shuffle
+
+
+def block_rows(row_bytes, batch_size):
+    """Rows per shuffled block: about BLOCK_BYTES, and at most
+    ``batch_size // MIN_BLOCKS_PER_BATCH`` (at least 1)."""
+    return int(max(1, min(BLOCK_BYTES // max(row_bytes, 1),
+                          batch_size // MIN_BLOCKS_PER_BATCH)))
 
 
 class EpochOrder:
-    """Yields one row order per epoch.
+    """Yields one ``(blocks, block)`` order per epoch.
 
     Parameters
     ----------
     m : int
         Number of rows.
-    shuffle : bool
-        False: natural order every epoch (one ``arange``, reused).
-        True: a fresh ``rng.permutation(m)`` each epoch.
+    shuffle : {True, "blocks", "rows", False}
+        ``False``: natural order. ``True`` or ``"blocks"``: a fresh random
+        permutation of blocks of :func:`block_rows` consecutive rows each
+        epoch (sequential memory access; see README for the statistics).
+        ``"rows"``: a fresh permutation of single rows (exact per-row
+        shuffling; each row is a random memory access, several times slower
+        on large data).
     rng : numpy.random.Generator
+    block : int
+        Rows per block for ``"blocks"``.
     """
 
-    def __init__(self, m, shuffle, rng):
+    def __init__(self, m, shuffle, rng, block=1):
         self.m = m
-        self.shuffle = shuffle
         self.rng = rng
-        self._natural = None if shuffle else np.arange(m, dtype=np.int64)
+        if shuffle is False:
+            self.block = max(m, 1)
+            self._fixed = np.zeros(1, dtype=np.int64)
+        else:
+            self.block = 1 if shuffle == "rows" else max(1, min(block, m))
+            self._fixed = None
+        self.n_full = m // self.block
+        self.tail = m % self.block
 
     def next(self):
-        if self.shuffle:
-            return self.rng.permutation(self.m).astype(np.int64, copy=False)
-        return self._natural
+        if self._fixed is not None:
+            return self._fixed, self.block
+        blocks = self.rng.permutation(self.n_full)
+        if self.tail:
+            blocks = np.append(blocks, self.n_full)
+        return blocks.astype(np.int64, copy=False), self.block
+
+
+def rows_of(blocks, block, m):
+    """Expand an order to the row index of every position (reference only)."""
+    return (blocks[:, None] * block + np.arange(block)).reshape(-1)[:m]

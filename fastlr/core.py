@@ -4,6 +4,7 @@ Data flows one way: user input -> :mod:`fastlr._validation` -> kernels in
 :mod:`fastlr._kernels` -> results. Nothing here loops over rows.
 """
 
+import contextlib
 import math
 from typing import NamedTuple
 
@@ -12,10 +13,11 @@ import numpy as np
 
 from . import _kernels
 from ._driver import check_train_params, run_epochs
-from ._order import EpochOrder, make_rng
+from ._order import EpochOrder, block_rows, make_rng
 from ._validation import (
     _as_numeric_array,
     check_labels01,
+    check_positive_int,
     check_real,
     check_same_length,
     check_sample_weight,
@@ -38,6 +40,10 @@ __all__ = [
 
 #: Below this many elements of X, one thread beats launching a parallel region.
 PARALLEL_MIN_ELEMENTS = 200_000
+
+#: Smallest batch for which the threaded epoch kernel pays off (a parallel
+#: region costs a few microseconds to start; measured in benchmarks).
+PARALLEL_MIN_BATCH = 2048
 
 _PENALTY_CODES = {None: _kernels.PENALTY_NONE, "l2": _kernels.PENALTY_L2}
 
@@ -157,7 +163,8 @@ def gradients(X, y, p):
     """
     X = check_X(X)
     y01 = check_labels01(y, "y", m=X.shape[0])
-    pv = _check_proba(p, "p")
+    # p in float64 whatever its dtype: one kernel specialization per X dtype
+    pv = _check_proba(p, "p").astype(np.float64, copy=False)
     check_same_length(X, pv, "X", "p")
     dw = np.empty(X.shape[1])
     db = _kernels.gradient_sums(X, y01, pv, dw)
@@ -282,7 +289,8 @@ class SGDState:
 
 
 def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
-        alpha, epoch_loss, tol, n_iter_no_change, callback=None, first_epoch=0):
+        alpha, epoch_loss, tol, n_iter_no_change, n_threads=None, callback=None,
+        first_epoch=0):
     """Run SGD epochs on validated arrays, updating ``state`` in place.
 
     Shared by :func:`train` and the estimator; see :func:`train` for the
@@ -293,31 +301,59 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     # losses are weighted means: sum(sw * loss) / sum(sw)
     denom = float(sw.sum()) if sw.shape[0] else float(m)
     pcode = _PENALTY_CODES[penalty]
-    v = np.empty(X.shape[1])
-    g = np.empty(X.shape[1])
+    threads = _threads(n_threads)
+    kernel = (_kernels.sgd_epoch_parallel
+              if threads > 1 and min(batch_size, m) >= PARALLEL_MIN_BATCH
+              else _kernels.sgd_epoch)
+    out2 = np.empty(2)
+    track = epoch_loss == "running"
 
-    def run_one(order):
-        s = _kernels.sgd_epoch(X, y01, sw, order, state.mean, state.scale, lr,
-                               batch_size, pcode, alpha, epoch_loss == "running",
-                               state.w, state.b, v, g)
-        if epoch_loss == "running":
-            return s / denom
+    def run_one(blocks, block):
+        with _numba_threads(threads):
+            kernel(X, y01, sw, blocks, block, state.mean, state.scale, lr,
+                   batch_size, pcode, alpha, track, state.w, state.b, out2)
+        bound = out2[1] / denom
+        if track:
+            return out2[0] / denom, bound
         if epoch_loss == "full":
             w, b = state.raw()
-            return _kernels.full_loss_sum(X, y01, sw, w, b) / denom
-        return math.nan
+            return _kernels.full_loss_sum(X, y01, sw, w, b) / denom, bound
+        return math.nan, bound
 
-    return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng),
+    block = block_rows(X.shape[1] * X.itemsize, batch_size)
+    return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng, block),
                       epochs=epochs, lr=lr, tol=tol,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch)
 
 
+def _threads(n_threads):
+    """Threads to use: None means all numba threads; capped at what numba has."""
+    if n_threads is None:
+        return numba.get_num_threads()
+    n = check_positive_int(n_threads, "n_threads")
+    return min(n, numba.config.NUMBA_NUM_THREADS)
+
+
+@contextlib.contextmanager
+def _numba_threads(n):
+    """Temporarily run numba parallel regions on ``n`` threads."""
+    before = numba.get_num_threads()
+    if n == before:
+        yield
+        return
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
-          callback=None):
+          n_threads=None, callback=None):
     """Fit binary logistic regression by mini-batch SGD.
 
     Each epoch visits every row once, in batches of ``batch_size``; each batch
@@ -341,9 +377,12 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Train on ``(X - mean) / std`` (columns with zero spread are left
         unscaled), folded into the kernel so X is never copied. The returned
         ``w`` and ``b`` are mapped back to raw feature space either way.
-    shuffle : bool, default True
-        Visit rows in a new random order each epoch; otherwise in the
-        natural order.
+    shuffle : {True, False, "blocks", "rows"}, default True
+        ``True`` (same as ``"blocks"``): each epoch visits blocks of a few
+        consecutive rows (about 16 KiB, and at least 8 blocks per batch) in a
+        new random order, which keeps memory access sequential. ``"rows"``:
+        an exact random permutation of the rows (several times slower on
+        data larger than the caches). ``False``: the natural order.
     random_state : None, int or numpy.random.Generator
         Seeds the row order (the only randomness).
     penalty : {None, "l2"}, default None
@@ -366,6 +405,10 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Non-negative weight per row: its loss and gradient are multiplied by
         it (the batch gradient is still divided by the batch's row count, as
         in scikit-learn's SGD). ``losses`` are then weighted means.
+    n_threads : int or None
+        Threads for batches of at least ``PARALLEL_MIN_BATCH`` rows (smaller
+        batches always run on one thread, which is faster there). None uses
+        numba's thread count. Results do not depend on it.
     callback : callable(epoch, loss) or None
         Called after every epoch, e.g. for a progress bar.
 
@@ -394,16 +437,19 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     [0, 0, 1, 1]
     """
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
-                                epoch_loss, tol, n_iter_no_change)
+                                epoch_loss, tol, n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    if n_threads is not None:
+        check_positive_int(n_threads, "n_threads")
+    rng = make_rng(random_state)
     X = check_X(X)
     y01 = check_labels01(y, "y", m=X.shape[0], require_both=True)
     sw = check_sample_weight(sample_weight, X.shape[0])
-    rng = make_rng(random_state)
     state = SGDState.for_data(X, standardize)
     losses, _ = sgd(X, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
                     shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
                     epoch_loss=epoch_loss, tol=tol,
-                    n_iter_no_change=n_iter_no_change, callback=callback)
+                    n_iter_no_change=n_iter_no_change, n_threads=n_threads,
+                    callback=callback)
     w, b = state.raw()
     return TrainResult(w.astype(X.dtype, copy=False), b, losses)

@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from ._driver import check_train_params, run_epochs
-from ._order import EpochOrder, make_rng
+from ._order import EpochOrder, block_rows, make_rng, rows_of
 from ._validation import (
     _as_numeric_array,
     check_labels01,
@@ -94,34 +94,40 @@ def gradients(X, y, p):
 
 
 def column_stats(X):
-    """Column means and standard deviations (zero spread -> 1), overflow-safe."""
+    """Column means and standard deviations (zero spread -> 1), overflow-safe.
+
+    Same formulas as the kernel: columns divided by their largest ``|x|``
+    (1 when that is below 1e-300) and shifted by the first row.
+    """
     X64 = X.astype(np.float64)
     amax = np.abs(X64).max(axis=0)
-    s = np.where(amax > 0, amax, 1.0)
-    Xs = X64 / s
-    mu = Xs.mean(axis=0)
-    sd = Xs.std(axis=0)
-    sd = np.where(sd <= 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mu), 1e-300),
-                  0.0, sd)
-    return mu * np.where(amax > 0, amax, 0.0), np.where(sd > 0, sd * s, 1.0)
+    s = np.where(amax >= 1e-300, amax, 1.0)
+    shift = X64[0]
+    d = X64 / s - shift / s
+    d1 = d.mean(axis=0)
+    sd = np.sqrt(np.maximum((d * d).mean(axis=0) - d1 * d1, 0.0))
+    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift / s), 1e-300)
+    sd = np.where(sd <= tiny, 0.0, sd)
+    return shift + d1 * s, np.where(sd > 0, sd * s, 1.0)
 
 
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
-          callback=None):
+          n_threads=None, callback=None):
     """Mini-batch SGD for logistic regression; see :func:`fastlr.train`.
 
-    The standardized batch ``(X[idx] - mean) / scale`` is formed explicitly
-    here, where the kernel folds mean and scale into its loop.
+    The standardized batch ``(X[rows] - mean) / scale`` is formed explicitly
+    here, where the kernel folds mean and scale into its loop. ``n_threads``
+    is accepted for signature compatibility and ignored.
     """
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
-                                epoch_loss, tol, n_iter_no_change)
+                                epoch_loss, tol, n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    rng = make_rng(random_state)
     X = check_X(X)
     y01 = check_labels01(y, "y", m=X.shape[0], require_both=True)
     sw = check_sample_weight(sample_weight, X.shape[0])
-    rng = make_rng(random_state)
     m, n = X.shape
     if sw.shape[0] == 0:
         sw = np.ones(m)
@@ -132,9 +138,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     w = np.zeros(n)
     b = 0.0
 
-    def run_one(order):
+    def run_one(blocks, block):
         nonlocal w, b
+        order = rows_of(blocks, block, m)
         total = 0.0
+        bound = 0.0
         for start in range(0, m, batch_size):
             idx = order[start:start + batch_size]
             Xb = (X[idx].astype(np.float64) - mean) / scale
@@ -142,26 +150,32 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
             z = Xb @ w + b
             r = (_sigmoid(z) - yb) * swb
             total += (swb * row_losses(z, yb)).sum()
+            bound += (swb * np.maximum(np.where(yb == 0, z, -z), 0.0)).sum()
             grad = Xb.T @ r / len(idx)
             if penalty == "l2":
                 grad = grad + alpha * w
             w = w - lr * grad
             b = b - lr * r.mean()
+        bound /= sw.sum()
         if epoch_loss == "running":
-            return total / sw.sum()
+            return total / sw.sum(), bound
         if epoch_loss == "full":
             wr, br = w / scale, b - (w / scale) @ mean
             z = X.astype(np.float64) @ wr + br
-            return float((sw * row_losses(z, y01)).sum() / sw.sum())
-        return math.nan
+            return float((sw * row_losses(z, y01)).sum() / sw.sum()), bound
+        return math.nan, bound
 
     def finite():
         return bool(np.isfinite(w).all() and np.isfinite(b))
 
-    losses, _ = run_epochs(run_one, finite, EpochOrder(m, shuffle, rng),
-                           epochs=epochs, lr=lr, tol=tol,
-                           n_iter_no_change=n_iter_no_change,
-                           track=epoch_loss is not None, callback=callback)
+    block = block_rows(n * X.itemsize, batch_size)
+    # a diverging run overflows before it is stopped: no warnings, the
+    # DivergedError says what happened
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses, _ = run_epochs(run_one, finite, EpochOrder(m, shuffle, rng, block),
+                               epochs=epochs, lr=lr, tol=tol,
+                               n_iter_no_change=n_iter_no_change,
+                               track=epoch_loss is not None, callback=callback)
     w_raw = w / scale
     return TrainResult(w_raw.astype(X.dtype), float(b - w_raw @ mean), losses)
 

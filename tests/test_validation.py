@@ -239,13 +239,6 @@ def test_bad_input_raises_and_has_no_side_effect(mod, fn, make_args, kwargs, exc
     assert not calls, "training ran before validation failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: random_state is not validated; make_rng passes it to "
-    "np.random.default_rng, whose errors ('SeedSequence expects int or "
-    "sequence of ints for entropy not abc', 'expected non-negative integer') "
-    "do not name the argument, against DESIGN.md's bad-input contract.",
-)
 @MODULES
 @pytest.mark.parametrize("random_state, exc", [("abc", TypeError), (-1, ValueError)],
                          ids=["string", "negative"])
@@ -274,14 +267,6 @@ def _problem(seed=0, m=200):
     return Z, y
 
 
-_CONSTANT_KERNEL_BUG = pytest.mark.xfail(
-    strict=True,
-    raises=fastlr.DivergedError,
-    reason="BUG: kernel column_stats/sgd_epoch. A constant column of value "
-    "1e300 gets scale 1, and the folded gradient (sum r*x - mean*sum r) is a "
-    "rounding residue ~1e284, so training overflows and raises DivergedError "
-    "(telling the user to standardize, which they did); the reference fits it.",
-)
 _COLUMNS = {
     "zeros": lambda m: np.zeros(m),
     "const_3.7": lambda m: np.full(m, 3.7),
@@ -290,13 +275,11 @@ _COLUMNS = {
     "const_1e300": lambda m: np.full(m, 1e300),
     "tiny_spread_1e-300": lambda m: np.random.default_rng(1).normal(size=m) * 1e-300,
 }
-_KERNEL_BUGS = {"const_1e300": _CONSTANT_KERNEL_BUG}
 
 
 @pytest.mark.parametrize(
     "mod, column",
-    [pytest.param(mod, col, id=f"{mid}-{col}",
-                  marks=_KERNEL_BUGS.get(col, ()) if mod is fastlr else ())
+    [pytest.param(mod, col, id=f"{mid}-{col}")
      for mod, mid in [(fastlr, "kernels"), (reference, "reference")]
      for col in _COLUMNS],
 )
@@ -322,15 +305,7 @@ def test_constant_or_tiny_feature_gives_finite_fit(mod, column):
 @pytest.mark.parametrize(
     "column",
     ["zeros", "const_3.7", "const_1e300", "tiny_spread_1e-300",
-     pytest.param("subnormal", marks=pytest.mark.xfail(
-         strict=True,
-         reason="BUG: _kernels.column_stats computes inv = 1/amax, which is inf "
-         "when a column's largest |x| is subnormal (< 5.6e-309), so mean is NaN "
-         "and fastlr.train raises a DivergedError that tells the user to "
-         "standardize; reference.column_stats divides by amax instead. (The "
-         "raw-space weight of such a column, w_std/scale, would overflow "
-         "anyway, so the fix is a finite mean/scale plus a clear error or "
-         "treating the column as constant.)"))],
+     "subnormal"],
 )
 def test_column_stats_kernel_matches_reference(column):
     """Standardization statistics: finite, no zero scale, same as the twin."""
@@ -406,12 +381,7 @@ def test_extreme_values_train_kernel_matches_reference():
 
 @pytest.mark.parametrize(
     "mod",
-    [fastlr, pytest.param(reference, marks=pytest.mark.xfail(
-        strict=True, raises=RuntimeWarning,
-        reason="BUG (reference only): reference.train does not silence NumPy "
-        "floating-point warnings, so on |x| ~ 1e300 without standardization "
-        "'overflow encountered in matmul' escapes (an error under -W error) "
-        "before the DivergedError the kernels raise."))],
+    [fastlr, reference],
     ids=["kernels", "reference"],
 )
 def test_extreme_values_unstandardized_diverge_cleanly(mod):
@@ -445,13 +415,6 @@ def test_divergence_raises_with_advice(mod, breast_cancer, epoch_loss):
     np.testing.assert_array_equal(X, saved)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: divergence is only detected through the tracked loss or "
-    "non-finite weights; with epoch_loss=None the same run that raises "
-    "DivergedError with a tracked loss silently returns finite garbage "
-    "(|w| ~ 1.4e9, b ~ 2e7 on breast cancer, lr=1e6).",
-)
 @MODULES
 def test_divergence_detected_without_tracked_loss(mod, breast_cancer):
     X, y = breast_cancer
