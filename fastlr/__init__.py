@@ -10,6 +10,7 @@ NumPy twin of every function, for verification: :mod:`fastlr.reference`.
 The first call of each kernel JIT-compiles it (cached on disk afterwards).
 """
 
+from . import reference
 from ._driver import DivergedError
 from .core import (
     TrainResult,
@@ -22,7 +23,25 @@ from .core import (
     sigmoid,
     train,
 )
-from .estimator import LogisticRegression
+
+# The estimator and model files need scikit-learn, whose import takes about
+# a second: they are loaded on first use, so that `import fastlr` and the
+# functional API start fast (PEP 562 module __getattr__).
+_LAZY = {"LogisticRegression": "estimator", "load": "persist", "save": "persist"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'fastlr' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 __version__ = "0.1.0"
 
@@ -33,9 +52,12 @@ __all__ = [
     "accuracy",
     "decision_function",
     "gradients",
+    "load",
     "log_loss",
     "predict",
     "predict_proba",
+    "reference",
+    "save",
     "sigmoid",
     "train",
     "__version__",

@@ -440,8 +440,8 @@ def chunk_sums(X, y, sw, blocks, block, p0, nb, mean, u, c, track_loss, gpart,
     """Partial sums of one chunk: rows at sequence positions p0 .. p0+nb-1.
 
     Writes ``gpart = sum_k r_k (x_k - mean)`` and
-    ``out3 = (sum r, sum loss, sum bound)``. Phases A and C work on four rows
-    at a time (register blocking): ``u``, ``mean`` and ``gpart`` are loaded
+    ``out3 = (sum r, sum loss, sum bound)``. Phase C works on four rows at a
+    time (register blocking): ``mean`` and ``gpart`` are loaded and stored
     once per four rows instead of once per row.
     """
     n = X.shape[1]
@@ -458,33 +458,13 @@ def chunk_sums(X, y, sw, blocks, block, p0, nb, mean, u, c, track_loss, gpart,
         yb[k] = y[i]
         if weighted:
             wb[k] = sw[i]
-    # phase A: logits
-    k = 0
-    while k + 4 <= nb:
-        i0, i1, i2, i3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
-        a0 = c
-        a1 = c
-        a2 = c
-        a3 = c
+    # phase A: logits (one row at a time measured faster than four here)
+    for k in range(nb):
+        i = rows[k]
+        acc = c
         for j in range(n):
-            mj = mean[j]
-            uj = u[j]
-            a0 += (X[i0, j] - mj) * uj
-            a1 += (X[i1, j] - mj) * uj
-            a2 += (X[i2, j] - mj) * uj
-            a3 += (X[i3, j] - mj) * uj
-        z[k] = a0
-        z[k + 1] = a1
-        z[k + 2] = a2
-        z[k + 3] = a3
-        k += 4
-    while k < nb:
-        i0 = rows[k]
-        a0 = c
-        for j in range(n):
-            a0 += (X[i0, j] - mean[j]) * u[j]
-        z[k] = a0
-        k += 1
+            acc += (X[i, j] - mean[j]) * u[j]
+        z[k] = acc
     # phase B: exp, residuals, losses
     exp_neg_abs(z, nb, e, tbuf)
     residuals(z, yb, wb, nb, weighted, track_loss, e, r, loss, bound)

@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _kernels
 from ._driver import check_train_params
 from ._order import make_rng
+from ._progress import epoch_progress
 from ._validation import check_sample_weight, check_X
 from .core import SGDState, _decision, sgd
 
@@ -46,12 +47,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     standardize : bool, default True
         Train on standardized features (folded into the kernel, no copy).
         ``coef_`` and ``intercept_`` are always in raw feature space.
-    shuffle : bool, default True
-        Reshuffle the rows each epoch.
+    shuffle : {True, False, "blocks", "rows"}, default True
+        Reshuffle each epoch: by blocks of consecutive rows (True, "blocks";
+        sequential memory access), by single rows ("rows"), or not (False).
+        See :func:`fastlr.train`.
     random_state : None, int, numpy Generator or RandomState
         Seeds the shuffling.
     warm_start : bool, default False
         Reuse the previous solution (and standardization) as initialization.
+    verbose : int, default 0
+        Progress bar for ``fit`` (epochs, loss, rows/s) on stderr. 0: none;
+        1: on a terminal, once training has run for more than a second;
+        2 or more: always (notebooks, log files).
 
     Attributes
     ----------
@@ -78,7 +85,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __init__(self, lr=0.01, batch_size=32, max_iter=1000, tol=1e-4,
                  n_iter_no_change=5, penalty="l2", alpha=1e-4, standardize=True,
-                 shuffle=True, random_state=None, warm_start=False):
+                 shuffle=True, random_state=None, warm_start=False, verbose=0):
         self.lr = lr
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -90,13 +97,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.shuffle = shuffle
         self.random_state = random_state
         self.warm_start = warm_start
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
 
     def _params(self, epochs):
         return check_train_params(self.batch_size, epochs, self.lr, self.penalty,
                                   self.alpha, "running", self.tol,
-                                  self.n_iter_no_change)
+                                  self.n_iter_no_change, self.shuffle)
 
     def _encode(self, y, classes):
         """Map labels to float64 0/1 against ``classes`` (positive = classes[1])."""
@@ -133,17 +141,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "Only binary classification is supported for now: y has "
                 f"{classes.shape[0]} classes {classes[:5]}")
         y01 = self._encode(y, classes)
+        progress = epoch_progress(self.verbose, epochs, X.shape[0])
         if self.warm_start and hasattr(self, "_state") and \
                 self._state.w.shape[0] == X.shape[1]:
             state = self._state
         else:
             state = SGDState.for_data(X, self.standardize)
         self._rng = make_rng(self.random_state)
-        losses, converged = sgd(
-            X, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
-            shuffle=self.shuffle, rng=self._rng,
-            penalty=self.penalty, alpha=alpha, epoch_loss="running", tol=tol,
-            n_iter_no_change=n_iter_no_change)
+        with progress:
+            losses, converged = sgd(
+                X, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
+                shuffle=self.shuffle, rng=self._rng,
+                penalty=self.penalty, alpha=alpha, epoch_loss="running", tol=tol,
+                n_iter_no_change=n_iter_no_change, callback=progress)
         if tol is not None and not converged and epochs > 0:
             warnings.warn(
                 f"Maximum number of epochs ({epochs}) reached before the loss "

@@ -1,0 +1,163 @@
+"""Training progress bars (tqdm), shared by the estimator and the CLI.
+
+:func:`epoch_progress` returns a callable ``callback(epoch, loss)`` of the
+kind :func:`fastlr.core.sgd` calls after every epoch. It drives a tqdm bar
+that shows epochs done, the last epoch's loss and the throughput in rows/s.
+
+When the bar appears:
+
+* ``verbose=0``: never;
+* ``verbose=1``: only when the output stream is a terminal, and only once
+  training has run for more than :data:`DELAY` seconds, so short fits and
+  output redirected to a file or a pipe stay quiet;
+* ``verbose>=2``: always (a notebook, a log file), from the first epoch.
+
+The bar is written to ``sys.stderr``, so it never mixes with results printed
+on stdout.
+"""
+
+import os
+import sys
+import time
+
+from ._validation import check_positive_int
+
+__all__ = ["DELAY", "EpochProgress", "epoch_progress"]
+
+#: Seconds of training before a ``verbose=1`` bar appears.
+DELAY = 1.0
+
+
+class EpochProgress:
+    """A per-epoch progress callback; also a context manager that closes it.
+
+    Parameters
+    ----------
+    total : int
+        Maximum number of epochs (training may stop earlier on ``tol``).
+    n_rows : int
+        Rows per epoch, for the rows/s figure.
+    show : {"auto", True, False}
+        ``"auto"``: on a terminal only, after ``delay`` seconds; True: always;
+        False: never.
+    file : file-like or None
+        Where the bar is written; None means ``sys.stderr`` at the time the
+        bar starts.
+    delay : float or None
+        Seconds before an ``"auto"`` bar appears; None means :data:`DELAY`.
+    desc : str
+        Label in front of the bar.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> with EpochProgress(3, n_rows=100, show=True, file=out) as callback:
+    ...     for epoch in (1, 2, 3):
+    ...         callback(epoch, 0.5)
+    >>> "3/3" in out.getvalue() and "loss=0.5" in out.getvalue()
+    True
+    """
+
+    def __init__(self, total, n_rows, *, show="auto", file=None, delay=None,
+                 desc="train"):
+        if show not in ("auto", True, False):
+            raise ValueError(f"show must be 'auto', True or False, got {show!r}")
+        self.total = int(total)
+        self.n_rows = int(n_rows)
+        self.show = show
+        self.file = file
+        self.delay = DELAY if delay is None else float(delay)
+        self.desc = desc
+        self._bar = None
+        self._done = 0
+        self._t0 = None
+
+    def _start(self):
+        from tqdm import tqdm
+
+        self._t0 = time.perf_counter()
+        file = sys.stderr if self.file is None else self.file
+        auto = self.show == "auto"
+        size = _zero_size_fallback(file)
+        self._bar = tqdm(
+            total=self.total, desc=self.desc, unit="epoch", file=file,
+            # disable=None is tqdm's "only on a terminal"
+            disable=None if auto else False,
+            delay=self.delay if auto else 0.0,
+            leave=True, mininterval=0.2, dynamic_ncols=size is None,
+            **(size or {}))
+
+    def __call__(self, epoch, loss):
+        """Record one finished epoch (``epoch`` is its 1-based number)."""
+        if self.show is False:
+            return
+        if self._bar is None:
+            self._start()
+        self._done += 1
+        elapsed = time.perf_counter() - self._t0
+        rate = self._done * self.n_rows / elapsed if elapsed > 0 else float("inf")
+        self._bar.set_postfix_str(
+            f"loss={loss:.4g}, {self._bar.format_sizeof(rate)} rows/s", refresh=False)
+        self._bar.update(1)
+
+    def close(self):
+        """Close the bar (idempotent); the line stays on screen if shown."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self):
+        if self.show is not False and self._bar is None:
+            self._start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+        return False
+
+
+def _zero_size_fallback(file):
+    """An 80x24 size for a terminal that reports 0x0 (some ptys), else None.
+
+    tqdm sizes the bar to the terminal and draws nothing at size 0.
+    """
+    try:
+        size = os.get_terminal_size(file.fileno())
+    except (AttributeError, ValueError, OSError):
+        return None
+    if size.columns > 0 and size.lines > 0:
+        return None
+    return {"ncols": size.columns or 80, "nrows": size.lines or 24}
+
+
+def epoch_progress(verbose, total, n_rows, *, file=None, desc="train"):
+    """The progress callback for a training run at verbosity ``verbose``.
+
+    Parameters
+    ----------
+    verbose : int >= 0
+        0: silent; 1: a bar on a terminal for runs longer than :data:`DELAY`
+        seconds; 2 or more: a bar always.
+    total : int
+        Maximum number of epochs.
+    n_rows : int
+        Rows per epoch.
+    file : file-like or None
+        Defaults to ``sys.stderr``.
+    desc : str
+        Label in front of the bar.
+
+    Returns
+    -------
+    EpochProgress
+        Use it as a context manager and pass it as ``callback``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``verbose`` is not an integer >= 0.
+    """
+    verbose = check_positive_int(verbose, "verbose", minimum=0)
+    show = False if verbose == 0 else ("auto" if verbose == 1 else True)
+    return EpochProgress(total, n_rows, show=show, file=file, desc=desc)

@@ -1,0 +1,729 @@
+"""Reading data files into ``(X, y)``: .npy, .npz, CSV and svmlight/libsvm.
+
+Formats (chosen from the file name's extension, or given explicitly):
+
+``csv`` (``.csv``)
+    Text with a header line of column names; one row per line, fields
+    separated by ``delimiter`` (default ``,``), optionally double-quoted.
+    Every column but the target must be numeric. The target column is chosen
+    by name or by index (``target``, default: the last column); its values
+    may be numbers or strings.
+``npy`` (``.npy``)
+    One 2-D numeric array; the target is a column of it, chosen by index
+    (default: the last).
+``npz`` (``.npz``)
+    An archive with a 2-D array ``X`` and a 1-D array ``y`` (or the array
+    named by ``target``); labels may be numbers or strings.
+``svmlight`` (``.svm``, ``.svmlight``, ``.libsvm``)
+    ``label index:value index:value ...`` lines (read with scikit-learn's
+    :func:`~sklearn.datasets.load_svmlight_file`), densified.
+
+Numeric labels that are all whole numbers are returned as int64 (so ``1.0``
+and ``1`` are the same class). Every file is read without pickle. Problems
+raise :class:`DataError`, a ``ValueError`` whose message names the file and,
+for text formats, the line.
+"""
+
+import csv
+import errno
+import os
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
+           "detect_format", "read_dataset", "read_xy"]
+
+#: File extension -> format name.
+FORMATS = {
+    ".npy": "npy",
+    ".npz": "npz",
+    ".csv": "csv",
+    ".svm": "svmlight",
+    ".svmlight": "svmlight",
+    ".libsvm": "svmlight",
+}
+
+_FORMAT_NAMES = ("csv", "npy", "npz", "svmlight")
+
+#: Rows converted to floats at a time by the exact CSV reader.
+_CHUNK_ROWS = 65536
+
+
+class DataError(ValueError):
+    """A data file cannot be read or does not fit; names the file and line.
+
+    Attributes
+    ----------
+    path : str
+    line : int or None
+        1-based line number in a text file, when the problem has one.
+    """
+
+    def __init__(self, path, message, line=None):
+        self.path = os.fspath(path)
+        self.line = line
+        where = self.path if line is None else f"{self.path}, line {line}"
+        super().__init__(f"{where}: {message}")
+
+
+class FeatureMismatchError(DataError):
+    """The data has a different number (or set) of features than the model."""
+
+
+@dataclass
+class Dataset:
+    """What :func:`read_dataset` returns.
+
+    Attributes
+    ----------
+    X : ndarray of shape (m, n)
+        float64, or float32 when an .npy/.npz file stores float32.
+    y : ndarray of shape (m,) or None
+        The labels, or None when the file has no target.
+    feature_names : list of str
+        Column names for CSV; ``x0, x1, ...`` otherwise.
+    target : str or int or None
+        The target column's name (CSV), index (.npy) or array name (.npz);
+        None for svmlight or when there is no target.
+    format : str
+        One of ``"csv"``, ``"npy"``, ``"npz"``, ``"svmlight"``.
+    zero_based : bool or None
+        svmlight only: whether feature indices start at 0.
+    """
+
+    X: np.ndarray
+    y: np.ndarray | None
+    feature_names: list
+    target: object
+    format: str
+    zero_based: bool | None = None
+
+
+def detect_format(path):
+    """The format name for ``path`` from its extension.
+
+    Raises
+    ------
+    DataError
+        For an extension fastlr does not know.
+    """
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in FORMATS:
+        known = ", ".join(sorted(FORMATS))
+        raise DataError(path, f"cannot tell the format from the extension "
+                        f"{ext or '(none)'!r} (known: {known}); name the format "
+                        f"explicitly (csv, npy, npz or svmlight)")
+    return FORMATS[ext]
+
+
+def read_xy(path, target=None, *, fmt=None, delimiter=","):
+    """Read a labelled data file into ``(X, y)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    target : str or int or None
+        CSV: the target column's name or index; .npy: its index; .npz: the
+        labels array's name. Default: the last column, or ``"y"`` for .npz.
+        Not used for svmlight (the label is each line's first field).
+    fmt : {"csv", "npy", "npz", "svmlight"} or None
+        None: from the extension (see :data:`FORMATS`).
+    delimiter : str
+        CSV field separator.
+
+    Returns
+    -------
+    X : ndarray of shape (m, n)
+    y : ndarray of shape (m,)
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DataError
+        For a malformed file (with the line number for text), an unknown
+        target column, non-finite values, or an empty file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from fastlr.io import read_xy
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     path = os.path.join(d, "toy.csv")
+    ...     with open(path, "w") as f:
+    ...         _ = f.write("height,weight,species\\n1.0,2.5,cat\\n3.0,4.5,dog\\n")
+    ...     X, y = read_xy(path, target="species")
+    >>> X.tolist(), y.tolist()
+    ([[1.0, 2.5], [3.0, 4.5]], ['cat', 'dog'])
+    """
+    data = read_dataset(path, target=target, fmt=fmt, delimiter=delimiter)
+    return data.X, data.y
+
+
+def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required",
+                 n_features=None, feature_names=None, model_target=None,
+                 zero_based=None):
+    """Read a data file, for training (labels required) or for a model.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    target, fmt, delimiter
+        As in :func:`read_xy`.
+    labels : {"required", "optional"}
+        ``"required"`` (training, evaluation): the file must have a target.
+        ``"optional"`` (prediction): the target is used when the file has
+        one; otherwise every column is a feature.
+    n_features : int or None
+        The model's number of features. When given, a file with another
+        number of feature columns raises :class:`FeatureMismatchError`.
+    feature_names : list of str or None
+        The model's feature (CSV column) names: when every one of them is in
+        a CSV header, the features are taken by name, in the model's order.
+    model_target : str or int or None
+        The target column the model was trained with; with ``labels=
+        "optional"`` and no ``target``, it is the target if the file has it.
+    zero_based : bool or None
+        svmlight: whether indices start at 0; None detects it as
+        scikit-learn does (zero-based if any index is 0).
+
+    Returns
+    -------
+    Dataset
+    """
+    if labels not in ("required", "optional"):
+        raise ValueError(f"labels must be 'required' or 'optional', got {labels!r}")
+    if fmt is None:
+        fmt = detect_format(path)
+    elif fmt not in _FORMAT_NAMES:
+        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    spec = _Spec(path, target, labels, n_features, feature_names, model_target)
+    if fmt == "csv":
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            raise ValueError(f"delimiter must be a single character, got "
+                             f"{delimiter!r}")
+        data = _read_csv(spec, delimiter)
+    elif fmt == "npy":
+        data = _read_npy(spec)
+    elif fmt == "npz":
+        data = _read_npz(spec)
+    else:
+        data = _read_svmlight(spec, zero_based)
+    if data.X.shape[0] == 0:
+        raise DataError(path, "no data rows")
+    if data.y is not None:
+        data.y = _tidy_labels(path, data.y)
+    return data
+
+
+# --------------------------------------------------------------------------
+# target and feature selection, shared by the tabular formats
+
+
+@dataclass
+class _Spec:
+    path: str
+    target: object
+    labels: str
+    n_features: int | None
+    feature_names: list | None
+    model_target: object
+
+
+def _mismatch(spec, k, names=None):
+    model = f"the model was trained on {spec.n_features} features"
+    if spec.feature_names:
+        model += f" ({_shown(spec.feature_names)})"
+    got = f"this file has {k} feature columns"
+    if names:
+        got += f" ({_shown(names)})"
+    hint = ""
+    if spec.labels == "optional" and k == spec.n_features + 1:
+        hint = "; if one of them is the target, name it with the target option"
+    return FeatureMismatchError(spec.path, f"{model} but {got}{hint}")
+
+
+def _shown(names, limit=8):
+    names = [str(n) for n in names]
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _column_index(spec, header, target, what="column"):
+    """Index of ``target`` (a name, or an int / int-like string) in ``header``."""
+    if isinstance(target, str) and target in header:
+        if header.count(target) > 1:
+            raise DataError(spec.path, f"the header has more than one {what} "
+                            f"named {target!r}")
+        return header.index(target)
+    index = None
+    if isinstance(target, int | np.integer) and not isinstance(target, bool):
+        index = int(target)
+    elif isinstance(target, str) and re.fullmatch(r"[+-]?\d+", target.strip()):
+        index = int(target)
+    if index is None:
+        raise DataError(spec.path, f"unknown {what} {target!r}; the columns are: "
+                        f"{_shown(header, limit=20)}")
+    k = len(header)
+    if not -k <= index < k:
+        raise DataError(spec.path, f"{what} index {index} is out of range for "
+                        f"{k} columns")
+    return index % k
+
+
+def _select(spec, header):
+    """(feature indices, target index or None) for a table with ``header``."""
+    k = len(header)
+    t = None
+    if spec.target is not None:
+        t = _column_index(spec, header, spec.target, "target column")
+    if spec.n_features is None:
+        if t is None and spec.labels == "required":
+            t = k - 1  # default: the last column
+        feats = [j for j in range(k) if j != t]
+    else:
+        feats, t = _select_for_model(spec, header, t)
+    if not feats:
+        raise DataError(spec.path, "has no feature columns besides the target")
+    if t is None and spec.labels == "required":
+        raise DataError(spec.path, "has no target column (the true labels); name "
+                        "it with the target option")
+    return feats, t
+
+
+def _select_for_model(spec, header, t):
+    """Features in the model's order, and the target column if there is one."""
+    k = len(header)
+    mt = spec.model_target
+    by_name = _by_name(spec, header)
+    if t is None and isinstance(mt, str) and header.count(mt) == 1:
+        t = header.index(mt)
+    if by_name is not None:
+        if t in by_name:
+            raise DataError(spec.path, f"the target column {header[t]!r} is one of "
+                            "the model's features")
+        extra = [header[j] for j in range(k) if j != t and j not in by_name]
+        if extra:
+            raise FeatureMismatchError(
+                spec.path, f"the model was trained on {spec.n_features} features "
+                f"({_shown(spec.feature_names)}) but this file has "
+                f"{k - (t is not None)} feature columns; not in the model: "
+                f"{_shown(extra)}")
+        return by_name, t
+    if t is None and k == spec.n_features + 1 and not isinstance(mt, str):
+        # unnamed columns (.npy): the extra column is the target, at the
+        # model's target index when it is known, else the last
+        t = mt % k if isinstance(mt, int) else k - 1
+    feats = [j for j in range(k) if j != t]
+    if len(feats) != spec.n_features:
+        raise _mismatch(spec, len(feats), [header[j] for j in feats])
+    return feats, t
+
+
+def _by_name(spec, header):
+    """Feature indices by the model's feature names, None if not all present."""
+    names = spec.feature_names
+    if not names or len(set(header)) != len(header):
+        return None
+    present = [n for n in names if n in header]
+    if len(present) == len(names):
+        return [header.index(n) for n in names]
+    if present and spec.n_features is not None:
+        missing = [n for n in names if n not in header]
+        raise FeatureMismatchError(
+            spec.path, f"the model's feature columns {_shown(missing)} are "
+            f"missing (the model was trained on {_shown(names)})")
+    return None
+
+
+def _tidy_labels(path, y):
+    """Labels as int64 when numeric and whole, else as given; no NaN."""
+    if y.dtype.kind == "S":
+        try:
+            y = y.astype(str)
+        except UnicodeDecodeError:
+            raise DataError(path, "labels are bytes that are not text") from None
+    if y.dtype.kind == "b":
+        return y
+    if y.dtype.kind in "iu":
+        return y.astype(np.int64, copy=False)
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y)
+        if bad.any():
+            raise DataError(path, f"the label of row {int(np.argmax(bad)) + 1} is "
+                            f"{y[bad][0]}; labels must be finite")
+        if (y == np.round(y)).all() and (np.abs(y) < 2**53).all():
+            return y.astype(np.int64)
+        return y
+    if y.dtype.kind == "U":
+        return y
+    raise DataError(path, f"labels of dtype {y.dtype} are not supported; use "
+                    "numbers or strings")
+
+
+def _check_finite_rows(path, X, line_of=None):
+    """Raise on the first NaN/inf in X, with its line when ``line_of`` maps rows."""
+    finite = np.isfinite(X)
+    if finite.all():
+        return
+    i, j = np.argwhere(~finite)[0]
+    line = None if line_of is None else line_of(int(i))
+    row = "" if line is not None else f"row {i + 1}, "
+    raise DataError(path, f"{row}feature {j + 1} is {X[i, j]}; fastlr needs "
+                    "finite numbers (no NaN, inf or missing values)", line=line)
+
+
+def _as_float_X(path, X, name="X"):
+    if X.ndim != 2:
+        raise DataError(path, f"{name} must be a 2-D array (rows, columns), got "
+                        f"shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise DataError(path, f"{name} must hold numbers, got dtype {X.dtype}")
+    if X.dtype != np.float32:
+        X = X.astype(np.float64)
+    return np.ascontiguousarray(X)
+
+
+# --------------------------------------------------------------------------
+# .npy / .npz
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _np_load(path, want):
+    """np.load without pickle; ``want`` is "npy" or "npz"."""
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    kind = "npy" if magic == _NPY_MAGIC else "npz" if magic[:4] == _ZIP_MAGIC else None
+    if kind is None:
+        raise DataError(path, f"is not a NumPy .{want} file (it does not start "
+                        "with the .npy or zip signature)")
+    if kind != want:
+        raise DataError(path, f"is an .{kind} file, not an .{want} file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise _np_error(path, exc) from None
+    except (OSError, EOFError) as exc:
+        raise DataError(path, f"is not a valid .{want} file ({exc})") from None
+
+
+def _np_error(path, exc):
+    if "allow_pickle" in str(exc):
+        return DataError(path, "holds Python objects (pickled data); fastlr reads "
+                         "only plain numeric or string arrays, never pickles")
+    return DataError(path, f"cannot read the array ({exc})")
+
+
+def _read_npy(spec):
+    table = _as_float_X(spec.path, _np_load(spec.path, "npy"), "the array")
+    header = [f"x{j}" for j in range(table.shape[1])]
+    if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+", spec.target):
+        raise DataError(spec.path, f"unknown target column {spec.target!r}: an "
+                        ".npy array has no column names; give the target as a "
+                        "column index")
+    # column names and a named target from a CSV-trained model do not apply
+    mt = spec.model_target if isinstance(spec.model_target, int) else None
+    feats, t = _select(_Spec(spec.path, spec.target, spec.labels, spec.n_features,
+                             None, mt), header)
+    X = np.ascontiguousarray(table[:, feats])
+    _check_finite_rows(spec.path, X)
+    y = None if t is None else table[:, t]
+    return Dataset(X, y, [header[j] for j in feats], t, "npy")
+
+
+def _read_npz(spec):
+    npz = _np_load(spec.path, "npz")
+    with npz:
+        keys = list(npz.files)
+        if "X" not in keys:
+            raise DataError(spec.path, f"has no array 'X' (it has: {_shown(keys)})")
+        y_key = "y" if spec.target is None else str(spec.target)
+        if spec.target is not None and y_key not in keys:
+            raise DataError(spec.path, f"unknown target array {y_key!r} (it has: "
+                            f"{_shown(keys)})")
+        if spec.labels == "required" and y_key not in keys:
+            raise DataError(spec.path, f"has no labels array 'y' (it has: "
+                            f"{_shown(keys)}); name it with the target option")
+        try:
+            X = npz["X"]
+            y = npz[y_key] if y_key in keys else None
+        except ValueError as exc:
+            raise _np_error(spec.path, exc) from None
+        except (OSError, EOFError) as exc:
+            raise DataError(spec.path, f"is not a valid .npz file ({exc})") from None
+    X = _as_float_X(spec.path, X)
+    if spec.n_features is not None and X.shape[1] != spec.n_features:
+        raise _mismatch(spec, X.shape[1])
+    _check_finite_rows(spec.path, X)
+    if y is not None and (y.ndim != 1 or y.shape[0] != X.shape[0]):
+        raise DataError(spec.path, f"labels {y_key!r} must be 1-D with one entry "
+                        f"per row of X ({X.shape[0]}), got shape {y.shape}")
+    names = [f"x{j}" for j in range(X.shape[1])]
+    return Dataset(X, y, names, y_key if y is not None else None, "npz")
+
+
+# --------------------------------------------------------------------------
+# CSV
+
+
+def _open_text(path):
+    # utf-8-sig drops the byte-order mark spreadsheets like to write
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _read_header(path, delimiter):
+    try:
+        with _open_text(path) as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            for row in reader:
+                if row and any(c.strip() for c in row):
+                    return [c.strip() for c in row], reader.line_num
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
+                        f"{exc.start}); is it really CSV?") from None
+    except csv.Error as exc:
+        raise DataError(path, f"malformed CSV header ({exc})", line=1) from None
+    raise DataError(path, "is empty; a CSV file needs a header line with column "
+                    "names")
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(spec, delimiter):
+    header, header_line = _read_header(spec.path, delimiter)
+    if all(_is_number(c) for c in header):
+        raise DataError(spec.path, "the first line looks like data, not a header; "
+                        "the CSV needs a header line with column names",
+                        line=header_line)
+    feats, t = _select(spec, header)
+    table = _csv_fast(spec.path, delimiter, header_line, len(header))
+    if table is not None:
+        X = np.ascontiguousarray(table[:, feats])
+        y = None if t is None else table[:, t]
+        if np.isfinite(X).all() and (y is None or np.isfinite(y).all()):
+            return Dataset(X, y, [header[j] for j in feats],
+                           None if t is None else header[t], "csv")
+    # the exact reader: slower, but finds the line of any problem
+    X, y = _csv_exact(spec.path, delimiter, header, feats, t)
+    return Dataset(X, y, [header[j] for j in feats],
+                   None if t is None else header[t], "csv")
+
+
+def _csv_fast(path, delimiter, header_line, k):
+    """All-numeric CSV through numpy's C parser, or None to use the exact reader."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data"
+            table = np.loadtxt(path, delimiter=delimiter, skiprows=header_line,
+                               dtype=np.float64, comments=None, quotechar='"',
+                               ndmin=2, encoding="utf-8-sig")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if table.shape[1] != k or table.shape[0] == 0:
+        return None
+    return table
+
+
+def _csv_exact(path, delimiter, header, feats, t):
+    """Row-by-row reader: every error names its line and column."""
+    k = len(header)
+    chunks, labels = [], []
+    rows, lines = [], []
+
+    def flush():
+        if not rows:
+            return
+        try:
+            block = np.array(rows, dtype=np.float64)
+        except ValueError:
+            block = None
+        if block is None:
+            _raise_bad_number(path, header, feats, rows, lines)
+        bad = ~np.isfinite(block)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise DataError(path, f"column {header[feats[j]]!r}: {rows[i][j]!r} is "
+                            "not a finite number (no NaN, inf or missing values)",
+                            line=lines[i])
+        chunks.append(block)
+        rows.clear()
+        lines.clear()
+
+    try:
+        with _open_text(path) as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            header_seen = False
+            for row in reader:
+                if not header_seen:
+                    header_seen = bool(row and any(c.strip() for c in row))
+                    continue
+                if not row:
+                    continue  # blank line
+                if len(row) != k:
+                    raise DataError(path, f"expected {k} fields (as in the header), "
+                                    f"got {len(row)}", line=reader.line_num)
+                rows.append([row[j] for j in feats])
+                lines.append(reader.line_num)
+                if t is not None:
+                    label = row[t].strip()
+                    if not label:
+                        raise DataError(path, f"empty value in the target column "
+                                        f"{header[t]!r}", line=reader.line_num)
+                    if ("n" in label or "N" in label) and _non_finite(label):
+                        raise DataError(path, f"the label {label!r} in column "
+                                        f"{header[t]!r} is not finite",
+                                        line=reader.line_num)
+                    labels.append(label)
+                if len(rows) >= _CHUNK_ROWS:
+                    flush()
+            flush()
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
+                        f"{exc.start})") from None
+    except csv.Error as exc:
+        raise DataError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
+    if not chunks:
+        raise DataError(path, "has a header but no data rows")
+    X = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    y = None if t is None else _parse_labels(np.array(labels))
+    return np.ascontiguousarray(X), y
+
+
+def _raise_bad_number(path, header, feats, rows, lines):
+    for row, line in zip(rows, lines, strict=True):
+        for j, text in enumerate(row):
+            if not text.strip():
+                raise DataError(path, f"empty value in column {header[feats[j]]!r} "
+                                "(missing values are not supported)", line=line)
+            try:
+                np.float64(text)
+            except ValueError:
+                raise DataError(path, f"column {header[feats[j]]!r}: {text!r} is "
+                                "not a number", line=line) from None
+    raise DataError(path, "could not convert the data to numbers")  # unreachable
+
+
+def _non_finite(text):
+    try:
+        return not np.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _parse_labels(text):
+    """CSV labels: numbers when every label is one, else strings."""
+    try:
+        return text.astype(np.int64)
+    except (ValueError, OverflowError):
+        pass
+    try:
+        return text.astype(np.float64)
+    except ValueError:
+        return text
+
+
+# --------------------------------------------------------------------------
+# svmlight / libsvm
+
+
+def _read_svmlight(spec, zero_based):
+    from sklearn.datasets import load_svmlight_file
+
+    if spec.target is not None:
+        raise DataError(spec.path, "svmlight files have no target column to "
+                        "choose: the label is the first field of each line")
+    try:
+        # raw indices; the base is resolved below
+        X, y = load_svmlight_file(spec.path, zero_based=True, dtype=np.float64)
+    except (ValueError, UnicodeDecodeError) as exc:
+        line, problem = _svmlight_bad_line(spec.path)
+        raise DataError(spec.path, problem or f"not a valid svmlight/libsvm file "
+                        f"({exc})", line=line) from None
+    if zero_based is None:
+        # scikit-learn's "auto": one-based unless some index is 0
+        zero_based = bool(X.nnz) and int(X.indices.min()) == 0
+    if not zero_based:
+        if X.nnz and int(X.indices.min()) == 0:
+            raise DataError(spec.path, "has feature index 0, but the model was "
+                            "trained on a file with 1-based indices")
+        X = X[:, 1:]
+    X = X.toarray()
+    n = spec.n_features
+    if n is not None:
+        if X.shape[1] > n:
+            raise _mismatch(spec, X.shape[1])
+        if X.shape[1] < n:  # trailing features absent from the file are zeros
+            X = np.hstack([X, np.zeros((X.shape[0], n - X.shape[1]))])
+    X = np.ascontiguousarray(X)
+    if X.shape[1] == 0:
+        raise DataError(spec.path, "has no features")
+    if not np.isfinite(X).all():
+        rows = _svmlight_data_lines(spec.path)
+        _check_finite_rows(spec.path, X, line_of=lambda i: rows[i])
+    names = [f"x{j}" for j in range(X.shape[1])]
+    return Dataset(X, y, names, None, "svmlight", zero_based)
+
+
+def _svmlight_data_lines(path):
+    """Line numbers (1-based) of the lines that hold a sample."""
+    out = []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if raw.split(b"#", 1)[0].strip():
+                out.append(number)
+    return out
+
+
+def _svmlight_bad_line(path):
+    """(line, problem) for the first line that does not parse, or (None, None)."""
+    try:
+        with open(path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                problem = _svmlight_line_problem(raw)
+                if problem:
+                    return number, problem
+    except OSError:
+        pass
+    return None, None
+
+
+def _svmlight_line_problem(raw):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "not text (is it really an svmlight file?)"
+    tokens = text.split("#", 1)[0].split()
+    if not tokens:
+        return None
+    if not all(_is_number(t) for t in tokens[0].split(",")):
+        return f"the label {tokens[0]!r} is not a number"
+    for token in tokens[1:]:
+        index, sep, value = token.partition(":")
+        if not sep:
+            return f"{token!r} is not of the form index:value"
+        if index == "qid":
+            if not re.fullmatch(r"\d+", value):
+                return f"bad qid {value!r}"
+            continue
+        if not re.fullmatch(r"\d+", index):
+            return f"bad feature index {index!r} in {token!r}"
+        if not _is_number(value):
+            return f"feature {index}: {value!r} is not a number"
+    return None

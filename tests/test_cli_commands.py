@@ -1,0 +1,484 @@
+"""fastlr train / predict / evaluate / verify, driven as a user drives them."""
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import dump_svmlight_file
+from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
+
+import fastlr
+from fastlr import _progress, cli, persist, reference
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def assert_png(path):
+    """A real PNG with a picture in it, not an empty canvas."""
+    import matplotlib.image
+
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data.startswith(PNG_MAGIC) and len(data) > 5_000
+    img = matplotlib.image.imread(path)
+    assert img.shape[0] >= 300 and img.shape[1] >= 300
+    assert img[..., :3].std() > 0.05  # lines, labels and markers, not one colour
+
+
+def run(capsys, *argv):
+    """``fastlr ARGV`` in process: (exit code, stdout, stderr)."""
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_csv(path, X, y, names):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(names)
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            w.writerow([*row, label])
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Two-feature data with string labels, as CSV, plus a trained model."""
+    d = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2)) * [1.0, 3.0] + [0.5, -1.0]
+    y01 = (X[:, 0] - 0.3 * X[:, 1] + 0.5 * rng.logistic(size=300) > 0.5)
+    labels = np.array(["ham", "spam"])[y01.astype(int)]
+    data = write_csv(d / "mail.csv", X, labels, ["length", "links", "kind"])
+    model = d / "model.npz"
+    code = cli.main(["train", str(data), "--target", "kind", "--model", str(model),
+                     "--epochs", "300", "--lr", "0.05", "--quiet"])
+    assert code == 0
+    return {"dir": d, "X": X, "labels": labels, "csv": data, "model": model}
+
+
+# --------------------------------------------------------------------------
+# train
+
+
+def test_train_prints_summary_and_writes_model_and_plots(files, tmp_path, capsys):
+    model, plots = tmp_path / "m.npz", tmp_path / "plots"
+    code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
+                         "--model", model, "--plot", plots, "--epochs", "200",
+                         "--random-state", "4")
+    assert code == 0, err
+    fields = dict(re.findall(r"^([a-z -]+):\s+(.*)$", out, flags=re.M))
+    assert fields["rows"] == "300"
+    assert fields["features"] == "2"
+    assert fields["classes"] == "ham, spam (positive: spam)"
+    epochs = int(fields["epochs run"].split()[0])
+    assert 1 <= epochs <= 200
+    clf = fastlr.load(model)
+    assert clf.n_iter_ == epochs
+    assert float(fields["final loss"].split()[0]) == pytest.approx(
+        clf.loss_curve_[-1], rel=1e-5)
+    acc = float(fields["train accuracy"])
+    assert acc == pytest.approx(clf.score(files["X"], files["labels"]), abs=1e-4)
+    assert acc > 0.8
+    assert re.fullmatch(r"\d+\.\d{3} s \(JIT compilation excluded\)", fields["time"])
+    assert re.match(r"[\d,]+ rows/s", fields["throughput"])
+    assert fields["model"] == str(model)
+    for name in ("loss.png", "boundary.png"):
+        assert_png(plots / name)
+    meta = persist.read_metadata(model)
+    assert meta["params"]["random_state"] == 4 and meta["params"]["max_iter"] == 200
+    assert meta["metadata"]["data"]["feature_names"] == ["length", "links"]
+    assert meta["metadata"]["data"]["target"] == "kind"
+
+
+def test_train_options_reach_the_estimator(files, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
+                         "--model", model, "--lr", "0.2", "--batch-size", "17",
+                         "--epochs", "7", "--tol", "none", "--penalty", "none",
+                         "--alpha", "0.5", "--no-standardize", "--no-shuffle",
+                         "--seed", "9", "--n-iter-no-change", "3", "-q")
+    assert code == 0, err
+    params = fastlr.load(model).get_params()
+    assert params == {**params, "lr": 0.2, "batch_size": 17, "max_iter": 7,
+                      "tol": None, "penalty": None, "alpha": 0.5,
+                      "standardize": False, "shuffle": False, "random_state": 9,
+                      "n_iter_no_change": 3}
+    assert "7 of at most 7" in out
+    assert "model:" in out and "not saved" not in out
+
+
+def test_train_validation_fraction_is_stratified_and_reported(files, capsys):
+    code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
+                         "--validation-fraction", "0.25", "-q")
+    assert code == 0, err
+    assert "225 training + 75 held out (stratified)" in out
+    held = re.search(r"held-out:\s+accuracy (\S+), log-loss (\S+)", out)
+    assert 0.7 < float(held.group(1)) <= 1.0 and 0 < float(held.group(2)) < 0.7
+    assert "model:" in out and "not saved (use --model FILE)" in out
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz", "svmlight"])
+def test_train_predict_evaluate_other_formats(files, tmp_path, capsys, fmt):
+    X, labels = files["X"], files["labels"]
+    y = (labels == "spam").astype(int)
+    if fmt == "npy":
+        path = tmp_path / "d.npy"
+        np.save(path, np.column_stack([X, y]))
+    elif fmt == "npz":
+        path = tmp_path / "d.npz"
+        np.savez(path, X=X.astype(np.float32), y=labels)
+    else:
+        path = tmp_path / "d.svm"
+        dump_svmlight_file(X, np.where(y == 1, 1, -1), str(path), zero_based=False)
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", path, "--model", model, "-q")
+    assert code == 0, err
+    assert f"({fmt}, labels from" in out
+    clf = fastlr.load(model)
+    expected = {"npy": [0, 1], "npz": ["ham", "spam"], "svmlight": [-1, 1]}[fmt]
+    assert clf.classes_.tolist() == expected
+    code, out, err = run(capsys, "predict", "--model", model, path)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "label" and len(lines) == 301
+    code, out, err = run(capsys, "evaluate", "--model", model, path)
+    assert code == 0, err
+    assert float(re.search(r"accuracy:\s+(\S+)", out).group(1)) > 0.8
+
+
+# --------------------------------------------------------------------------
+# predict
+
+
+def test_predict_labels_to_stdout(files, capsys):
+    code, out, err = run(capsys, "predict", "--model", files["model"], files["csv"])
+    assert code == 0, err
+    clf = fastlr.load(files["model"])
+    lines = out.splitlines()
+    assert lines[0] == "label"
+    assert lines[1:] == clf.predict(files["X"]).tolist()
+
+
+def test_predict_proba_to_file(files, tmp_path, capsys):
+    out_file = tmp_path / "p.csv"
+    code, out, err = run(capsys, "predict", "--model", files["model"], files["csv"],
+                         "--proba", "--out", out_file)
+    assert code == 0, err
+    assert out == "" and "wrote 300 predictions" in err
+    with open(out_file, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["proba_ham", "proba_spam"]
+    proba = np.array(rows[1:], dtype=np.float64)
+    clf = fastlr.load(files["model"])
+    np.testing.assert_array_equal(proba, clf.predict_proba(files["X"]))
+
+
+def test_predict_on_data_without_labels_and_reordered_columns(files, tmp_path,
+                                                              capsys):
+    X = files["X"]
+    path = tmp_path / "new.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["links", "length"])  # other order, no label column
+        w.writerows(X[:, ::-1].tolist())
+    code, out, err = run(capsys, "predict", "--model", files["model"], path)
+    assert code == 0, err
+    clf = fastlr.load(files["model"])
+    assert out.splitlines()[1:] == clf.predict(X).tolist()
+
+
+# --------------------------------------------------------------------------
+# evaluate
+
+
+def test_evaluate_metrics_confusion_matrix_and_plots(files, tmp_path, capsys):
+    plots = tmp_path / "eval"
+    code, out, err = run(capsys, "evaluate", "--model", files["model"], files["csv"],
+                         "--plot", plots)
+    assert code == 0, err
+    clf = fastlr.load(files["model"])
+    X, y = files["X"], files["labels"]
+    p = clf.predict_proba(X)[:, 1]
+    y01 = (y == "spam").astype(int)
+    acc = float(re.search(r"^accuracy:\s+(\S+)", out, re.M).group(1))
+    assert acc == pytest.approx(clf.score(X, y), abs=1e-4)
+    ll = float(re.search(r"^log-loss:\s+(\S+)", out, re.M).group(1))
+    assert ll == pytest.approx(log_loss(y01, p), rel=1e-5)
+    auc = float(re.search(r"^ROC AUC:\s+(\S+)", out, re.M).group(1))
+    assert auc == pytest.approx(roc_auc_score(y01, p), abs=1e-4)
+    cm = confusion_matrix(y, clf.predict(X), labels=["ham", "spam"])
+    table = out.split("confusion matrix (rows: true label, columns: predicted "
+                      "label)\n")[1].splitlines()
+    assert table[0].split() == ["ham", "spam"]
+    assert table[1].split() == ["ham", str(cm[0, 0]), str(cm[0, 1])]
+    assert table[2].split() == ["spam", str(cm[1, 0]), str(cm[1, 1])]
+    assert_png(plots / "roc.png")
+    assert_png(plots / "calibration.png")
+
+
+def test_evaluate_single_class_data(files, tmp_path, capsys):
+    keep = files["labels"] == "spam"
+    path = write_csv(tmp_path / "spam.csv", files["X"][keep], files["labels"][keep],
+                     ["length", "links", "kind"])
+    code, out, err = run(capsys, "evaluate", "--model", files["model"], path,
+                         "--plot", tmp_path / "p")
+    assert code == 0, err
+    assert "undefined (the data holds a single class)" in out
+    assert "no ROC curve" in err
+    assert_png(tmp_path / "p" / "calibration.png")
+    assert not (tmp_path / "p" / "roc.png").exists()
+
+
+# --------------------------------------------------------------------------
+# verify
+
+
+def test_verify_passes(capsys):
+    code, out, err = run(capsys, "verify")
+    assert code == 0, out + err
+    assert "(6000, 40)" in out  # the threaded kernels' size was checked
+    rows = [ln for ln in out.splitlines() if ln.endswith(("  ok", "MISMATCH"))]
+    names = {ln.split("  ")[0].split(" .")[0].strip() for ln in rows}
+    assert {"sigmoid", "log_loss", "gradients", "predict_proba", "predict"} <= names
+    assert sum("float32" in ln for ln in rows) == sum("float64" in ln for ln in rows)
+    assert re.search(r"all \d+ checks within tolerance", out)
+    assert "1e-10" in out and "1e-06" in out
+
+
+def test_verify_reports_a_mismatch(capsys, monkeypatch):
+    real = reference.train
+
+    def off(*args, **kwargs):
+        res = real(*args, **kwargs)
+        return res._replace(w=res.w * (1 + 1e-6))
+
+    monkeypatch.setattr(reference, "train", off)
+    code, out, err = run(capsys, "verify", "--quick")
+    assert code == 1
+    bad = [ln for ln in out.splitlines() if ln.endswith("MISMATCH")]
+    assert bad and all(ln.startswith("train (") and " .w " in ln for ln in bad)
+    assert "checks FAILED" in out and "outside tolerance" in err
+
+
+# --------------------------------------------------------------------------
+# errors: one line on stderr, exit 1, no traceback
+
+
+def assert_clean_error(code, out, err, *words):
+    assert code == 1
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastlr: error: "), err
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_error_missing_file(tmp_path, capsys):
+    missing = tmp_path / "nope.csv"
+    assert_clean_error(*run(capsys, "train", missing), str(missing),
+                       "No such file or directory")
+
+
+def test_error_missing_model(files, tmp_path, capsys):
+    missing = tmp_path / "nope.npz"
+    assert_clean_error(*run(capsys, "predict", "--model", missing, files["csv"]),
+                       str(missing), "No such file or directory")
+
+
+def test_error_unknown_column(files, capsys):
+    assert_clean_error(*run(capsys, "train", files["csv"], "--target", "price"),
+                       "unknown target column 'price'", "length, links, kind")
+
+
+def test_error_malformed_line(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,label\n1,2,0\n3,4,1\n5,x7,0\n")
+    assert_clean_error(*run(capsys, "train", path), f"{path}, line 4",
+                       "column 'b'", "'x7' is not a number")
+
+
+def test_error_different_number_of_features(files, tmp_path, capsys):
+    path = tmp_path / "three.csv"
+    path.write_text("length,links,extra,kind\n1,2,3,ham\n")
+    assert_clean_error(*run(capsys, "predict", "--model", files["model"], path),
+                       "trained on 2 features", "3 feature columns", "extra")
+    np.save(tmp_path / "five.npy", np.ones((4, 5)))
+    assert_clean_error(*run(capsys, "evaluate", "--model", files["model"],
+                            tmp_path / "five.npy"),
+                       "trained on 2 features", "this file has 5")
+
+
+def test_error_multiclass(tmp_path, capsys):
+    path = tmp_path / "three.csv"
+    path.write_text("a,label\n1,x\n2,y\n3,z\n4,x\n")
+    assert_clean_error(*run(capsys, "train", path), "3 classes (x, y, z)",
+                       "binary-only for now")
+
+
+def test_error_single_class_and_unknown_labels(files, tmp_path, capsys):
+    path = tmp_path / "one.csv"
+    path.write_text("a,label\n1,x\n2,x\n")
+    assert_clean_error(*run(capsys, "train", path), "a single class (x)")
+    path = tmp_path / "other.csv"
+    path.write_text("length,links,kind\n1,2,ham\n3,4,eggs\n")
+    assert_clean_error(*run(capsys, "evaluate", "--model", files["model"], path),
+                       "labels the model was not trained on: eggs")
+
+
+def test_error_corrupted_model(files, tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(files["model"].read_bytes()[:300])
+    assert_clean_error(*run(capsys, "predict", "--model", bad, files["csv"]),
+                       str(bad), "not a valid fastlr model file")
+
+
+def test_error_diverged_training(files, capsys):
+    assert_clean_error(*run(capsys, "train", files["csv"], "--target", "kind",
+                            "--lr", "1e6", "--no-standardize", "--penalty", "none"),
+                       "diverged", "lower the learning rate")
+
+
+def test_debug_shows_the_traceback(files, capsys):
+    with pytest.raises(fastlr.io.DataError, match="unknown target column"):
+        cli.main(["train", str(files["csv"]), "--target", "price", "--debug"])
+    with pytest.raises(fastlr.io.DataError):
+        cli.main(["--debug", "train", str(files["csv"]), "--target", "price"])
+
+
+def test_bad_option_values_are_usage_errors(files, capsys):
+    for argv in (["--lr", "-1"], ["--batch-size", "0"], ["--validation-fraction", "1"],
+                 ["--tol", "abc"], ["--penalty", "l1"]):
+        with pytest.raises(SystemExit) as exc:
+            cli.main(["train", str(files["csv"]), *argv])
+        assert exc.value.code == 2
+        assert f"argument {argv[0]}" in capsys.readouterr().err
+
+
+def test_warnings_become_one_line(files, capsys):
+    code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
+                         "--epochs", "2", "--tol", "0.5", "--n-iter-no-change", "5")
+    assert code == 0
+    assert err.startswith("fastlr: warning: Maximum number of epochs (2)")
+    assert "increase --epochs or --lr" in err
+
+
+# --------------------------------------------------------------------------
+# subprocess: the installed entry point, as a shell runs it
+
+
+def run_module(*argv, cwd=None):
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep
+           + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "fastlr", *map(str, argv)],
+                          capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=300)
+
+
+def test_subprocess_train_then_predict(files, tmp_path):
+    model = tmp_path / "m.npz"
+    res = run_module("train", files["csv"], "--target", "kind", "--model", model)
+    assert res.returncode == 0, res.stderr
+    assert "train accuracy:" in res.stdout
+    assert res.stderr == ""  # not a terminal: no progress bar
+    res = run_module("predict", "--model", model, files["csv"])
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0] == "label" and len(res.stdout.splitlines()) == 301
+
+
+def test_subprocess_errors_have_no_traceback(tmp_path):
+    res = run_module("train", tmp_path / "missing.csv")
+    assert res.returncode == 1
+    assert res.stderr.strip() == (f"fastlr: error: {tmp_path / 'missing.csv'}: No "
+                                  "such file or directory")
+
+
+# --------------------------------------------------------------------------
+# progress bars
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_only(files, monkeypatch, capsys):
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    argv = ["train", str(files["csv"]), "--target", "kind", "--epochs", "30",
+            "--tol", "none"]
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(argv) == 0
+    bar = terminal.getvalue()
+    assert "30/30" in bar and "epoch" in bar and "loss=" in bar and "rows/s" in bar
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main([*argv, "--quiet"]) == 0
+    assert terminal.getvalue() == ""
+    monkeypatch.undo()
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    assert cli.main(argv) == 0  # capsys: not a terminal
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_waits_for_slow_runs(files, monkeypatch):
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(["train", str(files["csv"]), "--target", "kind",
+                     "--epochs", "3", "--tol", "none"]) == 0
+    assert terminal.getvalue() == ""  # well under a second: no bar
+
+
+def test_estimator_verbose_uses_the_same_bar(files, capsys):
+    X, y = files["X"], files["labels"]
+    fastlr.LogisticRegression(max_iter=12, tol=None, verbose=2).fit(X, y)
+    err = capsys.readouterr().err
+    assert "12/12" in err and "loss=" in err and "rows/s" in err
+    fastlr.LogisticRegression(max_iter=12, tol=None, verbose=1).fit(X, y)
+    fastlr.LogisticRegression(max_iter=12, tol=None).fit(X, y)
+    assert capsys.readouterr().err == ""
+    with pytest.raises(ValueError, match="verbose must be >= 0"):
+        fastlr.LogisticRegression(verbose=-1).fit(X, y)
+    with pytest.raises(TypeError, match="verbose must be an integer"):
+        fastlr.LogisticRegression(verbose="loud").fit(X, y)
+
+
+def test_progress_bar_closes_on_early_stop_and_errors():
+    out = io.StringIO()
+    with _progress.EpochProgress(100, n_rows=10, show=True, file=out) as callback:
+        callback(1, 0.5)
+        callback(2, 0.4)
+    assert out.getvalue().endswith("\n") and "2/100" in out.getvalue()
+    out = io.StringIO()
+    with pytest.raises(RuntimeError):
+        with _progress.EpochProgress(5, n_rows=10, show=True, file=out) as callback:
+            callback(1, 0.5)
+            raise RuntimeError
+    assert out.getvalue().endswith("\n")
+    with pytest.raises(ValueError, match="show must be"):
+        _progress.EpochProgress(5, 10, show="sometimes")
+
+
+# --------------------------------------------------------------------------
+# the new plotting functions
+
+
+def test_roc_and_calibration_plots_check_input():
+    from fastlr.plotting import plot_calibration, plot_roc_curve
+
+    with pytest.raises(ValueError, match="single class"):
+        plot_roc_curve([1, 1, 1], [0.2, 0.5, 0.9])
+    with pytest.raises(ValueError, match="y_true .* must match|they must match"):
+        plot_roc_curve([0, 1, 1], [0.2, 0.5])
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        plot_calibration([0, 1], [0.2, 1.5])
+    with pytest.raises(ValueError, match="n_bins must be >= 2"):
+        plot_calibration([0, 1], [0.2, 0.5], n_bins=1)
+    fig = plot_calibration([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3], n_bins=5)
+    assert len(fig.axes) == 2

@@ -1,0 +1,355 @@
+"""fastlr.io: reading .csv, .npy, .npz and svmlight files into (X, y)."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import dump_svmlight_file
+
+from fastlr import io
+from fastlr.io import DataError, FeatureMismatchError, read_dataset, read_xy
+
+
+def write(path, text, encoding="utf-8"):
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+@pytest.fixture
+def table():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3)).round(6)
+    y = (X[:, 0] > 0).astype(np.int64)
+    return X, y
+
+
+def csv_text(X, labels, header="a,b,c,label"):
+    lines = [header] + [",".join(f"{v!r}" for v in row) + f",{lab}"
+                        for row, lab in zip(X.tolist(), labels, strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------
+# CSV
+
+
+def test_csv_numeric_labels(tmp_path, table):
+    X, y = table
+    Xr, yr = read_xy(write(tmp_path / "d.csv", csv_text(X, y)))
+    np.testing.assert_array_equal(Xr, X)
+    assert Xr.dtype == np.float64 and Xr.flags.c_contiguous
+    np.testing.assert_array_equal(yr, y)
+    assert yr.dtype == np.int64
+
+
+def test_csv_string_labels_use_exact_reader(tmp_path, table):
+    X, y = table
+    labels = np.array(["no", "yes"])[y]
+    Xr, yr = read_xy(write(tmp_path / "d.csv", csv_text(X, labels)))
+    np.testing.assert_array_equal(Xr, X)
+    np.testing.assert_array_equal(yr, labels)
+    assert yr.dtype.kind == "U"
+
+
+def test_csv_whole_float_labels_become_int_and_fractional_stay_float(tmp_path, table):
+    X, _ = table
+    whole = ["1.0", "0.0"] * 25
+    _, y = read_xy(write(tmp_path / "w.csv", csv_text(X, whole)))
+    assert y.dtype == np.int64 and set(y.tolist()) == {0, 1}
+    frac = ["0.5", "1.5"] * 25
+    _, y = read_xy(write(tmp_path / "f.csv", csv_text(X, frac)))
+    assert y.dtype == np.float64 and set(y.tolist()) == {0.5, 1.5}
+
+
+@pytest.mark.parametrize("target, feats, label_col", [
+    (None, [0, 1, 2], 3), ("label", [0, 1, 2], 3), ("b", [0, 2, 3], 1),
+    ("0", [1, 2, 3], 0), ("-2", [0, 1, 3], 2), (1, [0, 2, 3], 1),
+], ids=["default_last", "by_name", "by_name_middle", "index", "negative_index",
+        "int_index"])
+def test_csv_target_selection(tmp_path, table, target, feats, label_col):
+    X, y = table
+    full = np.column_stack([X, y])
+    Xr, yr = read_xy(write(tmp_path / "d.csv", csv_text(X, y)), target=target)
+    np.testing.assert_array_equal(Xr, full[:, feats])
+    np.testing.assert_array_equal(yr, full[:, label_col])
+
+
+def test_csv_quotes_bom_blank_lines_and_spaces(tmp_path):
+    text = '\ufeff"x 1", x2 ,"label"\n\n"1.5", 2 ,"cat, black"\n3,4,dog\n\n'
+    data = read_dataset(write(tmp_path / "d.csv", text))
+    assert data.feature_names == ["x 1", "x2"] and data.target == "label"
+    np.testing.assert_array_equal(data.X, [[1.5, 2.0], [3.0, 4.0]])
+    assert data.y.tolist() == ["cat, black", "dog"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"], ids=["semicolon", "tab"])
+def test_csv_delimiter(tmp_path, delimiter):
+    text = delimiter.join(["a", "b", "y"]) + "\n" + delimiter.join(["1", "2", "0"]) \
+        + "\n" + delimiter.join(["3", "4", "1"]) + "\n"
+    X, y = read_xy(write(tmp_path / "d.csv", text), delimiter=delimiter)
+    assert X.tolist() == [[1, 2], [3, 4]] and y.tolist() == [0, 1]
+
+
+def test_csv_fast_and_exact_readers_agree(tmp_path, table, monkeypatch):
+    X, y = table
+    path = write(tmp_path / "d.csv", csv_text(X, y))
+    fast = read_xy(path)
+    monkeypatch.setattr(io, "_csv_fast", lambda *args: None)
+    monkeypatch.setattr(io, "_CHUNK_ROWS", 7)  # several chunks
+    exact = read_xy(path)
+    np.testing.assert_array_equal(fast[0], exact[0])
+    np.testing.assert_array_equal(fast[1], exact[1])
+
+
+@pytest.mark.parametrize("body, line, words", [
+    ("1,2,3,0\n4,5,0\n", 3, ["expected 4 fields", "got 3"]),
+    ("1,2,3,0\n4,5,6,1,9\n", 3, ["expected 4 fields", "got 5"]),
+    ("1,2,3,0\n4,abc,6,1\n", 3, ["column 'b'", "'abc' is not a number"]),
+    ("1,2,3,0\n4,,6,1\n", 3, ["empty value in column 'b'"]),
+    ("1,2,3,0\n\n4,nan,6,1\n", 4, ["column 'b'", "not a finite number"]),
+    ("1,2,3,0\n4,5,inf,1\n", 3, ["column 'c'", "not a finite number"]),
+    ("1,2,3,0\n4,5,6,\n", 3, ["empty value in the target column 'label'"]),
+    ("1,2,3,0\n4,5,6,nan\n", 3, ["label 'nan'", "not finite"]),
+], ids=["short_row", "long_row", "not_a_number", "empty", "nan_after_blank",
+        "inf", "empty_label", "nan_label"])
+def test_csv_malformed_line_names_file_and_line(tmp_path, body, line, words):
+    path = write(tmp_path / "bad.csv", "a,b,c,label\n" + body)
+    with pytest.raises(DataError) as exc:
+        read_xy(path)
+    msg = str(exc.value)
+    assert msg.startswith(f"{path}, line {line}: "), msg
+    assert exc.value.line == line and exc.value.path == str(path)
+    for word in words:
+        assert word in msg
+
+
+def test_csv_bad_line_in_a_later_chunk(tmp_path, table, monkeypatch):
+    X, y = table
+    labels = np.array(["no", "yes"])[y]
+    text = csv_text(X, labels).splitlines()
+    text[41] = text[41].replace(",", ",x", 1)  # line 42 of the file
+    monkeypatch.setattr(io, "_CHUNK_ROWS", 8)
+    with pytest.raises(DataError, match=r"line 42: column 'b': 'x.*' is not a number"):
+        read_xy(write(tmp_path / "d.csv", "\n".join(text) + "\n"))
+
+
+def test_csv_unknown_column_lists_columns(tmp_path, table):
+    X, y = table
+    path = write(tmp_path / "d.csv", csv_text(X, y))
+    with pytest.raises(DataError, match=r"unknown target column 'price'; the "
+                       r"columns are: a, b, c, label"):
+        read_xy(path, target="price")
+    with pytest.raises(DataError, match="index 4 is out of range for 4 columns"):
+        read_xy(path, target="4")
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "is empty"),
+    ("\n\n", "is empty"),
+    ("a,b,label\n", "no data rows"),
+    ("1,2,3\n4,5,6\n", "line 1: the first line looks like data, not a header"),
+    ("label\n1\n0\n", "no feature columns"),
+], ids=["empty", "blank", "header_only", "no_header", "only_target"])
+def test_csv_structural_errors(tmp_path, text, words):
+    path = write(tmp_path / "d.csv", text)
+    with pytest.raises(DataError, match=words):
+        read_xy(path)
+
+
+def test_csv_not_utf8(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a,b,label\n1,2,\xff\xfe\n")
+    with pytest.raises(DataError, match="not UTF-8"):
+        read_xy(path)
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No such file") as exc:
+        read_xy(tmp_path / "nope.csv")
+    assert exc.value.filename == str(tmp_path / "nope.csv")
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(IsADirectoryError):
+        read_xy(tmp_path / "dir.csv")
+
+
+def test_unknown_extension_asks_for_format(tmp_path, table):
+    X, y = table
+    path = write(tmp_path / "d.txt", csv_text(X, y))
+    with pytest.raises(DataError, match=r"cannot tell the format.*'\.txt'"):
+        read_xy(path)
+    Xr, _ = read_xy(path, fmt="csv")
+    np.testing.assert_array_equal(Xr, X)
+    with pytest.raises(ValueError, match="fmt must be one of"):
+        read_xy(path, fmt="excel")
+
+
+# --------------------------------------------------------------------------
+# .npy and .npz
+
+
+def test_npy_target_column(tmp_path, table):
+    X, y = table
+    np.save(tmp_path / "d.npy", np.column_stack([X, y]).astype(np.float32))
+    Xr, yr = read_xy(tmp_path / "d.npy")
+    assert Xr.dtype == np.float32  # float32 files stay float32
+    np.testing.assert_array_equal(Xr, X.astype(np.float32))
+    assert yr.dtype == np.int64 and (yr == y).all()
+    Xr, yr = read_xy(tmp_path / "d.npy", target=0)
+    np.testing.assert_array_equal(yr, X[:, 0].astype(np.float32))
+    with pytest.raises(DataError, match="has no column names; give the target as "
+                       "a column index"):
+        read_xy(tmp_path / "d.npy", target="label")
+
+
+@pytest.mark.parametrize("array, words", [
+    (np.arange(5.0), "must be a 2-D array"),
+    (np.array([["a", "b"], ["c", "d"]]), "must hold numbers"),
+    (np.array([[1.0, np.nan, 0.0], [2.0, 1.0, 1.0]]), "row 1, feature 2 is nan"),
+    (np.array([[1.0, 0.0], [2.0, np.inf]]), "the label of row 2 is inf"),
+    (np.array([[1, {}], [2, 3]], dtype=object), "pickled data"),
+], ids=["1d", "strings", "nan", "inf_label", "object"])
+def test_npy_bad_arrays(tmp_path, array, words):
+    np.save(tmp_path / "d.npy", array, allow_pickle=True)
+    with pytest.raises(DataError, match=words):
+        read_xy(tmp_path / "d.npy")
+
+
+def test_npy_that_is_not_numpy(tmp_path):
+    write(tmp_path / "d.npy", "a,b\n1,2\n")
+    with pytest.raises(DataError, match="is not a NumPy .npy file"):
+        read_xy(tmp_path / "d.npy")
+    np.savez(tmp_path / "z.npz", X=np.ones((2, 2)))
+    (tmp_path / "z.npz").rename(tmp_path / "z.npy")
+    with pytest.raises(DataError, match="is an .npz file, not an .npy file"):
+        read_xy(tmp_path / "z.npy")
+
+
+def test_npz_arrays(tmp_path, table):
+    X, y = table
+    labels = np.array(["neg", "pos"])[y]
+    np.savez(tmp_path / "d.npz", X=X, y=labels, other=y)
+    Xr, yr = read_xy(tmp_path / "d.npz")
+    np.testing.assert_array_equal(Xr, X)
+    np.testing.assert_array_equal(yr, labels)
+    _, yr = read_xy(tmp_path / "d.npz", target="other")
+    np.testing.assert_array_equal(yr, y)
+
+
+@pytest.mark.parametrize("arrays, target, words", [
+    ({"data": np.ones((3, 2)), "y": np.arange(3)}, None, r"has no array 'X' \(it "
+     r"has: data, y\)"),
+    ({"X": np.ones((3, 2))}, None, "has no labels array 'y'"),
+    ({"X": np.ones((3, 2)), "y": np.arange(3)}, "label", "unknown target array "
+     "'label'"),
+    ({"X": np.ones((3, 2)), "y": np.arange(4)}, None, r"one entry per row of X "
+     r"\(3\), got shape \(4,\)"),
+    ({"X": np.ones((3, 2)), "y": np.array([0, None, 1])}, None, "pickled data"),
+], ids=["no_X", "no_y", "unknown_target", "y_length", "object_y"])
+def test_npz_errors(tmp_path, arrays, target, words):
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(DataError, match=words):
+        read_xy(tmp_path / "d.npz", target=target)
+
+
+# --------------------------------------------------------------------------
+# svmlight
+
+
+@pytest.fixture
+def sparse_table():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 4)).round(4)
+    X[X < 0.3] = 0.0
+    X[:, -1] = X[:, -1] + 1.0  # the last feature always present
+    y = np.where(X[:, 0] > 0.2, 1, -1)
+    return X, y
+
+
+@pytest.mark.parametrize("zero_based", [False, True], ids=["one_based", "zero_based"])
+def test_svmlight(tmp_path, sparse_table, zero_based):
+    X, y = sparse_table
+    X[0, 0] = 1.0  # feature 0 occurs, so the base is detectable
+    dump_svmlight_file(X, y, str(tmp_path / "d.svm"), zero_based=zero_based)
+    data = read_dataset(tmp_path / "d.svm")
+    assert data.zero_based is zero_based
+    np.testing.assert_allclose(data.X, X)
+    assert data.y.dtype == np.int64 and (data.y == y).all()
+    # a prediction file without the last features is padded with zeros
+    dump_svmlight_file(X[:, :2], y, str(tmp_path / "p.svm"), zero_based=zero_based)
+    pred = read_dataset(tmp_path / "p.svm", labels="optional", n_features=4,
+                        zero_based=zero_based)
+    assert pred.X.shape == (30, 4) and (pred.X[:, 2:] == 0).all()
+
+
+def test_svmlight_errors(tmp_path, sparse_table):
+    write(tmp_path / "bad.svm", "1 1:0.5 3:2\n# a comment\n-1 2:1.5\n1 1:abc\n")
+    with pytest.raises(DataError, match=r"bad.svm, line 4: feature 1: 'abc' is not "
+                       "a number"):
+        read_xy(tmp_path / "bad.svm")
+    write(tmp_path / "tok.svm", "1 1:0.5\n0 2=1.5\n")
+    with pytest.raises(DataError, match="line 2: '2=1.5' is not of the form "
+                       "index:value"):
+        read_xy(tmp_path / "tok.svm")
+    write(tmp_path / "nan.svm", "1 1:0.5\n\n0 2:nan\n")
+    with pytest.raises(DataError, match="line 3: feature 2 is nan"):
+        read_xy(tmp_path / "nan.svm")
+    X, y = sparse_table
+    dump_svmlight_file(X, y, str(tmp_path / "d.svm"), zero_based=False)
+    with pytest.raises(FeatureMismatchError, match="trained on 3 features but this "
+                       "file has 4"):
+        read_dataset(tmp_path / "d.svm", labels="optional", n_features=3,
+                     zero_based=False)
+    with pytest.raises(DataError, match="no target column to choose"):
+        read_xy(tmp_path / "d.svm", target="label")
+
+
+# --------------------------------------------------------------------------
+# reading data for a trained model
+
+
+def test_model_features_by_name_in_any_order(tmp_path):
+    path = write(tmp_path / "d.csv", "id,b,label,a\n1,2,0,3\n2,4,1,5\n")
+    with pytest.raises(FeatureMismatchError, match="not in the model: id"):
+        read_dataset(path, labels="optional", n_features=2, feature_names=["a", "b"],
+                     model_target="label")
+    path = write(tmp_path / "e.csv", "b,label,a\n2,0,3\n4,1,5\n")
+    data = read_dataset(path, labels="optional", n_features=2,
+                        feature_names=["a", "b"], model_target="label")
+    assert data.X.tolist() == [[3, 2], [5, 4]] and data.y.tolist() == [0, 1]
+    path = write(tmp_path / "f.csv", "b,a\n2,3\n4,5\n")  # no labels: fine
+    data = read_dataset(path, labels="optional", n_features=2,
+                        feature_names=["a", "b"], model_target="label")
+    assert data.X.tolist() == [[3, 2], [5, 4]] and data.y is None
+    with pytest.raises(DataError, match="has no target column"):
+        read_dataset(path, labels="required", n_features=2,
+                     feature_names=["a", "b"], model_target="label")
+
+
+def test_model_features_missing_or_wrong_count(tmp_path):
+    path = write(tmp_path / "d.csv", "a,c,label\n1,2,0\n")
+    with pytest.raises(FeatureMismatchError, match="feature columns b are missing"):
+        read_dataset(path, labels="optional", n_features=2, feature_names=["a", "b"])
+    path = write(tmp_path / "e.csv", "p,q,r\n1,2,0\n")  # no names match: by position
+    data = read_dataset(path, labels="optional", n_features=3,
+                        feature_names=["a", "b", "c"])
+    assert data.X.tolist() == [[1, 2, 0]]
+    with pytest.raises(FeatureMismatchError, match="trained on 2 features .* but this "
+                       r"file has 3 feature columns \(p, q, r\); if one of them is "
+                       "the target"):
+        read_dataset(path, labels="optional", n_features=2,
+                     feature_names=["a", "b"], model_target="label")
+    data = read_dataset(path, labels="optional", n_features=2, target="r")
+    assert data.X.tolist() == [[1, 2]] and data.y.tolist() == [0]
+
+
+def test_model_npy_extra_column_is_the_target(tmp_path, table):
+    X, y = table
+    np.save(tmp_path / "d.npy", np.column_stack([y, X]))
+    data = read_dataset(tmp_path / "d.npy", labels="optional", n_features=3,
+                        model_target=0)
+    np.testing.assert_array_equal(data.X, X)
+    np.testing.assert_array_equal(data.y, y)
+    np.save(tmp_path / "x.npy", X)
+    data = read_dataset(tmp_path / "x.npy", labels="optional", n_features=3,
+                        model_target=0)
+    assert data.y is None
+    with pytest.raises(FeatureMismatchError, match="trained on 5 features"):
+        read_dataset(tmp_path / "x.npy", labels="optional", n_features=5)

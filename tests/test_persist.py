@@ -1,0 +1,366 @@
+"""fastlr.save / fastlr.load: pickle-free, atomic, checked model files."""
+
+import copy
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+
+import fastlr
+from fastlr import LogisticRegression, persist
+from fastlr.persist import ModelFileError
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * [1.0, 5.0, 0.1] + [0.0, 3.0, -1.0]
+    y = (X[:, 0] + 0.2 * X[:, 1] + rng.logistic(size=200) > 0.6).astype(np.int64)
+    return X, y
+
+
+def fitted(X, y, **kw):
+    params = dict(lr=0.05, max_iter=20, tol=None, random_state=3)
+    return LogisticRegression(**{**params, **kw}).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory, data):
+    X, y = data
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    fastlr.save(fitted(X, np.array(["no", "yes"])[y]), path)
+    return path
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([0, 1]), np.array([-1, 1]), np.array([0.0, 1.0]),
+    np.array(["ham", "spam"]), np.array([False, True]),
+], ids=["int01", "int_pm1", "float", "str", "bool"])
+def test_round_trip_predicts_identically(tmp_path, data, labels):
+    X, y = data
+    clf = fitted(X, labels[y])
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert isinstance(back, LogisticRegression)
+    assert back.get_params() == clf.get_params()
+    np.testing.assert_array_equal(back.classes_, clf.classes_)
+    assert back.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+    np.testing.assert_array_equal(back.intercept_, clf.intercept_)
+    np.testing.assert_array_equal(back.loss_curve_, clf.loss_curve_)
+    assert back.n_iter_ == clf.n_iter_ and back.n_features_in_ == 3
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+
+
+def test_float32_model_stays_float32(tmp_path, data):
+    X, y = data
+    clf = fitted(X.astype(np.float32), y)
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert back.coef_.dtype == back.intercept_.dtype == np.float32
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+
+
+def test_training_continues_after_load(tmp_path, data):
+    """The standardization and standardized weights are saved: warm_start and
+    partial_fit continue exactly as the original estimator would."""
+    X, y = data
+    clf = fitted(X, y)
+    fastlr.save(clf, tmp_path / "m.npz")
+    a, b = copy.deepcopy(clf), fastlr.load(tmp_path / "m.npz")
+    a.partial_fit(X, y)
+    b.partial_fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert b.n_iter_ == clf.n_iter_ + 1
+    a, b = copy.deepcopy(clf), fastlr.load(tmp_path / "m.npz")
+    a.set_params(warm_start=True, max_iter=5).fit(X, y)
+    b.set_params(warm_start=True, max_iter=5).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert not np.array_equal(b.coef_, clf.coef_)
+
+
+def test_partial_fit_model_round_trips(tmp_path, data):
+    X, y = data
+    clf = LogisticRegression(random_state=0)
+    for chunk in np.array_split(np.arange(200), 3):
+        clf.partial_fit(X[chunk], y[chunk], classes=[0, 1])
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert back.n_iter_ == 3
+    clf.partial_fit(X, y)
+    back.partial_fit(X, y)
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+
+
+def test_feature_names_round_trip(tmp_path, data):
+    X, y = data
+    clf = fitted(X, y)
+    clf.feature_names_in_ = np.array(["a", "b", "c"], dtype=object)
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert back.feature_names_in_.tolist() == ["a", "b", "c"]
+
+
+def test_documented_format(model_file):
+    """A plain .npz: every array loads without pickle; JSON metadata."""
+    with np.load(model_file, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    assert set(arrays) == {"metadata", "classes", "coef", "intercept", "mean",
+                           "scale", "w", "b", "loss_curve"}
+    assert all(a.dtype != object for a in arrays.values())
+    meta = json.loads(arrays["metadata"].tobytes().decode("utf-8"))
+    assert meta["format"] == "fastlr-model" and meta["format_version"] == 1
+    assert meta["fastlr_version"] == fastlr.__version__
+    assert meta["estimator"] == "LogisticRegression"
+    assert meta["params"]["lr"] == 0.05 and meta["n_features_in"] == 3
+    assert arrays["classes"].tolist() == ["no", "yes"]
+    assert meta["classes_dtype"] == arrays["classes"].dtype.str
+    # coef is the standardized model mapped back to raw feature space
+    w_raw = arrays["w"] / arrays["scale"]
+    np.testing.assert_allclose(arrays["coef"][0], w_raw, rtol=1e-12)
+    np.testing.assert_allclose(arrays["intercept"][0],
+                               arrays["b"][0] - w_raw @ arrays["mean"], rtol=1e-9)
+
+
+def test_metadata_round_trip(tmp_path, data):
+    X, y = data
+    fastlr.save(fitted(X, y), tmp_path / "m.npz",
+                metadata={"data": {"file": "d.csv", "feature_names": ["a", "b"]}})
+    meta = persist.read_metadata(tmp_path / "m.npz")
+    assert meta["metadata"] == {"data": {"file": "d.csv", "feature_names": ["a", "b"]}}
+    with pytest.raises(TypeError, match="metadata must be JSON-serializable"):
+        fastlr.save(fitted(X, y), tmp_path / "x.npz", metadata={"f": object()})
+    with pytest.raises(TypeError, match="metadata must be a dict"):
+        fastlr.save(fitted(X, y), tmp_path / "x.npz", metadata=[1])
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_generator_random_state_is_saved_as_null(tmp_path, data):
+    X, y = data
+    clf = fitted(X, y, random_state=np.random.default_rng(5))
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert back.random_state is None
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+
+
+# --------------------------------------------------------------------------
+# saving errors and atomicity
+
+
+def test_saving_unfitted_or_foreign_models(tmp_path):
+    with pytest.raises(NotFittedError, match="not fitted: call fit"):
+        fastlr.save(LogisticRegression(), tmp_path / "m.npz")
+    assert issubclass(NotFittedError, ValueError)
+    from sklearn.linear_model import LogisticRegression as SkLR
+
+    with pytest.raises(TypeError, match="must be a fastlr.LogisticRegression"):
+        fastlr.save(SkLR(), tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_directory_names_the_target(tmp_path, data):
+    X, y = data
+    target = tmp_path / "no" / "m.npz"
+    with pytest.raises(FileNotFoundError) as exc:
+        fastlr.save(fitted(X, y), target)
+    assert exc.value.filename == str(target)
+
+
+def test_file_permissions_follow_umask(tmp_path, data):
+    X, y = data
+    fastlr.save(fitted(X, y), tmp_path / "m.npz")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(tmp_path / "m.npz").st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("where", ["write", "fsync", "replace"])
+def test_crash_mid_write_keeps_the_old_file(tmp_path, data, monkeypatch, where):
+    X, y = data
+    path = tmp_path / "m.npz"
+    old = fitted(X, y)
+    fastlr.save(old, path)
+    before = path.read_bytes()
+
+    class Crash(Exception):
+        pass
+
+    def crash(*args, **kwargs):
+        if where == "write":  # half an archive on disk, then the crash
+            args[0].write(b"PK\x03\x04 half a model")
+        raise Crash
+
+    target = {"write": (np, "savez"), "fsync": (os, "fsync"),
+              "replace": (os, "replace")}[where]
+    monkeypatch.setattr(*target, crash)
+    with pytest.raises(Crash):
+        fastlr.save(fitted(X, y, max_iter=3), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]  # the temporary file is gone
+    np.testing.assert_array_equal(fastlr.load(path).coef_, old.coef_)
+
+
+def test_write_is_fsynced_before_replace(tmp_path, data, monkeypatch):
+    X, y = data
+    calls = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append("fsync"),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (calls.append("replace"),
+                                                     real_replace(a, b))[1])
+    fastlr.save(fitted(X, y), tmp_path / "m.npz")
+    assert calls[:2] == ["fsync", "replace"]
+
+
+# --------------------------------------------------------------------------
+# loading damaged or edited files
+
+
+def rewrite(src, dst, edit_meta=None, edit_arrays=None):
+    """Copy a model file, editing its metadata and arrays (a hand edit)."""
+    with np.load(src, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays["metadata"].tobytes())
+    if edit_meta:
+        edit_meta(meta)
+    arrays["metadata"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    if edit_arrays:
+        edit_arrays(arrays)
+    np.savez(dst, **arrays)
+    return dst
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        fastlr.load(tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, world\n", b"PK\x03\x04garbage"],
+                         ids=["empty", "text", "bad_zip"])
+def test_not_a_model_file(tmp_path, content):
+    path = tmp_path / "m.npz"
+    path.write_bytes(content)
+    with pytest.raises(ModelFileError, match=f"^{path}: not a valid fastlr model "
+                       "file"):
+        fastlr.load(path)
+
+
+def test_other_npz_files_are_rejected(tmp_path):
+    np.savez(tmp_path / "a.npz", X=np.ones((2, 2)), y=np.arange(2))
+    with pytest.raises(ModelFileError, match="missing arrays"):
+        fastlr.load(tmp_path / "a.npz")
+    np.save(tmp_path / "b.npy", np.ones(3))
+    with pytest.raises(ModelFileError, match="not an .npz"):
+        fastlr.load(tmp_path / "b.npy")
+
+
+def test_every_truncation_is_a_clear_error(tmp_path, model_file):
+    data = model_file.read_bytes()
+    path = tmp_path / "cut.npz"
+    for n in sorted({*range(0, len(data), max(1, len(data) // 60)), len(data) - 1}):
+        path.write_bytes(data[:n])
+        with pytest.raises(ModelFileError) as exc:
+            fastlr.load(path)
+        assert str(path) in str(exc.value)
+
+
+def test_flipped_bytes_never_load_silently_wrong(tmp_path, model_file, data):
+    """Any single damaged byte either raises ModelFileError or (in zip
+    bookkeeping that no reader uses) leaves the same model."""
+    X, _ = data
+    good = fastlr.load(model_file).predict_proba(X)
+    raw = model_file.read_bytes()
+    rng = np.random.default_rng(0)
+    path = tmp_path / "flip.npz"
+    for pos in rng.choice(len(raw), size=80, replace=False):
+        damaged = bytearray(raw)
+        damaged[pos] ^= 0xFF
+        path.write_bytes(bytes(damaged))
+        try:
+            model = fastlr.load(path)
+        except ModelFileError:
+            continue
+        np.testing.assert_array_equal(model.predict_proba(X), good)
+
+
+def set_param(name, value):
+    return lambda meta: meta["params"].__setitem__(name, value)
+
+
+@pytest.mark.parametrize("edit_meta, edit_arrays, words", [
+    (lambda m: m.__setitem__("format_version", 2), None,
+     "format version 2.*upgrade fastlr"),
+    (lambda m: m.__setitem__("format", "pickle"), None, "'format' is 'pickle'"),
+    (lambda m: m.pop("n_iter"), None, "'n_iter' is missing"),
+    (set_param("lr", -1.0), None, "invalid parameter: lr must be > 0"),
+    (set_param("penalty", "l1"), None, "invalid parameter: penalty must be"),
+    (set_param("standardize", "yes"), None, "standardize must be true or false"),
+    (set_param("evil", 1), None, r"unknown parameters \['evil'\]"),
+    (lambda m: m.__setitem__("n_features_in", 4), None,
+     r"'coef' has shape \(1, 3\), expected \(1, 4\)"),
+    (lambda m: m.__setitem__("rng_state", {"bit_generator": "os.system"}), None,
+     "unknown bit generator 'os.system'"),
+    (None, lambda a: a.__setitem__("coef", a["coef"] * 1.01),
+     "do not match the standardized weights"),
+    (None, lambda a: a.__setitem__("classes", np.array(["a", "b", "c"])),
+     r"'classes' has shape \(3,\)"),
+    (None, lambda a: a.__setitem__("classes", np.array(["yes", "no"])),
+     "two distinct labels in sorted order"),
+    (None, lambda a: a.__setitem__("scale", -a["scale"]), "'scale' must be positive"),
+    (None, lambda a: a.__setitem__("w", np.full(3, np.nan)), "'w' contains NaN"),
+    (None, lambda a: a.__setitem__("mean", a["mean"].astype(np.float32)),
+     "'mean' has dtype float32"),
+    (None, lambda a: a.__setitem__("extra", np.ones(2)), r"unexpected arrays "
+     r"\['extra'\]"),
+    (None, lambda a: a.__setitem__("metadata", np.frombuffer(b"{not json",
+                                                              dtype=np.uint8)),
+     "metadata is not valid JSON"),
+    (None, lambda a: a.__setitem__("metadata", np.frombuffer(
+        b'{"format": NaN}', dtype=np.uint8)), "metadata is not valid JSON"),
+], ids=["newer_format", "format_name", "missing_key", "bad_lr", "bad_penalty",
+        "bad_bool", "unknown_param", "n_features", "rng", "edited_coef",
+        "three_classes", "unsorted_classes", "scale", "nan_w", "dtype",
+        "extra_array", "bad_json", "json_nan"])
+def test_hand_edited_files_are_rejected(tmp_path, model_file, edit_meta,
+                                        edit_arrays, words):
+    path = rewrite(model_file, tmp_path / "edited.npz", edit_meta, edit_arrays)
+    with pytest.raises(ModelFileError, match=words) as exc:
+        fastlr.load(path)
+    assert str(exc.value).startswith(f"{path}: not a valid fastlr model file")
+
+
+class _Boom:
+    """Unpickling this would create a file: the test checks it never does."""
+
+    path = None
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_pickled_payload_is_never_executed(tmp_path, model_file):
+    sentinel = tmp_path / "pwned"
+    _Boom.path = str(sentinel)
+    payload = np.empty(1, dtype=object)
+    payload[0] = _Boom()
+
+    def inject(arrays):
+        arrays["classes"] = payload
+
+    path = tmp_path / "evil.npz"
+    with np.load(model_file, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    inject(arrays)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w") as f:
+                np.lib.format.write_array(f, arr, allow_pickle=True)
+    with pytest.raises(ModelFileError, match="cannot read the archive"):
+        fastlr.load(path)
+    assert not sentinel.exists()
