@@ -41,9 +41,16 @@ __all__ = [
 #: Below this many elements of X, one thread beats launching a parallel region.
 PARALLEL_MIN_ELEMENTS = 200_000
 
-#: Smallest batch for which the threaded epoch kernel pays off (a parallel
-#: region costs a few microseconds to start; measured in benchmarks).
-PARALLEL_MIN_BATCH = 2048
+#: Smallest batch for which the threaded epoch kernel pays off: two chunks,
+#: one per thread (a parallel region costs a few microseconds to start; on
+#: 1M x 100 two threads took 0.86x the time of one at batch 128, 0.82x at
+#: 256, 0.63x at 1024: ``fastlr bench --full``).
+PARALLEL_MIN_BATCH = 2 * _kernels.CHUNK
+
+#: Smallest X (elements) trained with threads. The threaded kernel cannot be
+#: cached (numba segfaults caching parallel kernels), so each new process
+#: compiles it once, for seconds: only worth it when the epochs are long.
+PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
 
 _PENALTY_CODES = {None: _kernels.PENALTY_NONE, "l2": _kernels.PENALTY_L2}
 
@@ -302,9 +309,9 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     denom = float(sw.sum()) if sw.shape[0] else float(m)
     pcode = _PENALTY_CODES[penalty]
     threads = _threads(n_threads)
-    kernel = (_kernels.sgd_epoch_parallel
-              if threads > 1 and min(batch_size, m) >= PARALLEL_MIN_BATCH
-              else _kernels.sgd_epoch)
+    threaded = (threads > 1 and min(batch_size, m) >= PARALLEL_MIN_BATCH
+                and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
+    kernel = _kernels.sgd_epoch_parallel if threaded else _kernels.sgd_epoch
     out2 = np.empty(2)
     track = epoch_loss == "running"
 
@@ -406,9 +413,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         it (the batch gradient is still divided by the batch's row count, as
         in scikit-learn's SGD). ``losses`` are then weighted means.
     n_threads : int or None
-        Threads for batches of at least ``PARALLEL_MIN_BATCH`` rows (smaller
-        batches always run on one thread, which is faster there). None uses
-        numba's thread count. Results do not depend on it.
+        Threads for batches of at least ``PARALLEL_MIN_BATCH`` (128) rows on
+        data of at least ``PARALLEL_MIN_TRAIN_ELEMENTS`` elements; smaller
+        work runs on one thread, which is faster there (and avoids compiling
+        the threaded kernel). None uses numba's thread count. The results are
+        bit-identical for any value.
     callback : callable(epoch, loss) or None
         Called after every epoch, e.g. for a progress bar.
 

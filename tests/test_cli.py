@@ -46,3 +46,21 @@ def test_unknown_command_exits_nonzero(capsys):
         cli.main(["frobnicate"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_bench_quick_table(capsys):
+    code = cli.main(["bench", "--rows", "3000", "--features", "5",
+                     "--batch-sizes", "32,256", "--repeats", "1"])
+    assert code == 0
+    out = capsys.readouterr().out
+    for word in ("floor", "fastlr", "reference", "sklearn SGDClassifier", "rows/s"):
+        assert word in out
+    # one line per implementation and batch size, plus the floor and sklearn
+    assert sum(line.startswith("fastlr ") for line in out.splitlines()) == 2
+
+
+def test_bench_rejects_bad_batch_sizes(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--batch-sizes", "0,32"])
+    assert exc.value.code == 2
+    assert "batch sizes" in capsys.readouterr().err

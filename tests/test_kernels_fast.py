@@ -58,10 +58,13 @@ def wide():
 @pytest.mark.parametrize("shuffle", [False, True, "rows"],
                          ids=["natural", "blocks", "rows"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-def test_threaded_epoch_is_bit_identical_to_one_thread(wide, shuffle, dtype):
+def test_threaded_epoch_is_bit_identical_to_one_thread(wide, shuffle, dtype,
+                                                      monkeypatch):
     X, y = wide
     X = X.astype(dtype)
-    bs = core.PARALLEL_MIN_BATCH + 100  # large enough for the threaded kernel
+    # let the threaded kernel run on this small X
+    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    bs = core.PARALLEL_MIN_BATCH * 3 + 7  # several chunks, a ragged last one
     kw = dict(batch_size=bs, epochs=4, lr=0.5, shuffle=shuffle, random_state=3)
     one = fastlr.train(X, y, n_threads=1, **kw)
     many = fastlr.train(X, y, n_threads=numba.config.NUMBA_NUM_THREADS, **kw)

@@ -1,0 +1,71 @@
+"""Side-by-side performance table and the epoch-time plot for README.
+
+    python benchmarks/compare.py            # the table of targets (fastlr bench --full)
+    python benchmarks/compare.py --plot docs/epoch_vs_batch.png
+
+The table is fastlr.bench.performance_table (shared with ``fastlr bench
+--full``). The plot times one epoch on X ~ N(0, 1), 200,000 x 100 float64,
+for several batch sizes: fastlr (automatic thread choice), the NumPy
+reference, scikit-learn's SGDClassifier (per-sample, drawn flat) and the
+floor (one thread reading X once), all in the same interleaved run.
+"""
+
+import argparse
+
+import numpy as np
+
+from fastlr import _kernels
+from fastlr.bench import (
+    epoch_time_fn,
+    format_performance,
+    interleaved,
+    make_workload,
+    performance_table,
+    reference_epoch_fn,
+    sklearn_epoch_fn,
+)
+
+BATCHES = (8, 32, 128, 512, 2048, 8192, 32768)
+
+
+def plot(path, rows=200_000, features=100, repeats=3):
+    from matplotlib.figure import Figure
+
+    X, y = make_workload(rows, features)
+    funcs = {("floor", 0): lambda: _kernels.stream_sum(X),
+             ("sklearn", 0): sklearn_epoch_fn(X, y)}
+    for bs in BATCHES:
+        funcs[("fastlr", bs)] = epoch_time_fn(X, y, bs)
+        funcs[("reference", bs)] = reference_epoch_fn(X, y, bs)
+    t = interleaved(funcs, repeats=repeats)
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for impl, style in (("fastlr", "o-"), ("reference", "s-")):
+        ax.plot(BATCHES, [t[(impl, bs)] * 1e3 for bs in BATCHES], style, label=impl)
+    ax.axhline(t[("sklearn", 0)] * 1e3, color="tab:green", ls="--",
+               label="scikit-learn SGDClassifier (per sample)")
+    ax.axhline(t[("floor", 0)] * 1e3, color="k", ls=":", label="floor: read X once")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("one epoch, ms")
+    ax.set_title(f"one SGD epoch, {rows:,} x {features} float64, 2 cores")
+    ax.legend()
+    fig.savefig(path, dpi=100)
+    for (impl, bs), sec in sorted(t.items()):
+        print(f"{impl:<10}{bs:>7}{sec * 1e3:>10.1f} ms")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plot", metavar="PNG", help="write the epoch-time plot")
+    args = parser.parse_args()
+    if args.plot:
+        plot(args.plot)
+    else:
+        print(format_performance(performance_table()))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
