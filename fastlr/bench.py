@@ -170,8 +170,8 @@ def _peak_rss_added(m, n, dtype):
     """Peak RSS added by train() on C-contiguous X (fresh subprocess), bytes.
 
     The kernel's peak is reset (Linux ``/proc/self/clear_refs``) after the
-    data are built and the kernels loaded, so only train's own allocations
-    count.
+    data are built and the kernels compiled or loaded (compilation memory is
+    numba's, once per process), so only train's own allocations count.
     """
     code = f"""
 import gc, numpy as np, fastlr
@@ -181,7 +181,12 @@ def hwm():
         if line.startswith("VmHWM"):
             return int(line.split()[1]) * 1024
 X, y = make_workload({m}, {n}, np.{dtype})
-fastlr.train(X[:1000], y[:1000], epochs=1)         # compile / load kernels
+# compile / load every kernel train will use, the threaded one included, on
+# a small slice, so that no large block is freed and reused before measuring
+limit = fastlr.core.PARALLEL_MIN_TRAIN_ELEMENTS
+fastlr.core.PARALLEL_MIN_TRAIN_ELEMENTS = 0
+fastlr.train(X[:2000], y[:2000], batch_size=256, epochs=1, standardize=True)
+fastlr.core.PARALLEL_MIN_TRAIN_ELEMENTS = limit
 gc.collect()
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")                                  # reset the peak to the current RSS
