@@ -182,3 +182,23 @@ def check_sample_weight(sample_weight, m):
         raise ValueError("sample_weight is zero for every sample; at least one "
                          "must be positive")
     return sw
+
+
+def check_proba(p, name):
+    """1-D probabilities in [0, 1] (float32 kept), finite."""
+    pv = check_vector(p, name)
+    if (pv < 0).any() or (pv > 1).any():
+        raise ValueError(f"{name} must contain probabilities in [0, 1]")
+    return pv
+
+
+def check_log_loss_args(y, p, eps):
+    """Validated ``(y01, p, eps)`` for ``log_loss``: labels 0/1, probabilities
+    of the same length, 0 < eps < 0.5."""
+    y01 = check_labels01(y, "y")
+    pv = check_proba(p, "p")
+    check_same_length(y01, pv, "y", "p")
+    eps = check_real(eps, "eps", positive=True)
+    if eps >= 0.5:
+        raise ValueError(f"eps must be < 0.5, got {eps}")
+    return y01, pv, eps

@@ -17,11 +17,12 @@ from ._order import EpochOrder, block_rows, make_rng
 from ._validation import (
     _as_numeric_array,
     check_labels01,
+    check_log_loss_args,
     check_positive_int,
+    check_proba,
     check_real,
     check_same_length,
     check_sample_weight,
-    check_vector,
     check_weights,
     check_X,
     float_dtype_of,
@@ -134,20 +135,8 @@ def log_loss(y, p, eps=1e-15):
     >>> round(fastlr.log_loss([0, 1], [0.5, 0.5]), 6)
     0.693147
     """
-    y01 = check_labels01(y, "y")
-    pv = _check_proba(p, "p")
-    check_same_length(y01, pv, "y", "p")
-    eps = check_real(eps, "eps", positive=True)
-    if eps >= 0.5:
-        raise ValueError(f"eps must be < 0.5, got {eps}")
+    y01, pv, eps = check_log_loss_args(y, p, eps)
     return _kernels.log_loss_sum(y01, pv, eps) / y01.shape[0]
-
-
-def _check_proba(p, name):
-    pv = check_vector(p, name)
-    if (pv < 0).any() or (pv > 1).any():
-        raise ValueError(f"{name} must contain probabilities in [0, 1]")
-    return pv
 
 
 def gradients(X, y, p):
@@ -171,7 +160,7 @@ def gradients(X, y, p):
     X = check_X(X)
     y01 = check_labels01(y, "y", m=X.shape[0])
     # p in float64 whatever its dtype: one kernel specialization per X dtype
-    pv = _check_proba(p, "p").astype(np.float64, copy=False)
+    pv = check_proba(p, "p").astype(np.float64, copy=False)
     check_same_length(X, pv, "X", "p")
     dw = np.empty(X.shape[1])
     db = _kernels.gradient_sums(X, y01, pv, dw)

@@ -26,6 +26,8 @@ from ._order import EpochOrder, block_rows, make_rng, rows_of
 from ._validation import (
     _as_numeric_array,
     check_labels01,
+    check_log_loss_args,
+    check_proba,
     check_real,
     check_same_length,
     check_sample_weight,
@@ -33,7 +35,7 @@ from ._validation import (
     check_X,
     float_dtype_of,
 )
-from .core import TrainResult, _check_proba, _labels_1d
+from .core import TrainResult, _labels_1d
 
 __all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
            "predict", "accuracy", "softplus", "row_losses", "column_stats"]
@@ -72,12 +74,7 @@ def sigmoid(z):
 
 def log_loss(y, p, eps=1e-15):
     """Mean binary cross-entropy with clipped ``p``; see :func:`fastlr.log_loss`."""
-    y01 = check_labels01(y, "y")
-    pv = _check_proba(p, "p")
-    check_same_length(y01, pv, "y", "p")
-    eps = check_real(eps, "eps", positive=True)
-    if eps >= 0.5:
-        raise ValueError(f"eps must be < 0.5, got {eps}")
+    y01, pv, eps = check_log_loss_args(y, p, eps)
     pc = np.clip(pv.astype(np.float64), eps, 1.0 - eps)
     return float(-np.mean(y01 * np.log(pc) + (1.0 - y01) * np.log1p(-pc)))
 
@@ -86,7 +83,7 @@ def gradients(X, y, p):
     """``(X.T @ (p - y) / m, mean(p - y))``; see :func:`fastlr.gradients`."""
     X = check_X(X)
     y01 = check_labels01(y, "y", m=X.shape[0])
-    pv = _check_proba(p, "p")
+    pv = check_proba(p, "p")
     check_same_length(X, pv, "X", "p")
     r = pv.astype(np.float64) - y01
     dw = X.astype(np.float64).T @ r / X.shape[0]
