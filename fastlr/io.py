@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
-           "detect_format", "read_dataset", "read_xy"]
+           "detect_format", "iter_chunks", "read_dataset", "read_xy"]
 
 #: File extension -> format name.
 FORMATS = {
@@ -200,16 +200,10 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         fmt = detect_format(path)
     elif fmt not in _FORMAT_NAMES:
         raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    path = _existing_file(path)
     spec = _Spec(path, target, labels, n_features, feature_names, model_target)
     if fmt == "csv":
-        if not isinstance(delimiter, str) or len(delimiter) != 1:
-            raise ValueError(f"delimiter must be a single character, got "
-                             f"{delimiter!r}")
+        _check_delimiter(delimiter)
         data = _read_csv(spec, delimiter)
     elif fmt == "npy":
         data = _read_npy(spec)
@@ -222,6 +216,230 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
     if data.y is not None:
         data.y = _tidy_labels(path, data.y)
     return data
+
+
+def _existing_file(path):
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
+    return path
+
+
+def _check_delimiter(delimiter):
+    if not isinstance(delimiter, str) or len(delimiter) != 1:
+        raise ValueError(f"delimiter must be a single character, got {delimiter!r}")
+
+
+def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
+                n_features=None, zero_based=None):
+    """Yield ``(X, y)`` chunks of a labelled data file, in file order.
+
+    Out-of-core companion of :func:`read_xy`: at most ``chunk_rows`` rows are
+    in memory at a time (plus one text line, or for svmlight the lines of one
+    chunk), whatever the file's size, so ``partial_fit`` over the chunks
+    trains on files larger than memory::
+
+        clf = fastlr.LogisticRegression(...)
+        for X, y in iter_chunks("big.csv", 100_000, target="label"):
+            clf.partial_fit(X, y, classes=[0, 1])
+
+    Concatenating the chunks gives what :func:`read_xy` returns, except that
+    CSV labels are typed per chunk (numbers when all of a chunk's labels are).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    chunk_rows : int, default 65536
+        Rows per chunk (the last one may be shorter).
+    target, fmt, delimiter
+        As in :func:`read_xy`.
+    n_features : int or None
+        svmlight: the number of features (after the index base is applied).
+        None scans the file once first (constant memory) to find it.
+    zero_based : bool or None
+        svmlight: whether indices start at 0; None detects it in that scan.
+
+    Yields
+    ------
+    X : ndarray of shape (rows, n)
+        float64 (float32 when an .npy file stores float32), C-contiguous.
+    y : ndarray of shape (rows,)
+
+    Notes
+    -----
+    ``.npy`` files are read with plain file reads at the chunk's offset (no
+    memory map, whose touched pages would count against the process). An
+    ``.npz`` archive's members cannot be read in parts: they are loaded
+    whole and then cut into chunks; use ``.npy`` for data larger than
+    memory.
+
+    Raises
+    ------
+    DataError
+        As :func:`read_xy`, with the file name and the line (text) or row
+        (.npy) of the problem; raised when the chunk holding it is read.
+    """
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
+            or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
+    if fmt is None:
+        fmt = detect_format(path)
+    elif fmt not in _FORMAT_NAMES:
+        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
+    path = _existing_file(path)
+    spec = _Spec(path, target, "required", None, None, None)
+    if fmt == "csv":
+        _check_delimiter(delimiter)
+        chunks = _csv_chunks(spec, delimiter, int(chunk_rows))
+    elif fmt == "npy":
+        chunks = _npy_chunks(spec, int(chunk_rows))
+    elif fmt == "npz":
+        data = _read_npz(spec)
+        labels = _tidy_labels(path, data.y)
+        chunks = ((data.X[i:i + chunk_rows], labels[i:i + chunk_rows])
+                  for i in range(0, data.X.shape[0], chunk_rows))
+    else:
+        chunks = _svmlight_chunks(spec, int(chunk_rows), n_features, zero_based)
+    empty = True
+    for X, y in chunks:
+        empty = False
+        yield X, y
+    if empty:
+        raise DataError(path, "no data rows")
+
+
+def _csv_chunks(spec, delimiter, chunk_rows):
+    header, header_line = _read_header(spec.path, delimiter)
+    if all(_is_number(c) for c in header):
+        raise DataError(spec.path, "the first line looks like data, not a header; "
+                        "the CSV needs a header line with column names",
+                        line=header_line)
+    feats, t = _select(spec, header)
+    for X, labels in _csv_blocks(spec.path, delimiter, header, feats, t, chunk_rows):
+        yield X, _tidy_labels(spec.path, _parse_labels(labels))
+
+
+def _npy_chunks(spec, chunk_rows):
+    path = spec.path
+    with open(path, "rb") as f:
+        if f.read(6) != _NPY_MAGIC:
+            raise DataError(path, "is not a NumPy .npy file (it does not start "
+                            "with the .npy signature)")
+        f.seek(0)
+        try:
+            version = np.lib.format.read_magic(f)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}[version]
+            shape, fortran, dtype = read_header(f)
+        except (KeyError, ValueError, OSError) as exc:
+            raise DataError(path, f"has an unreadable .npy header ({exc})") from None
+        if dtype.hasobject:
+            raise DataError(path, "holds Python objects (pickled data); fastlr "
+                            "reads only plain numeric arrays, never pickles")
+        if len(shape) != 2:
+            raise DataError(path, f"the array must be 2-D (rows, columns), got "
+                            f"shape {shape}")
+        if fortran:
+            raise DataError(path, "the array is stored in Fortran (column) order, "
+                            "so rows cannot be read in chunks; save it with "
+                            "np.save(path, np.ascontiguousarray(a))")
+        if dtype.kind not in "biuf":
+            raise DataError(path, f"the array must hold numbers, got dtype {dtype}")
+        m, k = shape
+        offset = f.tell()
+        header = [f"x{j}" for j in range(k)]
+        if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+",
+                                                             spec.target):
+            raise DataError(path, f"unknown target column {spec.target!r}: an "
+                            ".npy array has no column names; give the target "
+                            "as a column index")
+        feats, t = _select(spec, header)
+        for start in range(0, m, chunk_rows):
+            rows = min(chunk_rows, m - start)
+            f.seek(offset + start * k * dtype.itemsize)
+            block = np.fromfile(f, dtype=dtype, count=rows * k)
+            if block.shape[0] != rows * k:
+                last = start + block.shape[0] // k
+                raise DataError(path, f"is truncated: the header promises {m} rows "
+                                f"but the data end after row {last}")
+            block = block.reshape(rows, k)
+            X = _as_float_X(path, block[:, feats])
+            bad = ~np.isfinite(X)
+            if bad.any():
+                i, j = np.argwhere(bad)[0]
+                raise DataError(path, f"row {start + i + 1}, feature {j + 1} is "
+                                f"{X[i, j]}; fastlr needs finite numbers")
+            yield X, _tidy_labels(path, block[:, t])
+
+
+def _svmlight_scan(path):
+    """(largest index, smallest index) over the file, checking every line."""
+    hi, lo = -1, None
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            problem = _svmlight_line_problem(raw)
+            if problem:
+                raise DataError(path, problem, line=number)
+            for token in raw.split(b"#", 1)[0].split()[1:]:
+                if token.startswith(b"qid:"):
+                    continue
+                index = int(token.partition(b":")[0])
+                hi = max(hi, index)
+                lo = index if lo is None else min(lo, index)
+    return hi, lo
+
+
+def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
+    import io
+
+    from sklearn.datasets import load_svmlight_file
+
+    path = spec.path
+    if spec.target is not None:
+        raise DataError(path, "svmlight files have no target column to choose: "
+                        "the label is the first field of each line")
+    if n_features is None or zero_based is None:
+        hi, lo = _svmlight_scan(path)
+        if zero_based is None:
+            zero_based = lo == 0
+        if n_features is None:
+            n_features = max(hi + (1 if zero_based else 0), 1)
+    width = n_features + (0 if zero_based else 1)  # raw indices are read 0-based
+
+    def parse(lines, numbers):
+        try:
+            X, y = load_svmlight_file(io.BytesIO(b"".join(lines)), zero_based=True,
+                                      n_features=width, dtype=np.float64)
+        except ValueError as exc:
+            for raw, number in zip(lines, numbers, strict=True):
+                problem = _svmlight_line_problem(raw)
+                if problem:
+                    raise DataError(path, problem, line=number) from None
+            raise DataError(path, f"lines {numbers[0]}-{numbers[-1]}: {exc}") from None
+        if not zero_based:
+            if X.nnz and int(X.indices.min()) == 0:
+                raise DataError(path, "has feature index 0 in a file read with "
+                                "1-based indices", line=numbers[0])
+            X = X[:, 1:]
+        X = np.ascontiguousarray(X.toarray())
+        if not np.isfinite(X).all():
+            _check_finite_rows(path, X, line_of=lambda i: numbers[i])
+        return X, _tidy_labels(path, y)
+
+    lines, numbers = [], []
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, 1):
+            if not raw.split(b"#", 1)[0].strip():
+                continue
+            lines.append(raw if raw.endswith(b"\n") else raw + b"\n")
+            numbers.append(number)
+            if len(lines) >= chunk_rows:
+                yield parse(lines, numbers)
+                lines, numbers = [], []
+    if lines:
+        yield parse(lines, numbers)
 
 
 # --------------------------------------------------------------------------
@@ -543,29 +761,48 @@ def _csv_fast(path, delimiter, header_line, k):
 
 def _csv_exact(path, delimiter, header, feats, t):
     """Row-by-row reader: every error names its line and column."""
-    k = len(header)
     chunks, labels = [], []
-    rows, lines = [], []
+    for X, y in _csv_blocks(path, delimiter, header, feats, t, _CHUNK_ROWS):
+        chunks.append(X)
+        if y is not None:
+            labels.append(y)
+    if not chunks:
+        raise DataError(path, "has a header but no data rows")
+    X = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    y = None if t is None else _parse_labels(np.concatenate(labels))
+    return np.ascontiguousarray(X), y
 
-    def flush():
-        if not rows:
-            return
+
+def _csv_blocks(path, delimiter, header, feats, t, block_rows):
+    """Yield ``(X, labels)`` blocks of up to ``block_rows`` data rows.
+
+    ``X`` is float64; ``labels`` an array of the target column's strings (None
+    without a target). Every error names its line and column.
+    """
+    k = len(header)
+    rows, lines, labels = [], [], []
+
+    def block():
         try:
-            block = np.array(rows, dtype=np.float64)
+            X = np.array(rows, dtype=np.float64)
         except ValueError:
-            block = None
-        if block is None:
+            X = None
+        if X is None:
             _raise_bad_number(path, header, feats, rows, lines)
-        bad = ~np.isfinite(block)
+        bad = ~np.isfinite(X)
         if bad.any():
             i, j = np.argwhere(bad)[0]
             raise DataError(path, f"column {header[feats[j]]!r}: {rows[i][j]!r} is "
                             "not a finite number (no NaN, inf or missing values)",
                             line=lines[i])
-        chunks.append(block)
+        out = (X.reshape(len(rows), len(feats)),
+               None if t is None else np.array(labels))
         rows.clear()
         lines.clear()
+        labels.clear()
+        return out
 
+    reader = None
     try:
         with _open_text(path) as f:
             reader = csv.reader(f, delimiter=delimiter)
@@ -591,19 +828,16 @@ def _csv_exact(path, delimiter, header, feats, t):
                                         f"{header[t]!r} is not finite",
                                         line=reader.line_num)
                     labels.append(label)
-                if len(rows) >= _CHUNK_ROWS:
-                    flush()
-            flush()
+                if len(rows) >= block_rows:
+                    yield block()
+            if rows:
+                yield block()
     except UnicodeDecodeError as exc:
         raise DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
                         f"{exc.start})") from None
     except csv.Error as exc:
-        raise DataError(path, f"malformed CSV ({exc})", line=reader.line_num) from None
-    if not chunks:
-        raise DataError(path, "has a header but no data rows")
-    X = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-    y = None if t is None else _parse_labels(np.array(labels))
-    return np.ascontiguousarray(X), y
+        line = reader.line_num if reader is not None else None
+        raise DataError(path, f"malformed CSV ({exc})", line=line) from None
 
 
 def _raise_bad_number(path, header, feats, rows, lines):
