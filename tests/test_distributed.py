@@ -1,0 +1,268 @@
+"""fastlr.distributed.train on a real dask.distributed LocalCluster.
+
+The cluster has two worker processes (module-scoped fixture), so the block
+tasks really run in other processes and their results really travel.
+"""
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+import fastlr  # noqa: E402
+import fastlr.distributed as fdist  # noqa: E402
+
+M, N = 20_000, 10
+#: One-epoch-per-block settings shared by the tests.
+FIT = {"batch_size": 100, "epochs": 10, "lr": 0.05}
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
+    cl = distributed.Client(cluster)
+    try:
+        yield cl
+    finally:
+        cl.close()
+        cluster.close()
+
+
+def make_data(m, seed):
+    """Features with assorted means and scales (so standardization matters),
+    labels from a logistic model with some label noise."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, N)) * rng.uniform(0.5, 3.0, N) + rng.normal(0, 2, N)
+    w = rng.normal(size=N) / np.sqrt(N)
+    z = (X - X.mean(axis=0)) / X.std(axis=0) @ w * 2.0 + 0.3
+    y = (rng.random(m) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def all_data():
+    return make_data(M + 5_000, 0)
+
+
+@pytest.fixture(scope="module")
+def data(all_data):
+    X, y = all_data
+    return X[:M], y[:M]
+
+
+@pytest.fixture(scope="module")
+def heldout(all_data):
+    X, y = all_data
+    return X[M:], y[M:]
+
+
+def as_array(a, array_type, chunks):
+    return a if array_type == "numpy" else da.from_array(a, chunks=chunks)
+
+
+@pytest.mark.parametrize("shuffle", [True, False, "rows"])
+@pytest.mark.parametrize("array_type", ["numpy", "dask"])
+def test_one_partition_equals_train(client, data, array_type, shuffle):
+    """One block: the same batches in the same order as fastlr.train (block 0
+    draws from train's own generator), so the same model up to the rounding
+    of the distributed standardization statistics."""
+    X, y = data
+    expected = fastlr.train(X, y, shuffle=shuffle, random_state=7, **FIT)
+    got = fdist.train(as_array(X, array_type, X.shape),
+                      as_array(y, array_type, y.shape), shuffle=shuffle,
+                      random_state=7, client=client, **FIT)
+    assert isinstance(got, fastlr.TrainResult)
+    np.testing.assert_allclose(got.w, expected.w, rtol=1e-10)
+    np.testing.assert_allclose(got.b, expected.b, rtol=1e-10)
+    np.testing.assert_allclose(got.losses, expected.losses, rtol=1e-10)
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_one_partition_equals_train_float32_penalty(client, data, standardize):
+    X, y = data
+    X = X.astype(np.float32)
+    kw = dict(FIT, epochs=3, penalty="l2", alpha=1e-3, standardize=standardize,
+              lr=0.05 if standardize else 0.002, random_state=1)
+    expected = fastlr.train(X, y, **kw)
+    got = fdist.train(da.from_array(X, chunks=X.shape), y, client=client, **kw)
+    assert got.w.dtype == np.float32
+    np.testing.assert_allclose(got.w, expected.w, rtol=1e-6)
+    np.testing.assert_allclose(got.losses, expected.losses, rtol=1e-10)
+
+
+#: Held-out log-loss tolerance of the 4-block model, relative to fastlr.train.
+#: Both minimize the same convex loss; with 4 blocks each block takes a
+#: quarter of the steps per epoch, and averaging does not add them up, so
+#: the averaged model lags behind the serial one in early epochs (Zinkevich
+#: et al. 2010, section 3). After 10 epochs at lr 0.05 both are within the
+#: SGD noise ball of the optimum, where the held-out loss is flat (quadratic
+#: in the weight error). Measured gap: +0.29% (held-out loss 0.4421 vs
+#: 0.4408; +0.25% to +0.29% for random_state 0..3). 2% leaves about 7x room
+#: for other seeds and platforms while still failing on a broken average
+#: (w = 0 scores log 2, 57% above the optimum here).
+HELDOUT_RTOL = 0.02
+
+
+@pytest.mark.parametrize("array_type", ["numpy", "dask"])
+def test_four_partitions_heldout_loss(client, data, heldout, array_type):
+    X, y = data
+    Xt, yt = heldout
+    serial = fastlr.train(X, y, random_state=0, **FIT)
+    # numpy input is one block; the dask array is four
+    got = fdist.train(as_array(X, array_type, (M // 4, N)),
+                      as_array(y, array_type, M // 4), random_state=0,
+                      client=client, **FIT)
+    loss_serial = fastlr.log_loss(yt, fastlr.predict_proba(Xt, *serial[:2]))
+    loss_dist = fastlr.log_loss(yt, fastlr.predict_proba(Xt, *got[:2]))
+    assert loss_dist == pytest.approx(loss_serial, rel=HELDOUT_RTOL)
+    assert loss_serial < 0.9 * np.log(2)  # the problem is not trivial
+    assert got.losses.shape == (FIT["epochs"],)
+    assert got.losses[-1] < got.losses[0]
+
+
+def test_deterministic_and_independent_of_y_chunks(client, data):
+    """Orders depend on random_state, epoch and block, not on scheduling;
+    y is rechunked to X's row blocks."""
+    X, y = data
+    Xd = da.from_array(X, chunks=(M // 4, N))
+    a = fdist.train(Xd, da.from_array(y, chunks=M // 4), random_state=3,
+                    client=client, **FIT)
+    b = fdist.train(Xd, da.from_array(y, chunks=3_000), random_state=3,
+                    client=client, **FIT)
+    np.testing.assert_array_equal(a.w, b.w)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    c = fdist.train(Xd, y, random_state=4, client=client, **FIT)
+    assert not np.array_equal(a.w, c.w)
+
+
+def test_default_client_and_local_scheduler(client, data, monkeypatch):
+    """client=None uses the current client, or dask's own scheduler if none."""
+    X, y = data
+    Xd = da.from_array(X, chunks=(M // 4, N))
+    kw = dict(FIT, epochs=2, random_state=5)
+    explicit = fdist.train(Xd, y, client=client, **kw)
+    default = fdist.train(Xd, y, **kw)
+    np.testing.assert_array_equal(default.w, explicit.w)
+
+    def no_client():
+        raise ValueError("No clients found")
+
+    monkeypatch.setattr(distributed, "get_client", no_client)
+    local = fdist.train(Xd, y, **kw)
+    np.testing.assert_allclose(local.w, explicit.w, rtol=1e-12)
+
+
+def test_merge_stats_matches_numpy(data):
+    X, y = data
+    X = X.copy()
+    X[:, 3] = 2.5  # constant column: scale 1, as in fastlr.train
+    X[:, 4] = X[:, 4] / np.abs(X[:, 4]).max() * 1e300  # squares would overflow
+    parts = [fdist._block_stats((X[i:i + 3000], y[i:i + 3000].astype(float)))
+             for i in range(0, M, 3000)]
+    mean, scale, m, ones = fdist.merge_stats(parts)
+    assert (m, ones) == (M, y.sum())
+    expected_mean = np.r_[X[:, :4].mean(axis=0), (X[:, 4] / 1e300).mean() * 1e300,
+                          X[:, 5:].mean(axis=0)]
+    np.testing.assert_allclose(mean, expected_mean, rtol=1e-12, atol=1e-14)
+    expected = np.r_[X[:, :4].std(axis=0), (X[:, 4] / 1e300).std() * 1e300,
+                     X[:, 5:].std(axis=0)]
+    expected[3] = 1.0
+    np.testing.assert_allclose(scale, expected, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+
+def test_unknown_chunk_sizes(client, data):
+    X, y = data
+    Xd = da.from_array(X, chunks=(5_000, N))
+    Xu = Xd[Xd[:, 0] > -np.inf]  # boolean indexing: chunk sizes unknown
+    with pytest.raises(ValueError, match=r"X has unknown chunk sizes.*"
+                                         r"X\.compute_chunk_sizes\(\)"):
+        fdist.train(Xu, y, client=client, **FIT)
+    yd = da.from_array(y, chunks=5_000)
+    yu = yd[yd >= 0]
+    with pytest.raises(ValueError, match=r"y\.compute_chunk_sizes\(\)"):
+        fdist.train(Xd, yu, client=client, **FIT)
+
+
+def test_column_chunks_are_merged(client, data):
+    X, y = data
+    kw = dict(FIT, epochs=2, random_state=2, client=client)
+    rows_only = fdist.train(da.from_array(X, chunks=(5_000, N)), y, **kw)
+    with_cols = fdist.train(da.from_array(X, chunks=(5_000, 3)), y, **kw)
+    np.testing.assert_array_equal(with_cols.w, rows_only.w)
+
+
+def test_bad_input(client, data):
+    X, y = data
+    Xd = da.from_array(X, chunks=(5_000, N))
+    with pytest.raises(ValueError, match="y has 19999 entries but X has 20000 rows"):
+        fdist.train(Xd, da.from_array(y[:-1], chunks=5_000), client=client)
+    bad = y.copy()
+    bad[12_345] = 2
+    with pytest.raises(ValueError, match="y must contain only the binary labels"):
+        fdist.train(Xd, bad, client=client, **FIT)
+    with pytest.raises(ValueError, match="single class"):
+        fdist.train(Xd, np.zeros(M), client=client, **FIT)
+    Xn = X.copy()
+    Xn[12_345, 2] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN.*row block 2, rows 10000"):
+        fdist.train(da.from_array(Xn, chunks=(5_000, N)), y, client=client, **FIT)
+    with pytest.raises(TypeError, match="X must be a dask.array.Array or a numpy"):
+        fdist.train(X.tolist(), y, client=client)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        fdist.train(da.from_array(y, chunks=5_000), y, client=client)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        fdist.train(Xd, y, batch_size=0, client=client)
+
+
+def test_diverged(client, data):
+    X, y = data
+    with pytest.raises(fastlr.DivergedError, match="lower the learning rate"):
+        fdist.train(da.from_array(X, chunks=(5_000, N)), y, lr=1e3,
+                    standardize=False, epochs=3, client=client)
+
+
+# --------------------------------------------------------------------------
+# data locality
+
+
+def _outgoing(client):
+    """Every worker's log of the data it sent: ``{worker: [(to_worker, bytes)]}``,
+    ``to_worker`` False for the client or scheduler (a gather)."""
+    workers = set(client.scheduler_info()["workers"])
+    logs = client.run(lambda dask_worker: [(t["who"], t["total"]) for t in
+                                           dask_worker.transfer_outgoing_log])
+    return {w: [(who in workers, n) for who, n in v] for w, v in logs.items()}
+
+
+def _new(before, after):
+    return [t for w, v in after.items() for t in v[len(before.get(w, ())):]]
+
+
+def test_blocks_never_gathered(client, data):
+    """During training, only models travel to the client; no X block moves.
+
+    The y blocks may move once (to meet their X block, when dask computed
+    them on another worker). Positive control at the end: gathering X to
+    the client shows up in the same logs, so this check can fail.
+    """
+    X, y = data
+    Xd = da.from_array(X, chunks=(M // 4, N))
+    block_bytes = X.nbytes // 4  # 400 kB
+    before = _outgoing(client)
+    fdist.train(Xd, y, random_state=0, client=client, **FIT)
+    after = _outgoing(client)
+    sent = _new(before, after)
+    to_client = [n for to_worker, n in sent if not to_worker]
+    assert len(to_client) >= FIT["epochs"] + 1  # one gather per epoch, stats
+    assert max(to_client) < 4_000  # w, b, a loss, a random generator state
+    assert max(n for _, n in sent) < block_bytes / 5  # at most a y block (40 kB)
+
+    client.compute(Xd).result()  # gathers X to the client
+    control = [n for to_worker, n in _new(after, _outgoing(client)) if not to_worker]
+    assert max(control) >= block_bytes
