@@ -14,7 +14,14 @@ from ._order import check_shuffle
 from ._validation import check_positive_int, check_real
 
 EPOCH_LOSS_MODES = ("running", "full", None)
-PENALTIES = ("l2", None)
+PENALTIES = ("l2", "l1", "elasticnet", None)
+LEARNING_RATES = ("constant", "invscaling", "adaptive", "adagrad")
+
+#: ``learning_rate="adaptive"`` divides the rate by this after
+#: ``n_iter_no_change`` epochs without improvement (scikit-learn's rule) ...
+ADAPTIVE_DIVISOR = 5.0
+#: ... as long as the rate is above this; a stall below it stops training.
+ADAPTIVE_MIN_LR = 1e-6
 
 #: An epoch whose mean loss exceeds this is treated as divergence: the model
 #: w = 0, b = 0 already scores log(2), and any optimum scores less, so a loss
@@ -53,8 +60,31 @@ def check_train_params(batch_size, epochs, lr, penalty, alpha, epoch_loss, tol,
     return batch_size, epochs, lr, alpha, tol, n_iter_no_change
 
 
+def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=0.15,
+                      average=False):
+    """Validate the options beyond :func:`check_train_params`.
+
+    Returns ``(learning_rate, power_t, l1_ratio, average_start)`` where
+    ``average_start`` is 0 (no averaging) or the first averaged step
+    (``average=True`` means 1, as in scikit-learn).
+    """
+    if not isinstance(learning_rate, str) or learning_rate not in LEARNING_RATES:
+        raise ValueError(f"learning_rate must be one of {LEARNING_RATES}, got "
+                         f"{learning_rate!r}")
+    power_t = check_real(power_t, "power_t", nonnegative=True)
+    l1_ratio = check_real(l1_ratio, "l1_ratio")
+    if not 0.0 <= l1_ratio <= 1.0:
+        raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio}")
+    if isinstance(average, (bool, np.bool_)):
+        average_start = 1 if average else 0
+    else:
+        average_start = check_positive_int(average, "average", minimum=0)
+    return learning_rate, power_t, l1_ratio, average_start
+
+
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
-               n_iter_no_change, track, callback=None, first_epoch=0):
+               n_iter_no_change, track, callback=None, first_epoch=0,
+               monitor=None, on_stall=None):
     """Run up to ``epochs`` epochs; stop early on ``tol``; raise on divergence.
 
     Parameters
@@ -73,6 +103,13 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         Called after each epoch (progress reporting).
     first_epoch : int
         Epochs already run on this model (for messages, warm starts).
+    monitor : callable() -> float or None
+        Called after each epoch; when given, its value (lower is better, e.g.
+        a held-out loss) replaces the training loss as the ``tol`` criterion.
+    on_stall : callable() -> bool or None
+        Called when ``n_iter_no_change`` epochs in a row did not improve by
+        ``tol``: True means "keep going" (e.g. it lowered the learning rate;
+        the count restarts), False stops. None stops.
 
     Returns
     -------
@@ -97,9 +134,13 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
             )
         if callback is not None:
             callback(first_epoch + e + 1, loss)
+        crit = loss if monitor is None else monitor()
         if tol is not None:
-            stale = stale + 1 if loss > best - tol else 0
-            best = min(best, loss)
+            stale = stale + 1 if crit > best - tol else 0
+            best = min(best, crit)
             if stale >= n_iter_no_change:
+                if on_stall is not None and on_stall():
+                    stale = 0
+                    continue
                 return losses[: e + 1], True
     return losses, False

@@ -149,10 +149,19 @@ def _add_train(sub, common):
     g.add_argument("--n-iter-no-change", type=_int_type(1), default=5, metavar="N",
                    help="epochs without improvement before stopping "
                    "(default: %(default)s)")
-    g.add_argument("--penalty", choices=["l2", "none"], default="l2",
-                   help="regularization (default: %(default)s)")
+    g.add_argument("--penalty", choices=["l2", "l1", "elasticnet", "none"],
+                   default="l2", help="regularization (default: %(default)s)")
     g.add_argument("--alpha", type=_float_type(0.0), default=1e-4,
                    help="penalty strength (default: %(default)s)")
+    g.add_argument("--l1-ratio", type=_float_type(0.0, 1.0), default=0.15,
+                   metavar="R", help="L1 share of the elasticnet penalty "
+                   "(default: %(default)s)")
+    g.add_argument("--learning-rate", choices=["constant", "invscaling",
+                                               "adaptive", "adagrad"],
+                   default="constant", help="step-size schedule; --lr is its "
+                   "base rate (default: %(default)s)")
+    g.add_argument("--average", action="store_true",
+                   help="use the averaged SGD weights as the model")
     g.add_argument("--no-standardize", dest="standardize", action="store_false",
                    help="train on the raw features (default: standardized)")
     g.add_argument("--no-shuffle", dest="shuffle", action="store_false",
@@ -445,7 +454,8 @@ def _train(args):
         lr=args.lr, batch_size=args.batch_size, max_iter=args.epochs, tol=args.tol,
         n_iter_no_change=args.n_iter_no_change,
         penalty=None if args.penalty == "none" else args.penalty, alpha=args.alpha,
-        standardize=args.standardize, shuffle=args.shuffle,
+        l1_ratio=args.l1_ratio, learning_rate=args.learning_rate,
+        average=args.average, standardize=args.standardize, shuffle=args.shuffle,
         random_state=args.random_state, verbose=0 if args.quiet else 1)
     _warm_up(X.dtype, args.batch_size, X.shape[0])
     t0 = time.perf_counter()

@@ -12,7 +12,13 @@ import numba
 import numpy as np
 
 from . import _kernels
-from ._driver import check_train_params, run_epochs
+from ._driver import (
+    ADAPTIVE_DIVISOR,
+    ADAPTIVE_MIN_LR,
+    check_sgd_options,
+    check_train_params,
+    run_epochs,
+)
 from ._order import EpochOrder, block_rows, make_rng
 from ._validation import (
     _as_numeric_array,
@@ -53,7 +59,14 @@ PARALLEL_MIN_BATCH = 2 * _kernels.CHUNK
 #: compiles it once, for seconds: only worth it when the epochs are long.
 PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
 
-_PENALTY_CODES = {None: _kernels.PENALTY_NONE, "l2": _kernels.PENALTY_L2}
+_PENALTY_CODES = {None: _kernels.PENALTY_NONE, "l2": _kernels.PENALTY_L2,
+                  "l1": _kernels.PENALTY_L1,
+                  "elasticnet": _kernels.PENALTY_ELASTICNET}
+# "adaptive" is the constant step within an epoch; the driver lowers lr
+_SCHEDULE_CODES = {"constant": _kernels.LR_CONSTANT,
+                   "adaptive": _kernels.LR_CONSTANT,
+                   "invscaling": _kernels.LR_INVSCALING,
+                   "adagrad": _kernels.LR_ADAGRAD}
 
 
 class TrainResult(NamedTuple):
@@ -254,17 +267,34 @@ def _labels_1d(y, name):
 
 
 class SGDState:
-    """The trainable state: standardization and standardized-space weights.
+    """The trainable state: standardization, weights and optimizer state.
 
-    ``w`` and ``b`` are the weights of the model on ``(x - mean) / scale``;
-    :meth:`raw` maps them back to raw feature space.
+    ``w`` and ``b`` are the SGD iterate on ``(x - mean) / scale``;
+    :meth:`raw` maps the model back to raw feature space. The optimizer
+    state travels with it, so that ``warm_start`` and ``partial_fit``
+    continue the schedule where it stopped:
+
+    * ``steps`` (2,) int64: SGD steps (batches) taken, and iterates averaged;
+    * ``gsq`` (n + 1,): AdaGrad's sums of squared gradients (last: intercept);
+    * ``avg`` (n + 1,): averaged weights and intercept (ASGD);
+    * ``l1_u``, ``l1_q`` (n,): cumulative L1 penalty available / applied
+      (Tsuruoka et al. 2009).
+
+    The model is the averaged weights once averaging has started
+    (``steps[1] > 0``), the iterate otherwise (as in scikit-learn).
     """
 
     def __init__(self, mean, scale):
+        n = mean.shape[0]
         self.mean = mean
         self.scale = scale
-        self.w = np.zeros(mean.shape[0])
+        self.w = np.zeros(n)
         self.b = np.zeros(1)
+        self.steps = np.zeros(2, dtype=np.int64)
+        self.gsq = np.zeros(n + 1)
+        self.avg = np.zeros(n + 1)
+        self.l1_u = np.zeros(n)
+        self.l1_q = np.zeros(n)
 
     @classmethod
     def for_data(cls, X, standardize):
@@ -275,10 +305,26 @@ class SGDState:
         _kernels.column_stats(X, mean, scale)
         return cls(mean, scale)
 
+    #: the arrays that make up the state (for copies and model files)
+    ARRAYS = ("mean", "scale", "w", "b", "steps", "gsq", "avg", "l1_u", "l1_q")
+
+    def copy(self):
+        new = SGDState.__new__(SGDState)
+        for name in self.ARRAYS:
+            setattr(new, name, getattr(self, name).copy())
+        return new
+
+    def model(self):
+        """Standardized-space ``(w, b)`` of the model: averaged or iterate."""
+        if self.steps[1] > 0:
+            return self.avg[:-1], float(self.avg[-1])
+        return self.w, float(self.b[0])
+
     def raw(self):
-        """Raw-space ``(w, b)`` as float64 array and float."""
-        w = self.w / self.scale
-        return w, float(self.b[0] - w @ self.mean)
+        """Raw-space ``(w, b)`` of the model as float64 array and float."""
+        ws, bs = self.model()
+        w = ws / self.scale
+        return w, float(bs - w @ self.mean)
 
     def finite(self):
         return bool(np.isfinite(self.w).all() and np.isfinite(self.b[0]))
@@ -286,28 +332,38 @@ class SGDState:
 
 def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         alpha, epoch_loss, tol, n_iter_no_change, n_threads=None, callback=None,
-        first_epoch=0):
+        first_epoch=0, learning_rate="constant", power_t=0.5, l1_ratio=0.15,
+        average_start=0, monitor=None):
     """Run SGD epochs on validated arrays, updating ``state`` in place.
 
     Shared by :func:`train` and the estimator; see :func:`train` for the
-    parameters (``sw`` is the validated sample weight, empty for none).
-    Returns ``(losses, converged)``.
+    parameters (``sw`` is the validated sample weight, empty for none;
+    ``average_start`` as returned by
+    :func:`fastlr._driver.check_sgd_options`; ``monitor`` as in
+    :func:`fastlr._driver.run_epochs`). Returns ``(losses, converged)``.
     """
     m = X.shape[0]
     # losses are weighted means: sum(sw * loss) / sum(sw)
     denom = float(sw.sum()) if sw.shape[0] else float(m)
     pcode = _PENALTY_CODES[penalty]
+    scode = _SCHEDULE_CODES[learning_rate]
+    average_start = int(average_start)
+    if average_start == 0:
+        state.steps[1] = 0  # averaging off: the iterate is the model
     threads = _threads(n_threads)
     threaded = (threads > 1 and min(batch_size, m) >= PARALLEL_MIN_BATCH
                 and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
     kernel = _kernels.sgd_epoch_parallel if threaded else _kernels.sgd_epoch
     out2 = np.empty(2)
     track = epoch_loss == "running"
+    eta = [float(lr)]  # "adaptive" lowers it between epochs
 
     def run_one(blocks, block):
         with _numba_threads(threads):
-            kernel(X, y01, sw, blocks, block, state.mean, state.scale, lr,
-                   batch_size, pcode, alpha, track, state.w, state.b, out2)
+            kernel(X, y01, sw, blocks, block, state.mean, state.scale, batch_size,
+                   track, scode, eta[0], float(power_t), pcode, float(alpha),
+                   float(l1_ratio), average_start, state.w, state.b, state.steps,
+                   state.gsq, state.avg, state.l1_u, state.l1_q, out2)
         bound = out2[1] / denom
         if track:
             return out2[0] / denom, bound
@@ -316,12 +372,21 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
             return _kernels.full_loss_sum(X, y01, sw, w, b) / denom, bound
         return math.nan, bound
 
+    on_stall = None
+    if learning_rate == "adaptive":
+        def on_stall():
+            # scikit-learn's rule: divide by 5 while above 1e-6, else stop
+            if eta[0] > ADAPTIVE_MIN_LR:
+                eta[0] /= ADAPTIVE_DIVISOR
+                return True
+            return False
+
     block = block_rows(X.shape[1] * X.itemsize, batch_size)
     return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng, block),
                       epochs=epochs, lr=lr, tol=tol,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
-                      first_epoch=first_epoch)
+                      first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
 
 
 def _threads(n_threads):
@@ -349,7 +414,8 @@ def _numba_threads(n):
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
-          n_threads=None, callback=None):
+          n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
+          l1_ratio=0.15, average=False):
     """Fit binary logistic regression by mini-batch SGD.
 
     Each epoch visits every row once, in batches of ``batch_size``; each batch
@@ -368,7 +434,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     epochs : int, default 100
         Maximum number of passes over the data (>= 0).
     lr : float, default 0.01
-        Constant learning rate (> 0, finite).
+        Base learning rate (> 0, finite): scikit-learn's ``eta0``. How it is
+        used depends on ``learning_rate``.
     standardize : bool, default True
         Train on ``(X - mean) / std`` (columns with zero spread are left
         unscaled), folded into the kernel so X is never copied. The returned
@@ -381,16 +448,29 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         data larger than the caches). ``False``: the natural order.
     random_state : None, int or numpy.random.Generator
         Seeds the row order (the only randomness).
-    penalty : {None, "l2"}, default None
-        ``"l2"`` adds ``alpha / 2 * ||w||^2`` on the standardized weights
-        (not the intercept) to the objective.
+    penalty : {None, "l2", "l1", "elasticnet"}, default None
+        Added to the objective, on the standardized weights (never the
+        intercept): ``"l2"``: ``alpha / 2 * ||w||^2``; ``"l1"``:
+        ``alpha * ||w||_1``; ``"elasticnet"``: ``alpha * (l1_ratio * ||w||_1
+        + (1 - l1_ratio) / 2 * ||w||^2)``. The L2 part is a gradient term;
+        the L1 part is applied after each step by the cumulative-penalty
+        truncation of Tsuruoka, Tsujii and Ananiadou (2009), as scikit-learn's
+        SGD does: each weight may be pulled toward zero by the total penalty
+        it could have received so far minus what it did receive, and is
+        clipped at zero. Unlike a plain proximal step, which zeroes a weight
+        only when the last step's gradient noise happens to be smaller than
+        ``lr * alpha``, the cumulative form absorbs weights that merely
+        fluctuate around zero, so irrelevant features end exactly at 0.0
+        (averaging, ``average``, gives up that sparsity: it averages the
+        iterates).
     alpha : float, default 1e-4
         Penalty strength, >= 0; ignored when ``penalty`` is None.
     epoch_loss : {"running", "full", None}, default "running"
         What ``losses`` holds. ``"running"``: the mean over the epoch's rows of
         each row's loss at the weights in force when its batch was processed;
         free, computed in the same pass (what scikit-learn's SGD reports).
-        ``"full"``: the mean loss over all of X after the epoch; costs a
+        ``"full"``: the mean loss over all of X after the epoch, of the
+        model ``train`` returns (the averaged one with ``average``); costs a
         second read of X. ``None``: not computed (the ``exp``/``log1p`` work
         is skipped); ``losses`` is then all NaN.
     tol : float or None, default None
@@ -409,6 +489,33 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         bit-identical for any value.
     callback : callable(epoch, loss) or None
         Called after every epoch, e.g. for a progress bar.
+    learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, default "constant"
+        Step size of each batch update (scikit-learn's names and rules where
+        they overlap, with ``eta0 = lr``). ``"constant"``: ``lr``.
+        ``"invscaling"``: ``lr / t**power_t``, where ``t`` counts SGD steps
+        (batches) from 1, continuing across ``partial_fit``/``warm_start``
+        calls (scikit-learn counts samples; with ``batch_size=1`` they agree).
+        ``"adaptive"``: ``lr`` until ``n_iter_no_change`` consecutive epochs
+        fail to improve the loss by ``tol``, then ``lr / 5``, and so on; a
+        stall with the rate at or below 1e-6 stops training (with
+        ``tol=None`` nothing stalls and the rate stays ``lr``). ``"adagrad"``:
+        per-coordinate ``lr / (1e-8 + sqrt(sum of past squared gradients))``
+        (Duchi, Hazan and Singer 2011), the intercept included: each weight's
+        step adapts to its own gradient scale, which keeps training stable on
+        unscaled features (``standardize=False``); ``lr`` around 0.1-1 suits
+        it. The default stays ``"constant"``: with ``standardize=True`` the
+        features already share one scale, and it is the fastest update.
+    power_t : float, default 0.5
+        Exponent of ``"invscaling"``, >= 0.
+    l1_ratio : float, default 0.15
+        Elastic-net mixing in [0, 1] (scikit-learn's default); only used by
+        ``penalty="elasticnet"``.
+    average : bool or int, default False
+        Averaged SGD (Polyak-Ruppert): the model returned is the running
+        mean of the iterates from step ``average`` on (``True``: from the
+        first step), which converges faster and with less noise than the
+        last iterate at a constant ``lr``. Steps count batches (scikit-learn
+        counts samples). The running losses are still those of the iterate.
 
     Returns
     -------
@@ -437,6 +544,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
                                 epoch_loss, tol, n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
+        learning_rate, power_t, l1_ratio, average)
     if n_threads is not None:
         check_positive_int(n_threads, "n_threads")
     rng = make_rng(random_state)
@@ -448,6 +557,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
                     shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
                     epoch_loss=epoch_loss, tol=tol,
                     n_iter_no_change=n_iter_no_change, n_threads=n_threads,
-                    callback=callback)
+                    callback=callback, learning_rate=learning_rate,
+                    power_t=power_t, l1_ratio=l1_ratio,
+                    average_start=average_start)
     w, b = state.raw()
     return TrainResult(w.astype(X.dtype, copy=False), b, losses)

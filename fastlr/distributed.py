@@ -339,6 +339,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     >>> fastlr.predict(np.array([[0.0], [3.0]]), w, b).tolist()
     [0, 1]
     """
+    if penalty not in (None, "l2"):
+        # an L1 part is applied by cumulative truncation whose running totals
+        # live in each block's optimizer state, which is rebuilt every epoch
+        raise ValueError(f"penalty must be None or 'l2' for distributed "
+                         f"training, got {penalty!r}")
     params = check_train_params(batch_size, epochs, lr, penalty, alpha, "running",
                                 tol, n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params

@@ -4,6 +4,7 @@ The estimator validates, maps labels to 0/1, and stores fitted attributes;
 the epochs run in the Numba kernels. It never loops over rows itself.
 """
 
+import numbers
 import warnings
 
 import numpy as np
@@ -13,10 +14,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels
-from ._driver import check_train_params
+from ._driver import check_sgd_options, check_train_params
 from ._order import make_rng
 from ._progress import epoch_progress
-from ._validation import check_sample_weight, check_X
+from ._validation import check_real, check_sample_weight, check_X
 from .core import SGDState, _decision, sgd
 
 __all__ = ["LogisticRegression"]
@@ -38,12 +39,60 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         best loss for ``n_iter_no_change`` consecutive epochs; None runs all
         ``max_iter`` epochs.
     n_iter_no_change : int, default 5
-    penalty : {"l2", None}, default "l2"
-        Regularization on the (standardized) weights, not the intercept.
+    penalty : {"l2", "l1", "elasticnet", None}, default "l2"
+        Regularization on the (standardized) weights, not the intercept. The
+        L1 part uses Tsuruoka et al.'s cumulative-penalty truncation, as
+        scikit-learn's SGD does, so irrelevant features get weights of
+        exactly 0.0 (see :func:`fastlr.train`).
     alpha : float, default 1e-4
-        Penalty strength: the objective is ``mean log-loss + alpha/2 ||w||^2``.
+        Penalty strength: for ``"l2"`` the objective is
+        ``mean log-loss + alpha/2 ||w||^2`` on the standardized features.
         scikit-learn's ``LogisticRegression(C=C)`` on the same (standardized)
-        features corresponds to ``alpha = 1 / (C * n_samples)``.
+        features minimizes ``C * sum log-loss + 1/2 ||w||^2``, the same
+        objective divided by ``C * n_samples``: it corresponds to
+        ``alpha = 1 / (C * n_samples)`` (with sample weights, ``n_samples``
+        is their sum). ``"l1"``: ``alpha ||w||_1``; ``"elasticnet"``:
+        ``alpha (l1_ratio ||w||_1 + (1 - l1_ratio)/2 ||w||^2)``.
+    l1_ratio : float, default 0.15
+        Elastic-net mixing, in [0, 1] (scikit-learn's default).
+    learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, default "constant"
+        Step-size rule, with ``lr`` as scikit-learn's ``eta0``:
+        ``"constant"``: ``lr``; ``"invscaling"``: ``lr / t**power_t``, ``t``
+        counting SGD steps (batches) from 1 across ``partial_fit`` and
+        ``warm_start`` calls; ``"adaptive"``: ``lr``, divided by 5 each time
+        ``n_iter_no_change`` epochs in a row fail to improve the training
+        loss (the validation score with ``early_stopping``) by ``tol``;
+        training stops at such a stall once the rate is at most 1e-6 (each
+        ``fit`` restarts the rate at ``lr``); ``"adagrad"``: per-coordinate
+        steps ``lr / sqrt(sum of past squared gradients)``, robust to
+        features of very different scales (``standardize=False``); use an
+        ``lr`` of about 0.1-1 with it. The default is ``"constant"``: with
+        ``standardize=True`` (the default) every feature already has unit
+        scale, which is what AdaGrad would otherwise have to learn, and the
+        constant step is the fastest update and what ``fastlr.train`` does.
+    power_t : float, default 0.5
+        Exponent of ``"invscaling"``, >= 0.
+    average : bool or int, default False
+        Averaged SGD: ``coef_`` and ``intercept_`` are the running mean of the
+        iterates from step ``average`` on (``True``: from the first step).
+        Steps count batches (scikit-learn counts samples).
+    early_stopping : bool, default False
+        Hold out a stratified ``validation_fraction`` of the training rows
+        (drawn from ``random_state``), score the model on it after each epoch
+        by its (sample-weighted) mean log-loss, stop once it has not improved
+        by ``tol`` for ``n_iter_no_change`` epochs, and keep the model (and
+        its optimizer state) of the best epoch. Log-loss rather than
+        accuracy: it changes smoothly, where accuracy on a small held-out set
+        moves in steps of one row and stalls early. ``fit`` then copies X
+        into its training and held-out parts; ``partial_fit`` ignores it.
+    validation_fraction : float, default 0.1
+        Fraction of rows held out by ``early_stopping``, strictly between 0
+        and 1.
+    class_weight : dict, "balanced" or None, default None
+        Weights per class, multiplied into ``sample_weight``: ``{label:
+        weight}`` (absent labels weigh 1) or ``"balanced"``:
+        ``n_samples / (2 * count(label))`` from the ``y`` given to ``fit``
+        (not supported by ``partial_fit``, as in scikit-learn).
     standardize : bool, default True
         Train on standardized features (folded into the kernel, no copy).
         ``coef_`` and ``intercept_`` are always in raw feature space.
@@ -72,6 +121,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Epochs run by the last ``fit`` (or total epochs for ``partial_fit``).
     loss_curve_ : ndarray of shape (n_iter_,)
         Training loss (mean log-loss during the epoch) per epoch.
+    validation_scores_ : ndarray of shape (n_iter_,) or None
+        With ``early_stopping``: the held-out score after each epoch, as
+        negative mean log-loss (higher is better, like scikit-learn's
+        ``"neg_log_loss"`` scoring); None otherwise.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, whose model was kept.
 
     Examples
     --------
@@ -85,7 +140,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __init__(self, lr=0.01, batch_size=32, max_iter=1000, tol=1e-4,
                  n_iter_no_change=5, penalty="l2", alpha=1e-4, standardize=True,
-                 shuffle=True, random_state=None, warm_start=False, verbose=0):
+                 shuffle=True, random_state=None, warm_start=False, verbose=0,
+                 l1_ratio=0.15, learning_rate="constant", power_t=0.5,
+                 average=False, early_stopping=False, validation_fraction=0.1,
+                 class_weight=None):
         self.lr = lr
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -98,13 +156,70 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.warm_start = warm_start
         self.verbose = verbose
+        self.l1_ratio = l1_ratio
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.average = average
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
 
     # ------------------------------------------------------------------ fit
 
     def _params(self, epochs):
-        return check_train_params(self.batch_size, epochs, self.lr, self.penalty,
-                                  self.alpha, "running", self.tol,
-                                  self.n_iter_no_change, self.shuffle)
+        """Validated hyperparameters: ``(train_params, sgd_options)``."""
+        params = check_train_params(self.batch_size, epochs, self.lr, self.penalty,
+                                    self.alpha, "running", self.tol,
+                                    self.n_iter_no_change, self.shuffle)
+        options = check_sgd_options(self.learning_rate, self.power_t,
+                                    self.l1_ratio, self.average)
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise TypeError(f"early_stopping must be True or False, got "
+                            f"{self.early_stopping!r}")
+        vf = check_real(self.validation_fraction, "validation_fraction")
+        if not 0.0 < vf < 1.0:
+            raise ValueError(f"validation_fraction must lie strictly between 0 "
+                             f"and 1, got {vf}")
+        cw = self.class_weight
+        if not (cw is None or isinstance(cw, dict) or
+                (isinstance(cw, str) and cw == "balanced")):
+            raise ValueError(f"class_weight must be a dict, 'balanced' or None, "
+                             f"got {cw!r}")
+        return params, options
+
+    def _class_weights(self, y01, classes, sw, fitting):
+        """``sample_weight`` times the weight of each row's class."""
+        cw = self.class_weight
+        if cw is None:
+            return sw
+        if isinstance(cw, str):  # "balanced" (checked by _params)
+            if not fitting:
+                raise ValueError("class_weight='balanced' is not supported by "
+                                 "partial_fit (the class counts of the whole "
+                                 "stream are unknown); pass a dict of weights")
+            m = y01.shape[0]
+            counts = np.array([m - y01.sum(), y01.sum()])
+            weights = m / (counts * 2.0)
+        else:
+            weights = np.ones(2)
+            for label, value in cw.items():
+                hits = np.flatnonzero(classes == label) if _comparable(
+                    label, classes) else []
+                if len(hits) == 0:
+                    raise ValueError(f"class_weight names the label {label!r}, "
+                                     f"which is not one of the classes "
+                                     f"{classes.tolist()!r}")
+                if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                        or not np.isfinite(value) or value < 0:
+                    raise ValueError(f"class_weight[{label!r}] must be a finite "
+                                     f"number >= 0, got {value!r}")
+                weights[hits[0]] = float(value)
+        row = weights[y01.astype(np.intp)]
+        out = row if sw.shape[0] == 0 else sw * row
+        if not (out > 0).any():
+            raise ValueError("class_weight and sample_weight give every sample "
+                             "weight zero")
+        return out
 
     def _encode(self, y, classes):
         """Map labels to float64 0/1 against ``classes`` (positive = classes[1])."""
@@ -126,8 +241,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        batch_size, epochs, lr, alpha, tol, n_iter_no_change = self._params(
-            self.max_iter)
+        (batch_size, epochs, lr, alpha, tol, n_iter_no_change), options = \
+            self._params(self.max_iter)
+        learning_rate, power_t, l1_ratio, average_start = options
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", y_numeric=False)
         check_classification_targets(y)
@@ -141,30 +257,93 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "Only binary classification is supported for now: y has "
                 f"{classes.shape[0]} classes {classes[:5]}")
         y01 = self._encode(y, classes)
+        sw = self._class_weights(y01, classes, sw, fitting=True)
+        self._rng = make_rng(self.random_state)
+        monitor = None
+        if self.early_stopping:
+            X, y01, sw, monitor, best = self._validation_split(X, y01, sw)
         progress = epoch_progress(self.verbose, epochs, X.shape[0])
         if self.warm_start and hasattr(self, "_state") and \
                 self._state.w.shape[0] == X.shape[1]:
             state = self._state
         else:
             state = SGDState.for_data(X, self.standardize)
-        self._rng = make_rng(self.random_state)
+        if monitor is not None:
+            monitor = monitor(state)
         with progress:
             losses, converged = sgd(
                 X, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
                 shuffle=self.shuffle, rng=self._rng,
                 penalty=self.penalty, alpha=alpha, epoch_loss="running", tol=tol,
-                n_iter_no_change=n_iter_no_change, callback=progress)
+                n_iter_no_change=n_iter_no_change, callback=progress,
+                learning_rate=learning_rate, power_t=power_t, l1_ratio=l1_ratio,
+                average_start=average_start, monitor=monitor)
         if tol is not None and not converged and epochs > 0:
             warnings.warn(
-                f"Maximum number of epochs ({epochs}) reached before the loss "
-                f"stopped improving by tol={tol}; increase max_iter or lr",
+                f"Maximum number of epochs ({epochs}) reached before the "
+                f"{'held-out ' if monitor is not None else ''}loss stopped "
+                f"improving by tol={tol}; increase max_iter or lr",
                 ConvergenceWarning, stacklevel=2)
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        if monitor is not None:
+            self.validation_scores_ = np.array(best["scores"])
+            if best["state"] is not None:
+                state = best["state"]
+                self.best_validation_score_ = float(max(best["scores"]))
         self.classes_ = classes
         self._state = state
         self._set_coef(X.dtype)
         self.n_iter_ = int(losses.shape[0])
         self.loss_curve_ = losses
         return self
+
+    def _validation_split(self, X, y01, sw):
+        """Stratified held-out split for ``early_stopping``.
+
+        Returns the training part ``(X, y01, sw)``, a factory
+        ``monitor(state)`` for :func:`fastlr.core.sgd` (held-out mean
+        log-loss of the state's model, lower is better; it records each
+        epoch's score and keeps a copy of the best state) and the record.
+        """
+        from sklearn.model_selection import StratifiedShuffleSplit
+
+        seed = int(self._rng.integers(np.iinfo(np.int32).max))
+        # at least one held-out row per class, so that small data still splits
+        n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])), 2)
+        split = StratifiedShuffleSplit(n_splits=1, test_size=n_val,
+                                       random_state=seed)
+        try:
+            train, val = next(split.split(np.zeros((y01.shape[0], 1)), y01))
+        except ValueError as exc:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves too few "
+                f"rows to hold out both classes or to train on ({exc}); use "
+                "more data, another validation_fraction or "
+                "early_stopping=False") from None
+        train.sort()
+        val.sort()
+        Xv, yv = X[val], y01[val]
+        swv = sw[val] if sw.shape[0] else sw
+        denom = float(swv.sum()) if swv.shape[0] else float(val.shape[0])
+        if denom <= 0.0 or (sw.shape[0] and not (sw[train] > 0).any()):
+            raise ValueError("early_stopping: the held-out or training rows all "
+                             "have weight zero; use early_stopping=False")
+        best = {"scores": [], "loss": np.inf, "state": None}
+
+        def make_monitor(state):
+            def monitor():
+                w, b = state.raw()
+                loss = _kernels.full_loss_sum(Xv, yv, swv, w, b) / denom
+                best["scores"].append(-loss)
+                if loss < best["loss"]:
+                    best["loss"] = loss
+                    best["state"] = state.copy()
+                return loss
+            return monitor
+
+        return (X[train], y01[train], sw[train] if sw.shape[0] else sw,
+                make_monitor, best)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of SGD on (X, y), continuing from the current weights.
@@ -176,7 +355,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        batch_size, _, lr, alpha, _, n_iter_no_change = self._params(1)
+        (batch_size, _, lr, alpha, _, n_iter_no_change), options = self._params(1)
+        learning_rate, power_t, l1_ratio, average_start = options
         first = not hasattr(self, "classes_")
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", reset=first)
@@ -206,11 +386,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              f"{unseen!r}")
         y01 = self._encode(y, self.classes_)
         sw = check_sample_weight(sample_weight, X.shape[0])
+        sw = self._class_weights(y01, self.classes_, sw, fitting=False)
         losses, _ = sgd(X, y01, sw, self._state, batch_size=batch_size, epochs=1,
                         lr=lr, shuffle=self.shuffle, rng=self._rng,
                         penalty=self.penalty, alpha=alpha, epoch_loss="running",
                         tol=None, n_iter_no_change=n_iter_no_change,
-                        first_epoch=self.n_iter_)
+                        first_epoch=self.n_iter_, learning_rate=learning_rate,
+                        power_t=power_t, l1_ratio=l1_ratio,
+                        average_start=average_start)
         self._set_coef(X.dtype)
         self.n_iter_ += 1
         self.loss_curve_ = np.concatenate([self.loss_curve_, losses])
@@ -252,3 +435,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _comparable(label, classes):
+    """Whether ``label`` can be compared with the (numeric or string) classes."""
+    if classes.dtype.kind in "biuf":
+        return isinstance(label, numbers.Real | np.bool_)
+    return isinstance(label, str | np.str_) or classes.dtype.kind == "O"

@@ -22,7 +22,24 @@ name               shape, dtype         meaning
 ``loss_curve``     (n_iter,) float64    ``loss_curve_``
 ``feature_names``  (n,) str, optional   ``feature_names_in_`` (set by fit on
                                         a DataFrame)
+``steps``          (2,) int64, opt.     optimizer state: SGD steps taken and
+                                        iterates averaged
+``gsq``            (n + 1,) float64,    AdaGrad sums of squared gradients
+                   optional             (last entry: intercept)
+``avg``            (n + 1,) float64,    averaged weights and intercept
+                   optional             (``average``)
+``l1_u``, ``l1_q`` (n,) float64, opt.   cumulative L1 penalty available and
+                                        applied (``penalty="l1"`` or
+                                        ``"elasticnet"``)
 =================  ===================  =====================================
+
+The optimizer-state arrays are written only when they hold something
+(``steps``: when averaging has started or ``learning_rate="invscaling"``),
+so a model trained with the default options has none of them and its file
+is exactly what earlier fastlr versions wrote; a missing one loads as
+zeros.
+A fastlr that predates them refuses a file that has them ("unexpected
+arrays") rather than continuing training from a wrong state.
 
 ``mean``, ``scale``, ``w`` and ``b`` are the estimator's training state, so a
 loaded model continues with ``warm_start=True`` or ``partial_fit`` exactly
@@ -36,7 +53,9 @@ The JSON metadata is an object with the keys
 * ``"fastlr_version"``: the fastlr that wrote the file;
 * ``"estimator"``: ``"LogisticRegression"``;
 * ``"params"``: the constructor parameters (``get_params()``); a
-  ``random_state`` that is not an int or None is stored as null;
+  ``random_state`` that is not an int or None is stored as null; a
+  ``class_weight`` dict is stored as a list of ``[label, weight]`` pairs
+  (JSON object keys would turn labels into strings);
 * ``"n_features_in"``, ``"n_iter"``: ``n_features_in_`` and ``n_iter_``;
 * ``"classes_dtype"``: the NumPy dtype string of ``classes``;
 * ``"rng_state"``: the state of the shuffling generator (the
@@ -76,7 +95,8 @@ FORMAT_VERSION = 1
 
 _REQUIRED = ("metadata", "classes", "coef", "intercept", "mean", "scale", "w", "b",
              "loss_curve")
-_OPTIONAL = ("feature_names",)
+_STATE_ARRAYS = ("steps", "gsq", "avg", "l1_u", "l1_q")
+_OPTIONAL = ("feature_names", *_STATE_ARRAYS)
 
 # Bit generators a saved rng_state may name: looked up in this table, never
 # by getattr on a name read from the file.
@@ -175,6 +195,9 @@ def _to_arrays(model, metadata):
             raise TypeError(f"metadata must be JSON-serializable: {exc}") from None
     classes = _classes_for_saving(model.classes_)
     params = {k: _json_scalar(v) for k, v in model.get_params().items()}
+    if isinstance(model.class_weight, dict):
+        params["class_weight"] = [[_json_scalar(k), _json_scalar(v)]
+                                  for k, v in model.class_weight.items()]
     if not isinstance(params.get("random_state"), int | None):
         params["random_state"] = None
     rng = getattr(model, "_rng", None)
@@ -206,6 +229,16 @@ def _to_arrays(model, metadata):
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         arrays["feature_names"] = np.asarray(names).astype(str)
+    # the step count matters to averaging and inverse scaling only; the
+    # other state arrays are zero unless their option was used
+    for name in _STATE_ARRAYS:
+        value = getattr(state, name)
+        if name == "steps":
+            used = state.steps[1] > 0 or model.learning_rate == "invscaling"
+        else:
+            used = value.any()
+        if used:
+            arrays[name] = np.ascontiguousarray(value)
     return arrays, header
 
 
@@ -405,6 +438,18 @@ def _check_params(path, params):
     if unknown:
         raise ModelFileError(path, f"unknown parameters {unknown}")
     params = {**known, **params}
+    cw = params["class_weight"]
+    if isinstance(cw, list):
+        if not all(isinstance(p, list) and len(p) == 2 and
+                   isinstance(p[0], bool | int | float | str) and
+                   isinstance(p[1], int | float) and not isinstance(p[1], bool)
+                   for p in cw):
+            raise ModelFileError(path, "invalid parameter: class_weight must be "
+                                 "a list of [label, weight] pairs")
+        params["class_weight"] = {label: weight for label, weight in cw}
+    elif isinstance(cw, dict):
+        raise ModelFileError(path, "invalid parameter: class_weight must be "
+                             "a list of [label, weight] pairs")
     try:
         # the estimator's own check, so a file accepts exactly what fit accepts
         model = LogisticRegression(**params)
@@ -461,14 +506,24 @@ def _build_model(path, header, arrays):
     state = SGDState(mean.copy(), scale.copy())
     state.w = w.copy()
     state.b = b.copy()
+    shapes = {"steps": (2,), "gsq": (n + 1,), "avg": (n + 1,), "l1_u": (n,),
+              "l1_q": (n,)}
+    for name in _STATE_ARRAYS:
+        if name in arrays:
+            dtypes = (np.dtype(np.int64),) if name == "steps" else f64
+            value = _array(path, arrays, name, shapes[name], dtypes=dtypes)
+            setattr(state, name, value.copy())
+    if (state.steps < 0).any():
+        raise ModelFileError(path, "array 'steps' must be non-negative")
     model = LogisticRegression(**params)
     model.classes_ = classes
     model._state = state
     model._set_coef(coef.dtype)
     # coef/intercept are a function of the state: a mismatch means the file
     # was edited (or damaged in a way the zip CRC did not catch)
-    w_raw = state.w / state.scale
-    mag = float(abs(state.b[0]) + np.abs(w_raw) @ np.abs(state.mean))
+    w_model, b_model = state.model()
+    w_raw = w_model / state.scale
+    mag = float(abs(b_model) + np.abs(w_raw) @ np.abs(state.mean))
     rtol = 1e-5 if coef.dtype == np.float32 else 1e-9
     if not (np.allclose(coef, model.coef_, rtol=rtol, atol=0.0)
             and math.isclose(float(intercept[0]), float(model.intercept_[0]),

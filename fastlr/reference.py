@@ -21,7 +21,13 @@ import math
 
 import numpy as np
 
-from ._driver import check_train_params, run_epochs
+from ._driver import (
+    ADAPTIVE_DIVISOR,
+    ADAPTIVE_MIN_LR,
+    check_sgd_options,
+    check_train_params,
+    run_epochs,
+)
 from ._order import EpochOrder, block_rows, make_rng, rows_of
 from ._validation import (
     _as_numeric_array,
@@ -111,16 +117,21 @@ def column_stats(X):
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
-          n_threads=None, callback=None):
+          n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
+          l1_ratio=0.15, average=False):
     """Mini-batch SGD for logistic regression; see :func:`fastlr.train`.
 
     The standardized batch ``(X[rows] - mean) / scale`` is formed explicitly
     here, where the kernel folds mean and scale into its loop. ``n_threads``
-    is accepted for signature compatibility and ignored.
+    is accepted for signature compatibility and ignored. Every update rule
+    (penalties, schedules, averaging) is written out in the batch loop in
+    the kernel's order.
     """
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
                                 epoch_loss, tol, n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
+        learning_rate, power_t, l1_ratio, average)
     rng = make_rng(random_state)
     X = check_X(X)
     y01 = check_labels01(y, "y", m=X.shape[0], require_both=True)
@@ -134,9 +145,23 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         mean, scale = np.zeros(n), np.ones(n)
     w = np.zeros(n)
     b = 0.0
+    l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
+    l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
+    t = 0                      # steps taken
+    gsq = np.zeros(n)          # AdaGrad: sums of squared gradients ...
+    gsq_b = 0.0                # ... and the intercept's
+    l1_u = np.zeros(n)         # L1: total penalty each weight could receive
+    l1_q = np.zeros(n)         # L1: penalty each weight did receive
+    k_avg = 0                  # averaged iterates
+    w_avg = np.zeros(n)
+    b_avg = 0.0
+    eta0 = [lr]                # "adaptive" lowers it between epochs
+
+    def model():
+        return (w_avg, b_avg) if k_avg > 0 else (w, b)
 
     def run_one(blocks, block):
-        nonlocal w, b
+        nonlocal w, b, t, gsq, gsq_b, l1_u, l1_q, k_avg, w_avg, b_avg
         order = rows_of(blocks, block, m)
         total = 0.0
         bound = 0.0
@@ -148,19 +173,52 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
             r = (_sigmoid(z) - yb) * swb
             total += (swb * row_losses(z, yb)).sum()
             bound += (swb * np.maximum(np.where(yb == 0, z, -z), 0.0)).sum()
-            grad = Xb.T @ r / len(idx)
-            if penalty == "l2":
-                grad = grad + alpha * w
-            w = w - lr * grad
-            b = b - lr * r.mean()
+            t += 1
+            grad = Xb.T @ r / len(idx) + l2 * w
+            grad_b = r.mean()
+            if learning_rate == "adagrad":
+                gsq = gsq + grad * grad
+                gsq_b = gsq_b + grad_b * grad_b
+                eta = eta0[0] / (1e-8 + np.sqrt(gsq))
+                eta_b = eta0[0] / (1e-8 + math.sqrt(gsq_b))
+            else:
+                eta = eta0[0]
+                if learning_rate == "invscaling":
+                    eta = eta0[0] / float(t) ** power_t
+                eta_b = eta
+            w = w - eta * grad
+            b = b - eta_b * grad_b
+            if l1 > 0.0:
+                # Tsuruoka et al. 2009: pull each weight toward zero by the
+                # penalty it could have had minus what it had, clip at zero
+                l1_u = l1_u + eta * l1
+                before = w
+                w = np.where(before > 0, np.maximum(0.0, before - (l1_u + l1_q)),
+                             np.where(before < 0,
+                                      np.minimum(0.0, before + (l1_u - l1_q)),
+                                      before))
+                l1_q = l1_q + (w - before)
+            if average_start > 0 and t >= average_start:
+                k_avg += 1
+                w_avg = w_avg + (w - w_avg) / k_avg
+                b_avg = b_avg + (b - b_avg) / k_avg
         bound /= sw.sum()
         if epoch_loss == "running":
             return total / sw.sum(), bound
         if epoch_loss == "full":
-            wr, br = w / scale, b - (w / scale) @ mean
+            wm, bm = model()
+            wr, br = wm / scale, bm - (wm / scale) @ mean
             z = X.astype(np.float64) @ wr + br
             return float((sw * row_losses(z, y01)).sum() / sw.sum()), bound
         return math.nan, bound
+
+    on_stall = None
+    if learning_rate == "adaptive":
+        def on_stall():
+            if eta0[0] > ADAPTIVE_MIN_LR:
+                eta0[0] /= ADAPTIVE_DIVISOR
+                return True
+            return False
 
     def finite():
         return bool(np.isfinite(w).all() and np.isfinite(b))
@@ -172,9 +230,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         losses, _ = run_epochs(run_one, finite, EpochOrder(m, shuffle, rng, block),
                                epochs=epochs, lr=lr, tol=tol,
                                n_iter_no_change=n_iter_no_change,
-                               track=epoch_loss is not None, callback=callback)
-    w_raw = w / scale
-    return TrainResult(w_raw.astype(X.dtype), float(b - w_raw @ mean), losses)
+                               track=epoch_loss is not None, callback=callback,
+                               on_stall=on_stall)
+    wm, bm = model()
+    w_raw = wm / scale
+    return TrainResult(w_raw.astype(X.dtype), float(bm - w_raw @ mean), losses)
 
 
 def _decision(X, w, b):

@@ -64,3 +64,23 @@ def test_bench_rejects_bad_batch_sizes(capsys):
         cli.main(["bench", "--batch-sizes", "0,32"])
     assert exc.value.code == 2
     assert "batch sizes" in capsys.readouterr().err
+
+
+def test_train_cli_new_options_round_trip(tmp_path, capsys):
+    """--penalty l1 / --learning-rate / --average reach the saved model."""
+    import numpy as np
+
+    import fastlr
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6))
+    y = (X[:, 0] + 0.5 * rng.logistic(size=300) > 0).astype(int)
+    data = tmp_path / "d.npy"
+    np.save(data, np.column_stack([X, y]))
+    model = tmp_path / "m.npz"
+    assert cli.main(["--quiet", "train", str(data), "--penalty", "l1", "--alpha",
+                     "0.05", "--learning-rate", "adagrad", "--average",
+                     "--model", str(model)]) == 0
+    clf = fastlr.load(model)
+    assert (clf.penalty, clf.learning_rate, clf.average) == ("l1", "adagrad", True)
+    assert (clf.coef_[0, 1:] == 0.0).any()  # L1 zeroes some irrelevant features

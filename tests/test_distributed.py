@@ -266,3 +266,9 @@ def test_blocks_never_gathered(client, data):
     client.compute(Xd).result()  # gathers X to the client
     control = [n for to_worker, n in _new(after, _outgoing(client)) if not to_worker]
     assert max(control) >= block_bytes
+
+
+def test_l1_penalties_rejected_for_distributed(client):
+    X, y = np.ones((10, 2)), np.arange(10) % 2
+    with pytest.raises(ValueError, match="penalty"):
+        fdist.train(X, y, penalty="l1", client=client)

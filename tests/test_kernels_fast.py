@@ -85,8 +85,11 @@ def test_threaded_kernel_direct_call_matches_serial(wide):
     for kernel in (_kernels.sgd_epoch, _kernels.sgd_epoch_parallel):
         w, b, out2 = np.zeros(n), np.zeros(1), np.empty(2)
         blocks = np.random.default_rng(1).permutation(X.shape[0] // 10).astype(np.int64)
-        kernel(X, y01, np.empty(0), blocks, 10, X.mean(0), X.std(0), 0.3, 1000, 1,
-               1e-3, True, w, b, out2)
+        steps = np.zeros(2, dtype=np.int64)
+        kernel(X, y01, np.empty(0), blocks, 10, X.mean(0), X.std(0), 1000, True,
+               _kernels.LR_CONSTANT, 0.3, 0.5, _kernels.PENALTY_L2, 1e-3, 0.15, 0,
+               w, b, steps, np.zeros(n + 1), np.zeros(n + 1), np.zeros(n),
+               np.zeros(n), out2)
         outs.append((w, b[0], out2.copy()))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     assert outs[0][1] == outs[1][1]

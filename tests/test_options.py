@@ -1,0 +1,569 @@
+"""Penalties, learning-rate schedules, averaging, early stopping, class weights.
+
+Every option that changes the update runs in the Numba kernels and in
+:mod:`fastlr.reference`; the two must agree (float64 rtol 1e-10, float32 to
+one rounding of the final cast, see tests/test_reference.py), the threaded
+kernel must stay bit-identical to the serial one, and the optimizer state
+must carry over ``partial_fit``, ``warm_start`` and model files.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+import fastlr
+from fastlr import LogisticRegression, core, reference
+
+TOL = {
+    np.float64: {"rtol": 1e-10, "atol": 1e-12},
+    np.float32: {"rtol": 1e-6, "atol": 1e-7},
+}
+TOL64 = TOL[np.float64]
+
+
+def make_data(seed, m=300, n_rel=3, n_irr=0, dtype=np.float64):
+    """Binary data with logistic noise; columns of different scale and offset.
+
+    The first ``n_rel`` columns drive the label; ``n_irr`` more are noise.
+    """
+    rng = np.random.default_rng(seed)
+    n = n_rel + n_irr
+    Z = rng.normal(size=(m, n))
+    beta = np.concatenate([rng.choice([-1.0, 1.0], n_rel) * rng.uniform(1, 2, n_rel),
+                           np.zeros(n_irr)])
+    y = (Z @ beta + rng.logistic(size=m) > 0).astype(np.int64)
+    X = Z * rng.uniform(0.5, 3.0, n) + rng.uniform(-2.0, 2.0, n)
+    return X.astype(dtype), y
+
+
+def assert_same(a, b, dtype):
+    assert a.w.dtype == b.w.dtype == dtype
+    assert a.losses.shape == b.losses.shape
+    np.testing.assert_allclose(a.w, b.w, **TOL[dtype])
+    np.testing.assert_allclose(a.b, b.b, **TOL64)
+    np.testing.assert_allclose(a.losses, b.losses, **TOL64)
+
+
+OPTIONS = {
+    "l1": dict(penalty="l1", alpha=0.02),
+    "elasticnet": dict(penalty="elasticnet", alpha=0.03, l1_ratio=0.6),
+    "invscaling": dict(learning_rate="invscaling", lr=0.3, power_t=0.4),
+    "adaptive": dict(learning_rate="adaptive", tol=1e-2, n_iter_no_change=1),
+    "adagrad": dict(learning_rate="adagrad", lr=0.2),
+    "adagrad_l1": dict(learning_rate="adagrad", lr=0.2, penalty="l1", alpha=0.02),
+    "average": dict(average=True),
+    "average_late": dict(average=7),
+    "all": dict(learning_rate="invscaling", lr=0.2, penalty="elasticnet",
+                alpha=0.01, l1_ratio=0.3, average=3),
+    "adagrad_avg_l2": dict(learning_rate="adagrad", lr=0.1, penalty="l2",
+                           alpha=0.01, average=2),
+}
+
+
+@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "ordered"])
+@pytest.mark.parametrize("epoch_loss", ["running", "full"])
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_kernel_matches_reference(dtype, seed, name, epoch_loss, shuffle):
+    X, y = make_data(seed, dtype=dtype)
+    kw = dict(batch_size=45, epochs=6, lr=0.05, shuffle=shuffle,
+              epoch_loss=epoch_loss, random_state=seed)
+    kw.update(OPTIONS[name])
+    a = fastlr.train(X, y, **kw)
+    b = reference.train(X, y, **kw)
+    assert_same(a, b, dtype)
+    assert np.abs(a.w).max() > 1e-3
+
+
+def test_kernel_matches_reference_with_sample_weight(dtype, seed):
+    X, y = make_data(seed, dtype=dtype)
+    sw = np.random.default_rng(seed).uniform(0, 3, len(y))
+    kw = dict(batch_size=32, epochs=4, sample_weight=sw, random_state=seed,
+              learning_rate="adagrad", lr=0.1, penalty="elasticnet", alpha=0.01,
+              average=5)
+    assert_same(fastlr.train(X, y, **kw), reference.train(X, y, **kw), dtype)
+
+
+@pytest.mark.parametrize("name", ["elasticnet", "invscaling", "adagrad_l1", "all",
+                                  "adagrad_avg_l2"])
+@pytest.mark.parametrize("dtype_", [np.float64, np.float32], ids=["f64", "f32"])
+def test_threaded_kernel_is_bit_identical(monkeypatch, name, dtype_):
+    X, y = make_data(5, m=3000, n_rel=6, n_irr=6, dtype=dtype_)
+    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    kw = dict(batch_size=core.PARALLEL_MIN_BATCH * 2 + 5, epochs=3, lr=0.05,
+              random_state=2)
+    kw.update(OPTIONS[name])
+    one = fastlr.train(X, y, n_threads=1, **kw)
+    many = fastlr.train(X, y, n_threads=numba.config.NUMBA_NUM_THREADS, **kw)
+    np.testing.assert_array_equal(one.w, many.w)
+    assert one.b == many.b
+    np.testing.assert_array_equal(one.losses, many.losses)
+    assert_same(many, reference.train(X, y, **kw), dtype_)
+
+
+# --------------------------------------------------------------------------
+# penalties
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+@pytest.mark.parametrize("learning_rate, lr", [("constant", 0.05), ("adagrad", 0.2)])
+def test_l1_zeroes_irrelevant_features_exactly(seed, penalty, learning_rate, lr):
+    X, y = make_data(seed, m=2000, n_rel=3, n_irr=7)
+    kw = dict(batch_size=32, epochs=30, lr=lr, learning_rate=learning_rate,
+              penalty=penalty, alpha=0.04, l1_ratio=0.9, random_state=seed)
+    res = fastlr.train(X, y, **kw)
+    assert (res.w[3:] == 0.0).all(), res.w
+    assert (np.abs(res.w[:3]) > 0.05).all(), res.w
+    ref = reference.train(X, y, **kw)
+    np.testing.assert_array_equal(ref.w == 0.0, res.w == 0.0)
+    # without the L1 part no weight is exactly zero
+    plain = fastlr.train(X, y, **dict(kw, penalty="l2"))
+    assert (plain.w != 0.0).all()
+
+
+def test_estimator_l1_sparse_coef(seed):
+    X, y = make_data(seed, m=2000, n_rel=3, n_irr=7)
+    clf = LogisticRegression(penalty="l1", alpha=0.04, max_iter=30, tol=None,
+                             random_state=seed).fit(X, y)
+    assert (clf.coef_[0, 3:] == 0.0).all()
+    assert (clf.coef_[0, :3] != 0.0).all()
+
+
+def _objective(Xs, y, w, b, alpha):
+    z = Xs @ w + b
+    return float(np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * alpha * w @ w)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(learning_rate="adaptive", lr=0.05, tol=1e-7, epochs=400),
+    dict(learning_rate="constant", lr=0.02, average=2000, epochs=150),
+], ids=["adaptive", "averaged"])
+def test_l2_objective_matches_sklearn(seed, kw):
+    """At convergence, mean log-loss + alpha/2 ||w||^2 on the standardized
+    features matches scikit-learn's LogisticRegression(C=1/(alpha*m)) on the
+    same standardized X to 1e-3 relative (the mapping in the docstring)."""
+    X, y = make_data(seed, m=2000, n_rel=4, n_irr=2)
+    m = X.shape[0]
+    alpha = 0.01
+    mean, sd = X.mean(axis=0), X.std(axis=0)
+    Xs = (X - mean) / sd
+    sk = SkLogisticRegression(C=1.0 / (alpha * m), tol=1e-12, max_iter=10_000)
+    sk.fit(Xs, y)
+    best = _objective(Xs, y, sk.coef_[0], sk.intercept_[0], alpha)
+    res = fastlr.train(X, y, batch_size=32, penalty="l2", alpha=alpha,
+                       random_state=seed, **kw)
+    # the standardized-space model of the returned raw-space (w, b)
+    ws, bs = res.w * sd, res.b + res.w @ mean
+    got = _objective(Xs, y, ws, bs, alpha)
+    assert got >= best * (1 - 1e-9)
+    assert (got - best) / best < 1e-3, (got, best)
+
+
+# --------------------------------------------------------------------------
+# learning-rate schedules
+
+
+def test_invscaling_with_power_0_is_constant(seed):
+    X, y = make_data(seed)
+    kw = dict(batch_size=40, epochs=3, lr=0.1, random_state=seed)
+    a = fastlr.train(X, y, learning_rate="invscaling", power_t=0.0, **kw)
+    b = fastlr.train(X, y, **kw)
+    np.testing.assert_array_equal(a.w, b.w)
+
+
+def test_invscaling_counts_steps(seed):
+    """One batch per epoch: epoch e's step uses lr / e**power_t, i.e. the same
+    step as a constant-rate run given that rate for that one step."""
+    X, y = make_data(seed)
+    m = X.shape[0]
+    kw = dict(batch_size=m, shuffle=False, epoch_loss=None, random_state=seed)
+    inv = fastlr.train(X, y, epochs=2, lr=0.4, learning_rate="invscaling",
+                       power_t=1.0, **kw)
+    clf = LogisticRegression(batch_size=m, shuffle=False, penalty=None, tol=None,
+                             lr=0.4)
+    clf.partial_fit(X, y, classes=[0, 1])
+    clf.set_params(lr=0.2).partial_fit(X, y)  # 0.4 / 2**1
+    np.testing.assert_allclose(clf.coef_[0], inv.w, rtol=1e-12, atol=1e-15)
+
+
+def test_adaptive_divides_lr_until_floor(seed):
+    """tol=10 never counts as improvement: every epoch after the first stalls,
+    lr goes 0.05 -> 0.01 -> ... (seven divisions to 6.4e-7), and the stall
+    after that, with lr <= 1e-6, stops training: 9 epochs, as scikit-learn."""
+    X, y = make_data(seed)
+    kw = dict(batch_size=40, epochs=100, lr=0.05, tol=10.0, n_iter_no_change=1,
+              random_state=seed)
+    a = fastlr.train(X, y, learning_rate="adaptive", **kw)
+    b = reference.train(X, y, learning_rate="adaptive", **kw)
+    assert a.losses.shape == (9,)
+    assert_same(a, b, np.float64)
+    # the constant rate stops at the first stall instead
+    assert fastlr.train(X, y, **kw).losses.shape == (2,)
+    # without tol nothing stalls: adaptive is the constant rate
+    kw["tol"] = None
+    kw["epochs"] = 5
+    np.testing.assert_array_equal(
+        fastlr.train(X, y, learning_rate="adaptive", **kw).w,
+        fastlr.train(X, y, **kw).w)
+
+
+def test_adagrad_is_robust_on_unscaled_features():
+    """Features spanning three orders of magnitude, standardize=False: the
+    constant rate that suits unit-scale features does not converge, AdaGrad
+    gets within 3% of the standardized optimum's log-loss."""
+    rng = np.random.default_rng(0)
+    m = 3000
+    Z = rng.normal(size=(m, 4))
+    y = (Z @ np.array([1.0, -1.0, 0.5, 2.0]) + rng.logistic(size=m) > 0).astype(int)
+    X = Z * np.array([100.0, 1.0, 0.1, 10.0])
+    kw = dict(batch_size=32, epochs=50, standardize=False, random_state=0)
+
+    def loss(res):
+        return fastlr.log_loss(y, fastlr.predict_proba(X, res.w, res.b))
+
+    best = loss(fastlr.train(X, y, batch_size=32, epochs=50, lr=0.05,
+                             random_state=0))
+    ada = loss(fastlr.train(X, y, lr=0.1, learning_rate="adagrad", **kw))
+    assert ada < 1.03 * best
+    try:
+        const = loss(fastlr.train(X, y, lr=0.01, **kw))
+    except fastlr.DivergedError:
+        const = math.inf
+    assert const > 1.5 * best
+
+
+# --------------------------------------------------------------------------
+# averaging
+
+
+def test_average_start_beyond_training_is_plain_sgd(seed):
+    X, y = make_data(seed)
+    kw = dict(batch_size=40, epochs=3, lr=0.1, random_state=seed)
+    a = fastlr.train(X, y, average=10_000, **kw)
+    b = fastlr.train(X, y, **kw)
+    np.testing.assert_array_equal(a.w, b.w)
+    c = fastlr.train(X, y, average=True, **kw)
+    assert not np.allclose(c.w, b.w)
+
+
+def test_averaged_model_is_mean_of_iterates(seed):
+    """With one batch per epoch and no shuffle, each epoch is one step: the
+    averaged model is the mean of the per-epoch plain-SGD iterates."""
+    X, y = make_data(seed)
+    m = X.shape[0]
+    kw = dict(batch_size=m, shuffle=False, lr=0.5, standardize=False,
+              random_state=seed)
+    iterates = [fastlr.train(X, y, epochs=e, **kw) for e in range(1, 6)]
+    avg = fastlr.train(X, y, epochs=5, average=3, **kw)
+    want_w = np.mean([r.w for r in iterates[2:]], axis=0)
+    want_b = np.mean([r.b for r in iterates[2:]])
+    np.testing.assert_allclose(avg.w, want_w, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(avg.b, want_b, rtol=1e-12, atol=1e-15)
+
+
+# --------------------------------------------------------------------------
+# the schedule continues across partial_fit, warm_start and model files
+
+CONTINUED = {
+    "invscaling_en": dict(learning_rate="invscaling", lr=0.3, penalty="elasticnet",
+                          alpha=0.02),
+    "adagrad_l1_avg": dict(learning_rate="adagrad", lr=0.2, penalty="l1",
+                           alpha=0.02, average=4),
+}
+
+
+def _estimator_kw(opts):
+    kw = dict(opts)
+    kw.setdefault("penalty", None)
+    return kw
+
+
+@pytest.mark.parametrize("name", list(CONTINUED))
+def test_partial_fit_continues_the_schedule(seed, name):
+    X, y = make_data(seed)
+    opts = CONTINUED[name]
+    res = fastlr.train(X, y, batch_size=32, epochs=3, shuffle=False, **opts)
+    clf = LogisticRegression(batch_size=32, shuffle=False, **_estimator_kw(opts))
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=[0, 1])
+    np.testing.assert_allclose(clf.coef_[0], res.w, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(clf.intercept_[0], res.b, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", list(CONTINUED))
+def test_warm_start_continues_the_schedule(seed, name):
+    X, y = make_data(seed)
+    opts = CONTINUED[name]
+    res = fastlr.train(X, y, batch_size=32, epochs=5, shuffle=False, **opts)
+    clf = LogisticRegression(batch_size=32, shuffle=False, tol=None, max_iter=2,
+                             warm_start=True, **_estimator_kw(opts))
+    clf.fit(X, y)
+    clf.set_params(max_iter=3).fit(X, y)
+    np.testing.assert_allclose(clf.coef_[0], res.w, rtol=1e-12, atol=1e-15)
+
+
+def test_model_file_round_trip_with_new_options(tmp_path, seed):
+    X, y = make_data(seed)
+    labels = np.array([3, 7])[y]
+    clf = LogisticRegression(learning_rate="adagrad", lr=0.2, penalty="elasticnet",
+                             alpha=0.02, l1_ratio=0.5, average=5, max_iter=4,
+                             tol=None, class_weight={7: 2.0}, random_state=seed)
+    clf.fit(X, labels)
+    path = tmp_path / "m.npz"
+    fastlr.save(clf, path)
+    with np.load(path, allow_pickle=False) as npz:
+        assert {"steps", "gsq", "avg", "l1_u", "l1_q"} <= set(npz.files)
+    back = fastlr.load(path)
+    assert back.get_params() == clf.get_params()
+    assert back.class_weight == {7: 2.0}
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    for name in core.SGDState.ARRAYS:
+        np.testing.assert_array_equal(getattr(back._state, name),
+                                      getattr(clf._state, name))
+    clf.partial_fit(X, labels)
+    back.partial_fit(X, labels)
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+    # a default model's file has none of the optional state arrays
+    plain = LogisticRegression(max_iter=2, tol=None).fit(X, y)
+    fastlr.save(plain, tmp_path / "plain.npz")
+    with np.load(tmp_path / "plain.npz", allow_pickle=False) as npz:
+        assert not {"steps", "gsq", "avg", "l1_u", "l1_q"} & set(npz.files)
+
+
+# --------------------------------------------------------------------------
+# early stopping
+
+
+def test_early_stopping_records_and_keeps_the_best(seed):
+    X, y = make_data(seed, m=1000)
+    clf = LogisticRegression(early_stopping=True, validation_fraction=0.2, lr=0.5,
+                             batch_size=8, max_iter=40, tol=None,
+                             random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.fit(X, y)
+    assert clf.n_iter_ == 40
+    scores = clf.validation_scores_
+    assert scores.shape == (40,) and (scores < 0).all()
+    assert clf.best_validation_score_ == scores.max()
+    # the noisy run (large lr, small batches) has a best epoch before the
+    # last one, and that epoch's model is the one kept: refitting for exactly
+    # that many epochs gives the same coefficients
+    best = int(np.argmax(scores)) + 1
+    again = LogisticRegression(**{**clf.get_params(), "max_iter": best}).fit(X, y)
+    np.testing.assert_array_equal(again.coef_, clf.coef_)
+    # the training rows are 80% of X
+    plain = LogisticRegression(max_iter=3, tol=None).fit(X, y)
+    assert plain.validation_scores_ is None
+
+
+def test_early_stopping_stops(seed):
+    X, y = make_data(seed, m=1000)
+    clf = LogisticRegression(early_stopping=True, max_iter=500, tol=1e-4,
+                             n_iter_no_change=3, random_state=seed).fit(X, y)
+    assert clf.n_iter_ < 500
+    assert clf.validation_scores_.shape == (clf.n_iter_,)
+    assert clf.score(X, y) > 0.7
+
+
+def test_early_stopping_with_adaptive_lr(seed):
+    X, y = make_data(seed, m=1000)
+    clf = LogisticRegression(early_stopping=True, learning_rate="adaptive",
+                             max_iter=500, tol=1e-3, n_iter_no_change=2,
+                             random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert clf.validation_scores_.shape == (clf.n_iter_,)
+
+
+def test_early_stopping_split_too_small():
+    """A class with a single row cannot be both held out and trained on."""
+    X, _ = make_data(0, m=12)
+    y = np.array([0] * 11 + [1])
+    with pytest.raises(ValueError, match="validation_fraction"):
+        LogisticRegression(early_stopping=True).fit(X, y)
+    # small data otherwise still splits: at least one held-out row per class
+    y = np.array([0, 1] * 6)
+    clf = LogisticRegression(early_stopping=True, validation_fraction=0.01,
+                             max_iter=3, tol=None).fit(X, y)
+    assert clf.validation_scores_.shape == (3,)
+
+
+# --------------------------------------------------------------------------
+# class weights
+
+
+def test_class_weight_dict_is_sample_weight(seed):
+    X, y = make_data(seed)
+    labels = np.array(["no", "yes"])[y]
+    kw = dict(max_iter=5, tol=None, random_state=seed)
+    a = LogisticRegression(class_weight={"no": 3.0}, **kw).fit(X, labels)
+    sw = np.where(y == 0, 3.0, 1.0)
+    b = LogisticRegression(**kw).fit(X, labels, sample_weight=sw)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    # multiplied into a given sample_weight
+    sw2 = np.random.default_rng(seed).uniform(0.5, 2, len(y))
+    c = LogisticRegression(class_weight={"no": 3.0}, **kw).fit(X, labels,
+                                                               sample_weight=sw2)
+    d = LogisticRegression(**kw).fit(X, labels, sample_weight=sw2 * sw)
+    np.testing.assert_array_equal(c.coef_, d.coef_)
+
+
+def test_class_weight_balanced(seed):
+    X, y = make_data(seed)
+    keep = np.flatnonzero((y == 1) | (np.arange(len(y)) % 4 == 0))  # fewer 0s
+    X, y = X[keep], y[keep]
+    kw = dict(max_iter=5, tol=None, random_state=seed)
+    a = LogisticRegression(class_weight="balanced", **kw).fit(X, y)
+    m, k = len(y), np.bincount(y)
+    b = LogisticRegression(class_weight={0: m / (2 * k[0]), 1: m / (2 * k[1])},
+                           **kw).fit(X, y)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-12)
+    plain = LogisticRegression(**kw).fit(X, y)
+    # balancing moves predictions toward the rare class 0
+    assert (a.predict(X) == 0).sum() > (plain.predict(X) == 0).sum()
+
+
+def test_class_weight_in_partial_fit(seed):
+    X, y = make_data(seed)
+    clf = LogisticRegression(class_weight={1: 2.0}, shuffle=False)
+    clf.partial_fit(X, y, classes=[0, 1])
+    ref = LogisticRegression(shuffle=False)
+    ref.partial_fit(X, y, classes=[0, 1], sample_weight=np.where(y == 1, 2.0, 1.0))
+    np.testing.assert_array_equal(clf.coef_, ref.coef_)
+    with pytest.raises(ValueError, match="class_weight='balanced'.*partial_fit"):
+        LogisticRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+
+def _X():
+    return make_data(0, m=50)[0]
+
+
+def _y():
+    return make_data(0, m=50)[1]
+
+
+BAD_TRAIN = [
+    ("penalty", "l3", ValueError, r"^penalty must be one of"),
+    ("penalty", "L1", ValueError, r"^penalty must be one of"),
+    ("l1_ratio", -0.1, ValueError, r"^l1_ratio must lie in \[0, 1\]"),
+    ("l1_ratio", 1.5, ValueError, r"^l1_ratio must lie in \[0, 1\]"),
+    ("l1_ratio", math.nan, ValueError, r"^l1_ratio must be finite"),
+    ("l1_ratio", "0.5", TypeError, r"^l1_ratio must be a real number"),
+    ("alpha", -1e-3, ValueError, r"^alpha must be >= 0"),
+    ("learning_rate", "optimal", ValueError, r"^learning_rate must be one of"),
+    ("learning_rate", None, ValueError, r"^learning_rate must be one of"),
+    ("power_t", -0.5, ValueError, r"^power_t must be >= 0"),
+    ("power_t", math.inf, ValueError, r"^power_t must be finite"),
+    ("power_t", "half", TypeError, r"^power_t must be a real number"),
+    ("lr", 0.0, ValueError, r"^lr must be > 0"),
+    ("lr", math.inf, ValueError, r"^lr must be finite"),
+    ("average", -1, ValueError, r"^average must be >= 0"),
+    ("average", 2.5, TypeError, r"^average must be an integer"),
+]
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
+@pytest.mark.parametrize("name, value, exc, match", BAD_TRAIN,
+                         ids=[f"{n}_{v!r}" for n, v, _, _ in BAD_TRAIN])
+def test_train_bad_options(mod, name, value, exc, match):
+    X, y = _X(), _y()
+    X0, y0 = X.copy(), y.copy()
+    calls = []
+    with pytest.raises(exc, match=match):
+        mod.train(X, y, epochs=2, callback=lambda *a: calls.append(a),
+                  **{name: value})
+    assert not calls
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+BAD_ESTIMATOR = [
+    ({"penalty": "lasso"}, ValueError, "penalty"),
+    ({"l1_ratio": 2.0}, ValueError, "l1_ratio"),
+    ({"alpha": -1.0}, ValueError, "alpha"),
+    ({"learning_rate": "optimal"}, ValueError, "learning_rate"),
+    ({"power_t": -1.0}, ValueError, "power_t"),
+    ({"lr": -0.1}, ValueError, "lr"),
+    ({"average": -3}, ValueError, "average"),
+    ({"validation_fraction": 0.0}, ValueError, "validation_fraction"),
+    ({"validation_fraction": 1.0}, ValueError, "validation_fraction"),
+    ({"validation_fraction": "a"}, TypeError, "validation_fraction"),
+    ({"early_stopping": "yes"}, TypeError, "early_stopping"),
+    ({"class_weight": "auto"}, ValueError, "class_weight"),
+    ({"class_weight": {2: 1.0}}, ValueError, r"class_weight names the label 2"),
+    ({"class_weight": {"a": 1.0}}, ValueError, r"class_weight names the label 'a'"),
+    ({"class_weight": {1: -1.0}}, ValueError, r"class_weight\[1\] must be"),
+    ({"class_weight": {1: math.nan}}, ValueError, r"class_weight\[1\] must be"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, match", BAD_ESTIMATOR,
+                         ids=[f"{next(iter(k))}_{i}" for i, (k, _, _) in
+                              enumerate(BAD_ESTIMATOR)])
+def test_estimator_bad_options(kwargs, exc, match):
+    X, y = _X(), _y()
+    clf = LogisticRegression(**kwargs)
+    with pytest.raises(exc, match=match):
+        clf.fit(X, y)
+    assert not hasattr(clf, "coef_")
+    clf = LogisticRegression(**kwargs)
+    with pytest.raises(exc, match=match):
+        clf.partial_fit(X, y, classes=[0, 1])
+    assert not hasattr(clf, "coef_")
+
+
+# --------------------------------------------------------------------------
+# compiled specializations: every option combination shares one per dtype
+
+_SIGNATURE_SCRIPT = textwrap.dedent(
+    """
+    import json, itertools
+    import numpy as np
+    import fastlr
+    from fastlr import _kernels as k
+
+    rng = np.random.default_rng(0)
+    X64 = rng.normal(size=(300, 4))
+    y = (X64[:, 0] + rng.normal(size=300) > 0).astype(np.int64)
+    for dt in (np.float32, np.float64):
+        for pen, lrs, avg in itertools.product(
+                [None, "l2", "l1", "elasticnet"],
+                ["constant", "invscaling", "adaptive", "adagrad"],
+                [False, True, 3]):
+            fastlr.train(X64.astype(dt), y, batch_size=50, epochs=2, penalty=pen,
+                         learning_rate=lrs, average=avg, tol=1e-3, power_t=1,
+                         l1_ratio=1, alpha=0, random_state=0)
+    print(json.dumps({"sgd_epoch": len(k.sgd_epoch.signatures),
+                      "_step": len(k._step.signatures)}))
+    """
+)
+
+
+def test_options_add_no_specializations():
+    root = Path(fastlr.__file__).resolve().parent.parent
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    proc = subprocess.run([sys.executable, "-c", _SIGNATURE_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    counts = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert 1 <= counts["sgd_epoch"] <= 2
+    assert counts["_step"] <= 1  # 0 when the kernels came from numba's cache
