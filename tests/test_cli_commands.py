@@ -354,7 +354,8 @@ def test_debug_shows_the_traceback(files, capsys):
 
 def test_bad_option_values_are_usage_errors(files, capsys):
     for argv in (["--lr", "-1"], ["--batch-size", "0"], ["--validation-fraction", "1"],
-                 ["--tol", "abc"], ["--penalty", "l1"]):
+                 ["--tol", "abc"], ["--penalty", "l3"], ["--learning-rate", "fast"],
+                 ["--l1-ratio", "2"]):
         with pytest.raises(SystemExit) as exc:
             cli.main(["train", str(files["csv"]), *argv])
         assert exc.value.code == 2
