@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _kernels_multinomial
 from ._driver import (
     ADAPTIVE_DIVISOR,
     ADAPTIVE_MIN_LR,
@@ -562,3 +562,222 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
                     average_start=average_start)
     w, b = state.raw()
     return TrainResult(w.astype(X.dtype, copy=False), b, losses)
+
+
+# --------------------------------------------------------------------------
+# multinomial (softmax) training
+
+
+class MultinomialResult(NamedTuple):
+    """What :func:`train_multinomial` returns.
+
+    Attributes
+    ----------
+    W : ndarray of shape (n_classes, n_features)
+        Weights in raw feature space, dtype of X.
+    b : ndarray of shape (n_classes,)
+        Intercepts in raw feature space, float64.
+    losses : ndarray of shape (epochs_run,)
+        One training loss (mean cross-entropy) per epoch.
+    classes : ndarray of shape (n_classes,)
+        The sorted distinct labels; row ``c`` of ``W`` scores ``classes[c]``.
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    losses: np.ndarray
+    classes: np.ndarray
+
+
+class MultinomialState:
+    """Trainable state of a k-class softmax model (see :class:`SGDState`).
+
+    ``w`` (k, n) and ``b`` (k,) are the SGD iterate on the standardized
+    features; ``steps`` (2,) counts steps and averaged iterates; ``avg``
+    (k, n + 1) holds the averaged weights (last column: intercepts).
+    """
+
+    #: the arrays that make up the state (for copies and model files)
+    ARRAYS = ("mean", "scale", "w", "b", "steps", "avg")
+
+    def __init__(self, mean, scale, n_classes):
+        n = mean.shape[0]
+        self.mean = mean
+        self.scale = scale
+        self.w = np.zeros((n_classes, n))
+        self.b = np.zeros(n_classes)
+        self.steps = np.zeros(2, dtype=np.int64)
+        self.avg = np.zeros((n_classes, n + 1))
+
+    @classmethod
+    def for_data(cls, X, standardize, n_classes):
+        base = SGDState.for_data(X, standardize)
+        return cls(base.mean, base.scale, n_classes)
+
+    @property
+    def n_classes(self):
+        return self.w.shape[0]
+
+    def copy(self):
+        new = MultinomialState.__new__(MultinomialState)
+        for name in self.ARRAYS:
+            setattr(new, name, getattr(self, name).copy())
+        return new
+
+    def model(self):
+        """Standardized-space ``(W, b)``: averaged or iterate."""
+        if self.steps[1] > 0:
+            return self.avg[:, :-1], self.avg[:, -1]
+        return self.w, self.b
+
+    def raw(self):
+        """Raw-space ``(W, b)`` of the model, float64 arrays (k, n) and (k,)."""
+        ws, bs = self.model()
+        w = ws / self.scale
+        return w, bs - w @ self.mean
+
+    def finite(self):
+        return bool(np.isfinite(self.w).all() and np.isfinite(self.b).all())
+
+
+def check_multinomial_options(penalty, learning_rate):
+    """Reject the options the multinomial kernels do not implement yet."""
+    if penalty in ("l1", "elasticnet"):
+        raise ValueError(f"penalty={penalty!r} is not supported with more than "
+                         "two classes yet; use penalty='l2' or None")
+    if learning_rate == "adagrad":
+        raise ValueError("learning_rate='adagrad' is not supported with more "
+                         "than two classes yet; use 'constant', 'invscaling' "
+                         "or 'adaptive'")
+
+
+def check_class_labels(y, m):
+    """``(classes, y_index)``: sorted distinct labels and int64 indices."""
+    y = _labels_1d(y, "y")
+    if y.shape[0] != m:
+        raise ValueError(f"y has {y.shape[0]} labels but X has {m} rows")
+    classes, yidx = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(f"y contains only one class ({classes[0]!r}); "
+                         "training needs at least two")
+    return classes, yidx.astype(np.int64).reshape(-1)
+
+
+def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
+                    penalty, alpha, epoch_loss, tol, n_iter_no_change,
+                    callback=None, first_epoch=0, learning_rate="constant",
+                    power_t=0.5, average_start=0, monitor=None, l1_ratio=0.15,
+                    n_threads=None):
+    """Run softmax SGD epochs on validated arrays, updating ``state`` in place.
+
+    The multinomial counterpart of :func:`sgd` (one thread; ``penalty`` None
+    or ``"l2"``; ``learning_rate`` ``"constant"``, ``"invscaling"`` or
+    ``"adaptive"``). ``yidx`` holds int64 class indices. ``l1_ratio`` and
+    ``n_threads`` are accepted so that callers can pass :func:`sgd`'s
+    arguments, and ignored. Returns ``(losses, converged)``.
+    """
+    check_multinomial_options(penalty, learning_rate)
+    m = X.shape[0]
+    denom = float(sw.sum()) if sw.shape[0] else float(m)
+    scode = _SCHEDULE_CODES[learning_rate]
+    l2 = float(alpha) if penalty == "l2" else 0.0
+    average_start = int(average_start)
+    if average_start == 0:
+        state.steps[1] = 0
+    out2 = np.empty(2)
+    track = epoch_loss == "running"
+    eta = [float(lr)]
+
+    def run_one(blocks, block):
+        _kernels_multinomial.sgd_epoch_multinomial(
+            X, yidx, sw, blocks, block, state.mean, state.scale, batch_size,
+            track, scode, eta[0], float(power_t), l2, average_start, state.w,
+            state.b, state.steps, state.avg, out2)
+        bound = out2[1] / denom
+        if track:
+            return out2[0] / denom, bound
+        if epoch_loss == "full":
+            w, b = state.raw()
+            return _kernels_multinomial.full_loss_sum_multinomial(
+                X, yidx, sw, w, b) / denom, bound
+        return math.nan, bound
+
+    on_stall = None
+    if learning_rate == "adaptive":
+        def on_stall():
+            if eta[0] > ADAPTIVE_MIN_LR:
+                eta[0] /= ADAPTIVE_DIVISOR
+                return True
+            return False
+
+    block = block_rows(X.shape[1] * X.itemsize, batch_size)
+    return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng, block),
+                      epochs=epochs, lr=lr, tol=tol,
+                      n_iter_no_change=n_iter_no_change,
+                      track=epoch_loss is not None, callback=callback,
+                      first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
+
+
+def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
+                      standardize=True, shuffle=True, random_state=None,
+                      penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
+                      n_iter_no_change=5, sample_weight=None, callback=None,
+                      learning_rate="constant", power_t=0.5, average=False):
+    """Fit multinomial (softmax) logistic regression by mini-batch SGD.
+
+    The k-class counterpart of :func:`train`, with the same batches, order
+    and options (and the same meaning of each), except: ``penalty`` must be
+    None or ``"l2"`` and ``learning_rate`` one of ``"constant"``,
+    ``"invscaling"``, ``"adaptive"`` (L1, elastic net and AdaGrad are not
+    implemented for k classes yet: a ValueError says so), and the kernel
+    runs on one thread. Each row's loss is ``logsumexp(z) - z_y`` over its
+    k logits ``z``, computed with the row maximum subtracted.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, n)
+    y : array_like of shape (m,)
+        Labels of any sortable type, at least two distinct ones (two give
+        a softmax model with two rows, not the binary sigmoid model).
+
+    Returns
+    -------
+    MultinomialResult
+        ``(W, b, losses, classes)``: ``W`` (k, n) in X's dtype and ``b``
+        (k,) in raw feature space; row ``c`` scores ``classes[c]``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastlr.core
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0], [4.0], [5.0]])
+    >>> res = fastlr.core.train_multinomial(X, [0, 0, 1, 1, 2, 2], batch_size=2,
+    ...                                     epochs=300, lr=0.5, random_state=0)
+    >>> (X @ res.W.T + res.b).argmax(axis=1).tolist()
+    [0, 0, 1, 1, 2, 2]
+    """
+    params = check_train_params(batch_size, epochs, lr, penalty, alpha,
+                                epoch_loss, tol, n_iter_no_change, shuffle)
+    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    learning_rate, power_t, _, average_start = check_sgd_options(
+        learning_rate, power_t, 0.15, average)
+    check_multinomial_options(penalty, learning_rate)
+    rng = make_rng(random_state)
+    X = check_X(X)
+    classes, yidx = check_class_labels(y, X.shape[0])
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    state = MultinomialState.for_data(X, standardize, classes.shape[0])
+    losses, _ = sgd_multinomial(
+        X, yidx, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
+        shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
+        epoch_loss=epoch_loss, tol=tol, n_iter_no_change=n_iter_no_change,
+        callback=callback, learning_rate=learning_rate, power_t=power_t,
+        average_start=average_start)
+    w, b = state.raw()
+    return MultinomialResult(w.astype(X.dtype, copy=False), b, losses, classes)
+
+
+def softmax(Z):
+    """Row-wise stable softmax of a 2-D float array (dtype kept)."""
+    out = np.empty_like(Z)
+    _kernels_multinomial.softmax_rows(Z, out)
+    return out

@@ -13,18 +13,34 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _kernels
+from . import _kernels, _kernels_multinomial
 from ._driver import check_sgd_options, check_train_params
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._validation import check_real, check_sample_weight, check_X
-from .core import SGDState, _decision, sgd
+from .core import (
+    MultinomialState,
+    SGDState,
+    _decision,
+    check_multinomial_options,
+    sgd,
+    sgd_multinomial,
+    softmax,
+)
 
 __all__ = ["LogisticRegression"]
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
-    """Binary logistic regression trained by mini-batch SGD in Numba kernels.
+    """Logistic regression trained by mini-batch SGD in Numba kernels.
+
+    Two classes give the binary (sigmoid) model, ``coef_`` of shape (1, n);
+    more give multinomial (softmax) regression trained in its own kernel,
+    ``coef_`` of shape (k, n) and ``intercept_`` (k,), one row per class of
+    ``classes_``. With more than two classes ``penalty`` must be ``"l2"`` or
+    None and ``learning_rate`` ``"constant"``, ``"invscaling"`` or
+    ``"adaptive"`` (L1, elastic net and AdaGrad are binary-only for now: a
+    ValueError says so), and training runs on one thread.
 
     Parameters
     ----------
@@ -91,7 +107,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     class_weight : dict, "balanced" or None, default None
         Weights per class, multiplied into ``sample_weight``: ``{label:
         weight}`` (absent labels weigh 1) or ``"balanced"``:
-        ``n_samples / (2 * count(label))`` from the ``y`` given to ``fit``
+        ``n_samples / (n_classes * count(label))`` from the ``y`` given to
+        ``fit``
         (not supported by ``partial_fit``, as in scikit-learn).
     standardize : bool, default True
         Train on standardized features (folded into the kernel, no copy).
@@ -111,16 +128,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     Attributes
     ----------
-    coef_ : ndarray of shape (1, n_features)
-        Weights in raw feature space, dtype of the training X.
-    intercept_ : ndarray of shape (1,)
-    classes_ : ndarray of shape (2,)
-        The two labels seen in ``fit``; ``classes_[1]`` is the positive class.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Weights in raw feature space, dtype of the training X: one row for
+        two classes, one row per class of ``classes_`` for more.
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    classes_ : ndarray of shape (n_classes,)
+        The sorted labels seen in ``fit``; with two, ``classes_[1]`` is the
+        positive class.
     n_features_in_ : int
     n_iter_ : int
         Epochs run by the last ``fit`` (or total epochs for ``partial_fit``).
     loss_curve_ : ndarray of shape (n_iter_,)
-        Training loss (mean log-loss during the epoch) per epoch.
+        Training loss (mean log-loss, or cross-entropy for k > 2 classes,
+        during the epoch) per epoch.
     validation_scores_ : ndarray of shape (n_iter_,) or None
         With ``early_stopping``: the held-out score after each epoch, as
         negative mean log-loss (higher is better, like scikit-learn's
@@ -198,10 +218,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                  "partial_fit (the class counts of the whole "
                                  "stream are unknown); pass a dict of weights")
             m = y01.shape[0]
-            counts = np.array([m - y01.sum(), y01.sum()])
-            weights = m / (counts * 2.0)
+            k = classes.shape[0]
+            counts = np.bincount(y01.astype(np.intp), minlength=k)
+            weights = m / (counts * float(k))
         else:
-            weights = np.ones(2)
+            weights = np.ones(classes.shape[0])
             for label, value in cw.items():
                 hits = np.flatnonzero(classes == label) if _comparable(
                     label, classes) else []
@@ -222,9 +243,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return out
 
     def _encode(self, y, classes):
-        """Map labels to float64 0/1 against ``classes`` (positive = classes[1])."""
-        y01 = (y == classes[1]).astype(np.float64)
-        return y01
+        """Labels as the kernels take them: float64 0/1 for two classes
+        (positive = classes[1]), else int64 indices into ``classes``."""
+        if classes.shape[0] == 2:
+            return (y == classes[1]).astype(np.float64)
+        return np.searchsorted(classes, y).astype(np.int64)
+
+    def _train(self, X, y01, sw, state, **kw):
+        """Run :func:`fastlr.core.sgd` or, for k > 2 classes, its softmax twin."""
+        if isinstance(state, MultinomialState):
+            return sgd_multinomial(X, y01, sw, state, **kw)
+        return sgd(X, y01, sw, state, **kw)
+
+    def _new_state(self, X, classes):
+        if classes.shape[0] > 2:
+            return MultinomialState.for_data(X, self.standardize, classes.shape[0])
+        return SGDState.for_data(X, self.standardize)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model on (X, y) for up to ``max_iter`` epochs.
@@ -233,7 +267,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ----------
         X : array_like of shape (m, n)
         y : array_like of shape (m,)
-            Two distinct labels of any type.
+            At least two distinct labels of any sortable type.
         sample_weight : array_like of shape (m,) or None
             Non-negative per-row weights, applied inside the kernel.
 
@@ -253,9 +287,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"y contains only one class ({classes[0]!r}); "
                              "training needs two")
         if classes.shape[0] > 2:
-            raise ValueError(
-                "Only binary classification is supported for now: y has "
-                f"{classes.shape[0]} classes {classes[:5]}")
+            check_multinomial_options(self.penalty, learning_rate)
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
         self._rng = make_rng(self.random_state)
@@ -264,14 +296,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             X, y01, sw, monitor, best = self._validation_split(X, y01, sw)
         progress = epoch_progress(self.verbose, epochs, X.shape[0])
         if self.warm_start and hasattr(self, "_state") and \
-                self._state.w.shape[0] == X.shape[1]:
+                self._state.mean.shape[0] == X.shape[1] and \
+                np.array_equal(getattr(self, "classes_", None), classes):
             state = self._state
         else:
-            state = SGDState.for_data(X, self.standardize)
+            state = self._new_state(X, classes)
         if monitor is not None:
             monitor = monitor(state)
         with progress:
-            losses, converged = sgd(
+            losses, converged = self._train(
                 X, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
                 shuffle=self.shuffle, rng=self._rng,
                 penalty=self.penalty, alpha=alpha, epoch_loss="running", tol=tol,
@@ -332,9 +365,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         best = {"scores": [], "loss": np.inf, "state": None}
 
         def make_monitor(state):
+            full_loss = (_kernels_multinomial.full_loss_sum_multinomial
+                         if isinstance(state, MultinomialState)
+                         else _kernels.full_loss_sum)
+
             def monitor():
                 w, b = state.raw()
-                loss = _kernels.full_loss_sum(Xv, yv, swv, w, b) / denom
+                loss = full_loss(Xv, yv, swv, w, b) / denom
                 best["scores"].append(-loss)
                 if loss < best["loss"]:
                     best["loss"] = loss
@@ -348,7 +385,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of SGD on (X, y), continuing from the current weights.
 
-        On the first call ``classes`` (both labels) is required, and the
+        On the first call ``classes`` (every label; more than two give the
+        multinomial model) is required, and the
         standardization statistics are taken from this first chunk of data.
 
         Returns
@@ -366,11 +404,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError("classes must be passed on the first call to "
                                  "partial_fit")
             classes = np.unique(np.asarray(classes))
-            if classes.shape[0] != 2:
-                raise ValueError(f"classes must hold exactly two labels, got "
+            if classes.shape[0] < 2:
+                raise ValueError(f"classes must hold at least two labels, got "
                                  f"{classes.shape[0]}")
+            if classes.shape[0] > 2:
+                check_multinomial_options(self.penalty, learning_rate)
             self.classes_ = classes
-            self._state = SGDState.for_data(X, self.standardize)
+            self._state = self._new_state(X, classes)
             # one generator for the whole stream, so chunks are not all
             # shuffled with the same permutation
             self._rng = make_rng(self.random_state)
@@ -387,7 +427,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y01 = self._encode(y, self.classes_)
         sw = check_sample_weight(sample_weight, X.shape[0])
         sw = self._class_weights(y01, self.classes_, sw, fitting=False)
-        losses, _ = sgd(X, y01, sw, self._state, batch_size=batch_size, epochs=1,
+        losses, _ = self._train(X, y01, sw, self._state, batch_size=batch_size,
+                                epochs=1,
                         lr=lr, shuffle=self.shuffle, rng=self._rng,
                         penalty=self.penalty, alpha=alpha, epoch_loss="running",
                         tol=None, n_iter_no_change=n_iter_no_change,
@@ -401,40 +442,46 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _set_coef(self, dtype):
         w, b = self._state.raw()
-        self.coef_ = w.astype(dtype).reshape(1, -1)
-        self.intercept_ = np.array([b], dtype=dtype)
+        self.coef_ = w.astype(dtype).reshape(-1, w.shape[-1])
+        self.intercept_ = np.asarray(b, dtype=dtype).reshape(-1)
 
     # -------------------------------------------------------------- predict
 
     def decision_function(self, X):
-        """Logits ``X @ coef_.T + intercept_``, shape (m,)."""
+        """Logits ``X @ coef_.T + intercept_``: shape (m,) for two classes,
+        (m, k) for k > 2 (column ``c`` scores ``classes_[c]``)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
                           reset=False)
         X = check_X(X)
+        if self.coef_.shape[0] > 1:
+            # (m, n) @ (n, k) in X's dtype: BLAS, no loop over rows here
+            return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
         return _decision(X, self.coef_[0].astype(np.float64),
                          float(self.intercept_[0]))
 
     def predict_proba(self, X):
-        """Class probabilities, shape (m, 2), columns in ``classes_`` order."""
+        """Class probabilities, shape (m, k), columns in ``classes_`` order
+        (sigmoid for two classes, stable softmax for more)."""
         z = self.decision_function(X)
+        if z.ndim == 2:
+            return softmax(z)
         p = np.empty_like(z)
         _kernels.proba_from_decision(z, p)
         return np.column_stack([1.0 - p, p])
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`."""
-        return np.log(self.predict_proba(X))
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """Predicted labels: ``classes_[1]`` where the logit is positive."""
+        """Predicted labels: for two classes ``classes_[1]`` where the logit
+        is positive, else the class of the largest logit."""
         z = self.decision_function(X)
+        if z.ndim == 2:
+            return self.classes_[z.argmax(axis=1)]
         return self.classes_[(z > 0).astype(np.intp)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        return tags
 
 
 def _comparable(label, classes):

@@ -10,28 +10,37 @@ loading never runs code from the file. It holds these arrays:
 name               shape, dtype         meaning
 =================  ===================  =====================================
 ``metadata``       (k,) uint8           UTF-8 JSON text, described below
-``classes``        (2,) numbers or str  ``classes_``; ``classes[1]`` is the
-                                        positive class. Strings are stored as
-                                        a NumPy unicode array (``<U..``)
-``coef``           (1, n) float32/64    ``coef_``, raw feature space
-``intercept``      (1,) float32/64      ``intercept_``
+``classes``        (k,) numbers or str  ``classes_``, sorted, k >= 2; for
+                                        k = 2 ``classes[1]`` is the positive
+                                        class. Strings are stored as a NumPy
+                                        unicode array (``<U..``)
+``coef``           (1, n) float32/64    ``coef_``, raw feature space;
+                   or (k, n) if k > 2   (k, n) for a multinomial model
+``intercept``      (1,) or (k,)         ``intercept_``, dtype of ``coef``
 ``mean``           (n,) float64         standardization: column means ...
 ``scale``          (n,) float64         ... and scales (all > 0)
-``w``              (n,) float64         weights on the standardized features
-``b``              (1,) float64         intercept on the standardized features
+``w``              (n,) float64         weights on the standardized features;
+                   or (k, n) if k > 2   one row per class when k > 2
+``b``              (1,) or (k,) float64 intercept(s) on the standardized
+                                        features
 ``loss_curve``     (n_iter,) float64    ``loss_curve_``
 ``feature_names``  (n,) str, optional   ``feature_names_in_`` (set by fit on
                                         a DataFrame)
 ``steps``          (2,) int64, opt.     optimizer state: SGD steps taken and
                                         iterates averaged
 ``gsq``            (n + 1,) float64,    AdaGrad sums of squared gradients
-                   optional             (last entry: intercept)
+                   optional             (last entry: intercept; k = 2 only)
 ``avg``            (n + 1,) float64,    averaged weights and intercept
-                   optional             (``average``)
+                   optional             (``average``); (k, n + 1) when k > 2,
+                                        intercepts in the last column
 ``l1_u``, ``l1_q`` (n,) float64, opt.   cumulative L1 penalty available and
                                         applied (``penalty="l1"`` or
-                                        ``"elasticnet"``)
+                                        ``"elasticnet"``; k = 2 only)
 =================  ===================  =====================================
+
+A model with k > 2 classes is a multinomial (softmax) model; a fastlr that
+predates multiclass support refuses its file (``classes`` of the wrong
+shape) rather than misreading it.
 
 The optimizer-state arrays are written only when they hold something
 (``steps``: when averaging has started or ``learning_rate="invscaling"``),
@@ -73,7 +82,6 @@ naming the file.
 
 import contextlib
 import json
-import math
 import os
 import secrets
 import zipfile
@@ -84,7 +92,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._order import make_rng
 from ._validation import check_positive_int
-from .core import SGDState
+from .core import MultinomialState, SGDState
 from .estimator import LogisticRegression
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_metadata",
@@ -223,7 +231,7 @@ def _to_arrays(model, metadata):
         "mean": np.asarray(state.mean, dtype=np.float64),
         "scale": np.asarray(state.scale, dtype=np.float64),
         "w": np.asarray(state.w, dtype=np.float64),
-        "b": np.asarray(state.b, dtype=np.float64).reshape(1),
+        "b": np.asarray(state.b, dtype=np.float64).reshape(-1),
         "loss_curve": np.asarray(model.loss_curve_, dtype=np.float64),
     }
     names = getattr(model, "feature_names_in_", None)
@@ -232,6 +240,8 @@ def _to_arrays(model, metadata):
     # the step count matters to averaging and inverse scaling only; the
     # other state arrays are zero unless their option was used
     for name in _STATE_ARRAYS:
+        if name not in state.ARRAYS:
+            continue  # the multinomial state has no AdaGrad / L1 arrays
         value = getattr(state, name)
         if name == "steps":
             used = state.steps[1] > 0 or model.learning_rate == "invscaling"
@@ -486,30 +496,52 @@ def _build_model(path, header, arrays):
     params = _check_params(path, header["params"])
     f64 = (np.dtype(np.float64),)
     floats = (np.dtype(np.float64), np.dtype(np.float32))
-    coef = _array(path, arrays, "coef", (1, n), dtypes=floats)
-    intercept = _array(path, arrays, "intercept", (1,), dtypes=(coef.dtype,))
+    raw_classes = arrays["classes"]
+    if raw_classes.ndim != 1 or raw_classes.shape[0] < 2:
+        raise ModelFileError(path, f"array 'classes' has shape {raw_classes.shape}, "
+                             "expected (k,) with k >= 2")
+    k = raw_classes.shape[0]
+    classes = _array(path, arrays, "classes", (k,), kinds="biufU")
+    multi = k > 2
+    rows = k if multi else 1
+    raw_coef = arrays["coef"]
+    if raw_coef.ndim == 2 and raw_coef.shape[0] != rows:
+        # coef fits another number of classes: name the classes as the culprit
+        want = "(1, n) for two classes" if not multi else f"({k}, n)"
+        raise ModelFileError(path, f"array 'classes' has shape {classes.shape}, "
+                             f"which does not fit 'coef' of shape "
+                             f"{raw_coef.shape} (expected {want})")
+    coef = _array(path, arrays, "coef", (rows, n), dtypes=floats)
+    intercept = _array(path, arrays, "intercept", (rows,), dtypes=(coef.dtype,))
     mean = _array(path, arrays, "mean", (n,), dtypes=f64)
     scale = _array(path, arrays, "scale", (n,), dtypes=f64)
-    w = _array(path, arrays, "w", (n,), dtypes=f64)
-    b = _array(path, arrays, "b", (1,), dtypes=f64)
+    w = _array(path, arrays, "w", (k, n) if multi else (n,), dtypes=f64)
+    b = _array(path, arrays, "b", (rows,), dtypes=f64)
     loss_curve = _array(path, arrays, "loss_curve", (n_iter,), dtypes=f64)
-    classes = _array(path, arrays, "classes", (2,), kinds="biufU")
     if classes.dtype.str != header["classes_dtype"]:
         raise ModelFileError(path, f"classes have dtype {classes.dtype.str}, "
                              f"metadata says {header['classes_dtype']}")
-    if not classes[0] < classes[1]:
-        raise ModelFileError(path, f"classes must be two distinct labels in sorted "
-                             f"order, got {classes.tolist()!r}")
+    if not (classes[:-1] < classes[1:]).all():
+        count = "two" if k == 2 else str(k)
+        raise ModelFileError(path, f"classes must be {count} distinct labels in "
+                             f"sorted order, got {classes.tolist()!r}")
     if not (scale > 0).all():
         raise ModelFileError(path, "array 'scale' must be positive")
 
-    state = SGDState(mean.copy(), scale.copy())
+    if multi:
+        state = MultinomialState(mean.copy(), scale.copy(), k)
+        shapes = {"steps": (2,), "avg": (k, n + 1)}
+    else:
+        state = SGDState(mean.copy(), scale.copy())
+        shapes = {"steps": (2,), "gsq": (n + 1,), "avg": (n + 1,), "l1_u": (n,),
+                  "l1_q": (n,)}
     state.w = w.copy()
     state.b = b.copy()
-    shapes = {"steps": (2,), "gsq": (n + 1,), "avg": (n + 1,), "l1_u": (n,),
-              "l1_q": (n,)}
     for name in _STATE_ARRAYS:
         if name in arrays:
+            if name not in shapes:
+                raise ModelFileError(path, f"array {name!r} is not part of a "
+                                     f"{k}-class (multinomial) model")
             dtypes = (np.dtype(np.int64),) if name == "steps" else f64
             value = _array(path, arrays, name, shapes[name], dtypes=dtypes)
             setattr(state, name, value.copy())
@@ -523,11 +555,14 @@ def _build_model(path, header, arrays):
     # was edited (or damaged in a way the zip CRC did not catch)
     w_model, b_model = state.model()
     w_raw = w_model / state.scale
-    mag = float(abs(b_model) + np.abs(w_raw) @ np.abs(state.mean))
+    mag = np.abs(b_model) + np.abs(w_raw) @ np.abs(state.mean)
     rtol = 1e-5 if coef.dtype == np.float32 else 1e-9
+    want = model.intercept_.astype(np.float64)
+    got = intercept.astype(np.float64)
+    close_b = np.abs(got - want) <= np.maximum(
+        rtol * np.maximum(np.abs(got), np.abs(want)), rtol * mag)
     if not (np.allclose(coef, model.coef_, rtol=rtol, atol=0.0)
-            and math.isclose(float(intercept[0]), float(model.intercept_[0]),
-                             rel_tol=rtol, abs_tol=rtol * mag)):
+            and close_b.all()):
         raise ModelFileError(path, "'coef'/'intercept' do not match the "
                              "standardized weights 'w', 'b', 'mean', 'scale'")
     model.n_features_in_ = n

@@ -41,10 +41,17 @@ from ._validation import (
     check_X,
     float_dtype_of,
 )
-from .core import TrainResult, _labels_1d
+from .core import (
+    MultinomialResult,
+    TrainResult,
+    _labels_1d,
+    check_class_labels,
+    check_multinomial_options,
+)
 
 __all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
-           "predict", "accuracy", "softplus", "row_losses", "column_stats"]
+           "predict", "accuracy", "softplus", "row_losses", "column_stats",
+           "train_multinomial"]
 
 
 def _sigmoid(z):
@@ -263,3 +270,112 @@ def accuracy(y_true, y_pred):
     yp = _labels_1d(y_pred, "y_pred")
     check_same_length(yt, yp, "y_true", "y_pred")
     return float(np.mean(yt == yp))
+
+
+def _log_softmax_parts(z):
+    """``(z - max, logsumexp(z) - max)`` per row, stable."""
+    zs = z - z.max(axis=1, keepdims=True)
+    return zs, np.log(np.exp(zs).sum(axis=1))
+
+
+def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
+                      standardize=True, shuffle=True, random_state=None,
+                      penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
+                      n_iter_no_change=5, sample_weight=None, callback=None,
+                      learning_rate="constant", power_t=0.5, average=False):
+    """Mini-batch softmax regression; see :func:`fastlr.core.train_multinomial`.
+
+    Plain NumPy: the standardized batch, its (b, k) logits, softmax and
+    one-hot residuals are formed explicitly; same batches and order as the
+    kernel for the same ``random_state``.
+    """
+    params = check_train_params(batch_size, epochs, lr, penalty, alpha,
+                                epoch_loss, tol, n_iter_no_change, shuffle)
+    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    learning_rate, power_t, _, average_start = check_sgd_options(
+        learning_rate, power_t, 0.15, average)
+    check_multinomial_options(penalty, learning_rate)
+    rng = make_rng(random_state)
+    X = check_X(X)
+    classes, yidx = check_class_labels(y, X.shape[0])
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    m, n = X.shape
+    k = classes.shape[0]
+    if sw.shape[0] == 0:
+        sw = np.ones(m)
+    if standardize:
+        mean, scale = column_stats(X)
+    else:
+        mean, scale = np.zeros(n), np.ones(n)
+    onehot = np.eye(k)[yidx]
+    l2 = alpha if penalty == "l2" else 0.0
+    W = np.zeros((k, n))
+    b = np.zeros(k)
+    t = 0
+    k_avg = 0
+    W_avg = np.zeros((k, n))
+    b_avg = np.zeros(k)
+    eta0 = [lr]
+
+    def model():
+        return (W_avg, b_avg) if k_avg > 0 else (W, b)
+
+    def run_one(blocks, block):
+        nonlocal W, b, t, k_avg, W_avg, b_avg
+        order = rows_of(blocks, block, m)
+        total = 0.0
+        bound = 0.0
+        for start in range(0, m, batch_size):
+            idx = order[start:start + batch_size]
+            Xb = (X[idx].astype(np.float64) - mean) / scale
+            swb = sw[idx]
+            zs, lse = _log_softmax_parts(Xb @ W.T + b)
+            Yb = onehot[idx]
+            R = (np.exp(zs - lse[:, None]) - Yb) * swb[:, None]
+            zy = (zs * Yb).sum(axis=1)          # z_y - max(z)
+            total += (swb * (lse - zy)).sum()
+            bound += (swb * -zy).sum()
+            t += 1
+            eta = eta0[0]
+            if learning_rate == "invscaling":
+                eta = eta0[0] / float(t) ** power_t
+            W = W - eta * (R.T @ Xb / len(idx) + l2 * W)
+            b = b - eta * R.mean(axis=0)
+            if average_start > 0 and t >= average_start:
+                k_avg += 1
+                W_avg = W_avg + (W - W_avg) / k_avg
+                b_avg = b_avg + (b - b_avg) / k_avg
+        bound /= sw.sum()
+        if epoch_loss == "running":
+            return total / sw.sum(), bound
+        if epoch_loss == "full":
+            Wm, bm = model()
+            Wr = Wm / scale
+            zs, lse = _log_softmax_parts(X.astype(np.float64) @ Wr.T
+                                         + (bm - Wr @ mean))
+            loss = lse - (zs * onehot).sum(axis=1)
+            return float((sw * loss).sum() / sw.sum()), bound
+        return math.nan, bound
+
+    on_stall = None
+    if learning_rate == "adaptive":
+        def on_stall():
+            if eta0[0] > ADAPTIVE_MIN_LR:
+                eta0[0] /= ADAPTIVE_DIVISOR
+                return True
+            return False
+
+    def finite():
+        return bool(np.isfinite(W).all() and np.isfinite(b).all())
+
+    block = block_rows(n * X.itemsize, batch_size)
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses, _ = run_epochs(run_one, finite, EpochOrder(m, shuffle, rng, block),
+                               epochs=epochs, lr=lr, tol=tol,
+                               n_iter_no_change=n_iter_no_change,
+                               track=epoch_loss is not None, callback=callback,
+                               on_stall=on_stall)
+    Wm, bm = model()
+    W_raw = Wm / scale
+    return MultinomialResult(W_raw.astype(X.dtype), bm - W_raw @ mean, losses,
+                             classes)

@@ -156,8 +156,18 @@ def test_bad_hyperparameters(blobs, kwargs, match):
         LogisticRegression(**kwargs).fit(X, y)
 
 
-def test_multiclass_rejected_for_now(blobs):
+def test_multiclass_fits_softmax_model(blobs, dtype):
+    """Three labels give the multinomial model: (k, n) coef_, softmax proba."""
     X, _ = blobs
-    y3 = np.arange(len(X)) % 3
-    with pytest.raises(ValueError, match="binary"):
-        LogisticRegression().fit(X, y3)
+    X = X.astype(dtype)
+    y3 = np.array(["a", "b", "c"])[np.argmax(X[:, :3], axis=1)]
+    clf = LogisticRegression(random_state=0).fit(X, y3)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert clf.coef_.shape == (3, X.shape[1]) and clf.coef_.dtype == dtype
+    assert clf.intercept_.shape == (3,) and clf.intercept_.dtype == dtype
+    z = clf.decision_function(X)
+    assert z.shape == (len(X), 3)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[z.argmax(axis=1)])
+    assert clf.score(X, y3) >= 0.9

@@ -364,3 +364,45 @@ def test_pickled_payload_is_never_executed(tmp_path, model_file):
     with pytest.raises(ModelFileError, match="cannot read the archive"):
         fastlr.load(path)
     assert not sentinel.exists()
+
+
+@pytest.mark.parametrize("average", [False, True], ids=["iterate", "averaged"])
+def test_multiclass_round_trip(tmp_path, data, dtype, average):
+    """A multinomial model saves and loads: (k, n) coef, identical predictions,
+    and training continues exactly where it stopped."""
+    X, _ = data
+    X = X.astype(dtype)
+    y = np.array(["x", "y", "z", "w"])[np.argmax(X[:, :2] @ [[1, -1, 0, 1],
+                                                              [0, 1, -1, -1]],
+                                                 axis=1)]
+    clf = fitted(X, y, average=average, learning_rate="invscaling", lr=0.3)
+    assert clf.coef_.shape == (4, 3)
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(back.classes_, clf.classes_)
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+    np.testing.assert_array_equal(back.intercept_, clf.intercept_)
+    assert back.coef_.dtype == dtype
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    a = copy.deepcopy(clf)
+    a.partial_fit(X, y)
+    back.partial_fit(X, y)
+    np.testing.assert_array_equal(back.coef_, a.coef_)
+
+
+def test_multiclass_file_with_binary_only_state_is_rejected(tmp_path, data):
+    X, _ = data
+    y = np.argmax(X[:, :2] @ [[1, -1, 0], [0, 1, -1]], axis=1)
+    fastlr.save(fitted(X, y), tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as npz:
+        arrays = dict(npz)
+    arrays["gsq"] = np.ones(4)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ModelFileError, match="gsq"):
+        fastlr.load(tmp_path / "bad.npz")
+    arrays.pop("gsq")
+    arrays["w"] = arrays["w"][:2]
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ModelFileError, match="'w'"):
+        fastlr.load(tmp_path / "bad.npz")

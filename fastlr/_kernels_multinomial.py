@@ -1,0 +1,268 @@
+"""Numba kernels for multinomial (softmax) logistic regression.
+
+The same conventions as :mod:`fastlr._kernels` (arrays and scalars only, no
+validation, no arrays of size m, output buffers last), and the same epoch
+structure as its binary training section: rows are visited in the block
+order ``(blocks, block)``, each batch is cut into chunks of
+:data:`fastlr._kernels.CHUNK` consecutive positions, and the batch gradient
+is the sum of per-chunk partial sums added in chunk order (so a threaded
+variant could be made bit-identical later, as the binary one is).
+
+Conventions
+-----------
+* ``X`` is a C-contiguous ``(m, n)`` float32 or float64 array, read in its own
+  dtype; every accumulation is in float64.
+* Labels ``y`` are int64 class indices ``0 .. k-1``.
+* Weights ``W`` (k, n) and intercepts ``B`` (k,) live in the standardized
+  space: the logits of row ``x`` are
+  ``z_c = B_c + sum_j (x_j - mean_j) * W[c, j] / scale_j``; the mean is
+  subtracted inside the loops (as in the binary kernels) for accuracy.
+* Row loss: ``logsumexp(z) - z_y`` with the row maximum subtracted before
+  ``exp`` (so ``exp`` never overflows); residual ``softmax(z) - onehot(y)``.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._config import JIT
+from ._kernels import _JIT_ELEM, CHUNK, LR_INVSCALING
+
+
+@njit(**JIT)
+def softmax_rows(Z, out):
+    """Row-wise softmax of the logits ``Z``, stable for any ``Z`` without NaN.
+
+    The row maximum is subtracted before ``exp``. A row whose maximum is
+    ``+inf`` puts its mass evenly on the ``+inf`` entries; a row of all
+    ``-inf`` is uniform.
+
+    Parameters
+    ----------
+    Z : (m, k) float32 or float64 logits.
+    out : (m, k) float32 or float64 output (may be ``Z``).
+    """
+    m, k = Z.shape
+    for i in range(m):
+        zmax = -np.inf
+        for c in range(k):
+            zmax = max(zmax, np.float64(Z[i, c]))
+        if zmax == np.inf or zmax == -np.inf:
+            hits = 0
+            for c in range(k):
+                if Z[i, c] == zmax:
+                    hits += 1
+            for c in range(k):
+                out[i, c] = 1.0 / hits if Z[i, c] == zmax else 0.0
+            continue
+        s = 0.0
+        for c in range(k):
+            s += np.exp(np.float64(Z[i, c]) - zmax)
+        inv = 1.0 / s
+        for c in range(k):
+            out[i, c] = np.exp(np.float64(Z[i, c]) - zmax) * inv
+
+
+@njit(**JIT)
+def full_loss_sum_multinomial(X, y, sw, W, B):
+    """Sum of (weighted) row losses ``logsumexp(z) - z_y`` of a raw-space model.
+
+    Parameters
+    ----------
+    X : (m, n) float32 or float64.
+    y : (m,) int64 class indices.
+    sw : (m,) or (0,) float64 sample weights (empty: all ones).
+    W : (k, n) float64 raw-space weights.
+    B : (k,) float64 raw-space intercepts.
+    """
+    m, n = X.shape
+    k = W.shape[0]
+    weighted = sw.shape[0] > 0
+    z = np.empty(k)
+    total = 0.0
+    for i in range(m):
+        zmax = -np.inf
+        for c in range(k):
+            acc = B[c]
+            for j in range(n):
+                acc += X[i, j] * W[c, j]
+            z[c] = acc
+            zmax = max(zmax, acc)
+        s = 0.0
+        for c in range(k):
+            s += np.exp(z[c] - zmax)
+        li = zmax + np.log(s) - z[y[i]]
+        total += sw[i] * li if weighted else li
+    return total
+
+
+@njit(**JIT)
+def multinomial_chunk_sums(X, y, sw, blocks, block, p0, nb, mean, U, C, track_loss,
+                           gpart, spart, xc, z, out2):
+    """Partial sums of one chunk: rows at sequence positions p0 .. p0+nb-1.
+
+    Per row, while it is in cache: ``xc = x - mean``; logits
+    ``z_c = C_c + xc . U[c]``; the stable log-sum-exp; residuals
+    ``r_c = (softmax(z)_c - [c == y]) * weight``; ``gpart[c] += r_c * xc``.
+
+    Parameters
+    ----------
+    U : (k, n) float64, ``W / scale`` (per batch).
+    C : (k,) float64 intercepts.
+    gpart : (k, n) float64 output, ``sum_rows r_c (x - mean)``.
+    spart : (k,) float64 output, ``sum_rows r_c``.
+    xc : (n,) float64 scratch; z : (k,) float64 scratch.
+    out2 : (2,) float64 output: sum of (weighted) row losses (0 unless
+        ``track_loss``) and of the lower bound ``max(z) - z_y`` (the loss
+        exceeds it by at most ``log k``; it detects divergence).
+    """
+    n = X.shape[1]
+    k = U.shape[0]
+    weighted = sw.shape[0] > 0
+    for c in range(k):
+        spart[c] = 0.0
+        for j in range(n):
+            gpart[c, j] = 0.0
+    sl = 0.0
+    sb = 0.0
+    q = p0 // block
+    off = p0 - q * block
+    for _ in range(nb):
+        i = blocks[q] * block + off
+        off += 1
+        if off == block:
+            off = 0
+            q += 1
+        for j in range(n):
+            xc[j] = X[i, j] - mean[j]
+        zmax = -np.inf
+        for c in range(k):
+            acc = C[c]
+            for j in range(n):
+                acc += xc[j] * U[c, j]
+            z[c] = acc
+            zmax = max(zmax, acc)
+        s = 0.0
+        for c in range(k):
+            z[c] = z[c] - zmax  # z now holds z - max: every exp() is <= 1
+            s += np.exp(z[c])
+        yi = y[i]
+        wi = sw[i] if weighted else 1.0
+        inv = 1.0 / s
+        bound = -z[yi]  # max(z) - z_y
+        if track_loss:
+            sl += wi * (np.log(s) + bound)
+        sb += wi * bound
+        for c in range(k):
+            r = np.exp(z[c]) * inv
+            if c == yi:
+                r -= 1.0
+            r *= wi
+            spart[c] += r
+            for j in range(n):
+                gpart[c, j] += r * xc[j]
+    out2[0] = sl
+    out2[1] = sb
+
+
+@njit(**_JIT_ELEM)
+def _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t, l2,
+                      average_start, steps, avg):
+    """One SGD update from the batch sums, in place.
+
+    ``W[c, j] -= eta * (G[c, j] / scale[j] / bsz + l2 * W[c, j])``,
+    ``B[c] -= eta * S[c] / bsz``; ``eta = lr`` or ``lr / t**power_t``
+    (inverse scaling, ``t`` counts steps from 1). From step
+    ``average_start`` on (0: never), ``avg[:, :n]`` / ``avg[:, n]`` hold the
+    running mean of the weights / intercepts, and ``steps[1]`` counts the
+    averaged iterates.
+    """
+    k, n = W.shape
+    steps[0] += 1
+    t = steps[0]
+    inv_b = 1.0 / bsz
+    eta = lr
+    if schedule == LR_INVSCALING:
+        eta = lr / np.float64(t) ** power_t
+    for c in range(k):
+        if l2 > 0.0:
+            for j in range(n):
+                W[c, j] -= eta * (G[c, j] / scale[j] * inv_b + l2 * W[c, j])
+        else:
+            for j in range(n):
+                W[c, j] -= eta * (G[c, j] / scale[j] * inv_b)
+        B[c] -= eta * S[c] * inv_b
+    if average_start > 0 and t >= average_start:
+        steps[1] += 1
+        inv_k = 1.0 / np.float64(steps[1])
+        for c in range(k):
+            for j in range(n):
+                avg[c, j] += (W[c, j] - avg[c, j]) * inv_k
+            avg[c, n] += (B[c] - avg[c, n]) * inv_k
+
+
+@njit(**JIT)
+def sgd_epoch_multinomial(X, y, sw, blocks, block, mean, scale, batch_size,
+                          track_loss, schedule, lr, power_t, l2, average_start,
+                          W, B, steps, avg, out2):
+    """One epoch of mini-batch SGD on the standardized softmax loss (one thread).
+
+    Parameters
+    ----------
+    X : (m, n) float32 or float64, C-contiguous. Read only, never copied.
+    y : (m,) int64 class indices in ``0 .. k-1``.
+    sw : (m,) or (0,) float64 sample weights (empty: all ones); the batch
+        gradient is divided by the batch's row count.
+    blocks : (nb,) int64, block : int
+        The visiting order (see the training section of
+        :mod:`fastlr._kernels`).
+    mean, scale : (n,) float64 standardization.
+    batch_size : int >= 1
+    track_loss : bool
+    schedule : int
+        ``LR_CONSTANT`` or ``LR_INVSCALING`` (``"adaptive"`` is constant
+        within an epoch; the driver lowers ``lr``).
+    lr, power_t, l2 : float
+        ``l2`` is ``alpha`` for ``penalty="l2"``, else 0.
+    average_start : int
+        0: no averaging; else the first averaged step.
+    W : (k, n) float64, B : (k,) float64
+        Standardized-space weights and intercepts, updated in place.
+    steps : (2,) int64, avg : (k, n + 1) float64
+        Optimizer state, see :func:`_multinomial_step`.
+    out2 : (2,) float64 output
+        Sum of (weighted) row losses at the weights in force for the row's
+        batch (0 unless ``track_loss``), and of the bound ``max(z) - z_y``.
+    """
+    m, n = X.shape
+    k = W.shape[0]
+    U = np.empty((k, n))
+    G = np.empty((k, n))
+    S = np.empty(k)
+    gpart = np.empty((k, n))
+    spart = np.empty(k)
+    xc = np.empty(n)
+    z = np.empty(k)
+    o2 = np.empty(2)
+    total = 0.0
+    total_bound = 0.0
+    for start in range(0, m, batch_size):
+        bsz = min(batch_size, m - start)
+        for c in range(k):
+            S[c] = 0.0
+            for j in range(n):
+                U[c, j] = W[c, j] / scale[j]
+                G[c, j] = 0.0
+        for p0 in range(start, start + bsz, CHUNK):
+            nb = min(CHUNK, start + bsz - p0)
+            multinomial_chunk_sums(X, y, sw, blocks, block, p0, nb, mean, U, B,
+                                   track_loss, gpart, spart, xc, z, o2)
+            for c in range(k):
+                S[c] += spart[c]
+                for j in range(n):
+                    G[c, j] += gpart[c, j]
+            total += o2[0]
+            total_bound += o2[1]
+        _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t, l2,
+                          average_start, steps, avg)
+    out2[0] = total
+    out2[1] = total_bound

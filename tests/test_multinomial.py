@@ -1,0 +1,293 @@
+"""Multinomial (softmax) regression: kernel vs reference, estimator, bad input.
+
+The k-class kernel (:mod:`fastlr._kernels_multinomial`) and
+:func:`fastlr.reference.train_multinomial` visit the same batches in the
+same order and must agree to float64 rtol 1e-10 (float32: one rounding of
+the final cast), as the binary path does.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, load_iris
+from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+from fastlr import LogisticRegression, core, reference
+from fastlr import _kernels_multinomial as km
+
+TOL = {
+    np.float64: {"rtol": 1e-10, "atol": 1e-12},
+    np.float32: {"rtol": 1e-6, "atol": 1e-7},
+}
+TOL64 = TOL[np.float64]
+
+
+def make_data(seed, m=301, n=5, k=4, dtype=np.float64):
+    """k-class data with softmax noise; columns of different scale and offset."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    logits = Z @ rng.normal(scale=1.5, size=(n, k))
+    y = (logits + rng.gumbel(size=(m, k))).argmax(axis=1)
+    X = Z * rng.uniform(0.5, 3.0, n) + rng.uniform(-2.0, 2.0, n)
+    return X.astype(dtype), y
+
+
+OPTIONS = {
+    "default": {},
+    "l2": dict(penalty="l2", alpha=0.01),
+    "invscaling": dict(learning_rate="invscaling", lr=0.3, power_t=0.4),
+    "adaptive": dict(learning_rate="adaptive", tol=1e-2, n_iter_no_change=1),
+    "average": dict(average=True),
+    "average_late": dict(average=7, penalty="l2", alpha=0.001),
+    "weights": dict(sample_weight="random"),
+    "full_loss": dict(epoch_loss="full"),
+    "no_standardize": dict(standardize=False),
+}
+
+
+def _kwargs(name, m, seed):
+    kw = dict(OPTIONS[name])
+    if kw.get("sample_weight") == "random":
+        w = np.random.default_rng(seed + 100).uniform(0.0, 2.0, m)
+        w[::7] = 0.0
+        kw["sample_weight"] = w
+    return kw
+
+
+@pytest.mark.parametrize("batch_size", [45, 150, 301, 1000],
+                         ids=["ragged45", "chunks150", "full", "oversized"])
+@pytest.mark.parametrize("shuffle", [True, False, "rows"],
+                         ids=["blocks", "ordered", "rows"])
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_kernel_matches_reference(dtype, seed, name, shuffle, batch_size):
+    X, y = make_data(seed, dtype=dtype)
+    kw = dict(batch_size=batch_size, epochs=6, lr=0.05, shuffle=shuffle,
+              random_state=seed)
+    kw.update(_kwargs(name, X.shape[0], seed))
+    a = core.train_multinomial(X, y, **kw)
+    b = reference.train_multinomial(X, y, **kw)
+    assert a.W.shape == b.W.shape == (4, X.shape[1])
+    assert a.W.dtype == b.W.dtype == dtype
+    assert a.b.shape == (4,) and a.b.dtype == np.float64
+    np.testing.assert_array_equal(a.classes, b.classes)
+    np.testing.assert_allclose(a.W, b.W, **TOL[dtype])
+    np.testing.assert_allclose(a.b, b.b, **TOL64)
+    assert a.losses.shape == b.losses.shape
+    np.testing.assert_allclose(a.losses, b.losses, **TOL64)
+
+
+def test_kernel_specializations(seed):
+    """Only X's dtype varies between compiled specializations (labels, weights
+    and options are converted at the boundary). Read-only X from other tests
+    (scikit-learn's memmap checks) adds a layout variant, hence no exact count."""
+    for dtype in (np.float64, np.float32):
+        X, y = make_data(seed, dtype=dtype)
+        core.train_multinomial(X, y.astype(np.int32), epochs=1, lr=1, batch_size=7,
+                               sample_weight=np.ones(len(y), int))
+    sigs = km.sgd_epoch_multinomial.signatures
+    assert {str(s[0].dtype) for s in sigs} <= {"float32", "float64"}
+    assert len({s[1:] for s in sigs}) == 1
+
+
+def test_loss_decreases_and_labels_of_any_type(seed):
+    X, y = make_data(seed, m=600)
+    names = np.array(["ant", "bee", "cat", "dog"])
+    res = core.train_multinomial(X, names[y], epochs=30, lr=0.1, random_state=seed)
+    assert list(res.classes) == list(names)
+    assert res.losses[0] < np.log(4) and res.losses[-1] < res.losses[0]
+    pred = names[(X @ res.W.T + res.b).argmax(axis=1)]
+    assert np.mean(pred == names[y]) >= 0.7
+
+
+def test_gradient_step_matches_finite_differences():
+    """One full-batch step from zero moves W by -lr * (numerical gradient)."""
+    X, y = make_data(3, m=80, n=3, k=3)
+    lr = 1e-3
+    res = core.train_multinomial(X, y, batch_size=80, epochs=1, lr=lr,
+                                 shuffle=False, standardize=False)
+    k, n = 3, 3
+    onehot = np.eye(k)[y]
+
+    def loss(theta):
+        W, b = theta[:k * n].reshape(k, n), theta[k * n:]
+        Z = X @ W.T + b
+        Z -= Z.max(axis=1, keepdims=True)
+        return np.mean(np.log(np.exp(Z).sum(axis=1)) - (Z * onehot).sum(axis=1))
+
+    theta = np.zeros(k * n + k)
+    grad = np.array([(loss(theta + h) - loss(theta - h)) / 2e-6
+                     for h in np.eye(theta.size) * 1e-6])
+    np.testing.assert_allclose(res.W.ravel(), -lr * grad[:k * n], rtol=1e-6,
+                               atol=1e-12)
+    np.testing.assert_allclose(res.b, -lr * grad[k * n:], rtol=1e-6, atol=1e-12)
+
+
+def test_intercept_matches_class_frequencies_when_weights_are_zero():
+    """With no informative feature, softmax(b) tends to the class frequencies."""
+    rng = np.random.default_rng(0)
+    X = np.zeros((400, 1))
+    y = rng.choice(3, size=400, p=[0.5, 0.3, 0.2])
+    res = core.train_multinomial(X, y, batch_size=400, epochs=3000, lr=0.5,
+                                 shuffle=False)
+    p = np.exp(res.b - res.b.max())
+    np.testing.assert_allclose(p / p.sum(), np.bincount(y) / 400, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# estimator
+
+
+def _split(load):
+    X, y = load(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, random_state=0, stratify=y)
+    scaler = StandardScaler().fit(Xtr)
+    return scaler.transform(Xtr), scaler.transform(Xte), ytr, yte
+
+
+@pytest.mark.parametrize("load, kw", [
+    (load_iris, dict(max_iter=3000, tol=None)),
+    (load_digits, {}),
+], ids=["iris", "digits"])
+def test_accuracy_close_to_sklearn(load, kw):
+    """Held-out accuracy within 1 point of scikit-learn's LogisticRegression()
+    with the same L2 strength (alpha = 1 / (C * n_samples), C = 1)."""
+    Xtr, Xte, ytr, yte = _split(load)
+    sk = SkLogisticRegression(max_iter=5000).fit(Xtr, ytr).score(Xte, yte)
+    clf = LogisticRegression(alpha=1.0 / len(ytr), random_state=0, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning from tol
+        clf.fit(Xtr, ytr)
+    assert clf.coef_.shape == (len(np.unique(ytr)), Xtr.shape[1])
+    assert clf.score(Xte, yte) >= sk - 0.01
+
+
+def test_estimator_matches_core(seed, dtype):
+    """The estimator is a thin layer over the multinomial kernel."""
+    X, y = make_data(seed, dtype=dtype)
+    clf = LogisticRegression(lr=0.05, batch_size=16, max_iter=7, tol=None,
+                             penalty=None, random_state=3).fit(X, y)
+    res = core.train_multinomial(X, y, batch_size=16, epochs=7, lr=0.05,
+                                 random_state=3)
+    np.testing.assert_array_equal(clf.coef_, res.W)
+    np.testing.assert_array_equal(clf.intercept_, res.b.astype(dtype))
+    np.testing.assert_array_equal(clf.loss_curve_, res.losses)
+
+
+def test_probabilities_sum_to_one(seed, dtype):
+    X, y = make_data(seed, dtype=dtype)
+    clf = LogisticRegression(random_state=seed, max_iter=50, tol=None).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (X.shape[0], 4) and proba.dtype == dtype
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0,
+                               atol=1e-12 if dtype == np.float64 else 1e-6)
+    assert (proba >= 0).all()
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    z = clf.decision_function(X)
+    assert z.shape == (X.shape[0], 4)
+    expected = z - z.max(axis=1, keepdims=True)
+    expected = np.exp(expected) / np.exp(expected).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(proba, expected,
+                               rtol=1e-12 if dtype == np.float64 else 1e-5)
+
+
+def test_extreme_logits_give_no_nan_or_warning():
+    Z = np.array([[1e308, -1e308, 0.0], [1000.0, 1000.0, -1000.0],
+                  [np.inf, np.inf, 0.0], [-np.inf, -np.inf, -np.inf],
+                  [-745.0, -746.0, -1e300], [0.0, 0.0, 0.0]])
+    with np.errstate(over="ignore"):  # 1e308 is inf in float32
+        inputs = {dtype: Z.astype(dtype) for dtype in (np.float64, np.float32)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for dtype, Zd in inputs.items():
+            p = core.softmax(Zd)
+            assert p.dtype == dtype
+            assert np.isfinite(p).all()
+            np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
+            np.testing.assert_allclose(p[0], [1, 0, 0])
+            np.testing.assert_allclose(p[1], [0.5, 0.5, 0])
+            np.testing.assert_allclose(p[2], [0.5, 0.5, 0])
+            np.testing.assert_allclose(p[3], [1 / 3, 1 / 3, 1 / 3], rtol=1e-6)
+
+
+def test_huge_features_train_and_predict_without_nan():
+    X, y = make_data(0)
+    X[:, 1] *= 1e300  # standardization folds this scale into the kernel
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = LogisticRegression(random_state=0, max_iter=20, tol=None).fit(X, y)
+        proba = clf.predict_proba(X * [1.0, 1e5, 1.0, 1.0, 1.0])
+    assert np.isfinite(clf.coef_).all()
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_partial_fit_multiclass(seed):
+    X, y = make_data(seed, m=600)
+    clf = LogisticRegression(random_state=0)
+    for _ in range(5):
+        for chunk in np.array_split(np.arange(len(y)), 4):
+            clf.partial_fit(X[chunk], y[chunk], classes=[0, 1, 2, 3])
+    assert clf.n_iter_ == 20 and clf.coef_.shape == (4, X.shape[1])
+    assert clf.score(X, y) >= 0.7
+    # a chunk holding only some of the classes is fine
+    clf.partial_fit(X[y == 2], y[y == 2])
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(X[:4], np.array([0, 1, 7, 1]))
+
+
+def test_warm_start_class_weight_early_stopping(seed):
+    X, y = make_data(seed, m=600)
+    clf = LogisticRegression(max_iter=3, tol=None, warm_start=True, random_state=0)
+    clf.fit(X, y)
+    first = clf.loss_curve_[-1]
+    clf.fit(X, y)
+    assert clf.loss_curve_[0] <= first + 1e-3
+    # "balanced" equals explicit sample weights n / (k * count)
+    bal = LogisticRegression(class_weight="balanced", max_iter=5, tol=None,
+                             random_state=0).fit(X, y)
+    sw = (len(y) / (4.0 * np.bincount(y)))[y]
+    ref = LogisticRegression(max_iter=5, tol=None, random_state=0).fit(
+        X, y, sample_weight=sw)
+    np.testing.assert_allclose(bal.coef_, ref.coef_, rtol=1e-12)
+    es = LogisticRegression(early_stopping=True, random_state=0).fit(X, y)
+    assert es.validation_scores_.shape == (es.n_iter_,)
+    assert es.best_validation_score_ == es.validation_scores_.max()
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(penalty="l1"), "penalty='l1'"),
+    (dict(penalty="elasticnet"), "penalty='elasticnet'"),
+    (dict(learning_rate="adagrad"), "learning_rate='adagrad'"),
+], ids=["l1", "elasticnet", "adagrad"])
+def test_unsupported_options_name_the_argument(kw, match):
+    X, y = make_data(0)
+    for fit in (lambda: LogisticRegression(**kw).fit(X, y),
+                lambda: LogisticRegression(**kw).partial_fit(X, y, classes=[0, 1, 2, 3]),
+                lambda: core.train_multinomial(X, y, **kw),
+                lambda: reference.train_multinomial(X, y, **kw)):
+        with pytest.raises(ValueError, match=match):
+            fit()
+    # still fine for two classes
+    LogisticRegression(max_iter=2, tol=None, **kw).fit(X, y % 2)
+
+
+def test_bad_labels():
+    X, y = make_data(0)
+    with pytest.raises(ValueError, match="one class"):
+        core.train_multinomial(X, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="NaN"):
+        core.train_multinomial(X, np.where(y == 1, np.nan, y))
+    with pytest.raises(ValueError, match="labels but X has"):
+        reference.train_multinomial(X, y[:-1])
+    with pytest.raises(ValueError, match="at least two"):
+        LogisticRegression().partial_fit(X, y, classes=[0])
+    clf = LogisticRegression().partial_fit(X, y, classes=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="differs"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
