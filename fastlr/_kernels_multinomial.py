@@ -25,7 +25,16 @@ import numpy as np
 from numba import njit
 
 from ._config import JIT
-from ._kernels import _JIT_ELEM, CHUNK, LR_INVSCALING
+from ._kernels import (
+    _JIT_ELEM,
+    ADAGRAD_EPS,
+    CHUNK,
+    LR_ADAGRAD,
+    LR_INVSCALING,
+    PENALTY_ELASTICNET,
+    PENALTY_L1,
+    PENALTY_L2,
+)
 
 
 @njit(**JIT)
@@ -165,32 +174,86 @@ def multinomial_chunk_sums(X, y, sw, blocks, block, p0, nb, mean, U, C, track_lo
 
 
 @njit(**_JIT_ELEM)
-def _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t, l2,
-                      average_start, steps, avg):
+def _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t, penalty,
+                      alpha, l1_ratio, average_start, steps, gsq, avg, l1_u,
+                      l1_q):
     """One SGD update from the batch sums, in place.
 
-    ``W[c, j] -= eta * (G[c, j] / scale[j] / bsz + l2 * W[c, j])``,
-    ``B[c] -= eta * S[c] / bsz``; ``eta = lr`` or ``lr / t**power_t``
-    (inverse scaling, ``t`` counts steps from 1). From step
-    ``average_start`` on (0: never), ``avg[:, :n]`` / ``avg[:, n]`` hold the
-    running mean of the weights / intercepts, and ``steps[1]`` counts the
-    averaged iterates.
+    The k-class form of :func:`fastlr._kernels._step`, with the same penalty
+    and schedule codes, the same order of operations and the same arithmetic
+    per (class, feature) coordinate ``(c, j)``:
+
+    1. ``grad = G[c, j] / scale[j] / bsz + l2 * W[c, j]`` (``l2 = alpha``
+       for ``"l2"``, ``alpha * (1 - l1_ratio)`` for ``"elasticnet"``);
+    2. the step size: ``lr``, ``lr / t**power_t`` (``t`` counts steps from
+       1) or, for AdaGrad, ``gsq[c, j] += grad**2`` and
+       ``lr / (ADAGRAD_EPS + sqrt(gsq[c, j]))``;
+    3. ``W[c, j] -= eta * grad``;
+    4. L1 (``"l1"``, ``"elasticnet"``): Tsuruoka et al.'s cumulative penalty
+       with ``l1_u[c, j]`` (available) and ``l1_q[c, j]`` (applied);
+    5. averaging: from step ``average_start`` on (0: never), ``avg[:, :n]`` /
+       ``avg[:, n]`` hold the running mean of the weights / intercepts, and
+       ``steps[1]`` counts the averaged iterates.
+
+    The intercept ``B[c]`` gets the same step size rule (AdaGrad: its own
+    accumulator ``gsq[c, n]``), no penalty.
+
+    Parameters
+    ----------
+    steps : (2,) int64
+    gsq : (k, n + 1) float64
+        AdaGrad sums of squared gradients (only read and written by AdaGrad).
+    avg : (k, n + 1) float64
+    l1_u, l1_q : (k, n) float64
+        Cumulative L1 penalty available / applied (only with an L1 part).
     """
     k, n = W.shape
     steps[0] += 1
     t = steps[0]
     inv_b = 1.0 / bsz
-    eta = lr
-    if schedule == LR_INVSCALING:
-        eta = lr / np.float64(t) ** power_t
+    l2 = 0.0
+    l1 = 0.0
+    if penalty == PENALTY_L2:
+        l2 = alpha
+    elif penalty == PENALTY_L1:
+        l1 = alpha
+    elif penalty == PENALTY_ELASTICNET:
+        l2 = alpha * (1.0 - l1_ratio)
+        l1 = alpha * l1_ratio
     for c in range(k):
-        if l2 > 0.0:
+        if schedule == LR_ADAGRAD:
             for j in range(n):
-                W[c, j] -= eta * (G[c, j] / scale[j] * inv_b + l2 * W[c, j])
+                grad = G[c, j] / scale[j] * inv_b + l2 * W[c, j]
+                gsq[c, j] += grad * grad
+                eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j]))
+                W[c, j] -= eta * grad
+                if l1 > 0.0:
+                    l1_u[c, j] += eta * l1
+            gb = S[c] * inv_b
+            gsq[c, n] += gb * gb
+            B[c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[c, n])) * gb
         else:
+            eta = lr
+            if schedule == LR_INVSCALING:
+                eta = lr / np.float64(t) ** power_t
+            if l2 > 0.0:
+                for j in range(n):
+                    W[c, j] -= eta * (G[c, j] / scale[j] * inv_b + l2 * W[c, j])
+            else:
+                for j in range(n):
+                    W[c, j] -= eta * (G[c, j] / scale[j] * inv_b)
+            B[c] -= eta * S[c] * inv_b
+            if l1 > 0.0:
+                for j in range(n):
+                    l1_u[c, j] += eta * l1
+        if l1 > 0.0:
             for j in range(n):
-                W[c, j] -= eta * (G[c, j] / scale[j] * inv_b)
-        B[c] -= eta * S[c] * inv_b
+                z = W[c, j]
+                if z > 0.0:
+                    W[c, j] = max(0.0, z - (l1_u[c, j] + l1_q[c, j]))
+                elif z < 0.0:
+                    W[c, j] = min(0.0, z + (l1_u[c, j] - l1_q[c, j]))
+                l1_q[c, j] += W[c, j] - z
     if average_start > 0 and t >= average_start:
         steps[1] += 1
         inv_k = 1.0 / np.float64(steps[1])
@@ -202,8 +265,9 @@ def _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t, l2,
 
 @njit(**JIT)
 def sgd_epoch_multinomial(X, y, sw, blocks, block, mean, scale, batch_size,
-                          track_loss, schedule, lr, power_t, l2, average_start,
-                          W, B, steps, avg, out2):
+                          track_loss, schedule, lr, power_t, penalty, alpha,
+                          l1_ratio, average_start, W, B, steps, gsq, avg, l1_u,
+                          l1_q, out2):
     """One epoch of mini-batch SGD on the standardized softmax loss (one thread).
 
     Parameters
@@ -218,17 +282,16 @@ def sgd_epoch_multinomial(X, y, sw, blocks, block, mean, scale, batch_size,
     mean, scale : (n,) float64 standardization.
     batch_size : int >= 1
     track_loss : bool
-    schedule : int
-        ``LR_CONSTANT`` or ``LR_INVSCALING`` (``"adaptive"`` is constant
-        within an epoch; the driver lowers ``lr``).
-    lr, power_t, l2 : float
-        ``l2`` is ``alpha`` for ``penalty="l2"``, else 0.
-    average_start : int
-        0: no averaging; else the first averaged step.
+    schedule, lr, power_t, penalty, alpha, l1_ratio, average_start
+        The update rule with the codes of :func:`fastlr._kernels._step`
+        (``"adaptive"`` is constant within an epoch; the driver lowers
+        ``lr``), see :func:`_multinomial_step`. Penalties act on the
+        standardized weights; the intercepts are not penalized.
     W : (k, n) float64, B : (k,) float64
         Standardized-space weights and intercepts, updated in place.
-    steps : (2,) int64, avg : (k, n + 1) float64
-        Optimizer state, see :func:`_multinomial_step`.
+    steps : (2,) int64, gsq : (k, n + 1), avg : (k, n + 1), l1_u, l1_q : (k, n)
+        Optimizer state carried across epochs and calls, see
+        :func:`_multinomial_step`.
     out2 : (2,) float64 output
         Sum of (weighted) row losses at the weights in force for the row's
         batch (0 unless ``track_loss``), and of the bound ``max(z) - z_y``.
@@ -262,7 +325,8 @@ def sgd_epoch_multinomial(X, y, sw, blocks, block, mean, scale, batch_size,
                     G[c, j] += gpart[c, j]
             total += o2[0]
             total_bound += o2[1]
-        _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t, l2,
-                          average_start, steps, avg)
+        _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t, penalty,
+                          alpha, l1_ratio, average_start, steps, gsq, avg, l1_u,
+                          l1_q)
     out2[0] = total
     out2[1] = total_bound

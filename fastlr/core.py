@@ -593,12 +593,15 @@ class MultinomialState:
     """Trainable state of a k-class softmax model (see :class:`SGDState`).
 
     ``w`` (k, n) and ``b`` (k,) are the SGD iterate on the standardized
-    features; ``steps`` (2,) counts steps and averaged iterates; ``avg``
-    (k, n + 1) holds the averaged weights (last column: intercepts).
+    features; ``steps`` (2,) counts steps and averaged iterates; ``gsq``
+    (k, n + 1) holds AdaGrad's sums of squared gradients (last column: the
+    intercepts'); ``avg`` (k, n + 1) the averaged weights (last column:
+    intercepts); ``l1_u``, ``l1_q`` (k, n) the cumulative L1 penalty
+    available / applied per (class, feature).
     """
 
     #: the arrays that make up the state (for copies and model files)
-    ARRAYS = ("mean", "scale", "w", "b", "steps", "avg")
+    ARRAYS = ("mean", "scale", "w", "b", "steps", "gsq", "avg", "l1_u", "l1_q")
 
     def __init__(self, mean, scale, n_classes):
         n = mean.shape[0]
@@ -607,7 +610,10 @@ class MultinomialState:
         self.w = np.zeros((n_classes, n))
         self.b = np.zeros(n_classes)
         self.steps = np.zeros(2, dtype=np.int64)
+        self.gsq = np.zeros((n_classes, n + 1))
         self.avg = np.zeros((n_classes, n + 1))
+        self.l1_u = np.zeros((n_classes, n))
+        self.l1_q = np.zeros((n_classes, n))
 
     @classmethod
     def for_data(cls, X, standardize, n_classes):
@@ -640,17 +646,6 @@ class MultinomialState:
         return bool(np.isfinite(self.w).all() and np.isfinite(self.b).all())
 
 
-def check_multinomial_options(penalty, learning_rate):
-    """Reject the options the multinomial kernels do not implement yet."""
-    if penalty in ("l1", "elasticnet"):
-        raise ValueError(f"penalty={penalty!r} is not supported with more than "
-                         "two classes yet; use penalty='l2' or None")
-    if learning_rate == "adagrad":
-        raise ValueError("learning_rate='adagrad' is not supported with more "
-                         "than two classes yet; use 'constant', 'invscaling' "
-                         "or 'adaptive'")
-
-
 def check_class_labels(y, m):
     """``(classes, y_index)``: sorted distinct labels and int64 indices."""
     y = _labels_1d(y, "y")
@@ -670,17 +665,15 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
                     n_threads=None):
     """Run softmax SGD epochs on validated arrays, updating ``state`` in place.
 
-    The multinomial counterpart of :func:`sgd` (one thread; ``penalty`` None
-    or ``"l2"``; ``learning_rate`` ``"constant"``, ``"invscaling"`` or
-    ``"adaptive"``). ``yidx`` holds int64 class indices. ``l1_ratio`` and
-    ``n_threads`` are accepted so that callers can pass :func:`sgd`'s
+    The multinomial counterpart of :func:`sgd`, with the same penalties and
+    learning-rate schedules, on one thread. ``yidx`` holds int64 class
+    indices. ``n_threads`` is accepted so that callers can pass :func:`sgd`'s
     arguments, and ignored. Returns ``(losses, converged)``.
     """
-    check_multinomial_options(penalty, learning_rate)
     m = X.shape[0]
     denom = float(sw.sum()) if sw.shape[0] else float(m)
+    pcode = _PENALTY_CODES[penalty]
     scode = _SCHEDULE_CODES[learning_rate]
-    l2 = float(alpha) if penalty == "l2" else 0.0
     average_start = int(average_start)
     if average_start == 0:
         state.steps[1] = 0
@@ -691,8 +684,9 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
     def run_one(blocks, block):
         _kernels_multinomial.sgd_epoch_multinomial(
             X, yidx, sw, blocks, block, state.mean, state.scale, batch_size,
-            track, scode, eta[0], float(power_t), l2, average_start, state.w,
-            state.b, state.steps, state.avg, out2)
+            track, scode, eta[0], float(power_t), pcode, float(alpha),
+            float(l1_ratio), average_start, state.w, state.b, state.steps,
+            state.gsq, state.avg, state.l1_u, state.l1_q, out2)
         bound = out2[1] / denom
         if track:
             return out2[0] / denom, bound
@@ -722,16 +716,16 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       standardize=True, shuffle=True, random_state=None,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
-                      learning_rate="constant", power_t=0.5, average=False):
+                      learning_rate="constant", power_t=0.5, l1_ratio=0.15,
+                      average=False):
     """Fit multinomial (softmax) logistic regression by mini-batch SGD.
 
     The k-class counterpart of :func:`train`, with the same batches, order
-    and options (and the same meaning of each), except: ``penalty`` must be
-    None or ``"l2"`` and ``learning_rate`` one of ``"constant"``,
-    ``"invscaling"``, ``"adaptive"`` (L1, elastic net and AdaGrad are not
-    implemented for k classes yet: a ValueError says so), and the kernel
-    runs on one thread. Each row's loss is ``logsumexp(z) - z_y`` over its
-    k logits ``z``, computed with the row maximum subtracted.
+    and options (and the same meaning of each: penalties act on every
+    (class, feature) weight, AdaGrad keeps one accumulator per weight and
+    per class intercept), except that the kernel runs on one thread. Each
+    row's loss is ``logsumexp(z) - z_y`` over its k logits ``z``, computed
+    with the row maximum subtracted.
 
     Parameters
     ----------
@@ -758,9 +752,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
                                 epoch_loss, tol, n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
-    learning_rate, power_t, _, average_start = check_sgd_options(
-        learning_rate, power_t, 0.15, average)
-    check_multinomial_options(penalty, learning_rate)
+    learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
+        learning_rate, power_t, l1_ratio, average)
     rng = make_rng(random_state)
     X = check_X(X)
     classes, yidx = check_class_labels(y, X.shape[0])
@@ -771,7 +764,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
         epoch_loss=epoch_loss, tol=tol, n_iter_no_change=n_iter_no_change,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
-        average_start=average_start)
+        l1_ratio=l1_ratio, average_start=average_start)
     w, b = state.raw()
     return MultinomialResult(w.astype(X.dtype, copy=False), b, losses, classes)
 

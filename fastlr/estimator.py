@@ -22,7 +22,6 @@ from .core import (
     MultinomialState,
     SGDState,
     _decision,
-    check_multinomial_options,
     sgd,
     sgd_multinomial,
     softmax,
@@ -37,10 +36,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     Two classes give the binary (sigmoid) model, ``coef_`` of shape (1, n);
     more give multinomial (softmax) regression trained in its own kernel,
     ``coef_`` of shape (k, n) and ``intercept_`` (k,), one row per class of
-    ``classes_``. With more than two classes ``penalty`` must be ``"l2"`` or
-    None and ``learning_rate`` ``"constant"``, ``"invscaling"`` or
-    ``"adaptive"`` (L1, elastic net and AdaGrad are binary-only for now: a
-    ValueError says so), and training runs on one thread.
+    ``classes_``, with the same penalties and learning-rate schedules (per
+    (class, feature) weight); with more than two classes training runs on
+    one thread.
 
     Parameters
     ----------
@@ -286,8 +284,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if classes.shape[0] == 1:
             raise ValueError(f"y contains only one class ({classes[0]!r}); "
                              "training needs two")
-        if classes.shape[0] > 2:
-            check_multinomial_options(self.penalty, learning_rate)
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
         self._rng = make_rng(self.random_state)
@@ -407,8 +403,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if classes.shape[0] < 2:
                 raise ValueError(f"classes must hold at least two labels, got "
                                  f"{classes.shape[0]}")
-            if classes.shape[0] > 2:
-                check_multinomial_options(self.penalty, learning_rate)
             self.classes_ = classes
             self._state = self._new_state(X, classes)
             # one generator for the whole stream, so chunks are not all

@@ -29,13 +29,14 @@ name               shape, dtype         meaning
 ``steps``          (2,) int64, opt.     optimizer state: SGD steps taken and
                                         iterates averaged
 ``gsq``            (n + 1,) float64,    AdaGrad sums of squared gradients
-                   optional             (last entry: intercept; k = 2 only)
+                   optional             (last entry: intercept); (k, n + 1)
+                                        when k > 2, intercepts last column
 ``avg``            (n + 1,) float64,    averaged weights and intercept
                    optional             (``average``); (k, n + 1) when k > 2,
                                         intercepts in the last column
 ``l1_u``, ``l1_q`` (n,) float64, opt.   cumulative L1 penalty available and
                                         applied (``penalty="l1"`` or
-                                        ``"elasticnet"``; k = 2 only)
+                                        ``"elasticnet"``); (k, n) when k > 2
 =================  ===================  =====================================
 
 A model with k > 2 classes is a multinomial (softmax) model; a fastlr that
@@ -240,8 +241,6 @@ def _to_arrays(model, metadata):
     # the step count matters to averaging and inverse scaling only; the
     # other state arrays are zero unless their option was used
     for name in _STATE_ARRAYS:
-        if name not in state.ARRAYS:
-            continue  # the multinomial state has no AdaGrad / L1 arrays
         value = getattr(state, name)
         if name == "steps":
             used = state.steps[1] > 0 or model.learning_rate == "invscaling"
@@ -530,7 +529,8 @@ def _build_model(path, header, arrays):
 
     if multi:
         state = MultinomialState(mean.copy(), scale.copy(), k)
-        shapes = {"steps": (2,), "avg": (k, n + 1)}
+        shapes = {"steps": (2,), "gsq": (k, n + 1), "avg": (k, n + 1),
+                  "l1_u": (k, n), "l1_q": (k, n)}
     else:
         state = SGDState(mean.copy(), scale.copy())
         shapes = {"steps": (2,), "gsq": (n + 1,), "avg": (n + 1,), "l1_u": (n,),
@@ -539,9 +539,6 @@ def _build_model(path, header, arrays):
     state.b = b.copy()
     for name in _STATE_ARRAYS:
         if name in arrays:
-            if name not in shapes:
-                raise ModelFileError(path, f"array {name!r} is not part of a "
-                                     f"{k}-class (multinomial) model")
             dtypes = (np.dtype(np.int64),) if name == "steps" else f64
             value = _array(path, arrays, name, shapes[name], dtypes=dtypes)
             setattr(state, name, value.copy())

@@ -46,7 +46,6 @@ from .core import (
     TrainResult,
     _labels_1d,
     check_class_labels,
-    check_multinomial_options,
 )
 
 __all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
@@ -282,19 +281,20 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       standardize=True, shuffle=True, random_state=None,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
-                      learning_rate="constant", power_t=0.5, average=False):
+                      learning_rate="constant", power_t=0.5, l1_ratio=0.15,
+                      average=False):
     """Mini-batch softmax regression; see :func:`fastlr.core.train_multinomial`.
 
     Plain NumPy: the standardized batch, its (b, k) logits, softmax and
     one-hot residuals are formed explicitly; same batches and order as the
-    kernel for the same ``random_state``.
+    kernel for the same ``random_state``, and the update rules of
+    :func:`train` applied to every (class, feature) weight.
     """
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
                                 epoch_loss, tol, n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
-    learning_rate, power_t, _, average_start = check_sgd_options(
-        learning_rate, power_t, 0.15, average)
-    check_multinomial_options(penalty, learning_rate)
+    learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
+        learning_rate, power_t, l1_ratio, average)
     rng = make_rng(random_state)
     X = check_X(X)
     classes, yidx = check_class_labels(y, X.shape[0])
@@ -308,10 +308,15 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     else:
         mean, scale = np.zeros(n), np.ones(n)
     onehot = np.eye(k)[yidx]
-    l2 = alpha if penalty == "l2" else 0.0
+    l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
+    l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
     W = np.zeros((k, n))
     b = np.zeros(k)
     t = 0
+    gsq = np.zeros((k, n))     # AdaGrad: per (class, feature) ...
+    gsq_b = np.zeros(k)        # ... and per class intercept
+    l1_u = np.zeros((k, n))    # L1: total penalty each weight could receive
+    l1_q = np.zeros((k, n))    # L1: penalty each weight did receive
     k_avg = 0
     W_avg = np.zeros((k, n))
     b_avg = np.zeros(k)
@@ -321,7 +326,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         return (W_avg, b_avg) if k_avg > 0 else (W, b)
 
     def run_one(blocks, block):
-        nonlocal W, b, t, k_avg, W_avg, b_avg
+        nonlocal W, b, t, gsq, gsq_b, l1_u, l1_q, k_avg, W_avg, b_avg
         order = rows_of(blocks, block, m)
         total = 0.0
         bound = 0.0
@@ -336,11 +341,29 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
             total += (swb * (lse - zy)).sum()
             bound += (swb * -zy).sum()
             t += 1
-            eta = eta0[0]
-            if learning_rate == "invscaling":
-                eta = eta0[0] / float(t) ** power_t
-            W = W - eta * (R.T @ Xb / len(idx) + l2 * W)
-            b = b - eta * R.mean(axis=0)
+            grad = R.T @ Xb / len(idx) + l2 * W
+            grad_b = R.mean(axis=0)
+            if learning_rate == "adagrad":
+                gsq = gsq + grad * grad
+                gsq_b = gsq_b + grad_b * grad_b
+                eta = eta0[0] / (1e-8 + np.sqrt(gsq))
+                eta_b = eta0[0] / (1e-8 + np.sqrt(gsq_b))
+            else:
+                eta = eta0[0]
+                if learning_rate == "invscaling":
+                    eta = eta0[0] / float(t) ** power_t
+                eta_b = eta
+            W = W - eta * grad
+            b = b - eta_b * grad_b
+            if l1 > 0.0:
+                # Tsuruoka et al. 2009, per (class, feature) weight
+                l1_u = l1_u + eta * l1
+                before = W
+                W = np.where(before > 0, np.maximum(0.0, before - (l1_u + l1_q)),
+                             np.where(before < 0,
+                                      np.minimum(0.0, before + (l1_u - l1_q)),
+                                      before))
+                l1_q = l1_q + (W - before)
             if average_start > 0 and t >= average_start:
                 k_avg += 1
                 W_avg = W_avg + (W - W_avg) / k_avg

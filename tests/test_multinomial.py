@@ -6,6 +6,7 @@ same order and must agree to float64 rtol 1e-10 (float32: one rounding of
 the final cast), as the binary path does.
 """
 
+import copy
 import warnings
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
+import fastlr
 from fastlr import LogisticRegression, core, reference
 from fastlr import _kernels_multinomial as km
 
@@ -45,6 +47,13 @@ OPTIONS = {
     "weights": dict(sample_weight="random"),
     "full_loss": dict(epoch_loss="full"),
     "no_standardize": dict(standardize=False),
+    "l1": dict(penalty="l1", alpha=0.01),
+    "elasticnet": dict(penalty="elasticnet", alpha=0.02, l1_ratio=0.4),
+    "adagrad": dict(learning_rate="adagrad", lr=0.3),
+    "adagrad_l1": dict(learning_rate="adagrad", lr=0.3, penalty="l1", alpha=0.01),
+    "invscaling_elasticnet_average": dict(learning_rate="invscaling", lr=0.3,
+                                          penalty="elasticnet", alpha=0.01,
+                                          l1_ratio=0.7, average=5),
 }
 
 
@@ -261,21 +270,76 @@ def test_warm_start_class_weight_early_stopping(seed):
 # bad input
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(penalty="l1"), "penalty='l1'"),
-    (dict(penalty="elasticnet"), "penalty='elasticnet'"),
-    (dict(learning_rate="adagrad"), "learning_rate='adagrad'"),
+@pytest.mark.parametrize("kw", [
+    dict(penalty="l1"),
+    dict(penalty="elasticnet", l1_ratio=0.5),
+    dict(learning_rate="adagrad"),
 ], ids=["l1", "elasticnet", "adagrad"])
-def test_unsupported_options_name_the_argument(kw, match):
+def test_l1_elasticnet_adagrad_work_for_k_classes(kw):
+    """Once binary-only, these options now train k-class models everywhere."""
     X, y = make_data(0)
-    for fit in (lambda: LogisticRegression(**kw).fit(X, y),
-                lambda: LogisticRegression(**kw).partial_fit(X, y, classes=[0, 1, 2, 3]),
-                lambda: core.train_multinomial(X, y, **kw),
-                lambda: reference.train_multinomial(X, y, **kw)):
-        with pytest.raises(ValueError, match=match):
-            fit()
-    # still fine for two classes
-    LogisticRegression(max_iter=2, tol=None, **kw).fit(X, y % 2)
+    fits = (lambda: LogisticRegression(max_iter=3, tol=None, **kw).fit(X, y),
+            lambda: LogisticRegression(**kw).partial_fit(X, y, classes=[0, 1, 2, 3]))
+    for fit in fits:
+        clf = fit()
+        assert clf.coef_.shape == (4, X.shape[1])
+        assert np.isfinite(clf.coef_).all()
+    for train in (core.train_multinomial, reference.train_multinomial):
+        res = train(X, y, epochs=3, **kw)
+        assert res.W.shape == (4, X.shape[1]) and np.isfinite(res.W).all()
+    # unknown values still raise, naming the argument
+    with pytest.raises(ValueError, match="penalty"):
+        core.train_multinomial(X, y, penalty="l3")
+    with pytest.raises(ValueError, match="learning_rate"):
+        core.train_multinomial(X, y, learning_rate="rmsprop")
+
+
+@pytest.mark.parametrize("kw", [
+    dict(penalty="l1", alpha=0.02),
+    dict(penalty="l1", alpha=0.02, learning_rate="adagrad", lr=0.2),
+    dict(penalty="elasticnet", alpha=0.04, l1_ratio=0.5),
+], ids=["l1", "adagrad_l1", "elasticnet"])
+def test_l1_zeroes_irrelevant_features_in_every_class(seed, kw):
+    """Features that carry no signal get exactly zero weight in every row."""
+    rng = np.random.default_rng(seed)
+    X, y = make_data(seed, m=1500, n=3)
+    X = np.hstack([X, rng.normal(size=(1500, 4))])  # 4 irrelevant columns
+    opts = dict(batch_size=32, epochs=40, lr=0.1, random_state=seed)
+    opts.update(kw)
+    for train in (core.train_multinomial, reference.train_multinomial):
+        res = train(X, y, **opts)
+        assert (res.W[:, 3:] == 0.0).all(), res.W[:, 3:]
+        assert (res.W[:, :3] != 0.0).any(axis=1).sum() >= 3
+
+
+def test_l1_adagrad_state_round_trips_and_continues(tmp_path, seed, dtype):
+    """A k-class l1 + AdaGrad model saves its (k, n + 1) / (k, n) optimizer
+    state and, loaded, continues training exactly as the original."""
+    X, y = make_data(seed, dtype=dtype)
+    clf = LogisticRegression(penalty="l1", alpha=0.01, learning_rate="adagrad",
+                             lr=0.2, batch_size=16, max_iter=4, tol=None,
+                             random_state=seed).fit(X, y)
+    state = clf._state
+    k, n = 4, X.shape[1]
+    assert state.gsq.shape == (k, n + 1) and state.gsq[:, n].all()
+    assert state.l1_u.shape == state.l1_q.shape == (k, n)
+    assert state.l1_u.any() and state.l1_q.any()
+    fastlr.save(clf, tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as npz:
+        assert {"gsq", "l1_u", "l1_q"} <= set(npz.files)
+    back = fastlr.load(tmp_path / "m.npz")
+    for name in ("gsq", "l1_u", "l1_q", "w", "b"):
+        np.testing.assert_array_equal(getattr(back._state, name),
+                                      getattr(state, name))
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+    a = copy.deepcopy(clf)
+    for model in (a, back):
+        model.partial_fit(X, y)
+        model.partial_fit(X[:50], y[:50])
+    np.testing.assert_array_equal(back.coef_, a.coef_)
+    np.testing.assert_array_equal(back.intercept_, a.intercept_)
+    np.testing.assert_array_equal(back._state.gsq, a._state.gsq)
+    np.testing.assert_array_equal(back._state.l1_q, a._state.l1_q)
 
 
 def test_bad_labels():

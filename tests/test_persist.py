@@ -391,17 +391,17 @@ def test_multiclass_round_trip(tmp_path, data, dtype, average):
     np.testing.assert_array_equal(back.coef_, a.coef_)
 
 
-def test_multiclass_file_with_binary_only_state_is_rejected(tmp_path, data):
+def test_multiclass_file_with_binary_shaped_state_is_rejected(tmp_path, data):
     X, _ = data
     y = np.argmax(X[:, :2] @ [[1, -1, 0], [0, 1, -1]], axis=1)
     fastlr.save(fitted(X, y), tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz") as npz:
         arrays = dict(npz)
-    arrays["gsq"] = np.ones(4)
-    np.savez(tmp_path / "bad.npz", **arrays)
-    with pytest.raises(ModelFileError, match="gsq"):
-        fastlr.load(tmp_path / "bad.npz")
-    arrays.pop("gsq")
+    for name, shape in (("gsq", (4,)), ("l1_u", (3,)), ("l1_q", (3, 4))):
+        bad = dict(arrays, **{name: np.ones(shape)})
+        np.savez(tmp_path / "bad.npz", **bad)
+        with pytest.raises(ModelFileError, match=name):
+            fastlr.load(tmp_path / "bad.npz")
     arrays["w"] = arrays["w"][:2]
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ModelFileError, match="'w'"):
