@@ -372,14 +372,7 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
             return _kernels.full_loss_sum(X, y01, sw, w, b) / denom, bound
         return math.nan, bound
 
-    on_stall = None
-    if learning_rate == "adaptive":
-        def on_stall():
-            # scikit-learn's rule: divide by 5 while above 1e-6, else stop
-            if eta[0] > ADAPTIVE_MIN_LR:
-                eta[0] /= ADAPTIVE_DIVISOR
-                return True
-            return False
+    on_stall = _adaptive_on_stall(eta) if learning_rate == "adaptive" else None
 
     block = block_rows(X.shape[1] * X.itemsize, batch_size)
     return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng, block),
@@ -387,6 +380,18 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
+
+
+def _adaptive_on_stall(eta):
+    """``"adaptive"``: a callback that divides ``eta[0]`` by 5 when the loss
+    stalls, while it is above 1e-6, and otherwise says stop (scikit-learn's
+    rule)."""
+    def on_stall():
+        if eta[0] > ADAPTIVE_MIN_LR:
+            eta[0] /= ADAPTIVE_DIVISOR
+            return True
+        return False
+    return on_stall
 
 
 def _threads(n_threads):
@@ -696,13 +701,7 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
                 X, yidx, sw, w, b) / denom, bound
         return math.nan, bound
 
-    on_stall = None
-    if learning_rate == "adaptive":
-        def on_stall():
-            if eta[0] > ADAPTIVE_MIN_LR:
-                eta[0] /= ADAPTIVE_DIVISOR
-                return True
-            return False
+    on_stall = _adaptive_on_stall(eta) if learning_rate == "adaptive" else None
 
     block = block_rows(X.shape[1] * X.itemsize, batch_size)
     return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng, block),

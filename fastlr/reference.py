@@ -120,6 +120,76 @@ def column_stats(X):
     return shift + d1 * s, np.where(sd > 0, sd * s, 1.0)
 
 
+class _Update:
+    """The kernels' update rule (``_step``) in NumPy, for weights of any
+    shape: ``(n,)`` with a float intercept (binary) or ``(k, n)`` with ``(k,)``
+    intercepts (multinomial). In the kernel's order: gradient with its L2
+    part, step size (constant, inverse scaling, or AdaGrad with its own
+    accumulator for the intercept(s)), step, Tsuruoka et al.'s cumulative L1
+    truncation, then averaging. ``eta0`` is lowered between epochs by
+    ``"adaptive"`` (:meth:`on_stall`)."""
+
+    def __init__(self, w_shape, b_zero, lr, learning_rate, power_t, penalty,
+                 alpha, l1_ratio, average_start):
+        self.learning_rate, self.power_t = learning_rate, power_t
+        self.average_start = average_start
+        self.l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
+        self.l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
+        self.eta0 = lr
+        self.t = 0                        # steps taken
+        self.gsq = np.zeros(w_shape)      # AdaGrad: sums of squared gradients ...
+        self.gsq_b = b_zero               # ... and the intercept's
+        self.l1_u = np.zeros(w_shape)     # L1: total penalty each weight could get
+        self.l1_q = np.zeros(w_shape)     # L1: penalty each weight did get
+        self.k_avg = 0                    # averaged iterates
+        self.w_avg = np.zeros(w_shape)
+        self.b_avg = b_zero
+
+    def step(self, w, b, grad, grad_b):
+        """New ``(w, b)`` after one step on the data gradient ``grad`` (the
+        L2 part is added here) and the intercept gradient ``grad_b``."""
+        self.t += 1
+        grad = grad + self.l2 * w
+        if self.learning_rate == "adagrad":
+            self.gsq = self.gsq + grad * grad
+            self.gsq_b = self.gsq_b + grad_b * grad_b
+            eta = self.eta0 / (1e-8 + np.sqrt(self.gsq))
+            eta_b = self.eta0 / (1e-8 + np.sqrt(self.gsq_b))
+        else:
+            eta = self.eta0
+            if self.learning_rate == "invscaling":
+                eta = self.eta0 / float(self.t) ** self.power_t
+            eta_b = eta
+        w = w - eta * grad
+        b = b - eta_b * grad_b
+        if self.l1 > 0.0:
+            # Tsuruoka et al. 2009: pull each weight toward zero by the
+            # penalty it could have had minus what it had, clip at zero
+            self.l1_u = self.l1_u + eta * self.l1
+            before = w
+            w = np.where(before > 0, np.maximum(0.0, before - (self.l1_u + self.l1_q)),
+                         np.where(before < 0,
+                                  np.minimum(0.0, before + (self.l1_u - self.l1_q)),
+                                  before))
+            self.l1_q = self.l1_q + (w - before)
+        if self.average_start > 0 and self.t >= self.average_start:
+            self.k_avg += 1
+            self.w_avg = self.w_avg + (w - self.w_avg) / self.k_avg
+            self.b_avg = self.b_avg + (b - self.b_avg) / self.k_avg
+        return w, b
+
+    def model(self, w, b):
+        """The model: the averaged weights once averaging has begun."""
+        return (self.w_avg, self.b_avg) if self.k_avg > 0 else (w, b)
+
+    def on_stall(self):
+        """``"adaptive"``: divide the rate by 5 while above 1e-6, else stop."""
+        if self.eta0 > ADAPTIVE_MIN_LR:
+            self.eta0 /= ADAPTIVE_DIVISOR
+            return True
+        return False
+
+
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
@@ -151,23 +221,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         mean, scale = np.zeros(n), np.ones(n)
     w = np.zeros(n)
     b = 0.0
-    l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
-    l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
-    t = 0                      # steps taken
-    gsq = np.zeros(n)          # AdaGrad: sums of squared gradients ...
-    gsq_b = 0.0                # ... and the intercept's
-    l1_u = np.zeros(n)         # L1: total penalty each weight could receive
-    l1_q = np.zeros(n)         # L1: penalty each weight did receive
-    k_avg = 0                  # averaged iterates
-    w_avg = np.zeros(n)
-    b_avg = 0.0
-    eta0 = [lr]                # "adaptive" lowers it between epochs
-
-    def model():
-        return (w_avg, b_avg) if k_avg > 0 else (w, b)
+    upd = _Update(n, 0.0, lr, learning_rate, power_t, penalty, alpha, l1_ratio,
+                  average_start)
 
     def run_one(blocks, block):
-        nonlocal w, b, t, gsq, gsq_b, l1_u, l1_q, k_avg, w_avg, b_avg
+        nonlocal w, b
         order = rows_of(blocks, block, m)
         total = 0.0
         bound = 0.0
@@ -179,52 +237,18 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
             r = (_sigmoid(z) - yb) * swb
             total += (swb * row_losses(z, yb)).sum()
             bound += (swb * np.maximum(np.where(yb == 0, z, -z), 0.0)).sum()
-            t += 1
-            grad = Xb.T @ r / len(idx) + l2 * w
-            grad_b = r.mean()
-            if learning_rate == "adagrad":
-                gsq = gsq + grad * grad
-                gsq_b = gsq_b + grad_b * grad_b
-                eta = eta0[0] / (1e-8 + np.sqrt(gsq))
-                eta_b = eta0[0] / (1e-8 + math.sqrt(gsq_b))
-            else:
-                eta = eta0[0]
-                if learning_rate == "invscaling":
-                    eta = eta0[0] / float(t) ** power_t
-                eta_b = eta
-            w = w - eta * grad
-            b = b - eta_b * grad_b
-            if l1 > 0.0:
-                # Tsuruoka et al. 2009: pull each weight toward zero by the
-                # penalty it could have had minus what it had, clip at zero
-                l1_u = l1_u + eta * l1
-                before = w
-                w = np.where(before > 0, np.maximum(0.0, before - (l1_u + l1_q)),
-                             np.where(before < 0,
-                                      np.minimum(0.0, before + (l1_u - l1_q)),
-                                      before))
-                l1_q = l1_q + (w - before)
-            if average_start > 0 and t >= average_start:
-                k_avg += 1
-                w_avg = w_avg + (w - w_avg) / k_avg
-                b_avg = b_avg + (b - b_avg) / k_avg
+            w, b = upd.step(w, b, Xb.T @ r / len(idx), r.mean())
         bound /= sw.sum()
         if epoch_loss == "running":
             return total / sw.sum(), bound
         if epoch_loss == "full":
-            wm, bm = model()
+            wm, bm = upd.model(w, b)
             wr, br = wm / scale, bm - (wm / scale) @ mean
             z = X.astype(np.float64) @ wr + br
             return float((sw * row_losses(z, y01)).sum() / sw.sum()), bound
         return math.nan, bound
 
-    on_stall = None
-    if learning_rate == "adaptive":
-        def on_stall():
-            if eta0[0] > ADAPTIVE_MIN_LR:
-                eta0[0] /= ADAPTIVE_DIVISOR
-                return True
-            return False
+    on_stall = upd.on_stall if learning_rate == "adaptive" else None
 
     def finite():
         return bool(np.isfinite(w).all() and np.isfinite(b))
@@ -238,7 +262,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
                                n_iter_no_change=n_iter_no_change,
                                track=epoch_loss is not None, callback=callback,
                                on_stall=on_stall)
-    wm, bm = model()
+    wm, bm = upd.model(w, b)
     w_raw = wm / scale
     return TrainResult(w_raw.astype(X.dtype), float(bm - w_raw @ mean), losses)
 
@@ -308,25 +332,13 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     else:
         mean, scale = np.zeros(n), np.ones(n)
     onehot = np.eye(k)[yidx]
-    l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
-    l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
     W = np.zeros((k, n))
     b = np.zeros(k)
-    t = 0
-    gsq = np.zeros((k, n))     # AdaGrad: per (class, feature) ...
-    gsq_b = np.zeros(k)        # ... and per class intercept
-    l1_u = np.zeros((k, n))    # L1: total penalty each weight could receive
-    l1_q = np.zeros((k, n))    # L1: penalty each weight did receive
-    k_avg = 0
-    W_avg = np.zeros((k, n))
-    b_avg = np.zeros(k)
-    eta0 = [lr]
-
-    def model():
-        return (W_avg, b_avg) if k_avg > 0 else (W, b)
+    upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t, penalty, alpha,
+                  l1_ratio, average_start)
 
     def run_one(blocks, block):
-        nonlocal W, b, t, gsq, gsq_b, l1_u, l1_q, k_avg, W_avg, b_avg
+        nonlocal W, b
         order = rows_of(blocks, block, m)
         total = 0.0
         bound = 0.0
@@ -340,39 +352,12 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
             zy = (zs * Yb).sum(axis=1)          # z_y - max(z)
             total += (swb * (lse - zy)).sum()
             bound += (swb * -zy).sum()
-            t += 1
-            grad = R.T @ Xb / len(idx) + l2 * W
-            grad_b = R.mean(axis=0)
-            if learning_rate == "adagrad":
-                gsq = gsq + grad * grad
-                gsq_b = gsq_b + grad_b * grad_b
-                eta = eta0[0] / (1e-8 + np.sqrt(gsq))
-                eta_b = eta0[0] / (1e-8 + np.sqrt(gsq_b))
-            else:
-                eta = eta0[0]
-                if learning_rate == "invscaling":
-                    eta = eta0[0] / float(t) ** power_t
-                eta_b = eta
-            W = W - eta * grad
-            b = b - eta_b * grad_b
-            if l1 > 0.0:
-                # Tsuruoka et al. 2009, per (class, feature) weight
-                l1_u = l1_u + eta * l1
-                before = W
-                W = np.where(before > 0, np.maximum(0.0, before - (l1_u + l1_q)),
-                             np.where(before < 0,
-                                      np.minimum(0.0, before + (l1_u - l1_q)),
-                                      before))
-                l1_q = l1_q + (W - before)
-            if average_start > 0 and t >= average_start:
-                k_avg += 1
-                W_avg = W_avg + (W - W_avg) / k_avg
-                b_avg = b_avg + (b - b_avg) / k_avg
+            W, b = upd.step(W, b, R.T @ Xb / len(idx), R.mean(axis=0))
         bound /= sw.sum()
         if epoch_loss == "running":
             return total / sw.sum(), bound
         if epoch_loss == "full":
-            Wm, bm = model()
+            Wm, bm = upd.model(W, b)
             Wr = Wm / scale
             zs, lse = _log_softmax_parts(X.astype(np.float64) @ Wr.T
                                          + (bm - Wr @ mean))
@@ -380,13 +365,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
             return float((sw * loss).sum() / sw.sum()), bound
         return math.nan, bound
 
-    on_stall = None
-    if learning_rate == "adaptive":
-        def on_stall():
-            if eta0[0] > ADAPTIVE_MIN_LR:
-                eta0[0] /= ADAPTIVE_DIVISOR
-                return True
-            return False
+    on_stall = upd.on_stall if learning_rate == "adaptive" else None
 
     def finite():
         return bool(np.isfinite(W).all() and np.isfinite(b).all())
@@ -398,7 +377,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                                n_iter_no_change=n_iter_no_change,
                                track=epoch_loss is not None, callback=callback,
                                on_stall=on_stall)
-    Wm, bm = model()
+    Wm, bm = upd.model(W, b)
     W_raw = Wm / scale
     return MultinomialResult(W_raw.astype(X.dtype), bm - W_raw @ mean, losses,
                              classes)
