@@ -6,10 +6,11 @@ Every public entry point runs these before any kernel, so bad input raises a
 
 import math
 import numbers
+import sys
 
 import numpy as np
 
-from . import _kernels
+from . import _kernels, _kernels_sparse
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -41,12 +42,31 @@ def float_dtype_of(arr):
     return np.float32 if arr.dtype == np.float32 else np.float64
 
 
-def check_X(X, name="X"):
+def is_sparse(X):
+    """Whether X is a scipy.sparse matrix or array.
+
+    Asks scipy only if it is already imported: an object cannot be a scipy
+    sparse matrix otherwise, and importing scipy costs start-up time.
+    """
+    sp = sys.modules.get("scipy.sparse")
+    return sp is not None and sp.issparse(X)
+
+
+def check_X(X, name="X", accept_sparse=False):
     """Return X as a C-contiguous 2-D float32/float64 array, finite, non-empty.
 
     C-contiguous float32/float64 input is returned as is (no copy); other
-    layouts and dtypes are converted once.
+    layouts and dtypes are converted once. With ``accept_sparse``, scipy
+    sparse input is returned as a canonical CSR matrix
+    (:func:`check_sparse_X`); without, it is refused with a TypeError.
     """
+    if is_sparse(X):
+        if not accept_sparse:
+            raise TypeError(
+                f"{name} is a scipy.sparse matrix, which this function does "
+                "not support; pass a dense array (X.toarray()) if it fits in "
+                "memory")
+        return check_sparse_X(X, name)
     arr = _as_numeric_array(X, name)
     if arr.ndim != 2:
         raise ValueError(
@@ -59,6 +79,69 @@ def check_X(X, name="X"):
     if not _kernels.all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
+
+
+def check_sparse_X(X, name="X"):
+    """Validate scipy sparse X and return it as a canonical CSR matrix.
+
+    Never densifies. CSR input with float32/float64 data, sorted indices and
+    no duplicate entries is returned as is (no copy). Other formats (CSC,
+    COO, ...) are converted to CSR, other numeric dtypes to float64, and a
+    CSR with unsorted indices or duplicate entries is canonicalized on a
+    copy (duplicates summed, as ``sum_duplicates`` does): the caller's
+    matrix is never modified.
+    """
+    if len(X.shape) != 2:
+        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), "
+                         f"got shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must have a numeric dtype, got dtype {X.dtype}")
+    csr = X.tocsr()  # CSR: the same object; other formats: a new matrix
+    dtype = float_dtype_of(csr)
+    if csr.dtype != dtype:
+        csr = csr.astype(dtype)
+    m, n = csr.shape
+    indptr, indices = csr.indptr, csr.indices
+    if (indptr.shape[0] != m + 1 or indptr[0] != 0
+            or (m and np.any(indptr[1:] < indptr[:-1]))
+            or indptr[-1] > min(indices.shape[0], csr.data.shape[0])):
+        raise ValueError(f"{name} is not a valid CSR matrix: its indptr is "
+                         "inconsistent with its shape or data")
+    nnz = int(indptr[-1])
+    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= n):
+        raise ValueError(f"{name} is not a valid CSR matrix: a column index lies "
+                         f"outside 0..{n - 1}")
+    if not csr.has_canonical_format:
+        if csr is X:
+            csr = csr.copy()
+        csr.sum_duplicates()  # sorts the indices and adds duplicates
+    if not _kernels_sparse.finite_1d(csr.data[:csr.indptr[-1]]):
+        raise ValueError(f"{name} contains NaN or infinity")
+    return csr
+
+
+def row_bytes(X):
+    """Bytes of one dense row of X: what sizes the shuffled blocks.
+
+    Sparse X uses the size of its *dense* row too, so that a sparse matrix
+    and its densified copy are visited in the same order for the same
+    ``random_state``. Wide sparse data thus gets small blocks (single rows
+    beyond 2048 float64 columns), which costs a CSR little: its rows are
+    short, and each is one contiguous run of entries.
+    """
+    return X.shape[1] * X.dtype.itemsize
+
+
+def check_standardize(standardize):
+    """``True``, ``False`` (numpy bools too) or ``"scale"``."""
+    if isinstance(standardize, (bool, np.bool_)):
+        return bool(standardize)
+    if isinstance(standardize, str) and standardize == "scale":
+        return "scale"
+    raise ValueError(f"standardize must be True, False or 'scale', got "
+                     f"{standardize!r}")
 
 
 def check_vector(a, name, allow_inf=False):

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from . import _kernels, _kernels_multinomial
+from . import _kernels, _kernels_multinomial, _kernels_sparse
 from ._driver import (
     ADAPTIVE_DIVISOR,
     ADAPTIVE_MIN_LR,
@@ -29,9 +29,12 @@ from ._validation import (
     check_real,
     check_same_length,
     check_sample_weight,
+    check_standardize,
     check_weights,
     check_X,
     float_dtype_of,
+    is_sparse,
+    row_bytes,
 )
 
 __all__ = [
@@ -157,7 +160,7 @@ def gradients(X, y, p):
 
     Parameters
     ----------
-    X : array_like of shape (m, n)
+    X : array_like or scipy.sparse matrix of shape (m, n)
     y : array_like of shape (m,)
         Labels 0 or 1.
     p : array_like of shape (m,)
@@ -170,13 +173,17 @@ def gradients(X, y, p):
     db : float
         ``mean(p - y)``.
     """
-    X = check_X(X)
+    X = check_X(X, accept_sparse=True)
     y01 = check_labels01(y, "y", m=X.shape[0])
     # p in float64 whatever its dtype: one kernel specialization per X dtype
     pv = check_proba(p, "p").astype(np.float64, copy=False)
     check_same_length(X, pv, "X", "p")
     dw = np.empty(X.shape[1])
-    db = _kernels.gradient_sums(X, y01, pv, dw)
+    if is_sparse(X):
+        db = _kernels_sparse.csr_gradient_sums(X.data, X.indices, X.indptr, y01,
+                                               pv, dw)
+    else:
+        db = _kernels.gradient_sums(X, y01, pv, dw)
     return dw.astype(X.dtype, copy=False), float(db)
 
 
@@ -185,8 +192,16 @@ def gradients(X, y, p):
 
 
 def _decision(X, w, b):
-    """``X @ w + b`` in X's dtype, threaded when X is large enough."""
+    """``X @ w + b`` in X's dtype, threaded when X is large enough (X a
+    validated dense array or canonical CSR matrix)."""
     out = np.empty(X.shape[0], dtype=X.dtype)
+    if is_sparse(X):
+        threaded = (X.indptr[-1] >= PARALLEL_MIN_ELEMENTS
+                    and numba.get_num_threads() > 1)
+        kernel = (_kernels_sparse.csr_decision_parallel if threaded
+                  else _kernels_sparse.csr_decision_serial)
+        kernel(X.data, X.indices, X.indptr, w, b, out)
+        return out
     if X.size >= PARALLEL_MIN_ELEMENTS and numba.get_num_threads() > 1:
         _kernels.decision_parallel(X, w, b, out)
     else:
@@ -195,8 +210,8 @@ def _decision(X, w, b):
 
 
 def decision_function(X, w, b):
-    """Logits ``X @ w + b``; shape (m,), dtype of X."""
-    X = check_X(X)
+    """Logits ``X @ w + b``; shape (m,), dtype of X (dense or scipy.sparse)."""
+    X = check_X(X, accept_sparse=True)
     w, b = check_weights(w, b, X.shape[1])
     return _decision(X, w, b)
 
@@ -206,7 +221,7 @@ def predict_proba(X, w, b):
 
     Parameters
     ----------
-    X : array_like of shape (m, n)
+    X : array_like or scipy.sparse matrix of shape (m, n)
     w : array_like of shape (n,)
     b : float
 
@@ -215,7 +230,7 @@ def predict_proba(X, w, b):
     ndarray of shape (m,)
         dtype of X (float32 or float64).
     """
-    X = check_X(X)
+    X = check_X(X, accept_sparse=True)
     w, b = check_weights(w, b, X.shape[1])
     z = _decision(X, w, b)
     _kernels.proba_from_decision(z, z)
@@ -233,7 +248,7 @@ def predict(X, w, b, threshold=0.5):
     ndarray of shape (m,), int64
     """
     threshold = check_real(threshold, "threshold", open01=True)
-    X = check_X(X)
+    X = check_X(X, accept_sparse=True)
     w, b = check_weights(w, b, X.shape[1])
     z = _decision(X, w, b)
     return (z > math.log(threshold / (1.0 - threshold))).astype(np.int64)
@@ -298,11 +313,24 @@ class SGDState:
 
     @classmethod
     def for_data(cls, X, standardize):
+        """A fresh state for validated X (dense or CSR).
+
+        ``standardize``: False, True (center and scale) or ``"scale"``
+        (divide by the standard deviation, no centering). On sparse X, True
+        means ``"scale"``: centering would make every zero non-zero.
+        """
         n = X.shape[1]
         if not standardize:
             return cls(np.zeros(n), np.ones(n))
         mean, scale = np.empty(n), np.empty(n)
-        _kernels.column_stats(X, mean, scale)
+        if is_sparse(X):
+            _kernels_sparse.csr_column_stats(X.data, X.indices, X.indptr, n, mean,
+                                             scale)
+            standardize = "scale"
+        else:
+            _kernels.column_stats(X, mean, scale)
+        if standardize == "scale":
+            mean[:] = 0.0
         return cls(mean, scale)
 
     #: the arrays that make up the state (for copies and model files)
@@ -351,7 +379,14 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     if average_start == 0:
         state.steps[1] = 0  # averaging off: the iterate is the model
     threads = _threads(n_threads)
-    threaded = (threads > 1 and min(batch_size, m) >= PARALLEL_MIN_BATCH
+    sparse = is_sparse(X)
+    if sparse and state.mean.any():
+        raise ValueError(
+            "X is sparse but the model centers its features (it was started on "
+            "dense X with standardize=True); sparse input can only be scaled. "
+            "Start from sparse X, or use standardize='scale' or False")
+    threaded = (not sparse and threads > 1
+                and min(batch_size, m) >= PARALLEL_MIN_BATCH
                 and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
     kernel = _kernels.sgd_epoch_parallel if threaded else _kernels.sgd_epoch
     out2 = np.empty(2)
@@ -359,27 +394,45 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     eta = [float(lr)]  # "adaptive" lowers it between epochs
 
     def run_one(blocks, block):
-        with _numba_threads(threads):
-            kernel(X, y01, sw, blocks, block, state.mean, state.scale, batch_size,
-                   track, scode, eta[0], float(power_t), pcode, float(alpha),
-                   float(l1_ratio), average_start, state.w, state.b, state.steps,
-                   state.gsq, state.avg, state.l1_u, state.l1_q, out2)
+        if sparse:
+            # no centering on sparse input: SGDState.for_data left mean at 0
+            _kernels_sparse.csr_sgd_epoch(
+                X.data, X.indices, X.indptr, y01, sw, blocks, block, state.scale,
+                batch_size, track, scode, eta[0], float(power_t), pcode,
+                float(alpha), float(l1_ratio), average_start, state.w, state.b,
+                state.steps, state.gsq, state.avg, state.l1_u, state.l1_q, out2)
+        else:
+            with _numba_threads(threads):
+                kernel(X, y01, sw, blocks, block, state.mean, state.scale,
+                       batch_size, track, scode, eta[0], float(power_t), pcode,
+                       float(alpha), float(l1_ratio), average_start, state.w,
+                       state.b, state.steps, state.gsq, state.avg, state.l1_u,
+                       state.l1_q, out2)
         bound = out2[1] / denom
         if track:
             return out2[0] / denom, bound
         if epoch_loss == "full":
             w, b = state.raw()
-            return _kernels.full_loss_sum(X, y01, sw, w, b) / denom, bound
+            return full_loss_sum(X, y01, sw, w, b) / denom, bound
         return math.nan, bound
 
     on_stall = _adaptive_on_stall(eta) if learning_rate == "adaptive" else None
 
-    block = block_rows(X.shape[1] * X.itemsize, batch_size)
+    block = block_rows(row_bytes(X), batch_size)
     return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng, block),
                       epochs=epochs, lr=lr, tol=tol,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
+
+
+def full_loss_sum(X, y01, sw, w, b):
+    """Sum of (weighted) row log-losses of the raw-space model on validated
+    X, dense or CSR."""
+    if is_sparse(X):
+        return _kernels_sparse.csr_full_loss_sum(X.data, X.indices, X.indptr, y01,
+                                                 sw, w, b)
+    return _kernels.full_loss_sum(X, y01, sw, w, b)
 
 
 def _adaptive_on_stall(eta):
@@ -429,9 +482,17 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
 
     Parameters
     ----------
-    X : array_like of shape (m, n)
+    X : array_like or scipy.sparse matrix of shape (m, n)
         Features. C-contiguous float32/float64 input is used without a copy;
         float32 stays float32 (the arithmetic accumulates in float64).
+        Sparse input (CSR, or any scipy.sparse format, converted to CSR
+        without densifying) is trained by a kernel that loops over the
+        stored entries only and updates only the weights of the columns
+        present in each batch (lazy updates; see
+        :mod:`fastlr._kernels_sparse`): an epoch costs O(nnz + n). It runs
+        on one thread. Results equal the dense path's on ``X.toarray()``
+        (with ``standardize="scale"`` for ``standardize=True``) up to
+        rounding.
     y : array_like of shape (m,)
         Labels 0 or 1, both present.
     batch_size : int, default 100
@@ -441,9 +502,14 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     lr : float, default 0.01
         Base learning rate (> 0, finite): scikit-learn's ``eta0``. How it is
         used depends on ``learning_rate``.
-    standardize : bool, default True
+    standardize : {True, False, "scale"}, default True
         Train on ``(X - mean) / std`` (columns with zero spread are left
-        unscaled), folded into the kernel so X is never copied. The returned
+        unscaled), folded into the kernel so X is never copied. ``"scale"``:
+        on ``X / std``, without centering (as scikit-learn's
+        ``StandardScaler(with_mean=False)``). **On sparse X, True means
+        "scale"**: subtracting the mean would turn every stored zero into a
+        non-zero, so sparse features are scaled, not centered (the std is
+        still that of the column, implicit zeros included). The returned
         ``w`` and ``b`` are mapped back to raw feature space either way.
     shuffle : {True, False, "blocks", "rows"}, default True
         ``True`` (same as ``"blocks"``): each epoch visits blocks of a few
@@ -554,7 +620,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     if n_threads is not None:
         check_positive_int(n_threads, "n_threads")
     rng = make_rng(random_state)
-    X = check_X(X)
+    standardize = check_standardize(standardize)
+    X = check_X(X, accept_sparse=True)
     y01 = check_labels01(y, "y", m=X.shape[0], require_both=True)
     sw = check_sample_weight(sample_weight, X.shape[0])
     state = SGDState.for_data(X, standardize)
@@ -686,29 +753,51 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
     track = epoch_loss == "running"
     eta = [float(lr)]
 
+    sparse = is_sparse(X)
+    if sparse and state.mean.any():
+        raise ValueError(
+            "X is sparse but the model centers its features (it was started on "
+            "dense X with standardize=True); sparse input can only be scaled. "
+            "Start from sparse X, or use standardize='scale' or False")
+
     def run_one(blocks, block):
-        _kernels_multinomial.sgd_epoch_multinomial(
-            X, yidx, sw, blocks, block, state.mean, state.scale, batch_size,
-            track, scode, eta[0], float(power_t), pcode, float(alpha),
-            float(l1_ratio), average_start, state.w, state.b, state.steps,
-            state.gsq, state.avg, state.l1_u, state.l1_q, out2)
+        if sparse:
+            _kernels_sparse.csr_sgd_epoch_multinomial(
+                X.data, X.indices, X.indptr, yidx, sw, blocks, block, state.scale,
+                batch_size, track, scode, eta[0], float(power_t), pcode,
+                float(alpha), float(l1_ratio), average_start, state.w, state.b,
+                state.steps, state.gsq, state.avg, state.l1_u, state.l1_q, out2)
+        else:
+            _kernels_multinomial.sgd_epoch_multinomial(
+                X, yidx, sw, blocks, block, state.mean, state.scale, batch_size,
+                track, scode, eta[0], float(power_t), pcode, float(alpha),
+                float(l1_ratio), average_start, state.w, state.b, state.steps,
+                state.gsq, state.avg, state.l1_u, state.l1_q, out2)
         bound = out2[1] / denom
         if track:
             return out2[0] / denom, bound
         if epoch_loss == "full":
             w, b = state.raw()
-            return _kernels_multinomial.full_loss_sum_multinomial(
-                X, yidx, sw, w, b) / denom, bound
+            return full_loss_sum_multinomial(X, yidx, sw, w, b) / denom, bound
         return math.nan, bound
 
     on_stall = _adaptive_on_stall(eta) if learning_rate == "adaptive" else None
 
-    block = block_rows(X.shape[1] * X.itemsize, batch_size)
+    block = block_rows(row_bytes(X), batch_size)
     return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng, block),
                       epochs=epochs, lr=lr, tol=tol,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
+
+
+def full_loss_sum_multinomial(X, yidx, sw, W, B):
+    """Sum of (weighted) row cross-entropies of the raw-space model on
+    validated X, dense or CSR."""
+    if is_sparse(X):
+        return _kernels_sparse.csr_full_loss_sum_multinomial(
+            X.data, X.indices, X.indptr, yidx, sw, W, B)
+    return _kernels_multinomial.full_loss_sum_multinomial(X, yidx, sw, W, B)
 
 
 def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
@@ -728,7 +817,9 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
 
     Parameters
     ----------
-    X : array_like of shape (m, n)
+    X : array_like or scipy.sparse matrix of shape (m, n)
+        Sparse input runs the CSR kernel with lazy updates, as in
+        :func:`train` (and ``standardize=True`` scales without centering).
     y : array_like of shape (m,)
         Labels of any sortable type, at least two distinct ones (two give
         a softmax model with two rows, not the binary sigmoid model).
@@ -754,7 +845,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
     rng = make_rng(random_state)
-    X = check_X(X)
+    standardize = check_standardize(standardize)
+    X = check_X(X, accept_sparse=True)
     classes, yidx = check_class_labels(y, X.shape[0])
     sw = check_sample_weight(sample_weight, X.shape[0])
     state = MultinomialState.for_data(X, standardize, classes.shape[0])

@@ -13,15 +13,23 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _kernels, _kernels_multinomial
+from . import _kernels
 from ._driver import check_sgd_options, check_train_params
 from ._order import make_rng
 from ._progress import epoch_progress
-from ._validation import check_real, check_sample_weight, check_X
+from ._validation import (
+    check_real,
+    check_sample_weight,
+    check_standardize,
+    check_X,
+    is_sparse,
+)
 from .core import (
     MultinomialState,
     SGDState,
     _decision,
+    full_loss_sum,
+    full_loss_sum_multinomial,
     sgd,
     sgd_multinomial,
     softmax,
@@ -39,6 +47,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     ``classes_``, with the same penalties and learning-rate schedules (per
     (class, feature) weight); with more than two classes training runs on
     one thread.
+
+    ``X`` may be a scipy.sparse matrix (any format; CSR is used without a
+    copy): sparse input trains in CSR kernels that touch only the stored
+    entries and, each step, only the weights of the columns present in the
+    batch (see :func:`fastlr.train`), on one thread.
 
     Parameters
     ----------
@@ -108,8 +121,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``n_samples / (n_classes * count(label))`` from the ``y`` given to
         ``fit``
         (not supported by ``partial_fit``, as in scikit-learn).
-    standardize : bool, default True
+    standardize : {True, False, "scale"}, default True
         Train on standardized features (folded into the kernel, no copy).
+        ``"scale"`` divides by the standard deviation without centering. On
+        sparse X, True means ``"scale"`` (centering would densify).
         ``coef_`` and ``intercept_`` are always in raw feature space.
     shuffle : {True, False, "blocks", "rows"}, default True
         Reshuffle each epoch: by blocks of consecutive rows (True, "blocks";
@@ -184,6 +199,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _params(self, epochs):
         """Validated hyperparameters: ``(train_params, sgd_options)``."""
         params = check_train_params(self.batch_size, epochs, self.lr, self.penalty,
@@ -198,6 +218,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if not 0.0 < vf < 1.0:
             raise ValueError(f"validation_fraction must lie strictly between 0 "
                              f"and 1, got {vf}")
+        check_standardize(self.standardize)
         cw = self.class_weight
         if not (cw is None or isinstance(cw, dict) or
                 (isinstance(cw, str) and cw == "balanced")):
@@ -277,7 +298,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             self._params(self.max_iter)
         learning_rate, power_t, l1_ratio, average_start = options
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                             order="C", y_numeric=False)
+                             order="C", y_numeric=False, accept_sparse="csr")
+        X = _canonical(X)
         check_classification_targets(y)
         sw = check_sample_weight(sample_weight, X.shape[0])
         classes = np.unique(y)
@@ -361,9 +383,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         best = {"scores": [], "loss": np.inf, "state": None}
 
         def make_monitor(state):
-            full_loss = (_kernels_multinomial.full_loss_sum_multinomial
+            full_loss = (full_loss_sum_multinomial
                          if isinstance(state, MultinomialState)
-                         else _kernels.full_loss_sum)
+                         else full_loss_sum)
 
             def monitor():
                 w, b = state.raw()
@@ -393,7 +415,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         learning_rate, power_t, l1_ratio, average_start = options
         first = not hasattr(self, "classes_")
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                             order="C", reset=first)
+                             order="C", reset=first, accept_sparse="csr")
+        X = _canonical(X)
         check_classification_targets(y)
         if first:
             if classes is None:
@@ -446,8 +469,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (m, k) for k > 2 (column ``c`` scores ``classes_[c]``)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                          reset=False)
-        X = check_X(X)
+                          reset=False, accept_sparse="csr")
+        X = check_X(X, accept_sparse=True)
         if self.coef_.shape[0] > 1:
             # (m, n) @ (n, k) in X's dtype: BLAS, no loop over rows here
             return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
@@ -476,6 +499,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if z.ndim == 2:
             return self.classes_[z.argmax(axis=1)]
         return self.classes_[(z > 0).astype(np.intp)]
+
+
+def _canonical(X):
+    """Sparse X (CSR after ``validate_data``) in canonical form: sorted
+    indices, no duplicates (canonicalized on a copy); dense X unchanged."""
+    return check_X(X, accept_sparse=True) if is_sparse(X) else X
 
 
 def _comparable(label, classes):

@@ -463,9 +463,9 @@ def _check_params(path, params):
         # the estimator's own check, so a file accepts exactly what fit accepts
         model = LogisticRegression(**params)
         model._params(params["max_iter"])
-        for name in ("standardize", "warm_start"):
-            if not isinstance(params[name], bool):
-                raise TypeError(f"{name} must be true or false, got {params[name]!r}")
+        if not isinstance(params["warm_start"], bool):
+            raise TypeError(f"warm_start must be true or false, got "
+                            f"{params['warm_start']!r}")
         if params["random_state"] is not None:
             check_positive_int(params["random_state"], "random_state", minimum=0)
         check_positive_int(params["verbose"], "verbose", minimum=0)

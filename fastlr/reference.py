@@ -37,9 +37,12 @@ from ._validation import (
     check_real,
     check_same_length,
     check_sample_weight,
+    check_standardize,
     check_weights,
     check_X,
     float_dtype_of,
+    is_sparse,
+    row_bytes,
 )
 from .core import (
     MultinomialResult,
@@ -93,7 +96,7 @@ def log_loss(y, p, eps=1e-15):
 
 def gradients(X, y, p):
     """``(X.T @ (p - y) / m, mean(p - y))``; see :func:`fastlr.gradients`."""
-    X = check_X(X)
+    X = check_X(X, accept_sparse=True)
     y01 = check_labels01(y, "y", m=X.shape[0])
     pv = check_proba(p, "p")
     check_same_length(X, pv, "X", "p")
@@ -106,8 +109,13 @@ def column_stats(X):
     """Column means and standard deviations (zero spread -> 1), overflow-safe.
 
     Same formulas as the kernel: columns divided by their largest ``|x|``
-    (1 when that is below 1e-300) and shifted by the first row.
+    (1 when that is below 1e-300) and shifted by the first row. For a
+    scipy.sparse X, over all rows (implicit zeros included) without
+    densifying; only columns stored in every row are shifted (the others
+    hold a zero).
     """
+    if is_sparse(X):
+        return _sparse_column_stats(X)
     X64 = X.astype(np.float64)
     amax = np.abs(X64).max(axis=0)
     s = np.where(amax >= 1e-300, amax, 1.0)
@@ -115,6 +123,23 @@ def column_stats(X):
     d = X64 / s - shift / s
     d1 = d.mean(axis=0)
     sd = np.sqrt(np.maximum((d * d).mean(axis=0) - d1 * d1, 0.0))
+    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift / s), 1e-300)
+    sd = np.where(sd <= tiny, 0.0, sd)
+    return shift + d1 * s, np.where(sd > 0, sd * s, 1.0)
+
+
+def _sparse_column_stats(X):
+    X64 = X.astype(np.float64)
+    m = X.shape[0]
+    amax = np.asarray(abs(X64).max(axis=0).todense()).reshape(-1)
+    s = np.where(amax >= 1e-300, amax, 1.0)
+    full = np.diff(X64.tocsc().indptr) == m
+    shift = np.where(full, X64[[0]].toarray().reshape(-1), 0.0)
+    d = X64.multiply(1.0 / s).tocsr()          # the stored entries / s
+    d.data -= (shift / s)[d.indices]           # shifted (full columns only)
+    d1 = np.asarray(d.sum(axis=0)).reshape(-1) / m
+    d2 = np.asarray(d.multiply(d).sum(axis=0)).reshape(-1) / m
+    sd = np.sqrt(np.maximum(d2 - d1 * d1, 0.0))
     tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift / s), 1e-300)
     sd = np.where(sd <= tiny, 0.0, sd)
     return shift + d1 * s, np.where(sd > 0, sd * s, 1.0)
@@ -202,6 +227,10 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     is accepted for signature compatibility and ignored. Every update rule
     (penalties, schedules, averaging) is written out in the batch loop in
     the kernel's order.
+
+    Sparse X: the batch is the sparse ``X[rows] / scale`` (no centering, as
+    in :func:`fastlr.train`), and every step updates all n weights
+    eagerly: the twin of the sparse kernel's lazy updates.
     """
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
                                 epoch_loss, tol, n_iter_no_change, shuffle)
@@ -209,16 +238,26 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
     rng = make_rng(random_state)
-    X = check_X(X)
+    standardize = check_standardize(standardize)
+    X = check_X(X, accept_sparse=True)
     y01 = check_labels01(y, "y", m=X.shape[0], require_both=True)
     sw = check_sample_weight(sample_weight, X.shape[0])
     m, n = X.shape
+    sparse = is_sparse(X)
     if sw.shape[0] == 0:
         sw = np.ones(m)
     if standardize:
         mean, scale = column_stats(X)
+        if sparse or standardize == "scale":
+            mean = np.zeros(n)
     else:
         mean, scale = np.zeros(n), np.ones(n)
+
+    def batch(idx):
+        if sparse:
+            return X[idx].astype(np.float64).multiply(1.0 / scale).tocsr()
+        return (X[idx].astype(np.float64) - mean) / scale
+
     w = np.zeros(n)
     b = 0.0
     upd = _Update(n, 0.0, lr, learning_rate, power_t, penalty, alpha, l1_ratio,
@@ -231,7 +270,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         bound = 0.0
         for start in range(0, m, batch_size):
             idx = order[start:start + batch_size]
-            Xb = (X[idx].astype(np.float64) - mean) / scale
+            Xb = batch(idx)
             yb, swb = y01[idx], sw[idx]
             z = Xb @ w + b
             r = (_sigmoid(z) - yb) * swb
@@ -253,7 +292,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     def finite():
         return bool(np.isfinite(w).all() and np.isfinite(b))
 
-    block = block_rows(n * X.itemsize, batch_size)
+    block = block_rows(row_bytes(X), batch_size)
     # a diverging run overflows before it is stopped: no warnings, the
     # DivergedError says what happened
     with np.errstate(over="ignore", invalid="ignore"):
@@ -273,7 +312,7 @@ def _decision(X, w, b):
 
 def predict_proba(X, w, b):
     """``sigmoid(X @ w + b)``, dtype of X; see :func:`fastlr.predict_proba`."""
-    X = check_X(X)
+    X = check_X(X, accept_sparse=True)
     w, b = check_weights(w, b, X.shape[1])
     return _sigmoid(_decision(X, w, b).astype(X.dtype).astype(np.float64)).astype(X.dtype)
 
@@ -281,7 +320,7 @@ def predict_proba(X, w, b):
 def predict(X, w, b, threshold=0.5):
     """1 where the probability exceeds ``threshold``; see :func:`fastlr.predict`."""
     threshold = check_real(threshold, "threshold", open01=True)
-    X = check_X(X)
+    X = check_X(X, accept_sparse=True)
     w, b = check_weights(w, b, X.shape[1])
     z = _decision(X, w, b).astype(X.dtype)
     return (z > math.log(threshold / (1.0 - threshold))).astype(np.int64)
@@ -320,15 +359,19 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
     rng = make_rng(random_state)
-    X = check_X(X)
+    standardize = check_standardize(standardize)
+    X = check_X(X, accept_sparse=True)
     classes, yidx = check_class_labels(y, X.shape[0])
     sw = check_sample_weight(sample_weight, X.shape[0])
     m, n = X.shape
     k = classes.shape[0]
+    sparse = is_sparse(X)
     if sw.shape[0] == 0:
         sw = np.ones(m)
     if standardize:
         mean, scale = column_stats(X)
+        if sparse or standardize == "scale":
+            mean = np.zeros(n)
     else:
         mean, scale = np.zeros(n), np.ones(n)
     onehot = np.eye(k)[yidx]
@@ -344,7 +387,10 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         bound = 0.0
         for start in range(0, m, batch_size):
             idx = order[start:start + batch_size]
-            Xb = (X[idx].astype(np.float64) - mean) / scale
+            if sparse:
+                Xb = X[idx].astype(np.float64).multiply(1.0 / scale).tocsr()
+            else:
+                Xb = (X[idx].astype(np.float64) - mean) / scale
             swb = sw[idx]
             zs, lse = _log_softmax_parts(Xb @ W.T + b)
             Yb = onehot[idx]
@@ -352,7 +398,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
             zy = (zs * Yb).sum(axis=1)          # z_y - max(z)
             total += (swb * (lse - zy)).sum()
             bound += (swb * -zy).sum()
-            W, b = upd.step(W, b, R.T @ Xb / len(idx), R.mean(axis=0))
+            W, b = upd.step(W, b, np.asarray(Xb.T @ R).T / len(idx), R.mean(axis=0))
         bound /= sw.sum()
         if epoch_loss == "running":
             return total / sw.sum(), bound
@@ -370,7 +416,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     def finite():
         return bool(np.isfinite(W).all() and np.isfinite(b).all())
 
-    block = block_rows(n * X.itemsize, batch_size)
+    block = block_rows(row_bytes(X), batch_size)
     with np.errstate(over="ignore", invalid="ignore"):
         losses, _ = run_epochs(run_one, finite, EpochOrder(m, shuffle, rng, block),
                                epochs=epochs, lr=lr, tol=tol,

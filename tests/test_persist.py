@@ -300,7 +300,7 @@ def set_param(name, value):
     (lambda m: m.pop("n_iter"), None, "'n_iter' is missing"),
     (set_param("lr", -1.0), None, "invalid parameter: lr must be > 0"),
     (set_param("penalty", "l3"), None, "invalid parameter: penalty must be"),
-    (set_param("standardize", "yes"), None, "standardize must be true or false"),
+    (set_param("standardize", "yes"), None, "standardize must be True, False or 'scale'"),
     (set_param("evil", 1), None, r"unknown parameters \['evil'\]"),
     (lambda m: m.__setitem__("n_features_in", 4), None,
      r"'coef' has shape \(1, 3\), expected \(1, 4\)"),

@@ -1,0 +1,679 @@
+"""Numba kernels for sparse CSR input: loops over the stored non-zeros only.
+
+A CSR matrix arrives as its three arrays: ``data`` (nnz,) float32/float64,
+``indices`` (nnz,) int32/int64 column indices (sorted, no duplicates: the
+Python layer canonicalizes), ``indptr`` (m + 1,) row starts. Nothing here
+densifies a row or forms a vector of size m x n.
+
+Standardization on sparse input is scaling only (subtracting a mean would
+make every zero non-zero): the model is trained on ``x / scale``.
+
+Lazy updates
+------------
+An SGD step changes every weight (the L2 shrink, the L1 truncation, the
+averaged iterate), but a sparse batch's gradient touches only the columns
+present in it. The epoch kernel therefore touches only those columns and
+defers the rest, in closed forms that give the same result as the eager
+update (up to rounding):
+
+* L2 (constant or inverse-scaling rate): the scaling trick of Bottou's SGD
+  and scikit-learn: ``w = s * v``; the shrink ``w *= 1 - eta * alpha`` is
+  ``s *= 1 - eta * alpha``, and a gradient step on column ``j`` is
+  ``v[j] -= eta * g[j] / s``. When ``|s|`` falls below 1e-9 (or the factor is
+  not positive) ``s`` is folded into ``v`` (one O(n) pass).
+* L1 (Tsuruoka et al. 2009's cumulative penalty): between two visits a
+  weight only receives penalty, and the cumulative rule applied once with
+  the total penalty owed gives exactly what applying it at every step would
+  (it clips at zero the first time it would cross, and then stays there).
+  The total is a global running sum ``U`` (per column ``k * eta_j`` for
+  AdaGrad, whose step size of an untouched column does not change).
+* Averaging (ASGD): between visits column ``j``'s iterate is ``s_t * v[j]``,
+  so the sum of its iterates is ``v[j]`` times a global running sum ``P`` of
+  ``s_t`` over the averaged steps. ``avg`` holds a *sum* of iterates inside
+  the kernel and the mean outside.
+
+The combinations without such a closed form (elastic-net, which interleaves
+the L2 shrink with the L1 clip; AdaGrad with L2, whose untouched columns
+have a gradient; averaging with L1) run the eager update of
+:func:`fastlr._kernels._step` over all n columns each step: the same
+results, at O(n) per batch. At the end of every epoch all deferred updates
+are applied (O(n) per epoch), so the state between epochs is exactly the
+dense path's.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+from ._config import JIT, JIT_PARALLEL
+from ._kernels import (
+    ADAGRAD_EPS,
+    LR_ADAGRAD,
+    LR_INVSCALING,
+    PENALTY_ELASTICNET,
+    PENALTY_L1,
+    PENALTY_L2,
+    _step,
+    row_loss,
+    sigmoid_scalar,
+)
+from ._kernels_multinomial import _multinomial_step
+
+#: Below this ``|s|`` the L2 scale is folded into the weights (as scikit-learn).
+MIN_SCALE = 1e-9
+
+
+@njit(**JIT)
+def finite_1d(a):
+    """True when no element of the 1-D array ``a`` is NaN or +-inf."""
+    for k in range(a.shape[0]):
+        v = a[k]
+        if np.isnan(v) or np.isinf(v):
+            return False
+    return True
+
+
+@njit(**JIT)
+def csr_column_stats(data, indices, indptr, n, mean, scale):
+    """Column means and standard deviations over all m rows, implicit zeros
+    included, with the same overflow guards as
+    :func:`fastlr._kernels.column_stats`.
+
+    Every column is divided by its largest ``|x|``; a column stored in every
+    row is shifted by its row-0 value (so that a constant column gets zero
+    spread exactly); any other column contains zeros and is not shifted.
+
+    Parameters
+    ----------
+    data, indices, indptr : a canonical CSR matrix with m >= 1 rows.
+    n : int, number of columns.
+    mean : (n,) float64 output.
+    scale : (n,) float64 output, standard deviation (ddof=0), 1 where zero.
+    """
+    m = indptr.shape[0] - 1
+    amax = np.zeros(n)
+    count = np.zeros(n, dtype=np.int64)
+    shift = np.zeros(n)
+    for k in range(indptr[0], indptr[1]):
+        shift[indices[k]] = np.float64(data[k])
+    for k in range(indptr[0], indptr[m]):
+        j = indices[k]
+        amax[j] = max(amax[j], abs(np.float64(data[k])))
+        count[j] += 1
+    s = np.empty(n)
+    inv = np.empty(n)
+    for j in range(n):
+        s[j] = amax[j] if amax[j] >= 1e-300 else 1.0
+        inv[j] = 1.0 / s[j]
+        if count[j] < m:
+            shift[j] = 0.0
+    s1 = np.zeros(n)
+    s2 = np.zeros(n)
+    for k in range(indptr[0], indptr[m]):
+        j = indices[k]
+        d = np.float64(data[k]) * inv[j] - shift[j] * inv[j]
+        s1[j] += d
+        s2[j] += d * d
+    eps = np.finfo(np.float64).eps
+    for j in range(n):
+        # the implicit zeros: (m - count) terms of -shift * inv, zero unless
+        # the column is full (and then there are none)
+        d1 = s1[j] / m
+        sd = np.sqrt(max(s2[j] / m - d1 * d1, 0.0))
+        if sd <= 10.0 * eps * max(abs(d1 + shift[j] * inv[j]), 1e-300):
+            sd = 0.0
+        mean[j] = shift[j] + d1 * s[j]
+        scale[j] = sd * s[j] if sd > 0.0 else 1.0
+
+
+# --------------------------------------------------------------------------
+# prediction and losses
+
+
+@njit(**JIT)
+def csr_decision_serial(data, indices, indptr, w, b, out):
+    """``out[i] = x_i . w + b`` for every row (one thread)."""
+    m = indptr.shape[0] - 1
+    for i in range(m):
+        z = b
+        for k in range(indptr[i], indptr[i + 1]):
+            z += data[k] * w[indices[k]]
+        out[i] = z
+
+
+@njit(**JIT_PARALLEL)
+def csr_decision_parallel(data, indices, indptr, w, b, out):
+    """Threaded :func:`csr_decision_serial`; rows are independent."""
+    m = indptr.shape[0] - 1
+    for i in prange(m):
+        z = b
+        for k in range(indptr[i], indptr[i + 1]):
+            z += data[k] * w[indices[k]]
+        out[i] = z
+
+
+@njit(**JIT)
+def csr_full_loss_sum(data, indices, indptr, y, sw, w, b):
+    """Sum of (weighted) row log-losses of the raw-space model ``(w, b)``."""
+    m = indptr.shape[0] - 1
+    weighted = sw.shape[0] > 0
+    total = 0.0
+    for i in range(m):
+        z = b
+        for k in range(indptr[i], indptr[i + 1]):
+            z += data[k] * w[indices[k]]
+        li = row_loss(z, y[i])
+        total += sw[i] * li if weighted else li
+    return total
+
+
+@njit(**JIT)
+def csr_gradient_sums(data, indices, indptr, y, p, dw):
+    """``dw = X.T @ (p - y) / m``; returns ``mean(p - y)``."""
+    m = indptr.shape[0] - 1
+    for j in range(dw.shape[0]):
+        dw[j] = 0.0
+    sr = 0.0
+    for i in range(m):
+        r = np.float64(p[i]) - y[i]
+        sr += r
+        for k in range(indptr[i], indptr[i + 1]):
+            dw[indices[k]] += r * data[k]
+    for j in range(dw.shape[0]):
+        dw[j] /= m
+    return sr / m
+
+
+# --------------------------------------------------------------------------
+# training
+
+
+@njit(**JIT)
+def lazy_supported(schedule, penalty, average_start):
+    """Whether the deferred (lazy) update is exact for these options."""
+    if penalty == PENALTY_ELASTICNET:
+        return False
+    if schedule == LR_ADAGRAD and penalty == PENALTY_L2:
+        return False
+    if average_start > 0 and penalty == PENALTY_L1:
+        return False
+    return True
+
+
+#: Columns of the per-column bookkeeping record of :func:`csr_sgd_epoch`:
+#: one row of 4 float64 per column, so that a visit costs one cache line.
+REC_MARK, REC_SYNC, REC_A, REC_B = 0, 1, 2, 3
+
+
+@njit(inline="always", **JIT)
+def _rec_clip(w, j, rec):
+    """Tsuruoka et al.'s truncation of ``w[j]``, with ``l1_u``, ``l1_q`` in
+    ``rec[j, 2:4]`` (``s == 1`` whenever L1 is on)."""
+    z = w[j]
+    if z > 0.0:
+        w[j] = max(0.0, z - (rec[j, REC_A] + rec[j, REC_B]))
+    elif z < 0.0:
+        w[j] = min(0.0, z + (rec[j, REC_A] - rec[j, REC_B]))
+    rec[j, REC_B] += w[j] - z
+
+
+@njit(inline="always", **JIT)
+def _rec_catch_up(j, t_done, w, l1, schedule, lr, U, rec, gsq, averaging, P):
+    """Apply to column ``j`` what the steps since its last visit deferred:
+    the L1 penalty owed up to step ``t_done`` and its share of the averaged
+    iterates. With L1, ``rec[j]`` holds (mark, U or step at the last visit,
+    l1_u, l1_q); with averaging (never together with L1 here), (mark, P at
+    the last visit, sum of iterates)."""
+    if l1 > 0.0:
+        if schedule == LR_ADAGRAD:
+            k = np.float64(t_done) - rec[j, REC_SYNC]
+            if k > 0.0:
+                eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[j]))
+                rec[j, REC_A] += k * (eta * l1)
+                _rec_clip(w, j, rec)
+            rec[j, REC_SYNC] = np.float64(t_done)
+        else:
+            du = U - rec[j, REC_SYNC]
+            if du != 0.0:
+                rec[j, REC_A] += du
+                _rec_clip(w, j, rec)
+            rec[j, REC_SYNC] = U
+    if averaging:
+        rec[j, REC_A] += w[j] * (P - rec[j, REC_SYNC])
+        rec[j, REC_SYNC] = P
+
+
+@njit(**JIT)
+def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size,
+                  track_loss, schedule, lr, power_t, penalty, alpha, l1_ratio,
+                  average_start, w, b, steps, gsq, avg, l1_u, l1_q, out2):
+    """One epoch of mini-batch SGD on CSR rows (one thread), O(nnz + n).
+
+    The same epoch, update rules and outputs as
+    :func:`fastlr._kernels.sgd_epoch` (see its parameters), on ``x / scale``
+    (no centering). Each batch takes two passes over its rows' non-zeros:
+    logits, residuals and losses at the batch's starting weights, then the
+    gradient step applied row by row to the columns present (the batch
+    gradient summed in row order rather than first accumulated: on 1M
+    columns, the fewer arrays indexed per non-zero, the fewer cache misses).
+    Only the deferred parts that an option needs (see the module docstring)
+    keep per-column bookkeeping. AdaGrad, whose per-column step depends on
+    the whole batch gradient, and the eager fallback accumulate it first.
+    """
+    m = indptr.shape[0] - 1
+    n = w.shape[0]
+    weighted = sw.shape[0] > 0
+    lazy = lazy_supported(schedule, penalty, average_start)
+    l2 = alpha if penalty == PENALTY_L2 else 0.0
+    l1 = alpha if penalty == PENALTY_L1 else 0.0
+    averaging = lazy and average_start > 0
+    need_sync = lazy and (l1 > 0.0 or averaging)
+    use_g = (not lazy) or schedule == LR_ADAGRAD
+    need_touched = use_g or need_sync
+    scaled = False
+    for j in range(n):
+        if scale[j] != 1.0:
+            scaled = True
+            break
+    inv_scale = np.empty(n if scaled else 0)
+    for j in range(inv_scale.shape[0]):
+        inv_scale[j] = 1.0 / scale[j]
+    g = np.zeros(n if use_g else 0)
+    nt_max = n if need_touched else 0
+    touched = np.empty(nt_max, dtype=np.int64)
+    # per-column bookkeeping in one record per column (see REC_*)
+    rec = np.empty((nt_max, 4))
+    for j in range(nt_max):
+        rec[j, REC_MARK] = -1.0
+        if l1 > 0.0 and lazy:
+            rec[j, REC_SYNC] = np.float64(steps[0]) if schedule == LR_ADAGRAD else 0.0
+            rec[j, REC_A] = l1_u[j]
+            rec[j, REC_B] = l1_q[j]
+        elif averaging:
+            rec[j, REC_SYNC] = 0.0
+            rec[j, REC_A] = avg[j] * steps[1]   # mean -> sum of iterates
+    nb_max = min(batch_size, m)
+    rowbuf = np.empty(nb_max, dtype=np.int64)
+    rbuf = np.empty(nb_max)
+    # deferred state: global sums (each column's value at its last visit is
+    # in rec)
+    s = 1.0
+    U = 0.0
+    P = 0.0
+    total = 0.0
+    total_bound = 0.0
+    nbatch = 0
+    for start in range(0, m, batch_size):
+        bsz = min(batch_size, m - start)
+        nt = 0
+        sr = 0.0
+        t_done = steps[0]
+        q = start // block
+        off = start - q * block
+        for pos in range(bsz):
+            i = blocks[q] * block + off
+            off += 1
+            if off == block:
+                off = 0
+                q += 1
+            rowbuf[pos] = i
+            z = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                if need_touched and rec[j, REC_MARK] != nbatch:
+                    rec[j, REC_MARK] = nbatch
+                    touched[nt] = j
+                    nt += 1
+                    if need_sync:
+                        _rec_catch_up(j, t_done, w, l1, schedule, lr, U, rec, gsq,
+                                      averaging, P)
+                if scaled:
+                    z += data[k] * (w[j] * inv_scale[j])
+                else:
+                    z += data[k] * w[j]
+            z = s * z + b[0]
+            yi = y[i]
+            r = sigmoid_scalar(z) - yi
+            bnd = max(z if yi == 0.0 else -z, 0.0)
+            li = row_loss(z, yi) if track_loss else 0.0
+            if weighted:
+                r *= sw[i]
+                bnd *= sw[i]
+                li *= sw[i]
+            total += li
+            total_bound += bnd
+            sr += r
+            rbuf[pos] = r
+            if use_g:
+                for k in range(indptr[i], indptr[i + 1]):
+                    g[indices[k]] += r * data[k]
+        nbatch += 1
+        if not lazy:
+            _step(w, b, g, sr, scale, bsz, schedule, lr, power_t, penalty, alpha,
+                  l1_ratio, average_start, steps, gsq, avg, l1_u, l1_q)
+            for c in range(nt):
+                g[touched[c]] = 0.0
+            continue
+        # the lazy step: global scalars, then the batch's columns only
+        steps[0] += 1
+        t = steps[0]
+        inv_b = 1.0 / bsz
+        if schedule == LR_ADAGRAD:
+            for c in range(nt):
+                j = touched[c]
+                grad = g[j] * inv_b
+                if scaled:
+                    grad *= inv_scale[j]
+                g[j] = 0.0
+                gsq[j] += grad * grad
+                eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[j]))
+                w[j] -= eta * grad
+                if l1 > 0.0:
+                    rec[j, REC_A] += eta * l1
+                    _rec_clip(w, j, rec)
+                    rec[j, REC_SYNC] = np.float64(t)
+            gb = sr * inv_b
+            gsq[n] += gb * gb
+            b[0] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[n])) * gb
+        else:
+            eta = lr
+            if schedule == LR_INVSCALING:
+                eta = lr / np.float64(t) ** power_t
+            if l2 > 0.0:
+                rho = 1.0 - eta * l2
+                if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
+                    # fold s into the weights (all deferred parts first)
+                    for j in range(n):
+                        if averaging:
+                            rec[j, REC_A] += w[j] * (P - rec[j, REC_SYNC])
+                            rec[j, REC_SYNC] = 0.0
+                        w[j] *= s * rho
+                    P = 0.0
+                    s = 1.0
+                else:
+                    s *= rho
+            step = eta * inv_b / s
+            for pos in range(bsz):
+                i = rowbuf[pos]
+                c = step * rbuf[pos]
+                if scaled:
+                    for k in range(indptr[i], indptr[i + 1]):
+                        j = indices[k]
+                        w[j] -= c * (data[k] * inv_scale[j])
+                else:
+                    for k in range(indptr[i], indptr[i + 1]):
+                        w[indices[k]] -= c * data[k]
+            b[0] -= eta * sr * inv_b
+            if l1 > 0.0:
+                U += eta * l1
+                for c in range(nt):
+                    j = touched[c]
+                    rec[j, REC_A] += U - rec[j, REC_SYNC]
+                    _rec_clip(w, j, rec)
+                    rec[j, REC_SYNC] = U
+        if average_start > 0 and t >= average_start:
+            steps[1] += 1
+            inv_k = 1.0 / np.float64(steps[1])
+            P += s
+            avg[n] += (b[0] - avg[n]) * inv_k
+    if lazy:
+        # apply everything deferred: the state is the eager one again
+        t_done = steps[0]
+        for j in range(n):
+            if need_sync:
+                _rec_catch_up(j, t_done, w, l1, schedule, lr, U, rec, gsq,
+                              averaging, P)
+                if l1 > 0.0:
+                    l1_u[j] = rec[j, REC_A]
+                    l1_q[j] = rec[j, REC_B]
+                elif averaging and steps[1] > 0:
+                    avg[j] = rec[j, REC_A] / np.float64(steps[1])
+            w[j] *= s
+    out2[0] = total
+    out2[1] = total_bound
+
+
+# --------------------------------------------------------------------------
+# multinomial (softmax) training on CSR rows
+
+
+@njit(**JIT)
+def csr_full_loss_sum_multinomial(data, indices, indptr, y, sw, W, B):
+    """Sum of (weighted) row cross-entropies of the raw-space model (W, B)."""
+    m = indptr.shape[0] - 1
+    k = W.shape[0]
+    weighted = sw.shape[0] > 0
+    z = np.empty(k)
+    total = 0.0
+    for i in range(m):
+        zmax = -np.inf
+        for c in range(k):
+            acc = B[c]
+            for p in range(indptr[i], indptr[i + 1]):
+                acc += data[p] * W[c, indices[p]]
+            z[c] = acc
+            zmax = max(zmax, acc)
+        s = 0.0
+        for c in range(k):
+            s += np.exp(z[c] - zmax)
+        li = zmax + np.log(s) - z[y[i]]
+        total += sw[i] * li if weighted else li
+    return total
+
+
+@njit(inline="always", **JIT)
+def _l1_clip2(W, c, j, l1_u, l1_q):
+    z = W[c, j]
+    if z > 0.0:
+        W[c, j] = max(0.0, z - (l1_u[c, j] + l1_q[c, j]))
+    elif z < 0.0:
+        W[c, j] = min(0.0, z + (l1_u[c, j] - l1_q[c, j]))
+    l1_q[c, j] += W[c, j] - z
+
+
+@njit(inline="always", **JIT)
+def _catch_up2(j, t_done, W, l1, schedule, lr, U, sync_u, sync_t, gsq, l1_u, l1_q,
+               averaging, P, sync_p, avg):
+    """:func:`_rec_catch_up` for column ``j`` of every class, on separate
+    arrays."""
+    k = W.shape[0]
+    if l1 > 0.0:
+        if schedule == LR_ADAGRAD:
+            steps_owed = t_done - sync_t[j]
+            if steps_owed > 0:
+                for c in range(k):
+                    eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j]))
+                    l1_u[c, j] += steps_owed * (eta * l1)
+                    _l1_clip2(W, c, j, l1_u, l1_q)
+            sync_t[j] = t_done
+        else:
+            du = U - sync_u[j]
+            if du != 0.0:
+                for c in range(k):
+                    l1_u[c, j] += du
+                    _l1_clip2(W, c, j, l1_u, l1_q)
+            sync_u[j] = U
+    if averaging:
+        dp = P - sync_p[j]
+        for c in range(k):
+            avg[c, j] += W[c, j] * dp
+        sync_p[j] = P
+
+
+@njit(**JIT)
+def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale,
+                              batch_size, track_loss, schedule, lr, power_t,
+                              penalty, alpha, l1_ratio, average_start, W, B, steps,
+                              gsq, avg, l1_u, l1_q, out2):
+    """One softmax SGD epoch on CSR rows (one thread), O(k (nnz + n)).
+
+    The sparse twin of
+    :func:`fastlr._kernels_multinomial.sgd_epoch_multinomial` (same
+    parameters, minus ``mean``: no centering), with the lazy updates of
+    :func:`csr_sgd_epoch` applied to the k weights of each column present in
+    a batch (one L2 scale shared by all classes).
+    """
+    m = indptr.shape[0] - 1
+    k, n = W.shape
+    weighted = sw.shape[0] > 0
+    lazy = lazy_supported(schedule, penalty, average_start)
+    l2 = alpha if penalty == PENALTY_L2 else 0.0
+    l1 = alpha if penalty == PENALTY_L1 else 0.0
+    inv_scale = np.empty(n)
+    for j in range(n):
+        inv_scale[j] = 1.0 / scale[j]
+    G = np.zeros((k, n))
+    S = np.zeros(k)
+    z = np.empty(k)
+    touched = np.empty(n, dtype=np.int64)
+    mark = np.full(n, -1, dtype=np.int64)
+    s = 1.0
+    U = 0.0
+    P = 0.0
+    sync_u = np.zeros(n)
+    sync_t = np.full(n, steps[0], dtype=np.int64)
+    sync_p = np.zeros(n)
+    averaging = lazy and average_start > 0
+    if averaging:
+        for c in range(k):
+            for j in range(n):
+                avg[c, j] *= steps[1]   # mean -> sum of iterates
+    total = 0.0
+    total_bound = 0.0
+    nbatch = 0
+    for start in range(0, m, batch_size):
+        bsz = min(batch_size, m - start)
+        nt = 0
+        t_done = steps[0]
+        for c in range(k):
+            S[c] = 0.0
+        q = start // block
+        off = start - q * block
+        for _ in range(bsz):
+            i = blocks[q] * block + off
+            off += 1
+            if off == block:
+                off = 0
+                q += 1
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if mark[j] != nbatch:
+                    mark[j] = nbatch
+                    touched[nt] = j
+                    nt += 1
+                    if lazy:
+                        _catch_up2(j, t_done, W, l1, schedule, lr, U, sync_u,
+                                   sync_t, gsq, l1_u, l1_q, averaging, P, sync_p,
+                                   avg)
+            zmax = -np.inf
+            for c in range(k):
+                acc = 0.0
+                for p in range(indptr[i], indptr[i + 1]):
+                    j = indices[p]
+                    acc += data[p] * (W[c, j] * inv_scale[j])
+                acc = s * acc + B[c]
+                z[c] = acc
+                zmax = max(zmax, acc)
+            ssum = 0.0
+            for c in range(k):
+                z[c] = z[c] - zmax
+                ssum += np.exp(z[c])
+            yi = y[i]
+            wi = sw[i] if weighted else 1.0
+            bound = -z[yi]
+            if track_loss:
+                total += wi * (np.log(ssum) + bound)
+            total_bound += wi * bound
+            inv = 1.0 / ssum
+            for c in range(k):
+                r = np.exp(z[c]) * inv
+                if c == yi:
+                    r -= 1.0
+                r *= wi
+                S[c] += r
+                for p in range(indptr[i], indptr[i + 1]):
+                    G[c, indices[p]] += r * data[p]
+        nbatch += 1
+        if not lazy:
+            _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t,
+                              penalty, alpha, l1_ratio, average_start, steps, gsq,
+                              avg, l1_u, l1_q)
+            for cc in range(nt):
+                j = touched[cc]
+                for c in range(k):
+                    G[c, j] = 0.0
+            continue
+        steps[0] += 1
+        t = steps[0]
+        inv_b = 1.0 / bsz
+        if schedule == LR_ADAGRAD:
+            for cc in range(nt):
+                j = touched[cc]
+                for c in range(k):
+                    grad = G[c, j] * inv_scale[j] * inv_b
+                    G[c, j] = 0.0
+                    gsq[c, j] += grad * grad
+                    eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j]))
+                    W[c, j] -= eta * grad
+                    if l1 > 0.0:
+                        l1_u[c, j] += eta * l1
+                        _l1_clip2(W, c, j, l1_u, l1_q)
+                if l1 > 0.0:
+                    sync_t[j] = t
+            for c in range(k):
+                gb = S[c] * inv_b
+                gsq[c, n] += gb * gb
+                B[c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[c, n])) * gb
+        else:
+            eta = lr
+            if schedule == LR_INVSCALING:
+                eta = lr / np.float64(t) ** power_t
+            if l2 > 0.0:
+                rho = 1.0 - eta * l2
+                if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
+                    for j in range(n):
+                        dp = P - sync_p[j]
+                        sync_p[j] = 0.0
+                        for c in range(k):
+                            if averaging:
+                                avg[c, j] += W[c, j] * dp
+                            W[c, j] *= s * rho
+                    P = 0.0
+                    s = 1.0
+                else:
+                    s *= rho
+            step = eta * inv_b / s
+            for cc in range(nt):
+                j = touched[cc]
+                for c in range(k):
+                    W[c, j] -= step * (G[c, j] * inv_scale[j])
+                    G[c, j] = 0.0
+            for c in range(k):
+                B[c] -= eta * S[c] * inv_b
+            if l1 > 0.0:
+                U += eta * l1
+                for cc in range(nt):
+                    j = touched[cc]
+                    for c in range(k):
+                        l1_u[c, j] += U - sync_u[j]
+                        _l1_clip2(W, c, j, l1_u, l1_q)
+                    sync_u[j] = U
+        if average_start > 0 and t >= average_start:
+            steps[1] += 1
+            inv_k = 1.0 / np.float64(steps[1])
+            P += s
+            for c in range(k):
+                avg[c, n] += (B[c] - avg[c, n]) * inv_k
+    if lazy:
+        t_done = steps[0]
+        for j in range(n):
+            _catch_up2(j, t_done, W, l1, schedule, lr, U, sync_u, sync_t, gsq, l1_u,
+                       l1_q, averaging, P, sync_p, avg)
+            for c in range(k):
+                W[c, j] *= s
+        if averaging and steps[1] > 0:
+            inv = 1.0 / np.float64(steps[1])
+            for c in range(k):
+                for j in range(n):
+                    avg[c, j] *= inv
+    out2[0] = total
+    out2[1] = total_bound
