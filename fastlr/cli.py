@@ -1,9 +1,12 @@
 """The ``fastlr`` command line (``fastlr ...`` or ``python -m fastlr ...``).
 
-Subcommands: ``demo``, ``train``, ``predict``, ``evaluate`` and ``verify``;
-``fastlr COMMAND --help`` describes each. Data files are read by
+Subcommands: ``demo``, ``train``, ``predict``, ``evaluate``, ``verify`` and
+``bench``; ``fastlr COMMAND --help`` describes each. Data files are read by
 :mod:`fastlr.io`, models are written and read by :func:`fastlr.save` and
-:func:`fastlr.load`.
+:func:`fastlr.load`. svmlight/libsvm files stay sparse (a CSR matrix) from
+the file through training and prediction: they are never densified, so
+files with millions of features work in memory proportional to their
+non-zeros.
 
 Exit status: 0 on success; 1 when a command fails (bad input, unreadable file,
 ``verify`` finding a mismatch), with one ``fastlr: error: ...`` line on stderr
@@ -97,7 +100,8 @@ def _common():
 def _data_args(p, target_help):
     p.add_argument("data", metavar="DATA",
                    help="data file: .csv (with a header line), .npy, .npz "
-                   "(arrays X and y) or svmlight/libsvm (.svm, .svmlight, .libsvm)")
+                   "(arrays X and y) or svmlight/libsvm (.svm, .svmlight, "
+                   ".libsvm; kept sparse, never densified)")
     p.add_argument("--target", metavar="COL", default=None, help=target_help)
     p.add_argument("--format", dest="fmt", default=None,
                    choices=["csv", "npy", "npz", "svmlight"],
@@ -163,7 +167,9 @@ def _add_train(sub, common):
     g.add_argument("--average", action="store_true",
                    help="use the averaged SGD weights as the model")
     g.add_argument("--no-standardize", dest="standardize", action="store_false",
-                   help="train on the raw features (default: standardized)")
+                   help="train on the raw features (default: standardized; "
+                   "sparse svmlight data is scaled to unit variance but not "
+                   "centered, which would densify it)")
     g.add_argument("--no-shuffle", dest="shuffle", action="store_false",
                    help="visit rows in file order every epoch")
     g.add_argument("--random-state", "--seed", type=_int_type(0), default=0,
@@ -215,8 +221,8 @@ def _add_verify(sub, common):
         help="check the Numba kernels against the NumPy reference",
         description="Run every public function with the Numba kernels and with "
         "fastlr.reference on random data of several shapes, in float64 and "
-        "float32, and print the largest differences against the tolerances "
-        "the test suite uses. Exit status 1 on any mismatch.")
+        "float32, dense and sparse (CSR), and print the largest differences "
+        "against the tolerances the test suite uses. Exit status 1 on any mismatch.")
     p.add_argument("--seed", type=_int_type(0), default=0, metavar="N",
                    help="seed for the random data (default: %(default)s)")
     p.add_argument("--quick", action="store_true",
@@ -411,24 +417,57 @@ def _fmt_labels(values, limit=6):
     return ", ".join(values[:limit]) + more
 
 
-def _warm_up(dtype, batch_size, m):
-    """Compile (or load from numba's cache) the kernels the fit will use."""
+def _warm_up(X, batch_size):
+    """Compile (or load from numba's cache) the kernels the fit on X will use:
+    the dense ones, or for sparse X the CSR ones."""
+    from ._validation import is_sparse
     from .estimator import LogisticRegression
 
-    k = max(2, min(m, batch_size, 4096))
-    X = np.linspace(-1.0, 1.0, k, dtype=dtype).reshape(-1, 1)
+    k = max(2, min(X.shape[0], batch_size, 4096))
+    Xw = np.linspace(-1.0, 1.0, k, dtype=X.dtype).reshape(-1, 1)
+    if is_sparse(X):
+        from scipy import sparse
+
+        Xw = sparse.csr_matrix(Xw)
+        # numba compiles one kernel per index type: use X's
+        Xw.indices = Xw.indices.astype(X.indices.dtype)
+        Xw.indptr = Xw.indptr.astype(X.indptr.dtype)
     y = np.arange(k) % 2
-    LogisticRegression(batch_size=batch_size, max_iter=1, tol=None).fit(X, y)
+    LogisticRegression(batch_size=batch_size, max_iter=1, tol=None).fit(Xw, y)
+
+
+def _describe_features(X):
+    """The features line of the train summary; for sparse X its density."""
+    from ._validation import is_sparse
+
+    m, n = X.shape
+    if not is_sparse(X):
+        return f"{n:,}"
+    nnz = int(X.indptr[-1])
+    return (f"{n:,} (sparse CSR, never densified: {nnz:,} stored values, "
+            f"{100.0 * nnz / (m * n):.3g}% of the matrix, "
+            f"{nnz / m:.3g} per row)")
+
+
+def _describe_standardize(args, sparse):
+    if not args.standardize:
+        return "no (raw features)"
+    if sparse:
+        return ("scaled to unit variance, not centered (the data is sparse: "
+                "centering would densify it)")
+    return "centered and scaled to unit variance (folded into the kernel)"
 
 
 def _train(args):
     from . import io, persist
+    from ._validation import is_sparse
     from .core import log_loss
     from .estimator import LogisticRegression
 
     data = io.read_dataset(args.data, target=_target_arg(args), fmt=args.fmt,
                            delimiter=args.delimiter, labels="required")
     X, y = data.X, data.y
+    sparse = is_sparse(X)
     classes = np.unique(y)
     where = _target_where(data)
     if classes.shape[0] > 2:
@@ -449,7 +488,8 @@ def _train(args):
         except ValueError as exc:
             raise CLIError(f"--validation-fraction {args.validation_fraction:g}: "
                            f"{exc}") from None
-        X = np.ascontiguousarray(X)
+        if not sparse:  # CSR rows stay CSR (the estimator canonicalizes them)
+            X = np.ascontiguousarray(X)
     clf = LogisticRegression(
         lr=args.lr, batch_size=args.batch_size, max_iter=args.epochs, tol=args.tol,
         n_iter_no_change=args.n_iter_no_change,
@@ -457,7 +497,7 @@ def _train(args):
         l1_ratio=args.l1_ratio, learning_rate=args.learning_rate,
         average=args.average, standardize=args.standardize, shuffle=args.shuffle,
         random_state=args.random_state, verbose=0 if args.quiet else 1)
-    _warm_up(X.dtype, args.batch_size, X.shape[0])
+    _warm_up(X, args.batch_size)
     t0 = time.perf_counter()
     clf.fit(X, y)
     seconds = time.perf_counter() - t0
@@ -473,7 +513,7 @@ def _train(args):
         persist.save(clf, args.model, metadata={"data": _data_metadata(args, data)})
     plots = _train_plots(args, clf, X, y, data) if args.plot else []
 
-    m, n = X.shape
+    m = X.shape[0]
     rows = f"{m:,}" if X_val is None else \
         f"{m:,} training + {X_val.shape[0]:,} held out (stratified)"
     stopped = ("" if clf.n_iter_ >= args.epochs
@@ -483,7 +523,8 @@ def _train(args):
     lines = [
         ("data", f"{args.data} ({data.format}, labels from {where})"),
         ("rows", rows),
-        ("features", f"{n:,}"),
+        ("features", _describe_features(X)),
+        ("standardize", _describe_standardize(args, sparse)),
         ("classes", f"{_fmt_labels(clf.classes_)} (positive: {clf.classes_[1]})"),
         ("epochs run", epochs_line),
         ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss over the last "
@@ -547,6 +588,8 @@ def _train_plots(args, clf, X, y, data):
                                         title=f"{os.path.basename(args.data)}: "
                                         "training loss"), args.plot, "loss.png")]
     if X.shape[1] == 2:
+        if not isinstance(X, np.ndarray):  # sparse, two columns: small dense
+            X = X.toarray()
         fig = plot_decision_boundary(
             X, (y == clf.classes_[1]).astype(np.int64), clf.coef_[0],
             float(clf.intercept_[0]), labels=[str(c) for c in clf.classes_],
@@ -759,6 +802,24 @@ def _verify_cases(rng, m, n, dtype):
     for label, kw in variants.items():
         a = fastlr.train(X, y, epochs=3, lr=0.05, random_state=7, **kw)
         b = reference.train(X, y, epochs=3, lr=0.05, random_state=7, **kw)
+        yield label, [("w", a.w, b.w, name), ("b", a.b, b.b, "float64"),
+                      ("losses", a.losses, b.losses, "float64")]
+    # the CSR kernels (scipy.sparse X, as read from svmlight files): about
+    # 30% of the entries kept; standardize=True scales without centering
+    from scipy import sparse
+
+    Xs = sparse.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.3, X,
+                                    np.zeros((), dtype=X.dtype)))
+    dw, db = fastlr.gradients(Xs, y, p)
+    rw, rb = reference.gradients(Xs, y, p)
+    yield "gradients (CSR)", [("dw", dw, rw, name), ("db", db, rb, "float64")]
+    yield "predict_proba (CSR)", [("", fastlr.predict_proba(Xs, w, 0.3),
+                                   reference.predict_proba(Xs, w, 0.3), name)]
+    for label, kw in variants.items():
+        label = label.replace("train (", "train (CSR, ").replace("standardized",
+                                                                 "scaled")
+        a = fastlr.train(Xs, y, epochs=3, lr=0.05, random_state=7, **kw)
+        b = reference.train(Xs, y, epochs=3, lr=0.05, random_state=7, **kw)
         yield label, [("w", a.w, b.w, name), ("b", a.b, b.b, "float64"),
                       ("losses", a.losses, b.losses, "float64")]
 

@@ -16,7 +16,13 @@ Formats (chosen from the file name's extension, or given explicitly):
     named by ``target``); labels may be numbers or strings.
 ``svmlight`` (``.svm``, ``.svmlight``, ``.libsvm``)
     ``label index:value index:value ...`` lines (read with scikit-learn's
-    :func:`~sklearn.datasets.load_svmlight_file`), densified.
+    :func:`~sklearn.datasets.load_svmlight_file`). X stays sparse: a
+    ``scipy.sparse.csr_matrix`` of float64 in canonical form (sorted indices,
+    no duplicates, no stored zeros), never densified, so files with millions
+    of features (text, click logs) read in memory proportional to their
+    non-zeros. fastlr trains and predicts on it directly.
+
+Every other format gives X as a dense, C-contiguous ndarray.
 
 Numeric labels that are all whole numbers are returned as int64 (so ``1.0``
 and ``1`` are the same class). Every file is read without pickle. Problems
@@ -79,8 +85,9 @@ class Dataset:
 
     Attributes
     ----------
-    X : ndarray of shape (m, n)
-        float64, or float32 when an .npy/.npz file stores float32.
+    X : ndarray or scipy.sparse.csr_matrix of shape (m, n)
+        float64, or float32 when an .npy/.npz file stores float32; for
+        svmlight a canonical float64 CSR matrix (never densified).
     y : ndarray of shape (m,) or None
         The labels, or None when the file has no target.
     feature_names : list of str
@@ -94,7 +101,7 @@ class Dataset:
         svmlight only: whether feature indices start at 0.
     """
 
-    X: np.ndarray
+    X: object  # ndarray, or scipy.sparse.csr_matrix for svmlight
     y: np.ndarray | None
     feature_names: list
     target: object
@@ -136,7 +143,9 @@ def read_xy(path, target=None, *, fmt=None, delimiter=","):
 
     Returns
     -------
-    X : ndarray of shape (m, n)
+    X : ndarray or scipy.sparse.csr_matrix of shape (m, n)
+        Dense for .csv, .npy and .npz; for svmlight a float64 CSR matrix
+        with sorted indices and no duplicates (never densified).
     y : ndarray of shape (m,)
 
     Raises
@@ -246,7 +255,9 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
             clf.partial_fit(X, y, classes=[0, 1])
 
     Concatenating the chunks gives what :func:`read_xy` returns, except that
-    CSV labels are typed per chunk (numbers when all of a chunk's labels are).
+    CSV labels are typed per chunk (numbers when all of a chunk's labels are)
+    and svmlight chunks are as wide as ``n_features`` (or the whole file's
+    widest row).
 
     Parameters
     ----------
@@ -263,8 +274,10 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
 
     Yields
     ------
-    X : ndarray of shape (rows, n)
-        float64 (float32 when an .npy file stores float32), C-contiguous.
+    X : ndarray or scipy.sparse.csr_matrix of shape (rows, n)
+        float64 (float32 when an .npy file stores float32), C-contiguous;
+        for svmlight a canonical float64 CSR matrix, every chunk ``n``
+        columns wide (``scipy.sparse.vstack`` joins them).
     y : ndarray of shape (rows,)
 
     Notes
@@ -419,13 +432,12 @@ def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
                     raise DataError(path, problem, line=number) from None
             raise DataError(path, f"lines {numbers[0]}-{numbers[-1]}: {exc}") from None
         if not zero_based:
-            if X.nnz and int(X.indices.min()) == 0:
+            if _has_index_zero(X):
                 raise DataError(path, "has feature index 0 in a file read with "
                                 "1-based indices", line=numbers[0])
-            X = X[:, 1:]
-        X = np.ascontiguousarray(X.toarray())
-        if not np.isfinite(X).all():
-            _check_finite_rows(path, X, line_of=lambda i: numbers[i])
+            X = _drop_index_base(X)
+        X = _canonical_csr(X)
+        _check_finite_csr(path, X, line_of=lambda i: numbers[i])
         return X, _tidy_labels(path, y)
 
     lines, numbers = [], []
@@ -892,27 +904,81 @@ def _read_svmlight(spec, zero_based):
                         f"({exc})", line=line) from None
     if zero_based is None:
         # scikit-learn's "auto": one-based unless some index is 0
-        zero_based = bool(X.nnz) and int(X.indices.min()) == 0
+        zero_based = _has_index_zero(X)
     if not zero_based:
-        if X.nnz and int(X.indices.min()) == 0:
+        if _has_index_zero(X):
             raise DataError(spec.path, "has feature index 0, but the model was "
                             "trained on a file with 1-based indices")
-        X = X[:, 1:]
-    X = X.toarray()
+        X = _drop_index_base(X)
     n = spec.n_features
     if n is not None:
         if X.shape[1] > n:
             raise _mismatch(spec, X.shape[1])
         if X.shape[1] < n:  # trailing features absent from the file are zeros
-            X = np.hstack([X, np.zeros((X.shape[0], n - X.shape[1]))])
-    X = np.ascontiguousarray(X)
+            X = _with_width(X, n)
     if X.shape[1] == 0:
         raise DataError(spec.path, "has no features")
-    if not np.isfinite(X).all():
-        rows = _svmlight_data_lines(spec.path)
-        _check_finite_rows(spec.path, X, line_of=lambda i: rows[i])
+    X = _canonical_csr(X)
+    # the lines are found (a second read of the file) only for an error
+    _check_finite_csr(spec.path, X,
+                      line_of=lambda i: _svmlight_data_lines(spec.path)[i])
     names = [f"x{j}" for j in range(X.shape[1])]
     return Dataset(X, y, names, None, "svmlight", zero_based)
+
+
+def _has_index_zero(X):
+    """Whether the loader's raw-index CSR stores an entry at index 0."""
+    nnz = int(X.indptr[-1])
+    return bool(nnz) and int(X.indices[:nnz].min()) == 0
+
+
+def _drop_index_base(X):
+    """A 1-based file's raw-index CSR with every index one lower (no index 0)."""
+    from scipy import sparse
+
+    m, width = X.shape
+    return sparse.csr_matrix((X.data, X.indices - 1, X.indptr),
+                             shape=(m, max(width - 1, 0)))
+
+
+def _with_width(X, n):
+    """X with ``n`` columns: the trailing ones have no entries (all zero)."""
+    from scipy import sparse
+
+    return sparse.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n))
+
+
+def _canonical_csr(X):
+    """float64 CSR with sorted indices, no duplicates and no stored zeros.
+
+    scikit-learn's loader already refuses unsorted or repeated indices on a
+    line; this makes the form a guarantee whatever the loader's version.
+    """
+    if X.dtype != np.float64:
+        X = X.astype(np.float64)
+    if not X.has_canonical_format:
+        X.sum_duplicates()
+    X.eliminate_zeros()  # "3:0" in the file: keeps NaN, drops 0.0
+    return X
+
+
+def _check_finite_csr(path, X, line_of=None):
+    """As :func:`_check_finite_rows` for a CSR matrix, without densifying.
+
+    The first non-finite stored value in row-major order (the CSR's data
+    order: rows in turn, indices sorted) is the one a dense scan would find.
+    """
+    nnz = int(X.indptr[-1])
+    bad = ~np.isfinite(X.data[:nnz])
+    if not bad.any():
+        return
+    k = int(np.argmax(bad))
+    i = int(np.searchsorted(X.indptr, k, side="right")) - 1
+    j = int(X.indices[k])
+    line = None if line_of is None else line_of(i)
+    row = "" if line is not None else f"row {i + 1}, "
+    raise DataError(path, f"{row}feature {j + 1} is {X.data[k]}; fastlr needs "
+                    "finite numbers (no NaN, inf or missing values)", line=line)
 
 
 def _svmlight_data_lines(path):

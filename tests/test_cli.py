@@ -41,6 +41,16 @@ def test_python_m_fastlr_help():
     assert "demo" in res.stdout
 
 
+def test_train_help_explains_sparse_svmlight(capsys):
+    """svmlight stays sparse; on sparse data standardizing does not center."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "kept sparse, never densified" in text
+    assert "sparse svmlight data is scaled to unit variance but not centered" in text
+
+
 def test_unknown_command_exits_nonzero(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["frobnicate"])

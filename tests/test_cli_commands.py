@@ -1,5 +1,6 @@
 """fastlr train / predict / evaluate / verify, driven as a user drives them."""
 
+import contextlib
 import csv
 import io
 import os
@@ -9,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.datasets import dump_svmlight_file
 from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
 
@@ -76,6 +78,7 @@ def test_train_prints_summary_and_writes_model_and_plots(files, tmp_path, capsys
     fields = dict(re.findall(r"^([a-z -]+):\s+(.*)$", out, flags=re.M))
     assert fields["rows"] == "300"
     assert fields["features"] == "2"
+    assert fields["standardize"].startswith("centered and scaled")
     assert fields["classes"] == "ham, spam (positive: spam)"
     epochs = int(fields["epochs run"].split()[0])
     assert 1 <= epochs <= 200
@@ -111,6 +114,7 @@ def test_train_options_reach_the_estimator(files, tmp_path, capsys):
                       "standardize": False, "shuffle": False, "random_state": 9,
                       "n_iter_no_change": 3}
     assert "7 of at most 7" in out
+    assert re.search(r"^standardize:\s+no \(raw features\)$", out, re.M)
     assert "model:" in out and "not saved" not in out
 
 
@@ -138,9 +142,12 @@ def test_train_predict_evaluate_other_formats(files, tmp_path, capsys, fmt):
         path = tmp_path / "d.svm"
         dump_svmlight_file(X, np.where(y == 1, 1, -1), str(path), zero_based=False)
     model = tmp_path / "m.npz"
-    code, out, err = run(capsys, "train", path, "--model", model, "-q")
+    code, out, err = run(capsys, "train", path, "--model", model, "-q",
+                         "--plot", tmp_path / "plots")
     assert code == 0, err
     assert f"({fmt}, labels from" in out
+    assert_png(tmp_path / "plots" / "boundary.png")  # 2 features, even if sparse
+    assert ("sparse CSR" in out) == (fmt == "svmlight")
     clf = fastlr.load(model)
     expected = {"npy": [0, 1], "npz": ["ham", "spam"], "svmlight": [-1, 1]}[fmt]
     assert clf.classes_.tolist() == expected
@@ -151,6 +158,117 @@ def test_train_predict_evaluate_other_formats(files, tmp_path, capsys, fmt):
     code, out, err = run(capsys, "evaluate", "--model", model, path)
     assert code == 0, err
     assert float(re.search(r"accuracy:\s+(\S+)", out).group(1)) > 0.8
+
+
+@contextlib.contextmanager
+def no_densify():
+    """Inside: any densification of a scipy.sparse matrix fails the test."""
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a sparse matrix was densified")
+
+    with pytest.MonkeyPatch.context() as mp:
+        for cls in (sparse.csr_matrix, sparse.csc_matrix, sparse.coo_matrix):
+            mp.setattr(cls, "toarray", refuse)
+            mp.setattr(cls, "todense", refuse)
+        yield
+
+
+@pytest.fixture(scope="module")
+def wide_svm(tmp_path_factory):
+    """300 rows x 100,000 features, ~10 non-zeros a row (240 MB if
+    densified, ~40 kB as svmlight), labels -1/1 from a sparse linear model;
+    the CSR built here, independently of fastlr.io."""
+    rng = np.random.default_rng(7)
+    m, n, k = 300, 100_000, 10
+    indices = np.concatenate([np.sort(rng.choice(n, k, replace=False))
+                              for _ in range(m)])
+    indices[-1] = n - 1  # the last feature occurs: the file is n wide
+    data = rng.normal(size=m * k).round(6)
+    data[data == 0] = 1.0
+    X = sparse.csr_matrix((data, indices, np.arange(0, m * k + 1, k)), shape=(m, n))
+    X.sort_indices()
+    w = np.zeros(n)
+    w[rng.choice(n, 5000, replace=False)] = rng.normal(size=5000) * 3
+    y = np.where(X @ w + 0.3 * rng.logistic(size=m) > 0, 1, -1)
+    path = tmp_path_factory.mktemp("wide") / "clicks.svm"
+    dump_svmlight_file(X, y, str(path), zero_based=False)
+    return path, X, y
+
+
+def test_svmlight_many_features_round_trip(wide_svm, tmp_path, capsys):
+    """train, predict and evaluate on a 100,000-feature svmlight file: the
+    data stays a CSR matrix (any densification fails), and the predictions
+    are the saved model's on the CSR."""
+    path, X, y = wide_svm
+    model = tmp_path / "clicks.npz"
+    with no_densify():
+        code, out, err = run(capsys, "train", path, "--model", model, "-q",
+                             "--epochs", "30", "--lr", "0.1", "--plot",
+                             tmp_path / "plots")
+        assert code == 0, err
+        fields = dict(re.findall(r"^([a-z -]+):\s+(.*)$", out, flags=re.M))
+        assert fields["rows"] == "300"
+        assert fields["features"].startswith("100,000 (sparse CSR, never "
+                                             "densified: 3,000 stored values")
+        assert fields["standardize"].startswith("scaled to unit variance, not "
+                                                "centered")
+        assert_png(tmp_path / "plots" / "loss.png")
+        code, out, err = run(capsys, "predict", "--model", model, path)
+        assert code == 0, err
+        labels = out.splitlines()
+        code, out_p, err = run(capsys, "predict", "--model", model, path, "--proba",
+                               "--out", tmp_path / "p.csv")
+        assert code == 0, err
+        assert "wrote 300 predictions" in err
+        code, out_e, err = run(capsys, "evaluate", "--model", model, path)
+        assert code == 0, err
+    clf = fastlr.load(model)
+    assert clf.n_features_in_ == 100_000 and clf.classes_.tolist() == [-1, 1]
+    assert float(fields["train accuracy"]) == pytest.approx(clf.score(X, y),
+                                                            abs=1e-4)
+    assert labels[0] == "label"
+    assert [int(v) for v in labels[1:]] == clf.predict(X).tolist()
+    with open(tmp_path / "p.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["proba_-1", "proba_1"]
+    np.testing.assert_array_equal(np.array(rows[1:], dtype=np.float64),
+                                  clf.predict_proba(X))
+    acc = float(re.search(r"^accuracy:\s+(\S+)", out_e, re.M).group(1))
+    assert acc == pytest.approx(clf.score(X, y), abs=1e-4) and acc > 0.9
+    # a file holding only the first features is padded to the model's width
+    short = tmp_path / "short.svm"
+    dump_svmlight_file(X[:5, :50_000], y[:5], str(short), zero_based=False)
+    code, out, err = run(capsys, "predict", "--model", model, short)
+    assert code == 0, err
+    padded = sparse.hstack([X[:5, :50_000], sparse.csr_matrix((5, 50_000))])
+    assert [int(v) for v in out.splitlines()[1:]] == \
+        clf.predict(padded.tocsr()).tolist()
+
+
+def test_svmlight_validation_split_stays_sparse(wide_svm, tmp_path, capsys):
+    path, X, y = wide_svm
+    model = tmp_path / "m.npz"
+    with no_densify():
+        code, out, err = run(capsys, "train", path, "--validation-fraction", "0.2",
+                             "--epochs", "5", "--tol", "none", "--penalty", "l1",
+                             "--learning-rate", "adagrad", "--model", model, "-q")
+    assert code == 0, err
+    assert "240 training + 60 held out (stratified)" in out
+    assert "sparse CSR" in out and re.search(r"held-out:\s+accuracy", out)
+    clf = fastlr.load(model)
+    assert clf.n_iter_ == 5 and clf.penalty == "l1"
+
+
+def test_svmlight_no_standardize_and_sparse_model_metadata(wide_svm, tmp_path,
+                                                            capsys):
+    path, X, y = wide_svm
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", path, "--no-standardize", "--epochs", "3",
+                         "--model", model, "-q")
+    assert code == 0, err
+    assert re.search(r"^standardize:\s+no \(raw features\)$", out, re.M)
+    meta = persist.read_metadata(model)["metadata"]["data"]
+    assert meta["format"] == "svmlight" and meta["zero_based"] is False
 
 
 # --------------------------------------------------------------------------
@@ -247,6 +365,10 @@ def test_verify_passes(capsys):
     rows = [ln for ln in out.splitlines() if ln.endswith(("  ok", "MISMATCH"))]
     names = {ln.split("  ")[0].split(" .")[0].strip() for ln in rows}
     assert {"sigmoid", "log_loss", "gradients", "predict_proba", "predict"} <= names
+    # the CSR kernels that svmlight data trains on are checked too
+    assert {"gradients (CSR)", "predict_proba (CSR)",
+            "train (CSR, shuffled, scaled, l2)",
+            "train (CSR, ordered, raw, full loss)"} <= names
     assert sum("float32" in ln for ln in rows) == sum("float64" in ln for ln in rows)
     assert re.search(r"all \d+ checks within tolerance", out)
     assert "1e-10" in out and "1e-06" in out
@@ -313,6 +435,16 @@ def test_error_different_number_of_features(files, tmp_path, capsys):
     assert_clean_error(*run(capsys, "evaluate", "--model", files["model"],
                             tmp_path / "five.npy"),
                        "trained on 2 features", "this file has 5")
+
+
+def test_error_svmlight_non_finite_and_malformed(tmp_path, capsys):
+    path = tmp_path / "bad.svm"
+    path.write_text("1 1:0.5 3:2\n# comment\n-1 2:1.5\n1 1:2 3:inf\n")
+    assert_clean_error(*run(capsys, "train", path), f"{path}, line 4",
+                       "feature 3 is inf")
+    path.write_text("1 1:0.5 3:2\n-1 2:1.5\n1 1:x\n")
+    assert_clean_error(*run(capsys, "train", path), f"{path}, line 3",
+                       "'x' is not a number")
 
 
 def test_error_multiclass(tmp_path, capsys):

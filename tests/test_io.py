@@ -1,7 +1,10 @@
 """fastlr.io: reading .csv, .npy, .npz and svmlight files into (X, y)."""
 
+import contextlib
+
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.datasets import dump_svmlight_file
 
 from fastlr import io
@@ -270,13 +273,68 @@ def test_svmlight(tmp_path, sparse_table, zero_based):
     dump_svmlight_file(X, y, str(tmp_path / "d.svm"), zero_based=zero_based)
     data = read_dataset(tmp_path / "d.svm")
     assert data.zero_based is zero_based
-    np.testing.assert_allclose(data.X, X)
+    assert_canonical_csr(data.X)
+    np.testing.assert_allclose(data.X.toarray(), X)
     assert data.y.dtype == np.int64 and (data.y == y).all()
-    # a prediction file without the last features is padded with zeros
+    # a prediction file without the last features is padded: a wider CSR
     dump_svmlight_file(X[:, :2], y, str(tmp_path / "p.svm"), zero_based=zero_based)
     pred = read_dataset(tmp_path / "p.svm", labels="optional", n_features=4,
                         zero_based=zero_based)
-    assert pred.X.shape == (30, 4) and (pred.X[:, 2:] == 0).all()
+    assert_canonical_csr(pred.X)
+    assert pred.X.shape == (30, 4) and pred.X[:, 2:].nnz == 0
+    np.testing.assert_array_equal(pred.X.toarray()[:, :2], X[:, :2])
+
+
+def assert_canonical_csr(X):
+    assert sparse.isspmatrix_csr(X), type(X)
+    assert X.dtype == np.float64
+    assert X.has_canonical_format  # sorted indices, no duplicates
+    assert (X.data != 0).all()  # no stored zeros
+
+
+@contextlib.contextmanager
+def no_densify():
+    """Inside: any densification of a scipy.sparse matrix fails the test."""
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a sparse matrix was densified")
+
+    with pytest.MonkeyPatch.context() as mp:
+        for cls in (sparse.csr_matrix, sparse.csc_matrix, sparse.coo_matrix):
+            mp.setattr(cls, "toarray", refuse)
+            mp.setattr(cls, "todense", refuse)
+        yield
+
+
+def test_svmlight_stays_sparse(tmp_path):
+    """Comments, blank lines, explicit zeros, qid and 1-based indices: the CSR
+    holds exactly the file's non-zeros, and is never densified on the way."""
+    write(tmp_path / "s.libsvm", "# made by hand\n"
+          "1 qid:3 2:0.5 7:-1.25\n"
+          "\n"
+          "-1 1:2 3:0 7:4e-3  # a trailing comment\n"
+          "1\n"
+          "-1 5:1e6\n")
+    with no_densify():
+        data = read_dataset(tmp_path / "s.libsvm")
+        X, y = read_xy(tmp_path / "s.libsvm")
+        # wider than the file, for a model with more features; zero-based
+        wide = read_dataset(tmp_path / "s.libsvm", labels="optional",
+                            n_features=1_000_000, zero_based=True)
+    assert data.format == "svmlight" and data.zero_based is False
+    expected = np.zeros((4, 7))
+    expected[0, [1, 6]] = [0.5, -1.25]
+    expected[1, [0, 6]] = [2.0, 4e-3]
+    expected[3, 4] = 1e6
+    for got in (data.X, X):
+        assert_canonical_csr(got)
+        assert got.shape == (4, 7) and got.nnz == 5  # "3:0" is not stored
+        np.testing.assert_array_equal(got.toarray(), expected)
+    assert y.tolist() == [1, -1, 1, -1]
+    assert_canonical_csr(wide.X)
+    assert wide.X.shape == (4, 1_000_000) and wide.X.nnz == 5
+    shifted = np.zeros((4, 8))  # read zero-based, index k is column k
+    shifted[:, 1:] = expected
+    np.testing.assert_array_equal(wide.X[:, :8].toarray(), shifted)
 
 
 def test_svmlight_errors(tmp_path, sparse_table):
@@ -299,6 +357,47 @@ def test_svmlight_errors(tmp_path, sparse_table):
                      zero_based=False)
     with pytest.raises(DataError, match="no target column to choose"):
         read_xy(tmp_path / "d.svm", target="label")
+
+
+NON_FINITE = ("# comment line\n"
+              "1 1:0.5 3:2\n"
+              "\n"
+              "-1 2:1.5 5:7\n"
+              "1\n"
+              "0 4:3\n"
+              "1 1:1 4:{bad} 6:2\n"
+              "-1 2:nan\n")
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "NaN", "1e999"])
+def test_svmlight_non_finite_names_file_and_line(tmp_path, bad):
+    """Found from the CSR's data and indptr (no densifying), past a row
+    without features: the first bad value is line 7's feature 4, not line
+    8's NaN."""
+    path = write(tmp_path / "nf.svm", NON_FINITE.format(bad=bad))
+    shown = {"nan": "nan", "NaN": "nan", "-inf": "-inf"}.get(bad, "inf")
+    with no_densify():
+        with pytest.raises(DataError, match=rf"nf.svm, line 7: feature 4 is "
+                           rf"{shown}; fastlr needs finite numbers") as exc:
+            read_dataset(path)
+        assert exc.value.line == 7 and exc.value.path == str(path)
+        # padded for a model, and by chunks of any size
+        with pytest.raises(DataError, match=r"nf.svm, line 7: feature 4 is "):
+            read_dataset(path, labels="optional", n_features=10, zero_based=False)
+        for rows in (1, 2, 3, 100):
+            with pytest.raises(DataError, match=r"nf.svm, line 7: feature 4 is "):
+                list(io.iter_chunks(path, rows))
+
+
+def test_svmlight_non_finite_zero_based(tmp_path):
+    """The bad value first in its row, right after a row without features
+    (equal indptr entries): still the right row and line."""
+    path = write(tmp_path / "z.svm", "1 0:1 2:3\n0\n\n1 3:nan 4:1\n")
+    with pytest.raises(DataError, match=r"z.svm, line 4: feature 4 is nan"):
+        read_dataset(path)
+    for rows in (1, 2, 3):
+        with pytest.raises(DataError, match=r"z.svm, line 4: feature 4 is nan"):
+            list(io.iter_chunks(path, rows))
 
 
 # --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.datasets import dump_svmlight_file
 
 import fastlr
@@ -47,8 +48,76 @@ def test_chunks_concatenate_to_read_xy(files, fmt, chunk_rows):
     chunks = list(iter_chunks(files[fmt], chunk_rows))
     assert all(X.shape[0] <= chunk_rows for X, _ in chunks)
     assert len(chunks) == -(-Xa.shape[0] // chunk_rows)
-    np.testing.assert_array_equal(np.concatenate([X for X, _ in chunks]), Xa)
+    if fmt == "svmlight":  # sparse all the way: CSR chunks of a CSR file
+        assert sparse.isspmatrix_csr(Xa)
+        assert all(sparse.isspmatrix_csr(X) for X, _ in chunks)
+        joined = sparse.vstack([X for X, _ in chunks], format="csr")
+        np.testing.assert_array_equal(joined.toarray(), Xa.toarray())
+    else:
+        np.testing.assert_array_equal(np.concatenate([X for X, _ in chunks]), Xa)
     np.testing.assert_array_equal(np.concatenate([y for _, y in chunks]), ya)
+
+
+@pytest.fixture(scope="module")
+def wide_svm(tmp_path_factory):
+    """200 rows x 50,000 features, ~8 non-zeros a row, 1-based, with comment
+    and blank lines: 80 MB if densified, a few kB as written."""
+    rng = np.random.default_rng(3)
+    m, n = 200, 50_000
+    rows = [np.sort(rng.choice(n, rng.integers(0, 16), replace=False))
+            for _ in range(m)]
+    vals = [rng.normal(size=r.shape[0]).round(5) + 0.0 for r in rows]
+    y = rng.integers(0, 2, m)
+    path = tmp_path_factory.mktemp("wide") / "wide.svm"
+    lines = ["# wide, sparse"]
+    for i in range(m):
+        pairs = " ".join(f"{j + 1}:{float(v)!r}"
+                         for j, v in zip(rows[i], vals[i], strict=True) if v != 0)
+        lines.append(f"{y[i]} {pairs}".rstrip())
+        if i % 37 == 0:
+            lines.append("")
+    path.write_text("\n".join(lines) + "\n")
+    dense = np.zeros((m, n))
+    for i in range(m):
+        dense[i, rows[i]] = vals[i]
+    return path, dense, y
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 64, 200, 1000])
+def test_svmlight_chunks_are_csr_and_stack_to_the_file(wide_svm, chunk_rows):
+    path, dense, y = wide_svm
+    chunks = list(iter_chunks(path, chunk_rows, n_features=dense.shape[1],
+                              zero_based=False))
+    whole = read_xy(path)[0]
+    assert whole.shape == (200, max(j + 1 for j in np.nonzero(dense)[1]))
+    for X, _ in chunks:
+        assert sparse.isspmatrix_csr(X) and X.dtype == np.float64
+        assert X.has_canonical_format and X.shape[1] == dense.shape[1]
+        assert X.shape[0] <= chunk_rows
+    joined = sparse.vstack([X for X, _ in chunks], format="csr")
+    assert joined.shape == dense.shape and joined.nnz == np.count_nonzero(dense)
+    np.testing.assert_array_equal(joined.toarray(), dense)
+    np.testing.assert_array_equal(np.concatenate([c for _, c in chunks]), y)
+    # without n_features the scan finds the widest row, as read_xy does
+    scanned = sparse.vstack([X for X, _ in iter_chunks(path, chunk_rows)])
+    assert scanned.shape == whole.shape
+    assert (scanned != whole).nnz == 0
+
+
+def test_partial_fit_over_svmlight_chunks_equals_fit(wide_svm):
+    """CSR chunks train as the whole CSR file does (batches never straddle
+    chunks when the chunk size is a multiple of batch_size)."""
+    path, dense, _ = wide_svm
+    X, y = read_xy(path)
+    kw = dict(lr=0.1, batch_size=10, standardize=False, shuffle=False, penalty=None,
+              tol=None)
+    fit = fastlr.LogisticRegression(max_iter=3, **kw).fit(X, y)
+    stream = fastlr.LogisticRegression(**kw)
+    for _ in range(3):
+        for Xc, yc in iter_chunks(path, 40, n_features=X.shape[1]):
+            stream.partial_fit(Xc, yc, classes=[0, 1])
+    np.testing.assert_allclose(stream.coef_, fit.coef_, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(stream.intercept_, fit.intercept_, rtol=1e-12)
 
 
 def test_partial_fit_over_chunks_equals_fit(files, data):
