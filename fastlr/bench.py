@@ -38,6 +38,28 @@ def make_workload(m, n, dtype=np.float64, seed=0):
     return np.ascontiguousarray(X, dtype=dtype), y
 
 
+def make_sparse_workload(m, n, nnz_per_row=20, seed=0):
+    """A CSR X of shape (m, n) with ``nnz_per_row`` N(0, 1) entries per row
+    at uniformly random columns (duplicates summed), and labels
+    y ~ Bernoulli(sigmoid(X w* + 0.5)), ``w*`` ~ N(0, 1 / nnz_per_row).
+
+    Like text or one-hot click logs: most columns appear in a handful of
+    rows, so a batch touches a tiny fraction of the weights.
+    """
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, n, size=(m, nnz_per_row))
+    vals = rng.standard_normal((m, nnz_per_row))
+    indptr = np.arange(0, m * nnz_per_row + 1, nnz_per_row)
+    X = sp.csr_matrix((vals.reshape(-1), cols.reshape(-1), indptr), shape=(m, n))
+    X.sum_duplicates()
+    w = rng.normal(size=n) / np.sqrt(nnz_per_row)
+    z = X @ w + 0.5
+    y = (rng.random(m) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
+    return X, y
+
+
 def interleaved(funcs, repeats=5, warmup=1):
     """Median seconds of each callable, timed in interleaved rounds.
 
@@ -76,7 +98,7 @@ def epoch_time_fn(X, y, batch_size, lr=0.1, **kwargs):
     from ._order import make_rng
     from ._validation import check_labels01, check_sample_weight, check_X
 
-    Xv = check_X(X)
+    Xv = check_X(X, accept_sparse=True)
     y01 = check_labels01(y, m=Xv.shape[0], require_both=True)
     sw = check_sample_weight(None, Xv.shape[0])
     standardize = kwargs.pop("standardize", True)
@@ -94,13 +116,14 @@ def epoch_time_fn(X, y, batch_size, lr=0.1, **kwargs):
     return run
 
 
-def sklearn_epoch_fn(X, y, lr=0.1):
+def sklearn_epoch_fn(X, y, lr=0.1, penalty=None, alpha=1e-4):
     """One epoch of scikit-learn ``SGDClassifier(loss="log_loss")``."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import SGDClassifier
 
     def run():
-        clf = SGDClassifier(loss="log_loss", penalty=None, max_iter=1, tol=None,
+        clf = SGDClassifier(loss="log_loss", penalty=penalty, alpha=alpha,
+                            max_iter=1, tol=None,
                             learning_rate="constant", eta0=lr, shuffle=False,
                             random_state=0)
         with warnings.catch_warnings():
@@ -328,6 +351,17 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
         "<= 1.0", cold <= 1.0)
     add("P10", "  numba floor: new process, first call of 1 cached kernel, s",
         floor, "(info)", True)
+    # S1: sparse CSR epoch vs scikit-learn on the same CSR matrix
+    Xs, ys = make_sparse_workload(200_000, 1_000_000, 20)
+    for bs, pen in ((1, "l2"), (32, "l2"), (32, "l1")):
+        # raw features for both (what SGDClassifier trains on)
+        t = interleaved({"fast": epoch_time_fn(Xs, ys, bs, penalty=pen, alpha=1e-5,
+                                               standardize=False),
+                         "sk": sklearn_epoch_fn(Xs, ys, penalty=pen, alpha=1e-5)},
+                        repeats=max(1, repeats // 2))
+        add("S1", f"sklearn / fastlr, CSR 200k x 1M, {pen}, fastlr batch {bs}",
+            t["sk"] / t["fast"], "(info)", True)
+    del Xs, ys
     # P11: time to quality vs lbfgs
     t_fast, t_lbfgs, epochs, _ = _time_to_quality(X, y)
     add("P11", f"time to lbfgs loss +0.5% / lbfgs fit ({epochs} epochs)",
