@@ -199,9 +199,25 @@ def lazy_supported(schedule, penalty, average_start):
     return True
 
 
-#: Columns of the per-column bookkeeping record of :func:`csr_sgd_epoch`:
-#: one row of 4 float64 per column, so that a visit costs one cache line.
-REC_MARK, REC_SYNC, REC_A, REC_B = 0, 1, 2, 3
+#: Columns of the per-column record of :func:`csr_sgd_epoch` when an option
+#: defers work per column (L1, averaging): the weight and its bookkeeping in
+#: 32 contiguous bytes, so that visiting a column costs one cache miss, not
+#: one per array (on 1M columns nearly every visit misses the caches).
+REC_W, REC_SYNC, REC_A, REC_B = 0, 1, 2, 3
+
+
+@njit(inline="always", **JIT)
+def _truncate(z, u, q):
+    """Tsuruoka et al.'s cumulative L1 truncation of one weight ``z``, given
+    the penalty ``u`` it could have received and ``q`` it did: toward zero
+    by the difference, clipped at zero. Takes and returns scalars (no array
+    arguments: numba reference-counts those at every call, which cost more
+    than the arithmetic per stored entry); the two candidates are selected,
+    not branched to, as the weights' signs are unpredictable."""
+    zp = max(0.0, z - (u + q))
+    zn = min(0.0, z + (u - q))
+    out = zp if z > 0.0 else zn
+    return out if z != 0.0 else z   # a zero weight stays zero
 
 
 @njit(inline="always", **JIT)
@@ -209,10 +225,7 @@ def _rec_clip(w, j, rec):
     """Tsuruoka et al.'s truncation of ``w[j]``, with ``l1_u``, ``l1_q`` in
     ``rec[j, 2:4]`` (``s == 1`` whenever L1 is on)."""
     z = w[j]
-    if z > 0.0:
-        w[j] = max(0.0, z - (rec[j, REC_A] + rec[j, REC_B]))
-    elif z < 0.0:
-        w[j] = min(0.0, z + (rec[j, REC_A] - rec[j, REC_B]))
+    w[j] = _truncate(z, rec[j, REC_A], rec[j, REC_B])
     rec[j, REC_B] += w[j] - z
 
 
@@ -220,9 +233,10 @@ def _rec_clip(w, j, rec):
 def _rec_catch_up(j, t_done, w, l1, schedule, lr, U, rec, gsq, averaging, P):
     """Apply to column ``j`` what the steps since its last visit deferred:
     the L1 penalty owed up to step ``t_done`` and its share of the averaged
-    iterates. With L1, ``rec[j]`` holds (mark, U or step at the last visit,
-    l1_u, l1_q); with averaging (never together with L1 here), (mark, P at
-    the last visit, sum of iterates)."""
+    iterates. With L1, ``rec[j]`` holds (w, U or step at the last visit,
+    l1_u, l1_q); with averaging (never together with L1 here), (w, P at the
+    last visit, sum of iterates, unused); ``w`` is the view ``rec[:, 0]``.
+    Idempotent: a second call in the same step finds nothing owed."""
     if l1 > 0.0:
         if schedule == LR_ADAGRAD:
             k = np.float64(t_done) - rec[j, REC_SYNC]
@@ -268,7 +282,7 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
     averaging = lazy and average_start > 0
     need_sync = lazy and (l1 > 0.0 or averaging)
     use_g = (not lazy) or schedule == LR_ADAGRAD
-    need_touched = use_g or need_sync
+    need_touched = use_g   # the batch's distinct columns, for g
     scaled = False
     for j in range(n):
         if scale[j] != 1.0:
@@ -280,17 +294,22 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
     g = np.zeros(n if use_g else 0)
     nt_max = n if need_touched else 0
     touched = np.empty(nt_max, dtype=np.int64)
-    # per-column bookkeeping in one record per column (see REC_*)
-    rec = np.empty((nt_max, 4))
-    for j in range(nt_max):
-        rec[j, REC_MARK] = -1.0
-        if l1 > 0.0 and lazy:
+    mark = np.full(nt_max, -1, dtype=np.int64)
+    # the deferring options work on the record (see REC_*), w included
+    rec = np.empty((n if need_sync else 0, 4))
+    for j in range(rec.shape[0]):
+        rec[j, REC_W] = w[j]
+        if l1 > 0.0:
             rec[j, REC_SYNC] = np.float64(steps[0]) if schedule == LR_ADAGRAD else 0.0
             rec[j, REC_A] = l1_u[j]
             rec[j, REC_B] = l1_q[j]
-        elif averaging:
+        else:  # averaging
             rec[j, REC_SYNC] = 0.0
             rec[j, REC_A] = avg[j] * steps[1]   # mean -> sum of iterates
+    if need_sync:
+        wv = rec[:, REC_W]
+    else:
+        wv = w[:]
     nb_max = min(batch_size, m)
     rowbuf = np.empty(nb_max, dtype=np.int64)
     rbuf = np.empty(nb_max)
@@ -319,17 +338,36 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
             z = 0.0
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
-                if need_touched and rec[j, REC_MARK] != nbatch:
-                    rec[j, REC_MARK] = nbatch
+                if need_touched and mark[j] != nbatch:
+                    mark[j] = nbatch
                     touched[nt] = j
                     nt += 1
-                    if need_sync:
-                        _rec_catch_up(j, t_done, w, l1, schedule, lr, U, rec, gsq,
-                                      averaging, P)
+                if need_sync:  # idempotent: a second visit finds nothing owed
+                    # (written out, not called: a call, even inlined, costs
+                    # reference counting of its array arguments per entry)
+                    if l1 > 0.0:
+                        if schedule == LR_ADAGRAD:
+                            owed = np.float64(t_done) - rec[j, REC_SYNC]
+                            if owed > 0.0:
+                                rec[j, REC_A] += owed * (
+                                    lr / (ADAGRAD_EPS + np.sqrt(gsq[j])) * l1)
+                            rec[j, REC_SYNC] = np.float64(t_done)
+                        else:
+                            owed = U - rec[j, REC_SYNC]
+                            rec[j, REC_A] += owed
+                            rec[j, REC_SYNC] = U
+                        if owed != 0.0:
+                            wz = wv[j]
+                            wn = _truncate(wz, rec[j, REC_A], rec[j, REC_B])
+                            wv[j] = wn
+                            rec[j, REC_B] += wn - wz
+                    else:
+                        rec[j, REC_A] += wv[j] * (P - rec[j, REC_SYNC])
+                        rec[j, REC_SYNC] = P
                 if scaled:
-                    z += data[k] * (w[j] * inv_scale[j])
+                    z += data[k] * (wv[j] * inv_scale[j])
                 else:
-                    z += data[k] * w[j]
+                    z += data[k] * wv[j]
             z = s * z + b[0]
             yi = y[i]
             r = sigmoid_scalar(z) - yi
@@ -348,7 +386,7 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
                     g[indices[k]] += r * data[k]
         nbatch += 1
         if not lazy:
-            _step(w, b, g, sr, scale, bsz, schedule, lr, power_t, penalty, alpha,
+            _step(wv, b, g, sr, scale, bsz, schedule, lr, power_t, penalty, alpha,
                   l1_ratio, average_start, steps, gsq, avg, l1_u, l1_q)
             for c in range(nt):
                 g[touched[c]] = 0.0
@@ -366,10 +404,13 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
                 g[j] = 0.0
                 gsq[j] += grad * grad
                 eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[j]))
-                w[j] -= eta * grad
+                wv[j] -= eta * grad
                 if l1 > 0.0:
                     rec[j, REC_A] += eta * l1
-                    _rec_clip(w, j, rec)
+                    wz = wv[j]
+                    wn = _truncate(wz, rec[j, REC_A], rec[j, REC_B])
+                    wv[j] = wn
+                    rec[j, REC_B] += wn - wz
                     rec[j, REC_SYNC] = np.float64(t)
             gb = sr * inv_b
             gsq[n] += gb * gb
@@ -384,9 +425,9 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
                     # fold s into the weights (all deferred parts first)
                     for j in range(n):
                         if averaging:
-                            rec[j, REC_A] += w[j] * (P - rec[j, REC_SYNC])
+                            rec[j, REC_A] += wv[j] * (P - rec[j, REC_SYNC])
                             rec[j, REC_SYNC] = 0.0
-                        w[j] *= s * rho
+                        wv[j] *= s * rho
                     P = 0.0
                     s = 1.0
                 else:
@@ -398,18 +439,26 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
                 if scaled:
                     for k in range(indptr[i], indptr[i + 1]):
                         j = indices[k]
-                        w[j] -= c * (data[k] * inv_scale[j])
+                        wv[j] -= c * (data[k] * inv_scale[j])
                 else:
                     for k in range(indptr[i], indptr[i + 1]):
-                        w[indices[k]] -= c * data[k]
+                        wv[indices[k]] -= c * data[k]
             b[0] -= eta * sr * inv_b
             if l1 > 0.0:
                 U += eta * l1
-                for c in range(nt):
-                    j = touched[c]
-                    rec[j, REC_A] += U - rec[j, REC_SYNC]
-                    _rec_clip(w, j, rec)
-                    rec[j, REC_SYNC] = U
+                # each column of the batch once (its sync value says whether
+                # it has had this step's penalty yet)
+                for pos in range(bsz):
+                    i = rowbuf[pos]
+                    for kk in range(indptr[i], indptr[i + 1]):
+                        j = indices[kk]
+                        if rec[j, REC_SYNC] != U:
+                            rec[j, REC_A] += U - rec[j, REC_SYNC]
+                            rec[j, REC_SYNC] = U
+                            wz = wv[j]
+                            wn = _truncate(wz, rec[j, REC_A], rec[j, REC_B])
+                            wv[j] = wn
+                            rec[j, REC_B] += wn - wz
         if average_start > 0 and t >= average_start:
             steps[1] += 1
             inv_k = 1.0 / np.float64(steps[1])
@@ -420,14 +469,14 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
         t_done = steps[0]
         for j in range(n):
             if need_sync:
-                _rec_catch_up(j, t_done, w, l1, schedule, lr, U, rec, gsq,
+                _rec_catch_up(j, t_done, wv, l1, schedule, lr, U, rec, gsq,
                               averaging, P)
                 if l1 > 0.0:
                     l1_u[j] = rec[j, REC_A]
                     l1_q[j] = rec[j, REC_B]
                 elif averaging and steps[1] > 0:
                     avg[j] = rec[j, REC_A] / np.float64(steps[1])
-            w[j] *= s
+            w[j] = wv[j] * s
     out2[0] = total
     out2[1] = total_bound
 
