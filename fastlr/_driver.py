@@ -84,7 +84,7 @@ def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=0.15,
 
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
                n_iter_no_change, track, callback=None, first_epoch=0,
-               monitor=None, on_stall=None):
+               monitor=None, on_stall=None, n_classes=2):
     """Run up to ``epochs`` epochs; stop early on ``tol``; raise on divergence.
 
     Parameters
@@ -106,6 +106,9 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
     monitor : callable() -> float or None
         Called after each epoch; when given, its value (lower is better, e.g.
         a held-out loss) replaces the training loss as the ``tol`` criterion.
+    n_classes : int
+        Classes of the model (the loss of the all-zero start is
+        ``log(n_classes)``); only feeds the error message.
     on_stall : callable() -> bool or None
         Called when ``n_iter_no_change`` epochs in a row did not improve by
         ``tol``: True means "keep going" (e.g. it lowered the learning rate;
@@ -128,7 +131,7 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
             raise DivergedError(
                 f"training diverged at epoch {first_epoch + e + 1}: the loss "
                 f"became {seen:.6g}{'' if track else ' or more'} (it started "
-                "near log(2) = 0.693); lower the "
+                f"near log({n_classes}) = {math.log(n_classes):.3f}); lower the "
                 f"learning rate lr (now {lr:g}) or standardize the features "
                 "(standardize=True)"
             )

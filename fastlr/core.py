@@ -788,7 +788,8 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
                       epochs=epochs, lr=lr, tol=tol,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
-                      first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
+                      first_epoch=first_epoch, monitor=monitor, on_stall=on_stall,
+                      n_classes=state.n_classes)
 
 
 def full_loss_sum_multinomial(X, yidx, sw, W, B):

@@ -422,7 +422,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                                epochs=epochs, lr=lr, tol=tol,
                                n_iter_no_change=n_iter_no_change,
                                track=epoch_loss is not None, callback=callback,
-                               on_stall=on_stall)
+                               on_stall=on_stall, n_classes=k)
     Wm, bm = upd.model(W, b)
     W_raw = Wm / scale
     return MultinomialResult(W_raw.astype(X.dtype), bm - W_raw @ mean, losses,

@@ -355,3 +355,11 @@ def test_bad_labels():
     clf = LogisticRegression().partial_fit(X, y, classes=[0, 1, 2, 3])
     with pytest.raises(ValueError, match="differs"):
         clf.partial_fit(X, y, classes=[0, 1, 2])
+
+
+@pytest.mark.parametrize("train", [core.train_multinomial, reference.train_multinomial])
+def test_divergence_names_the_k_class_starting_loss(train):
+    # raw features of scale 1e3 at lr 100: the loss explodes within epochs
+    X = np.random.default_rng(0).normal(size=(100, 3)) * 1e3
+    with pytest.raises(fastlr.DivergedError, match=r"log\(3\) = 1\.099"):
+        train(X, np.arange(100) % 3, lr=100.0, standardize=False, epochs=5)
