@@ -510,16 +510,6 @@ def csr_full_loss_sum_multinomial(data, indices, indptr, y, sw, W, B):
 
 
 @njit(inline="always", **JIT)
-def _l1_clip2(W, c, j, l1_u, l1_q):
-    z = W[c, j]
-    if z > 0.0:
-        W[c, j] = max(0.0, z - (l1_u[c, j] + l1_q[c, j]))
-    elif z < 0.0:
-        W[c, j] = min(0.0, z + (l1_u[c, j] - l1_q[c, j]))
-    l1_q[c, j] += W[c, j] - z
-
-
-@njit(inline="always", **JIT)
 def _catch_up2(j, t_done, W, l1, schedule, lr, U, sync_u, sync_t, gsq, l1_u, l1_q,
                averaging, P, sync_p, avg):
     """:func:`_rec_catch_up` for column ``j`` of every class, on separate
@@ -532,14 +522,18 @@ def _catch_up2(j, t_done, W, l1, schedule, lr, U, sync_u, sync_t, gsq, l1_u, l1_
                 for c in range(k):
                     eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j]))
                     l1_u[c, j] += steps_owed * (eta * l1)
-                    _l1_clip2(W, c, j, l1_u, l1_q)
+                    wz = W[c, j]
+                    W[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
+                    l1_q[c, j] += W[c, j] - wz
             sync_t[j] = t_done
         else:
             du = U - sync_u[j]
             if du != 0.0:
                 for c in range(k):
                     l1_u[c, j] += du
-                    _l1_clip2(W, c, j, l1_u, l1_q)
+                    wz = W[c, j]
+                    W[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
+                    l1_q[c, j] += W[c, j] - wz
             sync_u[j] = U
     if averaging:
         dp = P - sync_p[j]
@@ -609,10 +603,29 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                     mark[j] = nbatch
                     touched[nt] = j
                     nt += 1
-                    if lazy:
-                        _catch_up2(j, t_done, W, l1, schedule, lr, U, sync_u,
-                                   sync_t, gsq, l1_u, l1_q, averaging, P, sync_p,
-                                   avg)
+                    if lazy and l1 > 0.0:
+                        # written out: see csr_sgd_epoch
+                        if schedule == LR_ADAGRAD:
+                            owed = np.float64(t_done - sync_t[j])
+                            sync_t[j] = t_done
+                        else:
+                            owed = U - sync_u[j]
+                            sync_u[j] = U
+                        if owed != 0.0:
+                            for c in range(k):
+                                if schedule == LR_ADAGRAD:
+                                    l1_u[c, j] += owed * (
+                                        lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j])) * l1)
+                                else:
+                                    l1_u[c, j] += owed
+                                wz = W[c, j]
+                                W[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
+                                l1_q[c, j] += W[c, j] - wz
+                    elif averaging:
+                        dp = P - sync_p[j]
+                        for c in range(k):
+                            avg[c, j] += W[c, j] * dp
+                        sync_p[j] = P
             zmax = -np.inf
             for c in range(k):
                 acc = 0.0
@@ -665,7 +678,9 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                     W[c, j] -= eta * grad
                     if l1 > 0.0:
                         l1_u[c, j] += eta * l1
-                        _l1_clip2(W, c, j, l1_u, l1_q)
+                        wz = W[c, j]
+                        W[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
+                        l1_q[c, j] += W[c, j] - wz
                 if l1 > 0.0:
                     sync_t[j] = t
             for c in range(k):
@@ -704,7 +719,9 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                     j = touched[cc]
                     for c in range(k):
                         l1_u[c, j] += U - sync_u[j]
-                        _l1_clip2(W, c, j, l1_u, l1_q)
+                        wz = W[c, j]
+                        W[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
+                        l1_q[c, j] += W[c, j] - wz
                     sync_u[j] = U
         if average_start > 0 and t >= average_start:
             steps[1] += 1
