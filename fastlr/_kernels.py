@@ -307,7 +307,14 @@ def full_loss_sum(X, y, sw, w, b):
 #   C. g += r * (x - mean).
 # Subtracting the mean inside the loops (rather than folding it into the
 # bias) keeps the arithmetic as accurate as on a standardized copy of X, even
-# for columns whose mean dwarfs their spread.
+# for columns whose mean dwarfs their spread. It costs a load and a subtraction
+# per element in A and C, so when every column's |mean| is within
+# FOLD_MAX_OFFSET of its scale (rounding then grows by at most that factor
+# plus one) the mean is folded instead: into the bias, c - u . mean, and out
+# of the gradient, - mean * sum r (on 1M x 100 N(0, 1) data, batch 256, two
+# threads: epoch 0.87x, 1.60 -> 1.38 x floor, measured side by side).
+# Tried and not kept: sub-chunks of 16 rows (to stay in L1) with software
+# prefetch of the next rows (llvm.prefetch): 2-5% more, within the noise.
 #
 # The batch gradient is the sum over chunks, in chunk order, of per-chunk
 # partial sums. The threaded kernel computes the same partial sums in
@@ -316,6 +323,10 @@ def full_loss_sum(X, y, sw, w, b):
 
 #: Rows per chunk (fixed: it defines the summation order).
 CHUNK = 64
+
+#: The mean is folded out of the loops when no column's |mean| exceeds this
+#: many times its scale (:func:`can_fold_mean`).
+FOLD_MAX_OFFSET = 4.0
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
@@ -444,14 +455,52 @@ def residuals(z, yb, wb, nb, weighted, track_loss, e, r, loss, bound):
 
 
 @njit(**JIT)
-def chunk_sums(X, y, sw, blocks, block, p0, nb, mean, u, c, track_loss, gpart,
-               rows, z, yb, wb, e, tbuf, r, loss, bound, out3):
+def can_fold_mean(mean, scale):
+    """True if every column's offset is within FOLD_MAX_OFFSET spreads.
+
+    Then the kernels may fold the mean into the bias and the gradient
+    (``z = (c - u . mean) + x . u``, ``g = sum r x - mean sum r``) instead of
+    subtracting it from every element: the rounding error grows by at most a
+    factor ``1 + FOLD_MAX_OFFSET`` over centred arithmetic. Columns whose
+    mean dwarfs their spread (where folding loses digits) keep the exact
+    path.
+    """
+    for j in range(mean.shape[0]):
+        if not abs(mean[j]) <= FOLD_MAX_OFFSET * scale[j]:
+            return False
+    return True
+
+
+@njit(**_JIT_ELEM)
+def batch_weights(w, b, mean, scale, center, u):
+    """Raw-space weights ``u = w / scale`` of a batch, and its bias: ``b``
+    on centred rows, ``b - u . mean`` on raw rows (``center`` False).
+
+    Compiled without ``reassoc``, so the dot product has one order in the
+    serial and the threaded kernel.
+    """
+    for j in range(w.shape[0]):
+        u[j] = w[j] / scale[j]
+    c = b[0]
+    if not center:
+        for j in range(w.shape[0]):
+            c -= u[j] * mean[j]
+    return c
+
+
+@njit(**JIT)
+def chunk_sums(X, y, sw, blocks, block, p0, nb, mean, center, u, c, track_loss,
+               gpart, rows, z, yb, wb, e, tbuf, r, loss, bound, out3):
     """Partial sums of one chunk: rows at sequence positions p0 .. p0+nb-1.
 
     Writes ``gpart = sum_k r_k (x_k - mean)`` and
     ``out3 = (sum r, sum loss, sum bound)``. Phase C works on four rows at a
-    time (register blocking): ``mean`` and ``gpart`` are loaded and stored
+    time (register blocking): ``gpart`` (and ``mean``) are loaded and stored
     once per four rows instead of once per row.
+
+    ``center``: subtract ``mean`` in the loops (``c`` is the bias on the
+    centred rows); otherwise ``c`` must be ``b - u . mean`` and the mean is
+    folded out of the gradient at the end (see :func:`can_fold_mean`).
     """
     n = X.shape[1]
     weighted = sw.shape[0] > 0
@@ -468,12 +517,20 @@ def chunk_sums(X, y, sw, blocks, block, p0, nb, mean, u, c, track_loss, gpart,
         if weighted:
             wb[k] = sw[i]
     # phase A: logits (one row at a time measured faster than four here)
-    for k in range(nb):
-        i = rows[k]
-        acc = c
-        for j in range(n):
-            acc += (X[i, j] - mean[j]) * u[j]
-        z[k] = acc
+    if center:
+        for k in range(nb):
+            i = rows[k]
+            acc = c
+            for j in range(n):
+                acc += (X[i, j] - mean[j]) * u[j]
+            z[k] = acc
+    else:
+        for k in range(nb):
+            i = rows[k]
+            acc = c
+            for j in range(n):
+                acc += X[i, j] * u[j]
+            z[k] = acc
     # phase B: exp, residuals, losses
     exp_neg_abs(z, nb, e, tbuf)
     residuals(z, yb, wb, nb, weighted, track_loss, e, r, loss, bound)
@@ -484,16 +541,25 @@ def chunk_sums(X, y, sw, blocks, block, p0, nb, mean, u, c, track_loss, gpart,
     while k + 4 <= nb:
         i0, i1, i2, i3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
         r0, r1, r2, r3 = r[k], r[k + 1], r[k + 2], r[k + 3]
-        for j in range(n):
-            mj = mean[j]
-            gpart[j] += (r0 * (X[i0, j] - mj) + r1 * (X[i1, j] - mj)
-                         + r2 * (X[i2, j] - mj) + r3 * (X[i3, j] - mj))
+        if center:
+            for j in range(n):
+                mj = mean[j]
+                gpart[j] += (r0 * (X[i0, j] - mj) + r1 * (X[i1, j] - mj)
+                             + r2 * (X[i2, j] - mj) + r3 * (X[i3, j] - mj))
+        else:
+            for j in range(n):
+                gpart[j] += (r0 * X[i0, j] + r1 * X[i1, j]
+                             + r2 * X[i2, j] + r3 * X[i3, j])
         k += 4
     while k < nb:
         i0 = rows[k]
         r0 = r[k]
-        for j in range(n):
-            gpart[j] += r0 * (X[i0, j] - mean[j])
+        if center:
+            for j in range(n):
+                gpart[j] += r0 * (X[i0, j] - mean[j])
+        else:
+            for j in range(n):
+                gpart[j] += r0 * X[i0, j]
         k += 1
     sr = 0.0
     sl = 0.0
@@ -502,6 +568,9 @@ def chunk_sums(X, y, sw, blocks, block, p0, nb, mean, u, c, track_loss, gpart,
         sr += r[k]
         sl += loss[k]
         sb += bound[k]
+    if not center:
+        for j in range(n):
+            gpart[j] -= mean[j] * sr
     out3[0] = sr
     out3[1] = sl
     out3[2] = sb
@@ -699,16 +768,18 @@ def sgd_epoch(X, y, sw, blocks, block, mean, scale, batch_size, track_loss,
     plain = (schedule == LR_CONSTANT and average_start == 0
              and (penalty == PENALTY_NONE or penalty == PENALTY_L2))
     l2 = alpha if penalty == PENALTY_L2 else 0.0
+    center = not can_fold_mean(mean, scale)
     for start in range(0, m, batch_size):
         bsz = min(batch_size, m - start)
+        c = batch_weights(w, b, mean, scale, center, u)
         for j in range(n):
-            u[j] = w[j] / scale[j]
             g[j] = 0.0
         sr = 0.0
         for p0 in range(start, start + bsz, CHUNK):
             nb = min(CHUNK, start + bsz - p0)
-            chunk_sums(X, y, sw, blocks, block, p0, nb, mean, u, b[0], track_loss,
-                       gpart, rows, z, yb, wb, e, tbuf, r, loss, bound, out3)
+            chunk_sums(X, y, sw, blocks, block, p0, nb, mean, center, u, c,
+                       track_loss, gpart, rows, z, yb, wb, e, tbuf, r, loss,
+                       bound, out3)
             for j in range(n):
                 g[j] += gpart[j]
             sr += out3[0]
@@ -758,19 +829,19 @@ def sgd_epoch_parallel(X, y, sw, blocks, block, mean, scale, batch_size,
     plain = (schedule == LR_CONSTANT and average_start == 0
              and (penalty == PENALTY_NONE or penalty == PENALTY_L2))
     l2 = alpha if penalty == PENALTY_L2 else 0.0
+    center = not can_fold_mean(mean, scale)
     for start in range(0, m, batch_size):
         bsz = min(batch_size, m - start)
         nch = (bsz + CHUNK - 1) // CHUNK
+        c = batch_weights(w, b, mean, scale, center, u)
         for j in range(n):
-            u[j] = w[j] / scale[j]
             g[j] = 0.0
-        c = b[0]
         for ci in prange(nch):
             p0 = start + ci * CHUNK
             nb = min(CHUNK, start + bsz - p0)
-            chunk_sums(X, y, sw, blocks, block, p0, nb, mean, u, c, track_loss,
-                       G[ci], rows[ci], z[ci], yb[ci], wb[ci], e[ci], tbuf[ci],
-                       r[ci], loss[ci], bound[ci], S[ci])
+            chunk_sums(X, y, sw, blocks, block, p0, nb, mean, center, u, c,
+                       track_loss, G[ci], rows[ci], z[ci], yb[ci], wb[ci], e[ci],
+                       tbuf[ci], r[ci], loss[ci], bound[ci], S[ci])
         sr = 0.0
         for ci in range(nch):
             for j in range(n):
