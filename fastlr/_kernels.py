@@ -211,11 +211,19 @@ def column_stats(X, mean, scale):
             d = np.float64(X[i, j]) * inv[j] - shift[j] * inv[j]
             s1[j] += d
             s2[j] += d * d
+    finish_column_stats(s1, s2, m, s, inv, shift, mean, scale)
+
+
+@njit(**JIT)
+def finish_column_stats(s1, s2, m, s, inv, shift, mean, scale):
+    """Means and standard deviations from the sums ``s1``, ``s2`` of the
+    ``m`` values ``x / s - shift / s`` of each column (``inv = 1 / s``); a
+    spread below the rounding noise of the column's magnitude is zero, and
+    a zero spread gives scale 1. Shared by the dense and CSR statistics."""
     eps = np.finfo(np.float64).eps
-    for j in range(n):
+    for j in range(s1.shape[0]):
         d1 = s1[j] / m
         sd = np.sqrt(max(s2[j] / m - d1 * d1, 0.0))
-        # a spread below rounding noise of the column's magnitude is zero
         if sd <= 10.0 * eps * max(abs(d1 + shift[j] * inv[j]), 1e-300):
             sd = 0.0
         mean[j] = shift[j] + d1 * s[j]

@@ -53,6 +53,7 @@ from ._kernels import (
     PENALTY_L1,
     PENALTY_L2,
     _step,
+    finish_column_stats,
     row_loss,
     sigmoid_scalar,
 )
@@ -113,16 +114,9 @@ def csr_column_stats(data, indices, indptr, n, mean, scale):
         d = np.float64(data[k]) * inv[j] - shift[j] * inv[j]
         s1[j] += d
         s2[j] += d * d
-    eps = np.finfo(np.float64).eps
-    for j in range(n):
-        # the implicit zeros: (m - count) terms of -shift * inv, zero unless
-        # the column is full (and then there are none)
-        d1 = s1[j] / m
-        sd = np.sqrt(max(s2[j] / m - d1 * d1, 0.0))
-        if sd <= 10.0 * eps * max(abs(d1 + shift[j] * inv[j]), 1e-300):
-            sd = 0.0
-        mean[j] = shift[j] + d1 * s[j]
-        scale[j] = sd * s[j] if sd > 0.0 else 1.0
+    # the implicit zeros would add (m - count) terms of -shift * inv: none,
+    # as shift is zero unless the column is full
+    finish_column_stats(s1, s2, m, s, inv, shift, mean, scale)
 
 
 # --------------------------------------------------------------------------

@@ -380,11 +380,8 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         state.steps[1] = 0  # averaging off: the iterate is the model
     threads = _threads(n_threads)
     sparse = is_sparse(X)
-    if sparse and state.mean.any():
-        raise ValueError(
-            "X is sparse but the model centers its features (it was started on "
-            "dense X with standardize=True); sparse input can only be scaled. "
-            "Start from sparse X, or use standardize='scale' or False")
+    if sparse:
+        _check_sparse_state(state)
     threaded = (not sparse and threads > 1
                 and min(batch_size, m) >= PARALLEL_MIN_BATCH
                 and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
@@ -424,6 +421,15 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
+
+
+def _check_sparse_state(state):
+    """Sparse X cannot continue a model that centers its features."""
+    if state.mean.any():
+        raise ValueError(
+            "X is sparse but the model centers its features (it was started on "
+            "dense X with standardize=True); sparse input can only be scaled. "
+            "Start from sparse X, or use standardize='scale' or False")
 
 
 def full_loss_sum(X, y01, sw, w, b):
@@ -754,11 +760,8 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
     eta = [float(lr)]
 
     sparse = is_sparse(X)
-    if sparse and state.mean.any():
-        raise ValueError(
-            "X is sparse but the model centers its features (it was started on "
-            "dense X with standardize=True); sparse input can only be scaled. "
-            "Start from sparse X, or use standardize='scale' or False")
+    if sparse:
+        _check_sparse_state(state)
 
     def run_one(blocks, block):
         if sparse:
