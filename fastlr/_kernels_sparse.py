@@ -215,39 +215,37 @@ def _truncate(z, u, q):
 
 
 @njit(inline="always", **JIT)
-def _rec_clip(w, j, rec):
-    """Tsuruoka et al.'s truncation of ``w[j]``, with ``l1_u``, ``l1_q`` in
-    ``rec[j, 2:4]`` (``s == 1`` whenever L1 is on)."""
-    z = w[j]
-    w[j] = _truncate(z, rec[j, REC_A], rec[j, REC_B])
-    rec[j, REC_B] += w[j] - z
+def _catch_up(w, sync, a, q, t_done, U, P, l1, adagrad, lr, gsq_j, averaging):
+    """What the steps since a column's last visit deferred, on scalars.
 
-
-@njit(inline="always", **JIT)
-def _rec_catch_up(j, t_done, w, l1, schedule, lr, U, rec, gsq, averaging, P):
-    """Apply to column ``j`` what the steps since its last visit deferred:
-    the L1 penalty owed up to step ``t_done`` and its share of the averaged
-    iterates. With L1, ``rec[j]`` holds (w, U or step at the last visit,
-    l1_u, l1_q); with averaging (never together with L1 here), (w, P at the
-    last visit, sum of iterates, unused); ``w`` is the view ``rec[:, 0]``.
-    Idempotent: a second call in the same step finds nothing owed."""
+    ``(w, sync, a, q)`` is the column's record (see REC_*): with L1, ``a``
+    and ``q`` are the penalty it could have had and did have, and ``sync``
+    the global sum ``U`` (AdaGrad: the step ``t_done``) at its last visit;
+    the penalty owed since is added and the weight truncated once. With
+    averaging (never together with L1 here), ``a`` is the sum of its
+    iterates, ``sync`` the running sum ``P`` of the scale at its last visit.
+    Returns the new record. Idempotent: a second call in the same step
+    finds nothing owed. Scalars only: numba reference-counts array arguments
+    at every call, which cost more than this arithmetic per stored entry.
+    """
     if l1 > 0.0:
-        if schedule == LR_ADAGRAD:
-            k = np.float64(t_done) - rec[j, REC_SYNC]
-            if k > 0.0:
-                eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[j]))
-                rec[j, REC_A] += k * (eta * l1)
-                _rec_clip(w, j, rec)
-            rec[j, REC_SYNC] = np.float64(t_done)
+        if adagrad:
+            owed = t_done - sync
+            if owed > 0.0:
+                a += owed * (lr / (ADAGRAD_EPS + np.sqrt(gsq_j)) * l1)
+            sync = t_done
         else:
-            du = U - rec[j, REC_SYNC]
-            if du != 0.0:
-                rec[j, REC_A] += du
-                _rec_clip(w, j, rec)
-            rec[j, REC_SYNC] = U
-    if averaging:
-        rec[j, REC_A] += w[j] * (P - rec[j, REC_SYNC])
-        rec[j, REC_SYNC] = P
+            owed = U - sync
+            a += owed
+            sync = U
+        if owed != 0.0:
+            wn = _truncate(w, a, q)
+            q += wn - w
+            w = wn
+    elif averaging:
+        a += w * (P - sync)
+        sync = P
+    return w, sync, a, q
 
 
 @njit(**JIT)
@@ -275,6 +273,7 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
     l1 = alpha if penalty == PENALTY_L1 else 0.0
     averaging = lazy and average_start > 0
     need_sync = lazy and (l1 > 0.0 or averaging)
+    adagrad = schedule == LR_ADAGRAD
     use_g = (not lazy) or schedule == LR_ADAGRAD
     need_touched = use_g   # the batch's distinct columns, for g
     scaled = False
@@ -336,28 +335,11 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
                     mark[j] = nbatch
                     touched[nt] = j
                     nt += 1
-                if need_sync:  # idempotent: a second visit finds nothing owed
-                    # (written out, not called: a call, even inlined, costs
-                    # reference counting of its array arguments per entry)
-                    if l1 > 0.0:
-                        if schedule == LR_ADAGRAD:
-                            owed = np.float64(t_done) - rec[j, REC_SYNC]
-                            if owed > 0.0:
-                                rec[j, REC_A] += owed * (
-                                    lr / (ADAGRAD_EPS + np.sqrt(gsq[j])) * l1)
-                            rec[j, REC_SYNC] = np.float64(t_done)
-                        else:
-                            owed = U - rec[j, REC_SYNC]
-                            rec[j, REC_A] += owed
-                            rec[j, REC_SYNC] = U
-                        if owed != 0.0:
-                            wz = wv[j]
-                            wn = _truncate(wz, rec[j, REC_A], rec[j, REC_B])
-                            wv[j] = wn
-                            rec[j, REC_B] += wn - wz
-                    else:
-                        rec[j, REC_A] += wv[j] * (P - rec[j, REC_SYNC])
-                        rec[j, REC_SYNC] = P
+                if need_sync:
+                    wv[j], rec[j, REC_SYNC], rec[j, REC_A], rec[j, REC_B] = _catch_up(
+                        wv[j], rec[j, REC_SYNC], rec[j, REC_A], rec[j, REC_B],
+                        np.float64(t_done), U, P, l1, adagrad, lr,
+                        gsq[j] if adagrad else 0.0, averaging)
                 if scaled:
                     z += data[k] * (wv[j] * inv_scale[j])
                 else:
@@ -463,8 +445,10 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
         t_done = steps[0]
         for j in range(n):
             if need_sync:
-                _rec_catch_up(j, t_done, wv, l1, schedule, lr, U, rec, gsq,
-                              averaging, P)
+                wv[j], rec[j, REC_SYNC], rec[j, REC_A], rec[j, REC_B] = _catch_up(
+                    wv[j], rec[j, REC_SYNC], rec[j, REC_A], rec[j, REC_B],
+                    np.float64(t_done), U, P, l1, adagrad, lr,
+                    gsq[j] if adagrad else 0.0, averaging)
                 if l1 > 0.0:
                     l1_u[j] = rec[j, REC_A]
                     l1_q[j] = rec[j, REC_B]
@@ -506,8 +490,8 @@ def csr_full_loss_sum_multinomial(data, indices, indptr, y, sw, W, B):
 @njit(inline="always", **JIT)
 def _catch_up2(j, t_done, W, l1, schedule, lr, U, sync_u, sync_t, gsq, l1_u, l1_q,
                averaging, P, sync_p, avg):
-    """:func:`_rec_catch_up` for column ``j`` of every class, on separate
-    arrays."""
+    """:func:`_catch_up` for column ``j`` of every class, on separate
+    arrays (the end-of-epoch flush of the multinomial kernel)."""
     k = W.shape[0]
     if l1 > 0.0:
         if schedule == LR_ADAGRAD:
