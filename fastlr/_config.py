@@ -6,16 +6,19 @@ time, sees one consistent set of flags.
 
 import os
 
-# numba's OpenMP threading layer starts a parallel region for every large
-# batch. On small machines libgomp decides it is oversubscribed and lets idle
-# threads spin only 1000 times before sleeping, so each region then pays a
-# futex wake-up: the threaded epoch ran 3x slower than one thread here.
+# numba's OpenMP threading layer starts a parallel region for every threaded
+# kernel call (prediction on large input; training uses its own threads, see
+# fastlr._team). On small machines libgomp decides it is oversubscribed and
+# lets idle threads spin only 1000 times before sleeping, so each region
+# then pays a futex wake-up: a threaded epoch built from one region per batch
+# ran 3x slower than one thread here.
 # 300000 is libgomp's own default otherwise (well under a millisecond of
 # spinning, then sleep: no core is kept busy after training). setdefault:
 # a user's own setting wins; it has effect if set before libgomp starts.
 os.environ.setdefault("GOMP_SPINCOUNT", "300000")
 
-#: Serial kernels are compiled with ``cache=True`` unless FASTLR_NUMBA_CACHE=0.
+#: Serial kernels (every training kernel among them) are compiled with
+#: ``cache=True`` unless FASTLR_NUMBA_CACHE=0.
 CACHE = os.environ.get("FASTLR_NUMBA_CACHE", "1") != "0"
 
 #: LLVM fast-math flags. ``contract``/``reassoc`` let the dot products use

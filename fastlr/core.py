@@ -4,7 +4,6 @@ Data flows one way: user input -> :mod:`fastlr._validation` -> kernels in
 :mod:`fastlr._kernels` -> results. Nothing here loops over rows.
 """
 
-import contextlib
 import math
 from typing import NamedTuple
 
@@ -20,6 +19,7 @@ from ._driver import (
     run_epochs,
 )
 from ._order import EpochOrder, block_rows, make_rng
+from ._team import sgd_epoch_threaded
 from ._validation import (
     _as_numeric_array,
     check_labels01,
@@ -51,15 +51,16 @@ __all__ = [
 #: Below this many elements of X, one thread beats launching a parallel region.
 PARALLEL_MIN_ELEMENTS = 200_000
 
-#: Smallest batch for which the threaded epoch kernel pays off: two chunks,
-#: one per thread (a parallel region costs a few microseconds to start; on
-#: 1M x 100 two threads took 0.86x the time of one at batch 128, 0.82x at
-#: 256, 0.63x at 1024: ``fastlr bench --full``).
+#: Smallest batch trained on several threads: two chunks, one per thread
+#: (:func:`fastlr._team.sgd_epoch_threaded`; measured on 1M x 100, two
+#: threads: 0.70-0.82x the time of one at batch 128, 0.66-0.75x at 256; with
+#: one chunk per batch there is nothing to share).
 PARALLEL_MIN_BATCH = 2 * _kernels.CHUNK
 
-#: Smallest X (elements) trained with threads. The threaded kernel cannot be
-#: cached (numba segfaults caching parallel kernels), so each new process
-#: compiles it once, for seconds: only worth it when the epochs are long.
+#: Smallest X (elements) trained on several threads: below it, waking the
+#: threads costs more than an epoch's share saves (two threads / one, batch
+#: 256: 1.85 on 2000 x 100, 1.17 on 10000 x 100, 0.79 on 20000 x 100, 0.66
+#: on 100000 x 10; ``n_threads`` 1 vs 2, interleaved, one run).
 PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
 
 _PENALTY_CODES = {None: _kernels.PENALTY_NONE, "l2": _kernels.PENALTY_L2,
@@ -385,7 +386,6 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     threaded = (not sparse and threads > 1
                 and min(batch_size, m) >= PARALLEL_MIN_BATCH
                 and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
-    kernel = _kernels.sgd_epoch_parallel if threaded else _kernels.sgd_epoch
     out2 = np.empty(2)
     track = epoch_loss == "running"
     eta = [float(lr)]  # "adaptive" lowers it between epochs
@@ -399,12 +399,15 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                 float(alpha), float(l1_ratio), average_start, state.w, state.b,
                 state.steps, state.gsq, state.avg, state.l1_u, state.l1_q, out2)
         else:
-            with _numba_threads(threads):
-                kernel(X, y01, sw, blocks, block, state.mean, state.scale,
-                       batch_size, track, scode, eta[0], float(power_t), pcode,
-                       float(alpha), float(l1_ratio), average_start, state.w,
-                       state.b, state.steps, state.gsq, state.avg, state.l1_u,
-                       state.l1_q, out2)
+            args = (X, y01, sw, blocks, block, state.mean, state.scale,
+                    batch_size, track, scode, eta[0], float(power_t), pcode,
+                    float(alpha), float(l1_ratio), average_start, state.w,
+                    state.b, state.steps, state.gsq, state.avg, state.l1_u,
+                    state.l1_q, out2)
+            if threaded:
+                sgd_epoch_threaded(threads, *args)
+            else:
+                _kernels.sgd_epoch(*args)
         bound = out2[1] / denom
         if track:
             return out2[0] / denom, bound
@@ -459,20 +462,6 @@ def _threads(n_threads):
         return numba.get_num_threads()
     n = check_positive_int(n_threads, "n_threads")
     return min(n, numba.config.NUMBA_NUM_THREADS)
-
-
-@contextlib.contextmanager
-def _numba_threads(n):
-    """Temporarily run numba parallel regions on ``n`` threads."""
-    before = numba.get_num_threads()
-    if n == before:
-        yield
-        return
-    numba.set_num_threads(n)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
 
 
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
@@ -560,10 +549,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         in scikit-learn's SGD). ``losses`` are then weighted means.
     n_threads : int or None
         Threads for batches of at least ``PARALLEL_MIN_BATCH`` (128) rows on
-        data of at least ``PARALLEL_MIN_TRAIN_ELEMENTS`` elements; smaller
-        work runs on one thread, which is faster there (and avoids compiling
-        the threaded kernel). None uses numba's thread count. The results are
-        bit-identical for any value.
+        data of at least ``PARALLEL_MIN_TRAIN_ELEMENTS`` (2M) elements;
+        smaller work runs on one thread, which is faster there. None uses
+        numba's thread count (``numba.get_num_threads()``); larger values are
+        capped at ``NUMBA_NUM_THREADS``. The results are bit-identical for any
+        value.
     callback : callable(epoch, loss) or None
         Called after every epoch, e.g. for a progress bar.
     learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, default "constant"

@@ -1,12 +1,16 @@
 """The performance machinery of the epoch kernel: polynomial exp/log1p,
 block shuffling, the threaded deterministic variant."""
 
+import functools
+import multiprocessing
+import os
+
 import numba
 import numpy as np
 import pytest
 
 import fastlr
-from fastlr import _kernels, core, reference
+from fastlr import _kernels, _team, core, reference
 from fastlr._order import EpochOrder, block_rows, rows_of
 
 
@@ -76,24 +80,55 @@ def test_threaded_epoch_is_bit_identical_to_one_thread(wide, shuffle, dtype,
     np.testing.assert_allclose(many.w, ref.w, rtol=rtol, atol=1e-12)
 
 
-def test_threaded_kernel_direct_call_matches_serial(wide):
-    """Call both kernels directly (whatever the thread count) on one batch layout."""
+@pytest.mark.parametrize("threads", [1, 2, 3, 5])
+@pytest.mark.parametrize("batch_size", [1000, 130, 64])
+def test_threaded_epoch_direct_call_matches_serial(wide, threads, batch_size):
+    """The threaded driver, whatever the thread count (more threads than
+    cores included: waiting threads must yield, not deadlock), gives the
+    serial kernel's result bit for bit: weights, steps and both sums."""
     X, y = wide
     y01 = y.astype(np.float64)
     n = X.shape[1]
+    blocks = np.random.default_rng(1).permutation(X.shape[0] // 10).astype(np.int64)
     outs = []
-    for kernel in (_kernels.sgd_epoch, _kernels.sgd_epoch_parallel):
+    for kernel in (_kernels.sgd_epoch,
+                   functools.partial(_team.sgd_epoch_threaded, threads)):
         w, b, out2 = np.zeros(n), np.zeros(1), np.empty(2)
-        blocks = np.random.default_rng(1).permutation(X.shape[0] // 10).astype(np.int64)
         steps = np.zeros(2, dtype=np.int64)
-        kernel(X, y01, np.empty(0), blocks, 10, X.mean(0), X.std(0), 1000, True,
-               _kernels.LR_CONSTANT, 0.3, 0.5, _kernels.PENALTY_L2, 1e-3, 0.15, 0,
-               w, b, steps, np.zeros(n + 1), np.zeros(n + 1), np.zeros(n),
-               np.zeros(n), out2)
-        outs.append((w, b[0], out2.copy()))
+        for _ in range(2):
+            kernel(X, y01, np.empty(0), blocks, 10, X.mean(0), X.std(0),
+                   batch_size, True, _kernels.LR_CONSTANT, 0.3, 0.5,
+                   _kernels.PENALTY_L2, 1e-3, 0.15, 0, w, b, steps,
+                   np.zeros(n + 1), np.zeros(n + 1), np.zeros(n), np.zeros(n),
+                   out2)
+        outs.append((w, b[0], out2.copy(), steps.copy()))
+    assert np.all(outs[0][0] != 0.0)
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     assert outs[0][1] == outs[1][1]
     np.testing.assert_array_equal(outs[0][2], outs[1][2])
+    np.testing.assert_array_equal(outs[0][3], outs[1][3])
+
+
+def test_threaded_epoch_after_fork_makes_a_new_pool(wide, monkeypatch):
+    """A forked child inherits the pool object but not its threads: the
+    driver must start new ones rather than wait forever for dead ones."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    X, y = wide
+    kw = dict(batch_size=300, epochs=1, lr=0.1, random_state=0)
+    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)  # inherited
+    _team._executor(1).submit(int).result()  # the parent has a pool thread
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        res = pool.apply_async(_train_threaded_in_child, (X, y, kw))
+        w_child = res.get(timeout=60)
+    w_parent = fastlr.train(X, y, n_threads=2, **kw).w
+    np.testing.assert_array_equal(w_child, w_parent)
+
+
+def _train_threaded_in_child(X, y, kw):
+    assert _team._pool_pid != os.getpid()  # the inherited pool is stale
+    return fastlr.train(X, y, n_threads=2, **kw).w
 
 
 def test_block_shuffle_converges_on_label_sorted_rows():

@@ -1,0 +1,117 @@
+"""Atomic operations on int64 arrays for numba kernels, as LLVM intrinsics.
+
+numba has no atomics of its own. The threaded epoch (:mod:`fastlr._team`)
+needs a few to hand the chunks of each batch to whichever thread is free and
+to tell the threads when the next batch may start: a counter (``fetch_add``),
+a flag written with release and read with acquire ordering, a spin-loop hint
+and a yield. They compile to single instructions (``lock xadd``, plain
+``mov``\\s with ordering constraints, ``pause``) and to a ``sched_yield``
+call, and can be cached on disk like any other kernel: nothing in them
+depends on the process (the yield is linked by symbol name).
+
+All take an int64 array and an index; no bounds checks.
+"""
+
+import platform
+import sys
+
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+
+#: The operating system's "let another thread run" call.
+_YIELD_SYMBOL = "SwitchToThread" if sys.platform == "win32" else "sched_yield"
+
+
+def _int64_array(arr):
+    return isinstance(arr, types.Array) and arr.dtype == types.int64
+
+
+def _item_pointer(context, builder, arrty, arr, idx):
+    ary = context.make_array(arrty)(context, builder, arr)
+    return cgutils.get_item_pointer(context, builder, arrty, ary, [idx])
+
+
+@intrinsic
+def fetch_add(typingctx, arr, idx, val):
+    """``old = arr[idx]; arr[idx] += val; return old``, atomically
+    (acquire-release ordering)."""
+    if not _int64_array(arr):
+        return None
+    sig = types.int64(arr, types.intp, types.int64)
+
+    def codegen(context, builder, sig, args):
+        idx = context.cast(builder, args[1], sig.args[1], types.intp)
+        val = context.cast(builder, args[2], sig.args[2], types.int64)
+        ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
+        return builder.atomic_rmw("add", ptr, val, "acq_rel")
+
+    return sig, codegen
+
+
+@intrinsic
+def load_acquire(typingctx, arr, idx):
+    """``arr[idx]``, read atomically with acquire ordering: every write made
+    before the matching :func:`store_release` is visible afterwards."""
+    if not _int64_array(arr):
+        return None
+    sig = types.int64(arr, types.intp)
+
+    def codegen(context, builder, sig, args):
+        idx = context.cast(builder, args[1], sig.args[1], types.intp)
+        ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def store_release(typingctx, arr, idx, val):
+    """``arr[idx] = val``, written atomically with release ordering: no
+    earlier write may become visible after it."""
+    if not _int64_array(arr):
+        return None
+    sig = types.void(arr, types.intp, types.int64)
+
+    def codegen(context, builder, sig, args):
+        idx = context.cast(builder, args[1], sig.args[1], types.intp)
+        val = context.cast(builder, args[2], sig.args[2], types.int64)
+        ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
+        builder.store_atomic(val, ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def cpu_relax(typingctx):
+    """The spin-wait hint (x86 ``pause``; nothing elsewhere): lets the
+    sibling hyperthread run and saves power while a thread polls a flag."""
+    sig = types.void()
+
+    def codegen(context, builder, sig, args):
+        if _X86:
+            fnty = ir.FunctionType(ir.VoidType(), [])
+            fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                                "llvm.x86.sse2.pause")
+            builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def yield_thread(typingctx):
+    """Give the core to another runnable thread (``sched_yield``)."""
+    sig = types.void()
+
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(ir.IntType(32), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _YIELD_SYMBOL)
+        builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
