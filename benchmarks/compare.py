@@ -28,7 +28,7 @@ from fastlr.bench import (
 BATCHES = (8, 32, 128, 512, 2048, 8192, 32768)
 
 
-def plot(path, rows=200_000, features=100, repeats=3):
+def plot(path, rows=200_000, features=100, repeats=5):
     from matplotlib.figure import Figure
 
     X, y = make_workload(rows, features)
@@ -37,7 +37,9 @@ def plot(path, rows=200_000, features=100, repeats=3):
     for bs in BATCHES:
         funcs[("fastlr", bs)] = epoch_time_fn(X, y, bs)
         funcs[("reference", bs)] = reference_epoch_fn(X, y, bs)
-    t = interleaved(funcs, repeats=repeats)
+    # settle: the reference's OpenBLAS threads spin for ~0.1 s after it and
+    # slowed the next fastlr epoch by up to 1.6x (at batch 32768)
+    t = interleaved(funcs, repeats=repeats, settle=0.2)
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
     for impl, style in (("fastlr", "o-"), ("reference", "s-")):

@@ -60,7 +60,7 @@ def make_sparse_workload(m, n, nnz_per_row=20, seed=0):
     return X, y
 
 
-def interleaved(funcs, repeats=5, warmup=1):
+def interleaved(funcs, repeats=5, warmup=1, settle=0.0):
     """Median seconds of each callable, timed in interleaved rounds.
 
     Parameters
@@ -70,6 +70,11 @@ def interleaved(funcs, repeats=5, warmup=1):
         Timed rounds (each round calls every function once).
     warmup : int
         Untimed rounds first (JIT compilation, caches).
+    settle : float
+        Seconds to sleep before each timed call. OpenBLAS's threads keep
+        spinning for about 0.1 s after a large matrix product (NumPy's
+        reference implementation), slowing whatever runs next on the same
+        cores; a pause lets them go idle.
 
     Returns
     -------
@@ -81,6 +86,8 @@ def interleaved(funcs, repeats=5, warmup=1):
     times = {k: [] for k in funcs}
     for _ in range(repeats):
         for k, f in funcs.items():
+            if settle:
+                time.sleep(settle)
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)
