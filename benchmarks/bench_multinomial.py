@@ -53,3 +53,21 @@ class MultinomialEpoch:
         return float(self.train(self.X, self.y, **dict(self.kw, epochs=2)).losses[-1])
 
     track_final_loss.unit = "cross-entropy"
+
+
+class MultinomialThreads:
+    """The threaded multinomial epoch (threads share each epoch; results are
+    bit-identical) against one thread, on the synthetic workload."""
+
+    params = ([1, 2], [256, 4096])
+    param_names = ["n_threads", "batch_size"]
+    timeout = 180
+
+    def setup(self, n_threads, batch_size):
+        self.X, self.y = make_data("synthetic_200k_x100_k5", "float64")
+        self.kw = dict(batch_size=batch_size, epochs=1, lr=0.1, shuffle=True,
+                       random_state=0, n_threads=n_threads)
+        core.train_multinomial(self.X[:4096], self.y[:4096], **self.kw)  # compile
+
+    def time_epoch(self, n_threads, batch_size):
+        core.train_multinomial(self.X, self.y, **self.kw)

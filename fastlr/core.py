@@ -19,7 +19,7 @@ from ._driver import (
     run_epochs,
 )
 from ._order import EpochOrder, block_rows, make_rng
-from ._team import sgd_epoch_threaded
+from ._team import sgd_epoch_multinomial_threaded, sgd_epoch_threaded
 from ._validation import (
     _as_numeric_array,
     check_labels01,
@@ -733,10 +733,10 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
                     n_threads=None):
     """Run softmax SGD epochs on validated arrays, updating ``state`` in place.
 
-    The multinomial counterpart of :func:`sgd`, with the same penalties and
-    learning-rate schedules, on one thread. ``yidx`` holds int64 class
-    indices. ``n_threads`` is accepted so that callers can pass :func:`sgd`'s
-    arguments, and ignored. Returns ``(losses, converged)``.
+    The multinomial counterpart of :func:`sgd`, with the same penalties,
+    learning-rate schedules and choice of threads (dense X only; sparse X
+    trains on one thread). ``yidx`` holds int64 class indices. Returns
+    ``(losses, converged)``.
     """
     m = X.shape[0]
     denom = float(sw.sum()) if sw.shape[0] else float(m)
@@ -752,6 +752,10 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
     sparse = is_sparse(X)
     if sparse:
         _check_sparse_state(state)
+    threads = _threads(n_threads)
+    threaded = (not sparse and threads > 1
+                and min(batch_size, m) >= PARALLEL_MIN_BATCH
+                and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
 
     def run_one(blocks, block):
         if sparse:
@@ -761,11 +765,15 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
                 float(alpha), float(l1_ratio), average_start, state.w, state.b,
                 state.steps, state.gsq, state.avg, state.l1_u, state.l1_q, out2)
         else:
-            _kernels_multinomial.sgd_epoch_multinomial(
-                X, yidx, sw, blocks, block, state.mean, state.scale, batch_size,
-                track, scode, eta[0], float(power_t), pcode, float(alpha),
-                float(l1_ratio), average_start, state.w, state.b, state.steps,
-                state.gsq, state.avg, state.l1_u, state.l1_q, out2)
+            args = (X, yidx, sw, blocks, block, state.mean, state.scale,
+                    batch_size, track, scode, eta[0], float(power_t), pcode,
+                    float(alpha), float(l1_ratio), average_start, state.w,
+                    state.b, state.steps, state.gsq, state.avg, state.l1_u,
+                    state.l1_q, out2)
+            if threaded:
+                sgd_epoch_multinomial_threaded(threads, *args)
+            else:
+                _kernels_multinomial.sgd_epoch_multinomial(*args)
         bound = out2[1] / denom
         if track:
             return out2[0] / denom, bound
@@ -799,15 +807,16 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False):
+                      average=False, n_threads=None):
     """Fit multinomial (softmax) logistic regression by mini-batch SGD.
 
     The k-class counterpart of :func:`train`, with the same batches, order
     and options (and the same meaning of each: penalties act on every
     (class, feature) weight, AdaGrad keeps one accumulator per weight and
-    per class intercept), except that the kernel runs on one thread. Each
-    row's loss is ``logsumexp(z) - z_y`` over its k logits ``z``, computed
-    with the row maximum subtracted.
+    per class intercept; ``n_threads`` chooses threads as in :func:`train`,
+    for dense X, bit-identical for any value). Each row's loss is
+    ``logsumexp(z) - z_y`` over its k logits ``z``, computed with the row
+    maximum subtracted.
 
     Parameters
     ----------
@@ -838,6 +847,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
+    if n_threads is not None:
+        check_positive_int(n_threads, "n_threads")
     rng = make_rng(random_state)
     standardize = check_standardize(standardize)
     X = check_X(X, accept_sparse=True)
@@ -849,7 +860,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
         epoch_loss=epoch_loss, tol=tol, n_iter_no_change=n_iter_no_change,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
-        l1_ratio=l1_ratio, average_start=average_start)
+        l1_ratio=l1_ratio, average_start=average_start, n_threads=n_threads)
     w, b = state.raw()
     return MultinomialResult(w.astype(X.dtype, copy=False), b, losses, classes)
 

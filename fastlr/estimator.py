@@ -45,8 +45,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     more give multinomial (softmax) regression trained in its own kernel,
     ``coef_`` of shape (k, n) and ``intercept_`` (k,), one row per class of
     ``classes_``, with the same penalties and learning-rate schedules (per
-    (class, feature) weight); with more than two classes training runs on
-    one thread.
+    (class, feature) weight). Dense training shares each epoch between
+    threads (batches of 128 rows or more on X of 2M elements or more), with
+    results bit-identical to one thread's.
 
     ``X`` may be a scipy.sparse matrix (any format; CSR is used without a
     copy): sparse input trains in CSR kernels that touch only the stored

@@ -88,6 +88,55 @@ def test_kernel_matches_reference(dtype, seed, name, shuffle, batch_size):
     np.testing.assert_allclose(a.losses, b.losses, **TOL64)
 
 
+@pytest.mark.parametrize("name", list(OPTIONS))
+def test_threaded_epoch_is_bit_identical(monkeypatch, dtype, name):
+    """Threads share each epoch (chunks claimed atomically, partial sums
+    reduced in chunk order): W, b and losses equal one thread's bit for bit,
+    for 2 threads and for more threads than this machine may have cores;
+    and both match the reference."""
+    import numba
+
+    X, y = make_data(3, m=2000, dtype=dtype)
+    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
+                        max(4, numba.config.NUMBA_NUM_THREADS))  # cap of n_threads
+    kw = dict(batch_size=core.PARALLEL_MIN_BATCH * 2 + 5, epochs=3, lr=0.05,
+              random_state=2)
+    kw.update(_kwargs(name, X.shape[0], 3))
+    one = core.train_multinomial(X, y, n_threads=1, **kw)
+    ref = reference.train_multinomial(X, y, **kw)
+    for threads in (2, 4):
+        many = core.train_multinomial(X, y, n_threads=threads, **kw)
+        np.testing.assert_array_equal(one.W, many.W)
+        np.testing.assert_array_equal(one.b, many.b)
+        np.testing.assert_array_equal(one.losses, many.losses)
+    np.testing.assert_allclose(one.W, ref.W, **TOL[dtype])
+    np.testing.assert_allclose(one.b, ref.b, **TOL64)
+
+
+def test_threaded_epoch_runs_the_threaded_kernel(monkeypatch):
+    """The dispatch: dense X on large enough data with batches of two chunks
+    or more takes the threaded driver; n_threads=1 and sparse X do not."""
+    import scipy.sparse as sp
+
+    from fastlr import _team
+
+    calls = []
+    real = _team.sgd_epoch_multinomial_threaded
+    monkeypatch.setattr(core, "sgd_epoch_multinomial_threaded",
+                        lambda *a: calls.append(a[0]) or real(*a))
+    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    X, y = make_data(4, m=600)
+    kw = dict(batch_size=core.PARALLEL_MIN_BATCH, epochs=2, lr=0.05, random_state=0)
+    core.train_multinomial(X, y, n_threads=2, **kw)
+    assert calls == [2, 2]
+    core.train_multinomial(X, y, n_threads=1, **kw)
+    core.train_multinomial(sp.csr_matrix(X), y, n_threads=2, standardize=False, **kw)
+    kw["batch_size"] = core.PARALLEL_MIN_BATCH - 1
+    core.train_multinomial(X, y, n_threads=2, **kw)
+    assert calls == [2, 2]
+
+
 def test_kernel_specializations(seed):
     """Only X's dtype varies between compiled specializations (labels, weights
     and options are converted at the boundary). Read-only X from other tests
