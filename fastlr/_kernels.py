@@ -21,8 +21,8 @@ Conventions
 import numpy as np
 from numba import njit, prange
 
-from ._atomics import cpu_relax, fetch_add, load_acquire, store_release, yield_thread
 from ._config import JIT, JIT_PARALLEL
+from ._intrinsics import cpu_relax, fetch_add, load_acquire, store_release, yield_thread
 
 # penalty and learning-rate codes: strings become ints at the boundary
 PENALTY_NONE = 0

@@ -25,8 +25,8 @@ Conventions
 import numpy as np
 from numba import njit
 
-from ._atomics import fetch_add, load_acquire, store_release
 from ._config import JIT
+from ._intrinsics import fetch_add, load_acquire, store_release
 from ._kernels import (
     _JIT_ELEM,
     ADAGRAD_EPS,

@@ -45,6 +45,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import JIT, JIT_PARALLEL
+from ._intrinsics import prefetch
 from ._kernels import (
     ADAGRAD_EPS,
     LR_ADAGRAD,
@@ -120,6 +121,25 @@ def csr_column_stats(data, indices, indptr, n, mean, scale):
 
 
 # --------------------------------------------------------------------------
+# reading ahead
+#
+# The weights are read at random columns, which no hardware prefetcher can
+# predict: on 1M columns (8 MB of weights) nearly every read waits for the
+# L3 cache or DRAM. The kernels therefore ask for the next row's weights
+# before working on the current row, so that their loads overlap. On the
+# 200k x 1M, 20 entries a row workload this made the L2, batch 1 epoch
+# 1.6-1.7x faster (interleaved A/B; scikit-learn's epoch went from 1.4x
+# faster than fastlr's to 1.2x slower).
+
+
+@njit(inline="always", **JIT)
+def _prefetch_row(indices, indptr, i, a):
+    """Prefetch ``a[j]`` for every column ``j`` stored in row ``i``."""
+    for k in range(indptr[i], indptr[i + 1]):
+        prefetch(a, indices[k])
+
+
+# --------------------------------------------------------------------------
 # prediction and losses
 
 
@@ -128,6 +148,8 @@ def csr_decision_serial(data, indices, indptr, w, b, out):
     """``out[i] = x_i . w + b`` for every row (one thread)."""
     m = indptr.shape[0] - 1
     for i in range(m):
+        if i + 1 < m:
+            _prefetch_row(indices, indptr, i + 1, w)
         z = b
         for k in range(indptr[i], indptr[i + 1]):
             z += data[k] * w[indices[k]]
@@ -139,6 +161,8 @@ def csr_decision_parallel(data, indices, indptr, w, b, out):
     """Threaded :func:`csr_decision_serial`; rows are independent."""
     m = indptr.shape[0] - 1
     for i in prange(m):
+        if i + 1 < m:
+            _prefetch_row(indices, indptr, i + 1, w)
         z = b
         for k in range(indptr[i], indptr[i + 1]):
             z += data[k] * w[indices[k]]
@@ -152,6 +176,8 @@ def csr_full_loss_sum(data, indices, indptr, y, sw, w, b):
     weighted = sw.shape[0] > 0
     total = 0.0
     for i in range(m):
+        if i + 1 < m:
+            _prefetch_row(indices, indptr, i + 1, w)
         z = b
         for k in range(indptr[i], indptr[i + 1]):
             z += data[k] * w[indices[k]]
@@ -281,9 +307,21 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
         if scale[j] != 1.0:
             scaled = True
             break
-    inv_scale = np.empty(n if scaled else 0)
-    for j in range(inv_scale.shape[0]):
-        inv_scale[j] = 1.0 / scale[j]
+    # scaled, lazy, no per-column bookkeeping: each weight and its 1 / scale side
+    # by side (16 bytes, one cache line serves both; with two arrays every
+    # visit missed twice: the scaled epoch took 2x the unscaled one on 1M
+    # columns, 1.3x with the pair)
+    paired = scaled and lazy and not need_sync
+    pair = np.empty((n if paired else 0, 2))
+    if paired:
+        for j in range(n):
+            pair[j, 0] = w[j]
+            pair[j, 1] = 1.0 / scale[j]
+        inv_scale = pair[:, 1]
+    else:
+        inv_scale = np.empty(n if scaled else 0)[:]
+        for j in range(inv_scale.shape[0]):
+            inv_scale[j] = 1.0 / scale[j]
     g = np.zeros(n if use_g else 0)
     nt_max = n if need_touched else 0
     touched = np.empty(nt_max, dtype=np.int64)
@@ -301,6 +339,8 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
             rec[j, REC_A] = avg[j] * steps[1]   # mean -> sum of iterates
     if need_sync:
         wv = rec[:, REC_W]
+    elif paired:
+        wv = pair[:, 0]
     else:
         wv = w[:]
     nb_max = min(batch_size, m)
@@ -328,22 +368,41 @@ def csr_sgd_epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size
                 off = 0
                 q += 1
             rowbuf[pos] = i
-            z = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                if need_touched and mark[j] != nbatch:
-                    mark[j] = nbatch
-                    touched[nt] = j
-                    nt += 1
-                if need_sync:
-                    wv[j], rec[j, REC_SYNC], rec[j, REC_A], rec[j, REC_B] = _catch_up(
-                        wv[j], rec[j, REC_SYNC], rec[j, REC_A], rec[j, REC_B],
-                        np.float64(t_done), U, P, l1, adagrad, lr,
-                        gsq[j] if adagrad else 0.0, averaging)
+            if start + pos + 1 < m:
+                # the next row in the visiting order (q, off already point
+                # at it): its weights, and what the options read with them
+                inext = blocks[q] * block + off
+                _prefetch_row(indices, indptr, inext, wv)
                 if scaled:
+                    _prefetch_row(indices, indptr, inext, inv_scale)
+                if need_touched:
+                    _prefetch_row(indices, indptr, inext, mark)
+            z = 0.0
+            # one loop per case (a loop whose body keeps the bookkeeping
+            # branches, even untaken, measured 1.2-1.3x slower on 1M columns)
+            if need_touched or need_sync:
+                for k in range(indptr[i], indptr[i + 1]):
+                    j = indices[k]
+                    if need_touched and mark[j] != nbatch:
+                        mark[j] = nbatch
+                        touched[nt] = j
+                        nt += 1
+                    if need_sync:
+                        wv[j], rec[j, REC_SYNC], rec[j, REC_A], rec[j, REC_B] = _catch_up(
+                            wv[j], rec[j, REC_SYNC], rec[j, REC_A], rec[j, REC_B],
+                            np.float64(t_done), U, P, l1, adagrad, lr,
+                            gsq[j] if adagrad else 0.0, averaging)
+                    if scaled:
+                        z += data[k] * (wv[j] * inv_scale[j])
+                    else:
+                        z += data[k] * wv[j]
+            elif scaled:
+                for k in range(indptr[i], indptr[i + 1]):
+                    j = indices[k]
                     z += data[k] * (wv[j] * inv_scale[j])
-                else:
-                    z += data[k] * wv[j]
+            else:
+                for k in range(indptr[i], indptr[i + 1]):
+                    z += data[k] * wv[indices[k]]
             z = s * z + b[0]
             yi = y[i]
             r = sigmoid_scalar(z) - yi

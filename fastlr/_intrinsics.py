@@ -1,15 +1,19 @@
-"""Atomic operations on int64 arrays for numba kernels, as LLVM intrinsics.
+"""LLVM operations numba does not offer, as intrinsics for numba kernels.
 
-numba has no atomics of its own. The threaded epoch (:mod:`fastlr._team`)
-needs a few to hand the chunks of each batch to whichever thread is free and
-to tell the threads when the next batch may start: a counter (``fetch_add``),
-a flag written with release and read with acquire ordering, a spin-loop hint
-and a yield. They compile to single instructions (``lock xadd``, plain
-``mov``\\s with ordering constraints, ``pause``) and to a ``sched_yield``
-call, and can be cached on disk like any other kernel: nothing in them
-depends on the process (the yield is linked by symbol name).
+Atomics: numba has none. The threaded epoch (:mod:`fastlr._team`) needs a
+few to hand the chunks of each batch to whichever thread is free and to tell
+the threads when the next batch may start: a counter (``fetch_add``), a flag
+written with release and read with acquire ordering, a spin-loop hint and a
+yield. They compile to single instructions (``lock xadd``, plain ``mov``\\s
+with ordering constraints, ``pause``) and to a ``sched_yield`` call.
 
-All take an int64 array and an index; no bounds checks.
+Prefetch: the CSR kernels read weights at random columns, which the
+hardware prefetcher cannot predict; :func:`prefetch` asks for a weight a row
+ahead of its use.
+
+All can be cached on disk like any other kernel: nothing in them depends on
+the process (the yield is linked by symbol name). Array arguments are
+indexed without bounds checks.
 """
 
 import platform
@@ -112,6 +116,32 @@ def yield_thread(typingctx):
         fnty = ir.FunctionType(ir.IntType(32), [])
         fn = cgutils.get_or_insert_function(builder.module, fnty, _YIELD_SYMBOL)
         builder.call(fn, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """Start loading the cache line of ``arr[idx]`` (1-D array, for writing,
+    into all cache levels); no effect on results, never faults."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1
+            and isinstance(idx, types.Integer)):
+        return None
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, sig, args):
+        idx = context.cast(builder, args[1], sig.args[1], types.intp)
+        ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                            "llvm.prefetch.p0i8")
+        # rw = 1 (the weight is written after it is read), locality = 3
+        # (keep in all levels), cache type = 1 (data)
+        builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 1),
+                          ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
 
     return sig, codegen
