@@ -723,6 +723,27 @@ def _step(w, b, g, sr, scale, bsz, schedule, lr, power_t, penalty, alpha,
 
 
 @njit(**JIT)
+def chunk_scratch():
+    """One thread's scratch buffers for :func:`chunk_sums`: ``rows`` (int64),
+    ``tbuf, z, yb, wb, e, r, loss, bound`` (float64), CHUNK each."""
+    return (np.empty(CHUNK, dtype=np.int64), np.empty(CHUNK), np.empty(CHUNK),
+            np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK),
+            np.empty(CHUNK), np.empty(CHUNK))
+
+
+@njit(**JIT)
+def update_flags(schedule, penalty, alpha, average_start, mean, scale):
+    """``(plain, l2, center)``: whether the update takes the lean
+    :func:`_step_plain` path (constant rate, no or L2 penalty, no
+    averaging), its L2 strength, and whether the mean is subtracted in the
+    loops rather than folded (:func:`can_fold_mean`)."""
+    plain = (schedule == LR_CONSTANT and average_start == 0
+             and (penalty == PENALTY_NONE or penalty == PENALTY_L2))
+    l2 = alpha if penalty == PENALTY_L2 else 0.0
+    return plain, l2, not can_fold_mean(mean, scale)
+
+
+@njit(**JIT)
 def sgd_epoch(X, y, sw, blocks, block, mean, scale, batch_size, track_loss,
               schedule, lr, power_t, penalty, alpha, l1_ratio, average_start,
               w, b, steps, gsq, avg, l1_u, l1_q, out2):
@@ -761,23 +782,13 @@ def sgd_epoch(X, y, sw, blocks, block, mean, scale, batch_size, track_loss,
     u = np.empty(n)
     g = np.empty(n)
     gpart = np.empty(n)
-    rows = np.empty(CHUNK, dtype=np.int64)
-    tbuf = np.empty(CHUNK)
-    z = np.empty(CHUNK)
-    yb = np.empty(CHUNK)
-    wb = np.empty(CHUNK)
-    e = np.empty(CHUNK)
-    r = np.empty(CHUNK)
-    loss = np.empty(CHUNK)
-    bound = np.empty(CHUNK)
+    rows, tbuf, z, yb, wb, e, r, loss, bound = chunk_scratch()
     out3 = np.empty(3)
     total = 0.0
     total_bound = 0.0
     # the default update takes the lean path (see _step_plain)
-    plain = (schedule == LR_CONSTANT and average_start == 0
-             and (penalty == PENALTY_NONE or penalty == PENALTY_L2))
-    l2 = alpha if penalty == PENALTY_L2 else 0.0
-    center = not can_fold_mean(mean, scale)
+    plain, l2, center = update_flags(schedule, penalty, alpha, average_start,
+                                     mean, scale)
     for start in range(0, m, batch_size):
         bsz = min(batch_size, m - start)
         c = batch_weights(w, b, mean, scale, center, u)
@@ -890,6 +901,38 @@ def _wait_open(ctl, k):
             polls = 0
 
 
+@njit(inline="always", **JIT)
+def team_claim(ctl, ntasks, nch, batch_size, m, task):
+    """Claim the next chunk of the epoch. False when none is left; else True
+    and ``task`` = (batch, chunk in the batch, rows in the batch, first
+    position, rows in the chunk, tasks up to the end of the batch)."""
+    t = fetch_add(ctl, TEAM_CLAIM, 1)
+    if t >= ntasks:
+        return False
+    k = t // nch
+    start = k * batch_size
+    bsz = min(batch_size, m - start)
+    p0 = start + (t - k * nch) * CHUNK
+    task[0] = k
+    task[1] = t - k * nch
+    task[2] = bsz
+    task[3] = p0
+    task[4] = min(CHUNK, start + bsz - p0)
+    task[5] = min((k + 1) * nch, ntasks)
+    return True
+
+
+@njit(inline="always", **JIT)
+def team_wait(ctl, k, X, blocks, block, p0, nb):
+    """Return once batch ``k`` is open; if it is not yet, first read the
+    chunk's rows ahead (returns their sum, see :func:`_touch_rows`)."""
+    if load_acquire(ctl, TEAM_OPEN) >= k:
+        return 0.0
+    touched = _touch_rows(X, blocks, block, p0, nb)
+    _wait_open(ctl, k)
+    return touched
+
+
 @njit(**JIT)
 def sgd_epoch_worker(X, y, sw, blocks, block, mean, scale, batch_size,
                      track_loss, schedule, lr, power_t, penalty, alpha,
@@ -916,20 +959,10 @@ def sgd_epoch_worker(X, y, sw, blocks, block, mean, scale, batch_size,
     """
     m, n = X.shape
     nch, ntasks = team_tasks(m, batch_size)
-    plain = (schedule == LR_CONSTANT and average_start == 0
-             and (penalty == PENALTY_NONE or penalty == PENALTY_L2))
-    l2 = alpha if penalty == PENALTY_L2 else 0.0
-    center = not can_fold_mean(mean, scale)
+    plain, l2, center = update_flags(schedule, penalty, alpha, average_start,
+                                     mean, scale)
     g = np.empty(n)
-    rows = np.empty(CHUNK, dtype=np.int64)
-    tbuf = np.empty(CHUNK)
-    z = np.empty(CHUNK)
-    yb = np.empty(CHUNK)
-    wb = np.empty(CHUNK)
-    e = np.empty(CHUNK)
-    r = np.empty(CHUNK)
-    loss = np.empty(CHUNK)
-    bound = np.empty(CHUNK)
+    rows, tbuf, z, yb, wb, e, r, loss, bound = chunk_scratch()
     # partial sums accumulate in this thread's buffers and are copied into
     # the chunk's shared slot once (slot edges share cache lines with the
     # neighbouring chunk's slot; no difference measurable here, unlike the
@@ -937,25 +970,15 @@ def sgd_epoch_worker(X, y, sw, blocks, block, mean, scale, batch_size,
     gpart = np.empty(n)
     out3 = np.empty(3)
     touched = 0.0
-    while True:
-        t = fetch_add(ctl, TEAM_CLAIM, 1)
-        if t >= ntasks:
-            break
-        k = t // nch
-        ci = t - k * nch
-        start = k * batch_size
-        bsz = min(batch_size, m - start)
-        p0 = start + ci * CHUNK
-        nb = min(CHUNK, start + bsz - p0)
-        if load_acquire(ctl, TEAM_OPEN) < k:
-            touched += _touch_rows(X, blocks, block, p0, nb)
-            _wait_open(ctl, k)
+    task = np.empty(6, dtype=np.int64)
+    while team_claim(ctl, ntasks, nch, batch_size, m, task):
+        k, ci, bsz, p0, nb, end = task[0], task[1], task[2], task[3], task[4], task[5]
+        touched += team_wait(ctl, k, X, blocks, block, p0, nb)
         chunk_sums(X, y, sw, blocks, block, p0, nb, mean, center, u, cb[0],
                    track_loss, gpart, rows, z, yb, wb, e, tbuf, r, loss, bound,
                    out3)
         G[ci] = gpart
         S[ci] = out3
-        end = min((k + 1) * nch, ntasks)  # tasks up to the end of batch k
         if fetch_add(ctl, TEAM_DONE, 1) + 1 < end:
             continue
         # the batch's last chunk: reduce in chunk order, step, open the next

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 from ._config import JIT
-from ._intrinsics import fetch_add, load_acquire, store_release
+from ._intrinsics import fetch_add, store_release
 from ._kernels import (
     _JIT_ELEM,
     ADAGRAD_EPS,
@@ -36,12 +36,11 @@ from ._kernels import (
     PENALTY_ELASTICNET,
     PENALTY_L1,
     PENALTY_L2,
-    TEAM_CLAIM,
     TEAM_DONE,
     TEAM_OPEN,
-    _touch_rows,
-    _wait_open,
+    team_claim,
     team_tasks,
+    team_wait,
 )
 
 
@@ -393,25 +392,15 @@ def sgd_epoch_multinomial_worker(X, y, sw, blocks, block, mean, scale,
     spart = np.empty(k)
     o2 = np.empty(2)
     touched = 0.0
-    while True:
-        t = fetch_add(ctl, TEAM_CLAIM, 1)
-        if t >= ntasks:
-            break
-        kb = t // nch
-        ci = t - kb * nch
-        start = kb * batch_size
-        bsz = min(batch_size, m - start)
-        p0 = start + ci * CHUNK
-        nb = min(CHUNK, start + bsz - p0)
-        if load_acquire(ctl, TEAM_OPEN) < kb:
-            touched += _touch_rows(X, blocks, block, p0, nb)
-            _wait_open(ctl, kb)
+    task = np.empty(6, dtype=np.int64)
+    while team_claim(ctl, ntasks, nch, batch_size, m, task):
+        kb, ci, bsz, p0, nb, end = task[0], task[1], task[2], task[3], task[4], task[5]
+        touched += team_wait(ctl, kb, X, blocks, block, p0, nb)
         multinomial_chunk_sums(X, y, sw, blocks, block, p0, nb, mean, U, B,
                                track_loss, gpart, spart, xc, z, o2)
         Gs[ci] = gpart
         Ss[ci] = spart
         O2[ci] = o2
-        end = min((kb + 1) * nch, ntasks)
         if fetch_add(ctl, TEAM_DONE, 1) + 1 < end:
             continue
         # the batch's last chunk: reduce in chunk order, step, open the next

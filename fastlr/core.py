@@ -379,35 +379,17 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     average_start = int(average_start)
     if average_start == 0:
         state.steps[1] = 0  # averaging off: the iterate is the model
-    threads = _threads(n_threads)
-    sparse = is_sparse(X)
-    if sparse:
-        _check_sparse_state(state)
-    threaded = (not sparse and threads > 1
-                and min(batch_size, m) >= PARALLEL_MIN_BATCH
-                and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
+    # no centering on sparse input: SGDState.for_data left mean at 0
+    epoch = _epoch_kernel(X, y01, sw, state, batch_size, n_threads,
+                          _kernels.sgd_epoch, sgd_epoch_threaded,
+                          _kernels_sparse.csr_sgd_epoch)
     out2 = np.empty(2)
     track = epoch_loss == "running"
     eta = [float(lr)]  # "adaptive" lowers it between epochs
 
     def run_one(blocks, block):
-        if sparse:
-            # no centering on sparse input: SGDState.for_data left mean at 0
-            _kernels_sparse.csr_sgd_epoch(
-                *_csr_arrays(X), y01, sw, blocks, block, state.scale,
-                batch_size, track, scode, eta[0], float(power_t), pcode,
-                float(alpha), float(l1_ratio), average_start, state.w, state.b,
-                state.steps, state.gsq, state.avg, state.l1_u, state.l1_q, out2)
-        else:
-            args = (X, y01, sw, blocks, block, state.mean, state.scale,
-                    batch_size, track, scode, eta[0], float(power_t), pcode,
-                    float(alpha), float(l1_ratio), average_start, state.w,
-                    state.b, state.steps, state.gsq, state.avg, state.l1_u,
-                    state.l1_q, out2)
-            if threaded:
-                sgd_epoch_threaded(threads, *args)
-            else:
-                _kernels.sgd_epoch(*args)
+        epoch(blocks, block, (track, scode, eta[0], float(power_t), pcode,
+                              float(alpha), float(l1_ratio), average_start), out2)
         bound = out2[1] / denom
         if track:
             return out2[0] / denom, bound
@@ -424,6 +406,37 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
+
+
+def _epoch_kernel(X, y, sw, state, batch_size, n_threads, dense, threaded,
+                  sparse):
+    """``epoch(blocks, block, options, out2)``: one epoch on validated X with
+    the kernel that fits it (the CSR one, or the dense one on one thread or,
+    per :func:`train`'s ``n_threads`` rule, on several). ``options`` are the
+    kernels' arguments from ``track_loss`` to ``average_start``."""
+    m = X.shape[0]
+    if is_sparse(X):
+        _check_sparse_state(state)
+        csr = _csr_arrays(X)
+
+        def epoch(blocks, block, options, out2):
+            sparse(*csr, y, sw, blocks, block, state.scale, batch_size, *options,
+                   state.w, state.b, state.steps, state.gsq, state.avg,
+                   state.l1_u, state.l1_q, out2)
+        return epoch
+    threads = _threads(n_threads)
+    use_threads = (threads > 1 and min(batch_size, m) >= PARALLEL_MIN_BATCH
+                   and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
+
+    def epoch(blocks, block, options, out2):
+        args = (X, y, sw, blocks, block, state.mean, state.scale, batch_size,
+                *options, state.w, state.b, state.steps, state.gsq, state.avg,
+                state.l1_u, state.l1_q, out2)
+        if use_threads:
+            threaded(threads, *args)
+        else:
+            dense(*args)
+    return epoch
 
 
 def _csr_arrays(X):
@@ -766,31 +779,14 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
     track = epoch_loss == "running"
     eta = [float(lr)]
 
-    sparse = is_sparse(X)
-    if sparse:
-        _check_sparse_state(state)
-    threads = _threads(n_threads)
-    threaded = (not sparse and threads > 1
-                and min(batch_size, m) >= PARALLEL_MIN_BATCH
-                and X.size >= PARALLEL_MIN_TRAIN_ELEMENTS)
+    epoch = _epoch_kernel(X, yidx, sw, state, batch_size, n_threads,
+                          _kernels_multinomial.sgd_epoch_multinomial,
+                          sgd_epoch_multinomial_threaded,
+                          _kernels_sparse.csr_sgd_epoch_multinomial)
 
     def run_one(blocks, block):
-        if sparse:
-            _kernels_sparse.csr_sgd_epoch_multinomial(
-                *_csr_arrays(X), yidx, sw, blocks, block, state.scale,
-                batch_size, track, scode, eta[0], float(power_t), pcode,
-                float(alpha), float(l1_ratio), average_start, state.w, state.b,
-                state.steps, state.gsq, state.avg, state.l1_u, state.l1_q, out2)
-        else:
-            args = (X, yidx, sw, blocks, block, state.mean, state.scale,
-                    batch_size, track, scode, eta[0], float(power_t), pcode,
-                    float(alpha), float(l1_ratio), average_start, state.w,
-                    state.b, state.steps, state.gsq, state.avg, state.l1_u,
-                    state.l1_q, out2)
-            if threaded:
-                sgd_epoch_multinomial_threaded(threads, *args)
-            else:
-                _kernels_multinomial.sgd_epoch_multinomial(*args)
+        epoch(blocks, block, (track, scode, eta[0], float(power_t), pcode,
+                              float(alpha), float(l1_ratio), average_start), out2)
         bound = out2[1] / denom
         if track:
             return out2[0] / denom, bound
