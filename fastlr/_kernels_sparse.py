@@ -601,7 +601,18 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
     inv_scale = np.empty(n)
     for j in range(n):
         inv_scale[j] = 1.0 / scale[j]
-    G = np.zeros((k, n))
+    # the weights and gradient sums column by column: (k, n) views of (n, k)
+    # arrays, so that the k values of a column share a cache line (a column
+    # visit touched k lines of each)
+    WT = np.empty((n, k))
+    Wc = WT.T
+    for c in range(k):
+        for j in range(n):
+            Wc[c, j] = W[c, j]
+    GT = np.zeros((n, k))
+    G = GT.T
+    wflat = WT.reshape(n * k)
+    gflat = GT.reshape(n * k)
     S = np.zeros(k)
     z = np.empty(k)
     touched = np.empty(n, dtype=np.int64)
@@ -628,12 +639,20 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
             S[c] = 0.0
         q = start // block
         off = start - q * block
-        for _ in range(bsz):
+        for pos in range(bsz):
             i = blocks[q] * block + off
             off += 1
             if off == block:
                 off = 0
                 q += 1
+            if start + pos + 1 < m:
+                # the next row's columns (see "reading ahead")
+                inext = blocks[q] * block + off
+                _prefetch_row(indices, indptr, inext, mark)
+                _prefetch_row(indices, indptr, inext, inv_scale)
+                for p in range(indptr[inext], indptr[inext + 1]):
+                    prefetch(wflat, indices[p] * k)
+                    prefetch(gflat, indices[p] * k)
             for p in range(indptr[i], indptr[i + 1]):
                 j = indices[p]
                 if mark[j] != nbatch:
@@ -655,20 +674,20 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                                         lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j])) * l1)
                                 else:
                                     l1_u[c, j] += owed
-                                wz = W[c, j]
-                                W[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
-                                l1_q[c, j] += W[c, j] - wz
+                                wz = Wc[c, j]
+                                Wc[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
+                                l1_q[c, j] += Wc[c, j] - wz
                     elif averaging:
                         dp = P - sync_p[j]
                         for c in range(k):
-                            avg[c, j] += W[c, j] * dp
+                            avg[c, j] += Wc[c, j] * dp
                         sync_p[j] = P
             zmax = -np.inf
             for c in range(k):
                 acc = 0.0
                 for p in range(indptr[i], indptr[i + 1]):
                     j = indices[p]
-                    acc += data[p] * (W[c, j] * inv_scale[j])
+                    acc += data[p] * (Wc[c, j] * inv_scale[j])
                 acc = s * acc + B[c]
                 z[c] = acc
                 zmax = max(zmax, acc)
@@ -693,7 +712,7 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                     G[c, indices[p]] += r * data[p]
         nbatch += 1
         if not lazy:
-            _multinomial_step(W, B, G, S, scale, bsz, schedule, lr, power_t,
+            _multinomial_step(Wc, B, G, S, scale, bsz, schedule, lr, power_t,
                               penalty, alpha, l1_ratio, average_start, steps, gsq,
                               avg, l1_u, l1_q)
             for cc in range(nt):
@@ -712,12 +731,12 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                     G[c, j] = 0.0
                     gsq[c, j] += grad * grad
                     eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j]))
-                    W[c, j] -= eta * grad
+                    Wc[c, j] -= eta * grad
                     if l1 > 0.0:
                         l1_u[c, j] += eta * l1
-                        wz = W[c, j]
-                        W[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
-                        l1_q[c, j] += W[c, j] - wz
+                        wz = Wc[c, j]
+                        Wc[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
+                        l1_q[c, j] += Wc[c, j] - wz
                 if l1 > 0.0:
                     sync_t[j] = t
             for c in range(k):
@@ -736,8 +755,8 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                         sync_p[j] = 0.0
                         for c in range(k):
                             if averaging:
-                                avg[c, j] += W[c, j] * dp
-                            W[c, j] *= s * rho
+                                avg[c, j] += Wc[c, j] * dp
+                            Wc[c, j] *= s * rho
                     P = 0.0
                     s = 1.0
                 else:
@@ -746,7 +765,7 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
             for cc in range(nt):
                 j = touched[cc]
                 for c in range(k):
-                    W[c, j] -= step * (G[c, j] * inv_scale[j])
+                    Wc[c, j] -= step * (G[c, j] * inv_scale[j])
                     G[c, j] = 0.0
             for c in range(k):
                 B[c] -= eta * S[c] * inv_b
@@ -756,9 +775,9 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                     j = touched[cc]
                     for c in range(k):
                         l1_u[c, j] += U - sync_u[j]
-                        wz = W[c, j]
-                        W[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
-                        l1_q[c, j] += W[c, j] - wz
+                        wz = Wc[c, j]
+                        Wc[c, j] = _truncate(wz, l1_u[c, j], l1_q[c, j])
+                        l1_q[c, j] += Wc[c, j] - wz
                     sync_u[j] = U
         if average_start > 0 and t >= average_start:
             steps[1] += 1
@@ -769,14 +788,17 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
     if lazy:
         t_done = steps[0]
         for j in range(n):
-            _catch_up2(j, t_done, W, l1, schedule, lr, U, sync_u, sync_t, gsq, l1_u,
+            _catch_up2(j, t_done, Wc, l1, schedule, lr, U, sync_u, sync_t, gsq, l1_u,
                        l1_q, averaging, P, sync_p, avg)
             for c in range(k):
-                W[c, j] *= s
+                Wc[c, j] *= s
         if averaging and steps[1] > 0:
             inv = 1.0 / np.float64(steps[1])
             for c in range(k):
                 for j in range(n):
                     avg[c, j] *= inv
+    for c in range(k):
+        for j in range(n):
+            W[c, j] = Wc[c, j]
     out2[0] = total
     out2[1] = total_bound
