@@ -620,9 +620,11 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
     s = 1.0
     U = 0.0
     P = 0.0
-    sync_u = np.zeros(n)
-    sync_t = np.full(n, steps[0], dtype=np.int64)
-    sync_p = np.zeros(n)
+    # per-column bookkeeping only for the options that defer work
+    n_l1 = n if lazy and l1 > 0.0 else 0
+    sync_u = np.zeros(n_l1)
+    sync_t = np.full(n_l1, steps[0], dtype=np.int64)
+    sync_p = np.zeros(n if lazy and average_start > 0 else 0)
     averaging = lazy and average_start > 0
     if averaging:
         for c in range(k):
@@ -751,11 +753,12 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
                 rho = 1.0 - eta * l2
                 if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
                     for j in range(n):
-                        dp = P - sync_p[j]
-                        sync_p[j] = 0.0
-                        for c in range(k):
-                            if averaging:
+                        if averaging:
+                            dp = P - sync_p[j]
+                            sync_p[j] = 0.0
+                            for c in range(k):
                                 avg[c, j] += Wc[c, j] * dp
+                        for c in range(k):
                             Wc[c, j] *= s * rho
                     P = 0.0
                     s = 1.0
@@ -788,8 +791,9 @@ def csr_sgd_epoch_multinomial(data, indices, indptr, y, sw, blocks, block, scale
     if lazy:
         t_done = steps[0]
         for j in range(n):
-            _catch_up2(j, t_done, Wc, l1, schedule, lr, U, sync_u, sync_t, gsq, l1_u,
-                       l1_q, averaging, P, sync_p, avg)
+            if l1 > 0.0 or averaging:   # (a call per column costs, even empty)
+                _catch_up2(j, t_done, Wc, l1, schedule, lr, U, sync_u, sync_t,
+                           gsq, l1_u, l1_q, averaging, P, sync_p, avg)
             for c in range(k):
                 Wc[c, j] *= s
         if averaging and steps[1] > 0:
