@@ -371,6 +371,28 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     :func:`fastlr._driver.check_sgd_options`; ``monitor`` as in
     :func:`fastlr._driver.run_epochs`). Returns ``(losses, converged)``.
     """
+    # no centering on sparse input: SGDState.for_data left mean at 0
+    return _run_sgd(
+        X, y01, sw, state,
+        (_kernels.sgd_epoch, sgd_epoch_threaded, _kernels_sparse.csr_sgd_epoch),
+        full_loss_sum, 2, batch_size=batch_size, epochs=epochs, lr=lr,
+        shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
+        epoch_loss=epoch_loss, tol=tol, n_iter_no_change=n_iter_no_change,
+        n_threads=n_threads, callback=callback, first_epoch=first_epoch,
+        learning_rate=learning_rate, power_t=power_t, l1_ratio=l1_ratio,
+        average_start=average_start, monitor=monitor)
+
+
+def _run_sgd(X, y, sw, state, kernels, full_loss, n_classes, *, batch_size,
+             epochs, lr, shuffle, rng, penalty, alpha, epoch_loss, tol,
+             n_iter_no_change, n_threads, callback, first_epoch, learning_rate,
+             power_t, l1_ratio, average_start, monitor):
+    """The epoch loop of :func:`sgd` and :func:`sgd_multinomial`.
+
+    ``kernels`` are the (serial dense, threaded dense, CSR) epoch kernels of
+    the model, ``full_loss(X, y, sw, w, b)`` its summed loss at raw-space
+    weights, ``n_classes`` for the divergence message.
+    """
     m = X.shape[0]
     # losses are weighted means: sum(sw * loss) / sum(sw)
     denom = float(sw.sum()) if sw.shape[0] else float(m)
@@ -379,10 +401,7 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     average_start = int(average_start)
     if average_start == 0:
         state.steps[1] = 0  # averaging off: the iterate is the model
-    # no centering on sparse input: SGDState.for_data left mean at 0
-    epoch = _epoch_kernel(X, y01, sw, state, batch_size, n_threads,
-                          _kernels.sgd_epoch, sgd_epoch_threaded,
-                          _kernels_sparse.csr_sgd_epoch)
+    epoch = _epoch_kernel(X, y, sw, state, batch_size, n_threads, *kernels)
     out2 = np.empty(2)
     track = epoch_loss == "running"
     eta = [float(lr)]  # "adaptive" lowers it between epochs
@@ -395,7 +414,7 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
             return out2[0] / denom, bound
         if epoch_loss == "full":
             w, b = state.raw()
-            return full_loss_sum(X, y01, sw, w, b) / denom, bound
+            return full_loss(X, y, sw, w, b) / denom, bound
         return math.nan, bound
 
     on_stall = _adaptive_on_stall(eta) if learning_rate == "adaptive" else None
@@ -405,7 +424,8 @@ def sgd(X, y01, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       epochs=epochs, lr=lr, tol=tol,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
-                      first_epoch=first_epoch, monitor=monitor, on_stall=on_stall)
+                      first_epoch=first_epoch, monitor=monitor, on_stall=on_stall,
+                      n_classes=n_classes)
 
 
 def _epoch_kernel(X, y, sw, state, batch_size, n_threads, dense, threaded,
@@ -768,42 +788,18 @@ def sgd_multinomial(X, yidx, sw, state, *, batch_size, epochs, lr, shuffle, rng,
     trains on one thread). ``yidx`` holds int64 class indices. Returns
     ``(losses, converged)``.
     """
-    m = X.shape[0]
-    denom = float(sw.sum()) if sw.shape[0] else float(m)
-    pcode = _PENALTY_CODES[penalty]
-    scode = _SCHEDULE_CODES[learning_rate]
-    average_start = int(average_start)
-    if average_start == 0:
-        state.steps[1] = 0
-    out2 = np.empty(2)
-    track = epoch_loss == "running"
-    eta = [float(lr)]
-
-    epoch = _epoch_kernel(X, yidx, sw, state, batch_size, n_threads,
-                          _kernels_multinomial.sgd_epoch_multinomial,
-                          sgd_epoch_multinomial_threaded,
-                          _kernels_sparse.csr_sgd_epoch_multinomial)
-
-    def run_one(blocks, block):
-        epoch(blocks, block, (track, scode, eta[0], float(power_t), pcode,
-                              float(alpha), float(l1_ratio), average_start), out2)
-        bound = out2[1] / denom
-        if track:
-            return out2[0] / denom, bound
-        if epoch_loss == "full":
-            w, b = state.raw()
-            return full_loss_sum_multinomial(X, yidx, sw, w, b) / denom, bound
-        return math.nan, bound
-
-    on_stall = _adaptive_on_stall(eta) if learning_rate == "adaptive" else None
-
-    block = block_rows(row_bytes(X), batch_size)
-    return run_epochs(run_one, state.finite, EpochOrder(m, shuffle, rng, block),
-                      epochs=epochs, lr=lr, tol=tol,
-                      n_iter_no_change=n_iter_no_change,
-                      track=epoch_loss is not None, callback=callback,
-                      first_epoch=first_epoch, monitor=monitor, on_stall=on_stall,
-                      n_classes=state.n_classes)
+    return _run_sgd(
+        X, yidx, sw, state,
+        (_kernels_multinomial.sgd_epoch_multinomial,
+         sgd_epoch_multinomial_threaded,
+         _kernels_sparse.csr_sgd_epoch_multinomial),
+        full_loss_sum_multinomial, state.n_classes, batch_size=batch_size,
+        epochs=epochs, lr=lr, shuffle=shuffle, rng=rng, penalty=penalty,
+        alpha=alpha, epoch_loss=epoch_loss, tol=tol,
+        n_iter_no_change=n_iter_no_change, n_threads=n_threads,
+        callback=callback, first_epoch=first_epoch, learning_rate=learning_rate,
+        power_t=power_t, l1_ratio=l1_ratio, average_start=average_start,
+        monitor=monitor)
 
 
 def full_loss_sum_multinomial(X, yidx, sw, W, B):
