@@ -143,17 +143,23 @@ def _prefetch_row(indices, indptr, i, a):
 # prediction and losses
 
 
+@njit(inline="always", **JIT)
+def _row_logit(data, indices, indptr, i, w, b):
+    """``x_i . w + b``, with row ``i + 1``'s weights read ahead."""
+    if i + 1 < indptr.shape[0] - 1:
+        _prefetch_row(indices, indptr, i + 1, w)
+    z = b
+    for k in range(indptr[i], indptr[i + 1]):
+        z += data[k] * w[indices[k]]
+    return z
+
+
 @njit(**JIT)
 def csr_decision_serial(data, indices, indptr, w, b, out):
     """``out[i] = x_i . w + b`` for every row (one thread)."""
     m = indptr.shape[0] - 1
     for i in range(m):
-        if i + 1 < m:
-            _prefetch_row(indices, indptr, i + 1, w)
-        z = b
-        for k in range(indptr[i], indptr[i + 1]):
-            z += data[k] * w[indices[k]]
-        out[i] = z
+        out[i] = _row_logit(data, indices, indptr, i, w, b)
 
 
 @njit(**JIT_PARALLEL)
@@ -161,12 +167,7 @@ def csr_decision_parallel(data, indices, indptr, w, b, out):
     """Threaded :func:`csr_decision_serial`; rows are independent."""
     m = indptr.shape[0] - 1
     for i in prange(m):
-        if i + 1 < m:
-            _prefetch_row(indices, indptr, i + 1, w)
-        z = b
-        for k in range(indptr[i], indptr[i + 1]):
-            z += data[k] * w[indices[k]]
-        out[i] = z
+        out[i] = _row_logit(data, indices, indptr, i, w, b)
 
 
 @njit(**JIT)
@@ -176,11 +177,7 @@ def csr_full_loss_sum(data, indices, indptr, y, sw, w, b):
     weighted = sw.shape[0] > 0
     total = 0.0
     for i in range(m):
-        if i + 1 < m:
-            _prefetch_row(indices, indptr, i + 1, w)
-        z = b
-        for k in range(indptr[i], indptr[i + 1]):
-            z += data[k] * w[indices[k]]
+        z = _row_logit(data, indices, indptr, i, w, b)
         li = row_loss(z, y[i])
         total += sw[i] * li if weighted else li
     return total
