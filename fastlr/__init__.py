@@ -3,7 +3,8 @@
 Functional layer (the seed article's functions, as fused kernels)::
 
     fastlr.sigmoid, fastlr.log_loss, fastlr.gradients, fastlr.train,
-    fastlr.predict_proba, fastlr.predict, fastlr.accuracy
+    fastlr.predict_proba, fastlr.predict, fastlr.accuracy,
+    fastlr.train_multinomial (k classes, softmax)
 
 scikit-learn layer: :class:`fastlr.LogisticRegression`.
 NumPy twin of every function, for verification: :mod:`fastlr.reference`.
@@ -12,7 +13,9 @@ The first call of each kernel JIT-compiles it (cached on disk afterwards).
 
 from . import reference
 from ._driver import DivergedError
+from ._version import __version__
 from .core import (
+    MultinomialResult,
     TrainResult,
     accuracy,
     decision_function,
@@ -22,6 +25,7 @@ from .core import (
     predict_proba,
     sigmoid,
     train,
+    train_multinomial,
 )
 
 # The estimator and model files need scikit-learn, whose import takes about
@@ -43,11 +47,10 @@ def __getattr__(name):
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
-__version__ = "0.1.0"
-
 __all__ = [
     "DivergedError",
     "LogisticRegression",
+    "MultinomialResult",
     "TrainResult",
     "accuracy",
     "decision_function",
@@ -60,5 +63,6 @@ __all__ = [
     "save",
     "sigmoid",
     "train",
+    "train_multinomial",
     "__version__",
 ]

@@ -7,6 +7,7 @@ arithmetic differs (Numba kernel versus vectorized NumPy).
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -27,6 +28,61 @@ ADAPTIVE_MIN_LR = 1e-6
 #: w = 0, b = 0 already scores log(2), and any optimum scores less, so a loss
 #: a thousand times larger means the steps overshoot.
 DIVERGED_LOSS = 1e3 * math.log(2.0)
+
+
+class TrainResult(NamedTuple):
+    """What :func:`fastlr.train` returns.
+
+    Attributes
+    ----------
+    w : ndarray of shape (n_features,)
+        Weights in the space of the raw input features, dtype of X.
+    b : float
+        Intercept in raw feature space.
+    losses : ndarray of shape (epochs_run,)
+        One training loss per epoch (see ``epoch_loss`` in :func:`fastlr.train`).
+    """
+
+    w: np.ndarray
+    b: float
+    losses: np.ndarray
+
+
+class MultinomialResult(NamedTuple):
+    """What :func:`fastlr.train_multinomial` returns.
+
+    Attributes
+    ----------
+    W : ndarray of shape (n_classes, n_features)
+        Weights in raw feature space, dtype of X.
+    b : ndarray of shape (n_classes,)
+        Intercepts in raw feature space, float64.
+    losses : ndarray of shape (epochs_run,)
+        One training loss (mean cross-entropy) per epoch.
+    classes : ndarray of shape (n_classes,)
+        The sorted distinct labels; row ``c`` of ``W`` scores ``classes[c]``.
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    losses: np.ndarray
+    classes: np.ndarray
+
+
+class AdaptiveRate:
+    """The step size of ``learning_rate="adaptive"`` (scikit-learn's rule):
+    ``lr`` until the loss stalls, then divided by ADAPTIVE_DIVISOR at each
+    stall while above ADAPTIVE_MIN_LR; a stall below it stops training.
+    :meth:`on_stall` is :func:`run_epochs`'s ``on_stall``."""
+
+    def __init__(self, lr):
+        self.lr = float(lr)
+
+    def on_stall(self):
+        if self.lr > ADAPTIVE_MIN_LR:
+            self.lr /= ADAPTIVE_DIVISOR
+            return True
+        return False
 
 
 class DivergedError(FloatingPointError):
@@ -80,6 +136,14 @@ def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=0.15,
     else:
         average_start = check_positive_int(average, "average", minimum=0)
     return learning_rate, power_t, l1_ratio, average_start
+
+
+def check_fit_intercept(fit_intercept):
+    """True or False (numpy bools too)."""
+    if not isinstance(fit_intercept, bool | np.bool_):
+        raise TypeError(f"fit_intercept must be True or False, got "
+                        f"{fit_intercept!r}")
+    return bool(fit_intercept)
 
 
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,

@@ -2,6 +2,9 @@
 
 Every public entry point runs these before any kernel, so bad input raises a
 ``ValueError``/``TypeError`` naming the argument and nothing is modified.
+Plain NumPy: the reference validates with these too and runs no Numba (the
+kernel path checks finiteness with a kernel instead, see
+:func:`fastlr._dispatch.as_data`).
 """
 
 import math
@@ -9,8 +12,6 @@ import numbers
 import sys
 
 import numpy as np
-
-from . import _kernels, _kernels_sparse
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -52,8 +53,20 @@ def is_sparse(X):
     return sp is not None and sp.issparse(X)
 
 
-def check_X(X, name="X", accept_sparse=False):
-    """Return X as a C-contiguous 2-D float32/float64 array, finite, non-empty.
+#: Rows per slice of the NumPy finiteness check (bounds its temporary).
+FINITE_ROWS = 4096
+
+
+def all_finite(X):
+    """True when no element of X is NaN or infinity, checked in slices of
+    rows so that the boolean temporary stays small."""
+    return all(np.isfinite(X[i:i + FINITE_ROWS]).all()
+               for i in range(0, X.shape[0], FINITE_ROWS))
+
+
+def check_X(X, name="X", accept_sparse=False, finite=True):
+    """Return X as a C-contiguous 2-D float32/float64 array, non-empty and
+    (unless ``finite`` is False: the caller checks) finite.
 
     C-contiguous float32/float64 input is returned as is (no copy); other
     layouts and dtypes are converted once. With ``accept_sparse``, scipy
@@ -66,7 +79,7 @@ def check_X(X, name="X", accept_sparse=False):
                 f"{name} is a scipy.sparse matrix, which this function does "
                 "not support; pass a dense array (X.toarray()) if it fits in "
                 "memory")
-        return check_sparse_X(X, name)
+        return check_sparse_X(X, name, finite)
     arr = _as_numeric_array(X, name)
     if arr.ndim != 2:
         raise ValueError(
@@ -76,12 +89,12 @@ def check_X(X, name="X", accept_sparse=False):
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=float_dtype_of(arr))
-    if not _kernels.all_finite(arr):
+    if finite and not all_finite(arr):
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
 
 
-def check_sparse_X(X, name="X"):
+def check_sparse_X(X, name="X", finite=True):
     """Validate scipy sparse X and return it as a canonical CSR matrix.
 
     Never densifies. CSR input with float32/float64 data, sorted indices and
@@ -117,7 +130,7 @@ def check_sparse_X(X, name="X"):
         if csr is X:
             csr = csr.copy()
         csr.sum_duplicates()  # sorts the indices and adds duplicates
-    if not _kernels_sparse.finite_1d(csr.data[:csr.indptr[-1]]):
+    if finite and not np.isfinite(csr.data[:csr.indptr[-1]]).all():
         raise ValueError(f"{name} contains NaN or infinity")
     return csr
 
@@ -285,3 +298,27 @@ def check_log_loss_args(y, p, eps):
     if eps >= 0.5:
         raise ValueError(f"eps must be < 0.5, got {eps}")
     return y01, pv, eps
+
+
+def labels_1d(y, name):
+    """A 1-D, non-empty label array (any dtype; floats must be finite)."""
+    arr = np.asarray(y)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def check_class_labels(y, m):
+    """``(classes, y_index)``: sorted distinct labels and int64 indices."""
+    y = labels_1d(y, "y")
+    if y.shape[0] != m:
+        raise ValueError(f"y has {y.shape[0]} labels but X has {m} rows")
+    classes, yidx = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(f"y contains only one class ({classes[0]!r}); "
+                         "training needs at least two")
+    return classes, yidx.astype(np.int64).reshape(-1)

@@ -3,7 +3,7 @@
 Everything is quoted as a ratio measured in one run: implementations are
 timed in interleaved repetitions (A, B, C, A, B, C, ...) and the medians are
 compared, so load from other processes hits them alike. The *floor* is one
-thread reading X once (:func:`fastlr._kernels.stream_sum`): no epoch can be
+thread reading X once (:func:`stream_sum`): no epoch can be
 faster than streaming X from memory.
 
 :func:`quick_table` is what ``fastlr bench`` prints by default;
@@ -19,7 +19,11 @@ import warnings
 
 import numpy as np
 
-from . import _kernels, core, reference
+from . import core, reference
+from ._kernels.stats import stream_sum
+
+__all__ = ["interleaved", "make_sparse_workload", "make_workload",
+           "performance_table", "quick_table", "stream_sum"]
 
 #: Default workload of the performance targets: X ~ N(0, 1), 1M x 100.
 FULL_ROWS, FULL_FEATURES = 1_000_000, 100
@@ -100,24 +104,27 @@ def epoch_time_fn(X, y, batch_size, lr=0.1, **kwargs):
     Times the epoch itself, as it runs inside ``train``: validation of X
     (one pass) and standardization statistics are computed once per
     ``train`` call, not per epoch, and are left out by timing
-    :func:`fastlr.core.sgd` directly.
+    the training loop (:func:`fastlr._sgd.sgd`) directly.
     """
+    from ._dispatch import as_data
     from ._order import make_rng
-    from ._validation import check_labels01, check_sample_weight, check_X
+    from ._sgd import sgd
+    from ._state import ModelState
+    from ._validation import check_labels01, check_sample_weight
 
-    Xv = check_X(X, accept_sparse=True)
-    y01 = check_labels01(y, m=Xv.shape[0], require_both=True)
-    sw = check_sample_weight(None, Xv.shape[0])
+    data = as_data(X)
+    y01 = check_labels01(y, m=data.m, require_both=True).astype(np.int64)
+    sw = check_sample_weight(None, data.m)
     standardize = kwargs.pop("standardize", True)
-    state0 = core.SGDState.for_data(Xv, standardize)
+    mean, scale = data.standardization(standardize)
     opts = dict(batch_size=batch_size, epochs=1, lr=lr, shuffle=False,
                 penalty=None, alpha=0.0, epoch_loss="running", tol=None,
                 n_iter_no_change=5)
     opts.update(kwargs)
 
     def run():
-        state = core.SGDState(state0.mean, state0.scale)
-        core.sgd(Xv, y01, sw, state, rng=make_rng(0), **opts)
+        state = ModelState(mean, scale)
+        sgd(data, y01, sw, state, rng=make_rng(0), **opts)
         return state
 
     return run
@@ -158,7 +165,7 @@ def quick_table(rows=200_000, features=100, batch_sizes=(32, 256, 4096),
     times faster fastlr is than this row; 1 for fastlr itself).
     """
     X, y = make_workload(rows, features, np.dtype(dtype))
-    funcs = {("floor", None): lambda: _kernels.stream_sum(X)}
+    funcs = {("floor", None): lambda: stream_sum(X)}
     for bs in batch_sizes:
         funcs[("fastlr", bs)] = epoch_time_fn(X, y, bs)
         if ref:
@@ -213,10 +220,11 @@ def hwm():
 X, y = make_workload({m}, {n}, np.{dtype})
 # compile / load every kernel train will use, the threaded one included, on
 # a small slice, so that no large block is freed and reused before measuring
-limit = fastlr.core.PARALLEL_MIN_TRAIN_ELEMENTS
-fastlr.core.PARALLEL_MIN_TRAIN_ELEMENTS = 0
+import fastlr._dispatch as d
+limit = d.PARALLEL_MIN_TRAIN_ELEMENTS
+d.PARALLEL_MIN_TRAIN_ELEMENTS = 0
 fastlr.train(X[:2000], y[:2000], batch_size=256, epochs=1, standardize=True)
-fastlr.core.PARALLEL_MIN_TRAIN_ELEMENTS = limit
+d.PARALLEL_MIN_TRAIN_ELEMENTS = limit
 gc.collect()
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")                                  # reset the peak to the current RSS
@@ -247,8 +255,8 @@ COLD_FASTLR = ("import numpy as np, fastlr; r = np.random.default_rng(0); "
                "fastlr.train(X, y, epochs=1)")
 
 #: numba's own floor: import numba and call one trivial cached kernel.
-COLD_NUMBA = ("import numpy as np, fastlr._kernels as k; "
-              "k.sigmoid_scalar(0.0)")
+COLD_NUMBA = ("import numpy as np, fastlr._kernels.scalar as k; "
+              "k.sigmoid(0.0)")
 
 
 def _time_to_quality(X, y, repeats=1):
@@ -293,8 +301,8 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
              f"{repeats} interleaved repeats")
     # P1-P3, P6: one thread, batch 256
     f = {
-        "floor64": lambda: _kernels.stream_sum(X),
-        "floor32": lambda: _kernels.stream_sum(X32),
+        "floor64": lambda: stream_sum(X),
+        "floor32": lambda: stream_sum(X32),
         "loss": epoch_time_fn(X, y, 256),
         "noloss": epoch_time_fn(X, y, 256, epoch_loss=None),
         "loss1": epoch_time_fn(X, y, 256, n_threads=1),
@@ -337,8 +345,8 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
                             repeats=repeats)
             add("P7", f"{threads} threads / 1 thread, batch {bs}", t["n"] / t["1"],
                 "<= 0.65", t["n"] / t["1"] <= 0.65)
-        a = epoch_time_fn(X, y, 4096, n_threads=1)().w
-        b = epoch_time_fn(X, y, 4096, n_threads=threads)().w
+        a = epoch_time_fn(X, y, 4096, n_threads=1)().W[0]
+        b = epoch_time_fn(X, y, 4096, n_threads=threads)().W[0]
         add("P7", "max |w(1 thread) - w(n threads)| (identical: 0)",
             float(np.max(np.abs(a - b))), "== 0", np.array_equal(a, b))
         for bs in (32, 64, 256):

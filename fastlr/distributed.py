@@ -7,11 +7,13 @@ the iterated form of the one-shot parameter averaging analysed by Zinkevich,
 Weinberger, Smola and Li (2010, "Parallelized Stochastic Gradient Descent",
 NIPS):
 
-1. one pass over the blocks, on the workers, checks them (finite X, 0/1
-   labels) and computes per-block column statistics, merged on the client
-   into the standardization (mean, scale);
+1. two passes over the blocks, on the workers, check them (finite X, 0/1
+   labels) and compute the standardization as :func:`fastlr.train` does:
+   the largest ``|x|`` of each column, then the sums of the shifted, scaled
+   columns, added on the client and finished by the same rule
+   (:mod:`fastlr._stats`);
 2. each epoch, every row block runs one epoch of fastlr's serial SGD kernel
-   (:func:`fastlr.core.sgd`, ``epochs=1``) on its own rows, starting from
+   (``epochs=1``) on its own rows, starting from
    the current model; the client averages the returned weights and
    intercepts weighted by the blocks' row counts, and records the
    row-weighted mean of the blocks' running losses.
@@ -22,7 +24,7 @@ the mixing converges (McDonald et al., Theorem 3, for the perceptron;
 Zinkevich et al. for SGD with a small constant step). With one block the
 algorithm is exactly :func:`fastlr.train`.
 
-The blocks are converted once (C-contiguous float32/float64 X, float64 0/1
+The blocks are converted once (C-contiguous float32/float64 X, int64 0/1
 y) and kept in the workers' memory for the whole run; each epoch only sends
 the model (``w``, ``b``, a random generator state) to every block and gets a
 model back. X never travels to the client.
@@ -42,16 +44,16 @@ except ImportError as exc:  # pragma: no cover - exercised without dask
         "(dask[array] and distributed)"
     ) from exc
 
-from ._driver import check_train_params, run_epochs
+from . import _stats
+from ._dispatch import Data, as_data
+from ._driver import TrainResult, check_train_params, run_epochs
+from ._kernels.stats import finish
 from ._order import make_rng
-from ._validation import check_labels01, check_positive_int, check_X
-from .core import SGDState, TrainResult, sgd
+from ._sgd import sgd
+from ._state import ModelState
+from ._validation import check_labels01, check_positive_int
 
-__all__ = ["train"]
-
-#: Rows per slice when computing a block's statistics, so that the
-#: temporaries stay small (a few MB) whatever the block size.
-_STATS_ROWS = 8192
+__all__ = ["train", "column_stats"]
 
 
 # --------------------------------------------------------------------------
@@ -61,40 +63,23 @@ _STATS_ROWS = 8192
 def _prepare_block(Xb, yb, index, row0):
     """Validate and convert one block; kept in worker memory for the run."""
     try:
-        X = check_X(Xb, "X")
+        data = as_data(Xb, "X", accept_sparse=False)
     except ValueError as exc:
         rows = f"rows {row0} to {row0 + np.shape(Xb)[0] - 1}"
         raise ValueError(f"{exc} (row block {index}, {rows})") from None
-    y01 = check_labels01(yb, "y", m=X.shape[0])
-    return X, y01
+    y = check_labels01(yb, "y", m=data.m).astype(np.int64)
+    return data.X, y   # plain arrays: a block may travel between workers
 
 
-def _block_stats(block):
-    """Per-block ``(n, mean, s, sd_s, y_sum)``, overflow-safe.
+def _block_absmax(block):
+    """``(rows, largest |x| per column, first row, positive labels)``."""
+    X, y = block
+    amax, shift = Data(X).absmax()
+    return X.shape[0], amax, shift, int(y.sum())
 
-    ``s`` is the column's largest absolute value (1 for an all-zero column)
-    and ``sd_s`` the standard deviation of ``x / s`` (so that no square can
-    overflow even at |x| ~ 1e308), computed on ``x / s - x0 / s``, shifted
-    by the block's first row, as :func:`fastlr._kernels.column_stats` does.
-    """
-    X, y01 = block
-    m, n = X.shape
-    amax = np.zeros(n)
-    for i in range(0, m, _STATS_ROWS):
-        np.maximum(amax, np.abs(X[i:i + _STATS_ROWS]).max(axis=0), out=amax)
-    s = np.where(amax >= 1e-300, amax, 1.0)
-    inv = 1.0 / s
-    shift = X[0].astype(np.float64) * inv
-    s1 = np.zeros(n)
-    s2 = np.zeros(n)
-    for i in range(0, m, _STATS_ROWS):
-        d = X[i:i + _STATS_ROWS].astype(np.float64) * inv - shift
-        s1 += d.sum(axis=0)
-        s2 += np.einsum("ij,ij->j", d, d)
-    d1 = s1 / m
-    sd_s = np.sqrt(np.maximum(s2 / m - d1 * d1, 0.0))
-    mean = (shift + d1) * s
-    return m, mean, s, sd_s, float(y01.sum())
+
+def _block_sums(block, inv, shift):
+    return Data(block[0]).shifted_sums(inv, shift)
 
 
 def _block_epoch(block, rng, mean, scale, w, b, params, first_epoch):
@@ -103,48 +88,41 @@ def _block_epoch(block, rng, mean, scale, w, b, params, first_epoch):
     Returns ``(w, b, loss_sum, n_rows, rng)``: the block's model, the sum of
     its rows' running losses, and the advanced random generator.
     """
-    X, y01 = block
-    state = SGDState(mean, scale)
-    state.w = np.array(w, dtype=np.float64)  # a copy: threads may share w
-    state.b = np.array([b], dtype=np.float64)
-    losses, _ = sgd(X, y01, np.empty(0), state, epochs=1, rng=rng,
+    data, y = Data(block[0]), block[1]
+    state = ModelState(mean, scale)
+    state.W[0] = w   # a copy: threads may share w
+    state.B[0] = b
+    losses, _ = sgd(data, y, np.empty(0), state, epochs=1, rng=rng,
                     epoch_loss="running", tol=None, n_iter_no_change=1,
                     first_epoch=first_epoch, **params)
-    m = X.shape[0]
-    return state.w, float(state.b[0]), float(losses[0]) * m, m, rng
+    return state.W[0], float(state.B[0]), float(losses[0]) * data.m, data.m, rng
 
 
 # --------------------------------------------------------------------------
 # client side
 
 
-def merge_stats(stats):
-    """Merge per-block ``(n, mean, s, sd_s, y_sum)`` into standardization.
+def column_stats(runner, blocks):
+    """Standardization of all blocks, as :func:`fastlr.train` computes it on
+    one array: per-block largest ``|x|`` (maximum over blocks) and sums of
+    the shifted, scaled columns (added in block order), finished by the
+    rule of :func:`fastlr._stats.finish`. The shift is the first row of block 0.
 
-    Chan, Golub and LeVeque's pairwise update, written as "total variance =
-    mean within-block variance + variance of the block means", evaluated in
-    units of the largest ``|x|`` of each column over all blocks, so that
-    nothing overflows for finite data. Returns ``(mean, scale, n, y_sum)``
-    with the semantics of :func:`fastlr._kernels.column_stats`: ddof=0, and
-    a spread below the rounding noise of the column's magnitude (constant
-    columns) gives scale 1.
+    Returns ``(mean, scale, rows, positive labels, rows per block)``.
     """
-    counts = np.array([st[0] for st in stats], dtype=np.float64)
-    means = np.array([st[1] for st in stats])
-    ss = np.array([st[2] for st in stats])
-    sds = np.array([st[3] for st in stats])
-    total = counts.sum()
-    frac = (counts / total)[:, None]
-    c = ss.max(axis=0)
-    mu = means / c                     # block means, in units of c
-    sd = sds * (ss / c)                # block standard deviations, in units of c
-    m1 = (frac * mu).sum(axis=0)
-    var = (frac * (sd * sd + (mu - m1) ** 2)).sum(axis=0)
-    sd_all = np.sqrt(var)
-    eps = np.finfo(np.float64).eps
-    zero = sd_all <= 10.0 * eps * np.maximum(np.abs(m1), 1e-300)
-    scale = np.where(zero, 1.0, sd_all * c)
-    return m1 * c, scale, int(total), sum(st[4] for st in stats)
+    first = runner.map(_block_absmax, blocks)
+    counts = [f[0] for f in first]
+    amax = np.max([f[1] for f in first], axis=0)
+    shift = first[0][2]
+    s, inv = _stats.scaling(amax)
+    s1 = np.zeros_like(amax)
+    s2 = np.zeros_like(amax)
+    for a, b in runner.map(_block_sums, blocks, inv, shift):
+        s1 += a
+        s2 += b
+    m = sum(counts)
+    mean, scale = finish(m, s, inv, shift, s1, s2)
+    return mean, scale, m, sum(f[3] for f in first), counts
 
 
 class _ClientRunner:
@@ -364,14 +342,13 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
                             [ys[k] for k in keep], keep,
                             [int(starts[k]) for k in keep])
     try:
-        stats = runner.map(_block_stats, blocks)
-        mean, scale, m, ones = merge_stats(stats)
+        mean, scale, m, ones, counts = column_stats(runner, blocks)
         if ones == 0 or ones == m:
             raise ValueError(f"y contains a single class ({int(ones > 0)}); "
                              "training needs both labels 0 and 1")
         if not standardize:
             mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        return _fit(runner, blocks, stats, mean, scale, rng, X.dtype, dict(
+        return _fit(runner, blocks, counts, mean, scale, rng, X.dtype, dict(
             batch_size=batch_size, lr=lr, shuffle=shuffle, penalty=penalty,
             alpha=alpha, n_threads=n_threads), epochs=epochs, lr=lr, tol=tol,
             n_iter_no_change=n_iter_no_change, callback=callback)
@@ -379,20 +356,20 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         runner.release(blocks)
 
 
-def _fit(runner, blocks, stats, mean, scale, rng, dtype, params, **loop):
-    counts = np.array([st[0] for st in stats], dtype=np.float64)
+def _fit(runner, blocks, counts, mean, scale, rng, dtype, params, **loop):
+    counts = np.array(counts, dtype=np.float64)
     frac = counts / counts.sum()
     # block 0 uses train's own generator, block k the k-th spawned child
     rngs = [rng, *rng.spawn(len(blocks) - 1)] if len(blocks) > 1 else [rng]
-    state = SGDState(mean, scale)
+    state = ModelState(mean, scale)
     epoch = [0]
 
     def run_one():
-        outs = runner.map(_block_epoch, blocks, mean, scale, state.w,
-                          float(state.b[0]), params, epoch[0],
+        outs = runner.map(_block_epoch, blocks, mean, scale, state.W[0].copy(),
+                          float(state.B[0]), params, epoch[0],
                           per_block=[(r,) for r in rngs])
         # average in block order, whatever order the tasks finished in
-        w = np.zeros_like(state.w)
+        w = np.zeros(state.n_features)
         b = 0.0
         loss = 0.0
         for k, (wk, bk, loss_k, _, rng_k) in enumerate(outs):
@@ -400,12 +377,12 @@ def _fit(runner, blocks, stats, mean, scale, rng, dtype, params, **loop):
             b += frac[k] * bk
             loss += loss_k
             rngs[k] = rng_k
-        state.w = w
-        state.b = np.array([b])
+        state.W[0] = w
+        state.B[0] = b
         epoch[0] += 1
         loss /= counts.sum()
         return loss, loss
 
     losses, _ = run_epochs(run_one, state.finite, _Epochs(), track=True, **loop)
-    w, b = state.raw()
-    return TrainResult(w.astype(dtype, copy=False), b, losses)
+    W, B = state.raw()
+    return TrainResult(W[0].astype(dtype, copy=False), float(B[0]), losses)

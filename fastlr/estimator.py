@@ -13,10 +13,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _kernels
-from ._driver import check_sgd_options, check_train_params
+from ._dispatch import Data
+from ._driver import check_fit_intercept, check_sgd_options, check_train_params
+from ._kernels import predict as _predict
 from ._order import make_rng
 from ._progress import epoch_progress
+from ._sgd import sgd
+from ._state import ModelState
 from ._validation import (
     check_real,
     check_sample_weight,
@@ -24,18 +27,8 @@ from ._validation import (
     check_X,
     is_sparse,
 )
-from .core import (
-    MultinomialState,
-    SGDState,
-    _decision,
-    full_loss_sum,
-    full_loss_sum_multinomial,
-    sgd,
-    sgd_multinomial,
-    softmax,
-)
 
-__all__ = ["LogisticRegression"]
+__all__ = ["LogisticRegression", "validate_params"]
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -177,7 +170,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                  shuffle=True, random_state=None, warm_start=False, verbose=0,
                  l1_ratio=0.15, learning_rate="constant", power_t=0.5,
                  average=False, early_stopping=False, validation_fraction=0.1,
-                 class_weight=None):
+                 class_weight=None, fit_intercept=True):
         self.lr = lr
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -197,6 +190,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
+        self.fit_intercept = fit_intercept
 
     # ------------------------------------------------------------------ fit
 
@@ -220,6 +214,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"validation_fraction must lie strictly between 0 "
                              f"and 1, got {vf}")
         check_standardize(self.standardize)
+        check_fit_intercept(self.fit_intercept)
         cw = self.class_weight
         if not (cw is None or isinstance(cw, dict) or
                 (isinstance(cw, str) and cw == "balanced")):
@@ -263,22 +258,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return out
 
     def _encode(self, y, classes):
-        """Labels as the kernels take them: float64 0/1 for two classes
-        (positive = classes[1]), else int64 indices into ``classes``."""
+        """Labels as the kernels take them: int64 codes, 0/1 for two classes
+        (positive = classes[1]), else indices into ``classes``."""
         if classes.shape[0] == 2:
-            return (y == classes[1]).astype(np.float64)
+            return (y == classes[1]).astype(np.int64)
         return np.searchsorted(classes, y).astype(np.int64)
 
-    def _train(self, X, y01, sw, state, **kw):
-        """Run :func:`fastlr.core.sgd` or, for k > 2 classes, its softmax twin."""
-        if isinstance(state, MultinomialState):
-            return sgd_multinomial(X, y01, sw, state, **kw)
-        return sgd(X, y01, sw, state, **kw)
+    def _train(self, data, y, sw, state, **kw):
+        return sgd(data, y, sw, state, fit_intercept=bool(self.fit_intercept), **kw)
 
-    def _new_state(self, X, classes):
-        if classes.shape[0] > 2:
-            return MultinomialState.for_data(X, self.standardize, classes.shape[0])
-        return SGDState.for_data(X, self.standardize)
+    def _new_state(self, data, classes):
+        """A fresh state: the binary model (one row) for two classes, the
+        softmax model (a row per class) for more."""
+        standardize = self.standardize
+        if standardize is True and not self.fit_intercept:
+            standardize = "scale"   # through the origin in raw space
+        mean, scale = data.standardization(standardize)
+        k = classes.shape[0]
+        return ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model on (X, y) for up to ``max_iter`` epochs.
@@ -300,32 +297,34 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         learning_rate, power_t, l1_ratio, average_start = options
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", y_numeric=False, accept_sparse="csr")
-        X = _canonical(X)
+        data = _data(X)
         check_classification_targets(y)
-        sw = check_sample_weight(sample_weight, X.shape[0])
+        sw = check_sample_weight(sample_weight, data.m)
         classes = np.unique(y)
         if classes.shape[0] == 1:
             raise ValueError(f"y contains only one class ({classes[0]!r}); "
                              "training needs two")
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
-        self._rng = make_rng(self.random_state)
+        rng = make_rng(self.random_state)
         monitor = None
         if self.early_stopping:
-            X, y01, sw, monitor, best = self._validation_split(X, y01, sw)
-        progress = epoch_progress(self.verbose, epochs, X.shape[0])
-        if self.warm_start and hasattr(self, "_state") and \
-                self._state.mean.shape[0] == X.shape[1] and \
+            data, y01, sw, monitor, best = self._validation_split(data, y01, sw,
+                                                                  rng)
+        progress = epoch_progress(self.verbose, epochs, data.m)
+        old = getattr(self, "training_state_", None)
+        if self.warm_start and old is not None and old.n_features == data.n and \
                 np.array_equal(getattr(self, "classes_", None), classes):
-            state = self._state
+            state = old
         else:
-            state = self._new_state(X, classes)
+            state = self._new_state(data, classes)
+        state.rng = rng
         if monitor is not None:
             monitor = monitor(state)
         with progress:
             losses, converged = self._train(
-                X, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
-                shuffle=self.shuffle, rng=self._rng,
+                data, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
+                shuffle=self.shuffle, rng=rng,
                 penalty=self.penalty, alpha=alpha, epoch_loss="running", tol=tol,
                 n_iter_no_change=n_iter_no_change, callback=progress,
                 learning_rate=learning_rate, power_t=power_t, l1_ratio=l1_ratio,
@@ -344,23 +343,23 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 state = best["state"]
                 self.best_validation_score_ = float(max(best["scores"]))
         self.classes_ = classes
-        self._state = state
-        self._set_coef(X.dtype)
+        self._set_state(state, data.dtype)
         self.n_iter_ = int(losses.shape[0])
         self.loss_curve_ = losses
         return self
 
-    def _validation_split(self, X, y01, sw):
+    def _validation_split(self, data, y01, sw, rng):
         """Stratified held-out split for ``early_stopping``.
 
-        Returns the training part ``(X, y01, sw)``, a factory
-        ``monitor(state)`` for :func:`fastlr.core.sgd` (held-out mean
+        Returns the training part ``(data, y01, sw)``, a factory
+        ``monitor(state)`` for :func:`fastlr._sgd.sgd` (held-out mean
         log-loss of the state's model, lower is better; it records each
         epoch's score and keeps a copy of the best state) and the record.
         """
         from sklearn.model_selection import StratifiedShuffleSplit
 
-        seed = int(self._rng.integers(np.iinfo(np.int32).max))
+        X = data.X
+        seed = int(rng.integers(np.iinfo(np.int32).max))
         # at least one held-out row per class, so that small data still splits
         n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])), 2)
         split = StratifiedShuffleSplit(n_splits=1, test_size=n_val,
@@ -375,7 +374,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "early_stopping=False") from None
         train.sort()
         val.sort()
-        Xv, yv = X[val], y01[val]
+        Xv, yv = Data(X[val]), y01[val]
         swv = sw[val] if sw.shape[0] else sw
         denom = float(swv.sum()) if swv.shape[0] else float(val.shape[0])
         if denom <= 0.0 or (sw.shape[0] and not (sw[train] > 0).any()):
@@ -384,13 +383,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         best = {"scores": [], "loss": np.inf, "state": None}
 
         def make_monitor(state):
-            full_loss = (full_loss_sum_multinomial
-                         if isinstance(state, MultinomialState)
-                         else full_loss_sum)
-
             def monitor():
                 w, b = state.raw()
-                loss = full_loss(Xv, yv, swv, w, b) / denom
+                loss = Xv.loss_sum(yv, swv, w, b, state.softmax) / denom
                 best["scores"].append(-loss)
                 if loss < best["loss"]:
                     best["loss"] = loss
@@ -398,7 +393,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 return loss
             return monitor
 
-        return (X[train], y01[train], sw[train] if sw.shape[0] else sw,
+        return (Data(X[train]), y01[train], sw[train] if sw.shape[0] else sw,
                 make_monitor, best)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -417,7 +412,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         first = not hasattr(self, "classes_")
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", reset=first, accept_sparse="csr")
-        X = _canonical(X)
+        data = _data(X)
         check_classification_targets(y)
         if first:
             if classes is None:
@@ -427,41 +422,45 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if classes.shape[0] < 2:
                 raise ValueError(f"classes must hold at least two labels, got "
                                  f"{classes.shape[0]}")
-            self.classes_ = classes
-            self._state = self._new_state(X, classes)
+            state = self._new_state(data, classes)
             # one generator for the whole stream, so chunks are not all
             # shuffled with the same permutation
-            self._rng = make_rng(self.random_state)
-            self.n_iter_ = 0
-            self.loss_curve_ = np.empty(0)
+            state.rng = make_rng(self.random_state)
         elif classes is not None and not np.array_equal(
                 np.unique(np.asarray(classes)), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of "
                              f"the first partial_fit call {self.classes_!r}")
-        unseen = np.setdiff1d(np.unique(y), self.classes_)
+        else:
+            classes = self.classes_
+            state = self.training_state_
+        unseen = np.setdiff1d(np.unique(y), classes)
         if unseen.size:
-            raise ValueError(f"y contains labels not in classes {self.classes_!r}: "
+            raise ValueError(f"y contains labels not in classes {classes!r}: "
                              f"{unseen!r}")
-        y01 = self._encode(y, self.classes_)
-        sw = check_sample_weight(sample_weight, X.shape[0])
-        sw = self._class_weights(y01, self.classes_, sw, fitting=False)
-        losses, _ = self._train(X, y01, sw, self._state, batch_size=batch_size,
-                                epochs=1,
-                        lr=lr, shuffle=self.shuffle, rng=self._rng,
-                        penalty=self.penalty, alpha=alpha, epoch_loss="running",
-                        tol=None, n_iter_no_change=n_iter_no_change,
-                        first_epoch=self.n_iter_, learning_rate=learning_rate,
-                        power_t=power_t, l1_ratio=l1_ratio,
-                        average_start=average_start)
-        self._set_coef(X.dtype)
-        self.n_iter_ += 1
+        y01 = self._encode(y, classes)
+        sw = check_sample_weight(sample_weight, data.m)
+        sw = self._class_weights(y01, classes, sw, fitting=False)
+        n_iter = 0 if first else self.n_iter_
+        losses, _ = self._train(data, y01, sw, state, batch_size=batch_size,
+                                epochs=1, lr=lr, shuffle=self.shuffle, rng=state.rng,
+                                penalty=self.penalty, alpha=alpha,
+                                epoch_loss="running", tol=None,
+                                n_iter_no_change=n_iter_no_change,
+                                first_epoch=n_iter, learning_rate=learning_rate,
+                                power_t=power_t, l1_ratio=l1_ratio,
+                                average_start=average_start)
+        if first:
+            self.classes_ = classes
+            self.loss_curve_ = np.empty(0)
+        self._set_state(state, data.dtype)
+        self.n_iter_ = n_iter + 1
         self.loss_curve_ = np.concatenate([self.loss_curve_, losses])
         return self
 
-    def _set_coef(self, dtype):
-        w, b = self._state.raw()
-        self.coef_ = w.astype(dtype).reshape(-1, w.shape[-1])
-        self.intercept_ = np.asarray(b, dtype=dtype).reshape(-1)
+    def _set_state(self, state, dtype):
+        """Keep the training state and derive ``coef_``, ``intercept_``."""
+        self.training_state_ = state
+        self.coef_, self.intercept_ = state.coef(dtype)
 
     # -------------------------------------------------------------- predict
 
@@ -471,21 +470,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
                           reset=False, accept_sparse="csr")
-        X = check_X(X, accept_sparse=True)
-        if self.coef_.shape[0] > 1:
-            # (m, n) @ (n, k) in X's dtype: BLAS, no loop over rows here
-            return X @ self.coef_.T.astype(X.dtype) + self.intercept_.astype(X.dtype)
-        return _decision(X, self.coef_[0].astype(np.float64),
-                         float(self.intercept_[0]))
+        z = _data(X).decision(self.coef_, self.intercept_)
+        return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X):
         """Class probabilities, shape (m, k), columns in ``classes_`` order
         (sigmoid for two classes, stable softmax for more)."""
         z = self.decision_function(X)
         if z.ndim == 2:
-            return softmax(z)
+            _predict.softmax_rows(z, z)
+            return z
         p = np.empty_like(z)
-        _kernels.proba_from_decision(z, p)
+        _predict.sigmoid_array(z, p)
         return np.column_stack([1.0 - p, p])
 
     def predict_log_proba(self, X):
@@ -502,10 +498,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return self.classes_[(z > 0).astype(np.intp)]
 
 
-def _canonical(X):
-    """Sparse X (CSR after ``validate_data``) in canonical form: sorted
-    indices, no duplicates (canonicalized on a copy); dense X unchanged."""
-    return check_X(X, accept_sparse=True) if is_sparse(X) else X
+def validate_params(model):
+    """Check a :class:`LogisticRegression`'s parameters as ``fit`` does:
+    TypeError or ValueError naming the first bad one."""
+    model._params(model.max_iter)
+
+
+def _data(X):
+    """X after ``validate_data`` (finite, float, C order or CSR) as the
+    kernels take it: sparse X canonicalized (sorted indices, no duplicates,
+    on a copy), no second finiteness pass."""
+    if is_sparse(X):
+        X = check_X(X, accept_sparse=True, finite=False)
+    return Data(X)
 
 
 def _comparable(label, classes):

@@ -92,9 +92,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ._order import make_rng
+from ._state import OPTIMIZER_ARRAYS, ModelState
 from ._validation import check_positive_int
-from .core import MultinomialState, SGDState
-from .estimator import LogisticRegression
+from .estimator import LogisticRegression, validate_params
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_metadata",
            "save"]
@@ -104,7 +104,7 @@ FORMAT_VERSION = 1
 
 _REQUIRED = ("metadata", "classes", "coef", "intercept", "mean", "scale", "w", "b",
              "loss_curve")
-_STATE_ARRAYS = ("steps", "gsq", "avg", "l1_u", "l1_q")
+_STATE_ARRAYS = OPTIMIZER_ARRAYS
 _OPTIONAL = ("feature_names", *_STATE_ARRAYS)
 
 # Bit generators a saved rng_state may name: looked up in this table, never
@@ -190,7 +190,7 @@ def _to_arrays(model, metadata):
                         f"{type(model).__name__}")
     try:
         check_is_fitted(model)
-        state = model._state
+        state = model.training_state_
     except (NotFittedError, AttributeError):
         raise NotFittedError(
             "model is not fitted: call fit or partial_fit before saving it") from None
@@ -209,7 +209,7 @@ def _to_arrays(model, metadata):
                                   for k, v in model.class_weight.items()]
     if not isinstance(params.get("random_state"), int | None):
         params["random_state"] = None
-    rng = getattr(model, "_rng", None)
+    rng = state.rng
     rng_state = None
     if isinstance(rng, np.random.Generator):
         rng_state = _json_scalar(rng.bit_generator.state)
@@ -229,25 +229,12 @@ def _to_arrays(model, metadata):
         "classes": classes,
         "coef": np.ascontiguousarray(model.coef_),
         "intercept": np.ascontiguousarray(model.intercept_),
-        "mean": np.asarray(state.mean, dtype=np.float64),
-        "scale": np.asarray(state.scale, dtype=np.float64),
-        "w": np.asarray(state.w, dtype=np.float64),
-        "b": np.asarray(state.b, dtype=np.float64).reshape(-1),
         "loss_curve": np.asarray(model.loss_curve_, dtype=np.float64),
+        **state.to_file_arrays(invscaling=model.learning_rate == "invscaling"),
     }
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         arrays["feature_names"] = np.asarray(names).astype(str)
-    # the step count matters to averaging and inverse scaling only; the
-    # other state arrays are zero unless their option was used
-    for name in _STATE_ARRAYS:
-        value = getattr(state, name)
-        if name == "steps":
-            used = state.steps[1] > 0 or model.learning_rate == "invscaling"
-        else:
-            used = value.any()
-        if used:
-            arrays[name] = np.ascontiguousarray(value)
     return arrays, header
 
 
@@ -462,7 +449,7 @@ def _check_params(path, params):
     try:
         # the estimator's own check, so a file accepts exactly what fit accepts
         model = LogisticRegression(**params)
-        model._params(params["max_iter"])
+        validate_params(model)
         if not isinstance(params["warm_start"], bool):
             raise TypeError(f"warm_start must be true or false, got "
                             f"{params['warm_start']!r}")
@@ -527,27 +514,20 @@ def _build_model(path, header, arrays):
     if not (scale > 0).all():
         raise ModelFileError(path, "array 'scale' must be positive")
 
-    if multi:
-        state = MultinomialState(mean.copy(), scale.copy(), k)
-        shapes = {"steps": (2,), "gsq": (k, n + 1), "avg": (k, n + 1),
-                  "l1_u": (k, n), "l1_q": (k, n)}
-    else:
-        state = SGDState(mean.copy(), scale.copy())
-        shapes = {"steps": (2,), "gsq": (n + 1,), "avg": (n + 1,), "l1_u": (n,),
-                  "l1_q": (n,)}
-    state.w = w.copy()
-    state.b = b.copy()
+    shapes = ModelState.file_shapes(n, k, multi)
+    state_arrays = {"mean": mean, "scale": scale, "w": w, "b": b}
     for name in _STATE_ARRAYS:
         if name in arrays:
             dtypes = (np.dtype(np.int64),) if name == "steps" else f64
-            value = _array(path, arrays, name, shapes[name], dtypes=dtypes)
-            setattr(state, name, value.copy())
+            state_arrays[name] = _array(path, arrays, name, shapes[name],
+                                        dtypes=dtypes)
+    state = ModelState.from_file_arrays(state_arrays, softmax=multi)
     if (state.steps < 0).any():
         raise ModelFileError(path, "array 'steps' must be non-negative")
     model = LogisticRegression(**params)
     model.classes_ = classes
-    model._state = state
-    model._set_coef(coef.dtype)
+    model.coef_, model.intercept_ = state.coef(coef.dtype)
+    model.training_state_ = state
     # coef/intercept are a function of the state: a mismatch means the file
     # was edited (or damaged in a way the zip CRC did not catch)
     w_model, b_model = state.model()
@@ -568,7 +548,7 @@ def _build_model(path, header, arrays):
     if "feature_names" in arrays:
         names = _array(path, arrays, "feature_names", (n,), kinds="U")
         model.feature_names_in_ = names.astype(object)
-    model._rng = _make_generator(path, header["rng_state"], params["random_state"])
+    state.rng = _make_generator(path, header["rng_state"], params["random_state"])
     return model
 
 

@@ -21,9 +21,12 @@ import math
 
 import numpy as np
 
+from . import _stats
 from ._driver import (
-    ADAPTIVE_DIVISOR,
-    ADAPTIVE_MIN_LR,
+    AdaptiveRate,
+    MultinomialResult,
+    TrainResult,
+    check_fit_intercept,
     check_sgd_options,
     check_train_params,
     run_epochs,
@@ -31,6 +34,7 @@ from ._driver import (
 from ._order import EpochOrder, block_rows, make_rng, rows_of
 from ._validation import (
     _as_numeric_array,
+    check_class_labels,
     check_labels01,
     check_log_loss_args,
     check_proba,
@@ -42,13 +46,8 @@ from ._validation import (
     check_X,
     float_dtype_of,
     is_sparse,
+    labels_1d,
     row_bytes,
-)
-from .core import (
-    MultinomialResult,
-    TrainResult,
-    _labels_1d,
-    check_class_labels,
 )
 
 __all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
@@ -108,59 +107,43 @@ def gradients(X, y, p):
 def column_stats(X):
     """Column means and standard deviations (zero spread -> 1), overflow-safe.
 
-    Same formulas as the kernel: columns divided by their largest ``|x|``
-    (1 when that is below 1e-300) and shifted by the first row. For a
-    scipy.sparse X, over all rows (implicit zeros included) without
-    densifying; only columns stored in every row are shifted (the others
-    hold a zero).
+    The kernels' two passes in NumPy (largest ``|x|``, then sums of the
+    shifted, scaled column; see :mod:`fastlr._stats`), finished by the same
+    rule. For a scipy.sparse X, over all rows (implicit zeros included)
+    without densifying; only columns stored in every row are shifted.
     """
-    if is_sparse(X):
-        return _sparse_column_stats(X)
-    X64 = X.astype(np.float64)
-    amax = np.abs(X64).max(axis=0)
-    s = np.where(amax >= 1e-300, amax, 1.0)
-    shift = X64[0]
-    d = X64 / s - shift / s
-    d1 = d.mean(axis=0)
-    sd = np.sqrt(np.maximum((d * d).mean(axis=0) - d1 * d1, 0.0))
-    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift / s), 1e-300)
-    sd = np.where(sd <= tiny, 0.0, sd)
-    return shift + d1 * s, np.where(sd > 0, sd * s, 1.0)
-
-
-def _sparse_column_stats(X):
-    X64 = X.astype(np.float64)
     m = X.shape[0]
-    amax = np.asarray(abs(X64).max(axis=0).todense()).reshape(-1)
-    s = np.where(amax >= 1e-300, amax, 1.0)
-    full = np.diff(X64.tocsc().indptr) == m
-    shift = np.where(full, X64[[0]].toarray().reshape(-1), 0.0)
-    d = X64.multiply(1.0 / s).tocsr()          # the stored entries / s
-    d.data -= (shift / s)[d.indices]           # shifted (full columns only)
-    d1 = np.asarray(d.sum(axis=0)).reshape(-1) / m
-    d2 = np.asarray(d.multiply(d).sum(axis=0)).reshape(-1) / m
-    sd = np.sqrt(np.maximum(d2 - d1 * d1, 0.0))
-    tiny = 10 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift / s), 1e-300)
-    sd = np.where(sd <= tiny, 0.0, sd)
-    return shift + d1 * s, np.where(sd > 0, sd * s, 1.0)
+    if is_sparse(X):
+        X64 = X.astype(np.float64).tocsr()
+        amax = np.asarray(abs(X64).max(axis=0).todense()).reshape(-1)
+        count = np.diff(X64.tocsc().indptr)
+        shift = _stats.csr_shift(X64[[0]].toarray().reshape(-1), count, m)
+    else:
+        amax = np.abs(X.astype(np.float64)).max(axis=0)
+        shift = _stats.dense_shift(X)
+    s, inv = _stats.scaling(amax)
+    s1, s2 = _stats.numpy_sums(X, inv, shift)
+    return _stats.finish(m, s, inv, shift, s1, s2)
 
 
 class _Update:
-    """The kernels' update rule (``_step``) in NumPy, for weights of any
-    shape: ``(n,)`` with a float intercept (binary) or ``(k, n)`` with ``(k,)``
-    intercepts (multinomial). In the kernel's order: gradient with its L2
-    part, step size (constant, inverse scaling, or AdaGrad with its own
-    accumulator for the intercept(s)), step, Tsuruoka et al.'s cumulative L1
-    truncation, then averaging. ``eta0`` is lowered between epochs by
-    ``"adaptive"`` (:meth:`on_stall`)."""
+    """The kernels' update rule (:func:`fastlr._kernels.update.step`) in
+    NumPy, for weights of any shape: ``(n,)`` with a float intercept
+    (binary) or ``(k, n)`` with ``(k,)`` intercepts (multinomial). In the
+    kernel's order: gradient with its L2 part, step size (constant, inverse
+    scaling, or AdaGrad with its own accumulator for the intercept(s)), step
+    (the L2 shrink factor floored at 0), Tsuruoka et al.'s cumulative L1
+    truncation, then averaging. ``"adaptive"`` lowers ``rate.lr`` between
+    epochs."""
 
     def __init__(self, w_shape, b_zero, lr, learning_rate, power_t, penalty,
-                 alpha, l1_ratio, average_start):
+                 alpha, l1_ratio, average_start, fit_intercept):
         self.learning_rate, self.power_t = learning_rate, power_t
         self.average_start = average_start
+        self.fit_intercept = fit_intercept
         self.l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
         self.l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
-        self.eta0 = lr
+        self.rate = AdaptiveRate(lr)
         self.t = 0                        # steps taken
         self.gsq = np.zeros(w_shape)      # AdaGrad: sums of squared gradients ...
         self.gsq_b = b_zero               # ... and the intercept's
@@ -170,23 +153,29 @@ class _Update:
         self.w_avg = np.zeros(w_shape)
         self.b_avg = b_zero
 
-    def step(self, w, b, grad, grad_b):
-        """New ``(w, b)`` after one step on the data gradient ``grad`` (the
-        L2 part is added here) and the intercept gradient ``grad_b``."""
+    def step(self, w, b, grad_data, grad_b):
+        """New ``(w, b)`` after one step on the data gradient ``grad_data``
+        (the L2 part is added here) and the intercept gradient ``grad_b``."""
         self.t += 1
-        grad = grad + self.l2 * w
+        grad = grad_data + self.l2 * w
+        eta0 = self.rate.lr
         if self.learning_rate == "adagrad":
             self.gsq = self.gsq + grad * grad
-            self.gsq_b = self.gsq_b + grad_b * grad_b
-            eta = self.eta0 / (1e-8 + np.sqrt(self.gsq))
-            eta_b = self.eta0 / (1e-8 + np.sqrt(self.gsq_b))
+            eta = eta0 / (1e-8 + np.sqrt(self.gsq))
+            if self.fit_intercept:
+                self.gsq_b = self.gsq_b + grad_b * grad_b
+                eta_b = eta0 / (1e-8 + np.sqrt(self.gsq_b))
         else:
-            eta = self.eta0
+            eta = eta0
             if self.learning_rate == "invscaling":
-                eta = self.eta0 / float(self.t) ** self.power_t
+                eta = eta0 / float(self.t) ** self.power_t
             eta_b = eta
-        w = w - eta * grad
-        b = b - eta_b * grad_b
+        if self.learning_rate != "adagrad" and eta * self.l2 >= 1.0:
+            w = -eta * grad_data   # the shrink 1 - eta * l2 floored at 0
+        else:
+            w = w - eta * grad
+        if self.fit_intercept:
+            b = b - eta_b * grad_b
         if self.l1 > 0.0:
             # Tsuruoka et al. 2009: pull each weight toward zero by the
             # penalty it could have had minus what it had, clip at zero
@@ -207,19 +196,118 @@ class _Update:
         """The model: the averaged weights once averaging has begun."""
         return (self.w_avg, self.b_avg) if self.k_avg > 0 else (w, b)
 
-    def on_stall(self):
-        """``"adaptive"``: divide the rate by 5 while above 1e-6, else stop."""
-        if self.eta0 > ADAPTIVE_MIN_LR:
-            self.eta0 /= ADAPTIVE_DIVISOR
-            return True
-        return False
+
+def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
+         random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
+         sample_weight, callback, learning_rate, power_t, l1_ratio, average,
+         fit_intercept):
+    """The batch loop of :func:`train` and :func:`train_multinomial`, for k
+    rows of weights (k = 1: the binary model). Returns ``(W, B, losses,
+    classes, dtype)`` in raw space."""
+    params = check_train_params(batch_size, epochs, lr, penalty, alpha,
+                                epoch_loss, tol, n_iter_no_change, shuffle)
+    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
+        learning_rate, power_t, l1_ratio, average)
+    fit_intercept = check_fit_intercept(fit_intercept)
+    rng = make_rng(random_state)
+    standardize = check_standardize(standardize)
+    X = check_X(X, accept_sparse=True)
+    if softmax:
+        classes, codes = check_class_labels(y, X.shape[0])
+        k = classes.shape[0]
+    else:
+        classes = None
+        codes = check_labels01(y, "y", m=X.shape[0], require_both=True)
+        k = 1
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    m, n = X.shape
+    sparse = is_sparse(X)
+    if sw.shape[0] == 0:
+        sw = np.ones(m)
+    if standardize and not fit_intercept:
+        standardize = "scale"   # no intercept: through the origin in raw space
+    if standardize:
+        mean, scale = column_stats(X)
+        if sparse or standardize == "scale":
+            mean = np.zeros(n)
+    else:
+        mean, scale = np.zeros(n), np.ones(n)
+    onehot = np.eye(k)[codes] if softmax else None
+
+    def batch(idx):
+        if sparse:
+            return X[idx].astype(np.float64).multiply(1.0 / scale).tocsr()
+        return (X[idx].astype(np.float64) - mean) / scale
+
+    def residuals(z, idx):
+        """Weighted residuals (b, k), row losses and loss bounds (b,)."""
+        swb = sw[idx]
+        if softmax:
+            zs, lse = _log_softmax_parts(z)
+            Yb = onehot[idx]
+            zy = (zs * Yb).sum(axis=1)          # z_y - max(z)
+            R = (np.exp(zs - lse[:, None]) - Yb) * swb[:, None]
+            return R, swb * (lse - zy), swb * -zy
+        yb, z0 = codes[idx], z[:, 0]
+        r = (_sigmoid(z0) - yb) * swb
+        bound = swb * np.maximum(np.where(yb == 0, z0, -z0), 0.0)
+        return r[:, None], swb * row_losses(z0, yb), bound
+
+    W = np.zeros((k, n))
+    b = np.zeros(k)
+    upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t, penalty, alpha,
+                  l1_ratio, average_start, fit_intercept)
+
+    def run_one(blocks, block):
+        nonlocal W, b
+        order = rows_of(blocks, block, m)
+        total = 0.0
+        bound = 0.0
+        for start in range(0, m, batch_size):
+            idx = order[start:start + batch_size]
+            Xb = batch(idx)
+            R, losses, bounds = residuals(np.asarray(Xb @ W.T) + b, idx)
+            total += losses.sum()
+            bound += bounds.sum()
+            W, b = upd.step(W, b, np.asarray(Xb.T @ R).T / len(idx), R.mean(axis=0))
+        bound /= sw.sum()
+        if epoch_loss == "running":
+            return total / sw.sum(), bound
+        if epoch_loss == "full":
+            Wr, br = raw()
+            _, losses, _ = residuals(np.asarray(X.astype(np.float64) @ Wr.T) + br,
+                                     np.arange(m))
+            return float(losses.sum() / sw.sum()), bound
+        return math.nan, bound
+
+    def raw():
+        Wm, bm = upd.model(W, b)
+        Wr = Wm / scale
+        return Wr, bm - Wr @ mean
+
+    def finite():
+        return bool(np.isfinite(W).all() and np.isfinite(b).all())
+
+    block = block_rows(row_bytes(X), batch_size)
+    # a diverging run overflows before it is stopped: no warnings, the
+    # DivergedError says what happened
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses, _ = run_epochs(
+            run_one, finite, EpochOrder(m, shuffle, rng, block), epochs=epochs,
+            lr=lr, tol=tol, n_iter_no_change=n_iter_no_change,
+            track=epoch_loss is not None, callback=callback,
+            on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
+            n_classes=k if softmax else 2)
+    Wr, br = raw()
+    return Wr, br, losses, classes, X.dtype
 
 
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
-          l1_ratio=0.15, average=False):
+          l1_ratio=0.15, average=False, fit_intercept=True):
     """Mini-batch SGD for logistic regression; see :func:`fastlr.train`.
 
     The standardized batch ``(X[rows] - mean) / scale`` is formed explicitly
@@ -232,78 +320,38 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     in :func:`fastlr.train`), and every step updates all n weights
     eagerly: the twin of the sparse kernel's lazy updates.
     """
-    params = check_train_params(batch_size, epochs, lr, penalty, alpha,
-                                epoch_loss, tol, n_iter_no_change, shuffle)
-    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
-    learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
-        learning_rate, power_t, l1_ratio, average)
-    rng = make_rng(random_state)
-    standardize = check_standardize(standardize)
-    X = check_X(X, accept_sparse=True)
-    y01 = check_labels01(y, "y", m=X.shape[0], require_both=True)
-    sw = check_sample_weight(sample_weight, X.shape[0])
-    m, n = X.shape
-    sparse = is_sparse(X)
-    if sw.shape[0] == 0:
-        sw = np.ones(m)
-    if standardize:
-        mean, scale = column_stats(X)
-        if sparse or standardize == "scale":
-            mean = np.zeros(n)
-    else:
-        mean, scale = np.zeros(n), np.ones(n)
+    W, b, losses, _, dtype = _fit(
+        X, y, False, batch_size=batch_size, epochs=epochs, lr=lr,
+        standardize=standardize, shuffle=shuffle, random_state=random_state,
+        penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
+        n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
+        callback=callback, learning_rate=learning_rate, power_t=power_t,
+        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept)
+    return TrainResult(W[0].astype(dtype), float(b[0]), losses)
 
-    def batch(idx):
-        if sparse:
-            return X[idx].astype(np.float64).multiply(1.0 / scale).tocsr()
-        return (X[idx].astype(np.float64) - mean) / scale
 
-    w = np.zeros(n)
-    b = 0.0
-    upd = _Update(n, 0.0, lr, learning_rate, power_t, penalty, alpha, l1_ratio,
-                  average_start)
+def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
+                      standardize=True, shuffle=True, random_state=None,
+                      penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
+                      n_iter_no_change=5, sample_weight=None, callback=None,
+                      learning_rate="constant", power_t=0.5, l1_ratio=0.15,
+                      average=False, n_threads=None, fit_intercept=True):
+    """Mini-batch softmax regression; see :func:`fastlr.train_multinomial`.
 
-    def run_one(blocks, block):
-        nonlocal w, b
-        order = rows_of(blocks, block, m)
-        total = 0.0
-        bound = 0.0
-        for start in range(0, m, batch_size):
-            idx = order[start:start + batch_size]
-            Xb = batch(idx)
-            yb, swb = y01[idx], sw[idx]
-            z = Xb @ w + b
-            r = (_sigmoid(z) - yb) * swb
-            total += (swb * row_losses(z, yb)).sum()
-            bound += (swb * np.maximum(np.where(yb == 0, z, -z), 0.0)).sum()
-            w, b = upd.step(w, b, Xb.T @ r / len(idx), r.mean())
-        bound /= sw.sum()
-        if epoch_loss == "running":
-            return total / sw.sum(), bound
-        if epoch_loss == "full":
-            wm, bm = upd.model(w, b)
-            wr, br = wm / scale, bm - (wm / scale) @ mean
-            z = X.astype(np.float64) @ wr + br
-            return float((sw * row_losses(z, y01)).sum() / sw.sum()), bound
-        return math.nan, bound
-
-    on_stall = upd.on_stall if learning_rate == "adaptive" else None
-
-    def finite():
-        return bool(np.isfinite(w).all() and np.isfinite(b))
-
-    block = block_rows(row_bytes(X), batch_size)
-    # a diverging run overflows before it is stopped: no warnings, the
-    # DivergedError says what happened
-    with np.errstate(over="ignore", invalid="ignore"):
-        losses, _ = run_epochs(run_one, finite, EpochOrder(m, shuffle, rng, block),
-                               epochs=epochs, lr=lr, tol=tol,
-                               n_iter_no_change=n_iter_no_change,
-                               track=epoch_loss is not None, callback=callback,
-                               on_stall=on_stall)
-    wm, bm = upd.model(w, b)
-    w_raw = wm / scale
-    return TrainResult(w_raw.astype(X.dtype), float(bm - w_raw @ mean), losses)
+    Plain NumPy: the standardized batch, its (b, k) logits, softmax and
+    one-hot residuals are formed explicitly; same batches and order as the
+    kernel for the same ``random_state``, and the update rules of
+    :func:`train` applied to every (class, feature) weight. ``n_threads``
+    is accepted and ignored.
+    """
+    W, b, losses, classes, dtype = _fit(
+        X, y, True, batch_size=batch_size, epochs=epochs, lr=lr,
+        standardize=standardize, shuffle=shuffle, random_state=random_state,
+        penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
+        n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
+        callback=callback, learning_rate=learning_rate, power_t=power_t,
+        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept)
+    return MultinomialResult(W.astype(dtype), b, losses, classes)
 
 
 def _decision(X, w, b):
@@ -328,8 +376,8 @@ def predict(X, w, b, threshold=0.5):
 
 def accuracy(y_true, y_pred):
     """Fraction of equal labels; see :func:`fastlr.accuracy`."""
-    yt = _labels_1d(y_true, "y_true")
-    yp = _labels_1d(y_pred, "y_pred")
+    yt = labels_1d(y_true, "y_true")
+    yp = labels_1d(y_pred, "y_pred")
     check_same_length(yt, yp, "y_true", "y_pred")
     return float(np.mean(yt == yp))
 
@@ -338,92 +386,3 @@ def _log_softmax_parts(z):
     """``(z - max, logsumexp(z) - max)`` per row, stable."""
     zs = z - z.max(axis=1, keepdims=True)
     return zs, np.log(np.exp(zs).sum(axis=1))
-
-
-def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
-                      standardize=True, shuffle=True, random_state=None,
-                      penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
-                      n_iter_no_change=5, sample_weight=None, callback=None,
-                      learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False):
-    """Mini-batch softmax regression; see :func:`fastlr.core.train_multinomial`.
-
-    Plain NumPy: the standardized batch, its (b, k) logits, softmax and
-    one-hot residuals are formed explicitly; same batches and order as the
-    kernel for the same ``random_state``, and the update rules of
-    :func:`train` applied to every (class, feature) weight.
-    """
-    params = check_train_params(batch_size, epochs, lr, penalty, alpha,
-                                epoch_loss, tol, n_iter_no_change, shuffle)
-    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
-    learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
-        learning_rate, power_t, l1_ratio, average)
-    rng = make_rng(random_state)
-    standardize = check_standardize(standardize)
-    X = check_X(X, accept_sparse=True)
-    classes, yidx = check_class_labels(y, X.shape[0])
-    sw = check_sample_weight(sample_weight, X.shape[0])
-    m, n = X.shape
-    k = classes.shape[0]
-    sparse = is_sparse(X)
-    if sw.shape[0] == 0:
-        sw = np.ones(m)
-    if standardize:
-        mean, scale = column_stats(X)
-        if sparse or standardize == "scale":
-            mean = np.zeros(n)
-    else:
-        mean, scale = np.zeros(n), np.ones(n)
-    onehot = np.eye(k)[yidx]
-    W = np.zeros((k, n))
-    b = np.zeros(k)
-    upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t, penalty, alpha,
-                  l1_ratio, average_start)
-
-    def run_one(blocks, block):
-        nonlocal W, b
-        order = rows_of(blocks, block, m)
-        total = 0.0
-        bound = 0.0
-        for start in range(0, m, batch_size):
-            idx = order[start:start + batch_size]
-            if sparse:
-                Xb = X[idx].astype(np.float64).multiply(1.0 / scale).tocsr()
-            else:
-                Xb = (X[idx].astype(np.float64) - mean) / scale
-            swb = sw[idx]
-            zs, lse = _log_softmax_parts(Xb @ W.T + b)
-            Yb = onehot[idx]
-            R = (np.exp(zs - lse[:, None]) - Yb) * swb[:, None]
-            zy = (zs * Yb).sum(axis=1)          # z_y - max(z)
-            total += (swb * (lse - zy)).sum()
-            bound += (swb * -zy).sum()
-            W, b = upd.step(W, b, np.asarray(Xb.T @ R).T / len(idx), R.mean(axis=0))
-        bound /= sw.sum()
-        if epoch_loss == "running":
-            return total / sw.sum(), bound
-        if epoch_loss == "full":
-            Wm, bm = upd.model(W, b)
-            Wr = Wm / scale
-            zs, lse = _log_softmax_parts(X.astype(np.float64) @ Wr.T
-                                         + (bm - Wr @ mean))
-            loss = lse - (zs * onehot).sum(axis=1)
-            return float((sw * loss).sum() / sw.sum()), bound
-        return math.nan, bound
-
-    on_stall = upd.on_stall if learning_rate == "adaptive" else None
-
-    def finite():
-        return bool(np.isfinite(W).all() and np.isfinite(b).all())
-
-    block = block_rows(row_bytes(X), batch_size)
-    with np.errstate(over="ignore", invalid="ignore"):
-        losses, _ = run_epochs(run_one, finite, EpochOrder(m, shuffle, rng, block),
-                               epochs=epochs, lr=lr, tol=tol,
-                               n_iter_no_change=n_iter_no_change,
-                               track=epoch_loss is not None, callback=callback,
-                               on_stall=on_stall, n_classes=k)
-    Wm, bm = upd.model(W, b)
-    W_raw = Wm / scale
-    return MultinomialResult(W_raw.astype(X.dtype), bm - W_raw @ mean, losses,
-                             classes)

@@ -21,7 +21,7 @@ FIT = {"batch_size": 100, "epochs": 10, "lr": 0.05}
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
+                                       processes=True, dashboard_address=":0")
     cl = distributed.Client(cluster)
     try:
         yield cl
@@ -154,15 +154,24 @@ def test_default_client_and_local_scheduler(client, data, monkeypatch):
     np.testing.assert_allclose(local.w, explicit.w, rtol=1e-12)
 
 
-def test_merge_stats_matches_numpy(data):
+def test_block_stats_match_one_array(data):
+    """Per-block largest |x| and shifted sums, added over blocks, give what
+    fastlr.train computes on the whole array, and NumPy's mean and std."""
     X, y = data
     X = X.copy()
     X[:, 3] = 2.5  # constant column: scale 1, as in fastlr.train
     X[:, 4] = X[:, 4] / np.abs(X[:, 4]).max() * 1e300  # squares would overflow
-    parts = [fdist._block_stats((X[i:i + 3000], y[i:i + 3000].astype(float)))
-             for i in range(0, M, 3000)]
-    mean, scale, m, ones = fdist.merge_stats(parts)
+    runner = fdist._LocalRunner()
+    blocks = [fdist._prepare_block(X[i:i + 3000], y[i:i + 3000], k, i)
+              for k, i in enumerate(range(0, M, 3000))]
+    mean, scale, m, ones, counts = fdist.column_stats(runner, blocks)
     assert (m, ones) == (M, y.sum())
+    assert sum(counts) == M
+    from fastlr._dispatch import as_data
+
+    whole_mean, whole_scale = as_data(X).column_stats()
+    np.testing.assert_allclose(mean, whole_mean, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(scale, whole_scale, rtol=1e-12)
     expected_mean = np.r_[X[:, :4].mean(axis=0), (X[:, 4] / 1e300).mean() * 1e300,
                           X[:, 5:].mean(axis=0)]
     np.testing.assert_allclose(mean, expected_mean, rtol=1e-12, atol=1e-14)

@@ -1,7 +1,6 @@
 """The performance machinery of the epoch kernel: polynomial exp/log1p,
 block shuffling, the threaded deterministic variant."""
 
-import functools
 import multiprocessing
 import os
 
@@ -10,8 +9,12 @@ import numpy as np
 import pytest
 
 import fastlr
-from fastlr import _kernels, _team, core, reference
+from fastlr import _dispatch, reference
+from fastlr._dispatch import as_data
+from fastlr._kernels import scalar
+from fastlr._kernels.update import LR_CONSTANT, options
 from fastlr._order import EpochOrder, block_rows, rows_of
+from fastlr._state import ModelState
 
 
 def test_exp_neg_abs_matches_numpy():
@@ -21,7 +24,7 @@ def test_exp_neg_abs_matches_numpy():
                         [0.0, -0.0, 1e-300, -1e-300, 700.0, -700.0, 750.0, 1e308,
                          np.inf, -np.inf]])
     e = np.empty_like(z)
-    _kernels.exp_neg_abs(z, z.shape[0], e, np.empty_like(z))
+    scalar.exp_neg_abs(z, z.shape[0], e, np.empty_like(z))
     want = np.exp(np.maximum(-np.abs(z), -700.0))
     np.testing.assert_allclose(e, want, rtol=2e-15, atol=0)
 
@@ -29,7 +32,7 @@ def test_exp_neg_abs_matches_numpy():
 def test_log1p_unit_matches_numpy():
     e = np.concatenate([np.linspace(0.0, 1.0, 10001),
                         np.exp(-np.linspace(0, 700, 1000))])
-    got = np.array([_kernels.log1p_unit(v) for v in e])
+    got = np.array([scalar.log1p_unit(v) for v in e])
     np.testing.assert_allclose(got, np.log1p(e), rtol=1e-15, atol=0)
 
 
@@ -67,8 +70,8 @@ def test_threaded_epoch_is_bit_identical_to_one_thread(wide, shuffle, dtype,
     X, y = wide
     X = X.astype(dtype)
     # let the threaded kernel run on this small X
-    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
-    bs = core.PARALLEL_MIN_BATCH * 3 + 7  # several chunks, a ragged last one
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    bs = _dispatch.PARALLEL_MIN_BATCH * 3 + 7  # several chunks, a ragged last one
     kw = dict(batch_size=bs, epochs=4, lr=0.5, shuffle=shuffle, random_state=3)
     one = fastlr.train(X, y, n_threads=1, **kw)
     many = fastlr.train(X, y, n_threads=numba.config.NUMBA_NUM_THREADS, **kw)
@@ -82,52 +85,48 @@ def test_threaded_epoch_is_bit_identical_to_one_thread(wide, shuffle, dtype,
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 5])
 @pytest.mark.parametrize("batch_size", [1000, 130, 64])
-def test_threaded_epoch_direct_call_matches_serial(wide, threads, batch_size):
-    """The threaded driver, whatever the thread count (more threads than
-    cores included: waiting threads must yield, not deadlock), gives the
-    serial kernel's result bit for bit: weights, steps and both sums."""
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "softmax"])
+def test_team_epoch_matches_one_thread(wide, threads, batch_size, k, monkeypatch):
+    """The team epoch, whatever the thread count (more threads than cores
+    included: waiting threads must yield, not deadlock), gives the one-thread
+    epoch's result bit for bit: weights, steps and both sums."""
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 5)
     X, y = wide
-    y01 = y.astype(np.float64)
-    n = X.shape[1]
+    y = y if k == 1 else (y + (X[:, 1] > 0)).astype(np.int64)
+    data = as_data(X)
     blocks = np.random.default_rng(1).permutation(X.shape[0] // 10).astype(np.int64)
     outs = []
-    for kernel in (_kernels.sgd_epoch,
-                   functools.partial(_team.sgd_epoch_threaded, threads)):
-        w, b, out2 = np.zeros(n), np.zeros(1), np.empty(2)
-        steps = np.zeros(2, dtype=np.int64)
+    for n_threads in (1, threads):
+        state = ModelState(X.mean(0), X.std(0), k, softmax=k > 1)
+        run = data.epoch_runner(y.astype(np.int64), np.empty(0), state, batch_size,
+                                n_threads)
+        opt = options(int(k > 1), LR_CONSTANT, 0.3, 0.5, "l2", 1e-3, 0.15, 0)
         for _ in range(2):
-            kernel(X, y01, np.empty(0), blocks, 10, X.mean(0), X.std(0),
-                   batch_size, True, _kernels.LR_CONSTANT, 0.3, 0.5,
-                   _kernels.PENALTY_L2, 1e-3, 0.15, 0, w, b, steps,
-                   np.zeros(n + 1), np.zeros(n + 1), np.zeros(n), np.zeros(n),
-                   out2)
-        outs.append((w, b[0], out2.copy(), steps.copy()))
+            sums = run(blocks, 10, opt)
+        outs.append((state.W, state.B, sums, state.steps))
     assert np.all(outs[0][0] != 0.0)
-    np.testing.assert_array_equal(outs[0][0], outs[1][0])
-    assert outs[0][1] == outs[1][1]
-    np.testing.assert_array_equal(outs[0][2], outs[1][2])
-    np.testing.assert_array_equal(outs[0][3], outs[1][3])
+    for a, b in zip(*outs, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_threaded_epoch_after_fork_makes_a_new_pool(wide, monkeypatch):
     """A forked child inherits the pool object but not its threads: the
-    driver must start new ones rather than wait forever for dead ones."""
+    team must start new ones rather than wait forever for dead ones."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     X, y = wide
     kw = dict(batch_size=300, epochs=1, lr=0.1, random_state=0)
-    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)  # inherited
-    _team._executor(1).submit(int).result()  # the parent has a pool thread
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)  # inherited
+    w_parent = fastlr.train(X, y, n_threads=2, **kw).w  # the parent has a pool
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(1) as pool:
         res = pool.apply_async(_train_threaded_in_child, (X, y, kw))
         w_child = res.get(timeout=60)
-    w_parent = fastlr.train(X, y, n_threads=2, **kw).w
     np.testing.assert_array_equal(w_child, w_parent)
 
 
 def _train_threaded_in_child(X, y, kw):
-    assert _team._pool_pid != os.getpid()  # the inherited pool is stale
     return fastlr.train(X, y, n_threads=2, **kw).w
 
 

@@ -17,8 +17,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 import fastlr
-from fastlr import LogisticRegression, core, reference
-from fastlr import _kernels_multinomial as km
+from fastlr import LogisticRegression, _dispatch, core, reference
+from fastlr._kernels import dense, team
 
 TOL = {
     np.float64: {"rtol": 1e-10, "atol": 1e-12},
@@ -97,10 +97,10 @@ def test_threaded_epoch_is_bit_identical(monkeypatch, dtype, name):
     import numba
 
     X, y = make_data(3, m=2000, dtype=dtype)
-    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
     monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
                         max(4, numba.config.NUMBA_NUM_THREADS))  # cap of n_threads
-    kw = dict(batch_size=core.PARALLEL_MIN_BATCH * 2 + 5, epochs=3, lr=0.05,
+    kw = dict(batch_size=_dispatch.PARALLEL_MIN_BATCH * 2 + 5, epochs=3, lr=0.05,
               random_state=2)
     kw.update(_kwargs(name, X.shape[0], 3))
     one = core.train_multinomial(X, y, n_threads=1, **kw)
@@ -119,20 +119,19 @@ def test_threaded_epoch_runs_the_threaded_kernel(monkeypatch):
     or more takes the threaded driver; n_threads=1 and sparse X do not."""
     import scipy.sparse as sp
 
-    from fastlr import _team
-
     calls = []
-    real = _team.sgd_epoch_multinomial_threaded
-    monkeypatch.setattr(core, "sgd_epoch_multinomial_threaded",
-                        lambda *a: calls.append(a[0]) or real(*a))
-    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    real = team.run
+    monkeypatch.setattr(team, "run",
+                        lambda n, *a: (n > 1 and calls.append(n), real(n, *a)))
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
     X, y = make_data(4, m=600)
-    kw = dict(batch_size=core.PARALLEL_MIN_BATCH, epochs=2, lr=0.05, random_state=0)
+    kw = dict(batch_size=_dispatch.PARALLEL_MIN_BATCH, epochs=2, lr=0.05,
+              random_state=0)
     core.train_multinomial(X, y, n_threads=2, **kw)
     assert calls == [2, 2]
     core.train_multinomial(X, y, n_threads=1, **kw)
     core.train_multinomial(sp.csr_matrix(X), y, n_threads=2, standardize=False, **kw)
-    kw["batch_size"] = core.PARALLEL_MIN_BATCH - 1
+    kw["batch_size"] = _dispatch.PARALLEL_MIN_BATCH - 1
     core.train_multinomial(X, y, n_threads=2, **kw)
     assert calls == [2, 2]
 
@@ -145,7 +144,7 @@ def test_kernel_specializations(seed):
         X, y = make_data(seed, dtype=dtype)
         core.train_multinomial(X, y.astype(np.int32), epochs=1, lr=1, batch_size=7,
                                sample_weight=np.ones(len(y), int))
-    sigs = km.sgd_epoch_multinomial.signatures
+    sigs = dense.epoch.signatures
     assert {str(s[0].dtype) for s in sigs} <= {"float32", "float64"}
     assert len({s[1:] for s in sigs}) == 1
 
@@ -368,7 +367,7 @@ def test_l1_adagrad_state_round_trips_and_continues(tmp_path, seed, dtype):
     clf = LogisticRegression(penalty="l1", alpha=0.01, learning_rate="adagrad",
                              lr=0.2, batch_size=16, max_iter=4, tol=None,
                              random_state=seed).fit(X, y)
-    state = clf._state
+    state = clf.training_state_
     k, n = 4, X.shape[1]
     assert state.gsq.shape == (k, n + 1) and state.gsq[:, n].all()
     assert state.l1_u.shape == state.l1_q.shape == (k, n)
@@ -377,8 +376,8 @@ def test_l1_adagrad_state_round_trips_and_continues(tmp_path, seed, dtype):
     with np.load(tmp_path / "m.npz") as npz:
         assert {"gsq", "l1_u", "l1_q"} <= set(npz.files)
     back = fastlr.load(tmp_path / "m.npz")
-    for name in ("gsq", "l1_u", "l1_q", "w", "b"):
-        np.testing.assert_array_equal(getattr(back._state, name),
+    for name in ("gsq", "l1_u", "l1_q", "W", "B"):
+        np.testing.assert_array_equal(getattr(back.training_state_, name),
                                       getattr(state, name))
     np.testing.assert_array_equal(back.coef_, clf.coef_)
     a = copy.deepcopy(clf)
@@ -387,8 +386,8 @@ def test_l1_adagrad_state_round_trips_and_continues(tmp_path, seed, dtype):
         model.partial_fit(X[:50], y[:50])
     np.testing.assert_array_equal(back.coef_, a.coef_)
     np.testing.assert_array_equal(back.intercept_, a.intercept_)
-    np.testing.assert_array_equal(back._state.gsq, a._state.gsq)
-    np.testing.assert_array_equal(back._state.l1_q, a._state.l1_q)
+    np.testing.assert_array_equal(back.training_state_.gsq, a.training_state_.gsq)
+    np.testing.assert_array_equal(back.training_state_.l1_q, a.training_state_.l1_q)
 
 
 def test_bad_labels():

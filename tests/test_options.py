@@ -23,7 +23,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 import fastlr
-from fastlr import LogisticRegression, core, reference
+from fastlr import LogisticRegression, _dispatch, reference
+from fastlr._state import ModelState
 
 TOL = {
     np.float64: {"rtol": 1e-10, "atol": 1e-12},
@@ -99,8 +100,8 @@ def test_kernel_matches_reference_with_sample_weight(dtype, seed):
 @pytest.mark.parametrize("dtype_", [np.float64, np.float32], ids=["f64", "f32"])
 def test_threaded_kernel_is_bit_identical(monkeypatch, name, dtype_):
     X, y = make_data(5, m=3000, n_rel=6, n_irr=6, dtype=dtype_)
-    monkeypatch.setattr(core, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
-    kw = dict(batch_size=core.PARALLEL_MIN_BATCH * 2 + 5, epochs=3, lr=0.05,
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    kw = dict(batch_size=_dispatch.PARALLEL_MIN_BATCH * 2 + 5, epochs=3, lr=0.05,
               random_state=2)
     kw.update(OPTIONS[name])
     one = fastlr.train(X, y, n_threads=1, **kw)
@@ -328,9 +329,9 @@ def test_model_file_round_trip_with_new_options(tmp_path, seed):
     assert back.class_weight == {7: 2.0}
     np.testing.assert_array_equal(back.coef_, clf.coef_)
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
-    for name in core.SGDState.ARRAYS:
-        np.testing.assert_array_equal(getattr(back._state, name),
-                                      getattr(clf._state, name))
+    for name in ModelState.ARRAYS:
+        np.testing.assert_array_equal(getattr(back.training_state_, name),
+                                      getattr(clf.training_state_, name))
     clf.partial_fit(X, labels)
     back.partial_fit(X, labels)
     np.testing.assert_array_equal(back.coef_, clf.coef_)
@@ -537,7 +538,7 @@ _SIGNATURE_SCRIPT = textwrap.dedent(
     import json, itertools
     import numpy as np
     import fastlr
-    from fastlr import _kernels as k
+    from fastlr._kernels import dense, update
 
     rng = np.random.default_rng(0)
     X64 = rng.normal(size=(300, 4))
@@ -550,8 +551,8 @@ _SIGNATURE_SCRIPT = textwrap.dedent(
             fastlr.train(X64.astype(dt), y, batch_size=50, epochs=2, penalty=pen,
                          learning_rate=lrs, average=avg, tol=1e-3, power_t=1,
                          l1_ratio=1, alpha=0, random_state=0)
-    print(json.dumps({"sgd_epoch": len(k.sgd_epoch.signatures),
-                      "_step": len(k._step.signatures)}))
+    print(json.dumps({"sgd_epoch": len(dense.epoch.signatures),
+                      "_step": len(update.step.signatures)}))
     """
 )
 

@@ -260,10 +260,12 @@ def test_predict_proba_and_predict_match_reference(dtype, seed):
 
 
 def test_predict_proba_threaded_path_matches_reference(dtype, seed):
-    """Above PARALLEL_MIN_ELEMENTS the decision runs in the prange kernel."""
+    """Above one block of rows the decision runs on the thread team."""
+    from fastlr import _dispatch
+
     rng = np.random.default_rng(seed)
     n = 50
-    m = fastlr.core.PARALLEL_MIN_ELEMENTS // n + 7
+    m = 2 * (_dispatch.BLOCK_ELEMENTS // n) + 7
     X = rng.normal(size=(m, n)).astype(dtype)
     w = rng.normal(size=n) / np.sqrt(n)
     a = fastlr.predict_proba(X, w, -0.2)
@@ -430,13 +432,15 @@ _SIGNATURE_SCRIPT = textwrap.dedent(
     import json
     import numpy as np
     import fastlr
-    from fastlr import _kernels as k
+    from fastlr._kernels import dense, predict, scalar, sparse, stats, team, update
 
-    KERNELS = [name for name in dir(k)
-               if hasattr(getattr(k, name), "signatures")]
+    MODULES = (dense, predict, scalar, sparse, stats, team, update)
+    KERNELS = {f"{m.__name__.rsplit('.', 1)[1]}.{name}": getattr(m, name)
+               for m in MODULES for name in dir(m)
+               if hasattr(getattr(m, name), "signatures")}
 
     def counts():
-        return {name: len(getattr(k, name).signatures) for name in KERNELS}
+        return {name: len(k.signatures) for name, k in KERNELS.items()}
 
     rng = np.random.default_rng(0)
     X64 = rng.normal(size=(300, 4))
@@ -465,7 +469,7 @@ _SIGNATURE_SCRIPT = textwrap.dedent(
     out["readonly"] = counts()
     fastlr.gradients(X64, y, p.astype(np.float32))
     out["mixed_p_dtype"] = counts()
-    out["sgd_x_dtypes"] = sorted({str(s[0].dtype) for s in k.sgd_epoch.signatures})
+    out["sgd_x_dtypes"] = sorted({str(s[0].dtype) for s in dense.epoch.signatures})
     print(json.dumps(out))
     """
 )
@@ -486,8 +490,8 @@ def signature_counts():
 
 def test_sgd_epoch_has_at_most_two_signatures(signature_counts):
     counts = signature_counts["consistent"]
-    assert counts["sgd_epoch"] >= 1  # it was really called
-    assert counts["sgd_epoch"] <= 2
+    assert counts["dense.epoch"] >= 1  # it was really called
+    assert counts["dense.epoch"] <= 2
     bad = {name: c for name, c in counts.items() if c > 2}
     assert not bad, f"kernels with more than two specializations: {bad}"
 
@@ -496,8 +500,8 @@ def test_read_only_X_compiles_one_more_specialization(signature_counts):
     """A read-only X (np.memmap mode "r", dask/joblib blocks) is a distinct
     numba type: it costs one more specialization per dtype, by design, since
     making it writable would need a copy of X."""
-    assert signature_counts["readonly"]["sgd_epoch"] <= 3
+    assert signature_counts["readonly"]["dense.epoch"] <= 3
 
 
 def test_mixed_dtype_gradients_add_no_signature(signature_counts):
-    assert signature_counts["mixed_p_dtype"]["gradient_sums"] <= 2
+    assert signature_counts["mixed_p_dtype"]["predict.gradient_sums"] <= 2

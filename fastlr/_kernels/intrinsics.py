@@ -1,8 +1,8 @@
 """LLVM operations numba does not offer, as intrinsics for numba kernels.
 
-Atomics: numba has none. The threaded epoch (:mod:`fastlr._team`) needs a
-few to hand the chunks of each batch to whichever thread is free and to tell
-the threads when the next batch may start: a counter (``fetch_add``), a flag
+Atomics: numba has none. The thread team (:mod:`fastlr._kernels.team`)
+needs a few to hand the chunks of each batch to whichever thread is free and
+to tell the threads when the next batch may start: a counter (``fetch_add``), a flag
 written with release and read with acquire ordering, a spin-loop hint and a
 yield. They compile to single instructions (``lock xadd``, plain ``mov``\\s
 with ordering constraints, ``pause``) and to a ``sched_yield`` call.
@@ -39,55 +39,50 @@ def _item_pointer(context, builder, arrty, arr, idx):
     return cgutils.get_item_pointer(context, builder, arrty, ary, [idx])
 
 
-@intrinsic
-def fetch_add(typingctx, arr, idx, val):
+def _int64_slot(emit, with_value, returns, doc):
+    """An intrinsic ``f(arr, idx)`` or ``f(arr, idx, val)`` on element
+    ``idx`` of an int64 array: ``emit(builder, pointer, val)`` builds it."""
+
+    def typed(arr):
+        if not _int64_array(arr):
+            return None
+        sig = (types.int64 if returns else types.void)(
+            arr, types.intp, *([types.int64] if with_value else []))
+
+        def codegen(context, builder, sig, args):
+            idx = context.cast(builder, args[1], sig.args[1], types.intp)
+            ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
+            val = (context.cast(builder, args[2], sig.args[2], types.int64)
+                   if with_value else None)
+            out = emit(builder, ptr, val)
+            return out if returns else context.get_dummy_value()
+
+        return sig, codegen
+
+    if with_value:
+        def typer(typingctx, arr, idx, val):
+            return typed(arr)
+    else:
+        def typer(typingctx, arr, idx):
+            return typed(arr)
+    typer.__doc__ = doc
+    return intrinsic(typer)
+
+
+fetch_add = _int64_slot(
+    lambda b, ptr, val: b.atomic_rmw("add", ptr, val, "acq_rel"), True, True,
     """``old = arr[idx]; arr[idx] += val; return old``, atomically
-    (acquire-release ordering)."""
-    if not _int64_array(arr):
-        return None
-    sig = types.int64(arr, types.intp, types.int64)
+    (acquire-release ordering).""")
 
-    def codegen(context, builder, sig, args):
-        idx = context.cast(builder, args[1], sig.args[1], types.intp)
-        val = context.cast(builder, args[2], sig.args[2], types.int64)
-        ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
-        return builder.atomic_rmw("add", ptr, val, "acq_rel")
-
-    return sig, codegen
-
-
-@intrinsic
-def load_acquire(typingctx, arr, idx):
+load_acquire = _int64_slot(
+    lambda b, ptr, val: b.load_atomic(ptr, "acquire", 8), False, True,
     """``arr[idx]``, read atomically with acquire ordering: every write made
-    before the matching :func:`store_release` is visible afterwards."""
-    if not _int64_array(arr):
-        return None
-    sig = types.int64(arr, types.intp)
+    before the matching :func:`store_release` is visible afterwards.""")
 
-    def codegen(context, builder, sig, args):
-        idx = context.cast(builder, args[1], sig.args[1], types.intp)
-        ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
-        return builder.load_atomic(ptr, "acquire", 8)
-
-    return sig, codegen
-
-
-@intrinsic
-def store_release(typingctx, arr, idx, val):
+store_release = _int64_slot(
+    lambda b, ptr, val: b.store_atomic(val, ptr, "release", 8), True, False,
     """``arr[idx] = val``, written atomically with release ordering: no
-    earlier write may become visible after it."""
-    if not _int64_array(arr):
-        return None
-    sig = types.void(arr, types.intp, types.int64)
-
-    def codegen(context, builder, sig, args):
-        idx = context.cast(builder, args[1], sig.args[1], types.intp)
-        val = context.cast(builder, args[2], sig.args[2], types.int64)
-        ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
-        builder.store_atomic(val, ptr, "release", 8)
-        return context.get_dummy_value()
-
-    return sig, codegen
+    earlier write may become visible after it.""")
 
 
 @intrinsic

@@ -1,0 +1,249 @@
+"""The data path, decided once: which kernels serve the X at hand.
+
+:data:`KERNELS` is the one table from the storage of X (dense or CSR) to
+its kernels; the model (binary or softmax) is not a table axis but a field
+of the options record the kernels read (``Options.loss``), since every
+kernel serves every model. :func:`as_data` validates X once and wraps it
+in a :class:`Data`, whose methods (logits, losses, statistics, epochs) are
+what the rest of fastlr calls: ``core``, the estimator, ``distributed`` and
+the benchmarks never pick a kernel themselves.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _stats
+from ._kernels import dense, predict, sparse, stats, team
+from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX
+from ._validation import check_X, is_sparse
+
+#: Smallest batch trained on several threads: two chunks, one per thread
+#: (measured on 1M x 100, two threads: 0.70-0.82x the time of one at batch
+#: 128, 0.66-0.75x at 256; with one chunk per batch there is nothing to
+#: share).
+PARALLEL_MIN_BATCH = 2 * team.CHUNK
+
+#: Smallest X (elements) trained on several threads: below it, waking the
+#: threads costs more than an epoch's share saves (two threads / one, batch
+#: 256: 1.85 on 2000 x 100, 1.17 on 10000 x 100, 0.79 on 20000 x 100, 0.66
+#: on 100000 x 10; ``n_threads`` 1 vs 2, interleaved, one run).
+PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
+
+#: Elements (or stored entries) per block of the row-wise passes
+#: (:func:`fastlr._kernels.team.map_rows`): large enough that a block costs
+#: far more than handing it to a thread.
+BLOCK_ELEMENTS = 1 << 20
+
+
+class Kernels(NamedTuple):
+    """The kernels of one storage format (arguments after the X arrays as
+    in the dense kernels)."""
+
+    epoch: object          # one SGD epoch (dense: on one thread or several)
+    decision: object       # logits of rows lo..hi-1
+    loss_sum: object       # summed row losses of rows lo..hi-1
+    gradient_sums: object  # mean log-loss gradient (binary, for fastlr.gradients)
+
+
+KERNELS = {
+    "dense": Kernels(dense.epoch, predict.decision, predict.loss_sum,
+                     predict.gradient_sums),
+    "csr": Kernels(sparse.epoch, predict.csr_decision, predict.csr_loss_sum,
+                   predict.csr_gradient_sums),
+}
+
+
+def loss_code(softmax):
+    return LOSS_SOFTMAX if softmax else LOSS_LOGISTIC
+
+
+class Data:
+    """Validated X (dense C-contiguous float32/float64, or canonical CSR) and
+    its kernels.
+
+    Attributes
+    ----------
+    X : ndarray or scipy.sparse CSR matrix
+    kind : {"dense", "csr"}
+    args : tuple
+        X as the kernels take it: ``(X,)`` or ``(data, indices, indptr)``.
+    m, n : int
+    """
+
+    def __init__(self, X):
+        self.X = X
+        self.kind = "csr" if is_sparse(X) else "dense"
+        self.kernels = KERNELS[self.kind]
+        self.m, self.n = X.shape
+        self.dtype = X.dtype
+        if self.kind == "csr":
+            self.args = (X.data, _unsigned(X.indices), X.indptr)
+            per_row = max(1, X.indptr[-1] // max(self.m, 1))
+        else:
+            self.args = (X,)
+            per_row = max(1, self.n)
+        self.block_rows = max(256, BLOCK_ELEMENTS // int(per_row))
+
+    @property
+    def sparse(self):
+        return self.kind == "csr"
+
+    @property
+    def size(self):
+        """Elements a pass reads: m * n, or the stored entries."""
+        return int(self.X.indptr[-1]) if self.sparse else self.X.size
+
+    def row_bytes(self):
+        """Bytes of one *dense* row: what sizes the shuffled blocks. Sparse X
+        uses the dense row too, so that a sparse matrix and its densified
+        copy are visited in the same order for the same ``random_state``."""
+        return self.n * self.dtype.itemsize
+
+    def _map_rows(self, kernel, args, n_threads):
+        return team.map_rows(team.threads(n_threads) if self.m > self.block_rows
+                             else 1, self.m, self.block_rows, kernel,
+                             (*self.args, *args))
+
+    # ------------------------------------------------------------ at weights
+
+    def decision(self, W, B, n_threads=None):
+        """Logits ``X @ W.T + B``: (m, k) in X's dtype; W, B raw-space."""
+        W = np.ascontiguousarray(W, dtype=np.float64)
+        B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
+        out = np.empty((self.m, W.shape[0]), dtype=self.dtype)
+        self._map_rows(self.kernels.decision, (W, B, out), n_threads)
+        return out
+
+    def loss_sum(self, y, sw, W, B, softmax, n_threads=None):
+        """Sum of the (weighted) row losses of the raw-space model."""
+        W = np.ascontiguousarray(W, dtype=np.float64)
+        B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
+        parts = self._map_rows(self.kernels.loss_sum,
+                               (y, sw, W, B, bool(softmax)), n_threads)
+        return sum(parts, 0.0)
+
+    def gradients(self, y01, p):
+        """``(dw, db)`` of the mean log-loss at probabilities ``p``."""
+        dw = np.empty(self.n)
+        db = self.kernels.gradient_sums(*self.args, y01, p, dw)
+        return dw, float(db)
+
+    # ------------------------------------------------------------ statistics
+
+    def absmax(self):
+        """``(amax, shift)``: each column's largest ``|x|``, and the value the
+        sums shift it by (see :mod:`fastlr._stats`)."""
+        amax = np.zeros(self.n)
+        if self.sparse:
+            count = np.zeros(self.n, dtype=np.int64)
+            stats.csr_absmax(*self.args, amax, count)
+            first = np.zeros(self.n)
+            row = slice(self.X.indptr[0], self.X.indptr[1])
+            first[self.X.indices[row]] = self.X.data[row]
+            return amax, _stats.csr_shift(first, count, self.m)
+        stats.absmax(self.X, amax)
+        return amax, _stats.dense_shift(self.X)
+
+    def shifted_sums(self, inv, shift):
+        """``(s1, s2)``: sums of ``x * inv - shift * inv`` and its square."""
+        s1 = np.zeros(self.n)
+        s2 = np.zeros(self.n)
+        sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
+        sums(*self.args, inv, shift, s1, s2)
+        return s1, s2
+
+    def column_stats(self):
+        """Column means and standard deviations (ddof=0, implicit zeros
+        included), constant columns scale 1 (:func:`fastlr._stats.finish`)."""
+        amax, shift = self.absmax()
+        s, inv = _stats.scaling(amax)
+        s1, s2 = self.shifted_sums(inv, shift)
+        return stats.finish(self.m, s, inv, shift, s1, s2)
+
+    def standardization(self, standardize):
+        """``(mean, scale)`` for ``standardize`` True, False or "scale" (on
+        sparse X, True means "scale": centering would densify)."""
+        if not standardize:
+            return np.zeros(self.n), np.ones(self.n)
+        mean, scale = self.column_stats()
+        if self.sparse or standardize == "scale":
+            mean[:] = 0.0
+        return mean, scale
+
+    # ---------------------------------------------------------------- epochs
+
+    def epoch_runner(self, y, sw, state, batch_size, n_threads):
+        """``run(blocks, block, opt) -> (loss_sum, bound_sum)``: one epoch of
+        SGD updating ``state`` in place, on the kernel and threads that fit
+        (several threads for dense X of at least PARALLEL_MIN_TRAIN_ELEMENTS
+        elements and batches of at least PARALLEL_MIN_BATCH rows)."""
+        if self.sparse:
+            if state.centers():
+                raise ValueError(
+                    "X is sparse but the model centers its features (it was "
+                    "started on dense X with standardize=True); sparse input can "
+                    "only be scaled. Start from sparse X, or use "
+                    "standardize='scale' or False")
+            out2 = np.empty(2)
+
+            def run_csr(blocks, block, opt):
+                sparse.epoch(*self.args, y, sw, blocks, block, state.scale,
+                             batch_size, opt, state.arrays(), out2)
+                return out2[0], out2[1]
+            return run_csr
+        threads = team.threads(n_threads)
+        if not (threads > 1 and min(batch_size, self.m) >= PARALLEL_MIN_BATCH
+                and self.X.size >= PARALLEL_MIN_TRAIN_ELEMENTS):
+            threads = 1
+        k, n = state.W.shape
+        nch, _ = team.tasks(self.m, batch_size)
+        slots = nch if threads > 1 else 0   # one thread adds chunks as it goes
+        U = np.empty((k, n))
+        C = np.empty(k)
+        G = np.empty((slots, k, n))
+        S = np.empty((slots, k))
+        L = np.empty((slots, 2))
+        acc = np.empty(2)
+
+        def run_dense(blocks, block, opt):
+            ctl = team.control()
+            acc[:] = 0.0
+            team.run(threads, dense.epoch,
+                     (self.X, y, sw, blocks, block, state.mean, state.scale,
+                      batch_size, opt, state.arrays(), (U, C, G, S, L, ctl, acc)),
+                     ctl)
+            return acc[0], acc[1]
+        return run_dense
+
+
+def _unsigned(indices):
+    """int32 column indices viewed as uint32 (no copy).
+
+    numba turns a signed index into ``j + n if j < 0 else j`` at every
+    access (Python's negative indexing); an unsigned one is used as is. The
+    indices are validated non-negative, so the view changes no value. On
+    the 1M-column workload the CSR epoch took 0.92x the time with the view
+    (interleaved A/B). int64 indices stay signed: numba computes uint64
+    mixed with int64 in floats.
+    """
+    return indices.view(np.uint32) if indices.dtype == np.int32 else indices
+
+
+def check_finite(data, name="X"):
+    """Raise if validated X holds NaN or infinity (one pass, no temporary)."""
+    if data.sparse:
+        ok = stats.finite_1d(data.X.data[:data.X.indptr[-1]])
+    else:
+        ok = stats.all_finite(data.X)
+    if not ok:
+        raise ValueError(f"{name} contains NaN or infinity")
+
+
+def as_data(X, name="X", accept_sparse=True):
+    """Validate X (shape, dtype, finiteness; see
+    :func:`fastlr._validation.check_X`) and wrap it: the one place where the
+    dense-or-CSR choice is made."""
+    data = Data(check_X(X, name, accept_sparse=accept_sparse, finite=False))
+    check_finite(data, name)
+    return data

@@ -1,0 +1,304 @@
+"""Where compiled kernels are cached on disk, and the guard that keeps the
+cache from serving stale code.
+
+Numba's own cache checks, for each cached function, only the file that
+defines it: a kernel that calls a kernel of another file keeps the old
+callee compiled in after that file changes. The guard closes that hole by
+giving every version of the kernel package a directory of its own: its
+name is a fingerprint of every kernel source file together with the fastlr,
+numba, llvmlite, NumPy and Python versions. Changed code means a new
+fingerprint, hence an empty directory, hence a fresh compilation; nothing
+is ever "discarded" under a running process, and two installs of the same
+code share their compilations.
+
+Where the directory lives (the first that works; :func:`info` tells):
+
+1. ``$FASTLR_CACHE_DIR/<fingerprint>`` when that variable is set;
+2. ``<sys.prefix>/share/fastlr/kernel-cache/<fingerprint>``: beside the
+   installation, outside the package (a cache inside the package directory
+   would survive ``pip uninstall`` and turn the leftover folder into an
+   empty namespace package that shadows a later install);
+3. the user's cache directory (``~/.cache/fastlr/<fingerprint>`` on Linux);
+4. ``<tempdir>/fastlr-<uid>/<fingerprint>``.
+
+A location is used read-write when it is writable, and read-only when it is
+not but already holds compiled kernels (filled by ``python -m fastlr
+compile`` at image build time, say): then kernels load from it, and
+signatures it lacks compile in memory. With nothing usable the kernels
+compile without caching, and one warning says so. ``FASTLR_NUMBA_CACHE=0``
+turns caching off.
+
+Several processes may fill one cache at once (Dask workers on first use):
+each compiled signature is written to a file named after its key, data
+before index, and the index is updated under a file lock, so that no
+process reads another's half-written entry and no two entries share a
+file. A process that misses a function in the cache takes that function's
+lock until it has saved it, so the others wait and load it instead of
+compiling it again (a function's callees are compiled under their own
+locks; calls form no cycle, so the locks cannot deadlock).
+"""
+
+import contextlib
+import hashlib
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+import llvmlite
+import numba
+import numpy as np
+from numba.core import caching
+
+from .._version import __version__
+
+#: Seconds a process waits for another one compiling the same kernel before
+#: compiling it itself.
+LOCK_TIMEOUT = 600.0
+
+#: Fingerprint directories kept per location (the newest by use).
+KEEP = 4
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+#: Source files outside the package whose functions are compiled as kernels
+#: too (written in plain NumPy, so that the NumPy reference runs the same
+#: source uncompiled).
+SHARED_SOURCES = (os.path.join(os.path.dirname(_PACKAGE_DIR), "_stats.py"),)
+
+
+def sources():
+    """Every file whose code ends up in a cached kernel."""
+    return sorted(os.path.join(_PACKAGE_DIR, name)
+                  for name in os.listdir(_PACKAGE_DIR)
+                  if name.endswith(".py")) + list(SHARED_SOURCES)
+
+
+def fingerprint():
+    """Hex digest of every kernel source file and the versions they compile with."""
+    h = hashlib.sha256()
+    for name in (__version__, numba.__version__, llvmlite.__version__,
+                 np.__version__, sys.version):
+        h.update(name.encode() + b"\0")
+    for path in sources():
+        h.update(os.path.basename(path).encode() + b"\0")
+        with open(path, "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()[:20]
+
+
+def _roots():
+    env = os.environ.get("FASTLR_CACHE_DIR")
+    if env:
+        return [env]
+    from numba.misc.appdirs import AppDirs
+
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return [os.path.join(sys.prefix, "share", "fastlr", "kernel-cache"),
+            AppDirs("fastlr", appauthor=False).user_cache_dir,
+            os.path.join(tempfile.gettempdir(), f"fastlr-{uid}")]
+
+
+def _writable(path):
+    try:
+        os.makedirs(path, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+        return True
+    except OSError:
+        return False
+
+
+def _populated(path):
+    try:
+        return any(name.endswith(".nbi") for name in os.listdir(path))
+    except OSError:
+        return False
+
+
+def _prune(root, keep):
+    """Remove all but the ``keep`` most recently used fingerprint directories
+    (only directories named like a fingerprint, holding only cache files)."""
+    try:
+        entries = [os.path.join(root, d) for d in os.listdir(root)
+                   if len(d) == 20 and all(c in "0123456789abcdef" for c in d)]
+        entries.sort(key=os.path.getmtime, reverse=True)
+    except OSError:
+        return
+    for d in entries[keep:]:
+        with contextlib.suppress(OSError):
+            names = os.listdir(d)
+            if all(n.endswith((".nbi", ".nbc", ".lock")) or ".tmp." in n
+                   for n in names):
+                for n in names:
+                    os.unlink(os.path.join(d, n))
+                os.rmdir(d)
+
+
+def _select():
+    """``(directory, mode)``: mode "rw", "ro", "off" (disabled) or "none"."""
+    if os.environ.get("FASTLR_NUMBA_CACHE", "1") == "0":
+        return None, "off"
+    fp = fingerprint()
+    for root in _roots():
+        path = os.path.join(root, fp)
+        if _writable(path):
+            os.utime(path)
+            _prune(root, KEEP)
+            return path, "rw"
+        if _populated(path):
+            return path, "ro"
+    warnings.warn("fastlr found no writable or pre-filled directory for its "
+                  "compiled kernels (set FASTLR_CACHE_DIR to one); every process "
+                  "compiles them again", RuntimeWarning, stacklevel=3)
+    return None, "none"
+
+
+DIRECTORY, MODE = _select()
+
+#: Whether ``cache=True`` is passed to numba for serial kernels.
+ENABLED = DIRECTORY is not None
+
+
+def info():
+    """``{"directory", "mode", "fingerprint"}`` of this process's kernel cache."""
+    return {"directory": DIRECTORY, "mode": MODE, "fingerprint": fingerprint()}
+
+
+# --------------------------------------------------------------------------
+# numba hooks
+
+_Locator = caching._CacheLocator
+_IndexDataCacheFile = caching.IndexDataCacheFile
+
+
+class KernelLocator(_Locator):
+    """Puts the kernels of this package, and nothing else, in :data:`DIRECTORY`."""
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+
+    def ensure_cache_path(self):
+        if MODE == "rw":
+            os.makedirs(DIRECTORY, exist_ok=True)
+
+    def get_cache_path(self):
+        return DIRECTORY
+
+    def get_source_stamp(self):
+        # the directory is already specific to this exact source; the file's
+        # own hash keeps numba's per-file check meaningful inside it
+        with open(self._py_file, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+
+    def get_disambiguator(self):
+        return str(self._lineno)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if DIRECTORY is None:
+            return None
+        path = os.path.abspath(py_file)
+        if os.path.dirname(path) != _PACKAGE_DIR and path not in SHARED_SOURCES:
+            return None
+        return cls(py_func, py_file)
+
+
+def _flock(path, timeout):
+    """An exclusive lock on ``path`` (a file descriptor), or None after
+    ``timeout`` seconds or where locking is impossible."""
+    try:
+        import fcntl
+    except ImportError:  # no POSIX locks (Windows): go on unlocked
+        return None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.05)
+
+
+def _unlock(fd):
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # closing releases the flock
+
+
+class KernelCacheFile(_IndexDataCacheFile):
+    """numba's index/data cache file, made safe for concurrent processes and
+    read-only directories (see the module docstring)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._held = None  # the function's compile lock, while compiling it
+
+    def _data_name_for(self, key):
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+        return self._data_name_pattern.format(number=0).replace(".0.nbc",
+                                                                 f".{digest}.nbc")
+
+    def load(self, key):
+        data = super().load(key)
+        if data is None and MODE == "rw" and self._held is None:
+            # compile it under the function's lock; another process may be
+            # compiling it right now: wait for it, then look again
+            self._held = _flock(self._index_path + ".lock", LOCK_TIMEOUT)
+            data = super().load(key)
+            if data is not None:
+                self._release()
+        return data
+
+    def save(self, key, data):
+        if MODE != "rw":
+            return
+        try:
+            fd = self._held if self._held is not None else _flock(
+                self._index_path + ".lock", LOCK_TIMEOUT)
+            try:
+                name = self._data_name_for(key)
+                self._save_data(name, data)          # data first, then the index
+                overloads = self._load_index()
+                overloads[key] = name
+                self._save_index(overloads)
+            finally:
+                if fd is not self._held:
+                    _unlock(fd)
+        except OSError:
+            pass  # a full or vanished disk loses a cache entry, nothing else
+        finally:
+            self._release()
+
+    def _release(self):
+        held, self._held = self._held, None
+        _unlock(held)
+
+
+def install(dispatcher):
+    """Give a cached dispatcher the concurrency-safe cache file."""
+    cache = getattr(dispatcher, "_cache", None)
+    old = getattr(cache, "_cache_file", None)
+    if isinstance(old, _IndexDataCacheFile):
+        cache._cache_file = KernelCacheFile(
+            cache_path=old._cache_path,
+            filename_base=cache._impl.filename_base,
+            source_stamp=old._source_stamp)
+    return dispatcher
+
+
+def _register_locator():
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+    if KernelLocator not in impl._locator_classes:
+        impl._locator_classes.insert(0, KernelLocator)
+
+
+_register_locator()

@@ -1,0 +1,45 @@
+"""Compilation settings shared by every kernel, and the decorator that
+applies them.
+
+Kept in one place so that the numba cache, which freezes globals at compile
+time, sees one consistent set of flags. Importing this module runs the
+cache guard (:mod:`fastlr._kernels.cache`) before any kernel is defined.
+"""
+
+from numba import njit
+
+from . import cache
+
+#: LLVM fast-math flags. ``contract``/``reassoc`` let the dot products use
+#: vector FMA; ``nnan``/``ninf`` are deliberately absent so NaN/inf checks
+#: inside kernels keep working (``fastmath=True`` breaks ``np.isnan``).
+FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+#: Without ``reassoc``/``afn``: for elementwise loops whose rounding must not
+#: depend on where they are inlined (the update rule, the polynomial exp;
+#: see :mod:`fastlr._kernels.update`). They vectorize without it.
+FASTMATH_EXACT = frozenset({"nsz", "arcp", "contract"})
+
+
+def jit(exact=False, inline=False):
+    """``numba.njit`` with fastlr's settings.
+
+    Every kernel is serial and cached on disk (no ``parallel=True``: caching
+    those has segfaulted in numba, and OpenMP makes a process unsafe to fork;
+    threads come from :mod:`fastlr._kernels.team`). ``nogil`` so that the
+    team's Python threads run kernels in parallel. ``error_model="numpy"``:
+    a float division by zero gives inf/NaN as in NumPy instead of a Python
+    ZeroDivisionError check, whose branch stops LLVM from vectorizing any
+    loop that divides. ``exact``: :data:`FASTMATH_EXACT`. ``inline``: inline
+    into the caller at numba's level (no call, no reference counting of
+    array arguments per call).
+    """
+    options = {"cache": cache.ENABLED, "nogil": True, "error_model": "numpy",
+               "fastmath": set(FASTMATH_EXACT if exact else FASTMATH)}
+    if inline:
+        options["inline"] = "always"
+
+    def decorate(func):
+        return cache.install(njit(**options)(func))
+
+    return decorate

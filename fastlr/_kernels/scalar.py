@@ -1,0 +1,215 @@
+"""Scalar and elementwise math shared by every kernel: the stable sigmoid,
+softplus and per-row losses, and the vectorizable polynomial ``exp``/``log1p``
+of the dense epoch.
+
+Conventions: arguments are float64 scalars or 1-D float64 arrays; nothing
+here allocates or validates.
+"""
+
+import math
+
+import numpy as np
+
+from .jit import jit
+
+
+@jit()
+def sigmoid(z):
+    """Numerically stable logistic function of one float64 value.
+
+    Branching on the sign means ``exp`` is only ever called on a
+    non-positive argument, so it cannot overflow; ``z = +-inf`` gives 1/0.
+    """
+    if z >= 0.0:
+        return 1.0 / (1.0 + np.exp(-z))
+    e = np.exp(z)
+    return e / (1.0 + e)
+
+
+@jit()
+def softplus(z):
+    """``log(1 + exp(z))`` without overflow (``inf`` for ``z = inf``)."""
+    if z > 0.0:
+        return z + np.log1p(np.exp(-z))
+    return np.log1p(np.exp(z))
+
+
+@jit()
+def row_loss(z, y):
+    """Log-loss of one row computed from its logit ``z``.
+
+    ``-y log(sigmoid(z)) - (1 - y) log(1 - sigmoid(z))`` equals
+    ``softplus(-z)`` for ``y = 1`` and ``softplus(z)`` for ``y = 0``; taking
+    the branch avoids ``inf - inf`` when ``|z|`` overflows.
+    """
+    if y == 1.0:
+        return softplus(-z)
+    if y == 0.0:
+        return softplus(z)
+    return softplus(z) - y * z
+
+
+@jit(inline=True)
+def logistic_row(z, y, wt, track_loss):
+    """``(r, loss, bound)`` of one row of the binary model at logit ``z``:
+    the residual ``(sigmoid(z) - y) * wt``, the weighted log-loss (0 unless
+    ``track_loss``) and the weighted lower bound ``max(t, 0)`` of the loss
+    (``t = z`` for ``y = 0``, ``-z`` for ``y = 1``; the loss exceeds it by at
+    most ``log 2``, and it detects divergence when the loss is not tracked).
+    """
+    r = (sigmoid(z) - y) * wt
+    bound = max(z if y == 0.0 else -z, 0.0) * wt
+    loss = row_loss(z, y) * wt if track_loss else 0.0
+    return r, loss, bound
+
+
+@jit(inline=True)
+def softmax_row(z, k, y, wt, track_loss):
+    """Residuals of one row of the softmax model, in place, and its losses.
+
+    On entry ``z[:k]`` holds the row's logits; on return the residuals
+    ``(softmax(z)_c - [c == y]) * wt``. Returns ``(loss, bound)``: the
+    weighted cross-entropy ``logsumexp(z) - z_y`` (0 unless ``track_loss``)
+    and the weighted ``max(z) - z_y`` (within ``log k`` of the loss). The row
+    maximum is subtracted before ``exp``, which can then not overflow.
+    """
+    zmax = -np.inf
+    for c in range(k):
+        zmax = max(zmax, z[c])
+    s = 0.0
+    for c in range(k):
+        z[c] = z[c] - zmax
+        s += np.exp(z[c])
+    bound = -z[y]
+    loss = wt * (np.log(s) + bound) if track_loss else 0.0
+    inv = 1.0 / s
+    for c in range(k):
+        r = np.exp(z[c]) * inv
+        if c == y:
+            r -= 1.0
+        z[c] = r * wt
+    return loss, wt * bound
+
+
+@jit(inline=True)
+def softmax_loss(z, k, y):
+    """Cross-entropy ``logsumexp(z) - z_y`` of one row's logits ``z[:k]``."""
+    zmax = -np.inf
+    for c in range(k):
+        zmax = max(zmax, z[c])
+    s = 0.0
+    for c in range(k):
+        s += np.exp(z[c] - zmax)
+    return zmax + np.log(s) - z[y]
+
+
+# --------------------------------------------------------------------------
+# vectorizable exp and log1p (numba's SVML is not available here, and a libm
+# call stops LLVM from vectorizing a loop). Compiled without ``reassoc``/
+# ``afn``: reassociation would undo the Cody-Waite range reduction of exp
+# (measured: 2e-14 relative error with it, 3e-16 without).
+
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_ROUND_MAGIC = 6755399441055744.0  # 1.5 * 2**52
+
+#: Taylor coefficients of exp, highest power first: 1/12!, ..., 1/2!, 1, 1.
+_EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(12, -1, -1))
+
+#: atanh(s) / s as a series in s**2, highest power first: 1/29, ..., 1/3, 1.
+_ATANH_SERIES = tuple(1.0 / i for i in range(29, 0, -2))
+
+
+@jit(exact=True, inline=True)
+def _horner(x, coefficients):
+    """``c0 x^d + c1 x^(d-1) + ... + cd`` by Horner's rule (unrolled: the
+    coefficients are a tuple of constants)."""
+    p = coefficients[0]
+    for c in coefficients[1:]:
+        p = p * x + c
+    return p
+
+
+@jit(exact=True)
+def exp_neg_abs(z, nb, e, tbuf):
+    """``e[k] = exp(-|z[k]|)`` for ``k < nb``, vectorizable.
+
+    Range reduction ``x = k ln2 + r`` (|r| <= ln2/2), degree-12 Taylor
+    polynomial for ``exp(r)`` (truncation < 2e-16), and ``2**k`` built from
+    IEEE bits. ``k`` is rounded with the 1.5 * 2**52 trick rather than an
+    int conversion, which AVX2 cannot vectorize. Arguments below -700 are
+    clamped (``exp(-700)`` ~ 1e-304 stands in for smaller values; it only
+    enters as ``1 + e`` or ``log1p(e)``). Relative error about 3e-16 (tested
+    against ``np.exp``).
+
+    Parameters
+    ----------
+    z : (>= nb,) float64 logits.
+    nb : int
+    e : (>= nb,) float64 output.
+    tbuf : (>= nb,) float64 scratch.
+    """
+    for k in range(nb):
+        x = max(-abs(z[k]), -700.0)
+        t = x * _LOG2E + _ROUND_MAGIC  # low mantissa bits hold round(x/ln2)
+        kf = t - _ROUND_MAGIC
+        r = x - kf * _LN2_HI - kf * _LN2_LO
+        p = _horner(r, _EXP_TAYLOR)
+        e[k] = p
+        tbuf[k] = t
+    # bits(t) = bits(magic) + k; shifting (bits(t) + 1023) left by 52 drops
+    # the magic's bits and leaves the exponent field of 2**k
+    tbits = tbuf.view(np.int64)
+    for k in range(nb):
+        tbits[k] = (tbits[k] + 1023) << 52
+    for k in range(nb):
+        e[k] *= tbuf[k]
+
+
+@jit(exact=True)
+def log1p_unit(e):
+    """``log1p(e)`` for ``0 <= e <= 1``: ``2 atanh(s)``, ``s = e / (2 + e)``.
+
+    ``s <= 1/3``, so the odd series of atanh in ``s**2 <= 1/9`` truncated
+    after 15 terms errs by < 1e-16 relative. Inlined into vectorized loops.
+    """
+    s = e / (2.0 + e)
+    q = _horner(s * s, _ATANH_SERIES)
+    return 2.0 * s * q
+
+
+@jit(exact=True)
+def residuals(z, yb, wb, nb, weighted, track_loss, e, r, loss, bound):
+    """Residuals and row losses of a chunk from its logits, vectorizable:
+    :func:`logistic_row` for ``nb`` rows at once, ``exp`` and ``log1p`` by
+    the polynomials above. Each case is its own branch-free loop so that
+    LLVM vectorizes it.
+
+    Parameters
+    ----------
+    z : (>= nb,) float64 logits.
+    yb : (>= nb,) float64 labels of the chunk's rows.
+    wb : (>= nb,) float64 sample weights of the chunk's rows (if weighted).
+    nb : int
+    weighted, track_loss : bool
+    e : (>= nb,) float64, ``exp(-|z|)`` from :func:`exp_neg_abs`.
+    r, loss, bound : (>= nb,) float64 outputs, see :func:`logistic_row`.
+    """
+    for k in range(nb):
+        zk = z[k]
+        inv = 1.0 / (1.0 + e[k])
+        sig = inv if zk >= 0.0 else e[k] * inv
+        r[k] = sig - yb[k]
+        bound[k] = max(zk if yb[k] == 0.0 else -zk, 0.0)
+    if track_loss:
+        for k in range(nb):
+            loss[k] = log1p_unit(e[k]) + bound[k]
+    else:
+        for k in range(nb):
+            loss[k] = 0.0
+    if weighted:
+        for k in range(nb):
+            r[k] *= wb[k]
+            loss[k] *= wb[k]
+            bound[k] *= wb[k]

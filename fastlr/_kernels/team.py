@@ -1,0 +1,221 @@
+"""The thread team: fastlr's only threads.
+
+Python side
+-----------
+One pool of Python threads per process (``NUMBA_NUM_THREADS - 1`` of them;
+the calling thread works too). Each thread calls an ordinary cached kernel
+compiled with ``nogil``, so the threads run in parallel; no numba ``prange``
+region (numba cannot cache parallel kernels, and OpenMP makes a process
+unsafe to fork) and no process-wide environment variable. The pool is made
+once, never shut down under a caller, and made anew in a forked child.
+:func:`run` runs one kernel on several threads; :func:`map_rows` splits
+rows into fixed blocks (results do not depend on the thread count).
+
+The epoch protocol (kernel side)
+--------------------------------
+Threads share one epoch: its tasks are the chunks of every batch, in order.
+A thread claims the next task with an atomic counter (:func:`claim`), waits
+until the task's batch is open (:func:`wait_open`), computes the chunk's
+partial sums into the chunk's own slot, and counts the task done. The
+thread that completes a batch's last chunk reduces the slots in chunk
+order (one thread alone adds each chunk as it goes: the same order, no
+slots), takes the step, and opens the next batch with a release store
+(:func:`open_batch`). The sums and updates are therefore the one-thread
+epoch's, whoever computed what: results are bit-identical for any number of
+threads.
+
+Guarantees: no thread waits for a task that no running thread has claimed,
+so the team cannot deadlock even if its threads run one after another (a
+thread that starts late finds every task taken and returns). A waiting
+thread spins with the pause hint and yields the core every SPIN_YIELD
+polls, which keeps a machine with more threads than free cores usable. A
+thread that fails sets the abort flag (:func:`abort`), which makes every
+waiting thread return; the caller then raises the failure.
+"""
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+
+from .intrinsics import cpu_relax, fetch_add, load_acquire, store_release, yield_thread
+from .jit import jit
+
+#: Rows per chunk (fixed: it defines the summation order of a batch).
+CHUNK = 64
+
+#: Slots of the control array (int64, 128 bytes apart: own cache lines).
+CLAIM = 0     # next task to hand out
+DONE = 16     # tasks completed
+OPEN = 32     # the batch that may run (batches below it are finished)
+ABORT = 48    # non-zero: stop
+CTL_SIZE = 64
+
+#: Polls of the batch flag between yields of the core.
+SPIN_YIELD = 200
+
+# --------------------------------------------------------------------------
+# kernel side
+
+
+@jit()
+def tasks(m, batch_size):
+    """Chunks per full batch, and chunks in the epoch."""
+    nch = (min(batch_size, m) + CHUNK - 1) // CHUNK
+    nbatch = (m + batch_size - 1) // batch_size
+    last = m - (nbatch - 1) * batch_size
+    return nch, (nbatch - 1) * nch + (last + CHUNK - 1) // CHUNK
+
+
+@jit(inline=True)
+def claim(ctl, ntasks, nch, batch_size, m, task):
+    """Claim the next chunk of the epoch. False when none is left (or the
+    team aborted); else True and ``task`` = (batch, chunk in the batch, rows
+    in the batch, first position, rows in the chunk, tasks up to the end of
+    the batch)."""
+    if load_acquire(ctl, ABORT) != 0:
+        return False
+    t = fetch_add(ctl, CLAIM, 1)
+    if t >= ntasks:
+        return False
+    k = t // nch
+    start = k * batch_size
+    bsz = min(batch_size, m - start)
+    p0 = start + (t - k * nch) * CHUNK
+    task[0] = k
+    task[1] = t - k * nch
+    task[2] = bsz
+    task[3] = p0
+    task[4] = min(CHUNK, start + bsz - p0)
+    task[5] = min((k + 1) * nch, ntasks)
+    return True
+
+
+@jit()
+def wait_open(ctl, k):
+    """Spin until batch ``k`` is open; False if the team aborted instead."""
+    polls = 0
+    while load_acquire(ctl, OPEN) < k:
+        if load_acquire(ctl, ABORT) != 0:
+            return False
+        cpu_relax()
+        polls += 1
+        if polls == SPIN_YIELD:
+            yield_thread()
+            polls = 0
+    return True
+
+
+@jit(inline=True)
+def is_open(ctl, k):
+    return load_acquire(ctl, OPEN) >= k
+
+
+@jit(inline=True)
+def finish_task(ctl, end):
+    """Count a task done; True if it completed its batch (the caller then
+    reduces, steps and opens the next batch)."""
+    return fetch_add(ctl, DONE, 1) + 1 >= end
+
+
+@jit(inline=True)
+def open_batch(ctl, k):
+    store_release(ctl, OPEN, k)
+
+
+def control():
+    """A fresh control array (batch 0 not yet open: its first task's thread
+    prepares the batch's weights, then opens it)."""
+    ctl = np.zeros(CTL_SIZE, dtype=np.int64)
+    ctl[OPEN] = -1
+    return ctl
+
+
+def abort(ctl):
+    ctl[ABORT] = 1
+
+
+# --------------------------------------------------------------------------
+# Python side
+
+_lock = threading.Lock()
+_pool = None
+
+
+def _reset_after_fork():
+    global _lock, _pool
+    _lock = threading.Lock()
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _executor():
+    """The process's pool (made on first use, never shut down)."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(
+                max_workers=max(1, numba.config.NUMBA_NUM_THREADS - 1),
+                thread_name_prefix="fastlr")
+        return _pool
+
+
+def threads(n_threads=None):
+    """Threads to use: None means numba's thread count
+    (``numba.get_num_threads()``); capped at ``NUMBA_NUM_THREADS``."""
+    if n_threads is None:
+        return numba.get_num_threads()
+    return max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
+
+
+def run(n, kernel, args, ctl=None):
+    """Run ``kernel(*args)`` on ``n`` threads, this one included; return
+    when all are done. If one fails, the team is aborted through ``ctl``
+    (the others stop waiting) and the failure is raised."""
+    others = []
+    if n > 1:
+        pool = _executor()
+        others = [pool.submit(kernel, *args) for _ in range(n - 1)]
+    error = None
+    try:
+        kernel(*args)
+    except BaseException as exc:
+        error = exc
+        if ctl is not None:
+            abort(ctl)
+    # the arrays are shared: never return while a thread still uses them
+    for f in others:
+        try:
+            f.result()
+        except BaseException as exc:
+            if ctl is not None:
+                abort(ctl)
+            error = error or exc
+    if error is not None:
+        raise error
+
+
+def map_rows(n, m, rows, kernel, args):
+    """``[kernel(*args, lo, hi) for each block]`` over fixed blocks of
+    ``rows`` rows, on up to ``n`` threads, results in block order (so a sum
+    of them does not depend on the thread count)."""
+    bounds = [(lo, min(lo + rows, m)) for lo in range(0, m, rows)]
+    n = max(1, min(n, len(bounds)))
+    out = [None] * len(bounds)
+
+    def work(t):
+        for b in range(t, len(bounds), n):
+            out[b] = kernel(*args, *bounds[b])
+
+    others = [_executor().submit(work, t) for t in range(1, n)]
+    try:
+        work(0)
+    finally:
+        for f in others:
+            f.result()
+    return out

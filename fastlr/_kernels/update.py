@@ -1,0 +1,286 @@
+"""The update rule: one SGD step for every model, penalty, schedule and
+averaging setting, and the lazy forms of its parts that the CSR epoch uses.
+
+Model state
+-----------
+Every model is ``k`` rows of weights on the standardized features: the
+binary (sigmoid) model is ``k = 1``, the softmax model one row per class.
+The state, updated in place, is
+
+* ``W`` (k, n), ``B`` (k,): weights and intercepts;
+* ``steps`` (2,) int64: SGD steps (batches) taken, iterates averaged;
+* ``gsq`` (k, n + 1): AdaGrad's sums of squared gradients (last column: the
+  intercepts');
+* ``avg`` (k, n + 1): averaged weights and intercepts (ASGD);
+* ``l1_u``, ``l1_q`` (k, n): cumulative L1 penalty each weight could have
+  received and did receive (Tsuruoka, Tsujii and Ananiadou 2009).
+
+Options
+-------
+The options of a training run travel as one :class:`Options` record (a
+named tuple of scalars: numba passes it without reference counting).
+Adding a penalty or a schedule means: a field or code here, its arithmetic
+in :func:`step` (and, where the CSR epoch can defer it, in
+:func:`lazy_supported` and the lazy helpers below), the NumPy twin in
+``fastlr.reference``, and the accepted names in ``fastlr._driver``.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .jit import jit
+
+LOSS_LOGISTIC = 0   # binary: sigmoid and log-loss, k = 1, labels 0/1
+LOSS_SOFTMAX = 1    # k classes: softmax and cross-entropy, labels 0..k-1
+
+LR_CONSTANT = 0
+LR_INVSCALING = 1
+LR_ADAGRAD = 2
+
+#: AdaGrad's denominator guard, ``lr / (ADAGRAD_EPS + sqrt(sum g**2))``.
+ADAGRAD_EPS = 1e-8
+
+#: Below this ``|s|`` the CSR epoch's L2 scale is folded into the weights
+#: (as in scikit-learn).
+MIN_SCALE = 1e-9
+
+#: The mean is folded out of the dense loops when no column's |mean| exceeds
+#: this many times its scale (:func:`can_fold_mean`).
+FOLD_MAX_OFFSET = 4.0
+
+
+class Options(NamedTuple):
+    """What a training run does, as the kernels read it (see :func:`options`)."""
+
+    loss: int            # LOSS_LOGISTIC or LOSS_SOFTMAX
+    schedule: int        # LR_* ("adaptive" is constant within an epoch)
+    lr: float            # base step size (eta0)
+    power_t: float       # exponent of LR_INVSCALING
+    l2: float            # L2 strength: alpha, or alpha * (1 - l1_ratio)
+    l1: float            # L1 strength: alpha, or alpha * l1_ratio
+    average_start: int   # 0: no averaging; else the first averaged step
+    fit_intercept: bool  # False: the intercepts stay 0
+    track_loss: bool     # compute the row losses (else only their bound)
+
+
+def options(loss, schedule, lr, power_t, penalty, alpha, l1_ratio, average_start,
+            fit_intercept=True, track_loss=True):
+    """An :class:`Options` record with every field of its exact type (each
+    type combination would compile another specialization)."""
+    l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
+    l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
+    return Options(int(loss), int(schedule), float(lr), float(power_t), float(l2),
+                   float(l1), int(average_start), bool(fit_intercept),
+                   bool(track_loss))
+
+
+@jit()
+def lazy_supported(opt):
+    """Whether the CSR epoch can defer the step's work on the columns a
+    batch does not touch, exactly (see :mod:`fastlr._kernels.sparse`).
+    Elastic-net interleaves the L2 shrink with the L1 clip, AdaGrad with L2
+    has a gradient on untouched columns, and the averaged iterate of an L1
+    weight has no closed form: those run the eager :func:`step`."""
+    if opt.l1 > 0.0 and opt.l2 > 0.0:
+        return False
+    if opt.schedule == LR_ADAGRAD and opt.l2 > 0.0:
+        return False
+    if opt.average_start > 0 and opt.l1 > 0.0:
+        return False
+    return True
+
+
+@jit()
+def can_fold_mean(mean, scale):
+    """True if every column's offset is within FOLD_MAX_OFFSET spreads.
+
+    Then the dense epoch may fold the mean into the bias and the gradient
+    (``z = (c - u . mean) + x . u``, ``g = sum r x - mean sum r``) instead of
+    subtracting it from every element: the rounding error grows by at most a
+    factor ``1 + FOLD_MAX_OFFSET`` over centred arithmetic. Columns whose
+    mean dwarfs their spread (where folding loses digits) keep the exact
+    path.
+    """
+    for j in range(mean.shape[0]):
+        if not abs(mean[j]) <= FOLD_MAX_OFFSET * scale[j]:
+            return False
+    return True
+
+
+@jit(exact=True)
+def batch_weights(W, B, mean, scale, center, U, C):
+    """Raw-space weights ``U = W / scale`` of a batch and its biases: ``B``
+    on centred rows, ``B - U . mean`` on raw rows (``center`` False).
+
+    Compiled without ``reassoc``, so the dot product has one order whichever
+    thread computes it.
+    """
+    k, n = W.shape
+    for c in range(k):
+        for j in range(n):
+            U[c, j] = W[c, j] / scale[j]
+        cc = B[c]
+        if not center:
+            for j in range(n):
+                cc -= U[c, j] * mean[j]
+        C[c] = cc
+
+
+@jit(exact=True)
+def truncate(z, u, q):
+    """Tsuruoka et al.'s cumulative L1 truncation of one weight ``z``, given
+    the penalty ``u`` it could have received and ``q`` it did: toward zero
+    by the difference, clipped at zero; a zero weight stays zero. The two
+    candidates are selected, not branched to, as the weights' signs are
+    unpredictable."""
+    zp = max(0.0, z - (u + q))
+    zn = min(0.0, z + (u - q))
+    out = zp if z > 0.0 else zn
+    return out if z != 0.0 else z
+
+
+# The step is compiled without ``reassoc``: with it LLVM may regroup
+# ``q + (w - z)`` or ``z - (u + q)`` of the L1 truncation differently where
+# it is inlined, and threaded and serial epochs would no longer be
+# bit-identical. Its loops are elementwise, so they vectorize without it.
+@jit(exact=True)
+def step(W, B, G, S, scale, bsz, opt, steps, gsq, avg, l1_u, l1_q):
+    """One SGD update from a batch's gradient sums, in place.
+
+    ``G`` (k, n) holds ``sum_rows r_c (x - mean)`` and ``S`` (k,)
+    ``sum_rows r_c`` over the ``bsz`` rows of the batch (``r`` the weighted
+    residuals). In this order, per weight ``(c, j)`` of the standardized
+    model:
+
+    1. ``grad = G[c, j] / scale[j] / bsz + l2 * W[c, j]``;
+    2. the step size: ``lr`` (constant), ``lr / t**power_t`` (inverse
+       scaling; ``t`` counts steps, i.e. batches, from 1) or, for AdaGrad,
+       ``gsq[c, j] += grad**2`` and ``lr / (ADAGRAD_EPS + sqrt(gsq[c, j]))``;
+    3. ``W[c, j] -= eta * grad``; with a constant or inverse-scaling rate
+       and ``eta * l2 >= 1``, the shrink factor ``1 - eta * l2`` is floored
+       at 0, as scikit-learn does (the weight becomes ``-eta`` times the data
+       gradient instead of flipping sign and growing; AdaGrad needs no
+       floor: its step ``eta * grad`` is at most ``lr`` in size);
+    4. L1: the weight is moved toward zero by the penalty it could have
+       received so far (``l1_u``, growing by ``eta * l1`` each step) minus
+       what it did receive (``l1_q``) and clipped at zero (:func:`truncate`),
+       so weights that only fluctuate around zero end up exactly 0;
+    5. averaging: from step ``average_start`` on, ``avg`` holds the running
+       mean of the iterates and ``steps[1]`` counts them.
+
+    The intercepts get the same step size rule (AdaGrad: their own
+    accumulators ``gsq[:, n]``), no penalty, and stay put unless
+    ``opt.fit_intercept``.
+    """
+    k, n = W.shape
+    steps[0] += 1
+    t = steps[0]
+    inv_b = 1.0 / bsz
+    lr = opt.lr
+    l2 = opt.l2
+    l1 = opt.l1
+    for c in range(k):
+        if opt.schedule == LR_ADAGRAD:
+            for j in range(n):
+                grad = G[c, j] / scale[j] * inv_b + l2 * W[c, j]
+                gsq[c, j] += grad * grad
+                eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j]))
+                W[c, j] -= eta * grad
+                if l1 > 0.0:
+                    l1_u[c, j] += eta * l1
+            if opt.fit_intercept:
+                gb = S[c] * inv_b
+                gsq[c, n] += gb * gb
+                B[c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[c, n])) * gb
+        else:
+            eta = lr
+            if opt.schedule == LR_INVSCALING:
+                eta = lr / np.float64(t) ** opt.power_t
+            if l2 > 0.0 and eta * l2 < 1.0:
+                for j in range(n):
+                    W[c, j] -= eta * (G[c, j] / scale[j] * inv_b + l2 * W[c, j])
+            elif l2 > 0.0:
+                for j in range(n):
+                    W[c, j] = -eta * (G[c, j] / scale[j] * inv_b)
+            else:
+                for j in range(n):
+                    W[c, j] -= eta * (G[c, j] / scale[j] * inv_b)
+            if opt.fit_intercept:
+                B[c] -= eta * S[c] * inv_b
+            if l1 > 0.0:
+                for j in range(n):
+                    l1_u[c, j] += eta * l1
+        if l1 > 0.0:
+            for j in range(n):
+                z = W[c, j]
+                W[c, j] = truncate(z, l1_u[c, j], l1_q[c, j])
+                l1_q[c, j] += W[c, j] - z
+    if opt.average_start > 0 and t >= opt.average_start:
+        steps[1] += 1
+        inv_k = 1.0 / np.float64(steps[1])
+        for c in range(k):
+            for j in range(n):
+                avg[c, j] += (W[c, j] - avg[c, j]) * inv_k
+            avg[c, n] += (B[c] - avg[c, n]) * inv_k
+
+
+# --------------------------------------------------------------------------
+# lazy updates (the CSR epoch)
+#
+# A sparse batch's gradient touches only the columns present in it, but a
+# step changes every weight (the L2 shrink, the L1 truncation, the averaged
+# iterate). The CSR epoch defers the untouched columns' share in closed
+# forms, owed per column and paid at its next visit (:func:`catch_up`) or at
+# the end of the epoch, when everything is paid and the state is the eager
+# one again:
+#
+# * L2 (constant or inverse-scaling rate): Bottou's scaling trick, w = s * v;
+#   the shrink is s *= 1 - eta * l2, a gradient step on column j is
+#   v[j] -= eta * g[j] / s. When |s| falls below MIN_SCALE (or the factor is
+#   floored at 0) s is folded into v, one O(n) pass.
+# * L1: between two visits a weight only receives penalty, and the
+#   cumulative rule applied once with the total owed gives exactly what
+#   applying it at every step would (it clips at zero the first time it
+#   would cross, and then stays). The total is a running sum U of eta * l1
+#   (for AdaGrad, whose untouched columns keep their step size, the number
+#   of steps since the visit times that column's eta * l1).
+# * averaging: between visits column j's iterate is s_t * v[j], so the sum
+#   of its iterates grows by v[j] times a running sum P of s_t over averaged
+#   steps; the epoch keeps sums of iterates and divides at the end.
+#
+# Per column the epoch keeps, next to its k weights, a record: ``sync`` (U,
+# AdaGrad's step count, or P at the last visit) and ``a``, ``q`` per class
+# (L1: penalty owed and received; averaging: the sum of iterates).
+
+
+@jit(inline=True)
+def catch_up(T, j, k, off, t_done, U, P, opt, gsq):
+    """Pay column ``j``'s deferred L1 penalty or averaging, in place.
+
+    ``T[j]`` is the column's row of the CSR epoch's table: weights
+    ``T[j, 0:k]``, ``sync`` at ``T[j, off]``, ``a`` at ``T[j, off + 1 + c]``
+    and ``q`` at ``T[j, off + 1 + k + c]``. Idempotent within a step.
+    """
+    if opt.l1 > 0.0:
+        if opt.schedule == LR_ADAGRAD:
+            owed = t_done - T[j, off]
+            T[j, off] = t_done
+        else:
+            owed = U - T[j, off]
+            T[j, off] = U
+        if owed != 0.0:
+            for c in range(k):
+                if opt.schedule == LR_ADAGRAD:
+                    T[j, off + 1 + c] += owed * (
+                        opt.lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j])) * opt.l1)
+                else:
+                    T[j, off + 1 + c] += owed
+                w = T[j, c]
+                T[j, c] = truncate(w, T[j, off + 1 + c], T[j, off + 1 + k + c])
+                T[j, off + 1 + k + c] += T[j, c] - w
+    else:
+        dp = P - T[j, off]
+        for c in range(k):
+            T[j, off + 1 + c] += T[j, c] * dp
+        T[j, off] = P
