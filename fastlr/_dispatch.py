@@ -187,9 +187,11 @@ class Data:
                     "standardize='scale' or False")
             out2 = np.empty(2)
 
+            unit = (1,) if state.k == 1 else ()
+
             def run_csr(blocks, block, opt):
                 sparse.epoch(*self.args, y, sw, blocks, block, state.scale,
-                             batch_size, opt, state.arrays(), out2)
+                             batch_size, opt, state.arrays(), out2, unit)
                 return out2[0], out2[1]
             return run_csr
         threads = team.threads(n_threads)

@@ -50,7 +50,7 @@ from .team import CHUNK, claim, finish_task, is_open, open_batch, tasks, wait_op
 from .update import LOSS_SOFTMAX, batch_weights, can_fold_mean, step
 
 
-@jit()
+@jit(inline=True)
 def rows_at(blocks, block, p0, nb, rows):
     """``rows[:nb]`` = the rows at sequence positions ``p0 .. p0 + nb - 1``."""
     q = p0 // block
@@ -198,7 +198,7 @@ def touch_rows(X, rows, nb):
     return s
 
 
-@jit()
+@jit(exact=True)
 def epoch(X, y, sw, blocks, block, mean, scale, batch_size, opt, state, team):
     """One thread's share of an epoch of mini-batch SGD (all of it when run
     by one thread); returns when no task is left.

@@ -45,7 +45,7 @@ from .update import (
 
 @jit()
 def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
-          state, out2):
+          state, out2, unit):
     """One epoch of mini-batch SGD on CSR rows (one thread), O(nnz + n).
 
     The arguments, update rules and outputs of
@@ -60,7 +60,11 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
     """
     m = indptr.shape[0] - 1
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    k, n = W.shape
+    n = W.shape[1]
+    # ``unit`` is (1,) for one row of weights, () for more: its length is a
+    # compile-time constant, so the one-row case compiles with k = 1 fixed
+    # (its class loops vanish) and any k shares the other specialization
+    k = 1 if len(unit) == 1 else W.shape[0]
     weighted = sw.shape[0] > 0
     softmax = opt.loss == LOSS_SOFTMAX
     lazy = lazy_supported(opt)
@@ -78,8 +82,10 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
     iv = k
     sy = k + 1 if scaled else k
     width = sy + 1 + 2 * k if need_sync else sy
-    T = np.empty((n, width))
-    for j in range(n):
+    # one row of weights and nothing beside it: work on W itself
+    table = np.empty((n if width > 1 else 0, width))
+    T = W.T if width == 1 else table
+    for j in range(n if width > 1 else 0):
         for c in range(k):
             T[j, c] = W[c, j]
         if scaled:
@@ -93,7 +99,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
                 else:  # averaging: mean -> sum of iterates
                     T[j, sy + 1 + c] = avg[c, j] * steps[1]
                     T[j, sy + 1 + k + c] = 0.0
-    Tf = T.reshape(n * width)
+    Tf = W[0] if width == 1 else table.reshape(n * width)
     Wv = T[:, 0:k].T
     GT = np.zeros((n if use_g else 0, k))
     Gv = GT.T
@@ -102,6 +108,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
     nb_max = min(batch_size, m)
     rowbuf = np.empty(nb_max + 1, dtype=np.int64)
     R = np.empty((nb_max, k))
+    none = indices[:0]
     z = np.empty(k)
     S = np.empty(k)
     s = 1.0   # L2 scale: w = s * T[:, :k]
@@ -116,7 +123,8 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
         rows_at(blocks, block, start, min(bsz + 1, m - start), rowbuf)
         nt = 0
         t_done = np.float64(steps[0])
-        S[:] = 0.0
+        for c in range(k):
+            S[c] = 0.0
         for pos in range(bsz):
             i = rowbuf[pos]
             if start + pos + 1 < m:
@@ -128,8 +136,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
             lo = indptr[i]
             hi = indptr[i + 1]
             if need_sync:
-                for p in range(lo, hi):
-                    catch_up(T, indices[p], k, sy, t_done, U, P, opt, gsq)
+                catch_up(T, indices, lo, hi, k, sy, t_done, U, P, opt, gsq)
             if use_g:
                 for p in range(lo, hi):
                     j = indices[p]
@@ -208,9 +215,10 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
                 rho = max(0.0, 1.0 - eta * opt.l2)
                 if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
                     # fold s into the weights (what averaging owes first)
+                    if averaging:
+                        catch_up(T, none, 0, n, k, sy, t_done, U, P, opt, gsq)
                     for j in range(n):
                         if averaging:
-                            catch_up(T, j, k, sy, t_done, U, P, opt, gsq)
                             T[j, sy] = 0.0
                         for c in range(k):
                             T[j, c] *= s * rho
@@ -233,15 +241,11 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
             if opt.fit_intercept:
                 for c in range(k):
                     B[c] -= eta * S[c] * inv_b
-            if l1 > 0.0:
-                U += eta * l1
-                # each column of the batch once (its sync value says whether
-                # it has had this step's penalty yet)
-                for pos in range(bsz):
-                    i = rowbuf[pos]
-                    for p in range(indptr[i], indptr[i + 1]):
-                        if T[indices[p], sy] != U:
-                            catch_up(T, indices[p], k, sy, t_done, U, P, opt, gsq)
+            # this step's L1 penalty is owed by every column, those of the
+            # batch included: truncating once at the next visit with all
+            # that is owed equals truncating after every step in between,
+            # as no gradient reaches the column meanwhile
+            U += eta * l1
         if opt.average_start > 0 and t >= opt.average_start:
             steps[1] += 1
             inv_k = 1.0 / np.float64(steps[1])
@@ -249,16 +253,16 @@ def epoch(data, indices, indptr, y, sw, blocks, block, scale, batch_size, opt,
             for c in range(k):
                 avg[c, n] += (B[c] - avg[c, n]) * inv_k
     # pay everything deferred: the state is the eager one again
-    t_done = np.float64(steps[0])
+    if need_sync:
+        catch_up(T, none, 0, n, k, sy, np.float64(steps[0]), U, P, opt, gsq)
     for j in range(n):
-        if need_sync:
-            catch_up(T, j, k, sy, t_done, U, P, opt, gsq)
         for c in range(k):
             if need_sync and l1 > 0.0:
                 l1_u[c, j] = T[j, sy + 1 + c]
                 l1_q[c, j] = T[j, sy + 1 + k + c]
             elif need_sync and steps[1] > 0:
                 avg[c, j] = T[j, sy + 1 + c] / np.float64(steps[1])
-            W[c, j] = T[j, c] * s
+            if width > 1 or s != 1.0:
+                W[c, j] = T[j, c] * s
     out2[0] = total
     out2[1] = total_bound

@@ -144,7 +144,7 @@ def truncate(z, u, q):
 # ``q + (w - z)`` or ``z - (u + q)`` of the L1 truncation differently where
 # it is inlined, and threaded and serial epochs would no longer be
 # bit-identical. Its loops are elementwise, so they vectorize without it.
-@jit(exact=True)
+@jit(exact=True, inline=True)
 def step(W, B, G, S, scale, bsz, opt, steps, gsq, avg, l1_u, l1_q):
     """One SGD update from a batch's gradient sums, in place.
 
@@ -254,24 +254,32 @@ def step(W, B, G, S, scale, bsz, opt, steps, gsq, avg, l1_u, l1_q):
 # (L1: penalty owed and received; averaging: the sum of iterates).
 
 
-@jit(inline=True)
-def catch_up(T, j, k, off, t_done, U, P, opt, gsq):
-    """Pay column ``j``'s deferred L1 penalty or averaging, in place.
+@jit()
+def catch_up(T, cols, lo, hi, k, off, t_done, U, P, opt, gsq):
+    """Pay the deferred L1 penalty or averaging of columns ``cols[lo:hi]``
+    (of columns ``lo .. hi - 1`` when ``cols`` is empty), in place.
 
-    ``T[j]`` is the column's row of the CSR epoch's table: weights
+    ``T[j]`` is column j's row of the CSR epoch's table: weights
     ``T[j, 0:k]``, ``sync`` at ``T[j, off]``, ``a`` at ``T[j, off + 1 + c]``
-    and ``q`` at ``T[j, off + 1 + k + c]``. Idempotent within a step.
+    and ``q`` at ``T[j, off + 1 + k + c]``. Idempotent within a step. One
+    call serves a whole row (or all columns): a call per column, with its
+    array arguments, cost more than the arithmetic.
     """
-    if opt.l1 > 0.0:
-        if opt.schedule == LR_ADAGRAD:
-            owed = t_done - T[j, off]
-            T[j, off] = t_done
-        else:
-            owed = U - T[j, off]
-            T[j, off] = U
-        if owed != 0.0:
+    by_index = cols.shape[0] > 0
+    adagrad = opt.schedule == LR_ADAGRAD
+    for p in range(lo, hi):
+        j = cols[p] if by_index else p
+        if opt.l1 > 0.0:
+            if adagrad:
+                owed = t_done - T[j, off]
+                T[j, off] = t_done
+            else:
+                owed = U - T[j, off]
+                T[j, off] = U
+            if owed == 0.0:
+                continue
             for c in range(k):
-                if opt.schedule == LR_ADAGRAD:
+                if adagrad:
                     T[j, off + 1 + c] += owed * (
                         opt.lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j])) * opt.l1)
                 else:
@@ -279,8 +287,8 @@ def catch_up(T, j, k, off, t_done, U, P, opt, gsq):
                 w = T[j, c]
                 T[j, c] = truncate(w, T[j, off + 1 + c], T[j, off + 1 + k + c])
                 T[j, off + 1 + k + c] += T[j, c] - w
-    else:
-        dp = P - T[j, off]
-        for c in range(k):
-            T[j, off + 1 + c] += T[j, c] * dp
-        T[j, off] = P
+        else:
+            dp = P - T[j, off]
+            for c in range(k):
+                T[j, off + 1 + c] += T[j, c] * dp
+            T[j, off] = P
