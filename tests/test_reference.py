@@ -505,3 +505,55 @@ def test_read_only_X_compiles_one_more_specialization(signature_counts):
 
 def test_mixed_dtype_gradients_add_no_signature(signature_counts):
     assert signature_counts["mixed_p_dtype"]["predict.gradient_sums"] <= 2
+
+
+# --------------------------------------------------------------------------
+# the twin is independent of what it checks
+
+
+def test_reference_runs_no_numba_kernel(monkeypatch):
+    """Every reference function runs with numba's dispatchers made to
+    refuse: the twin shares no compiled code with the kernels it checks."""
+    import scipy.sparse as sp
+    from numba.core.registry import CPUDispatcher
+
+    from fastlr._kernels import scalar
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError(f"the reference called {self.py_func.__qualname__}")
+
+    monkeypatch.setattr(CPUDispatcher, "__call__", refuse)
+    with pytest.raises(AssertionError, match="called sigmoid"):
+        scalar.sigmoid(0.0)   # the patch works
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    y3 = y + (X[:, 1] > 0)
+    Xs = sp.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.4, X, 0.0))
+    w = rng.normal(size=4)
+    p = reference.predict_proba(X, w, 0.1)
+    reference.predict(X, w, 0.1)
+    reference.sigmoid(X[:, 0])
+    reference.log_loss(y, p)
+    reference.gradients(X, y, p)
+    reference.gradients(Xs, y, p)
+    reference.accuracy(y, y)
+    reference.column_stats(X)
+    reference.column_stats(Xs)
+    for data in (X, Xs):
+        for kw in ({}, dict(penalty="elasticnet", learning_rate="adagrad",
+                            average=True, epoch_loss="full", sample_weight=np.ones(300)),
+                   dict(penalty="l1", learning_rate="adaptive", tol=1.0,
+                        fit_intercept=False)):
+            reference.train(data, y, epochs=2, random_state=0, **kw)
+            reference.train_multinomial(data, y3, epochs=2, random_state=0, **kw)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "log_loss", "gradients", "train",
+                                  "train_multinomial", "predict_proba", "predict",
+                                  "accuracy"])
+def test_reference_signatures_match_the_kernels(name):
+    import inspect
+
+    assert (inspect.signature(getattr(reference, name))
+            == inspect.signature(getattr(fastlr, name)))

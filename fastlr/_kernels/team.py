@@ -175,26 +175,28 @@ def threads(n_threads=None):
 
 def run(n, kernel, args, ctl=None):
     """Run ``kernel(*args)`` on ``n`` threads, this one included; return
-    when all are done. If one fails, the team is aborted through ``ctl``
-    (the others stop waiting) and the failure is raised."""
-    others = []
-    if n > 1:
-        pool = _executor()
-        others = [pool.submit(kernel, *args) for _ in range(n - 1)]
+    when all are done. A thread that fails aborts the team through ``ctl``
+    at once (the others stop waiting for it), and the failure is raised."""
+
+    def guarded():
+        try:
+            kernel(*args)
+        except BaseException:
+            if ctl is not None:
+                abort(ctl)
+            raise
+
+    others = [_executor().submit(guarded) for _ in range(n - 1)]
     error = None
     try:
-        kernel(*args)
+        guarded()
     except BaseException as exc:
         error = exc
-        if ctl is not None:
-            abort(ctl)
     # the arrays are shared: never return while a thread still uses them
     for f in others:
         try:
             f.result()
         except BaseException as exc:
-            if ctl is not None:
-                abort(ctl)
             error = error or exc
     if error is not None:
         raise error

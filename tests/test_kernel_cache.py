@@ -1,0 +1,195 @@
+"""The on-disk kernel cache (fastlr._kernels.cache): it cannot serve stale
+code, tolerates concurrent first use, works from a read-only install, and
+leaves nothing inside the package that could shadow a later install.
+
+Each test runs fastlr from a private copy of the package in a subprocess,
+with its own cache location, so that nothing here touches the cache the
+rest of the suite uses.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import fastlr
+
+PACKAGE = Path(fastlr.__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+#: trains with AdaGrad on dense X: the dense epoch (dense.py) inlines the
+#: update rule (update.py), which reads ADAGRAD_EPS.
+TRAIN = """
+import json, os, sys, warnings
+warnings.simplefilter("always")
+import numpy as np
+import fastlr
+from fastlr._kernels import cache
+rng = np.random.default_rng(0)
+X = rng.normal(size=(400, 5)); y = (X[:, 0] > 0).astype(int)
+res = fastlr.train(X, y, epochs=2, lr=0.1, learning_rate="adagrad", random_state=0)
+print(json.dumps({"w": res.w.tolist(), "mode": cache.MODE,
+                  "directory": cache.DIRECTORY}))
+"""
+
+
+def _copy_package(tmp_path):
+    site = tmp_path / "site"
+    shutil.copytree(PACKAGE, site / "fastlr",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return site
+
+
+def _run(site, code, env=None, timeout=600, prefix=None):
+    full = {k: v for k, v in os.environ.items()
+            if k not in ("FASTLR_CACHE_DIR", "FASTLR_NUMBA_CACHE")}
+    full["PYTHONPATH"] = str(site)
+    full.update(env or {})
+    cmd = [sys.executable, "-c", textwrap.dedent(code)]
+    if prefix:
+        cmd = prefix + cmd
+    # run from the copy's directory: "python -c" puts the working directory
+    # first on sys.path, which would find the checkout's fastlr
+    return subprocess.run(cmd, env=full, capture_output=True, text=True,
+                          timeout=timeout, cwd=site)
+
+
+def _result(proc):
+    import json
+
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_changed_constant_in_another_kernel_file_is_seen(tmp_path):
+    """numba checks only the defining file of a cached function: a kernel of
+    dense.py with the update rule of update.py inlined would keep the old
+    constant. The cache guard keys the cache on every kernel file."""
+    site = _copy_package(tmp_path)
+    env = {"FASTLR_CACHE_DIR": str(tmp_path / "cache")}
+    before = _result(_run(site, TRAIN, env))
+    again = _result(_run(site, TRAIN, env))   # from the cache
+    assert again == before
+    update = site / "fastlr" / "_kernels" / "update.py"
+    text = update.read_text()
+    assert "ADAGRAD_EPS = 1e-8" in text
+    update.write_text(text.replace("ADAGRAD_EPS = 1e-8", "ADAGRAD_EPS = 10.0"))
+    after = _result(_run(site, TRAIN, env))
+    assert after["directory"] != before["directory"]
+    assert after["w"] != before["w"]
+    # what a fresh compilation of the changed code gives
+    fresh = _result(_run(site, TRAIN, {"FASTLR_NUMBA_CACHE": "0"}))
+    assert after["w"] == fresh["w"]
+
+
+@pytest.mark.slow
+def test_concurrent_first_use_on_an_empty_cache(tmp_path):
+    """Six processes started at once on an empty cache all succeed with
+    identical results (one compiles each kernel, the others wait and load)."""
+    site = _copy_package(tmp_path)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("FASTLR_CACHE_DIR", "FASTLR_NUMBA_CACHE")}
+    env.update(PYTHONPATH=str(site), FASTLR_CACHE_DIR=str(tmp_path / "cache"))
+    t0 = time.monotonic()
+    procs = [subprocess.Popen([sys.executable, "-c", TRAIN], env=env, cwd=site,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(6)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    elapsed = time.monotonic() - t0
+    results = []
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+        results.append(out.strip().splitlines()[-1])
+    assert len(set(results)) == 1
+    print(f"6 concurrent first uses: {elapsed:.1f} s")
+
+
+def _read_only_runner(paths):
+    """A command prefix that runs the child with ``paths`` read-only, or
+    None where that cannot be arranged. As root (who may write anywhere),
+    read-only bind mounts in a private mount namespace (``unshare``); as
+    another user, permissions do."""
+    if os.geteuid() != 0:
+        for p in paths:
+            for dirpath, _, _ in os.walk(p):
+                os.chmod(dirpath, 0o555)
+        return []
+    if shutil.which("unshare") is None:
+        return None
+    mounts = " && ".join(f"mount --bind -o ro '{p}' '{p}'" for p in paths)
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"{mounts} && true"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        return None
+    return ["unshare", "-m", "sh", "-c", f'{mounts} && exec "$0" "$@"']
+
+
+@pytest.mark.slow
+def test_read_only_install(tmp_path):
+    """With the package, the environment and HOME read-only, fastlr imports
+    and trains: from a cache filled beforehand (``python -m fastlr compile``
+    or any use while it was writable) when there is one, else compiling in
+    memory with one warning."""
+    site = _copy_package(tmp_path)
+    prefix_cache = tmp_path / "prefix-cache"
+    home = tmp_path / "home"
+    tmp = tmp_path / "tmp"
+    for d in (prefix_cache, home, tmp):
+        d.mkdir()
+    # fill the cache while it is writable
+    filled = _result(_run(site, TRAIN, {"FASTLR_CACHE_DIR": str(prefix_cache)}))
+    runner = _read_only_runner([site, prefix_cache, home, tmp])
+    if runner is None:
+        pytest.skip("cannot make directories read-only here (no unshare)")
+    env = {"HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+           "TMPDIR": str(tmp)}
+    ro = _run(site, TRAIN, {**env, "FASTLR_CACHE_DIR": str(prefix_cache)},
+              prefix=runner)
+    got = _result(ro)
+    assert got["mode"] == "ro" and got["w"] == filled["w"]
+    assert "Warning" not in ro.stderr
+    # nothing filled and nothing writable: compile in memory, warn once
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    runner = _read_only_runner([site, empty, home, tmp])
+    none = _run(site, TRAIN, {**env, "FASTLR_CACHE_DIR": str(empty)},
+                prefix=runner)
+    got = _result(none)
+    assert got["mode"] == "none" and got["w"] == filled["w"]
+    assert none.stderr.count("RuntimeWarning") == 1
+
+
+@pytest.mark.slow
+def test_reinstall_leaves_nothing_that_shadows_the_package(tmp_path):
+    """pip install ., use, then pip install -e .: the second install imports
+    a working fastlr (a cache inside the package directory used to survive
+    the uninstall and turn into an empty namespace package)."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)],
+                   check=True)
+    py = venv / "bin" / "python"
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig."
+                           "get_paths()['purelib'])"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    # the dependencies (and pip, setuptools) come from this environment
+    import sysconfig
+
+    Path(site, "_parent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    src = tmp_path / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        "__pycache__", ".git", ".asv", "*.egg-info", "build", "dist", ".venv"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    pip = [str(py), "-m", "pip", "install", "--quiet", "--no-deps"]
+    use = [str(py), "-c", "import numpy as np, fastlr; X = np.eye(4); "
+           "print(fastlr.train(X, [0, 1, 0, 1], epochs=1).w.shape)"]
+    for step in (pip + [str(src)], use, pip + ["-e", str(src)], use):
+        out = subprocess.run(step, capture_output=True, text=True, env=env,
+                             cwd=tmp_path, timeout=600)
+        assert out.returncode == 0, out.stderr
+    assert not Path(site, "fastlr").exists()

@@ -1,0 +1,180 @@
+"""The thread team (fastlr._kernels.team): shared safely by concurrent
+callers, released by a failing thread, interruptible, fork-safe, and the
+only threads fastlr runs (no OpenMP, no process-wide settings)."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import fastlr
+from fastlr import _dispatch
+from fastlr._kernels import team
+
+ROOT = Path(fastlr.__file__).resolve().parent.parent
+
+
+def _run_python(code, timeout=120, **kwargs):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def big():
+    """Large enough (2M elements) for the threaded epoch."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20_000, 100))
+    y = (X @ rng.normal(size=100) / 10 + rng.logistic(size=20_000) > 0).astype(int)
+    return X, y
+
+
+def test_concurrent_calls_with_different_thread_counts(big, monkeypatch):
+    """Trainings from several Python threads at once, each with its own
+    n_threads, share the pool; each gives what it gives alone."""
+    X, y = big
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
+                        max(3, numba.config.NUMBA_NUM_THREADS))
+    kw = dict(batch_size=512, epochs=2, lr=0.1, random_state=1)
+    alone = fastlr.train(X, y, n_threads=1, **kw).w
+    threads = [1, 2, 3, 2, 1, 3, 2, 2]
+    with ThreadPoolExecutor(len(threads)) as pool:
+        futures = [pool.submit(fastlr.train, X, y, n_threads=t, **kw) for t in threads]
+        results = [f.result(timeout=300) for f in futures]
+    for res in results:
+        np.testing.assert_array_equal(res.w, alone)
+
+
+def test_concurrent_estimators_and_predictions(big):
+    X, y = big
+    clf = fastlr.LogisticRegression(max_iter=2, tol=None, random_state=0).fit(X, y)
+    want = clf.predict_proba(X)
+    with ThreadPoolExecutor(4) as pool:
+        fits = [pool.submit(fastlr.LogisticRegression(max_iter=2, tol=None,
+                                                      random_state=0).fit, X, y)
+                for _ in range(2)]
+        probas = [pool.submit(clf.predict_proba, X) for _ in range(4)]
+        for f in fits:
+            np.testing.assert_array_equal(f.result(timeout=300).coef_, clf.coef_)
+        for f in probas:
+            np.testing.assert_array_equal(f.result(timeout=300), want)
+
+
+def test_a_failing_thread_releases_the_others():
+    """One thread fails while the other waits for a batch that will never
+    open: the abort flag releases the waiter and the failure is raised."""
+    ctl = team.control()
+    main = threading.get_ident()
+
+    def kernel():
+        if threading.get_ident() != main:
+            time.sleep(0.2)
+            raise RuntimeError("worker failed")
+        assert not team.wait_open(ctl, 10)   # returns only when aborted
+
+    outcome = {}
+
+    def call():
+        try:
+            team.run(2, kernel, (), ctl)
+        except RuntimeError as exc:
+            outcome["error"] = str(exc)
+
+    t = threading.Thread(target=call, daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "the waiting thread was never released"
+    assert outcome == {"error": "worker failed"}
+    # and the next epoch's team starts clean
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    fastlr.train(X, X[:, 0] > 0, epochs=1)
+
+
+def test_ctrl_c_stops_a_threaded_training_within_an_epoch():
+    code = """
+        import sys, time, numpy as np, fastlr
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(100_000, 100)); y = (X[:, 0] > 0).astype(int)
+        fastlr.train(X[:3000], y[:3000], batch_size=256, epochs=1, n_threads=2)
+        print("ready", flush=True)
+        fastlr.train(X, y, batch_size=256, epochs=100_000, n_threads=2)
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        time.sleep(1.0)   # well into the long training
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        stopped = time.monotonic() - t0
+    finally:
+        proc.kill()
+    assert "KeyboardInterrupt" in err
+    # an epoch of 100k x 100 takes well under a second here; allow ten
+    assert stopped < 10.0
+
+
+def test_import_sets_no_environment_variable():
+    out = _run_python("""
+        import os
+        before = dict(os.environ)
+        import fastlr
+        fastlr.predict_proba([[1.0, 2.0]], [0.5, 0.5], 0.0)
+        print(sorted(set(os.environ.items()) ^ set(before.items())))
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_fork_after_large_prediction_is_safe(big, monkeypatch):
+    """Prediction threads are the team's, not OpenMP's: a forked child may
+    predict (GNU OpenMP kills such a child), and a fork pool does not hang."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    import multiprocessing
+
+    X, y = big
+    monkeypatch.setattr(_dispatch, "BLOCK_ELEMENTS", 10_000)  # several blocks
+    w = np.linspace(-1, 1, X.shape[1])
+    want = fastlr.predict_proba(X, w, 0.1)   # threaded, in this process
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        got = pool.starmap(fastlr.predict_proba, [(X, w, 0.1)] * 3, chunksize=1)
+    for g in got:
+        np.testing.assert_array_equal(g, want)
+
+
+def test_grid_search_with_the_multiprocessing_backend():
+    """GridSearchCV(n_jobs=2) with joblib's fork-based multiprocessing
+    backend, after a threaded prediction in the parent, finishes."""
+    out = _run_python("""
+        import numpy as np, joblib, fastlr
+        from sklearn.model_selection import GridSearchCV
+        import fastlr._dispatch as d
+        d.BLOCK_ELEMENTS = 10_000
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(20_000, 20)); y = (X[:, 0] > 0).astype(int)
+        fastlr.predict_proba(X, np.ones(20), 0.0)   # threads in the parent
+        grid = GridSearchCV(fastlr.LogisticRegression(max_iter=3, tol=None),
+                            {"alpha": [1e-4, 1e-2]}, cv=2, n_jobs=2)
+        with joblib.parallel_backend("multiprocessing"):
+            grid.fit(X, y)
+        print(round(grid.best_score_, 2))
+    """, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert float(out.stdout.strip()) > 0.9
