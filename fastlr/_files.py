@@ -17,7 +17,7 @@ import errno
 import os
 import stat
 
-__all__ = ["file_kind", "is_regular", "open_regular"]
+__all__ = ["check_regular", "file_kind", "is_regular", "open_regular"]
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -56,6 +56,14 @@ def _check(path, mode, error):
                     "never end or never answer)")
 
 
+def check_regular(path, error):
+    """Raise unless ``path`` (links followed) is a regular file; see
+    :func:`open_regular` for ``error`` and the exceptions."""
+    path = os.fspath(path)
+    _check(path, os.stat(path).st_mode, error)
+    return path
+
+
 def open_regular(path, error, mode="rb", **kwargs):
     """Open ``path`` for reading if it is a regular file (links followed).
 
@@ -75,8 +83,7 @@ def open_regular(path, error, mode="rb", **kwargs):
     FileNotFoundError, PermissionError, IsADirectoryError
         As :func:`open` would, naming ``path``.
     """
-    path = os.fspath(path)
-    _check(path, os.stat(path).st_mode, error)
+    path = check_regular(path, error)
     flags = (os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
              | getattr(os, "O_CLOEXEC", 0))
     fd = os.open(path, flags)

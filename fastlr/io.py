@@ -27,17 +27,20 @@ Every other format gives X as a dense, C-contiguous ndarray.
 Numeric labels that are all whole numbers are returned as int64 (so ``1.0``
 and ``1`` are the same class). Every file is read without pickle. Problems
 raise :class:`DataError`, a ``ValueError`` whose message names the file and,
-for text formats, the line.
+for text formats, the line. Only regular files are read: a device, FIFO or
+socket (``/dev/zero``, ``/dev/stdin``, a named pipe) is refused before it is
+opened, since it may never end or block forever.
 """
 
 import csv
-import errno
 import os
 import re
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from ._files import check_regular, open_regular
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
            "detect_format", "iter_chunks", "read_dataset", "read_xy"]
@@ -150,11 +153,13 @@ def read_xy(path, target=None, *, fmt=None, delimiter=","):
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
+    FileNotFoundError, IsADirectoryError, PermissionError
+        If ``path`` does not exist, is a directory or cannot be read.
     DataError
         For a malformed file (with the line number for text), an unknown
-        target column, non-finite values, or an empty file.
+        target column, non-finite values, or an empty file; also for a path
+        that is not a regular file after following links (a device such as
+        ``/dev/zero``, a FIFO, a socket), refused before it is opened.
 
     Examples
     --------
@@ -228,12 +233,18 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
 
 
 def _existing_file(path):
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    return path
+    """``path`` as a str if it is a regular file (links followed).
+
+    Devices, FIFOs and sockets are refused before anything opens them:
+    ``/dev/zero`` never ends and a FIFO blocks ``open()`` until a writer
+    comes. Every later open goes through :func:`_open_binary` or
+    :func:`_open_text`, which check again what they opened.
+    """
+    return check_regular(path, DataError)
+
+
+def _open_binary(path):
+    return open_regular(path, DataError)
 
 
 def _check_delimiter(delimiter):
@@ -292,7 +303,8 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     ------
     DataError
         As :func:`read_xy`, with the file name and the line (text) or row
-        (.npy) of the problem; raised when the chunk holding it is read.
+        (.npy) of the problem; raised when the chunk holding it is read (a
+        path that is not a regular file: when the first chunk is asked for).
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
             or chunk_rows < 1:
@@ -336,7 +348,7 @@ def _csv_chunks(spec, delimiter, chunk_rows):
 
 def _npy_chunks(spec, chunk_rows):
     path = spec.path
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         if f.read(6) != _NPY_MAGIC:
             raise DataError(path, "is not a NumPy .npy file (it does not start "
                             "with the .npy signature)")
@@ -390,7 +402,7 @@ def _npy_chunks(spec, chunk_rows):
 def _svmlight_scan(path):
     """(largest index, smallest index) over the file, checking every line."""
     hi, lo = -1, None
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for number, raw in enumerate(f, 1):
             problem = _svmlight_line_problem(raw)
             if problem:
@@ -441,7 +453,7 @@ def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
         return X, _tidy_labels(path, y)
 
     lines, numbers = [], []
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for number, raw in enumerate(f, 1):
             if not raw.split(b"#", 1)[0].strip():
                 continue
@@ -630,10 +642,11 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def _np_load(path, want):
-    """np.load without pickle; ``want`` is "npy" or "npz"."""
-    with open(path, "rb") as f:
-        magic = f.read(6)
+def _np_load(path, want, f):
+    """np.load without pickle from ``f``, the open file ``path``; ``want`` is
+    "npy" or "npz"."""
+    magic = f.read(6)
+    f.seek(0)
     kind = "npy" if magic == _NPY_MAGIC else "npz" if magic[:4] == _ZIP_MAGIC else None
     if kind is None:
         raise DataError(path, f"is not a NumPy .{want} file (it does not start "
@@ -641,7 +654,7 @@ def _np_load(path, want):
     if kind != want:
         raise DataError(path, f"is an .{kind} file, not an .{want} file")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(f, allow_pickle=False)
     except ValueError as exc:
         raise _np_error(path, exc) from None
     except (OSError, EOFError) as exc:
@@ -656,7 +669,8 @@ def _np_error(path, exc):
 
 
 def _read_npy(spec):
-    table = _as_float_X(spec.path, _np_load(spec.path, "npy"), "the array")
+    with _open_binary(spec.path) as f:
+        table = _as_float_X(spec.path, _np_load(spec.path, "npy", f), "the array")
     header = [f"x{j}" for j in range(table.shape[1])]
     if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+", spec.target):
         raise DataError(spec.path, f"unknown target column {spec.target!r}: an "
@@ -673,8 +687,7 @@ def _read_npy(spec):
 
 
 def _read_npz(spec):
-    npz = _np_load(spec.path, "npz")
-    with npz:
+    with _open_binary(spec.path) as f, _np_load(spec.path, "npz", f) as npz:
         keys = list(npz.files)
         if "X" not in keys:
             raise DataError(spec.path, f"has no array 'X' (it has: {_shown(keys)})")
@@ -709,7 +722,7 @@ def _read_npz(spec):
 
 def _open_text(path):
     # utf-8-sig drops the byte-order mark spreadsheets like to write
-    return open(path, encoding="utf-8-sig", newline="")
+    return open_regular(path, DataError, "r", encoding="utf-8-sig", newline="")
 
 
 def _read_header(path, delimiter):
@@ -761,9 +774,10 @@ def _csv_fast(path, delimiter, header_line, k):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data"
-            table = np.loadtxt(path, delimiter=delimiter, skiprows=header_line,
-                               dtype=np.float64, comments=None, quotechar='"',
-                               ndmin=2, encoding="utf-8-sig")
+            with open_regular(path, DataError, "r", encoding="utf-8-sig") as f:
+                table = np.loadtxt(f, delimiter=delimiter, skiprows=header_line,
+                                   dtype=np.float64, comments=None, quotechar='"',
+                                   ndmin=2)
     except (ValueError, UnicodeDecodeError):
         return None
     if table.shape[1] != k or table.shape[0] == 0:
@@ -897,7 +911,8 @@ def _read_svmlight(spec, zero_based):
                         "choose: the label is the first field of each line")
     try:
         # raw indices; the base is resolved below
-        X, y = load_svmlight_file(spec.path, zero_based=True, dtype=np.float64)
+        with _open_binary(spec.path) as f:
+            X, y = load_svmlight_file(f, zero_based=True, dtype=np.float64)
     except (ValueError, UnicodeDecodeError) as exc:
         line, problem = _svmlight_bad_line(spec.path)
         raise DataError(spec.path, problem or f"not a valid svmlight/libsvm file "
@@ -984,7 +999,7 @@ def _check_finite_csr(path, X, line_of=None):
 def _svmlight_data_lines(path):
     """Line numbers (1-based) of the lines that hold a sample."""
     out = []
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for number, raw in enumerate(f, 1):
             if raw.split(b"#", 1)[0].strip():
                 out.append(number)
@@ -994,7 +1009,7 @@ def _svmlight_data_lines(path):
 def _svmlight_bad_line(path):
     """(line, problem) for the first line that does not parse, or (None, None)."""
     try:
-        with open(path, "rb") as f:
+        with _open_binary(path) as f:
             for number, raw in enumerate(f, 1):
                 problem = _svmlight_line_problem(raw)
                 if problem:

@@ -1,6 +1,11 @@
 """fastlr.io: reading .csv, .npy, .npz and svmlight files into (X, y)."""
 
 import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -9,6 +14,33 @@ from sklearn.datasets import dump_svmlight_file
 
 from fastlr import io
 from fastlr.io import DataError, FeatureMismatchError, read_dataset, read_xy
+
+
+@contextlib.contextmanager
+def no_blocking_on(fifo, seconds=10):
+    """Fail (rather than hang) if opening ``fifo`` for reading blocks: after
+    ``seconds``, writers keep opening it, which releases blocked readers."""
+    done = threading.Event()
+    blocked = []
+
+    def release():
+        if done.wait(seconds):
+            return
+        blocked.append(True)
+        while not done.wait(0.05):
+            try:  # succeeds only while a reader waits in open()
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        assert not blocked, f"opening {fifo} blocked"
 
 
 def write(path, text, encoding="utf-8"):
@@ -452,3 +484,98 @@ def test_model_npy_extra_column_is_the_target(tmp_path, table):
     assert data.y is None
     with pytest.raises(FeatureMismatchError, match="trained on 5 features"):
         read_dataset(tmp_path / "x.npy", labels="optional", n_features=5)
+
+
+# --------------------------------------------------------------------------
+# paths that are not regular files
+
+
+READERS = {
+    "read_xy": lambda p, fmt: read_xy(p, fmt=fmt),
+    "read_dataset": lambda p, fmt: read_dataset(p, fmt=fmt, labels="optional"),
+    "iter_chunks": lambda p, fmt: next(io.iter_chunks(p, 10, fmt=fmt)),
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("fmt", ["csv", "npy", "npz", "svmlight"])
+def test_fifo_is_refused_without_blocking(tmp_path, reader, fmt):
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    with no_blocking_on(fifo):
+        with pytest.raises(DataError, match=r"is a FIFO \(named pipe\), not a "
+                           "regular file") as exc:
+            READERS[reader](fifo, fmt)
+    assert exc.value.path == str(fifo)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_fifo_swapped_in_after_the_check_is_refused(tmp_path, monkeypatch):
+    """Every open checks what it opened, without blocking on a FIFO."""
+    from fastlr import _files
+
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    real_stat, regular = os.stat, os.stat(__file__)
+    monkeypatch.setattr(_files.os, "stat", lambda p, *a, **k: regular
+                        if os.fspath(p) == str(fifo) else real_stat(p, *a, **k))
+    for fmt in ("csv", "npy", "npz", "svmlight"):
+        with no_blocking_on(fifo), pytest.raises(DataError, match="FIFO"):
+            read_xy(fifo, fmt=fmt)
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no unix sockets")
+def test_socket_is_refused(tmp_path):
+    path = tmp_path / "data.svm"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))
+        with pytest.raises(DataError, match="is a socket"):
+            read_xy(path)
+
+
+_READ_IN_A_BOX = """
+import resource, sys
+# a regression would read /dev/zero without end: fail at 2 GB instead
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from fastlr.io import DataError, read_xy
+for path in sys.argv[1:]:
+    try:
+        read_xy(path, fmt="csv")
+    except DataError as exc:
+        print(exc)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or sys.platform != "linux",
+                    reason="needs /dev/zero and RLIMIT_AS")
+def test_devices_and_links_to_them_are_refused(tmp_path):
+    os.symlink("/dev/zero", tmp_path / "zero.csv")
+    proc = subprocess.run([sys.executable, "-c", _READ_IN_A_BOX, "/dev/zero",
+                           str(tmp_path / "zero.csv")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split(": ", 1) for line in proc.stdout.splitlines()] == [
+        [path, "is a character device, not a regular file; fastlr reads only "
+         "regular files (a device, pipe or socket may never end or never "
+         "answer)"] for path in ("/dev/zero", str(tmp_path / "zero.csv"))]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_cli_refuses_a_fifo_as_data(tmp_path, command):
+    os.mkfifo(tmp_path / "d.csv")
+    args = [str(tmp_path / "d.csv")]
+    if command == "evaluate":
+        X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        clf = __import__("fastlr").LogisticRegression(max_iter=2, tol=None).fit(
+            X, [0, 0, 1, 1])
+        __import__("fastlr").save(clf, tmp_path / "m.npz")
+        args += ["--model", str(tmp_path / "m.npz")]
+    proc = subprocess.run([sys.executable, "-m", "fastlr", command, *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"fastlr: error: {tmp_path / 'd.csv'}: is a FIFO "
+                           "(named pipe), not a regular file; fastlr reads only "
+                           "regular files (a device, pipe or socket may never "
+                           "end or never answer)\n")

@@ -486,14 +486,18 @@ def test_devices_and_links_to_them_are_refused(tmp_path):
 @contextlib.contextmanager
 def no_blocking_on(fifo, seconds=10):
     """Fail (rather than hang) if opening ``fifo`` for reading blocks: after
-    ``seconds`` a writer opens it, which releases a blocked reader."""
+    ``seconds``, writers keep opening it, which releases blocked readers."""
     done = threading.Event()
     blocked = []
 
     def release():
-        if not done.wait(seconds):
-            blocked.append(True)
-            with open(fifo, "wb"):
+        if done.wait(seconds):
+            return
+        blocked.append(True)
+        while not done.wait(0.05):
+            try:  # succeeds only while a reader waits in open()
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
                 pass
 
     thread = threading.Thread(target=release, daemon=True)
