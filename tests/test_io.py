@@ -142,7 +142,7 @@ def test_csv_fast_and_exact_readers_agree(tmp_path, table, monkeypatch):
     ("1,2,3,0\n\n4,nan,6,1\n", 4, ["column 'b'", "not a finite number"]),
     ("1,2,3,0\n4,5,inf,1\n", 3, ["column 'c'", "not a finite number"]),
     ("1,2,3,0\n4,5,6,\n", 3, ["empty value in the target column 'label'"]),
-    ("1,2,3,0\n4,5,6,nan\n", 3, ["label 'nan'", "not finite"]),
+    ("1,2,3,0\n4,5,6,nan\n", 3, ["label 'nan'", "not a finite number"]),
 ], ids=["short_row", "long_row", "not_a_number", "empty", "nan_after_blank",
         "inf", "empty_label", "nan_label"])
 def test_csv_malformed_line_names_file_and_line(tmp_path, body, line, words):
@@ -579,3 +579,90 @@ def test_cli_refuses_a_fifo_as_data(tmp_path, command):
                            "(named pipe), not a regular file; fastlr reads only "
                            "regular files (a device, pipe or socket may never "
                            "end or never answer)\n")
+
+
+# --------------------------------------------------------------------------
+# every error in a text file names its line, in read_xy and iter_chunks
+
+
+def _csv_with(line6, rows=25):
+    """A CSV whose line 6 (the header is line 1) is ``line6``."""
+    lines = ["a,b,label"] + [f"{i}.5,{i},{i % 2}" for i in range(rows)]
+    lines[5] = line6
+    return "\n".join(lines) + "\n"
+
+
+def _svm_with(line6, rows=25):
+    lines = [f"{i % 2} 1:{i}.5 3:{i}" for i in range(rows)]
+    lines[5] = line6
+    return "\n".join(lines) + "\n"
+
+
+LINE6 = {
+    "csv_unclosed_quote": ("csv", _csv_with('1,"2,1'), "quote .* left open"),
+    "csv_label_1e999": ("csv", _csv_with("1,2,1e999"),
+                        "label '1e999' in column 'label' is not a finite number"),
+    "csv_label_huge": ("csv", _csv_with("1,2," + "9" * 400),
+                       r"label '9{40}'\.\.\. in column 'label' is not a finite"),
+    "csv_multiline_field": ("csv", _csv_with('1,"2\n3",1'),
+                            r"column 'b': '2\\n3' is not a number"),
+    "csv_field_limit": ("csv", _csv_with('1,"' + "x" * 200_000 + '",1'),
+                        "field larger than field limit"),
+    "svm_index_2_40": ("svmlight", _svm_with(f"1 1:1 {2**40}:1"),
+                       "feature index 1099511627776 is too large"),
+    "svm_index_2_63": ("svmlight", _svm_with(f"1 {2**63}:1"),
+                       "feature index 9223372036854775808 is too large"),
+    "svm_unsorted": ("svmlight", _svm_with("1 3:1 2:1"),
+                     "feature index 2 after 3: .* sorted and unique"),
+    "svm_duplicate": ("svmlight", _svm_with("1 2:1 2:5"),
+                      r"feature index 2 after 2: .* \(repeated\)"),
+    "svm_label_inf": ("svmlight", _svm_with("inf 2:1"), "the label is inf"),
+    "svm_label_1e999": ("svmlight", _svm_with("1e999 2:1"), "the label is inf"),
+    "svm_multilabel": ("svmlight", _svm_with("0,1 2:1"), "lists several labels"),
+    "svm_qid_late": ("svmlight", _svm_with("1 2:1 qid:3"), "qid must come first"),
+}
+
+
+@pytest.mark.parametrize("case", list(LINE6))
+def test_text_file_errors_name_the_line(tmp_path, case):
+    fmt, text, words = LINE6[case]
+    path = tmp_path / ("d.svm" if fmt == "svmlight" else "d.csv")
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    expected = [rf"^{path}, line 6: .*{words}"]
+    with pytest.raises(DataError, match=expected[0]) as exc:
+        read_xy(path)
+    assert exc.value.line == 6
+    for rows in (1, 4, 100):
+        with pytest.raises(DataError, match=expected[0]):
+            list(io.iter_chunks(path, rows))
+
+
+def test_svmlight_index_zero_and_width_name_the_line(tmp_path):
+    """In a file read as 1-based for a 3-feature model, line 6 holds index 0
+    (or index 5): the error names line 6, in every reader."""
+    for line6, words in (("1 0:1", "has feature index 0"),
+                         ("1 2:1 5:1", "(trained on 3 features|beyond the 3)")):
+        path = write(tmp_path / "d.svm", _svm_with(line6))
+        with pytest.raises(DataError, match=rf"d.svm, line 6: .*{words}"):
+            read_dataset(path, labels="optional", n_features=3, zero_based=False)
+        for rows in (1, 4, 100):
+            with pytest.raises(DataError, match=rf"d.svm, line 6: .*{words}"):
+                list(io.iter_chunks(path, rows, n_features=3, zero_based=False))
+
+
+@pytest.mark.parametrize("line", [6, 4002])
+def test_not_utf8_names_the_line_and_the_file_offset(tmp_path, line):
+    """The decoder's offset is within its 8 KB buffer; the message gives the
+    offset in the file (and the line), also deep into a large file."""
+    lines = ["a,b,label"] + [f"{i}.5,{i},{i % 2}" for i in range(4010)]
+    lines[line - 1] = "1.5,\udcff,1"
+    text = "\n".join(lines) + "\n"
+    offset = sum(len(x) + 1 for x in lines[:line - 1]) + 4
+    path = tmp_path / "d.csv"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    words = (rf"^{path}, line {line}: is not UTF-8 text \(invalid start byte "
+             rf"at byte {offset:,} of the file\)")
+    with pytest.raises(DataError, match=words):
+        read_xy(path)
+    with pytest.raises(DataError, match=words):
+        list(io.iter_chunks(path, 100))
