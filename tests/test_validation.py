@@ -356,6 +356,44 @@ def test_extreme_values_give_no_nan(mod):
 
 
 @MODULES
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("w", [1e300, 3e38, 1e308], ids=lambda w: f"w{w:g}")
+def test_extreme_weights_warn_nowhere(mod, dtype, sparse, w):
+    """Logits beyond the range of X's dtype (or of float64) are +-inf, in the
+    kernels and in the reference alike, without a RuntimeWarning."""
+    import scipy.sparse as sp
+
+    X, y = _problem()
+    X = X.astype(dtype)
+    Xin = sp.csr_matrix(X) if sparse else X
+    weights = np.array([w, -w, w])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = mod.predict_proba(Xin, weights, 0.0)
+        labels = mod.predict(Xin, weights, 0.0)
+        # where a row's products overflow with both signs, the sum's order
+        # decides between +-inf and NaN: compare only the other rows' p
+        ok = np.isfinite(p)
+        loss = mod.log_loss(y[ok], p[ok])
+        mod.gradients(Xin[np.flatnonzero(ok)], y[ok], p[ok])
+    assert p.dtype == dtype and ((p[ok] >= 0) & (p[ok] <= 1)).all()
+    assert ok.mean() > 0.9
+    assert set(np.unique(labels)) <= {0, 1} and loss >= 0
+
+
+@pytest.mark.parametrize("w", [1e300, 3e38, 1e30], ids=lambda w: f"w{w:g}")
+def test_float32_logits_beyond_float32_match_the_kernels(w):
+    """The issue's case: float32 X, w = 1e300: each logit fits a float64 but
+    not a float32; both store +-inf in float32 and give probabilities 0/1."""
+    X, _ = _problem()
+    X = X.astype(np.float32)
+    weights = np.array([w, -w, w])
+    for fn in ("predict_proba", "predict"):
+        np.testing.assert_array_equal(getattr(reference, fn)(X, weights, 0.0),
+                                      getattr(fastlr, fn)(X, weights, 0.0))
+
+
+@MODULES
 def test_extreme_values_train_standardized(mod):
     X, y = _extreme_problem()
     saved = X.copy()
