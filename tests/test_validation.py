@@ -79,7 +79,8 @@ _BAD_X = [
      r"\bX\b must have a numeric dtype"),
     ("object_strings", lambda: np.full((M, N), "abc", dtype=object), TypeError,
      r"\bX\b must contain numbers"),
-    ("complex", lambda: _X() + 1j, TypeError, r"\bX\b must have a numeric dtype"),
+    ("complex", lambda: _X() + 1j, ValueError,
+     r"^Complex data not supported: \bX\b has dtype complex128"),
     ("ragged_list", lambda: [[1.0, 2.0, 3.0], [1.0, 2.0]], TypeError,
      r"\bX\b must be array-like"),
 ]
