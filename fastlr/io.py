@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _npy
 from ._files import check_regular, open_regular
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
@@ -353,16 +354,7 @@ def _npy_chunks(spec, chunk_rows):
             raise DataError(path, "is not a NumPy .npy file (it does not start "
                             "with the .npy signature)")
         f.seek(0)
-        try:
-            version = np.lib.format.read_magic(f)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}[version]
-            shape, fortran, dtype = read_header(f)
-        except (KeyError, ValueError, OSError) as exc:
-            raise DataError(path, f"has an unreadable .npy header ({exc})") from None
-        if dtype.hasobject:
-            raise DataError(path, "holds Python objects (pickled data); fastlr "
-                            "reads only plain numeric arrays, never pickles")
+        shape, fortran, dtype = _npy_layout(path, f)
         if len(shape) != 2:
             raise DataError(path, f"the array must be 2-D (rows, columns), got "
                             f"shape {shape}")
@@ -658,6 +650,43 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
+def _npy_layout(path, f, what=""):
+    """``(shape, fortran_order, dtype)`` of the .npy data at ``f``'s position,
+    which is left at the data: read in bounded memory, and refused unless
+    the bytes the header describes are there (``f`` an open .npy file), so a
+    header that lies is an error rather than an allocation of its size."""
+    def fail(words):
+        raise DataError(path, f"{what}{words}")
+
+    start = f.tell()
+    shape, fortran, dtype, header_size = _npy.read_header(f, fail)
+    size = os.fstat(f.fileno()).st_size - start
+    want = header_size + _npy.nbytes(shape, dtype)
+    if size < want:
+        fail(f"is truncated: its header describes {want:,} bytes (shape {shape}, "
+             f"dtype {dtype}) but the file holds {size:,}")
+    return shape, fortran, dtype
+
+
+def _npz_member_layout(path, npz, key):
+    """Check an .npz member's header against its declared size before numpy
+    reads it (and allocates what the header says)."""
+    name = f"{key}.npy"
+    if name not in npz.zip.namelist():
+        return  # not .npy data: numpy returns its bytes, refused as not numeric
+
+    def fail(words):
+        raise DataError(path, f"array {key!r}: {words}")
+
+    info = npz.zip.getinfo(name)
+    with npz.zip.open(info) as member:
+        shape, _, dtype, header_size = _npy.read_header(member, fail)
+    want = header_size + _npy.nbytes(shape, dtype)
+    if info.file_size != want:
+        fail(f"the archive declares {info.file_size:,} bytes but its header "
+             f"describes {want:,} (shape {shape}, dtype {dtype})")
+
+
 def _np_load(path, want, f):
     """np.load without pickle from ``f``, the open file ``path``; ``want`` is
     "npy" or "npz"."""
@@ -686,6 +715,10 @@ def _np_error(path, exc):
 
 def _read_npy(spec):
     with _open_binary(spec.path) as f:
+        if f.read(6) == _NPY_MAGIC:
+            f.seek(0)
+            _npy_layout(spec.path, f)
+        f.seek(0)
         table = _as_float_X(spec.path, _np_load(spec.path, "npy", f), "the array")
     header = [f"x{j}" for j in range(table.shape[1])]
     if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+", spec.target):
@@ -715,8 +748,16 @@ def _read_npz(spec):
             raise DataError(spec.path, f"has no labels array 'y' (it has: "
                             f"{_shown(keys)}); name it with the target option")
         try:
+            _npz_member_layout(spec.path, npz, "X")
+            if y_key in keys:
+                _npz_member_layout(spec.path, npz, y_key)
             X = npz["X"]
             y = npz[y_key] if y_key in keys else None
+        except DataError:
+            raise
+        except MemoryError as exc:
+            raise DataError(spec.path, f"holds arrays too large for the memory "
+                            f"available ({exc})") from None
         except ValueError as exc:
             raise _np_error(spec.path, exc) from None
         except (OSError, EOFError) as exc:

@@ -123,7 +123,6 @@ describes (which the file must really contain) plus a few tens of MB.
 
 import contextlib
 import errno
-import io
 import json
 import math
 import os
@@ -139,6 +138,7 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from . import _npy
 from ._files import file_kind, open_regular
 from ._order import make_rng
 from ._validation import check_positive_int
@@ -159,7 +159,6 @@ _OPTIONAL = ("feature_names", *_STATE_ARRAYS)
 # Limits on what load reads from an untrusted file (module docstring,
 # "Loading untrusted files").
 _MAX_DIRECTORY = 64 * 1024        # zip central directory, bytes
-_MAX_NPY_HEADER = 10_000          # numpy's own limit for a safe .npy header
 _EXPANSION_MARGIN = 1 << 20       # declared sizes may exceed the file by this
 _META_BASE = 16 << 20             # metadata budget: base ...
 _META_PER_FEATURE = 256           # ... plus this much per feature
@@ -676,48 +675,19 @@ def _read_exact(path, name, stream, n):
 def _npy_header(path, name, stream, member_size):
     """``(shape, fortran_order, dtype)`` from a member's ``.npy`` header.
 
-    Only the header is read; its length is checked before it is read, and
+    Only the header is read (:func:`fastlr._npy.read_header`: bounded), and
     the member's declared size must be exactly the header and the data the
     header describes.
     """
-    magic = _read_exact(path, name, stream, 8)
-    if magic[:6] != b"\x93NUMPY":
-        raise ModelFileError(path, f"member {name!r} is not .npy data")
-    version = (magic[6], magic[7])
-    if version not in ((1, 0), (2, 0)):
-        raise ModelFileError(path, f"member {name!r} has .npy format version "
-                             f"{version[0]}.{version[1]}; fastlr writes 1.0")
-    length_format = "<H" if version == (1, 0) else "<I"
-    length_bytes = _read_exact(path, name, stream, struct.calcsize(length_format))
-    length = struct.unpack(length_format, length_bytes)[0]
-    if length > _MAX_NPY_HEADER:
-        raise ModelFileError(path, f"member {name!r} has a .npy header of "
-                             f"{length:,} bytes (at most {_MAX_NPY_HEADER:,})")
-    text = _read_exact(path, name, stream, length)
-    buffer = io.BytesIO(magic + length_bytes + text)
-    np.lib.format.read_magic(buffer)
-    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                   else np.lib.format.read_array_header_2_0)
-    try:
-        shape, fortran, dtype = read_header(buffer)
-    except ValueError as exc:
-        raise ModelFileError(path, f"member {name!r} has an unreadable .npy "
-                             f"header ({exc})") from None
-    if dtype.hasobject:
-        raise ModelFileError(path, f"array {name!r} holds Python objects "
-                             "(pickled data); model files hold only plain "
-                             "arrays and are never unpickled")
-    if dtype.names is not None or dtype.subdtype is not None or dtype.itemsize == 0:
-        raise ModelFileError(path, f"array {name!r} has unsupported dtype {dtype}")
-    if any(d < 0 for d in shape):
-        raise ModelFileError(path, f"array {name!r} has a negative dimension in "
-                             f"shape {shape}")
-    nbytes = math.prod(shape) * dtype.itemsize
-    if member_size != 8 + len(length_bytes) + length + nbytes:
+    def fail(words):
+        raise ModelFileError(path, f"member {name!r} {words}")
+
+    shape, fortran, dtype, header_size = _npy.read_header(stream, fail)
+    want = header_size + _npy.nbytes(shape, dtype)
+    if member_size != want:
         raise ModelFileError(path, f"member {name!r} declares {member_size:,} "
-                             f"bytes but its header describes "
-                             f"{8 + len(length_bytes) + length + nbytes:,} "
-                             f"(shape {shape}, dtype {dtype})")
+                             f"bytes but its header describes {want:,} (shape "
+                             f"{shape}, dtype {dtype})")
     return shape, fortran, dtype
 
 

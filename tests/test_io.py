@@ -666,3 +666,54 @@ def test_not_utf8_names_the_line_and_the_file_offset(tmp_path, line):
         read_xy(path)
     with pytest.raises(DataError, match=words):
         list(io.iter_chunks(path, 100))
+
+
+def _npy_header(shape, descr="<f8"):
+    out = __import__("io").BytesIO()
+    np.lib.format.write_array_header_1_0(
+        out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("shape, words", [
+    ((10_000_000, 3), r"is truncated: its header describes 240,000,128 bytes"),
+    ((10**12, 3), r"is truncated: its header describes 24,000,000,000,128 bytes"),
+    ((-1, 3), r"has a negative dimension in shape \(-1, 3\)"),
+], ids=["200MB", "22TB", "negative"])
+def test_npy_header_that_lies_is_refused_before_allocating(tmp_path, shape, words):
+    """A 176-byte .npy whose header claims gigabytes: refused from the file's
+    size, never allocated (numpy would allocate the header's shape first)."""
+    import tracemalloc
+
+    path = tmp_path / "lie.npy"
+    path.write_bytes(_npy_header(shape) + bytes(48))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=rf"lie.npy: {words}"):
+            read_xy(path)
+        with pytest.raises(DataError, match=rf"lie.npy: {words}"):
+            list(io.iter_chunks(path, 10))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20
+
+
+def test_npz_member_header_that_lies_is_refused(tmp_path):
+    import tracemalloc
+    import zipfile
+
+    path = tmp_path / "lie.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("X.npy", _npy_header((10_000_000, 2)) + bytes(32))
+        zf.writestr("y.npy", _npy_header((2,), "<i8") + bytes(16))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"lie.npz: array 'X': the archive "
+                           "declares 160 bytes but its header describes "
+                           "160,000,128"):
+            read_xy(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20
