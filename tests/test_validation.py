@@ -384,7 +384,7 @@ def test_extreme_weights_warn_nowhere(mod, dtype, sparse, w):
 
 @pytest.mark.parametrize("w", [1e300, 3e38, 1e30], ids=lambda w: f"w{w:g}")
 def test_float32_logits_beyond_float32_match_the_kernels(w):
-    """The issue's case: float32 X, w = 1e300: each logit fits a float64 but
+    """float32 X and w = 1e300: each logit fits a float64 but
     not a float32; both store +-inf in float32 and give probabilities 0/1."""
     X, _ = _problem()
     X = X.astype(np.float32)
