@@ -621,10 +621,16 @@ def _check_directory_size(path, f, size):
     if pos < 0 or len(tail) - pos < 22:
         return  # zipfile refuses it
     sizes = [struct.unpack("<I", tail[pos + 12:pos + 16])[0]]
-    if pos >= 20 + 56 and tail[pos - 20:pos - 16] == _EOCD64_LOCATOR:
-        record = tail[pos - 20 - 56:pos - 20]
-        if record[:4] == _EOCD64:
-            sizes.append(struct.unpack("<Q", record[40:48])[0])
+    if pos >= 20 and tail[pos - 20:pos - 16] == _EOCD64_LOCATOR:
+        # zip64: the record right before the locator (where zipfile looks)
+        # and the one the locator points to (where other readers look)
+        records = [tail[max(pos - 20 - 56, 0):pos - 20]]
+        offset = struct.unpack("<Q", tail[pos - 12:pos - 4])[0]
+        if offset + 56 <= size:
+            f.seek(offset)
+            records.append(f.read(56))
+        sizes += [struct.unpack("<Q", r[40:48])[0] for r in records
+                  if len(r) == 56 and r[:4] == _EOCD64]
     if max(sizes) > _MAX_DIRECTORY:
         raise ModelFileError(path, f"its zip directory declares {max(sizes):,} "
                              f"bytes; a model's takes about 1 KiB (at most "

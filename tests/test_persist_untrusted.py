@@ -198,6 +198,16 @@ def _directory_bomb(raw):
     return bytes(local + central + end)
 
 
+def _zip64_directory_bomb(raw):
+    """70,000 members: more than a classic directory counts, so the sizes
+    are in the zip64 end records."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for i in range(70_000):
+            zf.writestr(f"{i:x}", b"")
+    return out.getvalue()
+
+
 BOMBS = {
     "coef": (_coef_bomb, "declare .* bytes uncompressed"),
     "metadata": (_metadata_bomb, "declare .* bytes uncompressed"),
@@ -205,6 +215,7 @@ BOMBS = {
     "lying_size": (_lying_size_bomb, "cannot read the archive.*CRC"),
     "json": (_json_bomb, "metadata holds too many JSON values"),
     "directory": (_directory_bomb, "zip directory declares"),
+    "directory_zip64": (_zip64_directory_bomb, "zip directory declares"),
 }
 
 
