@@ -5,6 +5,36 @@ Every public entry point runs these before any kernel, so bad input raises a
 Plain NumPy: the reference validates with these too and runs no Numba (the
 kernel path checks finiteness with a kernel instead, see
 :func:`fastlr._dispatch.as_data`).
+
+Which input types are numbers is decided here once, for every entry point
+(:mod:`fastlr`, :mod:`fastlr.reference`, :mod:`fastlr.distributed` and the
+estimator's ``fit``, ``partial_fit`` and ``predict*``), as scikit-learn's
+``check_array(X, dtype="numeric")`` decides it:
+
+==========================  =========================================
+input                       answer
+==========================  =========================================
+bool, int, uint, float      accepted (computed in float64; float32 kept)
+object array of numbers     accepted, converted with ``astype(float64)``
+object array of numeric     accepted, parsed by the same conversion (as
+strings (``"1.5"``)         scikit-learn does for pandas object columns)
+object array of anything    ``TypeError`` naming the argument, with
+else (``"abc"``, dicts)     Python's ``float()`` message
+``<U``/``S`` strings, even  ``TypeError``: not converted (scikit-learn:
+numeric ones, and lists of  "dtype='numeric' is not compatible with
+strings                     arrays of bytes/strings")
+complex                     ``ValueError`` "Complex data not supported"
+                            (scikit-learn's words and exception)
+datetime64, timedelta64     ``TypeError``: not numbers
+==========================  =========================================
+
+scikit-learn itself is not consistent on two of these: its
+``LogisticRegression.fit`` converts ``<U`` numeric strings and datetimes
+(it asks ``check_array`` for float64 rather than "numeric") while its
+``predict`` refuses the strings and fails on datetimes with a
+``UFuncTypeError``; ``check_array(dtype="numeric")`` lets datetimes through
+unconverted. fastlr answers alike everywhere: what fit accepts, predict
+accepts. This module does not import scikit-learn (it costs a second).
 """
 
 import math
@@ -16,8 +46,54 @@ import numpy as np
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
+def check_dtype_kind(dtype, name):
+    """Refuse a dtype that is not numbers (table in the module docstring).
+
+    Object dtype passes: its values are converted (and checked) later.
+    """
+    kind = getattr(dtype, "kind", "O")  # pandas extension dtypes have a kind
+    if kind in "biufO":
+        return
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {dtype}; "
+                         f"pass its real part ({name}.real) if that is what you "
+                         "mean")
+    why = {"U": "strings are not converted to numbers",
+           "S": "strings are not converted to numbers",
+           "M": "dates are not numbers",
+           "m": "durations are not numbers"}.get(kind)
+    hint = f" ({why}; convert {name} to numbers explicitly)" if why else ""
+    raise TypeError(f"{name} must have a numeric dtype, got dtype {dtype}{hint}")
+
+
+def numeric_input(X, name="X"):
+    """Refuse ``X`` early if its type is not numbers, as every entry point
+    does (module docstring), without converting or copying it.
+
+    Arrays, sparse matrices, DataFrames (per column's dtype) and anything
+    else with a ``dtype`` (dask arrays: never computed here) are only
+    inspected; a list or other array-like is converted once with
+    ``np.asarray``, and an object array to float64 (as :func:`check_X`
+    does, with the same errors); the array is returned. For the estimator,
+    whose remaining conversion scikit-learn does.
+    """
+    if is_sparse(X):
+        check_dtype_kind(X.dtype, name)
+        return X
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(X, "columns"):  # a DataFrame
+        for dtype in dtypes:
+            check_dtype_kind(dtype, name)
+        return X
+    if isinstance(X, np.ndarray) or not isinstance(getattr(X, "dtype", None),
+                                                   np.dtype):
+        return _as_numeric_array(X, name)  # no copy unless lists or objects
+    check_dtype_kind(X.dtype, name)  # dask and other lazy arrays: not computed
+    return X
+
+
 def _as_numeric_array(a, name):
-    """``np.asarray`` that refuses non-numeric input with a named TypeError."""
+    """``np.asarray`` that refuses non-numeric input, naming ``name``."""
     if isinstance(a, np.ndarray):
         arr = a
     else:
@@ -25,16 +101,15 @@ def _as_numeric_array(a, name):
             arr = np.asarray(a)
         except (TypeError, ValueError) as exc:  # ragged lists and the like
             raise TypeError(f"{name} must be array-like of numbers: {exc}") from None
+    check_dtype_kind(arr.dtype, name)
     if arr.dtype == object:
         try:
             arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError) as exc:
             raise TypeError(
-                f"{name} must contain numbers, got dtype object with "
-                "non-numeric values"
+                f"{name} must contain numbers, got dtype object with a "
+                f"non-numeric value ({exc})"
             ) from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must have a numeric dtype, got dtype {arr.dtype}")
     return arr
 
 
@@ -109,6 +184,7 @@ def check_sparse_X(X, name="X", finite=True):
                          f"got shape {X.shape}")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {X.shape}")
+    check_dtype_kind(X.dtype, name)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"{name} must have a numeric dtype, got dtype {X.dtype}")
     csr = X.tocsr()  # CSR: the same object; other formats: a new matrix

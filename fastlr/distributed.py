@@ -51,7 +51,12 @@ from ._kernels.stats import finish
 from ._order import make_rng
 from ._sgd import sgd
 from ._state import ModelState
-from ._validation import check_labels01, check_positive_int
+from ._validation import (
+    _as_numeric_array,
+    check_dtype_kind,
+    check_labels01,
+    check_positive_int,
+)
 
 __all__ = ["train", "column_stats"]
 
@@ -210,8 +215,7 @@ def _as_dask(a, name, ndim):
         raise ValueError(f"{name} has unknown chunk sizes (NaN in {name}.chunks, as "
                          "after boolean indexing or from dask.dataframe); call "
                          f"{name}.compute_chunk_sizes() first")
-    if a.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must have a numeric dtype, got dtype {a.dtype}")
+    check_dtype_kind(a.dtype, name)  # object arrays: converted block by block
     return a
 
 
@@ -226,7 +230,9 @@ def _check_inputs(X, y):
     if y.shape[0] != m:
         raise ValueError(f"y has {y.shape[0]} entries but X has {m} rows; they "
                          "must match")
-    if X.dtype not in (np.float32, np.float64):
+    if X.dtype == object:  # each block converted, with named errors
+        X = X.map_blocks(_as_numeric_array, "X", dtype=np.float64)
+    elif X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     if len(X.chunks[1]) > 1:  # blocks hold whole rows
         X = X.rechunk({1: -1})

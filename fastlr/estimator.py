@@ -26,6 +26,7 @@ from ._validation import (
     check_standardize,
     check_X,
     is_sparse,
+    numeric_input,
 )
 
 __all__ = ["LogisticRegression", "validate_params"]
@@ -295,6 +296,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (batch_size, epochs, lr, alpha, tol, n_iter_no_change), options = \
             self._params(self.max_iter)
         learning_rate, power_t, l1_ratio, average_start = options
+        X = numeric_input(X)  # the input types every fastlr entry point accepts
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", y_numeric=False, accept_sparse="csr")
         data = _data(X)
@@ -410,6 +412,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (batch_size, _, lr, alpha, _, n_iter_no_change), options = self._params(1)
         learning_rate, power_t, l1_ratio, average_start = options
         first = not hasattr(self, "classes_")
+        X = numeric_input(X)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", reset=first, accept_sparse="csr")
         data = _data(X)
@@ -468,6 +471,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """Logits ``X @ coef_.T + intercept_``: shape (m,) for two classes,
         (m, k) for k > 2 (column ``c`` scores ``classes_[c]``)."""
         check_is_fitted(self)
+        X = numeric_input(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
                           reset=False, accept_sparse="csr")
         z = _data(X).decision(self.coef_, self.intercept_)

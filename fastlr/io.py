@@ -27,17 +27,21 @@ Every other format gives X as a dense, C-contiguous ndarray.
 Numeric labels that are all whole numbers are returned as int64 (so ``1.0``
 and ``1`` are the same class). Every file is read without pickle. Problems
 raise :class:`DataError`, a ``ValueError`` whose message names the file and,
-for text formats, the line.
+for text formats, the line. Only regular files are read: a device, FIFO or
+socket (``/dev/zero``, ``/dev/stdin``, a named pipe) is refused before it is
+opened, since it may never end or block forever.
 """
 
 import csv
-import errno
 import os
 import re
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import _npy
+from ._files import check_regular, open_regular
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
            "detect_format", "iter_chunks", "read_dataset", "read_xy"]
@@ -150,11 +154,13 @@ def read_xy(path, target=None, *, fmt=None, delimiter=","):
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
+    FileNotFoundError, IsADirectoryError, PermissionError
+        If ``path`` does not exist, is a directory or cannot be read.
     DataError
         For a malformed file (with the line number for text), an unknown
-        target column, non-finite values, or an empty file.
+        target column, non-finite values, or an empty file; also for a path
+        that is not a regular file after following links (a device such as
+        ``/dev/zero``, a FIFO, a socket), refused before it is opened.
 
     Examples
     --------
@@ -228,12 +234,18 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
 
 
 def _existing_file(path):
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    return path
+    """``path`` as a str if it is a regular file (links followed).
+
+    Devices, FIFOs and sockets are refused before anything opens them:
+    ``/dev/zero`` never ends and a FIFO blocks ``open()`` until a writer
+    comes. Every later open goes through :func:`_open_binary` or
+    :func:`_open_text`, which check again what they opened.
+    """
+    return check_regular(path, DataError)
+
+
+def _open_binary(path):
+    return open_regular(path, DataError)
 
 
 def _check_delimiter(delimiter):
@@ -292,7 +304,8 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     ------
     DataError
         As :func:`read_xy`, with the file name and the line (text) or row
-        (.npy) of the problem; raised when the chunk holding it is read.
+        (.npy) of the problem; raised when the chunk holding it is read (a
+        path that is not a regular file: when the first chunk is asked for).
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
             or chunk_rows < 1:
@@ -336,21 +349,12 @@ def _csv_chunks(spec, delimiter, chunk_rows):
 
 def _npy_chunks(spec, chunk_rows):
     path = spec.path
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         if f.read(6) != _NPY_MAGIC:
             raise DataError(path, "is not a NumPy .npy file (it does not start "
                             "with the .npy signature)")
         f.seek(0)
-        try:
-            version = np.lib.format.read_magic(f)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}[version]
-            shape, fortran, dtype = read_header(f)
-        except (KeyError, ValueError, OSError) as exc:
-            raise DataError(path, f"has an unreadable .npy header ({exc})") from None
-        if dtype.hasobject:
-            raise DataError(path, "holds Python objects (pickled data); fastlr "
-                            "reads only plain numeric arrays, never pickles")
+        shape, fortran, dtype = _npy_layout(path, f)
         if len(shape) != 2:
             raise DataError(path, f"the array must be 2-D (rows, columns), got "
                             f"shape {shape}")
@@ -390,7 +394,7 @@ def _npy_chunks(spec, chunk_rows):
 def _svmlight_scan(path):
     """(largest index, smallest index) over the file, checking every line."""
     hi, lo = -1, None
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for number, raw in enumerate(f, 1):
             problem = _svmlight_line_problem(raw)
             if problem:
@@ -424,24 +428,33 @@ def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
     def parse(lines, numbers):
         try:
             X, y = load_svmlight_file(io.BytesIO(b"".join(lines)), zero_based=True,
-                                      n_features=width, dtype=np.float64)
-        except ValueError as exc:
+                                      dtype=np.float64)
+        except (ValueError, OverflowError) as exc:
             for raw, number in zip(lines, numbers, strict=True):
                 problem = _svmlight_line_problem(raw)
                 if problem:
                     raise DataError(path, problem, line=number) from None
             raise DataError(path, f"lines {numbers[0]}-{numbers[-1]}: {exc}") from None
+        if X.shape[1] > width:
+            row = _first_row_at_or_above(X, width)
+            shown = width - (0 if zero_based else 1)
+            raise FeatureMismatchError(
+                path, f"feature index {int(X[row].indices.max())} is beyond the "
+                f"{shown} features ({'0' if zero_based else '1'}-based indices) "
+                "this file is read with", line=numbers[row])
+        X = _with_width(X, width)
         if not zero_based:
             if _has_index_zero(X):
                 raise DataError(path, "has feature index 0 in a file read with "
-                                "1-based indices", line=numbers[0])
+                                "1-based indices",
+                                line=numbers[_first_row_at_or_above(X, 0, upto=0)])
             X = _drop_index_base(X)
         X = _canonical_csr(X)
         _check_finite_csr(path, X, line_of=lambda i: numbers[i])
-        return X, _tidy_labels(path, y)
+        return X, _tidy_labels(path, y, line_of=lambda i: numbers[i])
 
     lines, numbers = [], []
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for number, raw in enumerate(f, 1):
             if not raw.split(b"#", 1)[0].strip():
                 continue
@@ -468,7 +481,7 @@ class _Spec:
     model_target: object
 
 
-def _mismatch(spec, k, names=None):
+def _mismatch(spec, k, names=None, line=None):
     model = f"the model was trained on {spec.n_features} features"
     if spec.feature_names:
         model += f" ({_shown(spec.feature_names)})"
@@ -478,7 +491,7 @@ def _mismatch(spec, k, names=None):
     hint = ""
     if spec.labels == "optional" and k == spec.n_features + 1:
         hint = "; if one of them is the target, name it with the target option"
-    return FeatureMismatchError(spec.path, f"{model} but {got}{hint}")
+    return FeatureMismatchError(spec.path, f"{model} but {got}{hint}", line=line)
 
 
 def _shown(names, limit=8):
@@ -574,8 +587,11 @@ def _by_name(spec, header):
     return None
 
 
-def _tidy_labels(path, y):
-    """Labels as int64 when numeric and whole, else as given; no NaN."""
+def _tidy_labels(path, y, line_of=None):
+    """Labels as int64 when numeric and whole, else as given; no NaN.
+
+    ``line_of(i)`` gives the line of row ``i`` in a text file, for errors.
+    """
     if y.dtype.kind == "S":
         try:
             y = y.astype(str)
@@ -588,8 +604,12 @@ def _tidy_labels(path, y):
     if y.dtype.kind == "f":
         bad = ~np.isfinite(y)
         if bad.any():
-            raise DataError(path, f"the label of row {int(np.argmax(bad)) + 1} is "
-                            f"{y[bad][0]}; labels must be finite")
+            i = int(np.argmax(bad))
+            if line_of is None:
+                raise DataError(path, f"the label of row {i + 1} is {y[i]}; labels "
+                                "must be finite")
+            raise DataError(path, f"the label is {y[i]}; labels must be finite",
+                            line=line_of(i))
         if (y == np.round(y)).all() and (np.abs(y) < 2**53).all():
             return y.astype(np.int64)
         return y
@@ -630,10 +650,48 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
-def _np_load(path, want):
-    """np.load without pickle; ``want`` is "npy" or "npz"."""
-    with open(path, "rb") as f:
-        magic = f.read(6)
+def _npy_layout(path, f, what=""):
+    """``(shape, fortran_order, dtype)`` of the .npy data at ``f``'s position,
+    which is left at the data: read in bounded memory, and refused unless
+    the bytes the header describes are there (``f`` an open .npy file), so a
+    header that lies is an error rather than an allocation of its size."""
+    def fail(words):
+        raise DataError(path, f"{what}{words}")
+
+    start = f.tell()
+    shape, fortran, dtype, header_size = _npy.read_header(f, fail)
+    size = os.fstat(f.fileno()).st_size - start
+    want = header_size + _npy.nbytes(shape, dtype)
+    if size < want:
+        fail(f"is truncated: its header describes {want:,} bytes (shape {shape}, "
+             f"dtype {dtype}) but the file holds {size:,}")
+    return shape, fortran, dtype
+
+
+def _npz_member_layout(path, npz, key):
+    """Check an .npz member's header against its declared size before numpy
+    reads it (and allocates what the header says)."""
+    name = f"{key}.npy"
+    if name not in npz.zip.namelist():
+        return  # not .npy data: numpy returns its bytes, refused as not numeric
+
+    def fail(words):
+        raise DataError(path, f"array {key!r}: {words}")
+
+    info = npz.zip.getinfo(name)
+    with npz.zip.open(info) as member:
+        shape, _, dtype, header_size = _npy.read_header(member, fail)
+    want = header_size + _npy.nbytes(shape, dtype)
+    if info.file_size != want:
+        fail(f"the archive declares {info.file_size:,} bytes but its header "
+             f"describes {want:,} (shape {shape}, dtype {dtype})")
+
+
+def _np_load(path, want, f):
+    """np.load without pickle from ``f``, the open file ``path``; ``want`` is
+    "npy" or "npz"."""
+    magic = f.read(6)
+    f.seek(0)
     kind = "npy" if magic == _NPY_MAGIC else "npz" if magic[:4] == _ZIP_MAGIC else None
     if kind is None:
         raise DataError(path, f"is not a NumPy .{want} file (it does not start "
@@ -641,7 +699,7 @@ def _np_load(path, want):
     if kind != want:
         raise DataError(path, f"is an .{kind} file, not an .{want} file")
     try:
-        return np.load(path, allow_pickle=False)
+        return np.load(f, allow_pickle=False)
     except ValueError as exc:
         raise _np_error(path, exc) from None
     except (OSError, EOFError) as exc:
@@ -656,7 +714,12 @@ def _np_error(path, exc):
 
 
 def _read_npy(spec):
-    table = _as_float_X(spec.path, _np_load(spec.path, "npy"), "the array")
+    with _open_binary(spec.path) as f:
+        if f.read(6) == _NPY_MAGIC:
+            f.seek(0)
+            _npy_layout(spec.path, f)
+        f.seek(0)
+        table = _as_float_X(spec.path, _np_load(spec.path, "npy", f), "the array")
     header = [f"x{j}" for j in range(table.shape[1])]
     if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+", spec.target):
         raise DataError(spec.path, f"unknown target column {spec.target!r}: an "
@@ -673,8 +736,7 @@ def _read_npy(spec):
 
 
 def _read_npz(spec):
-    npz = _np_load(spec.path, "npz")
-    with npz:
+    with _open_binary(spec.path) as f, _np_load(spec.path, "npz", f) as npz:
         keys = list(npz.files)
         if "X" not in keys:
             raise DataError(spec.path, f"has no array 'X' (it has: {_shown(keys)})")
@@ -686,8 +748,16 @@ def _read_npz(spec):
             raise DataError(spec.path, f"has no labels array 'y' (it has: "
                             f"{_shown(keys)}); name it with the target option")
         try:
+            _npz_member_layout(spec.path, npz, "X")
+            if y_key in keys:
+                _npz_member_layout(spec.path, npz, y_key)
             X = npz["X"]
             y = npz[y_key] if y_key in keys else None
+        except DataError:
+            raise
+        except MemoryError as exc:
+            raise DataError(spec.path, f"holds arrays too large for the memory "
+                            f"available ({exc})") from None
         except ValueError as exc:
             raise _np_error(spec.path, exc) from None
         except (OSError, EOFError) as exc:
@@ -709,23 +779,43 @@ def _read_npz(spec):
 
 def _open_text(path):
     # utf-8-sig drops the byte-order mark spreadsheets like to write
-    return open(path, encoding="utf-8-sig", newline="")
+    return open_regular(path, DataError, "r", encoding="utf-8-sig", newline="")
 
 
 def _read_header(path, delimiter):
+    reader = None
     try:
         with _open_text(path) as f:
             reader = csv.reader(f, delimiter=delimiter)
             for row in reader:
                 if row and any(c.strip() for c in row):
                     return [c.strip() for c in row], reader.line_num
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
-                        f"{exc.start}); is it really CSV?") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except csv.Error as exc:
-        raise DataError(path, f"malformed CSV header ({exc})", line=1) from None
+        line = reader.line_num if reader is not None and reader.line_num else 1
+        raise DataError(path, f"malformed CSV header ({exc})", line=line) from None
     raise DataError(path, "is empty; a CSV file needs a header line with column "
                     "names")
+
+
+def _not_utf8(path):
+    """A DataError naming the first line (and file offset) that is not UTF-8.
+
+    The decoder's own offset counts from the start of its current buffer,
+    not of the file, so the file is read again, line by line, to find it.
+    """
+    offset = 0
+    with _open_binary(path) as f:
+        for number, raw in enumerate(f, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
+                                 f"{offset + exc.start:,} of the file); is it "
+                                 "really CSV?", line=number)
+            offset += len(raw)
+    return DataError(path, "is not UTF-8 text; is it really CSV?")
 
 
 def _is_number(text):
@@ -761,9 +851,10 @@ def _csv_fast(path, delimiter, header_line, k):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "input contained no data"
-            table = np.loadtxt(path, delimiter=delimiter, skiprows=header_line,
-                               dtype=np.float64, comments=None, quotechar='"',
-                               ndmin=2, encoding="utf-8-sig")
+            with open_regular(path, DataError, "r", encoding="utf-8-sig") as f:
+                table = np.loadtxt(f, delimiter=delimiter, skiprows=header_line,
+                                   dtype=np.float64, comments=None, quotechar='"',
+                                   ndmin=2)
     except (ValueError, UnicodeDecodeError):
         return None
     if table.shape[1] != k or table.shape[0] == 0:
@@ -804,9 +895,9 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows):
         bad = ~np.isfinite(X)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            raise DataError(path, f"column {header[feats[j]]!r}: {rows[i][j]!r} is "
-                            "not a finite number (no NaN, inf or missing values)",
-                            line=lines[i])
+            raise DataError(path, f"column {header[feats[j]]!r}: "
+                            f"{_clip(rows[i][j])} is not a finite number (no NaN, "
+                            "inf or missing values)", line=lines[i])
         out = (X.reshape(len(rows), len(feats)),
                None if t is None else np.array(labels))
         rows.clear()
@@ -815,41 +906,51 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows):
         return out
 
     reader = None
+    end = 0  # the last line of the previous row: a row starts on the next one
     try:
         with _open_text(path) as f:
             reader = csv.reader(f, delimiter=delimiter)
             header_seen = False
             for row in reader:
+                # a quoted field may span lines: errors name the row's first
+                start, end = end + 1, reader.line_num
                 if not header_seen:
                     header_seen = bool(row and any(c.strip() for c in row))
                     continue
                 if not row:
                     continue  # blank line
                 if len(row) != k:
+                    spans = ""
+                    if end > start:
+                        spans = (f"; this row runs on to line {end}: is a quote "
+                                 "(\") left open?")
                     raise DataError(path, f"expected {k} fields (as in the header), "
-                                    f"got {len(row)}", line=reader.line_num)
+                                    f"got {len(row)}{spans}", line=start)
                 rows.append([row[j] for j in feats])
-                lines.append(reader.line_num)
+                lines.append(start)
                 if t is not None:
                     label = row[t].strip()
                     if not label:
                         raise DataError(path, f"empty value in the target column "
-                                        f"{header[t]!r}", line=reader.line_num)
-                    if ("n" in label or "N" in label) and _non_finite(label):
-                        raise DataError(path, f"the label {label!r} in column "
-                                        f"{header[t]!r} is not finite",
-                                        line=reader.line_num)
+                                        f"{header[t]!r}", line=start)
+                    if _non_finite(label):  # NaN, inf, or too large: 1e999
+                        raise DataError(path, f"the label {_clip(label)} in column "
+                                        f"{header[t]!r} is not a finite number",
+                                        line=start)
                     labels.append(label)
                 if len(rows) >= block_rows:
                     yield block()
             if rows:
                 yield block()
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
-                        f"{exc.start})") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except csv.Error as exc:
-        line = reader.line_num if reader is not None else None
-        raise DataError(path, f"malformed CSV ({exc})", line=line) from None
+        line, where = None, ""
+        if reader is not None:
+            line = end + 1
+            if reader.line_num > line:
+                where = f"; this row runs on to line {reader.line_num}"
+        raise DataError(path, f"malformed CSV ({exc}{where})", line=line) from None
 
 
 def _raise_bad_number(path, header, feats, rows, lines):
@@ -861,9 +962,14 @@ def _raise_bad_number(path, header, feats, rows, lines):
             try:
                 np.float64(text)
             except ValueError:
-                raise DataError(path, f"column {header[feats[j]]!r}: {text!r} is "
-                                "not a number", line=line) from None
+                raise DataError(path, f"column {header[feats[j]]!r}: {_clip(text)} "
+                                "is not a number", line=line) from None
     raise DataError(path, "could not convert the data to numbers")  # unreachable
+
+
+def _clip(text, limit=40):
+    """``repr(text)``, shortened for an error message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
 
 
 def _non_finite(text):
@@ -897,33 +1003,49 @@ def _read_svmlight(spec, zero_based):
                         "choose: the label is the first field of each line")
     try:
         # raw indices; the base is resolved below
-        X, y = load_svmlight_file(spec.path, zero_based=True, dtype=np.float64)
-    except (ValueError, UnicodeDecodeError) as exc:
+        with _open_binary(spec.path) as f:
+            X, y = load_svmlight_file(f, zero_based=True, dtype=np.float64)
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         line, problem = _svmlight_bad_line(spec.path)
         raise DataError(spec.path, problem or f"not a valid svmlight/libsvm file "
                         f"({exc})", line=line) from None
     if zero_based is None:
         # scikit-learn's "auto": one-based unless some index is 0
         zero_based = _has_index_zero(X)
+    def line_of(i):  # a second read of the file, only for an error
+        return _svmlight_data_lines(spec.path)[i]
+
     if not zero_based:
         if _has_index_zero(X):
             raise DataError(spec.path, "has feature index 0, but the model was "
-                            "trained on a file with 1-based indices")
+                            "trained on a file with 1-based indices",
+                            line=line_of(_first_row_at_or_above(X, 0, upto=0)))
         X = _drop_index_base(X)
     n = spec.n_features
     if n is not None:
         if X.shape[1] > n:
-            raise _mismatch(spec, X.shape[1])
+            raise _mismatch(spec, X.shape[1],
+                            line=line_of(_first_row_at_or_above(X, n)))
         if X.shape[1] < n:  # trailing features absent from the file are zeros
             X = _with_width(X, n)
     if X.shape[1] == 0:
         raise DataError(spec.path, "has no features")
     X = _canonical_csr(X)
-    # the lines are found (a second read of the file) only for an error
-    _check_finite_csr(spec.path, X,
-                      line_of=lambda i: _svmlight_data_lines(spec.path)[i])
+    _check_finite_csr(spec.path, X, line_of=line_of)
+    y = _tidy_labels(spec.path, y, line_of=line_of)
     names = [f"x{j}" for j in range(X.shape[1])]
     return Dataset(X, y, names, None, "svmlight", zero_based)
+
+
+def _first_row_at_or_above(X, j, upto=None):
+    """The first row of CSR ``X`` storing an entry at a column >= ``j``
+    (with ``upto``: in ``j..upto``)."""
+    nnz = int(X.indptr[-1])
+    hit = X.indices[:nnz] >= j
+    if upto is not None:
+        hit &= X.indices[:nnz] <= upto
+    k = int(np.argmax(hit))
+    return int(np.searchsorted(X.indptr, k, side="right")) - 1
 
 
 def _has_index_zero(X):
@@ -984,7 +1106,7 @@ def _check_finite_csr(path, X, line_of=None):
 def _svmlight_data_lines(path):
     """Line numbers (1-based) of the lines that hold a sample."""
     out = []
-    with open(path, "rb") as f:
+    with _open_binary(path) as f:
         for number, raw in enumerate(f, 1):
             if raw.split(b"#", 1)[0].strip():
                 out.append(number)
@@ -994,7 +1116,7 @@ def _svmlight_data_lines(path):
 def _svmlight_bad_line(path):
     """(line, problem) for the first line that does not parse, or (None, None)."""
     try:
-        with open(path, "rb") as f:
+        with _open_binary(path) as f:
             for number, raw in enumerate(f, 1):
                 problem = _svmlight_line_problem(raw)
                 if problem:
@@ -1004,7 +1126,14 @@ def _svmlight_bad_line(path):
     return None, None
 
 
+#: scikit-learn's svmlight parser keeps indices in a C int.
+_MAX_SVMLIGHT_INDEX = 2**31 - 1
+
+
 def _svmlight_line_problem(raw):
+    """What scikit-learn's parser (or fastlr) would refuse on this line, in
+    words, or None: the label, each ``index:value`` token, the optional
+    leading ``qid:``, and indices that are in range, sorted and unique."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -1012,18 +1141,32 @@ def _svmlight_line_problem(raw):
     tokens = text.split("#", 1)[0].split()
     if not tokens:
         return None
-    if not all(_is_number(t) for t in tokens[0].split(",")):
+    if "," in tokens[0] and all(_is_number(t) for t in tokens[0].split(",")):
+        return (f"the label {tokens[0]!r} lists several labels; fastlr reads one "
+                "label per line (multi-label files are not supported)")
+    if not _is_number(tokens[0]):
         return f"the label {tokens[0]!r} is not a number"
-    for token in tokens[1:]:
+    previous = None
+    for position, token in enumerate(tokens[1:]):
         index, sep, value = token.partition(":")
         if not sep:
             return f"{token!r} is not of the form index:value"
         if index == "qid":
-            if not re.fullmatch(r"\d+", value):
+            if position:
+                return f"{token!r}: qid must come first, right after the label"
+            if not re.fullmatch(r"[0-9]+", value):
                 return f"bad qid {value!r}"
             continue
-        if not re.fullmatch(r"\d+", index):
+        if not re.fullmatch(r"[0-9]+", index):
             return f"bad feature index {index!r} in {token!r}"
+        if int(index) > _MAX_SVMLIGHT_INDEX:
+            return (f"feature index {index} is too large (svmlight indices are "
+                    f"at most 2**31 - 1 = {_MAX_SVMLIGHT_INDEX})")
+        if previous is not None and int(index) <= previous:
+            what = "repeated" if int(index) == previous else "not in increasing order"
+            return (f"feature index {index} after {previous}: indices on a line "
+                    f"must be sorted and unique ({what})")
+        previous = int(index)
         if not _is_number(value):
             return f"feature {index}: {value!r} is not a number"
     return None

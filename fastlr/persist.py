@@ -75,22 +75,71 @@ The JSON metadata is an object with the keys
   data format, feature names and target column there).
 
 Writes are atomic: the archive is written to a temporary file in the target's
-directory, flushed and fsync'ed, then moved over the target with
-:func:`os.replace`, so a crash mid-write leaves either the old file or the new
-one, never a mixture. Every check on load raises :class:`ModelFileError`
-naming the file.
+directory (``.<name>.<12 hex digits>.tmp``), flushed and fsync'ed, then moved
+over the target with :func:`os.replace`, so a crash mid-write leaves either
+the old file or the new one, never a mixture. A process killed mid-write
+(``kill -9``, power loss) cannot remove its temporary file; the next
+:func:`save` to the same target removes such leftovers. It takes only names
+of that pattern for that target, and only files that no live writer holds:
+each writer holds an exclusive :func:`fcntl.flock` lock on its temporary
+file from creating it until it has been renamed, and a lock dies with its
+process, so a leftover that can be locked is abandoned. As a second guard a
+leftover is never touched within a minute of its last change, and where
+locks are not available (no ``fcntl``, or a file system without locks) only
+after a day. The target itself must be a regular file (or not exist yet): a
+directory, device, FIFO or socket there is refused, never replaced.
+
+Loading untrusted files
+-----------------------
+Every defect of a file, whatever it is, raises :class:`ModelFileError`
+naming the file; no other exception escapes :func:`load` but the
+``OSError`` of a file that cannot be opened. A path that is not a regular
+file after following links (``/dev/zero``, a FIFO, a socket) is refused
+before it is opened for reading, and the open cannot block.
+
+Loading is bounded in memory and time by what the file really holds.
+Before any array data is read (and decompressed), :func:`load` checks
+
+* the zip directory: at most 64 KiB (a model has at most 15 members), each
+  member a known ``<name>.npy``, once, stored or deflated, not encrypted,
+  and all of them together declaring no more bytes than the file's own size
+  plus 1 MiB (fastlr stores members uncompressed; a small file that claims
+  a large model is a compression bomb);
+* the ``.npy`` header of every member (at most 10,000 bytes, as numpy
+  allows): a plain dtype, no Python objects, and a declared member size of
+  exactly the header plus ``shape x itemsize`` bytes;
+* the metadata member, read next and capped: its bytes, and an upper bound
+  on the memory its JSON takes once parsed (about 72 bytes a value, 100 a
+  list or object, and twice its text), must stay under 16 MiB plus 256
+  bytes for each feature the arrays declare (room for the feature names
+  the command line records there);
+* the shape and dtype of every array against the metadata
+  (``n_features_in``, ``n_iter``) and the number of classes.
+
+Each array is then read into its own buffer, 1 MiB at a time, and its CRC
+checked. So loading a crafted file never allocates more than the model it
+describes (which the file must really contain) plus a few tens of MB.
 """
 
 import contextlib
+import errno
 import json
+import math
 import os
+import re
 import secrets
+import stat
+import struct
+import sys
+import time
 import zipfile
 
 import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from . import _npy
+from ._files import file_kind, open_regular
 from ._order import make_rng
 from ._state import OPTIMIZER_ARRAYS, ModelState
 from ._validation import check_positive_int
@@ -106,6 +155,25 @@ _REQUIRED = ("metadata", "classes", "coef", "intercept", "mean", "scale", "w", "
              "loss_curve")
 _STATE_ARRAYS = OPTIMIZER_ARRAYS
 _OPTIONAL = ("feature_names", *_STATE_ARRAYS)
+
+# Limits on what load reads from an untrusted file (module docstring,
+# "Loading untrusted files").
+_MAX_DIRECTORY = 64 * 1024        # zip central directory, bytes
+_EXPANSION_MARGIN = 1 << 20       # declared sizes may exceed the file by this
+_META_BASE = 16 << 20             # metadata budget: base ...
+_META_PER_FEATURE = 256           # ... plus this much per feature
+_READ_CHUNK = 1 << 20             # array data is read this much at a time
+
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+# Leftover temporary files of a save (module docstring): never touched within
+# _STALE_AGE seconds of their last change; where the writer's lock cannot be
+# tested, only after _UNLOCKED_STALE_AGE.
+_STALE_AGE = 60.0
+_UNLOCKED_STALE_AGE = 86400.0
 
 # Bit generators a saved rng_state may name: looked up in this table, never
 # by getattr on a name read from the file.
@@ -159,10 +227,15 @@ def save(model, path, *, metadata=None):
     TypeError
         If ``model`` is not a :class:`fastlr.LogisticRegression`, or
         ``metadata`` is not JSON-serializable.
+    ValueError
+        If ``metadata`` is too large for :func:`load` to accept (more than
+        16 MiB plus 256 bytes per feature, once parsed).
     sklearn.exceptions.NotFittedError
         If ``model`` has not been fitted (a ``ValueError`` subclass).
     OSError
-        If the file cannot be written; the previous file, if any, is intact.
+        If the file cannot be written, or ``path`` exists and is not a
+        regular file (a directory: ``IsADirectoryError``; a device, FIFO or
+        socket); the previous file, if any, is intact.
 
     Examples
     --------
@@ -178,6 +251,13 @@ def save(model, path, *, metadata=None):
     """
     arrays, header = _to_arrays(model, metadata)
     text = json.dumps(header, allow_nan=False, sort_keys=True)
+    budget = _metadata_budget(header["n_features_in"])
+    if max(len(text.encode("utf-8")), _json_cost(text)) > budget:
+        # load refuses metadata past this budget: never write such a file
+        raise ValueError(f"metadata is too large for a model file: about "
+                         f"{_json_cost(text):,} bytes once parsed, at most "
+                         f"{budget:,} for a model of "
+                         f"{header['n_features_in']} features")
     arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     _atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -264,29 +344,140 @@ def _json_scalar(value):
 
 
 def _atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file, then move it onto ``path``."""
+    """Call ``write(file)`` on a temporary file, then move it onto ``path``.
+
+    The temporary file is locked from its creation until it has been moved,
+    so that a concurrent :func:`save` to the same target can tell it from
+    the leftover of a killed writer (:func:`_remove_leftovers`).
+    """
     path = os.fspath(path)
+    _check_target(path)
     directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory,
-                       f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    try:
-        # mode 0o666 minus the umask: the same permissions as open(path, "w")
-        fd = os.open(tmp, flags, 0o666)
-    except OSError as exc:
-        raise type(exc)(exc.errno, f"cannot write the model file: {exc.strerror}",
-                        path) from None
+    base = os.path.basename(path)
+    _remove_leftovers(directory, base)
+    fd, tmp = _create_temporary(path, directory, base)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            if fcntl is not None:
+                # rename while the lock is held: once it is released, the
+                # temporary name no longer exists
+                os.replace(tmp, path)
+        if fcntl is None:  # pragma: no cover - Windows renames closed files
+            os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     _fsync_directory(directory)
+
+
+def _check_target(path):
+    """Refuse a target that exists and is not a regular file (links followed).
+
+    ``os.replace`` would otherwise replace a FIFO or a device node (as root,
+    ``/dev/null`` itself) with the model file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return  # absent (or unreachable): the write itself reports it
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, f"cannot write the model file: the path is "
+                      f"{file_kind(mode)}, not a regular file (a model file "
+                      "replaces its target, which must be a regular file or "
+                      "not exist)", path)
+
+
+def _temporary_pattern(base):
+    return re.compile(re.escape(f".{base}.") + r"[0-9a-f]{12}\.tmp\Z")
+
+
+def _create_temporary(path, directory, base):
+    """``(fd, name)`` of a new, locked temporary file next to the target."""
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            # mode 0o666 minus the umask: the same permissions as open(path, "w")
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"cannot write the model file: "
+                            f"{exc.strerror}", path) from None
+        if fcntl is None:  # pragma: no cover - Windows
+            return fd, tmp
+        try:
+            # blocks only while another save's cleanup looks at this file
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            return fd, tmp  # no locks on this file system: the age guard remains
+        # a cleanup may have found the file between its creation and the
+        # lock, taken it for a leftover and removed it: then start again
+        try:
+            same = os.path.samestat(os.stat(tmp), os.fstat(fd))
+        except OSError:
+            same = False
+        if same:
+            return fd, tmp
+        os.close(fd)
+
+
+def _remove_leftovers(directory, base):
+    """Delete temporary files of killed saves to ``directory/base``.
+
+    Only names of the form ``.<base>.<12 hex digits>.tmp``, only regular
+    files unchanged for ``_STALE_AGE`` seconds, and only when no live process
+    holds the file's lock (each writer holds it until its file is renamed).
+    Errors are ignored: cleaning up is a courtesy, never a reason to fail.
+    """
+    pattern = _temporary_pattern(base)
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        if not pattern.match(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        age = now - st.st_mtime
+        if stat.S_ISREG(st.st_mode) and age >= _STALE_AGE:
+            with contextlib.suppress(OSError):
+                _remove_if_abandoned(entry.path, st, age)
+
+
+def _remove_if_abandoned(name, st, age):
+    if fcntl is None:  # pragma: no cover - Windows
+        if age >= _UNLOCKED_STALE_AGE:
+            os.unlink(name)
+        return
+    flags = (os.O_RDWR | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(name, flags)
+    try:
+        if not os.path.samestat(st, os.fstat(fd)):
+            return  # replaced since it was listed
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a live writer holds it
+        except OSError:
+            if age < _UNLOCKED_STALE_AGE:  # no locks here: go by age alone
+                return
+        if os.path.samestat(os.stat(name), os.fstat(fd)):
+            os.unlink(name)
+    finally:
+        os.close(fd)
 
 
 def _fsync_directory(directory):
@@ -325,9 +516,12 @@ def load(path):
         If the file cannot be opened.
     ModelFileError
         (a ``ValueError``) If the file is not a fastlr model, is truncated or
-        corrupted, was edited into an inconsistent state, or was written by
-        a newer fastlr with a format this one cannot read. The file is read
-        with ``allow_pickle=False``: nothing in it is ever executed.
+        corrupted, was edited into an inconsistent state, declares more than
+        it holds, or was written by a newer fastlr with a format this one
+        cannot read; also if ``path`` is not a regular file (a device, FIFO
+        or socket: refused before it is opened for reading). No pickle is
+        ever read: nothing in the file is executed. Memory and time are
+        bounded by what the file holds (see :mod:`fastlr.persist`).
     """
     return _load(path)[0]
 
@@ -348,51 +542,224 @@ def read_metadata(path):
 
 def _load(path):
     path = os.fspath(path)
-    with open(path, "rb") as f:  # FileNotFoundError etc. name the file
-        arrays = _read_archive(path, f)
-    header = _parse_header(path, arrays.pop("metadata"))
+    with open_regular(path, ModelFileError) as f:
+        header, arrays = _read_archive(path, f)
     model = _build_model(path, header, arrays)
     return model, header
 
 
 def _read_archive(path, f):
-    """Every array of the archive, read without pickle."""
-    if not zipfile.is_zipfile(f):
-        raise ModelFileError(path, "not an .npz (zip) archive")
-    f.seek(0)
+    """``(header, arrays)``: the checked metadata and every array, without pickle.
+
+    Everything the file declares is checked before the bytes it declares are
+    read (module docstring, "Loading untrusted files"). Whatever zipfile,
+    zlib or numpy's header parser raise on the untrusted bytes means the
+    file is damaged, and is reported as a :class:`ModelFileError`.
+    """
     try:
-        with np.load(f, allow_pickle=False) as npz:
-            names = list(npz.files)
-            missing = [k for k in _REQUIRED if k not in names]
-            if missing:
-                raise ModelFileError(path, f"missing arrays {missing}")
-            extra = sorted(set(names) - set(_REQUIRED) - set(_OPTIONAL))
-            if extra:
-                raise ModelFileError(path, f"unexpected arrays {extra}")
-            return {k: npz[k] for k in names}
+        if not zipfile.is_zipfile(f):
+            raise ModelFileError(path, "not an .npz (zip) archive")
+        size = os.fstat(f.fileno()).st_size
+        _check_directory_size(path, f, size)
+        f.seek(0)
+        with zipfile.ZipFile(f) as zf:
+            members = _members(path, zf, size)
+            with contextlib.ExitStack() as stack:
+                streams = {}
+                for name, info in members.items():
+                    streams[name] = stack.enter_context(zf.open(info))
+                declared = {name: _npy_header(path, name, streams[name],
+                                              members[name].file_size)
+                            for name in members}
+                header = _parse_header(path, _read_metadata(
+                    path, streams["metadata"], declared))
+                _check_declared(path, header, declared)
+                arrays = {name: _read_data(path, name, streams[name],
+                                           *declared[name])
+                          for name in members if name != "metadata"}
     except ModelFileError:
         raise
     except Exception as exc:
-        # The bytes are untrusted: whatever zipfile, zlib or numpy's .npy
-        # parser raise on them (BadZipFile, EOFError, zlib.error, ValueError
-        # for object arrays, MemoryError for absurd shapes, ...) means the
-        # file is damaged, and is reported as such.
         raise ModelFileError(path, f"cannot read the archive "
                              f"({type(exc).__name__}: {exc})") from exc
+    return header, arrays
+
+
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
+
+
+def _check_directory_size(path, f, size):
+    """Refuse a zip central directory larger than ``_MAX_DIRECTORY``.
+
+    zipfile reads the whole directory into memory and makes an object of
+    every entry in it; a few MB of empty entries would cost hundreds of MB.
+    The end record is found the way zipfile finds it: at the very end when
+    the archive has no comment, else the last signature in the last 64 KiB.
+    """
+    tail_size = min(size, 22 + 65535 + 20 + 56)
+    f.seek(size - tail_size)
+    tail = f.read(tail_size)
+    if tail[-22:-18] == _EOCD and tail[-2:] == b"\0\0":
+        pos = len(tail) - 22
+    else:
+        pos = tail.rfind(_EOCD)
+    if pos < 0 or len(tail) - pos < 22:
+        return  # zipfile refuses it
+    sizes = [struct.unpack("<I", tail[pos + 12:pos + 16])[0]]
+    if pos >= 20 and tail[pos - 20:pos - 16] == _EOCD64_LOCATOR:
+        # zip64: the record right before the locator (where zipfile looks)
+        # and the one the locator points to (where other readers look)
+        records = [tail[max(pos - 20 - 56, 0):pos - 20]]
+        offset = struct.unpack("<Q", tail[pos - 12:pos - 4])[0]
+        if offset + 56 <= size:
+            f.seek(offset)
+            records.append(f.read(56))
+        sizes += [struct.unpack("<Q", r[40:48])[0] for r in records
+                  if len(r) == 56 and r[:4] == _EOCD64]
+    if max(sizes) > _MAX_DIRECTORY:
+        raise ModelFileError(path, f"its zip directory declares {max(sizes):,} "
+                             f"bytes; a model's takes about 1 KiB (at most "
+                             f"{_MAX_DIRECTORY:,} are read)")
+
+
+def _members(path, zf, size):
+    """``{array name: ZipInfo}``, each a known ``<name>.npy`` member, once."""
+    members = {}
+    unexpected = []
+    for info in zf.infolist():
+        key = info.filename[:-4] if info.filename.endswith(".npy") else None
+        if key not in _REQUIRED and key not in _OPTIONAL:
+            if info.filename in _REQUIRED or info.filename in _OPTIONAL:
+                raise ModelFileError(path, f"member {info.filename!r} is not "
+                                     ".npy data (its name lacks .npy)")
+            unexpected.append(key or info.filename)
+            continue
+        if key in members:
+            raise ModelFileError(path, f"member {info.filename!r} appears twice")
+        if info.flag_bits & 0x1:
+            raise ModelFileError(path, f"member {info.filename!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise ModelFileError(path, f"member {info.filename!r} uses compression "
+                                 f"method {info.compress_type}; a model file "
+                                 "is stored (or deflated)")
+        members[key] = info
+    missing = [k for k in _REQUIRED if k not in members]
+    if missing:
+        raise ModelFileError(path, f"missing arrays {missing}")
+    if unexpected:
+        raise ModelFileError(path, f"unexpected arrays {sorted(unexpected)}")
+    declared = sum(info.file_size for info in members.values())
+    if declared > size + _EXPANSION_MARGIN:
+        raise ModelFileError(path, f"its members declare {declared:,} bytes "
+                             f"uncompressed in a file of {size:,} bytes (a "
+                             "compression bomb, or a damaged directory)")
+    return members
+
+
+def _read_exact(path, name, stream, n):
+    data = stream.read(n)
+    if len(data) != n:
+        raise ModelFileError(path, f"member {name!r} is truncated")
+    return data
+
+
+def _npy_header(path, name, stream, member_size):
+    """``(shape, fortran_order, dtype)`` from a member's ``.npy`` header.
+
+    Only the header is read (:func:`fastlr._npy.read_header`: bounded), and
+    the member's declared size must be exactly the header and the data the
+    header describes.
+    """
+    def fail(words):
+        raise ModelFileError(path, f"member {name!r} {words}")
+
+    shape, fortran, dtype, header_size = _npy.read_header(stream, fail)
+    want = header_size + _npy.nbytes(shape, dtype)
+    if member_size != want:
+        raise ModelFileError(path, f"member {name!r} declares {member_size:,} "
+                             f"bytes but its header describes {want:,} (shape "
+                             f"{shape}, dtype {dtype})")
+    return shape, fortran, dtype
+
+
+def _metadata_budget(n_features):
+    """Bytes the metadata (as text, and as parsed JSON) may take."""
+    return _META_BASE + _META_PER_FEATURE * n_features
+
+
+def _json_cost(text):
+    """An upper bound on the memory ``json.loads(text)`` peaks at, in bytes.
+
+    Every value (counted by the separators ``,`` and ``:``) becomes an object
+    of at most about 72 bytes with its slot in a container, every container
+    (``[``, ``{``) at most about 100 more, and the characters of strings are
+    at most those of the text, which is held meanwhile.
+    """
+    values = 1 + text.count(",") + text.count(":")
+    containers = text.count("[") + text.count("{")
+    return 72 * values + 100 * containers + 2 * sys.getsizeof(text)
+
+
+def _read_metadata(path, stream, declared):
+    """The metadata member's text, read only when it is within its budget.
+
+    The budget grows with the number of features the arrays declare
+    (``mean`` has one entry per feature), since feature names may be kept
+    there; every array's shape is checked against the metadata right after.
+    """
+    shape, _, dtype = declared["metadata"]
+    if dtype != np.uint8 or len(shape) != 1:
+        raise ModelFileError(path, "'metadata' must be a 1-D uint8 array of "
+                             "UTF-8 JSON text")
+    mean_shape = declared["mean"][0]
+    n_features = mean_shape[0] if len(mean_shape) == 1 else 0
+    budget = _metadata_budget(n_features)
+    if shape[0] > budget:
+        raise ModelFileError(path, f"metadata of {shape[0]:,} bytes is too large "
+                             f"(at most {budget:,} for {n_features} features)")
+    raw = _read_exact(path, "metadata", stream, shape[0])
+    _check_end(path, "metadata", stream)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelFileError(path, f"metadata is not valid JSON ({exc})") from None
+    if _json_cost(text) > budget:
+        raise ModelFileError(path, f"metadata holds too many JSON values (it "
+                             f"would take about {_json_cost(text):,} bytes in "
+                             f"memory; at most {budget:,} for {n_features} "
+                             "features)")
+    return text
+
+
+def _check_end(path, name, stream):
+    """Read to the member's end, where zipfile checks its CRC."""
+    if stream.read(1):
+        raise ModelFileError(path, f"member {name!r} holds more data than its "
+                             "header describes")
+
+
+def _read_data(path, name, stream, shape, fortran, dtype):
+    """The array whose header was just read from ``stream``."""
+    out = np.empty(math.prod(shape), dtype=dtype)
+    raw = out.view(np.uint8)
+    for start in range(0, raw.shape[0], _READ_CHUNK):
+        chunk = _read_exact(path, name, stream,
+                            min(_READ_CHUNK, raw.shape[0] - start))
+        raw[start:start + len(chunk)] = np.frombuffer(chunk, dtype=np.uint8)
+    _check_end(path, name, stream)
+    return out.reshape(shape, order="F" if fortran else "C")
 
 
 def _reject_constant(name):
     raise ValueError(f"non-finite number {name} in JSON")
 
 
-def _parse_header(path, raw):
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ModelFileError(path, "'metadata' must be a 1-D uint8 array of "
-                             "UTF-8 JSON text")
+def _parse_header(path, text):
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"),
-                            parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        header = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
         raise ModelFileError(path, f"metadata is not valid JSON ({exc})") from None
     if not isinstance(header, dict):
         raise ModelFileError(path, "metadata must be a JSON object")
@@ -422,7 +789,10 @@ def _parse_header(path, raw):
         raise ModelFileError(path, "metadata n_features_in must be >= 1 and "
                              "n_iter >= 0")
     for key in ("rng_state", "metadata"):
-        if not isinstance(header.get(key), dict | None):
+        if key not in header:
+            raise ModelFileError(path, f"metadata {key!r} is missing (an object "
+                                 "or null)")
+        if not isinstance(header[key], dict | None):
             raise ModelFileError(path, f"metadata {key!r} must be an object or null")
     return header
 
@@ -456,54 +826,84 @@ def _check_params(path, params):
         if params["random_state"] is not None:
             check_positive_int(params["random_state"], "random_state", minimum=0)
         check_positive_int(params["verbose"], "verbose", minimum=0)
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:  # any value a hand edit can put there
         raise ModelFileError(path, f"invalid parameter: {exc}") from None
     return params
 
 
-def _array(path, arrays, name, shape, kinds=None, dtypes=None, finite=True):
+def _check_declared(path, header, declared):
+    """Every array's declared shape and dtype against the metadata.
+
+    ``declared`` maps names to ``(shape, fortran, dtype)`` from the ``.npy``
+    headers; nothing of the arrays' data has been read yet.
+    """
+    n = header["n_features_in"]
+    n_iter = header["n_iter"]
+    shape, _, dtype = declared["classes"]
+    if len(shape) != 1 or shape[0] < 2:
+        raise ModelFileError(path, f"array 'classes' has shape {shape}, "
+                             "expected (k,) with k >= 2")
+    if dtype.kind not in "biufU":
+        raise ModelFileError(path, f"array 'classes' has unsupported dtype {dtype}")
+    k = shape[0]
+    multi = k > 2
+    rows = k if multi else 1
+    coef_shape, _, coef_dtype = declared["coef"]
+    if len(coef_shape) == 2 and coef_shape[0] != rows:
+        # coef fits another number of classes: name the classes as the culprit
+        want = "(1, n) for two classes" if not multi else f"({k}, n)"
+        raise ModelFileError(path, f"array 'classes' has shape {shape}, which "
+                             f"does not fit 'coef' of shape {coef_shape} "
+                             f"(expected {want})")
+    f64 = (np.dtype(np.float64),)
+    per_class = (k, n) if multi else (n,)
+    with_intercept = (k, n + 1) if multi else (n + 1,)
+    expected = {
+        "coef": ((rows, n), (np.dtype(np.float64), np.dtype(np.float32))),
+        "intercept": ((rows,), (coef_dtype,)),
+        "mean": ((n,), f64),
+        "scale": ((n,), f64),
+        "w": (per_class, f64),
+        "b": ((rows,), f64),
+        "loss_curve": ((n_iter,), f64),
+        "feature_names": ((n,), "U"),
+        "steps": ((2,), (np.dtype(np.int64),)),
+        "gsq": (with_intercept, f64),
+        "avg": (with_intercept, f64),
+        "l1_u": (per_class, f64),
+        "l1_q": (per_class, f64),
+    }
+    for name, (want_shape, want_dtype) in expected.items():
+        if name not in declared:
+            continue
+        shape, _, dtype = declared[name]
+        if shape != want_shape:
+            raise ModelFileError(path, f"array {name!r} has shape {shape}, "
+                                 f"expected {want_shape}")
+        if isinstance(want_dtype, str):
+            if dtype.kind not in want_dtype:
+                raise ModelFileError(path, f"array {name!r} has unsupported "
+                                     f"dtype {dtype}")
+        elif dtype not in want_dtype:
+            raise ModelFileError(path, f"array {name!r} has dtype {dtype}, "
+                                 f"expected one of "
+                                 f"{[d.name for d in want_dtype]}")
+
+
+def _finite(path, arrays, name):
     a = arrays[name]
-    if a.shape != shape:
-        raise ModelFileError(path, f"array {name!r} has shape {a.shape}, "
-                             f"expected {shape}")
-    if dtypes is not None and a.dtype not in dtypes:
-        raise ModelFileError(path, f"array {name!r} has dtype {a.dtype}, expected "
-                             f"one of {[np.dtype(d).name for d in dtypes]}")
-    if kinds is not None and a.dtype.kind not in kinds:
-        raise ModelFileError(path, f"array {name!r} has unsupported dtype {a.dtype}")
-    if finite and a.dtype.kind == "f" and not np.isfinite(a).all():
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ModelFileError(path, f"array {name!r} contains NaN or infinity")
     return a
 
 
 def _build_model(path, header, arrays):
-    n = header["n_features_in"]
-    n_iter = header["n_iter"]
+    """The estimator, from arrays whose shapes and dtypes are checked."""
     params = _check_params(path, header["params"])
-    f64 = (np.dtype(np.float64),)
-    floats = (np.dtype(np.float64), np.dtype(np.float32))
-    raw_classes = arrays["classes"]
-    if raw_classes.ndim != 1 or raw_classes.shape[0] < 2:
-        raise ModelFileError(path, f"array 'classes' has shape {raw_classes.shape}, "
-                             "expected (k,) with k >= 2")
-    k = raw_classes.shape[0]
-    classes = _array(path, arrays, "classes", (k,), kinds="biufU")
-    multi = k > 2
-    rows = k if multi else 1
-    raw_coef = arrays["coef"]
-    if raw_coef.ndim == 2 and raw_coef.shape[0] != rows:
-        # coef fits another number of classes: name the classes as the culprit
-        want = "(1, n) for two classes" if not multi else f"({k}, n)"
-        raise ModelFileError(path, f"array 'classes' has shape {classes.shape}, "
-                             f"which does not fit 'coef' of shape "
-                             f"{raw_coef.shape} (expected {want})")
-    coef = _array(path, arrays, "coef", (rows, n), dtypes=floats)
-    intercept = _array(path, arrays, "intercept", (rows,), dtypes=(coef.dtype,))
-    mean = _array(path, arrays, "mean", (n,), dtypes=f64)
-    scale = _array(path, arrays, "scale", (n,), dtypes=f64)
-    w = _array(path, arrays, "w", (k, n) if multi else (n,), dtypes=f64)
-    b = _array(path, arrays, "b", (rows,), dtypes=f64)
-    loss_curve = _array(path, arrays, "loss_curve", (n_iter,), dtypes=f64)
+    for name in arrays:
+        _finite(path, arrays, name)
+    classes = arrays["classes"]
+    k = classes.shape[0]
     if classes.dtype.str != header["classes_dtype"]:
         raise ModelFileError(path, f"classes have dtype {classes.dtype.str}, "
                              f"metadata says {header['classes_dtype']}")
@@ -511,43 +911,46 @@ def _build_model(path, header, arrays):
         count = "two" if k == 2 else str(k)
         raise ModelFileError(path, f"classes must be {count} distinct labels in "
                              f"sorted order, got {classes.tolist()!r}")
+    scale = arrays["scale"]
     if not (scale > 0).all():
         raise ModelFileError(path, "array 'scale' must be positive")
-
-    shapes = ModelState.file_shapes(n, k, multi)
-    state_arrays = {"mean": mean, "scale": scale, "w": w, "b": b}
-    for name in _STATE_ARRAYS:
-        if name in arrays:
-            dtypes = (np.dtype(np.int64),) if name == "steps" else f64
-            state_arrays[name] = _array(path, arrays, name, shapes[name],
-                                        dtypes=dtypes)
-    state = ModelState.from_file_arrays(state_arrays, softmax=multi)
-    if (state.steps < 0).any():
+    if "steps" in arrays and (arrays["steps"] < 0).any():
         raise ModelFileError(path, "array 'steps' must be non-negative")
+
+    # the arrays were read into buffers of their own: no copies needed
+    state = ModelState.from_file_arrays(
+        {name: arrays[name] for name in ("mean", "scale", "w", "b", *_STATE_ARRAYS)
+         if name in arrays}, softmax=k > 2)
+    coef, intercept = arrays["coef"], arrays["intercept"]
     model = LogisticRegression(**params)
     model.classes_ = classes
-    model.coef_, model.intercept_ = state.coef(coef.dtype)
     model.training_state_ = state
     # coef/intercept are a function of the state: a mismatch means the file
-    # was edited (or damaged in a way the zip CRC did not catch)
-    w_model, b_model = state.model()
-    w_raw = w_model / state.scale
-    mag = np.abs(b_model) + np.abs(w_raw) @ np.abs(state.mean)
-    rtol = 1e-5 if coef.dtype == np.float32 else 1e-9
-    want = model.intercept_.astype(np.float64)
-    got = intercept.astype(np.float64)
-    close_b = np.abs(got - want) <= np.maximum(
-        rtol * np.maximum(np.abs(got), np.abs(want)), rtol * mag)
-    if not (np.allclose(coef, model.coef_, rtol=rtol, atol=0.0)
-            and close_b.all()):
+    # was edited (or damaged in a way the zip CRC did not catch). Extreme
+    # values overflow quietly here and are refused by the comparison.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore",
+                     under="ignore"):
+        model.coef_, model.intercept_ = state.coef(coef.dtype)
+        w_model, b_model = state.model()
+        w_raw = w_model / state.scale
+        mag = np.abs(b_model) + np.abs(w_raw) @ np.abs(state.mean)
+        rtol = 1e-5 if coef.dtype == np.float32 else 1e-9
+        want = model.intercept_.astype(np.float64)
+        got = intercept.astype(np.float64)
+        close_b = np.abs(got - want) <= np.maximum(
+            rtol * np.maximum(np.abs(got), np.abs(want)), rtol * mag)
+        consistent = (np.isfinite(model.coef_).all()
+                      and np.isfinite(model.intercept_).all()
+                      and np.allclose(coef, model.coef_, rtol=rtol, atol=0.0)
+                      and close_b.all())
+    if not consistent:
         raise ModelFileError(path, "'coef'/'intercept' do not match the "
                              "standardized weights 'w', 'b', 'mean', 'scale'")
-    model.n_features_in_ = n
-    model.n_iter_ = n_iter
-    model.loss_curve_ = loss_curve.copy()
+    model.n_features_in_ = header["n_features_in"]
+    model.n_iter_ = header["n_iter"]
+    model.loss_curve_ = arrays["loss_curve"]
     if "feature_names" in arrays:
-        names = _array(path, arrays, "feature_names", (n,), kinds="U")
-        model.feature_names_in_ = names.astype(object)
+        model.feature_names_in_ = arrays["feature_names"].astype(object)
     state.rng = _make_generator(path, header["rng_state"], params["random_state"])
     return model
 
@@ -561,6 +964,9 @@ def _make_generator(path, rng_state, random_state):
     bit_generator = _BIT_GENERATORS[kind]()
     try:
         bit_generator.state = rng_state
-    except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ModelFileError(path, f"invalid rng_state ({exc})") from None
+    except Exception as exc:
+        # numpy's setters read the dict as they please: a short MT19937 key
+        # is an IndexError, a missing entry a KeyError, ...
+        raise ModelFileError(path, f"invalid rng_state ({type(exc).__name__}: "
+                             f"{exc})") from None
     return np.random.Generator(bit_generator)

@@ -355,14 +355,22 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
 
 
 def _decision(X, w, b):
-    return X.astype(np.float64) @ w + b
+    """``X @ w + b`` in float64, rounded to X's dtype as the kernels store it.
+
+    Like the kernels, extreme weights or values (|x w| beyond the dtype's
+    range) give +-inf (or NaN for inf - inf) without a warning; the kernels
+    add each row's products in order, numpy's matmul in its own order, so
+    the two may differ only where the logit overflows.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (X.astype(np.float64) @ w + b).astype(X.dtype)
 
 
 def predict_proba(X, w, b):
     """``sigmoid(X @ w + b)``, dtype of X; see :func:`fastlr.predict_proba`."""
     X = check_X(X, accept_sparse=True)
     w, b = check_weights(w, b, X.shape[1])
-    return _sigmoid(_decision(X, w, b).astype(X.dtype).astype(np.float64)).astype(X.dtype)
+    return _sigmoid(_decision(X, w, b).astype(np.float64)).astype(X.dtype)
 
 
 def predict(X, w, b, threshold=0.5):
@@ -370,7 +378,7 @@ def predict(X, w, b, threshold=0.5):
     threshold = check_real(threshold, "threshold", open01=True)
     X = check_X(X, accept_sparse=True)
     w, b = check_weights(w, b, X.shape[1])
-    z = _decision(X, w, b).astype(X.dtype)
+    z = _decision(X, w, b)
     return (z > math.log(threshold / (1.0 - threshold))).astype(np.int64)
 
 

@@ -1,6 +1,11 @@
 """fastlr.io: reading .csv, .npy, .npz and svmlight files into (X, y)."""
 
 import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
 
 import numpy as np
 import pytest
@@ -9,6 +14,33 @@ from sklearn.datasets import dump_svmlight_file
 
 from fastlr import io
 from fastlr.io import DataError, FeatureMismatchError, read_dataset, read_xy
+
+
+@contextlib.contextmanager
+def no_blocking_on(fifo, seconds=10):
+    """Fail (rather than hang) if opening ``fifo`` for reading blocks: after
+    ``seconds``, writers keep opening it, which releases blocked readers."""
+    done = threading.Event()
+    blocked = []
+
+    def release():
+        if done.wait(seconds):
+            return
+        blocked.append(True)
+        while not done.wait(0.05):
+            try:  # succeeds only while a reader waits in open()
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=release, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        assert not blocked, f"opening {fifo} blocked"
 
 
 def write(path, text, encoding="utf-8"):
@@ -110,7 +142,7 @@ def test_csv_fast_and_exact_readers_agree(tmp_path, table, monkeypatch):
     ("1,2,3,0\n\n4,nan,6,1\n", 4, ["column 'b'", "not a finite number"]),
     ("1,2,3,0\n4,5,inf,1\n", 3, ["column 'c'", "not a finite number"]),
     ("1,2,3,0\n4,5,6,\n", 3, ["empty value in the target column 'label'"]),
-    ("1,2,3,0\n4,5,6,nan\n", 3, ["label 'nan'", "not finite"]),
+    ("1,2,3,0\n4,5,6,nan\n", 3, ["label 'nan'", "not a finite number"]),
 ], ids=["short_row", "long_row", "not_a_number", "empty", "nan_after_blank",
         "inf", "empty_label", "nan_label"])
 def test_csv_malformed_line_names_file_and_line(tmp_path, body, line, words):
@@ -452,3 +484,236 @@ def test_model_npy_extra_column_is_the_target(tmp_path, table):
     assert data.y is None
     with pytest.raises(FeatureMismatchError, match="trained on 5 features"):
         read_dataset(tmp_path / "x.npy", labels="optional", n_features=5)
+
+
+# --------------------------------------------------------------------------
+# paths that are not regular files
+
+
+READERS = {
+    "read_xy": lambda p, fmt: read_xy(p, fmt=fmt),
+    "read_dataset": lambda p, fmt: read_dataset(p, fmt=fmt, labels="optional"),
+    "iter_chunks": lambda p, fmt: next(io.iter_chunks(p, 10, fmt=fmt)),
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("reader", list(READERS))
+@pytest.mark.parametrize("fmt", ["csv", "npy", "npz", "svmlight"])
+def test_fifo_is_refused_without_blocking(tmp_path, reader, fmt):
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    with no_blocking_on(fifo):
+        with pytest.raises(DataError, match=r"is a FIFO \(named pipe\), not a "
+                           "regular file") as exc:
+            READERS[reader](fifo, fmt)
+    assert exc.value.path == str(fifo)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_fifo_swapped_in_after_the_check_is_refused(tmp_path, monkeypatch):
+    """Every open checks what it opened, without blocking on a FIFO."""
+    from fastlr import _files
+
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    real_stat, regular = os.stat, os.stat(__file__)
+    monkeypatch.setattr(_files.os, "stat", lambda p, *a, **k: regular
+                        if os.fspath(p) == str(fifo) else real_stat(p, *a, **k))
+    for fmt in ("csv", "npy", "npz", "svmlight"):
+        with no_blocking_on(fifo), pytest.raises(DataError, match="FIFO"):
+            read_xy(fifo, fmt=fmt)
+
+
+@pytest.mark.skipif(not hasattr(socket, "AF_UNIX"), reason="no unix sockets")
+def test_socket_is_refused(tmp_path):
+    path = tmp_path / "data.svm"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))
+        with pytest.raises(DataError, match="is a socket"):
+            read_xy(path)
+
+
+_READ_IN_A_BOX = """
+import resource, sys
+# a regression would read /dev/zero without end: fail at 2 GB instead
+resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+from fastlr.io import DataError, read_xy
+for path in sys.argv[1:]:
+    try:
+        read_xy(path, fmt="csv")
+    except DataError as exc:
+        print(exc)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero") or sys.platform != "linux",
+                    reason="needs /dev/zero and RLIMIT_AS")
+def test_devices_and_links_to_them_are_refused(tmp_path):
+    os.symlink("/dev/zero", tmp_path / "zero.csv")
+    proc = subprocess.run([sys.executable, "-c", _READ_IN_A_BOX, "/dev/zero",
+                           str(tmp_path / "zero.csv")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split(": ", 1) for line in proc.stdout.splitlines()] == [
+        [path, "is a character device, not a regular file; fastlr reads only "
+         "regular files (a device, pipe or socket may never end or never "
+         "answer)"] for path in ("/dev/zero", str(tmp_path / "zero.csv"))]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_cli_refuses_a_fifo_as_data(tmp_path, command):
+    os.mkfifo(tmp_path / "d.csv")
+    args = [str(tmp_path / "d.csv")]
+    if command == "evaluate":
+        X = np.array([[0.0], [1.0], [2.0], [3.0]])
+        clf = __import__("fastlr").LogisticRegression(max_iter=2, tol=None).fit(
+            X, [0, 0, 1, 1])
+        __import__("fastlr").save(clf, tmp_path / "m.npz")
+        args += ["--model", str(tmp_path / "m.npz")]
+    proc = subprocess.run([sys.executable, "-m", "fastlr", command, *args],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"fastlr: error: {tmp_path / 'd.csv'}: is a FIFO "
+                           "(named pipe), not a regular file; fastlr reads only "
+                           "regular files (a device, pipe or socket may never "
+                           "end or never answer)\n")
+
+
+# --------------------------------------------------------------------------
+# every error in a text file names its line, in read_xy and iter_chunks
+
+
+def _csv_with(line6, rows=25):
+    """A CSV whose line 6 (the header is line 1) is ``line6``."""
+    lines = ["a,b,label"] + [f"{i}.5,{i},{i % 2}" for i in range(rows)]
+    lines[5] = line6
+    return "\n".join(lines) + "\n"
+
+
+def _svm_with(line6, rows=25):
+    lines = [f"{i % 2} 1:{i}.5 3:{i}" for i in range(rows)]
+    lines[5] = line6
+    return "\n".join(lines) + "\n"
+
+
+LINE6 = {
+    "csv_unclosed_quote": ("csv", _csv_with('1,"2,1'), "quote .* left open"),
+    "csv_label_1e999": ("csv", _csv_with("1,2,1e999"),
+                        "label '1e999' in column 'label' is not a finite number"),
+    "csv_label_huge": ("csv", _csv_with("1,2," + "9" * 400),
+                       r"label '9{40}'\.\.\. in column 'label' is not a finite"),
+    "csv_multiline_field": ("csv", _csv_with('1,"2\n3",1'),
+                            r"column 'b': '2\\n3' is not a number"),
+    "csv_field_limit": ("csv", _csv_with('1,"' + "x" * 200_000 + '",1'),
+                        "field larger than field limit"),
+    "svm_index_2_40": ("svmlight", _svm_with(f"1 1:1 {2**40}:1"),
+                       "feature index 1099511627776 is too large"),
+    "svm_index_2_63": ("svmlight", _svm_with(f"1 {2**63}:1"),
+                       "feature index 9223372036854775808 is too large"),
+    "svm_unsorted": ("svmlight", _svm_with("1 3:1 2:1"),
+                     "feature index 2 after 3: .* sorted and unique"),
+    "svm_duplicate": ("svmlight", _svm_with("1 2:1 2:5"),
+                      r"feature index 2 after 2: .* \(repeated\)"),
+    "svm_label_inf": ("svmlight", _svm_with("inf 2:1"), "the label is inf"),
+    "svm_label_1e999": ("svmlight", _svm_with("1e999 2:1"), "the label is inf"),
+    "svm_multilabel": ("svmlight", _svm_with("0,1 2:1"), "lists several labels"),
+    "svm_qid_late": ("svmlight", _svm_with("1 2:1 qid:3"), "qid must come first"),
+}
+
+
+@pytest.mark.parametrize("case", list(LINE6))
+def test_text_file_errors_name_the_line(tmp_path, case):
+    fmt, text, words = LINE6[case]
+    path = tmp_path / ("d.svm" if fmt == "svmlight" else "d.csv")
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    expected = [rf"^{path}, line 6: .*{words}"]
+    with pytest.raises(DataError, match=expected[0]) as exc:
+        read_xy(path)
+    assert exc.value.line == 6
+    for rows in (1, 4, 100):
+        with pytest.raises(DataError, match=expected[0]):
+            list(io.iter_chunks(path, rows))
+
+
+def test_svmlight_index_zero_and_width_name_the_line(tmp_path):
+    """In a file read as 1-based for a 3-feature model, line 6 holds index 0
+    (or index 5): the error names line 6, in every reader."""
+    for line6, words in (("1 0:1", "has feature index 0"),
+                         ("1 2:1 5:1", "(trained on 3 features|beyond the 3)")):
+        path = write(tmp_path / "d.svm", _svm_with(line6))
+        with pytest.raises(DataError, match=rf"d.svm, line 6: .*{words}"):
+            read_dataset(path, labels="optional", n_features=3, zero_based=False)
+        for rows in (1, 4, 100):
+            with pytest.raises(DataError, match=rf"d.svm, line 6: .*{words}"):
+                list(io.iter_chunks(path, rows, n_features=3, zero_based=False))
+
+
+@pytest.mark.parametrize("line", [6, 4002])
+def test_not_utf8_names_the_line_and_the_file_offset(tmp_path, line):
+    """The decoder's offset is within its 8 KB buffer; the message gives the
+    offset in the file (and the line), also deep into a large file."""
+    lines = ["a,b,label"] + [f"{i}.5,{i},{i % 2}" for i in range(4010)]
+    lines[line - 1] = "1.5,\udcff,1"
+    text = "\n".join(lines) + "\n"
+    offset = sum(len(x) + 1 for x in lines[:line - 1]) + 4
+    path = tmp_path / "d.csv"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    words = (rf"^{path}, line {line}: is not UTF-8 text \(invalid start byte "
+             rf"at byte {offset:,} of the file\)")
+    with pytest.raises(DataError, match=words):
+        read_xy(path)
+    with pytest.raises(DataError, match=words):
+        list(io.iter_chunks(path, 100))
+
+
+def _npy_header(shape, descr="<f8"):
+    out = __import__("io").BytesIO()
+    np.lib.format.write_array_header_1_0(
+        out, {"descr": descr, "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("shape, words", [
+    ((10_000_000, 3), r"is truncated: its header describes 240,000,128 bytes"),
+    ((10**12, 3), r"is truncated: its header describes 24,000,000,000,128 bytes"),
+    ((-1, 3), r"has a negative dimension in shape \(-1, 3\)"),
+], ids=["200MB", "22TB", "negative"])
+def test_npy_header_that_lies_is_refused_before_allocating(tmp_path, shape, words):
+    """A 176-byte .npy whose header claims gigabytes: refused from the file's
+    size, never allocated (numpy would allocate the header's shape first)."""
+    import tracemalloc
+
+    path = tmp_path / "lie.npy"
+    path.write_bytes(_npy_header(shape) + bytes(48))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=rf"lie.npy: {words}"):
+            read_xy(path)
+        with pytest.raises(DataError, match=rf"lie.npy: {words}"):
+            list(io.iter_chunks(path, 10))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20
+
+
+def test_npz_member_header_that_lies_is_refused(tmp_path):
+    import tracemalloc
+    import zipfile
+
+    path = tmp_path / "lie.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("X.npy", _npy_header((10_000_000, 2)) + bytes(32))
+        zf.writestr("y.npy", _npy_header((2,), "<i8") + bytes(16))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=r"lie.npz: array 'X': the archive "
+                           "declares 160 bytes but its header describes "
+                           "160,000,128"):
+            read_xy(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * 2**20

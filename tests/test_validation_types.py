@@ -1,0 +1,184 @@
+"""Input types alike at every entry point, as scikit-learn decides them.
+
+One table of input types (strings, object arrays, dates, bool, complex, ...)
+against every function and method that takes X: each type is accepted
+everywhere or refused everywhere with the same exception naming X. The
+answers are checked against scikit-learn's own ``check_array(dtype=
+"numeric")``, the one deviation (datetimes) included.
+"""
+
+import decimal
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array
+
+import fastlr
+from fastlr import LogisticRegression, reference
+
+BASE = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0], [0.5, 0.5],
+                 [2.5, 1.5]])
+Y = np.array([0, 0, 1, 1, 0, 1])
+W = np.array([0.5, -0.25])
+
+STRINGS = (TypeError, r"^X must have a numeric dtype, got dtype .* \(strings are "
+           "not converted to numbers")
+# name: (make X, None if accepted else (exception, message))
+TYPES = {
+    "unicode_numeric": (lambda: BASE.astype(str), STRINGS),
+    "unicode_text": (lambda: np.full(BASE.shape, "a"), STRINGS),
+    "bytes_numeric": (lambda: BASE.astype("S"), STRINGS),
+    "list_of_numeric_strings": (lambda: BASE.astype(str).tolist(), STRINGS),
+    "list_mixing_strings_and_numbers": (
+        lambda: [["1", 2.0]] + BASE[1:].tolist(), STRINGS),
+    "object_numeric_strings": (lambda: BASE.astype(str).astype(object), None),
+    "object_numbers": (lambda: BASE.astype(object), None),
+    "object_decimals": (lambda: np.array(
+        [[decimal.Decimal(str(v)) for v in row] for row in BASE], dtype=object),
+        None),
+    "object_text": (lambda: np.where(BASE > 1, "abc", BASE.astype(str)).astype(
+        object), (TypeError, r"^X must contain numbers, got dtype object with a "
+                  r"non-numeric value \(could not convert string to float")),
+    "object_dict": (lambda: _with_dict(), (TypeError, "argument must be .* string.* "
+                                           "number")),
+    "datetime64": (lambda: BASE.astype("datetime64[s]"), (
+        TypeError, r"^X must have a numeric dtype, got dtype datetime64\[s\] "
+        r"\(dates are not numbers")),
+    "timedelta64": (lambda: BASE.astype("timedelta64[s]"), (
+        TypeError, r"^X must have a numeric dtype, got dtype timedelta64\[s\] "
+        r"\(durations are not numbers")),
+    "bool": (lambda: BASE.astype(bool), None),
+    "int8": (lambda: BASE.astype(np.int8), None),
+    "uint64": (lambda: BASE.astype(np.uint64), None),
+    "float16": (lambda: BASE.astype(np.float16), None),
+    "complex": (lambda: BASE.astype(complex), (
+        ValueError, r"^Complex data not supported: X has dtype complex128")),
+    "complex_zero_imaginary_list": (lambda: (BASE + 0j).tolist(), (
+        ValueError, r"^Complex data not supported")),
+}
+
+
+def _with_dict():
+    X = BASE.astype(object)
+    X[0, 0] = {"foo": "bar"}
+    return X
+
+
+def _fitted():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return LogisticRegression(max_iter=3, random_state=0).fit(BASE, Y)
+
+
+ENTRY_POINTS = {
+    "fastlr.train": lambda X: fastlr.train(X, Y, epochs=2, random_state=0).w,
+    "reference.train": lambda X: reference.train(X, Y, epochs=2, random_state=0).w,
+    "fastlr.predict_proba": lambda X: fastlr.predict_proba(X, W, 0.1),
+    "reference.predict_proba": lambda X: reference.predict_proba(X, W, 0.1),
+    "fastlr.predict": lambda X: fastlr.predict(X, W, 0.1),
+    "reference.predict": lambda X: reference.predict(X, W, 0.1),
+    "fastlr.decision_function": lambda X: fastlr.decision_function(X, W, 0.1),
+    "fastlr.gradients": lambda X: fastlr.gradients(X, Y, np.full(6, 0.5))[0],
+    "reference.gradients": lambda X: reference.gradients(X, Y, np.full(6, 0.5))[0],
+    "estimator.fit": lambda X: LogisticRegression(
+        max_iter=2, tol=None, random_state=0).fit(X, Y).coef_,
+    "estimator.partial_fit": lambda X: LogisticRegression(
+        random_state=0).partial_fit(X, Y, classes=[0, 1]).coef_,
+    "estimator.predict": lambda X: _fitted().predict(X),
+    "estimator.predict_proba": lambda X: _fitted().predict_proba(X),
+    "estimator.predict_log_proba": lambda X: _fitted().predict_log_proba(X),
+    "estimator.decision_function": lambda X: _fitted().decision_function(X),
+    "estimator.score": lambda X: _fitted().score(X, Y),
+}
+
+
+@pytest.mark.parametrize("entry", list(ENTRY_POINTS))
+@pytest.mark.parametrize("kind", list(TYPES))
+def test_each_input_type_at_each_entry_point(kind, entry):
+    make, refusal = TYPES[kind]
+    call = ENTRY_POINTS[entry]
+    if refusal is None:
+        got = call(make())
+        want = call(np.asarray(make()).astype(np.float64))
+        np.testing.assert_array_equal(got, want)
+    else:
+        with pytest.raises(refusal[0], match=refusal[1]):
+            call(make())
+
+
+@pytest.mark.parametrize("entry", ["fastlr.predict_proba", "reference.predict_proba",
+                                   "estimator.fit", "estimator.predict"])
+@pytest.mark.parametrize("kind", ["bool", "int8", "complex"])
+def test_sparse_types_alike(kind, entry):
+    import scipy.sparse as sp
+
+    make, refusal = TYPES[kind]
+    X = sp.csr_matrix(make())
+    if refusal is None:
+        ENTRY_POINTS[entry](X)
+    else:
+        with pytest.raises(refusal[0], match=refusal[1]):
+            ENTRY_POINTS[entry](X)
+
+
+@pytest.mark.parametrize("kind", list(TYPES))
+def test_the_answers_are_scikit_learns(kind):
+    """Refused here exactly when scikit-learn's check_array(dtype="numeric")
+    refuses, except datetime64/timedelta64, which check_array passes through
+    unconverted (and scikit-learn's predict then fails on) and fastlr refuses."""
+    make, refusal = TYPES[kind]
+    try:
+        check_array(make(), dtype="numeric", ensure_all_finite=False)
+        sklearn_refuses = False
+    except (TypeError, ValueError):
+        sklearn_refuses = True
+    if kind in ("datetime64", "timedelta64"):
+        assert not sklearn_refuses and refusal is not None
+    else:
+        assert sklearn_refuses == (refusal is not None)
+
+
+def test_dataframe_columns_are_checked():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": BASE[:, 0], "b": BASE[:, 1].astype(str)})
+    with pytest.raises(TypeError, match="X must have a numeric dtype"):
+        LogisticRegression(max_iter=2).fit(df, Y)
+    df["b"] = pd.to_datetime(BASE[:, 1], unit="s")
+    with pytest.raises(TypeError, match="dates are not numbers"):
+        LogisticRegression(max_iter=2).fit(df, Y)
+    df["b"] = BASE[:, 1].astype(str).astype(object)  # an object column: parsed
+    clf = LogisticRegression(max_iter=2, tol=None).fit(df, Y)
+    assert list(clf.feature_names_in_) == ["a", "b"]
+
+
+def test_validation_does_not_import_scikit_learn():
+    """The functional API and its checks stay free of scikit-learn (its
+    import costs about a second)."""
+    import subprocess
+
+    code = ("import sys, numpy as np, fastlr\n"
+            "fastlr.train(np.eye(4), [0, 1, 0, 1], epochs=1)\n"
+            "try:\n    fastlr.train(np.eye(4).astype(str), [0, 1, 0, 1])\n"
+            "except TypeError:\n    pass\n"
+            "print('sklearn' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, timeout=300, check=True).stdout
+    assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("kind", ["unicode_numeric", "complex", "datetime64",
+                                  "object_numeric_strings", "bool"])
+def test_distributed_train_alike(kind):
+    pytest.importorskip("dask.array")
+    from fastlr import distributed
+
+    make, refusal = TYPES[kind]
+    call = lambda X: distributed.train(X, Y, epochs=2, random_state=0).w  # noqa: E731
+    if refusal is None:
+        np.testing.assert_array_equal(call(make()), call(make().astype(np.float64)))
+    else:
+        with pytest.raises(refusal[0], match=refusal[1]):
+            call(make())
