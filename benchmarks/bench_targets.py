@@ -1,5 +1,5 @@
 """asv suite for the performance targets, on the exact workload of the
-performance issue: X ~ N(0, 1), 1,000,000 x 100, one epoch from w = 0,
+performance table in README: X ~ N(0, 1), 1,000,000 x 100, one epoch from w = 0,
 lr 0.1, loss tracked unless said otherwise.
 
 Each ``track_`` value is a ratio measured inside one call from interleaved

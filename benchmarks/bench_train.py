@@ -1,7 +1,7 @@
 """asv benchmarks for fastlr.train: one SGD epoch against the NumPy reference,
 scikit-learn's SGDClassifier and the memory floor (one read of X).
 
-Workload (DESIGN.md, performance model): X ~ N(0, 1), C-contiguous, 100
+Workload (README, "Performance"): X ~ N(0, 1), C-contiguous, 100
 features; y ~ Bernoulli(sigmoid(X @ w* + 0.5)) with a fixed seed. float32 data
 is the float64 data cast down, so both dtypes see the same numbers.
 

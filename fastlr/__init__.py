@@ -1,6 +1,7 @@
 """fastlr: logistic regression trained by mini-batch SGD in Numba kernels.
 
-Functional layer (the seed article's functions, as fused kernels)::
+Functional layer (the functions of a textbook logistic regression, as fused
+kernels)::
 
     fastlr.sigmoid, fastlr.log_loss, fastlr.gradients, fastlr.train,
     fastlr.predict_proba, fastlr.predict, fastlr.accuracy

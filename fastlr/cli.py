@@ -112,7 +112,7 @@ def _data_args(p, target_help):
 
 def _add_demo(sub, common):
     p = sub.add_parser("demo", parents=[common],
-                       help="run the seed experiments and breast cancer, "
+                       help="run the tutorial experiments and breast cancer, "
                        "fastlr vs the NumPy reference",
                        description="Train on make_classification, make_moons and "
                        "breast cancer with fastlr and the NumPy reference; print "
@@ -732,8 +732,8 @@ def _format_confusion(cm, classes):
 # verify
 
 #: Tolerances of the kernel-vs-reference comparison (as in
-#: tests/test_reference.py). float64 follows STYLE.md; for float32 input both
-#: implementations compute in float64 and only the final cast to float32
+#: tests/test_reference.py). float64: rtol 1e-10, atol near zero; for float32
+#: input both implementations compute in float64 and only the final cast to float32
 #: rounds, so float32 arrays may differ by an ulp (rtol 1e-6), while values
 #: that are float64 for both dtypes (b, losses, log-loss) keep float64's.
 VERIFY_TOL = {

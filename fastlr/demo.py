@@ -1,4 +1,6 @@
-"""The seed article's experiments, plus breast cancer, on bundled data.
+"""The experiments of the tutorial fastlr grew from (a linearly separable
+``make_classification`` problem and ``make_moons``), plus breast cancer, on
+data scikit-learn generates or bundles.
 
 Each data set is trained with :func:`fastlr.train` and with
 :func:`fastlr.reference.train` (same options, same batches), and the demo
@@ -14,7 +16,7 @@ import numpy as np
 
 from . import core, reference
 
-#: The seed's training settings: bs=100, epochs=1000, lr=0.01.
+#: The tutorial's training settings: bs=100, epochs=1000, lr=0.01.
 SEED_SETTINGS = {"batch_size": 100, "epochs": 1000, "lr": 0.01}
 
 
