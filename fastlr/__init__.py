@@ -6,7 +6,8 @@ kernels)::
     fastlr.sigmoid, fastlr.log_loss, fastlr.gradients, fastlr.train,
     fastlr.predict_proba, fastlr.predict, fastlr.accuracy
 
-scikit-learn layer: :class:`fastlr.LogisticRegression`.
+scikit-learn layer: :class:`fastlr.LogisticRegression`; its models export to
+ONNX with :func:`fastlr.to_onnx` (the ``onnx`` extra).
 NumPy twin of every function, for verification: :mod:`fastlr.reference`.
 The first call of each kernel JIT-compiles it (cached on disk afterwards).
 """
@@ -28,7 +29,8 @@ from .core import (
 # The estimator and model files need scikit-learn, whose import takes about
 # a second: they are loaded on first use, so that `import fastlr` and the
 # functional API start fast (PEP 562 module __getattr__).
-_LAZY = {"LogisticRegression": "estimator", "load": "persist", "save": "persist"}
+_LAZY = {"LogisticRegression": "estimator", "load": "persist", "save": "persist",
+         "to_onnx": "onnx"}
 
 
 def __getattr__(name):
@@ -60,6 +62,7 @@ __all__ = [
     "reference",
     "save",
     "sigmoid",
+    "to_onnx",
     "train",
     "__version__",
 ]
