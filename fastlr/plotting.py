@@ -298,7 +298,8 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
     return fig
 
 
-def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration"):
+def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
+                     what="class 1", ylabel=None):
     """Reliability diagram: observed frequency of class 1 per probability bin.
 
     Without ``ax`` the figure has a second panel below: the histogram of the
@@ -315,6 +316,13 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration"):
     ax : matplotlib Axes, optional
         Draw only the reliability curve on it.
     title : str
+    what : str
+        What ``y_true`` marks and ``y_prob`` is the probability of, for the
+        axis labels; e.g. ``"the predicted class"`` for a k-class model's
+        top-label calibration (``y_true``: prediction right, ``y_prob``: its
+        probability).
+    ylabel : str, optional
+        Label of the vertical axis; default ``"fraction of " + what``.
 
     Returns
     -------
@@ -343,7 +351,7 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration"):
     ax.plot(mean_prob, frac_pos, "o-", lw=2, label="model")
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("fraction of class 1")
+    ax.set_ylabel(ylabel or f"fraction of {what}")
     ax.set_title(title)
     ax.legend(loc="upper left")
     if hist_ax is None:
@@ -351,6 +359,6 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration"):
     else:
         hist_ax.bar(edges[:-1], counts, width=1.0 / n_bins, align="edge",
                     edgecolor="white")
-        hist_ax.set_xlabel("predicted probability of class 1")
+        hist_ax.set_xlabel(f"predicted probability of {what}")
         hist_ax.set_ylabel("rows")
     return fig
