@@ -1,8 +1,9 @@
 """asv benchmark: one epoch of fastlr.distributed.train on a dask LocalCluster
 versus one epoch of fastlr.train in this process, on the same data.
 
-Workload: the one of ``bench_train.py`` (X ~ N(0, 1), 200,000 x 100 float64,
-160 MB; y ~ Bernoulli(sigmoid(X @ w* + 0.5))), batch 256, standardized.
+Workload: ``common.make_block``, the distribution of ``bench_train.py``'s
+(X ~ N(0, 1), 200,000 x 100 float64, 160 MB; y ~ Bernoulli(sigmoid(X @ w* +
+0.5))) in 2 row blocks of 100,000, batch 256, standardized.
 
 - ``dask``: a LocalCluster of 2 worker processes, 1 thread each, X in 2 row
   blocks of 100,000 rows already persisted on the workers (as data on a
@@ -20,17 +21,17 @@ average). The cluster is created in ``setup`` and closed in ``teardown``;
 without dask and distributed the suite is skipped.
 """
 
-import os
+import sys
 
-for _name, _value in (("NUMBA_NUM_THREADS", "2"), ("OMP_NUM_THREADS", "1"),
-                      ("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1")):
-    os.environ.setdefault(_name, _value)
+import numpy as np
 
-import numpy as np  # noqa: E402
+import fastlr
 
-import fastlr  # noqa: E402
+from . import common
+from .common import N_FEATURES, make_block
 
 try:
+    import cloudpickle
     import dask
     import dask.array as da
     import distributed
@@ -40,27 +41,13 @@ except ImportError:  # the optional extra is not installed: skip the suite
     dask = da = distributed = fdist = None
 
 N_SAMPLES = 200_000
-N_FEATURES = 100
 N_WORKERS = 2
-SEED = 0
 FIT = {"batch_size": 256, "lr": 0.1, "shuffle": False, "standardize": True}
-
-
-def make_block(k, rows=N_SAMPLES // N_WORKERS, n_features=N_FEATURES):
-    """Row block ``k`` of the workload (as ``bench_train.make_data`` builds it,
-    seeded per block, so that workers can build their blocks themselves)."""
-    w_star = np.random.default_rng(SEED).standard_normal(n_features)
-    w_star /= np.sqrt(n_features)
-    rng = np.random.default_rng([SEED, k])
-    X = rng.standard_normal((rows, n_features))
-    z = X @ w_star + 0.5
-    y = (rng.random(rows) < 1.0 / (1.0 + np.exp(-z))).astype(np.float64)
-    return X, y
 
 
 def make_data():
     """The whole workload in this process: the blocks, concatenated."""
-    blocks = [make_block(k) for k in range(N_WORKERS)]
+    blocks = [make_block(k, N_SAMPLES // N_WORKERS) for k in range(N_WORKERS)]
     return (np.concatenate([X for X, _ in blocks]),
             np.concatenate([y for _, y in blocks]))
 
@@ -70,7 +57,7 @@ class DaskFit:
 
     params = (["dask", "single"], [1, 5])
     param_names = ["impl", "epochs"]
-    timeout = 300
+    timeout = 120
     # each call takes about a second; a few repeats are enough
     repeat = (2, 5, 60.0)
     number = 1
@@ -87,9 +74,14 @@ class DaskFit:
             n_workers=N_WORKERS, threads_per_worker=1, processes=True,
             dashboard_address=None)
         self.client = distributed.Client(self.cluster)
-        # the workers build their blocks (shipping 160 MB of graph would be slow)
+        # The workers build their blocks (shipping 160 MB of graph would be
+        # slow). They cannot import this folder (it is not installed: asv
+        # imports it from the checkout), so make_block travels by value
+        # rather than as a reference to benchmarks.common, which failed on
+        # the workers with "No module named 'benchmarks'".
+        cloudpickle.register_pickle_by_value(sys.modules[common.__name__])
         rows = N_SAMPLES // N_WORKERS
-        parts = [dask.delayed(make_block)(k) for k in range(N_WORKERS)]
+        parts = [dask.delayed(make_block)(k, rows) for k in range(N_WORKERS)]
         self.Xd = da.concatenate([
             da.from_delayed(p[0], shape=(rows, N_FEATURES), dtype=np.float64)
             for p in parts])
