@@ -1,7 +1,7 @@
 """asv benchmark: one epoch of fastlr.distributed.train on a dask LocalCluster
 versus one epoch of fastlr.train in this process, on the same data.
 
-Workload: ``common.make_block``, the distribution of ``bench_train.py``'s
+Workload: ``common.make_dask_data``, the distribution of ``bench_train.py``'s
 (X ~ N(0, 1), 200,000 x 100 float64, 160 MB; y ~ Bernoulli(sigmoid(X @ w* +
 0.5))) in 2 row blocks of 100,000, batch 256, standardized.
 
@@ -21,35 +21,21 @@ average). The cluster is created in ``setup`` and closed in ``teardown``;
 without dask and distributed the suite is skipped.
 """
 
-import sys
-
-import numpy as np
-
 import fastlr
 
-from . import common
-from .common import N_FEATURES, make_block
+from .common import make_dask_data
 
 try:
-    import cloudpickle
     import dask
-    import dask.array as da
     import distributed
 
     import fastlr.distributed as fdist
 except ImportError:  # the optional extra is not installed: skip the suite
-    dask = da = distributed = fdist = None
+    dask = distributed = fdist = None
 
 N_SAMPLES = 200_000
 N_WORKERS = 2
 FIT = {"batch_size": 256, "lr": 0.1, "shuffle": False, "standardize": True}
-
-
-def make_data():
-    """The whole workload in this process: the blocks, concatenated."""
-    blocks = [make_block(k, N_SAMPLES // N_WORKERS) for k in range(N_WORKERS)]
-    return (np.concatenate([X for X, _ in blocks]),
-            np.concatenate([y for _, y in blocks]))
 
 
 class DaskFit:
@@ -65,28 +51,19 @@ class DaskFit:
     def setup(self, impl, epochs):
         if fdist is None:
             raise NotImplementedError("dask and distributed are not installed")
+        self.Xd, self.yd = make_dask_data(N_SAMPLES, N_WORKERS)
         if impl == "single":
             self.cluster = self.client = None
-            self.X, self.y = make_data()
+            # the same numbers, computed in this process
+            self.X, self.y = dask.compute(self.Xd, self.yd, scheduler="sync")
             fastlr.train(self.X, self.y, epochs=1, **FIT)  # compile / load cache
             return
         self.cluster = distributed.LocalCluster(
             n_workers=N_WORKERS, threads_per_worker=1, processes=True,
             dashboard_address=None)
         self.client = distributed.Client(self.cluster)
-        # The workers build their blocks (shipping 160 MB of graph would be
-        # slow). They cannot import this folder (it is not installed: asv
-        # imports it from the checkout), so make_block travels by value
-        # rather than as a reference to benchmarks.common, which failed on
-        # the workers with "No module named 'benchmarks'".
-        cloudpickle.register_pickle_by_value(sys.modules[common.__name__])
-        rows = N_SAMPLES // N_WORKERS
-        parts = [dask.delayed(make_block)(k, rows) for k in range(N_WORKERS)]
-        self.Xd = da.concatenate([
-            da.from_delayed(p[0], shape=(rows, N_FEATURES), dtype=np.float64)
-            for p in parts])
-        self.yd = da.concatenate([
-            da.from_delayed(p[1], shape=(rows,), dtype=np.float64) for p in parts])
+        # the workers build their blocks (shipping 160 MB of graph would be
+        # slow) and keep them, as data on a cluster would be
         self.Xd, self.yd = self.client.persist([self.Xd, self.yd])
         distributed.wait([self.Xd, self.yd])
         # load the kernels in every worker process

@@ -73,17 +73,28 @@ def make_data(n_samples, dtype="float64", n_features=N_FEATURES, seed=SEED):
     return X, y
 
 
-def make_block(k, rows, n_features=N_FEATURES, seed=SEED):
-    """Row block ``k`` of the dense workload's distribution, seeded per block
-    (the same w* for every block), so that Dask workers build their blocks
-    themselves. Dask ships this function to its workers by value (see
-    bench_dask.py): they cannot import this folder."""
+def make_dask_data(n_samples, n_blocks, n_features=N_FEATURES, seed=SEED):
+    """The dense workload's distribution as dask arrays of ``n_blocks`` row
+    blocks: ``(X, y)``, X ~ N(0, 1) float64, y ~ Bernoulli(sigmoid(X @ w* +
+    0.5)) as float64 0/1, w* ~ N(0, 1/n).
+
+    The graph holds only dask's and NumPy's own functions, so Dask workers
+    build their blocks themselves: a function of this folder would reach
+    them as a reference to the module ``benchmarks``, which they cannot
+    import (asv imports it from the checkout; it is not installed).
+    Computing the arrays gives the same numbers on a cluster, in threads or
+    in this process.
+    """
+    import dask.array as da
+
     w_star = np.random.default_rng(seed).standard_normal(n_features)
     w_star /= np.sqrt(n_features)
-    rng = np.random.default_rng([seed, k])
-    X = rng.standard_normal((rows, n_features))
+    rng = da.random.default_rng(seed)
+    rows = -(-n_samples // n_blocks)
+    X = rng.standard_normal((n_samples, n_features), chunks=(rows, n_features))
     z = X @ w_star + 0.5
-    y = (rng.random(rows) < 1.0 / (1.0 + np.exp(-z))).astype(np.float64)
+    u = rng.random(n_samples, chunks=rows)
+    y = (u < 1.0 / (1.0 + da.exp(-z))).astype(np.float64)
     return X, y
 
 
