@@ -1,8 +1,9 @@
 """asv benchmark: one epoch of fastlr.distributed.train on a dask LocalCluster
 versus one epoch of fastlr.train in this process, on the same data.
 
-Workload: the one of ``bench_train.py`` (X ~ N(0, 1), 200,000 x 100 float64,
-160 MB; y ~ Bernoulli(sigmoid(X @ w* + 0.5))), batch 256, standardized.
+Workload: ``common.make_dask_data``, the distribution of ``bench_train.py``'s
+(X ~ N(0, 1), 200,000 x 100 float64, 160 MB; y ~ Bernoulli(sigmoid(X @ w* +
+0.5))) in 2 row blocks of 100,000, batch 256, standardized.
 
 - ``dask``: a LocalCluster of 2 worker processes, 1 thread each, X in 2 row
   blocks of 100,000 rows already persisted on the workers (as data on a
@@ -20,49 +21,21 @@ average). The cluster is created in ``setup`` and closed in ``teardown``;
 without dask and distributed the suite is skipped.
 """
 
-import os
+import fastlr
 
-for _name, _value in (("NUMBA_NUM_THREADS", "2"), ("OMP_NUM_THREADS", "1"),
-                      ("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1")):
-    os.environ.setdefault(_name, _value)
-
-import numpy as np  # noqa: E402
-
-import fastlr  # noqa: E402
+from .common import make_dask_data
 
 try:
     import dask
-    import dask.array as da
     import distributed
 
     import fastlr.distributed as fdist
 except ImportError:  # the optional extra is not installed: skip the suite
-    dask = da = distributed = fdist = None
+    dask = distributed = fdist = None
 
 N_SAMPLES = 200_000
-N_FEATURES = 100
 N_WORKERS = 2
-SEED = 0
 FIT = {"batch_size": 256, "lr": 0.1, "shuffle": False, "standardize": True}
-
-
-def make_block(k, rows=N_SAMPLES // N_WORKERS, n_features=N_FEATURES):
-    """Row block ``k`` of the workload (as ``bench_train.make_data`` builds it,
-    seeded per block, so that workers can build their blocks themselves)."""
-    w_star = np.random.default_rng(SEED).standard_normal(n_features)
-    w_star /= np.sqrt(n_features)
-    rng = np.random.default_rng([SEED, k])
-    X = rng.standard_normal((rows, n_features))
-    z = X @ w_star + 0.5
-    y = (rng.random(rows) < 1.0 / (1.0 + np.exp(-z))).astype(np.float64)
-    return X, y
-
-
-def make_data():
-    """The whole workload in this process: the blocks, concatenated."""
-    blocks = [make_block(k) for k in range(N_WORKERS)]
-    return (np.concatenate([X for X, _ in blocks]),
-            np.concatenate([y for _, y in blocks]))
 
 
 class DaskFit:
@@ -70,7 +43,7 @@ class DaskFit:
 
     params = (["dask", "single"], [1, 5])
     param_names = ["impl", "epochs"]
-    timeout = 300
+    timeout = 120
     # each call takes about a second; a few repeats are enough
     repeat = (2, 5, 60.0)
     number = 1
@@ -78,23 +51,19 @@ class DaskFit:
     def setup(self, impl, epochs):
         if fdist is None:
             raise NotImplementedError("dask and distributed are not installed")
+        self.Xd, self.yd = make_dask_data(N_SAMPLES, N_WORKERS)
         if impl == "single":
             self.cluster = self.client = None
-            self.X, self.y = make_data()
+            # the same numbers, computed in this process
+            self.X, self.y = dask.compute(self.Xd, self.yd, scheduler="sync")
             fastlr.train(self.X, self.y, epochs=1, **FIT)  # compile / load cache
             return
         self.cluster = distributed.LocalCluster(
             n_workers=N_WORKERS, threads_per_worker=1, processes=True,
             dashboard_address=None)
         self.client = distributed.Client(self.cluster)
-        # the workers build their blocks (shipping 160 MB of graph would be slow)
-        rows = N_SAMPLES // N_WORKERS
-        parts = [dask.delayed(make_block)(k) for k in range(N_WORKERS)]
-        self.Xd = da.concatenate([
-            da.from_delayed(p[0], shape=(rows, N_FEATURES), dtype=np.float64)
-            for p in parts])
-        self.yd = da.concatenate([
-            da.from_delayed(p[1], shape=(rows,), dtype=np.float64) for p in parts])
+        # the workers build their blocks (shipping 160 MB of graph would be
+        # slow) and keep them, as data on a cluster would be
         self.Xd, self.yd = self.client.persist([self.Xd, self.yd])
         distributed.wait([self.Xd, self.yd])
         # load the kernels in every worker process

@@ -1,36 +1,13 @@
 """asv suite for multinomial (softmax) regression: one SGD epoch of the
 k-class kernel against the NumPy reference, on digits (1797 x 64, k = 10) and
 on a synthetic 200,000 x 100, k = 5 workload (X ~ N(0, 1), labels drawn from
-a softmax of X @ W* with a fixed seed)."""
+a softmax of X @ W* with a fixed seed; ``common.make_multinomial_data``)."""
 
-import os
+from fastlr import core, reference
 
-for _name, _value in (("NUMBA_NUM_THREADS", "2"), ("OMP_NUM_THREADS", "1"),
-                      ("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1")):
-    os.environ.setdefault(_name, _value)
-
-import functools  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from fastlr import core, reference  # noqa: E402
+from .common import make_multinomial_data as make_data
 
 IMPLS = {"numba": core.train_multinomial, "numpy": reference.train_multinomial}
-
-
-@functools.lru_cache(maxsize=4)
-def make_data(workload, dtype):
-    """``(X, y)`` for a workload name; cached per process, not to be modified."""
-    if workload == "digits":
-        from sklearn.datasets import load_digits
-
-        X, y = load_digits(return_X_y=True)
-    else:
-        rng = np.random.default_rng(0)
-        X = rng.standard_normal((200_000, 100))
-        W = rng.standard_normal((100, 5)) / np.sqrt(100)
-        y = (X @ W + rng.gumbel(size=(200_000, 5))).argmax(axis=1)
-    return np.ascontiguousarray(X, dtype=dtype), y.astype(np.int64)
 
 
 class MultinomialEpoch:

@@ -2,14 +2,9 @@
 on 200,000 x 100 float64 (batch 256), so that the cost of each option over
 the default update stays visible."""
 
-import os
+import fastlr
 
-for _name, _value in (("NUMBA_NUM_THREADS", "2"), ("OMP_NUM_THREADS", "1"),
-                      ("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1")):
-    os.environ.setdefault(_name, _value)
-
-import fastlr  # noqa: E402
-from fastlr.bench import make_workload  # noqa: E402
+from .common import make_workload
 
 
 class PenalizedEpoch:

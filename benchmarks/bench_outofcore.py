@@ -11,15 +11,12 @@ import os
 import shutil
 import tempfile
 
-for _name, _value in (("NUMBA_NUM_THREADS", "2"), ("OMP_NUM_THREADS", "1"),
-                      ("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1")):
-    os.environ.setdefault(_name, _value)
+import numpy as np
 
-import numpy as np  # noqa: E402
+import fastlr
+from fastlr.io import iter_chunks
 
-import fastlr  # noqa: E402
-from fastlr.bench import make_workload  # noqa: E402
-from fastlr.io import iter_chunks  # noqa: E402
+from .common import make_workload
 
 ROWS, FEATURES = 200_000, 100
 

@@ -9,16 +9,11 @@ small batches an epoch must cost O(nnz + n), not O(n) per batch: the
 cumulative truncation.
 """
 
-import os
+import warnings
 
-for _name, _value in (("NUMBA_NUM_THREADS", "2"), ("OMP_NUM_THREADS", "1"),
-                      ("OPENBLAS_NUM_THREADS", "1"), ("MKL_NUM_THREADS", "1")):
-    os.environ.setdefault(_name, _value)
+import fastlr
 
-import warnings  # noqa: E402
-
-import fastlr  # noqa: E402
-from fastlr.bench import make_sparse_workload  # noqa: E402
+from .common import make_sparse_workload
 
 ROWS, FEATURES, NNZ_PER_ROW = 200_000, 1_000_000, 20
 

@@ -14,7 +14,6 @@ import argparse
 
 import numpy as np
 
-from fastlr import _kernels
 from fastlr.bench import (
     epoch_time_fn,
     format_performance,
@@ -23,6 +22,7 @@ from fastlr.bench import (
     performance_table,
     reference_epoch_fn,
     sklearn_epoch_fn,
+    stream_sum,
 )
 
 BATCHES = (8, 32, 128, 512, 2048, 8192, 32768)
@@ -32,7 +32,7 @@ def plot(path, rows=200_000, features=100, repeats=5):
     from matplotlib.figure import Figure
 
     X, y = make_workload(rows, features)
-    funcs = {("floor", 0): lambda: _kernels.stream_sum(X),
+    funcs = {("floor", 0): lambda: stream_sum(X),
              ("sklearn", 0): sklearn_epoch_fn(X, y)}
     for bs in BATCHES:
         funcs[("fastlr", bs)] = epoch_time_fn(X, y, bs)

@@ -1,12 +1,14 @@
 """fastlr: logistic regression trained by mini-batch SGD in Numba kernels.
 
-Functional layer (the seed article's functions, as fused kernels)::
+Functional layer (the functions of a textbook logistic regression, as fused
+kernels)::
 
     fastlr.sigmoid, fastlr.log_loss, fastlr.gradients, fastlr.train,
     fastlr.predict_proba, fastlr.predict, fastlr.accuracy,
     fastlr.train_multinomial (k classes, softmax)
 
-scikit-learn layer: :class:`fastlr.LogisticRegression`.
+scikit-learn layer: :class:`fastlr.LogisticRegression`; its models export to
+ONNX with :func:`fastlr.to_onnx` (the ``onnx`` extra).
 NumPy twin of every function, for verification: :mod:`fastlr.reference`.
 The first call of each kernel JIT-compiles it (cached on disk afterwards).
 """
@@ -31,7 +33,8 @@ from .core import (
 # The estimator and model files need scikit-learn, whose import takes about
 # a second: they are loaded on first use, so that `import fastlr` and the
 # functional API start fast (PEP 562 module __getattr__).
-_LAZY = {"LogisticRegression": "estimator", "load": "persist", "save": "persist"}
+_LAZY = {"LogisticRegression": "estimator", "load": "persist", "save": "persist",
+         "to_onnx": "onnx"}
 
 
 def __getattr__(name):
@@ -62,6 +65,7 @@ __all__ = [
     "reference",
     "save",
     "sigmoid",
+    "to_onnx",
     "train",
     "train_multinomial",
     "__version__",

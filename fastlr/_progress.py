@@ -1,8 +1,9 @@
 """Training progress bars (tqdm), shared by the estimator and the CLI.
 
 :func:`epoch_progress` returns a callable ``callback(epoch, loss)`` of the
-kind :func:`fastlr.core.sgd` calls after every epoch. It drives a tqdm bar
-that shows epochs done, the last epoch's loss and the throughput in rows/s.
+kind the training loop (:func:`fastlr._sgd.sgd`) calls after every epoch.
+It drives a tqdm bar that shows epochs done, the last epoch's loss and the
+throughput in rows/s.
 
 When the bar appears:
 

@@ -185,15 +185,25 @@ def quick_table(rows=200_000, features=100, batch_sizes=(32, 256, 4096),
 
 
 def format_quick(table, rows, features, dtype):
-    head = (f"{'implementation':<24}{'batch':>7}{'epoch ms':>10}{'rows/s':>12}"
-            f"{'x floor':>9}{'fastlr is':>11}")
+    """The table of :func:`quick_table` as text, one row per implementation
+    and batch size; columns are separated by at least two spaces."""
+    cols = [("implementation", "<", 22), ("batch", ">", 5), ("epoch ms", ">", 9),
+            ("rows/s", ">", 9), ("time / floor", ">", 12),
+            ("fastlr is", "<", 18)]
+    def line(values):
+        return "  ".join(f"{v:{a}{w}}" for v, (_, a, w) in
+                         zip(values, cols, strict=True)).rstrip()
+
+    head = line([c[0] for c in cols])
     lines = [f"one epoch on {rows:,} x {features} {dtype} (X ~ N(0,1)); "
              "medians of interleaved runs", head, "-" * len(head)]
     for r in table:
         bs = "-" if r["batch_size"] is None else str(r["batch_size"])
-        faster = "" if r["impl"] in ("floor", "fastlr") else f"{r['speedup']:.1f}x faster"
-        lines.append(f"{r['impl']:<24}{bs:>7}{r['seconds'] * 1e3:>10.1f}"
-                     f"{r['rows_per_s']:>12.3g}{r['vs_floor']:>9.2f}{faster:>11}")
+        faster = "" if r["impl"] in ("floor", "fastlr") else \
+            f"{r['speedup']:.1f}x faster"
+        lines.append(line([r["impl"], bs, f"{r['seconds'] * 1e3:.1f}",
+                           f"{r['rows_per_s']:.3g}", f"{r['vs_floor']:.2f}",
+                           faster]))
     lines.append("sklearn runs per-sample SGD; its 'fastlr is' column compares "
                  "with fastlr's fastest batch size above.")
     return "\n".join(lines)

@@ -1,12 +1,19 @@
 """The ``fastlr`` command line (``fastlr ...`` or ``python -m fastlr ...``).
 
-Subcommands: ``demo``, ``train``, ``predict``, ``evaluate``, ``verify`` and
-``bench``; ``fastlr COMMAND --help`` describes each. Data files are read by
-:mod:`fastlr.io`, models are written and read by :func:`fastlr.save` and
-:func:`fastlr.load`. svmlight/libsvm files stay sparse (a CSR matrix) from
-the file through training and prediction: they are never densified, so
-files with millions of features work in memory proportional to their
-non-zeros.
+Subcommands: ``demo``, ``train``, ``predict``, ``evaluate``, ``export``,
+``verify`` and ``bench``; ``fastlr COMMAND --help`` describes each. Data
+files are read by :mod:`fastlr.io`, models are written and read by
+:func:`fastlr.save` and :func:`fastlr.load`. svmlight/libsvm files stay
+sparse (a CSR matrix) from the file through training and prediction: they
+are never densified, so files with millions of features work in memory
+proportional to their non-zeros.
+
+``fastlr train`` has an option for every parameter of
+:class:`fastlr.LogisticRegression` (:data:`TRAIN_PARAMS`, one entry each; a
+test checks that none is missing) and trains binary or multinomial models as
+the estimator does. Its data checks come before training: the output paths
+must be writable, and a misspelt ``--target``, ``--drop`` or ``--id`` column
+is named with the closest column of the header.
 
 Exit status: 0 on success; 1 when a command fails (bad input, unreadable file,
 ``verify`` finding a mismatch), with one ``fastlr: error: ...`` line on stderr
@@ -16,11 +23,16 @@ and no traceback unless ``--debug`` is given; 2 for a usage error.
 import argparse
 import contextlib
 import csv
+import difflib
 import os
 import platform
+import re
+import secrets
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -83,6 +95,290 @@ def _delimiter_type(text):
     return text
 
 
+def _average_type(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected the step to start averaging at (an integer >= 1), got "
+            f"{text!r}; give it as --average=N") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _class_weight_type(text):
+    """'balanced', or LABEL:WEIGHT pairs separated by commas (labels stay text
+    until the data's classes are known: see :func:`_class_weight_param`)."""
+    if text.strip() == "balanced":
+        return "balanced"
+    pairs = []
+    for item in text.split(","):
+        label, sep, weight = item.rpartition(":")
+        label = label.strip()
+        if not sep or not label:
+            raise argparse.ArgumentTypeError(
+                f"expected 'balanced' or LABEL:WEIGHT[,LABEL:WEIGHT...], got "
+                f"{text!r}")
+        try:
+            value = float(weight)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"the weight of {label!r} is not a number: {weight.strip()!r}") from None
+        if not np.isfinite(value) or value < 0:
+            raise argparse.ArgumentTypeError(
+                f"the weight of {label!r} must be a finite number >= 0, got "
+                f"{weight.strip()}")
+        if label in (p[0] for p in pairs):
+            raise argparse.ArgumentTypeError(f"label {label!r} is given twice")
+        pairs.append((label, value))
+    return tuple(pairs)
+
+
+def _columns_type(text):
+    names = [c.strip() for c in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"expected column names separated by commas, got {text!r}")
+    if len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(f"a column is named twice in {text!r}")
+    return names
+
+
+def _column_type(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a column name or index")
+    return text.strip()
+
+
+# --------------------------------------------------------------------------
+# the estimator's parameters as options of `fastlr train`
+
+
+def _same(value):
+    return value
+
+
+def _show(value):
+    """A parameter's value as written on the command line."""
+    if value is None:
+        return "none"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of :class:`fastlr.LogisticRegression` as an option of
+    ``fastlr train``.
+
+    Attributes
+    ----------
+    name : str
+        The estimator's parameter.
+    flags : tuple of str
+        The option's spellings; the first is the main one.
+    help : str
+        What it does; ``--help`` appends the default.
+    default : object
+        The parameter's value when the option is not given (the estimator's
+        default unless ``own_default`` says why not).
+    kwargs : dict
+        More ``add_argument`` arguments: ``type`` (parses and validates the
+        text, naming the option in its error), ``choices``, ``metavar``,
+        ``nargs``, ``const``, ``action``.
+    to_param : callable
+        The parsed value -> the parameter's value.
+    show : callable
+        The parameter's value -> how ``--help`` writes the default.
+    aliases : tuple of (flags, parsed value, help)
+        Extra options that set a fixed value (``--no-shuffle``).
+    own_default : str
+        Why the command line's default differs from the estimator's, or "".
+    example : tuple of (argv, parameter value)
+        A non-default use of the option and the parameter it gives; the
+        tests train once with every example and check the saved model.
+    """
+
+    name: str
+    flags: tuple
+    help: str
+    default: object
+    kwargs: dict = field(default_factory=dict)
+    to_param: Callable = _same
+    show: Callable = _show
+    aliases: tuple = ()
+    own_default: str = ""
+    example: tuple = ()
+
+    @property
+    def dest(self):
+        return "param_" + self.name
+
+
+#: Every parameter of ``fastlr.LogisticRegression``, in ``--help`` order.
+#: Adding a parameter to the estimator means adding its entry here.
+TRAIN_PARAMS = (
+    Param("lr", ("--lr",),
+          "learning rate: the step size (scikit-learn's eta0)", 0.01,
+          dict(type=_float_type(0.0, strict_min=True), metavar="LR"),
+          example=(["--lr", "0.05"], 0.05)),
+    Param("batch_size", ("--batch-size",), "rows per SGD step", 32,
+          dict(type=_int_type(1), metavar="N"), example=(["--batch-size", "17"], 17)),
+    Param("max_iter", ("--epochs", "--max-iter"),
+          "maximum number of epochs (passes over the data)", 1000,
+          dict(type=_int_type(1), metavar="N"), example=(["--epochs", "7"], 7)),
+    Param("tol", ("--tol",),
+          "stop when the epoch loss has not improved by TOL for "
+          "--n-iter-no-change epochs; 'none' runs every epoch", 1e-4,
+          dict(type=_tol_type, metavar="TOL"), example=(["--tol", "none"], None)),
+    Param("n_iter_no_change", ("--n-iter-no-change",),
+          "epochs without improvement before stopping (with --learning-rate "
+          "adaptive: before dividing the rate by 5)", 5,
+          dict(type=_int_type(1), metavar="N"),
+          example=(["--n-iter-no-change", "3"], 3)),
+    Param("penalty", ("--penalty",),
+          "regularization of the (standardized) weights, not the intercept; "
+          "l1 sets irrelevant weights to exactly 0", "l2",
+          dict(choices=["l2", "l1", "elasticnet", "none"]),
+          to_param=lambda v: None if v == "none" else v,
+          example=(["--penalty", "elasticnet"], "elasticnet")),
+    Param("alpha", ("--alpha",),
+          "penalty strength: l2 minimizes mean log-loss + alpha/2 ||w||^2; "
+          "scikit-learn's LogisticRegression(C) is alpha = 1 / (C x rows)", 1e-4,
+          dict(type=_float_type(0.0), metavar="A"),
+          example=(["--alpha", "0.001"], 0.001)),
+    Param("l1_ratio", ("--l1-ratio",),
+          "L1 share of the elasticnet penalty, in [0, 1]", 0.15,
+          dict(type=_float_type(0.0, 1.0), metavar="R"),
+          example=(["--l1-ratio", "0.3"], 0.3)),
+    Param("learning_rate", ("--learning-rate",),
+          "step-size schedule, --lr being its base rate: constant; "
+          "invscaling: lr / t**power_t, t counting steps; adaptive: divided "
+          "by 5 when the loss stalls; adagrad: a step per weight from its "
+          "past gradients (use --lr 0.1-1)", "constant",
+          dict(choices=["constant", "invscaling", "adaptive", "adagrad"]),
+          example=(["--learning-rate", "invscaling"], "invscaling")),
+    Param("power_t", ("--power-t",),
+          "exponent of --learning-rate invscaling, >= 0", 0.5,
+          dict(type=_float_type(0.0), metavar="P"),
+          example=(["--power-t", "0.25"], 0.25)),
+    Param("average", ("--average",),
+          "averaged SGD: the model is the mean of the iterates; --average=N "
+          "averages from step N on (steps count batches)", False,
+          dict(nargs="?", const=True, type=_average_type, metavar="N"),
+          example=(["--average=5"], 5)),
+    Param("early_stopping", ("--early-stopping",),
+          "hold out --validation-fraction of the rows (stratified), stop once "
+          "their log-loss has not improved by --tol for --n-iter-no-change "
+          "epochs, and keep the best epoch's model", False,
+          dict(action="store_const", const=True),
+          aliases=((("--no-early-stopping",), False,
+                    "do not stop early (when --warm-start's model did)"),),
+          example=(["--early-stopping"], True)),
+    Param("validation_fraction", ("--validation-fraction",),
+          "hold out this fraction of the rows (stratified) and report "
+          "accuracy and log-loss on them; with --early-stopping they also "
+          "decide when to stop (default: 0.1 with --early-stopping, else no "
+          "rows held out)", 0.1,
+          dict(type=_float_type(0.0, 1.0, strict_min=True, strict_max=True),
+               metavar="F"),
+          show=lambda v: None,
+          example=(["--validation-fraction", "0.2"], 0.2)),
+    Param("class_weight", ("--class-weight",),
+          "weights per class, multiplied into each row's loss: 'balanced' "
+          "(rows / (classes x rows of the class)) or LABEL:W[,LABEL:W...] "
+          "(unnamed classes weigh 1)", None,
+          dict(type=_class_weight_type, metavar="W"),
+          example=(["--class-weight", "balanced"], "balanced")),
+    Param("standardize", ("--standardize",),
+          "train on standardized features, folded into the kernel (no copy): "
+          "yes (centered and scaled; sparse svmlight data is scaled to unit "
+          "variance but not centered, which would densify it), scale (no "
+          "centering) or no (raw features); the model is always in raw "
+          "feature space", True,
+          dict(choices=["yes", "scale", "no"]),
+          to_param=lambda v: {"yes": True, "no": False}.get(v, v),
+          aliases=((("--no-standardize",), "no", "the same as --standardize no"),),
+          example=(["--standardize", "scale"], "scale")),
+    Param("fit_intercept", ("--fit-intercept",),
+          "fit an intercept: yes, or no (the model passes through the origin "
+          "in raw feature space; --standardize yes then scales without "
+          "centering)", True,
+          dict(choices=["yes", "no"]),
+          to_param=lambda v: v == "yes",
+          show=lambda v: "yes" if v else "no",
+          aliases=((("--no-intercept",), "no", "the same as --fit-intercept no"),),
+          example=(["--fit-intercept", "no"], False)),
+    Param("shuffle", ("--shuffle",),
+          "reshuffle the rows each epoch: blocks (blocks of consecutive rows "
+          "in random order: sequential memory access), rows (single rows, "
+          "slower on large data) or no (file order)", True,
+          dict(choices=["blocks", "rows", "no"]),
+          to_param=lambda v: {"blocks": True, "no": False}.get(v, v),
+          show=lambda v: {True: "blocks", False: "no"}.get(v, v),
+          aliases=((("--no-shuffle",), "no", "the same as --shuffle no"),),
+          example=(["--shuffle", "rows"], "rows")),
+    Param("random_state", ("--random-state", "--seed"),
+          "seed for the shuffling and the held-out rows", 0,
+          dict(type=_int_type(0), metavar="N"),
+          own_default="the same command gives the same model (the estimator's "
+          "None draws a fresh seed)",
+          example=(["--seed", "9"], 9)),
+    Param("warm_start", ("--warm-start",),
+          "continue training the model in this file (its weights, "
+          "standardization and optimizer state); its parameters are the "
+          "defaults of the options not given, and DATA must hold its "
+          "features and every one of its classes", False,
+          dict(metavar="MODEL"), to_param=lambda path: True),
+    Param("verbose", ("--verbose",),
+          "progress bar (epochs, loss, rows/s) on stderr: 0 never (also "
+          "--quiet), 1 on a terminal once training has taken a second, "
+          "2 always (log files)", 1,
+          dict(type=_int_type(0), metavar="N"),
+          own_default="a command-line user sees progress on a terminal (the "
+          "estimator is silent by default)",
+          example=(["--verbose", "2"], 2)),
+)
+
+
+def _add_params(p):
+    g = p.add_argument_group(
+        "training parameters (one per parameter of fastlr.LogisticRegression)")
+    for param in TRAIN_PARAMS:
+        shown = param.show(param.default)
+        text = param.help if shown is None else \
+            f"{param.help} (default: {shown})"
+        # not given: no attribute (None is a value: --tol none)
+        g.add_argument(*param.flags, dest=param.dest, default=argparse.SUPPRESS,
+                       help=text.replace("%", "%%"), **param.kwargs)
+        for flags, value, help_text in param.aliases:
+            g.add_argument(*flags, dest=param.dest, action="store_const",
+                           const=value, default=argparse.SUPPRESS, help=help_text)
+
+
+def _params_from_args(args, base):
+    """The estimator's parameters: each option given, else ``base``'s value."""
+    params = dict(base)
+    for param in TRAIN_PARAMS:
+        if hasattr(args, param.dest):
+            params[param.name] = param.to_param(getattr(args, param.dest))
+    return params
+
+
+def _given(args, name):
+    """The parsed value of the option of parameter ``name``, None if not given."""
+    return getattr(args, "param_" + name, None)
+
+
+def default_params():
+    """What ``fastlr train`` passes to the estimator when no option is given."""
+    return {param.name: param.default for param in TRAIN_PARAMS}
+
+
 # --------------------------------------------------------------------------
 # the parser
 
@@ -97,7 +393,7 @@ def _common():
     return p
 
 
-def _data_args(p, target_help):
+def _data_args(p, target_help, id_help):
     p.add_argument("data", metavar="DATA",
                    help="data file: .csv (with a header line), .npy, .npz "
                    "(arrays X and y) or svmlight/libsvm (.svm, .svmlight, "
@@ -108,11 +404,34 @@ def _data_args(p, target_help):
                    help="data format (default: from the file extension)")
     p.add_argument("--delimiter", type=_delimiter_type, default=",", metavar="CHAR",
                    help="CSV field separator; 'tab' for tabs (default: ',')")
+    p.add_argument("--drop", type=_columns_type, default=[], metavar="COL[,COL...]",
+                   help="columns that are neither features nor the label (IDs, "
+                   "free text): CSV names or indices, .npy indices; never "
+                   "parsed, so they may hold anything")
+    p.add_argument("--id", type=_column_type, default=None, metavar="COL",
+                   help=id_help)
+
+
+def _threads_arg(p):
+    p.add_argument("--n-threads", type=_int_type(1), default=None, metavar="N",
+                   help="threads for the threaded kernels (training epochs with "
+                   "large batches, prediction on large data); results are the "
+                   "same for any N (default: all, NUMBA_NUM_THREADS)")
+
+
+def _model_args(p, what):
+    p.add_argument("--model", metavar="M", required=True,
+                   help="model file written by fastlr train or fastlr.save")
+    p.add_argument("--by-position", action="store_true",
+                   help=f"{what} by position instead of by name: the model's "
+                   "features are the file's columns in order (after --target, "
+                   "--drop and --id); by default a CSV whose header has none of "
+                   "the model's feature names is refused")
 
 
 def _add_demo(sub, common):
     p = sub.add_parser("demo", parents=[common],
-                       help="run the seed experiments and breast cancer, "
+                       help="run the tutorial experiments and breast cancer, "
                        "fastlr vs the NumPy reference",
                        description="Train on make_classification, make_moons and "
                        "breast cancer with fastlr and the NumPy reference; print "
@@ -128,58 +447,23 @@ def _add_demo(sub, common):
 def _add_train(sub, common):
     p = sub.add_parser(
         "train", parents=[common], help="fit a model on a data file",
-        description="Fit fastlr.LogisticRegression (binary) on DATA by mini-batch "
-        "SGD, print a summary and optionally save the model and plots. A "
-        "progress bar appears on a terminal when training takes more than "
-        "about a second.")
+        description="Fit fastlr.LogisticRegression on DATA by mini-batch SGD "
+        "(two classes: the sigmoid model; more: multinomial softmax), print a "
+        "summary and optionally save the model and plots. Every parameter of "
+        "the estimator has an option below. The output paths are checked "
+        "before training starts. A progress bar appears on a terminal when "
+        "training takes more than about a second.")
     _data_args(p, "the label column: a CSV column name or index, an .npy "
                "column index, or the .npz labels array (default: the last "
-               "column; 'y' for .npz)")
+               "column; 'y' for .npz)",
+               "an ID column: not a feature (as --drop); recorded in the model, "
+               "so that predict writes it next to each prediction")
     p.add_argument("--model", metavar="OUT", help="write the model to this file "
                    "(.npz; see fastlr.save)")
     p.add_argument("--plot", metavar="DIR", help="write loss.png (and boundary.png "
                    "for 2 features) to this folder")
-    g = p.add_argument_group("training parameters (fastlr.LogisticRegression)")
-    g.add_argument("--lr", type=_float_type(0.0, strict_min=True), default=0.01,
-                   help="learning rate (default: %(default)s)")
-    g.add_argument("--batch-size", type=_int_type(1), default=32, metavar="N",
-                   help="rows per SGD step (default: %(default)s)")
-    g.add_argument("--epochs", type=_int_type(1), default=1000, metavar="N",
-                   help="maximum number of epochs, max_iter (default: %(default)s)")
-    g.add_argument("--tol", type=_tol_type, default=1e-4,
-                   help="stop when the epoch loss has not improved by TOL for "
-                   "--n-iter-no-change epochs; 'none' runs every epoch "
-                   "(default: %(default)s)")
-    g.add_argument("--n-iter-no-change", type=_int_type(1), default=5, metavar="N",
-                   help="epochs without improvement before stopping "
-                   "(default: %(default)s)")
-    g.add_argument("--penalty", choices=["l2", "l1", "elasticnet", "none"],
-                   default="l2", help="regularization (default: %(default)s)")
-    g.add_argument("--alpha", type=_float_type(0.0), default=1e-4,
-                   help="penalty strength (default: %(default)s)")
-    g.add_argument("--l1-ratio", type=_float_type(0.0, 1.0), default=0.15,
-                   metavar="R", help="L1 share of the elasticnet penalty "
-                   "(default: %(default)s)")
-    g.add_argument("--learning-rate", choices=["constant", "invscaling",
-                                               "adaptive", "adagrad"],
-                   default="constant", help="step-size schedule; --lr is its "
-                   "base rate (default: %(default)s)")
-    g.add_argument("--average", action="store_true",
-                   help="use the averaged SGD weights as the model")
-    g.add_argument("--no-standardize", dest="standardize", action="store_false",
-                   help="train on the raw features (default: standardized; "
-                   "sparse svmlight data is scaled to unit variance but not "
-                   "centered, which would densify it)")
-    g.add_argument("--no-shuffle", dest="shuffle", action="store_false",
-                   help="visit rows in file order every epoch")
-    g.add_argument("--random-state", "--seed", type=_int_type(0), default=0,
-                   metavar="N", help="seed for shuffling and the validation "
-                   "split (default: %(default)s)")
-    g.add_argument("--validation-fraction", type=_float_type(0.0, 1.0,
-                                                             strict_max=True),
-                   default=0.0, metavar="F",
-                   help="hold out this fraction of the rows (stratified) and "
-                   "report accuracy and log-loss on it (default: %(default)s)")
+    _threads_arg(p)
+    _add_params(p)
     p.set_defaults(func=_train)
 
 
@@ -187,32 +471,57 @@ def _add_predict(sub, common):
     p = sub.add_parser(
         "predict", parents=[common], help="predict labels or probabilities",
         description="Predict with a saved model. Output is CSV (a header line, "
-        "then one row per data row): the label, or with --proba one "
-        "probability column per class.")
-    p.add_argument("--model", metavar="M", required=True, help="model file")
+        "then one row per data row): the --id column if any, then the label, "
+        "or with --proba one probability column per class. CSV columns are "
+        "matched to the model's features by name.")
+    _model_args(p, "match the columns")
     _data_args(p, "the label column to ignore, if DATA has one (default: "
-               "the model's target column when present)")
+               "the model's target column when present)",
+               "an ID column (not a feature) written first on each output row: "
+               "a CSV name or index, an .npy index or an .npz array (default: "
+               "the column given to train's --id, when DATA has it)")
     p.add_argument("--proba", action="store_true",
                    help="print class probabilities instead of labels")
     p.add_argument("--out", metavar="FILE", help="write the CSV to FILE instead "
                    "of stdout")
+    _threads_arg(p)
     p.set_defaults(func=_predict)
 
 
 def _add_evaluate(sub, common):
     p = sub.add_parser(
         "evaluate", parents=[common], help="score a saved model on labelled data",
-        description="Accuracy, log-loss, ROC AUC and the confusion matrix of a "
-        "saved model on DATA; --plot writes a ROC curve and a calibration "
+        description="Accuracy, log-loss (scikit-learn's log_loss of the "
+        "predicted probabilities), ROC AUC (macro one-vs-rest for more than two "
+        "classes), precision, recall and F1 per class and the confusion matrix "
+        "of a saved model on DATA; --plot writes ROC curves and a calibration "
         "(reliability) plot.")
-    p.add_argument("--model", metavar="M", required=True, help="model file")
-    _data_args(p, "the label column (default: the model's target column)")
+    _model_args(p, "match the columns")
+    _data_args(p, "the label column (default: the model's target column)",
+               "an ID column: not a feature (as --drop)")
     p.add_argument("--plot", metavar="DIR", help="write roc.png and "
                    "calibration.png to this folder")
     p.add_argument("--bins", type=_int_type(2), default=10, metavar="N",
                    help="probability bins of the calibration plot "
                    "(default: %(default)s)")
+    _threads_arg(p)
     p.set_defaults(func=_evaluate)
+
+
+def _add_export(sub, common):
+    p = sub.add_parser(
+        "export", parents=[common], help="write a saved model as ONNX",
+        description="Convert a model file to an ONNX graph (fastlr.to_onnx) "
+        "that onnxruntime and other ONNX runtimes run without fastlr: input "
+        "'X' (rows x features), outputs 'label' and 'probabilities'. Needs "
+        "the onnx extra: pip install 'fastlr-numba[onnx]'.")
+    p.add_argument("--model", metavar="M", required=True, help="model file")
+    p.add_argument("--out", metavar="FILE", required=True,
+                   help="the .onnx file to write")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                   help="element type of the input X and of the probabilities "
+                   "(default: %(default)s)")
+    p.set_defaults(func=_export)
 
 
 def _add_verify(sub, common):
@@ -302,6 +611,7 @@ def build_parser():
     _add_train(sub, common)
     _add_predict(sub, common)
     _add_evaluate(sub, common)
+    _add_export(sub, common)
     _add_verify(sub, common)
     _add_bench(sub, common)
     return parser
@@ -363,6 +673,11 @@ def _warnings_to_stderr():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         warnings.simplefilter("default", UserWarning)
+        # the CLI matches columns to a model's features itself (by name, or
+        # by position when asked), so the estimator's check that X has
+        # feature names, as the DataFrame it was fitted on had, says nothing
+        warnings.filterwarnings("ignore", message="X does not have valid feature "
+                                "names", category=UserWarning)
         warnings.showwarning = show
         yield
 
@@ -390,24 +705,89 @@ def _demo(args):
 
 
 # --------------------------------------------------------------------------
-# train
+# output paths, threads and models
 
 
-def _target_arg(args):
+def _check_writable(path, option, replace=False):
+    """Fail before any work if ``path`` cannot be written.
+
+    A file is created (and removed) next to ``path``: the one test that
+    answers for permissions, read-only file systems, missing folders and
+    paths through a file alike. ``replace``: the file is replaced by a
+    rename (``fastlr.save``), so an existing read-only file does not matter.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        raise CLIError(f"{option} {path}: is a folder; give a file name")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        what = "is a file, not a folder" if os.path.exists(folder) else \
+            "does not exist"
+        raise CLIError(f"{option} {path}: the folder {folder} {what}")
+    _probe(folder, option, path)
+    if not replace and os.path.exists(path) and not os.access(path, os.W_OK):
+        raise CLIError(f"{option} {path}: the file exists and is not writable")
+
+
+def _check_folder(path, option):
+    """``path`` is a folder that exists and is writable, or can be created."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"{option} {path}: exists and is not a folder")
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise CLIError(f"{option} {path}: {existing} is not a folder")
+    _probe(existing, option, path)
+
+
+def _probe(folder, option, path):
+    probe = os.path.join(folder, f".fastlr-write-check.{secrets.token_hex(6)}")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise CLIError(f"{option} {path}: cannot write in {folder} "
+                       f"({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _set_threads(args):
+    n = getattr(args, "n_threads", None)
+    if n is None:
+        return
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
+    if n > most:
+        raise CLIError(f"--n-threads {n}: this process has at most {most} "
+                       f"threads; set the environment variable NUMBA_NUM_THREADS "
+                       f"to allow more")
+    numba.set_num_threads(n)
+
+
+def _load_model(path):
+    """The model in ``path`` and what its file records about its data."""
+    import fastlr
+    from fastlr.persist import read_metadata
+
+    model = fastlr.load(path)
+    extra = read_metadata(path).get("metadata") or {}
+    data_meta = extra.get("data") if isinstance(extra.get("data"), dict) else {}
+    return model, data_meta
+
+
+# --------------------------------------------------------------------------
+# reading DATA, checked against its header and the model
+
+
+def _target_arg(args, fmt):
     """--target as given: a name, or an int when it is one (for .npy)."""
     t = args.target
-    if t is None:
-        return None
-    fmt = args.fmt
-    if fmt is None:
-        from .io import FORMATS
-
-        fmt = FORMATS.get(os.path.splitext(args.data)[1].lower())
-    if fmt == "npy":
-        try:
+    if t is not None and fmt == "npy":
+        with contextlib.suppress(ValueError):
             return int(t)
-        except ValueError:
-            pass
     return t
 
 
@@ -417,132 +797,153 @@ def _fmt_labels(values, limit=6):
     return ", ".join(values[:limit]) + more
 
 
-def _warm_up(X, batch_size):
-    """Compile (or load from numba's cache) the kernels the fit on X will use:
-    the dense ones, or for sparse X the CSR ones."""
-    from ._validation import is_sparse
-    from .estimator import LogisticRegression
-
-    k = max(2, min(X.shape[0], batch_size, 4096))
-    Xw = np.linspace(-1.0, 1.0, k, dtype=X.dtype).reshape(-1, 1)
-    if is_sparse(X):
-        from scipy import sparse
-
-        Xw = sparse.csr_matrix(Xw)
-        # numba compiles one kernel per index type: use X's
-        Xw.indices = Xw.indices.astype(X.indices.dtype)
-        Xw.indptr = Xw.indptr.astype(X.indptr.dtype)
-    y = np.arange(k) % 2
-    LogisticRegression(batch_size=batch_size, max_iter=1, tol=None).fit(Xw, y)
+#: Field separators a one-column header may reveal: (name, how to pass it).
+_SEPARATORS = {";": ("semicolons", "';'"), "\t": ("tabs", "tab"),
+               "|": ("vertical bars", "'|'"), ",": ("commas", "','")}
 
 
-def _describe_features(X):
-    """The features line of the train summary; for sparse X its density."""
-    from ._validation import is_sparse
-
-    m, n = X.shape
-    if not is_sparse(X):
-        return f"{n:,}"
-    nnz = int(X.indptr[-1])
-    return (f"{n:,} (sparse CSR, never densified: {nnz:,} stored values, "
-            f"{100.0 * nnz / (m * n):.3g}% of the matrix, "
-            f"{nnz / m:.3g} per row)")
-
-
-def _describe_standardize(args, sparse):
-    if not args.standardize:
-        return "no (raw features)"
-    if sparse:
-        return ("scaled to unit variance, not centered (the data is sparse: "
-                "centering would densify it)")
-    return "centered and scaled to unit variance (folded into the kernel)"
+def _check_one_column_header(args, header):
+    """A header read as one column that holds another separator: the file is
+    most likely separated by it."""
+    if len(header) != 1:
+        return
+    for char, (name, arg) in _SEPARATORS.items():
+        if char != args.delimiter and char in header[0]:
+            text = header[0] if len(header[0]) <= 60 else header[0][:57] + "..."
+            raise CLIError(f"{args.data}: the header line reads as one column, "
+                           f"{text!r}, which holds {name}: if they separate the "
+                           f"fields, pass --delimiter {arg}")
 
 
-def _train(args):
-    from . import io, persist
-    from ._validation import is_sparse
-    from .core import log_loss
-    from .estimator import LogisticRegression
+def _is_index(column):
+    return isinstance(column, int) or bool(re.fullmatch(r"[+-]?\d+",
+                                                        str(column).strip()))
 
-    data = io.read_dataset(args.data, target=_target_arg(args), fmt=args.fmt,
-                           delimiter=args.delimiter, labels="required")
-    X, y = data.X, data.y
-    sparse = is_sparse(X)
-    classes = np.unique(y)
-    where = _target_where(data)
-    if classes.shape[0] > 2:
-        raise CLIError(f"{args.data}: {where} holds {classes.shape[0]} classes "
-                       f"({_fmt_labels(classes)}); fastlr is binary-only for now "
-                       "(multiclass is planned)")
-    if classes.shape[0] < 2:
-        raise CLIError(f"{args.data}: {where} holds a single class "
-                       f"({_fmt_labels(classes)}); training needs two")
-    X_val = y_val = None
-    if args.validation_fraction > 0:
-        from sklearn.model_selection import train_test_split
 
-        try:
-            X, X_val, y, y_val = train_test_split(
-                X, y, test_size=args.validation_fraction, stratify=y,
-                random_state=args.random_state)
-        except ValueError as exc:
-            raise CLIError(f"--validation-fraction {args.validation_fraction:g}: "
-                           f"{exc}") from None
-        if not sparse:  # CSR rows stay CSR (the estimator canonicalizes them)
-            X = np.ascontiguousarray(X)
-    clf = LogisticRegression(
-        lr=args.lr, batch_size=args.batch_size, max_iter=args.epochs, tol=args.tol,
-        n_iter_no_change=args.n_iter_no_change,
-        penalty=None if args.penalty == "none" else args.penalty, alpha=args.alpha,
-        l1_ratio=args.l1_ratio, learning_rate=args.learning_rate,
-        average=args.average, standardize=args.standardize, shuffle=args.shuffle,
-        random_state=args.random_state, verbose=0 if args.quiet else 1)
-    _warm_up(X, args.batch_size)
-    t0 = time.perf_counter()
-    clf.fit(X, y)
-    seconds = time.perf_counter() - t0
+def _check_column(path, columns, column, what, option):
+    """``column`` (a name, or an index whose range fastlr.io checks) must be
+    one of ``columns``; a misspelt name is answered with the closest one."""
+    if column in columns or _is_index(column):
+        return
+    text = str(column)
+    close = [c for c in columns if c.casefold() == text.casefold()] or \
+        difflib.get_close_matches(text, columns, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}? The" if close else "; the"
+    raise CLIError(f"{path}: unknown {what} {text!r} ({option}){hint} columns "
+                   f"are: {_fmt_labels(columns, 20)}")
 
-    # training accuracy and held-out scores
-    train_acc = float(clf.score(X, y))
-    held_out = None
-    if X_val is not None:
-        p_val = clf.predict_proba(X_val)[:, 1]
-        held_out = (float(clf.score(X_val, y_val)),
-                    log_loss((y_val == clf.classes_[1]).astype(np.int64), p_val))
-    if args.model:
-        persist.save(clf, args.model, metadata={"data": _data_metadata(args, data)})
-    plots = _train_plots(args, clf, X, y, data) if args.plot else []
 
-    m = X.shape[0]
-    rows = f"{m:,}" if X_val is None else \
-        f"{m:,} training + {X_val.shape[0]:,} held out (stratified)"
-    stopped = ("" if clf.n_iter_ >= args.epochs
-               else f" (stopped early: loss no longer improving by tol={args.tol:g})")
-    epochs_line = f"{clf.n_iter_} of at most {args.epochs}{stopped}"
-    rate = m * clf.n_iter_ / seconds if seconds > 0 else float("inf")
-    lines = [
-        ("data", f"{args.data} ({data.format}, labels from {where})"),
-        ("rows", rows),
-        ("features", _describe_features(X)),
-        ("standardize", _describe_standardize(args, sparse)),
-        ("classes", f"{_fmt_labels(clf.classes_)} (positive: {clf.classes_[1]})"),
-        ("epochs run", epochs_line),
-        ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss over the last "
-                       "epoch)"),
-        ("train accuracy", f"{train_acc:.4f}"),
-    ]
-    if held_out is not None:
-        lines.append(("held-out", f"accuracy {held_out[0]:.4f}, log-loss "
-                                  f"{held_out[1]:.6g}"))
-    lines += [
-        ("time", f"{seconds:.3f} s (JIT compilation excluded)"),
-        ("throughput", f"{rate:,.0f} rows/s ({m:,} rows x {clf.n_iter_} epochs)"),
-        ("model", args.model if args.model else "not saved (use --model FILE)"),
-    ]
-    if plots:
-        lines.append(("plots", ", ".join(plots)))
-    _print_table(lines)
-    return EXIT_OK
+def _model_feature_names(model, data_meta):
+    """The model's feature names: ``feature_names_in_``, else (files written
+    before the CLI set it) the CSV header recorded with the model."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return [str(n) for n in names]
+    names = data_meta.get("feature_names")
+    if isinstance(names, list) and all(isinstance(s, str) for s in names) \
+            and len(names) == model.n_features_in_:
+        return names
+    return None
+
+
+@dataclass
+class _Data:
+    """DATA as read for a command."""
+
+    data: object            # fastlr.io.Dataset
+    ids: object = None      # the --id column's values, one per row, or None
+    id_name: str = None     # its header in predict's output
+    ignored: list = field(default_factory=list)  # columns neither feature nor label
+
+
+def _read_data(args, labels, model=None, data_meta=None):
+    """Read DATA with :func:`fastlr.io.read_dataset`, after the checks that can
+    say what is wrong better than a failed read: the delimiter, misspelt
+    --target/--drop/--id columns, and (with a model) a CSV header that has
+    none of the model's feature names."""
+    from . import io
+
+    data_meta = data_meta or {}
+    fmt = args.fmt or io.detect_format(args.data)
+    target = _target_arg(args, fmt)
+    drop = list(args.drop)
+    id_col = args.id
+    names = None
+    if model is not None and not getattr(args, "by_position", False):
+        names = _model_feature_names(model, data_meta)
+    model_target = data_meta.get("target")
+    if isinstance(model_target, bool) or not isinstance(model_target, str | int):
+        model_target = None
+    zero_based = data_meta.get("zero_based")
+    if not isinstance(zero_based, bool):
+        zero_based = None
+    # columns the model was trained without (train's --drop and --id): names
+    # of a CSV's columns, or indices of an .npy array's
+    recorded = data_meta.get("ignored")
+    kind = {"csv": str, "npy": int}.get(fmt)
+    recorded = [c for c in recorded if isinstance(c, kind) and not isinstance(
+        c, bool)] if isinstance(recorded, list) and kind is not None and \
+        data_meta.get("format") == fmt else []
+    if fmt == "csv":
+        header = io.read_header(args.data, args.delimiter)
+        _check_one_column_header(args, header)
+        if target is not None:
+            _check_column(args.data, header, target, "target column", "--target")
+        for column in drop:
+            _check_column(args.data, header, column, "column", "--drop")
+        if id_col is not None:
+            _check_column(args.data, header, id_col, "column", "--id")
+        elif data_meta.get("id") in header and data_meta.get("id") != target:
+            id_col = data_meta["id"]  # train's --id: predict writes it
+        # the columns the model was trained without, where DATA has them
+        drop += [c for c in recorded if c in header and c not in drop
+                 and c != id_col and c != target]
+        if names and not set(header) & set(names):
+            raise CLIError(
+                f"{args.data}: none of its columns ({_fmt_labels(header, 10)}) "
+                f"is a feature of the model ({_fmt_labels(names, 10)}); to take "
+                f"the columns in order as the model's features, pass "
+                f"--by-position")
+    elif fmt == "npy":
+        drop = [int(c) if _is_index(c) else c for c in drop]
+        if id_col is not None and _is_index(id_col):
+            id_col = int(id_col)
+        rid = data_meta.get("id") if data_meta.get("format") == "npy" else None
+        if id_col is None and isinstance(rid, int) and not isinstance(rid, bool):
+            id_col = rid
+        drop += [c for c in recorded if c not in drop and c != id_col]
+    elif id_col is not None and fmt == "svmlight":
+        raise CLIError(f"{args.data}: --id: svmlight files have no ID column")
+    if id_col is not None and fmt in ("csv", "npy") and id_col not in drop:
+        drop.append(id_col)
+    try:
+        data = io.read_dataset(
+            args.data, target=target, fmt=fmt, delimiter=args.delimiter,
+            labels=labels, n_features=None if model is None else model.n_features_in_,
+            feature_names=names, model_target=model_target, zero_based=zero_based,
+            drop=drop or None)
+    except io.FeatureMismatchError as exc:
+        if fmt not in ("csv", "npy"):
+            raise
+        raise CLIError(f"{exc} (--target names the label column; --drop COL,... "
+                       "and --id COL leave columns out)") from None
+    out = _Data(data)
+    if fmt == "csv":
+        out.ignored = [c if c in header else header[int(c)] for c in drop]
+    elif fmt == "npy":
+        out.ignored = [int(c) for c in drop]
+    if id_col is not None:
+        out.id_name = str(id_col)
+        if fmt == "csv" and id_col not in header:  # given by index
+            out.id_name = header[int(id_col)]
+        if fmt == "npy":
+            out.id_name = str(int(id_col))
+        out.ignored = [c for c in out.ignored if str(c) != out.id_name]
+        if labels == "optional":  # predict writes the IDs
+            column = int(id_col) if fmt == "npy" else id_col
+            out.ids = io.read_column(args.data, column, fmt=fmt,
+                                     delimiter=args.delimiter)
+    return out
 
 
 def _target_where(data):
@@ -555,8 +956,9 @@ def _target_where(data):
     return f"column {data.target!r}"
 
 
-def _data_metadata(args, data):
+def _data_metadata(args, read):
     """What predict and evaluate need to find the same columns again."""
+    data = read.data
     meta = {"file": os.path.basename(args.data), "format": data.format,
             "target": data.target}
     if data.format == "csv":
@@ -565,92 +967,11 @@ def _data_metadata(args, data):
         meta["target"] = int(data.target)
     if data.zero_based is not None:
         meta["zero_based"] = bool(data.zero_based)
+    if read.ignored:
+        meta["ignored"] = read.ignored
+    if read.id_name is not None and data.format in ("csv", "npy"):
+        meta["id"] = read.id_name if data.format == "csv" else int(read.id_name)
     return meta
-
-
-def _print_table(lines):
-    width = max(len(k) for k, _ in lines) + 2
-    for key, value in lines:
-        _out(f"{key + ':':<{width}}{value}")
-
-
-def _save_figure(fig, directory, name):
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, name)
-    fig.savefig(path, dpi=100)
-    return path
-
-
-def _train_plots(args, clf, X, y, data):
-    from .plotting import plot_decision_boundary, plot_loss_curve
-
-    out = [_save_figure(plot_loss_curve({"training loss": clf.loss_curve_},
-                                        title=f"{os.path.basename(args.data)}: "
-                                        "training loss"), args.plot, "loss.png")]
-    if X.shape[1] == 2:
-        if not isinstance(X, np.ndarray):  # sparse, two columns: small dense
-            X = X.toarray()
-        fig = plot_decision_boundary(
-            X, (y == clf.classes_[1]).astype(np.int64), clf.coef_[0],
-            float(clf.intercept_[0]), labels=[str(c) for c in clf.classes_],
-            feature_names=data.feature_names,
-            title=f"{os.path.basename(args.data)}: decision boundary")
-        out.append(_save_figure(fig, args.plot, "boundary.png"))
-    return out
-
-
-# --------------------------------------------------------------------------
-# predict and evaluate
-
-
-def _load_for_data(args, labels):
-    """The model from --model and DATA read to match it."""
-    from . import io, persist
-
-    model, header = persist._load(args.model)
-    meta = header.get("metadata") or {}
-    data_meta = meta.get("data") if isinstance(meta.get("data"), dict) else {}
-    names = data_meta.get("feature_names")
-    if not (isinstance(names, list) and all(isinstance(s, str) for s in names)
-            and len(names) == model.n_features_in_):
-        names = None
-    model_target = data_meta.get("target")
-    if isinstance(model_target, bool) or not isinstance(model_target, str | int):
-        model_target = None
-    zero_based = data_meta.get("zero_based")
-    if not isinstance(zero_based, bool):
-        zero_based = None
-    data = io.read_dataset(args.data, target=_target_arg(args), fmt=args.fmt,
-                           delimiter=args.delimiter, labels=labels,
-                           n_features=model.n_features_in_, feature_names=names,
-                           model_target=model_target, zero_based=zero_based)
-    return model, data
-
-
-def _predict(args):
-    model, data = _load_for_data(args, "optional")
-    if args.proba:
-        values = model.predict_proba(data.X)
-        header = [f"proba_{c}" for c in model.classes_.tolist()]
-        rows = values.tolist()
-    else:
-        header = ["label"]
-        rows = ([v] for v in model.predict(data.X).tolist())
-    if args.out:
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
-            _write_csv(f, header, rows)
-        print(f"wrote {data.X.shape[0]:,} predictions to {args.out}",
-              file=sys.stderr)
-    else:
-        _write_csv(sys.stdout, header, rows)
-        sys.stdout.flush()
-    return EXIT_OK
-
-
-def _write_csv(f, header, rows):
-    writer = csv.writer(f, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
 
 
 def _match_labels(path, y, classes):
@@ -669,53 +990,402 @@ def _match_labels(path, y, classes):
     return y
 
 
+# --------------------------------------------------------------------------
+# train
+
+
+def _class_weight_param(value, classes):
+    """--class-weight's LABEL:W pairs with the labels as the data's classes."""
+    if value is None or isinstance(value, str | dict):
+        return value
+    out = {}
+    for text, weight in value:
+        label = None
+        for c in classes.tolist():
+            if str(c) == text or (classes.dtype.kind in "iuf" and
+                                  _same_number(text, c)):
+                label = c
+        if label is None:
+            raise CLIError(f"--class-weight: {text!r} is not a class of the data "
+                           f"(its classes: {_fmt_labels(classes)})")
+        out[label] = weight
+    return out
+
+
+def _same_number(text, value):
+    try:
+        return float(text) == float(value)
+    except ValueError:
+        return False
+
+
+def _warm_up(X, params, n_classes):
+    """Compile (or load from numba's cache) the kernels the fit on X will use
+    (dense or CSR, binary or multinomial, the same options), so that the
+    reported time is the training's own."""
+    from scipy import sparse
+
+    import fastlr
+
+    k = max(n_classes, min(X.shape[0], params["batch_size"], 4096))
+    Xw = np.linspace(-1.0, 1.0, k, dtype=X.dtype).reshape(-1, 1)
+    if sparse.issparse(X):
+        Xw = sparse.csr_matrix(Xw)
+        # numba compiles one kernel per index type: use X's
+        Xw.indices = Xw.indices.astype(X.indices.dtype)
+        Xw.indptr = Xw.indptr.astype(X.indptr.dtype)
+    y = np.arange(k) % n_classes
+    once = {**params, "max_iter": 1, "tol": None, "early_stopping": False,
+            "class_weight": None, "warm_start": False, "verbose": 0}
+    fastlr.LogisticRegression(**once).fit(Xw, y)
+
+
+def _describe_features(X):
+    """The features line of the train summary; for sparse X its density."""
+    from scipy import sparse
+
+    m, n = X.shape
+    if not sparse.issparse(X):
+        return f"{n:,}"
+    nnz = int(X.indptr[-1])
+    return (f"{n:,} (sparse CSR, never densified: {nnz:,} stored values, "
+            f"{100.0 * nnz / (m * n):.3g}% of the matrix, "
+            f"{nnz / m:.3g} per row)")
+
+
+def _describe_standardize(standardize, sparse):
+    if standardize is False:
+        return "no (raw features)"
+    if sparse or standardize == "scale":
+        why = " (the data is sparse: centering would densify it)" if sparse else ""
+        return f"scaled to unit variance, not centered{why}"
+    return "centered and scaled to unit variance (folded into the kernel)"
+
+
+def _train(args):
+    from scipy import sparse
+    from sklearn.metrics import log_loss
+
+    import fastlr
+
+    if args.model:
+        _check_writable(args.model, "--model", replace=True)
+    if args.plot:
+        _check_folder(args.plot, "--plot")
+    _set_threads(args)
+    warm, warm_meta, base = None, {}, default_params()
+    if _given(args, "warm_start") is not None:
+        warm, warm_meta = _load_model(_given(args, "warm_start"))
+        base = warm.get_params()
+    params = _params_from_args(args, base)
+    if args.quiet:
+        params["verbose"] = 0
+    read = _read_data(args, "required", model=warm, data_meta=warm_meta)
+    data = read.data
+    X, y = data.X, data.y
+    is_sparse = sparse.issparse(X)
+    where = _target_where(data)
+    if warm is not None:
+        y = _match_labels(args.data, y, warm.classes_)
+    classes = np.unique(y)
+    if classes.shape[0] < 2:
+        raise CLIError(f"{args.data}: {where} holds a single class "
+                       f"({_fmt_labels(classes)}); training needs two")
+    if warm is not None and classes.shape[0] != warm.classes_.shape[0]:
+        raise CLIError(f"--warm-start: {args.data} holds the classes "
+                       f"{_fmt_labels(classes)} but the model has "
+                       f"{_fmt_labels(warm.classes_)}; continuing training needs "
+                       "every one of the model's classes")
+    params["class_weight"] = _class_weight_param(params["class_weight"], classes)
+    holdout = None if params["early_stopping"] else _given(args, "validation_fraction")
+    X_val = y_val = None
+    if holdout:
+        from sklearn.model_selection import train_test_split
+
+        try:
+            X, X_val, y, y_val = train_test_split(
+                X, y, test_size=holdout, stratify=y,
+                random_state=params["random_state"])
+        except ValueError as exc:
+            raise CLIError(f"--validation-fraction {holdout:g}: {exc}") from None
+        if not is_sparse:  # CSR rows stay CSR (the estimator canonicalizes them)
+            X = np.ascontiguousarray(X)
+    clf = warm.set_params(**params) if warm is not None else \
+        fastlr.LogisticRegression(**params)
+    _warm_up(X, params, classes.shape[0])
+    t0 = time.perf_counter()
+    clf.fit(X, y)
+    seconds = time.perf_counter() - t0
+
+    # training accuracy and held-out scores
+    train_acc = float(clf.score(X, y))
+    held_out = None
+    if X_val is not None:
+        held_out = (float(clf.score(X_val, y_val)),
+                    float(log_loss(y_val, clf.predict_proba(X_val),
+                                   labels=clf.classes_)))
+    if data.format == "csv":
+        # as fit on a DataFrame sets it: Python users of the model see the
+        # columns it was trained on
+        clf.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+    if args.model:
+        fastlr.save(clf, args.model, metadata={"data": _data_metadata(args, read)})
+    plots = _train_plots(args, clf, X, y, data) if args.plot else []
+
+    m = X.shape[0]
+    rows = f"{m:,}" if X_val is None else \
+        f"{m:,} training + {X_val.shape[0]:,} held out (stratified)"
+    stopped = ("" if clf.n_iter_ >= params["max_iter"] else
+               " (stopped early: held-out log-loss no longer improving by "
+               f"tol={params['tol']:g})" if params["early_stopping"] else
+               f" (stopped early: loss no longer improving by tol={params['tol']:g})")
+    epochs_line = f"{clf.n_iter_} of at most {params['max_iter']}{stopped}"
+    rate = m * clf.n_iter_ / seconds if seconds > 0 else float("inf")
+    k = classes.shape[0]
+    kind = f"positive: {classes[1]}" if k == 2 else \
+        f"{k} classes: multinomial (softmax) model"
+    lines = [
+        ("data", f"{args.data} ({data.format}, labels from {where})"),
+        ("rows", rows),
+        ("features", _describe_features(X)),
+    ]
+    if read.ignored or read.id_name is not None:
+        ignored = [str(c) for c in read.ignored]
+        if read.id_name is not None:
+            ignored.append(f"{read.id_name} (--id)")
+        lines.append(("not features", ", ".join(ignored)))
+    lines += [
+        ("standardize", _describe_standardize(clf.standardize, is_sparse)),
+        ("classes", f"{_fmt_labels(clf.classes_)} ({kind})"),
+        ("warm start", f"from {_given(args, 'warm_start')}") if warm is not None
+        else None,
+        ("epochs run", epochs_line),
+        ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss over the last "
+                       "epoch)"),
+        ("train accuracy", f"{train_acc:.4f}"),
+    ]
+    if held_out is not None:
+        lines.append(("held-out", f"accuracy {held_out[0]:.4f}, log-loss "
+                                  f"{held_out[1]:.6g}"))
+    if params["early_stopping"] and clf.best_validation_score_ is not None:
+        lines.append(("held-out", f"log-loss {-clf.best_validation_score_:.6g} "
+                      f"at the best epoch (early stopping on "
+                      f"{params['validation_fraction']:g} of the rows)"))
+    if args.n_threads is not None:
+        lines.append(("threads", str(args.n_threads)))
+    lines += [
+        ("time", f"{seconds:.3f} s (JIT compilation excluded)"),
+        ("throughput", f"{rate:,.0f} rows/s ({m:,} rows x {clf.n_iter_} epochs)"),
+        ("model", args.model if args.model else "not saved (use --model FILE)"),
+    ]
+    if plots:
+        lines.append(("plots", ", ".join(plots)))
+    _print_table([line for line in lines if line is not None])
+    return EXIT_OK
+
+
+def _print_table(lines):
+    width = max(len(k) for k, _ in lines) + 2
+    for key, value in lines:
+        _out(f"{key + ':':<{width}}{value}")
+
+
+def _save_figure(fig, directory, name):
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, name)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def _train_plots(args, clf, X, y, data):
+    from scipy import sparse
+
+    from .plotting import (
+        plot_decision_boundary,
+        plot_decision_regions,
+        plot_loss_curve,
+    )
+
+    name = os.path.basename(args.data)
+    out = [_save_figure(plot_loss_curve({"training loss": clf.loss_curve_},
+                                        title=f"{name}: training loss"),
+                        args.plot, "loss.png")]
+    if X.shape[1] == 2:
+        if sparse.issparse(X):  # two columns: small when dense
+            X = X.toarray()
+        labels = [str(c) for c in clf.classes_]
+        if clf.classes_.shape[0] == 2:
+            fig = plot_decision_boundary(
+                X, (y == clf.classes_[1]).astype(np.int64), clf.coef_[0],
+                float(clf.intercept_[0]), labels=labels,
+                feature_names=data.feature_names,
+                title=f"{name}: decision boundary")
+        else:
+            fig = plot_decision_regions(
+                X, np.searchsorted(clf.classes_, y), clf.coef_, clf.intercept_,
+                labels=labels, feature_names=data.feature_names,
+                title=f"{name}: decision regions")
+        out.append(_save_figure(fig, args.plot, "boundary.png"))
+    return out
+
+
+# --------------------------------------------------------------------------
+# predict, evaluate and export
+
+
+def _predict(args):
+    if args.out:
+        _check_writable(args.out, "--out")
+    _set_threads(args)
+    model, data_meta = _load_model(args.model)
+    read = _read_data(args, "optional", model, data_meta)
+    X = read.data.X
+    if args.proba:
+        header = [f"proba_{c}" for c in model.classes_.tolist()]
+        rows = model.predict_proba(X).tolist()
+    else:
+        header = ["label"]
+        rows = [[v] for v in model.predict(X).tolist()]
+    if read.ids is not None:
+        header = [read.id_name, *header]
+        rows = ([i, *row] for i, row in zip(read.ids.tolist(), rows, strict=True))
+    if args.out:
+        with open(args.out, "w", newline="", encoding="utf-8") as f:
+            _write_csv(f, header, rows)
+        print(f"wrote {X.shape[0]:,} predictions to {args.out}", file=sys.stderr)
+    else:
+        _write_csv(sys.stdout, header, rows)
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def _write_csv(f, header, rows):
+    writer = csv.writer(f, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+
+
+def _roc_auc(y, proba, classes):
+    """(ROC AUC, how it was computed): binary, or the macro average of the
+    one-vs-rest AUCs (scikit-learn's ``multi_class="ovr"``) over the classes
+    that DATA has both in and out of; None when there is none."""
+    from sklearn.metrics import roc_auc_score
+
+    k = classes.shape[0]
+    if k == 2:
+        y01 = (y == classes[1]).astype(np.int64)
+        if 0 < y01.sum() < y01.shape[0]:
+            return float(roc_auc_score(y01, proba[:, 1])), ""
+        return None, "undefined (the data holds a single class)"
+    aucs, absent = [], []
+    for c in range(k):
+        positive = (y == classes[c]).astype(np.int64)
+        if 0 < positive.sum() < positive.shape[0]:
+            aucs.append(roc_auc_score(positive, proba[:, c]))
+        else:
+            absent.append(classes[c])
+    if not aucs:
+        return None, "undefined (the data holds a single class)"
+    how = f" (macro average of one-vs-rest over {len(aucs)} classes"
+    if absent:
+        how += f"; without {_fmt_labels(absent)}: no rows of it in the data"
+    return float(np.mean(aucs)), how + ")"
+
+
 def _evaluate(args):
-    from sklearn.metrics import confusion_matrix, roc_auc_score
+    from sklearn.metrics import (
+        confusion_matrix,
+        log_loss,
+        precision_recall_fscore_support,
+    )
 
-    from .core import log_loss
-
-    model, data = _load_for_data(args, "required")
+    if args.plot:
+        _check_folder(args.plot, "--plot")
+    _set_threads(args)
+    model, data_meta = _load_model(args.model)
+    read = _read_data(args, "required", model, data_meta)
+    data = read.data
     classes = model.classes_
     y = _match_labels(args.data, data.y, classes)
-    proba = model.predict_proba(data.X)[:, 1]
+    proba = model.predict_proba(data.X)
     pred = model.predict(data.X)
-    y01 = (y == classes[1]).astype(np.int64)
-    both = 0 < y01.sum() < y01.shape[0]
     acc = float(np.mean(pred == y))
-    loss = log_loss(y01, proba)
-    auc = float(roc_auc_score(y01, proba)) if both else None
+    loss = float(log_loss(y, proba, labels=classes))
+    auc, how = _roc_auc(y, proba, classes)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y, pred, labels=classes, zero_division=0.0)
     cm = confusion_matrix(y, pred, labels=classes)
     plots = []
     if args.plot:
-        from .plotting import plot_calibration, plot_roc_curve
-
-        name = os.path.basename(args.data)
-        if both:
-            plots.append(_save_figure(
-                plot_roc_curve(y01, proba, title=f"{name}: ROC curve (positive: "
-                               f"{classes[1]})"), args.plot, "roc.png"))
-        plots.append(_save_figure(
-            plot_calibration(y01, proba, n_bins=args.bins,
-                             title=f"{name}: calibration (class {classes[1]})"),
-            args.plot, "calibration.png"))
+        plots = _evaluate_plots(args, y, proba, pred, classes, auc is not None)
     lines = [
-        ("data", f"{args.data} ({data.format}, labels from {_target_where(data)})"),
+        ("data", f"{args.data} ({data.format}, labels from "
+                 f"{_target_where(data)})"),
         ("rows", f"{data.X.shape[0]:,}"),
+        ("classes", f"{_fmt_labels(classes)}" + (f" (positive: {classes[1]})"
+                                                 if classes.shape[0] == 2 else "")),
         ("accuracy", f"{acc:.4f}"),
         ("log-loss", f"{loss:.6g}"),
-        ("ROC AUC", f"{auc:.4f}" if auc is not None else
-         "undefined (the data holds a single class)"),
+        ("ROC AUC", how if auc is None else f"{auc:.4f}{how}"),
     ]
     if plots:
         lines.append(("plots", ", ".join(plots)))
     _print_table(lines)
     _out()
+    _out("per class (one vs rest)")
+    _out(_format_per_class(classes, precision, recall, f1, support))
+    _out()
     _out("confusion matrix (rows: true label, columns: predicted label)")
     _out(_format_confusion(cm, classes))
-    if not both and args.plot:
+    if auc is None and args.plot:
         print("fastlr: note: no ROC curve: the data holds a single class",
               file=sys.stderr)
     return EXIT_OK
+
+
+def _evaluate_plots(args, y, proba, pred, classes, any_roc):
+    from .plotting import plot_calibration, plot_roc_curve, plot_roc_curves
+
+    name = os.path.basename(args.data)
+    out = []
+    if classes.shape[0] == 2:
+        y01 = (y == classes[1]).astype(np.int64)
+        if any_roc:
+            out.append(_save_figure(
+                plot_roc_curve(y01, proba[:, 1], title=f"{name}: ROC curve "
+                               f"(positive: {classes[1]})"), args.plot, "roc.png"))
+        out.append(_save_figure(
+            plot_calibration(y01, proba[:, 1], n_bins=args.bins,
+                             title=f"{name}: calibration (class {classes[1]})"),
+            args.plot, "calibration.png"))
+        return out
+    if any_roc:
+        out.append(_save_figure(
+            plot_roc_curves(y, proba, classes, title=f"{name}: ROC curves, one "
+                            "vs rest"), args.plot, "roc.png"))
+    # top-label calibration: how often the predicted class is right, against
+    # the probability the model gave it
+    out.append(_save_figure(
+        plot_calibration((pred == y).astype(np.int64), proba.max(axis=1),
+                         n_bins=args.bins, what="the predicted class",
+                         ylabel="fraction of rows predicted right",
+                         title=f"{name}: calibration of the predicted class"),
+        args.plot, "calibration.png"))
+    return out
+
+
+def _format_per_class(classes, precision, recall, f1, support):
+    labels = [str(c) for c in classes.tolist()]
+    first = max(max(len(s) for s in labels), len("macro average")) + 2
+    head = f"{'':<{first}}{'precision':>10}{'recall':>9}{'F1':>9}{'rows':>9}"
+    lines = [head]
+    for label, p, r, f, s in zip(labels, precision, recall, f1, support,
+                                 strict=True):
+        lines.append(f"{label:<{first}}{p:>10.4f}{r:>9.4f}{f:>9.4f}{s:>9,}")
+    lines.append(f"{'macro average':<{first}}{np.mean(precision):>10.4f}"
+                 f"{np.mean(recall):>9.4f}{np.mean(f1):>9.4f}"
+                 f"{int(np.sum(support)):>9,}")
+    return "\n".join(lines)
 
 
 def _format_confusion(cm, classes):
@@ -728,12 +1398,42 @@ def _format_confusion(cm, classes):
     return "\n".join(lines)
 
 
+def _export(args):
+    from . import onnx as fastlr_onnx
+
+    fastlr_onnx.require()  # the onnx extra, before any work
+    _check_writable(args.out, "--out")
+    model, _ = _load_model(args.model)
+    proto = fastlr_onnx.to_onnx(model, dtype=args.dtype)
+    payload = proto.SerializeToString()
+    tmp = f"{args.out}.{secrets.token_hex(6)}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(payload)
+        os.replace(tmp, args.out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    k = model.classes_.shape[0]
+    _print_table([
+        ("model", f"{args.model} ({k} classes: {_fmt_labels(model.classes_)}; "
+                  f"{model.n_features_in_:,} features)"),
+        ("input", f"X: {args.dtype} [rows, {model.n_features_in_}]"),
+        ("outputs", f"label: [rows]; probabilities: {args.dtype} [rows, {k}]"),
+        ("opset", ", ".join(f"{o.domain or 'ai.onnx'} {o.version}"
+                            for o in proto.opset_import)),
+        ("written", f"{args.out} ({len(payload):,} bytes)"),
+    ])
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------
 # verify
 
 #: Tolerances of the kernel-vs-reference comparison (as in
-#: tests/test_reference.py). float64 follows STYLE.md; for float32 input both
-#: implementations compute in float64 and only the final cast to float32
+#: tests/test_reference.py). float64: rtol 1e-10, atol near zero; for float32
+#: input both implementations compute in float64 and only the final cast to float32
 #: rounds, so float32 arrays may differ by an ulp (rtol 1e-6), while values
 #: that are float64 for both dtypes (b, losses, log-loss) keep float64's.
 VERIFY_TOL = {

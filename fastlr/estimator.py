@@ -1,4 +1,4 @@
-"""scikit-learn compatible classifier around :func:`fastlr.core.sgd`.
+"""scikit-learn compatible classifier around the SGD loop of :mod:`fastlr._sgd`.
 
 The estimator validates, maps labels to 0/1, and stores fitted attributes;
 the epochs run in the Numba kernels. It never loops over rows itself.
@@ -165,6 +165,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     >>> clf.score(X, y) > 0.97
     True
     """
+
+    # scikit-learn's HTML repr (and its parameter tooltips) link an estimator
+    # to its documentation: this one's is fastlr's, the README of the
+    # installed version on the package index, not the page of
+    # sklearn.linear_model.LogisticRegression
+    _doc_link_module = "fastlr"
+    _doc_link_template = "https://pypi.org/project/fastlr-numba/{version}/"
+
+    def _doc_link_url_param_generator(self):
+        from . import __version__
+
+        return {"version": __version__}
 
     def __init__(self, lr=0.01, batch_size=32, max_iter=1000, tol=1e-4,
                  n_iter_no_change=5, penalty="l2", alpha=1e-4, standardize=True,

@@ -44,7 +44,8 @@ from . import _npy
 from ._files import check_regular, open_regular
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
-           "detect_format", "iter_chunks", "read_dataset", "read_xy"]
+           "detect_format", "iter_chunks", "read_column", "read_dataset",
+           "read_header", "read_xy"]
 
 #: File extension -> format name.
 FORMATS = {
@@ -180,7 +181,7 @@ def read_xy(path, target=None, *, fmt=None, delimiter=","):
 
 def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required",
                  n_features=None, feature_names=None, model_target=None,
-                 zero_based=None):
+                 zero_based=None, drop=None):
     """Read a data file, for training (labels required) or for a model.
 
     Parameters
@@ -204,6 +205,11 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
     zero_based : bool or None
         svmlight: whether indices start at 0; None detects it as
         scikit-learn does (zero-based if any index is 0).
+    drop : list of str or int, optional
+        Columns that are neither features nor the target (IDs, free text):
+        CSV column names or indices, .npy column indices. Their values are
+        not parsed, so they may hold anything. Not available for .npz and
+        svmlight files, which have no such columns.
 
     Returns
     -------
@@ -216,7 +222,12 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
     elif fmt not in _FORMAT_NAMES:
         raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
     path = _existing_file(path)
-    spec = _Spec(path, target, labels, n_features, feature_names, model_target)
+    drop = tuple(drop or ())
+    if drop and fmt in ("npz", "svmlight"):
+        raise DataError(path, f"{fmt} files have no columns to drop (drop="
+                        f"{list(drop)!r}); only csv and npy files do")
+    spec = _Spec(path, target, labels, n_features, feature_names, model_target,
+                 drop)
     if fmt == "csv":
         _check_delimiter(delimiter)
         data = _read_csv(spec, delimiter)
@@ -251,6 +262,101 @@ def _open_binary(path):
 def _check_delimiter(delimiter):
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise ValueError(f"delimiter must be a single character, got {delimiter!r}")
+
+
+def read_header(path, delimiter=","):
+    """The column names of a CSV file: its first non-blank line, stripped.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError
+    DataError
+        For an empty file, text that is not UTF-8 or a malformed header.
+    """
+    _check_delimiter(delimiter)
+    return _read_header(_existing_file(path), delimiter)[0]
+
+
+def read_column(path, column, *, fmt=None, delimiter=","):
+    """The values of one column of a data file, one per data row, in the
+    order :func:`read_dataset` returns the rows (e.g. an ID column to carry
+    next to predictions).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    column : str or int
+        CSV: a column name or index; .npy: a column index; .npz: the name of
+        a 1-D array with one entry per row of ``X``.
+    fmt, delimiter
+        As in :func:`read_xy`.
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        CSV: the fields as text (``str``), stripped, unparsed; .npy/.npz:
+        the stored values.
+
+    Raises
+    ------
+    DataError
+        For an unknown column, a row with another number of fields than the
+        header (with its line), or an svmlight file (it has no columns).
+    """
+    if fmt is None:
+        fmt = detect_format(path)
+    elif fmt not in _FORMAT_NAMES:
+        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
+    path = _existing_file(path)
+    spec = _Spec(path, None, "optional", None, None, None)
+    if fmt == "svmlight":
+        raise DataError(path, "svmlight files have no columns besides the "
+                        "features and the label")
+    if fmt == "npz":
+        with _open_binary(path) as f, _np_load(path, "npz", f) as npz:
+            if str(column) not in npz.files or str(column) == "X":
+                raise DataError(path, f"has no 1-D array {str(column)!r} besides "
+                                f"X (it has: {_shown(npz.files)})")
+            try:
+                values = npz[str(column)]
+                m = npz["X"].shape[0] if "X" in npz.files else None
+            except ValueError as exc:
+                raise _np_error(path, exc) from None
+        if values.ndim != 1 or (m is not None and values.shape[0] != m):
+            raise DataError(path, f"array {str(column)!r} must be 1-D with one "
+                            f"entry per row of X, got shape {values.shape}")
+        return values
+    if fmt == "npy":
+        table = _npy_table(path)
+        header = [f"x{j}" for j in range(table.shape[1])]
+        return table[:, _column_index(spec, header, column)].copy()
+    _check_delimiter(delimiter)
+    header, _ = _read_header(path, delimiter)
+    j = _column_index(spec, header, column)
+    values = []
+    reader = None
+    try:
+        with _open_text(path) as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            header_seen = False
+            for row in reader:
+                if not header_seen:  # the same rows as _csv_blocks skips
+                    header_seen = bool(row and any(c.strip() for c in row))
+                    continue
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise DataError(path, f"expected {len(header)} fields (as in "
+                                    f"the header), got {len(row)}",
+                                    line=reader.line_num)
+                values.append(row[j].strip())
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
+                        f"{exc.start})") from None
+    except csv.Error as exc:
+        line = reader.line_num if reader is not None else None
+        raise DataError(path, f"malformed CSV ({exc})", line=line) from None
+    return np.array(values, dtype=str)
 
 
 def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
@@ -479,6 +585,7 @@ class _Spec:
     n_features: int | None
     feature_names: list | None
     model_target: object
+    drop: tuple = ()  # columns that are neither features nor the target
 
 
 def _mismatch(spec, k, names=None, line=None):
@@ -525,15 +632,20 @@ def _column_index(spec, header, target, what="column"):
 def _select(spec, header):
     """(feature indices, target index or None) for a table with ``header``."""
     k = len(header)
+    dropped = {_column_index(spec, header, d, "column to drop") for d in spec.drop}
+    kept = [j for j in range(k) if j not in dropped]
     t = None
     if spec.target is not None:
         t = _column_index(spec, header, spec.target, "target column")
+        if t in dropped:
+            raise DataError(spec.path, f"the target column {header[t]!r} is also "
+                            "one of the columns to drop")
     if spec.n_features is None:
-        if t is None and spec.labels == "required":
-            t = k - 1  # default: the last column
-        feats = [j for j in range(k) if j != t]
+        if t is None and spec.labels == "required" and kept:
+            t = kept[-1]  # default: the last column
+        feats = [j for j in kept if j != t]
     else:
-        feats, t = _select_for_model(spec, header, t)
+        feats, t = _select_for_model(spec, header, t, dropped)
     if not feats:
         raise DataError(spec.path, "has no feature columns besides the target")
     if t is None and spec.labels == "required":
@@ -542,45 +654,49 @@ def _select(spec, header):
     return feats, t
 
 
-def _select_for_model(spec, header, t):
+def _select_for_model(spec, header, t, dropped=frozenset()):
     """Features in the model's order, and the target column if there is one."""
     k = len(header)
     mt = spec.model_target
-    by_name = _by_name(spec, header)
-    if t is None and isinstance(mt, str) and header.count(mt) == 1:
+    by_name = _by_name(spec, header, dropped)
+    if t is None and isinstance(mt, str) and header.count(mt) == 1 \
+            and header.index(mt) not in dropped:
         t = header.index(mt)
     if by_name is not None:
         if t in by_name:
             raise DataError(spec.path, f"the target column {header[t]!r} is one of "
                             "the model's features")
-        extra = [header[j] for j in range(k) if j != t and j not in by_name]
+        extra = [header[j] for j in range(k)
+                 if j != t and j not in by_name and j not in dropped]
         if extra:
             raise FeatureMismatchError(
                 spec.path, f"the model was trained on {spec.n_features} features "
                 f"({_shown(spec.feature_names)}) but this file has "
-                f"{k - (t is not None)} feature columns; not in the model: "
+                f"{k - (t is not None) - len(dropped)} feature columns; not in "
+                f"the model: "
                 f"{_shown(extra)}")
         return by_name, t
-    if t is None and k == spec.n_features + 1 and not isinstance(mt, str):
+    kept = [j for j in range(k) if j not in dropped]
+    if t is None and len(kept) == spec.n_features + 1 and not isinstance(mt, str):
         # unnamed columns (.npy): the extra column is the target, at the
         # model's target index when it is known, else the last
-        t = mt % k if isinstance(mt, int) else k - 1
-    feats = [j for j in range(k) if j != t]
+        t = mt % k if isinstance(mt, int) and mt % k in kept else kept[-1]
+    feats = [j for j in kept if j != t]
     if len(feats) != spec.n_features:
         raise _mismatch(spec, len(feats), [header[j] for j in feats])
     return feats, t
 
 
-def _by_name(spec, header):
+def _by_name(spec, header, dropped=frozenset()):
     """Feature indices by the model's feature names, None if not all present."""
     names = spec.feature_names
     if not names or len(set(header)) != len(header):
         return None
-    present = [n for n in names if n in header]
+    present = [n for n in names if n in header and header.index(n) not in dropped]
     if len(present) == len(names):
         return [header.index(n) for n in names]
     if present and spec.n_features is not None:
-        missing = [n for n in names if n not in header]
+        missing = [n for n in names if n not in present]
         raise FeatureMismatchError(
             spec.path, f"the model's feature columns {_shown(missing)} are "
             f"missing (the model was trained on {_shown(names)})")
@@ -713,13 +829,18 @@ def _np_error(path, exc):
     return DataError(path, f"cannot read the array ({exc})")
 
 
-def _read_npy(spec):
-    with _open_binary(spec.path) as f:
+def _npy_table(path):
+    """The 2-D float array of an .npy file, its header checked first."""
+    with _open_binary(path) as f:
         if f.read(6) == _NPY_MAGIC:
             f.seek(0)
-            _npy_layout(spec.path, f)
+            _npy_layout(path, f)
         f.seek(0)
-        table = _as_float_X(spec.path, _np_load(spec.path, "npy", f), "the array")
+        return _as_float_X(path, _np_load(path, "npy", f), "the array")
+
+
+def _read_npy(spec):
+    table = _npy_table(spec.path)
     header = [f"x{j}" for j in range(table.shape[1])]
     if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+", spec.target):
         raise DataError(spec.path, f"unknown target column {spec.target!r}: an "
@@ -728,7 +849,7 @@ def _read_npy(spec):
     # column names and a named target from a CSV-trained model do not apply
     mt = spec.model_target if isinstance(spec.model_target, int) else None
     feats, t = _select(_Spec(spec.path, spec.target, spec.labels, spec.n_features,
-                             None, mt), header)
+                             None, mt, spec.drop), header)
     X = np.ascontiguousarray(table[:, feats])
     _check_finite_rows(spec.path, X)
     y = None if t is None else table[:, t]

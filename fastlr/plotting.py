@@ -1,4 +1,5 @@
-"""Matplotlib figures: decision boundary, loss curve, ROC curve, calibration.
+"""Matplotlib figures: decision boundary (binary) and regions (k classes),
+loss curves, ROC curves, calibration.
 
 matplotlib is imported inside the functions, and figures are built with
 ``matplotlib.figure.Figure`` (no pyplot state, no GUI backend needed), so
@@ -17,10 +18,43 @@ def _axes(ax, figsize=(6, 4.5)):
     return fig, fig.add_subplot()
 
 
+#: Colour map of the probability of class 1 and the colours of the two classes,
+#: taken from its ends, so that a point's colour is the colour of the region
+#: the model assigns its class to.
+BINARY_CMAP = "RdBu"
+
+#: Line styles and markers of successive curves in one plot: curves that lie
+#: on top of each other (fastlr and the reference agree to ~1e-10) stay
+#: visible as a dashed line over a solid one, each with its own markers.
+CURVE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+
+
+def _grid(X, steps=200):
+    pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-12)
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], steps),
+                         np.linspace(lo[1], hi[1], steps))
+    return g0, g1, lo, hi
+
+
+def _two_features(X):
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have exactly 2 features to plot a boundary, "
+                         f"got shape {X.shape}")
+    return X
+
+
 def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
                            labels=("class 0", "class 1"),
                            feature_names=("feature 1", "feature 2")):
-    """Scatter two features coloured by label, with the line ``w . x + b = 0``.
+    """Scatter two features coloured by label over the model's probability,
+    with the line ``w . x + b = 0``.
+
+    The background is the probability of class 1, with a colour bar; each
+    point has the colour of its class at the matching end of that scale
+    (class 0 where the probability is 0, class 1 where it is 1), and a
+    marker per class.
 
     Parameters
     ----------
@@ -31,7 +65,7 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
     ax : matplotlib Axes, optional
     title : str
     labels : pair of str
-        Legend entries for label 0 and label 1.
+        Names of label 0 and label 1 (legend and colour bar).
     feature_names : pair of str
         Axis labels.
 
@@ -39,23 +73,25 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
     -------
     matplotlib.figure.Figure
     """
-    X = np.asarray(X, dtype=np.float64)
+    import matplotlib
+
+    X = _two_features(X)
     y = np.asarray(y)
     w = np.asarray(w, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != 2:
-        raise ValueError(f"X must have exactly 2 features to plot a boundary, "
-                         f"got shape {X.shape}")
-    fig, ax = _axes(ax)
-    ax.plot(X[y == 0, 0], X[y == 0, 1], "g^", label=str(labels[0]), alpha=0.8)
-    ax.plot(X[y == 1, 0], X[y == 1, 1], "bs", label=str(labels[1]), alpha=0.8)
-    pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-12)
-    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
-    # shade each side of the boundary by the model's probability
-    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+    fig, ax = _axes(ax, figsize=(7, 4.8))
+    cmap = matplotlib.colormaps[BINARY_CMAP]
+    g0, g1, lo, hi = _grid(X)
     z = w[0] * g0 + w[1] * g1 + b
-    ax.contourf(g0, g1, 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))), levels=20,
-                cmap="RdBu", alpha=0.25, vmin=0, vmax=1)
-    ax.contour(g0, g1, z, levels=[0.0], colors="y", linewidths=2)
+    shade = ax.contourf(g0, g1, 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))),
+                        levels=np.linspace(0.0, 1.0, 21), cmap=cmap, alpha=0.45,
+                        vmin=0.0, vmax=1.0)
+    ax.contour(g0, g1, z, levels=[0.0], colors="k", linewidths=1.5)
+    for value, marker, name in ((0, "^", labels[0]), (1, "s", labels[1])):
+        ax.scatter(X[y == value, 0], X[y == value, 1], marker=marker, s=30,
+                   color=cmap(0.95 * value + 0.025), edgecolors="k",
+                   linewidths=0.6, label=str(name))
+    bar = fig.colorbar(shade, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
+    bar.set_label(f"probability of {labels[1]} (black line: 0.5)")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel(str(feature_names[0]))
@@ -65,13 +101,82 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
     return fig
 
 
-def plot_loss_curve(curves, ax=None, title="Training loss"):
+def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision regions",
+                          labels=None, feature_names=("feature 1", "feature 2")):
+    """Two features of a k-class (softmax) model: the region where each class
+    is predicted, with the points coloured by their true class.
+
+    Parameters
+    ----------
+    X : array_like of shape (m, 2)
+    y : array_like of shape (m,)
+        Class indices 0 .. k-1 (rows of ``coef``).
+    coef : array_like of shape (k, 2), raw-space weights
+    intercept : array_like of shape (k,)
+    ax : matplotlib Axes, optional
+    title : str
+    labels : sequence of k str, optional
+        Class names (colour bar and legend); default ``class 0, class 1, ...``.
+    feature_names : pair of str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    X = _two_features(X)
+    y = np.asarray(y)
+    coef = np.asarray(coef, dtype=np.float64)
+    intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
+    k = coef.shape[0]
+    if coef.ndim != 2 or coef.shape[1] != 2 or intercept.shape[0] != k:
+        raise ValueError(f"coef must have shape (k, 2) and intercept (k,), got "
+                         f"{coef.shape} and {intercept.shape}")
+    labels = [f"class {c}" for c in range(k)] if labels is None else \
+        [str(s) for s in labels]
+    base = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
+    colors = [base(c % base.N) for c in range(k)]
+    cmap = ListedColormap(colors)
+    norm = BoundaryNorm(np.arange(-0.5, k), k)
+    fig, ax = _axes(ax, figsize=(7, 4.8))
+    g0, g1, lo, hi = _grid(X)
+    z = np.stack([g0, g1], axis=-1) @ coef.T + intercept
+    region = z.argmax(axis=-1)
+    shade = ax.contourf(g0, g1, region, levels=np.arange(-0.5, k), cmap=cmap,
+                        norm=norm, alpha=0.35)
+    ax.contour(g0, g1, region, levels=np.arange(0.5, k - 1), colors="k",
+               linewidths=1.0)
+    markers = "os^Dv<>ph*"
+    for c in range(k):
+        ax.scatter(X[y == c, 0], X[y == c, 1], marker=markers[c % len(markers)],
+                   s=30, color=colors[c], edgecolors="k", linewidths=0.6,
+                   label=labels[c])
+    bar = fig.colorbar(shade, ax=ax, ticks=np.arange(k))
+    bar.ax.set_yticklabels(labels)
+    bar.set_label("predicted class (region colour)")
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel(str(feature_names[0]))
+    ax.set_ylabel(str(feature_names[1]))
+    ax.set_title(title)
+    ax.legend(loc="best")
+    return fig
+
+
+def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-loss"):
     """Loss per epoch, one line per entry of ``curves``.
+
+    Successive curves get different line styles and markers
+    (:data:`CURVE_STYLES`), so that curves lying on top of each other stay
+    visible.
 
     Parameters
     ----------
     curves : dict of label -> array_like, or one array_like
     ax : matplotlib Axes, optional
+    title, ylabel : str
 
     Returns
     -------
@@ -80,11 +185,19 @@ def plot_loss_curve(curves, ax=None, title="Training loss"):
     if not isinstance(curves, dict):
         curves = {"loss": curves}
     fig, ax = _axes(ax)
-    for label, losses in curves.items():
+    for i, (label, losses) in enumerate(curves.items()):
         losses = np.asarray(losses, dtype=np.float64)
-        ax.plot(np.arange(1, losses.shape[0] + 1), losses, label=label)
+        style, marker = CURVE_STYLES[i % len(CURVE_STYLES)]
+        n = losses.shape[0]
+        # about 10 markers per curve, shifted per curve so they do not hide
+        # each other either
+        every = max(n // 10, 1)
+        ax.plot(np.arange(1, n + 1), losses, linestyle=style, marker=marker,
+                markevery=(min(i * every // len(curves), max(n - 1, 0)), every),
+                markersize=6, fillstyle="none" if i else "full",
+                lw=2.2 if i == 0 else 1.6, label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("mean log-loss")
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
     ax.set_title(title)
     ax.legend(loc="best")
@@ -137,7 +250,56 @@ def plot_roc_curve(y_true, y_score, ax=None, title="ROC curve", label="model"):
     return fig
 
 
-def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration"):
+def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
+    """One-vs-rest ROC curve of every class of a k-class model.
+
+    Parameters
+    ----------
+    y_true : array_like of shape (m,)
+        True labels, values of ``classes``.
+    proba : array_like of shape (m, k)
+        Predicted probabilities, columns in the order of ``classes``.
+    classes : array_like of shape (k,)
+    ax : matplotlib Axes, optional
+    title : str
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A class that is absent from ``y_true`` (or is all of it) has no
+        curve; its legend entry says so.
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y_true = np.asarray(y_true)
+    proba = np.asarray(proba, dtype=np.float64)
+    classes = np.asarray(classes)
+    if proba.ndim != 2 or proba.shape != (y_true.shape[0], classes.shape[0]):
+        raise ValueError(f"proba must have shape (len(y_true), len(classes)) = "
+                         f"({y_true.shape[0]}, {classes.shape[0]}), got "
+                         f"{proba.shape}")
+    fig, ax = _axes(ax, figsize=(5.5, 5.5))
+    for c, label in enumerate(classes.tolist()):
+        positive = (y_true == classes[c]).astype(np.int64)
+        if 0 < positive.sum() < positive.shape[0]:
+            fpr, tpr, _ = roc_curve(positive, proba[:, c])
+            auc = roc_auc_score(positive, proba[:, c])
+            ax.plot(fpr, tpr, lw=1.8, label=f"{label} vs rest (AUC = {auc:.3f})")
+        else:
+            ax.plot([], [], lw=1.8, label=f"{label}: no curve (the data has "
+                    f"{'no' if positive.sum() == 0 else 'only'} rows of it)")
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="chance")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
+                     what="class 1", ylabel=None):
     """Reliability diagram: observed frequency of class 1 per probability bin.
 
     Without ``ax`` the figure has a second panel below: the histogram of the
@@ -154,6 +316,13 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration"):
     ax : matplotlib Axes, optional
         Draw only the reliability curve on it.
     title : str
+    what : str
+        What ``y_true`` marks and ``y_prob`` is the probability of, for the
+        axis labels; e.g. ``"the predicted class"`` for a k-class model's
+        top-label calibration (``y_true``: prediction right, ``y_prob``: its
+        probability).
+    ylabel : str, optional
+        Label of the vertical axis; default ``"fraction of " + what``.
 
     Returns
     -------
@@ -182,7 +351,7 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration"):
     ax.plot(mean_prob, frac_pos, "o-", lw=2, label="model")
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("fraction of class 1")
+    ax.set_ylabel(ylabel or f"fraction of {what}")
     ax.set_title(title)
     ax.legend(loc="upper left")
     if hist_ax is None:
@@ -190,6 +359,6 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration"):
     else:
         hist_ax.bar(edges[:-1], counts, width=1.0 / n_bins, align="edge",
                     edgecolor="white")
-        hist_ax.set_xlabel("predicted probability of class 1")
+        hist_ax.set_xlabel(f"predicted probability of {what}")
         hist_ax.set_ylabel("rows")
     return fig

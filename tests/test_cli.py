@@ -27,6 +27,15 @@ def test_demo_cli_writes_table_and_pngs(tmp_path, capsys):
     text = capsys.readouterr().out
     for name in ("classification", "moons", "breast_cancer", "speedup"):
         assert name in text
+    lines = text.splitlines()
+    # the accuracy and time columns are labelled, and say "reference" as the
+    # plots do (not "numpy")
+    assert "accuracy" in lines[0] and "time (s)" in lines[0]
+    assert lines[1].split() == ["data", "rows", "features", "epochs", "on", "fastlr",
+                                "reference", "fastlr", "reference", "speedup"]
+    assert "numpy" not in text.lower().replace("the numpy twin", "")
+    row = next(ln for ln in lines if ln.startswith("breast_cancer")).split()
+    assert row[4] == "held-out" and row[-1].endswith("x")
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["breast_cancer_loss.png", "classification_boundary.png",
                     "classification_loss.png", "moons_boundary.png", "moons_loss.png"]
@@ -67,6 +76,16 @@ def test_bench_quick_table(capsys):
         assert word in out
     # one line per implementation and batch size, plus the floor and sklearn
     assert sum(line.startswith("fastlr ") for line in out.splitlines()) == 2
+    # columns never run together ("59.4428.9x faster"): each row splits into
+    # its fields at runs of two or more spaces
+    import re
+
+    for line in out.splitlines():
+        if line.startswith(("reference ", "sklearn SGDClassifier ")):
+            fields = re.split(r"\s{2,}", line.strip())
+            assert len(fields) == 6, line
+            assert re.fullmatch(r"\d+\.\d{2}", fields[4]), line
+            assert re.fullmatch(r"\d+\.\dx faster", fields[5]), line
 
 
 def test_bench_rejects_bad_batch_sizes(capsys):

@@ -717,3 +717,77 @@ def test_npz_member_header_that_lies_is_refused(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 10 * 2**20
+
+
+# columns that are neither features nor the target: drop, read_column
+
+
+def test_csv_drop_text_and_id_columns(tmp_path):
+    path = write(tmp_path / "d.csv",
+                 "id,a,note,b,label\n"
+                 "r-1,1.0,\"free, text\",2.0,yes\n"
+                 "r-2,3.0,,4.0,no\n"
+                 "\n"
+                 "r-3,5.0,x,6.0,yes\n")
+    data = read_dataset(path, drop=["id", "note"])
+    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4], [5, 6]])
+    assert data.feature_names == ["a", "b"] and data.target == "label"
+    assert data.y.tolist() == ["yes", "no", "yes"]
+    # by index, and the default target is the last column that is kept
+    data = read_dataset(path, drop=[0, 2, 4])
+    assert data.feature_names == ["a"] and data.target == "b"
+    # the ids, one per data row, unparsed
+    assert io.read_column(path, "id").tolist() == ["r-1", "r-2", "r-3"]
+    assert io.read_column(path, 2).tolist() == ["free, text", "", "x"]
+    assert io.read_header(path) == ["id", "a", "note", "b", "label"]
+
+
+def test_csv_drop_for_a_model_matches_the_rest_by_name(tmp_path):
+    path = write(tmp_path / "d.csv", "b,id,a\n2,x,1\n4,y,3\n")
+    data = read_dataset(path, labels="optional", n_features=2,
+                        feature_names=["a", "b"], drop=["id"])
+    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4]])
+    with pytest.raises(FeatureMismatchError, match="not in the model: id"):
+        read_dataset(path, labels="optional", n_features=2,
+                     feature_names=["a", "b"])
+    # a dropped model feature is missing
+    with pytest.raises(FeatureMismatchError, match="columns a are missing"):
+        read_dataset(path, labels="optional", n_features=2,
+                     feature_names=["a", "b"], drop=["id", "a"])
+    # by position: the columns left after dropping
+    data = read_dataset(path, labels="optional", n_features=2, drop=["id"])
+    np.testing.assert_array_equal(data.X, [[2, 1], [4, 3]])
+
+
+def test_drop_errors(tmp_path, table):
+    X, y = table
+    path = write(tmp_path / "d.csv", csv_text(X, y))
+    with pytest.raises(DataError, match="unknown column to drop 'd'"):
+        read_dataset(path, drop=["d"])
+    with pytest.raises(DataError, match="target column 'label' is also one of"):
+        read_dataset(path, target="label", drop=["label"])
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    with pytest.raises(DataError, match="npz files have no columns to drop"):
+        read_dataset(tmp_path / "d.npz", drop=[0])
+    with pytest.raises(DataError, match="unknown column 'zz'"):
+        io.read_column(path, "zz")
+    bad = write(tmp_path / "bad.csv", "id,a\n1,2\n3\n")
+    with pytest.raises(DataError, match=r"line 3: expected 2 fields"):
+        io.read_column(bad, "id")
+
+
+def test_npy_and_npz_drop_and_read_column(tmp_path, table):
+    X, y = table
+    np.save(tmp_path / "d.npy", np.column_stack([np.arange(50), X, y]))
+    data = read_dataset(tmp_path / "d.npy", drop=[0])
+    np.testing.assert_array_equal(data.X, X)
+    np.testing.assert_array_equal(data.y, y)
+    np.testing.assert_array_equal(io.read_column(tmp_path / "d.npy", 0),
+                                  np.arange(50))
+    np.savez(tmp_path / "d.npz", X=X, y=y, ids=np.arange(50) + 100)
+    assert io.read_column(tmp_path / "d.npz", "ids")[0] == 100
+    with pytest.raises(DataError, match="no 1-D array 'nope' besides X"):
+        io.read_column(tmp_path / "d.npz", "nope")
+    dump_svmlight_file(X, y, str(tmp_path / "d.svm"))
+    with pytest.raises(DataError, match="svmlight files have no columns"):
+        io.read_column(tmp_path / "d.svm", 0)

@@ -1,6 +1,6 @@
 """Multinomial (softmax) regression: kernel vs reference, estimator, bad input.
 
-The k-class kernel (:mod:`fastlr._kernels_multinomial`) and
+The k-class model (the softmax loss of :mod:`fastlr._kernels`) and
 :func:`fastlr.reference.train_multinomial` visit the same batches in the
 same order and must agree to float64 rtol 1e-10 (float32: one rounding of
 the final cast), as the binary path does.

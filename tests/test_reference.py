@@ -29,7 +29,8 @@ N = 4
 RAGGED = 64  # a batch size that does not divide M: the last batch is smaller
 assert M % RAGGED != 0
 
-# Tolerances. float64 follows STYLE.md (rtol=1e-10 with an atol near zero).
+# Tolerances. float64: rtol=1e-10 with an atol near zero (the project's
+# kernel-vs-reference contract, as README's "Verifying" section states).
 # For float32 input both implementations still do every multiply-add in
 # float64: the kernel converts each float32 element of X as it reads it, the
 # reference calls X.astype(float64), so both see exactly the same numbers.

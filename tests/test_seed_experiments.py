@@ -1,4 +1,6 @@
-"""The seed article's experiments, reproduced on embedded data."""
+"""The experiments of the tutorial fastlr grew from (sigmoid, log-loss and
+mini-batch SGD on ``make_classification`` and ``make_moons``, with decision
+boundaries), reproduced on data scikit-learn generates or bundles."""
 
 import numpy as np
 import pytest

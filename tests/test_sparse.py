@@ -18,13 +18,13 @@ Contract under test (sparse input support):
 Tolerances. The sparse kernel updates only the coordinates present in a
 batch (lazily) and keeps the L2 shrinkage as a scalar (``w = s * v``), so it
 agrees with the dense kernel to rounding, not bit for bit: float64 results
-are compared at STYLE.md's ``rtol=1e-10`` with an ``atol`` near zero (the
-contract's figure). For float32 X every multiply-add still runs in float64
-in all implementations; only the final cast of ``w`` to float32 rounds, and
-two float64 values that agree to ~1e-15 can land on adjacent float32 values
-(2**-23 ~ 1.2e-7 apart): ``rtol=1e-6`` for float32 ``w``, float64 tolerance
-for ``b`` and the losses, which are float64 for both dtypes (as in
-tests/test_reference.py).
+are compared at ``rtol=1e-10`` with an ``atol`` near zero (the kernel-vs-
+reference contract's figure, as in tests/test_reference.py). For float32 X
+every multiply-add still runs in float64 in all implementations; only the
+final cast of ``w`` to float32 rounds, and two float64 values that agree to
+~1e-15 can land on adjacent float32 values (2**-23 ~ 1.2e-7 apart):
+``rtol=1e-6`` for float32 ``w``, float64 tolerance for ``b`` and the losses,
+which are float64 for both dtypes (as in tests/test_reference.py).
 """
 
 import math
@@ -577,8 +577,9 @@ def test_read_only_arrays():
 def test_sparse_inputs_share_two_specializations():
     """Every way in (CSR/CSC/COO, matrix or array, row and column slices,
     unsorted, duplicates, integer data, every option) maps to one numba
-    specialization per float dtype of each sparse kernel (STYLE.md: at most
-    two; each more costs seconds of compilation). int64 indices and
+    specialization per float dtype of each sparse kernel (at most two: input
+    is converted at the boundary, and each more specialization costs seconds
+    of compilation). int64 indices and
     read-only arrays are distinct numba types by nature and are left out of
     the count (other tests here compile them)."""
     from numba import types

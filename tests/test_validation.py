@@ -1,4 +1,4 @@
-"""The bad-input contract of DESIGN.md, for the kernels and the reference.
+"""The bad-input contract, for the kernels and the reference.
 
 Every public entry point validates before any kernel runs and answers bad
 input with a ValueError/TypeError that names the argument, with no side

@@ -1,0 +1,241 @@
+"""`fastlr train`'s options: one per estimator parameter, each reaching the
+model, each checked; warm starts from a model file."""
+
+import re
+
+import numpy as np
+import pytest
+
+import fastlr
+from fastlr import cli, persist
+
+# models trained on a CSV have feature_names_in_; the tests predict on arrays
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:X does not have valid feature names:UserWarning")
+
+
+def run(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_clean_error(result, *words):
+    code, out, err = result
+    assert code == 1, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastlr: error: "), err
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def csv3(tmp_path_factory):
+    """Three classes (text labels), four features, an ID and a text column."""
+    d = tmp_path_factory.mktemp("params")
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(3, 4)) * 3
+    y = np.repeat(np.arange(3), 60)
+    X = centers[y] + rng.normal(size=(180, 4))
+    labels = np.array(["ant", "bee", "cat"])[y]
+    path = d / "zoo.csv"
+    with open(path, "w") as f:
+        f.write("key,w,x,y,z,comment,kind\n")
+        for i, (row, label) in enumerate(zip(X.tolist(), labels, strict=True)):
+            f.write(f"k{i},{','.join(map(repr, row))},\"seen, {i % 7}\",{label}\n")
+    return {"dir": d, "csv": path, "X": X, "labels": labels}
+
+
+# --------------------------------------------------------------------------
+# the table of options
+
+
+def test_every_estimator_parameter_has_an_option(capsys):
+    """Generic: a parameter added to the estimator without an entry in
+    cli.TRAIN_PARAMS fails here."""
+    params = set(fastlr.LogisticRegression().get_params())
+    table = {p.name for p in cli.TRAIN_PARAMS}
+    assert not params - table, f"estimator parameters without an option: " \
+        f"{sorted(params - table)} (add them to fastlr.cli.TRAIN_PARAMS)"
+    assert not table - params, f"options for no parameter: {sorted(table - params)}"
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = capsys.readouterr().out
+    for p in cli.TRAIN_PARAMS:
+        entry = re.search(rf"^  {re.escape(p.flags[0])}\b.*?(?=^  -|\Z)", text,
+                          flags=re.M | re.S)
+        assert entry, f"{p.flags[0]} missing from train --help"
+        assert len(entry.group(0).split()) > 6, f"{p.flags[0]} has no real help"
+
+
+def test_defaults_are_the_estimators_unless_said_why():
+    estimator = fastlr.LogisticRegression().get_params()
+    for p in cli.TRAIN_PARAMS:
+        if p.own_default:
+            assert p.default != estimator[p.name], p.name
+        else:
+            assert p.default == estimator[p.name], \
+                f"{p.name}: the CLI's default {p.default!r} is not the " \
+                f"estimator's {estimator[p.name]!r}; give own_default a reason"
+
+
+def test_every_example_reaches_the_saved_model(csv3, tmp_path, capsys):
+    """One training with every option's example value: each lands in the
+    saved model's parameters."""
+    argv, expected = [], {}
+    for p in cli.TRAIN_PARAMS:
+        if p.example:
+            argv += p.example[0]
+            expected[p.name] = p.example[1]
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", csv3["csv"], "--drop", "key,comment",
+                         "--model", model, *argv)
+    assert code == 0, err
+    saved = fastlr.load(model).get_params()
+    for name, value in expected.items():
+        assert saved[name] == value, name
+    untested = {p.name for p in cli.TRAIN_PARAMS} - set(expected)
+    assert untested <= {"warm_start"}  # a file: tested below
+
+
+def test_defaults_reach_the_saved_model(csv3, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "train", csv3["csv"], "--drop", "key,comment",
+                       "--epochs", "3", "--model", model)
+    assert code == 0, err
+    saved = fastlr.load(model).get_params()
+    assert saved == {**cli.default_params(), "max_iter": 3}
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--average=0"], ["argument --average", "must be >= 1"]),
+    (["--average=x"], ["argument --average", "--average=N"]),
+    (["--power-t", "-1"], ["argument --power-t", "must be >= 0"]),
+    (["--class-weight", "ant:x"], ["argument --class-weight", "'ant' is not a number"]),
+    (["--class-weight", "ant:-1"], ["argument --class-weight", "finite number >= 0"]),
+    (["--class-weight", "heavy"], ["argument --class-weight", "LABEL:WEIGHT"]),
+    (["--class-weight", "ant:1,ant:2"], ["argument --class-weight", "given twice"]),
+    (["--validation-fraction", "0"], ["argument --validation-fraction", "> 0"]),
+    (["--validation-fraction", "1"], ["argument --validation-fraction", "< 1"]),
+    (["--standardize", "maybe"], ["argument --standardize", "invalid choice"]),
+    (["--shuffle", "always"], ["argument --shuffle", "invalid choice"]),
+    (["--verbose", "-1"], ["argument --verbose", "must be >= 0"]),
+    (["--n-threads", "0"], ["argument --n-threads", "must be >= 1"]),
+    (["--drop", "a,,b"], ["argument --drop", "names separated by commas"]),
+    (["--drop", "a,a"], ["argument --drop", "named twice"]),
+    (["--id", " "], ["argument --id"]),
+    (["--epochs", "0"], ["argument --epochs", "must be >= 1"]),
+])
+def test_bad_values_are_usage_errors_naming_the_option(csv3, capsys, argv, words):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", str(csv3["csv"]), *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err, err
+
+
+def test_class_weight_labels_are_the_datas(csv3, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "train", csv3["csv"], "--drop", "key,comment",
+                       "--class-weight", "bee:3,cat:0.5", "--epochs", "5",
+                       "--model", model)
+    assert code == 0, err
+    assert fastlr.load(model).class_weight == {"bee": 3.0, "cat": 0.5}
+    assert_clean_error(run(capsys, "train", csv3["csv"], "--drop", "key,comment",
+                           "--class-weight", "bee:3,dog:1"),
+                       "--class-weight", "'dog' is not a class", "ant, bee, cat")
+    # numeric labels: "1" and "1.0" name the class 1
+    path = tmp_path / "num.csv"
+    path.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))
+    code, _, err = run(capsys, "train", path, "--class-weight", "1.0:2",
+                       "--epochs", "2", "--model", model)
+    assert code == 0, err
+    assert fastlr.load(model).class_weight == {1: 2.0}
+
+
+def test_early_stopping_reports_the_held_out_score(csv3, capsys):
+    code, out, err = run(capsys, "train", csv3["csv"], "--drop", "key,comment",
+                         "--early-stopping", "--validation-fraction", "0.25",
+                         "--lr", "0.1", "--epochs", "400")
+    assert code == 0, err
+    held = re.search(r"^held-out:\s+log-loss (\S+) at the best epoch \(early "
+                     r"stopping on 0.25 of the rows\)$", out, re.M)
+    assert held and 0 < float(held.group(1)) < 0.5
+    assert re.search(r"^rows:\s+180$", out, re.M)  # the estimator holds out
+
+
+def test_n_threads(csv3, capsys):
+    import numba
+
+    code, out, err = run(capsys, "train", csv3["csv"], "--drop", "key,comment",
+                         "--n-threads", "1", "--epochs", "2")
+    assert code == 0, err
+    assert re.search(r"^threads:\s+1$", out, re.M)
+    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    too_many = numba.config.NUMBA_NUM_THREADS + 1
+    assert_clean_error(run(capsys, "train", csv3["csv"], "--n-threads", too_many),
+                       f"--n-threads {too_many}", "NUMBA_NUM_THREADS")
+
+
+# --------------------------------------------------------------------------
+# warm start from a model file
+
+
+def test_warm_start_continues_the_saved_model(csv3, tmp_path, capsys):
+    first, second = tmp_path / "first.npz", tmp_path / "second.npz"
+    code, _, err = run(capsys, "train", csv3["csv"], "--drop", "comment",
+                       "--id", "key", "--epochs", "5", "--tol", "none",
+                       "--penalty", "l1", "--alpha", "0.001", "--model", first)
+    assert code == 0, err
+    code, out, err = run(capsys, "train", csv3["csv"], "--warm-start", first,
+                         "--epochs", "4", "--model", second)
+    assert code == 0, err
+    assert re.search(r"^warm start:\s+from .*first\.npz$", out, re.M)
+    # the columns the first model left out are left out again
+    assert re.search(r"^not features:\s+comment, key \(--id\)$", out, re.M)
+    a, b = fastlr.load(first), fastlr.load(second)
+    # the saved model's parameters are the defaults; options override them
+    params = b.get_params()
+    assert (params["penalty"], params["alpha"], params["tol"], params["max_iter"],
+            params["warm_start"]) == ("l1", 0.001, None, 4, True)
+    # it continued: the same as five more epochs in Python on the loaded model
+    X, y = csv3["X"], csv3["labels"]
+    again = fastlr.load(first).set_params(warm_start=True, max_iter=4)
+    again.fit(X, y)
+    np.testing.assert_allclose(b.coef_, again.coef_, rtol=1e-12, atol=1e-14)
+    assert not np.allclose(a.coef_, b.coef_)
+
+
+def test_warm_start_needs_the_models_features_and_classes(csv3, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert run(capsys, "train", csv3["csv"], "--drop", "key,comment", "--epochs",
+               "2", "--model", model)[0] == 0
+    two = tmp_path / "two.csv"
+    keep = csv3["labels"] != "cat"
+    with open(two, "w") as f:
+        f.write("w,x,y,z,kind\n")
+        for row, label in zip(csv3["X"][keep].tolist(), csv3["labels"][keep],
+                              strict=True):
+            f.write(f"{','.join(map(repr, row))},{label}\n")
+    assert_clean_error(run(capsys, "train", two, "--warm-start", model),
+                       "--warm-start", "holds the classes ant, bee",
+                       "the model has ant, bee, cat")
+    other = tmp_path / "other.csv"
+    other.write_text("p,q,kind\n1,2,ant\n3,4,bee\n5,6,cat\n")
+    assert_clean_error(run(capsys, "train", other, "--warm-start", model),
+                       "none of its columns (p, q, kind) is a feature of the "
+                       "model (w, x, y, z)", "--by-position")
+
+
+def test_model_records_its_columns(csv3, tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "train", csv3["csv"], "--drop", "comment",
+                       "--id", "key", "--epochs", "2", "--model", model)
+    assert code == 0, err
+    data = persist.read_metadata(model)["metadata"]["data"]
+    assert data["ignored"] == ["comment"] and data["id"] == "key"
+    assert data["feature_names"] == ["w", "x", "y", "z"]
+    clf = fastlr.load(model)
+    assert clf.feature_names_in_.tolist() == ["w", "x", "y", "z"]
+    assert clf.feature_names_in_.dtype == object

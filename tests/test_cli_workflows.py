@@ -1,0 +1,271 @@
+"""The installed ``fastlr`` console script on files the tests write: a
+multiclass CSV from train to evaluate, renamed headers, ID columns, output
+paths that cannot be written, misspelt columns and delimiters, ONNX export."""
+
+import csv
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.metrics import (
+    confusion_matrix,
+    log_loss,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
+
+import fastlr
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:X does not have valid feature names:UserWarning")
+
+#: The console script pip installed next to this Python.
+FASTLR = shutil.which("fastlr", path=os.path.dirname(sys.executable)) or \
+    shutil.which("fastlr")
+
+
+def fastlr_cmd(*argv, cwd=None):
+    assert FASTLR, "the fastlr console script is not installed (pip install -e .)"
+    return subprocess.run([FASTLR, *map(str, argv)], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def clean_error(res, *words):
+    assert res.returncode == 1, (res.stdout, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastlr: error: "), res.stderr
+    assert "Traceback" not in res.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def fields(text):
+    return dict(re.findall(r"^([A-Za-z -]+):\s+(.*)$", text, flags=re.M))
+
+
+@pytest.fixture(scope="module")
+def iris(tmp_path_factory):
+    """iris as a CSV with an ID column, a free-text column and text labels,
+    and a model trained on it by the console script."""
+    d = tmp_path_factory.mktemp("iris")
+    data = load_iris()
+    X, names = data.data, list(data.feature_names)
+    labels = data.target_names[data.target]
+    path = d / "iris.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["plant", *names, "note", "species"])
+        for i, (row, label) in enumerate(zip(X.tolist(), labels, strict=True)):
+            w.writerow([f"p-{i:03d}", *row, f"seen on day {i % 5}, late", label])
+    model = d / "iris.npz"
+    res = fastlr_cmd("train", path, "--target", "species", "--drop", "note",
+                     "--id", "plant", "--lr", "0.1", "--epochs", "200",
+                     "--validation-fraction", "0.2", "--model", model,
+                     "--plot", d / "plots")
+    assert res.returncode == 0, res.stderr
+    return {"dir": d, "csv": path, "X": X, "labels": labels, "names": names,
+            "model": model, "train_out": res.stdout}
+
+
+def test_multiclass_train_summary(iris):
+    f = fields(iris["train_out"])
+    assert f["classes"] == ("setosa, versicolor, virginica (3 classes: "
+                            "multinomial (softmax) model)")
+    assert f["rows"] == "120 training + 30 held out (stratified)"
+    assert f["features"] == "4"
+    assert f["not features"] == "note, plant (--id)"
+    held = re.match(r"accuracy (\S+), log-loss (\S+)", f["held-out"])
+    assert float(held.group(1)) > 0.85 and 0 < float(held.group(2)) < 0.6
+    clf = fastlr.load(iris["model"])
+    assert clf.coef_.shape == (3, 4)
+    assert clf.classes_.tolist() == ["setosa", "versicolor", "virginica"]
+    # loaded in Python, the model knows its columns
+    assert clf.feature_names_in_.tolist() == iris["names"]
+    assert (iris["dir"] / "plots" / "loss.png").stat().st_size > 5_000
+
+
+def test_multiclass_evaluate_equals_scikit_learn(iris):
+    plots = iris["dir"] / "eval"
+    res = fastlr_cmd("evaluate", "--model", iris["model"], iris["csv"],
+                     "--plot", plots)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    clf = fastlr.load(iris["model"])
+    X, y = iris["X"], iris["labels"]
+    proba = clf.predict_proba(X)
+    pred = clf.predict(X)
+    f = fields(out)
+    assert float(f["accuracy"]) == pytest.approx(np.mean(pred == y), abs=1e-4)
+    assert float(f["log-loss"]) == pytest.approx(
+        log_loss(y, proba, labels=clf.classes_), rel=1e-5)
+    auc = re.match(r"(\S+) \(macro average of one-vs-rest over 3 classes\)$",
+                   f["ROC AUC"])
+    assert float(auc.group(1)) == pytest.approx(
+        roc_auc_score(y, proba, multi_class="ovr", average="macro"), abs=1e-4)
+    p, r, f1, support = precision_recall_fscore_support(y, pred,
+                                                        labels=clf.classes_)
+    table = out.split("per class (one vs rest)\n")[1].split("\n\n")[0].splitlines()
+    assert table[0].split() == ["precision", "recall", "F1", "rows"]
+    for k, label in enumerate(clf.classes_):
+        row = table[1 + k].split()
+        assert row[0] == label
+        np.testing.assert_allclose([float(v) for v in row[1:4]],
+                                   [p[k], r[k], f1[k]], atol=1e-4)
+        assert int(row[4]) == support[k]
+    assert table[4].split()[:2] == ["macro", "average"]
+    cm = confusion_matrix(y, pred, labels=clf.classes_)
+    matrix = out.split("columns: predicted label)\n")[1].splitlines()
+    assert matrix[0].split() == clf.classes_.tolist()
+    for k in range(3):
+        assert [int(v) for v in matrix[1 + k].split()[1:]] == cm[k].tolist()
+    for name in ("roc.png", "calibration.png"):
+        assert (plots / name).stat().st_size > 5_000
+
+
+def test_predict_carries_the_id_column(iris, tmp_path):
+    out = tmp_path / "p.csv"
+    res = fastlr_cmd("predict", "--model", iris["model"], iris["csv"], "--proba",
+                     "--out", out)
+    assert res.returncode == 0, res.stderr
+    with open(out, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["plant", "proba_setosa", "proba_versicolor",
+                       "proba_virginica"]
+    assert [r[0] for r in rows[1:]] == [f"p-{i:03d}" for i in range(150)]
+    clf = fastlr.load(iris["model"])
+    np.testing.assert_array_equal(np.array([r[1:] for r in rows[1:]], dtype=float),
+                                  clf.predict_proba(iris["X"]))
+    # an ID column named on the command line, on data without labels
+    new = tmp_path / "new.csv"
+    with open(new, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ref", *iris["names"][::-1]])  # other order: matched by name
+        for i, row in enumerate(iris["X"][:5].tolist()):
+            w.writerow([f"r,{i}", *row[::-1]])
+    res = fastlr_cmd("predict", "--model", iris["model"], new, "--id", "ref")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.reader(res.stdout.splitlines()))
+    assert rows[0] == ["ref", "label"]
+    assert rows[1:] == [[f"r,{i}", label] for i, label in
+                        enumerate(clf.predict(iris["X"][:5]).tolist())]
+
+
+def test_a_renamed_header_is_refused_unless_by_position(iris, tmp_path):
+    renamed = tmp_path / "renamed.csv"
+    lines = iris["csv"].read_text().splitlines()
+    renamed.write_text("\n".join(["plant,a,b,c,d,note,species", *lines[1:]]) + "\n")
+    line = clean_error(fastlr_cmd("predict", "--model", iris["model"], renamed),
+                       "none of its columns (plant, a, b, c, d, note, species)",
+                       "is a feature of the model (sepal length (cm), sepal width "
+                       "(cm), petal length (cm), petal width (cm))", "--by-position")
+    assert "renamed.csv" in line
+    res = fastlr_cmd("predict", "--model", iris["model"], renamed, "--by-position")
+    assert res.returncode == 0, res.stderr
+    clf = fastlr.load(iris["model"])
+    assert [r.split(",")[1] for r in res.stdout.splitlines()[1:]] == \
+        clf.predict(iris["X"]).tolist()
+    res = fastlr_cmd("evaluate", "--model", iris["model"], renamed, "--by-position")
+    assert res.returncode == 0, res.stderr
+
+
+def in_process(capsys, *argv):
+    """``fastlr ARGV`` through cli.main (faster than a new process)."""
+    from types import SimpleNamespace
+
+    from fastlr import cli
+
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+
+def test_output_paths_are_checked_before_training(iris, tmp_path, capsys):
+    missing = tmp_path / "no-such-folder" / "m.npz"
+    res = fastlr_cmd("train", iris["csv"], "--drop", "note,plant", "--model",
+                     missing, "--epochs", "100000", "--tol", "none")
+    clean_error(res, f"--model {missing}", "does not exist")
+    assert res.stdout == ""  # no training summary: it stopped first
+    through_a_file = iris["csv"] / "m.npz"
+    clean_error(in_process(capsys, "train", iris["csv"], "--model", through_a_file),
+                "is a file, not a folder")
+    clean_error(in_process(capsys, "train", iris["csv"], "--model", tmp_path),
+                "is a folder; give a file name")
+    clean_error(in_process(capsys, "predict", "--model", iris["model"], iris["csv"],
+                           "--out", missing), "--out", "does not exist")
+    clean_error(in_process(capsys, "train", iris["csv"], "--plot", iris["csv"]),
+                "--plot", "exists and is not a folder")
+    clean_error(in_process(capsys, "export", "--model", iris["model"], "--out",
+                           tmp_path), "--out", "is a folder")
+    assert not list(tmp_path.glob(".fastlr-write-check*"))
+    if os.geteuid() != 0:  # root writes anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        clean_error(in_process(capsys, "train", iris["csv"], "--model",
+                               locked / "m.npz"), "cannot write in",
+                    "Permission denied")
+
+
+def test_misspelt_columns_and_delimiters(iris, tmp_path, capsys):
+    clean_error(fastlr_cmd("train", iris["csv"], "--target", "specis"),
+                "unknown target column 'specis' (--target); did you mean "
+                "'species'?", "plant, sepal length (cm)")
+    clean_error(in_process(capsys, "train", iris["csv"], "--target", "SPECIES"),
+                "did you mean 'species'?")
+    clean_error(in_process(capsys, "train", iris["csv"], "--drop", "nots"),
+                "unknown column 'nots' (--drop); did you mean 'note'?")
+    clean_error(in_process(capsys, "predict", "--model", iris["model"], iris["csv"],
+                           "--id", "plnt"),
+                "unknown column 'plnt' (--id); did you mean 'plant'?")
+    clean_error(in_process(capsys, "train", iris["csv"], "--target", "zzz"),
+                "unknown target column 'zzz' (--target); the columns are:")
+    semi = tmp_path / "semi.csv"
+    semi.write_text("a;b;label\n1;2;x\n3;4;y\n")
+    clean_error(fastlr_cmd("train", semi), "one column, 'a;b;label'",
+                "semicolons", "--delimiter ';'")
+    tabs = tmp_path / "tabs.csv"
+    tabs.write_text("a\tb\tlabel\n1\t2\tx\n3\t4\ty\n")
+    clean_error(in_process(capsys, "train", tabs), "tabs", "--delimiter tab")
+    res = in_process(capsys, "train", tabs, "--delimiter", "tab", "--epochs", "3")
+    assert res.returncode == 0, res.stderr
+
+
+def test_two_feature_multiclass_boundary_plot(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.0, 4.0], [4.0, 0.0], [-4.0, -2.0]])
+    y = np.repeat(np.arange(3), 30)
+    X = centers[y] + rng.normal(size=(90, 2))
+    path = tmp_path / "blobs.csv"
+    with open(path, "w") as f:
+        f.write("u,v,blob\n")
+        for row, label in zip(X.tolist(), np.array(["r", "g", "b"])[y], strict=True):
+            f.write(f"{row[0]},{row[1]},{label}\n")
+    res = in_process(capsys, "train", path, "--plot", tmp_path / "plots",
+                     "--lr", "0.1", "--epochs", "50")
+    assert res.returncode == 0, res.stderr
+    assert "boundary.png" in fields(res.stdout)["plots"]
+    import matplotlib.image
+
+    img = matplotlib.image.imread(tmp_path / "plots" / "boundary.png")
+    assert img.shape[1] > 500 and img[..., :3].std() > 0.05
+
+
+def test_export_onnx(iris, tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="the onnx extra is not "
+                              "installed: pip install 'fastlr-numba[onnx]'")
+    out = tmp_path / "iris.onnx"
+    res = fastlr_cmd("export", "--model", iris["model"], "--out", out)
+    assert res.returncode == 0, res.stderr
+    f = fields(res.stdout)
+    assert f["input"] == "X: float32 [rows, 4]"
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    X = iris["X"].astype(np.float32)
+    label, proba = sess.run(None, {"X": X})
+    clf = fastlr.load(iris["model"])
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-6)
+    np.testing.assert_array_equal(label, clf.predict(X))

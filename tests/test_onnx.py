@@ -1,0 +1,163 @@
+"""fastlr.to_onnx and the skl2onnx converter: onnxruntime's probabilities
+and labels against the model's own, binary and k-class, float32 and float64."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_iris, make_classification
+
+import fastlr
+
+ort = pytest.importorskip(
+    "onnxruntime", reason="the onnx extra is not installed: "
+    "pip install 'fastlr-numba[onnx]' onnxruntime")
+onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed: "
+                           "pip install 'fastlr-numba[onnx]'")
+
+DTYPES = [np.float32, np.float64]
+
+
+def session(onx):
+    return ort.InferenceSession(onx.SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+
+
+def fitted(kind, dtype, labels=None, **params):
+    """A model on unscaled data, so the standardization folded into coef_
+    and intercept_ matters (breast cancer's columns span 1e-3 to 4e3)."""
+    if kind == "binary":
+        X, y = load_breast_cancer(return_X_y=True)
+    elif kind == "iris":
+        X, y = load_iris(return_X_y=True)
+    else:  # five classes, with columns far from zero mean
+        X, y = make_classification(600, 8, n_informative=6, n_classes=5,
+                                   class_sep=2.0, random_state=0)
+        X = X * [1, 10, 100, 0.1, 1, 5, 2, 3] + [5, -50, 1000, 0, 3, 0, 0, 7]
+    if labels is not None:
+        y = np.asarray(labels)[y]
+    X = X.astype(dtype)
+    clf = fastlr.LogisticRegression(lr=0.1, random_state=0, max_iter=30, tol=None,
+                                    **params).fit(X, y)
+    return clf, X
+
+
+@pytest.mark.parametrize("kind", ["binary", "iris", "five"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_probabilities_and_labels_match_predict_proba(kind, dtype):
+    clf, X = fitted(kind, dtype)
+    onx = fastlr.to_onnx(clf, dtype=dtype)
+    label, proba = session(onx).run(None, {"X": X})
+    expected = clf.predict_proba(X)
+    assert proba.dtype == dtype and proba.shape == expected.shape
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(label, clf.predict(X))
+    # the model is confident on some rows and unsure on others: the check
+    # covers both ends of the sigmoid/softmax
+    assert proba.max() > 0.95 and proba.max(axis=1).min() < 0.9
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_a_float32_model_exported_for_float64_input_and_back(dtype):
+    """The model's dtype (that of its training X) and the export's are
+    independent."""
+    other = np.float64 if dtype == np.float32 else np.float32
+    clf, X = fitted("iris", dtype)
+    X = X.astype(other)
+    _, proba = session(fastlr.to_onnx(clf, dtype=other)).run(None, {"X": X})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-6)
+
+
+def test_string_labels_and_options_travel():
+    clf, X = fitted("iris", np.float64, labels=["setosa", "versicolor", "virginica"],
+                    penalty="l1", alpha=1e-3, average=True)
+    label, proba = session(fastlr.to_onnx(clf)).run(None, {"X": X.astype(np.float32)})
+    assert label.dtype == object
+    np.testing.assert_array_equal(label, clf.predict(X))
+    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-6)
+
+
+def test_sparse_trained_model():
+    from scipy import sparse
+
+    X, y = load_breast_cancer(return_X_y=True)
+    Xs = sparse.csr_matrix(np.where(X > np.median(X, axis=0), X, 0.0))
+    clf = fastlr.LogisticRegression(random_state=0, max_iter=20, tol=None).fit(Xs, y)
+    dense = Xs.toarray()
+    _, proba = session(fastlr.to_onnx(clf, dtype=np.float64)).run(None, {"X": dense})
+    np.testing.assert_allclose(proba, clf.predict_proba(Xs), atol=1e-6)
+
+
+def test_graph_is_declared_and_checked():
+    clf, _ = fitted("binary", np.float64)
+    onx = fastlr.to_onnx(clf)
+    onnx.checker.check_model(onx)
+    assert [i.name for i in onx.graph.input] == ["X"]
+    assert [o.name for o in onx.graph.output] == ["label", "probabilities"]
+    dims = onx.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param == "N" and dims[1].dim_value == 30
+    assert onx.opset_import[0].version == fastlr.onnx.DEFAULT_OPSET
+    assert onx.producer_name == "fastlr"
+    # built from the public attributes alone: another model with the same
+    # coef_/intercept_/classes_ exports the same graph
+    twin = fastlr.LogisticRegression().fit(np.zeros((4, 30)) + np.arange(4)[:, None],
+                                           [0, 0, 1, 1])
+    twin.coef_, twin.intercept_ = clf.coef_.copy(), clf.intercept_.copy()
+    assert fastlr.to_onnx(twin).graph == onx.graph
+
+
+def test_bad_input():
+    from sklearn.exceptions import NotFittedError
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+    with pytest.raises(NotFittedError):
+        fastlr.to_onnx(fastlr.LogisticRegression())
+    with pytest.raises(TypeError, match="fastlr.LogisticRegression"):
+        fastlr.to_onnx(SkLogisticRegression())
+    clf, _ = fitted("binary", np.float64)
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        fastlr.to_onnx(clf, dtype=np.int64)
+    with pytest.raises(ValueError, match="opset must be >= 13"):
+        fastlr.to_onnx(clf, opset=11)
+
+
+# --------------------------------------------------------------------------
+# skl2onnx: a Pipeline that ends in fastlr.LogisticRegression
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+@pytest.mark.parametrize("kind", ["binary", "iris"])
+def test_skl2onnx_pipeline(kind, dtype):
+    skl2onnx = pytest.importorskip("skl2onnx", reason="the onnx extra is not "
+                                   "installed: pip install 'fastlr-numba[onnx]'")
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    import fastlr.onnx  # noqa: F401  (registers the converter)
+
+    X, y = load_breast_cancer(return_X_y=True) if kind == "binary" else \
+        load_iris(return_X_y=True)
+    X = X.astype(dtype)
+    labels = np.array(["no", "yes", "maybe"])[y]
+    pipe = make_pipeline(StandardScaler(), fastlr.LogisticRegression(
+        random_state=0, max_iter=30, tol=None)).fit(X, labels)
+    onx = skl2onnx.to_onnx(pipe, X[:1], options={
+        fastlr.LogisticRegression: {"zipmap": False}})
+    label, proba = session(onx).run(None, {"X": X})
+    np.testing.assert_array_equal(label, pipe.predict(X))
+    # the scaler runs in ONNX in the input's dtype, as in scikit-learn
+    np.testing.assert_allclose(proba, pipe.predict_proba(X), rtol=0,
+                               atol=1e-6 if dtype == np.float64 else 1e-5)
+    if dtype == np.float32:  # the default: a list of {label: probability}
+        onx = skl2onnx.to_onnx(pipe, X[:1])
+        _, maps = session(onx).run(None, {"X": X[:3]})
+        assert sorted(maps[0]) == sorted(pipe.classes_.tolist())
+
+
+def test_lazy_attribute():
+    import subprocess
+    import sys
+
+    code = ("import sys, fastlr; assert 'onnx' not in sys.modules; "
+            "f = fastlr.to_onnx; assert f.__module__ == 'fastlr.onnx'; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "ok"
