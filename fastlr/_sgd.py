@@ -10,7 +10,7 @@ every storage of X goes through :func:`sgd`.
 import math
 
 from ._dispatch import loss_code
-from ._driver import AdaptiveRate, run_epochs
+from ._driver import AdaptiveRate, batch_rows, run_epochs
 from ._kernels.update import LR_ADAGRAD, LR_CONSTANT, LR_INVSCALING, options
 from ._order import EpochOrder, block_rows
 
@@ -36,6 +36,8 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     -------
     (losses, converged)
     """
+    # a batch larger than the data is one full batch (batch_rows)
+    batch_size = batch_rows(batch_size, data.m)
     # losses are weighted means: sum(sw * loss) / sum(sw)
     denom = float(sw.sum()) if sw.shape[0] else float(data.m)
     average_start = int(average_start)

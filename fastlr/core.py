@@ -293,6 +293,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Labels 0 or 1, both present.
     batch_size : int, default 100
         Rows per SGD step (>= 1). The last batch of an epoch may be smaller.
+        A batch_size larger than the number of rows m (any integer, 2**63
+        and beyond included) means one batch of all m rows per epoch:
+        exactly what ``batch_size=m`` does, on every path.
     epochs : int, default 100
         Maximum number of passes over the data (>= 0).
     lr : float, default 0.01

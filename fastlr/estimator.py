@@ -53,7 +53,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     lr : float, default 0.01
         Constant learning rate.
     batch_size : int, default 32
-        Rows per SGD step.
+        Rows per SGD step; larger than the number of rows: one full batch
+        per epoch (as ``batch_size = n_samples``).
     max_iter : int, default 1000
         Maximum number of epochs (passes over the training data).
     tol : float or None, default 1e-4

@@ -26,6 +26,7 @@ from ._driver import (
     AdaptiveRate,
     MultinomialResult,
     TrainResult,
+    batch_rows,
     check_fit_intercept,
     check_sgd_options,
     check_train_params,
@@ -222,6 +223,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         k = 1
     sw = check_sample_weight(sample_weight, X.shape[0])
     m, n = X.shape
+    batch_size = batch_rows(batch_size, m)   # larger than m: one full batch
     sparse = is_sparse(X)
     if sw.shape[0] == 0:
         sw = np.ones(m)

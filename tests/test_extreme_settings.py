@@ -1,0 +1,149 @@
+"""Extreme settings and values: batch sizes beyond the data, logits beyond
+the float64 range, and an L2 penalty whose shrink factor ``1 - lr * alpha``
+is negative.
+
+Each is answered the same way by every path (dense and CSR X, binary and
+k-class models, one thread or two) and by :mod:`fastlr.reference`: a batch
+larger than the data is one full batch (``fastlr._driver.batch_rows``); a
+logit that is not finite is an infinite loss, hence divergence
+(``fastlr._kernels.scalar.overflowed``); the L2 shrink factor is floored at
+0, as scikit-learn's SGD does.
+"""
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastlr
+from fastlr import LogisticRegression, _dispatch, cli, reference
+from fastlr.core import train_multinomial
+
+TOL = {"rtol": 1e-10, "atol": 1e-12}
+
+BIG_BATCHES = {"m+1": 1, "2**31": 2**31, "2**63-1": 2**63 - 1, "2**63": 2**63,
+               "2**64+1": 2**64 + 1}
+
+
+def make_data(m=300, n=4, classes=2, seed=0):
+    """Columns of different scale and offset; labels from the first two."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    t = Z[:, 0] - 0.5 * Z[:, 1] + rng.logistic(size=m) * 0.5
+    y = np.digitize(t, np.quantile(t, np.linspace(0, 1, classes + 1)[1:-1]))
+    return Z * np.linspace(0.5, 3.0, n) + np.linspace(-2.0, 2.0, n), y
+
+
+def trainers(model):
+    """(kernel, reference) training functions of the binary or k-class model."""
+    if model == "binary":
+        return fastlr.train, reference.train
+    return train_multinomial, reference.train_multinomial
+
+
+def as_kind(X, kind):
+    return sp.csr_matrix(X) if kind == "csr" else X
+
+
+def weights(res):
+    return res.w if hasattr(res, "w") else res.W
+
+
+# --------------------------------------------------------------------------
+# batch sizes larger than the data
+
+
+@pytest.mark.parametrize("big", list(BIG_BATCHES), ids=list(BIG_BATCHES))
+@pytest.mark.parametrize("threads", [1, 2], ids=["1thread", "2threads"])
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_batch_larger_than_data_is_one_full_batch(monkeypatch, kind, model,
+                                                  threads, big):
+    """batch_size = m + 1, 2**31, 2**63 - 1, 2**63 (and beyond) train exactly
+    as batch_size = m: one batch of every row per epoch, on every path, and
+    the reference agrees."""
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
+                        max(2, numba.config.NUMBA_NUM_THREADS))
+    # small data on two threads: the team runs a full batch of 300 rows
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    X, y = make_data(classes=2 if model == "binary" else 3)
+    m = X.shape[0]
+    batch = m + 1 if big == "m+1" else BIG_BATCHES[big]
+    kern, ref = trainers(model)
+    kw = dict(epochs=4, lr=0.5, random_state=3, n_threads=threads)
+    Xk = as_kind(X, kind)
+    full = kern(Xk, y, batch_size=m, **kw)
+    got = kern(Xk, y, batch_size=batch, **kw)
+    np.testing.assert_array_equal(weights(got), weights(full))
+    np.testing.assert_array_equal(got.b, full.b)
+    np.testing.assert_array_equal(got.losses, full.losses)
+    assert np.abs(weights(got)).max() > 0.05   # it trained
+    # the first epoch's running loss is that of the zero model: log(k)
+    k = 2 if model == "binary" else 3
+    assert got.losses[0] == pytest.approx(np.log(k), rel=1e-12)
+    want = ref(Xk, y, batch_size=batch, **kw)
+    np.testing.assert_allclose(weights(got), weights(want), **TOL)
+    np.testing.assert_allclose(got.b, want.b, **TOL)
+    np.testing.assert_allclose(got.losses, want.losses, **TOL)
+
+
+def test_batch_of_exactly_m_rows_and_one_less(monkeypatch):
+    """The boundary from below: m - 1 gives two batches (m - 1 rows, then
+    one), m gives one; the reference agrees on both."""
+    X, y = make_data()
+    m = X.shape[0]
+    for batch in (m - 1, m):
+        kw = dict(batch_size=batch, epochs=3, lr=0.5, random_state=3)
+        a, b = fastlr.train(X, y, **kw), reference.train(X, y, **kw)
+        np.testing.assert_allclose(a.w, b.w, **TOL)
+        np.testing.assert_allclose(a.losses, b.losses, **TOL)
+    assert not np.array_equal(fastlr.train(X, y, batch_size=m - 1, epochs=3).w,
+                              fastlr.train(X, y, batch_size=m, epochs=3).w)
+
+
+def test_huge_batch_on_the_threaded_path_trains():
+    """The reported case: 30,000 rows on two threads (the data is large
+    enough for the team) with batch_size 2**63 - 1 returned w = 0 and
+    losses [0, 0]; now it is the full-batch model."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30_000, 100))
+    y = (X[:, 0] + rng.logistic(size=30_000) > 0).astype(int)
+    kw = dict(epochs=2, lr=1.0, random_state=0)
+    got = fastlr.train(X, y, batch_size=2**63 - 1, n_threads=2, **kw)
+    assert np.abs(got.w).max() > 0.01
+    assert got.losses[0] == pytest.approx(np.log(2), rel=1e-12)
+    assert got.losses[1] < got.losses[0]
+    want = fastlr.train(X, y, batch_size=30_000, n_threads=1, **kw)
+    np.testing.assert_array_equal(got.w, want.w)
+
+
+def test_estimator_and_cli_accept_huge_batches(tmp_path):
+    X, y = make_data()
+    kw = dict(max_iter=3, tol=None, random_state=0, lr=0.5)
+    full = LogisticRegression(batch_size=X.shape[0], **kw).fit(X, y)
+    for batch in (2**63 - 1, 2**63):
+        got = LogisticRegression(batch_size=batch, **kw).fit(X, y)
+        np.testing.assert_array_equal(got.coef_, full.coef_)
+        part = LogisticRegression(batch_size=batch, **kw)
+        part.partial_fit(X, y, classes=[0, 1])
+        assert np.isfinite(part.coef_).all() and np.abs(part.coef_).max() > 0
+    path = tmp_path / "d.npy"
+    np.save(path, np.column_stack([X, y]))
+    models = []
+    for batch in (X.shape[0], 2**63):
+        out = tmp_path / f"m{batch}.npz"
+        assert cli.main(["train", str(path), "--batch-size", str(batch), "--epochs",
+                         "3", "--random-state", "0", "--model", str(out), "-q"]) == 0
+        models.append(fastlr.load(out))
+    np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-(2**63), ValueError),
+                                      (2.0, TypeError), (True, TypeError)],
+                         ids=["zero", "negative", "float", "bool"])
+@pytest.mark.parametrize("func", [fastlr.train, reference.train],
+                         ids=["kernel", "reference"])
+def test_bad_batch_sizes_are_named(func, bad, exc):
+    X, y = make_data()
+    with pytest.raises(exc, match="batch_size"):
+        func(X, y, batch_size=bad)
