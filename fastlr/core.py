@@ -404,7 +404,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         For bad input, naming the argument; nothing has run.
     fastlr.DivergedError
         When the loss becomes inf/NaN or explodes (lower ``lr`` or
-        standardize).
+        standardize). A row whose logit is not finite (beyond the float64
+        range, e.g. ``|x| ~ 1e300`` without standardization) counts as an
+        infinite loss: its sign would depend on the order of the additions.
 
     Examples
     --------

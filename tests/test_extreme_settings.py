@@ -16,7 +16,7 @@ import pytest
 import scipy.sparse as sp
 
 import fastlr
-from fastlr import LogisticRegression, _dispatch, cli, reference
+from fastlr import DivergedError, LogisticRegression, _dispatch, cli, reference
 from fastlr.core import train_multinomial
 
 TOL = {"rtol": 1e-10, "atol": 1e-12}
@@ -147,3 +147,59 @@ def test_bad_batch_sizes_are_named(func, bad, exc):
     X, y = make_data()
     with pytest.raises(exc, match="batch_size"):
         func(X, y, batch_size=bad)
+
+
+# --------------------------------------------------------------------------
+# logits beyond the float64 range
+
+
+def outcome(func, *args, **kw):
+    try:
+        res = func(*args, **kw)
+    except DivergedError as exc:
+        return "diverged", str(exc).split(":")[0], str(exc).split("became ")[1][:3]
+    return "trained", len(res.losses)
+
+
+@pytest.mark.parametrize("epoch_loss", ["running", "full", None])
+@pytest.mark.parametrize("batch_size", [1, 32, 300], ids=["b1", "b32", "full"])
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("n", [1, 2, 5], ids=["n1", "n2", "n5"])
+def test_overflowing_logits_are_divergence_for_kernel_and_reference(
+        n, kind, model, batch_size, epoch_loss):
+    """X * 1e300 unstandardized: after one step the logits are beyond the
+    float64 range, where their value depends on the order of the additions
+    (the kernel's fused loop gave a model with loss 9.9e-305, numpy's matmul
+    an infinite loss). Both now count a non-finite logit as an infinite loss
+    and stop at the same epoch with the same message."""
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(300, n))
+    y = (X[:, 0] > 0).astype(int) if model == "binary" else \
+        np.digitize(X[:, 0], [-0.5, 0.5])
+    Xb = as_kind(X * 1e300, kind)
+    kern, ref = trainers(model)
+    kw = dict(standardize=False, epochs=3, batch_size=batch_size, random_state=0,
+              epoch_loss=epoch_loss)
+    got, want = outcome(kern, Xb, y, **kw), outcome(ref, Xb, y, **kw)
+    assert got == want
+    assert got[0] == "diverged" and got[2] == "inf"
+
+
+def test_overflowing_logits_in_the_estimator():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2)) * 1e300
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(DivergedError, match="loss became inf.*standardize"):
+        LogisticRegression(standardize=False, max_iter=3).fit(X, y)
+    # standardized, the same data trains
+    clf = LogisticRegression(max_iter=5, tol=None).fit(X, y)
+    assert clf.score(X, y) > 0.95
+
+
+def test_row_loss_of_a_non_finite_logit_is_inf():
+    """The rule, per row, in the reference's twin of the kernels' row loss."""
+    z = np.array([np.inf, -np.inf, np.nan, 40.0, -40.0])
+    for y in (0.0, 1.0):
+        losses = reference.row_losses(z, np.full(5, y))
+        assert np.isinf(losses[:3]).all() and np.isfinite(losses[3:]).all()
