@@ -14,6 +14,7 @@ import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.linear_model import SGDClassifier
 
 import fastlr
 from fastlr import DivergedError, LogisticRegression, _dispatch, cli, reference
@@ -203,3 +204,71 @@ def test_row_loss_of_a_non_finite_logit_is_inf():
     for y in (0.0, 1.0):
         losses = reference.row_losses(z, np.full(5, y))
         assert np.isinf(losses[:3]).all() and np.isfinite(losses[3:]).all()
+
+
+# --------------------------------------------------------------------------
+# L2 with lr * alpha >= 1: the shrink factor floored at 0
+
+
+L2_HUGE = dict(penalty="l2", alpha=1e5, lr=0.1)
+
+
+def test_huge_l2_matches_sklearn_sgd():
+    """scikit-learn's SGDClassifier floors ``1 - eta * alpha`` at 0: each
+    step sets w to minus eta times the data gradient (the weights never
+    grow). With one row per step, no shuffling and raw features fastlr runs
+    the same recursion and returns the same all-but-zero model."""
+    X, y = make_data()
+    sk = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=L2_HUGE["lr"],
+                       alpha=L2_HUGE["alpha"], penalty="l2", shuffle=False,
+                       max_iter=3, tol=None).fit(X, y)
+    kw = dict(batch_size=1, epochs=3, standardize=False, shuffle=False, **L2_HUGE)
+    for func in (fastlr.train, reference.train):
+        res = func(X, y, **kw)
+        np.testing.assert_allclose(res.w, sk.coef_[0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res.b, sk.intercept_[0], rtol=1e-9, atol=1e-12)
+    # one step's worth of gradient: a tenth of the largest |x| at most
+    assert np.abs(res.w).max() <= L2_HUGE["lr"] * np.abs(X).max()
+
+
+@pytest.mark.parametrize("learning_rate", ["constant", "invscaling"])
+@pytest.mark.parametrize("threads", [1, 2], ids=["1thread", "2threads"])
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_huge_l2_returns_a_tiny_model_on_every_path(monkeypatch, kind, model,
+                                                    threads, learning_rate):
+    """Dense (one thread or the team), CSR (the lazy scale ``w = s * v``
+    folds at a factor of 0), binary and k-class, standardized: no
+    DivergedError, a model of one step's gradient at most, kernel and
+    reference agreeing."""
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
+                        max(2, numba.config.NUMBA_NUM_THREADS))
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    X, y = make_data(m=600, classes=2 if model == "binary" else 3)
+    Xk = as_kind(X, kind)
+    kern, ref = trainers(model)
+    kw = dict(batch_size=_dispatch.PARALLEL_MIN_BATCH + 17, epochs=4,
+              random_state=1, learning_rate=learning_rate, n_threads=threads,
+              **L2_HUGE)
+    got = kern(Xk, y, **kw)
+    want = ref(Xk, y, **kw)
+    W = weights(got)
+    assert np.isfinite(W).all() and np.isfinite(got.losses).all()
+    np.testing.assert_allclose(W, weights(want), **TOL)
+    np.testing.assert_allclose(got.b, want.b, **TOL)
+    np.testing.assert_allclose(got.losses, want.losses, **TOL)
+    # on the standardized features the weights are one step's data
+    # gradient, lr * mean(r * x) with |r| <= 1: at most lr * max |x|
+    mean, scale = reference.column_stats(X)
+    if kind == "csr":
+        mean = np.zeros_like(mean)
+    W_std = W * scale
+    assert (np.abs(W_std) <= kw["lr"] * np.abs((X - mean) / scale).max(axis=0)
+            + 1e-12).all()
+
+
+def test_huge_l2_in_the_estimator():
+    X, y = make_data()
+    clf = LogisticRegression(alpha=1e5, lr=0.1, max_iter=5, tol=None).fit(X, y)
+    assert np.isfinite(clf.coef_).all()
+    assert np.abs(clf.coef_).max() < 0.1
