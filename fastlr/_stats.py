@@ -2,7 +2,10 @@
 
 Every path computes the same two passes (see
 :mod:`fastlr._kernels.stats`): the largest ``|x|`` of each column, then the
-sums ``s1``, ``s2`` of ``d = x / s - shift / s`` and ``d**2``. The Numba
+sums ``s1``, ``s2`` of ``d = (x - shift) / s`` and ``d**2``, computed as
+``(x / 2 - shift / 2) * (2 / s)`` (:func:`halves`): the halves cannot
+overflow for any finite ``x``, and ``d`` is exactly 0 where ``x`` equals
+the shift (a constant column has zero spread, exactly). The Numba
 kernels compute the sums for dense and CSR X, the NumPy reference computes
 them with NumPy (:func:`numpy_sums`), and Dask adds the sums of its blocks;
 all three turn them into means and scales by :func:`finish`. Plain NumPy:
@@ -25,12 +28,26 @@ def scaling(amax):
     return s, 1.0 / s
 
 
+def halves(inv, shift):
+    """``(shift / 2, 2 * inv)``: the sums take ``d = (x / 2 - shift / 2) *
+    (2 * inv)``. Written out as ``x * inv - shift * inv`` in a compiled loop,
+    LLVM (with ``reassoc``) factors it into ``(x - shift) * inv``, whose
+    difference overflows for a column spanning both signs near the float64
+    limit; with ``contract`` it fuses one product into the subtraction, and
+    a constant column's ``d`` is then a rounding error instead of 0. Halving
+    is exact, and the halves' difference cannot overflow."""
+    return 0.5 * shift, 2.0 * inv
+
+
 def finish(m, s, inv, shift, s1, s2):
     """Means and standard deviations (ddof=0) from the sums over ``m`` rows.
 
     A spread below the rounding noise of the column's magnitude counts as
     zero (constant columns, and spread lost to rounding), and a zero spread
-    gives scale 1, so that nothing divides by zero.
+    gives scale 1, so that nothing divides by zero. The mean ``shift + d1 *
+    s`` is computed in halves: ``d1 * s`` alone may exceed the float64
+    range (by up to twice ``s``) when the mean and the shift have opposite
+    signs near the limit.
 
     Returns
     -------
@@ -41,7 +58,7 @@ def finish(m, s, inv, shift, s1, s2):
     tiny = 10.0 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift * inv),
                                                         TINY)
     sd = np.where(sd <= tiny, 0.0, sd)
-    return shift + d1 * s, np.where(sd > 0.0, sd * s, 1.0)
+    return 2.0 * (0.5 * shift + (0.5 * d1) * s), np.where(sd > 0.0, sd * s, 1.0)
 
 
 def dense_shift(X):
@@ -59,11 +76,12 @@ def csr_shift(first_row, count, m):
 def numpy_sums(X, inv, shift):
     """``(s1, s2)`` of :func:`finish` for dense or scipy.sparse X, in NumPy
     (the reference's twin of the kernels' sums)."""
+    half, inv2 = halves(inv, shift)
     if hasattr(X, "tocsr"):
-        d = X.astype(np.float64).tocsr().multiply(inv).tocsr()   # stored x / s
-        d.data -= (shift * inv)[d.indices]
+        d = X.astype(np.float64).tocsr()
+        d.data = (0.5 * d.data - half[d.indices]) * inv2[d.indices]
         s1 = np.asarray(d.sum(axis=0)).reshape(-1)
         s2 = np.asarray(d.multiply(d).sum(axis=0)).reshape(-1)
         return s1, s2
-    d = X.astype(np.float64) * inv - shift * inv
+    d = (0.5 * X.astype(np.float64) - half) * inv2
     return d.sum(axis=0), (d * d).sum(axis=0)

@@ -3,10 +3,12 @@ column sums behind standardization, and the memory floor.
 
 Column statistics are computed in two passes (Welford's per-element
 division does not vectorize; two streaming passes do): the largest ``|x|``
-of each column, then sums of ``d = x / s - shift / s`` and ``d**2``, where
+of each column, then sums of ``d = (x - shift) / s`` and ``d**2``, where
 ``s`` is that largest value and ``shift`` a value of the column (row 0's).
 Dividing by ``s`` keeps every square finite for any finite ``x``; the shift
-makes a constant column's spread exactly zero. The sums are turned into
+makes a constant column's spread exactly zero (``d`` is computed in halves,
+see :func:`fastlr._stats.halves`, so that neither property is lost to the
+compiler's rewriting). The sums are turned into
 means and scales by one rule, :func:`fastlr._stats.finish`: written in
 NumPy, run as is by the reference and compiled here as :func:`finish`.
 
@@ -20,8 +22,13 @@ import numpy as np
 from .. import _stats
 from .jit import jit
 
-#: :func:`fastlr._stats.finish`, compiled (one loop, fused arithmetic).
-finish = jit()(_stats.finish)
+#: :func:`fastlr._stats.finish`, compiled (one loop, fused arithmetic;
+#: without ``reassoc``, which could fold its overflow-safe form of the mean
+#: back into the plain one).
+finish = jit(exact=True)(_stats.finish)
+
+#: :func:`fastlr._stats.halves`, compiled (called by the sums).
+halves = jit(exact=True)(_stats.halves)
 
 
 @jit()
@@ -63,11 +70,13 @@ def absmax(X, amax):
 @jit()
 def shifted_sums(X, inv, shift, s1, s2):
     """``s1[j] += sum_i d``, ``s2[j] += sum_i d**2`` with
-    ``d = X[i, j] * inv[j] - shift[j] * inv[j]``."""
+    ``d = (X[i, j] - shift[j]) * inv[j]``, computed in halves
+    (:func:`fastlr._stats.halves`: no overflow, exact zeros)."""
     m, n = X.shape
+    half, inv2 = halves(inv, shift)
     for i in range(m):
         for j in range(n):
-            d = np.float64(X[i, j]) * inv[j] - shift[j] * inv[j]
+            d = (0.5 * np.float64(X[i, j]) - half[j]) * inv2[j]
             s1[j] += d
             s2[j] += d * d
 
@@ -87,9 +96,10 @@ def csr_shifted_sums(data, indices, indptr, inv, shift, s1, s2):
     """:func:`shifted_sums` over the stored entries. Only a column stored
     in every row may have a non-zero shift (an implicit zero would otherwise
     add a ``-shift * inv`` term), so the zeros add nothing."""
+    half, inv2 = halves(inv, shift)
     for k in range(indptr[0], indptr[indptr.shape[0] - 1]):
         j = indices[k]
-        d = np.float64(data[k]) * inv[j] - shift[j] * inv[j]
+        d = (0.5 * np.float64(data[k]) - half[j]) * inv2[j]
         s1[j] += d
         s2[j] += d * d
 
