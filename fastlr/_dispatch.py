@@ -153,25 +153,57 @@ class Data:
         sums(*self.args, inv, shift, s1, s2)
         return s1, s2
 
-    def column_stats(self):
-        """Column means and standard deviations (ddof=0, implicit zeros
-        included), constant columns scale 1 (:func:`fastlr._stats.finish`)."""
+    def _column_sums(self):
         amax, shift = self.absmax()
         s, inv = _stats.scaling(amax)
         s1, s2 = self.shifted_sums(inv, shift)
-        return stats.finish(self.m, s, inv, shift, s1, s2)
+        return amax, s, inv, shift, s1, s2
 
-    def standardization(self, standardize):
-        """``(mean, scale)`` for ``standardize`` True, False or "scale" (on
-        sparse X, True means "scale": centering would densify)."""
-        if not standardize:
-            return np.zeros(self.n), np.ones(self.n)
-        mean, scale = self.column_stats()
-        if self.sparse or standardize == "scale":
-            mean[:] = 0.0
+    def column_stats(self, moments=False):
+        """Column means and standard deviations (ddof=0, implicit zeros
+        included), constant columns scale 1 (:func:`fastlr._stats.finish`).
+
+        ``moments``: also return the rows' :class:`fastlr._stats.Moments`
+        (from the same two passes), which running statistics merge."""
+        amax, s, inv, shift, s1, s2 = self._column_sums()
+        mean, scale = stats.finish(self.m, s, inv, shift, s1, s2)
+        if moments:
+            # the mean exactly as finish (compiled: fused) computed it
+            mom = _stats.moments(self.m, amax, shift, s1, s2)._replace(
+                mean=mean.copy())
+            return mean, scale, mom
         return mean, scale
 
+    def centers(self, standardize):
+        """Whether ``standardize`` (True, False or "scale") subtracts column
+        means on this X (on sparse X, True means "scale": centering would
+        densify)."""
+        return (not isinstance(standardize, str) and bool(standardize)
+                and not self.sparse)
+
+    def standardization(self, standardize, moments=False):
+        """``(mean, scale)`` for ``standardize`` True, False or "scale" (on
+        sparse X, True means "scale"); ``moments``: also the rows'
+        :class:`fastlr._stats.Moments` (None for ``standardize=False``)."""
+        if not standardize:
+            out = np.zeros(self.n), np.ones(self.n)
+            return (*out, None) if moments else out
+        mean, scale, mom = self.column_stats(moments=True)
+        if not self.centers(standardize):
+            mean[:] = 0.0
+        return (mean, scale, mom) if moments else (mean, scale)
+
     # ---------------------------------------------------------------- epochs
+
+    def check_state(self, state):
+        """Raise if ``state`` cannot be trained on this X: sparse X on a
+        model that centers its features."""
+        if self.sparse and state.centers():
+            raise ValueError(
+                "X is sparse but the model centers its features (it was "
+                "started on dense X with standardize=True); sparse input can "
+                "only be scaled. Start from sparse X, or use "
+                "standardize='scale' or False")
 
     def epoch_runner(self, y, sw, state, batch_size, n_threads):
         """``run(blocks, block, opt) -> (loss_sum, bound_sum)``: one epoch of
@@ -179,12 +211,7 @@ class Data:
         (several threads for dense X of at least PARALLEL_MIN_TRAIN_ELEMENTS
         elements and batches of at least PARALLEL_MIN_BATCH rows)."""
         if self.sparse:
-            if state.centers():
-                raise ValueError(
-                    "X is sparse but the model centers its features (it was "
-                    "started on dense X with standardize=True); sparse input can "
-                    "only be scaled. Start from sparse X, or use "
-                    "standardize='scale' or False")
+            self.check_state(state)
             out2 = np.empty(2)
 
             unit = (1,) if state.k == 1 else ()
