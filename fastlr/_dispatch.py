@@ -173,49 +173,50 @@ class Data:
 
     # ---------------------------------------------------------------- epochs
 
-    def epoch_runner(self, y, sw, state, batch_size, n_threads):
-        """``run(blocks, block, opt) -> (loss_sum, bound_sum)``: one epoch of
-        SGD updating ``state`` in place, on the kernel and threads that fit
-        (several threads for dense X of at least PARALLEL_MIN_TRAIN_ELEMENTS
-        elements and batches of at least PARALLEL_MIN_BATCH rows)."""
+    def epoch_runner(self, y, sw, stack, batch_size, n_threads):
+        """``run(blocks, block, opt) -> acc``: one epoch of SGD of the models
+        of ``stack`` (a :class:`fastlr._state.ModelStack`) updating them in
+        place, on the kernel and threads that fit (several threads for dense
+        X of at least PARALLEL_MIN_TRAIN_ELEMENTS elements and batches of at
+        least PARALLEL_MIN_BATCH rows). ``acc`` (K, 5): per model the epoch's
+        sums of training loss, its bound, held-out loss, held-out weight and
+        rows trained on."""
+        K, k, n = stack.W.shape
+        acc = np.empty((K, 5))
         if self.sparse:
-            if state.centers():
+            if stack.mean.any():
                 raise ValueError(
                     "X is sparse but the model centers its features (it was "
                     "started on dense X with standardize=True); sparse input can "
                     "only be scaled. Start from sparse X, or use "
                     "standardize='scale' or False")
-            out2 = np.empty(2)
-
-            unit = (1,) if state.k == 1 else ()
+            unit = (1,) if K == 1 and k == 1 else ()
 
             def run_csr(blocks, block, opt):
-                sparse.epoch(*self.args, y, sw, blocks, block, state.scale,
-                             batch_size, opt, state.arrays(), out2, unit)
-                return out2[0], out2[1]
+                acc[:] = 0.0
+                sparse.epoch(*self.args, y, sw, blocks, block, batch_size, opt,
+                             stack.models(), stack.arrays(), acc, unit)
+                return acc
             return run_csr
         threads = team.threads(n_threads)
         if not (threads > 1 and min(batch_size, self.m) >= PARALLEL_MIN_BATCH
                 and self.X.size >= PARALLEL_MIN_TRAIN_ELEMENTS):
             threads = 1
-        k, n = state.W.shape
         nch, _ = team.tasks(self.m, batch_size)
         slots = nch if threads > 1 else 0   # one thread adds chunks as it goes
-        U = np.empty((k, n))
-        C = np.empty(k)
-        G = np.empty((slots, k, n))
-        S = np.empty((slots, k))
-        L = np.empty((slots, 2))
-        acc = np.empty(2)
+        U = np.empty((K, k, n))
+        C = np.empty((K, k))
+        G = np.empty((slots, K, k, n))
+        S = np.empty((slots, K, k))
+        L = np.empty((slots, K, 5))
 
         def run_dense(blocks, block, opt):
             ctl = team.control()
             acc[:] = 0.0
             team.run(threads, dense.epoch,
-                     (self.X, y, sw, blocks, block, state.mean, state.scale,
-                      batch_size, opt, state.arrays(), (U, C, G, S, L, ctl, acc)),
-                     ctl)
-            return acc[0], acc[1]
+                     (self.X, y, sw, blocks, block, batch_size, opt, stack.models(),
+                      stack.arrays(), (U, C, G, S, L, ctl, acc)), ctl)
+            return acc
         return run_dense
 
 
