@@ -166,7 +166,8 @@ class ModelStack:
     """K models trained together, from one read of the data per epoch.
 
     Arrays with a leading model axis (see :mod:`fastlr._kernels.update`):
-    ``mean``, ``scale`` (K, n); ``pen`` (K, 2) L2 and L1 strengths; ``fold``
+    ``mean``, ``scale`` (K, n); ``hyper`` (K, 3) L2 and L1 strengths and base
+    learning rate; ``fold``
     (K,) the fold each model holds out of ``row_fold`` (m,) int8 (empty: no
     folds); ``active`` (K,) uint8; the state ``W`` (K, k, n), ``B`` (K, k),
     ``steps`` (K, 2), ``gsq``, ``avg`` (K, k, n + 1), ``l1_u``, ``l1_q``
@@ -176,12 +177,12 @@ class ModelStack:
 
     STATE = ("W", "B", "steps", "gsq", "avg", "l1_u", "l1_q")
 
-    def __init__(self, mean, scale, k, softmax, pen, fold=None, row_fold=None):
+    def __init__(self, mean, scale, k, softmax, hyper, fold=None, row_fold=None):
         K, n = mean.shape
         self.mean = np.ascontiguousarray(mean, dtype=np.float64)
         self.scale = np.ascontiguousarray(scale, dtype=np.float64)
         self.softmax = bool(softmax)
-        self.pen = np.ascontiguousarray(pen, dtype=np.float64).reshape(K, 2)
+        self.hyper = np.ascontiguousarray(hyper, dtype=np.float64).reshape(K, 3)
         self.fold = (np.zeros(K, dtype=np.int64) if fold is None
                      else np.asarray(fold, dtype=np.int64))
         self.row_fold = (np.empty(0, dtype=np.int8) if row_fold is None
@@ -196,14 +197,14 @@ class ModelStack:
         self.l1_q = np.zeros((K, k, n))
 
     @classmethod
-    def of(cls, state, pen, row_fold=None, fold=0):
+    def of(cls, state, hyper, row_fold=None, fold=0):
         """A stack of the one model ``state``: its arrays are views of the
         state's, so training the stack trains the state."""
         new = cls.__new__(cls)
         new.mean = state.mean[None]
         new.scale = state.scale[None]
         new.softmax = state.softmax
-        new.pen = np.asarray(pen, dtype=np.float64).reshape(1, 2)
+        new.hyper = np.asarray(hyper, dtype=np.float64).reshape(1, 3)
         new.fold = np.array([fold], dtype=np.int64)
         new.row_fold = (np.empty(0, dtype=np.int8) if row_fold is None
                         else np.asarray(row_fold, dtype=np.int8))
@@ -221,7 +222,7 @@ class ModelStack:
         return self.W.shape[1]
 
     def models(self):
-        return (self.mean, self.scale, self.pen, self.fold, self.row_fold,
+        return (self.mean, self.scale, self.hyper, self.fold, self.row_fold,
                 self.active)
 
     def arrays(self):

@@ -175,17 +175,30 @@ def train_kwargs(option, m, seed=0):
 class Function(NamedTuple):
     """A public function and its twin: ``call(impl, problem, kwargs)``
     returns ``[(part, value), ...]``; ``kinds`` gives each part's tolerance
-    kind ("x": X's dtype)."""
+    kind ("x": X's dtype); a training function runs with each of ``options``
+    (None: every entry of :data:`OPTIONS`)."""
 
     fastlr: Callable
     reference: Callable
     call: Callable
     kinds: dict
     trains: bool = False
+    options: tuple = None
+    shapes: tuple = None   # names in SHAPES it runs on (None: all)
 
 
 def _parts(names, values):
     return list(zip(names, values, strict=True))
+
+
+def _many(kw):
+    """A training option as :func:`fastlr.train_many`'s keywords (the grid
+    replaces ``alpha``; ``l1_ratio`` becomes a grid of one)."""
+    kw = {"penalty": "l2", **kw}
+    kw.pop("alpha", None)
+    if "l1_ratio" in kw:
+        kw["l1_ratios"] = [kw.pop("l1_ratio")]
+    return kw
 
 
 FUNCTIONS = {
@@ -213,6 +226,14 @@ FUNCTIONS = {
         core.train_multinomial, reference.train_multinomial,
         lambda f, d, kw: _parts(["W", "b", "losses"], f(d.X, d.y3, **kw)[:3]),
         {"W": "x", "b": "float64", "losses": "float64"}, trains=True),
+    # two penalty strengths x three folds: six models from one pass
+    "train_many": Function(
+        core.train_many, reference.train_many,
+        lambda f, d, kw: _parts(["W", "b", "losses", "heldout"],
+                                f(d.X, d.y, [1e-3, 0.1], folds=3, **_many(kw))[:4]),
+        {"W": "x", "b": "float64", "losses": "float64", "heldout": "float64"},
+        trains=True, options=(*UPDATE_RULES, "weights", "raw", "no_intercept"),
+        shapes=("test",)),
 }
 
 
@@ -246,7 +267,10 @@ def cases(shapes=("test",), options=None, functions=None):
         if fname == "sigmoid" or fname == "log_loss":
             if storage != "dense":
                 continue  # no X
-        opts = (options or list(OPTIONS)) if FUNCTIONS[fname].trains else [""]
+        fn = FUNCTIONS[fname]
+        if fn.shapes is not None and shape_name not in fn.shapes:
+            continue
+        opts = (options or fn.options or list(OPTIONS)) if fn.trains else [""]
         for opt in opts:
             out.append(Case(fname, opt, dtype, storage, SHAPES[shape_name]))
     return out

@@ -257,8 +257,8 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         folds) and skips its step when it has none.
     batch_size : int >= 1
     opt : fastlr._kernels.update.Options
-    models : (mean, scale, pen, fold, row_fold, active)
-        Per model: standardization (K, n), penalty strengths (K, 2), the
+    models : (mean, scale, hyper, fold, row_fold, active)
+        Per model: standardization (K, n), hyperparameters (K, 3), the
         fold it holds out (K,); per row its fold (m,) int8 or empty; which
         models still train (K,) uint8. See :mod:`fastlr._kernels.update`.
     state : (W, B, steps, gsq, avg, l1_u, l1_q)
@@ -278,7 +278,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     returned so that the compiler keeps the reads).
     """
     m, n = X.shape
-    mean, scale, pen, fold, row_fold, active = models
+    mean, scale, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     U, C, G, S, L, ctl, acc = team
     K, k = W.shape[0], W.shape[1]
@@ -355,8 +355,9 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             if not active[mm]:
                 continue
             if cnt[mm] > 0.0:
-                step(W[mm], B[mm], g[mm], s[mm], scale[mm], cnt[mm], opt, pen[mm, 0],
-                     pen[mm, 1], steps[mm], gsq[mm], avg[mm], l1_u[mm], l1_q[mm])
+                step(W[mm], B[mm], g[mm], s[mm], scale[mm], cnt[mm], opt, hyper[mm, 0],
+                     hyper[mm, 1], hyper[mm, 2], steps[mm], gsq[mm], avg[mm], l1_u[mm],
+                     l1_q[mm])
             batch_weights(W[mm], B[mm], mean[mm], scale[mm], center[mm], U[mm], C[mm])
         open_batch(ctl, kb + 1)
     return touched

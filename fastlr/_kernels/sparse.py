@@ -44,7 +44,7 @@ from .update import (
 )
 
 
-@jit()
+@jit(exact=True)
 def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
           state, acc, unit):
     """One epoch of mini-batch SGD of a stack of K models on CSR rows (one
@@ -64,7 +64,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     stack shares one more specialization.
     """
     m = indptr.shape[0] - 1
-    mean, scale, pen, fold, row_fold, active = models
+    mean, scale, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     n = W.shape[2]
     K = 1 if len(unit) == 1 else W.shape[0]
@@ -73,11 +73,11 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
     softmax = opt.loss == LOSS_SOFTMAX
-    lazy = lazy_supported(opt, pen)
+    lazy = lazy_supported(opt, hyper)
     adagrad = opt.schedule == LR_ADAGRAD
     any_l1 = False
     for mm in range(K):
-        any_l1 = any_l1 or pen[mm, 1] > 0.0
+        any_l1 = any_l1 or hyper[mm, 1] > 0.0
     averaging = lazy and opt.average_start > 0
     need_sync = lazy and (any_l1 or averaging)
     use_g = (not lazy) or adagrad
@@ -102,7 +102,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 T[j, iv + mm] = 1.0 / scale[mm, j]
             if need_sync:
                 T[j, sy + mm] = np.float64(steps[mm, 0]) if (
-                    pen[mm, 1] > 0.0 and adagrad) else 0.0
+                    hyper[mm, 1] > 0.0 and adagrad) else 0.0
                 for c in range(k):
                     if any_l1:
                         T[j, sy + K + mm * k + c] = l1_u[mm, c, j]
@@ -145,7 +145,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
             lo = indptr[i]
             hi = indptr[i + 1]
             if need_sync:
-                catch_up(T, indices, lo, hi, K, k, sy, steps, U, P, opt, pen, gsq)
+                catch_up(T, indices, lo, hi, K, k, sy, steps, U, P, opt, hyper, gsq)
             if use_g:
                 for p in range(lo, hi):
                     j = indices[p]
@@ -202,7 +202,8 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 if active[mm] and cnt[mm] > 0.0:
                     cols = slice(mm * k, mm * k + k)
                     step(T[:, cols].T, B[mm], GT[:, cols].T, S[mm], scale[mm],
-                         cnt[mm], opt, pen[mm, 0], pen[mm, 1], steps[mm], gsq[mm],
+                         cnt[mm], opt, hyper[mm, 0], hyper[mm, 1], hyper[mm, 2],
+                         steps[mm], gsq[mm],
                          avg[mm], l1_u[mm], l1_q[mm])
             for cc in range(nt):
                 for col in range(R_):
@@ -215,7 +216,8 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
             steps[mm, 0] += 1
             t = steps[mm, 0]
             inv_b = 1.0 / cnt[mm]
-            l1 = pen[mm, 1]
+            l1 = hyper[mm, 1]
+            lr = hyper[mm, 2]
             if adagrad:
                 for cc in range(nt):
                     j = touched[cc]
@@ -226,7 +228,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                             grad *= T[j, iv + mm]
                         GT[j, col] = 0.0
                         gsq[mm, c, j] += grad * grad
-                        eta = opt.lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, j]))
+                        eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, j]))
                         T[j, col] -= eta * grad
                         if l1 > 0.0:
                             ua = sy + K + col
@@ -241,19 +243,19 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                     for c in range(k):
                         gb = S[mm, c] * inv_b
                         gsq[mm, c, n] += gb * gb
-                        B[mm, c] -= opt.lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, n])) * gb
+                        B[mm, c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, n])) * gb
             else:
-                eta = opt.lr
+                eta = lr
                 if opt.schedule == LR_INVSCALING:
-                    eta = opt.lr / np.float64(t) ** opt.power_t
-                if pen[mm, 0] > 0.0:
+                    eta = lr / np.float64(t) ** opt.power_t
+                if hyper[mm, 0] > 0.0:
                     # the shrink factor, floored at 0 (see update.step)
-                    rho = max(0.0, 1.0 - eta * pen[mm, 0])
+                    rho = max(0.0, 1.0 - eta * hyper[mm, 0])
                     if rho <= 0.0 or abs(s[mm] * rho) < MIN_SCALE:
                         # fold s into the weights (what averaging owes first)
                         if averaging:
-                            catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, pen,
-                                     gsq)
+                            catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt,
+                                     hyper, gsq)
                         for j in range(n):
                             if averaging:
                                 T[j, sy + mm] = 0.0
@@ -294,7 +296,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                     avg[mm, c, n] += (B[mm, c] - avg[mm, c, n]) * inv_k
     # pay everything deferred: the state is the eager one again
     if need_sync:
-        catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, pen, gsq)
+        catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, hyper, gsq)
     for mm in range(K):
         for j in range(n):
             for c in range(k):

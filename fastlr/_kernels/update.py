@@ -19,7 +19,8 @@ place, is
   have received and did receive (Tsuruoka, Tsujii and Ananiadou 2009).
 
 Beside it, each model has its standardization ``mean``, ``scale`` (K, n),
-its penalty strengths ``pen`` (K, 2: L2, L1), and the rows it trains on:
+its hyperparameters ``hyper`` (K, 3: L2 strength, L1 strength, base
+learning rate), and the rows it trains on:
 ``row_fold`` (m,) int8 gives each row a fold, ``fold`` (K,) each model the
 fold it holds out (a model trains on the rows of every other fold and
 scores its own fold's rows; an empty ``row_fold`` means every model trains
@@ -66,39 +67,39 @@ class Options(NamedTuple):
 
     loss: int            # LOSS_LOGISTIC or LOSS_SOFTMAX
     schedule: int        # LR_* ("adaptive" is constant within an epoch)
-    lr: float            # base step size (eta0)
     power_t: float       # exponent of LR_INVSCALING
     average_start: int   # 0: no averaging; else the first averaged step
     fit_intercept: bool  # False: the intercepts stay 0
     track_loss: bool     # compute the training rows' losses (else only a bound)
 
 
-def options(loss, schedule, lr, power_t, average_start, fit_intercept=True,
+def options(loss, schedule, power_t, average_start, fit_intercept=True,
             track_loss=True):
     """An :class:`Options` record with every field of its exact type (each
     type combination would compile another specialization)."""
-    return Options(int(loss), int(schedule), float(lr), float(power_t),
-                   int(average_start), bool(fit_intercept), bool(track_loss))
+    return Options(int(loss), int(schedule), float(power_t), int(average_start),
+                   bool(fit_intercept), bool(track_loss))
 
 
-def penalties(penalty, alpha, l1_ratio):
-    """``(l2, l1)``: the strengths of the L2 and L1 parts of a penalty."""
+def hyperparameters(penalty, alpha, l1_ratio, lr):
+    """``(l2, l1, lr)`` of one model: the strengths of the L2 and L1 parts of
+    its penalty and its base learning rate (a row of ``hyper``)."""
     l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
     l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
-    return float(l2), float(l1)
+    return float(l2), float(l1), float(lr)
 
 
 @jit()
-def lazy_supported(opt, pen):
+def lazy_supported(opt, hyper):
     """Whether the CSR epoch can defer the step's work on the columns a
-    batch does not touch, exactly, for every model of ``pen`` (see
+    batch does not touch, exactly, for every model of ``hyper`` (see
     :mod:`fastlr._kernels.sparse`). Elastic-net interleaves the L2 shrink
     with the L1 clip, AdaGrad with L2 has a gradient on untouched columns,
     and the averaged iterate of an L1 weight has no closed form: those run
     the eager :func:`step`."""
-    for mm in range(pen.shape[0]):
-        l2 = pen[mm, 0]
-        l1 = pen[mm, 1]
+    for mm in range(hyper.shape[0]):
+        l2 = hyper[mm, 0]
+        l1 = hyper[mm, 1]
         if l1 > 0.0 and l2 > 0.0:
             return False
         if opt.schedule == LR_ADAGRAD and l2 > 0.0:
@@ -162,14 +163,15 @@ def truncate(z, u, q):
 # it is inlined, and threaded and serial epochs would no longer be
 # bit-identical. Its loops are elementwise, so they vectorize without it.
 @jit(exact=True, inline=True)
-def step(W, B, G, S, scale, bsz, opt, l2, l1, steps, gsq, avg, l1_u, l1_q):
+def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
     """One SGD update of one model from a batch's gradient sums, in place.
 
     The model's arrays are ``W`` (k, n), ``B`` (k,), ``steps`` (2,) and so
     on (one model of the stack). ``G`` (k, n) holds ``sum_rows r_c (x -
     mean)`` and ``S`` (k,) ``sum_rows r_c`` over the ``bsz`` rows of the batch
-    the model trains on (``r`` the weighted residuals); ``l2``, ``l1`` are
-    its penalty strengths. In this order, per weight ``(c, j)``:
+    the model trains on (``r`` the weighted residuals); ``l2``, ``l1``, ``lr`` are
+    its penalty strengths and base learning rate. In this order, per weight
+    ``(c, j)``:
 
     1. ``grad = G[c, j] / scale[j] / bsz + l2 * W[c, j]``;
     2. the step size: ``lr`` (constant), ``lr / t**power_t`` (inverse
@@ -195,7 +197,6 @@ def step(W, B, G, S, scale, bsz, opt, l2, l1, steps, gsq, avg, l1_u, l1_q):
     steps[0] += 1
     t = steps[0]
     inv_b = 1.0 / bsz
-    lr = opt.lr
     for c in range(k):
         if opt.schedule == LR_ADAGRAD:
             for j in range(n):
@@ -271,7 +272,7 @@ def step(W, B, G, S, scale, bsz, opt, l2, l1, steps, gsq, avg, l1_u, l1_q):
 
 
 @jit()
-def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, pen, gsq):
+def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, hyper, gsq):
     """Pay what the stack's models owe columns ``cols[lo:hi]`` (columns
     ``lo .. hi - 1`` when ``cols`` is empty), in place.
 
@@ -290,12 +291,12 @@ def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, pen, gsq):
     adagrad = opt.schedule == LR_ADAGRAD
     any_l1 = False
     for mm in range(K):
-        any_l1 = any_l1 or pen[mm, 1] > 0.0
+        any_l1 = any_l1 or hyper[mm, 1] > 0.0
     qo = off + K + K * k
     for p in range(lo, hi):
         j = cols[p] if by_index else p
         for mm in range(K):
-            l1 = pen[mm, 1]
+            l1 = hyper[mm, 1]
             if any_l1:
                 if l1 == 0.0:
                     continue
@@ -312,7 +313,7 @@ def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, pen, gsq):
                     col = mm * k + c
                     if adagrad:
                         T[j, off + K + col] += owed * (
-                            opt.lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, j])) * l1)
+                            hyper[mm, 2] / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, j])) * l1)
                     else:
                         T[j, off + K + col] += owed
                     w = T[j, col]
