@@ -272,3 +272,66 @@ def test_huge_l2_in_the_estimator():
     clf = LogisticRegression(alpha=1e5, lr=0.1, max_iter=5, tol=None).fit(X, y)
     assert np.isfinite(clf.coef_).all()
     assert np.abs(clf.coef_).max() < 0.1
+
+
+# --------------------------------------------------------------------------
+# the stack of models (train_many) and training a file in chunks
+
+
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_train_many_big_batches_and_huge_l2(kind, model):
+    """train_many (K models from one pass) and its reference twin: batch
+    sizes m + 1, 2**63 - 1 and 2**63 train as batch_size = m, and an L2
+    strength with lr * alpha >= 1 (the shrink factor floored at 0) gives
+    finite, all-but-zero models next to ordinary ones."""
+    X, y = make_data(classes=2 if model == "binary" else 3)
+    Xk = as_kind(X, kind)
+    m = X.shape[0]
+    alphas = [1e-4, L2_HUGE["alpha"]]
+    kw = dict(epochs=3, lr=L2_HUGE["lr"], random_state=2)
+    full = fastlr.train_many(Xk, y, alphas, batch_size=m, **kw)
+    for batch in (m + 1, 2**63 - 1, 2**63):
+        got = fastlr.train_many(Xk, y, alphas, batch_size=batch, **kw)
+        np.testing.assert_array_equal(got.W, full.W)
+        np.testing.assert_array_equal(got.b, full.b)
+        want = reference.train_many(Xk, y, alphas, batch_size=batch, **kw)
+        np.testing.assert_allclose(got.W, want.W, **TOL)
+        np.testing.assert_allclose(got.b, want.b, **TOL)
+    got = fastlr.train_many(Xk, y, alphas, batch_size=16, **kw)
+    want = reference.train_many(Xk, y, alphas, batch_size=16, **kw)
+    assert np.isfinite(got.W).all() and not got.diverged.any()
+    np.testing.assert_allclose(got.W, want.W, **TOL)
+    # the huge penalty's model, on the standardized features, is one step's
+    # data gradient, lr * mean(r * x) with |r| <= 1: at most lr * max |x|
+    mean, scale = reference.column_stats(X)
+    if kind == "csr":
+        mean = np.zeros_like(mean)
+    bound = kw["lr"] * np.abs((X - mean) / scale).max(axis=0) + 1e-12
+    assert (np.abs(got.W[1] * scale) <= bound).all()
+    assert not (np.abs(got.W[0] * scale) <= bound).all()   # unlike alpha=1e-4
+
+
+def test_chunked_cli_training_takes_huge_batches_and_l2(tmp_path, capsys):
+    """A batch larger than a chunk is the whole chunk; the floored L2
+    shrink holds there too."""
+    X, y = make_data()
+    path = tmp_path / "d.csv"
+    with open(path, "w") as f:
+        f.write("a,b,c,d,label\n")
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            f.write(",".join(map(repr, row)) + f",{label}\n")
+    models = []
+    for batch in ("100", str(2**63)):
+        out = tmp_path / f"m{batch}.npz"
+        assert cli.main(["train", str(path), "--chunk-rows", "100", "--batch-size",
+                         batch, "--epochs", "3", "--random-state", "0", "--model",
+                         str(out), "-q"]) == 0
+        models.append(fastlr.load(out))
+    np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
+    out = tmp_path / "l2.npz"
+    assert cli.main(["train", str(path), "--chunk-rows", "100", "--alpha", "1e5",
+                     "--lr", "0.1", "--epochs", "3", "--model", str(out), "-q"]) == 0
+    capsys.readouterr()
+    coef = fastlr.load(out).coef_
+    assert np.isfinite(coef).all() and np.abs(coef).max() < 0.1
