@@ -403,9 +403,19 @@ def test_float32_logits_beyond_float32_match_the_kernels(w):
     X, _ = _problem()
     X = X.astype(np.float32)
     weights = np.array([w, -w, w])
-    for fn in ("predict_proba", "predict"):
-        np.testing.assert_array_equal(getattr(reference, fn)(X, weights, 0.0),
-                                      getattr(fastlr, fn)(X, weights, 0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no overflow in the casts
+        for fn in ("predict_proba", "predict"):
+            np.testing.assert_array_equal(getattr(reference, fn)(X, weights, 0.0),
+                                          getattr(fastlr, fn)(X, weights, 0.0))
+        # the log-loss of those 0/1 probabilities: clipped, finite, alike
+        p = reference.predict_proba(X, weights, 0.0)
+        assert p.dtype == np.float32
+        y = (np.arange(X.shape[0]) % 2).astype(np.float32)
+        want = fastlr.log_loss(y, fastlr.predict_proba(X, weights, 0.0))
+        got = reference.log_loss(y, p)
+        assert math.isfinite(got)
+        assert got == pytest.approx(want, rel=1e-6)
 
 
 @MODULES
