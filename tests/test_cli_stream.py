@@ -379,3 +379,17 @@ def test_readme_larger_than_memory_commands_work(tmp_path):
     assert re.search(r"reading:\s+in \d+ chunks of at most 20,000 rows", res.stdout)
     for name in ("big.npy", "big.csv", "big-npy.npz", "big-csv.npz"):
         assert (tmp_path / name).exists(), name
+
+
+def test_warm_start_in_place_is_the_whole_read(files, tmp_path, capsys):
+    """Continuing a model on an .npy table in place: the label column is
+    put back into the model's state (weight 0, infinite scale) and taken
+    out again, so the result is the whole read's."""
+    train(capsys, files["npy"], tmp_path / "a.npz")
+    part, p = train(capsys, files["npy"], tmp_path / "p.npz", "--warm-start",
+                    tmp_path / "a.npz")
+    _, w = train(capsys, files["npy"], tmp_path / "w.npz", "--chunk-rows", 0,
+                 "--warm-start", tmp_path / "a.npz")
+    assert part["reading"].startswith("memory-mapped")
+    assert_same_model(p, w)
+    np.testing.assert_array_equal(p.training_state_.scale, w.training_state_.scale)
