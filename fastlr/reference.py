@@ -52,7 +52,7 @@ from ._validation import (
 
 __all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
            "predict", "accuracy", "softplus", "row_losses", "column_stats",
-           "train_multinomial"]
+           "train_multinomial", "loss_grad"]
 
 
 def _sigmoid(z):
@@ -352,6 +352,50 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept)
     return MultinomialResult(W.astype(dtype), b, losses, classes)
+
+
+def loss_grad(X, y, sw, mean, scale, W, B, softmax):
+    """Summed loss and its gradient at a standardized-space model; the twin
+    of :meth:`fastlr._dispatch.Data.loss_grad` (same arguments, without
+    ``n_threads``; X validated, dense or scipy.sparse).
+
+    Forms the standardized X explicitly, ``(X - mean) / scale``; for sparse
+    X the scaled matrix ``X / scale``, with the mean (if any) moved into the
+    bias and out of the gradient, which keeps it sparse.
+
+    Returns
+    -------
+    loss : float
+        ``sum_i sw_i loss_i`` (log-loss, or cross-entropy with ``softmax``).
+    G : (k, n) float64, S : (k,) float64
+        Its gradient with respect to ``W`` and ``B``.
+    """
+    m = X.shape[0]
+    wt = sw if sw.shape[0] else np.ones(m)
+    W = np.asarray(W, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64).reshape(W.shape[0])
+    if is_sparse(X):
+        Xs = X.astype(np.float64).tocsr().multiply(1.0 / scale).tocsr()
+        shift = mean / scale
+        Z = np.asarray(Xs @ W.T) + (B - W @ shift)
+    else:
+        Xs = (X.astype(np.float64) - mean) / scale
+        shift = None
+        Z = Xs @ W.T + B
+    if softmax:
+        zs, lse = _log_softmax_parts(Z)
+        Y = np.eye(W.shape[0])[y]
+        losses = lse - (zs * Y).sum(axis=1)
+        R = (np.exp(zs - lse[:, None]) - Y) * wt[:, None]
+    else:
+        z = Z[:, 0]
+        losses = row_losses(z, y)
+        R = ((_sigmoid(z) - y) * wt)[:, None]
+    S = R.sum(axis=0)
+    G = np.asarray(Xs.T @ R).T
+    if shift is not None:
+        G = G - np.outer(S, shift)
+    return float(wt @ losses), np.ascontiguousarray(G), S
 
 
 def _decision(X, w, b):
