@@ -214,28 +214,39 @@ class Data:
         stats.absmax(self.X, amax)
         return amax, _stats.dense_shift(self.X)
 
-    def shifted_sums(self, inv, shift):
-        """``(s1, s2)``: sums of ``x * inv - shift * inv`` and its square."""
+    def shifted_sums(self, inv, shift, sw=None):
+        """``(s1, s2)``: sums of ``x * inv - shift * inv`` and its square,
+        each row's terms times its weight ``sw[i]`` when ``sw`` is given."""
         s1 = np.zeros(self.n)
         s2 = np.zeros(self.n)
-        sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
-        sums(*self.args, inv, shift, s1, s2)
+        if sw is None or sw.shape[0] == 0:
+            sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
+            sums(*self.args, inv, shift, s1, s2)
+        else:
+            sums = (stats.csr_weighted_shifted_sums if self.sparse
+                    else stats.weighted_shifted_sums)
+            sums(*self.args, sw, inv, shift, s1, s2)
         return s1, s2
 
-    def column_stats(self):
+    def column_stats(self, sw=None):
         """Column means and standard deviations (ddof=0, implicit zeros
-        included), constant columns scale 1 (:func:`fastlr._stats.finish`)."""
+        included), constant columns scale 1 (:func:`fastlr._stats.finish`).
+        With sample weights ``sw`` (m,), the weighted ones: each row counts
+        as often as its weight, so a row of weight 0 counts for nothing (the
+        statistics of X with rows repeated by integer weights)."""
         amax, shift = self.absmax()
         s, inv = _stats.scaling(amax)
-        s1, s2 = self.shifted_sums(inv, shift)
-        return stats.finish(self.m, s, inv, shift, s1, s2)
+        s1, s2 = self.shifted_sums(inv, shift, sw)
+        total = self.m if sw is None or sw.shape[0] == 0 else sw.sum()
+        return stats.finish(float(total), s, inv, shift, s1, s2)
 
-    def standardization(self, standardize):
+    def standardization(self, standardize, sw=None):
         """``(mean, scale)`` for ``standardize`` True, False or "scale" (on
-        sparse X, True means "scale": centering would densify)."""
+        sparse X, True means "scale": centering would densify), weighted by
+        ``sw`` when given (see :meth:`column_stats`)."""
         if not standardize:
             return np.zeros(self.n), np.ones(self.n)
-        mean, scale = self.column_stats()
+        mean, scale = self.column_stats(sw)
         if self.sparse or standardize == "scale":
             mean[:] = 0.0
         return mean, scale

@@ -245,7 +245,8 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
         classes = None
         codes = check_labels01(y, "y", m=data.m, require_both=True).astype(np.int64)
     sw = check_sample_weight(sample_weight, data.m)
-    mean, scale = data.standardization(_no_centering(standardize, fit_intercept))
+    mean, scale = data.standardization(_no_centering(standardize, fit_intercept),
+                                       sw)
     state = ModelState(mean, scale, classes.shape[0] if softmax_model else 1,
                        softmax_model)
     losses, _ = sgd(data, codes, sw, state, batch_size=batch_size, epochs=epochs,
@@ -307,6 +308,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         non-zero, so sparse features are scaled, not centered (the std is
         still that of the column, implicit zeros included). The returned
         ``w`` and ``b`` are mapped back to raw feature space either way.
+        With ``sample_weight`` the mean and std are weighted (each row counts
+        as often as its weight), so that weights of 0 and 2 standardize as
+        dropping and repeating rows do.
     shuffle : {True, False, "blocks", "rows"}, default True
         ``True`` (same as ``"blocks"``): each epoch visits blocks of a few
         consecutive rows (about 16 KiB, and at least 8 blocks per batch) in a

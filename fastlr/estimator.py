@@ -120,7 +120,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Train on standardized features (folded into the kernel, no copy).
         ``"scale"`` divides by the standard deviation without centering. On
         sparse X, True means ``"scale"`` (centering would densify).
-        ``coef_`` and ``intercept_`` are always in raw feature space.
+        ``coef_`` and ``intercept_`` are always in raw feature space. In
+        ``fit``, the statistics are weighted by ``sample_weight`` (times the
+        class weights): each row counts as often as its weight, as if rows
+        were repeated or, for weight 0, dropped (``partial_fit`` takes them
+        unweighted from its first chunk).
     shuffle : {True, False, "blocks", "rows"}, default True
         Reshuffle each epoch: by blocks of consecutive rows (True, "blocks";
         sequential memory access), by single rows ("rows"), or not (False).
@@ -280,13 +284,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _train(self, data, y, sw, state, **kw):
         return sgd(data, y, sw, state, fit_intercept=bool(self.fit_intercept), **kw)
 
-    def _new_state(self, data, classes):
+    def _new_state(self, data, classes, sw=None):
         """A fresh state: the binary model (one row) for two classes, the
-        softmax model (a row per class) for more."""
+        softmax model (a row per class) for more; standardized by the
+        statistics of ``data`` weighted by ``sw`` (if given)."""
         standardize = self.standardize
         if standardize is True and not self.fit_intercept:
             standardize = "scale"   # through the origin in raw space
-        mean, scale = data.standardization(standardize)
+        mean, scale = data.standardization(standardize, sw)
         k = classes.shape[0]
         return ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
 
@@ -331,7 +336,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 np.array_equal(getattr(self, "classes_", None), classes):
             state = old
         else:
-            state = self._new_state(data, classes)
+            state = self._new_state(data, classes, sw)
         state.rng = rng
         if monitor is not None:
             monitor = monitor(state)

@@ -104,13 +104,15 @@ def gradients(X, y, p):
     return dw.astype(X.dtype), float(r.mean())
 
 
-def column_stats(X):
+def column_stats(X, sample_weight=None):
     """Column means and standard deviations (zero spread -> 1), overflow-safe.
 
     The kernels' two passes in NumPy (largest ``|x|``, then sums of the
     shifted, scaled column; see :mod:`fastlr._stats`), finished by the same
     rule. For a scipy.sparse X, over all rows (implicit zeros included)
-    without densifying; only columns stored in every row are shifted.
+    without densifying; only columns stored in every row are shifted. With
+    ``sample_weight`` (validated, (m,) float64), the weighted statistics:
+    each row counts as often as its weight.
     """
     m = X.shape[0]
     if is_sparse(X):
@@ -122,8 +124,10 @@ def column_stats(X):
         amax = np.abs(X.astype(np.float64)).max(axis=0)
         shift = _stats.dense_shift(X)
     s, inv = _stats.scaling(amax)
-    s1, s2 = _stats.numpy_sums(X, inv, shift)
-    return _stats.finish(m, s, inv, shift, s1, s2)
+    sw = None if sample_weight is None or len(sample_weight) == 0 else sample_weight
+    s1, s2 = _stats.numpy_sums(X, inv, shift, sw)
+    total = float(m if sw is None else sw.sum())
+    return _stats.finish(total, s, inv, shift, s1, s2)
 
 
 class _Update:
@@ -228,7 +232,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     if standardize and not fit_intercept:
         standardize = "scale"   # no intercept: through the origin in raw space
     if standardize:
-        mean, scale = column_stats(X)
+        mean, scale = column_stats(X, sw)
         if sparse or standardize == "scale":
             mean = np.zeros(n)
     else:
