@@ -24,6 +24,7 @@ import numpy as np
 from . import _stats
 from ._driver import (
     AdaptiveRate,
+    DivergedError,
     MultinomialResult,
     TrainResult,
     check_fit_intercept,
@@ -32,6 +33,7 @@ from ._driver import (
     run_epochs,
 )
 from ._order import EpochOrder, block_rows, make_rng, rows_of
+from ._solver import AUTO_EPOCHS, check_solver, finish
 from ._validation import (
     _as_numeric_array,
     check_class_labels,
@@ -204,12 +206,15 @@ class _Update:
 def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
-         fit_intercept):
+         fit_intercept, solver):
     """The batch loop of :func:`train` and :func:`train_multinomial`, for k
-    rows of weights (k = 1: the binary model). Returns ``(W, B, losses,
+    rows of weights (k = 1: the binary model), and the finisher after it
+    (``solver``, as in :mod:`fastlr._train`). Returns ``(W, B, losses,
     classes, dtype)`` in raw space."""
+    solver, finish_tol = check_solver(solver, tol)
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
-                                epoch_loss, tol, n_iter_no_change, shuffle)
+                                epoch_loss, tol if solver == "sgd" else None,
+                                n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
@@ -294,15 +299,39 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         return bool(np.isfinite(W).all() and np.isfinite(b).all())
 
     block = block_rows(row_bytes(X), batch_size)
+    sgd_epochs = {"sgd": epochs, "auto": min(AUTO_EPOCHS, epochs)}.get(solver, 0)
+    losses = np.empty(0)
     # a diverging run overflows before it is stopped: no warnings, the
     # DivergedError says what happened
     with np.errstate(over="ignore", invalid="ignore"):
-        losses, _ = run_epochs(
-            run_one, finite, EpochOrder(m, shuffle, rng, block), epochs=epochs,
-            lr=lr, tol=tol, n_iter_no_change=n_iter_no_change,
-            track=epoch_loss is not None, callback=callback,
-            on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
-            n_classes=k if softmax else 2)
+        try:
+            losses, _ = run_epochs(
+                run_one, finite, EpochOrder(m, shuffle, rng, block),
+                epochs=sgd_epochs, lr=lr, tol=tol if solver == "sgd" else None,
+                n_iter_no_change=n_iter_no_change,
+                track=epoch_loss is not None, callback=callback,
+                on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
+                n_classes=k if softmax else 2)
+        except DivergedError:
+            if solver == "sgd":
+                raise
+            # "auto": the finisher starts from zero instead
+            W, b = np.zeros((k, n)), np.zeros(k)
+            upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t,
+                          penalty, alpha, l1_ratio, average_start, fit_intercept)
+    if solver != "sgd":
+        done = losses.shape[0]
+        W0, b0 = upd.model(W, b)
+        res = finish(
+            lambda W_, b_: loss_grad(X, codes, sw, mean, scale, W_, b_, softmax),
+            W0, b0, denom=float(sw.sum()), penalty=penalty, alpha=alpha,
+            l1_ratio=l1_ratio, fit_intercept=fit_intercept, softmax=softmax,
+            tol=finish_tol, max_iter=epochs - done, callback=callback,
+            first_iteration=done)
+        W, b = res.W, res.B
+        if upd.k_avg > 0:
+            upd.w_avg, upd.b_avg = W, b
+        losses = np.concatenate([losses, res.losses])
     Wr, br = raw()
     return Wr, br, losses, classes, X.dtype
 
@@ -311,7 +340,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
-          l1_ratio=0.15, average=False, fit_intercept=True):
+          l1_ratio=0.15, average=False, fit_intercept=True, solver="sgd"):
     """Mini-batch SGD for logistic regression; see :func:`fastlr.train`.
 
     The standardized batch ``(X[rows] - mean) / scale`` is formed explicitly
@@ -323,6 +352,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     Sparse X: the batch is the sparse ``X[rows] / scale`` (no centering, as
     in :func:`fastlr.train`), and every step updates all n weights
     eagerly: the twin of the sparse kernel's lazy updates.
+
+    ``solver="lbfgs"`` or ``"auto"``: the same solver control flow as the
+    kernels' (:func:`fastlr._solver.finish`, plain NumPy) iterating on
+    :func:`loss_grad`, which forms the standardized X, its logits and
+    residuals with NumPy instead of the threaded kernel pass.
     """
     W, b, losses, _, dtype = _fit(
         X, y, False, batch_size=batch_size, epochs=epochs, lr=lr,
@@ -330,7 +364,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
-        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept)
+        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
+        solver=solver)
     return TrainResult(W[0].astype(dtype), float(b[0]), losses)
 
 
@@ -339,7 +374,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False, n_threads=None, fit_intercept=True):
+                      average=False, n_threads=None, fit_intercept=True,
+                      solver="sgd"):
     """Mini-batch softmax regression; see :func:`fastlr.train_multinomial`.
 
     Plain NumPy: the standardized batch, its (b, k) logits, softmax and
@@ -354,7 +390,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
-        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept)
+        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
+        solver=solver)
     return MultinomialResult(W.astype(dtype), b, losses, classes)
 
 

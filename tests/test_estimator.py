@@ -73,12 +73,14 @@ def test_string_labels_and_proba(cancer):
     np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(axis=1)])
 
 
-def test_matches_functional_train(blobs):
+@pytest.mark.parametrize("solver", ["sgd", "auto", "lbfgs"])
+def test_matches_functional_train(blobs, solver):
     """The estimator is a thin layer: same model as fastlr.train."""
     X, y = blobs
     clf = LogisticRegression(lr=0.05, batch_size=16, max_iter=7, tol=None,
-                             penalty=None, random_state=3).fit(X, y)
-    res = fastlr.train(X, y, batch_size=16, epochs=7, lr=0.05, random_state=3)
+                             penalty=None, random_state=3, solver=solver).fit(X, y)
+    res = fastlr.train(X, y, batch_size=16, epochs=7, lr=0.05, random_state=3,
+                       solver=solver)
     np.testing.assert_allclose(clf.coef_[0], res.w, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(clf.intercept_[0], res.b, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(clf.loss_curve_, res.losses, rtol=1e-12)

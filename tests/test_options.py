@@ -307,7 +307,7 @@ def test_warm_start_continues_the_schedule(seed, name):
     opts = CONTINUED[name]
     res = fastlr.train(X, y, batch_size=32, epochs=5, shuffle=False, **opts)
     clf = LogisticRegression(batch_size=32, shuffle=False, tol=None, max_iter=2,
-                             warm_start=True, **_estimator_kw(opts))
+                             warm_start=True, solver="sgd", **_estimator_kw(opts))
     clf.fit(X, y)
     clf.set_params(max_iter=3).fit(X, y)
     np.testing.assert_allclose(clf.coef_[0], res.w, rtol=1e-12, atol=1e-15)
