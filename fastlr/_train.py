@@ -7,7 +7,8 @@ and :class:`fastlr.LogisticRegression` all come through :func:`train_state`).
   from the state's model, each iteration one threaded full-data
   loss-and-gradient pass (:meth:`fastlr._dispatch.Data.loss_grad`);
 * ``"auto"``: :data:`fastlr._solver.AUTO_EPOCHS` SGD epochs from a fresh
-  model (a warm start skips them), then the finisher.
+  model (a warm start skips them), in batches of at least
+  :data:`fastlr._solver.AUTO_MIN_BATCH` rows, then the finisher.
 
 :mod:`fastlr.reference` runs the same sequence in NumPy.
 """
@@ -16,7 +17,7 @@ import numpy as np
 
 from ._driver import DivergedError
 from ._sgd import sgd
-from ._solver import AUTO_EPOCHS, finish
+from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, finish, solver_center
 
 
 def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alpha,
@@ -62,7 +63,8 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
     warm_losses = np.empty(0)
     if solver == "auto" and not warm and epochs > 0:
         start = state.copy()
-        sgd_options.update(tol=None, monitor=None)
+        sgd_options.update(tol=None, monitor=None, batch_size=max(
+            sgd_options["batch_size"], AUTO_MIN_BATCH))
         try:
             warm_losses, _ = sgd(data, y, sw, state, epochs=min(AUTO_EPOCHS, epochs),
                                  callback=callback, first_epoch=first_epoch,
@@ -73,13 +75,16 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
             state.restore(start)
     done = warm_losses.shape[0]
     W0, B0 = state.model()
+    center = solver_center(state.mean, fit_intercept,
+                           lambda: data.column_stats(sw)[0])
+    shift = (center - state.mean) / state.scale
     res = finish(
-        lambda W, B: data.loss_grad(y, sw, state.mean, state.scale, W, B,
+        lambda W, B: data.loss_grad(y, sw, center, state.scale, W, B,
                                     state.softmax, n_threads),
-        W0, B0, denom=float(sw.sum()) if sw.shape[0] else float(data.m),
+        W0, B0 + W0 @ shift, denom=float(sw.sum()) if sw.shape[0] else float(data.m),
         penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         fit_intercept=fit_intercept, softmax=state.softmax, tol=finish_tol,
         max_iter=epochs - done, callback=callback,
         first_iteration=first_epoch + done)
-    state.set_model(res.W, res.B)
+    state.set_model(res.W, res.B - res.W @ shift)
     return np.concatenate([warm_losses, res.losses]), res.converged, res.n_iter

@@ -410,7 +410,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         float32), the result the same for any ``n_threads``. scikit-learn's
         ``LogisticRegression(C=C)`` on the same features is
         ``penalty="l2", alpha=1 / (C * sum_i sw_i)``. ``"auto"``: one SGD
-        epoch from zero, then the same solver from there. With ``"lbfgs"``
+        epoch from zero (in batches of at least 256 rows: they share the
+        epoch between threads and end closer to the optimum), then the same
+        solver from there. With ``"lbfgs"``
         or ``"auto"``: ``epochs`` bounds the passes (solver iterations, plus
         the SGD epoch), ``tol`` is the relative decrease of the objective
         that stops the solver (> 0; None: until nothing decreases in

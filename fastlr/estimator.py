@@ -176,7 +176,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``warm_start``), every iteration one threaded loss-and-gradient
         pass over X; ``lr``, ``batch_size``, ``shuffle``, ``learning_rate``,
         ``power_t`` and ``average`` do not apply. ``"auto"``: one SGD epoch
-        (the options above apply to it), then the same solver from there;
+        (the options above apply to it, in batches of at least 256 rows),
+        then the same solver from there;
         with ``warm_start`` and a previous model, the solver alone; with
         ``early_stopping=True``, SGD alone (its held-out rule stops epochs).
         An SGD epoch of ``"auto"`` that diverges is dropped and the solver

@@ -33,7 +33,13 @@ from ._driver import (
     run_epochs,
 )
 from ._order import EpochOrder, block_rows, make_rng, rows_of
-from ._solver import AUTO_EPOCHS, check_solver, finish
+from ._solver import (
+    AUTO_EPOCHS,
+    AUTO_MIN_BATCH,
+    check_solver,
+    finish,
+    solver_center,
+)
 from ._validation import (
     _as_numeric_array,
     check_class_labels,
@@ -298,6 +304,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     def finite():
         return bool(np.isfinite(W).all() and np.isfinite(b).all())
 
+    if solver == "auto":
+        batch_size = max(batch_size, AUTO_MIN_BATCH)
     block = block_rows(row_bytes(X), batch_size)
     sgd_epochs = {"sgd": epochs, "auto": min(AUTO_EPOCHS, epochs)}.get(solver, 0)
     losses = np.empty(0)
@@ -322,13 +330,16 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     if solver != "sgd":
         done = losses.shape[0]
         W0, b0 = upd.model(W, b)
+        center = solver_center(mean, fit_intercept,
+                               lambda: column_stats(X, sw)[0])
+        shift = (center - mean) / scale
         res = finish(
-            lambda W_, b_: loss_grad(X, codes, sw, mean, scale, W_, b_, softmax),
-            W0, b0, denom=float(sw.sum()), penalty=penalty, alpha=alpha,
-            l1_ratio=l1_ratio, fit_intercept=fit_intercept, softmax=softmax,
-            tol=finish_tol, max_iter=epochs - done, callback=callback,
-            first_iteration=done)
-        W, b = res.W, res.B
+            lambda W_, b_: loss_grad(X, codes, sw, center, scale, W_, b_, softmax),
+            W0, b0 + W0 @ shift, denom=float(sw.sum()), penalty=penalty,
+            alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+            softmax=softmax, tol=finish_tol, max_iter=epochs - done,
+            callback=callback, first_iteration=done)
+        W, b = res.W, res.B - res.W @ shift
         if upd.k_avg > 0:
             upd.w_avg, upd.b_avg = W, b
         losses = np.concatenate([losses, res.losses])

@@ -552,7 +552,7 @@ class FakeTerminal(io.StringIO):
 def test_progress_bar_on_a_terminal_only(files, monkeypatch, capsys):
     monkeypatch.setattr(_progress, "DELAY", 0.0)
     argv = ["train", str(files["csv"]), "--target", "kind", "--epochs", "30",
-            "--tol", "none"]
+            "--tol", "none", "--solver", "sgd"]   # exactly 30 passes
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert cli.main(argv) == 0

@@ -318,7 +318,8 @@ def test_model_file_round_trip_with_new_options(tmp_path, seed):
     labels = np.array([3, 7])[y]
     clf = LogisticRegression(learning_rate="adagrad", lr=0.2, penalty="elasticnet",
                              alpha=0.02, l1_ratio=0.5, average=5, max_iter=4,
-                             tol=None, class_weight={7: 2.0}, random_state=seed)
+                             tol=None, class_weight={7: 2.0}, random_state=seed,
+                             solver="sgd")
     clf.fit(X, labels)
     path = tmp_path / "m.npz"
     fastlr.save(clf, path)
