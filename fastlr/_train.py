@@ -22,7 +22,7 @@ from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, finish, solver_center
 
 def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alpha,
                 l1_ratio, fit_intercept, n_threads=None, callback=None,
-                first_epoch=0, warm=False, **sgd_options):
+                first_epoch=0, warm=False, row_fold=None, **sgd_options):
     """Train ``state`` in place with ``solver``.
 
     Parameters
@@ -36,6 +36,10 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         The budget of passes: SGD epochs with ``"sgd"``; finisher
         iterations with ``"lbfgs"``; with ``"auto"``, SGD epochs plus
         finisher iterations.
+    row_fold : (m,) int8 or None
+        As in :func:`fastlr._sgd.sgd` (``train``'s ``rows``): the finisher
+        gives the rows held out weight 0, so it minimizes the objective over
+        the rows trained on.
     warm : bool
         The state holds a model to continue from (``warm_start``): ``"auto"``
         then goes straight to the finisher.
@@ -58,7 +62,8 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
                   fit_intercept=fit_intercept, n_threads=n_threads)
     if solver == "sgd":
         losses, converged = sgd(data, y, sw, state, epochs=epochs, callback=callback,
-                                first_epoch=first_epoch, **common, **sgd_options)
+                                first_epoch=first_epoch, row_fold=row_fold,
+                                **common, **sgd_options)
         return losses, converged, 0
     warm_losses = np.empty(0)
     if solver == "auto" and not warm and epochs > 0:
@@ -68,15 +73,17 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         try:
             warm_losses, _ = sgd(data, y, sw, state, epochs=min(AUTO_EPOCHS, epochs),
                                  callback=callback, first_epoch=first_epoch,
-                                 **common, **sgd_options)
+                                 row_fold=row_fold, **common, **sgd_options)
         except DivergedError:
             # the warm-up is only a starting point: the finisher does not
             # depend on lr, so it starts from zero instead
             state.restore(start)
     done = warm_losses.shape[0]
+    if row_fold is not None:   # held-out rows weigh 0 in the objective
+        sw = np.where(row_fold == 0, sw if sw.shape[0] else 1.0, 0.0)
     W0, B0 = state.model()
     center = solver_center(state.mean, fit_intercept,
-                           lambda: data.column_stats(sw)[0])
+                           lambda: data.column_stats(sw=sw)[0][0])
     shift = (center - state.mean) / state.scale
     res = finish(
         lambda W, B: data.loss_grad(y, sw, center, state.scale, W, B,

@@ -316,7 +316,7 @@ def test_column_stats_kernel_matches_reference(column):
     X = np.ascontiguousarray(np.column_stack([Z, cols[column](len(Z))]))
     from fastlr._dispatch import as_data
 
-    mean, scale = as_data(X).column_stats()
+    mean, scale = (a[0] for a in as_data(X).column_stats())
     rmean, rscale = reference.column_stats(X)
     assert np.isfinite(mean).all() and np.isfinite(scale).all()
     assert (scale > 0).all()
@@ -490,9 +490,9 @@ def test_weighted_column_stats_are_those_of_repeated_rows(sparse):
     if sparse:
         X = sp.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.5, X, 0.0))
         rep = sp.csr_matrix(np.repeat(X.toarray(), sw.astype(int), axis=0))
-    mean, scale = as_data(X).column_stats(sw)
-    rmean, rscale = reference.column_stats(X, sw)
-    want_mean, want_scale = as_data(rep).column_stats()
+    mean, scale = (a[0] for a in as_data(X).column_stats(sw=sw))
+    rmean, rscale = reference.column_stats(X, sample_weight=sw)
+    want_mean, want_scale = (a[0] for a in as_data(rep).column_stats())
     np.testing.assert_allclose(mean, want_mean, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(scale, want_scale, rtol=1e-12)
     np.testing.assert_allclose(rmean, want_mean, rtol=1e-12, atol=1e-14)
