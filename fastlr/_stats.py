@@ -47,7 +47,8 @@ def halves(inv, shift):
 
 
 def finish(m, s, inv, shift, s1, s2):
-    """Means and standard deviations (ddof=0) from the sums over ``m`` rows.
+    """Means and standard deviations (ddof=0) from the sums over ``m`` rows
+    (float; with sample weights, ``m`` is their total).
 
     A spread below the rounding noise of the column's magnitude counts as
     zero (constant columns, and spread lost to rounding), and a zero spread
@@ -80,18 +81,21 @@ def csr_shift(first_row, count, m):
     return np.where(count == m, first_row, 0.0)
 
 
-def numpy_sums(X, inv, shift):
+def numpy_sums(X, inv, shift, sw=None):
     """``(s1, s2)`` of :func:`finish` for dense or scipy.sparse X, in NumPy
-    (the reference's twin of the kernels' sums)."""
+    (the reference's twin of the kernels' sums); with sample weights ``sw``,
+    each row's terms times its weight."""
     half, inv2 = halves(inv, shift)
     if hasattr(X, "tocsr"):
         d = X.astype(np.float64).tocsr()
         d.data = (0.5 * d.data - half[d.indices]) * inv2[d.indices]
-        s1 = np.asarray(d.sum(axis=0)).reshape(-1)
-        s2 = np.asarray(d.multiply(d).sum(axis=0)).reshape(-1)
+        wd = d if sw is None else d.multiply(sw[:, None]).tocsr()
+        s1 = np.asarray(wd.sum(axis=0)).reshape(-1)
+        s2 = np.asarray(wd.multiply(d).sum(axis=0)).reshape(-1)
         return s1, s2
     d = (0.5 * X.astype(np.float64) - half) * inv2
-    return d.sum(axis=0), (d * d).sum(axis=0)
+    wd = d if sw is None else d * sw[:, None]
+    return wd.sum(axis=0), (wd * d).sum(axis=0)
 
 
 # --------------------------------------------------------------------------
@@ -107,7 +111,7 @@ class Moments(NamedTuple):
 
     Attributes
     ----------
-    rows : int
+    rows : int, or float: the total sample weight of weighted rows
     amax : (n,) float64, the largest ``|x|`` of each column
     mean : (n,) float64
     m2 : (n,) float64, ``sum((x - mean)**2) / s**2``
@@ -124,7 +128,7 @@ def moments(m, amax, shift, s1, s2):
     in :func:`finish`). The mean is the one :func:`finish` returns."""
     s, inv = scaling(amax)
     mean, _ = finish(m, s, inv, shift, s1, s2)
-    return Moments(int(m), np.asarray(amax, dtype=np.float64), mean,
+    return Moments(m, np.asarray(amax, dtype=np.float64), mean,
                    np.maximum(s2 - s1 * (s1 / m), 0.0))
 
 

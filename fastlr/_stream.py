@@ -144,8 +144,11 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
 
     ``warm_start`` continues the model's training state, as ``fit`` does.
     ``early_stopping`` is refused: it holds a part of the rows out in
-    memory. ``verbose`` shows the progress bar. ``name`` (the file)
-    prefixes errors about the labels. ``classes``: the classes the labels
+    memory; so is ``solver="lbfgs"``, whose every iteration needs the
+    gradient over all rows, and ``solver="auto"`` runs SGD epochs only
+    (its first phase: the finisher is not run on a file read in parts).
+    ``verbose`` shows the progress bar. ``name`` (the file) prefixes errors
+    about the labels. ``classes``: the classes the labels
     must be (a warm start's; text classes make numeric labels text).
     ``on_classes(model, classes)`` is called once the first pass has found
     them, before training.
@@ -153,6 +156,11 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     params, options = model._params(model.max_iter)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = options
+    if getattr(model, "solver", "sgd") == "lbfgs":
+        raise ValueError("solver='lbfgs' computes the gradient over all rows "
+                         "at every iteration, which training on a file read in "
+                         "parts does not do; read the file whole, or use "
+                         "solver='sgd' or 'auto' (SGD epochs when read in parts)")
     if model.early_stopping:
         raise ValueError("early_stopping holds out a part of the rows in "
                          "memory, which training on a file read in parts "

@@ -221,6 +221,14 @@ class Param:
 #: Every parameter of ``fastlr.LogisticRegression``, in ``--help`` order.
 #: Adding a parameter to the estimator means adding its entry here.
 TRAIN_PARAMS = (
+    Param("solver", ("--solver",),
+          "how to fit: auto (one SGD epoch, then L-BFGS to the optimum of the "
+          "regularized objective, stopped by --tol as a relative decrease of "
+          "the objective), sgd (SGD epochs only, stopped by --tol and "
+          "--n-iter-no-change) or lbfgs (L-BFGS from zero; OWL-QN with an L1 "
+          "penalty); every L-BFGS iteration reads the data once", "auto",
+          dict(choices=["auto", "sgd", "lbfgs"]),
+          example=(["--solver", "sgd"], "sgd")),
     Param("lr", ("--lr",),
           "learning rate: the step size (scikit-learn's eta0)", 0.01,
           dict(type=_float_type(0.0, strict_min=True), metavar="LR"),
@@ -228,11 +236,13 @@ TRAIN_PARAMS = (
     Param("batch_size", ("--batch-size",), "rows per SGD step", 32,
           dict(type=_int_type(1), metavar="N"), example=(["--batch-size", "17"], 17)),
     Param("max_iter", ("--epochs", "--max-iter"),
-          "maximum number of epochs (passes over the data)", 1000,
+          "maximum number of passes over the data: SGD epochs plus L-BFGS "
+          "iterations", 1000,
           dict(type=_int_type(1), metavar="N"), example=(["--epochs", "7"], 7)),
     Param("tol", ("--tol",),
-          "stop when the epoch loss has not improved by TOL for "
-          "--n-iter-no-change epochs; 'none' runs every epoch", 1e-4,
+          "sgd: stop when the epoch loss has not improved by TOL for "
+          "--n-iter-no-change epochs; auto, lbfgs: stop when the objective's "
+          "relative decrease is below TOL (> 0); 'none' runs every pass", 1e-4,
           dict(type=_tol_type, metavar="TOL"), example=(["--tol", "none"], None)),
     Param("n_iter_no_change", ("--n-iter-no-change",),
           "epochs without improvement before stopping (with --learning-rate "
@@ -573,7 +583,10 @@ def _add_bench(sub, common):
         "scikit-learn's SGDClassifier(loss='log_loss') on X ~ N(0, 1), side by "
         "side in interleaved repetitions, with the time for one thread to read "
         "X once (the floor). --full measures every performance target of the "
-        "project on 1,000,000 x 100 instead (a few minutes).")
+        "project instead: the SGD epoch's on 1,000,000 x 100 (a few minutes), "
+        "then the solver's times to suboptimality against scikit-learn's "
+        "(O1-O4; longer, scikit-learn's newton-cholesky and its lbfgs on the "
+        "sparse workload take minutes each).")
     p.add_argument("--rows", type=_int_type(1000), default=200_000, metavar="M",
                    help="rows of X (default: %(default)s)")
     p.add_argument("--features", type=_int_type(1), default=100, metavar="N",
@@ -588,7 +601,8 @@ def _add_bench(sub, common):
                    help="skip the NumPy reference (slow at small batches)")
     p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
     p.add_argument("--full", action="store_true",
-                   help="the full table of performance targets (P1-P11)")
+                   help="the full table of performance targets (P1-P11, S1, "
+                   "O1-O4)")
     p.set_defaults(func=_bench)
 
 
@@ -690,7 +704,10 @@ def _warnings_to_stderr():
 
     def show(message, category, filename, lineno, file=None, line=None):
         text = str(message).replace("increase max_iter or lr",
-                                    "increase --epochs or --lr")
+                                    "increase --epochs or --lr").replace(
+            "max_iter=", "--epochs ").replace(
+            "increase max_iter (or tol), or alpha",
+            "increase --epochs (or --tol), or --alpha")
         print(f"fastlr: warning: {text}", file=sys.stderr)
 
     with warnings.catch_warnings():
@@ -1116,6 +1133,27 @@ def _describe_shape(m, n, stored=None):
             f"{stored / m:.3g} per row)")
 
 
+def _passes_line(clf, params):
+    """How many passes training ran, and why it stopped."""
+    line = f"{clf.n_iter_} of at most {params['max_iter']}"
+    tol = params["tol"]
+    if getattr(clf, "solver_", "sgd") != "sgd":
+        epochs = clf.n_iter_ - clf.n_solver_iter_
+        line += (f" ({epochs} SGD epoch{'s' * (epochs != 1)} + "
+                 f"{clf.n_solver_iter_} L-BFGS iterations")
+        if clf.n_iter_ < params["max_iter"]:
+            line += (", converged: relative decrease below "
+                     f"tol={tol:g}" if tol is not None else
+                     ", converged: nothing decreases any more")
+        return line + ")"
+    if clf.n_iter_ >= params["max_iter"]:
+        return line
+    if params["early_stopping"]:
+        return line + (" (stopped early: held-out log-loss no longer improving "
+                       f"by tol={tol:g})")
+    return line + f" (stopped early: loss no longer improving by tol={tol:g})"
+
+
 def _describe_standardize(standardize, sparse):
     if standardize is False:
         return "no (raw features)"
@@ -1172,11 +1210,8 @@ def _train(args):
         fastlr.save(clf, args.model, metadata={"data": _data_metadata(args, run.read)})
     plots = _train_plots(args, clf, run.plot_xy, data) if args.plot else []
 
-    stopped = ("" if clf.n_iter_ >= params["max_iter"] else
-               " (stopped early: held-out log-loss no longer improving by "
-               f"tol={params['tol']:g})" if params["early_stopping"] else
-               f" (stopped early: loss no longer improving by tol={params['tol']:g})")
-    epochs_line = f"{clf.n_iter_} of at most {params['max_iter']}{stopped}"
+    epochs_line = _passes_line(clf, params)
+    solved = getattr(clf, "solver_", "sgd") != "sgd"   # ran the L-BFGS solver
     rate = run.m * clf.n_iter_ / run.seconds if run.seconds > 0 else float("inf")
     classes = clf.classes_
     k = classes.shape[0]
@@ -1199,9 +1234,9 @@ def _train(args):
         ("classes", f"{_fmt_labels(clf.classes_)} ({kind})"),
         ("warm start", f"from {_given(args, 'warm_start')}") if warm is not None
         else None,
-        ("epochs run", epochs_line),
-        ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss over the last "
-                       "epoch)"),
+        ("passes run" if solved else "epochs run", epochs_line),
+        ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss "
+                       f"{'at the last iterate' if solved else 'over the last epoch'})"),
         ("train accuracy", f"{run.train_acc:.4f}"),
     ]
     if run.held_out is not None:
@@ -1216,7 +1251,7 @@ def _train(args):
     lines += [
         ("time", f"{run.seconds:.3f} s ({run.timing})"),
         ("throughput", f"{rate:,.0f} rows/s ({run.m:,} rows x {clf.n_iter_} "
-                       "epochs)"),
+                       f"{'passes' if solved else 'epochs'})"),
         ("model", args.model if args.model else "not saved (use --model FILE)"),
     ]
     if plots:
@@ -1294,6 +1329,11 @@ def _how_to_read(args, params):
            "--validation-fraction")
     if rows == 0:
         return None
+    if rows is not None and params.get("solver") == "lbfgs":
+        raise CLIError("--chunk-rows: --solver lbfgs computes the gradient over "
+                       "all rows at every iteration, which training on a file "
+                       "read in parts does not do; use --solver sgd or auto "
+                       "(SGD epochs when read in parts), or --chunk-rows 0")
     if fmt == "npz":
         if rows is not None:
             raise CLIError(f"--chunk-rows: {args.data}: the arrays of an .npz "
@@ -1309,13 +1349,26 @@ def _how_to_read(args, params):
     from ._files import check_regular
 
     path = check_regular(args.data, io.DataError)
+    size = os.path.getsize(path)
+    small = size <= stream_threshold()
+    solver = params.get("solver", "sgd")
     if fmt == "npy":
         shape, fortran, dtype = io.npy_layout(path)
         if dtype in (np.float32, np.float64) and not fortran:
-            return None if holdout else "in place"
-    size = os.path.getsize(path)
-    if size <= stream_threshold():
+            # in place trains by SGD epochs: the solver reads a small file whole
+            if holdout or (solver != "sgd" and small):
+                return None
+            if solver != "lbfgs":
+                return "in place"
+    if small:
         return None
+    if solver == "lbfgs":
+        raise CLIError(f"{args.data}: the file ({size / 2**30:.1f} GiB) is larger "
+                       "than a quarter of this machine's memory, so fastlr train "
+                       "reads it in parts, which --solver lbfgs cannot do (it "
+                       "needs the gradient over all rows at every iteration); "
+                       "use --solver sgd or auto, or pass --chunk-rows 0 to read "
+                       "the file whole anyway")
     if holdout:
         raise CLIError(f"{args.data}: the file ({size / 2**30:.1f} GiB) is larger "
                        "than a quarter of this machine's memory, so fastlr train "

@@ -68,10 +68,12 @@ def files(tmp_path_factory):
     return {"X": X, "y": y, "dir": d, **write_files(d, X, y)}
 
 
-def train(capsys, path, model, *extra):
-    """``fastlr train`` in process: (summary fields, loaded model)."""
+def train(capsys, path, model, *extra, solver="sgd"):
+    """``fastlr train`` in process: (summary fields, loaded model). SGD
+    unless said otherwise: a file read in parts is trained by SGD epochs,
+    so that is what a whole read is compared with."""
     argv = ["train", str(path), "--model", str(model), "--random-state", "3",
-            "--epochs", "8", "--quiet", *map(str, extra)]
+            "--epochs", "8", "--quiet", "--solver", solver, *map(str, extra)]
     code = cli.main(argv)
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -105,6 +107,24 @@ def test_one_chunk_is_the_whole_read(files, tmp_path, capsys, kind):
     for key in ("rows", "features", "standardize", "classes", "epochs run",
                 "final loss", "train accuracy"):
         assert part[key] == whole[key], key
+
+
+def test_solvers_on_a_file_read_in_parts(files, tmp_path, capsys):
+    """lbfgs needs every row at each iteration: refused with chunks, before
+    any reading; auto runs its SGD phase (epochs) on chunks; a small .npy
+    table is read whole for the solver (in place trains by SGD epochs)."""
+    model = tmp_path / "l.npz"
+    code = cli.main(["train", str(files["csv"]), "--model", str(model),
+                     "--solver", "lbfgs", "--chunk-rows", "500", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "--chunk-rows: --solver lbfgs" in err, err
+    assert not model.exists()
+    auto, _ = train(capsys, files["csv"], tmp_path / "a.npz", "--chunk-rows", 500,
+                    solver="auto")
+    assert "epochs run" in auto and "passes run" not in auto
+    npy, m = train(capsys, files["npy"], tmp_path / "n.npz", solver="auto")
+    assert "reading" not in npy
+    assert "L-BFGS" in npy["passes run"] and m.solver == "auto"
 
 
 @pytest.mark.parametrize("classes", [2, 3])
@@ -145,7 +165,8 @@ def test_npy_in_place_copies_no_table(tmp_path, monkeypatch):
         seen.append(self.data.X)
 
     monkeypatch.setattr(_stream.TableInPlace, "__init__", spy)
-    assert cli.main(["train", str(tmp_path / "t.npy"), "--epochs", "2", "-q"]) == 0
+    assert cli.main(["train", str(tmp_path / "t.npy"), "--epochs", "2", "-q",
+                     "--solver", "sgd"]) == 0
     (X_used,) = seen
     assert isinstance(X_used, np.memmap) or isinstance(X_used.base, np.memmap)
     assert not X_used.flags.writeable and not X_used.flags.owndata
@@ -350,7 +371,7 @@ def test_npy_in_place_allocates_the_labels_not_the_table(tmp_path):
     T[:, -1] = T[:, 0] + rng.logistic(size=m) > 0
     np.save(tmp_path / "t.npy", T)
     np.save(tmp_path / "warm.npy", T[:1000])
-    peak = traced_peak(tmp_path / "warm.npy", tmp_path / "t.npy")
+    peak = traced_peak(tmp_path / "warm.npy", tmp_path / "t.npy", "--solver", "sgd")
     assert peak < 6 * m * 8, (peak, T.nbytes)
     assert peak < 0.25 * T.nbytes
 

@@ -8,7 +8,9 @@ of each column, then sums of ``d = (x - shift) / s`` and ``d**2``, where
 Dividing by ``s`` keeps every square finite for any finite ``x``; the shift
 makes a constant column's spread exactly zero (``d`` is computed in halves,
 see :func:`fastlr._stats.halves`, so that neither property is lost to the
-compiler's rewriting). The sums are turned into
+compiler's rewriting). With sample weights the sums weigh each row by its
+weight (the statistics of the data with each row repeated as often as its
+weight says). The sums are turned into
 means and scales by one rule, :func:`fastlr._stats.finish`: written in
 NumPy, run as is by the reference and compiled here as :func:`finish`.
 
@@ -68,24 +70,29 @@ def absmax(X, amax):
 
 
 @jit()
-def shifted_sums(X, row_fold, folds, inv, shift, s1, s2):
-    """``s1[f, j] += sum_i d``, ``s2[f, j] += sum_i d**2`` with
+def shifted_sums(X, sw, row_fold, folds, inv, shift, s1, s2):
+    """``s1[f, j] += sum_i sw[i] d``, ``s2[f, j] += sum_i sw[i] d**2`` with
     ``d = (X[i, j] - shift[j]) * inv[j]``, computed in halves
     (:func:`fastlr._stats.halves`: no overflow, exact zeros), over the rows
     ``i`` whose ``row_fold[i]`` differs from ``folds[f]`` (all rows, into
     ``f = 0``, when ``row_fold`` is empty): each training set's sums, in row
-    order, from one read of X."""
+    order, from one read of X. An empty ``sw`` weighs every row 1 (the same
+    arithmetic: ``1.0 * d`` is ``d``), so the sample-weighted statistics and
+    the unweighted ones are one loop."""
     m, n = X.shape
     half, inv2 = halves(inv, shift)
     masked = row_fold.shape[0] > 0
+    weighted = sw.shape[0] > 0
     for i in range(m):
+        wi = sw[i] if weighted else 1.0
         for f in range(s1.shape[0]):
             if masked and row_fold[i] == folds[f]:
                 continue
             for j in range(n):
                 d = (0.5 * np.float64(X[i, j]) - half[j]) * inv2[j]
-                s1[f, j] += d
-                s2[f, j] += d * d
+                wd = wi * d
+                s1[f, j] += wd
+                s2[f, j] += wd * d
 
 
 @jit()
@@ -99,21 +106,24 @@ def csr_absmax(data, indices, indptr, amax, count):
 
 
 @jit()
-def csr_shifted_sums(data, indices, indptr, row_fold, folds, inv, shift, s1, s2):
+def csr_shifted_sums(data, indices, indptr, sw, row_fold, folds, inv, shift, s1, s2):
     """:func:`shifted_sums` over the stored entries. Only a column stored
     in every row may have a non-zero shift (an implicit zero would otherwise
     add a ``-shift * inv`` term), so the zeros add nothing."""
     half, inv2 = halves(inv, shift)
     masked = row_fold.shape[0] > 0
+    weighted = sw.shape[0] > 0
     for i in range(indptr.shape[0] - 1):
+        wi = sw[i] if weighted else 1.0
         for f in range(s1.shape[0]):
             if masked and row_fold[i] == folds[f]:
                 continue
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
                 d = (0.5 * np.float64(data[k]) - half[j]) * inv2[j]
-                s1[f, j] += d
-                s2[f, j] += d * d
+                wd = wi * d
+                s1[f, j] += wd
+                s2[f, j] += wd * d
 
 
 @jit()
