@@ -54,7 +54,10 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     trains on it, and scores it for the models that hold it out. Each model
     is exactly the model :func:`fastlr.train` (or
     :func:`fastlr.train_multinomial`) gives on its training rows (``rows``)
-    with the same options and ``random_state`` (bit for bit). A model stops
+    with the same options and ``random_state``: bit for bit, or equal to
+    rounding (1e-12 relative) for two-class models on dense X, whose sums
+    the joint run takes in another order (see :func:`fastlr.train_many`).
+    A model stops
     when its held-out loss has not improved by ``tol`` for
     ``n_iter_no_change`` epochs, and then costs nothing more. The strength
     with the best mean score over the folds is then refitted on all rows
@@ -86,7 +89,8 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         The folds. None: 5. An int F >= 2: scikit-learn's
         ``StratifiedKFold(F)`` (no shuffling), the folds of scikit-learn's
         ``LogisticRegressionCV``; F may not exceed the smallest class's row
-        count. A splitter (``KFold``, ``GroupKFold``, ...; ``groups`` is
+        count (nor may the ``n_splits`` of a ``StratifiedKFold``). A
+        splitter (``KFold``, ``GroupKFold``, ...; ``groups`` is
         passed to its ``split``) or an iterable of ``(train, test)`` index
         arrays: the test sets must be disjoint and each split must train on
         every row outside its test set, since the joint pass gives each row
@@ -314,16 +318,21 @@ n_rows, n_features + fit_intercept)
     def _folds(self, X, y, codes, groups):
         """``row_fold`` (m,) int8: each row's test fold, 1..F (0: in no test
         set), after checking that the splits can share one pass."""
-        from sklearn.model_selection import check_cv
+        from sklearn.model_selection import StratifiedKFold, check_cv
 
         m = codes.shape[0]
         F = self._cv_int()
-        if F is not None:
+        # stratified folds (an int cv, or a StratifiedKFold) must each hold
+        # every class; scikit-learn only warns when they cannot
+        stratified = F if F is not None else (
+            self.cv.n_splits if isinstance(self.cv, StratifiedKFold) else None)
+        if stratified is not None:
             smallest = int(np.bincount(codes).min())
-            if F > smallest:
-                raise ValueError(f"cv={F} folds is more than the smallest class has "
-                                 f"rows ({smallest}); every stratified fold must "
-                                 "hold each class: use fewer folds")
+            if stratified > smallest:
+                raise ValueError(f"cv={self._cv_int() or self.cv!r} gives "
+                                 f"{stratified} stratified folds, more than the "
+                                 f"smallest class has rows ({smallest}); each "
+                                 "fold must hold every class: use fewer folds")
         splitter = check_cv(self.cv if F is None else F, y, classifier=True)
         row_fold = np.zeros(m, dtype=np.int8)
         n_splits = 0

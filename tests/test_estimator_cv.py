@@ -1,9 +1,12 @@
 """fastlr.LogisticRegressionCV: every fold and candidate from one pass.
 
 Each cross-validation model must be the model fastlr.train (or
-train_multinomial) gives alone on its training rows, bit for bit; the
-refit must be fastlr.LogisticRegression with the chosen strength; and bad
-parameters must be refused before anything is trained.
+train_multinomial) gives alone on its training rows: bit for bit, except
+two-class models on dense X, whose joint run sums logits and gradients two
+rows by four models at a time (the same sums in another order: 1e-12
+relative, see ``same``); the refit must be fastlr.LogisticRegression with
+the chosen strength; and bad parameters must be refused before anything is
+trained.
 """
 
 import warnings
@@ -76,6 +79,16 @@ def fold_labels(cv, X, y, groups=None):
     return row_fold
 
 
+def same(actual, desired, X, y):
+    """Bit for bit, or to 1e-12 relative (of the largest value) for the
+    two-class models of dense X, which the joint run sums in another order."""
+    if sp.issparse(X) or np.unique(y).shape[0] > 2:
+        np.testing.assert_array_equal(actual, desired)
+        return
+    scale = np.max(np.abs(desired))
+    np.testing.assert_allclose(actual, desired, rtol=1e-12, atol=1e-12 * scale)
+
+
 def alone(X, y, row_fold, f, alpha, l1_ratio=0.15, **kw):
     """The model holding out fold f, trained alone by fastlr.train(rows=...)."""
     train = fastlr.train if len(np.unique(y)) == 2 else fastlr.train_multinomial
@@ -102,10 +115,9 @@ def test_each_fold_model_equals_the_model_trained_alone(k, storage):
     for f in range(3):
         for a, alpha in enumerate(cv.alphas_):
             solo = alone(X, y, row_fold, f + 1, alpha, **OPTS, **extra)
-            np.testing.assert_array_equal(cv.coefs_paths_[f, 0, a, :, :-1],
-                                          np.reshape(solo[0], (rows, -1)))
-            np.testing.assert_array_equal(cv.coefs_paths_[f, 0, a, :, -1],
-                                          np.reshape(solo[1], rows))
+            same(cv.coefs_paths_[f, 0, a, :, :-1], np.reshape(solo[0], (rows, -1)),
+                 X, y)
+            same(cv.coefs_paths_[f, 0, a, :, -1], np.reshape(solo[1], rows), X, y)
 
 
 def test_default_scores_are_the_pass_heldout_loss_and_refit_is_the_estimator():
@@ -192,7 +204,7 @@ def test_splitters(splitter):
     assert cv.scores_.shape[0] == row_fold.max()
     for f in range(row_fold.max()):
         solo = alone(X, y, row_fold, f + 1, 1e-2, **OPTS)
-        np.testing.assert_array_equal(cv.coefs_paths_[f, 0, 0, 0, :-1], solo.w)
+        same(cv.coefs_paths_[f, 0, 0, 0, :-1], solo.w, X, y)
     # an iterable of (train, test) splits gives the same models
     again = LogisticRegressionCV(alphas=[1e-2], cv=list(cv_arg.split(X, y, groups)),
                                  **OPTS).fit(X, y)
@@ -208,7 +220,7 @@ def test_elasticnet_grid_and_shapes():
     row_fold = fold_labels(StratifiedKFold(3), X, y)
     solo = alone(X, y, row_fold, 2, 1e-4, l1_ratio=0.9, penalty="elasticnet",
                  **OPTS)
-    np.testing.assert_array_equal(cv.coefs_paths_[1, 1, 1, 0, :-1], solo.w)
+    same(cv.coefs_paths_[1, 1, 1, 0, :-1], solo.w, X, y)
     l1 = LogisticRegressionCV(alphas=[1e-2], cv=3, penalty="l1", **OPTS).fit(X, y)
     assert l1.l1_ratios_.tolist() == [1.0] and l1.l1_ratio_ == 1.0
 
@@ -310,12 +322,14 @@ BAD = [
     (dict(alphas=[]), ValueError, "alphas"),
     (dict(alphas=[-1.0]), ValueError, "alphas"),
     (dict(alphas=[np.nan]), ValueError, "alphas"),
+    (dict(alphas=[0.1, np.inf]), ValueError, "alphas"),
     (dict(alphas=[[0.1, 0.2]]), ValueError, "alphas"),
     (dict(alphas=0), ValueError, "alphas"),
     (dict(alphas="many"), TypeError, "alphas"),
     (dict(l1_ratios=[0.5]), ValueError, "l1_ratios"),
     (dict(l1_ratios=[1.5], penalty="elasticnet"), ValueError, "l1_ratios"),
     (dict(l1_ratios=[-0.1], penalty="elasticnet"), ValueError, "l1_ratios"),
+    (dict(l1_ratios=[np.nan], penalty="elasticnet"), ValueError, "l1_ratios"),
     (dict(scoring="no_such_score"), ValueError, "scoring"),
     (dict(scoring=3), TypeError, "scoring"),
     (dict(cv=1), ValueError, "cv"),
@@ -348,6 +362,46 @@ def test_bad_input_is_refused_before_training(kwargs, exc, match, monkeypatch):
 def test_cv_larger_than_the_smallest_class(monkeypatch):
     monkeypatch.setattr(ecv, "_run_many", None)   # never reached
     X, y = _small_classes()
-    with pytest.raises(ValueError, match=r"cv=5 folds is more than the smallest "
-                                         r"class has rows \(3\)"):
+    with pytest.raises(ValueError, match=r"cv=5 gives 5 stratified folds, more "
+                                         r"than the smallest class has rows \(3\)"):
         LogisticRegressionCV().fit(X, y)
+    # a StratifiedKFold too (scikit-learn would only warn, and train folds
+    # that lack a class)
+    with pytest.raises(ValueError, match=r"cv=StratifiedKFold\(.*\) gives 4 "
+                                         r"stratified folds, more than the smallest"):
+        LogisticRegressionCV(cv=StratifiedKFold(4)).fit(X, y)
+
+
+def test_sample_weight_fold_models_equal_the_weighted_models_trained_alone():
+    X, y = make_data(17, k=3)
+    sw = np.random.default_rng(17).uniform(0.0, 3.0, len(y))
+    sw[::7] = 0.0
+    cv = LogisticRegressionCV(alphas=[1e-1, 1e-3], cv=3, **OPTS).fit(
+        X, y, sample_weight=sw)
+    row_fold = fold_labels(StratifiedKFold(3), X, y)
+    for f in range(3):
+        for a, alpha in enumerate(cv.alphas_):
+            solo = alone(X, y, row_fold, f + 1, alpha, sample_weight=sw, **OPTS)
+            # three classes: the same arithmetic, bit for bit
+            np.testing.assert_array_equal(cv.coefs_paths_[f, 0, a, :, :-1], solo[0])
+            np.testing.assert_array_equal(cv.coefs_paths_[f, 0, a, :, -1], solo[1])
+    # the weights count: unweighted models differ
+    plain = LogisticRegressionCV(alphas=[1e-1, 1e-3], cv=3, **OPTS).fit(X, y)
+    assert not np.array_equal(plain.coefs_paths_, cv.coefs_paths_)
+
+
+def test_a_stopped_model_stops_updating():
+    """A model stopped by its held-out loss after e epochs is the model
+    trained alone for exactly e epochs: the later epochs of the pass, run
+    for the models still going, leave it unchanged."""
+    X, y = make_data(18, m=1500)
+    kw = dict(OPTS, max_iter=40, tol=1e-3, n_iter_no_change=2, lr=0.2)
+    cv = LogisticRegressionCV(alphas=[1e-5, 1e-2, 0.3], cv=3, **kw).fit(X, y)
+    row_fold = fold_labels(StratifiedKFold(3), X, y)
+    stopped = np.argwhere(cv.n_iter_[:, 0] < cv.n_iter_.max())
+    assert stopped.shape[0] > 0
+    for f, a in stopped:
+        e = int(cv.n_iter_[f, 0, a])
+        solo = alone(X, y, row_fold, f + 1, cv.alphas_[a], **dict(kw, max_iter=e))
+        same(cv.coefs_paths_[f, 0, a, 0, :-1], solo.w, X, y)
+        same(cv.coefs_paths_[f, 0, a, 0, -1:], np.array([solo.b]), X, y)
