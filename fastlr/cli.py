@@ -564,7 +564,7 @@ def _add_bench(sub, common):
                    help="skip the NumPy reference (slow at small batches)")
     p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
     p.add_argument("--full", action="store_true",
-                   help="the full table of performance targets (P1-P11)")
+                   help="the full table of performance targets (P1-P11, M1-M5)")
     p.set_defaults(func=_bench)
 
 
