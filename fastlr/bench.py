@@ -659,7 +659,7 @@ def many_models_table(X, y, repeats=5, progress=print, cv=True):
         t["K"] / t["1"], "<= 2.5", t["K"] / t["1"] <= 2.5)
     add("M1", "  the same on one thread", t["Kt"] / t["1t"], "(info)", True)
     # the scan
-    scan = k_scan(X, y, repeats=max(1, repeats // 2))
+    scan = k_scan(X, y, repeats=repeats)
     for K in K_SCAN:
         add("M1", f"  epoch of {K} models / of 1 model (scan)", scan[K] / scan["train"],
             "(info)", True)
@@ -668,7 +668,7 @@ def many_models_table(X, y, repeats=5, progress=print, cv=True):
     Xs, ys = make_sparse_workload(200_000, 1_000_000, 20)
     t = interleaved({"1": epoch_time_fn(Xs, ys, 256, penalty="l2", alpha=1e-4),
                      "K": many_epoch_fn(Xs, ys, MANY_K, 256)},
-                    repeats=max(1, repeats // 2))
+                    repeats=repeats)
     add("M4", f"CSR 200k x 1M: epoch of {MANY_K} models / of 1 model",
         t["K"] / t["1"], "<= 4", t["K"] / t["1"] <= 4)
     del Xs, ys
