@@ -4,7 +4,7 @@
 The rows M1-M5 of the performance table and the scan of the epoch cost
 over K, with the code of ``fastlr bench --full`` (``fastlr.bench``), on
 smaller data so that a run stays short: 200,000 x 100 float64 (X ~ N(0, 1))
-for the dense epochs, 20,000 x 100 (correlated, standardized columns) for
+for the dense epochs, 10,000 x 100 (correlated, standardized columns) for
 the end-to-end cross-validation against scikit-learn, 200,000 x 1,000,000
 CSR (20 entries a row) for the sparse epochs. ``fastlr bench --full``
 measures the same at the issue's sizes (1,000,000 x 100; 200,000 x 100 for
@@ -31,7 +31,7 @@ from fastlr.bench import (
 from .common import make_sparse_workload, make_workload
 
 ROWS, FEATURES = 200_000, 100
-CV_ROWS = 20_000
+CV_ROWS = 10_000
 REPEATS = 5
 
 
@@ -91,8 +91,8 @@ class CrossValidation:
     """M2, M3: ``LogisticRegressionCV(alphas=8, cv=5)`` end to end (the
     joint pass, scoring, refit) against scikit-learn's
     ``LogisticRegressionCV(Cs=8, cv=5)`` and ``GridSearchCV(SGDClassifier(
-    loss="log_loss"), 8 alphas, cv=5, n_jobs=1)`` on 16,000 training rows
-    of correlated standardized features; the last 4,000 rows score the
+    loss="log_loss"), 8 alphas, cv=5, n_jobs=1)`` on 8,000 training rows
+    of correlated standardized features; the last 2,000 rows score the
     chosen models."""
 
     timeout = 900
