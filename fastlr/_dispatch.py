@@ -157,13 +157,17 @@ class Data:
         sums(*self.args, row_fold, folds, inv, shift, s1, s2)
         return s1, s2
 
-    def column_stats(self, row_fold=None, folds=(0,)):
+    def column_stats(self, row_fold=None, folds=(0,), moments=False):
         """Column means and standard deviations (ddof=0, implicit zeros
         included), constant columns scale 1 (:func:`fastlr._stats.finish`):
         (F, n) arrays, one row per training set of :meth:`shifted_sums`.
         Every set is divided by X's largest ``|x|`` and shifted by X's first
         row (the rule's safeguards; any common values would do), so a set's
-        statistics do not depend on the other sets."""
+        statistics do not depend on the other sets.
+
+        ``moments`` (one set: no ``row_fold``): also return the rows'
+        :class:`fastlr._stats.Moments` (from the same two passes), which
+        running statistics merge."""
         amax, shift = self.absmax()
         s, inv = _stats.scaling(amax)
         s1, s2 = self.shifted_sums(inv, shift, row_fold, folds)
@@ -172,21 +176,47 @@ class Data:
         for f, fold in enumerate(folds):
             m = self.m if row_fold is None else int(np.count_nonzero(row_fold != fold))
             mean[f], scale[f] = stats.finish(m, s, inv, shift, s1[f], s2[f])
+        if moments:
+            # the mean exactly as finish (compiled: fused) computed it
+            mom = _stats.moments(self.m, amax, shift, s1[0], s2[0])._replace(
+                mean=mean[0].copy())
+            return mean, scale, mom
         return mean, scale
 
-    def standardization(self, standardize, row_fold=None, folds=(0,)):
+    def centers(self, standardize):
+        """Whether ``standardize`` (True, False or "scale") subtracts column
+        means on this X (on sparse X, True means "scale": centering would
+        densify)."""
+        return (not isinstance(standardize, str) and bool(standardize)
+                and not self.sparse)
+
+    def standardization(self, standardize, row_fold=None, folds=(0,),
+                        moments=False):
         """``(mean, scale)`` (F, n) for ``standardize`` True, False or "scale"
         (on sparse X, True means "scale": centering would densify), one row
-        per training set (see :meth:`column_stats`)."""
+        per training set (see :meth:`column_stats`); ``moments``: also the
+        rows' :class:`fastlr._stats.Moments` (None for ``standardize=False``)."""
         F = len(folds)
         if not standardize:
-            return np.zeros((F, self.n)), np.ones((F, self.n))
-        mean, scale = self.column_stats(row_fold, folds)
-        if self.sparse or standardize == "scale":
+            out = np.zeros((F, self.n)), np.ones((F, self.n))
+            return (*out, None) if moments else out
+        mean, scale, *mom = self.column_stats(row_fold, folds, moments=moments)
+        if not self.centers(standardize):
             mean[:] = 0.0
-        return mean, scale
+        return (mean, scale, mom[0]) if moments else (mean, scale)
 
     # ---------------------------------------------------------------- epochs
+
+    def check_state(self, state):
+        """Raise if ``state`` (a :class:`fastlr._state.ModelState` or
+        :class:`fastlr._state.ModelStack`) cannot be trained on this X:
+        sparse X on a model that centers its features."""
+        if self.sparse and state.mean.any():
+            raise ValueError(
+                "X is sparse but the model centers its features (it was "
+                "started on dense X with standardize=True); sparse input can "
+                "only be scaled. Start from sparse X, or use "
+                "standardize='scale' or False")
 
     def epoch_runner(self, y, sw, stack, batch_size, n_threads):
         """``run(blocks, block, opt) -> acc``: one epoch of SGD of the models
@@ -199,12 +229,7 @@ class Data:
         K, k, n = stack.W.shape
         acc = np.empty((K, 5))
         if self.sparse:
-            if stack.mean.any():
-                raise ValueError(
-                    "X is sparse but the model centers its features (it was "
-                    "started on dense X with standardize=True); sparse input can "
-                    "only be scaled. Start from sparse X, or use "
-                    "standardize='scale' or False")
+            self.check_state(stack)
             unit = (1,) if K == 1 and k == 1 else ()
 
             def run_csr(blocks, block, opt):

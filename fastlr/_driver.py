@@ -158,6 +158,20 @@ def check_train_params(batch_size, epochs, lr, penalty, alpha, epoch_loss, tol,
     return batch_size, epochs, lr, alpha, tol, n_iter_no_change
 
 
+def batch_rows(batch_size, m):
+    """Rows per SGD step on ``m`` rows: ``batch_size``, or ``m`` when it is
+    larger.
+
+    The one definition of a batch larger than the data, for every path
+    (dense and CSR, binary and k-class, any thread count, the reference,
+    each Dask block): one batch of all ``m`` rows per epoch, i.e. gradient
+    descent on the full (shuffled) data, exactly as ``batch_size = m``.
+    Any integer is accepted, however large (2**63 and beyond): the kernels
+    only ever see the clamped value, so nothing downstream overflows.
+    """
+    return int(min(int(batch_size), max(int(m), 1)))
+
+
 def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=0.15,
                       average=False):
     """Validate the options beyond :func:`check_train_params`.

@@ -12,7 +12,14 @@ import math
 import numpy as np
 
 from ._dispatch import loss_code
-from ._driver import AdaptiveRate, DivergedError, Stopper, diverged, run_epochs
+from ._driver import (
+    AdaptiveRate,
+    DivergedError,
+    Stopper,
+    batch_rows,
+    diverged,
+    run_epochs,
+)
 from ._kernels.update import (
     LR_ADAGRAD,
     LR_CONSTANT,
@@ -46,6 +53,8 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     -------
     (losses, converged)
     """
+    # a batch larger than the data is one full batch (batch_rows)
+    batch_size = batch_rows(batch_size, data.m)
     # losses are weighted means: sum(sw * loss) / sum(sw) over the rows
     # trained on
     train = slice(None) if row_fold is None else row_fold == 0
@@ -106,6 +115,8 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
     ``converged`` (K,) stopped by ``tol``, ``diverged`` (K,).
     """
     K = stack.K
+    # a batch larger than the data is one full batch (batch_rows)
+    batch_size = batch_rows(batch_size, data.m)
     ones = sw if sw.shape[0] else np.ones(data.m)
     folds = stack.row_fold.shape[0] > 0
     # each model's losses are weighted means over its training rows

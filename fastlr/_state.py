@@ -13,8 +13,13 @@ kernel.
 
 import numpy as np
 
+from . import _stats
+
 #: The optimizer-state arrays, beside the weights.
 OPTIMIZER_ARRAYS = ("steps", "gsq", "avg", "l1_u", "l1_q")
+
+#: The running statistics in a model file (see :meth:`ModelState.to_file_arrays`).
+STATS_ARRAYS = ("stats", "stats_rows")
 
 
 class ModelState:
@@ -34,6 +39,15 @@ class ModelState:
 
     The model is the averaged weights once averaging has started
     (``steps[1] > 0``), the iterate otherwise (as in scikit-learn).
+
+    Running statistics (``partial_fit``): ``moments`` holds the
+    :class:`fastlr._stats.Moments` of every row the standardization was
+    computed from, and ``center`` whether it subtracts their mean (else
+    only ``scale`` follows them). :meth:`add_rows` merges the moments of
+    new rows and re-expresses the model in the standardization they give
+    (:meth:`restandardize`), leaving its raw-space function unchanged.
+    ``moments`` is None when the standardization is fixed (no
+    standardization, or a model file written before running statistics).
 
     Parameters
     ----------
@@ -61,6 +75,9 @@ class ModelState:
         #: the shuffling generator a stream of ``partial_fit`` calls continues
         #: (the estimator's; model files save its state)
         self.rng = None
+        #: running column statistics (see the class docstring), or None
+        self.moments = None
+        self.center = False
 
     @property
     def k(self):
@@ -80,9 +97,64 @@ class ModelState:
         new = ModelState.__new__(ModelState)
         new.softmax = self.softmax
         new.rng = self.rng
+        new.moments = self.moments   # never changed in place
+        new.center = self.center
         for name in self.ARRAYS:
             setattr(new, name, getattr(self, name).copy())
         return new
+
+    # ------------------------------------------------- running statistics
+
+    def track(self, moments, center):
+        """Start running statistics from ``moments`` (those the current
+        standardization was computed from); ``center``: whether it
+        subtracts the mean."""
+        self.moments = moments
+        self.center = bool(center)
+
+    def add_rows(self, moments):
+        """Merge the :class:`fastlr._stats.Moments` of new rows into the
+        running statistics and move the standardization to what they give
+        (:func:`fastlr._stats.finish_moments`; the mean stays 0 unless the
+        state centers), re-expressing the model (:meth:`restandardize`).
+        Nothing happens when the standardization is fixed."""
+        if self.moments is None:
+            return
+        merged = _stats.merge(self.moments, moments)
+        mean, scale = _stats.finish_moments(merged)
+        if not self.center:
+            mean = np.zeros_like(mean)
+        self.restandardize(mean, scale)
+        self.moments = merged
+
+    def restandardize(self, mean, scale):
+        """Express the model on ``(x - mean) / scale`` instead of the
+        current standardization, without changing its raw-space function.
+
+        The raw-space model ``u = W / scale_old``, ``b = B - u . mean_old``
+        becomes ``W = u * scale``, ``B = b + u . mean``; so does the
+        averaged model. The optimizer state follows the weights' units:
+        L1's penalty records (``l1_u``, ``l1_q``) scale with the weights,
+        AdaGrad's sums of squared gradients with the inverse square (a
+        gradient on the weight of ``x / scale`` is ``scale`` times one on
+        ``x``; the centering part of that history cannot be re-expressed,
+        and is kept as it is). The penalties keep acting on the
+        standardized weights, now those of the new standardization.
+        """
+        mean = np.asarray(mean, dtype=np.float64)
+        scale = np.asarray(scale, dtype=np.float64)
+        r = scale / self.scale
+        n = self.n_features
+        for W, B in ((self.W, self.B), (self.avg[:, :n], self.avg[:, n])):
+            u = W / self.scale
+            # b + u . mean, with b = B - u . mean_old as raw() computes it
+            B[...] = (B - u @ self.mean) + u @ mean
+            W *= r
+        self.gsq[:, :n] /= r * r
+        self.l1_u *= r
+        self.l1_q *= r
+        self.mean = mean
+        self.scale = scale
 
     def model(self):
         """Standardized-space ``(W, B)`` of the model: averaged or iterate."""
@@ -134,6 +206,13 @@ class ModelState:
             if used:
                 out[name] = np.ascontiguousarray(value if name == "steps"
                                                  else squeeze(value))
+        if self.moments is not None:
+            # running statistics: (3, n) float64 largest |x|, mean and m2,
+            # and (2,) int64 rows and whether the state centers
+            mom = self.moments
+            out["stats"] = np.stack([mom.amax, mom.mean, mom.m2]).astype(np.float64)
+            out["stats_rows"] = np.array([mom.rows, int(self.center)],
+                                         dtype=np.int64)
         return out
 
     @staticmethod
@@ -142,7 +221,8 @@ class ModelState:
         rows = (k,) if softmax else ()
         return {"mean": (n,), "scale": (n,), "w": rows + (n,), "b": (max(k, 1),),
                 "steps": (2,), "gsq": rows + (n + 1,), "avg": rows + (n + 1,),
-                "l1_u": rows + (n,), "l1_q": rows + (n,)}
+                "l1_u": rows + (n,), "l1_q": rows + (n,), "stats": (3, n),
+                "stats_rows": (2,)}
 
     @classmethod
     def from_file_arrays(cls, arrays, softmax):
@@ -159,6 +239,11 @@ class ModelState:
             if name in arrays:
                 target = getattr(state, name)
                 target[...] = np.asarray(arrays[name]).reshape(target.shape)
+        if "stats" in arrays:
+            table = np.array(arrays["stats"], dtype=np.float64)
+            rows, center = (int(v) for v in arrays["stats_rows"])
+            state.track(_stats.Moments(rows, table[0], table[1], table[2]),
+                        center)
         return state
 
 
@@ -235,6 +320,8 @@ class ModelStack:
         st.scale = self.scale[i]
         st.softmax = self.softmax
         st.rng = None
+        st.moments = None
+        st.center = False
         for name in self.STATE:
             setattr(st, name, getattr(self, name)[i])
         return st

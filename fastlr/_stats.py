@@ -2,14 +2,24 @@
 
 Every path computes the same two passes (see
 :mod:`fastlr._kernels.stats`): the largest ``|x|`` of each column, then the
-sums ``s1``, ``s2`` of ``d = x / s - shift / s`` and ``d**2``. The Numba
+sums ``s1``, ``s2`` of ``d = (x - shift) / s`` and ``d**2``, computed as
+``(x / 2 - shift / 2) * (2 / s)`` (:func:`halves`): the halves cannot
+overflow for any finite ``x``, and ``d`` is exactly 0 where ``x`` equals
+the shift (a constant column has zero spread, exactly). The Numba
 kernels compute the sums for dense and CSR X, the NumPy reference computes
 them with NumPy (:func:`numpy_sums`), and Dask adds the sums of its blocks;
 all three turn them into means and scales by :func:`finish`. Plain NumPy:
 the reference runs this source as is, and the kernel side compiles the
 same source (:data:`fastlr._kernels.stats.finish`; the kernel cache tracks
 this file), so the rule cannot drift between them.
+
+Running statistics (``partial_fit``) keep :class:`Moments` per chunk and
+merge them (:func:`merge`) instead of making two passes over all rows;
+:func:`finish_moments` turns them into means and scales by the same
+:func:`finish`.
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,12 +35,26 @@ def scaling(amax):
     return s, 1.0 / s
 
 
+def halves(inv, shift):
+    """``(shift / 2, 2 * inv)``: the sums take ``d = (x / 2 - shift / 2) *
+    (2 * inv)``. Written out as ``x * inv - shift * inv`` in a compiled loop,
+    LLVM (with ``reassoc``) factors it into ``(x - shift) * inv``, whose
+    difference overflows for a column spanning both signs near the float64
+    limit; with ``contract`` it fuses one product into the subtraction, and
+    a constant column's ``d`` is then a rounding error instead of 0. Halving
+    is exact, and the halves' difference cannot overflow."""
+    return 0.5 * shift, 2.0 * inv
+
+
 def finish(m, s, inv, shift, s1, s2):
     """Means and standard deviations (ddof=0) from the sums over ``m`` rows.
 
     A spread below the rounding noise of the column's magnitude counts as
     zero (constant columns, and spread lost to rounding), and a zero spread
-    gives scale 1, so that nothing divides by zero.
+    gives scale 1, so that nothing divides by zero. The mean ``shift + d1 *
+    s`` is computed in halves: ``d1 * s`` alone may exceed the float64
+    range (by up to twice ``s``) when the mean and the shift have opposite
+    signs near the limit.
 
     Returns
     -------
@@ -41,7 +65,7 @@ def finish(m, s, inv, shift, s1, s2):
     tiny = 10.0 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift * inv),
                                                         TINY)
     sd = np.where(sd <= tiny, 0.0, sd)
-    return shift + d1 * s, np.where(sd > 0.0, sd * s, 1.0)
+    return 2.0 * (0.5 * shift + (0.5 * d1) * s), np.where(sd > 0.0, sd * s, 1.0)
 
 
 def dense_shift(X):
@@ -59,11 +83,87 @@ def csr_shift(first_row, count, m):
 def numpy_sums(X, inv, shift):
     """``(s1, s2)`` of :func:`finish` for dense or scipy.sparse X, in NumPy
     (the reference's twin of the kernels' sums)."""
+    half, inv2 = halves(inv, shift)
     if hasattr(X, "tocsr"):
-        d = X.astype(np.float64).tocsr().multiply(inv).tocsr()   # stored x / s
-        d.data -= (shift * inv)[d.indices]
+        d = X.astype(np.float64).tocsr()
+        d.data = (0.5 * d.data - half[d.indices]) * inv2[d.indices]
         s1 = np.asarray(d.sum(axis=0)).reshape(-1)
         s2 = np.asarray(d.multiply(d).sum(axis=0)).reshape(-1)
         return s1, s2
-    d = X.astype(np.float64) * inv - shift * inv
+    d = (0.5 * X.astype(np.float64) - half) * inv2
     return d.sum(axis=0), (d * d).sum(axis=0)
+
+
+# --------------------------------------------------------------------------
+# running statistics: the moments of rows seen so far, merged chunk by chunk
+
+
+class Moments(NamedTuple):
+    """Column moments of ``rows`` rows, mergeable with other rows' moments.
+
+    ``m2`` is the sum of squared deviations from ``mean``, divided by the
+    square of the column's divisor ``s`` (``scaling(amax)``), so that it is
+    finite for any finite data, as the sums of :func:`finish` are.
+
+    Attributes
+    ----------
+    rows : int
+    amax : (n,) float64, the largest ``|x|`` of each column
+    mean : (n,) float64
+    m2 : (n,) float64, ``sum((x - mean)**2) / s**2``
+    """
+
+    rows: int
+    amax: np.ndarray
+    mean: np.ndarray
+    m2: np.ndarray
+
+
+def moments(m, amax, shift, s1, s2):
+    """:class:`Moments` of ``m`` rows from the two passes (``s1``, ``s2`` as
+    in :func:`finish`). The mean is the one :func:`finish` returns."""
+    s, inv = scaling(amax)
+    mean, _ = finish(m, s, inv, shift, s1, s2)
+    return Moments(int(m), np.asarray(amax, dtype=np.float64), mean,
+                   np.maximum(s2 - s1 * (s1 / m), 0.0))
+
+
+def merge(a, b):
+    """The :class:`Moments` of the rows of ``a`` and ``b`` together.
+
+    Chan, Golub and LeVeque's pairwise update (1979), in units of the
+    merged divisor ``s``: ``m2 = m2_a + m2_b + delta**2 * n_a n_b / n`` with
+    ``delta`` the difference of the means, and the mean moved from the
+    larger part's toward the smaller part's by ``delta`` times the smaller
+    weight. Every term is then at most ``n`` (or ``s``) in size, so nothing
+    overflows for any finite data, and equal means (a column constant
+    across both parts) give exactly that mean and ``m2 = 0``.
+    """
+    n = a.rows + b.rows
+    amax = np.maximum(a.amax, b.amax)
+    s, inv = scaling(amax)
+    delta = b.mean * inv - a.mean * inv            # |delta| <= 2
+    wb = b.rows / n
+    if wb <= 0.5:
+        mean = a.mean + (delta * wb) * s
+    else:
+        mean = b.mean - (delta * (a.rows / n)) * s
+    m2 = (_rescaled(a.m2, a.amax, inv) + _rescaled(b.m2, b.amax, inv)
+          + delta * delta * (a.rows * wb))
+    return Moments(n, amax, mean, m2)
+
+
+def _rescaled(m2, amax, inv):
+    """``m2`` in units of a larger divisor (``inv`` its reciprocal)."""
+    r = scaling(amax)[0] * inv
+    # a column all zeros so far has m2 = 0 and divisor 1, whatever the new one
+    return np.where(m2 > 0.0, m2 * r * r, 0.0)
+
+
+def finish_moments(mom):
+    """``(mean, scale)`` of :class:`Moments` by the rule of :func:`finish`
+    (the moments are sums about the mean itself: ``shift = mean``,
+    ``s1 = 0``, ``s2 = m2``)."""
+    s, inv = scaling(mom.amax)
+    return finish(mom.rows, s, inv, mom.mean, np.zeros_like(mom.mean), mom.m2)
+

@@ -443,6 +443,21 @@ def _add_demo(sub, common):
     p.set_defaults(func=_demo)
 
 
+#: Parsed data per chunk when ``fastlr train`` streams a file by itself
+#: (a CSV row costs about 100 bytes a column while it is parsed).
+_CHUNK_BYTES = 64 << 20
+
+
+def stream_threshold():
+    """Bytes above which ``fastlr train`` reads a CSV or svmlight file in
+    chunks by itself: a quarter of the machine's memory (read whole, a CSV
+    takes about 1.3 times its size), or 4 GiB where that is unknown."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (AttributeError, ValueError, OSError):
+        return 4 << 30
+
+
 def _add_train(sub, common):
     p = sub.add_parser(
         "train", parents=[common], help="fit a model on a data file",
@@ -461,6 +476,15 @@ def _add_train(sub, common):
                    "(.npz; see fastlr.save)")
     p.add_argument("--plot", metavar="DIR", help="write loss.png (and boundary.png "
                    "for 2 features) to this folder")
+    p.add_argument("--chunk-rows", type=_int_type(0), default=None, metavar="N",
+                   help="read DATA N rows at a time, once per epoch, instead of "
+                   "whole: memory stays bounded by the chunk, for CSV and "
+                   "svmlight files larger than memory (rows are shuffled within "
+                   "a chunk). Default: chunks of about "
+                   f"{_CHUNK_BYTES >> 20} MB when the file is larger than a "
+                   "quarter of this machine's memory, else whole; 0: always "
+                   "whole. A float32/float64 .npy file is memory-mapped and "
+                   "trained on in place, never copied, unless N is given")
     _threads_arg(p)
     _add_params(p)
     p.set_defaults(func=_train)
@@ -856,11 +880,26 @@ class _Data:
     ignored: list = field(default_factory=list)  # columns neither feature nor label
 
 
-def _read_data(args, labels, model=None, data_meta=None):
-    """Read DATA with :func:`fastlr.io.read_dataset`, after the checks that can
-    say what is wrong better than a failed read: the delimiter, misspelt
-    --target/--drop/--id columns, and (with a model) a CSV header that has
-    none of the model's feature names."""
+@dataclass
+class _Columns:
+    """DATA's columns as the options and the model choose them (see
+    :func:`_resolve_columns`)."""
+
+    fmt: str
+    target: object          # --target as given (an int for .npy)
+    drop: list              # columns that are not features, --id included
+    id_col: object          # the ID column, or None
+    names: list             # the model's feature names to match, or None
+    model_target: object    # the target column the model was trained with
+    zero_based: object      # svmlight index base the model was trained with
+    header: list = None     # CSV header
+
+
+def _resolve_columns(args, labels, model=None, data_meta=None):
+    """The checks that can say what is wrong better than a failed read: the
+    delimiter, misspelt --target/--drop/--id columns, and (with a model) a
+    CSV header that has none of the model's feature names; then which
+    columns are features, target, dropped and ID."""
     from . import io
 
     data_meta = data_meta or {}
@@ -869,6 +908,7 @@ def _read_data(args, labels, model=None, data_meta=None):
     drop = list(args.drop)
     id_col = args.id
     names = None
+    header = None
     if model is not None and not getattr(args, "by_position", False):
         names = _model_feature_names(model, data_meta)
     model_target = data_meta.get("target")
@@ -916,33 +956,51 @@ def _read_data(args, labels, model=None, data_meta=None):
         raise CLIError(f"{args.data}: --id: svmlight files have no ID column")
     if id_col is not None and fmt in ("csv", "npy") and id_col not in drop:
         drop.append(id_col)
+    return _Columns(fmt, target, drop, id_col, names, model_target, zero_based,
+                    header)
+
+
+def _read_data(args, labels, model=None, data_meta=None):
+    """Read DATA with :func:`fastlr.io.read_dataset`, after the checks of
+    :func:`_resolve_columns`."""
+    from . import io
+
+    cols = _resolve_columns(args, labels, model, data_meta)
     try:
         data = io.read_dataset(
-            args.data, target=target, fmt=fmt, delimiter=args.delimiter,
+            args.data, target=cols.target, fmt=cols.fmt, delimiter=args.delimiter,
             labels=labels, n_features=None if model is None else model.n_features_in_,
-            feature_names=names, model_target=model_target, zero_based=zero_based,
-            drop=drop or None)
+            feature_names=cols.names, model_target=cols.model_target,
+            zero_based=cols.zero_based, drop=cols.drop or None)
     except io.FeatureMismatchError as exc:
-        if fmt not in ("csv", "npy"):
+        if cols.fmt not in ("csv", "npy"):
             raise
         raise CLIError(f"{exc} (--target names the label column; --drop COL,... "
                        "and --id COL leave columns out)") from None
+    out = _read_as(cols, data)
+    if cols.id_col is not None and labels == "optional":  # predict writes the IDs
+        column = int(cols.id_col) if cols.fmt == "npy" else cols.id_col
+        out.ids = io.read_column(args.data, column, fmt=cols.fmt,
+                                 delimiter=args.delimiter)
+    return out
+
+
+def _read_as(cols, data):
+    """``data`` (a :class:`fastlr.io.Dataset`) with the columns that were
+    left out of it, as :class:`_Data`."""
     out = _Data(data)
-    if fmt == "csv":
-        out.ignored = [c if c in header else header[int(c)] for c in drop]
-    elif fmt == "npy":
-        out.ignored = [int(c) for c in drop]
-    if id_col is not None:
-        out.id_name = str(id_col)
-        if fmt == "csv" and id_col not in header:  # given by index
-            out.id_name = header[int(id_col)]
-        if fmt == "npy":
-            out.id_name = str(int(id_col))
+    if cols.fmt == "csv":
+        out.ignored = [c if c in cols.header else cols.header[int(c)]
+                       for c in cols.drop]
+    elif cols.fmt == "npy":
+        out.ignored = [int(c) for c in cols.drop]
+    if cols.id_col is not None:
+        out.id_name = str(cols.id_col)
+        if cols.fmt == "csv" and cols.id_col not in cols.header:  # given by index
+            out.id_name = cols.header[int(cols.id_col)]
+        if cols.fmt == "npy":
+            out.id_name = str(int(cols.id_col))
         out.ignored = [c for c in out.ignored if str(c) != out.id_name]
-        if labels == "optional":  # predict writes the IDs
-            column = int(id_col) if fmt == "npy" else id_col
-            out.ids = io.read_column(args.data, column, fmt=fmt,
-                                     delimiter=args.delimiter)
     return out
 
 
@@ -1034,6 +1092,8 @@ def _warm_up(X, params, n_classes):
         # numba compiles one kernel per index type: use X's
         Xw.indices = Xw.indices.astype(X.indices.dtype)
         Xw.indptr = Xw.indptr.astype(X.indptr.dtype)
+    if isinstance(X, np.ndarray) and not X.flags.writeable:
+        Xw.flags.writeable = False   # a memory-mapped table: its own kernels
     y = np.arange(k) % n_classes
     once = {**params, "max_iter": 1, "tol": None, "early_stopping": False,
             "class_weight": None, "warm_start": False, "verbose": 0}
@@ -1045,12 +1105,15 @@ def _describe_features(X):
     from scipy import sparse
 
     m, n = X.shape
-    if not sparse.issparse(X):
+    return _describe_shape(m, n, int(X.indptr[-1]) if sparse.issparse(X) else None)
+
+
+def _describe_shape(m, n, stored=None):
+    if stored is None:
         return f"{n:,}"
-    nnz = int(X.indptr[-1])
-    return (f"{n:,} (sparse CSR, never densified: {nnz:,} stored values, "
-            f"{100.0 * nnz / (m * n):.3g}% of the matrix, "
-            f"{nnz / m:.3g} per row)")
+    return (f"{n:,} (sparse CSR, never densified: {stored:,} stored values, "
+            f"{100.0 * stored / (m * n):.3g}% of the matrix, "
+            f"{stored / m:.3g} per row)")
 
 
 def _describe_standardize(standardize, sparse):
@@ -1062,10 +1125,25 @@ def _describe_standardize(standardize, sparse):
     return "centered and scaled to unit variance (folded into the kernel)"
 
 
-def _train(args):
-    from scipy import sparse
-    from sklearn.metrics import log_loss
+@dataclass
+class _Trained:
+    """A training run of ``fastlr train``, for its summary and outputs."""
 
+    clf: object
+    read: _Data              # DATA's description (read.data.X may be None)
+    rows: str                # the rows line
+    m: int                   # training rows
+    features: str            # the features line
+    sparse: bool
+    seconds: float
+    train_acc: float
+    plot_xy: tuple = None    # (X, y) for boundary.png, or None
+    held_out: tuple = None   # (accuracy, log-loss) on held-out rows
+    reading: str = None      # how DATA was read, when not whole
+    timing: str = "JIT compilation excluded"
+
+
+def _train(args):
     import fastlr
 
     if args.model:
@@ -1080,6 +1158,80 @@ def _train(args):
     params = _params_from_args(args, base)
     if args.quiet:
         params["verbose"] = 0
+    how = _how_to_read(args, params)
+    if how is None:
+        run = _train_whole(args, params, warm, warm_meta)
+    else:
+        run = _train_in_parts(args, params, warm, warm_meta, how)
+    clf, data = run.clf, run.read.data
+    if data.format == "csv":
+        # as fit on a DataFrame sets it: Python users of the model see the
+        # columns it was trained on
+        clf.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+    if args.model:
+        fastlr.save(clf, args.model, metadata={"data": _data_metadata(args, run.read)})
+    plots = _train_plots(args, clf, run.plot_xy, data) if args.plot else []
+
+    stopped = ("" if clf.n_iter_ >= params["max_iter"] else
+               " (stopped early: held-out log-loss no longer improving by "
+               f"tol={params['tol']:g})" if params["early_stopping"] else
+               f" (stopped early: loss no longer improving by tol={params['tol']:g})")
+    epochs_line = f"{clf.n_iter_} of at most {params['max_iter']}{stopped}"
+    rate = run.m * clf.n_iter_ / run.seconds if run.seconds > 0 else float("inf")
+    classes = clf.classes_
+    k = classes.shape[0]
+    kind = f"positive: {classes[1]}" if k == 2 else \
+        f"{k} classes: multinomial (softmax) model"
+    read = run.read
+    lines = [
+        ("data", f"{args.data} ({data.format}, labels from {_target_where(data)})"),
+        ("reading", run.reading) if run.reading else None,
+        ("rows", run.rows),
+        ("features", run.features),
+    ]
+    if read.ignored or read.id_name is not None:
+        ignored = [str(c) for c in read.ignored]
+        if read.id_name is not None:
+            ignored.append(f"{read.id_name} (--id)")
+        lines.append(("not features", ", ".join(ignored)))
+    lines += [
+        ("standardize", _describe_standardize(clf.standardize, run.sparse)),
+        ("classes", f"{_fmt_labels(clf.classes_)} ({kind})"),
+        ("warm start", f"from {_given(args, 'warm_start')}") if warm is not None
+        else None,
+        ("epochs run", epochs_line),
+        ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss over the last "
+                       "epoch)"),
+        ("train accuracy", f"{run.train_acc:.4f}"),
+    ]
+    if run.held_out is not None:
+        lines.append(("held-out", f"accuracy {run.held_out[0]:.4f}, log-loss "
+                                  f"{run.held_out[1]:.6g}"))
+    if params["early_stopping"] and clf.best_validation_score_ is not None:
+        lines.append(("held-out", f"log-loss {-clf.best_validation_score_:.6g} "
+                      f"at the best epoch (early stopping on "
+                      f"{params['validation_fraction']:g} of the rows)"))
+    if args.n_threads is not None:
+        lines.append(("threads", str(args.n_threads)))
+    lines += [
+        ("time", f"{run.seconds:.3f} s ({run.timing})"),
+        ("throughput", f"{rate:,.0f} rows/s ({run.m:,} rows x {clf.n_iter_} "
+                       "epochs)"),
+        ("model", args.model if args.model else "not saved (use --model FILE)"),
+    ]
+    if plots:
+        lines.append(("plots", ", ".join(plots)))
+    _print_table([line for line in lines if line is not None])
+    return EXIT_OK
+
+
+def _train_whole(args, params, warm, warm_meta):
+    """Train on DATA read whole (``fit``)."""
+    from scipy import sparse
+    from sklearn.metrics import log_loss
+
+    import fastlr
+
     read = _read_data(args, "required", model=warm, data_meta=warm_meta)
     data = read.data
     X, y = data.X, data.y
@@ -1117,71 +1269,147 @@ def _train(args):
     clf.fit(X, y)
     seconds = time.perf_counter() - t0
 
-    # training accuracy and held-out scores
-    train_acc = float(clf.score(X, y))
     held_out = None
     if X_val is not None:
         held_out = (float(clf.score(X_val, y_val)),
                     float(log_loss(y_val, clf.predict_proba(X_val),
                                    labels=clf.classes_)))
-    if data.format == "csv":
-        # as fit on a DataFrame sets it: Python users of the model see the
-        # columns it was trained on
-        clf.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
-    if args.model:
-        fastlr.save(clf, args.model, metadata={"data": _data_metadata(args, read)})
-    plots = _train_plots(args, clf, X, y, data) if args.plot else []
-
     m = X.shape[0]
     rows = f"{m:,}" if X_val is None else \
         f"{m:,} training + {X_val.shape[0]:,} held out (stratified)"
-    stopped = ("" if clf.n_iter_ >= params["max_iter"] else
-               " (stopped early: held-out log-loss no longer improving by "
-               f"tol={params['tol']:g})" if params["early_stopping"] else
-               f" (stopped early: loss no longer improving by tol={params['tol']:g})")
-    epochs_line = f"{clf.n_iter_} of at most {params['max_iter']}{stopped}"
-    rate = m * clf.n_iter_ / seconds if seconds > 0 else float("inf")
-    k = classes.shape[0]
-    kind = f"positive: {classes[1]}" if k == 2 else \
-        f"{k} classes: multinomial (softmax) model"
-    lines = [
-        ("data", f"{args.data} ({data.format}, labels from {where})"),
-        ("rows", rows),
-        ("features", _describe_features(X)),
-    ]
-    if read.ignored or read.id_name is not None:
-        ignored = [str(c) for c in read.ignored]
-        if read.id_name is not None:
-            ignored.append(f"{read.id_name} (--id)")
-        lines.append(("not features", ", ".join(ignored)))
-    lines += [
-        ("standardize", _describe_standardize(clf.standardize, is_sparse)),
-        ("classes", f"{_fmt_labels(clf.classes_)} ({kind})"),
-        ("warm start", f"from {_given(args, 'warm_start')}") if warm is not None
-        else None,
-        ("epochs run", epochs_line),
-        ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss over the last "
-                       "epoch)"),
-        ("train accuracy", f"{train_acc:.4f}"),
-    ]
-    if held_out is not None:
-        lines.append(("held-out", f"accuracy {held_out[0]:.4f}, log-loss "
-                                  f"{held_out[1]:.6g}"))
-    if params["early_stopping"] and clf.best_validation_score_ is not None:
-        lines.append(("held-out", f"log-loss {-clf.best_validation_score_:.6g} "
-                      f"at the best epoch (early stopping on "
-                      f"{params['validation_fraction']:g} of the rows)"))
-    if args.n_threads is not None:
-        lines.append(("threads", str(args.n_threads)))
-    lines += [
-        ("time", f"{seconds:.3f} s (JIT compilation excluded)"),
-        ("throughput", f"{rate:,.0f} rows/s ({m:,} rows x {clf.n_iter_} epochs)"),
-        ("model", args.model if args.model else "not saved (use --model FILE)"),
-    ]
-    if plots:
-        lines.append(("plots", ", ".join(plots)))
-    _print_table([line for line in lines if line is not None])
-    return EXIT_OK
+    return _Trained(clf, read, rows, m, _describe_features(X), is_sparse,
+                    seconds, float(clf.score(X, y)), plot_xy=(X, y),
+                    held_out=held_out)
+
+
+def _how_to_read(args, params):
+    """None: read DATA whole; ("chunks", N): N rows at a time; "in place":
+    memory-map an .npy table and train on it without a copy."""
+    from . import io
+
+    fmt = args.fmt or io.detect_format(args.data)
+    rows = args.chunk_rows
+    holdout = params["early_stopping"] or _given(args, "validation_fraction")
+    why = ("--early-stopping" if params["early_stopping"] else
+           "--validation-fraction")
+    if rows == 0:
+        return None
+    if fmt == "npz":
+        if rows is not None:
+            raise CLIError(f"--chunk-rows: {args.data}: the arrays of an .npz "
+                           "archive cannot be read in parts; save X and y as "
+                           "one .npy table, or as CSV or svmlight")
+        return None
+    if rows is not None:
+        if holdout:
+            raise CLIError(f"--chunk-rows: {why} holds a part of the rows out in "
+                           "memory, which training on a file read in parts does "
+                           "not do; use one or the other")
+        return "chunks", rows
+    from ._files import check_regular
+
+    path = check_regular(args.data, io.DataError)
+    if fmt == "npy":
+        shape, fortran, dtype = io.npy_layout(path)
+        if dtype in (np.float32, np.float64) and not fortran:
+            return None if holdout else "in place"
+    size = os.path.getsize(path)
+    if size <= stream_threshold():
+        return None
+    if holdout:
+        raise CLIError(f"{args.data}: the file ({size / 2**30:.1f} GiB) is larger "
+                       "than a quarter of this machine's memory, so fastlr train "
+                       f"reads it in parts, which {why} cannot do (it holds "
+                       "rows out in memory); pass --chunk-rows 0 to read the "
+                       "file whole anyway")
+    return "chunks", _auto_chunk_rows(path, fmt, args)
+
+
+def _auto_chunk_rows(path, fmt, args):
+    """Rows of about :data:`_CHUNK_BYTES` once parsed."""
+    from . import io
+
+    if fmt == "npy":
+        shape, _, _ = io.npy_layout(path)
+        per_row = 8 * shape[1]
+    elif fmt == "csv":
+        per_row = 100 * len(io.read_header(path, args.delimiter))
+    else:  # svmlight: the line, its numbers and the CSR arrays
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+        per_row = 4 * len(head) // max(head.count(b"\n"), 1)
+    return int(min(max(_CHUNK_BYTES // max(per_row, 1), 1000), 1_000_000))
+
+
+def _train_in_parts(args, params, warm, warm_meta, how):
+    """Train on DATA read in chunks, or on an .npy table in place
+    (:mod:`fastlr._stream`)."""
+    import fastlr
+
+    from . import _stream, io
+
+    cols = _resolve_columns(args, "required", model=warm, data_meta=warm_meta)
+    fmt, drop = cols.fmt, cols.drop or None
+    zero_based = None
+    if fmt == "svmlight":
+        n, zero_based = io.svmlight_features(args.data)
+        names, target = [f"x{j}" for j in range(n)], None
+    else:
+        names, target = io.feature_columns(args.data, target=cols.target, fmt=fmt,
+                                           delimiter=args.delimiter, drop=drop)
+    if warm is not None:
+        if len(names) != warm.n_features_in_:
+            raise CLIError(f"--warm-start: the model was trained on "
+                           f"{warm.n_features_in_} features but {args.data} has "
+                           f"{len(names)} feature columns (--target names the "
+                           "label column; --drop COL,... and --id COL leave "
+                           "columns out)")
+        if cols.names and list(cols.names) != list(names):
+            raise CLIError(f"--warm-start: reading {args.data} in parts takes its "
+                           f"feature columns in file order ({_fmt_labels(names)}), "
+                           f"which must be the model's ({_fmt_labels(cols.names)}); "
+                           "pass --chunk-rows 0 to read the file whole and match "
+                           "the columns by name")
+    if how == "in place":
+        mapped = io.map_npy(args.data, target=cols.target, drop=drop)
+        source = _stream.TableInPlace(mapped.table, mapped.y, mapped.features)
+        target = mapped.target
+        reading = ("memory-mapped and trained on in place, not copied (the "
+                   "columns that are not features stay out of the model)")
+    else:
+        read = dict(target=cols.target, fmt=fmt, delimiter=args.delimiter,
+                    drop=drop)
+        if fmt == "svmlight":
+            read.update(n_features=len(names), zero_based=zero_based)
+        source = _stream.FileChunks(args.data, how[1], **read)
+    dataset = io.Dataset(None, None, names, target, fmt, zero_based)
+    clf = warm.set_params(**params) if warm is not None else \
+        fastlr.LogisticRegression(**params)
+
+    def on_classes(model, classes):
+        params["class_weight"] = _class_weight_param(params["class_weight"],
+                                                     classes)
+        model.set_params(class_weight=params["class_weight"])
+        # a few rows as training reads them (a table in place: read-only)
+        _warm_up(source.data.X[:16] if how == "in place" else source.head(16)[0],
+                 params, classes.shape[0])
+
+    info = _stream.fit(clf, source, name=args.data, on_classes=on_classes,
+                       classes=None if warm is None else warm.classes_)
+    if how != "in place":
+        chunks = "1 chunk" if info.parts == 1 else f"{info.parts:,} chunks"
+        reading = (f"in {chunks} of at most {how[1]:,} rows, "
+                   f"{clf.n_iter_ + 2} passes over the file (the column "
+                   "statistics, one per epoch, the accuracy)")
+    return _Trained(
+        clf, _read_as(cols, dataset), f"{info.rows:,}", info.rows,
+        _describe_shape(info.rows, len(names), info.stored if fmt == "svmlight"
+                        else None),
+        fmt == "svmlight", info.seconds, _stream.score(clf, source),
+        plot_xy=source.head(100_000) if len(names) == 2 else None,
+        reading=reading,
+        timing=f"JIT compilation excluded; the first pass, for the column "
+               f"statistics and labels, took {info.scan_seconds:.3f} s more")
 
 
 def _print_table(lines):
@@ -1197,7 +1425,9 @@ def _save_figure(fig, directory, name):
     return path
 
 
-def _train_plots(args, clf, X, y, data):
+def _train_plots(args, clf, xy, data):
+    """loss.png, and boundary.png for two features when ``xy``, the rows to
+    draw, is given."""
     from scipy import sparse
 
     from .plotting import (
@@ -1210,9 +1440,13 @@ def _train_plots(args, clf, X, y, data):
     out = [_save_figure(plot_loss_curve({"training loss": clf.loss_curve_},
                                         title=f"{name}: training loss"),
                         args.plot, "loss.png")]
-    if X.shape[1] == 2:
+    if xy is not None and xy[0].shape[1] == 2:
+        X, y = xy
         if sparse.issparse(X):  # two columns: small when dense
             X = X.toarray()
+        y = np.asarray(y)
+        if clf.classes_.dtype.kind == "U":
+            y = y.astype(str)
         labels = [str(c) for c in clf.classes_]
         if clf.classes_.shape[0] == 2:
             fig = plot_decision_boundary(

@@ -307,6 +307,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Labels 0 or 1, both present.
     batch_size : int, default 100
         Rows per SGD step (>= 1). The last batch of an epoch may be smaller.
+        A batch_size larger than the number of rows m (any integer, 2**63
+        and beyond included) means one batch of all m rows per epoch:
+        exactly what ``batch_size=m`` does, on every path.
     epochs : int, default 100
         Maximum number of passes over the data (>= 0).
     lr : float, default 0.01
@@ -424,7 +427,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         For bad input, naming the argument; nothing has run.
     fastlr.DivergedError
         When the loss becomes inf/NaN or explodes (lower ``lr`` or
-        standardize).
+        standardize). A row whose logit is not finite (beyond the float64
+        range, e.g. ``|x| ~ 1e300`` without standardization) counts as an
+        infinite loss: its sign would depend on the order of the additions.
 
     Examples
     --------

@@ -53,7 +53,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     lr : float, default 0.01
         Constant learning rate.
     batch_size : int, default 32
-        Rows per SGD step.
+        Rows per SGD step; larger than the number of rows: one full batch
+        per epoch (as ``batch_size = n_samples``).
     max_iter : int, default 1000
         Maximum number of epochs (passes over the training data).
     tol : float or None, default 1e-4
@@ -282,13 +283,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _new_state(self, data, classes):
         """A fresh state: the binary model (one row) for two classes, the
-        softmax model (a row per class) for more."""
+        softmax model (a row per class) for more; standardized on ``data``,
+        with running statistics started from its rows."""
         standardize = self.standardize
         if standardize is True and not self.fit_intercept:
             standardize = "scale"   # through the origin in raw space
-        mean, scale = (a[0] for a in data.standardization(standardize))
+        mean, scale, moments = data.standardization(standardize, moments=True)
+        mean, scale = mean[0], scale[0]
         k = classes.shape[0]
-        return ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
+        state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
+        if moments is not None:
+            state.track(moments, data.centers(standardize))
+        return state
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model on (X, y) for up to ``max_iter`` epochs.
@@ -414,8 +420,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """One epoch of SGD on (X, y), continuing from the current weights.
 
         On the first call ``classes`` (every label; more than two give the
-        multinomial model) is required, and the
-        standardization statistics are taken from this first chunk of data.
+        multinomial model) is required.
+
+        With ``standardize``, the column statistics are running ones: those
+        of every row given to ``partial_fit`` so far (and to the ``fit``
+        before, if any; a row given twice counts twice, which leaves means
+        and variances of repeated passes unchanged). Each call first merges
+        the chunk's statistics into them (Chan et al.'s pairwise update),
+        then re-expresses the weights in the new standardization, which
+        leaves every prediction unchanged, then runs the epoch. So the
+        model does not depend on the first chunk's statistics: a column
+        that happens to be constant in it is scaled by its spread as soon
+        as a chunk shows one. A model loaded from a file written before
+        running statistics existed keeps its standardization fixed.
 
         Returns
         -------
@@ -448,6 +465,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         else:
             classes = self.classes_
             state = self.training_state_
+            data.check_state(state)
         unseen = np.setdiff1d(np.unique(y), classes)
         if unseen.size:
             raise ValueError(f"y contains labels not in classes {classes!r}: "
@@ -455,6 +473,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y01 = self._encode(y, classes)
         sw = check_sample_weight(sample_weight, data.m)
         sw = self._class_weights(y01, classes, sw, fitting=False)
+        if not first and state.moments is not None:
+            # the chunk's rows join the running statistics (their first
+            # chunk made them)
+            state.add_rows(data.column_stats(moments=True)[2])
         n_iter = 0 if first else self.n_iter_
         losses, _ = self._train(data, y01, sw, state, batch_size=batch_size,
                                 epochs=1, lr=lr, shuffle=self.shuffle, rng=state.rng,

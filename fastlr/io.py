@@ -33,6 +33,7 @@ opened, since it may never end or block forever.
 """
 
 import csv
+import math
 import os
 import re
 import warnings
@@ -44,8 +45,9 @@ from . import _npy
 from ._files import check_regular, open_regular
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
-           "detect_format", "iter_chunks", "read_column", "read_dataset",
-           "read_header", "read_xy"]
+           "MappedTable", "detect_format", "feature_columns", "iter_chunks",
+           "map_npy", "npy_layout", "read_column", "read_dataset", "read_header",
+           "read_xy", "svmlight_features"]
 
 #: File extension -> format name.
 FORMATS = {
@@ -222,12 +224,8 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
     elif fmt not in _FORMAT_NAMES:
         raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
     path = _existing_file(path)
-    drop = tuple(drop or ())
-    if drop and fmt in ("npz", "svmlight"):
-        raise DataError(path, f"{fmt} files have no columns to drop (drop="
-                        f"{list(drop)!r}); only csv and npy files do")
     spec = _Spec(path, target, labels, n_features, feature_names, model_target,
-                 drop)
+                 _drops(path, fmt, drop))
     if fmt == "csv":
         _check_delimiter(delimiter)
         data = _read_csv(spec, delimiter)
@@ -242,6 +240,15 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
     if data.y is not None:
         data.y = _tidy_labels(path, data.y)
     return data
+
+
+def _drops(path, fmt, drop):
+    """``drop`` as a tuple; only csv and npy files have columns to drop."""
+    drop = tuple(drop or ())
+    if drop and fmt in ("npz", "svmlight"):
+        raise DataError(path, f"{fmt} files have no columns to drop (drop="
+                        f"{list(drop)!r}); only csv and npy files do")
+    return drop
 
 
 def _existing_file(path):
@@ -360,7 +367,7 @@ def read_column(path, column, *, fmt=None, delimiter=","):
 
 
 def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
-                n_features=None, zero_based=None):
+                n_features=None, zero_based=None, drop=None):
     """Yield ``(X, y)`` chunks of a labelled data file, in file order.
 
     Out-of-core companion of :func:`read_xy`: at most ``chunk_rows`` rows are
@@ -389,6 +396,10 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
         None scans the file once first (constant memory) to find it.
     zero_based : bool or None
         svmlight: whether indices start at 0; None detects it in that scan.
+    drop : list of str or int, optional
+        Columns that are neither features nor the target, as in
+        :func:`read_dataset` (CSV names or indices, .npy indices); never
+        parsed.
 
     Yields
     ------
@@ -421,7 +432,7 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     elif fmt not in _FORMAT_NAMES:
         raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
     path = _existing_file(path)
-    spec = _Spec(path, target, "required", None, None, None)
+    spec = _Spec(path, target, "required", None, None, None, _drops(path, fmt, drop))
     if fmt == "csv":
         _check_delimiter(delimiter)
         chunks = _csv_chunks(spec, delimiter, int(chunk_rows))
@@ -442,6 +453,160 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
         raise DataError(path, "no data rows")
 
 
+def svmlight_features(path):
+    """``(n_features, zero_based)`` of an svmlight file, as
+    :func:`read_dataset` and :func:`iter_chunks` find them: zero-based when
+    some index is 0, as many features as the largest index needs. One pass
+    in constant memory; every line is checked (errors name it).
+    """
+    path = _existing_file(path)
+    hi, lo = _svmlight_scan(path)
+    zero_based = lo == 0
+    return max(hi + (1 if zero_based else 0), 1), zero_based
+
+
+def feature_columns(path, *, target=None, fmt=None, delimiter=",", drop=None):
+    """``(feature_names, target)`` of a labelled data file, as
+    :func:`read_dataset` (and :func:`iter_chunks`) select them, without
+    reading the data: the CSV header, or the shape in an .npy header
+    (``x0, x1, ...``), or for svmlight one scan for the largest index
+    (:func:`svmlight_features`). ``target`` as :class:`Dataset` has it (a
+    CSV column name, an .npy index, None for svmlight).
+    """
+    if fmt is None:
+        fmt = detect_format(path)
+    elif fmt not in _FORMAT_NAMES:
+        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
+    path = _existing_file(path)
+    spec = _Spec(path, target, "required", None, None, None, _drops(path, fmt, drop))
+    if fmt == "svmlight":
+        if target is not None:
+            raise DataError(path, "svmlight files have no target column to "
+                            "choose: the label is the first field of each line")
+        n, _ = svmlight_features(path)
+        return [f"x{j}" for j in range(n)], None
+    if fmt == "npz":
+        raise DataError(path, ".npz archives are read whole; their features "
+                        "are the columns of X")
+    if fmt == "csv":
+        _check_delimiter(delimiter)
+        header, header_line = _read_header(path, delimiter)
+        if all(_is_number(c) for c in header):
+            raise DataError(path, "the first line looks like data, not a header; "
+                            "the CSV needs a header line with column names",
+                            line=header_line)
+        feats, t = _select(spec, header)
+        return [header[j] for j in feats], header[t]
+    with _open_binary(path) as f:
+        shape = _npy_2d_layout(path, f)[0]
+    header = [f"x{j}" for j in range(shape[1])]
+    _check_npy_target(spec)
+    feats, t = _select(spec, header)
+    return [header[j] for j in feats], t
+
+
+@dataclass
+class MappedTable:
+    """What :func:`map_npy` returns.
+
+    Attributes
+    ----------
+    table : numpy.memmap of shape (m, k)
+        The whole array, read-only, float32 or float64, C order: features,
+        target and dropped columns as stored.
+    features : list of int
+        The feature columns.
+    target : int
+    y : ndarray of shape (m,)
+        The labels (a copy of the target column, tidied as
+        :func:`read_dataset` does).
+    feature_names : list of str
+        ``x0, x1, ...`` of the feature columns.
+    """
+
+    table: np.ndarray
+    features: list
+    target: int
+    y: np.ndarray
+    feature_names: list
+
+
+def map_npy(path, *, target=None, drop=None):
+    """Memory-map a labelled .npy table instead of reading it.
+
+    For training on a file larger than memory: nothing is copied but the
+    labels (one column). The operating system pages the table in as it is
+    read and may drop the pages again, so they do not count against the
+    process's own (anonymous) memory.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    target : int or None
+        The target column's index; default: the last column (after
+        ``drop``).
+    drop : list of int, optional
+        Columns that are neither features nor the target.
+
+    Returns
+    -------
+    MappedTable
+
+    Raises
+    ------
+    DataError
+        As :func:`read_dataset`; also for an array that is not float32 or
+        float64 in C order (it cannot be used in place: read it with
+        :func:`read_dataset` or :func:`iter_chunks`, which convert it).
+    """
+    path = _existing_file(path)
+    spec = _Spec(path, target, "required", None, None, None, _drops(path, "npy", drop))
+    _check_npy_target(spec)
+    with _open_binary(path) as f:
+        shape, fortran, dtype = _npy_2d_layout(path, f)
+        if fortran or dtype not in (np.float32, np.float64):
+            raise DataError(path, f"holds {dtype} in {'Fortran' if fortran else 'C'} "
+                            "order; only float32 or float64 in C order can be "
+                            "used in place")
+        if shape[0] == 0:
+            raise DataError(path, "no data rows")
+        table = np.memmap(f, dtype=dtype, mode="r", offset=f.tell(), shape=shape)
+    header = [f"x{j}" for j in range(shape[1])]
+    feats, t = _select(spec, header)
+    y = _tidy_labels(path, np.array(table[:, t]))
+    return MappedTable(table, feats, t, y, [header[j] for j in feats])
+
+
+def npy_layout(path):
+    """``(shape, fortran_order, dtype)`` of a 2-D numeric .npy file, from its
+    header alone (checked against the file's size)."""
+    path = _existing_file(path)
+    with _open_binary(path) as f:
+        return _npy_2d_layout(path, f)
+
+
+def _npy_2d_layout(path, f):
+    """:func:`_npy_layout` of an .npy file that must hold a 2-D array."""
+    if f.read(6) != _NPY_MAGIC:
+        raise DataError(path, "is not a NumPy .npy file (it does not start "
+                        "with the .npy signature)")
+    f.seek(0)
+    shape, fortran, dtype = _npy_layout(path, f)
+    if len(shape) != 2:
+        raise DataError(path, f"the array must be 2-D (rows, columns), got "
+                        f"shape {shape}")
+    if dtype.kind not in "biuf":
+        raise DataError(path, f"the array must hold numbers, got dtype {dtype}")
+    return shape, fortran, dtype
+
+
+def _check_npy_target(spec):
+    if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+", spec.target):
+        raise DataError(spec.path, f"unknown target column {spec.target!r}: an "
+                        ".npy array has no column names; give the target as a "
+                        "column index")
+
+
 def _csv_chunks(spec, delimiter, chunk_rows):
     header, header_line = _read_header(spec.path, delimiter)
     if all(_is_number(c) for c in header):
@@ -456,28 +621,15 @@ def _csv_chunks(spec, delimiter, chunk_rows):
 def _npy_chunks(spec, chunk_rows):
     path = spec.path
     with _open_binary(path) as f:
-        if f.read(6) != _NPY_MAGIC:
-            raise DataError(path, "is not a NumPy .npy file (it does not start "
-                            "with the .npy signature)")
-        f.seek(0)
-        shape, fortran, dtype = _npy_layout(path, f)
-        if len(shape) != 2:
-            raise DataError(path, f"the array must be 2-D (rows, columns), got "
-                            f"shape {shape}")
+        shape, fortran, dtype = _npy_2d_layout(path, f)
         if fortran:
             raise DataError(path, "the array is stored in Fortran (column) order, "
                             "so rows cannot be read in chunks; save it with "
                             "np.save(path, np.ascontiguousarray(a))")
-        if dtype.kind not in "biuf":
-            raise DataError(path, f"the array must hold numbers, got dtype {dtype}")
         m, k = shape
         offset = f.tell()
         header = [f"x{j}" for j in range(k)]
-        if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+",
-                                                             spec.target):
-            raise DataError(path, f"unknown target column {spec.target!r}: an "
-                            ".npy array has no column names; give the target "
-                            "as a column index")
+        _check_npy_target(spec)
         feats, t = _select(spec, header)
         for start in range(0, m, chunk_rows):
             rows = min(chunk_rows, m - start)
@@ -754,7 +906,7 @@ def _as_float_X(path, X, name="X"):
     if X.dtype.kind not in "biuf":
         raise DataError(path, f"{name} must hold numbers, got dtype {X.dtype}")
     if X.dtype != np.float32:
-        X = X.astype(np.float64)
+        X = X.astype(np.float64, copy=False)
     return np.ascontiguousarray(X)
 
 
@@ -830,11 +982,21 @@ def _np_error(path, exc):
 
 
 def _npy_table(path):
-    """The 2-D float array of an .npy file, its header checked first."""
+    """The 2-D float array of an .npy file, its header checked first.
+
+    A float32 or float64 array is memory-mapped, not read: the callers copy
+    the columns they need (the features, once), so the file's pages are
+    only passed through (they stay the operating system's cache, not the
+    process's memory). Other dtypes are converted, which reads them.
+    """
     with _open_binary(path) as f:
         if f.read(6) == _NPY_MAGIC:
             f.seek(0)
-            _npy_layout(path, f)
+            shape, fortran, dtype = _npy_layout(path, f)
+            if len(shape) == 2 and dtype in (np.float32, np.float64) \
+                    and math.prod(shape) > 0:
+                return np.memmap(f, dtype=dtype, mode="r", offset=f.tell(),
+                                 shape=shape, order="F" if fortran else "C")
         f.seek(0)
         return _as_float_X(path, _np_load(path, "npy", f), "the array")
 
@@ -842,17 +1004,15 @@ def _npy_table(path):
 def _read_npy(spec):
     table = _npy_table(spec.path)
     header = [f"x{j}" for j in range(table.shape[1])]
-    if isinstance(spec.target, str) and not re.fullmatch(r"[+-]?\d+", spec.target):
-        raise DataError(spec.path, f"unknown target column {spec.target!r}: an "
-                        ".npy array has no column names; give the target as a "
-                        "column index")
+    _check_npy_target(spec)
     # column names and a named target from a CSV-trained model do not apply
     mt = spec.model_target if isinstance(spec.model_target, int) else None
     feats, t = _select(_Spec(spec.path, spec.target, spec.labels, spec.n_features,
                              None, mt, spec.drop), header)
-    X = np.ascontiguousarray(table[:, feats])
+    # one copy: the feature columns (the table may be memory-mapped)
+    X = np.asarray(np.ascontiguousarray(table[:, feats]))
     _check_finite_rows(spec.path, X)
-    y = None if t is None else table[:, t]
+    y = None if t is None else np.array(table[:, t])
     return Dataset(X, y, [header[j] for j in feats], t, "npy")
 
 

@@ -37,6 +37,16 @@ name               shape, dtype         meaning
 ``l1_u``, ``l1_q`` (n,) float64, opt.   cumulative L1 penalty available and
                                         applied (``penalty="l1"`` or
                                         ``"elasticnet"``); (k, n) when k > 2
+``stats``          (3, n) float64,      running column statistics of the
+                   optional             rows the standardization comes from:
+                                        largest ``|x|``, mean, and the sum
+                                        of squared deviations from the mean
+                                        divided by the square of the largest
+                                        ``|x|`` (1 for an all-zero column)
+``stats_rows``     (2,) int64, opt.     with ``stats``: the number of those
+                                        rows (>= 1), and 1 if the
+                                        standardization subtracts their mean,
+                                        0 if it only scales
 =================  ===================  =====================================
 
 A model with k > 2 classes is a multinomial (softmax) model; a fastlr that
@@ -50,6 +60,13 @@ is exactly what earlier fastlr versions wrote; a missing one loads as
 zeros.
 A fastlr that predates them refuses a file that has them ("unexpected
 arrays") rather than continuing training from a wrong state.
+
+``stats`` and ``stats_rows`` are written for every model with
+``standardize`` True or ``"scale"``: ``partial_fit`` merges the statistics
+of each new chunk into them and moves the standardization (see
+:meth:`fastlr.LogisticRegression.partial_fit`). A file without them (written
+before running statistics existed, or a model without standardization)
+loads as before, with its standardization kept fixed by ``partial_fit``.
 
 ``mean``, ``scale``, ``w`` and ``b`` are the estimator's training state, so a
 loaded model continues with ``warm_start=True`` or ``partial_fit`` exactly
@@ -100,7 +117,7 @@ before it is opened for reading, and the open cannot block.
 Loading is bounded in memory and time by what the file really holds.
 Before any array data is read (and decompressed), :func:`load` checks
 
-* the zip directory: at most 64 KiB (a model has at most 15 members), each
+* the zip directory: at most 64 KiB (a model has at most 17 members), each
   member a known ``<name>.npy``, once, stored or deflated, not encrypted,
   and all of them together declaring no more bytes than the file's own size
   plus 1 MiB (fastlr stores members uncompressed; a small file that claims
@@ -141,7 +158,7 @@ from sklearn.utils.validation import check_is_fitted
 from . import _npy
 from ._files import file_kind, open_regular
 from ._order import make_rng
-from ._state import OPTIMIZER_ARRAYS, ModelState
+from ._state import OPTIMIZER_ARRAYS, STATS_ARRAYS, ModelState
 from ._validation import check_positive_int
 from .estimator import LogisticRegression, validate_params
 
@@ -153,7 +170,7 @@ FORMAT_VERSION = 1
 
 _REQUIRED = ("metadata", "classes", "coef", "intercept", "mean", "scale", "w", "b",
              "loss_curve")
-_STATE_ARRAYS = OPTIMIZER_ARRAYS
+_STATE_ARRAYS = (*OPTIMIZER_ARRAYS, *STATS_ARRAYS)
 _OPTIONAL = ("feature_names", *_STATE_ARRAYS)
 
 # Limits on what load reads from an untrusted file (module docstring,
@@ -872,6 +889,8 @@ def _check_declared(path, header, declared):
         "avg": (with_intercept, f64),
         "l1_u": (per_class, f64),
         "l1_q": (per_class, f64),
+        "stats": ((3, n), f64),
+        "stats_rows": ((2,), (np.dtype(np.int64),)),
     }
     for name, (want_shape, want_dtype) in expected.items():
         if name not in declared:
@@ -916,6 +935,7 @@ def _build_model(path, header, arrays):
         raise ModelFileError(path, "array 'scale' must be positive")
     if "steps" in arrays and (arrays["steps"] < 0).any():
         raise ModelFileError(path, "array 'steps' must be non-negative")
+    _check_stats(path, arrays)
 
     # the arrays were read into buffers of their own: no copies needed
     state = ModelState.from_file_arrays(
@@ -953,6 +973,26 @@ def _build_model(path, header, arrays):
         model.feature_names_in_ = arrays["feature_names"].astype(object)
     state.rng = _make_generator(path, header["rng_state"], params["random_state"])
     return model
+
+
+def _check_stats(path, arrays):
+    """The running statistics: both arrays or neither, and values they can
+    hold (finiteness is checked with every array)."""
+    present = [name for name in STATS_ARRAYS if name in arrays]
+    if not present:
+        return
+    if len(present) == 1:
+        other = [name for name in STATS_ARRAYS if name not in arrays][0]
+        raise ModelFileError(path, f"array {present[0]!r} comes with "
+                             f"{other!r}, which is missing")
+    rows, center = arrays["stats_rows"]
+    if rows < 1 or center not in (0, 1):
+        raise ModelFileError(path, f"array 'stats_rows' must hold a row count "
+                             f">= 1 and 0 or 1, got {arrays['stats_rows'].tolist()}")
+    amax, _, m2 = arrays["stats"]
+    if (amax < 0).any() or (m2 < 0).any():
+        raise ModelFileError(path, "array 'stats' must hold largest |x| >= 0 "
+                             "and sums of squared deviations >= 0")
 
 
 def _make_generator(path, rng_state, random_state):

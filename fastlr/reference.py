@@ -28,6 +28,7 @@ from ._driver import (
     ManyResult,
     MultinomialResult,
     TrainResult,
+    batch_rows,
     check_fit_intercept,
     check_sgd_options,
     check_train_params,
@@ -76,8 +77,16 @@ def softplus(z):
 
 
 def row_losses(z, y):
-    """Per-row log-loss from logits: softplus(-z) where y = 1, softplus(z) where 0."""
-    return np.where(y == 1.0, softplus(-z), softplus(z))
+    """Per-row log-loss from logits: softplus(-z) where y = 1, softplus(z) where 0.
+
+    A logit that is not finite gives ``inf``, as in the kernels
+    (:func:`fastlr._kernels.scalar.overflowed`): past the float64 range its
+    sign depends on the order of the additions, so training counts it as
+    divergence.
+    """
+    with np.errstate(invalid="ignore"):
+        out = np.where(y == 1.0, softplus(-z), softplus(z))
+    return np.where(np.isfinite(z), out, np.inf)
 
 
 def sigmoid(z):
@@ -234,6 +243,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         k = 1
     sw = check_sample_weight(sample_weight, X.shape[0])
     m, n = X.shape
+    batch_size = batch_rows(batch_size, m)   # larger than m: one full batch
     row_fold = check_rows(rows, m)
     train = np.ones(m, dtype=bool) if row_fold is None else row_fold == 0
     if np.unique(codes[train]).shape[0] < 2:
@@ -258,17 +268,22 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         return (X[idx].astype(np.float64) - mean) / scale
 
     def residuals(z, idx):
-        """Weighted residuals (b, k), row losses and loss bounds (b,)."""
+        """Weighted residuals (b, k), row losses and loss bounds (b,). A row
+        with a logit that is not finite has no residual and an infinite
+        loss and bound (see :func:`row_losses`)."""
         swb = sw[idx]
+        ok = np.isfinite(z).all(axis=1)
         if softmax:
-            zs, lse = _log_softmax_parts(z)
+            zs, lse = _log_softmax_parts(np.where(ok[:, None], z, 0.0))
             Yb = onehot[idx]
             zy = (zs * Yb).sum(axis=1)          # z_y - max(z)
-            R = (np.exp(zs - lse[:, None]) - Yb) * swb[:, None]
-            return R, swb * (lse - zy), swb * -zy
+            R = (np.exp(zs - lse[:, None]) - Yb) * swb[:, None] * ok[:, None]
+            return (R, swb * np.where(ok, lse - zy, np.inf),
+                    swb * np.where(ok, -zy, np.inf))
         yb, z0 = codes[idx], z[:, 0]
-        r = (_sigmoid(z0) - yb) * swb
-        bound = swb * np.maximum(np.where(yb == 0, z0, -z0), 0.0)
+        r = np.where(ok, _sigmoid(z0) - yb, 0.0) * swb
+        bound = swb * np.where(ok, np.maximum(np.where(yb == 0, z0, -z0), 0.0),
+                               np.inf)
         return r[:, None], swb * row_losses(z0, yb), bound
 
     W = np.zeros((k, n))

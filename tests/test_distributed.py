@@ -281,3 +281,19 @@ def test_l1_penalties_rejected_for_distributed(client):
     X, y = np.ones((10, 2)), np.arange(10) % 2
     with pytest.raises(ValueError, match="penalty"):
         fdist.train(X, y, penalty="l1", client=client)
+
+
+@pytest.mark.parametrize("batch", [2**31, 2**63 - 1, 2**63], ids=["2**31", "2**63-1",
+                                                                   "2**63"])
+def test_batch_larger_than_a_block_is_the_whole_block(client, data, batch):
+    """Each block trains with batches of at most its rows, as fastlr.train
+    does with a batch larger than the data: four blocks with a huge batch
+    equal four blocks with batches of one block's rows."""
+    X, y = data
+    Xd, yd = da.from_array(X, chunks=M // 4), da.from_array(y, chunks=M // 4)
+    kw = {**FIT, "epochs": 3, "random_state": 5}
+    want = fdist.train(Xd, yd, client=client, **{**kw, "batch_size": M // 4})
+    got = fdist.train(Xd, yd, client=client, **{**kw, "batch_size": batch})
+    np.testing.assert_array_equal(got.w, want.w)
+    np.testing.assert_array_equal(got.losses, want.losses)
+    assert np.abs(got.w).max() > 0.01   # it trained

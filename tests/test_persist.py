@@ -110,7 +110,7 @@ def test_documented_format(model_file):
     with np.load(model_file, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     assert set(arrays) == {"metadata", "classes", "coef", "intercept", "mean",
-                           "scale", "w", "b", "loss_curve"}
+                           "scale", "w", "b", "loss_curve", "stats", "stats_rows"}
     assert all(a.dtype != object for a in arrays.values())
     meta = json.loads(arrays["metadata"].tobytes().decode("utf-8"))
     assert meta["format"] == "fastlr-model" and meta["format_version"] == 1
@@ -124,6 +124,11 @@ def test_documented_format(model_file):
     np.testing.assert_allclose(arrays["coef"][0], w_raw, rtol=1e-12)
     np.testing.assert_allclose(arrays["intercept"][0],
                                arrays["b"][0] - w_raw @ arrays["mean"], rtol=1e-9)
+    # the running statistics of the 200 training rows, which centers
+    amax, mean, m2 = arrays["stats"]
+    assert arrays["stats_rows"].tolist() == [200, 1]
+    np.testing.assert_array_equal(mean, arrays["mean"])
+    np.testing.assert_allclose(np.sqrt(m2 / 200) * amax, arrays["scale"], rtol=1e-12)
 
 
 def test_metadata_round_trip(tmp_path, data):

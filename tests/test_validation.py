@@ -306,12 +306,20 @@ def test_constant_or_tiny_feature_gives_finite_fit(mod, column):
 @pytest.mark.parametrize(
     "column",
     ["zeros", "const_3.7", "const_1e300", "tiny_spread_1e-300",
-     "subnormal"],
+     "subnormal", "both_signs_near_max", "first_row_far_from_mean"],
 )
 def test_column_stats_kernel_matches_reference(column):
-    """Standardization statistics: finite, no zero scale, same as the twin."""
-    cols = dict(_COLUMNS, subnormal=lambda m: np.random.default_rng(1).normal(
-        size=m) * 1e-310)
+    """Standardization statistics: finite, no zero scale, same as the twin.
+
+    Near the float64 limit the column ``x - shift`` overflows (the compiled
+    sums once gave a mean of -inf for uniform(-1.7e308, 1.7e308)), and
+    ``d1 * s`` does when the first row is far from the mean."""
+    rng = np.random.default_rng(1)
+    cols = dict(_COLUMNS, subnormal=lambda m: rng.normal(size=m) * 1e-310,
+                both_signs_near_max=lambda m: np.where(np.arange(m) % 2, 1.0, -1.0)
+                * rng.uniform(0.9, 1.0, m) * 1.7e308,
+                first_row_far_from_mean=lambda m: np.r_[-1.7e308,
+                                                        np.full(m - 1, 1.6e308)])
     Z, _ = _problem()
     X = np.ascontiguousarray(np.column_stack([Z, cols[column](len(Z))]))
     from fastlr._dispatch import as_data
@@ -322,6 +330,11 @@ def test_column_stats_kernel_matches_reference(column):
     assert (scale > 0).all()
     np.testing.assert_allclose(mean, rmean, rtol=1e-12, atol=1e-300)
     np.testing.assert_allclose(scale, rscale, rtol=1e-10)
+    if column.startswith("const"):   # exactly the constant, scale exactly 1
+        assert mean[-1] == X[0, -1] and scale[-1] == 1.0
+    col = X[:, -1]
+    np.testing.assert_allclose(mean[-1], (col / len(col)).sum(), rtol=1e-12,
+                               atol=1e-300)
 
 
 @MODULES
@@ -390,9 +403,19 @@ def test_float32_logits_beyond_float32_match_the_kernels(w):
     X, _ = _problem()
     X = X.astype(np.float32)
     weights = np.array([w, -w, w])
-    for fn in ("predict_proba", "predict"):
-        np.testing.assert_array_equal(getattr(reference, fn)(X, weights, 0.0),
-                                      getattr(fastlr, fn)(X, weights, 0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no overflow in the casts
+        for fn in ("predict_proba", "predict"):
+            np.testing.assert_array_equal(getattr(reference, fn)(X, weights, 0.0),
+                                          getattr(fastlr, fn)(X, weights, 0.0))
+        # the log-loss of those 0/1 probabilities: clipped, finite, alike
+        p = reference.predict_proba(X, weights, 0.0)
+        assert p.dtype == np.float32
+        y = (np.arange(X.shape[0]) % 2).astype(np.float32)
+        want = fastlr.log_loss(y, fastlr.predict_proba(X, weights, 0.0))
+        got = reference.log_loss(y, p)
+        assert math.isfinite(got)
+        assert got == pytest.approx(want, rel=1e-6)
 
 
 @MODULES

@@ -76,6 +76,10 @@ def _fitted():
 ENTRY_POINTS = {
     "fastlr.train": lambda X: fastlr.train(X, Y, epochs=2, random_state=0).w,
     "reference.train": lambda X: reference.train(X, Y, epochs=2, random_state=0).w,
+    "fastlr.train_many": lambda X: fastlr.train_many(
+        X, Y, [1e-4, 1e-2], epochs=2, random_state=0).W,
+    "reference.train_many": lambda X: reference.train_many(
+        X, Y, [1e-4, 1e-2], epochs=2, random_state=0).W,
     "fastlr.predict_proba": lambda X: fastlr.predict_proba(X, W, 0.1),
     "reference.predict_proba": lambda X: reference.predict_proba(X, W, 0.1),
     "fastlr.predict": lambda X: fastlr.predict(X, W, 0.1),

@@ -190,11 +190,7 @@ def chunk_softmax(X, y, sw, row_fold, fold, rows, nb, mean, U, C, track_loss, xc
         spart[c] = 0.0
         for j in range(n):
             gpart[c, j] = 0.0
-    sl = 0.0
-    sb = 0.0
-    held = 0.0
-    held_w = 0.0
-    count = 0.0
+    out[:] = 0.0
     for q in range(nb):
         i = rows[q]
         for j in range(n):
@@ -206,23 +202,18 @@ def chunk_softmax(X, y, sw, row_fold, fold, rows, nb, mean, U, C, track_loss, xc
             z[c] = acc
         wt = sw[i] if weighted else 1.0
         if folds and row_fold[i] == fold:
-            held += wt * softmax_loss(z, k, y[i])
-            held_w += wt
+            out[2] += wt * softmax_loss(z, k, y[i])
+            out[3] += wt
             continue
-        count += 1.0
+        out[4] += 1.0
         loss, bound = softmax_row(z, k, y[i], wt, track_loss)
-        sl += loss
-        sb += bound
+        out[0] += loss
+        out[1] += bound
         for c in range(k):
             r = z[c]
             spart[c] += r
             for j in range(n):
                 gpart[c, j] += r * xc[j]
-    out[0] = sl
-    out[1] = sb
-    out[2] = held
-    out[3] = held_w
-    out[4] = count
 
 
 @jit()

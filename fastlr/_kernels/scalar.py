@@ -34,14 +34,33 @@ def softplus(z):
     return np.log1p(np.exp(z))
 
 
+@jit(inline=True)
+def overflowed(z):
+    """True when the logit ``z`` is not finite (NaN included).
+
+    The training losses count such a row as an infinite loss, so that
+    training reports divergence. Past the float64 range a logit has no
+    meaningful value: whether ``x . w`` comes out as ``+inf``, ``-inf`` or
+    NaN depends on the order of its additions (``inf - inf``) and on
+    whether they are fused (an FMA does not round the product first), so
+    the kernels and the NumPy reference, or two orders of summation, would
+    disagree on such a row; counting it as an infinite loss whatever its
+    sign is the one rule they can all follow.
+    """
+    return not abs(z) < np.inf
+
+
 @jit()
 def row_loss(z, y):
     """Log-loss of one row computed from its logit ``z``.
 
     ``-y log(sigmoid(z)) - (1 - y) log(1 - sigmoid(z))`` equals
     ``softplus(-z)`` for ``y = 1`` and ``softplus(z)`` for ``y = 0``; taking
-    the branch avoids ``inf - inf`` when ``|z|`` overflows.
+    the branch avoids ``inf - inf`` when ``|z|`` overflows. A logit that is
+    not finite gives ``inf`` (:func:`overflowed`).
     """
+    if overflowed(z):
+        return np.inf
     if y == 1.0:
         return softplus(-z)
     if y == 0.0:
@@ -56,7 +75,11 @@ def logistic_row(z, y, wt, track_loss):
     ``track_loss``) and the weighted lower bound ``max(t, 0)`` of the loss
     (``t = z`` for ``y = 0``, ``-z`` for ``y = 1``; the loss exceeds it by at
     most ``log 2``, and it detects divergence when the loss is not tracked).
+    A logit that is not finite (:func:`overflowed`) gives no residual and an
+    infinite loss and bound.
     """
+    if overflowed(z):
+        return 0.0, (np.inf * wt if track_loss else 0.0), np.inf * wt
     r = (sigmoid(z) - y) * wt
     bound = max(z if y == 0.0 else -z, 0.0) * wt
     loss = row_loss(z, y) * wt if track_loss else 0.0
@@ -71,11 +94,19 @@ def softmax_row(z, k, y, wt, track_loss):
     ``(softmax(z)_c - [c == y]) * wt``. Returns ``(loss, bound)``: the
     weighted cross-entropy ``logsumexp(z) - z_y`` (0 unless ``track_loss``)
     and the weighted ``max(z) - z_y`` (within ``log k`` of the loss). The row
-    maximum is subtracted before ``exp``, which can then not overflow.
+    maximum is subtracted before ``exp``, which can then not overflow. A row
+    with a logit that is not finite (:func:`overflowed`) gives no residuals
+    and an infinite loss and bound.
     """
     zmax = -np.inf
+    bad = False
     for c in range(k):
         zmax = max(zmax, z[c])
+        bad = bad or overflowed(z[c])
+    if bad:
+        for c in range(k):
+            z[c] = 0.0
+        return (np.inf * wt if track_loss else 0.0), np.inf * wt
     s = 0.0
     for c in range(k):
         z[c] = z[c] - zmax
@@ -93,9 +124,12 @@ def softmax_row(z, k, y, wt, track_loss):
 
 @jit(inline=True)
 def softmax_loss(z, k, y):
-    """Cross-entropy ``logsumexp(z) - z_y`` of one row's logits ``z[:k]``."""
+    """Cross-entropy ``logsumexp(z) - z_y`` of one row's logits ``z[:k]``;
+    ``inf`` if one of them is not finite (:func:`overflowed`)."""
     zmax = -np.inf
     for c in range(k):
+        if overflowed(z[c]):
+            return np.inf
         zmax = max(zmax, z[c])
     s = 0.0
     for c in range(k):
@@ -200,11 +234,17 @@ def residuals(z, yb, wb, nb, weighted, track_loss, e, r, loss, bound):
         zk = z[k]
         inv = 1.0 / (1.0 + e[k])
         sig = inv if zk >= 0.0 else e[k] * inv
-        r[k] = sig - yb[k]
-        bound[k] = max(zk if yb[k] == 0.0 else -zk, 0.0)
+        # a logit that is not finite: no residual, an infinite bound (and
+        # loss), as in logistic_row; selected, not branched to
+        ok = abs(zk) < np.inf
+        r[k] = sig - yb[k] if ok else 0.0
+        bk = max(zk if yb[k] == 0.0 else -zk, 0.0)
+        bound[k] = bk if ok else np.inf
     if track_loss:
         for k in range(nb):
-            loss[k] = log1p_unit(e[k]) + bound[k]
+            # (e is NaN for a NaN logit: the loss must still be inf)
+            lk = log1p_unit(e[k]) + bound[k]
+            loss[k] = lk if bound[k] < np.inf else np.inf
     else:
         for k in range(nb):
             loss[k] = 0.0

@@ -3,10 +3,12 @@ column sums behind standardization, and the memory floor.
 
 Column statistics are computed in two passes (Welford's per-element
 division does not vectorize; two streaming passes do): the largest ``|x|``
-of each column, then sums of ``d = x / s - shift / s`` and ``d**2``, where
+of each column, then sums of ``d = (x - shift) / s`` and ``d**2``, where
 ``s`` is that largest value and ``shift`` a value of the column (row 0's).
 Dividing by ``s`` keeps every square finite for any finite ``x``; the shift
-makes a constant column's spread exactly zero. The sums are turned into
+makes a constant column's spread exactly zero (``d`` is computed in halves,
+see :func:`fastlr._stats.halves`, so that neither property is lost to the
+compiler's rewriting). The sums are turned into
 means and scales by one rule, :func:`fastlr._stats.finish`: written in
 NumPy, run as is by the reference and compiled here as :func:`finish`.
 
@@ -20,8 +22,13 @@ import numpy as np
 from .. import _stats
 from .jit import jit
 
-#: :func:`fastlr._stats.finish`, compiled (one loop, fused arithmetic).
-finish = jit()(_stats.finish)
+#: :func:`fastlr._stats.finish`, compiled (one loop, fused arithmetic;
+#: without ``reassoc``, which could fold its overflow-safe form of the mean
+#: back into the plain one).
+finish = jit(exact=True)(_stats.finish)
+
+#: :func:`fastlr._stats.halves`, compiled (called by the sums).
+halves = jit(exact=True)(_stats.halves)
 
 
 @jit()
@@ -63,18 +70,20 @@ def absmax(X, amax):
 @jit()
 def shifted_sums(X, row_fold, folds, inv, shift, s1, s2):
     """``s1[f, j] += sum_i d``, ``s2[f, j] += sum_i d**2`` with
-    ``d = X[i, j] * inv[j] - shift[j] * inv[j]``, over the rows ``i`` whose
-    ``row_fold[i]`` differs from ``folds[f]`` (all rows, into ``f = 0``, when
-    ``row_fold`` is empty): each training set's sums, in row order, from one
-    read of X."""
+    ``d = (X[i, j] - shift[j]) * inv[j]``, computed in halves
+    (:func:`fastlr._stats.halves`: no overflow, exact zeros), over the rows
+    ``i`` whose ``row_fold[i]`` differs from ``folds[f]`` (all rows, into
+    ``f = 0``, when ``row_fold`` is empty): each training set's sums, in row
+    order, from one read of X."""
     m, n = X.shape
+    half, inv2 = halves(inv, shift)
     masked = row_fold.shape[0] > 0
     for i in range(m):
         for f in range(s1.shape[0]):
             if masked and row_fold[i] == folds[f]:
                 continue
             for j in range(n):
-                d = np.float64(X[i, j]) * inv[j] - shift[j] * inv[j]
+                d = (0.5 * np.float64(X[i, j]) - half[j]) * inv2[j]
                 s1[f, j] += d
                 s2[f, j] += d * d
 
@@ -94,6 +103,7 @@ def csr_shifted_sums(data, indices, indptr, row_fold, folds, inv, shift, s1, s2)
     """:func:`shifted_sums` over the stored entries. Only a column stored
     in every row may have a non-zero shift (an implicit zero would otherwise
     add a ``-shift * inv`` term), so the zeros add nothing."""
+    half, inv2 = halves(inv, shift)
     masked = row_fold.shape[0] > 0
     for i in range(indptr.shape[0] - 1):
         for f in range(s1.shape[0]):
@@ -101,7 +111,7 @@ def csr_shifted_sums(data, indices, indptr, row_fold, folds, inv, shift, s1, s2)
                 continue
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
-                d = np.float64(data[k]) * inv[j] - shift[j] * inv[j]
+                d = (0.5 * np.float64(data[k]) - half[j]) * inv2[j]
                 s1[f, j] += d
                 s2[f, j] += d * d
 

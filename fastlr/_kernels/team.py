@@ -62,9 +62,14 @@ SPIN_YIELD = 200
 
 @jit()
 def tasks(m, batch_size):
-    """Chunks per full batch, and chunks in the epoch."""
+    """Chunks per full batch, and chunks in the epoch (``m >= 1``).
+
+    Written so that no intermediate exceeds ``m + CHUNK``, whatever
+    ``batch_size`` (``m + batch_size - 1`` would wrap around for a
+    ``batch_size`` near 2**63 and give a negative count; the Python layer
+    passes at most ``m`` anyway, see ``fastlr._driver.batch_rows``)."""
     nch = (min(batch_size, m) + CHUNK - 1) // CHUNK
-    nbatch = (m + batch_size - 1) // batch_size
+    nbatch = (m - 1) // batch_size + 1
     last = m - (nbatch - 1) * batch_size
     return nch, (nbatch - 1) * nch + (last + CHUNK - 1) // CHUNK
 

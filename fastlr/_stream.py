@@ -1,0 +1,433 @@
+"""Training on data that is read in parts or used in place, never loaded
+whole: what ``fastlr train`` does with a file larger than memory.
+
+A *source* yields the training data as parts, ``(data, y)`` with ``data``
+a validated :class:`fastlr._dispatch.Data`, and can be iterated again for
+every pass:
+
+* :class:`FileChunks`: a CSV, svmlight or .npy file read by
+  :func:`fastlr.io.iter_chunks`, a chunk of rows at a time, so memory is
+  bounded by the chunk whatever the file's size;
+* :class:`TableInPlace`: an .npy table memory-mapped by
+  :func:`fastlr.io.map_npy`, as one part used in place. The target (and
+  dropped) columns sit between the features in every row, and a copy
+  without them is what this avoids: they stay in X but out of the model,
+  by an infinite scale. Standardized, such a column is ``(x - 0) / inf =
+  0``: it adds nothing to any logit, its gradient ``g / scale`` is 0, so
+  its weight stays 0 under every update rule, and it is cut out of the
+  state once training is done (:func:`_narrow`).
+
+:func:`fit` trains a :class:`fastlr.LogisticRegression` on a source:
+
+1. one pass reads the labels (classes, and counts for
+   ``class_weight="balanced"``) and the column statistics: every part's
+   :class:`fastlr._stats.Moments`, merged by :func:`fastlr._stats.merge`
+   and finished by the rule of ``fit`` (one part: exactly ``fit``'s);
+2. each epoch then runs an epoch of SGD on every part in turn (rows
+   shuffled within the part, as ``partial_fit`` does; parts in file
+   order), with ``fit``'s rules across epochs: ``tol`` and
+   ``n_iter_no_change`` on the epoch's mean loss, the adaptive rate,
+   divergence (:func:`fastlr._driver.run_epochs`).
+
+With a single part this is ``fit``: the same batches in the same order
+(equal up to the rounding of sums over the extra zero columns).
+"""
+
+import math
+import time
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from . import _stats
+from ._dispatch import Data, as_data, check_finite
+from ._driver import AdaptiveRate, run_epochs
+from ._order import make_rng
+from ._progress import epoch_progress
+from ._sgd import sgd
+from ._state import ModelState
+from ._validation import check_X
+
+__all__ = ["FileChunks", "Run", "TableInPlace", "fit", "score"]
+
+#: Rows scored at a time by :func:`score`.
+SCORE_ROWS = 1 << 16
+
+
+class FileChunks:
+    """A data file read by :func:`fastlr.io.iter_chunks`, ``chunk_rows``
+    rows at a time; ``read`` holds its other arguments. ``parts`` is the
+    number of chunks, known after the first pass."""
+
+    excluded = []
+
+    def __init__(self, path, chunk_rows, **read):
+        self.path = path
+        self.chunk_rows = int(chunk_rows)
+        self.read = read
+        self.parts = None
+
+    def __iter__(self):
+        from .io import iter_chunks
+
+        count = 0
+        for X, y in iter_chunks(self.path, self.chunk_rows, **self.read):
+            count += 1
+            yield as_data(X), y
+        self.parts = count
+
+    def head(self, rows):
+        """The first part's first ``rows`` rows: ``(X, y)``."""
+        X, y = next(iter(self))
+        return X.X[:rows], y[:rows]
+
+
+class _Columns(Data):
+    """Validated X of which only ``n_features`` columns are features: the
+    shuffled blocks are sized by the features' bytes, as on a copy of them,
+    so that the visiting order is the one ``fit`` has on that copy."""
+
+    def __init__(self, X, n_features):
+        super().__init__(X)
+        self.n_features = n_features
+
+    def row_bytes(self):
+        return self.n_features * self.dtype.itemsize
+
+
+class TableInPlace:
+    """One part: the whole (memory-mapped) ``table``, its columns
+    ``features`` the features; ``y`` the labels. Validated once (one read
+    of the table for finiteness)."""
+
+    parts = 1
+
+    def __init__(self, table, y, features):
+        self.features = list(features)
+        self.excluded = [j for j in range(table.shape[1]) if j not in
+                         set(self.features)]
+        self.data = _Columns(check_X(table, finite=False), len(self.features))
+        check_finite(self.data)
+        self.y = y
+
+    def __iter__(self):
+        yield self.data, self.y
+
+    def head(self, rows):
+        return np.asarray(self.data.X[:rows][:, self.features]), self.y[:rows]
+
+
+class _Passes:
+    """:func:`fastlr._driver.run_epochs` asks for each epoch's row order;
+    here every part draws its own (in :func:`fastlr._sgd.sgd`)."""
+
+    def next(self):
+        return None, None
+
+
+class Run(NamedTuple):
+    """What :func:`fit` reports besides the model."""
+
+    rows: int          # rows of the source
+    parts: int         # parts per pass
+    stored: int        # stored entries of sparse parts (0 for dense)
+    scan_seconds: float  # the first pass
+    seconds: float     # the epochs
+
+
+def fit(model, source, *, name="DATA", classes=None, on_classes=None):
+    """Train ``model`` (a :class:`fastlr.LogisticRegression`) on ``source``
+    with its parameters, as ``fit`` would on all its rows; returns a
+    :class:`Run`.
+
+    ``warm_start`` continues the model's training state, as ``fit`` does.
+    ``early_stopping`` is refused: it holds a part of the rows out in
+    memory. ``verbose`` shows the progress bar. ``name`` (the file)
+    prefixes errors about the labels. ``classes``: the classes the labels
+    must be (a warm start's; text classes make numeric labels text).
+    ``on_classes(model, classes)`` is called once the first pass has found
+    them, before training.
+    """
+    params, options = model._params(model.max_iter)
+    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+    learning_rate, power_t, l1_ratio, average_start = options
+    if model.early_stopping:
+        raise ValueError("early_stopping holds out a part of the rows in "
+                         "memory, which training on a file read in parts "
+                         "does not do; read the file whole to use it")
+    standardize = model.standardize
+    if standardize is True and not model.fit_intercept:
+        standardize = "scale"   # through the origin in raw space
+    old = getattr(model, "training_state_", None)
+    warm = bool(model.warm_start) and old is not None
+    text = classes is not None and np.asarray(classes).dtype.kind == "U"
+
+    def labels(y):
+        return np.asarray(y).astype(str) if text else np.asarray(y)
+
+    t0 = time.perf_counter()
+    scan = _scan(source, standardize if not warm else False, name, labels)
+    n = scan.n - len(source.excluded)
+    if classes is not None and not np.array_equal(scan.classes, classes):
+        raise ValueError(f"{name}: the labels are {_shown(scan.classes)}, but the "
+                         f"model's classes are {_shown(classes)}; continuing "
+                         "training needs every one of them, and no other")
+    classes = scan.classes
+    if warm and (old.n_features != n or not np.array_equal(
+            getattr(model, "classes_", None), classes)):
+        warm = False
+        if standardize:   # the statistics the scan skipped
+            scan = _scan(source, standardize, name)
+    k = classes.shape[0]
+    if warm:
+        state = _widen(old, source)
+    else:
+        state = ModelState(scan.mean, scan.scale, k if k > 2 else 1, softmax=k > 2)
+        if scan.moments is not None:
+            state.track(scan.moments, scan.center)
+        excluded = list(source.excluded)   # (an empty tuple would mean all)
+        state.mean[excluded] = 0.0
+        state.scale[excluded] = np.inf
+    scan_seconds = time.perf_counter() - t0
+    if on_classes is not None:
+        on_classes(model, classes)
+    cw = _class_weights(model, classes, scan.counts)
+    rng = make_rng(model.random_state)
+    state.rng = rng
+    rate = AdaptiveRate(lr)
+    done = [0]
+    coded = {}   # a table in place: its labels, coded once
+
+    def codes(y):
+        if id(y) in coded:
+            return coded[id(y)]
+        y01 = model._encode(labels(y), classes)
+        out = y01, (cw[y01] if cw is not None else np.empty(0))
+        if isinstance(source, TableInPlace):
+            coded[id(y)] = out
+        return out
+
+    def run_one(_blocks, _block):
+        total = weight = 0.0
+        for data, y in source:
+            y01, sw = codes(y)
+            losses, _ = sgd(data, y01, sw, state, batch_size=batch_size, epochs=1,
+                            lr=rate.lr, shuffle=model.shuffle, rng=rng,
+                            penalty=model.penalty, alpha=alpha,
+                            epoch_loss="running", tol=None,
+                            n_iter_no_change=n_iter_no_change,
+                            first_epoch=done[0], learning_rate=learning_rate,
+                            power_t=power_t, l1_ratio=l1_ratio,
+                            average_start=average_start,
+                            fit_intercept=bool(model.fit_intercept))
+            rows = float(sw.sum()) if sw.shape[0] else float(data.m)
+            total += float(losses[0]) * rows
+            weight += rows
+        done[0] += 1
+        return total / weight, math.nan
+
+    t0 = time.perf_counter()
+    with epoch_progress(model.verbose, epochs, scan.rows) as progress:
+        losses, converged = run_epochs(
+            run_one, state.finite, _Passes(), epochs=epochs, lr=lr, tol=tol,
+            n_iter_no_change=n_iter_no_change, track=True, callback=progress,
+            on_stall=rate.on_stall if learning_rate == "adaptive" else None,
+            n_classes=k)
+    seconds = time.perf_counter() - t0
+    if tol is not None and not converged and epochs > 0:
+        warnings.warn(
+            f"Maximum number of epochs ({epochs}) reached before the loss "
+            f"stopped improving by tol={tol}; increase max_iter or lr",
+            ConvergenceWarning, stacklevel=2)
+    model.classes_ = classes
+    model._set_state(_narrow(state, source), scan.dtype)
+    model.n_features_in_ = n
+    model.n_iter_ = int(losses.shape[0])
+    model.loss_curve_ = losses
+    model.validation_scores_ = None
+    model.best_validation_score_ = None
+    return Run(scan.rows, scan.parts, scan.stored, scan_seconds, seconds)
+
+
+def score(model, source):
+    """Accuracy of ``model`` on every row of ``source`` (one more pass).
+    Labels are compared as text when the classes are text."""
+    text = model.classes_.dtype.kind == "U"
+    W = np.zeros((model.coef_.shape[0], model.n_features_in_ + len(source.excluded)))
+    W[:, _kept(source, W.shape[1])] = model.coef_
+    right = total = 0
+    for data, y in source:
+        y = np.asarray(y).astype(str) if text else np.asarray(y)
+        # in blocks of rows: the logits of a whole table would take memory
+        # in proportion to its rows
+        for lo in range(0, data.m, SCORE_ROWS):
+            hi = min(lo + SCORE_ROWS, data.m)
+            part = data if (lo, hi) == (0, data.m) else Data(data.X[lo:hi])
+            z = part.decision(W, model.intercept_)
+            pred = model.classes_[z.argmax(axis=1) if z.shape[1] > 1 else
+                                  (z[:, 0] > 0).astype(np.intp)]
+            right += int(np.count_nonzero(pred == y[lo:hi]))
+        total += data.m
+    return right / total
+
+
+# --------------------------------------------------------------------------
+# the first pass
+
+
+class _Scan:
+    """What the first pass found (see :func:`_scan`)."""
+
+    def __init__(self):
+        self.rows = 0
+        self.n = None
+        self.dtype = np.dtype(np.float32)
+        self.sparse = None
+        self.labels = {}            # label -> rows
+        self.kinds = {}             # "text" or "number" -> (part, a label)
+        self.moments = None
+        self.first = None           # (mean, scale, moments) of part 1
+        self.parts = 0
+        self.stored = 0             # stored entries of sparse parts
+        self.mean = self.scale = None
+        self.center = False
+
+    @property
+    def classes(self):
+        return np.unique(np.array(list(self.labels)))
+
+    @property
+    def counts(self):
+        return np.array([self.labels[c] for c in self.classes.tolist()])
+
+
+def _scan(source, standardize, name, labels):
+    """Labels (as ``labels(y)`` gives them), shape and (when
+    ``standardize``) column statistics of every part: one pass."""
+    scan = _Scan()
+    for data, y in source:
+        scan.parts += 1
+        if scan.n is None:
+            scan.n, scan.sparse = data.n, data.sparse
+        if data.dtype != np.float32:
+            scan.dtype = np.dtype(np.float64)
+        if data.sparse:
+            scan.stored += data.size
+        y = labels(y)
+        kind = "text" if y.dtype.kind in "USO" else "number"
+        scan.kinds.setdefault(kind, (scan.parts, y[0]))
+        if len(scan.kinds) > 1:
+            (pa, la), (pb, lb) = scan.kinds["number"], scan.kinds["text"]
+            raise ValueError(
+                f"{name}: the labels are numbers in some parts of the file and "
+                f"text in others (part {pa} has {la!r}, part {pb} {lb!r}; a "
+                "part is a chunk of rows); read the file whole, where every "
+                "label is then text")
+        values, counts = np.unique(y, return_counts=True)
+        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
+            scan.labels[v] = scan.labels.get(v, 0) + c
+        scan.rows += data.m
+        if standardize:
+            mean, scale, mom = data.standardization(standardize, moments=True)
+            mean, scale = mean[0], scale[0]
+            if scan.first is None:
+                scan.first = (mean, scale, mom)
+                scan.moments = mom
+            else:
+                scan.moments = _stats.merge(scan.moments, mom)
+    if scan.rows == 0:
+        raise ValueError(f"{name}: no data rows")
+    if scan.classes.shape[0] < 2:
+        raise ValueError(f"{name}: y contains only one class "
+                         f"({scan.classes[0]!r}); training needs two")
+    scan.center = (not isinstance(standardize, str) and bool(standardize)
+                   and not scan.sparse)
+    if not standardize:
+        scan.mean, scan.scale = np.zeros(scan.n), np.ones(scan.n)
+    elif scan.parts == 1:   # exactly fit's standardization
+        scan.mean, scan.scale = scan.first[0].copy(), scan.first[1].copy()
+    else:
+        scan.mean, scan.scale = _stats.finish_moments(scan.moments)
+        if not scan.center:
+            scan.mean = np.zeros(scan.n)
+    return scan
+
+
+def _shown(values, limit=6):
+    values = [str(v) for v in np.asarray(values).tolist()]
+    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
+    return ", ".join(values[:limit]) + more
+
+
+def _class_weights(model, classes, counts):
+    """Weight per class (None: all 1) from ``class_weight``; "balanced"
+    from the counts of the whole source."""
+    cw = model.class_weight
+    if cw is None:
+        return None
+    if isinstance(cw, str):
+        return counts.sum() / (counts * float(classes.shape[0]))
+    # the estimator's own check of a dict, on one row per class
+    return model._class_weights(np.arange(classes.shape[0]), classes,
+                                np.empty(0), fitting=False)
+
+
+# --------------------------------------------------------------------------
+# columns kept out of the model
+
+
+def _kept(source, width):
+    excluded = set(source.excluded)
+    return [j for j in range(width) if j not in excluded]
+
+
+def _narrow(state, source):
+    """``state`` without the source's excluded columns."""
+    if not source.excluded:
+        return state
+    keep = _kept(source, state.n_features)
+    out = ModelState(state.mean[keep].copy(), state.scale[keep].copy(), state.k,
+                     state.softmax)
+    out.rng = state.rng
+    _copy_columns(state, out, keep, slice(None))
+    if state.moments is not None:
+        mom = state.moments
+        out.track(_stats.Moments(mom.rows, mom.amax[keep], mom.mean[keep],
+                                 mom.m2[keep]), state.center)
+    return out
+
+
+def _widen(state, source):
+    """A copy of ``state`` with the source's excluded columns put back (as
+    zero weights of infinite scale), for training on the whole table."""
+    if not source.excluded:
+        return state
+    width = state.n_features + len(source.excluded)
+    keep = _kept(source, width)
+    mean, scale = np.zeros(width), np.full(width, np.inf)
+    mean[keep], scale[keep] = state.mean, state.scale
+    out = ModelState(mean, scale, state.k, state.softmax)
+    out.rng = state.rng
+    _copy_columns(state, out, slice(None), keep)
+    if state.moments is not None:
+        mom = state.moments
+        wide = [np.zeros(width) for _ in range(3)]
+        for a, b in zip(wide, (mom.amax, mom.mean, mom.m2), strict=True):
+            a[keep] = b
+        out.track(_stats.Moments(mom.rows, *wide), state.center)
+    return out
+
+
+def _copy_columns(src, dst, take, put):
+    """Weights and optimizer state of columns ``take`` of ``src`` into
+    columns ``put`` of ``dst`` (the intercepts' entries too)."""
+    dst.W[:, put] = src.W[:, take]
+    dst.B[:] = src.B
+    dst.steps[:] = src.steps
+    for name in ("l1_u", "l1_q"):
+        getattr(dst, name)[:, put] = getattr(src, name)[:, take]
+    for name in ("gsq", "avg"):
+        getattr(dst, name)[:, :-1][:, put] = getattr(src, name)[:, :-1][:, take]
+        getattr(dst, name)[:, -1] = getattr(src, name)[:, -1]

@@ -1,0 +1,395 @@
+"""``fastlr train`` on a file larger than memory: CSV and svmlight read a
+chunk of rows at a time (``--chunk-rows N``, or by itself above a size), a
+float .npy table memory-mapped and trained on in place.
+
+Streamed training is compared with training on the file read whole:
+
+* one chunk holding every row, and an .npy table in place, are ``fit``
+  itself (same statistics, same batches in the same order): equal to
+  float64 rounding (``rtol=1e-10``);
+* several chunks shuffle rows within each chunk only, so the batches
+  differ from ``fit``'s and the models are close, not equal: after enough
+  epochs to converge, the log-loss on the file is within 1% of the whole
+  read's. The column statistics of the first pass are those of every row
+  (merged per-chunk moments), equal to ``fit``'s to ``rtol=1e-12``.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss
+
+import fastlr
+from fastlr import cli
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:X does not have valid feature names:UserWarning",
+    "ignore:Maximum number of epochs:sklearn.exceptions.ConvergenceWarning")
+
+TOL = {"rtol": 1e-10, "atol": 1e-12}
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_table(m=3000, n=4, classes=2, seed=0):
+    """Features of different scale and offset, the label last."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    t = Z[:, 0] - 0.5 * Z[:, 1] + 0.5 * rng.logistic(size=m)
+    y = np.digitize(t, np.quantile(t, np.linspace(0, 1, classes + 1)[1:-1]))
+    X = Z * np.linspace(0.5, 30.0, n) + np.linspace(-5.0, 5.0, n)
+    return X, y
+
+
+def write_files(d, X, y):
+    """The same rows as CSV (header, label column 'label'), svmlight and
+    a float64 .npy table (label last)."""
+    n = X.shape[1]
+    with open(d / "t.csv", "w") as f:
+        f.write(",".join([f"f{j}" for j in range(n)] + ["label"]) + "\n")
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            f.write(",".join(repr(v) for v in row) + f",{label}\n")
+    with open(d / "t.svm", "w") as f:
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            f.write(f"{label} " + " ".join(f"{j + 1}:{v!r}" for j, v in
+                                           enumerate(row)) + "\n")
+    np.save(d / "t.npy", np.column_stack([X, y]).astype(np.float64))
+    return {"csv": d / "t.csv", "svm": d / "t.svm", "npy": d / "t.npy"}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("stream")
+    X, y = make_table()
+    return {"X": X, "y": y, "dir": d, **write_files(d, X, y)}
+
+
+def train(capsys, path, model, *extra):
+    """``fastlr train`` in process: (summary fields, loaded model)."""
+    argv = ["train", str(path), "--model", str(model), "--random-state", "3",
+            "--epochs", "8", "--quiet", *map(str, extra)]
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return dict(re.findall(r"^([a-z -]+):\s+(.*)$", out, flags=re.M)), \
+        fastlr.load(model)
+
+
+def assert_same_model(a, b, tol=TOL):
+    np.testing.assert_allclose(a.coef_, b.coef_, **tol)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, **tol)
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, **tol)
+    assert a.n_iter_ == b.n_iter_
+    np.testing.assert_array_equal(a.classes_, b.classes_)
+
+
+# --------------------------------------------------------------------------
+# equal to the whole read
+
+
+@pytest.mark.parametrize("kind", ["csv", "svm", "npy"])
+def test_one_chunk_is_the_whole_read(files, tmp_path, capsys, kind):
+    """A chunk as large as the file: the statistics and batches of fit."""
+    whole, w = train(capsys, files[kind], tmp_path / "w.npz", "--chunk-rows", 0)
+    part, p = train(capsys, files[kind], tmp_path / "p.npz", "--chunk-rows", 10**6)
+    assert "reading" not in whole
+    assert part["reading"].startswith("in 1 chunk of at most 1,000,000 rows")
+    assert_same_model(p, w)
+    np.testing.assert_allclose(p.training_state_.mean, w.training_state_.mean, **TOL)
+    np.testing.assert_allclose(p.training_state_.scale, w.training_state_.scale,
+                               **TOL)
+    for key in ("rows", "features", "standardize", "classes", "epochs run",
+                "final loss", "train accuracy"):
+        assert part[key] == whole[key], key
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("drop", [False, True], ids=["label_last", "dropped_column"])
+def test_npy_table_in_place_is_the_whole_read(tmp_path, capsys, classes, drop):
+    """Memory-mapped, with the label (and a dropped column) between the
+    features kept out of the model by an infinite scale: fit's model on the
+    feature columns, read whole."""
+    X, y = make_table(classes=classes, seed=1)
+    T = np.column_stack([X[:, :2], y, X[:, 2:]])
+    extra = ["--target", "2"]
+    if drop:
+        T = np.column_stack([T, np.arange(T.shape[0], dtype=np.float64)])
+        extra += ["--drop", str(T.shape[1] - 1)]
+    np.save(tmp_path / "t.npy", T)
+    whole, w = train(capsys, tmp_path / "t.npy", tmp_path / "w.npz", "--chunk-rows",
+                     0, *extra)
+    part, p = train(capsys, tmp_path / "t.npy", tmp_path / "p.npz", *extra)
+    assert part["reading"].startswith("memory-mapped and trained on in place")
+    assert p.n_features_in_ == w.n_features_in_ == X.shape[1]
+    assert_same_model(p, w)
+    assert part["train accuracy"] == whole["train accuracy"]
+    if drop:
+        assert part["not features"] == whole["not features"] == str(T.shape[1] - 1)
+
+
+def test_npy_in_place_copies_no_table(tmp_path, monkeypatch):
+    """The table reaches the kernels as the read-only memory map itself."""
+    X, y = make_table()
+    np.save(tmp_path / "t.npy", np.column_stack([X, y]))
+    from fastlr import _stream
+
+    seen = []
+    real = _stream.TableInPlace.__init__
+
+    def spy(self, table, y, features):
+        real(self, table, y, features)
+        seen.append(self.data.X)
+
+    monkeypatch.setattr(_stream.TableInPlace, "__init__", spy)
+    assert cli.main(["train", str(tmp_path / "t.npy"), "--epochs", "2", "-q"]) == 0
+    (X_used,) = seen
+    assert isinstance(X_used, np.memmap) or isinstance(X_used.base, np.memmap)
+    assert not X_used.flags.writeable and not X_used.flags.owndata
+
+
+# --------------------------------------------------------------------------
+# several chunks: close to the whole read
+
+
+@pytest.mark.parametrize("kind", ["csv", "svm", "npy"])
+def test_chunks_are_close_to_the_whole_read(files, tmp_path, capsys, kind):
+    """Averaged SGD (the last iterate of constant-step SGD on the
+    uncentered svmlight features swings with the last rows it saw, which
+    differ between the two orders; the average does not)."""
+    X, y = files["X"], files["y"]
+    args = ["--epochs", 40, "--tol", "none", "--lr", "0.05", "--average"]
+    _, w = train(capsys, files[kind], tmp_path / "w.npz", "--chunk-rows", 0, *args)
+    part, p = train(capsys, files[kind], tmp_path / "p.npz", "--chunk-rows", 700,
+                    *args)
+    assert part["reading"].startswith("in 5 chunks of at most 700 rows")
+    assert part["rows"] == f"{X.shape[0]:,}"
+    # the first pass: the statistics of every row, as fit computes them
+    np.testing.assert_allclose(p.training_state_.mean, w.training_state_.mean,
+                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(p.training_state_.scale, w.training_state_.scale,
+                               rtol=1e-12)
+    want = log_loss(y, w.predict_proba(X))
+    got = log_loss(y, p.predict_proba(X))
+    assert abs(got - want) <= 0.01 * want
+    assert p.loss_curve_.shape == (40,)
+
+
+def test_text_labels_and_three_classes_in_chunks(tmp_path, capsys):
+    X, y = make_table(classes=3, seed=2)
+    labels = np.array(["ant", "bee", "cat"])[y]
+    with open(tmp_path / "t.csv", "w") as f:
+        f.write("a,b,c,d,kind\n")
+        for row, label in zip(X.tolist(), labels.tolist(), strict=True):
+            f.write(",".join(map(repr, row)) + f",{label}\n")
+    args = ["--target", "kind", "--epochs", 30, "--tol", "none"]
+    _, w = train(capsys, tmp_path / "t.csv", tmp_path / "w.npz", "--chunk-rows", 0,
+                 *args)
+    part, p = train(capsys, tmp_path / "t.csv", tmp_path / "p.npz", "--chunk-rows",
+                    500, *args)
+    assert part["classes"].startswith("ant, bee, cat (3 classes")
+    assert p.classes_.tolist() == ["ant", "bee", "cat"]
+    assert list(p.feature_names_in_) == ["a", "b", "c", "d"]
+    want = log_loss(labels, w.predict_proba(X), labels=w.classes_)
+    assert abs(log_loss(labels, p.predict_proba(X), labels=p.classes_) - want) \
+        <= 0.01 * want
+
+
+def test_chunked_model_predicts_from_the_cli(files, tmp_path, capsys):
+    """The model file of a streamed run is a model like any other."""
+    train(capsys, files["csv"], tmp_path / "p.npz", "--chunk-rows", 1000)
+    code = cli.main(["evaluate", "--model", str(tmp_path / "p.npz"),
+                     str(files["csv"])])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert re.search(r"^accuracy:\s+0\.\d+", out, flags=re.M)
+
+
+def test_warm_start_in_chunks_continues_the_model(files, tmp_path, capsys):
+    _, first = train(capsys, files["csv"], tmp_path / "a.npz", "--chunk-rows", 1000)
+    part, more = train(capsys, files["csv"], tmp_path / "b.npz", "--chunk-rows",
+                       1000, "--warm-start", tmp_path / "a.npz")
+    assert part["warm start"].startswith("from ")
+    # the statistics are kept (the first pass skips them) and training went on
+    np.testing.assert_array_equal(more.training_state_.mean,
+                                  first.training_state_.mean)
+    assert not np.allclose(more.coef_, first.coef_, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# choosing to stream
+
+
+def test_files_above_the_threshold_stream_by_themselves(files, tmp_path, capsys,
+                                                        monkeypatch):
+    monkeypatch.setattr(cli, "stream_threshold", lambda: 1000)
+    part, _ = train(capsys, files["csv"], tmp_path / "p.npz")
+    assert part["reading"].startswith("in 1 chunk of at most")
+    part, _ = train(capsys, files["svm"], tmp_path / "p.npz")
+    assert part["reading"].startswith("in 1 chunk of at most")
+    # --chunk-rows 0 reads the file whole anyway
+    whole, _ = train(capsys, files["csv"], tmp_path / "w.npz", "--chunk-rows", 0)
+    assert "reading" not in whole
+    # a held-out split cannot be streamed: refused, naming the way out
+    code = cli.main(["train", str(files["csv"]), "--validation-fraction", "0.2"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert err.startswith("fastlr: error: ") and "--chunk-rows 0" in err
+
+
+def test_files_below_the_threshold_are_read_whole(files, tmp_path, capsys):
+    whole, _ = train(capsys, files["csv"], tmp_path / "w.npz")
+    assert "reading" not in whole
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--chunk-rows", "-1"], ["--chunk-rows"]),
+    (["--chunk-rows", "ten"], ["--chunk-rows"]),
+    (["--chunk-rows", "100", "--early-stopping"], ["--chunk-rows", "--early-stopping"]),
+    (["--chunk-rows", "100", "--validation-fraction", "0.2"],
+     ["--chunk-rows", "--validation-fraction"]),
+], ids=["negative", "text", "early_stopping", "validation_fraction"])
+def test_bad_chunk_settings_are_one_clear_error(files, tmp_path, capsys, argv,
+                                                words):
+    model = tmp_path / "m.npz"
+    try:
+        code = cli.main(["train", str(files["csv"]), "--model", str(model), *argv])
+    except SystemExit as exc:   # argparse's usage errors exit 2
+        code = exc.code
+    _, err = capsys.readouterr()
+    assert code == (2 if argv[1] in ("-1", "ten") else 1)
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    for word in words:
+        assert word in last, last
+    assert not model.exists()
+
+
+def test_npz_cannot_be_chunked(tmp_path, capsys):
+    X, y = make_table()
+    np.savez(tmp_path / "t.npz", X=X, y=y)
+    code = cli.main(["train", str(tmp_path / "t.npz"), "--chunk-rows", "100"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert err.startswith("fastlr: error: --chunk-rows") and ".npz" in err
+
+
+def test_a_bad_line_deep_in_a_chunked_file_is_named(files, tmp_path, capsys):
+    text = files["csv"].read_text().splitlines()
+    text[2501] = text[2501].replace(",", ",oops", 1)
+    (tmp_path / "bad.csv").write_text("\n".join(text) + "\n")
+    model = tmp_path / "m.npz"
+    code = cli.main(["train", str(tmp_path / "bad.csv"), "--chunk-rows", "1000",
+                     "--model", str(model)])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "line 2502" in err and "bad.csv" in err
+    assert not model.exists()
+
+
+# --------------------------------------------------------------------------
+# memory
+
+
+PEAK = textwrap.dedent("""
+    import sys, tracemalloc
+    from fastlr import cli
+    warm, argv = sys.argv[1], sys.argv[2:]
+    # load the compiled kernels (and everything else imported once) first
+    assert cli.main(["train", warm, "--epochs", "1", "-q"] + argv[2:]) == 0
+    tracemalloc.start()
+    code = cli.main(argv + ["--epochs", "1", "-q"])
+    print(code, tracemalloc.get_traced_memory()[1])
+""")
+
+
+def traced_peak(warm, *argv):
+    """Peak bytes NumPy and Python allocate in ``fastlr train ARGV`` (a
+    fresh process, after a run on the small file ``warm``; memory-mapped
+    pages are the operating system's, not counted)."""
+    res = subprocess.run([sys.executable, "-c", PEAK, str(warm), "train",
+                          *map(str, argv)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    code, peak = res.stdout.split()[-2:]
+    assert code == "0", res.stdout
+    return int(peak)
+
+
+@pytest.mark.slow
+def test_csv_memory_is_bounded_by_the_chunk_not_the_file(tmp_path):
+    """Read whole, training a CSV allocates more than its values; in chunks
+    of 500 rows, as much for a file five times as large: the memory is that
+    of a chunk, the model and the class counts, whatever the file's size."""
+    n = 10
+    paths = {}
+    for m in (4_000, 20_000):
+        (tmp_path / str(m)).mkdir()
+        X, y = make_table(m=m, n=n, seed=4)
+        paths[m] = write_files(tmp_path / str(m), X, y)["csv"]
+    warm = paths[4_000]
+    values = 20_000 * (n + 1) * 8   # the large table as float64
+    small = traced_peak(warm, paths[4_000], "--chunk-rows", 500)
+    large = traced_peak(warm, paths[20_000], "--chunk-rows", 500)
+    whole = traced_peak(warm, paths[20_000], "--chunk-rows", 0)
+    assert whole > values, (whole, values)    # the test can tell a whole read
+    assert large < small + 0.1 * values, (small, large, values)
+
+
+@pytest.mark.slow
+def test_npy_in_place_allocates_the_labels_not_the_table(tmp_path):
+    """A 32 MB .npy table trained on in place: what is allocated is the
+    label column and its codes (a few arrays of m values), never a copy of
+    the table or of its feature columns."""
+    m, n = 200_000, 20
+    rng = np.random.default_rng(5)
+    T = rng.normal(size=(m, n + 1))
+    T[:, -1] = T[:, 0] + rng.logistic(size=m) > 0
+    np.save(tmp_path / "t.npy", T)
+    np.save(tmp_path / "warm.npy", T[:1000])
+    peak = traced_peak(tmp_path / "warm.npy", tmp_path / "t.npy")
+    assert peak < 6 * m * 8, (peak, T.nbytes)
+    assert peak < 0.25 * T.nbytes
+
+
+# --------------------------------------------------------------------------
+# README
+
+
+def readme_block(title):
+    """The ```bash block of README's section ``title``."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    section = text.split(f"### {title}\n", 1)[1].split("\n#", 1)[0]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_larger_than_memory_commands_work(tmp_path):
+    script = readme_block("Training on a file larger than memory")
+    assert "--chunk-rows" in script
+    res = subprocess.run(["bash", "-euo", "pipefail", "-c",
+                          script.replace("python ", f"{sys.executable} ")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.count("reading:") == 2
+    assert "memory-mapped and trained on in place" in res.stdout
+    assert re.search(r"reading:\s+in \d+ chunks of at most 20,000 rows", res.stdout)
+    for name in ("big.npy", "big.csv", "big-npy.npz", "big-csv.npz"):
+        assert (tmp_path / name).exists(), name
+
+
+def test_warm_start_in_place_is_the_whole_read(files, tmp_path, capsys):
+    """Continuing a model on an .npy table in place: the label column is
+    put back into the model's state (weight 0, infinite scale) and taken
+    out again, so the result is the whole read's."""
+    train(capsys, files["npy"], tmp_path / "a.npz")
+    part, p = train(capsys, files["npy"], tmp_path / "p.npz", "--warm-start",
+                    tmp_path / "a.npz")
+    _, w = train(capsys, files["npy"], tmp_path / "w.npz", "--chunk-rows", 0,
+                 "--warm-start", tmp_path / "a.npz")
+    assert part["reading"].startswith("memory-mapped")
+    assert_same_model(p, w)
+    np.testing.assert_array_equal(p.training_state_.scale, w.training_state_.scale)

@@ -1,0 +1,337 @@
+"""Extreme settings and values: batch sizes beyond the data, logits beyond
+the float64 range, and an L2 penalty whose shrink factor ``1 - lr * alpha``
+is negative.
+
+Each is answered the same way by every path (dense and CSR X, binary and
+k-class models, one thread or two) and by :mod:`fastlr.reference`: a batch
+larger than the data is one full batch (``fastlr._driver.batch_rows``); a
+logit that is not finite is an infinite loss, hence divergence
+(``fastlr._kernels.scalar.overflowed``); the L2 shrink factor is floored at
+0, as scikit-learn's SGD does.
+"""
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import SGDClassifier
+
+import fastlr
+from fastlr import DivergedError, LogisticRegression, _dispatch, cli, reference
+from fastlr.core import train_multinomial
+
+TOL = {"rtol": 1e-10, "atol": 1e-12}
+
+BIG_BATCHES = {"m+1": 1, "2**31": 2**31, "2**63-1": 2**63 - 1, "2**63": 2**63,
+               "2**64+1": 2**64 + 1}
+
+
+def make_data(m=300, n=4, classes=2, seed=0):
+    """Columns of different scale and offset; labels from the first two."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    t = Z[:, 0] - 0.5 * Z[:, 1] + rng.logistic(size=m) * 0.5
+    y = np.digitize(t, np.quantile(t, np.linspace(0, 1, classes + 1)[1:-1]))
+    return Z * np.linspace(0.5, 3.0, n) + np.linspace(-2.0, 2.0, n), y
+
+
+def trainers(model):
+    """(kernel, reference) training functions of the binary or k-class model."""
+    if model == "binary":
+        return fastlr.train, reference.train
+    return train_multinomial, reference.train_multinomial
+
+
+def as_kind(X, kind):
+    return sp.csr_matrix(X) if kind == "csr" else X
+
+
+def weights(res):
+    return res.w if hasattr(res, "w") else res.W
+
+
+# --------------------------------------------------------------------------
+# batch sizes larger than the data
+
+
+@pytest.mark.parametrize("big", list(BIG_BATCHES), ids=list(BIG_BATCHES))
+@pytest.mark.parametrize("threads", [1, 2], ids=["1thread", "2threads"])
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_batch_larger_than_data_is_one_full_batch(monkeypatch, kind, model,
+                                                  threads, big):
+    """batch_size = m + 1, 2**31, 2**63 - 1, 2**63 (and beyond) train exactly
+    as batch_size = m: one batch of every row per epoch, on every path, and
+    the reference agrees."""
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
+                        max(2, numba.config.NUMBA_NUM_THREADS))
+    # small data on two threads: the team runs a full batch of 300 rows
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    X, y = make_data(classes=2 if model == "binary" else 3)
+    m = X.shape[0]
+    batch = m + 1 if big == "m+1" else BIG_BATCHES[big]
+    kern, ref = trainers(model)
+    kw = dict(epochs=4, lr=0.5, random_state=3, n_threads=threads)
+    Xk = as_kind(X, kind)
+    full = kern(Xk, y, batch_size=m, **kw)
+    got = kern(Xk, y, batch_size=batch, **kw)
+    np.testing.assert_array_equal(weights(got), weights(full))
+    np.testing.assert_array_equal(got.b, full.b)
+    np.testing.assert_array_equal(got.losses, full.losses)
+    assert np.abs(weights(got)).max() > 0.05   # it trained
+    # the first epoch's running loss is that of the zero model: log(k)
+    k = 2 if model == "binary" else 3
+    assert got.losses[0] == pytest.approx(np.log(k), rel=1e-12)
+    want = ref(Xk, y, batch_size=batch, **kw)
+    np.testing.assert_allclose(weights(got), weights(want), **TOL)
+    np.testing.assert_allclose(got.b, want.b, **TOL)
+    np.testing.assert_allclose(got.losses, want.losses, **TOL)
+
+
+def test_batch_of_exactly_m_rows_and_one_less(monkeypatch):
+    """The boundary from below: m - 1 gives two batches (m - 1 rows, then
+    one), m gives one; the reference agrees on both."""
+    X, y = make_data()
+    m = X.shape[0]
+    for batch in (m - 1, m):
+        kw = dict(batch_size=batch, epochs=3, lr=0.5, random_state=3)
+        a, b = fastlr.train(X, y, **kw), reference.train(X, y, **kw)
+        np.testing.assert_allclose(a.w, b.w, **TOL)
+        np.testing.assert_allclose(a.losses, b.losses, **TOL)
+    assert not np.array_equal(fastlr.train(X, y, batch_size=m - 1, epochs=3).w,
+                              fastlr.train(X, y, batch_size=m, epochs=3).w)
+
+
+def test_huge_batch_on_the_threaded_path_trains():
+    """The reported case: 30,000 rows on two threads (the data is large
+    enough for the team) with batch_size 2**63 - 1 returned w = 0 and
+    losses [0, 0]; now it is the full-batch model."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30_000, 100))
+    y = (X[:, 0] + rng.logistic(size=30_000) > 0).astype(int)
+    kw = dict(epochs=2, lr=1.0, random_state=0)
+    got = fastlr.train(X, y, batch_size=2**63 - 1, n_threads=2, **kw)
+    assert np.abs(got.w).max() > 0.01
+    assert got.losses[0] == pytest.approx(np.log(2), rel=1e-12)
+    assert got.losses[1] < got.losses[0]
+    want = fastlr.train(X, y, batch_size=30_000, n_threads=1, **kw)
+    np.testing.assert_array_equal(got.w, want.w)
+
+
+def test_estimator_and_cli_accept_huge_batches(tmp_path):
+    X, y = make_data()
+    kw = dict(max_iter=3, tol=None, random_state=0, lr=0.5)
+    full = LogisticRegression(batch_size=X.shape[0], **kw).fit(X, y)
+    for batch in (2**63 - 1, 2**63):
+        got = LogisticRegression(batch_size=batch, **kw).fit(X, y)
+        np.testing.assert_array_equal(got.coef_, full.coef_)
+        part = LogisticRegression(batch_size=batch, **kw)
+        part.partial_fit(X, y, classes=[0, 1])
+        assert np.isfinite(part.coef_).all() and np.abs(part.coef_).max() > 0
+    path = tmp_path / "d.npy"
+    np.save(path, np.column_stack([X, y]))
+    models = []
+    for batch in (X.shape[0], 2**63):
+        out = tmp_path / f"m{batch}.npz"
+        assert cli.main(["train", str(path), "--batch-size", str(batch), "--epochs",
+                         "3", "--random-state", "0", "--model", str(out), "-q"]) == 0
+        models.append(fastlr.load(out))
+    np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-(2**63), ValueError),
+                                      (2.0, TypeError), (True, TypeError)],
+                         ids=["zero", "negative", "float", "bool"])
+@pytest.mark.parametrize("func", [fastlr.train, reference.train],
+                         ids=["kernel", "reference"])
+def test_bad_batch_sizes_are_named(func, bad, exc):
+    X, y = make_data()
+    with pytest.raises(exc, match="batch_size"):
+        func(X, y, batch_size=bad)
+
+
+# --------------------------------------------------------------------------
+# logits beyond the float64 range
+
+
+def outcome(func, *args, **kw):
+    try:
+        res = func(*args, **kw)
+    except DivergedError as exc:
+        return "diverged", str(exc).split(":")[0], str(exc).split("became ")[1][:3]
+    return "trained", len(res.losses)
+
+
+@pytest.mark.parametrize("epoch_loss", ["running", "full", None])
+@pytest.mark.parametrize("batch_size", [1, 32, 300], ids=["b1", "b32", "full"])
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+@pytest.mark.parametrize("n", [1, 2, 5], ids=["n1", "n2", "n5"])
+def test_overflowing_logits_are_divergence_for_kernel_and_reference(
+        n, kind, model, batch_size, epoch_loss):
+    """X * 1e300 unstandardized: after one step the logits are beyond the
+    float64 range, where their value depends on the order of the additions
+    (the kernel's fused loop gave a model with loss 9.9e-305, numpy's matmul
+    an infinite loss). Both now count a non-finite logit as an infinite loss
+    and stop at the same epoch with the same message."""
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(300, n))
+    y = (X[:, 0] > 0).astype(int) if model == "binary" else \
+        np.digitize(X[:, 0], [-0.5, 0.5])
+    Xb = as_kind(X * 1e300, kind)
+    kern, ref = trainers(model)
+    kw = dict(standardize=False, epochs=3, batch_size=batch_size, random_state=0,
+              epoch_loss=epoch_loss)
+    got, want = outcome(kern, Xb, y, **kw), outcome(ref, Xb, y, **kw)
+    assert got == want
+    assert got[0] == "diverged" and got[2] == "inf"
+
+
+def test_overflowing_logits_in_the_estimator():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2)) * 1e300
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(DivergedError, match="loss became inf.*standardize"):
+        LogisticRegression(standardize=False, max_iter=3).fit(X, y)
+    # standardized, the same data trains
+    clf = LogisticRegression(max_iter=5, tol=None).fit(X, y)
+    assert clf.score(X, y) > 0.95
+
+
+def test_row_loss_of_a_non_finite_logit_is_inf():
+    """The rule, per row, in the reference's twin of the kernels' row loss."""
+    z = np.array([np.inf, -np.inf, np.nan, 40.0, -40.0])
+    for y in (0.0, 1.0):
+        losses = reference.row_losses(z, np.full(5, y))
+        assert np.isinf(losses[:3]).all() and np.isfinite(losses[3:]).all()
+
+
+# --------------------------------------------------------------------------
+# L2 with lr * alpha >= 1: the shrink factor floored at 0
+
+
+L2_HUGE = dict(penalty="l2", alpha=1e5, lr=0.1)
+
+
+def test_huge_l2_matches_sklearn_sgd():
+    """scikit-learn's SGDClassifier floors ``1 - eta * alpha`` at 0: each
+    step sets w to minus eta times the data gradient (the weights never
+    grow). With one row per step, no shuffling and raw features fastlr runs
+    the same recursion and returns the same all-but-zero model."""
+    X, y = make_data()
+    sk = SGDClassifier(loss="log_loss", learning_rate="constant", eta0=L2_HUGE["lr"],
+                       alpha=L2_HUGE["alpha"], penalty="l2", shuffle=False,
+                       max_iter=3, tol=None).fit(X, y)
+    kw = dict(batch_size=1, epochs=3, standardize=False, shuffle=False, **L2_HUGE)
+    for func in (fastlr.train, reference.train):
+        res = func(X, y, **kw)
+        np.testing.assert_allclose(res.w, sk.coef_[0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res.b, sk.intercept_[0], rtol=1e-9, atol=1e-12)
+    # one step's worth of gradient: a tenth of the largest |x| at most
+    assert np.abs(res.w).max() <= L2_HUGE["lr"] * np.abs(X).max()
+
+
+@pytest.mark.parametrize("learning_rate", ["constant", "invscaling"])
+@pytest.mark.parametrize("threads", [1, 2], ids=["1thread", "2threads"])
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_huge_l2_returns_a_tiny_model_on_every_path(monkeypatch, kind, model,
+                                                    threads, learning_rate):
+    """Dense (one thread or the team), CSR (the lazy scale ``w = s * v``
+    folds at a factor of 0), binary and k-class, standardized: no
+    DivergedError, a model of one step's gradient at most, kernel and
+    reference agreeing."""
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
+                        max(2, numba.config.NUMBA_NUM_THREADS))
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    X, y = make_data(m=600, classes=2 if model == "binary" else 3)
+    Xk = as_kind(X, kind)
+    kern, ref = trainers(model)
+    kw = dict(batch_size=_dispatch.PARALLEL_MIN_BATCH + 17, epochs=4,
+              random_state=1, learning_rate=learning_rate, n_threads=threads,
+              **L2_HUGE)
+    got = kern(Xk, y, **kw)
+    want = ref(Xk, y, **kw)
+    W = weights(got)
+    assert np.isfinite(W).all() and np.isfinite(got.losses).all()
+    np.testing.assert_allclose(W, weights(want), **TOL)
+    np.testing.assert_allclose(got.b, want.b, **TOL)
+    np.testing.assert_allclose(got.losses, want.losses, **TOL)
+    # on the standardized features the weights are one step's data
+    # gradient, lr * mean(r * x) with |r| <= 1: at most lr * max |x|
+    mean, scale = reference.column_stats(X)
+    if kind == "csr":
+        mean = np.zeros_like(mean)
+    W_std = W * scale
+    assert (np.abs(W_std) <= kw["lr"] * np.abs((X - mean) / scale).max(axis=0)
+            + 1e-12).all()
+
+
+def test_huge_l2_in_the_estimator():
+    X, y = make_data()
+    clf = LogisticRegression(alpha=1e5, lr=0.1, max_iter=5, tol=None).fit(X, y)
+    assert np.isfinite(clf.coef_).all()
+    assert np.abs(clf.coef_).max() < 0.1
+
+
+# --------------------------------------------------------------------------
+# the stack of models (train_many) and training a file in chunks
+
+
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+@pytest.mark.parametrize("kind", ["dense", "csr"])
+def test_train_many_big_batches_and_huge_l2(kind, model):
+    """train_many (K models from one pass) and its reference twin: batch
+    sizes m + 1, 2**63 - 1 and 2**63 train as batch_size = m, and an L2
+    strength with lr * alpha >= 1 (the shrink factor floored at 0) gives
+    finite, all-but-zero models next to ordinary ones."""
+    X, y = make_data(classes=2 if model == "binary" else 3)
+    Xk = as_kind(X, kind)
+    m = X.shape[0]
+    alphas = [1e-4, L2_HUGE["alpha"]]
+    kw = dict(epochs=3, lr=L2_HUGE["lr"], random_state=2)
+    full = fastlr.train_many(Xk, y, alphas, batch_size=m, **kw)
+    for batch in (m + 1, 2**63 - 1, 2**63):
+        got = fastlr.train_many(Xk, y, alphas, batch_size=batch, **kw)
+        np.testing.assert_array_equal(got.W, full.W)
+        np.testing.assert_array_equal(got.b, full.b)
+        want = reference.train_many(Xk, y, alphas, batch_size=batch, **kw)
+        np.testing.assert_allclose(got.W, want.W, **TOL)
+        np.testing.assert_allclose(got.b, want.b, **TOL)
+    got = fastlr.train_many(Xk, y, alphas, batch_size=16, **kw)
+    want = reference.train_many(Xk, y, alphas, batch_size=16, **kw)
+    assert np.isfinite(got.W).all() and not got.diverged.any()
+    np.testing.assert_allclose(got.W, want.W, **TOL)
+    # the huge penalty's model, on the standardized features, is one step's
+    # data gradient, lr * mean(r * x) with |r| <= 1: at most lr * max |x|
+    mean, scale = reference.column_stats(X)
+    if kind == "csr":
+        mean = np.zeros_like(mean)
+    bound = kw["lr"] * np.abs((X - mean) / scale).max(axis=0) + 1e-12
+    assert (np.abs(got.W[1] * scale) <= bound).all()
+    assert not (np.abs(got.W[0] * scale) <= bound).all()   # unlike alpha=1e-4
+
+
+def test_chunked_cli_training_takes_huge_batches_and_l2(tmp_path, capsys):
+    """A batch larger than a chunk is the whole chunk; the floored L2
+    shrink holds there too."""
+    X, y = make_data()
+    path = tmp_path / "d.csv"
+    with open(path, "w") as f:
+        f.write("a,b,c,d,label\n")
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            f.write(",".join(map(repr, row)) + f",{label}\n")
+    models = []
+    for batch in ("100", str(2**63)):
+        out = tmp_path / f"m{batch}.npz"
+        assert cli.main(["train", str(path), "--chunk-rows", "100", "--batch-size",
+                         batch, "--epochs", "3", "--random-state", "0", "--model",
+                         str(out), "-q"]) == 0
+        models.append(fastlr.load(out))
+    np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
+    out = tmp_path / "l2.npz"
+    assert cli.main(["train", str(path), "--chunk-rows", "100", "--alpha", "1e5",
+                     "--lr", "0.1", "--epochs", "3", "--model", str(out), "-q"]) == 0
+    capsys.readouterr()
+    coef = fastlr.load(out).coef_
+    assert np.isfinite(coef).all() and np.abs(coef).max() < 0.1

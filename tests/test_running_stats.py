@@ -1,0 +1,298 @@
+"""Running column statistics: ``partial_fit`` with standardization does not
+hinge on its first chunk.
+
+The moments of each chunk are merged into running ones
+(:func:`fastlr._stats.merge`), the standardization follows them, and the
+model is re-expressed in the new standardization without changing its
+predictions (:meth:`fastlr._state.ModelState.restandardize`). The
+statistics travel in model files and across warm starts.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.metrics import log_loss
+
+import fastlr
+from fastlr import LogisticRegression, _stats, reference
+from fastlr._dispatch import Data
+from fastlr._state import ModelState
+from fastlr.persist import ModelFileError
+
+
+def moments_of(X):
+    return Data(X).column_stats(moments=True)[2]
+
+
+def merged(parts):
+    out = moments_of(parts[0])
+    for part in parts[1:]:
+        out = _stats.merge(out, moments_of(part))
+    return out
+
+
+def offset_data(m, seed=0, n=6):
+    """Columns of very different scales and offsets; labels from all."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    y = (Z @ rng.normal(size=n) + rng.logistic(size=m) > 0).astype(np.int64)
+    return Z * rng.uniform(0.1, 100, n) + rng.uniform(-1000, 1000, n), y
+
+
+# --------------------------------------------------------------------------
+# merging moments
+
+
+@pytest.mark.parametrize("sizes", [(1, 1, 1, 97), (2, 98), (50, 50), (99, 1),
+                                   (7, 13, 31, 49)],
+                         ids=["ones", "two_first", "halves", "one_last", "ragged"])
+def test_merged_moments_give_the_statistics_of_all_rows(seed, sizes):
+    X, _ = offset_data(100, seed)
+    X[:, 2] = 5.0          # constant in every part
+    X[:, 3] = 0.0          # all zeros
+    X[1:, 4] = X[0, 4] + 0.5 * (np.arange(99) % 2)  # constant in short parts
+    parts = np.split(X, np.cumsum(sizes)[:-1])
+    mean, scale = _stats.finish_moments(merged(parts))
+    want_mean, want_scale = reference.column_stats(X)
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(scale, want_scale, rtol=1e-10)
+    # constant and zero columns: their value and scale 1, exactly
+    assert mean[2] == 5.0 and scale[2] == 1.0
+    assert mean[3] == 0.0 and scale[3] == 1.0
+
+
+def test_merged_moments_of_extreme_magnitudes_stay_finite():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.uniform(-1.0, 1.0, 40) * 1.7e308,
+                         rng.normal(size=40) * 1e-300,
+                         np.r_[np.full(20, -1.7e308), np.full(20, 1.7e308)]])
+    mom = merged(np.split(X, [3, 20, 21]))
+    mean, scale = _stats.finish_moments(mom)
+    assert np.isfinite(mean).all() and np.isfinite(scale).all()
+    want_mean, want_scale = reference.column_stats(X)
+    # means to the rounding of the column's magnitude (column 2's is 0)
+    assert (np.abs(mean - want_mean) <= 1e-12 * np.abs(X).max(axis=0)).all()
+    np.testing.assert_allclose(scale, want_scale, rtol=1e-10)
+
+
+def test_sparse_chunks_merge_like_dense():
+    D = sp.random(90, 5, density=0.3, random_state=2).toarray() * 7.0
+    D[:, 4] = 3.0    # stored in every row: shifted by the sums
+    X = sp.csr_matrix(D)
+    parts = [X[:2], X[2:40], X[40:]]
+    mean, scale = _stats.finish_moments(merged(parts))
+    want_mean, want_scale = reference.column_stats(D)
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(scale, want_scale, rtol=1e-10)
+
+
+# --------------------------------------------------------------------------
+# re-expressing a model
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"average": True}, {"learning_rate": "adagrad", "lr": 0.2,
+                            "penalty": "l1", "alpha": 0.01},
+    {"penalty": "elasticnet", "alpha": 0.01, "average": 3}],
+    ids=["plain", "average", "adagrad_l1", "elasticnet_average"])
+@pytest.mark.parametrize("classes", [2, 3])
+def test_restandardize_leaves_predictions_unchanged(seed, options, classes):
+    X, y = offset_data(300, seed)
+    if classes == 3:
+        y = y + (X[:, 0] > np.median(X[:, 0]))
+    clf = LogisticRegression(max_iter=3, tol=None, random_state=seed,
+                             **options).fit(X, y)
+    state = clf.training_state_
+    before = state.raw()
+    rng = np.random.default_rng(seed)
+    state.restandardize(state.mean + rng.normal(size=6) * state.scale,
+                        state.scale * rng.uniform(0.01, 100, 6))
+    after = state.raw()
+    np.testing.assert_allclose(after[0], before[0], rtol=1e-12)
+    mag = float(np.abs(before[0]).max(axis=0) @ np.abs(X).max(axis=0))
+    np.testing.assert_allclose(after[1], before[1], rtol=1e-9, atol=1e-12 * mag)
+
+
+# --------------------------------------------------------------------------
+# partial_fit
+
+
+@pytest.mark.parametrize("standardize, sparse, center", [
+    (True, False, True), ("scale", False, False), (True, True, False)],
+    ids=["center", "scale", "sparse"])
+def test_partial_fit_standardization_is_that_of_every_row(standardize, sparse,
+                                                          center):
+    X, y = offset_data(400)
+    if sparse:
+        X = sp.csr_matrix(np.where(np.abs(X) > 300, X, 0.0))
+    clf = LogisticRegression(standardize=standardize, random_state=0)
+    for lo, hi in [(0, 2), (2, 5), (5, 150), (150, 400)]:
+        clf.partial_fit(X[lo:hi], y[lo:hi], classes=[0, 1])
+    state = clf.training_state_
+    want_mean, want_scale = reference.column_stats(X)
+    np.testing.assert_allclose(state.scale, want_scale, rtol=1e-10)
+    if center:
+        np.testing.assert_allclose(state.mean, want_mean, rtol=1e-12)
+    else:
+        assert not state.mean.any()
+    assert state.moments.rows == 400
+
+
+# scikit-learn's test_partial_fit_binary (sklearn/linear_model/tests/test_sgd.py)
+X_SK = np.array([[-2, -1], [-1, -1], [-1, -2], [1, 1], [1, 2], [2, 1]], dtype=float)
+Y_SK = [1, 1, 1, 2, 2, 2]
+T_SK = np.array([[-1, -1], [2, 2], [3, 2]], dtype=float)
+
+
+@pytest.mark.parametrize("standardize", [True, "scale", False])
+def test_first_chunk_with_a_constant_column_changes_nothing(standardize):
+    """The first third of the rows (two) has a constant second column; with
+    the standardization of that chunk the model predicted [2, 2, 2], while
+    without standardization it predicts scikit-learn's [1, 2, 2]."""
+    clf = LogisticRegression(alpha=0.01, standardize=standardize)
+    third = X_SK.shape[0] // 3
+    clf.partial_fit(X_SK[:third], Y_SK[:third], classes=np.unique(Y_SK))
+    assert clf.coef_.shape == (1, 2) and clf.intercept_.shape == (1,)
+    assert clf.decision_function([[0, 0]]).shape == (1,)
+    clf.partial_fit(X_SK[third:], Y_SK[third:])
+    assert clf.predict(T_SK).tolist() == [1, 2, 2]
+    if standardize:   # the constant column is scaled by its spread now
+        np.testing.assert_allclose(clf.training_state_.scale,
+                                   reference.column_stats(X_SK)[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("chunk, m", [(2, 600), (100, 20_000), (10_000, 20_000)],
+                         ids=["chunks_of_2", "chunks_of_100", "chunks_of_10000"])
+def test_partial_fit_reaches_the_held_out_loss_of_fit(seed, chunk, m):
+    """Passes of partial_fit over chunks, standardized, against fit on the
+    concatenated data for as many epochs: held-out log-loss within 1% (or
+    better: chunks of 2 take 16 times the steps of batches of 32). The
+    first chunk of 2 rows has a constant column; standardized on it, the
+    model reached a held-out loss of about 6 (fit: 0.6)."""
+    X, y = offset_data(m + 5000, seed)
+    X[1, 0] = X[0, 0]
+    Xtr, ytr, Xte, yte = X[:m], y[:m], X[m:], y[m:]
+    passes = 4
+    kw = dict(random_state=0, lr=0.01)
+    fit = LogisticRegression(max_iter=passes, tol=None, **kw).fit(Xtr, ytr)
+    want = log_loss(yte, fit.predict_proba(Xte))
+    clf = LogisticRegression(**kw)
+    for _ in range(passes):
+        for lo in range(0, m, chunk):
+            clf.partial_fit(Xtr[lo:lo + chunk], ytr[lo:lo + chunk], classes=[0, 1])
+    assert log_loss(yte, clf.predict_proba(Xte)) <= 1.01 * want
+
+
+def test_sparse_chunk_on_a_centering_model_changes_nothing():
+    X, y = offset_data(100)
+    clf = LogisticRegression(random_state=0).partial_fit(X, y, classes=[0, 1])
+    before = copy.deepcopy(clf.training_state_)
+    with pytest.raises(ValueError, match="sparse but the model centers"):
+        clf.partial_fit(sp.csr_matrix(X[:10]), y[:10])
+    assert clf.training_state_.moments.rows == before.moments.rows == 100
+    np.testing.assert_array_equal(clf.training_state_.mean, before.mean)
+    np.testing.assert_array_equal(clf.training_state_.W, before.W)
+
+
+# --------------------------------------------------------------------------
+# warm starts and model files
+
+
+def test_partial_fit_after_fit_merges_into_the_fit_statistics():
+    X, y = offset_data(300)
+    clf = LogisticRegression(max_iter=3, tol=None, random_state=0).fit(X[:200], y[:200])
+    clf.partial_fit(X[200:], y[200:])
+    want_mean, want_scale = reference.column_stats(X)
+    np.testing.assert_allclose(clf.training_state_.mean, want_mean, rtol=1e-12)
+    np.testing.assert_allclose(clf.training_state_.scale, want_scale, rtol=1e-10)
+
+
+def test_warm_start_fit_keeps_the_statistics():
+    """fit with warm_start reuses the standardization (as documented) and
+    keeps the running statistics for the partial_fit calls that follow."""
+    X, y = offset_data(300)
+    clf = LogisticRegression(warm_start=True, random_state=0)
+    clf.partial_fit(X[:100], y[:100], classes=[0, 1])
+    state = clf.training_state_
+    mean, scale, rows = state.mean.copy(), state.scale.copy(), state.moments.rows
+    clf.set_params(max_iter=2, tol=None).fit(X[100:200], y[100:200])
+    assert clf.training_state_ is state
+    np.testing.assert_array_equal(state.mean, mean)
+    np.testing.assert_array_equal(state.scale, scale)
+    assert state.moments.rows == rows == 100
+    clf.partial_fit(X[200:], y[200:])
+    assert state.moments.rows == 200
+    np.testing.assert_allclose(state.scale, reference.column_stats(
+        np.concatenate([X[:100], X[200:]]))[1], rtol=1e-10)
+
+
+def test_running_statistics_survive_model_files(tmp_path):
+    X, y = offset_data(300)
+    clf = LogisticRegression(random_state=0, average=True)
+    for lo in (0, 2, 100):
+        clf.partial_fit(X[lo:lo + 100], y[lo:lo + 100], classes=[0, 1])
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert back.training_state_.moments.rows == clf.training_state_.moments.rows
+    for a, b in zip(back.training_state_.moments, clf.training_state_.moments,
+                    strict=True):
+        np.testing.assert_array_equal(a, b)
+    clf.partial_fit(X[200:], y[200:])
+    back.partial_fit(X[200:], y[200:])
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+    np.testing.assert_array_equal(back.training_state_.scale,
+                                  clf.training_state_.scale)
+
+
+def test_files_without_statistics_load_and_keep_their_standardization(tmp_path):
+    """A model file written before running statistics existed (no 'stats'
+    arrays) loads; partial_fit then keeps its standardization fixed."""
+    X, y = offset_data(300)
+    clf = LogisticRegression(random_state=0).partial_fit(X[:100], y[:100],
+                                                        classes=[0, 1])
+    fastlr.save(clf, tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files if not k.startswith("stats")}
+    np.savez(tmp_path / "old.npz", **arrays)
+    old = fastlr.load(tmp_path / "old.npz")
+    assert old.training_state_.moments is None
+    np.testing.assert_array_equal(old.predict_proba(X), clf.predict_proba(X))
+    mean, scale = old.training_state_.mean.copy(), old.training_state_.scale.copy()
+    old.partial_fit(X[100:], y[100:])
+    np.testing.assert_array_equal(old.training_state_.mean, mean)
+    np.testing.assert_array_equal(old.training_state_.scale, scale)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda a: a.pop("stats_rows"), "'stats' comes with 'stats_rows'"),
+    (lambda a: a.pop("stats"), "'stats_rows' comes with 'stats'"),
+    (lambda a: a.update(stats_rows=np.array([0, 1])), "row count >= 1"),
+    (lambda a: a.update(stats_rows=np.array([5, 2])), "0 or 1"),
+    (lambda a: a["stats"].__setitem__((0, 1), -1.0), "largest"),
+    (lambda a: a["stats"].__setitem__((2, 0), -1.0), "squared deviations"),
+    (lambda a: a["stats"].__setitem__((1, 0), np.nan), "NaN"),
+    (lambda a: a.update(stats=np.zeros((2, 6))), "shape"),
+    (lambda a: a.update(stats_rows=np.array([5.0, 1.0])), "dtype"),
+], ids=["no_rows", "no_stats", "zero_rows", "center_2", "negative_amax",
+        "negative_m2", "nan", "shape", "float_rows"])
+def test_damaged_statistics_are_model_file_errors(tmp_path, edit, words):
+    X, y = offset_data(50)
+    fastlr.save(LogisticRegression(max_iter=2, tol=None).fit(X, y),
+                tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as npz:
+        arrays = {k: npz[k].copy() for k in npz.files}
+    edit(arrays)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ModelFileError, match=words):
+        fastlr.load(tmp_path / "bad.npz")
+
+
+def test_state_copies_share_no_statistics():
+    X, _ = offset_data(50)
+    state = ModelState(np.zeros(6), np.ones(6))
+    state.track(moments_of(X), True)
+    other = state.copy()
+    other.add_rows(moments_of(X[:10]))
+    assert state.moments.rows == 50 and other.moments.rows == 60
