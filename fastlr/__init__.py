@@ -10,6 +10,8 @@ kernels)::
 
 scikit-learn layer: :class:`fastlr.LogisticRegression`; its models export to
 ONNX with :func:`fastlr.to_onnx` (the ``onnx`` extra).
+:class:`fastlr.LogisticRegressionCV` chooses its penalty strength by
+cross-validation, every fold and candidate trained in one pass.
 NumPy twin of every function, for verification: :mod:`fastlr.reference`.
 The first call of each kernel JIT-compiles it (cached on disk afterwards).
 """
@@ -36,8 +38,9 @@ from .core import (
 # The estimator and model files need scikit-learn, whose import takes about
 # a second: they are loaded on first use, so that `import fastlr` and the
 # functional API start fast (PEP 562 module __getattr__).
-_LAZY = {"LogisticRegression": "estimator", "load": "persist", "save": "persist",
-         "to_onnx": "onnx"}
+_LAZY = {"LogisticRegression": "estimator",
+         "LogisticRegressionCV": "estimator_cv", "load": "persist",
+         "save": "persist", "to_onnx": "onnx"}
 
 
 def __getattr__(name):
@@ -56,6 +59,7 @@ def __dir__():
 __all__ = [
     "DivergedError",
     "LogisticRegression",
+    "LogisticRegressionCV",
     "ManyResult",
     "MultinomialResult",
     "TrainResult",

@@ -393,11 +393,29 @@ def check_class_labels(y, m):
     y = labels_1d(y, "y")
     if y.shape[0] != m:
         raise ValueError(f"y has {y.shape[0]} labels but X has {m} rows")
-    classes, yidx = np.unique(y, return_inverse=True)
+    classes, yidx = _small_int_codes(y)
+    if classes is None:
+        classes, yidx = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
         raise ValueError(f"y contains only one class ({classes[0]!r}); "
                          "training needs at least two")
-    return classes, yidx.astype(np.int64).reshape(-1)
+    return classes, yidx.astype(np.int64, copy=False).reshape(-1)
+
+
+def _small_int_codes(y):
+    """``np.unique(y, return_inverse=True)`` for non-negative integer labels
+    below ``2 * len(y) + 1024`` (0/1, class numbers), by counting: the
+    int64 codes are its only array of len(y), where ``np.unique`` sorts a
+    copy and keeps a permutation (about 40 bytes a row at its peak, 5% of a
+    100-feature float64 X). ``(None, None)`` for any other y."""
+    if y.dtype.kind not in "iu" or y.dtype == np.uint64 or y.shape[0] == 0:
+        return None, None
+    lo, hi = int(y.min()), int(y.max())
+    if lo < 0 or hi >= 2 * y.shape[0] + 1024:
+        return None, None
+    present = np.bincount(y, minlength=hi + 1) > 0
+    lookup = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present).astype(y.dtype), lookup[y]
 
 
 def check_rows(rows, m, name="rows"):

@@ -602,7 +602,7 @@ def _add_bench(sub, common):
     p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
     p.add_argument("--full", action="store_true",
                    help="the full table of performance targets (P1-P11, S1, "
-                   "O1-O4)")
+                   "M1-M5, O1-O4)")
     p.set_defaults(func=_bench)
 
 

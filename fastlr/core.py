@@ -646,9 +646,29 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     standardize = _no_centering(check_standardize(standardize), fit_intercept)
     data = as_data(X)
     classes, codes = check_class_labels(y, data.m)
-    softmax_model = classes.shape[0] > 2
     sw = check_sample_weight(sample_weight, data.m)
     row_fold, fold_ids = check_folds(folds, codes, data.m)
+    return _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas,
+                        l1_ratios, penalty=penalty, batch_size=batch_size,
+                        epochs=epochs, lr=lr, standardize=standardize,
+                        shuffle=shuffle, rng=rng, epoch_loss=epoch_loss, tol=tol,
+                        n_iter_no_change=n_iter_no_change, n_threads=n_threads,
+                        callback=callback, learning_rate=learning_rate,
+                        power_t=power_t, average_start=average_start,
+                        fit_intercept=fit_intercept)
+
+
+def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *,
+                 penalty, batch_size, epochs, lr, standardize, shuffle, rng,
+                 epoch_loss, tol, n_iter_no_change, n_threads, callback,
+                 learning_rate, power_t, average_start, fit_intercept):
+    """The joint run of :func:`train_many` on validated input (shared with
+    :class:`fastlr.LogisticRegressionCV`): a model per fold of ``fold_ids``
+    (held out of ``row_fold``; a row of fold 0 is trained on by every model),
+    l1_ratio and alpha, ``alphas`` varying fastest. Returns the
+    :class:`ManyResult`.
+    """
+    softmax_model = classes.shape[0] > 2
     grid = [(f, l1r, a) for f in fold_ids for l1r in l1_ratios for a in alphas]
     K = len(grid)
     mean, scale = data.standardization(standardize, row_fold, fold_ids, sw)

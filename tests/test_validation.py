@@ -522,3 +522,28 @@ def test_weighted_column_stats_are_those_of_repeated_rows(sparse):
     np.testing.assert_allclose(rscale, want_scale, rtol=1e-12)
     if not sparse:
         assert scale[3] == 1.0
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([1, 0, 1, 1, 0]),
+    np.array([7, 3, 3, 9, 7, 0], dtype=np.int8),
+    np.array([5, 2, 5], dtype=np.uint16),
+    np.array([0, 3000, 3000, 0]),            # too spread to count: np.unique
+    np.array([-1, 1, -1]),                   # negative: np.unique
+    np.array([2, 1], dtype=np.uint64),
+    np.array([1.0, 0.0, 1.0]),
+    np.array(["b", "a", "b"]),
+    np.array([True, False, True]),
+], ids=["int64", "int8", "uint16", "spread", "negative", "uint64", "float",
+        "str", "bool"])
+def test_class_labels_are_np_unique(labels):
+    """Small non-negative integer labels are coded by counting (no sorted
+    copy of y); every kind of labels gets np.unique's classes and codes."""
+    from fastlr._validation import check_class_labels
+
+    classes, codes = check_class_labels(labels, labels.shape[0])
+    want, inverse = np.unique(labels, return_inverse=True)
+    np.testing.assert_array_equal(classes, want)
+    assert classes.dtype == want.dtype
+    np.testing.assert_array_equal(codes, inverse.reshape(-1))
+    assert codes.dtype == np.int64

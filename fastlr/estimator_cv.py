@@ -1,0 +1,553 @@
+"""Cross-validated choice of the penalty strength, every candidate of every
+fold trained from one pass over the data per epoch.
+
+:class:`LogisticRegressionCV` validates its parameters and the folds, runs
+the joint pass of :func:`fastlr.train_many` (every model of every fold and
+candidate updated while a chunk of rows is in cache), scores the models on
+their held-out folds, picks the strength and refits with
+:class:`fastlr.LogisticRegression`, whose prediction methods it shares.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import validate_data
+
+from ._driver import DivergedError
+from ._order import make_rng
+from ._progress import epoch_progress
+from ._validation import (
+    check_grid,
+    check_sample_weight,
+    check_standardize,
+    numeric_input,
+)
+from .core import _no_centering, _run_many
+from .estimator import LogisticRegression, _data
+
+__all__ = ["ALPHA_RANGE", "LogisticRegressionCV"]
+
+#: ``alphas=A`` (an int) is A strengths ``1 / (C * n_samples)`` for C
+#: log-spaced over this range: scikit-learn's ``Cs=A`` grid, from the
+#: strongest penalty to the weakest.
+ALPHA_RANGE = (1e-4, 1e4)
+
+#: Folds a single pass can hold apart (each row's fold is an int8).
+MAX_FOLDS = 127
+
+
+class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
+    """Logistic regression with the penalty strength chosen by
+    cross-validation, every fold and candidate trained in one pass.
+
+    The estimator of :class:`fastlr.LogisticRegression`, for a grid of
+    penalty strengths ``alphas`` (and elastic-net mixings ``l1_ratios``)
+    and the folds of ``cv``. Where scikit-learn's ``LogisticRegressionCV``
+    solves ``len(Cs) x n_folds`` problems one after the other, each
+    reading the data many times, here the K = n_folds x n_l1_ratios x
+    n_alphas models are trained together by :func:`fastlr.train_many`:
+    each epoch reads each chunk of rows once and updates every model that
+    trains on it, and scores it for the models that hold it out. Each model
+    is exactly the model :func:`fastlr.train` (or
+    :func:`fastlr.train_multinomial`) gives on its training rows (``rows``)
+    with the same options and ``random_state``: bit for bit, or equal to
+    rounding (1e-12 relative) for two-class models on dense X, whose sums
+    the joint run takes in another order (see :func:`fastlr.train_many`).
+    A model stops
+    when its held-out loss has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs, and then costs nothing more. The strength
+    with the best mean score over the folds is then refitted on all rows
+    (``refit=True``): that refit is ``LogisticRegression(alpha=alpha_,
+    l1_ratio=l1_ratio_, ...)`` with the other parameters of this estimator,
+    one more training run.
+
+    Binary and k-class (softmax) models, dense and sparse X, float32 and
+    float64, ``sample_weight`` and ``class_weight`` work as in
+    :class:`fastlr.LogisticRegression`; dense epochs run on numba's threads
+    (``numba.set_num_threads``), with results identical for any count.
+
+    Parameters
+    ----------
+    alphas : int or array_like of shape (n_alphas,), default 10
+        The penalty strengths to choose from (``alpha`` of
+        :class:`fastlr.LogisticRegression`: the objective is ``mean log-loss
+        + alpha * penalty`` on the standardized features). A list: those
+        values, each finite and >= 0, in that order. An int A >= 1: A values
+        ``1 / (C * n_samples)`` for C log-spaced over
+        :data:`ALPHA_RANGE` (1e-4 to 1e4), ``n_samples`` being the rows
+        given to ``fit``: the objectives of scikit-learn's
+        ``LogisticRegressionCV(Cs=A)`` on the same standardized data,
+        strongest penalty first (so ties go to the simpler model).
+    l1_ratios : array_like of shape (n_l1_ratios,) or None, default None
+        Elastic-net mixings in [0, 1] to choose from (only with
+        ``penalty="elasticnet"``); None: ``[0.15]``.
+    cv : int, cross-validation splitter, iterable or None, default None
+        The folds. None: 5. An int F >= 2: scikit-learn's
+        ``StratifiedKFold(F)`` (no shuffling), the folds of scikit-learn's
+        ``LogisticRegressionCV``; F may not exceed the smallest class's row
+        count (nor may the ``n_splits`` of a ``StratifiedKFold``). A
+        splitter (``KFold``, ``GroupKFold``, ...; ``groups`` is
+        passed to its ``split``) or an iterable of ``(train, test)`` index
+        arrays: the test sets must be disjoint and each split must train on
+        every row outside its test set, since the joint pass gives each row
+        one fold (rows in no test set are trained on by every model).
+        Splitters whose test sets overlap (``ShuffleSplit``, repeated
+        k-fold) or whose training sets leave rows out (``TimeSeriesSplit``)
+        are refused.
+    scoring : None, str or callable, default None
+        How a model is scored on its held-out fold; higher is better.
+        None: minus the held-out log-loss (cross-entropy for k classes)
+        that the pass computes for free in the model's last epoch: each
+        held-out row scored at the weights in force when the pass reached
+        it, weighted by ``sample_weight`` times ``class_weight``. With
+        ``average``, these are the iterates, not the averaged model. A
+        scikit-learn scorer name (``"neg_log_loss"``, ``"accuracy"``,
+        ``"roc_auc"``, ...) or a callable ``scorer(estimator, X, y)``: the
+        final model of each fold and candidate scored on a copy of its
+        held-out rows (with ``sample_weight=`` the rows' sample weights
+        when ``fit`` was given some), as in scikit-learn.
+    refit : bool, default True
+        True: choose the candidate with the best mean score over the folds
+        and train it on all rows (``coef_`` is that model). False: as
+        scikit-learn, take each fold's best candidate and average their
+        models' raw-space coefficients and intercepts; ``alpha_`` and
+        ``l1_ratio_`` are then the means of the chosen values.
+    lr, batch_size, max_iter, tol, n_iter_no_change, penalty, standardize, \
+shuffle, random_state, verbose, learning_rate, power_t, average, class_weight, \
+fit_intercept
+        As in :class:`fastlr.LogisticRegression`, for every model; ``tol``
+        stops each cross-validation model on its held-out loss (the refit
+        on its training loss), ``max_iter`` (>= 1) bounds the epochs of the
+        joint pass and of the refit. ``penalty`` is ``"l2"``, ``"l1"`` or
+        ``"elasticnet"`` (None would leave nothing to choose).
+        ``verbose`` shows a progress bar for the joint pass and the refit.
+    early_stopping, validation_fraction
+        As in :class:`fastlr.LogisticRegression`, for the refit only (the
+        cross-validation models already stop on their held-out folds).
+    solver : {"auto", "lbfgs", "sgd"}, default "auto"
+        As in :class:`fastlr.LogisticRegression`, for the refit only: the
+        cross-validation models are the SGD runs of the joint pass (that is
+        what one pass over the data trains for every model), and choose the
+        strength; ``"auto"`` then refits it to the optimum of its objective.
+
+    Attributes
+    ----------
+    alphas_ : ndarray of shape (n_alphas,)
+        The strengths tried.
+    l1_ratios_ : ndarray of shape (n_l1_ratios,)
+        The mixings tried: ``[0.0]`` for ``penalty="l2"``, ``[1.0]`` for
+        ``"l1"`` (what they amount to).
+    scores_ : ndarray of shape (n_folds, n_l1_ratios, n_alphas)
+        Each model's score on its held-out fold (see ``scoring``), higher
+        is better (minus the log-loss by default), as scikit-learn's
+        ``scores_`` with ``use_legacy_attributes=False``. ``-inf`` for a
+        model whose training diverged (its loss exploded: see
+        :class:`fastlr.DivergedError`; the joint run raises it only when
+        every model diverges), so that it is never chosen.
+    alpha_ : float
+        The chosen strength (mean of the folds' choices with
+        ``refit=False``).
+    l1_ratio_ : float
+        The chosen mixing (0.0 for ``"l2"``, 1.0 for ``"l1"``).
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+        The final model in raw feature space, dtype of X.
+    coefs_paths_ : ndarray of shape (n_folds, n_l1_ratios, n_alphas, \
+n_rows, n_features + fit_intercept)
+        Every cross-validation model in raw feature space, its intercept in
+        the last column (when ``fit_intercept``); ``n_rows`` is 1 for two
+        classes, n_classes for more. dtype of X.
+    n_iter_ : ndarray of shape (n_folds, n_l1_ratios, n_alphas)
+        Epochs each cross-validation model trained.
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+
+    Notes
+    -----
+    Model files (:func:`fastlr.save`) hold :class:`fastlr.LogisticRegression`
+    models only, and refuse this estimator; to keep the chosen model,
+    save ``LogisticRegression(alpha=cv.alpha_, ...)`` fitted on the data.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from fastlr import LogisticRegressionCV
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = LogisticRegressionCV(alphas=8, cv=5, random_state=0).fit(X, y)
+    >>> clf.scores_.shape, clf.coef_.shape
+    ((5, 1, 8), (1, 30))
+    >>> bool(clf.alpha_ in clf.alphas_), clf.score(X, y) > 0.97
+    (True, True)
+    """
+
+    _doc_link_module = "fastlr"
+    _doc_link_template = "https://pypi.org/project/fastlr-numba/{version}/"
+    _doc_link_url_param_generator = LogisticRegression._doc_link_url_param_generator
+
+    def __init__(self, alphas=10, l1_ratios=None, cv=None, scoring=None, refit=True,
+                 lr=0.01, batch_size=32, max_iter=1000, tol=1e-4,
+                 n_iter_no_change=5, penalty="l2", standardize=True, shuffle=True,
+                 random_state=None, verbose=0, learning_rate="constant",
+                 power_t=0.5, average=False, early_stopping=False,
+                 validation_fraction=0.1, class_weight=None, fit_intercept=True,
+                 solver="auto"):
+        self.alphas = alphas
+        self.l1_ratios = l1_ratios
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.penalty = penalty
+        self.standardize = standardize
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.learning_rate = learning_rate
+        self.power_t = power_t
+        self.average = average
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.class_weight = class_weight
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    # -------------------------------------------------------------- checks
+
+    def _model(self, alpha, l1_ratio, solver=None):
+        """The :class:`fastlr.LogisticRegression` of one candidate: this
+        estimator's parameters with ``alpha`` and ``l1_ratio`` (and
+        ``solver``, if given: the joint pass's models are SGD's)."""
+        known = LogisticRegression().get_params()
+        # a parameter LogisticRegression has and this estimator lacks keeps
+        # LogisticRegression's default
+        shared = {name: value for name, value in self.get_params(deep=False).items()
+                  if name in known}
+        if solver is not None:
+            shared["solver"] = solver
+        return LogisticRegression(alpha=alpha, l1_ratio=l1_ratio, **shared)
+
+    def _check_params(self):
+        """Everything checkable without the data, before anything runs:
+        ``(train_params, sgd_options, scorer)``."""
+        self._model(0.0, 0.15)._solver_plan()   # the refit's solver is known
+        params, options = self._model(0.0, 0.15, "sgd")._params(self.max_iter)
+        if self.penalty is None:
+            raise ValueError("penalty=None leaves no strength to choose; use "
+                             "'l2', 'l1' or 'elasticnet' (or fastlr."
+                             "LogisticRegression for an unpenalized model)")
+        if params[1] < 1:
+            raise ValueError(f"max_iter must be at least 1 for cross-validation, "
+                             f"got {self.max_iter}")
+        if not isinstance(self.refit, bool | np.bool_):
+            raise TypeError(f"refit must be True or False, got {self.refit!r}")
+        a = self.alphas
+        if isinstance(a, numbers.Integral) and not isinstance(a, bool | np.bool_):
+            if a < 1:
+                raise ValueError(f"alphas must be an int >= 1 (that many strengths) "
+                                 f"or a list of strengths, got {a}")
+        elif isinstance(a, bool | np.bool_ | str):
+            raise TypeError(f"alphas must be an int >= 1 or a list of strengths, "
+                            f"got {a!r}")
+        else:
+            check_grid(a, "alphas")
+        self._l1_grid()
+        self._cv_int()
+        return params, options, self._scorer()
+
+    def _alpha_grid(self, n_samples):
+        a = self.alphas
+        if isinstance(a, numbers.Integral):
+            lo, hi = ALPHA_RANGE
+            Cs = np.logspace(np.log10(lo), np.log10(hi), int(a))
+            return 1.0 / (Cs * n_samples)
+        return check_grid(a, "alphas")
+
+    def _l1_grid(self):
+        """``(l1_ratios passed to the joint run, l1_ratios_)``."""
+        if self.penalty != "elasticnet":
+            if self.l1_ratios is not None:
+                raise ValueError(f"l1_ratios only applies to penalty='elasticnet', "
+                                 f"got penalty={self.penalty!r}")
+            return np.array([0.15]), np.array([1.0 if self.penalty == "l1"
+                                                else 0.0])
+        grid = check_grid([0.15] if self.l1_ratios is None else self.l1_ratios,
+                          "l1_ratios", upper=1.0)
+        return grid, grid
+
+    def _cv_int(self):
+        """The number of folds when ``cv`` is None or an int, else None."""
+        cv = self.cv
+        if cv is None:
+            return 5
+        if isinstance(cv, bool | np.bool_ | str):
+            raise TypeError(f"cv must be an int, a cross-validation splitter or an "
+                            f"iterable of (train, test) splits, got {cv!r}")
+        if isinstance(cv, numbers.Integral):
+            if not 2 <= cv <= MAX_FOLDS:
+                raise ValueError(f"cv must be between 2 and {MAX_FOLDS} folds, "
+                                 f"got {cv}")
+            return int(cv)
+        if not (hasattr(cv, "split") or hasattr(cv, "__iter__")):
+            raise TypeError(f"cv must be an int, a cross-validation splitter or an "
+                            f"iterable of (train, test) splits, got {cv!r}")
+        return None
+
+    def _scorer(self):
+        s = self.scoring
+        if s is None:
+            return None
+        if isinstance(s, str):
+            from sklearn.metrics import get_scorer
+
+            try:
+                return get_scorer(s)
+            except ValueError:
+                raise ValueError(
+                    f"scoring={s!r} is not a scikit-learn scorer name; use None "
+                    "(the held-out log-loss of the pass), a name of "
+                    "sklearn.metrics.get_scorer_names() such as 'neg_log_loss', "
+                    "'accuracy' or 'roc_auc', or a callable scorer(estimator, X, "
+                    "y)") from None
+        if callable(s):
+            return s
+        raise TypeError(f"scoring must be None, a scorer name or a callable "
+                        f"scorer(estimator, X, y), got {s!r}")
+
+    def _folds(self, X, y, codes, groups):
+        """``row_fold`` (m,) int8: each row's test fold, 1..F (0: in no test
+        set), after checking that the splits can share one pass."""
+        from sklearn.model_selection import StratifiedKFold, check_cv
+
+        m = codes.shape[0]
+        F = self._cv_int()
+        # stratified folds (an int cv, or a StratifiedKFold) must each hold
+        # every class; scikit-learn only warns when they cannot
+        stratified = F if F is not None else (
+            self.cv.n_splits if isinstance(self.cv, StratifiedKFold) else None)
+        if stratified is not None:
+            smallest = int(np.bincount(codes).min())
+            if stratified > smallest:
+                raise ValueError(f"cv={self._cv_int() or self.cv!r} gives "
+                                 f"{stratified} stratified folds, more than the "
+                                 f"smallest class has rows ({smallest}); each "
+                                 "fold must hold every class: use fewer folds")
+        splitter = check_cv(self.cv if F is None else F, y, classifier=True)
+        row_fold = np.zeros(m, dtype=np.int8)
+        n_splits = 0
+        for f, split in enumerate(splitter.split(X, y, groups), start=1):
+            n_splits = f
+            if f > MAX_FOLDS:
+                raise ValueError(f"cv gives more than {MAX_FOLDS} splits; the "
+                                 "joint pass holds at most that many folds")
+            train, test = (_indices(part, m, f, name)
+                           for part, name in zip(split, ("train", "test"),
+                                                 strict=True))
+            if test.shape[0] == 0:
+                raise ValueError(f"cv: the test set of split {f} is empty")
+            if np.unique(test).shape[0] < test.shape[0] or row_fold[test].any():
+                raise ValueError(
+                    f"cv: the test set of split {f} overlaps an earlier test set "
+                    "(or repeats a row); the joint pass gives each row one fold, "
+                    "so the test sets must be disjoint (KFold, StratifiedKFold, "
+                    "GroupKFold, PredefinedSplit), not resampled (ShuffleSplit, "
+                    "RepeatedKFold)")
+            outside = np.ones(m, dtype=bool)
+            outside[test] = False
+            trained = np.zeros(m, dtype=bool)
+            trained[train] = True
+            if not np.array_equal(trained, outside):
+                raise ValueError(
+                    f"cv: split {f} does not train on every row outside its test "
+                    "set (as TimeSeriesSplit does); the joint pass trains each "
+                    "model on all rows but its own fold's")
+            row_fold[test] = f
+        if n_splits == 0:
+            raise ValueError("cv gives no split")
+        for f in range(1, n_splits + 1):
+            if np.unique(codes[row_fold != f]).shape[0] < 2:
+                raise ValueError(f"cv: the training rows of split {f} hold a "
+                                 "single class; training needs two")
+        return row_fold, list(range(1, n_splits + 1))
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Train every candidate on every fold in one joint pass, choose, and
+        refit.
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix of shape (m, n)
+        y : array_like of shape (m,)
+            At least two distinct labels of any sortable type.
+        sample_weight : array_like of shape (m,) or None
+            Non-negative per-row weights, in training and in the scores.
+        groups : array_like of shape (m,) or None
+            Passed to the ``split`` of a ``cv`` splitter (``GroupKFold``).
+
+        Returns
+        -------
+        self
+        """
+        (batch_size, epochs, lr, _, tol, n_iter_no_change), options, scorer = \
+            self._check_params()
+        learning_rate, power_t, _, average_start = options
+        run_l1_ratios, l1_ratios_ = self._l1_grid()
+        standardize = _no_centering(check_standardize(self.standardize),
+                                    bool(self.fit_intercept))
+        X = numeric_input(X)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
+                             order="C", y_numeric=False, accept_sparse="csr")
+        data = _data(X)
+        check_classification_targets(y)
+        sw = check_sample_weight(sample_weight, data.m)
+        classes = np.unique(y)
+        if classes.shape[0] == 1:
+            raise ValueError(f"y contains only one class ({classes[0]!r}); "
+                             "training needs two")
+        model = self._model(0.0, 0.15, "sgd")
+        codes = model._encode(y, classes)
+        alphas = self._alpha_grid(data.m)
+        row_fold, fold_ids = self._folds(X, y, codes, groups)
+        sw_fit = model._class_weights(codes, classes, sw, fitting=True)
+        if sw_fit.shape[0]:
+            for f in fold_ids:
+                if not (sw_fit[row_fold != f] > 0).any() or \
+                        not (sw_fit[row_fold == f] > 0).any():
+                    raise ValueError(f"cv: the training or test rows of split {f} "
+                                     "all have weight zero")
+        progress = epoch_progress(self.verbose, epochs, data.m, desc="cv")
+        with progress:
+            res = _run_many(
+                data, codes, classes, sw_fit, row_fold, fold_ids, alphas,
+                run_l1_ratios, penalty=self.penalty, batch_size=batch_size,
+                epochs=epochs, lr=lr, standardize=standardize,
+                shuffle=self.shuffle, rng=make_rng(self.random_state),
+                epoch_loss="running", tol=tol, n_iter_no_change=n_iter_no_change,
+                n_threads=None, callback=progress, learning_rate=learning_rate,
+                power_t=power_t, average_start=average_start,
+                fit_intercept=bool(self.fit_intercept))
+        F, L, A = len(fold_ids), l1_ratios_.shape[0], alphas.shape[0]
+        if tol is not None:
+            late = int(np.count_nonzero(~res.converged & ~res.diverged))
+            if late:
+                warnings.warn(
+                    f"{late} of the {res.n_iter.shape[0]} cross-validation models "
+                    f"reached max_iter={epochs} epochs before their held-out loss "
+                    f"stopped improving by tol={tol}; increase max_iter or lr",
+                    ConvergenceWarning, stacklevel=2)
+        scores = self._scores(res, scorer, X, y, sw, row_fold, fold_ids, data.dtype)
+        paths = _paths(res, bool(self.fit_intercept))
+        self.classes_ = classes
+        self.alphas_ = alphas
+        self.l1_ratios_ = l1_ratios_
+        self.scores_ = scores.reshape(F, L, A)
+        self.n_iter_ = res.n_iter.reshape(F, L, A)
+        self.coefs_paths_ = paths.reshape(F, L, A, *paths.shape[1:])
+        self._choose(res, X, y, sample_weight, F, L, A, data.dtype)
+        return self
+
+    def _scores(self, res, scorer, X, y, sw, row_fold, fold_ids, dtype):
+        """(K,) scores, higher is better; -inf for a diverged model."""
+        K = res.n_iter.shape[0]
+        scores = np.full(K, -np.inf)
+        ok = ~res.diverged & (res.n_iter > 0)
+        if scorer is None:
+            last = np.maximum(res.n_iter - 1, 0)
+            held = res.heldout[np.arange(K), last] if res.heldout.shape[1] else \
+                np.full(K, np.nan)
+            scores[ok] = -held[ok]
+        else:
+            n = X.shape[1]
+            rows = res.W.shape[1] if res.W.ndim == 3 else 1
+            for f in fold_ids:
+                test = np.flatnonzero(row_fold == f)
+                Xt, yt = X[test], y[test]
+                kw = {"sample_weight": sw[test]} if sw.shape[0] else {}
+                for i in np.flatnonzero((res.folds == f) & ok):
+                    est = self._model(float(res.alphas[i]), float(res.l1_ratios[i]))
+                    est.classes_ = res.classes
+                    est.coef_ = res.W[i].reshape(rows, n).astype(dtype)
+                    est.intercept_ = np.asarray(res.b[i], dtype=dtype).reshape(rows)
+                    est.n_features_in_ = n
+                    scores[i] = float(scorer(est, Xt, yt, **kw))
+        scores[np.isnan(scores)] = -np.inf
+        return scores
+
+    def _choose(self, res, X, y, sample_weight, F, L, A, dtype):
+        scores = self.scores_.reshape(F, L * A)
+        rows = res.W.shape[1] if res.W.ndim == 3 else 1
+        l1_of = np.repeat(self.l1_ratios_, A)
+        alpha_of = np.tile(self.alphas_, L)
+        if self.refit:
+            mean = scores.mean(axis=0)
+            if not np.isfinite(mean).any():
+                raise DivergedError(
+                    "every candidate diverged on at least one fold (lower the "
+                    "learning rate lr, or the largest alphas)")
+            best = int(np.argmax(mean))
+            self.alpha_ = float(alpha_of[best])
+            self.l1_ratio_ = float(l1_of[best])
+            refit = self._model(self.alpha_, self.l1_ratio_ if self.penalty ==
+                                "elasticnet" else 0.15)
+            refit.fit(X, y, sample_weight=sample_weight)
+            self.coef_, self.intercept_ = refit.coef_, refit.intercept_
+            return
+        best = np.argmax(scores, axis=1)
+        if not np.isfinite(scores[np.arange(F), best]).all():
+            raise DivergedError("every candidate diverged on some fold (lower the "
+                                "learning rate lr, or the largest alphas)")
+        chosen = np.arange(F) * (L * A) + best
+        n = X.shape[1]
+        self.coef_ = res.W[chosen].reshape(F, rows, n).astype(np.float64).mean(
+            axis=0).astype(dtype)
+        self.intercept_ = np.asarray(res.b[chosen], dtype=np.float64).reshape(
+            F, rows).mean(axis=0).astype(dtype)
+        self.alpha_ = float(alpha_of[best].mean())
+        self.l1_ratio_ = float(l1_of[best].mean())
+
+    # -------------------------------------------------------------- predict
+    # the final model is coef_ and intercept_, as LogisticRegression's
+
+    decision_function = LogisticRegression.decision_function
+    predict_proba = LogisticRegression.predict_proba
+    predict_log_proba = LogisticRegression.predict_log_proba
+    predict = LogisticRegression.predict
+
+
+def _indices(part, m, f, name):
+    """One side of a split as row indices (index arrays or boolean masks)."""
+    arr = np.asarray(part)
+    if arr.dtype == np.bool_ and arr.shape == (m,):
+        return np.flatnonzero(arr)
+    if arr.ndim != 1 or (arr.shape[0] and arr.dtype.kind not in "iu"):
+        raise ValueError(f"cv: the {name} part of split {f} is not a 1-D array of "
+                         "row indices")
+    arr = arr.astype(np.intp, copy=False)
+    if arr.shape[0] and (arr.min() < 0 or arr.max() >= m):
+        raise ValueError(f"cv: the {name} part of split {f} has row indices "
+                         f"outside 0..{m - 1}")
+    return arr
+
+
+def _paths(res, fit_intercept):
+    """(K, n_rows, n + fit_intercept): each model's raw coefficients, the
+    intercept last."""
+    W = res.W if res.W.ndim == 3 else res.W[:, None, :]
+    if not fit_intercept:
+        return W.copy()
+    b = np.asarray(res.b, dtype=W.dtype).reshape(W.shape[0], W.shape[1], 1)
+    return np.concatenate([W, b], axis=2)

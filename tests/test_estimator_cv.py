@@ -1,0 +1,407 @@
+"""fastlr.LogisticRegressionCV: every fold and candidate from one pass.
+
+Each cross-validation model must be the model fastlr.train (or
+train_multinomial) gives alone on its training rows: bit for bit, except
+two-class models on dense X, whose joint run sums logits and gradients two
+rows by four models at a time (the same sums in another order: 1e-12
+relative, see ``same``); the refit must be fastlr.LogisticRegression with
+the chosen strength; and bad parameters must be refused before anything is
+trained.
+"""
+
+import warnings
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import (
+    GroupKFold,
+    KFold,
+    PredefinedSplit,
+    RepeatedKFold,
+    ShuffleSplit,
+    StratifiedKFold,
+    TimeSeriesSplit,
+    cross_val_score,
+)
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import fastlr
+from fastlr import LogisticRegression, LogisticRegressionCV, _dispatch
+from fastlr import estimator_cv as ecv
+
+# the expected failures of LogisticRegression's checks (test_estimator.py),
+# for the same reason: mini-batch SGD visits batches of rows, so weighting a
+# row by 2 is not the same step sequence as repeating it
+EXPECTED_FAILED = {
+    "check_sample_weight_equivalence_on_dense_data":
+        "mini-batch SGD: weights are not equivalent to repeated rows",
+    "check_sample_weight_equivalence_on_sparse_data":
+        "mini-batch SGD: weights are not equivalent to repeated rows",
+}
+
+
+# cv=3: one check fits 10 rows whose smallest class has 3 rows, and a cv
+# larger than the smallest class is refused (a stratified fold must hold
+# every class)
+@parametrize_with_checks(
+    [LogisticRegressionCV(alphas=3, cv=3, max_iter=200, tol=1e-3, random_state=0)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED,
+)
+def test_sklearn_estimator_checks(estimator, check):
+    with warnings.catch_warnings():
+        # the checks fit on tiny or random data with few epochs on purpose
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def make_data(seed=0, m=600, n=5, k=2, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    y = (Z @ rng.normal(size=(n, k)) + rng.gumbel(size=(m, k))).argmax(axis=1)
+    X = Z * rng.uniform(0.5, 3.0, n) + rng.uniform(-2.0, 2.0, n)
+    return X.astype(dtype), y
+
+
+#: small and quick: few epochs, no tol unless a test sets one
+OPTS = dict(batch_size=40, max_iter=4, lr=0.05, tol=None, random_state=3)
+
+
+def fold_labels(cv, X, y, groups=None):
+    """Each row's test fold (1..F, 0 in none) under the splitter ``cv``."""
+    row_fold = np.zeros(len(y), dtype=np.int64)
+    for f, (_, test) in enumerate(cv.split(X, y, groups), start=1):
+        row_fold[test] = f
+    return row_fold
+
+
+def same(actual, desired, X, y):
+    """Bit for bit, or to 1e-12 relative (of the largest value) for the
+    two-class models of dense X, which the joint run sums in another order."""
+    if sp.issparse(X) or np.unique(y).shape[0] > 2:
+        np.testing.assert_array_equal(actual, desired)
+        return
+    scale = np.max(np.abs(desired))
+    np.testing.assert_allclose(actual, desired, rtol=1e-12, atol=1e-12 * scale)
+
+
+def alone(X, y, row_fold, f, alpha, l1_ratio=0.15, **kw):
+    """The model holding out fold f, trained alone by fastlr.train(rows=...)."""
+    train = fastlr.train if len(np.unique(y)) == 2 else fastlr.train_multinomial
+    opts = {"batch_size": kw.pop("batch_size"), "epochs": kw.pop("max_iter"),
+            "lr": kw.pop("lr"), "random_state": kw.pop("random_state")}
+    kw.pop("tol", None)
+    return train(X, y, penalty=kw.pop("penalty", "l2"), alpha=alpha,
+                 l1_ratio=l1_ratio, rows=row_fold != f, **opts, **kw)
+
+
+@pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+def test_each_fold_model_equals_the_model_trained_alone(k, storage):
+    X, y = make_data(1, k=k)
+    extra = {}
+    if storage == "csr":
+        X = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
+        extra = {"standardize": "scale"}
+    cv = LogisticRegressionCV(alphas=[1e-1, 1e-3], cv=3, **OPTS, **extra).fit(X, y)
+    row_fold = fold_labels(StratifiedKFold(3), X, y)
+    rows = 1 if k == 2 else k
+    assert cv.coefs_paths_.shape == (3, 1, 2, rows, X.shape[1] + 1)
+    assert cv.scores_.shape == cv.n_iter_.shape == (3, 1, 2)
+    for f in range(3):
+        for a, alpha in enumerate(cv.alphas_):
+            solo = alone(X, y, row_fold, f + 1, alpha, **OPTS, **extra)
+            same(cv.coefs_paths_[f, 0, a, :, :-1], np.reshape(solo[0], (rows, -1)),
+                 X, y)
+            same(cv.coefs_paths_[f, 0, a, :, -1], np.reshape(solo[1], rows), X, y)
+
+
+def test_default_scores_are_the_pass_heldout_loss_and_refit_is_the_estimator():
+    X, y = make_data(2)
+    cv = LogisticRegressionCV(alphas=4, cv=4, **OPTS).fit(X, y)
+    # the grid: scikit-learn's Cs = logspace(-4, 4, 4) as 1 / (C * n_samples)
+    np.testing.assert_allclose(cv.alphas_, 1.0 / (np.logspace(-4, 4, 4) * len(y)),
+                               rtol=1e-14)
+    row_fold = fold_labels(StratifiedKFold(4), X, y)
+    many = fastlr.train_many(X, y, cv.alphas_, folds=row_fold, batch_size=40,
+                             epochs=4, lr=0.05, random_state=3)
+    last = many.heldout[np.arange(len(many.n_iter)), many.n_iter - 1]
+    ok = ~many.diverged
+    np.testing.assert_array_equal(cv.scores_.reshape(-1)[ok], -last[ok])
+    assert (cv.scores_.reshape(-1)[~ok] == -np.inf).all()
+    best = int(np.argmax(cv.scores_.mean(axis=0).reshape(-1)))
+    assert cv.alpha_ == cv.alphas_[best] and cv.l1_ratio_ == 0.0
+    refit = LogisticRegression(alpha=cv.alpha_, **OPTS).fit(X, y)
+    np.testing.assert_array_equal(cv.coef_, refit.coef_)
+    np.testing.assert_array_equal(cv.intercept_, refit.intercept_)
+    np.testing.assert_array_equal(cv.predict_proba(X), refit.predict_proba(X))
+    np.testing.assert_array_equal(cv.predict(X), refit.predict(X))
+    assert cv.score(X, y) == refit.score(X, y)
+
+
+def test_refit_false_averages_each_folds_best_model():
+    X, y = make_data(3)
+    cv = LogisticRegressionCV(alphas=[1.0, 1e-2, 1e-4], cv=3, refit=False,
+                              **OPTS).fit(X, y)
+    best = cv.scores_[:, 0].argmax(axis=1)
+    chosen = cv.coefs_paths_[np.arange(3), 0, best]
+    np.testing.assert_allclose(cv.coef_[0], chosen[:, 0, :-1].mean(axis=0),
+                               rtol=1e-12)
+    np.testing.assert_allclose(cv.intercept_, chosen[:, 0, -1:].mean(axis=0),
+                               rtol=1e-12)
+    assert cv.alpha_ == pytest.approx(cv.alphas_[best].mean())
+
+
+@pytest.mark.parametrize("scoring", ["accuracy", "callable"])
+def test_scorers_score_the_final_fold_models(scoring):
+    X, y = make_data(4, k=3)
+    labels = np.array(["a", "b", "c"])[y]
+    if scoring == "callable":
+        def scoring(est, X_test, y_test):
+            return accuracy_score(y_test, est.predict(X_test))
+    cv = LogisticRegressionCV(alphas=[1e-1, 1e-3], cv=3, scoring=scoring,
+                              **OPTS).fit(X, labels)
+    row_fold = fold_labels(StratifiedKFold(3), X, labels)
+    for f in range(3):
+        test = row_fold == f + 1
+        for a in range(2):
+            path = cv.coefs_paths_[f, 0, a]
+            z = X[test] @ path[:, :-1].T + path[:, -1]
+            acc = accuracy_score(labels[test], cv.classes_[z.argmax(axis=1)])
+            assert cv.scores_[f, 0, a] == pytest.approx(acc, rel=1e-12)
+
+
+def test_neg_log_loss_scorer_is_close_to_the_free_heldout_loss():
+    """The pass scores each held-out row at the weights then in force; with
+    a converged model that is nearly the final model's loss."""
+    X, y = make_data(5, m=2000)
+    kw = dict(OPTS, max_iter=30)
+    free = LogisticRegressionCV(alphas=[1e-3], cv=3, **kw).fit(X, y)
+    exact = LogisticRegressionCV(alphas=[1e-3], cv=3, scoring="neg_log_loss",
+                                 **kw).fit(X, y)
+    np.testing.assert_allclose(free.scores_, exact.scores_, rtol=0.02)
+
+
+@pytest.mark.parametrize("splitter", ["kfold", "group", "predefined"])
+def test_splitters(splitter):
+    X, y = make_data(6)
+    groups = np.arange(len(y)) % 7 if splitter == "group" else None
+    if splitter == "kfold":
+        cv_arg = KFold(3, shuffle=True, random_state=0)
+    elif splitter == "group":
+        cv_arg = GroupKFold(3)
+    else:
+        # rows of fold -1 are in no test set: every model trains on them
+        cv_arg = PredefinedSplit(np.where(np.arange(len(y)) % 5 == 0, -1,
+                                          np.arange(len(y)) % 2))
+    cv = LogisticRegressionCV(alphas=[1e-2], cv=cv_arg, **OPTS).fit(
+        X, y, groups=groups)
+    row_fold = fold_labels(cv_arg, X, y, groups)
+    assert cv.scores_.shape[0] == row_fold.max()
+    for f in range(row_fold.max()):
+        solo = alone(X, y, row_fold, f + 1, 1e-2, **OPTS)
+        same(cv.coefs_paths_[f, 0, 0, 0, :-1], solo.w, X, y)
+    # an iterable of (train, test) splits gives the same models
+    again = LogisticRegressionCV(alphas=[1e-2], cv=list(cv_arg.split(X, y, groups)),
+                                 **OPTS).fit(X, y)
+    np.testing.assert_array_equal(again.coefs_paths_, cv.coefs_paths_)
+
+
+def test_elasticnet_grid_and_shapes():
+    X, y = make_data(7)
+    cv = LogisticRegressionCV(alphas=[1e-2, 1e-4], l1_ratios=[0.2, 0.9], cv=3,
+                              penalty="elasticnet", **OPTS).fit(X, y)
+    assert cv.scores_.shape == (3, 2, 2) and cv.l1_ratios_.tolist() == [0.2, 0.9]
+    assert cv.l1_ratio_ in (0.2, 0.9)
+    row_fold = fold_labels(StratifiedKFold(3), X, y)
+    solo = alone(X, y, row_fold, 2, 1e-4, l1_ratio=0.9, penalty="elasticnet",
+                 **OPTS)
+    same(cv.coefs_paths_[1, 1, 1, 0, :-1], solo.w, X, y)
+    l1 = LogisticRegressionCV(alphas=[1e-2], cv=3, penalty="l1", **OPTS).fit(X, y)
+    assert l1.l1_ratios_.tolist() == [1.0] and l1.l1_ratio_ == 1.0
+
+
+def test_dtype_and_sparse(dtype):
+    X, y = make_data(8, dtype=dtype)
+    cv = LogisticRegressionCV(alphas=3, cv=3, standardize="scale", **OPTS).fit(X, y)
+    assert cv.coef_.dtype == cv.intercept_.dtype == cv.coefs_paths_.dtype == dtype
+    Xs = LogisticRegressionCV(alphas=3, cv=3, standardize="scale", **OPTS).fit(
+        sp.csr_matrix(X), y)
+    assert Xs.alpha_ == cv.alpha_
+    tol = 1e-4 if dtype == np.float32 else 1e-9
+    np.testing.assert_allclose(Xs.coefs_paths_, cv.coefs_paths_, rtol=tol, atol=tol)
+    np.testing.assert_allclose(Xs.predict_proba(sp.csr_matrix(X)),
+                               cv.predict_proba(X), rtol=tol, atol=tol)
+
+
+def test_class_weight_is_a_sample_weight():
+    X, y = make_data(9)
+    y = np.where(np.arange(len(y)) % 4 == 0, y, 0)   # imbalanced
+    balanced = LogisticRegressionCV(alphas=3, cv=3, class_weight="balanced",
+                                    **OPTS).fit(X, y)
+    counts = np.bincount(y)
+    sw = (len(y) / (2.0 * counts))[y]
+    weighted = LogisticRegressionCV(alphas=3, cv=3, **OPTS).fit(X, y,
+                                                                sample_weight=sw)
+    np.testing.assert_array_equal(balanced.coefs_paths_, weighted.coefs_paths_)
+    np.testing.assert_array_equal(balanced.scores_, weighted.scores_)
+    np.testing.assert_array_equal(balanced.coef_, weighted.coef_)
+
+
+def test_threads_give_identical_models(monkeypatch):
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
+                        max(2, numba.config.NUMBA_NUM_THREADS))
+    X, y = make_data(10, m=3000, k=3)
+    kw = dict(OPTS, batch_size=300)
+    fits = []
+    for threads in (1, 2):
+        old = numba.get_num_threads()
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            fits.append(LogisticRegressionCV(alphas=3, cv=3, **kw).fit(X, y))
+        finally:
+            numba.set_num_threads(old)
+    np.testing.assert_array_equal(fits[0].coefs_paths_, fits[1].coefs_paths_)
+    np.testing.assert_array_equal(fits[0].scores_, fits[1].scores_)
+
+
+def test_early_stopping_per_model_and_convergence_warning():
+    X, y = make_data(11, m=1500)
+    kw = dict(OPTS, max_iter=60, tol=1e-3, n_iter_no_change=2, lr=0.2)
+    cv = LogisticRegressionCV(alphas=[1e-5, 1e-2, 0.3], cv=3, **kw).fit(X, y)
+    assert cv.n_iter_.min() < cv.n_iter_.max() <= 60
+    with pytest.warns(ConvergenceWarning, match="reached|used all max_iter") as record:
+        LogisticRegressionCV(alphas=[1e-5], cv=3, **dict(kw, max_iter=2,
+                                                          tol=1e-12)).fit(X, y)
+    # one warning for the cross-validation models, one for the refit
+    assert any("3 cross-validation models" in str(w.message) for w in record)
+
+
+def test_diverged_candidates_score_minus_inf():
+    """A candidate whose loss explodes (here: a huge step on raw features,
+    where the strong penalty's floored shrink leaves w = -lr * gradient)
+    scores -inf and is not chosen; the others train as usual."""
+    X, y = make_data(12)
+    kw = dict(OPTS, lr=500.0, standardize=False, refit=False)
+    cv = LogisticRegressionCV(alphas=[1e3, 1e-6], cv=3, **kw).fit(X, y)
+    assert (cv.scores_[:, 0, 0] == -np.inf).all()
+    assert np.isfinite(cv.scores_[:, 0, 1]).all()
+    assert cv.alpha_ == 1e-6 and np.isfinite(cv.coef_).all()
+
+
+def test_sklearn_tools_and_lazy_export():
+    X, y = make_data(13)
+    est = LogisticRegressionCV(alphas=2, cv=3, **OPTS)
+    assert "LogisticRegressionCV" in dir(fastlr)
+    c = clone(est)
+    assert c.get_params() == est.get_params() and not hasattr(c, "coef_")
+    assert cross_val_score(est, X, y, cv=3).mean() > 0.6
+
+
+def test_model_files_refuse_it(tmp_path):
+    X, y = make_data(14)
+    cv = LogisticRegressionCV(alphas=2, cv=3, **OPTS).fit(X, y)
+    with pytest.raises(TypeError, match="fastlr.LogisticRegression"):
+        fastlr.save(cv, tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
+
+
+def _small_classes():
+    X, y = make_data(15, m=60)
+    y[:] = 0
+    y[:3] = 1
+    return X, y
+
+
+BAD = [
+    (dict(alphas=[]), ValueError, "alphas"),
+    (dict(alphas=[-1.0]), ValueError, "alphas"),
+    (dict(alphas=[np.nan]), ValueError, "alphas"),
+    (dict(alphas=[0.1, np.inf]), ValueError, "alphas"),
+    (dict(alphas=[[0.1, 0.2]]), ValueError, "alphas"),
+    (dict(alphas=0), ValueError, "alphas"),
+    (dict(alphas="many"), TypeError, "alphas"),
+    (dict(l1_ratios=[0.5]), ValueError, "l1_ratios"),
+    (dict(l1_ratios=[1.5], penalty="elasticnet"), ValueError, "l1_ratios"),
+    (dict(l1_ratios=[-0.1], penalty="elasticnet"), ValueError, "l1_ratios"),
+    (dict(l1_ratios=[np.nan], penalty="elasticnet"), ValueError, "l1_ratios"),
+    (dict(scoring="no_such_score"), ValueError, "scoring"),
+    (dict(scoring=3), TypeError, "scoring"),
+    (dict(cv=1), ValueError, "cv"),
+    (dict(cv=True), TypeError, "cv"),
+    (dict(cv="five"), TypeError, "cv"),
+    (dict(cv=ShuffleSplit(3, random_state=0)), ValueError, "overlap"),
+    (dict(cv=RepeatedKFold(n_splits=3, n_repeats=2)), ValueError, "overlap"),
+    (dict(cv=TimeSeriesSplit(3)), ValueError, "every row outside"),
+    (dict(refit="yes"), TypeError, "refit"),
+    (dict(penalty=None), ValueError, "penalty"),
+    (dict(max_iter=0), ValueError, "max_iter"),
+    (dict(lr=0), ValueError, "lr"),
+    (dict(batch_size=0), ValueError, "batch_size"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, match", BAD,
+                         ids=[f"{next(iter(k))}-{i}" for i, (k, _, _) in
+                              enumerate(BAD)])
+def test_bad_input_is_refused_before_training(kwargs, exc, match, monkeypatch):
+    def no_training(*args, **kw):
+        raise AssertionError("trained before refusing the input")
+
+    monkeypatch.setattr(ecv, "_run_many", no_training)
+    X, y = make_data(16, m=100)
+    with pytest.raises(exc, match=match):
+        LogisticRegressionCV(**kwargs).fit(X, y)
+
+
+def test_cv_larger_than_the_smallest_class(monkeypatch):
+    monkeypatch.setattr(ecv, "_run_many", None)   # never reached
+    X, y = _small_classes()
+    with pytest.raises(ValueError, match=r"cv=5 gives 5 stratified folds, more "
+                                         r"than the smallest class has rows \(3\)"):
+        LogisticRegressionCV().fit(X, y)
+    # a StratifiedKFold too (scikit-learn would only warn, and train folds
+    # that lack a class)
+    with pytest.raises(ValueError, match=r"cv=StratifiedKFold\(.*\) gives 4 "
+                                         r"stratified folds, more than the smallest"):
+        LogisticRegressionCV(cv=StratifiedKFold(4)).fit(X, y)
+
+
+def test_sample_weight_fold_models_equal_the_weighted_models_trained_alone():
+    X, y = make_data(17, k=3)
+    sw = np.random.default_rng(17).uniform(0.0, 3.0, len(y))
+    sw[::7] = 0.0
+    cv = LogisticRegressionCV(alphas=[1e-1, 1e-3], cv=3, **OPTS).fit(
+        X, y, sample_weight=sw)
+    row_fold = fold_labels(StratifiedKFold(3), X, y)
+    for f in range(3):
+        for a, alpha in enumerate(cv.alphas_):
+            solo = alone(X, y, row_fold, f + 1, alpha, sample_weight=sw, **OPTS)
+            # three classes: the same arithmetic, bit for bit
+            np.testing.assert_array_equal(cv.coefs_paths_[f, 0, a, :, :-1], solo[0])
+            np.testing.assert_array_equal(cv.coefs_paths_[f, 0, a, :, -1], solo[1])
+    # the weights count: unweighted models differ
+    plain = LogisticRegressionCV(alphas=[1e-1, 1e-3], cv=3, **OPTS).fit(X, y)
+    assert not np.array_equal(plain.coefs_paths_, cv.coefs_paths_)
+
+
+def test_a_stopped_model_stops_updating():
+    """A model stopped by its held-out loss after e epochs is the model
+    trained alone for exactly e epochs: the later epochs of the pass, run
+    for the models still going, leave it unchanged."""
+    X, y = make_data(18, m=1500)
+    kw = dict(OPTS, max_iter=40, tol=1e-3, n_iter_no_change=2, lr=0.2)
+    cv = LogisticRegressionCV(alphas=[1e-5, 1e-2, 0.3], cv=3, **kw).fit(X, y)
+    row_fold = fold_labels(StratifiedKFold(3), X, y)
+    stopped = np.argwhere(cv.n_iter_[:, 0] < cv.n_iter_.max())
+    assert stopped.shape[0] > 0
+    for f, a in stopped:
+        e = int(cv.n_iter_[f, 0, a])
+        solo = alone(X, y, row_fold, f + 1, cv.alphas_[a], **dict(kw, max_iter=e))
+        same(cv.coefs_paths_[f, 0, a, 0, :-1], solo.w, X, y)
+        same(cv.coefs_paths_[f, 0, a, 0, -1:], np.array([solo.b]), X, y)
