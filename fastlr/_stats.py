@@ -36,12 +36,17 @@ def finish(m, s, inv, shift, s1, s2):
     -------
     mean, scale : (n,) float64
     """
+    # Arithmetic and ufuncs only, no np.where: compiled, np.where brings in
+    # numba's broadcasting and error-message code (3-5 s of a first fit on
+    # an empty cache, against under 1 s for this form). Both selections are
+    # exact: sd is finite and >= 0, so sd * (sd > tiny) is sd or 0.0, and
+    # sd * s + (sd == 0.0) is sd * s or 1.0.
     d1 = s1 / m
     sd = np.sqrt(np.maximum(s2 / m - d1 * d1, 0.0))
     tiny = 10.0 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift * inv),
                                                         TINY)
-    sd = np.where(sd <= tiny, 0.0, sd)
-    return shift + d1 * s, np.where(sd > 0.0, sd * s, 1.0)
+    sd = sd * (sd > tiny)
+    return shift + d1 * s, sd * s + (sd == 0.0)
 
 
 def dense_shift(X):

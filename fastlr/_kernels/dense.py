@@ -285,8 +285,7 @@ def epoch(X, y, sw, blocks, block, mean, scale, batch_size, opt, state, team):
                 s[:] = 0.0
             _add(g, s, acc, gpart, spart, o3[0], o3[1])
         else:
-            G[ci] = gpart
-            S[ci] = spart
+            _park(G[ci], S[ci], gpart, spart)
             L[ci, 0] = o3[0]
             L[ci, 1] = o3[1]
         if not finish_task(ctl, end):
@@ -301,6 +300,18 @@ def epoch(X, y, sw, blocks, block, mean, scale, batch_size, opt, state, team):
         batch_weights(W, B, mean, scale, center, U, C)
         open_batch(ctl, kb + 1)
     return touched
+
+
+@jit(inline=True)
+def _park(Gq, Sq, gpart, spart):
+    """Copy a chunk's sums into its slot, element by element: assigning an
+    array to a slice (``G[ci] = gpart``) compiles numba's shape-mismatch
+    message as well, 4 s of the first call on an empty cache."""
+    k, n = gpart.shape
+    for c in range(k):
+        for j in range(n):
+            Gq[c, j] = gpart[c, j]
+        Sq[c] = spart[c]
 
 
 @jit(inline=True)
