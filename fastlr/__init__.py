@@ -10,7 +10,8 @@ kernels)::
 scikit-learn layer: :class:`fastlr.LogisticRegression`; its models export to
 ONNX with :func:`fastlr.to_onnx` (the ``onnx`` extra).
 NumPy twin of every function, for verification: :mod:`fastlr.reference`.
-The first call of each kernel JIT-compiles it (cached on disk afterwards).
+The first call of each kernel JIT-compiles it (cached on disk afterwards);
+:func:`fastlr.precompile` (``fastlr compile``) compiles them all ahead of use.
 """
 
 from . import reference
@@ -34,7 +35,7 @@ from .core import (
 # a second: they are loaded on first use, so that `import fastlr` and the
 # functional API start fast (PEP 562 module __getattr__).
 _LAZY = {"LogisticRegression": "estimator", "load": "persist", "save": "persist",
-         "to_onnx": "onnx"}
+         "to_onnx": "onnx", "precompile": "_precompile"}
 
 
 def __getattr__(name):
@@ -61,6 +62,7 @@ __all__ = [
     "load",
     "log_loss",
     "predict",
+    "precompile",
     "predict_proba",
     "reference",
     "save",
