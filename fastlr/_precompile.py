@@ -24,7 +24,8 @@ the inputs are two tables:
   integers, CSC/COO) is converted to one of these before any kernel runs.
 * :data:`CALLS`: one entry per way into the kernels: binary and k-class
   training (one thread, and several on data large enough for the threaded
-  epoch), the full-data loss, prediction, the estimator's ``fit``,
+  epoch), many models from one pass (:func:`fastlr.train_many`), the
+  full-data loss, prediction, the estimator's ``fit``,
   ``partial_fit`` and ``predict_proba``, and the functional helpers.
 
 **Extending it**: a new public path that runs kernels (a solver, a
@@ -112,8 +113,23 @@ def _threaded(X, y, Y):
         labels = yb if k == 2 else np.resize(Y, rows)
         res = train(big, labels, batch_size=_dispatch.PARALLEL_MIN_BATCH,
                     epochs=1, random_state=0, n_threads=2, epoch_loss=None)
+        fastlr.train_many(big, labels, alphas=[1e-4, 1e-2],
+                          batch_size=_dispatch.PARALLEL_MIN_BATCH, epochs=1,
+                          random_state=0, n_threads=2, epoch_loss=None)
         if k == 2:
             fastlr.predict_proba(big, res.w, res.b)
+
+
+def _train_many(X, y, Y):
+    """Many models from one pass: a path of two (so that the binary models
+    share each chunk's reads) and cross-validation folds, 2 and 3 classes."""
+    import fastlr
+
+    for labels in (y, Y):
+        fastlr.train_many(X, labels, alphas=[1e-4, 1e-2], batch_size=8, epochs=1,
+                          random_state=0)
+        fastlr.train_many(X, labels, alphas=[1e-4, 1e-2], folds=2, batch_size=8,
+                          epochs=1, random_state=0, standardize=False)
 
 
 def _predict(X, y, Y):
@@ -152,6 +168,7 @@ def _floor(X, y, Y):
 CALLS = {
     "train, binary": _train,
     "train, 3 classes": _train_k,
+    "train_many, 2 and 3 classes": _train_many,
     "train on 2 threads": _threaded,
     "predict, gradients": _predict,
     "LogisticRegression, 2 and 3 classes": _estimator,
@@ -188,11 +205,19 @@ class PrecompileReport(NamedTuple):
 
 
 def _dispatchers():
-    from ._kernels import dense, predict, scalar, sparse, stats, team, update
+    """Every kernel (numba dispatcher) of every module of the kernel package."""
+    import importlib
+    import pkgutil
 
-    return [obj for mod in (dense, predict, scalar, sparse, stats, team, update)
-            for obj in vars(mod).values() if hasattr(obj, "stats")
-            and hasattr(obj, "signatures")]
+    from . import _kernels
+
+    found = {}
+    for info in pkgutil.iter_modules(_kernels.__path__):
+        mod = importlib.import_module(f"{_kernels.__name__}.{info.name}")
+        for obj in vars(mod).values():
+            if hasattr(obj, "stats") and hasattr(obj, "signatures"):
+                found[id(obj)] = obj
+    return list(found.values())
 
 
 def _cache_counts():

@@ -286,7 +286,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         standardize = self.standardize
         if standardize is True and not self.fit_intercept:
             standardize = "scale"   # through the origin in raw space
-        mean, scale = data.standardization(standardize)
+        mean, scale = (a[0] for a in data.standardization(standardize))
         k = classes.shape[0]
         return ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
 

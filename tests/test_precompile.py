@@ -58,6 +58,13 @@ for dt in (np.float32, np.float64):
             res = fastlr.train(data, y[:m], epochs=1, random_state=0, **opts)
             fastlr.train_multinomial(data, Y[:m], epochs=1, random_state=0,
                                      **opts)
+        for labels in (y[:m], Y[:m]):
+            fastlr.train_many(data, labels, alphas=[0.0, 1e-3, 0.1], folds=3,
+                              penalty="elasticnet", l1_ratios=[0.2, 0.9],
+                              epochs=2, random_state=0, average=True,
+                              learning_rate="adagrad", tol=1e-3)
+            fastlr.train_many(data, labels, alphas=[1e-2, 1e-3], batch_size=1,
+                              fit_intercept=False, epochs=1, random_state=0)
         fastlr.predict(data, res.w, res.b, threshold=0.3)
         p = fastlr.predict_proba(data, res.w, res.b)
         fastlr.gradients(data, y[:m], p)
@@ -88,6 +95,8 @@ for dt in (np.float32, np.float64):
     fastlr.predict_proba(Xb, res.w, res.b)
     fastlr.train_multinomial(Xb, yb + (big[:, 1] > 0), batch_size=512,
                              epochs=1, n_threads=2)
+    fastlr.train_many(Xb, yb, alphas=[1e-3, 1e-2, 0.1], folds=2, batch_size=512,
+                      epochs=1, n_threads=2)
 """
 
 SCRIPT = """
@@ -153,7 +162,8 @@ def test_every_input_and_call_is_in_the_tables():
                                        "CSR int64"}
     assert {np.dtype(d).name for d in _precompile.DTYPES} == {"float32", "float64"}
     names = " ".join(_precompile.CALLS)
-    for word in ("binary", "3 classes", "threads", "predict", "LogisticRegression"):
+    for word in ("binary", "3 classes", "train_many", "threads", "predict",
+                 "LogisticRegression"):
         assert word in names
 
 
