@@ -229,3 +229,60 @@ def test_fastlr_compile_exit_status(monkeypatch, capsys, mode, compiled, message
         assert code == 1
         assert err.startswith("fastlr: error: ") and message in err
         assert err.count("\n") == 1
+
+
+FIRST_PREDICTION = """
+import json, sys
+import numpy as np
+import fastlr
+from fastlr import _precompile, reference
+from numba.core.runtime import nrt
+rng = np.random.default_rng(3)
+X = rng.normal(size=(5000, 20)); w = rng.normal(size=20)
+out = {}
+for dt in (np.float64, np.float32):
+    p = fastlr.predict_proba(X.astype(dt), w, 0.25)
+    q = reference.predict_proba(X.astype(dt), w, 0.25)
+    out[np.dtype(dt).name] = float(np.max(np.abs(p - q) / q))
+out["numba setup"] = [m for m in ("numba.np.arraymath", "scipy.linalg")
+                      if m in sys.modules]
+out["runtime"] = bool(nrt.rtsys._init)
+hits = misses = 0
+for d in _precompile._dispatchers():
+    hits += sum(d.stats.cache_hits.values())
+    misses += sum(d.stats.cache_misses.values())
+out["hits"], out["misses"] = hits, misses
+# training afterwards loads kernels that use numba's runtime, and compiles
+# nothing either
+y = (X[:, 0] > 0).astype(int)
+a = fastlr.train(X[:500], y[:500], epochs=2, random_state=0)
+b = reference.train(X[:500], y[:500], epochs=2, random_state=0)
+out["train"] = float(np.max(np.abs(a.w - b.w)))
+out["misses after train"] = sum(sum(d.stats.cache_misses.values())
+                                for d in _precompile._dispatchers())
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_first_prediction_of_a_new_process_only_loads_its_kernels():
+    """In a new process on a filled cache, the first ``predict_proba``
+    loads its kernels and compiles nothing, without numba's per-process
+    setup (numba's full registry, which imports scipy.linalg) and without
+    numba's runtime (the prediction kernels allocate nothing); its results
+    are the reference's (float64: 1e-12 relative; float32: the kernels
+    compute in float64 and round once, 1e-6). Training afterwards, whose
+    kernels need the runtime, still works and compiles nothing."""
+    fastlr.precompile()
+    out = _run_code(FIRST_PREDICTION)
+    assert out["misses"] == 0 and out["hits"] >= 3, out
+    assert out["numba setup"] == [] and out["runtime"] is False, out
+    assert out["float64"] <= 1e-12 and out["float32"] <= 1e-6, out
+    assert out["train"] <= 1e-10 and out["misses after train"] == 0, out
+
+
+def _run_code(code, timeout=1200):
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -24,7 +24,7 @@ from .jit import jit
 finish = jit()(_stats.finish)
 
 
-@jit()
+@jit(runtime=False)
 def all_finite(X):
     """True when no element of the 2-D array ``X`` is NaN or +-inf.
 
@@ -41,7 +41,7 @@ def all_finite(X):
     return True
 
 
-@jit()
+@jit(runtime=False)
 def finite_1d(a):
     """True when no element of the 1-D array ``a`` is NaN or +-inf."""
     for k in range(a.shape[0]):
