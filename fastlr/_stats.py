@@ -17,6 +17,10 @@ import numpy as np
 #: (``1 / s`` would overflow; its squares underflow anyway).
 TINY = 1e-300
 
+#: float64 machine epsilon, as a constant: ``np.finfo`` in a kernel makes every
+#: new process that loads it import numba.np.arraymath (and scipy.linalg).
+EPS = float(np.finfo(np.float64).eps)
+
 
 def scaling(amax):
     """``(s, inv)``: the per-column divisor (largest ``|x|``, 1 for an
@@ -43,8 +47,7 @@ def finish(m, s, inv, shift, s1, s2):
     # sd * s + (sd == 0.0) is sd * s or 1.0.
     d1 = s1 / m
     sd = np.sqrt(np.maximum(s2 / m - d1 * d1, 0.0))
-    tiny = 10.0 * np.finfo(np.float64).eps * np.maximum(np.abs(d1 + shift * inv),
-                                                        TINY)
+    tiny = 10.0 * EPS * np.maximum(np.abs(d1 + shift * inv), TINY)
     sd = sd * (sd > tiny)
     return shift + d1 * s, sd * s + (sd == 0.0)
 

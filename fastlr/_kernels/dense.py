@@ -442,11 +442,20 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     solo = G.shape[0] == 0
     softmax = opt.loss == LOSS_SOFTMAX
     center = np.empty(K, dtype=np.bool_)
+    # a binary stack whose means all fold out shares each chunk's reads;
+    # loops, not np.flatnonzero / ndarray.any: a cached kernel that uses
+    # those loads numba.np.arraymath (and scipy.linalg) in every new process
+    ids = np.empty(K, dtype=np.int64)
+    nact = 0
+    any_center = False
     for mm in range(K):
         center[mm] = softmax or not can_fold_mean(mean[mm], scale[mm])
-    # a binary stack whose means all fold out shares each chunk's reads
-    ids = np.flatnonzero(active)
-    many = ids.shape[0] > 1 and not center.any()
+        any_center = any_center or center[mm]
+        if active[mm]:
+            ids[nact] = mm
+            nact += 1
+    ids = ids[:nact]
+    many = nact > 1 and not any_center
     Fk = np.empty((7, CHUNK * K if many else 0))
     Zk = np.empty(CHUNK * K if many else 0)
     rows = np.empty(CHUNK, dtype=np.int64)
