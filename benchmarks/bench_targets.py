@@ -11,7 +11,13 @@ The raw epoch times are in ``bench_train.py``.
 import numba
 import numpy as np
 
-from fastlr.bench import FULL_FEATURES, FULL_ROWS, epoch_time_fn, interleaved
+from fastlr.bench import (
+    FULL_FEATURES,
+    FULL_ROWS,
+    epoch_time_fn,
+    first_call_times,
+    interleaved,
+)
 
 from .common import make_workload, read_once
 
@@ -98,3 +104,22 @@ class Threads:
 
     track_all_threads_time_over_one_thread_time.unit = \
         "all threads time / one thread time"
+
+
+class FirstCall:
+    """P15: ``predict_proba`` on 2,000,000 x 20 float64 in a new process, the
+    first call over the second, median over 5 processes (after one that
+    fills the kernel cache: the first call loads its kernels, it compiles
+    nothing). The same code as ``fastlr bench --full``."""
+
+    timeout = 900
+    number = 1
+    repeat = 1
+
+    def track_p15_first_call_time_over_second_call_time(self):
+        """First ``predict_proba`` of a new process / its second one; 1 is
+        no first-call cost, lower is better (target: <= 1.2)."""
+        return first_call_times("predict_proba", repeats=REPEATS)[2]
+
+    track_p15_first_call_time_over_second_call_time.unit = \
+        "first call time / second call time"

@@ -19,6 +19,7 @@ from .common import (
     IMPLS,
     SEED,
     child_setup,
+    first_fit_code,
     first_train_code,
     interleaved_medians,
     make_data,
@@ -225,10 +226,13 @@ class PeakMem:
 class ColdStart:
     """A fresh process: import fastlr, then a first small fit (5 epochs).
 
-    ``numba_cache="on"`` is what users see from the second run on (kernels
-    loaded from numba's on-disk cache); ``"off"`` compiles every kernel
-    (FASTLR_NUMBA_CACHE=0), i.e. the first run after an install or an edit.
-    ``timeraw_first_threaded_train`` uses the threaded epoch (batch 4096).
+    ``numba_cache="on"`` is what users see from the second run on, or after
+    ``fastlr compile`` (kernels loaded from the on-disk cache); ``"off"``
+    compiles every kernel the fit needs (FASTLR_NUMBA_CACHE=0), i.e. the
+    first run after an install or an edit without ``fastlr compile``.
+    ``timeraw_first_threaded_train`` uses the threaded epoch (batch 4096);
+    ``timeraw_first_estimator_fit_*`` import scikit-learn with the estimator
+    and fit it on dense data with two or three classes, or on CSR data.
     """
 
     params = ["on", "off"]
@@ -240,6 +244,8 @@ class ColdStart:
             # Fill the on-disk cache, so the timed processes only load it.
             for rows, batch_size in ((1000, 100), (8192, 4096)):
                 exec(first_train_code(rows, batch_size), {})
+            for model in ("binary", "multiclass", "sparse"):
+                exec(first_fit_code(model), {})
 
     def timeraw_import_and_first_train(self, numba_cache):
         """1000 x 10, batch 100."""
@@ -248,6 +254,15 @@ class ColdStart:
     def timeraw_first_threaded_train(self, numba_cache):
         """8192 x 10, batch 4096: large enough for the threaded epoch kernel."""
         return first_train_code(8192, 4096), child_setup(numba_cache)
+
+    def timeraw_first_estimator_fit_binary(self, numba_cache):
+        return first_fit_code("binary"), child_setup(numba_cache)
+
+    def timeraw_first_estimator_fit_multiclass(self, numba_cache):
+        return first_fit_code("multiclass"), child_setup(numba_cache)
+
+    def timeraw_first_estimator_fit_sparse(self, numba_cache):
+        return first_fit_code("sparse"), child_setup(numba_cache)
 
 
 def timeraw_import():

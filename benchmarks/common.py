@@ -195,6 +195,28 @@ fastlr.train(X, y, batch_size={batch_size}, epochs=5, random_state={SEED})
 """
 
 
+def first_fit_code(model):
+    """Code for a fresh process: import fastlr and its estimator, one first
+    ``LogisticRegression().fit`` (5 epochs) on 1000 x 10 dense data with two
+    or three classes, or 1000 x 50 CSR data (10% stored) with two."""
+    if model == "sparse":
+        data = ("import scipy.sparse as sp\n"
+                "X = sp.random(1000, 50, density=0.1, format='csr', "
+                f"random_state={SEED})\n"
+                "z = X @ rng.standard_normal(50)")
+    else:
+        data = "X = rng.standard_normal((1000, 10))\nz = X[:, 0] + 0.5 * X[:, 1]"
+    k = 3 if model == "multiclass" else 2
+    return f"""
+import numpy as np
+from fastlr import LogisticRegression
+rng = np.random.default_rng({SEED})
+{data}
+y = np.digitize(z, np.quantile(z, np.linspace(0, 1, {k + 1})[1:-1]))
+LogisticRegression(max_iter=5, tol=None, random_state={SEED}).fit(X, y)
+"""
+
+
 def child_setup(numba_cache="on"):
     """Untimed setup of a timeraw_ child: the same fastlr as this process, and
     the numba cache on or off."""

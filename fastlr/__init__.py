@@ -13,7 +13,8 @@ ONNX with :func:`fastlr.to_onnx` (the ``onnx`` extra).
 :class:`fastlr.LogisticRegressionCV` chooses its penalty strength by
 cross-validation, every fold and candidate trained in one pass.
 NumPy twin of every function, for verification: :mod:`fastlr.reference`.
-The first call of each kernel JIT-compiles it (cached on disk afterwards).
+The first call of each kernel JIT-compiles it (cached on disk afterwards);
+:func:`fastlr.precompile` (``fastlr compile``) compiles them all ahead of use.
 """
 
 from . import reference
@@ -40,7 +41,7 @@ from .core import (
 # functional API start fast (PEP 562 module __getattr__).
 _LAZY = {"LogisticRegression": "estimator",
          "LogisticRegressionCV": "estimator_cv", "load": "persist",
-         "save": "persist", "to_onnx": "onnx"}
+         "save": "persist", "to_onnx": "onnx", "precompile": "_precompile"}
 
 
 def __getattr__(name):
@@ -69,6 +70,7 @@ __all__ = [
     "load",
     "log_loss",
     "predict",
+    "precompile",
     "predict_proba",
     "reference",
     "save",

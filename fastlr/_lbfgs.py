@@ -38,7 +38,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg.blas import daxpy
 
 #: Correction pairs kept (scipy's L-BFGS-B default).
 MEMORY = 10
@@ -108,8 +107,11 @@ def _direction(pg, pairs):
 
     The updates are BLAS axpy in place: with a million weights the
     recursion reads 2 * MEMORY vectors twice, and NumPy's ``q -= a * y``
-    would write a temporary for each.
+    would write a temporary for each. (Imported here: scipy.linalg costs
+    a new process a quarter of a second that prediction does not need.)
     """
+    from scipy.linalg.blas import daxpy
+
     q = -pg
     alphas = []
     for s, y, rho in reversed(pairs):

@@ -299,6 +299,51 @@ COLD_NUMBA = ("import numpy as np, fastlr._kernels.scalar as k; "
               "k.sigmoid(0.0)")
 
 
+#: Rows and columns of the first-call measurement (P15).
+FIRST_CALL_SHAPE = (2_000_000, 20)
+
+#: A new process: the same call twice on X ~ N(0, 1) float64 (built before
+#: the timing), printing the seconds of the first and of the second call.
+FIRST_CALL = """
+import time, warnings
+import numpy as np, fastlr
+warnings.simplefilter("ignore")
+rows, cols = {rows}, {cols}
+X = np.random.default_rng(0).standard_normal((rows, cols))
+w = np.linspace(-1.0, 1.0, cols)
+y = (X @ w > 0).astype(np.int64)
+call = {call}
+t0 = time.perf_counter(); call()
+t1 = time.perf_counter(); call()
+t2 = time.perf_counter()
+print(t1 - t0, t2 - t1)
+"""
+
+#: The calls of FIRST_CALL: prediction, and a one-epoch training run.
+FIRST_CALLS = {
+    "predict_proba": "lambda: fastlr.predict_proba(X, w, 0.1)",
+    "train": "lambda: fastlr.train(X, y, batch_size=256, epochs=1, random_state=0)",
+}
+
+
+def first_call_times(call="predict_proba", shape=FIRST_CALL_SHAPE, repeats=5):
+    """``(first, second)``: medians over ``repeats`` new processes of the
+    seconds of the first and of the second ``call`` (a key of
+    :data:`FIRST_CALLS`) in that process, and the median of their ratios
+    ``first / second`` per process, after one untimed process that fills
+    the kernel cache: so the first call loads its kernels, it does not
+    compile them."""
+    code = FIRST_CALL.format(rows=shape[0], cols=shape[1], call=FIRST_CALLS[call])
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code], check=True,
+                             capture_output=True, text=True).stdout.split()
+        runs.append((float(out[-2]), float(out[-1])))
+    first, second = np.median(np.array(runs), axis=0)
+    return float(first), float(second), float(np.median([a / b for a, b in runs]))
+
+
 def _time_to_quality(X, y, repeats=1):
     """Seconds for fastlr to reach a held-out log-loss within 0.5% of
     scikit-learn's LogisticRegression (lbfgs), and lbfgs's own fit time."""
@@ -406,6 +451,15 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
         "<= 1.0", cold <= 1.0)
     add("P10", "  numba floor: new process, first call of 1 cached kernel, s",
         floor, "(info)", True)
+    # P15: the first call of a new process (kernels loaded, not compiled)
+    rows15, cols15 = FIRST_CALL_SHAPE
+    for call, pid, target in (("predict_proba", "P15", 1.2), ("train", "P15", None)):
+        first, second, ratio = first_call_times(call, repeats=repeats)
+        what = (f"new process: first / second {call}, {rows15 // 10**6}M x "
+                f"{cols15}" + ("" if call == "predict_proba" else ", 1 epoch"))
+        add(pid, what, ratio, f"<= {target}" if target else "(info)",
+            ratio <= target if target else True)
+        progress(f"    (first {first * 1e3:.0f} ms, second {second * 1e3:.0f} ms)")
     # S1: sparse CSR epoch vs scikit-learn on the same CSR matrix
     Xs, ys = make_sparse_workload(200_000, 1_000_000, 20)
     for bs, pen in ((1, "l2"), (32, "l2"), (32, "l1")):

@@ -1,7 +1,8 @@
 """The ``fastlr`` command line (``fastlr ...`` or ``python -m fastlr ...``).
 
 Subcommands: ``demo``, ``train``, ``predict``, ``evaluate``, ``export``,
-``verify`` and ``bench``; ``fastlr COMMAND --help`` describes each. Data
+``verify``, ``bench`` and ``compile``; ``fastlr COMMAND --help`` describes
+each. Data
 files are read by :mod:`fastlr.io`, models are written and read by
 :func:`fastlr.save` and :func:`fastlr.load`. svmlight/libsvm files stay
 sparse (a CSR matrix) from the file through training and prediction: they
@@ -633,6 +634,55 @@ def _bench(args):
     return EXIT_OK
 
 
+def _add_compile(sub, common):
+    p = sub.add_parser(
+        "compile", parents=[common],
+        help="compile every kernel into the kernel cache (Docker images, CI)",
+        description="Compile every Numba kernel fastlr uses, for every input "
+        "type (float32/float64; dense, read-only dense, CSR with int32 or "
+        "int64 indices; binary and k-class; one thread and several), into the "
+        "on-disk kernel cache, so that no later process compiles: run it at "
+        "image build time (then users who cannot write to the environment "
+        "load the kernels), in CI before the tests, or before a parallel "
+        "grid search. Prints the time per input type, the cache directory "
+        "and how long it took. Running it again only loads the kernels: a "
+        "check that the cache is complete. Exit status 1 when the kernels "
+        "could not be kept (the cache is off, or read-only and incomplete). "
+        "The compiled code is specific to the CPU model (numba keys its cache "
+        "by CPU name and features).")
+    p.set_defaults(func=_compile)
+
+
+def _compile(args):
+    from ._precompile import precompile
+
+    quiet = getattr(args, "quiet", False)
+
+    def progress(name, seconds):
+        if not quiet:
+            _out(f"{name:<24} {seconds:6.1f} s")
+
+    report = precompile(progress=progress)
+    mode = {"rw": "read-write", "ro": "read-only", "off": "off",
+            "none": "none"}[report.mode]
+    _out(f"compiled {report.compiled} kernel signatures and loaded {report.loaded} "
+         f"from the cache in {report.seconds:.1f} s")
+    _out(f"cache: {report.directory} ({mode}), CPU: {report.cpu}")
+    if report.complete:
+        return EXIT_OK
+    if report.mode == "off":
+        raise CLIError("the kernel cache is off (FASTLR_NUMBA_CACHE=0): the "
+                       "compiled kernels were not kept")
+    if report.mode == "none":
+        raise CLIError("no writable or pre-filled kernel cache directory: the "
+                       "compiled kernels were not kept; set FASTLR_CACHE_DIR to "
+                       "a writable folder")
+    raise CLIError(f"the kernel cache {report.directory} is read-only and lacked "
+                   f"{report.compiled} kernel signatures (compiled in this process "
+                   "only): run fastlr compile where it is writable (as the user "
+                   "who installed fastlr), or set FASTLR_CACHE_DIR")
+
+
 def build_parser():
     """The argparse parser of the ``fastlr`` command."""
     common = _common()
@@ -652,6 +702,7 @@ def build_parser():
     _add_export(sub, common)
     _add_verify(sub, common)
     _add_bench(sub, common)
+    _add_compile(sub, common)
     return parser
 
 

@@ -44,12 +44,13 @@ import os
 import sys
 import tempfile
 import time
+import types
 import warnings
 
 import llvmlite
 import numba
 import numpy as np
-from numba.core import caching
+from numba.core import caching, entrypoints
 
 from .._version import __version__
 
@@ -283,8 +284,55 @@ class KernelCacheFile(_IndexDataCacheFile):
         _unlock(held)
 
 
+def _needs_runtime(data):
+    """Whether a cached kernel's machine code calls numba's runtime (NRT).
+    ``data`` is numba's reduced CompileResult, whose first item is ``(name,
+    kind, (object code, bitcode))``; anything else is answered yes."""
+    try:
+        _, kind, (code, _) = data[0]
+    except (TypeError, ValueError):
+        return True
+    return kind != "object" or not isinstance(code, bytes) or b"NRT_" in code
+
+
+def load_overload(self, sig, target_context):
+    """numba's ``Cache.load_overload`` without its refresh of the whole
+    target context.
+
+    Before loading any cached function numba "refreshes" its target
+    context: it imports and registers every implementation numba has
+    (scipy.linalg included, for BLAS), about a second per process, which is
+    what the first call of a cached kernel cost. Running machine code that
+    is already compiled needs none of it: only the symbols of numba's C
+    helpers (registered when the context is created) and, for code that
+    calls it, numba's runtime (NRT), initialized here: kernels compiled
+    with ``runtime=False`` (:func:`fastlr._kernels.jit.jit`) do not call
+    it, which saves compiling the runtime. A signature missing from the
+    cache compiles through numba's compiler, which refreshes the context
+    itself.
+    """
+    from numba.core.runtime import nrt
+
+    with self._guard_against_spurious_io_errors():
+        if not self._enabled:
+            return None
+        key = self._index_key(sig, target_context.codegen())
+        data = self._cache_file.load(key)
+        if data is None:
+            # about to compile: load numba's extensions first, as numba's
+            # own hook would have (see install)
+            entrypoints.init_all()
+            return None
+        if _needs_runtime(data):
+            nrt.rtsys.initialize(target_context)
+        return self._impl.rebuild(target_context, data)
+    return None  # the guard swallowed an I/O error: compile instead
+
+
 def install(dispatcher):
-    """Give a cached dispatcher the concurrency-safe cache file."""
+    """Give a cached dispatcher the concurrency-safe cache file, and the
+    loader that skips numba's context refresh (:func:`load_overload`) and
+    loads numba's extensions only before a compilation."""
     cache = getattr(dispatcher, "_cache", None)
     old = getattr(cache, "_cache_file", None)
     if isinstance(old, _IndexDataCacheFile):
@@ -292,7 +340,20 @@ def install(dispatcher):
             cache_path=old._cache_path,
             filename_base=cache._impl.filename_base,
             source_stamp=old._source_stamp)
+        if all(hasattr(cache, a) for a in ("_guard_against_spurious_io_errors",
+                                           "_enabled", "_index_key", "_impl")) \
+                and hasattr(dispatcher, "_compilation_chain_init_hook"):
+            cache.load_overload = types.MethodType(load_overload, cache)
+            # numba runs this hook before any first call to load the numba
+            # extensions of every installed package (it reads the metadata
+            # of all of them, 0.1 s); the kernels take only NumPy arrays and
+            # scalars, so it waits until a kernel is really compiled
+            dispatcher._compilation_chain_init_hook = _no_hook
     return dispatcher
+
+
+def _no_hook():
+    pass
 
 
 def _register_locator():

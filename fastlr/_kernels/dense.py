@@ -433,11 +433,20 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     solo = G.shape[0] == 0
     softmax = opt.loss == LOSS_SOFTMAX
     center = np.empty(K, dtype=np.bool_)
+    # a binary stack whose means all fold out shares each chunk's reads;
+    # loops, not np.flatnonzero / ndarray.any: a cached kernel that uses
+    # those loads numba.np.arraymath (and scipy.linalg) in every new process
+    ids = np.empty(K, dtype=np.int64)
+    nact = 0
+    any_center = False
     for mm in range(K):
         center[mm] = softmax or not can_fold_mean(mean[mm], scale[mm])
-    # a binary stack whose means all fold out shares each chunk's reads
-    ids = np.flatnonzero(active)
-    many = ids.shape[0] > 1 and not center.any()
+        any_center = any_center or center[mm]
+        if active[mm]:
+            ids[nact] = mm
+            nact += 1
+    ids = ids[:nact]
+    many = nact > 1 and not any_center
     Fk = np.empty((7, CHUNK * K if many else 0))
     Zk = np.empty(CHUNK * K if many else 0)
     rows = np.empty(CHUNK, dtype=np.int64)
@@ -500,9 +509,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
                 _zero(g, s, cnt, active)
             _add(g, s, cnt, acc, gpart, spart, lpart, active)
         else:
-            G[ci] = gpart
-            S[ci] = spart
-            L[ci] = lpart
+            _park(G[ci], S[ci], L[ci], gpart, spart, lpart)
         if not finish_task(ctl, end):
             continue
         # the batch's last chunk: reduce in chunk order, step, open the next
@@ -520,6 +527,21 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             batch_weights(W[mm], B[mm], mean[mm], scale[mm], center[mm], U[mm], C[mm])
         open_batch(ctl, kb + 1)
     return touched
+
+
+@jit(inline=True)
+def _park(Gq, Sq, Lq, gpart, spart, lpart):
+    """Copy a chunk's sums into its slot, element by element: assigning an
+    array to a slice (``G[ci] = gpart``) compiles numba's shape-mismatch
+    message as well, 4 s of the first call on an empty cache."""
+    K, k, n = gpart.shape
+    for mm in range(K):
+        for c in range(k):
+            for j in range(n):
+                Gq[mm, c, j] = gpart[mm, c, j]
+            Sq[mm, c] = spart[mm, c]
+        for q in range(5):
+            Lq[mm, q] = lpart[mm, q]
 
 
 @jit(inline=True)

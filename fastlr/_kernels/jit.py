@@ -21,7 +21,7 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 FASTMATH_EXACT = frozenset({"nsz", "arcp", "contract"})
 
 
-def jit(exact=False, inline=False):
+def jit(exact=False, inline=False, runtime=True):
     """``numba.njit`` with fastlr's settings.
 
     Every kernel is serial and cached on disk (no ``parallel=True``: caching
@@ -32,12 +32,18 @@ def jit(exact=False, inline=False):
     ZeroDivisionError check, whose branch stops LLVM from vectorizing any
     loop that divides. ``exact``: :data:`FASTMATH_EXACT`. ``inline``: inline
     into the caller at numba's level (no call, no reference counting of
-    array arguments per call).
+    array arguments per call). ``runtime=False``: compiled without numba's
+    runtime (NRT), for kernels that allocate nothing and call no kernel
+    that does: loading such a kernel from the cache skips the runtime's
+    own compilation, a large part of the first call of a new process (the
+    prediction path; see :func:`fastlr._kernels.cache.load_overload`).
     """
     options = {"cache": cache.ENABLED, "nogil": True, "error_model": "numpy",
                "fastmath": set(FASTMATH_EXACT if exact else FASTMATH)}
     if inline:
         options["inline"] = "always"
+    if not runtime:
+        options["_nrt"] = False
 
     def decorate(func):
         return cache.install(njit(**options)(func))

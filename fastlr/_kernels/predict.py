@@ -26,7 +26,7 @@ from .scalar import exp_neg_abs, residuals, row_loss, sigmoid, softmax_loss, sof
 CHUNK = 64
 
 
-@jit()
+@jit(runtime=False)
 def decision(X, W, B, out, lo, hi):
     """``out[i, c] = X[i] . W[c] + B[c]`` for rows ``lo .. hi - 1``.
 
@@ -348,7 +348,7 @@ def csr_gradient_sums(data, indices, indptr, y, p, dw):
     return sr / m
 
 
-@jit()
+@jit(runtime=False)
 def sigmoid_array(z, out):
     """``out = sigmoid(z)`` for 1-D arrays (``out`` may be ``z``)."""
     for i in range(z.shape[0]):

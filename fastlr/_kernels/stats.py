@@ -33,7 +33,7 @@ finish = jit(exact=True)(_stats.finish)
 halves = jit(exact=True)(_stats.halves)
 
 
-@jit()
+@jit(runtime=False)
 def all_finite(X):
     """True when no element of the 2-D array ``X`` is NaN or +-inf.
 
@@ -50,7 +50,7 @@ def all_finite(X):
     return True
 
 
-@jit()
+@jit(runtime=False)
 def finite_1d(a):
     """True when no element of the 1-D array ``a`` is NaN or +-inf."""
     for k in range(a.shape[0]):

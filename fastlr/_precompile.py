@@ -1,0 +1,306 @@
+"""Compile every kernel ahead of use: :func:`precompile`, behind
+``fastlr compile`` (``python -m fastlr compile``).
+
+A kernel compiles on its first call with each new combination of argument
+types, a few seconds each, and is then kept in the on-disk kernel cache
+(:mod:`fastlr._kernels.cache`). :func:`precompile` makes those first calls
+ahead of time, so that no later process compiles anything: at Docker image
+build time (the image then serves users who cannot write to the cache), in
+a CI job before the tests, or before a :class:`~sklearn.model_selection.GridSearchCV`
+whose workers would each compile otherwise.
+
+It does not name kernels or signatures: it makes the *public* calls that
+real use makes, on tiny data, for every input type fastlr accepts, so the
+signatures compiled are exactly those real calls need, and a kernel added
+behind an existing call is covered without a change here. The calls and
+the inputs are two tables:
+
+* :data:`INPUTS`: X as real calls pass it to the kernels, for every dtype
+  (float32, float64) and storage: dense C-ordered; dense read-only (an
+  ``np.memmap`` opened with mode "r", or blocks that joblib or Dask hand
+  over, are a distinct type to numba: X is never copied to make it
+  writable); CSR with int32 column indices (the kernels view them as
+  uint32) and with int64 ones. Other input (lists, Fortran order, float16,
+  integers, CSC/COO) is converted to one of these before any kernel runs.
+* :data:`CALLS`: one entry per way into the kernels: binary and k-class
+  training (one thread, and several on data large enough for the threaded
+  epoch), many models from one pass (:func:`fastlr.train_many`), the
+  full-data loss, prediction, the estimator's ``fit``,
+  ``partial_fit`` and ``predict_proba``, and the functional helpers.
+
+**Extending it**: a new public path that runs kernels (a solver, a
+many-models trainer) is one more entry in :data:`CALLS`, for example
+``"LogisticRegression(solver='lbfgs')": lambda X, y, Y:
+LogisticRegression(solver="lbfgs", max_iter=2).fit(X, y)``; a new kind of
+input is one more entry in :data:`INPUTS`. ``tests/test_precompile.py``
+then checks that a set of real calls compiles nothing after
+:func:`precompile`: give it a real call of the new path too.
+"""
+
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _dispatch
+
+__all__ = ["CALLS", "INPUTS", "PrecompileReport", "precompile"]
+
+#: Rows and columns of the tiny training data (several batches of 8 rows).
+ROWS, COLS = 40, 3
+
+#: The dtypes of X every call is made with.
+DTYPES = (np.float32, np.float64)
+
+
+def _dense(X):
+    return X
+
+
+def _read_only(X):
+    X = X.copy()
+    X.setflags(write=False)
+    return X
+
+
+def _csr(index_dtype):
+    def make(X):
+        import scipy.sparse as sp
+
+        A = sp.csr_matrix(X)
+        A.indices = A.indices.astype(index_dtype)
+        A.indptr = A.indptr.astype(index_dtype)
+        return A
+    return make
+
+
+#: Storage of X -> a function of dense C-ordered X (ROWS x COLS, of one of
+#: DTYPES) that returns X stored that way.
+INPUTS = {
+    "dense": _dense,
+    "dense read-only": _read_only,
+    "CSR int32": _csr(np.int32),
+    "CSR int64": _csr(np.int64),
+}
+
+
+def _train(X, y, Y):
+    import fastlr
+
+    fastlr.train(X, y, batch_size=8, epochs=1, random_state=0)
+    fastlr.train(X, y, batch_size=8, epochs=1, random_state=0, epoch_loss="full")
+
+
+def _train_k(X, y, Y):
+    import fastlr
+
+    fastlr.train_multinomial(X, Y, batch_size=8, epochs=1, random_state=0,
+                             epoch_loss="full")
+
+
+def _threaded(X, y, Y):
+    """A training run on the threaded epoch (dense X only: sparse training
+    is one thread) and a prediction split over threads."""
+    import fastlr
+
+    if not isinstance(X, np.ndarray):
+        return
+    rows = -(-_dispatch.PARALLEL_MIN_TRAIN_ELEMENTS // X.shape[1])
+    big = np.resize(X, (rows, X.shape[1]))
+    big.setflags(write=X.flags.writeable)
+    yb = np.resize(y, rows)
+    for k, train in ((2, fastlr.train), (3, fastlr.train_multinomial)):
+        labels = yb if k == 2 else np.resize(Y, rows)
+        res = train(big, labels, batch_size=_dispatch.PARALLEL_MIN_BATCH,
+                    epochs=1, random_state=0, n_threads=2, epoch_loss=None)
+        fastlr.train_many(big, labels, alphas=[1e-4, 1e-2],
+                          batch_size=_dispatch.PARALLEL_MIN_BATCH, epochs=1,
+                          random_state=0, n_threads=2, epoch_loss=None)
+        if k == 2:
+            fastlr.predict_proba(big, res.w, res.b)
+
+
+def _train_many(X, y, Y):
+    """Many models from one pass: a path of two (so that the binary models
+    share each chunk's reads) and cross-validation folds, 2 and 3 classes."""
+    import fastlr
+
+    for labels in (y, Y):
+        fastlr.train_many(X, labels, alphas=[1e-4, 1e-2], batch_size=8, epochs=1,
+                          random_state=0)
+        fastlr.train_many(X, labels, alphas=[1e-4, 1e-2], folds=2, batch_size=8,
+                          epochs=1, random_state=0, standardize=False)
+
+
+def _predict(X, y, Y):
+    import fastlr
+
+    w = np.ones(X.shape[1])
+    p = fastlr.predict_proba(X, w, 0.5)
+    fastlr.predict(X, w, 0.5)
+    fastlr.decision_function(X, w, 0.5)
+    fastlr.gradients(X, y, p)
+
+
+def _estimator(X, y, Y):
+    from fastlr import LogisticRegression
+
+    for labels in (y, Y):
+        clf = LogisticRegression(max_iter=1, tol=None, batch_size=8).fit(X, labels)
+        clf.predict_proba(X)
+        clf.predict(X)
+        LogisticRegression(tol=None, batch_size=8, early_stopping=True,
+                           validation_fraction=0.25).fit(X, labels)
+        LogisticRegression(batch_size=8).partial_fit(X, labels,
+                                                     classes=np.unique(labels))
+
+
+def _solver(X, y, Y):
+    """The deterministic solver: the full loss and gradient (L2, and OWL-QN
+    with L1), sample-weighted, 2 and 3 classes."""
+    import warnings
+
+    from fastlr import LogisticRegression
+
+    sw = np.linspace(0.5, 1.5, y.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # two passes do not converge
+        for labels in (y, Y):
+            for penalty in ("l2", "l1"):
+                LogisticRegression(solver="lbfgs", max_iter=2, tol=None,
+                                   penalty=penalty).fit(X, labels, sample_weight=sw)
+
+
+def _floor(X, y, Y):
+    """The memory floor of ``fastlr bench`` (dense X)."""
+    if isinstance(X, np.ndarray):
+        from .bench import stream_sum
+
+        stream_sum(X)
+
+
+#: Calls made with every input of :data:`INPUTS`: name -> function(X, y, Y)
+#: with ``y`` two classes (0/1) and ``Y`` three (0, 1, 2).
+CALLS = {
+    "train, binary": _train,
+    "train, 3 classes": _train_k,
+    "train_many, 2 and 3 classes": _train_many,
+    "train on 2 threads": _threaded,
+    "predict, gradients": _predict,
+    "LogisticRegression, 2 and 3 classes": _estimator,
+    "the L-BFGS solver": _solver,
+    "bench floor": _floor,
+}
+
+
+def _functions():
+    """Kernels reached without an X: elementwise functions, float32 and
+    float64 input."""
+    import fastlr
+
+    for dt in DTYPES:
+        p = np.linspace(0.1, 0.9, 5).astype(dt)
+        fastlr.sigmoid(p)
+        fastlr.log_loss(np.array([0, 1, 0, 1, 1]), p)
+
+
+class PrecompileReport(NamedTuple):
+    """What :func:`precompile` did."""
+
+    directory: object   # the cache directory (None: no cache)
+    mode: str           # "rw", "ro", "off" or "none" (see fastlr._kernels.cache)
+    cpu: str            # the CPU model the code was compiled for
+    compiled: int       # signatures compiled (not found in the cache)
+    loaded: int         # signatures loaded from the cache
+    seconds: float      # wall time of precompile
+
+    @property
+    def complete(self):
+        """True when the cache holds every kernel afterwards (it is
+        writable, or read-only and nothing was missing)."""
+        return self.mode == "rw" or (self.mode == "ro" and self.compiled == 0)
+
+
+def _dispatchers():
+    """Every kernel (numba dispatcher) of every module of the kernel package."""
+    import importlib
+    import pkgutil
+
+    from . import _kernels
+
+    found = {}
+    for info in pkgutil.iter_modules(_kernels.__path__):
+        mod = importlib.import_module(f"{_kernels.__name__}.{info.name}")
+        for obj in vars(mod).values():
+            if hasattr(obj, "stats") and hasattr(obj, "signatures"):
+                found[id(obj)] = obj
+    return list(found.values())
+
+
+def _cache_counts():
+    compiled = loaded = 0
+    for d in _dispatchers():
+        compiled += sum(d.stats.cache_misses.values())
+        loaded += sum(d.stats.cache_hits.values())
+    return compiled, loaded
+
+
+def precompile(progress=None):
+    """Compile every kernel for every input type into the kernel cache.
+
+    Runs the public calls of :data:`CALLS` on tiny data in every storage
+    and dtype of :data:`INPUTS` (plus the elementwise functions): each
+    kernel signature is compiled and saved to the cache, or loaded from it
+    when it is already there. Run it where the cache is writable (``fastlr
+    compile`` at image build time, as the user who owns the environment);
+    afterwards no process compiles a kernel, and a read-only install loads
+    them all. It also warms up the calling process.
+
+    Parameters
+    ----------
+    progress : callable(name, seconds) or None
+        Called after each input (``"float64 dense"``, ...) with its time.
+
+    Returns
+    -------
+    PrecompileReport
+        The cache's directory and mode (:func:`fastlr._kernels.cache.info`),
+        the CPU model, signatures compiled and loaded, and the time taken.
+        The compiled code is specific to the CPU model: numba keys cached
+        code by CPU name and features.
+    """
+    import warnings
+
+    import llvmlite.binding as llvm
+    from numba.core import config
+
+    from ._kernels import cache
+
+    t0 = time.perf_counter()
+    before = _cache_counts()
+    rng = np.random.default_rng(0)
+    X64 = rng.normal(size=(ROWS, COLS))
+    X64[::5, 1] = 0.0   # some stored zeros, so that CSR X is sparse
+    y = (X64[:, 0] > 0).astype(np.int64)
+    Y = np.arange(ROWS) % 3
+    with warnings.catch_warnings():
+        # a few epochs on 40 rows say nothing about convergence
+        warnings.simplefilter("ignore")
+        for dt in DTYPES:
+            for storage, make in INPUTS.items():
+                t = time.perf_counter()
+                X = make(np.ascontiguousarray(X64, dtype=dt))
+                for call in CALLS.values():
+                    call(X, y, Y)
+                if progress is not None:
+                    progress(f"{np.dtype(dt).name} {storage}", time.perf_counter() - t)
+        t = time.perf_counter()
+        _functions()
+        if progress is not None:
+            progress("sigmoid, log_loss", time.perf_counter() - t)
+    after = _cache_counts()
+    info = cache.info()
+    cpu = config.CPU_NAME or llvm.get_host_cpu_name()
+    return PrecompileReport(info["directory"], info["mode"], cpu,
+                            after[0] - before[0], after[1] - before[1],
+                            time.perf_counter() - t0)

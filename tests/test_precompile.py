@@ -1,0 +1,290 @@
+"""fastlr.precompile and ``fastlr compile``: after them, real calls compile
+nothing, in the same process or a new one.
+
+The checks run in fresh processes on the suite's kernel cache (whatever
+earlier tests left there is loaded instead of compiled, which changes
+nothing below: a signature counts whether it was compiled or loaded).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import fastlr
+from fastlr import _precompile
+
+#: Real calls, deliberately unlike precompile's own: other shapes, batch
+#: sizes and options, input that is converted before the kernels (lists,
+#: Fortran order, integers, CSC, a read-only memmap), threads, the
+#: estimator's options and methods. Each adds a kernel signature if
+#: precompile missed a type.
+REAL_CALLS = """
+import os, tempfile, warnings
+import numpy as np
+import scipy.sparse as sp
+import fastlr
+from fastlr import LogisticRegression, _dispatch
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(5)
+X = rng.normal(size=(300, 7)); y = (X[:, 0] > 0).astype(int)
+Y = np.array(["a", "b", "c", "d"])[rng.integers(0, 4, 300)]
+sw = rng.uniform(0.5, 2.0, 300)
+for dt in (np.float32, np.float64):
+    Xd = X.astype(dt)
+    mm = os.path.join(tempfile.mkdtemp(), "X.npy")
+    np.save(mm, Xd)
+    ro = np.load(mm, mmap_mode="r")
+    csr = sp.csr_matrix(Xd * (np.abs(Xd) > 0.5))
+    wide = sp.random(300, 5000, density=0.01, format="csr", dtype=dt,
+                     random_state=1)
+    csr64 = sp.csr_matrix(csr, dtype=dt)
+    csr64.indices = csr64.indices.astype(np.int64)
+    csr64.indptr = csr64.indptr.astype(np.int64)
+    for data in (Xd, np.asfortranarray(Xd), Xd[::2], ro, csr, csr.tocsc(),
+                 csr.tocoo(), wide, csr64):
+        m = data.shape[0]
+        for opts in ({}, {"penalty": "l1", "alpha": 1e-3},
+                     {"penalty": "elasticnet", "learning_rate": "adagrad"},
+                     {"average": 2, "learning_rate": "invscaling",
+                      "sample_weight": sw[:m], "epoch_loss": "full"},
+                     {"standardize": False, "fit_intercept": False,
+                      "shuffle": "rows", "batch_size": 1, "epoch_loss": None}):
+            res = fastlr.train(data, y[:m], epochs=1, random_state=0, **opts)
+            fastlr.train_multinomial(data, Y[:m], epochs=1, random_state=0,
+                                     **opts)
+        for labels in (y[:m], Y[:m]):
+            fastlr.train_many(data, labels, alphas=[0.0, 1e-3, 0.1], folds=3,
+                              penalty="elasticnet", l1_ratios=[0.2, 0.9],
+                              epochs=2, random_state=0, average=True,
+                              learning_rate="adagrad", tol=1e-3)
+            fastlr.train_many(data, labels, alphas=[1e-2, 1e-3], batch_size=1,
+                              fit_intercept=False, epochs=1, random_state=0)
+        fastlr.predict(data, res.w, res.b, threshold=0.3)
+        p = fastlr.predict_proba(data, res.w, res.b)
+        fastlr.gradients(data, y[:m], p)
+        fastlr.log_loss(y[:m], p)
+        fastlr.sigmoid(p)
+        for labels in (y[:m], Y[:m]):
+            clf = LogisticRegression(max_iter=3, tol=1e-3, penalty="l1",
+                                     class_weight="balanced", random_state=0,
+                                     warm_start=True).fit(data, labels)
+            clf.fit(data, labels)
+            clf.score(data, labels)
+            clf.predict_log_proba(data)
+            clf.decision_function(data)
+            LogisticRegression(max_iter=5, early_stopping=True, average=True,
+                               learning_rate="adaptive").fit(data, labels)
+            LogisticRegression().partial_fit(data, labels, classes=np.unique(
+                labels)).partial_fit(data, labels)
+            LogisticRegression(solver="lbfgs", max_iter=3).fit(
+                data, labels, sample_weight=np.linspace(0.5, 1.5, m))
+fastlr.sigmoid(3)
+fastlr.sigmoid([1, 2])
+fastlr.log_loss([0, 1], [0.2, 0.7])
+# threads: dense X large enough for the threaded epoch
+n = 50
+big = rng.normal(size=(_dispatch.PARALLEL_MIN_TRAIN_ELEMENTS // n + 1, n))
+yb = (big[:, 0] > 0).astype(int)
+for dt in (np.float32, np.float64):
+    Xb = big.astype(dt)
+    res = fastlr.train(Xb, yb, batch_size=512, epochs=1, n_threads=2)
+    fastlr.predict_proba(Xb, res.w, res.b)
+    fastlr.train_multinomial(Xb, yb + (big[:, 1] > 0), batch_size=512,
+                             epochs=1, n_threads=2)
+    fastlr.train_many(Xb, yb, alphas=[1e-3, 1e-2, 0.1], folds=2, batch_size=512,
+                      epochs=1, n_threads=2)
+"""
+
+SCRIPT = """
+import json, sys
+import fastlr
+from fastlr import _precompile
+from numba.core import event
+
+def counts():
+    return {f"{d.py_func.__module__}.{d.py_func.__name__}": len(d.signatures)
+            for d in _precompile._dispatchers()}
+
+report = fastlr.precompile()._asdict() if sys.argv[1] == "precompile" else {}
+info = fastlr._kernels.cache.info()
+before = counts()
+compiled = []
+
+class Listener(event.Listener):
+    def on_start(self, ev):
+        d = ev.data["dispatcher"]
+        compiled.append(f"{d.py_func.__module__}.{d.py_func.__name__} "
+                        f"{ev.data['args']}")
+
+    def on_end(self, ev):
+        pass
+
+event.register("numba:compile", Listener())
+exec(compile(sys.argv[2], "real_calls", "exec"))
+after = counts()
+new = {k: after[k] - before[k] for k in after if after[k] != before[k]}
+print(json.dumps({"new": new, "compiled": compiled, "report": report,
+                  "info": info, "signatures": sum(after.values())}))
+"""
+
+
+def _run(*args, timeout=1200):
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT), *args],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_real_calls_compile_nothing_after_precompile():
+    """In the process that ran precompile, the real calls add no signature
+    to any kernel and compile nothing; a new process on the same cache
+    compiles nothing either (every signature was saved)."""
+    same = _run("precompile", REAL_CALLS)
+    assert same["new"] == {} and same["compiled"] == [], same
+    assert same["signatures"] > 20
+    report, info = same["report"], same["info"]
+    assert (report["directory"], report["mode"]) == (info["directory"], info["mode"])
+    assert report["compiled"] + report["loaded"] >= same["signatures"] > 0
+    assert report["seconds"] > 0 and report["cpu"]
+    fresh = _run("load", REAL_CALLS)
+    assert fresh["compiled"] == [], fresh
+
+
+def test_every_input_and_call_is_in_the_tables():
+    """The tables cover the dtypes, storages and models the brief of
+    ``fastlr compile`` names (one place to extend)."""
+    assert set(_precompile.INPUTS) == {"dense", "dense read-only", "CSR int32",
+                                       "CSR int64"}
+    assert {np.dtype(d).name for d in _precompile.DTYPES} == {"float32", "float64"}
+    names = " ".join(_precompile.CALLS)
+    for word in ("binary", "3 classes", "train_many", "threads", "predict",
+                 "LogisticRegression", "solver"):
+        assert word in names
+
+
+@pytest.mark.parametrize("make", list(_precompile.INPUTS.values()),
+                         ids=list(_precompile.INPUTS))
+def test_inputs_reach_the_kernels_as_they_are(make):
+    """Each input of the table reaches the kernels in its own storage (the
+    validation neither copies read-only X nor changes the index dtype), so
+    the table really compiles a distinct variant for each."""
+    from fastlr._dispatch import as_data
+
+    X = make(np.ascontiguousarray(np.eye(4)[:, :3], dtype=np.float32))
+    data = as_data(X)
+    assert data.dtype == np.float32
+    if data.sparse:
+        assert data.args[1].dtype.itemsize == X.indices.dtype.itemsize
+    else:
+        assert data.X.flags.writeable == X.flags.writeable
+
+
+FASTLR = shutil.which("fastlr", path=os.path.dirname(sys.executable)) or \
+    shutil.which("fastlr")
+
+
+@pytest.mark.slow
+def test_fastlr_compile_command():
+    """The console script prints a line per input, the cache directory and
+    mode, and how long it took; exit 0 when the cache holds every kernel."""
+    assert FASTLR, "the fastlr console script is not installed (pip install -e .)"
+    proc = subprocess.run([FASTLR, "compile"], capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for storage in _precompile.INPUTS:
+        assert f"float32 {storage}" in out and f"float64 {storage}" in out
+    info = fastlr._kernels.cache.info()
+    assert f"cache: {info['directory']} (read-write)" in out
+    assert "kernel signatures" in out and " s\n" in out
+
+
+@pytest.mark.parametrize("mode, compiled, message", [
+    ("off", 3, "the kernel cache is off (FASTLR_NUMBA_CACHE=0)"),
+    ("none", 3, "set FASTLR_CACHE_DIR to a writable folder"),
+    ("ro", 3, "is read-only and lacked 3 kernel signatures"),
+    ("ro", 0, None),
+    ("rw", 5, None),
+], ids=["off", "none", "read-only-incomplete", "read-only-complete", "writable"])
+def test_fastlr_compile_exit_status(monkeypatch, capsys, mode, compiled, message):
+    """Exit 0 when the cache holds every kernel afterwards; otherwise one
+    error line that says why nothing (or not everything) was kept, exit 1.
+    (precompile is replaced: the modes are those of other processes.)"""
+    from fastlr import cli
+
+    report = _precompile.PrecompileReport("/cache/dir", mode, "cpu", compiled,
+                                          1, 0.1)
+    monkeypatch.setattr(_precompile, "precompile", lambda progress=None: report)
+    code = cli.main(["compile", "--quiet"])
+    out, err = capsys.readouterr()
+    assert f"compiled {compiled} kernel signatures and loaded 1" in out
+    if message is None:
+        assert code == 0 and err == ""
+    else:
+        assert code == 1
+        assert err.startswith("fastlr: error: ") and message in err
+        assert err.count("\n") == 1
+
+
+FIRST_PREDICTION = """
+import json, sys
+import numpy as np
+import fastlr
+from fastlr import _precompile, reference
+from numba.core.runtime import nrt
+rng = np.random.default_rng(3)
+X = rng.normal(size=(5000, 20)); w = rng.normal(size=20)
+out = {}
+for dt in (np.float64, np.float32):
+    p = fastlr.predict_proba(X.astype(dt), w, 0.25)
+    q = reference.predict_proba(X.astype(dt), w, 0.25)
+    out[np.dtype(dt).name] = float(np.max(np.abs(p - q) / q))
+out["numba setup"] = [m for m in ("numba.np.arraymath", "scipy.linalg")
+                      if m in sys.modules]
+out["runtime"] = bool(nrt.rtsys._init)
+hits = misses = 0
+for d in _precompile._dispatchers():
+    hits += sum(d.stats.cache_hits.values())
+    misses += sum(d.stats.cache_misses.values())
+out["hits"], out["misses"] = hits, misses
+# training afterwards loads kernels that use numba's runtime, and compiles
+# nothing either
+y = (X[:, 0] > 0).astype(int)
+a = fastlr.train(X[:500], y[:500], epochs=2, random_state=0)
+b = reference.train(X[:500], y[:500], epochs=2, random_state=0)
+out["train"] = float(np.max(np.abs(a.w - b.w)))
+out["misses after train"] = sum(sum(d.stats.cache_misses.values())
+                                for d in _precompile._dispatchers())
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_first_prediction_of_a_new_process_only_loads_its_kernels():
+    """In a new process on a filled cache, the first ``predict_proba``
+    loads its kernels and compiles nothing, without numba's per-process
+    setup (numba's full registry, which imports scipy.linalg) and without
+    numba's runtime (the prediction kernels allocate nothing); its results
+    are the reference's (float64: 1e-12 relative; float32: the kernels
+    compute in float64 and round once, 1e-6). Training afterwards, whose
+    kernels need the runtime, still works and compiles nothing."""
+    fastlr.precompile()
+    out = _run_code(FIRST_PREDICTION)
+    assert out["misses"] == 0 and out["hits"] >= 3, out
+    assert out["numba setup"] == [] and out["runtime"] is False, out
+    assert out["float64"] <= 1e-12 and out["float32"] <= 1e-6, out
+    assert out["train"] <= 1e-10 and out["misses after train"] == 0, out
+
+
+def _run_code(code, timeout=1200):
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
