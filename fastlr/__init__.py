@@ -5,7 +5,8 @@ kernels)::
 
     fastlr.sigmoid, fastlr.log_loss, fastlr.gradients, fastlr.train,
     fastlr.predict_proba, fastlr.predict, fastlr.accuracy,
-    fastlr.train_multinomial (k classes, softmax)
+    fastlr.train_multinomial (k classes, softmax), fastlr.train_many (many
+    models from one pass over the data: regularization paths, cross-validation)
 
 scikit-learn layer: :class:`fastlr.LogisticRegression`; its models export to
 ONNX with :func:`fastlr.to_onnx` (the ``onnx`` extra).
@@ -17,6 +18,7 @@ from . import reference
 from ._driver import DivergedError
 from ._version import __version__
 from .core import (
+    ManyResult,
     MultinomialResult,
     TrainResult,
     accuracy,
@@ -27,6 +29,7 @@ from .core import (
     predict_proba,
     sigmoid,
     train,
+    train_many,
     train_multinomial,
 )
 
@@ -53,6 +56,7 @@ def __dir__():
 __all__ = [
     "DivergedError",
     "LogisticRegression",
+    "ManyResult",
     "MultinomialResult",
     "TrainResult",
     "accuracy",
@@ -67,6 +71,7 @@ __all__ = [
     "sigmoid",
     "to_onnx",
     "train",
+    "train_many",
     "train_multinomial",
     "__version__",
 ]

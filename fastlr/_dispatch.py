@@ -145,32 +145,41 @@ class Data:
         stats.absmax(self.X, amax)
         return amax, _stats.dense_shift(self.X)
 
-    def shifted_sums(self, inv, shift):
-        """``(s1, s2)``: sums of ``x * inv - shift * inv`` and its square."""
-        s1 = np.zeros(self.n)
-        s2 = np.zeros(self.n)
+    def shifted_sums(self, inv, shift, row_fold=None, folds=(0,)):
+        """``(s1, s2)`` (F, n): sums of ``x * inv - shift * inv`` and its
+        square over each training set: the rows whose ``row_fold`` differs
+        from ``folds[f]`` (all rows when ``row_fold`` is None)."""
+        folds = np.asarray(folds, dtype=np.int64)
+        row_fold = _no_folds() if row_fold is None else row_fold
+        s1 = np.zeros((folds.shape[0], self.n))
+        s2 = np.zeros((folds.shape[0], self.n))
         sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
-        sums(*self.args, inv, shift, s1, s2)
+        sums(*self.args, row_fold, folds, inv, shift, s1, s2)
         return s1, s2
 
-    def _column_sums(self):
+    def column_stats(self, row_fold=None, folds=(0,), moments=False):
+        """Column means and standard deviations (ddof=0, implicit zeros
+        included), constant columns scale 1 (:func:`fastlr._stats.finish`):
+        (F, n) arrays, one row per training set of :meth:`shifted_sums`.
+        Every set is divided by X's largest ``|x|`` and shifted by X's first
+        row (the rule's safeguards; any common values would do), so a set's
+        statistics do not depend on the other sets.
+
+        ``moments`` (all rows, no folds): also return the rows'
+        :class:`fastlr._stats.Moments` (from the same passes), which running
+        statistics merge."""
         amax, shift = self.absmax()
         s, inv = _stats.scaling(amax)
-        s1, s2 = self.shifted_sums(inv, shift)
-        return amax, s, inv, shift, s1, s2
-
-    def column_stats(self, moments=False):
-        """Column means and standard deviations (ddof=0, implicit zeros
-        included), constant columns scale 1 (:func:`fastlr._stats.finish`).
-
-        ``moments``: also return the rows' :class:`fastlr._stats.Moments`
-        (from the same two passes), which running statistics merge."""
-        amax, s, inv, shift, s1, s2 = self._column_sums()
-        mean, scale = stats.finish(self.m, s, inv, shift, s1, s2)
+        s1, s2 = self.shifted_sums(inv, shift, row_fold, folds)
+        mean = np.empty_like(s1)
+        scale = np.empty_like(s1)
+        for f, fold in enumerate(folds):
+            m = self.m if row_fold is None else int(np.count_nonzero(row_fold != fold))
+            mean[f], scale[f] = stats.finish(m, s, inv, shift, s1[f], s2[f])
         if moments:
             # the mean exactly as finish (compiled: fused) computed it
-            mom = _stats.moments(self.m, amax, shift, s1, s2)._replace(
-                mean=mean.copy())
+            mom = _stats.moments(self.m, amax, shift, s1[0], s2[0])._replace(
+                mean=mean[0].copy())
             return mean, scale, mom
         return mean, scale
 
@@ -181,69 +190,78 @@ class Data:
         return (not isinstance(standardize, str) and bool(standardize)
                 and not self.sparse)
 
-    def standardization(self, standardize, moments=False):
-        """``(mean, scale)`` for ``standardize`` True, False or "scale" (on
-        sparse X, True means "scale"); ``moments``: also the rows'
+    def standardization(self, standardize, row_fold=None, folds=(0,),
+                        moments=False):
+        """``(mean, scale)`` (F, n) for ``standardize`` True, False or "scale"
+        (on sparse X, True means "scale"), one row per training set (see
+        :meth:`column_stats`); ``moments``: also the rows'
         :class:`fastlr._stats.Moments` (None for ``standardize=False``)."""
+        F = len(folds)
         if not standardize:
-            out = np.zeros(self.n), np.ones(self.n)
+            out = np.zeros((F, self.n)), np.ones((F, self.n))
             return (*out, None) if moments else out
-        mean, scale, mom = self.column_stats(moments=True)
+        mean, scale, *mom = self.column_stats(row_fold, folds, moments)
         if not self.centers(standardize):
             mean[:] = 0.0
-        return (mean, scale, mom) if moments else (mean, scale)
+        return (mean, scale, *mom)
 
     # ---------------------------------------------------------------- epochs
 
     def check_state(self, state):
-        """Raise if ``state`` cannot be trained on this X: sparse X on a
-        model that centers its features."""
-        if self.sparse and state.centers():
+        """Raise if ``state`` (a :class:`fastlr._state.ModelState` or
+        :class:`fastlr._state.ModelStack`) cannot be trained on this X:
+        sparse X on a model that centers its features."""
+        if self.sparse and state.mean.any():
             raise ValueError(
                 "X is sparse but the model centers its features (it was "
                 "started on dense X with standardize=True); sparse input can "
                 "only be scaled. Start from sparse X, or use "
                 "standardize='scale' or False")
 
-    def epoch_runner(self, y, sw, state, batch_size, n_threads):
-        """``run(blocks, block, opt) -> (loss_sum, bound_sum)``: one epoch of
-        SGD updating ``state`` in place, on the kernel and threads that fit
-        (several threads for dense X of at least PARALLEL_MIN_TRAIN_ELEMENTS
-        elements and batches of at least PARALLEL_MIN_BATCH rows)."""
+    def epoch_runner(self, y, sw, stack, batch_size, n_threads):
+        """``run(blocks, block, opt) -> acc``: one epoch of SGD of the models
+        of ``stack`` (a :class:`fastlr._state.ModelStack`) updating them in
+        place, on the kernel and threads that fit (several threads for dense
+        X of at least PARALLEL_MIN_TRAIN_ELEMENTS elements and batches of at
+        least PARALLEL_MIN_BATCH rows). ``acc`` (K, 5): per model the epoch's
+        sums of training loss, its bound, held-out loss, held-out weight and
+        rows trained on."""
+        K, k, n = stack.W.shape
+        acc = np.empty((K, 5))
         if self.sparse:
-            self.check_state(state)
-            out2 = np.empty(2)
-
-            unit = (1,) if state.k == 1 else ()
+            self.check_state(stack)
+            unit = (1,) if K == 1 and k == 1 else ()
 
             def run_csr(blocks, block, opt):
-                sparse.epoch(*self.args, y, sw, blocks, block, state.scale,
-                             batch_size, opt, state.arrays(), out2, unit)
-                return out2[0], out2[1]
+                acc[:] = 0.0
+                sparse.epoch(*self.args, y, sw, blocks, block, batch_size, opt,
+                             stack.models(), stack.arrays(), acc, unit)
+                return acc
             return run_csr
         threads = team.threads(n_threads)
         if not (threads > 1 and min(batch_size, self.m) >= PARALLEL_MIN_BATCH
                 and self.X.size >= PARALLEL_MIN_TRAIN_ELEMENTS):
             threads = 1
-        k, n = state.W.shape
         nch, _ = team.tasks(self.m, batch_size)
         slots = nch if threads > 1 else 0   # one thread adds chunks as it goes
-        U = np.empty((k, n))
-        C = np.empty(k)
-        G = np.empty((slots, k, n))
-        S = np.empty((slots, k))
-        L = np.empty((slots, 2))
-        acc = np.empty(2)
+        U = np.empty((K, k, n))
+        C = np.empty((K, k))
+        G = np.empty((slots, K, k, n))
+        S = np.empty((slots, K, k))
+        L = np.empty((slots, K, 5))
 
         def run_dense(blocks, block, opt):
             ctl = team.control()
             acc[:] = 0.0
             team.run(threads, dense.epoch,
-                     (self.X, y, sw, blocks, block, state.mean, state.scale,
-                      batch_size, opt, state.arrays(), (U, C, G, S, L, ctl, acc)),
-                     ctl)
-            return acc[0], acc[1]
+                     (self.X, y, sw, blocks, block, batch_size, opt, stack.models(),
+                      stack.arrays(), (U, C, G, S, L, ctl, acc)), ctl)
+            return acc
         return run_dense
+
+
+def _no_folds():
+    return np.empty(0, dtype=np.int8)
 
 
 def _unsigned(indices):

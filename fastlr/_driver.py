@@ -69,6 +69,48 @@ class MultinomialResult(NamedTuple):
     classes: np.ndarray
 
 
+class ManyResult(NamedTuple):
+    """What :func:`train_many` returns: K models, one per fold, l1_ratio and
+    alpha (in that order of nesting: ``alphas`` varies fastest).
+
+    Attributes
+    ----------
+    W : ndarray of shape (K, n) (two classes) or (K, k, n) (k > 2 classes)
+        Weights in raw feature space, dtype of X.
+    b : ndarray of shape (K,) or (K, k)
+        Intercepts in raw feature space, float64.
+    losses : ndarray of shape (K, epochs_run)
+        Each model's running training loss per epoch (NaN once it stopped,
+        or without ``epoch_loss``).
+    heldout : ndarray of shape (K, epochs_run)
+        Each model's running held-out loss per epoch: the mean loss of the
+        rows of its fold, each scored when the pass reached it, at the
+        weights then in force (NaN without folds or once it stopped).
+    alphas, l1_ratios : ndarray of shape (K,)
+    folds : ndarray of shape (K,)
+        The fold each model holds out (index into the distinct values of
+        ``folds``, from 1; 0: none).
+    n_iter : ndarray of shape (K,)
+        Epochs each model trained.
+    converged, diverged : ndarray of shape (K,), bool
+        Stopped by ``tol``; stopped because its loss exploded.
+    classes : ndarray
+        The sorted labels; row ``c`` of a k-class model scores ``classes[c]``.
+    """
+
+    W: np.ndarray
+    b: np.ndarray
+    losses: np.ndarray
+    heldout: np.ndarray
+    alphas: np.ndarray
+    l1_ratios: np.ndarray
+    folds: np.ndarray
+    n_iter: np.ndarray
+    converged: np.ndarray
+    diverged: np.ndarray
+    classes: np.ndarray
+
+
 class AdaptiveRate:
     """The step size of ``learning_rate="adaptive"`` (scikit-learn's rule):
     ``lr`` until the loss stalls, then divided by ADAPTIVE_DIVISOR at each
@@ -160,6 +202,46 @@ def check_fit_intercept(fit_intercept):
     return bool(fit_intercept)
 
 
+class Stopper:
+    """The stopping rule of one model, epoch by epoch: stop once
+    ``n_iter_no_change`` epochs in a row failed to improve the criterion (a
+    loss: lower is better) by ``tol`` on the best so far; ``tol`` None never
+    stops. ``on_stall`` (callable() -> bool) may keep the model going at a
+    stall (``"adaptive"`` lowers its rate), restarting the count."""
+
+    def __init__(self, tol, n_iter_no_change, on_stall=None):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.on_stall = on_stall
+        self.best = math.inf
+        self.stale = 0
+
+    def stop(self, crit):
+        """True when the model should stop after an epoch scoring ``crit``."""
+        if self.tol is None:
+            return False
+        self.stale = self.stale + 1 if crit > self.best - self.tol else 0
+        self.best = min(self.best, crit)
+        if self.stale < self.n_iter_no_change:
+            return False
+        if self.on_stall is not None and self.on_stall():
+            self.stale = 0
+            return False
+        return True
+
+
+def diverged(seen, finite):
+    """Whether an epoch whose loss (or loss bound) is ``seen`` diverged."""
+    return not finite or not seen <= DIVERGED_LOSS
+
+
+def diverged_message(epoch, seen, track, n_classes, lr):
+    return (f"training diverged at epoch {epoch}: the loss became {seen:.6g}"
+            f"{'' if track else ' or more'} (it started near log({n_classes}) = "
+            f"{math.log(n_classes):.3f}); lower the learning rate lr (now {lr:g}) "
+            "or standardize the features (standardize=True)")
+
+
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
                n_iter_no_change, track, callback=None, first_epoch=0,
                monitor=None, on_stall=None, n_classes=2):
@@ -188,9 +270,7 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         Classes of the model (the loss of the all-zero start is
         ``log(n_classes)``); only feeds the error message.
     on_stall : callable() -> bool or None
-        Called when ``n_iter_no_change`` epochs in a row did not improve by
-        ``tol``: True means "keep going" (e.g. it lowered the learning rate;
-        the count restarts), False stops. None stops.
+        See :class:`Stopper`.
 
     Returns
     -------
@@ -199,29 +279,16 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         True when ``tol`` stopped the run before ``epochs``.
     """
     losses = np.empty(epochs)
-    best = math.inf
-    stale = 0
+    stopper = Stopper(tol, n_iter_no_change, on_stall)
     for e in range(epochs):
         loss, bound = run_one(*orders.next())
         losses[e] = loss
         seen = loss if track else bound
-        if not weights_finite() or not seen <= DIVERGED_LOSS:
-            raise DivergedError(
-                f"training diverged at epoch {first_epoch + e + 1}: the loss "
-                f"became {seen:.6g}{'' if track else ' or more'} (it started "
-                f"near log({n_classes}) = {math.log(n_classes):.3f}); lower the "
-                f"learning rate lr (now {lr:g}) or standardize the features "
-                "(standardize=True)"
-            )
+        if diverged(seen, weights_finite()):
+            raise DivergedError(diverged_message(first_epoch + e + 1, seen, track,
+                                                 n_classes, lr))
         if callback is not None:
             callback(first_epoch + e + 1, loss)
-        crit = loss if monitor is None else monitor()
-        if tol is not None:
-            stale = stale + 1 if crit > best - tol else 0
-            best = min(best, crit)
-            if stale >= n_iter_no_change:
-                if on_stall is not None and on_stall():
-                    stale = 0
-                    continue
-                return losses[: e + 1], True
+        if stopper.stop(loss if monitor is None else monitor()):
+            return losses[: e + 1], True
     return losses, False

@@ -9,10 +9,26 @@ every storage of X goes through :func:`sgd`.
 
 import math
 
+import numpy as np
+
 from ._dispatch import loss_code
-from ._driver import AdaptiveRate, batch_rows, run_epochs
-from ._kernels.update import LR_ADAGRAD, LR_CONSTANT, LR_INVSCALING, options
+from ._driver import (
+    AdaptiveRate,
+    DivergedError,
+    Stopper,
+    batch_rows,
+    diverged,
+    run_epochs,
+)
+from ._kernels.update import (
+    LR_ADAGRAD,
+    LR_CONSTANT,
+    LR_INVSCALING,
+    hyperparameters,
+    options,
+)
 from ._order import EpochOrder, block_rows
+from ._state import ModelStack
 
 # "adaptive" is the constant step within an epoch; the driver lowers lr
 SCHEDULE_CODES = {"constant": LR_CONSTANT, "adaptive": LR_CONSTANT,
@@ -22,7 +38,7 @@ SCHEDULE_CODES = {"constant": LR_CONSTANT, "adaptive": LR_CONSTANT,
 def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         alpha, epoch_loss, tol, n_iter_no_change, n_threads=None, callback=None,
         first_epoch=0, learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-        average_start=0, monitor=None, fit_intercept=True):
+        average_start=0, monitor=None, fit_intercept=True, row_fold=None):
     """Run SGD epochs on validated data, updating ``state`` in place.
 
     Parameters are those of :func:`fastlr.train` (validated), plus:
@@ -30,7 +46,8 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     (0/1 for the binary model); ``sw`` float64 sample weights, empty for
     none; ``state`` a :class:`fastlr._state.ModelState`; ``average_start``
     from :func:`fastlr._driver.check_sgd_options`; ``monitor`` as in
-    :func:`fastlr._driver.run_epochs`.
+    :func:`fastlr._driver.run_epochs`; ``row_fold`` (m,) int8 with 1 for the
+    rows not to train on (``train``'s ``rows``), or None.
 
     Returns
     -------
@@ -38,26 +55,35 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     """
     # a batch larger than the data is one full batch (batch_rows)
     batch_size = batch_rows(batch_size, data.m)
-    # losses are weighted means: sum(sw * loss) / sum(sw)
-    denom = float(sw.sum()) if sw.shape[0] else float(data.m)
+    # losses are weighted means: sum(sw * loss) / sum(sw) over the rows
+    # trained on
+    train = slice(None) if row_fold is None else row_fold == 0
+    denom = float(sw[train].sum()) if sw.shape[0] else float(
+        data.m if row_fold is None else np.count_nonzero(train))
     average_start = int(average_start)
     if average_start == 0:
         state.steps[1] = 0  # averaging off: the iterate is the model
-    run = data.epoch_runner(y, sw, state, batch_size, n_threads)
+    # the full-data loss covers the rows trained on: the others weigh 0
+    sw_train = sw if row_fold is None else np.where(
+        train, sw if sw.shape[0] else 1.0, 0.0)
+    stack = ModelStack.of(state, hyperparameters(penalty, alpha, l1_ratio, lr),
+                          row_fold, fold=0 if row_fold is None else 1)
+    run = data.epoch_runner(y, sw, stack, batch_size, n_threads)
     track = epoch_loss == "running"
     rate = AdaptiveRate(lr)
 
     def run_one(blocks, block):
+        stack.hyper[0, 2] = rate.lr
         opt = options(loss_code(state.softmax), SCHEDULE_CODES[learning_rate],
-                      rate.lr, power_t, penalty, alpha, l1_ratio, average_start,
-                      fit_intercept, track)
-        loss, bound = run(blocks, block, opt)
+                      power_t, average_start, fit_intercept, track)
+        loss, bound = run(blocks, block, opt)[0, :2]
         bound /= denom
         if track:
             return loss / denom, bound
         if epoch_loss == "full":
             W, B = state.raw()
-            return data.loss_sum(y, sw, W, B, state.softmax, n_threads) / denom, bound
+            return data.loss_sum(y, sw_train, W, B, state.softmax,
+                                 n_threads) / denom, bound
         return math.nan, bound
 
     order = EpochOrder(data.m, shuffle, rng, block_rows(data.row_bytes(), batch_size))
@@ -67,3 +93,83 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
                       n_classes=state.k if state.softmax else 2)
+
+
+def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss,
+             tol, n_iter_no_change, n_threads=None, callback=None,
+             learning_rate="constant", power_t=0.5, average_start=0,
+             fit_intercept=True):
+    """Run SGD epochs of every model of ``stack`` (a
+    :class:`fastlr._state.ModelStack`) from one read of the data per epoch,
+    updating it in place. Each model stops on its own (the rule of
+    :class:`fastlr._driver.Stopper`, on its held-out loss when it holds rows
+    out, else on its training loss; ``"adaptive"`` lowers each model's rate
+    on its own) and stops costing arithmetic; a model that diverges stops
+    too, and :class:`fastlr._driver.DivergedError` is raised only if all do.
+
+    Returns
+    -------
+    dict of arrays: ``losses``, ``heldout`` (K, epochs_run) mean running
+    training / held-out losses per epoch (NaN where not computed or once a
+    model stopped), ``n_iter`` (K,) epochs each model trained,
+    ``converged`` (K,) stopped by ``tol``, ``diverged`` (K,).
+    """
+    K = stack.K
+    batch_size = batch_rows(batch_size, data.m)   # larger than m: one batch
+    ones = sw if sw.shape[0] else np.ones(data.m)
+    folds = stack.row_fold.shape[0] > 0
+    # each model's losses are weighted means over its training rows
+    denom = np.array([ones[stack.row_fold != f].sum() if folds else ones.sum()
+                      for f in stack.fold])
+    run = data.epoch_runner(y, sw, stack, batch_size, n_threads)
+    track = epoch_loss == "running"
+    loss_kind = loss_code(stack.softmax)
+    schedule = SCHEDULE_CODES[learning_rate]
+
+    def stall(mm):
+        def on_stall():
+            rate = AdaptiveRate(stack.hyper[mm, 2])
+            keep = rate.on_stall()
+            stack.hyper[mm, 2] = rate.lr
+            return keep
+        return on_stall if learning_rate == "adaptive" else None
+
+    stoppers = [Stopper(tol, n_iter_no_change, stall(mm)) for mm in range(K)]
+    losses = np.full((K, epochs), np.nan)
+    heldout = np.full((K, epochs), np.nan)
+    n_iter = np.zeros(K, dtype=np.int64)
+    converged = np.zeros(K, dtype=bool)
+    bad = np.zeros(K, dtype=bool)
+    order = EpochOrder(data.m, shuffle, rng, block_rows(data.row_bytes(), batch_size))
+    e = 0
+    for e in range(epochs):
+        if not stack.active.any():
+            break
+        opt = options(loss_kind, schedule, power_t, average_start, fit_intercept,
+                      track)
+        acc = run(*order.next(), opt)
+        for mm in np.flatnonzero(stack.active):
+            loss = acc[mm, 0] / denom[mm] if track else math.nan
+            seen = loss if track else acc[mm, 1] / denom[mm]
+            if diverged(seen, np.isfinite(stack.W[mm]).all()
+                        and np.isfinite(stack.B[mm]).all()):
+                bad[mm] = True
+                stack.active[mm] = 0
+                continue
+            losses[mm, e] = loss
+            held = acc[mm, 2] / acc[mm, 3] if acc[mm, 3] > 0 else math.nan
+            heldout[mm, e] = held
+            n_iter[mm] = e + 1
+            if stoppers[mm].stop(held if folds else loss):
+                converged[mm] = True
+                stack.active[mm] = 0
+        if callback is not None:
+            callback(e + 1, float(np.nanmean(losses[:, e]))
+                     if np.isfinite(losses[:, e]).any() else math.nan)
+    if bad.all():
+        raise DivergedError(
+            f"training diverged for every one of the {K} models (lower the "
+            f"learning rate lr or standardize the features)")
+    run_to = int(n_iter.max()) if K else 0
+    return {"losses": losses[:, :run_to], "heldout": heldout[:, :run_to],
+            "n_iter": n_iter, "converged": converged, "diverged": bad}

@@ -1,11 +1,14 @@
 """The trainable state of a model: standardization, weights, optimizer state.
 
 One class for every model: ``k`` rows of weights, ``k = 1`` for the binary
-(sigmoid) model, one row per class for the softmax model. The kernels'
-view of it is :meth:`ModelState.arrays` (see :mod:`fastlr._kernels.update`
-for what each array holds); model files store it through
-:meth:`ModelState.to_file_arrays` and :meth:`ModelState.from_file_arrays`.
-Plain NumPy: nothing here runs a kernel.
+(sigmoid) model, one row per class for the softmax model. The kernels train
+stacks of models (:class:`ModelStack`, see :mod:`fastlr._kernels.update`
+for what each array holds): an ordinary fit is a stack of one model whose
+arrays are views of the :class:`ModelState`'s, a regularization path or a
+cross-validation one model per candidate and fold. Model files store a
+model through :meth:`ModelState.to_file_arrays` and
+:meth:`ModelState.from_file_arrays`. Plain NumPy: nothing here runs a
+kernel.
 """
 
 import numpy as np
@@ -242,3 +245,84 @@ class ModelState:
             state.track(_stats.Moments(rows, table[0], table[1], table[2]),
                         center)
         return state
+
+
+class ModelStack:
+    """K models trained together, from one read of the data per epoch.
+
+    Arrays with a leading model axis (see :mod:`fastlr._kernels.update`):
+    ``mean``, ``scale`` (K, n); ``hyper`` (K, 3) L2 and L1 strengths and base
+    learning rate; ``fold``
+    (K,) the fold each model holds out of ``row_fold`` (m,) int8 (empty: no
+    folds); ``active`` (K,) uint8; the state ``W`` (K, k, n), ``B`` (K, k),
+    ``steps`` (K, 2), ``gsq``, ``avg`` (K, k, n + 1), ``l1_u``, ``l1_q``
+    (K, k, n). :meth:`state` gives model ``i`` as a :class:`ModelState`
+    whose arrays are views into the stack.
+    """
+
+    STATE = ("W", "B", "steps", "gsq", "avg", "l1_u", "l1_q")
+
+    def __init__(self, mean, scale, k, softmax, hyper, fold=None, row_fold=None):
+        K, n = mean.shape
+        self.mean = np.ascontiguousarray(mean, dtype=np.float64)
+        self.scale = np.ascontiguousarray(scale, dtype=np.float64)
+        self.softmax = bool(softmax)
+        self.hyper = np.ascontiguousarray(hyper, dtype=np.float64).reshape(K, 3)
+        self.fold = (np.zeros(K, dtype=np.int64) if fold is None
+                     else np.asarray(fold, dtype=np.int64))
+        self.row_fold = (np.empty(0, dtype=np.int8) if row_fold is None
+                         else np.asarray(row_fold, dtype=np.int8))
+        self.active = np.ones(K, dtype=np.uint8)
+        self.W = np.zeros((K, k, n))
+        self.B = np.zeros((K, k))
+        self.steps = np.zeros((K, 2), dtype=np.int64)
+        self.gsq = np.zeros((K, k, n + 1))
+        self.avg = np.zeros((K, k, n + 1))
+        self.l1_u = np.zeros((K, k, n))
+        self.l1_q = np.zeros((K, k, n))
+
+    @classmethod
+    def of(cls, state, hyper, row_fold=None, fold=0):
+        """A stack of the one model ``state``: its arrays are views of the
+        state's, so training the stack trains the state."""
+        new = cls.__new__(cls)
+        new.mean = state.mean[None]
+        new.scale = state.scale[None]
+        new.softmax = state.softmax
+        new.hyper = np.asarray(hyper, dtype=np.float64).reshape(1, 3)
+        new.fold = np.array([fold], dtype=np.int64)
+        new.row_fold = (np.empty(0, dtype=np.int8) if row_fold is None
+                        else np.asarray(row_fold, dtype=np.int8))
+        new.active = np.ones(1, dtype=np.uint8)
+        for name in cls.STATE:
+            setattr(new, name, getattr(state, name)[None])
+        return new
+
+    @property
+    def K(self):
+        return self.W.shape[0]
+
+    @property
+    def k(self):
+        return self.W.shape[1]
+
+    def models(self):
+        return (self.mean, self.scale, self.hyper, self.fold, self.row_fold,
+                self.active)
+
+    def arrays(self):
+        return tuple(getattr(self, name) for name in self.STATE)
+
+    def state(self, i):
+        """Model ``i`` as a :class:`ModelState` of views into the stack."""
+        st = ModelState.__new__(ModelState)
+        st.mean = self.mean[i]
+        st.scale = self.scale[i]
+        st.softmax = self.softmax
+        st.rng = None
+        for name in self.STATE:
+            setattr(st, name, getattr(self, name)[i])
+        return st
+
+    def finite(self):
+        return bool(np.isfinite(self.W).all() and np.isfinite(self.B).all())

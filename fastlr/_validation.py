@@ -398,3 +398,77 @@ def check_class_labels(y, m):
         raise ValueError(f"y contains only one class ({classes[0]!r}); "
                          "training needs at least two")
     return classes, yidx.astype(np.int64).reshape(-1)
+
+
+def check_rows(rows, m, name="rows"):
+    """The rows to train on as ``row_fold`` (m,) int8: 0 for a row trained
+    on, 1 for the others; None (every row) stays None. ``rows`` is a boolean
+    mask of the m rows or integer indices (each row at most once)."""
+    if rows is None:
+        return None
+    arr = np.asarray(rows)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (a boolean mask or row indices), "
+                         f"got shape {arr.shape}")
+    if arr.dtype == np.bool_:
+        if arr.shape[0] != m:
+            raise ValueError(f"{name} is a boolean mask of {arr.shape[0]} entries "
+                             f"but X has {m} rows; they must match")
+        mask = arr
+    elif arr.dtype.kind in "iu":
+        if arr.size and (arr.min() < 0 or arr.max() >= m):
+            raise ValueError(f"{name} holds row indices outside 0..{m - 1}")
+        mask = np.zeros(m, dtype=np.bool_)
+        mask[arr] = True
+        if np.count_nonzero(mask) != arr.shape[0]:
+            raise ValueError(f"{name} holds a row index more than once")
+    else:
+        raise TypeError(f"{name} must be a boolean mask or integer row indices, "
+                        f"got dtype {arr.dtype}")
+    if not mask.any():
+        raise ValueError(f"{name} selects no row")
+    return np.where(mask, 0, 1).astype(np.int8)
+
+
+def check_grid(values, name, upper=None):
+    """A 1-D, non-empty float64 grid of finite values >= 0 (<= ``upper``)."""
+    arr = _as_numeric_array(values, name)
+    if arr.ndim != 1 or arr.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D list of numbers, got "
+                         f"shape {arr.shape}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    if (arr < 0).any() or (upper is not None and (arr > upper).any()):
+        bound = "in [0, 1]" if upper == 1.0 else ">= 0"
+        raise ValueError(f"{name} must all be {bound}, got {arr.tolist()}")
+    return arr
+
+
+def check_folds(folds, codes, m):
+    """``(row_fold, fold_ids)``: each row's fold (int8, 1..F) and the folds
+    the models hold out, from ``folds`` (None: ``(None, [0])``, no fold)."""
+    if folds is None:
+        return None, [0]
+    if isinstance(folds, int | np.integer) and not isinstance(folds, bool):
+        F = int(folds)
+        counts = np.bincount(codes)
+        if F < 2:
+            raise ValueError(f"folds must be at least 2, got {F}")
+        if F > counts[counts > 0].min():
+            raise ValueError(f"folds={F} is more than the smallest class has rows "
+                             f"({counts[counts > 0].min()}); every fold must hold "
+                             "each class")
+        row_fold = np.empty(m, dtype=np.int8)
+        for c in np.flatnonzero(counts):
+            members = np.flatnonzero(codes == c)
+            row_fold[members] = np.arange(members.shape[0]) % F + 1
+        return row_fold, list(range(1, F + 1))
+    labels = labels_1d(folds, "folds")
+    if labels.shape[0] != m:
+        raise ValueError(f"folds has {labels.shape[0]} labels but X has {m} rows")
+    values, row_fold = np.unique(labels, return_inverse=True)
+    if not 2 <= values.shape[0] <= 127:
+        raise ValueError(f"folds must hold between 2 and 127 distinct labels, got "
+                         f"{values.shape[0]}")
+    return (row_fold + 1).astype(np.int8), list(range(1, values.shape[0] + 1))

@@ -116,7 +116,7 @@ def epoch_time_fn(X, y, batch_size, lr=0.1, **kwargs):
     y01 = check_labels01(y, m=data.m, require_both=True).astype(np.int64)
     sw = check_sample_weight(None, data.m)
     standardize = kwargs.pop("standardize", True)
-    mean, scale = data.standardization(standardize)
+    mean, scale = (a[0] for a in data.standardization(standardize))
     opts = dict(batch_size=batch_size, epochs=1, lr=lr, shuffle=False,
                 penalty=None, alpha=0.0, epoch_loss="running", tol=None,
                 n_iter_no_change=5)

@@ -25,7 +25,6 @@ import contextlib
 import csv
 import difflib
 import os
-import platform
 import re
 import secrets
 import sys
@@ -528,7 +527,8 @@ def _add_verify(sub, common):
     p = sub.add_parser(
         "verify", parents=[common],
         help="check the Numba kernels against the NumPy reference",
-        description="Run every public function with the Numba kernels and with "
+        description="Run every case of fastlr.verify's table (every public "
+        "function, every training option) with the Numba kernels and with "
         "fastlr.reference on random data of several shapes, in float64 and "
         "float32, dense and sparse (CSR), and print the largest differences "
         "against the tolerances the test suite uses. Exit status 1 on any mismatch.")
@@ -536,7 +536,7 @@ def _add_verify(sub, common):
                    help="seed for the random data (default: %(default)s)")
     p.add_argument("--quick", action="store_true",
                    help="skip the largest shape, which exercises the threaded "
-                   "kernels (they are compiled on every run, not cached)")
+                   "kernels")
     p.set_defaults(func=_verify)
 
 
@@ -1431,177 +1431,16 @@ def _export(args):
 # --------------------------------------------------------------------------
 # verify
 
-#: Tolerances of the kernel-vs-reference comparison (as in
-#: tests/test_reference.py). float64: rtol 1e-10, atol near zero; for float32
-#: input both implementations compute in float64 and only the final cast to float32
-#: rounds, so float32 arrays may differ by an ulp (rtol 1e-6), while values
-#: that are float64 for both dtypes (b, losses, log-loss) keep float64's.
-VERIFY_TOL = {
-    "float64": {"rtol": 1e-10, "atol": 1e-12},
-    "float32": {"rtol": 1e-6, "atol": 1e-7},
-}
-
-#: (rows, features): a tiny problem, the test suite's size, a size whose
-#: batches do not divide it, and one large enough for the threaded paths.
-VERIFY_SHAPES = ((7, 1), (200, 4), (1001, 13), (6000, 40))
-
-
-def _verify_data(rng, m, n, dtype):
-    """Well-conditioned binary data whose columns differ in scale and offset."""
-    scale = rng.uniform(0.5, 3.0, n)
-    shift = rng.uniform(-2.0, 2.0, n)
-    Z = rng.normal(size=(m, n))
-    beta = rng.normal(size=n) + 1.0
-    y = (Z @ beta + rng.logistic(size=m) > 0).astype(np.int64)
-    if y.min() == y.max():  # both classes, even for tiny m
-        y[: m // 2] = 0
-        y[m // 2:] = 1
-    return (Z * scale + shift).astype(dtype), y
-
-
-def _diff(a, b, rtol, atol):
-    """(max |a-b|, max relative diff, worst |a-b| / (atol + rtol |b|))."""
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    d = np.abs(a - b)
-    if d.size == 0:
-        return 0.0, 0.0, 0.0
-    rel = d / np.where(b != 0, np.abs(b), 1.0)
-    return float(d.max()), float(rel.max()), float((d / (atol + rtol * np.abs(b))).max())
-
-
-def _verify_cases(rng, m, n, dtype):
-    """Yield (check, [(part, a, b, tolerance key)]) for one shape and dtype."""
-    import fastlr
-    from fastlr import reference
-
-    name = np.dtype(dtype).name
-    X, y = _verify_data(rng, m, n, dtype)
-    z = (rng.normal(size=m) * 30).astype(dtype)
-    z[: min(m, 3)] = [0.0, 745.0, -745.0][: min(m, 3)]
-    yield "sigmoid", [("", fastlr.sigmoid(z), reference.sigmoid(z), name)]
-    p = rng.uniform(size=m).astype(dtype)
-    yield "log_loss", [("", fastlr.log_loss(y, p), reference.log_loss(y, p),
-                        "float64")]
-    dw, db = fastlr.gradients(X, y, p)
-    rw, rb = reference.gradients(X, y, p)
-    yield "gradients", [("dw", dw, rw, name), ("db", db, rb, "float64")]
-    w = rng.normal(size=n) / np.sqrt(n)
-    yield "predict_proba", [("", fastlr.predict_proba(X, w, 0.3),
-                             reference.predict_proba(X, w, 0.3), name)]
-    yield "predict", [("", fastlr.predict(X, w, 0.3), reference.predict(X, w, 0.3),
-                       "exact")]
-    variants = {
-        "train (shuffled, standardized, l2)": dict(
-            batch_size=32, shuffle=True, standardize=True, penalty="l2",
-            alpha=0.01, epoch_loss="running"),
-        "train (ordered, raw, full loss)": dict(
-            batch_size=1 if m <= 200 else m, shuffle=False, standardize=False,
-            penalty=None, epoch_loss="full"),
-    }
-    for label, kw in variants.items():
-        a = fastlr.train(X, y, epochs=3, lr=0.05, random_state=7, **kw)
-        b = reference.train(X, y, epochs=3, lr=0.05, random_state=7, **kw)
-        yield label, [("w", a.w, b.w, name), ("b", a.b, b.b, "float64"),
-                      ("losses", a.losses, b.losses, "float64")]
-    # the CSR kernels (scipy.sparse X, as read from svmlight files): about
-    # 30% of the entries kept; standardize=True scales without centering
-    from scipy import sparse
-
-    Xs = sparse.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.3, X,
-                                    np.zeros((), dtype=X.dtype)))
-    dw, db = fastlr.gradients(Xs, y, p)
-    rw, rb = reference.gradients(Xs, y, p)
-    yield "gradients (CSR)", [("dw", dw, rw, name), ("db", db, rb, "float64")]
-    yield "predict_proba (CSR)", [("", fastlr.predict_proba(Xs, w, 0.3),
-                                   reference.predict_proba(Xs, w, 0.3), name)]
-    for label, kw in variants.items():
-        label = label.replace("train (", "train (CSR, ").replace("standardized",
-                                                                 "scaled")
-        a = fastlr.train(Xs, y, epochs=3, lr=0.05, random_state=7, **kw)
-        b = reference.train(Xs, y, epochs=3, lr=0.05, random_state=7, **kw)
-        yield label, [("w", a.w, b.w, name), ("b", a.b, b.b, "float64"),
-                      ("losses", a.losses, b.losses, "float64")]
-
 
 def _verify(args):
-    import numba
+    from . import verify
 
-    t0 = time.perf_counter()
-    shapes = VERIFY_SHAPES[:-1] if args.quick else VERIFY_SHAPES
-    worst = {}  # (check, dtype) -> row
-    for dtype in (np.float64, np.float32):
-        for m, n in shapes:
-            rng = np.random.default_rng([args.seed, m, n])
-            cases = _verify_cases(rng, m, n, dtype)
-            while True:
-                try:
-                    check, parts = next(cases)
-                except StopIteration:
-                    break
-                except Exception as exc:  # a kernel that fails is a mismatch
-                    key = ("(error)", np.dtype(dtype).name)
-                    worst[key] = dict(shape=(m, n), part="", error=repr(exc))
-                    break
-                for part, a, b, tol_key in parts:
-                    row = _verify_row(a, b, tol_key, (m, n), part)
-                    key = (check, np.dtype(dtype).name)
-                    if key not in worst or row["ratio"] > worst[key]["ratio"]:
-                        worst[key] = row
-    _out(f"fastlr {__version__}: Numba kernels vs fastlr.reference (NumPy), "
-         f"seed {args.seed}")
-    _out(f"numba {numba.__version__}, numpy {np.__version__}, "
-         f"{numba.get_num_threads()} threads, {platform.machine()} "
-         f"{platform.system()}")
-    _out(f"shapes (rows, features): {', '.join(str(s) for s in shapes)}; "
-         "each line is the worst case over them")
-    _out()
-    labels = {key: key[0] + (f" .{row['part']}" if row.get("part") else "")
-              for key, row in worst.items()}
-    width = max(len(v) for v in labels.values()) + 2
-    head = (f"{'check':<{width}}{'dtype':<9}{'worst at':<12}{'max |diff|':>11}"
-            f"{'max rel':>11}{'rtol':>8}{'atol':>8}  result")
-    _out(head)
-    _out("-" * len(head))
-    failed = 0
-    for key, row in worst.items():
-        start = f"{labels[key]:<{width}}{key[1]:<9}{str(row['shape']):<12}"
-        if "error" in row:
-            failed += 1
-            _out(f"{start}  FAILED: {row['error']}")
-            continue
-        ok = row["ratio"] <= 1.0
-        failed += not ok
-        if "differ" in row:  # labels: compared exactly
-            numbers = f"{str(row['differ']) + ' differ':>11}{'-':>11}{'exact':>16}"
-        else:
-            numbers = (f"{row['abs']:>11.2e}{row['rel']:>11.2e}{row['rtol']:>8.0e}"
-                       f"{row['atol']:>8.0e}")
-        _out(f"{start}{numbers}  {'ok' if ok else 'MISMATCH'}")
-    _out()
-    seconds = time.perf_counter() - t0
+    failed = verify.main(seed=args.seed, quick=args.quick, out=_out)
     if failed:
-        _out(f"{failed} of {len(worst)} checks FAILED ({seconds:.1f} s)")
-        sys.stdout.flush()
         print(f"fastlr: error: verify: {failed} check(s) outside tolerance",
               file=sys.stderr)
         return EXIT_FAILURE
-    _out(f"all {len(worst)} checks within tolerance ({seconds:.1f} s)")
     return EXIT_OK
-
-
-def _verify_row(a, b, tol_key, shape, part):
-    if tol_key == "exact":
-        a = np.asarray(a)
-        b = np.asarray(b)
-        differ = int(np.count_nonzero(a != b)) + abs(a.size - b.size)
-        return dict(shape=shape, part=part, differ=differ,
-                    ratio=float("inf") if differ else 0.0)
-    tol = VERIFY_TOL[tol_key]
-    d_abs, d_rel, ratio = _diff(a, b, tol["rtol"], tol["atol"])
-    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
-        ratio = float("inf")
-    return dict(shape=shape, part=part, abs=d_abs, rel=d_rel, ratio=ratio, **tol)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import numpy as np
 
 from ._dispatch import as_data
 from ._driver import (
+    ManyResult,
     MultinomialResult,
     TrainResult,
     check_fit_intercept,
@@ -19,17 +20,21 @@ from ._driver import (
     check_train_params,
 )
 from ._kernels import predict as _predict
+from ._kernels.update import hyperparameters
 from ._order import make_rng
-from ._sgd import sgd
-from ._state import ModelState
+from ._sgd import sgd, sgd_many
+from ._state import ModelStack, ModelState
 from ._validation import (
     _as_numeric_array,
     check_class_labels,
+    check_folds,
+    check_grid,
     check_labels01,
     check_log_loss_args,
     check_positive_int,
     check_proba,
     check_real,
+    check_rows,
     check_same_length,
     check_sample_weight,
     check_standardize,
@@ -39,6 +44,7 @@ from ._validation import (
 )
 
 __all__ = [
+    "ManyResult",
     "MultinomialResult",
     "TrainResult",
     "accuracy",
@@ -50,6 +56,7 @@ __all__ = [
     "sigmoid",
     "softmax",
     "train",
+    "train_many",
     "train_multinomial",
 ]
 
@@ -225,7 +232,7 @@ def softmax(Z):
 def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, n_threads, callback, learning_rate, power_t, l1_ratio,
-         average, fit_intercept):
+         average, fit_intercept, rows):
     """Validate, standardize and train; shared by :func:`train` and
     :func:`train_multinomial`. Returns ``(data, state, losses, classes)``."""
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
@@ -239,14 +246,20 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
     rng = make_rng(random_state)
     standardize = check_standardize(standardize)
     data = as_data(X)
+    row_fold = check_rows(rows, data.m)
+    train_rows = slice(None) if row_fold is None else row_fold == 0
     if softmax_model:
         classes, codes = check_class_labels(y, data.m)
     else:
         classes = None
         codes = check_labels01(y, "y", m=data.m, require_both=True).astype(np.int64)
+    if row_fold is not None and np.unique(codes[train_rows]).shape[0] < 2:
+        raise ValueError("y contains a single class among the rows given by rows; "
+                         "training needs at least two")
     sw = check_sample_weight(sample_weight, data.m)
-    mean, scale = data.standardization(_no_centering(standardize, fit_intercept))
-    state = ModelState(mean, scale, classes.shape[0] if softmax_model else 1,
+    mean, scale = data.standardization(_no_centering(standardize, fit_intercept),
+                                       row_fold, (1,))
+    state = ModelState(mean[0], scale[0], classes.shape[0] if softmax_model else 1,
                        softmax_model)
     losses, _ = sgd(data, codes, sw, state, batch_size=batch_size, epochs=epochs,
                     lr=lr, shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
@@ -254,7 +267,8 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                     n_iter_no_change=n_iter_no_change, n_threads=n_threads,
                     callback=callback, learning_rate=learning_rate,
                     power_t=power_t, l1_ratio=l1_ratio,
-                    average_start=average_start, fit_intercept=fit_intercept)
+                    average_start=average_start, fit_intercept=fit_intercept,
+                    row_fold=row_fold)
     return data, state, losses, classes
 
 
@@ -269,7 +283,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
-          l1_ratio=0.15, average=False, fit_intercept=True):
+          l1_ratio=0.15, average=False, fit_intercept=True, rows=None):
     """Fit binary logistic regression by mini-batch SGD.
 
     Each epoch visits every row once, in batches of ``batch_size``; each batch
@@ -391,6 +405,15 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Fit the intercept ``b``. False keeps it at 0: the model passes
         through the origin in raw feature space, so ``standardize=True``
         then scales the features without centering them (as ``"scale"``).
+    rows : array_like or None
+        Train on these rows of X only (integer indices, each at most once,
+        or a boolean mask), without copying X. Each epoch still walks X's
+        shuffled order and batches of ``batch_size`` positions; a model
+        uses the rows of a batch it trains on (so a batch holds about
+        ``batch_size * len(rows) / m`` of them) and skips a batch that has
+        none; standardization is over the rows trained on. This is how
+        :func:`train_many` trains each cross-validation model, so a model of
+        ``train_many`` equals the model trained alone with ``rows``.
 
     Returns
     -------
@@ -425,7 +448,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         n_threads=n_threads, callback=callback, learning_rate=learning_rate,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
-        fit_intercept=fit_intercept)
+        fit_intercept=fit_intercept, rows=rows)
     W, B = state.raw()
     return TrainResult(W[0].astype(data.dtype, copy=False), float(B[0]), losses)
 
@@ -439,7 +462,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False, n_threads=None, fit_intercept=True):
+                      average=False, n_threads=None, fit_intercept=True, rows=None):
     """Fit multinomial (softmax) logistic regression by mini-batch SGD.
 
     The k-class counterpart of :func:`train`, with the same batches, order
@@ -481,6 +504,127 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         n_threads=n_threads, callback=callback, learning_rate=learning_rate,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
-        fit_intercept=fit_intercept)
+        fit_intercept=fit_intercept, rows=rows)
     W, B = state.raw()
     return MultinomialResult(W.astype(data.dtype, copy=False), B, losses, classes)
+
+
+# --------------------------------------------------------------------------
+# many models from one pass over the data
+
+
+def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
+               batch_size=100, epochs=100, lr=0.01, standardize=True, shuffle=True,
+               random_state=None, epoch_loss="running", tol=None,
+               n_iter_no_change=5, sample_weight=None, n_threads=None,
+               callback=None, learning_rate="constant", power_t=0.5,
+               average=False, fit_intercept=True):
+    """Train a model per penalty strength (and fold) from one pass over the
+    data per epoch: a regularization path, or cross-validation.
+
+    While a chunk of rows is in cache every model that trains on it is
+    updated, so K models cost one read of X per epoch instead of K. Each
+    model is exactly the model :func:`train` (two classes) or
+    :func:`train_multinomial` (more) gives with its ``alpha``,
+    ``l1_ratio`` and, for a model holding out fold ``f``, ``rows`` = the
+    rows of the other folds, and the same other arguments: bit-identical
+    (the same arithmetic), except for two-class models on dense X whose
+    column means fold out of the loops (the usual case), where the joint
+    run sums each logit and gradient two rows by four models at a time, the
+    same sums in another order, so that a chunk is read once for all
+    models: equal to rounding there (1e-12 relative, tested). See ``rows``
+    in :func:`train` for how a row subset is batched.
+
+    Parameters
+    ----------
+    X, y
+        As in :func:`train` / :func:`train_multinomial` (the model kind
+        follows the number of distinct labels).
+    alphas : array_like of shape (A,)
+        Penalty strengths, finite and >= 0.
+    l1_ratios : array_like of shape (L,) or None
+        Elastic-net mixings in [0, 1] (``penalty="elasticnet"`` only); None
+        is ``[l1_ratio]`` of :func:`train`'s default, 0.15.
+    folds : None, int or array_like of shape (m,)
+        None: every model trains on every row. An int F >= 2: F folds, the
+        rows of each class dealt to the folds in turn in row order (a
+        stratified split; every fold gets each class at least once). An
+        array: each row's fold label (rows with the same label form a fold).
+        With folds, a model is trained per fold on the other folds' rows and
+        scored on its own (``heldout``).
+    penalty : {"l2", "l1", "elasticnet", None}, default "l2"
+    tol : float or None
+        Each model stops once ``n_iter_no_change`` epochs in a row did not
+        improve its held-out loss (its training loss without folds) by
+        ``tol``; a stopped model costs nothing more, and the pass ends when
+        every model has stopped or after ``epochs``.
+    epoch_loss : {"running", None}
+        ``"full"`` is not offered: it would read X again for every model.
+    batch_size, epochs, lr, standardize, shuffle, random_state,
+    n_iter_no_change, sample_weight, n_threads, learning_rate, power_t,
+    average, fit_intercept
+        As in :func:`train` (``"adaptive"`` lowers each model's rate on its
+        own). Standardization is computed for each fold's training rows.
+    callback : callable(epoch, mean training loss) or None
+
+    Returns
+    -------
+    ManyResult
+
+    Examples
+    --------
+    >>> import numpy as np, fastlr
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(600, 3)); y = (X[:, 0] + rng.normal(size=600) > 0)
+    >>> res = fastlr.train_many(X, y, alphas=[1e-4, 1e-2, 1.0], folds=3, epochs=5,
+    ...                         random_state=0)
+    >>> res.W.shape, res.heldout.shape
+    ((9, 3), (9, 5))
+    """
+    params = check_train_params(batch_size, epochs, lr, penalty, alpha=0.0,
+                                epoch_loss=epoch_loss, tol=tol,
+                                n_iter_no_change=n_iter_no_change, shuffle=shuffle)
+    batch_size, epochs, lr, _, tol, n_iter_no_change = params
+    if epoch_loss == "full":
+        raise ValueError("epoch_loss='full' is not offered by train_many (it "
+                         "would read X once more per model); use 'running' or None")
+    learning_rate, power_t, _, average_start = check_sgd_options(
+        learning_rate, power_t, 0.15, average)
+    if n_threads is not None:
+        check_positive_int(n_threads, "n_threads")
+    fit_intercept = check_fit_intercept(fit_intercept)
+    alphas = check_grid(alphas, "alphas")
+    if l1_ratios is not None and penalty != "elasticnet":
+        raise ValueError(f"l1_ratios only applies to penalty='elasticnet', got "
+                         f"penalty={penalty!r}")
+    l1_ratios = check_grid(l1_ratios if l1_ratios is not None else [0.15],
+                           "l1_ratios", upper=1.0)
+    rng = make_rng(random_state)
+    standardize = _no_centering(check_standardize(standardize), fit_intercept)
+    data = as_data(X)
+    classes, codes = check_class_labels(y, data.m)
+    softmax_model = classes.shape[0] > 2
+    sw = check_sample_weight(sample_weight, data.m)
+    row_fold, fold_ids = check_folds(folds, codes, data.m)
+    grid = [(f, l1r, a) for f in fold_ids for l1r in l1_ratios for a in alphas]
+    K = len(grid)
+    mean, scale = data.standardization(standardize, row_fold, fold_ids)
+    where = {f: i for i, f in enumerate(fold_ids)}
+    stack = ModelStack(mean[[where[f] for f, _, _ in grid]],
+                       scale[[where[f] for f, _, _ in grid]],
+                       classes.shape[0] if softmax_model else 1, softmax_model,
+                       [hyperparameters(penalty, a, l1r, lr) for _, l1r, a in grid],
+                       fold=[f for f, _, _ in grid], row_fold=row_fold)
+    out = sgd_many(data, codes, sw, stack, batch_size=batch_size, epochs=epochs,
+                   shuffle=shuffle, rng=rng, epoch_loss=epoch_loss, tol=tol,
+                   n_iter_no_change=n_iter_no_change, n_threads=n_threads,
+                   callback=callback, learning_rate=learning_rate, power_t=power_t,
+                   average_start=average_start, fit_intercept=fit_intercept)
+    raws = [stack.state(i).raw() for i in range(K)]
+    W = np.stack([w if softmax_model else w[0] for w, _ in raws])
+    b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])
+    return ManyResult(W.astype(data.dtype, copy=False), b, out["losses"],
+                      out["heldout"], np.array([a for _, _, a in grid]),
+                      np.array([r for _, r, _ in grid]),
+                      np.array([f for f, _, _ in grid]), out["n_iter"],
+                      out["converged"], out["diverged"], classes)

@@ -84,7 +84,8 @@ def _block_absmax(block):
 
 
 def _block_sums(block, inv, shift):
-    return Data(block[0]).shifted_sums(inv, shift)
+    s1, s2 = Data(block[0]).shifted_sums(inv, shift)
+    return s1[0], s2[0]
 
 
 def _block_epoch(block, rng, mean, scale, w, b, params, first_epoch):

@@ -289,6 +289,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if standardize is True and not self.fit_intercept:
             standardize = "scale"   # through the origin in raw space
         mean, scale, moments = data.standardization(standardize, moments=True)
+        mean, scale = mean[0], scale[0]
         k = classes.shape[0]
         state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
         if moments is not None:

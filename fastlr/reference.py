@@ -24,6 +24,8 @@ import numpy as np
 from . import _stats
 from ._driver import (
     AdaptiveRate,
+    DivergedError,
+    ManyResult,
     MultinomialResult,
     TrainResult,
     batch_rows,
@@ -36,10 +38,13 @@ from ._order import EpochOrder, block_rows, make_rng, rows_of
 from ._validation import (
     _as_numeric_array,
     check_class_labels,
+    check_folds,
+    check_grid,
     check_labels01,
     check_log_loss_args,
     check_proba,
     check_real,
+    check_rows,
     check_same_length,
     check_sample_weight,
     check_standardize,
@@ -53,7 +58,7 @@ from ._validation import (
 
 __all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
            "predict", "accuracy", "softplus", "row_losses", "column_stats",
-           "train_multinomial"]
+           "train_multinomial", "train_many"]
 
 
 def _sigmoid(z):
@@ -113,13 +118,15 @@ def gradients(X, y, p):
     return dw.astype(X.dtype), float(r.mean())
 
 
-def column_stats(X):
+def column_stats(X, rows=None):
     """Column means and standard deviations (zero spread -> 1), overflow-safe.
 
     The kernels' two passes in NumPy (largest ``|x|``, then sums of the
     shifted, scaled column; see :mod:`fastlr._stats`), finished by the same
     rule. For a scipy.sparse X, over all rows (implicit zeros included)
-    without densifying; only columns stored in every row are shifted.
+    without densifying; only columns stored in every row are shifted. With
+    ``rows`` (a boolean mask), the statistics of those rows, divided and
+    shifted by all of X's values (as :func:`fastlr.train` with ``rows``).
     """
     m = X.shape[0]
     if is_sparse(X):
@@ -131,8 +138,10 @@ def column_stats(X):
         amax = np.abs(X.astype(np.float64)).max(axis=0)
         shift = _stats.dense_shift(X)
     s, inv = _stats.scaling(amax)
+    if rows is not None:
+        X = X[np.flatnonzero(rows)]
     s1, s2 = _stats.numpy_sums(X, inv, shift)
-    return _stats.finish(m, s, inv, shift, s1, s2)
+    return _stats.finish(X.shape[0], s, inv, shift, s1, s2)
 
 
 class _Update:
@@ -209,10 +218,13 @@ class _Update:
 def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
-         fit_intercept):
-    """The batch loop of :func:`train` and :func:`train_multinomial`, for k
-    rows of weights (k = 1: the binary model). Returns ``(W, B, losses,
-    classes, dtype)`` in raw space."""
+         fit_intercept, rows=None, stop_on_heldout=False):
+    """The batch loop of :func:`train`, :func:`train_multinomial` and
+    :func:`train_many`, for k rows of weights (k = 1: the binary model).
+    Returns ``(W, B, losses, heldout, converged, classes, dtype)`` in raw
+    space; ``heldout`` is the running held-out loss of each epoch (the
+    rows not in ``rows``, each scored at the weights of its batch), and the
+    ``tol`` criterion with ``stop_on_heldout``."""
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
                                 epoch_loss, tol, n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
@@ -232,13 +244,18 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     sw = check_sample_weight(sample_weight, X.shape[0])
     m, n = X.shape
     batch_size = batch_rows(batch_size, m)   # larger than m: one full batch
+    row_fold = check_rows(rows, m)
+    train = np.ones(m, dtype=bool) if row_fold is None else row_fold == 0
+    if np.unique(codes[train]).shape[0] < 2:
+        raise ValueError("y contains a single class among the rows given by rows; "
+                         "training needs at least two")
     sparse = is_sparse(X)
     if sw.shape[0] == 0:
         sw = np.ones(m)
     if standardize and not fit_intercept:
         standardize = "scale"   # no intercept: through the origin in raw space
     if standardize:
-        mean, scale = column_stats(X)
+        mean, scale = column_stats(X, None if row_fold is None else train)
         if sparse or standardize == "scale":
             mean = np.zeros(n)
     else:
@@ -274,26 +291,39 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t, penalty, alpha,
                   l1_ratio, average_start, fit_intercept)
 
+    denom = sw[train].sum()
+    heldout = []
+
     def run_one(blocks, block):
         nonlocal W, b
         order = rows_of(blocks, block, m)
         total = 0.0
         bound = 0.0
+        held = held_w = 0.0
         for start in range(0, m, batch_size):
             idx = order[start:start + batch_size]
+            out = idx[~train[idx]]   # held out: scored at the batch's weights
+            if out.size:
+                _, losses, _ = residuals(np.asarray(batch(out) @ W.T) + b, out)
+                held += losses.sum()
+                held_w += sw[out].sum()
+            idx = idx[train[idx]]
+            if idx.size == 0:
+                continue   # no row of the batch is trained on: no step
             Xb = batch(idx)
             R, losses, bounds = residuals(np.asarray(Xb @ W.T) + b, idx)
             total += losses.sum()
             bound += bounds.sum()
             W, b = upd.step(W, b, np.asarray(Xb.T @ R).T / len(idx), R.mean(axis=0))
-        bound /= sw.sum()
+        heldout.append(held / held_w if held_w > 0 else math.nan)
+        bound /= denom
         if epoch_loss == "running":
-            return total / sw.sum(), bound
+            return total / denom, bound
         if epoch_loss == "full":
             Wr, br = raw()
             _, losses, _ = residuals(np.asarray(X.astype(np.float64) @ Wr.T) + br,
                                      np.arange(m))
-            return float(losses.sum() / sw.sum()), bound
+            return float(losses[train].sum() / denom), bound
         return math.nan, bound
 
     def raw():
@@ -308,21 +338,22 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     # a diverging run overflows before it is stopped: no warnings, the
     # DivergedError says what happened
     with np.errstate(over="ignore", invalid="ignore"):
-        losses, _ = run_epochs(
+        losses, converged = run_epochs(
             run_one, finite, EpochOrder(m, shuffle, rng, block), epochs=epochs,
             lr=lr, tol=tol, n_iter_no_change=n_iter_no_change,
             track=epoch_loss is not None, callback=callback,
+            monitor=(lambda: heldout[-1]) if stop_on_heldout else None,
             on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
             n_classes=k if softmax else 2)
     Wr, br = raw()
-    return Wr, br, losses, classes, X.dtype
+    return Wr, br, losses, np.array(heldout), converged, classes, X.dtype
 
 
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
-          l1_ratio=0.15, average=False, fit_intercept=True):
+          l1_ratio=0.15, average=False, fit_intercept=True, rows=None):
     """Mini-batch SGD for logistic regression; see :func:`fastlr.train`.
 
     The standardized batch ``(X[rows] - mean) / scale`` is formed explicitly
@@ -335,13 +366,14 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     in :func:`fastlr.train`), and every step updates all n weights
     eagerly: the twin of the sparse kernel's lazy updates.
     """
-    W, b, losses, _, dtype = _fit(
+    W, b, losses, _, _, _, dtype = _fit(
         X, y, False, batch_size=batch_size, epochs=epochs, lr=lr,
         standardize=standardize, shuffle=shuffle, random_state=random_state,
         penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
-        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept)
+        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
+        rows=rows)
     return TrainResult(W[0].astype(dtype), float(b[0]), losses)
 
 
@@ -350,7 +382,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False, n_threads=None, fit_intercept=True):
+                      average=False, n_threads=None, fit_intercept=True, rows=None):
     """Mini-batch softmax regression; see :func:`fastlr.train_multinomial`.
 
     Plain NumPy: the standardized batch, its (b, k) logits, softmax and
@@ -359,13 +391,14 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     :func:`train` applied to every (class, feature) weight. ``n_threads``
     is accepted and ignored.
     """
-    W, b, losses, classes, dtype = _fit(
+    W, b, losses, _, _, classes, dtype = _fit(
         X, y, True, batch_size=batch_size, epochs=epochs, lr=lr,
         standardize=standardize, shuffle=shuffle, random_state=random_state,
         penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
-        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept)
+        l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
+        rows=rows)
     return MultinomialResult(W.astype(dtype), b, losses, classes)
 
 
@@ -409,3 +442,79 @@ def _log_softmax_parts(z):
     """``(z - max, logsumexp(z) - max)`` per row, stable."""
     zs = z - z.max(axis=1, keepdims=True)
     return zs, np.log(np.exp(zs).sum(axis=1))
+
+
+def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
+               batch_size=100, epochs=100, lr=0.01, standardize=True, shuffle=True,
+               random_state=None, epoch_loss="running", tol=None,
+               n_iter_no_change=5, sample_weight=None, n_threads=None,
+               callback=None, learning_rate="constant", power_t=0.5,
+               average=False, fit_intercept=True):
+    """Many models, one at a time; see :func:`fastlr.train_many`.
+
+    Each model is trained by :func:`train` / :func:`train_multinomial`'s
+    loop with its ``alpha``, ``l1_ratio`` and the rows of the other folds
+    (``rows``), stopping on its held-out loss when it holds rows out, which
+    is what the kernels compute for all models in one pass. ``n_threads`` is
+    accepted and ignored.
+    """
+    if epoch_loss == "full":
+        raise ValueError("epoch_loss='full' is not offered by train_many (it "
+                         "would read X once more per model); use 'running' or None")
+    alphas = check_grid(alphas, "alphas")
+    if l1_ratios is not None and penalty != "elasticnet":
+        raise ValueError(f"l1_ratios only applies to penalty='elasticnet', got "
+                         f"penalty={penalty!r}")
+    l1_ratios = check_grid(l1_ratios if l1_ratios is not None else [0.15],
+                           "l1_ratios", upper=1.0)
+    X = check_X(X, accept_sparse=True)
+    classes, codes = check_class_labels(y, X.shape[0])
+    softmax = classes.shape[0] > 2
+    row_fold, fold_ids = check_folds(folds, codes, X.shape[0])
+    models = []
+    for f in fold_ids:
+        for l1r in l1_ratios:
+            for a in alphas:
+                try:
+                    out = _fit(X, codes if softmax else (codes == 1), softmax,
+                               batch_size=batch_size, epochs=epochs, lr=lr,
+                               standardize=standardize, shuffle=shuffle,
+                               random_state=random_state, penalty=penalty,
+                               alpha=a, epoch_loss=epoch_loss, tol=tol,
+                               n_iter_no_change=n_iter_no_change,
+                               sample_weight=sample_weight, callback=None,
+                               learning_rate=learning_rate, power_t=power_t,
+                               l1_ratio=l1r, average=average,
+                               fit_intercept=fit_intercept,
+                               rows=None if row_fold is None else row_fold != f,
+                               stop_on_heldout=row_fold is not None)
+                    models.append((f, l1r, a, out, False))
+                except DivergedError:
+                    models.append((f, l1r, a, None, True))
+    if all(bad for *_, bad in models):
+        raise DivergedError(f"training diverged for every one of the "
+                            f"{len(models)} models")
+    n_run = max(len(out[2]) for *_, out, bad in models if not bad)
+    n, k = X.shape[1], classes.shape[0] if softmax else 1
+
+    def padded(v):
+        return np.concatenate([v, np.full(n_run - len(v), np.nan)])
+
+    nan_model = (np.full((k, n), np.nan), np.full(k, np.nan))
+    W = np.stack([(out[0] if not bad else nan_model[0]) for *_, out, bad in models])
+    b = np.stack([(out[1] if not bad else nan_model[1]) for *_, out, bad in models])
+    if not softmax:
+        W, b = W[:, 0], b[:, 0]
+    return ManyResult(
+        W.astype(X.dtype), b,
+        np.stack([padded(out[2]) if not bad else np.full(n_run, np.nan)
+                  for *_, out, bad in models]),
+        np.stack([padded(out[3] if row_fold is not None else np.full(len(out[3]),
+                                                                      np.nan))
+                  if not bad else np.full(n_run, np.nan) for *_, out, bad in models]),
+        np.array([a for _, _, a, _, _ in models]),
+        np.array([r for _, r, _, _, _ in models]),
+        np.array([f for f, *_ in models]),
+        np.array([len(out[2]) if not bad else 0 for *_, out, bad in models]),
+        np.array([bool(out[4]) if not bad else False for *_, out, bad in models]),
+        np.array([bad for *_, bad in models]), classes)

@@ -12,9 +12,9 @@ import fastlr
 from fastlr import _dispatch, reference
 from fastlr._dispatch import as_data
 from fastlr._kernels import scalar
-from fastlr._kernels.update import LR_CONSTANT, options
+from fastlr._kernels.update import LR_CONSTANT, hyperparameters, options
 from fastlr._order import EpochOrder, block_rows, rows_of
-from fastlr._state import ModelState
+from fastlr._state import ModelStack, ModelState
 
 
 def test_exp_neg_abs_matches_numpy():
@@ -99,11 +99,12 @@ def test_team_epoch_matches_one_thread(wide, threads, batch_size, k, monkeypatch
     outs = []
     for n_threads in (1, threads):
         state = ModelState(X.mean(0), X.std(0), k, softmax=k > 1)
-        run = data.epoch_runner(y.astype(np.int64), np.empty(0), state, batch_size,
+        stack = ModelStack.of(state, hyperparameters("l2", 1e-3, 0.15, 0.3))
+        run = data.epoch_runner(y.astype(np.int64), np.empty(0), stack, batch_size,
                                 n_threads)
-        opt = options(int(k > 1), LR_CONSTANT, 0.3, 0.5, "l2", 1e-3, 0.15, 0)
+        opt = options(int(k > 1), LR_CONSTANT, 0.5, 0)
         for _ in range(2):
-            sums = run(blocks, 10, opt)
+            sums = run(blocks, 10, opt).copy()
         outs.append((state.W, state.B, sums, state.steps))
     assert np.all(outs[0][0] != 0.0)
     for a, b in zip(*outs, strict=True):

@@ -23,13 +23,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 import fastlr
-from fastlr import LogisticRegression, _dispatch, reference
+from fastlr import LogisticRegression, _dispatch, reference, verify
 from fastlr._state import ModelState
 
-TOL = {
-    np.float64: {"rtol": 1e-10, "atol": 1e-12},
-    np.float32: {"rtol": 1e-6, "atol": 1e-7},
-}
+TOL = {np.float64: verify.tolerance("float64"), np.float32: verify.tolerance("float32")}
 TOL64 = TOL[np.float64]
 
 
@@ -56,36 +53,6 @@ def assert_same(a, b, dtype):
     np.testing.assert_allclose(a.losses, b.losses, **TOL64)
 
 
-OPTIONS = {
-    "l1": dict(penalty="l1", alpha=0.02),
-    "elasticnet": dict(penalty="elasticnet", alpha=0.03, l1_ratio=0.6),
-    "invscaling": dict(learning_rate="invscaling", lr=0.3, power_t=0.4),
-    "adaptive": dict(learning_rate="adaptive", tol=1e-2, n_iter_no_change=1),
-    "adagrad": dict(learning_rate="adagrad", lr=0.2),
-    "adagrad_l1": dict(learning_rate="adagrad", lr=0.2, penalty="l1", alpha=0.02),
-    "average": dict(average=True),
-    "average_late": dict(average=7),
-    "all": dict(learning_rate="invscaling", lr=0.2, penalty="elasticnet",
-                alpha=0.01, l1_ratio=0.3, average=3),
-    "adagrad_avg_l2": dict(learning_rate="adagrad", lr=0.1, penalty="l2",
-                           alpha=0.01, average=2),
-}
-
-
-@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "ordered"])
-@pytest.mark.parametrize("epoch_loss", ["running", "full"])
-@pytest.mark.parametrize("name", list(OPTIONS))
-def test_kernel_matches_reference(dtype, seed, name, epoch_loss, shuffle):
-    X, y = make_data(seed, dtype=dtype)
-    kw = dict(batch_size=45, epochs=6, lr=0.05, shuffle=shuffle,
-              epoch_loss=epoch_loss, random_state=seed)
-    kw.update(OPTIONS[name])
-    a = fastlr.train(X, y, **kw)
-    b = reference.train(X, y, **kw)
-    assert_same(a, b, dtype)
-    assert np.abs(a.w).max() > 1e-3
-
-
 def test_kernel_matches_reference_with_sample_weight(dtype, seed):
     X, y = make_data(seed, dtype=dtype)
     sw = np.random.default_rng(seed).uniform(0, 3, len(y))
@@ -103,7 +70,7 @@ def test_threaded_kernel_is_bit_identical(monkeypatch, name, dtype_):
     monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
     kw = dict(batch_size=_dispatch.PARALLEL_MIN_BATCH * 2 + 5, epochs=3, lr=0.05,
               random_state=2)
-    kw.update(OPTIONS[name])
+    kw.update(verify.OPTIONS[name])
     one = fastlr.train(X, y, n_threads=1, **kw)
     many = fastlr.train(X, y, n_threads=numba.config.NUMBA_NUM_THREADS, **kw)
     np.testing.assert_array_equal(one.w, many.w)

@@ -22,27 +22,16 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import fastlr
-from fastlr import reference
+from fastlr import reference, verify
 
 M = 200  # rows: small enough that the row-by-row reference stays fast
 N = 4
 RAGGED = 64  # a batch size that does not divide M: the last batch is smaller
 assert M % RAGGED != 0
 
-# Tolerances. float64: rtol=1e-10 with an atol near zero (the project's
-# kernel-vs-reference contract, as README's "Verifying" section states).
-# For float32 input both implementations still do every multiply-add in
-# float64: the kernel converts each float32 element of X as it reads it, the
-# reference calls X.astype(float64), so both see exactly the same numbers.
-# Only the final cast of w to float32 (X's dtype) rounds, and two float64
-# values that agree to ~1e-15 can round to adjacent float32 values, one ulp
-# (2**-23 ~ 1.2e-7 relative) apart. Hence rtol=1e-6 for float32 arrays, while
-# b and the losses, which are float64 for both dtypes, keep the float64
-# tolerance.
-TOL = {
-    np.float64: {"rtol": 1e-10, "atol": 1e-12},
-    np.float32: {"rtol": 1e-6, "atol": 1e-7},
-}
+# Tolerances, each with its reason: fastlr.verify.TOLERANCES (also used by
+# `fastlr verify` and the other test files).
+TOL = {np.float64: verify.tolerance("float64"), np.float32: verify.tolerance("float32")}
 TOL64 = TOL[np.float64]
 
 
@@ -86,34 +75,25 @@ def assert_same_result(a, b, dtype):
 
 
 # --------------------------------------------------------------------------
-# train: kernel versus reference
+# the case table: every function x option x storage x dtype (fastlr.verify)
 
 
-@pytest.mark.parametrize("epoch_loss", ["running", "full", None],
-                         ids=["running_loss", "full_loss", "no_loss"])
-@pytest.mark.parametrize("penalty", [None, "l2"], ids=["no_penalty", "l2"])
-@pytest.mark.parametrize("batch", ["one", "ragged", "full"],
-                         ids=["batch1", "batch_ragged", "batch_full"])
-@pytest.mark.parametrize("standardize", [True, False], ids=["std", "raw"])
-@pytest.mark.parametrize("shuffle", [True, False], ids=["shuffle", "ordered"])
-def test_train_matches_reference(dtype, seed, shuffle, standardize, batch,
-                                 penalty, epoch_loss):
-    X, y = make_data(seed, dtype=dtype)
-    batch_size = {"one": 1, "ragged": RAGGED, "full": M}[batch]
-    kw = dict(batch_size=batch_size, epochs=3, lr=0.05, shuffle=shuffle,
-              standardize=standardize, penalty=penalty, alpha=0.05,
-              epoch_loss=epoch_loss, random_state=seed + 1)
-    a = fastlr.train(X, y, **kw)
-    b = reference.train(X, y, **kw)
-    assert a.losses.shape == (3,)
-    if epoch_loss is None:
-        assert np.isnan(a.losses).all() and np.isnan(b.losses).all()
-    else:
-        assert np.isfinite(a.losses).all()
-        assert (a.losses > 0).all()
-    assert_same_result(a, b, dtype)
-    # the model must have moved away from its zero start
-    assert np.abs(a.w).max() > 1e-3
+@pytest.mark.parametrize("case", verify.cases(("test", "tiny")),
+                         ids=lambda c: c.id)
+def test_case_matches_reference(case, seed):
+    for part, kind, diff in verify.check(case, seed):
+        tol = verify.TOLERANCES[kind]
+        assert diff.ratio <= 1.0, (
+            f"{case.id} .{part}: |diff| {diff.abs:.3g}, rel {diff.rel:.3g} "
+            f"beyond rtol {tol.rtol:g} ({tol.why})")
+
+
+def test_trained_cases_move_away_from_zero(seed):
+    """A comparison of two models still at w = 0 would prove nothing."""
+    for case in verify.cases(("test",), options=["default", "l2", "raw"],
+                             functions=["train", "train_multinomial"]):
+        w = verify.run(case, seed)[0][1]
+        assert np.abs(w).max() > 1e-3, case.id
 
 
 def test_train_tol_stops_at_same_epoch(seed):

@@ -39,12 +39,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastlr
-from fastlr import LogisticRegression, core, reference
+from fastlr import LogisticRegression, core, reference, verify
 
-TOL = {
-    np.float64: {"rtol": 1e-10, "atol": 1e-12},
-    np.float32: {"rtol": 1e-6, "atol": 1e-7},
-}
+TOL = {np.float64: verify.tolerance("float64"), np.float32: verify.tolerance("float32")}
 TOL64 = TOL[np.float64]
 #: estimator comparisons: the contract's figure (fit runs more steps, with L2)
 EST_TOL = {"rtol": 1e-9, "atol": 1e-12}
@@ -161,31 +158,12 @@ MAIN_FORMATS = ["csr_matrix", "csr_array", "csc_matrix", "coo_array"]
 
 BASE = dict(batch_size=RAGGED, epochs=5, lr=0.1, random_state=7)
 
-# Options that change the update rule; the lazy sparse update must reproduce
-# each. L2 (and elasticnet's L2 part) shrinks every weight every step, AdaGrad
-# with L2 gives absent coordinates a gradient, averaging and the cumulative
-# L1 act on every coordinate: the cases where "lazy" is easy to get wrong.
-OPTIONS = {
-    "plain": {},
-    "l2": dict(penalty="l2", alpha=0.05),
-    "l1": dict(penalty="l1", alpha=0.02),
-    "elasticnet": dict(penalty="elasticnet", alpha=0.03, l1_ratio=0.6),
-    "invscaling": dict(learning_rate="invscaling", lr=0.3, power_t=0.4),
-    "invscaling_l2": dict(learning_rate="invscaling", lr=0.3, power_t=0.4,
-                          penalty="l2", alpha=0.05),
-    "adaptive": dict(learning_rate="adaptive", tol=1e-2, n_iter_no_change=1),
-    "adagrad": dict(learning_rate="adagrad", lr=0.2),
-    "adagrad_l1": dict(learning_rate="adagrad", lr=0.2, penalty="l1", alpha=0.02),
-    "adagrad_l2": dict(learning_rate="adagrad", lr=0.2, penalty="l2", alpha=0.05),
-    "adagrad_elasticnet": dict(learning_rate="adagrad", lr=0.2,
-                               penalty="elasticnet", alpha=0.03, l1_ratio=0.5),
-    "average": dict(average=True),
-    "average_late": dict(average=7),
-    "average_l2": dict(average=True, penalty="l2", alpha=0.05),
-    "average_l1": dict(average=3, penalty="l1", alpha=0.02),
-    "all": dict(learning_rate="invscaling", lr=0.2, penalty="elasticnet",
-                alpha=0.01, l1_ratio=0.3, average=3),
-}
+# The options that change the update rule (fastlr.verify.UPDATE_RULES); the
+# lazy sparse update must reproduce each. L2 (and elasticnet's L2 part)
+# shrinks every weight every step, AdaGrad with L2 gives absent coordinates a
+# gradient, averaging and the cumulative L1 act on every coordinate: the cases
+# where "lazy" is easy to get wrong.
+OPTIONS = {name: verify.OPTIONS[name] for name in verify.UPDATE_RULES}
 SHUFFLES = pytest.mark.parametrize("shuffle", [True, "rows", False],
                                    ids=["blocks", "rows", "ordered"])
 STANDARDIZE = pytest.mark.parametrize("standardize", [False, True],
@@ -207,7 +185,7 @@ def test_train_matches_dense_and_reference(name, shuffle, standardize):
     assert a.w[-1] == 0.0            # a feature that never occurs keeps w = 0
 
 
-@pytest.mark.parametrize("name", ["plain", "l2", "elasticnet", "adagrad_l2",
+@pytest.mark.parametrize("name", ["default", "l2", "elasticnet", "adagrad_l2",
                                   "average_l1", "all"])
 def test_train_float32_stays_float32(name):
     X, y = make_data(2, dtype=np.float32)
@@ -227,7 +205,7 @@ def test_train_batch_sizes(batch_size, penalty):
 
 @pytest.mark.parametrize("epoch_loss", ["running", "full", None],
                          ids=["running", "full", "no_loss"])
-@pytest.mark.parametrize("name", ["plain", "l2", "average_l2", "adagrad_l1"])
+@pytest.mark.parametrize("name", ["default", "l2", "average_l2", "adagrad_l1"])
 def test_train_epoch_loss_modes(epoch_loss, name):
     X, y = make_data(4)
     kw = {**BASE, "standardize": True, "epoch_loss": epoch_loss, **OPTIONS[name]}
@@ -249,7 +227,7 @@ def test_full_loss_is_log_loss_of_returned_model():
     np.testing.assert_allclose(res.losses[-1], fastlr.log_loss(y, p), rtol=1e-10)
 
 
-@pytest.mark.parametrize("name", ["plain", "l2", "adagrad_elasticnet", "all"])
+@pytest.mark.parametrize("name", ["default", "l2", "adagrad_elasticnet", "all"])
 def test_train_sample_weight(name):
     X, y = make_data(6)
     sw = np.random.default_rng(6).uniform(0, 3, M)
@@ -940,7 +918,7 @@ def test_estimator_multiclass_on_sparse():
     np.testing.assert_array_equal(a.predict(X), d.predict(Xd))
 
 
-@pytest.mark.parametrize("name", ["plain", "l2", "l1", "adagrad_l1", "average_l2",
+@pytest.mark.parametrize("name", ["default", "l2", "l1", "adagrad_l1", "average_l2",
                                   "all"])
 def test_train_multinomial_matches_dense_and_reference(name):
     """The softmax model on sparse X (it is supported) against the dense

@@ -40,12 +40,17 @@ out of the gradient as ``- mean * sum r`` (on 1M x 100 N(0, 1) data, batch
 256, two threads: epoch 0.87x, 1.60 -> 1.38 x floor, measured side by side).
 The softmax chunk (:func:`chunk_softmax`) goes row by row: a row's k logits,
 its log-sum-exp and k residuals, while the row is in cache.
+
+A stack of binary models whose means all fold out runs the three phases
+for all its active models at once (:func:`chunk_logistic_many`): the
+chunk's rows are read for blocks of models, with several sums in registers,
+rather than once per model.
 """
 
 import numpy as np
 
 from .jit import jit
-from .scalar import exp_neg_abs, residuals, softmax_row
+from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
 from .team import CHUNK, claim, finish_task, is_open, open_batch, tasks, wait_open
 from .update import LOSS_SOFTMAX, batch_weights, can_fold_mean, step
 
@@ -64,24 +69,37 @@ def rows_at(blocks, block, p0, nb, rows):
 
 
 @jit()
-def chunk_logistic(X, y, sw, rows, nb, mean, center, u, c, track_loss, F, gpart,
-                   out):
-    """Partial sums of one chunk of the binary model (rows ``rows[:nb]``).
+def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
+                   track_loss, F, gpart, out):
+    """Partial sums of one chunk of one binary model (rows ``rows[:nb]``).
 
-    Writes ``gpart = sum_k r_k (x_k - mean)`` and ``out = (sum r, sum loss,
-    sum bound)``. ``center``: subtract ``mean`` in the loops (``c`` is the
-    bias on the centred rows); otherwise ``c`` must be ``b - u . mean`` and
-    the mean is folded out of the gradient at the end. ``F`` is (8, CHUNK)
-    float64 scratch.
+    Writes ``gpart = sum_k r_k (x_k - mean)`` over the rows the model trains
+    on and ``out = (sum r, sum loss, sum bound, held-out loss, held-out
+    weight, rows trained on)``; the model holds out the rows of fold ``fold``
+    of ``row_fold`` (none when ``row_fold`` is empty), whose losses at the
+    current weights are its held-out score. ``center``: subtract ``mean`` in
+    the loops (``c`` is the bias on the centred rows); otherwise ``c`` must
+    be ``b - u . mean`` and the mean is folded out of the gradient at the
+    end. ``F`` is (8, CHUNK) float64 scratch.
     """
     n = X.shape[1]
-    weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
+    weighted = sw.shape[0] > 0 or folds
     z, yb, wb, e, tbuf, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7]
+    count = 0.0
+    held_w = 0.0
     for k in range(nb):
         i = rows[k]
         yb[k] = y[i]
         if weighted:
-            wb[k] = sw[i]
+            wb[k] = sw[i] if sw.shape[0] > 0 else 1.0
+            if folds and row_fold[i] == fold:
+                held_w += wb[k]
+                wb[k] = -wb[k]   # held out: marked by its sign until phase B
+            else:
+                count += 1.0
+        else:
+            count += 1.0
     # phase A: logits (one row at a time measured faster than four here)
     if center:
         for k in range(nb):
@@ -99,6 +117,13 @@ def chunk_logistic(X, y, sw, rows, nb, mean, center, u, c, track_loss, F, gpart,
             z[k] = acc
     # phase B: exp, residuals, losses
     exp_neg_abs(z, nb, e, tbuf)
+    held = 0.0
+    if held_w > 0.0:
+        for k in range(nb):
+            if wb[k] < 0.0:
+                t = z[k] if yb[k] == 0.0 else -z[k]
+                held -= wb[k] * (log1p_unit(e[k]) + max(t, 0.0))
+                wb[k] = 0.0
     residuals(z, yb, wb, nb, weighted, track_loss, e, r, loss, bound)
     # phase C: gradient, four rows at a time
     for j in range(n):
@@ -140,27 +165,36 @@ def chunk_logistic(X, y, sw, rows, nb, mean, center, u, c, track_loss, F, gpart,
     out[0] = sr
     out[1] = sl
     out[2] = sb
+    out[3] = held
+    out[4] = held_w
+    out[5] = count
 
 
 @jit()
-def chunk_softmax(X, y, sw, rows, nb, mean, U, C, track_loss, xc, z, gpart, spart,
-                  out):
-    """Partial sums of one chunk of the softmax model (rows ``rows[:nb]``).
+def chunk_softmax(X, y, sw, row_fold, fold, rows, nb, mean, U, C, track_loss, xc, z,
+                  gpart, spart, out):
+    """Partial sums of one chunk of one softmax model (rows ``rows[:nb]``).
 
     Per row, while it is in cache: ``xc = x - mean``; logits
-    ``z_c = C_c + xc . U[c]``; residuals and losses (:func:`softmax_row`);
-    ``gpart[c] += r_c * xc``, ``spart[c] += r_c``. ``out`` receives
-    ``(sum loss, sum bound)``.
+    ``z_c = C_c + xc . U[c]``; for a row the model trains on, residuals and
+    losses (:func:`softmax_row`), ``gpart[c] += r_c * xc``,
+    ``spart[c] += r_c``; for a held-out row (fold ``fold`` of ``row_fold``),
+    its loss. ``out`` receives ``(sum loss, sum bound, held-out loss,
+    held-out weight, rows trained on)``.
     """
     n = X.shape[1]
     k = U.shape[0]
     weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
     for c in range(k):
         spart[c] = 0.0
         for j in range(n):
             gpart[c, j] = 0.0
     sl = 0.0
     sb = 0.0
+    held = 0.0
+    held_w = 0.0
+    count = 0.0
     for q in range(nb):
         i = rows[q]
         for j in range(n):
@@ -170,7 +204,13 @@ def chunk_softmax(X, y, sw, rows, nb, mean, U, C, track_loss, xc, z, gpart, spar
             for j in range(n):
                 acc += xc[j] * U[c, j]
             z[c] = acc
-        loss, bound = softmax_row(z, k, y[i], sw[i] if weighted else 1.0, track_loss)
+        wt = sw[i] if weighted else 1.0
+        if folds and row_fold[i] == fold:
+            held += wt * softmax_loss(z, k, y[i])
+            held_w += wt
+            continue
+        count += 1.0
+        loss, bound = softmax_row(z, k, y[i], wt, track_loss)
         sl += loss
         sb += bound
         for c in range(k):
@@ -180,6 +220,160 @@ def chunk_softmax(X, y, sw, rows, nb, mean, U, C, track_loss, xc, z, gpart, spar
                 gpart[c, j] += r * xc[j]
     out[0] = sl
     out[1] = sb
+    out[2] = held
+    out[3] = held_w
+    out[4] = count
+
+
+@jit()
+def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
+                        track_loss, F, Z, gpart, spart, lpart):
+    """Partial sums of one chunk for the binary models ``ids`` (the active
+    ones, at least two) of a stack whose means all fold out
+    (:func:`fastlr._kernels.update.can_fold_mean`): for each model ``mm`` of
+    ``ids``, :func:`chunk_logistic`'s outputs in ``gpart[mm]``, ``spart[mm]``
+    and ``lpart[mm]`` = ``out[1:]``.
+
+    Rather than a pass over the chunk per model, the logits of every
+    (row, model) pair come from one read of each pair of rows for four
+    models at a time (eight sums in registers), residuals and losses from
+    the vectorized exp over the chunk x models, the gradient four rows by
+    two models at a time. ``U`` (K, n) raw-space weights, ``C`` (K,) biases
+    on raw rows; ``F`` (7, CHUNK * K) and ``Z`` (CHUNK * K) float64 scratch.
+    A model's sums are :func:`chunk_logistic`'s in another order: a model of
+    such a stack equals the model trained alone to rounding, not bit for bit.
+    """
+    n = X.shape[1]
+    Ka = ids.shape[0]
+    weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
+    # phase A: logits, two rows by four models
+    for q in range(0, nb, 2):
+        two = q + 1 < nb
+        i0 = rows[q]
+        i1 = rows[q + 1] if two else i0
+        p0 = q * Ka
+        p1 = p0 + Ka
+        t = 0
+        while t + 4 <= Ka:
+            m0, m1, m2, m3 = ids[t], ids[t + 1], ids[t + 2], ids[t + 3]
+            a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = 0.0
+            for j in range(n):
+                x0 = X[i0, j]
+                x1 = X[i1, j]
+                u0 = U[m0, j]
+                u1 = U[m1, j]
+                u2 = U[m2, j]
+                u3 = U[m3, j]
+                a00 += x0 * u0
+                a01 += x0 * u1
+                a02 += x0 * u2
+                a03 += x0 * u3
+                a10 += x1 * u0
+                a11 += x1 * u1
+                a12 += x1 * u2
+                a13 += x1 * u3
+            Z[p0 + t] = a00
+            Z[p0 + t + 1] = a01
+            Z[p0 + t + 2] = a02
+            Z[p0 + t + 3] = a03
+            if two:
+                Z[p1 + t] = a10
+                Z[p1 + t + 1] = a11
+                Z[p1 + t + 2] = a12
+                Z[p1 + t + 3] = a13
+            t += 4
+        while t < Ka:
+            m0 = ids[t]
+            a00 = a10 = 0.0
+            for j in range(n):
+                a00 += X[i0, j] * U[m0, j]
+                a10 += X[i1, j] * U[m0, j]
+            Z[p0 + t] = a00
+            if two:
+                Z[p1 + t] = a10
+            t += 1
+    # phase B: residuals and losses of every pair; a row the model holds out
+    # gets weight 0 and its loss is counted apart
+    L = nb * Ka
+    yb, wb, e, tbuf, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6]
+    for t in range(Ka):
+        for c in range(5):
+            lpart[ids[t], c] = 0.0
+    for q in range(nb):
+        i = rows[q]
+        wt = sw[i] if weighted else 1.0
+        for t in range(Ka):
+            mm = ids[t]
+            p = q * Ka + t
+            Z[p] += C[mm]
+            yb[p] = y[i]
+            if folds and row_fold[i] == fold[mm]:
+                wb[p] = 0.0
+                lpart[mm, 3] += wt
+            else:
+                wb[p] = wt
+                lpart[mm, 4] += 1.0
+    exp_neg_abs(Z, L, e, tbuf)
+    if folds:
+        for q in range(nb):
+            i = rows[q]
+            wt = sw[i] if weighted else 1.0
+            for t in range(Ka):
+                mm = ids[t]
+                if row_fold[i] == fold[mm]:
+                    p = q * Ka + t
+                    s = Z[p] if yb[p] == 0.0 else -Z[p]
+                    lpart[mm, 2] += wt * (log1p_unit(e[p]) + max(s, 0.0))
+    residuals(Z, yb, wb, L, True, track_loss, e, r, loss, bound)
+    for t in range(Ka):
+        mm = ids[t]
+        sr = 0.0
+        for q in range(nb):
+            p = q * Ka + t
+            sr += r[p]
+            lpart[mm, 0] += loss[p]
+            lpart[mm, 1] += bound[p]
+        spart[mm] = sr
+        for j in range(n):
+            gpart[mm, j] = 0.0
+    # phase C: gradients, four rows by two models, the mean folded out
+    for q in range(0, nb, 4):
+        i0 = rows[q]
+        i1 = rows[q + 1] if q + 1 < nb else i0
+        i2 = rows[q + 2] if q + 2 < nb else i0
+        i3 = rows[q + 3] if q + 3 < nb else i0
+        t = 0
+        while t < Ka:
+            pair = t + 1 < Ka
+            r0 = r[q * Ka + t]
+            r1 = r[(q + 1) * Ka + t] if q + 1 < nb else 0.0
+            r2 = r[(q + 2) * Ka + t] if q + 2 < nb else 0.0
+            r3 = r[(q + 3) * Ka + t] if q + 3 < nb else 0.0
+            m0 = ids[t]
+            if pair:
+                s0 = r[q * Ka + t + 1]
+                s1 = r[(q + 1) * Ka + t + 1] if q + 1 < nb else 0.0
+                s2 = r[(q + 2) * Ka + t + 1] if q + 2 < nb else 0.0
+                s3 = r[(q + 3) * Ka + t + 1] if q + 3 < nb else 0.0
+                m1 = ids[t + 1]
+                for j in range(n):
+                    x0 = X[i0, j]
+                    x1 = X[i1, j]
+                    x2 = X[i2, j]
+                    x3 = X[i3, j]
+                    gpart[m0, j] += (r0 * x0 + r1 * x1) + (r2 * x2 + r3 * x3)
+                    gpart[m1, j] += (s0 * x0 + s1 * x1) + (s2 * x2 + s3 * x3)
+                t += 2
+            else:
+                for j in range(n):
+                    gpart[m0, j] += ((r0 * X[i0, j] + r1 * X[i1, j])
+                                     + (r2 * X[i2, j] + r3 * X[i3, j]))
+                t += 1
+    for t in range(Ka):
+        mm = ids[t]
+        for j in range(n):
+            gpart[mm, j] -= mean[mm, j] * spart[mm]
 
 
 @jit()
@@ -199,9 +393,9 @@ def touch_rows(X, rows, nb):
 
 
 @jit(exact=True)
-def epoch(X, y, sw, blocks, block, mean, scale, batch_size, opt, state, team):
+def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     """One thread's share of an epoch of mini-batch SGD (all of it when run
-    by one thread); returns when no task is left.
+    by one thread) of a stack of K models; returns when no task is left.
 
     Parameters
     ----------
@@ -210,36 +404,51 @@ def epoch(X, y, sw, blocks, block, mean, scale, batch_size, opt, state, team):
     sw : (m,) or (0,) float64
         Sample weights; empty means all ones. Row ``i``'s loss and gradient
         are multiplied by ``sw[i]``; the batch gradient is still divided by
-        the batch's row count (as scikit-learn's SGD does).
+        the number of the batch's rows the model trains on (as scikit-learn's
+        SGD divides by the batch's row count).
     blocks : (nb,) int64, block : int
-        The visiting order (see the module docstring).
-    mean, scale : (n,) float64
-        Standardization (zeros and ones when disabled).
+        The visiting order (see the module docstring). A batch is
+        ``batch_size`` consecutive positions of it, shared by every model;
+        each model uses the batch's rows it trains on (all of them without
+        folds) and skips its step when it has none.
     batch_size : int >= 1
     opt : fastlr._kernels.update.Options
+    models : (mean, scale, hyper, fold, row_fold, active)
+        Per model: standardization (K, n), hyperparameters (K, 3), the
+        fold it holds out (K,); per row its fold (m,) int8 or empty; which
+        models still train (K,) uint8. See :mod:`fastlr._kernels.update`.
     state : (W, B, steps, gsq, avg, l1_u, l1_q)
-        The model state (see :mod:`fastlr._kernels.update`), updated in place.
+        The stack's state (see :mod:`fastlr._kernels.update`), updated in place.
     team : (U, C, G, S, L, ctl, acc)
         Shared by the threads: the open batch's raw-space weights ``U``
-        (k, n) and biases ``C`` (k,); one slot of partial sums per chunk of
-        a batch, ``G`` (nch, k, n), ``S`` (nch, k), ``L`` (nch, 2) (no
-        slots, nch = 0, when one thread runs the epoch alone);
-        ``ctl`` from :func:`fastlr._kernels.team.control`; ``acc`` (2,)
-        zeros, receiving the sum over rows of the (weighted) row loss at the
-        weights in force for the row's batch (0 unless ``opt.track_loss``)
-        and of its lower bound.
+        (K, k, n) and biases ``C`` (K, k); one slot of partial sums per chunk
+        of a batch, ``G`` (nch, K, k, n), ``S`` (nch, K, k), ``L`` (nch, K, 5)
+        (no slots, nch = 0, when one thread runs the epoch alone); ``ctl``
+        from :func:`fastlr._kernels.team.control`; ``acc`` (K, 5) zeros,
+        receiving per model the sums over the epoch of the (weighted) row
+        loss at the weights in force for the row's batch (0 unless
+        ``opt.track_loss``), of its lower bound, of the held-out rows' loss
+        and weight, and the number of rows trained on.
 
     Returns the sum of the elements read ahead while waiting (meaningless;
     returned so that the compiler keeps the reads).
     """
     m, n = X.shape
+    mean, scale, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     U, C, G, S, L, ctl, acc = team
-    k = W.shape[0]
+    K, k = W.shape[0], W.shape[1]
     nch, ntasks = tasks(m, batch_size)
     solo = G.shape[0] == 0
     softmax = opt.loss == LOSS_SOFTMAX
-    center = softmax or not can_fold_mean(mean, scale)
+    center = np.empty(K, dtype=np.bool_)
+    for mm in range(K):
+        center[mm] = softmax or not can_fold_mean(mean[mm], scale[mm])
+    # a binary stack whose means all fold out shares each chunk's reads
+    ids = np.flatnonzero(active)
+    many = ids.shape[0] > 1 and not center.any()
+    Fk = np.empty((7, CHUNK * K if many else 0))
+    Zk = np.empty(CHUNK * K if many else 0)
     rows = np.empty(CHUNK, dtype=np.int64)
     F = np.empty((8, CHUNK))
     xc = np.empty(n)
@@ -247,68 +456,105 @@ def epoch(X, y, sw, blocks, block, mean, scale, batch_size, opt, state, team):
     # a chunk's sums go to this thread's buffers, then once to the chunk's
     # shared slot: accumulating in the slots (whose edges share cache lines
     # with the neighbouring chunk's) bounced lines between the cores
-    gpart = np.empty((k, n))
-    spart = np.empty(k)
-    o3 = np.empty(3)
-    g = np.empty((k, n))
-    s = np.empty(k)
+    gpart = np.empty((K, k, n))
+    spart = np.empty((K, k))
+    lpart = np.empty((K, 5))
+    o6 = np.empty(6)
+    g = np.empty((K, k, n))
+    s = np.empty((K, k))
+    cnt = np.empty(K)
     task = np.empty(6, dtype=np.int64)
     touched = 0.0
     while claim(ctl, ntasks, nch, batch_size, m, task):
-        kb, ci, bsz, p0, nb, end = task[0], task[1], task[2], task[3], task[4], task[5]
+        kb, ci, p0, nb, end = task[0], task[1], task[3], task[4], task[5]
         rows_at(blocks, block, p0, nb, rows)
         if kb == 0 and ci == 0:
             # the epoch's first task prepares batch 0
-            batch_weights(W, B, mean, scale, center, U, C)
+            for mm in range(K):
+                batch_weights(W[mm], B[mm], mean[mm], scale[mm], center[mm], U[mm],
+                              C[mm])
             open_batch(ctl, 0)
         elif not is_open(ctl, kb):
             # read the chunk's rows while the batch before finishes
             touched += touch_rows(X, rows, nb)
             if not wait_open(ctl, kb):
                 break
-        if softmax:
-            chunk_softmax(X, y, sw, rows, nb, mean, U, C, opt.track_loss, xc, z,
-                          gpart, spart, o3)
-        else:
-            chunk_logistic(X, y, sw, rows, nb, mean, center, U[0], C[0],
-                           opt.track_loss, F, gpart[0], o3)
-            spart[0] = o3[0]
-            o3[0] = o3[1]
-            o3[1] = o3[2]
+        if many:
+            # binary: k = 1, and the reshapes keep the arrays C-contiguous
+            # (a slice [:, 0] would not be, and would not vectorize)
+            chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean,
+                                U.reshape((K, n)), C.reshape(K), opt.track_loss,
+                                Fk, Zk, gpart.reshape((K, n)), spart.reshape(K),
+                                lpart)
+        for mm in range(K if not many else 0):
+            if not active[mm]:
+                continue
+            if softmax:
+                chunk_softmax(X, y, sw, row_fold, fold[mm], rows, nb, mean[mm],
+                              U[mm], C[mm], opt.track_loss, xc, z, gpart[mm],
+                              spart[mm], lpart[mm])
+            else:
+                chunk_logistic(X, y, sw, row_fold, fold[mm], rows, nb, mean[mm],
+                               center[mm], U[mm, 0], C[mm, 0], opt.track_loss, F,
+                               gpart[mm, 0], o6)
+                spart[mm, 0] = o6[0]
+                for q in range(5):
+                    lpart[mm, q] = o6[q + 1]
         # one thread alone (no slots) adds each chunk as it goes; a team
         # parks it in its slot, and the batch's last chunk adds them all:
         # the same additions in the same order either way
         direct = solo or end - kb * nch == 1
         if direct:
             if ci == 0:
-                g[:] = 0.0
-                s[:] = 0.0
-            _add(g, s, acc, gpart, spart, o3[0], o3[1])
+                _zero(g, s, cnt, active)
+            _add(g, s, cnt, acc, gpart, spart, lpart, active)
         else:
             G[ci] = gpart
             S[ci] = spart
-            L[ci, 0] = o3[0]
-            L[ci, 1] = o3[1]
+            L[ci] = lpart
         if not finish_task(ctl, end):
             continue
         # the batch's last chunk: reduce in chunk order, step, open the next
         if not direct:
-            g[:] = 0.0
-            s[:] = 0.0
+            _zero(g, s, cnt, active)
             for q in range(end - kb * nch):
-                _add(g, s, acc, G[q], S[q], L[q, 0], L[q, 1])
-        step(W, B, g, s, scale, bsz, opt, steps, gsq, avg, l1_u, l1_q)
-        batch_weights(W, B, mean, scale, center, U, C)
+                _add(g, s, cnt, acc, G[q], S[q], L[q], active)
+        for mm in range(K):
+            if not active[mm]:
+                continue
+            if cnt[mm] > 0.0:
+                step(W[mm], B[mm], g[mm], s[mm], scale[mm], cnt[mm], opt, hyper[mm, 0],
+                     hyper[mm, 1], hyper[mm, 2], steps[mm], gsq[mm], avg[mm], l1_u[mm],
+                     l1_q[mm])
+            batch_weights(W[mm], B[mm], mean[mm], scale[mm], center[mm], U[mm], C[mm])
         open_batch(ctl, kb + 1)
     return touched
 
 
 @jit(inline=True)
-def _add(g, s, acc, gq, sq, loss, bound):
-    k, n = g.shape
-    for c in range(k):
-        for j in range(n):
-            g[c, j] += gq[c, j]
-        s[c] += sq[c]
-    acc[0] += loss
-    acc[1] += bound
+def _zero(g, s, cnt, active):
+    K, k, n = g.shape
+    for mm in range(K):
+        if active[mm]:
+            cnt[mm] = 0.0
+            for c in range(k):
+                s[mm, c] = 0.0
+                for j in range(n):
+                    g[mm, c, j] = 0.0
+
+
+@jit(inline=True)
+def _add(g, s, cnt, acc, gq, sq, lq, active):
+    """Add a chunk's sums (``gq``, ``sq``, ``lq``) of every active model."""
+    K, k, n = g.shape
+    for mm in range(K):
+        if not active[mm]:
+            continue
+        for c in range(k):
+            for j in range(n):
+                g[mm, c, j] += gq[mm, c, j]
+            s[mm, c] += sq[mm, c]
+        for q in range(4):
+            acc[mm, q] += lq[mm, q]
+        acc[mm, 4] += lq[mm, 4]
+        cnt[mm] += lq[mm, 4]

@@ -68,17 +68,24 @@ def absmax(X, amax):
 
 
 @jit()
-def shifted_sums(X, inv, shift, s1, s2):
-    """``s1[j] += sum_i d``, ``s2[j] += sum_i d**2`` with
+def shifted_sums(X, row_fold, folds, inv, shift, s1, s2):
+    """``s1[f, j] += sum_i d``, ``s2[f, j] += sum_i d**2`` with
     ``d = (X[i, j] - shift[j]) * inv[j]``, computed in halves
-    (:func:`fastlr._stats.halves`: no overflow, exact zeros)."""
+    (:func:`fastlr._stats.halves`: no overflow, exact zeros), over the rows
+    ``i`` whose ``row_fold[i]`` differs from ``folds[f]`` (all rows, into
+    ``f = 0``, when ``row_fold`` is empty): each training set's sums, in row
+    order, from one read of X."""
     m, n = X.shape
     half, inv2 = halves(inv, shift)
+    masked = row_fold.shape[0] > 0
     for i in range(m):
-        for j in range(n):
-            d = (0.5 * np.float64(X[i, j]) - half[j]) * inv2[j]
-            s1[j] += d
-            s2[j] += d * d
+        for f in range(s1.shape[0]):
+            if masked and row_fold[i] == folds[f]:
+                continue
+            for j in range(n):
+                d = (0.5 * np.float64(X[i, j]) - half[j]) * inv2[j]
+                s1[f, j] += d
+                s2[f, j] += d * d
 
 
 @jit()
@@ -92,16 +99,21 @@ def csr_absmax(data, indices, indptr, amax, count):
 
 
 @jit()
-def csr_shifted_sums(data, indices, indptr, inv, shift, s1, s2):
+def csr_shifted_sums(data, indices, indptr, row_fold, folds, inv, shift, s1, s2):
     """:func:`shifted_sums` over the stored entries. Only a column stored
     in every row may have a non-zero shift (an implicit zero would otherwise
     add a ``-shift * inv`` term), so the zeros add nothing."""
     half, inv2 = halves(inv, shift)
-    for k in range(indptr[0], indptr[indptr.shape[0] - 1]):
-        j = indices[k]
-        d = (0.5 * np.float64(data[k]) - half[j]) * inv2[j]
-        s1[j] += d
-        s2[j] += d * d
+    masked = row_fold.shape[0] > 0
+    for i in range(indptr.shape[0] - 1):
+        for f in range(s1.shape[0]):
+            if masked and row_fold[i] == folds[f]:
+                continue
+            for k in range(indptr[i], indptr[i + 1]):
+                j = indices[k]
+                d = (0.5 * np.float64(data[k]) - half[j]) * inv2[j]
+                s1[f, j] += d
+                s2[f, j] += d * d
 
 
 @jit()

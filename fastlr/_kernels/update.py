@@ -3,26 +3,38 @@ averaging setting, and the lazy forms of its parts that the CSR epoch uses.
 
 Model state
 -----------
-Every model is ``k`` rows of weights on the standardized features: the
+Every model is ``k`` rows of weights on its standardized features: the
 binary (sigmoid) model is ``k = 1``, the softmax model one row per class.
-The state, updated in place, is
+The kernels train a stack of ``K`` models at once (``K = 1`` for an
+ordinary fit; a regularization path or cross-validation trains one per
+candidate and fold from one read of the data). Their state, updated in
+place, is
 
-* ``W`` (k, n), ``B`` (k,): weights and intercepts;
-* ``steps`` (2,) int64: SGD steps (batches) taken, iterates averaged;
-* ``gsq`` (k, n + 1): AdaGrad's sums of squared gradients (last column: the
-  intercepts');
-* ``avg`` (k, n + 1): averaged weights and intercepts (ASGD);
-* ``l1_u``, ``l1_q`` (k, n): cumulative L1 penalty each weight could have
-  received and did receive (Tsuruoka, Tsujii and Ananiadou 2009).
+* ``W`` (K, k, n), ``B`` (K, k): weights and intercepts;
+* ``steps`` (K, 2) int64: SGD steps (batches) taken, iterates averaged;
+* ``gsq`` (K, k, n + 1): AdaGrad's sums of squared gradients (last column:
+  the intercepts');
+* ``avg`` (K, k, n + 1): averaged weights and intercepts (ASGD);
+* ``l1_u``, ``l1_q`` (K, k, n): cumulative L1 penalty each weight could
+  have received and did receive (Tsuruoka, Tsujii and Ananiadou 2009).
+
+Beside it, each model has its standardization ``mean``, ``scale`` (K, n),
+its hyperparameters ``hyper`` (K, 3: L2 strength, L1 strength, base
+learning rate), and the rows it trains on:
+``row_fold`` (m,) int8 gives each row a fold, ``fold`` (K,) each model the
+fold it holds out (a model trains on the rows of every other fold and
+scores its own fold's rows; an empty ``row_fold`` means every model trains
+on every row); ``active`` (K,) uint8 says which models still train (early
+stopping per model).
 
 Options
 -------
-The options of a training run travel as one :class:`Options` record (a
-named tuple of scalars: numba passes it without reference counting).
-Adding a penalty or a schedule means: a field or code here, its arithmetic
-in :func:`step` (and, where the CSR epoch can defer it, in
-:func:`lazy_supported` and the lazy helpers below), the NumPy twin in
-``fastlr.reference``, and the accepted names in ``fastlr._driver``.
+The options shared by a training run travel as one :class:`Options` record
+(a named tuple of scalars: numba passes it without reference counting).
+Adding a penalty or a schedule means: a code here (or a case of
+:func:`penalties`), its arithmetic in :func:`step` (and, where the CSR epoch
+can defer it, in :func:`lazy_supported` and :func:`catch_up`), the NumPy
+twin in ``fastlr.reference``, and the accepted names in ``fastlr._driver``.
 """
 
 from typing import NamedTuple
@@ -55,39 +67,45 @@ class Options(NamedTuple):
 
     loss: int            # LOSS_LOGISTIC or LOSS_SOFTMAX
     schedule: int        # LR_* ("adaptive" is constant within an epoch)
-    lr: float            # base step size (eta0)
     power_t: float       # exponent of LR_INVSCALING
-    l2: float            # L2 strength: alpha, or alpha * (1 - l1_ratio)
-    l1: float            # L1 strength: alpha, or alpha * l1_ratio
     average_start: int   # 0: no averaging; else the first averaged step
     fit_intercept: bool  # False: the intercepts stay 0
-    track_loss: bool     # compute the row losses (else only their bound)
+    track_loss: bool     # compute the training rows' losses (else only a bound)
 
 
-def options(loss, schedule, lr, power_t, penalty, alpha, l1_ratio, average_start,
-            fit_intercept=True, track_loss=True):
+def options(loss, schedule, power_t, average_start, fit_intercept=True,
+            track_loss=True):
     """An :class:`Options` record with every field of its exact type (each
     type combination would compile another specialization)."""
+    return Options(int(loss), int(schedule), float(power_t), int(average_start),
+                   bool(fit_intercept), bool(track_loss))
+
+
+def hyperparameters(penalty, alpha, l1_ratio, lr):
+    """``(l2, l1, lr)`` of one model: the strengths of the L2 and L1 parts of
+    its penalty and its base learning rate (a row of ``hyper``)."""
     l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
     l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
-    return Options(int(loss), int(schedule), float(lr), float(power_t), float(l2),
-                   float(l1), int(average_start), bool(fit_intercept),
-                   bool(track_loss))
+    return float(l2), float(l1), float(lr)
 
 
 @jit()
-def lazy_supported(opt):
+def lazy_supported(opt, hyper):
     """Whether the CSR epoch can defer the step's work on the columns a
-    batch does not touch, exactly (see :mod:`fastlr._kernels.sparse`).
-    Elastic-net interleaves the L2 shrink with the L1 clip, AdaGrad with L2
-    has a gradient on untouched columns, and the averaged iterate of an L1
-    weight has no closed form: those run the eager :func:`step`."""
-    if opt.l1 > 0.0 and opt.l2 > 0.0:
-        return False
-    if opt.schedule == LR_ADAGRAD and opt.l2 > 0.0:
-        return False
-    if opt.average_start > 0 and opt.l1 > 0.0:
-        return False
+    batch does not touch, exactly, for every model of ``hyper`` (see
+    :mod:`fastlr._kernels.sparse`). Elastic-net interleaves the L2 shrink
+    with the L1 clip, AdaGrad with L2 has a gradient on untouched columns,
+    and the averaged iterate of an L1 weight has no closed form: those run
+    the eager :func:`step`."""
+    for mm in range(hyper.shape[0]):
+        l2 = hyper[mm, 0]
+        l1 = hyper[mm, 1]
+        if l1 > 0.0 and l2 > 0.0:
+            return False
+        if opt.schedule == LR_ADAGRAD and l2 > 0.0:
+            return False
+        if opt.average_start > 0 and l1 > 0.0:
+            return False
     return True
 
 
@@ -145,13 +163,15 @@ def truncate(z, u, q):
 # it is inlined, and threaded and serial epochs would no longer be
 # bit-identical. Its loops are elementwise, so they vectorize without it.
 @jit(exact=True, inline=True)
-def step(W, B, G, S, scale, bsz, opt, steps, gsq, avg, l1_u, l1_q):
-    """One SGD update from a batch's gradient sums, in place.
+def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
+    """One SGD update of one model from a batch's gradient sums, in place.
 
-    ``G`` (k, n) holds ``sum_rows r_c (x - mean)`` and ``S`` (k,)
-    ``sum_rows r_c`` over the ``bsz`` rows of the batch (``r`` the weighted
-    residuals). In this order, per weight ``(c, j)`` of the standardized
-    model:
+    The model's arrays are ``W`` (k, n), ``B`` (k,), ``steps`` (2,) and so
+    on (one model of the stack). ``G`` (k, n) holds ``sum_rows r_c (x -
+    mean)`` and ``S`` (k,) ``sum_rows r_c`` over the ``bsz`` rows of the batch
+    the model trains on (``r`` the weighted residuals); ``l2``, ``l1``, ``lr`` are
+    its penalty strengths and base learning rate. In this order, per weight
+    ``(c, j)``:
 
     1. ``grad = G[c, j] / scale[j] / bsz + l2 * W[c, j]``;
     2. the step size: ``lr`` (constant), ``lr / t**power_t`` (inverse
@@ -177,9 +197,6 @@ def step(W, B, G, S, scale, bsz, opt, steps, gsq, avg, l1_u, l1_q):
     steps[0] += 1
     t = steps[0]
     inv_b = 1.0 / bsz
-    lr = opt.lr
-    l2 = opt.l2
-    l1 = opt.l1
     for c in range(k):
         if opt.schedule == LR_ADAGRAD:
             for j in range(n):
@@ -255,40 +272,55 @@ def step(W, B, G, S, scale, bsz, opt, steps, gsq, avg, l1_u, l1_q):
 
 
 @jit()
-def catch_up(T, cols, lo, hi, k, off, t_done, U, P, opt, gsq):
-    """Pay the deferred L1 penalty or averaging of columns ``cols[lo:hi]``
-    (of columns ``lo .. hi - 1`` when ``cols`` is empty), in place.
+def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, hyper, gsq):
+    """Pay what the stack's models owe columns ``cols[lo:hi]`` (columns
+    ``lo .. hi - 1`` when ``cols`` is empty), in place.
 
-    ``T[j]`` is column j's row of the CSR epoch's table: weights
-    ``T[j, 0:k]``, ``sync`` at ``T[j, off]``, ``a`` at ``T[j, off + 1 + c]``
-    and ``q`` at ``T[j, off + 1 + k + c]``. Idempotent within a step. One
-    call serves a whole row (or all columns): a call per column, with its
-    array arguments, cost more than the arithmetic.
+    ``T[j]`` is column j's row of the CSR epoch's table: model ``mm``'s
+    weights at ``T[j, mm * k + c]``, its ``sync`` at ``T[j, off + mm]``, its
+    ``a`` at ``T[j, off + K + mm * k + c]`` and ``q`` ``K * k`` further. When
+    a model of the stack has an L1 penalty, the records hold L1 penalty owed
+    (``sync``: the running sum ``U[mm]``, or for AdaGrad the step count
+    ``steps[mm, 0]``, at the last visit) and the others owe nothing; else
+    they hold averaging sums (``sync``: ``P[mm]`` at the last visit).
+    Idempotent within a step. One call serves a whole row (or all columns):
+    a call per column, with its array arguments, cost more than the
+    arithmetic.
     """
     by_index = cols.shape[0] > 0
     adagrad = opt.schedule == LR_ADAGRAD
+    any_l1 = False
+    for mm in range(K):
+        any_l1 = any_l1 or hyper[mm, 1] > 0.0
+    qo = off + K + K * k
     for p in range(lo, hi):
         j = cols[p] if by_index else p
-        if opt.l1 > 0.0:
-            if adagrad:
-                owed = t_done - T[j, off]
-                T[j, off] = t_done
-            else:
-                owed = U - T[j, off]
-                T[j, off] = U
-            if owed == 0.0:
-                continue
-            for c in range(k):
+        for mm in range(K):
+            l1 = hyper[mm, 1]
+            if any_l1:
+                if l1 == 0.0:
+                    continue
                 if adagrad:
-                    T[j, off + 1 + c] += owed * (
-                        opt.lr / (ADAGRAD_EPS + np.sqrt(gsq[c, j])) * opt.l1)
+                    t = np.float64(steps[mm, 0])
+                    owed = t - T[j, off + mm]
+                    T[j, off + mm] = t
                 else:
-                    T[j, off + 1 + c] += owed
-                w = T[j, c]
-                T[j, c] = truncate(w, T[j, off + 1 + c], T[j, off + 1 + k + c])
-                T[j, off + 1 + k + c] += T[j, c] - w
-        else:
-            dp = P - T[j, off]
-            for c in range(k):
-                T[j, off + 1 + c] += T[j, c] * dp
-            T[j, off] = P
+                    owed = U[mm] - T[j, off + mm]
+                    T[j, off + mm] = U[mm]
+                if owed == 0.0:
+                    continue
+                for c in range(k):
+                    col = mm * k + c
+                    if adagrad:
+                        T[j, off + K + col] += owed * (
+                            hyper[mm, 2] / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, j])) * l1)
+                    else:
+                        T[j, off + K + col] += owed
+                    w = T[j, col]
+                    T[j, col] = truncate(w, T[j, off + K + col], T[j, qo + col])
+                    T[j, qo + col] += T[j, col] - w
+            else:
+                dp = P[mm] - T[j, off + mm]
+                for c in range(k):
+                    T[j, off + K + mm * k + c] += T[j, mm * k + c] * dp
+                T[j, off + mm] = P[mm]

@@ -1,0 +1,401 @@
+"""The kernels checked against the NumPy reference: one table of cases.
+
+Every comparison of fastlr's Numba kernels with :mod:`fastlr.reference` is
+described here once and run from here: by the test suite
+(``tests/test_reference.py``), by ``fastlr verify`` (:func:`main`) and by the
+asv suite ``benchmarks/bench_cases.py``. A case is a function of the public
+API, run by both implementations on the same data:
+
+* :data:`FUNCTIONS`: each public function with its reference twin, what it
+  is called with, and the tolerance of each part of its result;
+* :data:`OPTIONS`: the training options, one entry per update rule worth
+  checking (penalties, schedules, averaging, weights, losses,
+  standardization, intercept, batch sizes);
+* :data:`STORAGES` (dense, CSR) and :data:`DTYPES` (float64, float32);
+* :data:`TOLERANCES`: the tolerance of each kind of value, with its reason.
+
+Adding a function, an option or a storage is one entry; the tests, the
+command and the benchmarks pick it up.
+"""
+
+import itertools
+import platform
+import sys
+import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from . import core, reference
+from ._version import __version__
+
+
+class Tolerance(NamedTuple):
+    rtol: float
+    atol: float
+    why: str
+
+
+#: How close a kernel's value must be to the reference's, by kind of value.
+TOLERANCES = {
+    "float64": Tolerance(1e-10, 1e-12, (
+        "both compute in float64 in different orders (vectorized and chunked "
+        "sums in the kernels, NumPy's in the reference): about 1e-15 after a "
+        "few epochs; SGD can amplify a last-bit difference over its steps, "
+        "so five digits of margin")),
+    "float32": Tolerance(1e-6, 1e-7, (
+        "for float32 X both compute in float64 from the same float32 values; "
+        "only the final cast to float32 rounds, and two float64 values 1e-15 "
+        "apart can round to adjacent float32 values, 1.2e-7 apart relatively")),
+    "exact": Tolerance(0.0, 0.0, "labels: integers, equal or not"),
+}
+
+DTYPES = ("float64", "float32")
+STORAGES = ("dense", "csr")
+
+#: Keyword arguments every training case starts from: a batch size that does
+#: not divide the test data's 200 rows, shuffled by blocks.
+TRAIN_BASE = {"batch_size": 64, "epochs": 3, "lr": 0.05, "random_state": 7}
+
+#: Training options: one entry per update rule (and option of the training
+#: loop) that the kernels implement.
+OPTIONS = {
+    "default": {},
+    "l2": {"penalty": "l2", "alpha": 0.05},
+    "l1": {"penalty": "l1", "alpha": 0.02},
+    "elasticnet": {"penalty": "elasticnet", "alpha": 0.03, "l1_ratio": 0.6},
+    "invscaling": {"learning_rate": "invscaling", "lr": 0.3, "power_t": 0.4},
+    "invscaling_l2": {"learning_rate": "invscaling", "lr": 0.3, "power_t": 0.4,
+                      "penalty": "l2", "alpha": 0.05},
+    "adaptive": {"learning_rate": "adaptive", "tol": 1e-2, "n_iter_no_change": 1},
+    "adagrad": {"learning_rate": "adagrad", "lr": 0.2},
+    "adagrad_l1": {"learning_rate": "adagrad", "lr": 0.2, "penalty": "l1",
+                   "alpha": 0.02},
+    "adagrad_l2": {"learning_rate": "adagrad", "lr": 0.2, "penalty": "l2",
+                   "alpha": 0.05},
+    "average": {"average": True},
+    "average_late": {"average": 7},
+    "average_l2": {"average": True, "penalty": "l2", "alpha": 0.05},
+    "average_l1": {"average": 3, "penalty": "l1", "alpha": 0.02},
+    "adagrad_elasticnet": {"learning_rate": "adagrad", "lr": 0.2,
+                           "penalty": "elasticnet", "alpha": 0.03, "l1_ratio": 0.5},
+    "adagrad_avg_l2": {"learning_rate": "adagrad", "lr": 0.1, "penalty": "l2",
+                       "alpha": 0.01, "average": 2},
+    "all": {"learning_rate": "invscaling", "lr": 0.2, "penalty": "elasticnet",
+            "alpha": 0.01, "l1_ratio": 0.3, "average": 3},
+    "weights": {"sample_weight": "random", "penalty": "l2", "alpha": 0.01},
+    "full_loss": {"epoch_loss": "full"},
+    "no_loss": {"epoch_loss": None},
+    "raw": {"standardize": False},
+    "scale_only": {"standardize": "scale"},
+    "no_intercept": {"fit_intercept": False},
+    "rows": {"shuffle": "rows"},
+    "ordered": {"shuffle": False},
+    "batch1": {"batch_size": 1},
+    "full_batch": {"batch_size": 10**6},
+    "strong_l2": {"penalty": "l2", "alpha": 1e3, "lr": 0.01},
+}
+
+#: The options that change the update rule itself (the rest change the
+#: data path or the loop around it): what every storage and model must do
+#: alike.
+UPDATE_RULES = ("default", "l2", "l1", "elasticnet", "invscaling", "invscaling_l2",
+                "adaptive", "adagrad", "adagrad_l1", "adagrad_l2",
+                "adagrad_elasticnet", "average", "average_late", "average_l2",
+                "average_l1", "adagrad_avg_l2", "all", "strong_l2")
+
+
+def tolerance(dtype):
+    """``{"rtol", "atol"}`` of :data:`TOLERANCES` for values of ``dtype``
+    (keyword arguments of ``numpy.testing.assert_allclose``)."""
+    tol = TOLERANCES[np.dtype(dtype).name]
+    return {"rtol": tol.rtol, "atol": tol.atol}
+
+
+# --------------------------------------------------------------------------
+# data
+
+
+class Problem(NamedTuple):
+    """The inputs of every case on one (rows, features, dtype, storage)."""
+
+    X: object          # ndarray, or scipy.sparse CSR matrix
+    y: np.ndarray      # binary labels 0/1
+    y3: np.ndarray     # three-class labels
+    z: np.ndarray      # logits (sigmoid), extremes included
+    p: np.ndarray      # probabilities in [0, 1], 0 and 1 included
+    w: np.ndarray      # a raw-space weight vector
+    b: float
+
+
+def make_problem(seed, m, n, dtype, storage):
+    """Well-conditioned data whose columns differ in scale and offset
+    (standardization matters), labels with logistic noise (the optimum is
+    finite); CSR keeps about 40% of the entries."""
+    rng = np.random.default_rng([seed, m, n])
+    scale = rng.uniform(0.5, 3.0, n)
+    shift = rng.uniform(-2.0, 2.0, n)
+    Z = rng.normal(size=(m, n))
+    beta = rng.normal(size=n) + 1.0
+    t = Z @ beta + rng.logistic(size=m)
+    y = (t > 0).astype(np.int64)
+    y3 = np.digitize(t, np.quantile(t, [1 / 3, 2 / 3])).astype(np.int64)
+    if m >= 2:  # both (all three) classes, even for tiny m
+        y[: m // 2], y[m // 2:] = 0, 1
+        y3[: max(1, m // 3)] = 0
+        y3[-1] = 2
+    X = (Z * scale + shift).astype(dtype)
+    if storage == "csr":
+        import scipy.sparse as sp
+
+        X = sp.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.4, X,
+                                   np.zeros((), dtype=X.dtype)))
+    z = (rng.normal(size=m) * 30).astype(dtype)
+    z[: min(m, 3)] = [0.0, 745.0, -745.0][: min(m, 3)]
+    p = rng.uniform(size=m).astype(dtype)
+    p[: min(m, 2)] = [0.0, 1.0][: min(m, 2)]
+    return Problem(X, y, y3, z, p, rng.normal(size=n) / np.sqrt(n), 0.3)
+
+
+def train_kwargs(option, m, seed=0):
+    """The keyword arguments of a training case with option ``option``."""
+    kw = {**TRAIN_BASE, **OPTIONS[option]}
+    if kw.get("sample_weight") == "random":
+        sw = np.random.default_rng(seed + 100).uniform(0.0, 2.0, m)
+        sw[::7] = 0.0
+        kw["sample_weight"] = sw
+    return kw
+
+
+# --------------------------------------------------------------------------
+# the table
+
+
+class Function(NamedTuple):
+    """A public function and its twin: ``call(impl, problem, kwargs)``
+    returns ``[(part, value), ...]``; ``kinds`` gives each part's tolerance
+    kind ("x": X's dtype); a training function runs with each of ``options``
+    (None: every entry of :data:`OPTIONS`)."""
+
+    fastlr: Callable
+    reference: Callable
+    call: Callable
+    kinds: dict
+    trains: bool = False
+    options: tuple = None
+    shapes: tuple = None   # names in SHAPES it runs on (None: all)
+
+
+def _parts(names, values):
+    return list(zip(names, values, strict=True))
+
+
+def _many(kw):
+    """A training option as :func:`fastlr.train_many`'s keywords (the grid
+    replaces ``alpha``; ``l1_ratio`` becomes a grid of one)."""
+    kw = {"penalty": "l2", **kw}
+    kw.pop("alpha", None)
+    if "l1_ratio" in kw:
+        kw["l1_ratios"] = [kw.pop("l1_ratio")]
+    return kw
+
+
+FUNCTIONS = {
+    "sigmoid": Function(
+        core.sigmoid, reference.sigmoid,
+        lambda f, d, kw: _parts([""], [f(d.z)]), {"": "x"}),
+    "log_loss": Function(
+        core.log_loss, reference.log_loss,
+        lambda f, d, kw: _parts([""], [f(d.y, d.p)]), {"": "float64"}),
+    "gradients": Function(
+        core.gradients, reference.gradients,
+        lambda f, d, kw: _parts(["dw", "db"], f(d.X, d.y, d.p)),
+        {"dw": "x", "db": "float64"}),
+    "predict_proba": Function(
+        core.predict_proba, reference.predict_proba,
+        lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]), {"": "x"}),
+    "predict": Function(
+        core.predict, reference.predict,
+        lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]), {"": "exact"}),
+    "train": Function(
+        core.train, reference.train,
+        lambda f, d, kw: _parts(["w", "b", "losses"], f(d.X, d.y, **kw)),
+        {"w": "x", "b": "float64", "losses": "float64"}, trains=True),
+    "train_multinomial": Function(
+        core.train_multinomial, reference.train_multinomial,
+        lambda f, d, kw: _parts(["W", "b", "losses"], f(d.X, d.y3, **kw)[:3]),
+        {"W": "x", "b": "float64", "losses": "float64"}, trains=True),
+    # two penalty strengths x three folds: six models from one pass
+    "train_many": Function(
+        core.train_many, reference.train_many,
+        lambda f, d, kw: _parts(["W", "b", "losses", "heldout"],
+                                f(d.X, d.y, [1e-3, 0.1], folds=3, **_many(kw))[:4]),
+        {"W": "x", "b": "float64", "losses": "float64", "heldout": "float64"},
+        trains=True, options=(*UPDATE_RULES, "weights", "raw", "no_intercept"),
+        shapes=("test",)),
+}
+
+
+class Case(NamedTuple):
+    function: str
+    option: str       # "" for functions that do not train
+    dtype: str
+    storage: str
+    shape: tuple
+
+    @property
+    def id(self):
+        opt = f"[{self.option}]" if self.option else ""
+        return (f"{self.function}{opt}-{self.storage}-{self.dtype}-"
+                f"{self.shape[0]}x{self.shape[1]}")
+
+
+#: Shapes: a tiny problem, the test suite's, batches that do not divide it,
+#: and one large enough for the threaded paths (2M elements, batch 256).
+SHAPES = {"tiny": (7, 1), "test": (200, 4), "ragged": (1001, 13),
+          "threads": (20_000, 100)}
+
+
+def cases(shapes=("test",), options=None, functions=None):
+    """Every case on the named shapes: each function on each storage and
+    dtype, the training functions with each option (all of :data:`OPTIONS`
+    unless ``options`` names some)."""
+    out = []
+    for fname, shape_name, dtype, storage in itertools.product(
+            functions or FUNCTIONS, shapes, DTYPES, STORAGES):
+        if fname == "sigmoid" or fname == "log_loss":
+            if storage != "dense":
+                continue  # no X
+        fn = FUNCTIONS[fname]
+        if fn.shapes is not None and shape_name not in fn.shapes:
+            continue
+        opts = (options or fn.options or list(OPTIONS)) if fn.trains else [""]
+        for opt in opts:
+            out.append(Case(fname, opt, dtype, storage, SHAPES[shape_name]))
+    return out
+
+
+def run(case, seed=0):
+    """Run a case with both implementations: ``[(part, a, b, kind), ...]``,
+    ``kind`` a key of :data:`TOLERANCES`."""
+    m, n = case.shape
+    d = make_problem(seed, m, n, case.dtype, case.storage)
+    fn = FUNCTIONS[case.function]
+    kw = train_kwargs(case.option, m, seed) if fn.trains else {}
+    if fn.trains and m * n >= 2_000_000:
+        kw["batch_size"] = max(kw["batch_size"], 256)  # the threaded epoch
+    a = fn.call(fn.fastlr, d, kw)
+    b = fn.call(fn.reference, d, kw)
+    return [(part, va, vb, case.dtype if fn.kinds[part] == "x" else fn.kinds[part])
+            for (part, va), (_, vb) in zip(a, b, strict=True)]
+
+
+class Diff(NamedTuple):
+    abs: float      # largest |a - b|
+    rel: float      # largest |a - b| / |b|
+    ratio: float    # largest |a - b| / (atol + rtol |b|): <= 1 is within tolerance
+    count: int      # exact kind: entries that differ
+
+
+def compare(a, b, kind):
+    """How far ``a`` is from ``b`` for the tolerance of ``kind``."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        return Diff(np.inf, np.inf, np.inf, max(a.size, b.size))
+    if kind == "exact":
+        count = int(np.count_nonzero(a != b))
+        return Diff(float(count > 0), float(count > 0), np.inf if count else 0.0,
+                    count)
+    a = a.astype(np.float64)
+    b = b.astype(np.float64)
+    nan = np.isnan(a)
+    if (nan != np.isnan(b)).any():  # NaN in one only
+        return Diff(np.inf, np.inf, np.inf, a.size)
+    if a.size == 0:
+        return Diff(0.0, 0.0, 0.0, 0)
+    d = np.where(nan, 0.0, np.abs(a - b))
+    bb = np.where(nan, 0.0, np.abs(b))
+    tol = TOLERANCES[kind]
+    rel = d / np.where(bb != 0, bb, 1.0)
+    return Diff(float(d.max()), float(rel.max()),
+                float((d / (tol.atol + tol.rtol * bb)).max()), 0)
+
+
+def check(case, seed=0):
+    """``[(part, kind, Diff)]`` of a case (for tests: all ratios <= 1)."""
+    return [(part, kind, compare(a, b, kind)) for part, a, b, kind in run(case, seed)]
+
+
+# --------------------------------------------------------------------------
+# fastlr verify
+
+
+#: The cases ``fastlr verify`` runs: every function and option on the test
+#: size and on a size whose batches do not divide it, the default options on
+#: the tiny and the threaded sizes; ``--quick`` skips the threaded size.
+def verify_cases(quick=False):
+    out = cases(("test", "ragged")) + cases(("tiny",), options=["default"])
+    if not quick:
+        out += cases(("threads",), options=["default", "l2", "average"],
+                     functions=["train", "train_multinomial", "predict_proba"])
+    return out
+
+
+def main(seed=0, quick=False, out=print):
+    """Run :func:`verify_cases` and print one line per function, storage and
+    dtype: the worst case over options and shapes. Returns the number of
+    failed checks."""
+    import numba
+
+    t0 = time.perf_counter()
+    worst = {}
+    failed = 0
+    total = 0
+    for case in verify_cases(quick):
+        key = (case.function, case.storage, case.dtype)
+        try:
+            results = check(case, seed)
+        except Exception as exc:  # a kernel that fails is a mismatch
+            failed += 1
+            total += 1
+            worst[key] = (np.inf, case, "", None, repr(exc))
+            continue
+        for part, kind, diff in results:
+            total += 1
+            failed += diff.ratio > 1.0
+            if key not in worst or diff.ratio > worst[key][0]:
+                worst[key] = (diff.ratio, case, part, kind, diff)
+    out(f"fastlr {__version__}: Numba kernels vs fastlr.reference (NumPy), "
+        f"seed {seed}")
+    out(f"numba {numba.__version__}, numpy {np.__version__}, "
+        f"{numba.get_num_threads()} threads, {platform.machine()} "
+        f"{platform.system()}")
+    out(f"{len(verify_cases(quick))} cases, {len(OPTIONS)} training options; "
+        "each line is the worst case of a function, storage and dtype")
+    out("")
+    head = (f"{'function':<19}{'storage':<8}{'dtype':<9}{'worst case':<34}"
+            f"{'max |diff|':>11}{'max rel':>10}{'rtol':>8}  result")
+    out(head)
+    out("-" * len(head))
+    for (fname, storage, dtype), (ratio, case, part, kind, diff) in worst.items():
+        where = f"{case.option or '-'} {case.shape[0]}x{case.shape[1]}"
+        where += f" .{part}" if part else ""
+        start = f"{fname:<19}{storage:<8}{dtype:<9}{where:<34}"
+        if isinstance(diff, str):
+            out(f"{start}  FAILED: {diff}")
+        elif kind == "exact":
+            out(f"{start}{str(diff.count) + ' differ':>11}{'-':>10}{'exact':>8}  "
+                f"{'ok' if ratio <= 1 else 'MISMATCH'}")
+        else:
+            out(f"{start}{diff.abs:>11.2e}{diff.rel:>10.2e}"
+                f"{TOLERANCES[kind].rtol:>8.0e}  {'ok' if ratio <= 1 else 'MISMATCH'}")
+    out("")
+    seconds = time.perf_counter() - t0
+    if failed:
+        out(f"{failed} of {total} checks FAILED ({seconds:.1f} s)")
+    else:
+        out(f"all {total} checks within tolerance ({seconds:.1f} s)")
+    sys.stdout.flush()
+    return failed

@@ -1,0 +1,178 @@
+"""fastlr.train_many: K models from one pass over the data per epoch.
+
+Each model of the joint run must equal the model trained alone with the
+same seed on its own training rows (``train(..., rows=...)``): bit for bit,
+except a dense binary stack whose means fold out, whose logits and
+gradients are summed two rows by four models at a time (another order of
+the same sums: 1e-12 relative after a few epochs, see ``same``); the NumPy
+twin (``reference.train_many``, one model at a time) agrees to the case
+table's tolerances (tests/test_reference.py runs it too).
+"""
+
+import numba
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastlr
+from fastlr import _dispatch, reference, verify
+from fastlr._validation import check_folds
+
+ALPHAS = [1e-4, 1e-2, 0.3]
+
+
+def make_data(seed, m=900, n=6, k=2, sparse=False, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    logits = Z @ rng.normal(size=(n, k))
+    y = (logits + rng.gumbel(size=(m, k))).argmax(axis=1)
+    X = Z * rng.uniform(0.5, 3.0, n) + rng.uniform(-2.0, 2.0, n)
+    if sparse:
+        X = sp.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.5, X, 0.0))
+    return X.astype(dtype), y
+
+
+def solo(X, y, i, res, row_fold, **kw):
+    """Model ``i`` of ``res`` trained alone."""
+    train = fastlr.train if res.classes.shape[0] == 2 else fastlr.train_multinomial
+    rows = None if row_fold is None else row_fold != res.folds[i]
+    kw = dict(kw)
+    if kw.get("penalty") == "elasticnet":
+        kw["l1_ratio"] = res.l1_ratios[i]
+    return train(X, y, alpha=res.alphas[i], rows=rows, **kw)
+
+
+def same(actual, desired, reordered):
+    """Bit for bit, or to 1e-12 relative (of the array's largest value) when
+    the joint run summed in another order."""
+    if not reordered:
+        np.testing.assert_array_equal(actual, desired)
+        return
+    scale = np.nanmax(np.abs(desired)) if np.size(desired) else 0.0
+    np.testing.assert_allclose(actual, desired, rtol=1e-12, atol=1e-12 * scale)
+
+
+def reordered(X, res):
+    """Whether the joint run took the dense binary many-model path."""
+    return (not sp.issparse(X) and res.classes.shape[0] == 2 and res.W.shape[0] > 1)
+
+
+OPTIONS = {
+    "l2": {"penalty": "l2"},
+    "l1": {"penalty": "l1"},
+    "elasticnet": {"penalty": "elasticnet"},
+    "adagrad_l1": {"penalty": "l1", "learning_rate": "adagrad", "lr": 0.1},
+    "invscaling_avg": {"penalty": "l2", "learning_rate": "invscaling", "lr": 0.3,
+                       "average": 3},
+    "weights": {"penalty": "l2", "sample_weight": "random"},
+    "raw": {"penalty": "l2", "standardize": False},
+}
+
+
+@pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+@pytest.mark.parametrize("name", list(OPTIONS))
+@pytest.mark.parametrize("folds", [3, None], ids=["cv3", "path"])
+def test_each_model_equals_the_model_trained_alone(k, storage, name, folds):
+    X, y = make_data(1, k=k, sparse=storage == "csr")
+    kw = {"batch_size": 40, "epochs": 3, "lr": 0.05, "random_state": 4,
+          **OPTIONS[name]}
+    if kw.get("sample_weight") == "random":
+        sw = np.random.default_rng(2).uniform(0, 2, X.shape[0])
+        sw[::7] = 0.0   # a held-out row of weight 0 is still held out
+        kw["sample_weight"] = sw
+    if storage == "csr" and kw.get("standardize", True):
+        kw["standardize"] = "scale"
+    grid = {"l1_ratios": [0.2, 0.7]} if name == "elasticnet" else {}
+    res = fastlr.train_many(X, y, ALPHAS, folds=folds, **grid, **kw)
+    row_fold, _ = check_folds(folds, np.unique(y, return_inverse=True)[1], len(y))
+    assert res.W.shape[0] == len(ALPHAS) * (folds or 1) * (2 if grid else 1)
+    for i in range(res.W.shape[0]):
+        alone = solo(X, y, i, res, row_fold, **kw)
+        same(res.W[i], alone[0], reordered(X, res))
+        same(res.b[i], alone[1], reordered(X, res))
+        same(res.losses[i], alone.losses, reordered(X, res))
+    assert np.isnan(res.heldout).all() == (folds is None)
+
+
+@pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])
+def test_threaded_joint_run_equals_one_thread(k, monkeypatch):
+    """The stack shares the team epoch: bit-identical for any thread count."""
+    monkeypatch.setattr(_dispatch, "PARALLEL_MIN_TRAIN_ELEMENTS", 0)
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS",
+                        max(3, numba.config.NUMBA_NUM_THREADS))
+    X, y = make_data(2, m=3000, k=k)
+    kw = dict(batch_size=300, epochs=3, lr=0.05, random_state=1, folds=4,
+              penalty="l1")
+    one = fastlr.train_many(X, y, ALPHAS, n_threads=1, **kw)
+    for threads in (2, 3):
+        many = fastlr.train_many(X, y, ALPHAS, n_threads=threads, **kw)
+        np.testing.assert_array_equal(one.W, many.W)
+        np.testing.assert_array_equal(one.heldout, many.heldout)
+
+
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+def test_early_stopping_per_model(storage):
+    """Models stop on their own held-out loss; a stopped model is the model
+    trained alone for as many epochs, and the reference stops alike."""
+    X, y = make_data(3, m=1200, sparse=storage == "csr")
+    kw = dict(batch_size=30, epochs=40, lr=0.2, random_state=0, tol=1e-3,
+              n_iter_no_change=2, penalty="l2", standardize="scale")
+    res = fastlr.train_many(X, y, [1e-5, 1e-3, 0.05, 1.0], folds=3, **kw)
+    assert res.n_iter.min() < res.n_iter.max() <= 40   # they stop apart
+    assert res.converged[res.n_iter < 40].all()
+    ref = reference.train_many(X, y, [1e-5, 1e-3, 0.05, 1.0], folds=3, **kw)
+    np.testing.assert_array_equal(res.n_iter, ref.n_iter)
+    np.testing.assert_allclose(res.W, ref.W, **verify.tolerance("float64"))
+    row_fold, _ = check_folds(3, y, len(y))
+    for i in np.flatnonzero(res.n_iter < 40)[:3]:
+        alone = solo(X, y, i, res, row_fold, **dict(kw, tol=None,
+                                                    epochs=int(res.n_iter[i])))
+        same(res.W[i], alone.w, reordered(X, res))
+        # after it stopped, nothing was recorded for it
+        assert np.isnan(res.losses[i, res.n_iter[i]:]).all()
+
+
+def test_heldout_loss_is_the_fold_scored_during_the_pass():
+    """With one batch per epoch the running held-out loss is the log-loss of
+    the fold at the epoch's starting weights."""
+    X, y = make_data(4, m=300)
+    res = fastlr.train_many(X, y, [0.01], folds=3, batch_size=10_000, epochs=2,
+                            lr=0.5, random_state=0)
+    row_fold, _ = check_folds(3, y, len(y))
+    for i in range(3):
+        held = row_fold == res.folds[i]
+        start = fastlr.train(X, y, alpha=0.01, rows=~held, batch_size=10_000,
+                             epochs=1, lr=0.5, random_state=0)
+        p = fastlr.predict_proba(X[held], start.w, start.b)
+        np.testing.assert_allclose(res.heldout[i, 1], fastlr.log_loss(y[held], p),
+                                   rtol=1e-12)
+
+
+def test_folds_as_labels_and_model_order():
+    X, y = make_data(5, m=400)
+    labels = np.array(["a", "b"] * 200)
+    res = fastlr.train_many(X, y, [0.1, 0.01], folds=labels, epochs=1)
+    assert res.folds.tolist() == [1, 1, 2, 2]
+    assert res.alphas.tolist() == [0.1, 0.01, 0.1, 0.01]
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(alphas=[]), ValueError, "alphas"),
+    (dict(alphas=[-1.0]), ValueError, "alphas"),
+    (dict(alphas=[np.nan]), ValueError, "alphas"),
+    (dict(alphas=[[0.1]]), ValueError, "alphas"),
+    (dict(alphas=["a"]), TypeError, "alphas"),
+    (dict(alphas=[0.1], folds=1), ValueError, "folds"),
+    (dict(alphas=[0.1], folds=500), ValueError, "folds"),
+    (dict(alphas=[0.1], folds=np.zeros(3)), ValueError, "folds"),
+    (dict(alphas=[0.1], l1_ratios=[0.5]), ValueError, "l1_ratios"),
+    (dict(alphas=[0.1], l1_ratios=[1.5], penalty="elasticnet"), ValueError,
+     "l1_ratios"),
+    (dict(alphas=[0.1], epoch_loss="full"), ValueError, "epoch_loss"),
+])
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
+def test_bad_input(mod, kwargs, exc, match):
+    X, y = make_data(6, m=100)
+    with pytest.raises(exc, match=match):
+        mod.train_many(X, y, **kwargs)
