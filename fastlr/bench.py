@@ -340,11 +340,15 @@ def concurrent_training_seconds(threads, processes=2, rows=500_000,
     """Wall time of ``processes`` processes training at once (each a whole
     ``train`` call, ``n_threads=threads``): from the first start to the last
     end, data built and kernels loaded beforehand."""
+    # the children import this fastlr, installed or not
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [here, *filter(None, [os.environ.get("PYTHONPATH")])]))
     procs = [subprocess.Popen(
         [sys.executable, "-c", _CONCURRENT_CHILD.format(
             rows=rows, features=features, seed=s, batch=batch, threads=threads,
             epochs=epochs)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         for s in range(processes)]
     try:
         for p in procs:
