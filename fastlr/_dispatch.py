@@ -331,16 +331,16 @@ def check_finite(data, name="X"):
         raise nonfinite_error(data.X, name)
 
 
-def as_data(X, name="X", accept_sparse=True, with_stats=False):
+def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None):
     """Validate X (shape, dtype, finiteness; see
     :func:`fastlr._validation.check_X`) and wrap it: the one place where the
     dense-or-CSR choice is made. ``with_stats``: the column statistics will be
     needed; on dense X the finiteness check then computes them in the same
     read of X (:meth:`Data.moments`), and :meth:`Data.column_stats` of all
-    rows uses them."""
+    rows uses them; ``n_threads`` as in :func:`fastlr.train`."""
     data = Data(check_X(X, name, accept_sparse=accept_sparse, finite=False))
     if with_stats and not data.sparse:
-        data._moments = data.moments(name)
+        data._moments = data.moments(name, n_threads)
     else:
         check_finite(data, name)
     return data
