@@ -14,9 +14,12 @@ import numpy as np
 from fastlr.bench import (
     FULL_FEATURES,
     FULL_ROWS,
+    concurrent_training_seconds,
     epoch_time_fn,
     first_call_times,
     interleaved,
+    stats_pass_fns,
+    train_call_fn,
 )
 
 from .common import make_workload, read_once
@@ -104,6 +107,67 @@ class Threads:
 
     track_all_threads_time_over_one_thread_time.unit = \
         "all threads time / one thread time"
+
+
+class WholeCall:
+    """P12, P13: what a user waits for, on all numba threads. A one-epoch
+    ``fastlr.train`` call (validation, standardization statistics, the
+    epoch) and the pass that precedes its epoch (validation and the
+    statistics fused into one read of X), each over one read of X."""
+
+    timeout = 600
+    number = 1
+    repeat = 1
+
+    def setup(self):
+        self.X, self.y = make_workload(FULL_ROWS, FULL_FEATURES, np.float64)
+        passes = stats_pass_fns(self.X)
+        self.t = interleaved({
+            "floor": lambda: read_once(self.X),
+            "call": train_call_fn(self.X, self.y),
+            "stats": passes["fused"],
+        }, repeats=REPEATS)
+
+    def track_p12_train_call_time_over_floor_time(self):
+        """One ``train(epochs=1)`` call, standardized, batch 256 / one read
+        of X; lower is better (target: <= 2.0)."""
+        return self.t["call"] / self.t["floor"]
+
+    track_p12_train_call_time_over_floor_time.unit = "call time / floor time"
+
+    def track_p13_validation_and_statistics_time_over_floor_time(self):
+        """Validation and standardization statistics / one read of X; lower
+        is better (target: <= 1.0)."""
+        return self.t["stats"] / self.t["floor"]
+
+    track_p13_validation_and_statistics_time_over_floor_time.unit = \
+        "validation + statistics time / floor time"
+
+
+class BusyMachine:
+    """P14: two processes training at once, each allowed 2 threads, over the
+    same two with 1 thread each (medians of interleaved rounds; each
+    process a 2-epoch train call on 500,000 x 100)."""
+
+    timeout = 900
+    number = 1
+    repeat = 1
+
+    def setup(self):
+        if numba.get_num_threads() < 2:
+            raise NotImplementedError("needs at least 2 numba threads")
+
+    def track_p14_two_threads_each_time_over_one_thread_each_time(self):
+        """Lower is better (target: <= 1.1: threads that wait for a
+        descheduled thread must not slow a busy machine down)."""
+        times = {1: [], 2: []}
+        for _ in range(REPEATS):
+            for n in (2, 1):
+                times[n].append(concurrent_training_seconds(n))
+        return float(np.median(times[2]) / np.median(times[1]))
+
+    track_p14_two_threads_each_time_over_one_thread_each_time.unit = \
+        "2 threads each time / 1 thread each time"
 
 
 class FirstCall:

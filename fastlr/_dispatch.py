@@ -16,7 +16,7 @@ import numpy as np
 from . import _stats
 from ._kernels import dense, predict, sparse, stats, team
 from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX, can_fold_mean
-from ._validation import check_X, is_sparse
+from ._validation import check_X, is_sparse, nonfinite_error
 
 #: Smallest batch trained on several threads: two chunks, one per thread
 #: (measured on 1M x 100, two threads: 0.70-0.82x the time of one at batch
@@ -34,6 +34,18 @@ PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
 #: (:func:`fastlr._kernels.team.map_rows`): large enough that a block costs
 #: far more than handing it to a thread.
 BLOCK_ELEMENTS = 1 << 20
+
+#: Bytes of the sub-blocks of the validation pass of dense X
+#: (:func:`fastlr._kernels.stats.moment_sums`): a sub-block with extreme
+#: values is read a second time, which must find it in cache (256 KiB:
+#: within the L2 of current cores). Each sub-block also costs a few passes
+#: over the n columns: 1.9x the floor at 64 KiB against 1.6x at 256 KiB
+#: (1M x 100 float64, one thread, one interleaved run).
+STATS_SUB_BYTES = 1 << 18
+
+#: Most blocks of that pass (their moments are merged in Python, in order):
+#: blocks of at least BLOCK_ELEMENTS and at least m / STATS_MAX_BLOCKS rows.
+STATS_MAX_BLOCKS = 32
 
 
 class Kernels(NamedTuple):
@@ -85,6 +97,8 @@ class Data:
             self.args = (X,)
             per_row = max(1, self.n)
         self.block_rows = max(256, BLOCK_ELEMENTS // int(per_row))
+        #: the rows' Moments when the validation pass computed them
+        self._moments = None
 
     @property
     def sparse(self):
@@ -214,6 +228,30 @@ class Data:
         stats.absmax(self.X, amax)
         return amax, _stats.dense_shift(self.X)
 
+    def moments(self, name="X", n_threads=None):
+        """Check that dense X is finite and return its rows'
+        :class:`fastlr._stats.Moments`, from one read of X (threaded).
+
+        Fixed blocks of rows (their bounds depend on X's shape only) each
+        make the two passes of the statistics while in cache
+        (:func:`fastlr._kernels.stats.moment_sums`); their moments are
+        merged in block order (:func:`fastlr._stats.merge_all`), so the
+        result is the same for any number of threads. Raises ValueError
+        naming ``name`` and the first bad row and column if X holds NaN or
+        infinity (X is then read once more, to find them)."""
+        rows = max(self.block_rows, -(-self.m // STATS_MAX_BLOCKS))
+        nb = -(-self.m // rows)
+        sub = max(1, STATS_SUB_BYTES // self.row_bytes())
+        out = tuple(np.empty((nb, self.n)) for _ in range(5))
+        ok = team.map_rows(team.threads(n_threads) if nb > 1 else 1, self.m, rows,
+                           stats.moment_sums, (self.X, sub, rows, *out))
+        if not all(ok):
+            raise nonfinite_error(self.X, name)
+        shift, pdiv, amax, s1, s2 = out
+        return _stats.merge_all([
+            _stats.moments(min(rows, self.m - b * rows), amax[b], shift[b], s1[b],
+                           s2[b], pdiv[b]) for b in range(nb)])
+
     def shifted_sums(self, inv, shift, row_fold=None, folds=(0,), sw=None):
         """``(s1, s2)`` (F, n): sums of ``x * inv - shift * inv`` and its
         square over each training set: the rows whose ``row_fold`` differs
@@ -240,8 +278,14 @@ class Data:
         with rows repeated by integer weights).
 
         ``moments`` (one set: no ``row_fold``): also return the rows'
-        :class:`fastlr._stats.Moments` (from the same two passes), which
-        running statistics merge."""
+        :class:`fastlr._stats.Moments` (from the same passes), which running
+        statistics merge."""
+        if (row_fold is None and len(folds) == 1 and not self.sparse
+                and (sw is None or sw.shape[0] == 0)):
+            # all rows of dense X, unweighted: the moments of the validation pass
+            mom = self._moments if self._moments is not None else self.moments()
+            mean, scale = (a[None] for a in _stats.finish_moments(mom))
+            return (mean, scale, mom) if moments else (mean, scale)
         amax, shift = self.absmax()
         s, inv = _stats.scaling(amax)
         sw = None if sw is None or sw.shape[0] == 0 else sw
@@ -358,19 +402,26 @@ def _unsigned(indices):
 
 
 def check_finite(data, name="X"):
-    """Raise if validated X holds NaN or infinity (one pass, no temporary)."""
+    """Raise if validated X holds NaN or infinity (one pass, no temporary),
+    naming ``name`` and the first bad row and column."""
     if data.sparse:
         ok = stats.finite_1d(data.X.data[:data.X.indptr[-1]])
     else:
         ok = stats.all_finite(data.X)
     if not ok:
-        raise ValueError(f"{name} contains NaN or infinity")
+        raise nonfinite_error(data.X, name)
 
 
-def as_data(X, name="X", accept_sparse=True):
+def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None):
     """Validate X (shape, dtype, finiteness; see
     :func:`fastlr._validation.check_X`) and wrap it: the one place where the
-    dense-or-CSR choice is made."""
+    dense-or-CSR choice is made. ``with_stats``: the column statistics will be
+    needed; on dense X the finiteness check then computes them in the same
+    read of X (:meth:`Data.moments`), and :meth:`Data.column_stats` of all
+    rows uses them; ``n_threads`` as in :func:`fastlr.train`."""
     data = Data(check_X(X, name, accept_sparse=accept_sparse, finite=False))
-    check_finite(data, name)
+    if with_stats and not data.sparse:
+        data._moments = data.moments(name, n_threads)
+    else:
+        check_finite(data, name)
     return data

@@ -128,8 +128,9 @@ def _train_many(X, y, Y):
     for labels in (y, Y):
         fastlr.train_many(X, labels, alphas=[1e-4, 1e-2], batch_size=8, epochs=1,
                           random_state=0)
-        fastlr.train_many(X, labels, alphas=[1e-4, 1e-2], folds=2, batch_size=8,
-                          epochs=1, random_state=0, standardize=False)
+        for standardize in (True, False):   # each fold's statistics, or none
+            fastlr.train_many(X, labels, alphas=[1e-4, 1e-2], folds=2, batch_size=8,
+                              epochs=1, random_state=0, standardize=standardize)
 
 
 def _predict(X, y, Y):

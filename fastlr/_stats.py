@@ -14,7 +14,10 @@ same source (:data:`fastlr._kernels.stats.finish`; the kernel cache tracks
 this file), so the rule cannot drift between them.
 
 Running statistics (``partial_fit``) keep :class:`Moments` per chunk and
-merge them (:func:`merge`) instead of making two passes over all rows;
+merge them (:func:`merge`) instead of making two passes over all rows; the
+validation pass of dense X (:meth:`fastlr._dispatch.Data.moments`) makes
+the two passes per block of rows while the block is in cache and merges
+the blocks' moments the same way;
 :func:`finish_moments` turns them into means and scales by the same
 :func:`finish`.
 """
@@ -131,13 +134,27 @@ class Moments(NamedTuple):
     m2: np.ndarray
 
 
-def moments(m, amax, shift, s1, s2):
+def moments(m, amax, shift, s1, s2, div=None):
     """:class:`Moments` of ``m`` rows from the two passes (``s1``, ``s2`` as
-    in :func:`finish`). The mean is the one :func:`finish` returns."""
-    s, inv = scaling(amax)
-    mean, _ = finish(m, s, inv, shift, s1, s2)
+    in :func:`finish`, in units of ``div``: by default the divisor of
+    :func:`scaling`, else any per-column divisor at least the largest
+    ``|x|``). The mean is the one :func:`finish` returns."""
+    s = scaling(amax)[0]
+    div = s if div is None else div
+    mean, _ = finish(m, div, 1.0 / div, shift, s1, s2)
+    r = div / s       # m2 in units of the divisor of scaling
     return Moments(m, np.asarray(amax, dtype=np.float64), mean,
-                   np.maximum(s2 - s1 * (s1 / m), 0.0))
+                   np.maximum(s2 - s1 * (s1 / m), 0.0) * r * r)
+
+
+def merge_all(parts):
+    """The :class:`Moments` of the rows of every part, merged left to right
+    (:func:`merge`): a fixed order, so the result depends only on the
+    parts."""
+    out = parts[0]
+    for p in parts[1:]:
+        out = merge(out, p)
+    return out
 
 
 def merge(a, b):

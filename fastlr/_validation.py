@@ -139,6 +139,32 @@ def all_finite(X):
                for i in range(0, X.shape[0], FINITE_ROWS))
 
 
+def first_nonfinite(X):
+    """``(row, column)`` of the first NaN or infinity of dense or CSR X in
+    row-major order, or None. For error messages: it reads X again, in
+    slices of rows (small temporaries), up to the first bad row."""
+    if is_sparse(X):
+        nnz = int(X.indptr[-1])
+        bad = np.flatnonzero(~np.isfinite(X.data[:nnz]))
+        if bad.shape[0] == 0:
+            return None
+        k = int(bad[0])
+        return int(np.searchsorted(X.indptr, k, side="right")) - 1, int(X.indices[k])
+    for i in range(0, X.shape[0], FINITE_ROWS):
+        bad = np.argwhere(~np.isfinite(X[i:i + FINITE_ROWS]))
+        if bad.shape[0]:
+            return i + int(bad[0, 0]), int(bad[0, 1])
+    return None
+
+
+def nonfinite_error(X, name="X"):
+    """The ValueError for X holding NaN or infinity, naming ``name`` and the
+    first bad row and column."""
+    where = first_nonfinite(X)
+    at = "" if where is None else f" (first at row {where[0]}, column {where[1]})"
+    return ValueError(f"{name} contains NaN or infinity{at}")
+
+
 def check_X(X, name="X", accept_sparse=False, finite=True):
     """Return X as a C-contiguous 2-D float32/float64 array, non-empty and
     (unless ``finite`` is False: the caller checks) finite.
@@ -165,7 +191,7 @@ def check_X(X, name="X", accept_sparse=False, finite=True):
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=float_dtype_of(arr))
     if finite and not all_finite(arr):
-        raise ValueError(f"{name} contains NaN or infinity")
+        raise nonfinite_error(arr, name)
     return arr
 
 
@@ -207,7 +233,7 @@ def check_sparse_X(X, name="X", finite=True):
             csr = csr.copy()
         csr.sum_duplicates()  # sorts the indices and adds duplicates
     if finite and not np.isfinite(csr.data[:csr.indptr[-1]]).all():
-        raise ValueError(f"{name} contains NaN or infinity")
+        raise nonfinite_error(csr, name)
     return csr
 
 

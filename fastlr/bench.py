@@ -23,10 +23,11 @@ import numpy as np
 from . import core, reference
 from ._kernels.stats import stream_sum
 
-__all__ = ["interleaved", "k_scan", "make_correlated_workload",
-           "make_imbalanced_workload", "make_sparse_workload", "make_workload",
-           "many_epoch_fn", "many_models_table", "performance_table",
-           "quick_table", "stream_sum"]
+__all__ = ["concurrent_training_seconds", "interleaved", "k_scan",
+           "make_correlated_workload", "make_imbalanced_workload",
+           "make_sparse_workload", "make_workload", "many_epoch_fn",
+           "many_models_table", "performance_table", "quick_table",
+           "stats_pass_fns", "stream_sum", "train_call_fn"]
 
 #: Default workload of the performance targets: X ~ N(0, 1), 1M x 100.
 FULL_ROWS, FULL_FEATURES = 1_000_000, 100
@@ -366,6 +367,79 @@ def _time_to_quality(X, y, repeats=1):
     return float("nan"), t_lbfgs, None, loss / target * 1.005
 
 
+def train_call_fn(X, y, batch_size=256, **kwargs):
+    """One whole :func:`fastlr.train` call of one epoch (validation,
+    standardization statistics, the epoch, the raw-space model)."""
+    def run():
+        return core.train(X, y, batch_size=batch_size, epochs=1, lr=0.1,
+                          random_state=0, **kwargs)
+    return run
+
+
+def stats_pass_fns(X):
+    """``{"fused": ..., "passes": ...}``: what precedes the first epoch of a
+    standardized ``train`` on dense X (validation and the column
+    statistics), as one fused read (what ``train`` runs) and as the three
+    separate passes it replaced (the finiteness check, the largest ``|x|``,
+    the shifted sums; still the path of ``rows=``/``folds``)."""
+    from . import _stats
+    from ._dispatch import Data, as_data, check_finite
+
+    def passes():
+        data = Data(X)
+        check_finite(data)
+        amax, shift = data.absmax()
+        data.shifted_sums(_stats.scaling(amax)[1], shift)
+
+    return {"fused": lambda: as_data(X, with_stats=True), "passes": passes}
+
+
+#: A child of :func:`concurrent_training_seconds`: builds its data, waits for
+#: "go" on stdin, trains, prints its start and end times.
+_CONCURRENT_CHILD = """
+import sys, time, numpy as np, fastlr
+from fastlr.bench import make_workload
+X, y = make_workload({rows}, {features}, np.float64, seed={seed})
+fastlr.train(X[:5000], y[:5000], batch_size={batch}, epochs=1, n_threads={threads})
+print("ready", flush=True)
+sys.stdin.readline()
+t0 = time.time()
+fastlr.train(X, y, batch_size={batch}, epochs={epochs}, lr=0.1, random_state=0,
+             n_threads={threads})
+print(t0, time.time(), flush=True)
+"""
+
+
+def concurrent_training_seconds(threads, processes=2, rows=500_000,
+                                features=100, batch=256, epochs=2):
+    """Wall time of ``processes`` processes training at once (each a whole
+    ``train`` call, ``n_threads=threads``): from the first start to the last
+    end, data built and kernels loaded beforehand."""
+    # the children import this fastlr, installed or not
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [here, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", _CONCURRENT_CHILD.format(
+            rows=rows, features=features, seed=s, batch=batch, threads=threads,
+            epochs=epochs)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        for s in range(processes)]
+    try:
+        for p in procs:
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError("a training process failed to start")
+        for p in procs:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        spans = [tuple(map(float, p.stdout.readline().split())) for p in procs]
+    finally:
+        for p in procs:
+            p.stdin.close()
+            p.wait()
+    return max(e for _, e in spans) - min(s for s, _ in spans)
+
+
 def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
                       progress=print):
     """Measure every performance target; returns a list of dicts
@@ -471,6 +545,25 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
         add("S1", f"sklearn / fastlr, CSR 200k x 1M, {pen}, fastlr batch {bs}",
             t["sk"] / t["fast"], "(info)", True)
     del Xs, ys
+    # P12, P13: a whole one-epoch train call, and what precedes its epoch
+    f = {"floor": lambda: stream_sum(X), "call": train_call_fn(X, y),
+         **stats_pass_fns(X)}
+    t = interleaved(f, repeats=repeats)
+    add("P12", "one train(epochs=1) call, standardized, batch 256 / floor",
+        t["call"] / t["floor"], "<= 2.0", t["call"] / t["floor"] <= 2.0)
+    add("P13", "validation + standardization statistics / floor",
+        t["fused"] / t["floor"], "<= 1.0", t["fused"] / t["floor"] <= 1.0)
+    add("P13", "  the same as three separate passes / floor",
+        t["passes"] / t["floor"], "(info)", True)
+    # P14: two processes at once, 2 threads each / 1 thread each
+    if threads > 1:
+        times = {1: [], 2: []}
+        for _ in range(repeats):
+            for n in (2, 1):
+                times[n].append(concurrent_training_seconds(n))
+        ratio = float(np.median(times[2]) / np.median(times[1]))
+        add("P14", "2 processes at once: 2 threads each / 1 thread each",
+            ratio, "<= 1.1", ratio <= 1.1)
     # P11: time to quality vs lbfgs
     t_fast, t_lbfgs, epochs, _ = _time_to_quality(X, y)
     add("P11", f"time to lbfgs loss +0.5% / lbfgs fit ({epochs} epochs)",

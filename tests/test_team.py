@@ -81,7 +81,7 @@ def test_a_failing_thread_releases_the_others():
         if threading.get_ident() != main:
             time.sleep(0.2)
             raise RuntimeError("worker failed")
-        assert not team.wait_open(ctl, 10)   # returns only when aborted
+        assert team.wait_open(ctl, 10) == -1   # returns only when aborted
 
     outcome = {}
 
@@ -178,3 +178,16 @@ def test_grid_search_with_the_multiprocessing_backend():
     """, timeout=300)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip()) > 0.9
+
+
+def test_a_thread_leaves_only_if_another_stays():
+    """leave() lets a thread out of the team only while another joined
+    thread stays in it, so every task left is still claimed."""
+    ctl = team.control()
+    team.join(ctl)
+    team.join(ctl)
+    assert team.leave(ctl)          # one of two leaves
+    assert not team.leave(ctl)      # the last one stays
+    assert not team.leave(ctl)
+    team.join(ctl)                  # a late starter joins
+    assert team.leave(ctl)

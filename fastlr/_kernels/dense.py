@@ -51,7 +51,18 @@ import numpy as np
 
 from .jit import jit
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
-from .team import CHUNK, claim, finish_task, is_open, open_batch, tasks, wait_open
+from .team import (
+    CHUNK,
+    RETIRE_YIELDS,
+    claim,
+    finish_task,
+    is_open,
+    join,
+    leave,
+    open_batch,
+    tasks,
+    wait_open,
+)
 from .update import LOSS_SOFTMAX, batch_weights, can_fold_mean, step
 
 
@@ -465,7 +476,11 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     cnt = np.empty(K)
     task = np.empty(6, dtype=np.int64)
     touched = 0.0
-    while claim(ctl, ntasks, nch, batch_size, m, task):
+    join(ctl)
+    waited = False   # the last wait was long: leave the team if it goes on
+    while not (waited and leave(ctl)) and claim(ctl, ntasks, nch, batch_size, m,
+                                                 task):
+        waited = False
         kb, ci, p0, nb, end = task[0], task[1], task[3], task[4], task[5]
         rows_at(blocks, block, p0, nb, rows)
         if kb == 0 and ci == 0:
@@ -477,8 +492,10 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         elif not is_open(ctl, kb):
             # read the chunk's rows while the batch before finishes
             touched += touch_rows(X, rows, nb)
-            if not wait_open(ctl, kb):
+            yields = wait_open(ctl, kb)
+            if yields < 0:
                 break
+            waited = yields >= RETIRE_YIELDS
         if many:
             # binary: k = 1, and the reshapes keep the arrays C-contiguous
             # (a slice [:, 0] would not be, and would not vectorize)

@@ -19,6 +19,8 @@ Dense X is ``(m, n)`` float32/float64, C-contiguous; CSR X arrives as its
 float64.
 """
 
+import math
+
 import numpy as np
 
 from .. import _stats
@@ -93,6 +95,119 @@ def shifted_sums(X, sw, row_fold, folds, inv, shift, s1, s2):
                 wd = wi * d
                 s1[f, j] += wd
                 s2[f, j] += wd * d
+
+
+@jit(inline=True)
+def pow2_divisor(a):
+    """The power of two at least ``a`` (at most 2**1023, so ``2 / p`` and
+    ``p`` are finite), or 1 for ``a`` below :data:`fastlr._stats.TINY`
+    (an all-zero column, as :func:`fastlr._stats.scaling`)."""
+    if a < _stats.TINY:
+        return 1.0
+    e = math.frexp(a)[1]                 # a < 2**e
+    return math.ldexp(1.0, min(e, 1023))
+
+
+#: Sub-blocks whose values (and shift) all lie in ``[FAST_LOW, FAST_HIGH]``
+#: or are 0 take the one-pass route of :func:`moment_sums`: their
+#: unscaled squares neither overflow nor underflow.
+FAST_LOW = 2.0 ** -450
+FAST_HIGH = 2.0 ** 450
+
+
+@jit()
+def moment_sums(X, sub, rows, shift, pdiv, amax, s1, s2, lo, hi):
+    """Validation and the column sums of rows ``lo..hi-1`` in one read of
+    them: False if a value is NaN or +-inf, else True and row
+    ``b = lo // rows`` of the (B, n) outputs filled.
+
+    The sums are those of the two-pass rule (:func:`shifted_sums`): of
+    ``d = (x - shift) / pdiv`` and ``d**2``, computed in halves, where
+    ``shift[b]`` is row ``lo`` (a constant column's ``d`` is exactly 0) and
+    ``pdiv[b]`` the power of two at least the largest ``|x|``
+    (:func:`pow2_divisor`, so ``|d| <= 4``: every square is finite). Each
+    sub-block of ``sub`` rows is read once: the sums of ``e = x / 2 -
+    shift / 2`` and ``e**2`` and the largest ``|x|`` are gathered together,
+    then multiplied by ``2 / pdiv`` (a power of two: exact) when the divisor
+    is known; when the divisor grows, the sums so far are rescaled, exactly.
+    A sub-block whose values are NaN, infinite, or outside ``[FAST_LOW,
+    FAST_HIGH]`` (where ``e**2`` could overflow or underflow) is read again
+    while in cache, checked, and summed with the divisor applied first.
+    The block's sums become :class:`fastlr._stats.Moments`
+    (:func:`fastlr._stats.moments`) merged in block order, so the result
+    does not depend on the thread count.
+    """
+    m, n = X.shape
+    b = lo // rows
+    sh = shift[b]
+    pd = pdiv[b]
+    am = amax[b]
+    t1 = s1[b]
+    t2 = s2[b]
+    half = np.empty(n)
+    inv2 = np.empty(n)
+    u1 = np.empty(n)
+    u2 = np.empty(n)
+    ab = np.empty(n)
+    for j in range(n):
+        sh[j] = X[lo, j]
+        half[j] = 0.5 * sh[j]
+        pd[j] = 0.0
+        am[j] = 0.0
+        t1[j] = 0.0
+        t2[j] = 0.0
+    big = 1.7976931348623157e308   # the largest float64 (np.finfo in a kernel
+    # imports numba.np.arraymath, and scipy.linalg with it, in every process)
+    for b0 in range(lo, hi, sub):
+        b1 = min(b0 + sub, hi)
+        for j in range(n):
+            u1[j] = 0.0
+            u2[j] = 0.0
+            ab[j] = 0.0
+        for i in range(b0, b1):
+            for j in range(n):
+                v = np.float64(X[i, j])
+                e = 0.5 * v - half[j]
+                u1[j] += e
+                u2[j] += e * e
+                # fmax, not a branch: LLVM turns a branch into masked
+                # stores, which cost more than the rest of the loop
+                ab[j] = np.fmax(ab[j], abs(v))
+        fast = True
+        for j in range(n):
+            g = max(ab[j], abs(sh[j]))
+            # false for NaN (a non-finite value, or an overflowing sum)
+            if not (abs(u1[j]) <= big and u2[j] <= big
+                    and (g == 0.0 or FAST_LOW <= g <= FAST_HIGH)):
+                fast = False
+        if not fast:
+            acc = 0.0
+            for i in range(b0, b1):
+                for j in range(n):
+                    acc += X[i, j] * 0.0   # NaN if any value is NaN or inf
+            if acc != 0.0:
+                return False
+        for j in range(n):
+            am[j] = max(am[j], ab[j])
+            p = pow2_divisor(am[j])
+            if p != pd[j]:
+                if pd[j] > 0.0:
+                    r = pd[j] / p          # a power of two: exact
+                    t1[j] *= r
+                    t2[j] *= r * r
+                pd[j] = p
+                inv2[j] = 2.0 / p
+        if fast:
+            for j in range(n):
+                t1[j] += u1[j] * inv2[j]
+                t2[j] += (u2[j] * inv2[j]) * inv2[j]
+        else:
+            for i in range(b0, b1):
+                for j in range(n):
+                    d = (0.5 * np.float64(X[i, j]) - half[j]) * inv2[j]
+                    t1[j] += d
+                    t2[j] += d * d
+    return True
 
 
 @jit()

@@ -29,10 +29,17 @@ so the team cannot deadlock even if its threads run one after another (a
 thread that starts late finds every task taken and returns). A waiting
 thread spins with the pause hint and yields the core every SPIN_YIELD
 polls, which keeps a machine with more threads than free cores usable. A
-thread that fails sets the abort flag (:func:`abort`), which makes every
-waiting thread return; the caller then raises the failure.
+thread whose wait lasted RETIRE_YIELDS yields (the thread it waited for was
+not running: the cores are busy with other work) leaves the team between
+two tasks (:func:`leave`) if another thread that has started stays in it,
+so on a busy machine an epoch goes on at one thread's speed instead of
+waiting at every batch for a descheduled thread; the remaining threads
+claim every task left, and the sums keep their order. A thread that fails
+sets the abort flag (:func:`abort`), which makes every waiting thread
+return; the caller then raises the failure.
 """
 
+import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -51,10 +58,15 @@ CLAIM = 0     # next task to hand out
 DONE = 16     # tasks completed
 OPEN = 32     # the batch that may run (batches below it are finished)
 ABORT = 48    # non-zero: stop
+MEMBERS = 56  # threads that have joined the epoch and not left it
 CTL_SIZE = 64
 
 #: Polls of the batch flag between yields of the core.
 SPIN_YIELD = 200
+
+#: Yields in one wait after which a thread leaves the team (see the module
+#: docstring). On an idle machine a batch opens within a few hundred polls.
+RETIRE_YIELDS = 16
 
 # --------------------------------------------------------------------------
 # kernel side
@@ -100,17 +112,37 @@ def claim(ctl, ntasks, nch, batch_size, m, task):
 
 @jit()
 def wait_open(ctl, k):
-    """Spin until batch ``k`` is open; False if the team aborted instead."""
+    """Spin until batch ``k`` is open; return the number of times the core
+    was yielded meanwhile, or -1 if the team aborted instead."""
     polls = 0
+    yields = 0
     while load_acquire(ctl, OPEN) < k:
         if load_acquire(ctl, ABORT) != 0:
-            return False
+            return -1
         cpu_relax()
         polls += 1
         if polls == SPIN_YIELD:
             yield_thread()
+            yields += 1
             polls = 0
-    return True
+    return yields
+
+
+@jit(inline=True)
+def join(ctl):
+    """Count this thread in the epoch's team (call before claiming)."""
+    fetch_add(ctl, MEMBERS, 1)
+
+
+@jit(inline=True)
+def leave(ctl):
+    """Leave the team if another joined thread stays in it (True), so that
+    every task left is still claimed; else stay (False). Only between
+    tasks: a thread leaves nothing claimed behind."""
+    if fetch_add(ctl, MEMBERS, -1) > 1:
+        return True
+    fetch_add(ctl, MEMBERS, 1)
+    return False
 
 
 @jit(inline=True)
@@ -214,14 +246,20 @@ def map_rows(n, m, rows, kernel, args):
     bounds = [(lo, min(lo + rows, m)) for lo in range(0, m, rows)]
     n = max(1, min(n, len(bounds)))
     out = [None] * len(bounds)
+    # each thread takes the next block left (next() of a count is atomic
+    # under the GIL): a thread that starts late or is descheduled on a busy
+    # machine leaves its share to the others instead of holding them up
+    nxt = itertools.count()
 
-    def work(t):
-        for b in range(t, len(bounds), n):
+    def work():
+        for b in iter(nxt.__next__, None):
+            if b >= len(bounds):
+                return
             out[b] = kernel(*args, *bounds[b])
 
-    others = [_executor().submit(work, t) for t in range(1, n)]
+    others = [_executor().submit(work) for _ in range(1, n)]
     try:
-        work(0)
+        work()
     finally:
         for f in others:
             f.result()

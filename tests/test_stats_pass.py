@@ -1,0 +1,136 @@
+"""The validation pass of dense X that also computes the standardization
+statistics (``Data.moments``): the twin's statistics, the same for any
+thread count, and bad values named by row and column."""
+
+import numpy as np
+import pytest
+
+import fastlr
+from fastlr import _dispatch, reference
+from fastlr._dispatch import Data, as_data
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Blocks of 256 rows and sub-blocks of 16 rows, so that test-sized X
+    crosses many of both (the production sizes are for large X)."""
+    monkeypatch.setattr(_dispatch, "BLOCK_ELEMENTS", 1)
+    monkeypatch.setattr(_dispatch, "STATS_SUB_BYTES", 16 * 8 * 8)
+
+
+def _columns(m, rng):
+    """Eight columns that exercise the rule: ordinary, shifted, constant,
+    zeros then values, values far from zero only in later rows (the divisor
+    grows mid-block), tiny, both signs near the float64 limit, mixed."""
+    later = np.arange(m) >= m // 2
+    return np.column_stack([
+        rng.normal(size=m),
+        rng.normal(size=m) + 1e6,
+        np.full(m, 3.7),
+        np.where(later, rng.normal(size=m), 0.0),
+        np.where(later, rng.normal(size=m) * 1e200, rng.normal(size=m)),
+        rng.normal(size=m) * 1e-200,
+        np.where(np.arange(m) % 2, 1.0, -1.0) * rng.uniform(0.9, 1.0, m) * 1.7e308,
+        rng.normal(size=m) * 2.0 ** 440,
+    ])
+
+
+def _stats(X):
+    return (a[0] for a in as_data(X, with_stats=True).column_stats())
+
+
+@pytest.mark.parametrize("m", [1, 300, 5000], ids=["1_row", "300_rows", "5000_rows"])
+def test_statistics_equal_the_twins(small_blocks, m):
+    """Within the float64 state tolerance: the scale to rtol 1e-10, the mean
+    in units of the scale (the model sees (x - mean) / scale) to 1e-12."""
+    X = np.ascontiguousarray(_columns(m, np.random.default_rng(m)))
+    mean, scale = _stats(X)
+    rmean, rscale = reference.column_stats(X)
+    assert np.isfinite(mean).all() and (scale > 0).all()
+    np.testing.assert_allclose(scale, rscale, rtol=1e-10)
+    np.testing.assert_allclose(mean / rscale, rmean / rscale, rtol=1e-12,
+                               atol=1e-12)
+    # a constant column: its value exactly, and scale exactly 1
+    assert mean[2] == 3.7 and scale[2] == 1.0
+
+
+def test_float32_statistics_equal_the_twins(small_blocks):
+    rng = np.random.default_rng(3)
+    X = np.ascontiguousarray(rng.normal(size=(3000, 5)) * [1, 10, 1e-3, 1e20, 0]
+                             + [0, 5, 0, -1e20, 2], dtype=np.float32)
+    mean, scale = _stats(X)
+    rmean, rscale = reference.column_stats(X)
+    np.testing.assert_allclose(scale, rscale, rtol=1e-10)
+    np.testing.assert_allclose(mean / rscale, rmean / rscale, rtol=1e-12,
+                               atol=1e-12)
+
+
+def test_statistics_equal_the_two_pass_rule(small_blocks):
+    """The block-wise pass and the two passes over all rows (still used for
+    subsets of rows) agree to rounding, also where sub-blocks take the
+    careful route (values beyond 2**450) and where they do not."""
+    rng = np.random.default_rng(5)
+    X = np.ascontiguousarray(_columns(4000, rng))
+    data = Data(X)
+    mean, scale = (a[0] for a in data.column_stats())
+    all_rows = np.zeros(X.shape[0], dtype=np.int8)   # no row held out of fold 1
+    tmean, tscale = (a[0] for a in data.column_stats(all_rows, (1,)))
+    np.testing.assert_allclose(scale, tscale, rtol=1e-12)
+    np.testing.assert_allclose(mean / tscale, tmean / tscale, rtol=1e-12, atol=1e-13)
+
+
+def test_power_of_two_scaling_commutes(small_blocks):
+    """X * 2**600 takes the careful route in every sub-block, X the one-pass
+    route: the statistics scale by 2**600 (to rounding)."""
+    rng = np.random.default_rng(6)
+    X = np.ascontiguousarray(rng.normal(size=(2000, 4)) + [0, 3, -1, 100])
+    mean, scale = _stats(X)
+    bmean, bscale = _stats(X * 2.0 ** 600)
+    np.testing.assert_allclose(bscale / 2.0 ** 600, scale, rtol=1e-13)
+    np.testing.assert_allclose(bmean / 2.0 ** 600, mean, rtol=1e-13, atol=1e-15)
+
+
+def test_bit_identical_for_any_thread_count(small_blocks):
+    X = np.ascontiguousarray(_columns(5000, np.random.default_rng(7)))
+    one = Data(X).moments(n_threads=1)
+    two = Data(X).moments(n_threads=2)
+    assert one.rows == two.rows == X.shape[0]
+    for a, b in zip(one[1:], two[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_bad_values_named_by_row_and_column(small_blocks, bad, dtype):
+    """The first bad value in row order is named, even when a later block
+    (finished first by another thread) holds another."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(3000, 6)).astype(dtype)
+    X[2900, 1] = bad
+    X[1234, 4] = bad
+    X[1234, 5] = bad
+    before = X.copy()
+    msg = r"^X contains NaN or infinity \(first at row 1234, column 4\)$"
+    with pytest.raises(ValueError, match=msg):
+        as_data(X, with_stats=True)
+    y = (rng.random(3000) < 0.5).astype(int)
+    for train in (fastlr.train, fastlr.train_many):
+        kw = {"alphas": [1e-4]} if train is fastlr.train_many else {}
+        with pytest.raises(ValueError, match=msg):
+            train(X, y, epochs=1, **kw)
+    np.testing.assert_array_equal(X, before)   # nothing changed
+
+
+def test_bad_values_named_on_every_path():
+    """Without statistics (standardize=False), and for sparse X."""
+    sp = pytest.importorskip("scipy.sparse")
+    X = np.ones((50, 3))
+    X[7, 2] = np.nan
+    y = np.arange(50) % 2
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first at "
+                                         r"row 7, column 2\)"):
+        fastlr.train(X, y, standardize=False, epochs=1)
+    Xs = sp.csr_matrix(np.where(np.isnan(X), np.inf, np.eye(50, 3)))
+    with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first at "
+                                         r"row 7, column 2\)"):
+        fastlr.train(Xs, y, epochs=1)
