@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _stats
 from ._kernels import dense, predict, sparse, stats, team
-from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX
+from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX, can_fold_mean
 from ._validation import check_X, is_sparse
 
 #: Smallest batch trained on several threads: two chunks, one per thread
@@ -44,13 +44,14 @@ class Kernels(NamedTuple):
     decision: object       # logits of rows lo..hi-1
     loss_sum: object       # summed row losses of rows lo..hi-1
     gradient_sums: object  # mean log-loss gradient (binary, for fastlr.gradients)
+    loss_grad: object      # summed loss and gradient sums of rows lo..hi-1
 
 
 KERNELS = {
     "dense": Kernels(dense.epoch, predict.decision, predict.loss_sum,
-                     predict.gradient_sums),
+                     predict.gradient_sums, predict.loss_grad),
     "csr": Kernels(sparse.epoch, predict.csr_decision, predict.csr_loss_sum,
-                   predict.csr_gradient_sums),
+                   predict.csr_gradient_sums, predict.csr_loss_grad),
 }
 
 
@@ -123,6 +124,74 @@ class Data:
                                (y, sw, W, B, bool(softmax)), n_threads)
         return sum(parts, 0.0)
 
+    def loss_grad(self, y, sw, mean, scale, W, B, softmax, n_threads=None):
+        """Summed loss and its gradient, over all rows, in one read of X.
+
+        The model is ``W`` (k, n), ``B`` (k,) on the standardized features
+        ``(x - mean) / scale`` (X is not copied: the standardization is
+        folded into the kernel), the binary model (k = 1, sigmoid) or the
+        softmax model (``softmax``, a row per class).
+
+        Parameters
+        ----------
+        y : (m,) int64 class codes (0/1 for the binary model).
+        sw : (m,) or (0,) float64 sample weights (empty: all ones).
+        mean, scale : (n,) float64.
+        W : (k, n), B : (k,) float64, standardized space.
+        softmax : bool
+        n_threads : int or None
+            As in :func:`fastlr.train`; the result is the same for any value
+            (rows are cut into fixed blocks, added in block order).
+
+        Returns
+        -------
+        loss : float
+            ``sum_i sw_i loss_i``: log-loss, or cross-entropy for softmax.
+        G : (k, n) float64
+            Its gradient with respect to ``W``.
+        S : (k,) float64
+            Its gradient with respect to ``B``.
+        """
+        W = np.ascontiguousarray(W, dtype=np.float64)
+        k = W.shape[0]
+        B = np.ascontiguousarray(B, dtype=np.float64).reshape(k)
+        U = W / scale
+        center = not self.sparse and not can_fold_mean(mean, scale)
+        C = B.copy() if center else B - U @ mean
+        rows = self._loss_grad_rows(k)
+        blocks = max(1, -(-self.m // rows))
+        if self.sparse:
+            U = np.ascontiguousarray(U.T)
+            G = np.empty((blocks, self.n, k))
+        else:
+            G = np.empty((blocks, k, self.n))
+        S = np.empty((blocks, k))
+        threads = team.threads(n_threads) if blocks > 1 else 1
+        parts = team.map_rows(threads, self.m, rows, self.kernels.loss_grad,
+                              (*self.args, y, sw, mean, U, C, bool(softmax), center,
+                               G, S, rows))
+        # block order, whatever thread computed which block
+        g = G[0].copy()
+        for q in range(1, blocks):
+            g += G[q]
+        s = S.sum(axis=0)
+        if self.sparse:
+            g = g.T
+        if not center and mean.any():
+            g -= np.outer(s, mean)
+        g /= scale
+        return sum(parts, 0.0), np.ascontiguousarray(g), s
+
+    def _loss_grad_rows(self, k):
+        """Rows per block of :meth:`loss_grad`: those of the other row-wise
+        passes, but fewer blocks when the blocks' (k, n) gradient slots
+        would otherwise cost more than the pass (CSR with many columns): the
+        slots together hold at most half as many numbers as X has stored
+        entries (on 200k x 1M with 20 entries a row: two blocks, one per
+        core here)."""
+        most = max(1, self.size // max(1, 2 * k * self.n))
+        return max(self.block_rows, -(-self.m // most))
+
     def gradients(self, y01, p):
         """``(dw, db)`` of the mean log-loss at probabilities ``p``."""
         dw = np.empty(self.n)
@@ -145,43 +214,62 @@ class Data:
         stats.absmax(self.X, amax)
         return amax, _stats.dense_shift(self.X)
 
-    def shifted_sums(self, inv, shift, row_fold=None, folds=(0,)):
+    def shifted_sums(self, inv, shift, row_fold=None, folds=(0,), sw=None):
         """``(s1, s2)`` (F, n): sums of ``x * inv - shift * inv`` and its
         square over each training set: the rows whose ``row_fold`` differs
-        from ``folds[f]`` (all rows when ``row_fold`` is None)."""
+        from ``folds[f]`` (all rows when ``row_fold`` is None), each row's
+        terms times its weight ``sw[i]`` when ``sw`` is given."""
         folds = np.asarray(folds, dtype=np.int64)
-        row_fold = _no_folds() if row_fold is None else row_fold
         s1 = np.zeros((folds.shape[0], self.n))
         s2 = np.zeros((folds.shape[0], self.n))
-        sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
-        sums(*self.args, row_fold, folds, inv, shift, s1, s2)
+        if sw is None or sw.shape[0] == 0:
+            row_fold = _no_folds() if row_fold is None else row_fold
+            sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
+            sums(*self.args, row_fold, folds, inv, shift, s1, s2)
+            return s1, s2
+        sums = (stats.csr_weighted_shifted_sums if self.sparse
+                else stats.weighted_shifted_sums)
+        for f, fold in enumerate(folds):
+            w = sw if row_fold is None else np.where(row_fold != fold, sw, 0.0)
+            sums(*self.args, np.ascontiguousarray(w, dtype=np.float64), inv, shift,
+                 s1[f], s2[f])
         return s1, s2
 
-    def column_stats(self, row_fold=None, folds=(0,)):
+    def column_stats(self, row_fold=None, folds=(0,), sw=None):
         """Column means and standard deviations (ddof=0, implicit zeros
         included), constant columns scale 1 (:func:`fastlr._stats.finish`):
         (F, n) arrays, one row per training set of :meth:`shifted_sums`.
         Every set is divided by X's largest ``|x|`` and shifted by X's first
         row (the rule's safeguards; any common values would do), so a set's
-        statistics do not depend on the other sets."""
+        statistics do not depend on the other sets. With sample weights
+        ``sw`` (m,), the weighted ones: each row counts as often as its
+        weight, so a row of weight 0 counts for nothing."""
         amax, shift = self.absmax()
         s, inv = _stats.scaling(amax)
-        s1, s2 = self.shifted_sums(inv, shift, row_fold, folds)
+        s1, s2 = self.shifted_sums(inv, shift, row_fold, folds, sw)
+        weighted = sw is not None and sw.shape[0] > 0
         mean = np.empty_like(s1)
         scale = np.empty_like(s1)
         for f, fold in enumerate(folds):
-            m = self.m if row_fold is None else int(np.count_nonzero(row_fold != fold))
-            mean[f], scale[f] = stats.finish(m, s, inv, shift, s1[f], s2[f])
+            train = slice(None) if row_fold is None else row_fold != fold
+            if weighted:
+                total = float(np.sum(sw[train]))
+            elif row_fold is None:
+                total = float(self.m)
+            else:
+                total = float(np.count_nonzero(train))
+            mean[f], scale[f] = stats.finish(total, s, inv, shift, s1[f], s2[f])
         return mean, scale
 
-    def standardization(self, standardize, row_fold=None, folds=(0,)):
+    def standardization(self, standardize, row_fold=None, folds=(0,), sw=None):
         """``(mean, scale)`` (F, n) for ``standardize`` True, False or "scale"
         (on sparse X, True means "scale": centering would densify), one row
-        per training set (see :meth:`column_stats`)."""
+        per training set (see :meth:`column_stats`), weighted by ``sw`` when
+        given."""
         F = len(folds)
         if not standardize:
             return np.zeros((F, self.n)), np.ones((F, self.n))
-        mean, scale = self.column_stats(row_fold, folds)
+        mean, scale = self.column_stats(row_fold, folds, sw)
         if self.sparse or standardize == "scale":
             mean[:] = 0.0
         return mean, scale

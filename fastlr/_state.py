@@ -84,6 +84,21 @@ class ModelState:
             setattr(new, name, getattr(self, name).copy())
         return new
 
+    def restore(self, other):
+        """Take every array of ``other`` (a :meth:`copy` of this state)."""
+        for name in self.ARRAYS:
+            setattr(self, name, getattr(other, name))
+
+    def set_model(self, W, B):
+        """Make ``(W, B)`` (standardized space) the model: the iterate, and
+        the average too once averaging has started (which :meth:`model`
+        would return), so that the two agree and SGD continues from it."""
+        self.W[:] = W
+        self.B[:] = B
+        if self.steps[1] > 0:
+            self.avg[:, :-1] = W
+            self.avg[:, -1] = B
+
     def model(self):
         """Standardized-space ``(W, B)`` of the model: averaged or iterate."""
         if self.steps[1] > 0:

@@ -26,7 +26,8 @@ def scaling(amax):
 
 
 def finish(m, s, inv, shift, s1, s2):
-    """Means and standard deviations (ddof=0) from the sums over ``m`` rows.
+    """Means and standard deviations (ddof=0) from the sums over ``m`` rows
+    (float; with sample weights, ``m`` is their total).
 
     A spread below the rounding noise of the column's magnitude counts as
     zero (constant columns, and spread lost to rounding), and a zero spread
@@ -56,14 +57,17 @@ def csr_shift(first_row, count, m):
     return np.where(count == m, first_row, 0.0)
 
 
-def numpy_sums(X, inv, shift):
+def numpy_sums(X, inv, shift, sw=None):
     """``(s1, s2)`` of :func:`finish` for dense or scipy.sparse X, in NumPy
-    (the reference's twin of the kernels' sums)."""
+    (the reference's twin of the kernels' sums); with sample weights ``sw``,
+    each row's terms times its weight."""
     if hasattr(X, "tocsr"):
         d = X.astype(np.float64).tocsr().multiply(inv).tocsr()   # stored x / s
         d.data -= (shift * inv)[d.indices]
-        s1 = np.asarray(d.sum(axis=0)).reshape(-1)
-        s2 = np.asarray(d.multiply(d).sum(axis=0)).reshape(-1)
+        wd = d if sw is None else d.multiply(sw[:, None]).tocsr()
+        s1 = np.asarray(wd.sum(axis=0)).reshape(-1)
+        s2 = np.asarray(wd.multiply(d).sum(axis=0)).reshape(-1)
         return s1, s2
     d = X.astype(np.float64) * inv - shift * inv
-    return d.sum(axis=0), (d * d).sum(axis=0)
+    wd = d if sw is None else d * sw[:, None]
+    return wd.sum(axis=0), (wd * d).sum(axis=0)

@@ -221,6 +221,14 @@ class Param:
 #: Every parameter of ``fastlr.LogisticRegression``, in ``--help`` order.
 #: Adding a parameter to the estimator means adding its entry here.
 TRAIN_PARAMS = (
+    Param("solver", ("--solver",),
+          "how to fit: auto (one SGD epoch, then L-BFGS to the optimum of the "
+          "regularized objective, stopped by --tol as a relative decrease of "
+          "the objective), sgd (SGD epochs only, stopped by --tol and "
+          "--n-iter-no-change) or lbfgs (L-BFGS from zero; OWL-QN with an L1 "
+          "penalty); every L-BFGS iteration reads the data once", "auto",
+          dict(choices=["auto", "sgd", "lbfgs"]),
+          example=(["--solver", "sgd"], "sgd")),
     Param("lr", ("--lr",),
           "learning rate: the step size (scikit-learn's eta0)", 0.01,
           dict(type=_float_type(0.0, strict_min=True), metavar="LR"),
@@ -228,11 +236,13 @@ TRAIN_PARAMS = (
     Param("batch_size", ("--batch-size",), "rows per SGD step", 32,
           dict(type=_int_type(1), metavar="N"), example=(["--batch-size", "17"], 17)),
     Param("max_iter", ("--epochs", "--max-iter"),
-          "maximum number of epochs (passes over the data)", 1000,
+          "maximum number of passes over the data: SGD epochs plus L-BFGS "
+          "iterations", 1000,
           dict(type=_int_type(1), metavar="N"), example=(["--epochs", "7"], 7)),
     Param("tol", ("--tol",),
-          "stop when the epoch loss has not improved by TOL for "
-          "--n-iter-no-change epochs; 'none' runs every epoch", 1e-4,
+          "sgd: stop when the epoch loss has not improved by TOL for "
+          "--n-iter-no-change epochs; auto, lbfgs: stop when the objective's "
+          "relative decrease is below TOL (> 0); 'none' runs every pass", 1e-4,
           dict(type=_tol_type, metavar="TOL"), example=(["--tol", "none"], None)),
     Param("n_iter_no_change", ("--n-iter-no-change",),
           "epochs without improvement before stopping (with --learning-rate "
@@ -666,7 +676,10 @@ def _warnings_to_stderr():
 
     def show(message, category, filename, lineno, file=None, line=None):
         text = str(message).replace("increase max_iter or lr",
-                                    "increase --epochs or --lr")
+                                    "increase --epochs or --lr").replace(
+            "max_iter=", "--epochs ").replace(
+            "increase max_iter (or tol), or alpha",
+            "increase --epochs (or --tol), or --alpha")
         print(f"fastlr: warning: {text}", file=sys.stderr)
 
     with warnings.catch_warnings():
@@ -1053,6 +1066,27 @@ def _describe_features(X):
             f"{nnz / m:.3g} per row)")
 
 
+def _passes_line(clf, params):
+    """How many passes training ran, and why it stopped."""
+    line = f"{clf.n_iter_} of at most {params['max_iter']}"
+    tol = params["tol"]
+    if getattr(clf, "solver_", "sgd") != "sgd":
+        epochs = clf.n_iter_ - clf.n_solver_iter_
+        line += (f" ({epochs} SGD epoch{'s' * (epochs != 1)} + "
+                 f"{clf.n_solver_iter_} L-BFGS iterations")
+        if clf.n_iter_ < params["max_iter"]:
+            line += (", converged: relative decrease below "
+                     f"tol={tol:g}" if tol is not None else
+                     ", converged: nothing decreases any more")
+        return line + ")"
+    if clf.n_iter_ >= params["max_iter"]:
+        return line
+    if params["early_stopping"]:
+        return line + (" (stopped early: held-out log-loss no longer improving "
+                       f"by tol={tol:g})")
+    return line + f" (stopped early: loss no longer improving by tol={tol:g})"
+
+
 def _describe_standardize(standardize, sparse):
     if standardize is False:
         return "no (raw features)"
@@ -1135,11 +1169,8 @@ def _train(args):
     m = X.shape[0]
     rows = f"{m:,}" if X_val is None else \
         f"{m:,} training + {X_val.shape[0]:,} held out (stratified)"
-    stopped = ("" if clf.n_iter_ >= params["max_iter"] else
-               " (stopped early: held-out log-loss no longer improving by "
-               f"tol={params['tol']:g})" if params["early_stopping"] else
-               f" (stopped early: loss no longer improving by tol={params['tol']:g})")
-    epochs_line = f"{clf.n_iter_} of at most {params['max_iter']}{stopped}"
+    epochs_line = _passes_line(clf, params)
+    solved = getattr(clf, "solver_", "sgd") != "sgd"   # ran the L-BFGS solver
     rate = m * clf.n_iter_ / seconds if seconds > 0 else float("inf")
     k = classes.shape[0]
     kind = f"positive: {classes[1]}" if k == 2 else \
@@ -1159,9 +1190,9 @@ def _train(args):
         ("classes", f"{_fmt_labels(clf.classes_)} ({kind})"),
         ("warm start", f"from {_given(args, 'warm_start')}") if warm is not None
         else None,
-        ("epochs run", epochs_line),
-        ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss over the last "
-                       "epoch)"),
+        ("passes run" if solved else "epochs run", epochs_line),
+        ("final loss", f"{clf.loss_curve_[-1]:.6g} (mean log-loss "
+                       f"{'at the last iterate' if solved else 'over the last epoch'})"),
         ("train accuracy", f"{train_acc:.4f}"),
     ]
     if held_out is not None:
@@ -1175,7 +1206,8 @@ def _train(args):
         lines.append(("threads", str(args.n_threads)))
     lines += [
         ("time", f"{seconds:.3f} s (JIT compilation excluded)"),
-        ("throughput", f"{rate:,.0f} rows/s ({m:,} rows x {clf.n_iter_} epochs)"),
+        ("throughput", f"{rate:,.0f} rows/s ({m:,} rows x {clf.n_iter_} "
+                       f"{'passes' if solved else 'epochs'})"),
         ("model", args.model if args.model else "not saved (use --model FILE)"),
     ]
     if plots:

@@ -22,8 +22,10 @@ from ._driver import (
 from ._kernels import predict as _predict
 from ._kernels.update import hyperparameters
 from ._order import make_rng
-from ._sgd import sgd, sgd_many
+from ._sgd import sgd_many
+from ._solver import check_solver
 from ._state import ModelStack, ModelState
+from ._train import train_state
 from ._validation import (
     _as_numeric_array,
     check_class_labels,
@@ -232,12 +234,14 @@ def softmax(Z):
 def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, n_threads, callback, learning_rate, power_t, l1_ratio,
-         average, fit_intercept, rows):
+         average, fit_intercept, rows, solver):
     """Validate, standardize and train; shared by :func:`train` and
     :func:`train_multinomial`. Returns ``(data, state, losses, classes)``."""
+    solver, finish_tol = check_solver(solver, tol)
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
-                                epoch_loss, tol, n_iter_no_change, shuffle)
-    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
+                                epoch_loss, tol if solver == "sgd" else None,
+                                n_iter_no_change, shuffle)
+    batch_size, epochs, lr, alpha, sgd_tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
     if n_threads is not None:
@@ -258,17 +262,17 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                          "training needs at least two")
     sw = check_sample_weight(sample_weight, data.m)
     mean, scale = data.standardization(_no_centering(standardize, fit_intercept),
-                                       row_fold, (1,))
+                                       row_fold, (1,), sw)
     state = ModelState(mean[0], scale[0], classes.shape[0] if softmax_model else 1,
                        softmax_model)
-    losses, _ = sgd(data, codes, sw, state, batch_size=batch_size, epochs=epochs,
-                    lr=lr, shuffle=shuffle, rng=rng, penalty=penalty, alpha=alpha,
-                    epoch_loss=epoch_loss, tol=tol,
-                    n_iter_no_change=n_iter_no_change, n_threads=n_threads,
-                    callback=callback, learning_rate=learning_rate,
-                    power_t=power_t, l1_ratio=l1_ratio,
-                    average_start=average_start, fit_intercept=fit_intercept,
-                    row_fold=row_fold)
+    losses, _, _ = train_state(
+        data, codes, sw, state, solver=solver, finish_tol=finish_tol,
+        epochs=epochs, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+        fit_intercept=fit_intercept, n_threads=n_threads, callback=callback,
+        batch_size=batch_size, lr=lr, shuffle=shuffle, rng=rng,
+        epoch_loss=epoch_loss, tol=sgd_tol, n_iter_no_change=n_iter_no_change,
+        learning_rate=learning_rate, power_t=power_t,
+        average_start=average_start, row_fold=row_fold)
     return data, state, losses, classes
 
 
@@ -283,8 +287,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
-          l1_ratio=0.15, average=False, fit_intercept=True, rows=None):
-    """Fit binary logistic regression by mini-batch SGD.
+          l1_ratio=0.15, average=False, fit_intercept=True, rows=None,
+          solver="sgd"):
+    """Fit binary logistic regression by mini-batch SGD, or to its optimum.
 
     Each epoch visits every row once, in batches of ``batch_size``; each batch
     is one fused pass (logit, residual, loss, gradient) followed by one step
@@ -321,6 +326,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         non-zero, so sparse features are scaled, not centered (the std is
         still that of the column, implicit zeros included). The returned
         ``w`` and ``b`` are mapped back to raw feature space either way.
+        With ``sample_weight`` the mean and std are weighted (each row counts
+        as often as its weight), so that weights of 0 and 2 standardize as
+        dropping and repeating rows do.
     shuffle : {True, False, "blocks", "rows"}, default True
         ``True`` (same as ``"blocks"``): each epoch visits blocks of a few
         consecutive rows (about 16 KiB, and at least 8 blocks per batch) in a
@@ -411,12 +419,38 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         none; standardization is over the rows trained on. This is how
         :func:`train_many` trains each cross-validation model, so a model of
         ``train_many`` equals the model trained alone with ``rows``.
+    solver : {"sgd", "lbfgs", "auto"}, default "sgd"
+        ``"sgd"``: the mini-batch SGD above (the default here: ``train``'s
+        contract is the article's SGD, ``batch_size``/``lr`` included).
+        ``"lbfgs"``: minimize the regularized objective to its optimum, on
+        the standardized features::
+
+            sum_i sw_i loss_i / sum_i sw_i + penalty (as above, on w, not b)
+
+        by L-BFGS (Liu and Nocedal 1989), OWL-QN (Andrew and Gao 2007) when
+        the penalty has an L1 part; every iteration is one threaded
+        loss-and-gradient pass over X (dense or CSR; float32 read as
+        float32), the result the same for any ``n_threads``. scikit-learn's
+        ``LogisticRegression(C=C)`` on the same features is
+        ``penalty="l2", alpha=1 / (C * sum_i sw_i)``. ``"auto"``: one SGD
+        epoch from zero (in batches of at least 256 rows: they share the
+        epoch between threads and end closer to the optimum), then the same
+        solver from there. With ``"lbfgs"``
+        or ``"auto"``: ``epochs`` bounds the passes (solver iterations, plus
+        the SGD epoch), ``tol`` is the relative decrease of the objective
+        that stops the solver (> 0; None: until nothing decreases in
+        floating point), ``batch_size``, ``lr``, ``shuffle`` and the
+        schedule options act on the SGD epoch only, and an SGD epoch that
+        diverges is dropped (the solver starts from zero). Running out of
+        ``epochs`` first returns the last (best) iterate.
 
     Returns
     -------
     TrainResult
         Named tuple ``(w, b, losses)``: ``w`` of shape (n,) in X's dtype, ``b``
-        a float, ``losses`` of shape (epochs_run,).
+        a float, ``losses`` of shape (epochs_run,): one per SGD epoch, then
+        one per solver iteration (the mean training loss of its iterate,
+        penalty excluded).
 
     Raises
     ------
@@ -443,7 +477,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         n_threads=n_threads, callback=callback, learning_rate=learning_rate,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
-        fit_intercept=fit_intercept, rows=rows)
+        fit_intercept=fit_intercept, rows=rows, solver=solver)
     W, B = state.raw()
     return TrainResult(W[0].astype(data.dtype, copy=False), float(B[0]), losses)
 
@@ -457,8 +491,10 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False, n_threads=None, fit_intercept=True, rows=None):
-    """Fit multinomial (softmax) logistic regression by mini-batch SGD.
+                      average=False, n_threads=None, fit_intercept=True, rows=None,
+                      solver="sgd"):
+    """Fit multinomial (softmax) logistic regression by mini-batch SGD, or
+    to its optimum.
 
     The k-class counterpart of :func:`train`, with the same batches, order
     and options (and the same meaning of each: penalties act on every
@@ -476,6 +512,11 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     y : array_like of shape (m,)
         Labels of any sortable type, at least two distinct ones (two give
         a softmax model with two rows, not the binary sigmoid model).
+    solver : {"sgd", "lbfgs", "auto"}, default "sgd"
+        As in :func:`train`, for the softmax model: ``"lbfgs"`` minimizes
+        the mean cross-entropy plus the penalty. The intercepts are returned
+        centred (sum 0), and without a penalty so is every feature's column
+        of ``W``: neither changes a probability (scikit-learn's convention).
 
     Returns
     -------
@@ -499,7 +540,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         n_threads=n_threads, callback=callback, learning_rate=learning_rate,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
-        fit_intercept=fit_intercept, rows=rows)
+        fit_intercept=fit_intercept, rows=rows, solver=solver)
     W, B = state.raw()
     return MultinomialResult(W.astype(data.dtype, copy=False), B, losses, classes)
 
@@ -603,7 +644,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     row_fold, fold_ids = check_folds(folds, codes, data.m)
     grid = [(f, l1r, a) for f in fold_ids for l1r in l1_ratios for a in alphas]
     K = len(grid)
-    mean, scale = data.standardization(standardize, row_fold, fold_ids)
+    mean, scale = data.standardization(standardize, row_fold, fold_ids, sw)
     where = {f: i for i, f in enumerate(fold_ids)}
     stack = ModelStack(mean[[where[f] for f, _, _ in grid]],
                        scale[[where[f] for f, _, _ in grid]],

@@ -1,4 +1,5 @@
-"""scikit-learn compatible classifier around the SGD loop of :mod:`fastlr._sgd`.
+"""scikit-learn compatible classifier around the training of
+:mod:`fastlr._train` (SGD epochs and the deterministic solver).
 
 The estimator validates, maps labels to 0/1, and stores fitted attributes;
 the epochs run in the Numba kernels. It never loops over rows itself.
@@ -19,7 +20,9 @@ from ._kernels import predict as _predict
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
+from ._solver import check_solver
 from ._state import ModelState
+from ._train import train_state
 from ._validation import (
     check_real,
     check_sample_weight,
@@ -33,7 +36,16 @@ __all__ = ["LogisticRegression", "validate_params"]
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
-    """Logistic regression trained by mini-batch SGD in Numba kernels.
+    """Logistic regression trained in Numba kernels: by mini-batch SGD, then
+    (by default) to the optimum of its regularized objective.
+
+    ``solver="auto"`` (the default) runs one epoch of mini-batch SGD from
+    zero, then L-BFGS (OWL-QN with an L1 penalty) on full passes of the
+    data until the relative decrease of the objective is below ``tol``: the
+    coefficients are those of the objective's minimizer, as scikit-learn's
+    ``LogisticRegression`` gives, not of SGD's noise floor.
+    ``solver="sgd"`` is SGD alone (epochs until the loss stalls); see
+    ``solver`` below.
 
     Two classes give the binary (sigmoid) model, ``coef_`` of shape (1, n);
     more give multinomial (softmax) regression trained in its own kernel,
@@ -51,15 +63,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     lr : float, default 0.01
-        Constant learning rate.
+        Constant learning rate (SGD epochs).
     batch_size : int, default 32
         Rows per SGD step.
     max_iter : int, default 1000
-        Maximum number of epochs (passes over the training data).
+        Maximum number of passes over the training data: SGD epochs, plus
+        solver iterations (each one loss-and-gradient pass) for ``"lbfgs"``
+        and ``"auto"``.
     tol : float or None, default 1e-4
-        Stop when the epoch's training loss has not improved by ``tol`` on the
-        best loss for ``n_iter_no_change`` consecutive epochs; None runs all
-        ``max_iter`` epochs.
+        ``"sgd"``: stop when the epoch's training loss has not improved by
+        ``tol`` on the best loss for ``n_iter_no_change`` consecutive
+        epochs; None runs all ``max_iter`` epochs. ``"lbfgs"`` and
+        ``"auto"``: stop when the relative decrease of the objective over an
+        iteration, and the one the quasi-Newton model predicts for the next,
+        are below ``tol`` (> 0); None runs all ``max_iter`` passes (fewer
+        only if nothing decreases any more in floating point), without a
+        ``ConvergenceWarning``. For coefficients converged to many digits use a tiny
+        ``tol`` (1e-20 is fine: the predicted decrease is computed from the
+        gradient, accurate far below the objective's own rounding).
     n_iter_no_change : int, default 5
     penalty : {"l2", "l1", "elasticnet", None}, default "l2"
         Regularization on the (standardized) weights, not the intercept. The
@@ -67,14 +88,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         scikit-learn's SGD does, so irrelevant features get weights of
         exactly 0.0 (see :func:`fastlr.train`).
     alpha : float, default 1e-4
-        Penalty strength: for ``"l2"`` the objective is
-        ``mean log-loss + alpha/2 ||w||^2`` on the standardized features.
-        scikit-learn's ``LogisticRegression(C=C)`` on the same (standardized)
-        features minimizes ``C * sum log-loss + 1/2 ||w||^2``, the same
-        objective divided by ``C * n_samples``: it corresponds to
-        ``alpha = 1 / (C * n_samples)`` (with sample weights, ``n_samples``
-        is their sum). ``"l1"``: ``alpha ||w||_1``; ``"elasticnet"``:
-        ``alpha (l1_ratio ||w||_1 + (1 - l1_ratio)/2 ||w||^2)``.
+        Penalty strength. The objective, on the standardized features, with
+        ``sw`` the sample weights times the class weights (all 1 without)::
+
+            sum_i sw_i loss_i / sum_i sw_i + penalty(w)
+
+        ``loss_i`` the log-loss (cross-entropy for k > 2 classes), and
+        ``penalty`` ``alpha/2 ||w||^2`` (``"l2"``), ``alpha ||w||_1``
+        (``"l1"``) or ``alpha (l1_ratio ||w||_1 + (1 - l1_ratio)/2
+        ||w||^2)`` (``"elasticnet"``); the intercept is not penalized.
+        scikit-learn's ``LogisticRegression(C=C)`` minimizes
+        ``C sum_i sw_i loss_i + ||w||^2 / 2``, which is this objective
+        multiplied by ``C sum_i sw_i`` when ``alpha = 1 / (C sum_i sw_i)``
+        (``1 / (C n_samples)`` without weights): on the same (standardized)
+        features, the same coefficients.
     l1_ratio : float, default 0.15
         Elastic-net mixing, in [0, 1] (scikit-learn's default).
     learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, default "constant"
@@ -120,7 +147,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Train on standardized features (folded into the kernel, no copy).
         ``"scale"`` divides by the standard deviation without centering. On
         sparse X, True means ``"scale"`` (centering would densify).
-        ``coef_`` and ``intercept_`` are always in raw feature space.
+        ``coef_`` and ``intercept_`` are always in raw feature space. In
+        ``fit``, the statistics are weighted by ``sample_weight`` (times the
+        class weights): each row counts as often as its weight, as if rows
+        were repeated or, for weight 0, dropped (``partial_fit`` takes them
+        unweighted from its first chunk).
     shuffle : {True, False, "blocks", "rows"}, default True
         Reshuffle each epoch: by blocks of consecutive rows (True, "blocks";
         sequential memory access), by single rows ("rows"), or not (False).
@@ -133,6 +164,26 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Progress bar for ``fit`` (epochs, loss, rows/s) on stderr. 0: none;
         1: on a terminal, once training has run for more than a second;
         2 or more: always (notebooks, log files).
+    fit_intercept : bool, default True
+        Fit the intercept; False keeps it at 0 (the model passes through the
+        origin in raw space, and ``standardize=True`` scales without
+        centering).
+    solver : {"auto", "sgd", "lbfgs"}, default "auto"
+        ``"sgd"``: mini-batch SGD epochs, stopped by ``tol`` and
+        ``n_iter_no_change``. ``"lbfgs"``: L-BFGS (Liu and Nocedal 1989;
+        OWL-QN, Andrew and Gao 2007, when the penalty has an L1 part) on the
+        objective of ``alpha``, from zero (or the previous model with
+        ``warm_start``), every iteration one threaded loss-and-gradient
+        pass over X; ``lr``, ``batch_size``, ``shuffle``, ``learning_rate``,
+        ``power_t`` and ``average`` do not apply. ``"auto"``: one SGD epoch
+        (the options above apply to it, in batches of at least 256 rows),
+        then the same solver from there;
+        with ``warm_start`` and a previous model, the solver alone; with
+        ``early_stopping=True``, SGD alone (its held-out rule stops epochs).
+        An SGD epoch of ``"auto"`` that diverges is dropped and the solver
+        starts from zero. If ``max_iter`` runs out before ``tol`` is met, a
+        ``ConvergenceWarning`` says so and the last iterate, the best one
+        seen, is kept. ``partial_fit`` always runs one SGD epoch.
 
     Attributes
     ----------
@@ -145,10 +196,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         positive class.
     n_features_in_ : int
     n_iter_ : int
-        Epochs run by the last ``fit`` (or total epochs for ``partial_fit``).
+        Passes run by the last ``fit``: SGD epochs plus solver iterations
+        (or total epochs for ``partial_fit``).
     loss_curve_ : ndarray of shape (n_iter_,)
-        Training loss (mean log-loss, or cross-entropy for k > 2 classes,
-        during the epoch) per epoch.
+        Training loss (mean log-loss, or cross-entropy for k > 2 classes)
+        per pass: during the epoch for an SGD epoch, at the iterate for a
+        solver iteration (the penalty is not included).
+    solver_ : str
+        What the last ``fit`` ran: ``"sgd"``, ``"lbfgs"`` or ``"auto"``
+        (``"sgd"`` for ``solver="auto"`` with ``early_stopping``).
+    n_solver_iter_ : int
+        L-BFGS iterations among the ``n_iter_`` passes of the last ``fit``.
     validation_scores_ : ndarray of shape (n_iter_,) or None
         With ``early_stopping``: the held-out score after each epoch, as
         negative mean log-loss (higher is better, like scikit-learn's
@@ -183,7 +241,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                  shuffle=True, random_state=None, warm_start=False, verbose=0,
                  l1_ratio=0.15, learning_rate="constant", power_t=0.5,
                  average=False, early_stopping=False, validation_fraction=0.1,
-                 class_weight=None, fit_intercept=True):
+                 class_weight=None, fit_intercept=True, solver="auto"):
         self.lr = lr
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -204,6 +262,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.class_weight = class_weight
         self.fit_intercept = fit_intercept
+        self.solver = solver
 
     # ------------------------------------------------------------------ fit
 
@@ -213,9 +272,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return tags
 
     def _params(self, epochs):
-        """Validated hyperparameters: ``(train_params, sgd_options)``."""
+        """Validated hyperparameters: ``(train_params, sgd_options)``; the
+        ``tol`` among the first is SGD's (None when ``fit`` runs the
+        finisher: :meth:`_solver_plan` gives its own)."""
+        solver, _ = self._solver_plan()
         params = check_train_params(self.batch_size, epochs, self.lr, self.penalty,
-                                    self.alpha, "running", self.tol,
+                                    self.alpha, "running",
+                                    self.tol if solver == "sgd" else None,
                                     self.n_iter_no_change, self.shuffle)
         options = check_sgd_options(self.learning_rate, self.power_t,
                                     self.l1_ratio, self.average)
@@ -234,6 +297,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError(f"class_weight must be a dict, 'balanced' or None, "
                              f"got {cw!r}")
         return params, options
+
+    def _solver_plan(self):
+        """``(solver, finisher_tol)``: what ``fit`` runs (``"auto"`` with
+        ``early_stopping`` is SGD alone) and the finisher's tolerance."""
+        if not isinstance(self.early_stopping, (bool, np.bool_)):
+            raise TypeError(f"early_stopping must be True or False, got "
+                            f"{self.early_stopping!r}")
+        check_solver(self.solver, self.tol, self.early_stopping)
+        solver = "sgd" if self.solver == "auto" and self.early_stopping \
+            else self.solver
+        return check_solver(solver, self.tol, self.early_stopping)
 
     def _class_weights(self, y01, classes, sw, fitting):
         """``sample_weight`` times the weight of each row's class."""
@@ -280,13 +354,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _train(self, data, y, sw, state, **kw):
         return sgd(data, y, sw, state, fit_intercept=bool(self.fit_intercept), **kw)
 
-    def _new_state(self, data, classes):
+    def _new_state(self, data, classes, sw=None):
         """A fresh state: the binary model (one row) for two classes, the
-        softmax model (a row per class) for more."""
+        softmax model (a row per class) for more; standardized by the
+        statistics of ``data`` weighted by ``sw`` (if given)."""
         standardize = self.standardize
         if standardize is True and not self.fit_intercept:
             standardize = "scale"   # through the origin in raw space
-        mean, scale = (a[0] for a in data.standardization(standardize))
+        mean, scale = (a[0] for a in data.standardization(standardize, sw=sw))
         k = classes.shape[0]
         return ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
 
@@ -308,6 +383,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (batch_size, epochs, lr, alpha, tol, n_iter_no_change), options = \
             self._params(self.max_iter)
         learning_rate, power_t, l1_ratio, average_start = options
+        solver, finish_tol = self._solver_plan()
         X = numeric_input(X)  # the input types every fastlr entry point accepts
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", y_numeric=False, accept_sparse="csr")
@@ -327,28 +403,34 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                                                   rng)
         progress = epoch_progress(self.verbose, epochs, data.m)
         old = getattr(self, "training_state_", None)
-        if self.warm_start and old is not None and old.n_features == data.n and \
-                np.array_equal(getattr(self, "classes_", None), classes):
-            state = old
-        else:
-            state = self._new_state(data, classes)
+        warm = self.warm_start and old is not None and old.n_features == data.n \
+            and np.array_equal(getattr(self, "classes_", None), classes)
+        state = old if warm else self._new_state(data, classes, sw)
         state.rng = rng
         if monitor is not None:
             monitor = monitor(state)
         with progress:
-            losses, converged = self._train(
-                data, y01, sw, state, batch_size=batch_size, epochs=epochs, lr=lr,
-                shuffle=self.shuffle, rng=rng,
-                penalty=self.penalty, alpha=alpha, epoch_loss="running", tol=tol,
-                n_iter_no_change=n_iter_no_change, callback=progress,
-                learning_rate=learning_rate, power_t=power_t, l1_ratio=l1_ratio,
-                average_start=average_start, monitor=monitor)
-        if tol is not None and not converged and epochs > 0:
+            losses, converged, solver_iterations = train_state(
+                data, y01, sw, state, solver=solver, finish_tol=finish_tol,
+                epochs=epochs, penalty=self.penalty, alpha=alpha,
+                l1_ratio=l1_ratio, fit_intercept=bool(self.fit_intercept),
+                callback=progress, warm=warm, batch_size=batch_size, lr=lr,
+                shuffle=self.shuffle, rng=rng, epoch_loss="running", tol=tol,
+                n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
+                power_t=power_t, average_start=average_start, monitor=monitor)
+        if solver == "sgd" and tol is not None and not converged and epochs > 0:
             warnings.warn(
                 f"Maximum number of epochs ({epochs}) reached before the "
                 f"{'held-out ' if monitor is not None else ''}loss stopped "
                 f"improving by tol={tol}; increase max_iter or lr",
                 ConvergenceWarning, stacklevel=2)
+        if solver != "sgd" and self.tol is not None and not converged and epochs > 0:
+            warnings.warn(
+                f"solver={self.solver!r} used all max_iter={epochs} passes "
+                f"before the objective's relative decrease fell below "
+                f"tol={self.tol}; the last iterate, the best one seen, is kept: "
+                "increase max_iter (or tol), or alpha if the classes are "
+                "separable", ConvergenceWarning, stacklevel=2)
         self.validation_scores_ = None
         self.best_validation_score_ = None
         if monitor is not None:
@@ -359,6 +441,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         self._set_state(state, data.dtype)
         self.n_iter_ = int(losses.shape[0])
+        self.n_solver_iter_ = int(solver_iterations)
+        self.solver_ = solver
         self.loss_curve_ = losses
         return self
 

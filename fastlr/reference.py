@@ -34,6 +34,13 @@ from ._driver import (
     run_epochs,
 )
 from ._order import EpochOrder, block_rows, make_rng, rows_of
+from ._solver import (
+    AUTO_EPOCHS,
+    AUTO_MIN_BATCH,
+    check_solver,
+    finish,
+    solver_center,
+)
 from ._validation import (
     _as_numeric_array,
     check_class_labels,
@@ -57,7 +64,7 @@ from ._validation import (
 
 __all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
            "predict", "accuracy", "softplus", "row_losses", "column_stats",
-           "train_multinomial", "train_many"]
+           "train_multinomial", "train_many", "loss_grad"]
 
 
 def _sigmoid(z):
@@ -109,7 +116,7 @@ def gradients(X, y, p):
     return dw.astype(X.dtype), float(r.mean())
 
 
-def column_stats(X, rows=None):
+def column_stats(X, rows=None, sample_weight=None):
     """Column means and standard deviations (zero spread -> 1), overflow-safe.
 
     The kernels' two passes in NumPy (largest ``|x|``, then sums of the
@@ -118,6 +125,8 @@ def column_stats(X, rows=None):
     without densifying; only columns stored in every row are shifted. With
     ``rows`` (a boolean mask), the statistics of those rows, divided and
     shifted by all of X's values (as :func:`fastlr.train` with ``rows``).
+    With ``sample_weight`` (validated, (m,) float64), the weighted
+    statistics: each row counts as often as its weight.
     """
     m = X.shape[0]
     if is_sparse(X):
@@ -129,10 +138,13 @@ def column_stats(X, rows=None):
         amax = np.abs(X.astype(np.float64)).max(axis=0)
         shift = _stats.dense_shift(X)
     s, inv = _stats.scaling(amax)
+    sw = None if sample_weight is None or len(sample_weight) == 0 else sample_weight
     if rows is not None:
         X = X[np.flatnonzero(rows)]
-    s1, s2 = _stats.numpy_sums(X, inv, shift)
-    return _stats.finish(X.shape[0], s, inv, shift, s1, s2)
+        sw = None if sw is None else sw[np.flatnonzero(rows)]
+    s1, s2 = _stats.numpy_sums(X, inv, shift, sw)
+    total = float(X.shape[0] if sw is None else sw.sum())
+    return _stats.finish(total, s, inv, shift, s1, s2)
 
 
 class _Update:
@@ -209,15 +221,18 @@ class _Update:
 def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
-         fit_intercept, rows=None, stop_on_heldout=False):
+         fit_intercept, rows=None, stop_on_heldout=False, solver="sgd"):
     """The batch loop of :func:`train`, :func:`train_multinomial` and
-    :func:`train_many`, for k rows of weights (k = 1: the binary model).
+    :func:`train_many`, for k rows of weights (k = 1: the binary model), and
+    the finisher after it (``solver``, as in :mod:`fastlr._train`).
     Returns ``(W, B, losses, heldout, converged, classes, dtype)`` in raw
     space; ``heldout`` is the running held-out loss of each epoch (the
     rows not in ``rows``, each scored at the weights of its batch), and the
     ``tol`` criterion with ``stop_on_heldout``."""
+    solver, finish_tol = check_solver(solver, tol)
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
-                                epoch_loss, tol, n_iter_no_change, shuffle)
+                                epoch_loss, tol if solver == "sgd" else None,
+                                n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
@@ -245,7 +260,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     if standardize and not fit_intercept:
         standardize = "scale"   # no intercept: through the origin in raw space
     if standardize:
-        mean, scale = column_stats(X, None if row_fold is None else train)
+        mean, scale = column_stats(X, None if row_fold is None else train, sw)
         if sparse or standardize == "scale":
             mean = np.zeros(n)
     else:
@@ -319,17 +334,49 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     def finite():
         return bool(np.isfinite(W).all() and np.isfinite(b).all())
 
+    if solver == "auto":
+        batch_size = max(batch_size, AUTO_MIN_BATCH)
     block = block_rows(row_bytes(X), batch_size)
+    sgd_epochs = {"sgd": epochs, "auto": min(AUTO_EPOCHS, epochs)}.get(solver, 0)
+    losses = np.empty(0)
     # a diverging run overflows before it is stopped: no warnings, the
     # DivergedError says what happened
     with np.errstate(over="ignore", invalid="ignore"):
-        losses, converged = run_epochs(
-            run_one, finite, EpochOrder(m, shuffle, rng, block), epochs=epochs,
-            lr=lr, tol=tol, n_iter_no_change=n_iter_no_change,
-            track=epoch_loss is not None, callback=callback,
-            monitor=(lambda: heldout[-1]) if stop_on_heldout else None,
-            on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
-            n_classes=k if softmax else 2)
+        try:
+            losses, converged = run_epochs(
+                run_one, finite, EpochOrder(m, shuffle, rng, block),
+                epochs=sgd_epochs, lr=lr, tol=tol if solver == "sgd" else None,
+                n_iter_no_change=n_iter_no_change,
+                track=epoch_loss is not None, callback=callback,
+                monitor=(lambda: heldout[-1]) if stop_on_heldout else None,
+                on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
+                n_classes=k if softmax else 2)
+        except DivergedError:
+            if solver == "sgd":
+                raise
+            # "auto": the finisher starts from zero instead
+            W, b = np.zeros((k, n)), np.zeros(k)
+            upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t,
+                          penalty, alpha, l1_ratio, average_start, fit_intercept)
+    if solver != "sgd":
+        done = losses.shape[0]
+        W0, b0 = upd.model(W, b)
+        sw_train = np.where(train, sw, 0.0)   # rows not trained on weigh 0
+        center = solver_center(mean, fit_intercept,
+                               lambda: column_stats(X, sample_weight=sw_train)[0])
+        shift = (center - mean) / scale
+        res = finish(
+            lambda W_, b_: loss_grad(X, codes, sw_train, center, scale, W_, b_,
+                                     softmax),
+            W0, b0 + W0 @ shift, denom=float(sw_train.sum()), penalty=penalty,
+            alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+            softmax=softmax, tol=finish_tol, max_iter=epochs - done,
+            callback=callback, first_iteration=done)
+        W, b = res.W, res.B - res.W @ shift
+        if upd.k_avg > 0:
+            upd.w_avg, upd.b_avg = W, b
+        losses = np.concatenate([losses, res.losses])
+        converged = res.converged
     Wr, br = raw()
     return Wr, br, losses, np.array(heldout), converged, classes, X.dtype
 
@@ -338,7 +385,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
-          l1_ratio=0.15, average=False, fit_intercept=True, rows=None):
+          l1_ratio=0.15, average=False, fit_intercept=True, rows=None,
+          solver="sgd"):
     """Mini-batch SGD for logistic regression; see :func:`fastlr.train`.
 
     The standardized batch ``(X[rows] - mean) / scale`` is formed explicitly
@@ -350,6 +398,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     Sparse X: the batch is the sparse ``X[rows] / scale`` (no centering, as
     in :func:`fastlr.train`), and every step updates all n weights
     eagerly: the twin of the sparse kernel's lazy updates.
+
+    ``solver="lbfgs"`` or ``"auto"``: the same solver control flow as the
+    kernels' (:func:`fastlr._solver.finish`, plain NumPy) iterating on
+    :func:`loss_grad`, which forms the standardized X, its logits and
+    residuals with NumPy instead of the threaded kernel pass.
     """
     W, b, losses, _, _, _, dtype = _fit(
         X, y, False, batch_size=batch_size, epochs=epochs, lr=lr,
@@ -358,7 +411,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
-        rows=rows)
+        rows=rows, solver=solver)
     return TrainResult(W[0].astype(dtype), float(b[0]), losses)
 
 
@@ -367,7 +420,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False, n_threads=None, fit_intercept=True, rows=None):
+                      average=False, n_threads=None, fit_intercept=True, rows=None,
+                      solver="sgd"):
     """Mini-batch softmax regression; see :func:`fastlr.train_multinomial`.
 
     Plain NumPy: the standardized batch, its (b, k) logits, softmax and
@@ -383,8 +437,52 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
-        rows=rows)
+        rows=rows, solver=solver)
     return MultinomialResult(W.astype(dtype), b, losses, classes)
+
+
+def loss_grad(X, y, sw, mean, scale, W, B, softmax):
+    """Summed loss and its gradient at a standardized-space model; the twin
+    of :meth:`fastlr._dispatch.Data.loss_grad` (same arguments, without
+    ``n_threads``; X validated, dense or scipy.sparse).
+
+    Forms the standardized X explicitly, ``(X - mean) / scale``; for sparse
+    X the scaled matrix ``X / scale``, with the mean (if any) moved into the
+    bias and out of the gradient, which keeps it sparse.
+
+    Returns
+    -------
+    loss : float
+        ``sum_i sw_i loss_i`` (log-loss, or cross-entropy with ``softmax``).
+    G : (k, n) float64, S : (k,) float64
+        Its gradient with respect to ``W`` and ``B``.
+    """
+    m = X.shape[0]
+    wt = sw if sw.shape[0] else np.ones(m)
+    W = np.asarray(W, dtype=np.float64)
+    B = np.asarray(B, dtype=np.float64).reshape(W.shape[0])
+    if is_sparse(X):
+        Xs = X.astype(np.float64).tocsr().multiply(1.0 / scale).tocsr()
+        shift = mean / scale
+        Z = np.asarray(Xs @ W.T) + (B - W @ shift)
+    else:
+        Xs = (X.astype(np.float64) - mean) / scale
+        shift = None
+        Z = Xs @ W.T + B
+    if softmax:
+        zs, lse = _log_softmax_parts(Z)
+        Y = np.eye(W.shape[0])[y]
+        losses = lse - (zs * Y).sum(axis=1)
+        R = (np.exp(zs - lse[:, None]) - Y) * wt[:, None]
+    else:
+        z = Z[:, 0]
+        losses = row_losses(z, y)
+        R = ((_sigmoid(z) - y) * wt)[:, None]
+    S = R.sum(axis=0)
+    G = np.asarray(Xs.T @ R).T
+    if shift is not None:
+        G = G - np.outer(S, shift)
+    return float(wt @ losses), np.ascontiguousarray(G), S
 
 
 def _decision(X, w, b):

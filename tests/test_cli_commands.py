@@ -87,8 +87,10 @@ def test_train_prints_summary_and_writes_model_and_plots(files, tmp_path, capsys
     assert fields["features"] == "2"
     assert fields["standardize"].startswith("centered and scaled")
     assert fields["classes"] == "ham, spam (positive: spam)"
-    epochs = int(fields["epochs run"].split()[0])
+    epochs = int(fields["passes run"].split()[0])   # the default solver, auto
     assert 1 <= epochs <= 200
+    assert "1 SGD epoch + " in fields["passes run"]
+    assert "converged: relative decrease below tol=0.0001" in fields["passes run"]
     clf = fastlr.load(model)
     assert clf.n_iter_ == epochs
     assert float(fields["final loss"].split()[0]) == pytest.approx(
@@ -476,7 +478,8 @@ def test_error_corrupted_model(files, tmp_path, capsys):
 
 def test_error_diverged_training(files, capsys):
     assert_clean_error(*run(capsys, "train", files["csv"], "--target", "kind",
-                            "--lr", "1e6", "--no-standardize", "--penalty", "none"),
+                            "--lr", "1e6", "--no-standardize", "--penalty", "none",
+                            "--solver", "sgd"),
                        "diverged", "lower the learning rate")
 
 
@@ -503,7 +506,8 @@ def test_bad_option_values_are_usage_errors(files, capsys):
 
 def test_warnings_become_one_line(files, capsys):
     code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
-                         "--epochs", "2", "--tol", "0.5", "--n-iter-no-change", "5")
+                         "--epochs", "2", "--tol", "0.5", "--n-iter-no-change", "5",
+                         "--solver", "sgd")
     assert code == 0
     assert err.startswith("fastlr: warning: Maximum number of epochs (2)")
     assert "increase --epochs or --lr" in err
@@ -551,7 +555,7 @@ class FakeTerminal(io.StringIO):
 def test_progress_bar_on_a_terminal_only(files, monkeypatch, capsys):
     monkeypatch.setattr(_progress, "DELAY", 0.0)
     argv = ["train", str(files["csv"]), "--target", "kind", "--epochs", "30",
-            "--tol", "none"]
+            "--tol", "none", "--solver", "sgd"]   # exactly 30 passes
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert cli.main(argv) == 0

@@ -23,10 +23,20 @@ EXPECTED_FAILED = {
         "mini-batch SGD: weights are not equivalent to repeated rows",
 }
 
+#: The converged solver: the optimum is that of the weighted objective,
+#: which equals the repeated rows' (standardization weighted too), so the
+#: sample-weight checks pass. Their data (15 rows, 30 features, 3 classes)
+#: is nearly separable: a penalty of 1e-2 keeps the optimum well defined
+#: to the 1e-7 the checks compare predictions at, and tol=1e-20 runs the
+#: solver to the limit of floating point.
+CONVERGED = dict(solver="auto", alpha=1e-2, tol=1e-20, random_state=0)
+
 
 @parametrize_with_checks(
-    [LogisticRegression(max_iter=200, tol=1e-3, random_state=0)],
-    expected_failed_checks=lambda est: EXPECTED_FAILED,
+    [LogisticRegression(solver="sgd", max_iter=200, tol=1e-3, random_state=0),
+     LogisticRegression(**CONVERGED)],
+    expected_failed_checks=lambda est: EXPECTED_FAILED if est.solver == "sgd"
+    else {},
 )
 def test_sklearn_estimator_checks(estimator, check):
     import warnings
@@ -35,6 +45,21 @@ def test_sklearn_estimator_checks(estimator, check):
         # the checks fit on tiny or random data with few epochs on purpose
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_sample_weight_equivalence_of_lbfgs(sparse):
+    """The same two checks for solver="lbfgs", without warnings: the
+    solver converges on them."""
+    from sklearn.utils.estimator_checks import (
+        check_sample_weight_equivalence_on_dense_data,
+        check_sample_weight_equivalence_on_sparse_data,
+    )
+
+    check = (check_sample_weight_equivalence_on_sparse_data if sparse
+             else check_sample_weight_equivalence_on_dense_data)
+    check("LogisticRegression",
+          LogisticRegression(**{**CONVERGED, "solver": "lbfgs"}))
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +98,14 @@ def test_string_labels_and_proba(cancer):
     np.testing.assert_array_equal(pred, clf.classes_[proba.argmax(axis=1)])
 
 
-def test_matches_functional_train(blobs):
+@pytest.mark.parametrize("solver", ["sgd", "auto", "lbfgs"])
+def test_matches_functional_train(blobs, solver):
     """The estimator is a thin layer: same model as fastlr.train."""
     X, y = blobs
     clf = LogisticRegression(lr=0.05, batch_size=16, max_iter=7, tol=None,
-                             penalty=None, random_state=3).fit(X, y)
-    res = fastlr.train(X, y, batch_size=16, epochs=7, lr=0.05, random_state=3)
+                             penalty=None, random_state=3, solver=solver).fit(X, y)
+    res = fastlr.train(X, y, batch_size=16, epochs=7, lr=0.05, random_state=3,
+                       solver=solver)
     np.testing.assert_allclose(clf.coef_[0], res.w, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(clf.intercept_[0], res.b, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(clf.loss_curve_, res.losses, rtol=1e-12)

@@ -110,7 +110,7 @@ def test_partial_fit_over_svmlight_chunks_equals_fit(wide_svm):
     path, dense, _ = wide_svm
     X, y = read_xy(path)
     kw = dict(lr=0.1, batch_size=10, standardize=False, shuffle=False, penalty=None,
-              tol=None)
+              tol=None, solver="sgd")
     fit = fastlr.LogisticRegression(max_iter=3, **kw).fit(X, y)
     stream = fastlr.LogisticRegression(**kw)
     for _ in range(3):
@@ -125,7 +125,7 @@ def test_partial_fit_over_chunks_equals_fit(files, data):
     a multiple of batch_size) is fit on the loaded data, epoch for epoch."""
     X, y = data
     kw = dict(lr=0.05, batch_size=25, standardize=False, shuffle=False, penalty=None,
-              tol=None)
+              tol=None, solver="sgd")
     fit = fastlr.LogisticRegression(max_iter=3, **kw).fit(X, y)
     stream = fastlr.LogisticRegression(**kw)
     for _ in range(3):

@@ -191,13 +191,14 @@ def test_accuracy_close_to_sklearn(load, kw):
     assert clf.score(Xte, yte) >= sk - 0.01
 
 
-def test_estimator_matches_core(seed, dtype):
+@pytest.mark.parametrize("solver", ["sgd", "auto"])
+def test_estimator_matches_core(seed, dtype, solver):
     """The estimator is a thin layer over the multinomial kernel."""
     X, y = make_data(seed, dtype=dtype)
     clf = LogisticRegression(lr=0.05, batch_size=16, max_iter=7, tol=None,
-                             penalty=None, random_state=3).fit(X, y)
+                             penalty=None, random_state=3, solver=solver).fit(X, y)
     res = core.train_multinomial(X, y, batch_size=16, epochs=7, lr=0.05,
-                                 random_state=3)
+                                 random_state=3, solver=solver)
     np.testing.assert_array_equal(clf.coef_, res.W)
     np.testing.assert_array_equal(clf.intercept_, res.b.astype(dtype))
     np.testing.assert_array_equal(clf.loss_curve_, res.losses)

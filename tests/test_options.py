@@ -274,7 +274,7 @@ def test_warm_start_continues_the_schedule(seed, name):
     opts = CONTINUED[name]
     res = fastlr.train(X, y, batch_size=32, epochs=5, shuffle=False, **opts)
     clf = LogisticRegression(batch_size=32, shuffle=False, tol=None, max_iter=2,
-                             warm_start=True, **_estimator_kw(opts))
+                             warm_start=True, solver="sgd", **_estimator_kw(opts))
     clf.fit(X, y)
     clf.set_params(max_iter=3).fit(X, y)
     np.testing.assert_allclose(clf.coef_[0], res.w, rtol=1e-12, atol=1e-15)
@@ -285,7 +285,8 @@ def test_model_file_round_trip_with_new_options(tmp_path, seed):
     labels = np.array([3, 7])[y]
     clf = LogisticRegression(learning_rate="adagrad", lr=0.2, penalty="elasticnet",
                              alpha=0.02, l1_ratio=0.5, average=5, max_iter=4,
-                             tol=None, class_weight={7: 2.0}, random_state=seed)
+                             tol=None, class_weight={7: 2.0}, random_state=seed,
+                             solver="sgd")
     clf.fit(X, labels)
     path = tmp_path / "m.npz"
     fastlr.save(clf, path)

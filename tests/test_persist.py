@@ -69,7 +69,7 @@ def test_training_continues_after_load(tmp_path, data):
     """The standardization and standardized weights are saved: warm_start and
     partial_fit continue exactly as the original estimator would."""
     X, y = data
-    clf = fitted(X, y)
+    clf = fitted(X, y, solver="sgd")
     fastlr.save(clf, tmp_path / "m.npz")
     a, b = copy.deepcopy(clf), fastlr.load(tmp_path / "m.npz")
     a.partial_fit(X, y)

@@ -791,7 +791,7 @@ def test_wrong_number_of_features_in_prediction(mod):
 # --------------------------------------------------------------------------
 # estimator
 
-EST = dict(lr=0.05, batch_size=16, max_iter=6, tol=None, random_state=3)
+EST = dict(lr=0.05, batch_size=16, max_iter=6, tol=None, random_state=3, solver="sgd")
 
 
 @pytest.mark.parametrize("fmt", MAIN_FORMATS)

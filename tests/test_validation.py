@@ -470,3 +470,32 @@ def test_sane_lr_on_same_data_does_not_diverge(mod, breast_cancer):
     res = mod.train(X, y, lr=0.1, epochs=20, random_state=0)
     assert np.isfinite(res.w).all()
     assert mod.accuracy(y, mod.predict(X, res.w, res.b)) > 0.95
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_weighted_column_stats_are_those_of_repeated_rows(sparse):
+    """Sample weights 0..3 standardize as dropping and repeating the rows
+    do, in the kernels and in the twin; a constant column among the rows
+    of positive weight has scale 1."""
+    import scipy.sparse as sp
+
+    from fastlr._dispatch import as_data
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(60, 4)) * [1.0, 3.0, 0.1, 1.0] + [0.0, 5.0, -2.0, 1.0]
+    sw = rng.integers(0, 4, size=60).astype(np.float64)
+    X[sw > 0, 3] = 7.5          # constant where it counts
+    X[0, 3], sw[0] = -100.0, 0.0
+    rep = np.repeat(X, sw.astype(int), axis=0)
+    if sparse:
+        X = sp.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.5, X, 0.0))
+        rep = sp.csr_matrix(np.repeat(X.toarray(), sw.astype(int), axis=0))
+    mean, scale = (a[0] for a in as_data(X).column_stats(sw=sw))
+    rmean, rscale = reference.column_stats(X, sample_weight=sw)
+    want_mean, want_scale = (a[0] for a in as_data(rep).column_stats())
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(scale, want_scale, rtol=1e-12)
+    np.testing.assert_allclose(rmean, want_mean, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(rscale, want_scale, rtol=1e-12)
+    if not sparse:
+        assert scale[3] == 1.0

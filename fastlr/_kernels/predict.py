@@ -6,13 +6,24 @@ float64, k = 1 for the binary model. Row-wise kernels take a row range
 ``lo .. hi - 1``, so that :func:`fastlr._kernels.team.map_rows` can split
 them over threads in fixed blocks (rows are independent; sums are added in
 block order, the same for any thread count).
+
+The full-data loss and gradient (:func:`loss_grad`, :func:`csr_loss_grad`)
+is what the deterministic solvers iterate on: one read of X per call, in
+chunks of ``CHUNK`` rows, each chunk in three phases while its rows are in
+cache (logits; residuals and losses, :func:`_chunk_residuals`, the one
+place where the binary and softmax models differ; gradient sums). The two
+kernels differ only in how a row is read.
 """
 
 import numpy as np
 
 from .intrinsics import prefetch
 from .jit import jit
-from .scalar import row_loss, sigmoid, softmax_loss
+from .scalar import exp_neg_abs, residuals, row_loss, sigmoid, softmax_loss, softmax_row
+
+#: Rows per chunk of the loss-and-gradient pass: the chunk's logits and
+#: residuals stay in a few kB of scratch, its rows in L1/L2 between phases.
+CHUNK = 64
 
 
 @jit()
@@ -102,6 +113,203 @@ def csr_loss_sum(data, indices, indptr, y, sw, W, B, softmax, lo, hi):
         _csr_logits(data, indices, indptr, i, W, Wf, B, z)
         li = _row_loss(z, k, y[i], softmax)
         total += sw[i] * li if weighted else li
+    return total
+
+
+# --------------------------------------------------------------------------
+# the full-data loss and gradient
+
+
+@jit(inline=True)
+def _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow):
+    """Residuals of rows ``start .. start + nb - 1`` from their logits, in
+    place, and the sum of their (weighted) losses.
+
+    On entry ``Z[c, q]`` holds row ``start + q``'s logit of class ``c``; on
+    return its residual ``(p_c - [c == y]) * sw`` (binary: ``p = sigmoid``,
+    one row of ``Z``; softmax: ``p = softmax`` over the k rows). The binary
+    model runs the vectorized ``exp``/``log1p`` of the dense epoch over the
+    chunk; the softmax model goes row by row (:func:`softmax_row`, max
+    subtracted). ``F`` (8, CHUNK) and ``zrow`` (k,) are scratch.
+    """
+    k = Z.shape[0]
+    weighted = sw.shape[0] > 0
+    total = 0.0
+    if softmax:
+        for q in range(nb):
+            i = start + q
+            for c in range(k):
+                zrow[c] = Z[c, q]
+            loss, _ = softmax_row(zrow, k, y[i], sw[i] if weighted else 1.0, True)
+            total += loss
+            for c in range(k):
+                Z[c, q] = zrow[c]
+        return total
+    z, yb, wb, e, tbuf, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7]
+    for q in range(nb):
+        z[q] = Z[0, q]
+        yb[q] = y[start + q]
+        if weighted:
+            wb[q] = sw[start + q]
+    exp_neg_abs(z, nb, e, tbuf)
+    residuals(z, yb, wb, nb, weighted, True, e, r, loss, bound)
+    for q in range(nb):
+        Z[0, q] = r[q]
+        total += loss[q]
+    return total
+
+
+@jit()
+def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
+    """Summed loss and gradient sums of rows ``lo .. hi - 1`` (one block).
+
+    The model is ``W`` (k, n), ``B`` (k,) on the standardized features
+    ``(x - mean) / scale``, given as its raw-space weights ``U = W / scale``
+    and biases ``C``: ``B`` when ``center`` (the mean is subtracted from
+    every element in the loops), else ``B - U . mean`` (the mean is folded
+    into the bias; the caller subtracts ``mean * S`` from ``G``: see
+    :func:`fastlr._kernels.update.can_fold_mean` for when that is accurate).
+
+    Writes, into slot ``b = lo // rows`` (each block its own slot, added by
+    the caller in block order), ``G[b, c] = sum_i r_ic (x_i - mean)`` if
+    ``center`` else ``sum_i r_ic x_i``, and ``S[b, c] = sum_i r_ic``, with
+    the weighted residuals ``r_ic = sw_i (p_ic - [c == y_i])``; returns
+    ``sum_i sw_i loss_i``.
+
+    Parameters
+    ----------
+    X : (m, n) float32 or float64, C-contiguous; read in its dtype, summed
+        in float64.
+    y : (m,) int64 class codes (0/1 for the binary model).
+    sw : (m,) or (0,) float64 sample weights (empty: all ones).
+    mean : (n,) float64.
+    U : (k, n) float64; C : (k,) float64.
+    softmax : bool
+        The softmax model (k rows); else the binary model (k = 1, sigmoid).
+    center : bool
+    G : (blocks, k, n) float64; S : (blocks, k) float64; rows : int
+        Output slots, and the rows of a block.
+    """
+    n = X.shape[1]
+    k = U.shape[0]
+    b = lo // rows
+    g = G[b]
+    s = S[b]
+    for c in range(k):
+        s[c] = 0.0
+        for j in range(n):
+            g[c, j] = 0.0
+    Z = np.empty((k, CHUNK))
+    F = np.empty((8, CHUNK))
+    zrow = np.empty(k)
+    total = 0.0
+    for start in range(lo, hi, CHUNK):
+        nb = min(CHUNK, hi - start)
+        # phase A: logits
+        for q in range(nb):
+            i = start + q
+            for c in range(k):
+                acc = C[c]
+                if center:
+                    for j in range(n):
+                        acc += (X[i, j] - mean[j]) * U[c, j]
+                else:
+                    for j in range(n):
+                        acc += X[i, j] * U[c, j]
+                Z[c, q] = acc
+        # phase B: residuals and losses
+        total += _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow)
+        # phase C: gradient sums, four rows at a time
+        for c in range(k):
+            for q in range(nb):
+                s[c] += Z[c, q]
+            gc = g[c]
+            q = 0
+            while q + 4 <= nb:
+                i0 = start + q
+                r0, r1, r2, r3 = Z[c, q], Z[c, q + 1], Z[c, q + 2], Z[c, q + 3]
+                if center:
+                    for j in range(n):
+                        mj = mean[j]
+                        gc[j] += (r0 * (X[i0, j] - mj) + r1 * (X[i0 + 1, j] - mj)
+                                  + r2 * (X[i0 + 2, j] - mj)
+                                  + r3 * (X[i0 + 3, j] - mj))
+                else:
+                    for j in range(n):
+                        gc[j] += (r0 * X[i0, j] + r1 * X[i0 + 1, j]
+                                  + r2 * X[i0 + 2, j] + r3 * X[i0 + 3, j])
+                q += 4
+            while q < nb:
+                i0 = start + q
+                r0 = Z[c, q]
+                if center:
+                    for j in range(n):
+                        gc[j] += r0 * (X[i0, j] - mean[j])
+                else:
+                    for j in range(n):
+                        gc[j] += r0 * X[i0, j]
+                q += 1
+    return total
+
+
+@jit()
+def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, S,
+                  rows, lo, hi):
+    """:func:`loss_grad` for CSR X, over the stored entries only.
+
+    The mean is always folded (``center`` is ignored: subtracting it would
+    touch every implicit zero), so ``C`` must be ``B - U . mean``. The
+    weights and the gradient slots are laid out a column per row, ``U``
+    (n, k) and ``G`` (blocks, n, k), so that a column's k values share a
+    cache line; the next row's weights are read ahead (see
+    :mod:`fastlr._kernels.sparse`: the columns are random, no hardware
+    prefetcher predicts them).
+    """
+    k = U.shape[1]
+    n = U.shape[0]
+    b = lo // rows
+    g = G[b]
+    s = S[b]
+    for j in range(n):
+        for c in range(k):
+            g[j, c] = 0.0
+    for c in range(k):
+        s[c] = 0.0
+    Uf = U.reshape(U.size)
+    gf = g.reshape(g.size)
+    Z = np.empty((k, CHUNK))
+    F = np.empty((8, CHUNK))
+    zrow = np.empty(k)
+    total = 0.0
+    for start in range(lo, hi, CHUNK):
+        nb = min(CHUNK, hi - start)
+        for q in range(nb):
+            i = start + q
+            if i + 1 < hi:
+                for p in range(indptr[i + 1], indptr[i + 2]):
+                    prefetch(Uf, indices[p] * k)
+            for c in range(k):
+                zrow[c] = C[c]
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                x = np.float64(data[p])
+                for c in range(k):
+                    zrow[c] += x * U[j, c]
+            for c in range(k):
+                Z[c, q] = zrow[c]
+        total += _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow)
+        for q in range(nb):
+            i = start + q
+            if q + 1 < nb:
+                for p in range(indptr[i + 1], indptr[i + 2]):
+                    prefetch(gf, indices[p] * k)
+            for c in range(k):
+                s[c] += Z[c, q]
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                x = np.float64(data[p])
+                for c in range(k):
+                    g[j, c] += Z[c, q] * x
     return total
 
 

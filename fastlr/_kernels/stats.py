@@ -6,7 +6,9 @@ division does not vectorize; two streaming passes do): the largest ``|x|``
 of each column, then sums of ``d = x / s - shift / s`` and ``d**2``, where
 ``s`` is that largest value and ``shift`` a value of the column (row 0's).
 Dividing by ``s`` keeps every square finite for any finite ``x``; the shift
-makes a constant column's spread exactly zero. The sums are turned into
+makes a constant column's spread exactly zero. With sample weights the
+sums weigh each row by its weight (the statistics of the data with each row
+repeated as often as its weight says). The sums are turned into
 means and scales by one rule, :func:`fastlr._stats.finish`: written in
 NumPy, run as is by the reference and compiled here as :func:`finish`.
 
@@ -80,6 +82,20 @@ def shifted_sums(X, row_fold, folds, inv, shift, s1, s2):
 
 
 @jit()
+def weighted_shifted_sums(X, sw, inv, shift, s1, s2):
+    """:func:`shifted_sums` with row ``i``'s terms multiplied by ``sw[i]``
+    (the sums of the sample-weighted statistics)."""
+    m, n = X.shape
+    for i in range(m):
+        wi = sw[i]
+        for j in range(n):
+            d = np.float64(X[i, j]) * inv[j] - shift[j] * inv[j]
+            wd = wi * d
+            s1[j] += wd
+            s2[j] += wd * d
+
+
+@jit()
 def csr_absmax(data, indices, indptr, amax, count):
     """:func:`absmax` over the stored entries, and ``count[j] +=`` the
     number of rows storing column ``j``."""
@@ -104,6 +120,20 @@ def csr_shifted_sums(data, indices, indptr, row_fold, folds, inv, shift, s1, s2)
                 d = np.float64(data[k]) * inv[j] - shift[j] * inv[j]
                 s1[f, j] += d
                 s2[f, j] += d * d
+
+
+@jit()
+def csr_weighted_shifted_sums(data, indices, indptr, sw, inv, shift, s1, s2):
+    """:func:`csr_shifted_sums` with row ``i``'s terms multiplied by
+    ``sw[i]``."""
+    for i in range(indptr.shape[0] - 1):
+        wi = sw[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            j = indices[k]
+            d = np.float64(data[k]) * inv[j] - shift[j] * inv[j]
+            wd = wi * d
+            s1[j] += wd
+            s2[j] += wd * d
 
 
 @jit()

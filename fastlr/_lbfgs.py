@@ -1,0 +1,307 @@
+"""Limited-memory BFGS, with the orthant-wise variant for an L1 term.
+
+The optimizer of the deterministic finisher (:mod:`fastlr._solver`), plain
+NumPy and generic over the objective: it calls ``fun(x) -> (f, g)`` for the
+smooth part and adds ``l1 * sum |x[mask]|`` itself. Both the kernels' side
+and :mod:`fastlr.reference` run this same control flow, each with its own
+``fun``, as they share the SGD epoch loop of :mod:`fastlr._driver`.
+
+Method
+------
+L-BFGS (Liu and Nocedal 1989, "On the limited memory BFGS method for large
+scale optimization"): the search direction is ``-H g``, with ``H`` the
+inverse-Hessian approximation of the last ``memory`` pairs ``s = x' - x``,
+``y = g' - g``, applied by the two-loop recursion (Nocedal and Wright,
+"Numerical Optimization", 2nd ed., Algorithm 7.4) and scaled by
+``s.y / y.y`` of the newest pair (their eq. 7.20). The step is found by
+backtracking from 1 with safeguarded quadratic interpolation until the
+Armijo condition holds (``c1 = 1e-4``). The objectives here (logistic
+losses plus a convex penalty) are convex, so ``s.y >= 0`` for any step and
+the Wolfe curvature condition is not needed to keep ``H`` positive
+definite; a pair with ``s.y`` too small to trust is skipped.
+
+With an L1 term the method is OWL-QN (Andrew and Gao 2007, "Scalable
+training of L1-regularized log-linear models"): the gradient is replaced by
+the pseudo-gradient of ``f + l1 |x|_1``, the direction is zeroed where it
+disagrees in sign with the negative pseudo-gradient, and each trial point
+is projected onto the orthant of the current point (a coordinate that
+would cross zero is set to zero), which is how weights become exactly zero.
+Without an L1 term every one of these steps is the identity, and the method
+is plain L-BFGS.
+
+Every accepted step lowers the objective (Armijo), so the current iterate
+is always the best one seen; a trial point where the objective is not
+finite is treated as too long a step.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from scipy.linalg.blas import daxpy
+
+#: Correction pairs kept (scipy's L-BFGS-B default).
+MEMORY = 10
+
+#: Sufficient-decrease constant of the Armijo condition.
+ARMIJO = 1e-4
+
+#: Trial steps per line search before giving up on the direction.
+MAX_BACKTRACKS = 40
+
+#: A pair with ``s.y <= CURVATURE_EPS * y.y`` carries no usable curvature.
+CURVATURE_EPS = 1e-10
+
+#: Denominator floor of the relative decrease (objective values are >= 0).
+TINY = 1e-300
+
+#: Relative changes of the objective this small are rounding: a sum of m
+#: row losses is known to a few units of 1e-16 at best.
+NOISE = 16 * np.finfo(np.float64).eps
+
+#: Iterations in a row without a measurable change of the objective after
+#: which the gradient must have halved, or the run is at the limit of
+#: floating point (the gradient is then rounding noise too) and stops.
+STALL = 10
+
+
+class Result(NamedTuple):
+    """What :func:`minimize` returns.
+
+    Attributes
+    ----------
+    x : ndarray
+        The last (and best) iterate.
+    f : float
+        Its objective, the L1 term included.
+    n_iter : int
+        Iterations run (each accepted step is one).
+    converged : bool
+        True when the stopping rule held (or no decrease was possible in
+        floating point); False when ``max_iter`` ran out first.
+    """
+
+    x: np.ndarray
+    f: float
+    n_iter: int
+    converged: bool
+
+
+def pseudo_gradient(x, g, l1, mask):
+    """The minimum-norm subgradient of ``f + l1 |x[mask]|_1`` (Andrew and
+    Gao's pseudo-gradient): ``g + l1 sign(x)`` off zero; at zero, the
+    one-sided derivative that points downhill, or 0 if neither does."""
+    if l1 == 0.0:
+        return g
+    pg = g.copy()
+    xm = x[mask]
+    gm = g[mask]
+    right = gm + l1       # derivative moving up from 0
+    left = gm - l1        # derivative moving down from 0
+    at_zero = np.where(right < 0.0, right, np.where(left > 0.0, left, 0.0))
+    pg[mask] = np.where(xm > 0.0, right, np.where(xm < 0.0, left, at_zero))
+    return pg
+
+
+def _direction(pg, pairs):
+    """``-H pg`` by the two-loop recursion over ``pairs`` (oldest first).
+
+    The updates are BLAS axpy in place: with a million weights the
+    recursion reads 2 * MEMORY vectors twice, and NumPy's ``q -= a * y``
+    would write a temporary for each.
+    """
+    q = -pg
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(np.dot(s, q))
+        alphas.append(a)
+        q = daxpy(y, q, a=-a)
+    if pairs:
+        s, y, rho = pairs[-1]
+        q *= 1.0 / (rho * float(np.dot(y, y)))   # gamma = s.y / y.y
+    for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
+        b = rho * float(np.dot(y, q))
+        q = daxpy(s, q, a=a - b)
+    return q
+
+
+def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
+             callback=None):
+    """Minimize ``fun(x)[0] + l1 * sum |x[mask]|`` from ``x0``.
+
+    Parameters
+    ----------
+    fun : callable(x) -> (float, ndarray)
+        The smooth part of the objective and its gradient (float64, shape of
+        ``x``). Called once per trial point.
+    x0 : (d,) float64
+    tol : float >= 0
+        Stop when the relative decrease of the objective over the last
+        iteration, ``(F_prev - F) / F_prev``, and the decrease the
+        quasi-Newton model predicts for the next step, ``-pg . d / 2``
+        relative to ``F``, are both at most ``tol`` (the second keeps a
+        short step taken far from the optimum from stopping the run). A
+        change of ``F`` within its rounding (NOISE) counts as 0, while the
+        predicted decrease comes from the gradient and stays meaningful far
+        below it: ``tol`` below 1e-16 asks for coefficients converged to
+        about ``sqrt(tol / curvature)``. Whatever ``tol``, the run also
+        stops (converged) at the limit of floating point: no step decreases
+        ``F``, or ``F`` has not changed measurably for STALL iterations
+        while the gradient did not halve.
+    max_iter : int >= 0
+    l1 : float >= 0
+    mask : (d,) bool or None
+        The coordinates the L1 term applies to (None: all).
+    memory : int
+        Correction pairs kept.
+    callback : callable(iteration, x, F) or None
+        Called after each accepted step (``iteration`` counts from 1).
+
+    Returns
+    -------
+    Result
+    """
+    x = np.array(x0, dtype=np.float64)
+    if mask is None:
+        mask = np.ones(x.shape[0], dtype=bool)
+    l1 = float(l1)
+
+    def objective(z):
+        f, g = fun(z)
+        return f + (l1 * np.abs(z[mask]).sum() if l1 else 0.0), f, g
+
+    F, _, g = objective(x)
+    pairs = []
+    decrease = math.inf   # relative decrease of the last iteration
+    stalled = []          # |pg| at each iteration since F last changed measurably
+    for it in range(max_iter):
+        pg = pseudo_gradient(x, g, l1, mask)
+        if not pg.any():
+            return Result(x, F, it, True)
+        d = _direction(pg, pairs)
+        if l1:
+            d[d * pg >= 0.0] = 0.0   # keep the direction where it descends
+        slope = float(np.dot(pg, d))
+        if not slope < 0.0:          # no descent left in H: steepest descent
+            pairs.clear()
+            d = -pg
+            slope = -float(np.dot(pg, pg))
+        if it > 0 and decrease <= tol and -0.5 * slope <= tol * max(F, TINY):
+            return Result(x, F, it, True)
+        if decrease == 0.0:
+            stalled.append(float(np.dot(pg, pg)))
+            if len(stalled) > STALL and min(stalled[-STALL:]) > 0.25 * min(
+                    stalled[:-STALL]):
+                return Result(x, F, it, True)   # rounding is all that is left
+        else:
+            stalled.clear()
+        step = min(1.0, 1.0 / math.sqrt(-slope)) if not pairs else 1.0
+        found = _line_search(objective, x, F, pg, d, step, l1, mask,
+                             extrapolate=not pairs)
+        if found is None:
+            if pairs:
+                pairs.clear()        # forget the curvature and retry downhill
+                found = _line_search(objective, x, F, pg, -pg, 1.0 / max(
+                    math.sqrt(float(np.dot(pg, pg))), 1.0), l1, mask)
+            if found is None:
+                # no decrease along the steepest direction either: the
+                # objective is as low as floating point can tell
+                return Result(x, F, it, True)
+        x_new, F_new, g_new = found
+        s = x_new - x
+        yv = g_new - g
+        if l1:
+            # a weight held at zero by the L1 term moved by 0 while its
+            # gradient changed: that is no curvature of the free weights,
+            # and left in y it would shrink the scale s.y / y.y of every step
+            yv[mask & (x == 0.0) & (x_new == 0.0)] = 0.0
+        sy = float(np.dot(s, yv))
+        yy = float(np.dot(yv, yv))
+        if sy > CURVATURE_EPS * yy and yy > 0.0:
+            pairs.append((s, yv, 1.0 / sy))
+            if len(pairs) > memory:
+                pairs.pop(0)
+        decrease = (F - F_new) / max(F, TINY)
+        if abs(decrease) <= NOISE:
+            decrease = 0.0     # below the rounding of F: no measurable change
+        x, F, g = x_new, F_new, g_new
+        if callback is not None:
+            callback(it + 1, x, F)
+    pg = pseudo_gradient(x, g, l1, mask)
+    return Result(x, F, max_iter, not pg.any())
+
+
+def _project(x_new, x, pg, l1, mask):
+    """OWL-QN's orthant projection: coordinates of ``x_new`` (under the
+    L1 mask) that left the orthant of ``x`` (of ``-pg`` where ``x`` is 0)
+    become 0."""
+    if not l1:
+        return x_new
+    orth = np.where(x != 0.0, np.sign(x), -np.sign(pg))
+    out = x_new.copy()
+    crossed = mask & (np.sign(x_new) != orth)
+    out[crossed] = 0.0
+    return out
+
+
+def _line_search(objective, x, F, pg, d, step, l1, mask, extrapolate=False):
+    """Backtracking from ``step`` until the Armijo condition holds:
+    ``(x_new, F_new, g_new)``, or None if MAX_BACKTRACKS trials fail.
+
+    ``extrapolate`` (a direction without curvature information: the first
+    iteration, or after the memory was cleared): when the first trial
+    already satisfies Armijo, the minimizer of the quadratic through ``F``,
+    the slope and ``F_new`` is tried too if it is more than twice as far,
+    and kept if it is lower. On standardized features the gradient step of
+    length 1 is about a quarter of the Newton step; this one extra pass
+    makes the first iteration nearly a Newton step along the gradient.
+
+    Near the optimum the decrease of ``F`` drowns in its rounding while the
+    gradient, a sum of terms that vanish there, is still accurate: a trial
+    whose change of ``F`` is within NOISE is accepted when it shrinks the
+    pseudo-gradient (the rule of scikit-learn's Newton solvers), which is
+    what lets the coefficients converge beyond ``sqrt(eps)``.
+    """
+    pg_norm = float(np.dot(pg, pg))
+    for _ in range(MAX_BACKTRACKS):
+        x_new = _project(x + step * d, x, pg, l1, mask)
+        F_new, _, g_new = objective(x_new)
+        expected = float(np.dot(pg, x_new - x))   # < 0 along a descent direction
+        if math.isfinite(F_new) and F_new <= F + ARMIJO * expected:
+            if extrapolate:
+                return _extrapolate(objective, x, F, pg, d, step, l1, mask,
+                                    (x_new, F_new, g_new))
+            return x_new, F_new, g_new
+        extrapolate = False
+        if math.isfinite(F_new) and abs(F_new - F) <= NOISE * max(abs(F), TINY):
+            pg_new = pseudo_gradient(x_new, g_new, l1, mask)
+            if float(np.dot(pg_new, pg_new)) < pg_norm:
+                return x_new, F_new, g_new
+        # minimizer of the quadratic through F, the slope and F_new, kept
+        # within [0.1, 0.5] of the step (halving when F_new is not finite)
+        slope = float(np.dot(pg, d)) * step
+        if math.isfinite(F_new):
+            curv = F_new - F - slope
+            shrink = -slope / (2.0 * curv) if curv > 0.0 else 0.5
+            step *= min(0.5, max(0.1, shrink))
+        else:
+            step *= 0.5
+    return None
+
+
+def _extrapolate(objective, x, F, pg, d, step, l1, mask, accepted):
+    """The quadratic model's step along ``d`` if it is more than twice
+    ``step`` and lowers the objective below ``accepted``'s (see
+    :func:`_line_search`), else ``accepted``."""
+    slope = float(np.dot(pg, d)) * step
+    curv = accepted[1] - F - slope
+    if not curv > 0.0:
+        return accepted
+    far = step * min(-slope / (2.0 * curv), 1e3)
+    if not far > 2.0 * step:
+        return accepted
+    x_far = _project(x + far * d, x, pg, l1, mask)
+    F_far, _, g_far = objective(x_far)
+    if math.isfinite(F_far) and F_far < accepted[1]:
+        return x_far, F_far, g_far
+    return accepted

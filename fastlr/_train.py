@@ -1,0 +1,94 @@
+"""Training on the kernel side, for every solver: the one place where
+``solver`` is acted on (:func:`fastlr.train`, :func:`fastlr.train_multinomial`
+and :class:`fastlr.LogisticRegression` all come through :func:`train_state`).
+
+* ``"sgd"``: epochs of mini-batch SGD (:func:`fastlr._sgd.sgd`);
+* ``"lbfgs"``: the deterministic finisher (:func:`fastlr._solver.finish`)
+  from the state's model, each iteration one threaded full-data
+  loss-and-gradient pass (:meth:`fastlr._dispatch.Data.loss_grad`);
+* ``"auto"``: :data:`fastlr._solver.AUTO_EPOCHS` SGD epochs from a fresh
+  model (a warm start skips them), in batches of at least
+  :data:`fastlr._solver.AUTO_MIN_BATCH` rows, then the finisher.
+
+:mod:`fastlr.reference` runs the same sequence in NumPy.
+"""
+
+import numpy as np
+
+from ._driver import DivergedError
+from ._sgd import sgd
+from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, finish, solver_center
+
+
+def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alpha,
+                l1_ratio, fit_intercept, n_threads=None, callback=None,
+                first_epoch=0, warm=False, **sgd_options):
+    """Train ``state`` in place with ``solver``.
+
+    Parameters
+    ----------
+    data, y, sw, state
+        As in :func:`fastlr._sgd.sgd`.
+    solver : {"sgd", "lbfgs", "auto"}, validated
+    finish_tol : float or None
+        The finisher's relative tolerance (:func:`fastlr._solver.check_solver`).
+    epochs : int
+        The budget of passes: SGD epochs with ``"sgd"``; finisher
+        iterations with ``"lbfgs"``; with ``"auto"``, SGD epochs plus
+        finisher iterations.
+    warm : bool
+        The state holds a model to continue from (``warm_start``): ``"auto"``
+        then goes straight to the finisher.
+    sgd_options
+        The rest of :func:`fastlr._sgd.sgd`'s keywords (``tol`` and
+        ``n_iter_no_change`` apply to ``"sgd"`` only; the warm-up runs its
+        epochs in full).
+
+    Returns
+    -------
+    losses : (passes,) float64
+        One loss per SGD epoch, then one per finisher iteration (the mean
+        training loss at its iterate).
+    converged : bool
+        The stopping rule held before the budget ran out.
+    solver_iterations : int
+        Finisher iterations among the passes (0 for ``"sgd"``).
+    """
+    common = dict(penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+                  fit_intercept=fit_intercept, n_threads=n_threads)
+    if solver == "sgd":
+        losses, converged = sgd(data, y, sw, state, epochs=epochs, callback=callback,
+                                first_epoch=first_epoch, **common, **sgd_options)
+        return losses, converged, 0
+    warm_losses = np.empty(0)
+    if solver == "auto" and not warm and epochs > 0:
+        start = state.copy()
+        sgd_options.update(tol=None, monitor=None, batch_size=max(
+            sgd_options["batch_size"], AUTO_MIN_BATCH))
+        try:
+            warm_losses, _ = sgd(data, y, sw, state, epochs=min(AUTO_EPOCHS, epochs),
+                                 callback=callback, first_epoch=first_epoch,
+                                 **common, **sgd_options)
+        except DivergedError:
+            # the warm-up is only a starting point: the finisher does not
+            # depend on lr, so it starts from zero instead
+            state.restore(start)
+    done = warm_losses.shape[0]
+    W0, B0 = state.model()
+    row_fold = sgd_options.get("row_fold")
+    if row_fold is not None:
+        # ``rows``: the rows not trained on weigh 0 in the objective
+        sw = np.where(row_fold == 0, sw if sw.shape[0] else 1.0, 0.0)
+    center = solver_center(state.mean, fit_intercept,
+                           lambda: data.column_stats(sw=sw)[0][0])
+    shift = (center - state.mean) / state.scale
+    res = finish(
+        lambda W, B: data.loss_grad(y, sw, center, state.scale, W, B,
+                                    state.softmax, n_threads),
+        W0, B0 + W0 @ shift, denom=float(sw.sum()) if sw.shape[0] else float(data.m),
+        penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+        fit_intercept=fit_intercept, softmax=state.softmax, tol=finish_tol,
+        max_iter=epochs - done, callback=callback,
+        first_iteration=first_epoch + done)
+    state.set_model(res.W, res.B - res.W @ shift)
+    return np.concatenate([warm_losses, res.losses]), res.converged, res.n_iter

@@ -1,0 +1,285 @@
+"""The deterministic solver (``solver="lbfgs"`` and ``"auto"``): the optimum
+of scikit-learn's LogisticRegression, the NumPy twin's, bad input."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression as SKLogisticRegression
+
+import fastlr
+from fastlr import LogisticRegression, cli, reference
+from fastlr._dispatch import as_data
+
+#: Tight enough that the coefficients converge as far as floating point
+#: lets them (the predicted decrease is computed from the gradient).
+EXACT = 1e-20
+
+
+def make_problem(seed, k, m=300, n=5, sparse=False):
+    """Non-separable data whose columns differ in scale and offset, labels
+    of k classes (two for the binary model), positive sample weights."""
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    if k == 1:
+        y = (Z @ rng.normal(size=n) + rng.logistic(size=m) > 0.3).astype(np.int64)
+    else:
+        y = (Z @ rng.normal(size=(n, k)) + rng.gumbel(size=(m, k))).argmax(axis=1)
+    X = Z * rng.uniform(0.5, 3.0, n) + rng.uniform(-2.0, 2.0, n)
+    if sparse:
+        X = sp.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.5, X, 0.0))
+    sw = rng.uniform(0.2, 3.0, size=m)
+    return X, y, sw
+
+
+def sklearn_optimum(X, y, sw, C, standardize):
+    """scikit-learn's newton-cholesky at tol 1e-12 on the features fastlr
+    trains on, its coefficients mapped back to raw space."""
+    data = as_data(X)
+    mean, scale = (a[0] for a in data.standardization(standardize, sw=sw))
+    Xs = X.multiply(1.0 / scale).tocsr() if sp.issparse(X) else (X - mean) / scale
+    sk = SKLogisticRegression(C=C, solver="newton-cholesky", tol=1e-12,
+                              max_iter=1000).fit(Xs, y, sample_weight=sw)
+    W = sk.coef_ / scale
+    return W, sk.intercept_ - W @ mean
+
+
+CASES = [(k, sparse) for k in (1, 3) for sparse in (False, True)]
+IDS = [f"{'binary' if k == 1 else 'k3'}-{'csr' if s else 'dense'}" for k, s in CASES]
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+@pytest.mark.parametrize("k, sparse", CASES, ids=IDS)
+def test_matches_sklearn_newton_cholesky(k, sparse, solver, seed):
+    """alpha = 1 / (C sum(sw)) is scikit-learn's C: the same coefficients,
+    to rtol 1e-6, dense and CSR, binary and softmax, with sample weights."""
+    X, y, sw = make_problem(seed, k, sparse=sparse)
+    C = 0.5
+    alpha = 1.0 / (C * sw.sum())
+    train = fastlr.train if k == 1 else fastlr.train_multinomial
+    res = train(X, y, solver=solver, penalty="l2", alpha=alpha, tol=EXACT,
+                epochs=500, sample_weight=sw, random_state=seed)
+    W, B = (res.w[None], np.array([res.b])) if k == 1 else (res.W, res.b)
+    W_sk, B_sk = sklearn_optimum(X, y, sw, C, True)
+    np.testing.assert_allclose(W, W_sk, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(B, B_sk, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("standardize", [False, "scale"])
+def test_matches_sklearn_on_unstandardized_features(standardize):
+    """Without centering (and without scaling), where the solver centres
+    the features itself, the optimum is still scikit-learn's."""
+    X, y, sw = make_problem(7, 1)
+    X = X + 5.0                       # all-positive columns
+    C = 2.0
+    res = fastlr.train(X, y, solver="lbfgs", penalty="l2", alpha=1.0 / (C * sw.sum()),
+                       tol=EXACT, epochs=1000, sample_weight=sw,
+                       standardize=standardize)
+    W_sk, B_sk = sklearn_optimum(X, y, sw, C, standardize)
+    np.testing.assert_allclose(res.w, W_sk[0], rtol=1e-6, atol=1e-9)
+    assert res.b == pytest.approx(B_sk[0], rel=1e-6)
+
+
+def test_estimator_matches_sklearn_pipeline():
+    """The estimator with alpha = 1 / (C n) is scikit-learn's
+    StandardScaler + LogisticRegression(C)."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, _ = make_problem(3, 3, m=400)
+    pipe = make_pipeline(StandardScaler(), SKLogisticRegression(
+        C=1.0, solver="newton-cholesky", tol=1e-12)).fit(X, y)
+    clf = LogisticRegression(alpha=1.0 / X.shape[0], tol=EXACT).fit(X, y)
+    np.testing.assert_allclose(clf.predict_proba(X), pipe.predict_proba(X),
+                               rtol=1e-6, atol=1e-10)
+
+
+@pytest.mark.parametrize("penalty", ["l2", "l1", "elasticnet", None])
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+@pytest.mark.parametrize("k, sparse", CASES, ids=IDS)
+def test_reference_twin_agrees(k, sparse, solver, penalty):
+    """fastlr.reference runs the same solver on its NumPy loss and gradient:
+    the same model to 1e-10, every penalty.
+
+    One exception: the softmax model with the elastic net converges
+    linearly in the direction that adds a constant to every class's weight
+    of a feature (only the penalty, weak and partly non-smooth, curves the
+    objective along it), and the two runs stop within ~1e-9 of each other.
+    """
+    X, y, sw = make_problem(11, k, m=400, sparse=sparse)
+    train = "train" if k == 1 else "train_multinomial"
+    kw = dict(solver=solver, penalty=penalty, alpha=0.01, l1_ratio=0.5, tol=EXACT,
+              epochs=1000, sample_weight=sw, random_state=2)
+    a = getattr(fastlr, train)(X, y, **kw)
+    b = getattr(reference, train)(X, y, **kw)
+    tol = 1e-8 if (k > 1 and penalty == "elasticnet") else 1e-10
+    for u, v in zip(a[:2], b[:2], strict=True):
+        np.testing.assert_allclose(u, v, rtol=tol, atol=tol)
+
+
+def test_l1_matches_sklearn_saga_and_zeroes_weights():
+    """OWL-QN: the L1 optimum of scikit-learn's saga (run to 1e-10), with
+    the same weights exactly zero."""
+    X, y, _ = make_problem(5, 1, m=400, n=8)
+    X[:, 5:] = np.random.default_rng(0).normal(size=(400, 3))   # pure noise
+    alpha = 0.02
+    res = fastlr.train(X, y, solver="lbfgs", penalty="l1", alpha=alpha, tol=EXACT,
+                       epochs=2000)
+    mean, scale = (a[0] for a in as_data(X).standardization(True))
+    sk = SKLogisticRegression(C=1.0 / (alpha * X.shape[0]), l1_ratio=1.0,
+                              solver="saga", tol=1e-10, max_iter=100_000).fit(
+        (X - mean) / scale, y)
+    np.testing.assert_allclose(res.w * scale, sk.coef_[0], rtol=1e-4, atol=1e-6)
+    np.testing.assert_array_equal(res.w == 0.0, np.abs(sk.coef_[0]) < 1e-8)
+    assert (res.w == 0.0).any()
+
+
+def test_float32_reaches_the_float64_optimum():
+    X, y, sw = make_problem(2, 1, m=500)
+    kw = dict(solver="lbfgs", penalty="l2", alpha=0.01, tol=EXACT, epochs=500,
+              sample_weight=sw)
+    a = fastlr.train(X.astype(np.float32), y, **kw)
+    b = fastlr.train(X.astype(np.float32).astype(np.float64), y, **kw)
+    assert a.w.dtype == np.float32
+    np.testing.assert_allclose(a.w, b.w, rtol=1e-6)
+
+
+def test_any_thread_count_gives_the_same_model(monkeypatch):
+    from fastlr import _dispatch
+
+    monkeypatch.setattr(_dispatch, "BLOCK_ELEMENTS", 256)   # many blocks
+    X, y, sw = make_problem(4, 3, m=2000, n=6)
+    kw = dict(solver="auto", penalty="l2", alpha=1e-3, tol=1e-12, epochs=300,
+              sample_weight=sw, random_state=0)
+    one = fastlr.train_multinomial(X, y, n_threads=1, **kw)
+    two = fastlr.train_multinomial(X, y, n_threads=2, **kw)
+    np.testing.assert_array_equal(one.W, two.W)
+    np.testing.assert_array_equal(one.losses, two.losses)
+
+
+def test_auto_beats_sgd_noise_and_stops_on_tol():
+    """The default estimator reaches the optimum where SGD stops on its noise
+    floor; losses are SGD's epoch, then one per iteration."""
+    X, y, _ = make_problem(8, 1, m=3000, n=10)
+    alpha = 1.0 / X.shape[0]
+    exact = LogisticRegression(alpha=alpha, tol=EXACT, solver="lbfgs").fit(X, y)
+    auto = LogisticRegression(alpha=alpha, random_state=0).fit(X, y)
+    sgd = LogisticRegression(alpha=alpha, solver="sgd", random_state=0).fit(X, y)
+    err = {name: np.abs(c.coef_ - exact.coef_).max() / np.abs(exact.coef_).max()
+           for name, c in (("auto", auto), ("sgd", sgd))}
+    assert err["auto"] < 1e-3 < err["sgd"]
+    assert auto.solver_ == "auto" and auto.n_iter_ == auto.n_solver_iter_ + 1
+    assert auto.loss_curve_.shape == (auto.n_iter_,)
+    assert auto.n_iter_ < 100
+    assert sgd.n_solver_iter_ == 0
+
+
+def test_early_stopping_makes_auto_plain_sgd():
+    X, y, _ = make_problem(9, 1, m=500)
+    clf = LogisticRegression(early_stopping=True, random_state=0).fit(X, y)
+    assert clf.solver_ == "sgd" and clf.n_solver_iter_ == 0
+    with pytest.raises(ValueError, match="early_stopping.*solver='lbfgs'"):
+        LogisticRegression(early_stopping=True, solver="lbfgs").fit(X, y)
+
+
+def test_warm_start_at_the_optimum_stays_there():
+    X, y, _ = make_problem(10, 1, m=500)
+    clf = LogisticRegression(tol=EXACT, warm_start=True, random_state=0).fit(X, y)
+    coef = clf.coef_.copy()
+    clf.fit(X, y)
+    assert clf.n_iter_ == clf.n_solver_iter_   # no SGD epoch on a warm start
+    np.testing.assert_allclose(clf.coef_, coef, rtol=1e-7)
+
+
+def test_diverging_warm_up_is_dropped():
+    """A learning rate that makes SGD diverge does not matter to "auto"."""
+    X, y, _ = make_problem(12, 1, m=400)
+    X = X * 1e3
+    with pytest.raises(fastlr.DivergedError):
+        fastlr.train(X, y, lr=1e6, standardize=False, solver="sgd")
+    a = fastlr.train(X, y, lr=1e6, standardize=False, solver="auto", alpha=0.1,
+                     penalty="l2", tol=EXACT, epochs=2000)
+    b = fastlr.train(X, y, standardize=False, solver="lbfgs", alpha=0.1,
+                     penalty="l2", tol=EXACT, epochs=2000)
+    np.testing.assert_allclose(a.w, b.w, rtol=1e-6)
+    r = reference.train(X, y, lr=1e6, standardize=False, solver="auto", alpha=0.1,
+                        penalty="l2", tol=EXACT, epochs=2000)
+    np.testing.assert_allclose(r.w, b.w, rtol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# out of iterations: a warning and the best iterate
+
+
+def test_max_iter_warns_and_keeps_a_finite_model():
+    """Separable classes without a penalty have no optimum: the solver runs
+    out of max_iter, warns, and returns its last (best) iterate."""
+    X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    y = np.array([0, 0, 1, 1])
+    with pytest.warns(ConvergenceWarning, match="max_iter=30.*best one seen"):
+        clf = LogisticRegression(penalty=None, solver="lbfgs", max_iter=30,
+                                 tol=1e-10).fit(X, y)
+    assert np.isfinite(clf.coef_).all() and np.isfinite(clf.intercept_).all()
+    assert clf.n_iter_ == 30
+    assert np.all(np.diff(clf.loss_curve_) <= 0)   # every step went downhill
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LogisticRegression(penalty=None, solver="lbfgs", max_iter=30,
+                           tol=None).fit(X, y)   # tol=None: asked for 30 passes
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.parametrize("solver", ["newton", "", None, 1, "LBFGS"])
+def test_unknown_solver_is_refused(solver):
+    X, y, _ = make_problem(0, 1, m=50)
+    for call in (lambda: fastlr.train(X, y, solver=solver),
+                 lambda: fastlr.train_multinomial(X, y, solver=solver),
+                 lambda: reference.train(X, y, solver=solver),
+                 lambda: LogisticRegression(solver=solver).fit(X, y)):
+        with pytest.raises(ValueError, match="solver must be one of"):
+            call()
+
+
+@pytest.mark.parametrize("tol, error", [(0.0, ValueError), (-1e-3, ValueError),
+                                        (math.nan, ValueError),
+                                        (math.inf, ValueError), ("1", TypeError)])
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+def test_bad_tol_is_refused(solver, tol, error):
+    X, y, _ = make_problem(0, 1, m=50)
+    with pytest.raises(error, match="tol"):
+        fastlr.train(X, y, solver=solver, tol=tol)
+    with pytest.raises(error, match="tol"):
+        LogisticRegression(solver=solver, tol=tol).fit(X, y)
+
+
+def test_sgd_keeps_its_tol_rules():
+    """tol=0 has a meaning for SGD (any improvement counts), and none for
+    the solver's relative decrease."""
+    X, y, _ = make_problem(0, 1, m=50)
+    fastlr.train(X, y, solver="sgd", tol=0.0, epochs=3)
+    with pytest.raises(ValueError, match="tol must be > 0 with solver='lbfgs'"):
+        fastlr.train(X, y, solver="lbfgs", tol=0.0)
+
+
+def test_cli_solver_option(tmp_path, capsys):
+    X, y, _ = make_problem(1, 1, m=120)
+    path = tmp_path / "d.npz"
+    np.savez(path, X=X, y=y)
+    code = cli.main(["train", str(path), "--solver", "lbfgs", "--tol", "1e-10",
+                     "--model", str(tmp_path / "m.npz"), "-q"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "0 SGD epochs + " in out and "converged" in out
+    assert fastlr.load(tmp_path / "m.npz").solver == "lbfgs"
+    with pytest.raises(SystemExit):
+        cli.main(["train", str(path), "--solver", "newton"])
+    assert "invalid choice: 'newton'" in capsys.readouterr().err
+    assert cli.main(["train", str(path), "--solver", "lbfgs", "--tol", "0",
+                     "-q"]) == 1
+    assert "tol must be > 0" in capsys.readouterr().err
