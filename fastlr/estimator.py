@@ -61,6 +61,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     entries and, each step, only the weights of the columns present in the
     batch (see :func:`fastlr.train`), on one thread.
 
+    ``X`` may also be a ``dask.array`` (dense or CSR blocks) or a dask
+    DataFrame (columns as features), with ``y`` and ``sample_weight`` as
+    dask arrays chunked like X's rows: ``fit`` and ``partial_fit`` then
+    train where the blocks live, never gathering X (see
+    :mod:`fastlr.distributed`: SGD epochs by parameter mixing, the finisher
+    over blockwise gradient sums), and the predictions are dask arrays
+    computed blockwise.
+
     Parameters
     ----------
     lr : float, default 0.01
