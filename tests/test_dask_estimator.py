@@ -311,8 +311,10 @@ def test_workers_restarting_between_epochs(client):
     restarted = []
 
     def event(epoch, loss):
-        if epoch in (2, 4):   # each time the worker listed first: its blocks go
-            first = sorted(client.scheduler_info()["workers"])[0]
+        if epoch in (2, 4):   # each time a live worker (one that answers
+            # client.run: the scheduler may still list a killed one), and its
+            # blocks with it
+            first = sorted(client.run(os.getpid))[0]
             client.restart_workers([first], timeout=300)
             restarted.append(first)
 
@@ -379,3 +381,25 @@ def test_without_dask_nothing_changes():
             "assert 'dask' not in sys.modules, 'dask imported'")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
+
+
+@pytest.mark.slow
+def test_cost_model_tables():
+    """fastlr bench --dask's tables, CI-sized: the overhead line is fitted
+    through what was measured, and the paper estimate adds compute that
+    shrinks with the workers to the overhead."""
+    from fastlr import dask_bench
+
+    cost = dask_bench.cost_table(rows=4000, features=5, blocks=(2, 4), epochs=3,
+                                 repeats=1)
+    assert cost["single"] > 0 and cost["dask"] > 0 and cost["rate"] > 0
+    assert set(cost["overhead"]) == {2, 4}
+    line = [cost["fixed"] + cost["per_block"] * b for b in (2, 4)]
+    np.testing.assert_allclose(line, [cost["overhead"][2], cost["overhead"][4]],
+                               rtol=1e-9)
+    est = dask_bench.paper_estimate(cost)["estimate"]
+    assert est[10]["compute"] == pytest.approx(10 * est[100]["compute"])
+    for e in est.values():
+        assert e["epoch"] == pytest.approx(e["compute"] + e["overhead"])
+    assert "1 TB" in dask_bench.format_tables(cost, dask_bench.paper_estimate(cost),
+                                              None)
