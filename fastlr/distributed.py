@@ -260,6 +260,10 @@ def _mix(state, outs):
     weights, in block order. Returns the epoch's mean running loss."""
     weights = np.array([o[2] for o in outs])
     total = weights.sum()
+    if not total > 0.0:
+        raise ValueError("sample_weight (times class_weight) is zero for every "
+                         "training row of every block; at least one must be "
+                         "positive")
     for j, name in enumerate(ModelStack.STATE):
         acc = np.zeros(getattr(state, name).shape)
         for (arrays, *_), wk in zip(outs, weights, strict=True):

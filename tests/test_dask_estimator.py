@@ -360,6 +360,13 @@ def test_bad_input(client):
     with pytest.raises(ValueError, match="X has 5 features, but the model was "
                                          "fitted with 6"):
         b.predict(Xd[:, :5])
+    with pytest.raises(ValueError, match="sample_weight .* is zero for every "):
+        LogisticRegression(**SGD).partial_fit(
+            Xd, to_dask(y, 200), classes=np.unique(y),
+            sample_weight=to_dask(np.zeros(800), 200))
+    with pytest.raises(ValueError, match="every training sample weight zero"):
+        LogisticRegression(**SGD).fit(Xd, to_dask(y, 200),
+                                      sample_weight=to_dask(np.zeros(800), 200))
 
 
 def test_closed_client():
