@@ -220,19 +220,12 @@ class Data:
         from ``folds[f]`` (all rows when ``row_fold`` is None), each row's
         terms times its weight ``sw[i]`` when ``sw`` is given."""
         folds = np.asarray(folds, dtype=np.int64)
+        row_fold = _no_folds() if row_fold is None else row_fold
+        sw = np.empty(0) if sw is None else sw
         s1 = np.zeros((folds.shape[0], self.n))
         s2 = np.zeros((folds.shape[0], self.n))
-        if sw is None or sw.shape[0] == 0:
-            row_fold = _no_folds() if row_fold is None else row_fold
-            sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
-            sums(*self.args, row_fold, folds, inv, shift, s1, s2)
-            return s1, s2
-        sums = (stats.csr_weighted_shifted_sums if self.sparse
-                else stats.weighted_shifted_sums)
-        for f, fold in enumerate(folds):
-            w = sw if row_fold is None else np.where(row_fold != fold, sw, 0.0)
-            sums(*self.args, np.ascontiguousarray(w, dtype=np.float64), inv, shift,
-                 s1[f], s2[f])
+        sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
+        sums(*self.args, sw, row_fold, folds, inv, shift, s1, s2)
         return s1, s2
 
     def column_stats(self, row_fold=None, folds=(0,), sw=None):
@@ -243,29 +236,28 @@ class Data:
         row (the rule's safeguards; any common values would do), so a set's
         statistics do not depend on the other sets. With sample weights
         ``sw`` (m,), the weighted ones: each row counts as often as its
-        weight, so a row of weight 0 counts for nothing."""
+        weight, so a row of weight 0 counts for nothing (the statistics of X
+        with rows repeated by integer weights)."""
         amax, shift = self.absmax()
         s, inv = _stats.scaling(amax)
+        sw = None if sw is None or sw.shape[0] == 0 else sw
         s1, s2 = self.shifted_sums(inv, shift, row_fold, folds, sw)
-        weighted = sw is not None and sw.shape[0] > 0
         mean = np.empty_like(s1)
         scale = np.empty_like(s1)
         for f, fold in enumerate(folds):
-            train = slice(None) if row_fold is None else row_fold != fold
-            if weighted:
-                total = float(np.sum(sw[train]))
-            elif row_fold is None:
-                total = float(self.m)
+            rows = slice(None) if row_fold is None else row_fold != fold
+            if sw is None:
+                total = self.m if row_fold is None else int(np.count_nonzero(rows))
             else:
-                total = float(np.count_nonzero(train))
+                total = float(sw[rows].sum())
             mean[f], scale[f] = stats.finish(total, s, inv, shift, s1[f], s2[f])
         return mean, scale
 
     def standardization(self, standardize, row_fold=None, folds=(0,), sw=None):
         """``(mean, scale)`` (F, n) for ``standardize`` True, False or "scale"
         (on sparse X, True means "scale": centering would densify), one row
-        per training set (see :meth:`column_stats`), weighted by ``sw`` when
-        given."""
+        per training set, weighted by ``sw`` when given (see
+        :meth:`column_stats`)."""
         F = len(folds)
         if not standardize:
             return np.zeros((F, self.n)), np.ones((F, self.n))

@@ -22,7 +22,7 @@ from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, finish, solver_center
 
 def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alpha,
                 l1_ratio, fit_intercept, n_threads=None, callback=None,
-                first_epoch=0, warm=False, **sgd_options):
+                first_epoch=0, warm=False, row_fold=None, **sgd_options):
     """Train ``state`` in place with ``solver``.
 
     Parameters
@@ -36,6 +36,10 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         The budget of passes: SGD epochs with ``"sgd"``; finisher
         iterations with ``"lbfgs"``; with ``"auto"``, SGD epochs plus
         finisher iterations.
+    row_fold : (m,) int8 or None
+        As in :func:`fastlr._sgd.sgd` (``train``'s ``rows``): the finisher
+        gives the rows held out weight 0, so it minimizes the objective over
+        the rows trained on.
     warm : bool
         The state holds a model to continue from (``warm_start``): ``"auto"``
         then goes straight to the finisher.
@@ -54,15 +58,13 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
     solver_iterations : int
         Finisher iterations among the passes (0 for ``"sgd"``).
     """
-    row_fold = sgd_options.get("row_fold")
-    if row_fold is not None:
-        # ``rows``: the rows not trained on weigh 0 in the finisher's objective
-        sw_f = np.where(row_fold == 0, sw if sw.shape[0] else 1.0, 0.0)
-    else:
-        sw_f = sw
+    # held-out rows (``rows``) weigh 0 in the finisher's objective
+    sw_f = sw if row_fold is None else np.where(
+        row_fold == 0, sw if sw.shape[0] else 1.0, 0.0)
     return run_solver(
         state,
-        lambda **kw: sgd(data, y, sw, state, n_threads=n_threads, **kw),
+        lambda **kw: sgd(data, y, sw, state, n_threads=n_threads,
+                         row_fold=row_fold, **kw),
         lambda center, W, B: data.loss_grad(y, sw_f, center, state.scale, W, B,
                                             state.softmax, n_threads),
         lambda: data.column_stats(sw=sw_f)[0][0],

@@ -8,7 +8,8 @@ faster than streaming X from memory.
 
 :func:`quick_table` is what ``fastlr bench`` prints by default;
 :func:`performance_table` measures every row of the performance targets
-(``fastlr bench --full`` and ``benchmarks/compare.py``).
+(``fastlr bench --full`` and ``benchmarks/compare.py``), the solver's
+(O1-O4, :mod:`fastlr.bench_solvers`) included.
 """
 
 import os
@@ -22,8 +23,8 @@ import numpy as np
 from . import core, reference
 from ._kernels.stats import stream_sum
 
-__all__ = ["interleaved", "make_sparse_workload", "make_workload",
-           "performance_table", "quick_table", "stream_sum"]
+__all__ = ["interleaved", "make_imbalanced_workload", "make_sparse_workload",
+           "make_workload", "performance_table", "quick_table", "stream_sum"]
 
 #: Default workload of the performance targets: X ~ N(0, 1), 1M x 100.
 FULL_ROWS, FULL_FEATURES = 1_000_000, 100
@@ -62,6 +63,33 @@ def make_sparse_workload(m, n, nnz_per_row=20, seed=0):
     z = X @ w + 0.5
     y = (rng.random(m) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
     return X, y
+
+
+def make_imbalanced_workload(m, n, positive_rate=0.01, seed=0):
+    """Rare positives on features of mixed scales, like a click or fraud
+    log: X (m, n) float64 with column ``j`` ``N(0, 1) * s_j + o_j`` (``s_j``
+    log-normal over three orders of magnitude, ``o_j`` up to a few ``s_j``),
+    y ~ Bernoulli(sigmoid(z w* + b0)) on the unit-scale ``z``, ``w*`` ~
+    N(0, 4 / n) and ``b0`` set so that about ``positive_rate`` of the rows
+    are positive."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((m, n))
+    w = rng.normal(size=n) * 2.0 / np.sqrt(n)
+    z = Z @ w
+    lo, hi = -30.0, 30.0           # bisect b0 for the positive rate
+    for _ in range(60):
+        b0 = 0.5 * (lo + hi)
+        if np.mean(1.0 / (1.0 + np.exp(-(z + b0)))) > positive_rate:
+            hi = b0
+        else:
+            lo = b0
+    y = (rng.random(m) < 1.0 / (1.0 + np.exp(-(z + b0)))).astype(np.int64)
+    s = np.exp(rng.uniform(-3.5, 3.5, size=n))
+    o = rng.uniform(-3.0, 3.0, size=n) * s
+    X = Z
+    X *= s
+    X += o
+    return np.ascontiguousarray(X), y
 
 
 def interleaved(funcs, repeats=5, warmup=1, settle=0.0):
@@ -391,6 +419,10 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
     t_fast, t_lbfgs, epochs, _ = _time_to_quality(X, y)
     add("P11", f"time to lbfgs loss +0.5% / lbfgs fit ({epochs} epochs)",
         t_fast / t_lbfgs, "<= 0.3", t_fast / t_lbfgs <= 0.3)
+    # O1-O4: the deterministic solver against scikit-learn's
+    from .bench_solvers import solver_targets
+
+    out += solver_targets(X, y, repeats=max(1, repeats // 2), progress=progress)
     return out
 
 

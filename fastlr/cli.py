@@ -559,7 +559,10 @@ def _add_bench(sub, common):
         "scikit-learn's SGDClassifier(loss='log_loss') on X ~ N(0, 1), side by "
         "side in interleaved repetitions, with the time for one thread to read "
         "X once (the floor). --full measures every performance target of the "
-        "project on 1,000,000 x 100 instead (a few minutes).")
+        "project instead: the SGD epoch's on 1,000,000 x 100 (a few minutes), "
+        "then the solver's times to suboptimality against scikit-learn's "
+        "(O1-O4; longer, scikit-learn's newton-cholesky and its lbfgs on the "
+        "sparse workload take minutes each).")
     p.add_argument("--rows", type=_int_type(1000), default=200_000, metavar="M",
                    help="rows of X (default: %(default)s)")
     p.add_argument("--features", type=_int_type(1), default=100, metavar="N",
@@ -574,7 +577,8 @@ def _add_bench(sub, common):
                    help="skip the NumPy reference (slow at small batches)")
     p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
     p.add_argument("--full", action="store_true",
-                   help="the full table of performance targets (P1-P11)")
+                   help="the full table of performance targets (P1-P11, S1, "
+                   "O1-O4)")
     p.add_argument("--dask", action="store_true",
                    help="the Dask cost model instead: an epoch on a LocalCluster "
                    "of 2 worker processes vs one process on --rows x --features, "

@@ -234,7 +234,7 @@ def softmax(Z):
 def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, n_threads, callback, learning_rate, power_t, l1_ratio,
-         average, fit_intercept, rows, solver):
+         average, fit_intercept, solver, rows):
     """Validate, standardize and train; shared by :func:`train` and
     :func:`train_multinomial`. Returns ``(data, state, losses, classes)``."""
     solver, finish_tol = check_solver(solver, tol)
@@ -287,8 +287,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
-          l1_ratio=0.15, average=False, fit_intercept=True, rows=None,
-          solver="sgd"):
+          l1_ratio=0.15, average=False, fit_intercept=True, solver="sgd",
+          rows=None):
     """Fit binary logistic regression by mini-batch SGD, or to its optimum.
 
     Each epoch visits every row once, in batches of ``batch_size``; each batch
@@ -410,15 +410,6 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Fit the intercept ``b``. False keeps it at 0: the model passes
         through the origin in raw feature space, so ``standardize=True``
         then scales the features without centering them (as ``"scale"``).
-    rows : array_like or None
-        Train on these rows of X only (integer indices, each at most once,
-        or a boolean mask), without copying X. Each epoch still walks X's
-        shuffled order and batches of ``batch_size`` positions; a model
-        uses the rows of a batch it trains on (so a batch holds about
-        ``batch_size * len(rows) / m`` of them) and skips a batch that has
-        none; standardization is over the rows trained on. This is how
-        :func:`train_many` trains each cross-validation model, so a model of
-        ``train_many`` equals the model trained alone with ``rows``.
     solver : {"sgd", "lbfgs", "auto"}, default "sgd"
         ``"sgd"``: the mini-batch SGD above (the default here: ``train``'s
         contract is the article's SGD, ``batch_size``/``lr`` included).
@@ -443,6 +434,17 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         schedule options act on the SGD epoch only, and an SGD epoch that
         diverges is dropped (the solver starts from zero). Running out of
         ``epochs`` first returns the last (best) iterate.
+    rows : array_like or None
+        Train on these rows of X only (integer indices, each at most once,
+        or a boolean mask), without copying X. Each epoch still walks X's
+        shuffled order and batches of ``batch_size`` positions; a model
+        uses the rows of a batch it trains on (so a batch holds about
+        ``batch_size * len(rows) / m`` of them) and skips a batch that has
+        none; standardization is over the rows trained on. This is how
+        :func:`train_many` trains each cross-validation model, so a model of
+        ``train_many`` equals the model trained alone with ``rows``.
+        The ``"lbfgs"`` / ``"auto"`` solver minimizes the objective over
+        these rows (the others weigh 0).
 
     Returns
     -------
@@ -477,7 +479,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         n_threads=n_threads, callback=callback, learning_rate=learning_rate,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
-        fit_intercept=fit_intercept, rows=rows, solver=solver)
+        fit_intercept=fit_intercept, solver=solver, rows=rows)
     W, B = state.raw()
     return TrainResult(W[0].astype(data.dtype, copy=False), float(B[0]), losses)
 
@@ -491,8 +493,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False, n_threads=None, fit_intercept=True, rows=None,
-                      solver="sgd"):
+                      average=False, n_threads=None, fit_intercept=True,
+                      solver="sgd", rows=None):
     """Fit multinomial (softmax) logistic regression by mini-batch SGD, or
     to its optimum.
 
@@ -540,7 +542,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         n_threads=n_threads, callback=callback, learning_rate=learning_rate,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
-        fit_intercept=fit_intercept, rows=rows, solver=solver)
+        fit_intercept=fit_intercept, solver=solver, rows=rows)
     W, B = state.raw()
     return MultinomialResult(W.astype(data.dtype, copy=False), B, losses, classes)
 

@@ -140,8 +140,9 @@ def column_stats(X, rows=None, sample_weight=None):
     s, inv = _stats.scaling(amax)
     sw = None if sample_weight is None or len(sample_weight) == 0 else sample_weight
     if rows is not None:
-        X = X[np.flatnonzero(rows)]
-        sw = None if sw is None else sw[np.flatnonzero(rows)]
+        keep = np.flatnonzero(rows)
+        X = X[keep]
+        sw = None if sw is None else sw[keep]
     s1, s2 = _stats.numpy_sums(X, inv, shift, sw)
     total = float(X.shape[0] if sw is None else sw.sum())
     return _stats.finish(total, s, inv, shift, s1, s2)
@@ -221,10 +222,10 @@ class _Update:
 def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
-         fit_intercept, rows=None, stop_on_heldout=False, solver="sgd"):
+         fit_intercept, solver="sgd", rows=None, stop_on_heldout=False):
     """The batch loop of :func:`train`, :func:`train_multinomial` and
-    :func:`train_many`, for k rows of weights (k = 1: the binary model), and
-    the finisher after it (``solver``, as in :mod:`fastlr._train`).
+    :func:`train_many`, for k rows of weights (k = 1: the binary model),
+    and the finisher after it (``solver``, as in :mod:`fastlr._train`).
     Returns ``(W, B, losses, heldout, converged, classes, dtype)`` in raw
     space; ``heldout`` is the running held-out loss of each epoch (the
     rows not in ``rows``, each scored at the weights of its batch), and the
@@ -361,7 +362,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     if solver != "sgd":
         done = losses.shape[0]
         W0, b0 = upd.model(W, b)
-        sw_train = np.where(train, sw, 0.0)   # rows not trained on weigh 0
+        sw_train = np.where(train, sw, 0.0)   # held-out rows weigh 0
         center = solver_center(mean, fit_intercept,
                                lambda: column_stats(X, sample_weight=sw_train)[0])
         shift = (center - mean) / scale
@@ -385,8 +386,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
-          l1_ratio=0.15, average=False, fit_intercept=True, rows=None,
-          solver="sgd"):
+          l1_ratio=0.15, average=False, fit_intercept=True, solver="sgd",
+          rows=None):
     """Mini-batch SGD for logistic regression; see :func:`fastlr.train`.
 
     The standardized batch ``(X[rows] - mean) / scale`` is formed explicitly
@@ -411,7 +412,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
-        rows=rows, solver=solver)
+        solver=solver, rows=rows)
     return TrainResult(W[0].astype(dtype), float(b[0]), losses)
 
 
@@ -420,8 +421,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False, n_threads=None, fit_intercept=True, rows=None,
-                      solver="sgd"):
+                      average=False, n_threads=None, fit_intercept=True,
+                      solver="sgd", rows=None):
     """Mini-batch softmax regression; see :func:`fastlr.train_multinomial`.
 
     Plain NumPy: the standardized batch, its (b, k) logits, softmax and
@@ -437,7 +438,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
-        rows=rows, solver=solver)
+        solver=solver, rows=rows)
     return MultinomialResult(W.astype(dtype), b, losses, classes)
 
 

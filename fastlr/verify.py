@@ -95,6 +95,12 @@ OPTIONS = {
     "batch1": {"batch_size": 1},
     "full_batch": {"batch_size": 10**6},
     "strong_l2": {"penalty": "l2", "alpha": 1e3, "lr": 0.01},
+    # the deterministic solver: L-BFGS iterations on the full-data
+    # loss-and-gradient pass, after an SGD epoch with "auto"; OWL-QN for L1
+    "lbfgs": {"solver": "lbfgs", "penalty": "l2", "alpha": 0.05},
+    "auto_weights": {"solver": "auto", "penalty": "l2", "alpha": 0.01,
+                     "sample_weight": "random"},
+    "auto_l1": {"solver": "auto", "penalty": "l1", "alpha": 0.02},
 }
 
 #: The options that change the update rule itself (the rest change the

@@ -258,6 +258,23 @@ def test_bad_tol_is_refused(solver, tol, error):
         LogisticRegression(solver=solver, tol=tol).fit(X, y)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+def test_bad_penalty_and_bad_input_change_nothing(solver):
+    """A penalty no solver knows is refused naming ``penalty``; a refused
+    refit leaves the fitted model as it was."""
+    X, y, _ = make_problem(0, 1, m=80)
+    with pytest.raises(ValueError, match="penalty"):
+        fastlr.train(X, y, solver=solver, penalty="l3")
+    clf = LogisticRegression(solver=solver, random_state=0).fit(X, y)
+    coef, intercept = clf.coef_.copy(), clf.intercept_.copy()
+    for bad in (dict(solver="newton"), dict(tol=math.nan), dict(penalty="l3")):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            clf.set_params(**bad).fit(X, y)
+        clf.set_params(solver=solver, tol=1e-4, penalty="l2")
+        np.testing.assert_array_equal(clf.coef_, coef)
+        np.testing.assert_array_equal(clf.intercept_, intercept)
+
+
 def test_sgd_keeps_its_tol_rules():
     """tol=0 has a meaning for SGD (any improvement counts), and none for
     the solver's relative decrease."""
@@ -283,3 +300,22 @@ def test_cli_solver_option(tmp_path, capsys):
     assert cli.main(["train", str(path), "--solver", "lbfgs", "--tol", "0",
                      "-q"]) == 1
     assert "tol must be > 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+def test_rows_solve_the_objective_of_those_rows(solver):
+    """``rows`` with the solver: the optimum over those rows, as training
+    on the rows alone gives it (the others weigh 0), and the twin agrees."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(400, 4)) + [0.0, 2.0, -1.0, 0.5]
+    y = (X[:, 0] - X[:, 2] + rng.normal(size=400) > 1.0).astype(int)
+    rows = np.arange(0, 400, 3)
+    kw = dict(solver=solver, penalty="l2", alpha=0.01, tol=EXACT, epochs=500,
+              random_state=0)
+    a = fastlr.train(X, y, rows=rows, **kw)
+    r = reference.train(X, y, rows=rows, **kw)
+    alone = fastlr.train(X[rows], y[rows], solver="lbfgs", penalty="l2", alpha=0.01,
+                         tol=EXACT, epochs=500)
+    np.testing.assert_allclose(a.w, alone.w, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(a.b, alone.b, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(r.w, a.w, rtol=1e-8, atol=1e-10)

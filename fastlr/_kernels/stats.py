@@ -63,36 +63,27 @@ def absmax(X, amax):
 
 
 @jit()
-def shifted_sums(X, row_fold, folds, inv, shift, s1, s2):
-    """``s1[f, j] += sum_i d``, ``s2[f, j] += sum_i d**2`` with
+def shifted_sums(X, sw, row_fold, folds, inv, shift, s1, s2):
+    """``s1[f, j] += sum_i sw[i] d``, ``s2[f, j] += sum_i sw[i] d**2`` with
     ``d = X[i, j] * inv[j] - shift[j] * inv[j]``, over the rows ``i`` whose
     ``row_fold[i]`` differs from ``folds[f]`` (all rows, into ``f = 0``, when
     ``row_fold`` is empty): each training set's sums, in row order, from one
-    read of X."""
+    read of X. An empty ``sw`` weighs every row 1 (the same arithmetic:
+    ``1.0 * d`` is ``d``), so the sample-weighted statistics and the
+    unweighted ones are one loop."""
     m, n = X.shape
     masked = row_fold.shape[0] > 0
+    weighted = sw.shape[0] > 0
     for i in range(m):
+        wi = sw[i] if weighted else 1.0
         for f in range(s1.shape[0]):
             if masked and row_fold[i] == folds[f]:
                 continue
             for j in range(n):
                 d = np.float64(X[i, j]) * inv[j] - shift[j] * inv[j]
-                s1[f, j] += d
-                s2[f, j] += d * d
-
-
-@jit()
-def weighted_shifted_sums(X, sw, inv, shift, s1, s2):
-    """:func:`shifted_sums` with row ``i``'s terms multiplied by ``sw[i]``
-    (the sums of the sample-weighted statistics)."""
-    m, n = X.shape
-    for i in range(m):
-        wi = sw[i]
-        for j in range(n):
-            d = np.float64(X[i, j]) * inv[j] - shift[j] * inv[j]
-            wd = wi * d
-            s1[j] += wd
-            s2[j] += wd * d
+                wd = wi * d
+                s1[f, j] += wd
+                s2[f, j] += wd * d
 
 
 @jit()
@@ -106,34 +97,23 @@ def csr_absmax(data, indices, indptr, amax, count):
 
 
 @jit()
-def csr_shifted_sums(data, indices, indptr, row_fold, folds, inv, shift, s1, s2):
+def csr_shifted_sums(data, indices, indptr, sw, row_fold, folds, inv, shift, s1, s2):
     """:func:`shifted_sums` over the stored entries. Only a column stored
     in every row may have a non-zero shift (an implicit zero would otherwise
     add a ``-shift * inv`` term), so the zeros add nothing."""
     masked = row_fold.shape[0] > 0
+    weighted = sw.shape[0] > 0
     for i in range(indptr.shape[0] - 1):
+        wi = sw[i] if weighted else 1.0
         for f in range(s1.shape[0]):
             if masked and row_fold[i] == folds[f]:
                 continue
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
                 d = np.float64(data[k]) * inv[j] - shift[j] * inv[j]
-                s1[f, j] += d
-                s2[f, j] += d * d
-
-
-@jit()
-def csr_weighted_shifted_sums(data, indices, indptr, sw, inv, shift, s1, s2):
-    """:func:`csr_shifted_sums` with row ``i``'s terms multiplied by
-    ``sw[i]``."""
-    for i in range(indptr.shape[0] - 1):
-        wi = sw[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            j = indices[k]
-            d = np.float64(data[k]) * inv[j] - shift[j] * inv[j]
-            wd = wi * d
-            s1[j] += wd
-            s2[j] += wd * d
+                wd = wi * d
+                s1[f, j] += wd
+                s2[f, j] += wd * d
 
 
 @jit()
