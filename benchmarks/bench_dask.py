@@ -79,3 +79,47 @@ class DaskFit:
             fastlr.train(self.X, self.y, epochs=epochs, **FIT)
         else:
             fdist.train(self.Xd, self.yd, epochs=epochs, client=self.client, **FIT)
+
+
+class DaskEpochOverhead:
+    """Seconds per parameter-mixing epoch on blocks of 1,000 x 100 rows (the
+    compute is negligible: what is measured is the per-epoch overhead,
+    scheduling plus the model's round trip, as a function of the block
+    count), and the same for the L-BFGS finisher's blockwise gradient
+    pass. The intervals between epochs of one fit (its callback), median
+    of the fit's epochs: a fit's one-off costs are not in them."""
+
+    params = ([2, 8, 32], ["mixing", "lbfgs"])
+    param_names = ["blocks", "solver"]
+    timeout = 300
+    repeat = (2, 5, 60.0)
+    number = 1
+    unit = "seconds"
+
+    def setup(self, blocks, solver):
+        if fdist is None:
+            raise NotImplementedError("dask and distributed are not installed")
+        import dask.array as da
+
+        from fastlr.bench import make_workload
+
+        self.cluster = distributed.LocalCluster(
+            n_workers=N_WORKERS, threads_per_worker=1, processes=True,
+            dashboard_address=None)
+        self.client = distributed.Client(self.cluster)
+        X, y = make_workload(1000 * blocks, 100, seed=1)
+        self.Xd, self.yd = self.client.persist(
+            [da.from_array(X, chunks=(1000, -1)), da.from_array(y, chunks=1000)])
+        distributed.wait([self.Xd, self.yd])
+        fdist.train(self.Xd, self.yd, epochs=1, client=self.client, **FIT)
+
+    def teardown(self, blocks, solver):
+        self.client.close()
+        self.cluster.close()
+
+    def track_epoch_seconds(self, blocks, solver):
+        from fastlr.dask_bench import _epoch_times
+
+        kw = dict(FIT, solver="sgd" if solver == "mixing" else "lbfgs", tol=None)
+        return _epoch_times(lambda cb: fdist.train(
+            self.Xd, self.yd, epochs=6, client=self.client, callback=cb, **kw))

@@ -58,12 +58,36 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
     solver_iterations : int
         Finisher iterations among the passes (0 for ``"sgd"``).
     """
+    # held-out rows (``rows``) weigh 0 in the finisher's objective
+    sw_f = sw if row_fold is None else np.where(
+        row_fold == 0, sw if sw.shape[0] else 1.0, 0.0)
+    return run_solver(
+        state,
+        lambda **kw: sgd(data, y, sw, state, n_threads=n_threads,
+                         row_fold=row_fold, **kw),
+        lambda center, W, B: data.loss_grad(y, sw_f, center, state.scale, W, B,
+                                            state.softmax, n_threads),
+        lambda: data.column_stats(sw=sw_f)[0][0],
+        float(sw_f.sum()) if sw_f.shape[0] else float(data.m),
+        solver=solver, finish_tol=finish_tol, epochs=epochs, penalty=penalty,
+        alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
+        callback=callback, first_epoch=first_epoch, warm=warm, **sgd_options)
+
+
+def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
+               finish_tol, epochs, penalty, alpha, l1_ratio, fit_intercept,
+               callback=None, first_epoch=0, warm=False, **sgd_options):
+    """:func:`train_state` for any storage of the data: ``run_sgd(**kw)``
+    runs SGD epochs on ``state`` (:func:`fastlr._sgd.sgd`'s keywords besides
+    the data), ``loss_grad(center, W, B)`` is the summed loss and gradient
+    over the data (:meth:`fastlr._dispatch.Data.loss_grad`),
+    ``column_means()`` the (weighted) column means and ``denom`` the sum of
+    the weights. :mod:`fastlr.distributed` passes its blockwise versions."""
     common = dict(penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
-                  fit_intercept=fit_intercept, n_threads=n_threads)
+                  fit_intercept=fit_intercept)
     if solver == "sgd":
-        losses, converged = sgd(data, y, sw, state, epochs=epochs, callback=callback,
-                                first_epoch=first_epoch, row_fold=row_fold,
-                                **common, **sgd_options)
+        losses, converged = run_sgd(epochs=epochs, callback=callback,
+                                    first_epoch=first_epoch, **common, **sgd_options)
         return losses, converged, 0
     warm_losses = np.empty(0)
     if solver == "auto" and not warm and epochs > 0:
@@ -71,24 +95,20 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         sgd_options.update(tol=None, monitor=None, batch_size=max(
             sgd_options["batch_size"], AUTO_MIN_BATCH))
         try:
-            warm_losses, _ = sgd(data, y, sw, state, epochs=min(AUTO_EPOCHS, epochs),
-                                 callback=callback, first_epoch=first_epoch,
-                                 row_fold=row_fold, **common, **sgd_options)
+            warm_losses, _ = run_sgd(epochs=min(AUTO_EPOCHS, epochs),
+                                     callback=callback, first_epoch=first_epoch,
+                                     **common, **sgd_options)
         except DivergedError:
             # the warm-up is only a starting point: the finisher does not
             # depend on lr, so it starts from zero instead
             state.restore(start)
     done = warm_losses.shape[0]
-    if row_fold is not None:   # held-out rows weigh 0 in the objective
-        sw = np.where(row_fold == 0, sw if sw.shape[0] else 1.0, 0.0)
     W0, B0 = state.model()
-    center = solver_center(state.mean, fit_intercept,
-                           lambda: data.column_stats(sw=sw)[0][0])
+    center = solver_center(state.mean, fit_intercept, column_means)
     shift = (center - state.mean) / state.scale
     res = finish(
-        lambda W, B: data.loss_grad(y, sw, center, state.scale, W, B,
-                                    state.softmax, n_threads),
-        W0, B0 + W0 @ shift, denom=float(sw.sum()) if sw.shape[0] else float(data.m),
+        lambda W, B: loss_grad(center, W, B),
+        W0, B0 + W0 @ shift, denom=denom,
         penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         fit_intercept=fit_intercept, softmax=state.softmax, tol=finish_tol,
         max_iter=epochs - done, callback=callback,

@@ -516,3 +516,9 @@ def check_folds(folds, codes, m):
         raise ValueError(f"folds must hold between 2 and 127 distinct labels, got "
                          f"{values.shape[0]}")
     return (row_fold + 1).astype(np.int8), list(range(1, values.shape[0] + 1))
+
+
+def is_dask(a):
+    """Whether ``a`` is a Dask collection (array, DataFrame, Series), told
+    by its type's module: dask is not imported for anything else."""
+    return type(a).__module__.split(".")[0] in ("dask", "dask_expr")

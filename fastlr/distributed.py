@@ -1,37 +1,58 @@
-"""Distributed training on Dask: parameter averaging over row blocks.
+"""Training on Dask: iterative parameter mixing, and a finisher over
+blockwise gradient sums.
 
-``fastlr.distributed.train`` trains on a ``dask.array`` where its blocks
-live. The algorithm is iterative parameter mixing (McDonald, Hall and Mann,
-2010, "Distributed Training Strategies for the Structured Perceptron", NAACL),
-the iterated form of the one-shot parameter averaging analysed by Zinkevich,
-Weinberger, Smola and Li (2010, "Parallelized Stochastic Gradient Descent",
-NIPS):
+:class:`fastlr.LogisticRegression` hands a ``dask.array`` (or dask
+DataFrame) to this module; :func:`train` is the functional form for the
+binary model. X never travels to the client: its row blocks are converted
+once on the workers (C-contiguous float32/float64 or canonical CSR,
+class codes, sample weights times class weights, the held-out mask of
+``early_stopping``) and stay there for the whole fit. What travels is the
+model.
 
-1. two passes over the blocks, on the workers, check them (finite X, 0/1
-   labels) and compute the standardization as :func:`fastlr.train` does:
-   the largest ``|x|`` of each column, then the sums of the shifted, scaled
-   columns, added on the client and finished by the same rule
-   (:mod:`fastlr._stats`);
-2. each epoch, every row block runs one epoch of fastlr's serial SGD kernel
-   (``epochs=1``) on its own rows, starting from
-   the current model; the client averages the returned weights and
-   intercepts weighted by the blocks' row counts, and records the
-   row-weighted mean of the blocks' running losses.
+Algorithm
+---------
+1. Two passes over the blocks compute the (weighted) standardization as
+   the in-memory fit does: the largest ``|x|`` of each column, then the
+   sums of the shifted, scaled columns, added on the client in block order
+   and finished by the same rule (:mod:`fastlr._stats`). A pass before them
+   collects the labels of every block (only the distinct labels and their
+   counts travel).
+2. SGD epochs by *iterative parameter mixing* (McDonald, Hall and Mann,
+   2010, "Distributed Training Strategies for the Structured Perceptron";
+   the iterated form of Zinkevich et al. 2010, "Parallelized Stochastic
+   Gradient Descent"): each epoch every block runs one epoch of fastlr's
+   SGD kernels (:func:`fastlr._sgd.sgd`: binary or softmax, dense or CSR,
+   any penalty, schedule, averaging) on its rows, starting from the
+   current model *and its optimizer state*; the client then averages every
+   array of the state (weights, intercepts, AdaGrad sums, averaged
+   iterates, the cumulative L1 penalty of Tsuruoka et al.), weighted by
+   the blocks' training weights, in block order. The L1 totals therefore
+   carry across epochs as in one process. With one block this is exactly
+   the in-memory SGD.
+3. Optionally (``solver="lbfgs"`` or ``"auto"``) the deterministic finisher
+   of :mod:`fastlr._solver`: each L-BFGS iteration maps
+   :meth:`fastlr._dispatch.Data.loss_grad` over the blocks and adds the
+   results on the client, so only ``k (n + 1) + 1`` numbers travel per
+   block per iteration, and the optimum does not depend on the block count.
 
-For a convex loss such as the log-loss, the average of the block models is
-no worse (in loss) than the average of their losses (Jensen), and iterating
-the mixing converges (McDonald et al., Theorem 3, for the perceptron;
-Zinkevich et al. for SGD with a small constant step). With one block the
-algorithm is exactly :func:`fastlr.train`.
+Each block makes 1/B of the steps an epoch makes in one process, so
+parameter mixing needs more epochs than one machine as B grows (and its
+model is the average of B models each fitted to 1/B of the data); use the
+finisher when the exact optimum matters.
 
-The blocks are converted once (C-contiguous float32/float64 X, int64 0/1
-y) and kept in the workers' memory for the whole run; each epoch only sends
-the model (``w``, ``b``, a random generator state) to every block and gets a
-model back. X never travels to the client.
+Fault tolerance: the model state lives on the client between epochs and
+every task is a pure function of its inputs (the block, the model, the
+block's random generator state), so a task lost with its worker is rerun
+from the same inputs and the blocks are recomputed from the graph: the
+result equals the run without a failure.
 
 dask is an optional dependency (``pip install "fastlr-numba[dask]"``); only
-this module imports it.
+this module imports it, and the estimator imports this module only when it
+is given a Dask collection.
 """
+
+import math
+import numbers
 
 import numpy as np
 
@@ -46,89 +67,216 @@ except ImportError as exc:  # pragma: no cover - exercised without dask
 
 from . import _stats
 from ._dispatch import Data, as_data
-from ._driver import TrainResult, check_train_params, run_epochs
+from ._driver import (
+    AdaptiveRate,
+    TrainResult,
+    check_fit_intercept,
+    check_sgd_options,
+    check_train_params,
+    run_epochs,
+)
 from ._kernels.stats import finish
 from ._order import make_rng
 from ._sgd import sgd
-from ._state import ModelState
+from ._solver import check_solver
+from ._state import ModelStack, ModelState
+from ._train import run_solver
 from ._validation import (
     _as_numeric_array,
     check_dtype_kind,
-    check_labels01,
     check_positive_int,
+    check_standardize,
+    is_dask,
 )
 
-__all__ = ["train", "column_stats"]
+__all__ = ["train"]
 
 
 # --------------------------------------------------------------------------
 # tasks that run on the workers, one per row block
 
 
-def _prepare_block(Xb, yb, index, row0):
-    """Validate and convert one block; kept in worker memory for the run."""
+def _where(index, row0, m):
+    return f"row block {index}, rows {row0} to {row0 + m - 1}"
+
+
+def _block_labels(yb, index, row0):
+    """Distinct labels of a y block and their counts."""
+    y = np.asarray(yb)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got a block of shape {y.shape} "
+                         f"({_where(index, row0, len(y))})")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        bad = np.flatnonzero(~np.isfinite(y))
+        raise ValueError(f"y contains NaN or infinity ({_where(index, row0, len(y))}"
+                         f"; first at row {row0 + int(bad[0])})")
+    return np.unique(y, return_counts=True)
+
+
+def _prepare_block(Xb, yb, swb, index, row0, classes, class_weight, holdout):
+    """Validate and convert one block; kept in worker memory for the run.
+
+    Returns ``(X, codes, sw, row_fold, held)``: X as the kernels take it,
+    int64 class codes, float64 weights (empty: all ones), the int8 mask of
+    held-out rows (None without ``early_stopping``) and the held-out rows
+    ``(X, codes, sw)`` (or None).
+    """
+    m = np.shape(Xb)[0]
     try:
-        data = as_data(Xb, "X", accept_sparse=False)
-    except ValueError as exc:
-        rows = f"rows {row0} to {row0 + np.shape(Xb)[0] - 1}"
-        raise ValueError(f"{exc} (row block {index}, {rows})") from None
-    y = check_labels01(yb, "y", m=data.m).astype(np.int64)
-    return data.X, y   # plain arrays: a block may travel between workers
+        data = as_data(Xb, "X", accept_sparse=True)
+    except (TypeError, ValueError) as exc:
+        msg = f"{exc} ({_where(index, row0, m)}"
+        if not hasattr(Xb, "tocsr"):
+            with np.errstate(invalid="ignore"):
+                Xa = np.asarray(Xb)
+                if Xa.dtype.kind in "fc":
+                    bad = np.flatnonzero(~np.isfinite(Xa).all(axis=1))
+                    if bad.size:
+                        msg += f"; rows {(row0 + bad[:5]).tolist()}"
+        raise ValueError(msg + ")") from None
+    y = np.asarray(yb)
+    if classes.shape[0] == 2:
+        codes = (y == classes[1]).astype(np.int64)
+    else:
+        codes = np.searchsorted(classes, y).astype(np.int64)
+    sw = np.empty(0)
+    if swb is not None:
+        sw = np.asarray(swb, dtype=np.float64)
+        if not np.isfinite(sw).all() or (sw < 0).any():
+            raise ValueError(f"sample_weight must be finite and non-negative "
+                             f"({_where(index, row0, m)})")
+    if class_weight is not None:
+        row = class_weight[codes]   # codes index classes (0/1 for two)
+        sw = row if sw.shape[0] == 0 else sw * row
+    row_fold = held = None
+    if holdout is not None:
+        fraction, seed = holdout
+        rng = np.random.default_rng(seed)
+        row_fold = np.zeros(m, dtype=np.int8)
+        for c in np.unique(codes):   # stratified within the block
+            idx = np.flatnonzero(codes == c)
+            take = int(round(fraction * idx.shape[0]))
+            row_fold[rng.permutation(idx)[:take]] = 1
+        out = np.flatnonzero(row_fold)
+        held = (data.X[out], codes[out], sw[out] if sw.shape[0] else sw)
+    return data.X, codes, sw, row_fold, held
+
+
+def _train_weights(block):
+    """The block's weights over its training rows (ones without weights)."""
+    X, _, sw, row_fold, _ = block
+    w = sw if sw.shape[0] else np.ones(X.shape[0])
+    return w if row_fold is None else np.where(row_fold == 0, w, 0.0)
 
 
 def _block_absmax(block):
-    """``(rows, largest |x| per column, first row, positive labels)``."""
-    X, y = block
-    amax, shift = Data(X).absmax()
-    return X.shape[0], amax, shift, int(y.sum())
+    """``(largest |x| per column, first row, rows storing each column, rows)``."""
+    X = block[0]
+    data = Data(X)
+    amax, _ = data.absmax()
+    if data.sparse:
+        count = np.bincount(X.indices[:X.indptr[-1]], minlength=data.n)
+        first = np.zeros(data.n)
+        row = slice(X.indptr[0], X.indptr[1])
+        first[X.indices[row]] = X.data[row]
+    else:
+        count = np.full(data.n, data.m)
+        first = _stats.dense_shift(X)
+    return amax, first, count, data.m
 
 
-def _block_sums(block, inv, shift):
-    s1, s2 = Data(block[0]).shifted_sums(inv, shift)
-    return s1[0], s2[0]
+def _block_sums(block, inv, shift, weighted):
+    """Sums of the shifted, scaled columns over the block's training rows,
+    weighted (``weighted``) or not, and the total weight."""
+    X, _, sw, row_fold, _ = block
+    w = _train_weights(block)
+    data = Data(X)
+    if weighted or row_fold is not None:
+        s1, s2 = data.shifted_sums(inv, shift, sw=w)
+    else:
+        s1, s2 = data.shifted_sums(inv, shift)
+    return s1[0], s2[0], float(w.sum()) if weighted else float(np.count_nonzero(w))
 
 
-def _block_epoch(block, rng, mean, scale, w, b, params, first_epoch):
-    """One epoch of fastlr's serial SGD on one block, from ``(w, b)``.
+def _block_epoch(block, rng, arrays, meta, params, first_epoch, lr):
+    """One SGD epoch of the model ``arrays`` on one block (its training rows).
 
-    Returns ``(w, b, loss_sum, n_rows, rng)``: the block's model, the sum of
-    its rows' running losses, and the advanced random generator.
+    Returns ``(arrays, loss_sum, weight, rng)``: the block's state, the sum
+    of its rows' weighted running losses, its training weight and the
+    advanced random generator.
     """
-    data, y = Data(block[0]), block[1]
-    state = ModelState(mean, scale)
-    state.W[0] = w   # a copy: threads may share w
-    state.B[0] = b
-    losses, _ = sgd(data, y, np.empty(0), state, epochs=1, rng=rng,
+    X, y, sw, row_fold, _ = block
+    weight = float(_train_weights(block).sum())
+    state = _state_from(arrays, meta)
+    if weight <= 0.0:   # nothing to train on: the model passes through
+        return _state_arrays(state), 0.0, 0.0, rng
+    losses, _ = sgd(Data(X), y, sw, state, epochs=1, rng=rng, lr=lr,
                     epoch_loss="running", tol=None, n_iter_no_change=1,
-                    first_epoch=first_epoch, **params)
-    return state.W[0], float(state.B[0]), float(losses[0]) * data.m, data.m, rng
+                    first_epoch=first_epoch, row_fold=row_fold, n_threads=1,
+                    **params)
+    return _state_arrays(state), float(losses[0]) * weight, weight, rng
+
+
+def _block_heldout(block, W, B, softmax):
+    """Weighted held-out loss sum and weight of the raw-space model."""
+    held = block[4]
+    if held is None or held[1].shape[0] == 0:
+        return 0.0, 0.0
+    X, y, sw = held
+    weight = float(sw.sum()) if sw.shape[0] else float(y.shape[0])
+    return Data(X).loss_sum(y, sw, W, B, softmax, 1), weight
+
+
+def _block_loss_grad(block, center, scale, W, B, softmax):
+    X, y, _, _, _ = block
+    w = _train_weights(block)
+    return Data(X).loss_grad(y, w, center, scale, W, B, softmax, 1)
+
+
+def _block_decision(Xb, W, B, dtype, squeeze):
+    z = as_data(Xb, "X", accept_sparse=True).decision(W, B, 1).astype(dtype,
+                                                                      copy=False)
+    return z[:, 0] if squeeze else z
 
 
 # --------------------------------------------------------------------------
-# client side
+# the model state as it travels
 
 
-def column_stats(runner, blocks):
-    """Standardization of all blocks, as :func:`fastlr.train` computes it on
-    one array: per-block largest ``|x|`` (maximum over blocks) and sums of
-    the shifted, scaled columns (added in block order), finished by the
-    rule of :func:`fastlr._stats.finish`. The shift is the first row of block 0.
+def _state_arrays(state):
+    return tuple(getattr(state, name) for name in ModelStack.STATE)
 
-    Returns ``(mean, scale, rows, positive labels, rows per block)``.
-    """
-    first = runner.map(_block_absmax, blocks)
-    counts = [f[0] for f in first]
-    amax = np.max([f[1] for f in first], axis=0)
-    shift = first[0][2]
-    s, inv = _stats.scaling(amax)
-    s1 = np.zeros_like(amax)
-    s2 = np.zeros_like(amax)
-    for a, b in runner.map(_block_sums, blocks, inv, shift):
-        s1 += a
-        s2 += b
-    m = sum(counts)
-    mean, scale = finish(m, s, inv, shift, s1, s2)
-    return mean, scale, m, sum(f[3] for f in first), counts
+
+def _state_from(arrays, meta):
+    mean, scale, softmax = meta
+    state = ModelState(mean, scale, arrays[0].shape[0], softmax)
+    for name, value in zip(ModelStack.STATE, arrays, strict=True):
+        setattr(state, name, np.array(value))   # a copy: the task's own
+    return state
+
+
+def _mix(state, outs):
+    """Average the blocks' states into ``state``, weighted by their training
+    weights, in block order. Returns the epoch's mean running loss."""
+    weights = np.array([o[2] for o in outs])
+    total = weights.sum()
+    if not total > 0.0:
+        raise ValueError("sample_weight (times class_weight) is zero for every "
+                         "training row of every block; at least one must be "
+                         "positive")
+    for j, name in enumerate(ModelStack.STATE):
+        acc = np.zeros(getattr(state, name).shape)
+        for (arrays, *_), wk in zip(outs, weights, strict=True):
+            if wk > 0.0:
+                acc += (wk / total) * arrays[j]
+        if name == "steps":
+            acc = np.rint(acc).astype(np.int64)
+        getattr(state, name)[...] = acc
+    return sum(o[1] for o in outs) / total
+
+
+# --------------------------------------------------------------------------
+# where the tasks run
 
 
 class _ClientRunner:
@@ -144,6 +292,9 @@ class _ClientRunner:
                  for args in zip(*args_per_block, strict=True)]
         futures = self.client.compute(keyed)
         wait(futures)  # in memory (or failed) before placing tasks next to them
+        for fut in futures:
+            if fut.status == "error":
+                fut.result()   # raises the block's error
         return futures
 
     def map(self, func, blocks, *args, per_block=None):
@@ -165,6 +316,9 @@ class _ClientRunner:
             for fut in futures:
                 fut.release()
 
+    def compute(self, tasks):
+        return list(self.client.compute(tasks, sync=True))
+
     def release(self, blocks):
         for fut in blocks:
             fut.release()
@@ -184,135 +338,554 @@ class _LocalRunner:
                  for blk, extra in zip(blocks, per_block, strict=True)]
         return list(dask.compute(*tasks))
 
+    def compute(self, tasks):
+        return list(dask.compute(*tasks))
+
     def release(self, blocks):
         pass
 
 
 def _runner(client):
     if client is not None:
+        status = getattr(client, "status", None)
+        if not hasattr(client, "submit"):
+            raise TypeError(f"client must be a distributed.Client or None, got "
+                            f"{type(client).__name__}")
+        if status != "running":
+            raise ValueError(f"client is {status} (client.close() was called or "
+                             "its cluster is gone); pass a running "
+                             "distributed.Client, or None for the current one")
         return _ClientRunner(client)
     try:
         from distributed import get_client
     except ImportError:
         return _LocalRunner()
     try:
-        return _ClientRunner(get_client())
+        current = get_client()
     except ValueError:  # no client running
         return _LocalRunner()
+    return _runner(current)
+
+
+# --------------------------------------------------------------------------
+# input checks (client side, nothing computed but chunk lengths)
 
 
 def _as_dask(a, name, ndim):
-    """A dask array from a dask array or a numpy array (one chunk)."""
-    if isinstance(a, np.ndarray):
+    """A dask array from a dask array, DataFrame or Series."""
+    if type(a).__name__ in ("DataFrame", "Series") and hasattr(a, "to_dask_array"):
+        if ndim == 2 and type(a).__name__ == "DataFrame":
+            kinds = {np.dtype(t).kind for t in a.dtypes}
+            if not kinds <= set("biuf"):
+                raise TypeError(f"{name} must have numeric columns (the features), "
+                                f"got dtypes {sorted(str(t) for t in a.dtypes)}")
+        a = a.to_dask_array(lengths=True)   # only the partition lengths travel
+    if isinstance(a, np.ndarray):   # the functional form: one block
         a = da.from_array(a, chunks=a.shape)
-    elif not isinstance(a, da.Array):
-        raise TypeError(f"{name} must be a dask.array.Array or a numpy.ndarray, "
-                        f"got {type(a).__name__}")
+    if not isinstance(a, da.Array):
+        raise TypeError(f"{name} must be a dask.array.Array, a dask DataFrame / "
+                        f"Series or a numpy.ndarray, got {type(a).__name__}")
     if a.ndim != ndim:
         want = "2-D of shape (n_samples, n_features)" if ndim == 2 else "1-D"
         raise ValueError(f"{name} must be {want}, got {a.ndim}-D with shape "
                          f"{a.shape}")
-    if any(np.isnan(c) for dim in a.chunks for c in dim):
+    if any(isinstance(c, float) and math.isnan(c) for dim in a.chunks for c in dim):
         raise ValueError(f"{name} has unknown chunk sizes (NaN in {name}.chunks, as "
                          "after boolean indexing or from dask.dataframe); call "
                          f"{name}.compute_chunk_sizes() first")
-    check_dtype_kind(a.dtype, name)  # object arrays: converted block by block
+    if name == "X":
+        check_dtype_kind(a.dtype, name)  # object arrays: converted block by block
     return a
 
 
-def _check_inputs(X, y):
+def _check_X(X, n_features=None):
     X = _as_dask(X, "X", 2)
     m, n = X.shape
     if m == 0 or n == 0:
         raise ValueError(f"X is empty: shape {X.shape}")
-    if isinstance(y, np.ndarray) and y.ndim == 1 and y.shape[0] == m:
-        y = da.from_array(y, chunks=(X.chunks[0],))
-    y = _as_dask(y, "y", 1)
-    if y.shape[0] != m:
-        raise ValueError(f"y has {y.shape[0]} entries but X has {m} rows; they "
-                         "must match")
+    if n_features is not None and n != n_features:
+        raise ValueError(f"X has {n} features, but the model was fitted with "
+                         f"{n_features} features")
     if X.dtype == object:  # each block converted, with named errors
         X = X.map_blocks(_as_numeric_array, "X", dtype=np.float64)
     elif X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    if len(X.chunks[1]) > 1:  # blocks hold whole rows
+    if len(X.chunks[1]) > 1:
+        # blocks must hold whole rows: merge the column chunks (a block of
+        # rows of all columns is what one task trains on)
         X = X.rechunk({1: -1})
-    if y.chunks[0] != X.chunks[0]:
-        y = y.rechunk((X.chunks[0],))
-    return X, y
+    return X
 
 
-class _Epochs:
-    """The ``orders`` argument of :func:`fastlr._driver.run_epochs`: the
-    per-block orders are drawn on the workers, so there is nothing to pass."""
+def _check_rows(a, name, X):
+    """y or sample_weight: a dask array/Series chunked as X's rows (a numpy
+    array is chunked to match)."""
+    if isinstance(a, np.ndarray) or (not is_dask(a) and not np.isscalar(a)):
+        a = np.asarray(a)
+        if a.ndim != 1:
+            raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
+        if a.shape[0] != X.shape[0]:
+            raise ValueError(f"{name} has {a.shape[0]} entries but X has "
+                             f"{X.shape[0]} rows; they must match")
+        return da.from_array(a, chunks=(X.chunks[0],))
+    a = _as_dask(a, name, 1)
+    if a.shape[0] != X.shape[0]:
+        raise ValueError(f"{name} has {a.shape[0]} entries but X has {X.shape[0]} "
+                         "rows; they must match")
+    if a.chunks[0] != X.chunks[0]:
+        raise ValueError(f"{name}'s blocks are not aligned with X's row blocks "
+                         f"({name}.chunks[0]={a.chunks[0][:6]}..., "
+                         f"X.chunks[0]={X.chunks[0][:6]}...); rechunk {name} to "
+                         f"X.chunks[0]")
+    return a
 
-    def next(self):
-        return ()
+
+class _Blocks:
+    """The converted row blocks of a fit, persisted on the workers."""
+
+    def __init__(self, runner, X, y, sw, classes, class_weight, holdout, seed):
+        sizes = X.chunks[0]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+        self.keep = [k for k, s in enumerate(sizes) if s > 0]
+        xs = X.to_delayed().ravel()
+        ys = y.to_delayed().ravel()
+        sws = sw.to_delayed().ravel() if sw is not None else [None] * len(sizes)
+        seeds = np.random.SeedSequence(seed).spawn(len(sizes)) if holdout else None
+        self.runner = runner
+        self.futures = runner.persist(
+            _prepare_block, [xs[k] for k in self.keep], [ys[k] for k in self.keep],
+            [sws[k] for k in self.keep], self.keep,
+            [int(starts[k]) for k in self.keep], [classes] * len(self.keep),
+            [class_weight] * len(self.keep),
+            [(holdout, seeds[k]) if holdout else None for k in self.keep])
+        self.B = len(self.futures)
+
+    def map(self, func, *args, per_block=None):
+        return self.runner.map(func, self.futures, *args, per_block=per_block)
+
+    def release(self):
+        self.runner.release(self.futures)
+
+
+def _labels(runner, y):
+    """The sorted distinct labels of y and their counts, from every block."""
+    sizes = y.chunks[0]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    tasks = [dask.delayed(_block_labels, pure=True)(yb, k, int(starts[k]))
+             for k, yb in enumerate(y.to_delayed().ravel()) if sizes[k] > 0]
+    parts = runner.compute(tasks)
+    labels = np.concatenate([p[0] for p in parts])
+    counts = np.concatenate([p[1] for p in parts])
+    classes, inverse = np.unique(labels, return_inverse=True)
+    return classes, np.bincount(inverse, weights=counts).astype(np.int64)
+
+
+def _standardization(blocks, standardize, n, weighted):
+    """``(mean, scale, column means, total weight)``: the standardization of
+    the training rows of all blocks, as the in-memory fit computes it on
+    one array (:meth:`fastlr._dispatch.Data.column_stats`)."""
+    first = blocks.map(_block_absmax)
+    amax = np.max([f[0] for f in first], axis=0)
+    count = np.sum([f[2] for f in first], axis=0)
+    m = sum(f[3] for f in first)
+    shift = np.where(count == m, first[0][1], 0.0)   # csr_shift; dense: row 0
+    s, inv = _stats.scaling(amax)
+    s1 = np.zeros(n)
+    s2 = np.zeros(n)
+    total = 0.0
+    for a, b, t in blocks.map(_block_sums, inv, shift, weighted):
+        s1 += a
+        s2 += b
+        total += t
+    colmean, colscale = finish(total, s, inv, shift, s1, s2)
+    if not standardize:
+        return np.zeros(n), np.ones(n), colmean, total
+    mean = colmean if standardize is True and not blocks.sparse else np.zeros(n)
+    return mean, colscale.copy(), colmean, total
+
+
+# --------------------------------------------------------------------------
+# training
+
+
+def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
+         first_epoch, monitor, learning_rate, **params):
+    """Parameter-mixing epochs of ``state`` in place; the arguments of
+    :func:`fastlr._sgd.sgd`. Returns ``(losses, converged)``."""
+    rate = AdaptiveRate(lr)
+    epoch = [first_epoch]
+    meta = (state.mean, state.scale, state.softmax)
+
+    def run_one():
+        outs = blocks.map(_block_epoch, _state_arrays(state), meta,
+                          dict(params, learning_rate=learning_rate), epoch[0],
+                          rate.lr, per_block=[(r,) for r in rngs])
+        for k, out in enumerate(outs):
+            rngs[k] = out[3]
+        loss = _mix(state, outs)
+        epoch[0] += 1
+        return loss, loss
+
+    class _Orders:
+        def next(self):
+            return ()
+
+    return run_epochs(run_one, state.finite, _Orders(), epochs=epochs, lr=lr,
+                      tol=tol, n_iter_no_change=n_iter_no_change, track=True,
+                      callback=callback, first_epoch=first_epoch, monitor=monitor,
+                      on_stall=rate.on_stall if learning_rate == "adaptive" else None,
+                      n_classes=state.k if state.softmax else 2)
+
+
+def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha,
+               l1_ratio, fit_intercept, denom, colmean, callback=None,
+               first_epoch=0, warm=False, **sgd_options):
+    """Train ``state`` on the blocks with ``solver`` (as
+    :func:`fastlr._train.train_state`). Returns ``(losses, converged,
+    solver_iterations)``; ``state.rng`` is block 0's advanced generator."""
+    rngs = [rng, *rng.spawn(blocks.B - 1)] if blocks.B > 1 else [rng]
+    sgd_options.pop("rng", None)
+    sgd_options.pop("n_threads", None)
+    sgd_options.pop("epoch_loss", None)
+
+    def run_sgd(**kw):
+        kw.pop("n_threads", None)
+        kw.pop("rng", None)
+        kw.pop("epoch_loss", None)
+        return _ipm(blocks, state, rngs, **kw)
+
+    def loss_grad(center, W, B):
+        outs = blocks.map(_block_loss_grad, center, state.scale, W, B,
+                          state.softmax)
+        loss = 0.0
+        G = np.zeros(W.shape)
+        S = np.zeros(W.shape[0])
+        for lk, Gk, Sk in outs:   # in block order
+            loss += lk
+            G += Gk
+            S += Sk
+        return loss, G, S
+
+    out = run_solver(state, run_sgd, loss_grad, lambda: colmean, denom,
+                     solver=solver, finish_tol=finish_tol, epochs=epochs,
+                     penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+                     fit_intercept=fit_intercept, callback=callback,
+                     first_epoch=first_epoch, warm=warm, **sgd_options)
+    state.rng = rngs[0]
+    return out
+
+
+def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
+          holdout=None, seed=0, n_features=None):
+    """Check the inputs, collect the labels and persist the blocks.
+
+    Returns ``(runner, blocks, classes, counts)``; ``classes`` given: the
+    labels of y must be among them.
+    """
+    runner = _runner(client)
+    X = _check_X(X, n_features)
+    y = _check_rows(y, "y", X)
+    sw = None
+    if sample_weight is not None:
+        if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight,
+                                                                      bool):
+            sample_weight = np.full(X.shape[0], float(sample_weight))
+        sw = _check_rows(sample_weight, "sample_weight", X)
+    seen, counts = _labels(runner, y)
+    if classes is None:
+        classes = seen
+        if classes.shape[0] == 0:
+            raise ValueError("y holds no labels")
+        if classes.shape[0] == 1:
+            raise ValueError(f"y contains only one class ({classes[0]!r}) across "
+                             "all its blocks; training needs two")
+    else:
+        unseen = np.setdiff1d(seen, classes)
+        if unseen.size:
+            raise ValueError(f"y contains labels not in classes {classes!r}: "
+                             f"{unseen!r}")
+        full = np.zeros(classes.shape[0], dtype=np.int64)
+        full[np.searchsorted(classes, seen)] = counts
+        counts = full
+    cw = None if class_weight is None else np.asarray(
+        class_weight(classes, counts), dtype=np.float64)
+    blocks = _Blocks(runner, X, y, sw, classes, cw, holdout, seed)
+    blocks.sparse = X._meta is not None and hasattr(X._meta, "tocsr")
+    blocks.dtype = np.dtype(X.dtype)
+    blocks.n = X.shape[1]
+    blocks.weighted = sw is not None or cw is not None
+    return runner, blocks, classes, counts
+
+
+# --------------------------------------------------------------------------
+# the estimator on Dask (fastlr.LogisticRegression calls these)
+
+
+def _heldout_monitor(blocks, state, best):
+    """The ``monitor`` of ``early_stopping``: the held-out mean log-loss of
+    the mixed model, summed over the blocks' held-out rows where they live;
+    records the scores and keeps a copy of the best state."""
+    def monitor():
+        W, B = state.raw()
+        parts = blocks.map(_block_heldout, W, B, state.softmax)
+        weight = sum(p[1] for p in parts)
+        if weight <= 0.0:
+            raise ValueError("early_stopping: the held-out rows all have weight "
+                             "zero (or there are none); use more data, another "
+                             "validation_fraction or early_stopping=False")
+        loss = sum(p[0] for p in parts) / weight
+        best["scores"].append(-loss)
+        if loss < best["loss"]:
+            best["loss"] = loss
+            best["state"] = state.copy()
+        return loss
+    return monitor
+
+
+def _feature_names(est, X):
+    cols = getattr(X, "columns", None)
+    if cols is not None and len(cols) and all(isinstance(c, str) for c in cols):
+        est.feature_names_in_ = np.asarray(list(cols), dtype=object)
+    elif hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+
+
+def _standardize_option(est):
+    standardize = check_standardize(est.standardize)
+    if standardize is True and not check_fit_intercept(est.fit_intercept):
+        standardize = "scale"   # through the origin in raw space
+    return standardize
+
+
+def estimator_fit(est, X, y, sample_weight=None, client=None):
+    """:meth:`fastlr.LogisticRegression.fit` on Dask collections."""
+    (batch_size, epochs, lr, alpha, tol, n_iter_no_change), options = \
+        est._params(est.max_iter)
+    learning_rate, power_t, l1_ratio, average_start = options
+    solver, finish_tol = est._solver_plan()
+    rng = make_rng(est.random_state)
+    holdout = est.validation_fraction if est.early_stopping else None
+    seed = int(rng.integers(np.iinfo(np.int32).max)) if holdout else 0
+    cw = None
+    if est.class_weight is not None:
+        def cw(classes, counts):
+            return est._class_weight_values(classes, counts, fitting=True)
+    _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
+                                  class_weight=cw, holdout=holdout, seed=seed)
+    try:
+        n = blocks.n
+        old = getattr(est, "training_state_", None)
+        warm = est.warm_start and old is not None and old.n_features == n \
+            and np.array_equal(getattr(est, "classes_", None), classes)
+        mean, scale, colmean, denom = _standardization(
+            blocks, _standardize_option(est), n, blocks.weighted)
+        if denom <= 0.0:
+            raise ValueError("class_weight and sample_weight give every training "
+                             "sample weight zero")
+        k = classes.shape[0]
+        state = old if warm else ModelState(mean, scale, k if k > 2 else 1,
+                                            softmax=k > 2)
+        if blocks.sparse and state.centers():
+            raise ValueError("X is sparse but the model centers its features (it "
+                             "was started on dense X with standardize=True); "
+                             "use standardize='scale' or False")
+        monitor = best = None
+        if holdout:
+            best = {"scores": [], "loss": np.inf, "state": None}
+            monitor = _heldout_monitor(blocks, state, best)
+        losses, converged, iters = _fit_state(
+            blocks, state, rng, solver=solver, finish_tol=finish_tol,
+            epochs=epochs, penalty=est.penalty, alpha=alpha, l1_ratio=l1_ratio,
+            fit_intercept=bool(est.fit_intercept), denom=denom, colmean=colmean,
+            warm=warm, batch_size=batch_size, lr=lr, shuffle=est.shuffle,
+            tol=tol, n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
+            power_t=power_t, average_start=average_start, monitor=monitor)
+    finally:
+        blocks.release()
+    est._store_fit(state, blocks.dtype, classes, losses, converged, iters, solver,
+                   epochs, tol, best)
+    est.n_features_in_ = n
+    _feature_names(est, X)
+    return est
+
+
+def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=None):
+    """:meth:`fastlr.LogisticRegression.partial_fit` on Dask collections: one
+    parameter-mixing epoch over the blocks."""
+    (batch_size, _, lr, alpha, _, n_iter_no_change), options = est._params(1)
+    learning_rate, power_t, l1_ratio, average_start = options
+    first = not hasattr(est, "classes_")
+    if first:
+        if classes is None:
+            raise ValueError("classes must be passed on the first call to "
+                             "partial_fit")
+        classes = np.unique(np.asarray(classes))
+        if classes.shape[0] < 2:
+            raise ValueError(f"classes must hold at least two labels, got "
+                             f"{classes.shape[0]}")
+    elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)),
+                                                    est.classes_):
+        raise ValueError(f"classes={classes!r} differs from the classes of the "
+                         f"first partial_fit call {est.classes_!r}")
+    else:
+        classes = est.classes_
+    cw = None
+    if est.class_weight is not None:
+        def cw(classes, counts):
+            return est._class_weight_values(classes, counts, fitting=False)
+    _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
+                                  classes=classes, class_weight=cw,
+                                  n_features=None if first else est.n_features_in_)
+    try:
+        if first:
+            mean, scale, _, _ = _standardization(blocks, _standardize_option(est),
+                                                 blocks.n, False)
+            k = classes.shape[0]
+            state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
+            state.rng = make_rng(est.random_state)
+        else:
+            state = est.training_state_
+        n_iter = 0 if first else est.n_iter_
+        losses, _, _ = _fit_state(
+            blocks, state, state.rng, solver="sgd", finish_tol=None, epochs=1,
+            penalty=est.penalty, alpha=alpha, l1_ratio=l1_ratio,
+            fit_intercept=bool(est.fit_intercept), denom=1.0, colmean=None,
+            first_epoch=n_iter, batch_size=batch_size, lr=lr, shuffle=est.shuffle,
+            tol=None, n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
+            power_t=power_t, average_start=average_start, monitor=None)
+    finally:
+        blocks.release()
+    if first:
+        est.classes_ = classes
+        est.loss_curve_ = np.empty(0)
+        est.n_features_in_ = blocks.n
+        _feature_names(est, X)
+    est._set_state(state, blocks.dtype)
+    est.n_iter_ = n_iter + 1
+    est.loss_curve_ = np.concatenate([est.loss_curve_, losses])
+    return est
+
+
+def decision_function(est, X):
+    """Logits of a fitted estimator on a dask X, as a dask array computed
+    blockwise: (m,) for two classes, (m, k) for more."""
+    X = _check_X(X, est.n_features_in_)
+    W = np.asarray(est.coef_, dtype=np.float64)
+    B = np.asarray(est.intercept_, dtype=np.float64)
+    dtype = X.dtype
+    if W.shape[0] == 1:
+        return X.map_blocks(_block_decision, W, B, dtype, True, drop_axis=1,
+                            dtype=dtype, meta=np.empty((0,), dtype=dtype))
+    return X.map_blocks(_block_decision, W, B, dtype, False,
+                        chunks=(X.chunks[0], (W.shape[0],)), dtype=dtype,
+                        meta=np.empty((0, 0), dtype=dtype))
+
+
+def _proba(z):
+    from ._kernels import predict as _predict
+
+    if z.ndim == 2:
+        z = z.copy()
+        _predict.softmax_rows(z, z)
+        return z
+    p = np.empty_like(z)
+    _predict.sigmoid_array(z, p)
+    return np.column_stack([1.0 - p, p])
+
+
+def predict_proba(est, X):
+    z = decision_function(est, X)
+    k = max(len(est.classes_), 2)
+    return z.map_blocks(_proba, chunks=(z.chunks[0], (k,)),
+                        new_axis=1 if z.ndim == 1 else None, dtype=z.dtype,
+                        meta=np.empty((0, 0), dtype=z.dtype))
+
+
+def _labels_of(z, classes):
+    if z.ndim == 2:
+        return classes[z.argmax(axis=1)]
+    return classes[(z > 0).astype(np.intp)]
+
+
+def predict(est, X):
+    z = decision_function(est, X)
+    classes = est.classes_
+    return z.map_blocks(_labels_of, classes, drop_axis=1 if z.ndim == 2 else None,
+                        dtype=classes.dtype, meta=np.empty((0,), dtype=classes.dtype))
+
+
+def score(est, X, y, sample_weight=None):
+    """Mean accuracy on a dask X (weighted by ``sample_weight``): computed
+    blockwise, only the sums travel."""
+    labels = predict(est, X)
+    Xd = _check_X(X, est.n_features_in_)
+    yd = _check_rows(y, "y", Xd)
+    hits = (labels == yd).astype(np.float64)
+    if sample_weight is None:
+        return float(hits.mean().compute())
+    sw = _check_rows(sample_weight, "sample_weight", Xd).astype(np.float64)
+    num, den = dask.compute((hits * sw).sum(), sw.sum())
+    return float(num / den)
+
+
+# --------------------------------------------------------------------------
+# the functional form
 
 
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
           shuffle=True, random_state=None, penalty=None, alpha=1e-4, client=None,
-          tol=None, n_iter_no_change=5, n_threads=1, callback=None):
-    """Fit binary logistic regression on a dask array by parameter averaging.
+          tol=None, n_iter_no_change=5, n_threads=1, callback=None,
+          sample_weight=None, learning_rate="constant", power_t=0.5,
+          l1_ratio=0.15, average=False, fit_intercept=True, solver="sgd"):
+    """Fit binary logistic regression on a dask array where its blocks live.
 
     Each epoch, every row block of X runs one epoch of fastlr's mini-batch
-    SGD kernel on its own rows, where it lives, starting from the current
-    model; the client then averages the block models weighted by their row
-    counts (iterative parameter mixing, McDonald et al. 2010; one-shot
-    parameter averaging, Zinkevich et al. 2010, "Parallelized Stochastic
-    Gradient Descent"). See the module docstring.
+    SGD kernel on its own rows, starting from the current model and
+    optimizer state; the client then averages the block states weighted by
+    their row counts (iterative parameter mixing, McDonald et al. 2010;
+    Zinkevich et al. 2010). ``solver="lbfgs"`` / ``"auto"`` finish (or
+    replace) the epochs with L-BFGS over blockwise gradient sums. See the
+    module docstring; :class:`fastlr.LogisticRegression` does the same for
+    every model from ``fit(dask_X, dask_y)``.
 
     Parameters
     ----------
-    X : dask.array.Array or numpy.ndarray of shape (m, n)
-        Features, chunked by rows (column chunks are merged into one:
-        a block must hold whole rows). A numpy array is one block. Chunk
-        sizes must be known. Each block is converted once (C-contiguous,
-        float32 kept, other dtypes to float64) and held by the workers.
-    y : dask.array.Array or numpy.ndarray of shape (m,)
-        Labels 0 or 1, both present; rechunked to X's row chunks.
-    batch_size, epochs, lr, standardize, penalty, alpha, tol, n_iter_no_change
+    X : dask.array.Array or dask DataFrame of shape (m, n)
+        Features, chunked by rows (column chunks are merged into one: a
+        block must hold whole rows), dense or with scipy.sparse CSR blocks.
+        Chunk sizes must be known. Each block is converted once
+        (C-contiguous, float32 kept, other dtypes to float64) and held by
+        the workers.
+    y : dask.array.Array (chunked as X's rows) or numpy.ndarray of shape (m,)
+        Labels 0 or 1, both present.
+    batch_size, epochs, lr, standardize, penalty, alpha, tol, n_iter_no_change,
+    sample_weight, learning_rate, power_t, l1_ratio, average, fit_intercept, solver
         As in :func:`fastlr.train`, applied within each block (the last
-        batch of each block may be smaller). ``standardize`` uses the
-        statistics of all of X, computed on the workers: each block sends
-        its row count, column means, largest ``|x|`` and the standard
-        deviation of ``x / max|x|``; the client merges them with Chan et
-        al.'s formula in units of the largest ``|x|`` (no overflow for
-        finite data).
+        batch of each block may be smaller); ``standardize`` uses the
+        statistics of all of X, computed blockwise on the workers.
     shuffle : {True, False, "blocks", "rows"}, default True
-        As in :func:`fastlr.train`, within each block. Block ``k`` draws its
-        orders from its own generator: block 0 from the generator
-        :func:`fastlr.train` would use for ``random_state``, block ``k > 0``
-        from the ``k``-th child (``Generator.spawn``) of that generator;
-        epoch ``e`` of block ``k`` uses the ``e``-th draw. The generator
-        state travels with the task, so orders depend only on
-        ``random_state``, the epoch and the block index, never on which
-        worker ran what. With a single block this is exactly
-        :func:`fastlr.train`.
+        As in :func:`fastlr.train`, within each block. Block 0 draws its
+        orders from the generator :func:`fastlr.train` would use for
+        ``random_state``, block ``k > 0`` from the ``k``-th child
+        (``Generator.spawn``); the generator state travels with the task,
+        so orders depend only on ``random_state``, the epoch and the block
+        index, never on which worker ran what. With a single block this is
+        exactly :func:`fastlr.train`.
     random_state : None, int, numpy Generator or RandomState
     client : distributed.Client or None
-        Where to run. None uses the current client (``distributed.get_client()``)
-        if there is one, else dask's default scheduler (``dask.compute``).
+        Where to run. None uses the current client if there is one, else
+        dask's default scheduler.
     n_threads : int, default 1
-        Numba threads per block task (one worker thread per core is the usual
-        dask layout, hence 1).
+        Accepted for compatibility; block tasks run on one thread each
+        (one worker thread per core is the usual dask layout).
     callback : callable(epoch, loss) or None
 
     Returns
     -------
     fastlr.TrainResult
         ``(w, b, losses)`` in raw feature space, ``w`` in X's dtype;
-        ``losses[e]`` is the row-weighted mean over the blocks of their
-        running losses in epoch ``e`` (each block's rows scored by that
-        block's own model at the time).
-
-    Raises
-    ------
-    TypeError, ValueError
-        Bad input, naming the argument (NaN/inf in X and non-binary labels
-        are found in the statistics pass and name the row block).
-    fastlr.DivergedError
-        The loss became inf/NaN or exploded.
+        ``losses[e]`` is the weighted mean over the blocks of their running
+        losses in epoch ``e``.
 
     Examples
     --------
@@ -324,72 +897,38 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     >>> fastlr.predict(np.array([[0.0], [3.0]]), w, b).tolist()
     [0, 1]
     """
-    if penalty not in (None, "l2"):
-        # an L1 part is applied by cumulative truncation whose running totals
-        # live in each block's optimizer state, which is rebuilt every epoch
-        raise ValueError(f"penalty must be None or 'l2' for distributed "
-                         f"training, got {penalty!r}")
+    solver, finish_tol = check_solver(solver, tol)
     params = check_train_params(batch_size, epochs, lr, penalty, alpha, "running",
-                                tol, n_iter_no_change, shuffle)
-    batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
-    n_threads = check_positive_int(n_threads, "n_threads")
-    if not isinstance(standardize, (bool, np.bool_)):
-        raise TypeError(f"standardize must be True or False, got {standardize!r}")
+                                tol if solver == "sgd" else None, n_iter_no_change,
+                                shuffle)
+    batch_size, epochs, lr, alpha, sgd_tol, n_iter_no_change = params
+    learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
+        learning_rate, power_t, l1_ratio, average)
+    check_positive_int(n_threads, "n_threads")
+    fit_intercept = check_fit_intercept(fit_intercept)
+    standardize = check_standardize(standardize)
+    if standardize is True and not fit_intercept:
+        standardize = "scale"
     rng = make_rng(random_state)
-    X, y = _check_inputs(X, y)
-    runner = _runner(client)
-
-    # row blocks, skipping empty ones
-    sizes = X.chunks[0]
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    keep = [k for k, s in enumerate(sizes) if s > 0]
-    xs = X.to_delayed().ravel()
-    ys = y.to_delayed().ravel()
-    blocks = runner.persist(_prepare_block, [xs[k] for k in keep],
-                            [ys[k] for k in keep], keep,
-                            [int(starts[k]) for k in keep])
+    _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
+                                  classes=None)
     try:
-        mean, scale, m, ones, counts = column_stats(runner, blocks)
-        if ones == 0 or ones == m:
-            raise ValueError(f"y contains a single class ({int(ones > 0)}); "
-                             "training needs both labels 0 and 1")
-        if not standardize:
-            mean, scale = np.zeros(X.shape[1]), np.ones(X.shape[1])
-        return _fit(runner, blocks, counts, mean, scale, rng, X.dtype, dict(
-            batch_size=batch_size, lr=lr, shuffle=shuffle, penalty=penalty,
-            alpha=alpha, n_threads=n_threads), epochs=epochs, lr=lr, tol=tol,
-            n_iter_no_change=n_iter_no_change, callback=callback)
+        if not (classes.shape[0] == 2 and set(classes.tolist()) <= {0, 1}):
+            raise ValueError(f"y must hold the labels 0 and 1, got "
+                             f"{classes.tolist()!r} (use fastlr.LogisticRegression "
+                             "for other labels or more classes)")
+        mean, scale, colmean, denom = _standardization(blocks, standardize,
+                                                       blocks.n, blocks.weighted)
+        state = ModelState(mean, scale)
+        losses, _, _ = _fit_state(
+            blocks, state, rng, solver=solver, finish_tol=finish_tol,
+            epochs=epochs, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
+            fit_intercept=fit_intercept, denom=denom, colmean=colmean,
+            callback=callback, batch_size=batch_size, lr=lr, shuffle=shuffle,
+            tol=sgd_tol, n_iter_no_change=n_iter_no_change,
+            learning_rate=learning_rate, power_t=power_t,
+            average_start=average_start, monitor=None)
     finally:
-        runner.release(blocks)
-
-
-def _fit(runner, blocks, counts, mean, scale, rng, dtype, params, **loop):
-    counts = np.array(counts, dtype=np.float64)
-    frac = counts / counts.sum()
-    # block 0 uses train's own generator, block k the k-th spawned child
-    rngs = [rng, *rng.spawn(len(blocks) - 1)] if len(blocks) > 1 else [rng]
-    state = ModelState(mean, scale)
-    epoch = [0]
-
-    def run_one():
-        outs = runner.map(_block_epoch, blocks, mean, scale, state.W[0].copy(),
-                          float(state.B[0]), params, epoch[0],
-                          per_block=[(r,) for r in rngs])
-        # average in block order, whatever order the tasks finished in
-        w = np.zeros(state.n_features)
-        b = 0.0
-        loss = 0.0
-        for k, (wk, bk, loss_k, _, rng_k) in enumerate(outs):
-            w += frac[k] * wk
-            b += frac[k] * bk
-            loss += loss_k
-            rngs[k] = rng_k
-        state.W[0] = w
-        state.B[0] = b
-        epoch[0] += 1
-        loss /= counts.sum()
-        return loss, loss
-
-    losses, _ = run_epochs(run_one, state.finite, _Epochs(), track=True, **loop)
+        blocks.release()
     W, B = state.raw()
-    return TrainResult(W[0].astype(dtype, copy=False), float(B[0]), losses)
+    return TrainResult(W[0].astype(blocks.dtype, copy=False), float(B[0]), losses)

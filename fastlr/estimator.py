@@ -28,6 +28,7 @@ from ._validation import (
     check_sample_weight,
     check_standardize,
     check_X,
+    is_dask,
     is_sparse,
     numeric_input,
 )
@@ -59,6 +60,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     copy): sparse input trains in CSR kernels that touch only the stored
     entries and, each step, only the weights of the columns present in the
     batch (see :func:`fastlr.train`), on one thread.
+
+    ``X`` may also be a ``dask.array`` (dense or CSR blocks) or a dask
+    DataFrame (columns as features), with ``y`` and ``sample_weight`` as
+    dask arrays chunked like X's rows: ``fit`` and ``partial_fit`` then
+    train where the blocks live, never gathering X (see
+    :mod:`fastlr.distributed`: SGD epochs by parameter mixing, the finisher
+    over blockwise gradient sums), and the predictions are dask arrays
+    computed blockwise.
 
     Parameters
     ----------
@@ -312,38 +321,41 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _class_weights(self, y01, classes, sw, fitting):
         """``sample_weight`` times the weight of each row's class."""
-        cw = self.class_weight
-        if cw is None:
+        if self.class_weight is None:
             return sw
-        if isinstance(cw, str):  # "balanced" (checked by _params)
-            if not fitting:
-                raise ValueError("class_weight='balanced' is not supported by "
-                                 "partial_fit (the class counts of the whole "
-                                 "stream are unknown); pass a dict of weights")
-            m = y01.shape[0]
-            k = classes.shape[0]
-            counts = np.bincount(y01.astype(np.intp), minlength=k)
-            weights = m / (counts * float(k))
-        else:
-            weights = np.ones(classes.shape[0])
-            for label, value in cw.items():
-                hits = np.flatnonzero(classes == label) if _comparable(
-                    label, classes) else []
-                if len(hits) == 0:
-                    raise ValueError(f"class_weight names the label {label!r}, "
-                                     f"which is not one of the classes "
-                                     f"{classes.tolist()!r}")
-                if isinstance(value, bool) or not isinstance(value, numbers.Real) \
-                        or not np.isfinite(value) or value < 0:
-                    raise ValueError(f"class_weight[{label!r}] must be a finite "
-                                     f"number >= 0, got {value!r}")
-                weights[hits[0]] = float(value)
-        row = weights[y01.astype(np.intp)]
+        counts = np.bincount(y01.astype(np.intp), minlength=classes.shape[0])
+        row = self._class_weight_values(classes, counts, fitting)[
+            y01.astype(np.intp)]
         out = row if sw.shape[0] == 0 else sw * row
         if not (out > 0).any():
             raise ValueError("class_weight and sample_weight give every sample "
                              "weight zero")
         return out
+
+    def _class_weight_values(self, classes, counts, fitting):
+        """The weight of each class of ``classes`` (``counts``: its rows)."""
+        cw = self.class_weight
+        if isinstance(cw, str):  # "balanced" (checked by _params)
+            if not fitting:
+                raise ValueError("class_weight='balanced' is not supported by "
+                                 "partial_fit (the class counts of the whole "
+                                 "stream are unknown); pass a dict of weights")
+            k = classes.shape[0]
+            return counts.sum() / (counts * float(k))
+        weights = np.ones(classes.shape[0])
+        for label, value in cw.items():
+            hits = np.flatnonzero(classes == label) if _comparable(
+                label, classes) else []
+            if len(hits) == 0:
+                raise ValueError(f"class_weight names the label {label!r}, "
+                                 f"which is not one of the classes "
+                                 f"{classes.tolist()!r}")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                    or not np.isfinite(value) or value < 0:
+                raise ValueError(f"class_weight[{label!r}] must be a finite "
+                                 f"number >= 0, got {value!r}")
+            weights[hits[0]] = float(value)
+        return weights
 
     def _encode(self, y, classes):
         """Labels as the kernels take them: int64 codes, 0/1 for two classes
@@ -386,6 +398,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if is_dask(X):   # trains where the blocks live, never gathers X
+            return _distributed().estimator_fit(self, X, y, sample_weight)
         (batch_size, epochs, lr, alpha, tol, n_iter_no_change), options = \
             self._params(self.max_iter)
         learning_rate, power_t, l1_ratio, average_start = options
@@ -424,33 +438,41 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 shuffle=self.shuffle, rng=rng, epoch_loss="running", tol=tol,
                 n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
                 power_t=power_t, average_start=average_start, monitor=monitor)
+        self._store_fit(state, data.dtype, classes, losses, converged,
+                        solver_iterations, solver, epochs, tol,
+                        best if monitor is not None else None)
+        return self
+
+    def _store_fit(self, state, dtype, classes, losses, converged,
+                   solver_iterations, solver, epochs, tol, best):
+        """The end of ``fit`` (in memory or on Dask): warnings, attributes;
+        ``best`` the record of ``early_stopping`` (None without)."""
         if solver == "sgd" and tol is not None and not converged and epochs > 0:
             warnings.warn(
                 f"Maximum number of epochs ({epochs}) reached before the "
-                f"{'held-out ' if monitor is not None else ''}loss stopped "
+                f"{'held-out ' if best is not None else ''}loss stopped "
                 f"improving by tol={tol}; increase max_iter or lr",
-                ConvergenceWarning, stacklevel=2)
+                ConvergenceWarning, stacklevel=3)
         if solver != "sgd" and self.tol is not None and not converged and epochs > 0:
             warnings.warn(
                 f"solver={self.solver!r} used all max_iter={epochs} passes "
                 f"before the objective's relative decrease fell below "
                 f"tol={self.tol}; the last iterate, the best one seen, is kept: "
                 "increase max_iter (or tol), or alpha if the classes are "
-                "separable", ConvergenceWarning, stacklevel=2)
+                "separable", ConvergenceWarning, stacklevel=3)
         self.validation_scores_ = None
         self.best_validation_score_ = None
-        if monitor is not None:
+        if best is not None:
             self.validation_scores_ = np.array(best["scores"])
             if best["state"] is not None:
                 state = best["state"]
                 self.best_validation_score_ = float(max(best["scores"]))
         self.classes_ = classes
-        self._set_state(state, data.dtype)
+        self._set_state(state, dtype)
         self.n_iter_ = int(losses.shape[0])
         self.n_solver_iter_ = int(solver_iterations)
         self.solver_ = solver
         self.loss_curve_ = losses
-        return self
 
     def _validation_split(self, data, y01, sw, rng):
         """Stratified held-out split for ``early_stopping``.
@@ -522,6 +544,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        if is_dask(X):
+            return _distributed().estimator_partial_fit(self, X, y, classes,
+                                                        sample_weight)
         (batch_size, _, lr, alpha, _, n_iter_no_change), options = self._params(1)
         learning_rate, power_t, l1_ratio, average_start = options
         first = not hasattr(self, "classes_")
@@ -588,6 +613,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Logits ``X @ coef_.T + intercept_``: shape (m,) for two classes,
         (m, k) for k > 2 (column ``c`` scores ``classes_[c]``)."""
+        if is_dask(X):   # a dask array, computed blockwise
+            check_is_fitted(self)
+            return _distributed().decision_function(self, X)
         check_is_fitted(self)
         X = numeric_input(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
@@ -598,6 +626,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities, shape (m, k), columns in ``classes_`` order
         (sigmoid for two classes, stable softmax for more)."""
+        if is_dask(X):
+            check_is_fitted(self)
+            return _distributed().predict_proba(self, X)
         z = self.decision_function(X)
         if z.ndim == 2:
             _predict.softmax_rows(z, z)
@@ -608,12 +639,28 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`."""
+        if is_dask(X):
+            import dask.array as da
+
+            with np.errstate(divide="ignore"):
+                return da.log(self.predict_proba(X))
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on (X, y) (weighted by
+        ``sample_weight``); on Dask collections computed blockwise."""
+        if is_dask(X):
+            check_is_fitted(self)
+            return _distributed().score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted labels: for two classes ``classes_[1]`` where the logit
         is positive, else the class of the largest logit."""
+        if is_dask(X):
+            check_is_fitted(self)
+            return _distributed().predict(self, X)
         z = self.decision_function(X)
         if z.ndim == 2:
             return self.classes_[z.argmax(axis=1)]
@@ -624,6 +671,14 @@ def validate_params(model):
     """Check a :class:`LogisticRegression`'s parameters as ``fit`` does:
     TypeError or ValueError naming the first bad one."""
     model._params(model.max_iter)
+
+
+def _distributed():
+    """:mod:`fastlr.distributed`, imported when a Dask collection arrives
+    (dask is optional)."""
+    from . import distributed
+
+    return distributed
 
 
 def _data(X):

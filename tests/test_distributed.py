@@ -122,15 +122,13 @@ def test_four_partitions_heldout_loss(client, data, heldout, array_type):
     assert got.losses[-1] < got.losses[0]
 
 
-def test_deterministic_and_independent_of_y_chunks(client, data):
-    """Orders depend on random_state, epoch and block, not on scheduling;
-    y is rechunked to X's row blocks."""
+def test_deterministic(client, data):
+    """Orders depend on random_state, epoch and block, not on scheduling."""
     X, y = data
     Xd = da.from_array(X, chunks=(M // 4, N))
     a = fdist.train(Xd, da.from_array(y, chunks=M // 4), random_state=3,
                     client=client, **FIT)
-    b = fdist.train(Xd, da.from_array(y, chunks=3_000), random_state=3,
-                    client=client, **FIT)
+    b = fdist.train(Xd, y, random_state=3, client=client, **FIT)
     np.testing.assert_array_equal(a.w, b.w)
     np.testing.assert_array_equal(a.losses, b.losses)
     c = fdist.train(Xd, y, random_state=4, client=client, **FIT)
@@ -161,12 +159,12 @@ def test_block_stats_match_one_array(data):
     X = X.copy()
     X[:, 3] = 2.5  # constant column: scale 1, as in fastlr.train
     X[:, 4] = X[:, 4] / np.abs(X[:, 4]).max() * 1e300  # squares would overflow
-    runner = fdist._LocalRunner()
-    blocks = [fdist._prepare_block(X[i:i + 3000], y[i:i + 3000], k, i)
-              for k, i in enumerate(range(0, M, 3000))]
-    mean, scale, m, ones, counts = fdist.column_stats(runner, blocks)
-    assert (m, ones) == (M, y.sum())
-    assert sum(counts) == M
+    _, blocks, _, _ = fdist._open(da.from_array(X, chunks=(3000, N)),
+                                  da.from_array(y, chunks=3000), None, client=None)
+    mean, scale, colmean, total = fdist._standardization(blocks, True, N, False)
+    blocks.release()
+    assert total == M
+    np.testing.assert_array_equal(colmean, mean)
     from fastlr._dispatch import as_data
 
     whole_mean, whole_scale = (a[0] for a in as_data(X).column_stats())
@@ -213,15 +211,17 @@ def test_bad_input(client, data):
         fdist.train(Xd, da.from_array(y[:-1], chunks=5_000), client=client)
     bad = y.copy()
     bad[12_345] = 2
-    with pytest.raises(ValueError, match="y must contain only the binary labels"):
+    with pytest.raises(ValueError, match="y must hold the labels 0 and 1"):
         fdist.train(Xd, bad, client=client, **FIT)
-    with pytest.raises(ValueError, match="single class"):
+    with pytest.raises(ValueError, match="y's blocks are not aligned with X's row"):
+        fdist.train(Xd, da.from_array(y, chunks=3_000), client=client, **FIT)
+    with pytest.raises(ValueError, match="y contains only one class"):
         fdist.train(Xd, np.zeros(M), client=client, **FIT)
     Xn = X.copy()
     Xn[12_345, 2] = np.nan
     with pytest.raises(ValueError, match=r"X contains NaN.*row block 2, rows 10000"):
         fdist.train(da.from_array(Xn, chunks=(5_000, N)), y, client=client, **FIT)
-    with pytest.raises(TypeError, match="X must be a dask.array.Array or a numpy"):
+    with pytest.raises(TypeError, match="X must be a dask.array.Array, a dask DataFrame"):
         fdist.train(X.tolist(), y, client=client)
     with pytest.raises(ValueError, match="X must be 2-D"):
         fdist.train(da.from_array(y, chunks=5_000), y, client=client)
@@ -277,12 +277,6 @@ def test_blocks_never_gathered(client, data):
     assert max(control) >= block_bytes
 
 
-def test_l1_penalties_rejected_for_distributed(client):
-    X, y = np.ones((10, 2)), np.arange(10) % 2
-    with pytest.raises(ValueError, match="penalty"):
-        fdist.train(X, y, penalty="l1", client=client)
-
-
 @pytest.mark.parametrize("batch", [2**31, 2**63 - 1, 2**63], ids=["2**31", "2**63-1",
                                                                    "2**63"])
 def test_batch_larger_than_a_block_is_the_whole_block(client, data, batch):
@@ -297,3 +291,15 @@ def test_batch_larger_than_a_block_is_the_whole_block(client, data, batch):
     np.testing.assert_array_equal(got.w, want.w)
     np.testing.assert_array_equal(got.losses, want.losses)
     assert np.abs(got.w).max() > 0.01   # it trained
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+def test_l1_penalties_one_block_equals_train(client, data, penalty):
+    """L1 parts train on Dask: the cumulative penalty travels with the
+    model state, so one block is fastlr.train (exact zeros included)."""
+    X, y = data
+    kw = dict(FIT, epochs=3, penalty=penalty, alpha=3e-3, random_state=2)
+    expected = fastlr.train(X, y, **kw)
+    got = fdist.train(da.from_array(X, chunks=X.shape), y, client=client, **kw)
+    np.testing.assert_allclose(got.w, expected.w, rtol=1e-10, atol=1e-14)
+    np.testing.assert_array_equal(got.w == 0, expected.w == 0)

@@ -1,0 +1,412 @@
+"""fastlr.LogisticRegression on Dask collections, on a LocalCluster of two
+worker processes (the block tasks really run elsewhere, their results
+really travel).
+
+The yardsticks: with one block, parameter mixing is the in-memory SGD, so
+the dask fit must give the in-memory estimator's model (to the rounding of
+the blockwise statistics) for every model and option; with many blocks the
+L-BFGS finisher must reach the in-memory optimum; a worker killed mid-fit
+must not change the result at all.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+import fastlr  # noqa: E402
+import fastlr.distributed as fdist  # noqa: E402
+from fastlr import LogisticRegression  # noqa: E402
+
+#: One block: the same batches and arithmetic as in memory; the blockwise
+#: standardization sums are added in another order (1e-15 relative), which
+#: a few SGD epochs amplify to well below this.
+ONE_BLOCK_RTOL = 1e-9
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                       processes=True, dashboard_address=":0")
+    cl = distributed.Client(cluster)
+    try:
+        yield cl
+    finally:
+        cl.close()
+        cluster.close()
+
+
+def make_data(seed, m=800, n=6, k=2, sparse=False, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    Z = rng.normal(size=(m, n))
+    y = (Z @ rng.normal(size=(n, k)) + rng.gumbel(size=(m, k))).argmax(axis=1)
+    X = Z * rng.uniform(0.5, 3.0, n) + rng.uniform(-2.0, 2.0, n)
+    if sparse:
+        X = sp.csr_matrix(np.where(rng.uniform(size=X.shape) < 0.5, X, 0.0))
+    return X.astype(dtype), np.asarray(["ab", "cd", "ef", "gh"])[y]
+
+
+def to_dask(a, rows):
+    if sp.issparse(a):
+        return da.from_array(a, chunks=(rows, a.shape[1]), asarray=False)
+    return da.from_array(a, chunks=(rows,) + a.shape[1:])
+
+
+SGD = dict(solver="sgd", max_iter=4, tol=None, lr=0.05, batch_size=20,
+           random_state=3)
+
+OPTION_CASES = {
+    "plain": {},
+    "l1": dict(penalty="l1", alpha=3e-3),
+    "elasticnet-avg": dict(penalty="elasticnet", alpha=1e-3, l1_ratio=0.5,
+                           average=5),
+    "invscaling-weights": dict(learning_rate="invscaling", power_t=0.3,
+                               class_weight="balanced", sample_weight=True),
+    "adagrad-scale": dict(learning_rate="adagrad", lr=0.2, standardize="scale",
+                          class_weight={"cd": 2.0}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OPTION_CASES))
+@pytest.mark.parametrize("k,sparse,dtype", [(2, False, np.float64),
+                                            (3, False, np.float32),
+                                            (3, True, np.float64)])
+def test_one_block_equals_in_memory(client, case, k, sparse, dtype):
+    """Every model (binary / softmax, dense / CSR, float32) and option
+    (penalties with their cumulative L1 totals, averaging, schedules,
+    sample and class weights): one block trains exactly as in memory."""
+    X, y = make_data(1, k=k, sparse=sparse, dtype=dtype)
+    opts = dict(OPTION_CASES[case])
+    sw = None
+    if opts.pop("sample_weight", False):
+        sw = np.random.default_rng(2).uniform(0.2, 2.0, X.shape[0])
+    kw = dict(SGD, **opts)
+    expected = LogisticRegression(**kw).fit(X, y, sample_weight=sw)
+    got = LogisticRegression(**kw).fit(
+        to_dask(X, X.shape[0]), to_dask(y, X.shape[0]),
+        sample_weight=None if sw is None else to_dask(sw, X.shape[0]))
+    assert got.coef_.dtype == dtype
+    np.testing.assert_array_equal(got.classes_, expected.classes_)
+    rtol = ONE_BLOCK_RTOL if dtype == np.float64 else 1e-5
+    scale = np.abs(expected.coef_).max()
+    np.testing.assert_allclose(got.coef_, expected.coef_, rtol=rtol,
+                               atol=rtol * scale)
+    np.testing.assert_allclose(got.intercept_, expected.intercept_, rtol=rtol,
+                               atol=rtol * scale)
+    np.testing.assert_allclose(got.loss_curve_, expected.loss_curve_, rtol=1e-6)
+    for name in ("steps", "l1_u", "l1_q", "gsq", "avg"):
+        np.testing.assert_allclose(getattr(got.training_state_, name),
+                                   getattr(expected.training_state_, name),
+                                   rtol=1e-5, atol=1e-8)
+    if opts.get("penalty") == "l1":   # exact zeros, as in memory
+        assert (got.coef_ == 0).sum() == (expected.coef_ == 0).sum()
+
+
+@pytest.mark.parametrize("k,sparse", [(2, False), (3, False), (3, True)])
+def test_finisher_reaches_the_in_memory_optimum_on_eight_blocks(client, k, sparse):
+    """L-BFGS over blockwise gradient sums: the same optimum as in memory
+    at any block count (the objective is the same sum, added per block)."""
+    X, y = make_data(4, m=1200, k=k, sparse=sparse)
+    kw = dict(solver="lbfgs", alpha=1e-3, tol=1e-10, max_iter=200)
+    expected = LogisticRegression(**kw).fit(X, y)
+    got = LogisticRegression(**kw).fit(to_dask(X, 150), to_dask(y, 150))
+    assert got.solver_ == "lbfgs"
+    scale = np.abs(expected.coef_).max()
+    np.testing.assert_allclose(got.coef_, expected.coef_, atol=1e-5 * scale)
+    np.testing.assert_allclose(got.intercept_, expected.intercept_,
+                               atol=1e-5 * scale)
+
+
+def test_auto_and_mixing_on_eight_blocks_heldout_loss(client):
+    """solver='auto' (one mixing epoch, then the finisher) matches the
+    in-memory optimum; plain parameter mixing on 8 blocks reaches the
+    in-memory SGD's held-out loss given 8 times the epochs."""
+    X, y = make_data(5, m=6000, n=8)
+    X, y, Xt, yt = X[:4000], y[:4000], X[4000:], y[4000:]
+    auto = LogisticRegression(alpha=1e-4, tol=1e-8, random_state=0)
+    auto_d = LogisticRegression(alpha=1e-4, tol=1e-8, random_state=0)
+    auto.fit(X, y)
+    auto_d.fit(to_dask(X, 500), to_dask(y, 500))
+    assert auto_d.solver_ == "auto" and auto_d.n_solver_iter_ > 0
+
+    def heldout(model):
+        p = model.predict_proba(Xt)[:, 1]
+        return fastlr.log_loss((yt == model.classes_[1]).astype(int), p)
+
+    assert heldout(auto_d) == pytest.approx(heldout(auto), rel=1e-4)
+    # each of the 8 blocks makes 1/8 of the steps of an in-memory epoch:
+    # mixing needs about 8 times the epochs (measured: +19% held-out loss
+    # after the same 20 epochs, +8% after 40, +0.6% after 160)
+    kw = dict(solver="sgd", tol=None, lr=0.05, batch_size=20, random_state=0)
+    sgd = LogisticRegression(max_iter=20, **kw).fit(X, y)
+    sgd_d = LogisticRegression(max_iter=160, **kw).fit(to_dask(X, 500),
+                                                       to_dask(y, 500))
+    assert heldout(sgd_d) == pytest.approx(heldout(sgd), rel=0.01)
+    assert heldout(sgd) < 0.5 * np.log(2)   # not a trivial problem
+
+
+def test_l1_totals_carry_across_epochs(client):
+    """The cumulative L1 penalty keeps growing from epoch to epoch on the
+    client's state (it is not restarted by each block's epoch)."""
+    X, y = make_data(7, m=1200)
+    Xd, yd = to_dask(X, 300), to_dask(y, 300)
+    kw = dict(SGD, penalty="l1", alpha=1e-2)
+    one = LogisticRegression(**dict(kw, max_iter=1)).fit(Xd, yd)
+    three = LogisticRegression(**dict(kw, max_iter=3)).fit(Xd, yd)
+    u1 = one.training_state_.l1_u
+    u3 = three.training_state_.l1_u
+    assert (u1 > 0).all()
+    np.testing.assert_allclose(u3, 3 * u1, rtol=1e-12)   # constant lr
+    # mixing averages the blocks' truncated weights (a weight is exactly 0
+    # only where every block truncated it); OWL-QN over the blockwise
+    # gradients gives the in-memory optimum and its exact zeros
+    kw = dict(solver="lbfgs", penalty="l1", alpha=3e-2, tol=1e-10)
+    mem = LogisticRegression(**kw).fit(X, y)
+    dsk = LogisticRegression(**kw).fit(Xd, yd)
+    assert (mem.coef_ == 0).any()
+    np.testing.assert_array_equal(dsk.coef_ == 0, mem.coef_ == 0)
+    np.testing.assert_allclose(dsk.coef_, mem.coef_, atol=1e-6)
+
+
+def test_predictions_are_dask_arrays_computed_blockwise(client):
+    X, y = make_data(8, k=3)
+    clf = LogisticRegression(**SGD).fit(to_dask(X, 200), to_dask(y, 200))
+    Xd = to_dask(X, 300)
+    for method in ("decision_function", "predict_proba", "predict",
+                   "predict_log_proba"):
+        out = getattr(clf, method)(Xd)
+        assert isinstance(out, da.Array), method
+        assert out.chunks[0] == Xd.chunks[0]
+        if method == "predict":
+            np.testing.assert_array_equal(out.compute(), clf.predict(X))
+        else:
+            np.testing.assert_allclose(out.compute(), getattr(clf, method)(X))
+    assert clf.score(Xd, to_dask(y, 300)) == pytest.approx(clf.score(X, y),
+                                                           abs=1e-12)
+    sw = np.linspace(0.0, 2.0, X.shape[0])
+    assert clf.score(Xd, to_dask(y, 300), sample_weight=to_dask(sw, 300)) == \
+        pytest.approx(clf.score(X, y, sample_weight=sw), abs=1e-12)
+
+
+def test_never_gathers_X(client, monkeypatch):
+    """fit, partial_fit and the predictions never turn the dask X into a
+    NumPy array on the client."""
+    X, y = make_data(9)
+    Xd, yd = to_dask(X, 200), to_dask(y, 200)
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("a dask array was gathered to the client")
+
+    monkeypatch.setattr(da.Array, "__array__", refuse)
+    clf = LogisticRegression(**SGD).fit(Xd, yd)
+    clf.partial_fit(Xd, yd)
+    clf.predict(Xd)
+    with pytest.raises(AssertionError, match="gathered"):
+        np.asarray(Xd)   # the control: the patch does catch a gather
+
+
+def test_dataframe_columns_as_features(client):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(10)
+    cols = [f"f{j}" for j in range(X.shape[1])]
+    ddf = dd.from_pandas(pd.DataFrame(X, columns=cols), npartitions=3)
+    ys = dd.from_pandas(pd.Series(y), npartitions=3)
+    clf = LogisticRegression(**SGD).fit(ddf, ys)
+    ref = LogisticRegression(**SGD).fit(
+        ddf.to_dask_array(lengths=True), ys.to_dask_array(lengths=True))
+    np.testing.assert_array_equal(clf.coef_, ref.coef_)
+    assert list(clf.feature_names_in_) == cols
+    assert clf.n_features_in_ == X.shape[1]
+
+
+def test_partial_fit_and_warm_start(client):
+    X, y = make_data(11, k=3)
+    kw = dict(SGD)
+    mem = LogisticRegression(**kw)
+    dsk = LogisticRegression(**kw)
+    classes = np.unique(y)
+    for _ in range(2):
+        mem.partial_fit(X, y, classes=classes)
+        dsk.partial_fit(to_dask(X, X.shape[0]), to_dask(y, X.shape[0]),
+                        classes=classes)
+    np.testing.assert_allclose(dsk.coef_, mem.coef_, rtol=ONE_BLOCK_RTOL,
+                               atol=1e-12)
+    assert dsk.n_iter_ == 2
+    with pytest.raises(ValueError, match="labels not in classes"):
+        dsk.partial_fit(to_dask(X, 400), to_dask(np.where(y == "ab", "zz", y), 400))
+    # warm start: the finisher continues from the previous optimum
+    opt = dict(solver="lbfgs", alpha=1e-3, tol=1e-8)
+    Xd, yd = to_dask(X, 200), to_dask(y, 200)
+    first = LogisticRegression(**opt, warm_start=True).fit(Xd, yd)
+    n_first = first.n_iter_
+    first.fit(Xd, yd)
+    assert first.n_iter_ < n_first
+
+
+def test_early_stopping_on_distributed_heldout(client):
+    X, y = make_data(12, m=2000)
+    clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=50,
+                             tol=1e-3, n_iter_no_change=2, lr=0.05,
+                             random_state=0)
+    clf.fit(to_dask(X, 500), to_dask(y, 500))
+    assert clf.validation_scores_.shape == (clf.n_iter_,)
+    assert clf.n_iter_ < 50
+    assert clf.best_validation_score_ == clf.validation_scores_.max()
+    assert -clf.best_validation_score_ < np.log(2)
+
+
+# --------------------------------------------------------------------------
+# lost workers
+
+
+def _fit_with(client, event, X, y):
+    """A mixing fit on 4 blocks whose ``event(epoch)`` runs after each epoch
+    (the callback of the progress bar is fastlr.distributed's)."""
+    Xd, yd = to_dask(X, X.shape[0] // 4), to_dask(y, X.shape[0] // 4)
+    return fdist.train(Xd, yd, batch_size=50, epochs=6, lr=0.05, random_state=0,
+                       client=client, callback=event)
+
+
+@pytest.mark.slow
+def test_killed_worker_loses_nothing(client):
+    """SIGKILL one worker process while an epoch's tasks run: its blocks
+    are recomputed from the graph elsewhere, its task reruns from the same
+    inputs, and the model equals the run without a failure bit for bit."""
+    X, y = make_data(13, m=40_000, n=20)
+    y = (y == "ab").astype(np.int64)
+    clean = _fit_with(client, None, X, y)
+    pids = client.run(os.getpid)
+    killed = []
+
+    def event(epoch, loss):
+        if epoch == 2:
+            pid = sorted(pids.values())[0]
+            killed.append(pid)
+            # lands while epoch 3's block tasks run
+            threading.Timer(0.01, os.kill, (pid, signal.SIGKILL)).start()
+
+    hit = _fit_with(client, event, X, y)
+    assert killed
+    client.wait_for_workers(2, timeout=60)
+    assert set(client.run(os.getpid).values()) != set(pids.values())
+    np.testing.assert_array_equal(hit.w, clean.w)
+    assert hit.b == clean.b
+    np.testing.assert_array_equal(hit.losses, clean.losses)
+
+
+@pytest.mark.slow
+def test_workers_restarting_between_epochs(client):
+    X, y = make_data(14, m=8000)
+    y = (y == "ab").astype(np.int64)
+    clean = _fit_with(client, None, X, y)
+    restarted = []
+
+    def event(epoch, loss):
+        if epoch in (2, 4):   # each time a live worker (one that answers
+            # client.run: the scheduler may still list a killed one), and its
+            # blocks with it
+            first = sorted(client.run(os.getpid))[0]
+            client.restart_workers([first], timeout=300)
+            restarted.append(first)
+
+    hit = _fit_with(client, event, X, y)
+    assert len(restarted) == 2
+    np.testing.assert_array_equal(hit.w, clean.w)
+    np.testing.assert_array_equal(hit.losses, clean.losses)
+
+
+# --------------------------------------------------------------------------
+# bad input
+
+
+def test_bad_input(client):
+    X, y = make_data(15)
+    Xd = to_dask(X, 200)
+    clf = LogisticRegression(**SGD)
+    with pytest.raises(ValueError, match="y's blocks are not aligned with X's row"):
+        clf.fit(Xd, to_dask(y, 300))
+    with pytest.raises(ValueError, match="sample_weight's blocks are not aligned"):
+        clf.fit(Xd, to_dask(y, 200), sample_weight=to_dask(np.ones(800), 100))
+    Xu = Xd[Xd[:, 0] > -np.inf]
+    with pytest.raises(ValueError, match=r"X has unknown chunk sizes.*"
+                                         r"compute_chunk_sizes"):
+        clf.fit(Xu, y)
+    Xn = X.copy()
+    Xn[[433, 450], 2] = np.nan
+    with pytest.raises(ValueError, match=r"X contains NaN.*row block 2, rows 400 "
+                                         r"to 599; rows \[433, 450\]"):
+        clf.fit(to_dask(Xn, 200), to_dask(y, 200))
+    one = np.full(800, "ab")
+    with pytest.raises(ValueError, match="y contains only one class"):
+        clf.fit(Xd, to_dask(one, 200))
+    # labels missing from some blocks are fine
+    order = np.argsort(y, kind="stable")
+    clf.fit(to_dask(X[order], 200), to_dask(y[order], 200))
+    assert clf.classes_.tolist() == ["ab", "cd"]   # each block holds one
+    # column chunks are merged: the same model
+    a = LogisticRegression(**SGD).fit(da.from_array(X, chunks=(200, 2)),
+                                      to_dask(y, 200))
+    b = LogisticRegression(**SGD).fit(Xd, to_dask(y, 200))
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    with pytest.raises(ValueError, match="X has 5 features, but the model was "
+                                         "fitted with 6"):
+        b.predict(Xd[:, :5])
+    with pytest.raises(ValueError, match="sample_weight .* is zero for every "):
+        LogisticRegression(**SGD).partial_fit(
+            Xd, to_dask(y, 200), classes=np.unique(y),
+            sample_weight=to_dask(np.zeros(800), 200))
+    with pytest.raises(ValueError, match="every training sample weight zero"):
+        LogisticRegression(**SGD).fit(Xd, to_dask(y, 200),
+                                      sample_weight=to_dask(np.zeros(800), 200))
+
+
+def test_closed_client():
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1,
+                                       processes=False, dashboard_address=":0")
+    cl = distributed.Client(cluster, set_as_default=False)
+    cl.close()
+    cluster.close()
+    X = da.from_array(np.arange(20.0).reshape(10, 2), chunks=5)
+    with pytest.raises(ValueError, match="client is closed"):
+        fdist.train(X, np.arange(10) % 2, client=cl)
+
+
+def test_without_dask_nothing_changes():
+    """In-memory fits never import dask (it stays optional)."""
+    code = ("import sys, numpy as np, fastlr; "
+            "X = np.random.default_rng(0).normal(size=(50, 3)); "
+            "fastlr.LogisticRegression().fit(X, X[:, 0] > 0).predict(X); "
+            "assert 'dask' not in sys.modules, 'dask imported'")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
+
+
+@pytest.mark.slow
+def test_cost_model_tables():
+    """fastlr bench --dask's tables, CI-sized: the overhead line is fitted
+    through what was measured, and the paper estimate adds compute that
+    shrinks with the workers to the overhead."""
+    from fastlr import dask_bench
+
+    cost = dask_bench.cost_table(rows=4000, features=5, blocks=(2, 4), epochs=3,
+                                 repeats=1)
+    assert cost["single"] > 0 and cost["dask"] > 0 and cost["rate"] > 0
+    assert set(cost["overhead"]) == {2, 4}
+    line = [cost["fixed"] + cost["per_block"] * b for b in (2, 4)]
+    np.testing.assert_allclose(line, [cost["overhead"][2], cost["overhead"][4]],
+                               rtol=1e-9)
+    est = dask_bench.paper_estimate(cost)["estimate"]
+    assert est[10]["compute"] == pytest.approx(10 * est[100]["compute"])
+    for e in est.values():
+        assert e["epoch"] == pytest.approx(e["compute"] + e["overhead"])
+    assert "1 TB" in dask_bench.format_tables(cost, dask_bench.paper_estimate(cost),
+                                              None)
