@@ -379,6 +379,10 @@ def _as_dask(a, name, ndim):
             if not kinds <= set("biuf"):
                 raise TypeError(f"{name} must have numeric columns (the features), "
                                 f"got dtypes {sorted(str(t) for t in a.dtypes)}")
+        if type(a).__name__ == "Series" and not isinstance(a.dtype, np.dtype):
+            # a pandas extension dtype (text labels as "string"): as objects,
+            # which dask converts to an array without a warning
+            a = a.astype(object)
         a = a.to_dask_array(lengths=True)   # only the partition lengths travel
     if isinstance(a, np.ndarray):   # the functional form: one block
         a = da.from_array(a, chunks=a.shape)
