@@ -387,6 +387,9 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
         add("S1", f"sklearn / fastlr, CSR 200k x 1M, {pen}, fastlr batch {bs}",
             t["sk"] / t["fast"], "(info)", True)
     del Xs, ys
+    # S2-S5: the sparse targets at rcv1's shape
+    from .bench_sparse import sparse_targets
+    sparse_targets(add, repeats, progress)
     # P11: time to quality vs lbfgs
     t_fast, t_lbfgs, epochs, _ = _time_to_quality(X, y)
     add("P11", f"time to lbfgs loss +0.5% / lbfgs fit ({epochs} epochs)",
