@@ -32,7 +32,10 @@ PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
 
 #: Smallest batch of the sparse epoch trained on several threads: the rows
 #: of a batch are shared out, then its columns, with two waits per batch,
-#: which smaller batches do not repay.
+#: which smaller batches do not repay. The sparse team runs only when
+#: ``n_threads`` asks for it: at rcv1's shape, on 2 cores shared with other
+#: work, 2 threads took 2.6x (batch 256) and 1.5x (batch 1024) the time of
+#: one (interleaved, one run).
 SPARSE_PARALLEL_MIN_BATCH = 256
 
 #: Elements (or stored entries) per block of the row-wise passes
@@ -198,8 +201,9 @@ class Data:
         of ``stack`` (a :class:`fastlr._state.ModelStack`) updating them in
         place, on the kernel and threads that fit (several threads for dense
         X of at least PARALLEL_MIN_TRAIN_ELEMENTS elements and batches of at
-        least PARALLEL_MIN_BATCH rows; for CSR X, the lean epoch of one binary
-        model on batches of at least SPARSE_PARALLEL_MIN_BATCH rows). ``acc``
+        least PARALLEL_MIN_BATCH rows; for CSR X, when ``n_threads`` is given,
+        the lean epoch of one binary model on batches of at least
+        SPARSE_PARALLEL_MIN_BATCH rows). ``acc``
         (K, 5): per model the epoch's sums of training loss, its bound, held-out
         loss, held-out weight and rows trained on."""
         K, k, n = stack.W.shape
@@ -212,7 +216,9 @@ class Data:
                     "only be scaled. Start from sparse X, or use "
                     "standardize='scale' or False")
             unit = (1,) if K == 1 and k == 1 else ()
-            threads = team.threads(n_threads)
+            # only on request: the team's two waits a batch made the epoch
+            # slower on this project's busy 2 cores (see SPARSE_PARALLEL_MIN_BATCH)
+            threads = 1 if n_threads is None else team.threads(n_threads)
             if not (threads > 1 and unit and min(batch_size, self.m)
                     >= SPARSE_PARALLEL_MIN_BATCH
                     and self.size >= PARALLEL_MIN_TRAIN_ELEMENTS):
