@@ -13,7 +13,7 @@ import warnings
 
 import fastlr
 
-from .common import make_sparse_workload
+from .common import make_rcv1_workload, make_sparse_workload, rcv1_classes
 
 ROWS, FEATURES, NNZ_PER_ROW = 200_000, 1_000_000, 20
 
@@ -95,3 +95,75 @@ class SparseQuality:
         return fastlr.log_loss(y[50_000:], p)
 
     track_heldout_log_loss.unit = "log-loss"
+
+
+class Rcv1Epoch:
+    """One epoch at rcv1's shape (:func:`fastlr.bench_sparse.make_rcv1_workload`:
+    400,000 x 47,236, ~54 entries a row, Zipf column popularity, rows
+    L2-normalized), L2 penalty alpha = 1/m, raw features: fastlr at batch 1
+    and 32 on one thread, 2 threads at batch 256 and 1024 (bit-identical to
+    one thread), the 5-class softmax model at batch 32, and scikit-learn's
+    ``SGDClassifier`` (S2, S4, S5 of ``fastlr bench --full``; ratios there
+    are of marginal epochs)."""
+
+    params = ["fastlr-b1", "fastlr-b32", "fastlr-b256-t1", "fastlr-b256-t2",
+              "fastlr-b1024-t1", "fastlr-b1024-t2", "fastlr-k5-b32", "sklearn"]
+    param_names = ["impl"]
+    timeout = 600
+
+    def setup_cache(self):
+        X, y = make_rcv1_workload()
+        return X, y, rcv1_classes(X, 5)
+
+    def setup(self, data, impl):
+        from fastlr.bench_sparse import fastlr_epochs_fn, sklearn_epochs_fn
+
+        X, y, y5 = data
+        if impl == "sklearn":
+            self.run = sklearn_epochs_fn(X, y, 1)
+            return
+        parts = impl.split("-")
+        k = 5 if parts[1] == "k5" else None
+        batch = int(parts[-1][1:] if k else parts[1][1:])
+        threads = int(parts[2][1:]) if len(parts) > 2 and not k else 1
+        self.run = fastlr_epochs_fn(X, y5 if k else y, 1, batch, n_threads=threads,
+                                    k=k)
+        self.run()  # compile (or load) the kernel
+
+    def time_epoch(self, data, impl):
+        self.run()
+
+
+class Rcv1VowpalWabbit:
+    """Vowpal Wabbit at rcv1's shape, one pass from its cache file, logistic
+    loss, ``-b 18`` (no collisions), its default learner (S3); skipped
+    unless the ``bench`` extra's ``vowpalwabbit`` is installed. Compare
+    with ``Rcv1Epoch.time_epoch("fastlr-b1")``."""
+
+    timeout = 900
+
+    def setup_cache(self):
+        import tempfile
+
+        from fastlr.bench_sparse import vw_passes_fn, write_vw
+
+        try:
+            import vowpalwabbit  # noqa: F401
+        except ImportError:
+            return None
+        X, y = make_rcv1_workload()
+        folder = tempfile.mkdtemp(prefix="fastlr-vw-")
+        data = f"{folder}/rcv1.vw"
+        write_vw(X, y, data)
+        vw_passes_fn(data, data + ".cache", 1)()   # writes the cache
+        return data
+
+    def setup(self, data):
+        if data is None:
+            raise NotImplementedError("vowpalwabbit is not installed")
+        from fastlr.bench_sparse import vw_passes_fn
+
+        self.run = vw_passes_fn(data, data + ".cache", 1)
+
+    def time_pass(self, data):
+        self.run()

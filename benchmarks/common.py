@@ -36,6 +36,12 @@ from fastlr.bench import (  # noqa: E402, F401
     stream_sum,
 )
 
+# the rcv1-shaped workload of the sparse targets (S2-S5)
+from fastlr.bench_sparse import (  # noqa: E402, F401
+    make_rcv1_workload,
+    rcv1_classes,
+)
+
 SEED = 0
 N_FEATURES = 100
 

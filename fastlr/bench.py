@@ -564,6 +564,9 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
         ratio = float(np.median(times[2]) / np.median(times[1]))
         add("P14", "2 processes at once: 2 threads each / 1 thread each",
             ratio, "<= 1.1", ratio <= 1.1)
+    # S2-S5: the sparse targets at rcv1's shape
+    from .bench_sparse import sparse_targets
+    sparse_targets(add, repeats, progress)
     # P11: time to quality vs lbfgs
     t_fast, t_lbfgs, epochs, _ = _time_to_quality(X, y)
     add("P11", f"time to lbfgs loss +0.5% / lbfgs fit ({epochs} epochs)",
