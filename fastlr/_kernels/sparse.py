@@ -30,7 +30,14 @@ import numpy as np
 from .dense import rows_at
 from .intrinsics import fetch_add, load_acquire, prefetch
 from .jit import jit
-from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
+from .scalar import (
+    exp_neg_abs,
+    log1p_unit,
+    overflowed,
+    residuals,
+    softmax_loss,
+    softmax_row,
+)
 from .team import ABORT, CHUNK, CLAIM, finish_task, open_batch, wait_open
 from .update import (
     ADAGRAD_EPS,
@@ -137,15 +144,22 @@ def lean_row(data, indices, indptr, y, sw, row_fold, hold, i, v, isc, scaled, s,
              track_loss):
     """Row ``i`` at the weights ``s * v`` and intercept ``b``: ``(r, loss,
     bound, held-out loss, held-out weight, 1 if trained on)``, ``r`` the
-    weighted residual (0 for a held-out row)."""
+    weighted residual (0 for a held-out row). A logit that is not finite
+    gives no residual and an infinite loss and bound, as everywhere
+    (:func:`fastlr._kernels.scalar.overflowed`)."""
     z = s * lean_dot(data, indices, indptr[i], indptr[i + 1], v, isc, scaled) + b
     yi = np.float64(y[i])
     wt = sw[i] if sw.shape[0] > 0 else 1.0
+    held = row_fold.shape[0] > 0 and row_fold[i] == hold
+    if overflowed(z):
+        if held:
+            return 0.0, 0.0, 0.0, np.inf * wt, wt, 0.0
+        return 0.0, (np.inf * wt if track_loss else 0.0), np.inf * wt, 0.0, 0.0, 1.0
     e = np.exp(-abs(z))
     inv = 1.0 / (1.0 + e)
     sig = inv if z >= 0.0 else e * inv
     bound = max(z if yi == 0.0 else -z, 0.0)
-    if row_fold.shape[0] > 0 and row_fold[i] == hold:
+    if held:
         return 0.0, 0.0, 0.0, wt * (log1p_unit(e) + bound), wt, 0.0
     loss = wt * (log1p_unit(e) + bound) if track_loss else 0.0
     return (sig - yi) * wt, loss, wt * bound, 0.0, 0.0, 1.0
