@@ -218,7 +218,10 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     # entries, and its threads then wait for cores that numba's threads of
     # the last loss-and-gradient pass still hold: on 2 cores, a CSR fit
     # with 10,000 weights took 20 s instead of 0.07 s.
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    # features beyond the float64 range overflow the objective: the caller
+    # refuses a non-finite result (errstate keeps the overflow quiet here)
+    with _blas_controller().limit(limits=1, user_api="blas"), \
+            np.errstate(over="ignore", invalid="ignore"):
         res = _lbfgs.minimize(fun, x0, tol=tol, max_iter=max_iter, l1=l1,
                               mask=mask, callback=record)
     W = res.x[:kn].reshape(k, n).copy()

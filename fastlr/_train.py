@@ -106,12 +106,24 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
     W0, B0 = state.model()
     center = solver_center(state.mean, fit_intercept, column_means)
     shift = (center - state.mean) / state.scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        B0 = B0 + W0 @ shift   # checked with the result, below
     res = finish(
         lambda W, B: loss_grad(center, W, B),
-        W0, B0 + W0 @ shift, denom=denom,
+        W0, B0, denom=denom,
         penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         fit_intercept=fit_intercept, softmax=state.softmax, tol=finish_tol,
         max_iter=epochs - done, callback=callback,
         first_iteration=first_epoch + done)
-    state.set_model(res.W, res.B - res.W @ shift)
+    with np.errstate(over="ignore", invalid="ignore"):
+        B = res.B - res.W @ shift
+    if not (np.isfinite(res.W).all() and np.isfinite(B).all()
+            and np.isfinite(res.objective)):
+        # features beyond the float64 range (unstandardized values near
+        # 1e300): the model itself is not representable
+        raise DivergedError(
+            "the solver's model is not finite (the loss or its gradient "
+            "overflowed float64: the features are too large); standardize the "
+            "features (standardize=True)")
+    state.set_model(res.W, B)
     return np.concatenate([warm_losses, res.losses]), res.converged, res.n_iter
