@@ -82,8 +82,19 @@ def numeric_input(X, name="X"):
         return X
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and hasattr(X, "columns"):  # a DataFrame
-        for dtype in dtypes:
+        for column, dtype in zip(X.columns, dtypes, strict=True):
             check_dtype_kind(dtype, name)
+            if getattr(dtype, "kind", "O") == "O" and not hasattr(X, "dask"):
+                # text columns (object or pandas' string dtype): numbers in
+                # text are parsed later, as scikit-learn does; anything else
+                # is named here, with its column
+                try:
+                    np.asarray(X[column], dtype=object).astype(np.float64)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(
+                        f"{name} must contain numbers, got column {column!r} "
+                        f"of dtype {dtype} with a non-numeric value ({exc})"
+                    ) from None
         return X
     if isinstance(X, np.ndarray) or not isinstance(getattr(X, "dtype", None),
                                                    np.dtype):

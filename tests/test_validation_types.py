@@ -146,16 +146,22 @@ def test_the_answers_are_scikit_learns(kind):
 
 
 def test_dataframe_columns_are_checked():
+    """As scikit-learn's check_array: text that is not numbers and dates are
+    refused; numeric strings (object or pandas' string dtype) are parsed."""
     pd = pytest.importorskip("pandas")
-    df = pd.DataFrame({"a": BASE[:, 0], "b": BASE[:, 1].astype(str)})
-    with pytest.raises(TypeError, match="X must have a numeric dtype"):
-        LogisticRegression(max_iter=2).fit(df, Y)
+    df = pd.DataFrame({"a": BASE[:, 0], "b": ["abc"] * BASE.shape[0]})
+    with pytest.raises(TypeError, match="^X must"):
+        LogisticRegression(max_iter=2, tol=None).fit(df, Y)
     df["b"] = pd.to_datetime(BASE[:, 1], unit="s")
     with pytest.raises(TypeError, match="dates are not numbers"):
-        LogisticRegression(max_iter=2).fit(df, Y)
-    df["b"] = BASE[:, 1].astype(str).astype(object)  # an object column: parsed
-    clf = LogisticRegression(max_iter=2, tol=None).fit(df, Y)
-    assert list(clf.feature_names_in_) == ["a", "b"]
+        LogisticRegression(max_iter=2, tol=None).fit(df, Y)
+    for text in (BASE[:, 1].astype(str).astype(object),            # object
+                 pd.array(BASE[:, 1].astype(str), dtype="string")):  # pandas
+        df["b"] = text
+        clf = LogisticRegression(max_iter=2, tol=None).fit(df, Y)
+        assert list(clf.feature_names_in_) == ["a", "b"]
+        want = LogisticRegression(max_iter=2, tol=None).fit(BASE, Y)
+        np.testing.assert_array_equal(clf.coef_, want.coef_)
 
 
 def test_validation_does_not_import_scikit_learn():
