@@ -719,20 +719,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     (batch_size, _, lr, alpha, _, n_iter_no_change), options = est._params(1)
     learning_rate, power_t, l1_ratio, average_start = options
     first = not hasattr(est, "classes_")
-    if first:
-        if classes is None:
-            raise ValueError("classes must be passed on the first call to "
-                             "partial_fit")
-        classes = np.unique(np.asarray(classes))
-        if classes.shape[0] < 2:
-            raise ValueError(f"classes must hold at least two labels, got "
-                             f"{classes.shape[0]}")
-    elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)),
-                                                    est.classes_):
-        raise ValueError(f"classes={classes!r} differs from the classes of the "
-                         f"first partial_fit call {est.classes_!r}")
-    else:
-        classes = est.classes_
+    classes = est._partial_fit_classes(classes, first)
     cw = None
     if est.class_weight is not None:
         def cw(classes, counts):

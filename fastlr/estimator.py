@@ -281,6 +281,25 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         tags.input_tags.sparse = True
         return tags
 
+    def _partial_fit_classes(self, classes, first):
+        """The classes of a ``partial_fit`` call: given (two or more) on the
+        first call, the first call's afterwards (``classes`` may repeat
+        them, nothing else)."""
+        if first:
+            if classes is None:
+                raise ValueError("classes must be passed on the first call to "
+                                 "partial_fit")
+            classes = np.unique(np.asarray(classes))
+            if classes.shape[0] < 2:
+                raise ValueError(f"classes must hold at least two labels, got "
+                                 f"{classes.shape[0]}")
+            return classes
+        if classes is not None and not np.array_equal(
+                np.unique(np.asarray(classes)), self.classes_):
+            raise ValueError(f"classes={classes!r} differs from the classes of "
+                             f"the first partial_fit call {self.classes_!r}")
+        return self.classes_
+
     def _params(self, epochs):
         """Validated hyperparameters: ``(train_params, sgd_options)``; the
         ``tol`` among the first is SGD's (None when ``fit`` runs the
@@ -555,24 +574,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              order="C", reset=first, accept_sparse="csr")
         data = _data(X)
         check_classification_targets(y)
+        classes = self._partial_fit_classes(classes, first)
         if first:
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to "
-                                 "partial_fit")
-            classes = np.unique(np.asarray(classes))
-            if classes.shape[0] < 2:
-                raise ValueError(f"classes must hold at least two labels, got "
-                                 f"{classes.shape[0]}")
             state = self._new_state(data, classes)
             # one generator for the whole stream, so chunks are not all
             # shuffled with the same permutation
             state.rng = make_rng(self.random_state)
-        elif classes is not None and not np.array_equal(
-                np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"classes={classes!r} differs from the classes of "
-                             f"the first partial_fit call {self.classes_!r}")
         else:
-            classes = self.classes_
             state = self.training_state_
             data.check_state(state)
         unseen = np.setdiff1d(np.unique(y), classes)
