@@ -75,6 +75,11 @@ KERNELS = {
 }
 
 
+#: :meth:`Data.decision`'s ``link`` names, as the kernels' codes.
+LINKS = {"logits": predict.LINK_NONE, "sigmoid": predict.LINK_SIGMOID,
+         "softmax": predict.LINK_SOFTMAX}
+
+
 def loss_code(softmax):
     return LOSS_SOFTMAX if softmax else LOSS_LOGISTIC
 
@@ -107,6 +112,8 @@ class Data:
         self.block_rows = max(256, BLOCK_ELEMENTS // int(per_row))
         #: the rows' Moments when the validation pass computed them
         self._moments = None
+        #: X was checked finite (by the caller, or :func:`as_data`)
+        self.checked = True
 
     @property
     def sparse(self):
@@ -130,12 +137,24 @@ class Data:
 
     # ------------------------------------------------------------ at weights
 
-    def decision(self, W, B, n_threads=None):
-        """Logits ``X @ W.T + B``: (m, k) in X's dtype; W, B raw-space."""
+    def decision(self, W, B, n_threads=None, link="logits"):
+        """Logits ``X @ W.T + B``: (m, k) in X's dtype; W, B raw-space.
+
+        ``link="sigmoid"`` (k = 1) or ``"softmax"`` turns each row's logits
+        into probabilities in the same pass, exactly as
+        ``predict.sigmoid_array`` / ``predict.softmax_rows`` would on the
+        returned logits. X whose finiteness was not checked
+        (``as_data(X, check=False)``) is checked here, only when a logit is
+        NaN or infinite: the same error as :func:`check_finite`, after a
+        pass that changed nothing but the new output array.
+        """
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
         out = np.empty((self.m, W.shape[0]), dtype=self.dtype)
-        self._map_rows(self.kernels.decision, (W, B, out), n_threads)
+        bad = self._map_rows(self.kernels.decision, (W, B, LINKS[link], out),
+                             n_threads)
+        if not self.checked and any(bad):
+            check_finite(self)
         return out
 
     def loss_sum(self, y, sw, W, B, softmax, n_threads=None):
@@ -431,9 +450,11 @@ def _unsigned(indices):
     return indices.view(np.uint32) if indices.dtype == np.int32 else indices
 
 
-def check_finite(data, name="X"):
+def check_finite(data, name=None):
     """Raise if validated X holds NaN or infinity (one pass, no temporary),
-    naming ``name`` and the first bad row and column."""
+    naming ``name`` (default: the name it was validated under) and the first
+    bad row and column."""
+    name = name or getattr(data, "name", "X")
     if data.sparse:
         ok = stats.finite_1d(data.X.data[:data.X.indptr[-1]])
     else:
@@ -442,16 +463,22 @@ def check_finite(data, name="X"):
         raise nonfinite_error(data.X, name)
 
 
-def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None):
+def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None,
+            check=True):
     """Validate X (shape, dtype, finiteness; see
     :func:`fastlr._validation.check_X`) and wrap it: the one place where the
     dense-or-CSR choice is made. ``with_stats``: the column statistics will be
     needed; on dense X the finiteness check then computes them in the same
     read of X (:meth:`Data.moments`), and :meth:`Data.column_stats` of all
-    rows uses them; ``n_threads`` as in :func:`fastlr.train`."""
+    rows uses them; ``n_threads`` as in :func:`fastlr.train`. ``check=False``:
+    only :meth:`Data.decision` will read X, and it checks finiteness itself
+    when a logit is not finite (one read of X instead of two)."""
     data = Data(check_X(X, name, accept_sparse=accept_sparse, finite=False))
     if with_stats and not data.sparse:
         data._moments = data.moments(name, n_threads)
-    else:
+    elif check:
         check_finite(data, name)
+    else:
+        data.checked = False
+        data.name = name
     return data

@@ -160,16 +160,17 @@ def gradients(X, y, p):
 # prediction
 
 
-def _binary_model(X, w, b):
-    data = as_data(X)
+def _binary_model(X, w, b, link="logits"):
+    """``X @ w + b`` through ``link`` (:meth:`fastlr._dispatch.Data.decision`),
+    X validated and checked finite in the same read."""
+    data = as_data(X, check=False)
     w, b = check_weights(w, b, data.n)
-    return data, w.reshape(1, -1), np.array([b])
+    return data.decision(w.reshape(1, -1), np.array([b]), link=link)[:, 0]
 
 
 def decision_function(X, w, b):
     """Logits ``X @ w + b``; shape (m,), dtype of X (dense or scipy.sparse)."""
-    data, W, B = _binary_model(X, w, b)
-    return data.decision(W, B)[:, 0]
+    return _binary_model(X, w, b)
 
 
 def predict_proba(X, w, b):
@@ -186,10 +187,7 @@ def predict_proba(X, w, b):
     ndarray of shape (m,)
         dtype of X (float32 or float64).
     """
-    data, W, B = _binary_model(X, w, b)
-    z = data.decision(W, B)[:, 0]
-    _predict.sigmoid_array(z, z)
-    return z
+    return _binary_model(X, w, b, link="sigmoid")
 
 
 def predict(X, w, b, threshold=0.5):
@@ -203,8 +201,7 @@ def predict(X, w, b, threshold=0.5):
     ndarray of shape (m,), int64
     """
     threshold = check_real(threshold, "threshold", open01=True)
-    data, W, B = _binary_model(X, w, b)
-    z = data.decision(W, B)[:, 0]
+    z = _binary_model(X, w, b)
     return (z > math.log(threshold / (1.0 - threshold))).astype(np.int64)
 
 

@@ -16,7 +16,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dispatch import Data
 from ._driver import check_fit_intercept, check_sgd_options, check_train_params
-from ._kernels import predict as _predict
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
@@ -624,12 +623,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if is_dask(X):   # a dask array, computed blockwise
             check_is_fitted(self)
             return _distributed().decision_function(self, X)
+        z = self._decision(X)
+        return z[:, 0] if z.shape[1] == 1 else z
+
+    def _decision(self, X, link="logits"):
+        """(m, k) logits of in-memory X through ``link`` (see
+        :meth:`fastlr._dispatch.Data.decision`): one read of X, which also
+        checks it finite."""
         check_is_fitted(self)
         X = numeric_input(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                          reset=False, accept_sparse="csr")
-        z = _data(X).decision(self.coef_, self.intercept_)
-        return z[:, 0] if z.shape[1] == 1 else z
+                          reset=False, accept_sparse="csr", ensure_all_finite=False)
+        data = _data(X)
+        data.checked = False
+        return data.decision(self.coef_, self.intercept_, link=link)
 
     def predict_proba(self, X):
         """Class probabilities, shape (m, k), columns in ``classes_`` order
@@ -637,12 +644,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if is_dask(X):
             check_is_fitted(self)
             return _distributed().predict_proba(self, X)
-        z = self.decision_function(X)
-        if z.ndim == 2:
-            _predict.softmax_rows(z, z)
-            return z
-        p = np.empty_like(z)
-        _predict.sigmoid_array(z, p)
+        if len(getattr(self, "classes_", ())) > 2:
+            return self._decision(X, "softmax")
+        p = self._decision(X, "sigmoid")[:, 0]
         return np.column_stack([1.0 - p, p])
 
     def predict_log_proba(self, X):
@@ -690,9 +694,10 @@ def _distributed():
 
 
 def _data(X):
-    """X after ``validate_data`` (finite, float, C order or CSR) as the
-    kernels take it: sparse X canonicalized (sorted indices, no duplicates,
-    on a copy), no second finiteness pass."""
+    """X after ``validate_data`` (float, C order or CSR; checked finite
+    unless the caller sets ``checked = False``) as the kernels take it:
+    sparse X canonicalized (sorted indices, no duplicates, on a copy), no
+    second finiteness pass."""
     if is_sparse(X):
         X = check_X(X, accept_sparse=True, finite=False)
     return Data(X)

@@ -277,7 +277,8 @@ def test_first_prediction_of_a_new_process_only_loads_its_kernels():
     kernels need the runtime, still works and compiles nothing."""
     fastlr.precompile()
     out = _run_code(FIRST_PREDICTION)
-    assert out["misses"] == 0 and out["hits"] >= 3, out
+    # one kernel per dtype: logits, sigmoid and the finiteness proof in one pass
+    assert out["misses"] == 0 and out["hits"] >= 2, out
     assert out["numba setup"] == [] and out["runtime"] is False, out
     assert out["float64"] <= 1e-12 and out["float32"] <= 1e-6, out
     assert out["train"] <= 1e-10 and out["misses after train"] == 0, out

@@ -134,3 +134,59 @@ def test_bad_values_named_on_every_path():
     with pytest.raises(ValueError, match=r"X contains NaN or infinity \(first at "
                                          r"row 7, column 2\)"):
         fastlr.train(Xs, y, epochs=1)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
+def test_prediction_checks_X_in_its_own_pass(small_blocks, sparse, bad):
+    """Prediction reads X once: the logits' pass proves it finite, and only
+    a non-finite logit sends it to the full check, so bad X is named by row
+    and column as before, by every prediction function and the estimator,
+    even where the bad value's weight is zero (``inf * 0`` is NaN)."""
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(3000, 4))
+    y = (X[:, 0] > 0).astype(int)
+    clf = fastlr.LogisticRegression(max_iter=2, tol=None).fit(X, y)
+    X[1234, 3] = bad
+    Xin = sp.csr_matrix(X) if sparse else X
+    w = np.array([1.0, -2.0, 0.5, 0.0])   # column 3 has weight 0
+    msg = r"^X contains NaN or infinity \(first at row 1234, column 3\)$"
+    for call in (lambda: fastlr.predict_proba(Xin, w, 0.1),
+                 lambda: fastlr.decision_function(Xin, w, 0.1),
+                 lambda: fastlr.predict(Xin, w, 0.1),
+                 lambda: clf.predict_proba(Xin), lambda: clf.predict(Xin)):
+        with pytest.raises(ValueError, match=msg):
+            call()
+
+
+@pytest.mark.parametrize("k", [1, 4])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_link_in_the_logits_pass_equals_the_link_after(small_blocks, k, sparse, dtype):
+    """``Data.decision(link=...)`` gives bit for bit the sigmoid / softmax
+    of the logits it returns without a link (computed in X's dtype), on
+    logits of both signs, beyond the dtype's range (+-inf) included."""
+    from fastlr._kernels import predict
+
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(4)
+    X = (rng.normal(size=(2000, 5)) * 30).astype(dtype)
+    # column 0 is zero but in every 97th row, where its product overflows
+    X[:, 0] = 0.0
+    X[::97, 0] = np.where(np.arange(0, 2000, 97) % 2, 1.0, -1.0) * (
+        1e30 if dtype == np.float32 else 1e300)
+    data = Data(sp.csr_matrix(X) if sparse else X)
+    W = rng.normal(size=(k, 5))
+    W[:, 0] = 1e10
+    B = rng.normal(size=k)
+    z = data.decision(W, B)
+    want = np.empty_like(z)
+    if k == 1:
+        predict.sigmoid_array(z[:, 0].copy(), want[:, 0])
+        got = data.decision(W, B, link="sigmoid")
+    else:
+        predict.softmax_rows(z, want)
+        got = data.decision(W, B, link="softmax")
+    assert np.isinf(z).any() and (np.abs(z) < 50).mean() > 0.5
+    np.testing.assert_array_equal(got, want)

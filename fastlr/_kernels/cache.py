@@ -50,6 +50,11 @@ import warnings
 import llvmlite
 import numba
 import numpy as np
+
+# numba's typeof of every ndarray argument asks isinstance(x, np.ma.MaskedArray),
+# and NumPy imports numpy.ma at that first attribute access (about 15 ms):
+# imported with fastlr instead of inside a process's first kernel call
+import numpy.ma  # noqa: F401
 from numba.core import caching, entrypoints
 
 from .._version import __version__

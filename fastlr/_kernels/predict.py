@@ -26,12 +26,41 @@ from .scalar import exp_neg_abs, residuals, row_loss, sigmoid, softmax_loss, sof
 CHUNK = 64
 
 
+#: What :func:`decision` applies to a row's logits once it has written them:
+#: nothing, the sigmoid (k = 1) or the softmax of the row.
+LINK_NONE, LINK_SIGMOID, LINK_SOFTMAX = 0, 1, 2
+
+
+@jit(inline=True)
+def _finish_rows(out, lo, hi, link):
+    """Apply ``link`` to rows ``lo .. hi - 1`` of the logits ``out`` (as
+    stored, in their dtype, so that the result equals the link applied to
+    the returned logits), after the block's logits are written (while they
+    are in cache: a loop of its own vectorizes); returns how many of those
+    rows have a NaN or infinite logit."""
+    bad = 0
+    for i in range(lo, hi):
+        for c in range(out.shape[1]):
+            bad += not np.isfinite(out[i, c])
+    if link == LINK_SIGMOID:
+        for i in range(lo, hi):
+            out[i, 0] = sigmoid(np.float64(out[i, 0]))
+    elif link == LINK_SOFTMAX:
+        for i in range(lo, hi):
+            softmax_row_of(out, i, out)
+    return bad
+
+
 @jit(runtime=False)
-def decision(X, W, B, out, lo, hi):
-    """``out[i, c] = X[i] . W[c] + B[c]`` for rows ``lo .. hi - 1``.
+def decision(X, W, B, link, out, lo, hi):
+    """``out[i, c] = X[i] . W[c] + B[c]`` for rows ``lo .. hi - 1``, then
+    ``link`` (:data:`LINK_SIGMOID`, :data:`LINK_SOFTMAX`) applied to each
+    row while it is in cache; returns how many rows had a non-finite logit.
 
     X (m, n) float32/float64; out (m, k) of X's dtype (the dot product
-    accumulates in float64).
+    accumulates in float64). With finite W and B a row's logits are all
+    finite unless the row holds NaN or infinity (``inf * 0`` is NaN) or
+    they overflow, so a count of 0 proves those rows of X finite.
     """
     n = X.shape[1]
     k = W.shape[0]
@@ -41,6 +70,7 @@ def decision(X, W, B, out, lo, hi):
             for j in range(n):
                 z += X[i, j] * W[c, j]
             out[i, c] = z
+    return _finish_rows(out, lo, hi, link)
 
 
 @jit(inline=True)
@@ -61,7 +91,7 @@ def _csr_logits(data, indices, indptr, i, W, Wf, B, z):
 
 
 @jit()
-def csr_decision(data, indices, indptr, W, B, out, lo, hi):
+def csr_decision(data, indices, indptr, W, B, link, out, lo, hi):
     """:func:`decision` for CSR X."""
     z = np.empty(W.shape[0])
     Wf = W.reshape(W.size)
@@ -69,6 +99,7 @@ def csr_decision(data, indices, indptr, W, B, out, lo, hi):
         _csr_logits(data, indices, indptr, i, W, Wf, B, z)
         for c in range(W.shape[0]):
             out[i, c] = z[c]
+    return _finish_rows(out, lo, hi, link)
 
 
 @jit(inline=True)
@@ -355,34 +386,40 @@ def sigmoid_array(z, out):
         out[i] = sigmoid(np.float64(z[i]))
 
 
-@jit()
-def softmax_rows(Z, out):
-    """Row-wise softmax of the logits ``Z`` (m, k), stable for any ``Z``
-    without NaN (``out`` may be ``Z``).
+@jit(inline=True)
+def softmax_row_of(Z, i, out):
+    """``out[i] = softmax(Z[i])``, stable for any row without NaN (``out``
+    may be ``Z``).
 
     The row maximum is subtracted before ``exp``. A row whose maximum is
     ``+inf`` puts its mass evenly on the ``+inf`` entries; a row of all
     ``-inf`` is uniform.
     """
-    m, k = Z.shape
-    for i in range(m):
-        zmax = -np.inf
+    k = Z.shape[1]
+    zmax = -np.inf
+    for c in range(k):
+        zmax = max(zmax, np.float64(Z[i, c]))
+    if zmax == np.inf or zmax == -np.inf:
+        hits = 0
         for c in range(k):
-            zmax = max(zmax, np.float64(Z[i, c]))
-        if zmax == np.inf or zmax == -np.inf:
-            hits = 0
-            for c in range(k):
-                if Z[i, c] == zmax:
-                    hits += 1
-            for c in range(k):
-                out[i, c] = 1.0 / hits if Z[i, c] == zmax else 0.0
-            continue
-        s = 0.0
+            if Z[i, c] == zmax:
+                hits += 1
         for c in range(k):
-            s += np.exp(np.float64(Z[i, c]) - zmax)
-        inv = 1.0 / s
-        for c in range(k):
-            out[i, c] = np.exp(np.float64(Z[i, c]) - zmax) * inv
+            out[i, c] = 1.0 / hits if Z[i, c] == zmax else 0.0
+        return
+    s = 0.0
+    for c in range(k):
+        s += np.exp(np.float64(Z[i, c]) - zmax)
+    inv = 1.0 / s
+    for c in range(k):
+        out[i, c] = np.exp(np.float64(Z[i, c]) - zmax) * inv
+
+
+@jit()
+def softmax_rows(Z, out):
+    """Row-wise softmax of the logits ``Z`` (m, k) (:func:`softmax_row_of`)."""
+    for i in range(Z.shape[0]):
+        softmax_row_of(Z, i, out)
 
 
 @jit()
