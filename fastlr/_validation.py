@@ -301,10 +301,18 @@ def check_labels01(y, name="y", m=None, require_both=False):
             f"{name} has {arr.shape[0]} entries but X has {m} rows; they must match"
         )
     y01 = arr.astype(np.float64)
-    if not np.isfinite(y01).all():
-        raise ValueError(f"{name} contains NaN or infinity")
-    ones = y01 == 1.0
-    if not (ones | (y01 == 0.0)).all():
+    if arr.dtype.kind in "biu":
+        # integers: 0/1 iff min >= 0 and max <= 1 (no temporaries); the sum
+        # of 0.0/1.0 counts the ones exactly
+        binary = arr.min() >= 0 and arr.max() <= 1
+        k = int(y01.sum()) if binary else 0
+    else:
+        if not np.isfinite(y01).all():
+            raise ValueError(f"{name} contains NaN or infinity")
+        ones = y01 == 1.0
+        binary = bool((ones | (y01 == 0.0)).all())
+        k = int(ones.sum()) if binary else 0
+    if not binary:
         vals = np.unique(arr)
         shown = ", ".join(map(str, vals[:5])) + (", ..." if vals.size > 5 else "")
         raise ValueError(
@@ -313,7 +321,6 @@ def check_labels01(y, name="y", m=None, require_both=False):
             "which accepts any two labels"
         )
     if require_both:
-        k = int(ones.sum())
         if k == 0 or k == y01.shape[0]:
             raise ValueError(
                 f"{name} contains a single class ({int(y01[0])}); training "
