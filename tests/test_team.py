@@ -141,6 +141,27 @@ def test_import_sets_no_environment_variable():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_threaded_training_and_prediction_load_no_threading_runtime():
+    """fastlr's threads are its own: training and predicting on two threads
+    load neither numba's threading layer nor an OpenMP runtime into the
+    process (nothing that makes a later fork unsafe, no 5 ms start-up).
+    (scikit-learn's compiled modules may load an OpenMP runtime of their
+    own: the functional API is used here.)"""
+    out = _run_python("""
+        import numpy as np, fastlr
+        X = np.random.default_rng(0).normal(size=(200_000, 20))
+        y = (X[:, 0] > 0).astype(int)
+        r = fastlr.train(X, y, epochs=1, batch_size=256, n_threads=2)
+        fastlr.predict_proba(X, r.w, r.b)
+        maps = open("/proc/self/maps").read()
+        print(sorted({name for name in ("omppool", "tbbpool", "workqueue", "libgomp",
+                                        "libiomp", "libomp") if name in maps}))
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_fork_after_large_prediction_is_safe(big, monkeypatch):
     """Prediction threads are the team's, not OpenMP's: a forked child may
     predict (GNU OpenMP kills such a child), and a fork pool does not hang."""

@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from numba.np.ufunc import parallel as numba_parallel
 
 from .intrinsics import cpu_relax, fetch_add, load_acquire, store_release, yield_thread
 from .jit import jit
@@ -206,6 +207,12 @@ def threads(n_threads=None):
     """Threads to use: None means numba's thread count
     (``numba.get_num_threads()``); capped at ``NUMBA_NUM_THREADS``."""
     if n_threads is None:
+        if not getattr(numba_parallel, "_is_initialized", True):
+            # numba.get_num_threads() would start numba's threading layer
+            # (an OpenMP runtime, about 5 ms, in a process that may never
+            # run a prange); until that has started nobody can have called
+            # numba.set_num_threads, so the count is the configured one
+            return numba.config.NUMBA_NUM_THREADS
         return numba.get_num_threads()
     return max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
 
