@@ -450,15 +450,16 @@ def _unsigned(indices):
     return indices.view(np.uint32) if indices.dtype == np.int32 else indices
 
 
-def check_finite(data, name=None):
-    """Raise if validated X holds NaN or infinity (one pass, no temporary),
-    naming ``name`` (default: the name it was validated under) and the first
-    bad row and column."""
+def check_finite(data, name=None, n_threads=None):
+    """Raise if validated X holds NaN or infinity (one pass, no temporary;
+    dense X on ``n_threads`` threads as in :func:`fastlr.train`), naming
+    ``name`` (default: the name it was validated under) and the first bad
+    row and column."""
     name = name or getattr(data, "name", "X")
     if data.sparse:
         ok = stats.finite_1d(data.X.data[:data.X.indptr[-1]])
     else:
-        ok = stats.all_finite(data.X)
+        ok = all(data._map_rows(stats.all_finite, (), n_threads))
     if not ok:
         raise nonfinite_error(data.X, name)
 
@@ -477,7 +478,7 @@ def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None,
     if with_stats and not data.sparse:
         data._moments = data.moments(name, n_threads)
     elif check:
-        check_finite(data, name)
+        check_finite(data, name, n_threads)
     else:
         data.checked = False
         data.name = name

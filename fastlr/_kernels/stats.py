@@ -36,14 +36,15 @@ halves = jit(exact=True)(_stats.halves)
 
 
 @jit(runtime=False)
-def all_finite(X):
-    """True when no element of the 2-D array ``X`` is NaN or +-inf.
+def all_finite(X, lo, hi):
+    """True when no element of rows ``lo .. hi - 1`` of the 2-D array ``X``
+    is NaN or +-inf.
 
     One pass and no temporary, unlike ``np.isfinite(X).all()`` which builds
     a boolean array of ``m * n`` bytes.
     """
-    m, n = X.shape
-    for i in range(m):
+    n = X.shape[1]
+    for i in range(lo, hi):
         acc = 0.0
         for j in range(n):
             acc += X[i, j] * 0.0  # NaN if any element is NaN or inf
