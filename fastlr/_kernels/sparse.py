@@ -193,9 +193,10 @@ def lean_rows(data, indices, indptr, y, sw, row_fold, hold, rowbuf, p_lo, p_hi,
 @jit(exact=True, inline=True)
 def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
     """The step's scalars from a batch's ``cnt`` rows trained on (> 0) and
-    residual sum ``sr``: counts the step, shrinks ``s`` (folding it into
-    ``v`` when it would underflow, as :func:`epoch` does), moves the
-    intercept; returns the new ``s`` and the gradient step's coefficient."""
+    residual sums ``sr`` (k,), one a class (k = 1: the binary model):
+    counts the step, shrinks ``s`` (folding it into the weights ``v``, (n,)
+    or (n, k), when it would underflow, as :func:`epoch` does), moves the
+    intercepts; returns the new ``s`` and the gradient step's coefficient."""
     steps[0, 0] += 1
     t = steps[0, 0]
     inv_b = 1.0 / cnt
@@ -205,14 +206,13 @@ def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
     if hyper[0, 0] > 0.0:
         rho = max(0.0, 1.0 - eta * hyper[0, 0])
         if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
-            f = s * rho
-            for j in range(v.shape[0]):
-                v[j] *= f
+            v *= s * rho
             s = 1.0
         else:
             s *= rho
     if opt.fit_intercept:
-        B[0, 0] -= eta * sr * inv_b
+        for c in range(sr.shape[0]):
+            B[0, c] -= eta * sr[c] * inv_b
     return s, eta * inv_b / s
 
 
@@ -220,7 +220,7 @@ def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
 def lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb):
     """The batch's sums, added in position order, and the step
     (:func:`lean_scalars`): ``sb`` becomes (s, b, the gradient step's
-    coefficient, 0 when no row trained). In place."""
+    coefficient, 0 when no row trained, the residual sum). In place."""
     cnt = 0.0
     sr = 0.0
     for pos in range(bsz):
@@ -232,7 +232,8 @@ def lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb):
     sb[2] = 0.0
     if cnt == 0.0:
         return
-    sb[0], sb[2] = lean_scalars(cnt, sr, opt, hyper, B, steps, v, sb[0])
+    sb[3] = sr
+    sb[0], sb[2] = lean_scalars(cnt, sb[3:], opt, hyper, B, steps, v, sb[0])
     sb[1] = B[0, 0]
 
 
@@ -296,7 +297,7 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     rowbuf = np.empty(max(nb_max, 2), dtype=np.int64)
     R = np.empty(nb_max)
     Lr = np.empty((nb_max, 5))
-    sb = np.empty(3)   # (s, b, step coefficient)
+    sb = np.empty(4)   # (s, b, step coefficient, residual sum)
     sb[0] = 1.0
     sb[1] = B[0, 0]
     hold = fold[0]
@@ -323,7 +324,8 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
             a4 += c
             if c == 0.0:
                 continue
-            s, cst = lean_scalars(c, r, opt, hyper, B, steps, v, s)
+            sb[3] = r
+            s, cst = lean_scalars(c, sb[3:], opt, hyper, B, steps, v, s)
             b = B[0, 0]
             cr = cst * r
             if cr != 0.0:
@@ -412,6 +414,94 @@ def narrow_update(data, indices, lo, hi, T, iv, scaled, cr):
         T[j, 7] -= c7 * x
 
 
+@jit()
+def is_lean_softmax(opt, hyper, k):
+    """Whether :func:`lean_softmax_epoch` serves this stack: one softmax
+    model of 2 to ``NARROW`` classes under the options :func:`is_lean`
+    accepts for a binary model."""
+    return (opt.loss == LOSS_SOFTMAX and hyper.shape[0] == 1 and hyper[0, 1] == 0.0
+            and opt.schedule != LR_ADAGRAD and opt.average_start == 0
+            and 2 <= k <= NARROW)
+
+
+@jit(exact=True)
+def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
+                       opt, models, state, acc):
+    """:func:`epoch` for one softmax model whose options
+    :func:`is_lean_softmax` accepts: the narrow layout and the arithmetic of
+    :func:`epoch` (bit-identical results), with the lean path's step
+    (:func:`lean_scalars`) in place of the general one's bookkeeping for
+    K models, records and catch-up (on rcv1's shape at k = 5, that
+    bookkeeping cost about as much as the entries' loops)."""
+    m = indptr.shape[0] - 1
+    mean, scale, hyper, fold, row_fold, active = models
+    W, B, steps, gsq, avg, l1_u, l1_q = state
+    k = W.shape[1]
+    n = W.shape[2]
+    scaled, isc = inverse_scale(scale[0])
+    iv = NARROW
+    width = NARROW + 1 if scaled else NARROW
+    T = np.zeros((n, width))
+    for j in range(n):
+        for c in range(k):
+            T[j, c] = W[0, c, j]
+        if scaled:
+            T[j, iv] = isc[j]
+    Tf = T.reshape(n * width)
+    weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
+    hold = fold[0]
+    nb_max = min(batch_size, m)
+    rowbuf = np.empty(nb_max + 1, dtype=np.int64)
+    R = np.zeros((nb_max, NARROW))
+    dot = np.zeros(NARROW)
+    cr8 = np.zeros(NARROW)
+    z = np.empty(k)
+    S = np.empty(k)
+    s = 1.0
+    for start in range(0, m, batch_size):
+        bsz = min(batch_size, m - start)
+        rows_at(blocks, block, start, min(bsz + 1, m - start), rowbuf)
+        cnt = 0.0
+        S[:] = 0.0
+        for pos in range(bsz):
+            i = rowbuf[pos]
+            if start + pos + 1 < m:   # the next row's weights, a row ahead
+                inext = rowbuf[pos + 1]
+                for p in range(indptr[inext], indptr[inext + 1]):
+                    prefetch(Tf, indices[p] * width)
+            narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, dot)
+            wt = sw[i] if weighted else 1.0
+            for c in range(k):
+                z[c] = s * dot[c] + B[0, c]
+            if folds and row_fold[i] == hold:   # held out: scored only
+                acc[0, 2] += wt * softmax_loss(z, k, y[i])
+                acc[0, 3] += wt
+                for c in range(k):
+                    R[pos, c] = 0.0
+                continue
+            loss, bound = softmax_row(z, k, y[i], wt, opt.track_loss)
+            acc[0, 0] += loss
+            acc[0, 1] += bound
+            acc[0, 4] += 1.0
+            cnt += 1.0
+            for c in range(k):
+                R[pos, c] = z[c]
+                S[c] += z[c]
+        if cnt == 0.0:
+            continue
+        s, cst = lean_scalars(cnt, S, opt, hyper, B, steps, T[:, :k], s)
+        for pos in range(bsz):
+            i = rowbuf[pos]
+            for c in range(k):
+                cr8[c] = cst * R[pos, c]
+            narrow_update(data, indices, indptr[i], indptr[i + 1], T, iv, scaled,
+                          cr8)
+    for j in range(n):
+        for c in range(k):
+            W[0, c, j] = T[j, c] * s
+
+
 @jit(exact=True)
 def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
           state, acc, unit):
@@ -435,6 +525,10 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     if len(unit) == 1 and is_lean(opt, hyper):
         lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                    models, state, acc)
+        return
+    if len(unit) == 0 and is_lean_softmax(opt, hyper, state[0].shape[1]):
+        lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
+                           opt, models, state, acc)
         return
     m = indptr.shape[0] - 1
     W, B, steps, gsq, avg, l1_u, l1_q = state
@@ -816,9 +910,9 @@ def lean_worker(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
 
     ``team`` is ``(rowbuf, R, Lr, sb, ctl, parts)``: the batch's rows (nb,)
     int64, residuals (nb,), per-position losses (nb, 5), the scalars ``(s,
-    b, step coefficient)`` (3,) with ``s = 1``, ``b = B[0, 0]`` on entry,
-    the control array with phase 0 open, and the number of column stripes
-    (the thread count; any value gives the same results).
+    b, step coefficient, residual sum)`` (4,) with ``s = 1``, ``b = B[0, 0]``
+    on entry, the control array with phase 0 open, and the number of column
+    stripes (the thread count; any value gives the same results).
     """
     m = indptr.shape[0] - 1
     mean, scale, hyper, fold, row_fold, active = models
