@@ -431,6 +431,72 @@ def narrow_update(data, indices, lo, hi, T, iv, scaled, used, cr):
                         T[j, 7] -= c7 * x
 
 
+@jit(exact=True, inline=True)
+def scale_slots(iv, col, k):
+    """Where the wide layout of :func:`epoch` keeps ``1 / scale`` for the
+    weight slots ``col .. col + 3``: their models' slots ``iv + c // k``
+    (computed once a row, outside the loops over its entries)."""
+    return iv + col // k, iv + (col + 1) // k, iv + (col + 2) // k, iv + (col + 3) // k
+
+
+@jit(exact=True, inline=True)
+def wide_factor(T, j, m, scaled):
+    """What a weight of column ``j`` is multiplied by in the wide layout:
+    ``T[j, m]``, its model's ``1 / scale``, when ``scaled``, else 1 (an
+    exact no-op: the same bits as no factor)."""
+    return T[j, m] if scaled else 1.0
+
+
+@jit(exact=True, inline=True)
+def wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot):
+    """``dot[c] = sum_p x_p * T[j_p, c] (/ scale)`` over a row's entries for
+    the slots ``col .. col + 3`` of the wide layout (``four``) or the slot
+    ``col`` alone, each summed in entry order in a register of its own (as
+    :func:`narrow_dot` does: the two layouts agree bit for bit)."""
+    m0, m1, m2, m3 = scale_slots(iv, col, k)
+    a0 = a1 = a2 = a3 = 0.0
+    for p in range(lo, hi):
+        j = indices[p]
+        x = data[p]
+        a0 += x * (T[j, col] * wide_factor(T, j, m0, scaled))
+        if four:
+            a1 += x * (T[j, col + 1] * wide_factor(T, j, m1, scaled))
+            a2 += x * (T[j, col + 2] * wide_factor(T, j, m2, scaled))
+            a3 += x * (T[j, col + 3] * wide_factor(T, j, m3, scaled))
+    dot[col] = a0
+    if four:
+        dot[col + 1] = a1
+        dot[col + 2] = a2
+        dot[col + 3] = a3
+
+
+@jit(exact=True, inline=True)
+def wide_update(data, indices, lo, hi, T, iv, k, scaled, col, four, c0, c1, c2, c3):
+    """``T[j, c] -= c_c * x_j (/ scale)`` over a row's entries for the slots
+    ``col .. col + 3`` of the wide layout (``four``) or the slot ``col``
+    alone."""
+    m0, m1, m2, m3 = scale_slots(iv, col, k)
+    for p in range(lo, hi):
+        j = indices[p]
+        x = data[p]
+        T[j, col] -= c0 * (x * wide_factor(T, j, m0, scaled))
+        if four:
+            T[j, col + 1] -= c1 * (x * wide_factor(T, j, m1, scaled))
+            T[j, col + 2] -= c2 * (x * wide_factor(T, j, m2, scaled))
+            T[j, col + 3] -= c3 * (x * wide_factor(T, j, m3, scaled))
+
+
+@jit(inline=True)
+def batch_scratch(m, batch_size, slots, wide):
+    """The scratch of the table epochs (:func:`epoch`,
+    :func:`lean_softmax_epoch`): a batch's rows and the next batch's first
+    (nb + 1,) int64, the residuals (nb, ``slots``), a row's logits
+    (``wide``,) and the narrow layout's step coefficients (NARROW,)."""
+    nb = min(batch_size, m)
+    return (np.empty(nb + 1, dtype=np.int64), np.zeros((nb, slots)), np.zeros(wide),
+            np.zeros(NARROW))
+
+
 @jit()
 def is_lean_softmax(opt, hyper, k):
     """Whether :func:`lean_softmax_epoch` serves this stack: one softmax
@@ -468,11 +534,7 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
     hold = fold[0]
-    nb_max = min(batch_size, m)
-    rowbuf = np.empty(nb_max + 1, dtype=np.int64)
-    R = np.zeros((nb_max, NARROW))
-    dot = np.zeros(NARROW)
-    cr8 = np.zeros(NARROW)
+    rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, NARROW, NARROW)
     z = np.empty(k)
     S = np.empty(k)
     s = 1.0
@@ -606,11 +668,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     GT = np.zeros((n if use_g else 0, R_))
     touched = np.empty(n if use_g else 0, dtype=np.int64)
     mark = np.full(n if use_g else 0, -1, dtype=np.int64)
-    nb_max = min(batch_size, m)
-    rowbuf = np.empty(nb_max + 1, dtype=np.int64)
-    R = np.zeros((nb_max, R_))
-    dot = np.zeros(wide)
-    cr8 = np.zeros(NARROW)
+    rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, R_, wide)
     cst = np.zeros(K)
     # the binary models' per-row scratch (see the residuals below)
     F = np.empty((9, K))
@@ -663,43 +721,9 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 narrow_dot(data, indices, lo, hi, T, iv, scaled, R_, dot)
                 col = R_
             while col < R_:
-                if col + 4 <= R_:
-                    a0 = a1 = a2 = a3 = 0.0
-                    if scaled:
-                        m0, m1 = iv + col // k, iv + (col + 1) // k
-                        m2, m3 = iv + (col + 2) // k, iv + (col + 3) // k
-                        for p in range(lo, hi):
-                            j = indices[p]
-                            x = data[p]
-                            a0 += x * (T[j, col] * T[j, m0])
-                            a1 += x * (T[j, col + 1] * T[j, m1])
-                            a2 += x * (T[j, col + 2] * T[j, m2])
-                            a3 += x * (T[j, col + 3] * T[j, m3])
-                    else:
-                        for p in range(lo, hi):
-                            j = indices[p]
-                            x = data[p]
-                            a0 += x * T[j, col]
-                            a1 += x * T[j, col + 1]
-                            a2 += x * T[j, col + 2]
-                            a3 += x * T[j, col + 3]
-                    dot[col] = a0
-                    dot[col + 1] = a1
-                    dot[col + 2] = a2
-                    dot[col + 3] = a3
-                    col += 4
-                    continue
-                a = 0.0
-                if scaled:
-                    mi = iv + col // k
-                    for p in range(lo, hi):
-                        j = indices[p]
-                        a += data[p] * (T[j, col] * T[j, mi])
-                else:
-                    for p in range(lo, hi):
-                        a += data[p] * T[indices[p], col]
-                dot[col] = a
-                col += 1
+                four = col + 4 <= R_
+                wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot)
+                col += 4 if four else 1
             if not softmax:
                 # the binary models' residuals and losses, all at once with
                 # the vectorized exp of the dense epoch (the same arithmetic
@@ -858,41 +882,18 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                     narrow_update(data, indices, lo, hi, T, iv, scaled, R_, cr8)
                     col = R_
                 while col < R_:
+                    c0 = cst[col // k] * R[pos, col]
                     if col + 4 <= R_:
-                        c0 = cst[col // k] * R[pos, col]
                         c1 = cst[(col + 1) // k] * R[pos, col + 1]
                         c2 = cst[(col + 2) // k] * R[pos, col + 2]
                         c3 = cst[(col + 3) // k] * R[pos, col + 3]
-                        if scaled:
-                            m0, m1 = iv + col // k, iv + (col + 1) // k
-                            m2, m3 = iv + (col + 2) // k, iv + (col + 3) // k
-                            for p in range(lo, hi):
-                                j = indices[p]
-                                x = data[p]
-                                T[j, col] -= c0 * (x * T[j, m0])
-                                T[j, col + 1] -= c1 * (x * T[j, m1])
-                                T[j, col + 2] -= c2 * (x * T[j, m2])
-                                T[j, col + 3] -= c3 * (x * T[j, m3])
-                        else:
-                            for p in range(lo, hi):
-                                j = indices[p]
-                                x = data[p]
-                                T[j, col] -= c0 * x
-                                T[j, col + 1] -= c1 * x
-                                T[j, col + 2] -= c2 * x
-                                T[j, col + 3] -= c3 * x
+                        wide_update(data, indices, lo, hi, T, iv, k, scaled, col, True,
+                                    c0, c1, c2, c3)
                         col += 4
                         continue
-                    cr = cst[col // k] * R[pos, col]
-                    if cr != 0.0:
-                        if scaled:
-                            mi = iv + col // k
-                            for p in range(lo, hi):
-                                j = indices[p]
-                                T[j, col] -= cr * (data[p] * T[j, mi])
-                        else:
-                            for p in range(lo, hi):
-                                T[indices[p], col] -= cr * data[p]
+                    if c0 != 0.0:
+                        wide_update(data, indices, lo, hi, T, iv, k, scaled, col, False,
+                                    c0, 0.0, 0.0, 0.0)
                     col += 1
 
     # pay everything deferred: the state is the eager one again
