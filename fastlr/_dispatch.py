@@ -393,7 +393,7 @@ class Data:
                 threads = 1
             nb = min(batch_size, self.m)
             shared = (np.empty(nb, dtype=np.int64), np.empty(nb),
-                      np.empty((nb, 5)), np.empty(3))
+                      np.empty((nb, 5)), np.empty(4))
 
             def run_csr(blocks, block, opt):
                 acc[:] = 0.0
@@ -401,7 +401,7 @@ class Data:
                     # the lean epoch on the team: rows, then column stripes
                     ctl = team.control()
                     ctl[team.OPEN] = 0
-                    shared[3][:] = (1.0, stack.B[0, 0], 0.0)
+                    shared[3][:] = (1.0, stack.B[0, 0], 0.0, 0.0)
                     team.run(threads, sparse.lean_worker,
                              (*self.args, y, sw, blocks, block, batch_size, opt,
                               stack.models(), stack.arrays(), acc,

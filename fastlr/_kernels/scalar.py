@@ -107,15 +107,17 @@ def softmax_row(z, k, y, wt, track_loss):
         for c in range(k):
             z[c] = 0.0
         return (np.inf * wt if track_loss else 0.0), np.inf * wt
+    # each exp once: z[c] becomes exp(z[c] - zmax) (the bound first:
+    # zmax - z_y equals -(z_y - zmax) exactly)
+    bound = zmax - z[y]
     s = 0.0
     for c in range(k):
-        z[c] = z[c] - zmax
-        s += np.exp(z[c])
-    bound = -z[y]
+        z[c] = np.exp(z[c] - zmax)
+        s += z[c]
     loss = wt * (np.log(s) + bound) if track_loss else 0.0
     inv = 1.0 / s
     for c in range(k):
-        r = np.exp(z[c]) * inv
+        r = z[c] * inv
         if c == y:
             r -= 1.0
         z[c] = r * wt

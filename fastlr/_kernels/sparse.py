@@ -193,9 +193,10 @@ def lean_rows(data, indices, indptr, y, sw, row_fold, hold, rowbuf, p_lo, p_hi,
 @jit(exact=True, inline=True)
 def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
     """The step's scalars from a batch's ``cnt`` rows trained on (> 0) and
-    residual sum ``sr``: counts the step, shrinks ``s`` (folding it into
-    ``v`` when it would underflow, as :func:`epoch` does), moves the
-    intercept; returns the new ``s`` and the gradient step's coefficient."""
+    residual sums ``sr`` (k,), one a class (k = 1: the binary model):
+    counts the step, shrinks ``s`` (folding it into the weights ``v``, (n,)
+    or (n, k), when it would underflow, as :func:`epoch` does), moves the
+    intercepts; returns the new ``s`` and the gradient step's coefficient."""
     steps[0, 0] += 1
     t = steps[0, 0]
     inv_b = 1.0 / cnt
@@ -205,14 +206,13 @@ def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
     if hyper[0, 0] > 0.0:
         rho = max(0.0, 1.0 - eta * hyper[0, 0])
         if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
-            f = s * rho
-            for j in range(v.shape[0]):
-                v[j] *= f
+            v *= s * rho
             s = 1.0
         else:
             s *= rho
     if opt.fit_intercept:
-        B[0, 0] -= eta * sr * inv_b
+        for c in range(sr.shape[0]):
+            B[0, c] -= eta * sr[c] * inv_b
     return s, eta * inv_b / s
 
 
@@ -220,7 +220,7 @@ def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
 def lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb):
     """The batch's sums, added in position order, and the step
     (:func:`lean_scalars`): ``sb`` becomes (s, b, the gradient step's
-    coefficient, 0 when no row trained). In place."""
+    coefficient, 0 when no row trained, the residual sum). In place."""
     cnt = 0.0
     sr = 0.0
     for pos in range(bsz):
@@ -232,7 +232,8 @@ def lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb):
     sb[2] = 0.0
     if cnt == 0.0:
         return
-    sb[0], sb[2] = lean_scalars(cnt, sr, opt, hyper, B, steps, v, sb[0])
+    sb[3] = sr
+    sb[0], sb[2] = lean_scalars(cnt, sb[3:], opt, hyper, B, steps, v, sb[0])
     sb[1] = B[0, 0]
 
 
@@ -296,7 +297,7 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     rowbuf = np.empty(max(nb_max, 2), dtype=np.int64)
     R = np.empty(nb_max)
     Lr = np.empty((nb_max, 5))
-    sb = np.empty(3)   # (s, b, step coefficient)
+    sb = np.empty(4)   # (s, b, step coefficient, residual sum)
     sb[0] = 1.0
     sb[1] = B[0, 0]
     hold = fold[0]
@@ -323,7 +324,8 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
             a4 += c
             if c == 0.0:
                 continue
-            s, cst = lean_scalars(c, r, opt, hyper, B, steps, v, s)
+            sb[3] = r
+            s, cst = lean_scalars(c, sb[3:], opt, hyper, B, steps, v, s)
             b = B[0, 0]
             cr = cst * r
             if cr != 0.0:
@@ -351,12 +353,16 @@ NARROW = 8
 
 
 @jit(exact=True, inline=True)
-def narrow_dot(data, indices, lo, hi, T, iv, scaled, dot):
-    """``dot[c] = sum_p x_p * T[j_p, c]`` for the 8 slots of the narrow
-    layout, in one pass over a row's entries (each slot summed in entry
-    order); ``scaled``: each weight divided by the column's scale
-    (``T[j, iv]`` holds its reciprocal; one model). The same products in
-    the same order as the wider layout's loops: the two agree bit for bit."""
+def narrow_dot(data, indices, lo, hi, T, iv, scaled, used, dot):
+    """``dot[c] = sum_p x_p * T[j_p, c]`` for the first ``used`` (4 to 8;
+    at least the first 4 are computed) slots of the narrow layout, in one
+    pass over a row's entries (each slot summed in entry order);
+    ``scaled``: each weight divided by the column's scale (``T[j, iv]``
+    holds its reciprocal; one model). The same products in the same order
+    as the wider layout's loops: the two agree bit for bit. Slots beyond
+    ``used`` cost nothing (numba does not vectorize the 8 sums: each is an
+    operation per entry; at k = 5 on rcv1's shape 5 sums took 0.6-0.7x the
+    time of 8)."""
     a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     if scaled:   # x * (w / scale), as the wider layout computes it
         for p in range(lo, hi):
@@ -367,10 +373,14 @@ def narrow_dot(data, indices, lo, hi, T, iv, scaled, dot):
             a1 += x * (T[j, 1] * f)
             a2 += x * (T[j, 2] * f)
             a3 += x * (T[j, 3] * f)
-            a4 += x * (T[j, 4] * f)
-            a5 += x * (T[j, 5] * f)
-            a6 += x * (T[j, 6] * f)
-            a7 += x * (T[j, 7] * f)
+            if used > 4:
+                a4 += x * (T[j, 4] * f)
+                if used > 5:
+                    a5 += x * (T[j, 5] * f)
+                    if used > 6:
+                        a6 += x * (T[j, 6] * f)
+                        if used > 7:
+                            a7 += x * (T[j, 7] * f)
     else:
         for p in range(lo, hi):
             j = indices[p]
@@ -379,10 +389,14 @@ def narrow_dot(data, indices, lo, hi, T, iv, scaled, dot):
             a1 += x * T[j, 1]
             a2 += x * T[j, 2]
             a3 += x * T[j, 3]
-            a4 += x * T[j, 4]
-            a5 += x * T[j, 5]
-            a6 += x * T[j, 6]
-            a7 += x * T[j, 7]
+            if used > 4:
+                a4 += x * T[j, 4]
+                if used > 5:
+                    a5 += x * T[j, 5]
+                    if used > 6:
+                        a6 += x * T[j, 6]
+                        if used > 7:
+                            a7 += x * T[j, 7]
     dot[0] = a0
     dot[1] = a1
     dot[2] = a2
@@ -394,9 +408,10 @@ def narrow_dot(data, indices, lo, hi, T, iv, scaled, dot):
 
 
 @jit(exact=True, inline=True)
-def narrow_update(data, indices, lo, hi, T, iv, scaled, cr):
-    """``T[j, c] -= cr[c] * x`` for the 8 slots of the narrow layout and a
-    row's entries (unused slots have ``cr`` 0 and stay 0)."""
+def narrow_update(data, indices, lo, hi, T, iv, scaled, used, cr):
+    """``T[j, c] -= cr[c] * x`` for the first ``used`` slots of the narrow
+    layout and a row's entries (the others stay 0). A loop over the slots,
+    which LLVM vectorizes: 0.6x the time of eight scalar updates at k = 5."""
     c0, c1, c2, c3 = cr[0], cr[1], cr[2], cr[3]
     c4, c5, c6, c7 = cr[4], cr[5], cr[6], cr[7]
     for p in range(lo, hi):
@@ -406,10 +421,165 @@ def narrow_update(data, indices, lo, hi, T, iv, scaled, cr):
         T[j, 1] -= c1 * x
         T[j, 2] -= c2 * x
         T[j, 3] -= c3 * x
-        T[j, 4] -= c4 * x
-        T[j, 5] -= c5 * x
-        T[j, 6] -= c6 * x
-        T[j, 7] -= c7 * x
+        if used > 4:
+            T[j, 4] -= c4 * x
+            if used > 5:
+                T[j, 5] -= c5 * x
+                if used > 6:
+                    T[j, 6] -= c6 * x
+                    if used > 7:
+                        T[j, 7] -= c7 * x
+
+
+@jit(exact=True, inline=True)
+def scale_slots(iv, col, k):
+    """Where the wide layout of :func:`epoch` keeps ``1 / scale`` for the
+    weight slots ``col .. col + 3``: their models' slots ``iv + c // k``
+    (computed once a row, outside the loops over its entries)."""
+    return iv + col // k, iv + (col + 1) // k, iv + (col + 2) // k, iv + (col + 3) // k
+
+
+@jit(exact=True, inline=True)
+def wide_factor(T, j, m, scaled):
+    """What a weight of column ``j`` is multiplied by in the wide layout:
+    ``T[j, m]``, its model's ``1 / scale``, when ``scaled``, else 1 (an
+    exact no-op: the same bits as no factor)."""
+    return T[j, m] if scaled else 1.0
+
+
+@jit(exact=True, inline=True)
+def wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot):
+    """``dot[c] = sum_p x_p * T[j_p, c] (/ scale)`` over a row's entries for
+    the slots ``col .. col + 3`` of the wide layout (``four``) or the slot
+    ``col`` alone, each summed in entry order in a register of its own (as
+    :func:`narrow_dot` does: the two layouts agree bit for bit)."""
+    m0, m1, m2, m3 = scale_slots(iv, col, k)
+    a0 = a1 = a2 = a3 = 0.0
+    for p in range(lo, hi):
+        j = indices[p]
+        x = data[p]
+        a0 += x * (T[j, col] * wide_factor(T, j, m0, scaled))
+        if four:
+            a1 += x * (T[j, col + 1] * wide_factor(T, j, m1, scaled))
+            a2 += x * (T[j, col + 2] * wide_factor(T, j, m2, scaled))
+            a3 += x * (T[j, col + 3] * wide_factor(T, j, m3, scaled))
+    dot[col] = a0
+    if four:
+        dot[col + 1] = a1
+        dot[col + 2] = a2
+        dot[col + 3] = a3
+
+
+@jit(exact=True, inline=True)
+def wide_update(data, indices, lo, hi, T, iv, k, scaled, col, four, c0, c1, c2, c3):
+    """``T[j, c] -= c_c * x_j (/ scale)`` over a row's entries for the slots
+    ``col .. col + 3`` of the wide layout (``four``) or the slot ``col``
+    alone."""
+    m0, m1, m2, m3 = scale_slots(iv, col, k)
+    for p in range(lo, hi):
+        j = indices[p]
+        x = data[p]
+        T[j, col] -= c0 * (x * wide_factor(T, j, m0, scaled))
+        if four:
+            T[j, col + 1] -= c1 * (x * wide_factor(T, j, m1, scaled))
+            T[j, col + 2] -= c2 * (x * wide_factor(T, j, m2, scaled))
+            T[j, col + 3] -= c3 * (x * wide_factor(T, j, m3, scaled))
+
+
+@jit(inline=True)
+def batch_scratch(m, batch_size, slots, wide):
+    """The scratch of the table epochs (:func:`epoch`,
+    :func:`lean_softmax_epoch`): a batch's rows and the next batch's first
+    (nb + 1,) int64, the residuals (nb, ``slots``), a row's logits
+    (``wide``,) and the narrow layout's step coefficients (NARROW,)."""
+    nb = min(batch_size, m)
+    return (np.empty(nb + 1, dtype=np.int64), np.zeros((nb, slots)), np.zeros(wide),
+            np.zeros(NARROW))
+
+
+@jit()
+def is_lean_softmax(opt, hyper, k):
+    """Whether :func:`lean_softmax_epoch` serves this stack: one softmax
+    model of 2 to ``NARROW`` classes under the options :func:`is_lean`
+    accepts for a binary model."""
+    return (opt.loss == LOSS_SOFTMAX and hyper.shape[0] == 1 and hyper[0, 1] == 0.0
+            and opt.schedule != LR_ADAGRAD and opt.average_start == 0
+            and 2 <= k <= NARROW)
+
+
+@jit(exact=True)
+def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
+                       opt, models, state, acc):
+    """:func:`epoch` for one softmax model whose options
+    :func:`is_lean_softmax` accepts: the narrow layout and the arithmetic of
+    :func:`epoch` (bit-identical results), with the lean path's step
+    (:func:`lean_scalars`) in place of the general one's bookkeeping for
+    K models, records and catch-up (on rcv1's shape at k = 5, that
+    bookkeeping cost about as much as the entries' loops)."""
+    m = indptr.shape[0] - 1
+    mean, scale, hyper, fold, row_fold, active = models
+    W, B, steps, gsq, avg, l1_u, l1_q = state
+    k = W.shape[1]
+    n = W.shape[2]
+    scaled, isc = inverse_scale(scale[0])
+    iv = NARROW
+    width = NARROW + 1 if scaled else NARROW
+    T = np.zeros((n, width))
+    for j in range(n):
+        for c in range(k):
+            T[j, c] = W[0, c, j]
+        if scaled:
+            T[j, iv] = isc[j]
+    Tf = T.reshape(n * width)
+    weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
+    hold = fold[0]
+    rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, NARROW, NARROW)
+    z = np.empty(k)
+    S = np.empty(k)
+    s = 1.0
+    for start in range(0, m, batch_size):
+        bsz = min(batch_size, m - start)
+        rows_at(blocks, block, start, min(bsz + 1, m - start), rowbuf)
+        cnt = 0.0
+        S[:] = 0.0
+        for pos in range(bsz):
+            i = rowbuf[pos]
+            if start + pos + 1 < m:   # the next row's weights, a row ahead
+                inext = rowbuf[pos + 1]
+                for p in range(indptr[inext], indptr[inext + 1]):
+                    prefetch(Tf, indices[p] * width)
+            narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, k,
+                       dot)
+            wt = sw[i] if weighted else 1.0
+            for c in range(k):
+                z[c] = s * dot[c] + B[0, c]
+            if folds and row_fold[i] == hold:   # held out: scored only
+                acc[0, 2] += wt * softmax_loss(z, k, y[i])
+                acc[0, 3] += wt
+                for c in range(k):
+                    R[pos, c] = 0.0
+                continue
+            loss, bound = softmax_row(z, k, y[i], wt, opt.track_loss)
+            acc[0, 0] += loss
+            acc[0, 1] += bound
+            acc[0, 4] += 1.0
+            cnt += 1.0
+            for c in range(k):
+                R[pos, c] = z[c]
+                S[c] += z[c]
+        if cnt == 0.0:
+            continue
+        s, cst = lean_scalars(cnt, S, opt, hyper, B, steps, T[:, :k], s)
+        for pos in range(bsz):
+            i = rowbuf[pos]
+            for c in range(k):
+                cr8[c] = cst * R[pos, c]
+            narrow_update(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, k,
+                          cr8)
+    for j in range(n):
+        for c in range(k):
+            W[0, c, j] = T[j, c] * s
 
 
 @jit(exact=True)
@@ -435,6 +605,10 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     if len(unit) == 1 and is_lean(opt, hyper):
         lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                    models, state, acc)
+        return
+    if len(unit) == 0 and is_lean_softmax(opt, hyper, state[0].shape[1]):
+        lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
+                           opt, models, state, acc)
         return
     m = indptr.shape[0] - 1
     W, B, steps, gsq, avg, l1_u, l1_q = state
@@ -494,11 +668,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     GT = np.zeros((n if use_g else 0, R_))
     touched = np.empty(n if use_g else 0, dtype=np.int64)
     mark = np.full(n if use_g else 0, -1, dtype=np.int64)
-    nb_max = min(batch_size, m)
-    rowbuf = np.empty(nb_max + 1, dtype=np.int64)
-    R = np.zeros((nb_max, R_))
-    dot = np.zeros(wide)
-    cr8 = np.zeros(NARROW)
+    rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, R_, wide)
     cst = np.zeros(K)
     # the binary models' per-row scratch (see the residuals below)
     F = np.empty((9, K))
@@ -548,46 +718,12 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
             # trained alone does
             col = 0
             if narrow:
-                narrow_dot(data, indices, lo, hi, T, iv, scaled, dot)
+                narrow_dot(data, indices, lo, hi, T, iv, scaled, R_, dot)
                 col = R_
             while col < R_:
-                if col + 4 <= R_:
-                    a0 = a1 = a2 = a3 = 0.0
-                    if scaled:
-                        m0, m1 = iv + col // k, iv + (col + 1) // k
-                        m2, m3 = iv + (col + 2) // k, iv + (col + 3) // k
-                        for p in range(lo, hi):
-                            j = indices[p]
-                            x = data[p]
-                            a0 += x * (T[j, col] * T[j, m0])
-                            a1 += x * (T[j, col + 1] * T[j, m1])
-                            a2 += x * (T[j, col + 2] * T[j, m2])
-                            a3 += x * (T[j, col + 3] * T[j, m3])
-                    else:
-                        for p in range(lo, hi):
-                            j = indices[p]
-                            x = data[p]
-                            a0 += x * T[j, col]
-                            a1 += x * T[j, col + 1]
-                            a2 += x * T[j, col + 2]
-                            a3 += x * T[j, col + 3]
-                    dot[col] = a0
-                    dot[col + 1] = a1
-                    dot[col + 2] = a2
-                    dot[col + 3] = a3
-                    col += 4
-                    continue
-                a = 0.0
-                if scaled:
-                    mi = iv + col // k
-                    for p in range(lo, hi):
-                        j = indices[p]
-                        a += data[p] * (T[j, col] * T[j, mi])
-                else:
-                    for p in range(lo, hi):
-                        a += data[p] * T[indices[p], col]
-                dot[col] = a
-                col += 1
+                four = col + 4 <= R_
+                wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot)
+                col += 4 if four else 1
             if not softmax:
                 # the binary models' residuals and losses, all at once with
                 # the vectorized exp of the dense epoch (the same arithmetic
@@ -743,44 +879,21 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 if narrow:
                     for col in range(R_):
                         cr8[col] = cst[col // k] * R[pos, col]
-                    narrow_update(data, indices, lo, hi, T, iv, scaled, cr8)
+                    narrow_update(data, indices, lo, hi, T, iv, scaled, R_, cr8)
                     col = R_
                 while col < R_:
+                    c0 = cst[col // k] * R[pos, col]
                     if col + 4 <= R_:
-                        c0 = cst[col // k] * R[pos, col]
                         c1 = cst[(col + 1) // k] * R[pos, col + 1]
                         c2 = cst[(col + 2) // k] * R[pos, col + 2]
                         c3 = cst[(col + 3) // k] * R[pos, col + 3]
-                        if scaled:
-                            m0, m1 = iv + col // k, iv + (col + 1) // k
-                            m2, m3 = iv + (col + 2) // k, iv + (col + 3) // k
-                            for p in range(lo, hi):
-                                j = indices[p]
-                                x = data[p]
-                                T[j, col] -= c0 * (x * T[j, m0])
-                                T[j, col + 1] -= c1 * (x * T[j, m1])
-                                T[j, col + 2] -= c2 * (x * T[j, m2])
-                                T[j, col + 3] -= c3 * (x * T[j, m3])
-                        else:
-                            for p in range(lo, hi):
-                                j = indices[p]
-                                x = data[p]
-                                T[j, col] -= c0 * x
-                                T[j, col + 1] -= c1 * x
-                                T[j, col + 2] -= c2 * x
-                                T[j, col + 3] -= c3 * x
+                        wide_update(data, indices, lo, hi, T, iv, k, scaled, col, True,
+                                    c0, c1, c2, c3)
                         col += 4
                         continue
-                    cr = cst[col // k] * R[pos, col]
-                    if cr != 0.0:
-                        if scaled:
-                            mi = iv + col // k
-                            for p in range(lo, hi):
-                                j = indices[p]
-                                T[j, col] -= cr * (data[p] * T[j, mi])
-                        else:
-                            for p in range(lo, hi):
-                                T[indices[p], col] -= cr * data[p]
+                    if c0 != 0.0:
+                        wide_update(data, indices, lo, hi, T, iv, k, scaled, col, False,
+                                    c0, 0.0, 0.0, 0.0)
                     col += 1
 
     # pay everything deferred: the state is the eager one again
@@ -816,9 +929,9 @@ def lean_worker(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
 
     ``team`` is ``(rowbuf, R, Lr, sb, ctl, parts)``: the batch's rows (nb,)
     int64, residuals (nb,), per-position losses (nb, 5), the scalars ``(s,
-    b, step coefficient)`` (3,) with ``s = 1``, ``b = B[0, 0]`` on entry,
-    the control array with phase 0 open, and the number of column stripes
-    (the thread count; any value gives the same results).
+    b, step coefficient, residual sum)`` (4,) with ``s = 1``, ``b = B[0, 0]``
+    on entry, the control array with phase 0 open, and the number of column
+    stripes (the thread count; any value gives the same results).
     """
     m = indptr.shape[0] - 1
     mean, scale, hyper, fold, row_fold, active = models
