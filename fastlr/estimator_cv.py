@@ -133,6 +133,10 @@ fit_intercept
         cross-validation models are the SGD runs of the joint pass (that is
         what one pass over the data trains for every model), and choose the
         strength; ``"auto"`` then refits it to the optimum of its objective.
+        The refit's ``"auto"`` or ``"lbfgs"`` solver starts from the mean of
+        the folds' models of the chosen strength (as scikit-learn's
+        ``LogisticRegressionCV`` does), not from zero: ``"auto"`` skips its
+        SGD epoch.
 
     Attributes
     ----------
@@ -457,7 +461,7 @@ n_rows, n_features + fit_intercept)
         self.scores_ = scores.reshape(F, L, A)
         self.n_iter_ = res.n_iter.reshape(F, L, A)
         self.coefs_paths_ = paths.reshape(F, L, A, *paths.shape[1:])
-        self._choose(res, X, y, sample_weight, F, L, A, data.dtype)
+        self._choose(res, X, y, sample_weight, F, L, A, data, sw_fit)
         return self
 
     def _scores(self, res, scorer, X, y, sw, row_fold, fold_ids, dtype):
@@ -487,7 +491,8 @@ n_rows, n_features + fit_intercept)
         scores[np.isnan(scores)] = -np.inf
         return scores
 
-    def _choose(self, res, X, y, sample_weight, F, L, A, dtype):
+    def _choose(self, res, X, y, sample_weight, F, L, A, data, sw_fit):
+        dtype = data.dtype
         scores = self.scores_.reshape(F, L * A)
         rows = res.W.shape[1] if res.W.ndim == 3 else 1
         l1_of = np.repeat(self.l1_ratios_, A)
@@ -503,6 +508,20 @@ n_rows, n_features + fit_intercept)
             self.l1_ratio_ = float(l1_of[best])
             refit = self._model(self.alpha_, self.l1_ratio_ if self.penalty ==
                                 "elasticnet" else 0.15)
+            if refit._solver_plan()[0] != "sgd":
+                # as scikit-learn's LogisticRegressionCV: the solver starts
+                # from the mean of the folds' models of the chosen strength,
+                # near the optimum, rather than from zero (the refit's
+                # standardization is the one a cold fit computes)
+                chosen = np.arange(F) * (L * A) + best
+                state = refit._new_state(data, self.classes_, sw_fit)
+                w = res.W[chosen].astype(np.float64).mean(axis=0).reshape(
+                    state.k, -1)
+                b = np.asarray(res.b[chosen], dtype=np.float64).mean(axis=0).reshape(
+                    state.k)
+                state.set_model(w * state.scale, b + w @ state.mean)
+                refit.warm_start = True
+                refit.classes_, refit.training_state_ = self.classes_, state
             refit.fit(X, y, sample_weight=sample_weight)
             self.coef_, self.intercept_ = refit.coef_, refit.intercept_
             return
