@@ -361,7 +361,7 @@ n_rows, n_features + fit_intercept)
                                                  strict=True))
             if test.shape[0] == 0:
                 raise ValueError(f"cv: the test set of split {f} is empty")
-            if np.unique(test).shape[0] < test.shape[0] or row_fold[test].any():
+            if np.bincount(test).max() > 1 or row_fold[test].any():
                 raise ValueError(
                     f"cv: the test set of split {f} overlaps an earlier test set "
                     "(or repeats a row); the joint pass gives each row one fold, "
@@ -381,7 +381,8 @@ n_rows, n_features + fit_intercept)
         if n_splits == 0:
             raise ValueError("cv gives no split")
         for f in range(1, n_splits + 1):
-            if np.unique(codes[row_fold != f]).shape[0] < 2:
+            # (bincount: np.unique sorts or hashes, 0.1 s of a 160k-row fit)
+            if np.count_nonzero(np.bincount(codes[row_fold != f])) < 2:
                 raise ValueError(f"cv: the training rows of split {f} hold a "
                                  "single class; training needs two")
         return row_fold, list(range(1, n_splits + 1))
