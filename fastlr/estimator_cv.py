@@ -133,6 +133,10 @@ fit_intercept
         cross-validation models are the SGD runs of the joint pass (that is
         what one pass over the data trains for every model), and choose the
         strength; ``"auto"`` then refits it to the optimum of its objective.
+        The refit's ``"auto"`` or ``"lbfgs"`` solver starts from the mean of
+        the folds' models of the chosen strength (as scikit-learn's
+        ``LogisticRegressionCV`` does), not from zero: ``"auto"`` skips its
+        SGD epoch.
 
     Attributes
     ----------
@@ -357,7 +361,7 @@ n_rows, n_features + fit_intercept)
                                                  strict=True))
             if test.shape[0] == 0:
                 raise ValueError(f"cv: the test set of split {f} is empty")
-            if np.unique(test).shape[0] < test.shape[0] or row_fold[test].any():
+            if np.bincount(test).max() > 1 or row_fold[test].any():
                 raise ValueError(
                     f"cv: the test set of split {f} overlaps an earlier test set "
                     "(or repeats a row); the joint pass gives each row one fold, "
@@ -377,7 +381,8 @@ n_rows, n_features + fit_intercept)
         if n_splits == 0:
             raise ValueError("cv gives no split")
         for f in range(1, n_splits + 1):
-            if np.unique(codes[row_fold != f]).shape[0] < 2:
+            # (bincount: np.unique sorts or hashes, 0.1 s of a 160k-row fit)
+            if np.count_nonzero(np.bincount(codes[row_fold != f])) < 2:
                 raise ValueError(f"cv: the training rows of split {f} hold a "
                                  "single class; training needs two")
         return row_fold, list(range(1, n_splits + 1))
@@ -457,7 +462,7 @@ n_rows, n_features + fit_intercept)
         self.scores_ = scores.reshape(F, L, A)
         self.n_iter_ = res.n_iter.reshape(F, L, A)
         self.coefs_paths_ = paths.reshape(F, L, A, *paths.shape[1:])
-        self._choose(res, X, y, sample_weight, F, L, A, data.dtype)
+        self._choose(res, X, y, sample_weight, F, L, A, data, sw_fit)
         return self
 
     def _scores(self, res, scorer, X, y, sw, row_fold, fold_ids, dtype):
@@ -487,7 +492,8 @@ n_rows, n_features + fit_intercept)
         scores[np.isnan(scores)] = -np.inf
         return scores
 
-    def _choose(self, res, X, y, sample_weight, F, L, A, dtype):
+    def _choose(self, res, X, y, sample_weight, F, L, A, data, sw_fit):
+        dtype = data.dtype
         scores = self.scores_.reshape(F, L * A)
         rows = res.W.shape[1] if res.W.ndim == 3 else 1
         l1_of = np.repeat(self.l1_ratios_, A)
@@ -503,6 +509,20 @@ n_rows, n_features + fit_intercept)
             self.l1_ratio_ = float(l1_of[best])
             refit = self._model(self.alpha_, self.l1_ratio_ if self.penalty ==
                                 "elasticnet" else 0.15)
+            if refit._solver_plan()[0] != "sgd":
+                # as scikit-learn's LogisticRegressionCV: the solver starts
+                # from the mean of the folds' models of the chosen strength,
+                # near the optimum, rather than from zero (the refit's
+                # standardization is the one a cold fit computes)
+                chosen = np.arange(F) * (L * A) + best
+                state = refit._new_state(data, self.classes_, sw_fit)
+                w = res.W[chosen].astype(np.float64).mean(axis=0).reshape(
+                    state.k, -1)
+                b = np.asarray(res.b[chosen], dtype=np.float64).mean(axis=0).reshape(
+                    state.k)
+                state.set_model(w * state.scale, b + w @ state.mean)
+                refit.warm_start = True
+                refit.classes_, refit.training_state_ = self.classes_, state
             refit.fit(X, y, sample_weight=sample_weight)
             self.coef_, self.intercept_ = refit.coef_, refit.intercept_
             return

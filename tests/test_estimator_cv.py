@@ -124,7 +124,7 @@ def test_each_fold_model_equals_the_model_trained_alone(k, storage):
 
 def test_default_scores_are_the_pass_heldout_loss_and_refit_is_the_estimator():
     X, y = make_data(2)
-    cv = LogisticRegressionCV(alphas=4, cv=4, **OPTS).fit(X, y)
+    cv = LogisticRegressionCV(alphas=4, cv=4, **dict(OPTS, solver="sgd")).fit(X, y)
     # the grid: scikit-learn's Cs = logspace(-4, 4, 4) as 1 / (C * n_samples)
     np.testing.assert_allclose(cv.alphas_, 1.0 / (np.logspace(-4, 4, 4) * len(y)),
                                rtol=1e-14)
@@ -137,12 +137,28 @@ def test_default_scores_are_the_pass_heldout_loss_and_refit_is_the_estimator():
     assert (cv.scores_.reshape(-1)[~ok] == -np.inf).all()
     best = int(np.argmax(cv.scores_.mean(axis=0).reshape(-1)))
     assert cv.alpha_ == cv.alphas_[best] and cv.l1_ratio_ == 0.0
-    refit = LogisticRegression(alpha=cv.alpha_, **OPTS).fit(X, y)
+    refit = LogisticRegression(alpha=cv.alpha_, **dict(OPTS, solver="sgd")).fit(X, y)
     np.testing.assert_array_equal(cv.coef_, refit.coef_)
     np.testing.assert_array_equal(cv.intercept_, refit.intercept_)
     np.testing.assert_array_equal(cv.predict_proba(X), refit.predict_proba(X))
     np.testing.assert_array_equal(cv.predict(X), refit.predict(X))
     assert cv.score(X, y) == refit.score(X, y)
+
+
+@pytest.mark.parametrize("k", [2, 3], ids=["binary", "3-class"])
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+def test_refit_solver_starts_from_the_folds_mean_and_reaches_the_optimum(solver, k):
+    """The refit's solver starts from the mean of the chosen strength's fold
+    models (scikit-learn's warm start), so it reaches the same optimum as
+    a refit from zero: equal to the solver's tolerance."""
+    X, y = make_data(4, k=k)
+    kw = dict(OPTS, max_iter=300, tol=1e-10, solver=solver)
+    cv = LogisticRegressionCV(alphas=[1e-1, 1e-2, 1e-3], cv=3, **kw).fit(X, y)
+    cold = LogisticRegression(alpha=cv.alpha_, **kw).fit(X, y)
+    scale = np.abs(cold.coef_).max()
+    np.testing.assert_allclose(cv.coef_, cold.coef_, rtol=0, atol=1e-5 * scale)
+    np.testing.assert_allclose(cv.intercept_, cold.intercept_, rtol=0,
+                               atol=1e-5 * scale)
 
 
 def test_refit_false_averages_each_folds_best_model():

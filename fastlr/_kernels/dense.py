@@ -229,7 +229,7 @@ def chunk_softmax(X, y, sw, row_fold, fold, rows, nb, mean, U, C, track_loss, xc
 
 @jit()
 def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
-                        track_loss, F, Z, gpart, spart, lpart):
+                        track_loss, F, Z, R, P, gpart, spart, lpart):
     """Partial sums of one chunk for the binary models ``ids`` (the active
     ones, at least two) of a stack whose means all fold out
     (:func:`fastlr._kernels.update.can_fold_mean`): for each model ``mm`` of
@@ -241,7 +241,8 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
     models at a time (eight sums in registers), residuals and losses from
     the vectorized exp over the chunk x models, the gradient four rows by
     two models at a time. ``U`` (K, n) raw-space weights, ``C`` (K,) biases
-    on raw rows; ``F`` (7, CHUNK * K) and ``Z`` (CHUNK * K) float64 scratch.
+    on raw rows; ``F`` (7, CHUNK * K), ``Z`` (CHUNK * K), ``R`` (2, CHUNK)
+    and ``P`` (3, K) float64 scratch.
     A model's sums are :func:`chunk_logistic`'s in another order: a model of
     such a stack equals the model trained alone to rounding, not bit for bit.
     """
@@ -295,48 +296,83 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
             if two:
                 Z[p1 + t] = a10
             t += 1
-    # phase B: residuals and losses of every pair; a row the model holds out
-    # gets weight 0 and its loss is counted apart
+    # phase B: residuals and losses of every pair, in loops without branches
+    # (LLVM vectorizes them over the models of a row; a branch on the row's
+    # fold per pair mispredicted). A row the model holds out gets training
+    # weight 0, and its loss is counted apart.
     L = nb * Ka
     yb, wb, e, tbuf, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6]
-    for t in range(Ka):
-        for c in range(5):
-            lpart[ids[t], c] = 0.0
-    for q in range(nb):
-        i = rows[q]
-        wt = sw[i] if weighted else 1.0
-        for t in range(Ka):
-            mm = ids[t]
-            p = q * Ka + t
-            Z[p] += C[mm]
-            yb[p] = y[i]
-            if folds and row_fold[i] == fold[mm]:
-                wb[p] = 0.0
-                lpart[mm, 3] += wt
-            else:
-                wb[p] = wt
-                lpart[mm, 4] += 1.0
-    exp_neg_abs(Z, L, e, tbuf)
-    if folds:
-        for q in range(nb):
-            i = rows[q]
-            wt = sw[i] if weighted else 1.0
-            for t in range(Ka):
-                mm = ids[t]
-                if row_fold[i] == fold[mm]:
-                    p = q * Ka + t
-                    s = Z[p] if yb[p] == 0.0 else -Z[p]
-                    lpart[mm, 2] += wt * (log1p_unit(e[p]) + max(s, 0.0))
-    residuals(Z, yb, wb, L, True, track_loss, e, r, loss, bound)
+    wq, fq = R[0], R[1]          # per row: weight, fold
+    cp, fp, hl = P[0], P[1], P[2]  # per model: bias, fold, held-out loss
     for t in range(Ka):
         mm = ids[t]
+        cp[t] = C[mm]
+        fp[t] = fold[mm]
+        hl[t] = 0.0
+    for q in range(nb):
+        i = rows[q]
+        wq[q] = sw[i] if weighted else 1.0
+        fq[q] = row_fold[i] if folds else -1.0
+        yq = float(y[i])
+        base = q * Ka
+        for t in range(Ka):
+            Z[base + t] += cp[t]
+            yb[base + t] = yq
+    if folds:
+        for q in range(nb):
+            wt = wq[q]
+            rf = fq[q]
+            base = q * Ka
+            for t in range(Ka):
+                wb[base + t] = wt if fp[t] != rf else 0.0
+    elif weighted:
+        for q in range(nb):
+            wt = wq[q]
+            base = q * Ka
+            for t in range(Ka):
+                wb[base + t] = wt
+    for t in range(Ka):
+        # rows trained on and the held-out weight, from the rows' folds
+        f = fp[t]
+        cnt = 0.0
+        hw = 0.0
+        for q in range(nb):
+            held = fq[q] == f
+            cnt += 0.0 if held else 1.0
+            hw += wq[q] if held else 0.0
+        lpart[ids[t], 3] = hw
+        lpart[ids[t], 4] = cnt
+    exp_neg_abs(Z, L, e, tbuf)
+    # unweighted first: a held-out pair's loss is needed at the row's weight
+    residuals(Z, yb, wb, L, False, track_loss or folds, e, r, loss, bound)
+    if folds:
+        for q in range(nb):
+            wt = wq[q]
+            rf = fq[q]
+            base = q * Ka
+            for t in range(Ka):
+                hl[t] += wt * loss[base + t] if fp[t] == rf else 0.0
+    if folds or weighted:
+        for p in range(L):
+            r[p] *= wb[p]
+            loss[p] *= wb[p]
+            bound[p] *= wb[p]
+    for t in range(Ka):
+        mm = ids[t]
+        # scalar sums, not lpart[mm, .] += ...: a store to memory that the
+        # next iteration loads again chained every pair on its latency
         sr = 0.0
+        sl = 0.0
+        sb = 0.0
         for q in range(nb):
             p = q * Ka + t
             sr += r[p]
-            lpart[mm, 0] += loss[p]
-            lpart[mm, 1] += bound[p]
+            sl += loss[p]
+            sb += bound[p]
         spart[mm] = sr
+        lpart[mm, 0] = sl if track_loss else 0.0
+        lpart[mm, 1] = sb
+        lpart[mm, 2] = hl[t]
         for j in range(n):
             gpart[mm, j] = 0.0
     # phase C: gradients, four rows by two models, the mean folded out
@@ -460,6 +496,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     many = nact > 1 and not any_center
     Fk = np.empty((7, CHUNK * K if many else 0))
     Zk = np.empty(CHUNK * K if many else 0)
+    Pk = np.empty((3, K if many else 0))
     rows = np.empty(CHUNK, dtype=np.int64)
     F = np.empty((8, CHUNK))
     xc = np.empty(n)
@@ -505,8 +542,8 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             # (a slice [:, 0] would not be, and would not vectorize)
             chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean,
                                 U.reshape((K, n)), C.reshape(K), opt.track_loss,
-                                Fk, Zk, gpart.reshape((K, n)), spart.reshape(K),
-                                lpart)
+                                Fk, Zk, F, Pk, gpart.reshape((K, n)),
+                                spart.reshape(K), lpart)
         for mm in range(K if not many else 0):
             if not active[mm]:
                 continue
