@@ -543,6 +543,7 @@ n_rows, n_features + fit_intercept)
     # the final model is coef_ and intercept_, as LogisticRegression's
 
     decision_function = LogisticRegression.decision_function
+    _decision = LogisticRegression._decision
     predict_proba = LogisticRegression.predict_proba
     predict_log_proba = LogisticRegression.predict_log_proba
     predict = LogisticRegression.predict
