@@ -8,7 +8,9 @@ and :class:`fastlr.LogisticRegression` all come through :func:`train_state`).
   loss-and-gradient pass (:meth:`fastlr._dispatch.Data.loss_grad`);
 * ``"auto"``: :data:`fastlr._solver.AUTO_EPOCHS` SGD epochs from a fresh
   model (a warm start skips them), in batches of at least
-  :data:`fastlr._solver.AUTO_MIN_BATCH` rows, then the finisher.
+  :data:`fastlr._solver.AUTO_MIN_BATCH` rows, on
+  :data:`fastlr._solver.AUTO_THREADS` thread unless ``n_threads`` is given,
+  then the finisher.
 
 :mod:`fastlr.reference` runs the same sequence in NumPy.
 """
@@ -17,7 +19,7 @@ import numpy as np
 
 from ._driver import DivergedError
 from ._sgd import sgd
-from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, finish, solver_center
+from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, AUTO_THREADS, finish, solver_center
 
 
 def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alpha,
@@ -61,10 +63,17 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
     # held-out rows (``rows``) weigh 0 in the finisher's objective
     sw_f = sw if row_fold is None else np.where(
         row_fold == 0, sw if sw.shape[0] else 1.0, 0.0)
+
+    def run_sgd(**kw):
+        # the warm-up of "auto" asks for AUTO_THREADS; n_threads, when
+        # given, is honoured for every epoch
+        threads = kw.pop("n_threads", None) if n_threads is None else n_threads
+        kw.pop("n_threads", None)
+        return sgd(data, y, sw, state, n_threads=threads, row_fold=row_fold, **kw)
+
     return run_solver(
         state,
-        lambda **kw: sgd(data, y, sw, state, n_threads=n_threads,
-                         row_fold=row_fold, **kw),
+        run_sgd,
         lambda center, W, B: data.loss_grad(y, sw_f, center, state.scale, W, B,
                                             state.softmax, n_threads),
         lambda: data.column_stats(sw=sw_f)[0][0],
@@ -92,8 +101,9 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
     warm_losses = np.empty(0)
     if solver == "auto" and not warm and epochs > 0:
         start = state.copy()
-        sgd_options.update(tol=None, monitor=None, batch_size=max(
-            sgd_options["batch_size"], AUTO_MIN_BATCH))
+        sgd_options.update(tol=None, monitor=None, n_threads=AUTO_THREADS,
+                           batch_size=max(sgd_options["batch_size"],
+                                          AUTO_MIN_BATCH))
         try:
             warm_losses, _ = run_sgd(epochs=min(AUTO_EPOCHS, epochs),
                                      callback=callback, first_epoch=first_epoch,

@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._dispatch import Data
+from ._dispatch import Data, as_data
 from ._driver import check_fit_intercept, check_sgd_options, check_train_params
 from ._order import make_rng
 from ._progress import epoch_progress
@@ -424,8 +424,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         solver, finish_tol = self._solver_plan()
         X = numeric_input(X)  # the input types every fastlr entry point accepts
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                             order="C", y_numeric=False, accept_sparse="csr")
-        data = _data(X)
+                             order="C", y_numeric=False, accept_sparse="csr",
+                             ensure_all_finite=False)
+        # finiteness checked by fastlr's pass, which on dense X also computes
+        # the column statistics in the same read (one pass fewer)
+        data = as_data(X, with_stats=True)
         check_classification_targets(y)
         sw = check_sample_weight(sample_weight, data.m)
         classes = np.unique(y)

@@ -160,6 +160,29 @@ def test_any_thread_count_gives_the_same_model(monkeypatch):
     np.testing.assert_array_equal(one.losses, two.losses)
 
 
+@pytest.mark.parametrize("n_threads", [None, 2], ids=["default", "given"])
+def test_auto_warm_up_threads(monkeypatch, n_threads):
+    """The warm-up epoch of "auto" runs on AUTO_THREADS unless n_threads is
+    given (then every epoch honours it); the model does not depend on it."""
+    from fastlr import _solver, _train
+
+    X, y, _ = make_problem(5, 1, m=3000, n=8)
+    kw = dict(solver="auto", alpha=1e-3, epochs=20, batch_size=256, random_state=0)
+    base = fastlr.train(X, y, n_threads=1, **kw)
+    seen = []
+    real = _train.sgd
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["n_threads"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_train, "sgd", spy)
+    res = fastlr.train(X, y, n_threads=n_threads, **kw)
+    assert seen == [_solver.AUTO_THREADS if n_threads is None else n_threads]
+    np.testing.assert_array_equal(res.w, base.w)
+    np.testing.assert_array_equal(res.losses, base.losses)
+
+
 def test_auto_beats_sgd_noise_and_stops_on_tol():
     """The default estimator reaches the optimum where SGD stops on its noise
     floor; losses are SGD's epoch, then one per iteration."""

@@ -50,6 +50,7 @@ rather than once per model.
 import numpy as np
 
 from .jit import jit
+from .predict import add_rows
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
 from .team import (
     CHUNK,
@@ -139,30 +140,7 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
     # phase C: gradient, four rows at a time
     for j in range(n):
         gpart[j] = 0.0
-    k = 0
-    while k + 4 <= nb:
-        i0, i1, i2, i3 = rows[k], rows[k + 1], rows[k + 2], rows[k + 3]
-        r0, r1, r2, r3 = r[k], r[k + 1], r[k + 2], r[k + 3]
-        if center:
-            for j in range(n):
-                mj = mean[j]
-                gpart[j] += (r0 * (X[i0, j] - mj) + r1 * (X[i1, j] - mj)
-                             + r2 * (X[i2, j] - mj) + r3 * (X[i3, j] - mj))
-        else:
-            for j in range(n):
-                gpart[j] += (r0 * X[i0, j] + r1 * X[i1, j]
-                             + r2 * X[i2, j] + r3 * X[i3, j])
-        k += 4
-    while k < nb:
-        i0 = rows[k]
-        r0 = r[k]
-        if center:
-            for j in range(n):
-                gpart[j] += r0 * (X[i0, j] - mean[j])
-        else:
-            for j in range(n):
-                gpart[j] += r0 * X[i0, j]
-        k += 1
+    add_rows(gpart, X, rows, 0, r, nb, mean, center)
     sr = 0.0
     sl = 0.0
     sb = 0.0

@@ -152,9 +152,23 @@ def csr_loss_sum(data, indices, indptr, y, sw, W, B, softmax, lo, hi):
 
 
 @jit(inline=True)
-def _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow):
+def _open_block(G, S, lo, rows, k):
+    """Block ``lo // rows``'s output slots ``G[b]``, ``S[b]``, zeroed, and
+    the chunk scratch: ``Z`` (k, CHUNK) logits then residuals, ``F`` (8,
+    CHUNK) for :func:`_chunk_residuals`, ``zrow`` (k,)."""
+    b = lo // rows
+    g = G[b]
+    s = S[b]
+    g[:] = 0.0
+    s[:] = 0.0
+    return g, s, np.empty((k, CHUNK)), np.empty((8, CHUNK)), np.empty(k)
+
+
+@jit(inline=True)
+def _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow, s):
     """Residuals of rows ``start .. start + nb - 1`` from their logits, in
-    place, and the sum of their (weighted) losses.
+    place, added to the intercept sums ``s`` (k,); returns the sum of their
+    (weighted) losses.
 
     On entry ``Z[c, q]`` holds row ``start + q``'s logit of class ``c``; on
     return its residual ``(p_c - [c == y]) * sw`` (binary: ``p = sigmoid``,
@@ -175,19 +189,65 @@ def _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow):
             total += loss
             for c in range(k):
                 Z[c, q] = zrow[c]
-        return total
-    z, yb, wb, e, tbuf, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7]
-    for q in range(nb):
-        z[q] = Z[0, q]
-        yb[q] = y[start + q]
-        if weighted:
-            wb[q] = sw[start + q]
-    exp_neg_abs(z, nb, e, tbuf)
-    residuals(z, yb, wb, nb, weighted, True, e, r, loss, bound)
-    for q in range(nb):
-        Z[0, q] = r[q]
-        total += loss[q]
+    else:
+        z, yb, wb, e, tbuf, r, loss, bound = (F[0], F[1], F[2], F[3], F[4], F[5],
+                                              F[6], F[7])
+        for q in range(nb):
+            z[q] = Z[0, q]
+            yb[q] = y[start + q]
+            if weighted:
+                wb[q] = sw[start + q]
+        exp_neg_abs(z, nb, e, tbuf)
+        residuals(z, yb, wb, nb, weighted, True, e, r, loss, bound)
+        for q in range(nb):
+            Z[0, q] = r[q]
+            total += loss[q]
+    for c in range(k):
+        for q in range(nb):
+            s[c] += Z[c, q]
     return total
+
+
+@jit(inline=True)
+def add_rows(g, X, rows, first, r, nb, mean, center):
+    """``g += sum_q r[q] (x_q - mean)`` (``center``), else ``r[q] x_q``,
+    over a chunk's rows ``q < nb``: rows ``rows[q]``, or ``first + q`` when
+    ``rows`` is empty. Four rows at a time (register blocking: each element
+    of ``g`` is loaded and stored once per four rows). The gradient phase
+    of the dense epoch's binary chunk and of :func:`loss_grad`.
+
+    g (n,) float64; X (m, n) float32/float64; rows (CHUNK,) or (0,) int64;
+    r (>= nb,) float64; mean (n,) float64.
+    """
+    n = X.shape[1]
+    direct = rows.shape[0] == 0
+    q = 0
+    while q + 4 <= nb:
+        if direct:
+            i0, i1, i2, i3 = first + q, first + q + 1, first + q + 2, first + q + 3
+        else:
+            i0, i1, i2, i3 = rows[q], rows[q + 1], rows[q + 2], rows[q + 3]
+        r0, r1, r2, r3 = r[q], r[q + 1], r[q + 2], r[q + 3]
+        if center:
+            for j in range(n):
+                mj = mean[j]
+                g[j] += (r0 * (X[i0, j] - mj) + r1 * (X[i1, j] - mj)
+                         + r2 * (X[i2, j] - mj) + r3 * (X[i3, j] - mj))
+        else:
+            for j in range(n):
+                g[j] += (r0 * X[i0, j] + r1 * X[i1, j]
+                         + r2 * X[i2, j] + r3 * X[i3, j])
+        q += 4
+    while q < nb:
+        i0 = first + q if direct else rows[q]
+        r0 = r[q]
+        if center:
+            for j in range(n):
+                g[j] += r0 * (X[i0, j] - mean[j])
+        else:
+            for j in range(n):
+                g[j] += r0 * X[i0, j]
+        q += 1
 
 
 @jit()
@@ -223,16 +283,8 @@ def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
     """
     n = X.shape[1]
     k = U.shape[0]
-    b = lo // rows
-    g = G[b]
-    s = S[b]
-    for c in range(k):
-        s[c] = 0.0
-        for j in range(n):
-            g[c, j] = 0.0
-    Z = np.empty((k, CHUNK))
-    F = np.empty((8, CHUNK))
-    zrow = np.empty(k)
+    g, s, Z, F, zrow = _open_block(G, S, lo, rows, k)
+    contiguous = np.empty(0, dtype=np.int64)   # the chunk's rows: start + q
     total = 0.0
     for start in range(lo, hi, CHUNK):
         nb = min(CHUNK, hi - start)
@@ -248,38 +300,11 @@ def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
                     for j in range(n):
                         acc += X[i, j] * U[c, j]
                 Z[c, q] = acc
-        # phase B: residuals and losses
-        total += _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow)
-        # phase C: gradient sums, four rows at a time
+        # phase B: residuals, losses, intercept sums
+        total += _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow, s)
+        # phase C: gradient sums
         for c in range(k):
-            for q in range(nb):
-                s[c] += Z[c, q]
-            gc = g[c]
-            q = 0
-            while q + 4 <= nb:
-                i0 = start + q
-                r0, r1, r2, r3 = Z[c, q], Z[c, q + 1], Z[c, q + 2], Z[c, q + 3]
-                if center:
-                    for j in range(n):
-                        mj = mean[j]
-                        gc[j] += (r0 * (X[i0, j] - mj) + r1 * (X[i0 + 1, j] - mj)
-                                  + r2 * (X[i0 + 2, j] - mj)
-                                  + r3 * (X[i0 + 3, j] - mj))
-                else:
-                    for j in range(n):
-                        gc[j] += (r0 * X[i0, j] + r1 * X[i0 + 1, j]
-                                  + r2 * X[i0 + 2, j] + r3 * X[i0 + 3, j])
-                q += 4
-            while q < nb:
-                i0 = start + q
-                r0 = Z[c, q]
-                if center:
-                    for j in range(n):
-                        gc[j] += r0 * (X[i0, j] - mean[j])
-                else:
-                    for j in range(n):
-                        gc[j] += r0 * X[i0, j]
-                q += 1
+            add_rows(g[c], X, contiguous, start, Z[c], nb, mean, center)
     return total
 
 
@@ -297,20 +322,9 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
     prefetcher predicts them).
     """
     k = U.shape[1]
-    n = U.shape[0]
-    b = lo // rows
-    g = G[b]
-    s = S[b]
-    for j in range(n):
-        for c in range(k):
-            g[j, c] = 0.0
-    for c in range(k):
-        s[c] = 0.0
+    g, s, Z, F, zrow = _open_block(G, S, lo, rows, k)
     Uf = U.reshape(U.size)
     gf = g.reshape(g.size)
-    Z = np.empty((k, CHUNK))
-    F = np.empty((8, CHUNK))
-    zrow = np.empty(k)
     total = 0.0
     for start in range(lo, hi, CHUNK):
         nb = min(CHUNK, hi - start)
@@ -328,14 +342,12 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
                     zrow[c] += x * U[j, c]
             for c in range(k):
                 Z[c, q] = zrow[c]
-        total += _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow)
+        total += _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow, s)
         for q in range(nb):
             i = start + q
             if q + 1 < nb:
                 for p in range(indptr[i + 1], indptr[i + 2]):
                     prefetch(gf, indices[p] * k)
-            for c in range(k):
-                s[c] += Z[c, q]
             for p in range(indptr[i], indptr[i + 1]):
                 j = indices[p]
                 x = np.float64(data[p])
