@@ -151,12 +151,8 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
     if not center:
         for j in range(n):
             gpart[j] -= mean[j] * sr
-    out[0] = sr
-    out[1] = sl
-    out[2] = sb
-    out[3] = held
-    out[4] = held_w
-    out[5] = count
+    for t, v in enumerate((sr, sl, sb, held, held_w, count)):
+        out[t] = v
 
 
 @jit()
@@ -324,12 +320,12 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
     # unweighted first: a held-out pair's loss is needed at the row's weight
     residuals(Z, yb, wb, L, False, track_loss or folds, e, r, loss, bound)
     if folds:
-        for q in range(nb):
-            wt = wq[q]
-            rf = fq[q]
-            base = q * Ka
-            for t in range(Ka):
-                hl[t] += wt * loss[base + t] if fp[t] == rf else 0.0
+        for t in range(Ka):
+            f = fp[t]
+            acc = 0.0
+            for q in range(nb):
+                acc += wq[q] * loss[q * Ka + t] if fq[q] == f else 0.0
+            hl[t] += acc
     if folds or weighted:
         for p in range(L):
             r[p] *= wb[p]

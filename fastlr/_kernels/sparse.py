@@ -397,14 +397,8 @@ def narrow_dot(data, indices, lo, hi, T, iv, scaled, used, dot):
                         a6 += x * T[j, 6]
                         if used > 7:
                             a7 += x * T[j, 7]
-    dot[0] = a0
-    dot[1] = a1
-    dot[2] = a2
-    dot[3] = a3
-    dot[4] = a4
-    dot[5] = a5
-    dot[6] = a6
-    dot[7] = a7
+    for t, v in enumerate((a0, a1, a2, a3, a4, a5, a6, a7)):
+        dot[t] = v
 
 
 @jit(exact=True, inline=True)
