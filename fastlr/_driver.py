@@ -230,6 +230,17 @@ class Stopper:
         return True
 
 
+def keep_best(best, state, loss):
+    """Early stopping's record of a held-out ``loss`` of ``state``: its
+    score appended to ``best["scores"]``, and a copy of the state kept when
+    the loss is the lowest so far. Returns ``loss`` (a monitor's value)."""
+    best["scores"].append(-loss)
+    if loss < best["loss"]:
+        best["loss"] = loss
+        best["state"] = state.copy()
+    return loss
+
+
 def diverged(seen, finite):
     """Whether an epoch whose loss (or loss bound) is ``seen`` diverged."""
     return not finite or not seen <= DIVERGED_LOSS

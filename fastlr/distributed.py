@@ -73,6 +73,7 @@ from ._driver import (
     check_fit_intercept,
     check_sgd_options,
     check_train_params,
+    keep_best,
     run_epochs,
 )
 from ._kernels.stats import finish
@@ -637,12 +638,7 @@ def _heldout_monitor(blocks, state, best):
             raise ValueError("early_stopping: the held-out rows all have weight "
                              "zero (or there are none); use more data, another "
                              "validation_fraction or early_stopping=False")
-        loss = sum(p[0] for p in parts) / weight
-        best["scores"].append(-loss)
-        if loss < best["loss"]:
-            best["loss"] = loss
-            best["state"] = state.copy()
-        return loss
+        return keep_best(best, state, sum(p[0] for p in parts) / weight)
     return monitor
 
 

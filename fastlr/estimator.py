@@ -15,7 +15,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dispatch import Data, as_data
-from ._driver import check_fit_intercept, check_sgd_options, check_train_params
+from ._driver import (
+    check_fit_intercept,
+    check_sgd_options,
+    check_train_params,
+    keep_best,
+)
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
@@ -532,12 +537,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         def make_monitor(state):
             def monitor():
                 w, b = state.raw()
-                loss = Xv.loss_sum(yv, swv, w, b, state.softmax) / denom
-                best["scores"].append(-loss)
-                if loss < best["loss"]:
-                    best["loss"] = loss
-                    best["state"] = state.copy()
-                return loss
+                return keep_best(best, state,
+                                 Xv.loss_sum(yv, swv, w, b, state.softmax) / denom)
             return monitor
 
         return (Data(X[train]), y01[train], sw[train] if sw.shape[0] else sw,

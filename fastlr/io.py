@@ -116,6 +116,19 @@ class Dataset:
     zero_based: bool | None = None
 
 
+def _open_spec(path, fmt, target, drop):
+    """``(fmt, path, spec)``: the format checked (or detected from the
+    name), the path checked to be an existing file, and the columns' spec
+    of :func:`iter_chunks` and :func:`feature_columns`."""
+    if fmt is None:
+        fmt = detect_format(path)
+    elif fmt not in _FORMAT_NAMES:
+        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
+    path = _existing_file(path)
+    return fmt, path, _Spec(path, target, "required", None, None, None,
+                            _drops(path, fmt, drop))
+
+
 def detect_format(path):
     """The format name for ``path`` from its extension.
 
@@ -427,12 +440,7 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
             or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
-    if fmt is None:
-        fmt = detect_format(path)
-    elif fmt not in _FORMAT_NAMES:
-        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
-    path = _existing_file(path)
-    spec = _Spec(path, target, "required", None, None, None, _drops(path, fmt, drop))
+    fmt, path, spec = _open_spec(path, fmt, target, drop)
     if fmt == "csv":
         _check_delimiter(delimiter)
         chunks = _csv_chunks(spec, delimiter, int(chunk_rows))
@@ -473,12 +481,7 @@ def feature_columns(path, *, target=None, fmt=None, delimiter=",", drop=None):
     (:func:`svmlight_features`). ``target`` as :class:`Dataset` has it (a
     CSV column name, an .npy index, None for svmlight).
     """
-    if fmt is None:
-        fmt = detect_format(path)
-    elif fmt not in _FORMAT_NAMES:
-        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
-    path = _existing_file(path)
-    spec = _Spec(path, target, "required", None, None, None, _drops(path, fmt, drop))
+    fmt, path, spec = _open_spec(path, fmt, target, drop)
     if fmt == "svmlight":
         if target is not None:
             raise DataError(path, "svmlight files have no target column to "
