@@ -35,6 +35,7 @@ from ._validation import (
     is_dask,
     is_sparse,
     numeric_input,
+    target_classes,
 )
 
 __all__ = ["LogisticRegression", "validate_params"]
@@ -434,9 +435,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # finiteness checked by fastlr's pass, which on dense X also computes
         # the column statistics in the same read (one pass fewer)
         data = as_data(X, with_stats=True)
-        check_classification_targets(y)
+        classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
-        classes = np.unique(y)
         if classes.shape[0] == 1:
             raise ValueError(f"y contains only one class ({classes[0]!r}); "
                              "training needs two")

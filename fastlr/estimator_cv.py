@@ -14,7 +14,6 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import validate_data
 
 from ._driver import DivergedError
@@ -25,6 +24,7 @@ from ._validation import (
     check_sample_weight,
     check_standardize,
     numeric_input,
+    target_classes,
 )
 from .core import _no_centering, _run_many
 from .estimator import LogisticRegression, _data
@@ -417,9 +417,8 @@ n_rows, n_features + fit_intercept)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", y_numeric=False, accept_sparse="csr")
         data = _data(X)
-        check_classification_targets(y)
+        classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
-        classes = np.unique(y)
         if classes.shape[0] == 1:
             raise ValueError(f"y contains only one class ({classes[0]!r}); "
                              "training needs two")

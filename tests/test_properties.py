@@ -266,3 +266,69 @@ def test_short_train_kernel_matches_reference(m, n, dtype, seed, batch_size, shu
         assert np.isnan(a.losses).all() and np.isnan(b.losses).all()
     else:
         np.testing.assert_allclose(a.losses, b.losses, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# the classes of a classifier's labels: counted (bincount) where they are
+# small integers, else scikit-learn's check and np.unique
+
+LABEL_DTYPES = st.sampled_from([np.int8, np.int64, np.uint16, np.uint64,
+                                np.float32, np.float64, np.bool_])
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), dtype=LABEL_DTYPES)
+@example(data=None, dtype=np.int64)
+def test_target_classes_equal_numpy_unique(data, dtype):
+    """Integer-valued labels of every dtype, small and wide ranges (the
+    wide ones take the sorting path): the same classes, values and dtype,
+    as ``np.unique``, and the same warning as scikit-learn's check (more
+    classes than half the labels)."""
+    from sklearn.utils.multiclass import check_classification_targets
+
+    from fastlr._validation import target_classes
+
+    if data is None:   # a range too wide to count: the fallback path
+        y = np.array([-(2 ** 40), 0, 3, 2 ** 40], dtype=np.int64)
+    else:
+        info = (np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None)
+        lo = 0 if dtype is np.bool_ else max(-(2 ** 20), info.min if info else -(2 ** 20))
+        hi = 1 if dtype is np.bool_ else min(2 ** 20, info.max if info else 2 ** 20)
+        values = st.integers(lo, hi)
+        y = np.array(data.draw(st.lists(values, min_size=1, max_size=60)),
+                     dtype=dtype)
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        got = target_classes(y)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        check_classification_targets(y)
+    want = np.unique(y)
+    assert [str(w.message) for w in ours] == [str(w.message) for w in theirs]
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("y", [np.array([0.0, 0.5, 1.0]), np.array([1.0, 2.5])])
+def test_target_classes_refuse_what_sklearn_refuses(y):
+    """Non-integral floats are continuous targets: refused with
+    scikit-learn's own error."""
+    from sklearn.utils.multiclass import check_classification_targets
+
+    from fastlr._validation import target_classes
+
+    with pytest.raises(ValueError) as ours:
+        target_classes(y)
+    with pytest.raises(ValueError) as theirs:
+        check_classification_targets(y)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_target_classes_of_strings_and_objects():
+    from fastlr._validation import target_classes
+
+    y = np.array(["b", "a", "c", "a"])
+    np.testing.assert_array_equal(target_classes(y), ["a", "b", "c"])
+    y = np.array([3, "x"], dtype=object)
+    with pytest.raises(ValueError, match="Unknown label type"):
+        target_classes(y)
