@@ -212,3 +212,36 @@ def test_a_thread_leaves_only_if_another_stays():
     assert not team.leave(ctl)
     team.join(ctl)                  # a late starter joins
     assert team.leave(ctl)
+
+
+def test_a_thread_that_mostly_waits_retires():
+    """retire(): a wait of RETIRE_YIELDS yields (times the tail's scale), or
+    more than RETIRE_CYCLES cycles of waiting that are over half the
+    thread's time in the epoch; neither alone below those."""
+    C = team.RETIRE_CYCLES
+    assert team.retire(team.RETIRE_YIELDS * 3, 3, 0, 1)
+    assert not team.retire(team.RETIRE_YIELDS * 3 - 1, 3, 0, 1)
+    assert team.retire(0, 1, C + 1, 2 * C)          # waited over half the time
+    assert not team.retire(0, 1, C + 1, 3 * C)      # a third of it
+    assert not team.retire(0, 1, C // 2, C // 2 + 1)  # too little to judge
+
+
+def test_busy_cores_give_the_one_thread_result():
+    """Four processes spinning on the 2 cores while a threaded epoch runs:
+    its threads wait long (and leave the team), the model is still the
+    one-thread model, bit for bit."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60_000, 50))
+    y = (X @ rng.normal(size=50) + rng.logistic(size=60_000) > 0).astype(int)
+    kw = dict(epochs=2, batch_size=256, random_state=0)
+    one = fastlr.train(X, y, n_threads=1, **kw)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(4)]
+    try:
+        two = fastlr.train(X, y, n_threads=2, **kw)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    np.testing.assert_array_equal(one.w, two.w)
+    np.testing.assert_array_equal(one.losses, two.losses)

@@ -49,18 +49,19 @@ rather than once per model.
 
 import numpy as np
 
+from .intrinsics import cycles
 from .jit import jit
 from .predict import add_rows
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
 from .team import (
     CHUNK,
-    RETIRE_YIELDS,
     claim,
     finish_task,
     is_open,
     join,
     leave,
     open_batch,
+    retire,
     tasks,
     wait_open,
 )
@@ -487,6 +488,8 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     cnt = np.empty(K)
     task = np.empty(6, dtype=np.int64)
     touched = 0.0
+    waiting = 0
+    joined = cycles()
     join(ctl)
     waited = False   # the last wait was long: leave the team if it goes on
     while not (waited and leave(ctl)) and claim(ctl, ntasks, nch, batch_size, m,
@@ -503,14 +506,17 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         elif not is_open(ctl, kb):
             # read the chunk's rows while the batch before finishes
             touched += touch_rows(X, rows, nb)
+            before = cycles()
             yields = wait_open(ctl, kb)
             if yields < 0:
                 break
+            now = cycles()
+            waiting += now - before
             # the batch's serial tail (the reduction and K models' steps)
             # grows with K, and so does a normal wait on an idle machine: at
             # 16 yields a 16-model epoch on 1M x 100 left the team on an idle
             # machine (342 ms on 2 threads, 381 on 1; 230 ms with this)
-            waited = yields >= RETIRE_YIELDS * (4 * K - 3)
+            waited = retire(yields, 4 * K - 3, waiting, now - joined)
         if many:
             # binary: k = 1, and the reshapes keep the arrays C-contiguous
             # (a slice [:, 0] would not be, and would not vectorize)

@@ -117,6 +117,22 @@ def yield_thread(typingctx):
 
 
 @intrinsic
+def cycles(typingctx):
+    """The processor's cycle counter (``llvm.readcyclecounter``: the
+    time-stamp counter on x86, a constant-rate clock; 0 where the target has
+    none). For measuring waits of the thread team, never for results."""
+    sig = types.int64()
+
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(ir.IntType(64), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                            "llvm.readcyclecounter")
+        return builder.call(fn, [])
+
+    return sig, codegen
+
+
+@intrinsic
 def prefetch(typingctx, arr, idx):
     """Start loading the cache line of ``arr[idx]`` (1-D array, for writing,
     into all cache levels); no effect on results, never faults."""

@@ -30,8 +30,9 @@ thread that starts late finds every task taken and returns). A waiting
 thread spins with the pause hint and yields the core every SPIN_YIELD
 polls, which keeps a machine with more threads than free cores usable. A
 thread whose wait lasted RETIRE_YIELDS yields (the thread it waited for was
-not running: the cores are busy with other work) leaves the team between
-two tasks (:func:`leave`) if another thread that has started stays in it,
+not running: the cores are busy with other work), or who has spent more
+than half its time in the epoch waiting (RETIRE_CYCLES), leaves the team
+between two tasks (:func:`leave`) if another thread that has started stays in it,
 so on a busy machine an epoch goes on at one thread's speed instead of
 waiting at every batch for a descheduled thread; the remaining threads
 claim every task left, and the sums keep their order. A thread that fails
@@ -68,6 +69,17 @@ SPIN_YIELD = 200
 #: Yields in one wait after which a thread leaves the team (see the module
 #: docstring). On an idle machine a batch opens within a few hundred polls.
 RETIRE_YIELDS = 16
+
+#: Cycles of waiting (the cycle counter: about 3.4 ms at 2.45 GHz) after
+#: which a thread that has also spent more than half of its time in the
+#: epoch waiting leaves the team. On a machine whose cores are all busy with
+#: other work, the thread a wait is for is often descheduled for a whole
+#: time slice, and each yield of the waiting thread gives a core away for
+#: one: the waits are then a few yields each (below RETIRE_YIELDS) but
+#: milliseconds long, at thousands of batches an epoch. With 4 busy
+#: processes on 2 cores, an auto fit on 1M x 100 with a 2-thread SGD epoch
+#: took 6.8x the time of a 1-thread one before this rule.
+RETIRE_CYCLES = 1 << 23
 
 # --------------------------------------------------------------------------
 # kernel side
@@ -127,6 +139,16 @@ def wait_open(ctl, k):
             yields += 1
             polls = 0
     return yields
+
+
+@jit(inline=True)
+def retire(yields, scale, waiting, elapsed):
+    """Whether a thread should leave the team after a wait of ``yields``
+    yields (``scale`` times RETIRE_YIELDS is long: a batch's serial tail
+    grows with its models), having waited ``waiting`` of the ``elapsed``
+    cycles since it joined (RETIRE_CYCLES)."""
+    return yields >= RETIRE_YIELDS * scale or (waiting > RETIRE_CYCLES
+                                              and 2 * waiting > elapsed)
 
 
 @jit(inline=True)
