@@ -128,7 +128,7 @@ def _direction(pg, pairs):
 
 
 def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
-             callback=None):
+             callback=None, first_step=None):
     """Minimize ``fun(x)[0] + l1 * sum |x[mask]|`` from ``x0``.
 
     Parameters
@@ -158,6 +158,13 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
         Correction pairs kept.
     callback : callable(iteration, x, F) or None
         Called after each accepted step (``iteration`` counts from 1).
+    first_step : callable(x, d, slope) -> float or None, or None
+        The first trial step along a direction without curvature pairs (the
+        first iteration, or after the memory was cleared): the minimizer of
+        the objective's quadratic model along ``d`` (``slope = pg . d``)
+        when the caller can estimate the curvature there, or None. Without
+        it (or when it returns None or a step that is not finite and
+        positive) the first trial is ``min(1, 1 / |pg|)``.
 
     Returns
     -------
@@ -197,7 +204,11 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
                 return Result(x, F, it, True)   # rounding is all that is left
         else:
             stalled.clear()
-        step = min(1.0, 1.0 / math.sqrt(-slope)) if not pairs else 1.0
+        step = 1.0
+        if not pairs:
+            guess = first_step(x, d, slope) if first_step is not None else None
+            step = guess if guess is not None and 0.0 < guess < math.inf else min(
+                1.0, 1.0 / math.sqrt(-slope))
         found = _line_search(objective, x, F, pg, d, step, l1, mask,
                              extrapolate=not pairs)
         if found is None:
@@ -256,7 +267,10 @@ def _line_search(objective, x, F, pg, d, step, l1, mask, extrapolate=False):
     the slope and ``F_new`` is tried too if it is more than twice as far,
     and kept if it is lower. On standardized features the gradient step of
     length 1 is about a quarter of the Newton step; this one extra pass
-    makes the first iteration nearly a Newton step along the gradient.
+    makes the first iteration nearly a Newton step along the gradient. (A
+    caller that estimates the curvature along ``d``, ``first_step`` of
+    :func:`minimize`, starts at that step and saves the pass: the quadratic
+    minimizer is then within a factor 2 and not tried.)
 
     Near the optimum the decrease of ``F`` drowns in its rounding while the
     gradient, a sum of terms that vanish there, is still accurate: a trial

@@ -8,18 +8,24 @@ and :class:`fastlr.LogisticRegression` all come through :func:`train_state`).
   loss-and-gradient pass (:meth:`fastlr._dispatch.Data.loss_grad`);
 * ``"auto"``: :data:`fastlr._solver.AUTO_EPOCHS` SGD epochs from a fresh
   model (a warm start skips them), in batches of at least
-  :data:`fastlr._solver.AUTO_MIN_BATCH` rows, on
-  :data:`fastlr._solver.AUTO_THREADS` thread unless ``n_threads`` is given,
-  then the finisher.
+  :data:`fastlr._solver.AUTO_MIN_BATCH` rows, then the finisher.
 
 :mod:`fastlr.reference` runs the same sequence in NumPy.
 """
+
+import functools
 
 import numpy as np
 
 from ._driver import DivergedError
 from ._sgd import sgd
-from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, AUTO_THREADS, finish, solver_center
+from ._solver import (
+    AUTO_EPOCHS,
+    AUTO_MIN_BATCH,
+    CurvatureSample,
+    finish,
+    solver_center,
+)
 
 
 def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alpha,
@@ -65,11 +71,7 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         row_fold == 0, sw if sw.shape[0] else 1.0, 0.0)
 
     def run_sgd(**kw):
-        # the warm-up of "auto" asks for AUTO_THREADS; n_threads, when
-        # given, is honoured for every epoch
-        threads = kw.pop("n_threads", None) if n_threads is None else n_threads
-        kw.pop("n_threads", None)
-        return sgd(data, y, sw, state, n_threads=threads, row_fold=row_fold, **kw)
+        return sgd(data, y, sw, state, n_threads=n_threads, row_fold=row_fold, **kw)
 
     return run_solver(
         state,
@@ -78,6 +80,7 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
                                             state.softmax, n_threads),
         lambda: data.column_stats(sw=sw_f)[0][0],
         float(sw_f.sum()) if sw_f.shape[0] else float(data.m),
+        curvature=None if solver == "sgd" else CurvatureSample.of(data.X, y, sw_f),
         solver=solver, finish_tol=finish_tol, epochs=epochs, penalty=penalty,
         alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
         callback=callback, first_epoch=first_epoch, warm=warm, **sgd_options)
@@ -85,13 +88,17 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
 
 def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
                finish_tol, epochs, penalty, alpha, l1_ratio, fit_intercept,
-               callback=None, first_epoch=0, warm=False, **sgd_options):
+               callback=None, first_epoch=0, warm=False, curvature=None,
+               **sgd_options):
     """:func:`train_state` for any storage of the data: ``run_sgd(**kw)``
     runs SGD epochs on ``state`` (:func:`fastlr._sgd.sgd`'s keywords besides
     the data), ``loss_grad(center, W, B)`` is the summed loss and gradient
     over the data (:meth:`fastlr._dispatch.Data.loss_grad`),
     ``column_means()`` the (weighted) column means and ``denom`` the sum of
-    the weights. :mod:`fastlr.distributed` passes its blockwise versions."""
+    the weights. :mod:`fastlr.distributed` passes its blockwise versions.
+    ``curvature`` is a :class:`fastlr._solver.CurvatureSample` of the
+    training rows (or None): the finisher's first step along a new
+    direction then needs one pass instead of two."""
     common = dict(penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                   fit_intercept=fit_intercept)
     if solver == "sgd":
@@ -101,7 +108,7 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
     warm_losses = np.empty(0)
     if solver == "auto" and not warm and epochs > 0:
         start = state.copy()
-        sgd_options.update(tol=None, monitor=None, n_threads=AUTO_THREADS,
+        sgd_options.update(tol=None, monitor=None,
                            batch_size=max(sgd_options["batch_size"],
                                           AUTO_MIN_BATCH))
         try:
@@ -124,7 +131,9 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
         penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         fit_intercept=fit_intercept, softmax=state.softmax, tol=finish_tol,
         max_iter=epochs - done, callback=callback,
-        first_iteration=first_epoch + done)
+        first_iteration=first_epoch + done,
+        curvature=None if curvature is None else functools.partial(
+            curvature.along, center, state.scale, softmax=state.softmax))
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - res.W @ shift
     if not (np.isfinite(res.W).all() and np.isfinite(B).all()

@@ -55,6 +55,7 @@ import math
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 
 try:
     import dask
@@ -79,7 +80,7 @@ from ._driver import (
 from ._kernels.stats import finish
 from ._order import make_rng
 from ._sgd import sgd
-from ._solver import check_solver
+from ._solver import CurvatureSample, check_solver, curvature_rows
 from ._state import ModelStack, ModelState
 from ._train import run_solver
 from ._validation import (
@@ -88,6 +89,7 @@ from ._validation import (
     check_positive_int,
     check_standardize,
     is_dask,
+    is_sparse,
 )
 
 __all__ = ["train"]
@@ -232,6 +234,25 @@ def _block_loss_grad(block, center, scale, W, B, softmax):
     X, y, _, _, _ = block
     w = _train_weights(block)
     return Data(X).loss_grad(y, w, center, scale, W, B, softmax, 1)
+
+
+def _block_sample(block, local):
+    """The block's rows ``local`` of the finisher's curvature sample."""
+    X, y, _, _, _ = block
+    return X[local], y[local], _train_weights(block)[local]
+
+
+def _curvature_sample(blocks):
+    """:class:`fastlr._solver.CurvatureSample` of the blocks' rows: the
+    rows the in-memory fit samples (the same steps), gathered in block
+    order (a few thousand rows)."""
+    rows = curvature_rows(blocks.m, blocks.n)
+    parts = blocks.map(_block_sample, per_block=[
+        (rows[(rows >= s) & (rows < s + z)] - s,) for s, z in blocks.spans])
+    Xs = [p[0] for p in parts]
+    X = sp.vstack(Xs, format="csr") if is_sparse(Xs[0]) else np.concatenate(Xs)
+    return CurvatureSample(X, np.concatenate([p[1] for p in parts]),
+                           np.concatenate([p[2] for p in parts]))
 
 
 def _block_decision(Xb, W, B, dtype, squeeze):
@@ -464,6 +485,8 @@ class _Blocks:
             [class_weight] * len(self.keep),
             [(holdout, seeds[k]) if holdout else None for k in self.keep])
         self.B = len(self.futures)
+        self.m, self.n = int(sum(sizes)), int(X.shape[1])
+        self.spans = [(int(starts[k]), int(sizes[k])) for k in self.keep]
 
     def map(self, func, *args, per_block=None):
         return self.runner.map(func, self.futures, *args, per_block=per_block)
@@ -572,6 +595,7 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
         return loss, G, S
 
     out = run_solver(state, run_sgd, loss_grad, lambda: colmean, denom,
+                     curvature=None if solver == "sgd" else _curvature_sample(blocks),
                      solver=solver, finish_tol=finish_tol, epochs=epochs,
                      penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                      fit_intercept=fit_intercept, callback=callback,

@@ -17,6 +17,7 @@ It is written for clarity, not speed: it forms the standardized batch and
 the vectors of size m that the kernels avoid.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -38,6 +39,7 @@ from ._order import EpochOrder, block_rows, make_rng, rows_of
 from ._solver import (
     AUTO_EPOCHS,
     AUTO_MIN_BATCH,
+    CurvatureSample,
     check_solver,
     finish,
     solver_center,
@@ -387,7 +389,10 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             W0, b0 + W0 @ shift, denom=float(sw_train.sum()), penalty=penalty,
             alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
             softmax=softmax, tol=finish_tol, max_iter=epochs - done,
-            callback=callback, first_iteration=done)
+            callback=callback, first_iteration=done,
+            curvature=functools.partial(
+                CurvatureSample.of(X, codes, sw_train).along, center, scale,
+                softmax=softmax))
         W, b = res.W, res.B - res.W @ shift
         if upd.k_avg > 0:
             upd.w_avg, upd.b_avg = W, b
