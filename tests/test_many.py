@@ -3,7 +3,7 @@
 Each model of the joint run must equal the model trained alone with the
 same seed on its own training rows (``train(..., rows=...)``): bit for bit,
 except a dense binary stack whose means fold out, whose logits and
-gradients are summed two rows by four models at a time (another order of
+gradients are summed in blocks of rows and models (another order of
 the same sums: 1e-12 relative after a few epochs, see ``same``); the NumPy
 twin (``reference.train_many``, one model at a time) agrees to the case
 table's tolerances (tests/test_reference.py runs it too).
