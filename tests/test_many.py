@@ -3,7 +3,7 @@
 Each model of the joint run must equal the model trained alone with the
 same seed on its own training rows (``train(..., rows=...)``): bit for bit,
 except a dense binary stack whose means fold out, whose logits and
-gradients are summed two rows by four models at a time (another order of
+gradients are summed in blocks of rows and models (another order of
 the same sums: 1e-12 relative after a few epochs, see ``same``); the NumPy
 twin (``reference.train_many``, one model at a time) agrees to the case
 table's tolerances (tests/test_reference.py runs it too).
@@ -101,6 +101,37 @@ def test_each_model_equals_the_model_trained_alone(k, storage, name, folds):
         same(res.b[i], alone[1], reordered(X, res, name))
         same(res.losses[i], alone.losses, reordered(X, res, name))
     assert np.isnan(res.heldout).all() == (folds is None)
+
+
+@pytest.mark.parametrize("name", ["l2", "weights", "raw"])
+@pytest.mark.parametrize("folds", [3, None], ids=["cv3", "path"])
+def test_wide_stack_each_model_equals_the_model_trained_alone(name, folds):
+    """From OUTER_MIN_MODELS binary models on, the dense stack takes the
+    gradient in the outer-product form (vectors over models, padded lanes,
+    blocks of six rows: 13 and 15 models, chunks of 40 rows)."""
+    from fastlr._kernels.dense import OUTER_MIN_MODELS
+
+    X, y = make_data(6)
+    alphas = np.logspace(-5, -1, 5 if folds else 13)
+    kw = {"batch_size": 40, "epochs": 3, "lr": 0.05, "random_state": 4,
+          **OPTIONS[name]}
+    if kw.get("sample_weight") == "random":
+        sw = np.random.default_rng(2).uniform(0, 2, X.shape[0])
+        sw[::7] = 0.0
+        kw["sample_weight"] = sw
+    res = fastlr.train_many(X, y, alphas, folds=folds, **kw)
+    assert OUTER_MIN_MODELS <= res.W.shape[0] == len(alphas) * (folds or 1)
+    row_fold, _ = check_folds(folds, y, len(y))
+    for i in range(res.W.shape[0]):
+        alone = solo(X, y, i, res, row_fold, **kw)
+        same(res.W[i], alone[0], True)
+        same(res.b[i], alone[1], True)
+        same(res.losses[i], alone.losses, True)
+    ref = reference.train_many(X, y, alphas, folds=folds, **kw)
+    np.testing.assert_allclose(res.W, ref.W, **verify.tolerance("float64"))
+    if folds:
+        np.testing.assert_allclose(res.heldout, ref.heldout,
+                                   **verify.tolerance("float64"))
 
 
 @pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])

@@ -11,6 +11,17 @@ Prefetch: the CSR kernels read weights at random columns, which the
 hardware prefetcher cannot predict; :func:`prefetch` asks for a weight a row
 ahead of its use.
 
+Four-lane vectors: numba runs LLVM's loop vectorizer only, which vectorizes
+an innermost loop. A register-blocked product whose lanes are not the inner
+loop's index (the gradient of many models at once, see
+:func:`fastlr._kernels.dense.chunk_logistic_many`: per feature, a few rows'
+values times their residual vectors of several models) needs vectors held
+across that loop. :data:`vec4` is LLVM's ``<4 x double>`` as a numba value
+(one AVX register; two SSE registers elsewhere), with :func:`vload`,
+:func:`vstore`, :func:`vsplat` and :func:`vfma`. Their rounding is that of
+four float64 multiply-adds, fused where the target has FMA (as ``contract``
+allows in every other kernel).
+
 All can be cached on disk like any other kernel: nothing in them depends on
 the process (the yield is linked by symbol name). Array arguments are
 indexed without bounds checks.
@@ -22,7 +33,7 @@ import sys
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
-from numba.extending import intrinsic
+from numba.extending import intrinsic, models, register_model
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
 
@@ -154,5 +165,95 @@ def prefetch(typingctx, arr, idx):
         builder.call(fn, [builder.bitcast(ptr, i8p), ir.Constant(i32, 1),
                           ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
+
+    return sig, codegen
+
+
+class Vec4(types.Type):
+    """Numba type of four float64 lanes (LLVM ``<4 x double>``)."""
+
+    def __init__(self):
+        super().__init__(name="vec4")
+
+
+vec4 = Vec4()
+_V4 = ir.VectorType(ir.DoubleType(), 4)
+
+
+@register_model(Vec4)
+class _Vec4Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _V4)
+
+
+def _float64_vector(arr):
+    return (isinstance(arr, types.Array) and arr.ndim == 1
+            and arr.dtype == types.float64)
+
+
+def _lanes_pointer(context, builder, sig, args):
+    idx = context.cast(builder, args[1], sig.args[1], types.intp)
+    ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
+    return builder.bitcast(ptr, _V4.as_pointer())
+
+
+@intrinsic
+def vload(typingctx, arr, idx):
+    """``arr[idx:idx + 4]`` (1-D float64, contiguous) as a :data:`vec4`."""
+    if not (_float64_vector(arr) and isinstance(idx, types.Integer)):
+        return None
+    sig = vec4(arr, idx)
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_lanes_pointer(context, builder, sig, args), align=8)
+
+    return sig, codegen
+
+
+@intrinsic
+def vstore(typingctx, arr, idx, v):
+    """``arr[idx:idx + 4] = v`` (1-D float64, contiguous)."""
+    if not (_float64_vector(arr) and isinstance(idx, types.Integer) and v == vec4):
+        return None
+    sig = types.void(arr, idx, vec4)
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _lanes_pointer(context, builder, sig, args), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def vsplat(typingctx, x):
+    """A :data:`vec4` with ``x`` (converted to float64) in every lane."""
+    if not isinstance(x, (types.Float, types.Integer)):
+        return None
+    sig = vec4(x)
+
+    def codegen(context, builder, sig, args):
+        x = context.cast(builder, args[0], sig.args[0], types.float64)
+        i32 = ir.IntType(32)
+        v = builder.insert_element(ir.Constant(_V4, ir.Undefined), x,
+                                   ir.Constant(i32, 0))
+        return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 4),
+                                                        [0, 0, 0, 0]))
+
+    return sig, codegen
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):
+    """``a * b + c`` lane by lane (``llvm.fmuladd``: fused where the target
+    has FMA)."""
+    if not (a == vec4 and b == vec4 and c == vec4):
+        return None
+    sig = vec4(vec4, vec4, vec4)
+
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(_V4, [_V4, _V4, _V4])
+        fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                            "llvm.fmuladd.v4f64")
+        return builder.call(fn, list(args))
 
     return sig, codegen
