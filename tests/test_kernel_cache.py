@@ -193,3 +193,22 @@ def test_reinstall_leaves_nothing_that_shadows_the_package(tmp_path):
                              cwd=tmp_path, timeout=600)
         assert out.returncode == 0, out.stderr
     assert not Path(site, "fastlr").exists()
+
+
+def test_a_copy_under_another_name_has_its_own_cache(tmp_path):
+    """Cached kernels name their module: a copy of the package imported
+    under another name (vendored) must not share this one's entries, or it
+    would load functions of a module it cannot import."""
+    site = _copy_package(tmp_path)
+    shutil.copytree(site / "fastlr", site / "fastlr_vendored")
+    env = {"FASTLR_CACHE_DIR": str(tmp_path / "cache")}
+    code = """
+    import json
+    import {name}._kernels.cache as cache
+    print(json.dumps({{"fingerprint": cache.fingerprint(),
+                       "directory": cache.DIRECTORY}}))
+    """
+    ours = _result(_run(site, code.format(name="fastlr"), env))
+    theirs = _result(_run(site, code.format(name="fastlr_vendored"), env))
+    assert ours["fingerprint"] != theirs["fingerprint"]
+    assert ours["directory"] != theirs["directory"]

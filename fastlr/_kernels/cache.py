@@ -82,10 +82,13 @@ def sources():
 
 
 def fingerprint():
-    """Hex digest of every kernel source file and the versions they compile with."""
+    """Hex digest of every kernel source file, the versions they compile
+    with, and the package's import name (cached kernels refer to their
+    module by name: a copy of the package imported under another name, a
+    vendored one, must not load this one's entries)."""
     h = hashlib.sha256()
     for name in (__version__, numba.__version__, llvmlite.__version__,
-                 np.__version__, sys.version):
+                 np.__version__, sys.version, __name__):
         h.update(name.encode() + b"\0")
     for path in sources():
         h.update(os.path.basename(path).encode() + b"\0")
