@@ -289,7 +289,7 @@ def time_ratio(p, a, b, target, repeats=3, curves=None):
     if None in budgets.values():
         return math.nan, {"budgets": budgets}
     t = interleaved({name: (lambda name=name: RUNNERS[name](p, budgets[name]))
-                     for name in (a, b)}, repeats=repeats, warmup=0)
+                     for name in (a, b)}, repeats=repeats, warmup=0, settle=SETTLE)
     return t[a] / t[b], {"budgets": budgets, "seconds": t}
 
 
@@ -298,6 +298,13 @@ def time_ratio(p, a, b, target, repeats=3, curves=None):
 
 #: Relative suboptimality of targets O1-O3.
 TARGET = 1e-6
+
+#: Seconds of quiet before each timed run (:func:`fastlr.bench.interleaved`'s
+#: ``settle``): scikit-learn's solvers end on large BLAS calls whose
+#: OpenBLAS threads spin on for about 0.1 s and took the cores from the run
+#: after them (fastlr auto on 1M x 100: 214 ms right after a 2000 x 2000
+#: product, 176 ms after a pause; medians of 5).
+SETTLE = 0.25
 
 
 def _size(m):
@@ -345,7 +352,7 @@ def ratio_to_target(p, names, target=TARGET, repeats=3):
                for name in names}
     runnable = {name: b for name, b in budgets.items() if b is not None}
     t = interleaved({name: (lambda name=name: RUNNERS[name](p, runnable[name]))
-                     for name in runnable}, repeats=repeats, warmup=0)
+                     for name in runnable}, repeats=repeats, warmup=0, settle=SETTLE)
     return {name: t.get(name, math.nan) for name in names}, budgets
 
 
@@ -377,7 +384,7 @@ def held_out_ratio(p, repeats=3):
 
     LogisticRegression(alpha=1.0 / cut).fit(Xtr[:2000], ytr[:2000])   # compile
     t = interleaved({"fastlr": fastlr_fit, "sklearn": sklearn_fit},
-                    repeats=repeats, warmup=0)
+                    repeats=repeats, warmup=0, settle=SETTLE)
     loss = {k: log_loss(yte, c.predict_proba(Xte)[:, 1]) for k, c in fitted.items()}
     return (loss["fastlr"] / loss["sklearn"], t["fastlr"] / t["sklearn"],
             {"log_loss": loss, "seconds": t})
