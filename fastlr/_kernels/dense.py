@@ -229,6 +229,14 @@ def lanes(K):
 
 
 @jit(inline=True)
+def _fma_row(x, ra, rb, g0, g1):
+    """``(g0 + x ra, g1 + x rb)``: one row's element broadcast once to the
+    lanes of eight models."""
+    xs = vsplat(x)
+    return vfma(xs, ra, g0), vfma(xs, rb, g1)
+
+
+@jit(inline=True)
 def _gradient_block(X, i0, i1, i2, i3, i4, i5, r, p, Kp, t, wide, Gt):
     """``Gt[j, t:t + w] += sum_s x_s[j] * r[p + s Kp + t : ... + w]`` over the
     six rows ``i0 .. i5``, for every feature j; ``w`` = 8 (``wide``) or 4
@@ -252,26 +260,12 @@ def _gradient_block(X, i0, i1, i2, i3, i4, i5, r, p, Kp, t, wide, Gt):
         r51 = vload(r, p + 5 * Kp + t + 4)
         for j in range(n):
             b = j * Kp + t
-            g0 = vload(Gt, b)
-            g1 = vload(Gt, b + 4)
-            x = vsplat(X[i0, j])
-            g0 = vfma(x, r00, g0)
-            g1 = vfma(x, r01, g1)
-            x = vsplat(X[i1, j])
-            g0 = vfma(x, r10, g0)
-            g1 = vfma(x, r11, g1)
-            x = vsplat(X[i2, j])
-            g0 = vfma(x, r20, g0)
-            g1 = vfma(x, r21, g1)
-            x = vsplat(X[i3, j])
-            g0 = vfma(x, r30, g0)
-            g1 = vfma(x, r31, g1)
-            x = vsplat(X[i4, j])
-            g0 = vfma(x, r40, g0)
-            g1 = vfma(x, r41, g1)
-            x = vsplat(X[i5, j])
-            g0 = vfma(x, r50, g0)
-            g1 = vfma(x, r51, g1)
+            g0, g1 = _fma_row(X[i0, j], r00, r01, vload(Gt, b), vload(Gt, b + 4))
+            g0, g1 = _fma_row(X[i1, j], r10, r11, g0, g1)
+            g0, g1 = _fma_row(X[i2, j], r20, r21, g0, g1)
+            g0, g1 = _fma_row(X[i3, j], r30, r31, g0, g1)
+            g0, g1 = _fma_row(X[i4, j], r40, r41, g0, g1)
+            g0, g1 = _fma_row(X[i5, j], r50, r51, g0, g1)
             vstore(Gt, b, g0)
             vstore(Gt, b + 4, g1)
     else:
