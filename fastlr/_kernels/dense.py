@@ -57,7 +57,7 @@ rows at once do.
 
 import numpy as np
 
-from .intrinsics import cycles, vfma, vload, vsplat, vstore
+from .intrinsics import vfma, vload, vsplat, vstore
 from .jit import jit
 from .predict import add_rows
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
@@ -69,9 +69,8 @@ from .team import (
     join,
     leave,
     open_batch,
-    retire,
     tasks,
-    wait_open,
+    wait_turn,
 )
 from .update import LOSS_SOFTMAX, batch_weights, can_fold_mean, step
 
@@ -627,9 +626,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     cnt = np.empty(K)
     task = np.empty(6, dtype=np.int64)
     touched = 0.0
-    waiting = 0
-    joined = cycles()
-    join(ctl)
+    clock = join(ctl)
     waited = False   # the last wait was long: leave the team if it goes on
     while not (waited and leave(ctl)) and claim(ctl, ntasks, nch, batch_size, m,
                                                  task):
@@ -645,17 +642,14 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         elif not is_open(ctl, kb):
             # read the chunk's rows while the batch before finishes
             touched += touch_rows(X, rows, nb)
-            before = cycles()
-            yields = wait_open(ctl, kb)
-            if yields < 0:
-                break
-            now = cycles()
-            waiting += now - before
             # the batch's serial tail (the reduction and K models' steps)
             # grows with K, and so does a normal wait on an idle machine: at
             # 16 yields a 16-model epoch on 1M x 100 left the team on an idle
             # machine (342 ms on 2 threads, 381 on 1; 230 ms with this)
-            waited = retire(yields, 4 * K - 3, waiting, now - joined)
+            turn = wait_turn(ctl, kb, clock, 4 * K - 3)
+            if turn < 0:
+                break
+            waited = turn > 0
         if many:
             # binary: k = 1, and the reshapes keep the arrays C-contiguous
             # (a slice [:, 0] would not be, and would not vectorize)

@@ -28,7 +28,7 @@ kernel asks for the next row's records before working on the current row
 import numpy as np
 
 from .dense import rows_at
-from .intrinsics import cycles, fetch_add, load_acquire, prefetch
+from .intrinsics import fetch_add, load_acquire, prefetch
 from .jit import jit
 from .scalar import (
     exp_neg_abs,
@@ -46,8 +46,7 @@ from .team import (
     join,
     leave,
     open_batch,
-    retire,
-    wait_open,
+    wait_turn,
 )
 from .update import (
     ADAGRAD_EPS,
@@ -949,9 +948,7 @@ def lean_worker(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     nbatch = (m + batch_size - 1) // batch_size
     ntasks = nbatch * per
     hold = fold[0]
-    waiting = 0
-    joined = cycles()
-    join(ctl)
+    clock = join(ctl)
     waited = False   # the last wait was long: leave the team if it goes on
     while load_acquire(ctl, ABORT) == 0 and not (waited and leave(ctl)):
         t = fetch_add(ctl, CLAIM, 1)
@@ -962,13 +959,10 @@ def lean_worker(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
         start = kb * batch_size
         bsz = min(batch_size, m - start)
         phase = 2 * kb if q < nch else 2 * kb + 1
-        before = cycles()
-        yields = wait_open(ctl, phase)
-        if yields < 0:   # the team aborted
+        turn = wait_turn(ctl, phase, clock, 1)
+        if turn < 0:   # the team aborted
             break
-        now = cycles()
-        waiting += now - before
-        waited = retire(yields, 1, waiting, now - joined)
+        waited = turn > 0
         if q < nch:
             p0 = q * CHUNK
             p1 = min(p0 + CHUNK, bsz)

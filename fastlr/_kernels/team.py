@@ -49,7 +49,14 @@ import numba
 import numpy as np
 from numba.np.ufunc import parallel as numba_parallel
 
-from .intrinsics import cpu_relax, fetch_add, load_acquire, store_release, yield_thread
+from .intrinsics import (
+    cpu_relax,
+    cycles,
+    fetch_add,
+    load_acquire,
+    store_release,
+    yield_thread,
+)
 from .jit import jit
 
 #: Rows per chunk (fixed: it defines the summation order of a batch).
@@ -153,8 +160,29 @@ def retire(yields, scale, waiting, elapsed):
 
 @jit(inline=True)
 def join(ctl):
-    """Count this thread in the epoch's team (call before claiming)."""
+    """Count this thread in the epoch's team (call before claiming); returns
+    its waiting record for :func:`wait_turn`: (cycle counter when it
+    joined, cycles waited so far)."""
     fetch_add(ctl, MEMBERS, 1)
+    clock = np.empty(2, dtype=np.int64)
+    clock[0] = cycles()
+    clock[1] = 0
+    return clock
+
+
+@jit(inline=True)
+def wait_turn(ctl, k, clock, scale):
+    """:func:`wait_open` for batch (or phase) ``k``, timed into ``clock``
+    (from :func:`join`): -1 if the team aborted, 1 if the thread should
+    leave the team after this task (:func:`retire`, ``scale`` as there),
+    else 0."""
+    before = cycles()
+    yields = wait_open(ctl, k)
+    if yields < 0:
+        return -1
+    now = cycles()
+    clock[1] += now - before
+    return 1 if retire(yields, scale, clock[1], now - clock[0]) else 0
 
 
 @jit(inline=True)
