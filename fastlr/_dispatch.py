@@ -394,6 +394,7 @@ class Data:
             nb = min(batch_size, self.m)
             shared = (np.empty(nb, dtype=np.int64), np.empty(nb),
                       np.empty((nb, 5)), np.empty(4))
+            table = [np.empty(0)]   # the epoch's table, kept between epochs
 
             def run_csr(blocks, block, opt):
                 acc[:] = 0.0
@@ -407,8 +408,12 @@ class Data:
                               stack.models(), stack.arrays(), acc,
                               (*shared, ctl, threads)), ctl)
                     return acc
+                rows, width = sparse.table_layout(opt, stack.models(), stack.arrays(),
+                                                  unit)[-2:]
+                if table[0].shape[0] < rows * width:
+                    table[0] = np.empty(rows * width)
                 sparse.epoch(*self.args, y, sw, blocks, block, batch_size, opt,
-                             stack.models(), stack.arrays(), acc, unit)
+                             stack.models(), stack.arrays(), acc, table[0], unit)
                 return acc
             return run_csr
         threads = team.threads(n_threads)

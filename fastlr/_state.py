@@ -266,8 +266,11 @@ class ModelStack:
     """K models trained together, from one read of the data per epoch.
 
     Arrays with a leading model axis (see :mod:`fastlr._kernels.update`):
-    ``mean``, ``scale`` (K, n); ``hyper`` (K, 3) L2 and L1 strengths and base
-    learning rate; ``fold``
+    ``mean``, ``scale`` (F, n) the standardizations the models use and
+    ``stat`` (K,) int64 the row of each model's (models that share one
+    share the row: a cross-validation of K = candidates x folds models has
+    one row per fold, not K copies of it); ``hyper`` (K, 3) L2 and L1
+    strengths and base learning rate; ``fold``
     (K,) the fold each model holds out of ``row_fold`` (m,) int8 (empty: no
     folds); ``active`` (K,) uint8; the state ``W`` (K, k, n), ``B`` (K, k),
     ``steps`` (K, 2), ``gsq``, ``avg`` (K, k, n + 1), ``l1_u``, ``l1_q``
@@ -277,10 +280,14 @@ class ModelStack:
 
     STATE = ("W", "B", "steps", "gsq", "avg", "l1_u", "l1_q")
 
-    def __init__(self, mean, scale, k, softmax, hyper, fold=None, row_fold=None):
-        K, n = mean.shape
+    def __init__(self, mean, scale, k, softmax, hyper, fold=None, row_fold=None,
+                 stat=None):
+        n = mean.shape[1]
         self.mean = np.ascontiguousarray(mean, dtype=np.float64)
         self.scale = np.ascontiguousarray(scale, dtype=np.float64)
+        self.stat = (np.arange(mean.shape[0], dtype=np.int64) if stat is None
+                     else np.asarray(stat, dtype=np.int64))
+        K = self.stat.shape[0]
         self.softmax = bool(softmax)
         self.hyper = np.ascontiguousarray(hyper, dtype=np.float64).reshape(K, 3)
         self.fold = (np.zeros(K, dtype=np.int64) if fold is None
@@ -303,6 +310,7 @@ class ModelStack:
         new = cls.__new__(cls)
         new.mean = state.mean[None]
         new.scale = state.scale[None]
+        new.stat = np.zeros(1, dtype=np.int64)
         new.softmax = state.softmax
         new.hyper = np.asarray(hyper, dtype=np.float64).reshape(1, 3)
         new.fold = np.array([fold], dtype=np.int64)
@@ -322,8 +330,8 @@ class ModelStack:
         return self.W.shape[1]
 
     def models(self):
-        return (self.mean, self.scale, self.hyper, self.fold, self.row_fold,
-                self.active)
+        return (self.mean, self.scale, self.stat, self.hyper, self.fold,
+                self.row_fold, self.active)
 
     def arrays(self):
         return tuple(getattr(self, name) for name in self.STATE)
@@ -331,8 +339,8 @@ class ModelStack:
     def state(self, i):
         """Model ``i`` as a :class:`ModelState` of views into the stack."""
         st = ModelState.__new__(ModelState)
-        st.mean = self.mean[i]
-        st.scale = self.scale[i]
+        st.mean = self.mean[self.stat[i]]
+        st.scale = self.scale[self.stat[i]]
         st.softmax = self.softmax
         st.rng = None
         st.moments = None

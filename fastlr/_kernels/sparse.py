@@ -16,7 +16,8 @@ results, at O(n) per batch.
 
 Layout: the epoch copies the stack of K models into a table ``T`` of one
 row per column: the column's K * k weights (model ``mm``'s class ``c`` at
-``mm * k + c``), each model's ``1 / scale`` (when scaled), and the
+``mm * k + c``), each standardization's ``1 / scale`` (when scaled: one
+for a stack whose models share theirs), and the
 deferred-update records ``sync[K], a[K * k], q[K * k]`` (when an option
 defers per column). Visiting a column then costs one cache miss or two, not one per
 array: on 1M columns nearly every visit misses the caches. The weights are
@@ -296,11 +297,11 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     accepts, on one thread: the same arithmetic as the team's
     :func:`lean_worker` (bit-identical results), without its protocol."""
     m = indptr.shape[0] - 1
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     v = W[0, 0]
     n = v.shape[0]
-    scaled, isc = inverse_scale(scale[0])
+    scaled, isc = inverse_scale(scale[stat[0]])
     far = n > LEAN_NEAR_COLUMNS
     nb_max = min(batch_size, m)
     rowbuf = np.empty(max(nb_max, 2), dtype=np.int64)
@@ -435,11 +436,15 @@ def narrow_update(data, indices, lo, hi, T, iv, scaled, used, cr):
 
 
 @jit(exact=True, inline=True)
-def scale_slots(iv, col, k):
+def scale_slots(iv, stat, col, k):
     """Where the wide layout of :func:`epoch` keeps ``1 / scale`` for the
-    weight slots ``col .. col + 3``: their models' slots ``iv + c // k``
-    (computed once a row, outside the loops over its entries)."""
-    return iv + col // k, iv + (col + 1) // k, iv + (col + 2) // k, iv + (col + 3) // k
+    weight slots ``col .. col + 3``: their models' standardizations' slots
+    ``iv + stat[c // k]`` (computed once a row, outside the loops over its
+    entries). Slots past the last weight (``col + 3`` beyond it) read the
+    last model's."""
+    K = stat.shape[0]
+    return (iv + stat[col // k], iv + stat[min((col + 1) // k, K - 1)],
+            iv + stat[min((col + 2) // k, K - 1)], iv + stat[min((col + 3) // k, K - 1)])
 
 
 @jit(exact=True, inline=True)
@@ -451,12 +456,12 @@ def wide_factor(T, j, m, scaled):
 
 
 @jit(exact=True, inline=True)
-def wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot):
+def wide_dot(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, dot):
     """``dot[c] = sum_p x_p * T[j_p, c] (/ scale)`` over a row's entries for
     the slots ``col .. col + 3`` of the wide layout (``four``) or the slot
     ``col`` alone, each summed in entry order in a register of its own (as
     :func:`narrow_dot` does: the two layouts agree bit for bit)."""
-    m0, m1, m2, m3 = scale_slots(iv, col, k)
+    m0, m1, m2, m3 = scale_slots(iv, stat, col, k)
     a0 = a1 = a2 = a3 = 0.0
     for p in range(lo, hi):
         j = indices[p]
@@ -474,11 +479,12 @@ def wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot):
 
 
 @jit(exact=True, inline=True)
-def wide_update(data, indices, lo, hi, T, iv, k, scaled, col, four, c0, c1, c2, c3):
+def wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, c0, c1, c2,
+                c3):
     """``T[j, c] -= c_c * x_j (/ scale)`` over a row's entries for the slots
     ``col .. col + 3`` of the wide layout (``four``) or the slot ``col``
     alone."""
-    m0, m1, m2, m3 = scale_slots(iv, col, k)
+    m0, m1, m2, m3 = scale_slots(iv, stat, col, k)
     for p in range(lo, hi):
         j = indices[p]
         x = data[p]
@@ -520,11 +526,11 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
     K models, records and catch-up (on rcv1's shape at k = 5, that
     bookkeeping cost about as much as the entries' loops)."""
     m = indptr.shape[0] - 1
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     k = W.shape[1]
     n = W.shape[2]
-    scaled, isc = inverse_scale(scale[0])
+    scaled, isc = inverse_scale(scale[stat[0]])
     iv = NARROW
     width = NARROW + 1 if scaled else NARROW
     T = np.zeros((n, width))
@@ -585,9 +591,47 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
             W[0, c, j] = T[j, c] * s
 
 
+@jit()
+def table_layout(opt, models, state, unit):
+    """The layout of :func:`epoch`'s table (see the module docstring):
+    ``(need_sync, any_l1, scaled, narrow, wide, sy, rows, width)``: whether
+    columns keep deferred-update records (and of L1: else of averaging),
+    whether a standardization scales, whether the weights take the narrow
+    layout, the weight slots (``wide``; ``1 / scale`` slots follow them),
+    where the records start, and the table's shape (0 rows when the table
+    is W itself: one binary model with nothing beside it)."""
+    mean, scale, stat, hyper, fold, row_fold, active = models
+    W = state[0]
+    n = W.shape[2]
+    K = 1 if len(unit) == 1 else W.shape[0]
+    R_ = K * (1 if len(unit) == 1 else W.shape[1])
+    lazy = lazy_supported(opt, hyper)
+    any_l1 = False
+    for mm in range(K):
+        any_l1 = any_l1 or hyper[mm, 1] > 0.0
+    need_sync = lazy and (any_l1 or opt.average_start > 0)
+    nstat = scale.shape[0]
+    scaled = False
+    for f in range(nstat):
+        for j in range(n):
+            if scale[f, j] != 1.0:
+                scaled = True
+                break
+    # the table: weights, [1 / scale per standardization], [sync, a, q per
+    # model]; a stack of 2 to 8 weights a column keeps them in 8 slots (the
+    # rest zeros), read and written as one line by fixed-width loops that
+    # LLVM vectorizes (one pass over a row's entries for every weight);
+    # scaled columns only under one standardization (one scale a column)
+    narrow = 2 <= R_ <= NARROW and (nstat == 1 or not scaled)
+    wide = NARROW if narrow else R_
+    sy = wide + nstat if scaled else wide
+    width = sy + K + 2 * R_ if need_sync else sy
+    return need_sync, any_l1, scaled, narrow, wide, sy, n if width > 1 else 0, width
+
+
 @jit(exact=True)
 def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
-          state, acc, unit):
+          state, acc, scratch, unit):
     """One epoch of mini-batch SGD of a stack of K models on CSR rows (one
     thread), O(nnz * K + n * K).
 
@@ -602,9 +646,13 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     gradient first. ``unit`` is (1,) for one binary model, () otherwise: its
     length is a compile-time constant, so the ordinary binary fit compiles
     with K = k = 1 fixed (its model and class loops vanish) and every other
-    stack shares one more specialization.
+    stack shares one more specialization. ``scratch`` (at least rows *
+    width of :func:`table_layout`) float64 holds the table: the caller
+    keeps it from epoch to epoch (on 1M columns and 16 models, a fresh
+    table each epoch cost more than its entries' arithmetic wherever memory
+    new to the process is slow to touch).
     """
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     if len(unit) == 1 and is_lean(opt, hyper):
         lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                    models, state, acc)
@@ -624,39 +672,23 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     softmax = opt.loss == LOSS_SOFTMAX
     lazy = lazy_supported(opt, hyper)
     adagrad = opt.schedule == LR_ADAGRAD
-    any_l1 = False
-    for mm in range(K):
-        any_l1 = any_l1 or hyper[mm, 1] > 0.0
     averaging = lazy and opt.average_start > 0
-    need_sync = lazy and (any_l1 or averaging)
     use_g = (not lazy) or adagrad
-    scaled = False
-    for mm in range(K):
-        for j in range(n):
-            if scale[mm, j] != 1.0:
-                scaled = True
-                break
-    # the table: weights, [1 / scale per model], [sync, a, q per model]
-    # a stack of 2 to 8 weights a column keeps them in 8 slots (the rest
-    # zeros), read and written as one line by fixed-width loops that LLVM
-    # vectorizes (one pass over a row's entries for every weight); scaled
-    # columns only for one model (one scale a column)
-    narrow = 2 <= R_ <= NARROW and (K == 1 or not scaled)
-    wide = NARROW if narrow else R_
+    need_sync, any_l1, scaled, narrow, wide, sy, rows, width = table_layout(
+        opt, models, state, unit)
+    nstat = scale.shape[0]
     iv = wide
-    sy = wide + K if scaled else wide
-    width = sy + K + 2 * R_ if need_sync else sy
     # one binary model and nothing beside it: work on W itself
-    table = np.empty((n if width > 1 else 0, width))
+    table = scratch[:rows * width].reshape((rows, width))
     T = W[0].T if width == 1 else table
-    for j in range(n if width > 1 else 0):
+    for j in range(rows):
         for col in range(R_, wide):
             T[j, col] = 0.0
+        for f in range(nstat if scaled else 0):
+            T[j, iv + f] = 1.0 / scale[f, j]
         for mm in range(K):
             for c in range(k):
                 T[j, mm * k + c] = W[mm, c, j]
-            if scaled:
-                T[j, iv + mm] = 1.0 / scale[mm, j]
             if need_sync:
                 T[j, sy + mm] = np.float64(steps[mm, 0]) if (
                     hyper[mm, 1] > 0.0 and adagrad) else 0.0
@@ -725,7 +757,8 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 col = R_
             while col < R_:
                 four = col + 4 <= R_
-                wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot)
+                wide_dot(data, indices, lo, hi, T, iv, stat, k, scaled, col, four,
+                         dot)
                 col += 4 if four else 1
             if not softmax:
                 # the binary models' residuals and losses, all at once with
@@ -790,7 +823,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
             for mm in range(K):
                 if active[mm] and cnt[mm] > 0.0:
                     cols = slice(mm * k, mm * k + k)
-                    step(T[:, cols].T, B[mm], GT[:, cols].T, S[mm], scale[mm],
+                    step(T[:, cols].T, B[mm], GT[:, cols].T, S[mm], scale[stat[mm]],
                          cnt[mm], opt, hyper[mm, 0], hyper[mm, 1], hyper[mm, 2],
                          steps[mm], gsq[mm],
                          avg[mm], l1_u[mm], l1_q[mm])
@@ -816,7 +849,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                         col = mm * k + c
                         grad = GT[j, col] * inv_b
                         if scaled:
-                            grad *= T[j, iv + mm]
+                            grad *= T[j, iv + stat[mm]]
                         GT[j, col] = 0.0
                         gsq[mm, c, j] += grad * grad
                         eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, j]))
@@ -890,13 +923,13 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                         c1 = cst[(col + 1) // k] * R[pos, col + 1]
                         c2 = cst[(col + 2) // k] * R[pos, col + 2]
                         c3 = cst[(col + 3) // k] * R[pos, col + 3]
-                        wide_update(data, indices, lo, hi, T, iv, k, scaled, col, True,
-                                    c0, c1, c2, c3)
+                        wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col,
+                                    True, c0, c1, c2, c3)
                         col += 4
                         continue
                     if c0 != 0.0:
-                        wide_update(data, indices, lo, hi, T, iv, k, scaled, col, False,
-                                    c0, 0.0, 0.0, 0.0)
+                        wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col,
+                                    False, c0, 0.0, 0.0, 0.0)
                     col += 1
 
     # pay everything deferred: the state is the eager one again
@@ -937,11 +970,11 @@ def lean_worker(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     stripes (the thread count; any value gives the same results).
     """
     m = indptr.shape[0] - 1
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     rowbuf, R, Lr, sb, ctl, parts = team
     v = W[0, 0]
-    scaled, isc = inverse_scale(scale[0])
+    scaled, isc = inverse_scale(scale[stat[0]])
     far = v.shape[0] > LEAN_NEAR_COLUMNS
     nch = (min(batch_size, m) + CHUNK - 1) // CHUNK
     per = nch + parts
