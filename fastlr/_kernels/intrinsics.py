@@ -18,9 +18,14 @@ loop's index (the gradient of many models at once, see
 values times their residual vectors of several models) needs vectors held
 across that loop. :data:`vec4` is LLVM's ``<4 x double>`` as a numba value
 (one AVX register; two SSE registers elsewhere), with :func:`vload`,
-:func:`vstore`, :func:`vsplat` and :func:`vfma`. Their rounding is that of
-four float64 multiply-adds, fused where the target has FMA (as ``contract``
-allows in every other kernel).
+:func:`vstore`, :func:`vsplat`, :func:`vmul` and :func:`vfma`. Their
+rounding is that of four float64 products and multiply-adds, fused where
+the target has FMA (as ``contract`` allows in every other kernel, whose
+scalar ``a += x * y`` compiles to the same fused instruction there: a lane
+gives the bits of the scalar code it replaces). The CSR epoch's narrow
+layout (:func:`fastlr._kernels.sparse.narrow_dot`) reads a column's eight
+weights as two of them: LLVM's SLP vectorizer does not pack its eight
+separate sums.
 
 All can be cached on disk like any other kernel: nothing in them depends on
 the process (the yield is linked by symbol name). Array arguments are
@@ -186,21 +191,37 @@ class _Vec4Model(models.PrimitiveModel):
         super().__init__(dmm, fe_type, _V4)
 
 
-def _float64_vector(arr):
-    return (isinstance(arr, types.Array) and arr.ndim == 1
-            and arr.dtype == types.float64)
+def _lanes_typed(arr, idx):
+    """Whether ``arr[idx]`` starts four float64 lanes: a float64 array
+    indexed by an integer (1-D) or a tuple of ``arr.ndim`` integers."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.float64):
+        return False
+    if isinstance(idx, types.Integer):
+        return arr.ndim == 1
+    return (isinstance(idx, types.BaseTuple) and len(idx) == arr.ndim
+            and all(isinstance(t, types.Integer) for t in idx.types))
 
 
 def _lanes_pointer(context, builder, sig, args):
-    idx = context.cast(builder, args[1], sig.args[1], types.intp)
-    ptr = _item_pointer(context, builder, sig.args[0], args[0], idx)
+    arrty, idxty = sig.args[0], sig.args[1]
+    if isinstance(idxty, types.Integer):
+        idx = [context.cast(builder, args[1], idxty, types.intp)]
+    else:
+        idx = [context.cast(builder, v, t, types.intp) for v, t in
+               zip(cgutils.unpack_tuple(builder, args[1], len(idxty)), idxty.types,
+                   strict=True)]
+    ary = context.make_array(arrty)(context, builder, args[0])
+    ptr = cgutils.get_item_pointer(context, builder, arrty, ary, idx)
     return builder.bitcast(ptr, _V4.as_pointer())
 
 
 @intrinsic
 def vload(typingctx, arr, idx):
-    """``arr[idx:idx + 4]`` (1-D float64, contiguous) as a :data:`vec4`."""
-    if not (_float64_vector(arr) and isinstance(idx, types.Integer)):
+    """``arr[idx]`` and the three elements after it in memory, as a
+    :data:`vec4`: float64 ``arr`` indexed by an integer (1-D) or a tuple
+    of integers, one per axis (``vload(T, (j, 4))`` is ``T[j, 4:8]``; the
+    four must be adjacent in memory, as in a C-contiguous row)."""
+    if not _lanes_typed(arr, idx):
         return None
     sig = vec4(arr, idx)
 
@@ -212,8 +233,9 @@ def vload(typingctx, arr, idx):
 
 @intrinsic
 def vstore(typingctx, arr, idx, v):
-    """``arr[idx:idx + 4] = v`` (1-D float64, contiguous)."""
-    if not (_float64_vector(arr) and isinstance(idx, types.Integer) and v == vec4):
+    """Store the four lanes of ``v`` where :func:`vload` ``(arr, idx)``
+    reads them."""
+    if not (_lanes_typed(arr, idx) and v == vec4):
         return None
     sig = types.void(arr, idx, vec4)
 
@@ -255,5 +277,18 @@ def vfma(typingctx, a, b, c):
         fn = cgutils.get_or_insert_function(builder.module, fnty,
                                             "llvm.fmuladd.v4f64")
         return builder.call(fn, list(args))
+
+    return sig, codegen
+
+
+@intrinsic
+def vmul(typingctx, a, b):
+    """``a * b`` lane by lane (four float64 products, rounded each)."""
+    if not (a == vec4 and b == vec4):
+        return None
+    sig = vec4(vec4, vec4)
+
+    def codegen(context, builder, sig, args):
+        return builder.fmul(args[0], args[1])
 
     return sig, codegen

@@ -29,7 +29,16 @@ kernel asks for the next row's records before working on the current row
 import numpy as np
 
 from .dense import rows_at
-from .intrinsics import fetch_add, load_acquire, prefetch
+from .intrinsics import (
+    fetch_add,
+    load_acquire,
+    prefetch,
+    vfma,
+    vload,
+    vmul,
+    vsplat,
+    vstore,
+)
 from .jit import jit
 from .scalar import (
     exp_neg_abs,
@@ -364,75 +373,53 @@ NARROW = 8
 
 @jit(exact=True, inline=True)
 def narrow_dot(data, indices, lo, hi, T, iv, scaled, used, dot):
-    """``dot[c] = sum_p x_p * T[j_p, c]`` for the first ``used`` (4 to 8;
-    at least the first 4 are computed) slots of the narrow layout, in one
-    pass over a row's entries (each slot summed in entry order);
-    ``scaled``: each weight divided by the column's scale (``T[j, iv]``
-    holds its reciprocal; one model). The same products in the same order
-    as the wider layout's loops: the two agree bit for bit. Slots beyond
-    ``used`` cost nothing (numba does not vectorize the 8 sums: each is an
-    operation per entry; at k = 5 on rcv1's shape 5 sums took 0.6-0.7x the
-    time of 8)."""
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
-    if scaled:   # x * (w / scale), as the wider layout computes it
-        for p in range(lo, hi):
-            j = indices[p]
-            x = data[p]
-            f = T[j, iv]
-            a0 += x * (T[j, 0] * f)
-            a1 += x * (T[j, 1] * f)
-            a2 += x * (T[j, 2] * f)
-            a3 += x * (T[j, 3] * f)
-            if used > 4:
-                a4 += x * (T[j, 4] * f)
-                if used > 5:
-                    a5 += x * (T[j, 5] * f)
-                    if used > 6:
-                        a6 += x * (T[j, 6] * f)
-                        if used > 7:
-                            a7 += x * (T[j, 7] * f)
-    else:
-        for p in range(lo, hi):
-            j = indices[p]
-            x = data[p]
-            a0 += x * T[j, 0]
-            a1 += x * T[j, 1]
-            a2 += x * T[j, 2]
-            a3 += x * T[j, 3]
-            if used > 4:
-                a4 += x * T[j, 4]
-                if used > 5:
-                    a5 += x * T[j, 5]
-                    if used > 6:
-                        a6 += x * T[j, 6]
-                        if used > 7:
-                            a7 += x * T[j, 7]
-    for t, v in enumerate((a0, a1, a2, a3, a4, a5, a6, a7)):
-        dot[t] = v
+    """``dot[c] = sum_p x_p * T[j_p, c]`` for the slots of the narrow
+    layout (the first four always, the last four when ``used`` > 4; those
+    beyond ``used`` hold zeros and give 0), in one pass over a row's
+    entries (each slot summed in entry order); ``scaled``: each weight
+    divided by the column's scale (``T[j, iv]`` holds its reciprocal; one
+    model). The same products in the same order as the wider layout's
+    loops: the two agree bit for bit.
+
+    Each slot is a lane of two :data:`~fastlr._kernels.intrinsics.vec4`
+    sums, ``x_p`` broadcast to the lanes and multiplied-added as the
+    scalar code does (numba does not vectorize eight separate sums: as
+    scalars, each was an operation per entry)."""
+    a = vsplat(0.0)
+    b = vsplat(0.0)
+    wide = used > 4
+    for p in range(lo, hi):
+        j = indices[p]
+        x = vsplat(data[p])
+        if scaled:   # x * (w / scale), as the wider layout computes it
+            f = vsplat(T[j, iv])
+            a = vfma(x, vmul(vload(T, (j, 0)), f), a)
+            if wide:
+                b = vfma(x, vmul(vload(T, (j, 4)), f), b)
+        else:
+            a = vfma(x, vload(T, (j, 0)), a)
+            if wide:
+                b = vfma(x, vload(T, (j, 4)), b)
+    vstore(dot, 0, a)
+    vstore(dot, 4, b)
 
 
 @jit(exact=True, inline=True)
 def narrow_update(data, indices, lo, hi, T, iv, scaled, used, cr):
-    """``T[j, c] -= cr[c] * x`` for the first ``used`` slots of the narrow
-    layout and a row's entries (the others stay 0). A loop over the slots,
-    which LLVM vectorizes: 0.6x the time of eight scalar updates at k = 5."""
-    c0, c1, c2, c3 = cr[0], cr[1], cr[2], cr[3]
-    c4, c5, c6, c7 = cr[4], cr[5], cr[6], cr[7]
+    """``T[j, c] -= cr[c] * x`` for the slots of the narrow layout (the
+    last four only when ``used`` > 4; ``cr`` is 0 beyond ``used``, which
+    leaves those slots unchanged) and a row's entries: two
+    :data:`~fastlr._kernels.intrinsics.vec4` multiply-adds an entry,
+    ``T + (-x) * cr`` rounded once as the scalar ``T - cr * x`` is."""
+    ca = vload(cr, 0)
+    cb = vload(cr, 4)
+    wide = used > 4
     for p in range(lo, hi):
         j = indices[p]
-        x = data[p] * T[j, iv] if scaled else data[p]
-        T[j, 0] -= c0 * x
-        T[j, 1] -= c1 * x
-        T[j, 2] -= c2 * x
-        T[j, 3] -= c3 * x
-        if used > 4:
-            T[j, 4] -= c4 * x
-            if used > 5:
-                T[j, 5] -= c5 * x
-                if used > 6:
-                    T[j, 6] -= c6 * x
-                    if used > 7:
-                        T[j, 7] -= c7 * x
+        x = vsplat(-(data[p] * T[j, iv] if scaled else data[p]))
+        vstore(T, (j, 0), vfma(x, ca, vload(T, (j, 0))))
+        if wide:
+            vstore(T, (j, 4), vfma(x, cb, vload(T, (j, 4))))
 
 
 @jit(exact=True, inline=True)
