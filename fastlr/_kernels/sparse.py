@@ -23,7 +23,18 @@ defers per column). Visiting a column then costs one cache miss or two, not one 
 array: on 1M columns nearly every visit misses the caches. The weights are
 read at random columns, which no hardware prefetcher predicts, so the
 kernel asks for the next row's records before working on the current row
-(on 200k x 1M, 20 entries a row, the L2 epoch became 1.6-1.7x faster).
+(on 200k x 1M, 20 entries a row, the L2 epoch became 1.6-1.7x faster), in
+the logits' pass and, for records of two lines or more, again in the
+step's (a batch's records no longer fit in L2 by then).
+
+A stack whose weights share one scaling (or none) takes the lane layout:
+its slots rounded up to a multiple of 8, eight weights read, multiplied
+and written as two vec4 (:func:`narrow_dot`, :func:`narrow_update`; 16
+models on 1M columns: the epoch 0.65-0.7x the time of four scalar
+registers). Stacks of models under several scalings (cross-validation
+folds of scaled X) keep one scalar slot each (:func:`wide_dot`,
+:func:`wide_update`): lanes would need each model's scale. Both give the
+same bits.
 """
 
 import numpy as np
@@ -366,20 +377,20 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
             v[j] *= sb[0]
 
 
-#: Weights a column at most for the narrow layout of :func:`epoch` (one
-#: cache line of float64).
+#: The weight slots of a column that the lane layout of :func:`epoch`
+#: reads together (one cache line of float64; two vec4).
 NARROW = 8
 
 
 @jit(exact=True, inline=True)
-def narrow_dot(data, indices, lo, hi, T, iv, scaled, used, dot):
-    """``dot[c] = sum_p x_p * T[j_p, c]`` for the slots of the narrow
-    layout (the first four always, the last four when ``used`` > 4; those
-    beyond ``used`` hold zeros and give 0), in one pass over a row's
-    entries (each slot summed in entry order); ``scaled``: each weight
-    divided by the column's scale (``T[j, iv]`` holds its reciprocal; one
-    model). The same products in the same order as the wider layout's
-    loops: the two agree bit for bit.
+def narrow_dot(data, indices, lo, hi, T, iv, scaled, col, used, dot):
+    """``dot[c] = sum_p x_p * T[j_p, c]`` for the eight slots ``c`` from
+    ``col`` on of the lane layout (the first four always, the last four
+    when ``used`` > ``col + 4``; slots beyond ``used`` hold zeros and give
+    0), in one pass over a row's entries (each slot summed in entry order);
+    ``scaled``: each weight divided by the column's scale (``T[j, iv]``
+    holds its reciprocal: one standardization). The same products in the
+    same order as the scalar layout's loops: the two agree bit for bit.
 
     Each slot is a lane of two :data:`~fastlr._kernels.intrinsics.vec4`
     sums, ``x_p`` broadcast to the lanes and multiplied-added as the
@@ -387,44 +398,46 @@ def narrow_dot(data, indices, lo, hi, T, iv, scaled, used, dot):
     scalars, each was an operation per entry)."""
     a = vsplat(0.0)
     b = vsplat(0.0)
-    wide = used > 4
+    wide = used > col + 4
+    c4 = col + 4
     for p in range(lo, hi):
         j = indices[p]
         x = vsplat(data[p])
-        if scaled:   # x * (w / scale), as the wider layout computes it
+        if scaled:   # x * (w / scale), as the scalar layout computes it
             f = vsplat(T[j, iv])
-            a = vfma(x, vmul(vload(T, (j, 0)), f), a)
+            a = vfma(x, vmul(vload(T, (j, col)), f), a)
             if wide:
-                b = vfma(x, vmul(vload(T, (j, 4)), f), b)
+                b = vfma(x, vmul(vload(T, (j, c4)), f), b)
         else:
-            a = vfma(x, vload(T, (j, 0)), a)
+            a = vfma(x, vload(T, (j, col)), a)
             if wide:
-                b = vfma(x, vload(T, (j, 4)), b)
-    vstore(dot, 0, a)
-    vstore(dot, 4, b)
+                b = vfma(x, vload(T, (j, c4)), b)
+    vstore(dot, col, a)
+    vstore(dot, c4, b)
 
 
 @jit(exact=True, inline=True)
-def narrow_update(data, indices, lo, hi, T, iv, scaled, used, cr):
-    """``T[j, c] -= cr[c] * x`` for the slots of the narrow layout (the
-    last four only when ``used`` > 4; ``cr`` is 0 beyond ``used``, which
-    leaves those slots unchanged) and a row's entries: two
-    :data:`~fastlr._kernels.intrinsics.vec4` multiply-adds an entry,
-    ``T + (-x) * cr`` rounded once as the scalar ``T - cr * x`` is."""
-    ca = vload(cr, 0)
-    cb = vload(cr, 4)
-    wide = used > 4
+def narrow_update(data, indices, lo, hi, T, iv, scaled, col, used, cr):
+    """``T[j, c] -= cr[c] * x`` for the eight slots from ``col`` on of the
+    lane layout (the last four only when ``used`` > ``col + 4``; ``cr`` is
+    0 beyond ``used``, which leaves those slots unchanged) and a row's
+    entries: two :data:`~fastlr._kernels.intrinsics.vec4` multiply-adds an
+    entry, ``T + (-x) * cr`` rounded once as the scalar ``T - cr * x`` is."""
+    c4 = col + 4
+    ca = vload(cr, col)
+    cb = vload(cr, c4)
+    wide = used > c4
     for p in range(lo, hi):
         j = indices[p]
         x = vsplat(-(data[p] * T[j, iv] if scaled else data[p]))
-        vstore(T, (j, 0), vfma(x, ca, vload(T, (j, 0))))
+        vstore(T, (j, col), vfma(x, ca, vload(T, (j, col))))
         if wide:
-            vstore(T, (j, 4), vfma(x, cb, vload(T, (j, 4))))
+            vstore(T, (j, c4), vfma(x, cb, vload(T, (j, c4))))
 
 
 @jit(exact=True, inline=True)
 def scale_slots(iv, stat, col, k):
-    """Where the wide layout of :func:`epoch` keeps ``1 / scale`` for the
+    """Where the scalar layout of :func:`epoch` keeps ``1 / scale`` for the
     weight slots ``col .. col + 3``: their models' standardizations' slots
     ``iv + stat[c // k]`` (computed once a row, outside the loops over its
     entries). Slots past the last weight (``col + 3`` beyond it) read the
@@ -436,7 +449,7 @@ def scale_slots(iv, stat, col, k):
 
 @jit(exact=True, inline=True)
 def wide_factor(T, j, m, scaled):
-    """What a weight of column ``j`` is multiplied by in the wide layout:
+    """What a weight of column ``j`` is multiplied by in the scalar layout:
     ``T[j, m]``, its model's ``1 / scale``, when ``scaled``, else 1 (an
     exact no-op: the same bits as no factor)."""
     return T[j, m] if scaled else 1.0
@@ -445,7 +458,7 @@ def wide_factor(T, j, m, scaled):
 @jit(exact=True, inline=True)
 def wide_dot(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, dot):
     """``dot[c] = sum_p x_p * T[j_p, c] (/ scale)`` over a row's entries for
-    the slots ``col .. col + 3`` of the wide layout (``four``) or the slot
+    the slots ``col .. col + 3`` of the scalar layout (``four``) or the slot
     ``col`` alone, each summed in entry order in a register of its own (as
     :func:`narrow_dot` does: the two layouts agree bit for bit)."""
     m0, m1, m2, m3 = scale_slots(iv, stat, col, k)
@@ -469,7 +482,7 @@ def wide_dot(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, dot):
 def wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, c0, c1, c2,
                 c3):
     """``T[j, c] -= c_c * x_j (/ scale)`` over a row's entries for the slots
-    ``col .. col + 3`` of the wide layout (``four``) or the slot ``col``
+    ``col .. col + 3`` of the scalar layout (``four``) or the slot ``col``
     alone."""
     m0, m1, m2, m3 = scale_slots(iv, stat, col, k)
     for p in range(lo, hi):
@@ -487,10 +500,10 @@ def batch_scratch(m, batch_size, slots, wide):
     """The scratch of the table epochs (:func:`epoch`,
     :func:`lean_softmax_epoch`): a batch's rows and the next batch's first
     (nb + 1,) int64, the residuals (nb, ``slots``), a row's logits
-    (``wide``,) and the narrow layout's step coefficients (NARROW,)."""
+    (``wide``,) and the lane layout's step coefficients (``wide``,)."""
     nb = min(batch_size, m)
     return (np.empty(nb + 1, dtype=np.int64), np.zeros((nb, slots)), np.zeros(wide),
-            np.zeros(NARROW))
+            np.zeros(wide))
 
 
 @jit()
@@ -507,7 +520,7 @@ def is_lean_softmax(opt, hyper, k):
 def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
                        opt, models, state, acc):
     """:func:`epoch` for one softmax model whose options
-    :func:`is_lean_softmax` accepts: the narrow layout and the arithmetic of
+    :func:`is_lean_softmax` accepts: the lane layout and the arithmetic of
     :func:`epoch` (bit-identical results), with the lean path's step
     (:func:`lean_scalars`) in place of the general one's bookkeeping for
     K models, records and catch-up (on rcv1's shape at k = 5, that
@@ -545,7 +558,7 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
                 inext = rowbuf[pos + 1]
                 for p in range(indptr[inext], indptr[inext + 1]):
                     prefetch(Tf, indices[p] * width)
-            narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, k,
+            narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
                        dot)
             wt = sw[i] if weighted else 1.0
             for c in range(k):
@@ -571,8 +584,8 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
             i = rowbuf[pos]
             for c in range(k):
                 cr8[c] = cst * R[pos, c]
-            narrow_update(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, k,
-                          cr8)
+            narrow_update(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0,
+                          k, cr8)
     for j in range(n):
         for c in range(k):
             W[0, c, j] = T[j, c] * s
@@ -605,12 +618,12 @@ def table_layout(opt, models, state, unit):
                 scaled = True
                 break
     # the table: weights, [1 / scale per standardization], [sync, a, q per
-    # model]; a stack of 2 to 8 weights a column keeps them in 8 slots (the
-    # rest zeros), read and written as one line by fixed-width loops that
-    # LLVM vectorizes (one pass over a row's entries for every weight);
-    # scaled columns only under one standardization (one scale a column)
-    narrow = 2 <= R_ <= NARROW and (nstat == 1 or not scaled)
-    wide = NARROW if narrow else R_
+    # model]; two or more weights a column under one scaling (or none) take
+    # the lane layout: slots rounded up to a multiple of 8 (the rest
+    # zeros), eight read and written together as two vec4 (one pass over a
+    # row's entries for eight weights); else one scalar slot each
+    narrow = 2 <= R_ and (nstat == 1 or not scaled)
+    wide = -(-R_ // NARROW) * NARROW if narrow else R_
     sy = wide + nstat if scaled else wide
     width = sy + K + 2 * R_ if need_sync else sy
     return need_sync, any_l1, scaled, narrow, wide, sy, n if width > 1 else 0, width
@@ -735,12 +748,13 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                         nt += 1
             wt = sw[i] if weighted else 1.0
             # every model's logits: a column's K * k weights are side by
-            # side, so four of them are read together and summed in four
-            # registers; each still adds its entries in row order, as a model
-            # trained alone does
+            # side, so eight (or four) of them are read together and summed
+            # in registers; each still adds its entries in row order, as a
+            # model trained alone does
             col = 0
             if narrow:
-                narrow_dot(data, indices, lo, hi, T, iv, scaled, R_, dot)
+                for col in range(0, wide, NARROW):
+                    narrow_dot(data, indices, lo, hi, T, iv, scaled, col, R_, dot)
                 col = R_
             while col < R_:
                 four = col + 4 <= R_
@@ -898,11 +912,19 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 i = rowbuf[pos]
                 lo = indptr[i]
                 hi = indptr[i + 1]
+                if pos + 1 < bsz and width >= 16:
+                    # the batch's records may have left L2 since the logits
+                    inext = rowbuf[pos + 1]
+                    for p in range(indptr[inext], indptr[inext + 1]):
+                        for off in range(0, width, 8):
+                            prefetch(Tf, indices[p] * width + off)
                 col = 0
                 if narrow:
                     for col in range(R_):
                         cr8[col] = cst[col // k] * R[pos, col]
-                    narrow_update(data, indices, lo, hi, T, iv, scaled, R_, cr8)
+                    for col in range(0, wide, NARROW):
+                        narrow_update(data, indices, lo, hi, T, iv, scaled, col, R_,
+                                      cr8)
                     col = R_
                 while col < R_:
                     c0 = cst[col // k] * R[pos, col]
