@@ -499,8 +499,9 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
         _gradient_pairs(X, rows, nb, r, Kp, ids, gpart)
         for t in range(Ka):
             mm = ids[t]
+            mu = mean[stat[mm]]
             for j in range(n):
-                gpart[mm, j] -= mean[stat[mm], j] * spart[mm]
+                gpart[mm, j] -= mu[j] * spart[mm]
         return
     # six rows by eight (or four) models
     for p in range(n * Kp):
@@ -522,8 +523,9 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     for t in range(Ka):
         mm = ids[t]
         sr = spart[mm]
+        mu = mean[stat[mm]]
         for j in range(n):
-            gpart[mm, j] = Gt[j * Kp + t] - mean[stat[mm], j] * sr
+            gpart[mm, j] = Gt[j * Kp + t] - mu[j] * sr
 
 
 @jit()
