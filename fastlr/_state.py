@@ -275,7 +275,9 @@ class ModelStack:
     folds); ``active`` (K,) uint8; the state ``W`` (K, k, n), ``B`` (K, k),
     ``steps`` (K, 2), ``gsq``, ``avg`` (K, k, n + 1), ``l1_u``, ``l1_q``
     (K, k, n). :meth:`state` gives model ``i`` as a :class:`ModelState`
-    whose arrays are views into the stack.
+    whose arrays are views into the stack. After a CSR run, ``W`` may be a
+    view of the epoch's table (one row a column: the kernel's layout);
+    :meth:`compact` makes it C-ordered again.
     """
 
     STATE = ("W", "B", "steps", "gsq", "avg", "l1_u", "l1_q")
@@ -295,6 +297,10 @@ class ModelStack:
         self.row_fold = (np.empty(0, dtype=np.int8) if row_fold is None
                          else np.asarray(row_fold, dtype=np.int8))
         self.active = np.ones(K, dtype=np.uint8)
+        #: whether the arrays are the stack's own (not a model's views), so
+        #: that a kernel may keep W in a layout of its own (see
+        #: :meth:`fastlr._dispatch.Data.epoch_runner`)
+        self.owns = True
         self.W = np.zeros((K, k, n))
         self.B = np.zeros((K, k))
         self.steps = np.zeros((K, 2), dtype=np.int64)
@@ -317,6 +323,7 @@ class ModelStack:
         new.row_fold = (np.empty(0, dtype=np.int8) if row_fold is None
                         else np.asarray(row_fold, dtype=np.int8))
         new.active = np.ones(1, dtype=np.uint8)
+        new.owns = False
         for name in cls.STATE:
             setattr(new, name, getattr(state, name)[None])
         return new
@@ -351,3 +358,15 @@ class ModelStack:
 
     def finite(self):
         return bool(np.isfinite(self.W).all() and np.isfinite(self.B).all())
+
+    def compact(self):
+        """Make ``W`` a C-ordered (K, k, n) array of its own again (a CSR
+        run keeps it as a view of the epoch's table, one row per column);
+        a model's row is then read in one sweep."""
+        self.W = np.ascontiguousarray(self.W)
+
+    def finite_models(self):
+        """(K,) bool: whether each model's weights and intercepts are finite
+        (one pass over W in its memory order, whatever its layout)."""
+        return (np.isfinite(self.W).all(axis=(1, 2))
+                & np.isfinite(self.B).all(axis=1))

@@ -683,6 +683,7 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
                    n_iter_no_change=n_iter_no_change, n_threads=n_threads,
                    callback=callback, learning_rate=learning_rate, power_t=power_t,
                    average_start=average_start, fit_intercept=fit_intercept)
+    stack.compact()
     raws = [stack.state(i).raw() for i in range(K)]
     W = np.stack([w if softmax_model else w[0] for w, _ in raws])
     b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])

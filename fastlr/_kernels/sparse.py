@@ -602,7 +602,7 @@ def table_layout(opt, models, state, unit):
     is W itself: one binary model with nothing beside it)."""
     mean, scale, stat, hyper, fold, row_fold, active = models
     W = state[0]
-    n = W.shape[2]
+    n = scale.shape[1]
     K = 1 if len(unit) == 1 else W.shape[0]
     R_ = K * (1 if len(unit) == 1 else W.shape[1])
     lazy = lazy_supported(opt, hyper)
@@ -631,7 +631,7 @@ def table_layout(opt, models, state, unit):
 
 @jit(exact=True)
 def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
-          state, acc, scratch, unit):
+          state, acc, scratch, resident, unit):
     """One epoch of mini-batch SGD of a stack of K models on CSR rows (one
     thread), O(nnz * K + n * K).
 
@@ -650,7 +650,11 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     width of :func:`table_layout`) float64 holds the table: the caller
     keeps it from epoch to epoch (on 1M columns and 16 models, a fresh
     table each epoch cost more than its entries' arithmetic wherever memory
-    new to the process is slow to touch).
+    new to the process is slow to touch). ``resident``: the table's weight
+    slots are the stack's weights themselves (a stack that keeps them
+    there, see :meth:`fastlr._dispatch.Data.epoch_runner`), so they are
+    neither copied in nor out, and ``W`` may be an empty (K, k, 0)
+    stand-in.
     """
     mean, scale, stat, hyper, fold, row_fold, active = models
     if len(unit) == 1 and is_lean(opt, hyper):
@@ -663,7 +667,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
         return
     m = indptr.shape[0] - 1
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    n = W.shape[2]
+    n = scale.shape[1]
     K = 1 if len(unit) == 1 else W.shape[0]
     k = 1 if len(unit) == 1 else W.shape[1]
     R_ = K * k
@@ -687,7 +691,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
         for f in range(nstat if scaled else 0):
             T[j, iv + f] = 1.0 / scale[f, j]
         for mm in range(K):
-            for c in range(k):
+            for c in range(0 if resident else k):
                 T[j, mm * k + c] = W[mm, c, j]
             if need_sync:
                 T[j, sy + mm] = np.float64(steps[mm, 0]) if (
@@ -953,7 +957,10 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                     l1_q[mm, c, j] = T[j, sy + K + R_ + col]
                 elif need_sync and steps[mm, 1] > 0:
                     avg[mm, c, j] = T[j, sy + K + col] / np.float64(steps[mm, 1])
-                if width > 1 or s[mm] != 1.0:
+                if resident:
+                    if s[mm] != 1.0:
+                        T[j, col] *= s[mm]
+                elif width > 1 or s[mm] != 1.0:
                     W[mm, c, j] = T[j, col] * s[mm]
 
 
