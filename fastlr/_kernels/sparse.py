@@ -671,13 +671,8 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     K = 1 if len(unit) == 1 else W.shape[0]
     k = 1 if len(unit) == 1 else W.shape[1]
     R_ = K * k
-    weighted = sw.shape[0] > 0
-    folds = row_fold.shape[0] > 0
-    softmax = opt.loss == LOSS_SOFTMAX
-    lazy = lazy_supported(opt, hyper)
     adagrad = opt.schedule == LR_ADAGRAD
-    averaging = lazy and opt.average_start > 0
-    use_g = (not lazy) or adagrad
+    use_g = (not lazy_supported(opt, hyper)) or adagrad
     need_sync, any_l1, scaled, narrow, wide, sy, rows, width = table_layout(
         opt, models, state, unit)
     nstat = scale.shape[0]
@@ -711,8 +706,6 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     cst = np.zeros(K)
     # the binary models' per-row scratch (see the residuals below)
     F = np.empty((9, K))
-    zk, yk, wk, hk, ek, tk = F[0], F[1], F[2], F[3], F[4], F[5]
-    rk, lk, bk = F[6], F[7], F[8]
     none = indices[:0]
     z = np.empty(k)
     S = np.empty((K, k))
@@ -720,6 +713,60 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     s = np.ones(K)       # L2 scales: model mm's weights are s[mm] * T[:, its columns]
     U = np.zeros(K)      # L1 penalty per weight so far (constant or inverse scaling)
     P = np.zeros(K)      # sums of s over averaged steps
+    epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
+                  models, state, acc, (T, Tf, GT, touched, mark, rowbuf, R, dot, cr8,
+                                       cst, F, z, S, cnt, s, U, P),
+                  (need_sync, any_l1, scaled, narrow, wide, sy, rows, width), unit)
+    # pay everything deferred: the state is the eager one again
+    if need_sync:
+        catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, hyper, gsq)
+    for j in range(n):   # the table row by row: one pass over it
+        for mm in range(K):
+            for c in range(k):
+                col = mm * k + c
+                if need_sync and any_l1:
+                    l1_u[mm, c, j] = T[j, sy + K + col]
+                    l1_q[mm, c, j] = T[j, sy + K + R_ + col]
+                elif need_sync and steps[mm, 1] > 0:
+                    avg[mm, c, j] = T[j, sy + K + col] / np.float64(steps[mm, 1])
+                if resident:
+                    if s[mm] != 1.0:
+                        T[j, col] *= s[mm]
+                elif width > 1 or s[mm] != 1.0:
+                    W[mm, c, j] = T[j, col] * s[mm]
+
+
+@jit(exact=True, runtime=False)
+def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
+                  models, state, acc, scratch, layout, unit):
+    """The batches of :func:`epoch` on its table and scratch ``scratch =
+    (T, T flat, GT, touched, mark, rows, residuals, logits, step
+    coefficients, cst, F, z, S, cnt, s, U, P)`` (see :func:`epoch`) and
+    :func:`table_layout`'s ``layout``, ``unit`` as :func:`epoch`'s; leaves
+    in ``s``, ``U`` and ``P`` what the epoch's end pays. Compiled without
+    numba's runtime: it allocates nothing, so the kernels it inlines per
+    row count no references to their array arguments (an atomic increment
+    and decrement per array per call otherwise)."""
+    m = indptr.shape[0] - 1
+    mean, scale, stat, hyper, fold, row_fold, active = models
+    W, B, steps, gsq, avg, l1_u, l1_q = state
+    T, Tf, GT, touched, mark, rowbuf, R, dot, cr8, cst, F, z, S, cnt, s, U, P = scratch
+    need_sync, any_l1, scaled, narrow, wide, sy, rows, width = layout
+    n = scale.shape[1]
+    K = 1 if len(unit) == 1 else cst.shape[0]
+    k = 1 if len(unit) == 1 else z.shape[0]
+    R_ = K * k
+    iv = wide
+    weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
+    softmax = opt.loss == LOSS_SOFTMAX
+    lazy = lazy_supported(opt, hyper)
+    adagrad = opt.schedule == LR_ADAGRAD
+    averaging = lazy and opt.average_start > 0
+    use_g = (not lazy) or adagrad
+    zk, yk, wk, hk, ek, tk = F[0], F[1], F[2], F[3], F[4], F[5]
+    rk, lk, bk = F[6], F[7], F[8]
+    none = indices[:0]
     nbatch = 0
     for start in range(0, m, batch_size):
         bsz = min(batch_size, m - start)
@@ -944,24 +991,6 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                         wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col,
                                     False, c0, 0.0, 0.0, 0.0)
                     col += 1
-
-    # pay everything deferred: the state is the eager one again
-    if need_sync:
-        catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, hyper, gsq)
-    for j in range(n):   # the table row by row: one pass over it
-        for mm in range(K):
-            for c in range(k):
-                col = mm * k + c
-                if need_sync and any_l1:
-                    l1_u[mm, c, j] = T[j, sy + K + col]
-                    l1_q[mm, c, j] = T[j, sy + K + R_ + col]
-                elif need_sync and steps[mm, 1] > 0:
-                    avg[mm, c, j] = T[j, sy + K + col] / np.float64(steps[mm, 1])
-                if resident:
-                    if s[mm] != 1.0:
-                        T[j, col] *= s[mm]
-                elif width > 1 or s[mm] != 1.0:
-                    W[mm, c, j] = T[j, col] * s[mm]
 
 
 @jit(exact=True)
