@@ -372,52 +372,58 @@ NARROW = 8
 
 @jit(exact=True, inline=True)
 def narrow_dot(data, indices, lo, hi, T, iv, scaled, used, dot):
-    """``dot[c] = sum_p x_p * T[j_p, c]`` for the slots of the narrow
-    layout (the first four always, the last four when ``used`` > 4; those
-    beyond ``used`` hold zeros and give 0), in one pass over a row's
-    entries (each slot summed in entry order); ``scaled``: each weight
-    divided by the column's scale (``T[j, iv]`` holds its reciprocal; one
-    model). The same products in the same order as the wider layout's
-    loops: the two agree bit for bit.
+    """``dot[c] = sum_p x_p * T[j_p, c]`` for the eight slots of the narrow
+    layout (``used`` of them hold weights, the others zeros, which give
+    0), in one pass over a row's entries (each slot summed in entry order);
+    ``scaled``: each weight divided by the column's scale (``T[j, iv]``
+    holds its reciprocal; one model). The same products in the same order
+    as the wider layout's loops: the two agree bit for bit.
 
     Each slot is a lane of two :data:`~fastlr._kernels.intrinsics.vec4`
     sums, ``x_p`` broadcast to the lanes and multiplied-added as the
     scalar code does (numba does not vectorize eight separate sums: as
-    scalars, each was an operation per entry)."""
+    scalars, each was an operation per entry). All eight lanes are summed
+    whatever ``used``: a branch per entry cost more than the lanes."""
     a = vsplat(0.0)
     b = vsplat(0.0)
-    wide = used > 4
-    for p in range(lo, hi):
-        j = indices[p]
-        x = vsplat(data[p])
-        if scaled:   # x * (w / scale), as the wider layout computes it
+    # unsigned positions: no negative-index wraparound per access
+    if scaled:   # x * (w / scale), as the wider layout computes it
+        for p in range(np.uint64(lo), np.uint64(hi)):
+            j = indices[p]
+            x = vsplat(data[p])
             f = vsplat(T[j, iv])
             a = vfma(x, vmul(vload(T, (j, 0)), f), a)
-            if wide:
-                b = vfma(x, vmul(vload(T, (j, 4)), f), b)
-        else:
+            b = vfma(x, vmul(vload(T, (j, 4)), f), b)
+    else:
+        for p in range(np.uint64(lo), np.uint64(hi)):
+            j = indices[p]
+            x = vsplat(data[p])
             a = vfma(x, vload(T, (j, 0)), a)
-            if wide:
-                b = vfma(x, vload(T, (j, 4)), b)
+            b = vfma(x, vload(T, (j, 4)), b)
     vstore(dot, 0, a)
     vstore(dot, 4, b)
 
 
 @jit(exact=True, inline=True)
 def narrow_update(data, indices, lo, hi, T, iv, scaled, used, cr):
-    """``T[j, c] -= cr[c] * x`` for the slots of the narrow layout (the
-    last four only when ``used`` > 4; ``cr`` is 0 beyond ``used``, which
-    leaves those slots unchanged) and a row's entries: two
+    """``T[j, c] -= cr[c] * x`` for the eight slots of the narrow layout
+    and a row's entries (``cr`` is 0 beyond the ``used`` slots of weights,
+    which leaves those unchanged): two
     :data:`~fastlr._kernels.intrinsics.vec4` multiply-adds an entry,
     ``T + (-x) * cr`` rounded once as the scalar ``T - cr * x`` is."""
     ca = vload(cr, 0)
     cb = vload(cr, 4)
-    wide = used > 4
-    for p in range(lo, hi):
-        j = indices[p]
-        x = vsplat(-(data[p] * T[j, iv] if scaled else data[p]))
-        vstore(T, (j, 0), vfma(x, ca, vload(T, (j, 0))))
-        if wide:
+    if scaled:
+        for p in range(np.uint64(lo), np.uint64(hi)):
+            j = indices[p]
+            x = vsplat(-(data[p] * T[j, iv]))
+            vstore(T, (j, 0), vfma(x, ca, vload(T, (j, 0))))
+            vstore(T, (j, 4), vfma(x, cb, vload(T, (j, 4))))
+    else:
+        for p in range(np.uint64(lo), np.uint64(hi)):
+            j = indices[p]
+            x = vsplat(-data[p])
+            vstore(T, (j, 0), vfma(x, ca, vload(T, (j, 0))))
             vstore(T, (j, 4), vfma(x, cb, vload(T, (j, 4))))
 
 
@@ -537,7 +543,7 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
             i = rowbuf[pos]
             if start + pos + 1 < m:   # the next row's weights, a row ahead
                 inext = rowbuf[pos + 1]
-                for p in range(indptr[inext], indptr[inext + 1]):
+                for p in range(np.uint64(indptr[inext]), np.uint64(indptr[inext + 1])):
                     prefetch(Tf, indices[p] * width)
             narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, k,
                        dot)
