@@ -526,34 +526,59 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
     :func:`epoch` (bit-identical results), with the lean path's step
     (:func:`lean_scalars`) in place of the general one's bookkeeping for
     K models, records and catch-up (on rcv1's shape at k = 5, that
-    bookkeeping cost about as much as the entries' loops)."""
+    bookkeeping cost about as much as the entries' loops). Allocates the
+    table and the scratch; :func:`lean_softmax_batches` runs the batches."""
     m = indptr.shape[0] - 1
-    mean, scale, hyper, fold, row_fold, active = models
-    W, B, steps, gsq, avg, l1_u, l1_q = state
+    scale = models[1]
+    W = state[0]
     k = W.shape[1]
     n = W.shape[2]
     scaled, isc = inverse_scale(scale[0])
-    iv = NARROW
     width = NARROW + 1 if scaled else NARROW
     T = line_aligned_zeros(n, width)
     for j in range(n):
         for c in range(k):
             T[j, c] = W[0, c, j]
         if scaled:
-            T[j, iv] = isc[j]
-    Tf = T.reshape(n * width)
+            T[j, NARROW] = isc[j]
+    rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, NARROW, NARROW)
+    s = lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size,
+                             opt, models, state, acc,
+                             (T, T.reshape(n * width), rowbuf, R, dot, cr8, np.empty(k),
+                              np.empty(k)), scaled)
+    for j in range(n):
+        for c in range(k):
+            W[0, c, j] = T[j, c] * s
+
+
+@jit(exact=True, runtime=False)
+def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size,
+                         opt, models, state, acc, table, scaled):
+    """The batches of :func:`lean_softmax_epoch` on its table and scratch
+    ``table = (T, T flat, rows (nb + 1,), residuals (nb, NARROW), logits
+    (NARROW,), step coefficients (NARROW,), z (k,), sums (k,))``; returns
+    the L2 scale ``s`` of the weights ``s * T``. Compiled without numba's
+    runtime: it allocates nothing, and so counts no references (inlined
+    kernels that take arrays, such as :func:`narrow_dot`, otherwise cost
+    an atomic increment and decrement per array per row: 9% of the epoch
+    at k = 5, batch 1)."""
+    m = indptr.shape[0] - 1
+    mean, scale, hyper, fold, row_fold, active = models
+    W, B, steps, gsq, avg, l1_u, l1_q = state
+    T, Tf, rowbuf, R, dot, cr8, z, S = table
+    k = W.shape[1]
+    iv = NARROW
+    width = T.shape[1]
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
     hold = fold[0]
-    rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, NARROW, NARROW)
-    z = np.empty(k)
-    S = np.empty(k)
     s = 1.0
     for start in range(0, m, batch_size):
         bsz = min(batch_size, m - start)
         rows_at(blocks, block, start, min(bsz + 1, m - start), rowbuf)
         cnt = 0.0
-        S[:] = 0.0
+        for c in range(k):
+            S[c] = 0.0
         for pos in range(bsz):
             i = rowbuf[pos]
             if start + pos + 1 < m:   # the next row's weights, a row ahead
@@ -588,9 +613,7 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
                 cr8[c] = cst * R[pos, c]
             narrow_update(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, k,
                           cr8)
-    for j in range(n):
-        for c in range(k):
-            W[0, c, j] = T[j, c] * s
+    return s
 
 
 @jit(exact=True)
