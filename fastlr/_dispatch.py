@@ -394,6 +394,13 @@ class Data:
             nb = min(batch_size, self.m)
             shared = (np.empty(nb, dtype=np.int64), np.empty(nb),
                       np.empty((nb, 5)), np.empty(4))
+            # the epoch's table, kept between epochs; a stack of several
+            # models that owns its arrays keeps its weights in it (W becomes
+            # a view of the table's weight slots): no copy in and out each
+            # epoch, and the (K, k, n) array is never written
+            table = [np.empty(0)]
+            resident_width = [0]   # the width of the table W lives in, or 0
+            stand_in = np.empty((K, k, 0))
 
             def run_csr(blocks, block, opt):
                 acc[:] = 0.0
@@ -407,8 +414,22 @@ class Data:
                               stack.models(), stack.arrays(), acc,
                               (*shared, ctl, threads)), ctl)
                     return acc
+                rows, width = sparse.table_layout(opt, stack.models(), stack.arrays(),
+                                                  unit)[-2:]
+                resident = stack.owns and K > 1 and rows > 0
+                if resident and resident_width[0] != width:
+                    T = np.zeros((rows, width))
+                    T[:, :K * k] = stack.W.reshape(K * k, rows).T
+                    stack.W = T[:, :K * k].reshape(rows, K, k).transpose(1, 2, 0)
+                    table[0] = T.reshape(-1)
+                    resident_width[0] = width
+                elif table[0].shape[0] < rows * width:
+                    table[0] = np.empty(rows * width)
+                state = stack.arrays()
+                if resident:
+                    state = (stand_in, *state[1:])
                 sparse.epoch(*self.args, y, sw, blocks, block, batch_size, opt,
-                             stack.models(), stack.arrays(), acc, unit)
+                             stack.models(), state, acc, table[0], resident, unit)
                 return acc
             return run_csr
         threads = team.threads(n_threads)

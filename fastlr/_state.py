@@ -266,21 +266,30 @@ class ModelStack:
     """K models trained together, from one read of the data per epoch.
 
     Arrays with a leading model axis (see :mod:`fastlr._kernels.update`):
-    ``mean``, ``scale`` (K, n); ``hyper`` (K, 3) L2 and L1 strengths and base
-    learning rate; ``fold``
+    ``mean``, ``scale`` (F, n) the standardizations the models use and
+    ``stat`` (K,) int64 the row of each model's (models that share one
+    share the row: a cross-validation of K = candidates x folds models has
+    one row per fold, not K copies of it); ``hyper`` (K, 3) L2 and L1
+    strengths and base learning rate; ``fold``
     (K,) the fold each model holds out of ``row_fold`` (m,) int8 (empty: no
     folds); ``active`` (K,) uint8; the state ``W`` (K, k, n), ``B`` (K, k),
     ``steps`` (K, 2), ``gsq``, ``avg`` (K, k, n + 1), ``l1_u``, ``l1_q``
     (K, k, n). :meth:`state` gives model ``i`` as a :class:`ModelState`
-    whose arrays are views into the stack.
+    whose arrays are views into the stack. After a CSR run, ``W`` may be a
+    view of the epoch's table (one row a column: the kernel's layout);
+    :meth:`compact` makes it C-ordered again.
     """
 
     STATE = ("W", "B", "steps", "gsq", "avg", "l1_u", "l1_q")
 
-    def __init__(self, mean, scale, k, softmax, hyper, fold=None, row_fold=None):
-        K, n = mean.shape
+    def __init__(self, mean, scale, k, softmax, hyper, fold=None, row_fold=None,
+                 stat=None):
+        n = mean.shape[1]
         self.mean = np.ascontiguousarray(mean, dtype=np.float64)
         self.scale = np.ascontiguousarray(scale, dtype=np.float64)
+        self.stat = (np.arange(mean.shape[0], dtype=np.int64) if stat is None
+                     else np.asarray(stat, dtype=np.int64))
+        K = self.stat.shape[0]
         self.softmax = bool(softmax)
         self.hyper = np.ascontiguousarray(hyper, dtype=np.float64).reshape(K, 3)
         self.fold = (np.zeros(K, dtype=np.int64) if fold is None
@@ -288,6 +297,10 @@ class ModelStack:
         self.row_fold = (np.empty(0, dtype=np.int8) if row_fold is None
                          else np.asarray(row_fold, dtype=np.int8))
         self.active = np.ones(K, dtype=np.uint8)
+        #: whether the arrays are the stack's own (not a model's views), so
+        #: that a kernel may keep W in a layout of its own (see
+        #: :meth:`fastlr._dispatch.Data.epoch_runner`)
+        self.owns = True
         self.W = np.zeros((K, k, n))
         self.B = np.zeros((K, k))
         self.steps = np.zeros((K, 2), dtype=np.int64)
@@ -303,12 +316,14 @@ class ModelStack:
         new = cls.__new__(cls)
         new.mean = state.mean[None]
         new.scale = state.scale[None]
+        new.stat = np.zeros(1, dtype=np.int64)
         new.softmax = state.softmax
         new.hyper = np.asarray(hyper, dtype=np.float64).reshape(1, 3)
         new.fold = np.array([fold], dtype=np.int64)
         new.row_fold = (np.empty(0, dtype=np.int8) if row_fold is None
                         else np.asarray(row_fold, dtype=np.int8))
         new.active = np.ones(1, dtype=np.uint8)
+        new.owns = False
         for name in cls.STATE:
             setattr(new, name, getattr(state, name)[None])
         return new
@@ -322,8 +337,8 @@ class ModelStack:
         return self.W.shape[1]
 
     def models(self):
-        return (self.mean, self.scale, self.hyper, self.fold, self.row_fold,
-                self.active)
+        return (self.mean, self.scale, self.stat, self.hyper, self.fold,
+                self.row_fold, self.active)
 
     def arrays(self):
         return tuple(getattr(self, name) for name in self.STATE)
@@ -331,8 +346,8 @@ class ModelStack:
     def state(self, i):
         """Model ``i`` as a :class:`ModelState` of views into the stack."""
         st = ModelState.__new__(ModelState)
-        st.mean = self.mean[i]
-        st.scale = self.scale[i]
+        st.mean = self.mean[self.stat[i]]
+        st.scale = self.scale[self.stat[i]]
         st.softmax = self.softmax
         st.rng = None
         st.moments = None
@@ -343,3 +358,15 @@ class ModelStack:
 
     def finite(self):
         return bool(np.isfinite(self.W).all() and np.isfinite(self.B).all())
+
+    def compact(self):
+        """Make ``W`` a C-ordered (K, k, n) array of its own again (a CSR
+        run keeps it as a view of the epoch's table, one row per column);
+        a model's row is then read in one sweep."""
+        self.W = np.ascontiguousarray(self.W)
+
+    def finite_models(self):
+        """(K,) bool: whether each model's weights and intercepts are finite
+        (one pass over W in its memory order, whatever its layout)."""
+        return (np.isfinite(self.W).all(axis=(1, 2))
+                & np.isfinite(self.B).all(axis=1))

@@ -635,8 +635,8 @@ def many_epoch_fn(X, y, K, batch_size=256, lr=0.1, n_threads=None, standardize=T
     hyper = [hyperparameters(penalty, a, 0.15, lr) for a in np.logspace(-6, -2, K)]
 
     def run():
-        stack = ModelStack(np.repeat(mean, K, axis=0), np.repeat(scale, K, axis=0),
-                           classes.shape[0] if softmax else 1, softmax, hyper)
+        stack = ModelStack(mean, scale, classes.shape[0] if softmax else 1, softmax,
+                           hyper, stat=np.zeros(K, dtype=np.int64))
         sgd_many(data, codes, sw, stack, batch_size=batch_size, epochs=1,
                  shuffle=False, rng=make_rng(0), epoch_loss="running", tol=None,
                  n_iter_no_change=5, n_threads=n_threads)

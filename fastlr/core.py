@@ -673,16 +673,17 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
     K = len(grid)
     mean, scale = data.standardization(standardize, row_fold, fold_ids, sw)
     where = {f: i for i, f in enumerate(fold_ids)}
-    stack = ModelStack(mean[[where[f] for f, _, _ in grid]],
-                       scale[[where[f] for f, _, _ in grid]],
-                       classes.shape[0] if softmax_model else 1, softmax_model,
+    stack = ModelStack(mean, scale, classes.shape[0] if softmax_model else 1,
+                       softmax_model,
                        [hyperparameters(penalty, a, l1r, lr) for _, l1r, a in grid],
-                       fold=[f for f, _, _ in grid], row_fold=row_fold)
+                       fold=[f for f, _, _ in grid], row_fold=row_fold,
+                       stat=[where[f] for f, _, _ in grid])
     out = sgd_many(data, codes, sw, stack, batch_size=batch_size, epochs=epochs,
                    shuffle=shuffle, rng=rng, epoch_loss=epoch_loss, tol=tol,
                    n_iter_no_change=n_iter_no_change, n_threads=n_threads,
                    callback=callback, learning_rate=learning_rate, power_t=power_t,
                    average_start=average_start, fit_intercept=fit_intercept)
+    stack.compact()
     raws = [stack.state(i).raw() for i in range(K)]
     W = np.stack([w if softmax_model else w[0] for w, _ in raws])
     b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])

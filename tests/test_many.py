@@ -134,6 +134,46 @@ def test_wide_stack_each_model_equals_the_model_trained_alone(name, folds):
                                    **verify.tolerance("float64"))
 
 
+@pytest.mark.parametrize("name", ["l2", "l1", "average"])
+@pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])
+def test_csr_stack_keeps_its_weights_in_the_table(k, name):
+    """A CSR stack of several models keeps W in the epoch's table (a view,
+    one row a column) instead of copying it in and out each epoch: the
+    same bits as the copying path (a stack that does not own its arrays
+    takes it), and ``compact`` gives a C-ordered W again. Twelve models
+    (two groups of eight lanes), scaled and raw columns."""
+    from fastlr._kernels.update import hyperparameters
+    from fastlr._order import make_rng
+    from fastlr._sgd import sgd_many
+    from fastlr._state import ModelStack
+
+    X, y = make_data(3, k=k, sparse=True)
+    data = _dispatch.as_data(X)
+    codes = np.unique(y, return_inverse=True)[1]
+    penalty = "l2" if name == "average" else name
+    hyper = [hyperparameters(penalty, a, 0.15, 0.05) for a in np.logspace(-5, -1, 12)]
+    for standardize in (True, False):
+        mean, scale = data.standardization(standardize)
+        out = []
+        for owns in (True, False):
+            stack = ModelStack(mean, scale, k if k > 2 else 1, k > 2, hyper,
+                               stat=np.zeros(12, dtype=np.int64))
+            stack.owns = owns
+            res = sgd_many(data, codes, np.empty(0), stack, batch_size=40, epochs=3,
+                           shuffle=True, rng=make_rng(4), epoch_loss="running",
+                           tol=None, n_iter_no_change=5,
+                           average_start=2 if name == "average" else 0)
+            assert stack.W.flags.c_contiguous != owns
+            W = stack.W.copy()
+            stack.compact()
+            assert stack.W.flags.c_contiguous
+            np.testing.assert_array_equal(stack.W, W)
+            out.append((W, stack.B.copy(), stack.avg.copy(), stack.l1_q.copy(),
+                        res["losses"]))
+        for a, b in zip(*out, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])
 def test_threaded_joint_run_equals_one_thread(k, monkeypatch):
     """The stack shares the team epoch: bit-identical for any thread count."""

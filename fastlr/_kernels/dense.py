@@ -325,7 +325,7 @@ def _gradient_pairs(X, rows, nb, r, Kp, ids, gpart):
 
 
 @jit()
-def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
+def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, C,
                         track_loss, F, Z, R, P, Gt, gpart, spart, lpart):
     """Partial sums of one chunk for the binary models ``ids`` (the active
     ones, at least two) of a stack whose means all fold out
@@ -342,7 +342,8 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
     OUTER_MIN_MODELS models on, else four rows by two models
     (:func:`_gradient_pairs`). The (row, model) arrays have ``Kp`` columns:
     ``lanes(len(ids))`` for the outer form (the lanes past the models hold
-    zero residuals), else ``len(ids)``. ``U`` (K, n) raw-space
+    zero residuals), else ``len(ids)``. ``mean`` (F, n) and ``stat`` (K,)
+    the stack's standardizations (see :func:`epoch`). ``U`` (K, n) raw-space
     weights, ``C`` (K,) biases on raw rows; float64 scratch: ``F`` (7,
     (CHUNK + GRAD_ROWS) * Kp), ``Z`` ((CHUNK + GRAD_ROWS) * Kp), ``R`` (2,
     CHUNK), ``P`` (3, K), ``Gt`` (n * Kp).
@@ -498,8 +499,9 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
         _gradient_pairs(X, rows, nb, r, Kp, ids, gpart)
         for t in range(Ka):
             mm = ids[t]
+            mu = mean[stat[mm]]
             for j in range(n):
-                gpart[mm, j] -= mean[mm, j] * spart[mm]
+                gpart[mm, j] -= mu[j] * spart[mm]
         return
     # six rows by eight (or four) models
     for p in range(n * Kp):
@@ -521,8 +523,9 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, U, C,
     for t in range(Ka):
         mm = ids[t]
         sr = spart[mm]
+        mu = mean[stat[mm]]
         for j in range(n):
-            gpart[mm, j] = Gt[j * Kp + t] - mean[mm, j] * sr
+            gpart[mm, j] = Gt[j * Kp + t] - mu[j] * sr
 
 
 @jit()
@@ -562,8 +565,9 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         folds) and skips its step when it has none.
     batch_size : int >= 1
     opt : fastlr._kernels.update.Options
-    models : (mean, scale, hyper, fold, row_fold, active)
-        Per model: standardization (K, n), hyperparameters (K, 3), the
+    models : (mean, scale, stat, hyper, fold, row_fold, active)
+        The standardizations (F, n) and the row ``stat[mm]`` of model
+        ``mm``'s; per model: hyperparameters (K, 3), the
         fold it holds out (K,); per row its fold (m,) int8 or empty; which
         models still train (K,) uint8. See :mod:`fastlr._kernels.update`.
     state : (W, B, steps, gsq, avg, l1_u, l1_q)
@@ -583,7 +587,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     returned so that the compiler keeps the reads).
     """
     m, n = X.shape
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     U, C, G, S, L, ctl, acc = team
     K, k = W.shape[0], W.shape[1]
@@ -598,7 +602,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     nact = 0
     any_center = False
     for mm in range(K):
-        center[mm] = softmax or not can_fold_mean(mean[mm], scale[mm])
+        center[mm] = softmax or not can_fold_mean(mean[stat[mm]], scale[stat[mm]])
         any_center = any_center or center[mm]
         if active[mm]:
             ids[nact] = mm
@@ -636,8 +640,8 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         if kb == 0 and ci == 0:
             # the epoch's first task prepares batch 0
             for mm in range(K):
-                batch_weights(W[mm], B[mm], mean[mm], scale[mm], center[mm], U[mm],
-                              C[mm])
+                batch_weights(W[mm], B[mm], mean[stat[mm]], scale[stat[mm]],
+                              center[mm], U[mm], C[mm])
             open_batch(ctl, 0)
         elif not is_open(ctl, kb):
             # read the chunk's rows while the batch before finishes
@@ -653,7 +657,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         if many:
             # binary: k = 1, and the reshapes keep the arrays C-contiguous
             # (a slice [:, 0] would not be, and would not vectorize)
-            chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean,
+            chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat,
                                 U.reshape((K, n)), C.reshape(K), opt.track_loss,
                                 Fk, Zk, F, Pk, Gk, gpart.reshape((K, n)),
                                 spart.reshape(K), lpart)
@@ -661,11 +665,11 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             if not active[mm]:
                 continue
             if softmax:
-                chunk_softmax(X, y, sw, row_fold, fold[mm], rows, nb, mean[mm],
+                chunk_softmax(X, y, sw, row_fold, fold[mm], rows, nb, mean[stat[mm]],
                               U[mm], C[mm], opt.track_loss, xc, z, gpart[mm],
                               spart[mm], lpart[mm])
             else:
-                chunk_logistic(X, y, sw, row_fold, fold[mm], rows, nb, mean[mm],
+                chunk_logistic(X, y, sw, row_fold, fold[mm], rows, nb, mean[stat[mm]],
                                center[mm], U[mm, 0], C[mm, 0], opt.track_loss, F,
                                gpart[mm, 0], o6)
                 spart[mm, 0] = o6[0]
@@ -692,10 +696,11 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             if not active[mm]:
                 continue
             if cnt[mm] > 0.0:
-                step(W[mm], B[mm], g[mm], s[mm], scale[mm], cnt[mm], opt, hyper[mm, 0],
-                     hyper[mm, 1], hyper[mm, 2], steps[mm], gsq[mm], avg[mm], l1_u[mm],
-                     l1_q[mm])
-            batch_weights(W[mm], B[mm], mean[mm], scale[mm], center[mm], U[mm], C[mm])
+                step(W[mm], B[mm], g[mm], s[mm], scale[stat[mm]], cnt[mm], opt,
+                     hyper[mm, 0], hyper[mm, 1], hyper[mm, 2], steps[mm], gsq[mm],
+                     avg[mm], l1_u[mm], l1_q[mm])
+            batch_weights(W[mm], B[mm], mean[stat[mm]], scale[stat[mm]], center[mm],
+                          U[mm], C[mm])
         open_batch(ctl, kb + 1)
     return touched
 

@@ -16,13 +16,25 @@ results, at O(n) per batch.
 
 Layout: the epoch copies the stack of K models into a table ``T`` of one
 row per column: the column's K * k weights (model ``mm``'s class ``c`` at
-``mm * k + c``), each model's ``1 / scale`` (when scaled), and the
+``mm * k + c``), each standardization's ``1 / scale`` (when scaled: one
+for a stack whose models share theirs), and the
 deferred-update records ``sync[K], a[K * k], q[K * k]`` (when an option
 defers per column). Visiting a column then costs one cache miss or two, not one per
 array: on 1M columns nearly every visit misses the caches. The weights are
 read at random columns, which no hardware prefetcher predicts, so the
 kernel asks for the next row's records before working on the current row
-(on 200k x 1M, 20 entries a row, the L2 epoch became 1.6-1.7x faster).
+(on 200k x 1M, 20 entries a row, the L2 epoch became 1.6-1.7x faster), in
+the logits' pass and, for records of two lines or more, again in the
+step's (a batch's records no longer fit in L2 by then).
+
+A stack whose weights share one scaling (or none) takes the lane layout:
+its slots rounded up to a multiple of 8, eight weights read, multiplied
+and written as two vec4 (:func:`narrow_dot`, :func:`narrow_update`; 16
+models on 1M columns: the epoch 0.65-0.7x the time of four scalar
+registers). Stacks of models under several scalings (cross-validation
+folds of scaled X) keep one scalar slot each (:func:`wide_dot`,
+:func:`wide_update`): lanes would need each model's scale. Both give the
+same bits.
 """
 
 import numpy as np
@@ -305,11 +317,11 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     accepts, on one thread: the same arithmetic as the team's
     :func:`lean_worker` (bit-identical results), without its protocol."""
     m = indptr.shape[0] - 1
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     v = W[0, 0]
     n = v.shape[0]
-    scaled, isc = inverse_scale(scale[0])
+    scaled, isc = inverse_scale(scale[stat[0]])
     far = n > LEAN_NEAR_COLUMNS
     nb_max = min(batch_size, m)
     rowbuf = np.empty(max(nb_max, 2), dtype=np.int64)
@@ -365,8 +377,8 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
             v[j] *= sb[0]
 
 
-#: Weights a column at most for the narrow layout of :func:`epoch` (one
-#: cache line of float64).
+#: The weight slots of a column that the lane layout of :func:`epoch`
+#: reads together (one cache line of float64; two vec4).
 NARROW = 8
 
 #: Bytes in a cache line (x86-64 and most ARM cores).
@@ -386,13 +398,14 @@ def line_aligned_zeros(n, width):
 
 
 @jit(exact=True, inline=True)
-def narrow_dot(data, indices, lo, hi, T, iv, scaled, used, dot):
-    """``dot[c] = sum_p x_p * T[j_p, c]`` for the eight slots of the narrow
-    layout (``used`` of them hold weights, the others zeros, which give
-    0), in one pass over a row's entries (each slot summed in entry order);
-    ``scaled``: each weight divided by the column's scale (``T[j, iv]``
-    holds its reciprocal; one model). The same products in the same order
-    as the wider layout's loops: the two agree bit for bit.
+def narrow_dot(data, indices, lo, hi, T, iv, scaled, col, used, dot):
+    """``dot[c] = sum_p x_p * T[j_p, c]`` for the eight slots ``c`` from
+    ``col`` on of the lane layout (slots from ``used`` on hold zeros and
+    give 0), in one pass over a row's entries (each slot summed in entry
+    order); ``scaled``: each weight divided by the column's scale
+    (``T[j, iv]`` holds its reciprocal: one standardization). The same
+    products in the same order as the scalar layout's loops: the two agree
+    bit for bit.
 
     Each slot is a lane of two :data:`~fastlr._kernels.intrinsics.vec4`
     sums, ``x_p`` broadcast to the lanes and multiplied-added as the
@@ -401,70 +414,76 @@ def narrow_dot(data, indices, lo, hi, T, iv, scaled, used, dot):
     whatever ``used``: a branch per entry cost more than the lanes."""
     a = vsplat(0.0)
     b = vsplat(0.0)
+    c4 = col + 4
     # unsigned positions: no negative-index wraparound per access
-    if scaled:   # x * (w / scale), as the wider layout computes it
+    if scaled:   # x * (w / scale), as the scalar layout computes it
         for p in range(np.uint64(lo), np.uint64(hi)):
             j = indices[p]
             x = vsplat(data[p])
             f = vsplat(T[j, iv])
-            a = vfma(x, vmul(vload(T, (j, 0)), f), a)
-            b = vfma(x, vmul(vload(T, (j, 4)), f), b)
+            a = vfma(x, vmul(vload(T, (j, col)), f), a)
+            b = vfma(x, vmul(vload(T, (j, c4)), f), b)
     else:
         for p in range(np.uint64(lo), np.uint64(hi)):
             j = indices[p]
             x = vsplat(data[p])
-            a = vfma(x, vload(T, (j, 0)), a)
-            b = vfma(x, vload(T, (j, 4)), b)
-    vstore(dot, 0, a)
-    vstore(dot, 4, b)
+            a = vfma(x, vload(T, (j, col)), a)
+            b = vfma(x, vload(T, (j, c4)), b)
+    vstore(dot, col, a)
+    vstore(dot, c4, b)
 
 
 @jit(exact=True, inline=True)
-def narrow_update(data, indices, lo, hi, T, iv, scaled, used, cr):
-    """``T[j, c] -= cr[c] * x`` for the eight slots of the narrow layout
-    and a row's entries (``cr`` is 0 beyond the ``used`` slots of weights,
-    which leaves those unchanged): two
+def narrow_update(data, indices, lo, hi, T, iv, scaled, col, used, cr):
+    """``T[j, c] -= cr[c] * x`` for the eight slots from ``col`` on of the
+    lane layout and a row's entries (``cr`` is 0 from the ``used`` slots
+    of weights on, which leaves those unchanged): two
     :data:`~fastlr._kernels.intrinsics.vec4` multiply-adds an entry,
     ``T + (-x) * cr`` rounded once as the scalar ``T - cr * x`` is."""
-    ca = vload(cr, 0)
-    cb = vload(cr, 4)
+    c4 = col + 4
+    ca = vload(cr, col)
+    cb = vload(cr, c4)
     if scaled:
         for p in range(np.uint64(lo), np.uint64(hi)):
             j = indices[p]
             x = vsplat(-(data[p] * T[j, iv]))
-            vstore(T, (j, 0), vfma(x, ca, vload(T, (j, 0))))
-            vstore(T, (j, 4), vfma(x, cb, vload(T, (j, 4))))
+            vstore(T, (j, col), vfma(x, ca, vload(T, (j, col))))
+            vstore(T, (j, c4), vfma(x, cb, vload(T, (j, c4))))
     else:
         for p in range(np.uint64(lo), np.uint64(hi)):
             j = indices[p]
             x = vsplat(-data[p])
-            vstore(T, (j, 0), vfma(x, ca, vload(T, (j, 0))))
-            vstore(T, (j, 4), vfma(x, cb, vload(T, (j, 4))))
+            vstore(T, (j, col), vfma(x, ca, vload(T, (j, col))))
+            vstore(T, (j, c4), vfma(x, cb, vload(T, (j, c4))))
 
 
 @jit(exact=True, inline=True)
-def scale_slots(iv, col, k):
-    """Where the wide layout of :func:`epoch` keeps ``1 / scale`` for the
-    weight slots ``col .. col + 3``: their models' slots ``iv + c // k``
-    (computed once a row, outside the loops over its entries)."""
-    return iv + col // k, iv + (col + 1) // k, iv + (col + 2) // k, iv + (col + 3) // k
+def scale_slots(iv, stat, col, k):
+    """Where the scalar layout of :func:`epoch` keeps ``1 / scale`` for the
+    weight slots ``col .. col + 3``: their models' standardizations' slots
+    ``iv + stat[c // k]`` (computed once a row, outside the loops over its
+    entries). Slots past the last weight (``col + 3`` beyond it) read the
+    last model's."""
+    K = stat.shape[0]
+    return (iv + stat[col // k], iv + stat[min((col + 1) // k, K - 1)],
+            iv + stat[min((col + 2) // k, K - 1)], iv + stat[min((col + 3) // k, K - 1)])
 
 
 @jit(exact=True, inline=True)
 def wide_factor(T, j, m, scaled):
-    """What a weight of column ``j`` is multiplied by in the wide layout:
+    """What a weight of column ``j`` is multiplied by in the scalar layout:
     ``T[j, m]``, its model's ``1 / scale``, when ``scaled``, else 1 (an
     exact no-op: the same bits as no factor)."""
     return T[j, m] if scaled else 1.0
 
 
 @jit(exact=True, inline=True)
-def wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot):
+def wide_dot(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, dot):
     """``dot[c] = sum_p x_p * T[j_p, c] (/ scale)`` over a row's entries for
-    the slots ``col .. col + 3`` of the wide layout (``four``) or the slot
+    the slots ``col .. col + 3`` of the scalar layout (``four``) or the slot
     ``col`` alone, each summed in entry order in a register of its own (as
     :func:`narrow_dot` does: the two layouts agree bit for bit)."""
-    m0, m1, m2, m3 = scale_slots(iv, col, k)
+    m0, m1, m2, m3 = scale_slots(iv, stat, col, k)
     a0 = a1 = a2 = a3 = 0.0
     for p in range(lo, hi):
         j = indices[p]
@@ -482,11 +501,12 @@ def wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot):
 
 
 @jit(exact=True, inline=True)
-def wide_update(data, indices, lo, hi, T, iv, k, scaled, col, four, c0, c1, c2, c3):
+def wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, c0, c1, c2,
+                c3):
     """``T[j, c] -= c_c * x_j (/ scale)`` over a row's entries for the slots
-    ``col .. col + 3`` of the wide layout (``four``) or the slot ``col``
+    ``col .. col + 3`` of the scalar layout (``four``) or the slot ``col``
     alone."""
-    m0, m1, m2, m3 = scale_slots(iv, col, k)
+    m0, m1, m2, m3 = scale_slots(iv, stat, col, k)
     for p in range(lo, hi):
         j = indices[p]
         x = data[p]
@@ -502,10 +522,10 @@ def batch_scratch(m, batch_size, slots, wide):
     """The scratch of the table epochs (:func:`epoch`,
     :func:`lean_softmax_epoch`): a batch's rows and the next batch's first
     (nb + 1,) int64, the residuals (nb, ``slots``), a row's logits
-    (``wide``,) and the narrow layout's step coefficients (NARROW,)."""
+    (``wide``,) and the lane layout's step coefficients (``wide``,)."""
     nb = min(batch_size, m)
     return (np.empty(nb + 1, dtype=np.int64), np.zeros((nb, slots)), np.zeros(wide),
-            np.zeros(NARROW))
+            np.zeros(wide))
 
 
 @jit()
@@ -522,18 +542,18 @@ def is_lean_softmax(opt, hyper, k):
 def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
                        opt, models, state, acc):
     """:func:`epoch` for one softmax model whose options
-    :func:`is_lean_softmax` accepts: the narrow layout and the arithmetic of
+    :func:`is_lean_softmax` accepts: the lane layout and the arithmetic of
     :func:`epoch` (bit-identical results), with the lean path's step
     (:func:`lean_scalars`) in place of the general one's bookkeeping for
     K models, records and catch-up (on rcv1's shape at k = 5, that
     bookkeeping cost about as much as the entries' loops). Allocates the
     table and the scratch; :func:`lean_softmax_batches` runs the batches."""
     m = indptr.shape[0] - 1
-    scale = models[1]
+    scale, stat = models[1], models[2]
     W = state[0]
     k = W.shape[1]
     n = W.shape[2]
-    scaled, isc = inverse_scale(scale[0])
+    scaled, isc = inverse_scale(scale[stat[0]])
     width = NARROW + 1 if scaled else NARROW
     T = line_aligned_zeros(n, width)
     for j in range(n):
@@ -563,7 +583,7 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
     an atomic increment and decrement per array per row: 9% of the epoch
     at k = 5, batch 1)."""
     m = indptr.shape[0] - 1
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     T, Tf, rowbuf, R, dot, cr8, z, S = table
     k = W.shape[1]
@@ -585,7 +605,7 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
                 inext = rowbuf[pos + 1]
                 for p in range(np.uint64(indptr[inext]), np.uint64(indptr[inext + 1])):
                     prefetch(Tf, indices[p] * width)
-            narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, k,
+            narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
                        dot)
             wt = sw[i] if weighted else 1.0
             for c in range(k):
@@ -611,14 +631,52 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
             i = rowbuf[pos]
             for c in range(k):
                 cr8[c] = cst * R[pos, c]
-            narrow_update(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, k,
-                          cr8)
+            narrow_update(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0,
+                          k, cr8)
     return s
+
+
+@jit()
+def table_layout(opt, models, state, unit):
+    """The layout of :func:`epoch`'s table (see the module docstring):
+    ``(need_sync, any_l1, scaled, narrow, wide, sy, rows, width)``: whether
+    columns keep deferred-update records (and of L1: else of averaging),
+    whether a standardization scales, whether the weights take the narrow
+    layout, the weight slots (``wide``; ``1 / scale`` slots follow them),
+    where the records start, and the table's shape (0 rows when the table
+    is W itself: one binary model with nothing beside it)."""
+    mean, scale, stat, hyper, fold, row_fold, active = models
+    W = state[0]
+    n = scale.shape[1]
+    K = 1 if len(unit) == 1 else W.shape[0]
+    R_ = K * (1 if len(unit) == 1 else W.shape[1])
+    lazy = lazy_supported(opt, hyper)
+    any_l1 = False
+    for mm in range(K):
+        any_l1 = any_l1 or hyper[mm, 1] > 0.0
+    need_sync = lazy and (any_l1 or opt.average_start > 0)
+    nstat = scale.shape[0]
+    scaled = False
+    for f in range(nstat):
+        for j in range(n):
+            if scale[f, j] != 1.0:
+                scaled = True
+                break
+    # the table: weights, [1 / scale per standardization], [sync, a, q per
+    # model]; two or more weights a column under one scaling (or none) take
+    # the lane layout: slots rounded up to a multiple of 8 (the rest
+    # zeros), eight read and written together as two vec4 (one pass over a
+    # row's entries for eight weights); else one scalar slot each
+    narrow = 2 <= R_ and (nstat == 1 or not scaled)
+    wide = -(-R_ // NARROW) * NARROW if narrow else R_
+    sy = wide + nstat if scaled else wide
+    width = sy + K + 2 * R_ if need_sync else sy
+    return need_sync, any_l1, scaled, narrow, wide, sy, n if width > 1 else 0, width
 
 
 @jit(exact=True)
 def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
-          state, acc, unit):
+          state, acc, scratch, resident, unit):
     """One epoch of mini-batch SGD of a stack of K models on CSR rows (one
     thread), O(nnz * K + n * K).
 
@@ -633,9 +691,17 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     gradient first. ``unit`` is (1,) for one binary model, () otherwise: its
     length is a compile-time constant, so the ordinary binary fit compiles
     with K = k = 1 fixed (its model and class loops vanish) and every other
-    stack shares one more specialization.
+    stack shares one more specialization. ``scratch`` (at least rows *
+    width of :func:`table_layout`) float64 holds the table: the caller
+    keeps it from epoch to epoch (on 1M columns and 16 models, a fresh
+    table each epoch cost more than its entries' arithmetic wherever memory
+    new to the process is slow to touch). ``resident``: the table's weight
+    slots are the stack's weights themselves (a stack that keeps them
+    there, see :meth:`fastlr._dispatch.Data.epoch_runner`), so they are
+    neither copied in nor out, and ``W`` may be an empty (K, k, 0)
+    stand-in.
     """
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     if len(unit) == 1 and is_lean(opt, hyper):
         lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                    models, state, acc)
@@ -646,7 +712,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
         return
     m = indptr.shape[0] - 1
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    n = W.shape[2]
+    n = scale.shape[1]
     K = 1 if len(unit) == 1 else W.shape[0]
     k = 1 if len(unit) == 1 else W.shape[1]
     R_ = K * k
@@ -655,39 +721,23 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     softmax = opt.loss == LOSS_SOFTMAX
     lazy = lazy_supported(opt, hyper)
     adagrad = opt.schedule == LR_ADAGRAD
-    any_l1 = False
-    for mm in range(K):
-        any_l1 = any_l1 or hyper[mm, 1] > 0.0
     averaging = lazy and opt.average_start > 0
-    need_sync = lazy and (any_l1 or averaging)
     use_g = (not lazy) or adagrad
-    scaled = False
-    for mm in range(K):
-        for j in range(n):
-            if scale[mm, j] != 1.0:
-                scaled = True
-                break
-    # the table: weights, [1 / scale per model], [sync, a, q per model]
-    # a stack of 2 to 8 weights a column keeps them in 8 slots (the rest
-    # zeros), read and written as one line by fixed-width loops that LLVM
-    # vectorizes (one pass over a row's entries for every weight); scaled
-    # columns only for one model (one scale a column)
-    narrow = 2 <= R_ <= NARROW and (K == 1 or not scaled)
-    wide = NARROW if narrow else R_
+    need_sync, any_l1, scaled, narrow, wide, sy, rows, width = table_layout(
+        opt, models, state, unit)
+    nstat = scale.shape[0]
     iv = wide
-    sy = wide + K if scaled else wide
-    width = sy + K + 2 * R_ if need_sync else sy
     # one binary model and nothing beside it: work on W itself
-    table = np.empty((n if width > 1 else 0, width))
+    table = scratch[:rows * width].reshape((rows, width))
     T = W[0].T if width == 1 else table
-    for j in range(n if width > 1 else 0):
+    for j in range(rows):
         for col in range(R_, wide):
             T[j, col] = 0.0
+        for f in range(nstat if scaled else 0):
+            T[j, iv + f] = 1.0 / scale[f, j]
         for mm in range(K):
-            for c in range(k):
+            for c in range(0 if resident else k):
                 T[j, mm * k + c] = W[mm, c, j]
-            if scaled:
-                T[j, iv + mm] = 1.0 / scale[mm, j]
             if need_sync:
                 T[j, sy + mm] = np.float64(steps[mm, 0]) if (
                     hyper[mm, 1] > 0.0 and adagrad) else 0.0
@@ -747,16 +797,18 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                         nt += 1
             wt = sw[i] if weighted else 1.0
             # every model's logits: a column's K * k weights are side by
-            # side, so four of them are read together and summed in four
-            # registers; each still adds its entries in row order, as a model
-            # trained alone does
+            # side, so eight (or four) of them are read together and summed
+            # in registers; each still adds its entries in row order, as a
+            # model trained alone does
             col = 0
             if narrow:
-                narrow_dot(data, indices, lo, hi, T, iv, scaled, R_, dot)
+                for col in range(0, wide, NARROW):
+                    narrow_dot(data, indices, lo, hi, T, iv, scaled, col, R_, dot)
                 col = R_
             while col < R_:
                 four = col + 4 <= R_
-                wide_dot(data, indices, lo, hi, T, iv, k, scaled, col, four, dot)
+                wide_dot(data, indices, lo, hi, T, iv, stat, k, scaled, col, four,
+                         dot)
                 col += 4 if four else 1
             if not softmax:
                 # the binary models' residuals and losses, all at once with
@@ -821,7 +873,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
             for mm in range(K):
                 if active[mm] and cnt[mm] > 0.0:
                     cols = slice(mm * k, mm * k + k)
-                    step(T[:, cols].T, B[mm], GT[:, cols].T, S[mm], scale[mm],
+                    step(T[:, cols].T, B[mm], GT[:, cols].T, S[mm], scale[stat[mm]],
                          cnt[mm], opt, hyper[mm, 0], hyper[mm, 1], hyper[mm, 2],
                          steps[mm], gsq[mm],
                          avg[mm], l1_u[mm], l1_q[mm])
@@ -847,7 +899,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                         col = mm * k + c
                         grad = GT[j, col] * inv_b
                         if scaled:
-                            grad *= T[j, iv + mm]
+                            grad *= T[j, iv + stat[mm]]
                         GT[j, col] = 0.0
                         gsq[mm, c, j] += grad * grad
                         eta = lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, j]))
@@ -909,11 +961,19 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 i = rowbuf[pos]
                 lo = indptr[i]
                 hi = indptr[i + 1]
+                if pos + 1 < bsz and width >= 16:
+                    # the batch's records may have left L2 since the logits
+                    inext = rowbuf[pos + 1]
+                    for p in range(indptr[inext], indptr[inext + 1]):
+                        for off in range(0, width, 8):
+                            prefetch(Tf, indices[p] * width + off)
                 col = 0
                 if narrow:
                     for col in range(R_):
                         cr8[col] = cst[col // k] * R[pos, col]
-                    narrow_update(data, indices, lo, hi, T, iv, scaled, R_, cr8)
+                    for col in range(0, wide, NARROW):
+                        narrow_update(data, indices, lo, hi, T, iv, scaled, col, R_,
+                                      cr8)
                     col = R_
                 while col < R_:
                     c0 = cst[col // k] * R[pos, col]
@@ -921,13 +981,13 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                         c1 = cst[(col + 1) // k] * R[pos, col + 1]
                         c2 = cst[(col + 2) // k] * R[pos, col + 2]
                         c3 = cst[(col + 3) // k] * R[pos, col + 3]
-                        wide_update(data, indices, lo, hi, T, iv, k, scaled, col, True,
-                                    c0, c1, c2, c3)
+                        wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col,
+                                    True, c0, c1, c2, c3)
                         col += 4
                         continue
                     if c0 != 0.0:
-                        wide_update(data, indices, lo, hi, T, iv, k, scaled, col, False,
-                                    c0, 0.0, 0.0, 0.0)
+                        wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col,
+                                    False, c0, 0.0, 0.0, 0.0)
                     col += 1
 
     # pay everything deferred: the state is the eager one again
@@ -942,7 +1002,10 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                     l1_q[mm, c, j] = T[j, sy + K + R_ + col]
                 elif need_sync and steps[mm, 1] > 0:
                     avg[mm, c, j] = T[j, sy + K + col] / np.float64(steps[mm, 1])
-                if width > 1 or s[mm] != 1.0:
+                if resident:
+                    if s[mm] != 1.0:
+                        T[j, col] *= s[mm]
+                elif width > 1 or s[mm] != 1.0:
                     W[mm, c, j] = T[j, col] * s[mm]
 
 
@@ -968,11 +1031,11 @@ def lean_worker(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     stripes (the thread count; any value gives the same results).
     """
     m = indptr.shape[0] - 1
-    mean, scale, hyper, fold, row_fold, active = models
+    mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     rowbuf, R, Lr, sb, ctl, parts = team
     v = W[0, 0]
-    scaled, isc = inverse_scale(scale[0])
+    scaled, isc = inverse_scale(scale[stat[0]])
     far = v.shape[0] > LEAN_NEAR_COLUMNS
     nch = (min(batch_size, m) + CHUNK - 1) // CHUNK
     per = nch + parts

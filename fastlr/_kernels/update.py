@@ -18,9 +18,10 @@ place, is
 * ``l1_u``, ``l1_q`` (K, k, n): cumulative L1 penalty each weight could
   have received and did receive (Tsuruoka, Tsujii and Ananiadou 2009).
 
-Beside it, each model has its standardization ``mean``, ``scale`` (K, n),
-its hyperparameters ``hyper`` (K, 3: L2 strength, L1 strength, base
-learning rate), and the rows it trains on:
+Beside it, each model has its standardization: ``mean``, ``scale`` (F, n)
+hold the stack's F standardizations (one per training set) and ``stat``
+(K,) int64 the row of each model's; its hyperparameters ``hyper`` (K, 3:
+L2 strength, L1 strength, base learning rate), and the rows it trains on:
 ``row_fold`` (m,) int8 gives each row a fold, ``fold`` (K,) each model the
 fold it holds out (a model trains on the rows of every other fold and
 scores its own fold's rows; an empty ``row_fold`` means every model trains
