@@ -936,6 +936,30 @@ def test_train_multinomial_matches_dense_and_reference(name):
     assert (a.W[:, -1] == 0.0).all()
 
 
+@pytest.mark.parametrize("lr, alpha", [(1.0, 1.0), (0.5, 3.0), (0.2, 4.99), (0.5, 1.0)],
+                         ids=["factor_zero", "factor_negative", "factor_tiny",
+                              "factor_half"])
+@pytest.mark.parametrize("batch_size", [1, RAGGED])
+@STANDARDIZE
+def test_train_multinomial_l2_scale_resets(lr, alpha, batch_size, standardize):
+    """The k-class lean CSR epoch keeps its weights as ``s * T`` under L2
+    and folds ``s`` into them when a step's factor ``1 - lr * alpha`` is 0,
+    negative or tiny, or after enough halvings (``factor_half``: under
+    1e-9 within 30 steps): each against the NumPy reference and the dense
+    kernel."""
+    X, y01 = make_data(43)
+    y = np.where(np.random.default_rng(43).random(M) < 0.3, 2, y01)
+    kw = dict(batch_size=batch_size, epochs=2, lr=lr, penalty="l2", alpha=alpha,
+              standardize=standardize, random_state=43)
+    a = core.train_multinomial(X, y, **kw)
+    assert np.isfinite(a.W).all()
+    for other in (reference.train_multinomial(X, y, **kw),
+                  core.train_multinomial(X.toarray(), y, **dense_kw(kw))):
+        np.testing.assert_allclose(a.W, other.W, **TOL64)
+        np.testing.assert_allclose(a.b, other.b, **TOL64)
+        np.testing.assert_allclose(a.losses, other.losses, **TOL64)
+
+
 def test_estimator_dense_fit_predicts_on_sparse():
     """A model fitted on dense X predicts the same on the sparse X (binary
     and multiclass; the latter may refuse sparse with a clear error)."""

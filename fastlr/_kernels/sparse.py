@@ -381,37 +381,54 @@ def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
 #: reads together (one cache line of float64; two vec4).
 NARROW = 8
 
+#: Bytes in a cache line (x86-64 and most ARM cores).
+LINE = 64
+
+
+@jit(inline=True)
+def line_aligned_zeros(n, width):
+    """``np.zeros((n, width))`` float64 whose first element starts a cache
+    line: a narrow table's row of 8 weights (64 bytes) is then one line,
+    not two halves of neighbouring ones. The allocator aligns to 32 bytes
+    only (either state occurs, by process): at k = 5 on rcv1's shape the
+    misaligned table made the epoch 1.15-1.2x slower."""
+    buf = np.zeros(n * width + LINE // 8)
+    off = ((LINE - buf.ctypes.data % LINE) % LINE) // 8
+    return buf[off:off + n * width].reshape((n, width))
+
 
 @jit(exact=True, inline=True)
 def narrow_dot(data, indices, lo, hi, T, iv, scaled, col, used, dot):
     """``dot[c] = sum_p x_p * T[j_p, c]`` for the eight slots ``c`` from
-    ``col`` on of the lane layout (the first four always, the last four
-    when ``used`` > ``col + 4``; slots beyond ``used`` hold zeros and give
-    0), in one pass over a row's entries (each slot summed in entry order);
-    ``scaled``: each weight divided by the column's scale (``T[j, iv]``
-    holds its reciprocal: one standardization). The same products in the
-    same order as the scalar layout's loops: the two agree bit for bit.
+    ``col`` on of the lane layout (slots from ``used`` on hold zeros and
+    give 0), in one pass over a row's entries (each slot summed in entry
+    order); ``scaled``: each weight divided by the column's scale
+    (``T[j, iv]`` holds its reciprocal: one standardization). The same
+    products in the same order as the scalar layout's loops: the two agree
+    bit for bit.
 
     Each slot is a lane of two :data:`~fastlr._kernels.intrinsics.vec4`
     sums, ``x_p`` broadcast to the lanes and multiplied-added as the
     scalar code does (numba does not vectorize eight separate sums: as
-    scalars, each was an operation per entry)."""
+    scalars, each was an operation per entry). All eight lanes are summed
+    whatever ``used``: a branch per entry cost more than the lanes."""
     a = vsplat(0.0)
     b = vsplat(0.0)
-    wide = used > col + 4
     c4 = col + 4
-    for p in range(lo, hi):
-        j = indices[p]
-        x = vsplat(data[p])
-        if scaled:   # x * (w / scale), as the scalar layout computes it
+    # unsigned positions: no negative-index wraparound per access
+    if scaled:   # x * (w / scale), as the scalar layout computes it
+        for p in range(np.uint64(lo), np.uint64(hi)):
+            j = indices[p]
+            x = vsplat(data[p])
             f = vsplat(T[j, iv])
             a = vfma(x, vmul(vload(T, (j, col)), f), a)
-            if wide:
-                b = vfma(x, vmul(vload(T, (j, c4)), f), b)
-        else:
+            b = vfma(x, vmul(vload(T, (j, c4)), f), b)
+    else:
+        for p in range(np.uint64(lo), np.uint64(hi)):
+            j = indices[p]
+            x = vsplat(data[p])
             a = vfma(x, vload(T, (j, col)), a)
-            if wide:
-                b = vfma(x, vload(T, (j, c4)), b)
+            b = vfma(x, vload(T, (j, c4)), b)
     vstore(dot, col, a)
     vstore(dot, c4, b)
 
@@ -419,19 +436,24 @@ def narrow_dot(data, indices, lo, hi, T, iv, scaled, col, used, dot):
 @jit(exact=True, inline=True)
 def narrow_update(data, indices, lo, hi, T, iv, scaled, col, used, cr):
     """``T[j, c] -= cr[c] * x`` for the eight slots from ``col`` on of the
-    lane layout (the last four only when ``used`` > ``col + 4``; ``cr`` is
-    0 beyond ``used``, which leaves those slots unchanged) and a row's
-    entries: two :data:`~fastlr._kernels.intrinsics.vec4` multiply-adds an
-    entry, ``T + (-x) * cr`` rounded once as the scalar ``T - cr * x`` is."""
+    lane layout and a row's entries (``cr`` is 0 from the ``used`` slots
+    of weights on, which leaves those unchanged): two
+    :data:`~fastlr._kernels.intrinsics.vec4` multiply-adds an entry,
+    ``T + (-x) * cr`` rounded once as the scalar ``T - cr * x`` is."""
     c4 = col + 4
     ca = vload(cr, col)
     cb = vload(cr, c4)
-    wide = used > c4
-    for p in range(lo, hi):
-        j = indices[p]
-        x = vsplat(-(data[p] * T[j, iv] if scaled else data[p]))
-        vstore(T, (j, col), vfma(x, ca, vload(T, (j, col))))
-        if wide:
+    if scaled:
+        for p in range(np.uint64(lo), np.uint64(hi)):
+            j = indices[p]
+            x = vsplat(-(data[p] * T[j, iv]))
+            vstore(T, (j, col), vfma(x, ca, vload(T, (j, col))))
+            vstore(T, (j, c4), vfma(x, cb, vload(T, (j, c4))))
+    else:
+        for p in range(np.uint64(lo), np.uint64(hi)):
+            j = indices[p]
+            x = vsplat(-data[p])
+            vstore(T, (j, col), vfma(x, ca, vload(T, (j, col))))
             vstore(T, (j, c4), vfma(x, cb, vload(T, (j, c4))))
 
 
@@ -524,39 +546,64 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
     :func:`epoch` (bit-identical results), with the lean path's step
     (:func:`lean_scalars`) in place of the general one's bookkeeping for
     K models, records and catch-up (on rcv1's shape at k = 5, that
-    bookkeeping cost about as much as the entries' loops)."""
+    bookkeeping cost about as much as the entries' loops). Allocates the
+    table and the scratch; :func:`lean_softmax_batches` runs the batches."""
     m = indptr.shape[0] - 1
-    mean, scale, stat, hyper, fold, row_fold, active = models
-    W, B, steps, gsq, avg, l1_u, l1_q = state
+    scale, stat = models[1], models[2]
+    W = state[0]
     k = W.shape[1]
     n = W.shape[2]
     scaled, isc = inverse_scale(scale[stat[0]])
-    iv = NARROW
     width = NARROW + 1 if scaled else NARROW
-    T = np.zeros((n, width))
+    T = line_aligned_zeros(n, width)
     for j in range(n):
         for c in range(k):
             T[j, c] = W[0, c, j]
         if scaled:
-            T[j, iv] = isc[j]
-    Tf = T.reshape(n * width)
+            T[j, NARROW] = isc[j]
+    rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, NARROW, NARROW)
+    s = lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size,
+                             opt, models, state, acc,
+                             (T, T.reshape(n * width), rowbuf, R, dot, cr8, np.empty(k),
+                              np.empty(k)), scaled)
+    for j in range(n):
+        for c in range(k):
+            W[0, c, j] = T[j, c] * s
+
+
+@jit(exact=True, runtime=False)
+def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size,
+                         opt, models, state, acc, table, scaled):
+    """The batches of :func:`lean_softmax_epoch` on its table and scratch
+    ``table = (T, T flat, rows (nb + 1,), residuals (nb, NARROW), logits
+    (NARROW,), step coefficients (NARROW,), z (k,), sums (k,))``; returns
+    the L2 scale ``s`` of the weights ``s * T``. Compiled without numba's
+    runtime: it allocates nothing, and so counts no references (inlined
+    kernels that take arrays, such as :func:`narrow_dot`, otherwise cost
+    an atomic increment and decrement per array per row: 9% of the epoch
+    at k = 5, batch 1)."""
+    m = indptr.shape[0] - 1
+    mean, scale, stat, hyper, fold, row_fold, active = models
+    W, B, steps, gsq, avg, l1_u, l1_q = state
+    T, Tf, rowbuf, R, dot, cr8, z, S = table
+    k = W.shape[1]
+    iv = NARROW
+    width = T.shape[1]
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
     hold = fold[0]
-    rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, NARROW, NARROW)
-    z = np.empty(k)
-    S = np.empty(k)
     s = 1.0
     for start in range(0, m, batch_size):
         bsz = min(batch_size, m - start)
         rows_at(blocks, block, start, min(bsz + 1, m - start), rowbuf)
         cnt = 0.0
-        S[:] = 0.0
+        for c in range(k):
+            S[c] = 0.0
         for pos in range(bsz):
             i = rowbuf[pos]
             if start + pos + 1 < m:   # the next row's weights, a row ahead
                 inext = rowbuf[pos + 1]
-                for p in range(indptr[inext], indptr[inext + 1]):
+                for p in range(np.uint64(indptr[inext]), np.uint64(indptr[inext + 1])):
                     prefetch(Tf, indices[p] * width)
             narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
                        dot)
@@ -586,9 +633,7 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
                 cr8[c] = cst * R[pos, c]
             narrow_update(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0,
                           k, cr8)
-    for j in range(n):
-        for c in range(k):
-            W[0, c, j] = T[j, c] * s
+    return s
 
 
 @jit()
