@@ -414,8 +414,10 @@ class Data:
                               stack.models(), stack.arrays(), acc,
                               (*shared, ctl, threads)), ctl)
                     return acc
-                rows, width = sparse.table_layout(opt, stack.models(), stack.arrays(),
-                                                  unit)[-2:]
+                # W's stand-in: the layout needs its shape only, and a
+                # resident W (a strided view) would be one more specialization
+                rows, width = sparse.table_layout(
+                    opt, stack.models(), (stand_in, *stack.arrays()[1:]), unit)[-2:]
                 resident = stack.owns and K > 1 and rows > 0
                 if resident and resident_width[0] != width:
                     T = np.zeros((rows, width))
