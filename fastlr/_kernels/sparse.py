@@ -14,13 +14,16 @@ The option combinations without a closed form run the eager
 :func:`fastlr._kernels.update.step` over all n columns each step: the same
 results, at O(n) per batch.
 
-Layout: the epoch copies the stack of K models into a table ``T`` of one
-row per column: the column's K * k weights (model ``mm``'s class ``c`` at
-``mm * k + c``), each standardization's ``1 / scale`` (when scaled: one
-for a stack whose models share theirs), and the
-deferred-update records ``sync[K], a[K * k], q[K * k]`` (when an option
-defers per column). Visiting a column then costs one cache miss or two, not one per
-array: on 1M columns nearly every visit misses the caches. The weights are
+Layout: the epoch works on a table ``T`` of one row per column: the
+column's K * k weights (model ``mm``'s class ``c`` at ``mm * k + c``),
+each standardization's ``1 / scale`` (when scaled: one for a stack whose
+models share theirs), and the deferred-update records ``sync[K], a[K *
+k], q[K * k]`` (when an option defers per column). It copies the weights
+in and out each epoch, except for a stack of several models that keeps
+them in the table (``resident``: W is then a view of it, see
+:meth:`fastlr._dispatch.Data.epoch_runner`). Visiting a column costs one
+cache miss or two, not one per array: on 1M columns nearly every visit
+misses the caches. The weights are
 read at random columns, which no hardware prefetcher predicts, so the
 kernel asks for the next row's records before working on the current row
 (on 200k x 1M, 20 entries a row, the L2 epoch became 1.6-1.7x faster), in
