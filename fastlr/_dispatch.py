@@ -420,13 +420,13 @@ class Data:
                     opt, stack.models(), (stand_in, *stack.arrays()[1:]), unit)[-2:]
                 resident = stack.owns and K > 1 and rows > 0
                 if resident and resident_width[0] != width:
-                    T = np.zeros((rows, width))
+                    T = sparse.line_aligned_zeros(rows, width)
                     T[:, :K * k] = stack.W.reshape(K * k, rows).T
                     stack.W = T[:, :K * k].reshape(rows, K, k).transpose(1, 2, 0)
                     table[0] = T.reshape(-1)
                     resident_width[0] = width
                 elif table[0].shape[0] < rows * width:
-                    table[0] = np.empty(rows * width)
+                    table[0] = sparse.line_aligned_zeros(rows, width).reshape(-1)
                 state = stack.arrays()
                 if resident:
                     state = (stand_in, *state[1:])

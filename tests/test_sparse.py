@@ -590,10 +590,11 @@ def test_sparse_inputs_share_two_specializations():
                  if not any(isinstance(t, types.Array) and
                             (not t.mutable or (k in (1, 2) and t.dtype == types.int64))
                             for k, t in enumerate(sig))]
-        # the epoch compiles one variant for one row of weights and one for
-        # more (its last argument); the binary model uses the first only
+        # the epoch and its batches compile one variant for one row of
+        # weights and one for more (their last argument); the binary model
+        # uses the first only
         counts[name] = len({sig[:-1] for sig in plain}) if name.endswith(
-            "sparse.epoch") else len(plain)
+            ("sparse.epoch", "sparse.epoch_batches")) else len(plain)
     assert counts.get("fastlr._kernels.sparse.epoch", 0) >= 1  # really called
     bad = {name: c for name, c in counts.items() if c > 2}
     assert not bad, f"sparse kernels with more than two specializations: {bad}"
