@@ -420,13 +420,13 @@ class Data:
                     opt, stack.models(), (stand_in, *stack.arrays()[1:]), unit)[-2:]
                 resident = stack.owns and K > 1 and rows > 0
                 if resident and resident_width[0] != width:
-                    T = sparse.line_aligned_zeros(rows, width)
+                    T = _table(rows, width)
                     T[:, :K * k] = stack.W.reshape(K * k, rows).T
                     stack.W = T[:, :K * k].reshape(rows, K, k).transpose(1, 2, 0)
                     table[0] = T.reshape(-1)
                     resident_width[0] = width
                 elif table[0].shape[0] < rows * width:
-                    table[0] = sparse.line_aligned_zeros(rows, width).reshape(-1)
+                    table[0] = _table(rows, width).reshape(-1)
                 state = stack.arrays()
                 if resident:
                     state = (stand_in, *state[1:])
@@ -454,6 +454,18 @@ class Data:
                       stack.arrays(), (U, C, G, S, L, ctl, acc)), ctl)
             return acc
         return run_dense
+
+
+def _table(rows, width):
+    """Zeros (rows, width) float64 for the CSR epoch's table, its first
+    element on a cache line (a record of 8 or 16 weights is then whole
+    lines). Allocated by NumPy, not in a kernel: NumPy asks for huge pages
+    for large arrays, which the table's random columns need (the same
+    table from numba's allocator, 4 kB pages, made a 16-model epoch on 1M
+    columns 1.4x slower)."""
+    buf = np.zeros(rows * width + sparse.LINE // 8)
+    off = (-buf.ctypes.data % sparse.LINE) // 8
+    return buf[off:off + rows * width].reshape(rows, width)
 
 
 def _no_folds():
