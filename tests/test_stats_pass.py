@@ -4,6 +4,8 @@ thread count, and bad values named by row and column."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastlr
 from fastlr import _dispatch, reference
@@ -190,3 +192,19 @@ def test_link_in_the_logits_pass_equals_the_link_after(small_blocks, k, sparse, 
         got = data.decision(W, B, link="softmax")
     assert np.isinf(z).any() and (np.abs(z) < 50).mean() > 0.5
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=25, deadline=None)
+@given(m=st.integers(1, 400), n=st.integers(1, 11),
+       dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**32 - 1))
+def test_lanes_round_as_the_scalar_tail(m, n, dtype, seed):
+    """``moment_sums`` takes four columns at a time in vector lanes and the
+    last ``n % 4`` in scalar code. Moving a column between the two (by
+    reversing the columns) must not change a bit of its sums."""
+    rng = np.random.default_rng(seed)
+    X = np.ascontiguousarray(rng.normal(size=(m, n)) * rng.uniform(1e-3, 1e3, n)
+                             + rng.uniform(-10, 10, n), dtype=dtype)
+    fwd = Data(X).moments(n_threads=1)
+    rev = Data(np.ascontiguousarray(X[:, ::-1])).moments(n_threads=1)
+    for a, b in zip(fwd[1:], rev[1:], strict=True):
+        np.testing.assert_array_equal(a, np.asarray(b)[..., ::-1])

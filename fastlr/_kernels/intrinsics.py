@@ -18,14 +18,17 @@ loop's index (the gradient of many models at once, see
 values times their residual vectors of several models) needs vectors held
 across that loop. :data:`vec4` is LLVM's ``<4 x double>`` as a numba value
 (one AVX register; two SSE registers elsewhere), with :func:`vload`,
-:func:`vstore`, :func:`vsplat`, :func:`vmul` and :func:`vfma`. Their
-rounding is that of four float64 products and multiply-adds, fused where
+:func:`vstore`, :func:`vsplat`, :func:`vadd`, :func:`vmul`, :func:`vfma`,
+:func:`vabs` and :func:`vmax`. Their
+rounding is that of four float64 sums, products and multiply-adds, fused where
 the target has FMA (as ``contract`` allows in every other kernel, whose
 scalar ``a += x * y`` compiles to the same fused instruction there: a lane
 gives the bits of the scalar code it replaces). The CSR epoch's narrow
 layout (:func:`fastlr._kernels.sparse.narrow_dot`) reads a column's eight
 weights as two of them: LLVM's SLP vectorizer does not pack its eight
-separate sums.
+separate sums. The validation pass (:func:`fastlr._kernels.stats.moment_sums`)
+updates three per-column sums a row at a time with them: the loop vectorizer
+gives up on a loop that writes three arrays it cannot prove apart.
 
 All can be cached on disk like any other kernel: nothing in them depends on
 the process (the yield is linked by symbol name). Array arguments are
@@ -191,10 +194,11 @@ class _Vec4Model(models.PrimitiveModel):
         super().__init__(dmm, fe_type, _V4)
 
 
-def _lanes_typed(arr, idx):
-    """Whether ``arr[idx]`` starts four float64 lanes: a float64 array
-    indexed by an integer (1-D) or a tuple of ``arr.ndim`` integers."""
-    if not (isinstance(arr, types.Array) and arr.dtype == types.float64):
+def _lanes_typed(arr, idx, dtypes=(types.float64,)):
+    """Whether ``arr[idx]`` starts four lanes: an array of one of
+    ``dtypes`` indexed by an integer (1-D) or a tuple of ``arr.ndim``
+    integers."""
+    if not (isinstance(arr, types.Array) and arr.dtype in dtypes):
         return False
     if isinstance(idx, types.Integer):
         return arr.ndim == 1
@@ -212,21 +216,25 @@ def _lanes_pointer(context, builder, sig, args):
                    strict=True)]
     ary = context.make_array(arrty)(context, builder, args[0])
     ptr = cgutils.get_item_pointer(context, builder, arrty, ary, idx)
-    return builder.bitcast(ptr, _V4.as_pointer())
+    lanes = ir.VectorType(context.get_value_type(arrty.dtype), 4)
+    return builder.bitcast(ptr, lanes.as_pointer())
 
 
 @intrinsic
 def vload(typingctx, arr, idx):
     """``arr[idx]`` and the three elements after it in memory, as a
-    :data:`vec4`: float64 ``arr`` indexed by an integer (1-D) or a tuple
-    of integers, one per axis (``vload(T, (j, 4))`` is ``T[j, 4:8]``; the
-    four must be adjacent in memory, as in a C-contiguous row)."""
-    if not _lanes_typed(arr, idx):
+    :data:`vec4`: float64 or float32 ``arr`` (float32 widened exactly, as
+    ``np.float64(x)``) indexed by an integer (1-D) or a tuple of integers,
+    one per axis (``vload(T, (j, 4))`` is ``T[j, 4:8]``; the four must be
+    adjacent in memory, as in a C-contiguous row)."""
+    if not _lanes_typed(arr, idx, (types.float64, types.float32)):
         return None
     sig = vec4(arr, idx)
 
     def codegen(context, builder, sig, args):
-        return builder.load(_lanes_pointer(context, builder, sig, args), align=8)
+        size = context.get_abi_sizeof(context.get_value_type(sig.args[0].dtype))
+        v = builder.load(_lanes_pointer(context, builder, sig, args), align=size)
+        return v if v.type == _V4 else builder.fpext(v, _V4)
 
     return sig, codegen
 
@@ -290,5 +298,49 @@ def vmul(typingctx, a, b):
 
     def codegen(context, builder, sig, args):
         return builder.fmul(args[0], args[1])
+
+    return sig, codegen
+
+
+@intrinsic
+def vadd(typingctx, a, b):
+    """``a + b`` lane by lane."""
+    if not (a == vec4 and b == vec4):
+        return None
+    sig = vec4(vec4, vec4)
+
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], args[1])
+
+    return sig, codegen
+
+
+@intrinsic
+def vabs(typingctx, a):
+    """``|a|`` lane by lane."""
+    if a != vec4:
+        return None
+    sig = vec4(vec4)
+
+    def codegen(context, builder, sig, args):
+        fnty = ir.FunctionType(_V4, [_V4])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.fabs.v4f64")
+        return builder.call(fn, list(args))
+
+    return sig, codegen
+
+
+@intrinsic
+def vmax(typingctx, a, b):
+    """``b`` where ``b > a``, else ``a``, lane by lane (one ``maxpd``): a
+    NaN in ``b`` leaves ``a``, as ``np.fmax(a, b)`` does for a non-NaN
+    ``a``."""
+    if not (a == vec4 and b == vec4):
+        return None
+    sig = vec4(vec4, vec4)
+
+    def codegen(context, builder, sig, args):
+        return builder.select(builder.fcmp_ordered(">", args[1], args[0]),
+                              args[1], args[0])
 
     return sig, codegen

@@ -24,6 +24,16 @@ import math
 import numpy as np
 
 from .. import _stats
+from .intrinsics import (
+    prefetch,
+    vabs,
+    vadd,
+    vfma,
+    vload,
+    vmax,
+    vsplat,
+    vstore,
+)
 from .jit import jit
 
 #: :func:`fastlr._stats.finish`, compiled (one loop, fused arithmetic;
@@ -116,6 +126,13 @@ FAST_LOW = 2.0 ** -450
 FAST_HIGH = 2.0 ** 450
 
 
+#: How far ahead of its reads :func:`moment_sums` prefetches X. Its lane
+#: loop alone, on 1M x 100 float64 and one thread, took 1.56x the floor
+#: with no prefetch, 1.14x at 2 KiB ahead, 1.06-1.08x at 4-16 KiB and
+#: 1.16x at 32 KiB (one run).
+STATS_PREFETCH_BYTES = 8192
+
+
 @jit()
 def moment_sums(X, sub, rows, shift, pdiv, amax, s1, s2, lo, hi):
     """Validation and the column sums of rows ``lo..hi-1`` in one read of
@@ -150,9 +167,16 @@ def moment_sums(X, sub, rows, shift, pdiv, amax, s1, s2, lo, hi):
     u1 = np.empty(n)
     u2 = np.empty(n)
     ab = np.empty(n)
+    nhalf = np.empty(n)
+    n4 = n - n % 4
+    flat = X.reshape(m * n)
+    last = m * n - 1
+    lead = STATS_PREFETCH_BYTES // X.itemsize
+    halves_v = vsplat(0.5)
     for j in range(n):
         sh[j] = X[lo, j]
         half[j] = 0.5 * sh[j]
+        nhalf[j] = -half[j]
         pd[j] = 0.0
         am[j] = 0.0
         t1[j] = 0.0
@@ -166,13 +190,25 @@ def moment_sums(X, sub, rows, shift, pdiv, amax, s1, s2, lo, hi):
             u2[j] = 0.0
             ab[j] = 0.0
         for i in range(b0, b1):
-            for j in range(n):
+            # four columns at a time in explicit lanes: LLVM leaves the
+            # loop scalar (it writes three arrays it cannot prove apart),
+            # which made this pass compute-bound at twice the floor. The
+            # lanes round as the scalar loop of the tail does. Three stores
+            # per four values keep the hardware prefetcher behind: X is
+            # asked for STATS_PREFETCH_BYTES ahead.
+            ahead = i * n + lead
+            for j in range(0, n4, 4):
+                prefetch(flat, min(ahead + j, last))
+                v = vload(X, (i, j))
+                e = vfma(halves_v, v, vload(nhalf, j))
+                vstore(u1, j, vadd(vload(u1, j), e))
+                vstore(u2, j, vfma(e, e, vload(u2, j)))
+                vstore(ab, j, vmax(vload(ab, j), vabs(v)))
+            for j in range(n4, n):
                 v = np.float64(X[i, j])
                 e = 0.5 * v - half[j]
                 u1[j] += e
                 u2[j] += e * e
-                # fmax, not a branch: LLVM turns a branch into masked
-                # stores, which cost more than the rest of the loop
                 ab[j] = np.fmax(ab[j], abs(v))
         fast = True
         for j in range(n):
