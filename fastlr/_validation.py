@@ -324,11 +324,14 @@ def target_classes(y):
     return np.unique(y)
 
 
-def check_labels01(y, name="y", m=None, require_both=False):
-    """Binary labels as float64 0.0/1.0.
+def check_labels01(y, name="y", m=None, require_both=False, dtype=np.float64):
+    """Binary labels as 0/1 of ``dtype`` (float64 0.0/1.0 by default; the
+    training kernels take int64 codes).
 
     Accepts bool, integer or float arrays whose values are all 0 or 1.
     With ``require_both``, both classes must occur (training needs them).
+    Integer labels already of ``dtype`` are returned as they are, not
+    copied (the kernels only read them).
     """
     arr = _as_numeric_array(y, name)
     if arr.ndim != 1:
@@ -339,13 +342,13 @@ def check_labels01(y, name="y", m=None, require_both=False):
         raise ValueError(
             f"{name} has {arr.shape[0]} entries but X has {m} rows; they must match"
         )
-    y01 = arr.astype(np.float64)
     if arr.dtype.kind in "biu":
-        # integers: 0/1 iff min >= 0 and max <= 1 (no temporaries); the sum
-        # of 0.0/1.0 counts the ones exactly
+        # integers: 0/1 iff min >= 0 and max <= 1 (no temporaries)
         binary = arr.min() >= 0 and arr.max() <= 1
-        k = int(y01.sum()) if binary else 0
+        k = int(np.count_nonzero(arr)) if binary else 0
+        y01 = np.ascontiguousarray(arr, dtype=dtype)
     else:
+        y01 = arr.astype(np.float64)
         if not np.isfinite(y01).all():
             raise ValueError(f"{name} contains NaN or infinity")
         ones = y01 == 1.0
@@ -365,7 +368,7 @@ def check_labels01(y, name="y", m=None, require_both=False):
                 f"{name} contains a single class ({int(y01[0])}); training "
                 "needs both labels 0 and 1"
             )
-    return y01
+    return y01.astype(dtype, copy=False)
 
 
 def check_same_length(a, b, name_a, name_b):

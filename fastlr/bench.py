@@ -144,7 +144,7 @@ def epoch_time_fn(X, y, batch_size, lr=0.1, **kwargs):
     from ._validation import check_labels01, check_sample_weight
 
     data = as_data(X)
-    y01 = check_labels01(y, m=data.m, require_both=True).astype(np.int64)
+    y01 = check_labels01(y, m=data.m, require_both=True, dtype=np.int64)
     sw = check_sample_weight(None, data.m)
     standardize = kwargs.pop("standardize", True)
     mean, scale = (a[0] for a in data.standardization(standardize))

@@ -255,7 +255,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
         classes, codes = check_class_labels(y, data.m)
     else:
         classes = None
-        codes = check_labels01(y, "y", m=data.m, require_both=True).astype(np.int64)
+        codes = check_labels01(y, "y", m=data.m, require_both=True, dtype=np.int64)
     if row_fold is not None and np.unique(codes[train_rows]).shape[0] < 2:
         raise ValueError("y contains a single class among the rows given by rows; "
                          "training needs at least two")
