@@ -478,12 +478,12 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     nr = (nb + GRAD_ROWS - 1) // GRAD_ROWS * GRAD_ROWS
     for p in range(L, nr * Kp):
         r[p] = 0.0
-    # each model's sums over the rows, in row order: four models' lanes at
-    # a time when the rows are padded to whole lanes (a strided scalar sum
-    # per model took about a tenth of the chunk at 16 models)
+    # each model's sums over the rows, in row order, four models' lanes at
+    # a time (a strided scalar sum per model took about a tenth of the
+    # chunk at 16 models); lanes past the models read the next row's (or
+    # the scratch's unused) values, which are not kept
     Zs = tbuf   # free after the exp
-    t = 0
-    while outer and t < Ka:
+    for t in range(0, Ka, 4):
         sr4 = vsplat(0.0)
         sl4 = sr4
         sb4 = sr4
@@ -501,23 +501,6 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
             lpart[mm, 0] = Zs[4 + v] if track_loss else 0.0
             lpart[mm, 1] = Zs[8 + v]
             lpart[mm, 2] = hl[t + v]
-        t += 4
-    for t in range(0 if outer else Ka):
-        mm = ids[t]
-        # scalar sums, not lpart[mm, .] += ...: a store to memory that the
-        # next iteration loads again chained every pair on its latency
-        sr = 0.0
-        sl = 0.0
-        sb = 0.0
-        for q in range(nb):
-            p = q * Kp + t
-            sr += r[p]
-            sl += loss[p]
-            sb += bound[p]
-        spart[mm] = sr
-        lpart[mm, 0] = sl if track_loss else 0.0
-        lpart[mm, 1] = sb
-        lpart[mm, 2] = hl[t]
     # phase C: gradients, the mean folded out
     if not outer:
         _gradient_pairs(X, rows, nb, r, Kp, ids, gpart)
