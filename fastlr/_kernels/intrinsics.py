@@ -272,75 +272,53 @@ def vsplat(typingctx, x):
     return sig, codegen
 
 
-@intrinsic
-def vfma(typingctx, a, b, c):
-    """``a * b + c`` lane by lane (``llvm.fmuladd``: fused where the target
-    has FMA)."""
-    if not (a == vec4 and b == vec4 and c == vec4):
-        return None
-    sig = vec4(vec4, vec4, vec4)
+def _lanes_op(arity, emit, doc):
+    """An intrinsic of ``arity`` :data:`vec4` arguments returning a vec4:
+    ``emit(builder, *args)`` builds it."""
 
-    def codegen(context, builder, sig, args):
-        fnty = ir.FunctionType(_V4, [_V4, _V4, _V4])
-        fn = cgutils.get_or_insert_function(builder.module, fnty,
-                                            "llvm.fmuladd.v4f64")
-        return builder.call(fn, list(args))
+    def typed(*args):
+        if any(a != vec4 for a in args):
+            return None
+        sig = vec4(*args)
 
-    return sig, codegen
+        def codegen(context, builder, sig, args):
+            return emit(builder, *args)
 
+        return sig, codegen
 
-@intrinsic
-def vmul(typingctx, a, b):
-    """``a * b`` lane by lane (four float64 products, rounded each)."""
-    if not (a == vec4 and b == vec4):
-        return None
-    sig = vec4(vec4, vec4)
-
-    def codegen(context, builder, sig, args):
-        return builder.fmul(args[0], args[1])
-
-    return sig, codegen
+    if arity == 1:
+        def typer(typingctx, a):
+            return typed(a)
+    elif arity == 2:
+        def typer(typingctx, a, b):
+            return typed(a, b)
+    else:
+        def typer(typingctx, a, b, c):
+            return typed(a, b, c)
+    typer.__doc__ = doc
+    return intrinsic(typer)
 
 
-@intrinsic
-def vadd(typingctx, a, b):
-    """``a + b`` lane by lane."""
-    if not (a == vec4 and b == vec4):
-        return None
-    sig = vec4(vec4, vec4)
-
-    def codegen(context, builder, sig, args):
-        return builder.fadd(args[0], args[1])
-
-    return sig, codegen
+def _llvm_call(builder, name, *args):
+    """A call of the LLVM intrinsic ``name`` on vec4 arguments."""
+    fnty = ir.FunctionType(_V4, [_V4] * len(args))
+    return builder.call(cgutils.get_or_insert_function(builder.module, fnty, name),
+                        list(args))
 
 
-@intrinsic
-def vabs(typingctx, a):
-    """``|a|`` lane by lane."""
-    if a != vec4:
-        return None
-    sig = vec4(vec4)
+vfma = _lanes_op(3, lambda b, x, y, z: _llvm_call(b, "llvm.fmuladd.v4f64", x, y, z),
+                 """``a * b + c`` lane by lane (``llvm.fmuladd``: fused where the
+                 target has FMA).""")
 
-    def codegen(context, builder, sig, args):
-        fnty = ir.FunctionType(_V4, [_V4])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.fabs.v4f64")
-        return builder.call(fn, list(args))
+vmul = _lanes_op(2, lambda b, x, y: b.fmul(x, y),
+                 """``a * b`` lane by lane (four float64 products, rounded each).""")
 
-    return sig, codegen
+vadd = _lanes_op(2, lambda b, x, y: b.fadd(x, y), """``a + b`` lane by lane.""")
 
+vabs = _lanes_op(1, lambda b, x: _llvm_call(b, "llvm.fabs.v4f64", x),
+                 """``|a|`` lane by lane.""")
 
-@intrinsic
-def vmax(typingctx, a, b):
-    """``b`` where ``b > a``, else ``a``, lane by lane (one ``maxpd``): a
-    NaN in ``b`` leaves ``a``, as ``np.fmax(a, b)`` does for a non-NaN
-    ``a``."""
-    if not (a == vec4 and b == vec4):
-        return None
-    sig = vec4(vec4, vec4)
-
-    def codegen(context, builder, sig, args):
-        return builder.select(builder.fcmp_ordered(">", args[1], args[0]),
-                              args[1], args[0])
-
-    return sig, codegen
+vmax = _lanes_op(2, lambda b, x, y: b.select(b.fcmp_ordered(">", y, x), y, x),
+                 """``b`` where ``b > a``, else ``a``, lane by lane (one ``maxpd``):
+                 a NaN in ``b`` leaves ``a``, as ``np.fmax(a, b)`` does for a
+                 non-NaN ``a``.""")
