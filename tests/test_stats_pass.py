@@ -198,13 +198,20 @@ def test_link_in_the_logits_pass_equals_the_link_after(small_blocks, k, sparse, 
 @given(m=st.integers(1, 400), n=st.integers(1, 11),
        dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**32 - 1))
 def test_lanes_round_as_the_scalar_tail(m, n, dtype, seed):
-    """``moment_sums`` takes four columns at a time in vector lanes and the
+    """The statistics passes (``moment_sums``, ``absmax``,
+    ``shifted_sums``) take four columns at a time in vector lanes and the
     last ``n % 4`` in scalar code. Moving a column between the two (by
-    reversing the columns) must not change a bit of its sums."""
+    reversing the columns) must not change a bit of its statistics, also
+    weighted and per fold."""
     rng = np.random.default_rng(seed)
     X = np.ascontiguousarray(rng.normal(size=(m, n)) * rng.uniform(1e-3, 1e3, n)
                              + rng.uniform(-10, 10, n), dtype=dtype)
-    fwd = Data(X).moments(n_threads=1)
-    rev = Data(np.ascontiguousarray(X[:, ::-1])).moments(n_threads=1)
-    for a, b in zip(fwd[1:], rev[1:], strict=True):
+    fwd, rev = Data(X), Data(np.ascontiguousarray(X[:, ::-1]))
+    for a, b in zip(fwd.moments(n_threads=1)[1:], rev.moments(n_threads=1)[1:],
+                    strict=True):
         np.testing.assert_array_equal(a, np.asarray(b)[..., ::-1])
+    sw = rng.uniform(0.0, 3.0, m)
+    row_fold = rng.integers(0, 3, m).astype(np.int8)
+    for a, b in zip(fwd.column_stats(row_fold, (0, 1, 2), sw),
+                    rev.column_stats(row_fold, (0, 1, 2), sw), strict=True):
+        np.testing.assert_array_equal(a, b[:, ::-1])
