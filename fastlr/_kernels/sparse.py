@@ -207,8 +207,9 @@ def lean_rows(data, indices, indptr, y, sw, row_fold, hold, rowbuf, p_lo, p_hi,
 
     Compiled without numba's runtime, as :func:`lean_apply`, so that the
     team's :func:`lean_worker` (which needs the runtime) runs them without
-    counting references per row: inlined there, the worker took 1.9x the
-    time of :func:`lean_batches` on one thread (rcv1's shape, batch 256)."""
+    counting references per row: inlined there, the worker on one thread
+    took 175-178 ms an epoch at rcv1's shape (batch 256), 100-137 ms
+    compiled apart (old and new code alternating)."""
     s = sb[0]
     b = sb[1]
     for pos in range(p_lo, p_hi):

@@ -167,8 +167,6 @@ FAST_LOW = 2.0 ** -450
 FAST_HIGH = 2.0 ** 450
 
 
-
-
 @jit()
 def moment_sums(X, sub, rows, shift, pdiv, amax, s1, s2, lo, hi):
     """Validation and the column sums of rows ``lo..hi-1`` in one read of
