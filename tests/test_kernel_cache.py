@@ -212,3 +212,45 @@ def test_a_copy_under_another_name_has_its_own_cache(tmp_path):
     theirs = _result(_run(site, code.format(name="fastlr_vendored"), env))
     assert ours["fingerprint"] != theirs["fingerprint"]
     assert ours["directory"] != theirs["directory"]
+
+
+#: calls a kernel, counting the LLVM bitcode parses of its load; then
+#: compiles a new function that calls it (which links the kernel's bitcode)
+LINKED = """
+import json
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+from fastlr._kernels import predict
+
+parses = []
+parse = llvm.parse_bitcode
+llvm.parse_bitcode = lambda data: parses.append(len(data)) or parse(data)
+X = np.arange(6.0).reshape(3, 2); W = np.array([[0.5, -1.0]]); B = np.array([0.25])
+out = np.empty((3, 1))
+predict.decision(X, W, B, predict.LINK_NONE, out, 0, 3)
+loaded = len(parses)
+
+@numba.njit
+def caller(X, W, B, out):
+    return predict.decision(X, W, B, predict.LINK_NONE, out, 0, X.shape[0])
+
+out2 = np.empty((3, 1))
+caller(X, W, B, out2)
+print(json.dumps({"loaded": loaded, "linked": len(parses) - loaded,
+                  "out": out.ravel().tolist(), "out2": out2.ravel().tolist()}))
+"""
+
+
+def test_a_cached_kernel_loads_without_its_bitcode_and_still_links(tmp_path):
+    """Loading a cached kernel parses none of its LLVM bitcode (half of a
+    load's cost); a later compilation that calls the kernel still gets it,
+    and computes what the kernel computes."""
+    site = _copy_package(tmp_path)
+    env = {"FASTLR_CACHE_DIR": str(tmp_path / "cache")}
+    first = _result(_run(site, LINKED, env))     # compiles and saves
+    second = _result(_run(site, LINKED, env))    # loads from the cache
+    assert second["loaded"] == 0
+    assert second["linked"] >= 1
+    expected = [0.5 * x0 - x1 + 0.25 for x0, x1 in ((0, 1), (2, 3), (4, 5))]
+    assert first["out"] == second["out"] == second["out2"] == expected

@@ -39,6 +39,7 @@ locks; calls form no cycle, so the locks cannot deadlock).
 """
 
 import contextlib
+import functools
 import hashlib
 import os
 import sys
@@ -48,6 +49,7 @@ import types
 import warnings
 
 import llvmlite
+import llvmlite.binding as llvm
 import numba
 import numpy as np
 
@@ -56,6 +58,7 @@ import numpy as np
 # imported with fastlr instead of inside a process's first kernel call
 import numpy.ma  # noqa: F401
 from numba.core import caching, entrypoints
+from numba.core import codegen as numba_codegen
 
 from .._version import __version__
 
@@ -333,8 +336,56 @@ def load_overload(self, sig, target_context):
             return None
         if _needs_runtime(data):
             nrt.rtsys.initialize(target_context)
-        return self._impl.rebuild(target_context, data)
+        codegen = target_context.codegen()
+        if _LAZY_LINKING:
+            # numba's compile lock is held: no other load sees the patch
+            codegen.unserialize_library = functools.partial(
+                _unserialize, codegen, fndesc=data[1])
+        try:
+            return self._impl.rebuild(target_context, data)
+        finally:
+            vars(codegen).pop("unserialize_library", None)
     return None  # the guard swallowed an I/O error: compile instead
+
+
+def _unserialize(codegen, state, fndesc):
+    """numba's ``CPUCodeLibrary._unserialize`` of a cached kernel, without
+    parsing the kernel's LLVM bitcode until something links against it.
+
+    A cached entry holds the machine code, which is what runs, and the
+    bitcode, which numba parses at every load only to list the symbols it
+    defines and to have it ready for inlining into a later compilation.
+    That parse and the listing were about half of a kernel's load (4 of 7-9
+    ms, the first ``predict_proba`` of a process). Here the machine code
+    loads as numba loads it, the entry point numba looks up next is
+    declared from the function's descriptor, and the bitcode is parsed (and
+    its symbols listed) the first time a compilation asks for it.
+    """
+    name, kind, data = state
+    if kind != "object":
+        return codegen._library_class._unserialize(codegen, state)
+    code, bitcode = data
+    library = codegen.create_library(name)
+    library.enable_object_caching()
+    library._set_compiled_object(code)
+    library._finalize_final_module()
+    codegen._engine._defined_symbols.add(fndesc.llvm_cpython_wrapper_name)
+
+    def module_for_linking():
+        if library._shared_module is None:
+            library._shared_module = llvm.parse_bitcode(bitcode)
+            codegen._engine._load_defined_symbols(library._shared_module)
+        return library._shared_module
+
+    library._get_module_for_linking = module_for_linking
+    return library
+
+
+#: Whether this numba has what :func:`_unserialize` uses (else numba's own).
+_LAZY_LINKING = all(hasattr(numba_codegen.CPUCodeLibrary, a) for a in (
+    "_unserialize", "enable_object_caching", "_set_compiled_object",
+    "_finalize_final_module", "_get_module_for_linking")) and hasattr(
+    numba_codegen.JitEngine, "_load_defined_symbols")
 
 
 def install(dispatcher):
