@@ -30,12 +30,13 @@ PARALLEL_MIN_BATCH = 2 * team.CHUNK
 #: on 100000 x 10; ``n_threads`` 1 vs 2, interleaved, one run).
 PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
 
-#: Smallest batch of the sparse epoch trained on several threads: the rows
-#: of a batch are shared out, then its columns, with two waits per batch,
-#: which smaller batches do not repay. The sparse team runs only when
-#: ``n_threads`` asks for it: at rcv1's shape, on 2 cores shared with other
-#: work, 2 threads took 2.6x (batch 256) and 1.5x (batch 1024) the time of
-#: one (interleaved, one run).
+#: Smallest batch of the sparse epoch trained on several threads: each of
+#: two threads owns half of the weights, with one wait and a serial tail
+#: (the batch's residuals) per batch, which smaller batches do not repay.
+#: The sparse team runs only when ``n_threads`` asks for it: at rcv1's
+#: shape two threads took 0.61-0.86x the time of one (batch 256, runs at
+#: real-time priority on a noisy day), and the one-thread epoch splitting
+#: each row's dot product for it cost up to 1.1x at batch 1 and 32.
 SPARSE_PARALLEL_MIN_BATCH = 256
 
 #: Elements (or stored entries) per block of the row-wise passes
@@ -110,6 +111,7 @@ class Data:
             self.args = (X,)
             per_row = max(1, self.n)
         self.block_rows = max(256, BLOCK_ELEMENTS // int(per_row))
+        self._splits = None
         #: the rows' Moments when the validation pass computed them
         self._moments = None
         #: X was checked finite (by the caller, or :func:`as_data`)
@@ -130,10 +132,21 @@ class Data:
         copy are visited in the same order for the same ``random_state``."""
         return self.n * self.dtype.itemsize
 
-    def _map_rows(self, kernel, args, n_threads):
+    def row_splits(self, n_threads=None):
+        """CSR X's rows' split points for the lean epoch
+        (:func:`fastlr._kernels.sparse.row_splits`), found at the first call
+        and kept with X."""
+        if self._splits is None:
+            splits = np.empty(self.m, dtype=self.X.indptr.dtype)
+            self._map_rows(sparse.row_splits, (self.n // 2, splits), n_threads,
+                           x=self.args[1:])
+            self._splits = splits
+        return self._splits
+
+    def _map_rows(self, kernel, args, n_threads, *, x=None):
         return team.map_rows(team.threads(n_threads) if self.m > self.block_rows
                              else 1, self.m, self.block_rows, kernel,
-                             (*self.args, *args))
+                             (*(self.args if x is None else x), *args))
 
     # ------------------------------------------------------------ at weights
 
@@ -384,16 +397,19 @@ class Data:
         if self.sparse:
             self.check_state(stack)
             unit = (1,) if K == 1 and k == 1 else ()
-            # only on request: the team's two waits a batch made the epoch
-            # slower on this project's busy 2 cores (see SPARSE_PARALLEL_MIN_BATCH)
+            # only on request (see SPARSE_PARALLEL_MIN_BATCH); two halves, two
+            # threads at most
             threads = 1 if n_threads is None else team.threads(n_threads)
             if not (threads > 1 and unit and min(batch_size, self.m)
                     >= SPARSE_PARALLEL_MIN_BATCH
                     and self.size >= PARALLEL_MIN_TRAIN_ELEMENTS):
                 threads = 1
             nb = min(batch_size, self.m)
-            shared = (np.empty(nb, dtype=np.int64), np.empty(nb),
-                      np.empty((nb, 5)), np.empty(4))
+            halves = sparse.LEAN_PARTS
+            threads = min(threads, halves)   # the lean team's tasks are halves
+            shared = (np.empty((halves, nb), dtype=np.int64), np.empty(nb),
+                      np.empty((nb, 5)), np.empty(4), np.empty((halves, nb)),
+                      np.empty((halves, nb), dtype=np.int64), np.empty((8, nb)))
             # the epoch's table, kept between epochs; a stack of several
             # models that owns its arrays keeps its weights in it (W becomes
             # a view of the table's weight slots): no copy in and out each
@@ -404,15 +420,19 @@ class Data:
 
             def run_csr(blocks, block, opt):
                 acc[:] = 0.0
-                if threads > 1 and sparse.is_lean(opt, stack.hyper):
-                    # the lean epoch on the team: rows, then column stripes
+                if unit and sparse.is_lean(opt, stack.hyper):
+                    lean = (*self.args, self.row_splits(threads), y, sw, blocks, block,
+                            batch_size, opt, stack.models(), stack.arrays(), acc)
+                    if threads == 1:
+                        sparse.lean_epoch(*lean)
+                        return acc
+                    # the lean epoch on the team: a thread per half of the weights
                     ctl = team.control()
                     ctl[team.OPEN] = 0
                     shared[3][:] = (1.0, stack.B[0, 0], 0.0, 0.0)
+                    claims = np.zeros((halves + 1) * sparse.CLAIM_SLOT, dtype=np.int64)
                     team.run(threads, sparse.lean_worker,
-                             (*self.args, y, sw, blocks, block, batch_size, opt,
-                              stack.models(), stack.arrays(), acc,
-                              (*shared, ctl, threads)), ctl)
+                             (*lean, (*shared, claims, ctl)), ctl)
                     return acc
                 # W's stand-in: the layout needs its shape only, and a
                 # resident W (a strided view) would be one more specialization

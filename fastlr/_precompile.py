@@ -89,6 +89,8 @@ def _train(X, y, Y):
 
     fastlr.train(X, y, batch_size=8, epochs=1, random_state=0)
     fastlr.train(X, y, batch_size=8, epochs=1, random_state=0, epoch_loss="full")
+    # an option the lean CSR epoch does not take: CSR's general epoch
+    fastlr.train(X, y, batch_size=8, epochs=1, random_state=0, penalty="l1")
 
 
 def _train_k(X, y, Y):
@@ -99,13 +101,22 @@ def _train_k(X, y, Y):
 
 
 def _threaded(X, y, Y):
-    """A training run on the threaded epoch (dense X only: sparse training
-    is one thread) and a prediction split over threads."""
+    """A training run on the threaded epoch and a prediction split over
+    threads (CSR X: the lean epoch's team, on request)."""
     import fastlr
 
-    if not isinstance(X, np.ndarray):
-        return
     rows = -(-_dispatch.PARALLEL_MIN_TRAIN_ELEMENTS // X.shape[1])
+    if not isinstance(X, np.ndarray):
+        import scipy.sparse as sp
+
+        rows = -(-rows * X.shape[0] * X.shape[1] // X.nnz)   # stored entries
+        big = sp.csr_matrix(np.resize(X.toarray(), (rows, X.shape[1])))
+        big.indices = big.indices.astype(X.indices.dtype)
+        big.indptr = big.indptr.astype(X.indptr.dtype)
+        fastlr.train(big, np.resize(y, rows), standardize=False, epochs=1,
+                     batch_size=_dispatch.SPARSE_PARALLEL_MIN_BATCH, random_state=0,
+                     n_threads=2, epoch_loss=None)
+        return
     big = np.resize(X, (rows, X.shape[1]))
     big.setflags(write=X.flags.writeable)
     yb = np.resize(y, rows)

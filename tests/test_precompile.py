@@ -99,6 +99,11 @@ for dt in (np.float32, np.float64):
                              epochs=1, n_threads=2)
     fastlr.train_many(Xb, yb, alphas=[1e-3, 1e-2, 0.1], folds=2, batch_size=512,
                       epochs=1, n_threads=2)
+    # CSR: the lean epoch's team (two threads on request)
+    Sb = sp.random(200_000, 1_000, density=0.011, format="csr", dtype=dt,
+                   random_state=2)
+    fastlr.train(Sb, (rng.random(Sb.shape[0]) > 0.5).astype(int), batch_size=256,
+                 epochs=1, standardize=False, n_threads=2)
 """
 
 SCRIPT = """

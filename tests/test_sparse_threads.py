@@ -1,12 +1,13 @@
 """The lean CSR epoch (one binary model, L2 or no penalty, constant or
 inverse-scaling rate, no averaging) on the thread team.
 
-Contract under test: a batch's rows are shared between the threads, then
-its columns in stripes, and every sum is added in position order by one
-thread, so the trained model, its intercept and its losses are
-bit-identical for any thread count (1 thread runs the one-thread loop);
-and they agree with :mod:`fastlr.reference` to the kernel-vs-reference
-tolerance of :func:`fastlr.verify.tolerance`.
+Contract under test: each of two threads owns one half of the columns (the
+dot products' halves, then the update of its half), every sum is added in
+a fixed order by one thread, and the one-thread loop splits each row's dot
+product the same way, so the trained model, its intercept and its losses
+are bit-identical for any thread count (1 thread runs the one-thread
+loop); and they agree with :mod:`fastlr.reference` to the
+kernel-vs-reference tolerance of :func:`fastlr.verify.tolerance`.
 """
 
 import numba
@@ -98,3 +99,28 @@ def test_small_batches_stay_on_one_thread(spy):
     fastlr.train(X, y, batch_size=_dispatch.SPARSE_PARALLEL_MIN_BATCH - 1, epochs=1,
                  n_threads=2, standardize=False)
     assert not spy
+
+
+def test_busy_cores_give_the_one_thread_result(spy):
+    """Four processes spinning on the cores while the lean team trains: its
+    threads wait long (and one may leave the team, the other then takes
+    both halves), the model is still the one-thread model, bit for bit."""
+    import subprocess
+    import sys
+
+    X, y = make_csr(m=20_000, n=2_000)
+    kw = dict(batch_size=256, epochs=2, random_state=0, shuffle=True,
+              standardize=False, penalty="l2", alpha=1e-4)
+    one = fastlr.train(X, y, n_threads=1, **kw)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(4)]
+    try:
+        two = fastlr.train(X, y, n_threads=2, **kw)
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert spy, "the team epoch did not run"
+    np.testing.assert_array_equal(one.w, two.w)
+    assert one.b == two.b
+    np.testing.assert_array_equal(one.losses, two.losses)

@@ -245,3 +245,31 @@ def test_busy_cores_give_the_one_thread_result():
             p.wait()
     np.testing.assert_array_equal(one.w, two.w)
     np.testing.assert_array_equal(one.losses, two.losses)
+
+
+def test_each_claim_has_exactly_one_winner():
+    """claim_next (the lean sparse team's claim of a half, see
+    fastlr._kernels.sparse.lean_worker): four threads race for the same
+    100,000 numbered claims; each is won by exactly one of them."""
+    from fastlr._kernels.intrinsics import claim_next
+
+    @numba.njit(nogil=True)
+    def race(slots, n, wins):
+        got = 0
+        for k in range(n):
+            got += claim_next(slots, 0, k)
+            while slots[0] <= k:   # the claim's winner has moved it on
+                pass
+        wins[0] = got
+
+    n = 100_000
+    slots = np.zeros(1, dtype=np.int64)
+    wins = [np.zeros(1, dtype=np.int64) for _ in range(4)]
+    race(np.zeros(1, dtype=np.int64), 1, wins[0])   # compile first
+    threads = [threading.Thread(target=race, args=(slots, n, w)) for w in wins]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert slots[0] == n
+    assert sum(int(w[0]) for w in wins) == n

@@ -2,7 +2,8 @@
 
 Atomics: numba has none. The thread team (:mod:`fastlr._kernels.team`)
 needs a few to hand the chunks of each batch to whichever thread is free and
-to tell the threads when the next batch may start: a counter (``fetch_add``), a flag
+to tell the threads when the next batch may start: a counter (``fetch_add``),
+a claim that exactly one thread wins (``claim_next``), a flag
 written with release and read with acquire ordering, a spin-loop hint and a
 yield. They compile to single instructions (``lock xadd``, plain ``mov``\\s
 with ordering constraints, ``pause``) and to a ``sched_yield`` call.
@@ -92,6 +93,14 @@ fetch_add = _int64_slot(
     lambda b, ptr, val: b.atomic_rmw("add", ptr, val, "acq_rel"), True, True,
     """``old = arr[idx]; arr[idx] += val; return old``, atomically
     (acquire-release ordering).""")
+
+claim_next = _int64_slot(
+    lambda b, ptr, val: b.zext(b.extract_value(b.cmpxchg(
+        ptr, val, b.add(val, ir.Constant(ir.IntType(64), 1)), "acq_rel",
+        "acquire"), 1), ir.IntType(64)), True, True,
+    """1 if ``arr[idx] == val``, which then becomes ``val + 1``, else 0 (and
+    ``arr[idx]`` is left alone), atomically (a compare-and-swap): of the
+    threads claiming the same ``val``, exactly one gets 1.""")
 
 load_acquire = _int64_slot(
     lambda b, ptr, val: b.load_atomic(ptr, "acquire", 8), False, True,

@@ -44,6 +44,7 @@ import numpy as np
 
 from .dense import rows_at
 from .intrinsics import (
+    claim_next,
     fetch_add,
     load_acquire,
     prefetch,
@@ -64,8 +65,6 @@ from .scalar import (
 )
 from .team import (
     ABORT,
-    CHUNK,
-    CLAIM,
     finish_task,
     join,
     leave,
@@ -124,27 +123,68 @@ def inverse_scale(scale):
 # record. The general epoch above still copies the model into its table and
 # asks for every entry's record a row ahead; on rcv1's shape (47,236
 # columns: the weights fit in L2) that bookkeeping costs more than it saves.
-# The lean epoch reads and writes the weight vector itself, in three parts
-# shared by the one-thread loop and the team (so both do the same
-# arithmetic in the same order, for any number of threads):
+# The lean epoch reads and writes the weight vector itself. A row's logit is
+# its dot product over the columns below ``n // 2`` plus the one over the
+# rest (:func:`lean_halves`), so that on a team each of two threads owns one
+# half of the weights (:func:`lean_worker`): the weights then never move
+# between cores. Sharing them (rows split between threads for the dot
+# products, then columns for the update) made two threads 1.5-1.9x slower
+# than one at rcv1's shape: every batch touches most of the 47,236 weights,
+# and each one the other core had written was fetched from it. The parts:
 #
 # * :func:`lean_rows`: logits, residuals and losses of a range of the
-#   batch's positions at the batch's starting weights, per position;
+#   batch's positions at the batch's starting weights, per position (one
+#   thread); on the team :func:`lean_part` (one half's dot products) and
+#   :func:`lean_tail` (their sums, the residuals and losses);
 # * :func:`lean_step`: the batch's sums in position order, then the step's
 #   scalars (the shrink of s, the intercept, the gradient coefficient);
 # * :func:`lean_apply`: the gradient step row by row on the columns present
-#   (on a team, each thread owns a stripe of the columns, so every column
-#   still receives its rows' updates in row order).
+#   (on a team, each thread on its half, so every column still receives its
+#   rows' updates in row order).
+#
+# Both paths do the same arithmetic in the same order: bit-identical
+# results for any number of threads.
+
+#: The halves of the weights (see above; fixed: it defines the sums).
+LEAN_PARTS = 2
+
+#: How much longer than a dense batch's wait a lean phase's wait may last
+#: before the waiting thread leaves the team (``scale`` of
+#: :func:`fastlr._kernels.team.retire`): a thread that joins late waits a
+#: whole phase, both halves and the tail, which at 1 (about 50 us of
+#: yields) made it leave in two runs of three, and the epoch then ran on one
+#: thread.
+LEAN_WAIT_SCALE = 8
+
+#: Slots of the lean team's claim array: one per half, then the count of
+#: threads that have asked for a seat (int64 slots a cache line apart).
+CLAIM_SLOT = 16
 
 
 @jit(exact=True, inline=True)
-def lean_dot(data, indices, lo, hi, v, isc, scaled):
-    """``sum_p data[p] * v[j_p] (/ scale[j_p])`` over one row's entries, in
-    four interleaved partial sums (a fixed order: the sum does not depend on
-    who computes it). :func:`epoch` sums each logit in one chain: a model
-    trained alone on the lean path and the same model in a stack agree to
-    rounding, not bit for bit (the four sums measured 1.5x faster on rcv1's
-    shape, with libm's exp in place of the polynomial one)."""
+def first_at_least(indices, lo, hi, col):
+    """The first position of ``lo .. hi - 1`` whose (sorted) column index
+    is at least ``col``, else ``hi``: a binary search whose steps are
+    selects, not branches (a branch on where a row crosses a column, or a
+    loop that stops there, is mispredicted about once a row: at batch size
+    1 the epoch took 1.2-1.5x as long)."""
+    base = lo
+    count = hi - lo
+    while count > 0:
+        half = count >> 1
+        below = indices[base + half] < col
+        base = base + half + 1 if below else base
+        count = count - half - 1 if below else half
+    return base
+
+
+@jit(exact=True, inline=True)
+def dot_run(data, indices, lo, hi, v, isc, scaled):
+    """The dot product of entries ``lo .. hi - 1`` of a row with the weights
+    (``/ scale[j]`` when ``scaled``: ``isc``) in four interleaved partial
+    sums, four entries at a time from ``lo`` and the rest into the first: a
+    fixed order, so the sum does not depend on who computes it. The four
+    sums measured 1.5x faster than one chain on rcv1's shape."""
     a0 = a1 = a2 = a3 = 0.0
     p = lo
     if scaled:
@@ -173,14 +213,42 @@ def lean_dot(data, indices, lo, hi, v, isc, scaled):
 
 
 @jit(exact=True, inline=True)
-def lean_row(data, indices, indptr, y, sw, row_fold, hold, i, v, isc, scaled, s, b,
-             track_loss):
-    """Row ``i`` at the weights ``s * v`` and intercept ``b``: ``(r, loss,
-    bound, held-out loss, held-out weight, 1 if trained on)``, ``r`` the
-    weighted residual (0 for a held-out row). A logit that is not finite
-    gives no residual and an infinite loss and bound, as everywhere
+def lean_half(data, indices, lo, mid, hi, part, v, isc, scaled):
+    """Half ``part`` of a row's dot product: over its columns below ``n //
+    2`` (entries ``lo .. mid - 1``) or over the rest (``mid .. hi - 1``).
+    Each reads only its own entries and weights."""
+    return dot_run(data, indices, lo if part == 0 else mid, mid if part == 0 else hi,
+                   v, isc, scaled)
+
+
+@jit(exact=True, runtime=False)
+def row_splits(indices, indptr, half, splits, lo, hi):
+    """``splits[i]`` = where row ``i``'s columns from ``half`` on start, for
+    rows ``lo .. hi - 1`` (:func:`first_at_least`). Found once per X: the
+    search took about a fifth of an epoch's dot products on rcv1's shape,
+    and searching where a loaded split is missing (a branch and a store in
+    the dot products' loop) made them 2.3x slower on 1M columns."""
+    for i in range(lo, hi):
+        splits[i] = first_at_least(indices, indptr[i], indptr[i + 1], half)
+
+
+@jit(exact=True, inline=True)
+def lean_halves(data, indices, indptr, splits, i, v, isc, scaled):
+    """Row ``i``'s dot product as the lean epoch defines it: its two
+    :func:`lean_half`, added."""
+    lo = indptr[i]
+    hi = indptr[i + 1]
+    return (lean_half(data, indices, lo, splits[i], hi, 0, v, isc, scaled)
+            + lean_half(data, indices, lo, splits[i], hi, 1, v, isc, scaled))
+
+
+@jit(exact=True, inline=True)
+def lean_residual(z, y, sw, row_fold, hold, i, track_loss):
+    """Row ``i`` at the logit ``z``: ``(r, loss, bound, held-out loss,
+    held-out weight, 1 if trained on)``, ``r`` the weighted residual (0 for
+    a held-out row). A logit that is not finite gives no residual and an
+    infinite loss and bound, as everywhere
     (:func:`fastlr._kernels.scalar.overflowed`)."""
-    z = s * lean_dot(data, indices, indptr[i], indptr[i + 1], v, isc, scaled) + b
     yi = np.float64(y[i])
     wt = sw[i] if sw.shape[0] > 0 else 1.0
     held = row_fold.shape[0] > 0 and row_fold[i] == hold
@@ -198,35 +266,105 @@ def lean_row(data, indices, indptr, y, sw, row_fold, hold, i, v, isc, scaled, s,
     return (sig - yi) * wt, loss, wt * bound, 0.0, 0.0, 1.0
 
 
-@jit(exact=True, runtime=False)
-def lean_rows(data, indices, indptr, y, sw, row_fold, hold, rowbuf, p_lo, p_hi,
-              v, isc, scaled, sb, track_loss, far, R, Lr):
-    """:func:`lean_row` of positions ``p_lo .. p_hi - 1`` of a batch (rows
-    ``rowbuf[pos]``) at the batch's starting weights (``sb`` = (s, b, ...)):
-    ``R[pos]`` the residual, ``Lr[pos]`` the other five values.
+@jit(exact=True, inline=True)
+def lean_row(data, indices, indptr, splits, y, sw, row_fold, hold, i, v, isc,
+             scaled, s, b, track_loss):
+    """:func:`lean_residual` of row ``i`` at the weights ``s * v`` and
+    intercept ``b``."""
+    z = s * lean_halves(data, indices, indptr, splits, i, v, isc, scaled) + b
+    return lean_residual(z, y, sw, row_fold, hold, i, track_loss)
 
-    Compiled without numba's runtime, as :func:`lean_apply`, so that the
-    team's :func:`lean_worker` (which needs the runtime) runs them without
-    counting references per row: inlined there, the worker on one thread
-    took 175-178 ms an epoch at rcv1's shape (batch 256), 100-137 ms
-    compiled apart (old and new code alternating)."""
+
+@jit(exact=True, runtime=False)
+def lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss):
+    """:func:`lean_residual` of a batch's positions (rows ``rows[:bsz]``)
+    from their logits ``F[7, :bsz]``, vectorized: ``exp`` by
+    :func:`fastlr._kernels.scalar.exp_neg_abs` and the rest by
+    :func:`fastlr._kernels.scalar.residuals` (polynomials that LLVM
+    vectorizes: each value equals :func:`lean_residual`'s to rounding).
+    ``R[pos]`` the residual, ``Lr[pos]`` the other five values; ``F`` (8,
+    nb) float64, rows 0-6 scratch. As a loop of :func:`lean_residual` it
+    took about an eighth of the one-thread epoch at rcv1's shape, and on a
+    team it runs on one thread while the other waits."""
+    yb, wb, e, tbuf, r, loss, bound, z = (F[0], F[1], F[2], F[3], F[4], F[5], F[6],
+                                          F[7])
+    weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
+    for pos in range(bsz):
+        i = rows[pos]
+        yb[pos] = np.float64(y[i])
+        wb[pos] = sw[i] if weighted else 1.0
+        Lr[pos, 4] = 0.0 if folds and row_fold[i] == hold else 1.0
+    exp_neg_abs(z, bsz, e, tbuf)
+    residuals(z, yb, wb, bsz, False, track_loss or folds, e, r, loss, bound)
+    for pos in range(bsz):
+        wt = wb[pos]
+        trained = Lr[pos, 4] != 0.0
+        R[pos] = r[pos] * wt if trained else 0.0
+        Lr[pos, 0] = wt * loss[pos] if trained and track_loss else 0.0
+        Lr[pos, 1] = wt * bound[pos] if trained else 0.0
+        Lr[pos, 2] = 0.0 if trained else wt * loss[pos]
+        Lr[pos, 3] = 0.0 if trained else wt
+
+
+@jit(exact=True, runtime=False)
+def lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rows, bsz, v, isc,
+              scaled, sb, track_loss, far, F, R, Lr):
+    """The logits of a batch's positions (rows ``rows[:bsz]``) at the
+    batch's starting weights (``sb`` = (s, b, ...)) into ``F[7]``, then
+    :func:`lean_block`: on one thread what :func:`lean_part` (both halves)
+    and :func:`lean_tail` do on a team.
+
+    Compiled without numba's runtime, as the team's kernels: inlined into a
+    kernel that needs it, the per-row kernels counted array references (the
+    team's worker on one thread took 175-178 ms an epoch at rcv1's shape,
+    batch 256; 100-137 ms with them compiled apart)."""
     s = sb[0]
     b = sb[1]
-    for pos in range(p_lo, p_hi):
-        i = rowbuf[pos]
-        if far and pos + 1 < p_hi:
-            inext = rowbuf[pos + 1]
+    z = F[7]
+    for pos in range(bsz):
+        if far and pos + 1 < bsz:
+            inext = rows[pos + 1]
             for p in range(indptr[inext], indptr[inext + 1]):
                 prefetch(v, indices[p])
-        r, loss, bound, hl, hw, c = lean_row(data, indices, indptr, y, sw, row_fold,
-                                             hold, i, v, isc, scaled, s, b,
-                                             track_loss)
-        R[pos] = r
-        Lr[pos, 0] = loss
-        Lr[pos, 1] = bound
-        Lr[pos, 2] = hl
-        Lr[pos, 3] = hw
-        Lr[pos, 4] = c
+        z[pos] = s * lean_halves(data, indices, indptr, splits, rows[pos], v, isc,
+                                 scaled) + b
+    lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss)
+
+
+@jit(exact=True, runtime=False)
+def lean_part(data, indices, indptr, splits, rows, bsz, part, v, isc, scaled, far,
+              Z, split):
+    """Half ``part`` of :func:`lean_halves` for the rows ``rows[:bsz]`` of a
+    batch: ``Z[pos]`` the dot product over the row's columns in that half
+    (:func:`lean_half`: reading no weight of the other half), ``split[pos]``
+    where the row's second half starts (for :func:`lean_apply`)."""
+    n = v.shape[0]
+    half = n // 2
+    own = n - 1 if part else 0   # prefetched in place of the other half's
+    for pos in range(bsz):
+        if far and pos + 1 < bsz:
+            i1 = rows[pos + 1]
+            for p in range(indptr[i1], indptr[i1 + 1]):
+                j = indices[p]
+                prefetch(v, j if (j >= half) == (part == 1) else own)
+        i = rows[pos]
+        mid = splits[i]
+        Z[pos] = lean_half(data, indices, indptr[i], mid, indptr[i + 1], part, v, isc,
+                           scaled)
+        split[pos] = mid
+
+
+@jit(exact=True, runtime=False)
+def lean_tail(y, sw, row_fold, hold, rows, bsz, Z, sb, track_loss, F, R, Lr):
+    """:func:`lean_rows` of a batch from its halves' dot products ``Z`` (2,
+    nb) (:func:`lean_part`): the same logits, residuals and losses."""
+    s = sb[0]
+    b = sb[1]
+    z = F[7]
+    for pos in range(bsz):
+        z[pos] = s * (Z[0, pos] + Z[1, pos]) + b
+    lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss)
 
 
 @jit(exact=True, inline=True)
@@ -289,63 +427,53 @@ def lean_apply_row(data, indices, lo, hi, cr, v, isc, scaled):
 
 
 @jit(exact=True, runtime=False)
-def lean_apply(data, indices, indptr, rowbuf, bsz, R, cst, v, isc, scaled, part,
-               parts):
+def lean_apply(data, indices, indptr, rows, bsz, R, cst, v, isc, scaled, split, part):
     """The gradient step of a batch, row by row: ``v[j] -= cst * R[pos] *
-    x_j (/ scale[j])`` for the columns present. With ``parts`` > 1, only
-    the columns of stripe ``part`` (column j's stripe is ``j * parts // n``,
-    by a multiply and a shift), so that threads owning different stripes
-    never write the same weight and each column is updated in row order."""
-    n = v.shape[0]
-    mult = np.uint64(0)
-    if parts > 1:
-        mult = ((np.uint64(parts) << np.uint64(32)) + np.uint64(n - 1)) // np.uint64(n)
+    x_j (/ scale[j])`` for the columns present: all of them (``part`` -1),
+    or those of half ``part`` (``split[pos]``: where row ``pos``'s second
+    half starts, from :func:`lean_part`), so that the threads owning the
+    halves never write the same weight and each column is updated in row
+    order."""
     for pos in range(bsz):
         cr = cst * R[pos]
         if cr == 0.0:
             continue
-        i = rowbuf[pos]
-        lo = indptr[i]
-        hi = indptr[i + 1]
-        if parts == 1:
-            lean_apply_row(data, indices, lo, hi, cr, v, isc, scaled)
-            continue
-        for p in range(lo, hi):
-            j = indices[p]
-            if (np.uint64(j) * mult) >> np.uint64(32) == np.uint64(part):
-                if scaled:
-                    v[j] -= cr * (data[p] * isc[j])
-                else:
-                    v[j] -= cr * data[p]
+        i = rows[pos]
+        lo = split[pos] if part == 1 else indptr[i]
+        hi = split[pos] if part == 0 else indptr[i + 1]
+        lean_apply_row(data, indices, lo, hi, cr, v, isc, scaled)
 
 
 @jit(exact=True)
-def lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
+def lean_epoch(data, indices, indptr, splits, y, sw, blocks, block, batch_size, opt,
                models, state, acc):
     """:func:`epoch` for one binary model whose options :func:`is_lean`
     accepts, on one thread: the same arithmetic as the team's
-    :func:`lean_worker` (bit-identical results), without its protocol."""
+    :func:`lean_worker` (bit-identical results), without its protocol.
+    ``splits`` (m,) of indptr's dtype: each row's split (:func:`row_splits`)."""
     m = indptr.shape[0] - 1
     scaled, isc = inverse_scale(models[1][models[2][0]])
     nb_max = min(batch_size, m)
-    lean_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
+    lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size, opt,
                  models, state, acc,
                  (np.empty(max(nb_max, 2), dtype=np.int64), np.empty(nb_max),
-                  np.empty((nb_max, 5)), np.empty(4), isc), scaled)
+                  np.empty((nb_max, 5)), np.empty(4), isc, np.empty((8, nb_max))),
+                 scaled)
 
 
 @jit(exact=True, runtime=False)
-def lean_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
-                 models, state, acc, scratch, scaled):
+def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
+                 opt, models, state, acc, scratch, scaled):
     """The batches of :func:`lean_epoch` on its scratch ``(rows, residuals,
     per-position losses, (s, b, step coefficient, residual sum), 1 /
-    scale)``, compiled without numba's runtime: it allocates nothing, so
-    the kernels inlined per row that take arrays count no references (at
-    rcv1's shape, batch 1, NRT_incref/decref had 26% of the samples)."""
+    scale, lean_block's scratch)``, compiled without numba's runtime: it
+    allocates nothing, so the kernels inlined per row that take arrays
+    count no references (at rcv1's shape, batch 1, NRT_incref/decref had
+    26% of the samples)."""
     m = indptr.shape[0] - 1
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    rowbuf, R, Lr, sb, isc = scratch
+    rowbuf, R, Lr, sb, isc, F = scratch
     v = W[0, 0]
     n = v.shape[0]
     far = n > LEAN_NEAR_COLUMNS
@@ -353,8 +481,9 @@ def lean_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     sb[1] = B[0, 0]
     hold = fold[0]
     if batch_size == 1:
-        # per-row SGD: the same arithmetic as below with bsz = 1, its
-        # scalars kept in registers
+        # per-row SGD: the steps below with bsz = 1, its scalars kept in
+        # registers, its row's residual by lean_residual (libm's exp, where
+        # the batches use lean_block's polynomial: equal to rounding)
         s = 1.0
         b = B[0, 0]
         a0, a1, a2, a3, a4 = acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4]
@@ -365,7 +494,7 @@ def lean_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                 inext = rowbuf[1]
                 for p in range(indptr[inext], indptr[inext + 1]):
                     prefetch(v, indices[p])
-            r, loss, bound, hl, hw, c = lean_row(data, indices, indptr, y, sw,
+            r, loss, bound, hl, hw, c = lean_row(data, indices, indptr, splits, y, sw,
                                                  row_fold, hold, i, v, isc, scaled, s,
                                                  b, opt.track_loss)
             a0 += loss
@@ -387,12 +516,12 @@ def lean_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     for start in range(0, m if batch_size > 1 else 0, batch_size):
         bsz = min(batch_size, m - start)
         rows_at(blocks, block, start, bsz, rowbuf)
-        lean_rows(data, indices, indptr, y, sw, row_fold, hold, rowbuf, 0, bsz, v,
-                  isc, scaled, sb, opt.track_loss, far, R, Lr)
+        lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rowbuf, bsz, v,
+                  isc, scaled, sb, opt.track_loss, far, F, R, Lr)
         lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
-        if sb[2] != 0.0:
+        if sb[2] != 0.0:   # whole rows (the split is not read)
             lean_apply(data, indices, indptr, rowbuf, bsz, R, sb[2], v, isc, scaled,
-                       0, 1)
+                       rowbuf, -1)
     if sb[0] != 1.0:
         for j in range(n):
             v[j] *= sb[0]
@@ -723,10 +852,6 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     stand-in.
     """
     mean, scale, stat, hyper, fold, row_fold, active = models
-    if len(unit) == 1 and is_lean(opt, hyper):
-        lean_epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
-                   models, state, acc)
-        return
     if len(unit) == 0 and is_lean_softmax(opt, hyper, state[0].shape[1]):
         lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
                            opt, models, state, acc)
@@ -1060,69 +1185,73 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
 
 
 @jit(exact=True)
-def lean_worker(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
+def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size, opt,
                 models, state, acc, team):
-    """One thread's share of the lean epoch on a team (all of it when alone);
-    returns when no task is left. Bit-identical to :func:`lean_epoch` for
-    any number of threads.
+    """One thread's share of the lean epoch on a team of up to two threads
+    (all of it when alone); returns when the epoch is done. Bit-identical
+    to :func:`lean_epoch` for any number of threads.
 
-    A batch is two phases of the team protocol
-    (:mod:`fastlr._kernels.team`): phase ``2 kb`` has one task per chunk of
-    ``CHUNK`` positions (:func:`lean_rows`: read-only on the weights), phase
-    ``2 kb + 1`` one task per stripe of the columns (:func:`lean_apply`).
-    The thread that completes a phase's last task runs its serial tail
-    (:func:`lean_step` after the chunks; after the last batch's stripes,
-    the final ``v *= s``) and opens the next phase.
+    Phase ``kb`` (0 .. number of batches) has one task per half of the
+    weights: apply batch ``kb - 1``'s step to the half (:func:`lean_apply`),
+    then the half's dot products of batch ``kb``'s rows (:func:`lean_part`;
+    in the last phase, the final ``v *= s`` on the half instead). The
+    thread that completes a phase runs its serial tail (:func:`lean_tail`,
+    :func:`lean_step`) and opens the next (:mod:`fastlr._kernels.team`'s
+    protocol, one wait a batch). A thread asks first for the half it took
+    last (its seat), and takes the other when nobody has: so each half
+    stays on one core while both threads run, and one thread alone, or one
+    left after the other was descheduled (:func:`fastlr._kernels.team.leave`),
+    does both.
 
-    ``team`` is ``(rowbuf, R, Lr, sb, ctl, parts)``: the batch's rows (nb,)
-    int64, residuals (nb,), per-position losses (nb, 5), the scalars ``(s,
-    b, step coefficient, residual sum)`` (4,) with ``s = 1``, ``b = B[0, 0]``
-    on entry, the control array with phase 0 open, and the number of column
-    stripes (the thread count; any value gives the same results).
+    ``team`` is ``(rows, R, Lr, sb, Z, split, F, claims, ctl)``: per half
+    the rows of its batch and their splits (2, nb) int64; the residuals
+    (nb,), per-position losses (nb, 5), the scalars ``(s, b, step
+    coefficient, residual sum)`` (4,) with ``s = 1``, ``b = B[0, 0]`` on
+    entry; the halves' dot products (2, nb); :func:`lean_block`'s scratch
+    (8, nb); zeros (3 * CLAIM_SLOT,) int64 (per half
+    the next phase to claim, then the seats taken); the control array with
+    phase 0 open.
     """
     m = indptr.shape[0] - 1
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    rowbuf, R, Lr, sb, ctl, parts = team
+    rows, R, Lr, sb, Z, split, F, claims, ctl = team
     v = W[0, 0]
+    n = v.shape[0]
     scaled, isc = inverse_scale(scale[stat[0]])
-    far = v.shape[0] > LEAN_NEAR_COLUMNS
-    nch = (min(batch_size, m) + CHUNK - 1) // CHUNK
-    per = nch + parts
+    far = n > LEAN_NEAR_COLUMNS
     nbatch = (m + batch_size - 1) // batch_size
-    ntasks = nbatch * per
     hold = fold[0]
     clock = join(ctl)
+    seat = fetch_add(claims, LEAN_PARTS * CLAIM_SLOT, 1)
     waited = False   # the last wait was long: leave the team if it goes on
-    while load_acquire(ctl, ABORT) == 0 and not (waited and leave(ctl)):
-        t = fetch_add(ctl, CLAIM, 1)
-        if t >= ntasks:
+    for kb in range(nbatch + 1):
+        if load_acquire(ctl, ABORT) != 0 or (waited and leave(ctl)):
             break
-        kb = t // per
-        q = t - kb * per
-        start = kb * batch_size
-        bsz = min(batch_size, m - start)
-        phase = 2 * kb if q < nch else 2 * kb + 1
-        turn = wait_turn(ctl, phase, clock, 1)
+        turn = wait_turn(ctl, kb, clock, LEAN_WAIT_SCALE)
         if turn < 0:   # the team aborted
             break
         waited = turn > 0
-        if q < nch:
-            p0 = q * CHUNK
-            p1 = min(p0 + CHUNK, bsz)
-            if p0 < bsz:
-                rows_at(blocks, block, start + p0, p1 - p0, rowbuf[p0:])
-                lean_rows(data, indices, indptr, y, sw, row_fold, hold, rowbuf, p0,
-                          p1, v, isc, scaled, sb, opt.track_loss, far, R, Lr)
-            if finish_task(ctl, kb * per + nch):
-                lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
-                open_batch(ctl, phase + 1)
-        else:
-            if sb[2] != 0.0:
-                lean_apply(data, indices, indptr, rowbuf, bsz, R, sb[2], v, isc,
-                           scaled, q - nch, parts)
-            if finish_task(ctl, (kb + 1) * per):
-                if kb == nbatch - 1 and sb[0] != 1.0:
-                    for j in range(v.shape[0]):
-                        v[j] *= sb[0]
-                open_batch(ctl, phase + 1)
+        start = kb * batch_size
+        bsz = min(batch_size, m - start)
+        for r in range(LEAN_PARTS):
+            part = (seat + r) % LEAN_PARTS
+            if claim_next(claims, part * CLAIM_SLOT, kb) == 0:
+                continue
+            if kb > 0 and sb[2] != 0.0:
+                lean_apply(data, indices, indptr, rows[part],
+                           min(batch_size, m - start + batch_size), R, sb[2], v, isc,
+                           scaled, split[part], part)
+            if kb < nbatch:
+                rows_at(blocks, block, start, bsz, rows[part])
+                lean_part(data, indices, indptr, splits, rows[part], bsz, part, v,
+                          isc, scaled, far, Z[part], split[part])
+            elif sb[0] != 1.0:
+                for j in range(n // 2 if part else 0, n if part else n // 2):
+                    v[j] *= sb[0]
+            if finish_task(ctl, LEAN_PARTS * (kb + 1)):
+                if kb < nbatch:
+                    lean_tail(y, sw, row_fold, hold, rows[0], bsz, Z, sb,
+                              opt.track_loss, F, R, Lr)
+                    lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
+                open_batch(ctl, kb + 1)
