@@ -21,3 +21,25 @@ def blobs(seed):
     w = rng.normal(size=5)
     y = (X @ w + 0.3 + 0.5 * rng.normal(size=400) > 0).astype(int)
     return X, y
+
+
+@pytest.fixture
+def busy_cores():
+    """A context manager: four processes spinning on the cores while it is
+    open (the machine a threaded epoch shares with other work)."""
+    import contextlib
+    import subprocess
+    import sys
+
+    @contextlib.contextmanager
+    def busy(processes=4):
+        spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                    for _ in range(processes)]
+        try:
+            yield
+        finally:
+            for p in spinners:
+                p.kill()
+                p.wait()
+
+    return busy

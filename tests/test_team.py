@@ -226,7 +226,7 @@ def test_a_thread_that_mostly_waits_retires():
     assert not team.retire(0, 1, C // 2, C // 2 + 1)  # too little to judge
 
 
-def test_busy_cores_give_the_one_thread_result():
+def test_busy_cores_give_the_one_thread_result(busy_cores):
     """Four processes spinning on the 2 cores while a threaded epoch runs:
     its threads wait long (and leave the team), the model is still the
     one-thread model, bit for bit."""
@@ -235,14 +235,8 @@ def test_busy_cores_give_the_one_thread_result():
     y = (X @ rng.normal(size=50) + rng.logistic(size=60_000) > 0).astype(int)
     kw = dict(epochs=2, batch_size=256, random_state=0)
     one = fastlr.train(X, y, n_threads=1, **kw)
-    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(4)]
-    try:
+    with busy_cores():
         two = fastlr.train(X, y, n_threads=2, **kw)
-    finally:
-        for p in spinners:
-            p.kill()
-            p.wait()
     np.testing.assert_array_equal(one.w, two.w)
     np.testing.assert_array_equal(one.losses, two.losses)
 
