@@ -34,9 +34,8 @@ PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
 #: two threads owns half of the weights, with one wait and a serial tail
 #: (the batch's residuals) per batch, which smaller batches do not repay.
 #: The sparse team runs only when ``n_threads`` asks for it: at rcv1's
-#: shape two threads took 0.61-0.86x the time of one (batch 256, runs at
-#: real-time priority on a noisy day), and the one-thread epoch splitting
-#: each row's dot product for it cost up to 1.1x at batch 1 and 32.
+#: shape two threads took 0.62-0.89x the time of one (batch 256 and 1024,
+#: runs at real-time priority on a noisy day).
 SPARSE_PARALLEL_MIN_BATCH = 256
 
 #: Elements (or stored entries) per block of the row-wise passes
@@ -409,7 +408,7 @@ class Data:
             threads = min(threads, halves)   # the lean team's tasks are halves
             shared = (np.empty((halves, nb), dtype=np.int64), np.empty(nb),
                       np.empty((nb, 5)), np.empty(4), np.empty((halves, nb)),
-                      np.empty((halves, nb), dtype=np.int64), np.empty((8, nb)))
+                      np.empty((8, nb)))
             # the epoch's table, kept between epochs; a stack of several
             # models that owns its arrays keeps its weights in it (W becomes
             # a view of the table's weight slots): no copy in and out each

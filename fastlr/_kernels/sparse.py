@@ -334,11 +334,10 @@ def lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rows, bsz, v
 
 @jit(exact=True, runtime=False)
 def lean_part(data, indices, indptr, splits, rows, bsz, part, v, isc, scaled, far,
-              Z, split):
+              Z):
     """Half ``part`` of :func:`lean_halves` for the rows ``rows[:bsz]`` of a
     batch: ``Z[pos]`` the dot product over the row's columns in that half
-    (:func:`lean_half`: reading no weight of the other half), ``split[pos]``
-    where the row's second half starts (for :func:`lean_apply`)."""
+    (:func:`lean_half`: reading no weight of the other half)."""
     n = v.shape[0]
     half = n // 2
     own = n - 1 if part else 0   # prefetched in place of the other half's
@@ -349,10 +348,8 @@ def lean_part(data, indices, indptr, splits, rows, bsz, part, v, isc, scaled, fa
                 j = indices[p]
                 prefetch(v, j if (j >= half) == (part == 1) else own)
         i = rows[pos]
-        mid = splits[i]
-        Z[pos] = lean_half(data, indices, indptr[i], mid, indptr[i + 1], part, v, isc,
-                           scaled)
-        split[pos] = mid
+        Z[pos] = lean_half(data, indices, indptr[i], splits[i], indptr[i + 1], part,
+                           v, isc, scaled)
 
 
 @jit(exact=True, runtime=False)
@@ -427,20 +424,19 @@ def lean_apply_row(data, indices, lo, hi, cr, v, isc, scaled):
 
 
 @jit(exact=True, runtime=False)
-def lean_apply(data, indices, indptr, rows, bsz, R, cst, v, isc, scaled, split, part):
+def lean_apply(data, indices, indptr, splits, rows, bsz, R, cst, v, isc, scaled, part):
     """The gradient step of a batch, row by row: ``v[j] -= cst * R[pos] *
     x_j (/ scale[j])`` for the columns present: all of them (``part`` -1),
-    or those of half ``part`` (``split[pos]``: where row ``pos``'s second
-    half starts, from :func:`lean_part`), so that the threads owning the
-    halves never write the same weight and each column is updated in row
-    order."""
+    or those of half ``part`` (``splits[i]``: where row ``i``'s second half
+    starts, :func:`row_splits`), so that the threads owning the halves never
+    write the same weight and each column is updated in row order."""
     for pos in range(bsz):
         cr = cst * R[pos]
         if cr == 0.0:
             continue
         i = rows[pos]
-        lo = split[pos] if part == 1 else indptr[i]
-        hi = split[pos] if part == 0 else indptr[i + 1]
+        lo = splits[i] if part == 1 else indptr[i]
+        hi = splits[i] if part == 0 else indptr[i + 1]
         lean_apply_row(data, indices, lo, hi, cr, v, isc, scaled)
 
 
@@ -519,9 +515,9 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
         lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rowbuf, bsz, v,
                   isc, scaled, sb, opt.track_loss, far, F, R, Lr)
         lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
-        if sb[2] != 0.0:   # whole rows (the split is not read)
-            lean_apply(data, indices, indptr, rowbuf, bsz, R, sb[2], v, isc, scaled,
-                       rowbuf, -1)
+        if sb[2] != 0.0:   # whole rows
+            lean_apply(data, indices, indptr, splits, rowbuf, bsz, R, sb[2], v, isc,
+                       scaled, -1)
     if sb[0] != 1.0:
         for j in range(n):
             v[j] *= sb[0]
@@ -1203,19 +1199,18 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     left after the other was descheduled (:func:`fastlr._kernels.team.leave`),
     does both.
 
-    ``team`` is ``(rows, R, Lr, sb, Z, split, F, claims, ctl)``: per half
-    the rows of its batch and their splits (2, nb) int64; the residuals
-    (nb,), per-position losses (nb, 5), the scalars ``(s, b, step
-    coefficient, residual sum)`` (4,) with ``s = 1``, ``b = B[0, 0]`` on
-    entry; the halves' dot products (2, nb); :func:`lean_block`'s scratch
-    (8, nb); zeros (3 * CLAIM_SLOT,) int64 (per half
-    the next phase to claim, then the seats taken); the control array with
-    phase 0 open.
+    ``team`` is ``(rows, R, Lr, sb, Z, F, claims, ctl)``: per half the rows
+    of its batch (2, nb) int64; the residuals (nb,), per-position losses
+    (nb, 5), the scalars ``(s, b, step coefficient, residual sum)`` (4,)
+    with ``s = 1``, ``b = B[0, 0]`` on entry; the halves' dot products (2,
+    nb); :func:`lean_block`'s scratch (8, nb); zeros (3 * CLAIM_SLOT,) int64
+    (per half the next phase to claim, then the seats taken); the control
+    array with phase 0 open.
     """
     m = indptr.shape[0] - 1
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    rows, R, Lr, sb, Z, split, F, claims, ctl = team
+    rows, R, Lr, sb, Z, F, claims, ctl = team
     v = W[0, 0]
     n = v.shape[0]
     scaled, isc = inverse_scale(scale[stat[0]])
@@ -1239,13 +1234,13 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
             if claim_next(claims, part * CLAIM_SLOT, kb) == 0:
                 continue
             if kb > 0 and sb[2] != 0.0:
-                lean_apply(data, indices, indptr, rows[part],
+                lean_apply(data, indices, indptr, splits, rows[part],
                            min(batch_size, m - start + batch_size), R, sb[2], v, isc,
-                           scaled, split[part], part)
+                           scaled, part)
             if kb < nbatch:
                 rows_at(blocks, block, start, bsz, rows[part])
                 lean_part(data, indices, indptr, splits, rows[part], bsz, part, v,
-                          isc, scaled, far, Z[part], split[part])
+                          isc, scaled, far, Z[part])
             elif sb[0] != 1.0:
                 for j in range(n // 2 if part else 0, n if part else n // 2):
                     v[j] *= sb[0]
