@@ -107,12 +107,13 @@ def test_each_model_equals_the_model_trained_alone(k, storage, name, folds):
 @pytest.mark.parametrize("folds", [3, None], ids=["cv3", "path"])
 def test_wide_stack_each_model_equals_the_model_trained_alone(name, folds):
     """From OUTER_MIN_MODELS binary models on, the dense stack takes the
-    gradient in the outer-product form (vectors over models, padded lanes,
-    blocks of six rows: 13 and 15 models, chunks of 40 rows)."""
+    logits and the gradient in the outer-product form (vectors over models,
+    padded lanes, blocks of six rows: 13 models in one block of 16 lanes,
+    21 in one of 16 and one of 8; chunks of 40 rows)."""
     from fastlr._kernels.dense import OUTER_MIN_MODELS
 
     X, y = make_data(6)
-    alphas = np.logspace(-5, -1, 5 if folds else 13)
+    alphas = np.logspace(-5, -1, 7 if folds else 13)
     kw = {"batch_size": 40, "epochs": 3, "lr": 0.05, "random_state": 4,
           **OPTIONS[name]}
     if kw.get("sample_weight") == "random":

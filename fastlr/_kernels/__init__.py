@@ -12,7 +12,7 @@ Modules, by role (each states its invariants in its docstring):
 ``cache``          where compiled kernels live on disk; the guard that keeps
                    them from going stale; safe concurrent first use
 ``jit``            the compilation settings and the ``@jit`` decorator
-``intrinsics``     atomics, spin-wait, yield, prefetch, 4-lane vectors
+``intrinsics``     atomics, spin-wait, yield, prefetch, lane vectors
 ``scalar``         stable sigmoid, softplus, row losses; vectorizable exp/log1p
 ``stats``          finiteness, column sums for standardization, the floor
 ``predict``        logits, probabilities, full-data losses and gradients

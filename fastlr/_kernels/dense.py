@@ -44,20 +44,32 @@ its log-sum-exp and k residuals, while the row is in cache.
 A stack of binary models whose means all fold out runs the three phases
 for all its active models at once (:func:`chunk_logistic_many`): the
 chunk's rows are read for blocks of models, with several sums in registers,
-rather than once per model. Its gradient phase is a matrix product's
-outer-product form (:func:`_gradient_block`): a row's residuals are a
-vector over the models, in four-lane registers
-(:mod:`fastlr._kernels.intrinsics`), updated by each of the row's elements
-in turn. Vectorized over the features instead (a dot product per model
-and row block, as the logit phase is), a chunk of 16 models took 1.15x as
-long (one thread, measured side by side). The logits keep that form: read
-straight from memory, rows stream in faster along their features than six
-rows at once do.
+rather than once per model. From OUTER_MIN_MODELS models on, its logit and
+gradient phases are matrix products in the outer-product form
+(:func:`_logit_block`, :func:`_gradient_block`): per feature, each of six
+rows' elements is broadcast to the lanes of 16 models' weights (logits) or
+residuals (gradient), in eight-lane registers
+(:mod:`fastlr._kernels.intrinsics`), while the next six rows are
+prefetched. On 1M x 100 at 16 models this took the joint epoch from 4.0 to
+2.6 times one model's (two threads; 5.7 to 4.3 on one; measured side by
+side): the dot-product form (two rows by four models, vectorized over the
+features, as below OUTER_MIN_MODELS) summed each logit across four-lane
+registers and ran at about half the multiply-add rate.
 """
 
 import numpy as np
 
-from .intrinsics import vadd, vfma, vload, vsplat, vstore
+from .intrinsics import (
+    prefetch,
+    vadd,
+    vfma,
+    vload,
+    vload8,
+    vsplat,
+    vsplat8,
+    vstore,
+    vstore8,
+)
 from .jit import jit
 from .predict import add_rows
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
@@ -209,75 +221,107 @@ def chunk_softmax(X, y, sw, row_fold, fold, rows, nb, mean, U, C, track_loss, xc
                 gpart[c, j] += r * xc[j]
 
 
-#: Rows of a block of the many-model gradient (:func:`_gradient_block`).
+#: Rows of a block of the many-model logits and gradient
+#: (:func:`_logit_block`, :func:`_gradient_block`).
 GRAD_ROWS = 6
 
 #: From this many active models on, :func:`chunk_logistic_many` takes the
-#: gradient in the outer-product form (:func:`_gradient_block`); below, a
-#: model's share of the padded lanes costs more than the form saves (one
-#: thread, 200k x 100, epoch vs the row-pair form: 0.93x at 16 models,
-#: 0.985x at 8, 1.05x at 4, 1.28x at 2).
+#: logits and the gradient in the outer-product form (:func:`_logit_block`,
+#: :func:`_gradient_block`); below, a model's share of the padded lanes
+#: costs more than the form saves (one thread, 200k x 100, epoch vs the
+#: row-pair form: 0.93x at 16 models, 0.985x at 8, 1.05x at 4, 1.28x at 2).
 OUTER_MIN_MODELS = 12
 
 
 @jit(inline=True)
 def lanes(K):
     """The row stride of :func:`chunk_logistic_many`'s (row, model) arrays
-    for ``K`` models: ``K`` rounded up to whole four-lane vectors."""
-    return (K + 3) // 4 * 4
+    for ``K`` models: ``K`` rounded up to whole eight-lane vectors."""
+    return (K + 7) // 8 * 8
 
 
 @jit(inline=True)
-def _fma_row(x, ra, rb, g0, g1):
-    """``(g0 + x ra, g1 + x rb)``: one row's element broadcast once to the
-    lanes of eight models."""
-    xs = vsplat(x)
-    return vfma(xs, ra, g0), vfma(xs, rb, g1)
+def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p, Xf, rows, h0, h1):
+    """``Z[p + s Kp + t : ... + w] = sum_j x_s[j] * Ut[j Kp + t : ... + w]``
+    for the six rows ``i0 .. i5`` (s = 0 .. 5), ``w`` = 16 (``wide``) or 8
+    models: the 12 (or 6) sums stay in registers across the features, each
+    feature's element of a row is broadcast to the lanes. Each sum runs over
+    the features in order. While it runs, the rows ``rows[h0:h1]`` (the
+    next block's) are prefetched from ``Xf`` (X, flat), a cache line per
+    eight features: six rows at once stream in from memory 2.2x slower
+    without it (one thread, 16 models)."""
+    n = X.shape[1]
+    a00 = vsplat8(0.0)
+    a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = a00
+    for j in range(n):
+        b = j * Kp + t
+        u0 = vload8(Ut, b)
+        u1 = vload8(Ut, b + 8) if wide else u0
+        x = vsplat8(X[i0, j])
+        a00, a01 = vfma(x, u0, a00), vfma(x, u1, a01)
+        x = vsplat8(X[i1, j])
+        a10, a11 = vfma(x, u0, a10), vfma(x, u1, a11)
+        x = vsplat8(X[i2, j])
+        a20, a21 = vfma(x, u0, a20), vfma(x, u1, a21)
+        x = vsplat8(X[i3, j])
+        a30, a31 = vfma(x, u0, a30), vfma(x, u1, a31)
+        x = vsplat8(X[i4, j])
+        a40, a41 = vfma(x, u0, a40), vfma(x, u1, a41)
+        x = vsplat8(X[i5, j])
+        a50, a51 = vfma(x, u0, a50), vfma(x, u1, a51)
+        if (j & 7) == 0:
+            for h in range(h0, h1):
+                prefetch(Xf, rows[h] * n + j)
+    w = 8 if wide else 0
+    # narrow: the second vector of a row is stored over its first, then the
+    # first again
+    for s, v0, v1 in ((0, a00, a01), (1, a10, a11), (2, a20, a21), (3, a30, a31),
+                      (4, a40, a41), (5, a50, a51)):
+        vstore8(Z, p + s * Kp + t + w, v1)
+        vstore8(Z, p + s * Kp + t, v0)
 
 
 @jit(inline=True)
 def _gradient_block(X, i0, i1, i2, i3, i4, i5, r, p, Kp, t, wide, Gt):
     """``Gt[j, t:t + w] += sum_s x_s[j] * r[p + s Kp + t : ... + w]`` over the
-    six rows ``i0 .. i5``, for every feature j; ``w`` = 8 (``wide``) or 4
+    six rows ``i0 .. i5``, for every feature j; ``w`` = 16 (``wide``) or 8
     models. The residual vectors stay in registers across the features (12
-    of them for 8 models), each feature's element of a row is broadcast to
+    of them for 16 models), each feature's element of a row is broadcast to
     the lanes: 12 multiply-adds per 2 loads, 2 stores and 6 broadcasts, no
     horizontal sums. Each lane's sum runs over the rows in order."""
     n = X.shape[1]
-    r00 = vload(r, p + t)
-    r10 = vload(r, p + Kp + t)
-    r20 = vload(r, p + 2 * Kp + t)
-    r30 = vload(r, p + 3 * Kp + t)
-    r40 = vload(r, p + 4 * Kp + t)
-    r50 = vload(r, p + 5 * Kp + t)
-    if wide:
-        r01 = vload(r, p + t + 4)
-        r11 = vload(r, p + Kp + t + 4)
-        r21 = vload(r, p + 2 * Kp + t + 4)
-        r31 = vload(r, p + 3 * Kp + t + 4)
-        r41 = vload(r, p + 4 * Kp + t + 4)
-        r51 = vload(r, p + 5 * Kp + t + 4)
-        for j in range(n):
-            b = j * Kp + t
-            g0, g1 = _fma_row(X[i0, j], r00, r01, vload(Gt, b), vload(Gt, b + 4))
-            g0, g1 = _fma_row(X[i1, j], r10, r11, g0, g1)
-            g0, g1 = _fma_row(X[i2, j], r20, r21, g0, g1)
-            g0, g1 = _fma_row(X[i3, j], r30, r31, g0, g1)
-            g0, g1 = _fma_row(X[i4, j], r40, r41, g0, g1)
-            g0, g1 = _fma_row(X[i5, j], r50, r51, g0, g1)
-            vstore(Gt, b, g0)
-            vstore(Gt, b + 4, g1)
-    else:
-        for j in range(n):
-            b = j * Kp + t
-            g0 = vload(Gt, b)
-            g0 = vfma(vsplat(X[i0, j]), r00, g0)
-            g0 = vfma(vsplat(X[i1, j]), r10, g0)
-            g0 = vfma(vsplat(X[i2, j]), r20, g0)
-            g0 = vfma(vsplat(X[i3, j]), r30, g0)
-            g0 = vfma(vsplat(X[i4, j]), r40, g0)
-            g0 = vfma(vsplat(X[i5, j]), r50, g0)
-            vstore(Gt, b, g0)
+    r00 = vload8(r, p + t)
+    r10 = vload8(r, p + Kp + t)
+    r20 = vload8(r, p + 2 * Kp + t)
+    r30 = vload8(r, p + 3 * Kp + t)
+    r40 = vload8(r, p + 4 * Kp + t)
+    r50 = vload8(r, p + 5 * Kp + t)
+    w = 8 if wide else 0
+    r01 = vload8(r, p + t + w)
+    r11 = vload8(r, p + Kp + t + w)
+    r21 = vload8(r, p + 2 * Kp + t + w)
+    r31 = vload8(r, p + 3 * Kp + t + w)
+    r41 = vload8(r, p + 4 * Kp + t + w)
+    r51 = vload8(r, p + 5 * Kp + t + w)
+    for j in range(n):
+        b = j * Kp + t
+        g0 = vload8(Gt, b)
+        g1 = vload8(Gt, b + w)
+        x = vsplat8(X[i0, j])
+        g0, g1 = vfma(x, r00, g0), vfma(x, r01, g1)
+        x = vsplat8(X[i1, j])
+        g0, g1 = vfma(x, r10, g0), vfma(x, r11, g1)
+        x = vsplat8(X[i2, j])
+        g0, g1 = vfma(x, r20, g0), vfma(x, r21, g1)
+        x = vsplat8(X[i3, j])
+        g0, g1 = vfma(x, r30, g0), vfma(x, r31, g1)
+        x = vsplat8(X[i4, j])
+        g0, g1 = vfma(x, r40, g0), vfma(x, r41, g1)
+        x = vsplat8(X[i5, j])
+        g0, g1 = vfma(x, r50, g0), vfma(x, r51, g1)
+        if wide:
+            vstore8(Gt, b + 8, g1)
+        vstore8(Gt, b, g0)
 
 
 @jit(inline=True)
@@ -324,39 +368,13 @@ def _gradient_pairs(X, rows, nb, r, Kp, ids, gpart):
                 t += 1
 
 
-@jit()
-def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, C,
-                        track_loss, F, Z, R, P, Gt, gpart, spart, lpart):
-    """Partial sums of one chunk for the binary models ``ids`` (the active
-    ones, at least two) of a stack whose means all fold out
-    (:func:`fastlr._kernels.update.can_fold_mean`): for each model ``mm`` of
-    ``ids``, :func:`chunk_logistic`'s outputs in ``gpart[mm]``, ``spart[mm]``
-    and ``lpart[mm]`` = ``out[1:]``.
-
-    Rather than a pass over the chunk per model, the logits of every
-    (row, model) pair come from one read of each pair of rows for four
-    models at a time (eight sums in registers), residuals and losses from
-    the vectorized exp over the chunk x models, the gradients of all the
-    models from six rows at a time (:func:`_gradient_block`: the residuals
-    of a row are a vector over the models, the product's outer form) from
-    OUTER_MIN_MODELS models on, else four rows by two models
-    (:func:`_gradient_pairs`). The (row, model) arrays have ``Kp`` columns:
-    ``lanes(len(ids))`` for the outer form (the lanes past the models hold
-    zero residuals), else ``len(ids)``. ``mean`` (F, n) and ``stat`` (K,)
-    the stack's standardizations (see :func:`epoch`). ``U`` (K, n) raw-space
-    weights, ``C`` (K,) biases on raw rows; float64 scratch: ``F`` (7,
-    (CHUNK + GRAD_ROWS) * Kp), ``Z`` ((CHUNK + GRAD_ROWS) * Kp), ``R`` (2,
-    CHUNK), ``P`` (3, K), ``Gt`` (n * Kp).
-    A model's sums are :func:`chunk_logistic`'s in another order: a model of
-    such a stack equals the model trained alone to rounding, not bit for bit.
-    """
+@jit(inline=True)
+def _logits_pairs(X, ids, rows, nb, U, Kp, Z):
+    """``Z[q Kp + t]`` = row ``rows[q]``'s logit (before the bias) for model
+    ``ids[t]``, two rows by four models at a time, vectorized over the
+    features (zero for ``t`` from ``len(ids)`` to ``Kp``)."""
     n = X.shape[1]
     Ka = ids.shape[0]
-    outer = Ka >= OUTER_MIN_MODELS
-    Kp = lanes(Ka) if outer else Ka
-    weighted = sw.shape[0] > 0
-    folds = row_fold.shape[0] > 0
-    # phase A: logits, two rows by four models
     for q in range(0, nb, 2):
         two = q + 1 < nb
         i0 = rows[q]
@@ -405,6 +423,78 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
         for t in range(Ka, Kp):
             Z[p0 + t] = 0.0
             Z[p1 + t] = 0.0
+
+
+@jit(inline=True)
+def _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh):
+    """:func:`_logits_pairs` by :func:`_logit_block`, six rows by 16 models
+    at a time, from ``Ut`` (n * Kp): the models' weights by feature, lanes
+    past the models zero, rebuilt from ``U`` when ``fresh`` (its batch's
+    first chunk on this thread)."""
+    n = X.shape[1]
+    Ka = ids.shape[0]
+    if fresh:
+        for t in range(Kp):
+            mm = ids[t] if t < Ka else 0
+            for j in range(n):
+                Ut[j * Kp + t] = U[mm, j] if t < Ka else 0.0
+    Xf = X.reshape(-1)
+    for q in range(0, nb, GRAD_ROWS):
+        # a row past the chunk stands in as row q (its logits are not used)
+        i0 = rows[q]
+        i1 = rows[q + 1] if q + 1 < nb else i0
+        i2 = rows[q + 2] if q + 2 < nb else i0
+        i3 = rows[q + 3] if q + 3 < nb else i0
+        i4 = rows[q + 4] if q + 4 < nb else i0
+        i5 = rows[q + 5] if q + 5 < nb else i0
+        h1 = min(q + 2 * GRAD_ROWS, nb)
+        t = 0
+        while t < Kp:
+            wide = t + 16 <= Kp
+            _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, q * Kp, Xf,
+                         rows, q + GRAD_ROWS, h1)
+            t += 16 if wide else 8
+
+
+@jit()
+def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, C,
+                        track_loss, F, Z, R, P, Gt, Ut, fresh, gpart, spart, lpart):
+    """Partial sums of one chunk for the binary models ``ids`` (the active
+    ones, at least two) of a stack whose means all fold out
+    (:func:`fastlr._kernels.update.can_fold_mean`): for each model ``mm`` of
+    ``ids``, :func:`chunk_logistic`'s outputs in ``gpart[mm]``, ``spart[mm]``
+    and ``lpart[mm]`` = ``out[1:]``.
+
+    Rather than a pass over the chunk per model, the chunk's rows are read
+    for blocks of models with many sums in registers. From
+    OUTER_MIN_MODELS models on, the logits and the gradients are matrix
+    products in the outer form, six rows by 16 models at a time
+    (:func:`_logits_outer`, :func:`_gradient_block`: per feature, a row's
+    element broadcast to the lanes of the models); below, the logits take
+    two rows by four models, vectorized over the features
+    (:func:`_logits_pairs`), and the gradients four rows by two models
+    (:func:`_gradient_pairs`). Residuals and losses come from the
+    vectorized exp over the chunk x models. The (row, model) arrays have
+    ``Kp`` columns: ``lanes(len(ids))`` for the outer form (the lanes past
+    the models hold zero residuals), else ``len(ids)``. ``mean`` (F, n) and
+    ``stat`` (K,) the stack's standardizations (see :func:`epoch`). ``U``
+    (K, n) raw-space weights, ``C`` (K,) biases on raw rows; float64
+    scratch: ``F`` (7, (CHUNK + GRAD_ROWS) * Kp), ``Z`` ((CHUNK +
+    GRAD_ROWS) * Kp), ``R`` (2, CHUNK), ``P`` (3, K), ``Gt`` and ``Ut`` (n
+    * Kp); ``fresh``: ``U`` changed since ``Ut`` was last filled from it.
+    A model's sums are :func:`chunk_logistic`'s in another order: a model of
+    such a stack equals the model trained alone to rounding, not bit for bit.
+    """
+    n = X.shape[1]
+    Ka = ids.shape[0]
+    outer = Ka >= OUTER_MIN_MODELS
+    Kp = lanes(Ka) if outer else Ka
+    weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
+    if outer:
+        _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh)
+    else:
+        _logits_pairs(X, ids, rows, nb, U, Kp, Z)
     # phase B: residuals and losses of every pair, in loops without branches
     # (LLVM vectorizes them over the models of a row; a branch on the row's
     # fold per pair mispredicted). A row the model holds out gets training
@@ -523,9 +613,9 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
         i5 = rows[q + 5] if q + 5 < nb else i0
         t = 0
         while t < Kp:
-            wide = t + 8 <= Kp
+            wide = t + 16 <= Kp
             _gradient_block(X, i0, i1, i2, i3, i4, i5, r, q * Kp, Kp, t, wide, Gt)
-            t += 8 if wide else 4
+            t += 16 if wide else 8
     # out of the (feature, model) layout, the mean folded out
     for t in range(Ka):
         mm = ids[t]
@@ -621,6 +711,8 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     Zk = np.empty((CHUNK + GRAD_ROWS) * Kp)
     Pk = np.empty((3, K if many else 0))
     Gk = np.empty(n * Kp)
+    Uk = np.empty(n * Kp)
+    ut_batch = -1   # the batch whose weights Uk holds
     rows = np.empty(CHUNK, dtype=np.int64)
     F = np.empty((8, CHUNK))
     xc = np.empty(n)
@@ -666,8 +758,9 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             # (a slice [:, 0] would not be, and would not vectorize)
             chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat,
                                 U.reshape((K, n)), C.reshape(K), opt.track_loss,
-                                Fk, Zk, F, Pk, Gk, gpart.reshape((K, n)),
-                                spart.reshape(K), lpart)
+                                Fk, Zk, F, Pk, Gk, Uk, kb != ut_batch,
+                                gpart.reshape((K, n)), spart.reshape(K), lpart)
+            ut_batch = kb
         for mm in range(K if not many else 0):
             if not active[mm]:
                 continue

@@ -12,23 +12,27 @@ Prefetch: the CSR kernels read weights at random columns, which the
 hardware prefetcher cannot predict; :func:`prefetch` asks for a weight a row
 ahead of its use.
 
-Four-lane vectors: numba runs LLVM's loop vectorizer only, which vectorizes
+Lane vectors: numba runs LLVM's loop vectorizer only, which vectorizes
 an innermost loop. A register-blocked product whose lanes are not the inner
-loop's index (the gradient of many models at once, see
+loop's index (the logits and gradients of many models at once, see
 :func:`fastlr._kernels.dense.chunk_logistic_many`: per feature, a few rows'
-values times their residual vectors of several models) needs vectors held
-across that loop. :data:`vec4` is LLVM's ``<4 x double>`` as a numba value
-(one AVX register; two SSE registers elsewhere), with :func:`vload`,
-:func:`vstore`, :func:`vsplat`, :func:`vadd`, :func:`vmul`, :func:`vfma`,
-:func:`vabs` and :func:`vmax`. Their
-rounding is that of four float64 sums, products and multiply-adds, fused where
+values times the vectors of several models' weights or residuals) needs
+vectors held across that loop. :data:`vec4` is LLVM's ``<4 x double>`` as
+a numba value (one AVX register; two SSE registers elsewhere), :data:`vec8`
+its ``<8 x double>`` (one AVX-512 register, else two or four), with
+:func:`vload`, :func:`vstore`, :func:`vsplat` (``vload8``, ``vstore8``,
+``vsplat8``), :func:`vadd`, :func:`vmul`, :func:`vfma`, :func:`vabs` and
+:func:`vmax`. LLVM's vectorizer keeps to 256-bit registers on x86 CPUs
+that prefer them, even with AVX-512; written as vec8, the many-model
+products run at twice the multiply-add rate there. Their
+rounding is that of float64 sums, products and multiply-adds, fused where
 the target has FMA (as ``contract`` allows in every other kernel, whose
 scalar ``a += x * y`` compiles to the same fused instruction there: a lane
 gives the bits of the scalar code it replaces). The CSR epoch's narrow
 layout (:func:`fastlr._kernels.sparse.narrow_dot`) reads a column's eight
-weights as two of them: LLVM's SLP vectorizer does not pack its eight
+weights as two vec4: LLVM's SLP vectorizer does not pack its eight
 separate sums. The validation pass (:func:`fastlr._kernels.stats.moment_sums`)
-updates three per-column sums a row at a time with them: the loop vectorizer
+updates three per-column sums a row at a time with vec4: the loop vectorizer
 gives up on a loop that writes three arrays it cannot prove apart.
 
 All can be cached on disk like any other kernel: nothing in them depends on
@@ -186,25 +190,30 @@ def prefetch(typingctx, arr, idx):
     return sig, codegen
 
 
-class Vec4(types.Type):
-    """Numba type of four float64 lanes (LLVM ``<4 x double>``)."""
+class Lanes(types.Type):
+    """Numba type of ``width`` float64 lanes (LLVM ``<width x double>``)."""
 
-    def __init__(self):
-        super().__init__(name="vec4")
-
-
-vec4 = Vec4()
-_V4 = ir.VectorType(ir.DoubleType(), 4)
+    def __init__(self, width):
+        self.width = width
+        super().__init__(name=f"vec{width}")
 
 
-@register_model(Vec4)
-class _Vec4Model(models.PrimitiveModel):
+vec4 = Lanes(4)
+vec8 = Lanes(8)
+
+
+def _vector(width):
+    return ir.VectorType(ir.DoubleType(), width)
+
+
+@register_model(Lanes)
+class _LanesModel(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, _V4)
+        super().__init__(dmm, fe_type, _vector(fe_type.width))
 
 
 def _lanes_typed(arr, idx, dtypes=(types.float64,)):
-    """Whether ``arr[idx]`` starts four lanes: an array of one of
+    """Whether ``arr[idx]`` starts a run of lanes: an array of one of
     ``dtypes`` indexed by an integer (1-D) or a tuple of ``arr.ndim``
     integers."""
     if not (isinstance(arr, types.Array) and arr.dtype in dtypes):
@@ -215,7 +224,7 @@ def _lanes_typed(arr, idx, dtypes=(types.float64,)):
             and all(isinstance(t, types.Integer) for t in idx.types))
 
 
-def _lanes_pointer(context, builder, sig, args):
+def _lanes_pointer(context, builder, sig, args, width):
     arrty, idxty = sig.args[0], sig.args[1]
     if isinstance(idxty, types.Integer):
         idx = [context.cast(builder, args[1], idxty, types.intp)]
@@ -225,70 +234,85 @@ def _lanes_pointer(context, builder, sig, args):
                    strict=True)]
     ary = context.make_array(arrty)(context, builder, args[0])
     ptr = cgutils.get_item_pointer(context, builder, arrty, ary, idx)
-    lanes = ir.VectorType(context.get_value_type(arrty.dtype), 4)
+    lanes = ir.VectorType(context.get_value_type(arrty.dtype), width)
     return builder.bitcast(ptr, lanes.as_pointer())
 
 
-@intrinsic
-def vload(typingctx, arr, idx):
+def _lanes_io(vt, docs):
+    """:func:`vload`, :func:`vstore` and :func:`vsplat` for the lanes type
+    ``vt``, documented by ``docs``."""
+    width = vt.width
+    vec = _vector(width)
+
+    def load(typingctx, arr, idx):
+        if not _lanes_typed(arr, idx, (types.float64, types.float32)):
+            return None
+        sig = vt(arr, idx)
+
+        def codegen(context, builder, sig, args):
+            size = context.get_abi_sizeof(context.get_value_type(sig.args[0].dtype))
+            v = builder.load(_lanes_pointer(context, builder, sig, args, width),
+                             align=size)
+            return v if v.type == vec else builder.fpext(v, vec)
+
+        return sig, codegen
+
+    def store(typingctx, arr, idx, v):
+        if not (_lanes_typed(arr, idx) and v == vt):
+            return None
+        sig = types.void(arr, idx, vt)
+
+        def codegen(context, builder, sig, args):
+            builder.store(args[2], _lanes_pointer(context, builder, sig, args, width),
+                          align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    def splat(typingctx, x):
+        if not isinstance(x, (types.Float, types.Integer)):
+            return None
+        sig = vt(x)
+
+        def codegen(context, builder, sig, args):
+            x = context.cast(builder, args[0], sig.args[0], types.float64)
+            i32 = ir.IntType(32)
+            v = builder.insert_element(ir.Constant(vec, ir.Undefined), x,
+                                       ir.Constant(i32, 0))
+            return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, width),
+                                                            [0] * width))
+
+        return sig, codegen
+
+    for typer, doc in zip((load, store, splat), docs, strict=True):
+        typer.__doc__ = doc
+    return intrinsic(load), intrinsic(store), intrinsic(splat)
+
+
+vload, vstore, vsplat = _lanes_io(vec4, (
     """``arr[idx]`` and the three elements after it in memory, as a
     :data:`vec4`: float64 or float32 ``arr`` (float32 widened exactly, as
     ``np.float64(x)``) indexed by an integer (1-D) or a tuple of integers,
     one per axis (``vload(T, (j, 4))`` is ``T[j, 4:8]``; the four must be
-    adjacent in memory, as in a C-contiguous row)."""
-    if not _lanes_typed(arr, idx, (types.float64, types.float32)):
-        return None
-    sig = vec4(arr, idx)
-
-    def codegen(context, builder, sig, args):
-        size = context.get_abi_sizeof(context.get_value_type(sig.args[0].dtype))
-        v = builder.load(_lanes_pointer(context, builder, sig, args), align=size)
-        return v if v.type == _V4 else builder.fpext(v, _V4)
-
-    return sig, codegen
-
-
-@intrinsic
-def vstore(typingctx, arr, idx, v):
+    adjacent in memory, as in a C-contiguous row).""",
     """Store the four lanes of ``v`` where :func:`vload` ``(arr, idx)``
-    reads them."""
-    if not (_lanes_typed(arr, idx) and v == vec4):
-        return None
-    sig = types.void(arr, idx, vec4)
-
-    def codegen(context, builder, sig, args):
-        builder.store(args[2], _lanes_pointer(context, builder, sig, args), align=8)
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def vsplat(typingctx, x):
-    """A :data:`vec4` with ``x`` (converted to float64) in every lane."""
-    if not isinstance(x, (types.Float, types.Integer)):
-        return None
-    sig = vec4(x)
-
-    def codegen(context, builder, sig, args):
-        x = context.cast(builder, args[0], sig.args[0], types.float64)
-        i32 = ir.IntType(32)
-        v = builder.insert_element(ir.Constant(_V4, ir.Undefined), x,
-                                   ir.Constant(i32, 0))
-        return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, 4),
-                                                        [0, 0, 0, 0]))
-
-    return sig, codegen
+    reads them.""",
+    """A :data:`vec4` with ``x`` (converted to float64) in every lane."""))
+vload8, vstore8, vsplat8 = _lanes_io(vec8, (
+    """:func:`vload` of eight lanes, a :data:`vec8`.""",
+    """:func:`vstore` of eight lanes.""",
+    """:func:`vsplat` of eight lanes."""))
 
 
 def _lanes_op(arity, emit, doc):
-    """An intrinsic of ``arity`` :data:`vec4` arguments returning a vec4:
-    ``emit(builder, *args)`` builds it."""
+    """An intrinsic of ``arity`` arguments of one lanes type (:data:`vec4`
+    or :data:`vec8`) returning that type: ``emit(builder, *args)`` builds
+    it."""
 
     def typed(*args):
-        if any(a != vec4 for a in args):
+        if not isinstance(args[0], Lanes) or any(a != args[0] for a in args):
             return None
-        sig = vec4(*args)
+        sig = args[0](*args)
 
         def codegen(context, builder, sig, args):
             return emit(builder, *args)
@@ -309,13 +333,16 @@ def _lanes_op(arity, emit, doc):
 
 
 def _llvm_call(builder, name, *args):
-    """A call of the LLVM intrinsic ``name`` on vec4 arguments."""
-    fnty = ir.FunctionType(_V4, [_V4] * len(args))
+    """A call of the LLVM intrinsic ``llvm.<name>.v<width>f64`` on lanes
+    arguments."""
+    vec = args[0].type
+    name = f"llvm.{name}.v{vec.count}f64"
+    fnty = ir.FunctionType(vec, [vec] * len(args))
     return builder.call(cgutils.get_or_insert_function(builder.module, fnty, name),
                         list(args))
 
 
-vfma = _lanes_op(3, lambda b, x, y, z: _llvm_call(b, "llvm.fmuladd.v4f64", x, y, z),
+vfma = _lanes_op(3, lambda b, x, y, z: _llvm_call(b, "fmuladd", x, y, z),
                  """``a * b + c`` lane by lane (``llvm.fmuladd``: fused where the
                  target has FMA).""")
 
@@ -324,7 +351,7 @@ vmul = _lanes_op(2, lambda b, x, y: b.fmul(x, y),
 
 vadd = _lanes_op(2, lambda b, x, y: b.fadd(x, y), """``a + b`` lane by lane.""")
 
-vabs = _lanes_op(1, lambda b, x: _llvm_call(b, "llvm.fabs.v4f64", x),
+vabs = _lanes_op(1, lambda b, x: _llvm_call(b, "fabs", x),
                  """``|a|`` lane by lane.""")
 
 vmax = _lanes_op(2, lambda b, x, y: b.select(b.fcmp_ordered(">", y, x), y, x),
