@@ -738,9 +738,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         rows_at(blocks, block, p0, nb, rows)
         if kb == 0 and ci == 0:
             # the epoch's first task prepares batch 0
-            for mm in range(K):
-                batch_weights(W[mm], B[mm], mean[stat[mm]], scale[stat[mm]],
-                              center[mm], U[mm], C[mm])
+            batch_weights(W, B, mean, scale, stat, center, active, U, C)
             open_batch(ctl, 0)
         elif not is_open(ctl, kb):
             # read the chunk's rows while the batch before finishes
@@ -799,8 +797,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
                 step(W[mm], B[mm], g[mm], s[mm], scale[stat[mm]], cnt[mm], opt,
                      hyper[mm, 0], hyper[mm, 1], hyper[mm, 2], steps[mm], gsq[mm],
                      avg[mm], l1_u[mm], l1_q[mm])
-            batch_weights(W[mm], B[mm], mean[stat[mm]], scale[stat[mm]], center[mm],
-                          U[mm], C[mm])
+        batch_weights(W, B, mean, scale, stat, center, active, U, C)
         open_batch(ctl, kb + 1)
     return touched
 
