@@ -81,7 +81,7 @@ def test_a_failing_thread_releases_the_others():
         if threading.get_ident() != main:
             time.sleep(0.2)
             raise RuntimeError("worker failed")
-        assert team.wait_open(ctl, 10) == -1   # returns only when aborted
+        assert team.wait_open(ctl, 10, team.OPEN) == -1   # returns only when aborted
 
     outcome = {}
 

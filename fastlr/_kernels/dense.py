@@ -75,7 +75,11 @@ from .predict import add_rows
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
 from .team import (
     CHUNK,
+    DONE,
+    TAIL_PARTS,
     claim,
+    claim_part,
+    finish_part,
     finish_task,
     is_open,
     join,
@@ -727,6 +731,10 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     g = np.empty((K, k, n))
     s = np.empty((K, k))
     cnt = np.empty(K)
+    local = (g, s, cnt, center)
+    # a full batch's tail (not the last batch's, which is direct when it has
+    # one chunk) can be taken apart by the thread that waits for the next
+    shared = not solo and nch >= 2
     task = np.empty(6, dtype=np.int64)
     touched = 0.0
     clock = join(ctl)
@@ -738,7 +746,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         rows_at(blocks, block, p0, nb, rows)
         if kb == 0 and ci == 0:
             # the epoch's first task prepares batch 0
-            batch_weights(W, B, mean, scale, stat, center, active, U, C)
+            batch_weights(W, B, mean, scale, stat, center, active, U, C, 0, K)
             open_batch(ctl, 0)
         elif not is_open(ctl, kb):
             # read the chunk's rows while the batch before finishes
@@ -747,10 +755,17 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             # grows with K, and so does a normal wait on an idle machine: at
             # 16 yields a 16-model epoch on 1M x 100 left the team on an idle
             # machine (342 ms on 2 threads, 381 on 1; 230 ms with this)
+            if shared:
+                # once the batch before has all its chunks, take part of its tail
+                turn = wait_turn(ctl, kb * nch, clock, 4 * K - 3, DONE)
+                if turn < 0:
+                    break
+                waited = turn > 0
+                _tail(ctl, kb - 1, nch, False, opt, models, state, team, local)
             turn = wait_turn(ctl, kb, clock, 4 * K - 3)
             if turn < 0:
                 break
-            waited = turn > 0
+            waited = waited or turn > 0
         if many:
             # binary: k = 1, and the reshapes keep the arrays C-contiguous
             # (a slice [:, 0] would not be, and would not vectorize)
@@ -779,26 +794,14 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         direct = solo or end - kb * nch == 1
         if direct:
             if ci == 0:
-                _zero(g, s, cnt, active)
-            _add(g, s, cnt, acc, gpart, spart, lpart, active)
+                _zero(g, s, cnt, active, 0, K)
+            _add(g, s, cnt, acc, gpart, spart, lpart, active, 0, K)
         else:
             _park(G[ci], S[ci], L[ci], gpart, spart, lpart)
         if not finish_task(ctl, end):
             continue
-        # the batch's last chunk: reduce in chunk order, step, open the next
-        if not direct:
-            _zero(g, s, cnt, active)
-            for q in range(end - kb * nch):
-                _add(g, s, cnt, acc, G[q], S[q], L[q], active)
-        for mm in range(K):
-            if not active[mm]:
-                continue
-            if cnt[mm] > 0.0:
-                step(W[mm], B[mm], g[mm], s[mm], scale[stat[mm]], cnt[mm], opt,
-                     hyper[mm, 0], hyper[mm, 1], hyper[mm, 2], steps[mm], gsq[mm],
-                     avg[mm], l1_u[mm], l1_q[mm])
-        batch_weights(W, B, mean, scale, stat, center, active, U, C)
-        open_batch(ctl, kb + 1)
+        # the batch's last chunk: its tail (shared with a waiting thread)
+        _tail(ctl, kb, end - kb * nch, direct, opt, models, state, team, local)
     return touched
 
 
@@ -818,9 +821,44 @@ def _park(Gq, Sq, Lq, gpart, spart, lpart):
 
 
 @jit(inline=True)
-def _zero(g, s, cnt, active):
-    K, k, n = g.shape
-    for mm in range(K):
+def _tail(ctl, kb, nq, direct, opt, models, state, team, local):
+    """Batch ``kb``'s serial tail, in parts (:func:`fastlr._kernels.team.claim_part`:
+    the models ``lo .. hi - 1`` of each), as many as this thread claims:
+    per model the sum of the batch's ``nq`` chunk slots in chunk order
+    (``direct``: this thread's own sums ``local``, added as it went), its
+    step and its next batch's weights. Whoever completes the last part
+    opens batch ``kb + 1``. Each model's arithmetic is the same whichever
+    thread runs its part (16 models, 1M x 100, batch 256: the tail on one
+    thread was a fifth of the epoch on two)."""
+    mean, scale, stat, hyper, fold, row_fold, active = models
+    W, B, steps, gsq, avg, l1_u, l1_q = state
+    U, C, G, S, L, _, acc = team
+    g, s, cnt, center = local
+    K = W.shape[0]
+    parts = min(TAIL_PARTS, K)
+    for p in range(parts if kb >= 0 else 0):
+        if not claim_part(ctl, p, kb):
+            continue
+        lo = p * K // parts
+        hi = (p + 1) * K // parts
+        if not direct:
+            _zero(g, s, cnt, active, lo, hi)
+            for q in range(nq):
+                _add(g, s, cnt, acc, G[q], S[q], L[q], active, lo, hi)
+        for mm in range(lo, hi):
+            if active[mm] and cnt[mm] > 0.0:
+                step(W[mm], B[mm], g[mm], s[mm], scale[stat[mm]], cnt[mm], opt,
+                     hyper[mm, 0], hyper[mm, 1], hyper[mm, 2], steps[mm], gsq[mm],
+                     avg[mm], l1_u[mm], l1_q[mm])
+        batch_weights(W, B, mean, scale, stat, center, active, U, C, lo, hi)
+        if finish_part(ctl, parts, kb):
+            open_batch(ctl, kb + 1)
+
+
+@jit(inline=True)
+def _zero(g, s, cnt, active, lo, hi):
+    k, n = g.shape[1], g.shape[2]
+    for mm in range(lo, hi):
         if active[mm]:
             cnt[mm] = 0.0
             for c in range(k):
@@ -830,10 +868,11 @@ def _zero(g, s, cnt, active):
 
 
 @jit(inline=True)
-def _add(g, s, cnt, acc, gq, sq, lq, active):
-    """Add a chunk's sums (``gq``, ``sq``, ``lq``) of every active model."""
-    K, k, n = g.shape
-    for mm in range(K):
+def _add(g, s, cnt, acc, gq, sq, lq, active, lo, hi):
+    """Add a chunk's sums (``gq``, ``sq``, ``lq``) of the active models
+    ``lo .. hi - 1``."""
+    k, n = g.shape[1], g.shape[2]
+    for mm in range(lo, hi):
         if not active[mm]:
             continue
         for c in range(k):

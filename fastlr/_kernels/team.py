@@ -50,6 +50,7 @@ import numpy as np
 from numba.np.ufunc import parallel as numba_parallel
 
 from .intrinsics import (
+    claim_next,
     cpu_relax,
     cycles,
     fetch_add,
@@ -68,7 +69,11 @@ DONE = 16     # tasks completed
 OPEN = 32     # the batch that may run (batches below it are finished)
 ABORT = 48    # non-zero: stop
 MEMBERS = 56  # threads that have joined the epoch and not left it
-CTL_SIZE = 64
+#: Parts of a batch's serial tail that threads take apart (:func:`claim_part`).
+TAIL_PARTS = 2
+PART = 64     # per part p, at PART + 16 p: the next batch whose part p is free
+PART_DONE = PART + 16 * TAIL_PARTS   # tail parts completed
+CTL_SIZE = PART_DONE + 16
 
 #: Polls of the batch flag between yields of the core.
 SPIN_YIELD = 200
@@ -131,12 +136,14 @@ def claim(ctl, ntasks, nch, batch_size, m, task):
 
 
 @jit()
-def wait_open(ctl, k):
-    """Spin until batch ``k`` is open; return the number of times the core
-    was yielded meanwhile, or -1 if the team aborted instead."""
+def wait_open(ctl, k, slot):
+    """Spin until batch ``k`` is open (``ctl[slot] >= k``: ``slot`` OPEN;
+    DONE waits for the first ``k`` tasks instead); return the number of
+    times the core was yielded meanwhile, or -1 if the team aborted
+    instead."""
     polls = 0
     yields = 0
-    while load_acquire(ctl, OPEN) < k:
+    while load_acquire(ctl, slot) < k:
         if load_acquire(ctl, ABORT) != 0:
             return -1
         cpu_relax()
@@ -171,13 +178,13 @@ def join(ctl):
 
 
 @jit(inline=True)
-def wait_turn(ctl, k, clock, scale):
+def wait_turn(ctl, k, clock, scale, slot=OPEN):
     """:func:`wait_open` for batch (or phase) ``k``, timed into ``clock``
     (from :func:`join`): -1 if the team aborted, 1 if the thread should
     leave the team after this task (:func:`retire`, ``scale`` as there),
     else 0."""
     before = cycles()
-    yields = wait_open(ctl, k)
+    yields = wait_open(ctl, k, slot)
     if yields < 0:
         return -1
     now = cycles()
@@ -211,6 +218,25 @@ def finish_task(ctl, end):
 @jit(inline=True)
 def open_batch(ctl, k):
     store_release(ctl, OPEN, k)
+
+
+@jit(inline=True)
+def claim_part(ctl, p, k):
+    """Claim part ``p`` of batch ``k``'s serial tail: True for exactly one
+    thread. A batch's tail, split into ``parts <= TAIL_PARTS`` parts that
+    touch disjoint state, is run by the thread that completed its last
+    chunk and by any thread waiting for the next batch
+    (:func:`fastlr._kernels.dense.epoch`); whoever completes the last part
+    (:func:`finish_part`) opens the next batch. Every part of every batch
+    is claimed once, in batch order."""
+    return claim_next(ctl, PART + 16 * p, k) != 0
+
+
+@jit(inline=True)
+def finish_part(ctl, parts, k):
+    """Count a part of batch ``k``'s tail done; True if it completed the
+    tail (the caller then opens batch ``k + 1``)."""
+    return fetch_add(ctl, PART_DONE, 1) + 1 >= parts * (k + 1)
 
 
 def control():

@@ -128,9 +128,9 @@ def can_fold_mean(mean, scale):
 
 
 @jit(exact=True)
-def batch_weights(W, B, mean, scale, stat, center, active, U, C):
+def batch_weights(W, B, mean, scale, stat, center, active, U, C, lo, hi):
     """Raw-space weights ``U = W / scale`` of a batch and its biases, for
-    the active models of a stack (``W`` (K, k, n), ``B`` (K, k), model
+    the active models ``lo .. hi - 1`` of a stack (``W`` (K, k, n), ``B`` (K, k), model
     ``mm``'s standardization the row ``stat[mm]`` of ``mean`` and
     ``scale``): ``B`` on centred rows, ``B - U . mean`` on raw rows
     (``center[mm]`` False).
@@ -141,18 +141,18 @@ def batch_weights(W, B, mean, scale, stat, center, active, U, C):
     dependent multiply-adds, and 16 models' took about a quarter of the
     serial tail of a batch (1M x 100, batch 256).
     """
-    K, k, n = W.shape
-    for mm in range(K):
+    k, n = W.shape[1], W.shape[2]
+    for mm in range(lo, hi):
         if active[mm]:
             sc = scale[stat[mm]]
             for c in range(k):
                 for j in range(n):
                     U[mm, c, j] = W[mm, c, j] / sc[j]
     for c in range(k):
-        for m0 in range(0, K, 4):
-            # four models (the last repeated past K), computed whether or not
-            # they are active or centred, stored where they are active
-            m1, m2, m3 = min(m0 + 1, K - 1), min(m0 + 2, K - 1), min(m0 + 3, K - 1)
+        for m0 in range(lo, hi, 4):
+            # four models (the last repeated past hi), computed whether or
+            # not they are active or centred, stored where they are active
+            m1, m2, m3 = min(m0 + 1, hi - 1), min(m0 + 2, hi - 1), min(m0 + 3, hi - 1)
             u0, u1, u2, u3 = U[m0, c], U[m1, c], U[m2, c], U[m3, c]
             e0, e1 = mean[stat[m0]], mean[stat[m1]]
             e2, e3 = mean[stat[m2]], mean[stat[m3]]
