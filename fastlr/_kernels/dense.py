@@ -245,6 +245,17 @@ def lanes(K):
 
 
 @jit(inline=True)
+def _six_rows(rows, q, nb):
+    """The rows at positions ``q .. q + 5`` of a chunk of ``nb``; a position
+    past the chunk stands in as row ``q`` (its residuals are 0, its logits
+    are not used)."""
+    i0 = rows[q]
+    return (i0, rows[q + 1] if q + 1 < nb else i0, rows[q + 2] if q + 2 < nb else i0,
+            rows[q + 3] if q + 3 < nb else i0, rows[q + 4] if q + 4 < nb else i0,
+            rows[q + 5] if q + 5 < nb else i0)
+
+
+@jit(inline=True)
 def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p, Xf, rows, h0, h1):
     """``Z[p + s Kp + t : ... + w] = sum_j x_s[j] * Ut[j Kp + t : ... + w]``
     for the six rows ``i0 .. i5`` (s = 0 .. 5), ``w`` = 16 (``wide``) or 8
@@ -286,13 +297,14 @@ def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p, Xf, rows, h0,
 
 
 @jit(inline=True)
-def _gradient_block(X, i0, i1, i2, i3, i4, i5, r, p, Kp, t, wide, Gt):
+def _gradient_block(X, i0, i1, i2, i3, i4, i5, r, p, Kp, t, wide, first, Gt):
     """``Gt[j, t:t + w] += sum_s x_s[j] * r[p + s Kp + t : ... + w]`` over the
     six rows ``i0 .. i5``, for every feature j; ``w`` = 16 (``wide``) or 8
-    models. The residual vectors stay in registers across the features (12
-    of them for 16 models), each feature's element of a row is broadcast to
-    the lanes: 12 multiply-adds per 2 loads, 2 stores and 6 broadcasts, no
-    horizontal sums. Each lane's sum runs over the rows in order."""
+    models; ``first``: ``=`` (the sum from zero) instead of ``+=``. The
+    residual vectors stay in registers across the features (12 of them for
+    16 models), each feature's element of a row is broadcast to the lanes:
+    12 multiply-adds per 2 loads, 2 stores and 6 broadcasts, no horizontal
+    sums. Each lane's sum runs over the rows in order."""
     n = X.shape[1]
     r00 = vload8(r, p + t)
     r10 = vload8(r, p + Kp + t)
@@ -309,8 +321,8 @@ def _gradient_block(X, i0, i1, i2, i3, i4, i5, r, p, Kp, t, wide, Gt):
     r51 = vload8(r, p + 5 * Kp + t + w)
     for j in range(n):
         b = j * Kp + t
-        g0 = vload8(Gt, b)
-        g1 = vload8(Gt, b + w)
+        g0 = vsplat8(0.0) if first else vload8(Gt, b)
+        g1 = vsplat8(0.0) if first else vload8(Gt, b + w)
         x = vsplat8(X[i0, j])
         g0, g1 = vfma(x, r00, g0), vfma(x, r01, g1)
         x = vsplat8(X[i1, j])
@@ -444,13 +456,7 @@ def _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh):
                 Ut[j * Kp + t] = U[mm, j] if t < Ka else 0.0
     Xf = X.reshape(-1)
     for q in range(0, nb, GRAD_ROWS):
-        # a row past the chunk stands in as row q (its logits are not used)
-        i0 = rows[q]
-        i1 = rows[q + 1] if q + 1 < nb else i0
-        i2 = rows[q + 2] if q + 2 < nb else i0
-        i3 = rows[q + 3] if q + 3 < nb else i0
-        i4 = rows[q + 4] if q + 4 < nb else i0
-        i5 = rows[q + 5] if q + 5 < nb else i0
+        i0, i1, i2, i3, i4, i5 = _six_rows(rows, q, nb)
         h1 = min(q + 2 * GRAD_ROWS, nb)
         t = 0
         while t < Kp:
@@ -605,20 +611,13 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
                 gpart[mm, j] -= mu[j] * spart[mm]
         return
     # six rows by eight (or four) models
-    for p in range(n * Kp):
-        Gt[p] = 0.0
     for q in range(0, nb, GRAD_ROWS):
-        # a row past the chunk stands in as row q (its residuals are 0)
-        i0 = rows[q]
-        i1 = rows[q + 1] if q + 1 < nb else i0
-        i2 = rows[q + 2] if q + 2 < nb else i0
-        i3 = rows[q + 3] if q + 3 < nb else i0
-        i4 = rows[q + 4] if q + 4 < nb else i0
-        i5 = rows[q + 5] if q + 5 < nb else i0
+        i0, i1, i2, i3, i4, i5 = _six_rows(rows, q, nb)
         t = 0
         while t < Kp:
             wide = t + 16 <= Kp
-            _gradient_block(X, i0, i1, i2, i3, i4, i5, r, q * Kp, Kp, t, wide, Gt)
+            _gradient_block(X, i0, i1, i2, i3, i4, i5, r, q * Kp, Kp, t, wide, q == 0,
+                            Gt)
             t += 16 if wide else 8
     # out of the (feature, model) layout, the mean folded out
     for t in range(Ka):
@@ -766,13 +765,19 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             if turn < 0:
                 break
             waited = waited or turn > 0
+        # one thread alone (no slots) adds each chunk as it goes; a team
+        # parks it in its slot, and the batch's last chunk adds them all:
+        # the same additions in the same order either way
+        direct = solo or end - kb * nch == 1
         if many:
             # binary: k = 1, and the reshapes keep the arrays C-contiguous
-            # (a slice [:, 0] would not be, and would not vectorize)
+            # (a slice [:, 0] would not be, and would not vectorize); each
+            # sum is written once, so straight into the chunk's slot
+            gq, sq, lq = (gpart, spart, lpart) if direct else (G[ci], S[ci], L[ci])
             chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat,
                                 U.reshape((K, n)), C.reshape(K), opt.track_loss,
                                 Fk, Zk, F, Pk, Gk, Uk, kb != ut_batch,
-                                gpart.reshape((K, n)), spart.reshape(K), lpart)
+                                gq.reshape((K, n)), sq.reshape(K), lq)
             ut_batch = kb
         for mm in range(K if not many else 0):
             if not active[mm]:
@@ -788,15 +793,11 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
                 spart[mm, 0] = o6[0]
                 for q in range(5):
                     lpart[mm, q] = o6[q + 1]
-        # one thread alone (no slots) adds each chunk as it goes; a team
-        # parks it in its slot, and the batch's last chunk adds them all:
-        # the same additions in the same order either way
-        direct = solo or end - kb * nch == 1
         if direct:
             if ci == 0:
                 _zero(g, s, cnt, active, 0, K)
             _add(g, s, cnt, acc, gpart, spart, lpart, active, 0, K)
-        else:
+        elif not many:
             _park(G[ci], S[ci], L[ci], gpart, spart, lpart)
         if not finish_task(ctl, end):
             continue
