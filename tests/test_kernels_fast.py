@@ -12,6 +12,17 @@ import fastlr
 from fastlr import _dispatch, reference
 from fastlr._dispatch import as_data
 from fastlr._kernels import scalar
+from fastlr._kernels.intrinsics import (
+    vadd,
+    vfma,
+    vload,
+    vload8,
+    vmul,
+    vsplat,
+    vsplat8,
+    vstore,
+    vstore8,
+)
 from fastlr._kernels.update import LR_CONSTANT, hyperparameters, options
 from fastlr._order import EpochOrder, block_rows, rows_of
 from fastlr._state import ModelStack, ModelState
@@ -34,6 +45,43 @@ def test_log1p_unit_matches_numpy():
                         np.exp(-np.linspace(0, 700, 1000))])
     got = np.array([scalar.log1p_unit(v) for v in e])
     np.testing.assert_allclose(got, np.log1p(e), rtol=1e-15, atol=0)
+
+
+@numba.njit(fastmath={"contract"}, error_model="numpy")
+def _lanes_by_vectors(a, b, c, out4, out8):
+    """``a * b + c`` (then ``+ a``, ``* c``), eight elements at a time, as
+    two vec4 into ``out4`` and one vec8 into ``out8`` (``a`` float32 or
+    float64, widened)."""
+    for i in range(0, a.shape[0], 8):
+        for h in (0, 4):
+            v = vfma(vload(a, i + h), vload(b, i + h), vload(c, i + h))
+            v = vmul(vadd(v, vload(a, i + h)), vadd(vload(c, i + h), vsplat(0.0)))
+            vstore(out4, i + h, v)
+        w = vfma(vload8(a, i), vload8(b, i), vload8(c, i))
+        w = vmul(vadd(w, vload8(a, i)), vadd(vload8(c, i), vsplat8(0.0)))
+        vstore8(out8, i, w)
+
+
+@numba.njit(fastmath={"contract"}, error_model="numpy")
+def _lanes_by_scalars(a, b, c, out):
+    for i in range(a.shape[0]):
+        out[i] = (np.float64(a[i]) * b[i] + c[i] + np.float64(a[i])) * c[i]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_four_and_eight_lanes_round_as_scalar_code(dtype):
+    """The lane vectors of the many-model and statistics kernels
+    (:mod:`fastlr._kernels.intrinsics`): the same bits as the scalar code
+    they replace (``a * b + c`` fused where the target has FMA, as
+    ``contract`` fuses it), for both widths and float32 input widened."""
+    rng = np.random.default_rng(3)
+    a = (rng.normal(size=64) * 10.0 ** rng.integers(-5, 5, 64)).astype(dtype)
+    b, c = rng.normal(size=64), rng.normal(size=64)
+    out4, out8, want = np.empty(64), np.empty(64), np.empty(64)
+    _lanes_by_vectors(a, b, c, out4, out8)
+    _lanes_by_scalars(a, b, c, want)
+    np.testing.assert_array_equal(out4, want)
+    np.testing.assert_array_equal(out8, want)
 
 
 @pytest.mark.parametrize("m, block", [(1000, 20), (1001, 20), (7, 3), (5, 5), (5, 1)])
