@@ -17,12 +17,15 @@ Threads share one epoch: its tasks are the chunks of every batch, in order.
 A thread claims the next task with an atomic counter (:func:`claim`), waits
 until the task's batch is open (:func:`wait_open`), computes the chunk's
 partial sums into the chunk's own slot, and counts the task done. The
-thread that completes a batch's last chunk reduces the slots in chunk
-order (one thread alone adds each chunk as it goes: the same order, no
-slots), takes the step, and opens the next batch with a release store
-(:func:`open_batch`). The sums and updates are therefore the one-thread
-epoch's, whoever computed what: results are bit-identical for any number of
-threads.
+batch's serial tail then reduces the slots in chunk order (one thread alone
+adds each chunk as it goes: the same order, no slots), takes the step, and
+opens the next batch with a release store (:func:`open_batch`). The tail
+comes in parts over disjoint models (:func:`claim_part`): the thread that
+completed the batch's last chunk claims them, and so does a thread that
+waits for the next batch once every chunk of this one is done (it waits on
+DONE first); whoever completes the last part opens the next batch. The
+sums and updates are therefore the one-thread epoch's, whoever computed
+what: results are bit-identical for any number of threads.
 
 Guarantees: no thread waits for a task that no running thread has claimed,
 so the team cannot deadlock even if its threads run one after another (a
