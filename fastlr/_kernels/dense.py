@@ -256,6 +256,14 @@ def _six_rows(rows, q, nb):
 
 
 @jit(inline=True)
+def _fma_row(x, va, vb, ga, gb):
+    """``(ga + x va, gb + x vb)``: one element of a row broadcast once to
+    the lanes of two vectors of models."""
+    xs = vsplat8(x)
+    return vfma(xs, va, ga), vfma(xs, vb, gb)
+
+
+@jit(inline=True)
 def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p, Xf, rows, h0, h1):
     """``Z[p + s Kp + t : ... + w] = sum_j x_s[j] * Ut[j Kp + t : ... + w]``
     for the six rows ``i0 .. i5`` (s = 0 .. 5), ``w`` = 16 (``wide``) or 8
@@ -272,18 +280,12 @@ def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p, Xf, rows, h0,
         b = j * Kp + t
         u0 = vload8(Ut, b)
         u1 = vload8(Ut, b + 8) if wide else u0
-        x = vsplat8(X[i0, j])
-        a00, a01 = vfma(x, u0, a00), vfma(x, u1, a01)
-        x = vsplat8(X[i1, j])
-        a10, a11 = vfma(x, u0, a10), vfma(x, u1, a11)
-        x = vsplat8(X[i2, j])
-        a20, a21 = vfma(x, u0, a20), vfma(x, u1, a21)
-        x = vsplat8(X[i3, j])
-        a30, a31 = vfma(x, u0, a30), vfma(x, u1, a31)
-        x = vsplat8(X[i4, j])
-        a40, a41 = vfma(x, u0, a40), vfma(x, u1, a41)
-        x = vsplat8(X[i5, j])
-        a50, a51 = vfma(x, u0, a50), vfma(x, u1, a51)
+        a00, a01 = _fma_row(X[i0, j], u0, u1, a00, a01)
+        a10, a11 = _fma_row(X[i1, j], u0, u1, a10, a11)
+        a20, a21 = _fma_row(X[i2, j], u0, u1, a20, a21)
+        a30, a31 = _fma_row(X[i3, j], u0, u1, a30, a31)
+        a40, a41 = _fma_row(X[i4, j], u0, u1, a40, a41)
+        a50, a51 = _fma_row(X[i5, j], u0, u1, a50, a51)
         if (j & 7) == 0:
             for h in range(h0, h1):
                 prefetch(Xf, rows[h] * n + j)
@@ -323,18 +325,10 @@ def _gradient_block(X, i0, i1, i2, i3, i4, i5, r, p, Kp, t, wide, first, Gt):
         b = j * Kp + t
         g0 = vsplat8(0.0) if first else vload8(Gt, b)
         g1 = vsplat8(0.0) if first else vload8(Gt, b + w)
-        x = vsplat8(X[i0, j])
-        g0, g1 = vfma(x, r00, g0), vfma(x, r01, g1)
-        x = vsplat8(X[i1, j])
-        g0, g1 = vfma(x, r10, g0), vfma(x, r11, g1)
-        x = vsplat8(X[i2, j])
-        g0, g1 = vfma(x, r20, g0), vfma(x, r21, g1)
-        x = vsplat8(X[i3, j])
-        g0, g1 = vfma(x, r30, g0), vfma(x, r31, g1)
-        x = vsplat8(X[i4, j])
-        g0, g1 = vfma(x, r40, g0), vfma(x, r41, g1)
-        x = vsplat8(X[i5, j])
-        g0, g1 = vfma(x, r50, g0), vfma(x, r51, g1)
+        for x, ra, rb in ((X[i0, j], r00, r01), (X[i1, j], r10, r11),
+                          (X[i2, j], r20, r21), (X[i3, j], r30, r31),
+                          (X[i4, j], r40, r41), (X[i5, j], r50, r51)):
+            g0, g1 = _fma_row(x, ra, rb, g0, g1)
         if wide:
             vstore8(Gt, b + 8, g1)
         vstore8(Gt, b, g0)
