@@ -232,9 +232,10 @@ GRAD_ROWS = 6
 #: From this many active models on, :func:`chunk_logistic_many` takes the
 #: logits and the gradient in the outer-product form (:func:`_logit_block`,
 #: :func:`_gradient_block`); below, a model's share of the padded lanes
-#: costs more than the form saves (one thread, 200k x 100, epoch vs the
-#: row-pair form: 0.93x at 16 models, 0.985x at 8, 1.05x at 4, 1.28x at 2).
-OUTER_MIN_MODELS = 12
+#: costs more than the form saves (1M x 100, epoch, minimums of 7 rounds in
+#: one process, outer form vs pairs: 0.84x at 8 models on two threads and
+#: 0.81x on one, 0.96x / 0.99x at 4, 1.32x / 1.02x at 2).
+OUTER_MIN_MODELS = 8
 
 
 @jit(inline=True)
