@@ -180,10 +180,13 @@ def truncate(z, u, q):
     return out if z != 0.0 else z
 
 
-# The step is compiled without ``reassoc``: with it LLVM may regroup
-# ``q + (w - z)`` or ``z - (u + q)`` of the L1 truncation differently where
-# it is inlined, and threaded and serial epochs would no longer be
-# bit-identical. Its loops are elementwise, so they vectorize without it.
+# The step is inlined into its callers at numba's level, so it is compiled
+# with their flags, not with ``exact``'s: the dense epoch's include
+# ``reassoc`` (an inlined sum vectorizes there, which it does not under
+# ``exact``: checked on the generated code), the CSR epoch's do not. With
+# ``reassoc`` LLVM may regroup ``q + (w - z)`` or ``z - (u + q)`` of the L1
+# truncation; threaded and serial epochs stay bit-identical because each
+# storage's serial and threaded paths run one compiled epoch.
 @jit(exact=True, inline=True)
 def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
     """One SGD update of one model from a batch's gradient sums, in place.
