@@ -605,7 +605,7 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
             for j in range(n):
                 gpart[mm, j] -= mu[j] * spart[mm]
         return
-    # six rows by eight (or four) models
+    # six rows by 16 (or 8) models
     for q in range(0, nb, GRAD_ROWS):
         i0, i1, i2, i3, i4, i5 = _six_rows(rows, q, nb)
         t = 0
