@@ -704,6 +704,9 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             nact += 1
     ids = ids[:nact]
     many = nact > 1 and not any_center
+    # the outer form writes each of a chunk's sums once: straight into the
+    # chunk's slot (the row-pair form adds to them, in this thread's buffers)
+    in_slot = many and nact >= OUTER_MIN_MODELS
     Kp = lanes(K) if many else 0
     Fk = np.empty((7, (CHUNK + GRAD_ROWS) * Kp))
     Zk = np.empty((CHUNK + GRAD_ROWS) * Kp)
@@ -766,9 +769,9 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         direct = solo or end - kb * nch == 1
         if many:
             # binary: k = 1, and the reshapes keep the arrays C-contiguous
-            # (a slice [:, 0] would not be, and would not vectorize); each
-            # sum is written once, so straight into the chunk's slot
-            gq, sq, lq = (gpart, spart, lpart) if direct else (G[ci], S[ci], L[ci])
+            # (a slice [:, 0] would not be, and would not vectorize)
+            slot = in_slot and not direct
+            gq, sq, lq = (G[ci], S[ci], L[ci]) if slot else (gpart, spart, lpart)
             chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat,
                                 U.reshape((K, n)), C.reshape(K), opt.track_loss,
                                 Fk, Zk, F, Pk, Gk, Uk, kb != ut_batch,
@@ -792,7 +795,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             if ci == 0:
                 _zero(g, s, cnt, active, 0, K)
             _add(g, s, cnt, acc, gpart, spart, lpart, active, 0, K)
-        elif not many:
+        elif not in_slot:
             _park(G[ci], S[ci], L[ci], gpart, spart, lpart)
         if not finish_task(ctl, end):
             continue
