@@ -149,7 +149,7 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
         opt = options(loss_kind, schedule, power_t, average_start, fit_intercept,
                       track)
         acc = run(*order.next(), opt)
-        finite = stack.finite_models()
+        finite = acc[:, 5] > 0.0
         for mm in np.flatnonzero(stack.active):
             loss = acc[mm, 0] / denom[mm] if track else math.nan
             seen = loss if track else acc[mm, 1] / denom[mm]

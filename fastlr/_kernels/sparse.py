@@ -667,11 +667,11 @@ def wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, c0, c1
 def batch_scratch(m, batch_size, slots, wide):
     """The scratch of the table epochs (:func:`epoch`,
     :func:`lean_softmax_epoch`): a batch's rows and the next batch's first
-    (nb + 1,) int64, the residuals (nb, ``slots``), a row's logits
-    (``wide``,) and the lane layout's step coefficients (``wide``,)."""
+    (nb + 1,) int64, the residuals (nb, ``slots``), the batch's logits
+    (nb, ``wide``) and the lane layout's step coefficients (``wide``,)."""
     nb = min(batch_size, m)
-    return (np.empty(nb + 1, dtype=np.int64), np.zeros((nb, slots)), np.zeros(wide),
-            np.zeros(wide))
+    return (np.empty(nb + 1, dtype=np.int64), np.zeros((nb, slots)),
+            np.zeros((nb, wide)), np.zeros(wide))
 
 
 @jit()
@@ -696,7 +696,7 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
     table and the scratch; :func:`lean_softmax_batches` runs the batches."""
     m = indptr.shape[0] - 1
     scale, stat = models[1], models[2]
-    W = state[0]
+    W, B = state[0], state[1]
     k = W.shape[1]
     n = W.shape[2]
     scaled, isc = inverse_scale(scale[stat[0]])
@@ -710,11 +710,24 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
     rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, NARROW, NARROW)
     s = lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size,
                              opt, models, state, acc,
-                             (T, T.reshape(n * width), rowbuf, R, dot, cr8, np.empty(k),
-                              np.empty(k)), scaled)
+                             (T, T.reshape(n * width), rowbuf, R, dot[0], cr8,
+                              np.empty(k), np.empty(k)), scaled)
+    nan = 0.0
     for j in range(n):
         for c in range(k):
             W[0, c, j] = T[j, c] * s
+            nan += W[0, c, j] * 0.0
+    record_finite(acc, 0, nan, B)
+
+
+@jit(exact=True, inline=True)
+def record_finite(acc, mm, nan, B):
+    """``acc[mm, 5]`` = 1.0 if model ``mm``'s weights, summed into ``nan``
+    each times 0 (NaN for an infinite or NaN weight, else 0), and its
+    intercepts are finite, else 0.0."""
+    for c in range(B.shape[1]):
+        nan += B[mm, c] * 0.0
+    acc[mm, 5] = 1.0 if nan == 0.0 else 0.0
 
 
 @jit(exact=True, runtime=False)
@@ -827,7 +840,9 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     thread), O(nnz * K + n * K).
 
     The arguments, update rules and outputs of
-    :func:`fastlr._kernels.dense.epoch` (``acc`` (K, 5) in place of the team),
+    :func:`fastlr._kernels.dense.epoch` (``acc`` (K, 6) in place of the team:
+    its last column set to 1.0 where a model's weights and intercepts are
+    finite after the epoch, else 0.0),
     on ``x / scale`` (no centering: ``models``' means are ignored). Each batch
     takes two passes over its rows' entries: logits, residuals and losses
     at the batch's starting weights, then the gradient step applied row by
@@ -891,8 +906,8 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     mark = np.full(n if use_g else 0, -1, dtype=np.int64)
     rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, R_, wide)
     cst = np.zeros(K)
-    # the binary models' per-row scratch (see the residuals below)
-    F = np.empty((9, K))
+    # the binary models' scratch for a batch (see batch_residuals)
+    F = np.empty((9, 0 if opt.loss == LOSS_SOFTMAX else min(batch_size, m) * K))
     none = indices[:0]
     z = np.empty(k)
     S = np.empty((K, k))
@@ -907,6 +922,11 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     # pay everything deferred: the state is the eager one again
     if need_sync:
         catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, hyper, gsq)
+    # (and whether the models' weights are finite: w * 0 is NaN for an
+    # infinite or NaN w, else 0)
+    nan = cst
+    for mm in range(K):
+        nan[mm] = 0.0
     for j in range(n):   # the table row by row: one pass over it
         for mm in range(K):
             for c in range(k):
@@ -919,8 +939,60 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 if resident:
                     if s[mm] != 1.0:
                         T[j, col] *= s[mm]
-                elif width > 1 or s[mm] != 1.0:
-                    W[mm, c, j] = T[j, col] * s[mm]
+                    nan[mm] += T[j, col] * 0.0
+                else:
+                    if width > 1 or s[mm] != 1.0:
+                        W[mm, c, j] = T[j, col] * s[mm]
+                    nan[mm] += W[mm, c, j] * 0.0
+    for mm in range(K):
+        record_finite(acc, mm, nan[mm], B)
+
+
+@jit(exact=True, inline=True)
+def batch_residuals(y, sw, models, B, s, D, rows, bsz, F, track_loss, acc, cnt, S, R):
+    """The binary models' residuals ``R[pos, mm]`` and losses for a batch's
+    positions from their logits ``D[pos, mm]`` (at the batch's starting
+    weights ``s * T``), the batch's K * bsz pairs at once with the
+    vectorized exp of the dense epoch (the same arithmetic for one model or
+    many: on 16 models a pass per row cost about a quarter of the epoch);
+    each model's sums still taken in position order. ``F`` (9, >= bsz * K)
+    scratch."""
+    mean, scale, stat, hyper, fold, row_fold, active = models
+    K = cnt.shape[0]
+    nel = bsz * K
+    zk, yk, wk, hk, ek, tk, rk, lk, bk = (F[0], F[1], F[2], F[3], F[4], F[5], F[6],
+                                          F[7], F[8])
+    weighted = sw.shape[0] > 0
+    folds = row_fold.shape[0] > 0
+    for pos in range(bsz):
+        i = rows[pos]
+        yi = np.float64(y[i])
+        wt = sw[i] if weighted else 1.0
+        for mm in range(K):
+            q = pos * K + mm
+            zk[q] = s[mm] * D[pos, mm] + B[mm, 0]
+            yk[q] = yi
+            held = folds and row_fold[i] == fold[mm]
+            wk[q] = wt if active[mm] and not held else 0.0
+            hk[q] = 1.0 if active[mm] and held else 0.0
+    exp_neg_abs(zk, nel, ek, tk)
+    residuals(zk, yk, wk, nel, True, track_loss, ek, rk, lk, bk)
+    for pos in range(bsz):
+        i = rows[pos]
+        for mm in range(K):
+            q = pos * K + mm
+            R[pos, mm] = rk[q]
+            if hk[q] > 0.0:   # held out: scored only
+                wt = sw[i] if weighted else 1.0
+                t = zk[q] if yk[q] == 0.0 else -zk[q]
+                acc[mm, 2] += wt * (log1p_unit(ek[q]) + max(t, 0.0))
+                acc[mm, 3] += wt
+            elif active[mm]:
+                acc[mm, 0] += lk[q]
+                acc[mm, 1] += bk[q]
+                acc[mm, 4] += 1.0
+                cnt[mm] += 1.0
+                S[mm, 0] += rk[q]
 
 
 @jit(exact=True, runtime=False)
@@ -951,8 +1023,6 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     adagrad = opt.schedule == LR_ADAGRAD
     averaging = lazy and opt.average_start > 0
     use_g = (not lazy) or adagrad
-    zk, yk, wk, hk, ek, tk = F[0], F[1], F[2], F[3], F[4], F[5]
-    rk, lk, bk = F[6], F[7], F[8]
     none = indices[:0]
     nbatch = 0
     for start in range(0, m, batch_size):
@@ -984,7 +1054,6 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                         mark[j] = nbatch
                         touched[nt] = j
                         nt += 1
-            wt = sw[i] if weighted else 1.0
             # every model's logits: a column's K * k weights are side by
             # side, so eight (or four) of them are read together and summed
             # in registers; each still adds its entries in row order, as a
@@ -992,53 +1061,21 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
             col = 0
             if narrow:
                 for col in range(0, wide, NARROW):
-                    narrow_dot(data, indices, lo, hi, T, iv, scaled, col, R_, dot)
+                    narrow_dot(data, indices, lo, hi, T, iv, scaled, col, R_, dot[pos])
                 col = R_
             while col < R_:
                 four = col + 4 <= R_
                 wide_dot(data, indices, lo, hi, T, iv, stat, k, scaled, col, four,
-                         dot)
+                         dot[pos])
                 col += 4 if four else 1
             if not softmax:
-                # the binary models' residuals and losses, all at once with
-                # the vectorized exp of the dense epoch (the same arithmetic
-                # for one model or many)
-                yi = np.float64(y[i])
-                held_any = False
-                for mm in range(K):
-                    zk[mm] = s[mm] * dot[mm] + B[mm, 0]
-                    yk[mm] = yi
-                    held = folds and row_fold[i] == fold[mm]
-                    wk[mm] = wt if active[mm] and not held else 0.0
-                    hk[mm] = 1.0 if active[mm] and held else 0.0
-                    held_any = held_any or hk[mm] > 0.0
-                exp_neg_abs(zk, K, ek, tk)
-                if held_any:
-                    for mm in range(K):
-                        if hk[mm] > 0.0:
-                            t = zk[mm] if yi == 0.0 else -zk[mm]
-                            acc[mm, 2] += wt * (log1p_unit(ek[mm]) + max(t, 0.0))
-                            acc[mm, 3] += wt
-                residuals(zk, yk, wk, K, True, opt.track_loss, ek, rk, lk, bk)
-                for mm in range(K):
-                    R[pos, mm] = rk[mm]
-                    if hk[mm] > 0.0 or not active[mm]:
-                        continue
-                    acc[mm, 0] += lk[mm]
-                    acc[mm, 1] += bk[mm]
-                    acc[mm, 4] += 1.0
-                    cnt[mm] += 1.0
-                    S[mm, 0] += rk[mm]
-                    if use_g:
-                        rc = rk[mm]
-                        for p in range(lo, hi):
-                            GT[indices[p], mm] += rc * data[p]
-                continue
+                continue   # the binary models' residuals: once per batch, below
+            wt = sw[i] if weighted else 1.0
             for mm in range(K):
                 if not active[mm]:
                     continue
                 for c in range(k):
-                    z[c] = s[mm] * dot[mm * k + c] + B[mm, c]
+                    z[c] = s[mm] * dot[pos, mm * k + c] + B[mm, c]
                 if folds and row_fold[i] == fold[mm]:   # held out: scored only
                     acc[mm, 2] += wt * softmax_loss(z, k, y[i])
                     acc[mm, 3] += wt
@@ -1057,6 +1094,16 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                         rc = z[c]
                         for p in range(lo, hi):
                             GT[indices[p], mm * k + c] += rc * data[p]
+        if not softmax:
+            batch_residuals(y, sw, models, B, s, dot, rowbuf, bsz, F, opt.track_loss,
+                            acc, cnt, S, R)
+            for pos in range(bsz if use_g else 0):
+                i = rowbuf[pos]
+                for mm in range(K):
+                    if active[mm] and not (folds and row_fold[i] == fold[mm]):
+                        rc = R[pos, mm]
+                        for p in range(indptr[i], indptr[i + 1]):
+                            GT[indices[p], mm] += rc * data[p]
         nbatch += 1
         if not lazy:
             for mm in range(K):
