@@ -229,6 +229,55 @@ def test_heldout_loss_is_the_fold_scored_during_the_pass():
                                    rtol=1e-12)
 
 
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+@pytest.mark.parametrize("case", ["one", "softmax_one", "lanes", "lanes_l1", "scalings"])
+def test_a_weight_gone_non_finite_stops_its_model_only(storage, case):
+    """The epoch reports each model's finiteness (the CSR table's epoch in
+    its last pass over the table, not by reading the weights again): a
+    model whose weight went infinite in a column no row visits (its logits
+    and losses stay finite) diverges, and the others train on. Each case is
+    one of the CSR epoch's paths: the lean one-model epochs (binary,
+    softmax), the lane layout with and without per-column records, and the
+    scalar layout of several scalings."""
+    from fastlr._dispatch import as_data
+    from fastlr._kernels.update import hyperparameters
+    from fastlr._order import make_rng
+    from fastlr._sgd import sgd_many
+    from fastlr._state import ModelStack
+    from fastlr._validation import check_class_labels, check_sample_weight
+
+    k = 3 if case == "softmax_one" else 2
+    X, y = make_data(7, m=300, n=6, k=k, sparse=storage == "csr")
+    X = sp.hstack([X, sp.csr_matrix((300, 1))]).tocsr() if storage == "csr" else (
+        np.hstack([X, np.zeros((300, 1))]))
+    K = 1 if case.endswith("one") else 3
+    data = as_data(X)
+    classes, codes = check_class_labels(y, data.m)
+    mean, scale = data.standardization("scale" if storage == "csr" else True)
+    stat = np.zeros(K, dtype=np.int64)
+    if case == "scalings":   # a second standardization: the scalar layout
+        mean, scale = np.vstack([mean, mean]), np.vstack([scale, 2.0 * scale])
+        stat[1] = 1
+    penalty = "l1" if case == "lanes_l1" else "l2"
+    hyper = [hyperparameters(penalty, a, 0.15, 0.1) for a in np.logspace(-4, -2, K)]
+    stack = ModelStack(mean, scale, k if k > 2 else 1, k > 2, hyper, stat=stat)
+    bad = K - 1
+    stack.W[bad, 0, -1] = np.inf   # the last column: all zeros
+
+    def run():
+        return sgd_many(data, codes, check_sample_weight(None, data.m), stack,
+                        batch_size=32, epochs=2, shuffle=False, rng=make_rng(0),
+                        epoch_loss="running", tol=None, n_iter_no_change=5)
+    if K == 1:   # the only model diverged
+        with pytest.raises(fastlr.DivergedError):
+            run()
+        return
+    res = run()
+    assert res["diverged"].tolist() == [False] * bad + [True]
+    assert np.isfinite(res["losses"][:bad]).all()
+    assert res["n_iter"].tolist() == [2] * bad + [0]
+
+
 def test_folds_as_labels_and_model_order():
     X, y = make_data(5, m=400)
     labels = np.array(["a", "b"] * 200)
