@@ -71,12 +71,13 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     run = data.epoch_runner(y, sw, stack, batch_size, n_threads)
     track = epoch_loss == "running"
     rate = AdaptiveRate(lr)
+    finite = [True]   # what the last epoch said of the weights
 
     def run_one(blocks, block):
         stack.hyper[0, 2] = rate.lr
         opt = options(loss_code(state.softmax), SCHEDULE_CODES[learning_rate],
                       power_t, average_start, fit_intercept, track)
-        loss, bound = run(blocks, block, opt)[0, :2]
+        loss, bound, finite[0] = run(blocks, block, opt)[0, [0, 1, 5]]
         bound /= denom
         if track:
             return loss / denom, bound
@@ -87,7 +88,8 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         return math.nan, bound
 
     order = EpochOrder(data.m, shuffle, rng, block_rows(data.row_bytes(), batch_size))
-    return run_epochs(run_one, state.finite, order, epochs=epochs, lr=lr, tol=tol,
+    return run_epochs(run_one, lambda: finite[0] > 0.0, order, epochs=epochs, lr=lr,
+                      tol=tol,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor,

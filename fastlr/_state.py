@@ -356,9 +356,6 @@ class ModelStack:
             setattr(st, name, getattr(self, name)[i])
         return st
 
-    def finite(self):
-        return bool(np.isfinite(self.W).all() and np.isfinite(self.B).all())
-
     def compact(self):
         """Make ``W`` a C-ordered (K, k, n) array of its own again (a CSR
         run keeps it as a view of the epoch's table, one row per column);
