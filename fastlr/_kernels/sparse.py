@@ -974,7 +974,7 @@ def batch_residuals(y, sw, models, B, s, D, rows, bsz, F, track_loss, acc, cnt, 
     positions from their logits ``D[pos, mm]`` (at the batch's starting
     weights ``s * T``), the batch's K * bsz pairs at once with the
     vectorized exp of the dense epoch (the same arithmetic for one model or
-    many: on 16 models a pass per row cost about a quarter of the epoch);
+    many: on 16 models a pass per row cost about a fifth of the epoch);
     each model's sums still taken in position order. ``F`` (9, >= bsz * K)
     scratch."""
     mean, scale, stat, hyper, fold, row_fold, active = models
