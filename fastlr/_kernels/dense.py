@@ -672,11 +672,13 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         (K, k, n) and biases ``C`` (K, k); one slot of partial sums per chunk
         of a batch, ``G`` (nch, K, k, n), ``S`` (nch, K, k), ``L`` (nch, K, 5)
         (no slots, nch = 0, when one thread runs the epoch alone); ``ctl``
-        from :func:`fastlr._kernels.team.control`; ``acc`` (K, 5) zeros,
-        receiving per model the sums over the epoch of the (weighted) row
-        loss at the weights in force for the row's batch (0 unless
-        ``opt.track_loss``), of its lower bound, of the held-out rows' loss
-        and weight, and the number of rows trained on.
+        from :func:`fastlr._kernels.team.control`; ``acc`` (K, 6) zeros,
+        receiving in its first five columns per model the sums over the
+        epoch of the (weighted) row loss at the weights in force for the
+        row's batch (0 unless ``opt.track_loss``), of its lower bound, of
+        the held-out rows' loss and weight, and the number of rows trained
+        on (the last column is the caller's, see
+        :meth:`fastlr._dispatch.Data.epoch_runner`).
 
     Returns the sum of the elements read ahead while waiting (meaningless;
     returned so that the compiler keeps the reads).
