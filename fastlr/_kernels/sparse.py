@@ -48,6 +48,7 @@ from .intrinsics import (
     fetch_add,
     load_acquire,
     prefetch,
+    prefetch_l2,
     vfma,
     vload,
     vload8,
@@ -1060,7 +1061,7 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                 inext = rowbuf[pos + 1]
                 for p in range(indptr[inext], indptr[inext + 1]):
                     for off in range(0, width, 8):   # every line of the record
-                        prefetch(Tf, indices[p] * width + off)
+                        prefetch_l2(Tf, indices[p] * width + off)
                     if use_g:
                         prefetch(mark, indices[p])
             lo = indptr[i]
@@ -1222,7 +1223,7 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                     inext = rowbuf[pos + 1]
                     for p in range(indptr[inext], indptr[inext + 1]):
                         for off in range(0, width, 8):
-                            prefetch(Tf, indices[p] * width + off)
+                            prefetch_l2(Tf, indices[p] * width + off)
                 # the row's step coefficient per slot, for either layout
                 for mm in range(K):
                     for c in range(k):
