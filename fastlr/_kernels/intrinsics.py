@@ -201,7 +201,8 @@ prefetch_l2 = _prefetch(0, 2, """:func:`prefetch` into L2 and beyond, not L1 (x8
     ``prefetcht1``): the core tracks many more such requests at once than
     loads into L1 (its L2 queue, not its L1 fill buffers). Asking for the
     next row's 60 table lines of 16 models on 1M columns this way made the
-    CSR table epoch's logits pass 1.3-1.5x faster than :func:`prefetch`.""")
+    CSR table epoch's logits pass 1.3-1.75x faster than :func:`prefetch`
+    (cycle counters, four pairs of alternating processes).""")
 
 
 class Lanes(types.Type):
