@@ -678,6 +678,23 @@ def batch_scratch(m, batch_size, slots, wide):
             np.zeros((nb, wide)), np.zeros(wide))
 
 
+@jit(inline=True)
+def batch_ahead(blocks, block, start, batch_size, m, rowbuf):
+    """The batch at sequence position ``start``: its rows into
+    ``rowbuf[:bsz]``, then the next batch's first (for reading a row
+    ahead, :func:`row_ahead`); returns ``bsz``."""
+    bsz = min(batch_size, m - start)
+    rows_at(blocks, block, start, min(bsz + 1, m - start), rowbuf)
+    return bsz
+
+
+@jit(inline=True)
+def row_ahead(rowbuf, start, pos, m):
+    """The row read after the batch's position ``pos`` (rows from
+    :func:`batch_ahead`), or -1 after the epoch's last row."""
+    return rowbuf[pos + 1] if start + pos + 1 < m else -1
+
+
 @jit()
 def is_lean_softmax(opt, hyper, k):
     """Whether :func:`lean_softmax_epoch` serves this stack: one softmax
@@ -757,15 +774,13 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
     hold = fold[0]
     s = 1.0
     for start in range(0, m, batch_size):
-        bsz = min(batch_size, m - start)
-        rows_at(blocks, block, start, min(bsz + 1, m - start), rowbuf)
+        bsz = batch_ahead(blocks, block, start, batch_size, m, rowbuf)
+        S[:] = 0.0
         cnt = 0.0
-        for c in range(k):
-            S[c] = 0.0
         for pos in range(bsz):
             i = rowbuf[pos]
-            if start + pos + 1 < m:   # the next row's weights, a row ahead
-                inext = rowbuf[pos + 1]
+            inext = row_ahead(rowbuf, start, pos, m)
+            if inext >= 0:   # the next row's weights, a row ahead
                 for p in range(np.uint64(indptr[inext]), np.uint64(indptr[inext + 1])):
                     prefetch(Tf, indices[p] * width)
             narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
@@ -1047,18 +1062,14 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     none = indices[:0]
     nbatch = 0
     for start in range(0, m, batch_size):
-        bsz = min(batch_size, m - start)
-        # the batch's rows, and the next batch's first (for reading ahead)
-        rows_at(blocks, block, start, min(bsz + 1, m - start), rowbuf)
+        bsz = batch_ahead(blocks, block, start, batch_size, m, rowbuf)
+        S[:] = 0.0
+        cnt[:] = 0.0
         nt = 0
-        for mm in range(K):
-            cnt[mm] = 0.0
-            for c in range(k):
-                S[mm, c] = 0.0
         for pos in range(bsz):
             i = rowbuf[pos]
-            if start + pos + 1 < m:
-                inext = rowbuf[pos + 1]
+            inext = row_ahead(rowbuf, start, pos, m)
+            if inext >= 0:
                 for p in range(indptr[inext], indptr[inext + 1]):
                     for off in range(0, width, 8):   # every line of the record
                         prefetch_l2(Tf, indices[p] * width + off)
