@@ -214,13 +214,16 @@ def test_a_copy_under_another_name_has_its_own_cache(tmp_path):
     assert ours["directory"] != theirs["directory"]
 
 
-#: calls a kernel, counting the LLVM bitcode parses of its load; then
-#: compiles a new function that calls it (which links the kernel's bitcode)
+#: calls a kernel, counting the LLVM bitcode parses of its load and
+#: noting whether numba's empty module is still in its JIT engine after it;
+#: then compiles a new function that calls it (which links the kernel's
+#: bitcode)
 LINKED = """
 import json
 import llvmlite.binding as llvm
 import numba
 import numpy as np
+from numba.core.registry import cpu_target
 from fastlr._kernels import predict
 
 parses = []
@@ -230,6 +233,8 @@ X = np.arange(6.0).reshape(3, 2); W = np.array([[0.5, -1.0]]); B = np.array([0.2
 out = np.empty((3, 1))
 predict.decision(X, W, B, predict.LINK_NONE, out, 0, 3)
 loaded = len(parses)
+codegen = cpu_target.target_context.codegen()
+empty_in_engine = codegen._llvm_module in codegen._engine._ee._modules
 
 @numba.njit
 def caller(X, W, B, out):
@@ -238,19 +243,23 @@ def caller(X, W, B, out):
 out2 = np.empty((3, 1))
 caller(X, W, B, out2)
 print(json.dumps({"loaded": loaded, "linked": len(parses) - loaded,
+                  "empty_in_engine": empty_in_engine,
                   "out": out.ravel().tolist(), "out2": out2.ravel().tolist()}))
 """
 
 
 def test_a_cached_kernel_loads_without_its_bitcode_and_still_links(tmp_path):
     """Loading a cached kernel parses none of its LLVM bitcode (half of a
-    load's cost); a later compilation that calls the kernel still gets it,
-    and computes what the kernel computes."""
+    load's cost) and leaves numba's empty module out of the JIT engine (so
+    that the engine's first finalization compiles nothing); a later
+    compilation that calls the kernel still gets it, and computes what the
+    kernel computes."""
     site = _copy_package(tmp_path)
     env = {"FASTLR_CACHE_DIR": str(tmp_path / "cache")}
     first = _result(_run(site, LINKED, env))     # compiles and saves
     second = _result(_run(site, LINKED, env))    # loads from the cache
     assert second["loaded"] == 0
+    assert not second["empty_in_engine"]
     assert second["linked"] >= 1
     expected = [0.5 * x0 - x1 + 0.25 for x0, x1 in ((0, 1), (2, 3), (4, 5))]
     assert first["out"] == second["out"] == second["out2"] == expected
