@@ -32,10 +32,12 @@ Several processes may fill one cache at once (Dask workers on first use):
 each compiled signature is written to a file named after its key, data
 before index, and the index is updated under a file lock, so that no
 process reads another's half-written entry and no two entries share a
-file. A process that misses a function in the cache takes that function's
-lock until it has saved it, so the others wait and load it instead of
-compiling it again (a function's callees are compiled under their own
-locks; calls form no cycle, so the locks cannot deadlock).
+file. A process that misses a signature in the cache takes that
+signature's lock until it has saved it, so the others wait and load it
+instead of compiling it again, while other signatures of the function
+compile at the same time (``fastlr compile`` compiles float32 and float64
+in two processes at once); a function's callees are compiled under their
+own locks, and calls form no cycle, so the locks cannot deadlock.
 """
 
 import contextlib
@@ -252,19 +254,23 @@ class KernelCacheFile(_IndexDataCacheFile):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._held = None  # the function's compile lock, while compiling it
+        self._held = None  # the signature's compile lock, while compiling it
 
     def _data_name_for(self, key):
-        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
-        return self._data_name_pattern.format(number=0).replace(".0.nbc",
-                                                                 f".{digest}.nbc")
+        return self._data_name_pattern.format(number=0).replace(
+            ".0.nbc", f".{self._digest(key)}.nbc")
+
+    @staticmethod
+    def _digest(key):
+        return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
 
     def load(self, key):
         data = super().load(key)
         if data is None and MODE == "rw" and self._held is None:
-            # compile it under the function's lock; another process may be
+            # compile it under the signature's lock; another process may be
             # compiling it right now: wait for it, then look again
-            self._held = _flock(self._index_path + ".lock", LOCK_TIMEOUT)
+            self._held = _flock(f"{self._index_path}.{self._digest(key)}.lock",
+                                LOCK_TIMEOUT)
             data = super().load(key)
             if data is not None:
                 self._release()
@@ -274,17 +280,15 @@ class KernelCacheFile(_IndexDataCacheFile):
         if MODE != "rw":
             return
         try:
-            fd = self._held if self._held is not None else _flock(
-                self._index_path + ".lock", LOCK_TIMEOUT)
+            name = self._data_name_for(key)
+            self._save_data(name, data)              # data first, then the index
+            fd = _flock(self._index_path + ".lock", LOCK_TIMEOUT)
             try:
-                name = self._data_name_for(key)
-                self._save_data(name, data)          # data first, then the index
                 overloads = self._load_index()
                 overloads[key] = name
                 self._save_index(overloads)
             finally:
-                if fd is not self._held:
-                    _unlock(fd)
+                _unlock(fd)
         except OSError:
             pass  # a full or vanished disk loses a cache entry, nothing else
         finally:
