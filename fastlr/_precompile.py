@@ -257,7 +257,83 @@ def _cache_counts():
     return compiled, loaded
 
 
-def precompile(progress=None):
+def _cpus():
+    """CPUs this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
+
+
+def _inputs():
+    """``(name, dtype, storage)`` of every input of the tables: the CSR
+    ones first (they take longest to compile), the dtypes alternating (the
+    inputs that run at once in :func:`_in_workers` then compile different
+    signatures, which the cache lets processes compile at the same time)."""
+    return [(f"{np.dtype(dt).name} {storage}", dt, storage)
+            for storage in sorted(INPUTS, key=lambda s: not s.startswith("CSR"))
+            for dt in DTYPES]
+
+
+def _run_calls(dt, storage):
+    """Every call of :data:`CALLS` on the tiny input ``storage`` of ``dt``."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    X64 = rng.normal(size=(ROWS, COLS))
+    X64[::5, 1] = 0.0   # some stored zeros, so that CSR X is sparse
+    y = (X64[:, 0] > 0).astype(np.int64)
+    Y = np.arange(ROWS) % 3
+    with warnings.catch_warnings():
+        # a few epochs on 40 rows say nothing about convergence
+        warnings.simplefilter("ignore")
+        X = INPUTS[storage](np.ascontiguousarray(X64, dtype=dt))
+        for call in CALLS.values():
+            call(X, y, Y)
+
+
+def _in_workers(jobs, progress):
+    """Run each input's calls in a new process, ``jobs`` at a time; returns
+    the signatures they compiled. Each process saves what it compiles to
+    the cache, where the others (and this one) load it: the cache lets one
+    process compile a kernel while the others wait for it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    import fastlr
+
+    env = dict(os.environ)
+    # the workers import this fastlr, wherever it was imported from
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastlr.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(
+        [root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+
+    def work(name, dt, storage):
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", __name__, np.dtype(dt).name, storage],
+            env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"compiling for {name} failed in a worker process:\n"
+                               f"{proc.stderr[-4000:]}")
+        return name, time.perf_counter() - t, json.loads(proc.stdout.splitlines()[-1])
+
+    compiled = 0
+    with ThreadPoolExecutor(jobs) as pool:
+        for done in as_completed([pool.submit(work, *e) for e in _inputs()]):
+            name, seconds, counts = done.result()
+            compiled += counts[0]
+            if progress is not None:
+                progress(name, seconds)
+    return compiled
+
+
+def precompile(progress=None, n_jobs=1):
     """Compile every kernel for every input type into the kernel cache.
 
     Runs the public calls of :data:`CALLS` on tiny data in every storage
@@ -272,12 +348,20 @@ def precompile(progress=None):
     ----------
     progress : callable(name, seconds) or None
         Called after each input (``"float64 dense"``, ...) with its time.
+    n_jobs : int, default 1
+        Processes compiling at once, one input at a time each; -1: one per
+        CPU. With more than one, each input's calls run in a new process
+        (this fastlr, imported through ``PYTHONPATH``), and this process
+        then makes every call once more, loading the kernels they saved. It
+        is used only where the cache is writable: elsewhere what the
+        workers compiled could not reach this process.
 
     Returns
     -------
     PrecompileReport
         The cache's directory and mode (:func:`fastlr._kernels.cache.info`),
-        the CPU model, signatures compiled and loaded, and the time taken.
+        the CPU model, signatures compiled (by this process and the
+        workers) and loaded (by this process), and the time taken.
         The compiled code is specific to the CPU model: numba keys cached
         code by CPU name and features.
     """
@@ -287,32 +371,45 @@ def precompile(progress=None):
     from numba.core import config
 
     from ._kernels import cache
+    from ._validation import check_positive_int
 
+    jobs = _cpus() if n_jobs == -1 else check_positive_int(n_jobs, "n_jobs")
+    jobs = min(jobs, len(DTYPES) * len(INPUTS))
     t0 = time.perf_counter()
     before = _cache_counts()
-    rng = np.random.default_rng(0)
-    X64 = rng.normal(size=(ROWS, COLS))
-    X64[::5, 1] = 0.0   # some stored zeros, so that CSR X is sparse
-    y = (X64[:, 0] > 0).astype(np.int64)
-    Y = np.arange(ROWS) % 3
-    with warnings.catch_warnings():
-        # a few epochs on 40 rows say nothing about convergence
-        warnings.simplefilter("ignore")
-        for dt in DTYPES:
-            for storage, make in INPUTS.items():
-                t = time.perf_counter()
-                X = make(np.ascontiguousarray(X64, dtype=dt))
-                for call in CALLS.values():
-                    call(X, y, Y)
-                if progress is not None:
-                    progress(f"{np.dtype(dt).name} {storage}", time.perf_counter() - t)
+    parallel = jobs > 1 and cache.info()["mode"] == "rw"
+    workers = _in_workers(jobs, progress) if parallel else 0
+    for name, dt, storage in _inputs():
         t = time.perf_counter()
+        _run_calls(dt, storage)
+        if progress is not None and not parallel:
+            progress(name, time.perf_counter() - t)
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         _functions()
-        if progress is not None:
-            progress("sigmoid, log_loss", time.perf_counter() - t)
+    if progress is not None:
+        progress("sigmoid, log_loss", time.perf_counter() - t)
     after = _cache_counts()
     info = cache.info()
     cpu = config.CPU_NAME or llvm.get_host_cpu_name()
     return PrecompileReport(info["directory"], info["mode"], cpu,
-                            after[0] - before[0], after[1] - before[1],
+                            workers + after[0] - before[0], after[1] - before[1],
                             time.perf_counter() - t0)
+
+
+def _worker(dtype_name, storage):
+    """A worker process of :func:`precompile`: one input's calls; prints
+    ``[compiled, loaded]``."""
+    import json
+
+    before = _cache_counts()
+    _run_calls(np.dtype(dtype_name).type, storage)
+    after = _cache_counts()
+    print(json.dumps([after[0] - before[0], after[1] - before[1]]))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _worker(*sys.argv[1:])

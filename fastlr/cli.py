@@ -664,6 +664,9 @@ def _add_compile(sub, common):
         "could not be kept (the cache is off, or read-only and incomplete). "
         "The compiled code is specific to the CPU model (numba keys its cache "
         "by CPU name and features).")
+    p.add_argument("--jobs", "-j", type=_int_type(1), default=None, metavar="N",
+                   help="processes compiling at once, an input type each "
+                   "(default: one per CPU)")
     p.set_defaults(func=_compile)
 
 
@@ -676,7 +679,8 @@ def _compile(args):
         if not quiet:
             _out(f"{name:<24} {seconds:6.1f} s")
 
-    report = precompile(progress=progress)
+    report = precompile(progress=progress,
+                        n_jobs=-1 if args.jobs is None else args.jobs)
     mode = {"rw": "read-write", "ro": "read-only", "off": "off",
             "none": "none"}[report.mode]
     _out(f"compiled {report.compiled} kernel signatures and loaded {report.loaded} "

@@ -116,7 +116,8 @@ def counts():
     return {f"{d.py_func.__module__}.{d.py_func.__name__}": len(d.signatures)
             for d in _precompile._dispatchers()}
 
-report = fastlr.precompile()._asdict() if sys.argv[1] == "precompile" else {}
+report = (fastlr.precompile(n_jobs=2)._asdict() if sys.argv[1] == "precompile"
+          else {})
 info = fastlr._kernels.cache.info()
 before = counts()
 compiled = []
@@ -148,9 +149,10 @@ def _run(*args, timeout=1200):
 
 @pytest.mark.slow
 def test_real_calls_compile_nothing_after_precompile():
-    """In the process that ran precompile, the real calls add no signature
-    to any kernel and compile nothing; a new process on the same cache
-    compiles nothing either (every signature was saved)."""
+    """In the process that ran precompile (in two worker processes, then
+    loading in this one), the real calls add no signature to any kernel and
+    compile nothing; a new process on the same cache compiles nothing
+    either (every signature was saved)."""
     same = _run("precompile", REAL_CALLS)
     assert same["new"] == {} and same["compiled"] == [], same
     assert same["signatures"] > 20
@@ -160,6 +162,14 @@ def test_real_calls_compile_nothing_after_precompile():
     assert report["seconds"] > 0 and report["cpu"]
     fresh = _run("load", REAL_CALLS)
     assert fresh["compiled"] == [], fresh
+
+
+@pytest.mark.parametrize("n_jobs, error", [(0, ValueError), (-2, ValueError),
+                                           (2.0, TypeError), ("2", TypeError)])
+def test_bad_n_jobs_is_refused_before_any_work(n_jobs, error, monkeypatch):
+    monkeypatch.setattr(_precompile, "_run_calls", None)   # would fail if called
+    with pytest.raises(error, match="n_jobs"):
+        fastlr.precompile(n_jobs=n_jobs)
 
 
 def test_every_input_and_call_is_in_the_tables():
@@ -226,7 +236,8 @@ def test_fastlr_compile_exit_status(monkeypatch, capsys, mode, compiled, message
 
     report = _precompile.PrecompileReport("/cache/dir", mode, "cpu", compiled,
                                           1, 0.1)
-    monkeypatch.setattr(_precompile, "precompile", lambda progress=None: report)
+    monkeypatch.setattr(_precompile, "precompile",
+                        lambda progress=None, n_jobs=1: report)
     code = cli.main(["compile", "--quiet"])
     out, err = capsys.readouterr()
     assert f"compiled {compiled} kernel signatures and loaded 1" in out
