@@ -257,16 +257,6 @@ def _cache_counts():
     return compiled, loaded
 
 
-def _cpus():
-    """CPUs this process may run on."""
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
-        return os.cpu_count() or 1
-
-
 def _inputs():
     """``(name, dtype, storage)`` of every input of the tables: the CSR
     ones first (they take longest to compile), the dtypes alternating (the
@@ -349,8 +339,9 @@ def precompile(progress=None, n_jobs=1):
     progress : callable(name, seconds) or None
         Called after each input (``"float64 dense"``, ...) with its time.
     n_jobs : int, default 1
-        Processes compiling at once, one input at a time each; -1: one per
-        CPU. With more than one, each input's calls run in a new process
+        Processes compiling at once, one input at a time each; -1: as many
+        as threads fastlr uses by default (``NUMBA_NUM_THREADS``, the
+        CPUs). With more than one, each input's calls run in a new process
         (this fastlr, imported through ``PYTHONPATH``), and this process
         then makes every call once more, loading the kernels they saved. It
         is used only where the cache is writable: elsewhere what the
@@ -373,7 +364,11 @@ def precompile(progress=None, n_jobs=1):
     from ._kernels import cache
     from ._validation import check_positive_int
 
-    jobs = _cpus() if n_jobs == -1 else check_positive_int(n_jobs, "n_jobs")
+    jobs = check_positive_int(n_jobs, "n_jobs", minimum=-1)
+    if jobs == 0:
+        raise ValueError("n_jobs must be -1 or >= 1, got 0")
+    if jobs == -1:
+        jobs = config.NUMBA_NUM_THREADS
     jobs = min(jobs, len(DTYPES) * len(INPUTS))
     t0 = time.perf_counter()
     before = _cache_counts()

@@ -165,7 +165,8 @@ def test_real_calls_compile_nothing_after_precompile():
 
 
 @pytest.mark.parametrize("n_jobs, error", [(0, ValueError), (-2, ValueError),
-                                           (2.0, TypeError), ("2", TypeError)])
+                                           (2.0, TypeError), (-1.0, TypeError),
+                                           (True, TypeError), ("2", TypeError)])
 def test_bad_n_jobs_is_refused_before_any_work(n_jobs, error, monkeypatch):
     monkeypatch.setattr(_precompile, "_run_calls", None)   # would fail if called
     with pytest.raises(error, match="n_jobs"):
