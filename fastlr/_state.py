@@ -11,6 +11,8 @@ model through :meth:`ModelState.to_file_arrays` and
 kernel.
 """
 
+import copy
+
 import numpy as np
 
 from . import _stats
@@ -93,10 +95,15 @@ class ModelState:
         return (self.W, self.B, self.steps, self.gsq, self.avg, self.l1_u,
                 self.l1_q)
 
-    def copy(self):
+    def copy(self, rng=False):
+        """A copy of every array; ``rng``: of the shuffling generator too
+        (else the copy shares it). Continued training (``warm_start``,
+        ``partial_fit``) runs on such a copy and the estimator keeps it only
+        if the call succeeds: a call that fails (divergence, Ctrl-C) leaves
+        the estimator's state as it was."""
         new = ModelState.__new__(ModelState)
         new.softmax = self.softmax
-        new.rng = self.rng
+        new.rng = copy.deepcopy(self.rng) if rng else self.rng
         new.moments = self.moments   # never changed in place
         new.center = self.center
         for name in self.ARRAYS:

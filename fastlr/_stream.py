@@ -190,7 +190,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
             scan = _scan(source, standardize, name)
     k = classes.shape[0]
     if warm:
-        state = _widen(old, source)
+        # a copy: the model keeps its state unless training succeeds
+        state = _widen(old.copy(rng=True), source)
     else:
         state = ModelState(scan.mean, scan.scale, k if k > 2 else 1, softmax=k > 2)
         if scan.moments is not None:

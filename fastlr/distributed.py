@@ -707,8 +707,10 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
             raise ValueError("class_weight and sample_weight give every training "
                              "sample weight zero")
         k = classes.shape[0]
-        state = old if warm else ModelState(mean, scale, k if k > 2 else 1,
-                                            softmax=k > 2)
+        if warm:   # a copy: the estimator keeps its state unless training succeeds
+            state = old.copy(rng=True)
+        else:
+            state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
         if blocks.sparse and state.centers():
             raise ValueError("X is sparse but the model centers its features (it "
                              "was started on dense X with standardize=True); "
@@ -755,7 +757,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
             state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
             state.rng = make_rng(est.random_state)
         else:
-            state = est.training_state_
+            state = est.training_state_.copy(rng=True)   # kept only if the epoch succeeds
         n_iter = 0 if first else est.n_iter_
         losses, _, _ = _fit_state(
             blocks, state, state.rng, solver="sgd", finish_tol=None, epochs=1,

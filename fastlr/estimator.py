@@ -451,7 +451,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         old = getattr(self, "training_state_", None)
         warm = self.warm_start and old is not None and old.n_features == data.n \
             and np.array_equal(getattr(self, "classes_", None), classes)
-        state = old if warm else self._new_state(data, classes, sw)
+        # a copy: the estimator keeps its state unless training succeeds
+        state = old.copy(rng=True) if warm else self._new_state(data, classes, sw)
         state.rng = rng
         if monitor is not None:
             monitor = monitor(state)
@@ -584,7 +585,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             # shuffled with the same permutation
             state.rng = make_rng(self.random_state)
         else:
-            state = self.training_state_
+            # a copy: a call that fails leaves the estimator as it was
+            state = self.training_state_.copy(rng=True)
             data.check_state(state)
         unseen = np.setdiff1d(np.unique(y), classes)
         if unseen.size:

@@ -253,6 +253,32 @@ def test_partial_fit_and_warm_start(client):
     assert first.n_iter_ < n_first
 
 
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_a_diverged_continuation_changes_nothing(client, how):
+    """A Dask partial_fit or warm-start fit that diverges leaves the
+    estimator as it was (its training state and coef_), as in memory."""
+    X, y = make_data(12)
+    Xd, yd = to_dask(X * 50.0, 400), to_dask(y, 400)
+    clf = LogisticRegression(**SGD, warm_start=how == "warm_start")
+
+    def go():
+        if how == "partial_fit":
+            return clf.partial_fit(Xd, yd, classes=np.unique(y))
+        return clf.fit(Xd, yd)
+
+    go()
+    st = clf.training_state_
+    before = {name: getattr(st, name).copy() for name in st.ARRAYS}
+    coef = clf.coef_.copy()
+    clf.set_params(lr=1e4)
+    with pytest.raises(fastlr.DivergedError):
+        go()
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(clf.training_state_, name), value,
+                                      err_msg=name)
+    np.testing.assert_array_equal(clf.coef_, coef)
+
+
 def test_early_stopping_on_distributed_heldout(client):
     X, y = make_data(12, m=2000)
     clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=50,

@@ -174,6 +174,67 @@ def test_warm_start_continues(blobs):
     assert clf.loss_curve_[0] <= first + 1e-3
 
 
+def _snapshot(clf):
+    """Every array of the estimator's training state, its generator's
+    state and the fitted weights."""
+    st = clf.training_state_
+    arrays = {name: getattr(st, name).copy() for name in st.ARRAYS}
+    rng = None if st.rng is None else st.rng.bit_generator.state
+    return arrays, rng, clf.coef_.copy(), clf.intercept_.copy(), clf.n_iter_
+
+
+def _assert_unchanged(clf, snap):
+    arrays, rng, coef, intercept, n_iter = snap
+    st = clf.training_state_
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(getattr(st, name), value, err_msg=name)
+    assert (None if st.rng is None else st.rng.bit_generator.state) == rng
+    np.testing.assert_array_equal(clf.coef_, coef)
+    np.testing.assert_array_equal(clf.intercept_, intercept)
+    assert clf.n_iter_ == n_iter
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_a_diverged_continuation_changes_nothing(blobs, tmp_path, how):
+    """A partial_fit (or a warm-start fit) that diverges leaves the estimator
+    as it was: its training state (weights, optimizer state, running
+    statistics, the shuffling generator) and coef_ agree, the next call at a
+    sane step size gives exactly what it gives on an estimator that never
+    failed, and the model still saves and loads. (Before, the failed call
+    had already changed the state in place: every later call diverged
+    again and the saved file was refused as corrupt.)"""
+    X, y = blobs
+    X = X * 50.0 + 3.0   # large raw values: lr=1e4 overflows in the first epoch
+
+    def continued(clf):
+        if how == "partial_fit":
+            return clf.partial_fit(X, y)
+        return clf.fit(X, y)
+
+    def make():
+        clf = LogisticRegression(solver="sgd", max_iter=3, tol=None, random_state=0,
+                                 warm_start=how == "warm_start")
+        if how == "partial_fit":
+            return clf.partial_fit(X, y, classes=[0, 1])
+        return clf.fit(X, y)
+
+    clf, twin = make(), make()
+    snap = _snapshot(clf)
+    clf.set_params(lr=1e4)
+    with pytest.raises(fastlr.DivergedError):
+        continued(clf)
+    _assert_unchanged(clf, snap)
+    clf.set_params(lr=0.01)
+    twin.set_params(lr=0.01)
+    continued(clf)
+    continued(twin)
+    np.testing.assert_array_equal(clf.coef_, twin.coef_)
+    np.testing.assert_array_equal(clf.intercept_, twin.intercept_)
+    fastlr.save(clf, tmp_path / "m.npz")
+    np.testing.assert_array_equal(fastlr.load(tmp_path / "m.npz").predict_proba(X),
+                                  clf.predict_proba(X))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"lr": 0}, "lr"), ({"batch_size": 0}, "batch_size"), ({"max_iter": -1}, "epochs"),
