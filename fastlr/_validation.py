@@ -113,6 +113,10 @@ def _as_numeric_array(a, name):
         except (TypeError, ValueError) as exc:  # ragged lists and the like
             raise TypeError(f"{name} must be array-like of numbers: {exc}") from None
     check_dtype_kind(arr.dtype, name)
+    if _is_float32(arr.dtype) and not arr.dtype.isnative:
+        # scikit-learn's conversion would make it float64 (it compares
+        # dtypes, byte order included): float32 in native order instead
+        arr = arr.astype(np.float32)
     if arr.dtype == object:
         try:
             arr = arr.astype(np.float64)
@@ -125,8 +129,13 @@ def _as_numeric_array(a, name):
 
 
 def float_dtype_of(arr):
-    """float32 stays float32; every other numeric dtype computes in float64."""
-    return np.float32 if arr.dtype == np.float32 else np.float64
+    """float32 stays float32 (in either byte order: the native one is
+    returned); every other numeric dtype computes in float64."""
+    return np.float32 if _is_float32(arr.dtype) else np.float64
+
+
+def _is_float32(dtype):
+    return dtype.kind == "f" and dtype.itemsize == 4
 
 
 def is_sparse(X):

@@ -192,3 +192,24 @@ def test_distributed_train_alike(kind):
     else:
         with pytest.raises(refusal[0], match=refusal[1]):
             call(make())
+
+
+@pytest.mark.parametrize("order", ["<", ">"], ids=["little-endian", "big-endian"])
+def test_float32_in_either_byte_order_stays_float32(order):
+    """float32 X computes in float32 whichever its byte order (a '>f4' array
+    compares unequal to np.float32, and scikit-learn's conversion made it
+    float64), with the native array's exact results."""
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    native = X.astype(np.float32)
+    Xo = X.astype(order + "f4")
+    a = fastlr.train(Xo, y, epochs=2, random_state=0)
+    b = fastlr.train(native, y, epochs=2, random_state=0)
+    assert a.w.dtype == np.float32
+    np.testing.assert_array_equal(a.w, b.w)
+    assert fastlr.predict_proba(Xo, b.w, b.b).dtype == np.float32
+    c = LogisticRegression(random_state=0).fit(Xo, y)
+    d = LogisticRegression(random_state=0).fit(native, y)
+    assert c.coef_.dtype == np.float32
+    np.testing.assert_array_equal(c.coef_, d.coef_)
+    assert c.predict_proba(Xo).dtype == np.float32
