@@ -31,9 +31,7 @@ from ._validation import (
     check_real,
     check_sample_weight,
     check_standardize,
-    check_X,
     is_dask,
-    is_sparse,
     numeric_input,
     target_classes,
 )
@@ -575,7 +573,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         first = not hasattr(self, "classes_")
         X = numeric_input(X)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                             order="C", reset=first, accept_sparse="csr")
+                             order="C", reset=first, accept_sparse="csr",
+                             ensure_all_finite=False)
         data = _data(X)
         check_classification_targets(y)
         classes = self._partial_fit_classes(classes, first)
@@ -640,8 +639,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X = numeric_input(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
                           reset=False, accept_sparse="csr", ensure_all_finite=False)
-        data = _data(X)
-        data.checked = False
+        data = _data(X, check=False)
         return data.decision(self.coef_, self.intercept_, link=link)
 
     def predict_proba(self, X):
@@ -699,14 +697,14 @@ def _distributed():
     return distributed
 
 
-def _data(X):
-    """X after ``validate_data`` (float, C order or CSR; checked finite
-    unless the caller sets ``checked = False``) as the kernels take it:
-    sparse X canonicalized (sorted indices, no duplicates, on a copy), no
-    second finiteness pass."""
-    if is_sparse(X):
-        X = check_X(X, accept_sparse=True, finite=False)
-    return Data(X)
+def _data(X, check=True):
+    """X after ``validate_data(..., ensure_all_finite=False)`` (float, C
+    order or CSR) as the kernels take it: sparse X canonicalized (sorted
+    indices, no duplicates, on a copy), checked finite by fastlr's pass,
+    whose error names the first bad row and column, as ``fit``'s does
+    (``check=False``: :meth:`fastlr._dispatch.Data.decision` checks it,
+    only if a logit is not finite)."""
+    return as_data(X, check=check)
 
 
 def _comparable(label, classes):

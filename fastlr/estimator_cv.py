@@ -415,7 +415,8 @@ n_rows, n_features + fit_intercept)
                                     bool(self.fit_intercept))
         X = numeric_input(X)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                             order="C", y_numeric=False, accept_sparse="csr")
+                             order="C", y_numeric=False, accept_sparse="csr",
+                             ensure_all_finite=False)
         data = _data(X)
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)

@@ -139,6 +139,33 @@ def test_bad_values_named_on_every_path():
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_every_estimator_fit_names_the_bad_value(sparse):
+    """fit, partial_fit (first and later calls) and LogisticRegressionCV.fit
+    name the first bad value by row and column, as the functional API does
+    (partial_fit and the CV estimator gave scikit-learn's generic message),
+    and a refused partial_fit changes nothing."""
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] > 0).astype(int)
+    bad = X.copy()
+    bad[123, 2] = np.nan
+    if sparse:
+        X, bad = sp.csr_matrix(X), sp.csr_matrix(bad)
+    msg = r"^X contains NaN or infinity \(first at row 123, column 2\)$"
+    later = fastlr.LogisticRegression(random_state=0).partial_fit(X, y, classes=[0, 1])
+    coef = later.coef_.copy()
+    for call in (lambda: fastlr.LogisticRegression().fit(bad, y),
+                 lambda: fastlr.LogisticRegression().partial_fit(bad, y, classes=[0, 1]),
+                 lambda: later.partial_fit(bad, y),
+                 lambda: fastlr.LogisticRegressionCV(alphas=2, cv=2).fit(bad, y)):
+        with pytest.raises(ValueError, match=msg):
+            call()
+    np.testing.assert_array_equal(later.coef_, coef)
+    assert later.n_iter_ == 1
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf], ids=["nan", "inf"])
 def test_prediction_checks_X_in_its_own_pass(small_blocks, sparse, bad):
     """Prediction reads X once: the logits' pass proves it finite, and only
