@@ -377,7 +377,7 @@ def _class_weights(model, classes, counts):
     if cw is None:
         return None
     if isinstance(cw, str):
-        return counts.sum() / (counts * float(classes.shape[0]))
+        return model._class_weight_values(classes, counts, fitting=True)
     # the estimator's own check of a dict, on one row per class
     return model._class_weights(np.arange(classes.shape[0]), classes,
                                 np.empty(0), fitting=False)

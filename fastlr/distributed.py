@@ -103,8 +103,9 @@ def _where(index, row0, m):
     return f"row block {index}, rows {row0} to {row0 + m - 1}"
 
 
-def _block_labels(yb, index, row0):
-    """Distinct labels of a y block and their counts."""
+def _block_labels(yb, swb, index, row0):
+    """Distinct labels of a y block, their counts and, with sample weights
+    ``swb`` (else None), their rows' summed weights (else the counts)."""
     y = np.asarray(yb)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got a block of shape {y.shape} "
@@ -113,7 +114,10 @@ def _block_labels(yb, index, row0):
         bad = np.flatnonzero(~np.isfinite(y))
         raise ValueError(f"y contains NaN or infinity ({_where(index, row0, len(y))}"
                          f"; first at row {row0 + int(bad[0])})")
-    return np.unique(y, return_counts=True)
+    labels, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    sums = counts if swb is None else np.bincount(
+        inverse, weights=np.asarray(swb, dtype=np.float64), minlength=labels.shape[0])
+    return labels, counts, sums
 
 
 def _prepare_block(Xb, yb, swb, index, row0, classes, class_weight, holdout):
@@ -495,17 +499,20 @@ class _Blocks:
         self.runner.release(self.futures)
 
 
-def _labels(runner, y):
-    """The sorted distinct labels of y and their counts, from every block."""
+def _labels(runner, y, sw=None):
+    """The sorted distinct labels of y, their counts and their rows' summed
+    sample weights ``sw`` (the counts without), from every block."""
     sizes = y.chunks[0]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    tasks = [dask.delayed(_block_labels, pure=True)(yb, k, int(starts[k]))
+    swbs = [None] * len(sizes) if sw is None else sw.to_delayed().ravel()
+    tasks = [dask.delayed(_block_labels, pure=True)(yb, swbs[k], k, int(starts[k]))
              for k, yb in enumerate(y.to_delayed().ravel()) if sizes[k] > 0]
     parts = runner.compute(tasks)
     labels = np.concatenate([p[0] for p in parts])
-    counts = np.concatenate([p[1] for p in parts])
     classes, inverse = np.unique(labels, return_inverse=True)
-    return classes, np.bincount(inverse, weights=counts).astype(np.int64)
+    counts, sums = (np.bincount(inverse, weights=np.concatenate([p[q] for p in parts]),
+                                minlength=classes.shape[0]) for q in (1, 2))
+    return classes, counts.astype(np.int64), sums
 
 
 def _standardization(blocks, standardize, n, weighted):
@@ -620,7 +627,7 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
                                                                       bool):
             sample_weight = np.full(X.shape[0], float(sample_weight))
         sw = _check_rows(sample_weight, "sample_weight", X)
-    seen, counts = _labels(runner, y)
+    seen, counts, sums = _labels(runner, y, sw)
     if classes is None:
         classes = seen
         if classes.shape[0] == 0:
@@ -636,8 +643,12 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
         full = np.zeros(classes.shape[0], dtype=np.int64)
         full[np.searchsorted(classes, seen)] = counts
         counts = full
+        full = np.zeros(classes.shape[0])
+        full[np.searchsorted(classes, seen)] = sums
+        sums = full
+    # "balanced" from each class's summed sample weights, as in memory
     cw = None if class_weight is None else np.asarray(
-        class_weight(classes, counts), dtype=np.float64)
+        class_weight(classes, sums), dtype=np.float64)
     blocks = _Blocks(runner, X, y, sw, classes, cw, holdout, seed)
     blocks.sparse = X._meta is not None and hasattr(X._meta, "tocsr")
     blocks.dtype = np.dtype(X.dtype)

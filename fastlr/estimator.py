@@ -153,8 +153,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     class_weight : dict, "balanced" or None, default None
         Weights per class, multiplied into ``sample_weight``: ``{label:
         weight}`` (absent labels weigh 1) or ``"balanced"``:
-        ``n_samples / (n_classes * count(label))`` from the ``y`` given to
-        ``fit``
+        ``total / (n_classes * weight(label))`` from the ``y`` given to
+        ``fit``, where ``weight(label)`` sums the ``sample_weight`` of the
+        label's rows (their count without it) and ``total`` over every row,
+        as scikit-learn's ``LogisticRegression`` computes it (so a row of
+        weight 0 counts as no row)
         (not supported by ``partial_fit``, as in scikit-learn).
     standardize : {True, False, "scale"}, default True
         Train on standardized features (folded into the kernel, no copy).
@@ -345,7 +348,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """``sample_weight`` times the weight of each row's class."""
         if self.class_weight is None:
             return sw
-        counts = np.bincount(y01.astype(np.intp), minlength=classes.shape[0])
+        counts = np.bincount(y01.astype(np.intp), weights=sw if sw.shape[0] else None,
+                             minlength=classes.shape[0])
         row = self._class_weight_values(classes, counts, fitting)[
             y01.astype(np.intp)]
         out = row if sw.shape[0] == 0 else sw * row
@@ -355,7 +359,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return out
 
     def _class_weight_values(self, classes, counts, fitting):
-        """The weight of each class of ``classes`` (``counts``: its rows)."""
+        """The weight of each class of ``classes`` (``counts``: its rows'
+        summed sample weights, or its rows; "balanced" gives a class of
+        weight 0 the weight 0: its rows weigh nothing anyway)."""
         cw = self.class_weight
         if isinstance(cw, str):  # "balanced" (checked by _params)
             if not fitting:
@@ -363,7 +369,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                  "partial_fit (the class counts of the whole "
                                  "stream are unknown); pass a dict of weights")
             k = classes.shape[0]
-            return counts.sum() / (counts * float(k))
+            counts = np.asarray(counts, dtype=np.float64)
+            return np.divide(counts.sum(), counts * float(k), out=np.zeros(k),
+                             where=counts > 0)
         weights = np.ones(classes.shape[0])
         for label, value in cw.items():
             hits = np.flatnonzero(classes == label) if _comparable(

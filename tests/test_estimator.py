@@ -150,6 +150,28 @@ def test_sample_weight_zero_rows_are_ignored(blobs):
     assert a.score(X[sw > 0], y[sw > 0]) >= 0.85
 
 
+def test_balanced_class_weight_counts_sample_weights(blobs):
+    """"balanced" divides by each class's summed sample weights, as
+    scikit-learn's LogisticRegression and compute_class_weight do: rows of
+    weight 0 count as no rows, so the fit equals the fit without them."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, y = blobs
+    sw = np.ones(len(y))
+    sw[np.flatnonzero(y == 1)[:60]] = 0.0
+    sw[::7] *= 2.5
+    keep = sw > 0
+    kw = dict(class_weight="balanced", alpha=1e-2, tol=1e-20, random_state=0)
+    a = LogisticRegression(**kw).fit(X, y, sample_weight=sw)
+    b = LogisticRegression(**kw).fit(X[keep], y[keep], sample_weight=sw[keep])
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), rtol=0,
+                               atol=1e-9)   # the same optimum, to the solver's tol
+    expected = compute_class_weight("balanced", classes=np.array([0, 1]), y=y,
+                                    sample_weight=sw)
+    got = a._class_weights(y.astype(np.int64), np.array([0, 1]), sw, fitting=True)
+    np.testing.assert_allclose(got, sw * expected[y], rtol=1e-15)
+
+
 def test_partial_fit(blobs):
     X, y = blobs
     clf = LogisticRegression(random_state=0)
