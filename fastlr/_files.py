@@ -11,13 +11,46 @@ refused without being opened), and with :func:`os.fstat` on what was
 opened. The open itself uses ``O_NONBLOCK`` where the platform has it, so a
 path swapped for a FIFO between the two checks cannot block the open; the
 flag is cleared again once the file is known to be regular.
+
+Writing the files fastlr writes (model files, ONNX exports, prediction
+files) is atomic (:func:`write_atomic`): the file is written to a temporary
+file in the target's directory (``.<name>.<12 hex digits>.tmp``), flushed
+and fsync'ed, then moved over the target with :func:`os.replace`, so a
+crash mid-write leaves either the old file or the new one, never a mixture.
+A process killed mid-write (``kill -9``, power loss) cannot remove its
+temporary file; the next write to the same target removes such leftovers.
+It takes only names of that pattern for that target, and only files that
+no live writer holds: each writer holds an exclusive :func:`fcntl.flock`
+lock on its temporary file from creating it until it has been renamed, and
+a lock dies with its process, so a leftover that can be locked is
+abandoned. As a second guard a leftover is never touched within a minute of
+its last change, and where locks are not available (no ``fcntl``, or a file
+system without locks) only after a day. The target itself must be a
+regular file (or not exist yet): a directory, device, FIFO or socket there
+is refused, never replaced.
 """
 
+import contextlib
 import errno
 import os
+import re
+import secrets
 import stat
+import time
 
-__all__ = ["check_regular", "file_kind", "is_regular", "open_regular"]
+try:  # POSIX
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+__all__ = ["check_regular", "file_kind", "is_regular", "open_regular",
+           "write_atomic"]
+
+# Leftover temporary files of a write (module docstring): never touched
+# within _STALE_AGE seconds of their last change; where the writer's lock
+# cannot be tested, only after _UNLOCKED_STALE_AGE.
+_STALE_AGE = 60.0
+_UNLOCKED_STALE_AGE = 86400.0
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -95,3 +128,163 @@ def open_regular(path, error, mode="rb", **kwargs):
     except BaseException:
         os.close(fd)
         raise
+
+
+# --------------------------------------------------------------------------
+# writing
+
+
+def write_atomic(path, write, what="the model file"):
+    """Call ``write(file)`` on a temporary binary file, then move it onto
+    ``path`` (see the module docstring); ``what`` names the file in errors.
+
+    The temporary file is locked from its creation until it has been moved,
+    so that a concurrent write to the same target can tell it from the
+    leftover of a killed writer (:func:`_remove_leftovers`). A target that
+    exists keeps its permission bits (a model saved with mode 600 stays
+    600).
+    """
+    path = os.fspath(path)
+    mode = _check_target(path, what)
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    _remove_leftovers(directory, base)
+    fd, tmp = _create_temporary(path, directory, base, what)
+    try:
+        if mode is not None and hasattr(os, "fchmod"):
+            os.fchmod(fd, stat.S_IMODE(mode))
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+            if fcntl is not None:
+                # rename while the lock is held: once it is released, the
+                # temporary name no longer exists
+                os.replace(tmp, path)
+        if fcntl is None:  # pragma: no cover - Windows renames closed files
+            os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def _check_target(path, what):
+    """Refuse a target that exists and is not a regular file (links
+    followed); return its ``st_mode`` (None if absent).
+
+    ``os.replace`` would otherwise replace a FIFO or a device node (as root,
+    ``/dev/null`` itself) with the file.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None  # absent (or unreachable): the write itself reports it
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
+    if not stat.S_ISREG(mode):
+        raise OSError(errno.EINVAL, f"cannot write {what}: the path is "
+                      f"{file_kind(mode)}, not a regular file (the file "
+                      "replaces its target, which must be a regular file or "
+                      "not exist)", path)
+    return mode
+
+
+def _temporary_pattern(base):
+    return re.compile(re.escape(f".{base}.") + r"[0-9a-f]{12}\.tmp\Z")
+
+
+def _create_temporary(path, directory, base, what):
+    """``(fd, name)`` of a new, locked temporary file next to the target."""
+    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    while True:
+        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            # mode 0o666 minus the umask: the same permissions as open(path, "w")
+            fd = os.open(tmp, flags, 0o666)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise type(exc)(exc.errno, f"cannot write {what}: {exc.strerror}",
+                            path) from None
+        if fcntl is None:  # pragma: no cover - Windows
+            return fd, tmp
+        try:
+            # blocks only while another save's cleanup looks at this file
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            return fd, tmp  # no locks on this file system: the age guard remains
+        # a cleanup may have found the file between its creation and the
+        # lock, taken it for a leftover and removed it: then start again
+        try:
+            same = os.path.samestat(os.stat(tmp), os.fstat(fd))
+        except OSError:
+            same = False
+        if same:
+            return fd, tmp
+        os.close(fd)
+
+
+def _remove_leftovers(directory, base):
+    """Delete temporary files of killed saves to ``directory/base``.
+
+    Only names of the form ``.<base>.<12 hex digits>.tmp``, only regular
+    files unchanged for ``_STALE_AGE`` seconds, and only when no live process
+    holds the file's lock (each writer holds it until its file is renamed).
+    Errors are ignored: cleaning up is a courtesy, never a reason to fail.
+    """
+    pattern = _temporary_pattern(base)
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        if not pattern.match(entry.name):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        age = now - st.st_mtime
+        if stat.S_ISREG(st.st_mode) and age >= _STALE_AGE:
+            with contextlib.suppress(OSError):
+                _remove_if_abandoned(entry.path, st, age)
+
+
+def _remove_if_abandoned(name, st, age):
+    if fcntl is None:  # pragma: no cover - Windows
+        if age >= _UNLOCKED_STALE_AGE:
+            os.unlink(name)
+        return
+    flags = (os.O_RDWR | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(name, flags)
+    try:
+        if not os.path.samestat(st, os.fstat(fd)):
+            return  # replaced since it was listed
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # a live writer holds it
+        except OSError:
+            if age < _UNLOCKED_STALE_AGE:  # no locks here: go by age alone
+                return
+        if os.path.samestat(os.stat(name), os.fstat(fd)):
+            os.unlink(name)
+    finally:
+        os.close(fd)
+
+
+def _fsync_directory(directory):
+    """Make the rename itself durable (POSIX); a no-op where unsupported."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

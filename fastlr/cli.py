@@ -25,9 +25,11 @@ import argparse
 import contextlib
 import csv
 import difflib
+import io
 import os
 import re
 import secrets
+import stat
 import sys
 import time
 import warnings
@@ -37,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import __version__
+from ._files import write_atomic
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -818,17 +821,34 @@ def _demo(args):
 # output paths, threads and models
 
 
-def _check_writable(path, option, replace=False):
+def _check_writable(path, option, replace=False, inputs=()):
     """Fail before any work if ``path`` cannot be written.
 
     A file is created (and removed) next to ``path``: the one test that
     answers for permissions, read-only file systems, missing folders and
     paths through a file alike. ``replace``: the file is replaced by a
     rename (``fastlr.save``), so an existing read-only file does not matter.
+    An existing ``path`` must be a regular file (a FIFO or a device is
+    never replaced), and not one of the files the command reads,
+    ``inputs``: ``(path, option)`` pairs (writing it would destroy it).
     """
+    from ._files import file_kind
+
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CLIError(f"{option} {path}: is a folder; give a file name")
+    if os.path.exists(path):
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise CLIError(f"{option} {path}: is {file_kind(mode)}, not a regular "
+                           "file; fastlr writes its output to a regular file "
+                           "(or a new one)")
+        for other, what in inputs:
+            if other is not None and os.path.exists(other) \
+                    and os.path.samefile(path, other):
+                raise CLIError(f"{option} {path}: is the {what} file this command "
+                               "reads; writing it would destroy it: give another "
+                               "path")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         what = "is a file, not a folder" if os.path.exists(folder) else \
@@ -1254,7 +1274,9 @@ def _train(args):
     import fastlr
 
     if args.model:
-        _check_writable(args.model, "--model", replace=True)
+        # --warm-start M --model M continues a model in place: allowed
+        _check_writable(args.model, "--model", replace=True,
+                        inputs=[(args.data, "DATA")])
     if args.plot:
         _check_folder(args.plot, "--plot")
     _set_threads(args)
@@ -1591,7 +1613,8 @@ def _train_plots(args, clf, xy, data):
 
 def _predict(args):
     if args.out:
-        _check_writable(args.out, "--out")
+        _check_writable(args.out, "--out", replace=True,
+                        inputs=[(args.data, "DATA"), (args.model, "--model")])
     _set_threads(args)
     model, data_meta = _load_model(args.model)
     read = _read_data(args, "optional", model, data_meta)
@@ -1606,8 +1629,13 @@ def _predict(args):
         header = [read.id_name, *header]
         rows = ([i, *row] for i, row in zip(read.ids.tolist(), rows, strict=True))
     if args.out:
-        with open(args.out, "w", newline="", encoding="utf-8") as f:
-            _write_csv(f, header, rows)
+        def write(binary):
+            text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+            _write_csv(text, header, rows)
+            text.flush()
+            text.detach()   # the writer closes the file
+
+        write_atomic(args.out, write, "the predictions file")
         print(f"wrote {X.shape[0]:,} predictions to {args.out}", file=sys.stderr)
     else:
         _write_csv(sys.stdout, header, rows)
@@ -1758,19 +1786,12 @@ def _export(args):
     from . import onnx as fastlr_onnx
 
     fastlr_onnx.require()  # the onnx extra, before any work
-    _check_writable(args.out, "--out")
+    _check_writable(args.out, "--out", replace=True,
+                    inputs=[(args.model, "--model")])
     model, _ = _load_model(args.model)
     proto = fastlr_onnx.to_onnx(model, dtype=args.dtype)
     payload = proto.SerializeToString()
-    tmp = f"{args.out}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, args.out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(args.out, lambda f: f.write(payload), "the ONNX file")
     k = model.classes_.shape[0]
     _print_table([
         ("model", f"{args.model} ({k} classes: {_fmt_labels(model.classes_)}; "

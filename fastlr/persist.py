@@ -91,20 +91,11 @@ The JSON metadata is an object with the keys
 * ``"metadata"``: free-form JSON given to :func:`save` (the CLI records the
   data format, feature names and target column there).
 
-Writes are atomic: the archive is written to a temporary file in the target's
-directory (``.<name>.<12 hex digits>.tmp``), flushed and fsync'ed, then moved
-over the target with :func:`os.replace`, so a crash mid-write leaves either
-the old file or the new one, never a mixture. A process killed mid-write
-(``kill -9``, power loss) cannot remove its temporary file; the next
-:func:`save` to the same target removes such leftovers. It takes only names
-of that pattern for that target, and only files that no live writer holds:
-each writer holds an exclusive :func:`fcntl.flock` lock on its temporary
-file from creating it until it has been renamed, and a lock dies with its
-process, so a leftover that can be locked is abandoned. As a second guard a
-leftover is never touched within a minute of its last change, and where
-locks are not available (no ``fcntl``, or a file system without locks) only
-after a day. The target itself must be a regular file (or not exist yet): a
-directory, device, FIFO or socket there is refused, never replaced.
+Writes are atomic (:func:`fastlr._files.write_atomic`): a crash mid-write
+leaves either the old file or the new one, never a mixture; leftovers of a
+killed writer (``.<name>.<12 hex digits>.tmp``) are removed by the next
+save to the same target; the target must be a regular file or not exist; a
+replaced file keeps its permission bits.
 
 Loading untrusted files
 -----------------------
@@ -139,16 +130,11 @@ describes (which the file must really contain) plus a few tens of MB.
 """
 
 import contextlib
-import errno
 import json
 import math
 import os
-import re
-import secrets
-import stat
 import struct
 import sys
-import time
 import zipfile
 
 import numpy as np
@@ -156,7 +142,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from . import _npy
-from ._files import file_kind, open_regular
+from ._files import open_regular, write_atomic
 from ._order import make_rng
 from ._state import OPTIMIZER_ARRAYS, STATS_ARRAYS, ModelState
 from ._validation import check_positive_int
@@ -180,17 +166,6 @@ _EXPANSION_MARGIN = 1 << 20       # declared sizes may exceed the file by this
 _META_BASE = 16 << 20             # metadata budget: base ...
 _META_PER_FEATURE = 256           # ... plus this much per feature
 _READ_CHUNK = 1 << 20             # array data is read this much at a time
-
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
-
-# Leftover temporary files of a save (module docstring): never touched within
-# _STALE_AGE seconds of their last change; where the writer's lock cannot be
-# tested, only after _UNLOCKED_STALE_AGE.
-_STALE_AGE = 60.0
-_UNLOCKED_STALE_AGE = 86400.0
 
 # Bit generators a saved rng_state may name: looked up in this table, never
 # by getattr on a name read from the file.
@@ -276,7 +251,7 @@ def save(model, path, *, metadata=None):
                          f"{budget:,} for a model of "
                          f"{header['n_features_in']} features")
     arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    _atomic_write(path, lambda f: np.savez(f, **arrays))
+    write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
 def _to_arrays(model, metadata):
@@ -358,155 +333,6 @@ def _json_scalar(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
-
-
-def _atomic_write(path, write):
-    """Call ``write(file)`` on a temporary file, then move it onto ``path``.
-
-    The temporary file is locked from its creation until it has been moved,
-    so that a concurrent :func:`save` to the same target can tell it from
-    the leftover of a killed writer (:func:`_remove_leftovers`).
-    """
-    path = os.fspath(path)
-    _check_target(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
-    _remove_leftovers(directory, base)
-    fd, tmp = _create_temporary(path, directory, base)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-            if fcntl is not None:
-                # rename while the lock is held: once it is released, the
-                # temporary name no longer exists
-                os.replace(tmp, path)
-        if fcntl is None:  # pragma: no cover - Windows renames closed files
-            os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
-
-
-def _check_target(path):
-    """Refuse a target that exists and is not a regular file (links followed).
-
-    ``os.replace`` would otherwise replace a FIFO or a device node (as root,
-    ``/dev/null`` itself) with the model file.
-    """
-    try:
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError):
-        return  # absent (or unreachable): the write itself reports it
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
-    if not stat.S_ISREG(mode):
-        raise OSError(errno.EINVAL, f"cannot write the model file: the path is "
-                      f"{file_kind(mode)}, not a regular file (a model file "
-                      "replaces its target, which must be a regular file or "
-                      "not exist)", path)
-
-
-def _temporary_pattern(base):
-    return re.compile(re.escape(f".{base}.") + r"[0-9a-f]{12}\.tmp\Z")
-
-
-def _create_temporary(path, directory, base):
-    """``(fd, name)`` of a new, locked temporary file next to the target."""
-    flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-             | getattr(os, "O_CLOEXEC", 0))
-    while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-        try:
-            # mode 0o666 minus the umask: the same permissions as open(path, "w")
-            fd = os.open(tmp, flags, 0o666)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise type(exc)(exc.errno, f"cannot write the model file: "
-                            f"{exc.strerror}", path) from None
-        if fcntl is None:  # pragma: no cover - Windows
-            return fd, tmp
-        try:
-            # blocks only while another save's cleanup looks at this file
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            return fd, tmp  # no locks on this file system: the age guard remains
-        # a cleanup may have found the file between its creation and the
-        # lock, taken it for a leftover and removed it: then start again
-        try:
-            same = os.path.samestat(os.stat(tmp), os.fstat(fd))
-        except OSError:
-            same = False
-        if same:
-            return fd, tmp
-        os.close(fd)
-
-
-def _remove_leftovers(directory, base):
-    """Delete temporary files of killed saves to ``directory/base``.
-
-    Only names of the form ``.<base>.<12 hex digits>.tmp``, only regular
-    files unchanged for ``_STALE_AGE`` seconds, and only when no live process
-    holds the file's lock (each writer holds it until its file is renamed).
-    Errors are ignored: cleaning up is a courtesy, never a reason to fail.
-    """
-    pattern = _temporary_pattern(base)
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return
-    now = time.time()
-    for entry in entries:
-        if not pattern.match(entry.name):
-            continue
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except OSError:
-            continue
-        age = now - st.st_mtime
-        if stat.S_ISREG(st.st_mode) and age >= _STALE_AGE:
-            with contextlib.suppress(OSError):
-                _remove_if_abandoned(entry.path, st, age)
-
-
-def _remove_if_abandoned(name, st, age):
-    if fcntl is None:  # pragma: no cover - Windows
-        if age >= _UNLOCKED_STALE_AGE:
-            os.unlink(name)
-        return
-    flags = (os.O_RDWR | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
-             | getattr(os, "O_CLOEXEC", 0))
-    fd = os.open(name, flags)
-    try:
-        if not os.path.samestat(st, os.fstat(fd)):
-            return  # replaced since it was listed
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return  # a live writer holds it
-        except OSError:
-            if age < _UNLOCKED_STALE_AGE:  # no locks here: go by age alone
-                return
-        if os.path.samestat(os.stat(name), os.fstat(fd)):
-            os.unlink(name)
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory):
-    """Make the rename itself durable (POSIX); a no-op where unsupported."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # --------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import csv
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -209,6 +210,62 @@ def test_output_paths_are_checked_before_training(iris, tmp_path, capsys):
         clean_error(in_process(capsys, "train", iris["csv"], "--model",
                                locked / "m.npz"), "cannot write in",
                     "Permission denied")
+
+
+def test_an_output_never_replaces_an_input_or_a_special_file(iris, tmp_path, capsys):
+    """An output path that names a file the command reads (DATA, --model)
+    or a FIFO is refused before any work and the file is left as it was
+    (train --model DATA, predict --out DATA, export --out MODEL had
+    replaced the data or the model, exit 0; export replaced a FIFO, and as
+    root /dev/null). --warm-start M --model M still continues M in place.
+    Outputs go through the atomic writer: a replaced file keeps its mode and
+    no temporary file is left."""
+    data = tmp_path / "iris.csv"
+    shutil.copy(iris["csv"], data)
+    model = tmp_path / "m.npz"
+    shutil.copy(iris["model"], model)
+    before = {p: p.read_bytes() for p in (data, model)}
+    drop = ("--drop", "note,plant")
+    clean_error(in_process(capsys, "train", data, *drop, "--model", data),
+                f"--model {data}", "is the DATA file")
+    clean_error(in_process(capsys, "predict", "--model", model, data, "--out", data),
+                f"--out {data}", "is the DATA file")
+    clean_error(in_process(capsys, "predict", "--model", model, data, "--out", model),
+                f"--out {model}", "is the --model file")
+    link = tmp_path / "link.csv"
+    link.symlink_to(data)   # the same file under another name
+    clean_error(in_process(capsys, "predict", "--model", model, link, "--out", data),
+                "is the DATA file")
+    if hasattr(os, "mkfifo"):
+        fifo = tmp_path / "fifo"
+        os.mkfifo(fifo)
+        clean_error(in_process(capsys, "predict", "--model", model, data, "--out",
+                               fifo), f"--out {fifo}", "is a FIFO")
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        clean_error(in_process(capsys, "export", "--model", model, "--out", model),
+                    "is the --model file")
+        if hasattr(os, "mkfifo"):
+            clean_error(in_process(capsys, "export", "--model", model, "--out", fifo),
+                        "is a FIFO")
+    assert {p: p.read_bytes() for p in (data, model)} == before
+    out = tmp_path / "p.csv"
+    out.write_text("old")
+    os.chmod(out, 0o600)
+    assert in_process(capsys, "predict", "--model", model, data, "--out",
+                      out).returncode == 0
+    assert out.read_text().startswith("plant,label")
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o600
+    os.chmod(model, 0o600)
+    assert in_process(capsys, "train", data, *drop, "--warm-start", model,
+                      "--model", model, "--epochs", "2").returncode == 0
+    assert model.read_bytes() != before[model]
+    assert stat.S_IMODE(os.stat(model).st_mode) == 0o600
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_misspelt_columns_and_delimiters(iris, tmp_path, capsys):
