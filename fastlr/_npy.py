@@ -11,6 +11,7 @@ against the bytes really there, and only then read the data.
 import io
 import math
 import struct
+import tokenize
 
 import numpy as np
 
@@ -58,8 +59,10 @@ def read_header(stream, fail):
              else np.lib.format.read_array_header_2_0)
     try:
         shape, fortran, dtype = parse(buffer)
-    except ValueError as exc:
-        fail(f"has an unreadable .npy header ({exc})")
+    except (ValueError, SyntaxError, tokenize.TokenError) as exc:
+        # numpy tokenizes the header's text: an unbalanced bracket ends it
+        # inside a statement
+        fail(f"has an unreadable .npy header ({type(exc).__name__}: {exc})")
     if dtype.hasobject:
         fail("holds Python objects (pickled data), which fastlr never unpickles")
     if dtype.names is not None or dtype.subdtype is not None or dtype.itemsize == 0:

@@ -37,6 +37,8 @@ import math
 import os
 import re
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -342,6 +344,8 @@ def read_column(path, column, *, fmt=None, delimiter=","):
                 m = npz["X"].shape[0] if "X" in npz.files else None
             except ValueError as exc:
                 raise _np_error(path, exc) from None
+            except _DAMAGED as exc:
+                raise _damaged(path, "npz", exc) from None
         if values.ndim != 1 or (m is not None and values.shape[0] != m):
             raise DataError(path, f"array {str(column)!r} must be 1-D with one "
                             f"entry per row of X, got shape {values.shape}")
@@ -958,6 +962,13 @@ def _npz_member_layout(path, npz, key):
              f"describes {want:,} (shape {shape}, dtype {dtype})")
 
 
+#: What reading a damaged .npy or .npz file raises besides ValueError (which
+#: :func:`_np_error` words): a bad zip directory or CRC, broken compression,
+#: a compression method or zip version that zipfile does not support, a
+#: short read.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError)
+
+
 def _np_load(path, want, f):
     """np.load without pickle from ``f``, the open file ``path``; ``want`` is
     "npy" or "npz"."""
@@ -973,8 +984,13 @@ def _np_load(path, want, f):
         return np.load(f, allow_pickle=False)
     except ValueError as exc:
         raise _np_error(path, exc) from None
-    except (OSError, EOFError) as exc:
-        raise DataError(path, f"is not a valid .{want} file ({exc})") from None
+    except _DAMAGED as exc:
+        raise _damaged(path, want, exc) from None
+
+
+def _damaged(path, want, exc):
+    return DataError(path, f"is not a valid .{want} file or is damaged "
+                     f"({type(exc).__name__}: {exc})")
 
 
 def _np_error(path, exc):
@@ -1044,8 +1060,8 @@ def _read_npz(spec):
                             f"available ({exc})") from None
         except ValueError as exc:
             raise _np_error(spec.path, exc) from None
-        except (OSError, EOFError) as exc:
-            raise DataError(spec.path, f"is not a valid .npz file ({exc})") from None
+        except _DAMAGED as exc:
+            raise _damaged(spec.path, "npz", exc) from None
     X = _as_float_X(spec.path, X)
     if spec.n_features is not None and X.shape[1] != spec.n_features:
         raise _mismatch(spec, X.shape[1])

@@ -791,3 +791,41 @@ def test_npy_and_npz_drop_and_read_column(tmp_path, table):
     dump_svmlight_file(X, y, str(tmp_path / "d.svm"))
     with pytest.raises(DataError, match="svmlight files have no columns"):
         io.read_column(tmp_path / "d.svm", 0)
+
+
+def _damage(name, raw):
+    """A damaged copy of an .npz or .npy file's bytes ``raw``."""
+    b = bytearray(raw)
+    if name == "truncated-npz":
+        return bytes(b[:30])
+    if name in ("crc-npz", "deflate-npz"):
+        b[len(b) // 3] ^= 0xFF    # inside the first member's data
+        return bytes(b)
+    if name == "unbalanced-header-npy":
+        i = b.index(b"), }")
+        b[i] = ord(" ")            # "(200, 4 , }": numpy's tokenizer fails
+        return bytes(b)
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("name", ["truncated-npz", "crc-npz", "deflate-npz",
+                                  "unbalanced-header-npy"])
+def test_a_damaged_numpy_file_is_a_data_error_naming_it(tmp_path, name):
+    """A truncated archive, a member whose CRC or compressed stream is broken
+    and a header that does not tokenize are refused with a DataError naming
+    the file (they raised BadZipFile, zlib.error or TokenError, which the
+    CLI reported as unexpected errors)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(np.int64)
+    src = tmp_path / ("src.npy" if name.endswith("npy") else "src.npz")
+    if name.endswith("npy"):
+        np.save(src, np.column_stack([X, y]))
+    elif name == "deflate-npz":
+        np.savez_compressed(src, X=X, y=y)
+    else:
+        np.savez(src, X=X, y=y)
+    bad = tmp_path / ("bad" + src.suffix)
+    bad.write_bytes(_damage(name, src.read_bytes()))
+    with pytest.raises(DataError, match=r"bad\.np[yz]"):
+        read_dataset(bad)
