@@ -768,10 +768,7 @@ def _shown(names, limit=8):
 
 def _column_index(spec, header, target, what="column"):
     """Index of ``target`` (a name, or an int / int-like string) in ``header``."""
-    if isinstance(target, str) and target in header:
-        if header.count(target) > 1:
-            raise DataError(spec.path, f"the header has more than one {what} "
-                            f"named {target!r}")
+    if isinstance(target, str) and target in header:   # names are unique
         return header.index(target)
     index = None
     if isinstance(target, int | np.integer) and not isinstance(target, bool):
@@ -1089,7 +1086,9 @@ def _read_header(path, delimiter):
             reader = csv.reader(f, delimiter=delimiter)
             for row in reader:
                 if row and any(c.strip() for c in row):
-                    return [c.strip() for c in row], reader.line_num
+                    names = [c.strip() for c in row]
+                    _check_unique(path, names, reader.line_num)
+                    return names, reader.line_num
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
     except csv.Error as exc:
@@ -1097,6 +1096,21 @@ def _read_header(path, delimiter):
         raise DataError(path, f"malformed CSV header ({exc})", line=line) from None
     raise DataError(path, "is empty; a CSV file needs a header line with column "
                     "names")
+
+
+def _check_unique(path, names, line):
+    """Refuse a header that gives two columns one name: columns are found by
+    name (the target, ``--drop``, ``--id``, a model's features when it
+    predicts on a file whose columns are in another order), so one of the two
+    would silently stand for the other."""
+    first = {}
+    for j, name in enumerate(names):
+        if name in first:
+            raise DataError(path, f"the header names two columns {name!r} (columns "
+                            f"{first[name] + 1} and {j + 1}); columns are matched "
+                            "by name, so each must have its own: rename one",
+                            line=line)
+        first[name] = j
 
 
 def _not_utf8(path):

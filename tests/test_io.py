@@ -829,3 +829,18 @@ def test_a_damaged_numpy_file_is_a_data_error_naming_it(tmp_path, name):
     bad.write_bytes(_damage(name, src.read_bytes()))
     with pytest.raises(DataError, match=r"bad\.np[yz]"):
         read_dataset(bad)
+
+
+@pytest.mark.parametrize("header, name, cols", [("a,a,c,y", "a", "1 and 2"),
+                                                ("y,b,c,y", "y", "1 and 4")])
+def test_a_header_naming_two_columns_alike_is_refused(tmp_path, header, name, cols):
+    """Columns are matched by name (the target, --drop, --id, a model's
+    features on a file with its columns in another order): a header that
+    names two columns alike is refused, naming both, where it had trained a
+    model that then fed the wrong column on a reordered file, or could not
+    read its own training file."""
+    path = tmp_path / "dup.csv"
+    path.write_text(header + "\n1,2,3,0\n2,3,4,1\n3,1,2,0\n")
+    with pytest.raises(DataError, match=rf"dup\.csv, line 1: the header names two "
+                                        rf"columns '{name}' \(columns {cols}\)"):
+        read_dataset(path)
