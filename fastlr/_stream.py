@@ -48,7 +48,7 @@ from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
 from ._state import ModelState
-from ._validation import check_X
+from ._validation import check_X, refuse_continuous
 
 __all__ = ["FileChunks", "Run", "TableInPlace", "fit", "score"]
 
@@ -326,7 +326,7 @@ def _scan(source, standardize, name, labels):
             scan.stored += data.size
         y = labels(y)
         kind = "text" if y.dtype.kind in "USO" else "number"
-        scan.kinds.setdefault(kind, (scan.parts, y[0]))
+        scan.kinds.setdefault(kind, (scan.parts, np.asarray(y[0]).item()))
         if len(scan.kinds) > 1:
             (pa, la), (pb, lb) = scan.kinds["number"], scan.kinds["text"]
             raise ValueError(
@@ -335,6 +335,7 @@ def _scan(source, standardize, name, labels):
                 "part is a chunk of rows); read the file whole, where every "
                 "label is then text")
         values, counts = np.unique(y, return_counts=True)
+        refuse_continuous(values, name)   # as fit does, whatever the parts
         for v, c in zip(values.tolist(), counts.tolist(), strict=True):
             scan.labels[v] = scan.labels.get(v, 0) + c
         scan.rows += data.m

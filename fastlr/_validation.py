@@ -300,6 +300,20 @@ def check_vector(a, name, allow_inf=False):
 BINCOUNT_SLOTS = 4
 
 
+def refuse_continuous(values, name):
+    """Raise for float labels that are not whole numbers, as
+    :func:`target_classes` does (scikit-learn's "Unknown label type:
+    continuous"), naming ``name`` (a file, with the labels' column) and
+    one such label: for the readers that see the labels before ``fit``."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        odd = values[values != np.round(values)]
+        if odd.size:
+            raise ValueError(f"{name}: Unknown label type: continuous (a label is "
+                             f"{odd[0].item()!r}); a classifier needs class "
+                             "labels: integers or text")
+
+
 def target_classes(y):
     """The sorted distinct labels of a classifier's 1-D ``y`` (what
     ``np.unique(y)`` returns), refusing what scikit-learn's

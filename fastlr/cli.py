@@ -40,6 +40,7 @@ import numpy as np
 
 from . import __version__
 from ._files import write_atomic
+from ._validation import refuse_continuous
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -1366,6 +1367,7 @@ def _train_whole(args, params, warm, warm_meta):
     if warm is not None:
         y = _match_labels(args.data, y, warm.classes_)
     classes = np.unique(y)
+    refuse_continuous(classes, f"{args.data} ({where})")
     if classes.shape[0] < 2:
         raise CLIError(f"{args.data}: {where} holds a single class "
                        f"({_fmt_labels(classes)}); training needs two")

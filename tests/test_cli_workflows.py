@@ -268,6 +268,18 @@ def test_an_output_never_replaces_an_input_or_a_special_file(iris, tmp_path, cap
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_continuous_labels_are_refused_however_the_file_is_read(tmp_path, capsys):
+    """Labels that are not whole numbers are refused by a whole read and by
+    a chunked one alike, naming the file and a label (a chunked read had
+    trained a model with one class per distinct value)."""
+    path = tmp_path / "fl.csv"
+    path.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{(i % 2) * 1.5}\n"
+                                         for i in range(40)))
+    for extra in ((), ("--chunk-rows", "8", "--solver", "sgd")):
+        clean_error(in_process(capsys, "train", path, *extra), f"{path}",
+                    "Unknown label type: continuous", "1.5")
+
+
 def test_misspelt_columns_and_delimiters(iris, tmp_path, capsys):
     clean_error(fastlr_cmd("train", iris["csv"], "--target", "specis"),
                 "unknown target column 'specis' (--target); did you mean "
