@@ -807,6 +807,8 @@ def _out(line=""):
 def _demo(args):
     from . import demo
 
+    if not args.no_plots:
+        _check_folder(args.out, "--out")   # before the experiments, not after one
     rows = demo.run(out_dir=args.out, plots=not args.no_plots,
                     random_state=args.random_state)
     print(demo.format_table(rows))

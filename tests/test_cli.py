@@ -21,6 +21,20 @@ def test_demo_rows_meet_seed_claims():
         assert r["fastlr_s"] > 0 and r["reference_s"] > 0
 
 
+def test_demo_out_that_is_a_file_is_refused_before_any_experiment(tmp_path, capsys,
+                                                                    monkeypatch):
+    """--out naming an existing file is refused up front (it ran the first
+    experiment, then failed with 'File exists' naming neither --out nor why)."""
+    from fastlr import demo
+
+    monkeypatch.setattr(demo, "run", lambda **kw: pytest.fail("an experiment ran"))
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert cli.main(["demo", "--out", str(afile)]) == 1
+    err = capsys.readouterr().err
+    assert "--out" in err and "exists and is not a folder" in err
+
+
 def test_demo_cli_writes_table_and_pngs(tmp_path, capsys):
     out = tmp_path / "plots"
     assert cli.main(["demo", "--out", str(out)]) == 0
