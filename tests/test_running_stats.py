@@ -221,11 +221,14 @@ def test_warm_start_fit_keeps_the_statistics():
     state = clf.training_state_
     mean, scale, rows = state.mean.copy(), state.scale.copy(), state.moments.rows
     clf.set_params(max_iter=2, tol=None).fit(X[100:200], y[100:200])
-    assert clf.training_state_ is state
+    # continued training runs on a copy of the state, kept on success
+    assert clf.training_state_ is not state
+    state = clf.training_state_
     np.testing.assert_array_equal(state.mean, mean)
     np.testing.assert_array_equal(state.scale, scale)
     assert state.moments.rows == rows == 100
     clf.partial_fit(X[200:], y[200:])
+    state = clf.training_state_
     assert state.moments.rows == 200
     np.testing.assert_allclose(state.scale, reference.column_stats(
         np.concatenate([X[:100], X[200:]]))[1], rtol=1e-10)
