@@ -1084,8 +1084,8 @@ def _read_data(args, labels, model=None, data_meta=None):
     except io.FeatureMismatchError as exc:
         if cols.fmt not in ("csv", "npy"):
             raise
-        raise CLIError(f"{exc} (--target names the label column; --drop COL,... "
-                       "and --id COL leave columns out)") from None
+        raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
+                       "out)") from None
     out = _read_as(cols, data)
     if cols.id_col is not None and labels == "optional":  # predict writes the IDs
         column = int(cols.id_col) if cols.fmt == "npy" else cols.id_col

@@ -747,16 +747,22 @@ class _Spec:
     drop: tuple = ()  # columns that are neither features nor the target
 
 
-def _mismatch(spec, k, names=None, line=None):
+#: How a reader's errors tell the caller to name the labels' column.
+NAME_TARGET = "name it with target= (--target on the command line)"
+
+
+def _mismatch(spec, k, names=None, line=None, columns=True):
+    """``columns``: the file's features are columns, one of which may be the
+    labels' (not svmlight's, whose label leads each line)."""
     model = f"the model was trained on {spec.n_features} features"
     if spec.feature_names:
         model += f" ({_shown(spec.feature_names)})"
-    got = f"this file has {k} feature columns"
+    got = f"this file has {k} feature{' columns' if columns else 's'}"
     if names:
         got += f" ({_shown(names)})"
     hint = ""
-    if spec.labels == "optional" and k == spec.n_features + 1:
-        hint = "; if one of them is the target, name it with the target option"
+    if columns and spec.labels == "optional" and k == spec.n_features + 1:
+        hint = f"; if one of them is the target, {NAME_TARGET}"
     return FeatureMismatchError(spec.path, f"{model} but {got}{hint}", line=line)
 
 
@@ -805,8 +811,8 @@ def _select(spec, header):
     if not feats:
         raise DataError(spec.path, "has no feature columns besides the target")
     if t is None and spec.labels == "required":
-        raise DataError(spec.path, "has no target column (the true labels); name "
-                        "it with the target option")
+        raise DataError(spec.path, f"has no target column (the true labels); "
+                        f"{NAME_TARGET}")
     return feats, t
 
 
@@ -1043,7 +1049,7 @@ def _read_npz(spec):
                             f"{_shown(keys)})")
         if spec.labels == "required" and y_key not in keys:
             raise DataError(spec.path, f"has no labels array 'y' (it has: "
-                            f"{_shown(keys)}); name it with the target option")
+                            f"{_shown(keys)}); {NAME_TARGET}")
         try:
             _npz_member_layout(spec.path, npz, "X")
             if y_key in keys:
@@ -1338,7 +1344,7 @@ def _read_svmlight(spec, zero_based):
     n = spec.n_features
     if n is not None:
         if X.shape[1] > n:
-            raise _mismatch(spec, X.shape[1],
+            raise _mismatch(spec, X.shape[1], columns=False,
                             line=line_of(_first_row_at_or_above(X, n)))
         if X.shape[1] < n:  # trailing features absent from the file are zeros
             X = _with_width(X, n)

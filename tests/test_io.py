@@ -844,3 +844,15 @@ def test_a_header_naming_two_columns_alike_is_refused(tmp_path, header, name, co
     with pytest.raises(DataError, match=rf"dup\.csv, line 1: the header names two "
                                         rf"columns '{name}' \(columns {cols}\)"):
         read_dataset(path)
+
+
+def test_svmlight_feature_mismatch_gives_no_target_column_hint(tmp_path):
+    """An svmlight line's label leads it: a file with one feature more than
+    the model is not told to name one of its columns as the target (as a
+    CSV or .npy file is)."""
+    path = tmp_path / "x.svm"
+    path.write_text("1 1:1 2:2 3:3\n0 1:1\n")
+    with pytest.raises(FeatureMismatchError) as info:
+        read_dataset(path, labels="optional", n_features=2)
+    assert "this file has 3 features" in str(info.value)
+    assert "target" not in str(info.value)
