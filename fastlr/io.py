@@ -805,6 +805,10 @@ def _select(spec, header):
     if spec.n_features is None:
         if t is None and spec.labels == "required" and kept:
             t = kept[-1]  # default: the last column
+            if header[t] == "":
+                raise DataError(spec.path, "the last column, the default target, "
+                                "has no name in the header: does every line end "
+                                f"with the delimiter? Remove it, or {NAME_TARGET}")
         feats = [j for j in kept if j != t]
     else:
         feats, t = _select_for_model(spec, header, t, dropped)

@@ -856,3 +856,14 @@ def test_svmlight_feature_mismatch_gives_no_target_column_hint(tmp_path):
         read_dataset(path, labels="optional", n_features=2)
     assert "this file has 3 features" in str(info.value)
     assert "target" not in str(info.value)
+
+
+def test_a_trailing_delimiter_is_named_as_the_likely_cause(tmp_path):
+    """Lines that all end with the delimiter (spreadsheet exports) give an
+    unnamed, empty last column, the default target: the error says so (it
+    reported an empty value in the target column '')."""
+    path = tmp_path / "trail.csv"
+    path.write_text("a,b,y,\n1,2,0,\n2,3,1,\n")
+    with pytest.raises(DataError, match="has no name in the header: does every "
+                                        "line end with the delimiter"):
+        read_dataset(path)
