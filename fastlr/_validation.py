@@ -595,10 +595,21 @@ def check_folds(folds, codes, m):
     if labels.shape[0] != m:
         raise ValueError(f"folds has {labels.shape[0]} labels but X has {m} rows")
     values, row_fold = np.unique(labels, return_inverse=True)
-    if not 2 <= values.shape[0] <= 127:
+    F = values.shape[0]
+    if not 2 <= F <= 127:
         raise ValueError(f"folds must hold between 2 and 127 distinct labels, got "
-                         f"{values.shape[0]}")
-    return (row_fold + 1).astype(np.int8), list(range(1, values.shape[0] + 1))
+                         f"{F}")
+    # each model trains on the rows outside its fold: they need two classes
+    # (as train(rows=...) and the NumPy twin require)
+    k = int(codes.max()) + 1
+    per_fold = np.bincount(row_fold * k + codes, minlength=F * k).reshape(F, k)
+    outside = per_fold.sum(axis=0) - per_fold
+    for f in range(F):
+        if np.count_nonzero(outside[f]) < 2:
+            raise ValueError(f"folds: the rows outside fold {values[f].item()!r}, "
+                             "which its models train on, hold a single class; "
+                             "training needs at least two")
+    return (row_fold + 1).astype(np.int8), list(range(1, F + 1))
 
 
 def is_dask(a):

@@ -305,3 +305,17 @@ def test_bad_input(mod, kwargs, exc, match):
     X, y = make_data(6, m=100)
     with pytest.raises(exc, match=match):
         mod.train_many(X, y, **kwargs)
+
+
+def test_folds_whose_training_rows_hold_one_class_are_refused():
+    """A model trains on the rows outside its fold: when they hold a single
+    class, train_many refuses before training, as its NumPy twin (which
+    trains each model alone with train(rows=...)) does; it had trained
+    meaningless models."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    for train_many in (fastlr.train_many, fastlr.reference.train_many):
+        with pytest.raises(ValueError, match="single class"):
+            train_many(X, y, alphas=[1e-3], folds=y, epochs=2)
+    fastlr.train_many(X, y, alphas=[1e-3], folds=rng.integers(0, 4, 200), epochs=2)
