@@ -548,6 +548,16 @@ n_rows, n_features + fit_intercept)
     predict_log_proba = LogisticRegression.predict_log_proba
     predict = LogisticRegression.predict
 
+    def score(self, X, y, sample_weight=None):
+        """The ``scoring`` score of the final model on (X, y), as
+        scikit-learn's ``LogisticRegressionCV.score``; with ``scoring=None``
+        the mean accuracy (every classifier's ``score``)."""
+        scorer = self._scorer()
+        if scorer is None:
+            return super().score(X, y, sample_weight=sample_weight)
+        kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return float(scorer(self, X, y, **kw))
+
 
 def _indices(part, m, f, name):
     """One side of a split as row indices (index arrays or boolean masks)."""

@@ -423,3 +423,18 @@ def test_a_stopped_model_stops_updating():
         solo = alone(X, y, row_fold, f + 1, cv.alphas_[a], **dict(kw, max_iter=e))
         same(cv.coefs_paths_[f, 0, a, 0, :-1], solo.w, X, y)
         same(cv.coefs_paths_[f, 0, a, 0, -1:], np.array([solo.b]), X, y)
+
+
+def test_score_uses_scoring():
+    """score() is the scoring option's score of the final model (as
+    scikit-learn's LogisticRegressionCV.score), accuracy without one."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.metrics import accuracy_score, log_loss
+
+    X, y = load_breast_cancer(return_X_y=True)
+    cv = fastlr.LogisticRegressionCV(alphas=3, cv=3, scoring="neg_log_loss",
+                                     solver="sgd", random_state=0).fit(X, y)
+    assert cv.score(X, y) == pytest.approx(-log_loss(y, cv.predict_proba(X)),
+                                           rel=1e-12)
+    cv.set_params(scoring=None)
+    assert cv.score(X, y) == accuracy_score(y, cv.predict(X))
