@@ -136,7 +136,10 @@ fit_intercept
         The refit's ``"auto"`` or ``"lbfgs"`` solver starts from the mean of
         the folds' models of the chosen strength (as scikit-learn's
         ``LogisticRegressionCV`` does), not from zero: ``"auto"`` skips its
-        SGD epoch.
+        SGD epoch. On small, nearly separable data the early-stopped fold
+        models favour the weakest strength, whose optimum then overfits
+        (README, "Known limitation"); ``"sgd"`` refits the kind of model
+        that was scored.
 
     Attributes
     ----------
