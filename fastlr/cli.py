@@ -25,7 +25,6 @@ import argparse
 import contextlib
 import csv
 import difflib
-import io
 import os
 import re
 import secrets
@@ -35,11 +34,12 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import TextIOWrapper
 
 import numpy as np
 
 from . import __version__
-from ._files import write_atomic
+from ._files import file_kind, write_atomic
 from ._validation import refuse_continuous
 
 EXIT_OK = 0
@@ -835,8 +835,6 @@ def _check_writable(path, option, replace=False, inputs=()):
     never replaced), and not one of the files the command reads,
     ``inputs``: ``(path, option)`` pairs (writing it would destroy it).
     """
-    from ._files import file_kind
-
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CLIError(f"{option} {path}: is a folder; give a file name")
@@ -1634,7 +1632,7 @@ def _predict(args):
         rows = ([i, *row] for i, row in zip(read.ids.tolist(), rows, strict=True))
     if args.out:
         def write(binary):
-            text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+            text = TextIOWrapper(binary, encoding="utf-8", newline="")
             _write_csv(text, header, rows)
             text.flush()
             text.detach()   # the writer closes the file
