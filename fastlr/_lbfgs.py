@@ -86,20 +86,17 @@ class Result(NamedTuple):
     converged: bool
 
 
-def pseudo_gradient(x, g, l1, mask):
-    """The minimum-norm subgradient of ``f + l1 |x[mask]|_1`` (Andrew and
-    Gao's pseudo-gradient): ``g + l1 sign(x)`` off zero; at zero, the
+def pseudo_gradient(x, g, l1):
+    """The minimum-norm subgradient of ``f + sum_j l1_j |x_j|`` (Andrew and
+    Gao's pseudo-gradient), ``l1`` per coordinate (0 where there is no L1
+    term) or the scalar 0: ``g + l1 sign(x)`` off zero; at zero, the
     one-sided derivative that points downhill, or 0 if neither does."""
-    if l1 == 0.0:
+    if np.ndim(l1) == 0:
         return g
-    pg = g.copy()
-    xm = x[mask]
-    gm = g[mask]
-    right = gm + l1       # derivative moving up from 0
-    left = gm - l1        # derivative moving down from 0
+    right = g + l1        # derivative moving up from 0
+    left = g - l1         # derivative moving down from 0
     at_zero = np.where(right < 0.0, right, np.where(left > 0.0, left, 0.0))
-    pg[mask] = np.where(xm > 0.0, right, np.where(xm < 0.0, left, at_zero))
-    return pg
+    return np.where(x > 0.0, right, np.where(x < 0.0, left, at_zero))
 
 
 def _direction(pg, pairs):
@@ -129,7 +126,8 @@ def _direction(pg, pairs):
 
 def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
              callback=None, first_step=None):
-    """Minimize ``fun(x)[0] + l1 * sum |x[mask]|`` from ``x0``.
+    """Minimize ``fun(x)[0] + l1 * sum |x[mask]|`` from ``x0``: the run of
+    :func:`iterate`, each trial point evaluated by ``fun``.
 
     Parameters
     ----------
@@ -151,7 +149,9 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
         ``F``, or ``F`` has not changed measurably for STALL iterations
         while the gradient did not halve.
     max_iter : int >= 0
-    l1 : float >= 0
+    l1 : float >= 0 or (d,) array of them
+        The L1 strength, one for all coordinates or one per coordinate (a
+        joint run of several models, each with its own).
     mask : (d,) bool or None
         The coordinates the L1 term applies to (None: all).
     memory : int
@@ -170,25 +170,84 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
     -------
     Result
     """
+    run = iterate(x0, tol=tol, max_iter=max_iter, l1=l1, mask=mask, memory=memory,
+                  callback=callback, first_step=first_step)
+    try:
+        x = next(run)
+        while True:
+            x = run.send(fun(x))
+    except StopIteration as done:
+        return done.value
+
+
+def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None):
+    """Minimize K objectives at once, each by its own run of :func:`iterate`
+    (its own curvature pairs, line search and stopping rule, exactly the
+    run :func:`minimize` would make), in lockstep: each round, every run
+    that has not stopped asks for one trial point, and ``fun`` evaluates
+    them together (one pass over the data for all of them).
+
+    Parameters
+    ----------
+    fun : callable(ids, xs) -> list of (float, ndarray)
+        The smooth parts and gradients of the objectives ``ids`` (a list of
+        indices into ``x0s``) at the points ``xs``.
+    x0s : list of (d,) float64
+    tol, max_iter, memory
+        As in :func:`minimize`, for each run.
+    l1s : list of float or (d,) arrays
+        Each run's ``l1``.
+    callbacks : list of callables or None
+        Each run's ``callback``.
+
+    Returns
+    -------
+    list of Result
+    """
+    runs = [iterate(x0, tol=tol, max_iter=max_iter, l1=l1, memory=memory,
+                    callback=None if callbacks is None else callbacks[i])
+            for i, (x0, l1) in enumerate(zip(x0s, l1s, strict=True))]
+    results = [None] * len(runs)
+    asked = {i: next(run) for i, run in enumerate(runs)}
+    while asked:
+        ids = list(asked)
+        for i, out in zip(ids, fun(ids, [asked[i] for i in ids]), strict=True):
+            try:
+                asked[i] = runs[i].send(out)
+            except StopIteration as done:
+                results[i] = done.value
+                del asked[i]
+    return results
+
+
+def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=None,
+            first_step=None):
+    """The L-BFGS / OWL-QN run of :func:`minimize` as a generator: it yields
+    each trial point ``x`` and is sent ``fun(x)`` back; its return value
+    (``StopIteration.value``) is the :class:`Result`. The arithmetic is
+    all here, whoever evaluates the points (:func:`minimize` one objective,
+    :func:`minimize_many` several in lockstep)."""
     x = np.array(x0, dtype=np.float64)
-    if mask is None:
-        mask = np.ones(x.shape[0], dtype=bool)
-    l1 = float(l1)
+    # the L1 strength of each coordinate, or the scalar 0 without an L1 term
+    l1 = np.broadcast_to(np.asarray(l1, dtype=np.float64), x.shape)
+    if mask is not None:
+        l1 = np.where(mask, l1, 0.0)
+    l1 = np.array(l1) if l1.any() else 0.0
 
     def objective(z):
-        f, g = fun(z)
-        return f + (l1 * np.abs(z[mask]).sum() if l1 else 0.0), f, g
+        f, g = yield z
+        return f + (float(l1 @ np.abs(z)) if np.ndim(l1) else 0.0), f, g
 
-    F, _, g = objective(x)
+    F, _, g = yield from objective(x)
     pairs = []
     decrease = math.inf   # relative decrease of the last iteration
     stalled = []          # |pg| at each iteration since F last changed measurably
     for it in range(max_iter):
-        pg = pseudo_gradient(x, g, l1, mask)
+        pg = pseudo_gradient(x, g, l1)
         if not pg.any():
             return Result(x, F, it, True)
         d = _direction(pg, pairs)
-        if l1:
+        if np.ndim(l1):
             d[d * pg >= 0.0] = 0.0   # keep the direction where it descends
         slope = float(np.dot(pg, d))
         if not slope < 0.0:          # no descent left in H: steepest descent
@@ -209,13 +268,13 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
             guess = first_step(x, d, slope) if first_step is not None else None
             step = guess if guess is not None and 0.0 < guess < math.inf else min(
                 1.0, 1.0 / math.sqrt(-slope))
-        found = _line_search(objective, x, F, pg, d, step, l1, mask,
-                             extrapolate=not pairs)
+        found = yield from _line_search(objective, x, F, pg, d, step, l1,
+                                        extrapolate=not pairs)
         if found is None:
             if pairs:
                 pairs.clear()        # forget the curvature and retry downhill
-                found = _line_search(objective, x, F, pg, -pg, 1.0 / max(
-                    math.sqrt(float(np.dot(pg, pg))), 1.0), l1, mask)
+                found = yield from _line_search(objective, x, F, pg, -pg, 1.0 / max(
+                    math.sqrt(float(np.dot(pg, pg))), 1.0), l1)
             if found is None:
                 # no decrease along the steepest direction either: the
                 # objective is as low as floating point can tell
@@ -223,11 +282,11 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
         x_new, F_new, g_new = found
         s = x_new - x
         yv = g_new - g
-        if l1:
+        if np.ndim(l1):
             # a weight held at zero by the L1 term moved by 0 while its
             # gradient changed: that is no curvature of the free weights,
             # and left in y it would shrink the scale s.y / y.y of every step
-            yv[mask & (x == 0.0) & (x_new == 0.0)] = 0.0
+            yv[(l1 > 0.0) & (x == 0.0) & (x_new == 0.0)] = 0.0
         sy = float(np.dot(s, yv))
         yy = float(np.dot(yv, yv))
         if sy > CURVATURE_EPS * yy and yy > 0.0:
@@ -240,26 +299,27 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
         x, F, g = x_new, F_new, g_new
         if callback is not None:
             callback(it + 1, x, F)
-    pg = pseudo_gradient(x, g, l1, mask)
+    pg = pseudo_gradient(x, g, l1)
     return Result(x, F, max_iter, not pg.any())
 
 
-def _project(x_new, x, pg, l1, mask):
-    """OWL-QN's orthant projection: coordinates of ``x_new`` (under the
-    L1 mask) that left the orthant of ``x`` (of ``-pg`` where ``x`` is 0)
+def _project(x_new, x, pg, l1):
+    """OWL-QN's orthant projection: coordinates of ``x_new`` (with an L1
+    term) that left the orthant of ``x`` (of ``-pg`` where ``x`` is 0)
     become 0."""
-    if not l1:
+    if np.ndim(l1) == 0:
         return x_new
     orth = np.where(x != 0.0, np.sign(x), -np.sign(pg))
     out = x_new.copy()
-    crossed = mask & (np.sign(x_new) != orth)
+    crossed = (l1 > 0.0) & (np.sign(x_new) != orth)
     out[crossed] = 0.0
     return out
 
 
-def _line_search(objective, x, F, pg, d, step, l1, mask, extrapolate=False):
+def _line_search(objective, x, F, pg, d, step, l1, extrapolate=False):
     """Backtracking from ``step`` until the Armijo condition holds:
-    ``(x_new, F_new, g_new)``, or None if MAX_BACKTRACKS trials fail.
+    ``(x_new, F_new, g_new)``, or None if MAX_BACKTRACKS trials fail (a
+    generator, as :func:`iterate`: ``objective`` yields its trial points).
 
     ``extrapolate`` (a direction without curvature information: the first
     iteration, or after the memory was cleared): when the first trial
@@ -280,17 +340,17 @@ def _line_search(objective, x, F, pg, d, step, l1, mask, extrapolate=False):
     """
     pg_norm = float(np.dot(pg, pg))
     for _ in range(MAX_BACKTRACKS):
-        x_new = _project(x + step * d, x, pg, l1, mask)
-        F_new, _, g_new = objective(x_new)
+        x_new = _project(x + step * d, x, pg, l1)
+        F_new, _, g_new = yield from objective(x_new)
         expected = float(np.dot(pg, x_new - x))   # < 0 along a descent direction
         if math.isfinite(F_new) and F_new <= F + ARMIJO * expected:
             if extrapolate:
-                return _extrapolate(objective, x, F, pg, d, step, l1, mask,
-                                    (x_new, F_new, g_new))
+                return (yield from _extrapolate(objective, x, F, pg, d, step, l1,
+                                                (x_new, F_new, g_new)))
             return x_new, F_new, g_new
         extrapolate = False
         if math.isfinite(F_new) and abs(F_new - F) <= NOISE * max(abs(F), TINY):
-            pg_new = pseudo_gradient(x_new, g_new, l1, mask)
+            pg_new = pseudo_gradient(x_new, g_new, l1)
             if float(np.dot(pg_new, pg_new)) < pg_norm:
                 return x_new, F_new, g_new
         # minimizer of the quadratic through F, the slope and F_new, kept
@@ -305,7 +365,7 @@ def _line_search(objective, x, F, pg, d, step, l1, mask, extrapolate=False):
     return None
 
 
-def _extrapolate(objective, x, F, pg, d, step, l1, mask, accepted):
+def _extrapolate(objective, x, F, pg, d, step, l1, accepted):
     """The quadratic model's step along ``d`` if it is more than twice
     ``step`` and lowers the objective below ``accepted``'s (see
     :func:`_line_search`), else ``accepted``."""
@@ -316,8 +376,8 @@ def _extrapolate(objective, x, F, pg, d, step, l1, mask, accepted):
     far = step * min(-slope / (2.0 * curv), 1e3)
     if not far > 2.0 * step:
         return accepted
-    x_far = _project(x + far * d, x, pg, l1, mask)
-    F_far, _, g_far = objective(x_far)
+    x_far = _project(x + far * d, x, pg, l1)
+    F_far, _, g_far = yield from objective(x_far)
     if math.isfinite(F_far) and F_far < accepted[1]:
         return x_far, F_far, g_far
     return accepted

@@ -52,6 +52,12 @@ AUTO_EPOCHS = 1
 AUTO_MIN_BATCH = 256
 
 
+#: Bytes the curvature pairs of a stack's L-BFGS runs may take together
+#: (:func:`finish`): each run keeps ``_lbfgs.MEMORY`` pairs of two vectors
+#: of its model's size, and 40 models of a million weights would keep 6.4
+#: GB; past this budget each run keeps fewer pairs (at least 3).
+STACK_PAIRS_BYTES = 1 << 30
+
 #: Entries (rows x features) of the row sample that estimates the
 #: curvature of the objective along the finisher's first direction
 #: (:class:`CurvatureSample`): 4,096 rows of 100 features, fewer rows of
@@ -147,6 +153,10 @@ class FinishResult(NamedTuple):
     n_iter : int
     converged : bool
         False when ``max_iter`` iterations ran out before the stopping rule.
+
+    For a stack of K models, ``W`` (K, k, n), ``B`` (K, k), ``losses``
+    (most iterations, K) (NaN past a model's last), and ``objective``,
+    ``n_iter``, ``converged`` (K,) arrays.
     """
 
     W: np.ndarray
@@ -207,10 +217,16 @@ def solver_center(mean, fit_intercept, column_means):
 
 
 def penalty_strengths(penalty, alpha, l1_ratio):
-    """``(l2, l1)`` of the objective (module docstring)."""
-    l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
-    l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
-    return float(l2), float(l1)
+    """``(l2, l1)`` of the objective (module docstring); ``alpha`` and
+    ``l1_ratio`` floats, or arrays of one per model (arrays out)."""
+    alpha = np.asarray(alpha, dtype=np.float64)
+    zero = np.zeros_like(alpha)
+    l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - np.asarray(l1_ratio))}.get(
+        penalty, zero)
+    l1 = {"l1": alpha, "elasticnet": alpha * np.asarray(l1_ratio)}.get(penalty, zero)
+    if alpha.ndim == 0:
+        return float(l2), float(l1)
+    return l2 * np.ones_like(alpha), l1 * np.ones_like(alpha)
 
 
 def objective(loss_sum, W, denom, l2, l1):
@@ -233,65 +249,105 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
            softmax, tol, max_iter, callback=None, first_iteration=0,
            curvature=None):
     """Minimize the objective from ``(W0, B0)`` by L-BFGS / OWL-QN
-    (:mod:`fastlr._lbfgs`).
+    (:mod:`fastlr._lbfgs`); or, for a stack of K models, the sum of their
+    objectives (each model its own data weights, ``denom`` and strength).
 
     Parameters
     ----------
     loss_grad : callable(W, B) -> (loss_sum, G, S)
         The summed (weighted) loss over the data and its gradient with
-        respect to ``W`` (k, n) and ``B`` (k,), standardized space.
-    W0 : (k, n), B0 : (k,)
+        respect to ``W`` (k, n) and ``B`` (k,), standardized space; for a
+        stack, ``loss_grad(W, B, ids)`` with ``W`` (K, k, n), ``B`` (K, k),
+        giving each model's loss sum (K,), ``G`` and ``S``, of which those
+        of the models ``ids`` are used.
+    W0 : (k, n) or (K, k, n); B0 : (k,) or (K, k)
         The start (zeros, or SGD's iterate with ``solver="auto"``).
-    denom : float
-        Sum of the sample weights (rows, without).
+    denom : float, or (K,) for a stack
+        Sum of the sample weights (rows, without) of each model's data.
     penalty, alpha, l1_ratio, fit_intercept, softmax
         As in :func:`fastlr.train`; without ``fit_intercept`` the intercepts
-        stay 0.
+        stay 0. For a stack, ``alpha`` and ``l1_ratio`` may be (K,).
     tol : float >= 0
         The relative decrease that stops the run (:func:`fastlr._lbfgs.minimize`).
     max_iter : int >= 0
     callback : callable(iteration, loss) or None
-        Called after each iteration with the mean training loss, the
-        iteration counted from ``first_iteration + 1``.
+        Called after each iteration with the mean training loss (for a
+        stack: after each new most iterations of any model, with the mean
+        of the models' last), the iteration counted from
+        ``first_iteration + 1``.
     curvature : callable(W, B, dW, dB) -> float or None, or None
         The mean loss's second derivative along ``(dW, dB)`` at ``(W, B)``
         (:meth:`CurvatureSample.along`): the first trial step of L-BFGS
         along a new direction is then the quadratic model's minimizer.
+        One model only.
 
     Returns
     -------
     FinishResult
-        For the softmax model the intercepts are centred (sum 0), and so is
-        each feature's column of ``W`` without a penalty, the convention of
-        scikit-learn: neither changes a probability, and the objective has
-        no other way to tell those models apart.
+        ``W``, ``B`` of the shapes of ``W0``, ``B0``; ``losses`` (n_iter,),
+        or (n_iter, K) for a stack. For the softmax model the intercepts
+        are centred (sum 0), and so is each feature's column of ``W``
+        without a penalty, the convention of scikit-learn: neither changes
+        a probability, and the objective has no other way to tell those
+        models apart.
+
+    Notes
+    -----
+    A stack's models are K runs of L-BFGS, each with its own curvature
+    pairs, line search and stopping rule (the run one model alone would
+    make), advanced in lockstep (:func:`fastlr._lbfgs.minimize_many`):
+    each round, ``loss_grad(W, B, ids)`` evaluates the trial points of the
+    runs ``ids`` still going, all in one read of the data
+    (:meth:`fastlr._dispatch.Data.loss_grad_many`), so a model that has
+    converged stops costing arithmetic.
     """
-    k, n = W0.shape
+    stack = np.ndim(W0) == 3
+    W = np.array(W0, dtype=np.float64).reshape(-1, *np.shape(W0)[-2:])
+    K, k, n = W.shape
     kn = k * n
-    l2, l1 = penalty_strengths(penalty, alpha, l1_ratio)
-    losses = []
-    last = [math.nan]
+    B = np.zeros((K, k))
+    if fit_intercept:
+        B[:] = np.asarray(B0, dtype=np.float64).reshape(K, k)
+    denom = np.broadcast_to(np.asarray(denom, dtype=np.float64), (K,))
+    l2, l1 = penalty_strengths(penalty, np.broadcast_to(alpha, (K,)),
+                               np.broadcast_to(l1_ratio, (K,)))
+    losses = [[] for _ in range(K)]
+    last = np.full(K, math.nan)
+    shown = [0]
 
-    def fun(x):
-        W = x[:kn].reshape(k, n)
-        B = x[kn:] if fit_intercept else np.zeros(k)
-        loss, G, S = loss_grad(W, B)
-        last[0] = loss / denom
-        g = np.empty_like(x)
-        gw = g[:kn].reshape(k, n)
-        np.multiply(G, 1.0 / denom, out=gw)
-        if l2:
-            gw += l2 * W
-        if fit_intercept:
-            g[kn:] = S / denom
-        w = x[:kn]
-        return loss / denom + 0.5 * l2 * float(w @ w), g
+    def evaluate(ids, xs):
+        # the points asked for, in the stack's (W, B); the others keep theirs
+        for i, x in zip(ids, xs, strict=True):
+            W[i] = x[:kn].reshape(k, n)
+            if fit_intercept:
+                B[i] = x[kn:]
+        if stack:
+            loss, G, S = loss_grad(W, B, ids)
+        else:
+            loss, G, S = loss_grad(W[0], B[0])
+            loss, G, S = [loss], [G], [S]
+        out = []
+        for i, x in zip(ids, xs, strict=True):
+            last[i] = loss[i] / denom[i]
+            g = np.empty_like(x)
+            gw = g[:kn].reshape(k, n)
+            np.multiply(G[i], 1.0 / denom[i], out=gw)
+            if l2[i]:
+                gw += l2[i] * W[i]
+            if fit_intercept:
+                g[kn:] = S[i] / denom[i]
+            w = x[:kn]
+            out.append((last[i] + 0.5 * l2[i] * float(w @ w), g))
+        return out
 
-    def record(it, x, F):
-        # the accepted trial point was the last one evaluated
-        losses.append(last[0])
-        if callback is not None:
-            callback(first_iteration + it, last[0])
+    def record(i):
+        def call(it, x, F):
+            # the accepted trial point was the last one evaluated
+            losses[i].append(last[i])
+            if callback is not None and it > shown[0]:
+                shown[0] = it
+                callback(first_iteration + it, float(np.nanmean(last)))
+        return call
 
     def first_step(x, d, slope):
         dW = d[:kn].reshape(k, n)
@@ -299,13 +355,12 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
                       dW, d[kn:] if fit_intercept else np.zeros(k))
         if c is None:
             return None
-        c += l2 * float(d[:kn] @ d[:kn])
+        c += l2[0] * float(d[:kn] @ d[:kn])
         return -slope / c if c > 0.0 else None
 
-    x0 = np.concatenate([np.asarray(W0, dtype=np.float64).ravel(),
-                         np.asarray(B0, dtype=np.float64).reshape(k)
-                         if fit_intercept else np.empty(0)])
-    mask = np.zeros(x0.shape[0], dtype=bool)
+    x0s = [np.concatenate([W[i].ravel(), B[i] if fit_intercept else np.empty(0)])
+           for i in range(K)]
+    mask = np.zeros(kn + (k if fit_intercept else 0), dtype=bool)
     mask[:kn] = True
     # The recursion's vector operations (dot, axpy: microseconds each) run
     # on one BLAS thread. OpenBLAS threads them above a few thousand
@@ -316,14 +371,33 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     # refuses a non-finite result (errstate keeps the overflow quiet here)
     with _blas_controller().limit(limits=1, user_api="blas"), \
             np.errstate(over="ignore", invalid="ignore"):
-        res = _lbfgs.minimize(fun, x0, tol=tol, max_iter=max_iter, l1=l1,
-                              mask=mask, callback=record,
-                              first_step=first_step if curvature else None)
-    W = res.x[:kn].reshape(k, n).copy()
-    B = res.x[kn:].copy() if fit_intercept else np.zeros(k)
+        if stack:
+            size = 16 * K * x0s[0].shape[0]   # bytes of one pair of every run
+            runs = _lbfgs.minimize_many(
+                evaluate, x0s, tol=tol, max_iter=max_iter,
+                memory=max(3, min(_lbfgs.MEMORY, STACK_PAIRS_BYTES // size)),
+                l1s=[np.where(mask, l1[i], 0.0) for i in range(K)],
+                callbacks=[record(i) for i in range(K)])
+        else:
+            runs = [_lbfgs.minimize(lambda x: evaluate([0], [x])[0], x0s[0], tol=tol,
+                                    max_iter=max_iter, l1=l1[0], mask=mask,
+                                    callback=record(0),
+                                    first_step=first_step if curvature else None)]
+    for i, run in enumerate(runs):
+        W[i] = run.x[:kn].reshape(k, n)
+        B[i] = run.x[kn:] if fit_intercept else 0.0
     if softmax:
-        B -= B.mean() if fit_intercept else 0.0
-        if l1 == 0.0 and l2 == 0.0:
-            W -= W.mean(axis=0)
-    return FinishResult(W, B, np.array(losses), float(res.f), int(res.n_iter),
-                        bool(res.converged))
+        if fit_intercept:
+            B -= B.mean(axis=1, keepdims=True)
+        free = (l1 == 0.0) & (l2 == 0.0)
+        W[free] -= W[free].mean(axis=1, keepdims=True)
+    n_iter = np.array([run.n_iter for run in runs])
+    converged = np.array([run.converged for run in runs])
+    F = np.array([run.f for run in runs])
+    if not stack:
+        return FinishResult(W[0], B[0], np.array(losses[0]), float(F[0]),
+                            int(n_iter[0]), bool(converged[0]))
+    table = np.full((int(n_iter.max(initial=0)), K), np.nan)
+    for i in range(K):
+        table[:len(losses[i]), i] = losses[i]
+    return FinishResult(W, B, table, F, n_iter, converged)

@@ -400,3 +400,40 @@ def test_first_iteration_reads_the_data_twice(k, sparse, solver, passes, monkeyp
     train(X, y, solver=solver, penalty="l2", alpha=1e-3, tol=None, epochs=epochs,
           sample_weight=sw, random_state=0, batch_size=64)
     assert len(calls) == passes
+
+
+def test_lockstep_runs_are_each_run_alone():
+    """``_lbfgs.minimize_many`` advances several L-BFGS / OWL-QN runs in
+    lockstep, evaluating their trial points together; each run is exactly
+    (bit for bit) the run ``minimize`` makes of its objective alone,
+    whatever the others do (here they stop after different iterations)."""
+    from fastlr import _lbfgs
+
+    rng = np.random.default_rng(0)
+    d = 8
+    mats = []
+    for i in range(4):
+        A = rng.normal(size=(d, d))
+        mats.append((A @ A.T + (0.01 + i) * np.eye(d), rng.normal(size=d)))
+
+    def f(i, x):
+        H, c = mats[i]
+        return 0.5 * float(x @ H @ x) - float(c @ x), H @ x - c
+
+    l1s = [0.0, 0.3, 0.0, 0.05]
+    x0s = [rng.normal(size=d) for _ in mats]
+    calls = []
+
+    def together(ids, xs):
+        calls.append(list(ids))
+        return [f(i, x) for i, x in zip(ids, xs, strict=True)]
+
+    runs = _lbfgs.minimize_many(together, x0s, tol=1e-9, max_iter=200, l1s=l1s)
+    for i, run in enumerate(runs):
+        alone = _lbfgs.minimize(lambda x, i=i: f(i, x), x0s[i], tol=1e-9,
+                                max_iter=200, l1=l1s[i])
+        np.testing.assert_array_equal(run.x, alone.x)
+        assert (run.f, run.n_iter, run.converged) == (alone.f, alone.n_iter,
+                                                      alone.converged)
+    # a run that has stopped is no longer evaluated
+    assert len({len(c) for c in calls}) > 1 and calls[0] == [0, 1, 2, 3]
