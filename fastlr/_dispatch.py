@@ -245,6 +245,69 @@ class Data:
         most = max(1, self.size // max(1, 2 * k * self.n))
         return max(self.block_rows, -(-self.m // most))
 
+    def loss_grad_many(self, y, sw, models, W, B, softmax, n_threads=None,
+                       heldout=False):
+        """:meth:`loss_grad` for every model of a stack at once, each over
+        the rows it trains on, with the held-out fold's loss as well.
+
+        ``models`` as :meth:`fastlr._state.ModelStack.models` (each model's
+        standardization, the fold it holds out and each row's fold); ``W``
+        (K, k, n), ``B`` (K, k) standardized space. Dense X is read once
+        for all models (:func:`fastlr._kernels.dense.loss_grad_many`, the
+        SGD epoch's chunk sums, threaded over fixed blocks added in block
+        order); on CSR X each model is a pass of :meth:`loss_grad`.
+
+        Returns
+        -------
+        loss : (K,) float64
+            ``sum_i sw_i loss_i`` over each model's training rows.
+        G : (K, k, n), S : (K, k) float64
+            Its gradient with respect to ``W`` and ``B``.
+        held : (K, 2) float64
+            The summed loss and weight of each model's held-out rows (on CSR
+            X only with ``heldout``, a second pass per model; else NaN).
+        """
+        mean, scale, stat, _, fold, row_fold, _ = models
+        W = np.ascontiguousarray(W, dtype=np.float64)
+        K, k, n = W.shape
+        B = np.ascontiguousarray(B, dtype=np.float64).reshape(K, k)
+        if self.sparse:
+            out = [self._loss_grad_alone(y, sw, mean[stat[i]], scale[stat[i]], W[i],
+                                         B[i], softmax, n_threads, row_fold, fold[i],
+                                         heldout)
+                   for i in range(K)]
+            return (np.array([o[0] for o in out]), np.stack([o[1] for o in out]),
+                    np.stack([o[2] for o in out]), np.array([o[3] for o in out]))
+        rows = self._loss_grad_rows(K * k)
+        blocks = max(1, -(-self.m // rows))
+        G = np.empty((blocks, K, k, n))
+        S = np.empty((blocks, K, k))
+        L = np.empty((blocks, K, 6))
+        threads = team.threads(n_threads) if blocks > 1 else 1
+        team.map_rows(threads, self.m, rows, dense.loss_grad_many,
+                      (self.X, y, sw, models, W, B, bool(softmax), G, S, L, rows))
+        g, s, acc = G[0].copy(), S[0].copy(), L[0].copy()
+        for q in range(1, blocks):
+            g += G[q]
+            s += S[q]
+            acc += L[q]
+        g /= scale[stat][:, None, :]
+        return acc[:, 0], g, s, acc[:, 2:4].copy()
+
+    def _loss_grad_alone(self, y, sw, mean, scale, W, B, softmax, n_threads,
+                         row_fold, fold, heldout):
+        """One model of :meth:`loss_grad_many`, by :meth:`loss_grad` over
+        its training rows (and then its held-out rows)."""
+        ones = sw if sw.shape[0] else np.ones(self.m)
+        held = row_fold == fold
+        train = np.where(held, 0.0, ones)
+        loss, G, S = self.loss_grad(y, train, mean, scale, W, B, softmax, n_threads)
+        if not heldout:
+            return loss, G, S, (np.nan, np.nan)
+        test = np.where(held, ones, 0.0)
+        out = self.loss_grad(y, test, mean, scale, W, B, softmax, n_threads)
+        return loss, G, S, (out[0], float(test.sum()))
+
     def gradients(self, y01, p):
         """``(dw, db)`` of the mean log-loss at probabilities ``p``."""
         dw = np.empty(self.n)

@@ -132,3 +132,41 @@ def test_extreme_logits_stay_finite():
                                            np.zeros(k), k > 1)
         assert np.isfinite(loss) and np.isfinite(G).all() and np.isfinite(S).all()
         assert loss > 1e4
+
+
+@pytest.mark.parametrize("k", [1, 3], ids=["binary", "softmax"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["no_weights", "weights"])
+@pytest.mark.parametrize("K", [2, 9], ids=["2-models", "9-models"])
+def test_many_models_are_each_models_own_pass(k, sparse, weighted, K):
+    """``loss_grad_many`` (every model of a stack, each over the rows it
+    trains on, in one read of dense X) equals ``loss_grad`` of each model
+    alone with its held-out rows at weight 0, and gives each model's
+    held-out loss; to 1e-12 relative (the same sums in another order: the
+    SGD epoch's chunk sums, two rows by four models or six rows by 16).
+    Nine models take the outer-product form of the binary chunk sums."""
+    rng = np.random.default_rng(K + 10 * k)
+    m, n = 700, 6
+    X, y, sw, _, _, _, _ = problem(K, m, n, k, sparse, np.float64, weighted,
+                                   offset=0.5)
+    row_fold = rng.integers(1, 4, size=m).astype(np.int8)
+    fold = rng.integers(1, 4, size=K).astype(np.int64)
+    stat = rng.integers(0, 2, size=K).astype(np.int64)
+    mean = rng.normal(size=(2, n)) * 0.1 if not sparse else np.zeros((2, n))
+    scale = rng.uniform(0.5, 2.0, size=(2, n))
+    W = rng.normal(size=(K, k, n)) * 0.3
+    B = rng.normal(size=(K, k))
+    models = (mean, scale, stat, np.zeros((K, 3)), fold, row_fold,
+              np.ones(K, dtype=np.uint8))
+    data = as_data(X)
+    loss, G, S, held = data.loss_grad_many(y, sw, models, W, B, k > 1, heldout=True)
+    ones = sw if weighted else np.ones(m)
+    for i in range(K):
+        out = row_fold == fold[i]
+        want = data.loss_grad(y, np.where(out, 0.0, ones), mean[stat[i]],
+                              scale[stat[i]], W[i], B[i], k > 1)
+        for a, b in zip((loss[i], G[i], S[i]), want, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())
+        test = data.loss_grad(y, np.where(out, ones, 0.0), mean[stat[i]],
+                              scale[stat[i]], W[i], B[i], k > 1)[0]
+        np.testing.assert_allclose(held[i], [test, ones[out].sum()], rtol=1e-12)

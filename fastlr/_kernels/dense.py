@@ -639,6 +639,121 @@ def touch_rows(X, rows, nb):
     return s
 
 
+@jit()
+def chunk_plan(mean, scale, stat, active, softmax):
+    """``(center, ids, many)`` of a stack (see :func:`epoch`'s ``models``):
+    per model whether its mean is subtracted in the loops rather than
+    folded out (:func:`fastlr._kernels.update.can_fold_mean`; always for
+    softmax), the active models, and whether their chunks run together in
+    :func:`chunk_logistic_many` (two or more binary models, every mean
+    folded out)."""
+    K = stat.shape[0]
+    center = np.empty(K, dtype=np.bool_)
+    # loops, not np.flatnonzero / ndarray.any: a cached kernel that uses
+    # those loads numba.np.arraymath (and scipy.linalg) in every new process
+    ids = np.empty(K, dtype=np.int64)
+    nact = 0
+    any_center = False
+    for mm in range(K):
+        center[mm] = softmax or not can_fold_mean(mean[stat[mm]], scale[stat[mm]])
+        any_center = any_center or center[mm]
+        if active[mm]:
+            ids[nact] = mm
+            nact += 1
+    return center, ids[:nact], nact > 1 and not any_center
+
+
+@jit()
+def chunk_scratch(K, k, n, many):
+    """The float64 scratch of :func:`chunk_sums` for a stack of K models of
+    k rows and n features."""
+    Kp = lanes(K) if many else 0
+    return (np.empty((7, (CHUNK + GRAD_ROWS) * Kp)), np.empty((CHUNK + GRAD_ROWS) * Kp),
+            np.empty((8, CHUNK)), np.empty((3, K if many else 0)), np.empty(n * Kp),
+            np.empty(n * Kp), np.empty(n), np.empty(k), np.empty(6))
+
+
+@jit()
+def chunk_sums(X, y, sw, models, center, ids, many, softmax, track_loss, rows, nb,
+               U, C, fresh, scratch, gq, sq, lq):
+    """One chunk's partial sums (rows ``rows[:nb]``) for the active models
+    ``ids`` of a stack at the raw-space weights ``U`` (K, k, n) and biases
+    ``C`` (K, k) (:func:`fastlr._kernels.update.batch_weights`): per model
+    ``mm``, ``gq[mm]`` the gradient sums with the mean taken out, ``sq[mm]``
+    the residual sums, ``lq[mm]`` the loss sums, bound, held-out loss and
+    weight and rows trained on. ``center``, ``ids``, ``many`` from
+    :func:`chunk_plan`; ``scratch`` from :func:`chunk_scratch`; ``fresh``:
+    ``U`` changed since the last chunk. The one place where a chunk is
+    dispatched to its model kind, for the SGD epoch and for the
+    loss-and-gradient pass of a stack (:func:`loss_grad_many`)."""
+    mean, scale, stat, hyper, fold, row_fold, active = models
+    K, k, n = U.shape
+    Fk, Zk, F, Pk, Gk, Uk, xc, z, o6 = scratch
+    if many:
+        # binary: k = 1, and the reshapes keep the arrays C-contiguous
+        # (a slice [:, 0] would not be, and would not vectorize)
+        chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat,
+                            U.reshape((K, n)), C.reshape(K), track_loss,
+                            Fk, Zk, F, Pk, Gk, Uk, fresh,
+                            gq.reshape((K, n)), sq.reshape(K), lq)
+        return
+    for t in range(ids.shape[0]):
+        mm = ids[t]
+        if softmax:
+            chunk_softmax(X, y, sw, row_fold, fold[mm], rows, nb, mean[stat[mm]],
+                          U[mm], C[mm], track_loss, xc, z, gq[mm], sq[mm], lq[mm])
+        else:
+            chunk_logistic(X, y, sw, row_fold, fold[mm], rows, nb, mean[stat[mm]],
+                           center[mm], U[mm, 0], C[mm, 0], track_loss, F,
+                           gq[mm, 0], o6)
+            sq[mm, 0] = o6[0]
+            for q in range(5):
+                lq[mm, q] = o6[q + 1]
+
+
+@jit()
+def loss_grad_many(X, y, sw, models, W, B, softmax, G, S, L, rows_per, lo, hi):
+    """Each model's summed loss and gradient at fixed weights, over rows
+    ``lo .. hi - 1`` (one block of ``rows_per`` rows), for a stack: the
+    pass of the joint finisher of cross-validation
+    (:meth:`fastlr._dispatch.Data.loss_grad_many`), one read of the block
+    for every model, through the SGD epoch's chunk sums (:func:`chunk_sums`).
+
+    ``W`` (K, k, n), ``B`` (K, k) in standardized space, ``models`` as in
+    :func:`epoch`. Writes, into slot ``b = lo // rows_per`` (added by the
+    caller in block order), ``G[b, mm] = sum r (x - mean)`` over the rows
+    model ``mm`` trains on, ``S[b, mm] = sum r`` and ``L[b, mm]`` = (loss
+    sum, its bound, held-out loss sum, held-out weight, rows trained on,
+    unused), with the weighted residuals ``r``; the chunks' sums are added
+    in row order.
+    """
+    mean, scale, stat, hyper, fold, row_fold, active = models
+    K, k, n = W.shape
+    center, ids, many = chunk_plan(mean, scale, stat, active, softmax)
+    U = np.empty((K, k, n))
+    C = np.empty((K, k))
+    batch_weights(W, B, mean, scale, stat, center, active, U, C, 0, K)
+    scratch = chunk_scratch(K, k, n, many)
+    gpart = np.empty((K, k, n))
+    spart = np.empty((K, k))
+    lpart = np.empty((K, 5))
+    b = lo // rows_per
+    g, s, acc = G[b], S[b], L[b]
+    cnt = np.empty(K)
+    _zero(g, s, cnt, active, 0, K)
+    for mm in range(K):
+        for q in range(6):
+            acc[mm, q] = 0.0
+    rows = np.empty(CHUNK, dtype=np.int64)
+    for start in range(lo, hi, CHUNK):
+        nb = min(CHUNK, hi - start)
+        for q in range(nb):
+            rows[q] = start + q
+        chunk_sums(X, y, sw, models, center, ids, many, softmax, True, rows, nb,
+                   U, C, start == lo, scratch, gpart, spart, lpart)
+        _add(g, s, cnt, acc, gpart, spart, lpart, active, 0, K)
+
+
 @jit(exact=True)
 def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     """One thread's share of an epoch of mini-batch SGD (all of it when run
@@ -691,42 +806,19 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     nch, ntasks = tasks(m, batch_size)
     solo = G.shape[0] == 0
     softmax = opt.loss == LOSS_SOFTMAX
-    center = np.empty(K, dtype=np.bool_)
-    # a binary stack whose means all fold out shares each chunk's reads;
-    # loops, not np.flatnonzero / ndarray.any: a cached kernel that uses
-    # those loads numba.np.arraymath (and scipy.linalg) in every new process
-    ids = np.empty(K, dtype=np.int64)
-    nact = 0
-    any_center = False
-    for mm in range(K):
-        center[mm] = softmax or not can_fold_mean(mean[stat[mm]], scale[stat[mm]])
-        any_center = any_center or center[mm]
-        if active[mm]:
-            ids[nact] = mm
-            nact += 1
-    ids = ids[:nact]
-    many = nact > 1 and not any_center
+    center, ids, many = chunk_plan(mean, scale, stat, active, softmax)
     # the outer form writes each of a chunk's sums once: straight into the
     # chunk's slot (the row-pair form adds to them, in this thread's buffers)
-    in_slot = many and nact >= OUTER_MIN_MODELS
-    Kp = lanes(K) if many else 0
-    Fk = np.empty((7, (CHUNK + GRAD_ROWS) * Kp))
-    Zk = np.empty((CHUNK + GRAD_ROWS) * Kp)
-    Pk = np.empty((3, K if many else 0))
-    Gk = np.empty(n * Kp)
-    Uk = np.empty(n * Kp)
-    ut_batch = -1   # the batch whose weights Uk holds
+    in_slot = many and ids.shape[0] >= OUTER_MIN_MODELS
+    scratch = chunk_scratch(K, k, n, many)
+    ut_batch = -1   # the batch whose weights the scratch's Ut holds
     rows = np.empty(CHUNK, dtype=np.int64)
-    F = np.empty((8, CHUNK))
-    xc = np.empty(n)
-    z = np.empty(k)
     # a chunk's sums go to this thread's buffers, then once to the chunk's
     # shared slot: accumulating in the slots (whose edges share cache lines
     # with the neighbouring chunk's) bounced lines between the cores
     gpart = np.empty((K, k, n))
     spart = np.empty((K, k))
     lpart = np.empty((K, 5))
-    o6 = np.empty(6)
     g = np.empty((K, k, n))
     s = np.empty((K, k))
     cnt = np.empty(K)
@@ -769,30 +861,11 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         # parks it in its slot, and the batch's last chunk adds them all:
         # the same additions in the same order either way
         direct = solo or end - kb * nch == 1
-        if many:
-            # binary: k = 1, and the reshapes keep the arrays C-contiguous
-            # (a slice [:, 0] would not be, and would not vectorize)
-            slot = in_slot and not direct
-            gq, sq, lq = (G[ci], S[ci], L[ci]) if slot else (gpart, spart, lpart)
-            chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat,
-                                U.reshape((K, n)), C.reshape(K), opt.track_loss,
-                                Fk, Zk, F, Pk, Gk, Uk, kb != ut_batch,
-                                gq.reshape((K, n)), sq.reshape(K), lq)
-            ut_batch = kb
-        for mm in range(K if not many else 0):
-            if not active[mm]:
-                continue
-            if softmax:
-                chunk_softmax(X, y, sw, row_fold, fold[mm], rows, nb, mean[stat[mm]],
-                              U[mm], C[mm], opt.track_loss, xc, z, gpart[mm],
-                              spart[mm], lpart[mm])
-            else:
-                chunk_logistic(X, y, sw, row_fold, fold[mm], rows, nb, mean[stat[mm]],
-                               center[mm], U[mm, 0], C[mm, 0], opt.track_loss, F,
-                               gpart[mm, 0], o6)
-                spart[mm, 0] = o6[0]
-                for q in range(5):
-                    lpart[mm, q] = o6[q + 1]
+        slot = in_slot and not direct
+        gq, sq, lq = (G[ci], S[ci], L[ci]) if slot else (gpart, spart, lpart)
+        chunk_sums(X, y, sw, models, center, ids, many, softmax, opt.track_loss,
+                   rows, nb, U, C, kb != ut_batch, scratch, gq, sq, lq)
+        ut_batch = kb
         if direct:
             if ci == 0:
                 _zero(g, s, cnt, active, 0, K)
