@@ -183,6 +183,20 @@ def _solver(X, y, Y):
                                    penalty=penalty).fit(X, labels, sample_weight=sw)
 
 
+def _cv(X, y, Y):
+    """Cross-validation with the solver: every fold model's loss and
+    gradient in one pass (dense X), 2 and 3 classes."""
+    import warnings
+
+    from fastlr import LogisticRegressionCV
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # two passes do not converge
+        for labels in (y, Y):
+            LogisticRegressionCV(alphas=2, cv=2, max_iter=2, batch_size=8,
+                                 random_state=0).fit(X, labels)
+
+
 def _floor(X, y, Y):
     """The memory floor of ``fastlr bench`` (dense X)."""
     if isinstance(X, np.ndarray):
@@ -201,6 +215,7 @@ CALLS = {
     "predict, gradients": _predict,
     "LogisticRegression, 2 and 3 classes": _estimator,
     "the L-BFGS solver": _solver,
+    "LogisticRegressionCV": _cv,
     "bench floor": _floor,
 }
 

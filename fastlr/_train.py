@@ -146,3 +146,79 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
             "features (standardize=True)")
     state.set_model(res.W, B)
     return np.concatenate([warm_losses, res.losses]), res.converged, res.n_iter
+
+
+def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratios,
+                 fit_intercept, n_threads=None, callback=None, first_iteration=0):
+    """The finisher for every model of a stack (the solvers of
+    :class:`fastlr.LogisticRegressionCV`): each model of ``stack`` (a
+    :class:`fastlr._state.ModelStack`, trained or fresh) is taken to the
+    optimum of its objective over its training rows, in place, by its own
+    L-BFGS run, the K runs in lockstep (:func:`fastlr._solver.finish`):
+    each round one pass over the data for the models still going
+    (:meth:`fastlr._dispatch.Data.loss_grad_many`). A model whose weights
+    are not finite (its SGD diverged) starts from zero.
+
+    ``alphas``, ``l1_ratios`` (K,) the models' strengths; ``tol``, ``max_iter``
+    as the finisher's (:func:`fastlr._solver.check_solver`).
+
+    Returns
+    -------
+    losses : (most iterations, K) float64
+        Each model's mean training loss after each of its iterations (NaN
+        past its last).
+    heldout : (K,) float64
+        Each model's mean loss on the rows it holds out, at its optimum
+        (NaN without held-out rows).
+    n_iter : (K,) int
+        Each model's iterations.
+    converged : (K,) bool
+    """
+    K, k = stack.K, stack.k
+    folds = stack.row_fold.shape[0] > 0
+    ones = sw if sw.shape[0] else np.ones(data.m)
+    denom = np.array([ones[stack.row_fold != f].sum() if folds else ones.sum()
+                      for f in stack.fold])
+    # each training set's (weighted) column means centre the features when
+    # the standardization does not (solver_center): one pass for all sets
+    sets = [int(stack.fold[np.flatnonzero(stack.stat == r)[0]])
+            for r in range(stack.mean.shape[0])]
+    centers = solver_center(stack.mean, fit_intercept, lambda: data.column_stats(
+        stack.row_fold if folds else None, sets, sw if sw.shape[0] else None)[0])
+    models = (centers, stack.scale, stack.stat, stack.hyper, stack.fold,
+              stack.row_fold, np.ones(K, dtype=np.uint8))
+    shift = (centers - stack.mean)[stack.stat] / stack.scale[stack.stat]   # (K, n)
+    W0 = np.empty((K, k, data.n))
+    B0 = np.empty((K, k))
+    for i in range(K):
+        w, b = stack.state(i).model()
+        W0[i], B0[i] = (w, b) if np.isfinite(w).all() and np.isfinite(b).all() \
+            else (0.0, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        B0 = B0 + np.einsum("kcn,kn->kc", W0, shift)
+
+    def loss_grad(W, B, ids):
+        active = np.zeros(K, dtype=np.uint8)
+        active[ids] = 1
+        return data.loss_grad_many(y, sw, (*models[:6], active), W, B,
+                                   stack.softmax, n_threads)[:3]
+
+    res = finish(loss_grad, W0, B0, denom=denom, penalty=penalty, alpha=alphas,
+                 l1_ratio=l1_ratios, fit_intercept=fit_intercept,
+                 softmax=stack.softmax, tol=tol, max_iter=max_iter,
+                 callback=callback, first_iteration=first_iteration)
+    held = data.loss_grad_many(y, sw, models, res.W, res.B, stack.softmax, n_threads,
+                               heldout=True)[3]
+    with np.errstate(over="ignore", invalid="ignore"):
+        B = res.B - np.einsum("kcn,kn->kc", res.W, shift)
+    if not (np.isfinite(res.W).all() and np.isfinite(B).all()
+            and np.isfinite(res.objective).all()):
+        raise DivergedError(
+            "the solver's models are not finite (the loss or its gradient "
+            "overflowed float64: the features are too large); standardize the "
+            "features (standardize=True)")
+    for i in range(K):
+        stack.state(i).set_model(res.W[i], B[i])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        heldout = np.where(held[:, 1] > 0, held[:, 0] / held[:, 1], np.nan)
+    return res.losses, heldout, res.n_iter, res.converged

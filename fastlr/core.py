@@ -12,6 +12,7 @@ import numpy as np
 
 from ._dispatch import as_data
 from ._driver import (
+    DivergedError,
     ManyResult,
     MultinomialResult,
     TrainResult,
@@ -23,9 +24,9 @@ from ._kernels import predict as _predict
 from ._kernels.update import hyperparameters
 from ._order import make_rng
 from ._sgd import sgd_many
-from ._solver import check_solver
+from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, check_solver
 from ._state import ModelStack, ModelState
-from ._train import train_state
+from ._train import finish_stack, train_state
 from ._validation import (
     _as_numeric_array,
     check_class_labels,
@@ -661,29 +662,77 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
 def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *,
                  penalty, batch_size, epochs, lr, standardize, shuffle, rng,
                  epoch_loss, tol, n_iter_no_change, n_threads, callback,
-                 learning_rate, power_t, average_start, fit_intercept):
+                 learning_rate, power_t, average_start, fit_intercept,
+                 solver="sgd", finish_tol=None):
     """The joint run of :func:`train_many` on validated input (shared with
     :class:`fastlr.LogisticRegressionCV`): a model per fold of ``fold_ids``
     (held out of ``row_fold``; a row of fold 0 is trained on by every model),
     l1_ratio and alpha, ``alphas`` varying fastest. Returns the
     :class:`ManyResult`.
+
+    ``solver`` as in :func:`train`, for every model at once: ``"sgd"`` the
+    joint SGD epochs; ``"lbfgs"`` the joint finisher
+    (:func:`fastlr._train.finish_stack`, relative tolerance ``finish_tol``)
+    from zero; ``"auto"`` :data:`fastlr._solver.AUTO_EPOCHS` joint epochs in
+    batches of at least :data:`fastlr._solver.AUTO_MIN_BATCH` rows, then the
+    finisher (from zero if every model diverged). With the finisher, a
+    model's ``heldout`` in its last pass is its held-out loss at its optimum
+    (the passes before it: NaN), and ``n_iter`` counts epochs and finisher
+    iterations, as ``epochs`` bounds them together.
     """
     softmax_model = classes.shape[0] > 2
     grid = [(f, l1r, a) for f in fold_ids for l1r in l1_ratios for a in alphas]
     K = len(grid)
     mean, scale = data.standardization(standardize, row_fold, fold_ids, sw)
     where = {f: i for i, f in enumerate(fold_ids)}
-    stack = ModelStack(mean, scale, classes.shape[0] if softmax_model else 1,
-                       softmax_model,
-                       [hyperparameters(penalty, a, l1r, lr) for _, l1r, a in grid],
-                       fold=[f for f, _, _ in grid], row_fold=row_fold,
-                       stat=[where[f] for f, _, _ in grid])
-    out = sgd_many(data, codes, sw, stack, batch_size=batch_size, epochs=epochs,
-                   shuffle=shuffle, rng=rng, epoch_loss=epoch_loss, tol=tol,
-                   n_iter_no_change=n_iter_no_change, n_threads=n_threads,
-                   callback=callback, learning_rate=learning_rate, power_t=power_t,
-                   average_start=average_start, fit_intercept=fit_intercept)
+
+    def new_stack():
+        return ModelStack(mean, scale, classes.shape[0] if softmax_model else 1,
+                          softmax_model,
+                          [hyperparameters(penalty, a, l1r, lr) for _, l1r, a in grid],
+                          fold=[f for f, _, _ in grid], row_fold=row_fold,
+                          stat=[where[f] for f, _, _ in grid])
+
+    stack = new_stack()
+    sgd_epochs = {"sgd": epochs, "auto": min(AUTO_EPOCHS, epochs), "lbfgs": 0}[solver]
+    out = dict(losses=np.empty((K, 0)), heldout=np.empty((K, 0)),
+               n_iter=np.zeros(K, dtype=np.int64), converged=np.zeros(K, dtype=bool),
+               diverged=np.zeros(K, dtype=bool))
+    try:
+        if sgd_epochs:
+            out = sgd_many(
+                data, codes, sw, stack,
+                batch_size=batch_size if solver == "sgd" else max(batch_size,
+                                                                  AUTO_MIN_BATCH),
+                epochs=sgd_epochs, shuffle=shuffle, rng=rng, epoch_loss=epoch_loss,
+                tol=tol if solver == "sgd" else None,
+                n_iter_no_change=n_iter_no_change, n_threads=n_threads,
+                callback=callback, learning_rate=learning_rate, power_t=power_t,
+                average_start=average_start, fit_intercept=fit_intercept)
+    except DivergedError:
+        if solver == "sgd":
+            raise
+        stack = new_stack()   # the finisher does not depend on lr: from zero
     stack.compact()
+    if solver != "sgd":
+        done = out["losses"].shape[1]
+        losses, heldout, n_iter, converged = finish_stack(
+            data, codes, sw, stack, tol=finish_tol, max_iter=epochs - done,
+            penalty=penalty, alphas=np.array([a for _, _, a in grid]),
+            l1_ratios=np.array([r for _, r, _ in grid]), fit_intercept=fit_intercept,
+            n_threads=n_threads, callback=callback, first_iteration=done)
+        passes = done + n_iter
+        width = max(done + losses.shape[0], 1)
+        held = np.full((K, width), np.nan)
+        held[:, :done] = out["heldout"]
+        # each model's held-out loss at its optimum, in its last pass
+        held[np.arange(K), np.maximum(passes, 1) - 1] = heldout
+        train_losses = np.full((K, width), np.nan)
+        train_losses[:, :done] = out["losses"]
+        train_losses[:, done:done + losses.shape[0]] = losses.T
+        out = dict(losses=train_losses, heldout=held,
+                   n_iter=np.maximum(passes, 1).astype(np.int64),
+                   converged=converged, diverged=np.zeros(K, dtype=bool))
     raws = [stack.state(i).raw() for i in range(K)]
     W = np.stack([w if softmax_model else w[0] for w, _ in raws])
     b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])

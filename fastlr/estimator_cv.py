@@ -1,11 +1,12 @@
 """Cross-validated choice of the penalty strength, every candidate of every
-fold trained from one pass over the data per epoch.
+fold trained from one pass over the data per epoch or solver iteration.
 
 :class:`LogisticRegressionCV` validates its parameters and the folds, runs
-the joint pass of :func:`fastlr.train_many` (every model of every fold and
-candidate updated while a chunk of rows is in cache), scores the models on
-their held-out folds, picks the strength and refits with
-:class:`fastlr.LogisticRegression`, whose prediction methods it shares.
+the joint run of :func:`fastlr.train_many` (every model of every fold and
+candidate computed while a chunk of rows is in cache: SGD epochs, and with
+the solver the lockstep L-BFGS runs of :func:`fastlr._train.finish_stack`),
+scores the models on their held-out folds, picks the strength and refits
+with :class:`fastlr.LogisticRegression`, whose prediction methods it shares.
 """
 
 import numbers
@@ -49,18 +50,20 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     and the folds of ``cv``. Where scikit-learn's ``LogisticRegressionCV``
     solves ``len(Cs) x n_folds`` problems one after the other, each
     reading the data many times, here the K = n_folds x n_l1_ratios x
-    n_alphas models are trained together by :func:`fastlr.train_many`:
-    each epoch reads each chunk of rows once and updates every model that
-    trains on it, and scores it for the models that hold it out. Each model
-    is exactly the model :func:`fastlr.train` (or
-    :func:`fastlr.train_multinomial`) gives on its training rows (``rows``)
-    with the same options and ``random_state``: bit for bit, or equal to
-    rounding (1e-12 relative) for two-class models on dense X, whose sums
-    the joint run takes in another order (see :func:`fastlr.train_many`).
-    A model stops
-    when its held-out loss has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs, and then costs nothing more. The strength
-    with the best mean score over the folds is then refitted on all rows
+    n_alphas models are trained together: each pass reads each chunk of
+    rows once and computes every model that trains on it, and scores it for
+    the models that hold it out. With the default ``solver="auto"`` each
+    model is the optimum of its objective on its training rows, found by
+    its own L-BFGS run after one joint SGD epoch, the runs in lockstep (a
+    model that has converged costs nothing more); with ``solver="sgd"``
+    each model is exactly the model :func:`fastlr.train` (or
+    :func:`fastlr.train_multinomial`) gives on its training rows
+    (``rows``) with the same options and ``random_state`` (bit for bit, or
+    equal to rounding, 1e-12 relative, for two-class models on dense X,
+    whose sums the joint run takes in another order: see
+    :func:`fastlr.train_many`), and stops when its held-out loss has not
+    improved by ``tol`` for ``n_iter_no_change`` epochs. The strength with
+    the best mean score over the folds is then refitted on all rows
     (``refit=True``): that refit is ``LogisticRegression(alpha=alpha_,
     l1_ratio=l1_ratio_, ...)`` with the other parameters of this estimator,
     one more training run.
@@ -100,11 +103,12 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         are refused.
     scoring : None, str or callable, default None
         How a model is scored on its held-out fold; higher is better.
-        None: minus the held-out log-loss (cross-entropy for k classes)
-        that the pass computes for free in the model's last epoch: each
-        held-out row scored at the weights in force when the pass reached
-        it, weighted by ``sample_weight`` times ``class_weight``. With
-        ``average``, these are the iterates, not the averaged model. A
+        None: minus the held-out log-loss (cross-entropy for k classes),
+        weighted by ``sample_weight`` times ``class_weight``, which the
+        passes compute for free: with the solver, of the final model;
+        with ``solver="sgd"``, in the model's last epoch, each held-out row
+        scored at the weights in force when the pass reached it (with
+        ``average``, the iterates, not the averaged model). A
         scikit-learn scorer name (``"neg_log_loss"``, ``"accuracy"``,
         ``"roc_auc"``, ...) or a callable ``scorer(estimator, X, y)``: the
         final model of each fold and candidate scored on a copy of its
@@ -119,27 +123,33 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     lr, batch_size, max_iter, tol, n_iter_no_change, penalty, standardize, \
 shuffle, random_state, verbose, learning_rate, power_t, average, class_weight, \
 fit_intercept
-        As in :class:`fastlr.LogisticRegression`, for every model; ``tol``
-        stops each cross-validation model on its held-out loss (the refit
-        on its training loss), ``max_iter`` (>= 1) bounds the epochs of the
-        joint pass and of the refit. ``penalty`` is ``"l2"``, ``"l1"`` or
-        ``"elasticnet"`` (None would leave nothing to choose).
+        As in :class:`fastlr.LogisticRegression`, for every model; with
+        ``solver="sgd"``, ``tol`` stops each cross-validation model on its
+        held-out loss (the refit on its training loss); ``max_iter`` (>= 1)
+        bounds the passes of each cross-validation model and of the refit.
+        ``penalty`` is ``"l2"``, ``"l1"`` or ``"elasticnet"`` (None would
+        leave nothing to choose).
         ``verbose`` shows a progress bar for the joint pass and the refit.
     early_stopping, validation_fraction
         As in :class:`fastlr.LogisticRegression`, for the refit only (the
         cross-validation models already stop on their held-out folds).
     solver : {"auto", "lbfgs", "sgd"}, default "auto"
-        As in :class:`fastlr.LogisticRegression`, for the refit only: the
-        cross-validation models are the SGD runs of the joint pass (that is
-        what one pass over the data trains for every model), and choose the
-        strength; ``"auto"`` then refits it to the optimum of its objective.
-        The refit's ``"auto"`` or ``"lbfgs"`` solver starts from the mean of
-        the folds' models of the chosen strength (as scikit-learn's
-        ``LogisticRegressionCV`` does), not from zero: ``"auto"`` skips its
-        SGD epoch. On small, nearly separable data the early-stopped fold
-        models favour the weakest strength, whose optimum then overfits
-        (README, "Known limitation"); ``"sgd"`` refits the kind of model
-        that was scored.
+        As in :class:`fastlr.LogisticRegression`, for the cross-validation
+        models and the refit alike, so that the strength is chosen for the
+        kind of model that is refitted. ``"auto"`` and ``"lbfgs"``: each
+        fold model is the optimum of its objective on its training rows, as
+        in scikit-learn's ``LogisticRegressionCV`` (``"auto"``: one joint SGD
+        epoch of all the models, in batches of at least 256 rows, then an
+        L-BFGS run per model; ``"lbfgs"``: the runs alone, from zero). The
+        runs go in lockstep, each pass over the data computing the loss and
+        gradient of every model still running (on CSR X, model by model),
+        each run the one the model would make alone; ``max_iter`` bounds
+        each model's epochs and iterations together. The refit then starts
+        from the mean of the folds' models of the chosen strength (as
+        scikit-learn's does), not from zero. ``"sgd"``: the fold models are
+        the SGD runs of the joint pass (``tol`` stops each on its held-out
+        loss), and the refit is SGD too. With ``early_stopping``,
+        ``"auto"`` is ``"sgd"`` (as for :class:`fastlr.LogisticRegression`).
 
     Attributes
     ----------
@@ -169,7 +179,8 @@ n_rows, n_features + fit_intercept)
         the last column (when ``fit_intercept``); ``n_rows`` is 1 for two
         classes, n_classes for more. dtype of X.
     n_iter_ : ndarray of shape (n_folds, n_l1_ratios, n_alphas)
-        Epochs each cross-validation model trained.
+        Passes each cross-validation model ran: SGD epochs, plus solver
+        iterations with ``"auto"`` and ``"lbfgs"``.
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
 
@@ -437,6 +448,8 @@ n_rows, n_features + fit_intercept)
                         not (sw_fit[row_fold == f] > 0).any():
                     raise ValueError(f"cv: the training or test rows of split {f} "
                                      "all have weight zero")
+        # the cross-validation models are the kind of model the refit is
+        solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
         progress = epoch_progress(self.verbose, epochs, data.m, desc="cv")
         with progress:
             res = _run_many(
@@ -447,16 +460,23 @@ n_rows, n_features + fit_intercept)
                 epoch_loss="running", tol=tol, n_iter_no_change=n_iter_no_change,
                 n_threads=None, callback=progress, learning_rate=learning_rate,
                 power_t=power_t, average_start=average_start,
-                fit_intercept=bool(self.fit_intercept))
+                fit_intercept=bool(self.fit_intercept), solver=solver,
+                finish_tol=finish_tol)
         F, L, A = len(fold_ids), l1_ratios_.shape[0], alphas.shape[0]
         if tol is not None:
             late = int(np.count_nonzero(~res.converged & ~res.diverged))
-            if late:
+            if late and solver == "sgd":
                 warnings.warn(
                     f"{late} of the {res.n_iter.shape[0]} cross-validation models "
                     f"reached max_iter={epochs} epochs before their held-out loss "
                     f"stopped improving by tol={tol}; increase max_iter or lr",
                     ConvergenceWarning, stacklevel=2)
+            elif late:
+                warnings.warn(
+                    f"{late} of the {res.n_iter.shape[0]} cross-validation models "
+                    f"used all max_iter={epochs} passes of solver={self.solver!r} "
+                    f"before their objectives stopped decreasing by tol={tol}; "
+                    "increase max_iter", ConvergenceWarning, stacklevel=2)
         scores = self._scores(res, scorer, X, y, sw, row_fold, fold_ids, data.dtype)
         paths = _paths(res, bool(self.fit_intercept))
         self.classes_ = classes

@@ -29,7 +29,7 @@ import os, tempfile, warnings
 import numpy as np
 import scipy.sparse as sp
 import fastlr
-from fastlr import LogisticRegression, _dispatch
+from fastlr import LogisticRegression, LogisticRegressionCV, _dispatch
 warnings.simplefilter("ignore")
 rng = np.random.default_rng(5)
 X = rng.normal(size=(300, 7)); y = (X[:, 0] > 0).astype(int)
@@ -83,6 +83,8 @@ for dt in (np.float32, np.float64):
             LogisticRegression().partial_fit(data, labels, classes=np.unique(
                 labels)).partial_fit(data, labels)
             LogisticRegression(solver="lbfgs", max_iter=3).fit(
+                data, labels, sample_weight=np.linspace(0.5, 1.5, m))
+            LogisticRegressionCV(alphas=2, cv=3, max_iter=3).fit(
                 data, labels, sample_weight=np.linspace(0.5, 1.5, m))
 fastlr.sigmoid(3)
 fastlr.sigmoid([1, 2])
