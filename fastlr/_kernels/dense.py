@@ -673,7 +673,7 @@ def chunk_scratch(K, k, n, many):
             np.empty(n * Kp), np.empty(n), np.empty(k), np.empty(6))
 
 
-@jit()
+@jit(inline=True)
 def chunk_sums(X, y, sw, models, center, ids, many, softmax, track_loss, rows, nb,
                U, C, fresh, scratch, gq, sq, lq):
     """One chunk's partial sums (rows ``rows[:nb]``) for the active models
