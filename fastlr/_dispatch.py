@@ -245,17 +245,18 @@ class Data:
         most = max(1, self.size // max(1, 2 * k * self.n))
         return max(self.block_rows, -(-self.m // most))
 
-    def loss_grad_many(self, y, sw, models, W, B, softmax, n_threads=None,
-                       heldout=False):
+    def loss_grad_many(self, y, sw, models, W, B, softmax, n_threads=None):
         """:meth:`loss_grad` for every model of a stack at once, each over
         the rows it trains on, with the held-out fold's loss as well.
 
         ``models`` as :meth:`fastlr._state.ModelStack.models` (each model's
         standardization, the fold it holds out and each row's fold); ``W``
-        (K, k, n), ``B`` (K, k) standardized space. Dense X is read once
-        for all models (:func:`fastlr._kernels.dense.loss_grad_many`, the
-        SGD epoch's chunk sums, threaded over fixed blocks added in block
-        order); on CSR X each model is a pass of :meth:`loss_grad`.
+        (K, k, n), ``B`` (K, k) standardized space; only the ``active``
+        models of ``models`` are computed. X is read once for all of them,
+        threaded over fixed blocks added in block order: dense X through the
+        SGD epoch's chunk sums (:func:`fastlr._kernels.dense.loss_grad_many`),
+        CSR X each row's entries for every model
+        (:func:`fastlr._kernels.predict.csr_loss_grad_many`).
 
         Returns
         -------
@@ -264,20 +265,14 @@ class Data:
         G : (K, k, n), S : (K, k) float64
             Its gradient with respect to ``W`` and ``B``.
         held : (K, 2) float64
-            The summed loss and weight of each model's held-out rows (on CSR
-            X only with ``heldout``, a second pass per model; else NaN).
+            The summed loss and weight of each model's held-out rows.
         """
         mean, scale, stat, _, fold, row_fold, _ = models
         W = np.ascontiguousarray(W, dtype=np.float64)
         K, k, n = W.shape
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(K, k)
         if self.sparse:
-            out = [self._loss_grad_alone(y, sw, mean[stat[i]], scale[stat[i]], W[i],
-                                         B[i], softmax, n_threads, row_fold, fold[i],
-                                         heldout)
-                   for i in range(K)]
-            return (np.array([o[0] for o in out]), np.stack([o[1] for o in out]),
-                    np.stack([o[2] for o in out]), np.array([o[3] for o in out]))
+            return self._csr_loss_grad_many(y, sw, models, W, B, softmax, n_threads)
         rows = self._loss_grad_rows(K * k)
         blocks = max(1, -(-self.m // rows))
         G = np.empty((blocks, K, k, n))
@@ -294,19 +289,35 @@ class Data:
         g /= scale[stat][:, None, :]
         return acc[:, 0], g, s, acc[:, 2:4].copy()
 
-    def _loss_grad_alone(self, y, sw, mean, scale, W, B, softmax, n_threads,
-                         row_fold, fold, heldout):
-        """One model of :meth:`loss_grad_many`, by :meth:`loss_grad` over
-        its training rows (and then its held-out rows)."""
-        ones = sw if sw.shape[0] else np.ones(self.m)
-        held = row_fold == fold
-        train = np.where(held, 0.0, ones)
-        loss, G, S = self.loss_grad(y, train, mean, scale, W, B, softmax, n_threads)
-        if not heldout:
-            return loss, G, S, (np.nan, np.nan)
-        test = np.where(held, ones, 0.0)
-        out = self.loss_grad(y, test, mean, scale, W, B, softmax, n_threads)
-        return loss, G, S, (out[0], float(test.sum()))
+    def _csr_loss_grad_many(self, y, sw, models, W, B, softmax, n_threads):
+        """:meth:`loss_grad_many` on CSR X: the means folded into the biases
+        and out of the gradients (implicit zeros stay untouched)."""
+        mean, scale, stat, _, fold, row_fold, active = models
+        K, k, n = W.shape
+        mu = mean[stat]
+        U = W / scale[stat][:, None, :]
+        C = B - np.einsum("kcn,kn->kc", U, mu)
+        Ut = np.ascontiguousarray(U.reshape(K * k, n).T)
+        rows = self._loss_grad_rows(K * k)
+        blocks = max(1, -(-self.m // rows))
+        G = np.empty((blocks, n, K * k))
+        S = np.empty((blocks, K * k))
+        L = np.empty((blocks, K, 3))
+        threads = team.threads(n_threads) if blocks > 1 else 1
+        team.map_rows(threads, self.m, rows, predict.csr_loss_grad_many,
+                      (*self.args, y, sw, row_fold, fold, active, Ut,
+                       np.ascontiguousarray(C.reshape(K * k)), k, bool(softmax), G, S,
+                       L, rows))
+        g, s, acc = G[0].copy(), S[0].copy(), L[0].copy()
+        for q in range(1, blocks):
+            g += G[q]
+            s += S[q]
+            acc += L[q]
+        g = np.ascontiguousarray(g.T).reshape(K, k, n)
+        s = s.reshape(K, k)
+        g -= s[:, :, None] * mu[:, None, :]
+        g /= scale[stat][:, None, :]
+        return acc[:, 0], g, s, acc[:, 1:3].copy()
 
     def gradients(self, y01, p):
         """``(dw, db)`` of the mean log-loss at probabilities ``p``."""

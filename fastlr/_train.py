@@ -207,8 +207,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
                  l1_ratio=l1_ratios, fit_intercept=fit_intercept,
                  softmax=stack.softmax, tol=tol, max_iter=max_iter,
                  callback=callback, first_iteration=first_iteration)
-    held = data.loss_grad_many(y, sw, models, res.W, res.B, stack.softmax, n_threads,
-                               heldout=True)[3]
+    held = data.loss_grad_many(y, sw, models, res.W, res.B, stack.softmax,
+                               n_threads)[3]
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - np.einsum("kcn,kn->kc", res.W, shift)
     if not (np.isfinite(res.W).all() and np.isfinite(B).all()

@@ -142,8 +142,8 @@ fit_intercept
         epoch of all the models, in batches of at least 256 rows, then an
         L-BFGS run per model; ``"lbfgs"``: the runs alone, from zero). The
         runs go in lockstep, each pass over the data computing the loss and
-        gradient of every model still running (on CSR X, model by model),
-        each run the one the model would make alone; ``max_iter`` bounds
+        gradient of every model still running (dense or CSR), each run
+        the one the model would make alone; ``max_iter`` bounds
         each model's epochs and iterations together. The refit then starts
         from the mean of the folds' models of the chosen strength (as
         scikit-learn's does), not from zero. ``"sgd"``: the fold models are

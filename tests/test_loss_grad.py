@@ -140,11 +140,12 @@ def test_extreme_logits_stay_finite():
 @pytest.mark.parametrize("K", [2, 9], ids=["2-models", "9-models"])
 def test_many_models_are_each_models_own_pass(k, sparse, weighted, K):
     """``loss_grad_many`` (every model of a stack, each over the rows it
-    trains on, in one read of dense X) equals ``loss_grad`` of each model
-    alone with its held-out rows at weight 0, and gives each model's
-    held-out loss; to 1e-12 relative (the same sums in another order: the
-    SGD epoch's chunk sums, two rows by four models or six rows by 16).
-    Nine models take the outer-product form of the binary chunk sums."""
+    trains on, in one read of X) equals ``loss_grad`` of each model alone
+    with its held-out rows at weight 0, and gives each model's held-out
+    loss; to 1e-12 relative (the same sums in another order: on dense X the
+    SGD epoch's chunk sums, two rows by four models or six rows by 16; on
+    CSR the models' sums row by row). Nine models take the outer-product
+    form of the binary chunk sums."""
     rng = np.random.default_rng(K + 10 * k)
     m, n = 700, 6
     X, y, sw, _, _, _, _ = problem(K, m, n, k, sparse, np.float64, weighted,
@@ -159,7 +160,7 @@ def test_many_models_are_each_models_own_pass(k, sparse, weighted, K):
     models = (mean, scale, stat, np.zeros((K, 3)), fold, row_fold,
               np.ones(K, dtype=np.uint8))
     data = as_data(X)
-    loss, G, S, held = data.loss_grad_many(y, sw, models, W, B, k > 1, heldout=True)
+    loss, G, S, held = data.loss_grad_many(y, sw, models, W, B, k > 1)
     ones = sw if weighted else np.ones(m)
     for i in range(K):
         out = row_fold == fold[i]

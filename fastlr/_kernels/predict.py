@@ -19,7 +19,15 @@ import numpy as np
 
 from .intrinsics import prefetch
 from .jit import jit
-from .scalar import exp_neg_abs, residuals, row_loss, sigmoid, softmax_loss, softmax_row
+from .scalar import (
+    exp_neg_abs,
+    logistic_row,
+    residuals,
+    row_loss,
+    sigmoid,
+    softmax_loss,
+    softmax_row,
+)
 
 #: Rows per chunk of the loss-and-gradient pass: the chunk's logits and
 #: residuals stay in a few kB of scratch, its rows in L1/L2 between phases.
@@ -354,6 +362,67 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
                 for c in range(k):
                     g[j, c] += Z[c, q] * x
     return total
+
+
+@jit()
+def csr_loss_grad_many(data, indices, indptr, y, sw, row_fold, fold, active, U, C, k,
+                       softmax, G, S, L, rows, lo, hi):
+    """:func:`csr_loss_grad` for every model of a stack at once (the pass
+    of :meth:`fastlr._dispatch.Data.loss_grad_many` on CSR X): each row's
+    stored entries are read once for all K models.
+
+    ``U`` (n, K k) raw-space weights, a column per row of X's columns (a
+    column's K k values share cache lines), ``C`` (K k) biases with the
+    means folded in; model ``mm`` is rows ``mm k .. mm k + k - 1`` (k = 1:
+    binary). A model trains on the rows outside its fold ``fold[mm]`` of
+    ``row_fold`` (all rows when it is empty) and scores the others; only
+    the ``active`` models are written. Writes into slot ``b = lo // rows``:
+    ``G[b, j, t] = sum_i r_it x_ij`` and ``S[b, t] = sum_i r_it`` over the
+    rows each model trains on (weighted residuals), ``L[b, mm]`` = (training
+    loss sum, held-out loss sum, held-out weight).
+    """
+    Kk = U.shape[1]
+    K = Kk // k
+    b = lo // rows
+    g, s, acc = G[b], S[b], L[b]
+    g[:] = 0.0
+    s[:] = 0.0
+    acc[:] = 0.0
+    folds = row_fold.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    z = np.empty(Kk)
+    for i in range(lo, hi):
+        for t in range(Kk):
+            z[t] = C[t]
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            x = np.float64(data[p])
+            for t in range(Kk):
+                z[t] += x * U[j, t]
+        wt = sw[i] if weighted else 1.0
+        for mm in range(K):
+            if not active[mm]:
+                for t in range(mm * k, mm * k + k):
+                    z[t] = 0.0
+                continue
+            if softmax:
+                loss, _ = softmax_row(z[mm * k:mm * k + k], k, y[i], wt, True)
+            else:
+                z[mm], loss, _ = logistic_row(z[mm], np.float64(y[i]), wt, True)
+            if folds and row_fold[i] == fold[mm]:
+                acc[mm, 1] += loss
+                acc[mm, 2] += wt
+                for t in range(mm * k, mm * k + k):
+                    z[t] = 0.0
+            else:
+                acc[mm, 0] += loss
+        for t in range(Kk):
+            s[t] += z[t]
+        for p in range(indptr[i], indptr[i + 1]):
+            j = indices[p]
+            x = np.float64(data[p])
+            for t in range(Kk):
+                g[j, t] += z[t] * x
 
 
 @jit()
