@@ -291,33 +291,43 @@ class Data:
 
     def _csr_loss_grad_many(self, y, sw, models, W, B, softmax, n_threads):
         """:meth:`loss_grad_many` on CSR X: the means folded into the biases
-        and out of the gradients (implicit zeros stay untouched)."""
+        and out of the gradients (implicit zeros stay untouched). The active
+        models' weights are gathered first: a row's columns are random, and
+        each of its entries reads and writes the K k values of its column,
+        so the fewer models, the fewer cache lines (of 40 models on 50,000
+        columns, half had converged after about 50 of 113 rounds)."""
         mean, scale, stat, _, fold, row_fold, active = models
         K, k, n = W.shape
-        mu = mean[stat]
-        U = W / scale[stat][:, None, :]
-        C = B - np.einsum("kcn,kn->kc", U, mu)
-        Ut = np.ascontiguousarray(U.reshape(K * k, n).T)
-        rows = self._loss_grad_rows(K * k)
+        ids = np.flatnonzero(active)
+        Ka = ids.shape[0]
+        mu = mean[stat[ids]]
+        sc = scale[stat[ids]]
+        U = W[ids] / sc[:, None, :]
+        C = B[ids] - np.einsum("kcn,kn->kc", U, mu)
+        Ut = np.ascontiguousarray(U.reshape(Ka * k, n).T)
+        rows = self._loss_grad_rows(Ka * k)
         blocks = max(1, -(-self.m // rows))
-        G = np.empty((blocks, n, K * k))
-        S = np.empty((blocks, K * k))
-        L = np.empty((blocks, K, 3))
+        G = np.empty((blocks, n, Ka * k))
+        S = np.empty((blocks, Ka * k))
+        L = np.empty((blocks, Ka, 3))
         threads = team.threads(n_threads) if blocks > 1 else 1
         team.map_rows(threads, self.m, rows, predict.csr_loss_grad_many,
-                      (*self.args, y, sw, row_fold, fold, active, Ut,
-                       np.ascontiguousarray(C.reshape(K * k)), k, bool(softmax), G, S,
-                       L, rows))
-        g, s, acc = G[0].copy(), S[0].copy(), L[0].copy()
+                      (*self.args, y, sw, row_fold, np.ascontiguousarray(fold[ids]), Ut,
+                       np.ascontiguousarray(C.reshape(Ka * k)), k, bool(softmax), G,
+                       S, L, rows))
+        g, s, acc = G[0], S[0].copy(), L[0].copy()
         for q in range(1, blocks):
             g += G[q]
             s += S[q]
             acc += L[q]
-        g = np.ascontiguousarray(g.T).reshape(K, k, n)
-        s = s.reshape(K, k)
-        g -= s[:, :, None] * mu[:, None, :]
-        g /= scale[stat][:, None, :]
-        return acc[:, 0], g, s, acc[:, 1:3].copy()
+        s = s.reshape(Ka, k)
+        loss, Gout, Sout, held = (np.zeros(K), np.zeros((K, k, n)), np.zeros((K, k)),
+                                  np.zeros((K, 2)))
+        Gout[ids] = g.T.reshape(Ka, k, n)
+        Gout[ids] -= s[:, :, None] * mu[:, None, :]
+        Gout[ids] /= sc[:, None, :]
+        loss[ids], Sout[ids], held[ids] = acc[:, 0], s, acc[:, 1:3]
+        return loss, Gout, Sout, held
 
     def gradients(self, y01, p):
         """``(dw, db)`` of the mean log-loss at probabilities ``p``."""

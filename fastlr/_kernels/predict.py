@@ -365,7 +365,7 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
 
 
 @jit()
-def csr_loss_grad_many(data, indices, indptr, y, sw, row_fold, fold, active, U, C, k,
+def csr_loss_grad_many(data, indices, indptr, y, sw, row_fold, fold, U, C, k,
                        softmax, G, S, L, rows, lo, hi):
     """:func:`csr_loss_grad` for every model of a stack at once (the pass
     of :meth:`fastlr._dispatch.Data.loss_grad_many` on CSR X): each row's
@@ -375,8 +375,8 @@ def csr_loss_grad_many(data, indices, indptr, y, sw, row_fold, fold, active, U, 
     column's K k values share cache lines), ``C`` (K k) biases with the
     means folded in; model ``mm`` is rows ``mm k .. mm k + k - 1`` (k = 1:
     binary). A model trains on the rows outside its fold ``fold[mm]`` of
-    ``row_fold`` (all rows when it is empty) and scores the others; only
-    the ``active`` models are written. Writes into slot ``b = lo // rows``:
+    ``row_fold`` (all rows when it is empty) and scores the others. Writes
+    into slot ``b = lo // rows``:
     ``G[b, j, t] = sum_i r_it x_ij`` and ``S[b, t] = sum_i r_it`` over the
     rows each model trains on (weighted residuals), ``L[b, mm]`` = (training
     loss sum, held-out loss sum, held-out weight).
@@ -401,10 +401,6 @@ def csr_loss_grad_many(data, indices, indptr, y, sw, row_fold, fold, active, U, 
                 z[t] += x * U[j, t]
         wt = sw[i] if weighted else 1.0
         for mm in range(K):
-            if not active[mm]:
-                for t in range(mm * k, mm * k + k):
-                    z[t] = 0.0
-                continue
             if softmax:
                 loss, _ = softmax_row(z[mm * k:mm * k + k], k, y[i], wt, True)
             else:
