@@ -316,6 +316,21 @@ def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
     return total
 
 
+@jit(inline=True)
+def _csr_row_logits(data, indices, indptr, i, U, C, z):
+    """``z = C + x_i . U`` over row ``i``'s stored entries, for weights laid
+    out a column per row of X's columns (``U`` (n, r), ``C`` and ``z``
+    (r,))."""
+    r = U.shape[1]
+    for t in range(r):
+        z[t] = C[t]
+    for p in range(indptr[i], indptr[i + 1]):
+        j = indices[p]
+        x = np.float64(data[p])
+        for t in range(r):
+            z[t] += x * U[j, t]
+
+
 @jit()
 def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, S,
                   rows, lo, hi):
@@ -341,13 +356,7 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
             if i + 1 < hi:
                 for p in range(indptr[i + 1], indptr[i + 2]):
                     prefetch(Uf, indices[p] * k)
-            for c in range(k):
-                zrow[c] = C[c]
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                x = np.float64(data[p])
-                for c in range(k):
-                    zrow[c] += x * U[j, c]
+            _csr_row_logits(data, indices, indptr, i, U, C, zrow)
             for c in range(k):
                 Z[c, q] = zrow[c]
         total += _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow, s)
@@ -392,13 +401,7 @@ def csr_loss_grad_many(data, indices, indptr, y, sw, row_fold, fold, U, C, k,
     weighted = sw.shape[0] > 0
     z = np.empty(Kk)
     for i in range(lo, hi):
-        for t in range(Kk):
-            z[t] = C[t]
-        for p in range(indptr[i], indptr[i + 1]):
-            j = indices[p]
-            x = np.float64(data[p])
-            for t in range(Kk):
-                z[t] += x * U[j, t]
+        _csr_row_logits(data, indices, indptr, i, U, C, z)
         wt = sw[i] if weighted else 1.0
         for mm in range(K):
             if softmax:
