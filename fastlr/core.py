@@ -561,7 +561,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                random_state=None, epoch_loss="running", tol=None,
                n_iter_no_change=5, sample_weight=None, n_threads=None,
                callback=None, learning_rate="constant", power_t=0.5,
-               average=False, fit_intercept=True):
+               average=False, fit_intercept=True, solver="sgd"):
     """Train a model per penalty strength (and fold) from one pass over the
     data per epoch: a regularization path, or cross-validation.
 
@@ -596,11 +596,24 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
         With folds, a model is trained per fold on the other folds' rows and
         scored on its own (``heldout``).
     penalty : {"l2", "l1", "elasticnet", None}, default "l2"
+    solver : {"sgd", "auto", "lbfgs"}, default "sgd"
+        As in :func:`train`, for every model: ``"sgd"`` the joint SGD epochs
+        above; ``"lbfgs"`` each model taken to the optimum of its objective
+        on its training rows by its own L-BFGS run (the run :func:`train`
+        with ``rows`` would make, without its first step's curvature
+        estimate), the K runs in lockstep, each round one read of X for the
+        models still running; ``"auto"`` one joint SGD epoch in batches of
+        at least 256 rows first. With the solver, ``epochs`` bounds each
+        model's epochs and iterations together, ``tol`` is the runs'
+        relative decrease (None: until floating point stops it), a model's
+        ``heldout`` is NaN but in its last pass, its held-out loss at the
+        optimum, and ``n_iter`` counts its passes (what
+        :class:`fastlr.LogisticRegressionCV` runs by default).
     tol : float or None
-        Each model stops once ``n_iter_no_change`` epochs in a row did not
-        improve its held-out loss (its training loss without folds) by
-        ``tol``; a stopped model costs nothing more, and the pass ends when
-        every model has stopped or after ``epochs``.
+        With ``solver="sgd"``, each model stops once ``n_iter_no_change``
+        epochs in a row did not improve its held-out loss (its training loss
+        without folds) by ``tol``; a stopped model costs nothing more, and
+        the pass ends when every model has stopped or after ``epochs``.
     epoch_loss : {"running", None}
         ``"full"`` is not offered: it would read X again for every model.
     batch_size, epochs, lr, standardize, shuffle, random_state,
@@ -628,6 +641,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                                 epoch_loss=epoch_loss, tol=tol,
                                 n_iter_no_change=n_iter_no_change, shuffle=shuffle)
     batch_size, epochs, lr, _, tol, n_iter_no_change = params
+    solver, finish_tol = check_solver(solver, tol)
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "
                          "would read X once more per model); use 'running' or None")
@@ -656,7 +670,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                         n_iter_no_change=n_iter_no_change, n_threads=n_threads,
                         callback=callback, learning_rate=learning_rate,
                         power_t=power_t, average_start=average_start,
-                        fit_intercept=fit_intercept)
+                        fit_intercept=fit_intercept, solver=solver,
+                        finish_tol=finish_tol)
 
 
 def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *,

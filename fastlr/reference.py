@@ -553,14 +553,15 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                random_state=None, epoch_loss="running", tol=None,
                n_iter_no_change=5, sample_weight=None, n_threads=None,
                callback=None, learning_rate="constant", power_t=0.5,
-               average=False, fit_intercept=True):
+               average=False, fit_intercept=True, solver="sgd"):
     """Many models, one at a time; see :func:`fastlr.train_many`.
 
     Each model is trained by :func:`train` / :func:`train_multinomial`'s
     loop with its ``alpha``, ``l1_ratio`` and the rows of the other folds
     (``rows``), stopping on its held-out loss when it holds rows out, which
-    is what the kernels compute for all models in one pass. ``n_threads`` is
-    accepted and ignored.
+    is what the kernels compute for all models in one pass; with
+    ``solver="auto"`` or ``"lbfgs"``, their solver, and the held-out loss at
+    the optimum in the last pass. ``n_threads`` is accepted and ignored.
     """
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "
@@ -591,7 +592,10 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                                l1_ratio=l1r, average=average,
                                fit_intercept=fit_intercept,
                                rows=None if row_fold is None else row_fold != f,
-                               stop_on_heldout=row_fold is not None)
+                               stop_on_heldout=row_fold is not None, solver=solver)
+                    if solver != "sgd":
+                        out = _at_optimum(X, codes, sample_weight, row_fold, f,
+                                          softmax, out)
                     models.append((f, l1r, a, out, False))
                 except DivergedError:
                     models.append((f, l1r, a, None, True))
@@ -622,3 +626,21 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
         np.array([len(out[2]) if not bad else 0 for *_, out, bad in models]),
         np.array([bool(out[4]) if not bad else False for *_, out, bad in models]),
         np.array([bad for *_, bad in models]), classes)
+
+
+def _at_optimum(X, codes, sample_weight, row_fold, f, softmax, out):
+    """A solver model's :func:`_fit` output with its held-out record as
+    :func:`fastlr.train_many` gives it: NaN in every pass but the last,
+    which holds the mean loss of the held-out rows at the final model."""
+    W, B, losses, _, *rest = out
+    held = np.full(len(losses), np.nan)
+    if row_fold is not None and len(losses):
+        test = row_fold == f
+        sw = np.ones(X.shape[0]) if sample_weight is None else np.asarray(
+            sample_weight, dtype=np.float64)
+        sw = np.where(test, sw, 0.0)
+        k, n = np.shape(W)[0], X.shape[1]
+        total = loss_grad(X, codes, sw, np.zeros(n), np.ones(n),
+                          np.reshape(W, (k, n)), np.reshape(B, k), softmax)[0]
+        held[-1] = total / sw.sum()
+    return (W, B, losses, held, *rest)

@@ -299,6 +299,8 @@ def test_folds_as_labels_and_model_order():
     (dict(alphas=[0.1], l1_ratios=[1.5], penalty="elasticnet"), ValueError,
      "l1_ratios"),
     (dict(alphas=[0.1], epoch_loss="full"), ValueError, "epoch_loss"),
+    (dict(alphas=[0.1], solver="newton"), ValueError, "solver"),
+    (dict(alphas=[0.1], solver="lbfgs", tol=0.0), ValueError, "tol"),
 ])
 @pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
 def test_bad_input(mod, kwargs, exc, match):
@@ -319,3 +321,34 @@ def test_folds_whose_training_rows_hold_one_class_are_refused():
         with pytest.raises(ValueError, match="single class"):
             train_many(X, y, alphas=[1e-3], folds=y, epochs=2)
     fastlr.train_many(X, y, alphas=[1e-3], folds=rng.integers(0, 4, 200), epochs=2)
+
+
+@pytest.mark.parametrize("k", [2, 3], ids=["binary", "3-class"])
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+def test_solver_models_are_the_optima_and_the_twin_agrees(solver, storage, k):
+    """With the solver each model is the optimum of its objective on its
+    training rows: the model ``train(rows=, solver=)`` gives alone and the
+    NumPy twin's, to the solvers' tolerance (all run L-BFGS to a relative
+    decrease of 1e-16; the joint runs without the first step's curvature
+    estimate, so their iterates differ on the way). The held-out loss at
+    the optimum is the last pass's, equal in both."""
+    X, y = make_data(11, k=k, sparse=storage == "csr")
+    kw = dict(batch_size=50, epochs=400, lr=0.05, random_state=2, tol=1e-16,
+              solver=solver, standardize="scale" if storage == "csr" else True,
+              penalty="l2")
+    res = fastlr.train_many(X, y, ALPHAS, folds=3, **kw)
+    ref = reference.train_many(X, y, ALPHAS, folds=3, **kw)
+    row_fold = check_folds(3, np.unique(y, return_inverse=True)[1], len(y))[0]
+    scale = np.abs(ref.W).max()
+    np.testing.assert_allclose(res.W, ref.W, rtol=0, atol=1e-6 * scale)
+    np.testing.assert_allclose(res.b, ref.b, rtol=0, atol=1e-6 * scale)
+    last = res.heldout[np.arange(len(res.n_iter)), res.n_iter - 1]
+    ref_last = ref.heldout[np.arange(len(ref.n_iter)), ref.n_iter - 1]
+    np.testing.assert_allclose(last, ref_last, rtol=1e-7)
+    assert np.isnan(res.heldout[np.arange(len(res.n_iter)), 0]).all() or \
+        solver == "auto"
+    for i in range(len(res.n_iter)):
+        alone = solo(X, y, i, res, row_fold, **kw)
+        w = np.reshape(alone[0], np.shape(res.W[i]))
+        np.testing.assert_allclose(res.W[i], w, rtol=0, atol=1e-6 * scale)
