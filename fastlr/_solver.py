@@ -229,12 +229,6 @@ def penalty_strengths(penalty, alpha, l1_ratio):
     return l2 * np.ones_like(alpha), l1 * np.ones_like(alpha)
 
 
-def objective(loss_sum, W, denom, l2, l1):
-    """``F`` from a loss sum and the weights (module docstring)."""
-    w = W.ravel()
-    return loss_sum / denom + 0.5 * l2 * float(w @ w) + l1 * float(np.abs(w).sum())
-
-
 @functools.cache
 def _blas_controller():
     """The BLAS libraries loaded (NumPy's, SciPy's), found once: limiting

@@ -136,14 +136,7 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
             curvature.along, center, state.scale, softmax=state.softmax))
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - res.W @ shift
-    if not (np.isfinite(res.W).all() and np.isfinite(B).all()
-            and np.isfinite(res.objective)):
-        # features beyond the float64 range (unstandardized values near
-        # 1e300): the model itself is not representable
-        raise DivergedError(
-            "the solver's model is not finite (the loss or its gradient "
-            "overflowed float64: the features are too large); standardize the "
-            "features (standardize=True)")
+    _check_finite(res, B)
     state.set_model(res.W, B)
     return np.concatenate([warm_losses, res.losses]), res.converged, res.n_iter
 
@@ -211,14 +204,22 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
                                n_threads)[3]
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - np.einsum("kcn,kn->kc", res.W, shift)
-    if not (np.isfinite(res.W).all() and np.isfinite(B).all()
-            and np.isfinite(res.objective).all()):
-        raise DivergedError(
-            "the solver's models are not finite (the loss or its gradient "
-            "overflowed float64: the features are too large); standardize the "
-            "features (standardize=True)")
+    _check_finite(res, B)
     for i in range(K):
         stack.state(i).set_model(res.W[i], B[i])
     with np.errstate(invalid="ignore", divide="ignore"):
         heldout = np.where(held[:, 1] > 0, held[:, 0] / held[:, 1], np.nan)
     return res.losses, heldout, res.n_iter, res.converged
+
+
+def _check_finite(res, B):
+    """Refuse a finisher's result (:class:`fastlr._solver.FinishResult`,
+    intercepts ``B`` in the caller's space) that is not finite: features
+    beyond the float64 range (unstandardized values near 1e300) make the
+    model itself unrepresentable."""
+    if not (np.isfinite(res.W).all() and np.isfinite(B).all()
+            and np.isfinite(res.objective).all()):
+        raise DivergedError(
+            "the solver's model is not finite (the loss or its gradient "
+            "overflowed float64: the features are too large); standardize the "
+            "features (standardize=True)")

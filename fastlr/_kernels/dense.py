@@ -739,11 +739,11 @@ def loss_grad_many(X, y, sw, models, W, B, softmax, G, S, L, rows_per, lo, hi):
     lpart = np.empty((K, 5))
     b = lo // rows_per
     g, s, acc = G[b], S[b], L[b]
-    cnt = np.empty(K)
-    _zero(g, s, cnt, active, 0, K)
-    for mm in range(K):
-        for q in range(6):
-            acc[mm, q] = 0.0
+    cnt = np.zeros(K)
+    # every model's slots, the inactive ones' too: the caller adds whole slots
+    g[:] = 0.0
+    s[:] = 0.0
+    acc[:] = 0.0
     rows = np.empty(CHUNK, dtype=np.int64)
     for start in range(lo, hi, CHUNK):
         nb = min(CHUNK, hi - start)
