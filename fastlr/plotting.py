@@ -37,72 +37,163 @@ def _grid(X, steps=200):
     return g0, g1, lo, hi
 
 
-def _two_features(X):
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != 2:
+def _finite(a, name):
+    """``a`` as a float64 array of numbers, none NaN or infinite."""
+    from ._validation import _as_numeric_array
+
+    arr = _as_numeric_array(a, name).astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity")
+    return arr
+
+
+def _codes(y, classes, name):
+    """The index in ``classes`` (distinct labels) of every label of ``y``;
+    a label of ``y`` that is not among them raises, naming ``name``."""
+    if np.unique(classes).shape[0] != classes.shape[0]:
+        raise ValueError(f"classes must be distinct, got {classes.tolist()}")
+    hit = y[:, None] == classes[None, :]
+    missing = np.unique(y[~hit.any(axis=1)])
+    if missing.shape[0]:
+        raise ValueError(f"{name} holds labels that are not among classes "
+                         f"{classes.tolist()}: {missing[:5].tolist()}")
+    return hit.argmax(axis=1)
+
+
+def _names(values, k, name):
+    values = [str(v) for v in values]
+    if len(values) != k:
+        raise ValueError(f"{name} must hold {k} names, got {len(values)}")
+    return values
+
+
+def _decision_inputs(X, y, coef, intercept, classes=None, binary=False,
+                     names=("coef", "intercept")):
+    """Check the arguments of the two decision plots, before anything is drawn.
+
+    Returns ``X`` (m, 2), ``codes`` (m,) the class (index in ``classes``)
+    of every point, ``coef`` (k, 2), ``intercept`` (k,) and ``classes``
+    (k,). A binary model's single row (``coef`` of shape (2,) or (1, 2),
+    ``intercept`` a scalar or of shape (1,)) becomes two rows, zeros for
+    ``classes[0]`` and itself for ``classes[1]``: the argmax of the scores
+    is then scikit-learn's rule (``classes[1]`` where ``w . x + b > 0``).
+    ``classes`` defaults to 0 .. k-1 when ``y`` holds such indices, else to
+    the sorted distinct labels of ``y``.
+    """
+    from ._validation import check_X, labels_1d
+
+    X = check_X(X, "X").astype(np.float64)
+    if X.shape[1] != 2:
         raise ValueError(f"X must have exactly 2 features to plot a boundary, "
                          f"got shape {X.shape}")
-    return X
+    y = labels_1d(y, "y")
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} labels but X has {X.shape[0]} rows; "
+                         "they must match")
+    given = _finite(coef, names[0]), _finite(intercept, names[1])
+    coef, intercept = np.atleast_2d(given[0]), np.atleast_1d(given[1])
+    k = coef.shape[0]
+    if coef.ndim != 2 or coef.shape[1] != 2 or k == 0 or (binary and k != 1):
+        raise ValueError(f"{names[0]} must have shape "
+                         f"{'(2,) or (1, 2)' if binary else '(k, 2)'}, got "
+                         f"{given[0].shape}")
+    if intercept.shape != (k,):
+        raise ValueError(f"{names[1]} must be {'a scalar or ' if k == 1 else ''}"
+                         f"of shape ({k},) to match {names[0]}, got shape "
+                         f"{given[1].shape}")
+    if k == 1:
+        coef = np.vstack([np.zeros((1, 2)), coef])
+        intercept, k = np.concatenate([[0.0], intercept]), 2
+    if classes is None:
+        classes = np.arange(k)
+        if not (y[:, None] == classes).any(axis=1).all():
+            classes = np.unique(y)
+            if classes.shape[0] != k:
+                raise ValueError(
+                    f"y holds {classes.shape[0]} distinct label(s) "
+                    f"{classes[:5].tolist()} but the model has {k} classes"
+                    + ("" if binary else "; pass classes=, the label of each "
+                       "row of coef (e.g. clf.classes_)"))
+    classes = labels_1d(classes, "classes")
+    if classes.shape[0] != k:
+        raise ValueError(f"classes must have shape ({k},) (a label per class of "
+                         f"the model), got {classes.shape}")
+    return X, _codes(y, classes, "y"), coef, intercept, classes
 
 
 def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
-                           labels=("class 0", "class 1"),
-                           feature_names=("feature 1", "feature 2")):
+                           labels=None, feature_names=("feature 1", "feature 2")):
     """Scatter two features coloured by label over the model's probability,
     with the line ``w . x + b = 0``.
 
-    The background is the probability of class 1, with a colour bar; each
-    point has the colour of its class at the matching end of that scale
-    (class 0 where the probability is 0, class 1 where it is 1), and a
-    marker per class.
+    The background is the probability of the positive class, with a colour
+    bar; each point has the colour of its class at the matching end of that
+    scale (the negative class where the probability is 0, the positive one
+    where it is 1), and a marker per class.
 
     Parameters
     ----------
     X : array_like of shape (m, 2)
-    y : array_like of shape (m,), labels 0/1
-    w : array_like of shape (2,), raw-space weights
-    b : float
+    y : array_like of shape (m,)
+        Two distinct labels of any type (0/1, -1/1, strings, ...); the
+        larger, ``np.unique(y)[1]``, is the positive class (scikit-learn's
+        ``classes_[1]``). Labels 0/1 keep their meaning when only one of
+        them occurs.
+    w : array_like of shape (2,) or (1, 2)
+        Raw-space weights, e.g. ``clf.coef_`` of a binary model.
+    b : float or array_like of shape (1,)
+        Intercept, e.g. ``clf.intercept_``.
     ax : matplotlib Axes, optional
     title : str
-    labels : pair of str
-        Names of label 0 and label 1 (legend and colour bar).
+    labels : pair of str, optional
+        Names of the negative and the positive class (legend and colour
+        bar); default ``"class " + label``.
     feature_names : pair of str
         Axis labels.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Naming the argument whose shape or values do not fit (more than two
+        labels in ``y``, ...); the figure or ``ax`` is left untouched.
     """
     import matplotlib
 
-    X = _two_features(X)
-    y = np.asarray(y)
-    w = np.asarray(w, dtype=np.float64)
+    X, codes, coef, intercept, classes = _decision_inputs(
+        X, y, w, b, binary=True, names=("w", "b"))
+    labels = _names([f"class {c}" for c in classes.tolist()] if labels is None
+                    else labels, 2, "labels")
+    feature_names = _names(feature_names, 2, "feature_names")
     fig, ax = _axes(ax, figsize=(7, 4.8))
     cmap = matplotlib.colormaps[BINARY_CMAP]
     g0, g1, lo, hi = _grid(X)
-    z = w[0] * g0 + w[1] * g1 + b
+    z = coef[1, 0] * g0 + coef[1, 1] * g1 + intercept[1]
     shade = ax.contourf(g0, g1, 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))),
                         levels=np.linspace(0.0, 1.0, 21), cmap=cmap, alpha=0.45,
                         vmin=0.0, vmax=1.0)
     ax.contour(g0, g1, z, levels=[0.0], colors="k", linewidths=1.5)
-    for value, marker, name in ((0, "^", labels[0]), (1, "s", labels[1])):
-        ax.scatter(X[y == value, 0], X[y == value, 1], marker=marker, s=30,
+    for value, marker in ((0, "^"), (1, "s")):
+        ax.scatter(X[codes == value, 0], X[codes == value, 1], marker=marker, s=30,
                    color=cmap(0.95 * value + 0.025), edgecolors="k",
-                   linewidths=0.6, label=str(name))
+                   linewidths=0.6, label=labels[value])
     bar = fig.colorbar(shade, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
     bar.set_label(f"probability of {labels[1]} (black line: 0.5)")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
-    ax.set_xlabel(str(feature_names[0]))
-    ax.set_ylabel(str(feature_names[1]))
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
     ax.set_title(title)
     ax.legend(loc="best")
     return fig
 
 
 def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision regions",
-                          labels=None, feature_names=("feature 1", "feature 2")):
+                          labels=None, feature_names=("feature 1", "feature 2"),
+                          classes=None):
     """Two features of a k-class (softmax) model: the region where each class
     is predicted, with the points coloured by their true class.
 
@@ -110,32 +201,42 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
     ----------
     X : array_like of shape (m, 2)
     y : array_like of shape (m,)
-        Class indices 0 .. k-1 (rows of ``coef``).
-    coef : array_like of shape (k, 2), raw-space weights
+        True labels, values of ``classes``.
+    coef : array_like of shape (k, 2)
+        Raw-space weights, row i those of ``classes[i]``; a binary model's
+        single row (shape (1, 2) or (2,), scikit-learn's ``coef_``) scores
+        ``classes[1]`` against ``classes[0]`` (k = 2).
     intercept : array_like of shape (k,)
+        Shape (1,) or a scalar with a single row of ``coef``.
     ax : matplotlib Axes, optional
     title : str
     labels : sequence of k str, optional
-        Class names (colour bar and legend); default ``class 0, class 1, ...``.
+        Class names (colour bar and legend); default ``"class " + label``.
     feature_names : pair of str
+    classes : array_like of shape (k,), optional
+        The label of each class, e.g. ``clf.classes_``. Default: 0 .. k-1
+        when ``y`` holds such row indices, else the sorted distinct labels
+        of ``y`` (which must then number k).
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Naming the argument whose shape or values do not fit; the figure or
+        ``ax`` is left untouched.
     """
     import matplotlib
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
-    X = _two_features(X)
-    y = np.asarray(y)
-    coef = np.asarray(coef, dtype=np.float64)
-    intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
-    k = coef.shape[0]
-    if coef.ndim != 2 or coef.shape[1] != 2 or intercept.shape[0] != k:
-        raise ValueError(f"coef must have shape (k, 2) and intercept (k,), got "
-                         f"{coef.shape} and {intercept.shape}")
-    labels = [f"class {c}" for c in range(k)] if labels is None else \
-        [str(s) for s in labels]
+    X, codes, coef, intercept, classes = _decision_inputs(X, y, coef, intercept,
+                                                          classes)
+    k = classes.shape[0]
+    labels = _names([f"class {c}" for c in classes.tolist()] if labels is None
+                    else labels, k, "labels")
+    feature_names = _names(feature_names, 2, "feature_names")
     base = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
     colors = [base(c % base.N) for c in range(k)]
     cmap = ListedColormap(colors)
@@ -150,55 +251,90 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
                linewidths=1.0)
     markers = "os^Dv<>ph*"
     for c in range(k):
-        ax.scatter(X[y == c, 0], X[y == c, 1], marker=markers[c % len(markers)],
-                   s=30, color=colors[c], edgecolors="k", linewidths=0.6,
-                   label=labels[c])
+        ax.scatter(X[codes == c, 0], X[codes == c, 1],
+                   marker=markers[c % len(markers)], s=30, color=colors[c],
+                   edgecolors="k", linewidths=0.6, label=labels[c])
     bar = fig.colorbar(shade, ax=ax, ticks=np.arange(k))
     bar.ax.set_yticklabels(labels)
     bar.set_label("predicted class (region colour)")
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
-    ax.set_xlabel(str(feature_names[0]))
-    ax.set_ylabel(str(feature_names[1]))
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
     ax.set_title(title)
     ax.legend(loc="best")
     return fig
 
 
 def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-loss"):
-    """Loss per epoch, one line per entry of ``curves``.
+    """Loss per epoch, one line per curve.
 
     Successive curves get different line styles and markers
     (:data:`CURVE_STYLES`), so that curves lying on top of each other stay
-    visible.
+    visible. The vertical axis is logarithmic, or linear when a loss is
+    zero or negative (or none is finite).
 
     Parameters
     ----------
-    curves : dict of label -> array_like, or one array_like
+    curves : dict or array_like
+        A dict of label -> array_like of shape (epochs,); or one array_like
+        of shape (epochs,), labelled "loss"; or of shape (K, epochs), a
+        curve per row labelled "model 0", "model 1", ... (the ``losses`` of
+        :func:`fastlr.train_many`). NaN marks an epoch without a loss (not
+        run: the padding of a model that stopped early; or not tracked) and
+        is left out of the line; infinity is refused.
     ax : matplotlib Axes, optional
     title, ylabel : str
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        Naming ``curves`` (or the entry ``curves[label]``) when it is empty,
+        of another shape, or holds infinity; ``ax`` is left untouched.
     """
-    if not isinstance(curves, dict):
-        curves = {"loss": curves}
+    from ._validation import _as_numeric_array
+
+    if isinstance(curves, dict):
+        names = {label: f"curves[{label!r}]" for label in curves}
+    else:
+        arr = _as_numeric_array(curves, "curves")
+        curves = {f"model {j}": row for j, row in enumerate(arr)} \
+            if arr.ndim == 2 else {"loss": arr}
+        names = dict.fromkeys(curves, "curves")
+    if not curves:
+        raise ValueError("curves is empty: no curve to plot")
+    checked = {}
+    for label, losses in curves.items():
+        name = names[label]
+        losses = _as_numeric_array(losses, name).astype(np.float64)
+        if losses.ndim != 1:
+            raise ValueError(f"{name} must have shape (epochs,)"
+                             f"{' or (K, epochs)' if name == 'curves' else ''}, "
+                             f"got shape {losses.shape}")
+        if np.isinf(losses).any():
+            raise ValueError(f"{name} contains infinity")
+        checked[label] = losses
+    values = np.concatenate(list(checked.values()))
+    values = values[~np.isnan(values)]
+    log = values.shape[0] > 0 and bool((values > 0).all())
     fig, ax = _axes(ax)
-    for i, (label, losses) in enumerate(curves.items()):
-        losses = np.asarray(losses, dtype=np.float64)
+    for i, (label, losses) in enumerate(checked.items()):
         style, marker = CURVE_STYLES[i % len(CURVE_STYLES)]
         n = losses.shape[0]
         # about 10 markers per curve, shifted per curve so they do not hide
         # each other either
         every = max(n // 10, 1)
         ax.plot(np.arange(1, n + 1), losses, linestyle=style, marker=marker,
-                markevery=(min(i * every // len(curves), max(n - 1, 0)), every),
+                markevery=(min(i * every // len(checked), max(n - 1, 0)), every),
                 markersize=6, fillstyle="none" if i else "full",
                 lw=2.2 if i == 0 else 1.6, label=label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
-    ax.set_yscale("log")
+    ax.set_yscale("log" if log else "linear")
     ax.set_title(title)
     ax.legend(loc="best")
     return fig
@@ -256,10 +392,12 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
     Parameters
     ----------
     y_true : array_like of shape (m,)
-        True labels, values of ``classes``.
+        True labels, values of ``classes`` (a value that is not one of them
+        raises ``ValueError``).
     proba : array_like of shape (m, k)
         Predicted probabilities, columns in the order of ``classes``.
     classes : array_like of shape (k,)
+        Distinct labels, e.g. ``clf.classes_``.
     ax : matplotlib Axes, optional
     title : str
 
@@ -271,13 +409,15 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    y_true = np.asarray(y_true)
-    proba = np.asarray(proba, dtype=np.float64)
-    classes = np.asarray(classes)
+    from ._validation import labels_1d
+
+    y_true, classes = labels_1d(y_true, "y_true"), labels_1d(classes, "classes")
+    proba = _finite(proba, "proba")
     if proba.ndim != 2 or proba.shape != (y_true.shape[0], classes.shape[0]):
         raise ValueError(f"proba must have shape (len(y_true), len(classes)) = "
                          f"({y_true.shape[0]}, {classes.shape[0]}), got "
                          f"{proba.shape}")
+    _codes(y_true, classes, "y_true")
     fig, ax = _axes(ax, figsize=(5.5, 5.5))
     for c, label in enumerate(classes.tolist()):
         positive = (y_true == classes[c]).astype(np.int64)

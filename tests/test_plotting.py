@@ -81,3 +81,204 @@ def test_roc_curves_one_per_class_and_absent_classes_named():
     assert any(s.startswith("c: no curve") for s in texts)
     with pytest.raises(ValueError, match="proba must have shape"):
         plot_roc_curves(y, proba[:, :2], ["a", "b", "c"])
+
+
+# --------------------------------------------------------------------------
+# input checks: natural inputs accepted, bad ones refused naming the argument
+
+
+def _two_blobs(seed=3):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 2))
+    return X, (X[:, 0] + 0.3 * X[:, 1] > 0).astype(int)
+
+
+def _points(ax, names):
+    """Number of points of each scatter labelled with one of ``names``."""
+    return {c.get_label(): c.get_offsets().shape[0] for c in ax.collections
+            if c.get_label() in names}
+
+
+@pytest.mark.parametrize("relabel", [lambda y: 2 * y - 1,
+                                     lambda y: np.where(y == 1, "yes", "no"),
+                                     lambda y: y == 1, lambda y: y + 5.0],
+                         ids=["-1/1", "strings", "bool", "5/6"])
+def test_decision_boundary_draws_both_classes_of_any_two_labels(relabel):
+    X, y = _two_blobs()
+    fig = plot_decision_boundary(X, relabel(y), [1.0, 0.3], 0.0,
+                                 labels=("neg", "pos"))
+    # the larger label is the positive class, as scikit-learn's classes_[1]
+    assert _points(fig.axes[0], ("neg", "pos")) == {"neg": (y == 0).sum(),
+                                                    "pos": (y == 1).sum()}
+    cmap = matplotlib.colormaps[BINARY_CMAP]
+    colours = {c.get_label(): c.get_facecolor()[0] for c in fig.axes[0].collections
+               if c.get_label() in ("neg", "pos")}
+    assert np.allclose(colours["neg"], to_rgba(cmap(0.025)))
+    assert np.allclose(colours["pos"], to_rgba(cmap(0.975)))
+
+
+def test_decision_boundary_default_labels_name_the_classes():
+    X, y = _two_blobs()
+    fig = plot_decision_boundary(X, 2 * y - 1, [1.0, 0.3], 0.0)
+    assert _points(fig.axes[0], ("class -1", "class 1")) == {
+        "class -1": (y == 0).sum(), "class 1": (y == 1).sum()}
+    assert "class 1" in fig.axes[1].get_ylabel()
+
+
+def test_decision_boundary_takes_fitted_coef_and_intercept_as_they_are():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _two_blobs()
+    clf = LogisticRegression().fit(X, y)
+    assert clf.coef_.shape == (1, 2) and clf.intercept_.shape == (1,)
+    fig = plot_decision_boundary(X, y, clf.coef_, clf.intercept_)
+    flat = plot_decision_boundary(X, y, clf.coef_[0], float(clf.intercept_[0]))
+    line, flat_line = (f.axes[0].collections[1].get_paths()[0].vertices
+                       for f in (fig, flat))
+    assert np.array_equal(line, flat_line)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(w=[1.0, 0.3, 0.0]), r"^w must have shape \(2,\) or \(1, 2\), got \(3,\)"),
+    (dict(w=np.ones((2, 2))), r"^w must have shape \(2,\) or \(1, 2\), got \(2, 2\)"),
+    (dict(b=[0.0, 1.0]), r"^b must be a scalar or of shape \(1,\)"),
+    (dict(X=np.ones((60, 3))), r"^X must have exactly 2 features"),
+    (dict(y=np.zeros(59, dtype=int)), r"^y has 59 labels but X has 60 rows"),
+    (dict(y=np.arange(60) % 3), r"^y holds 3 distinct label\(s\) \[0, 1, 2\] but "
+                                r"the model has 2 classes"),
+    (dict(y=np.full(60, "a")), r"^y holds 1 distinct label"),
+    (dict(labels=("only one",)), r"^labels must hold 2 names, got 1"),
+])
+def test_decision_boundary_refuses_bad_input_naming_it(change, match):
+    X, y = _two_blobs()
+    args = dict(X=X, y=y, w=[1.0, 0.3], b=0.0) | change
+    with pytest.raises(ValueError, match=match):
+        plot_decision_boundary(**args)
+
+
+def test_decision_regions_of_string_labels_and_given_classes():
+    rng = np.random.default_rng(1)
+    centers = np.array([[0.0, 3.0], [3.0, 0.0], [-3.0, -1.0]])
+    codes = np.repeat(np.arange(3), [20, 15, 25])
+    X = centers[codes] + rng.normal(size=(60, 2)) * 0.5
+    coef, intercept = centers, -0.5 * (centers ** 2).sum(axis=1)
+    names = np.array(["ant", "bee", "cat"])
+    # default classes: the sorted labels of y, row i of coef is class i
+    fig = plot_decision_regions(X, names[codes], coef, intercept)
+    assert _points(fig.axes[0], ("class ant", "class bee", "class cat")) == {
+        "class ant": 20, "class bee": 15, "class cat": 25}
+    # given classes, in any order, even if absent from y: row i is classes[i]
+    order = np.array(["cat", "ant", "bee"])
+    fig = plot_decision_regions(X[codes > 0], order[codes[codes > 0]], coef,
+                                intercept, classes=order, labels=order)
+    assert _points(fig.axes[0], order) == {"cat": 0, "ant": 15, "bee": 25}
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == list(order)
+
+
+def test_decision_regions_of_a_binary_coef_split_by_its_sign():
+    X, y = _two_blobs()
+    w, b = np.array([[1.0, 0.3]]), np.array([0.2])
+    fig = plot_decision_regions(X, np.where(y == 1, "yes", "no"), w, b)
+    ax = fig.axes[0]
+    assert _points(ax, ("class no", "class yes")) == {"class no": (y == 0).sum(),
+                                                      "class yes": (y == 1).sum()}
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == \
+        ["class no", "class yes"]
+    # the regions of the filled contour: "yes" where w . x + b > 0
+    no_region, yes_region = ax.collections[0].get_paths()
+    for point in ([2.0, 0.0], [-2.0, 0.0], [0.0, 2.0], [0.0, -2.0]):
+        positive = (w @ point + b)[0] > 0
+        assert yes_region.contains_point(point) == positive
+        assert no_region.contains_point(point) == (not positive)
+
+
+@pytest.mark.parametrize("change, match", [
+    (dict(labels=["a", "b"]), r"^labels must hold 3 names, got 2"),
+    (dict(intercept=np.zeros(2)), r"^intercept must be of shape \(3,\) to match coef"),
+    (dict(coef=np.ones(3)), r"^coef must have shape \(k, 2\), got \(3,\)"),
+    (dict(y=np.zeros(59, dtype=int)), r"^y has 59 labels but X has 60 rows"),
+    (dict(X=np.ones((60, 1))), r"^X must have exactly 2 features"),
+    (dict(y=np.array(["a", "b"] * 30)), r"^y holds 2 distinct label\(s\) .* but the "
+                                        r"model has 3 classes; pass classes="),
+    (dict(classes=["a", "b"]), r"^classes must have shape \(3,\)"),
+    (dict(classes=["a", "b", "a"]), r"^classes must be distinct"),
+    (dict(classes=[0, 1, 5]), r"^y holds labels that are not among classes "
+                              r"\[0, 1, 5\]: \[2\]"),
+])
+def test_decision_regions_refuse_bad_input_naming_it(change, match):
+    X, _ = _two_blobs()
+    args = dict(X=X, y=np.arange(60) % 3, coef=np.eye(3, 2),
+                intercept=np.zeros(3)) | change
+    with pytest.raises(ValueError, match=match):
+        plot_decision_regions(**args)
+
+
+@pytest.mark.parametrize("y_true", [np.array([0, 1, 2] * 4),
+                                    np.array(["a", "b", "c", "d"] * 3)],
+                         ids=["int-vs-str", "one-unknown"])
+def test_roc_curves_refuse_labels_not_among_classes(y_true):
+    proba = np.full((12, 3), 1 / 3)
+    with pytest.raises(ValueError, match=r"^y_true holds labels that are not "
+                                         r"among classes \['a', 'b', 'c'\]"):
+        plot_roc_curves(y_true, proba, ["a", "b", "c"])
+
+
+def test_loss_curves_of_a_2d_array_one_per_model_nan_padded():
+    """fastlr.train_many's losses: (K, epochs), NaN once a model stopped."""
+    losses = np.array([[0.7, 0.5, 0.4, 0.35],
+                       [0.6, 0.55, np.nan, np.nan],
+                       [np.nan] * 4])   # losses not tracked
+    fig = plot_loss_curve(losses)
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["model 0", "model 1", "model 2"]
+    assert [line.get_ydata().shape[0] for line in lines] == [4, 4, 4]
+    np.testing.assert_array_equal(lines[1].get_ydata(), losses[1])
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == \
+        ["model 0", "model 1", "model 2"]
+
+
+@pytest.mark.parametrize("curves", [[0.5, 0.1, 0.0], {"a": [0.5, 0.2], "b": [-0.1]}])
+def test_loss_curves_with_zero_or_negative_losses_get_a_linear_axis(curves):
+    """A log axis would drop those points silently."""
+    fig = plot_loss_curve(curves)
+    assert fig.axes[0].get_yscale() == "linear"
+
+
+@pytest.mark.parametrize("curves, match", [
+    ([0.5, np.inf], r"^curves contains infinity"),
+    ({"a": [0.5], "b": [0.5, -np.inf]}, r"^curves\['b'\] contains infinity"),
+    (np.ones((2, 3, 4)), r"^curves must have shape \(epochs,\) or \(K, epochs\), "
+                         r"got shape \(2, 3, 4\)"),
+    ({"a": np.ones((3, 2))}, r"^curves\['a'\] must have shape \(epochs,\), got"),
+    ({}, r"^curves is empty"),
+])
+def test_loss_curve_refuses_bad_curves_naming_them(curves, match):
+    with pytest.raises(ValueError, match=match):
+        plot_loss_curve(curves)
+
+
+def _bad_calls():
+    X, y = _two_blobs()
+    return {
+        "boundary": lambda ax: plot_decision_boundary(X, y[:-1], [1.0, 0.3], 0.0,
+                                                      ax=ax),
+        "regions": lambda ax: plot_decision_regions(X, y, np.eye(2), np.zeros(2),
+                                                    labels=["a"], ax=ax),
+        "loss": lambda ax: plot_loss_curve({"a": [0.5, 0.4], "b": [np.inf]}, ax=ax),
+        "roc": lambda ax: plot_roc_curves(y, np.full((60, 2), 0.5), ["0", "1"],
+                                          ax=ax),
+    }
+
+
+@pytest.mark.parametrize("which", sorted(_bad_calls()))
+def test_bad_input_leaves_the_given_axes_untouched(which):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    ax = fig.add_subplot()
+    with pytest.raises(ValueError):
+        _bad_calls()[which](ax)
+    assert len(fig.axes) == 1
+    assert not ax.collections and not ax.lines and ax.get_legend() is None
