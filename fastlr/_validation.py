@@ -84,7 +84,7 @@ def numeric_input(X, name="X"):
     if dtypes is not None and hasattr(X, "columns"):  # a DataFrame
         for column, dtype in zip(X.columns, dtypes, strict=True):
             check_dtype_kind(dtype, name)
-            if getattr(dtype, "kind", "O") == "O" and not hasattr(X, "dask"):
+            if getattr(dtype, "kind", "O") == "O" and not is_dask(X):
                 # text columns (object or pandas' string dtype): numbers in
                 # text are parsed later, as scikit-learn does; anything else
                 # is named here, with its column

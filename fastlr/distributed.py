@@ -90,6 +90,7 @@ from ._validation import (
     check_standardize,
     is_dask,
     is_sparse,
+    numeric_input,
 )
 
 __all__ = ["train"]
@@ -401,10 +402,7 @@ def _as_dask(a, name, ndim):
     """A dask array from a dask array, DataFrame or Series."""
     if type(a).__name__ in ("DataFrame", "Series") and hasattr(a, "to_dask_array"):
         if ndim == 2 and type(a).__name__ == "DataFrame":
-            kinds = {np.dtype(t).kind for t in a.dtypes}
-            if not kinds <= set("biuf"):
-                raise TypeError(f"{name} must have numeric columns (the features), "
-                                f"got dtypes {sorted(str(t) for t in a.dtypes)}")
+            return _as_dask(_frame_array(a, name), name, ndim)
         if type(a).__name__ == "Series" and not isinstance(a.dtype, np.dtype):
             # a pandas extension dtype (text labels as "string"): as objects,
             # which dask converts to an array without a warning
@@ -426,6 +424,38 @@ def _as_dask(a, name, ndim):
     if name == "X":
         check_dtype_kind(a.dtype, name)  # object arrays: converted block by block
     return a
+
+
+def _frame_array(X, name):
+    """The dask array of a dask DataFrame of features, refused or converted
+    as the in-memory fit does a pandas one, by the same rule
+    (:func:`fastlr._validation.numeric_input`): its dtypes, read from X's
+    empty meta before anything is computed, refuse dates, durations and
+    complex; columns that are not numpy numbers (text, categories, pandas'
+    nullable and sparse dtypes) are converted to float64 partition by
+    partition, where the rule names a column with a non-numeric value (and
+    the partition's row block)."""
+    numeric_input(X._meta, name)
+    lengths = tuple(X.map_partitions(len).compute())   # only the lengths travel
+    if not all(isinstance(t, np.dtype) and t.kind in "biuf" for t in X.dtypes):
+        starts = dask.delayed(np.cumsum([0, *lengths[:-1]]), pure=True)
+        meta = type(X._meta)(np.empty((0, len(X.columns))), columns=X.columns)
+        X = X.map_partitions(_numeric_partition, name, starts, meta=meta)
+    return X.to_dask_array(lengths=lengths)
+
+
+def _numeric_partition(df, name, starts, partition_info=None):
+    """One partition of a dask DataFrame X (a pandas DataFrame) as float64
+    (pandas' NA as NaN), checked by the in-memory rule."""
+    try:
+        numeric_input(df, name)
+    except (TypeError, ValueError) as exc:
+        if partition_info is None:
+            raise
+        k = partition_info["number"]
+        raise type(exc)(f"{exc} ({_where(k, int(starts[k]), len(df))})") from None
+    return type(df)(df.to_numpy(np.float64, na_value=np.nan), index=df.index,
+                    columns=df.columns)
 
 
 def _check_X(X, n_features=None):

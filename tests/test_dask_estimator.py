@@ -10,6 +10,7 @@ must not change the result at all.
 """
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -229,6 +230,41 @@ def test_dataframe_columns_as_features(client):
     assert clf.n_features_in_ == X.shape[1]
 
 
+#: Columns of other dtypes than numpy numbers that the in-memory fit of a
+#: pandas DataFrame converts (numbers in text parsed, as scikit-learn does)
+CONVERTED_COLUMNS = {
+    "numeric_text": lambda v, pd: pd.array(v.astype(str), dtype="string"),
+    "object_numbers": lambda v, pd: pd.Series(v, dtype=object),
+    "category": lambda v, pd: pd.Categorical(np.round(v)),
+    "Int64": lambda v, pd: pd.array(np.round(v).astype(np.int64), dtype="Int64"),
+    "Float64": lambda v, pd: pd.array(v, dtype="Float64"),
+    "boolean": lambda v, pd: pd.array(v > 0, dtype="boolean"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CONVERTED_COLUMNS))
+def test_dataframe_columns_converted_as_in_memory(client, kind):
+    """A column the in-memory fit converts (text of numbers, categories,
+    pandas' nullable dtypes) is converted alike, block by block: the model
+    and the predictions of its numbers as float64."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(17, m=400)
+    df = pd.DataFrame(X[:, :-1], columns=[f"f{j}" for j in range(X.shape[1] - 1)])
+    df["s"] = CONVERTED_COLUMNS[kind](X[:, -1], pd)
+    numbers = df.assign(s=np.asarray(df["s"], dtype=np.float64))
+    LogisticRegression(**SGD).fit(df, y)   # the in-memory fit takes it
+    ys = dd.from_pandas(pd.Series(y), npartitions=4)
+    got = LogisticRegression(**SGD).fit(dd.from_pandas(df, npartitions=4), ys)
+    want = LogisticRegression(**SGD).fit(dd.from_pandas(numbers, npartitions=4), ys)
+    assert got.coef_.dtype == np.float64
+    np.testing.assert_array_equal(got.coef_, want.coef_)
+    assert list(got.feature_names_in_) == list(df.columns)
+    np.testing.assert_allclose(
+        got.predict_proba(dd.from_pandas(df, npartitions=3)).compute(),
+        got.predict_proba(numbers))
+
+
 def test_partial_fit_and_warm_start(client):
     X, y = make_data(11, k=3)
     kw = dict(SGD)
@@ -394,6 +430,103 @@ def test_bad_input(client):
     with pytest.raises(ValueError, match="every training sample weight zero"):
         LogisticRegression(**SGD).fit(Xd, to_dask(y, 200),
                                       sample_weight=to_dask(np.zeros(800), 200))
+
+
+def _dask_calls(X, y, fitted):
+    """Every estimator method on the dask DataFrame X (labels y), computed."""
+    return {
+        "fit": lambda: LogisticRegression(**SGD).fit(X, y),
+        "partial_fit": lambda: LogisticRegression(**SGD).partial_fit(
+            X, y, classes=fitted.classes_),
+        "decision_function": lambda: fitted.decision_function(X).compute(),
+        "predict_proba": lambda: fitted.predict_proba(X).compute(),
+        "predict_log_proba": lambda: fitted.predict_log_proba(X).compute(),
+        "predict": lambda: fitted.predict(X).compute(),
+        "score": lambda: fitted.score(X, y),
+    }
+
+
+@pytest.mark.parametrize("kind", ["string", "object", "category"])
+def test_dataframe_text_column_refused_as_in_memory(client, monkeypatch, kind):
+    """A text column that is not numbers is refused with the in-memory fit's
+    TypeError, naming X and the column, plus the row block holding the
+    text: by fit and partial_fit before any training, by every prediction."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(16, m=400)
+    df = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    text = np.array(["1.5"] * 300 + ["abc"] * 100, dtype=object)  # in block 3
+    df["s"] = pd.Series(text, dtype={"string": "string", "object": object,
+                                     "category": "category"}[kind])
+    words = (r"X must contain numbers, got column 's' of dtype \w+ with a "
+             r"non-numeric value \(could not convert string to float: 'abc'\)")
+    with pytest.raises(TypeError, match=f"^{words}$"):
+        LogisticRegression(**SGD).fit(df, y)   # in memory
+    Xd = dd.from_pandas(df, npartitions=4)
+    assert Xd.map_partitions(len).compute().tolist() == [100] * 4
+    yd = dd.from_pandas(pd.Series(y), npartitions=4)
+    fitted = LogisticRegression(**SGD).fit(df.assign(s=1.5), y)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained on a refused X")
+
+    monkeypatch.setattr(fdist, "_fit_state", no_training)
+    for method, call in _dask_calls(Xd, yd, fitted).items():
+        with pytest.raises(TypeError, match=f"^{words} "
+                                            r"\(row block 3, rows 300 to 399\)$"):
+            call()
+            pytest.fail(method)
+
+
+#: Column dtypes the in-memory fit refuses by their dtype alone
+REFUSED_DTYPES = {
+    "datetime64": lambda pd: pd.date_range("2020", periods=400),
+    "datetime64_tz": lambda pd: pd.date_range("2020", periods=400, tz="UTC"),
+    "timedelta64": lambda pd: pd.to_timedelta(np.arange(400), unit="s"),
+    "complex": lambda pd: np.arange(400) + 1j,
+}
+
+
+def _never(df):
+    raise AssertionError("a block of X was computed")
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED_DTYPES))
+def test_dataframe_dtypes_refused_before_anything_is_computed(client, kind):
+    """Dates, durations and complex columns: the in-memory fit's exception
+    and message, from the dtypes alone (no block of X computed)."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(18, m=400)
+    df = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    df["s"] = REFUSED_DTYPES[kind](pd)
+    with pytest.raises((TypeError, ValueError)) as mem:
+        LogisticRegression(**SGD).fit(df, y)   # in memory
+    assert re.match("^X must have a numeric dtype|^Complex data not supported",
+                    str(mem.value))
+    Xd = dd.from_pandas(df, npartitions=4).map_partitions(_never, meta=df.iloc[:0])
+    yd = dd.from_pandas(pd.Series(y), npartitions=4)
+    fitted = LogisticRegression(**SGD).fit(df.assign(s=1.5), y)
+    for method, call in _dask_calls(Xd, yd, fitted).items():
+        with pytest.raises(type(mem.value), match=f"^{re.escape(str(mem.value))}$"):
+            call()
+            pytest.fail(method)
+
+
+def test_dataframe_missing_values_refused_as_in_memory(client):
+    """pandas' NA in a nullable column is NaN, refused as in memory (with the
+    block and rows)."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(19, m=400)
+    df = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    df["s"] = pd.array([1] * 250 + [None] + [2] * 149, dtype="Int64")
+    with pytest.raises(ValueError, match="^X contains NaN or infinity"):
+        LogisticRegression(**SGD).fit(df, y)   # in memory
+    with pytest.raises(ValueError, match=r"^X contains NaN or infinity .*row block "
+                                         r"2, rows 200 to 299; rows \[250\]"):
+        LogisticRegression(**SGD).fit(dd.from_pandas(df, npartitions=4),
+                                      dd.from_pandas(pd.Series(y), npartitions=4))
 
 
 def test_closed_client():
