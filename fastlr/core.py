@@ -26,7 +26,7 @@ from ._order import make_rng
 from ._sgd import sgd_many
 from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, check_solver
 from ._state import ModelStack, ModelState
-from ._train import finish_stack, train_state
+from ._train import finish_stack, path_stages, train_state
 from ._validation import (
     _as_numeric_array,
     check_class_labels,
@@ -599,11 +599,15 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     solver : {"sgd", "auto", "lbfgs"}, default "sgd"
         As in :func:`train`, for every model: ``"sgd"`` the joint SGD epochs
         above; ``"lbfgs"`` each model taken to the optimum of its objective
-        on its training rows by its own L-BFGS run (the run :func:`train`
-        with ``rows`` would make, without its first step's curvature
-        estimate), the K runs in lockstep, each round one read of X for the
-        models still running; ``"auto"`` one joint SGD epoch in batches of
-        at least 256 rows first. With the solver, ``epochs`` bounds each
+        on its training rows by its own L-BFGS run, the runs of a fold (and
+        l1_ratio) from the strongest alpha to the weakest, each starting at
+        the optimum of the one before it (a warm-started path; the first
+        from zero), the folds' runs in lockstep, each round one read of X
+        for the models still running; ``"auto"`` one joint SGD epoch in
+        batches of at least 256 rows first (the path's first model starts
+        from its epoch's). A model is the one :func:`train` with ``rows``
+        gives alone to the runs' tolerance (at ``tol=1e-16``, to 1e-6 of the
+        largest weight). With the solver, ``epochs`` bounds each
         model's epochs and iterations together, ``tol`` is the runs'
         relative decrease (None: until floating point stops it), a model's
         ``heldout`` is NaN but in its last pass, its held-out loss at the
@@ -687,13 +691,15 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
 
     ``solver`` as in :func:`train`, for every model at once: ``"sgd"`` the
     joint SGD epochs; ``"lbfgs"`` the joint finisher
-    (:func:`fastlr._train.finish_stack`, relative tolerance ``finish_tol``)
-    from zero; ``"auto"`` :data:`fastlr._solver.AUTO_EPOCHS` joint epochs in
-    batches of at least :data:`fastlr._solver.AUTO_MIN_BATCH` rows, then the
-    finisher (from zero if every model diverged). With the finisher, a
-    model's ``heldout`` in its last pass is its held-out loss at its optimum
-    (the passes before it: NaN), and ``n_iter`` counts epochs and finisher
-    iterations, as ``epochs`` bounds them together.
+    (:func:`fastlr._train.finish_stack`, relative tolerance ``finish_tol``:
+    warm-started paths, each from zero); ``"auto"``
+    :data:`fastlr._solver.AUTO_EPOCHS` joint epochs of the paths' first
+    models (the others start from the optimum before them) in batches of
+    at least :data:`fastlr._solver.AUTO_MIN_BATCH` rows, then the finisher
+    (a diverged model from zero). With the finisher, a model's ``heldout``
+    in its last pass is its held-out loss at its optimum (the passes before
+    it: NaN), and ``n_iter`` counts its epochs and finisher iterations, as
+    ``epochs`` bounds them together.
     """
     softmax_model = classes.shape[0] > 2
     grid = [(f, l1r, a) for f in fold_ids for l1r in l1_ratios for a in alphas]
@@ -709,6 +715,13 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
                           stat=[where[f] for f, _, _ in grid])
 
     stack = new_stack()
+    alpha_of = np.array([a for _, _, a in grid])
+    l1_ratio_of = np.array([r for _, r, _ in grid])
+    if solver == "auto":
+        # the epochs start the paths; the models after a path's first start
+        # from the optimum before them (finish_stack)
+        stack.active[:] = 0
+        stack.active[path_stages(alpha_of, l1_ratio_of, stack.fold)[0][0]] = 1
     sgd_epochs = {"sgd": epochs, "auto": min(AUTO_EPOCHS, epochs), "lbfgs": 0}[solver]
     out = dict(losses=np.empty((K, 0)), heldout=np.empty((K, 0)),
                n_iter=np.zeros(K, dtype=np.int64), converged=np.zeros(K, dtype=bool),
@@ -733,20 +746,22 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         done = out["losses"].shape[1]
         losses, heldout, n_iter, converged = finish_stack(
             data, codes, sw, stack, tol=finish_tol, max_iter=epochs - done,
-            penalty=penalty, alphas=np.array([a for _, _, a in grid]),
-            l1_ratios=np.array([r for _, r, _ in grid]), fit_intercept=fit_intercept,
-            n_threads=n_threads, callback=callback, first_iteration=done)
-        passes = done + n_iter
-        width = max(done + losses.shape[0], 1)
-        held = np.full((K, width), np.nan)
-        held[:, :done] = out["heldout"]
-        # each model's held-out loss at its optimum, in its last pass
-        held[np.arange(K), np.maximum(passes, 1) - 1] = heldout
-        train_losses = np.full((K, width), np.nan)
-        train_losses[:, :done] = out["losses"]
-        train_losses[:, done:done + losses.shape[0]] = losses.T
+            penalty=penalty, alphas=alpha_of, l1_ratios=l1_ratio_of,
+            fit_intercept=fit_intercept, n_threads=n_threads, callback=callback,
+            first_iteration=done)
+        # each model's SGD epochs (none but a path's first), then its
+        # iterations; its held-out loss at its optimum in its last pass
+        sgd_n = out["n_iter"]
+        passes = np.maximum(sgd_n + n_iter, 1)
+        held = np.full((K, int(passes.max())), np.nan)
+        train_losses = np.full_like(held, np.nan)
+        for i in range(K):
+            held[i, :sgd_n[i]] = out["heldout"][i, :sgd_n[i]]
+            train_losses[i, :sgd_n[i]] = out["losses"][i, :sgd_n[i]]
+            train_losses[i, sgd_n[i]:sgd_n[i] + n_iter[i]] = losses[:n_iter[i], i]
+            held[i, passes[i] - 1] = heldout[i]
         out = dict(losses=train_losses, heldout=held,
-                   n_iter=np.maximum(passes, 1).astype(np.int64),
+                   n_iter=passes.astype(np.int64),
                    converged=converged, diverged=np.zeros(K, dtype=bool))
     raws = [stack.state(i).raw() for i in range(K)]
     W = np.stack([w if softmax_model else w[0] for w, _ in raws])

@@ -54,8 +54,10 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     rows once and computes every model that trains on it, and scores it for
     the models that hold it out. With the default ``solver="auto"`` each
     model is the optimum of its objective on its training rows, found by
-    its own L-BFGS run after one joint SGD epoch, the runs in lockstep (a
-    model that has converged costs nothing more); with ``solver="sgd"``
+    its own L-BFGS run after one joint SGD epoch, each fold's runs from the
+    strongest alpha to the weakest, each starting at the optimum before it
+    (a warm-started path, as scikit-learn's), the folds' runs in lockstep
+    (a model that has converged costs nothing more); with ``solver="sgd"``
     each model is exactly the model :func:`fastlr.train` (or
     :func:`fastlr.train_multinomial`) gives on its training rows
     (``rows``) with the same options and ``random_state`` (bit for bit, or
@@ -140,11 +142,16 @@ fit_intercept
         fold model is the optimum of its objective on its training rows, as
         in scikit-learn's ``LogisticRegressionCV`` (``"auto"``: one joint SGD
         epoch of all the models, in batches of at least 256 rows, then an
-        L-BFGS run per model; ``"lbfgs"``: the runs alone, from zero). The
-        runs go in lockstep, each pass over the data computing the loss and
-        gradient of every model still running (dense or CSR), each run
-        the one the model would make alone; ``max_iter`` bounds
-        each model's epochs and iterations together. The refit then starts
+        L-BFGS run per model; ``"lbfgs"``: the runs without the epoch). Each
+        fold (and l1_ratio) is a path run strongest alpha first, each model
+        from the optimum of the one before it (the first from its epoch's
+        model, or zero), as scikit-learn's ``LogisticRegressionCV`` warm
+        starts along ``Cs``: the weak strengths, slow to reach from zero on
+        nearly separable data, start close to their optima. The paths go
+        in lockstep, each pass over the data computing the loss and
+        gradient of every model of the stage still running (dense or CSR);
+        ``max_iter`` bounds each model's epochs and iterations together
+        (``n_iter_`` counts a model's from its warm start). The refit then starts
         from the mean of the folds' models of the chosen strength (as
         scikit-learn's does), not from zero. ``"sgd"``: the fold models are
         the SGD runs of the joint pass (``tol`` stops each on its held-out

@@ -352,3 +352,31 @@ def test_solver_models_are_the_optima_and_the_twin_agrees(solver, storage, k):
         alone = solo(X, y, i, res, row_fold, **kw)
         w = np.reshape(alone[0], np.shape(res.W[i]))
         np.testing.assert_allclose(res.W[i], w, rtol=0, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+@pytest.mark.parametrize("order", [[0, 1, 2], [2, 0, 1]], ids=["given", "shuffled"])
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+def test_solver_models_start_at_the_optimum_before_them_on_their_path(storage, order,
+                                                                      solver):
+    """With the solver, each fold's models run strongest alpha first, each
+    from the optimum of the one before it (a warm-started path): a model
+    whose alpha equals the one before it to 1e-12 starts at that optimum and
+    stops at once, where the models before it need several iterations
+    (from their own starts each took as many as its twin). The path is the
+    alphas' order, not the order they are given in. With ``"auto"`` only a
+    path's first model has an SGD epoch (its held-out loss in pass 1); the
+    others' first pass is a finisher iteration, scored only at the end."""
+    X, y = make_data(11, sparse=storage == "csr")
+    a = 1e-3
+    alphas = np.array([a, a * (1 + 1e-12), 0.3])[order]
+    res = fastlr.train_many(X, y, alphas, folds=3, solver=solver, tol=1e-10,
+                            epochs=200, penalty="l2", random_state=0,
+                            standardize="scale" if storage == "csr" else True)
+    n_iter = res.n_iter.reshape(3, 3)   # (fold, alpha), alphas as given
+    at = {i: order.index(i) for i in range(3)}
+    assert (n_iter[:, at[0]] <= 2).all(), n_iter
+    assert (n_iter[:, at[1]] >= 4).all() and (n_iter[:, at[2]] >= 4).all(), n_iter
+    first = res.heldout[:, 0].reshape(3, 3)
+    assert np.isnan(first[:, at[1]]).all()
+    assert np.isfinite(first[:, at[2]]).all() == (solver == "auto")
