@@ -33,6 +33,13 @@ from .scalar import (
 #: residuals stay in a few kB of scratch, its rows in L1/L2 between phases.
 CHUNK = 64
 
+#: From this many weights (columns x models x classes) on, the CSR passes
+#: ask for the next row's weights and gradient sums before working on the
+#: current row: the table no longer fits in L2. Below, the prefetches cost
+#: more than they save (40,000 x 50,000, 30 entries a row, one model: the
+#: pass took 1.4x the time with them).
+CSR_PREFETCH_MIN = 1 << 17
+
 
 #: What :func:`decision` applies to a row's logits once it has written them:
 #: nothing, the sigmoid (k = 1) or the softmax of the row.
@@ -320,7 +327,7 @@ def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
 def _csr_row_logits(data, indices, indptr, i, U, C, z):
     """``z = C + x_i . U`` over row ``i``'s stored entries, for weights laid
     out a column per row of X's columns (``U`` (n, r), ``C`` and ``z``
-    (r,))."""
+    (r,)). For r = 1 call :func:`_csr_row_logit`."""
     r = U.shape[1]
     for t in range(r):
         z[t] = C[t]
@@ -329,6 +336,49 @@ def _csr_row_logits(data, indices, indptr, i, U, C, z):
         x = np.float64(data[p])
         for t in range(r):
             z[t] += x * U[j, t]
+
+
+@jit(inline=True)
+def _csr_row_logit(data, indices, indptr, i, U, c):
+    """:func:`_csr_row_logits` of one model of one row (``U`` (n, 1)),
+    returned: a scalar loop. The callers choose it once, outside their
+    loop over the rows; the loop over r around each entry (or a branch on r
+    in the same helper) made the binary pass 2.5x slower on 50,000
+    columns."""
+    acc = c
+    for p in range(indptr[i], indptr[i + 1]):
+        acc += np.float64(data[p]) * U[indices[p], 0]
+    return acc
+
+
+@jit()
+def _prefetch_row(arr, indices, indptr, i, r):
+    """Ask for the cache lines of row ``i``'s columns in ``arr`` (flat,
+    ``r`` values a column, the first of each). A call of its own: the same
+    loop written in the callers' row loop made them 1.5x slower even when
+    it did not run (40,000 x 50,000, one model)."""
+    for p in range(indptr[i], indptr[i + 1]):
+        prefetch(arr, indices[p] * r)
+
+
+@jit(inline=True)
+def _csr_row_add(data, indices, indptr, i, g, z):
+    """``g[j] += z * x_ij`` over row ``i``'s stored entries ``j`` (``g``
+    (n, r), ``z`` (r,)): the gradient's share of row ``i``, laid out as
+    :func:`_csr_row_logits`'s weights. For r = 1 call :func:`_csr_row_add1`."""
+    r = g.shape[1]
+    for p in range(indptr[i], indptr[i + 1]):
+        j = indices[p]
+        x = np.float64(data[p])
+        for t in range(r):
+            g[j, t] += z[t] * x
+
+
+@jit(inline=True)
+def _csr_row_add1(data, indices, indptr, i, g, z):
+    """:func:`_csr_row_add` of one value ``z`` (``g`` (n, 1))."""
+    for p in range(indptr[i], indptr[i + 1]):
+        g[indices[p], 0] += z * np.float64(data[p])
 
 
 @jit()
@@ -348,28 +398,31 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
     g, s, Z, F, zrow = _open_block(G, S, lo, rows, k)
     Uf = U.reshape(U.size)
     gf = g.reshape(g.size)
+    far = U.size >= CSR_PREFETCH_MIN
     total = 0.0
     for start in range(lo, hi, CHUNK):
         nb = min(CHUNK, hi - start)
         for q in range(nb):
             i = start + q
-            if i + 1 < hi:
-                for p in range(indptr[i + 1], indptr[i + 2]):
-                    prefetch(Uf, indices[p] * k)
-            _csr_row_logits(data, indices, indptr, i, U, C, zrow)
-            for c in range(k):
-                Z[c, q] = zrow[c]
+            if far and i + 1 < hi:
+                _prefetch_row(Uf, indices, indptr, i + 1, k)
+            if k == 1:
+                Z[0, q] = _csr_row_logit(data, indices, indptr, i, U, C[0])
+            else:
+                _csr_row_logits(data, indices, indptr, i, U, C, zrow)
+                for c in range(k):
+                    Z[c, q] = zrow[c]
         total += _chunk_residuals(Z, y, sw, start, nb, softmax, F, zrow, s)
         for q in range(nb):
             i = start + q
-            if q + 1 < nb:
-                for p in range(indptr[i + 1], indptr[i + 2]):
-                    prefetch(gf, indices[p] * k)
-            for p in range(indptr[i], indptr[i + 1]):
-                j = indices[p]
-                x = np.float64(data[p])
+            if far and q + 1 < nb:
+                _prefetch_row(gf, indices, indptr, i + 1, k)
+            if k == 1:
+                _csr_row_add1(data, indices, indptr, i, g, Z[0, q])
+            else:
                 for c in range(k):
-                    g[j, c] += Z[c, q] * x
+                    zrow[c] = Z[c, q]
+                _csr_row_add(data, indices, indptr, i, g, zrow)
     return total
 
 
@@ -401,7 +454,10 @@ def csr_loss_grad_many(data, indices, indptr, y, sw, row_fold, fold, U, C, k,
     weighted = sw.shape[0] > 0
     z = np.empty(Kk)
     for i in range(lo, hi):
-        _csr_row_logits(data, indices, indptr, i, U, C, z)
+        if Kk == 1:
+            z[0] = _csr_row_logit(data, indices, indptr, i, U, C[0])
+        else:
+            _csr_row_logits(data, indices, indptr, i, U, C, z)
         wt = sw[i] if weighted else 1.0
         for mm in range(K):
             if softmax:
@@ -417,11 +473,10 @@ def csr_loss_grad_many(data, indices, indptr, y, sw, row_fold, fold, U, C, k,
                 acc[mm, 0] += loss
         for t in range(Kk):
             s[t] += z[t]
-        for p in range(indptr[i], indptr[i + 1]):
-            j = indices[p]
-            x = np.float64(data[p])
-            for t in range(Kk):
-                g[j, t] += z[t] * x
+        if Kk == 1:
+            _csr_row_add1(data, indices, indptr, i, g, z[0])
+        else:
+            _csr_row_add(data, indices, indptr, i, g, z)
 
 
 @jit()
