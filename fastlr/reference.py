@@ -233,10 +233,13 @@ class _Update:
 def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
-         fit_intercept, solver="sgd", rows=None, stop_on_heldout=False):
+         fit_intercept, solver="sgd", rows=None, stop_on_heldout=False,
+         start=None):
     """The batch loop of :func:`train`, :func:`train_multinomial` and
     :func:`train_many`, for k rows of weights (k = 1: the binary model),
-    and the finisher after it (``solver``, as in :mod:`fastlr._train`).
+    and the finisher after it (``solver``, as in :mod:`fastlr._train`);
+    with ``start``, a raw-space ``(W, B)``, the finisher starts there and
+    no epoch runs (the next model of a warm-started path).
     Returns ``(W, B, losses, heldout, converged, classes, dtype)`` in raw
     space; ``heldout`` is the running held-out loss of each epoch (the
     rows not in ``rows``, each scored at the weights of its batch), and the
@@ -356,6 +359,10 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         batch_size = max(batch_size, AUTO_MIN_BATCH)
     block = block_rows(row_bytes(X), batch_size)
     sgd_epochs = {"sgd": epochs, "auto": min(AUTO_EPOCHS, epochs)}.get(solver, 0)
+    if start is not None:
+        sgd_epochs = 0
+        Wr, br = (np.asarray(v, dtype=np.float64) for v in start)
+        W, b = Wr.reshape(k, n) * scale, br.reshape(k) + Wr.reshape(k, n) @ mean
     losses = np.empty(0)
     # a diverging run overflows before it is stopped: no warnings, the
     # DivergedError says what happened
@@ -560,8 +567,11 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     loop with its ``alpha``, ``l1_ratio`` and the rows of the other folds
     (``rows``), stopping on its held-out loss when it holds rows out, which
     is what the kernels compute for all models in one pass; with
-    ``solver="auto"`` or ``"lbfgs"``, their solver, and the held-out loss at
-    the optimum in the last pass. ``n_threads`` is accepted and ignored.
+    ``solver="auto"`` or ``"lbfgs"``, their solver along each fold's
+    warm-started path (strongest alpha first, each model from the optimum
+    of the one before it; only the first runs ``"auto"``'s epoch), and the
+    held-out loss at the optimum in the last pass. ``n_threads`` is
+    accepted and ignored.
     """
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "
@@ -577,9 +587,14 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     softmax = classes.shape[0] > 2
     row_fold, fold_ids = check_folds(folds, codes, X.shape[0])
     models = []
+    # the solver's paths: each fold and l1_ratio's alphas strongest first
+    path = np.argsort(-alphas, kind="stable") if solver != "sgd" else \
+        np.arange(len(alphas))
     for f in fold_ids:
         for l1r in l1_ratios:
-            for a in alphas:
+            start = None
+            done = {}
+            for a in alphas[path]:
                 try:
                     out = _fit(X, codes if softmax else (codes == 1), softmax,
                                batch_size=batch_size, epochs=epochs, lr=lr,
@@ -592,13 +607,17 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                                l1_ratio=l1r, average=average,
                                fit_intercept=fit_intercept,
                                rows=None if row_fold is None else row_fold != f,
-                               stop_on_heldout=row_fold is not None, solver=solver)
+                               stop_on_heldout=row_fold is not None, solver=solver,
+                               start=start)
                     if solver != "sgd":
+                        start = out[:2]
                         out = _at_optimum(X, codes, sample_weight, row_fold, f,
                                           softmax, out)
-                    models.append((f, l1r, a, out, False))
+                    done[len(done)] = (f, l1r, a, out, False)
                 except DivergedError:
-                    models.append((f, l1r, a, None, True))
+                    done[len(done)] = (f, l1r, a, None, True)
+            # back in the order of alphas
+            models.extend(done[int(q)] for q in np.argsort(path, kind="stable"))
     if all(bad for *_, bad in models):
         raise DivergedError(f"training diverged for every one of the "
                             f"{len(models)} models")

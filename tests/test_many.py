@@ -370,13 +370,15 @@ def test_solver_models_start_at_the_optimum_before_them_on_their_path(storage, o
     X, y = make_data(11, sparse=storage == "csr")
     a = 1e-3
     alphas = np.array([a, a * (1 + 1e-12), 0.3])[order]
-    res = fastlr.train_many(X, y, alphas, folds=3, solver=solver, tol=1e-10,
-                            epochs=200, penalty="l2", random_state=0,
-                            standardize="scale" if storage == "csr" else True)
-    n_iter = res.n_iter.reshape(3, 3)   # (fold, alpha), alphas as given
+    kw = dict(folds=3, solver=solver, tol=1e-10, epochs=200, penalty="l2",
+              random_state=0, standardize="scale" if storage == "csr" else True)
+    res = fastlr.train_many(X, y, alphas, **kw)
     at = {i: order.index(i) for i in range(3)}
-    assert (n_iter[:, at[0]] <= 2).all(), n_iter
-    assert (n_iter[:, at[1]] >= 4).all() and (n_iter[:, at[2]] >= 4).all(), n_iter
+    # the NumPy twin follows the same paths, one model at a time
+    for out in (res, reference.train_many(X, y, alphas, **kw)):
+        n_iter = out.n_iter.reshape(3, 3)   # (fold, alpha), alphas as given
+        assert (n_iter[:, at[0]] <= 2).all(), n_iter
+        assert (n_iter[:, at[1]] >= 4).all() and (n_iter[:, at[2]] >= 4).all(), n_iter
     first = res.heldout[:, 0].reshape(3, 3)
     assert np.isnan(first[:, at[1]]).all()
     assert np.isfinite(first[:, at[2]]).all() == (solver == "auto")
