@@ -54,10 +54,11 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     rows once and computes every model that trains on it, and scores it for
     the models that hold it out. With the default ``solver="auto"`` each
     model is the optimum of its objective on its training rows, found by
-    its own L-BFGS run after one joint SGD epoch, each fold's runs from the
-    strongest alpha to the weakest, each starting at the optimum before it
-    (a warm-started path, as scikit-learn's), the folds' runs in lockstep
-    (a model that has converged costs nothing more); with ``solver="sgd"``
+    its own L-BFGS run (after one joint SGD epoch for the strongest
+    alpha's), each fold's runs from the strongest alpha to the weakest,
+    each starting at the optimum before it (a warm-started path, as
+    scikit-learn's), the folds' runs in lockstep (a model that has
+    converged costs nothing more); with ``solver="sgd"``
     each model is exactly the model :func:`fastlr.train` (or
     :func:`fastlr.train_multinomial`) gives on its training rows
     (``rows``) with the same options and ``random_state`` (bit for bit, or
@@ -141,8 +142,9 @@ fit_intercept
         kind of model that is refitted. ``"auto"`` and ``"lbfgs"``: each
         fold model is the optimum of its objective on its training rows, as
         in scikit-learn's ``LogisticRegressionCV`` (``"auto"``: one joint SGD
-        epoch of all the models, in batches of at least 256 rows, then an
-        L-BFGS run per model; ``"lbfgs"``: the runs without the epoch). Each
+        epoch of the first model of each path below, in batches of at least
+        256 rows, then an L-BFGS run per model; ``"lbfgs"``: the runs
+        without the epoch). Each
         fold (and l1_ratio) is a path run strongest alpha first, each model
         from the optimum of the one before it (the first from its epoch's
         model, or zero), as scikit-learn's ``LogisticRegressionCV`` warm
