@@ -230,7 +230,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         for t, i in enumerate(ids):
             per_model[i] = res.losses[:res.n_iter[t], t]
         done += res.losses.shape[0]
-    losses = np.full((max(n_iter.max(initial=0), 0), K), np.nan)
+    losses = np.full((n_iter.max(initial=0), K), np.nan)
     for i in range(K):
         losses[:n_iter[i], i] = per_model[i]
     held = data.loss_grad_many(

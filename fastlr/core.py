@@ -767,7 +767,6 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
     W = np.stack([w if softmax_model else w[0] for w, _ in raws])
     b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])
     return ManyResult(W.astype(data.dtype, copy=False), b, out["losses"],
-                      out["heldout"], np.array([a for _, _, a in grid]),
-                      np.array([r for _, r, _ in grid]),
+                      out["heldout"], alpha_of, l1_ratio_of,
                       np.array([f for f, _, _ in grid]), out["n_iter"],
                       out["converged"], out["diverged"], classes)

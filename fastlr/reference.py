@@ -593,7 +593,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     for f in fold_ids:
         for l1r in l1_ratios:
             start = None
-            done = {}
+            done = []   # in path order
             for a in alphas[path]:
                 try:
                     out = _fit(X, codes if softmax else (codes == 1), softmax,
@@ -613,11 +613,11 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                         start = out[:2]
                         out = _at_optimum(X, codes, sample_weight, row_fold, f,
                                           softmax, out)
-                    done[len(done)] = (f, l1r, a, out, False)
+                    done.append((f, l1r, a, out, False))
                 except DivergedError:
-                    done[len(done)] = (f, l1r, a, None, True)
+                    done.append((f, l1r, a, None, True))
             # back in the order of alphas
-            models.extend(done[int(q)] for q in np.argsort(path, kind="stable"))
+            models.extend(done[q] for q in np.argsort(path, kind="stable"))
     if all(bad for *_, bad in models):
         raise DivergedError(f"training diverged for every one of the "
                             f"{len(models)} models")
