@@ -37,7 +37,9 @@ CHUNK = 64
 #: ask for the next row's weights and gradient sums before working on the
 #: current row: the table no longer fits in L2. Below, the prefetches cost
 #: more than they save (40,000 x 50,000, 30 entries a row, one model: the
-#: pass took 1.4x the time with them).
+#: pass took 1.4x the time with them). Their loops still cost when they do
+#: not run: the same pass compiled without them took 0.7x the time (a
+#: kernel per case would take that too; a call of their own did not).
 CSR_PREFETCH_MIN = 1 << 17
 
 
@@ -351,16 +353,6 @@ def _csr_row_logit(data, indices, indptr, i, U, c):
     return acc
 
 
-@jit()
-def _prefetch_row(arr, indices, indptr, i, r):
-    """Ask for the cache lines of row ``i``'s columns in ``arr`` (flat,
-    ``r`` values a column, the first of each). A call of its own: the same
-    loop written in the callers' row loop made them 1.5x slower even when
-    it did not run (40,000 x 50,000, one model)."""
-    for p in range(indptr[i], indptr[i + 1]):
-        prefetch(arr, indices[p] * r)
-
-
 @jit(inline=True)
 def _csr_row_add(data, indices, indptr, i, g, z):
     """``g[j] += z * x_ij`` over row ``i``'s stored entries ``j`` (``g``
@@ -405,7 +397,8 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
         for q in range(nb):
             i = start + q
             if far and i + 1 < hi:
-                _prefetch_row(Uf, indices, indptr, i + 1, k)
+                for p in range(indptr[i + 1], indptr[i + 2]):
+                    prefetch(Uf, indices[p] * k)
             if k == 1:
                 Z[0, q] = _csr_row_logit(data, indices, indptr, i, U, C[0])
             else:
@@ -416,7 +409,8 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
         for q in range(nb):
             i = start + q
             if far and q + 1 < nb:
-                _prefetch_row(gf, indices, indptr, i + 1, k)
+                for p in range(indptr[i + 1], indptr[i + 2]):
+                    prefetch(gf, indices[p] * k)
             if k == 1:
                 _csr_row_add1(data, indices, indptr, i, g, Z[0, q])
             else:
