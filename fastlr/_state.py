@@ -369,6 +369,12 @@ class ModelStack:
         a model's row is then read in one sweep."""
         self.W = np.ascontiguousarray(self.W)
 
+    def reset(self, ids):
+        """Put the models ``ids`` back at their start: every weight,
+        intercept and optimizer sum zero, no step taken."""
+        for name in self.STATE:
+            getattr(self, name)[ids] = 0
+
     def finite_models(self):
         """(K,) bool: whether each model's weights and intercepts are finite
         (one pass over W in its memory order, whatever its layout)."""

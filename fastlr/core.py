@@ -743,6 +743,9 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         stack = new_stack()   # the finisher does not depend on lr: from zero
     stack.compact()
     if solver != "sgd":
+        # a diverged model's weights may be finite but far off: from zero too
+        stack.reset(np.flatnonzero(out["diverged"]))
+    if solver != "sgd":
         done = out["losses"].shape[1]
         losses, heldout, n_iter, converged = finish_stack(
             data, codes, sw, stack, tol=finish_tol, max_iter=epochs - done,

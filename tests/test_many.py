@@ -354,6 +354,40 @@ def test_solver_models_are_the_optima_and_the_twin_agrees(solver, storage, k):
         np.testing.assert_allclose(res.W[i], w, rtol=0, atol=1e-6 * scale)
 
 
+def test_auto_path_whose_sgd_epoch_diverges_starts_its_solver_from_zero():
+    """With ``solver="auto"``, a path's first model whose SGD epoch diverges
+    (its loss far above log 2, its weights still finite) is dropped back to
+    zero before the finisher, as a single model's is: that path then takes
+    ``solver="lbfgs"``'s iterations to the same optimum (to rounding: see
+    below), while the other fold's path keeps its SGD start. The twin does
+    the same."""
+    rng = np.random.default_rng(0)
+    m = 1200
+    X = rng.standard_normal((m, 4))
+    y = (X[:, 0] + 0.5 * rng.standard_normal(m) > 0).astype(int)
+    folds = np.arange(m) % 2
+    X[folds == 0] *= 30.0   # the path trained on fold 0's rows overshoots
+    kw = dict(folds=folds, standardize=False, lr=500.0, batch_size=256,
+              epochs=50, random_state=0, tol=1e-10)
+    alphas = [1e-2, 1e-3]
+    sgd = fastlr.train_many(X, y, alphas, solver="sgd", **{**kw, "epochs": 1})
+    bad = sgd.diverged
+    assert bad.any() and not bad.all(), bad
+    assert np.isfinite(sgd.W[bad]).all()   # finite, and far off
+    auto = fastlr.train_many(X, y, alphas, solver="auto", **kw)
+    lbfgs = fastlr.train_many(X, y, alphas, solver="lbfgs", **kw)
+    path = sgd.folds == sgd.folds[bad][0]
+    np.testing.assert_array_equal(auto.n_iter[path], lbfgs.n_iter[path])
+    # the same iterations; a pass sums a model's rows in another order when
+    # other models run beside it (not the same ones in the two runs)
+    np.testing.assert_allclose(auto.W[path], lbfgs.W[path], rtol=1e-12, atol=0)
+    assert (auto.n_iter[~path] != lbfgs.n_iter[~path]).any()
+    twin = reference.train_many(X, y, alphas, solver="auto", **kw)
+    twin_lbfgs = reference.train_many(X, y, alphas, solver="lbfgs", **kw)
+    np.testing.assert_array_equal(twin.n_iter[path], twin_lbfgs.n_iter[path])
+    np.testing.assert_allclose(auto.W, twin.W, rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("solver", ["lbfgs", "auto"])
 @pytest.mark.parametrize("order", [[0, 1, 2], [2, 0, 1]], ids=["given", "shuffled"])
 @pytest.mark.parametrize("storage", ["dense", "csr"])
