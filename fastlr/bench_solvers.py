@@ -278,21 +278,6 @@ def smallest_budget(p, name, target, points):
     return hi
 
 
-def time_ratio(p, a, b, target, repeats=3, curves=None):
-    """``(time_a / time_b, details)``: the medians of interleaved runs of
-    solvers ``a`` and ``b`` with the smallest budgets that reach ``target``
-    (NaN if one never does)."""
-    budgets = {}
-    for name in (a, b):
-        points = (curves or {}).get(name) or curve(p, name, target)
-        budgets[name] = smallest_budget(p, name, target, points)
-    if None in budgets.values():
-        return math.nan, {"budgets": budgets}
-    t = interleaved({name: (lambda name=name: RUNNERS[name](p, budgets[name]))
-                     for name in (a, b)}, repeats=repeats, warmup=0, settle=SETTLE)
-    return t[a] / t[b], {"budgets": budgets, "seconds": t}
-
-
 # --------------------------------------------------------------------------
 # the targets of `fastlr bench --full`
 
