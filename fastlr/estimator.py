@@ -82,7 +82,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     max_iter : int, default 1000
         Maximum number of passes over the training data: SGD epochs, plus
         solver iterations (each one loss-and-gradient pass) for ``"lbfgs"``
-        and ``"auto"``.
+        and ``"auto"``. 0 runs nothing and warns (``ConvergenceWarning``):
+        the model stays at its start, zero or the warm start.
     tol : float or None, default 1e-4
         ``"sgd"``: stop when the epoch's training loss has not improved by
         ``tol`` on the best loss for ``n_iter_no_change`` consecutive
@@ -480,6 +481,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                    solver_iterations, solver, epochs, tol, best):
         """The end of ``fit`` (in memory or on Dask): warnings, attributes;
         ``best`` the record of ``early_stopping`` (None without)."""
+        if epochs == 0:
+            warnings.warn(
+                "max_iter=0: no epoch or solver iteration ran, the model is its "
+                "starting point (zero, or the warm start)", ConvergenceWarning,
+                stacklevel=3)
         if solver == "sgd" and tol is not None and not converged and epochs > 0:
             warnings.warn(
                 f"Maximum number of epochs ({epochs}) reached before the "

@@ -24,6 +24,7 @@ from ._validation import (
     check_grid,
     check_sample_weight,
     check_standardize,
+    is_dask,
     numeric_input,
     target_classes,
 )
@@ -116,7 +117,10 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         ``"roc_auc"``, ...) or a callable ``scorer(estimator, X, y)``: the
         final model of each fold and candidate scored on a copy of its
         held-out rows (with ``sample_weight=`` the rows' sample weights
-        when ``fit`` was given some), as in scikit-learn.
+        when ``fit`` was given some), as in scikit-learn; as there, a
+        metric that takes ``labels`` is given every class (a fold may hold
+        out one class only) and, for two classes, ``pos_label`` the second
+        one of ``classes_``.
     refit : bool, default True
         True: choose the candidate with the best mean score over the folds
         and train it on all rows (``coef_`` is that model). False: as
@@ -432,6 +436,13 @@ n_rows, n_features + fit_intercept)
         """
         (batch_size, epochs, lr, _, tol, n_iter_no_change), options, scorer = \
             self._check_params()
+        for arg, name in ((X, "X"), (y, "y"), (sample_weight, "sample_weight")):
+            if is_dask(arg):
+                raise TypeError(
+                    f"{name} is a dask collection: LogisticRegressionCV trains in "
+                    "memory and would gather it into this process. Pass "
+                    f"{name}.compute() if it fits, or train "
+                    "fastlr.LogisticRegression on the cluster with a chosen alpha")
         learning_rate, power_t, _, average_start = options
         run_l1_ratios, l1_ratios_ = self._l1_grid()
         standardize = _no_centering(check_standardize(self.standardize),
@@ -508,6 +519,7 @@ n_rows, n_features + fit_intercept)
                 np.full(K, np.nan)
             scores[ok] = -held[ok]
         else:
+            scorer = _with_labels(scorer, res.classes)
             n = X.shape[1]
             rows = res.W.shape[1] if res.W.ndim == 3 else 1
             for f in fold_ids:
@@ -589,6 +601,30 @@ n_rows, n_features + fit_intercept)
             return super().score(X, y, sample_weight=sample_weight)
         kw = {} if sample_weight is None else {"sample_weight": sample_weight}
         return float(scorer(self, X, y, **kw))
+
+
+def _with_labels(scorer, classes):
+    """``scorer`` told every class, for scoring one fold: a scorer whose
+    metric takes ``labels`` gets ``labels=classes`` (a fold may hold out
+    rows of one class only) and, for two classes, ``pos_label`` the second
+    (string labels have no 1), as scikit-learn's ``LogisticRegressionCV``
+    rebuilds its scorers; the scorer's own arguments come first."""
+    func = getattr(scorer, "_score_func", None)
+    if func is None:
+        return scorer
+    import inspect
+
+    from sklearn.metrics import make_scorer
+
+    params = inspect.signature(func).parameters
+    if "labels" not in params:
+        return scorer
+    extra = {"labels": classes}
+    if classes.shape[0] == 2 and "pos_label" in params:
+        extra["pos_label"] = classes[-1]
+    return make_scorer(func, greater_is_better=scorer._sign == 1,
+                       response_method=scorer._response_method,
+                       **{**extra, **getattr(scorer, "_kwargs", {})})
 
 
 def _indices(part, m, f, name):

@@ -117,6 +117,23 @@ def test_convergence_warning_at_max_iter(blobs):
         LogisticRegression(max_iter=2, tol=1e-12, random_state=0).fit(X, y)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "auto", "lbfgs"])
+@pytest.mark.parametrize("tol", [1e-4, None])
+def test_max_iter_zero_warns_and_leaves_the_start(blobs, solver, tol):
+    """max_iter=0 runs nothing: the model stays at zero (scikit-learn's
+    LogisticRegression warns too), and a warm start stays where it was."""
+    X, y = blobs
+    with pytest.warns(ConvergenceWarning, match="max_iter=0"):
+        clf = LogisticRegression(max_iter=0, tol=tol, solver=solver).fit(X, y)
+    assert not clf.coef_.any() and not clf.intercept_.any()
+    warm = LogisticRegression(max_iter=3, tol=None, solver=solver, random_state=0,
+                              warm_start=True).fit(X, y)
+    coef = warm.coef_.copy()
+    with pytest.warns(ConvergenceWarning, match="max_iter=0"):
+        warm.set_params(max_iter=0).fit(X, y)
+    np.testing.assert_array_equal(warm.coef_, coef)
+
+
 def test_tol_stops_early(blobs):
     X, y = blobs
     clf = LogisticRegression(max_iter=1000, tol=1e-3, random_state=0).fit(X, y)

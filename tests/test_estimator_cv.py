@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.model_selection import (
     GroupKFold,
@@ -195,6 +195,40 @@ def test_scorers_score_the_final_fold_models(scoring):
             z = X[test] @ path[:, :-1].T + path[:, -1]
             acc = accuracy_score(labels[test], cv.classes_[z.argmax(axis=1)])
             assert cv.scores_[f, 0, a] == pytest.approx(acc, rel=1e-12)
+
+
+@pytest.mark.parametrize("scoring", ["f1", "precision", "recall", "jaccard",
+                                     "neg_brier_score", "neg_log_loss"])
+def test_scorers_are_told_every_class(scoring):
+    """A scorer whose metric takes ``labels`` scores each fold with every
+    class and, for two classes, the second as the positive one, as
+    scikit-learn's LogisticRegressionCV does: string labels score as their
+    codes 0/1 do, and a fold that holds out rows of one class only (sorted
+    rows, KFold) still scores."""
+    X, y = make_data(6)
+    words = np.array(["no", "yes"])[y]
+    kw = dict(alphas=[1e-1, 1e-3], cv=3, scoring=scoring, **OPTS)
+    codes = LogisticRegressionCV(**kw).fit(X, y)
+    named = LogisticRegressionCV(**kw).fit(X, words)
+    np.testing.assert_array_equal(named.scores_, codes.scores_)
+    order = np.argsort(y, kind="stable")
+    with warnings.catch_warnings():
+        # the metric's own warning: recall of a fold without positives
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        sorted_cv = LogisticRegressionCV(**{**kw, "cv": KFold(3)}).fit(
+            X[order], words[order])
+    assert np.isfinite(sorted_cv.scores_).all()
+
+
+def test_dask_input_is_refused_not_gathered():
+    """LogisticRegressionCV trains in memory: a dask collection is refused,
+    naming it, rather than computed into this process."""
+    da = pytest.importorskip("dask.array")
+    X, y = make_data(7)
+    for args, name in (((da.from_array(X, chunks=200), y), "X"),
+                       ((X, da.from_array(y, chunks=200)), "y")):
+        with pytest.raises(TypeError, match=f"^{name} is a dask collection"):
+            LogisticRegressionCV(alphas=2, cv=2, **OPTS).fit(*args)
 
 
 def test_neg_log_loss_scorer_is_close_to_the_free_heldout_loss():
