@@ -48,7 +48,7 @@ from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
 from ._state import ModelState
-from ._validation import check_X, refuse_continuous
+from ._validation import check_X, label_repr, refuse_continuous
 
 __all__ = ["FileChunks", "Run", "TableInPlace", "fit", "score"]
 
@@ -351,7 +351,7 @@ def _scan(source, standardize, name, labels):
         raise ValueError(f"{name}: no data rows")
     if scan.classes.shape[0] < 2:
         raise ValueError(f"{name}: y contains only one class "
-                         f"({scan.classes[0]!r}); training needs two")
+                         f"({label_repr(scan.classes[0])}); training needs two")
     scan.center = (not isinstance(standardize, str) and bool(standardize)
                    and not scan.sparse)
     if not standardize:

@@ -497,6 +497,12 @@ def labels_1d(y, name):
     return arr
 
 
+def label_repr(label):
+    """A class label as messages show it: ``0.0`` or ``'spam'``, not NumPy's
+    ``np.float64(0.0)``."""
+    return repr(label.item() if isinstance(label, np.generic) else label)
+
+
 def check_class_labels(y, m):
     """``(classes, y_index)``: sorted distinct labels and int64 indices."""
     y = labels_1d(y, "y")
@@ -506,7 +512,7 @@ def check_class_labels(y, m):
     if classes is None:
         classes, yidx = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
-        raise ValueError(f"y contains only one class ({classes[0]!r}); "
+        raise ValueError(f"y contains only one class ({label_repr(classes[0])}); "
                          "training needs at least two")
     return classes, yidx.astype(np.int64, copy=False).reshape(-1)
 

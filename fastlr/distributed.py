@@ -90,6 +90,7 @@ from ._validation import (
     check_standardize,
     is_dask,
     is_sparse,
+    label_repr,
     numeric_input,
 )
 
@@ -663,8 +664,9 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
         if classes.shape[0] == 0:
             raise ValueError("y holds no labels")
         if classes.shape[0] == 1:
-            raise ValueError(f"y contains only one class ({classes[0]!r}) across "
-                             "all its blocks; training needs two")
+            raise ValueError(f"y contains only one class "
+                             f"({label_repr(classes[0])}) across all its blocks; "
+                             "training needs two")
     else:
         unseen = np.setdiff1d(seen, classes)
         if unseen.size:

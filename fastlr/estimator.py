@@ -32,6 +32,7 @@ from ._validation import (
     check_sample_weight,
     check_standardize,
     is_dask,
+    label_repr,
     numeric_input,
     target_classes,
 )
@@ -445,7 +446,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
         if classes.shape[0] == 1:
-            raise ValueError(f"y contains only one class ({classes[0]!r}); "
+            raise ValueError(f"y contains only one class ({label_repr(classes[0])}); "
                              "training needs two")
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)

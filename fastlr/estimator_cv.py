@@ -25,6 +25,7 @@ from ._validation import (
     check_sample_weight,
     check_standardize,
     is_dask,
+    label_repr,
     numeric_input,
     target_classes,
 )
@@ -455,7 +456,7 @@ n_rows, n_features + fit_intercept)
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
         if classes.shape[0] == 1:
-            raise ValueError(f"y contains only one class ({classes[0]!r}); "
+            raise ValueError(f"y contains only one class ({label_repr(classes[0])}); "
                              "training needs two")
         model = self._model(0.0, 0.15, "sgd")
         codes = model._encode(y, classes)

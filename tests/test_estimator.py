@@ -1,5 +1,7 @@
 """fastlr.LogisticRegression: scikit-learn conventions and compatibility."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -132,6 +134,17 @@ def test_max_iter_zero_warns_and_leaves_the_start(blobs, solver, tol):
     with pytest.warns(ConvergenceWarning, match="max_iter=0"):
         warm.set_params(max_iter=0).fit(X, y)
     np.testing.assert_array_equal(warm.coef_, coef)
+
+
+@pytest.mark.parametrize("label, shown", [(0.0, "0.0"), (np.int64(3), "3"),
+                                           ("spam", "'spam'")])
+def test_one_class_message_shows_the_label_plainly(label, shown):
+    X = np.ones((4, 2))
+    y = np.array([label] * 4)
+    for fit in (lambda: LogisticRegression().fit(X, y),
+                lambda: fastlr.LogisticRegressionCV().fit(X, y)):
+        with pytest.raises(ValueError, match=rf"only one class \({re.escape(shown)}\)"):
+            fit()
 
 
 def test_tol_stops_early(blobs):
