@@ -193,8 +193,10 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
         The smooth parts and gradients of the objectives ``ids`` (a list of
         indices into ``x0s``) at the points ``xs``.
     x0s : list of (d,) float64
-    tol, max_iter, memory
+    tol, memory
         As in :func:`minimize`, for each run.
+    max_iter : int, or a sequence of one int per run
+        Each run's budget of iterations.
     l1s : list of float or (d,) arrays
         Each run's ``l1``.
     callbacks : list of callables or None
@@ -204,7 +206,8 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
     -------
     list of Result
     """
-    runs = [iterate(x0, tol=tol, max_iter=max_iter, l1=l1, memory=memory,
+    budgets = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (len(x0s),))
+    runs = [iterate(x0, tol=tol, max_iter=int(budgets[i]), l1=l1, memory=memory,
                     callback=None if callbacks is None else callbacks[i])
             for i, (x0, l1) in enumerate(zip(x0s, l1s, strict=True))]
     results = [None] * len(runs)

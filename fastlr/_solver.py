@@ -263,7 +263,7 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
         stay 0. For a stack, ``alpha`` and ``l1_ratio`` may be (K,).
     tol : float >= 0
         The relative decrease that stops the run (:func:`fastlr._lbfgs.minimize`).
-    max_iter : int >= 0
+    max_iter : int >= 0, or for a stack (K,) ints: each model's budget
     callback : callable(iteration, loss) or None
         Called after each iteration with the mean training loss (for a
         stack: after each new most iterations of any model, with the mean

@@ -165,7 +165,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
 
     ``alphas``, ``l1_ratios`` (K,) the models' strengths; ``tol``, ``max_iter``
     as the finisher's (:func:`fastlr._solver.check_solver`), ``max_iter``
-    for each model's run.
+    for each model's run: an int, or (K,) ints (what is left of each
+    model's budget after its own SGD epochs).
 
     Returns
     -------
@@ -202,6 +203,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     alphas = np.asarray(alphas, dtype=np.float64)
     l1_ratios = np.asarray(l1_ratios, dtype=np.float64)
     stages, before = path_stages(alphas, l1_ratios, stack.fold)
+    budget = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (K,))
     per_model = [np.empty(0)] * K
     n_iter = np.zeros(K, dtype=np.int64)
     converged = np.zeros(K, dtype=bool)
@@ -223,7 +225,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         res = finish(loss_grad, W[ids], B[ids], denom=denom[ids], penalty=penalty,
                      alpha=alphas[ids], l1_ratio=l1_ratios[ids],
                      fit_intercept=fit_intercept, softmax=stack.softmax, tol=tol,
-                     max_iter=max_iter, callback=callback, first_iteration=done)
+                     max_iter=budget[ids], callback=callback, first_iteration=done)
         W[ids], B[ids] = res.W, res.B
         n_iter[ids], converged[ids], objective[ids] = \
             res.n_iter, res.converged, res.objective

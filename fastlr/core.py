@@ -745,16 +745,15 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
     if solver != "sgd":
         # a diverged model's weights may be finite but far off: from zero too
         stack.reset(np.flatnonzero(out["diverged"]))
-    if solver != "sgd":
-        done = out["losses"].shape[1]
+        # a model's passes are its own SGD epochs (none but a path's first),
+        # then its iterations, ``epochs`` in all, as in the twin's runs
+        sgd_n = out["n_iter"]
         losses, heldout, n_iter, converged = finish_stack(
-            data, codes, sw, stack, tol=finish_tol, max_iter=epochs - done,
+            data, codes, sw, stack, tol=finish_tol, max_iter=epochs - sgd_n,
             penalty=penalty, alphas=alpha_of, l1_ratios=l1_ratio_of,
             fit_intercept=fit_intercept, n_threads=n_threads, callback=callback,
-            first_iteration=done)
-        # each model's SGD epochs (none but a path's first), then its
-        # iterations; its held-out loss at its optimum in its last pass
-        sgd_n = out["n_iter"]
+            first_iteration=out["losses"].shape[1])
+        # its held-out loss at its optimum in its last pass
         passes = np.maximum(sgd_n + n_iter, 1)
         held = np.full((K, int(passes.max())), np.nan)
         train_losses = np.full_like(held, np.nan)

@@ -234,12 +234,14 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
          fit_intercept, solver="sgd", rows=None, stop_on_heldout=False,
-         start=None):
+         start=None, first_step=True):
     """The batch loop of :func:`train`, :func:`train_multinomial` and
     :func:`train_many`, for k rows of weights (k = 1: the binary model),
     and the finisher after it (``solver``, as in :mod:`fastlr._train`);
     with ``start``, a raw-space ``(W, B)``, the finisher starts there and
-    no epoch runs (the next model of a warm-started path).
+    no epoch runs (the next model of a warm-started path). ``first_step``:
+    the finisher's first trial step from the curvature along its first
+    direction, as a model trained alone takes it (a stack's runs do not).
     Returns ``(W, B, losses, heldout, converged, classes, dtype)`` in raw
     space; ``heldout`` is the running held-out loss of each epoch (the
     rows not in ``rows``, each scored at the weights of its batch), and the
@@ -399,7 +401,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             callback=callback, first_iteration=done,
             curvature=functools.partial(
                 CurvatureSample.of(X, codes, sw_train).along, center, scale,
-                softmax=softmax))
+                softmax=softmax) if first_step else None)
         W, b = res.W, res.B - res.W @ shift
         if upd.k_avg > 0:
             upd.w_avg, upd.b_avg = W, b
@@ -569,9 +571,11 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     is what the kernels compute for all models in one pass; with
     ``solver="auto"`` or ``"lbfgs"``, their solver along each fold's
     warm-started path (strongest alpha first, each model from the optimum
-    of the one before it; only the first runs ``"auto"``'s epoch), and the
-    held-out loss at the optimum in the last pass. ``n_threads`` is
-    accepted and ignored.
+    of the one before it; only the first runs ``"auto"``'s epoch; each
+    model's ``epochs`` passes are its own epochs and iterations; the first
+    trial step as a stack's, without the curvature sample a model alone
+    uses), and the held-out loss at the optimum in the last pass.
+    ``n_threads`` is accepted and ignored.
     """
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "
@@ -608,7 +612,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                                fit_intercept=fit_intercept,
                                rows=None if row_fold is None else row_fold != f,
                                stop_on_heldout=row_fold is not None, solver=solver,
-                               start=start)
+                               start=start, first_step=False)
                     if solver != "sgd":
                         start = out[:2]
                         out = _at_optimum(X, codes, sample_weight, row_fold, f,

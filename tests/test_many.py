@@ -354,6 +354,26 @@ def test_solver_models_are_the_optima_and_the_twin_agrees(solver, storage, k):
         np.testing.assert_allclose(res.W[i], w, rtol=0, atol=1e-6 * scale)
 
 
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+@pytest.mark.parametrize("epochs", [1, 2, 3, 6])
+def test_solver_budget_is_each_models_own_and_the_twin_takes_the_same_steps(
+        solver, epochs):
+    """``epochs`` bounds each model's own passes: a model after a path's
+    first has no SGD epoch, so all of them are iterations (it had one
+    fewer). With any budget, the joint run and the twin take the same
+    steps: the twin's runs take their first step as the stack's do."""
+    X, y = make_data(12)
+    kw = dict(batch_size=16, epochs=epochs, lr=0.05, random_state=3,
+              solver=solver, folds=2)
+    res = fastlr.train_many(X, y, [1e-3, 0.05], **kw)
+    twin = reference.train_many(X, y, [1e-3, 0.05], **kw)
+    np.testing.assert_array_equal(res.n_iter, twin.n_iter)
+    assert (res.n_iter == epochs).all()   # nothing converges this soon
+    scale = np.abs(twin.W).max()
+    np.testing.assert_allclose(res.W, twin.W, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(res.b, twin.b, rtol=0, atol=1e-10 * scale)
+
+
 def test_auto_path_whose_sgd_epoch_diverges_starts_its_solver_from_zero():
     """With ``solver="auto"``, a path's first model whose SGD epoch diverges
     (its loss far above log 2, its weights still finite) is dropped back to
