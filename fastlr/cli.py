@@ -767,6 +767,12 @@ def _describe(exc):
         return f"{exc.filename}: {exc.strerror}"
     if isinstance(exc, _USER_ERRORS):
         return str(exc)
+    if isinstance(exc, MemoryError):
+        # the data or the model (one weight per feature and class: an svmlight
+        # file's largest index sets the features) does not fit
+        return (f"out of memory: {exc or 'an allocation failed'} (a model has a "
+                "weight per feature and class; an svmlight file's largest "
+                "feature index sets the number of features)")
     return (f"unexpected {type(exc).__name__}: {exc} (run again with --debug for "
             "the traceback, and please report it)")
 
@@ -923,9 +929,8 @@ def _target_arg(args, fmt):
 
 
 def _fmt_labels(values, limit=6):
-    values = [str(v) for v in np.asarray(values).tolist()]
     more = f", ... ({len(values)} in all)" if len(values) > limit else ""
-    return ", ".join(values[:limit]) + more
+    return ", ".join(str(v) for v in np.asarray(values[:limit]).tolist()) + more
 
 
 #: Field separators a one-column header may reveal: (name, how to pass it).
@@ -1499,7 +1504,7 @@ def _train_in_parts(args, params, warm, warm_meta, how):
     zero_based = None
     if fmt == "svmlight":
         n, zero_based = io.svmlight_features(args.data)
-        names, target = [f"x{j}" for j in range(n)], None
+        names, target = io.NumberedNames(n), None
     else:
         names, target = io.feature_columns(args.data, target=cols.target, fmt=fmt,
                                            delimiter=args.delimiter, drop=drop)

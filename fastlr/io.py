@@ -32,8 +32,10 @@ socket (``/dev/zero``, ``/dev/stdin``, a named pipe) is refused before it is
 opened, since it may never end or block forever.
 """
 
+import collections.abc
 import csv
 import math
+import operator
 import os
 import re
 import warnings
@@ -47,9 +49,9 @@ from . import _npy
 from ._files import check_regular, open_regular
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
-           "MappedTable", "detect_format", "feature_columns", "iter_chunks",
-           "map_npy", "npy_layout", "read_column", "read_dataset", "read_header",
-           "read_xy", "svmlight_features"]
+           "MappedTable", "NumberedNames", "detect_format", "feature_columns",
+           "iter_chunks", "map_npy", "npy_layout", "read_column", "read_dataset",
+           "read_header", "read_xy", "svmlight_features"]
 
 #: File extension -> format name.
 FORMATS = {
@@ -86,6 +88,38 @@ class DataError(ValueError):
 
 class FeatureMismatchError(DataError):
     """The data has a different number (or set) of features than the model."""
+
+
+class NumberedNames(collections.abc.Sequence):
+    """The feature names ``x0, x1, ..., x{n-1}`` of a file without a
+    header, each made when asked for: an svmlight file of two lines may
+    name feature 2**31 - 1, and a list of its names would take 100 GB
+    where the file's entries take bytes."""
+
+    def __init__(self, n):
+        self.n = int(n)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return [f"x{i}" for i in range(*j.indices(self.n))]
+        j = operator.index(j)
+        if not -self.n <= j < self.n:
+            raise IndexError(f"feature {j} of {self.n}")
+        return f"x{j % self.n}"
+
+    def __eq__(self, other):
+        if isinstance(other, NumberedNames):
+            return self.n == other.n
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(("NumberedNames", self.n))
+
+    def __repr__(self):
+        return f"NumberedNames({self.n})"
 
 
 @dataclass
@@ -491,7 +525,7 @@ def feature_columns(path, *, target=None, fmt=None, delimiter=",", drop=None):
             raise DataError(path, "svmlight files have no target column to "
                             "choose: the label is the first field of each line")
         n, _ = svmlight_features(path)
-        return [f"x{j}" for j in range(n)], None
+        return NumberedNames(n), None
     if fmt == "npz":
         raise DataError(path, ".npz archives are read whole; their features "
                         "are the columns of X")
@@ -767,9 +801,8 @@ def _mismatch(spec, k, names=None, line=None, columns=True):
 
 
 def _shown(names, limit=8):
-    names = [str(n) for n in names]
     more = f", ... ({len(names)} in all)" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
+    return ", ".join(str(n) for n in names[:limit]) + more
 
 
 def _column_index(spec, header, target, what="column"):
@@ -1357,8 +1390,7 @@ def _read_svmlight(spec, zero_based):
     X = _canonical_csr(X)
     _check_finite_csr(spec.path, X, line_of=line_of)
     y = _tidy_labels(spec.path, y, line_of=line_of)
-    names = [f"x{j}" for j in range(X.shape[1])]
-    return Dataset(X, y, names, None, "svmlight", zero_based)
+    return Dataset(X, y, NumberedNames(X.shape[1]), None, "svmlight", zero_based)
 
 
 def _first_row_at_or_above(X, j, upto=None):

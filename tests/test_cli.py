@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+import fastlr
 from fastlr import cli, demo
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -127,3 +128,20 @@ def test_train_cli_new_options_round_trip(tmp_path, capsys):
     clf = fastlr.load(model)
     assert (clf.penalty, clf.learning_rate, clf.average) == ("l1", "adagrad", True)
     assert (clf.coef_[0, 1:] == 0.0).any()  # L1 zeroes some irrelevant features
+
+
+def test_out_of_memory_is_reported_as_such(tmp_path, capsys, monkeypatch):
+    """A model too large for memory (an svmlight file's largest index sets
+    its features) is an error of the input, not a bug to report."""
+    data = tmp_path / "d.svm"
+    data.write_text("1 1:0.5 3:1\n0 2:1\n")
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 16.0 GiB")
+
+    monkeypatch.setattr(fastlr.LogisticRegression, "fit", no_memory)
+    assert cli.main(["train", str(data), "--model", str(tmp_path / "m.npz")]) == 1
+    err = capsys.readouterr().err
+    assert "out of memory: Unable to allocate 16.0 GiB" in err
+    assert "largest feature index" in err and "please report" not in err
+    assert not (tmp_path / "m.npz").exists()

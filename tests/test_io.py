@@ -369,6 +369,34 @@ def test_svmlight_stays_sparse(tmp_path):
     np.testing.assert_array_equal(wide.X[:, :8].toarray(), shifted)
 
 
+def test_svmlight_memory_follows_the_entries_not_the_largest_index(tmp_path):
+    """Two lines naming feature 2**31 - 1: reading them takes memory for
+    their entries, not one name per feature (a list of those was 100 GB);
+    the names are made when asked for."""
+    import tracemalloc
+
+    from fastlr.io import NumberedNames, feature_columns
+
+    path = tmp_path / "wide.svm"
+    write(path, f"1 1:0.5 {2**31 - 1}:1\n0 2:1\n")
+    tracemalloc.start()
+    try:
+        data = read_dataset(path)
+        names, _ = feature_columns(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, peak
+    n = 2**31 - 1
+    assert data.X.shape == (2, n) and data.X.nnz == 3
+    for got in (data.feature_names, names):
+        assert got == NumberedNames(n) and len(got) == n
+        assert (got[0], got[7], got[-1]) == ("x0", "x7", f"x{n - 1}")
+        assert got[:3] == ["x0", "x1", "x2"]
+    with pytest.raises(IndexError):
+        data.feature_names[n]
+
+
 def test_svmlight_errors(tmp_path, sparse_table):
     write(tmp_path / "bad.svm", "1 1:0.5 3:2\n# a comment\n-1 2:1.5\n1 1:abc\n")
     with pytest.raises(DataError, match=r"bad.svm, line 4: feature 1: 'abc' is not "
