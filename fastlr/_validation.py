@@ -475,13 +475,18 @@ def check_proba(p, name):
 
 def check_log_loss_args(y, p, eps):
     """Validated ``(y01, p, eps)`` for ``log_loss``: labels 0/1, probabilities
-    of the same length, 0 < eps < 0.5."""
+    of the same length, 2**-53 <= eps < 0.5 (below, ``1 - eps`` rounds to 1
+    in float64 and the clipped loss of a certain mistake is infinite)."""
     y01 = check_labels01(y, "y")
     pv = check_proba(p, "p")
     check_same_length(y01, pv, "y", "p")
     eps = check_real(eps, "eps", positive=True)
     if eps >= 0.5:
         raise ValueError(f"eps must be < 0.5, got {eps}")
+    if eps < 2.0**-53:
+        raise ValueError(f"eps must be at least 2**-53 (1.1e-16), got {eps}: below "
+                         "it 1 - eps rounds to 1 in float64, and the clipped loss "
+                         "would not be finite")
     return y01, pv, eps
 
 

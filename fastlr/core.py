@@ -113,7 +113,7 @@ def log_loss(y, p, eps=1e-15):
     p : array_like of shape (m,)
         Predicted probabilities of class 1, in [0, 1].
     eps : float, default 1e-15
-        Clipping bound, 0 < eps < 0.5.
+        Clipping bound, 2**-53 (1.1e-16) <= eps < 0.5.
 
     Returns
     -------

@@ -185,6 +185,20 @@ def test_log_loss_finite_nonnegative_bounded(mod, data):
     assert 0.0 <= loss <= -math.log(1e-15) * (1 + 1e-3)
 
 
+@MODULES
+@SETTINGS
+@given(eps=st.floats(2.0**-53, 0.5, exclude_max=True))
+@example(eps=2.0**-53)
+def test_log_loss_finite_for_every_accepted_eps(mod, eps):
+    """Certain and certainly wrong predictions, at any eps accepted: 1 - eps
+    is below 1 in float64, so neither term is infinite (nor 0 * inf)."""
+    y = np.array([1, 0, 1, 0])
+    p = np.array([1.0, 0.0, 0.0, 1.0])
+    with no_float_warnings():
+        loss = mod.log_loss(y, p, eps=eps)
+    assert math.isfinite(loss) and loss >= 0.0
+
+
 @SETTINGS
 @given(data=problems(max_cols=1))
 def test_log_loss_kernel_matches_reference(data):

@@ -160,6 +160,8 @@ for _id, _eps, _exc, _match in [
     ("0", 0.0, ValueError, r"^eps must be > 0"),
     ("negative", -1e-3, ValueError, r"^eps must be > 0"),
     ("half", 0.5, ValueError, r"^eps must be < 0.5"),
+    ("below_1_minus_eps_below_1", 1e-300, ValueError,
+     r"^eps must be at least 2\*\*-53"),
     ("nan", math.nan, ValueError, r"^eps must be finite"),
     ("string", "1e-15", TypeError, r"^eps must be a real number"),
 ]:
