@@ -687,7 +687,10 @@ def _npy_chunks(spec, chunk_rows):
                 i, j = np.argwhere(bad)[0]
                 raise DataError(path, f"row {start + i + 1}, feature {j + 1} is "
                                 f"{X[i, j]}; fastlr needs finite numbers")
-            yield X, _tidy_labels(path, block[:, t])
+            # labels converted as the whole-file reader's table is (no local
+            # name: a view kept across the yield would keep the block alive)
+            yield X, _tidy_labels(path, block[:, t] if block.dtype.kind == "f"
+                                  else block[:, t].astype(np.float64))
 
 
 def _svmlight_scan(path):
@@ -925,7 +928,8 @@ def _tidy_labels(path, y, line_of=None):
                                 "must be finite")
             raise DataError(path, f"the label is {y[i]}; labels must be finite",
                             line=line_of(i))
-        if (y == np.round(y)).all() and (np.abs(y) < 2**53).all():
+        # (2**53 as a float64: a float16 array would overflow casting it)
+        if (y == np.round(y)).all() and (np.abs(y) < np.float64(2**53)).all():
             return y.astype(np.int64)
         return y
     if y.dtype.kind == "U":
@@ -1489,12 +1493,15 @@ _MAX_SVMLIGHT_INDEX = 2**31 - 1
 def _svmlight_line_problem(raw):
     """What scikit-learn's parser (or fastlr) would refuse on this line, in
     words, or None: the label, each ``index:value`` token, the optional
-    leading ``qid:``, and indices that are in range, sorted and unique."""
+    leading ``qid:``, and indices that are in range, sorted and unique. A
+    comment may hold any bytes, and an index a ``+`` sign, as for the
+    whole-file reader (scikit-learn's)."""
     try:
-        text = raw.decode("utf-8")
+        # (b"#" is no part of a UTF-8 sequence: cut before decoding)
+        text = raw.split(b"#", 1)[0].decode("utf-8")
     except UnicodeDecodeError:
         return "not text (is it really an svmlight file?)"
-    tokens = text.split("#", 1)[0].split()
+    tokens = text.split()
     if not tokens:
         return None
     if "," in tokens[0] and all(_is_number(t) for t in tokens[0].split(",")):
@@ -1513,7 +1520,7 @@ def _svmlight_line_problem(raw):
             if not re.fullmatch(r"[0-9]+", value):
                 return f"bad qid {value!r}"
             continue
-        if not re.fullmatch(r"[0-9]+", index):
+        if not re.fullmatch(r"\+?[0-9]+", index):
             return f"bad feature index {index!r} in {token!r}"
         if int(index) > _MAX_SVMLIGHT_INDEX:
             return (f"feature index {index} is too large (svmlight indices are "

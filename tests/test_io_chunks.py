@@ -218,3 +218,30 @@ def test_bad_chunk_rows(files):
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="chunk_rows"):
             list(iter_chunks(files["npy"], bad))
+
+
+@pytest.mark.parametrize("case", ["svm_plus_index", "svm_bytes_in_comment",
+                                  "npy_bool", "npy_float16"])
+def test_chunks_read_what_the_whole_file_reader_reads(tmp_path, case):
+    """Whatever the whole-file reader accepts, chunks of it read the same:
+    an svmlight index with a + sign and a comment of any bytes (as
+    scikit-learn's parser), .npy labels of any numeric dtype converted as
+    the table is (bool labels are 0/1, float16 ones compared without
+    overflow)."""
+    if case.startswith("svm"):
+        path = tmp_path / "d.svm"
+        comment = "# caf\xe9".encode("latin-1") if case == "svm_bytes_in_comment" \
+            else b""
+        index = b"+1" if case == "svm_plus_index" else b"1"
+        path.write_bytes(b"1 " + index + b":1 " + comment + b"\n0 2:1\n1 1:2\n")
+    else:
+        path = tmp_path / "d.npy"
+        dtype = np.bool_ if case == "npy_bool" else np.float16
+        np.save(path, np.array([[1, 0, 1], [0, 1, 0], [1, 1, 1]], dtype=dtype))
+    X, y = read_xy(path)
+    chunks = list(iter_chunks(path, 2))
+    Xc = [c[0].toarray() if sparse.issparse(c[0]) else c[0] for c in chunks]
+    np.testing.assert_array_equal(np.vstack(Xc),
+                                  X.toarray() if sparse.issparse(X) else X)
+    yc = np.concatenate([c[1] for c in chunks])
+    assert yc.dtype == y.dtype == np.int64 and yc.tolist() == y.tolist()
