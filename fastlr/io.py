@@ -318,6 +318,9 @@ def _open_binary(path):
 def _check_delimiter(delimiter):
     if not isinstance(delimiter, str) or len(delimiter) != 1:
         raise ValueError(f"delimiter must be a single character, got {delimiter!r}")
+    if delimiter in "\"\r\n":
+        raise ValueError(f"delimiter must not be the quote character or a line "
+                         f"break, got {delimiter!r}")
 
 
 def read_header(path, delimiter=","):

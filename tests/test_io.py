@@ -123,6 +123,15 @@ def test_csv_delimiter(tmp_path, delimiter):
     assert X.tolist() == [[1, 2], [3, 4]] and y.tolist() == [0, 1]
 
 
+@pytest.mark.parametrize("delimiter", ['"', "\n", "\r"])
+def test_csv_delimiter_that_cannot_separate_is_refused(tmp_path, delimiter):
+    path = write(tmp_path / "d.csv", "a,y\n1,0\n2,1\n")
+    for read in (read_xy, io.read_header, lambda p, delimiter: list(
+            io.iter_chunks(p, 10, delimiter=delimiter))):
+        with pytest.raises(ValueError, match="^delimiter must not be the quote"):
+            read(path, delimiter=delimiter)
+
+
 def test_csv_fast_and_exact_readers_agree(tmp_path, table, monkeypatch):
     X, y = table
     path = write(tmp_path / "d.csv", csv_text(X, y))
