@@ -62,10 +62,11 @@ def _check_model(model):
     from sklearn.utils.validation import check_is_fitted
 
     from .estimator import LogisticRegression
+    from .estimator_cv import LogisticRegressionCV
 
-    if not isinstance(model, LogisticRegression):
-        raise TypeError(f"model must be a fitted fastlr.LogisticRegression, got "
-                        f"{type(model).__name__}")
+    if not isinstance(model, LogisticRegression | LogisticRegressionCV):
+        raise TypeError(f"model must be a fitted fastlr.LogisticRegression or "
+                        f"LogisticRegressionCV, got {type(model).__name__}")
     check_is_fitted(model)
     coef = np.asarray(model.coef_, dtype=np.float64)
     intercept = np.asarray(model.intercept_, dtype=np.float64).reshape(-1)
@@ -140,11 +141,12 @@ def _graph_nodes(coef, intercept, labels, x, label, proba, proba_type, fresh):
 
 
 def to_onnx(model, dtype=np.float32, *, opset=None, name="fastlr_logistic_regression"):
-    """A fitted :class:`fastlr.LogisticRegression` as an ONNX model.
+    """A fitted :class:`fastlr.LogisticRegression` (or the final model of
+    a :class:`fastlr.LogisticRegressionCV`) as an ONNX model.
 
     Parameters
     ----------
-    model : fastlr.LogisticRegression
+    model : fastlr.LogisticRegression or fastlr.LogisticRegressionCV
         Fitted, binary or k-class, dense or sparse-trained.
     dtype : {numpy.float32, numpy.float64}, default float32
         Element type of the input ``X`` and of the ``probabilities`` output.

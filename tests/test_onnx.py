@@ -55,6 +55,16 @@ def test_probabilities_and_labels_match_predict_proba(kind, dtype):
     assert proba.max() > 0.95 and proba.max(axis=1).min() < 0.9
 
 
+@pytest.mark.parametrize("kind", ["binary", "iris"])
+def test_cross_validated_model_exports_its_final_model(kind):
+    _, X = fitted(kind, np.float64)
+    y = (load_breast_cancer if kind == "binary" else load_iris)(return_X_y=True)[1]
+    cv = fastlr.LogisticRegressionCV(alphas=3, cv=3, random_state=0).fit(X, y)
+    label, proba = session(fastlr.to_onnx(cv, dtype=np.float64)).run(None, {"X": X})
+    np.testing.assert_allclose(proba, cv.predict_proba(X), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(label, cv.predict(X))
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_a_float32_model_exported_for_float64_input_and_back(dtype):
     """The model's dtype (that of its training X) and the export's are
