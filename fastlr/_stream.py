@@ -48,7 +48,7 @@ from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
 from ._state import ModelState
-from ._validation import check_X, label_repr, refuse_continuous
+from ._validation import check_X, refuse_continuous, refuse_one_class
 
 __all__ = ["FileChunks", "Run", "TableInPlace", "fit", "score"]
 
@@ -349,9 +349,10 @@ def _scan(source, standardize, name, labels):
                 scan.moments = _stats.merge(scan.moments, mom)
     if scan.rows == 0:
         raise ValueError(f"{name}: no data rows")
-    if scan.classes.shape[0] < 2:
-        raise ValueError(f"{name}: y contains only one class "
-                         f"({label_repr(scan.classes[0])}); training needs two")
+    try:
+        refuse_one_class(scan.classes)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
     scan.center = (not isinstance(standardize, str) and bool(standardize)
                    and not scan.sparse)
     if not standardize:

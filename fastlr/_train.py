@@ -153,8 +153,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     and an l1_ratio), strongest alpha first, each model starting at the
     optimum of the one before it on its path (a warm start, as in
     scikit-learn's ``LogisticRegressionCV`` and glmnet); the first model of
-    a path starts from its stack state (zero if not finite: its SGD
-    diverged). The paths go in lockstep: stage ``s`` runs the ``s``-th
+    a path starts from its stack state (zero when its SGD diverged: the
+    caller resets it). The paths go in lockstep: stage ``s`` runs the ``s``-th
     model of every path together, each round one pass over the data for
     the models still going (:meth:`fastlr._dispatch.Data.loss_grad_many`).
     A weakly penalized model is the slow one to reach from zero (on nearly
@@ -195,9 +195,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     W = np.empty((K, k, data.n))
     B = np.empty((K, k))
     for i in range(K):
-        w, b = stack.state(i).model()
-        W[i], B[i] = (w, b) if np.isfinite(w).all() and np.isfinite(b).all() \
-            else (0.0, 0.0)
+        W[i], B[i] = stack.state(i).model()
     with np.errstate(over="ignore", invalid="ignore"):
         B = B + np.einsum("kcn,kn->kc", W, shift)
     alphas = np.asarray(alphas, dtype=np.float64)

@@ -502,10 +502,14 @@ def labels_1d(y, name):
     return arr
 
 
-def label_repr(label):
-    """A class label as messages show it: ``0.0`` or ``'spam'``, not NumPy's
-    ``np.float64(0.0)``."""
-    return repr(label.item() if isinstance(label, np.generic) else label)
+def refuse_one_class(classes, where=""):
+    """Raise if the sorted distinct labels ``classes`` are one class, naming
+    it as written (``0.0`` or ``'spam'``, not NumPy's ``np.float64(0.0)``);
+    ``where`` is added after the label (say, "across all its blocks")."""
+    if classes.shape[0] == 1:
+        label = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
+        raise ValueError(f"y contains only one class ({label!r}){where}; training "
+                         "needs two")
 
 
 def check_class_labels(y, m):
@@ -516,9 +520,7 @@ def check_class_labels(y, m):
     classes, yidx = _small_int_codes(y)
     if classes is None:
         classes, yidx = np.unique(y, return_inverse=True)
-    if classes.shape[0] < 2:
-        raise ValueError(f"y contains only one class ({label_repr(classes[0])}); "
-                         "training needs at least two")
+    refuse_one_class(classes)
     return classes, yidx.astype(np.int64, copy=False).reshape(-1)
 
 

@@ -90,8 +90,8 @@ from ._validation import (
     check_standardize,
     is_dask,
     is_sparse,
-    label_repr,
     numeric_input,
+    refuse_one_class,
 )
 
 __all__ = ["train"]
@@ -663,10 +663,7 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
         classes = seen
         if classes.shape[0] == 0:
             raise ValueError("y holds no labels")
-        if classes.shape[0] == 1:
-            raise ValueError(f"y contains only one class "
-                             f"({label_repr(classes[0])}) across all its blocks; "
-                             "training needs two")
+        refuse_one_class(classes, " across all its blocks")
     else:
         unseen = np.setdiff1d(seen, classes)
         if unseen.size:

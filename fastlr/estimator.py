@@ -32,8 +32,8 @@ from ._validation import (
     check_sample_weight,
     check_standardize,
     is_dask,
-    label_repr,
     numeric_input,
+    refuse_one_class,
     target_classes,
 )
 
@@ -445,9 +445,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         data = as_data(X, with_stats=True)
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
-        if classes.shape[0] == 1:
-            raise ValueError(f"y contains only one class ({label_repr(classes[0])}); "
-                             "training needs two")
+        refuse_one_class(classes)
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
         rng = make_rng(self.random_state)

@@ -25,8 +25,8 @@ from ._validation import (
     check_sample_weight,
     check_standardize,
     is_dask,
-    label_repr,
     numeric_input,
+    refuse_one_class,
     target_classes,
 )
 from .core import _no_centering, _run_many
@@ -455,9 +455,7 @@ n_rows, n_features + fit_intercept)
         data = _data(X)
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
-        if classes.shape[0] == 1:
-            raise ValueError(f"y contains only one class ({label_repr(classes[0])}); "
-                             "training needs two")
+        refuse_one_class(classes)
         model = self._model(0.0, 0.15, "sgd")
         codes = model._encode(y, classes)
         alphas = self._alpha_grid(data.m)

@@ -115,9 +115,6 @@ class NumberedNames(collections.abc.Sequence):
             return self.n == other.n
         return NotImplemented
 
-    def __hash__(self):
-        return hash(("NumberedNames", self.n))
-
     def __repr__(self):
         return f"NumberedNames({self.n})"
 
