@@ -183,11 +183,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
                          f"model's classes are {_shown(classes)}; continuing "
                          "training needs every one of them, and no other")
     classes = scan.classes
-    if warm and (old.n_features != n or not np.array_equal(
-            getattr(model, "classes_", None), classes)):
-        warm = False
-        if standardize:   # the statistics the scan skipped
-            scan = _scan(source, standardize, name)
+    if warm:   # refuses a previous fit on other features or classes
+        model._warm_state(n, classes)
     k = classes.shape[0]
     if warm:
         # a copy: the model keeps its state unless training succeeds

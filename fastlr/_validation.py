@@ -37,6 +37,7 @@ unconverted. fastlr answers alike everywhere: what fit accepts, predict
 accepts. This module does not import scikit-learn (it costs a second).
 """
 
+import functools
 import math
 import numbers
 import sys
@@ -44,6 +45,27 @@ import sys
 import numpy as np
 
 FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def unchanged_on_error(method):
+    """Decorate an estimator's ``fit``/``partial_fit`` so that an exception
+    (bad input found late, a diverged run, Ctrl-C) leaves every attribute as
+    it was: scikit-learn's ``validate_data`` sets ``n_features_in_`` and
+    ``feature_names_in_`` before fastlr's own checks run, which would
+    otherwise leave a fitted model expecting the refused input's columns.
+    The attributes are restored from a shallow copy, so ``fit`` must replace
+    attributes, never change their objects in place (it does: it trains a
+    copy of the state and stores it only when training succeeds)."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+    return guarded
 
 
 def check_dtype_kind(dtype, name):

@@ -738,9 +738,8 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
                                   class_weight=cw, holdout=holdout, seed=seed)
     try:
         n = blocks.n
-        old = getattr(est, "training_state_", None)
-        warm = est.warm_start and old is not None and old.n_features == n \
-            and np.array_equal(getattr(est, "classes_", None), classes)
+        old = est._warm_state(n, classes)
+        warm = old is not None
         mean, scale, colmean, denom = _standardization(
             blocks, _standardize_option(est), n, blocks.weighted)
         if denom <= 0.0:

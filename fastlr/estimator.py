@@ -35,6 +35,7 @@ from ._validation import (
     numeric_input,
     refuse_one_class,
     target_classes,
+    unchanged_on_error,
 )
 
 __all__ = ["LogisticRegression", "validate_params"]
@@ -178,6 +179,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Seeds the shuffling.
     warm_start : bool, default False
         Reuse the previous solution (and standardization) as initialization.
+        A fit on X with another number of features, or y with other classes,
+        cannot continue it and raises ``ValueError`` (set ``warm_start=False``
+        to start a new model).
     verbose : int, default 0
         Progress bar for ``fit`` (epochs, loss, rows/s) on stderr. 0: none;
         1: on a terminal, once training has run for more than a second;
@@ -415,6 +419,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             state.track(moments, data.centers(standardize))
         return state
 
+    @unchanged_on_error
     def fit(self, X, y, sample_weight=None):
         """Fit the model on (X, y) for up to ``max_iter`` epochs.
 
@@ -454,9 +459,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             data, y01, sw, monitor, best = self._validation_split(data, y01, sw,
                                                                   rng)
         progress = epoch_progress(self.verbose, epochs, data.m)
-        old = getattr(self, "training_state_", None)
-        warm = self.warm_start and old is not None and old.n_features == data.n \
-            and np.array_equal(getattr(self, "classes_", None), classes)
+        old = self._warm_state(data.n, classes)
+        warm = old is not None
         # a copy: the estimator keeps its state unless training succeeds
         state = old.copy(rng=True) if warm else self._new_state(data, classes, sw)
         state.rng = rng
@@ -475,6 +479,27 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                         solver_iterations, solver, epochs, tol,
                         best if monitor is not None else None)
         return self
+
+    def _warm_state(self, n, classes):
+        """The state ``fit`` continues: the previous fit's with
+        ``warm_start``, else None. A previous fit on another number of
+        features or other classes cannot be continued and is refused, as
+        scikit-learn's ``SGDClassifier`` and ``MLPClassifier`` refuse it,
+        rather than silently started afresh."""
+        old = getattr(self, "training_state_", None)
+        if not self.warm_start or old is None:
+            return None
+        if old.n_features != n:
+            raise ValueError(
+                f"X has {n} features, but warm_start=True continues the "
+                f"previous fit, on {old.n_features} features; set "
+                "warm_start=False to start a new model")
+        if not np.array_equal(self.classes_, classes):
+            raise ValueError(
+                f"y has the classes {classes.tolist()}, but warm_start=True "
+                f"continues the previous fit, on {self.classes_.tolist()}; set "
+                "warm_start=False to start a new model")
+        return old
 
     def _store_fit(self, state, dtype, classes, losses, converged,
                    solver_iterations, solver, epochs, tol, best):
@@ -556,6 +581,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return (Data(X[train]), y01[train], sw[train] if sw.shape[0] else sw,
                 make_monitor, best)
 
+    @unchanged_on_error
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch of SGD on (X, y), continuing from the current weights.
 

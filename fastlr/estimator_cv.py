@@ -28,6 +28,7 @@ from ._validation import (
     numeric_input,
     refuse_one_class,
     target_classes,
+    unchanged_on_error,
 )
 from .core import _no_centering, _run_many
 from .estimator import LogisticRegression, _data
@@ -417,6 +418,7 @@ n_rows, n_features + fit_intercept)
 
     # ------------------------------------------------------------------ fit
 
+    @unchanged_on_error
     def fit(self, X, y, sample_weight=None, groups=None):
         """Train every candidate on every fold in one joint pass, choose, and
         refit.

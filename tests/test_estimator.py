@@ -287,6 +287,57 @@ def test_a_diverged_continuation_changes_nothing(blobs, tmp_path, how):
                                   clf.predict_proba(X))
 
 
+@pytest.mark.parametrize("change", ["features", "classes"])
+def test_warm_start_refuses_a_fit_it_cannot_continue(blobs, change):
+    """warm_start on X with other columns, or y with other classes, is
+    refused (scikit-learn's SGDClassifier and MLPClassifier refuse it too)
+    instead of silently starting a new model, and changes nothing."""
+    X, y = blobs
+    clf = LogisticRegression(solver="sgd", max_iter=3, tol=None, random_state=0,
+                             warm_start=True).fit(X, y)
+    snap = _snapshot(clf)
+    if change == "features":
+        with pytest.raises(ValueError, match=r"X has 3 features, but warm_start"):
+            clf.fit(X[:, :3], y)
+    else:
+        with pytest.raises(ValueError,
+                           match=r"y has the classes \[3, 4\], but warm_start"):
+            clf.fit(X, y + 3)
+    _assert_unchanged(clf, snap)
+    assert clf.n_features_in_ == X.shape[1]
+    np.testing.assert_array_equal(clf.classes_, [0, 1])
+    clf.set_params(warm_start=False).fit(X[:, :3], y + 3)   # a new model: fine
+    assert clf.coef_.shape == (1, 3)
+
+
+@pytest.mark.parametrize("est", ["fit", "partial_fit", "cv"])
+def test_a_refused_fit_leaves_every_attribute(blobs, est):
+    """scikit-learn's validate_data sets n_features_in_ (and
+    feature_names_in_) before fastlr's own checks run: a fit refused after
+    it (here: one class) must not leave a fitted model that expects the
+    refused input's columns. Every attribute is as it was."""
+    X, y = blobs
+    if est == "cv":
+        clf = fastlr.LogisticRegressionCV(alphas=2, cv=2, solver="sgd", max_iter=2,
+                                          tol=None, random_state=0)
+        clf.fit(X, y)
+    else:
+        clf = LogisticRegression(solver="sgd", max_iter=2, tol=None, random_state=0)
+        clf.fit(X, y) if est == "fit" else clf.partial_fit(X, y, classes=[0, 1])
+    before = dict(clf.__dict__)
+    wide = np.hstack([X, X])[:20]
+    with pytest.raises(ValueError):
+        if est == "partial_fit":
+            clf.partial_fit(X[:20], np.full(20, 7))   # a class not in classes_
+        else:
+            clf.fit(wide, np.zeros(20))
+    assert clf.__dict__.keys() == before.keys()
+    for name, value in before.items():
+        assert clf.__dict__[name] is value, name
+    assert clf.n_features_in_ == X.shape[1]
+    clf.predict(X)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [({"lr": 0}, "lr"), ({"batch_size": 0}, "batch_size"), ({"max_iter": -1}, "epochs"),
