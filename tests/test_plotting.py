@@ -7,6 +7,7 @@ from matplotlib.colors import to_rgba
 
 from fastlr.plotting import (
     BINARY_CMAP,
+    plot_calibration,
     plot_decision_boundary,
     plot_decision_regions,
     plot_loss_curve,
@@ -282,3 +283,37 @@ def test_bad_input_leaves_the_given_axes_untouched(which):
         _bad_calls()[which](ax)
     assert len(fig.axes) == 1
     assert not ax.collections and not ax.lines and ax.get_legend() is None
+
+
+@pytest.mark.parametrize("n_bins", [2, 7, 10, 13, 1000])
+def test_calibration_bins_are_equal_width_bins_of_0_to_1(n_bins):
+    """Each point of the reliability curve is the mean of the rows of one
+    of np.linspace(0, 1, n_bins + 1)'s bins (the last closed), edges
+    included; the histogram's bars are the non-empty bins."""
+    rng = np.random.default_rng(n_bins)
+    prob = np.concatenate([rng.random(3000), np.linspace(0, 1, n_bins + 1),
+                           [0.0, 1.0, 0.1, 0.3, 0.7]])
+    y = (rng.random(prob.shape[0]) < prob).astype(int)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.searchsorted(edges, prob, side="right") - 1, 0, n_bins - 1)
+    used = np.unique(which)
+    fig = plot_calibration(y, prob, n_bins=n_bins)
+    curve = fig.axes[0].get_lines()[1]
+    np.testing.assert_allclose(curve.get_xdata(),
+                               [prob[which == b].mean() for b in used], rtol=1e-12)
+    np.testing.assert_allclose(curve.get_ydata(),
+                               [y[which == b].mean() for b in used], rtol=1e-12)
+    bars = fig.axes[1].patches
+    assert [round(p.get_height()) for p in bars] == \
+        [int((which == b).sum()) for b in used]
+    np.testing.assert_allclose([p.get_x() for p in bars], edges[used], rtol=1e-12)
+
+
+def test_calibration_with_a_huge_n_bins_costs_only_the_rows():
+    """n_bins = 10**12 draws the rows' bins: no 8 TB of edges, no 10**12
+    bars (it used to allocate by n_bins and hang)."""
+    prob = np.array([0.1, 0.5, 0.5, 0.9])
+    fig = plot_calibration([0, 1, 0, 1], prob, n_bins=10**12)
+    assert len(fig.axes[1].patches) == 3
+    np.testing.assert_array_equal(fig.axes[0].get_lines()[1].get_ydata(),
+                                  [0.0, 0.5, 1.0])
