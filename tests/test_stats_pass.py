@@ -242,3 +242,40 @@ def test_lanes_round_as_the_scalar_tail(m, n, dtype, seed):
     for a, b in zip(fwd.column_stats(row_fold, (0, 1, 2), sw),
                     rev.column_stats(row_fold, (0, 1, 2), sw), strict=True):
         np.testing.assert_array_equal(a, b[:, ::-1])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("m", [200, 100_000])
+def test_a_column_constant_over_the_rows_that_count_has_scale_1(sparse, m):
+    """A column constant over the rows that count, shifted by a value of a
+    row that does not (the first row weighs 0, or is held out), leaves the
+    one-pass variance a rounding residue (1e-16 to 1e-13 of the squared
+    offset), which gave the column a scale of about 1e-7: scaled without
+    centring (CSR X, standardize="scale", fit_intercept=False), it grew by
+    1e7 and escaped the penalty. It has scale 1 on every path, and a
+    weight of 0 trains as dropping the row does (the converged solver:
+    equal to its tolerance: 1e-9 on probabilities, where the defect gave
+    0.4)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(m)
+    X = np.column_stack([rng.normal(size=m), np.full(m, 0.222284)])
+    X[0, 1] = -1.88034
+    y = (X[:, 0] + rng.logistic(size=m) > 0).astype(int)
+    sw = np.r_[0.0, np.ones(m - 1)]
+    make = sp.csr_matrix if sparse else np.asarray
+    data = as_data(make(X), with_stats=False)
+    from fastlr._validation import check_sample_weight
+    for weights, rows in ((sw, None), (None, np.arange(1, m))):
+        w = check_sample_weight(weights, m)
+        scale = data.standardization("scale", rows, (1,), w)[1]
+        assert scale[0, 1] == 1.0
+    assert reference.column_stats(make(X), sample_weight=sw)[1][1] == 1.0
+    kw = dict(penalty="l2", alpha=0.05, solver="lbfgs", tol=1e-13, epochs=300,
+              standardize="scale")
+    dropped = fastlr.train(make(X[1:]), y[1:], sample_weight=sw[1:], **kw)
+    weighted = fastlr.train(make(X), y, sample_weight=sw, **kw)
+    np.testing.assert_allclose(
+        fastlr.predict_proba(X, weighted.w, weighted.b),
+        fastlr.predict_proba(X, dropped.w, dropped.b), rtol=0, atol=1e-9)
+    assert abs(weighted.w[1]) < 1e-9
