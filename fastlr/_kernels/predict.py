@@ -551,7 +551,7 @@ def softmax_rows(Z, out):
         softmax_row_of(Z, i, out)
 
 
-@jit()
+@jit(exact=True)
 def log_loss_sum(y, p, eps):
     """Sum over rows of the binary cross-entropy with ``p`` clipped to
     ``[eps, 1 - eps]`` in float64 (in float32, ``1 - 1e-15`` would round to
