@@ -16,6 +16,7 @@ import copy
 import numpy as np
 
 from . import _stats
+from ._validation import weights_as
 
 #: The optimizer-state arrays, beside the weights.
 OPTIMIZER_ARRAYS = ("steps", "gsq", "avg", "l1_u", "l1_q")
@@ -194,7 +195,7 @@ class ModelState:
         """``(coef_, intercept_)`` as the estimator shows them: the raw-space
         model in ``dtype``, (k, n) and (k,)."""
         W, B = self.raw()
-        return W.astype(dtype), np.asarray(B, dtype=dtype)
+        return weights_as(W, dtype), weights_as(B, dtype)
 
     def finite(self):
         return bool(np.isfinite(self.W).all() and np.isfinite(self.B).all())

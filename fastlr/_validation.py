@@ -68,6 +68,26 @@ def unchanged_on_error(method):
     return guarded
 
 
+def weights_as(W, dtype):
+    """The float64 weights ``W`` in the input's ``dtype``. Weights trained
+    on tiny float32 features (1e-40) can exceed float32's range in raw
+    space (they are the standardized weights over each column's scale):
+    cast, they would be inf and every prediction NaN, so a finite weight
+    that does not fit is refused instead (NaN marks of diverged models
+    pass through)."""
+    W = np.asarray(W)
+    dtype = np.dtype(dtype)
+    if dtype != W.dtype and W.size:
+        top = np.finfo(dtype).max
+        size = np.abs(np.where(np.isfinite(W), W, 0.0)).max()
+        if size > top:
+            raise ValueError(
+                f"the trained weights reach {size:.3g} in the space of X's "
+                f"columns, beyond {dtype}'s range ({top:.3g}): X holds very "
+                f"small values; pass X as float64, or scale its columns up")
+    return W.astype(dtype, copy=False)
+
+
 def check_dtype_kind(dtype, name):
     """Refuse a dtype that is not numbers (table in the module docstring).
 

@@ -44,6 +44,7 @@ from ._validation import (
     check_weights,
     float_dtype_of,
     labels_1d,
+    weights_as,
 )
 
 __all__ = [
@@ -486,7 +487,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
         fit_intercept=fit_intercept, solver=solver, rows=rows)
     W, B = state.raw()
-    return TrainResult(W[0].astype(data.dtype, copy=False), float(B[0]), losses)
+    return TrainResult(weights_as(W[0], data.dtype), float(B[0]), losses)
 
 
 # --------------------------------------------------------------------------
@@ -549,7 +550,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
         fit_intercept=fit_intercept, solver=solver, rows=rows)
     W, B = state.raw()
-    return MultinomialResult(W.astype(data.dtype, copy=False), B, losses, classes)
+    return MultinomialResult(weights_as(W, data.dtype), B, losses, classes)
 
 
 # --------------------------------------------------------------------------
@@ -768,7 +769,7 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
     raws = [stack.state(i).raw() for i in range(K)]
     W = np.stack([w if softmax_model else w[0] for w, _ in raws])
     b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])
-    return ManyResult(W.astype(data.dtype, copy=False), b, out["losses"],
+    return ManyResult(weights_as(W, data.dtype), b, out["losses"],
                       out["heldout"], alpha_of, l1_ratio_of,
                       np.array([f for f, _, _ in grid]), out["n_iter"],
                       out["converged"], out["diverged"], classes)

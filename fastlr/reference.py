@@ -63,6 +63,7 @@ from ._validation import (
     is_sparse,
     labels_1d,
     row_bytes,
+    weights_as,
 )
 
 __all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
@@ -442,7 +443,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
         solver=solver, rows=rows)
-    return TrainResult(W[0].astype(dtype), float(b[0]), losses)
+    return TrainResult(weights_as(W[0], dtype), float(b[0]), losses)
 
 
 def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
@@ -468,7 +469,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
         solver=solver, rows=rows)
-    return MultinomialResult(W.astype(dtype), b, losses, classes)
+    return MultinomialResult(weights_as(W, dtype), b, losses, classes)
 
 
 def loss_grad(X, y, sw, mean, scale, W, B, softmax):
@@ -637,7 +638,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     if not softmax:
         W, b = W[:, 0], b[:, 0]
     return ManyResult(
-        W.astype(X.dtype), b,
+        weights_as(W, X.dtype), b,
         np.stack([padded(out[2]) if not bad else np.full(n_run, np.nan)
                   for *_, out, bad in models]),
         np.stack([padded(out[3] if row_fold is not None else np.full(len(out[3]),

@@ -346,3 +346,29 @@ def test_chunked_cli_training_takes_huge_batches_and_l2(tmp_path, capsys):
     capsys.readouterr()
     coef = fastlr.load(out).coef_
     assert np.isfinite(coef).all() and np.abs(coef).max() < 0.1
+
+
+@pytest.mark.parametrize("how", ["train", "reference", "multinomial", "many",
+                                 "estimator"])
+def test_float32_weights_beyond_float32_range_are_refused(how):
+    """float32 X of tiny values (1e-40, finite) trains fine in float64, but
+    its raw-space weights (standardized weights over scales of 1e-40) do not
+    fit in float32: cast, they were inf and every prediction NaN. Refused
+    with a ValueError that says so; the same data in float64 trains."""
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(200, 3))
+    y = (Z[:, 0] + rng.logistic(size=200) > 0).astype(int)
+    y3 = np.digitize(Z[:, 1], [-0.5, 0.5])
+    X = (Z * 1e-40).astype(np.float32)
+    kw = dict(batch_size=20, epochs=3, random_state=0)
+    run = {"train": lambda X: fastlr.train(X, y, **kw),
+           "reference": lambda X: reference.train(X, y, **kw),
+           "multinomial": lambda X: train_multinomial(X, y3, **kw),
+           "many": lambda X: fastlr.train_many(X, y, alphas=[1e-4, 1e-3], **kw),
+           "estimator": lambda X: LogisticRegression(max_iter=3, tol=None,
+                                                     solver="sgd").fit(X, y)}[how]
+    with pytest.raises(ValueError, match=r"beyond float32's range .* pass X as float64"):
+        run(X)
+    out = run(X.astype(np.float64))
+    w = out.coef_ if how == "estimator" else out.w if hasattr(out, "w") else out.W
+    assert np.isfinite(w).all() and np.abs(w).max() > 1e38
