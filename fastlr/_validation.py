@@ -592,6 +592,8 @@ def check_rows(rows, m, name="rows"):
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (a boolean mask or row indices), "
                          f"got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} selects no row")
     if arr.dtype == np.bool_:
         if arr.shape[0] != m:
             raise ValueError(f"{name} is a boolean mask of {arr.shape[0]} entries "
@@ -646,6 +648,9 @@ def check_folds(folds, codes, m):
             members = np.flatnonzero(codes == c)
             row_fold[members] = np.arange(members.shape[0]) % F + 1
         return row_fold, list(range(1, F + 1))
+    if np.ndim(folds) == 0:
+        raise TypeError(f"folds must be an integer number of folds or one fold "
+                        f"label per row, got {folds!r}")
     labels = labels_1d(folds, "folds")
     if labels.shape[0] != m:
         raise ValueError(f"folds has {labels.shape[0]} labels but X has {m} rows")

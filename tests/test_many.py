@@ -295,6 +295,8 @@ def test_folds_as_labels_and_model_order():
     (dict(alphas=[0.1], folds=1), ValueError, "folds"),
     (dict(alphas=[0.1], folds=500), ValueError, "folds"),
     (dict(alphas=[0.1], folds=np.zeros(3)), ValueError, "folds"),
+    (dict(alphas=[0.1], folds=True), TypeError, "folds must be an integer"),
+    (dict(alphas=[0.1], folds=2.0), TypeError, "folds must be an integer"),
     (dict(alphas=[0.1], l1_ratios=[0.5]), ValueError, "l1_ratios"),
     (dict(alphas=[0.1], l1_ratios=[1.5], penalty="elasticnet"), ValueError,
      "l1_ratios"),

@@ -555,3 +555,13 @@ def test_class_labels_are_np_unique(labels):
     assert classes.dtype == want.dtype
     np.testing.assert_array_equal(codes, inverse.reshape(-1))
     assert codes.dtype == np.int64
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
+def test_empty_rows_selects_no_row(mod):
+    """rows=[] is an empty selection (it was refused for its dtype,
+    float64, as if it were not a list of indices)."""
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = np.arange(20) % 2
+    with pytest.raises(ValueError, match="rows selects no row"):
+        mod.train(X, y, rows=[])
