@@ -557,6 +557,26 @@ def test_class_labels_are_np_unique(labels):
     assert codes.dtype == np.int64
 
 
+@pytest.mark.parametrize("value, match", [
+    (1e308, r"sample_weight sums to more than float64 holds"),
+    (1e-320, r"sample_weight sums to 5e-319, below float64's normal range")])
+@pytest.mark.parametrize("how", ["train", "reference", "estimator"])
+def test_sample_weight_whose_total_float64_cannot_hold_is_refused(how, value, match):
+    """The weighted statistics and losses divide by the weights' total: a
+    total beyond float64 (1e308 each) gave NumPy overflow warnings and a
+    DivergedError, a subnormal one (1e-320 each) an infinite loss in the
+    kernel where the twin trained. Both are refused before training."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(int)
+    sw = np.full(50, value)
+    fit = {"train": lambda: fastlr.train(X, y, sample_weight=sw, epochs=2),
+           "reference": lambda: reference.train(X, y, sample_weight=sw, epochs=2),
+           "estimator": lambda: fastlr.LogisticRegression().fit(X, y, sample_weight=sw)}
+    with pytest.raises(ValueError, match=match):
+        fit[how]()
+
+
 @pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
 def test_empty_rows_selects_no_row(mod):
     """rows=[] is an empty selection (it was refused for its dtype,
