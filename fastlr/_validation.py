@@ -138,6 +138,26 @@ def numeric_input(X, name="X"):
                         f"of dtype {dtype} with a non-numeric value ({exc})"
                     ) from None
         return X
+    schema = getattr(X, "schema", None)
+    if schema is not None and hasattr(X, "column_names"):  # a pyarrow Table
+        # kept whole, so that scikit-learn records and checks its column
+        # names; its columns' types checked as a DataFrame's
+        for field in schema:
+            try:
+                dtype = np.dtype(field.type.to_pandas_dtype())
+            except (NotImplementedError, TypeError):
+                dtype = np.dtype(object)
+            check_dtype_kind(dtype, name)
+            if dtype.kind == "O":
+                try:
+                    np.asarray(X.column(field.name).to_pylist(),
+                               dtype=object).astype(np.float64)
+                except (TypeError, ValueError) as exc:
+                    raise TypeError(
+                        f"{name} must contain numbers, got column {field.name!r} "
+                        f"of type {field.type} with a non-numeric value ({exc})"
+                    ) from None
+        return X
     if isinstance(X, np.ndarray) or not isinstance(getattr(X, "dtype", None),
                                                    np.dtype):
         return _as_numeric_array(X, name)  # no copy unless lists or objects
