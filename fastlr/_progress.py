@@ -21,6 +21,8 @@ import os
 import sys
 import time
 
+import numpy as np
+
 from ._validation import check_positive_int
 
 __all__ = ["DELAY", "EpochProgress", "epoch_progress"]
@@ -137,7 +139,7 @@ def epoch_progress(verbose, total, n_rows, *, file=None, desc="train"):
 
     Parameters
     ----------
-    verbose : int >= 0
+    verbose : int >= 0 (or bool: False is 0, True is 1)
         0: silent; 1: a bar on a terminal for runs longer than :data:`DELAY`
         seconds; 2 or more: a bar always.
     total : int
@@ -159,6 +161,8 @@ def epoch_progress(verbose, total, n_rows, *, file=None, desc="train"):
     TypeError, ValueError
         If ``verbose`` is not an integer >= 0.
     """
+    if isinstance(verbose, (bool, np.bool_)):   # as scikit-learn takes it
+        verbose = int(verbose)
     verbose = check_positive_int(verbose, "verbose", minimum=0)
     show = False if verbose == 0 else ("auto" if verbose == 1 else True)
     return EpochProgress(total, n_rows, show=show, file=file, desc=desc)

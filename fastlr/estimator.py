@@ -28,6 +28,7 @@ from ._solver import check_solver
 from ._state import ModelState
 from ._train import train_state
 from ._validation import (
+    check_positive_int,
     check_real,
     check_sample_weight,
     check_standardize,
@@ -317,6 +318,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``tol`` among the first is SGD's (None when ``fit`` runs the
         finisher: :meth:`_solver_plan` gives its own)."""
         solver, _ = self._solver_plan()
+        epochs = check_positive_int(epochs, "max_iter", minimum=0)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be True or False, got "
+                            f"{self.warm_start!r}")
         params = check_train_params(self.batch_size, epochs, self.lr, self.penalty,
                                     self.alpha, "running",
                                     self.tol if solver == "sgd" else None,
