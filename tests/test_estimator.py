@@ -340,13 +340,31 @@ def test_a_refused_fit_leaves_every_attribute(blobs, est):
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"lr": 0}, "lr"), ({"batch_size": 0}, "batch_size"), ({"max_iter": -1}, "epochs"),
+    [({"lr": 0}, "lr"), ({"batch_size": 0}, "batch_size"),
+     ({"max_iter": -1}, "^max_iter must be >= 0"),
+     ({"max_iter": "100"}, "^max_iter must be an integer"),
+     ({"warm_start": "no"}, "^warm_start must be True or False"),
      ({"penalty": "l7"}, "penalty"), ({"alpha": -1.0}, "alpha")],
-    ids=["lr", "batch_size", "max_iter", "penalty", "alpha"])
-def test_bad_hyperparameters(blobs, kwargs, match):
+    ids=["lr", "batch_size", "max_iter", "max_iter_str", "warm_start", "penalty",
+         "alpha"])
+@pytest.mark.parametrize("cv", [False, True], ids=["lr", "lrcv"])
+def test_bad_hyperparameters(blobs, kwargs, match, cv):
+    """Each refused by the name the user set (max_iter was called
+    "epochs"; warm_start="no" counted as true)."""
     X, y = blobs
+    if cv and ("warm_start" in kwargs or "alpha" in kwargs):
+        pytest.skip("LogisticRegressionCV has no warm_start, and alphas for alpha")
+    est = fastlr.LogisticRegressionCV(alphas=2, cv=2, **kwargs) if cv else \
+        LogisticRegression(**kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
-        LogisticRegression(**kwargs).fit(X, y)
+        est.fit(X, y)
+
+
+def test_verbose_true_is_verbose_1(blobs):
+    """scikit-learn's estimators take verbose=True; so does fastlr's."""
+    X, y = blobs
+    LogisticRegression(verbose=True, max_iter=2, tol=None).fit(X, y)
+    LogisticRegression(verbose=False, max_iter=2, tol=None).fit(X, y)
 
 
 def test_multiclass_fits_softmax_model(blobs, dtype):
@@ -364,3 +382,23 @@ def test_multiclass_fits_softmax_model(blobs, dtype):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(clf.predict(X), clf.classes_[z.argmax(axis=1)])
     assert clf.score(X, y3) >= 0.9
+
+
+@pytest.mark.parametrize("cv", [False, True], ids=["lr", "lrcv"])
+def test_pyarrow_table_keeps_its_column_names(cv):
+    """A pyarrow Table reaches scikit-learn's validation whole, so its
+    column names are recorded and checked as a DataFrame's (it was turned
+    into an array first: no feature_names_in_, and a table with its columns
+    swapped was scored silently wrong)."""
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=200), rng.normal(size=200)
+    y = (a > 0).astype(int)
+    est = fastlr.LogisticRegressionCV(alphas=2, cv=2) if cv else LogisticRegression()
+    est.fit(pa.table({"a": a, "b": b}), y)
+    assert est.feature_names_in_.tolist() == ["a", "b"]
+    assert est.score(pa.table({"a": a, "b": b}), y) > 0.9
+    with pytest.raises(ValueError, match="feature names should match"):
+        est.predict(pa.table({"b": b, "a": a}))
+    with pytest.raises(TypeError, match="column 'b' of type string"):
+        est.fit(pa.table({"a": a, "b": ["x"] * 200}), y)
