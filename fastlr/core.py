@@ -577,7 +577,10 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     run sums each logit and gradient two rows by four models at a time, the
     same sums in another order, so that a chunk is read once for all
     models: equal to rounding there (1e-12 relative, tested). See ``rows``
-    in :func:`train` for how a row subset is batched.
+    in :func:`train` for how a row subset is batched. With folds, ``tol``
+    and ``learning_rate="adaptive"`` watch each model's held-out loss,
+    which :func:`train` does not see: with them, a fold's model stops (or
+    lowers its rate) where ``train`` would not, and differs from it.
 
     Parameters
     ----------
