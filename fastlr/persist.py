@@ -825,7 +825,7 @@ def _make_generator(path, rng_state, random_state):
     if rng_state is None:
         return make_rng(random_state)
     kind = rng_state.get("bit_generator")
-    if kind not in _BIT_GENERATORS:
+    if not isinstance(kind, str) or kind not in _BIT_GENERATORS:
         raise ModelFileError(path, f"unknown bit generator {kind!r} in rng_state")
     bit_generator = _BIT_GENERATORS[kind]()
     try:
@@ -835,4 +835,17 @@ def _make_generator(path, rng_state, random_state):
         # is an IndexError, a missing entry a KeyError, ...
         raise ModelFileError(path, f"invalid rng_state ({type(exc).__name__}: "
                              f"{exc})") from None
+    # positions numpy's setters take unchecked and its generators then index
+    # memory with: an MT19937 pos past its 624-word key crashed the process
+    # at the first draw
+    state = bit_generator.state   # numpy's own reading of what it took
+    checks = [("has_uint32", state["has_uint32"], 1)] if "has_uint32" in state else []
+    if kind == "MT19937":
+        checks.append(("state.pos", state["state"]["pos"], 624))
+    if kind == "Philox":
+        checks.append(("buffer_pos", state["buffer_pos"], 4))
+    for where, value, top in checks:
+        if not 0 <= int(value) <= top:
+            raise ModelFileError(path, f"invalid rng_state: {where} is {value}, "
+                                 f"outside 0..{top}")
     return np.random.Generator(bit_generator)

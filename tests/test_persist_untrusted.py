@@ -305,6 +305,15 @@ def _replace(name, content):
      "invalid rng_state"),
     (_edit_meta(lambda m: m["rng_state"].__setitem__("state", [1, 2])),
      "invalid rng_state"),
+    # numpy takes these positions unchecked; an MT19937 pos past its key
+    # crashed the process at the first draw (partial_fit)
+    (_edit_meta(lambda m: m.__setitem__("rng_state", {
+        "bit_generator": "MT19937", "state": {"key": [1] * 624, "pos": 10**7}})),
+     r"invalid rng_state: state.pos is 10000000, outside 0..624"),
+    (_edit_meta(lambda m: m.__setitem__("rng_state", {
+        "bit_generator": "Philox", "state": {"counter": [0] * 4, "key": [1, 2]},
+        "buffer": [0] * 4, "buffer_pos": 10**7, "has_uint32": 0, "uinteger": 0})),
+     r"invalid rng_state: buffer_pos is 10000000, outside 0..4"),
     (_replace("coef.npy", b"not an array at all"), "member 'coef' is not .npy data"),
     (_replace("classes.npy", b"\x93NUMPY\x01\x00"), "member 'classes' is truncated"),
     (_replace("w.npy", npy(np.zeros(3))[:-8]), "member 'w' declares 144 bytes"),
@@ -323,6 +332,7 @@ def _replace(name, content):
     (lambda raw: set_declared_size(raw, "mean.npy", 10**9), "declare"),
     (lambda raw: set_declared_size(raw, "mean.npy", 130), "Bad CRC-32"),
 ], ids=["no_rng_state", "no_metadata_key", "mt19937_short_key", "state_list",
+        "mt19937_pos", "philox_buffer_pos",
         "not_npy", "npy_truncated", "npy_short", "structured", "shape",
         "npy_version", "huge_header", "member_without_suffix", "extra_member",
         "directory_size", "size_lie_large", "size_lie_small"])
