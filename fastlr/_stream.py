@@ -133,7 +133,8 @@ class Run(NamedTuple):
     rows: int          # rows of the source
     parts: int         # parts per pass
     stored: int        # stored entries of sparse parts (0 for dense)
-    scan_seconds: float  # the first pass
+    scan_seconds: float  # the first pass (and the weighted statistics')
+    scans: int         # passes before the epochs: 2 for class-weighted statistics
     seconds: float     # the epochs
 
 
@@ -185,6 +186,19 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     classes = scan.classes
     if warm:   # refuses a previous fit on other features or classes
         model._warm_state(n, classes)
+    if on_classes is not None:
+        t1 = time.perf_counter()
+        on_classes(model, classes)
+        t0 += time.perf_counter() - t1   # (its compilation is not the scan's)
+    cw = _class_weights(model, classes, scan.counts)
+    if cw is not None and standardize and not warm:
+        # fit weighs the column statistics by the class weights, known only
+        # now: one more pass for them
+        scan = _scan(source, standardize, name, labels,
+                     lambda y: cw[model._encode(labels(y), classes)])
+        scans = 2
+    else:
+        scans = 1
     k = classes.shape[0]
     if warm:
         # a copy: the model keeps its state unless training succeeds
@@ -197,9 +211,6 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         state.mean[excluded] = 0.0
         state.scale[excluded] = np.inf
     scan_seconds = time.perf_counter() - t0
-    if on_classes is not None:
-        on_classes(model, classes)
-    cw = _class_weights(model, classes, scan.counts)
     rng = make_rng(model.random_state)
     state.rng = rng
     rate = AdaptiveRate(lr)
@@ -254,7 +265,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     model.loss_curve_ = losses
     model.validation_scores_ = None
     model.best_validation_score_ = None
-    return Run(scan.rows, scan.parts, scan.stored, scan_seconds, seconds)
+    return Run(scan.rows, scan.parts, scan.stored, scan_seconds, scans, seconds)
 
 
 def score(model, source):
@@ -309,9 +320,11 @@ class _Scan:
         return np.array([self.labels[c] for c in self.classes.tolist()])
 
 
-def _scan(source, standardize, name, labels):
+def _scan(source, standardize, name, labels, weights=None):
     """Labels (as ``labels(y)`` gives them), shape and (when
-    ``standardize``) column statistics of every part: one pass."""
+    ``standardize``) column statistics of every part: one pass. With
+    ``weights`` (a part's labels -> its rows' weights), the statistics are
+    weighted, as ``fit``'s are by its sample weights."""
     scan = _Scan()
     for data, y in source:
         scan.parts += 1
@@ -337,7 +350,11 @@ def _scan(source, standardize, name, labels):
             scan.labels[v] = scan.labels.get(v, 0) + c
         scan.rows += data.m
         if standardize:
-            mean, scale, mom = data.standardization(standardize, moments=True)
+            sw = None if weights is None else weights(y)
+            if sw is not None and not sw.any():
+                continue   # no weight: nothing to add to the statistics
+            mean, scale, mom = data.standardization(standardize, sw=sw,
+                                                    moments=True)
             mean, scale = mean[0], scale[0]
             if scan.first is None:
                 scan.first = (mean, scale, mom)
@@ -346,6 +363,8 @@ def _scan(source, standardize, name, labels):
                 scan.moments = _stats.merge(scan.moments, mom)
     if scan.rows == 0:
         raise ValueError(f"{name}: no data rows")
+    if standardize and scan.first is None:
+        raise ValueError(f"{name}: class_weight gives every row weight zero")
     try:
         refuse_one_class(scan.classes)
     except ValueError as exc:

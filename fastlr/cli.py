@@ -1534,8 +1534,13 @@ def _train_in_parts(args, params, warm, warm_meta, how):
             read.update(n_features=len(names), zero_based=zero_based)
         source = _stream.FileChunks(args.data, how[1], **read)
     dataset = io.Dataset(None, None, names, target, fmt, zero_based)
-    clf = warm.set_params(**params) if warm is not None else \
-        fastlr.LogisticRegression(**params)
+    # --class-weight's LABEL:W pairs become a dict once the first pass has
+    # found the classes (on_classes); until then the model has none
+    cw = params["class_weight"]
+    start = dict(params, class_weight=cw if cw is None or isinstance(cw, str | dict)
+                 else None)
+    clf = warm.set_params(**start) if warm is not None else \
+        fastlr.LogisticRegression(**start)
 
     def on_classes(model, classes):
         params["class_weight"] = _class_weight_param(params["class_weight"],
@@ -1550,8 +1555,10 @@ def _train_in_parts(args, params, warm, warm_meta, how):
     if how != "in place":
         chunks = "1 chunk" if info.parts == 1 else f"{info.parts:,} chunks"
         reading = (f"in {chunks} of at most {how[1]:,} rows, "
-                   f"{clf.n_iter_ + 2} passes over the file (the column "
-                   "statistics, one per epoch, the accuracy)")
+                   f"{clf.n_iter_ + info.scans + 1} passes over the file (the "
+                   "column statistics" + (", weighted by class in a second"
+                                          if info.scans == 2 else "")
+                   + ", one per epoch, the accuracy)")
     return _Trained(
         clf, _read_as(cols, dataset), f"{info.rows:,}", info.rows,
         _describe_shape(info.rows, len(names), info.stored if fmt == "svmlight"
@@ -1559,8 +1566,11 @@ def _train_in_parts(args, params, warm, warm_meta, how):
         fmt == "svmlight", info.seconds, _stream.score(clf, source),
         plot_xy=source.head(100_000) if len(names) == 2 else None,
         reading=reading,
-        timing=f"JIT compilation excluded; the first pass, for the column "
-               f"statistics and labels, took {info.scan_seconds:.3f} s more")
+        timing="JIT compilation excluded; " + (
+            "the first pass, for the column statistics and labels, took"
+            if info.scans == 1 else "the first two passes, for the labels and the "
+            "class-weighted column statistics, took") +
+        f" {info.scan_seconds:.3f} s more")
 
 
 def _print_table(lines):

@@ -414,3 +414,31 @@ def test_warm_start_in_place_is_the_whole_read(files, tmp_path, capsys):
     assert part["reading"].startswith("memory-mapped")
     assert_same_model(p, w)
     np.testing.assert_array_equal(p.training_state_.scale, w.training_state_.scale)
+
+
+@pytest.mark.parametrize("weights", [("--class-weight", "1:5"),
+                                     ("--class-weight", "balanced")],
+                         ids=["pairs", "balanced"])
+@pytest.mark.parametrize("kind", ["csv", "svm", "npy"])
+def test_class_weights_in_one_chunk_are_the_whole_read(files, tmp_path, capsys, kind,
+                                                       weights):
+    """--class-weight on a file read in parts: LABEL:W pairs were refused
+    there ('class_weight must be a dict'), and the column statistics were
+    not weighted by class as fit's are, so one chunk (or an .npy in place)
+    was not fit's model. A second pass weighs them."""
+    idx = {"csv": 0, "svm": 1, "npy": 2}[kind]
+    y = files["y"]
+    skewed = tmp_path / f"skewed_{kind}"
+    skewed.mkdir()
+    keep = (y == 0) | (np.arange(y.shape[0]) % 4 == 0)   # classes 3:1 or so
+    path = list(write_files(skewed, files["X"][keep], y[keep]).values())[idx]
+    whole, w = train(capsys, path, tmp_path / "w.npz", "--chunk-rows", 0, *weights)
+    part, p = train(capsys, path, tmp_path / "p.npz", *weights,
+                    *(() if kind == "npy" else ("--chunk-rows", 10**6)))
+    assert "reading" not in whole
+    assert ("in place" if kind == "npy" else "weighted by class in a second") \
+        in part["reading"]
+    assert_same_model(p, w)
+    np.testing.assert_allclose(p.training_state_.mean, w.training_state_.mean, **TOL)
+    np.testing.assert_allclose(p.training_state_.scale, w.training_state_.scale,
+                               **TOL)
