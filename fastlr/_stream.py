@@ -186,6 +186,19 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     classes = scan.classes
     if warm:   # refuses a previous fit on other features or classes
         model._warm_state(n, classes)
+    def encoded(y):
+        lab = labels(y)
+        y01 = model._encode(lab, classes)
+        # a label the first pass did not see (the file changed since): its
+        # code would index past the model's classes
+        seen = classes[np.minimum(y01, classes.shape[0] - 1)] == lab
+        if not seen.all():
+            raise ValueError(
+                f"{name}: a part holds the label {_shown(lab[~seen][:1])}, which "
+                f"the first pass did not find (classes {_shown(classes)}): the "
+                "file changed while training; train again")
+        return y01
+
     if on_classes is not None:
         t1 = time.perf_counter()
         on_classes(model, classes)
@@ -194,9 +207,11 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     if cw is not None and standardize and not warm:
         # fit weighs the column statistics by the class weights, known only
         # now: one more pass for them
-        scan = _scan(source, standardize, name, labels,
-                     lambda y: cw[model._encode(labels(y), classes)])
-        scans = 2
+        again = _scan(source, standardize, name, labels, lambda y: cw[encoded(y)])
+        if again.n != scan.n or not np.array_equal(again.classes, classes):
+            raise ValueError(f"{name}: the file changed between the first two "
+                             "passes (its columns or labels); train again")
+        scan, scans = again, 2
     else:
         scans = 1
     k = classes.shape[0]
@@ -220,7 +235,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     def codes(y):
         if id(y) in coded:
             return coded[id(y)]
-        y01 = model._encode(labels(y), classes)
+        y01 = encoded(y)
         out = y01, (cw[y01] if cw is not None else np.empty(0))
         if isinstance(source, TableInPlace):
             coded[id(y)] = out
@@ -229,6 +244,10 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     def run_one(_blocks, _block):
         total = weight = 0.0
         for data, y in source:
+            if data.n != scan.n:
+                raise ValueError(
+                    f"{name}: a part has {data.n} columns, the first pass found "
+                    f"{scan.n}: the file changed while training; train again")
             y01, sw = codes(y)
             losses, _ = sgd(data, y01, sw, state, batch_size=batch_size, epochs=1,
                             lr=rate.lr, shuffle=model.shuffle, rng=rng,

@@ -442,3 +442,50 @@ def test_class_weights_in_one_chunk_are_the_whole_read(files, tmp_path, capsys, 
     np.testing.assert_allclose(p.training_state_.mean, w.training_state_.mean, **TOL)
     np.testing.assert_allclose(p.training_state_.scale, w.training_state_.scale,
                                **TOL)
+
+
+@pytest.mark.parametrize("change, words", [
+    ("wider", "a part has 6 columns, the first pass found 3"),
+    ("narrower", "a part has 2 columns, the first pass found 3"),
+    ("new_label", "a part holds the label 9, which the first pass did not find"),
+    ("weighted", "the file changed between the first two passes")])
+def test_a_file_that_changes_between_passes_is_refused(tmp_path, capsys, monkeypatch,
+                                                       change, words):
+    """Each epoch reads the file again: one replaced after the first pass
+    (a writer, an mv) trained silently on other columns, or coded an unseen
+    label past the model's classes (kernels without bounds checks: garbage
+    weights, a negative loss, exit 0). Every pass now checks its columns
+    and labels against the first; no model file is written."""
+    from fastlr import io as fio
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "live.csv"
+
+    def write(ncol, labels=(0, 1, 2), nrows=200):
+        X = rng.normal(size=(nrows, ncol))
+        y = np.array(labels)[rng.integers(0, len(labels), nrows)]
+        lines = [",".join([f"f{j}" for j in range(ncol)] + ["label"])]
+        lines += [",".join(map(str, r)) + f",{t}" for r, t in zip(X, y, strict=True)]
+        path.write_text("\n".join(lines) + "\n")
+
+    write(3)
+    original = fio.iter_chunks
+    passes = [0]
+
+    def rewriting(*args, **kwargs):
+        yield from original(*args, **kwargs)
+        passes[0] += 1
+        if passes[0] == 1:
+            {"wider": lambda: write(6), "narrower": lambda: write(2),
+             "new_label": lambda: write(3, labels=(0, 1, 2, 9)),
+             "weighted": lambda: write(3, labels=(0, 1))}[change]()
+
+    monkeypatch.setattr(fio, "iter_chunks", rewriting)
+    model = tmp_path / "m.npz"
+    extra = ["--class-weight", "balanced"] if change == "weighted" else []
+    code = cli.main(["train", str(path), "--chunk-rows", "50", "--solver", "sgd",
+                     "--epochs", "3", "--model", str(model), "--quiet", *extra])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert words in err and "train again" in err, err
+    assert not model.exists()
