@@ -1198,7 +1198,11 @@ def _read_csv(spec, delimiter):
     if table is not None:
         X = np.ascontiguousarray(table[:, feats])
         y = None if t is None else table[:, t]
-        if np.isfinite(X).all() and (y is None or np.isfinite(y).all()):
+        # labels at or beyond 2**53 lost their last digits as float64
+        # (2**53 + 1 read as 2**53: two classes merged): the exact reader
+        # parses them as integers, as the chunked reader does
+        if np.isfinite(X).all() and (y is None or (np.isfinite(y).all() and
+                                                   not (np.abs(y) >= 2.0**53).any())):
             return Dataset(X, y, [header[j] for j in feats],
                            None if t is None else header[t], "csv")
     # the exact reader: slower, but finds the line of any problem

@@ -94,6 +94,20 @@ def test_csv_whole_float_labels_become_int_and_fractional_stay_float(tmp_path, t
     assert y.dtype == np.float64 and set(y.tolist()) == {0.5, 1.5}
 
 
+def test_csv_integer_labels_beyond_2_53_stay_apart(tmp_path, table):
+    """2**53 + 1 parsed as float64 is 2**53: the whole-file fast path merged
+    the two classes (the chunked reader kept them apart); both now parse
+    such labels as integers."""
+    X, _ = table
+    big = ["5", str(2**53), str(2**53 + 1)] * 16 + ["5", "5"]
+    path = write(tmp_path / "big.csv", csv_text(X, big))
+    _, y = read_xy(path)
+    assert y.dtype == np.int64
+    assert sorted(set(y.tolist())) == [5, 2**53, 2**53 + 1]
+    chunked = np.concatenate([c[1] for c in io.iter_chunks(path, 7)])
+    np.testing.assert_array_equal(chunked, y)
+
+
 @pytest.mark.parametrize("target, feats, label_col", [
     (None, [0, 1, 2], 3), ("label", [0, 1, 2], 3), ("b", [0, 2, 3], 1),
     ("0", [1, 2, 3], 0), ("-2", [0, 1, 3], 2), (1, [0, 2, 3], 1),
