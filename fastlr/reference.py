@@ -66,7 +66,8 @@ from ._validation import (
     weights_as,
 )
 
-__all__ = ["sigmoid", "log_loss", "gradients", "train", "predict_proba",
+__all__ = ["sigmoid", "log_loss", "gradients", "train", "decision_function",
+           "predict_proba",
            "predict", "accuracy", "softplus", "row_losses", "column_stats",
            "train_multinomial", "train_many", "loss_grad"]
 
@@ -526,6 +527,13 @@ def _decision(X, w, b):
     """
     with np.errstate(over="ignore", invalid="ignore"):
         return (X.astype(np.float64) @ w + b).astype(X.dtype)
+
+
+def decision_function(X, w, b):
+    """``X @ w + b``, dtype of X; see :func:`fastlr.decision_function`."""
+    X = check_X(X, accept_sparse=True)
+    w, b = check_weights(w, b, X.shape[1])
+    return _decision(X, w, b)
 
 
 def predict_proba(X, w, b):

@@ -218,6 +218,9 @@ FUNCTIONS = {
         core.gradients, reference.gradients,
         lambda f, d, kw: _parts(["dw", "db"], f(d.X, d.y, d.p)),
         {"dw": "x", "db": "float64"}),
+    "decision_function": Function(
+        core.decision_function, reference.decision_function,
+        lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]), {"": "x"}),
     "predict_proba": Function(
         core.predict_proba, reference.predict_proba,
         lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]), {"": "x"}),
