@@ -319,7 +319,14 @@ def _classes_for_saving(classes):
     if classes.dtype.kind == "S":
         return classes.astype(str)
     if classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes):
-        return classes.astype(str)  # e.g. labels from a pandas object column
+        text = classes.astype(str)  # e.g. labels from a pandas object column
+        # NumPy's text arrays drop trailing NUL characters: 'a' and 'a\x00'
+        # would be saved as one label twice, which load refuses
+        if any(c != t for c, t in zip(classes.tolist(), text.tolist(), strict=True)):
+            raise ValueError(f"classes_ {classes.tolist()!r} cannot be saved: a "
+                             "label ends with a NUL character, which NumPy's "
+                             "text arrays drop")
+        return text
     raise TypeError(f"classes_ of dtype {classes.dtype} cannot be saved without "
                     "pickle; use numeric or string labels")
 

@@ -411,3 +411,17 @@ def test_multiclass_file_with_binary_shaped_state_is_rejected(tmp_path, data):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ModelFileError, match="'w'"):
         fastlr.load(tmp_path / "bad.npz")
+
+
+def test_labels_ending_in_nul_are_refused_by_save(tmp_path):
+    """NumPy's text arrays drop trailing NULs: object labels 'a' and 'a\\x00'
+    were saved as 'a' twice, a file load then refused. save refuses them
+    and writes nothing."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = np.array(["a", "a\x00"], dtype=object)[(X[:, 0] > 0).astype(int)]
+    clf = LogisticRegression(max_iter=2, tol=None, solver="sgd").fit(X, y)
+    path = tmp_path / "m.npz"
+    with pytest.raises(ValueError, match="ends with a NUL character"):
+        fastlr.save(clf, path)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
