@@ -1043,10 +1043,14 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
             _check_column(args.data, header, target, "target column", "--target")
         for column in drop:
             _check_column(args.data, header, column, "column", "--drop")
+        train_id = data_meta.get("id") if data_meta.get("format") == "csv" else None
         if id_col is not None:
             _check_column(args.data, header, id_col, "column", "--id")
-        elif data_meta.get("id") in header and data_meta.get("id") != target:
-            id_col = data_meta["id"]  # train's --id: predict writes it
+        elif train_id in header and train_id != target:
+            id_col = train_id  # train's --id: predict writes it
+        if train_id in header and train_id not in (id_col, target) and \
+                train_id not in drop:
+            drop.append(train_id)   # another --id asked for: still no feature
         # the columns the model was trained without, where DATA has them
         drop += [c for c in recorded if c in header and c not in drop
                  and c != id_col and c != target]
@@ -1061,9 +1065,25 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
         if id_col is not None and _is_index(id_col):
             id_col = int(id_col)
         rid = data_meta.get("id") if data_meta.get("format") == "npy" else None
-        if id_col is None and isinstance(rid, int) and not isinstance(rid, bool):
+        if isinstance(rid, bool) or not isinstance(rid, int):
+            rid = None
+        if id_col is None:
             id_col = rid
+        elif rid is not None and rid != id_col and rid not in drop:
+            drop.append(rid)   # another --id asked for: still no feature
         drop += [c for c in recorded if c not in drop and c != id_col]
+    elif fmt == "npz":
+        rid = data_meta.get("id") if data_meta.get("format") == "npz" else None
+        if id_col is None and isinstance(rid, str) and _npz_has(args.data, rid):
+            id_col = rid   # train's --id: predict writes it
+        if id_col is not None:
+            if str(id_col) in ("X", target or "y"):
+                what = "feature matrix" if str(id_col) == "X" else "label array"
+                raise CLIError(f"{args.data}: --id: {str(id_col)!r} is the "
+                               f"{what}, not an ID array")
+            if not _npz_has(args.data, str(id_col)):
+                raise CLIError(f"{args.data}: --id: no array {str(id_col)!r} in "
+                               "the file")
     elif id_col is not None and fmt == "svmlight":
         raise CLIError(f"{args.data}: --id: svmlight files have no ID column")
     if id_col is not None and fmt in ("csv", "npy") and id_col not in drop:
@@ -1095,6 +1115,17 @@ def _read_data(args, labels, model=None, data_meta=None):
         out.ids = io.read_column(args.data, column, fmt=cols.fmt,
                                  delimiter=args.delimiter)
     return out
+
+
+def _npz_has(path, name):
+    """Whether the .npz archive ``path`` holds an array ``name``."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return f"{name}.npy" in archive.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False   # reading it says what is wrong
 
 
 def _read_as(cols, data):
@@ -1139,8 +1170,8 @@ def _data_metadata(args, read):
         meta["zero_based"] = bool(data.zero_based)
     if read.ignored:
         meta["ignored"] = read.ignored
-    if read.id_name is not None and data.format in ("csv", "npy"):
-        meta["id"] = read.id_name if data.format == "csv" else int(read.id_name)
+    if read.id_name is not None and data.format in ("csv", "npy", "npz"):
+        meta["id"] = int(read.id_name) if data.format == "npy" else read.id_name
     return meta
 
 

@@ -157,6 +157,40 @@ def test_predict_carries_the_id_column(iris, tmp_path):
                         enumerate(clf.predict(iris["X"][:5]).tolist())]
 
 
+def test_predict_with_another_id_leaves_train_s_id_out(iris, tmp_path):
+    """--id naming another column at predict: train's --id column is still
+    not a feature (it was taken as one, and the column count refused)."""
+    res = fastlr_cmd("predict", "--model", iris["model"], iris["csv"], "--id", "note")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.reader(res.stdout.splitlines()))
+    assert rows[0] == ["note", "label"]
+    clf = fastlr.load(iris["model"])
+    assert [r[1] for r in rows[1:]] == clf.predict(iris["X"]).tolist()
+
+
+def test_npz_id_is_recorded_and_written_by_predict(tmp_path):
+    """train --id on an .npz names an ID array: recorded in the model like a
+    CSV's, so predict writes it; the feature matrix or the labels are
+    refused as IDs, and so is an array the file does not have."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    path = tmp_path / "ids.npz"
+    np.savez(path, X=X, y=(X[:, 0] > 0).astype(int),
+             case=np.array([f"c{i}" for i in range(60)]))
+    model = tmp_path / "m.npz"
+    res = fastlr_cmd("train", path, "--id", "case", "--model", model, "--quiet",
+                     "--solver", "sgd", "--epochs", "3")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.reader(fastlr_cmd("predict", "--model", model, path).stdout
+                           .splitlines()))
+    assert rows[0] == ["case", "label"]
+    assert [r[0] for r in rows[1:]] == [f"c{i}" for i in range(60)]
+    for bad, words in (("X", "'X' is the feature matrix"),
+                       ("y", "'y' is the label array"),
+                       ("nope", "no array 'nope' in the file")):
+        clean_error(fastlr_cmd("train", path, "--id", bad, "--quiet"), words)
+
+
 def test_a_renamed_header_is_refused_unless_by_position(iris, tmp_path):
     renamed = tmp_path / "renamed.csv"
     lines = iris["csv"].read_text().splitlines()
