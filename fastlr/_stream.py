@@ -104,12 +104,24 @@ class TableInPlace:
 
     parts = 1
 
-    def __init__(self, table, y, features):
+    def __init__(self, table, y, features, name="X"):
         self.features = list(features)
         self.excluded = [j for j in range(table.shape[1]) if j not in
                          set(self.features)]
         self.data = _Columns(check_X(table, finite=False), len(self.features))
-        check_finite(self.data)
+        try:
+            check_finite(self.data)
+        except ValueError:
+            # named as the file readers name it: 1-based row, feature number
+            for i in range(0, table.shape[0], 4096):
+                bad = np.argwhere(~np.isfinite(table[i:i + 4096][:, self.features]))
+                if bad.shape[0]:
+                    r, j = (int(v) for v in bad[0])
+                    raise ValueError(
+                        f"{name}: row {i + r + 1}, feature {j + 1} is "
+                        f"{table[i + r, self.features[j]]}; fastlr needs finite "
+                        "numbers") from None
+            raise
         self.y = y
 
     def __iter__(self):

@@ -1554,7 +1554,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                            "the columns by name")
     if how == "in place":
         mapped = io.map_npy(args.data, target=cols.target, drop=drop)
-        source = _stream.TableInPlace(mapped.table, mapped.y, mapped.features)
+        source = _stream.TableInPlace(mapped.table, mapped.y, mapped.features,
+                                      name=args.data)
         target = mapped.target
         reading = ("memory-mapped and trained on in place, not copied (the "
                    "columns that are not features stay out of the model)")

@@ -489,3 +489,21 @@ def test_a_file_that_changes_between_passes_is_refused(tmp_path, capsys, monkeyp
     assert code == 1, err
     assert words in err and "train again" in err, err
     assert not model.exists()
+
+
+@pytest.mark.parametrize("chunk_rows", [None, "0", "5"], ids=["in_place", "whole",
+                                                              "chunks"])
+def test_a_nan_in_an_npy_is_named_alike_however_it_is_read(tmp_path, capsys,
+                                                          chunk_rows):
+    """The same cell, named by file, 1-based row and feature number on every
+    reading path (in place it was 'X contains NaN or infinity (first at row
+    3, column 1)': no file, 0-based)."""
+    X = np.random.default_rng(0).normal(size=(10, 2))
+    X[3, 1] = np.nan
+    path = tmp_path / "nanx.npy"
+    np.save(path, np.column_stack([X, np.arange(10) % 2]))
+    extra = ["--solver", "sgd"] if chunk_rows is None else ["--chunk-rows", chunk_rows]
+    code = cli.main(["train", str(path), "--quiet", *extra])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"fastlr: error: {path}: row 4, feature 2 is nan" in err, err
