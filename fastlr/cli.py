@@ -606,7 +606,7 @@ def _add_bench(sub, common):
                    help="skip the NumPy reference (slow at small batches)")
     p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
     p.add_argument("--full", action="store_true",
-                   help="the full table of performance targets (P1-P11, S1, "
+                   help="the full table of performance targets (P1-P15, S1-S5, "
                    "M1-M5, O1-O4)")
     p.add_argument("--dask", action="store_true",
                    help="the Dask cost model instead: an epoch on a LocalCluster "

@@ -306,7 +306,10 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         stored entries only and updates only the weights of the columns
         present in each batch (lazy updates; see
         :mod:`fastlr._kernels.sparse`): an epoch costs O(nnz + n). It runs
-        on one thread. Results equal the dense path's on ``X.toarray()``
+        on one thread, or on ``n_threads`` when given for one binary model
+        with an L2 penalty or none in batches of at least
+        ``SPARSE_PARALLEL_MIN_BATCH`` (256) rows (bit-identical to one
+        thread). Results equal the dense path's on ``X.toarray()``
         (with ``standardize="scale"`` for ``standardize=True``) up to
         rounding.
     y : array_like of shape (m,)
@@ -576,8 +579,10 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     column means fold out of the loops (the usual case), where the joint
     run sums each logit and gradient two rows by four models at a time, the
     same sums in another order, so that a chunk is read once for all
-    models: equal to rounding there (1e-12 relative, tested). See ``rows``
-    in :func:`train` for how a row subset is batched. With folds, ``tol``
+    models, and for two-class models on CSR X with an L2 penalty or none,
+    which alone take the lean sparse epoch (four partial sums per logit,
+    libm's exp): equal to rounding there (1e-12 relative, tested). See
+    ``rows`` in :func:`train` for how a row subset is batched. With folds, ``tol``
     and ``learning_rate="adaptive"`` watch each model's held-out loss,
     which :func:`train` does not see: with them, a fold's model stops (or
     lowers its rate) where ``train`` would not, and differs from it.

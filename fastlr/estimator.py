@@ -65,7 +65,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     ``X`` may be a scipy.sparse matrix (any format; CSR is used without a
     copy): sparse input trains in CSR kernels that touch only the stored
     entries and, each step, only the weights of the columns present in the
-    batch (see :func:`fastlr.train`), on one thread.
+    batch (see :func:`fastlr.train`), on one thread (the estimator takes no
+    ``n_threads``).
 
     ``X`` may also be a ``dask.array`` (dense or CSR blocks) or a dask
     DataFrame (columns as features), with ``y`` and ``sample_weight`` as
@@ -170,8 +171,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``coef_`` and ``intercept_`` are always in raw feature space. In
         ``fit``, the statistics are weighted by ``sample_weight`` (times the
         class weights): each row counts as often as its weight, as if rows
-        were repeated or, for weight 0, dropped (``partial_fit`` takes them
-        unweighted from its first chunk).
+        were repeated or, for weight 0, dropped (``partial_fit`` keeps
+        running statistics over every chunk it is given, unweighted).
     shuffle : {True, False, "blocks", "rows"}, default True
         Reshuffle each epoch: by blocks of consecutive rows (True, "blocks";
         sequential memory access), by single rows ("rows"), or not (False).
@@ -426,7 +427,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     @unchanged_on_error
     def fit(self, X, y, sample_weight=None):
-        """Fit the model on (X, y) for up to ``max_iter`` epochs.
+        """Fit the model on (X, y) for up to ``max_iter`` passes (SGD epochs
+        and solver iterations, see ``solver``).
 
         Parameters
         ----------
