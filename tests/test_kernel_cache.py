@@ -263,3 +263,90 @@ def test_a_cached_kernel_loads_without_its_bitcode_and_still_links(tmp_path):
     assert second["linked"] >= 1
     expected = [0.5 * x0 - x1 + 0.25 for x0, x1 in ((0, 1), (2, 3), (4, 5))]
     assert first["out"] == second["out"] == second["out2"] == expected
+
+
+def test_a_failed_compilation_releases_its_lock(tmp_path):
+    """A cache miss takes the signature's lock, which save releases; a
+    compilation interrupted before save (Ctrl-C in a notebook, an error)
+    held it until the process ended, and every other process sharing the
+    cache waited LOCK_TIMEOUT (600 s) for it. The dispatchers' compile now
+    releases it whatever happens."""
+    import functools
+
+    from fastlr._kernels import cache, dense
+
+    assert isinstance(dense.epoch.compile, functools.partial)
+    cache_file = dense.epoch._cache._cache_file
+    lock = str(tmp_path / "signature.lock")
+    cache_file._held = cache._flock(lock, 1.0)
+    assert cache._flock(lock, 0.0) is None    # held: another process would wait
+
+    def interrupted(sig):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cache._compile_releasing(interrupted, cache_file, ())
+    assert cache_file._held is None
+    fd = cache._flock(lock, 0.0)
+    assert fd is not None
+    cache._unlock(fd)
+
+
+def test_a_relative_cache_dir_is_made_absolute_at_import(tmp_path):
+    """FASTLR_CACHE_DIR=cache was resolved again at each use: a process
+    that changed directory after import (a daemon, a notebook) missed its
+    warm cache, scattered new ones, or failed where it could not write."""
+    site = _copy_package(tmp_path)
+    proc = _run(site, """
+        import json
+        from fastlr._kernels import cache
+        print(json.dumps({"directory": cache.DIRECTORY}))
+        """, env={"FASTLR_CACHE_DIR": "rel-cache"})
+    directory = _result(proc)["directory"]
+    assert os.path.isabs(directory)
+    assert directory.startswith(str(site / "rel-cache"))
+
+
+def test_a_corrupt_cache_entry_is_a_miss(tmp_path):
+    """A truncated entry (a full disk, a killed writer) made every call of
+    the kernel fail with an UnpicklingError, in every process, until the
+    directory was deleted by hand; it is now compiled again and written
+    over."""
+    site = _copy_package(tmp_path)
+    env = {"FASTLR_CACHE_DIR": str(tmp_path / "cache")}
+    code = """
+        import json
+        import numpy as np
+        import fastlr
+        from fastlr._kernels import cache
+        p = fastlr.sigmoid(np.array([0.0, 1.0]))
+        print(json.dumps({"p": p.tolist(), "directory": cache.DIRECTORY}))
+        """
+    first = _result(_run(site, code, env=env))
+    entries = [p for p in Path(first["directory"]).iterdir()
+               if p.suffix in (".nbc", ".nbi")]
+    assert entries
+    for path in entries:
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    for _ in range(2):   # compiled again and written over, then loaded
+        assert _result(_run(site, code, env=env))["p"] == first["p"]
+
+
+def test_pruning_keeps_directories_in_recent_use(tmp_path):
+    """Each install's import touches its own fingerprint directory; pruning
+    beyond the KEEP newest deleted a filled directory that a long-running
+    process of another install was loading from. Only directories unused
+    for PRUNE_AGE go."""
+    from fastlr._kernels import cache
+
+    now = time.time()
+    ages = {f"{i:020x}": age for i, age in enumerate(
+        [0, 10, 20, 30, 3600, cache.PRUNE_AGE + 60, cache.PRUNE_AGE + 120])}
+    for name, age in ages.items():
+        d = tmp_path / name
+        d.mkdir()
+        (d / "k.nbi").write_bytes(b"x")
+        os.utime(d, (now - age, now - age))
+    cache._prune(str(tmp_path), cache.KEEP)
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {n for n, age in ages.items() if age < cache.PRUNE_AGE}

@@ -68,8 +68,11 @@ from .._version import __version__
 #: compiling it itself.
 LOCK_TIMEOUT = 600.0
 
-#: Fingerprint directories kept per location (the newest by use).
+#: Fingerprint directories kept per location (the newest by use); older ones
+#: go only once unused for PRUNE_AGE seconds (a long-running process of
+#: another install may still load from its directory).
 KEEP = 4
+PRUNE_AGE = 7 * 24 * 3600.0
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -104,8 +107,8 @@ def fingerprint():
 
 def _roots():
     env = os.environ.get("FASTLR_CACHE_DIR")
-    if env:
-        return [env]
+    if env:   # absolute now: the process may change directory later
+        return [os.path.abspath(env)]
     from numba.misc.appdirs import AppDirs
 
     uid = os.getuid() if hasattr(os, "getuid") else "user"
@@ -131,16 +134,20 @@ def _populated(path):
 
 
 def _prune(root, keep):
-    """Remove all but the ``keep`` most recently used fingerprint directories
-    (only directories named like a fingerprint, holding only cache files)."""
+    """Remove the fingerprint directories beyond the ``keep`` most recently
+    used that have not been used for :data:`PRUNE_AGE` (only directories
+    named like a fingerprint, holding only cache files)."""
     try:
         entries = [os.path.join(root, d) for d in os.listdir(root)
                    if len(d) == 20 and all(c in "0123456789abcdef" for c in d)]
         entries.sort(key=os.path.getmtime, reverse=True)
     except OSError:
         return
+    now = time.time()
     for d in entries[keep:]:
         with contextlib.suppress(OSError):
+            if now - os.path.getmtime(d) < PRUNE_AGE:
+                continue
             names = os.listdir(d)
             if all(n.endswith((".nbi", ".nbc", ".lock")) or ".tmp." in n
                    for n in names):
@@ -264,14 +271,24 @@ class KernelCacheFile(_IndexDataCacheFile):
     def _digest(key):
         return hashlib.sha256(repr(key).encode()).hexdigest()[:16]
 
+    def _read(self, key):
+        try:
+            return super().load(key)
+        except Exception:
+            # a truncated or corrupt entry (a full disk, a killed writer):
+            # a miss, compiled again and written over
+            return None
+
     def load(self, key):
-        data = super().load(key)
+        data = self._read(key)
         if data is None and MODE == "rw" and self._held is None:
             # compile it under the signature's lock; another process may be
-            # compiling it right now: wait for it, then look again
+            # compiling it right now: wait for it, then look again. The lock
+            # is released by save, or by the dispatcher's compile if that
+            # fails (see install)
             self._held = _flock(f"{self._index_path}.{self._digest(key)}.lock",
                                 LOCK_TIMEOUT)
-            data = super().load(key)
+            data = self._read(key)
             if data is not None:
                 self._release()
         return data
@@ -284,7 +301,10 @@ class KernelCacheFile(_IndexDataCacheFile):
             self._save_data(name, data)              # data first, then the index
             fd = _flock(self._index_path + ".lock", LOCK_TIMEOUT)
             try:
-                overloads = self._load_index()
+                try:
+                    overloads = self._load_index()
+                except Exception:   # a corrupt index: written anew
+                    overloads = {}
                 overloads[key] = name
                 self._save_index(overloads)
             finally:
@@ -427,6 +447,11 @@ def install(dispatcher):
                                            "_enabled", "_index_key", "_impl")) \
                 and hasattr(dispatcher, "_compilation_chain_init_hook"):
             cache.load_overload = types.MethodType(load_overload, cache)
+            # a compilation that fails (Ctrl-C in a notebook, an error)
+            # releases the signature's lock taken by the cache miss: held,
+            # it would stall every other process for LOCK_TIMEOUT
+            dispatcher.compile = functools.partial(
+                _compile_releasing, dispatcher.compile, cache._cache_file)
             # numba runs this hook before any first call to load the numba
             # extensions of every installed package (it reads the metadata
             # of all of them, 0.1 s); the kernels take only NumPy arrays and
@@ -437,6 +462,13 @@ def install(dispatcher):
 
 def _no_hook():
     pass
+
+
+def _compile_releasing(compile, cache_file, sig):
+    try:
+        return compile(sig)
+    finally:
+        cache_file._release()   # nothing when save has released it
 
 
 def _register_locator():
