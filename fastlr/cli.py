@@ -675,8 +675,17 @@ def _add_compile(sub, common):
 
 
 def _compile(args):
+    from ._kernels import cache
     from ._precompile import precompile
 
+    # with nothing to keep the kernels in, say so before minutes of compiling
+    if cache.MODE == "off":
+        raise CLIError("the kernel cache is off (FASTLR_NUMBA_CACHE=0): "
+                       "compiled kernels could not be kept")
+    if cache.MODE == "none":
+        raise CLIError("no writable or pre-filled kernel cache directory: "
+                       "compiled kernels could not be kept; set FASTLR_CACHE_DIR "
+                       "to a writable folder")
     quiet = getattr(args, "quiet", False)
 
     def progress(name, seconds):
@@ -692,13 +701,6 @@ def _compile(args):
     _out(f"cache: {report.directory} ({mode}), CPU: {report.cpu}")
     if report.complete:
         return EXIT_OK
-    if report.mode == "off":
-        raise CLIError("the kernel cache is off (FASTLR_NUMBA_CACHE=0): the "
-                       "compiled kernels were not kept")
-    if report.mode == "none":
-        raise CLIError("no writable or pre-filled kernel cache directory: the "
-                       "compiled kernels were not kept; set FASTLR_CACHE_DIR to "
-                       "a writable folder")
     raise CLIError(f"the kernel cache {report.directory} is read-only and lacked "
                    f"{report.compiled} kernel signatures (compiled in this process "
                    "only): run fastlr compile where it is writable (as the user "

@@ -160,8 +160,8 @@ def test_npy_in_place_copies_no_table(tmp_path, monkeypatch):
     seen = []
     real = _stream.TableInPlace.__init__
 
-    def spy(self, table, y, features):
-        real(self, table, y, features)
+    def spy(self, table, y, features, **kwargs):
+        real(self, table, y, features, **kwargs)
         seen.append(self.data.X)
 
     monkeypatch.setattr(_stream.TableInPlace, "__init__", spy)

@@ -233,17 +233,25 @@ def test_fastlr_compile_command():
 ], ids=["off", "none", "read-only-incomplete", "read-only-complete", "writable"])
 def test_fastlr_compile_exit_status(monkeypatch, capsys, mode, compiled, message):
     """Exit 0 when the cache holds every kernel afterwards; otherwise one
-    error line that says why nothing (or not everything) was kept, exit 1.
-    (precompile is replaced: the modes are those of other processes.)"""
+    error line that says why nothing (or not everything) was kept, exit 1;
+    with no cache at all ("off", "none") at once, before compiling for
+    minutes. (precompile and the mode are replaced: the modes are those of
+    other processes.)"""
     from fastlr import cli
+    from fastlr._kernels import cache
 
     report = _precompile.PrecompileReport("/cache/dir", mode, "cpu", compiled,
                                           1, 0.1)
+    ran = []
     monkeypatch.setattr(_precompile, "precompile",
-                        lambda progress=None, n_jobs=1: report)
+                        lambda progress=None, n_jobs=1: ran.append(1) or report)
+    monkeypatch.setattr(cache, "MODE", mode)
     code = cli.main(["compile", "--quiet"])
     out, err = capsys.readouterr()
-    assert f"compiled {compiled} kernel signatures and loaded 1" in out
+    if mode in ("off", "none"):
+        assert not ran and out == ""
+    else:
+        assert f"compiled {compiled} kernel signatures and loaded 1" in out
     if message is None:
         assert code == 0 and err == ""
     else:
