@@ -125,7 +125,7 @@ def _direction(pg, pairs):
 
 
 def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
-             callback=None, first_step=None):
+             callback=None, first_step=None, floor=None):
     """Minimize ``fun(x)[0] + l1 * sum |x[mask]|`` from ``x0``: the run of
     :func:`iterate`, each trial point evaluated by ``fun``.
 
@@ -165,13 +165,23 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
         when the caller can estimate the curvature there, or None. Without
         it (or when it returns None or a step that is not finite and
         positive) the first trial is ``min(1, 1 / |pg|)``.
+    floor : callable(g) -> float, or None
+        A decrease of ``F`` that some step is sure to reach from a point of
+        gradient ``g`` (from a bound on the curvature along some
+        coordinates): the run does not stop on ``tol`` while it exceeds
+        ``tol F``. The quasi-Newton model's prediction can miss it when
+        the curvature differs by orders of magnitude between coordinates
+        (a strong penalty on the weights, none on the intercept: scaled by
+        the weights' curvature, the model predicted the intercept's long
+        way down to be 1e-6 of ``F`` and the run stopped at an intercept
+        near 0, far from the prior's logit).
 
     Returns
     -------
     Result
     """
     run = iterate(x0, tol=tol, max_iter=max_iter, l1=l1, mask=mask, memory=memory,
-                  callback=callback, first_step=first_step)
+                  callback=callback, first_step=first_step, floor=floor)
     try:
         x = next(run)
         while True:
@@ -180,7 +190,8 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
         return done.value
 
 
-def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None):
+def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None,
+                  floor=None):
     """Minimize K objectives at once, each by its own run of :func:`iterate`
     (its own curvature pairs, line search and stopping rule, exactly the
     run :func:`minimize` would make), in lockstep: each round, every run
@@ -193,7 +204,7 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
         The smooth parts and gradients of the objectives ``ids`` (a list of
         indices into ``x0s``) at the points ``xs``.
     x0s : list of (d,) float64
-    tol, memory
+    tol, memory, floor
         As in :func:`minimize`, for each run.
     max_iter : int, or a sequence of one int per run
         Each run's budget of iterations.
@@ -208,7 +219,7 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
     """
     budgets = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (len(x0s),))
     runs = [iterate(x0, tol=tol, max_iter=int(budgets[i]), l1=l1, memory=memory,
-                    callback=None if callbacks is None else callbacks[i])
+                    callback=None if callbacks is None else callbacks[i], floor=floor)
             for i, (x0, l1) in enumerate(zip(x0s, l1s, strict=True))]
     results = [None] * len(runs)
     asked = {i: next(run) for i, run in enumerate(runs)}
@@ -224,7 +235,7 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
 
 
 def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=None,
-            first_step=None):
+            first_step=None, floor=None):
     """The L-BFGS / OWL-QN run of :func:`minimize` as a generator: it yields
     each trial point ``x`` and is sent ``fun(x)`` back; its return value
     (``StopIteration.value``) is the :class:`Result`. The arithmetic is
@@ -257,7 +268,8 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
             pairs.clear()
             d = -pg
             slope = -float(np.dot(pg, pg))
-        if it > 0 and decrease <= tol and -0.5 * slope <= tol * max(F, TINY):
+        if it > 0 and decrease <= tol and -0.5 * slope <= tol * max(F, TINY) \
+                and (floor is None or floor(pg) <= tol * max(F, TINY)):
             return Result(x, F, it, True)
         if decrease == 0.0:
             stalled.append(float(np.dot(pg, pg)))

@@ -356,6 +356,16 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
            for i in range(K)]
     mask = np.zeros(kn + (k if fit_intercept else 0), dtype=bool)
     mask[:kn] = True
+    # the intercepts are not penalized and F's curvature along them is at
+    # most 1/4 (sigmoid) or 1/2 (softmax): a step on them alone lowers F by
+    # at least |g_B|^2 / (2 * that). The run goes on while that exceeds tol
+    # F, whatever the quasi-Newton model (scaled by the weights' curvature,
+    # large under a strong penalty) predicts
+    floor = None
+    if fit_intercept:
+        def floor(g):
+            gb = g[kn:]
+            return float(gb @ gb) * (1.0 if softmax else 2.0)
     # The recursion's vector operations (dot, axpy: microseconds each) run
     # on one BLAS thread. OpenBLAS threads them above a few thousand
     # entries, and its threads then wait for cores that numba's threads of
@@ -371,11 +381,11 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
                 evaluate, x0s, tol=tol, max_iter=max_iter,
                 memory=max(3, min(_lbfgs.MEMORY, STACK_PAIRS_BYTES // size)),
                 l1s=[np.where(mask, l1[i], 0.0) for i in range(K)],
-                callbacks=[record(i) for i in range(K)])
+                callbacks=[record(i) for i in range(K)], floor=floor)
         else:
             runs = [_lbfgs.minimize(lambda x: evaluate([0], [x])[0], x0s[0], tol=tol,
                                     max_iter=max_iter, l1=l1[0], mask=mask,
-                                    callback=record(0),
+                                    callback=record(0), floor=floor,
                                     first_step=first_step if curvature else None)]
     for i, run in enumerate(runs):
         W[i] = run.x[:kn].reshape(k, n)

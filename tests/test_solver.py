@@ -437,3 +437,26 @@ def test_lockstep_runs_are_each_run_alone():
                                                       alone.converged)
     # a run that has stopped is no longer evaluated
     assert len({len(c) for c in calls}) > 1 and calls[0] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+@pytest.mark.parametrize("alpha", [1e3, 1e6])
+def test_a_strong_penalty_still_finds_the_intercept(k, solver, alpha):
+    """Under a strong L2 penalty the optimum is W ~ 0 and the unpenalized
+    intercepts at the classes' log-odds. The quasi-Newton model, scaled by
+    the weights' curvature, predicted the intercepts' way down to be tiny
+    and the run stopped after one iteration at B ~ 0, with no warning. The
+    run now goes on while a step on the intercepts alone (curvature at most
+    1/4, or 1/2 for softmax) would lower F by more than tol F."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 5))
+    y = rng.choice(k, size=200, p=[0.6, 0.4] if k == 2 else [0.5, 0.3, 0.2])
+    prior = np.bincount(y) / y.shape[0]
+    want = np.log(prior[1] / prior[0]) if k == 2 else np.log(prior) - np.log(prior).mean()
+    # tol=1e-8: close; the default tol=1e-4 (F within about 1e-4): near
+    # (it stopped at B = 0, 0.4 to 1.2 away)
+    for tol, atol in ((1e-8, 1e-3), (1e-4, 0.03)):
+        clf = LogisticRegression(alpha=alpha, solver=solver, tol=tol,
+                                 random_state=0).fit(X, y)
+        np.testing.assert_allclose(clf.intercept_, np.atleast_1d(want), atol=atol)
