@@ -30,10 +30,17 @@ CURVE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
 
 
 def _grid(X, steps=200):
-    pad = 0.1 * (X.max(axis=0) - X.min(axis=0) + 1e-12)
-    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
-    g0, g1 = np.meshgrid(np.linspace(lo[0], hi[0], steps),
-                         np.linspace(lo[1], hi[1], steps))
+    """The plot's grid over X's range padded by 10%, computed so that X
+    near the float64 limit (1e308) does not overflow: the range in halves,
+    the padded ends clipped to the finite range, the points as convex
+    combinations of the ends."""
+    top = np.finfo(np.float64).max
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.2 * (hi / 2 - lo / 2) + 1e-12
+    with np.errstate(over="ignore"):
+        lo, hi = np.maximum(lo - pad, -top), np.minimum(hi + pad, top)
+    t = np.linspace(0.0, 1.0, steps)
+    g0, g1 = np.meshgrid(lo[0] * (1 - t) + hi[0] * t, lo[1] * (1 - t) + hi[1] * t)
     return g0, g1, lo, hi
 
 
@@ -170,24 +177,27 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
     feature_names = _names(feature_names, 2, "feature_names")
     fig, ax = _axes(ax, figsize=(7, 4.8))
     cmap = matplotlib.colormaps[BINARY_CMAP]
-    g0, g1, lo, hi = _grid(X)
-    z = coef[1, 0] * g0 + coef[1, 1] * g1 + intercept[1]
-    shade = ax.contourf(g0, g1, 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))),
-                        levels=np.linspace(0.0, 1.0, 21), cmap=cmap, alpha=0.45,
-                        vmin=0.0, vmax=1.0)
-    ax.contour(g0, g1, z, levels=[0.0], colors="k", linewidths=1.5)
-    for value, marker in ((0, "^"), (1, "s")):
-        ax.scatter(X[codes == value, 0], X[codes == value, 1], marker=marker, s=30,
-                   color=cmap(0.95 * value + 0.025), edgecolors="k",
-                   linewidths=0.6, label=labels[value])
-    bar = fig.colorbar(shade, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
-    bar.set_label(f"probability of {labels[1]} (black line: 0.5)")
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.set_xlabel(feature_names[0])
-    ax.set_ylabel(feature_names[1])
-    ax.set_title(title)
-    ax.legend(loc="best")
+    # X near the float64 limit: its logits, and matplotlib's margins,
+    # overflow to inf quietly (the plot is drawn all the same)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g0, g1, lo, hi = _grid(X)
+        z = coef[1, 0] * g0 + coef[1, 1] * g1 + intercept[1]
+        shade = ax.contourf(g0, g1, 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50))),
+                            levels=np.linspace(0.0, 1.0, 21), cmap=cmap, alpha=0.45,
+                            vmin=0.0, vmax=1.0)
+        ax.contour(g0, g1, z, levels=[0.0], colors="k", linewidths=1.5)
+        for value, marker in ((0, "^"), (1, "s")):
+            ax.scatter(X[codes == value, 0], X[codes == value, 1], marker=marker, s=30,
+                       color=cmap(0.95 * value + 0.025), edgecolors="k",
+                       linewidths=0.6, label=labels[value])
+        bar = fig.colorbar(shade, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
+        bar.set_label(f"probability of {labels[1]} (black line: 0.5)")
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_xlabel(feature_names[0])
+        ax.set_ylabel(feature_names[1])
+        ax.set_title(title)
+        ax.legend(loc="best")
     return fig
 
 
@@ -242,27 +252,30 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
     cmap = ListedColormap(colors)
     norm = BoundaryNorm(np.arange(-0.5, k), k)
     fig, ax = _axes(ax, figsize=(7, 4.8))
-    g0, g1, lo, hi = _grid(X)
-    z = np.stack([g0, g1], axis=-1) @ coef.T + intercept
-    region = z.argmax(axis=-1)
-    shade = ax.contourf(g0, g1, region, levels=np.arange(-0.5, k), cmap=cmap,
-                        norm=norm, alpha=0.35)
-    ax.contour(g0, g1, region, levels=np.arange(0.5, k - 1), colors="k",
-               linewidths=1.0)
-    markers = "os^Dv<>ph*"
-    for c in range(k):
-        ax.scatter(X[codes == c, 0], X[codes == c, 1],
-                   marker=markers[c % len(markers)], s=30, color=colors[c],
-                   edgecolors="k", linewidths=0.6, label=labels[c])
-    bar = fig.colorbar(shade, ax=ax, ticks=np.arange(k))
-    bar.ax.set_yticklabels(labels)
-    bar.set_label("predicted class (region colour)")
-    ax.set_xlim(lo[0], hi[0])
-    ax.set_ylim(lo[1], hi[1])
-    ax.set_xlabel(feature_names[0])
-    ax.set_ylabel(feature_names[1])
-    ax.set_title(title)
-    ax.legend(loc="best")
+    # X near the float64 limit: its logits, and matplotlib's margins,
+    # overflow to inf quietly (the plot is drawn all the same)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g0, g1, lo, hi = _grid(X)
+        z = np.stack([g0, g1], axis=-1) @ coef.T + intercept
+        region = z.argmax(axis=-1)
+        shade = ax.contourf(g0, g1, region, levels=np.arange(-0.5, k), cmap=cmap,
+                            norm=norm, alpha=0.35)
+        ax.contour(g0, g1, region, levels=np.arange(0.5, k - 1), colors="k",
+                   linewidths=1.0)
+        markers = "os^Dv<>ph*"
+        for c in range(k):
+            ax.scatter(X[codes == c, 0], X[codes == c, 1],
+                       marker=markers[c % len(markers)], s=30, color=colors[c],
+                       edgecolors="k", linewidths=0.6, label=labels[c])
+        bar = fig.colorbar(shade, ax=ax, ticks=np.arange(k))
+        bar.ax.set_yticklabels(labels)
+        bar.set_label("predicted class (region colour)")
+        ax.set_xlim(lo[0], hi[0])
+        ax.set_ylim(lo[1], hi[1])
+        ax.set_xlabel(feature_names[0])
+        ax.set_ylabel(feature_names[1])
+        ax.set_title(title)
+        ax.legend(loc="best")
     return fig
 
 

@@ -317,3 +317,25 @@ def test_calibration_with_a_huge_n_bins_costs_only_the_rows():
     assert len(fig.axes[1].patches) == 3
     np.testing.assert_array_equal(fig.axes[0].get_lines()[1].get_ydata(),
                                   [0.0, 0.5, 1.0])
+
+
+@pytest.mark.parametrize("which", ["boundary", "regions"])
+def test_decision_plots_of_x_near_the_float64_limit(which):
+    """X of +-1e308 is finite and accepted: its padded range overflowed to
+    inf, contours were drawn on the caller's axes and then setting the
+    limits raised. The grid is now computed without overflow."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    X = np.sign(rng.normal(size=(40, 2))) * 1e308
+    y = (X[:, 0] > 0).astype(int)
+    fig, ax = plt.subplots()
+    try:
+        if which == "boundary":
+            plot_decision_boundary(X, y, np.array([1e-308, 0.0]), 0.0, ax=ax)
+        else:
+            plot_decision_regions(X, y, np.array([[1e-308, 0.0]]), np.array([0.0]),
+                                  ax=ax)
+        assert np.isfinite(ax.get_xlim()).all() and np.isfinite(ax.get_ylim()).all()
+    finally:
+        plt.close(fig)
