@@ -86,6 +86,10 @@ def _label_values(classes, int_labels=False):
     kind = classes.dtype.kind
     if kind in "US" or (kind == "O" and all(isinstance(c, str) for c in classes)):
         return np.array([str(c) for c in classes], dtype=object)
+    if kind == "u" and classes.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"classes_ {classes.tolist()!r} hold labels beyond int64, "
+                         "which the ONNX label output cannot carry (it would wrap "
+                         "them to negative numbers)")
     if kind in "biu" or (kind == "f" and (classes == np.round(classes)).all()):
         return classes.astype(np.int64)
     if kind == "f" and not int_labels:
@@ -131,7 +135,12 @@ def _graph_nodes(coef, intercept, labels, x, label, proba, proba_type, fresh):
                                                              dtype=np.int64))],
                      "index")
     else:
-        pd = node("Softmax", [z], "proba_double", axis=1)
+        # logits of X near the float64 limit can be +-inf, whose Softmax is
+        # NaN: clipped to the finite range, they give predict_proba's 0 and 1
+        top = np.finfo(np.float64).max
+        zc = node("Clip", [z, const("low", np.float64(-top)),
+                           const("high", np.float64(top))], "logits_finite")
+        pd = node("Softmax", [zc], "proba_double", axis=1)
         index = node("ArgMax", [z], "index", axis=1, keepdims=0)
     nodes.append(helper.make_node("Cast", [pd], [proba], name=fresh("proba_op"),
                                   to=proba_type))

@@ -171,3 +171,28 @@ def test_lazy_attribute():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip() == "ok"
+
+
+def test_k_class_logits_beyond_float64_give_predict_proba_s_0_and_1():
+    """Finite X near the float64 limit makes k-class logits +-inf; ONNX's
+    Softmax of them was NaN where predict_proba gives 0 and 1. The logits
+    are clipped to the finite range before the Softmax."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    clf = fastlr.LogisticRegression().fit(X, np.digitize(X[:, 0], [-0.5, 0.5]))
+    big = np.array([[1e308, 0.0, 0.0], [-1.7e308, 0.0, 0.0]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = clf.predict_proba(big)
+        assert np.isinf(clf.decision_function(big)).any()
+    label, proba = session(fastlr.to_onnx(clf, dtype=np.float64)).run(None, {"X": big})
+    assert np.isfinite(proba).all()
+    np.testing.assert_allclose(proba, expected, atol=1e-12)
+    np.testing.assert_array_equal(label, clf.predict(big))
+
+
+def test_uint64_labels_beyond_int64_are_refused():
+    """The int64 label output wrapped 2**64 - 1 to -1: refused instead."""
+    clf, _ = fitted("binary", np.float64,
+                    labels=np.array([0, 2**64 - 1], dtype=np.uint64))
+    with pytest.raises(ValueError, match="beyond int64"):
+        fastlr.to_onnx(clf)
