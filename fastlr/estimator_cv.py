@@ -511,7 +511,8 @@ n_rows, n_features + fit_intercept)
         return self
 
     def _scores(self, res, scorer, X, y, sw, row_fold, fold_ids, dtype):
-        """(K,) scores, higher is better; -inf for a diverged model."""
+        """(K,) scores, higher is better; -inf for a diverged model, NaN
+        where ``scoring`` gave NaN (roc_auc on a fold holding out one class)."""
         K = res.n_iter.shape[0]
         scores = np.full(K, -np.inf)
         ok = ~res.diverged & (res.n_iter > 0)
@@ -535,7 +536,9 @@ n_rows, n_features + fit_intercept)
                     est.intercept_ = np.asarray(res.b[i], dtype=dtype).reshape(rows)
                     est.n_features_in_ = n
                     scores[i] = float(scorer(est, Xt, yt, **kw))
-        scores[np.isnan(scores)] = -np.inf
+        scores[np.isnan(scores) & ~ok] = -np.inf
+        if scorer is None:
+            scores[np.isnan(scores)] = -np.inf
         return scores
 
     def _choose(self, res, X, y, sample_weight, F, L, A, data, sw_fit):
@@ -545,12 +548,15 @@ n_rows, n_features + fit_intercept)
         l1_of = np.repeat(self.l1_ratios_, A)
         alpha_of = np.tile(self.alphas_, L)
         if self.refit:
-            mean = scores.mean(axis=0)
+            # a fold whose score is NaN (roc_auc of one held-out class) is left
+            # out of the mean, as it says nothing of the candidates
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN
+                mean = np.nanmean(scores, axis=0)
             if not np.isfinite(mean).any():
-                raise DivergedError(
-                    "every candidate diverged on at least one fold (lower the "
-                    "learning rate lr, or the largest alphas)")
-            best = int(np.argmax(mean))
+                _no_candidate(mean, "every fold" if np.isnan(mean).all()
+                              else "at least one fold")
+            best = int(np.argmax(np.where(np.isfinite(mean), mean, -np.inf)))
             self.alpha_ = float(alpha_of[best])
             self.l1_ratio_ = float(l1_of[best])
             refit = self._model(self.alpha_, self.l1_ratio_ if self.penalty ==
@@ -572,10 +578,10 @@ n_rows, n_features + fit_intercept)
             refit.fit(X, y, sample_weight=sample_weight)
             self.coef_, self.intercept_ = refit.coef_, refit.intercept_
             return
-        best = np.argmax(scores, axis=1)
-        if not np.isfinite(scores[np.arange(F), best]).all():
-            raise DivergedError("every candidate diverged on some fold (lower the "
-                                "learning rate lr, or the largest alphas)")
+        best = np.argmax(np.where(np.isfinite(scores), scores, -np.inf), axis=1)
+        picked = scores[np.arange(F), best]
+        if not np.isfinite(picked).all():
+            _no_candidate(scores[~np.isfinite(picked)], "some fold")
         chosen = np.arange(F) * (L * A) + best
         n = X.shape[1]
         self.coef_ = res.W[chosen].reshape(F, rows, n).astype(np.float64).mean(
@@ -603,6 +609,18 @@ n_rows, n_features + fit_intercept)
             return super().score(X, y, sample_weight=sample_weight)
         kw = {} if sample_weight is None else {"sample_weight": sample_weight}
         return float(scorer(self, X, y, **kw))
+
+
+def _no_candidate(scores, where):
+    """Raise for scores with no finite candidate: NaN comes from the
+    scorer, -inf from diverged models."""
+    if np.isnan(scores).any():
+        raise ValueError(
+            f"scoring gave NaN for every candidate on {where} (roc_auc, say, on "
+            "held-out rows of one class): choose a cv whose held-out folds "
+            "hold every class, or another scoring")
+    raise DivergedError(f"every candidate diverged on {where} (lower the "
+                        "learning rate lr, or the largest alphas)")
 
 
 def _with_labels(scorer, classes):

@@ -557,3 +557,26 @@ def test_solver_models_short_of_max_iter_warn():
             OPTS, solver="lbfgs", max_iter=2, tol=1e-12, refit=False)).fit(X, y)
     assert (cv.n_iter_ == 2).all()
     assert np.isfinite(cv.scores_).all()
+
+
+def test_nan_scores_are_not_divergence():
+    """A held-out fold of one class makes roc_auc NaN: it was taken for a
+    diverged model and the fit raised DivergedError ('lower the learning
+    rate'). The NaN folds are left out of the candidates' means; a scorer
+    that is NaN everywhere is a ValueError that says so."""
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
+    order = np.argsort(y, kind="stable")
+    X, y = X[order], y[order]   # KFold(3) unshuffled: the outer folds of one class
+    cv = KFold(3)
+    with pytest.warns(UndefinedMetricWarning, match="Only one class"):
+        clf = fastlr.LogisticRegressionCV(alphas=3, cv=cv, scoring="roc_auc",
+                                          random_state=0).fit(X, y)
+    assert np.isnan(clf.scores_).any() and np.isfinite(clf.scores_).any()
+    assert clf.alpha_ in clf.alphas_
+    with pytest.raises(ValueError, match="scoring gave NaN for every candidate"):
+        fastlr.LogisticRegressionCV(alphas=2, cv=cv, random_state=0,
+                                    scoring=lambda est, X, y: np.nan).fit(X, y)
