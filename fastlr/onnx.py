@@ -35,6 +35,8 @@ Inputs and outputs: ``X`` of shape ``[N, n]``; ``label`` of shape ``[N]``
 ``probabilities`` of shape ``[N, k]``, columns in ``classes_`` order.
 """
 
+import numbers
+
 import numpy as np
 
 __all__ = ["DEFAULT_OPSET", "register_skl2onnx_converter", "require", "to_onnx"]
@@ -194,9 +196,15 @@ def to_onnx(model, dtype=np.float32, *, opset=None, name="fastlr_logistic_regres
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise ValueError(f"dtype must be float32 or float64, got {dtype}")
-    opset = DEFAULT_OPSET if opset is None else int(opset)
+    if opset is None:
+        opset = DEFAULT_OPSET
+    if isinstance(opset, bool) or not isinstance(opset, numbers.Integral):
+        raise TypeError(f"opset must be an integer, got {opset!r}")
+    opset = int(opset)
     if opset < 13:
         raise ValueError(f"opset must be >= 13 (Softmax over one axis), got {opset}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
     elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
     labels = _label_values(classes)
     label_type = {"O": TensorProto.STRING, "i": TensorProto.INT64,

@@ -328,6 +328,8 @@ def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-los
             raise ValueError(f"{name} must have shape (epochs,)"
                              f"{' or (K, epochs)' if name == 'curves' else ''}, "
                              f"got shape {losses.shape}")
+        if losses.shape[0] == 0:
+            raise ValueError(f"{name} is empty: no loss to plot")
         if np.isinf(losses).any():
             raise ValueError(f"{name} contains infinity")
         checked[label] = losses

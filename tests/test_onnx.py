@@ -127,6 +127,12 @@ def test_bad_input():
         fastlr.to_onnx(clf, dtype=np.int64)
     with pytest.raises(ValueError, match="opset must be >= 13"):
         fastlr.to_onnx(clf, opset=11)
+    # each named (int() said 'invalid literal', truncated 15.7 to 15)
+    for opset in ("x", 15.7, True):
+        with pytest.raises(TypeError, match="opset must be an integer"):
+            fastlr.to_onnx(clf, opset=opset)
+    with pytest.raises(TypeError, match="name must be a string"):
+        fastlr.to_onnx(clf, name=5)
 
 
 # --------------------------------------------------------------------------

@@ -254,6 +254,8 @@ def test_loss_curves_with_zero_or_negative_losses_get_a_linear_axis(curves):
                          r"got shape \(2, 3, 4\)"),
     ({"a": np.ones((3, 2))}, r"^curves\['a'\] must have shape \(epochs,\), got"),
     ({}, r"^curves is empty"),
+    ([], r"^curves is empty: no loss to plot"),
+    ({"a": [0.5], "b": []}, r"^curves\['b'\] is empty"),
 ])
 def test_loss_curve_refuses_bad_curves_naming_them(curves, match):
     with pytest.raises(ValueError, match=match):
