@@ -44,6 +44,16 @@ def _grid(X, steps=200):
     return g0, g1, lo, hi
 
 
+def _label_plane(ax, lo, hi, feature_names, title):
+    """Limits, axis names, title and legend of a decision plot."""
+    ax.set_xlim(lo[0], hi[0])
+    ax.set_ylim(lo[1], hi[1])
+    ax.set_xlabel(feature_names[0])
+    ax.set_ylabel(feature_names[1])
+    ax.set_title(title)
+    ax.legend(loc="best")
+
+
 def _finite(a, name):
     """``a`` as a float64 array of numbers, none NaN or infinite."""
     from ._validation import _as_numeric_array
@@ -192,12 +202,7 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
                        linewidths=0.6, label=labels[value])
         bar = fig.colorbar(shade, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
         bar.set_label(f"probability of {labels[1]} (black line: 0.5)")
-        ax.set_xlim(lo[0], hi[0])
-        ax.set_ylim(lo[1], hi[1])
-        ax.set_xlabel(feature_names[0])
-        ax.set_ylabel(feature_names[1])
-        ax.set_title(title)
-        ax.legend(loc="best")
+        _label_plane(ax, lo, hi, feature_names, title)
     return fig
 
 
@@ -270,12 +275,7 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
         bar = fig.colorbar(shade, ax=ax, ticks=np.arange(k))
         bar.ax.set_yticklabels(labels)
         bar.set_label("predicted class (region colour)")
-        ax.set_xlim(lo[0], hi[0])
-        ax.set_ylim(lo[1], hi[1])
-        ax.set_xlabel(feature_names[0])
-        ax.set_ylabel(feature_names[1])
-        ax.set_title(title)
-        ax.legend(loc="best")
+        _label_plane(ax, lo, hi, feature_names, title)
     return fig
 
 
