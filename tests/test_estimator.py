@@ -338,22 +338,28 @@ def test_a_refused_fit_leaves_every_attribute(blobs, est):
     clf.predict(X)
 
 
-@pytest.mark.parametrize(
-    "kwargs, match",
-    [({"lr": 0}, "lr"), ({"batch_size": 0}, "batch_size"),
-     ({"max_iter": -1}, "^max_iter must be >= 0"),
-     ({"max_iter": "100"}, "^max_iter must be an integer"),
-     ({"warm_start": "no"}, "^warm_start must be True or False"),
-     ({"penalty": "l7"}, "penalty"), ({"alpha": -1.0}, "alpha")],
-    ids=["lr", "batch_size", "max_iter", "max_iter_str", "warm_start", "penalty",
-         "alpha"])
-@pytest.mark.parametrize("cv", [False, True], ids=["lr", "lrcv"])
+#: Bad hyperparameters, the words of their error, and whether
+#: LogisticRegressionCV has the parameter (it has alphas for alpha, and no
+#: warm_start).
+BAD_HYPERPARAMETERS = {
+    "lr": ({"lr": 0}, "lr", True),
+    "batch_size": ({"batch_size": 0}, "batch_size", True),
+    "max_iter": ({"max_iter": -1}, "^max_iter must be >= 0", True),
+    "max_iter_str": ({"max_iter": "100"}, "^max_iter must be an integer", True),
+    "warm_start": ({"warm_start": "no"}, "^warm_start must be True or False", False),
+    "penalty": ({"penalty": "l7"}, "penalty", True),
+    "alpha": ({"alpha": -1.0}, "alpha", False),
+}
+
+
+@pytest.mark.parametrize("kwargs, match, cv", [
+    pytest.param(kwargs, match, cv, id=f"{name}-{'lrcv' if cv else 'lr'}")
+    for name, (kwargs, match, in_cv) in BAD_HYPERPARAMETERS.items()
+    for cv in ((False, True) if in_cv else (False,))])
 def test_bad_hyperparameters(blobs, kwargs, match, cv):
     """Each refused by the name the user set (max_iter was called
     "epochs"; warm_start="no" counted as true)."""
     X, y = blobs
-    if cv and ("warm_start" in kwargs or "alpha" in kwargs):
-        pytest.skip("LogisticRegressionCV has no warm_start, and alphas for alpha")
     est = fastlr.LogisticRegressionCV(alphas=2, cv=2, **kwargs) if cv else \
         LogisticRegression(**kwargs)
     with pytest.raises((ValueError, TypeError), match=match):
