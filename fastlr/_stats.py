@@ -39,8 +39,11 @@ EPS = float(np.finfo(np.float64).eps)
 #: see :func:`finish`) counts as zero: the one-pass formula's rounding. A
 #: column constant over the rows that count, shifted by another value, left
 #: 2e-16 of ``d1**2`` over 200 rows and 1.3e-13 over a million (random
-#: weights); 2**-36 = 1.5e-11 keeps a margin. A spread below 3.8e-6 of the
-#: offset is not resolved by the sums anyway.
+#: weights); 2**-36 = 1.5e-11 keeps a margin. The price: when the shift is
+#: not a counted value (a weight-0 or held-out first row, CSR's 0), a real
+#: spread below 3.8e-6 of the offset also counts as zero, and that column is
+#: left unscaled (scale 1): conditioning, not a wrong model. Where the shift
+#: is a counted value, d1 is of the order of the spread and this never bites.
 LOST = 2.0 ** -36
 
 
