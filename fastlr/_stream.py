@@ -48,7 +48,12 @@ from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
 from ._state import ModelState
-from ._validation import check_X, refuse_continuous, refuse_one_class
+from ._validation import (
+    check_X,
+    first_nonfinite,
+    refuse_continuous,
+    refuse_one_class,
+)
 
 __all__ = ["FileChunks", "Run", "TableInPlace", "fit", "score"]
 
@@ -113,15 +118,10 @@ class TableInPlace:
             check_finite(self.data)
         except ValueError:
             # named as the file readers name it: 1-based row, feature number
-            for i in range(0, table.shape[0], 4096):
-                bad = np.argwhere(~np.isfinite(table[i:i + 4096][:, self.features]))
-                if bad.shape[0]:
-                    r, j = (int(v) for v in bad[0])
-                    raise ValueError(
-                        f"{name}: row {i + r + 1}, feature {j + 1} is "
-                        f"{table[i + r, self.features[j]]}; fastlr needs finite "
-                        "numbers") from None
-            raise
+            i, j = first_nonfinite(table, self.features)
+            raise ValueError(f"{name}: row {i + 1}, feature {j + 1} is "
+                             f"{table[i, self.features[j]]}; fastlr needs finite "
+                             "numbers") from None
         self.y = y
 
     def __iter__(self):
@@ -198,6 +198,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     classes = scan.classes
     if warm:   # refuses a previous fit on other features or classes
         model._warm_state(n, classes)
+
     def encoded(y):
         lab = labels(y)
         y01 = model._encode(lab, classes)

@@ -221,10 +221,12 @@ def all_finite(X):
                for i in range(0, X.shape[0], FINITE_ROWS))
 
 
-def first_nonfinite(X):
+def first_nonfinite(X, columns=None):
     """``(row, column)`` of the first NaN or infinity of dense or CSR X in
     row-major order, or None. For error messages: it reads X again, in
-    slices of rows (small temporaries), up to the first bad row."""
+    slices of rows (small temporaries), up to the first bad row. Dense X
+    may be searched in its ``columns`` only (then ``column`` is a position
+    in that list)."""
     if is_sparse(X):
         nnz = int(X.indptr[-1])
         bad = np.flatnonzero(~np.isfinite(X.data[:nnz]))
@@ -233,7 +235,8 @@ def first_nonfinite(X):
         k = int(bad[0])
         return int(np.searchsorted(X.indptr, k, side="right")) - 1, int(X.indices[k])
     for i in range(0, X.shape[0], FINITE_ROWS):
-        bad = np.argwhere(~np.isfinite(X[i:i + FINITE_ROWS]))
+        rows = X[i:i + FINITE_ROWS]
+        bad = np.argwhere(~np.isfinite(rows if columns is None else rows[:, columns]))
         if bad.shape[0]:
             return i + int(bad[0, 0]), int(bad[0, 1])
     return None

@@ -536,7 +536,6 @@ n_rows, n_features + fit_intercept)
                     est.intercept_ = np.asarray(res.b[i], dtype=dtype).reshape(rows)
                     est.n_features_in_ = n
                     scores[i] = float(scorer(est, Xt, yt, **kw))
-        scores[np.isnan(scores) & ~ok] = -np.inf
         if scorer is None:
             scores[np.isnan(scores)] = -np.inf
         return scores
