@@ -379,6 +379,25 @@ def refuse_continuous(values, name):
                              "labels: integers or text")
 
 
+def unique_labels(y, name="y", **kwargs):
+    """``np.unique(y, **kwargs)`` of labels, naming ``name`` when they
+    cannot be sorted: an object array mixing types that do not compare
+    (``None`` among strings, strings among numbers) makes NumPy's sort
+    raise a TypeError that names neither the argument nor the labels."""
+    try:
+        return np.unique(y, **kwargs)
+    except TypeError as e:
+        raise _unsortable(y, name, e) from None
+
+
+def _unsortable(y, name, err):
+    """The TypeError of :func:`unique_labels`."""
+    kinds = sorted({type(v).__name__ for v in np.asarray(y, dtype=object).ravel()})
+    return TypeError(f"{name} mixes labels that cannot be sorted together (of "
+                     f"types {', '.join(kinds)}: {err}); give labels of one type, "
+                     "e.g. all strings")
+
+
 def target_classes(y):
     """The sorted distinct labels of a classifier's 1-D ``y`` (what
     ``np.unique(y)`` returns), refusing what scikit-learn's
@@ -408,8 +427,11 @@ def target_classes(y):
                     return (present + int(lo)).astype(y.dtype)
     from sklearn.utils.multiclass import check_classification_targets
 
-    check_classification_targets(y)
-    return np.unique(y)
+    try:
+        check_classification_targets(y)
+    except TypeError as e:   # its own np.unique of unsortable labels
+        raise _unsortable(y, "y", e) from None
+    return unique_labels(y)
 
 
 def check_labels01(y, name="y", m=None, require_both=False, dtype=np.float64):
@@ -443,7 +465,7 @@ def check_labels01(y, name="y", m=None, require_both=False, dtype=np.float64):
         binary = bool((ones | (y01 == 0.0)).all())
         k = int(ones.sum()) if binary else 0
     if not binary:
-        vals = np.unique(arr)
+        vals = unique_labels(arr, name)
         shown = ", ".join(map(str, vals[:5])) + (", ..." if vals.size > 5 else "")
         raise ValueError(
             f"{name} must contain only the binary labels 0 and 1, got values "
@@ -594,7 +616,7 @@ def check_class_labels(y, m):
         raise ValueError(f"y has {y.shape[0]} labels but X has {m} rows")
     classes, yidx = _small_int_codes(y)
     if classes is None:
-        classes, yidx = np.unique(y, return_inverse=True)
+        classes, yidx = unique_labels(y, return_inverse=True)
     refuse_one_class(classes)
     return classes, yidx.astype(np.int64, copy=False).reshape(-1)
 
@@ -687,7 +709,7 @@ def check_folds(folds, codes, m):
     labels = labels_1d(folds, "folds")
     if labels.shape[0] != m:
         raise ValueError(f"folds has {labels.shape[0]} labels but X has {m} rows")
-    values, row_fold = np.unique(labels, return_inverse=True)
+    values, row_fold = unique_labels(labels, "folds", return_inverse=True)
     F = values.shape[0]
     if not 2 <= F <= 127:
         raise ValueError(f"folds must hold between 2 and 127 distinct labels, got "

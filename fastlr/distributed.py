@@ -92,6 +92,7 @@ from ._validation import (
     is_sparse,
     numeric_input,
     refuse_one_class,
+    unique_labels,
 )
 
 __all__ = ["train"]
@@ -116,7 +117,8 @@ def _block_labels(yb, swb, index, row0):
         bad = np.flatnonzero(~np.isfinite(y))
         raise ValueError(f"y contains NaN or infinity ({_where(index, row0, len(y))}"
                          f"; first at row {row0 + int(bad[0])})")
-    labels, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    labels, inverse, counts = unique_labels(y, return_inverse=True,
+                                            return_counts=True)
     sums = counts if swb is None else np.bincount(
         inverse, weights=np.asarray(swb, dtype=np.float64), minlength=labels.shape[0])
     return labels, counts, sums
@@ -540,7 +542,7 @@ def _labels(runner, y, sw=None):
              for k, yb in enumerate(y.to_delayed().ravel()) if sizes[k] > 0]
     parts = runner.compute(tasks)
     labels = np.concatenate([p[0] for p in parts])
-    classes, inverse = np.unique(labels, return_inverse=True)
+    classes, inverse = unique_labels(labels, return_inverse=True)
     counts, sums = (np.bincount(inverse, weights=np.concatenate([p[q] for p in parts]),
                                 minlength=classes.shape[0]) for q in (1, 2))
     return classes, counts.astype(np.int64), sums

@@ -37,6 +37,7 @@ from ._validation import (
     refuse_one_class,
     target_classes,
     unchanged_on_error,
+    unique_labels,
 )
 
 __all__ = ["LogisticRegression", "validate_params"]
@@ -303,13 +304,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to "
                                  "partial_fit")
-            classes = np.unique(np.asarray(classes))
+            classes = unique_labels(np.asarray(classes), "classes")
             if classes.shape[0] < 2:
                 raise ValueError(f"classes must hold at least two labels, got "
                                  f"{classes.shape[0]}")
             return classes
         if classes is not None and not np.array_equal(
-                np.unique(np.asarray(classes)), self.classes_):
+                unique_labels(np.asarray(classes), "classes"), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of "
                              f"the first partial_fit call {self.classes_!r}")
         return self.classes_
@@ -633,7 +634,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             # a copy: a call that fails leaves the estimator as it was
             state = self.training_state_.copy(rng=True)
             data.check_state(state)
-        unseen = np.setdiff1d(np.unique(y), classes)
+        unseen = np.setdiff1d(unique_labels(y), classes)
         if unseen.size:
             raise ValueError(f"y contains labels not in classes {classes!r}: "
                              f"{unseen!r}")

@@ -67,10 +67,12 @@ def _finite(a, name):
 def _codes(y, classes, name):
     """The index in ``classes`` (distinct labels) of every label of ``y``;
     a label of ``y`` that is not among them raises, naming ``name``."""
-    if np.unique(classes).shape[0] != classes.shape[0]:
+    from ._validation import unique_labels
+
+    if unique_labels(classes, "classes").shape[0] != classes.shape[0]:
         raise ValueError(f"classes must be distinct, got {classes.tolist()}")
     hit = y[:, None] == classes[None, :]
-    missing = np.unique(y[~hit.any(axis=1)])
+    missing = unique_labels(y[~hit.any(axis=1)], name)
     if missing.shape[0]:
         raise ValueError(f"{name} holds labels that are not among classes "
                          f"{classes.tolist()}: {missing[:5].tolist()}")
@@ -97,7 +99,7 @@ def _decision_inputs(X, y, coef, intercept, classes=None, binary=False,
     ``classes`` defaults to 0 .. k-1 when ``y`` holds such indices, else to
     the sorted distinct labels of ``y``.
     """
-    from ._validation import check_X, labels_1d
+    from ._validation import check_X, labels_1d, unique_labels
 
     X = check_X(X, "X").astype(np.float64)
     if X.shape[1] != 2:
@@ -124,7 +126,7 @@ def _decision_inputs(X, y, coef, intercept, classes=None, binary=False,
     if classes is None:
         classes = np.arange(k)
         if not (y[:, None] == classes).any(axis=1).all():
-            classes = np.unique(y)
+            classes = unique_labels(y)
             if classes.shape[0] != k:
                 raise ValueError(
                     f"y holds {classes.shape[0]} distinct label(s) "

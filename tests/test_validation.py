@@ -585,3 +585,54 @@ def test_empty_rows_selects_no_row(mod):
     y = np.arange(20) % 2
     with pytest.raises(ValueError, match="rows selects no row"):
         mod.train(X, y, rows=[])
+
+
+@pytest.mark.parametrize("how", [
+    "estimator", "estimator_cv", "partial_fit_classes", "train_multinomial",
+    "reference_multinomial", "train_many_folds", "plot_decision", "dask"])
+def test_labels_that_cannot_be_sorted_are_named(how):
+    """Labels mixing types that do not compare (None among strings) made
+    NumPy's sort raise ``'<' not supported between instances of 'NoneType'
+    and 'str'``, naming neither the argument nor the labels (scikit-learn
+    raises the same when the first label is a string; when it is not, its
+    "Unknown label type" comes first); every entry point now names it, and
+    a fitted estimator is left as it was."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    bad = np.array(["x", None], dtype=object)[np.arange(40) % 2]
+    ok = np.arange(40) % 2
+    name = "y"
+    if how == "estimator":
+        clf = fastlr.LogisticRegression(max_iter=5).fit(X, ok)
+        before = clf.coef_.copy()
+        call = lambda: clf.fit(X, bad)            # noqa: E731
+    elif how == "estimator_cv":
+        call = lambda: fastlr.LogisticRegressionCV(cv=2).fit(X, bad)   # noqa: E731
+    elif how == "partial_fit_classes":
+        name = "classes"
+        call = lambda: fastlr.LogisticRegression().partial_fit(    # noqa: E731
+            X, ok, classes=[None, "x", 0])
+    elif how == "train_multinomial":
+        call = lambda: fastlr.train_multinomial(X, bad, epochs=1)   # noqa: E731
+    elif how == "reference_multinomial":
+        call = lambda: reference.train_multinomial(X, bad, epochs=1)   # noqa: E731
+    elif how == "train_many_folds":
+        name = "folds"
+        call = lambda: fastlr.train_many(X, ok, alphas=[1e-3], epochs=1,  # noqa: E731
+                                         folds=bad)
+    elif how == "plot_decision":
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from fastlr.plotting import plot_decision_boundary
+
+        call = lambda: plot_decision_boundary(X, bad, [1.0, 1.0], 0.0)  # noqa: E731
+    else:
+        da = pytest.importorskip("dask.array")
+        Xd, yd = da.from_array(X, chunks=20), da.from_array(bad, chunks=20)
+        call = lambda: fastlr.LogisticRegression(max_iter=2).fit(Xd, yd)  # noqa: E731
+    with pytest.raises(TypeError, match=rf"^{name} mixes labels that cannot be sorted "
+                                        r"together \(of types NoneType, (int, )?str"):
+        call()
+    if how == "estimator":
+        np.testing.assert_array_equal(clf.coef_, before)
