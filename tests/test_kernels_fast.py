@@ -197,3 +197,53 @@ def test_block_shuffle_converges_on_label_sorted_rows():
         losses[shuffle] = fastlr.log_loss(yte, fastlr.predict_proba(Xte, res.w, res.b))
     assert losses[True] <= 1.02 * losses["rows"]
     assert losses[True] < losses[False]
+
+
+#: numba's debugging mode: the runs below, printed as JSON.
+_NO_JIT_RUNS = """
+import json, sys, warnings
+import numpy as np, scipy.sparse as sp, fastlr
+warnings.simplefilter("ignore")
+rng = np.random.default_rng(0)
+X = rng.standard_normal((300, 5))
+y = (X[:, 0] + rng.standard_normal(300) > 0).astype(int)
+y3 = rng.integers(0, 3, 300)
+runs = {
+    "binary": fastlr.train(X, y, epochs=2, batch_size=32, random_state=0).w,
+    "threads": fastlr.train(X, y, epochs=2, batch_size=32, n_threads=2,
+                            random_state=0).w,
+    "softmax": fastlr.train_multinomial(X, y3, epochs=2, random_state=0).W,
+    "csr": fastlr.train(sp.csr_matrix(X), y, epochs=2, random_state=0).w,
+    "many": fastlr.train_many(X, y, alphas=np.logspace(-4, -1, 9), epochs=2,
+                              random_state=0).W,
+    "csr_many": fastlr.train_many(sp.csr_matrix(X), y, alphas=[1e-3, 1e-2],
+                                  epochs=2, standardize=False, random_state=0).W,
+    "lbfgs": fastlr.train(X, y, solver="lbfgs", alpha=1e-2).w,
+    "proba": fastlr.predict_proba(X, np.ones(5), 0.5),
+}
+if sys.argv[1] == "print":
+    print(json.dumps({k: np.asarray(v).tolist() for k, v in runs.items()}))
+"""
+
+
+def test_kernels_run_in_numbas_debugging_mode():
+    """Under NUMBA_DISABLE_JIT=1 every kernel runs as Python, and the
+    intrinsics (lanes, atomics, prefetch) have Python twins: training,
+    the threaded team, softmax, CSR, the many-model lanes, L-BFGS and
+    prediction ran (they raised NotImplementedError: "<intrinsic splat> is
+    not usable in pure-python") and give the compiled kernels' results to
+    rounding (the twins' sums are not fused)."""
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1")
+    out = subprocess.run([sys.executable, "-c", _NO_JIT_RUNS, "print"], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    python = json.loads(out.stdout.strip().splitlines()[-1])
+    scope = {}
+    exec(_NO_JIT_RUNS.replace("sys.argv[1]", "'no'"), scope)
+    for name, compiled in scope["runs"].items():
+        np.testing.assert_allclose(python[name], np.asarray(compiled), rtol=1e-9,
+                                   atol=1e-12, err_msg=name)

@@ -44,6 +44,7 @@ import platform
 import sys
 
 from llvmlite import ir
+from numba import config as numba_config
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
@@ -373,3 +374,79 @@ vmax = _lanes_op(2, lambda b, x, y: b.select(b.fcmp_ordered(">", y, x), y, x),
                  """``b`` where ``b > a``, else ``a``, lane by lane (one ``maxpd``):
                  a NaN in ``b`` leaves ``a``, as ``np.fmax(a, b)`` does for a
                  non-NaN ``a``.""")
+
+
+# --------------------------------------------------------------------------
+# numba's debugging mode
+
+def _python_twins():
+    """What each intrinsic above does, in Python on NumPy values, for
+    ``NUMBA_DISABLE_JIT=1`` (numba's debugging mode: every kernel runs as
+    the Python function it is written as, so that it can be stepped
+    through, and an intrinsic cannot run there). Lanes are float64 arrays;
+    the atomics hold a lock (a team's threads run kernels one bytecode at
+    a time, but a read-modify-write spans several); the prefetches and the
+    spin-loop hint do nothing. Sums are rounded as Python rounds them, not
+    fused: results agree with the compiled kernels' to rounding."""
+    import threading
+    import time
+
+    import numpy as np
+
+    lock = threading.Lock()
+
+    def fetch_add(arr, idx, val):
+        with lock:
+            old = int(arr[idx])
+            arr[idx] = old + val
+            return old
+
+    def claim_next(arr, idx, val):
+        with lock:
+            if arr[idx] != val:
+                return 0
+            arr[idx] = val + 1
+            return 1
+
+    def load_acquire(arr, idx):
+        return int(arr[idx])
+
+    def store_release(arr, idx, val):
+        arr[idx] = val
+
+    def flat(arr, idx):
+        if isinstance(idx, tuple):
+            idx = int(np.ravel_multi_index(idx, arr.shape))
+        return arr.reshape(-1), idx
+
+    def lanes_io(width):
+        def load(arr, idx):
+            a, i = flat(arr, idx)
+            return a[i:i + width].astype(np.float64)
+
+        def store(arr, idx, v):
+            a, i = flat(arr, idx)
+            a[i:i + width] = v
+
+        def splat(x):
+            return np.full(width, float(x))
+
+        return load, store, splat
+
+    def nothing(*args):
+        return None
+
+    twins = dict(fetch_add=fetch_add, claim_next=claim_next,
+                 load_acquire=load_acquire, store_release=store_release,
+                 cpu_relax=nothing, yield_thread=lambda: time.sleep(0),
+                 cycles=time.perf_counter_ns, prefetch=nothing, prefetch_l2=nothing,
+                 vfma=lambda a, b, c: a * b + c, vmul=lambda a, b: a * b,
+                 vadd=lambda a, b: a + b, vabs=np.abs,
+                 vmax=lambda a, b: np.where(b > a, b, a))
+    twins.update(zip(("vload", "vstore", "vsplat"), lanes_io(4), strict=True))
+    twins.update(zip(("vload8", "vstore8", "vsplat8"), lanes_io(8), strict=True))
+    return twins
+
+
+if numba_config.DISABLE_JIT:
+    globals().update(_python_twins())
