@@ -61,7 +61,6 @@ import numpy as np
 
 from .intrinsics import (
     prefetch,
-    prefetch_l2,
     vadd,
     vfma,
     vload,
@@ -72,7 +71,7 @@ from .intrinsics import (
     vstore8,
 )
 from .jit import jit
-from .predict import add_rows
+from .predict import add_rows, ask_row
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
 from .team import (
     CHUNK,
@@ -106,26 +105,8 @@ def rows_at(blocks, block, p0, nb, rows):
 
 
 #: How far ahead in the visiting order a chunk asks for rows, in chunks
-#: (:func:`ask_row`).
+#: (:func:`fastlr._kernels.predict.ask_row`).
 AHEAD_CHUNKS = 2
-
-
-@jit(inline=True)
-def ask_row(Xf, n, ahead, k, na):
-    """While a chunk works on its row ``k``, ask L2 for the row ``ahead[k]``
-    (of the first ``na``) of the chunk AHEAD_CHUNKS later in the visiting
-    order (``Xf``: X flat). Where X streams from memory and the arithmetic
-    is not free (a fast memory, one model), the hardware prefetcher alone
-    left the memory idle during each chunk's residuals and gradient: on 1M
-    x 100 float64 (batch 256, one thread, a Zen 4 core) asking one chunk's
-    distance ahead made the epoch 0.79-0.84x as long, asking into L1
-    1.13x, and asking for a whole chunk at once changed nothing."""
-    if k < na:
-        base = ahead[k] * n
-        step_ = max(1, 64 // Xf.itemsize)
-        for j in range(0, n, step_):
-            prefetch_l2(Xf, base + j)
-        prefetch_l2(Xf, base + n - 1)
 
 
 @jit()
@@ -141,7 +122,8 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
     the loops (``c`` is the bias on the centred rows); otherwise ``c`` must
     be ``b - u . mean`` and the mean is folded out of the gradient at the
     end. ``F`` is (8, CHUNK) float64 scratch. ``ahead[:na]``: the rows
-    to ask for while it runs (:func:`ask_row`).
+    to ask for while it runs (:func:`fastlr._kernels.predict.ask_row`): the
+    rows of the chunk AHEAD_CHUNKS later in the visiting order.
     """
     n = X.shape[1]
     folds = row_fold.shape[0] > 0
@@ -165,7 +147,8 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
     Xf = X.reshape(-1)
     if center:
         for k in range(nb):
-            ask_row(Xf, n, ahead, k, na)
+            if k < na:
+                ask_row(Xf, n, ahead[k])
             i = rows[k]
             acc = c
             for j in range(n):
@@ -173,7 +156,8 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
             z[k] = acc
     else:
         for k in range(nb):
-            ask_row(Xf, n, ahead, k, na)
+            if k < na:
+                ask_row(Xf, n, ahead[k])
             i = rows[k]
             acc = c
             for j in range(n):
@@ -231,7 +215,8 @@ def chunk_softmax(X, y, sw, row_fold, fold, rows, nb, mean, U, C, track_loss, xc
             gpart[c, j] = 0.0
     out[:] = 0.0
     for q in range(nb):
-        ask_row(Xf, n, ahead, q, na)
+        if q < na:
+            ask_row(Xf, n, ahead[q])
         i = rows[q]
         for j in range(n):
             xc[j] = X[i, j] - mean[j]
@@ -715,7 +700,8 @@ def chunk_sums(X, y, sw, models, center, ids, many, softmax, track_loss, rows, n
     weight and rows trained on. ``center``, ``ids``, ``many`` from
     :func:`chunk_plan`; ``scratch`` from :func:`chunk_scratch`; ``fresh``:
     ``U`` changed since the last chunk; ``ahead[:na]`` the rows to ask
-    for meanwhile (:func:`ask_row`). The one place where a chunk is
+    for meanwhile (:func:`fastlr._kernels.predict.ask_row`). The one place
+    where a chunk is
     dispatched to its model kind, for the SGD epoch and for the
     loss-and-gradient pass of a stack (:func:`loss_grad_many`)."""
     mean, scale, stat, hyper, fold, row_fold, active = models

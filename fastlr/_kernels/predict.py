@@ -17,7 +17,7 @@ kernels differ only in how a row is read.
 
 import numpy as np
 
-from .intrinsics import prefetch
+from .intrinsics import prefetch, prefetch_l2
 from .jit import jit
 from .scalar import (
     exp_neg_abs,
@@ -41,6 +41,31 @@ CHUNK = 64
 #: not run: the same pass compiled without them took 0.7x the time (a
 #: kernel per case would take that too; a call of their own did not).
 CSR_PREFETCH_MIN = 1 << 17
+
+
+#: How many rows ahead of its work the loss-and-gradient pass asks for X
+#: (:func:`ask_row`): two chunks, as the dense epoch.
+AHEAD_ROWS = 2 * CHUNK
+
+
+@jit(inline=True)
+def ask_row(Xf, n, i):
+    """Ask L2 for row ``i`` of X (``Xf``: C-contiguous X, flat), a line at
+    a time. The chunked passes (the dense epoch, :func:`loss_grad`) ask
+    for a row a few chunks ahead while they work on a chunk: where X
+    streams from memory and the arithmetic is not free (a fast memory, one
+    model), the hardware prefetcher alone left the memory idle during each
+    chunk's residuals and gradient. On 1M x 100 float64 (batch 256, a Zen
+    4 core) the one-model epoch took 0.79-0.84x the time on one thread
+    and 0.81x on two (medians of 11 and 21 interleaved rounds) asking one
+    or two chunks ahead; asking into L1 took 1.13x, a whole chunk at once
+    1.03x. The prediction pass, which computes less per row, took 1.22x
+    with it."""
+    base = i * n
+    step_ = max(1, 64 // Xf.itemsize)
+    for j in range(0, n, step_):
+        prefetch_l2(Xf, base + j)
+    prefetch_l2(Xf, base + n - 1)
 
 
 #: What :func:`decision` applies to a row's logits once it has written them:
@@ -302,12 +327,15 @@ def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
     k = U.shape[0]
     g, s, Z, F, zrow = _open_block(G, S, lo, rows, k)
     contiguous = np.empty(0, dtype=np.int64)   # the chunk's rows: start + q
+    Xf = X.reshape(-1)
     total = 0.0
     for start in range(lo, hi, CHUNK):
         nb = min(CHUNK, hi - start)
-        # phase A: logits
+        # phase A: logits, asking for the rows two chunks ahead (ask_row)
         for q in range(nb):
             i = start + q
+            if i + AHEAD_ROWS < hi:
+                ask_row(Xf, n, i + AHEAD_ROWS)
             for c in range(k):
                 acc = C[c]
                 if center:
