@@ -31,6 +31,11 @@ B. e = exp(-|z|) by a polynomial, residual r = sigmoid(z) - y, and the row
    loss softplus(t) = log1p(e) + max(t, 0), t = z if y = 0 else -z;
 C. g += r * (x - mean), four rows at a time (register blocking).
 
+While phase A reads its row k, the chunk asks L2 for row k of the chunk
+AHEAD_CHUNKS later in the visiting order
+(:func:`fastlr._kernels.predict.ask_row`), so that memory keeps streaming
+while the chunk computes.
+
 Subtracting the mean inside the loops (rather than folding it into the
 bias) keeps the arithmetic as accurate as on a standardized copy of X, even
 for columns whose mean dwarfs their spread. It costs a load and a
