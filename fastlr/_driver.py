@@ -194,6 +194,18 @@ def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=0.15,
     return learning_rate, power_t, l1_ratio, average_start
 
 
+def check_run(n_threads, callback):
+    """How a training runs, validated with what it computes: ``n_threads``
+    None or an int >= 1, ``callback`` None or a callable(epoch, loss) (one
+    that was not failed only after the first epoch, with Python's message
+    and the caller's random generator already advanced)."""
+    if n_threads is not None:
+        check_positive_int(n_threads, "n_threads")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a callable(epoch, loss) or None, got "
+                        f"{callback!r}")
+
+
 def check_fit_intercept(fit_intercept):
     """True or False (numpy bools too)."""
     if not isinstance(fit_intercept, bool | np.bool_):

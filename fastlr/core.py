@@ -17,6 +17,7 @@ from ._driver import (
     MultinomialResult,
     TrainResult,
     check_fit_intercept,
+    check_run,
     check_sgd_options,
     check_train_params,
 )
@@ -34,7 +35,6 @@ from ._validation import (
     check_grid,
     check_labels01,
     check_log_loss_args,
-    check_positive_int,
     check_proba,
     check_real,
     check_rows,
@@ -243,8 +243,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
     batch_size, epochs, lr, alpha, sgd_tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
-    if n_threads is not None:
-        check_positive_int(n_threads, "n_threads")
+    check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
     rng = make_rng(random_state)
     standardize = check_standardize(standardize)
@@ -660,8 +659,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                          "would read X once more per model); use 'running' or None")
     learning_rate, power_t, _, average_start = check_sgd_options(
         learning_rate, power_t, 0.15, average)
-    if n_threads is not None:
-        check_positive_int(n_threads, "n_threads")
+    check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
     alphas = check_grid(alphas, "alphas")
     if l1_ratios is not None and penalty != "elasticnet":

@@ -72,6 +72,7 @@ from ._driver import (
     AdaptiveRate,
     TrainResult,
     check_fit_intercept,
+    check_run,
     check_sgd_options,
     check_train_params,
     keep_best,
@@ -959,6 +960,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
     check_positive_int(n_threads, "n_threads")
+    check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
     standardize = check_standardize(standardize)
     if standardize is True and not fit_intercept:

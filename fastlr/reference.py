@@ -31,6 +31,7 @@ from ._driver import (
     TrainResult,
     batch_rows,
     check_fit_intercept,
+    check_run,
     check_sgd_options,
     check_train_params,
     run_epochs,
@@ -236,7 +237,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
          fit_intercept, solver="sgd", rows=None, stop_on_heldout=False,
-         start=None, first_step=True):
+         start=None, first_step=True, n_threads=None):
     """The batch loop of :func:`train`, :func:`train_multinomial` and
     :func:`train_many`, for k rows of weights (k = 1: the binary model),
     and the finisher after it (``solver``, as in :mod:`fastlr._train`);
@@ -255,6 +256,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
+    check_run(n_threads, callback)   # n_threads validated as the kernels', unused
     fit_intercept = check_fit_intercept(fit_intercept)
     rng = make_rng(random_state)
     standardize = check_standardize(standardize)
@@ -443,7 +445,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
-        solver=solver, rows=rows)
+        solver=solver, rows=rows, n_threads=n_threads)
     return TrainResult(weights_as(W[0], dtype), float(b[0]), losses)
 
 
@@ -469,7 +471,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         n_iter_no_change=n_iter_no_change, sample_weight=sample_weight,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
-        solver=solver, rows=rows)
+        solver=solver, rows=rows, n_threads=n_threads)
     return MultinomialResult(weights_as(W, dtype), b, losses, classes)
 
 
@@ -589,6 +591,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "
                          "would read X once more per model); use 'running' or None")
+    check_run(n_threads, callback)
     alphas = check_grid(alphas, "alphas")
     if l1_ratios is not None and penalty != "elasticnet":
         raise ValueError(f"l1_ratios only applies to penalty='elasticnet', got "

@@ -636,3 +636,32 @@ def test_labels_that_cannot_be_sorted_are_named(how):
         call()
     if how == "estimator":
         np.testing.assert_array_equal(clf.coef_, before)
+
+
+@pytest.mark.parametrize("bad, exc, match", [
+    ({"callback": "print"}, TypeError, r"^callback must be a callable"),
+    ({"callback": 3}, TypeError, r"^callback must be a callable"),
+    ({"n_threads": 0}, ValueError, r"^n_threads must be >= 1"),
+    ({"n_threads": "four"}, TypeError, r"^n_threads must be an integer")],
+    ids=["callback-str", "callback-int", "n_threads-0", "n_threads-str"])
+@pytest.mark.parametrize("how", [
+    "train", "train_multinomial", "train_many", "reference.train",
+    "reference.train_multinomial", "reference.train_many", "distributed.train"])
+def test_callback_and_n_threads_are_checked_before_training(how, bad, exc, match):
+    """A callback that is not callable was accepted and failed after the
+    first epoch ("'str' object is not callable"), the caller's generator
+    already advanced; the twin accepted any n_threads (0, 'four') that the
+    kernels refuse. Both are now refused before anything runs, naming the
+    argument, on every functional entry point."""
+    from fastlr import distributed
+
+    X, y = _X(), _y()
+    rng = np.random.default_rng(7)
+    state = copy.deepcopy(rng.bit_generator.state)
+    mod, fn = how.split(".") if "." in how else ("fastlr", how)
+    target = getattr({"fastlr": fastlr, "reference": reference,
+                      "distributed": distributed}[mod], fn)
+    extra = {"alphas": [1e-3]} if fn == "train_many" else {}
+    with pytest.raises(exc, match=match):
+        target(X, y, epochs=2, random_state=rng, **extra, **bad)
+    assert rng.bit_generator.state == state
