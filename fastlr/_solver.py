@@ -196,6 +196,18 @@ def check_solver(solver, tol, early_stopping=False):
     return solver, tol
 
 
+def raw_centred(W, B, mean, scale):
+    """``B`` (standardized space, (..., k)) moved by a constant over the
+    classes so that the raw-space intercepts ``B - (W / scale) @ mean`` sum
+    to 0: the softmax solver returns its intercepts centred (no
+    probability changes), but in its own coordinates, and the move back
+    from them shifts each class by ``W[c] . shift``, which sums to 0 over
+    the classes only when W's columns do (not with an L1 part). ``W``
+    (..., k, n); ``mean``, ``scale`` (..., n)."""
+    raw = B - np.einsum("...cn,...n->...c", W / scale[..., None, :], mean)
+    return B - raw.mean(axis=-1, keepdims=True)
+
+
 def solver_center(mean, fit_intercept, column_means):
     """The column means the finisher centres the features by.
 

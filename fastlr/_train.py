@@ -24,6 +24,7 @@ from ._solver import (
     AUTO_MIN_BATCH,
     CurvatureSample,
     finish,
+    raw_centred,
     solver_center,
 )
 
@@ -136,6 +137,8 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
             curvature.along, center, state.scale, softmax=state.softmax))
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - res.W @ shift
+        if state.softmax and fit_intercept:
+            B = raw_centred(res.W, B, state.mean, state.scale)
     _check_finite(res.W, B, res.objective)
     state.set_model(res.W, B)
     return np.concatenate([warm_losses, res.losses]), res.converged, res.n_iter
@@ -239,6 +242,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         W, B, stack.softmax, n_threads)[3]
     with np.errstate(over="ignore", invalid="ignore"):
         B = B - np.einsum("kcn,kn->kc", W, shift)
+        if stack.softmax and fit_intercept:
+            B = raw_centred(W, B, stack.mean[stack.stat], stack.scale[stack.stat])
     _check_finite(W, B, objective)
     for i in range(K):
         stack.state(i).set_model(W[i], B[i])

@@ -43,6 +43,7 @@ from ._solver import (
     CurvatureSample,
     check_solver,
     finish,
+    raw_centred,
     solver_center,
 )
 from ._validation import (
@@ -407,6 +408,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
                 CurvatureSample.of(X, codes, sw_train).along, center, scale,
                 softmax=softmax) if first_step else None)
         W, b = res.W, res.B - res.W @ shift
+        if softmax and fit_intercept:
+            b = raw_centred(W, b, mean, scale)
         if upd.k_avg > 0:
             upd.w_avg, upd.b_avg = W, b
         losses = np.concatenate([losses, res.losses])
