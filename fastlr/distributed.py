@@ -27,8 +27,10 @@ Algorithm
    array of the state (weights, intercepts, AdaGrad sums, averaged
    iterates, the cumulative L1 penalty of Tsuruoka et al.), weighted by
    the blocks' training weights, in block order. The L1 totals therefore
-   carry across epochs as in one process. With one block this is exactly
-   the in-memory SGD.
+   carry across epochs as in one process. With one block this is the
+   in-memory SGD: bit for bit without standardization, to rounding with it
+   (the blockwise statistics are summed in another order, about 1e-15
+   relative, which the epochs carry into the weights' last bits).
 3. Optionally (``solver="lbfgs"`` or ``"auto"``) the deterministic finisher
    of :mod:`fastlr._solver`: each L-BFGS iteration maps
    :meth:`fastlr._dispatch.Data.loss_grad` over the blocks and adds the
@@ -925,7 +927,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         (``Generator.spawn``); the generator state travels with the task,
         so orders depend only on ``random_state``, the epoch and the block
         index, never on which worker ran what. With a single block this is
-        exactly :func:`fastlr.train`.
+        :func:`fastlr.train`: bit for bit with ``standardize=False``, to
+        rounding otherwise (the blockwise standardization statistics are
+        summed in another order).
     random_state : None, int, numpy Generator or RandomState
     client : distributed.Client or None
         Where to run. None uses the current client if there is one, else
