@@ -107,8 +107,11 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
                                     first_epoch=first_epoch, **common, **sgd_options)
         return losses, converged, 0
     warm_losses = np.empty(0)
+    from_zero = False
     if solver == "auto" and not warm and epochs > 0:
         start = state.copy()
+        W, B = state.model()
+        from_zero = not (W.any() or B.any())
         sgd_options.update(tol=None, monitor=None,
                            batch_size=max(sgd_options["batch_size"],
                                           AUTO_MIN_BATCH))
@@ -120,14 +123,29 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
             # the warm-up is only a starting point: the finisher does not
             # depend on lr, so it starts from zero instead
             state.restore(start)
-    done = warm_losses.shape[0]
-    W0, B0 = state.model()
     center = solver_center(state.mean, fit_intercept, column_means)
     shift = (center - state.mean) / state.scale
-    with np.errstate(over="ignore", invalid="ignore"):
-        B0 = B0 + W0 @ shift   # checked with the result, below
+    evaluate = functools.partial(loss_grad, center)
+    W0, B0, first = _start(state, shift, evaluate)
+    if from_zero and warm_losses.shape[0] and \
+            not first[0][0] / denom <= _zero_model_loss(state):
+        # a warm-up that ends worse than the model 0 it started from (a
+        # huge uniform sample weight or lr that did not overflow: F 1e6 on
+        # 120 rows) is dropped as a diverging one is: from there the
+        # finisher's relative-decrease test held at once, on a useless model
+        state.restore(start)
+        warm_losses = np.empty(0)
+        W0, B0, first = _start(state, shift, evaluate)
+    done = warm_losses.shape[0]
+
+    def evaluate_once(W, B):
+        # the finisher's first point is the one just evaluated
+        if first and np.array_equal(W, W0) and np.array_equal(B, B0):
+            return first.pop()
+        return evaluate(W, B)
+
     res = finish(
-        lambda W, B: loss_grad(center, W, B),
+        evaluate_once,
         W0, B0, denom=denom,
         penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         fit_intercept=fit_intercept, softmax=state.softmax, tol=finish_tol,
@@ -142,6 +160,22 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
     _check_finite(res.W, B, res.objective)
     state.set_model(res.W, B)
     return np.concatenate([warm_losses, res.losses]), res.converged, res.n_iter
+
+
+def _start(state, shift, evaluate):
+    """The finisher's starting point in its coordinates (features centred
+    by ``center``: ``B + W @ shift``) from ``state``'s model, and
+    ``[evaluate(W0, B0)]``."""
+    W0, B0 = state.model()
+    with np.errstate(over="ignore", invalid="ignore"):
+        B0 = B0 + W0 @ shift   # checked with the result
+        return W0, B0, [evaluate(W0, B0)]
+
+
+def _zero_model_loss(state):
+    """The mean loss of the model 0 (every logit 0): log 2, or log k for
+    the k classes of a softmax ``state``."""
+    return float(np.log(max(state.W.shape[0], 2)))
 
 
 def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratios,

@@ -391,15 +391,27 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t,
                           penalty, alpha, l1_ratio, average_start, fit_intercept)
     if solver != "sgd":
-        done = losses.shape[0]
         W0, b0 = upd.model(W, b)
         sw_train = np.where(train, sw, 0.0)   # held-out rows weigh 0
         center = solver_center(mean, fit_intercept,
                                lambda: column_stats(X, sample_weight=sw_train)[0])
         shift = (center - mean) / scale
+
+        def evaluate(W_, b_):
+            return loss_grad(X, codes, sw_train, center, scale, W_, b_, softmax)
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            worse = solver == "auto" and start is None and losses.shape[0] and not (
+                evaluate(W0, b0 + W0 @ shift)[0] / float(sw_train.sum())
+                <= np.log(max(k, 2)))
+        if worse:
+            # a warm-up that ends worse than the model 0 is dropped, as the
+            # kernels' (fastlr._train.run_solver)
+            losses = np.empty(0)
+            W0, b0 = np.zeros((k, n)), np.zeros(k)
+        done = losses.shape[0]
         res = finish(
-            lambda W_, b_: loss_grad(X, codes, sw_train, center, scale, W_, b_,
-                                     softmax),
+            evaluate,
             W0, b0 + W0 @ shift, denom=float(sw_train.sum()), penalty=penalty,
             alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
             softmax=softmax, tol=finish_tol, max_iter=epochs - done,

@@ -490,3 +490,27 @@ def test_softmax_intercepts_are_centred_with_any_penalty(penalty, standardize):
         np.testing.assert_allclose(np.sum(b, axis=-1), 0.0, atol=1e-12, err_msg=name)
     np.testing.assert_allclose(fits["train_multinomial"], fits["reference"],
                                rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("how", ["sample_weight", "lr"])
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_auto_drops_a_warm_up_that_ends_worse_than_zero(mod, how):
+    """solver="auto" with a uniform sample weight of 1e10 (the objective
+    does not change) or lr=1e8: the warm-up epoch did not overflow, so it
+    was kept, and ended at F ~ 1e6, where the finisher's relative-decrease
+    test held after two iterations: intercept -2.5e6, accuracy 0.53, no
+    warning. A warm-up that ends worse than the model 0 (log 2) is now
+    dropped like a diverging one, and the run reaches the optimum."""
+    rng = np.random.default_rng(0)
+    m = 120
+    X = rng.normal(size=(m, 4))
+    y = (X[:, 0] + rng.logistic(size=m) > 0).astype(int)
+    opt = mod.train(X, y, solver="lbfgs", alpha=1e-2)
+    kw = ({"sample_weight": np.full(m, 1e10)} if how == "sample_weight"
+          else {"lr": 1e8})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = mod.train(X, y, solver="auto", alpha=1e-2, epochs=100, random_state=0,
+                        **kw)
+    np.testing.assert_allclose(res.w, opt.w, atol=1e-6)
+    assert abs(res.b - opt.b) < 1e-6
