@@ -58,6 +58,14 @@ TINY = 1e-300
 #: row losses is known to a few units of 1e-16 at best.
 NOISE = 16 * np.finfo(np.float64).eps
 
+#: A line search that finds no decrease where the gradient predicts one of
+#: more than this fraction of F (or of ``tol`` F, if larger) is a failure,
+#: not convergence: floating point cannot evaluate F along that direction
+#: (features near 1e80 without standardization overflowed every trial
+#: point, and the zero model was returned as converged). At a true optimum
+#: the predicted decrease is F's rounding, 1e-16 to 1e-12 of it.
+FAILED_DECREASE = 1e-8
+
 #: Iterations in a row without a measurable change of the objective after
 #: which the gradient must have halved, or the run is at the limit of
 #: floating point (the gradient is then rounding noise too) and stops.
@@ -292,8 +300,12 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
                     math.sqrt(float(np.dot(pg, pg))), 1.0), l1)
             if found is None:
                 # no decrease along the steepest direction either: the
-                # objective is as low as floating point can tell
-                return Result(x, F, it, True)
+                # objective is as low as floating point can tell, unless the
+                # gradient promises a real one (FAILED_DECREASE)
+                predicted = 0.5 * float(np.dot(pg, pg)) * min(
+                    1.0, 1.0 / max(math.sqrt(float(np.dot(pg, pg))), 1.0))
+                return Result(x, F, it, not predicted > max(tol, FAILED_DECREASE)
+                              * max(F, TINY))
         x_new, F_new, g_new = found
         s = x_new - x
         yv = g_new - g

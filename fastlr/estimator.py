@@ -525,12 +525,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"improving by tol={tol}; increase max_iter or lr",
                 ConvergenceWarning, stacklevel=3)
         if solver != "sgd" and self.tol is not None and not converged and epochs > 0:
-            warnings.warn(
-                f"solver={self.solver!r} used all max_iter={epochs} passes "
-                f"before the objective's relative decrease fell below "
-                f"tol={self.tol}; the last iterate, the best one seen, is kept: "
-                "increase max_iter (or tol), or alpha if the classes are "
-                "separable", ConvergenceWarning, stacklevel=3)
+            if len(losses) < epochs:
+                # the line search failed where the gradient promised a decrease
+                warnings.warn(
+                    f"solver={self.solver!r} stopped after {len(losses)} of "
+                    f"max_iter={epochs} passes: no step lowered the objective "
+                    "although its gradient says one should (features too large "
+                    "for float64 arithmetic? standardize them); the last iterate "
+                    "is kept", ConvergenceWarning, stacklevel=3)
+            else:
+                warnings.warn(
+                    f"solver={self.solver!r} used all max_iter={epochs} passes "
+                    f"before the objective's relative decrease fell below "
+                    f"tol={self.tol}; the last iterate, the best one seen, is "
+                    "kept: increase max_iter (or tol), or alpha if the classes "
+                    "are separable", ConvergenceWarning, stacklevel=3)
         self.validation_scores_ = None
         self.best_validation_score_ = None
         if best is not None:

@@ -514,3 +514,22 @@ def test_auto_drops_a_warm_up_that_ends_worse_than_zero(mod, how):
                         **kw)
     np.testing.assert_allclose(res.w, opt.w, atol=1e-6)
     assert abs(res.b - opt.b) < 1e-6
+
+
+def test_a_line_search_that_cannot_start_is_not_convergence():
+    """Features near 1e80 without standardization overflow every trial
+    point of the first line search: L-BFGS returned the zero model as
+    converged (n_iter_ 0, accuracy 0.49, no warning; scikit-learn warns).
+    A failed line search where the gradient promises a decrease is now a
+    failure, and the estimator says what stopped it."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * 1e80
+    y = (X[:, 0] + 1e80 * rng.logistic(size=200) > 0).astype(int)
+    with pytest.warns(ConvergenceWarning, match=r"stopped after 0 of max_iter=100 "
+                                                r"passes: no step lowered"):
+        LogisticRegression(solver="lbfgs", standardize=False, max_iter=100).fit(X, y)
+    # standardized, the same data trains without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = LogisticRegression(solver="lbfgs").fit(X, y)
+    assert clf.score(X, y) > 0.6
