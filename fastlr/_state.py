@@ -164,6 +164,20 @@ class ModelState:
         self.mean = mean
         self.scale = scale
 
+    def drop_intercept(self):
+        """The model without its intercepts, in place: re-expressed on
+        uncentred features (:meth:`restandardize` with mean 0; running
+        statistics no longer centre), then its intercepts and their average
+        set to 0. A warm start with ``fit_intercept=False`` continues from
+        this, through the origin in raw space as a fresh fit without an
+        intercept is (its intercept moved with the weights before: the
+        centring put ``-w . mean`` into it)."""
+        if self.mean.any():
+            self.restandardize(np.zeros_like(self.mean), self.scale)
+        self.center = False
+        self.B[:] = 0.0
+        self.avg[:, self.n_features] = 0.0
+
     def restore(self, other):
         """Take every array of ``other`` (a :meth:`copy` of this state)."""
         for name in self.ARRAYS:

@@ -229,8 +229,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         scans = 1
     k = classes.shape[0]
     if warm:
-        # a copy: the model keeps its state unless training succeeds
-        state = _widen(old.copy(rng=True), source)
+        state = _widen(model._continued(old), source)
     else:
         state = ModelState(scan.mean, scan.scale, k if k > 2 else 1, softmax=k > 2)
         if scan.moments is not None:

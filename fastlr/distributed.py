@@ -751,8 +751,8 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
             raise ValueError("class_weight and sample_weight give every training "
                              "sample weight zero")
         k = classes.shape[0]
-        if warm:   # a copy: the estimator keeps its state unless training succeeds
-            state = old.copy(rng=True)
+        if warm:
+            state = est._continued(old)
         else:
             state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
         if blocks.sparse and state.centers():

@@ -192,7 +192,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default True
         Fit the intercept; False keeps it at 0 (the model passes through the
         origin in raw space, and ``standardize=True`` scales without
-        centering).
+        centering). A ``warm_start`` with False after a fit with an
+        intercept continues from that fit's weights with the intercept 0.
     solver : {"auto", "sgd", "lbfgs"}, default "auto"
         ``"sgd"``: mini-batch SGD epochs, stopped by ``tol`` and
         ``n_iter_no_change``. ``"lbfgs"``: L-BFGS (Liu and Nocedal 1989;
@@ -469,8 +470,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         progress = epoch_progress(self.verbose, epochs, data.m)
         old = self._warm_state(data.n, classes)
         warm = old is not None
-        # a copy: the estimator keeps its state unless training succeeds
-        state = old.copy(rng=True) if warm else self._new_state(data, classes, sw)
+        state = self._continued(old) if warm else self._new_state(data, classes, sw)
         state.rng = rng
         if monitor is not None:
             monitor = monitor(state)
@@ -508,6 +508,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"continues the previous fit, on {self.classes_.tolist()}; set "
                 "warm_start=False to start a new model")
         return old
+
+    def _continued(self, old):
+        """What a warm start trains: a copy of the previous fit's state
+        ``old`` (the estimator keeps its own unless training succeeds),
+        through the origin when ``fit_intercept`` is False
+        (:meth:`fastlr._state.ModelState.drop_intercept`)."""
+        state = old.copy(rng=True)
+        if not self.fit_intercept:
+            state.drop_intercept()
+        return state
 
     def _store_fit(self, state, dtype, classes, losses, converged,
                    solver_iterations, solver, epochs, tol, best):

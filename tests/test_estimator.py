@@ -1,6 +1,7 @@
 """fastlr.LogisticRegression: scikit-learn conventions and compatibility."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -408,3 +409,29 @@ def test_pyarrow_table_keeps_its_column_names(cv):
         est.predict(pa.table({"b": b, "a": a}))
     with pytest.raises(TypeError, match="column 'b' of type string"):
         est.fit(pa.table({"a": a, "b": ["x"] * 200}), y)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "auto", "lbfgs"])
+@pytest.mark.parametrize("how", ["fit", "dask"])
+def test_warm_start_without_intercept_passes_through_the_origin(solver, how):
+    """fit_intercept=False keeps the intercept at 0. A warm start from a
+    fit with an intercept moved it instead (-13.0 to -4.2 with "auto"):
+    the warm state kept its centring, which put ``-w . mean`` into the
+    raw intercept as the weights moved. It now continues from the
+    previous weights through the origin, for every solver and on Dask."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) + [5.0, -2.0, 1.0]
+    y = (X[:, 0] - 5.0 + rng.logistic(size=200) > 0).astype(int)
+    clf = fastlr.LogisticRegression(solver=solver, max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+        assert clf.intercept_[0] != 0.0
+        clf.set_params(warm_start=True, fit_intercept=False)
+        if how == "dask":
+            da = pytest.importorskip("dask.array")
+            clf.fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
+        else:
+            clf.fit(X, y)
+    assert clf.intercept_[0] == 0.0
+    np.testing.assert_allclose(clf.decision_function(np.zeros((1, 3))), 0.0, atol=1e-12)
