@@ -615,6 +615,9 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
     :func:`fastlr._train.train_state`). Returns ``(losses, converged,
     solver_iterations)``; ``state.rng`` is block 0's advanced generator."""
     rngs = [rng, *rng.spawn(blocks.B - 1)] if blocks.B > 1 else [rng]
+    # before training: early stopping's copies of the best state share it
+    # (a copy taken with no generator broke a later partial_fit)
+    state.rng = rngs[0]
     sgd_options.pop("rng", None)
     sgd_options.pop("n_threads", None)
     sgd_options.pop("epoch_loss", None)
@@ -643,7 +646,6 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
                      penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                      fit_intercept=fit_intercept, callback=callback,
                      first_epoch=first_epoch, warm=warm, **sgd_options)
-    state.rng = rngs[0]
     return out
 
 

@@ -289,6 +289,22 @@ def test_partial_fit_and_warm_start(client):
     assert first.n_iter_ < n_first
 
 
+def test_partial_fit_after_an_early_stopping_fit(client):
+    """A Dask fit with early_stopping kept the best epoch's state copied
+    before its generator was set, and a partial_fit after it failed:
+    "AttributeError: 'NoneType' object has no attribute 'spawn'". In
+    memory the same calls run one more epoch; on Dask they now do too
+    (early stopping's held-out rows are drawn per block, so the models are
+    not the in-memory ones)."""
+    X, y = make_data(13)
+    kw = dict(SGD, early_stopping=True, n_iter_no_change=2, max_iter=6)
+    dsk = LogisticRegression(**kw).fit(to_dask(X, 400), to_dask(y, 400))
+    assert dsk.training_state_.rng is not None
+    before = dsk.coef_.copy()
+    dsk.partial_fit(to_dask(X, 200), to_dask(y, 200))
+    assert np.isfinite(dsk.coef_).all() and not np.array_equal(dsk.coef_, before)
+
+
 @pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
 def test_a_diverged_continuation_changes_nothing(client, how):
     """A Dask partial_fit or warm-start fit that diverges leaves the
