@@ -338,6 +338,20 @@ def _in_workers(jobs, progress):
     return compiled
 
 
+def jit_disabled():
+    """The reason nothing can be compiled into the cache when numba's
+    debugging mode is on (``NUMBA_DISABLE_JIT=1``: kernels run as Python,
+    so a precompile would run every call slowly and keep nothing), else
+    None."""
+    from numba.core import config
+
+    if config.DISABLE_JIT:
+        return ("NUMBA_DISABLE_JIT is set: the kernels run as Python and none "
+                "is compiled, so nothing could be kept in the kernel cache; "
+                "unset it to compile")
+    return None
+
+
 def precompile(progress=None, n_jobs=1):
     """Compile every kernel for every input type into the kernel cache.
 
@@ -362,6 +376,8 @@ def precompile(progress=None, n_jobs=1):
         is used only where the cache is writable: elsewhere what the
         workers compiled could not reach this process.
 
+    Raises RuntimeError under ``NUMBA_DISABLE_JIT=1`` (:func:`jit_disabled`).
+
     Returns
     -------
     PrecompileReport
@@ -379,6 +395,8 @@ def precompile(progress=None, n_jobs=1):
     from ._kernels import cache
     from ._validation import check_positive_int
 
+    if jit_disabled():
+        raise RuntimeError(jit_disabled())
     jobs = check_positive_int(n_jobs, "n_jobs", minimum=-1)
     if jobs == 0:
         raise ValueError("n_jobs must be -1 or >= 1, got 0")

@@ -676,9 +676,11 @@ def _add_compile(sub, common):
 
 def _compile(args):
     from ._kernels import cache
-    from ._precompile import precompile
+    from ._precompile import jit_disabled, precompile
 
     # with nothing to keep the kernels in, say so before minutes of compiling
+    if jit_disabled():
+        raise CLIError(jit_disabled())
     if cache.MODE == "off":
         raise CLIError("the kernel cache is off (FASTLR_NUMBA_CACHE=0): "
                        "compiled kernels could not be kept")

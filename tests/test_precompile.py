@@ -316,3 +316,19 @@ def _run_code(code, timeout=1200):
                           capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_compile_refuses_numbas_debugging_mode(tmp_path):
+    """Under NUMBA_DISABLE_JIT=1 nothing is compiled: `fastlr compile` ran
+    every call as Python (over 10 minutes), kept nothing, and exited 0
+    ("compiled 0 kernel signatures"), so an image build with the variable
+    left set shipped an empty cache. It now refuses at once, exit 1, and
+    precompile() raises."""
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", FASTLR_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-m", "fastlr", "compile"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1
+    assert "NUMBA_DISABLE_JIT is set" in out.stderr
+    out = subprocess.run([sys.executable, "-c", "import fastlr; fastlr.precompile()"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and "RuntimeError: NUMBA_DISABLE_JIT is set" in out.stderr
