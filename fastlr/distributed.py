@@ -615,8 +615,8 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
     :func:`fastlr._train.train_state`). Returns ``(losses, converged,
     solver_iterations)``; ``state.rng`` is block 0's advanced generator."""
     rngs = [rng, *rng.spawn(blocks.B - 1)] if blocks.B > 1 else [rng]
-    # before training: early stopping's copies of the best state share it
-    # (a copy taken with no generator broke a later partial_fit)
+    # a generator before training too: early stopping copies the state
+    # (a copy without one broke a later partial_fit)
     state.rng = rngs[0]
     sgd_options.pop("rng", None)
     sgd_options.pop("n_threads", None)
@@ -646,6 +646,7 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
                      penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                      fit_intercept=fit_intercept, callback=callback,
                      first_epoch=first_epoch, warm=warm, **sgd_options)
+    state.rng = rngs[0]   # advanced: the workers return each block's
     return out
 
 
@@ -772,6 +773,10 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
             warm=warm, batch_size=batch_size, lr=lr, shuffle=est.shuffle,
             tol=tol, n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
             power_t=power_t, average_start=average_start, monitor=monitor)
+        if best is not None and best["state"] is not None:
+            # the kept state continues the advanced generator, as in memory
+            # (where the copies share it)
+            best["state"].rng = state.rng
     finally:
         blocks.release()
     est._store_fit(state, blocks.dtype, classes, losses, converged, iters, solver,
