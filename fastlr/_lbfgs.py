@@ -301,9 +301,11 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
             if found is None:
                 # no decrease along the steepest direction either: the
                 # objective is as low as floating point can tell, unless the
-                # gradient promises a real one (FAILED_DECREASE)
-                predicted = 0.5 * float(np.dot(pg, pg)) * min(
-                    1.0, 1.0 / max(math.sqrt(float(np.dot(pg, pg))), 1.0))
+                # gradient promises a real one (FAILED_DECREASE): half the
+                # first-order decrease of the steepest-descent trial step
+                # above, |pg|^2 / max(|pg|, 1)
+                gg = float(np.dot(pg, pg))
+                predicted = 0.5 * gg / max(math.sqrt(gg), 1.0)
                 return Result(x, F, it, not predicted > max(tol, FAILED_DECREASE)
                               * max(F, TINY))
         x_new, F_new, g_new = found
