@@ -228,6 +228,69 @@ def solver_center(mean, fit_intercept, column_means):
     return column_means()
 
 
+def mean_direction(center, scale, fit_intercept, l1, column_means):
+    """The features' (weighted) column means in the finisher's coordinates,
+    ``(column_means() - center) / scale`` ((n,), or (F, n) for the (F, n)
+    ``center`` and ``scale`` of a stack's training sets), when
+    :func:`finish` needs them: without an intercept, for the models without
+    an L1 part (``l1``: their strengths); else None, and ``column_means``
+    (a pass over X) is not called.
+
+    With an intercept, centring the features (:func:`solver_center`)
+    decouples the intercept from the weights. Without one, nothing moves
+    the model's mean logit apart from the weights, and on features whose
+    means are many times their spread the objective's curvature along the
+    mean direction dwarfs every other: :func:`finish` then works in
+    coordinates where that direction acts as an intercept
+    (:class:`MeanBasis`)."""
+    if fit_intercept or not np.any(np.asarray(l1) == 0.0):
+        return None
+    return (column_means() - center) / scale
+
+
+class MeanBasis(NamedTuple):
+    """The finisher's weight coordinates for a model without an intercept:
+    ``W = T(Y) = Y + gamma (Y u) u^T``, ``u = c / |c|`` the direction of the
+    features' mean ``c`` (:func:`mean_direction`) and ``gamma = 1 / |c| -
+    1``, for ``|c| > 1``.
+
+    On features ``x = c + d`` (``d`` centred), a model's logits are
+    ``W x = (P Y) d + (Y u)(1 + u . d / |c|)`` with ``P = I - u u^T``: the
+    coordinate ``Y u`` multiplies a feature near 1 and acts as an
+    intercept, ``P Y`` sees centred features. In ``W``, the objective's
+    curvature along ``u`` is about ``1 + |c|^2`` times the rest; in ``Y``
+    it is about 1. ``T`` is symmetric, so the gradient in ``Y`` is ``T`` of
+    the gradient in ``W``, and ``T^-1`` is the same form with ``|c| - 1``.
+    The objective, its minimizer and the path to it (in ``W``) are those
+    of the problem; only L-BFGS's coordinates change. Not with an L1 part,
+    which is separable in ``W`` only. Without it, on 20,000 x 20 features
+    of mean 100 and spread 1 (alpha 1e-4), L-BFGS stopped after one
+    iteration at relative suboptimality 0.12; with it, it converges as on
+    centred features.
+    """
+    u: np.ndarray
+    gamma: float
+    inverse: float
+
+    @classmethod
+    def of(cls, c):
+        """The basis for the features' mean ``c`` (n,), or None (the
+        identity) when ``|c| <= 1``: the mean direction then weighs no more
+        than the others, and ``1 / |c|`` would scale it up instead."""
+        r = float(np.linalg.norm(c)) if c is not None else 0.0
+        if not r > 1.0 or not math.isfinite(r):
+            return None
+        return cls(c / r, 1.0 / r - 1.0, r - 1.0)
+
+    def to_w(self, Y):
+        """``T(Y)`` for ``Y`` (k, n)."""
+        return Y + self.gamma * np.outer(Y @ self.u, self.u)
+
+    def from_w(self, W):
+        """``T^-1(W)``."""
+        return W + self.inverse * np.outer(W @ self.u, self.u)
+
+
 def penalty_strengths(penalty, alpha, l1_ratio):
     """``(l2, l1)`` of the objective (module docstring); ``alpha`` and
     ``l1_ratio`` floats, or arrays of one per model (arrays out)."""
@@ -253,7 +316,7 @@ def _blas_controller():
 
 def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
            softmax, tol, max_iter, callback=None, first_iteration=0,
-           curvature=None):
+           curvature=None, mean_dir=None):
     """Minimize the objective from ``(W0, B0)`` by L-BFGS / OWL-QN
     (:mod:`fastlr._lbfgs`); or, for a stack of K models, the sum of their
     objectives (each model its own data weights, ``denom`` and strength).
@@ -286,6 +349,11 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
         (:meth:`CurvatureSample.along`): the first trial step of L-BFGS
         along a new direction is then the quadratic model's minimizer.
         One model only.
+    mean_dir : (n,) or (K, n) float64, or None
+        Without an intercept: each model's features' mean in the
+        finisher's coordinates (:func:`mean_direction`). A model without an
+        L1 part whose ``|mean_dir| > 1`` runs L-BFGS in the coordinates of
+        :class:`MeanBasis`.
 
     Returns
     -------
@@ -320,11 +388,21 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     losses = [[] for _ in range(K)]
     last = np.full(K, math.nan)
     shown = [0]
+    dirs = (np.broadcast_to(mean_dir, (K, n)) if mean_dir is not None
+            else [None] * K)
+    bases = [MeanBasis.of(dirs[i]) if not fit_intercept and l1[i] == 0.0 else None
+             for i in range(K)]
+
+    def to_w(i, y):
+        # model i's weights (k, n) from its L-BFGS coordinates, and the
+        # gradient back (T is symmetric)
+        Y = y.reshape(k, n)
+        return Y if bases[i] is None else bases[i].to_w(Y)
 
     def evaluate(ids, xs):
         # the points asked for, in the stack's (W, B); the others keep theirs
         for i, x in zip(ids, xs, strict=True):
-            W[i] = x[:kn].reshape(k, n)
+            W[i] = to_w(i, x[:kn])
             if fit_intercept:
                 B[i] = x[kn:]
         if stack:
@@ -340,9 +418,11 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
             np.multiply(G[i], 1.0 / denom[i], out=gw)
             if l2[i]:
                 gw += l2[i] * W[i]
+            if bases[i] is not None:
+                gw[:] = bases[i].to_w(gw)
             if fit_intercept:
                 g[kn:] = S[i] / denom[i]
-            w = x[:kn]
+            w = W[i].ravel()
             out.append((last[i] + 0.5 * l2[i] * float(w @ w), g))
         return out
 
@@ -356,15 +436,16 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
         return call
 
     def first_step(x, d, slope):
-        dW = d[:kn].reshape(k, n)
-        c = curvature(x[:kn].reshape(k, n), x[kn:] if fit_intercept else np.zeros(k),
+        dW = to_w(0, d[:kn])
+        c = curvature(to_w(0, x[:kn]), x[kn:] if fit_intercept else np.zeros(k),
                       dW, d[kn:] if fit_intercept else np.zeros(k))
         if c is None:
             return None
-        c += l2[0] * float(d[:kn] @ d[:kn])
+        c += l2[0] * float(np.sum(dW * dW))
         return -slope / c if c > 0.0 else None
 
-    x0s = [np.concatenate([W[i].ravel(), B[i] if fit_intercept else np.empty(0)])
+    x0s = [np.concatenate([(W[i] if bases[i] is None else bases[i].from_w(W[i])).ravel(),
+                           B[i] if fit_intercept else np.empty(0)])
            for i in range(K)]
     mask = np.zeros(kn + (k if fit_intercept else 0), dtype=bool)
     mask[:kn] = True
@@ -400,7 +481,7 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
                                     callback=record(0), floor=floor,
                                     first_step=first_step if curvature else None)]
     for i, run in enumerate(runs):
-        W[i] = run.x[:kn].reshape(k, n)
+        W[i] = to_w(i, run.x[:kn])
         B[i] = run.x[kn:] if fit_intercept else 0.0
     if softmax:
         if fit_intercept:

@@ -24,6 +24,8 @@ from ._solver import (
     AUTO_MIN_BATCH,
     CurvatureSample,
     finish,
+    mean_direction,
+    penalty_strengths,
     raw_centred,
     solver_center,
 )
@@ -124,6 +126,9 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
             # depend on lr, so it starts from zero instead
             state.restore(start)
     center = solver_center(state.mean, fit_intercept, column_means)
+    mean_dir = mean_direction(center, state.scale, fit_intercept,
+                              penalty_strengths(penalty, alpha, l1_ratio)[1],
+                              column_means)
     shift = (center - state.mean) / state.scale
     evaluate = functools.partial(loss_grad, center)
     W0, B0, first = _start(state, shift, evaluate)
@@ -152,7 +157,8 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
         max_iter=epochs - done, callback=callback,
         first_iteration=first_epoch + done,
         curvature=None if curvature is None else functools.partial(
-            curvature.along, center, state.scale, softmax=state.softmax))
+            curvature.along, center, state.scale, softmax=state.softmax),
+        mean_dir=mean_dir)
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - res.W @ shift
         if state.softmax and fit_intercept:
@@ -223,11 +229,22 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     denom = np.array([ones[stack.row_fold != f].sum() if folds else ones.sum()
                       for f in stack.fold])
     # each training set's (weighted) column means centre the features when
-    # the standardization does not (solver_center): one pass for all sets
+    # the standardization does not (solver_center), or give the direction of
+    # the coordinates without an intercept (mean_direction): one pass for
+    # all sets (one of the two asks for them)
     sets = [int(stack.fold[np.flatnonzero(stack.stat == r)[0]])
             for r in range(stack.mean.shape[0])]
-    centers = solver_center(stack.mean, fit_intercept, lambda: data.column_stats(
-        stack.row_fold if folds else None, sets, sw if sw.shape[0] else None)[0])
+
+    def column_means():
+        return data.column_stats(stack.row_fold if folds else None, sets,
+                                 sw if sw.shape[0] else None)[0]
+
+    centers = solver_center(stack.mean, fit_intercept, column_means)
+    alphas = np.asarray(alphas, dtype=np.float64)
+    l1_ratios = np.asarray(l1_ratios, dtype=np.float64)
+    mean_dirs = mean_direction(centers, stack.scale, fit_intercept,
+                               penalty_strengths(penalty, alphas, l1_ratios)[1],
+                               column_means)
     shift = (centers - stack.mean)[stack.stat] / stack.scale[stack.stat]   # (K, n)
     W = np.empty((K, k, data.n))
     B = np.empty((K, k))
@@ -235,8 +252,6 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         W[i], B[i] = stack.state(i).model()
     with np.errstate(over="ignore", invalid="ignore"):
         B = B + np.einsum("kcn,kn->kc", W, shift)
-    alphas = np.asarray(alphas, dtype=np.float64)
-    l1_ratios = np.asarray(l1_ratios, dtype=np.float64)
     stages, before = path_stages(alphas, l1_ratios, stack.fold)
     budget = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (K,))
     per_model = [np.empty(0)] * K
@@ -260,7 +275,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         res = finish(loss_grad, W[ids], B[ids], denom=denom[ids], penalty=penalty,
                      alpha=alphas[ids], l1_ratio=l1_ratios[ids],
                      fit_intercept=fit_intercept, softmax=stack.softmax, tol=tol,
-                     max_iter=budget[ids], callback=callback, first_iteration=done)
+                     max_iter=budget[ids], callback=callback, first_iteration=done,
+                     mean_dir=None if mean_dirs is None else mean_dirs[stack.stat[ids]])
         W[ids], B[ids] = res.W, res.B
         n_iter[ids], converged[ids], objective[ids] = \
             res.n_iter, res.converged, res.objective

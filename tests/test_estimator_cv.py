@@ -165,6 +165,35 @@ def test_refit_solver_starts_from_the_folds_mean_and_reaches_the_optimum(solver,
                                atol=1e-5 * scale)
 
 
+@pytest.mark.parametrize("k", [2, 3], ids=["binary", "3-class"])
+def test_no_intercept_on_offset_features_reaches_the_optimum(k):
+    """Without an intercept, on features whose means are 100 times their
+    spread, the fold models and the refit run L-BFGS in coordinates that
+    make the mean direction an intercept (as ``LogisticRegression`` does):
+    with the default ``tol`` the refit's objective is scikit-learn's
+    optimum at ``alpha_`` to a relative 1e-4, the tol (see
+    ``test_solver.test_no_intercept_on_offset_features_stops_at_the_optimum``)."""
+    from sklearn.linear_model import LogisticRegression as SK
+
+    X, y = make_data(6, k=k)
+    X = X - X.mean(axis=0) + 100.0 * X.std(axis=0)
+    cv = LogisticRegressionCV(alphas=[1e-2, 1e-3], cv=3, fit_intercept=False,
+                              solver="lbfgs", standardize=False, max_iter=500)
+    cv.fit(X, y)
+    sk = SK(C=1.0 / (cv.alpha_ * X.shape[0]), fit_intercept=False,
+            solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(X, y)
+
+    def F(W):
+        Z = X @ W.T
+        if k == 2:
+            loss = np.logaddexp(0.0, Z[:, 0]) - (y == cv.classes_[1]) * Z[:, 0]
+        else:
+            loss = np.logaddexp.reduce(Z, axis=1) - Z[np.arange(len(y)), y]
+        return loss.mean() + 0.5 * cv.alpha_ * np.sum(W * W)
+
+    assert F(cv.coef_) - F(sk.coef_) <= 1e-4 * F(sk.coef_)
+
+
 def test_refit_false_averages_each_folds_best_model():
     X, y = make_data(3)
     cv = LogisticRegressionCV(alphas=[1.0, 1e-2, 1e-4], cv=3, refit=False,

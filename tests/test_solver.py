@@ -83,6 +83,67 @@ def test_matches_sklearn_on_unstandardized_features(standardize):
     assert res.b == pytest.approx(B_sk[0], rel=1e-6)
 
 
+def objective(X, y, sw, alpha, W):
+    """F of raw-space weights ``W`` (k, n) without intercepts: the mean
+    weighted log-loss (sigmoid for k = 1, softmax) plus alpha / 2 |W|^2."""
+    Z = np.asarray(X @ W.T)
+    if W.shape[0] == 1:
+        loss = np.logaddexp(0.0, Z[:, 0]) - y * Z[:, 0]
+    else:
+        loss = np.logaddexp.reduce(Z, axis=1) - Z[np.arange(y.shape[0]), y]
+    return float(sw @ loss / sw.sum() + 0.5 * alpha * np.sum(W * W))
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+@pytest.mark.parametrize("k, sparse", CASES, ids=IDS)
+def test_no_intercept_on_offset_features_stops_at_the_optimum(k, sparse, solver):
+    """Without an intercept, on features whose means are 100 times their
+    spread, the objective curves 1e4 times more along the mean direction
+    than along the others. The default ``tol`` (a relative decrease of
+    1e-4) must still stop near the optimum, as it does with an intercept
+    (there: 6e-7 binary, 3e-5 softmax on these rows): the finisher's
+    coordinates make that direction an intercept (``_solver.MeanBasis``).
+    Relative suboptimality of F against scikit-learn's newton-cholesky at
+    tol 1e-12 on the scaled features: at most 1e-4 (2.4e-8 and 1.4e-5 with
+    the coordinates; 4e-3 and 1.15, after one iteration for softmax,
+    without)."""
+    X, y, sw = make_problem(5, k, m=2000, n=8)
+    X = X - X.mean(axis=0) + 100.0 * X.std(axis=0)
+    if sparse:
+        X = sp.csr_matrix(X)
+    scale = as_data(X).standardization("scale", sw=sw)[1][0]
+    Xs = X.multiply(1.0 / scale).tocsr() if sparse else X / scale
+    alpha = 1e-3
+    clf = LogisticRegression(alpha=alpha, fit_intercept=False, solver=solver,
+                             max_iter=1000, random_state=0)
+    clf.fit(X, y, sample_weight=sw)
+    sk = SKLogisticRegression(C=1.0 / (alpha * sw.sum()), fit_intercept=False,
+                              solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    sk.fit(Xs, y, sample_weight=sw)
+    best = objective(Xs, y, sw, alpha, sk.coef_)
+    assert objective(Xs, y, sw, alpha, clf.coef_ * scale) - best <= 1e-4 * best
+
+
+def test_mean_basis_is_a_symmetric_change_of_coordinates():
+    """``T`` and ``T^-1`` invert each other, ``T`` is symmetric (so the
+    gradient in the new coordinates is ``T`` of the old one), ``T c`` is
+    ``c / |c|`` (the mean direction's coordinate is the mean logit), and
+    means of length at most 1 keep the identity."""
+    from fastlr._solver import MeanBasis
+
+    rng = np.random.default_rng(0)
+    c = rng.normal(size=6) * 30.0
+    basis = MeanBasis.of(c)
+    Y = rng.normal(size=(3, 6))
+    np.testing.assert_allclose(basis.from_w(basis.to_w(Y)), Y, rtol=0, atol=1e-12)
+    T = basis.to_w(np.eye(6))
+    np.testing.assert_allclose(T, T.T, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(T @ c, c / np.linalg.norm(c), rtol=1e-12)
+    assert MeanBasis.of(c / np.linalg.norm(c)) is None
+    assert MeanBasis.of(np.zeros(6)) is None
+    assert MeanBasis.of(np.full(6, np.inf)) is None
+
+
 def test_estimator_matches_sklearn_pipeline():
     """The estimator with alpha = 1 / (C n) is scikit-learn's
     StandardScaler + LogisticRegression(C)."""
@@ -119,6 +180,23 @@ def test_reference_twin_agrees(k, sparse, solver, penalty):
     tol = 1e-8 if (k > 1 and penalty in ("l1", "elasticnet")) else 1e-10
     for u, v in zip(a[:2], b[:2], strict=True):
         np.testing.assert_allclose(u, v, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+@pytest.mark.parametrize("k, sparse", CASES, ids=IDS)
+def test_reference_twin_agrees_without_intercept_on_offset_features(k, sparse, solver):
+    """The twin takes the same coordinates without an intercept
+    (``mean_direction``) and finds the same model to 1e-10."""
+    X, y, sw = make_problem(12, k, m=400, sparse=False)
+    X = X + 50.0 * X.std(axis=0)
+    if sparse:
+        X = sp.csr_matrix(X)
+    train = "train" if k == 1 else "train_multinomial"
+    kw = dict(solver=solver, penalty="l2", alpha=0.01, tol=EXACT, epochs=1000,
+              sample_weight=sw, random_state=2, fit_intercept=False)
+    a = getattr(fastlr, train)(X, y, **kw)
+    b = getattr(reference, train)(X, y, **kw)
+    np.testing.assert_allclose(a[0], b[0], rtol=1e-10, atol=1e-10)
 
 
 def test_l1_matches_sklearn_saga_and_zeroes_weights():
