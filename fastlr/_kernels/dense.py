@@ -150,24 +150,18 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
             count += 1.0
     # phase A: logits (one row at a time measured faster than four here)
     Xf = X.reshape(-1)
-    if center:
-        for k in range(nb):
-            if k < na:
-                ask_row(Xf, n, ahead[k])
-            i = rows[k]
-            acc = c
+    for k in range(nb):
+        if k < na:
+            ask_row(Xf, n, ahead[k])
+        i = rows[k]
+        acc = c
+        if center:
             for j in range(n):
                 acc += (X[i, j] - mean[j]) * u[j]
-            z[k] = acc
-    else:
-        for k in range(nb):
-            if k < na:
-                ask_row(Xf, n, ahead[k])
-            i = rows[k]
-            acc = c
+        else:
             for j in range(n):
                 acc += X[i, j] * u[j]
-            z[k] = acc
+        z[k] = acc
     # phase B: exp, residuals, losses
     exp_neg_abs(z, nb, e, tbuf)
     held = 0.0
