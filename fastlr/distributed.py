@@ -89,7 +89,6 @@ from ._train import run_solver
 from ._validation import (
     _as_numeric_array,
     check_dtype_kind,
-    check_positive_int,
     check_standardize,
     is_dask,
     is_sparse,
@@ -941,9 +940,10 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     client : distributed.Client or None
         Where to run. None uses the current client if there is one, else
         dask's default scheduler.
-    n_threads : int, default 1
-        Accepted for compatibility; block tasks run on one thread each
-        (one worker thread per core is the usual dask layout).
+    n_threads : int or None, default 1
+        Validated as :func:`fastlr.train`'s and otherwise ignored: block
+        tasks run on one thread each (one worker thread per core is the
+        usual dask layout).
     callback : callable(epoch, loss) or None
 
     Returns
@@ -970,7 +970,6 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     batch_size, epochs, lr, alpha, sgd_tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
-    check_positive_int(n_threads, "n_threads")
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
     standardize = check_standardize(standardize)

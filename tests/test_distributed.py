@@ -227,6 +227,18 @@ def test_bad_input(client, data):
         fdist.train(da.from_array(y, chunks=5_000), y, client=client)
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         fdist.train(Xd, y, batch_size=0, client=client)
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        fdist.train(Xd, y, n_threads=0, client=client)
+
+
+def test_n_threads_none_is_accepted_as_in_memory(client, data):
+    """``n_threads=None`` (fastlr.train's default, "numba's thread count")
+    is accepted and, as any count, changes nothing on the cluster."""
+    X, y = data
+    Xd = da.from_array(X, chunks=(5_000, N))
+    kw = dict(FIT, epochs=1, random_state=2, client=client)
+    np.testing.assert_array_equal(fdist.train(Xd, y, n_threads=None, **kw).w,
+                                  fdist.train(Xd, y, n_threads=2, **kw).w)
 
 
 def test_diverged(client, data):
