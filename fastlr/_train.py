@@ -185,7 +185,8 @@ def _zero_model_loss(state):
 
 
 def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratios,
-                 fit_intercept, n_threads=None, callback=None, first_iteration=0):
+                 fit_intercept, n_threads=None, callback=None, first_iteration=0,
+                 warm_epochs=None):
     """The finisher for every model of a stack (the solvers of
     :class:`fastlr.LogisticRegressionCV`): each model of ``stack`` (a
     :class:`fastlr._state.ModelStack`, trained or fresh) is taken to the
@@ -209,7 +210,13 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     ``alphas``, ``l1_ratios`` (K,) the models' strengths; ``tol``, ``max_iter``
     as the finisher's (:func:`fastlr._solver.check_solver`), ``max_iter``
     for each model's run: an int, or (K,) ints (what is left of each
-    model's budget after its own SGD epochs).
+    model's budget after its own SGD epochs). ``warm_epochs`` (K,) ints or
+    None: the SGD epochs a model ran from zero before (``solver="auto"``'s
+    warm-up); a model whose warm-up ends with a mean loss above the zero
+    model's (log 2, or log k) starts from zero instead, with those epochs
+    given back to its budget, as one model alone does
+    (:func:`run_solver`). Its starting point's evaluation is the first
+    iteration's, so the check costs no pass over the data.
 
     Returns
     -------
@@ -222,6 +229,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     n_iter : (K,) int
         Each model's iterations (from its warm start).
     converged : (K,) bool
+    dropped : (K,) bool
+        The models whose warm-up was dropped (see ``warm_epochs``).
     """
     K, k = stack.K, stack.k
     folds = stack.row_fold.shape[0] > 0
@@ -253,7 +262,10 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     with np.errstate(over="ignore", invalid="ignore"):
         B = B + np.einsum("kcn,kn->kc", W, shift)
     stages, before = path_stages(alphas, l1_ratios, stack.fold)
-    budget = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (K,))
+    budget = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (K,)).copy()
+    warm_n = np.zeros(K, dtype=np.int64) if warm_epochs is None else warm_epochs
+    dropped = np.zeros(K, dtype=bool)
+    zero_loss = float(np.log(max(k, 2)))
     per_model = [np.empty(0)] * K
     n_iter = np.zeros(K, dtype=np.int64)
     converged = np.zeros(K, dtype=bool)
@@ -266,11 +278,21 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         models = (centers, stack.scale, stack.stat[ids], stack.hyper[ids],
                   stack.fold[ids], stack.row_fold)
 
-        def loss_grad(Ws, Bs, run, models=models):
+        def evaluate(Ws, Bs, run, models=models):
             active = np.zeros(Ws.shape[0], dtype=np.uint8)
             active[run] = 1
             return data.loss_grad_many(y, sw, (*models, active), Ws, Bs,
                                        stack.softmax, n_threads)[:3]
+
+        loss_grad = evaluate
+        if (warm_n[ids] > 0).any():
+            loss_grad, worse = _first_evaluation(evaluate, W[ids], B[ids],
+                                                 denom[ids], zero_loss)
+            worse &= warm_n[ids] > 0
+            W[ids[worse]] = 0.0
+            B[ids[worse]] = 0.0
+            dropped[ids[worse]] = True
+            budget[ids[worse]] += warm_n[ids[worse]]
 
         res = finish(loss_grad, W[ids], B[ids], denom=denom[ids], penalty=penalty,
                      alpha=alphas[ids], l1_ratio=l1_ratios[ids],
@@ -299,7 +321,37 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         stack.state(i).set_model(W[i], B[i])
     with np.errstate(invalid="ignore", divide="ignore"):
         heldout = np.where(held[:, 1] > 0, held[:, 0] / held[:, 1], np.nan)
-    return losses, heldout, n_iter, converged
+    return losses, heldout, n_iter, converged, dropped
+
+
+def _first_evaluation(evaluate, W, B, denom, zero_loss):
+    """Evaluate every model of a stage at its start (``W``, ``B``) once:
+    ``(loss_grad, worse)``, ``worse`` the models whose mean loss there
+    is not below ``zero_loss`` (or is NaN), and ``loss_grad`` the stage's
+    ``evaluate`` that answers its first call from that evaluation for the
+    models asked for at exactly those points (the finisher's first point;
+    the others, a model moved to zero say, are evaluated then)."""
+    everyone = np.arange(W.shape[0])
+    kept = [W.copy(), B.copy(), *evaluate(W, B, everyone)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        worse = ~(np.asarray(kept[2]) / denom <= zero_loss)
+    first = [True]
+
+    def loss_grad(Ws, Bs, run):
+        if not first[0]:
+            return evaluate(Ws, Bs, run)
+        first[0] = False
+        W0, B0, loss, G, S = kept
+        same = [t for t in run
+                if np.array_equal(Ws[t], W0[t]) and np.array_equal(Bs[t], B0[t])]
+        other = [t for t in run if t not in same]
+        loss, G, S = np.array(loss, dtype=np.float64), np.array(G), np.array(S)
+        if other:
+            l2, G2, S2 = evaluate(Ws, Bs, other)
+            loss[other], G[other], S[other] = np.asarray(l2)[other], G2[other], S2[other]
+        return loss, G, S
+
+    return loss_grad, worse
 
 
 def path_stages(alphas, l1_ratios, fold):

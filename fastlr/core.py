@@ -754,12 +754,15 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         stack.reset(np.flatnonzero(out["diverged"]))
         # a model's passes are its own SGD epochs (none but a path's first),
         # then its iterations, ``epochs`` in all, as in the twin's runs
-        sgd_n = out["n_iter"]
-        losses, heldout, n_iter, converged = finish_stack(
+        sgd_n = out["n_iter"].copy()
+        losses, heldout, n_iter, converged, dropped = finish_stack(
             data, codes, sw, stack, tol=finish_tol, max_iter=epochs - sgd_n,
             penalty=penalty, alphas=alpha_of, l1_ratios=l1_ratio_of,
             fit_intercept=fit_intercept, n_threads=n_threads, callback=callback,
-            first_iteration=out["losses"].shape[1])
+            first_iteration=out["losses"].shape[1], warm_epochs=sgd_n)
+        # a warm-up that ended worse than the model 0 does not count (the
+        # finisher started from zero), as for one model alone
+        sgd_n[dropped] = 0
         # its held-out loss at its optimum in its last pass
         passes = np.maximum(sgd_n + n_iter, 1)
         held = np.full((K, int(passes.max())), np.nan)
