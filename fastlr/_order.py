@@ -23,19 +23,28 @@ BLOCK_BYTES = 16 * 1024
 MIN_BLOCKS_PER_BATCH = 8
 
 
-def make_rng(random_state):
-    """A ``numpy.random.Generator`` from None, an int >= 0, a Generator or a
-    RandomState; anything else is a named error."""
-    if isinstance(random_state, np.random.RandomState):
-        # scikit-learn style RandomState: derive a seed from it
-        random_state = int(random_state.randint(np.iinfo(np.int32).max))
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
+def check_random_state(random_state):
+    """Refuse (a named error) anything but None, an int >= 0, a numpy
+    Generator or RandomState; draws nothing."""
+    if random_state is None or isinstance(random_state, (np.random.Generator,
+                                                         np.random.RandomState)):
+        return
     if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
         raise TypeError("random_state must be None, a non-negative int, a "
                         f"numpy Generator or RandomState, got {random_state!r}")
     if random_state < 0:
         raise ValueError(f"random_state must be non-negative, got {random_state}")
+
+
+def make_rng(random_state):
+    """A ``numpy.random.Generator`` from None, an int >= 0, a Generator or a
+    RandomState (:func:`check_random_state`)."""
+    check_random_state(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        # scikit-learn style RandomState: derive a seed from it
+        random_state = int(random_state.randint(np.iinfo(np.int32).max))
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
     return np.random.default_rng(int(random_state))
 
 

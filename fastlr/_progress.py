@@ -134,6 +134,14 @@ def _zero_size_fallback(file):
     return {"ncols": size.columns or 80, "nrows": size.lines or 24}
 
 
+def check_verbose(verbose):
+    """``verbose`` as an int >= 0 (a bool counts as 0 or 1, as scikit-learn
+    takes it); TypeError or ValueError naming it otherwise."""
+    if isinstance(verbose, (bool, np.bool_)):
+        verbose = int(verbose)
+    return check_positive_int(verbose, "verbose", minimum=0)
+
+
 def epoch_progress(verbose, total, n_rows, *, file=None, desc="train"):
     """The progress callback for a training run at verbosity ``verbose``.
 
@@ -161,8 +169,6 @@ def epoch_progress(verbose, total, n_rows, *, file=None, desc="train"):
     TypeError, ValueError
         If ``verbose`` is not an integer >= 0.
     """
-    if isinstance(verbose, (bool, np.bool_)):   # as scikit-learn takes it
-        verbose = int(verbose)
-    verbose = check_positive_int(verbose, "verbose", minimum=0)
+    verbose = check_verbose(verbose)
     show = False if verbose == 0 else ("auto" if verbose == 1 else True)
     return EpochProgress(total, n_rows, show=show, file=file, desc=desc)

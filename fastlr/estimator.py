@@ -21,8 +21,8 @@ from ._driver import (
     check_train_params,
     keep_best,
 )
-from ._order import make_rng
-from ._progress import epoch_progress
+from ._order import check_random_state, make_rng
+from ._progress import check_verbose, epoch_progress
 from ._sgd import sgd
 from ._solver import check_solver
 from ._state import ModelState
@@ -631,6 +631,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         -------
         self
         """
+        validate_params(self)
         if is_dask(X):
             return _distributed().estimator_partial_fit(self, X, y, classes,
                                                         sample_weight)
@@ -751,8 +752,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
 def validate_params(model):
     """Check a :class:`LogisticRegression`'s parameters as ``fit`` does:
-    TypeError or ValueError naming the first bad one."""
+    TypeError or ValueError naming the first bad one. ``fit``,
+    ``partial_fit``, :func:`fastlr.save` and :func:`fastlr.load` all check
+    with it, so a file ``save`` writes is one ``load`` reads."""
     model._params(model.max_iter)
+    check_verbose(model.verbose)
+    check_random_state(model.random_state)
 
 
 def _distributed():

@@ -145,7 +145,6 @@ from . import _npy
 from ._files import open_regular, write_atomic
 from ._order import make_rng
 from ._state import OPTIMIZER_ARRAYS, STATS_ARRAYS, ModelState
-from ._validation import check_positive_int
 from .estimator import LogisticRegression, validate_params
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_metadata",
@@ -222,6 +221,10 @@ def save(model, path, *, metadata=None):
     ValueError
         If ``metadata`` is too large for :func:`load` to accept (more than
         16 MiB plus 256 bytes per feature, once parsed).
+    TypeError, ValueError
+        If a parameter of ``model`` is one ``fit`` would refuse (set with
+        ``set_params`` after fitting), naming it: :func:`load` would refuse
+        the file.
     sklearn.exceptions.NotFittedError
         If ``model`` has not been fitted (a ``ValueError`` subclass).
     OSError
@@ -266,6 +269,9 @@ def _to_arrays(model, metadata):
     except (NotFittedError, AttributeError):
         raise NotFittedError(
             "model is not fitted: call fit or partial_fit before saving it") from None
+    # load refuses a parameter fit would refuse (set_params after fitting can
+    # put one there): never write such a file
+    validate_params(model)
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise TypeError(f"metadata must be a dict or None, got "
@@ -673,9 +679,6 @@ def _check_params(path, params):
         if not isinstance(params["warm_start"], bool):
             raise TypeError(f"warm_start must be true or false, got "
                             f"{params['warm_start']!r}")
-        if params["random_state"] is not None:
-            check_positive_int(params["random_state"], "random_state", minimum=0)
-        check_positive_int(params["verbose"], "verbose", minimum=0)
     except Exception as exc:  # any value a hand edit can put there
         raise ModelFileError(path, f"invalid parameter: {exc}") from None
     return params

@@ -218,6 +218,26 @@ def test_partial_fit(blobs):
         clf.partial_fit(X[:4], np.array([0, 1, 2, 1]))
 
 
+@pytest.mark.parametrize("param, value, exc", [
+    ("max_iter", -1, ValueError), ("max_iter", "10", TypeError),
+    ("verbose", "yes", TypeError), ("verbose", -1, ValueError),
+])
+def test_partial_fit_checks_its_parameters_as_fit_does(blobs, param, value, exc):
+    """``partial_fit`` refuses what ``fit`` refuses, naming it, and changes
+    nothing (it took max_iter=-1 and verbose="yes", and fastlr.save then
+    wrote a file that fastlr.load refused; scikit-learn's SGDClassifier
+    validates its parameters in partial_fit too)."""
+    X, y = blobs
+    clf = LogisticRegression(random_state=0).partial_fit(X, y, classes=[0, 1])
+    snap = _snapshot(clf)
+    clf.set_params(**{param: value})
+    with pytest.raises(exc, match=param):
+        clf.partial_fit(X, y)
+    _assert_unchanged(clf, snap)
+    with pytest.raises(exc, match=param):
+        LogisticRegression(**{param: value}).partial_fit(X, y, classes=[0, 1])
+
+
 def test_warm_start_continues(blobs):
     X, y = blobs
     clf = LogisticRegression(max_iter=3, tol=None, warm_start=True, random_state=0)

@@ -168,6 +168,32 @@ def test_saving_unfitted_or_foreign_models(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("param, value, exc", [
+    ("verbose", "yes", TypeError), ("verbose", -1, ValueError),
+    ("max_iter", -1, ValueError), ("max_iter", 1.5, TypeError),
+    ("random_state", -3, ValueError), ("lr", 0.0, ValueError),
+])
+def test_save_refuses_a_parameter_load_would_refuse(tmp_path, data, param, value,
+                                                    exc):
+    """A parameter set after fitting that ``fit`` refuses: ``save`` names it
+    and writes nothing, rather than a file ``load`` refuses (it wrote
+    verbose="yes" and max_iter=-1, which load then refused)."""
+    X, y = data
+    model = fitted(X, y).set_params(**{param: value})
+    with pytest.raises(exc, match=param):
+        fastlr.save(model, tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_boolean_verbose_round_trips(tmp_path, data):
+    """``verbose=True`` is accepted by ``fit`` (scikit-learn's convention):
+    the file it saves loads (load refused it: "verbose must be an
+    integer")."""
+    X, y = data
+    fastlr.save(fitted(X, y, verbose=True), tmp_path / "m.npz")
+    assert fastlr.load(tmp_path / "m.npz").verbose is True
+
+
 def test_missing_directory_names_the_target(tmp_path, data):
     X, y = data
     target = tmp_path / "no" / "m.npz"
