@@ -713,12 +713,30 @@ def _heldout_monitor(blocks, state, best):
     return monitor
 
 
-def _feature_names(est, X):
+def _header(X):
+    """What scikit-learn's feature-name check needs of a dask X, computing
+    nothing: an empty pandas frame with a DataFrame's column labels, or an
+    empty array of its width (no names)."""
     cols = getattr(X, "columns", None)
-    if cols is not None and len(cols) and all(isinstance(c, str) for c in cols):
-        est.feature_names_in_ = np.asarray(list(cols), dtype=object)
-    elif hasattr(est, "feature_names_in_"):
-        del est.feature_names_in_
+    if cols is not None:
+        import pandas as pd
+
+        return pd.DataFrame(columns=cols)
+    return np.empty((0, X.shape[1]))
+
+
+def _check_names(est, header, reset):
+    """scikit-learn's feature-name rules, as ``validate_data`` applies them
+    to in-memory X: ``reset`` records the names (or drops old ones); else a
+    ValueError for renamed or reordered columns, a warning for names
+    missing on one side. ``est=None`` only checks that the labels can be
+    names (a TypeError for mixed types, before any work)."""
+    from sklearn.utils.validation import validate_data
+
+    from .estimator import LogisticRegression
+
+    validate_data(LogisticRegression() if est is None else est, header,
+                  reset=reset, skip_check_array=True)
 
 
 def _standardize_option(est):
@@ -741,6 +759,8 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
     if est.class_weight is not None:
         def cw(classes, counts):
             return est._class_weight_values(classes, counts, fitting=True)
+    header = _header(X)
+    _check_names(None, header, reset=True)
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   class_weight=cw, holdout=holdout, seed=seed)
     try:
@@ -781,7 +801,7 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
     est._store_fit(state, blocks.dtype, classes, losses, converged, iters, solver,
                    epochs, tol, best)
     est.n_features_in_ = n
-    _feature_names(est, X)
+    _check_names(est, header, reset=True)
     return est
 
 
@@ -796,6 +816,11 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     if est.class_weight is not None:
         def cw(classes, counts):
             return est._class_weight_values(classes, counts, fitting=False)
+    header = _header(X)
+    if not first:
+        # the width first (fastlr's message), then the names
+        _check_X(X, est.n_features_in_)
+    _check_names(None if first else est, header, reset=first)
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   classes=classes, class_weight=cw,
                                   n_features=None if first else est.n_features_in_)
@@ -822,7 +847,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
         est.classes_ = classes
         est.loss_curve_ = np.empty(0)
         est.n_features_in_ = blocks.n
-        _feature_names(est, X)
+        _check_names(est, header, reset=True)
     est._set_state(state, blocks.dtype)
     est.n_iter_ = n_iter + 1
     est.loss_curve_ = np.concatenate([est.loss_curve_, losses])
@@ -832,7 +857,9 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
 def decision_function(est, X):
     """Logits of a fitted estimator on a dask X, as a dask array computed
     blockwise: (m,) for two classes, (m, k) for more."""
+    header = _header(X)
     X = _check_X(X, est.n_features_in_)
+    _check_names(est, header, reset=False)
     W = np.asarray(est.coef_, dtype=np.float64)
     B = np.asarray(est.intercept_, dtype=np.float64)
     dtype = X.dtype

@@ -255,6 +255,43 @@ def test_dataframe_columns_as_features(client):
     assert clf.n_features_in_ == X.shape[1]
 
 
+def test_feature_names_are_checked_as_in_memory(client):
+    """After a fit on a dask DataFrame, dask input to predict,
+    predict_proba, decision_function, score and partial_fit meets
+    scikit-learn's feature-name rules, as in-memory input does: reordered
+    or renamed columns are a ValueError (they were used by position: the
+    accuracy fell from 0.99 to 0.53, silently), a dask array without names
+    warns. The refused calls change nothing."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(10)
+    cols = [f"f{j}" for j in range(X.shape[1])]
+    frame = pd.DataFrame(X, columns=cols)
+    ddf = dd.from_pandas(frame, npartitions=3)
+    ys = dd.from_pandas(pd.Series(y), npartitions=3)
+    clf = LogisticRegression(**SGD).fit(ddf, ys)
+    expected = clf.predict_proba(ddf).compute()
+    coef = clf.coef_.copy()
+    reordered = dd.from_pandas(frame[cols[::-1]], npartitions=3)
+    renamed = dd.from_pandas(frame.rename(columns={"f0": "z"}), npartitions=3)
+    for call in (clf.predict, clf.predict_proba, clf.decision_function):
+        with pytest.raises(ValueError, match="same order as they were in fit"):
+            call(reordered)
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.score(renamed, ys)
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.partial_fit(renamed, ys)
+    np.testing.assert_array_equal(clf.coef_, coef)
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        got = clf.predict_proba(to_dask(X, 200)).compute()
+    np.testing.assert_array_equal(got, expected)
+    # a first partial_fit records the names as fit does
+    pf = LogisticRegression(**SGD).partial_fit(ddf, ys, classes=np.unique(y))
+    assert list(pf.feature_names_in_) == cols
+    with pytest.raises(ValueError, match="feature names should match"):
+        pf.partial_fit(renamed, ys)
+
+
 #: Columns of other dtypes than numpy numbers that the in-memory fit of a
 #: pandas DataFrame converts (numbers in text parsed, as scikit-learn does)
 CONVERTED_COLUMNS = {
