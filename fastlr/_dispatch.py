@@ -594,18 +594,18 @@ def _unsigned(indices):
     return indices.view(np.uint32) if indices.dtype == np.int32 else indices
 
 
-def check_finite(data, name=None, n_threads=None):
+def check_finite(data, name=None, n_threads=None, row0=0):
     """Raise if validated X holds NaN or infinity (one pass, no temporary;
     dense X on ``n_threads`` threads as in :func:`fastlr.train`), naming
     ``name`` (default: the name it was validated under) and the first bad
-    row and column."""
+    row (counted from ``row0``) and column."""
     name = name or getattr(data, "name", "X")
     if data.sparse:
         ok = stats.finite_1d(data.X.data[:data.X.indptr[-1]])
     else:
         ok = all(data._map_rows(stats.all_finite, (), n_threads))
     if not ok:
-        raise nonfinite_error(data.X, name)
+        raise nonfinite_error(data.X, name, row0)
 
 
 def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None,

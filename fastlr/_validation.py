@@ -242,11 +242,13 @@ def first_nonfinite(X, columns=None):
     return None
 
 
-def nonfinite_error(X, name="X"):
+def nonfinite_error(X, name="X", row0=0):
     """The ValueError for X holding NaN or infinity, naming ``name`` and the
-    first bad row and column."""
+    first bad row and column (rows counted from ``row0``: X a block of a
+    larger array that starts there)."""
     where = first_nonfinite(X)
-    at = "" if where is None else f" (first at row {where[0]}, column {where[1]})"
+    at = ("" if where is None
+          else f" (first at row {row0 + where[0]}, column {where[1]})")
     return ValueError(f"{name} contains NaN or infinity{at}")
 
 

@@ -69,7 +69,7 @@ except ImportError as exc:  # pragma: no cover - exercised without dask
     ) from exc
 
 from . import _stats
-from ._dispatch import Data, as_data
+from ._dispatch import Data, as_data, check_finite
 from ._driver import (
     AdaptiveRate,
     TrainResult,
@@ -136,7 +136,8 @@ def _prepare_block(Xb, yb, swb, index, row0, classes, class_weight, holdout):
     """
     m = np.shape(Xb)[0]
     try:
-        data = as_data(Xb, "X", accept_sparse=True)
+        data = as_data(Xb, "X", accept_sparse=True, check=False)
+        check_finite(data, "X", row0=row0)   # rows named as rows of X
     except (TypeError, ValueError) as exc:
         msg = f"{exc} ({_where(index, row0, m)}"
         if not hasattr(Xb, "tocsr"):
@@ -323,10 +324,16 @@ class _ClientRunner:
         keyed = [dask.delayed(func, pure=False)(*args)
                  for args in zip(*args_per_block, strict=True)]
         futures = self.client.compute(keyed)
-        wait(futures)  # in memory (or failed) before placing tasks next to them
-        for fut in futures:
-            if fut.status == "error":
-                fut.result()   # raises the block's error
+        try:
+            wait(futures)  # in memory (or failed) before placing tasks next to them
+            for fut in futures:
+                if fut.status == "error":
+                    fut.result()   # raises the block's error
+        except BaseException:
+            # a refused block (or an interrupt): the others' converted copies
+            # of X must not stay on the workers
+            self.release(futures)
+            raise
         return futures
 
     def map(self, func, blocks, *args, per_block=None):

@@ -723,12 +723,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`."""
         if is_dask(X):
-            import dask.array as da
-
-            with np.errstate(divide="ignore"):
-                return da.log(self.predict_proba(X))
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            # computed blockwise later: the errstate must be the blocks'
+            P = self.predict_proba(X)
+            return P.map_blocks(_log, dtype=P.dtype, meta=np.empty((0, 0), P.dtype))
+        return _log(self.predict_proba(X))
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of :meth:`predict` on (X, y) (weighted by
@@ -758,6 +756,12 @@ def validate_params(model):
     model._params(model.max_iter)
     check_verbose(model.verbose)
     check_random_state(model.random_state)
+
+
+def _log(P):
+    """``log(P)``, a probability of 0 giving -inf without a warning."""
+    with np.errstate(divide="ignore"):
+        return np.log(P)
 
 
 def _distributed():

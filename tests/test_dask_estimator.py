@@ -292,6 +292,52 @@ def test_feature_names_are_checked_as_in_memory(client):
         pf.partial_fit(renamed, ys)
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_a_refused_block_names_the_row_of_X_and_leaves_nothing_behind(client,
+                                                                      sparse):
+    """A fit refused for a NaN in one block names the row of X, as in
+    memory (it named the row within the block, and for CSR blocks never
+    the row of X), and releases the blocks already converted: 4 refused
+    fits left 12 converted blocks in the workers' memory."""
+    import time
+
+    X, y = make_data(3, m=800)
+    X[500, 1] = np.nan                     # block 2 of 4 (rows 400 to 599)
+    if sparse:
+        X = sp.csr_matrix(X)
+
+    def held(dask_worker):
+        return sum("_prepare_block" in str(key) for key in dask_worker.data.keys())
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match=r"first at row 500, column 1\) "
+                                             r"\(row block 2, rows 400 to 599"):
+            LogisticRegression(**SGD).fit(to_dask(X, 200), to_dask(y, 200))
+    deadline = time.monotonic() + 10.0
+    while sum(client.run(held).values()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sum(client.run(held).values()) == 0
+
+
+def test_predict_log_proba_is_silent_as_in_memory():
+    """A probability of exactly 0 gives -inf without a warning, also when
+    the dask array is computed (the errstate covered only building it; on
+    a cluster the warning stays in the workers' logs, so computed here in
+    this process)."""
+    import warnings
+
+    X, y = make_data(2)
+    clf = LogisticRegression(**SGD).fit(X, y)
+    far = np.zeros((4, X.shape[1]))
+    far[:, 0] = [-1e6, 1e6, -1e6, 1e6]
+    expected = clf.predict_log_proba(far)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = clf.predict_log_proba(to_dask(far, 2)).compute(scheduler="synchronous")
+    np.testing.assert_array_equal(got, expected)
+    assert np.isinf(got).any()
+
+
 #: Columns of other dtypes than numpy numbers that the in-memory fit of a
 #: pandas DataFrame converts (numbers in text parsed, as scikit-learn does)
 CONVERTED_COLUMNS = {
