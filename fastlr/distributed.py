@@ -558,9 +558,22 @@ def _labels(runner, y, sw=None):
 
 
 def _standardization(blocks, standardize, n, weighted):
-    """``(mean, scale, column means, total weight)``: the standardization of
-    the training rows of all blocks, as the in-memory fit computes it on
-    one array (:meth:`fastlr._dispatch.Data.column_stats`)."""
+    """``(mean, scale, column means, total weight, moments)``: the
+    standardization of the training rows of all blocks, as the in-memory
+    fit computes it on one array (:meth:`fastlr._dispatch.Data.column_stats`),
+    and their :class:`fastlr._stats.Moments`, from which running statistics
+    start (None without standardization, or without weight)."""
+    mom, colmean, colscale, total = _column_moments(blocks, n, weighted)
+    if not standardize:
+        return np.zeros(n), np.ones(n), colmean, total, None
+    mean = colmean if standardize is True and not blocks.sparse else np.zeros(n)
+    return mean, colscale.copy(), colmean, total, mom
+
+
+def _column_moments(blocks, n, weighted):
+    """``(moments, column means, column scales, total weight)`` of the
+    training rows of all blocks: two passes, summed in block order
+    (``moments`` None when the total weight is 0)."""
     first = blocks.map(_block_absmax)
     amax = np.max([f[0] for f in first], axis=0)
     count = np.sum([f[2] for f in first], axis=0)
@@ -575,10 +588,11 @@ def _standardization(blocks, standardize, n, weighted):
         s2 += b
         total += t
     colmean, colscale = finish(total, s, inv, shift, s1, s2)
-    if not standardize:
-        return np.zeros(n), np.ones(n), colmean, total
-    mean = colmean if standardize is True and not blocks.sparse else np.zeros(n)
-    return mean, colscale.copy(), colmean, total
+    mom = None
+    if total > 0:
+        # the mean exactly as finish (compiled: fused) computed it, as in memory
+        mom = _stats.moments(total, amax, shift, s1, s2)._replace(mean=colmean.copy())
+    return mom, colmean, colscale, total
 
 
 # --------------------------------------------------------------------------
@@ -746,6 +760,16 @@ def _check_names(est, header, reset):
                   reset=reset, skip_check_array=True)
 
 
+def _new_state(mean, scale, k, moments, standardize, blocks):
+    """The estimator's fresh state for ``k`` classes, with running
+    statistics started from ``moments`` (as
+    :meth:`fastlr.LogisticRegression._new_state` starts them in memory)."""
+    state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
+    if moments is not None:
+        state.track(moments, standardize is True and not blocks.sparse)
+    return state
+
+
 def _standardize_option(est):
     standardize = check_standardize(est.standardize)
     if standardize is True and not check_fit_intercept(est.fit_intercept):
@@ -774,8 +798,9 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         n = blocks.n
         old = est._warm_state(n, classes)
         warm = old is not None
-        mean, scale, colmean, denom = _standardization(
-            blocks, _standardize_option(est), n, blocks.weighted)
+        standardize = _standardize_option(est)
+        mean, scale, colmean, denom, mom = _standardization(
+            blocks, standardize, n, blocks.weighted)
         if denom <= 0.0:
             raise ValueError("class_weight and sample_weight give every training "
                              "sample weight zero")
@@ -783,7 +808,7 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         if warm:
             state = est._continued(old)
         else:
-            state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
+            state = _new_state(mean, scale, k, mom, standardize, blocks)
         if blocks.sparse and state.centers():
             raise ValueError("X is sparse but the model centers its features (it "
                              "was started on dense X with standardize=True); "
@@ -833,13 +858,16 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
                                   n_features=None if first else est.n_features_in_)
     try:
         if first:
-            mean, scale, _, _ = _standardization(blocks, _standardize_option(est),
-                                                 blocks.n, False)
-            k = classes.shape[0]
-            state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
+            standardize = _standardize_option(est)
+            mean, scale, _, _, mom = _standardization(blocks, standardize, blocks.n,
+                                                      False)
+            state = _new_state(mean, scale, classes.shape[0], mom, standardize, blocks)
             state.rng = make_rng(est.random_state)
         else:
             state = est.training_state_.copy(rng=True)   # kept only if the epoch succeeds
+            if state.moments is not None:
+                # the chunk's rows join the running statistics, as in memory
+                state.add_rows(_column_moments(blocks, blocks.n, False)[0])
         n_iter = 0 if first else est.n_iter_
         losses, _, _ = _fit_state(
             blocks, state, state.rng, solver="sgd", finish_tol=None, epochs=1,
@@ -1017,8 +1045,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
             raise ValueError(f"y must hold the labels 0 and 1, got "
                              f"{classes.tolist()!r} (use fastlr.LogisticRegression "
                              "for other labels or more classes)")
-        mean, scale, colmean, denom = _standardization(blocks, standardize,
-                                                       blocks.n, blocks.weighted)
+        mean, scale, colmean, denom, _ = _standardization(blocks, standardize,
+                                                          blocks.n, blocks.weighted)
         state = ModelState(mean, scale)
         losses, _, _ = _fit_state(
             blocks, state, rng, solver=solver, finish_tol=finish_tol,

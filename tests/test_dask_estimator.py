@@ -397,6 +397,42 @@ def test_partial_fit_and_warm_start(client):
     assert first.n_iter_ < n_first
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_partial_fit_follows_running_statistics_as_in_memory(client, tmp_path,
+                                                             sparse):
+    """partial_fit on dask input merges each chunk's column statistics into
+    the running ones, as in memory (it kept the first chunk's: the scales
+    1-4 where in memory they followed the stream to 3-11, and coef_ drifted
+    0.06 apart on the second chunk), and a Dask fit starts them as an
+    in-memory fit does, so a later partial_fit stream (here after a save
+    and load) follows them too. One block per call: equal to rounding."""
+    X, y = make_data(12, m=600)
+    X[300:] = X[300:] * 3.0 + 2.0          # the stream's second half spreads
+    if sparse:
+        X = sp.csr_matrix(X)
+    classes = np.unique(y)
+    chunks = [slice(0, 300), slice(300, 600)]
+    mem = LogisticRegression(**SGD)
+    dsk = LogisticRegression(**SGD)
+    for rows in chunks:
+        mem.partial_fit(X[rows], y[rows], classes=classes)
+        dsk.partial_fit(to_dask(X[rows], 300), to_dask(y[rows], 300), classes=classes)
+    np.testing.assert_allclose(dsk.training_state_.scale, mem.training_state_.scale,
+                               rtol=1e-12)
+    np.testing.assert_allclose(dsk.coef_, mem.coef_, rtol=ONE_BLOCK_RTOL, atol=1e-12)
+    fitted = {}
+    for name, Xf in (("mem", X[:300]), ("dask", to_dask(X[:300], 300))):
+        clf = LogisticRegression(**SGD).fit(Xf, y[:300] if name == "mem"
+                                            else to_dask(y[:300], 300))
+        fastlr.save(clf, tmp_path / f"{name}.npz")
+        clf = fastlr.load(tmp_path / f"{name}.npz")
+        clf.partial_fit(X[300:], y[300:])
+        fitted[name] = clf
+    assert fitted["dask"].training_state_.moments is not None
+    np.testing.assert_allclose(fitted["dask"].training_state_.scale,
+                               fitted["mem"].training_state_.scale, rtol=1e-12)
+
+
 def test_partial_fit_after_an_early_stopping_fit(client):
     """A Dask fit with early_stopping kept the best epoch's state copied
     before its generator was set, and a partial_fit after it failed:

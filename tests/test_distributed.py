@@ -161,7 +161,7 @@ def test_block_stats_match_one_array(data):
     X[:, 4] = X[:, 4] / np.abs(X[:, 4]).max() * 1e300  # squares would overflow
     _, blocks, _, _ = fdist._open(da.from_array(X, chunks=(3000, N)),
                                   da.from_array(y, chunks=3000), None, client=None)
-    mean, scale, colmean, total = fdist._standardization(blocks, True, N, False)
+    mean, scale, colmean, total, _ = fdist._standardization(blocks, True, N, False)
     blocks.release()
     assert total == M
     np.testing.assert_array_equal(colmean, mean)
