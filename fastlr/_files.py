@@ -144,7 +144,7 @@ def write_atomic(path, write, what="the model file"):
     exists keeps its permission bits (a model saved with mode 600 stays
     600).
     """
-    path = os.fspath(path)
+    path = os.fsdecode(os.fspath(path))   # a bytes path too, as open() takes
     mode = _check_target(path, what)
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)

@@ -194,6 +194,16 @@ def test_a_boolean_verbose_round_trips(tmp_path, data):
     assert fastlr.load(tmp_path / "m.npz").verbose is True
 
 
+def test_a_bytes_path_is_a_path(tmp_path, data):
+    """``save`` takes a bytes path as ``load``, ``open`` and ``np.save`` do
+    (it failed with "cannot use a string pattern on a bytes-like
+    object")."""
+    X, y = data
+    path = os.fsencode(tmp_path / "m.npz")
+    fastlr.save(fitted(X, y), path)
+    np.testing.assert_array_equal(fastlr.load(path).predict(X), fitted(X, y).predict(X))
+
+
 def test_missing_directory_names_the_target(tmp_path, data):
     X, y = data
     target = tmp_path / "no" / "m.npz"
