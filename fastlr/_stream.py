@@ -102,6 +102,12 @@ class _Columns(Data):
         return self.n_features * self.dtype.itemsize
 
 
+class NotFeaturesNotFinite(ValueError):
+    """A table's non-finite values are all in columns that are not features
+    (a dropped column, the ID column): it cannot be trained on in place,
+    but it can be read in parts (which never parses those columns)."""
+
+
 class TableInPlace:
     """One part: the whole (memory-mapped) ``table``, its columns
     ``features`` the features; ``y`` the labels. Validated once (one read
@@ -117,8 +123,14 @@ class TableInPlace:
         try:
             check_finite(self.data)
         except ValueError:
+            where = first_nonfinite(table, self.features)
+            if where is None:
+                raise NotFeaturesNotFinite(
+                    f"{name}: a column that is not a feature holds NaN or "
+                    "infinity; training in place reads every column of the "
+                    "table") from None
             # named as the file readers name it: 1-based row, feature number
-            i, j = first_nonfinite(table, self.features)
+            i, j = where
             raise ValueError(f"{name}: row {i + 1}, feature {j + 1} is "
                              f"{table[i, self.features[j]]}; fastlr needs finite "
                              "numbers") from None

@@ -419,9 +419,10 @@ def _data_args(p, target_help, id_help):
     p.add_argument("--delimiter", type=_delimiter_type, default=",", metavar="CHAR",
                    help="CSV field separator; 'tab' for tabs (default: ',')")
     p.add_argument("--drop", type=_columns_type, default=[], metavar="COL[,COL...]",
+                   action="extend",
                    help="columns that are neither features nor the label (IDs, "
                    "free text): CSV names or indices, .npy indices; never "
-                   "parsed, so they may hold anything")
+                   "parsed, so they may hold anything; may be given again")
     p.add_argument("--id", type=_column_type, default=None, metavar="COL",
                    help=id_help)
 
@@ -1072,6 +1073,7 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
         rid = data_meta.get("id") if data_meta.get("format") == "npy" else None
         if isinstance(rid, bool) or not isinstance(rid, int):
             rid = None
+        recorded, rid = _npy_positions(args.data, model, recorded, rid, model_target)
         if id_col is None:
             id_col = rid
         elif rid is not None and rid != id_col and rid not in drop:
@@ -1097,6 +1099,30 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
                     header)
 
 
+def _npy_positions(path, model, recorded, rid, target):
+    """The columns a model was trained without (``recorded``) and its --id
+    column (``rid``), positions in the training .npy (train records them
+    counted from 0; older model files have them as typed, a negative one
+    counting from the end), as positions in the .npy at ``path``: the same
+    where it has the training file's width, one less past the label column
+    where it lacks that column (new rows to predict). Other widths are left
+    to the read to refuse."""
+    from . import io
+
+    if model is None or isinstance(target, bool) or not isinstance(target, int):
+        return recorded, rid
+    width = model.n_features_in_ + len(recorded) + (rid is not None) + 1
+    k = io.npy_columns(path)
+    if k not in (width, width - 1):
+        return recorded, rid
+
+    def place(p):
+        q = p + width if p < 0 else p
+        return q - 1 if k == width - 1 and q > target else q
+
+    return [place(p) for p in recorded], None if rid is None else place(rid)
+
+
 def _read_data(args, labels, model=None, data_meta=None):
     """Read DATA with :func:`fastlr.io.read_dataset`, after the checks of
     :func:`_resolve_columns`."""
@@ -1114,7 +1140,7 @@ def _read_data(args, labels, model=None, data_meta=None):
             raise
         raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
                        "out)") from None
-    out = _read_as(cols, data)
+    out = _read_as(cols, data, args.data)
     if cols.id_col is not None and labels == "optional":  # predict writes the IDs
         column = int(cols.id_col) if cols.fmt == "npy" else cols.id_col
         out.ids = io.read_column(args.data, column, fmt=cols.fmt,
@@ -1133,21 +1159,30 @@ def _npz_has(path, name):
         return False   # reading it says what is wrong
 
 
-def _read_as(cols, data):
-    """``data`` (a :class:`fastlr.io.Dataset`) with the columns that were
-    left out of it, as :class:`_Data`."""
+def _read_as(cols, data, path):
+    """``data`` (a :class:`fastlr.io.Dataset`, read from ``path``) with the
+    columns that were left out of it, as :class:`_Data`; .npy columns as
+    positions counted from 0 (a negative index counts from the end: the
+    model file records where the column is, not how it was typed)."""
+    from . import io
+
     out = _Data(data)
+    width = io.npy_columns(path) if cols.fmt == "npy" else None
+
+    def position(c):
+        return int(c) % width if width else int(c)
+
     if cols.fmt == "csv":
         out.ignored = [c if c in cols.header else cols.header[int(c)]
                        for c in cols.drop]
     elif cols.fmt == "npy":
-        out.ignored = [int(c) for c in cols.drop]
+        out.ignored = [position(c) for c in cols.drop]
     if cols.id_col is not None:
         out.id_name = str(cols.id_col)
         if cols.fmt == "csv" and cols.id_col not in cols.header:  # given by index
             out.id_name = cols.header[int(cols.id_col)]
         if cols.fmt == "npy":
-            out.id_name = str(int(cols.id_col))
+            out.id_name = str(position(cols.id_col))
         out.ignored = [c for c in out.ignored if str(c) != out.id_name]
     return out
 
@@ -1537,6 +1572,12 @@ def _train_in_parts(args, params, warm, warm_meta, how):
 
     cols = _resolve_columns(args, "required", model=warm, data_meta=warm_meta)
     fmt, drop = cols.fmt, cols.drop or None
+    mt = cols.model_target
+    if cols.target is None and warm is not None and (
+            (fmt == "npy" and isinstance(mt, int) and not isinstance(mt, bool))
+            or (fmt == "csv" and isinstance(mt, str) and mt in cols.header)):
+        # the model's label column, as a read of the whole file takes it
+        cols.target = mt
     zero_based = None
     if fmt == "svmlight":
         n, zero_based = io.svmlight_features(args.data)
@@ -1559,12 +1600,17 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                            "the columns by name")
     if how == "in place":
         mapped = io.map_npy(args.data, target=cols.target, drop=drop)
-        source = _stream.TableInPlace(mapped.table, mapped.y, mapped.features,
-                                      name=args.data)
-        target = mapped.target
-        reading = ("memory-mapped and trained on in place, not copied (the "
-                   "columns that are not features stay out of the model)")
-    else:
+        try:
+            source = _stream.TableInPlace(mapped.table, mapped.y, mapped.features,
+                                          name=args.data)
+        except _stream.NotFeaturesNotFinite:
+            # a dropped column holds NaN or inf: the chunks never parse it
+            how = "chunks", _auto_chunk_rows(args.data, fmt, args)
+        else:
+            target = mapped.target
+            reading = ("memory-mapped and trained on in place, not copied (the "
+                       "columns that are not features stay out of the model)")
+    if how != "in place":
         read = dict(target=cols.target, fmt=fmt, delimiter=args.delimiter,
                     drop=drop)
         if fmt == "svmlight":
@@ -1597,7 +1643,7 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                                           if info.scans == 2 else "")
                    + ", one per epoch, the accuracy)")
     return _Trained(
-        clf, _read_as(cols, dataset), f"{info.rows:,}", info.rows,
+        clf, _read_as(cols, dataset, args.data), f"{info.rows:,}", info.rows,
         _describe_shape(info.rows, len(names), info.stored if fmt == "svmlight"
                         else None),
         fmt == "svmlight", info.seconds, _stream.score(clf, source),

@@ -1044,6 +1044,21 @@ def _np_error(path, exc):
     return DataError(path, f"cannot read the array ({exc})")
 
 
+def npy_columns(path):
+    """The number of columns of the 2-D array of an .npy file, from its
+    header; None if it holds no such array (reading it says what is
+    wrong)."""
+    try:
+        with _open_binary(path) as f:
+            if f.read(6) != _NPY_MAGIC:
+                return None
+            f.seek(0)
+            shape = _npy_layout(path, f)[0]
+    except DataError:
+        return None
+    return int(shape[1]) if len(shape) == 2 else None
+
+
 def _npy_table(path):
     """The 2-D float array of an .npy file, its header checked first.
 

@@ -372,3 +372,87 @@ def test_export_onnx(iris, tmp_path):
     clf = fastlr.load(iris["model"])
     np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-6)
     np.testing.assert_array_equal(label, clf.predict(X))
+
+
+@pytest.mark.parametrize("train_args, new_cols, feats", [
+    (("--drop", "0,-2"), [0, 1, 2, 3], [1, 2]),          # a negative index
+    (("--drop", "0", "--drop", "-2"), [0, 1, 2, 3], [1, 2]),   # --drop twice
+    (("--target", "1", "--drop", "3"), [0, 2, 3, 4], [0, 2, 4]),   # after the label
+], ids=["negative", "twice", "after-label"])
+def test_npy_columns_left_out_are_found_again_without_the_label(
+        tmp_path, capsys, train_args, new_cols, feats):
+    """train records the .npy columns it left out where they are (negative
+    indices counted from the end); predict on rows without the label column
+    (one column fewer) leaves out the same columns. It used to apply the
+    recorded index to the narrower file: another column left out, the
+    model fed the wrong features, silently. ``--drop`` given twice adds up
+    (the last one alone counted)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 5)) * [1.0, 1.0, 1.0, 100.0, 1.0]
+    label_col = 1 if "--target" in train_args else 4
+    feat_cols = [j for j in range(5) if j != label_col]
+    z = X[:, feat_cols[0]] - X[:, feat_cols[1]]
+    X[:, label_col] = (z > 0).astype(float)
+    np.save(tmp_path / "train.npy", X)
+    new = np.delete(X[:5], label_col, axis=1)
+    np.save(tmp_path / "new.npy", new)
+    model = tmp_path / "m.npz"
+    res = in_process(capsys, "train", tmp_path / "train.npy", *train_args,
+                     "--model", model, "--solver", "lbfgs")
+    assert res.returncode == 0, res.stderr
+    res = in_process(capsys, "predict", "--model", model, tmp_path / "new.npy",
+                     "--proba")
+    assert res.returncode == 0, res.stderr
+    got = np.array([[float(v) for v in line.split(",")[-2:]]
+                    for line in res.stdout.splitlines()[1:]])
+    clf = fastlr.load(model)
+    kept = [j for j, c in enumerate(new_cols) if c in feats]
+    np.testing.assert_allclose(got, clf.predict_proba(new[:, kept]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("how", [("--solver", "sgd"), ("--solver", "sgd",
+                                                          "--chunk-rows", "500")],
+                         ids=["in-place", "chunks"])
+def test_warm_start_in_parts_takes_the_model_s_label_column(tmp_path, capsys, how):
+    """A warm start on a file read in parts (an .npy in place, or in
+    chunks) takes the label column the model was trained with, as a read
+    of the whole file does. It took the last column: a 0/1 feature became
+    the labels (train accuracy 0.50) and the label column a feature."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 2))
+    flag = (rng.random(2000) < 0.5).astype(float)
+    label = (X[:, 0] - X[:, 1] > 0).astype(float)
+    np.save(tmp_path / "t.npy", np.column_stack([label, X, flag]))
+    model = tmp_path / "m.npz"
+    res = in_process(capsys, "train", tmp_path / "t.npy", "--target", "0",
+                     "--model", model)
+    assert res.returncode == 0, res.stderr
+    again = tmp_path / "m2.npz"
+    res = in_process(capsys, "train", tmp_path / "t.npy", "--warm-start", model,
+                     *how, "--epochs", "2", "--model", again)
+    assert res.returncode == 0, res.stderr
+    assert "labels from column 0" in res.stdout
+    accuracy = float(re.search(r"train accuracy:\s+([0-9.]+)", res.stdout)[1])
+    assert accuracy > 0.95
+    data = fastlr.persist.read_metadata(again)["metadata"]["data"]
+    assert data["target"] == 0
+
+
+def test_a_dropped_npy_column_may_hold_nan_when_trained_in_place(tmp_path, capsys):
+    """Columns left out (--drop, --id) are never parsed, so they may hold
+    anything: an .npy that would train in place, but whose dropped column
+    holds NaN, is read in parts instead (training in place reads every
+    column of the table). It failed with an internal TypeError."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 2))
+    ids = np.arange(2000.0)
+    ids[5] = np.nan
+    label = (X[:, 0] - X[:, 1] > 0).astype(float)
+    np.save(tmp_path / "t.npy", np.column_stack([ids, X, label]))
+    for opt in ("--drop", "--id"):
+        res = in_process(capsys, "train", tmp_path / "t.npy", opt, "0", "--solver",
+                         "sgd", "--epochs", "3")
+        assert res.returncode == 0, res.stderr
+        assert "in 1 chunk of at most" in res.stdout
+        accuracy = float(re.search(r"train accuracy:\s+([0-9.]+)", res.stdout)[1])
+        assert accuracy > 0.95
