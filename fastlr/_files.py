@@ -163,9 +163,12 @@ def write_atomic(path, write, what="the model file"):
                 os.replace(tmp, path)
         if fcntl is None:  # pragma: no cover - Windows renames closed files
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno:
+            # a write that fails (a full disk) says where, as open() does
+            raise OSError(exc.errno, exc.strerror, path) from None
         raise
     _fsync_directory(directory)
 

@@ -769,8 +769,13 @@ def _build_model(path, header, arrays):
     scale = arrays["scale"]
     if not (scale > 0).all():
         raise ModelFileError(path, "array 'scale' must be positive")
-    if "steps" in arrays and (arrays["steps"] < 0).any():
-        raise ModelFileError(path, "array 'steps' must be non-negative")
+    for name, what in (("steps", "step counts"), ("gsq", "AdaGrad's sums of "
+                       "squared gradients"), ("l1_u", "the L1 penalty accrued")):
+        # each only grows from 0: a negative one is an edit (a negative gsq
+        # made the next step's rate NaN, a negative l1_u pushed weights away)
+        if name in arrays and (arrays[name] < 0).any():
+            raise ModelFileError(path, f"array {name!r} ({what}) must be "
+                                 "non-negative")
     _check_stats(path, arrays)
 
     # the arrays were read into buffers of their own: no copies needed
@@ -825,10 +830,13 @@ def _check_stats(path, arrays):
     if rows < 1 or center not in (0, 1):
         raise ModelFileError(path, f"array 'stats_rows' must hold a row count "
                              f">= 1 and 0 or 1, got {arrays['stats_rows'].tolist()}")
-    amax, _, m2 = arrays["stats"]
+    amax, mean, m2 = arrays["stats"]
     if (amax < 0).any() or (m2 < 0).any():
         raise ModelFileError(path, "array 'stats' must hold largest |x| >= 0 "
                              "and sums of squared deviations >= 0")
+    if (np.abs(mean) > amax * (1.0 + 1e-9)).any():
+        raise ModelFileError(path, "array 'stats' holds a column mean larger "
+                             "than the column's largest |x|")
 
 
 def _make_generator(path, rng_state, random_state):

@@ -247,6 +247,29 @@ def test_crash_mid_write_keeps_the_old_file(tmp_path, data, monkeypatch, where):
     np.testing.assert_array_equal(fastlr.load(path).coef_, old.coef_)
 
 
+def test_a_full_disk_names_the_file(tmp_path, data, monkeypatch):
+    """A write that fails without a file name (ENOSPC from fsync on a full
+    disk) is raised naming the target, as a failed open() is (it said only
+    "[Errno 28] No space left on device"); the old file stays."""
+    import errno
+
+    X, y = data
+    path = tmp_path / "m.npz"
+    fastlr.save(fitted(X, y), path)
+    before = path.read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError) as exc:
+        fastlr.save(fitted(X, y, max_iter=3), path)
+    monkeypatch.undo()
+    assert exc.value.errno == errno.ENOSPC and exc.value.filename == str(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
 def test_write_is_fsynced_before_replace(tmp_path, data, monkeypatch):
     X, y = data
     calls = []
@@ -364,10 +387,12 @@ def set_param(name, value):
      "metadata is not valid JSON"),
     (None, lambda a: a.__setitem__("metadata", np.frombuffer(
         b'{"format": NaN}', dtype=np.uint8)), "metadata is not valid JSON"),
+    (None, lambda a: a["stats"].__setitem__(1, a["stats"][0] * 10.0 + 1.0),
+     "column mean larger than the column's largest"),
 ], ids=["newer_format", "format_name", "missing_key", "bad_lr", "bad_penalty",
         "bad_bool", "unknown_param", "n_features", "rng", "edited_coef",
         "three_classes", "unsorted_classes", "scale", "nan_w", "dtype",
-        "extra_array", "bad_json", "json_nan"])
+        "extra_array", "bad_json", "json_nan", "stats_mean"])
 def test_hand_edited_files_are_rejected(tmp_path, model_file, edit_meta,
                                         edit_arrays, words):
     path = rewrite(model_file, tmp_path / "edited.npz", edit_meta, edit_arrays)
@@ -383,6 +408,20 @@ class _Boom:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("name", ["gsq", "l1_u"])
+def test_negative_optimizer_sums_are_rejected(tmp_path, data, name):
+    """AdaGrad's sums of squared gradients and the accrued L1 penalty only
+    grow from 0: a negative one is an edit, refused by name (it loaded, and
+    the next partial_fit diverged or pushed the weights away)."""
+    X, y = data
+    path = tmp_path / "m.npz"
+    fastlr.save(fitted(X, y, learning_rate="adagrad", penalty="l1"), path)
+    edited = rewrite(path, tmp_path / "edited.npz", None,
+                     lambda a: a.__setitem__(name, a[name] - 1.0))
+    with pytest.raises(ModelFileError, match=f"'{name}' .* must be non-negative"):
+        fastlr.load(edited)
 
 
 def test_pickled_payload_is_never_executed(tmp_path, model_file):
