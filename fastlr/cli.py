@@ -872,8 +872,10 @@ def _check_writable(path, option, replace=False, inputs=()):
         raise CLIError(f"{option} {path}: the file exists and is not writable")
 
 
-def _check_folder(path, option):
-    """``path`` is a folder that exists and is writable, or can be created."""
+def _check_folder(path, option, files=()):
+    """``path`` is a folder that exists and is writable, or can be created,
+    and the ``files`` the command will write in it can be written there
+    (:func:`_check_writable`: not a folder, FIFO or device)."""
     path = os.path.abspath(os.fspath(path))
     if os.path.exists(path) and not os.path.isdir(path):
         raise CLIError(f"{option} {path}: exists and is not a folder")
@@ -883,6 +885,9 @@ def _check_folder(path, option):
     if not os.path.isdir(existing):
         raise CLIError(f"{option} {path}: {existing} is not a folder")
     _probe(existing, option, path)
+    if existing == path:
+        for name in files:
+            _check_writable(os.path.join(path, name), option, replace=True)
 
 
 def _probe(folder, option, path):
@@ -1355,7 +1360,7 @@ def _train(args):
         _check_writable(args.model, "--model", replace=True,
                         inputs=[(args.data, "DATA")])
     if args.plot:
-        _check_folder(args.plot, "--plot")
+        _check_folder(args.plot, "--plot", TRAIN_PLOTS)
     _set_threads(args)
     warm, warm_meta, base = None, {}, default_params()
     if _given(args, "warm_start") is not None:
@@ -1662,10 +1667,17 @@ def _print_table(lines):
         _out(f"{key + ':':<{width}}{value}")
 
 
+#: The files ``train --plot DIR`` and ``evaluate --plot DIR`` may write.
+TRAIN_PLOTS = ("loss.png", "boundary.png")
+EVALUATE_PLOTS = ("roc.png", "calibration.png")
+
+
 def _save_figure(fig, directory, name):
+    """Write ``fig`` as ``directory/name`` (a PNG), atomically."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
-    fig.savefig(path, dpi=100)
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100),
+                 "the plot")
     return path
 
 
@@ -1784,7 +1796,7 @@ def _evaluate(args):
     )
 
     if args.plot:
-        _check_folder(args.plot, "--plot")
+        _check_folder(args.plot, "--plot", EVALUATE_PLOTS)
     _set_threads(args)
     model, data_meta = _load_model(args.model)
     read = _read_data(args, "required", model, data_meta)

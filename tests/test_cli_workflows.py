@@ -456,3 +456,33 @@ def test_a_dropped_npy_column_may_hold_nan_when_trained_in_place(tmp_path, capsy
         assert "in 1 chunk of at most" in res.stdout
         accuracy = float(re.search(r"train accuracy:\s+([0-9.]+)", res.stdout)[1])
         assert accuracy > 0.95
+
+
+@pytest.mark.parametrize("command, name", [("train", "loss.png"),
+                                           ("evaluate", "roc.png")])
+def test_plot_files_are_checked_before_any_work(iris, tmp_path, capsys, command,
+                                                name):
+    """The files --plot DIR will hold are checked with the folder, before
+    any work (a folder or a FIFO at DIR/loss.png was found only after
+    training, and a FIFO failed with "File or stream is not seekable"
+    naming no path); plots are written atomically."""
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    (plots / name).mkdir()
+    model = tmp_path / "m.npz"
+    argv = (["train", iris["csv"], "--drop", "note,plant", "--model", model]
+            if command == "train" else ["evaluate", "--model", iris["model"],
+                                        iris["csv"]])
+    res = in_process(capsys, *argv, "--plot", plots)
+    clean_error(res, "--plot", name, "is a folder")
+    assert res.stdout == "" and not model.exists()
+    (plots / name).rmdir()
+    os.mkfifo(plots / name)
+    res = in_process(capsys, *argv, "--plot", plots)
+    clean_error(res, "--plot", name, "not a regular file")
+    assert res.stdout == "" and not model.exists()
+    (plots / name).unlink()
+    res = in_process(capsys, *argv, "--plot", plots)
+    assert res.returncode == 0, res.stderr
+    assert (plots / name).read_bytes().startswith(b"\x89PNG")
+    assert not list(plots.glob(".*.tmp"))
