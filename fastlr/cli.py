@@ -1146,7 +1146,7 @@ def _read_data(args, labels, model=None, data_meta=None):
         raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
                        "out)") from None
     out = _read_as(cols, data, args.data)
-    if cols.id_col is not None and labels == "optional":  # predict writes the IDs
+    if cols.id_col is not None and labels == "ignore":  # predict writes the IDs
         column = int(cols.id_col) if cols.fmt == "npy" else cols.id_col
         out.ids = io.read_column(args.data, column, fmt=cols.fmt,
                                  delimiter=args.delimiter)
@@ -1729,7 +1729,7 @@ def _predict(args):
                         inputs=[(args.data, "DATA"), (args.model, "--model")])
     _set_threads(args)
     model, data_meta = _load_model(args.model)
-    read = _read_data(args, "optional", model, data_meta)
+    read = _read_data(args, "ignore", model, data_meta)
     X = read.data.X
     if args.proba:
         header = [f"proba_{c}" for c in model.classes_.tolist()]

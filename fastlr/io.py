@@ -237,10 +237,13 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
     path : str or os.PathLike
     target, fmt, delimiter
         As in :func:`read_xy`.
-    labels : {"required", "optional"}
+    labels : {"required", "optional", "ignore"}
         ``"required"`` (training, evaluation): the file must have a target.
-        ``"optional"`` (prediction): the target is used when the file has
-        one; otherwise every column is a feature.
+        ``"optional"``: the target is used when the file has one; otherwise
+        every column is a feature. ``"ignore"`` (prediction): the target
+        column is found as with ``"optional"`` but not parsed (a label
+        may be blank or NaN), and ``y`` is None; svmlight labels, which
+        lead each line, are still parsed.
     n_features : int or None
         The model's number of features. When given, a file with another
         number of feature columns raises :class:`FeatureMismatchError`.
@@ -263,15 +266,18 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
     -------
     Dataset
     """
-    if labels not in ("required", "optional"):
-        raise ValueError(f"labels must be 'required' or 'optional', got {labels!r}")
+    if labels not in ("required", "optional", "ignore"):
+        raise ValueError(f"labels must be 'required', 'optional' or 'ignore', got "
+                         f"{labels!r}")
+    ignore = labels == "ignore"
+    labels = "optional" if ignore else labels
     if fmt is None:
         fmt = detect_format(path)
     elif fmt not in _FORMAT_NAMES:
         raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
     path = _existing_file(path)
     spec = _Spec(path, target, labels, n_features, feature_names, model_target,
-                 _drops(path, fmt, drop))
+                 _drops(path, fmt, drop), ignore)
     if fmt == "csv":
         _check_delimiter(delimiter)
         data = _read_csv(spec, delimiter)
@@ -283,6 +289,8 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         data = _read_svmlight(spec, zero_based)
     if data.X.shape[0] == 0:
         raise DataError(path, "no data rows")
+    if ignore:
+        data.y = None
     if data.y is not None:
         data.y = _tidy_labels(path, data.y)
     return data
@@ -782,6 +790,7 @@ class _Spec:
     feature_names: list | None
     model_target: object
     drop: tuple = ()  # columns that are neither features nor the target
+    ignore: bool = False  # the target column is found but not parsed
 
 
 #: How a reader's errors tell the caller to name the labels' column.
@@ -1090,7 +1099,7 @@ def _read_npy(spec):
     # one copy: the feature columns (the table may be memory-mapped)
     X = np.asarray(np.ascontiguousarray(table[:, feats]))
     _check_finite_rows(spec.path, X)
-    y = None if t is None else np.array(table[:, t])
+    y = None if t is None or spec.ignore else np.array(table[:, t])
     return Dataset(X, y, [header[j] for j in feats], t, "npy")
 
 
@@ -1106,6 +1115,8 @@ def _read_npz(spec):
         if spec.labels == "required" and y_key not in keys:
             raise DataError(spec.path, f"has no labels array 'y' (it has: "
                             f"{_shown(keys)}); {NAME_TARGET}")
+        if spec.ignore:   # not read
+            keys = [key for key in keys if key != y_key]
         try:
             _npz_member_layout(spec.path, npz, "X")
             if y_key in keys:
@@ -1209,6 +1220,8 @@ def _read_csv(spec, delimiter):
                         "the CSV needs a header line with column names",
                         line=header_line)
     feats, t = _select(spec, header)
+    if spec.ignore:
+        t = None   # found (not a feature), never parsed
     table = _csv_fast(spec.path, delimiter, header_line, len(header))
     if table is not None:
         X = np.ascontiguousarray(table[:, feats])

@@ -486,3 +486,32 @@ def test_plot_files_are_checked_before_any_work(iris, tmp_path, capsys, command,
     assert res.returncode == 0, res.stderr
     assert (plots / name).read_bytes().startswith(b"\x89PNG")
     assert not list(plots.glob(".*.tmp"))
+
+
+def test_predict_does_not_parse_the_label_column_it_ignores(iris, tmp_path, capsys):
+    """New rows often have no label yet: predict finds the label column
+    (not a feature) but never parses it, so a blank or NaN label is fine,
+    in a CSV and in an .npz (it refused them: "empty value in the target
+    column", "labels must be finite")."""
+    with open(iris["csv"], newline="") as f:
+        rows = list(csv.reader(f))
+    label = rows[0].index("species")
+    new = tmp_path / "new.csv"
+    with open(new, "w", newline="") as f:
+        csv.writer(f).writerows([rows[0]] + [r[:label] + [""] + r[label + 1:]
+                                             for r in rows[1:6]])
+    res = in_process(capsys, "predict", "--model", iris["model"], new)
+    assert res.returncode == 0, res.stderr
+    full = in_process(capsys, "predict", "--model", iris["model"], iris["csv"])
+    assert res.stdout.splitlines() == full.stdout.splitlines()[:6]
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = (X[:, 0] > 0).astype(float)
+    np.savez(tmp_path / "t.npz", X=X, y=y)
+    model = tmp_path / "m.npz"
+    assert in_process(capsys, "train", tmp_path / "t.npz", "--model",
+                      model).returncode == 0
+    np.savez(tmp_path / "new.npz", X=X[:4], y=np.full(4, np.nan))
+    res = in_process(capsys, "predict", "--model", model, tmp_path / "new.npz")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[1:] == [
+        str(v) for v in fastlr.load(model).predict(X[:4]).tolist()]
