@@ -470,14 +470,18 @@ def _numeric_partition(df, name, starts, partition_info=None):
                     columns=df.columns)
 
 
+def _check_width(n, n_features):
+    if n_features is not None and n != n_features:
+        raise ValueError(f"X has {n} features, but the model was fitted with "
+                         f"{n_features} features")
+
+
 def _check_X(X, n_features=None):
     X = _as_dask(X, "X", 2)
     m, n = X.shape
     if m == 0 or n == 0:
         raise ValueError(f"X is empty: shape {X.shape}")
-    if n_features is not None and n != n_features:
-        raise ValueError(f"X has {n} features, but the model was fitted with "
-                         f"{n_features} features")
+    _check_width(n, n_features)
     if X.dtype == object:  # each block converted, with named errors
         X = X.map_blocks(_as_numeric_array, "X", dtype=np.float64)
     elif X.dtype not in (np.float32, np.float64):
@@ -850,8 +854,10 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
             return est._class_weight_values(classes, counts, fitting=False)
     header = _header(X)
     if not first:
-        # the width first (fastlr's message), then the names
-        _check_X(X, est.n_features_in_)
+        # the width first (fastlr's message), then the names; from the
+        # header, which converts nothing (a DataFrame's conversion computes
+        # its partition lengths)
+        _check_width(header.shape[1], est.n_features_in_)
     _check_names(None if first else est, header, reset=first)
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   classes=classes, class_weight=cw,
