@@ -371,10 +371,13 @@ def refuse_continuous(values, name):
     """Raise for float labels that are not whole numbers, as
     :func:`target_classes` does (scikit-learn's "Unknown label type:
     continuous"), naming ``name`` (a file, with the labels' column) and
-    one such label: for the readers that see the labels before ``fit``."""
+    one such label: for the readers that see the labels before ``fit``.
+    Whole numbers beyond int64's range count as continuous, as they do for
+    scikit-learn (they do not survive its cast to int)."""
     values = np.asarray(values)
     if values.dtype.kind == "f":
-        odd = values[values != np.round(values)]
+        odd = values[(values != np.round(values))
+                     | ~((values >= -2.0 ** 63) & (values < 2.0 ** 63))]
         if odd.size:
             raise ValueError(f"{name}: Unknown label type: continuous (a label is "
                              f"{odd[0].item()!r}); a classifier needs class "
