@@ -1585,7 +1585,10 @@ def _train_in_parts(args, params, warm, warm_meta, how):
         cols.target = mt
     zero_based = None
     if fmt == "svmlight":
-        n, zero_based = io.svmlight_features(args.data)
+        # a model's base and width, as a read of the whole file takes them
+        n, zero_based = io.svmlight_features(args.data, cols.zero_based)
+        if warm is not None and n < warm.n_features_in_:
+            n = warm.n_features_in_
         names, target = io.NumberedNames(n), None
     else:
         names, target = io.feature_columns(args.data, target=cols.target, fmt=fmt,

@@ -507,16 +507,18 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
         raise DataError(path, "no data rows")
 
 
-def svmlight_features(path):
+def svmlight_features(path, zero_based=None):
     """``(n_features, zero_based)`` of an svmlight file, as
     :func:`read_dataset` and :func:`iter_chunks` find them: zero-based when
-    some index is 0, as many features as the largest index needs. One pass
-    in constant memory; every line is checked (errors name it).
+    some index is 0 (unless ``zero_based`` says, as a model trained on
+    another file does), as many features as the largest index needs. One
+    pass in constant memory; every line is checked (errors name it).
     """
     path = _existing_file(path)
     hi, lo = _svmlight_scan(path)
-    zero_based = lo == 0
-    return max(hi + (1 if zero_based else 0), 1), zero_based
+    if zero_based is None:
+        zero_based = lo == 0
+    return max(hi + (1 if zero_based else 0), 1), bool(zero_based)
 
 
 def feature_columns(path, *, target=None, fmt=None, delimiter=",", drop=None):

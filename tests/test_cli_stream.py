@@ -507,3 +507,33 @@ def test_a_nan_in_an_npy_is_named_alike_however_it_is_read(tmp_path, capsys,
     err = capsys.readouterr().err
     assert code == 1
     assert f"fastlr: error: {path}: row 4, feature 2 is nan" in err, err
+
+
+def test_svmlight_warm_start_in_parts_keeps_the_model_index_base(tmp_path, capsys):
+    """A model trained on a 0-based svmlight file, continued on a file
+    whose rows happen to hold no index 0: a whole read takes the model's
+    base (index j is feature j); in parts the base was found again from
+    the new file (1-based), so the widths disagreed and the run was
+    refused. Both reads now agree, with one chunk equal to the whole
+    read; and a model's width is kept when the new file's largest index
+    is smaller."""
+    X, y = make_table(m=400, n=4)
+    with open(tmp_path / "zero.svm", "w") as f:
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            f.write(f"{label} " + " ".join(f"{j}:{v!r}" for j, v in
+                                           enumerate(row)) + "\n")
+    X2 = X.copy()
+    X2[:, 0] = 0.0
+    X2[:, 3] = 0.0
+    with open(tmp_path / "next.svm", "w") as f:   # indices 1 and 2 only
+        for row, label in zip(X2.tolist(), y.tolist(), strict=True):
+            f.write(f"{label} " + " ".join(f"{j}:{v!r}" for j, v in
+                                           enumerate(row) if v) + "\n")
+    train(capsys, tmp_path / "zero.svm", tmp_path / "a.npz")
+    _, whole = train(capsys, tmp_path / "next.svm", tmp_path / "w.npz",
+                     "--chunk-rows", 0, "--warm-start", tmp_path / "a.npz")
+    part, parts = train(capsys, tmp_path / "next.svm", tmp_path / "p.npz",
+                        "--chunk-rows", 1000, "--warm-start", tmp_path / "a.npz")
+    assert part["reading"].startswith("in 1 chunk"), part["reading"]
+    assert parts.n_features_in_ == whole.n_features_in_ == 4
+    assert_same_model(parts, whole)
