@@ -187,3 +187,12 @@ class FirstCall:
 
     track_p15_first_call_time_over_second_call_time.unit = \
         "first call time / second call time"
+
+    def track_p15_numpy_fresh_output_first_minus_second_ms(self):
+        """What the same process pays without fastlr: NumPy filling a new
+        array of the prediction's size, first call minus second, in ms
+        (memory a process has not used before faults on first use)."""
+        first, second, _ = first_call_times("fresh output", repeats=REPEATS)
+        return (first - second) * 1e3
+
+    track_p15_numpy_fresh_output_first_minus_second_ms.unit = "ms"

@@ -323,10 +323,15 @@ t2 = time.perf_counter()
 print(t1 - t0, t2 - t1)
 """
 
-#: The calls of FIRST_CALL: prediction, and a one-epoch training run.
+#: The calls of FIRST_CALL: prediction, a one-epoch training run, and
+#: NumPy filling a new array of prediction's output size: memory a process
+#: has not used before costs page faults (and, in a virtual machine, the
+#: host's backing of it) on its first use, a cost of the first call that
+#: is neither fastlr's nor a compile.
 FIRST_CALLS = {
     "predict_proba": "lambda: fastlr.predict_proba(X, w, 0.1)",
     "train": "lambda: fastlr.train(X, y, batch_size=256, epochs=1, random_state=0)",
+    "fresh output": "lambda: np.full(rows, 0.5)",
 }
 
 
@@ -537,6 +542,9 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
         add(pid, what, ratio, f"<= {target}" if target else "(info)",
             ratio <= target if target else True)
         progress(f"    (first {first * 1e3:.0f} ms, second {second * 1e3:.0f} ms)")
+    first, second, _ = first_call_times("fresh output", repeats=repeats)
+    add("P15", f"  NumPy alone, first - second fill of a new ({rows15:,},) "
+        "array, ms", (first - second) * 1e3, "(info)", True)
     # S1: sparse CSR epoch vs scikit-learn on the same CSR matrix
     Xs, ys = make_sparse_workload(200_000, 1_000_000, 20)
     for bs, pen in ((1, "l2"), (32, "l2"), (32, "l1")):
