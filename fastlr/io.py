@@ -33,11 +33,13 @@ opened, since it may never end or block forever.
 """
 
 import collections.abc
+import contextlib
 import csv
 import math
 import operator
 import os
 import re
+import threading
 import warnings
 import zipfile
 import zlib
@@ -402,8 +404,7 @@ def read_column(path, column, *, fmt=None, delimiter=","):
     values = []
     reader = None
     try:
-        with _open_text(path) as f:
-            reader = csv.reader(f, delimiter=delimiter)
+        with _csv_rows(path, delimiter) as reader:
             header_seen = False
             for row in reader:
                 if not header_seen:  # the same rows as _csv_blocks skips
@@ -1154,11 +1155,35 @@ def _open_text(path):
     return open_regular(path, DataError, "r", encoding="utf-8-sig", newline="")
 
 
+#: Python's csv module refuses a field longer than ``csv.field_size_limit()``
+#: (131,072 characters unless changed), a setting of the whole process. A
+#: free-text column may be longer, so it is raised while fastlr's readers are
+#: open and put back when the last one closes.
+_FIELD_LIMIT = {"lock": threading.Lock(), "readers": 0, "saved": None}
+
+
+@contextlib.contextmanager
+def _csv_rows(path, delimiter):
+    """``csv.reader`` over the text file ``path``, fields of any length."""
+    state = _FIELD_LIMIT
+    with state["lock"]:
+        if state["readers"] == 0:
+            state["saved"] = csv.field_size_limit(2**31 - 1)
+        state["readers"] += 1
+    try:
+        with _open_text(path) as f:
+            yield csv.reader(f, delimiter=delimiter)
+    finally:
+        with state["lock"]:
+            state["readers"] -= 1
+            if state["readers"] == 0:
+                csv.field_size_limit(state["saved"])
+
+
 def _read_header(path, delimiter):
     reader = None
     try:
-        with _open_text(path) as f:
-            reader = csv.reader(f, delimiter=delimiter)
+        with _csv_rows(path, delimiter) as reader:
             for row in reader:
                 if row and any(c.strip() for c in row):
                     names = [c.strip() for c in row]
@@ -1303,8 +1328,7 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows):
     reader = None
     end = 0  # the last line of the previous row: a row starts on the next one
     try:
-        with _open_text(path) as f:
-            reader = csv.reader(f, delimiter=delimiter)
+        with _csv_rows(path, delimiter) as reader:
             header_seen = False
             for row in reader:
                 # a quoted field may span lines: errors name the row's first

@@ -657,8 +657,9 @@ LINE6 = {
                        r"label '9{40}'\.\.\. in column 'label' is not a finite"),
     "csv_multiline_field": ("csv", _csv_with('1,"2\n3",1'),
                             r"column 'b': '2\\n3' is not a number"),
-    "csv_field_limit": ("csv", _csv_with('1,"' + "x" * 200_000 + '",1'),
-                        "field larger than field limit"),
+    # longer than csv's default field limit: read, then refused as a number
+    "csv_long_field": ("csv", _csv_with('1,"' + "x" * 200_000 + '",1'),
+                       r"column 'b': 'x{40}'\.\.\. is not a number"),
     "svm_index_2_40": ("svmlight", _svm_with(f"1 1:1 {2**40}:1"),
                        "feature index 1099511627776 is too large"),
     "svm_index_2_63": ("svmlight", _svm_with(f"1 {2**63}:1"),
@@ -791,6 +792,28 @@ def test_csv_drop_text_and_id_columns(tmp_path):
     assert io.read_column(path, "id").tolist() == ["r-1", "r-2", "r-3"]
     assert io.read_column(path, 2).tolist() == ["free, text", "", "x"]
     assert io.read_header(path) == ["id", "a", "note", "b", "label"]
+
+
+def test_csv_fields_of_any_length(tmp_path):
+    """A free-text column longer than Python csv's field limit (131,072
+    characters by default, a process-wide setting) was refused as
+    malformed CSV, although dropped columns may hold anything. Every read
+    takes it (whole, in chunks, the header, one column), and the limit is
+    the caller's again afterwards."""
+    import csv
+
+    long = "x" * 300_000
+    path = write(tmp_path / "d.csv", f"id,a,note,label\nr1,1.0,{long},1\n"
+                 "r2,2.0,short,0\n")
+    before = csv.field_size_limit()
+    data = read_dataset(path, drop=["id", "note"])
+    np.testing.assert_array_equal(data.X, [[1.0], [2.0]])
+    chunks = list(io.iter_chunks(path, 1, drop=["id", "note"]))
+    assert [c[0].tolist() for c in chunks] == [[[1.0]], [[2.0]]]
+    assert io.read_column(path, "note").tolist() == [long, "short"]
+    header = write(tmp_path / "h.csv", f"a,{long}\n1,2\n")
+    assert io.read_header(header) == ["a", long]
+    assert csv.field_size_limit() == before
 
 
 def test_csv_drop_for_a_model_matches_the_rest_by_name(tmp_path):
