@@ -400,9 +400,11 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
         return Y if bases[i] is None else bases[i].to_w(Y)
 
     def evaluate(ids, xs):
-        # the points asked for, in the stack's (W, B); the others keep theirs
+        # the points asked for, in the stack's (W, B); the others keep theirs.
+        # The start is W0 itself: T(T^-1(W0)) differs from it by rounding,
+        # and the caller may hold its evaluation at W0 (one pass over X)
         for i, x in zip(ids, xs, strict=True):
-            W[i] = to_w(i, x[:kn])
+            W[i] = start[i] if np.array_equal(x, x0s[i]) else to_w(i, x[:kn])
             if fit_intercept:
                 B[i] = x[kn:]
         if stack:
@@ -447,6 +449,7 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     x0s = [np.concatenate([(W[i] if bases[i] is None else bases[i].from_w(W[i])).ravel(),
                            B[i] if fit_intercept else np.empty(0)])
            for i in range(K)]
+    start = W.copy()
     mask = np.zeros(kn + (k if fit_intercept else 0), dtype=bool)
     mask[:kn] = True
     # the intercepts are not penalized and F's curvature along them is at

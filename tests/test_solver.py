@@ -480,6 +480,35 @@ def test_first_iteration_reads_the_data_twice(k, sparse, solver, passes, monkeyp
     assert len(calls) == passes
 
 
+@pytest.mark.parametrize("k, sparse", CASES, ids=IDS)
+def test_no_intercept_start_is_evaluated_once(k, sparse, monkeypatch):
+    """Without an intercept, on offset features, the finisher runs in the
+    coordinates of ``MeanBasis``; mapping the warm-up's model there and
+    back changed it by rounding, so ``auto`` missed the evaluation it had
+    made at that model and read the data once more: 3 loss passes here
+    instead of 2 (the start, and the first iteration's trial point)."""
+    from fastlr._dispatch import Data
+
+    calls = []
+    original = Data.loss_grad
+
+    def counting(self, *args, **kw):
+        calls.append(1)
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(Data, "loss_grad", counting)
+    X, y, sw = make_problem(4, k, m=2000)
+    # offset enough for the basis (|mean| > 1 in scaled units), not so much
+    # that the SGD warm-up ends worse than the zero model and is dropped
+    X = X - X.mean(axis=0) + 3.0 * X.std(axis=0)
+    if sparse:
+        X = sp.csr_matrix(X)
+    train = fastlr.train if k == 1 else fastlr.train_multinomial
+    train(X, y, solver="auto", penalty="l2", alpha=1e-3, tol=None, epochs=2,
+          sample_weight=sw, random_state=0, batch_size=64, fit_intercept=False)
+    assert len(calls) == 2
+
+
 def test_lockstep_runs_are_each_run_alone():
     """``_lbfgs.minimize_many`` advances several L-BFGS / OWL-QN runs in
     lockstep, evaluating their trial points together; each run is exactly
