@@ -1285,7 +1285,11 @@ def _warm_up(X, params, n_classes):
     y = np.arange(k) % n_classes
     once = {**params, "max_iter": 1, "tol": None, "early_stopping": False,
             "class_weight": None, "warm_start": False, "verbose": 0}
-    fastlr.LogisticRegression(**once).fit(Xw, y)
+    with warnings.catch_warnings():
+        # of the made-up rows (scikit-learn's label check warns of a
+        # regression target for more than 16 classes here), not the user's
+        warnings.simplefilter("ignore")
+        fastlr.LogisticRegression(**once).fit(Xw, y)
 
 
 def _describe_features(X):

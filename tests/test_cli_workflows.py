@@ -525,3 +525,21 @@ def test_predict_does_not_parse_the_label_column_it_ignores(iris, tmp_path, caps
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[1:] == [
         str(v) for v in fastlr.load(model).predict(X[:4]).tolist()]
+
+
+def test_many_classes_train_without_the_warm_up_warnings(tmp_path, capsys):
+    """The kernels' warm-up before the timed fit runs on made-up rows
+    (``cli._warm_up``): with more than 16 classes and the default batch, too
+    few rows per class made scikit-learn's label check warn of a regression
+    target that the user's labels (100 rows per class) are not."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "many.csv"
+    labels = np.repeat(np.arange(26), 100)
+    X = rng.normal(size=(labels.size, 3)) + labels[:, None] * 0.1
+    path.write_text("a,b,c,label\n" + "".join(
+        f"{a},{b},{c},{chr(97 + t)}\n"
+        for (a, b, c), t in zip(X.tolist(), labels, strict=True)))
+    res = in_process(capsys, "train", path, "--epochs", "2", "--solver", "sgd",
+                     "--tol", "none", "--model", tmp_path / "m.npz")
+    assert res.returncode == 0, res.stderr
+    assert "warning" not in res.stderr, res.stderr
