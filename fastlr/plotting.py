@@ -33,10 +33,15 @@ def _grid(X, steps=200):
     """The plot's grid over X's range padded by 10%, computed so that X
     near the float64 limit (1e308) does not overflow: the range in halves,
     the padded ends clipped to the finite range, the points as convex
-    combinations of the ends."""
+    combinations of the ends. A (nearly) constant feature is padded by 5%
+    of its value (1 at 0), as matplotlib widens such a range: a pad from
+    its spread would be lost to rounding (a year: 2024 +- 1e-12)."""
     top = np.finfo(np.float64).max
     lo, hi = X.min(axis=0), X.max(axis=0)
-    pad = 0.2 * (hi / 2 - lo / 2) + 1e-12
+    half = hi / 2 - lo / 2
+    big = np.maximum(np.abs(lo), np.abs(hi))
+    flat = ~(half > 1e-9 * big)
+    pad = np.where(flat, np.where(big > 0.0, 0.05 * big, 1.0), 0.2 * half)
     with np.errstate(over="ignore"):
         lo, hi = np.maximum(lo - pad, -top), np.minimum(hi + pad, top)
     t = np.linspace(0.0, 1.0, steps)

@@ -341,3 +341,34 @@ def test_decision_plots_of_x_near_the_float64_limit(which):
         assert np.isfinite(ax.get_xlim()).all() and np.isfinite(ax.get_ylim()).all()
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 2024.0, -1e6])
+@pytest.mark.parametrize("which", ["boundary", "regions"])
+def test_decision_plots_of_a_constant_feature(which, value):
+    """A feature constant at ``value`` (a year, say): its range was padded
+    by 1e-12, lost to rounding from about 2,000 on, so the shaded
+    probabilities or regions were a strip of no width on a blank plot. A
+    (nearly) constant feature is now padded by 5% of its value (1 at 0),
+    and the shading covers the plot."""
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=50)
+    X = np.column_stack([np.full(50, value), x])
+    y = (x > 0).astype(int)
+    fig, ax = plt.subplots()
+    try:
+        if which == "boundary":
+            plot_decision_boundary(X, y, np.array([0.0, 2.0]), 0.0, ax=ax)
+        else:
+            plot_decision_regions(X, y, np.array([[0.0, 2.0]]), np.array([0.0]),
+                                  ax=ax)
+        lo, hi = ax.get_xlim()
+        assert lo < value < hi and hi - lo >= 0.09 * max(abs(value), 1.0)
+        shaded = ax.collections[0].get_paths()
+        x0 = min(p.get_extents().x0 for p in shaded if len(p.vertices))
+        x1 = max(p.get_extents().x1 for p in shaded if len(p.vertices))
+        assert x0 <= lo + 1e-9 * (hi - lo) and x1 >= hi - 1e-9 * (hi - lo)
+    finally:
+        plt.close(fig)
