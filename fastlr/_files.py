@@ -134,6 +134,13 @@ def open_regular(path, error, mode="rb", **kwargs):
 # writing
 
 
+def save_png(fig, path, dpi=100):
+    """Write the matplotlib figure ``fig`` as a PNG file at ``path``,
+    atomically (:func:`write_atomic`): the complete new plot or the old
+    file, never a part of one."""
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi), "the plot")
+
+
 def write_atomic(path, write, what="the model file"):
     """Call ``write(file)`` on a temporary binary file, then move it onto
     ``path`` (see the module docstring); ``what`` names the file in errors.

@@ -39,7 +39,7 @@ from io import TextIOWrapper
 import numpy as np
 
 from . import __version__
-from ._files import file_kind, write_atomic
+from ._files import file_kind, save_png, write_atomic
 from ._validation import refuse_continuous
 
 EXIT_OK = 0
@@ -820,7 +820,8 @@ def _demo(args):
     from . import demo
 
     if not args.no_plots:
-        _check_folder(args.out, "--out")   # before the experiments, not after one
+        # before the experiments, not after one
+        _check_folder(args.out, "--out", demo.PLOTS)
     rows = demo.run(out_dir=args.out, plots=not args.no_plots,
                     random_state=args.random_state)
     print(demo.format_table(rows))
@@ -1683,8 +1684,7 @@ def _save_figure(fig, directory, name):
     """Write ``fig`` as ``directory/name`` (a PNG), atomically."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, name)
-    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100),
-                 "the plot")
+    save_png(fig, path)
     return path
 
 

@@ -15,9 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import core, reference
+from ._files import save_png
 
 #: The tutorial's training settings: bs=100, epochs=1000, lr=0.01.
 SEED_SETTINGS = {"batch_size": 100, "epochs": 1000, "lr": 0.01}
+
+#: The PNG files :func:`run` writes in ``out_dir``: a loss curve per data
+#: set, a decision boundary for the two-feature ones.
+PLOTS = ("classification_loss.png", "classification_boundary.png",
+         "moons_loss.png", "moons_boundary.png", "breast_cancer_loss.png")
 
 
 @dataclass
@@ -89,11 +95,11 @@ def _plots(ex, fast, ref, out_dir):
     os.makedirs(out_dir, exist_ok=True)
     fig = plot_loss_curve({"fastlr": fast.losses, "reference": ref.losses},
                           title=f"{ex.name}: training loss")
-    fig.savefig(os.path.join(out_dir, f"{ex.name}_loss.png"), dpi=100)
+    save_png(fig, os.path.join(out_dir, f"{ex.name}_loss.png"))
     if ex.X_train.shape[1] == 2:
         fig = plot_decision_boundary(ex.X_train, ex.y_train, fast.w, fast.b,
                                      title=f"{ex.name}: decision boundary")
-        fig.savefig(os.path.join(out_dir, f"{ex.name}_boundary.png"), dpi=100)
+        save_png(fig, os.path.join(out_dir, f"{ex.name}_boundary.png"))
 
 
 #: Columns of :func:`format_table`: (group, name, width; negative: left-aligned).

@@ -1,5 +1,6 @@
 """The command line: `fastlr demo` as a user runs it."""
 
+import os
 import subprocess
 import sys
 
@@ -36,6 +37,49 @@ def test_demo_out_that_is_a_file_is_refused_before_any_experiment(tmp_path, caps
     assert "--out" in err and "exists and is not a folder" in err
 
 
+def test_demo_output_files_are_checked_before_any_experiment(tmp_path, capsys,
+                                                             monkeypatch):
+    """A folder where a plot goes was found after two experiments had run
+    and written theirs ('Is a directory'); now before the first, naming
+    the file."""
+    from fastlr import demo
+
+    monkeypatch.setattr(demo, "run", lambda **kw: pytest.fail("an experiment ran"))
+    out = tmp_path / "plots"
+    (out / "moons_boundary.png").mkdir(parents=True)
+    assert cli.main(["demo", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "--out" in err and "moons_boundary.png" in err and "folder" in err
+
+
+def test_demo_writes_each_plot_atomically(tmp_path, monkeypatch):
+    """A plot whose write fails (a full disk) leaves the file it replaces
+    as it was, and no partial or temporary file: the demo wrote its PNGs
+    in place (a full disk left a truncated one)."""
+    from matplotlib.figure import Figure
+
+    from fastlr import demo
+
+    out = tmp_path / "plots"
+    out.mkdir()
+    old = {name: f"old {name}".encode() for name in demo.PLOTS}
+    for name, data in old.items():
+        (out / name).write_bytes(data)
+
+    def full_disk(self, f, **kw):
+        if isinstance(f, str | os.PathLike):   # written in place
+            with open(f, "wb") as g:
+                g.write(b"\x89PNG partial")
+        else:
+            f.write(b"\x89PNG partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        demo.run(out_dir=str(out), settings={"epochs": 2})
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == old
+
+
 def test_demo_cli_writes_table_and_pngs(tmp_path, capsys):
     out = tmp_path / "plots"
     assert cli.main(["demo", "--out", str(out)]) == 0
@@ -54,6 +98,7 @@ def test_demo_cli_writes_table_and_pngs(tmp_path, capsys):
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["breast_cancer_loss.png", "classification_boundary.png",
                     "classification_loss.png", "moons_boundary.png", "moons_loss.png"]
+    assert pngs == sorted(demo.PLOTS)   # what --out is checked for
     for p in out.glob("*.png"):
         data = p.read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5_000
