@@ -193,9 +193,14 @@ def to_onnx(model, dtype=np.float32, *, opset=None, name="fastlr_logistic_regres
     from onnx import TensorProto, helper
 
     coef, intercept, classes = _check_model(model)
-    dtype = np.dtype(dtype)
+    given = dtype
+    try:
+        # np.dtype(None) is float64: None is refused, not taken for it
+        dtype = np.dtype(dtype) if dtype is not None else None
+    except TypeError:
+        dtype = None
     if dtype not in (np.float32, np.float64):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        raise ValueError(f"dtype must be float32 or float64, got {given!r}")
     if opset is None:
         opset = DEFAULT_OPSET
     if isinstance(opset, bool) or not isinstance(opset, numbers.Integral):
@@ -203,8 +208,14 @@ def to_onnx(model, dtype=np.float32, *, opset=None, name="fastlr_logistic_regres
     opset = int(opset)
     if opset < 13:
         raise ValueError(f"opset must be >= 13 (Softmax over one axis), got {opset}")
+    newest = onnx.defs.onnx_opset_version()
+    if opset > newest:
+        raise ValueError(f"opset must be <= {newest} (the newest the installed "
+                         f"onnx {onnx.__version__} knows), got {opset}")
     if not isinstance(name, str):
         raise TypeError(f"name must be a string, got {name!r}")
+    if not name:
+        raise ValueError("name must not be empty (ONNX requires a graph name)")
     elem = TensorProto.FLOAT if dtype == np.float32 else TensorProto.DOUBLE
     labels = _label_values(classes)
     label_type = {"O": TensorProto.STRING, "i": TensorProto.INT64,

@@ -133,6 +133,17 @@ def test_bad_input():
             fastlr.to_onnx(clf, opset=opset)
     with pytest.raises(TypeError, match="name must be a string"):
         fastlr.to_onnx(clf, name=5)
+    # each named too: None had built a float64 graph (np.dtype(None)), the
+    # others raised numpy's or onnx's errors without the argument's name
+    for dtype in (None, "foo", object):
+        with pytest.raises((TypeError, ValueError), match="dtype must be float32 or"):
+            fastlr.to_onnx(clf, dtype=dtype)
+    newest = onnx.defs.onnx_opset_version()
+    for opset in (newest + 1, 10**20):
+        with pytest.raises(ValueError, match=f"opset must be <= {newest}"):
+            fastlr.to_onnx(clf, opset=opset)
+    with pytest.raises(ValueError, match="name must not be empty"):
+        fastlr.to_onnx(clf, name="")
 
 
 # --------------------------------------------------------------------------
