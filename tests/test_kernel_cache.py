@@ -163,6 +163,8 @@ def test_read_only_install(tmp_path):
     got = _result(none)
     assert got["mode"] == "none" and got["w"] == filled["w"]
     assert none.stderr.count("RuntimeWarning") == 1
+    # naming the directory given, not asking for the variable already set
+    assert f"FASTLR_CACHE_DIR ({empty}) is neither a writable" in none.stderr
 
 
 @pytest.mark.slow

@@ -161,7 +161,8 @@ def _select():
     if os.environ.get("FASTLR_NUMBA_CACHE", "1") == "0":
         return None, "off"
     fp = fingerprint()
-    for root in _roots():
+    roots = _roots()
+    for root in roots:
         path = os.path.join(root, fp)
         if _writable(path):
             os.utime(path)
@@ -169,9 +170,15 @@ def _select():
             return path, "rw"
         if _populated(path):
             return path, "ro"
-    warnings.warn("fastlr found no writable or pre-filled directory for its "
-                  "compiled kernels (set FASTLR_CACHE_DIR to one); every process "
-                  "compiles them again", RuntimeWarning, stacklevel=3)
+    if os.environ.get("FASTLR_CACHE_DIR"):
+        where = (f"FASTLR_CACHE_DIR ({roots[0]}) is neither a writable directory "
+                 "nor one filled by 'python -m fastlr compile'")
+    else:
+        where = (f"fastlr found no writable or pre-filled directory for its "
+                 f"compiled kernels (tried {', '.join(roots)}; set "
+                 "FASTLR_CACHE_DIR to one)")
+    warnings.warn(f"{where}; every process compiles them again", RuntimeWarning,
+                  stacklevel=3)
     return None, "none"
 
 
