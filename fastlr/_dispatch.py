@@ -149,8 +149,11 @@ class Data:
 
     # ------------------------------------------------------------ at weights
 
-    def decision(self, W, B, n_threads=None, link="logits"):
-        """Logits ``X @ W.T + B``: (m, k) in X's dtype; W, B raw-space.
+    def decision(self, W, B, n_threads=None, link="logits", dtype=None):
+        """Logits ``X @ W.T + B``: (m, k) in X's dtype, or in
+        ``np.result_type`` of it and ``dtype`` (a model's: float32 X and a
+        float64 model give float64, as ``X @ coef_.T`` would); W, B
+        raw-space.
 
         ``link="sigmoid"`` (k = 1) or ``"softmax"`` turns each row's logits
         into probabilities in the same pass, exactly as
@@ -162,7 +165,8 @@ class Data:
         """
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
-        out = np.empty((self.m, W.shape[0]), dtype=self.dtype)
+        out = np.empty((self.m, W.shape[0]), dtype=self.dtype if dtype is None
+                       else np.result_type(self.dtype, dtype))
         bad = self._map_rows(self.kernels.decision, (W, B, LINKS[link], out),
                              n_threads)
         if not self.checked and any(bad):

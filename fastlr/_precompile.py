@@ -161,6 +161,10 @@ def _estimator(X, y, Y):
         clf = LogisticRegression(max_iter=1, tol=None, batch_size=8).fit(X, labels)
         clf.predict_proba(X)
         clf.predict(X)
+        # X of the other float dtype: a float64 model on float32 X predicts
+        # in float64 (the dtype of X @ coef_.T)
+        clf.predict_proba(X.astype(np.float32 if X.dtype == np.float64
+                                   else np.float64))
         LogisticRegression(tol=None, batch_size=8, early_stopping=True,
                            validation_fraction=0.25).fit(X, labels)
         LogisticRegression(batch_size=8).partial_fit(X, labels,

@@ -267,8 +267,8 @@ def _curvature_sample(blocks):
 
 
 def _block_decision(Xb, W, B, dtype, squeeze):
-    z = as_data(Xb, "X", accept_sparse=True).decision(W, B, 1).astype(dtype,
-                                                                      copy=False)
+    z = as_data(Xb, "X", accept_sparse=True).decision(W, B, 1, dtype=dtype)
+    z = z.astype(dtype, copy=False)
     return z[:, 0] if squeeze else z
 
 
@@ -903,7 +903,8 @@ def decision_function(est, X):
     _check_names(est, header, reset=False)
     W = np.asarray(est.coef_, dtype=np.float64)
     B = np.asarray(est.intercept_, dtype=np.float64)
-    dtype = X.dtype
+    # as in memory: the dtype of X @ coef_.T
+    dtype = np.result_type(X.dtype, est.coef_.dtype)
     if W.shape[0] == 1:
         return X.map_blocks(_block_decision, W, B, dtype, True, drop_axis=1,
                             dtype=dtype, meta=np.empty((0,), dtype=dtype))

@@ -707,11 +707,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
                           reset=False, accept_sparse="csr", ensure_all_finite=False)
         data = _data(X, check=False)
-        return data.decision(self.coef_, self.intercept_, link=link)
+        # in the dtype of X @ coef_.T (float32 X, float64 model: float64)
+        return data.decision(self.coef_, self.intercept_, link=link,
+                             dtype=self.coef_.dtype)
 
     def predict_proba(self, X):
         """Class probabilities, shape (m, k), columns in ``classes_`` order
-        (sigmoid for two classes, stable softmax for more)."""
+        (sigmoid for two classes, stable softmax for more), in the dtype of
+        ``X @ coef_.T`` (float32 only for float32 X and a float32 model)."""
         if is_dask(X):
             check_is_fitted(self)
             return _distributed().predict_proba(self, X)

@@ -338,6 +338,22 @@ def test_predict_log_proba_is_silent_as_in_memory():
     assert np.isinf(got).any()
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_predictions_of_float32_x_in_the_model_dtype_as_in_memory(k):
+    """A float64 model predicts float32 X in float64 on a cluster as in
+    memory (the dtype of ``X @ coef_.T``), with the same values."""
+    X, y = make_data(3, k=k)
+    clf = LogisticRegression(**SGD).fit(X, y)
+    X32 = X.astype(np.float32)
+    for method in ("decision_function", "predict_proba"):
+        expected = getattr(clf, method)(X32)
+        lazy = getattr(clf, method)(to_dask(X32, 300))
+        assert lazy.dtype == expected.dtype == np.float64, method
+        got = lazy.compute(scheduler="synchronous")
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, expected)
+
+
 #: Columns of other dtypes than numpy numbers that the in-memory fit of a
 #: pandas DataFrame converts (numbers in text parsed, as scikit-learn does)
 CONVERTED_COLUMNS = {

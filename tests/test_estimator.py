@@ -85,6 +85,37 @@ def test_fitted_attributes(cancer, dtype):
     assert clf.score(Xte.astype(dtype), yte) >= 0.95
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("k", [2, 3])
+def test_predictions_in_the_dtype_of_x_times_coef(sparse, k):
+    """A float64 model predicts float32 X in float64, as scikit-learn's
+    ``X @ coef_.T`` does: in float32 a class probability of 1e-10 was 0
+    and its log -inf. A float32 model on float32 X stays float32."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = np.digitize(X[:, 0], [-0.5, 0.5][: k - 1])
+    X[:5, 0] = np.linspace(-12.0, 12.0, 5)    # confident rows
+    clf = LogisticRegression(random_state=0, alpha=1e-6, max_iter=50).fit(X, y)
+    X32 = X.astype(np.float32)
+    if sparse:
+        X32 = sp.csr_matrix(X32)
+    for method in ("decision_function", "predict_proba", "predict_log_proba"):
+        got = getattr(clf, method)(X32)
+        assert got.dtype == np.float64, method
+    # the float64 computation on the float32 values, to float64 rounding
+    ref = X32.toarray() if sparse else X32
+    z = ref.astype(np.float64) @ clf.coef_.T + clf.intercept_
+    np.testing.assert_allclose(clf.decision_function(X32).reshape(z.shape), z,
+                               rtol=1e-12, atol=1e-12)
+    P = clf.predict_proba(X32)
+    assert P.min() > 0.0 and np.isfinite(clf.predict_log_proba(X32)).all()
+    small = clf.fit(X32, y)      # a float32 model
+    assert small.coef_.dtype == np.float32
+    assert small.predict_proba(X32).dtype == np.float32
+
+
 def test_string_labels_and_proba(cancer):
     Xtr, Xte, ytr, yte = cancer
     names = np.array(["benign", "malignant"])
