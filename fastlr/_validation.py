@@ -170,8 +170,9 @@ def _as_numeric_array(a, name):
     if isinstance(a, np.ndarray):
         arr = a
     else:
+        arr = _nullable_as_float(a, name)
         try:
-            arr = np.asarray(a)
+            arr = np.asarray(a) if arr is None else arr
         except (TypeError, ValueError) as exc:  # ragged lists and the like
             raise TypeError(f"{name} must be array-like of numbers: {exc}") from None
     check_dtype_kind(arr.dtype, name)
@@ -188,6 +189,24 @@ def _as_numeric_array(a, name):
                 f"non-numeric value ({exc})"
             ) from None
     return arr
+
+
+def _nullable_as_float(a, name):
+    """A pandas DataFrame or Series with nullable columns (Int64, Float64,
+    boolean: pd.NA where a value is missing) as a float64 array with NaN
+    there, as scikit-learn converts them (``np.asarray`` would give an
+    object array of pd.NA); None for anything else."""
+    dtypes = getattr(a, "dtypes", None)
+    if dtypes is None or not hasattr(a, "to_numpy"):
+        return None
+    dtypes = list(dtypes) if hasattr(a, "columns") else [dtypes]
+    if all(isinstance(d, np.dtype) for d in dtypes):
+        return None
+    for d in dtypes:
+        check_dtype_kind(d, name)
+    if not all(getattr(d, "kind", "O") in "biuf" for d in dtypes):
+        return None   # text or categories: converted as an object array
+    return a.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def float_dtype_of(arr):

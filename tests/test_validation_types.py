@@ -164,6 +164,35 @@ def test_dataframe_columns_are_checked():
         np.testing.assert_array_equal(clf.coef_, want.coef_)
 
 
+@pytest.mark.parametrize("dtype", ["Float64", "Int64", "boolean"])
+def test_nullable_dataframes_alike_at_every_entry_point(dtype):
+    """pandas' nullable columns (pd.NA for a missing value): the estimator
+    read a missing value as NaN, the functional API, the twin and
+    prediction called it 'non-numeric' (np.asarray gave an object array of
+    pd.NA). Every entry point now reads it as NaN, named by row and column,
+    and trains on the values alone as on their float64 array."""
+    pd = pytest.importorskip("pandas")
+    base = (BASE > 0.75) if dtype == "boolean" else BASE.round()
+    df = pd.DataFrame(base, columns=["a", "b"]).astype(dtype)
+    calls = {
+        "estimator": lambda X: LogisticRegression(max_iter=2, tol=None).fit(X, Y).coef_,
+        "train": lambda X: fastlr.train(X, Y, epochs=2, random_state=0).w,
+        "reference": lambda X: reference.train(X, Y, epochs=2, random_state=0).w,
+        "predict_proba": lambda X: fastlr.predict_proba(X, W, 0.1),
+        "reference.predict_proba": lambda X: reference.predict_proba(X, W, 0.1),
+    }
+    for name, call in calls.items():
+        np.testing.assert_array_equal(call(df), call(base.astype(np.float64)),
+                                      err_msg=name)
+    df.iloc[4, 1] = pd.NA
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=r"X contains NaN"):
+            call(df)
+        if name != "estimator":   # scikit-learn's message names no cell
+            with pytest.raises(ValueError, match=r"row 4, column 1"):
+                call(df)
+
+
 def test_validation_does_not_import_scikit_learn():
     """The functional API and its checks stay free of scikit-learn (its
     import costs about a second)."""
