@@ -308,6 +308,9 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     model.loss_curve_ = losses
     model.validation_scores_ = None
     model.best_validation_score_ = None
+    # what this fit ran (a warm start's model had its own fit's report)
+    model.solver_ = "sgd"
+    model.n_solver_iter_ = 0
     return Run(scan.rows, scan.parts, scan.stored, scan_seconds, scans, seconds)
 
 

@@ -26,6 +26,8 @@ name               shape, dtype         meaning
 ``loss_curve``     (n_iter,) float64    ``loss_curve_``
 ``feature_names``  (n,) str, optional   ``feature_names_in_`` (set by fit on
                                         a DataFrame)
+``validation_      (n_iter,) float64,   ``validation_scores_`` (``fit`` with
+scores``           optional             ``early_stopping``)
 ``steps``          (2,) int64, opt.     optimizer state: SGD steps taken and
                                         iterates averaged
 ``gsq``            (n + 1,) float64,    AdaGrad sums of squared gradients
@@ -85,6 +87,13 @@ The JSON metadata is an object with the keys
   (JSON object keys would turn labels into strings);
 * ``"n_features_in"``, ``"n_iter"``: ``n_features_in_`` and ``n_iter_``;
 * ``"classes_dtype"``: the NumPy dtype string of ``classes``;
+  ``"classes_object"`` (optional): true when ``classes_`` was an object
+  array of strings (labels from a pandas column), restored as such;
+* ``"solver"``, ``"n_solver_iter"``, ``"best_validation_score"``
+  (optional): ``solver_``, ``n_solver_iter_`` and
+  ``best_validation_score_`` of the last ``fit`` (null or absent for a
+  model that has none); with ``"solver"``, ``validation_scores_`` is the
+  array ``validation_scores`` or None;
 * ``"rng_state"``: the state of the shuffling generator (the
   ``bit_generator.state`` dict), so ``partial_fit`` continues the same
   random stream, or null;
@@ -156,7 +165,13 @@ FORMAT_VERSION = 1
 _REQUIRED = ("metadata", "classes", "coef", "intercept", "mean", "scale", "w", "b",
              "loss_curve")
 _STATE_ARRAYS = (*OPTIMIZER_ARRAYS, *STATS_ARRAYS)
-_OPTIONAL = ("feature_names", *_STATE_ARRAYS)
+_OPTIONAL = ("feature_names", "validation_scores", *_STATE_ARRAYS)
+
+#: What the last ``fit`` reported, kept in the metadata when the model has
+#: it (a model only ever ``partial_fit`` has none): key -> attribute.
+_FIT_REPORT = {"solver": "solver_", "n_solver_iter": "n_solver_iter_",
+               "best_validation_score": "best_validation_score_"}
+_SOLVERS = ("sgd", "lbfgs", "auto")
 
 # Limits on what load reads from an untrusted file (module docstring,
 # "Loading untrusted files").
@@ -303,6 +318,11 @@ def _to_arrays(model, metadata):
         "rng_state": rng_state,
         "metadata": metadata,
     }
+    if np.asarray(model.classes_).dtype == object:
+        header["classes_object"] = True
+    if hasattr(model, "solver_"):
+        for key, attribute in _FIT_REPORT.items():
+            header[key] = _json_scalar(getattr(model, attribute, None))
     arrays = {
         "classes": classes,
         "coef": np.ascontiguousarray(model.coef_),
@@ -313,6 +333,9 @@ def _to_arrays(model, metadata):
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         arrays["feature_names"] = np.asarray(names).astype(str)
+    scores = getattr(model, "validation_scores_", None)
+    if scores is not None and hasattr(model, "solver_"):
+        arrays["validation_scores"] = np.asarray(scores, dtype=np.float64)
     return arrays, header
 
 
@@ -650,7 +673,31 @@ def _parse_header(path, text):
                                  "or null)")
         if not isinstance(header[key], dict | None):
             raise ModelFileError(path, f"metadata {key!r} must be an object or null")
+    _check_fit_report(path, header)
     return header
+
+
+def _check_fit_report(path, header):
+    """The optional keys of the last fit's report (``_FIT_REPORT``) and
+    ``classes_object``: all or none of the first, each of its type."""
+    if not isinstance(header.get("classes_object", False), bool):
+        raise ModelFileError(path, "metadata 'classes_object' must be true or false")
+    present = [key for key in _FIT_REPORT if header.get(key) is not None]
+    if not present:
+        return
+    solver = header.get("solver")
+    if solver not in _SOLVERS:
+        raise ModelFileError(path, f"metadata 'solver' must be one of {_SOLVERS} "
+                             f"when the fit's report is kept, got {solver!r}")
+    it = header.get("n_solver_iter")
+    if isinstance(it, bool) or not isinstance(it, int) or not 0 <= it <= header["n_iter"]:
+        raise ModelFileError(path, f"metadata 'n_solver_iter' must be an integer "
+                             f"from 0 to n_iter, got {it!r}")
+    best = header.get("best_validation_score")
+    if best is not None and (isinstance(best, bool) or not isinstance(best, int | float)
+                             or not math.isfinite(best)):
+        raise ModelFileError(path, f"metadata 'best_validation_score' must be a "
+                             f"number or null, got {best!r}")
 
 
 def _check_params(path, params):
@@ -719,6 +766,7 @@ def _check_declared(path, header, declared):
         "w": (per_class, f64),
         "b": ((rows,), f64),
         "loss_curve": ((n_iter,), f64),
+        "validation_scores": ((n_iter,), f64),
         "feature_names": ((n,), "U"),
         "steps": ((2,), (np.dtype(np.int64),)),
         "gsq": (with_intercept, f64),
@@ -810,6 +858,13 @@ def _build_model(path, header, arrays):
     model.n_features_in_ = header["n_features_in"]
     model.n_iter_ = header["n_iter"]
     model.loss_curve_ = arrays["loss_curve"]
+    if header.get("classes_object") and classes.dtype.kind == "U":
+        model.classes_ = classes.astype(object)
+    if header.get("solver") is not None:
+        model.solver_ = header["solver"]
+        model.n_solver_iter_ = header["n_solver_iter"]
+        model.best_validation_score_ = header.get("best_validation_score")
+        model.validation_scores_ = arrays.get("validation_scores")
     if "feature_names" in arrays:
         model.feature_names_in_ = arrays["feature_names"].astype(object)
     state.rng = _make_generator(path, header["rng_state"], params["random_state"])

@@ -56,6 +56,43 @@ def test_round_trip_predicts_identically(tmp_path, data, labels):
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
 
 
+@pytest.mark.parametrize("params", [
+    {}, {"solver": "auto", "max_iter": 30}, {"solver": "lbfgs"},
+    {"early_stopping": True, "validation_fraction": 0.2, "tol": 1e-3,
+     "n_iter_no_change": 2, "max_iter": 200},
+], ids=["sgd", "auto", "lbfgs", "early_stopping"])
+def test_the_fit_report_round_trips(tmp_path, data, params):
+    """``solver_``, ``n_solver_iter_``, ``validation_scores_`` and
+    ``best_validation_score_`` (fitted attributes the estimator documents)
+    were lost by save and load: reading them raised AttributeError."""
+    X, y = data
+    clf = fitted(X, y, **params)
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    for name in ("solver_", "n_solver_iter_", "best_validation_score_"):
+        assert getattr(back, name) == getattr(clf, name), name
+    if clf.validation_scores_ is None:
+        assert back.validation_scores_ is None
+    else:
+        np.testing.assert_array_equal(back.validation_scores_, clf.validation_scores_)
+    # a model only partial_fit has no report, loaded as saved
+    part = LogisticRegression(random_state=0).partial_fit(X, y, classes=[0, 1])
+    fastlr.save(part, tmp_path / "p.npz")
+    assert not hasattr(fastlr.load(tmp_path / "p.npz"), "solver_")
+
+
+def test_object_string_classes_load_as_objects(tmp_path, data):
+    """Labels from a pandas object column give object ``classes_``; they
+    came back as a unicode array, and predict changed its dtype."""
+    X, y = data
+    clf = fitted(X, np.array(["no", "yes"], dtype=object)[y])
+    assert clf.classes_.dtype == object
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert back.classes_.dtype == object and back.predict(X).dtype == object
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+
+
 def test_float32_model_stays_float32(tmp_path, data):
     X, y = data
     clf = fitted(X.astype(np.float32), y)
@@ -389,10 +426,21 @@ def set_param(name, value):
         b'{"format": NaN}', dtype=np.uint8)), "metadata is not valid JSON"),
     (None, lambda a: a["stats"].__setitem__(1, a["stats"][0] * 10.0 + 1.0),
      "column mean larger than the column's largest"),
+    (lambda m: m.__setitem__("solver", "newton"), None,
+     "'solver' must be one of"),
+    (lambda m: m.__setitem__("n_solver_iter", 10**6), None,
+     "'n_solver_iter' must be an integer from 0 to n_iter"),
+    (lambda m: m.__setitem__("best_validation_score", "high"), None,
+     "'best_validation_score' must be a number or null"),
+    (lambda m: m.__setitem__("classes_object", "yes"), None,
+     "'classes_object' must be true or false"),
+    (None, lambda a: a.__setitem__("validation_scores", np.ones(2)),
+     r"'validation_scores' has shape \(2,\)"),
 ], ids=["newer_format", "format_name", "missing_key", "bad_lr", "bad_penalty",
         "bad_bool", "unknown_param", "n_features", "rng", "edited_coef",
         "three_classes", "unsorted_classes", "scale", "nan_w", "dtype",
-        "extra_array", "bad_json", "json_nan", "stats_mean"])
+        "extra_array", "bad_json", "json_nan", "stats_mean", "solver",
+        "n_solver_iter", "best_score", "classes_object", "scores_shape"])
 def test_hand_edited_files_are_rejected(tmp_path, model_file, edit_meta,
                                         edit_arrays, words):
     path = rewrite(model_file, tmp_path / "edited.npz", edit_meta, edit_arrays)
