@@ -68,6 +68,17 @@ def ask_row(Xf, n, i):
     prefetch_l2(Xf, base + n - 1)
 
 
+@jit(inline=True)
+def ask_columns(flat, indices, start, end, stride):
+    """Ask L1 for ``flat[indices[p] * stride]`` over the stored entries
+    ``start .. end - 1`` of a CSR row: the weights (or gradient slots) of
+    its columns, ``stride`` values per column. The columns are random, so
+    no hardware prefetcher predicts them: the CSR passes ask for the next
+    row's while they work on a row (see :mod:`fastlr._kernels.sparse`)."""
+    for p in range(start, end):
+        prefetch(flat, indices[p] * stride)
+
+
 #: What :func:`decision` applies to a row's logits once it has written them:
 #: nothing, the sigmoid (k = 1) or the softmax of the row.
 LINK_NONE, LINK_SIGMOID, LINK_SOFTMAX = 0, 1, 2
@@ -425,8 +436,7 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
         for q in range(nb):
             i = start + q
             if far and i + 1 < hi:
-                for p in range(indptr[i + 1], indptr[i + 2]):
-                    prefetch(Uf, indices[p] * k)
+                ask_columns(Uf, indices, indptr[i + 1], indptr[i + 2], k)
             if k == 1:
                 Z[0, q] = _csr_row_logit(data, indices, indptr, i, U, C[0])
             else:
@@ -437,8 +447,7 @@ def csr_loss_grad(data, indices, indptr, y, sw, mean, U, C, softmax, center, G, 
         for q in range(nb):
             i = start + q
             if far and q + 1 < nb:
-                for p in range(indptr[i + 1], indptr[i + 2]):
-                    prefetch(gf, indices[p] * k)
+                ask_columns(gf, indices, indptr[i + 1], indptr[i + 2], k)
             if k == 1:
                 _csr_row_add1(data, indices, indptr, i, g, Z[0, q])
             else:

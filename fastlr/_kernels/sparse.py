@@ -59,6 +59,7 @@ from .intrinsics import (
     vstore8,
 )
 from .jit import jit
+from .predict import ask_columns
 from .scalar import (
     exp_neg_abs,
     log1p_unit,
@@ -329,8 +330,7 @@ def lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rows, bsz, v
     for pos in range(bsz):
         if far and pos + 1 < bsz:
             inext = rows[pos + 1]
-            for p in range(indptr[inext], indptr[inext + 1]):
-                prefetch(v, indices[p])
+            ask_columns(v, indices, indptr[inext], indptr[inext + 1], 1)
         z[pos] = s * lean_halves(data, indices, indptr, splits, rows[pos], v, isc,
                                  scaled) + b
     lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss)
@@ -492,8 +492,7 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
             i = rowbuf[0]
             if far and pos + 1 < m:
                 inext = rowbuf[1]
-                for p in range(indptr[inext], indptr[inext + 1]):
-                    prefetch(v, indices[p])
+                ask_columns(v, indices, indptr[inext], indptr[inext + 1], 1)
             r, loss, bound, hl, hw, c = lean_row(data, indices, indptr, splits, y, sw,
                                                  row_fold, hold, i, v, isc, scaled, s,
                                                  b, opt.track_loss)
@@ -781,8 +780,8 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
             i = rowbuf[pos]
             inext = row_ahead(rowbuf, start, pos, m)
             if inext >= 0:   # the next row's weights, a row ahead
-                for p in range(np.uint64(indptr[inext]), np.uint64(indptr[inext + 1])):
-                    prefetch(Tf, indices[p] * width)
+                ask_columns(Tf, indices, np.uint64(indptr[inext]),
+                            np.uint64(indptr[inext + 1]), width)
             narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
                        dot)
             wt = sw[i] if weighted else 1.0
