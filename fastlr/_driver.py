@@ -26,8 +26,12 @@ ADAPTIVE_MIN_LR = 1e-6
 
 #: An epoch whose mean loss exceeds this is treated as divergence: the model
 #: w = 0, b = 0 already scores log(2), and any optimum scores less, so a loss
-#: a thousand times larger means the steps overshoot.
+#: a thousand times larger means the steps overshoot. A model that did not
+#: start at zero (``warm_start``, ``partial_fit``) may score worse than that
+#: on new rows before any step: its epoch diverged only if the loss is also
+#: DIVERGED_FACTOR times its starting loss.
 DIVERGED_LOSS = 1e3 * math.log(2.0)
+DIVERGED_FACTOR = 1e3
 
 
 class TrainResult(NamedTuple):
@@ -253,21 +257,44 @@ def keep_best(best, state, loss):
     return loss
 
 
-def diverged(seen, finite):
-    """Whether an epoch whose loss (or loss bound) is ``seen`` diverged."""
-    return not finite or not seen <= DIVERGED_LOSS
+def diverged(seen, finite, start_loss=None):
+    """Whether an epoch whose loss (or loss bound) is ``seen`` diverged:
+    the weights or the loss are not finite, or the loss exceeds
+    DIVERGED_LOSS and, for a model that did not start at zero,
+    DIVERGED_FACTOR times its starting loss (``start_loss()``: asked only
+    then)."""
+    if not finite or not seen <= DIVERGED_LOSS:
+        return not finite or start_loss is None or not seen <= (
+            DIVERGED_FACTOR * start_loss())
+    return False
 
 
-def diverged_message(epoch, seen, track, n_classes, lr):
+def diverged_message(epoch, seen, track, n_classes, lr, start=None):
+    began = (f"near log({n_classes}) = {math.log(n_classes):.3f}" if start is None
+             else f"at {start:.6g}")
     return (f"training diverged at epoch {epoch}: the loss became {seen:.6g}"
-            f"{'' if track else ' or more'} (it started near log({n_classes}) = "
-            f"{math.log(n_classes):.3f}); lower the learning rate lr (now {lr:g}) "
-            "or standardize the features (standardize=True)")
+            f"{'' if track else ' or more'} (it started {began}); lower the "
+            f"learning rate lr (now {lr:g}) or standardize the features "
+            "(standardize=True)")
+
+
+def _once(f):
+    """``f`` called at most once (None stays None)."""
+    if f is None:
+        return None
+    seen = []
+
+    def call():
+        if not seen:
+            seen.append(float(f()))
+        return seen[0]
+    call.value = lambda: seen[0] if seen else None
+    return call
 
 
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
                n_iter_no_change, track, callback=None, first_epoch=0,
-               monitor=None, on_stall=None, n_classes=2):
+               monitor=None, on_stall=None, n_classes=2, start_loss=None):
     """Run up to ``epochs`` epochs; stop early on ``tol``; raise on divergence.
 
     Parameters
@@ -294,6 +321,10 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         ``log(n_classes)``); only feeds the error message.
     on_stall : callable() -> bool or None
         See :class:`Stopper`.
+    start_loss : callable() -> float or None
+        For a model that did not start at zero: the mean loss of the model
+        it started from (a pass over the data), asked for only when an
+        epoch's loss exceeds DIVERGED_LOSS (see :func:`diverged`).
 
     Returns
     -------
@@ -303,13 +334,15 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
     """
     losses = np.empty(epochs)
     stopper = Stopper(tol, n_iter_no_change, on_stall)
+    start_loss = _once(start_loss)
     for e in range(epochs):
         loss, bound = run_one(*orders.next())
         losses[e] = loss
         seen = loss if track else bound
-        if diverged(seen, weights_finite()):
-            raise DivergedError(diverged_message(first_epoch + e + 1, seen, track,
-                                                 n_classes, lr))
+        if diverged(seen, weights_finite(), start_loss):
+            raise DivergedError(diverged_message(
+                first_epoch + e + 1, seen, track, n_classes, lr,
+                start_loss.value() if start_loss is not None else None))
         if callback is not None:
             callback(first_epoch + e + 1, loss)
         if stopper.stop(loss if monitor is None else monitor()):

@@ -87,6 +87,17 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                                  n_threads) / denom, bound
         return math.nan, bound
 
+    start_loss = None
+    if state.W.any() or state.B.any():
+        # a warm start: its own loss on these rows is the yardstick of
+        # divergence (run_epochs), one pass, taken only if an epoch's loss
+        # is past the absolute bound
+        w0 = np.ascontiguousarray(state.W / state.scale)
+        b0 = state.B - w0 @ state.mean
+
+        def start_loss():
+            return data.loss_sum(y, sw_train, w0, b0, state.softmax, n_threads) / denom
+
     order = EpochOrder(data.m, shuffle, rng, block_rows(data.row_bytes(), batch_size))
     return run_epochs(run_one, lambda: finite[0] > 0.0, order, epochs=epochs, lr=lr,
                       tol=tol,
@@ -94,7 +105,8 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
-                      n_classes=state.k if state.softmax else 2)
+                      n_classes=state.k if state.softmax else 2,
+                      start_loss=start_loss)
 
 
 def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss,

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer
 from sklearn.exceptions import ConvergenceWarning
@@ -296,6 +297,36 @@ def _assert_unchanged(clf, snap):
     np.testing.assert_array_equal(clf.coef_, coef)
     np.testing.assert_array_equal(clf.intercept_, intercept)
     assert clf.n_iter_ == n_iter
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_a_continuation_that_starts_badly_is_not_divergence(k):
+    """A model continued on rows it scores badly (drifted data: a mean loss
+    of about 1000 before any step) with a negligible step size: the epoch's
+    loss is the starting model's, yet it passed the absolute bound
+    (1000 log 2) and raised DivergedError ('lower the learning rate', lr
+    1e-300). Past that bound an epoch diverged only if its loss is also
+    1000 times the starting model's on the same rows; a real divergence
+    still raises, naming that starting loss."""
+    rng = np.random.default_rng(0)
+    X1 = rng.normal(size=(200, 3))
+    y1 = np.digitize(X1[:, 0] + 0.3 * rng.logistic(size=200), [0.0, 1.0][: k - 1])
+    X2 = rng.normal(size=(200, 3))
+    X2[:, 0] += 10000.0
+    y2 = rng.integers(0, k, 200)
+    clf = LogisticRegression(lr=0.1, random_state=0, solver="sgd")
+    clf.partial_fit(X1, y1, classes=np.arange(k))
+    Z = clf.decision_function(X2).reshape(200, -1)
+    if k == 2:
+        Z = np.column_stack([np.zeros(200), Z[:, 0]])
+    start = float(np.mean(logsumexp(Z, axis=1) - Z[np.arange(200), y2]))
+    assert start > 1000 * np.log(2)
+    clf.set_params(lr=1e-300)
+    clf.partial_fit(X2, y2)
+    np.testing.assert_allclose(clf.loss_curve_[-1], start, rtol=1e-3)
+    clf.set_params(lr=1e12)
+    with pytest.raises(fastlr.DivergedError, match="it started at"):
+        clf.partial_fit(X2 * 1e3, y2)
 
 
 @pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
