@@ -92,8 +92,7 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         # a warm start: its own loss on these rows is the yardstick of
         # divergence (run_epochs), one pass, taken only if an epoch's loss
         # is past the absolute bound
-        w0 = np.ascontiguousarray(state.W / state.scale)
-        b0 = state.B - w0 @ state.mean
+        w0, b0 = state.raw(iterate=True)
 
         def start_loss():
             return data.loss_sum(y, sw_train, w0, b0, state.softmax, n_threads) / denom

@@ -199,9 +199,10 @@ class ModelState:
             return self.avg[:, :-1], self.avg[:, -1]
         return self.W, self.B
 
-    def raw(self):
-        """Raw-space ``(W, B)`` of the model: float64 (k, n) and (k,)."""
-        ws, bs = self.model()
+    def raw(self, iterate=False):
+        """Raw-space ``(W, B)`` of the model (``iterate``: of the SGD
+        iterate, not the average): float64 (k, n) and (k,)."""
+        ws, bs = (self.W, self.B) if iterate else self.model()
         w = ws / self.scale
         return np.ascontiguousarray(w), bs - w @ self.mean
 

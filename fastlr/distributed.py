@@ -241,6 +241,13 @@ def _block_heldout(block, W, B, softmax):
     return Data(X).loss_sum(y, sw, W, B, softmax, 1), weight
 
 
+def _block_train_loss(block, W, B, softmax):
+    """Weighted loss sum and weight of the raw-space model over the block's
+    training rows."""
+    w = _train_weights(block)
+    return Data(block[0]).loss_sum(block[1], w, W, B, softmax, 1), float(w.sum())
+
+
 def _block_loss_grad(block, center, scale, W, B, softmax):
     X, y, _, _, _ = block
     w = _train_weights(block)
@@ -625,11 +632,23 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
         def next(self):
             return ()
 
+    start_loss = None
+    if state.W.any() or state.B.any():
+        # continued training: divergence is judged against the starting
+        # model's loss (fastlr._driver.diverged), a pass only when needed
+        w0, b0 = state.raw(iterate=True)
+
+        def start_loss():
+            parts = blocks.map(_block_train_loss, w0, b0, state.softmax)
+            weight = sum(p[1] for p in parts)
+            return sum(p[0] for p in parts) / weight if weight > 0 else math.nan
+
     return run_epochs(run_one, state.finite, _Orders(), epochs=epochs, lr=lr,
                       tol=tol, n_iter_no_change=n_iter_no_change, track=True,
                       callback=callback, first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
-                      n_classes=state.k if state.softmax else 2)
+                      n_classes=state.k if state.softmax else 2,
+                      start_loss=start_loss)
 
 
 def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha,

@@ -354,6 +354,27 @@ def test_predictions_of_float32_x_in_the_model_dtype_as_in_memory(k):
         np.testing.assert_array_equal(got, expected)
 
 
+def test_a_continuation_that_starts_badly_is_not_divergence_on_dask():
+    """As in memory: a partial_fit with a negligible step on rows the model
+    scores badly (a mean loss of about 1000 before any step) is judged
+    against its starting loss, not the absolute bound; a real divergence
+    still raises."""
+    rng = np.random.default_rng(0)
+    X1 = rng.normal(size=(400, 3))
+    y1 = (X1[:, 0] + 0.3 * rng.logistic(size=400) > 0).astype(int)
+    X2 = rng.normal(size=(400, 3))
+    X2[:, 0] += 10000.0
+    y2 = rng.integers(0, 2, 400)
+    clf = LogisticRegression(lr=0.1, random_state=0, solver="sgd")
+    clf.partial_fit(to_dask(X1, 200), to_dask(y1, 200), classes=[0, 1])
+    clf.set_params(lr=1e-300)
+    clf.partial_fit(to_dask(X2, 200), to_dask(y2, 200))
+    assert clf.loss_curve_[-1] > 1000 * np.log(2)
+    clf.set_params(lr=1e12)
+    with pytest.raises(fastlr.DivergedError, match="it started at"):
+        clf.partial_fit(to_dask(X2 * 1e3, 200), to_dask(y2, 200))
+
+
 #: Columns of other dtypes than numpy numbers that the in-memory fit of a
 #: pandas DataFrame converts (numbers in text parsed, as scikit-learn does)
 CONVERTED_COLUMNS = {
