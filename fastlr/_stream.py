@@ -288,13 +288,28 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         done[0] += 1
         return total / weight, math.nan
 
+    start_loss = None
+    if warm:
+        # continued training: divergence is judged against the starting
+        # model's loss on the file (fastlr._driver.diverged), one more pass
+        # only when an epoch's loss is past the absolute bound
+        w0, b0 = state.raw(iterate=True)
+
+        def start_loss():
+            total = weight = 0.0
+            for data, y in source:
+                y01, sw = codes(y)
+                total += data.loss_sum(y01, sw, w0, b0, state.softmax)
+                weight += float(sw.sum()) if sw.shape[0] else float(data.m)
+            return total / weight
+
     t0 = time.perf_counter()
     with epoch_progress(model.verbose, epochs, scan.rows) as progress:
         losses, converged = run_epochs(
             run_one, state.finite, _Passes(), epochs=epochs, lr=lr, tol=tol,
             n_iter_no_change=n_iter_no_change, track=True, callback=progress,
             on_stall=rate.on_stall if learning_rate == "adaptive" else None,
-            n_classes=k)
+            n_classes=k, start_loss=start_loss)
     seconds = time.perf_counter() - t0
     if tol is not None and not converged and epochs > 0:
         warnings.warn(

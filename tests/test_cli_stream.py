@@ -537,3 +537,24 @@ def test_svmlight_warm_start_in_parts_keeps_the_model_index_base(tmp_path, capsy
     assert part["reading"].startswith("in 1 chunk"), part["reading"]
     assert parts.n_features_in_ == whole.n_features_in_ == 4
     assert_same_model(parts, whole)
+
+
+def test_warm_start_in_parts_on_rows_scored_badly_is_not_divergence(tmp_path, capsys):
+    """A model continued in parts, with a negligible step, on a file it
+    scores badly (drifted rows: a mean loss far above 1000 log 2 before
+    any step) raised DivergedError: each part, and the pass, were judged
+    by the absolute bound alone. Both are now judged against the starting
+    model's loss, as fit and partial_fit are."""
+    X, y = make_table(m=400, n=3)
+    write_files(tmp_path, X, y)
+    train(capsys, tmp_path / "t.csv", tmp_path / "a.npz")
+    rng = np.random.default_rng(1)
+    drifted = tmp_path / "drift"
+    drifted.mkdir()
+    X2 = X.copy()
+    X2[:, 0] += 1e5
+    write_files(drifted, X2, rng.integers(0, 2, 400))
+    out, model = train(capsys, drifted / "t.csv", tmp_path / "b.npz", "--lr", "1e-300",
+                       "--chunk-rows", 100, "--warm-start", tmp_path / "a.npz")
+    assert out["reading"].startswith("in 4 chunks"), out["reading"]
+    assert model.loss_curve_[-1] > 1000 * np.log(2)
