@@ -307,21 +307,16 @@ def test_continuous_labels_are_refused_however_the_file_is_read(tmp_path, capsys
     refused by a whole read and by a chunked one alike, naming the file and
     a label (a chunked read had trained a model with one class per distinct
     value)."""
-    path = tmp_path / "fl.csv"
-    path.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{(i % 2) * 1.5}\n"
-                                         for i in range(40)))
-    for extra in ((), ("--chunk-rows", "8", "--solver", "sgd")):
-        clean_error(in_process(capsys, "train", path, *extra), f"{path}",
-                    "Unknown label type: continuous", "1.5")
     # whole numbers beyond int64's range are continuous to scikit-learn
     # (they do not survive its cast to int): a whole read had raised its
     # message without the file, a chunked read had trained on them
-    big = tmp_path / "big.csv"
-    big.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{(i % 2) * 1e20}\n"
-                                        for i in range(40)))
-    for extra in ((), ("--chunk-rows", "8", "--solver", "sgd")):
-        clean_error(in_process(capsys, "train", big, *extra), f"{big}",
-                    "Unknown label type: continuous", "1e+20")
+    for label, shown in ((1.5, "1.5"), (1e20, "1e+20")):
+        path = tmp_path / f"{shown}.csv"
+        path.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{(i % 2) * label}\n"
+                                             for i in range(40)))
+        for extra in ((), ("--chunk-rows", "8", "--solver", "sgd")):
+            clean_error(in_process(capsys, "train", path, *extra), f"{path}",
+                        "Unknown label type: continuous", shown)
 
 
 def test_misspelt_columns_and_delimiters(iris, tmp_path, capsys):

@@ -454,49 +454,45 @@ def test_curvature_sample_is_the_second_derivative_of_its_loss(k, sparse):
     assert got == pytest.approx(second, rel=1e-6)
 
 
+@pytest.fixture
+def loss_passes(monkeypatch):
+    """A list that grows by one at each ``Data.loss_grad`` (a pass over X)."""
+    from fastlr._dispatch import Data
+
+    calls = []
+    original = Data.loss_grad
+
+    def counting(self, *args, **kw):
+        calls.append(1)
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(Data, "loss_grad", counting)
+    return calls
+
+
 @pytest.mark.parametrize("solver, passes", [("lbfgs", 2), ("auto", 2)])
 @pytest.mark.parametrize("k, sparse", CASES, ids=IDS)
-def test_first_iteration_reads_the_data_twice(k, sparse, solver, passes, monkeypatch):
+def test_first_iteration_reads_the_data_twice(k, sparse, solver, passes, loss_passes):
     """The first L-BFGS iteration evaluates the loss at its start and at one
     trial point: the curvature sample's step is the quadratic model's
     minimizer along the direction, so neither a longer nor a shorter trial
     is needed (without the sample it took three passes: a unit step, then
     the extrapolated one). ``auto`` spends its first pass on SGD."""
-    from fastlr._dispatch import Data
-
-    calls = []
-    original = Data.loss_grad
-
-    def counting(self, *args, **kw):
-        calls.append(1)
-        return original(self, *args, **kw)
-
-    monkeypatch.setattr(Data, "loss_grad", counting)
     X, y, sw = make_problem(4, k, m=2000, sparse=sparse)
     train = fastlr.train if k == 1 else fastlr.train_multinomial
     epochs = 1 if solver == "lbfgs" else 2
     train(X, y, solver=solver, penalty="l2", alpha=1e-3, tol=None, epochs=epochs,
           sample_weight=sw, random_state=0, batch_size=64)
-    assert len(calls) == passes
+    assert len(loss_passes) == passes
 
 
 @pytest.mark.parametrize("k, sparse", CASES, ids=IDS)
-def test_no_intercept_start_is_evaluated_once(k, sparse, monkeypatch):
+def test_no_intercept_start_is_evaluated_once(k, sparse, loss_passes):
     """Without an intercept, on offset features, the finisher runs in the
     coordinates of ``MeanBasis``; mapping the warm-up's model there and
     back changed it by rounding, so ``auto`` missed the evaluation it had
     made at that model and read the data once more: 3 loss passes here
     instead of 2 (the start, and the first iteration's trial point)."""
-    from fastlr._dispatch import Data
-
-    calls = []
-    original = Data.loss_grad
-
-    def counting(self, *args, **kw):
-        calls.append(1)
-        return original(self, *args, **kw)
-
-    monkeypatch.setattr(Data, "loss_grad", counting)
     X, y, sw = make_problem(4, k, m=2000)
     # offset enough for the basis (|mean| > 1 in scaled units), not so much
     # that the SGD warm-up ends worse than the zero model and is dropped
@@ -506,7 +502,7 @@ def test_no_intercept_start_is_evaluated_once(k, sparse, monkeypatch):
     train = fastlr.train if k == 1 else fastlr.train_multinomial
     train(X, y, solver="auto", penalty="l2", alpha=1e-3, tol=None, epochs=2,
           sample_weight=sw, random_state=0, batch_size=64, fit_intercept=False)
-    assert len(calls) == 2
+    assert len(loss_passes) == 2
 
 
 def test_lockstep_runs_are_each_run_alone():
