@@ -80,7 +80,8 @@ class ManyResult(NamedTuple):
     Attributes
     ----------
     W : ndarray of shape (K, n) (two classes) or (K, k, n) (k > 2 classes)
-        Weights in raw feature space, dtype of X.
+        Weights in raw feature space, dtype of X. Also ``w``, the name
+        :func:`train`'s result uses.
     b : ndarray of shape (K,) or (K, k)
         Intercepts in raw feature space, float64.
     losses : ndarray of shape (K, epochs_run)
@@ -113,6 +114,11 @@ class ManyResult(NamedTuple):
     converged: np.ndarray
     diverged: np.ndarray
     classes: np.ndarray
+
+    @property
+    def w(self):
+        """``W``, under the name of :func:`train`'s ``res.w``."""
+        return self.W
 
 
 class AdaptiveRate:

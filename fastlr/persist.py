@@ -117,7 +117,7 @@ before it is opened for reading, and the open cannot block.
 Loading is bounded in memory and time by what the file really holds.
 Before any array data is read (and decompressed), :func:`load` checks
 
-* the zip directory: at most 64 KiB (a model has at most 17 members), each
+* the zip directory: at most 64 KiB (a model has at most 18 members), each
   member a known ``<name>.npy``, once, stored or deflated, not encrypted,
   and all of them together declaring no more bytes than the file's own size
   plus 1 MiB (fastlr stores members uncompressed; a small file that claims

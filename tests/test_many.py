@@ -103,6 +103,18 @@ def test_each_model_equals_the_model_trained_alone(k, storage, name, folds):
     assert np.isnan(res.heldout).all() == (folds is None)
 
 
+def test_result_w_is_the_contract_name():
+    """The design's contract names train_many's weights ``res.w`` (K, n), as
+    train's; the result had only ``W``. Both now, the same array, in the
+    kernels' result and the twin's."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] > 0).astype(int)
+    for train_many in (fastlr.train_many, reference.train_many):
+        res = train_many(X, y, alphas=[1e-4, 1e-2], epochs=2, random_state=0)
+        assert res.w is res.W and res.w.shape == (2, 4)
+
+
 @pytest.mark.parametrize("name", ["l2", "weights", "raw"])
 @pytest.mark.parametrize("folds", [3, None], ids=["cv3", "path"])
 def test_wide_stack_each_model_equals_the_model_trained_alone(name, folds):
