@@ -26,8 +26,10 @@ name               shape, dtype         meaning
 ``loss_curve``     (n_iter,) float64    ``loss_curve_``
 ``feature_names``  (n,) str, optional   ``feature_names_in_`` (set by fit on
                                         a DataFrame)
-``validation_      (n_iter,) float64,   ``validation_scores_`` (``fit`` with
-scores``           optional             ``early_stopping``)
+``validation_      (<= n_iter,)         ``validation_scores_`` (``fit`` with
+scores``           float64, optional    ``early_stopping``; a later
+                                        ``partial_fit`` adds epochs, not
+                                        scores)
 ``steps``          (2,) int64, opt.     optimizer state: SGD steps taken and
                                         iterates averaged
 ``gsq``            (n + 1,) float64,    AdaGrad sums of squared gradients
@@ -766,7 +768,6 @@ def _check_declared(path, header, declared):
         "w": (per_class, f64),
         "b": ((rows,), f64),
         "loss_curve": ((n_iter,), f64),
-        "validation_scores": ((n_iter,), f64),
         "feature_names": ((n,), "U"),
         "steps": ((2,), (np.dtype(np.int64),)),
         "gsq": (with_intercept, f64),
@@ -776,6 +777,12 @@ def _check_declared(path, header, declared):
         "stats": ((3, n), f64),
         "stats_rows": ((2,), (np.dtype(np.int64),)),
     }
+    if "validation_scores" in declared:
+        # the fit's epochs: a later partial_fit adds epochs without scores
+        shape = declared["validation_scores"][0]
+        length = shape[0] if len(shape) == 1 else -1
+        expected["validation_scores"] = (((length,) if 0 <= length <= n_iter
+                                          else (n_iter,)), f64)
     for name, (want_shape, want_dtype) in expected.items():
         if name not in declared:
             continue

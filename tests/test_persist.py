@@ -75,6 +75,15 @@ def test_the_fit_report_round_trips(tmp_path, data, params):
         assert back.validation_scores_ is None
     else:
         np.testing.assert_array_equal(back.validation_scores_, clf.validation_scores_)
+    # continued by partial_fit: more epochs than scores (its file was
+    # refused by load)
+    clf.partial_fit(X, y)
+    fastlr.save(clf, tmp_path / "c.npz")
+    again = fastlr.load(tmp_path / "c.npz")
+    assert again.n_iter_ == clf.n_iter_
+    if clf.validation_scores_ is not None:
+        np.testing.assert_array_equal(again.validation_scores_,
+                                      clf.validation_scores_)
     # a model only partial_fit has no report, loaded as saved
     part = LogisticRegression(random_state=0).partial_fit(X, y, classes=[0, 1])
     fastlr.save(part, tmp_path / "p.npz")
@@ -434,8 +443,8 @@ def set_param(name, value):
      "'best_validation_score' must be a number or null"),
     (lambda m: m.__setitem__("classes_object", "yes"), None,
      "'classes_object' must be true or false"),
-    (None, lambda a: a.__setitem__("validation_scores", np.ones(2)),
-     r"'validation_scores' has shape \(2,\)"),
+    (None, lambda a: a.__setitem__("validation_scores", np.ones(1000)),
+     r"'validation_scores' has shape \(1000,\), expected \(20,\)"),
 ], ids=["newer_format", "format_name", "missing_key", "bad_lr", "bad_penalty",
         "bad_bool", "unknown_param", "n_features", "rng", "edited_coef",
         "three_classes", "unsorted_classes", "scale", "nan_w", "dtype",
