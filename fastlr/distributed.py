@@ -55,6 +55,7 @@ is given a Dask collection.
 
 import math
 import numbers
+import sys
 
 import numpy as np
 import scipy.sparse as sp
@@ -115,15 +116,32 @@ def _block_labels(yb, swb, index, row0):
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got a block of shape {y.shape} "
                          f"({_where(index, row0, len(y))})")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        bad = np.flatnonzero(~np.isfinite(y))
-        raise ValueError(f"y contains NaN or infinity ({_where(index, row0, len(y))}"
-                         f"; first at row {row0 + int(bad[0])})")
+    _refuse_missing(y, "y", index, row0)
     labels, inverse, counts = unique_labels(y, return_inverse=True,
                                             return_counts=True)
-    sums = counts if swb is None else np.bincount(
-        inverse, weights=np.asarray(swb, dtype=np.float64), minlength=labels.shape[0])
+    sums = counts
+    if swb is not None:
+        # nullable pandas weights: pd.NA refused as NaN is, as in memory
+        sw = np.asarray(swb)
+        _refuse_missing(sw, "sample_weight", index, row0)
+        sw = _as_numeric_array(sw, "sample_weight").astype(np.float64, copy=False)
+        _refuse_missing(sw, "sample_weight", index, row0)
+        sums = np.bincount(inverse, weights=sw, minlength=labels.shape[0])
     return labels, counts, sums
+
+
+def _refuse_missing(a, name, index, row0):
+    """ValueError naming ``name``, the block and the first row when the
+    block ``a`` holds NaN or infinity (floats) or a missing value (pandas'
+    NA, None or NaN in an object array: a nullable column's labels)."""
+    bad = None
+    if a.dtype.kind == "f":
+        bad = ~np.isfinite(a)
+    elif a.dtype == object and "pandas" in sys.modules:
+        bad = np.asarray(sys.modules["pandas"].isna(a), dtype=bool)
+    if bad is not None and bad.any():
+        raise ValueError(f"{name} contains NaN or infinity ({_where(index, row0, len(a))}"
+                         f"; first at row {row0 + int(np.flatnonzero(bad)[0])})")
 
 
 def _prepare_block(Xb, yb, swb, index, row0, classes, class_weight, holdout):

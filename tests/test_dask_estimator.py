@@ -375,6 +375,26 @@ def test_a_continuation_that_starts_badly_is_not_divergence_on_dask():
         clf.partial_fit(to_dask(X2 * 1e3, 200), to_dask(y2, 200))
 
 
+@pytest.mark.parametrize("what", ["y", "sample_weight"])
+def test_a_missing_value_in_a_nullable_y_or_weight_is_named(what):
+    """pd.NA in a nullable (Int64/Float64) label or weight column: in memory
+    it is refused as NaN, naming the argument; on Dask it raised an
+    unrelated TypeError ('mixes labels that cannot be sorted', or float()
+    of NAType, not naming sample_weight)."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = pd.Series((X[:, 0] > 0).astype(int), dtype="Int64")
+    sw = pd.Series(np.ones(60), dtype="Float64")
+    (y if what == "y" else sw)[33] = pd.NA
+    dX = dd.from_pandas(pd.DataFrame(X, columns=list("abc")), npartitions=2)
+    kw = {"sample_weight": dd.from_pandas(sw, npartitions=2)} if what != "y" else {}
+    with pytest.raises(ValueError, match=rf"^{what} contains NaN or infinity "
+                       r"\(row block 1, rows 30 to 59; first at row 33\)"):
+        LogisticRegression(max_iter=3).fit(dX, dd.from_pandas(y, npartitions=2), **kw)
+
+
 #: Columns of other dtypes than numpy numbers that the in-memory fit of a
 #: pandas DataFrame converts (numbers in text parsed, as scikit-learn does)
 CONVERTED_COLUMNS = {
