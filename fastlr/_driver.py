@@ -294,7 +294,6 @@ def _once(f):
         if not seen:
             seen.append(float(f()))
         return seen[0]
-    call.value = lambda: seen[0] if seen else None
     return call
 
 
@@ -330,7 +329,8 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
     start_loss : callable() -> float or None
         For a model that did not start at zero: the mean loss of the model
         it started from (a pass over the data), asked for only when an
-        epoch's loss exceeds DIVERGED_LOSS (see :func:`diverged`).
+        epoch's loss exceeds DIVERGED_LOSS (see :func:`diverged`) or the
+        run diverged (for the message).
 
     Returns
     -------
@@ -346,9 +346,11 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         losses[e] = loss
         seen = loss if track else bound
         if diverged(seen, weights_finite(), start_loss):
+            # a continued model's message names its starting loss, also when
+            # overflowing weights stopped it before that loss was needed
             raise DivergedError(diverged_message(
                 first_epoch + e + 1, seen, track, n_classes, lr,
-                start_loss.value() if start_loss is not None else None))
+                start_loss() if start_loss is not None else None))
         if callback is not None:
             callback(first_epoch + e + 1, loss)
         if stopper.stop(loss if monitor is None else monitor()):

@@ -327,6 +327,11 @@ def test_a_continuation_that_starts_badly_is_not_divergence(k):
     clf.set_params(lr=1e12)
     with pytest.raises(fastlr.DivergedError, match="it started at"):
         clf.partial_fit(X2 * 1e3, y2)
+    # weights that overflow stop the run before the starting loss is
+    # needed: the message still names it (it said 'near log(2)')
+    clf.set_params(lr=1e308)
+    with pytest.raises(fastlr.DivergedError, match="it started at"):
+        clf.partial_fit(X2 * 1e10, y2)
 
 
 @pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
