@@ -132,13 +132,15 @@ def _block_labels(yb, swb, index, row0):
 
 def _refuse_missing(a, name, index, row0):
     """ValueError naming ``name``, the block and the first row when the
-    block ``a`` holds NaN or infinity (floats) or a missing value (pandas'
-    NA, None or NaN in an object array: a nullable column's labels)."""
+    block ``a`` holds NaN or infinity (floats) or pandas' NA (an object
+    array: a nullable column's values), as in memory. None among labels is
+    left to :func:`unique_labels`, which names it as in memory too."""
     bad = None
     if a.dtype.kind == "f":
         bad = ~np.isfinite(a)
     elif a.dtype == object and "pandas" in sys.modules:
-        bad = np.asarray(sys.modules["pandas"].isna(a), dtype=bool)
+        na = sys.modules["pandas"].NA
+        bad = np.fromiter((v is na for v in a.ravel()), dtype=bool, count=a.size)
     if bad is not None and bad.any():
         raise ValueError(f"{name} contains NaN or infinity ({_where(index, row0, len(a))}"
                          f"; first at row {row0 + int(np.flatnonzero(bad)[0])})")
