@@ -88,11 +88,12 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         return math.nan, bound
 
     start_loss = None
-    if state.W.any() or state.B.any():
-        # a warm start: its own loss on these rows is the yardstick of
-        # divergence (run_epochs), one pass, taken only if an epoch's loss
-        # is past the absolute bound
-        w0, b0 = state.raw(iterate=True)
+    warm = state.warm_point()
+    if warm is not None:
+        # its own loss on these rows is the yardstick of divergence
+        # (run_epochs), one pass, taken only if an epoch's loss is past the
+        # absolute bound
+        w0, b0 = warm
 
         def start_loss():
             return data.loss_sum(y, sw_train, w0, b0, state.softmax, n_threads) / denom

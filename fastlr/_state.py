@@ -206,6 +206,13 @@ class ModelState:
         w = ws / self.scale
         return np.ascontiguousarray(w), bs - w @ self.mean
 
+    def warm_point(self):
+        """The raw-space iterate (:meth:`raw`) of a model that does not start
+        at zero (a warm start, ``partial_fit``), else None: continued
+        training's divergence is measured from its loss
+        (:func:`fastlr._driver.diverged`)."""
+        return self.raw(iterate=True) if self.W.any() or self.B.any() else None
+
     def coef(self, dtype):
         """``(coef_, intercept_)`` as the estimator shows them: the raw-space
         model in ``dtype``, (k, n) and (k,)."""

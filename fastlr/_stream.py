@@ -289,11 +289,12 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         return total / weight, math.nan
 
     start_loss = None
-    if warm:
+    point = state.warm_point()
+    if point is not None:
         # continued training: divergence is judged against the starting
         # model's loss on the file (fastlr._driver.diverged), one more pass
         # only when an epoch's loss is past the absolute bound
-        w0, b0 = state.raw(iterate=True)
+        w0, b0 = point
 
         def start_loss():
             total = weight = 0.0

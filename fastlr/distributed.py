@@ -295,7 +295,6 @@ def _curvature_sample(blocks):
 
 def _block_decision(Xb, W, B, dtype, squeeze):
     z = as_data(Xb, "X", accept_sparse=True).decision(W, B, 1, dtype=dtype)
-    z = z.astype(dtype, copy=False)
     return z[:, 0] if squeeze else z
 
 
@@ -653,10 +652,11 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
             return ()
 
     start_loss = None
-    if state.W.any() or state.B.any():
+    warm = state.warm_point()
+    if warm is not None:
         # continued training: divergence is judged against the starting
         # model's loss (fastlr._driver.diverged), a pass only when needed
-        w0, b0 = state.raw(iterate=True)
+        w0, b0 = warm
 
         def start_loss():
             parts = blocks.map(_block_train_loss, w0, b0, state.softmax)
