@@ -304,6 +304,22 @@ def penalty_strengths(penalty, alpha, l1_ratio):
     return l2 * np.ones_like(alpha), l1 * np.ones_like(alpha)
 
 
+def worse_than_zero(loss_mean, W, penalty, alpha, l1_ratio):
+    """Whether a model with mean loss ``loss_mean`` at standardized weights
+    ``W`` (k, n) is no better than the model 0 by the objective the
+    finisher minimizes (module docstring): every logit 0 has mean loss
+    log 2 (log k for k classes) and no penalty. For a stack, ``W`` (K, k,
+    n) and ``loss_mean``, ``alpha``, ``l1_ratio`` one per model: a bool
+    array. NaN counts as worse. A warm-up epoch that ends there is dropped
+    and the finisher starts from zero: from a point that far up, its
+    relative-decrease test held at once on a useless model (F 1e294 under
+    alpha 1e300: weights of 3e-3 from the epoch's last step)."""
+    l2, l1 = penalty_strengths(penalty, alpha, l1_ratio)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pen = 0.5 * l2 * (W * W).sum(axis=(-2, -1)) + l1 * np.abs(W).sum(axis=(-2, -1))
+        return ~(loss_mean + pen <= np.log(max(W.shape[-2], 2)))
+
+
 @functools.cache
 def _blas_controller():
     """The BLAS libraries loaded (NumPy's, SciPy's), found once: limiting

@@ -28,6 +28,7 @@ from ._solver import (
     penalty_strengths,
     raw_centred,
     solver_center,
+    worse_than_zero,
 )
 
 
@@ -133,11 +134,10 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
     evaluate = functools.partial(loss_grad, center)
     W0, B0, first = _start(state, shift, evaluate)
     if from_zero and warm_losses.shape[0] and \
-            not first[0][0] / denom <= _zero_model_loss(state):
+            worse_than_zero(first[0][0] / denom, W0, penalty, alpha, l1_ratio):
         # a warm-up that ends worse than the model 0 it started from (a
         # huge uniform sample weight or lr that did not overflow: F 1e6 on
-        # 120 rows) is dropped as a diverging one is: from there the
-        # finisher's relative-decrease test held at once, on a useless model
+        # 120 rows) is dropped as a diverging one is
         state.restore(start)
         warm_losses = np.empty(0)
         W0, B0, first = _start(state, shift, evaluate)
@@ -176,12 +176,6 @@ def _start(state, shift, evaluate):
     with np.errstate(over="ignore", invalid="ignore"):
         B0 = B0 + W0 @ shift   # checked with the result
         return W0, B0, [evaluate(W0, B0)]
-
-
-def _zero_model_loss(state):
-    """The mean loss of the model 0 (every logit 0): log 2, or log k for
-    the k classes of a softmax ``state``."""
-    return float(np.log(max(state.W.shape[0], 2)))
 
 
 def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratios,
@@ -265,7 +259,6 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     budget = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (K,)).copy()
     warm_n = np.zeros(K, dtype=np.int64) if warm_epochs is None else warm_epochs
     dropped = np.zeros(K, dtype=bool)
-    zero_loss = float(np.log(max(k, 2)))
     per_model = [np.empty(0)] * K
     n_iter = np.zeros(K, dtype=np.int64)
     converged = np.zeros(K, dtype=bool)
@@ -286,8 +279,10 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
 
         loss_grad = evaluate
         if (warm_n[ids] > 0).any():
-            loss_grad, worse = _first_evaluation(evaluate, W[ids], B[ids],
-                                                 denom[ids], zero_loss)
+            loss_grad, loss = _first_evaluation(evaluate, W[ids], B[ids])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                worse = worse_than_zero(loss / denom[ids], W[ids], penalty,
+                                        alphas[ids], l1_ratios[ids])
             worse &= warm_n[ids] > 0
             W[ids[worse]] = 0.0
             B[ids[worse]] = 0.0
@@ -324,17 +319,14 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     return losses, heldout, n_iter, converged, dropped
 
 
-def _first_evaluation(evaluate, W, B, denom, zero_loss):
+def _first_evaluation(evaluate, W, B):
     """Evaluate every model of a stage at its start (``W``, ``B``) once:
-    ``(loss_grad, worse)``, ``worse`` the models whose mean loss there
-    is not below ``zero_loss`` (or is NaN), and ``loss_grad`` the stage's
+    ``(loss_grad, loss)``: ``loss`` their loss sums there, ``loss_grad`` the stage's
     ``evaluate`` that answers its first call from that evaluation for the
     models asked for at exactly those points (the finisher's first point;
     the others, a model moved to zero say, are evaluated then)."""
     everyone = np.arange(W.shape[0])
     kept = [W.copy(), B.copy(), *evaluate(W, B, everyone)]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        worse = ~(np.asarray(kept[2]) / denom <= zero_loss)
     first = [True]
 
     def loss_grad(Ws, Bs, run):
@@ -351,7 +343,7 @@ def _first_evaluation(evaluate, W, B, denom, zero_loss):
             loss[other], G[other], S[other] = np.asarray(l2)[other], G2[other], S2[other]
         return loss, G, S
 
-    return loss_grad, worse
+    return loss_grad, np.asarray(kept[2], dtype=np.float64)
 
 
 def path_stages(alphas, l1_ratios, fold):

@@ -534,16 +534,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"{'held-out ' if best is not None else ''}loss stopped "
                 f"improving by tol={tol}; increase max_iter or lr",
                 ConvergenceWarning, stacklevel=3)
-        if solver != "sgd" and self.tol is not None and not converged and epochs > 0:
+        if solver != "sgd" and not converged and epochs > 0:
             if len(losses) < epochs:
-                # the line search failed where the gradient promised a decrease
+                # no measurable decrease where the gradient promised one (with
+                # tol=None too: it asks for every pass floating point allows)
                 warnings.warn(
                     f"solver={self.solver!r} stopped after {len(losses)} of "
                     f"max_iter={epochs} passes: no step lowered the objective "
-                    "although its gradient says one should (features too large "
-                    "for float64 arithmetic? standardize them); the last iterate "
-                    "is kept", ConvergenceWarning, stacklevel=3)
-            else:
+                    "measurably although its gradient says one should (the "
+                    "problem is too badly conditioned for float64 arithmetic: "
+                    "features too large or on scales far apart, or a penalty "
+                    "that dwarfs the loss); the last iterate is kept",
+                    ConvergenceWarning, stacklevel=3)
+            elif self.tol is not None:
                 warnings.warn(
                     f"solver={self.solver!r} used all max_iter={epochs} passes "
                     f"before the objective's relative decrease fell below "

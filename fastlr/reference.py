@@ -47,6 +47,7 @@ from ._solver import (
     penalty_strengths,
     raw_centred,
     solver_center,
+    worse_than_zero,
 )
 from ._validation import (
     _as_numeric_array,
@@ -409,9 +410,9 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             return loss_grad(X, codes, sw_train, center, scale, W_, b_, softmax)
 
         with np.errstate(over="ignore", invalid="ignore"):
-            worse = solver == "auto" and start is None and losses.shape[0] and not (
-                evaluate(W0, b0 + W0 @ shift)[0] / float(sw_train.sum())
-                <= np.log(max(k, 2)))
+            worse = solver == "auto" and start is None and losses.shape[0] and \
+                worse_than_zero(evaluate(W0, b0 + W0 @ shift)[0] / float(sw_train.sum()),
+                                W0, penalty, alpha, l1_ratio)
         if worse:
             # a warm-up that ends worse than the model 0 is dropped, as the
             # kernels' (fastlr._train.run_solver)

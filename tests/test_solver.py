@@ -636,3 +636,76 @@ def test_a_line_search_that_cannot_start_is_not_convergence():
         warnings.simplefilter("error")
         clf = LogisticRegression(solver="lbfgs").fit(X, y)
     assert clf.score(X, y) > 0.6
+
+
+def _classification(m, seed=2):
+    from sklearn.datasets import make_classification
+
+    return make_classification(m, 5, n_informative=3, n_redundant=0,
+                               random_state=seed, flip_y=0.1)
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_a_column_1e8_times_larger_without_standardization_reaches_the_optimum(mod):
+    """standardize=False, one column scaled by 1e8 (curvature 1e16 times
+    the others'): every curvature pair was dropped as carrying none
+    (``s.y <= 1e-10 y.y``), the run crept along the steepest direction,
+    stalled at F 0.691 (the zero model's 0.693; optimum 0.420) and the
+    stall was reported as convergence, with no warning. With L-BFGS-B's
+    bound (machine epsilon) it reaches the optimum. The bound on the
+    optimum: scikit-learn's unpenalized optimum on the unscaled column,
+    mapped to the scaled one."""
+    X, y = _classification(300)
+    Xs = X.copy()
+    Xs[:, 2] *= 1e8
+    sk = SKLogisticRegression(C=np.inf, tol=1e-12, max_iter=10000).fit(X, y)
+    coef = sk.coef_[0].copy()
+    coef[2] /= 1e8
+
+    def F(w, b):
+        z = Xs @ w + b
+        return float(np.mean(np.logaddexp(0.0, z) - y * z))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = mod.train(Xs, y, solver="lbfgs", standardize=False, penalty=None,
+                        tol=1e-10, epochs=1000)
+    assert F(res.w, res.b) <= F(coef, sk.intercept_[0]) + 1e-5
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_a_penalty_of_1e15_finds_the_intercept_and_a_stall_is_not_convergence(mod):
+    """L2 alpha 1e15 and tol 1e-20: the pairs along the weights were dropped
+    (as above), the run stalled with the intercept at 5e-5 against its
+    optimum 0.020 (the classes' log-odds), and the stall counted as
+    convergence. It finds the intercept now. At alpha 1e20 (beyond what the
+    steps can resolve in float64) the run still stalls, and a stall whose
+    gradient promises a real decrease is not convergence: the estimator
+    warns."""
+    X, y = _classification(200)
+    want = math.log(y.mean() / (1.0 - y.mean()))
+    res = mod.train(X, y, penalty="l2", alpha=1e15, solver="lbfgs", tol=1e-20,
+                    epochs=1000)
+    assert abs(res.b - want) < 1e-6
+    if mod is fastlr:
+        with pytest.warns(ConvergenceWarning, match="no step lowered the objective "
+                                                    "measurably"):
+            LogisticRegression(alpha=1e20, solver="lbfgs", tol=1e-20).fit(X, y)
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_auto_drops_a_warm_up_whose_penalty_dwarfs_the_zero_models_objective(mod):
+    """solver="auto" with L2 alpha 1e200: the warm-up epoch's last gradient
+    step left weights of 3e-3 (the shrink is floored at 0), F about 1e194.
+    Its loss alone was below the zero model's, so it was kept; the finisher
+    then never moved in 1000 passes. The check now compares the objective
+    the finisher minimizes, penalty included, alone and in a stack."""
+    X, y = _classification(200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = mod.train(X, y, solver="auto", penalty="l2", alpha=1e200, epochs=50,
+                        random_state=0)
+        many = mod.train_many(X, y, alphas=[1e200, 1e-2], folds=2, solver="auto",
+                              epochs=50, random_state=0)
+    assert np.abs(res.w).max() < 1e-150
+    assert np.abs(many.W[many.alphas == 1e200]).max() < 1e-150
