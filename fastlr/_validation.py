@@ -165,8 +165,18 @@ def numeric_input(X, name="X"):
     return X
 
 
+def refuse_sparse(a, name):
+    """A TypeError for a scipy.sparse ``a`` where only dense input is taken
+    (labels, weights: ``np.asarray`` would make a 0-d object array of it
+    and the error would speak of its shape or of non-numbers)."""
+    if is_sparse(a):
+        raise TypeError(f"{name} is a scipy.sparse matrix, but dense data is "
+                        f"required: pass {name}.toarray().ravel()")
+
+
 def _as_numeric_array(a, name):
     """``np.asarray`` that refuses non-numeric input, naming ``name``."""
+    refuse_sparse(a, name)
     if isinstance(a, np.ndarray):
         arr = a
     else:
@@ -280,6 +290,10 @@ def check_X(X, name="X", accept_sparse=False, finite=True):
     sparse input is returned as a canonical CSR matrix
     (:func:`check_sparse_X`); without, it is refused with a TypeError.
     """
+    if hasattr(X, "columns") and hasattr(X, "sparse"):
+        # a pandas DataFrame of sparse columns (pandas has the accessor only
+        # when every column is): a COO matrix, as scikit-learn reads it
+        X = X.sparse.to_coo()
     if is_sparse(X):
         if not accept_sparse:
             raise TypeError(
@@ -613,6 +627,7 @@ def check_log_loss_args(y, p, eps):
 
 def labels_1d(y, name):
     """A 1-D, non-empty label array (any dtype; floats must be finite)."""
+    refuse_sparse(y, name)
     arr = np.asarray(y)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
@@ -621,6 +636,37 @@ def labels_1d(y, name):
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
+
+
+def _label_kind(y):
+    """"string", "number" or None (anything else) for the labels ``y`` of
+    :func:`labels_1d`."""
+    if y.dtype.kind in "US":
+        return "string"
+    if y.dtype.kind in "biuf":
+        return "number"
+    if y.dtype.kind == "O":
+        if all(isinstance(v, str) for v in y):
+            return "string"
+        if all(isinstance(v, numbers.Number) for v in y):
+            return "number"
+    return None
+
+
+def check_label_pair(y_true, y_pred, names=("y_true", "y_pred")):
+    """``(yt, yp)``: two label arrays to compare (:func:`labels_1d`, the same
+    length), named ``names``; labels that are strings in one and numbers in
+    the other are refused, as scikit-learn's metrics do: ``"1" == 1`` is
+    never true, so such a comparison would count every label as wrong."""
+    yt = labels_1d(y_true, names[0])
+    yp = labels_1d(y_pred, names[1])
+    check_same_length(yt, yp, *names)
+    kinds = (_label_kind(yt), _label_kind(yp))
+    if set(kinds) == {"string", "number"}:
+        raise ValueError(f"{names[0]} holds {kinds[0]}s and {names[1]} {kinds[1]}s: "
+                         "labels of the two kinds never compare equal; convert "
+                         "one to the other's type")
+    return yt, yp
 
 
 def refuse_one_class(classes, where=""):

@@ -33,6 +33,7 @@ from ._validation import (
     check_class_labels,
     check_folds,
     check_grid,
+    check_label_pair,
     check_labels01,
     check_log_loss_args,
     check_proba,
@@ -43,7 +44,6 @@ from ._validation import (
     check_standardize,
     check_weights,
     float_dtype_of,
-    labels_1d,
     weights_as,
 )
 
@@ -213,9 +213,7 @@ def accuracy(y_true, y_pred):
     Labels may be of any type (numbers, strings); both must be 1-D, of the
     same non-zero length.
     """
-    yt = labels_1d(y_true, "y_true")
-    yp = labels_1d(y_pred, "y_pred")
-    check_same_length(yt, yp, "y_true", "y_pred")
+    yt, yp = check_label_pair(y_true, y_pred)
     return float(np.mean(yt == yp))
 
 

@@ -54,6 +54,7 @@ from ._validation import (
     check_class_labels,
     check_folds,
     check_grid,
+    check_label_pair,
     check_labels01,
     check_log_loss_args,
     check_proba,
@@ -66,7 +67,6 @@ from ._validation import (
     check_X,
     float_dtype_of,
     is_sparse,
-    labels_1d,
     row_bytes,
     weights_as,
 )
@@ -580,9 +580,7 @@ def predict(X, w, b, threshold=0.5):
 
 def accuracy(y_true, y_pred):
     """Fraction of equal labels; see :func:`fastlr.accuracy`."""
-    yt = labels_1d(y_true, "y_true")
-    yp = labels_1d(y_pred, "y_pred")
-    check_same_length(yt, yp, "y_true", "y_pred")
+    yt, yp = check_label_pair(y_true, y_pred)
     return float(np.mean(yt == yp))
 
 

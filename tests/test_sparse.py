@@ -1128,3 +1128,18 @@ def test_property_prediction_and_gradients(matrix, data):
         np.testing.assert_allclose(db, fastlr.gradients(Xd, y, p)[1], **TOL64)
     np.testing.assert_allclose(core.decision_function(X, w, b),
                                core.decision_function(Xd, w, b), **tol)
+
+
+def test_a_pandas_sparse_dataframe_is_read_as_sparse():
+    """A DataFrame of sparse columns (``pd.DataFrame.sparse.from_spmatrix``,
+    what scikit-learn reads as a sparse matrix, and the estimator did) was
+    densified by the functional API: twice X's dense size in memory, and a
+    centred model unlike the CSR one."""
+    pd = pytest.importorskip("pandas")
+    S = sp.random(200, 40, density=0.1, format="csr", random_state=0)
+    y = (np.asarray(S.sum(axis=1)).ravel() > 2.0).astype(int)
+    df = pd.DataFrame.sparse.from_spmatrix(S)
+    a = fastlr.train(df, y, epochs=2, random_state=0)
+    b = fastlr.train(S, y, epochs=2, random_state=0)
+    np.testing.assert_array_equal(a.w, b.w)
+    assert a.b == b.b

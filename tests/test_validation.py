@@ -665,3 +665,35 @@ def test_callback_and_n_threads_are_checked_before_training(how, bad, exc, match
     with pytest.raises(exc, match=match):
         target(X, y, epochs=2, random_state=rng, **extra, **bad)
     assert rng.bit_generator.state == state
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_accuracy_refuses_strings_compared_with_numbers(mod):
+    """Labels read as text compared with integer predictions: every pair
+    unequal, accuracy 0.0 without a word, where scikit-learn's metrics
+    refuse the mix."""
+    with pytest.raises(ValueError, match="^y_true holds strings and y_pred numbers"):
+        mod.accuracy(["1", "0", "1"], np.array([1, 0, 1]))
+    with pytest.raises(ValueError, match="^y_true holds numbers and y_pred strings"):
+        mod.accuracy(np.array([1, 0]), np.array(["1", "0"], dtype=object))
+    assert mod.accuracy(["1", "0"], np.array(["1", "1"])) == 0.5
+    assert mod.accuracy([1.0, 0.0], [1, 1]) == 0.5
+
+
+def test_sparse_labels_and_weights_are_refused_by_name():
+    """A scipy.sparse y or sample_weight (one column of numbers) was called
+    'non-numeric' or 'of shape ()' (np.asarray makes a 0-d object array of
+    it); scikit-learn says sparse data was passed where dense is needed."""
+    sp = pytest.importorskip("scipy.sparse")
+    S = sp.random(30, 4, density=0.5, format="csr", random_state=0)
+    y = np.arange(30) % 2
+    ys = sp.csr_matrix(y.reshape(-1, 1))
+    with pytest.raises(TypeError, match="^y is a scipy.sparse matrix"):
+        fastlr.train(S, ys, epochs=1)
+    with pytest.raises(TypeError, match="^y is a scipy.sparse matrix"):
+        fastlr.train_multinomial(S, ys, epochs=1)
+    with pytest.raises(TypeError, match="^sample_weight is a scipy.sparse matrix"):
+        fastlr.LogisticRegression().fit(S, y, sample_weight=sp.csr_matrix(
+            np.ones((30, 1))))
+    with pytest.raises(TypeError, match="^y_true is a scipy.sparse matrix"):
+        fastlr.accuracy(ys, y)
