@@ -761,12 +761,12 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         # a warm-up that ended worse than the model 0 does not count (the
         # finisher started from zero), as for one model alone
         sgd_n[dropped] = 0
-        # its held-out loss at its optimum in its last pass
+        # its held-out loss at its optimum in its last pass; NaN before it
+        # (the warm-up epoch's held-out loss is not at an optimum)
         passes = np.maximum(sgd_n + n_iter, 1)
         held = np.full((K, int(passes.max())), np.nan)
         train_losses = np.full_like(held, np.nan)
         for i in range(K):
-            held[i, :sgd_n[i]] = out["heldout"][i, :sgd_n[i]]
             train_losses[i, :sgd_n[i]] = out["losses"][i, :sgd_n[i]]
             train_losses[i, sgd_n[i]:sgd_n[i] + n_iter[i]] = losses[:n_iter[i], i]
             held[i, passes[i] - 1] = heldout[i]
