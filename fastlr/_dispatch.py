@@ -149,7 +149,7 @@ class Data:
 
     # ------------------------------------------------------------ at weights
 
-    def decision(self, W, B, n_threads=None, link="logits", dtype=None):
+    def decision(self, W, B, n_threads=None, link="logits", dtype=None, row0=0):
         """Logits ``X @ W.T + B``: (m, k) in X's dtype, or in
         ``np.result_type`` of it and ``dtype`` (a model's: float32 X and a
         float64 model give float64, as ``X @ coef_.T`` would); W, B
@@ -161,7 +161,8 @@ class Data:
         returned logits. X whose finiteness was not checked
         (``as_data(X, check=False)``) is checked here, only when a logit is
         NaN or infinite: the same error as :func:`check_finite`, after a
-        pass that changed nothing but the new output array.
+        pass that changed nothing but the new output array (rows counted
+        from ``row0``: X a block of rows of a larger X).
         """
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
@@ -170,7 +171,7 @@ class Data:
         bad = self._map_rows(self.kernels.decision, (W, B, LINKS[link], out),
                              n_threads)
         if not self.checked and any(bad):
-            check_finite(self)
+            check_finite(self, row0=row0)
         return out
 
     def loss_sum(self, y, sw, W, B, softmax, n_threads=None):

@@ -90,10 +90,12 @@ from ._train import run_solver
 from ._validation import (
     _as_numeric_array,
     check_dtype_kind,
+    check_label_pair,
     check_standardize,
     is_dask,
     is_sparse,
     numeric_input,
+    refuse_continuous,
     refuse_one_class,
     unique_labels,
 )
@@ -293,8 +295,15 @@ def _curvature_sample(blocks):
                            np.concatenate([p[2] for p in parts]))
 
 
-def _block_decision(Xb, W, B, dtype, squeeze):
-    z = as_data(Xb, "X", accept_sparse=True).decision(W, B, 1, dtype=dtype)
+def _block_decision(Xb, W, B, dtype, squeeze, block_info=None):
+    """The logits of one row block; an empty block (a filtered DataFrame's
+    partition) gives an empty one. A NaN in X is named by its row of X."""
+    if Xb.shape[0] == 0:
+        z = np.empty((0, W.shape[0]), dtype=dtype)
+    else:
+        row0 = block_info[0]["array-location"][0][0] if block_info else 0
+        z = as_data(Xb, "X", accept_sparse=True, check=False).decision(
+            W, B, 1, dtype=dtype, row0=row0)
     return z[:, 0] if squeeze else z
 
 
@@ -442,9 +451,12 @@ def _as_dask(a, name, ndim):
         if ndim == 2 and type(a).__name__ == "DataFrame":
             return _as_dask(_frame_array(a, name), name, ndim)
         if type(a).__name__ == "Series" and not isinstance(a.dtype, np.dtype):
-            # a pandas extension dtype (text labels as "string"): as objects,
-            # which dask converts to an array without a warning
-            a = a.astype(object)
+            # a pandas extension dtype: pandas' nullable numbers (Int64,
+            # Float64, boolean, pyarrow's) as float64 with NaN for NA, as the
+            # in-memory fit reads them; text ("string") as objects, which
+            # dask converts to an array without a warning
+            numeric = getattr(a.dtype, "kind", "O") in "biuf"
+            a = a.astype(np.float64 if numeric else object)
         a = a.to_dask_array(lengths=True)   # only the partition lengths travel
     if isinstance(a, np.ndarray):   # the functional form: one block
         a = da.from_array(a, chunks=a.shape)
@@ -582,6 +594,7 @@ def _labels(runner, y, sw=None):
     parts = runner.compute(tasks)
     labels = np.concatenate([p[0] for p in parts])
     classes, inverse = unique_labels(labels, return_inverse=True)
+    refuse_continuous(classes, "y")   # as in memory: a regression target
     counts, sums = (np.bincount(inverse, weights=np.concatenate([p[q] for p in parts]),
                                 minlength=classes.shape[0]) for q in (1, 2))
     return classes, counts.astype(np.int64), sums
@@ -786,7 +799,8 @@ def _header(X):
         import pandas as pd
 
         return pd.DataFrame(columns=cols)
-    return np.empty((0, X.shape[1]))
+    # a 1-D X has no width: refused by _check_X (2-D), not an IndexError here
+    return np.empty((0, X.shape[1] if np.ndim(X) == 2 else 0))
 
 
 def _check_names(est, header, reset):
@@ -991,12 +1005,37 @@ def score(est, X, y, sample_weight=None):
     labels = predict(est, X)
     Xd = _check_X(X, est.n_features_in_)
     yd = _check_rows(y, "y", Xd)
-    hits = (labels == yd).astype(np.float64)
-    if sample_weight is None:
-        return float(hits.mean().compute())
-    sw = _check_rows(sample_weight, "sample_weight", Xd).astype(np.float64)
-    num, den = dask.compute((hits * sw).sum(), sw.sum())
+    sizes = Xd.chunks[0]
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    swbs = [None] * len(sizes) if sample_weight is None else _check_rows(
+        sample_weight, "sample_weight", Xd).to_delayed().ravel()
+    tasks = [dask.delayed(_block_score, pure=True)(lb, yb, swbs[k], k, int(starts[k]))
+             for k, (lb, yb) in enumerate(zip(labels.to_delayed().ravel(),
+                                              yd.to_delayed().ravel(), strict=True))
+             if sizes[k] > 0]
+    sums = np.array(dask.compute(*tasks)).reshape(-1, 2)
+    num, den = sums.sum(axis=0)
+    if not den != 0.0:
+        raise ValueError("sample_weight sums to zero; at least one weight must be "
+                         "non-zero")
     return float(num / den)
+
+
+def _block_score(labels, yb, swb, index, row0):
+    """``(hits, weight)`` of one row block of :func:`score`: the (weighted)
+    count of labels equal to ``y``'s and the block's weight, ``y`` and
+    ``sample_weight`` refused as scikit-learn's ``score`` refuses them in
+    memory (NaN, labels of another kind than the classes')."""
+    y = np.asarray(yb)
+    _refuse_missing(y, "y", index, row0)
+    y, labels = check_label_pair(y, labels, ("y", "the predicted labels"))
+    hits = (labels == y).astype(np.float64)
+    if swb is None:
+        return float(hits.sum()), float(y.shape[0])
+    sw = _as_numeric_array(np.asarray(swb), "sample_weight")
+    sw = sw.astype(np.float64, copy=False)
+    _refuse_missing(sw, "sample_weight", index, row0)
+    return float(hits @ sw), float(sw.sum())
 
 
 # --------------------------------------------------------------------------

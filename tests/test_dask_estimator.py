@@ -787,3 +787,101 @@ def test_cost_model_tables():
         assert e["epoch"] == pytest.approx(e["compute"] + e["overhead"])
     assert "1 TB" in dask_bench.format_tables(cost, dask_bench.paper_estimate(cost),
                                               None)
+
+
+#: A few epochs, no convergence test (warnings are errors in the tests)
+QUIET = dict(solver="sgd", max_iter=3, tol=None)
+
+
+def _two_class(seed=1, m=100):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, 3))
+    return X, (X[:, 0] + 0.3 * rng.normal(size=m) > 0).astype(int)
+
+
+def test_empty_blocks_are_predicted_and_scored():
+    """A row block of 0 rows (a filtered DataFrame's partition): fit skips
+    it, but every prediction raised 'X is empty: shape (0, 3)' from it."""
+    X, y = _two_class()
+    dX = da.from_array(X, chunks=((50, 0, 50), 3))
+    dy = da.from_array(y, chunks=((50, 0, 50),))
+    clf = LogisticRegression(**QUIET).fit(dX, dy)
+    np.testing.assert_allclose(clf.predict_proba(dX).compute(), clf.predict_proba(X),
+                               rtol=1e-15)
+    assert clf.decision_function(dX).compute().shape == (100,)
+    assert clf.predict(dX).compute().tolist() == clf.predict(X).tolist()
+    assert clf.score(dX, dy) == clf.score(X, y)
+
+
+def test_a_regression_target_is_refused_as_in_memory():
+    """Float labels that are not whole numbers: in memory scikit-learn's
+    'Unknown label type: continuous'; on Dask they trained a softmax with a
+    class per distinct value."""
+    X, _ = _two_class()
+    y = np.random.default_rng(2).normal(size=100)
+    for Xa, ya in ((X, y), (to_dask(X, 30), to_dask(y, 30))):
+        with pytest.raises(ValueError, match="Unknown label type: continuous"):
+            LogisticRegression(**QUIET).fit(Xa, ya)
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "boolean", "Float64"])
+def test_nullable_labels_give_the_in_memory_classes(dtype, tmp_path):
+    """pandas' nullable label dtypes: in memory classes_ are float64; on
+    Dask they were objects, predictions were objects and the model could
+    not be saved without pickle."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = _two_class()
+    ys = pd.Series(y.astype(bool) if dtype == "boolean" else y, dtype=dtype)
+    mem = LogisticRegression(**QUIET).fit(X, ys)
+    dX = dd.from_pandas(pd.DataFrame(X, columns=list("abc")), npartitions=2)
+    clf = LogisticRegression(**QUIET).fit(dX, dd.from_pandas(ys, npartitions=2))
+    assert clf.classes_.dtype == mem.classes_.dtype == np.float64
+    np.testing.assert_array_equal(clf.classes_, mem.classes_)
+    assert clf.predict(dX).compute().dtype == np.float64
+    fastlr.save(clf, tmp_path / "m.npz")
+    np.testing.assert_array_equal(fastlr.load(tmp_path / "m.npz").classes_, mem.classes_)
+
+
+def test_score_refuses_what_score_refuses_in_memory():
+    """Dask ``score`` read y and sample_weight unchecked: a NaN label
+    counted as a miss (0.99), NaN or all-zero weights gave nan, and labels
+    of another kind than the classes ('0'/'1' for 0/1) gave 0.0."""
+    X, y = _two_class()
+    dX = to_dask(X, 30)
+    clf = LogisticRegression(**QUIET).fit(dX, to_dask(y, 30))
+    ynan = y.astype(float)
+    ynan[40] = np.nan
+    with pytest.raises(ValueError, match=r"^y contains NaN .*first at row 40"):
+        clf.score(dX, to_dask(ynan, 30))
+    sw = np.ones(100)
+    sw[70] = np.nan
+    with pytest.raises(ValueError, match=r"^sample_weight contains NaN .*row 70"):
+        clf.score(dX, to_dask(y, 30), sample_weight=to_dask(sw, 30))
+    with pytest.raises(ValueError, match="sample_weight sums to zero"):
+        clf.score(dX, to_dask(y, 30), sample_weight=np.zeros(100))
+    with pytest.raises(ValueError, match="^y holds strings and the predicted labels"):
+        clf.score(dX, to_dask(y.astype(str), 30))
+    assert clf.score(dX, to_dask(y, 30), sample_weight=np.ones(100)) == clf.score(X, y)
+
+
+def test_a_1d_x_is_refused_naming_x():
+    """A 1-D dask X raised IndexError (its width read before the check)."""
+    X, y = _two_class()
+    clf = LogisticRegression(**QUIET).fit(X, y)
+    x1 = to_dask(X[:, 0], 30)
+    for call in (lambda: LogisticRegression(**QUIET).fit(x1, to_dask(y, 30)),
+                 lambda: clf.predict(x1), lambda: clf.predict_proba(x1)):
+        with pytest.raises(ValueError, match="^X must be 2-D"):
+            call()
+
+
+def test_a_nan_in_prediction_is_named_by_its_row_of_x():
+    """Prediction named the row within its block (row 20 for row 170 in
+    blocks of 50), where fit and the in-memory path name the row of X."""
+    X, y = _two_class(m=200)
+    clf = LogisticRegression(**QUIET).fit(X, y)
+    X[170, 1] = np.nan
+    for call in (clf.predict, clf.predict_proba, clf.decision_function):
+        with pytest.raises(ValueError, match=r"first at row 170, column 1"):
+            call(to_dask(X, 50)).compute()
