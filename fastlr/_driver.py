@@ -280,8 +280,10 @@ def diverged_message(epoch, seen, track, n_classes, lr, start=None):
              else f"at {start:.6g}")
     return (f"training diverged at epoch {epoch}: the loss became {seen:.6g}"
             f"{'' if track else ' or more'} (it started {began}); lower the "
-            f"learning rate lr (now {lr:g}) or standardize the features "
-            "(standardize=True)")
+            f"learning rate lr (now {lr:g}), standardize the features "
+            "(standardize=True; on sparse X it scales them but cannot centre "
+            "them: subtract a large offset from such a column yourself), or "
+            "fit with solver='lbfgs' (not partial_fit)")
 
 
 def _once(f):
