@@ -158,7 +158,10 @@ class ModelState:
             # b + u . mean, with b = B - u . mean_old as raw() computes it
             B[...] = (B - u @ self.mean) + u @ mean
             W *= r
-        self.gsq[:, :n] /= r * r
+        with np.errstate(over="ignore"):
+            # r * r overflows to inf when the scale grows by 1e154 or more:
+            # the sums then become 0, the limit they tend to
+            self.gsq[:, :n] /= r * r
         self.l1_u *= r
         self.l1_q *= r
         self.mean = mean

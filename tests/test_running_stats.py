@@ -302,3 +302,15 @@ def test_state_copies_share_no_statistics():
     other = state.copy()
     other.add_rows(moments_of(X[:10]))
     assert state.moments.rows == 50 and other.moments.rows == 60
+
+
+def test_adagrad_sums_follow_a_scale_1e300_larger_without_overflow():
+    """Restandardizing to a scale 1e300 times larger divides AdaGrad's sums
+    of squared gradients by the ratio squared, which overflowed (a
+    RuntimeWarning from partial_fit on a chunk of values near 1e300); the
+    sums go to 0, the limit of that division."""
+    state = ModelState(np.zeros(3), np.ones(3))
+    state.gsq[:] = 1.0
+    with np.errstate(all="raise"):
+        state.restandardize(np.zeros(3), np.full(3, 1e300))
+    np.testing.assert_array_equal(state.gsq[:, :3], 0.0)
