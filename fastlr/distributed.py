@@ -123,13 +123,20 @@ def _block_labels(yb, swb, index, row0):
                                             return_counts=True)
     sums = counts
     if swb is not None:
-        # nullable pandas weights: pd.NA refused as NaN is, as in memory
-        sw = np.asarray(swb)
-        _refuse_missing(sw, "sample_weight", index, row0)
-        sw = _as_numeric_array(sw, "sample_weight").astype(np.float64, copy=False)
-        _refuse_missing(sw, "sample_weight", index, row0)
+        sw = _block_weights(swb, index, row0)
         sums = np.bincount(inverse, weights=sw, minlength=labels.shape[0])
     return labels, counts, sums
+
+
+def _block_weights(swb, index, row0):
+    """A block of sample weights as float64, NaN, infinity and pandas' NA
+    (an object block of a nullable column) refused as in memory, naming the
+    block and row."""
+    sw = np.asarray(swb)
+    _refuse_missing(sw, "sample_weight", index, row0)
+    sw = _as_numeric_array(sw, "sample_weight").astype(np.float64, copy=False)
+    _refuse_missing(sw, "sample_weight", index, row0)
+    return sw
 
 
 def _refuse_missing(a, name, index, row0):
@@ -1032,9 +1039,7 @@ def _block_score(labels, yb, swb, index, row0):
     hits = (labels == y).astype(np.float64)
     if swb is None:
         return float(hits.sum()), float(y.shape[0])
-    sw = _as_numeric_array(np.asarray(swb), "sample_weight")
-    sw = sw.astype(np.float64, copy=False)
-    _refuse_missing(sw, "sample_weight", index, row0)
+    sw = _block_weights(swb, index, row0)
     return float(hits @ sw), float(sw.sum())
 
 
