@@ -342,19 +342,38 @@ class Data:
 
     # ------------------------------------------------------------ statistics
 
-    def absmax(self):
-        """``(amax, shift)``: each column's largest ``|x|``, and the value the
-        sums shift it by (see :mod:`fastlr._stats`)."""
+    def absmax(self, row_fold=None, folds=(0,), sw=None):
+        """``(amax, shift)``: each column's largest ``|x|``, and (F, n) the
+        values each training set's sums shift it by (see
+        :func:`fastlr._stats.shift`; the sets and weights as
+        :meth:`shifted_sums`)."""
+        amax, first, stored, picks = self.shift_parts(row_fold, folds, sw)
+        return amax, _stats.shift(first, stored, np.array([[c] for _, c in picks]))
+
+    def shift_parts(self, row_fold=None, folds=(0,), sw=None):
+        """``(amax, first, stored, picks)`` of :meth:`absmax`: the largest
+        ``|x|``; for each set, the values of the row its sums shift by
+        ((F, n)), the number of counted rows storing each column ((F, n);
+        None for dense X) and :func:`fastlr._stats.shift_row`'s ``(row,
+        counted rows)``."""
+        folds = np.asarray(folds, dtype=np.int64)
+        picks = [_stats.shift_row(np.ones(self.m, dtype=bool) if row_fold is None
+                                  else row_fold != fold, sw) for fold in folds]
         amax = np.zeros(self.n)
-        if self.sparse:
-            count = np.zeros(self.n, dtype=np.int64)
-            stats.csr_absmax(*self.args, amax, count)
-            first = np.zeros(self.n)
-            row = slice(self.X.indptr[0], self.X.indptr[1])
-            first[self.X.indices[row]] = self.X.data[row]
-            return amax, _stats.csr_shift(first, count, self.m)
-        stats.absmax(self.X, amax)
-        return amax, _stats.dense_shift(self.X)
+        if not self.sparse:
+            stats.absmax(self.X, amax)
+            first = (self.X[[i for i, _ in picks]] if self.m
+                     else np.zeros((folds.shape[0], self.n)))
+            return amax, np.asarray(first, dtype=np.float64), None, picks
+        stored = np.zeros((folds.shape[0], self.n), dtype=np.int64)
+        stats.csr_absmax(*self.args, np.empty(0) if sw is None else sw,
+                         _no_folds() if row_fold is None else row_fold, folds, amax,
+                         stored)
+        first = np.zeros((folds.shape[0], self.n))
+        for f, (i, _) in enumerate(picks if self.m else ()):
+            row = slice(self.X.indptr[i], self.X.indptr[i + 1])
+            first[f, self.X.indices[row]] = self.X.data[row]
+        return amax, first, stored, picks
 
     def moments(self, name="X", n_threads=None):
         """Check that dense X is finite and return its rows'
@@ -381,13 +400,15 @@ class Data:
                            s2[b], pdiv[b]) for b in range(nb)])
 
     def shifted_sums(self, inv, shift, row_fold=None, folds=(0,), sw=None):
-        """``(s1, s2)`` (F, n): sums of ``x * inv - shift * inv`` and its
-        square over each training set: the rows whose ``row_fold`` differs
+        """``(s1, s2)`` (F, n): sums of ``x * inv - shift[f] * inv`` and its
+        square over each training set ``f``: the rows whose ``row_fold`` differs
         from ``folds[f]`` (all rows when ``row_fold`` is None), each row's
         terms times its weight ``sw[i]`` when ``sw`` is given."""
         folds = np.asarray(folds, dtype=np.int64)
         row_fold = _no_folds() if row_fold is None else row_fold
         sw = np.empty(0) if sw is None else sw
+        shift = np.ascontiguousarray(np.broadcast_to(shift, (folds.shape[0], self.n)),
+                                     dtype=np.float64)
         s1 = np.zeros((folds.shape[0], self.n))
         s2 = np.zeros((folds.shape[0], self.n))
         sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
@@ -398,8 +419,8 @@ class Data:
         """Column means and standard deviations (ddof=0, implicit zeros
         included), constant columns scale 1 (:func:`fastlr._stats.finish`):
         (F, n) arrays, one row per training set of :meth:`shifted_sums`.
-        Every set is divided by X's largest ``|x|`` and shifted by X's first
-        row (the rule's safeguards; any common values would do), so a set's
+        Every set is divided by X's largest ``|x|`` and shifted by a row it
+        counts (the rule's safeguards, :mod:`fastlr._stats`), so a set's
         statistics do not depend on the other sets. With sample weights
         ``sw`` (m,), the weighted ones: each row counts as often as its
         weight, so a row of weight 0 counts for nothing (the statistics of X
@@ -414,9 +435,9 @@ class Data:
             mom = self._moments if self._moments is not None else self.moments()
             mean, scale = (a[None] for a in _stats.finish_moments(mom))
             return (mean, scale, mom) if moments else (mean, scale)
-        amax, shift = self.absmax()
-        s, inv = _stats.scaling(amax)
         sw = None if sw is None or sw.shape[0] == 0 else sw
+        amax, shift = self.absmax(row_fold, folds, sw)
+        s, inv = _stats.scaling(amax)
         s1, s2 = self.shifted_sums(inv, shift, row_fold, folds, sw)
         mean = np.empty_like(s1)
         scale = np.empty_like(s1)
@@ -426,10 +447,10 @@ class Data:
                 total = self.m if row_fold is None else int(np.count_nonzero(rows))
             else:
                 total = float(sw[rows].sum())
-            mean[f], scale[f] = stats.finish(total, s, inv, shift, s1[f], s2[f])
+            mean[f], scale[f] = stats.finish(total, s, inv, shift[f], s1[f], s2[f])
         if moments:
             # the mean exactly as finish (compiled: fused) computed it
-            mom = _stats.moments(total, amax, shift, s1[0], s2[0])._replace(
+            mom = _stats.moments(total, amax, shift[0], s1[0], s2[0])._replace(
                 mean=mean[0].copy())
             return mean, scale, mom
         return mean, scale

@@ -39,11 +39,10 @@ EPS = float(np.finfo(np.float64).eps)
 #: see :func:`finish`) counts as zero: the one-pass formula's rounding. A
 #: column constant over the rows that count, shifted by another value, left
 #: 2e-16 of ``d1**2`` over 200 rows and 1.3e-13 over a million (random
-#: weights); 2**-36 = 1.5e-11 keeps a margin. The price: when the shift is
-#: not a counted value (a weight-0 or held-out first row, CSR's 0), a real
-#: spread below 3.8e-6 of the offset also counts as zero, and that column is
-#: left unscaled (scale 1): conditioning, not a wrong model. Where the shift
-#: is a counted value, d1 is of the order of the spread and this never bites.
+#: weights); 2**-36 = 1.5e-11 keeps a margin. The shift is a value the sums
+#: count (:func:`shift`), so ``d1**2`` is at most the variance times the
+#: number of rows (:func:`shift_row`), and this bites only on 7e10 rows
+#: or more.
 LOST = 2.0 ** -36
 
 
@@ -72,10 +71,12 @@ def finish(m, s, inv, shift, s1, s2):
     A spread below the rounding noise of the column's magnitude counts as
     zero (constant columns, and spread lost to rounding), and a zero spread
     gives scale 1, so that nothing divides by zero. So does a variance
-    below :data:`LOST` times the squared mean offset from the shift: when
-    the shift is not a value of the rows that count (the first row weighs
-    0 or is held out, or a CSR column is shifted by 0), a constant column's
-    ``s2 / m - d1**2`` is the sums' rounding, not 0. The mean ``shift + d1 *
+    below :data:`LOST` times the squared mean offset ``d1`` from the shift:
+    shifted by a value of the rows that count (:func:`shift`), a column
+    constant over them has ``d1 = 0`` and exactly zero spread; shifted by
+    any other value, ``s2 / m - d1**2`` would be the sums' rounding, not 0
+    (the rule's guard; :func:`shift_row` bounds ``d1`` so that it never
+    takes a real spread). The mean ``shift + d1 *
     s`` is computed in halves: ``d1 * s`` alone may exceed the float64
     range (by up to twice ``s``) when the mean and the shift have opposite
     signs near the limit.
@@ -98,16 +99,37 @@ def finish(m, s, inv, shift, s1, s2):
     return 2.0 * (0.5 * shift + (0.5 * d1) * s), sd * s + (sd == 0.0)
 
 
-def dense_shift(X):
-    """The shift of dense X: its first row."""
-    return np.asarray(X[0], dtype=np.float64)
+def shift_row(rows, sw=None):
+    """``(i, count)``: the row whose values shift a training set's sums
+    (:func:`shift`), and the number of rows the set counts. ``rows`` (m,)
+    bool marks the set's rows; it counts those of positive weight ``sw``
+    (all, without weights): a row of weight 0 adds nothing to the sums. The
+    row is the set's first of the largest weight: then ``w_i d1**2 <= m *
+    var`` bounds the mean offset ``d1`` from the shift, so :data:`LOST`
+    cannot mistake a real spread for rounding, and the blocks of a Dask
+    array can each name their candidate and the largest wins."""
+    if rows.shape[0] == 0:
+        return 0, 0
+    if sw is None or len(sw) == 0:
+        return int(np.argmax(rows)), int(np.count_nonzero(rows))
+    return (int(np.argmax(np.where(rows, sw, -1.0))),
+            int(np.count_nonzero(rows & (sw > 0))))
 
 
-def csr_shift(first_row, count, m):
-    """The shift of CSR X: the first row's value for columns stored in every
-    one of the ``m`` rows, zero elsewhere (a column with an implicit zero is
-    not shifted, so its zeros add nothing to the sums)."""
-    return np.where(count == m, first_row, 0.0)
+def shift(first_row, stored=None, counted=None):
+    """The values a training set's sums shift each column by: the values
+    of one of the rows it counts (:func:`shift_row`), so that the shift is a value the
+    sums count and a column constant over the counted rows has exactly zero
+    spread, whatever the rows that do not count hold (a weight-0 row, a
+    held-out fold). On CSR X, ``stored`` gives the number of counted rows
+    storing each column and ``counted`` the number of counted rows: a column
+    stored in fewer is shifted by 0 instead, a value it counts (an implicit
+    zero), and the only shift under which the implicit zeros add nothing to
+    the sums."""
+    first_row = np.asarray(first_row, dtype=np.float64)
+    if stored is None:
+        return first_row
+    return np.where(stored == counted, first_row, 0.0)
 
 
 def numpy_sums(X, inv, shift, sw=None):

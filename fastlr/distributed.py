@@ -213,19 +213,14 @@ def _train_weights(block):
 
 
 def _block_absmax(block):
-    """``(largest |x| per column, first row, rows storing each column, rows)``."""
-    X = block[0]
-    data = Data(X)
-    amax, _ = data.absmax()
-    if data.sparse:
-        count = np.bincount(X.indices[:X.indptr[-1]], minlength=data.n)
-        first = np.zeros(data.n)
-        row = slice(X.indptr[0], X.indptr[1])
-        first[X.indices[row]] = X.data[row]
-    else:
-        count = np.full(data.n, data.m)
-        first = _stats.dense_shift(X)
-    return amax, first, count, data.m
+    """``(largest |x| per column, (weight, values) of the block's candidate
+    row for the shift, counted rows storing each column (None for dense X),
+    counted rows)`` (:meth:`fastlr._dispatch.Data.shift_parts` of the
+    block's training rows, weighted)."""
+    w = _train_weights(block)
+    amax, first, stored, [(i, counted)] = Data(block[0]).shift_parts(sw=w)
+    return (amax, (w[i] if w.shape[0] else -np.inf, first[0]),
+            None if stored is None else stored[0], counted)
 
 
 def _block_sums(block, inv, shift, weighted):
@@ -626,9 +621,10 @@ def _column_moments(blocks, n, weighted):
     (``moments`` None when the total weight is 0)."""
     first = blocks.map(_block_absmax)
     amax = np.max([f[0] for f in first], axis=0)
-    count = np.sum([f[2] for f in first], axis=0)
-    m = sum(f[3] for f in first)
-    shift = np.where(count == m, first[0][1], 0.0)   # csr_shift; dense: row 0
+    # the first block's candidate of the largest weight, as in memory
+    pick = max(range(len(first)), key=lambda b: (first[b][1][0], -b))
+    stored = np.sum([f[2] for f in first], axis=0) if blocks.sparse else None
+    shift = _stats.shift(first[pick][1][1], stored, sum(f[3] for f in first))
     s, inv = _stats.scaling(amax)
     s1 = np.zeros(n)
     s2 = np.zeros(n)

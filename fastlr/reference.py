@@ -140,26 +140,30 @@ def column_stats(X, rows=None, sample_weight=None):
     The kernels' two passes in NumPy (largest ``|x|``, then sums of the
     shifted, scaled column; see :mod:`fastlr._stats`), finished by the same
     rule. For a scipy.sparse X, over all rows (implicit zeros included)
-    without densifying; only columns stored in every row are shifted. With
-    ``rows`` (a boolean mask), the statistics of those rows, divided and
-    shifted by all of X's values (as :func:`fastlr.train` with ``rows``).
+    without densifying. With ``rows`` (a boolean mask), the statistics of
+    those rows, divided by all of X's largest values (as :func:`fastlr.train`
+    with ``rows``). The sums are shifted by a row they count
+    (:func:`fastlr._stats.shift_row`; on sparse X only in the columns that
+    every counted row stores).
     With ``sample_weight`` (validated, (m,) float64), the weighted
     statistics: each row counts as often as its weight.
     """
     m = X.shape[0]
+    sw = None if sample_weight is None or len(sample_weight) == 0 else sample_weight
+    keep = np.ones(m, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
+    first, counted = _stats.shift_row(keep, sw)
     if is_sparse(X):
         X64 = X.astype(np.float64).tocsr()
         amax = np.asarray(abs(X64).max(axis=0).todense()).reshape(-1)
-        count = np.diff(X64.tocsc().indptr)
-        shift = _stats.csr_shift(X64[[0]].toarray().reshape(-1), count, m)
+        counts = keep if sw is None else keep & (sw > 0)
+        stored = np.diff(X64[np.flatnonzero(counts)].tocsc().indptr)
+        shift = _stats.shift(X64[[first]].toarray().reshape(-1), stored, counted)
     else:
         amax = np.abs(X.astype(np.float64)).max(axis=0)
-        shift = _stats.dense_shift(X)
+        shift = _stats.shift(X[first])
     s, inv = _stats.scaling(amax)
-    sw = None if sample_weight is None or len(sample_weight) == 0 else sample_weight
     if rows is not None:
-        keep = np.flatnonzero(rows)
-        X = X[keep]
+        X = X[np.flatnonzero(keep)]
         sw = None if sw is None else sw[keep]
     s1, s2 = _stats.numpy_sums(X, inv, shift, sw)
     total = float(X.shape[0] if sw is None else sw.sum())

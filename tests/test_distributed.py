@@ -179,6 +179,42 @@ def test_block_stats_match_one_array(data):
     np.testing.assert_allclose(scale, expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_block_stats_shift_by_a_row_that_counts(sparse):
+    """A timestamp column, 0 in rows of weight 0, in blocks: the
+    statistics of the rows that count, as in memory. The sums were shifted
+    by row 0's value (by 0 on CSR blocks), which no counted row holds, and
+    the narrow column was taken for a constant one (scale 1). The largest
+    weight sits in the third block: its row is the shift, as in memory."""
+    import scipy.sparse as sp
+
+    from fastlr._dispatch import as_data
+
+    rng = np.random.default_rng(2)
+    m = 600
+    missing = np.r_[0:10, 300:305]
+    stamp = 1.7e9 + rng.uniform(0.0, 3600.0, m)
+    stamp[missing] = 0.0
+    X = np.column_stack([rng.normal(size=m), stamp])
+    y = (rng.random(m) < 0.5).astype(int)
+    sw = rng.uniform(0.5, 1.0, m)
+    sw[missing] = 0.0
+    sw[450] = 3.0
+    Xm = sp.csr_matrix(X) if sparse else X
+    Xd = da.from_array(Xm, chunks=(200, 2), asarray=False)
+    _, blocks, _, _ = fdist._open(Xd, da.from_array(y, chunks=200),
+                                  da.from_array(sw, chunks=200), client=None)
+    mean, scale, colmean, total, _ = fdist._standardization(blocks, True, 2, True)
+    blocks.release()
+    keep = sw > 0
+    t, w = stamp[keep], sw[keep]
+    want = np.sqrt(np.average((t - np.average(t, weights=w)) ** 2, weights=w))
+    np.testing.assert_allclose(scale[1], want, rtol=1e-9)
+    whole_mean, whole_scale = (a[0] for a in as_data(Xm).column_stats(sw=sw))
+    np.testing.assert_allclose(colmean, whole_mean, rtol=1e-12)
+    np.testing.assert_allclose(scale, whole_scale, rtol=1e-12)
+
+
 # --------------------------------------------------------------------------
 # bad input
 

@@ -221,6 +221,76 @@ def test_link_in_the_logits_pass_equals_the_link_after(small_blocks, k, sparse, 
     np.testing.assert_array_equal(got, want)
 
 
+def _timestamps(m, missing, rng):
+    """A feature column and a Unix-time column (one hour wide at 1.7e9),
+    0 in the rows ``missing``."""
+    stamp = 1.7e9 + rng.uniform(0.0, 3600.0, m)
+    stamp[missing] = 0.0
+    return np.column_stack([rng.normal(size=m), stamp])
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("how", ["weights", "rows", "folds"])
+def test_a_narrow_column_far_from_an_uncounted_value_is_scaled(sparse, how):
+    """A timestamp column, 0 where the time is missing, whose missing rows
+    do not count (they weigh 0, lie outside ``rows`` or are held out), is
+    scaled by its spread over the rows that count. The sums were shifted by
+    row 0's value (on CSR by 0: the column is not stored in every row), a
+    value no counted row holds; the spread (1e3) is below 4e-6 of that
+    offset (1.7e9), and the guard against the one-pass formula's rounding
+    took it for rounding: scale 1, a thousandth of the spread. The shift
+    is now a counted row's value. Tolerance 1e-9: the sums round at 1e-16
+    of the squared offset from the shift, below 1e-9 of the spread here."""
+    import scipy.sparse as sp
+
+    from fastlr._validation import check_sample_weight
+
+    rng = np.random.default_rng(3)
+    m = 400
+    X = _timestamps(m, slice(0, 20), rng)
+    counted = np.arange(m) >= 20
+    sw, row_fold, folds = None, None, (0,)
+    if how == "weights":
+        sw = np.where(counted, rng.uniform(0.5, 2.0, m), 0.0)
+    elif how == "rows":
+        row_fold, folds = np.where(counted, 0, 1).astype(np.int8), (1,)
+    else:
+        row_fold = rng.integers(1, 4, m).astype(np.int8)
+        row_fold[:20] = 0
+        folds = (0, 1, 2)
+    make = sp.csr_matrix if sparse else np.asarray
+    data = as_data(make(X), with_stats=False)
+    mean, scale = data.column_stats(row_fold, folds, check_sample_weight(sw, m))
+    for f, fold in enumerate(folds):
+        rows = counted if how != "folds" else row_fold != fold
+        w = np.ones(m) if sw is None else sw
+        want = np.average(X[rows], axis=0, weights=w[rows])
+        want_sd = np.sqrt(np.average((X[rows] - want) ** 2, axis=0, weights=w[rows]))
+        np.testing.assert_allclose(mean[f], want, rtol=1e-12)
+        np.testing.assert_allclose(scale[f], want_sd, rtol=1e-9)
+        rmean, rscale = reference.column_stats(make(X), rows, sw)
+        if how != "folds":
+            np.testing.assert_allclose(rmean, mean[f], rtol=1e-12)
+            np.testing.assert_allclose(rscale, scale[f], rtol=1e-12)
+    if how == "folds":
+        return
+    # the model: a weight of 0 or a row outside ``rows`` trains as the
+    # row dropped (the converged solver, to its tolerance; on CSR the
+    # column is scaled, not centred, so it sits 1.7e6 of its spreads from
+    # 0: the problem's conditioning leaves 1e-7 between the two runs)
+    kw = dict(penalty="l2", alpha=0.01, solver="lbfgs", tol=1e-13, epochs=300)
+    y = ((X[:, 1] - 1.7e9 > 1800.0) ^ (rng.random(m) < 0.1)).astype(int)
+    dropped = fastlr.train(make(X[counted]), y[counted],
+                           sample_weight=None if sw is None else sw[counted], **kw)
+    if how == "weights":
+        got = fastlr.train(make(X), y, sample_weight=sw, **kw)
+    else:
+        got = fastlr.train(make(X), y, rows=np.flatnonzero(counted), **kw)
+    np.testing.assert_allclose(fastlr.predict_proba(X[counted], got.w, got.b),
+                               fastlr.predict_proba(X[counted], dropped.w, dropped.b),
+                               rtol=0, atol=1e-6 if sparse else 1e-8)
+
+
 @settings(max_examples=25, deadline=None)
 @given(m=st.integers(1, 400), n=st.integers(1, 11),
        dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**32 - 1))

@@ -4,7 +4,8 @@ column sums behind standardization, and the memory floor.
 Column statistics are computed in two passes (Welford's per-element
 division does not vectorize; two streaming passes do): the largest ``|x|``
 of each column, then sums of ``d = (x - shift) / s`` and ``d**2``, where
-``s`` is that largest value and ``shift`` a value of the column (row 0's).
+``s`` is that largest value and ``shift`` a value of the column in a row
+the sums count (:func:`fastlr._stats.shift`).
 Dividing by ``s`` keeps every square finite for any finite ``x``; the shift
 makes a constant column's spread exactly zero (``d`` is computed in halves,
 see :func:`fastlr._stats.halves`, so that neither property is lost to the
@@ -112,7 +113,7 @@ def absmax(X, amax):
 @jit()
 def shifted_sums(X, sw, row_fold, folds, inv, shift, s1, s2):
     """``s1[f, j] += sum_i sw[i] d``, ``s2[f, j] += sum_i sw[i] d**2`` with
-    ``d = (X[i, j] - shift[j]) * inv[j]``, computed in halves
+    ``d = (X[i, j] - shift[f, j]) * inv[j]``, computed in halves
     (:func:`fastlr._stats.halves`: no overflow, exact zeros), over the rows
     ``i`` whose ``row_fold[i]`` differs from ``folds[f]`` (all rows, into
     ``f = 0``, when ``row_fold`` is empty): each training set's sums, in row
@@ -138,12 +139,12 @@ def shifted_sums(X, sw, row_fold, folds, inv, shift, s1, s2):
             # four columns at a time, as the validation pass (its lanes
             # round as this scalar tail does)
             for j in range(0, n4, 4):
-                d = vmul(vfma(h, vload(X, (i, j)), vload(nhalf, j)), vload(inv2, j))
+                d = vmul(vfma(h, vload(X, (i, j)), vload(nhalf, (f, j))), vload(inv2, j))
                 wd = vmul(w4, d)
                 vstore(s1, (f, j), vadd(vload(s1, (f, j)), wd))
                 vstore(s2, (f, j), vfma(wd, d, vload(s2, (f, j))))
             for j in range(n4, n):
-                d = (0.5 * np.float64(X[i, j]) - half[j]) * inv2[j]
+                d = (0.5 * np.float64(X[i, j]) - half[f, j]) * inv2[j]
                 wd = wi * d
                 s1[f, j] += wd
                 s2[f, j] += wd * d
@@ -279,20 +280,30 @@ def moment_sums(X, sub, rows, shift, pdiv, amax, s1, s2, lo, hi):
 
 
 @jit()
-def csr_absmax(data, indices, indptr, amax, count):
-    """:func:`absmax` over the stored entries, and ``count[j] +=`` the
-    number of rows storing column ``j``."""
-    for k in range(indptr[0], indptr[indptr.shape[0] - 1]):
-        j = indices[k]
-        amax[j] = max(amax[j], abs(np.float64(data[k])))
-        count[j] += 1
+def csr_absmax(data, indices, indptr, sw, row_fold, folds, amax, stored):
+    """:func:`absmax` over the stored entries, and ``stored[f, j] +=`` the
+    number of rows of training set ``f`` (as :func:`shifted_sums`; of
+    positive weight ``sw`` when given) storing column ``j``."""
+    masked = row_fold.shape[0] > 0
+    weighted = sw.shape[0] > 0
+    for i in range(indptr.shape[0] - 1):
+        for k in range(indptr[i], indptr[i + 1]):
+            amax[indices[k]] = max(amax[indices[k]], abs(np.float64(data[k])))
+        if weighted and not sw[i] > 0.0:
+            continue
+        for f in range(stored.shape[0]):
+            if masked and row_fold[i] == folds[f]:
+                continue
+            for k in range(indptr[i], indptr[i + 1]):
+                stored[f, indices[k]] += 1
 
 
 @jit()
 def csr_shifted_sums(data, indices, indptr, sw, row_fold, folds, inv, shift, s1, s2):
     """:func:`shifted_sums` over the stored entries. Only a column stored
-    in every row may have a non-zero shift (an implicit zero would otherwise
-    add a ``-shift * inv`` term), so the zeros add nothing."""
+    in every row a set counts may have a non-zero shift in it (an implicit
+    zero would otherwise add a ``-shift * inv`` term; see
+    :func:`fastlr._stats.shift`), so the zeros add nothing."""
     half, inv2 = halves(inv, shift)
     masked = row_fold.shape[0] > 0
     weighted = sw.shape[0] > 0
@@ -303,7 +314,7 @@ def csr_shifted_sums(data, indices, indptr, sw, row_fold, folds, inv, shift, s1,
                 continue
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
-                d = (0.5 * np.float64(data[k]) - half[j]) * inv2[j]
+                d = (0.5 * np.float64(data[k]) - half[f, j]) * inv2[j]
                 wd = wi * d
                 s1[f, j] += wd
                 s2[f, j] += wd * d
