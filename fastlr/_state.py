@@ -256,11 +256,13 @@ class ModelState:
                                                  else squeeze(value))
         if self.moments is not None:
             # running statistics: (3, n) float64 largest |x|, mean and m2,
-            # and (2,) int64 rows and whether the state centers
+            # and (2,) rows and whether the state centers: int64, or
+            # float64 for a total sample weight that is not a whole number
             mom = self.moments
             out["stats"] = np.stack([mom.amax, mom.mean, mom.m2]).astype(np.float64)
+            whole = float(mom.rows).is_integer() and mom.rows < 2.0 ** 62
             out["stats_rows"] = np.array([mom.rows, int(self.center)],
-                                         dtype=np.int64)
+                                         dtype=np.int64 if whole else np.float64)
         return out
 
     @staticmethod
@@ -289,7 +291,8 @@ class ModelState:
                 target[...] = np.asarray(arrays[name]).reshape(target.shape)
         if "stats" in arrays:
             table = np.array(arrays["stats"], dtype=np.float64)
-            rows, center = (int(v) for v in arrays["stats_rows"])
+            rows, center = arrays["stats_rows"].tolist()   # int, or float weight
+            center = int(center)
             state.track(_stats.Moments(rows, table[0], table[1], table[2]),
                         center)
         return state

@@ -47,10 +47,12 @@ scores``           float64, optional    ``early_stopping``; a later
                                         of squared deviations from the mean
                                         divided by the square of the largest
                                         ``|x|`` (1 for an all-zero column)
-``stats_rows``     (2,) int64, opt.     with ``stats``: the number of those
-                                        rows (>= 1), and 1 if the
-                                        standardization subtracts their mean,
-                                        0 if it only scales
+``stats_rows``     (2,) int64 or        with ``stats``: the number of those
+                   float64, opt.        rows (>= 1; with sample weights
+                                        their total weight, > 0, float64
+                                        when not a whole number), and 1 if
+                                        the standardization subtracts their
+                                        mean, 0 if it only scales
 =================  ===================  =====================================
 
 A model with k > 2 classes is a multinomial (softmax) model; a fastlr that
@@ -775,7 +777,7 @@ def _check_declared(path, header, declared):
         "l1_u": (per_class, f64),
         "l1_q": (per_class, f64),
         "stats": ((3, n), f64),
-        "stats_rows": ((2,), (np.dtype(np.int64),)),
+        "stats_rows": ((2,), (np.dtype(np.int64), f64[0])),
     }
     if "validation_scores" in declared:
         # the fit's epochs: a later partial_fit adds epochs without scores
@@ -889,9 +891,11 @@ def _check_stats(path, arrays):
         raise ModelFileError(path, f"array {present[0]!r} comes with "
                              f"{other!r}, which is missing")
     rows, center = arrays["stats_rows"]
-    if rows < 1 or center not in (0, 1):
+    whole = arrays["stats_rows"].dtype.kind == "i"
+    if not (rows >= 1 if whole else rows > 0) or center not in (0, 1):
         raise ModelFileError(path, f"array 'stats_rows' must hold a row count "
-                             f">= 1 and 0 or 1, got {arrays['stats_rows'].tolist()}")
+                             f">= 1 (or a total weight > 0) and 0 or 1, got "
+                             f"{arrays['stats_rows'].tolist()}")
     amax, mean, m2 = arrays["stats"]
     if (amax < 0).any() or (m2 < 0).any():
         raise ModelFileError(path, "array 'stats' must hold largest |x| >= 0 "

@@ -142,6 +142,28 @@ def test_partial_fit_model_round_trips(tmp_path, data):
     np.testing.assert_array_equal(back.coef_, clf.coef_)
 
 
+@pytest.mark.parametrize("weight", [1e-3, "fraction", 1e30])
+def test_weighted_fit_round_trips(tmp_path, data, weight):
+    """A fit with sample weights keeps their total as its running
+    statistics' row count, and the file keeps it: it was written as int64,
+    so a total below 1 wrote 0 (which load refused: save wrote a file it
+    could not read), a fraction was cut (a later partial_fit moved the
+    standardization differently after a round trip), and a total above
+    2**63 made save raise OverflowError."""
+    X, y = data
+    sw = (np.random.default_rng(0).uniform(0.01, 0.05, X.shape[0])
+          if weight == "fraction" else np.full(X.shape[0], weight))
+    clf = LogisticRegression(random_state=0).fit(X, y, sample_weight=sw)
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert back.training_state_.moments.rows == clf.training_state_.moments.rows
+    more = np.random.default_rng(1).normal(size=X.shape) * 3.0 + 5.0
+    clf.partial_fit(more, y)
+    back.partial_fit(more, y)
+    np.testing.assert_array_equal(back.training_state_.scale, clf.training_state_.scale)
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
+
+
 def test_feature_names_round_trip(tmp_path, data):
     X, y = data
     clf = fitted(X, y)
