@@ -182,6 +182,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Seeds the shuffling.
     warm_start : bool, default False
         Reuse the previous solution (and standardization) as initialization.
+        The standardization is kept, not recomputed on the new X, and the
+        penalty acts on the weights of the standardized features: on X in
+        other units than the previous fit's, a converged warm fit is the
+        optimum under the previous standardization, not a fresh fit's
+        (scikit-learn's warm start changes only where the solver starts;
+        ``warm_start=False`` standardizes anew). Its rows are not added to
+        the running statistics of :meth:`partial_fit`.
         A fit on X with another number of features, or y with other classes,
         cannot continue it and raises ``ValueError`` (set ``warm_start=False``
         to start a new model).
