@@ -170,9 +170,37 @@ class Data:
                        else np.result_type(self.dtype, dtype))
         bad = self._map_rows(self.kernels.decision, (W, B, LINKS[link], out),
                              n_threads)
-        if not self.checked and any(bad):
-            check_finite(self, row0=row0)
+        if any(bad):
+            if not self.checked:
+                check_finite(self, row0=row0)
+            self._overflowed(W, B, link, out, n_threads)
         return out
+
+    def _overflowed(self, W, B, link, out, n_threads):
+        """Redo the rows of :meth:`decision` whose logits overflowed (X is
+        finite): a sum that met +inf and -inf was NaN, and one that reached
+        inf had the sign of its first overflowing term. Each such row and
+        each model row are divided by their largest magnitude (at least 1)
+        first, so every term and sum is finite, and the logit is that sum
+        times both: the nearest float, or an infinity of the exact sum's
+        sign. Then the link, as :meth:`decision` applies it."""
+        z = np.empty_like(out)
+        self._map_rows(self.kernels.decision, (W, B, LINKS["logits"], z), n_threads)
+        rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
+        Xr = self.X[rows].astype(np.float64)
+        big = abs(Xr).max(axis=1)
+        t = np.maximum(big.toarray().reshape(-1) if self.sparse else big, 1.0)
+        u = np.maximum(np.maximum(np.abs(W).max(axis=1), np.abs(B)), 1.0)
+        scaled = (Xr.multiply(1.0 / t[:, None]).tocsr() if self.sparse
+                  else Xr / t[:, None])
+        zs = np.asarray(scaled @ (W / u[:, None]).T) + (B / u) / t[:, None]
+        with np.errstate(over="ignore"):
+            zr = ((zs * t[:, None]) * u).astype(out.dtype)
+        if link == "sigmoid":
+            predict.sigmoid_array(zr[:, 0].copy(), zr[:, 0])
+        elif link == "softmax":
+            predict.softmax_rows(zr, zr)
+        out[rows] = zr
 
     def loss_sum(self, y, sw, W, B, softmax, n_threads=None):
         """Sum of the (weighted) row losses of the raw-space model."""

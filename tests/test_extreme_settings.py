@@ -372,3 +372,35 @@ def test_float32_weights_beyond_float32_range_are_refused(how):
     out = run(X.astype(np.float64))
     w = out.coef_ if how == "estimator" else out.w if hasattr(out, "w") else out.W
     assert np.isfinite(w).all() and np.abs(w).max() > 1e38
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("k", [2, 3])
+def test_finite_rows_whose_logits_overflow_predict_by_the_exact_sign(k, sparse):
+    """A finite row of 1e308s: the logits' running sums reached +inf and
+    then met -inf, giving NaN, so predict_proba returned NaN (2 classes) or
+    a row of zeros (3), and predict the first class, silently. Now such
+    rows are summed scaled: the logit is the exact sum, rounded, or an
+    infinity of its sign; the probabilities are
+    finite and sum to 1, and predict takes the largest exact logit."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(150, 4))
+    y = (X @ rng.normal(size=(4, k))).argmax(axis=1)
+    clf = LogisticRegression(max_iter=50, random_state=0).fit(X, y)
+    row = np.array([[1e308, 1e308, 1e308, 1e308], [1.0, -2.0, 0.5, 3.0]])
+    Xi = sp.csr_matrix(row) if sparse else row
+    # the exact logits in units of 1e308 (the intercept is negligible there)
+    exact = (row / 1e308) @ clf.coef_.T
+    assert (np.abs(exact[0]) > 1e-3).all()     # far from a tie
+    z = clf.decision_function(Xi)
+    P = clf.predict_proba(Xi)
+    assert np.isfinite(P).all() and ((P >= 0) & (P <= 1)).all()
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    assert clf.predict(Xi)[0] == clf.classes_[np.argmax(exact[0]) if k > 2
+                                               else int(exact[0, 0] > 0)]
+    with np.errstate(over="ignore"):
+        want = exact[0] * 1e308            # inf where the exact sum overflows
+    np.testing.assert_allclose(z[0], want[0] if k == 2 else want, rtol=1e-12)
+    # the finite row is untouched by the rescue
+    np.testing.assert_allclose(z[1], (row[1] @ clf.coef_.T + clf.intercept_).squeeze(),
+                               rtol=1e-12)
