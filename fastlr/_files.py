@@ -152,6 +152,11 @@ def write_atomic(path, write, what="the model file"):
     600).
     """
     path = os.fsdecode(os.fspath(path))   # a bytes path too, as open() takes
+    if not os.path.basename(path):
+        # "" or "dir/": abspath would drop the separator and aim the
+        # temporary file at the folder above, and the error would name it
+        raise ValueError(f"cannot write {what}: the path {path!r} names no "
+                         "file (it is empty or ends with a separator)")
     mode = _check_target(path, what)
     directory = os.path.dirname(os.path.abspath(path))
     base = os.path.basename(path)

@@ -580,6 +580,24 @@ def test_save_refuses_a_target_that_is_not_a_regular_file(tmp_path, data):
     assert sorted(os.listdir(tmp_path)) == ["fifo.npz", "link.npz"]
 
 
+def test_save_refuses_a_path_that_names_no_file(tmp_path, data, monkeypatch):
+    """An empty path, or one ending with a separator: abspath dropped the
+    separator, so the temporary file was made in the folder above (the
+    parent of the working directory for ""), and the error named that
+    temporary file, not the path given."""
+    X, y = data
+    clf = LogisticRegression(max_iter=1, tol=None).fit(X, y)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for target in ("", "new/", str(work) + os.sep):
+        with pytest.raises(ValueError, match=r"cannot write the model file: the "
+                                             rf"path {re.escape(repr(target))} "
+                                             "names no file"):
+            fastlr.save(clf, target)
+    assert os.listdir(tmp_path) == ["work"] and os.listdir(work) == []
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
 def test_cli_predict_with_a_fifo_model_fails_at_once(tmp_path):
     """Through the command line: one error line, exit 1, no hang."""
