@@ -280,9 +280,10 @@ def test_files_without_statistics_load_and_keep_their_standardization(tmp_path):
     (lambda a: a["stats"].__setitem__((2, 0), -1.0), "squared deviations"),
     (lambda a: a["stats"].__setitem__((1, 0), np.nan), "NaN"),
     (lambda a: a.update(stats=np.zeros((2, 6))), "shape"),
-    (lambda a: a.update(stats_rows=np.array([5.0, 1.0])), "dtype"),
+    (lambda a: a.update(stats_rows=np.array([0.0, 1.0])), r"total weight > 0"),
+    (lambda a: a.update(stats_rows=np.array([5, 1], dtype=np.int32)), "dtype"),
 ], ids=["no_rows", "no_stats", "zero_rows", "center_2", "negative_amax",
-        "negative_m2", "nan", "shape", "float_rows"])
+        "negative_m2", "nan", "shape", "zero_weight", "int32_rows"])
 def test_damaged_statistics_are_model_file_errors(tmp_path, edit, words):
     X, y = offset_data(50)
     fastlr.save(LogisticRegression(max_iter=2, tol=None).fit(X, y),
