@@ -151,7 +151,10 @@ class ModelState:
         """
         mean = np.asarray(mean, dtype=np.float64)
         scale = np.asarray(scale, dtype=np.float64)
-        r = scale / self.scale
+        with np.errstate(invalid="ignore"):
+            r = scale / self.scale
+        # inf / inf: a column left out of training (its weights stay 0)
+        r[scale == self.scale] = 1.0
         n = self.n_features
         for W, B in ((self.W, self.B), (self.avg[:, :n], self.avg[:, n])):
             u = W / self.scale
@@ -166,6 +169,21 @@ class ModelState:
         self.l1_q *= r
         self.mean = mean
         self.scale = scale
+
+    def adopt(self, fresh):
+        """Take the standardization and running statistics of ``fresh``, a
+        new state on the rows a warm start trains on (the ones a cold fit
+        would start from), re-expressing the model in it
+        (:meth:`restandardize`): a warm ``fit`` starts from the previous
+        model's raw-space function and optimizer state, on the
+        standardization a cold fit of its rows computes (as scikit-learn's
+        warm start changes only where the solver starts). Unchanged
+        statistics leave every array as it is."""
+        if not (np.array_equal(self.mean, fresh.mean)
+                and np.array_equal(self.scale, fresh.scale)):
+            self.restandardize(fresh.mean, fresh.scale)
+        self.moments = fresh.moments
+        self.center = fresh.center
 
     def drop_intercept(self):
         """The model without its intercepts, in place: re-expressed on

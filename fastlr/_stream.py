@@ -201,7 +201,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         return np.asarray(y).astype(str) if text else np.asarray(y)
 
     t0 = time.perf_counter()
-    scan = _scan(source, standardize if not warm else False, name, labels)
+    scan = _scan(source, standardize, name, labels)
     n = scan.n - len(source.excluded)
     if classes is not None and not np.array_equal(scan.classes, classes):
         raise ValueError(f"{name}: the labels are {_shown(scan.classes)}, but the "
@@ -229,7 +229,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         on_classes(model, classes)
         t0 += time.perf_counter() - t1   # (its compilation is not the scan's)
     cw = _class_weights(model, classes, scan.counts)
-    if cw is not None and standardize and not warm:
+    if cw is not None and standardize:
         # fit weighs the column statistics by the class weights, known only
         # now: one more pass for them
         again = _scan(source, standardize, name, labels, lambda y: cw[encoded(y)])
@@ -240,15 +240,14 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     else:
         scans = 1
     k = classes.shape[0]
+    state = ModelState(scan.mean, scan.scale, k if k > 2 else 1, softmax=k > 2)
+    if scan.moments is not None:
+        state.track(scan.moments, scan.center)
+    excluded = list(source.excluded)   # (an empty tuple would mean all)
+    state.mean[excluded] = 0.0
+    state.scale[excluded] = np.inf
     if warm:
-        state = _widen(model._continued(old), source)
-    else:
-        state = ModelState(scan.mean, scan.scale, k if k > 2 else 1, softmax=k > 2)
-        if scan.moments is not None:
-            state.track(scan.moments, scan.center)
-        excluded = list(source.excluded)   # (an empty tuple would mean all)
-        state.mean[excluded] = 0.0
-        state.scale[excluded] = np.inf
+        state = model._continued(_widen(old, source), state)
     scan_seconds = time.perf_counter() - t0
     rng = make_rng(model.random_state)
     state.rng = rng

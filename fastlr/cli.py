@@ -343,10 +343,11 @@ TRAIN_PARAMS = (
           "None draws a fresh seed)",
           example=(["--seed", "9"], 9)),
     Param("warm_start", ("--warm-start",),
-          "continue training the model in this file (its weights, "
-          "standardization and optimizer state); its parameters are the "
-          "defaults of the options not given, and DATA must hold its "
-          "features and every one of its classes", False,
+          "continue training the model in this file from its weights and "
+          "optimizer state, standardized by DATA's statistics as a new "
+          "model is; its parameters are the defaults of the options not "
+          "given, and DATA must hold its features and every one of its "
+          "classes", False,
           dict(metavar="MODEL"), to_param=lambda path: True),
     Param("verbose", ("--verbose",),
           "progress bar (epochs, loss, rows/s) on stderr: 0 never (also "

@@ -865,10 +865,9 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
             raise ValueError("class_weight and sample_weight give every training "
                              "sample weight zero")
         k = classes.shape[0]
+        state = _new_state(mean, scale, k, mom, standardize, blocks)
         if warm:
-            state = est._continued(old)
-        else:
-            state = _new_state(mean, scale, k, mom, standardize, blocks)
+            state = est._continued(old, state)
         if blocks.sparse and state.centers():
             raise ValueError("X is sparse but the model centers its features (it "
                              "was started on dense X with standardize=True); "

@@ -181,14 +181,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     random_state : None, int, numpy Generator or RandomState
         Seeds the shuffling.
     warm_start : bool, default False
-        Reuse the previous solution (and standardization) as initialization.
-        The standardization is kept, not recomputed on the new X, and the
-        penalty acts on the weights of the standardized features: on X in
-        other units than the previous fit's, a converged warm fit is the
-        optimum under the previous standardization, not a fresh fit's
-        (scikit-learn's warm start changes only where the solver starts;
-        ``warm_start=False`` standardizes anew). Its rows are not added to
-        the running statistics of :meth:`partial_fit`.
+        Reuse the previous solution as initialization: its raw-space model
+        and optimizer state (step count, averages, AdaGrad's sums). As a
+        cold fit, a warm one standardizes by the statistics of the X it is
+        given, and the previous model is re-expressed in them, so that only
+        where training starts changes (as scikit-learn's warm start): a
+        converged warm fit is a cold fit's optimum, on X in any units. The
+        running statistics of :meth:`partial_fit` start again from its rows.
         A fit on X with another number of features, or y with other classes,
         cannot continue it and raises ``ValueError`` (set ``warm_start=False``
         to start a new model).
@@ -477,7 +476,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         progress = epoch_progress(self.verbose, epochs, data.m)
         old = self._warm_state(data.n, classes)
         warm = old is not None
-        state = self._continued(old) if warm else self._new_state(data, classes, sw)
+        state = self._new_state(data, classes, sw)
+        if warm:
+            state = self._continued(old, state)
         state.rng = rng
         if monitor is not None:
             monitor = monitor(state)
@@ -516,12 +517,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "warm_start=False to start a new model")
         return old
 
-    def _continued(self, old):
+    def _continued(self, old, fresh):
         """What a warm start trains: a copy of the previous fit's state
-        ``old`` (the estimator keeps its own unless training succeeds),
-        through the origin when ``fit_intercept`` is False
+        ``old`` (the estimator keeps its own unless training succeeds) on
+        the standardization and running statistics of ``fresh``, the state
+        a cold fit of the same rows starts from
+        (:meth:`fastlr._state.ModelState.adopt`), through the origin when
+        ``fit_intercept`` is False
         (:meth:`fastlr._state.ModelState.drop_intercept`)."""
         state = old.copy(rng=True)
+        state.adopt(fresh)
         if not self.fit_intercept:
             state.drop_intercept()
         return state

@@ -76,7 +76,8 @@ loads as before, with its standardization kept fixed by ``partial_fit``.
 
 ``mean``, ``scale``, ``w`` and ``b`` are the estimator's training state, so a
 loaded model continues with ``warm_start=True`` or ``partial_fit`` exactly
-where the saved one stopped; ``coef`` and ``intercept`` are the same model
+where the saved one stopped (a warm ``fit`` on rows of other statistics
+re-expresses it in theirs first); ``coef`` and ``intercept`` are the same model
 mapped to raw feature space (``coef = w / scale``,
 ``intercept = b - coef . mean``), for readers other than fastlr.
 

@@ -234,7 +234,7 @@ def test_warm_start_in_chunks_continues_the_model(files, tmp_path, capsys):
     part, more = train(capsys, files["csv"], tmp_path / "b.npz", "--chunk-rows",
                        1000, "--warm-start", tmp_path / "a.npz")
     assert part["warm start"].startswith("from ")
-    # the statistics are kept (the first pass skips them) and training went on
+    # the same rows, the same statistics; training went on
     np.testing.assert_array_equal(more.training_state_.mean,
                                   first.training_state_.mean)
     assert not np.allclose(more.coef_, first.coef_, rtol=1e-6)
@@ -414,6 +414,28 @@ def test_warm_start_in_place_is_the_whole_read(files, tmp_path, capsys):
     assert part["reading"].startswith("memory-mapped")
     assert_same_model(p, w)
     np.testing.assert_array_equal(p.training_state_.scale, w.training_state_.scale)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "npy"])
+def test_warm_start_in_parts_standardizes_the_new_file(files, tmp_path, capsys, fmt):
+    """A warm start on a file whose columns moved standardizes it as a new
+    model is (it kept the model's standardization, skipping the
+    statistics), read in parts as read whole: one chunk of the CSV, the
+    .npy table memory-mapped in place (its label column put back into the
+    model's state at infinite scale)."""
+    train(capsys, files[fmt], tmp_path / "a.npz")
+    X2 = files["X"] * np.array([1.5, 0.8, 1.0, 2.0]) + np.array([1.0, -2.0, 0.5, 3.0])
+    new = write_files(tmp_path, X2, files["y"])[fmt]
+    part, p = train(capsys, new, tmp_path / "p.npz", "--warm-start", tmp_path / "a.npz",
+                    *(["--chunk-rows", 10**6] if fmt == "csv" else []))
+    _, w = train(capsys, new, tmp_path / "w.npz", "--chunk-rows", 0,
+                 "--warm-start", tmp_path / "a.npz")
+    assert part["reading"].startswith(("in 1 chunk", "memory-mapped"))
+    want = fastlr.reference.column_stats(X2)
+    for got in (p, w):
+        np.testing.assert_allclose(got.training_state_.mean, want[0], rtol=1e-12)
+        np.testing.assert_allclose(got.training_state_.scale, want[1], rtol=1e-10)
+    assert_same_model(p, w)
 
 
 @pytest.mark.parametrize("weights", [("--class-weight", "1:5"),

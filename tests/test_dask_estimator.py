@@ -455,6 +455,28 @@ def test_partial_fit_and_warm_start(client):
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_warm_start_standardizes_the_new_rows_as_in_memory(client, sparse):
+    """A warm fit on Dask standardizes its rows and re-expresses the previous
+    model in that standardization, as in memory (both kept the previous
+    fit's). One block: equal to rounding."""
+    X, y = make_data(14, sparse=sparse)
+    units = np.array([2.0, 0.5, 1.0, 3.0, 1.0, 0.25])
+    X2 = sp.csr_matrix(X.multiply(units)) if sparse else X * units
+    kw = dict(SGD, warm_start=True)
+    mem = LogisticRegression(**kw).fit(X, y).fit(X2, y)
+    m = X.shape[0]
+    dsk = LogisticRegression(**kw).fit(to_dask(X, m), to_dask(y, m))
+    dsk.fit(to_dask(X2, m), to_dask(y, m))
+    want = LogisticRegression(**kw).fit(X2, y).training_state_
+    for got in (mem, dsk):
+        np.testing.assert_allclose(got.training_state_.scale, want.scale, rtol=1e-12)
+        np.testing.assert_allclose(got.training_state_.mean, want.mean, atol=1e-12)
+    np.testing.assert_allclose(dsk.coef_, mem.coef_, rtol=ONE_BLOCK_RTOL, atol=1e-12)
+    np.testing.assert_allclose(dsk.intercept_, mem.intercept_, rtol=ONE_BLOCK_RTOL,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_partial_fit_follows_running_statistics_as_in_memory(client, tmp_path,
                                                              sparse):
     """partial_fit on dask input merges each chunk's column statistics into

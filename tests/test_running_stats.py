@@ -5,7 +5,8 @@ The moments of each chunk are merged into running ones
 (:func:`fastlr._stats.merge`), the standardization follows them, and the
 model is re-expressed in the new standardization without changing its
 predictions (:meth:`fastlr._state.ModelState.restandardize`). The
-statistics travel in model files and across warm starts.
+statistics travel in model files; a warm ``fit`` starts them again from
+its rows, as a cold one does.
 """
 
 import copy
@@ -13,6 +14,7 @@ import copy
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import log_loss
 
 import fastlr
@@ -212,26 +214,57 @@ def test_partial_fit_after_fit_merges_into_the_fit_statistics():
     np.testing.assert_allclose(clf.training_state_.scale, want_scale, rtol=1e-10)
 
 
-def test_warm_start_fit_keeps_the_statistics():
-    """fit with warm_start reuses the standardization (as documented) and
-    keeps the running statistics for the partial_fit calls that follow."""
+def test_warm_start_fit_standardizes_its_rows():
+    """fit with warm_start standardizes by its own rows, as a cold fit does
+    (it kept the previous standardization), starting from the previous
+    model re-expressed in it, and the running statistics of the
+    partial_fit calls that follow start again from its rows."""
     X, y = offset_data(300)
     clf = LogisticRegression(warm_start=True, random_state=0)
     clf.partial_fit(X[:100], y[:100], classes=[0, 1])
     state = clf.training_state_
-    mean, scale, rows = state.mean.copy(), state.scale.copy(), state.moments.rows
-    clf.set_params(max_iter=2, tol=None).fit(X[100:200], y[100:200])
+    coef, intercept = clf.coef_.copy(), clf.intercept_.copy()
+    with pytest.warns(ConvergenceWarning, match="max_iter=0"):
+        clf.set_params(max_iter=0).fit(X[100:200], y[100:200])
     # continued training runs on a copy of the state, kept on success
     assert clf.training_state_ is not state
     state = clf.training_state_
-    np.testing.assert_array_equal(state.mean, mean)
-    np.testing.assert_array_equal(state.scale, scale)
-    assert state.moments.rows == rows == 100
+    want_mean, want_scale = reference.column_stats(X[100:200])
+    np.testing.assert_allclose(state.mean, want_mean, rtol=1e-12)
+    np.testing.assert_allclose(state.scale, want_scale, rtol=1e-10)
+    assert state.moments.rows == 100
+    # re-expressed, not changed: the starting point is the previous model
+    np.testing.assert_allclose(clf.coef_, coef, rtol=1e-9)
+    np.testing.assert_allclose(clf.intercept_, intercept, rtol=1e-9)
+    clf.set_params(max_iter=2, tol=None).fit(X[100:200], y[100:200])
     clf.partial_fit(X[200:], y[200:])
     state = clf.training_state_
     assert state.moments.rows == 200
-    np.testing.assert_allclose(state.scale, reference.column_stats(
-        np.concatenate([X[:100], X[200:]]))[1], rtol=1e-10)
+    np.testing.assert_allclose(state.scale, reference.column_stats(X[100:])[1],
+                               rtol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["dense", "csr", "3 classes"])
+def test_converged_warm_start_is_the_cold_fit_s_optimum(kind):
+    """The optimum a warm start converges to does not depend on where it
+    started: on X in other units than the previous fit's, a warm fit equals
+    a cold one (it converged under the previous fit's standardization, with
+    the penalty on other weights: a coefficient 22 times a cold fit's)."""
+    X, y = offset_data(400, seed=3)
+    if kind == "3 classes":
+        y = np.digitize(X[:, 0], np.quantile(X[:, 0], [1 / 3, 2 / 3]))
+    X2 = X * np.array([1e3, 1e-2, 1.0, 5.0, 1.0, 1e2])
+    if kind == "csr":
+        X, X2 = sp.csr_matrix(np.abs(X)), sp.csr_matrix(np.abs(X2))
+    opt = dict(solver="lbfgs", alpha=1e-2, tol=1e-12, max_iter=500)
+    warm = LogisticRegression(warm_start=True, **opt).fit(X, y).fit(X2, y)
+    cold = LogisticRegression(**opt).fit(X2, y)
+    np.testing.assert_allclose(warm.training_state_.scale, cold.training_state_.scale,
+                               rtol=1e-12)
+    # to the solvers' convergence (tol bounds the objective's decrease, not
+    # the coefficients: 2e-5 of the largest apart for 3 classes)
+    for got, want in ((warm.coef_, cold.coef_), (warm.intercept_, cold.intercept_)):
+        assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
 
 
 def test_running_statistics_survive_model_files(tmp_path):

@@ -37,6 +37,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from sklearn.exceptions import ConvergenceWarning
 
 import fastlr
 from fastlr import LogisticRegression, core, reference, verify
@@ -867,7 +868,9 @@ def test_estimator_partial_fit_mixing_sparse_and_dense_chunks():
     """A model started on sparse chunks is scale-only; dense chunks after it
     continue that model (== all-dense with standardize="scale"). A model
     started on dense X with centering cannot take sparse chunks: a clear
-    ValueError that says why (not silently wrong weights)."""
+    ValueError that says why (not silently wrong weights). A warm fit on
+    sparse X after a dense one standardizes as a cold fit on it does (scale
+    only) and starts from the dense model re-expressed in that."""
     X, y = make_data(41)
     Xd = X.toarray()
     a = LogisticRegression(**EST)
@@ -883,8 +886,14 @@ def test_estimator_partial_fit_mixing_sparse_and_dense_chunks():
         centered.partial_fit(X, y)
     np.testing.assert_array_equal(centered.coef_, before)
     warm = LogisticRegression(**EST, warm_start=True).fit(Xd, y)
-    with pytest.raises(ValueError, match="sparse"):
-        warm.fit(X, y)
+    want = warm.decision_function(Xd)
+    with pytest.warns(ConvergenceWarning, match="max_iter=0"):
+        warm.set_params(max_iter=0).fit(X, y)
+    cold = LogisticRegression(**EST).fit(X, y).training_state_
+    assert not warm.training_state_.mean.any()
+    np.testing.assert_array_equal(warm.training_state_.scale, cold.scale)
+    np.testing.assert_allclose(warm.decision_function(X), want, rtol=1e-9, atol=1e-12)
+    warm.set_params(max_iter=3).fit(X, y)
 
 
 def test_estimator_warm_start_and_early_stopping_match_dense():
