@@ -176,6 +176,16 @@ def refuse_sparse(a, name):
 
 def _as_numeric_array(a, name):
     """``np.asarray`` that refuses non-numeric input, naming ``name``."""
+    if a is None:
+        # np.asarray(None).astype(float) is NaN: the error would speak of NaN
+        raise TypeError(f"{name} must be a number or array-like of numbers, got None")
+    if is_dask(a):
+        # np.asarray would compute it and gather every block here
+        raise TypeError(
+            f"{name} is a dask collection, and this function works in memory: "
+            "train on the cluster with fastlr.LogisticRegression().fit or "
+            "fastlr.distributed.train (never gathering X), or pass "
+            f"{name}.compute() if it fits in memory")
     refuse_sparse(a, name)
     if isinstance(a, np.ndarray):
         arr = a

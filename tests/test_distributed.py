@@ -325,6 +325,25 @@ def test_blocks_never_gathered(client, data):
     assert max(control) >= block_bytes
 
 
+@pytest.mark.parametrize("call", [
+    lambda X, y: fastlr.train(X, y, epochs=1),
+    lambda X, y: fastlr.train_many(X, y, alphas=[1e-3, 1e-2], epochs=1),
+    lambda X, y: fastlr.train_multinomial(X, y, epochs=1),
+    lambda X, y: fastlr.predict_proba(X, np.zeros(X.shape[1]), 0.0),
+    lambda X, y: fastlr.gradients(X, y, np.full(X.shape[0], 0.5)),
+    lambda X, y: fastlr.reference.train(X, y, epochs=1),
+], ids=["train", "train_many", "train_multinomial", "predict_proba", "gradients",
+        "reference.train"])
+def test_the_functions_refuse_dask_rather_than_gather(data, call):
+    """The functional API works in memory: a dask X is refused, naming the
+    ways to train on the cluster, where np.asarray computed it and gathered
+    every block silently (as LogisticRegressionCV refuses it)."""
+    X, y = data
+    Xd = da.from_array(X, chunks=(M // 4, N))
+    with pytest.raises(TypeError, match=r"^X is a dask collection.*distributed\.train"):
+        call(Xd, y)
+
+
 @pytest.mark.parametrize("batch", [2**31, 2**63 - 1, 2**63], ids=["2**31", "2**63-1",
                                                                    "2**63"])
 def test_batch_larger_than_a_block_is_the_whole_block(client, data, batch):

@@ -155,6 +155,12 @@ case("y_pred_nan", "accuracy", lambda: (_y(), _with(_y(), 0, np.nan)), ValueErro
      r"^y_pred contains NaN")
 case("y_true_2d", "accuracy", lambda: (_y()[:, None], _y()), ValueError,
      r"^y_true must be 1-D")
+# None where an array goes (np.asarray(None) as float is NaN: the errors
+# spoke of NaN, or of a 0-d shape)
+_NUMBERS = r" must be a number or array-like"
+case("z_none", "sigmoid", lambda: (None,), TypeError, "^z" + _NUMBERS)
+case("X_none", "train", lambda: (None, _y()), TypeError, "^X" + _NUMBERS)
+case("p_none", "log_loss", lambda: (_y(), None), TypeError, "^p" + _NUMBERS)
 # log_loss eps
 for _id, _eps, _exc, _match in [
     ("0", 0.0, ValueError, r"^eps must be > 0"),
