@@ -1141,7 +1141,8 @@ def _read_data(args, labels, model=None, data_meta=None):
             args.data, target=cols.target, fmt=cols.fmt, delimiter=args.delimiter,
             labels=labels, n_features=None if model is None else model.n_features_in_,
             feature_names=cols.names, model_target=cols.model_target,
-            zero_based=cols.zero_based, drop=cols.drop or None)
+            zero_based=cols.zero_based, drop=cols.drop or None,
+            text_labels=_text_classes(model))
     except io.FeatureMismatchError as exc:
         if cols.fmt not in ("csv", "npy"):
             raise
@@ -1220,6 +1221,13 @@ def _data_metadata(args, read):
     if read.id_name is not None and data.format in ("csv", "npy", "npz"):
         meta["id"] = int(read.id_name) if data.format == "npy" else read.id_name
     return meta
+
+
+def _text_classes(model):
+    """Whether ``model`` (or None) has text classes: a CSV's labels are then
+    read as their text, so that ``007`` stays ``"007"`` (parsed as a number
+    it would be 7, and ``str(7)`` is not the model's class)."""
+    return model is not None and getattr(model, "classes_", np.empty(0)).dtype.kind == "U"
 
 
 def _match_labels(path, y, classes):
@@ -1592,7 +1600,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
     zero_based = None
     if fmt == "svmlight":
         # a model's base and width, as a read of the whole file takes them
-        n, zero_based = io.svmlight_features(args.data, cols.zero_based)
+        n, zero_based = io.svmlight_features(args.data, cols.zero_based,
+                                             required=warm is None)
         if warm is not None and n < warm.n_features_in_:
             n = warm.n_features_in_
         names, target = io.NumberedNames(n), None
@@ -1626,7 +1635,7 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                        "columns that are not features stay out of the model)")
     if how != "in place":
         read = dict(target=cols.target, fmt=fmt, delimiter=args.delimiter,
-                    drop=drop)
+                    drop=drop, text_labels=_text_classes(warm))
         if fmt == "svmlight":
             read.update(n_features=len(names), zero_based=zero_based)
         source = _stream.FileChunks(args.data, how[1], **read)

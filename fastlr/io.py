@@ -151,7 +151,7 @@ class Dataset:
     zero_based: bool | None = None
 
 
-def _open_spec(path, fmt, target, drop):
+def _open_spec(path, fmt, target, drop, text_labels=False):
     """``(fmt, path, spec)``: the format checked (or detected from the
     name), the path checked to be an existing file, and the columns' spec
     of :func:`iter_chunks` and :func:`feature_columns`."""
@@ -161,7 +161,7 @@ def _open_spec(path, fmt, target, drop):
         raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
     path = _existing_file(path)
     return fmt, path, _Spec(path, target, "required", None, None, None,
-                            _drops(path, fmt, drop))
+                            _drops(path, fmt, drop), text_labels=bool(text_labels))
 
 
 def detect_format(path):
@@ -231,7 +231,7 @@ def read_xy(path, target=None, *, fmt=None, delimiter=","):
 
 def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required",
                  n_features=None, feature_names=None, model_target=None,
-                 zero_based=None, drop=None):
+                 zero_based=None, drop=None, text_labels=False):
     """Read a data file, for training (labels required) or for a model.
 
     Parameters
@@ -263,6 +263,10 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         CSV column names or indices, .npy column indices. Their values are
         not parsed, so they may hold anything. Not available for .npz and
         svmlight files, which have no such columns.
+    text_labels : bool, default False
+        CSV: keep the labels as the file's text instead of parsing them as
+        numbers when every one is a number: for a model whose classes are
+        text (``"007"`` is not ``7``). Other formats store typed labels.
 
     Returns
     -------
@@ -279,7 +283,7 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
     path = _existing_file(path)
     spec = _Spec(path, target, labels, n_features, feature_names, model_target,
-                 _drops(path, fmt, drop), ignore)
+                 _drops(path, fmt, drop), ignore, bool(text_labels))
     if fmt == "csv":
         _check_delimiter(delimiter)
         data = _read_csv(spec, delimiter)
@@ -427,7 +431,7 @@ def read_column(path, column, *, fmt=None, delimiter=","):
 
 
 def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
-                n_features=None, zero_based=None, drop=None):
+                n_features=None, zero_based=None, drop=None, text_labels=False):
     """Yield ``(X, y)`` chunks of a labelled data file, in file order.
 
     Out-of-core companion of :func:`read_xy`: at most ``chunk_rows`` rows are
@@ -460,6 +464,8 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
         Columns that are neither features nor the target, as in
         :func:`read_dataset` (CSV names or indices, .npy indices); never
         parsed.
+    text_labels : bool, default False
+        As in :func:`read_dataset`.
 
     Yields
     ------
@@ -487,7 +493,7 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
             or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
-    fmt, path, spec = _open_spec(path, fmt, target, drop)
+    fmt, path, spec = _open_spec(path, fmt, target, drop, text_labels)
     if fmt == "csv":
         _check_delimiter(delimiter)
         chunks = _csv_chunks(spec, delimiter, int(chunk_rows))
@@ -508,15 +514,19 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
         raise DataError(path, "no data rows")
 
 
-def svmlight_features(path, zero_based=None):
+def svmlight_features(path, zero_based=None, required=True):
     """``(n_features, zero_based)`` of an svmlight file, as
     :func:`read_dataset` and :func:`iter_chunks` find them: zero-based when
     some index is 0 (unless ``zero_based`` says, as a model trained on
     another file does), as many features as the largest index needs. One
-    pass in constant memory; every line is checked (errors name it).
+    pass in constant memory; every line is checked (errors name it). A file
+    without a single feature is a DataError, as a whole read of it is,
+    unless not ``required`` (its width comes from a model: 1 is returned).
     """
     path = _existing_file(path)
     hi, lo = _svmlight_scan(path)
+    if hi < 0 and required:
+        raise DataError(path, "has no features")
     if zero_based is None:
         zero_based = lo == 0
     return max(hi + (1 if zero_based else 0), 1), bool(zero_based)
@@ -667,7 +677,8 @@ def _csv_chunks(spec, delimiter, chunk_rows):
                         line=header_line)
     feats, t = _select(spec, header)
     for X, labels in _csv_blocks(spec.path, delimiter, header, feats, t, chunk_rows):
-        yield X, _tidy_labels(spec.path, _parse_labels(labels))
+        yield X, _tidy_labels(spec.path, labels if spec.text_labels
+                              else _parse_labels(labels))
 
 
 def _npy_chunks(spec, chunk_rows):
@@ -698,10 +709,9 @@ def _npy_chunks(spec, chunk_rows):
                 i, j = np.argwhere(bad)[0]
                 raise DataError(path, f"row {start + i + 1}, feature {j + 1} is "
                                 f"{X[i, j]}; fastlr needs finite numbers")
-            # labels converted as the whole-file reader's table is (no local
-            # name: a view kept across the yield would keep the block alive)
-            yield X, _tidy_labels(path, block[:, t] if block.dtype.kind == "f"
-                                  else block[:, t].astype(np.float64))
+            # labels as the whole-file reader takes them (no local name: a
+            # view kept across the yield would keep the block alive)
+            yield X, _tidy_labels(path, _table_labels(block[:, t]))
 
 
 def _svmlight_scan(path):
@@ -732,6 +742,8 @@ def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
                         "the label is the first field of each line")
     if n_features is None or zero_based is None:
         hi, lo = _svmlight_scan(path)
+        if hi < 0 and n_features is None:   # as a whole read
+            raise DataError(path, "has no features")
         if zero_based is None:
             zero_based = lo == 0
         if n_features is None:
@@ -794,6 +806,7 @@ class _Spec:
     model_target: object
     drop: tuple = ()  # columns that are neither features nor the target
     ignore: bool = False  # the target column is found but not parsed
+    text_labels: bool = False  # CSV labels kept as text, not parsed as numbers
 
 
 #: How a reader's errors tell the caller to name the labels' column.
@@ -930,6 +943,8 @@ def _tidy_labels(path, y, line_of=None):
     if y.dtype.kind == "b":
         return y
     if y.dtype.kind in "iu":
+        if y.dtype.kind == "u" and y.size and y.max() > np.iinfo(np.int64).max:
+            return y.astype(np.uint64, copy=False)   # int64 would wrap them
         return y.astype(np.int64, copy=False)
     if y.dtype.kind == "f":
         bad = ~np.isfinite(y)
@@ -962,12 +977,18 @@ def _check_finite_rows(path, X, line_of=None):
                     "finite numbers (no NaN, inf or missing values)", line=line)
 
 
-def _as_float_X(path, X, name="X"):
+def _numeric_2d(path, X, name="X"):
+    """``X``, refused unless a 2-D array of numbers (or booleans)."""
     if X.ndim != 2:
         raise DataError(path, f"{name} must be a 2-D array (rows, columns), got "
                         f"shape {X.shape}")
     if X.dtype.kind not in "biuf":
         raise DataError(path, f"{name} must hold numbers, got dtype {X.dtype}")
+    return X
+
+
+def _as_float_X(path, X, name="X"):
+    X = _numeric_2d(path, X, name)
     if X.dtype != np.float32:
         X = X.astype(np.float64, copy=False)
     return np.ascontiguousarray(X)
@@ -1088,7 +1109,10 @@ def _npy_table(path):
                 return np.memmap(f, dtype=dtype, mode="r", offset=f.tell(),
                                  shape=shape, order="F" if fortran else "C")
         f.seek(0)
-        return _as_float_X(path, _np_load(path, "npy", f), "the array")
+        # other dtypes as stored: the features become float64 once taken
+        # (_read_npy), the label and ID columns keep their values (int64
+        # labels or IDs beyond 2**53 lost digits through float64)
+        return _numeric_2d(path, _np_load(path, "npy", f), "the array")
 
 
 def _read_npy(spec):
@@ -1100,10 +1124,17 @@ def _read_npy(spec):
     feats, t = _select(_Spec(spec.path, spec.target, spec.labels, spec.n_features,
                              None, mt, spec.drop), header)
     # one copy: the feature columns (the table may be memory-mapped)
-    X = np.asarray(np.ascontiguousarray(table[:, feats]))
+    X = _as_float_X(spec.path, np.asarray(table[:, feats]))
     _check_finite_rows(spec.path, X)
-    y = None if t is None or spec.ignore else np.array(table[:, t])
+    y = None if t is None or spec.ignore else _table_labels(np.array(table[:, t]))
     return Dataset(X, y, [header[j] for j in feats], t, "npy")
+
+
+def _table_labels(column):
+    """The label column of an .npy table in its stored type (int64 labels
+    beyond 2**53 keep every digit); a boolean table's as 0 and 1, as
+    before tables kept their type."""
+    return column.astype(np.int64) if column.dtype.kind == "b" else column
 
 
 def _read_npz(spec):
@@ -1249,7 +1280,9 @@ def _read_csv(spec, delimiter):
     feats, t = _select(spec, header)
     if spec.ignore:
         t = None   # found (not a feature), never parsed
-    table = _csv_fast(spec.path, delimiter, header_line, len(header))
+    # (text labels: the exact reader, which keeps each label's text)
+    table = None if spec.text_labels and t is not None else \
+        _csv_fast(spec.path, delimiter, header_line, len(header))
     if table is not None:
         X = np.ascontiguousarray(table[:, feats])
         y = None if t is None else table[:, t]
@@ -1261,7 +1294,7 @@ def _read_csv(spec, delimiter):
             return Dataset(X, y, [header[j] for j in feats],
                            None if t is None else header[t], "csv")
     # the exact reader: slower, but finds the line of any problem
-    X, y = _csv_exact(spec.path, delimiter, header, feats, t)
+    X, y = _csv_exact(spec.path, delimiter, header, feats, t, not spec.text_labels)
     return Dataset(X, y, [header[j] for j in feats],
                    None if t is None else header[t], "csv")
 
@@ -1282,8 +1315,9 @@ def _csv_fast(path, delimiter, header_line, k):
     return table
 
 
-def _csv_exact(path, delimiter, header, feats, t):
-    """Row-by-row reader: every error names its line and column."""
+def _csv_exact(path, delimiter, header, feats, t, parse=True):
+    """Row-by-row reader: every error names its line and column; labels
+    parsed as numbers when every one is (``parse``), else text."""
     chunks, labels = [], []
     for X, y in _csv_blocks(path, delimiter, header, feats, t, _CHUNK_ROWS):
         chunks.append(X)
@@ -1292,8 +1326,8 @@ def _csv_exact(path, delimiter, header, feats, t):
     if not chunks:
         raise DataError(path, "has a header but no data rows")
     X = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
-    y = None if t is None else _parse_labels(np.concatenate(labels))
-    return np.ascontiguousarray(X), y
+    y = None if t is None else np.concatenate(labels)
+    return np.ascontiguousarray(X), y if y is None or not parse else _parse_labels(y)
 
 
 def _csv_blocks(path, delimiter, header, feats, t, block_rows):

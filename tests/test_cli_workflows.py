@@ -443,6 +443,37 @@ def test_warm_start_in_parts_takes_the_model_s_label_column(tmp_path, capsys, ho
     assert data["target"] == 0
 
 
+@pytest.mark.parametrize("chunks", [[], ["--chunk-rows", "20"]], ids=["whole", "chunks"])
+def test_text_classes_that_look_like_numbers_are_read_as_text(tmp_path, capsys, chunks):
+    """A model whose CSV labels are text ('007', '012', 'other') met a file
+    whose labels all look like numbers: they were parsed as 7 and 12, and
+    evaluate and --warm-start said the model was not trained on them."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 2))
+    lab = np.array(["007", "012", "other"])[np.digitize(X[:, 0], [-0.4, 0.4])]
+
+    def write(path, keep):
+        with open(path, "w") as f:
+            f.write("a,b,code\n")
+            for x, label in zip(X[keep], lab[keep], strict=True):
+                f.write(f"{x[0]},{x[1]},{label}\n")
+
+    write(tmp_path / "train.csv", slice(None))
+    write(tmp_path / "test.csv", lab != "other")
+    model = tmp_path / "m.npz"
+    res = in_process(capsys, "train", tmp_path / "train.csv", "--model", model)
+    assert res.returncode == 0, res.stderr
+    res = in_process(capsys, "evaluate", "--model", model, tmp_path / "test.csv")
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"^accuracy:\s+0\.\d+|^accuracy:\s+1\.0", res.stdout, flags=re.M)
+    # the classes match; the file lacks one of them, which a warm start needs
+    res = in_process(capsys, "train", tmp_path / "test.csv", "--warm-start", model,
+                     *chunks)
+    assert res.returncode == 1
+    assert "007, 012" in res.stderr and "other" in res.stderr
+    assert "not trained on" not in res.stderr
+
+
 def test_a_dropped_npy_column_may_hold_nan_when_trained_in_place(tmp_path, capsys):
     """Columns left out (--drop, --id) are never parsed, so they may hold
     anything: an .npy that would train in place, but whose dropped column

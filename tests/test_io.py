@@ -257,6 +257,50 @@ def test_npy_target_column(tmp_path, table):
         read_xy(tmp_path / "d.npy", target="label")
 
 
+def test_npy_integer_table_keeps_its_labels_and_ids(tmp_path):
+    """An int64 table was made float64 whole before its columns were taken:
+    labels and IDs beyond 2**53 lost their last digits (two classes 2**53 +
+    1 and + 3 became 2**53 and 2**53 + 4), IDs came back as '1000.0'."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(-9, 9, size=(40, 2))
+    ids = np.arange(40) + 2**53 + 1
+    y = np.array([2**53 + 1, 2**53 + 3])[(X[:, 0] > 0).astype(int)]
+    np.save(tmp_path / "d.npy", np.column_stack([ids, X, y]).astype(np.int64))
+    data = read_dataset(tmp_path / "d.npy", drop=[0])
+    Xr, yr = data.X, data.y
+    assert Xr.dtype == np.float64
+    np.testing.assert_array_equal(Xr, X)
+    assert yr.dtype == np.int64 and yr.tolist() == y.tolist()
+    got = io.read_column(tmp_path / "d.npy", 0)
+    assert got.dtype == np.int64 and got.tolist() == ids.tolist()
+    chunks = list(io.iter_chunks(tmp_path / "d.npy", 16, drop=[0]))
+    assert np.concatenate([c[1] for c in chunks]).tolist() == y.tolist()
+
+
+def test_csv_text_labels_on_request(tmp_path):
+    """text_labels keeps CSV labels as written (a model's text classes)."""
+    (tmp_path / "d.csv").write_text("a,y\n1,007\n2,012\n3,7\n")
+    assert read_xy(tmp_path / "d.csv")[1].tolist() == [7, 12, 7]
+    assert read_dataset(tmp_path / "d.csv", text_labels=True).y.tolist() == \
+        ["007", "012", "7"]
+    got = [c[1].tolist() for c in io.iter_chunks(tmp_path / "d.csv", 2,
+                                                  text_labels=True)]
+    assert got == [["007", "012"], ["7"]]
+
+
+def test_npz_uint64_labels_beyond_int64_stay_apart(tmp_path):
+    """uint64 labels (hashed class IDs) at or above 2**63 were cast to int64
+    and wrapped to negative numbers."""
+    X = np.random.default_rng(1).normal(size=(30, 2))
+    classes = np.array([2**64 - 1, 2**63 + 5], dtype=np.uint64)
+    y = classes[(X[:, 0] > 0).astype(int)]
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    _, yr = read_xy(tmp_path / "d.npz")
+    assert yr.dtype == np.uint64 and yr.tolist() == y.tolist()
+    np.savez(tmp_path / "small.npz", X=X, y=np.uint64(7) * (X[:, 0] > 0))
+    assert read_xy(tmp_path / "small.npz")[1].dtype == np.int64   # as before
+
+
 @pytest.mark.parametrize("array, words", [
     (np.arange(5.0), "must be a 2-D array"),
     (np.array([["a", "b"], ["c", "d"]]), "must hold numbers"),

@@ -221,7 +221,7 @@ def test_bad_chunk_rows(files):
 
 
 @pytest.mark.parametrize("case", ["svm_plus_index", "svm_bytes_in_comment",
-                                  "npy_bool", "npy_float16"])
+                                  "npy_bool", "npy_float16", "npy_int64"])
 def test_chunks_read_what_the_whole_file_reader_reads(tmp_path, case):
     """Whatever the whole-file reader accepts, chunks of it read the same:
     an svmlight index with a + sign and a comment of any bytes (as
@@ -236,7 +236,8 @@ def test_chunks_read_what_the_whole_file_reader_reads(tmp_path, case):
         path.write_bytes(b"1 " + index + b":1 " + comment + b"\n0 2:1\n1 1:2\n")
     else:
         path = tmp_path / "d.npy"
-        dtype = np.bool_ if case == "npy_bool" else np.float16
+        dtype = {"npy_bool": np.bool_, "npy_float16": np.float16,
+                 "npy_int64": np.int64}[case]
         np.save(path, np.array([[1, 0, 1], [0, 1, 0], [1, 1, 1]], dtype=dtype))
     X, y = read_xy(path)
     chunks = list(iter_chunks(path, 2))
@@ -245,3 +246,18 @@ def test_chunks_read_what_the_whole_file_reader_reads(tmp_path, case):
                                   X.toarray() if sparse.issparse(X) else X)
     yc = np.concatenate([c[1] for c in chunks])
     assert yc.dtype == y.dtype == np.int64 and yc.tolist() == y.tolist()
+
+
+def test_svmlight_without_features_is_refused_in_chunks_as_whole(tmp_path):
+    """Lines with labels and no feature: the whole read says so; chunks
+    became a one-column all-zero matrix, and the CLI trained on nothing."""
+    path = tmp_path / "labels.svm"
+    path.write_text("1\n0\n1 qid:2\n0\n")
+    with pytest.raises(DataError, match="has no features"):
+        read_xy(path)
+    with pytest.raises(DataError, match="has no features"):
+        list(iter_chunks(path, 2))
+    with pytest.raises(DataError, match="has no features"):
+        fastlr.io.svmlight_features(path)
+    # a model's width stands in, as for a whole read
+    assert [c[0].shape for c in iter_chunks(path, 2, n_features=3)] == [(2, 3), (2, 3)]
