@@ -53,6 +53,7 @@ from ._validation import (
     first_nonfinite,
     refuse_continuous,
     refuse_one_class,
+    user_stacklevel,
 )
 
 __all__ = ["FileChunks", "Run", "TableInPlace", "fit", "score"]
@@ -315,7 +316,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         warnings.warn(
             f"Maximum number of epochs ({epochs}) reached before the loss "
             f"stopped improving by tol={tol}; increase max_iter or lr",
-            ConvergenceWarning, stacklevel=2)
+            ConvergenceWarning, stacklevel=user_stacklevel())
     model.classes_ = classes
     model._set_state(_narrow(state, source), scan.dtype)
     model.n_features_in_ = n

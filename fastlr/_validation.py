@@ -40,6 +40,7 @@ accepts. This module does not import scikit-learn (it costs a second).
 import functools
 import math
 import numbers
+import os
 import sys
 
 import numpy as np
@@ -66,6 +67,26 @@ def unchanged_on_error(method):
             self.__dict__.update(saved)
             raise
     return guarded
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_stacklevel():
+    """The ``stacklevel`` for a ``warnings.warn`` made by the caller of this
+    function that attributes the warning to the first frame outside fastlr:
+    the user's line, whichever layers (``fit``'s wrapper, Dask, the stream
+    trainer) the call went through, so that filters by module and the
+    printed source line point at the user's code."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        where = os.path.abspath(frame.f_code.co_filename)
+        if not (where.startswith(_PACKAGE + os.sep)):
+            break
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def weights_as(W, dtype):
@@ -772,8 +793,10 @@ def check_folds(folds, codes, m):
     if isinstance(folds, int | np.integer) and not isinstance(folds, bool):
         F = int(folds)
         counts = np.bincount(codes)
-        if F < 2:
-            raise ValueError(f"folds must be at least 2, got {F}")
+        if not 2 <= F <= 127:
+            # (fold codes are int8: 128 and up wrapped to negative codes, whose
+            # rows every model trained on)
+            raise ValueError(f"folds must be between 2 and 127, got {F}")
         if F > counts[counts > 0].min():
             raise ValueError(f"folds={F} is more than the smallest class has rows "
                              f"({counts[counts > 0].min()}); every fold must hold "

@@ -38,6 +38,7 @@ from ._validation import (
     target_classes,
     unchanged_on_error,
     unique_labels,
+    user_stacklevel,
 )
 
 __all__ = ["LogisticRegression", "validate_params"]
@@ -539,13 +540,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 "max_iter=0: no epoch or solver iteration ran, the model is its "
                 "starting point (zero, or the warm start)", ConvergenceWarning,
-                stacklevel=3)
+                stacklevel=user_stacklevel())
         if solver == "sgd" and tol is not None and not converged and epochs > 0:
             warnings.warn(
                 f"Maximum number of epochs ({epochs}) reached before the "
                 f"{'held-out ' if best is not None else ''}loss stopped "
                 f"improving by tol={tol}; increase max_iter or lr",
-                ConvergenceWarning, stacklevel=3)
+                ConvergenceWarning, stacklevel=user_stacklevel())
         if solver != "sgd" and not converged and epochs > 0:
             if len(losses) < epochs:
                 # no measurable decrease where the gradient promised one (with
@@ -557,14 +558,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                     "problem is too badly conditioned for float64 arithmetic: "
                     "features too large or on scales far apart, or a penalty "
                     "that dwarfs the loss); the last iterate is kept",
-                    ConvergenceWarning, stacklevel=3)
+                    ConvergenceWarning, stacklevel=user_stacklevel())
             elif self.tol is not None:
                 warnings.warn(
                     f"solver={self.solver!r} used all max_iter={epochs} passes "
                     f"before the objective's relative decrease fell below "
                     f"tol={self.tol}; the last iterate, the best one seen, is "
                     "kept: increase max_iter (or tol), or alpha if the classes "
-                    "are separable", ConvergenceWarning, stacklevel=3)
+                    "are separable", ConvergenceWarning, stacklevel=user_stacklevel())
         self.validation_scores_ = None
         self.best_validation_score_ = None
         if best is not None:

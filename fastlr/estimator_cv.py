@@ -29,6 +29,7 @@ from ._validation import (
     refuse_one_class,
     target_classes,
     unchanged_on_error,
+    user_stacklevel,
 )
 from .core import _no_centering, _run_many
 from .estimator import LogisticRegression, _data
@@ -492,13 +493,13 @@ n_rows, n_features + fit_intercept)
                     f"{late} of the {res.n_iter.shape[0]} cross-validation models "
                     f"reached max_iter={epochs} epochs before their held-out loss "
                     f"stopped improving by tol={tol}; increase max_iter or lr",
-                    ConvergenceWarning, stacklevel=2)
+                    ConvergenceWarning, stacklevel=user_stacklevel())
             elif late:
                 warnings.warn(
                     f"{late} of the {res.n_iter.shape[0]} cross-validation models "
                     f"used all max_iter={epochs} passes of solver={self.solver!r} "
                     f"before their objectives stopped decreasing by tol={tol}; "
-                    "increase max_iter", ConvergenceWarning, stacklevel=2)
+                    "increase max_iter", ConvergenceWarning, stacklevel=user_stacklevel())
         scores = self._scores(res, scorer, X, y, sw, row_fold, fold_ids, data.dtype)
         paths = _paths(res, bool(self.fit_intercept))
         self.classes_ = classes

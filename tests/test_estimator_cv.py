@@ -609,3 +609,23 @@ def test_nan_scores_are_not_divergence():
     with pytest.raises(ValueError, match="scoring gave NaN for every candidate"):
         fastlr.LogisticRegressionCV(alphas=2, cv=cv, random_state=0,
                                     scoring=lambda est, X, y: np.nan).fit(X, y)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LogisticRegressionCV(alphas=[1e-4, 1e-2], cv=3, max_iter=2, random_state=0),
+    lambda: LogisticRegression(max_iter=2, random_state=0),
+    lambda: LogisticRegression(max_iter=2, solver="sgd", random_state=0),
+], ids=["cv", "auto", "sgd"])
+def test_convergence_warnings_point_at_the_caller(make):
+    """ConvergenceWarnings were attributed to fit's error wrapper inside
+    fastlr (stacklevel not counting it): filters by module and the printed
+    source line pointed into the package, not at the user's call."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.logistic(size=300) > 0).astype(int)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        make().fit(X, y)
+    caught = [w for w in rec if issubclass(w.category, ConvergenceWarning)]
+    assert caught
+    assert {w.filename for w in caught} == {__file__}

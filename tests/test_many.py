@@ -323,6 +323,19 @@ def test_bad_input(mod, kwargs, exc, match):
         mod.train_many(X, y, **kwargs)
 
 
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
+def test_more_than_127_folds_are_refused(mod):
+    """Fold codes are int8: folds=130 dealt rows to codes 128 and up, which
+    wrapped to negative codes that no model holds out, so three models
+    trained on every row (NaN held-out loss), silently."""
+    X, y = make_data(6, m=600)
+    assert np.bincount(y).min() >= 130
+    with pytest.raises(ValueError, match="folds must be between 2 and 127, got 130"):
+        mod.train_many(X, y, [0.1], folds=130, epochs=1)
+    res = mod.train_many(X, y, [0.1], folds=127, epochs=1)
+    assert np.isfinite(res.heldout).all()
+
+
 def test_folds_whose_training_rows_hold_one_class_are_refused():
     """A model trains on the rows outside its fold: when they hold a single
     class, train_many refuses before training, as its NumPy twin (which
