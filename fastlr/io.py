@@ -173,6 +173,9 @@ def detect_format(path):
         For an extension fastlr does not know.
     """
     ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext in (".gz", ".bz2", ".xz", ".zst", ".zip"):
+        raise DataError(path, f"is compressed ({ext}); fastlr reads plain files: "
+                        "decompress it first (.npz archives excepted)")
     if ext not in FORMATS:
         known = ", ".join(sorted(FORMATS))
         raise DataError(path, f"cannot tell the format from the extension "
@@ -388,8 +391,11 @@ def read_column(path, column, *, fmt=None, delimiter=","):
                 raise DataError(path, f"has no 1-D array {str(column)!r} besides "
                                 f"X (it has: {_shown(npz.files)})")
             try:
+                _npz_member_layout(path, npz, str(column))
                 values = npz[str(column)]
                 m = npz["X"].shape[0] if "X" in npz.files else None
+            except DataError:
+                raise
             except ValueError as exc:
                 raise _np_error(path, exc) from None
             except _DAMAGED as exc:
@@ -446,7 +452,8 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     Concatenating the chunks gives what :func:`read_xy` returns, except that
     CSV labels are typed per chunk (numbers when all of a chunk's labels are)
     and svmlight chunks are as wide as ``n_features`` (or the whole file's
-    widest row).
+    widest row); an .npy array stored in Fortran (column) order is refused
+    (its rows are not contiguous in the file: save it in C order).
 
     Parameters
     ----------
@@ -1024,11 +1031,15 @@ def _npz_member_layout(path, npz, key):
     """Check an .npz member's header against its declared size before numpy
     reads it (and allocates what the header says)."""
     name = f"{key}.npy"
-    if name not in npz.zip.namelist():
-        return  # not .npy data: numpy returns its bytes, refused as not numeric
 
     def fail(words):
         raise DataError(path, f"array {key!r}: {words}")
+
+    if name not in npz.zip.namelist():
+        # numpy lists it (a member stored without the .npy suffix, a text
+        # file) and would return its bytes
+        fail("is not NumPy array data (an .npy member); write the archive "
+             "with np.savez")
 
     info = npz.zip.getinfo(name)
     with npz.zip.open(info) as member:
@@ -1433,11 +1444,14 @@ def _non_finite(text):
 
 
 def _parse_labels(text):
-    """CSV labels: numbers when every label is one, else strings."""
-    try:
-        return text.astype(np.int64)
-    except (ValueError, OverflowError):
-        pass
+    """CSV labels: numbers when every label is one, else strings; integers
+    beyond int64 as uint64 (as pandas reads them) before float64, where
+    2**64 - 1 and 2**64 - 2 are one number."""
+    for dtype in (np.int64, np.uint64):
+        try:
+            return text.astype(dtype)
+        except (ValueError, OverflowError):
+            pass
     try:
         return text.astype(np.float64)
     except ValueError:

@@ -288,6 +288,44 @@ def test_csv_text_labels_on_request(tmp_path):
     assert got == [["007", "012"], ["7"]]
 
 
+def test_npz_member_that_is_not_npy_data_is_named(tmp_path):
+    """A member stored without the .npy suffix (or a text file in the
+    archive named as the target) crashed with AttributeError on its bytes."""
+    import io as bytes_io
+    import zipfile
+    buf = bytes_io.BytesIO()
+    np.save(buf, np.arange(6) % 2)
+    with zipfile.ZipFile(tmp_path / "raw.npz", "w") as z:
+        z.writestr("X", "not an array")
+        z.writestr("y.npy", buf.getvalue())
+    with pytest.raises(DataError, match="array 'X': is not NumPy array data"):
+        read_xy(tmp_path / "raw.npz")
+    np.savez(tmp_path / "extra.npz", X=np.ones((6, 2)), y=np.arange(6) % 2)
+    with zipfile.ZipFile(tmp_path / "extra.npz", "a") as z:
+        z.writestr("README.txt", "hello")
+    with pytest.raises(DataError, match="^[^(]*'README.txt': is not NumPy"):
+        io.read_column(tmp_path / "extra.npz", "README.txt")
+    with pytest.raises(DataError, match="'README.txt': is not NumPy"):
+        read_xy(tmp_path / "extra.npz", target="README.txt")
+
+
+@pytest.mark.parametrize("name", ["d.svm.gz", "d.csv.bz2", "d.xz"])
+def test_compressed_files_are_named_as_such(tmp_path, name):
+    """A .gz file asked for its format, then, named, was 'not text'."""
+    (tmp_path / name).write_bytes(b"\x1f\x8b\x08\x00")
+    with pytest.raises(DataError, match=r"is compressed \(\.\w+\); fastlr reads plain"):
+        read_xy(tmp_path / name)
+
+
+def test_csv_integer_labels_beyond_int64_stay_apart(tmp_path):
+    """2**64 - 1 and 2**64 - 2 were parsed as one float64 class."""
+    (tmp_path / "d.csv").write_text(
+        "a,y\n1,18446744073709551615\n2,18446744073709551614\n3,5\n")
+    y = read_xy(tmp_path / "d.csv")[1]
+    assert y.dtype == np.uint64
+    assert y.tolist() == [2**64 - 1, 2**64 - 2, 5]
+
+
 def test_npz_uint64_labels_beyond_int64_stay_apart(tmp_path):
     """uint64 labels (hashed class IDs) at or above 2**63 were cast to int64
     and wrapped to negative numbers."""
