@@ -948,7 +948,8 @@ def _fmt_labels(values, limit=6):
 
 #: Field separators a one-column header may reveal: (name, how to pass it).
 _SEPARATORS = {";": ("semicolons", "';'"), "\t": ("tabs", "tab"),
-               "|": ("vertical bars", "'|'"), ",": ("commas", "','")}
+               "|": ("vertical bars", "'|'"), ",": ("commas", "','"),
+               " ": ("spaces", "' '")}   # (np.savetxt's default; checked last)
 
 
 def _check_one_column_header(args, header):

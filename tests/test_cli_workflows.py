@@ -341,6 +341,11 @@ def test_misspelt_columns_and_delimiters(iris, tmp_path, capsys):
     clean_error(in_process(capsys, "train", tabs), "tabs", "--delimiter tab")
     res = in_process(capsys, "train", tabs, "--delimiter", "tab", "--epochs", "3")
     assert res.returncode == 0, res.stderr
+    spaces = tmp_path / "spaces.csv"   # np.savetxt's default separator
+    spaces.write_text("a b label\n1 2 0\n3 4 1\n")
+    clean_error(in_process(capsys, "train", spaces), "spaces", "--delimiter ' '")
+    res = in_process(capsys, "train", spaces, "--delimiter", " ", "--epochs", "3")
+    assert res.returncode == 0, res.stderr
 
 
 def test_two_feature_multiclass_boundary_plot(tmp_path, capsys):
