@@ -131,9 +131,11 @@ class TableInPlace:
                     "infinity; training in place reads every column of the "
                     "table") from None
             # named as the file readers name it: 1-based row, feature number
+            from .io import feature_at
+
             i, j = where
-            raise ValueError(f"{name}: row {i + 1}, feature {j + 1} is "
-                             f"{table[i, self.features[j]]}; fastlr needs finite "
+            raise ValueError(f"{name}: row {i + 1}, {feature_at(j, self.features)} "
+                             f"is {table[i, self.features[j]]}; fastlr needs finite "
                              "numbers") from None
         self.y = y
 

@@ -714,8 +714,8 @@ def _npy_chunks(spec, chunk_rows):
             bad = ~np.isfinite(X)
             if bad.any():
                 i, j = np.argwhere(bad)[0]
-                raise DataError(path, f"row {start + i + 1}, feature {j + 1} is "
-                                f"{X[i, j]}; fastlr needs finite numbers")
+                raise DataError(path, f"row {start + i + 1}, {feature_at(j, feats)} "
+                                f"is {X[i, j]}; fastlr needs finite numbers")
             # labels as the whole-file reader takes them (no local name: a
             # view kept across the yield would keep the block alive)
             yield X, _tidy_labels(path, _table_labels(block[:, t]))
@@ -972,16 +972,27 @@ def _tidy_labels(path, y, line_of=None):
                     "numbers or strings")
 
 
-def _check_finite_rows(path, X, line_of=None):
-    """Raise on the first NaN/inf in X, with its line when ``line_of`` maps rows."""
+def _check_finite_rows(path, X, line_of=None, columns=None):
+    """Raise on the first NaN/inf in X, with its line when ``line_of`` maps
+    rows, and its table column when ``columns`` (an .npy table's feature
+    columns) differ from the feature numbers."""
     finite = np.isfinite(X)
     if finite.all():
         return
     i, j = np.argwhere(~finite)[0]
     line = None if line_of is None else line_of(int(i))
     row = "" if line is not None else f"row {i + 1}, "
-    raise DataError(path, f"{row}feature {j + 1} is {X[i, j]}; fastlr needs "
-                    "finite numbers (no NaN, inf or missing values)", line=line)
+    raise DataError(path, f"{row}{feature_at(j, columns)} is {X[i, j]}; fastlr "
+                    "needs finite numbers (no NaN, inf or missing values)", line=line)
+
+
+def feature_at(j, columns=None):
+    """``"feature j+1"``, and the table's column when ``columns[j]`` (the
+    feature's column index in an .npy table) is not ``j``: counted from 0,
+    as ``target``/``drop`` (``--target``/``--drop``) count them."""
+    if columns is None or columns[j] == j:
+        return f"feature {j + 1}"
+    return f"feature {j + 1} (column index {columns[j]} of the table)"
 
 
 def _numeric_2d(path, X, name="X"):
@@ -1136,7 +1147,7 @@ def _read_npy(spec):
                              None, mt, spec.drop), header)
     # one copy: the feature columns (the table may be memory-mapped)
     X = _as_float_X(spec.path, np.asarray(table[:, feats]))
-    _check_finite_rows(spec.path, X)
+    _check_finite_rows(spec.path, X, columns=feats)
     y = None if t is None or spec.ignore else _table_labels(np.array(table[:, t]))
     return Dataset(X, y, [header[j] for j in feats], t, "npy")
 

@@ -513,22 +513,28 @@ def test_a_file_that_changes_between_passes_is_refused(tmp_path, capsys, monkeyp
     assert not model.exists()
 
 
+@pytest.mark.parametrize("label_first", [False, True], ids=["label_last", "label_first"])
 @pytest.mark.parametrize("chunk_rows", [None, "0", "5"], ids=["in_place", "whole",
                                                               "chunks"])
 def test_a_nan_in_an_npy_is_named_alike_however_it_is_read(tmp_path, capsys,
-                                                          chunk_rows):
+                                                          chunk_rows, label_first):
     """The same cell, named by file, 1-based row and feature number on every
     reading path (in place it was 'X contains NaN or infinity (first at row
-    3, column 1)': no file, 0-based)."""
+    3, column 1)': no file, 0-based), and by its column index in the table
+    when that is not the feature's (the label first: 'feature 2' was column
+    index 2, which --target and --drop count)."""
     X = np.random.default_rng(0).normal(size=(10, 2))
     X[3, 1] = np.nan
     path = tmp_path / "nanx.npy"
-    np.save(path, np.column_stack([X, np.arange(10) % 2]))
+    y = np.arange(10) % 2
+    np.save(path, np.column_stack([y, X] if label_first else [X, y]))
     extra = ["--solver", "sgd"] if chunk_rows is None else ["--chunk-rows", chunk_rows]
+    extra += ["--target", "0"] if label_first else []
     code = cli.main(["train", str(path), "--quiet", *extra])
     err = capsys.readouterr().err
     assert code == 1
-    assert f"fastlr: error: {path}: row 4, feature 2 is nan" in err, err
+    where = " (column index 2 of the table)" if label_first else ""
+    assert f"fastlr: error: {path}: row 4, feature 2{where} is nan" in err, err
 
 
 def test_svmlight_warm_start_in_parts_keeps_the_model_index_base(tmp_path, capsys):
