@@ -632,6 +632,10 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
         As in :func:`train` (``"adaptive"`` lowers each model's rate on its
         own). Standardization is computed for each fold's training rows.
     callback : callable(epoch, mean training loss) or None
+        Called after each pass over the data of the joint run, numbered
+        from 1: the SGD epochs and then, with a solver, the passes of each
+        stage of the warm-started paths (the models of one strength, up to
+        ``epochs`` passes each), so the count can exceed ``epochs``.
 
     Returns
     -------

@@ -473,7 +473,11 @@ n_rows, n_features + fit_intercept)
                                      "all have weight zero")
         # the cross-validation models are the kind of model the refit is
         solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
-        progress = epoch_progress(self.verbose, epochs, data.m, desc="cv")
+        # the solver follows each fold's path an alpha (and l1_ratio) at a
+        # time, each stage up to max_iter passes, after auto's SGD epoch
+        passes = epochs if solver == "sgd" else \
+            (solver == "auto") + epochs * alphas.shape[0] * len(run_l1_ratios)
+        progress = epoch_progress(self.verbose, passes, data.m, desc="cv")
         with progress:
             res = _run_many(
                 data, codes, classes, sw_fit, row_fold, fold_ids, alphas,

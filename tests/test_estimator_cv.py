@@ -9,6 +9,7 @@ the chosen strength; and bad parameters must be refused before anything is
 trained.
 """
 
+import re
 import warnings
 
 import numba
@@ -629,3 +630,22 @@ def test_convergence_warnings_point_at_the_caller(make):
     caught = [w for w in rec if issubclass(w.category, ConvergenceWarning)]
     assert caught
     assert {w.filename for w in caught} == {__file__}
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "sgd"])
+def test_the_progress_bar_counts_within_its_total(solver, capsys):
+    """The solver follows the paths a strength at a time, up to max_iter
+    passes each: the bar, made with total=max_iter, ran past it and lost
+    its total ('0/10', then '37epoch')."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 5))
+    y = (X[:, 0] + 0.3 * rng.logistic(size=400) > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        LogisticRegressionCV(alphas=4, cv=3, max_iter=10, verbose=2, solver=solver,
+                             random_state=0).fit(X, y)
+    err = capsys.readouterr().err.replace("\r", "\n")
+    counts = [(int(a), int(b)) for a, b in re.findall(r"^cv:.*?(\d+)/(\d+) \[", err,
+                                                      flags=re.M)]
+    assert counts and all(a <= b for a, b in counts), err[-500:]
+    assert not re.search(r"^cv: \d+epoch", err, flags=re.M)
