@@ -172,7 +172,7 @@ def detect_format(path):
     DataError
         For an extension fastlr does not know.
     """
-    ext = os.path.splitext(os.fspath(path))[1].lower()
+    ext = os.path.splitext(os.fsdecode(path))[1].lower()   # str or bytes paths
     if ext in (".gz", ".bz2", ".xz", ".zst", ".zip"):
         raise DataError(path, f"is compressed ({ext}); fastlr reads plain files: "
                         "decompress it first (.npz archives excepted)")

@@ -317,6 +317,16 @@ def test_compressed_files_are_named_as_such(tmp_path, name):
         read_xy(tmp_path / name)
 
 
+def test_bytes_paths_are_read(tmp_path, table):
+    """os.PathLike, str and bytes name files alike (a bytes path was told
+    its extension b'.csv' was unknown)."""
+    X, y = table
+    np.save(tmp_path / "d.npy", np.column_stack([X, y]))
+    Xr, yr = read_xy(os.fsencode(tmp_path / "d.npy"))
+    np.testing.assert_array_equal(Xr, X)
+    assert yr.tolist() == y.tolist()
+
+
 def test_csv_integer_labels_beyond_int64_stay_apart(tmp_path):
     """2**64 - 1 and 2**64 - 2 were parsed as one float64 class."""
     (tmp_path / "d.csv").write_text(
