@@ -842,7 +842,11 @@ def _shown(names, limit=8):
 
 def _column_index(spec, header, target, what="column"):
     """Index of ``target`` (a name, or an int / int-like string) in ``header``."""
-    if isinstance(target, str) and target in header:   # names are unique
+    if isinstance(target, str) and target in header:
+        if header.count(target) > 1:   # only empty names repeat
+            raise DataError(spec.path, f"{what} {target!r}: the header has "
+                            f"{header.count(target)} columns without a name; give "
+                            "the column by its index")
         return header.index(target)
     index = None
     if isinstance(target, int | np.integer) and not isinstance(target, bool):
@@ -882,6 +886,13 @@ def _select(spec, header):
         feats, t = _select_for_model(spec, header, t, dropped)
     if not feats:
         raise DataError(spec.path, "has no feature columns besides the target")
+    used = feats + ([] if t is None else [t])
+    unnamed = [j for j in used if header.count(header[j]) > 1]
+    if unnamed:
+        # matched by position only, a feature could silently stand for another
+        raise DataError(spec.path, f"column {unnamed[0] + 1} has no name, as "
+                        f"{header.count(header[unnamed[0]]) - 1} other(s) of the header "
+                        "do: name it, or drop the unnamed columns by index")
     if t is None and spec.labels == "required":
         raise DataError(spec.path, f"has no target column (the true labels); "
                         f"{NAME_TARGET}")
@@ -1255,10 +1266,12 @@ def _check_unique(path, names, line):
     """Refuse a header that gives two columns one name: columns are found by
     name (the target, ``--drop``, ``--id``, a model's features when it
     predicts on a file whose columns are in another order), so one of the two
-    would silently stand for the other."""
+    would silently stand for the other. Empty names may repeat (the
+    trailing empty columns of a spreadsheet export): such columns are
+    named by index."""
     first = {}
     for j, name in enumerate(names):
-        if name in first:
+        if name in first and name != "":
             raise DataError(path, f"the header names two columns {name!r} (columns "
                             f"{first[name] + 1} and {j + 1}); columns are matched "
                             "by name, so each must have its own: rename one",

@@ -317,6 +317,28 @@ def test_compressed_files_are_named_as_such(tmp_path, name):
         read_xy(tmp_path / name)
 
 
+def test_unnamed_columns_of_a_spreadsheet_export_can_be_dropped(tmp_path):
+    """A header 'a,b,y,,' (trailing empty columns) was refused as naming two
+    columns '', even with both dropped by index; other repeated names
+    still are."""
+    path = tmp_path / "xl.csv"
+    path.write_text("a,b,y,,\n1,2,0,,\n3,4,1,,\n5,1,0,,\n")
+    data = read_dataset(path, target="y", drop=[3, 4])
+    assert data.feature_names == ["a", "b"]
+    assert data.y.tolist() == [0, 1, 0]
+    assert [c[0].shape for c in io.iter_chunks(path, 2, target="y", drop=[3, 4])] \
+        == [(2, 2), (1, 2)]
+    with pytest.raises(DataError, match="2 columns without a name; give the column "
+                       "by its index"):
+        read_dataset(path, target="y", drop=[""])
+    # kept as features they could only be matched by position: refused
+    with pytest.raises(DataError, match="column 4 has no name, as 1 other"):
+        read_dataset(path, target="y")
+    (tmp_path / "dup.csv").write_text("a,a,y\n1,2,0\n")
+    with pytest.raises(DataError, match="names two columns 'a'"):
+        read_dataset(tmp_path / "dup.csv")
+
+
 def test_bytes_paths_are_read(tmp_path, table):
     """os.PathLike, str and bytes name files alike (a bytes path was told
     its extension b'.csv' was unknown)."""
