@@ -684,6 +684,8 @@ def _csv_chunks(spec, delimiter, chunk_rows):
                         line=header_line)
     feats, t = _select(spec, header)
     for X, labels in _csv_blocks(spec.path, delimiter, header, feats, t, chunk_rows):
+        if labels is not None:
+            _refuse_data_header(spec.path, header, header_line, feats, t, labels)
         yield X, _tidy_labels(spec.path, labels if spec.text_labels
                               else _parse_labels(labels))
 
@@ -1330,8 +1332,22 @@ def _read_csv(spec, delimiter):
                            None if t is None else header[t], "csv")
     # the exact reader: slower, but finds the line of any problem
     X, y = _csv_exact(spec.path, delimiter, header, feats, t, not spec.text_labels)
+    if y is not None and y.dtype.kind == "U":
+        _refuse_data_header(spec.path, header, header_line, feats, t, y)
     return Dataset(X, y, [header[j] for j in feats],
                    None if t is None else header[t], "csv")
+
+
+def _refuse_data_header(path, header, header_line, feats, t, labels):
+    """Refuse a first line that is a row of data: its feature fields all
+    numbers and its label one of the labels (a header-less file with text
+    labels, as UCI's iris.data; the all-numbers case is refused before).
+    A header of numeric feature names and a label column's name passes."""
+    if all(_is_number(header[j]) for j in feats) and header[t] in set(labels.tolist()):
+        raise DataError(path, "the first line looks like data, not a header (its "
+                        f"features are numbers and {header[t]!r} is one of the "
+                        "labels); the CSV needs a header line with column names",
+                        line=header_line)
 
 
 def _csv_fast(path, delimiter, header_line, k):

@@ -339,6 +339,22 @@ def test_unnamed_columns_of_a_spreadsheet_export_can_be_dropped(tmp_path):
         read_dataset(tmp_path / "dup.csv")
 
 
+def test_a_header_less_csv_with_text_labels_is_refused(tmp_path):
+    """UCI's iris.data has no header: its first row became the header, a
+    row lost and the labels taken from a column named 'Iris-setosa'."""
+    path = tmp_path / "iris.data"
+    path.write_text("5.1,3.5,1.4,0.2,Iris-setosa\n4.9,3.0,1.4,0.2,Iris-setosa\n"
+                    "7.0,3.2,4.7,1.4,Iris-versicolor\n6.4,3.2,4.5,1.5,Iris-versicolor\n")
+    with pytest.raises(DataError, match="line 1: the first line looks like data"):
+        read_dataset(path, fmt="csv")
+    with pytest.raises(DataError, match="line 1: the first line looks like data"):
+        list(io.iter_chunks(path, 2, fmt="csv"))
+    # numeric feature names with a named label column are a header
+    (tmp_path / "named.csv").write_text("0,1,y\n1.5,2,a\n3,4,b\n")
+    data = read_dataset(tmp_path / "named.csv")
+    assert data.feature_names == ["0", "1"] and data.y.tolist() == ["a", "b"]
+
+
 def test_bytes_paths_are_read(tmp_path, table):
     """os.PathLike, str and bytes name files alike (a bytes path was told
     its extension b'.csv' was unknown)."""
