@@ -316,7 +316,14 @@ def _in_workers(jobs, progress):
 
     import fastlr
 
+    from ._kernels import cache
+
     env = dict(os.environ)
+    if env.get("FASTLR_CACHE_DIR") and cache.DIRECTORY is not None:
+        # this process's cache root, made absolute at import: a relative
+        # value would name another directory if the process has changed
+        # directory since (the workers would compile into it for nothing)
+        env["FASTLR_CACHE_DIR"] = os.path.dirname(cache.DIRECTORY)
     # the workers import this fastlr, wherever it was imported from
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastlr.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(

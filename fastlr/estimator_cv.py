@@ -554,9 +554,11 @@ n_rows, n_features + fit_intercept)
         if self.refit:
             # a fold whose score is NaN (roc_auc of one held-out class) is left
             # out of the mean, as it says nothing of the candidates
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN
-                mean = np.nanmean(scores, axis=0)
+            # (np.nanmean warns on an all-NaN column; silencing it with
+            # warnings.catch_warnings is not thread-safe)
+            seen = ~np.isnan(scores)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(seen, scores, 0.0).sum(axis=0) / seen.sum(axis=0)
             if not np.isfinite(mean).any():
                 _no_candidate(mean, "every fold" if np.isnan(mean).all()
                               else "at least one fold")

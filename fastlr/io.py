@@ -40,7 +40,6 @@ import operator
 import os
 import re
 import threading
-import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -1300,6 +1299,16 @@ def _not_utf8(path):
     return DataError(path, "is not UTF-8 text; is it really CSV?")
 
 
+def _has_text_after(path, lines):
+    """Whether the file holds a non-blank byte after its first ``lines``
+    lines (read until the first one)."""
+    with _open_binary(path) as f:
+        for number, raw in enumerate(f, 1):
+            if number > lines and raw.strip():
+                return True
+    return False
+
+
 def _is_number(text):
     try:
         float(text)
@@ -1352,13 +1361,16 @@ def _refuse_data_header(path, header, header_line, feats, t, labels):
 
 def _csv_fast(path, delimiter, header_line, k):
     """All-numeric CSV through numpy's C parser, or None to use the exact reader."""
+    if not _has_text_after(path, header_line):
+        # np.loadtxt would warn "input contained no data"; silencing it with
+        # warnings.catch_warnings is not thread-safe (two reads at once could
+        # leave "ignore everything" installed for the whole process)
+        return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "input contained no data"
-            with open_regular(path, DataError, "r", encoding="utf-8-sig") as f:
-                table = np.loadtxt(f, delimiter=delimiter, skiprows=header_line,
-                                   dtype=np.float64, comments=None, quotechar='"',
-                                   ndmin=2)
+        with open_regular(path, DataError, "r", encoding="utf-8-sig") as f:
+            table = np.loadtxt(f, delimiter=delimiter, skiprows=header_line,
+                               dtype=np.float64, comments=None, quotechar='"',
+                               ndmin=2)
     except (ValueError, UnicodeDecodeError):
         return None
     if table.shape[1] != k or table.shape[0] == 0:

@@ -1071,3 +1071,35 @@ def test_a_trailing_delimiter_is_named_as_the_likely_cause(tmp_path):
     with pytest.raises(DataError, match="has no name in the header: does every "
                                         "line end with the delimiter"):
         read_dataset(path)
+
+
+def test_reading_never_swaps_the_process_warning_filters(tmp_path, table, monkeypatch):
+    """warnings.catch_warnings saves and restores the process's filter list,
+    so it is not thread-safe: CSV reads in two threads at once left
+    "ignore every warning" installed for the rest of the process. The
+    readers (and LogisticRegressionCV's choice) no longer use it."""
+    import warnings
+
+    import fastlr
+
+    X, y = table
+    (tmp_path / "d.csv").write_text("a,b,c,y\n" + "\n".join(
+        ",".join(map(str, [*row, label])) for row, label in zip(X, y, strict=True)))
+    (tmp_path / "empty.csv").write_text("a,b,c,y\n\n")
+    entered = []
+    real = warnings.catch_warnings
+    package = os.path.dirname(os.path.abspath(fastlr.__file__)) + os.sep
+
+    def watched(*args, **kwargs):
+        # (scikit-learn's own uses pass through)
+        caller = os.path.abspath(sys._getframe(1).f_code.co_filename)
+        if caller.startswith(package):
+            entered.append(caller)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(warnings, "catch_warnings", watched)
+    read_xy(tmp_path / "d.csv")
+    with pytest.raises(DataError, match="no data rows"):
+        read_xy(tmp_path / "empty.csv")
+    fastlr.LogisticRegressionCV(alphas=3, cv=3, max_iter=5, tol=None).fit(X, y)
+    assert entered == []

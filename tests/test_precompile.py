@@ -332,3 +332,27 @@ def test_compile_refuses_numbas_debugging_mode(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import fastlr; fastlr.precompile()"],
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "RuntimeError: NUMBA_DISABLE_JIT is set" in out.stderr
+
+
+def test_workers_use_this_process_s_cache_after_a_change_of_directory(
+        tmp_path, monkeypatch):
+    """A relative FASTLR_CACHE_DIR is made absolute at import; the worker
+    processes got the relative value and, after a chdir, compiled for
+    minutes into another directory that this process never reads."""
+    import types
+
+    from fastlr._kernels import cache
+
+    if cache.DIRECTORY is None:
+        pytest.skip("no kernel cache in this process")
+    seen = []
+
+    def fake_run(argv, env=None, **kwargs):
+        seen.append(env["FASTLR_CACHE_DIR"])
+        return types.SimpleNamespace(returncode=0, stdout="[0, 0]\n", stderr="")
+
+    monkeypatch.setenv("FASTLR_CACHE_DIR", "relative-cache")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    _precompile._in_workers(2, None)
+    assert seen and set(seen) == {os.path.dirname(cache.DIRECTORY)}

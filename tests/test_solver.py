@@ -709,3 +709,48 @@ def test_auto_drops_a_warm_up_whose_penalty_dwarfs_the_zero_models_objective(mod
                               epochs=50, random_state=0)
     assert np.abs(res.w).max() < 1e-150
     assert np.abs(many.W[many.alphas == 1e200]).max() < 1e-150
+
+
+def test_overlapping_fits_restore_the_blas_threads():
+    """The solver runs BLAS on one thread, a process-wide limit: two fits in
+    two Python threads, the first out restoring what it saw on entry and the
+    second what the first had set, left BLAS on one thread for the rest of
+    the process. The last fit out restores the limits now."""
+    import threading
+
+    import scipy.linalg  # noqa: F401  (both BLAS libraries loaded)
+    from threadpoolctl import threadpool_info
+
+    from fastlr import _solver
+
+    def blas():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    _solver._blas_controller.cache_clear()   # found once: after the imports
+    before = blas()
+    if max(before) < 2:
+        pytest.skip("BLAS runs on one thread here already")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 10))
+    y = (X[:, 0] + rng.normal(size=5000) > 0).astype(float)
+    a_in, b_in, a_done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold(mine, other):
+        def callback(epoch, loss):
+            if not mine.is_set():
+                mine.set()
+                other.wait(30)
+        return callback
+
+    def fit(callback):
+        fastlr.train(X, y, solver="lbfgs", epochs=20, tol=1e-12, callback=callback)
+
+    first = threading.Thread(target=fit, args=(hold(a_in, b_in),))
+    second = threading.Thread(target=fit, args=(hold(b_in, a_done),))
+    first.start()
+    a_in.wait(30)
+    second.start()
+    first.join()      # out first, while the second waits in its solver
+    a_done.set()
+    second.join()
+    assert blas() == before

@@ -267,3 +267,36 @@ def test_each_claim_has_exactly_one_winner():
         t.join()
     assert slots[0] == n
     assert sum(int(w[0]) for w in wins) == n
+
+
+def test_threads_work_after_the_main_thread_has_returned():
+    """A thread that trains or predicts after the main thread has returned,
+    or an atexit handler: the pool takes no new work once the interpreter
+    shuts down, and the threaded calls failed with 'cannot schedule new
+    futures after interpreter shutdown'. The caller's thread now does the
+    work alone, with the same results."""
+    code = """
+        import atexit, threading, time
+        import numpy as np, fastlr
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(100_000, 20))
+        y = (X[:, 0] > 0).astype(float)
+        KW = dict(epochs=2, batch_size=256, random_state=0)
+        REF = fastlr.train(X, y, n_threads=1, **KW)
+        P = fastlr.predict_proba(X, REF.w, REF.b)
+
+        def work(where):
+            same = np.array_equal(fastlr.train(X, y, n_threads=2, **KW).w, REF.w)
+            same &= np.array_equal(fastlr.predict_proba(X, REF.w, REF.b), P)
+            print(where, "same" if same else "differ", flush=True)
+
+        def late():
+            time.sleep(0.3)
+            work("thread")
+
+        atexit.register(work, "atexit")
+        threading.Thread(target=late).start()
+    """
+    proc = _run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["thread", "same", "atexit", "same"], proc.stdout

@@ -282,6 +282,21 @@ def _executor():
         return _pool
 
 
+def _helpers(work, count):
+    """Start ``work`` on up to ``count`` pool threads; the futures. None
+    once the interpreter is shutting down (the main thread has returned and
+    a thread or an atexit handler still trains: the pool takes no new work
+    then), and the caller's thread does the work alone, which the team and
+    the row blocks allow, with the same results."""
+    others = []
+    for _ in range(count):
+        try:
+            others.append(_executor().submit(work))
+        except RuntimeError:   # "cannot schedule new futures after ... shutdown"
+            break
+    return others
+
+
 def threads(n_threads=None):
     """Threads to use: None means numba's thread count
     (``numba.get_num_threads()``); capped at ``NUMBA_NUM_THREADS``."""
@@ -309,7 +324,7 @@ def run(n, kernel, args, ctl=None):
                 abort(ctl)
             raise
 
-    others = [_executor().submit(guarded) for _ in range(n - 1)]
+    others = _helpers(guarded, n - 1)
     error = None
     try:
         guarded()
@@ -343,7 +358,7 @@ def map_rows(n, m, rows, kernel, args):
                 return
             out[b] = kernel(*args, *bounds[b])
 
-    others = [_executor().submit(work) for _ in range(1, n)]
+    others = _helpers(work, n - 1)
     try:
         work()
     finally:
