@@ -82,7 +82,7 @@ def user_stacklevel():
     level = 1
     while frame is not None:
         where = os.path.abspath(frame.f_code.co_filename)
-        if not (where.startswith(_PACKAGE + os.sep)):
+        if not where.startswith(_PACKAGE + os.sep):
             break
         frame = frame.f_back
         level += 1

@@ -283,11 +283,11 @@ def _executor():
 
 
 def _helpers(work, count):
-    """Start ``work`` on up to ``count`` pool threads; the futures. None
-    once the interpreter is shutting down (the main thread has returned and
-    a thread or an atexit handler still trains: the pool takes no new work
-    then), and the caller's thread does the work alone, which the team and
-    the row blocks allow, with the same results."""
+    """Start ``work`` on up to ``count`` pool threads and return their
+    futures: fewer (none) once the interpreter is shutting down (the main
+    thread has returned and a thread or an atexit handler still trains: the
+    pool takes no new work then). The caller's thread then does the work
+    alone, which the team and the row blocks allow, with the same results."""
     others = []
     for _ in range(count):
         try:
