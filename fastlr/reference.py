@@ -295,7 +295,6 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             mean = np.zeros(n)
     else:
         mean, scale = np.zeros(n), np.ones(n)
-    onehot = np.eye(k)[codes] if softmax else None
 
     def batch(idx):
         if sparse:
@@ -309,10 +308,10 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         swb = sw[idx]
         ok = np.isfinite(z).all(axis=1)
         if softmax:
-            zs, lse = _log_softmax_parts(np.where(ok[:, None], z, 0.0))
-            Yb = onehot[idx]
-            zy = (zs * Yb).sum(axis=1)          # z_y - max(z)
-            R = (np.exp(zs - lse[:, None]) - Yb) * swb[:, None] * ok[:, None]
+            yb = codes[idx]
+            zs, lse, R = _softmax_parts(np.where(ok[:, None], z, 0.0), yb)
+            zy = zs[np.arange(yb.shape[0]), yb]          # z_y - max(z)
+            R = R * swb[:, None] * ok[:, None]
             return (R, swb * np.where(ok, lse - zy, np.inf),
                     swb * np.where(ok, -zy, np.inf))
         yb, z0 = codes[idx], z[:, 0]
@@ -532,10 +531,9 @@ def loss_grad(X, y, sw, mean, scale, W, B, softmax):
         shift = None
         Z = Xs @ W.T + B
     if softmax:
-        zs, lse = _log_softmax_parts(Z)
-        Y = np.eye(W.shape[0])[y]
-        losses = lse - (zs * Y).sum(axis=1)
-        R = (np.exp(zs - lse[:, None]) - Y) * wt[:, None]
+        zs, lse, R = _softmax_parts(Z, y)
+        losses = lse - zs[np.arange(y.shape[0]), y]
+        R = R * wt[:, None]
     else:
         z = Z[:, 0]
         losses = row_losses(z, y)
@@ -588,10 +586,27 @@ def accuracy(y_true, y_pred):
     return float(np.mean(yt == yp))
 
 
-def _log_softmax_parts(z):
-    """``(z - max, logsumexp(z) - max)`` per row, stable."""
-    zs = z - z.max(axis=1, keepdims=True)
-    return zs, np.log(np.exp(zs).sum(axis=1))
+def _softmax_parts(z, y):
+    """``(z - max, logsumexp(z) - max, softmax(z) - onehot(y))`` per row of
+    the logits ``z`` (m, k), for classes ``y`` (m,), stable.
+
+    The other classes' ``exp(z - max)`` are summed apart from the maximum's
+    1, so that a row classified with a large margin keeps its loss
+    (``log1p`` of that sum) and its residual, as the kernels do, instead of
+    rounding both to 0 once the sum is below the float64 epsilon.
+    """
+    rows = np.arange(z.shape[0])
+    top = np.argmax(z, axis=1)
+    zs = z - z[rows, top][:, None]
+    e = np.exp(zs)
+    others = e.copy()
+    others[rows, top] = 0.0
+    rest = others.sum(axis=1)
+    R = e / (1.0 + rest)[:, None]
+    R[rows, y] -= 1.0
+    own = top == y
+    R[rows[own], y[own]] = -rest[own] / (1.0 + rest[own])
+    return zs, np.log1p(rest), R
 
 
 def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",

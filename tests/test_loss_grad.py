@@ -173,3 +173,28 @@ def test_many_models_are_each_models_own_pass(k, sparse, weighted, K):
         test = data.loss_grad(y, np.where(out, ones, 0.0), mean[stat[i]],
                               scale[stat[i]], W[i], B[i], k > 1)[0]
         np.testing.assert_allclose(held[i], [test, ones[out].sum()], rtol=1e-12)
+
+
+@pytest.mark.parametrize("impl", ["kernels", "reference"])
+@pytest.mark.parametrize("margin", [40.0, 100.0, 700.0])
+def test_softmax_keeps_the_loss_of_rows_with_large_margins(impl, margin):
+    """A row whose class leads by ``margin`` has the loss ``log1p(sum_c
+    exp(z_c - z_y))`` (about 2 exp(-margin) here) and residuals that sum to
+    0 over the classes. Computed as ``log(1 + ...)`` both round to 0 beyond
+    a margin of about 37 (the residual of the row's class with them), and
+    L-BFGS on separable classes stopped early as if converged."""
+    X = np.zeros((4, 1))
+    y = np.ones(4, dtype=np.int64)
+    W = np.zeros((3, 1))
+    B = np.array([0.0, margin, 0.0])
+    args = (y, np.empty(0), np.zeros(1), np.ones(1), W, B, True)
+    if impl == "kernels":
+        loss, _, S = as_data(X).loss_grad(*args)
+    else:
+        loss, _, S = reference.loss_grad(X, *args)
+    # sums over the 4 rows
+    np.testing.assert_allclose(loss, 4.0 * np.log1p(2.0 * np.exp(-margin)), rtol=1e-14)
+    assert loss > 0.0
+    np.testing.assert_allclose(S[1], -(S[0] + S[2]), rtol=1e-14)
+    tail = np.exp(-margin)
+    np.testing.assert_allclose(S[0], 4.0 * tail / (1.0 + 2.0 * tail), rtol=1e-14)

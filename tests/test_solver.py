@@ -754,3 +754,21 @@ def test_overlapping_fits_restore_the_blas_threads():
     a_done.set()
     second.join()
     assert blas() == before
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_separable_classes_without_a_penalty_run_to_max_iter_and_warn(k):
+    """Separable classes have no optimum without a penalty: the loss keeps
+    falling, so the solver runs every pass and warns, for two classes and
+    for k. The softmax model stopped after about half the passes, silently,
+    once its loss had rounded to exactly 0 (margins above about 37)."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(100, 2, centers=[[-5, 0], [5, 0], [0, 8]][:k], random_state=0)
+    est = LogisticRegression(penalty=None, solver="lbfgs", max_iter=1000)
+    with pytest.warns(ConvergenceWarning, match="separable"):
+        est.fit(X, y)
+    assert est.n_iter_ == 1000
+    assert np.all(est.loss_curve_ > 0.0)
+    assert np.all(np.diff(est.loss_curve_[-100:]) < 0.0)
+
