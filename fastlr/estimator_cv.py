@@ -90,9 +90,18 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         values, each finite and >= 0, in that order. An int A >= 1: A values
         ``1 / (C * n_samples)`` for C log-spaced over
         :data:`ALPHA_RANGE` (1e-4 to 1e4), ``n_samples`` being the rows
-        given to ``fit``: the objectives of scikit-learn's
-        ``LogisticRegressionCV(Cs=A)`` on the same standardized data,
-        strongest penalty first (so ties go to the simpler model).
+        given to ``fit``: scikit-learn's ``Cs=A`` grid, strongest penalty
+        first (so ties go to the simpler model). ``alpha`` weighs the
+        penalty against the *mean* loss, so it means the same on a fold's
+        training rows as on all rows: each fold model minimizes ``mean
+        log-loss + alpha * penalty`` over its training rows (as glmnet's
+        ``cv.glmnet`` and ``GridSearchCV`` over ``SGDClassifier`` do), and
+        the refit at ``alpha_`` solves scikit-learn's objective at ``C =
+        1 / (alpha_ * n_samples)``. scikit-learn's ``LogisticRegressionCV``
+        keeps ``C`` (a sum of losses) instead, so its fold model on
+        ``n_train`` rows solves this ``alpha`` times ``n_samples /
+        n_train`` (5/4 with ``cv=5``); where held-out scores are close the
+        two can choose neighbouring strengths.
     l1_ratios : array_like of shape (n_l1_ratios,) or None, default None
         Elastic-net mixings in [0, 1] to choose from (only with
         ``penalty="elasticnet"``); None: ``[0.15]``.

@@ -649,3 +649,29 @@ def test_the_progress_bar_counts_within_its_total(solver, capsys):
                                                       flags=re.M)]
     assert counts and all(a <= b for a, b in counts), err[-500:]
     assert not re.search(r"^cv: \d+epoch", err, flags=re.M)
+
+
+def test_fold_models_solve_scikit_learns_objective_at_the_folds_C():
+    """``alpha`` weighs the penalty against the mean loss on every fold (as
+    the docstring says): a fold model on ``n_train`` rows is scikit-learn's
+    optimum at ``C = 1 / (alpha * n_train)`` on the fold's standardized
+    training rows (scikit-learn's ``LogisticRegressionCV`` keeps ``C = 1 /
+    (alpha * n_samples)`` there instead)."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression as SK
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(400, 6, n_informative=4, n_classes=3, random_state=0)
+    cv = LogisticRegressionCV(alphas=[1e-2, 1e-3], cv=4, solver="lbfgs", tol=1e-20,
+                              max_iter=5000).fit(X, y)
+    for f, (tr, te) in enumerate(StratifiedKFold(4).split(X, y)):
+        sc = StandardScaler().fit(X[tr])
+        for a, alpha in enumerate(cv.alphas_):
+            path = cv.coefs_paths_[f, 0, a]
+            Z = X[te] @ path[:, :-1].T + path[:, -1]
+            P = np.exp(Z - Z.max(axis=1, keepdims=True))
+            P /= P.sum(axis=1, keepdims=True)
+            sk = SK(C=1.0 / (alpha * len(tr)), tol=1e-12, max_iter=100_000)
+            sk.fit(sc.transform(X[tr]), y[tr])
+            np.testing.assert_allclose(P, sk.predict_proba(sc.transform(X[te])),
+                                       atol=1e-6)
