@@ -37,6 +37,7 @@ unconverted. fastlr answers alike everywhere: what fit accepts, predict
 accepts. This module does not import scikit-learn (it costs a second).
 """
 
+import collections.abc
 import functools
 import math
 import numbers
@@ -457,6 +458,24 @@ def unique_labels(y, name="y", **kwargs):
         return np.unique(y, **kwargs)
     except TypeError as e:
         raise _unsortable(y, name, e) from None
+
+
+def check_classes(classes, name="classes"):
+    """The sorted distinct labels of ``partial_fit``'s ``classes``: a 1-D
+    array-like of labels, refused as ``y`` would be when it holds NaN or
+    inf, and refused when it is a set or a mapping (NumPy would make it one
+    object, counted as one label)."""
+    if isinstance(classes, (collections.abc.Set, collections.abc.Mapping, str, bytes)):
+        raise TypeError(f"{name} must be an array-like of labels (a list, tuple "
+                        f"or array), got {type(classes).__name__}: {classes!r}")
+    arr = np.asarray(classes)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if any(isinstance(v, (float, np.floating)) and not math.isfinite(v)
+           for v in arr.tolist()):
+        raise ValueError(f"{name} contains NaN or inf, which are not labels: "
+                         f"{classes!r}")
+    return unique_labels(arr, name)
 
 
 def _unsortable(y, name, err):

@@ -28,6 +28,7 @@ from ._solver import check_solver
 from ._state import ModelState
 from ._train import train_state
 from ._validation import (
+    check_classes,
     check_positive_int,
     check_real,
     check_sample_weight,
@@ -312,13 +313,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if classes is None:
                 raise ValueError("classes must be passed on the first call to "
                                  "partial_fit")
-            classes = unique_labels(np.asarray(classes), "classes")
+            classes = check_classes(classes)
             if classes.shape[0] < 2:
                 raise ValueError(f"classes must hold at least two labels, got "
                                  f"{classes.shape[0]}")
             return classes
-        if classes is not None and not np.array_equal(
-                unique_labels(np.asarray(classes), "classes"), self.classes_):
+        if classes is not None and not np.array_equal(check_classes(classes),
+                                                      self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes of "
                              f"the first partial_fit call {self.classes_!r}")
         return self.classes_

@@ -522,3 +522,23 @@ def test_warm_start_without_intercept_passes_through_the_origin(solver, how):
             clf.fit(X, y)
     assert clf.intercept_[0] == 0.0
     np.testing.assert_allclose(clf.decision_function(np.zeros((1, 3))), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("classes, error, match", [
+    ([0, 1, np.nan], ValueError, "classes contains NaN"),
+    (np.array([0.0, np.inf, 1.0]), ValueError, "classes contains NaN"),
+    (np.array([0, 1, float("nan")], dtype=object), ValueError, "classes contains NaN"),
+    ({0, 1}, TypeError, "classes must be an array-like"),
+    ({0: "a", 1: "b"}.keys(), TypeError, "classes must be an array-like"),
+    ([[0, 1]], ValueError, "classes must be 1-D"),
+])
+def test_partial_fit_refuses_classes_that_are_not_labels(classes, error, match):
+    """NaN is no label (``fit`` refuses it in y): ``classes=[0, 1, nan]``
+    trained a three-class model on binary data; a set was one object,
+    refused as "at least two labels, got 1". Nothing is fitted."""
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    y = (X[:, 0] > 0).astype(int)
+    clf = LogisticRegression()
+    with pytest.raises(error, match=match):
+        clf.partial_fit(X, y, classes=classes)
+    assert not hasattr(clf, "classes_")
