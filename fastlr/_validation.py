@@ -479,8 +479,12 @@ def check_classes(classes, name="classes"):
 
 
 def _unsortable(y, name, err):
-    """The TypeError of :func:`unique_labels`."""
+    """The TypeError of :func:`unique_labels` and :func:`target_classes`:
+    labels of several types that do not compare, or of one type refused."""
     kinds = sorted({type(v).__name__ for v in np.asarray(y, dtype=object).ravel()})
+    if len(kinds) == 1:   # one type, refused as such (scikit-learn's bytes)
+        return TypeError(f"{name} holds labels of type {kinds[0]}, which cannot "
+                         f"be classes: {err}")
     return TypeError(f"{name} mixes labels that cannot be sorted together (of "
                      f"types {', '.join(kinds)}: {err}); give labels of one type, "
                      "e.g. all strings")

@@ -644,6 +644,19 @@ def test_labels_that_cannot_be_sorted_are_named(how):
         np.testing.assert_array_equal(clf.coef_, before)
 
 
+@pytest.mark.parametrize("as_array", [False, True], ids=["list", "array"])
+def test_labels_of_one_refused_type_are_not_called_mixed(as_array):
+    """Bytes labels (scikit-learn refuses them) were reported as labels
+    that "mix" types and "cannot be sorted together", advising labels of
+    one type, which they already were."""
+    X = np.arange(12.0).reshape(6, 2)
+    y = [b"a", b"b"] * 3
+    y = np.array(y) if as_array else y
+    with pytest.raises(TypeError, match=r"^y holds labels of type bytes, which "
+                                        r"cannot be classes: .*string or integer"):
+        fastlr.LogisticRegression().fit(X, y)
+
+
 @pytest.mark.parametrize("bad, exc, match", [
     ({"callback": "print"}, TypeError, r"^callback must be a callable"),
     ({"callback": 3}, TypeError, r"^callback must be a callable"),
