@@ -741,12 +741,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return np.column_stack([1.0 - p, p])
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`."""
-        if is_dask(X):
-            # computed blockwise later: the errstate must be the blocks'
-            P = self.predict_proba(X)
-            return P.map_blocks(_log, dtype=P.dtype, meta=np.empty((0, 0), P.dtype))
-        return _log(self.predict_proba(X))
+        """Log of :meth:`predict_proba`, computed from the logits (the
+        log-sigmoid for two classes, the log-softmax for more), so that it is
+        finite wherever the logits are: ``log(predict_proba)`` is ``-inf``
+        once a probability rounds to 0 (a logit beyond about 37 for two
+        classes, in float64), as scikit-learn's is. Agrees with
+        ``log(predict_proba)`` to rounding where that is finite."""
+        z = self.decision_function(X)
+        if is_dask(z):
+            k = 2 if z.ndim == 1 else z.shape[1]
+            return z.map_blocks(_log_proba, new_axis=1 if z.ndim == 1 else None,
+                                chunks=(z.chunks[0], (k,)), dtype=z.dtype,
+                                meta=np.empty((0, 0), z.dtype))
+        return _log_proba(z)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of :meth:`predict` on (X, y) (weighted by
@@ -778,10 +785,29 @@ def validate_params(model):
     check_random_state(model.random_state)
 
 
-def _log(P):
-    """``log(P)``, a probability of 0 giving -inf without a warning."""
-    with np.errstate(divide="ignore"):
-        return np.log(P)
+def _log_proba(z):
+    """Log-probabilities of the logits ``z``: (m,) two-class logits give
+    (m, 2) log-sigmoids ``-log(1 + exp(-+z))``; (m, k) give each row's
+    log-softmax ``z - max - log(sum exp(z - max))``. In float64, returned in
+    the logits' dtype. A row whose largest logit is infinite (they
+    overflowed) puts its mass evenly on its largest entries, as
+    :meth:`predict_proba` does."""
+    z = np.asarray(z)
+    zf = z.astype(np.float64)
+    if z.ndim == 1:
+        out = np.column_stack([-np.logaddexp(0.0, zf), -np.logaddexp(0.0, -zf)])
+        return out.astype(z.dtype, copy=False)
+    top = zf.max(axis=1, keepdims=True)
+    inf = np.isinf(top[:, 0])
+    hit = zf[inf] == top[inf]
+    top[inf] = 0.0
+    s = zf - top
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    if inf.any():   # z - top is NaN or -inf at the infinite maxima
+        with np.errstate(divide="ignore"):
+            out[inf] = np.where(hit, -np.log(hit.sum(axis=1, keepdims=True)), -np.inf)
+    return out.astype(z.dtype, copy=False)
 
 
 def _distributed():

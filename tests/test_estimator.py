@@ -117,6 +117,62 @@ def test_predictions_in_the_dtype_of_x_times_coef(sparse, k):
     assert small.predict_proba(X32).dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [2, 3])
+def test_predict_log_proba_is_finite_where_probabilities_round_to_zero(k, dtype):
+    """predict_log_proba was log(predict_proba): -inf once a probability
+    rounded to 0 (a logit past about 37 for two classes), and, below that,
+    the log of ``1 - p`` with p near 1 kept few correct digits. It is now
+    the log-sigmoid / log-softmax of the logits: scipy's ``log_expit`` and
+    ``log_softmax`` of ``decision_function`` to 1e-12 relative (rounding of
+    a few float64 operations), or to float32 rounding for a float32 model;
+    and ``exp`` of it is ``predict_proba`` where that is not tiny."""
+    from scipy.special import log_expit, log_softmax
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)).astype(dtype)
+    y = np.digitize(X[:, 0], [-0.5, 0.5][: k - 1])
+    clf = LogisticRegression(random_state=0, max_iter=20).fit(X, y)
+    far = np.zeros((7, 3), dtype=dtype)
+    far[:, 0] = [-1e3, -80.0, -40.0, 0.0, 40.0, 80.0, 1e3]
+    far = far / np.abs(clf.coef_).max()
+    got = clf.predict_log_proba(far)
+    assert got.dtype == dtype and got.shape == (7, k)
+    # the link of the logits as returned (float32 ones round the logit)
+    z = clf.decision_function(far).astype(np.float64).reshape(7, -1)
+    if k == 2:
+        want = np.column_stack([log_expit(-z[:, 0]), log_expit(z[:, 0])])
+    else:
+        want = log_softmax(z, axis=1)
+    assert np.isfinite(got).all() and (clf.predict_proba(far) == 0.0).any()
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-300)
+    P = clf.predict_proba(far)
+    normal = P > 1e-4
+    np.testing.assert_allclose(np.exp(got)[normal], P[normal], rtol=10 * rtol)
+
+
+def test_predict_log_proba_of_infinite_logits_spreads_like_predict_proba():
+    """Logits that overflow to +-inf (finite X, see Data.decision): the
+    log-probabilities are the log of predict_proba's (mass evenly on the
+    largest logits), without a warning."""
+    import warnings
+
+    from fastlr.estimator import _log_proba
+
+    z = np.array([[np.inf, np.inf, 0.0], [np.inf, -np.inf, 1.0],
+                  [-np.inf, -np.inf, -np.inf], [1.0, -np.inf, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = _log_proba(z)
+        zb = _log_proba(np.array([np.inf, -np.inf, 0.0]))
+    with np.errstate(divide="ignore"):
+        want = np.log([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [1 / 3] * 3, [0.5, 0.0, 0.5]])
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    np.testing.assert_array_equal(zb, [[-np.inf, 0.0], [0.0, -np.inf],
+                                       [-np.log(2.0), -np.log(2.0)]])
+
+
 def test_string_labels_and_proba(cancer):
     Xtr, Xte, ytr, yte = cancer
     names = np.array(["benign", "malignant"])
