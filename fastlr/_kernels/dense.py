@@ -52,19 +52,20 @@ chunk's rows are read for blocks of models, with several sums in registers,
 rather than once per model. From OUTER_MIN_MODELS models on, its logit and
 gradient phases are matrix products in the outer-product form
 (:func:`_logit_block`, :func:`_gradient_block`): per feature, each of six
-rows' elements is broadcast to the lanes of 16 models' weights (logits) or
-residuals (gradient), in eight-lane registers
+rows' elements is broadcast to the lanes of BLOCK_MODELS models' weights
+(logits) or residuals (gradient), in eight-lane vectors
 (:mod:`fastlr._kernels.intrinsics`), while the next six rows are
 prefetched. On 1M x 100 at 16 models this took the joint epoch from 4.0 to
 2.6 times one model's (two threads; 5.7 to 4.3 on one; measured side by
-side): the dot-product form (two rows by four models, vectorized over the
-features, as below OUTER_MIN_MODELS) summed each logit across four-lane
-registers and ran at about half the multiply-add rate.
+side on an AVX-512 machine): the dot-product form (two rows by four models,
+vectorized over the features, as below OUTER_MIN_MODELS) summed each logit
+across four-lane registers and ran at about half the multiply-add rate.
 """
 
 import numpy as np
 
 from .intrinsics import (
+    VEC8_IN_ONE_REGISTER,
     prefetch,
     vadd,
     vfma,
@@ -252,6 +253,18 @@ GRAD_ROWS = 6
 #: 0.81x on one, 0.96x / 0.99x at 4, 1.32x / 1.02x at 2).
 OUTER_MIN_MODELS = 8
 
+#: Models of an outer-form block (:func:`_logit_block`,
+#: :func:`_gradient_block`): 16 where a :data:`vec8` is one register
+#: (AVX-512: 12 sums in 12 of its 32 registers); 8 on AVX2, whose 16
+#: registers cannot hold 16 models' 24 sums plus the weights: the compiled
+#: loops kept them on the stack, and blocks of 8 models (12 sums) ran the
+#: 16-model epoch in 0.66x the time on two threads and 0.85x on one (20k x
+#: 100 in cache, best of 4 alternating processes, with the prefetches moved
+#: out of the feature loop as in :func:`_logits_outer`: 210 vs 318 ms and
+#: 393 vs 461 ms per 1M rows); on 1M x 100 (two threads, out of cache)
+#: 0.84x (239 vs 283 ms, medians of 4 alternating processes).
+BLOCK_MODELS = 16 if VEC8_IN_ONE_REGISTER else 8
+
 
 @jit(inline=True)
 def lanes(K):
@@ -280,15 +293,12 @@ def _fma_row(x, va, vb, ga, gb):
 
 
 @jit(inline=True)
-def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p, Xf, rows, h0, h1):
+def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p):
     """``Z[p + s Kp + t : ... + w] = sum_j x_s[j] * Ut[j Kp + t : ... + w]``
     for the six rows ``i0 .. i5`` (s = 0 .. 5), ``w`` = 16 (``wide``) or 8
     models: the 12 (or 6) sums stay in registers across the features, each
     feature's element of a row is broadcast to the lanes. Each sum runs over
-    the features in order. While it runs, the rows ``rows[h0:h1]`` (the
-    next block's) are prefetched from ``Xf`` (X, flat), a cache line per
-    eight features: six rows at once stream in from memory 2.2x slower
-    without it (one thread, 16 models)."""
+    the features in order."""
     n = X.shape[1]
     a00 = vsplat8(0.0)
     a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = a00
@@ -302,9 +312,6 @@ def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p, Xf, rows, h0,
         a30, a31 = _fma_row(X[i3, j], u0, u1, a30, a31)
         a40, a41 = _fma_row(X[i4, j], u0, u1, a40, a41)
         a50, a51 = _fma_row(X[i5, j], u0, u1, a50, a51)
-        if (j & 7) == 0:
-            for h in range(h0, h1):
-                prefetch(Xf, rows[h] * n + j)
     w = 8 if wide else 0
     # narrow: the second vector of a row is stored over its first, then the
     # first again
@@ -453,10 +460,15 @@ def _logits_pairs(X, ids, rows, nb, U, Kp, Z):
 
 @jit(inline=True)
 def _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh):
-    """:func:`_logits_pairs` by :func:`_logit_block`, six rows by 16 models
-    at a time, from ``Ut`` (n * Kp): the models' weights by feature, lanes
-    past the models zero, rebuilt from ``U`` when ``fresh`` (its batch's
-    first chunk on this thread)."""
+    """:func:`_logits_pairs` by :func:`_logit_block`, six rows by
+    BLOCK_MODELS models at a time, from ``Ut`` (n * Kp): the models' weights
+    by feature, lanes past the models zero, rebuilt from ``U`` when
+    ``fresh`` (its batch's first chunk on this thread). Before a block of
+    rows, the next block's rows are prefetched, a cache line per eight
+    features: six rows at once stream in from memory 2.2x slower without it
+    (one thread, 16 models). Issued inside the block's loop over the
+    features instead, the prefetches took registers the sums need on AVX2
+    (see BLOCK_MODELS)."""
     n = X.shape[1]
     Ka = ids.shape[0]
     if fresh:
@@ -467,12 +479,13 @@ def _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh):
     Xf = X.reshape(-1)
     for q in range(0, nb, GRAD_ROWS):
         i0, i1, i2, i3, i4, i5 = _six_rows(rows, q, nb)
-        h1 = min(q + 2 * GRAD_ROWS, nb)
+        for h in range(q + GRAD_ROWS, min(q + 2 * GRAD_ROWS, nb)):
+            for j in range(0, n, 8):
+                prefetch(Xf, rows[h] * n + j)
         t = 0
         while t < Kp:
-            wide = t + 16 <= Kp
-            _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, q * Kp, Xf,
-                         rows, q + GRAD_ROWS, h1)
+            wide = BLOCK_MODELS == 16 and t + 16 <= Kp
+            _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, q * Kp)
             t += 16 if wide else 8
 
 
@@ -488,7 +501,7 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     Rather than a pass over the chunk per model, the chunk's rows are read
     for blocks of models with many sums in registers. From
     OUTER_MIN_MODELS models on, the logits and the gradients are matrix
-    products in the outer form, six rows by 16 models at a time
+    products in the outer form, six rows by BLOCK_MODELS models at a time
     (:func:`_logits_outer`, :func:`_gradient_block`: per feature, a row's
     element broadcast to the lanes of the models); below, the logits take
     two rows by four models, vectorized over the features
@@ -620,12 +633,12 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
             for j in range(n):
                 gpart[mm, j] -= mu[j] * spart[mm]
         return
-    # six rows by 16 (or 8) models
+    # six rows by BLOCK_MODELS (or 8) models
     for q in range(0, nb, GRAD_ROWS):
         i0, i1, i2, i3, i4, i5 = _six_rows(rows, q, nb)
         t = 0
         while t < Kp:
-            wide = t + 16 <= Kp
+            wide = BLOCK_MODELS == 16 and t + 16 <= Kp
             _gradient_block(X, i0, i1, i2, i3, i4, i5, r, q * Kp, Kp, t, wide, q == 0,
                             Gt)
             t += 16 if wide else 8

@@ -218,6 +218,24 @@ vec4 = Lanes(4)
 vec8 = Lanes(8)
 
 
+def _target_has_avx512():
+    """Whether numba compiles for a CPU with AVX-512 (its features: the
+    host's, or ``NUMBA_CPU_FEATURES``), where a :data:`vec8` is one
+    register rather than two."""
+    from numba.core.codegen import get_host_cpu_features
+
+    features = numba_config.CPU_FEATURES
+    if features is None:
+        features = get_host_cpu_features()
+    return "+avx512f" in features.split(",")
+
+
+#: :data:`vec8` is one register on the compile target (AVX-512; two AVX
+#: registers elsewhere). A cached kernel that reads it stays right: numba
+#: keys its cache by the target CPU's name and features.
+VEC8_IN_ONE_REGISTER = _X86 and _target_has_avx512()
+
+
 def _vector(width):
     return ir.VectorType(ir.DoubleType(), width)
 
