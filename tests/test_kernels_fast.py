@@ -247,3 +247,31 @@ def test_kernels_run_in_numbas_debugging_mode():
     for name, compiled in scope["runs"].items():
         np.testing.assert_allclose(python[name], np.asarray(compiled), rtol=1e-9,
                                    atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("features, one", [("+avx2,+fma,+avx512f", True),
+                                           ("+avx2,+fma,-avx512f", False),
+                                           ("+avx2,+fma", False)])
+def test_many_model_blocks_follow_numbas_target_features(features, one):
+    """The outer-form blocks hold 16 models where a vec8 is one register
+    (AVX-512) and 8 elsewhere, decided by the features numba compiles for
+    (``NUMBA_CPU_FEATURES`` when set, which also key numba's cache); in
+    this process, by the host's."""
+    import subprocess
+    import sys
+
+    from numba.core.codegen import get_host_cpu_features
+
+    from fastlr._kernels import dense, intrinsics
+
+    host = "+avx512f" in get_host_cpu_features().split(",")
+    if numba.config.CPU_FEATURES is None:
+        assert intrinsics.VEC8_IN_ONE_REGISTER == host
+    assert dense.BLOCK_MODELS == (16 if intrinsics.VEC8_IN_ONE_REGISTER else 8)
+    code = ("from fastlr._kernels import dense, intrinsics; "
+            "print(intrinsics.VEC8_IN_ONE_REGISTER, dense.BLOCK_MODELS)")
+    env = dict(os.environ, NUMBA_CPU_FEATURES=features)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [str(one), "16" if one else "8"]

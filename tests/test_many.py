@@ -121,7 +121,8 @@ def test_wide_stack_each_model_equals_the_model_trained_alone(name, folds):
     """From OUTER_MIN_MODELS binary models on, the dense stack takes the
     logits and the gradient in the outer-product form (vectors over models,
     padded lanes, blocks of six rows: 13 models in one block of 16 lanes,
-    21 in one of 16 and one of 8; chunks of 40 rows)."""
+    21 in one of 16 and one of 8, where BLOCK_MODELS is 16 (AVX-512; two
+    and three blocks of 8 elsewhere); chunks of 40 rows)."""
     from fastlr._kernels.dense import OUTER_MIN_MODELS
 
     X, y = make_data(6)
