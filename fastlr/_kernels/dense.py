@@ -51,15 +51,16 @@ for all its active models at once (:func:`chunk_logistic_many`): the
 chunk's rows are read for blocks of models, with several sums in registers,
 rather than once per model. From OUTER_MIN_MODELS models on, its logit and
 gradient phases are matrix products in the outer-product form
-(:func:`_logit_block`, :func:`_gradient_block`): per feature, each of six
-rows' elements is broadcast to the lanes of BLOCK_MODELS models' weights
-(logits) or residuals (gradient), in eight-lane vectors
-(:mod:`fastlr._kernels.intrinsics`), while the next six rows are
-prefetched. On 1M x 100 at 16 models this took the joint epoch from 4.0 to
-2.6 times one model's (two threads; 5.7 to 4.3 on one; measured side by
-side on an AVX-512 machine): the dot-product form (two rows by four models,
-vectorized over the features, as below OUTER_MIN_MODELS) summed each logit
-across four-lane registers and ran at about half the multiply-add rate.
+(:func:`_outer_block`): an element of X is broadcast to the lanes of
+BLOCK_MODELS models' weights (logits, six rows at a time, summed over the
+features) or residuals (gradient, six features at a time, summed over the
+rows), in eight-lane vectors (:mod:`fastlr._kernels.intrinsics`), while
+the next six rows are prefetched. On 1M x 100 at 16 models this took the
+joint epoch from 4.0 to 2.6 times one model's (two threads; 5.7 to 4.3 on
+one; measured side by side on an AVX-512 machine): the dot-product form
+(two rows by four models, vectorized over the features, as below
+OUTER_MIN_MODELS) summed each logit across four-lane registers and ran at
+about half the multiply-add rate.
 """
 
 import numpy as np
@@ -241,28 +242,27 @@ def chunk_softmax(X, y, sw, row_fold, fold, rows, nb, mean, U, C, track_loss, xc
                 gpart[c, j] += r * xc[j]
 
 
-#: Rows of a block of the many-model logits and gradient
-#: (:func:`_logit_block`, :func:`_gradient_block`).
-GRAD_ROWS = 6
+#: Sums of a block of the many-model outer form (:func:`_outer_block`): the
+#: logits of six rows, the gradient sums of six features.
+BLOCK_SUMS = 6
 
 #: From this many active models on, :func:`chunk_logistic_many` takes the
-#: logits and the gradient in the outer-product form (:func:`_logit_block`,
-#: :func:`_gradient_block`); below, a model's share of the padded lanes
-#: costs more than the form saves (1M x 100, epoch, minimums of 7 rounds in
-#: one process, outer form vs pairs: 0.84x at 8 models on two threads and
-#: 0.81x on one, 0.96x / 0.99x at 4, 1.32x / 1.02x at 2).
+#: logits and the gradient in the outer-product form (:func:`_outer_block`);
+#: below, a model's share of the padded lanes costs more than the form saves
+#: (1M x 100, epoch, minimums of 7 rounds in one process, outer form vs
+#: pairs: 0.84x at 8 models on two threads and 0.81x on one, 0.96x / 0.99x
+#: at 4, 1.32x / 1.02x at 2).
 OUTER_MIN_MODELS = 8
 
-#: Models of an outer-form block (:func:`_logit_block`,
-#: :func:`_gradient_block`): 16 where a :data:`vec8` is one register
-#: (AVX-512: 12 sums in 12 of its 32 registers); 8 on AVX2, whose 16
-#: registers cannot hold 16 models' 24 sums plus the weights: the compiled
-#: loops kept them on the stack, and blocks of 8 models (12 sums) ran the
-#: 16-model epoch in 0.66x the time on two threads and 0.85x on one (20k x
-#: 100 in cache, best of 4 alternating processes, with the prefetches moved
-#: out of the feature loop as in :func:`_logits_outer`: 210 vs 318 ms and
-#: 393 vs 461 ms per 1M rows); on 1M x 100 (two threads, out of cache)
-#: 0.84x (239 vs 283 ms, medians of 4 alternating processes).
+#: Models of an outer-form block (:func:`_outer_block`): 16 where a
+#: :data:`vec8` is one register (AVX-512: 12 sums in 12 of its 32 registers); 8
+#: on AVX2, whose 16 registers cannot hold 16 models' 24 sums plus the weights:
+#: the compiled loops kept them on the stack, and blocks of 8 models (12 sums)
+#: ran the 16-model epoch in 0.66x the time on two threads and 0.85x on one
+#: (20k x 100 in cache, best of 4 alternating processes, with the prefetches
+#: moved out of the feature loop as in :func:`_logits_outer`: 210 vs 318 ms and
+#: 393 vs 461 ms per 1M rows); on 1M x 100 (two threads, out of cache) 0.84x
+#: (239 vs 283 ms, medians of 4 alternating processes).
 BLOCK_MODELS = 16 if VEC8_IN_ONE_REGISTER else 8
 
 
@@ -293,68 +293,60 @@ def _fma_row(x, va, vb, ga, gb):
 
 
 @jit(inline=True)
-def _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, p):
-    """``Z[p + s Kp + t : ... + w] = sum_j x_s[j] * Ut[j Kp + t : ... + w]``
-    for the six rows ``i0 .. i5`` (s = 0 .. 5), ``w`` = 16 (``wide``) or 8
-    models: the 12 (or 6) sums stay in registers across the features, each
-    feature's element of a row is broadcast to the lanes. Each sum runs over
-    the features in order."""
-    n = X.shape[1]
-    a00 = vsplat8(0.0)
-    a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = a00
-    for j in range(n):
-        b = j * Kp + t
-        u0 = vload8(Ut, b)
-        u1 = vload8(Ut, b + 8) if wide else u0
-        a00, a01 = _fma_row(X[i0, j], u0, u1, a00, a01)
-        a10, a11 = _fma_row(X[i1, j], u0, u1, a10, a11)
-        a20, a21 = _fma_row(X[i2, j], u0, u1, a20, a21)
-        a30, a31 = _fma_row(X[i3, j], u0, u1, a30, a31)
-        a40, a41 = _fma_row(X[i4, j], u0, u1, a40, a41)
-        a50, a51 = _fma_row(X[i5, j], u0, u1, a50, a51)
-    w = 8 if wide else 0
-    # narrow: the second vector of a row is stored over its first, then the
-    # first again
-    for s, v0, v1 in ((0, a00, a01), (1, a10, a11), (2, a20, a21), (3, a30, a31),
-                      (4, a40, a41), (5, a50, a51)):
-        vstore8(Z, p + s * Kp + t + w, v1)
-        vstore8(Z, p + s * Kp + t, v0)
+def _outer_block(Xf, b0, b1, b2, b3, b4, b5, idx, mult, nk, V, Kp, out, p, stride,
+                 ns):
+    """``out[p + s stride + t] = sum_k a_s[k] * V[k Kp + t]`` for ``s < ns``
+    and every lane ``t < Kp``, where ``a_s[k] = Xf[b_s + idx[k] * mult]``
+    (``Xf`` is X, flat) and ``k`` runs from 0 to ``nk - 1``: six sums of
+    the models' lanes, ``w`` = BLOCK_MODELS lanes (or the last 8) at a
+    time. The six sums of ``w`` lanes (12 vectors, or 6) stay in registers
+    across ``k``; each ``a_s[k]`` is broadcast to the lanes: 12
+    multiply-adds per 2 loads and 6 broadcasts. Each lane's sum runs over
+    ``k`` in order. One product serves both phases of the outer form:
 
-
-@jit(inline=True)
-def _gradient_block(X, i0, i1, i2, i3, i4, i5, r, p, Kp, t, wide, first, Gt):
-    """``Gt[j, t:t + w] += sum_s x_s[j] * r[p + s Kp + t : ... + w]`` over the
-    six rows ``i0 .. i5``, for every feature j; ``w`` = 16 (``wide``) or 8
-    models; ``first``: ``=`` (the sum from zero) instead of ``+=``. The
-    residual vectors stay in registers across the features (12 of them for
-    16 models), each feature's element of a row is broadcast to the lanes:
-    12 multiply-adds per 2 loads, 2 stores and 6 broadcasts, no horizontal
-    sums. Each lane's sum runs over the rows in order."""
-    n = X.shape[1]
-    r00 = vload8(r, p + t)
-    r10 = vload8(r, p + Kp + t)
-    r20 = vload8(r, p + 2 * Kp + t)
-    r30 = vload8(r, p + 3 * Kp + t)
-    r40 = vload8(r, p + 4 * Kp + t)
-    r50 = vload8(r, p + 5 * Kp + t)
-    w = 8 if wide else 0
-    r01 = vload8(r, p + t + w)
-    r11 = vload8(r, p + Kp + t + w)
-    r21 = vload8(r, p + 2 * Kp + t + w)
-    r31 = vload8(r, p + 3 * Kp + t + w)
-    r41 = vload8(r, p + 4 * Kp + t + w)
-    r51 = vload8(r, p + 5 * Kp + t + w)
-    for j in range(n):
-        b = j * Kp + t
-        g0 = vsplat8(0.0) if first else vload8(Gt, b)
-        g1 = vsplat8(0.0) if first else vload8(Gt, b + w)
-        for x, ra, rb in ((X[i0, j], r00, r01), (X[i1, j], r10, r11),
-                          (X[i2, j], r20, r21), (X[i3, j], r30, r31),
-                          (X[i4, j], r40, r41), (X[i5, j], r50, r51)):
-            g0, g1 = _fma_row(x, ra, rb, g0, g1)
-        if wide:
-            vstore8(Gt, b + 8, g1)
-        vstore8(Gt, b, g0)
+    * logits (:func:`_logits_outer`): ``k`` a feature, ``b_s`` six rows'
+      starts, ``idx`` = 0 .. n - 1, ``mult`` 1, ``V`` the weights by feature
+      (``Ut``), ``out`` the (row, model) logits ``Z``;
+    * gradient (:func:`chunk_logistic_many`): ``k`` a row of the chunk,
+      ``b_s`` six features, ``idx`` the chunk's rows, ``mult`` n, ``V`` the
+      (row, model) residuals, ``out`` the (feature, model) sums ``Gt``.
+      With six features' sums in registers across the rows (before, six
+      rows' residuals stayed in registers and each feature's sums were
+      loaded and stored per block of rows; the same sums in the same order,
+      bit for bit) the 16-model epoch took 0.95x the time on one thread and
+      0.95x on two (20k x 100 in cache, best of 4 and 6 alternating
+      processes: 359 vs 377 and 190 vs 201 ms per 1M rows).
+    """
+    # unsigned offsets: a signed index that the compiler cannot prove
+    # non-negative gets numba's wraparound arithmetic, which took registers
+    # the sums need
+    c0, c1, c2 = np.uint64(b0), np.uint64(b1), np.uint64(b2)
+    c3, c4, c5 = np.uint64(b3), np.uint64(b4), np.uint64(b5)
+    t = 0
+    while t < Kp:
+        wide = BLOCK_MODELS == 16 and t + 16 <= Kp
+        a00 = vsplat8(0.0)
+        a01 = a10 = a11 = a20 = a21 = a30 = a31 = a40 = a41 = a50 = a51 = a00
+        for k in range(nk):
+            o = np.uint64(idx[k] * mult)
+            b = k * Kp + t
+            v0 = vload8(V, b)
+            v1 = vload8(V, b + 8) if wide else v0
+            a00, a01 = _fma_row(Xf[c0 + o], v0, v1, a00, a01)
+            a10, a11 = _fma_row(Xf[c1 + o], v0, v1, a10, a11)
+            a20, a21 = _fma_row(Xf[c2 + o], v0, v1, a20, a21)
+            a30, a31 = _fma_row(Xf[c3 + o], v0, v1, a30, a31)
+            a40, a41 = _fma_row(Xf[c4 + o], v0, v1, a40, a41)
+            a50, a51 = _fma_row(Xf[c5 + o], v0, v1, a50, a51)
+        w = 8 if wide else 0
+        # narrow: the second vector of a sum is stored over its first, then
+        # the first again
+        for s, v0, v1 in ((0, a00, a01), (1, a10, a11), (2, a20, a21), (3, a30, a31),
+                          (4, a40, a41), (5, a50, a51)):
+            if s < ns:
+                vstore8(out, p + s * stride + t + w, v1)
+                vstore8(out, p + s * stride + t, v0)
+        t += 8 + w
 
 
 @jit(inline=True)
@@ -459,9 +451,9 @@ def _logits_pairs(X, ids, rows, nb, U, Kp, Z):
 
 
 @jit(inline=True)
-def _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh):
-    """:func:`_logits_pairs` by :func:`_logit_block`, six rows by
-    BLOCK_MODELS models at a time, from ``Ut`` (n * Kp): the models' weights
+def _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh, cols):
+    """:func:`_logits_pairs` by :func:`_outer_block`, six rows at a time,
+    from ``Ut`` (n * Kp): the models' weights
     by feature, lanes past the models zero, rebuilt from ``U`` when
     ``fresh`` (its batch's first chunk on this thread). Before a block of
     rows, the next block's rows are prefetched, a cache line per eight
@@ -477,21 +469,21 @@ def _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh):
             for j in range(n):
                 Ut[j * Kp + t] = U[mm, j] if t < Ka else 0.0
     Xf = X.reshape(-1)
-    for q in range(0, nb, GRAD_ROWS):
+    for q in range(0, nb, BLOCK_SUMS):
         i0, i1, i2, i3, i4, i5 = _six_rows(rows, q, nb)
-        for h in range(q + GRAD_ROWS, min(q + 2 * GRAD_ROWS, nb)):
+        for h in range(q + BLOCK_SUMS, min(q + 2 * BLOCK_SUMS, nb)):
             for j in range(0, n, 8):
                 prefetch(Xf, rows[h] * n + j)
-        t = 0
-        while t < Kp:
-            wide = BLOCK_MODELS == 16 and t + 16 <= Kp
-            _logit_block(X, i0, i1, i2, i3, i4, i5, Ut, Kp, t, wide, Z, q * Kp)
-            t += 16 if wide else 8
+        # (a row past the chunk stands in as row q: its logits are stored
+        # in the scratch's spare rows and not used)
+        _outer_block(Xf, i0 * n, i1 * n, i2 * n, i3 * n, i4 * n, i5 * n, cols, 1, n,
+                     Ut, Kp, Z, q * Kp, Kp, BLOCK_SUMS)
 
 
 @jit()
 def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, C,
-                        track_loss, F, Z, R, P, Gt, Ut, fresh, gpart, spart, lpart):
+                        track_loss, F, Z, R, P, Gt, Ut, cols, fresh, gpart, spart,
+                        lpart):
     """Partial sums of one chunk for the binary models ``ids`` (the active
     ones, at least two) of a stack whose means all fold out
     (:func:`fastlr._kernels.update.can_fold_mean`): for each model ``mm`` of
@@ -501,9 +493,10 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     Rather than a pass over the chunk per model, the chunk's rows are read
     for blocks of models with many sums in registers. From
     OUTER_MIN_MODELS models on, the logits and the gradients are matrix
-    products in the outer form, six rows by BLOCK_MODELS models at a time
-    (:func:`_logits_outer`, :func:`_gradient_block`: per feature, a row's
-    element broadcast to the lanes of the models); below, the logits take
+    products in the outer form (:func:`_outer_block`: the logits of six
+    rows summed over the features, the gradient sums of six features summed
+    over the rows, an element of X broadcast to the lanes of the models);
+    below, the logits take
     two rows by four models, vectorized over the features
     (:func:`_logits_pairs`), and the gradients four rows by two models
     (:func:`_gradient_pairs`). Residuals and losses come from the
@@ -512,9 +505,10 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     the models hold zero residuals), else ``len(ids)``. ``mean`` (F, n) and
     ``stat`` (K,) the stack's standardizations (see :func:`epoch`). ``U``
     (K, n) raw-space weights, ``C`` (K,) biases on raw rows; float64
-    scratch: ``F`` (7, (CHUNK + GRAD_ROWS) * Kp), ``Z`` ((CHUNK +
-    GRAD_ROWS) * Kp), ``R`` (2, CHUNK), ``P`` (3, K), ``Gt`` and ``Ut`` (n
-    * Kp); ``fresh``: ``U`` changed since ``Ut`` was last filled from it.
+    scratch: ``F`` (7, (CHUNK + BLOCK_SUMS) * Kp), ``Z`` ((CHUNK +
+    BLOCK_SUMS) * Kp), ``R`` (2, CHUNK), ``P`` (3, K), ``Gt`` and ``Ut`` (n
+    * Kp); ``cols`` the int64 indices 0 .. n - 1; ``fresh``: ``U`` changed
+    since ``Ut`` was last filled from it.
     A model's sums are :func:`chunk_logistic`'s in another order: a model of
     such a stack equals the model trained alone to rounding, not bit for bit.
     """
@@ -525,7 +519,7 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
     if outer:
-        _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh)
+        _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh, cols)
     else:
         _logits_pairs(X, ids, rows, nb, U, Kp, Z)
     # phase B: residuals and losses of every pair, in loops without branches
@@ -597,10 +591,6 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     for q in range(nb):
         for t in range(Ka, Kp):
             r[q * Kp + t] = 0.0
-    # the rows that complete the last block of GRAD_ROWS add nothing
-    nr = (nb + GRAD_ROWS - 1) // GRAD_ROWS * GRAD_ROWS
-    for p in range(L, nr * Kp):
-        r[p] = 0.0
     # each model's sums over the rows, in row order, four models' lanes at
     # a time (a strided scalar sum per model took about a tenth of the
     # chunk at 16 models); lanes past the models read the next row's (or
@@ -633,15 +623,14 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
             for j in range(n):
                 gpart[mm, j] -= mu[j] * spart[mm]
         return
-    # six rows by BLOCK_MODELS (or 8) models
-    for q in range(0, nb, GRAD_ROWS):
-        i0, i1, i2, i3, i4, i5 = _six_rows(rows, q, nb)
-        t = 0
-        while t < Kp:
-            wide = BLOCK_MODELS == 16 and t + 16 <= Kp
-            _gradient_block(X, i0, i1, i2, i3, i4, i5, r, q * Kp, Kp, t, wide, q == 0,
-                            Gt)
-            t += 16 if wide else 8
+    # six features at a time, over the chunk's rows (a feature past n
+    # stands in as the last one and is not stored)
+    Xf = X.reshape(-1)
+    for j in range(0, n, BLOCK_SUMS):
+        last = n - 1
+        _outer_block(Xf, j, min(j + 1, last), min(j + 2, last), min(j + 3, last),
+                     min(j + 4, last), min(j + 5, last), rows, n, nb, r, Kp, Gt,
+                     j * Kp, Kp, min(BLOCK_SUMS, n - j))
     # out of the (feature, model) layout, the mean folded out
     for t in range(Ka):
         mm = ids[t]
@@ -693,12 +682,13 @@ def chunk_plan(mean, scale, stat, active, softmax):
 
 @jit()
 def chunk_scratch(K, k, n, many):
-    """The float64 scratch of :func:`chunk_sums` for a stack of K models of
-    k rows and n features."""
+    """The scratch of :func:`chunk_sums` for a stack of K models of k rows
+    and n features: float64 arrays, and the column indices 0 .. n - 1."""
     Kp = lanes(K) if many else 0
-    return (np.empty((7, (CHUNK + GRAD_ROWS) * Kp)), np.empty((CHUNK + GRAD_ROWS) * Kp),
+    return (np.empty((7, (CHUNK + BLOCK_SUMS) * Kp)), np.empty((CHUNK + BLOCK_SUMS) * Kp),
             np.empty((8, CHUNK)), np.empty((3, K if many else 0)), np.empty(n * Kp),
-            np.empty(n * Kp), np.empty(n), np.empty(k), np.empty(6))
+            np.empty(n * Kp), np.empty(n), np.empty(k), np.empty(6),
+            np.arange(n if many else 0))
 
 
 @jit(inline=True)
@@ -718,13 +708,13 @@ def chunk_sums(X, y, sw, models, center, ids, many, softmax, track_loss, rows, n
     loss-and-gradient pass of a stack (:func:`loss_grad_many`)."""
     mean, scale, stat, hyper, fold, row_fold, active = models
     K, k, n = U.shape
-    Fk, Zk, F, Pk, Gk, Uk, xc, z, o6 = scratch
+    Fk, Zk, F, Pk, Gk, Uk, xc, z, o6, cols = scratch
     if many:
         # binary: k = 1, and the reshapes keep the arrays C-contiguous
         # (a slice [:, 0] would not be, and would not vectorize)
         chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat,
                             U.reshape((K, n)), C.reshape(K), track_loss,
-                            Fk, Zk, F, Pk, Gk, Uk, fresh,
+                            Fk, Zk, F, Pk, Gk, Uk, cols, fresh,
                             gq.reshape((K, n)), sq.reshape(K), lq)
         return
     for t in range(ids.shape[0]):
