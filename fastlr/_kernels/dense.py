@@ -453,9 +453,9 @@ def _logits_pairs(X, ids, rows, nb, U, Kp, Z):
 @jit(inline=True)
 def _logits_outer(X, ids, rows, nb, U, Kp, Z, Ut, fresh, cols):
     """:func:`_logits_pairs` by :func:`_outer_block`, six rows at a time,
-    from ``Ut`` (n * Kp): the models' weights
-    by feature, lanes past the models zero, rebuilt from ``U`` when
-    ``fresh`` (its batch's first chunk on this thread). Before a block of
+    from ``Ut`` (n * Kp): the models' weights by feature, lanes past the
+    models zero, rebuilt from ``U`` when ``fresh`` (its batch's first chunk
+    on this thread); ``cols`` the indices 0 .. n - 1. Before a block of
     rows, the next block's rows are prefetched, a cache line per eight
     features: six rows at once stream in from memory 2.2x slower without it
     (one thread, 16 models). Issued inside the block's loop over the
@@ -496,9 +496,8 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     products in the outer form (:func:`_outer_block`: the logits of six
     rows summed over the features, the gradient sums of six features summed
     over the rows, an element of X broadcast to the lanes of the models);
-    below, the logits take
-    two rows by four models, vectorized over the features
-    (:func:`_logits_pairs`), and the gradients four rows by two models
+    below, the logits take two rows by four models, vectorized over the
+    features (:func:`_logits_pairs`), and the gradients four rows by two models
     (:func:`_gradient_pairs`). Residuals and losses come from the
     vectorized exp over the chunk x models. The (row, model) arrays have
     ``Kp`` columns: ``lanes(len(ids))`` for the outer form (the lanes past
