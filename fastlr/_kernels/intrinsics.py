@@ -388,10 +388,16 @@ vadd = _lanes_op(2, lambda b, x, y: b.fadd(x, y), """``a + b`` lane by lane.""")
 vabs = _lanes_op(1, lambda b, x: _llvm_call(b, "fabs", x),
                  """``|a|`` lane by lane.""")
 
-vmax = _lanes_op(2, lambda b, x, y: b.select(b.fcmp_ordered(">", y, x), y, x),
-                 """``b`` where ``b > a``, else ``a``, lane by lane (one ``maxpd``):
-                 a NaN in ``b`` leaves ``a``, as ``np.fmax(a, b)`` does for a
-                 non-NaN ``a``.""")
+vmax = _lanes_op(2, lambda b, x, y: _llvm_call(b, "maxnum", x, y),
+                 """The larger of ``a`` and ``b`` lane by lane (``llvm.maxnum``):
+                 a NaN in one leaves the other, as ``np.fmax``. Written as a
+                 compare and a select instead, ``a[j] = vmax(a[j], b)``
+                 compiled to a masked store of the lanes where ``b`` is
+                 larger (``vmaskmovpd``, slow on AMD cores): the validation
+                 pass (:func:`fastlr._kernels.stats.moment_sums`) took 0.88
+                 ns per element of X in cache against 0.55 with this, and on
+                 1M x 100 float64 1.41 floors against 0.80 on two threads,
+                 2.31 against 1.27 on one (Zen 3).""")
 
 
 # --------------------------------------------------------------------------
@@ -460,7 +466,7 @@ def _python_twins():
                  cycles=time.perf_counter_ns, prefetch=nothing, prefetch_l2=nothing,
                  vfma=lambda a, b, c: a * b + c, vmul=lambda a, b: a * b,
                  vadd=lambda a, b: a + b, vabs=np.abs,
-                 vmax=lambda a, b: np.where(b > a, b, a))
+                 vmax=np.fmax)
     twins.update(zip(("vload", "vstore", "vsplat"), lanes_io(4), strict=True))
     twins.update(zip(("vload8", "vstore8", "vsplat8"), lanes_io(8), strict=True))
     return twins
