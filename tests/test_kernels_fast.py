@@ -13,10 +13,12 @@ from fastlr import _dispatch, reference
 from fastlr._dispatch import as_data
 from fastlr._kernels import scalar
 from fastlr._kernels.intrinsics import (
+    vabs,
     vadd,
     vfma,
     vload,
     vload8,
+    vmax,
     vmul,
     vsplat,
     vsplat8,
@@ -82,6 +84,27 @@ def test_four_and_eight_lanes_round_as_scalar_code(dtype):
     _lanes_by_scalars(a, b, c, want)
     np.testing.assert_array_equal(out4, want)
     np.testing.assert_array_equal(out8, want)
+
+
+@numba.njit(error_model="numpy")
+def _running_max(acc, x):
+    """``acc[j] = vmax(acc[j], |x[j]|)`` in four-lane vectors, as the
+    statistics passes update their largest ``|x|``."""
+    for i in range(0, x.shape[0], 4):
+        vstore(acc, i, vmax(vload(acc, i), vabs(vload(x, i))))
+
+
+def test_vmax_is_fmax():
+    """``vmax`` (``llvm.maxnum``) is ``np.fmax`` (as its Python twin): a NaN
+    in either operand leaves the other, so a NaN in X never becomes the
+    largest ``|x|`` (the sums catch it instead)."""
+    nan, inf = np.nan, np.inf
+    acc = np.array([0.0, 1.0, nan, 2.0, 5.0, nan, -0.0, 3.0])
+    x = np.array([-2.0, nan, 4.0, -inf, 1e-300, nan, 0.0, -3.0])
+    want = np.fmax(acc, np.abs(x))
+    got = acc.copy()
+    _running_max(got, x)
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("m, block", [(1000, 20), (1001, 20), (7, 3), (5, 5), (5, 1)])
