@@ -396,8 +396,9 @@ vmax = _lanes_op(2, lambda b, x, y: _llvm_call(b, "maxnum", x, y),
                  larger (``vmaskmovpd``, slow on AMD cores): the validation
                  pass (:func:`fastlr._kernels.stats.moment_sums`) took 0.88
                  ns per element of X in cache against 0.55 with this, and on
-                 1M x 100 float64 1.41 floors against 0.80 on two threads,
-                 2.31 against 1.27 on one (Zen 3).""")
+                 1M x 100 float64 (two threads, both versions alternating in
+                 one process) 1.08 and 1.11 floors against 0.85 and 0.80
+                 (Zen 3).""")
 
 
 # --------------------------------------------------------------------------
