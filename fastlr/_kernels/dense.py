@@ -31,10 +31,10 @@ B. e = exp(-|z|) by a polynomial, residual r = sigmoid(z) - y, and the row
    loss softplus(t) = log1p(e) + max(t, 0), t = z if y = 0 else -z;
 C. g += r * (x - mean), four rows at a time (register blocking).
 
-While phase A reads its row k, the chunk asks L2 for row k of the chunk
-AHEAD_CHUNKS later in the visiting order
-(:func:`fastlr._kernels.predict.ask_row`), so that memory keeps streaming
-while the chunk computes.
+Meanwhile the chunk asks L2 for the rows of the chunk AHEAD_CHUNKS later
+in the visiting order, half during phase A and half during phase C
+(:func:`fastlr._kernels.predict.ask_share`), so that memory keeps
+streaming while the chunk computes.
 
 Subtracting the mean inside the loops (rather than folding it into the
 bias) keeps the arithmetic as accurate as on a standardized copy of X, even
@@ -62,7 +62,7 @@ one; measured side by side on an AVX-512 machine): the dot-product form
 OUTER_MIN_MODELS) summed each logit across four-lane registers and ran at
 about half the multiply-add rate.
 The many-model chunk asks for the chunk AHEAD_CHUNKS later during its
-gradient phase (:func:`_ask_share`), not during its logits.
+gradient phase (:func:`fastlr._kernels.predict.ask_share`), not during its logits.
 """
 
 import numpy as np
@@ -80,7 +80,7 @@ from .intrinsics import (
     vstore8,
 )
 from .jit import jit
-from .predict import add_rows, ask_row
+from .predict import add_rows, ask_row, ask_share
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
 from .team import (
     CHUNK,
@@ -154,9 +154,9 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
             count += 1.0
     # phase A: logits (one row at a time measured faster than four here)
     Xf = X.reshape(-1)
+    half = na // 2
     for k in range(nb):
-        if k < na:
-            ask_row(Xf, n, ahead[k])
+        ask_share(Xf, n, ahead, half, k, nb)
         i = rows[k]
         acc = c
         if center:
@@ -179,7 +179,7 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
     # phase C: gradient, four rows at a time
     for j in range(n):
         gpart[j] = 0.0
-    add_rows(gpart, X, rows, 0, r, nb, mean, center)
+    add_rows(gpart, X, rows, 0, r, nb, mean, center, ahead, half, na)
     sr = 0.0
     sl = 0.0
     sb = 0.0
@@ -352,28 +352,11 @@ def _outer_block(Xf, b0, b1, b2, b3, b4, b5, idx, mult, nk, V, Kp, out, p, strid
 
 
 @jit(inline=True)
-def _ask_share(Xf, n, ahead, na, b, nblocks):
-    """Ask L2 for block ``b``'s share of the rows ``ahead[:na]``
-    (:func:`fastlr._kernels.predict.ask_row`; ``Xf`` is X, flat, of ``n``
-    columns), the rows spread evenly over ``nblocks`` blocks. The many-model
-    chunk asks for the chunk AHEAD_CHUNKS later during its gradient phase,
-    which reads only rows already in cache. Before, only the logit phase
-    brought rows in, faster than one core streams them, and it took about
-    twice the gradient phase's time for the same multiply-adds (cycle
-    counters, one thread). On 1M x 100 float64, 16 models, batch 256, the
-    epoch took 0.93x the time on one thread and 0.94x on two (medians of 12
-    rounds alternating in one process; 0.85-0.94x in three other runs), 0.94x
-    at 4 models; no change at 32. Asking during the logit phase as well
-    measured no better."""
-    for h in range(b * na // nblocks, (b + 1) * na // nblocks):
-        ask_row(Xf, n, ahead[h])
-
-
-@jit(inline=True)
 def _gradient_pairs(X, rows, nb, r, Kp, ids, gpart, ahead, na):
     """``gpart[ids[t]] = sum_q r[q Kp + t] x_q`` over the chunk's rows,
     four rows by two models at a time, vectorized over the features;
-    meanwhile the rows ``ahead[:na]`` are asked for (:func:`_ask_share`)."""
+    meanwhile the rows ``ahead[:na]`` are asked for
+    (:func:`fastlr._kernels.predict.ask_share`)."""
     n = X.shape[1]
     Ka = ids.shape[0]
     Xf = X.reshape(-1)
@@ -383,7 +366,7 @@ def _gradient_pairs(X, rows, nb, r, Kp, ids, gpart, ahead, na):
         for j in range(n):
             gpart[mm, j] = 0.0
     for q in range(0, nb, 4):
-        _ask_share(Xf, n, ahead, na, q // 4, nblocks)
+        ask_share(Xf, n, ahead, na, q // 4, nblocks)
         i0 = rows[q]
         i1 = rows[q + 1] if q + 1 < nb else i0
         i2 = rows[q + 2] if q + 2 < nb else i0
@@ -532,7 +515,7 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     BLOCK_SUMS) * Kp), ``R`` (2, CHUNK), ``P`` (3, K), ``Gt`` and ``Ut`` (n
     * Kp); ``cols`` the int64 indices 0 .. n - 1; ``fresh``: ``U`` changed
     since ``Ut`` was last filled from it; ``ahead[:na]`` the rows to ask
-    for during the gradient phase (:func:`_ask_share`).
+    for during the gradient phase (:func:`fastlr._kernels.predict.ask_share`).
     A model's sums are :func:`chunk_logistic`'s in another order: a model of
     such a stack equals the model trained alone to rounding, not bit for bit.
     """
@@ -652,7 +635,7 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     Xf = X.reshape(-1)
     nblocks = (n + BLOCK_SUMS - 1) // BLOCK_SUMS
     for j in range(0, n, BLOCK_SUMS):
-        _ask_share(Xf, n, ahead, na, j // BLOCK_SUMS, nblocks)
+        ask_share(Xf, n, ahead, na, j // BLOCK_SUMS, nblocks)
         last = n - 1
         _outer_block(Xf, j, min(j + 1, last), min(j + 2, last), min(j + 3, last),
                      min(j + 4, last), min(j + 5, last), rows, n, nb, r, Kp, Gt,
