@@ -217,13 +217,70 @@ def test_a_thread_leaves_only_if_another_stays():
 def test_a_thread_that_mostly_waits_retires():
     """retire(): a wait of RETIRE_YIELDS yields (times the tail's scale), or
     more than RETIRE_CYCLES cycles of waiting that are over half the
-    thread's time in the epoch; neither alone below those."""
+    thread's time in the epoch; neither alone below those. It says which:
+    the first is LEFT_WAIT (the thread joins again later), the second
+    LEFT_IDLE, whatever the last wait."""
     C = team.RETIRE_CYCLES
-    assert team.retire(team.RETIRE_YIELDS * 3, 3, 0, 1)
-    assert not team.retire(team.RETIRE_YIELDS * 3 - 1, 3, 0, 1)
-    assert team.retire(0, 1, C + 1, 2 * C)          # waited over half the time
-    assert not team.retire(0, 1, C + 1, 3 * C)      # a third of it
-    assert not team.retire(0, 1, C // 2, C // 2 + 1)  # too little to judge
+    assert team.retire(team.RETIRE_YIELDS * 3, 3, 0, 1) == team.LEFT_WAIT
+    assert team.retire(team.RETIRE_YIELDS * 3 - 1, 3, 0, 1) == 0
+    assert team.retire(0, 1, C + 1, 2 * C) == team.LEFT_IDLE   # over half the time
+    assert team.retire(team.RETIRE_YIELDS, 1, C + 1, 2 * C) == team.LEFT_IDLE
+    assert team.retire(0, 1, C + 1, 3 * C) == 0      # a third of it
+    assert team.retire(0, 1, C // 2, C // 2 + 1) == 0  # too little to judge
+
+
+def _leaving_team(helper_results, main_waits_for_calls):
+    """Run a Python kernel on a team of two: the helper thread's calls
+    return ``helper_results`` in turn (then 0: stayed to the end); the
+    caller's waits until the helper has been called ``main_waits_for_calls``
+    times (at most 10 s), then returns 0. Returns the helper's call count."""
+    main = threading.get_ident()
+    calls = []
+
+    def kernel():
+        if threading.get_ident() != main:
+            calls.append(1)
+            k = len(calls) - 1
+            return helper_results[k] if k < len(helper_results) else (0, 0.0)
+        deadline = time.monotonic() + 10
+        while len(calls) < main_waits_for_calls and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return 0, 0.0
+
+    team.run(2, kernel, (), team.control())
+    return len(calls)
+
+
+def test_a_thread_that_left_after_a_long_wait_joins_again():
+    """A thread whose kernel left the team after one long wait (LEFT_WAIT)
+    joins it again while the epoch goes on, after a pause that doubles each
+    time: on a machine busy for a moment, the epoch went on at one thread's
+    speed to its end."""
+    left = (team.LEFT_WAIT, 0.0)
+    assert _leaving_team([left, left], 3) == 3
+
+
+def test_a_thread_that_mostly_waited_stays_out():
+    """LEFT_IDLE (the cores stay busy with other work): no second call."""
+    assert _leaving_team([(team.LEFT_IDLE, 0.0)], 2) == 1
+
+
+def test_no_thread_joins_an_epoch_that_has_ended():
+    """A thread that left after a long wait does not join again once another
+    thread's kernel has returned without leaving (every task is claimed):
+    the caller's kernel returns at once, the helper's leaves after it."""
+    main = threading.get_ident()
+    calls = []
+
+    def kernel():
+        if threading.get_ident() == main:
+            return 0, 0.0
+        calls.append(1)
+        time.sleep(0.2)
+        return team.LEFT_WAIT, 0.0
+
+    team.run(2, kernel, (), team.control())
+    assert len(calls) == 1
 
 
 def test_busy_cores_give_the_one_thread_result(busy_cores):

@@ -86,13 +86,12 @@ from .team import (
     CHUNK,
     DONE,
     TAIL_PARTS,
-    claim,
     claim_part,
+    claim_turn,
     finish_part,
     finish_task,
     is_open,
     join,
-    leave,
     open_batch,
     tasks,
     wait_turn,
@@ -830,8 +829,11 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         on (the last column is the caller's, see
         :meth:`fastlr._dispatch.Data.epoch_runner`).
 
-    Returns the sum of the elements read ahead while waiting (meaningless;
-    returned so that the compiler keeps the reads).
+    Returns why this thread left the team before the epoch's tasks ran out
+    (:data:`fastlr._kernels.team.LEFT_WAIT` or ``LEFT_IDLE``; 0 if it did
+    not: see :func:`fastlr._kernels.team.run`), and the sum of the elements
+    read ahead while waiting (meaningless; returned so that the compiler
+    keeps the reads).
     """
     m, n = X.shape
     mean, scale, stat, hyper, fold, row_fold, active = models
@@ -862,13 +864,12 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     # a full batch's tail (not the last batch's, which is direct when it has
     # one chunk) can be taken apart by the thread that waits for the next
     shared = not solo and nch >= 2
-    task = np.empty(6, dtype=np.int64)
+    task = np.zeros(6, dtype=np.int64)
     touched = 0.0
     clock = join(ctl)
-    waited = False   # the last wait was long: leave the team if it goes on
-    while not (waited and leave(ctl)) and claim(ctl, ntasks, nch, batch_size, m,
-                                                 task):
-        waited = False
+    waited = 0   # the last wait was long (why): leave the team if it goes on
+    while claim_turn(ctl, waited, ntasks, nch, batch_size, m, task):
+        waited = 0
         kb, ci, p0, nb, end = task[0], task[1], task[3], task[4], task[5]
         rows_at(blocks, block, p0, nb, rows)
         pa = p0 + AHEAD_CHUNKS * CHUNK
@@ -890,12 +891,12 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
                 turn = wait_turn(ctl, kb * nch, clock, 4 * K - 3, DONE)
                 if turn < 0:
                     break
-                waited = turn > 0
+                waited = turn
                 _tail(ctl, kb - 1, nch, False, opt, models, state, team, local)
             turn = wait_turn(ctl, kb, clock, 4 * K - 3)
             if turn < 0:
                 break
-            waited = waited or turn > 0
+            waited = max(waited, turn)
         # one thread alone (no slots) adds each chunk as it goes; a team
         # parks it in its slot, and the batch's last chunk adds them all:
         # the same additions in the same order either way
@@ -915,7 +916,7 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             continue
         # the batch's last chunk: its tail (shared with a waiting thread)
         _tail(ctl, kb, end - kb * nch, direct, opt, models, state, team, local)
-    return touched
+    return max(0, -task[0]), touched
 
 
 @jit(inline=True)

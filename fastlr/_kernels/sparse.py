@@ -1274,7 +1274,8 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     last (its seat), and takes the other when nobody has: so each half
     stays on one core while both threads run, and one thread alone, or one
     left after the other was descheduled (:func:`fastlr._kernels.team.leave`),
-    does both.
+    does both. Returns why this thread left the team before the epoch's end
+    (0 if it did not; and 0.0), as :func:`fastlr._kernels.dense.epoch` does.
 
     ``team`` is ``(rows, R, Lr, sb, Z, F, claims, ctl)``: per half the rows
     of its batch (2, nb) int64; the residuals (nb,), per-position losses
@@ -1296,14 +1297,18 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     hold = fold[0]
     clock = join(ctl)
     seat = fetch_add(claims, LEAN_PARTS * CLAIM_SLOT, 1)
-    waited = False   # the last wait was long: leave the team if it goes on
+    waited = 0   # the last wait was long (why): leave the team if it goes on
+    left = 0
     for kb in range(nbatch + 1):
-        if load_acquire(ctl, ABORT) != 0 or (waited and leave(ctl)):
+        if load_acquire(ctl, ABORT) != 0:
+            break
+        if waited > 0 and leave(ctl):
+            left = waited
             break
         turn = wait_turn(ctl, kb, clock, LEAN_WAIT_SCALE)
         if turn < 0:   # the team aborted
             break
-        waited = turn > 0
+        waited = turn
         start = kb * batch_size
         bsz = min(batch_size, m - start)
         for r in range(LEAN_PARTS):
@@ -1327,3 +1332,4 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
                               opt.track_loss, F, R, Lr)
                     lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
                 open_batch(ctl, kb + 1)
+    return left, 0.0

@@ -38,7 +38,10 @@ than half its time in the epoch waiting (RETIRE_CYCLES), leaves the team
 between two tasks (:func:`leave`) if another thread that has started stays in it,
 so on a busy machine an epoch goes on at one thread's speed instead of
 waiting at every batch for a descheduled thread; the remaining threads
-claim every task left, and the sums keep their order. A thread that fails
+claim every task left, and the sums keep their order. A thread that left
+after one long wait joins again a little later (:func:`run`: the load may
+have been brief), as a thread that starts late does; one that mostly
+waited stays out of the epoch. A thread that fails
 sets the abort flag (:func:`abort`), which makes every waiting thread
 return; the caller then raises the failure.
 """
@@ -85,6 +88,19 @@ SPIN_YIELD = 200
 #: docstring). On an idle machine a batch opens within a few hundred polls.
 RETIRE_YIELDS = 16
 
+#: Seconds after which a thread that left the team after one long wait
+#: (LEFT_WAIT) joins it again while the epoch goes on (:func:`run`; doubled
+#: at each further leave in one epoch). Such a wait also happens on a
+#: machine that is busy only for a moment (16 yields took about 90 us on
+#: an idle Zen 3 core): in 2 to 3 of 6 one-epoch ``train`` calls on 1M x
+#: 100 (machine at load 0.5-1), one thread left and the epoch went on at
+#: one thread's speed to its end, 1.3-1.6x the time of the calls whose
+#: threads both stayed. A thread that mostly waited (LEFT_IDLE) does not
+#: join again: with two such processes on 2 cores (P14), threads that also
+#: joined again after it stayed about 6 ms each time, waiting, before they
+#: left again, 7 times an epoch.
+REJOIN_SECONDS = 0.001
+
 #: Cycles of waiting (the cycle counter: about 3.4 ms at 2.45 GHz) after
 #: which a thread that has also spent more than half of its time in the
 #: epoch waiting leaves the team. On a machine whose cores are all busy with
@@ -95,6 +111,14 @@ RETIRE_YIELDS = 16
 #: processes on 2 cores, an auto fit on 1M x 100 with a 2-thread SGD epoch
 #: took 6.8x the time of a 1-thread one before this rule.
 RETIRE_CYCLES = 1 << 23
+
+#: Why a thread left the team (:func:`retire`; a kernel run by :func:`run`
+#: returns it first, 0 when it stayed to the end): one long wait (the thread
+#: waited for was not running for a while: a brief load, and :func:`run`
+#: lets the thread join again), or mostly waiting (the cores stay busy with
+#: other work: it stays out of this epoch).
+LEFT_WAIT = 1
+LEFT_IDLE = 2
 
 # --------------------------------------------------------------------------
 # kernel side
@@ -160,12 +184,14 @@ def wait_open(ctl, k, slot):
 
 @jit(inline=True)
 def retire(yields, scale, waiting, elapsed):
-    """Whether a thread should leave the team after a wait of ``yields``
-    yields (``scale`` times RETIRE_YIELDS is long: a batch's serial tail
-    grows with its models), having waited ``waiting`` of the ``elapsed``
-    cycles since it joined (RETIRE_CYCLES)."""
-    return yields >= RETIRE_YIELDS * scale or (waiting > RETIRE_CYCLES
-                                              and 2 * waiting > elapsed)
+    """Whether a thread should leave the team, and why: LEFT_IDLE if it has
+    waited ``waiting`` of the ``elapsed`` cycles since it joined, over
+    RETIRE_CYCLES and half of them; else LEFT_WAIT after a wait of
+    ``yields`` yields (``scale`` times RETIRE_YIELDS is long: a batch's
+    serial tail grows with its models); else 0 (stay)."""
+    if waiting > RETIRE_CYCLES and 2 * waiting > elapsed:
+        return LEFT_IDLE
+    return LEFT_WAIT if yields >= RETIRE_YIELDS * scale else 0
 
 
 @jit(inline=True)
@@ -183,16 +209,16 @@ def join(ctl):
 @jit(inline=True)
 def wait_turn(ctl, k, clock, scale, slot=OPEN):
     """:func:`wait_open` for batch (or phase) ``k``, timed into ``clock``
-    (from :func:`join`): -1 if the team aborted, 1 if the thread should
-    leave the team after this task (:func:`retire`, ``scale`` as there),
-    else 0."""
+    (from :func:`join`): -1 if the team aborted, LEFT_WAIT or LEFT_IDLE if
+    the thread should leave the team after this task (:func:`retire`,
+    ``scale`` as there), else 0."""
     before = cycles()
     yields = wait_open(ctl, k, slot)
     if yields < 0:
         return -1
     now = cycles()
     clock[1] += now - before
-    return 1 if retire(yields, scale, clock[1], now - clock[0]) else 0
+    return retire(yields, scale, clock[1], now - clock[0])
 
 
 @jit(inline=True)
@@ -204,6 +230,18 @@ def leave(ctl):
         return True
     fetch_add(ctl, MEMBERS, 1)
     return False
+
+
+@jit(inline=True)
+def claim_turn(ctl, waited, ntasks, nch, batch_size, m, task):
+    """:func:`claim` the next task, unless :func:`wait_turn` told the thread
+    to leave (``waited``: LEFT_WAIT or LEFT_IDLE) and it leaves the team
+    (:func:`leave`): then False with ``task[0] = -waited``, and the kernel
+    returns why it left (:func:`run`)."""
+    if waited > 0 and leave(ctl):
+        task[0] = -waited
+        return False
+    return claim(ctl, ntasks, nch, batch_size, m, task)
 
 
 @jit(inline=True)
@@ -311,18 +349,36 @@ def threads(n_threads=None):
     return max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
 
 
+def _rejoins(result):
+    """Whether a kernel's result says that its thread left the team after
+    one long wait (LEFT_WAIT), to join again (see :func:`run`)."""
+    return isinstance(result, tuple) and result[0] == LEFT_WAIT
+
+
 def run(n, kernel, args, ctl=None):
     """Run ``kernel(*args)`` on ``n`` threads, this one included; return
     when all are done. A thread that fails aborts the team through ``ctl``
-    at once (the others stop waiting for it), and the failure is raised."""
+    at once (the others stop waiting for it), and the failure is raised.
+
+    A ``kernel`` whose thread left the team while tasks remained
+    (:func:`leave`) returns a tuple whose first item says why (LEFT_WAIT,
+    LEFT_IDLE; 0 otherwise). After one long wait the thread joins again
+    after REJOIN_SECONDS, twice as long after each further leave, unless
+    the epoch ended meanwhile (a thread's kernel returned without leaving:
+    every task is then claimed)."""
+    ended = threading.Event()
 
     def guarded():
+        pause = REJOIN_SECONDS
         try:
-            kernel(*args)
+            while _rejoins(kernel(*args)) and not ended.wait(pause):
+                pause *= 2
         except BaseException:
             if ctl is not None:
                 abort(ctl)
             raise
+        finally:
+            ended.set()
 
     others = _helpers(guarded, n - 1)
     error = None
