@@ -265,6 +265,31 @@ def test_a_thread_that_mostly_waited_stays_out():
     assert _leaving_team([(team.LEFT_IDLE, 0.0)], 2) == 1
 
 
+def test_a_thread_that_stays_out_does_not_end_the_epoch():
+    """A thread leaving for having mostly waited (LEFT_IDLE) does not tell a
+    thread that left after a long wait that the epoch has ended: only a
+    kernel that returns without leaving does (every task claimed)."""
+    main = threading.get_ident()
+    calls = []
+    helper_done = threading.Event()
+
+    def kernel():
+        if threading.get_ident() != main:
+            time.sleep(0.05)
+            helper_done.set()
+            return team.LEFT_IDLE, 0.0
+        calls.append(1)
+        if len(calls) == 1:
+            return team.LEFT_WAIT, 0.0
+        if len(calls) == 2:
+            helper_done.wait(10)
+            return team.LEFT_WAIT, 0.0
+        return 0, 0.0
+
+    team.run(2, kernel, (), team.control())
+    assert len(calls) == 3
+
+
 def test_no_thread_joins_an_epoch_that_has_ended():
     """A thread that left after a long wait does not join again once another
     thread's kernel has returned without leaving (every task is claimed):

@@ -349,10 +349,10 @@ def threads(n_threads=None):
     return max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
 
 
-def _rejoins(result):
-    """Whether a kernel's result says that its thread left the team after
-    one long wait (LEFT_WAIT), to join again (see :func:`run`)."""
-    return isinstance(result, tuple) and result[0] == LEFT_WAIT
+def _why_left(result):
+    """Why a kernel's thread left the team, from its result (see
+    :func:`run`): LEFT_WAIT, LEFT_IDLE, or 0 (it did not)."""
+    return result[0] if isinstance(result, tuple) else 0
 
 
 def run(n, kernel, args, ctl=None):
@@ -371,14 +371,16 @@ def run(n, kernel, args, ctl=None):
     def guarded():
         pause = REJOIN_SECONDS
         try:
-            while _rejoins(kernel(*args)) and not ended.wait(pause):
+            while (why := _why_left(kernel(*args))) == LEFT_WAIT \
+                    and not ended.wait(pause):
                 pause *= 2
+            if not why:
+                ended.set()   # every task is claimed
         except BaseException:
+            ended.set()
             if ctl is not None:
                 abort(ctl)
             raise
-        finally:
-            ended.set()
 
     others = _helpers(guarded, n - 1)
     error = None
