@@ -77,7 +77,7 @@ KERNELS = {
 
 #: :meth:`Data.decision`'s ``link`` names, as the kernels' codes.
 LINKS = {"logits": predict.LINK_NONE, "sigmoid": predict.LINK_SIGMOID,
-         "softmax": predict.LINK_SOFTMAX}
+         "softmax": predict.LINK_SOFTMAX, "proba": predict.LINK_PROBA}
 
 
 def loss_code(softmax):
@@ -158,18 +158,22 @@ class Data:
         ``link="sigmoid"`` (k = 1) or ``"softmax"`` turns each row's logits
         into probabilities in the same pass, exactly as
         ``predict.sigmoid_array`` / ``predict.softmax_rows`` would on the
-        returned logits. X whose finiteness was not checked
-        (``as_data(X, check=False)``) is checked here, only when a logit is
-        NaN or infinite: the same error as :func:`check_finite`, after a
-        pass that changed nothing but the new output array (rows counted
-        from ``row0``: X a block of rows of a larger X).
+        returned logits; ``"proba"`` (k = 1) returns the binary model's
+        ``(m, 2)`` class probabilities ``1 - p, p`` (``p`` as ``"sigmoid"``
+        gives it, ``1 - p`` as NumPy computes it in the output's dtype).
+        X whose finiteness was not checked (``as_data(X, check=False)``) is
+        checked here, only when a logit is NaN or infinite: the same error
+        as :func:`check_finite`, after a pass that changed nothing but the
+        new output array (rows counted from ``row0``: X a block of rows of a
+        larger X).
         """
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
-        out = np.empty((self.m, W.shape[0]), dtype=self.dtype if dtype is None
+        out = np.empty((self.m, 2 if link == "proba" else W.shape[0]),
+                       dtype=self.dtype if dtype is None
                        else np.result_type(self.dtype, dtype))
-        bad = self._map_rows(self.kernels.decision, (W, B, LINKS[link], out),
-                             n_threads)
+        bad = self._map_rows(self.kernels.decision,
+                             (W, B, LINKS[link], out.reshape(-1)), n_threads)
         if any(bad):
             if not self.checked:
                 check_finite(self, row0=row0)
@@ -184,8 +188,9 @@ class Data:
         first, so every term and sum is finite, and the logit is that sum
         times both: the nearest float, or an infinity of the exact sum's
         sign. Then the link, as :meth:`decision` applies it."""
-        z = np.empty_like(out)
-        self._map_rows(self.kernels.decision, (W, B, LINKS["logits"], z), n_threads)
+        z = np.empty((self.m, W.shape[0]), dtype=out.dtype)
+        self._map_rows(self.kernels.decision, (W, B, LINKS["logits"], z.reshape(-1)),
+                       n_threads)
         rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
         Xr = self.X[rows].astype(np.float64)
         big = abs(Xr).max(axis=1)
@@ -196,11 +201,11 @@ class Data:
         zs = np.asarray(scaled @ (W / u[:, None]).T) + (B / u) / t[:, None]
         with np.errstate(over="ignore"):
             zr = ((zs * t[:, None]) * u).astype(out.dtype)
-        if link == "sigmoid":
+        if link in ("sigmoid", "proba"):
             predict.sigmoid_array(zr[:, 0].copy(), zr[:, 0])
         elif link == "softmax":
             predict.softmax_rows(zr, zr)
-        out[rows] = zr
+        out[rows] = np.column_stack([1.0 - zr, zr]) if link == "proba" else zr
 
     def loss_sum(self, y, sw, W, B, softmax, n_threads=None):
         """Sum of the (weighted) row losses of the raw-space model."""
@@ -549,7 +554,7 @@ class Data:
             threads = min(threads, halves)   # the lean team's tasks are halves
             shared = (np.empty((halves, nb), dtype=np.int64), np.empty(nb),
                       np.empty((nb, 5)), np.empty(4), np.empty((halves, nb)),
-                      np.empty((8, nb)))
+                      np.empty((7, nb)))
             # the epoch's table, kept between epochs; a stack of several
             # models that owns its arrays keeps its weights in it (W becomes
             # a view of the table's weight slots): no copy in and out each

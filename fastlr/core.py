@@ -219,6 +219,7 @@ def accuracy(y_true, y_pred):
 
 def softmax(Z):
     """Row-wise stable softmax of a 2-D float array (dtype kept)."""
+    Z = np.ascontiguousarray(Z)
     out = np.empty_like(Z)
     _predict.softmax_rows(Z, out)
     return out

@@ -735,10 +735,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         if is_dask(X):
             check_is_fitted(self)
             return _distributed().predict_proba(self, X)
-        if len(getattr(self, "classes_", ())) > 2:
-            return self._decision(X, "softmax")
-        p = self._decision(X, "sigmoid")[:, 0]
-        return np.column_stack([1.0 - p, p])
+        return self._decision(X, "softmax" if len(getattr(self, "classes_", ())) > 2
+                              else "proba")
 
     def predict_log_proba(self, X):
         """Log of :meth:`predict_proba`, computed from the logits (the

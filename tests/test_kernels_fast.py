@@ -37,9 +37,40 @@ def test_exp_neg_abs_matches_numpy():
                         [0.0, -0.0, 1e-300, -1e-300, 700.0, -700.0, 750.0, 1e308,
                          np.inf, -np.inf]])
     e = np.empty_like(z)
-    scalar.exp_neg_abs(z, z.shape[0], e, np.empty_like(z))
+    scalar.exp_neg_abs(z, z.shape[0], e)
     want = np.exp(np.maximum(-np.abs(z), -700.0))
     np.testing.assert_allclose(e, want, rtol=2e-15, atol=0)
+
+
+@numba.njit(fastmath={"nsz", "arcp", "contract"}, error_model="numpy")
+def _exp_nonpositive_of(x, out):
+    for i in range(x.shape[0]):
+        out[i] = scalar.exp_nonpositive(x[i])
+
+
+def test_exp_nonpositive_matches_numpy_into_the_subnormals():
+    """Relative error ~3e-16 where exp(x) is normal; below (x < -708.4) it
+    rounds once into the subnormals, within two of their steps (5e-324);
+    0 from -745.2 on, NaN for NaN; the bits of the clamped epoch's
+    :func:`exp_neg_abs` where both apply."""
+    rng = np.random.default_rng(1)
+    x = -np.concatenate([rng.exponential(50.0, 5000), rng.uniform(700.0, 750.0, 5000),
+                         [0.0, -0.0, 1e-300, 708.0, 708.5, 745.0, 745.2, 746.0, 800.0,
+                          1e308, np.inf]])
+    got = np.empty_like(x)
+    _exp_nonpositive_of(x, got)
+    want = np.exp(x)
+    normal = want >= np.finfo(np.float64).tiny
+    np.testing.assert_allclose(got[normal], want[normal], rtol=2e-15, atol=0)
+    np.testing.assert_allclose(got[~normal], want[~normal], rtol=0, atol=1e-323)
+    assert got[-1] == 0.0 and got[-3] == 0.0
+    nan = np.empty(1)
+    _exp_nonpositive_of(np.array([np.nan]), nan)
+    assert np.isnan(nan[0])
+    inside = x >= -700.0
+    e = np.empty_like(x)
+    scalar.exp_neg_abs(x, x.shape[0], e)
+    np.testing.assert_array_equal(got[inside], e[inside])
 
 
 def test_log1p_unit_matches_numpy():

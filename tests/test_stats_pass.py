@@ -195,7 +195,9 @@ def test_prediction_checks_X_in_its_own_pass(small_blocks, sparse, bad):
 def test_link_in_the_logits_pass_equals_the_link_after(small_blocks, k, sparse, dtype):
     """``Data.decision(link=...)`` gives bit for bit the sigmoid / softmax
     of the logits it returns without a link (computed in X's dtype), on
-    logits of both signs, beyond the dtype's range (+-inf) included."""
+    logits of both signs, beyond the dtype's range (+-inf) included; the
+    binary model's two columns are ``1 - p`` and ``p`` as NumPy computes
+    them from that sigmoid."""
     from fastlr._kernels import predict
 
     sp = pytest.importorskip("scipy.sparse")
@@ -214,6 +216,8 @@ def test_link_in_the_logits_pass_equals_the_link_after(small_blocks, k, sparse, 
     if k == 1:
         predict.sigmoid_array(z[:, 0].copy(), want[:, 0])
         got = data.decision(W, B, link="sigmoid")
+        np.testing.assert_array_equal(data.decision(W, B, link="proba"),
+                                      np.column_stack([1.0 - want, want]))
     else:
         predict.softmax_rows(z, want)
         got = data.decision(W, B, link="softmax")

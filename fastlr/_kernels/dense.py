@@ -129,14 +129,14 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
     current weights are its held-out score. ``center``: subtract ``mean`` in
     the loops (``c`` is the bias on the centred rows); otherwise ``c`` must
     be ``b - u . mean`` and the mean is folded out of the gradient at the
-    end. ``F`` is (8, CHUNK) float64 scratch. ``ahead[:na]``: the rows
+    end. ``F`` is (7, CHUNK) float64 scratch. ``ahead[:na]``: the rows
     to ask for while it runs (:func:`fastlr._kernels.predict.ask_row`): the
     rows of the chunk AHEAD_CHUNKS later in the visiting order.
     """
     n = X.shape[1]
     folds = row_fold.shape[0] > 0
     weighted = sw.shape[0] > 0 or folds
-    z, yb, wb, e, tbuf, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7]
+    z, yb, wb, e, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6]
     count = 0.0
     held_w = 0.0
     for k in range(nb):
@@ -166,7 +166,7 @@ def chunk_logistic(X, y, sw, row_fold, fold, rows, nb, mean, center, u, c,
                 acc += X[i, j] * u[j]
         z[k] = acc
     # phase B: exp, residuals, losses
-    exp_neg_abs(z, nb, e, tbuf)
+    exp_neg_abs(z, nb, e)
     held = 0.0
     if held_w > 0.0:
         for k in range(nb):
@@ -534,7 +534,7 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     # weight 0, and its loss is counted apart. The lanes past the models
     # are computed and then zeroed.
     L = nb * Kp
-    yb, wb, e, tbuf, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6]
+    yb, wb, e, Zs, r, loss, bound = F[0], F[1], F[2], F[3], F[4], F[5], F[6]
     wq, fq = R[0], R[1]          # per row: weight, fold
     cp, fp, hl = P[0], P[1], P[2]  # per model: bias, fold, held-out loss
     for t in range(Ka):
@@ -579,7 +579,7 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
             hw += wq[q] if held else 0.0
         lpart[ids[t], 3] = hw
         lpart[ids[t], 4] = cnt if folds else float(nb)
-    exp_neg_abs(Z, L, e, tbuf)
+    exp_neg_abs(Z, L, e)
     # unweighted first: a held-out pair's loss is needed at the row's weight
     residuals(Z, yb, wb, L, False, track_loss or folds, e, r, loss, bound)
     if folds:
@@ -601,7 +601,6 @@ def chunk_logistic_many(X, y, sw, row_fold, fold, ids, rows, nb, mean, stat, U, 
     # a time (a strided scalar sum per model took about a tenth of the
     # chunk at 16 models); lanes past the models read the next row's (or
     # the scratch's unused) values, which are not kept
-    Zs = tbuf   # free after the exp
     for t in range(0, Ka, 4):
         sr4 = vsplat(0.0)
         sl4 = sr4
@@ -694,7 +693,7 @@ def chunk_scratch(K, k, n, many):
     and n features: float64 arrays, and the column indices 0 .. n - 1."""
     Kp = lanes(K) if many else 0
     return (np.empty((7, (CHUNK + BLOCK_SUMS) * Kp)), np.empty((CHUNK + BLOCK_SUMS) * Kp),
-            np.empty((8, CHUNK)), np.empty((3, K if many else 0)), np.empty(n * Kp),
+            np.empty((7, CHUNK)), np.empty((3, K if many else 0)), np.empty(n * Kp),
             np.empty(n * Kp), np.empty(n), np.empty(k), np.empty(6),
             np.arange(n if many else 0))
 

@@ -8,6 +8,10 @@ written with release and read with acquire ordering, a spin-loop hint and a
 yield. They compile to single instructions (``lock xadd``, plain ``mov``\\s
 with ordering constraints, ``pause``) and to a ``sched_yield`` call.
 
+Bit casts: :func:`float_bits` and :func:`bits_float` reinterpret a float64
+as an int64 and back, in registers (numba casts values, not bits; a view of
+an array would need the array).
+
 Prefetch: the CSR kernels read weights at random columns, which the
 hardware prefetcher cannot predict; :func:`prefetch` asks for a weight a row
 ahead of its use.
@@ -163,6 +167,33 @@ def cycles(typingctx):
         return builder.call(fn, [])
 
     return sig, codegen
+
+
+@intrinsic
+def float_bits(typingctx, x):
+    """The IEEE bits of the float64 ``x`` as an int64 (a bit cast, which
+    LLVM vectorizes: :func:`fastlr._kernels.scalar.exp_nonpositive` builds
+    powers of two from them)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(x), codegen
+
+
+@intrinsic
+def bits_float(typingctx, i):
+    """The float64 whose IEEE bits are the int64 ``i`` (inverse of
+    :func:`float_bits`)."""
+    if i != types.int64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(i), codegen
 
 
 def _prefetch(rw, locality, doc):
@@ -461,10 +492,18 @@ def _python_twins():
     def nothing(*args):
         return None
 
+    def float_bits(x):
+        return int(np.float64(x).view(np.int64))
+
+    def bits_float(i):
+        # as the compiled cast: the low 64 bits, two's complement
+        return float(np.uint64(int(i) & 0xFFFFFFFFFFFFFFFF).view(np.float64))
+
     twins = dict(fetch_add=fetch_add, claim_next=claim_next,
                  load_acquire=load_acquire, store_release=store_release,
                  cpu_relax=nothing, yield_thread=lambda: time.sleep(0),
                  cycles=time.perf_counter_ns, prefetch=nothing, prefetch_l2=nothing,
+                 float_bits=float_bits, bits_float=bits_float,
                  vfma=lambda a, b, c: a * b + c, vmul=lambda a, b: a * b,
                  vadd=lambda a, b: a + b, vabs=np.abs,
                  vmax=np.fmax)

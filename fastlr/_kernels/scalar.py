@@ -1,6 +1,6 @@
 """Scalar and elementwise math shared by every kernel: the stable sigmoid,
 softplus and per-row losses, and the vectorizable polynomial ``exp``/``log1p``
-of the dense epoch.
+of the epochs' residuals and of prediction's sigmoid.
 
 Conventions: arguments are float64 scalars or 1-D float64 arrays; nothing
 here allocates or validates.
@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .intrinsics import bits_float, float_bits
 from .jit import jit
 
 
@@ -197,40 +198,71 @@ def _horner(x, coefficients):
     return p
 
 
-@jit(exact=True)
-def exp_neg_abs(z, nb, e, tbuf):
-    """``e[k] = exp(-|z[k]|)`` for ``k < nb``, vectorizable.
+@jit(exact=True, inline=True)
+def _exp_reduced(x):
+    """``(p, t, kf)`` with ``exp(x) = p * 2**kf``: range reduction ``x = kf
+    ln2 + r`` (|r| <= ln2/2) and the degree-12 Taylor polynomial ``p`` of
+    ``exp(r)`` (truncation < 2e-16). ``kf`` is rounded with the 1.5 * 2**52
+    trick rather than an int conversion, which AVX2 cannot vectorize: the
+    low bits of ``t`` hold it, ``bits(t) = bits(magic) + kf``, and shifting
+    ``bits(t) + 1023`` left by 52 drops the magic's bits and leaves the
+    exponent field of ``2**kf`` (:func:`fastlr._kernels.intrinsics.bits_float`)."""
+    t = x * _LOG2E + _ROUND_MAGIC
+    kf = t - _ROUND_MAGIC
+    r = x - kf * _LN2_HI - kf * _LN2_LO
+    return _horner(r, _EXP_TAYLOR), t, kf
 
-    Range reduction ``x = k ln2 + r`` (|r| <= ln2/2), degree-12 Taylor
-    polynomial for ``exp(r)`` (truncation < 2e-16), and ``2**k`` built from
-    IEEE bits. ``k`` is rounded with the 1.5 * 2**52 trick rather than an
-    int conversion, which AVX2 cannot vectorize. Arguments below -700 are
-    clamped (``exp(-700)`` ~ 1e-304 stands in for smaller values; it only
-    enters as ``1 + e`` or ``log1p(e)``). Relative error about 3e-16 (tested
-    against ``np.exp``).
+
+@jit(exact=True)
+def exp_neg_abs(z, nb, e):
+    """``e[k] = exp(-|z[k]|)`` for ``k < nb``, vectorizable
+    (:func:`_exp_reduced`). Arguments below -700 are clamped (``exp(-700)``
+    ~ 1e-304 stands in for smaller values; in the epoch it only enters as
+    ``1 + e`` or ``log1p(e)``), so ``2**kf`` is a normal number. Relative
+    error about 3e-16 (tested against ``np.exp``).
 
     Parameters
     ----------
     z : (>= nb,) float64 logits.
     nb : int
     e : (>= nb,) float64 output.
-    tbuf : (>= nb,) float64 scratch.
     """
     for k in range(nb):
-        x = max(-abs(z[k]), -700.0)
-        t = x * _LOG2E + _ROUND_MAGIC  # low mantissa bits hold round(x/ln2)
-        kf = t - _ROUND_MAGIC
-        r = x - kf * _LN2_HI - kf * _LN2_LO
-        p = _horner(r, _EXP_TAYLOR)
-        e[k] = p
-        tbuf[k] = t
-    # bits(t) = bits(magic) + k; shifting (bits(t) + 1023) left by 52 drops
-    # the magic's bits and leaves the exponent field of 2**k
-    tbits = tbuf.view(np.int64)
-    for k in range(nb):
-        tbits[k] = (tbits[k] + 1023) << 52
-    for k in range(nb):
-        e[k] *= tbuf[k]
+        p, t, _ = _exp_reduced(max(-abs(z[k]), -700.0))
+        e[k] = p * bits_float((float_bits(t) + 1023) << 52)
+
+
+@jit(exact=True, inline=True)
+def exp_nonpositive(x):
+    """``exp(x)`` for any ``x <= 0`` (NaN gives NaN), branch-free, so that a
+    loop of it vectorizes (:func:`_exp_reduced`). ``2**kf`` is applied as
+    two factors ``2**k1`` and ``2**(kf - k1)``, ``k1 = round(kf / 2)``, each
+    a normal number down to ``x = -746``, so that results below the normal
+    range round once into the subnormals, as libm's do; below -746 (where
+    ``exp`` rounds to 0) ``x`` is taken as -746, which gives 0. Where the
+    result is normal, the two factors give the bits of one.
+    """
+    x = x if not x < -746.0 else -746.0   # (NaN stays NaN)
+    p, t, kf = _exp_reduced(x)
+    # bits(h) = bits(magic) + k1 (shifts and adds only: AVX2 has no
+    # arithmetic right shift of 64-bit lanes)
+    h = kf * 0.5 + _ROUND_MAGIC
+    bt = float_bits(t)
+    bh = float_bits(h)
+    return p * bits_float((bh + 1023) << 52) * bits_float((bt - bh + 1023) << 52)
+
+
+@jit(exact=True, inline=True)
+def sigmoid_lanes(z):
+    """:func:`sigmoid` written so that a loop of it vectorizes: the same
+    formulas, selected rather than branched to, with
+    :func:`exp_nonpositive` for ``exp``. Agrees with :func:`sigmoid` to
+    about 2 ulps (``+-inf`` and NaN alike) and is monotone as it is (one
+    rounded division of monotone terms; ``e * (1 / (1 + e))``, as the
+    epoch's residuals compute it, is not, at the ulp); a loop of it ran
+    5x as fast (2.0 against 11 ms per 1M values, one Zen 3 thread)."""
+    e = exp_nonpositive(-abs(z))
+    return (1.0 if z >= 0.0 else e) / (1.0 + e)
 
 
 @jit(exact=True)

@@ -283,16 +283,15 @@ def lean_row(data, indices, indptr, splits, y, sw, row_fold, hold, i, v, isc,
 @jit(exact=True, runtime=False)
 def lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss):
     """:func:`lean_residual` of a batch's positions (rows ``rows[:bsz]``)
-    from their logits ``F[7, :bsz]``, vectorized: ``exp`` by
+    from their logits ``F[6, :bsz]``, vectorized: ``exp`` by
     :func:`fastlr._kernels.scalar.exp_neg_abs` and the rest by
     :func:`fastlr._kernels.scalar.residuals` (polynomials that LLVM
     vectorizes: each value equals :func:`lean_residual`'s to rounding).
-    ``R[pos]`` the residual, ``Lr[pos]`` the other five values; ``F`` (8,
-    nb) float64, rows 0-6 scratch. As a loop of :func:`lean_residual` it
+    ``R[pos]`` the residual, ``Lr[pos]`` the other five values; ``F`` (7,
+    nb) float64, rows 0-5 scratch. As a loop of :func:`lean_residual` it
     took about an eighth of the one-thread epoch at rcv1's shape, and on a
     team it runs on one thread while the other waits."""
-    yb, wb, e, tbuf, r, loss, bound, z = (F[0], F[1], F[2], F[3], F[4], F[5], F[6],
-                                          F[7])
+    yb, wb, e, r, loss, bound, z = F[0], F[1], F[2], F[3], F[4], F[5], F[6]
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
     for pos in range(bsz):
@@ -300,7 +299,7 @@ def lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss):
         yb[pos] = np.float64(y[i])
         wb[pos] = sw[i] if weighted else 1.0
         Lr[pos, 4] = 0.0 if folds and row_fold[i] == hold else 1.0
-    exp_neg_abs(z, bsz, e, tbuf)
+    exp_neg_abs(z, bsz, e)
     residuals(z, yb, wb, bsz, False, track_loss or folds, e, r, loss, bound)
     for pos in range(bsz):
         wt = wb[pos]
@@ -316,7 +315,7 @@ def lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss):
 def lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rows, bsz, v, isc,
               scaled, sb, track_loss, far, F, R, Lr):
     """The logits of a batch's positions (rows ``rows[:bsz]``) at the
-    batch's starting weights (``sb`` = (s, b, ...)) into ``F[7]``, then
+    batch's starting weights (``sb`` = (s, b, ...)) into ``F[6]``, then
     :func:`lean_block`: on one thread what :func:`lean_part` (both halves)
     and :func:`lean_tail` do on a team.
 
@@ -326,7 +325,7 @@ def lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rows, bsz, v
     batch 256; 100-137 ms with them compiled apart)."""
     s = sb[0]
     b = sb[1]
-    z = F[7]
+    z = F[6]
     for pos in range(bsz):
         if far and pos + 1 < bsz:
             inext = rows[pos + 1]
@@ -362,7 +361,7 @@ def lean_tail(y, sw, row_fold, hold, rows, bsz, Z, sb, track_loss, F, R, Lr):
     nb) (:func:`lean_part`): the same logits, residuals and losses."""
     s = sb[0]
     b = sb[1]
-    z = F[7]
+    z = F[6]
     for pos in range(bsz):
         z[pos] = s * (Z[0, pos] + Z[1, pos]) + b
     lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss)
@@ -457,7 +456,7 @@ def lean_epoch(data, indices, indptr, splits, y, sw, blocks, block, batch_size, 
     lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size, opt,
                  models, state, acc,
                  (np.empty(max(nb_max, 2), dtype=np.int64), np.empty(nb_max),
-                  np.empty((nb_max, 5)), np.empty(4), isc, np.empty((8, nb_max))),
+                  np.empty((nb_max, 5)), np.empty(4), isc, np.empty((7, nb_max))),
                  scaled)
 
 
@@ -925,7 +924,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, R_, wide)
     cst = np.zeros(K)
     # the binary models' scratch for a batch (see batch_residuals)
-    F = np.empty((9, 0 if opt.loss == LOSS_SOFTMAX else min(batch_size, m) * K))
+    F = np.empty((8, 0 if opt.loss == LOSS_SOFTMAX else min(batch_size, m) * K))
     none = indices[:0]
     z = np.empty(k)
     S = np.empty((K, k))
@@ -990,13 +989,12 @@ def batch_residuals(y, sw, models, B, s, D, rows, bsz, F, track_loss, acc, cnt, 
     weights ``s * T``), the batch's K * bsz pairs at once with the
     vectorized exp of the dense epoch (the same arithmetic for one model or
     many: on 16 models a pass per row cost about a fifth of the epoch);
-    each model's sums still taken in position order. ``F`` (9, >= bsz * K)
+    each model's sums still taken in position order. ``F`` (8, >= bsz * K)
     scratch."""
     mean, scale, stat, hyper, fold, row_fold, active = models
     K = cnt.shape[0]
     nel = bsz * K
-    zk, yk, wk, hk, ek, tk, rk, lk, bk = (F[0], F[1], F[2], F[3], F[4], F[5], F[6],
-                                          F[7], F[8])
+    zk, yk, wk, hk, ek, rk, lk, bk = F[0], F[1], F[2], F[3], F[4], F[5], F[6], F[7]
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
     for pos in range(bsz):
@@ -1010,7 +1008,7 @@ def batch_residuals(y, sw, models, B, s, D, rows, bsz, F, track_loss, acc, cnt, 
             held = folds and row_fold[i] == fold[mm]
             wk[q] = wt if active[mm] and not held else 0.0
             hk[q] = 1.0 if active[mm] and held else 0.0
-    exp_neg_abs(zk, nel, ek, tk)
+    exp_neg_abs(zk, nel, ek)
     residuals(zk, yk, wk, nel, True, track_loss, ek, rk, lk, bk)
     for pos in range(bsz):
         i = rows[pos]
@@ -1281,7 +1279,7 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     of its batch (2, nb) int64; the residuals (nb,), per-position losses
     (nb, 5), the scalars ``(s, b, step coefficient, residual sum)`` (4,)
     with ``s = 1``, ``b = B[0, 0]`` on entry; the halves' dot products (2,
-    nb); :func:`lean_block`'s scratch (8, nb); zeros (3 * CLAIM_SLOT,) int64
+    nb); :func:`lean_block`'s scratch (7, nb); zeros (3 * CLAIM_SLOT,) int64
     (per half the next phase to claim, then the seats taken); the control
     array with phase 0 open.
     """
