@@ -297,15 +297,17 @@ def _curvature_sample(blocks):
                            np.concatenate([p[2] for p in parts]))
 
 
-def _block_decision(Xb, W, B, dtype, squeeze, block_info=None):
-    """The logits of one row block; an empty block (a filtered DataFrame's
-    partition) gives an empty one. A NaN in X is named by its row of X."""
+def _block_decision(Xb, W, B, dtype, squeeze, link="logits", block_info=None):
+    """The logits of one row block through ``link`` (as in memory: see
+    :meth:`fastlr._dispatch.Data.decision`); an empty block (a filtered
+    DataFrame's partition) gives an empty one. A NaN in X is named by its
+    row of X."""
     if Xb.shape[0] == 0:
-        z = np.empty((0, W.shape[0]), dtype=dtype)
+        z = np.empty((0, 2 if link == "proba" else W.shape[0]), dtype=dtype)
     else:
         row0 = block_info[0]["array-location"][0][0] if block_info else 0
         z = as_data(Xb, "X", accept_sparse=True, check=False).decision(
-            W, B, 1, dtype=dtype, row0=row0)
+            W, B, 1, link=link, dtype=dtype, row0=row0)
     return z[:, 0] if squeeze else z
 
 
@@ -950,9 +952,12 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     return est
 
 
-def decision_function(est, X):
+def decision_function(est, X, link="logits"):
     """Logits of a fitted estimator on a dask X, as a dask array computed
-    blockwise: (m,) for two classes, (m, k) for more."""
+    blockwise: (m,) for two classes, (m, k) for more; through ``link``
+    (``"proba"`` for two classes, ``"softmax"``: :func:`predict_proba`)
+    the class probabilities, (m, 2) or (m, k), in the same pass over each
+    block."""
     header = _header(X)
     X = _check_X(X, est.n_features_in_)
     _check_names(est, header, reset=False)
@@ -960,32 +965,17 @@ def decision_function(est, X):
     B = np.asarray(est.intercept_, dtype=np.float64)
     # as in memory: the dtype of X @ coef_.T
     dtype = np.result_type(X.dtype, est.coef_.dtype)
-    if W.shape[0] == 1:
+    if W.shape[0] == 1 and link == "logits":
         return X.map_blocks(_block_decision, W, B, dtype, True, drop_axis=1,
                             dtype=dtype, meta=np.empty((0,), dtype=dtype))
-    return X.map_blocks(_block_decision, W, B, dtype, False,
-                        chunks=(X.chunks[0], (W.shape[0],)), dtype=dtype,
+    cols = 2 if link == "proba" else W.shape[0]
+    return X.map_blocks(_block_decision, W, B, dtype, False, link,
+                        chunks=(X.chunks[0], (cols,)), dtype=dtype,
                         meta=np.empty((0, 0), dtype=dtype))
 
 
-def _proba(z):
-    from ._kernels import predict as _predict
-
-    if z.ndim == 2:
-        z = z.copy()
-        _predict.softmax_rows(z, z)
-        return z
-    p = np.empty_like(z)
-    _predict.sigmoid_array(z, p)
-    return np.column_stack([1.0 - p, p])
-
-
 def predict_proba(est, X):
-    z = decision_function(est, X)
-    k = max(len(est.classes_), 2)
-    return z.map_blocks(_proba, chunks=(z.chunks[0], (k,)),
-                        new_axis=1 if z.ndim == 1 else None, dtype=z.dtype,
-                        meta=np.empty((0, 0), dtype=z.dtype))
+    return decision_function(est, X, "proba" if est.coef_.shape[0] == 1 else "softmax")
 
 
 def _labels_of(z, classes):
