@@ -77,7 +77,26 @@ KERNELS = {
 
 #: :meth:`Data.decision`'s ``link`` names, as the kernels' codes.
 LINKS = {"logits": predict.LINK_NONE, "sigmoid": predict.LINK_SIGMOID,
-         "softmax": predict.LINK_SOFTMAX, "proba": predict.LINK_PROBA}
+         "softmax": predict.LINK_SOFTMAX, "proba": predict.LINK_PROBA,
+         "log_proba": predict.LINK_LOG_PROBA}
+
+
+def _linked(z, link):
+    """The logits ``z`` (r, k), in the output's dtype, through ``link`` as
+    :meth:`Data.decision` returns them: laid out as the kernel lays them
+    (:func:`fastlr._kernels.predict.logit_slot`) and passed through the
+    kernel's own link (:func:`fastlr._kernels.predict.finish_rows`)."""
+    r, k = z.shape
+    res = np.empty((r, 2 if link in ("proba", "log_proba") else k), dtype=z.dtype)
+    flat = res.reshape(-1)
+    if link == "proba":
+        flat[r:] = z[:, 0]
+    elif link == "log_proba":
+        flat[0::2] = z[:, 0]
+    else:
+        flat[:] = z.reshape(-1)
+    predict.finish_rows(flat, 0, r, k, LINKS[link])
+    return res
 
 
 def loss_code(softmax):
@@ -160,7 +179,9 @@ class Data:
         ``predict.sigmoid_array`` / ``predict.softmax_rows`` would on the
         returned logits; ``"proba"`` (k = 1) returns the binary model's
         ``(m, 2)`` class probabilities ``1 - p, p`` (``p`` as ``"sigmoid"``
-        gives it, ``1 - p`` as NumPy computes it in the output's dtype).
+        gives it, ``1 - p`` as NumPy computes it in the output's dtype);
+        ``"log_proba"`` (k = 1) their logarithms, finite wherever the logit
+        is (``-log(1 + exp(-+z))``).
         X whose finiteness was not checked (``as_data(X, check=False)``) is
         checked here, only when a logit is NaN or infinite: the same error
         as :func:`check_finite`, after a pass that changed nothing but the
@@ -169,7 +190,7 @@ class Data:
         """
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
-        out = np.empty((self.m, 2 if link == "proba" else W.shape[0]),
+        out = np.empty((self.m, 2 if link in ("proba", "log_proba") else W.shape[0]),
                        dtype=self.dtype if dtype is None
                        else np.result_type(self.dtype, dtype))
         bad = self._map_rows(self.kernels.decision,
@@ -201,11 +222,7 @@ class Data:
         zs = np.asarray(scaled @ (W / u[:, None]).T) + (B / u) / t[:, None]
         with np.errstate(over="ignore"):
             zr = ((zs * t[:, None]) * u).astype(out.dtype)
-        if link in ("sigmoid", "proba"):
-            predict.sigmoid_array(zr[:, 0].copy(), zr[:, 0])
-        elif link == "softmax":
-            predict.softmax_rows(zr, zr)
-        out[rows] = np.column_stack([1.0 - zr, zr]) if link == "proba" else zr
+        out[rows] = _linked(zr, link)
 
     def loss_sum(self, y, sw, W, B, softmax, n_threads=None):
         """Sum of the (weighted) row losses of the raw-space model."""

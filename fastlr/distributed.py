@@ -303,7 +303,8 @@ def _block_decision(Xb, W, B, dtype, squeeze, link="logits", block_info=None):
     DataFrame's partition) gives an empty one. A NaN in X is named by its
     row of X."""
     if Xb.shape[0] == 0:
-        z = np.empty((0, 2 if link == "proba" else W.shape[0]), dtype=dtype)
+        z = np.empty((0, 2 if link in ("proba", "log_proba") else W.shape[0]),
+                     dtype=dtype)
     else:
         row0 = block_info[0]["array-location"][0][0] if block_info else 0
         z = as_data(Xb, "X", accept_sparse=True, check=False).decision(
@@ -956,8 +957,8 @@ def decision_function(est, X, link="logits"):
     """Logits of a fitted estimator on a dask X, as a dask array computed
     blockwise: (m,) for two classes, (m, k) for more; through ``link``
     (``"proba"`` for two classes, ``"softmax"``: :func:`predict_proba`)
-    the class probabilities, (m, 2) or (m, k), in the same pass over each
-    block."""
+    the class probabilities, (m, 2) or (m, k), or (``"log_proba"``, two
+    classes) their logarithms, in the same pass over each block."""
     header = _header(X)
     X = _check_X(X, est.n_features_in_)
     _check_names(est, header, reset=False)
@@ -968,7 +969,7 @@ def decision_function(est, X, link="logits"):
     if W.shape[0] == 1 and link == "logits":
         return X.map_blocks(_block_decision, W, B, dtype, True, drop_axis=1,
                             dtype=dtype, meta=np.empty((0,), dtype=dtype))
-    cols = 2 if link == "proba" else W.shape[0]
+    cols = 2 if link in ("proba", "log_proba") else W.shape[0]
     return X.map_blocks(_block_decision, W, B, dtype, False, link,
                         chunks=(X.chunks[0], (cols,)), dtype=dtype,
                         meta=np.empty((0, 0), dtype=dtype))

@@ -744,14 +744,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         finite wherever the logits are: ``log(predict_proba)`` is ``-inf``
         once a probability rounds to 0 (a logit beyond about 37 for two
         classes, in float64), as scikit-learn's is. Agrees with
-        ``log(predict_proba)`` to rounding where that is finite."""
+        ``log(predict_proba)`` to rounding where that is finite. Two classes:
+        in the pass that computes the logits (the kernels' ``"log_proba"``
+        link, :meth:`fastlr._dispatch.Data.decision`)."""
+        if len(getattr(self, "classes_", ())) <= 2:
+            if is_dask(X):
+                check_is_fitted(self)
+                return _distributed().decision_function(self, X, "log_proba")
+            return self._decision(X, "log_proba")
         z = self.decision_function(X)
         if is_dask(z):
-            k = 2 if z.ndim == 1 else z.shape[1]
-            return z.map_blocks(_log_proba, new_axis=1 if z.ndim == 1 else None,
-                                chunks=(z.chunks[0], (k,)), dtype=z.dtype,
+            return z.map_blocks(_log_softmax, dtype=z.dtype,
                                 meta=np.empty((0, 0), z.dtype))
-        return _log_proba(z)
+        return _log_softmax(z)
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of :meth:`predict` on (X, y) (weighted by
@@ -783,18 +788,13 @@ def validate_params(model):
     check_random_state(model.random_state)
 
 
-def _log_proba(z):
-    """Log-probabilities of the logits ``z``: (m,) two-class logits give
-    (m, 2) log-sigmoids ``-log(1 + exp(-+z))``; (m, k) give each row's
-    log-softmax ``z - max - log(sum exp(z - max))``. In float64, returned in
-    the logits' dtype. A row whose largest logit is infinite (they
-    overflowed) puts its mass evenly on its largest entries, as
-    :meth:`predict_proba` does."""
+def _log_softmax(z):
+    """Each row's log-softmax ``z - max - log(sum exp(z - max))`` of the
+    logits ``z`` (m, k). In float64, returned in the logits' dtype. A row
+    whose largest logit is infinite (they overflowed) puts its mass evenly
+    on its largest entries, as :meth:`predict_proba` does."""
     z = np.asarray(z)
     zf = z.astype(np.float64)
-    if z.ndim == 1:
-        out = np.column_stack([-np.logaddexp(0.0, zf), -np.logaddexp(0.0, -zf)])
-        return out.astype(z.dtype, copy=False)
     top = zf.max(axis=1, keepdims=True)
     inf = np.isinf(top[:, 0])
     hit = zf[inf] == top[inf]

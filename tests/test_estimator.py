@@ -158,19 +158,21 @@ def test_predict_log_proba_of_infinite_logits_spreads_like_predict_proba():
     largest logits), without a warning."""
     import warnings
 
-    from fastlr.estimator import _log_proba
+    from fastlr._dispatch import _linked
+    from fastlr.estimator import _log_softmax
 
     z = np.array([[np.inf, np.inf, 0.0], [np.inf, -np.inf, 1.0],
                   [-np.inf, -np.inf, -np.inf], [1.0, -np.inf, 1.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got = _log_proba(z)
-        zb = _log_proba(np.array([np.inf, -np.inf, 0.0]))
+        got = _log_softmax(z)
+        # two classes: the kernels' link, as Data.decision applies it
+        zb = _linked(np.array([[np.inf], [-np.inf], [0.0]]), "log_proba")
     with np.errstate(divide="ignore"):
         want = np.log([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0], [1 / 3] * 3, [0.5, 0.0, 0.5]])
     np.testing.assert_allclose(got, want, rtol=1e-15)
-    np.testing.assert_array_equal(zb, [[-np.inf, 0.0], [0.0, -np.inf],
-                                       [-np.log(2.0), -np.log(2.0)]])
+    np.testing.assert_allclose(zb, [[-np.inf, 0.0], [0.0, -np.inf],
+                                    [-np.log(2.0), -np.log(2.0)]], rtol=1e-15, atol=0)
 
 
 def test_string_labels_and_proba(cancer):

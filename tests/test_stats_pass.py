@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import fastlr
 from fastlr import _dispatch, reference
-from fastlr._dispatch import Data, as_data
+from fastlr._dispatch import Data, _linked, as_data
 
 
 @pytest.fixture
@@ -197,7 +197,8 @@ def test_link_in_the_logits_pass_equals_the_link_after(small_blocks, k, sparse, 
     of the logits it returns without a link (computed in X's dtype), on
     logits of both signs, beyond the dtype's range (+-inf) included; the
     binary model's two columns are ``1 - p`` and ``p`` as NumPy computes
-    them from that sigmoid."""
+    them from that sigmoid, and its log-probabilities those of the link
+    applied after (``_linked``, the overflowed rows' path)."""
     from fastlr._kernels import predict
 
     sp = pytest.importorskip("scipy.sparse")
@@ -218,6 +219,8 @@ def test_link_in_the_logits_pass_equals_the_link_after(small_blocks, k, sparse, 
         got = data.decision(W, B, link="sigmoid")
         np.testing.assert_array_equal(data.decision(W, B, link="proba"),
                                       np.column_stack([1.0 - want, want]))
+        np.testing.assert_array_equal(data.decision(W, B, link="log_proba"),
+                                      _linked(z, "log_proba"))
     else:
         predict.softmax_rows(z, want)
         got = data.decision(W, B, link="softmax")
