@@ -81,13 +81,19 @@ LINKS = {"logits": predict.LINK_NONE, "sigmoid": predict.LINK_SIGMOID,
          "log_proba": predict.LINK_LOG_PROBA}
 
 
+def link_columns(link, k):
+    """Columns of :meth:`Data.decision`'s output for a model of ``k`` rows:
+    two for the binary model's ``"proba"`` and ``"log_proba"``, else k."""
+    return 2 if link in ("proba", "log_proba") else k
+
+
 def _linked(z, link):
     """The logits ``z`` (r, k), in the output's dtype, through ``link`` as
     :meth:`Data.decision` returns them: laid out as the kernel lays them
     (:func:`fastlr._kernels.predict.logit_slot`) and passed through the
     kernel's own link (:func:`fastlr._kernels.predict.finish_rows`)."""
     r, k = z.shape
-    res = np.empty((r, 2 if link in ("proba", "log_proba") else k), dtype=z.dtype)
+    res = np.empty((r, link_columns(link, k)), dtype=z.dtype)
     flat = res.reshape(-1)
     if link == "proba":
         flat[r:] = z[:, 0]
@@ -190,7 +196,7 @@ class Data:
         """
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
-        out = np.empty((self.m, 2 if link in ("proba", "log_proba") else W.shape[0]),
+        out = np.empty((self.m, link_columns(link, W.shape[0])),
                        dtype=self.dtype if dtype is None
                        else np.result_type(self.dtype, dtype))
         bad = self._map_rows(self.kernels.decision,

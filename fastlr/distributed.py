@@ -70,7 +70,7 @@ except ImportError as exc:  # pragma: no cover - exercised without dask
     ) from exc
 
 from . import _stats
-from ._dispatch import Data, as_data, check_finite
+from ._dispatch import Data, as_data, check_finite, link_columns
 from ._driver import (
     AdaptiveRate,
     TrainResult,
@@ -303,8 +303,7 @@ def _block_decision(Xb, W, B, dtype, squeeze, link="logits", block_info=None):
     DataFrame's partition) gives an empty one. A NaN in X is named by its
     row of X."""
     if Xb.shape[0] == 0:
-        z = np.empty((0, 2 if link in ("proba", "log_proba") else W.shape[0]),
-                     dtype=dtype)
+        z = np.empty((0, link_columns(link, W.shape[0])), dtype=dtype)
     else:
         row0 = block_info[0]["array-location"][0][0] if block_info else 0
         z = as_data(Xb, "X", accept_sparse=True, check=False).decision(
@@ -969,7 +968,7 @@ def decision_function(est, X, link="logits"):
     if W.shape[0] == 1 and link == "logits":
         return X.map_blocks(_block_decision, W, B, dtype, True, drop_axis=1,
                             dtype=dtype, meta=np.empty((0,), dtype=dtype))
-    cols = 2 if link in ("proba", "log_proba") else W.shape[0]
+    cols = link_columns(link, W.shape[0])
     return X.map_blocks(_block_decision, W, B, dtype, False, link,
                         chunks=(X.chunks[0], (cols,)), dtype=dtype,
                         meta=np.empty((0, 0), dtype=dtype))

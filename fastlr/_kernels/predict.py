@@ -207,15 +207,15 @@ def _log_sigmoid_rows(out, lo, hi):
 def decision(X, W, B, link, out, lo, hi):
     """``X[i] . W[c] + B[c]`` for rows ``lo .. hi - 1`` into the flat output
     ``out`` (``out[i * k + c]``, see :func:`logit_slot`), then ``link``
-    (:data:`LINK_SIGMOID`, :data:`LINK_SOFTMAX`, :data:`LINK_PROBA`)
-    applied while the block is in cache; returns how many logits were not
-    finite.
+    (:data:`LINK_SIGMOID`, :data:`LINK_SOFTMAX`, :data:`LINK_PROBA`,
+    :data:`LINK_LOG_PROBA`) applied while the block is in cache (see
+    :func:`finish_rows`); returns how many logits were not finite.
 
     X (m, n) float32/float64; out (m * k,), or (m * 2,) for
-    :data:`LINK_PROBA`, of X's dtype (the dot product accumulates in
-    float64). With finite W and B a row's logits are all finite unless the
-    row holds NaN or infinity (``inf * 0`` is NaN) or they overflow, so a
-    count of 0 proves those rows of X finite.
+    :data:`LINK_PROBA` and :data:`LINK_LOG_PROBA`, of X's dtype (the dot
+    product accumulates in float64). With finite W and B a row's logits
+    are all finite unless the row holds NaN or infinity (``inf * 0`` is
+    NaN) or they overflow, so a count of 0 proves those rows of X finite.
     """
     n = X.shape[1]
     k = W.shape[0]
