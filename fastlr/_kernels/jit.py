@@ -36,7 +36,14 @@ def jit(exact=False, inline=False, runtime=True):
     runtime (NRT), for kernels that allocate nothing and call no kernel
     that does: loading such a kernel from the cache skips the runtime's
     own compilation, a large part of the first call of a new process (the
-    prediction path; see :func:`fastlr._kernels.cache.load_overload`).
+    prediction path; see :func:`fastlr._kernels.cache.load_overload`), and
+    such a kernel counts no references: with the runtime, every view it
+    takes (``F[0]``, ``G[ci]``, a slice) and every array it passes to a
+    kernel that is not inlined costs a locked increment and decrement, an
+    atomic instruction that waits for the loads in flight. Loops over
+    chunks or rows therefore run in kernels compiled without it, their
+    scratch allocated by the caller (the dense epoch's chunks and batch
+    tails, :func:`fastlr._kernels.sparse.lean_batches`).
     """
     options = {"cache": cache.ENABLED, "nogil": True, "error_model": "numpy",
                "fastmath": set(FASTMATH_EXACT if exact else FASTMATH)}

@@ -441,10 +441,22 @@ def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
     G : (blocks, k, n) float64; S : (blocks, k) float64; rows : int
         Output slots, and the rows of a block.
     """
+    g, s, Z, F, zrow = _open_block(G, S, lo, rows, U.shape[0])
+    # (the chunk's rows: start + q)
+    return _loss_grad_chunks(X, y, sw, mean, U, C, softmax, center, g, s, Z, F, zrow,
+                             np.empty(0, dtype=np.int64), lo, hi)
+
+
+@jit(runtime=False)
+def _loss_grad_chunks(X, y, sw, mean, U, C, softmax, center, g, s, Z, F, zrow,
+                      contiguous, lo, hi):
+    """:func:`loss_grad`'s pass over its block, chunk by chunk, into the
+    zeroed slots ``g``, ``s`` with the scratch ``Z``, ``F``, ``zrow``;
+    compiled without numba's runtime, so that the views it takes per chunk
+    are not reference-counted (each count an atomic instruction, which
+    waits for the loads in flight)."""
     n = X.shape[1]
     k = U.shape[0]
-    g, s, Z, F, zrow = _open_block(G, S, lo, rows, k)
-    contiguous = np.empty(0, dtype=np.int64)   # the chunk's rows: start + q
     Xf = X.reshape(-1)
     total = 0.0
     for start in range(lo, hi, CHUNK):

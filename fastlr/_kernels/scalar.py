@@ -213,7 +213,7 @@ def _exp_reduced(x):
     return _horner(r, _EXP_TAYLOR), t, kf
 
 
-@jit(exact=True)
+@jit(exact=True, runtime=False)
 def exp_neg_abs(z, nb, e):
     """``e[k] = exp(-|z[k]|)`` for ``k < nb``, vectorizable
     (:func:`_exp_reduced`). Arguments below -700 are clamped (``exp(-700)``
@@ -265,7 +265,7 @@ def sigmoid_lanes(z):
     return (1.0 if z >= 0.0 else e) / (1.0 + e)
 
 
-@jit(exact=True)
+@jit(exact=True, runtime=False)
 def log1p_unit(e):
     """``log1p(e)`` for ``0 <= e <= 1``: ``2 atanh(s)``, ``s = e / (2 + e)``.
 
@@ -277,7 +277,7 @@ def log1p_unit(e):
     return 2.0 * s * q
 
 
-@jit(exact=True)
+@jit(exact=True, runtime=False)
 def residuals(z, yb, wb, nb, weighted, track_loss, e, r, loss, bound):
     """Residuals and row losses of a chunk from its logits, vectorizable:
     :func:`logistic_row` for ``nb`` rows at once, ``exp`` and ``log1p`` by
