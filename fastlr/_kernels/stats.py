@@ -183,13 +183,15 @@ def _block_sums(X, b0, b1, lead, nhalf, half, u1, u2, ab):
     pass compute-bound at twice the floor; and four rows at a time, the
     sums kept in registers across them, because a row at a time it still
     was on a Zen 4 core with a fast memory (1M x 100 float64, one thread:
-    0.45 ns an element against 0.31, the floor 0.27; see
-    :data:`STATS_PREFETCH_BYTES`). The lanes round as the scalar loop of
-    the columns past them does. Compiled without ``reassoc`` (LLVM could
-    add four rows' terms together before adding them to the sums) and
-    without numba's runtime: inlined into :func:`moment_sums`, which
-    allocates, the arrays its loops passed around were reference counted
-    (a third of the samples).
+    0.45 ns an element against 0.33-0.36, the floor 0.27; see
+    :data:`STATS_PREFETCH_BYTES`; the four rows written out one by one
+    instead of the loop over ``nr``: 0.30-0.31, but the same lines four
+    times). The lanes round as the scalar loop of the columns past them
+    does. Compiled without ``reassoc`` (LLVM could add four rows' terms
+    together before adding them to the sums) and without numba's runtime:
+    inlined into :func:`moment_sums`, which allocates, the arrays its loops
+    passed around were reference counted (a third of the samples, 3x the
+    time).
     """
     m, n = X.shape
     n4 = n - n % 4
@@ -206,34 +208,12 @@ def _block_sums(X, b0, b1, lead, nhalf, half, u1, u2, ab):
             a1 = vload(u1, j)
             a2 = vload(u2, j)
             am = vload(ab, j)
-            if nr == 4:   # unrolled: a loop of variable length ran slower
-                v = vload(X, (i, j))
+            for r in range(nr):
+                v = vload(X, (i + r, j))
                 e = vfma(hv, v, nh)
                 a1 = vadd(a1, e)
                 a2 = vfma(e, e, a2)
                 am = vmax(am, vabs(v))
-                v = vload(X, (i + 1, j))
-                e = vfma(hv, v, nh)
-                a1 = vadd(a1, e)
-                a2 = vfma(e, e, a2)
-                am = vmax(am, vabs(v))
-                v = vload(X, (i + 2, j))
-                e = vfma(hv, v, nh)
-                a1 = vadd(a1, e)
-                a2 = vfma(e, e, a2)
-                am = vmax(am, vabs(v))
-                v = vload(X, (i + 3, j))
-                e = vfma(hv, v, nh)
-                a1 = vadd(a1, e)
-                a2 = vfma(e, e, a2)
-                am = vmax(am, vabs(v))
-            else:
-                for r in range(nr):
-                    v = vload(X, (i + r, j))
-                    e = vfma(hv, v, nh)
-                    a1 = vadd(a1, e)
-                    a2 = vfma(e, e, a2)
-                    am = vmax(am, vabs(v))
             vstore(u1, j, a1)
             vstore(u2, j, a2)
             vstore(ab, j, am)
