@@ -933,17 +933,15 @@ def _chunk(X, y, sw, models, center, ids, many, softmax, track_loss, rows, nb, U
     gpart, spart, lpart = part
     g, s, cnt, _ = local
     K = active.shape[0]
-    if in_slot and not direct:
-        chunk_sums(X, y, sw, models, center, ids, many, softmax, track_loss,
-                   rows, nb, U, C, fresh, scratch, G[ci], S[ci], L[ci], ahead, na)
-        return
+    slot = in_slot and not direct
+    gq, sq, lq = (G[ci], S[ci], L[ci]) if slot else (gpart, spart, lpart)
     chunk_sums(X, y, sw, models, center, ids, many, softmax, track_loss,
-               rows, nb, U, C, fresh, scratch, gpart, spart, lpart, ahead, na)
+               rows, nb, U, C, fresh, scratch, gq, sq, lq, ahead, na)
     if direct:
         if ci == 0:
             _zero(g, s, cnt, active, 0, K)
         _add(g, s, cnt, acc, gpart, spart, lpart, active, 0, K)
-    else:
+    elif not in_slot:
         _park(G[ci], S[ci], L[ci], gpart, spart, lpart)
 
 

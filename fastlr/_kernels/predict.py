@@ -442,7 +442,6 @@ def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
         Output slots, and the rows of a block.
     """
     g, s, Z, F, zrow = _open_block(G, S, lo, rows, U.shape[0])
-    # (the chunk's rows: start + q)
     return _loss_grad_chunks(X, y, sw, mean, U, C, softmax, center, g, s, Z, F, zrow,
                              np.empty(0, dtype=np.int64), lo, hi)
 
@@ -451,7 +450,9 @@ def loss_grad(X, y, sw, mean, U, C, softmax, center, G, S, rows, lo, hi):
 def _loss_grad_chunks(X, y, sw, mean, U, C, softmax, center, g, s, Z, F, zrow,
                       contiguous, lo, hi):
     """:func:`loss_grad`'s pass over its block, chunk by chunk, into the
-    zeroed slots ``g``, ``s`` with the scratch ``Z``, ``F``, ``zrow``;
+    zeroed slots ``g``, ``s`` with the scratch ``Z``, ``F``, ``zrow``
+    (``contiguous``: empty, :func:`add_rows`' sign that a chunk's rows are
+    ``start + q``);
     compiled without numba's runtime, so that the views it takes per chunk
     are not reference-counted (each count an atomic instruction, which
     waits for the loads in flight)."""
