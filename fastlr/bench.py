@@ -21,12 +21,13 @@ import warnings
 import numpy as np
 
 from . import core, reference
-from ._kernels.stats import stream_sum
+from ._kernels import team
+from ._kernels.stats import multiply_adds, stream_sum
 
 __all__ = ["concurrent_training_seconds", "interleaved", "k_scan",
            "make_correlated_workload", "make_imbalanced_workload",
            "make_sparse_workload", "make_workload", "many_epoch_fn",
-           "many_models_table", "performance_table", "quick_table",
+           "many_models_table", "multiply_adds_fn", "performance_table", "quick_table",
            "stats_pass_fns", "stream_sum", "train_call_fn"]
 
 #: Default workload of the performance targets: X ~ N(0, 1), 1M x 100.
@@ -654,6 +655,23 @@ def many_epoch_fn(X, y, K, batch_size=256, lr=0.1, n_threads=None, standardize=T
     return run
 
 
+def multiply_adds_fn(n_threads=1, rounds=10_000_000):
+    """A callable running :func:`fastlr._kernels.stats.multiply_adds`
+    (``rounds`` rounds of 64 multiply-adds) on each of ``n_threads`` threads
+    of the team at once: ``n_threads * rounds * 64`` divided by its time is
+    the arithmetic floor's rate. On the machine these figures were first
+    measured on (2 vCPUs of a Zen 4 EPYC) two threads did 1.0-1.7x what one
+    did, from run to run: at times the two shared one core's FMA units.
+    The callable returns the kernel's ``out`` (each thread's is the same)."""
+    out = np.zeros(8)
+
+    def run():
+        team.run(n_threads, multiply_adds, (rounds, out))
+        return out
+
+    return run
+
+
 def k_scan(X, y, Ks=K_SCAN, batch_size=256, repeats=3, n_threads=None, **kwargs):
     """Epoch seconds of the joint run of K models for each K of ``Ks``,
     beside one model trained by :func:`fastlr.train` and the floor (dense X
@@ -843,16 +861,29 @@ def many_models_table(X, y, repeats=5, progress=print, cv=True):
         progress(f"{pid:<4}{what:<58}{value:>8.3f}  target {target}")
 
     rows, features = X.shape
-    # M1: dense, K = 16 vs one model
+    # M1: dense, K = 16 vs one model; beside them the arithmetic floor:
+    # each row costs each model 2 * features multiply-adds (its logit and
+    # its gradient), at the rate the threads reach together
+    threads = team.threads()
+    rounds = 10_000_000
     t = interleaved({"1": epoch_time_fn(X, y, 256, penalty="l2", alpha=1e-4),
                      "K": many_epoch_fn(X, y, MANY_K, 256),
                      "1t": epoch_time_fn(X, y, 256, penalty="l2", alpha=1e-4,
                                          n_threads=1),
-                     "Kt": many_epoch_fn(X, y, MANY_K, 256, n_threads=1)},
+                     "Kt": many_epoch_fn(X, y, MANY_K, 256, n_threads=1),
+                     "fma1": multiply_adds_fn(1, rounds),
+                     "fma": multiply_adds_fn(threads, rounds)},
                     repeats=repeats)
     add("M1", f"epoch of {MANY_K} models / of 1 model, batch 256",
         t["K"] / t["1"], "<= 2.5", t["K"] / t["1"] <= 2.5)
     add("M1", "  the same on one thread", t["Kt"] / t["1t"], "(info)", True)
+    arith = 2 * MANY_K * rows * features * t["fma"] / (threads * rounds * 64)
+    add("M1", f"  multiply-adds a second, {threads} threads / 1 thread",
+        threads * t["fma1"] / t["fma"], "(info)", True)
+    add("M1", f"  epoch of {MANY_K} models / its multiply-add floor", t["K"] / arith,
+        "(info)", True)
+    add("M1", "  that floor / epoch of 1 model: the least M1 here", arith / t["1"],
+        "(info)", True)
     # the scan
     scan = k_scan(X, y, repeats=repeats)
     for K in K_SCAN:

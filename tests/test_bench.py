@@ -59,3 +59,21 @@ def test_cv_comparison_scores_the_chosen_models():
     for r in res.values():
         assert r["seconds"] > 0 and 0 < r["heldout"] < np.log(2)
         assert np.isclose(grid, r["alpha"], rtol=1e-12).any()
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_multiply_adds_runs_the_chains_it_counts(n_threads):
+    """The arithmetic floor's kernel does its ``rounds`` multiply-adds: each
+    of its eight chains ends at ``a_R = d (1 - c**R) / (1 - c)`` (``a =
+    a * c + d`` from zero), and ``out`` holds the eight chains' sum in
+    every lane. rtol 1e-12: each of the R rounds rounds once (about R
+    units in the last place)."""
+    from fastlr._kernels.stats import multiply_adds
+
+    rounds, c, d = 1000, 1.0 - 2.0 ** -20, 2.0 ** -30
+    want = 8 * d * (1.0 - c ** rounds) / (1.0 - c)
+    out = np.zeros(8)
+    multiply_adds(rounds, out)
+    np.testing.assert_allclose(out, want, rtol=1e-12)
+    # the timed callable runs it on the threads of the team
+    np.testing.assert_array_equal(bench.multiply_adds_fn(n_threads, rounds)(), out)

@@ -34,7 +34,9 @@ from .intrinsics import (
     vmax,
     vmul,
     vsplat,
+    vsplat8,
     vstore,
+    vstore8,
 )
 from .jit import jit
 
@@ -371,3 +373,29 @@ def stream_sum(X):
         for j in range(n):
             total += X[i, j]
     return total
+
+
+@jit(runtime=False)
+def multiply_adds(rounds, out):
+    """``rounds`` rounds of eight independent chains of eight-lane fused
+    multiply-adds (``a = a * c + d``), touching no memory: 64 multiply-adds
+    a round at the rate the core's FMA units allow. This is the arithmetic
+    floor :mod:`fastlr.bench` sets beside the many-model epoch, whose
+    multiply-adds (the logits and the gradients of every model) grow with
+    the models while its read of X does not, as :func:`stream_sum` is the
+    memory floor. Eight chains cover a four-cycle latency on two FMA units.
+    ``out`` (8,) receives the lanes' sums, so that the loop is kept."""
+    c = vsplat8(1.0 - 2.0 ** -20)
+    d = vsplat8(2.0 ** -30)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = vsplat8(0.0)
+    for _ in range(rounds):
+        a0 = vfma(a0, c, d)
+        a1 = vfma(a1, c, d)
+        a2 = vfma(a2, c, d)
+        a3 = vfma(a3, c, d)
+        a4 = vfma(a4, c, d)
+        a5 = vfma(a5, c, d)
+        a6 = vfma(a6, c, d)
+        a7 = vfma(a7, c, d)
+    vstore8(out, 0, vadd(vadd(vadd(a0, a1), vadd(a2, a3)),
+                         vadd(vadd(a4, a5), vadd(a6, a7))))
