@@ -129,6 +129,33 @@ def test_ctrl_c_stops_a_threaded_training_within_an_epoch():
     assert stopped < 10.0
 
 
+@pytest.mark.skipif(not hasattr(threading.Thread, "_set_native_id"),
+                    reason="widens the window through a CPython internal")
+def test_ctrl_c_while_the_pool_starts_its_threads_does_not_hang_the_exit():
+    """A Ctrl-C that lands while the pool starts a thread (the thread has
+    registered for the interpreter's exit and not yet said it started: a
+    window a busy machine widens, once seen in CI as a training that did not
+    stop within 60 s) must still end the process. The window is widened
+    here by a pause in the new thread's start; ThreadPoolExecutor started
+    the thread inside ``submit`` and registered it for its exit handler only
+    after, so the interrupted main thread left a thread that the exit
+    waited for forever."""
+    out = _run_python("""
+        import os, signal, threading, time
+        from fastlr._kernels import team
+        started = threading.Thread._set_native_id
+        def slow_start(self):
+            if self.name.startswith("fastlr"):
+                time.sleep(0.5)
+            started(self)
+        threading.Thread._set_native_id = slow_start
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        team.run(2, lambda: 0, ())
+    """, timeout=60)
+    assert "KeyboardInterrupt" in out.stderr
+    assert "Exception in thread" not in out.stderr
+
+
 def test_import_sets_no_environment_variable():
     out = _run_python("""
         import os

@@ -310,14 +310,42 @@ if hasattr(os, "register_at_fork"):
 
 
 def _executor():
-    """The process's pool (made on first use, never shut down)."""
+    """The process's pool (made on first use, never shut down), every one of
+    its threads started (:func:`_start_threads`)."""
     global _pool
     with _lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=max(1, numba.config.NUMBA_NUM_THREADS - 1),
-                thread_name_prefix="fastlr")
+            workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastlr")
+            starter = threading.Thread(target=_start_threads, args=(pool, workers),
+                                       name="fastlr-start")
+            starter.start()
+            starter.join()
+            _pool = pool
         return _pool
+
+
+def _start_threads(pool, workers):
+    """Start all ``workers`` threads of ``pool``: each takes a task that
+    waits until every one has one. Run on a thread of its own, because
+    ThreadPoolExecutor starts a thread inside ``submit`` and registers it
+    for its exit handler only after ``Thread.start`` returns: a
+    KeyboardInterrupt in between (Ctrl-C while a busy machine had not yet
+    run the new thread) left a thread that the interpreter waited for
+    forever at exit, and the process hung. Python raises signals' exceptions
+    in the main thread only, so nothing interrupts these starts; once every
+    thread exists, the pool starts no more."""
+    ready = threading.Barrier(workers + 1)
+    try:
+        for _ in range(workers):
+            pool.submit(ready.wait)
+        ready.wait()
+    except RuntimeError:
+        # the interpreter is shutting down (the main thread was interrupted
+        # meanwhile), or a thread could not be started: the threads started
+        # go idle (their tasks fail), and the pool's callers do the work
+        # with the threads it has, or alone (see _helpers)
+        ready.abort()
 
 
 def _helpers(work, count):
