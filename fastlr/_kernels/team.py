@@ -7,7 +7,9 @@ the calling thread works too). Each thread calls an ordinary cached kernel
 compiled with ``nogil``, so the threads run in parallel; no numba ``prange``
 region (numba cannot cache parallel kernels, and OpenMP makes a process
 unsafe to fork) and no process-wide environment variable. The pool is made
-once, never shut down under a caller, and made anew in a forked child.
+once, all its threads started together by a thread of their own (where no
+Ctrl-C can interrupt a start: :func:`_start_threads`), never shut down
+under a caller, and made anew in a forked child.
 :func:`run` runs one kernel on several threads; :func:`map_rows` splits
 rows into fixed blocks (results do not depend on the thread count).
 
