@@ -162,6 +162,32 @@ def test_ctrl_c_while_the_pool_starts_its_threads_does_not_hang_the_exit():
     assert "Exception in thread" not in out.stderr
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_ctrl_c_while_waiting_for_a_helper_waits_for_it():
+    """The arrays of a team's kernel are shared: a Ctrl-C that reaches the
+    caller while it waits for a helper stops the team, and ``run`` raises
+    it once the helper has returned (before, it raised at once, the helper
+    still working on the arrays)."""
+    out = _run_python("""
+        import signal, threading, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
+        from fastlr._kernels import team
+        done = []
+        def kernel():
+            if threading.current_thread() is not threading.main_thread():
+                time.sleep(1.0)
+                done.append(True)
+            return 0
+        main = threading.main_thread().ident
+        threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()
+        try:
+            team.run(2, kernel, ())
+        except KeyboardInterrupt:
+            print("interrupted; the helper had returned:", bool(done))
+    """, timeout=60)
+    assert out.stdout.strip() == "interrupted; the helper had returned: True", out.stderr
+
+
 def test_import_sets_no_environment_variable():
     out = _run_python("""
         import os

@@ -400,6 +400,11 @@ def run(n, kernel, args, ctl=None):
     every task is then claimed)."""
     ended = threading.Event()
 
+    def stop():
+        ended.set()
+        if ctl is not None:
+            abort(ctl)
+
     def guarded():
         pause = REJOIN_SECONDS
         try:
@@ -409,9 +414,7 @@ def run(n, kernel, args, ctl=None):
             if not why:
                 ended.set()   # every task is claimed
         except BaseException:
-            ended.set()
-            if ctl is not None:
-                abort(ctl)
+            stop()
             raise
 
     others = _helpers(guarded, n - 1)
@@ -421,11 +424,17 @@ def run(n, kernel, args, ctl=None):
     except BaseException as exc:
         error = exc
     # the arrays are shared: never return while a thread still uses them
+    # (a wait interrupted by Ctrl-C stops the team, then waits again)
     for f in others:
-        try:
-            f.result()
-        except BaseException as exc:
-            error = error or exc
+        while True:
+            try:
+                f.result()
+                break
+            except BaseException as exc:
+                error = error or exc
+                if f.done():
+                    break
+                stop()
     if error is not None:
         raise error
 
