@@ -188,6 +188,92 @@ def test_ctrl_c_while_waiting_for_a_helper_waits_for_it():
     assert out.stdout.strip() == "interrupted; the helper had returned: True", out.stderr
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_ctrl_c_while_mapping_rows_stops_the_helpers_and_waits_for_them():
+    """``map_rows`` (prediction, the statistics pass) shares its output
+    with its helpers: a Ctrl-C that reaches the caller stops them at their
+    next block and is raised once they have returned (before, the wait for
+    them was interrupted at once, and they went on with every block
+    left)."""
+    out = _run_python("""
+        import signal, threading, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
+        from fastlr._kernels import team
+        done = []
+        def kernel(lo, hi):
+            if threading.current_thread() is not threading.main_thread():
+                time.sleep(0.2)
+                done.append(lo)
+            else:
+                time.sleep(0.05)
+            return lo
+        main = threading.main_thread().ident
+        threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()
+        try:
+            team.map_rows(2, 100, 1, kernel, ())
+        except KeyboardInterrupt:
+            left = len(done)
+            time.sleep(0.5)
+            print("blocks by the helper:", left, "after:", len(done) - left)
+    """, timeout=60)
+    words = out.stdout.split()
+    assert words[:4] == ["blocks", "by", "the", "helper:"], out.stderr
+    # the helper finished one 0.2 s block before the interruption and the
+    # one it was in (before: every block the main thread had not taken)
+    assert 1 <= int(words[4]) <= 3 and words[5:] == ["after:", "0"], out.stdout
+
+
+def test_a_failing_block_stops_the_other_threads():
+    """A block that raises in one thread of ``map_rows`` stops the others
+    at their next block, and the error is raised."""
+    from fastlr._kernels import team
+
+    seen = []
+
+    def kernel(lo, hi):
+        if lo == 0:
+            time.sleep(0.2)   # the other thread meets the failure meanwhile
+        seen.append(lo)
+        if lo == 3:
+            raise ValueError("block 3")
+        return lo
+
+    with pytest.raises(ValueError, match="block 3"):
+        team.map_rows(2, 1000, 1, kernel, ())
+    assert len(seen) < 20
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_ctrl_c_while_the_pool_starts_keeps_the_pool():
+    """A Ctrl-C while the first threaded call waits for the pool's threads
+    to start is raised once they have, and the process keeps that pool
+    (before, the next call made a second pool, and the first one's threads
+    idled until exit)."""
+    out = _run_python("""
+        import signal, threading, time
+        import numba
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
+        from fastlr._kernels import team
+        start = team._start_threads
+        def slow_start(pool, workers):
+            time.sleep(0.5)
+            start(pool, workers)
+        team._start_threads = slow_start
+        main = threading.main_thread().ident
+        threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGINT)).start()
+        try:
+            team.run(2, lambda: 0, ())
+        except KeyboardInterrupt:
+            pass
+        pool = team._pool
+        team.run(2, lambda: 0, ())
+        names = [t.name for t in threading.enumerate() if t.name.startswith("fastlr_")]
+        workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
+        print(pool is not None and team._pool is pool, len(names) == workers)
+    """, timeout=60)
+    assert out.stdout.split() == ["True", "True"], out.stderr
+
+
 def test_import_sets_no_environment_variable():
     out = _run_python("""
         import os

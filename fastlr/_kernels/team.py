@@ -322,8 +322,12 @@ def _executor():
             starter = threading.Thread(target=_start_threads, args=(pool, workers),
                                        name="fastlr-start")
             starter.start()
-            starter.join()
+            # the threads exist once the starter has run: a Ctrl-C during
+            # the join waits for it, keeps the pool, and is raised after
             _pool = pool
+            error = _wait(starter.join, lambda: not starter.is_alive(), lambda: None)
+            if error is not None:
+                raise error
         return _pool
 
 
@@ -423,26 +427,15 @@ def run(n, kernel, args, ctl=None):
         guarded()
     except BaseException as exc:
         error = exc
-    # the arrays are shared: never return while a thread still uses them
-    # (a wait interrupted by Ctrl-C stops the team, then waits again)
-    for f in others:
-        while True:
-            try:
-                f.result()
-                break
-            except BaseException as exc:
-                error = error or exc
-                if f.done():
-                    break
-                stop()
-    if error is not None:
-        raise error
+    _join(others, error, stop)
 
 
 def map_rows(n, m, rows, kernel, args):
     """``[kernel(*args, lo, hi) for each block]`` over fixed blocks of
     ``rows`` rows, on up to ``n`` threads, results in block order (so a sum
-    of them does not depend on the thread count)."""
+    of them does not depend on the thread count). A block that fails, or a
+    Ctrl-C, stops every thread at its next block; the error is raised once
+    all have returned (:func:`_join`)."""
     bounds = [(lo, min(lo + rows, m)) for lo in range(0, m, rows)]
     n = max(1, min(n, len(bounds)))
     out = [None] * len(bounds)
@@ -450,17 +443,53 @@ def map_rows(n, m, rows, kernel, args):
     # under the GIL): a thread that starts late or is descheduled on a busy
     # machine leaves its share to the others instead of holding them up
     nxt = itertools.count()
+    stopped = threading.Event()   # a thread failed or was interrupted
 
     def work():
-        for b in iter(nxt.__next__, None):
-            if b >= len(bounds):
-                return
-            out[b] = kernel(*args, *bounds[b])
+        try:
+            for b in iter(nxt.__next__, None):
+                if b >= len(bounds) or stopped.is_set():
+                    return
+                out[b] = kernel(*args, *bounds[b])
+        except BaseException:
+            stopped.set()
+            raise
 
     others = _helpers(work, n - 1)
+    error = None
     try:
         work()
-    finally:
-        for f in others:
-            f.result()
+    except BaseException as exc:
+        error = exc
+    _join(others, error, stopped.set)
     return out
+
+
+def _wait(wait, done, interrupted):
+    """Call ``wait()`` until it returns or ``done()``; an exception raised
+    into this thread meanwhile (Ctrl-C) calls ``interrupted()`` and waits
+    again. Returns the first exception (the waited-for thread's own, or
+    the interruption), or None."""
+    error = None
+    while True:
+        try:
+            wait()
+            return error
+        except BaseException as exc:
+            error = error or exc
+            if done():
+                return error
+            interrupted()
+
+
+def _join(others, error, stop):
+    """Wait for the helpers' futures ``others`` (:func:`_helpers`), then
+    raise ``error`` (the caller's own), else the first helper's. The
+    arrays of the helpers' work are shared with the caller: a Ctrl-C while
+    waiting calls ``stop()`` (the helpers give up at their next check) and
+    waits again, so that nothing returns while a helper still works."""
+    for f in others:
+        failed = _wait(f.result, f.done, stop)
+        error = error or failed
+    if error is not None:
+        raise error
