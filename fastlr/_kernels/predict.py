@@ -102,14 +102,26 @@ def ask_share(Xf, n, ahead, na, b, nblocks):
 
 
 @jit(inline=True)
+def row_span(indptr, i):
+    """Row ``i``'s stored entries ``lo .. hi - 1`` of a CSR matrix, as
+    unsigned positions. numba wraps a negative signed index around (a
+    compare, a select and an add for every access) and LLVM cannot prove a
+    position from ``indptr``, or a column from ``indices``, not negative:
+    the CSR loops index with unsigned values (``np.uint64(indices[p])``
+    for a column). The lean epoch's loops took 0.75-0.8x the time so
+    (:func:`fastlr._kernels.sparse.dot_run`)."""
+    return np.uint64(indptr[i]), np.uint64(indptr[i + 1])
+
+
+@jit(inline=True)
 def ask_columns(flat, indices, start, end, stride):
     """Ask L1 for ``flat[indices[p] * stride]`` over the stored entries
     ``start .. end - 1`` of a CSR row: the weights (or gradient slots) of
     its columns, ``stride`` values per column. The columns are random, so
     no hardware prefetcher predicts them: the CSR passes ask for the next
     row's while they work on a row (see :mod:`fastlr._kernels.sparse`)."""
-    for p in range(start, end):
-        prefetch(flat, indices[p] * stride)
+    for p in range(np.uint64(start), np.uint64(end)):
+        prefetch(flat, np.uint64(indices[p]) * np.uint64(stride))
 
 
 #: What :func:`decision` applies to a row's logits once it has written them:
@@ -236,13 +248,14 @@ def _csr_logits(data, indices, indptr, i, W, Wf, B, z):
     :mod:`fastlr._kernels.sparse`)."""
     k, n = W.shape
     if i + 1 < indptr.shape[0] - 1:
-        for p in range(indptr[i + 1], indptr[i + 2]):
+        for p in range(np.uint64(indptr[i + 1]), np.uint64(indptr[i + 2])):
             for c in range(k):
-                prefetch(Wf, c * n + indices[p])
+                prefetch(Wf, np.uint64(c * n) + np.uint64(indices[p]))
+    lo, hi = row_span(indptr, i)
     for c in range(k):
         acc = B[c]
-        for p in range(indptr[i], indptr[i + 1]):
-            acc += data[p] * W[c, indices[p]]
+        for p in range(lo, hi):
+            acc += data[p] * W[c, np.uint64(indices[p])]
         z[c] = acc
 
 
@@ -492,8 +505,9 @@ def _csr_row_logits(data, indices, indptr, i, U, C, z):
     r = U.shape[1]
     for t in range(r):
         z[t] = C[t]
-    for p in range(indptr[i], indptr[i + 1]):
-        j = indices[p]
+    lo, hi = row_span(indptr, i)
+    for p in range(lo, hi):
+        j = np.uint64(indices[p])
         x = np.float64(data[p])
         for t in range(r):
             z[t] += x * U[j, t]
@@ -507,8 +521,9 @@ def _csr_row_logit(data, indices, indptr, i, U, c):
     in the same helper) made the binary pass 2.5x slower on 50,000
     columns."""
     acc = c
-    for p in range(indptr[i], indptr[i + 1]):
-        acc += np.float64(data[p]) * U[indices[p], 0]
+    lo, hi = row_span(indptr, i)
+    for p in range(lo, hi):
+        acc += np.float64(data[p]) * U[np.uint64(indices[p]), 0]
     return acc
 
 
@@ -518,8 +533,9 @@ def _csr_row_add(data, indices, indptr, i, g, z):
     (n, r), ``z`` (r,)): the gradient's share of row ``i``, laid out as
     :func:`_csr_row_logits`'s weights. For r = 1 call :func:`_csr_row_add1`."""
     r = g.shape[1]
-    for p in range(indptr[i], indptr[i + 1]):
-        j = indices[p]
+    lo, hi = row_span(indptr, i)
+    for p in range(lo, hi):
+        j = np.uint64(indices[p])
         x = np.float64(data[p])
         for t in range(r):
             g[j, t] += z[t] * x
@@ -528,8 +544,9 @@ def _csr_row_add(data, indices, indptr, i, g, z):
 @jit(inline=True)
 def _csr_row_add1(data, indices, indptr, i, g, z):
     """:func:`_csr_row_add` of one value ``z`` (``g`` (n, 1))."""
-    for p in range(indptr[i], indptr[i + 1]):
-        g[indices[p], 0] += z * np.float64(data[p])
+    lo, hi = row_span(indptr, i)
+    for p in range(lo, hi):
+        g[np.uint64(indices[p]), 0] += z * np.float64(data[p])
 
 
 @jit()
