@@ -88,9 +88,14 @@ from .update import (
     truncate,
 )
 
-#: Above this many columns the lean epoch asks for the next row's weights
-#: before working on the current row: the weights no longer fit in L2
-#: (on 47,236 columns the prefetches cost more than they saved).
+#: Above this many columns the lean epochs ask for the next row's weights
+#: before working on the current row: the binary model's no longer fit in
+#: L2, the softmax model's table (a 64-byte line a column) not in a share
+#: of L3. Below, the prefetches cost more than they saved: without them,
+#: at rcv1's shape (47,236 columns) the binary epoch ran faster and the
+#: 5-class epoch took 0.91-0.96x the time (0.72-0.8x on 47,236 columns
+#: drawn uniformly, 20 a row); on 300,000 such columns it took 1.3-1.4x
+#: as long, on 100,000 about the same.
 LEAN_NEAR_COLUMNS = 1 << 17
 
 
@@ -778,6 +783,7 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
     hold = fold[0]
+    far = T.shape[0] > LEAN_NEAR_COLUMNS
     s = 1.0
     for start in range(0, m, batch_size):
         bsz = batch_ahead(blocks, block, start, batch_size, m, rowbuf)
@@ -786,7 +792,7 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
         for pos in range(bsz):
             i = rowbuf[pos]
             inext = row_ahead(rowbuf, start, pos, m)
-            if inext >= 0:   # the next row's weights, a row ahead
+            if far and inext >= 0:   # the next row's weights, a row ahead
                 ask_columns(Tf, indices, np.uint64(indptr[inext]),
                             np.uint64(indptr[inext + 1]), width)
             narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
