@@ -117,13 +117,17 @@ def row_span(indptr, i):
 
 @jit(inline=True)
 def ask_columns(flat, indices, start, end, stride):
-    """Ask L1 for ``flat[indices[p] * stride]`` over the stored entries
+    """Ask L2 for ``flat[indices[p] * stride]`` over the stored entries
     ``start .. end - 1`` of a CSR row: the weights (or gradient slots) of
     its columns, ``stride`` values per column. The columns are random, so
     no hardware prefetcher predicts them: the CSR passes ask for the next
-    row's while they work on a row (see :mod:`fastlr._kernels.sparse`)."""
+    row's while they work on a row (see :mod:`fastlr._kernels.sparse`).
+    Into L2 (:func:`~fastlr._kernels.intrinsics.prefetch_l2`), where the
+    core keeps many more requests in flight than into L1: asking into L1
+    for writing, the lean epochs took 1.15-1.7x as long on 300,000 random
+    columns."""
     for p in range(np.uint64(start), np.uint64(end)):
-        prefetch(flat, np.uint64(indices[p]) * np.uint64(stride))
+        prefetch_l2(flat, np.uint64(indices[p]) * np.uint64(stride))
 
 
 #: What :func:`decision` applies to a row's logits once it has written them:

@@ -95,9 +95,10 @@ from .update import (
 #: rcv1's shape (47,236 columns) the binary epoch ran faster and the
 #: 5-class epoch took 0.91-0.96x the time (0.72-0.8x on 47,236 columns
 #: drawn uniformly, 20 a row); on 300,000 such columns it took 1.3-1.4x
-#: as long, on 100,000 about the same. The 5-class epoch asks for its
-#: lines into L2 (:func:`~fastlr._kernels.intrinsics.prefetch_l2`), not L1
-#: for writing: 0.81-0.86x the time on 300,000 columns, 0.86-0.91x on 1M.
+#: as long, on 100,000 about the same. Both ask for the lines into L2
+#: (:func:`~fastlr._kernels.predict.ask_columns`), not into L1 for
+#: writing: on 300,000 columns the 5-class epoch took 0.81-0.86x the time
+#: so, the binary one on one thread 0.6-0.65x (0.6-0.93x on 1M).
 LEAN_NEAR_COLUMNS = 1 << 17
 
 
@@ -362,7 +363,7 @@ def lean_part(data, indices, indptr, splits, rows, bsz, part, v, isc, scaled, fa
             i1 = rows[pos + 1]
             for p in range(indptr[i1], indptr[i1 + 1]):
                 j = indices[p]
-                prefetch(v, j if (j >= half) == (part == 1) else own)
+                prefetch_l2(v, j if (j >= half) == (part == 1) else own)
         i = rows[pos]
         Z[pos] = lean_half(data, indices, indptr[i], splits[i], indptr[i + 1], part,
                            v, isc, scaled)
@@ -795,8 +796,7 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
             i = rowbuf[pos]
             inext = row_ahead(rowbuf, start, pos, m)
             if far and inext >= 0:   # the next row's weights, a row ahead
-                for p in range(np.uint64(indptr[inext]), np.uint64(indptr[inext + 1])):
-                    prefetch_l2(Tf, np.uint64(indices[p]) * np.uint64(width))
+                ask_columns(Tf, indices, indptr[inext], indptr[inext + 1], width)
             narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
                        dot)
             wt = sw[i] if weighted else 1.0
