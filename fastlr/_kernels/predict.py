@@ -124,7 +124,7 @@ def ask_columns(flat, indices, start, end, stride):
     row's while they work on a row (see :mod:`fastlr._kernels.sparse`).
     Into L2 (:func:`~fastlr._kernels.intrinsics.prefetch_l2`), where the
     core keeps many more requests in flight than into L1: asking into L1
-    for writing, the lean epochs took 1.15-1.7x as long on 300,000 random
+    for writing, the lean epochs took 1.16-1.8x as long on 300,000 random
     columns."""
     for p in range(np.uint64(start), np.uint64(end)):
         prefetch_l2(flat, np.uint64(indices[p]) * np.uint64(stride))

@@ -98,7 +98,7 @@ from .update import (
 #: as long, on 100,000 about the same. Both ask for the lines into L2
 #: (:func:`~fastlr._kernels.predict.ask_columns`), not into L1 for
 #: writing: on 300,000 columns the 5-class epoch took 0.81-0.86x the time
-#: so, the binary one on one thread 0.6-0.65x (0.6-0.93x on 1M).
+#: so, the binary one on one thread 0.56-0.72x (0.65-0.77x on 1M).
 LEAN_NEAR_COLUMNS = 1 << 17
 
 
