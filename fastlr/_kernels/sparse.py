@@ -60,7 +60,7 @@ from .intrinsics import (
     vstore8,
 )
 from .jit import jit
-from .predict import ask_columns
+from .predict import ask_columns, dot_run
 from .scalar import (
     exp_neg_abs,
     log1p_unit,
@@ -190,46 +190,6 @@ def first_at_least(indices, lo, hi, col):
         base = base + half + 1 if below else base
         count = count - half - 1 if below else half
     return base
-
-
-@jit(exact=True, inline=True)
-def dot_run(data, indices, lo, hi, v, isc, scaled):
-    """The dot product of entries ``lo .. hi - 1`` of a row with the weights
-    (``/ scale[j]`` when ``scaled``: ``isc``) in four interleaved partial
-    sums, four entries at a time from ``lo`` and the rest into the first: a
-    fixed order, so the sum does not depend on who computes it. The four
-    sums measured 1.5x faster than one chain on rcv1's shape.
-
-    Positions and column indices are unsigned, as in every CSR loop (see
-    :func:`fastlr._kernels.predict.row_span`)."""
-    a0 = a1 = a2 = a3 = 0.0
-    u1, u2, u3, u4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
-    p = np.uint64(lo)
-    end = np.uint64(hi)
-    if scaled:
-        while p + u4 <= end:
-            j0, j1 = np.uint64(indices[p]), np.uint64(indices[p + u1])
-            j2, j3 = np.uint64(indices[p + u2]), np.uint64(indices[p + u3])
-            a0 += data[p] * (v[j0] * isc[j0])
-            a1 += data[p + u1] * (v[j1] * isc[j1])
-            a2 += data[p + u2] * (v[j2] * isc[j2])
-            a3 += data[p + u3] * (v[j3] * isc[j3])
-            p += u4
-        while p < end:
-            j0 = np.uint64(indices[p])
-            a0 += data[p] * (v[j0] * isc[j0])
-            p += u1
-    else:
-        while p + u4 <= end:
-            a0 += data[p] * v[np.uint64(indices[p])]
-            a1 += data[p + u1] * v[np.uint64(indices[p + u1])]
-            a2 += data[p + u2] * v[np.uint64(indices[p + u2])]
-            a3 += data[p + u3] * v[np.uint64(indices[p + u3])]
-            p += u4
-        while p < end:
-            a0 += data[p] * v[np.uint64(indices[p])]
-            p += u1
-    return (a0 + a1) + (a2 + a3)
 
 
 @jit(exact=True, inline=True)
