@@ -200,7 +200,8 @@ class Data:
                        dtype=self.dtype if dtype is None
                        else np.result_type(self.dtype, dtype))
         bad = self._map_rows(self.kernels.decision,
-                             (W, B, LINKS[link], out.reshape(-1)), n_threads)
+                             (self._by_column(W), B, LINKS[link], out.reshape(-1)),
+                             n_threads)
         if any(bad):
             if not self.checked:
                 check_finite(self, row0=row0)
@@ -216,8 +217,8 @@ class Data:
         times both: the nearest float, or an infinity of the exact sum's
         sign. Then the link, as :meth:`decision` applies it."""
         z = np.empty((self.m, W.shape[0]), dtype=out.dtype)
-        self._map_rows(self.kernels.decision, (W, B, LINKS["logits"], z.reshape(-1)),
-                       n_threads)
+        self._map_rows(self.kernels.decision,
+                       (self._by_column(W), B, LINKS["logits"], z.reshape(-1)), n_threads)
         rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
         Xr = self.X[rows].astype(np.float64)
         big = abs(Xr).max(axis=1)
@@ -235,8 +236,24 @@ class Data:
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
         parts = self._map_rows(self.kernels.loss_sum,
-                               (y, sw, W, B, bool(softmax)), n_threads)
+                               (y, sw, self._by_column(W), B, bool(softmax)), n_threads)
         return sum(parts, 0.0)
+
+    def _by_column(self, W):
+        """W (k, n) float64 as :attr:`kernels` ``.decision`` and
+        ``.loss_sum`` take it: dense, as is; CSR, a column's weights side
+        by side (the rows of X read weights at random columns): (n, 1) for
+        one model, else (n, L) with the k classes in the first slots of
+        lanes of ``NARROW`` (:func:`fastlr._kernels.predict.narrow_dot`:
+        a column's weights in one cache line), the rest zero."""
+        if not self.sparse:
+            return W
+        k = W.shape[0]
+        if k == 1:
+            return W.reshape(self.n, 1)
+        T = _table(self.n, -(-k // predict.NARROW) * predict.NARROW)
+        T[:, :k] = W.T
+        return T
 
     def loss_grad(self, y, sw, mean, scale, W, B, softmax, n_threads=None):
         """Summed loss and its gradient, over all rows, in one read of X.

@@ -17,7 +17,7 @@ kernels differ only in how a row is read.
 
 import numpy as np
 
-from .intrinsics import prefetch_l2
+from .intrinsics import prefetch_l2, vadd, vfma, vload, vmul, vsplat, vstore
 from .jit import jit
 from .scalar import (
     exp_neg_abs,
@@ -122,7 +122,7 @@ def dot_run(data, indices, lo, hi, v, isc, scaled):
     interleaved partial sums, four entries at a time from ``lo`` and the
     rest into the first: a fixed order, so the sum does not depend on who
     computes it. The CSR epochs sum every logit in this order (the lean
-    epoch's halves, :func:`fastlr._kernels.sparse.narrow_dot`'s lanes,
+    epoch's halves, :func:`narrow_dot`'s lanes,
     :func:`fastlr._kernels.sparse.wide_dot`); prediction and the
     deterministic solver's passes call it too (inlined, it is compiled
     with its caller's flags). The four sums measured 1.5x faster than one
@@ -158,6 +158,63 @@ def dot_run(data, indices, lo, hi, v, isc, scaled):
             a0 += data[p] * v[np.uint64(indices[p])]
             p += u1
     return (a0 + a1) + (a2 + a3)
+
+
+#: The weight slots of a column that the lane layout of
+#: :func:`fastlr._kernels.sparse.epoch` (and of the CSR decision) reads
+#: together (one cache line of float64; two vec4).
+NARROW = 8
+
+
+@jit(exact=True, inline=True)
+def narrow_term(data, indices, p, T, iv, scaled, col, a, b):
+    """``(a, b)`` plus entry ``p``'s products with the eight slots from
+    ``col`` on (:func:`narrow_dot`): ``x * w`` (``x * (w / scale)`` when
+    ``scaled``, as :func:`dot_run` computes it) in each lane."""
+    j = indices[p]
+    x = vsplat(data[p])
+    if scaled:
+        f = vsplat(T[j, iv])
+        return (vfma(x, vmul(vload(T, (j, col)), f), a),
+                vfma(x, vmul(vload(T, (j, col + 4)), f), b))
+    return vfma(x, vload(T, (j, col)), a), vfma(x, vload(T, (j, col + 4)), b)
+
+
+@jit(exact=True, inline=True)
+def narrow_dot(data, indices, lo, hi, T, iv, scaled, col, used, dot):
+    """``dot[c] = sum_p x_p * T[j_p, c]`` for the eight slots ``c`` from
+    ``col`` on of the lane layout (slots from ``used`` on hold zeros and
+    give 0), in one pass over a row's entries; ``scaled``: each weight
+    divided by the column's scale (``T[j, iv]`` holds its reciprocal: one
+    standardization). Each slot is summed in :func:`dot_run`'s order (four
+    interleaved partial sums), as the epoch's scalar layout
+    (:func:`fastlr._kernels.sparse.wide_dot`) sums it: the two agree bit
+    for bit.
+
+    Each slot is a lane of :data:`~fastlr._kernels.intrinsics.vec4` sums,
+    ``x_p`` broadcast to the lanes and multiplied-added as the scalar code
+    does (numba does not vectorize eight separate sums: as scalars, each
+    was an operation per entry). All eight lanes are summed whatever
+    ``used``: a branch per entry cost more than the lanes. Four partial
+    sums rather than one chain: the 5-class epoch at rcv1's shape took
+    0.94x the time (one chain waits for each multiply-add's result)."""
+    a0 = vsplat(0.0)
+    a1 = a2 = a3 = b0 = b1 = b2 = b3 = a0
+    # unsigned positions: no negative-index wraparound per access
+    u1, u2, u3, u4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
+    p = np.uint64(lo)
+    end = np.uint64(hi)
+    while p + u4 <= end:
+        a0, b0 = narrow_term(data, indices, p, T, iv, scaled, col, a0, b0)
+        a1, b1 = narrow_term(data, indices, p + u1, T, iv, scaled, col, a1, b1)
+        a2, b2 = narrow_term(data, indices, p + u2, T, iv, scaled, col, a2, b2)
+        a3, b3 = narrow_term(data, indices, p + u3, T, iv, scaled, col, a3, b3)
+        p += u4
+    while p < end:
+        a0, b0 = narrow_term(data, indices, p, T, iv, scaled, col, a0, b0)
+        p += u1
+    vstore(dot, col, vadd(vadd(a0, a1), vadd(a2, a3)))
+    vstore(dot, col + 4, vadd(vadd(b0, b1), vadd(b2, b3)))
 
 
 @jit(inline=True)
@@ -293,34 +350,56 @@ def decision(X, W, B, link, out, lo, hi):
 
 
 @jit(inline=True)
-def _csr_logits(data, indices, indptr, i, W, Wf, B, z):
-    """Row ``i``'s k logits into ``z``, with row ``i + 1``'s weights read
-    ahead into L2 (``Wf``: W flattened; the weights are read at random
-    columns, see :mod:`fastlr._kernels.sparse`). Asked for into L1 for
-    writing, as before, the 5-class decision took 1.4-1.9x as long at
-    rcv1's shape and 1.8-2.4x on 1M columns (as :func:`ask_columns`)."""
-    k, n = W.shape
+def _csr_dot(data, indices, indptr, i, Tf):
+    """Row ``i``'s dot product with one model's weights ``Tf`` (n,)
+    (:func:`dot_run`), row ``i + 1``'s columns asked for into L2 meanwhile
+    (:func:`ask_columns`; the weights are read at random columns, see
+    :mod:`fastlr._kernels.sparse`)."""
     if i + 1 < indptr.shape[0] - 1:
         nlo, nhi = row_span(indptr, i + 1)
-        for p in range(nlo, nhi):
-            for c in range(k):
-                prefetch_l2(Wf, np.uint64(c * n) + np.uint64(indices[p]))
+        ask_columns(Tf, indices, nlo, nhi, 1)
     lo, hi = row_span(indptr, i)
-    for c in range(k):
-        z[c] = B[c] + dot_run(data, indices, lo, hi, W[c], W[c], False)
+    return dot_run(data, indices, lo, hi, Tf, Tf, False)
+
+
+@jit(inline=True)
+def _csr_lanes(data, indices, indptr, i, T, Tf, z):
+    """:func:`_csr_dot` for k classes laid out in lanes (``T`` (n, L), ``L``
+    a multiple of :data:`NARROW`, a column's k weights in its first slots
+    and the rest zero; ``Tf`` T flattened): ``z[:L]`` the row's dot
+    products, by :func:`narrow_dot` (a column's weights in one cache line).
+    With a row of W per class, each entry's k weights came from k lines:
+    the 5-class decision took 1.9-2.4x the time (rcv1's shape, and 200,000
+    rows of 20 entries on 1M columns)."""
+    L = T.shape[1]
+    if i + 1 < indptr.shape[0] - 1:
+        nlo, nhi = row_span(indptr, i + 1)
+        ask_columns(Tf, indices, nlo, nhi, L)
+    lo, hi = row_span(indptr, i)
+    for col in range(0, L, NARROW):
+        narrow_dot(data, indices, lo, hi, T, 0, False, col, L, z)
 
 
 @jit()
-def csr_decision(data, indices, indptr, W, B, link, out, lo, hi):
-    """:func:`decision` for CSR X."""
-    z = np.empty(W.shape[0])
-    Wf = W.reshape(W.size)
-    k = W.shape[0]
+def csr_decision(data, indices, indptr, T, B, link, out, lo, hi):
+    """:func:`decision` for CSR X, the weights laid out a column per row
+    (``T`` (n, 1) for one model, else (n, L) as :func:`_csr_lanes` takes
+    them; :meth:`fastlr._dispatch.Data.decision` lays them out). The two
+    layouts loop apart: a branch on the layout in the loop over the rows
+    made the binary ``predict_proba`` 1.2x slower on 1M columns."""
+    k = B.shape[0]
+    Tf = T.reshape(T.size)
+    if T.shape[1] == 1:
+        for i in range(lo, hi):
+            out[logit_slot(i, lo, hi, 1, link)] = (
+                B[0] + _csr_dot(data, indices, indptr, i, Tf))
+        return finish_rows(out, lo, hi, 1, link)
+    z = np.empty(T.shape[1])
     for i in range(lo, hi):
-        _csr_logits(data, indices, indptr, i, W, Wf, B, z)
+        _csr_lanes(data, indices, indptr, i, T, Tf, z)
         slot = logit_slot(i, lo, hi, k, link)
         for c in range(k):
-            out[slot + c] = z[c]
+            out[slot + c] = B[c] + z[c]
     return finish_rows(out, lo, hi, k, link)
 
 
@@ -355,15 +434,22 @@ def loss_sum(X, y, sw, W, B, softmax, lo, hi):
 
 
 @jit()
-def csr_loss_sum(data, indices, indptr, y, sw, W, B, softmax, lo, hi):
-    """:func:`loss_sum` for CSR X."""
-    k = W.shape[0]
+def csr_loss_sum(data, indices, indptr, y, sw, T, B, softmax, lo, hi):
+    """:func:`loss_sum` for CSR X, the weights laid out as
+    :func:`csr_decision` takes them."""
+    k = B.shape[0]
     weighted = sw.shape[0] > 0
-    z = np.empty(k)
-    Wf = W.reshape(W.size)
+    one = T.shape[1] == 1
+    z = np.empty(T.shape[1])
+    Tf = T.reshape(T.size)
     total = 0.0
     for i in range(lo, hi):
-        _csr_logits(data, indices, indptr, i, W, Wf, B, z)
+        if one:
+            z[0] = B[0] + _csr_dot(data, indices, indptr, i, Tf)
+        else:
+            _csr_lanes(data, indices, indptr, i, T, Tf, z)
+            for c in range(k):
+                z[c] = B[c] + z[c]
         li = _row_loss(z, k, y[i], softmax)
         total += sw[i] * li if weighted else li
     return total

@@ -49,7 +49,6 @@ from .intrinsics import (
     load_acquire,
     prefetch,
     prefetch_l2,
-    vadd,
     vfma,
     vload,
     vload8,
@@ -60,7 +59,7 @@ from .intrinsics import (
     vstore8,
 )
 from .jit import jit
-from .predict import ask_columns, dot_run
+from .predict import NARROW, ask_columns, dot_run, narrow_dot
 from .scalar import (
     exp_neg_abs,
     log1p_unit,
@@ -502,10 +501,6 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
             v[j] *= sb[0]
 
 
-#: The weight slots of a column that the lane layout of :func:`epoch`
-#: reads together (one cache line of float64; two vec4).
-NARROW = 8
-
 #: Bytes in a cache line (x86-64 and most ARM cores).
 LINE = 64
 
@@ -520,56 +515,6 @@ def line_aligned_zeros(n, width):
     buf = np.zeros(n * width + LINE // 8)
     off = ((LINE - buf.ctypes.data % LINE) % LINE) // 8
     return buf[off:off + n * width].reshape((n, width))
-
-
-@jit(exact=True, inline=True)
-def narrow_term(data, indices, p, T, iv, scaled, col, a, b):
-    """``(a, b)`` plus entry ``p``'s products with the eight slots from
-    ``col`` on (:func:`narrow_dot`): ``x * w`` (``x * (w / scale)`` when
-    ``scaled``, as :func:`dot_run` computes it) in each lane."""
-    j = indices[p]
-    x = vsplat(data[p])
-    if scaled:
-        f = vsplat(T[j, iv])
-        return (vfma(x, vmul(vload(T, (j, col)), f), a),
-                vfma(x, vmul(vload(T, (j, col + 4)), f), b))
-    return vfma(x, vload(T, (j, col)), a), vfma(x, vload(T, (j, col + 4)), b)
-
-
-@jit(exact=True, inline=True)
-def narrow_dot(data, indices, lo, hi, T, iv, scaled, col, used, dot):
-    """``dot[c] = sum_p x_p * T[j_p, c]`` for the eight slots ``c`` from
-    ``col`` on of the lane layout (slots from ``used`` on hold zeros and
-    give 0), in one pass over a row's entries; ``scaled``: each weight
-    divided by the column's scale (``T[j, iv]`` holds its reciprocal: one
-    standardization). Each slot is summed in :func:`dot_run`'s order (four
-    interleaved partial sums), as the scalar layout's :func:`wide_dot`
-    sums it: the two agree bit for bit.
-
-    Each slot is a lane of :data:`~fastlr._kernels.intrinsics.vec4` sums,
-    ``x_p`` broadcast to the lanes and multiplied-added as the scalar code
-    does (numba does not vectorize eight separate sums: as scalars, each
-    was an operation per entry). All eight lanes are summed whatever
-    ``used``: a branch per entry cost more than the lanes. Four partial
-    sums rather than one chain: the 5-class epoch at rcv1's shape took
-    0.87x the time (one chain waits for each multiply-add's result)."""
-    a0 = vsplat(0.0)
-    a1 = a2 = a3 = b0 = b1 = b2 = b3 = a0
-    # unsigned positions: no negative-index wraparound per access
-    u1, u2, u3, u4 = np.uint64(1), np.uint64(2), np.uint64(3), np.uint64(4)
-    p = np.uint64(lo)
-    end = np.uint64(hi)
-    while p + u4 <= end:
-        a0, b0 = narrow_term(data, indices, p, T, iv, scaled, col, a0, b0)
-        a1, b1 = narrow_term(data, indices, p + u1, T, iv, scaled, col, a1, b1)
-        a2, b2 = narrow_term(data, indices, p + u2, T, iv, scaled, col, a2, b2)
-        a3, b3 = narrow_term(data, indices, p + u3, T, iv, scaled, col, a3, b3)
-        p += u4
-    while p < end:
-        a0, b0 = narrow_term(data, indices, p, T, iv, scaled, col, a0, b0)
-        p += u1
-    vstore(dot, col, vadd(vadd(a0, a1), vadd(a2, a3)))
-    vstore(dot, col + 4, vadd(vadd(b0, b1), vadd(b2, b3)))
 
 
 @jit(exact=True, inline=True)
