@@ -301,17 +301,18 @@ class Data:
         parts = team.map_rows(threads, self.m, rows, self.kernels.loss_grad,
                               (*self.args, y, sw, mean, U, C, bool(softmax), center,
                                G, S, rows))
-        # block order, whatever thread computed which block
-        g = G[0].copy()
+        # block order, whatever thread computed which block (into G's
+        # first block: G is this call's), then one copy out of it, (k, n)
+        g = G[0]
         for q in range(1, blocks):
             g += G[q]
         s = S.sum(axis=0)
-        if self.sparse:
-            g = g.T
+        g = np.ascontiguousarray(g.T) if self.sparse else g.copy()
         if not center and mean.any():
-            g -= np.outer(s, mean)
+            for c in range(k):   # in place: no (k, n) outer product
+                g[c] -= s[c] * mean
         g /= scale
-        return sum(parts, 0.0), np.ascontiguousarray(g), s
+        return sum(parts, 0.0), g, s
 
     def _loss_grad_rows(self, k):
         """Rows per block of :meth:`loss_grad`: those of the other row-wise
