@@ -240,8 +240,9 @@ class Data:
         return sum(parts, 0.0)
 
     def _by_column(self, W):
-        """W (k, n) float64 as :attr:`kernels` ``.decision`` and
-        ``.loss_sum`` take it: dense, as is; CSR, a column's weights side
+        """W (k, n) float64 as :attr:`kernels` ``.decision``, ``.loss_sum``
+        and the CSR loss-and-gradient passes take it: dense, as is; CSR, a
+        column's weights side
         by side (the rows of X read weights at random columns): (n, 1) for
         one model, else (n, L) with the k classes in the first slots of
         lanes of ``NARROW`` (:func:`fastlr._kernels.predict.narrow_dot`:
@@ -289,11 +290,12 @@ class Data:
         U = W / scale
         center = not self.sparse and not can_fold_mean(mean, scale)
         C = B.copy() if center else B - U @ mean
-        rows = self._loss_grad_rows(k)
+        if self.sparse:
+            U = self._by_column(U)
+        rows = self._loss_grad_rows(U.shape[1] if self.sparse else k)
         blocks = max(1, -(-self.m // rows))
         if self.sparse:
-            U = np.ascontiguousarray(U.T)
-            G = np.empty((blocks, self.n, k))
+            G = np.empty((blocks, self.n, U.shape[1]))
         else:
             G = np.empty((blocks, k, self.n))
         S = np.empty((blocks, k))
@@ -307,7 +309,7 @@ class Data:
         for q in range(1, blocks):
             g += G[q]
         s = S.sum(axis=0)
-        g = np.ascontiguousarray(g.T) if self.sparse else g.copy()
+        g = np.ascontiguousarray(g[:, :k].T) if self.sparse else g.copy()
         if not center and mean.any():
             for c in range(k):   # in place: no (k, n) outer product
                 g[c] -= s[c] * mean
@@ -383,10 +385,10 @@ class Data:
         sc = scale[stat[ids]]
         U = W[ids] / sc[:, None, :]
         C = B[ids] - np.einsum("kcn,kn->kc", U, mu)
-        Ut = np.ascontiguousarray(U.reshape(Ka * k, n).T)
-        rows = self._loss_grad_rows(Ka * k)
+        Ut = self._by_column(U.reshape(Ka * k, n))
+        rows = self._loss_grad_rows(Ut.shape[1])
         blocks = max(1, -(-self.m // rows))
-        G = np.empty((blocks, n, Ka * k))
+        G = np.empty((blocks, n, Ut.shape[1]))
         S = np.empty((blocks, Ka * k))
         L = np.empty((blocks, Ka, 3))
         threads = team.threads(n_threads) if blocks > 1 else 1
@@ -402,7 +404,7 @@ class Data:
         s = s.reshape(Ka, k)
         loss, Gout, Sout, held = (np.zeros(K), np.zeros((K, k, n)), np.zeros((K, k)),
                                   np.zeros((K, 2)))
-        Gout[ids] = g.T.reshape(Ka, k, n)
+        Gout[ids] = g[:, :Ka * k].T.reshape(Ka, k, n)
         Gout[ids] -= s[:, :, None] * mu[:, None, :]
         Gout[ids] /= sc[:, None, :]
         loss[ids], Sout[ids], held[ids] = acc[:, 0], s, acc[:, 1:3]

@@ -50,16 +50,13 @@ from .intrinsics import (
     prefetch,
     prefetch_l2,
     vfma,
-    vload,
     vload8,
     vmul,
-    vsplat,
     vsplat8,
-    vstore,
     vstore8,
 )
 from .jit import jit
-from .predict import NARROW, ask_columns, dot_run, narrow_dot
+from .predict import NARROW, ask_columns, dot_run, narrow_dot, narrow_update
 from .scalar import (
     exp_neg_abs,
     log1p_unit,
@@ -515,30 +512,6 @@ def line_aligned_zeros(n, width):
     buf = np.zeros(n * width + LINE // 8)
     off = ((LINE - buf.ctypes.data % LINE) % LINE) // 8
     return buf[off:off + n * width].reshape((n, width))
-
-
-@jit(exact=True, inline=True)
-def narrow_update(data, indices, lo, hi, T, iv, scaled, col, used, cr):
-    """``T[j, c] -= cr[c] * x`` for the eight slots from ``col`` on of the
-    lane layout and a row's entries (``cr`` is 0 from the ``used`` slots
-    of weights on, which leaves those unchanged): two
-    :data:`~fastlr._kernels.intrinsics.vec4` multiply-adds an entry,
-    ``T + (-x) * cr`` rounded once as the scalar ``T - cr * x`` is."""
-    c4 = col + 4
-    ca = vload(cr, col)
-    cb = vload(cr, c4)
-    if scaled:
-        for p in range(np.uint64(lo), np.uint64(hi)):
-            j = indices[p]
-            x = vsplat(-(data[p] * T[j, iv]))
-            vstore(T, (j, col), vfma(x, ca, vload(T, (j, col))))
-            vstore(T, (j, c4), vfma(x, cb, vload(T, (j, c4))))
-    else:
-        for p in range(np.uint64(lo), np.uint64(hi)):
-            j = indices[p]
-            x = vsplat(-data[p])
-            vstore(T, (j, col), vfma(x, ca, vload(T, (j, col))))
-            vstore(T, (j, c4), vfma(x, cb, vload(T, (j, c4))))
 
 
 @jit(exact=True, inline=True)
