@@ -983,8 +983,8 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                         nt += 1
             # every model's logits: a column's K * k weights are side by
             # side, so eight (or four) of them are read together and summed
-            # in registers; each still adds its entries in row order, as a
-            # model trained alone does
+            # in registers; each still adds its entries in dot_run's order
+            # (four partial sums), as a model trained alone does
             col = 0
             if narrow:
                 for col in range(0, wide, NARROW):
