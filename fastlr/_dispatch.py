@@ -200,7 +200,7 @@ class Data:
                        dtype=self.dtype if dtype is None
                        else np.result_type(self.dtype, dtype))
         bad = self._map_rows(self.kernels.decision,
-                             (self._by_column(W), B, LINKS[link], out.reshape(-1)),
+                             self._at_weights(W, B, LINKS[link], out.reshape(-1)),
                              n_threads)
         if any(bad):
             if not self.checked:
@@ -218,7 +218,7 @@ class Data:
         sign. Then the link, as :meth:`decision` applies it."""
         z = np.empty((self.m, W.shape[0]), dtype=out.dtype)
         self._map_rows(self.kernels.decision,
-                       (self._by_column(W), B, LINKS["logits"], z.reshape(-1)), n_threads)
+                       self._at_weights(W, B, LINKS["logits"], z.reshape(-1)), n_threads)
         rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
         Xr = self.X[rows].astype(np.float64)
         big = abs(Xr).max(axis=1)
@@ -236,19 +236,27 @@ class Data:
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
         parts = self._map_rows(self.kernels.loss_sum,
-                               (y, sw, self._by_column(W), B, bool(softmax)), n_threads)
+                               (y, sw, *self._at_weights(W, B, bool(softmax))),
+                               n_threads)
         return sum(parts, 0.0)
 
+    def _at_weights(self, W, *args):
+        """``(W, *args, lanes)`` as the decision and loss-sum kernels take
+        them: W (k, n) as is, or for CSR X with k >= 2 and at least as many
+        stored entries as columns laid out by :meth:`_by_column` (``lanes``
+        True). The layout costs a pass over the n columns, which on few
+        rows of wide X (a model serving small requests) would cost more than
+        the rows."""
+        if self.sparse and W.shape[0] > 1 and self.size >= self.n:
+            return (self._by_column(W), *args, True)
+        return (W, *args, False)
+
     def _by_column(self, W):
-        """W (k, n) float64 as :attr:`kernels` ``.decision``, ``.loss_sum``
-        and the CSR loss-and-gradient passes take it: dense, as is; CSR, a
-        column's weights side
-        by side (the rows of X read weights at random columns): (n, 1) for
-        one model, else (n, L) with the k classes in the first slots of
-        lanes of ``NARROW`` (:func:`fastlr._kernels.predict.narrow_dot`:
-        a column's weights in one cache line), the rest zero."""
-        if not self.sparse:
-            return W
+        """W (k, n) float64 laid out a column per row for CSR X (the rows
+        read weights at random columns): (n, 1) for one model, else (n, L)
+        with the k classes in the first slots of lanes of ``NARROW``
+        (:func:`fastlr._kernels.predict.narrow_dot`: a column's weights in
+        one cache line), the rest zero."""
         k = W.shape[0]
         if k == 1:
             return W.reshape(self.n, 1)

@@ -233,14 +233,14 @@ parse = llvm.parse_bitcode
 llvm.parse_bitcode = lambda data: parses.append(len(data)) or parse(data)
 X = np.arange(6.0).reshape(3, 2); W = np.array([[0.5, -1.0]]); B = np.array([0.25])
 out = np.empty(3)
-predict.decision(X, W, B, predict.LINK_NONE, out, 0, 3)
+predict.decision(X, W, B, predict.LINK_NONE, out, False, 0, 3)
 loaded = len(parses)
 codegen = cpu_target.target_context.codegen()
 empty_in_engine = codegen._llvm_module in codegen._engine._ee._modules
 
 @numba.njit
 def caller(X, W, B, out):
-    return predict.decision(X, W, B, predict.LINK_NONE, out, 0, X.shape[0])
+    return predict.decision(X, W, B, predict.LINK_NONE, out, False, 0, X.shape[0])
 
 out2 = np.empty(3)
 caller(X, W, B, out2)

@@ -348,7 +348,7 @@ def _log_sigmoid_rows(out, lo, hi):
 
 
 @jit(runtime=False)
-def decision(X, W, B, link, out, lo, hi):
+def decision(X, W, B, link, out, lanes, lo, hi):
     """``X[i] . W[c] + B[c]`` for rows ``lo .. hi - 1`` into the flat output
     ``out`` (``out[i * k + c]``, see :func:`logit_slot`), then ``link``
     (:data:`LINK_SIGMOID`, :data:`LINK_SOFTMAX`, :data:`LINK_PROBA`,
@@ -357,7 +357,8 @@ def decision(X, W, B, link, out, lo, hi):
 
     X (m, n) float32/float64; out (m * k,), or (m * 2,) for
     :data:`LINK_PROBA` and :data:`LINK_LOG_PROBA`, of X's dtype (the dot
-    product accumulates in float64). With finite W and B a row's logits
+    product accumulates in float64); ``lanes`` is for CSR X
+    (:func:`csr_decision`) and ignored. With finite W and B a row's logits
     are all finite unless the row holds NaN or infinity (``inf * 0`` is
     NaN) or they overflow, so a count of 0 proves those rows of X finite.
     """
@@ -405,20 +406,22 @@ def _csr_lanes(data, indices, indptr, i, T, Tf, z):
 
 
 @jit()
-def csr_decision(data, indices, indptr, T, B, link, out, lo, hi):
-    """:func:`decision` for CSR X, the weights laid out a column per row
-    (``T`` (n, 1) for one model, else (n, L) as :func:`_csr_lanes` takes
-    them; :meth:`fastlr._dispatch.Data.decision` lays them out). The two
-    layouts loop apart: a branch on the layout in the loop over the rows
-    made the binary ``predict_proba`` 1.2x slower on 1M columns."""
+def csr_decision(data, indices, indptr, T, B, link, out, lanes, lo, hi):
+    """:func:`decision` for CSR X, the weights ``T`` as W (k, n), a pass
+    over a row's entries per class (:func:`_csr_dot`), or when ``lanes``
+    laid out as :func:`_csr_lanes` takes them, one pass for all classes
+    (:meth:`fastlr._dispatch.Data.decision` chooses). The two loop apart:
+    a branch on the layout in the loop over the rows made the binary
+    ``predict_proba`` 1.2x slower on 1M columns."""
     k = B.shape[0]
-    Tf = T.reshape(T.size)
-    if T.shape[1] == 1:
+    if not lanes:
         for i in range(lo, hi):
-            out[logit_slot(i, lo, hi, 1, link)] = (
-                B[0] + _csr_dot(data, indices, indptr, i, Tf))
-        return finish_rows(out, lo, hi, 1, link)
+            slot = logit_slot(i, lo, hi, k, link)
+            for c in range(k):
+                out[slot + c] = B[c] + _csr_dot(data, indices, indptr, i, T[c])
+        return finish_rows(out, lo, hi, k, link)
     z = np.empty(T.shape[1])
+    Tf = T.reshape(T.size)
     for i in range(lo, hi):
         _csr_lanes(data, indices, indptr, i, T, Tf, z)
         slot = logit_slot(i, lo, hi, k, link)
@@ -435,7 +438,7 @@ def _row_loss(z, k, yi, softmax):
 
 
 @jit()
-def loss_sum(X, y, sw, W, B, softmax, lo, hi):
+def loss_sum(X, y, sw, W, B, softmax, lanes, lo, hi):
     """Sum over rows ``lo .. hi - 1`` of the (weighted) row loss: log-loss of
     the binary model, or cross-entropy of the softmax model (``softmax``).
 
@@ -458,22 +461,22 @@ def loss_sum(X, y, sw, W, B, softmax, lo, hi):
 
 
 @jit()
-def csr_loss_sum(data, indices, indptr, y, sw, T, B, softmax, lo, hi):
-    """:func:`loss_sum` for CSR X, the weights laid out as
-    :func:`csr_decision` takes them."""
+def csr_loss_sum(data, indices, indptr, y, sw, T, B, softmax, lanes, lo, hi):
+    """:func:`loss_sum` for CSR X, the weights as :func:`csr_decision`
+    takes them."""
     k = B.shape[0]
     weighted = sw.shape[0] > 0
-    one = T.shape[1] == 1
-    z = np.empty(T.shape[1])
+    z = np.empty(T.shape[1] if lanes else k)
     Tf = T.reshape(T.size)
     total = 0.0
     for i in range(lo, hi):
-        if one:
-            z[0] = B[0] + _csr_dot(data, indices, indptr, i, Tf)
-        else:
+        if lanes:
             _csr_lanes(data, indices, indptr, i, T, Tf, z)
             for c in range(k):
                 z[c] = B[c] + z[c]
+        else:
+            for c in range(k):
+                z[c] = B[c] + _csr_dot(data, indices, indptr, i, T[c])
         li = _row_loss(z, k, y[i], softmax)
         total += sw[i] * li if weighted else li
     return total
