@@ -388,21 +388,17 @@ def _csr_dot(data, indices, indptr, i, Tf):
 
 
 @jit(inline=True)
-def _csr_lanes(data, indices, indptr, i, T, Tf, z):
-    """:func:`_csr_dot` for k classes laid out in lanes (``T`` (n, L), ``L``
-    a multiple of :data:`NARROW`, a column's k weights in its first slots
-    and the rest zero; ``Tf`` T flattened): ``z[:L]`` the row's dot
-    products, by :func:`narrow_dot` (a column's weights in one cache line).
+def _csr_lanes(data, indices, indptr, i, T, Tf, B, z):
+    """Row ``i``'s k logits ``z[:k]`` (``k = len(B)``) from the weights
+    laid out in lanes (:func:`_csr_row_logits`; ``Tf`` T flattened), row
+    ``i + 1``'s columns asked for into L2 meanwhile (as :func:`_csr_dot`).
     With a row of W per class, each entry's k weights came from k lines:
     the 5-class decision took 1.9-2.4x the time (rcv1's shape, and 200,000
     rows of 20 entries on 1M columns)."""
-    L = T.shape[1]
     if i + 1 < indptr.shape[0] - 1:
         nlo, nhi = row_span(indptr, i + 1)
-        ask_columns(Tf, indices, nlo, nhi, L)
-    lo, hi = row_span(indptr, i)
-    for col in range(0, L, NARROW):
-        narrow_dot(data, indices, lo, hi, T, 0, False, col, L, z)
+        ask_columns(Tf, indices, nlo, nhi, T.shape[1])
+    _csr_row_logits(data, indices, indptr, i, T, B, z)
 
 
 @jit()
@@ -423,10 +419,10 @@ def csr_decision(data, indices, indptr, T, B, link, out, lanes, lo, hi):
     z = np.empty(T.shape[1])
     Tf = T.reshape(T.size)
     for i in range(lo, hi):
-        _csr_lanes(data, indices, indptr, i, T, Tf, z)
+        _csr_lanes(data, indices, indptr, i, T, Tf, B, z)
         slot = logit_slot(i, lo, hi, k, link)
         for c in range(k):
-            out[slot + c] = B[c] + z[c]
+            out[slot + c] = z[c]
     return finish_rows(out, lo, hi, k, link)
 
 
@@ -471,9 +467,7 @@ def csr_loss_sum(data, indices, indptr, y, sw, T, B, softmax, lanes, lo, hi):
     total = 0.0
     for i in range(lo, hi):
         if lanes:
-            _csr_lanes(data, indices, indptr, i, T, Tf, z)
-            for c in range(k):
-                z[c] = B[c] + z[c]
+            _csr_lanes(data, indices, indptr, i, T, Tf, B, z)
         else:
             for c in range(k):
                 z[c] = B[c] + _csr_dot(data, indices, indptr, i, T[c])
