@@ -225,6 +225,34 @@ def _prefetch(rw, locality, doc):
     return intrinsic(prefetch_line)
 
 
+#: Bytes in a cache line (x86-64 and most ARM cores).
+LINE = 64
+
+
+@intrinsic
+def line_items(typingctx, arr):
+    """How many elements of the array ``arr`` fill a cache line (at least 1),
+    as a compile-time constant: the step of a loop that asks for every line
+    of a short run of elements. ``arr.itemsize`` is read from the array at
+    run time, and a loop whose step is not a constant divides to count its
+    trips: asking for a CSR row's entries (a few lines) with ``64 //
+    data.itemsize`` as the step, the lean team's two-thread epoch at rcv1's
+    shape was no faster than without asking; with this, 0.93-0.94x. The
+    dense rows' loops (:func:`fastlr._kernels.predict.ask_row`, the
+    statistics' ``prefetch_ahead``) keep the run-time step: with this one
+    the dense epoch took 1.02-1.07x as long and the statistics pass 1.8x
+    (their unrolled requests went out in one burst)."""
+    if not isinstance(arr, types.Array):
+        return None
+    value = max(1, LINE // max(1, arr.dtype.bitwidth // 8))
+    sig = types.intp(arr)
+
+    def codegen(context, builder, sig, args):
+        return context.get_constant(types.intp, value)
+
+    return sig, codegen
+
+
 prefetch = _prefetch(1, 3, """Start loading the cache line of ``arr[idx]`` (1-D
     array, for writing, into all cache levels); no effect on results, never
     faults.""")
