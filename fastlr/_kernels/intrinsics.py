@@ -531,6 +531,7 @@ def _python_twins():
                  load_acquire=load_acquire, store_release=store_release,
                  cpu_relax=nothing, yield_thread=lambda: time.sleep(0),
                  cycles=time.perf_counter_ns, prefetch=nothing, prefetch_l2=nothing,
+                 line_items=lambda arr: max(1, LINE // arr.itemsize),
                  float_bits=float_bits, bits_float=bits_float,
                  vfma=lambda a, b, c: a * b + c, vmul=lambda a, b: a * b,
                  vadd=lambda a, b: a + b, vabs=np.abs,
