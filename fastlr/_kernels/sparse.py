@@ -83,6 +83,7 @@ from .scalar import (
 )
 from .team import (
     ABORT,
+    DONE,
     finish_task,
     join,
     leave,
@@ -376,6 +377,13 @@ def ask_ahead(data, indices, indptr, rows, pos, nrows, a, b, c):
         ask_item(c, i)
 
 
+@jit(exact=True, inline=True)
+def ask_half(data, indices, indptr, splits, i, part):
+    """:func:`ask_entries` for half ``part`` of row ``i``'s entries."""
+    ask_entries(data, indices, indptr[i] if part == 0 else splits[i],
+                splits[i] if part == 0 else indptr[i + 1])
+
+
 #: How many positions ahead of its dot products a lean team's thread asks
 #: for the stored entries of its half of a row (:func:`ask_entries`). Both
 #: threads read every row, each its own entries: with the cores' hardware
@@ -389,19 +397,23 @@ LEAN_AHEAD_ROWS = 16
 
 @jit(exact=True, runtime=False)
 def lean_part(data, indices, indptr, splits, rows, bsz, part, v, isc, scaled, far,
-              Z):
+              shuffled, Z):
     """Half ``part`` of :func:`lean_halves` for the rows ``rows[:bsz]`` of a
     batch: ``Z[pos]`` the dot product over the row's columns in that half
     (:func:`lean_half`: reading no weight of the other half), asking for
-    the entries of its half of the row LEAN_AHEAD_ROWS positions ahead."""
+    the entries of its half of the row LEAN_AHEAD_ROWS positions ahead
+    and, in a ``shuffled`` order, for the row's start and split twice as
+    far ahead (as :func:`ask_ahead`)."""
     n = v.shape[0]
     half = n // 2
     own = n - 1 if part else 0   # prefetched in place of the other half's
     for pos in range(bsz):
+        if shuffled and pos + 2 * LEAN_AHEAD_ROWS < bsz:
+            ib = rows[pos + 2 * LEAN_AHEAD_ROWS]
+            prefetch_l2(indptr, ib)
+            prefetch_l2(splits, ib)
         if pos + LEAN_AHEAD_ROWS < bsz:
-            ia = rows[pos + LEAN_AHEAD_ROWS]
-            ask_entries(data, indices, indptr[ia] if part == 0 else splits[ia],
-                        splits[ia] if part == 0 else indptr[ia + 1])
+            ask_half(data, indices, indptr, splits, rows[pos + LEAN_AHEAD_ROWS], part)
         if far and pos + 1 < bsz:
             i1 = rows[pos + 1]
             for p in range(indptr[i1], indptr[i1 + 1]):
@@ -1262,9 +1274,16 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     weights: apply batch ``kb - 1``'s step to the half (:func:`lean_apply`),
     then the half's dot products of batch ``kb``'s rows (:func:`lean_part`;
     in the last phase, the final ``v *= s`` on the half instead). The
-    thread that completes a phase runs its serial tail (:func:`lean_tail`,
-    :func:`lean_step`) and opens the next (:mod:`fastlr._kernels.team`'s
-    protocol, one wait a batch). A thread asks first for the half it took
+    thread that ran half 0 runs the phase's serial tail (:func:`lean_tail`,
+    :func:`lean_step`), once the other half is done, and opens the next
+    (:mod:`fastlr._kernels.team`'s protocol, one wait a batch); it asks
+    for the batch's labels while it works on its half, and the other
+    thread, while the tail runs, for its half of the next batch's first
+    rows. Before, whichever thread completed a phase ran the tail, and its
+    scratch and the labels came to it cold: at rcv1's shape (batch 256, two
+    threads, three rounds alternating) the epoch took 0.97x the time so,
+    with the shuffled order's requests of :func:`lean_part` 0.93-0.95x.
+    A thread asks first for the half it took
     last (its seat), and takes the other when nobody has: so each half
     stays on one core while both threads run, and one thread alone, or one
     left after the other was descheduled (:func:`fastlr._kernels.team.leave`),
@@ -1293,6 +1312,8 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     seat = fetch_add(claims, LEAN_PARTS * CLAIM_SLOT, 1)
     waited = 0   # the last wait was long (why): leave the team if it goes on
     left = 0
+    shuffled = block < m
+    ahead = np.empty(LEAN_AHEAD_ROWS, dtype=np.int64)
     for kb in range(nbatch + 1):
         if load_acquire(ctl, ABORT) != 0:
             break
@@ -1305,25 +1326,47 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
         waited = turn
         start = kb * batch_size
         bsz = min(batch_size, m - start)
+        first = False   # this thread ran half 0: it runs the phase's tail
+        last = False    # it completed the phase's halves
         for r in range(LEAN_PARTS):
             part = (seat + r) % LEAN_PARTS
             if claim_next(claims, part * CLAIM_SLOT, kb) == 0:
                 continue
+            first = first or part == 0
             if kb > 0 and sb[2] != 0.0:
                 lean_apply(data, indices, indptr, splits, rows[part],
                            min(batch_size, m - start + batch_size), R, sb[2], v, isc,
                            scaled, part)
             if kb < nbatch:
                 rows_at(blocks, block, start, bsz, rows[part])
+                if part == 0:   # the tail's per-row values, which it reads first
+                    for q in range(0, bsz, 1 if shuffled else line_items(y)):
+                        ask_item(y, rows[0, q])
+                        ask_item(sw, rows[0, q])
+                        ask_item(row_fold, rows[0, q])
                 lean_part(data, indices, indptr, splits, rows[part], bsz, part, v,
-                          isc, scaled, far, Z[part])
+                          isc, scaled, far, shuffled, Z[part])
             elif sb[0] != 1.0:
                 for j in range(n // 2 if part else 0, n if part else n // 2):
                     v[j] *= sb[0]
-            if finish_task(ctl, LEAN_PARTS * (kb + 1)):
-                if kb < nbatch:
-                    lean_tail(y, sw, row_fold, hold, rows[0], bsz, Z, sb,
-                              opt.track_loss, F, R, Lr)
-                    lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
-                open_batch(ctl, kb + 1)
+            last = finish_task(ctl, LEAN_PARTS * (kb + 1))
+        if not first:
+            if start + batch_size < m:
+                # while the tail runs: ask for this thread's half of the
+                # next batch's first rows (lean_part asks for the rest)
+                na = min(LEAN_AHEAD_ROWS, m - start - batch_size)
+                rows_at(blocks, block, start + batch_size, na, ahead)
+                for q in range(na):
+                    ask_half(data, indices, indptr, splits, ahead[q], seat % LEAN_PARTS)
+            continue
+        if not last:   # the other half is still running
+            turn = wait_turn(ctl, LEAN_PARTS * (kb + 1), clock, LEAN_WAIT_SCALE, DONE)
+            if turn < 0:
+                break
+            waited = max(waited, turn)
+        if kb < nbatch:
+            lean_tail(y, sw, row_fold, hold, rows[0], bsz, Z, sb, opt.track_loss, F, R,
+                      Lr)
+            lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
+        open_batch(ctl, kb + 1)
     return left, 0.0
