@@ -70,6 +70,7 @@ import numpy as np
 from .intrinsics import (
     VEC8_IN_ONE_REGISTER,
     prefetch,
+    prefetch_l2,
     vadd,
     vfma,
     vload,
@@ -874,6 +875,19 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         pa = p0 + AHEAD_CHUNKS * CHUNK
         na = min(CHUNK, m - pa) if pa < m else 0
         rows_at(blocks, block, pa, na, ahead)
+        if block < m:
+            # shuffled: the labels (weights, folds) of those rows too. X
+            # streaming through the caches evicts them, and a chunk's first
+            # loop reads them: on 1M x 100 float64, batch 256, the shuffled
+            # epoch took 0.89-0.94x the time on two threads and 0.92-0.96x
+            # on one (six rounds alternating); in the stored order the
+            # hardware prefetcher follows them
+            for h in range(na):
+                prefetch_l2(y, ahead[h])
+                if sw.shape[0] > 0:
+                    prefetch_l2(sw, ahead[h])
+                if row_fold.shape[0] > 0:
+                    prefetch_l2(row_fold, ahead[h])
         if kb == 0 and ci == 0:
             # the epoch's first task prepares batch 0
             batch_weights(W, B, mean, scale, stat, center, active, U, C, 0, K)
