@@ -627,7 +627,7 @@ class Data:
                     ctl = team.control()
                     ctl[team.OPEN] = 0
                     shared[3][:] = (1.0, stack.B[0, 0], 0.0, 0.0)
-                    claims = np.zeros((halves + 1) * sparse.CLAIM_SLOT, dtype=np.int64)
+                    claims = np.zeros((halves + 2) * sparse.CLAIM_SLOT, dtype=np.int64)
                     team.run(threads, sparse.lean_worker,
                              (*lean, (*shared, claims, ctl)), ctl)
                     acc[:, 5] = stack.finite_models()

@@ -60,6 +60,7 @@ from .dense import rows_at
 from .intrinsics import (
     LINE,
     claim_next,
+    cpu_relax,
     fetch_add,
     line_items,
     load_acquire,
@@ -184,8 +185,28 @@ LEAN_PARTS = 2
 LEAN_WAIT_SCALE = 8
 
 #: Slots of the lean team's claim array: one per half, then the count of
-#: threads that have asked for a seat (int64 slots a cache line apart).
+#: threads that have asked for a seat, then the next phase whose tail is
+#: free (TAIL_CLAIM) (int64 slots a cache line apart).
 CLAIM_SLOT = 16
+TAIL_CLAIM = (LEAN_PARTS + 1) * CLAIM_SLOT
+
+#: Polls (about 2 us) for which the thread that completed a phase's halves
+#: without running half 0 leaves the phase's tail to the thread that ran
+#: half 0, before it takes the tail over (:func:`take_tail`).
+LEAN_HANDOFF_POLLS = 100
+
+
+@jit(exact=True, inline=True)
+def take_tail(claims, kb):
+    """Whether the thread that completed phase ``kb``'s halves, not having
+    run half 0, runs the phase's tail: only when the thread that ran half 0
+    has not claimed it within LEAN_HANDOFF_POLLS polls (it was descheduled:
+    the epoch then goes on without waiting for it)."""
+    for _ in range(LEAN_HANDOFF_POLLS):
+        if load_acquire(claims, TAIL_CLAIM) > kb:
+            return False
+        cpu_relax()
+    return claim_next(claims, TAIL_CLAIM, kb) != 0
 
 
 @jit(exact=True, inline=True)
@@ -1279,7 +1300,10 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     (:mod:`fastlr._kernels.team`'s protocol, one wait a batch); it asks
     for the batch's labels while it works on its half, and the other
     thread, while the tail runs, for its half of the next batch's first
-    rows. Before, whichever thread completed a phase ran the tail, and its
+    rows; the thread that completed the halves takes the tail over when
+    the thread that ran half 0 has not claimed it within about 2 us
+    (:func:`take_tail`: descheduled on a busy machine, it would hold up
+    the team). Before, whichever thread completed a phase ran the tail, and its
     scratch and the labels came to it cold: at rcv1's shape (batch 256, two
     threads, three rounds alternating) the epoch took 0.97x the time so,
     with the shuffled order's requests of :func:`lean_part` 0.93-0.95x.
@@ -1294,8 +1318,9 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     of its batch (2, nb) int64; the residuals (nb,), per-position losses
     (nb, 5), the scalars ``(s, b, step coefficient, residual sum)`` (4,)
     with ``s = 1``, ``b = B[0, 0]`` on entry; the halves' dot products (2,
-    nb); :func:`lean_block`'s scratch (7, nb); zeros (3 * CLAIM_SLOT,) int64
-    (per half the next phase to claim, then the seats taken); the control
+    nb); :func:`lean_block`'s scratch (7, nb); zeros (4 * CLAIM_SLOT,) int64
+    (per half the next phase to claim, the seats taken, the next phase whose
+    tail is free); the control
     array with phase 0 open.
     """
     m = indptr.shape[0] - 1
@@ -1358,12 +1383,17 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
                 rows_at(blocks, block, start + batch_size, na, ahead)
                 for q in range(na):
                     ask_half(data, indices, indptr, splits, ahead[q], seat % LEAN_PARTS)
-            continue
-        if not last:   # the other half is still running
-            turn = wait_turn(ctl, LEAN_PARTS * (kb + 1), clock, LEAN_WAIT_SCALE, DONE)
-            if turn < 0:
-                break
-            waited = max(waited, turn)
+            if not (last and take_tail(claims, kb)):
+                continue
+        else:
+            if not last:   # the other half is still running
+                turn = wait_turn(ctl, LEAN_PARTS * (kb + 1), clock, LEAN_WAIT_SCALE,
+                                 DONE)
+                if turn < 0:
+                    break
+                waited = max(waited, turn)
+            if claim_next(claims, TAIL_CLAIM, kb) == 0:
+                continue   # the other thread took the tail over
         if kb < nbatch:
             lean_tail(y, sw, row_fold, hold, rows[0], bsz, Z, sb, opt.track_loss, F, R,
                       Lr)
