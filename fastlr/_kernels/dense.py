@@ -70,7 +70,6 @@ import numpy as np
 from .intrinsics import (
     VEC8_IN_ONE_REGISTER,
     prefetch,
-    prefetch_l2,
     vadd,
     vfma,
     vload,
@@ -81,7 +80,7 @@ from .intrinsics import (
     vstore8,
 )
 from .jit import jit
-from .predict import add_rows, ask_row, ask_share
+from .predict import add_rows, ask_item, ask_row, ask_share
 from .scalar import exp_neg_abs, log1p_unit, residuals, softmax_loss, softmax_row
 from .team import (
     CHUNK,
@@ -883,11 +882,9 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
             # on one (six rounds alternating); in the stored order the
             # hardware prefetcher follows them
             for h in range(na):
-                prefetch_l2(y, ahead[h])
-                if sw.shape[0] > 0:
-                    prefetch_l2(sw, ahead[h])
-                if row_fold.shape[0] > 0:
-                    prefetch_l2(row_fold, ahead[h])
+                ask_item(y, ahead[h])
+                ask_item(sw, ahead[h])
+                ask_item(row_fold, ahead[h])
         if kb == 0 and ci == 0:
             # the epoch's first task prepares batch 0
             batch_weights(W, B, mean, scale, stat, center, active, U, C, 0, K)

@@ -242,6 +242,15 @@ def narrow_update(data, indices, lo, hi, T, iv, scaled, col, used, cr):
 
 
 @jit(inline=True)
+def ask_item(arr, i):
+    """Ask L2 for ``arr[i]``, unless ``arr`` is empty (an option not in use):
+    a row's label, weight or fold, which the rows streaming through the
+    caches evict, in a shuffled epoch (dense and CSR)."""
+    if arr.shape[0] > 0:
+        prefetch_l2(arr, i)
+
+
+@jit(inline=True)
 def ask_columns(flat, indices, start, end, stride):
     """Ask L2 for ``flat[indices[p] * stride]`` over the stored entries
     ``start .. end - 1`` of a CSR row: the weights (or gradient slots) of

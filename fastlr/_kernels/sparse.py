@@ -73,7 +73,7 @@ from .intrinsics import (
     vstore8,
 )
 from .jit import jit
-from .predict import NARROW, ask_columns, dot_run, narrow_dot, narrow_update
+from .predict import NARROW, ask_columns, ask_item, dot_run, narrow_dot, narrow_update
 from .scalar import (
     exp_neg_abs,
     log1p_unit,
@@ -369,13 +369,6 @@ SHUFFLED_AHEAD_ROWS = 8
 
 #: The batch-1 lean epoch finds the rows of its order this many at a time.
 WINDOW_ROWS = 64
-
-
-@jit(exact=True, inline=True)
-def ask_item(arr, i):
-    """Ask L2 for ``arr[i]``, unless ``arr`` is empty (an option not in use)."""
-    if arr.shape[0] > 0:
-        prefetch_l2(arr, i)
 
 
 @jit(exact=True, inline=True)
@@ -689,9 +682,10 @@ def wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, c0, c1
 @jit(inline=True)
 def batch_scratch(m, batch_size, slots, wide):
     """The scratch of the table epochs (:func:`epoch`,
-    :func:`lean_softmax_epoch`): a batch's rows and the next batch's first
-    (nb + 1,) int64, the residuals (nb, ``slots``), the batch's logits
-    (nb, ``wide``) and the lane layout's step coefficients (``wide``,)."""
+    :func:`lean_softmax_epoch`): a batch's rows and the rows after them
+    that :func:`batch_ahead` reads (nb + 2 * SHUFFLED_AHEAD_ROWS,) int64,
+    the residuals (nb, ``slots``), the batch's logits (nb, ``wide``) and
+    the lane layout's step coefficients (``wide``,)."""
     nb = min(batch_size, m)
     return (np.empty(nb + 2 * SHUFFLED_AHEAD_ROWS, dtype=np.int64), np.zeros((nb, slots)),
             np.zeros((nb, wide)), np.zeros(wide))
