@@ -704,10 +704,16 @@ def batch_ahead(blocks, block, start, batch_size, m, rowbuf):
 
 
 @jit(inline=True)
-def row_ahead(rowbuf, start, pos, m):
-    """The row read after the batch's position ``pos`` (rows from
-    :func:`batch_ahead`), or -1 after the epoch's last row."""
-    return rowbuf[pos + 1] if start + pos + 1 < m else -1
+def row_ahead(data, indices, indptr, y, sw, row_fold, rowbuf, start, pos, nrows, m,
+              shuffled):
+    """The row at the batch's position ``pos`` (rows from
+    :func:`batch_ahead`, ``nrows`` of them) and the row read after it, or
+    -1 after the epoch's last row; in a shuffled order (``shuffled``),
+    first asks for the inputs of the rows further ahead
+    (:func:`ask_ahead`)."""
+    if shuffled:
+        ask_ahead(data, indices, indptr, rowbuf, pos, nrows, y, sw, row_fold)
+    return rowbuf[pos], rowbuf[pos + 1] if start + pos + 1 < m else -1
 
 
 @jit()
@@ -795,10 +801,8 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
         S[:] = 0.0
         cnt = 0.0
         for pos in range(bsz):
-            i = rowbuf[pos]
-            inext = row_ahead(rowbuf, start, pos, m)
-            if shuffled:
-                ask_ahead(data, indices, indptr, rowbuf, pos, nrows, y, sw, row_fold)
+            i, inext = row_ahead(data, indices, indptr, y, sw, row_fold, rowbuf, start,
+                                 pos, nrows, m, shuffled)
             if far and inext >= 0:   # the next row's weights, a row ahead
                 ask_columns(Tf, indices, indptr[inext], indptr[inext + 1], width)
             narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
@@ -1085,10 +1089,8 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
         cnt[:] = 0.0
         nt = 0
         for pos in range(bsz):
-            i = rowbuf[pos]
-            inext = row_ahead(rowbuf, start, pos, m)
-            if shuffled:
-                ask_ahead(data, indices, indptr, rowbuf, pos, nrows, y, sw, row_fold)
+            i, inext = row_ahead(data, indices, indptr, y, sw, row_fold, rowbuf, start,
+                                 pos, nrows, m, shuffled)
             if inext >= 0:
                 for p in range(indptr[inext], indptr[inext + 1]):
                     for off in range(0, width, 8):   # every line of the record

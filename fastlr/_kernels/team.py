@@ -421,13 +421,7 @@ def run(n, kernel, args, ctl=None):
             stop()
             raise
 
-    others = _helpers(guarded, n - 1)
-    error = None
-    try:
-        guarded()
-    except BaseException as exc:
-        error = exc
-    _join(others, error, stop)
+    _on_team(n, guarded, stop)
 
 
 def map_rows(n, m, rows, kernel, args):
@@ -455,14 +449,21 @@ def map_rows(n, m, rows, kernel, args):
             stopped.set()
             raise
 
+    _on_team(n, work, stopped.set)
+    return out
+
+
+def _on_team(n, work, stop):
+    """Run ``work()`` on this thread and on ``n - 1`` helpers; return when
+    all are done, raising the first failure (:func:`_join`, which calls
+    ``stop()`` on a Ctrl-C while it waits)."""
     others = _helpers(work, n - 1)
     error = None
     try:
         work()
     except BaseException as exc:
         error = exc
-    _join(others, error, stopped.set)
-    return out
+    _join(others, error, stop)
 
 
 def _wait(wait, done, interrupted):
