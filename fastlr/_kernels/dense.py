@@ -303,11 +303,13 @@ def _outer_block(Xf, b0, b1, b2, b3, b4, b5, idx, mult, nk, V, Kp, out, p, strid
     time. The six sums of ``w`` lanes (12 vectors, or 6) stay in registers
     across ``k``; each ``a_s[k]`` is broadcast to the lanes: 12
     multiply-adds per 2 loads and 6 broadcasts. Each lane's sum runs over
-    ``k`` in order. A block of eight lanes has a loop of its own (it ran
-    the sixteen-lane loop on a copy of its vector, twice the
-    multiply-adds: an epoch of 8 models on 1M x 100, batch 256, took
-    0.68x the time on one thread and 0.76x on two after, 24 models
-    0.80-0.83x and 0.83-0.88x, the same bits). One product serves both
+    ``k`` in order. A block of eight lanes has a loop of its own. Where
+    BLOCK_MODELS is 16 it ran the sixteen-lane loop on a copy of its
+    vector, twice the multiply-adds: an epoch of 8 models on 1M x 100,
+    batch 256, took 0.68x the time on one thread and 0.76x on two after,
+    24 models 0.80-0.83x and 0.83-0.88x, the same bits. Compiled for AVX2
+    (BLOCK_MODELS 8) the times and bits did not change: the compiler had
+    merged the copies there. One product serves both
     phases of the outer form:
 
     * logits (:func:`_logits_outer`): ``k`` a feature, ``b_s`` six rows'
