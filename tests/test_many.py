@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 import fastlr
 from fastlr import _dispatch, reference, verify
+from fastlr._kernels import dense
 from fastlr._validation import check_folds
 
 ALPHAS = [1e-4, 1e-2, 0.3]
@@ -202,6 +203,32 @@ def test_threaded_joint_run_equals_one_thread(k, monkeypatch):
         many = fastlr.train_many(X, y, ALPHAS, n_threads=threads, **kw)
         np.testing.assert_array_equal(one.W, many.W)
         np.testing.assert_array_equal(one.heldout, many.heldout)
+
+
+def test_outer_form_model_does_not_depend_on_its_block():
+    """From OUTER_MIN_MODELS dense binary models on, the sums are outer
+    products in blocks of 16 lanes (AVX-512) and a last block of 8: each
+    lane's sum runs over the same elements in the same order in either,
+    so a model's bits do not depend on the block that holds it (16 models
+    in one block, the same split 8 + 8 into runs of eight, 24 as 16 + 8).
+    float64: float32 weights round away a change of summation order (the
+    order reversed in the eight-lane loop failed this test in float64 and
+    not in float32)."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(1500, 11))
+    y = (X[:, 0] + rng.normal(size=1500) > 0).astype(int)
+    mean, scale = _dispatch.as_data(X).standardization(True)
+    assert dense.chunk_plan(mean, scale, np.zeros(8, dtype=np.int64),
+                            np.ones(8, dtype=np.uint8), False)[2]   # the many form
+    alphas = np.logspace(-5, -1, 24)
+    kw = dict(batch_size=200, epochs=3, lr=0.05, random_state=1)
+    runs = {K: fastlr.train_many(X, y, alphas[:K], **kw) for K in (8, 16, 24)}
+    high = fastlr.train_many(X, y, alphas[8:16], **kw)
+    np.testing.assert_array_equal(runs[16].W[:8], runs[8].W)
+    np.testing.assert_array_equal(runs[16].W[8:], high.W)
+    np.testing.assert_array_equal(runs[24].W[:16], runs[16].W)
+    np.testing.assert_array_equal(runs[24].b, np.concatenate([runs[16].b,
+                                  fastlr.train_many(X, y, alphas[16:], **kw).b]))
 
 
 @pytest.mark.parametrize("storage", ["dense", "csr"])
