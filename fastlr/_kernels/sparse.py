@@ -798,7 +798,6 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
     s = 1.0
     for start in range(0, m, batch_size):
         bsz, nrows = batch_ahead(blocks, block, start, batch_size, m, rowbuf)
-        S[:] = 0.0
         cnt = 0.0
         for pos in range(bsz):
             i, inext = row_ahead(data, indices, indptr, y, sw, row_fold, rowbuf, start,
@@ -820,10 +819,12 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
             acc[0, 0] += loss
             acc[0, 1] += bound
             acc[0, 4] += 1.0
-            cnt += 1.0
             for c in range(k):
                 R[pos, c] = z[c]
-                S[c] += z[c]
+                # the batch's first row starts the sums from 0.0 (the same
+                # bits as zeroing S first, without a call to memset per batch)
+                S[c] = (S[c] if cnt > 0.0 else 0.0) + z[c]
+            cnt += 1.0
         if cnt == 0.0:
             continue
         s, cst = lean_scalars(cnt, S, opt, hyper, B, steps, T[:, :k], s)
