@@ -224,11 +224,12 @@ def test_outer_form_model_does_not_depend_on_its_block():
     kw = dict(batch_size=200, epochs=3, lr=0.05, random_state=1)
     runs = {K: fastlr.train_many(X, y, alphas[:K], **kw) for K in (8, 16, 24)}
     high = fastlr.train_many(X, y, alphas[8:16], **kw)
+    last = fastlr.train_many(X, y, alphas[16:], **kw)
     np.testing.assert_array_equal(runs[16].W[:8], runs[8].W)
     np.testing.assert_array_equal(runs[16].W[8:], high.W)
     np.testing.assert_array_equal(runs[24].W[:16], runs[16].W)
-    np.testing.assert_array_equal(runs[24].b, np.concatenate([runs[16].b,
-                                  fastlr.train_many(X, y, alphas[16:], **kw).b]))
+    np.testing.assert_array_equal(runs[24].W[16:], last.W)
+    np.testing.assert_array_equal(runs[24].b, np.concatenate([runs[16].b, last.b]))
 
 
 @pytest.mark.parametrize("storage", ["dense", "csr"])

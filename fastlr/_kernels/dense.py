@@ -309,8 +309,8 @@ def _outer_block(Xf, b0, b1, b2, b3, b4, b5, idx, mult, nk, V, Kp, out, p, strid
     batch 256, took 0.68x the time on one thread and 0.76x on two after,
     24 models 0.80-0.83x and 0.83-0.88x, the same bits. Compiled for AVX2
     (BLOCK_MODELS 8) the times and bits did not change: the compiler had
-    merged the copies there. One product serves both
-    phases of the outer form:
+    merged the copies there. One product serves both phases of the outer
+    form:
 
     * logits (:func:`_logits_outer`): ``k`` a feature, ``b_s`` six rows'
       starts, ``idx`` = 0 .. n - 1, ``mult`` 1, ``V`` the weights by feature
