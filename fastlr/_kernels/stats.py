@@ -30,6 +30,7 @@ from .intrinsics import (
     vabs,
     vadd,
     vfma,
+    vgreater,
     vload,
     vmax,
     vmul,
@@ -172,6 +173,26 @@ FAST_LOW = 2.0 ** -450
 FAST_HIGH = 2.0 ** 450
 
 
+@jit(exact=True, inline=True)
+def _lane_rows(X, i, nr, n4, hv, nhalf, u1, u2, ab):
+    """:func:`_block_sums`' lanes for the rows ``i .. i + nr - 1`` and the
+    columns below ``n4``: each column's terms added in row order."""
+    for j in range(0, n4, 4):
+        nh = vload(nhalf, j)
+        a1 = vload(u1, j)
+        a2 = vload(u2, j)
+        am = vload(ab, j)
+        for r in range(nr):
+            v = vload(X, (i + r, j))
+            e = vfma(hv, v, nh)
+            a1 = vadd(a1, e)
+            a2 = vfma(e, e, a2)
+            am = vgreater(vabs(v), am)
+        vstore(u1, j, a1)
+        vstore(u2, j, a2)
+        vstore(ab, j, am)
+
+
 @jit(exact=True, runtime=False)
 def _block_sums(X, b0, b1, lead, nhalf, half, u1, u2, ab):
     """:func:`moment_sums`' pass over the rows ``b0 .. b1 - 1`` of a
@@ -193,7 +214,14 @@ def _block_sums(X, b0, b1, lead, nhalf, half, u1, u2, ab):
     together before adding them to the sums) and without numba's runtime:
     inlined into :func:`moment_sums`, which allocates, the arrays its loops
     passed around were reference counted (a third of the samples, 3x the
-    time).
+    time). The largest ``|x|`` is kept with :func:`vgreater` (one ``maxpd``;
+    :func:`vmax`'s NaN rule cost two more instructions per four values, and
+    a NaN needs no rule here: it makes the sums NaN, and the sub-block is
+    checked again), and a run of four rows (every run but a block's last)
+    takes a loop of a constant count, which LLVM unrolls: on 1,000-65,000
+    rows x 100 float64 in cache, one thread, the pass took 0.84-0.87x the
+    time (0.28-0.30 ns an element against 0.33-0.36; :func:`vgreater`
+    alone 0.93-0.95x).
     """
     m, n = X.shape
     n4 = n - n % 4
@@ -205,20 +233,10 @@ def _block_sums(X, b0, b1, lead, nhalf, half, u1, u2, ab):
         nr = min(4, b1 - i)
         for r in range(nr):
             prefetch_ahead(flat, i + r, n, lead, last)
-        for j in range(0, n4, 4):
-            nh = vload(nhalf, j)
-            a1 = vload(u1, j)
-            a2 = vload(u2, j)
-            am = vload(ab, j)
-            for r in range(nr):
-                v = vload(X, (i + r, j))
-                e = vfma(hv, v, nh)
-                a1 = vadd(a1, e)
-                a2 = vfma(e, e, a2)
-                am = vmax(am, vabs(v))
-            vstore(u1, j, a1)
-            vstore(u2, j, a2)
-            vstore(ab, j, am)
+        if nr == 4:   # a constant count: the row loop unrolled
+            _lane_rows(X, i, 4, n4, hv, nhalf, u1, u2, ab)
+        else:
+            _lane_rows(X, i, nr, n4, hv, nhalf, u1, u2, ab)
         for r in range(nr):
             for j in range(n4, n):
                 v = np.float64(X[i + r, j])
