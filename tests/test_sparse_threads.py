@@ -65,7 +65,7 @@ def spy(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("batch_size", [256, 300])
+@pytest.mark.parametrize("batch_size", [256, 299, 300])
 @pytest.mark.parametrize("name", list(CASES))
 def test_bit_identical_for_any_thread_count(spy, name, batch_size):
     X, y = make_csr()

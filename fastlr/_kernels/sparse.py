@@ -60,7 +60,6 @@ from .dense import rows_at
 from .intrinsics import (
     LINE,
     claim_next,
-    cpu_relax,
     fetch_add,
     line_items,
     load_acquire,
@@ -85,6 +84,8 @@ from .scalar import (
 from .team import (
     ABORT,
     DONE,
+    claim_part,
+    finish_part,
     finish_task,
     join,
     leave,
@@ -163,8 +164,11 @@ def inverse_scale(scale):
 # * :func:`lean_rows`: logits, residuals and losses of a range of the
 #   batch's positions at the batch's starting weights, per position (one
 #   thread); on the team :func:`lean_part` (one half's dot products) and
-#   :func:`lean_tail` (their sums, the residuals and losses);
-# * :func:`lean_step`: the batch's sums in position order, then the step's
+#   :func:`lean_tail` (their sums, the residuals and losses of one part of
+#   the batch's positions: the first :func:`tail_split` positions, or the
+#   rest);
+# * :func:`part_sums`: each part's sums, in position order; :func:`lean_step`:
+#   part 0's sums then part 1's added to the epoch's, then the step's
 #   scalars (the shrink of s, the intercept, the gradient coefficient);
 # * :func:`lean_apply`: the gradient step row by row on the columns present
 #   (on a team, each thread on its half, so every column still receives its
@@ -185,28 +189,17 @@ LEAN_PARTS = 2
 LEAN_WAIT_SCALE = 8
 
 #: Slots of the lean team's claim array: one per half, then the count of
-#: threads that have asked for a seat, then the next phase whose tail is
-#: free (TAIL_CLAIM) (int64 slots a cache line apart).
+#: threads that have asked for a seat (int64 slots a cache line apart).
 CLAIM_SLOT = 16
-TAIL_CLAIM = (LEAN_PARTS + 1) * CLAIM_SLOT
-
-#: Polls (about 2 us) for which the thread that completed a phase's halves
-#: without running half 0 leaves the phase's tail to the thread that ran
-#: half 0, before it takes the tail over (:func:`take_tail`).
-LEAN_HANDOFF_POLLS = 100
 
 
 @jit(exact=True, inline=True)
-def take_tail(claims, kb):
-    """Whether the thread that completed phase ``kb``'s halves, not having
-    run half 0, runs the phase's tail: only when the thread that ran half 0
-    has not claimed it within LEAN_HANDOFF_POLLS polls (it was descheduled:
-    the epoch then goes on without waiting for it)."""
-    for _ in range(LEAN_HANDOFF_POLLS):
-        if load_acquire(claims, TAIL_CLAIM) > kb:
-            return False
-        cpu_relax()
-    return claim_next(claims, TAIL_CLAIM, kb) != 0
+def tail_split(bsz):
+    """Where the second part of a batch's tail on a lean team starts (its
+    first ``bsz`` positions cut in two, the first part a whole number of
+    eight positions: the tail's vectorized loops then start each part on a
+    vector)."""
+    return min(bsz, (bsz + 15) // 16 * 8)
 
 
 @jit(exact=True, inline=True)
@@ -290,33 +283,36 @@ def lean_row(data, indices, indptr, splits, y, sw, row_fold, hold, i, v, isc,
 
 
 @jit(exact=True, runtime=False)
-def lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss):
-    """:func:`lean_residual` of a batch's positions (rows ``rows[:bsz]``)
-    from their logits ``F[6, :bsz]``, vectorized: ``exp`` by
+def lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, Lr, track_loss):
+    """:func:`lean_residual` of a batch's positions ``p0 .. p1 - 1`` (rows
+    ``rows[p0:p1]``) from their logits ``F[6, p0:p1]``, vectorized: ``exp`` by
     :func:`fastlr._kernels.scalar.exp_neg_abs` and the rest by
     :func:`fastlr._kernels.scalar.residuals` (polynomials that LLVM
-    vectorizes: each value equals :func:`lean_residual`'s to rounding).
-    ``R[pos]`` the residual, ``Lr[pos]`` the other five values; ``F`` (7,
-    nb) float64, rows 0-5 scratch. As a loop of :func:`lean_residual` it
-    took about an eighth of the one-thread epoch at rcv1's shape, and on a
-    team it runs on one thread while the other waits."""
-    yb, wb, e, r, loss, bound, z = F[0], F[1], F[2], F[3], F[4], F[5], F[6]
+    vectorizes: each value is :func:`lean_residual`'s to rounding, and
+    the same whichever range it is computed in). ``R[pos]`` the residual,
+    ``Lr[pos]`` the other five values; ``F`` (7, nb) float64, rows 0-5
+    scratch. As a loop of :func:`lean_residual` it took about an eighth of
+    the one-thread epoch at rcv1's shape."""
+    yb, wb, e, r, loss, bound, z = (F[0, p0:], F[1, p0:], F[2, p0:], F[3, p0:],
+                                    F[4, p0:], F[5, p0:], F[6, p0:])
     weighted = sw.shape[0] > 0
     folds = row_fold.shape[0] > 0
-    for pos in range(bsz):
+    for pos in range(p0, p1):
         i = rows[pos]
-        yb[pos] = np.float64(y[i])
-        wb[pos] = sw[i] if weighted else 1.0
+        yb[pos - p0] = np.float64(y[i])
+        wb[pos - p0] = sw[i] if weighted else 1.0
         Lr[pos, 4] = 0.0 if folds and row_fold[i] == hold else 1.0
-    exp_neg_abs(z, bsz, e)
-    residuals(z, yb, wb, bsz, False, track_loss or folds, e, r, loss, bound)
-    for pos in range(bsz):
-        wt = wb[pos]
+    nb = p1 - p0
+    exp_neg_abs(z, nb, e)
+    residuals(z, yb, wb, nb, False, track_loss or folds, e, r, loss, bound)
+    for pos in range(p0, p1):
+        q = pos - p0
+        wt = wb[q]
         trained = Lr[pos, 4] != 0.0
-        R[pos] = r[pos] * wt if trained else 0.0
-        Lr[pos, 0] = wt * loss[pos] if trained and track_loss else 0.0
-        Lr[pos, 1] = wt * bound[pos] if trained else 0.0
-        Lr[pos, 2] = 0.0 if trained else wt * loss[pos]
+        R[pos] = r[q] * wt if trained else 0.0
+        Lr[pos, 0] = wt * loss[q] if trained and track_loss else 0.0
+        Lr[pos, 1] = wt * bound[q] if trained else 0.0
+        Lr[pos, 2] = 0.0 if trained else wt * loss[q]
         Lr[pos, 3] = 0.0 if trained else wt
 
 
@@ -343,7 +339,7 @@ def lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rows, bsz, n
             ask_columns(v, indices, indptr[inext], indptr[inext + 1], 1)
         z[pos] = s * lean_halves(data, indices, indptr, splits, rows[pos], v, isc,
                                  scaled) + b
-    lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss)
+    lean_block(y, sw, row_fold, hold, rows, 0, bsz, F, R, Lr, track_loss)
 
 
 @jit(exact=True, inline=True)
@@ -439,15 +435,16 @@ def lean_part(data, indices, indptr, splits, rows, bsz, part, v, isc, scaled, fa
 
 
 @jit(exact=True, runtime=False)
-def lean_tail(y, sw, row_fold, hold, rows, bsz, Z, sb, track_loss, F, R, Lr):
-    """:func:`lean_rows` of a batch from its halves' dot products ``Z`` (2,
-    nb) (:func:`lean_part`): the same logits, residuals and losses."""
+def lean_tail(y, sw, row_fold, hold, rows, p0, p1, Z, sb, track_loss, F, R, Lr):
+    """:func:`lean_rows` of a batch's positions ``p0 .. p1 - 1`` from their
+    halves' dot products ``Z`` (2, nb) (:func:`lean_part`): the same
+    logits, residuals and losses."""
     s = sb[0]
     b = sb[1]
     z = F[6]
-    for pos in range(bsz):
+    for pos in range(p0, p1):
         z[pos] = s * (Z[0, pos] + Z[1, pos]) + b
-    lean_block(y, sw, row_fold, hold, rows, bsz, F, R, Lr, track_loss)
+    lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, Lr, track_loss)
 
 
 @jit(exact=True, inline=True)
@@ -477,18 +474,31 @@ def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
 
 
 @jit(exact=True, inline=True)
-def lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb):
-    """The batch's sums, added in position order, and the step
-    (:func:`lean_scalars`): ``sb`` becomes (s, b, the gradient step's
-    coefficient, 0 when no row trained, the residual sum). In place."""
-    cnt = 0.0
-    sr = 0.0
-    for pos in range(bsz):
-        for q in range(4):
-            acc[0, q] += Lr[pos, q]
-        acc[0, 4] += Lr[pos, 4]
-        cnt += Lr[pos, 4]
-        sr += R[pos]
+def part_sums(R, Lr, p0, p1, P):
+    """The sums of a batch's positions ``p0 .. p1 - 1``, added in position
+    order: ``P[:5]`` of ``Lr[pos]`` (losses, bound, held-out loss and
+    weight, rows trained on), ``P[5]`` of the residuals ``R[pos]``."""
+    for q in range(6):
+        P[q] = 0.0
+    for pos in range(p0, p1):
+        for q in range(5):
+            P[q] += Lr[pos, q]
+        P[5] += R[pos]
+
+
+@jit(exact=True, inline=True)
+def lean_step(P, acc, opt, hyper, B, steps, v, sb):
+    """The step of a batch from its two parts' sums ``P`` (2, >= 6)
+    (:func:`part_sums` of positions ``0 .. tail_split(bsz) - 1`` and of the
+    rest: so on one thread as on a team, where each part's thread adds its
+    own), added part 0 first; then :func:`lean_scalars`: ``sb`` becomes
+    (s, b, the gradient step's coefficient, 0 when no row trained, the
+    residual sum). In place."""
+    for q in range(5):
+        acc[0, q] += P[0, q]
+        acc[0, q] += P[1, q]
+    cnt = P[0, 4] + P[1, 4]
+    sr = P[0, 5] + P[1, 5]
     sb[2] = 0.0
     if cnt == 0.0:
         return
@@ -542,7 +552,8 @@ def lean_epoch(data, indices, indptr, splits, y, sw, blocks, block, batch_size, 
                  models, state, acc,
                  (np.empty(max(nb_max, WINDOW_ROWS) + 2 * SHUFFLED_AHEAD_ROWS,
                            dtype=np.int64), np.empty(nb_max),
-                  np.empty((nb_max, 5)), np.empty(4), isc, np.empty((7, nb_max))),
+                  np.empty((nb_max, 5)), np.empty(4), isc, np.empty((7, nb_max)),
+                  np.empty((LEAN_PARTS, 6))),
                  scaled)
 
 
@@ -558,7 +569,7 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
     m = indptr.shape[0] - 1
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    rowbuf, R, Lr, sb, isc, F = scratch
+    rowbuf, R, Lr, sb, isc, F, P = scratch
     v = W[0, 0]
     n = v.shape[0]
     far = n > LEAN_NEAR_COLUMNS
@@ -609,7 +620,10 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
         bsz, nrows = batch_ahead(blocks, block, start, batch_size, m, rowbuf)
         lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rowbuf, bsz,
                   nrows, v, isc, scaled, sb, opt.track_loss, far, shuffled, F, R, Lr)
-        lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
+        mid = tail_split(bsz)
+        part_sums(R, Lr, 0, mid, P[0])
+        part_sums(R, Lr, mid, bsz, P[1])
+        lean_step(P, acc, opt, hyper, B, steps, v, sb)
         if sb[2] != 0.0:   # whole rows
             lean_apply(data, indices, indptr, splits, rowbuf, bsz, R, sb[2], v, isc,
                        scaled, -1)
@@ -1294,39 +1308,43 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     Phase ``kb`` (0 .. number of batches) has one task per half of the
     weights: apply batch ``kb - 1``'s step to the half (:func:`lean_apply`),
     then the half's dot products of batch ``kb``'s rows (:func:`lean_part`;
-    in the last phase, the final ``v *= s`` on the half instead). The
-    thread that ran half 0 runs the phase's serial tail (:func:`lean_tail`,
-    :func:`lean_step`), once the other half is done, and opens the next
-    (:mod:`fastlr._kernels.team`'s protocol, one wait a batch); it asks
-    for the batch's labels while it works on its half, and the other
-    thread, while the tail runs, for its half of the next batch's first
-    rows; the thread that completed the halves takes the tail over when
-    the thread that ran half 0 has not claimed it within about 2 us
-    (:func:`take_tail`: descheduled on a busy machine, it would hold up
-    the team). Before, whichever thread completed a phase ran the tail, and its
-    scratch and the labels came to it cold: at rcv1's shape (batch 256, two
-    threads, three rounds alternating) the epoch took 0.97x the time so,
-    with the shuffled order's requests of :func:`lean_part` 0.93-0.95x.
+    in the last phase, the final ``v *= s`` on the half instead). Once both
+    halves are done, the phase's tail comes in two parts over the batch's
+    positions (:func:`lean_tail` and :func:`part_sums` of the first
+    :func:`tail_split` positions, or of the rest), claimed as the dense
+    epoch's tail parts are (:func:`fastlr._kernels.team.claim_part`): the
+    thread that ran half ``p`` asks first for part ``p`` (it asked for
+    the labels of its positions while it worked on its half), and whoever
+    completes the last part takes the step (:func:`lean_step`) and opens
+    the next phase, while the other asks for its half of the next batch's
+    first rows. A thread descheduled on a busy machine holds up no part it
+    has not claimed: the other claims it. Each part keeps its scratch
+    (its rows of ``F`` and ``Lr``) and hands only its six sums to the
+    step. With the whole tail on the thread that ran half 0 (the other
+    waiting), at rcv1's shape the two-thread epoch took 1.03-1.06x the
+    time at batch 256 (fastest of 15, three rounds alternating).
     A thread asks first for the half it took
-    last (its seat), and takes the other when nobody has: so each half
-    stays on one core while both threads run, and one thread alone, or one
-    left after the other was descheduled (:func:`fastlr._kernels.team.leave`),
-    does both. Returns why this thread left the team before the epoch's end
-    (0 if it did not; and 0.0), as :func:`fastlr._kernels.dense.epoch` does.
+    first in the phase before (its seat), and takes the other when nobody
+    has: so each half stays on one core while both threads run (also
+    after a thread that left joins again, drawing a seat that the other
+    holds), and one thread alone, or one left after the other was
+    descheduled (:func:`fastlr._kernels.team.leave`), does both. Returns
+    why this thread left the team before the epoch's end (0 if it did not;
+    and 0.0), as :func:`fastlr._kernels.dense.epoch` does.
 
-    ``team`` is ``(rows, R, Lr, sb, Z, F, claims, ctl)``: per half the rows
-    of its batch (2, nb) int64; the residuals (nb,), per-position losses
-    (nb, 5), the scalars ``(s, b, step coefficient, residual sum)`` (4,)
-    with ``s = 1``, ``b = B[0, 0]`` on entry; the halves' dot products (2,
-    nb); :func:`lean_block`'s scratch (7, nb); zeros (4 * CLAIM_SLOT,) int64
-    (per half the next phase to claim, the seats taken, the next phase whose
-    tail is free); the control
-    array with phase 0 open.
+    ``team`` is ``(rows, R, Lr, sb, Z, F, P, claims, ctl)``: per half the
+    rows of its batch (2, nb) int64; the residuals (nb,); per tail part the
+    per-position losses (2, nb, 5); the scalars ``(s, b, step
+    coefficient, residual sum)`` (4,) with ``s = 1``, ``b = B[0, 0]`` on
+    entry; the halves' dot products (2, nb); per tail part
+    :func:`lean_block`'s scratch (2, 7, nb) and its sums (2, >= 6), a line
+    apart; zeros (3 * CLAIM_SLOT,) int64 (per half the next phase to
+    claim, then the seats taken); the control array with phase 0 open.
     """
     m = indptr.shape[0] - 1
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    rows, R, Lr, sb, Z, F, claims, ctl = team
+    rows, R, Lr, sb, Z, F, P, claims, ctl = team
     v = W[0, 0]
     n = v.shape[0]
     scaled, isc = inverse_scale(scale[stat[0]])
@@ -1351,52 +1369,68 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
         waited = turn
         start = kb * batch_size
         bsz = min(batch_size, m - start)
-        first = False   # this thread ran half 0: it runs the phase's tail
-        last = False    # it completed the phase's halves
+        mid = tail_split(bsz)
+        last = False    # this thread completed the phase's halves
+        took = -1       # the first half it took in this phase
         for r in range(LEAN_PARTS):
             part = (seat + r) % LEAN_PARTS
             if claim_next(claims, part * CLAIM_SLOT, kb) == 0:
                 continue
-            first = first or part == 0
+            took = part if took < 0 else took
             if kb > 0 and sb[2] != 0.0:
                 lean_apply(data, indices, indptr, splits, rows[part],
                            min(batch_size, m - start + batch_size), R, sb[2], v, isc,
                            scaled, part)
             if kb < nbatch:
                 rows_at(blocks, block, start, bsz, rows[part])
-                if part == 0:   # the tail's per-row values, which it reads first
-                    for q in range(0, bsz, 1 if shuffled else line_items(y)):
-                        ask_item(y, rows[0, q])
-                        ask_item(sw, rows[0, q])
-                        ask_item(row_fold, rows[0, q])
+                # the per-row values of the tail's part of the same number,
+                # which the tail reads first
+                for q in range(mid if part else 0, bsz if part else mid,
+                               1 if shuffled else line_items(y)):
+                    ask_item(y, rows[part, q])
+                    ask_item(sw, rows[part, q])
+                    ask_item(row_fold, rows[part, q])
                 lean_part(data, indices, indptr, splits, rows[part], bsz, part, v,
                           isc, scaled, far, shuffled, Z[part])
             elif sb[0] != 1.0:
                 for j in range(n // 2 if part else 0, n if part else n // 2):
                     v[j] *= sb[0]
             last = finish_task(ctl, LEAN_PARTS * (kb + 1))
-        if not first:
-            if start + batch_size < m:
-                # while the tail runs: ask for this thread's half of the
-                # next batch's first rows (lean_part asks for the rest)
-                na = min(LEAN_AHEAD_ROWS, m - start - batch_size)
-                rows_at(blocks, block, start + batch_size, na, ahead)
-                for q in range(na):
-                    ask_half(data, indices, indptr, splits, ahead[q], seat % LEAN_PARTS)
-            if not (last and take_tail(claims, kb)):
+        # its seat from now on: a thread that joined again after leaving
+        # may have drawn the seat of the thread that stayed, and the halves
+        # would then change cores from phase to phase
+        seat = took if took >= 0 else seat
+        if kb == nbatch and seat != 0:
+            # the last phase has no tail; the thread that ran half 0 waits
+            # for the other half and returns last: the caller, which joins
+            # first, so that it does not sleep on the other thread's result
+            break
+        if not last:   # the other half is still running
+            turn = wait_turn(ctl, LEAN_PARTS * (kb + 1), clock, LEAN_WAIT_SCALE, DONE)
+            if turn < 0:
+                break
+            waited = max(waited, turn)
+        stepped = False   # this thread completed the tail's parts
+        for r in range(LEAN_PARTS):
+            part = (seat + r) % LEAN_PARTS
+            if not claim_part(ctl, part, kb):
                 continue
-        else:
-            if not last:   # the other half is still running
-                turn = wait_turn(ctl, LEAN_PARTS * (kb + 1), clock, LEAN_WAIT_SCALE,
-                                 DONE)
-                if turn < 0:
-                    break
-                waited = max(waited, turn)
-            if claim_next(claims, TAIL_CLAIM, kb) == 0:
-                continue   # the other thread took the tail over
-        if kb < nbatch:
-            lean_tail(y, sw, row_fold, hold, rows[0], bsz, Z, sb, opt.track_loss, F, R,
-                      Lr)
-            lean_step(bsz, R, Lr, acc, opt, hyper, B, steps, v, sb)
-        open_batch(ctl, kb + 1)
+            if kb < nbatch:
+                p0 = mid if part else 0
+                p1 = bsz if part else mid
+                lean_tail(y, sw, row_fold, hold, rows[part], p0, p1, Z, sb,
+                          opt.track_loss, F[part], R, Lr[part])
+                part_sums(R, Lr[part], p0, p1, P[part])
+            stepped = finish_part(ctl, LEAN_PARTS, kb)
+        if stepped:
+            if kb < nbatch:
+                lean_step(P, acc, opt, hyper, B, steps, v, sb)
+            open_batch(ctl, kb + 1)
+        elif start + batch_size < m:
+            # while the step runs: ask for this thread's half of the next
+            # batch's first rows (lean_part asks for the rest)
+            na = min(LEAN_AHEAD_ROWS, m - start - batch_size)
+            rows_at(blocks, block, start + batch_size, na, ahead)
+            for q in range(na):
+                ask_half(data, indices, indptr, splits, ahead[q], seat % LEAN_PARTS)
     return left, 0.0
