@@ -1321,8 +1321,9 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     has not claimed: the other claims it. Each part keeps its scratch
     (its rows of ``F`` and ``Lr``) and hands only its six sums to the
     step. With the whole tail on the thread that ran half 0 (the other
-    waiting), at rcv1's shape the two-thread epoch took 1.03-1.06x the
-    time at batch 256 (fastest of 15, three rounds alternating).
+    waiting), at rcv1's shape two threads took 0.69-0.71 of one thread's
+    time at batch 256; now 0.66-0.67 (one and two threads interleaved in
+    one run, the fastest of 15 each; three runs a tree, alternating).
     A thread asks first for the half it took
     first in the phase before (its seat), and takes the other when nobody
     has: so each half stays on one core while both threads run (also
