@@ -340,12 +340,13 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
     converged : bool
         True when ``tol`` stopped the run before ``epochs``.
     """
-    losses = np.empty(epochs)
+    # grown epoch by epoch: ``epochs`` may be far more than ``tol`` lets run
+    losses = []
     stopper = Stopper(tol, n_iter_no_change, on_stall)
     start_loss = _once(start_loss)
     for e in range(epochs):
         loss, bound = run_one(*orders.next())
-        losses[e] = loss
+        losses.append(loss)
         seen = loss if track else bound
         if diverged(seen, weights_finite(), start_loss):
             # a continued model's message names its starting loss, also when
@@ -356,5 +357,5 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         if callback is not None:
             callback(first_epoch + e + 1, loss)
         if stopper.stop(loss if monitor is None else monitor()):
-            return losses[: e + 1], True
-    return losses, False
+            return np.array(losses, dtype=np.float64), True
+    return np.array(losses, dtype=np.float64), False

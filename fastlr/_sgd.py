@@ -150,8 +150,9 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
         return on_stall if learning_rate == "adaptive" else None
 
     stoppers = [Stopper(tol, n_iter_no_change, stall(mm)) for mm in range(K)]
-    losses = np.full((K, epochs), np.nan)
-    heldout = np.full((K, epochs), np.nan)
+    # per epoch a column of each, grown as the epochs run (``epochs`` may be
+    # far more than ``tol`` lets run)
+    losses, heldout = [], []
     n_iter = np.zeros(K, dtype=np.int64)
     converged = np.zeros(K, dtype=bool)
     bad = np.zeros(K, dtype=bool)
@@ -164,6 +165,8 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
                       track)
         acc = run(*order.next(), opt)
         finite = acc[:, 5] > 0.0
+        losses.append(np.full(K, np.nan))
+        heldout.append(np.full(K, np.nan))
         for mm in np.flatnonzero(stack.active):
             loss = acc[mm, 0] / denom[mm] if track else math.nan
             seen = loss if track else acc[mm, 1] / denom[mm]
@@ -171,20 +174,24 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
                 bad[mm] = True
                 stack.active[mm] = 0
                 continue
-            losses[mm, e] = loss
+            losses[e][mm] = loss
             held = acc[mm, 2] / acc[mm, 3] if acc[mm, 3] > 0 else math.nan
-            heldout[mm, e] = held
+            heldout[e][mm] = held
             n_iter[mm] = e + 1
             if stoppers[mm].stop(held if folds else loss):
                 converged[mm] = True
                 stack.active[mm] = 0
         if callback is not None:
-            callback(e + 1, float(np.nanmean(losses[:, e]))
-                     if np.isfinite(losses[:, e]).any() else math.nan)
+            callback(e + 1, float(np.nanmean(losses[e]))
+                     if np.isfinite(losses[e]).any() else math.nan)
     if bad.all():
         raise DivergedError(
             f"training diverged for every one of the {K} models (lower the "
             f"learning rate lr or standardize the features)")
     run_to = int(n_iter.max()) if K else 0
-    return {"losses": losses[:, :run_to], "heldout": heldout[:, :run_to],
+
+    def table(columns):
+        return np.array(columns[:run_to], dtype=np.float64).reshape(run_to, K).T.copy()
+
+    return {"losses": table(losses), "heldout": table(heldout),
             "n_iter": n_iter, "converged": converged, "diverged": bad}

@@ -139,6 +139,45 @@ def test_estimator_and_cli_accept_huge_batches(tmp_path):
     np.testing.assert_array_equal(models[0].coef_, models[1].coef_)
 
 
+# --------------------------------------------------------------------------
+# epoch limits far beyond what tol lets run
+
+
+HUGE_EPOCHS = {"2**40": 2**40, "2**63": 2**63, "10**20": 10**20}
+
+
+@pytest.mark.parametrize("epochs", list(HUGE_EPOCHS.values()), ids=list(HUGE_EPOCHS))
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+def test_huge_epoch_limits_run_until_tol_stops(model, epochs):
+    """An epoch limit is a limit, not a size: nothing is allocated per
+    allowed epoch (an array of 2**40 losses was 8 TiB), and the run is the
+    one a limit just above its epochs gives."""
+    X, y = make_data(classes=2 if model == "binary" else 3)
+    for train in trainers(model):
+        got = train(X, y, epochs=epochs, tol=0.1, random_state=0, lr=0.1)
+        want = train(X, y, epochs=len(got.losses) + 1, tol=0.1, random_state=0,
+                     lr=0.1)
+        assert 1 <= len(got.losses) < 100
+        np.testing.assert_array_equal(got.losses, want.losses)
+        np.testing.assert_array_equal(weights(got), weights(want))
+
+
+def test_huge_epoch_limits_in_train_many_the_estimator_and_cli(tmp_path):
+    X, y = make_data()
+    many = fastlr.train_many(X, y, alphas=[1e-4, 1e-2], epochs=2**63, tol=0.1,
+                             random_state=0)
+    assert 1 <= many.n_iter.max() < 100
+    for solver in ("sgd", "auto"):
+        clf = LogisticRegression(solver=solver, max_iter=2**63, tol=0.1,
+                                 random_state=0).fit(X, y)
+        assert 1 <= clf.n_iter_ < 100
+    path = tmp_path / "d.npy"
+    np.save(path, np.column_stack([X, y]))
+    assert cli.main(["train", str(path), "--solver", "sgd", "--epochs", str(10**20),
+                     "--tol", "0.1", "--model", str(tmp_path / "m.npz"), "-q"]) == 0
+    assert 1 <= fastlr.load(tmp_path / "m.npz").n_iter_ < 100
+
+
 @pytest.mark.parametrize("bad, exc", [(0, ValueError), (-(2**63), ValueError),
                                       (2.0, TypeError), (True, TypeError)],
                          ids=["zero", "negative", "float", "bool"])
