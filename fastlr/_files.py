@@ -141,9 +141,11 @@ def save_png(fig, path, dpi=100):
     write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=dpi), "the plot")
 
 
-def write_atomic(path, write, what="the model file"):
+def write_atomic(path, write, what="the model file", check=None):
     """Call ``write(file)`` on a temporary binary file, then move it onto
     ``path`` (see the module docstring); ``what`` names the file in errors.
+    ``check(temporary_path)``, if given, reads the complete temporary file
+    before the move and raises to refuse it: ``path`` is then untouched.
 
     The temporary file is locked from its creation until it has been moved,
     so that a concurrent write to the same target can tell it from the
@@ -169,6 +171,8 @@ def write_atomic(path, write, what="the model file"):
             write(f)
             f.flush()
             os.fsync(f.fileno())
+            if check is not None:
+                check(tmp)
             if fcntl is not None:
                 # rename while the lock is held: once it is released, the
                 # temporary name no longer exists

@@ -208,6 +208,7 @@ class ModelFileError(ValueError):
 
     def __init__(self, path, message):
         self.path = os.fspath(path)
+        self.reason = message
         super().__init__(f"{self.path}: not a valid fastlr model file: {message}")
 
 
@@ -245,6 +246,10 @@ def save(model, path, *, metadata=None):
         If a parameter of ``model`` is one ``fit`` would refuse (set with
         ``set_params`` after fitting), naming it: :func:`load` would refuse
         the file.
+    ValueError
+        If :func:`load` would refuse the file written (a fitted attribute
+        such as ``coef_`` changed by hand after fitting), checked on the
+        complete file before it replaces anything at ``path``.
     sklearn.exceptions.NotFittedError
         If ``model`` has not been fitted (a ``ValueError`` subclass).
     OSError
@@ -274,7 +279,19 @@ def save(model, path, *, metadata=None):
                          f"{budget:,} for a model of "
                          f"{header['n_features_in']} features")
     arrays["metadata"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    write_atomic(path, lambda f: np.savez(f, **arrays))
+    write_atomic(path, lambda f: np.savez(f, **arrays), check=_loadable)
+
+
+def _loadable(path):
+    """Refuse a written file that :func:`load` would refuse: a fitted
+    attribute changed by hand (``coef_`` set to NaN, cut to other shapes, at
+    odds with the training state) is answered here, not at the next load."""
+    try:
+        _load(path)
+    except ModelFileError as exc:
+        raise ValueError(f"model cannot be saved: load would refuse the file "
+                         f"({exc.reason}); were its fitted attributes changed "
+                         "after fitting?") from None
 
 
 def _to_arrays(model, metadata):

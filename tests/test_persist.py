@@ -253,6 +253,29 @@ def test_save_refuses_a_parameter_load_would_refuse(tmp_path, data, param, value
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("tamper, reason", [
+    (lambda m: m.coef_.fill(np.nan), "'coef' contains NaN"),
+    (lambda m: setattr(m, "coef_", m.coef_[:, :2]), "'coef' has shape"),
+    (lambda m: m.coef_.__imul__(2.0), "do not match"),
+    (lambda m: setattr(m, "intercept_", np.array([np.inf])), "'intercept'"),
+], ids=["nan_coef", "coef_shape", "coef_vs_state", "inf_intercept"])
+def test_save_refuses_fitted_attributes_load_would_refuse(tmp_path, data, tamper,
+                                                          reason):
+    """Fitted attributes changed by hand: ``save`` refuses, naming the model
+    and load's reason, and the file already at the path is untouched (it
+    wrote files that ``load`` then refused)."""
+    X, y = data
+    path = tmp_path / "m.npz"
+    fastlr.save(fitted(X, y), path)
+    before = path.read_bytes()
+    model = fitted(X, y, random_state=4)
+    tamper(model)
+    with pytest.raises(ValueError, match=f"model cannot be saved.*{reason}"):
+        fastlr.save(model, path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
 def test_a_boolean_verbose_round_trips(tmp_path, data):
     """``verbose=True`` is accepted by ``fit`` (scikit-learn's convention):
     the file it saves loads (load refused it: "verbose must be an
