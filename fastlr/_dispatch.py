@@ -604,7 +604,7 @@ class Data:
             halves = sparse.LEAN_PARTS
             threads = min(threads, halves)   # the lean team's tasks are halves
             shared = (np.empty((halves, nb), dtype=np.int64), np.empty(nb),
-                      np.empty((halves, nb, 5)), np.empty(4), np.empty((halves, nb)),
+                      np.empty(4), np.empty((halves, nb)),
                       np.empty((halves, 7, nb)), np.empty((halves, 16)))
             # the epoch's table, kept between epochs; a stack of several
             # models that owns its arrays keeps its weights in it (W becomes
@@ -626,7 +626,7 @@ class Data:
                     # the lean epoch on the team: a thread per half of the weights
                     ctl = team.control()
                     ctl[team.OPEN] = 0
-                    shared[3][:] = (1.0, stack.B[0, 0], 0.0, 0.0)
+                    shared[2][:] = (1.0, stack.B[0, 0], 0.0, 0.0)
                     claims = np.zeros((halves + 1) * sparse.CLAIM_SLOT, dtype=np.int64)
                     team.run(threads, sparse.lean_worker,
                              (*lean, (*shared, claims, ctl)), ctl)

@@ -166,10 +166,11 @@ def inverse_scale(scale):
 #   thread); on the team :func:`lean_part` (one half's dot products) and
 #   :func:`lean_tail` (their sums, the residuals and losses of one part of
 #   the batch's positions: the first :func:`tail_split` positions, or the
-#   rest);
-# * :func:`part_sums`: each part's sums, in position order; :func:`lean_step`:
-#   part 0's sums then part 1's added to the epoch's, then the step's
-#   scalars (the shrink of s, the intercept, the gradient coefficient);
+#   rest), both through :func:`lean_block`, which also adds each part's
+#   sums in position order;
+# * :func:`lean_step`: part 0's sums then part 1's added to the epoch's,
+#   then the step's scalars (the shrink of s, the intercept, the gradient
+#   coefficient);
 # * :func:`lean_apply`: the gradient step row by row on the columns present
 #   (on a team, each thread on its half, so every column still receives its
 #   rows' updates in row order).
@@ -283,16 +284,19 @@ def lean_row(data, indices, indptr, splits, y, sw, row_fold, hold, i, v, isc,
 
 
 @jit(exact=True, runtime=False)
-def lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, Lr, track_loss):
+def lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, P, track_loss):
     """:func:`lean_residual` of a batch's positions ``p0 .. p1 - 1`` (rows
     ``rows[p0:p1]``) from their logits ``F[6, p0:p1]``, vectorized: ``exp`` by
     :func:`fastlr._kernels.scalar.exp_neg_abs` and the rest by
     :func:`fastlr._kernels.scalar.residuals` (polynomials that LLVM
     vectorizes: each value is :func:`lean_residual`'s to rounding, and
-    the same whichever range it is computed in). ``R[pos]`` the residual,
-    ``Lr[pos]`` the other five values; ``F`` (7, nb) float64, rows 0-5
-    scratch. As a loop of :func:`lean_residual` it took about an eighth of
-    the one-thread epoch at rcv1's shape."""
+    the same whichever range it is computed in). ``R[pos]`` the residual;
+    ``P[:6]`` the sums over the positions, added in position order, of the
+    other five values (loss, bound, held-out loss and weight, 1 if trained
+    on) and of the residuals: a batch's step takes the sums of its two
+    parts (:func:`tail_split`), part 0's first. ``F`` (7, nb) float64,
+    rows 0-5 scratch. As a loop of :func:`lean_residual` it took about an
+    eighth of the one-thread epoch at rcv1's shape."""
     yb, wb, e, r, loss, bound, z = (F[0, p0:], F[1, p0:], F[2, p0:], F[3, p0:],
                                     F[4, p0:], F[5, p0:], F[6, p0:])
     weighted = sw.shape[0] > 0
@@ -301,28 +305,34 @@ def lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, Lr, track_loss):
         i = rows[pos]
         yb[pos - p0] = np.float64(y[i])
         wb[pos - p0] = sw[i] if weighted else 1.0
-        Lr[pos, 4] = 0.0 if folds and row_fold[i] == hold else 1.0
     nb = p1 - p0
     exp_neg_abs(z, nb, e)
-    residuals(z, yb, wb, nb, False, track_loss or folds, e, r, loss, bound)
+    # the weighted values first, apart from the sums: a product added in the
+    # same expression would be contracted into a fused multiply-add
+    residuals(z, yb, wb, nb, weighted, track_loss or folds, e, r, loss, bound)
+    s0 = s1 = s2 = s3 = s4 = s5 = 0.0
     for pos in range(p0, p1):
         q = pos - p0
-        wt = wb[q]
-        trained = Lr[pos, 4] != 0.0
-        R[pos] = r[q] * wt if trained else 0.0
-        Lr[pos, 0] = wt * loss[q] if trained and track_loss else 0.0
-        Lr[pos, 1] = wt * bound[q] if trained else 0.0
-        Lr[pos, 2] = 0.0 if trained else wt * loss[q]
-        Lr[pos, 3] = 0.0 if trained else wt
+        trained = not (folds and row_fold[rows[pos]] == hold)
+        rr = r[q] if trained else 0.0
+        R[pos] = rr
+        s0 += loss[q] if trained and track_loss else 0.0
+        s1 += bound[q] if trained else 0.0
+        s2 += 0.0 if trained else loss[q]
+        s3 += 0.0 if trained else wb[q]
+        s4 += 1.0 if trained else 0.0
+        s5 += rr
+    P[0], P[1], P[2], P[3], P[4], P[5] = s0, s1, s2, s3, s4, s5
 
 
 @jit(exact=True, runtime=False)
 def lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rows, bsz, nrows,
-              v, isc, scaled, sb, track_loss, far, shuffled, F, R, Lr):
+              v, isc, scaled, sb, track_loss, far, shuffled, F, R, P):
     """The logits of a batch's positions (rows ``rows[:bsz]``) at the
     batch's starting weights (``sb`` = (s, b, ...)) into ``F[6]``, then
-    :func:`lean_block`: on one thread what :func:`lean_part` (both halves)
-    and :func:`lean_tail` do on a team.
+    :func:`lean_block` of the two tail parts (sums ``P[0]``, ``P[1]``): on
+    one thread what :func:`lean_part` (both halves) and :func:`lean_tail`
+    do on a team.
 
     Compiled without numba's runtime, as the team's kernels: inlined into a
     kernel that needs it, the per-row kernels counted array references (the
@@ -339,7 +349,9 @@ def lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rows, bsz, n
             ask_columns(v, indices, indptr[inext], indptr[inext + 1], 1)
         z[pos] = s * lean_halves(data, indices, indptr, splits, rows[pos], v, isc,
                                  scaled) + b
-    lean_block(y, sw, row_fold, hold, rows, 0, bsz, F, R, Lr, track_loss)
+    mid = tail_split(bsz)
+    lean_block(y, sw, row_fold, hold, rows, 0, mid, F, R, P[0], track_loss)
+    lean_block(y, sw, row_fold, hold, rows, mid, bsz, F, R, P[1], track_loss)
 
 
 @jit(exact=True, inline=True)
@@ -435,7 +447,7 @@ def lean_part(data, indices, indptr, splits, rows, bsz, part, v, isc, scaled, fa
 
 
 @jit(exact=True, runtime=False)
-def lean_tail(y, sw, row_fold, hold, rows, p0, p1, Z, sb, track_loss, F, R, Lr):
+def lean_tail(y, sw, row_fold, hold, rows, p0, p1, Z, sb, track_loss, F, R, P):
     """:func:`lean_rows` of a batch's positions ``p0 .. p1 - 1`` from their
     halves' dot products ``Z`` (2, nb) (:func:`lean_part`): the same
     logits, residuals and losses."""
@@ -444,7 +456,7 @@ def lean_tail(y, sw, row_fold, hold, rows, p0, p1, Z, sb, track_loss, F, R, Lr):
     z = F[6]
     for pos in range(p0, p1):
         z[pos] = s * (Z[0, pos] + Z[1, pos]) + b
-    lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, Lr, track_loss)
+    lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, P, track_loss)
 
 
 @jit(exact=True, inline=True)
@@ -474,24 +486,11 @@ def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
 
 
 @jit(exact=True, inline=True)
-def part_sums(R, Lr, p0, p1, P):
-    """The sums of a batch's positions ``p0 .. p1 - 1``, added in position
-    order: ``P[:5]`` of ``Lr[pos]`` (losses, bound, held-out loss and
-    weight, rows trained on), ``P[5]`` of the residuals ``R[pos]``."""
-    for q in range(6):
-        P[q] = 0.0
-    for pos in range(p0, p1):
-        for q in range(5):
-            P[q] += Lr[pos, q]
-        P[5] += R[pos]
-
-
-@jit(exact=True, inline=True)
 def lean_step(P, acc, opt, hyper, B, steps, v, sb):
     """The step of a batch from its two parts' sums ``P`` (2, >= 6)
-    (:func:`part_sums` of positions ``0 .. tail_split(bsz) - 1`` and of the
-    rest: so on one thread as on a team, where each part's thread adds its
-    own), added part 0 first; then :func:`lean_scalars`: ``sb`` becomes
+    (:func:`lean_block`'s of positions ``0 .. tail_split(bsz) - 1`` and of
+    the rest: so on one thread as on a team, where each part's thread adds
+    its own), added part 0 first; then :func:`lean_scalars`: ``sb`` becomes
     (s, b, the gradient step's coefficient, 0 when no row trained, the
     residual sum). In place."""
     for q in range(5):
@@ -552,7 +551,7 @@ def lean_epoch(data, indices, indptr, splits, y, sw, blocks, block, batch_size, 
                  models, state, acc,
                  (np.empty(max(nb_max, WINDOW_ROWS) + 2 * SHUFFLED_AHEAD_ROWS,
                            dtype=np.int64), np.empty(nb_max),
-                  np.empty((nb_max, 5)), np.empty(4), isc, np.empty((7, nb_max)),
+                  np.empty(4), isc, np.empty((7, nb_max)),
                   np.empty((LEAN_PARTS, 6))),
                  scaled)
 
@@ -569,7 +568,7 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
     m = indptr.shape[0] - 1
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    rowbuf, R, Lr, sb, isc, F, P = scratch
+    rowbuf, R, sb, isc, F, P = scratch
     v = W[0, 0]
     n = v.shape[0]
     far = n > LEAN_NEAR_COLUMNS
@@ -619,10 +618,7 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
     for start in range(0, m if batch_size > 1 else 0, batch_size):
         bsz, nrows = batch_ahead(blocks, block, start, batch_size, m, rowbuf)
         lean_rows(data, indices, indptr, splits, y, sw, row_fold, hold, rowbuf, bsz,
-                  nrows, v, isc, scaled, sb, opt.track_loss, far, shuffled, F, R, Lr)
-        mid = tail_split(bsz)
-        part_sums(R, Lr, 0, mid, P[0])
-        part_sums(R, Lr, mid, bsz, P[1])
+                  nrows, v, isc, scaled, sb, opt.track_loss, far, shuffled, F, R, P)
         lean_step(P, acc, opt, hyper, B, steps, v, sb)
         if sb[2] != 0.0:   # whole rows
             lean_apply(data, indices, indptr, splits, rowbuf, bsz, R, sb[2], v, isc,
@@ -1310,19 +1306,19 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     then the half's dot products of batch ``kb``'s rows (:func:`lean_part`;
     in the last phase, the final ``v *= s`` on the half instead). Once both
     halves are done, the phase's tail comes in two parts over the batch's
-    positions (:func:`lean_tail` and :func:`part_sums` of the first
-    :func:`tail_split` positions, or of the rest), claimed as the dense
-    epoch's tail parts are (:func:`fastlr._kernels.team.claim_part`): the
+    positions (:func:`lean_tail` of the first :func:`tail_split`
+    positions, or of the rest), claimed as the dense epoch's tail parts
+    are (:func:`fastlr._kernels.team.claim_part`): the
     thread that ran half ``p`` asks first for part ``p`` (it asked for
     the labels of its positions while it worked on its half), and whoever
     completes the last part takes the step (:func:`lean_step`) and opens
     the next phase, while the other asks for its half of the next batch's
     first rows. A thread descheduled on a busy machine holds up no part it
     has not claimed: the other claims it. Each part keeps its scratch
-    (its rows of ``F`` and ``Lr``) and hands only its six sums to the
-    step. With the whole tail on the thread that ran half 0 (the other
-    waiting), at rcv1's shape two threads took 0.69-0.71 of one thread's
-    time at batch 256; now 0.66-0.67 (one and two threads interleaved in
+    (its rows of ``F``) and hands only its six sums to the step. With the
+    whole tail on the thread that ran half 0 (the other waiting), at
+    rcv1's shape two threads took 0.69-0.71 of one thread's time at batch
+    256; now 0.66-0.67 (one and two threads interleaved in
     one run, the fastest of 15 each; three runs a tree, alternating).
     A thread asks first for the half it took
     first in the phase before (its seat), and takes the other when nobody
@@ -1333,11 +1329,10 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     why this thread left the team before the epoch's end (0 if it did not;
     and 0.0), as :func:`fastlr._kernels.dense.epoch` does.
 
-    ``team`` is ``(rows, R, Lr, sb, Z, F, P, claims, ctl)``: per half the
-    rows of its batch (2, nb) int64; the residuals (nb,); per tail part the
-    per-position losses (2, nb, 5); the scalars ``(s, b, step
-    coefficient, residual sum)`` (4,) with ``s = 1``, ``b = B[0, 0]`` on
-    entry; the halves' dot products (2, nb); per tail part
+    ``team`` is ``(rows, R, sb, Z, F, P, claims, ctl)``: per half the
+    rows of its batch (2, nb) int64; the residuals (nb,); the scalars
+    ``(s, b, step coefficient, residual sum)`` (4,) with ``s = 1``,
+    ``b = B[0, 0]`` on entry; the halves' dot products (2, nb); per tail part
     :func:`lean_block`'s scratch (2, 7, nb) and its sums (2, >= 6), a line
     apart; zeros (3 * CLAIM_SLOT,) int64 (per half the next phase to
     claim, then the seats taken); the control array with phase 0 open.
@@ -1345,7 +1340,7 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     m = indptr.shape[0] - 1
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    rows, R, Lr, sb, Z, F, P, claims, ctl = team
+    rows, R, sb, Z, F, P, claims, ctl = team
     v = W[0, 0]
     n = v.shape[0]
     scaled, isc = inverse_scale(scale[stat[0]])
@@ -1420,8 +1415,7 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
                 p0 = mid if part else 0
                 p1 = bsz if part else mid
                 lean_tail(y, sw, row_fold, hold, rows[part], p0, p1, Z, sb,
-                          opt.track_loss, F[part], R, Lr[part])
-                part_sums(R, Lr[part], p0, p1, P[part])
+                          opt.track_loss, F[part], R, P[part])
             stepped = finish_part(ctl, LEAN_PARTS, kb)
         if stepped:
             if kb < nbatch:
