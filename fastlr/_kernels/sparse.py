@@ -1318,8 +1318,10 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     (its rows of ``F``) and hands only its six sums to the step. With the
     whole tail on the thread that ran half 0 (the other waiting), at
     rcv1's shape two threads took 0.69-0.71 of one thread's time at batch
-    256; now 0.66-0.67 (one and two threads interleaved in
-    one run, the fastest of 15 each; three runs a tree, alternating).
+    256; then 0.66-0.67 (one and two threads interleaved in one run, the
+    fastest of 15 each; three runs a tree, alternating), and 0.64-0.67
+    since :func:`lean_block` adds each part's sums as it goes (six runs
+    a tree, the fastest of 11).
     A thread asks first for the half it took
     first in the phase before (its seat), and takes the other when nobody
     has: so each half stays on one core while both threads run (also
