@@ -275,11 +275,16 @@ def diverged(seen, finite, start_loss=None):
     return False
 
 
-def diverged_message(epoch, seen, track, n_classes, lr, start=None):
+def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True):
     began = (f"near log({n_classes}) = {math.log(n_classes):.3f}" if start is None
              else f"at {start:.6g}")
-    return (f"training diverged at epoch {epoch}: the loss became {seen:.6g}"
-            f"{'' if track else ' or more'} (it started {began}); lower the "
+    # weights that overflowed can leave a finite loss behind (an overflowing
+    # logit gives no residual): the message says which of the two it was
+    what = ("the loss became" if finite else
+            "the weights overflowed to infinity or NaN (the loss was")
+    return (f"training diverged at epoch {epoch}: {what} {seen:.6g}"
+            f"{'' if track else ' or more'}{'' if finite else ')'} (it started "
+            f"{began}); lower the "
             f"learning rate lr (now {lr:g}), standardize the features "
             "(standardize=True; on sparse X it scales them but cannot centre "
             "them: subtract a large offset from such a column yourself), or "
@@ -348,12 +353,13 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         loss, bound = run_one(*orders.next())
         losses.append(loss)
         seen = loss if track else bound
-        if diverged(seen, weights_finite(), start_loss):
+        finite = weights_finite()
+        if diverged(seen, finite, start_loss):
             # a continued model's message names its starting loss, also when
             # overflowing weights stopped it before that loss was needed
             raise DivergedError(diverged_message(
                 first_epoch + e + 1, seen, track, n_classes, lr,
-                start_loss() if start_loss is not None else None))
+                start_loss() if start_loss is not None else None, finite))
         if callback is not None:
             callback(first_epoch + e + 1, loss)
         if stopper.stop(loss if monitor is None else monitor()):

@@ -226,6 +226,19 @@ def test_overflowing_logits_are_divergence_for_kernel_and_reference(
     assert got[0] == "diverged" and got[2] == "inf"
 
 
+def test_weights_that_overflow_are_named_as_such_in_the_message():
+    """Weights that overflowed can leave a finite loss (an overflowing
+    logit gives no residual): the message said "the loss became 0.693 (it
+    started near log(2) = 0.693)"."""
+    from fastlr._driver import diverged_message
+
+    msg = diverged_message(3, 0.693147, True, 2, 0.1, finite=False)
+    assert "weights overflowed" in msg and "loss became" not in msg
+    assert "(the loss was 0.693147)" in msg
+    msg = diverged_message(3, 7e10, True, 2, 0.1)
+    assert "the loss became 7e+10 (it started near log(2)" in msg
+
+
 def test_overflowing_logits_in_the_estimator():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2)) * 1e300
