@@ -371,6 +371,13 @@ def check_sparse_X(X, name="X", finite=True):
         csr = csr.astype(dtype)
     m, n = csr.shape
     indptr, indices = csr.indptr, csr.indices
+    for part, arr in (("indptr", indptr), ("indices", indices)):
+        # scipy's own routines take signed integers only ("unsupported data
+        # types in input" named nothing)
+        if arr.dtype.kind != "i":
+            raise ValueError(f"{name} is not a valid CSR matrix: its {part} must "
+                             f"hold signed integers (scipy makes int32 or "
+                             f"int64), got dtype {arr.dtype}")
     if (indptr.shape[0] != m + 1 or indptr[0] != 0
             or (m and np.any(indptr[1:] < indptr[:-1]))
             or indptr[-1] > min(indices.shape[0], csr.data.shape[0])):

@@ -432,6 +432,23 @@ def test_int64_indices():
     assert_unchanged(X64, snap)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.uint64, np.uint32])
+@pytest.mark.parametrize("part", ["indices", "indptr"])
+def test_index_arrays_that_are_not_signed_integers_are_refused_by_name(part, dtype):
+    """scipy's checks answered a float or unsigned index array with
+    "unsupported data types in input", naming nothing."""
+    X, y = make_data(19)
+    bad = X.copy()
+    setattr(bad, part, getattr(bad, part).astype(dtype))
+    for call in (lambda: fastlr.train(bad, y, epochs=1),
+                 lambda: fastlr.predict_proba(bad, np.ones(N), 0.1),
+                 lambda: fastlr.LogisticRegression(max_iter=1).fit(bad, y),
+                 lambda: reference.train(bad, y, epochs=1)):
+        with pytest.raises(ValueError, match=f"X is not a valid CSR matrix: its "
+                                             f"{part} must hold signed integers"):
+            call()
+
+
 def unsorted_copy(X, seed):
     """Same matrix, column indices within each row in random order."""
     rng = np.random.default_rng(seed)
