@@ -949,6 +949,27 @@ def test_estimator_multiclass_on_sparse():
     np.testing.assert_array_equal(a.predict(X), d.predict(Xd))
 
 
+@pytest.mark.parametrize("early_stopping", [False, True], ids=["all_rows", "held_out"])
+def test_multiclass_per_row_sgd_on_sparse_matches_dense(early_stopping):
+    """k classes at batch 1 on sparse X (the lean per-row loop of
+    ``lean_softmax_batches``), with rows held out for early stopping or
+    not, against the dense kernel on ``toarray()``: the same steps, to the
+    estimator comparisons' tolerance."""
+    X, y01 = make_data(36)
+    y = np.where(np.random.default_rng(36).random(M) < 0.3, 2, y01)
+    kw = dict(solver="sgd", batch_size=1, max_iter=4, tol=None, lr=0.05,
+              standardize=False, early_stopping=early_stopping,
+              n_iter_no_change=10, random_state=36)
+    a = LogisticRegression(**kw).fit(X, y)
+    d = LogisticRegression(**kw).fit(X.toarray(), y)
+    np.testing.assert_allclose(a.coef_, d.coef_, **EST_TOL)
+    np.testing.assert_allclose(a.intercept_, d.intercept_, **EST_TOL)
+    np.testing.assert_allclose(a.loss_curve_, d.loss_curve_, **EST_TOL)
+    if early_stopping:
+        np.testing.assert_allclose(a.validation_scores_, d.validation_scores_,
+                                   **EST_TOL)
+
+
 @pytest.mark.parametrize("name", ["default", "l2", "l1", "adagrad_l1", "average_l2",
                                   "all"])
 def test_train_multinomial_matches_dense_and_reference(name):
