@@ -787,6 +787,28 @@ def record_finite(acc, mm, nan, B):
     acc[mm, 5] = 1.0 if nan == 0.0 else 0.0
 
 
+@jit(exact=True, inline=True)
+def softmax_lean_row(data, indices, indptr, y, sw, row_fold, hold, i, T, iv, scaled,
+                     k, s, B, dot, z, acc, track_loss):
+    """Row ``i`` of :func:`lean_softmax_batches` at the weights ``s * T``
+    and intercepts ``B[0]``: its residuals into ``z[:k]`` and its losses
+    added to ``acc[0]``; False for a row held out (fold ``hold`` of
+    ``row_fold``), which is scored only (its loss and weight into
+    ``acc[0, 2:4]``; ``z`` then holds its logits)."""
+    narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k, dot)
+    wt = sw[i] if sw.shape[0] > 0 else 1.0
+    for c in range(k):
+        z[c] = s * dot[c] + B[0, c]
+    if row_fold.shape[0] > 0 and row_fold[i] == hold:
+        acc[0, 2] += wt * softmax_loss(z, k, y[i])
+        acc[0, 3] += wt
+        return False
+    loss, bound = softmax_row(z, k, y[i], wt, track_loss)
+    acc[0, 0] += loss
+    acc[0, 1] += bound
+    return True
+
+
 @jit(exact=True, runtime=False)
 def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size,
                          opt, models, state, acc, table, scaled):
@@ -811,8 +833,6 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
     k = W.shape[1]
     iv = NARROW
     width = T.shape[1]
-    weighted = sw.shape[0] > 0
-    folds = row_fold.shape[0] > 0
     hold = fold[0]
     far = T.shape[0] > LEAN_NEAR_COLUMNS
     shuffled = block < m
@@ -829,18 +849,9 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
                                  q, nwin, m, shuffled)
             if far and inext >= 0:
                 ask_columns(Tf, indices, indptr[inext], indptr[inext + 1], width)
-            narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
-                       dot)
-            wt = sw[i] if weighted else 1.0
-            for c in range(k):
-                z[c] = s * dot[c] + B[0, c]
-            if folds and row_fold[i] == hold:
-                acc[0, 2] += wt * softmax_loss(z, k, y[i])
-                acc[0, 3] += wt
+            if not softmax_lean_row(data, indices, indptr, y, sw, row_fold, hold, i, T,
+                                    iv, scaled, k, s, B, dot, z, acc, opt.track_loss):
                 continue
-            loss, bound = softmax_row(z, k, y[i], wt, opt.track_loss)
-            acc[0, 0] += loss
-            acc[0, 1] += bound
             trained = acc[0, 4]
             acc[0, 4] = trained + 1.0
             for c in range(k):
@@ -865,20 +876,11 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
                                  pos, nrows, m, shuffled)
             if far and inext >= 0:   # the next row's weights, a row ahead
                 ask_columns(Tf, indices, indptr[inext], indptr[inext + 1], width)
-            narrow_dot(data, indices, indptr[i], indptr[i + 1], T, iv, scaled, 0, k,
-                       dot)
-            wt = sw[i] if weighted else 1.0
-            for c in range(k):
-                z[c] = s * dot[c] + B[0, c]
-            if folds and row_fold[i] == hold:   # held out: scored only
-                acc[0, 2] += wt * softmax_loss(z, k, y[i])
-                acc[0, 3] += wt
-                for c in range(k):
+            if not softmax_lean_row(data, indices, indptr, y, sw, row_fold, hold, i, T,
+                                    iv, scaled, k, s, B, dot, z, acc, opt.track_loss):
+                for c in range(k):   # held out: scored only
                     R[pos, c] = 0.0
                 continue
-            loss, bound = softmax_row(z, k, y[i], wt, opt.track_loss)
-            acc[0, 0] += loss
-            acc[0, 1] += bound
             acc[0, 4] += 1.0
             for c in range(k):
                 R[pos, c] = z[c]
