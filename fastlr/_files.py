@@ -27,7 +27,8 @@ abandoned. As a second guard a leftover is never touched within a minute of
 its last change, and where locks are not available (no ``fcntl``, or a file
 system without locks) only after a day. The target itself must be a
 regular file (or not exist yet): a directory, device, FIFO or socket there
-is refused, never replaced.
+is refused, never replaced. A symbolic link is followed: the file it names
+is replaced (in that file's directory), and the link stays a link.
 """
 
 import contextlib
@@ -160,8 +161,12 @@ def write_atomic(path, write, what="the model file", check=None):
         raise ValueError(f"cannot write {what}: the path {path!r} names no "
                          "file (it is empty or ends with a separator)")
     mode = _check_target(path, what)
-    directory = os.path.dirname(os.path.abspath(path))
-    base = os.path.basename(path)
+    # a link is followed, as open(path, "w") follows it: replacing the link
+    # itself would turn it into a regular file beside the file it named,
+    # which would keep the old contents (errors still name ``path``)
+    target = os.path.realpath(path) if os.path.islink(path) else path
+    directory = os.path.dirname(os.path.abspath(target))
+    base = os.path.basename(target)
     _remove_leftovers(directory, base)
     fd, tmp = _create_temporary(path, directory, base, what)
     try:
@@ -176,9 +181,9 @@ def write_atomic(path, write, what="the model file", check=None):
             if fcntl is not None:
                 # rename while the lock is held: once it is released, the
                 # temporary name no longer exists
-                os.replace(tmp, path)
+                os.replace(tmp, target)
         if fcntl is None:  # pragma: no cover - Windows renames closed files
-            os.replace(tmp, path)
+            os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -295,6 +295,26 @@ def test_a_bytes_path_is_a_path(tmp_path, data):
     np.testing.assert_array_equal(fastlr.load(path).predict(X), fitted(X, y).predict(X))
 
 
+@pytest.mark.parametrize("dangling", [False, True], ids=["to_a_file", "dangling"])
+def test_a_symlink_target_is_followed_and_stays_a_link(tmp_path, data, dangling):
+    """Saving to a symbolic link writes the file it names, as ``open(path,
+    "w")`` does; the rename used to replace the link with a regular file and
+    leave the linked file holding the old model."""
+    X, y = data
+    (tmp_path / "models").mkdir()
+    real = tmp_path / "models" / "real.npz"
+    if not dangling:
+        fastlr.save(fitted(X, y, alpha=1.0), real)
+    link = tmp_path / "current.npz"
+    link.symlink_to(real)
+    clf = fitted(X, y)
+    fastlr.save(clf, link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    np.testing.assert_array_equal(fastlr.load(real).coef_, clf.coef_)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current.npz", "models"]
+    assert [p.name for p in real.parent.iterdir()] == ["real.npz"]
+
+
 def test_missing_directory_names_the_target(tmp_path, data):
     X, y = data
     target = tmp_path / "no" / "m.npz"
