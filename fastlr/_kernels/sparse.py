@@ -549,8 +549,7 @@ def lean_epoch(data, indices, indptr, splits, y, sw, blocks, block, batch_size, 
     nb_max = min(batch_size, m)
     lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size, opt,
                  models, state, acc,
-                 (np.empty(max(nb_max, WINDOW_ROWS) + 2 * SHUFFLED_AHEAD_ROWS,
-                           dtype=np.int64), np.empty(nb_max),
+                 (row_buffer(nb_max), np.empty(nb_max),
                   np.empty(4), isc, np.empty((7, nb_max)),
                   np.empty((LEAN_PARTS, 6))),
                  scaled)
@@ -693,12 +692,19 @@ def wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col, four, c0, c1
 def batch_scratch(m, batch_size, slots, wide):
     """The scratch of the table epochs (:func:`epoch`,
     :func:`lean_softmax_epoch`): a batch's rows and the rows after them
-    that :func:`batch_ahead` reads (nb + 2 * SHUFFLED_AHEAD_ROWS,) int64,
-    the residuals (nb, ``slots``), the batch's logits (nb, ``wide``) and
-    the lane layout's step coefficients (``wide``,)."""
+    that :func:`batch_ahead` reads (:func:`row_buffer`), the residuals
+    (nb, ``slots``), the batch's logits (nb, ``wide``) and the lane
+    layout's step coefficients (``wide``,)."""
     nb = min(batch_size, m)
-    return (np.empty(nb + 2 * SHUFFLED_AHEAD_ROWS, dtype=np.int64), np.zeros((nb, slots)),
-            np.zeros((nb, wide)), np.zeros(wide))
+    return row_buffer(nb), np.zeros((nb, slots)), np.zeros((nb, wide)), np.zeros(wide)
+
+
+@jit(inline=True)
+def row_buffer(nb):
+    """The rows of a batch of ``nb`` (or of a per-row loop's window of
+    WINDOW_ROWS, if more) and the rows after them that :func:`batch_ahead`
+    reads: (max(nb, WINDOW_ROWS) + 2 * SHUFFLED_AHEAD_ROWS,) int64."""
+    return np.empty(max(nb, WINDOW_ROWS) + 2 * SHUFFLED_AHEAD_ROWS, dtype=np.int64)
 
 
 @jit(inline=True)
@@ -763,8 +769,6 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
         if scaled:
             T[j, NARROW] = isc[j]
     rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, NARROW, NARROW)
-    if batch_size == 1:   # rows found a window at a time
-        rowbuf = np.empty(WINDOW_ROWS + 2 * SHUFFLED_AHEAD_ROWS, dtype=np.int64)
     s = lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size,
                              opt, models, state, acc,
                              (T, T.reshape(n * width), rowbuf, R, dot[0], cr8,
