@@ -817,7 +817,7 @@ def softmax_lean_row(data, indices, indptr, y, sw, row_fold, hold, i, T, iv, sca
 def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size,
                          opt, models, state, acc, table, scaled):
     """The batches of :func:`lean_softmax_epoch` on its table and scratch
-    ``table = (T, T flat, rows (nb + 1,), residuals (nb, NARROW), logits
+    ``table = (T, T flat, rows (:func:`row_buffer`), residuals (nb, NARROW), logits
     (NARROW,), step coefficients (NARROW,), z (k,), sums (k,))``; returns
     the L2 scale ``s`` of the weights ``s * T``. Compiled without numba's
     runtime: it allocates nothing, and so counts no references (inlined
