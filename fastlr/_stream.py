@@ -196,8 +196,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     standardize = model.standardize
     if standardize is True and not model.fit_intercept:
         standardize = "scale"   # through the origin in raw space
-    old = getattr(model, "training_state_", None)
-    warm = bool(model.warm_start) and old is not None
+    old = model._fitted_state() if model.warm_start else None
+    warm = old is not None
     text = classes is not None and np.asarray(classes).dtype.kind == "U"
 
     def labels(y):

@@ -905,6 +905,9 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     learning_rate, power_t, l1_ratio, average_start = options
     first = not hasattr(est, "classes_")
     classes = est._partial_fit_classes(classes, first)
+    old = None if first else est._fitted_state()
+    # continues the last fit's state (else starts anew, or from coef_ set by hand)
+    resumed = old is not None and old is getattr(est, "training_state_", None)
     cw = None
     if est.class_weight is not None:
         def cw(classes, counts):
@@ -914,24 +917,27 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
         # the width first (fastlr's message), then the names; from the
         # header, which converts nothing (a DataFrame's conversion computes
         # its partition lengths)
-        _check_width(header.shape[1], est.n_features_in_)
+        _check_width(header.shape[1], old.n_features)
     _check_names(None if first else est, header, reset=first)
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   classes=classes, class_weight=cw,
-                                  n_features=None if first else est.n_features_in_)
+                                  n_features=None if first else old.n_features)
     try:
-        if first:
+        if resumed:
+            state = old.copy(rng=True)   # kept only if the epoch succeeds
+            if state.moments is not None:
+                # the chunk's rows join the running statistics, as in memory
+                state.add_rows(_column_moments(blocks, blocks.n, False)[0])
+        else:
             standardize = _standardize_option(est)
             mean, scale, _, _, mom = _standardization(blocks, standardize, blocks.n,
                                                       False)
             state = _new_state(mean, scale, classes.shape[0], mom, standardize, blocks)
-            state.rng = make_rng(est.random_state)
-        else:
-            state = est.training_state_.copy(rng=True)   # kept only if the epoch succeeds
-            if state.moments is not None:
-                # the chunk's rows join the running statistics, as in memory
-                state.add_rows(_column_moments(blocks, blocks.n, False)[0])
-        n_iter = 0 if first else est.n_iter_
+            if old is None:
+                state.rng = make_rng(est.random_state)
+            else:
+                state = est._continued(old, state)
+        n_iter = est.n_iter_ if resumed else 0
         losses, _, _ = _fit_state(
             blocks, state, state.rng, solver="sgd", finish_tol=None, epochs=1,
             penalty=est.penalty, alpha=alpha, l1_ratio=l1_ratio,
@@ -943,6 +949,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
         blocks.release()
     if first:
         est.classes_ = classes
+    if not resumed:
         est.loss_curve_ = np.empty(0)
         est.n_features_in_ = blocks.n
         _check_names(est, header, reset=True)

@@ -192,7 +192,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         running statistics of :meth:`partial_fit` start again from its rows.
         A fit on X with another number of features, or y with other classes,
         cannot continue it and raises ``ValueError`` (set ``warm_start=False``
-        to start a new model).
+        to start a new model). The previous solution is the one ``coef_`` and
+        ``intercept_`` show: set or changed by hand (with ``classes_``), they
+        are where training starts, with a fresh optimizer state; so does
+        :meth:`partial_fit`.
     verbose : int, default 0
         Progress bar for ``fit`` (epochs, loss, rows/s) on stderr. 0: none;
         1: on a terminal, once training has run for more than a second;
@@ -504,8 +507,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         features or other classes cannot be continued and is refused, as
         scikit-learn's ``SGDClassifier`` and ``MLPClassifier`` refuse it,
         rather than silently started afresh."""
-        old = getattr(self, "training_state_", None)
-        if not self.warm_start or old is None:
+        old = self._fitted_state() if self.warm_start else None
+        if old is None:
             return None
         if old.n_features != n:
             raise ValueError(
@@ -518,6 +521,48 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"continues the previous fit, on {self.classes_.tolist()}; set "
                 "warm_start=False to start a new model")
         return old
+
+    def _fitted_state(self):
+        """The state continued training (``warm_start``, ``partial_fit``)
+        starts from: None before any fit; the last fit's whole state
+        (optimizer and shuffling included) while ``coef_`` and
+        ``intercept_`` are what it left; else, when they were set or
+        changed by hand (as scikit-learn users start a warm fit from given
+        weights), a new state holding them (on the raw features: mean 0,
+        scale 1) with a fresh optimizer. Training never starts from a model
+        the estimator no longer shows."""
+        state = getattr(self, "training_state_", None)
+        if not hasattr(self, "coef_"):
+            return state
+        if not hasattr(self, "classes_"):
+            raise ValueError("coef_ is set but classes_ is not: continued "
+                             "training needs the classes coef_'s rows are for")
+        k = len(self.classes_)
+        rows = k if k > 2 else 1
+        coef = np.asarray(self.coef_)
+        intercept = np.asarray(self.intercept_) if hasattr(self, "intercept_") \
+            else np.zeros(rows)
+        if state is not None and state.k == rows and coef.dtype.kind == "f":
+            shown = state.coef(coef.dtype)
+            if np.array_equal(coef, shown[0]) and np.array_equal(intercept, shown[1]):
+                return state
+        if coef.ndim != 2 or coef.shape[0] != rows:
+            raise ValueError(f"coef_ has shape {coef.shape}; continued training "
+                             f"for {k} classes needs ({rows}, n_features)")
+        if intercept.shape != (rows,):
+            raise ValueError(f"intercept_ has shape {intercept.shape}; continued "
+                             f"training for {k} classes needs ({rows},)")
+        if coef.dtype.kind not in "fiu" or intercept.dtype.kind not in "fiu":
+            raise ValueError("coef_ and intercept_ must be real numbers")
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise ValueError("coef_ or intercept_ holds NaN or infinity: "
+                             "continued training cannot start from it")
+        n = coef.shape[1]
+        new = ModelState(np.zeros(n), np.ones(n), rows, softmax=k > 2)
+        new.W[:] = coef
+        new.B[:] = intercept
+        new.rng = make_rng(self.random_state) if state is None else state.rng
+        return new
 
     def _continued(self, old, fresh):
         """What a warm start trains: a copy of the previous fit's state
@@ -655,10 +700,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (batch_size, _, lr, alpha, _, n_iter_no_change), options = self._params(1)
         learning_rate, power_t, l1_ratio, average_start = options
         first = not hasattr(self, "classes_")
+        resumed = not first   # continues the last fit's state
         X = numeric_input(X)
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
-                             order="C", reset=first, accept_sparse="csr",
-                             ensure_all_finite=False)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
+                             reset=first or not hasattr(self, "n_features_in_"),
+                             accept_sparse="csr", ensure_all_finite=False)
         data = _data(X)
         check_classification_targets(y)
         classes = self._partial_fit_classes(classes, first)
@@ -668,9 +714,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             # shuffled with the same permutation
             state.rng = make_rng(self.random_state)
         else:
-            # a copy: a call that fails leaves the estimator as it was
-            state = self.training_state_.copy(rng=True)
-            data.check_state(state)
+            old = self._fitted_state()
+            if old is getattr(self, "training_state_", None):
+                # a copy: a call that fails leaves the estimator as it was
+                state = old.copy(rng=True)
+                data.check_state(state)
+            else:
+                # from coef_ set by hand: standardized as a first chunk is
+                if old.n_features != data.n:
+                    raise ValueError(f"X has {data.n} features, but coef_ has "
+                                     f"{old.n_features}")
+                state = self._continued(old, self._new_state(data, classes))
+                resumed = False
         unseen = np.setdiff1d(unique_labels(y), classes)
         if unseen.size:
             raise ValueError(f"y contains labels not in classes {classes!r}: "
@@ -678,11 +733,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y01 = self._encode(y, classes)
         sw = check_sample_weight(sample_weight, data.m)
         sw = self._class_weights(y01, classes, sw, fitting=False)
-        if not first and state.moments is not None:
+        if resumed and state.moments is not None:
             # the chunk's rows join the running statistics (their first
             # chunk made them)
             state.add_rows(data.column_stats(moments=True)[2])
-        n_iter = 0 if first else self.n_iter_
+        n_iter = self.n_iter_ if resumed else 0
         losses, _ = self._train(data, y01, sw, state, batch_size=batch_size,
                                 epochs=1, lr=lr, shuffle=self.shuffle, rng=state.rng,
                                 penalty=self.penalty, alpha=alpha,
@@ -693,6 +748,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                 average_start=average_start)
         if first:
             self.classes_ = classes
+        if not resumed:
             self.loss_curve_ = np.empty(0)
         self._set_state(state, data.dtype)
         self.n_iter_ = n_iter + 1

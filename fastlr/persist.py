@@ -300,12 +300,14 @@ def _to_arrays(model, metadata):
     if not isinstance(model, LogisticRegression):
         raise TypeError(f"model must be a fastlr.LogisticRegression, got "
                         f"{type(model).__name__}")
-    try:
-        check_is_fitted(model)
-        state = model.training_state_
-    except (NotFittedError, AttributeError):
+    check_is_fitted(model, msg="model is not fitted: call fit or partial_fit before "
+                    "saving it")
+    state = getattr(model, "training_state_", None)
+    if state is None:
         raise NotFittedError(
-            "model is not fitted: call fit or partial_fit before saving it") from None
+            "model has coef_ but no training state (were its fitted attributes set "
+            "by hand?): fit or partial_fit it before saving it (with "
+            "warm_start=True, fit starts from coef_)")
     # load refuses a parameter fit would refuse (set_params after fitting can
     # put one there): never write such a file
     validate_params(model)

@@ -455,6 +455,33 @@ def test_partial_fit_and_warm_start(client):
     assert first.n_iter_ < n_first
 
 
+def test_continued_training_from_coef_set_by_hand_as_in_memory(client):
+    """partial_fit and a warm fit on Dask start from ``coef_`` changed or
+    set by hand, as in memory (they continued the training state it no
+    longer showed, or raised AttributeError without one). One block:
+    equal to rounding."""
+    X, y = make_data(15, k=3)
+    m = X.shape[0]
+    rng = np.random.default_rng(2)
+    coef, intercept = rng.normal(size=(3, X.shape[1])), rng.normal(size=3)
+    got = {}
+    for where, Xs, ys in (("mem", X, y), ("dask", to_dask(X, m), to_dask(y, m))):
+        hand = LogisticRegression(**SGD)
+        hand.coef_, hand.intercept_, hand.classes_ = coef.copy(), intercept.copy(), \
+            np.unique(y)
+        hand.partial_fit(Xs, ys)
+        edited = LogisticRegression(**SGD, warm_start=True).fit(Xs, ys)
+        edited.coef_, edited.intercept_ = coef.copy(), intercept.copy()
+        edited.fit(Xs, ys)
+        got[where] = hand, edited
+    for a, b in zip(got["mem"], got["dask"], strict=True):
+        np.testing.assert_allclose(b.coef_, a.coef_, rtol=ONE_BLOCK_RTOL, atol=1e-12)
+        assert a.n_iter_ == b.n_iter_
+    # the starting point was coef_: one epoch does not undo it
+    fresh = LogisticRegression(**SGD).partial_fit(X, y, classes=np.unique(y))
+    assert np.abs(got["mem"][0].coef_ - fresh.coef_).max() > 0.1
+
+
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 def test_warm_start_standardizes_the_new_rows_as_in_memory(client, sparse):
     """A warm fit on Dask standardizes its rows and re-expresses the previous

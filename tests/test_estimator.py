@@ -8,7 +8,7 @@ import pytest
 from scipy.special import logsumexp
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -335,6 +335,88 @@ def test_warm_start_continues(blobs):
     first = clf.loss_curve_[-1]
     clf.fit(X, y)
     assert clf.loss_curve_[0] <= first + 1e-3
+
+
+def _probabilities(X, coef, intercept):
+    """Class probabilities of the raw-space model ``(coef, intercept)``."""
+    z = X @ coef.T + intercept
+    if coef.shape[0] == 1:
+        p = 1.0 / (1.0 + np.exp(-z[:, 0]))
+        return np.column_stack([1.0 - p, p])
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_continued_training_starts_from_coef_set_by_hand(blobs, k):
+    """``warm_start`` and ``partial_fit`` start from ``coef_`` and
+    ``intercept_`` as the estimator shows them, as scikit-learn's do: a
+    fitted model whose ``coef_`` was changed by hand continued from the
+    training state it no longer showed (a warm fit with max_iter=0 gave
+    back the old model), and a model whose ``coef_``, ``intercept_`` and
+    ``classes_`` were set by hand raised AttributeError
+    ('training_state_') in partial_fit. Unchanged attributes still continue
+    the whole state, bit for bit."""
+    X, y = blobs
+    if k == 3:
+        y = np.where(X[:, 0] > 0.7, 2, y)
+    rows = 1 if k == 2 else k
+    rng = np.random.default_rng(5)
+    coef, intercept = rng.normal(size=(rows, X.shape[1])), rng.normal(size=rows)
+    kw = dict(solver="sgd", tol=None, random_state=0)
+    edited = LogisticRegression(**kw, max_iter=3).fit(X, y)
+    edited.coef_, edited.intercept_ = coef.copy(), intercept.copy()
+    with pytest.warns(ConvergenceWarning, match="max_iter=0"):
+        edited.set_params(warm_start=True, max_iter=0).fit(X, y)
+    np.testing.assert_allclose(edited.predict_proba(X),
+                               _probabilities(X, coef, intercept), rtol=1e-12,
+                               atol=1e-14)
+    # set by hand, then one epoch of a negligible step: the model stays
+    # where coef_ put it
+    hand = LogisticRegression(**kw, lr=1e-12, learning_rate="constant")
+    hand.coef_, hand.intercept_, hand.classes_ = coef.copy(), intercept.copy(), \
+        np.unique(y)
+    hand.partial_fit(X, y)
+    assert hand.n_iter_ == 1 and hand.loss_curve_.shape == (1,)
+    assert hand.n_features_in_ == X.shape[1]
+    np.testing.assert_allclose(hand.coef_, coef, rtol=1e-9)
+    np.testing.assert_allclose(hand.intercept_, intercept, rtol=1e-9)
+    # a copy of the fitted coef_ is not an edit: the state continues
+    a = LogisticRegression(**kw, max_iter=3).fit(X, y)
+    b = LogisticRegression(**kw, max_iter=3).fit(X, y)
+    b.coef_ = b.coef_.copy()
+    a.partial_fit(X, y)
+    b.partial_fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert a.n_iter_ == b.n_iter_ == 4
+
+
+def test_coef_set_by_hand_is_checked_before_training(blobs, tmp_path):
+    """A hand-set ``coef_`` that cannot be a model of the classes and
+    features is refused naming it, and changes nothing; ``save`` of a
+    model that has only hand-set attributes says what is missing."""
+    X, y = blobs
+    clf = LogisticRegression(solver="sgd", max_iter=2, tol=None, random_state=0)
+    clf.fit(X, y)
+    snap = _snapshot(clf)
+    good = clf.coef_
+    for bad, match in ((np.zeros((2, X.shape[1])), "coef_ has shape"),
+                       (np.full_like(good, np.nan), "NaN"),
+                       (np.zeros((1, X.shape[1] + 1)), "features")):
+        clf.coef_ = bad
+        with pytest.raises(ValueError, match=match):
+            clf.partial_fit(X, y)
+        np.testing.assert_array_equal(clf.coef_, bad)
+        clf.coef_ = good
+        _assert_unchanged(clf, snap)
+    # a fit that does not continue does not look at them
+    clf.coef_ = np.full_like(good, np.nan)
+    assert clf.fit(X, y).coef_.shape == good.shape
+    hand = LogisticRegression()
+    hand.coef_, hand.intercept_, hand.classes_ = good, clf.intercept_, clf.classes_
+    with pytest.raises(NotFittedError, match="training state"):
+        fastlr.save(hand, tmp_path / "m.npz")
+    assert not any(tmp_path.iterdir())
 
 
 def _snapshot(clf):
