@@ -160,11 +160,8 @@ def write_atomic(path, write, what="the model file", check=None):
         # temporary file at the folder above, and the error would name it
         raise ValueError(f"cannot write {what}: the path {path!r} names no "
                          "file (it is empty or ends with a separator)")
+    target = link_target(path)
     mode = _check_target(path, what)
-    # a link is followed, as open(path, "w") follows it: replacing the link
-    # itself would turn it into a regular file beside the file it named,
-    # which would keep the old contents (errors still name ``path``)
-    target = os.path.realpath(path) if os.path.islink(path) else path
     directory = os.path.dirname(os.path.abspath(target))
     base = os.path.basename(target)
     _remove_leftovers(directory, base)
@@ -192,6 +189,23 @@ def write_atomic(path, write, what="the model file", check=None):
             raise OSError(exc.errno, exc.strerror, path) from None
         raise
     _fsync_directory(directory)
+
+
+def link_target(path):
+    """The file a write to ``path`` replaces: ``path`` itself, or the file
+    a symbolic link there names (followed to the end, as ``open(path,
+    "w")`` follows it; a dangling link names the file to create).
+    Replacing the link itself would turn it into a regular file beside the
+    file it named, which would keep the old contents. A loop of links
+    raises ``OSError`` (ELOOP) naming ``path``, as ``open`` does."""
+    if not os.path.islink(path):
+        return path
+    try:
+        return os.path.realpath(path, strict=True)
+    except FileNotFoundError:
+        return os.path.realpath(path)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, path) from None
 
 
 def _check_target(path, what):

@@ -39,7 +39,7 @@ from io import TextIOWrapper
 import numpy as np
 
 from . import __version__
-from ._files import file_kind, save_png, write_atomic
+from ._files import file_kind, link_target, save_png, write_atomic
 from ._validation import refuse_continuous
 
 EXIT_OK = 0
@@ -852,6 +852,10 @@ def _check_writable(path, option, replace=False, inputs=()):
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CLIError(f"{option} {path}: is a folder; give a file name")
+    try:
+        target = link_target(path)   # where the write goes (a link is followed)
+    except OSError as exc:
+        raise CLIError(f"{option} {path}: {exc.strerror}") from None
     if os.path.exists(path):
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):
@@ -864,7 +868,7 @@ def _check_writable(path, option, replace=False, inputs=()):
                 raise CLIError(f"{option} {path}: is the {what} file this command "
                                "reads; writing it would destroy it: give another "
                                "path")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(folder):
         what = "is a file, not a folder" if os.path.exists(folder) else \
             "does not exist"

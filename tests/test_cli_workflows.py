@@ -246,6 +246,30 @@ def test_output_paths_are_checked_before_training(iris, tmp_path, capsys):
                     "Permission denied")
 
 
+def test_output_paths_through_symbolic_links_are_checked_before_training(
+        iris, tmp_path, capsys):
+    """An output path that is a symbolic link is checked where the write
+    goes (the folder of the file it names), before training: a link into a
+    missing folder ran the training, then failed to write the model; a loop
+    of links was replaced by a regular file (exit 0)."""
+    dangling = tmp_path / "dangling.npz"
+    dangling.symlink_to(tmp_path / "nowhere" / "m.npz")
+    res = fastlr_cmd("train", iris["csv"], "--drop", "note,plant", "--model",
+                     dangling, "--epochs", "100000", "--tol", "none")
+    clean_error(res, f"--model {dangling}", "nowhere", "does not exist")
+    assert res.stdout == ""
+    loop_a, loop_b = tmp_path / "loopA", tmp_path / "loopB"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    for argv in (("train", iris["csv"], "--model", loop_a),
+                 ("predict", "--model", iris["model"], iris["csv"], "--out", loop_a)):
+        clean_error(in_process(capsys, *argv), f"{loop_a}",
+                    "Too many levels of symbolic links")
+    assert loop_a.is_symlink() and loop_b.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dangling.npz", "loopA",
+                                                          "loopB"]
+
+
 def test_an_output_never_replaces_an_input_or_a_special_file(iris, tmp_path, capsys):
     """An output path that names a file the command reads (DATA, --model)
     or a FIFO is refused before any work and the file is left as it was

@@ -1,6 +1,7 @@
 """fastlr.save / fastlr.load: pickle-free, atomic, checked model files."""
 
 import copy
+import errno
 import json
 import os
 import zipfile
@@ -313,6 +314,21 @@ def test_a_symlink_target_is_followed_and_stays_a_link(tmp_path, data, dangling)
     np.testing.assert_array_equal(fastlr.load(real).coef_, clf.coef_)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current.npz", "models"]
     assert [p.name for p in real.parent.iterdir()] == ["real.npz"]
+
+
+def test_a_loop_of_symbolic_links_is_refused(tmp_path, data):
+    """A target that is a loop of links is refused as ``open`` refuses it
+    (ELOOP, naming the path) and stays a link; it was replaced by a regular
+    file."""
+    X, y = data
+    loop_a, loop_b = tmp_path / "a.npz", tmp_path / "b.npz"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    with pytest.raises(OSError, match="symbolic links") as exc:
+        fastlr.save(fitted(X, y), loop_a)
+    assert exc.value.errno == errno.ELOOP and exc.value.filename == str(loop_a)
+    assert loop_a.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]
 
 
 def test_missing_directory_names_the_target(tmp_path, data):
