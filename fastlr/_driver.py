@@ -201,6 +201,10 @@ def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=0.15,
         average_start = 1 if average else 0
     else:
         average_start = check_positive_int(average, "average", minimum=0)
+        if average_start > np.iinfo(np.int64).max:
+            # the kernels count steps in 64-bit integers
+            raise ValueError(f"average must be at most 2**63 - 1 (the step to "
+                             f"start averaging at), got {average}")
     return learning_rate, power_t, l1_ratio, average_start
 
 

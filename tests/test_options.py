@@ -445,6 +445,8 @@ BAD_TRAIN = [
     ("lr", math.inf, ValueError, r"^lr must be finite"),
     ("average", -1, ValueError, r"^average must be >= 0"),
     ("average", 2.5, TypeError, r"^average must be an integer"),
+    # (numba's TypingError 'Int value is too large' from inside the epoch)
+    ("average", 2**64, ValueError, r"^average must be at most 2\*\*63 - 1"),
 ]
 
 
@@ -471,6 +473,7 @@ BAD_ESTIMATOR = [
     ({"power_t": -1.0}, ValueError, "power_t"),
     ({"lr": -0.1}, ValueError, "lr"),
     ({"average": -3}, ValueError, "average"),
+    ({"average": 2**70}, ValueError, "average"),   # (was OverflowError)
     ({"validation_fraction": 0.0}, ValueError, "validation_fraction"),
     ({"validation_fraction": 1.0}, ValueError, "validation_fraction"),
     ({"validation_fraction": "a"}, TypeError, "validation_fraction"),
