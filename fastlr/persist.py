@@ -877,8 +877,10 @@ def _build_model(path, header, arrays):
         got = intercept.astype(np.float64)
         close_b = np.abs(got - want) <= np.maximum(
             rtol * np.maximum(np.abs(got), np.abs(want)), rtol * mag)
+        # (a magnitude that overflows would make any intercept pass)
         consistent = (np.isfinite(model.coef_).all()
                       and np.isfinite(model.intercept_).all()
+                      and np.isfinite(mag).all()
                       and np.allclose(coef, model.coef_, rtol=rtol, atol=0.0)
                       and close_b.all())
     if not consistent:

@@ -480,6 +480,17 @@ def test_flipped_bytes_never_load_silently_wrong(tmp_path, model_file, data):
         np.testing.assert_array_equal(model.predict_proba(X), good)
 
 
+def _huge_mean(a):
+    """Raw weights (1, -1, 0, ...) on column means of 1e308: the intercept
+    the state gives is finite (``b - (1e308 - 1e308)``), but its tolerance,
+    scaled by ``|w| . |mean|``, overflowed to inf and passed any intercept."""
+    raw = np.zeros(a["scale"].shape[0])
+    raw[:2] = 1.0, -1.0
+    a["w"] = raw * a["scale"]
+    a["coef"] = raw[None, :].astype(a["coef"].dtype)
+    a["mean"] = np.where(raw != 0.0, 1e308, 0.0)
+
+
 def set_param(name, value):
     return lambda meta: meta["params"].__setitem__(name, value)
 
@@ -499,6 +510,9 @@ def set_param(name, value):
      "unknown bit generator 'os.system'"),
     (None, lambda a: a.__setitem__("coef", a["coef"] * 1.01),
      "do not match the standardized weights"),
+    # a mean so large that the intercept's tolerance overflowed to inf: it
+    # loaded, with another intercept
+    (None, lambda a: _huge_mean(a), "do not match the standardized weights"),
     (None, lambda a: a.__setitem__("classes", np.array(["a", "b", "c"])),
      r"'classes' has shape \(3,\)"),
     (None, lambda a: a.__setitem__("classes", np.array(["yes", "no"])),
@@ -527,7 +541,7 @@ def set_param(name, value):
     (None, lambda a: a.__setitem__("validation_scores", np.ones(1000)),
      r"'validation_scores' has shape \(1000,\), expected \(20,\)"),
 ], ids=["newer_format", "format_name", "missing_key", "bad_lr", "bad_penalty",
-        "bad_bool", "unknown_param", "n_features", "rng", "edited_coef",
+        "bad_bool", "unknown_param", "n_features", "rng", "edited_coef", "huge_mean",
         "three_classes", "unsorted_classes", "scale", "nan_w", "dtype",
         "extra_array", "bad_json", "json_nan", "stats_mean", "solver",
         "n_solver_iter", "best_score", "classes_object", "scores_shape"])
