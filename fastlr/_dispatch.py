@@ -16,7 +16,7 @@ import numpy as np
 from . import _stats
 from ._kernels import dense, predict, sparse, stats, team
 from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX, can_fold_mean
-from ._validation import check_X, is_sparse, nonfinite_error
+from ._validation import check_width, check_X, is_sparse, nonfinite_error
 
 #: Smallest batch trained on several threads: two chunks, one per thread
 #: (measured on 1M x 100, two threads: 0.70-0.82x the time of one at batch
@@ -719,7 +719,7 @@ def check_finite(data, name=None, n_threads=None, row0=0):
 
 
 def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None,
-            check=True):
+            check=True, train=False):
     """Validate X (shape, dtype, finiteness; see
     :func:`fastlr._validation.check_X`) and wrap it: the one place where the
     dense-or-CSR choice is made. ``with_stats``: the column statistics will be
@@ -727,8 +727,12 @@ def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None,
     read of X (:meth:`Data.moments`), and :meth:`Data.column_stats` of all
     rows uses them; ``n_threads`` as in :func:`fastlr.train`. ``check=False``:
     only :meth:`Data.decision` will read X, and it checks finiteness itself
-    when a logit is not finite (one read of X instead of two)."""
+    when a logit is not finite (one read of X instead of two). ``train``: a
+    model is to be trained on X: a sparse X wider than memory allows is
+    refused first (:func:`fastlr._validation.check_width`)."""
     data = Data(check_X(X, name, accept_sparse=accept_sparse, finite=False))
+    if train and data.sparse:
+        check_width(data.n, name)
     if with_stats and not data.sparse:
         data._moments = data.moments(name, n_threads)
     elif check:

@@ -49,6 +49,8 @@ from ._progress import epoch_progress
 from ._sgd import sgd
 from ._state import ModelState
 from ._validation import (
+    FIT_SAVE_BYTES_PER_COLUMN,
+    check_width,
     check_X,
     first_nonfinite,
     refuse_continuous,
@@ -394,6 +396,8 @@ def _scan(source, standardize, name, labels, weights=None):
         scan.parts += 1
         if scan.n is None:
             scan.n, scan.sparse = data.n, data.sparse
+            if data.sparse:   # (the command line saves the model after)
+                check_width(data.n, name, FIT_SAVE_BYTES_PER_COLUMN)
         if data.dtype != np.float32:
             scan.dtype = np.dtype(np.float64)
         if data.sparse:

@@ -40,7 +40,7 @@ import numpy as np
 
 from . import __version__
 from ._files import file_kind, link_target, save_png, write_atomic
-from ._validation import refuse_continuous
+from ._validation import FIT_SAVE_BYTES_PER_COLUMN, check_width, refuse_continuous
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -774,6 +774,8 @@ def _describe(exc):
         return f"{exc.filename}: {exc.strerror}"
     if isinstance(exc, _USER_ERRORS):
         return str(exc)
+    if isinstance(exc, MemoryError) and "memory available" in str(exc):
+        return f"out of memory: {exc}"   # (check_width's, which says why)
     if isinstance(exc, MemoryError):
         # the data or the model (one weight per feature and class: an svmlight
         # file's largest index sets the features) does not fit
@@ -1492,6 +1494,8 @@ def _train_whole(args, params, warm, warm_meta):
             X = np.ascontiguousarray(X)
     clf = warm.set_params(**params) if warm is not None else \
         fastlr.LogisticRegression(**params)
+    if is_sparse:   # (the model is saved after: the larger cost)
+        check_width(X.shape[1], args.data, FIT_SAVE_BYTES_PER_COLUMN)
     _warm_up(X, params, classes.shape[0])
     t0 = time.perf_counter()
     clf.fit(X, y)

@@ -247,7 +247,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
     rng = make_rng(random_state)
     standardize = check_standardize(standardize)
     # the statistics of all rows come with the finiteness check
-    data = as_data(X, with_stats=bool(standardize) and rows is None,
+    data = as_data(X, with_stats=bool(standardize) and rows is None, train=True,
                    n_threads=n_threads)
     row_fold = check_rows(rows, data.m)
     train_rows = slice(None) if row_fold is None else row_fold == 0
@@ -672,7 +672,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                            "l1_ratios", upper=1.0)
     rng = make_rng(random_state)
     standardize = _no_centering(check_standardize(standardize), fit_intercept)
-    data = as_data(X, with_stats=bool(standardize) and folds is None,
+    data = as_data(X, with_stats=bool(standardize) and folds is None, train=True,
                    n_threads=n_threads)
     classes, codes = check_class_labels(y, data.m)
     sw = check_sample_weight(sample_weight, data.m)

@@ -467,7 +467,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              ensure_all_finite=False)
         # finiteness checked by fastlr's pass, which on dense X also computes
         # the column statistics in the same read (one pass fewer)
-        data = as_data(X, with_stats=True)
+        data = as_data(X, with_stats=True, train=True)
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
         refuse_one_class(classes)
@@ -705,7 +705,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
                              reset=first or not hasattr(self, "n_features_in_"),
                              accept_sparse="csr", ensure_all_finite=False)
-        data = _data(X)
+        data = _data(X, train=True)
         check_classification_targets(y)
         classes = self._partial_fit_classes(classes, first)
         if first:
@@ -876,14 +876,15 @@ def _distributed():
     return distributed
 
 
-def _data(X, check=True):
+def _data(X, check=True, train=False):
     """X after ``validate_data(..., ensure_all_finite=False)`` (float, C
     order or CSR) as the kernels take it: sparse X canonicalized (sorted
     indices, no duplicates, on a copy), checked finite by fastlr's pass,
     whose error names the first bad row and column, as ``fit``'s does
     (``check=False``: :meth:`fastlr._dispatch.Data.decision` checks it,
-    only if a logit is not finite)."""
-    return as_data(X, check=check)
+    only if a logit is not finite; ``train``: see
+    :func:`fastlr._dispatch.as_data`)."""
+    return as_data(X, check=check, train=train)
 
 
 def _comparable(label, classes):

@@ -465,7 +465,7 @@ n_rows, n_features + fit_intercept)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", y_numeric=False, accept_sparse="csr",
                              ensure_all_finite=False)
-        data = _data(X)
+        data = _data(X, train=True)
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
         refuse_one_class(classes)

@@ -175,6 +175,32 @@ def test_train_cli_new_options_round_trip(tmp_path, capsys):
     assert (clf.coef_[0, 1:] == 0.0).any()  # L1 zeroes some irrelevant features
 
 
+@pytest.mark.parametrize("parts", [[], ["--chunk-rows", "2"]], ids=["whole", "parts"])
+@pytest.mark.parametrize("index", [200_000_000, 2_000_000_000])
+def test_an_svmlight_index_wider_than_memory_is_refused_before_training(
+        tmp_path, capsys, monkeypatch, index, parts):
+    """A few-byte line with a large feature index declares a model of that
+    width: the training and the save of 200M features outgrew memory (the
+    process was killed at 24 GB, leaving an 11 GB temporary file), 2G
+    without a word. The width is weighed against the memory available
+    before anything is allocated (here 4 GiB, so that the test means the
+    same on any machine)."""
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 4 << 30)
+    data = tmp_path / "d.svm"
+    data.write_text("1 1:0.5 3:1\n0 2:1\n" + f"1 {index}:1.5\n")
+    model = tmp_path / "m.npz"
+    model.write_bytes(b"old")
+    assert cli.main(["train", str(data), "--model", str(model), *parts]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"fastlr: error: out of memory: {data} has {index:,} columns "
+                   "(a sparse matrix's width, an svmlight file's largest feature "
+                   f"index): training a model that wide needs about "
+                   f"{index * 300 / 2**30:,.1f} GiB, more than the 4.0 GiB of "
+                   "memory available")
+    assert model.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.svm", "m.npz"]
+
+
 def test_out_of_memory_is_reported_as_such(tmp_path, capsys, monkeypatch):
     """A model too large for memory (an svmlight file's largest index sets
     its features) is an error of the input, not a bug to report."""

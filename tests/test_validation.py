@@ -13,6 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_breast_cancer
 
 import fastlr
@@ -716,3 +717,35 @@ def test_sparse_labels_and_weights_are_refused_by_name():
             np.ones((30, 1))))
     with pytest.raises(TypeError, match="^y_true is a scipy.sparse matrix"):
         fastlr.accuracy(ys, y)
+
+
+def test_a_sparse_x_wider_than_memory_is_refused_naming_x(monkeypatch):
+    """A CSR matrix of a few entries can declare any width; training one
+    allocates per column, and a process that outgrows memory is killed by
+    the operating system rather than given MemoryError. Every training
+    entry point weighs the width against the memory available first;
+    prediction (no per-column arrays) does not."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from fastlr import LogisticRegression, LogisticRegressionCV
+
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 30)
+    n = 20_000_000   # 80 bytes a column: 1.5 GiB
+    X = sp.csr_matrix((np.ones(4), ([0, 1, 2, 3], [0, 1, 2, n - 1])), shape=(4, n))
+    y = np.array([0, 1, 0, 1])
+    calls = (lambda: fastlr.train(X, y),
+             lambda: fastlr.train_multinomial(X, np.array([0, 1, 2, 1])),
+             lambda: fastlr.train_many(X, y, alphas=[1e-3, 1e-2]),
+             lambda: LogisticRegression().fit(X, y),
+             lambda: LogisticRegression().partial_fit(X, y, classes=[0, 1]),
+             lambda: LogisticRegressionCV(cv=2).fit(X, y))
+    for call in calls:
+        with pytest.raises(MemoryError, match=r"^X has 20,000,000 columns .* 1\.0 GiB"):
+            call()
+    # narrower: trained as before
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 2 << 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LogisticRegression(max_iter=2, solver="sgd").fit(X, y)
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 20)
+    assert clf.predict(X).shape == (4,)
