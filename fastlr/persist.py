@@ -897,7 +897,16 @@ def _build_model(path, header, arrays):
         model.best_validation_score_ = header.get("best_validation_score")
         model.validation_scores_ = arrays.get("validation_scores")
     if "feature_names" in arrays:
+        names, counts = np.unique(arrays["feature_names"], return_counts=True)
+        if (counts > 1).any():   # fit refuses such columns
+            raise ModelFileError(path, f"array 'feature_names' holds "
+                                 f"{str(names[counts > 1][0])!r} more than once")
         model.feature_names_in_ = arrays["feature_names"].astype(object)
+    if isinstance(model.class_weight, dict):
+        try:   # labels of the classes, weights >= 0: as fit checks them
+            model._class_weight_values(model.classes_, None, fitting=False)
+        except ValueError as exc:
+            raise ModelFileError(path, f"invalid parameter: {exc}") from None
     state.rng = _make_generator(path, header["rng_state"], params["random_state"])
     return model
 

@@ -530,6 +530,10 @@ def set_param(name, value):
         b'{"format": NaN}', dtype=np.uint8)), "metadata is not valid JSON"),
     (None, lambda a: a["stats"].__setitem__(1, a["stats"][0] * 10.0 + 1.0),
      "column mean larger than the column's largest"),
+    (set_param("class_weight", [[5, 1.0]]), None,
+     "invalid parameter: class_weight names the label 5"),
+    (None, lambda a: a.__setitem__("feature_names", np.array(["a", "a", "c"])),
+     "'feature_names' holds 'a' more than once"),
     (lambda m: m.__setitem__("solver", "newton"), None,
      "'solver' must be one of"),
     (lambda m: m.__setitem__("n_solver_iter", 10**6), None,
@@ -543,7 +547,8 @@ def set_param(name, value):
 ], ids=["newer_format", "format_name", "missing_key", "bad_lr", "bad_penalty",
         "bad_bool", "unknown_param", "n_features", "rng", "edited_coef", "huge_mean",
         "three_classes", "unsorted_classes", "scale", "nan_w", "dtype",
-        "extra_array", "bad_json", "json_nan", "stats_mean", "solver",
+        "extra_array", "bad_json", "json_nan", "stats_mean", "class_weight_label",
+        "duplicate_names", "solver",
         "n_solver_iter", "best_score", "classes_object", "scores_shape"])
 def test_hand_edited_files_are_rejected(tmp_path, model_file, edit_meta,
                                         edit_arrays, words):
