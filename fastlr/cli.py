@@ -774,7 +774,7 @@ def _describe(exc):
         return f"{exc.filename}: {exc.strerror}"
     if isinstance(exc, _USER_ERRORS):
         return str(exc)
-    if isinstance(exc, MemoryError) and "memory available" in str(exc):
+    if isinstance(exc, MemoryError) and "GiB available" in str(exc):
         return f"out of memory: {exc}"   # (check_width's, which says why)
     if isinstance(exc, MemoryError):
         # the data or the model (one weight per feature and class: an svmlight

@@ -21,7 +21,10 @@ from ._driver import DivergedError
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._validation import (
+    MODEL_BYTES,
+    MODEL_BYTES_PER_WEIGHT,
     check_grid,
+    check_memory,
     check_sample_weight,
     check_standardize,
     is_dask,
@@ -471,8 +474,16 @@ n_rows, n_features + fit_intercept)
         refuse_one_class(classes)
         model = self._model(0.0, 0.15, "sgd")
         codes = model._encode(y, classes)
-        alphas = self._alpha_grid(data.m)
         row_fold, fold_ids = self._folds(X, y, codes, groups)
+        a = self.alphas
+        n_alphas = int(a) if isinstance(a, numbers.Integral) else len(a)
+        K = n_alphas * len(run_l1_ratios) * len(fold_ids)
+        rows = classes.shape[0] if classes.shape[0] > 2 else 1
+        check_memory(K * (MODEL_BYTES + MODEL_BYTES_PER_WEIGHT * rows * data.n),
+                     f"alphas={n_alphas:,} x {len(run_l1_ratios)} l1_ratios x "
+                     f"{len(fold_ids)} folds: training {K:,} models of {rows} x "
+                     f"{data.n:,} weights")
+        alphas = self._alpha_grid(data.m)
         sw_fit = model._class_weights(codes, classes, sw, fitting=True)
         if sw_fit.shape[0]:
             for f in fold_ids:

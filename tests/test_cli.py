@@ -194,9 +194,9 @@ def test_an_svmlight_index_wider_than_memory_is_refused_before_training(
     err = capsys.readouterr().err.strip()
     assert err == (f"fastlr: error: out of memory: {data} has {index:,} columns "
                    "(a sparse matrix's width, an svmlight file's largest feature "
-                   f"index): training a model that wide needs about "
-                   f"{index * 300 / 2**30:,.1f} GiB, more than the 4.0 GiB of "
-                   "memory available")
+                   f"index): training a model that wide would need about "
+                   f"{index * 300 / 2**30:,.1f} GiB of memory, more than the 4.0 "
+                   "GiB available")
     assert model.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.svm", "m.npz"]
 

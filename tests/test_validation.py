@@ -742,6 +742,11 @@ def test_a_sparse_x_wider_than_memory_is_refused_naming_x(monkeypatch):
     for call in calls:
         with pytest.raises(MemoryError, match=r"^X has 20,000,000 columns .* 1\.0 GiB"):
             call()
+    # nor a grid of absurdly many strengths (np.logspace of 10**9 alone
+    # was 8 GB, and the models after it filled memory)
+    with pytest.raises(MemoryError, match=r"^alphas=1,000,000,000 x 1 l1_ratios "
+                       r"x 2 folds: training 2,000,000,000 models of 1 x 3"):
+        LogisticRegressionCV(alphas=10**9, cv=2).fit(X[:, :3], y)
     # narrower: trained as before
     monkeypatch.setattr("fastlr._validation.available_memory", lambda: 2 << 30)
     with warnings.catch_warnings():
