@@ -913,7 +913,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
         def cw(classes, counts):
             return est._class_weight_values(classes, counts, fitting=False)
     header = _header(X)
-    if not first:
+    if old is not None:
         # the width first (fastlr's message), then the names; from the
         # header, which converts nothing (a DataFrame's conversion computes
         # its partition lengths)
@@ -921,7 +921,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     _check_names(None if first else est, header, reset=first)
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   classes=classes, class_weight=cw,
-                                  n_features=None if first else old.n_features)
+                                  n_features=None if old is None else old.n_features)
     try:
         if resumed:
             state = old.copy(rng=True)   # kept only if the epoch succeeds

@@ -708,24 +708,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         data = _data(X, train=True)
         check_classification_targets(y)
         classes = self._partial_fit_classes(classes, first)
-        if first:
+        old = None if first else self._fitted_state()
+        if old is None:   # (classes_ alone: no model yet either)
             state = self._new_state(data, classes)
             # one generator for the whole stream, so chunks are not all
             # shuffled with the same permutation
             state.rng = make_rng(self.random_state)
+            resumed = False
+        elif old is getattr(self, "training_state_", None):
+            # a copy: a call that fails leaves the estimator as it was
+            state = old.copy(rng=True)
+            data.check_state(state)
         else:
-            old = self._fitted_state()
-            if old is getattr(self, "training_state_", None):
-                # a copy: a call that fails leaves the estimator as it was
-                state = old.copy(rng=True)
-                data.check_state(state)
-            else:
-                # from coef_ set by hand: standardized as a first chunk is
-                if old.n_features != data.n:
-                    raise ValueError(f"X has {data.n} features, but coef_ has "
-                                     f"{old.n_features}")
-                state = self._continued(old, self._new_state(data, classes))
-                resumed = False
+            # from coef_ set by hand: standardized as a first chunk is
+            if old.n_features != data.n:
+                raise ValueError(f"X has {data.n} features, but coef_ has "
+                                 f"{old.n_features}")
+            state = self._continued(old, self._new_state(data, classes))
+            resumed = False
         unseen = np.setdiff1d(unique_labels(y), classes)
         if unseen.size:
             raise ValueError(f"y contains labels not in classes {classes!r}: "

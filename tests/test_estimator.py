@@ -389,6 +389,11 @@ def test_continued_training_starts_from_coef_set_by_hand(blobs, k):
     b.partial_fit(X, y)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     assert a.n_iter_ == b.n_iter_ == 4
+    # classes_ alone is no model: partial_fit starts one, as its first call
+    only = LogisticRegression(**kw)
+    only.classes_ = np.unique(y)
+    first = LogisticRegression(**kw).partial_fit(X, y, classes=np.unique(y))
+    np.testing.assert_array_equal(only.partial_fit(X, y).coef_, first.coef_)
 
 
 def test_coef_set_by_hand_is_checked_before_training(blobs, tmp_path):
