@@ -325,6 +325,47 @@ def test_fork_after_large_prediction_is_safe(big, monkeypatch):
         np.testing.assert_array_equal(g, want)
 
 
+def test_fork_while_another_thread_loads_a_kernel():
+    """A child forked while another thread holds numba's compiler lock (as
+    it does while it loads a kernel from the cache, a process's first calls)
+    waited forever at its own first kernel load: it inherited the lock held
+    by a thread it does not have. The fork now waits for the lock."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    out = _run_python("""
+        import os, threading, time
+        import numpy as np, fastlr
+        from numba.core.compiler_lock import global_compiler_lock
+        held = threading.Event()
+
+        def loading():
+            with global_compiler_lock:
+                held.set()
+                time.sleep(0.5)
+
+        threading.Thread(target=loading).start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:
+            X = np.random.default_rng(0).normal(size=(200, 3))
+            r = fastlr.train(X, (X[:, 0] > 0).astype(int), epochs=2)
+            os._exit(0 if np.isfinite(r.w).all() else 1)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                print("exit", os.waitstatus_to_exitcode(status))
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            print("hung")
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "exit 0"
+
+
 def test_grid_search_with_the_multiprocessing_backend():
     """GridSearchCV(n_jobs=2) with joblib's fork-based multiprocessing
     backend, after a threaded prediction in the parent, finishes."""

@@ -55,6 +55,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from numba.core.compiler_lock import global_compiler_lock
 from numba.np.ufunc import parallel as numba_parallel
 
 from .intrinsics import (
@@ -303,12 +304,20 @@ _pool = None
 
 def _reset_after_fork():
     global _lock, _pool
+    global_compiler_lock.release()
     _lock = threading.Lock()
     _pool = None
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
+    # numba loads (and compiles) a kernel under its process-wide lock: a
+    # child forked while another thread held it inherited it held by a
+    # thread that does not exist there, and waited forever at its first
+    # kernel not yet loaded. A fork waits for the lock, as CPython's fork
+    # waits for its import lock.
+    os.register_at_fork(before=global_compiler_lock.acquire,
+                        after_in_parent=global_compiler_lock.release,
+                        after_in_child=_reset_after_fork)
 
 
 def _executor():
