@@ -598,19 +598,39 @@ FIT_SAVE_BYTES_PER_COLUMN = 300
 
 def available_memory():
     """Bytes this process may still allocate (Linux: MemAvailable plus
-    SwapFree of /proc/meminfo; elsewhere the physical memory), or None
-    where unknown."""
+    SwapFree of /proc/meminfo, or less where a container's memory limit
+    leaves less; elsewhere the physical memory), or None where unknown."""
     try:
         with open("/proc/meminfo") as f:
             info = dict(line.split(":", 1) for line in f if ":" in line)
-        return sum(int(info[key].split()[0]) * 1024
+        free = sum(int(info[key].split()[0]) * 1024
                    for key in ("MemAvailable", "SwapFree") if key in info) or None
     except (OSError, ValueError):
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, OSError, ValueError):
-        return None
+        try:
+            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):
+            return None
+    room = _cgroup_room()
+    return room if free is None or (room is not None and room < free) else free
+
+
+def _cgroup_room():
+    """The memory limit of this process's cgroup (v2, else v1, as a
+    container sees its own) less what it uses; None without a limit."""
+    for limit, used in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                        ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                         "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit) as f:
+                cap = f.read().strip()
+            with open(used) as f:
+                now = int(f.read())
+        except (OSError, ValueError):
+            continue
+        if cap == "max" or int(cap) >= 1 << 62:   # (v1 writes "no limit" so)
+            return None
+        return max(0, int(cap) - now)
+    return None
 
 
 def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN):

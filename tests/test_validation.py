@@ -728,6 +728,7 @@ def test_a_sparse_x_wider_than_memory_is_refused_naming_x(monkeypatch):
     from sklearn.exceptions import ConvergenceWarning
 
     from fastlr import LogisticRegression, LogisticRegressionCV
+    from fastlr._validation import check_width
 
     monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 30)
     n = 20_000_000   # 80 bytes a column: 1.5 GiB
@@ -747,10 +748,43 @@ def test_a_sparse_x_wider_than_memory_is_refused_naming_x(monkeypatch):
     with pytest.raises(MemoryError, match=r"^alphas=1,000,000,000 x 1 l1_ratios "
                        r"x 2 folds: training 2,000,000,000 models of 1 x 3"):
         LogisticRegressionCV(alphas=10**9, cv=2).fit(X[:, :3], y)
-    # narrower: trained as before
+    # with room: no refusal (1.5 GiB of 2)
     monkeypatch.setattr("fastlr._validation.available_memory", lambda: 2 << 30)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = LogisticRegression(max_iter=2, solver="sgd").fit(X, y)
+    assert check_width(n, "X") is None
+    # prediction allocates nothing per column: not checked
     monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 20)
-    assert clf.predict(X).shape == (4,)
+    assert fastlr.predict_proba(X, np.zeros(n), 0.0).shape == (4,)
+    with warnings.catch_warnings():   # and a narrow X trains as before
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        LogisticRegression(max_iter=2, solver="sgd").fit(X[:, :3], y)
+
+
+@pytest.mark.parametrize("files, gib", [
+    ({}, 20.5),
+    ({"/sys/fs/cgroup/memory.max": "4294967296\n",
+      "/sys/fs/cgroup/memory.current": "1073741824\n"}, 3.0),
+    ({"/sys/fs/cgroup/memory.max": "max\n",
+      "/sys/fs/cgroup/memory.current": "1073741824\n"}, 20.5),
+    ({"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n",
+      "/sys/fs/cgroup/memory/memory.usage_in_bytes": "6104399872\n"}, 20.5),
+    ({"/sys/fs/cgroup/memory/memory.limit_in_bytes": "2147483648\n",
+      "/sys/fs/cgroup/memory/memory.usage_in_bytes": "536870912\n"}, 1.5),
+], ids=["host", "v2_limit", "v2_max", "v1_unlimited", "v1_limit"])
+def test_available_memory_is_a_container_s_own(monkeypatch, files, gib):
+    """The memory the width checks weigh against: MemAvailable + SwapFree,
+    or less where the process's cgroup (a container's memory limit) leaves
+    less; the host's figures would let a container be killed."""
+    import io
+
+    from fastlr import _validation
+
+    meminfo = "MemTotal: 24000000 kB\nMemAvailable: 20971520 kB\nSwapFree: 524288 kB\n"
+    texts = {"/proc/meminfo": meminfo, **files}
+
+    def fake_open(path, *args, **kwargs):
+        if path not in texts:
+            raise FileNotFoundError(path)
+        return io.StringIO(texts[path])
+
+    monkeypatch.setattr(_validation, "open", fake_open, raising=False)
+    assert _validation.available_memory() == gib * 2**30
