@@ -651,6 +651,11 @@ def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN):
 MODEL_BYTES, MODEL_BYTES_PER_WEIGHT = 20_000, 100
 
 
+class NotEnoughMemory(MemoryError):
+    """:func:`check_memory`'s refusal: its message says what needs the
+    memory and how much there is."""
+
+
 def check_memory(need, what):
     """Refuse, before it is allocated, work that needs ``need`` bytes when
     less memory is available: the operating system kills a process that
@@ -660,7 +665,7 @@ def check_memory(need, what):
         return
     avail = available_memory()
     if avail is not None and need > avail:
-        raise MemoryError(
+        raise NotEnoughMemory(
             f"{what} would need about {need / 2**30:,.1f} GiB of memory, more "
             f"than the {avail / 2**30:,.1f} GiB available")
 

@@ -40,7 +40,12 @@ import numpy as np
 
 from . import __version__
 from ._files import file_kind, link_target, save_png, write_atomic
-from ._validation import FIT_SAVE_BYTES_PER_COLUMN, check_width, refuse_continuous
+from ._validation import (
+    FIT_SAVE_BYTES_PER_COLUMN,
+    NotEnoughMemory,
+    check_width,
+    refuse_continuous,
+)
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -774,8 +779,8 @@ def _describe(exc):
         return f"{exc.filename}: {exc.strerror}"
     if isinstance(exc, _USER_ERRORS):
         return str(exc)
-    if isinstance(exc, MemoryError) and "GiB available" in str(exc):
-        return f"out of memory: {exc}"   # (check_width's, which says why)
+    if isinstance(exc, NotEnoughMemory):
+        return f"out of memory: {exc}"   # (it says why)
     if isinstance(exc, MemoryError):
         # the data or the model (one weight per feature and class: an svmlight
         # file's largest index sets the features) does not fit
