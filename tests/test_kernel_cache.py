@@ -38,6 +38,13 @@ print(json.dumps({"w": res.w.tolist(), "mode": cache.MODE,
 """
 
 
+#: after TRAIN: kernels for argument types TRAIN did not use (two misses).
+MISS = """
+from fastlr._kernels import scalar
+scalar.sigmoid(np.float32(0.5)); scalar.softplus(np.float32(0.5))
+"""
+
+
 def _copy_package(tmp_path):
     site = tmp_path / "site"
     shutil.copytree(PACKAGE, site / "fastlr",
@@ -154,6 +161,14 @@ def test_read_only_install(tmp_path):
     got = _result(ro)
     assert got["mode"] == "ro" and got["w"] == filled["w"]
     assert "Warning" not in ro.stderr
+    # a kernel the filled cache lacks (float32 here) compiles in memory,
+    # and the process says so once
+    miss = _run(site, TRAIN + MISS, {**env, "FASTLR_CACHE_DIR": str(prefix_cache)},
+                prefix=runner)
+    assert miss.returncode == 0, miss.stderr
+    assert miss.stderr.count("RuntimeWarning") == 1
+    assert f"kernel cache {prefix_cache}" in miss.stderr
+    assert "is read-only and lacks scalar.sigmoid" in miss.stderr
     # nothing filled and nothing writable: compile in memory, warn once
     empty = tmp_path / "empty"
     empty.mkdir()

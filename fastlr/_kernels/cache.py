@@ -24,9 +24,9 @@ Where the directory lives (the first that works; :func:`info` tells):
 A location is used read-write when it is writable, and read-only when it is
 not but already holds compiled kernels (filled by ``python -m fastlr
 compile`` at image build time, say): then kernels load from it, and
-signatures it lacks compile in memory. With nothing usable the kernels
-compile without caching, and one warning says so. ``FASTLR_NUMBA_CACHE=0``
-turns caching off.
+signatures it lacks compile in memory, with one warning per process. With
+nothing usable the kernels compile without caching, and one warning says
+so. ``FASTLR_NUMBA_CACHE=0`` turns caching off.
 
 Several processes may fill one cache at once (Dask workers on first use):
 each compiled signature is written to a file named after its key, data
@@ -288,6 +288,8 @@ class KernelCacheFile(_IndexDataCacheFile):
 
     def load(self, key):
         data = self._read(key)
+        if data is None and MODE == "ro":
+            _warn_read_only_miss(self._index_name)
         if data is None and MODE == "rw" and self._held is None:
             # compile it under the signature's lock; another process may be
             # compiling it right now: wait for it, then look again. The lock
@@ -324,6 +326,25 @@ class KernelCacheFile(_IndexDataCacheFile):
     def _release(self):
         held, self._held = self._held, None
         _unlock(held)
+
+
+#: Whether this process has said that its read-only cache lacks a kernel.
+_ro_miss_told = False
+
+
+def _warn_read_only_miss(index_name):
+    """Say, once per process, that the read-only cache lacks a kernel the
+    process needs, which it compiles in memory (again in every process)."""
+    global _ro_miss_told
+    if _ro_miss_told:
+        return
+    _ro_miss_told = True
+    kernel = index_name.rsplit("-", 1)[0]
+    warnings.warn(
+        f"fastlr's kernel cache {DIRECTORY} is read-only and lacks {kernel} for "
+        "these argument types: compiling it in memory, as every new process "
+        "will (run 'python -m fastlr compile' as the cache's owner to add "
+        "it)", RuntimeWarning, stacklevel=2)
 
 
 def _needs_runtime(data):
