@@ -53,6 +53,7 @@ this module imports it, and the estimator imports this module only when it
 is given a Dask collection.
 """
 
+import copy
 import math
 import numbers
 import sys
@@ -689,13 +690,28 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
                       start_loss=start_loss)
 
 
+def _block_generators(rng, count):
+    """The generators of blocks 1 .. ``count`` of a training call: the
+    children of a SeedSequence seeded by draws from a copy of ``rng`` (which
+    is not advanced), so they depend on ``rng``'s state alone, which a model
+    file saves. (``rng.spawn`` took them from the generator's SeedSequence,
+    which a file does not hold: a loaded model's blocks shuffled by fresh
+    entropy, a different continuation at every load.)"""
+    if count <= 0:
+        return []
+    entropy = copy.deepcopy(rng).integers(0, 2**32, size=8, dtype=np.uint64)
+    kind = type(rng.bit_generator)
+    return [np.random.Generator(kind(seq)) for seq in
+            np.random.SeedSequence(entropy.tolist()).spawn(count)]
+
+
 def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha,
                l1_ratio, fit_intercept, denom, colmean, callback=None,
                first_epoch=0, warm=False, **sgd_options):
     """Train ``state`` on the blocks with ``solver`` (as
     :func:`fastlr._train.train_state`). Returns ``(losses, converged,
     solver_iterations)``; ``state.rng`` is block 0's advanced generator."""
-    rngs = [rng, *rng.spawn(blocks.B - 1)] if blocks.B > 1 else [rng]
+    rngs = [rng, *_block_generators(rng, blocks.B - 1)]
     # a generator before training too: early stopping copies the state
     # (a copy without one broke a later partial_fit)
     state.rng = rngs[0]
@@ -1073,13 +1089,14 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     shuffle : {True, False, "blocks", "rows"}, default True
         As in :func:`fastlr.train`, within each block. Block 0 draws its
         orders from the generator :func:`fastlr.train` would use for
-        ``random_state``, block ``k > 0`` from the ``k``-th child
-        (``Generator.spawn``); the generator state travels with the task,
-        so orders depend only on ``random_state``, the epoch and the block
-        index, never on which worker ran what. With a single block this is
-        :func:`fastlr.train`: bit for bit with ``standardize=False``, to
-        rounding otherwise (the blockwise standardization statistics are
-        summed in another order).
+        ``random_state``, block ``k > 0`` from the ``k``-th child of a
+        SeedSequence seeded by that generator's state; the generator state
+        travels with the task, so orders depend only on ``random_state``,
+        the epoch and the block index, never on which worker ran what (nor,
+        for a loaded model, on anything the model file does not hold). With
+        a single block this is :func:`fastlr.train`: bit for bit with
+        ``standardize=False``, to rounding otherwise (the blockwise
+        standardization statistics are summed in another order).
     random_state : None, int, numpy Generator or RandomState
     client : distributed.Client or None
         Where to run. None uses the current client if there is one, else
