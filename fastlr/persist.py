@@ -107,8 +107,9 @@ The JSON metadata is an object with the keys
 
 Writes are atomic (:func:`fastlr._files.write_atomic`): a crash mid-write
 leaves either the old file or the new one, never a mixture; leftovers of a
-killed writer (``.<name>.<12 hex digits>.tmp``) are removed by the next
-save to the same target; the target must be a regular file or not exist; a
+killed writer (``.<name>.<12 hex digits>.tmp``) are removed by a later
+save to the same target once they are a minute old (a younger one may be
+another process's write in progress); the target must be a regular file or not exist; a
 replaced file keeps its permission bits.
 
 Loading untrusted files
@@ -356,7 +357,7 @@ def _to_arrays(model, metadata):
     }
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
-        arrays["feature_names"] = np.asarray(names).astype(str)
+        arrays["feature_names"] = _text_for_saving(names, "feature_names_in_", "name")
     scores = getattr(model, "validation_scores_", None)
     if scores is not None and hasattr(model, "solver_"):
         arrays["validation_scores"] = np.asarray(scores, dtype=np.float64)
@@ -372,16 +373,25 @@ def _classes_for_saving(classes):
     if classes.dtype.kind == "S":
         return classes.astype(str)
     if classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes):
-        text = classes.astype(str)  # e.g. labels from a pandas object column
-        # NumPy's text arrays drop trailing NUL characters: 'a' and 'a\x00'
-        # would be saved as one label twice, which load refuses
-        if any(c != t for c, t in zip(classes.tolist(), text.tolist(), strict=True)):
-            raise ValueError(f"classes_ {classes.tolist()!r} cannot be saved: a "
-                             "label ends with a NUL character, which NumPy's "
-                             "text arrays drop")
-        return text
+        # e.g. labels from a pandas object column
+        return _text_for_saving(classes, "classes_", "label")
     raise TypeError(f"classes_ of dtype {classes.dtype} cannot be saved without "
                     "pickle; use numeric or string labels")
+
+
+def _text_for_saving(values, attribute, noun):
+    """The strings ``values`` (of the model's ``attribute``) as a NumPy text
+    array, or a ValueError if one ends with a NUL character: NumPy's text
+    arrays drop those, so 'a' and 'a\x00' would be saved as one label
+    twice (which load refuses), and a feature name would come back as
+    another (and the loaded model refuse its own training data)."""
+    values = np.asarray(values, dtype=object)
+    text = values.astype(str)
+    if any(c != t for c, t in zip(values.tolist(), text.tolist(), strict=True)):
+        raise ValueError(f"{attribute} {values.tolist()!r} cannot be saved: a "
+                         f"{noun} ends with a NUL character, which NumPy's "
+                         "text arrays drop")
+    return text
 
 
 def _json_scalar(value):

@@ -657,3 +657,22 @@ def test_labels_ending_in_nul_are_refused_by_save(tmp_path):
     with pytest.raises(ValueError, match="ends with a NUL character"):
         fastlr.save(clf, path)
     assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_feature_names_ending_in_nul_are_refused_by_save(tmp_path):
+    """A column named 'b\x00' was saved as 'b', and the loaded model
+    refused the DataFrame it was trained on; save refuses it, as it refuses
+    such labels, and writes nothing. Other names round-trip."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = tmp_path / "m.npz"
+    clf = LogisticRegression(max_iter=2, tol=None, solver="sgd")
+    clf.fit(pd.DataFrame(X, columns=["a", "b\x00"]), y)
+    with pytest.raises(ValueError, match=r"feature_names_in_ .* a name ends with a NUL"):
+        fastlr.save(clf, path)
+    assert list(tmp_path.iterdir()) == []
+    clf.fit(pd.DataFrame(X, columns=["a", "b\x01 c"]), y)
+    fastlr.save(clf, path)
+    assert fastlr.load(path).feature_names_in_.tolist() == ["a", "b\x01 c"]
