@@ -30,6 +30,9 @@ training is folded into them, exactly as ``predict_proba`` uses them), and
 The logits are computed in double whatever the input dtype, as fastlr
 computes a binary model's logits (accumulating in float64), so float32
 probabilities differ from ``predict_proba``'s by float32 rounding only.
+For float32 input and a model trained on float32 data, the label is decided
+on the logits rounded to float32, as ``predict`` decides it there (two
+classes whose logits round to one value go to the first).
 Inputs and outputs: ``X`` of shape ``[N, n]``; ``label`` of shape ``[N]``
 (int64 for integer labels, double for other numbers, string for text) and
 ``probabilities`` of shape ``[N, k]``, columns in ``classes_`` order.
@@ -100,9 +103,19 @@ def _label_values(classes, int_labels=False):
                      "cannot be labels of this ONNX output (integers or text only)")
 
 
-def _graph_nodes(coef, intercept, labels, x, label, proba, proba_type, fresh):
+def _rounds_logits(model, single_x):
+    """Whether ``predict`` rounds the logits to float32 before deciding:
+    for float32 X (``single_x``) and a float32 model."""
+    return single_x and np.asarray(model.coef_).dtype == np.float32
+
+
+def _graph_nodes(coef, intercept, labels, x, label, proba, proba_type, fresh,
+                 round_logits=False):
     """The nodes and initializers from ``x`` to the outputs ``label`` and
-    ``proba`` (names), as onnx protos; ``fresh(stem)`` gives an unused name."""
+    ``proba`` (names), as onnx protos; ``fresh(stem)`` gives an unused name.
+    ``round_logits``: the label from the logits rounded to float32, as
+    ``predict`` decides for float32 X and a float32 model (whose logits it
+    rounds to float32: two classes tied there go to the first)."""
     from onnx import TensorProto, helper, numpy_helper
 
     def const(stem, value):
@@ -127,11 +140,13 @@ def _graph_nodes(coef, intercept, labels, x, label, proba, proba_type, fresh):
     z = node("MatMul", [xd, const("coef_t", np.ascontiguousarray(coef.T))],
              "xw")
     z = node("Add", [z, const("intercept", intercept)], "logits")
+    zl = node("Cast", [z], "logits_float", to=TensorProto.FLOAT) if round_logits else z
     if coef.shape[0] == 1:  # two classes: the sigmoid of one logit
         p1 = node("Sigmoid", [z], "p1")
         p0 = node("Sub", [const("one", np.array([1.0])), p1], "p0")
         pd = node("Concat", [p0, p1], "proba_double", axis=1)
-        positive = node("Greater", [z, const("zero", np.array([0.0]))], "z_gt_0")
+        zero = np.array([0.0], dtype=np.float32 if round_logits else np.float64)
+        positive = node("Greater", [zl, const("zero", zero)], "z_gt_0")
         index = node("Cast", [positive], "index_2d", to=TensorProto.INT64)
         index = node("Reshape", [index, const("flat", np.array([-1],
                                                              dtype=np.int64))],
@@ -143,7 +158,7 @@ def _graph_nodes(coef, intercept, labels, x, label, proba, proba_type, fresh):
         zc = node("Clip", [z, const("low", np.float64(-top)),
                            const("high", np.float64(top))], "logits_finite")
         pd = node("Softmax", [zc], "proba_double", axis=1)
-        index = node("ArgMax", [z], "index", axis=1, keepdims=0)
+        index = node("ArgMax", [zl], "index", axis=1, keepdims=0)
     nodes.append(helper.make_node("Cast", [pd], [proba], name=fresh("proba_op"),
                                   to=proba_type))
     nodes.append(helper.make_node("Gather", [const("classes", labels), index],
@@ -221,7 +236,8 @@ def to_onnx(model, dtype=np.float32, *, opset=None, name="fastlr_logistic_regres
     label_type = {"O": TensorProto.STRING, "i": TensorProto.INT64,
                   "f": TensorProto.DOUBLE}[labels.dtype.kind]
     nodes, inits = _graph_nodes(coef, intercept, labels, "X", "label",
-                                "probabilities", elem, lambda stem: stem)
+                                "probabilities", elem, lambda stem: stem,
+                                _rounds_logits(model, dtype == np.float32))
     n, k = coef.shape[1], classes.shape[0]
     graph = helper.make_graph(
         nodes, name,
@@ -258,11 +274,12 @@ def _skl2onnx_convert(scope, operator, container):
     else:
         labels = _label_values(classes, int_labels=True)  # skl2onnx: int64 or str
     double = isinstance(operator.outputs[1].type, DoubleTensorType)
+    single_x = not isinstance(operator.inputs[0].type, DoubleTensorType)
     nodes, inits = _graph_nodes(
         coef, intercept, labels, operator.inputs[0].full_name,
         operator.outputs[0].full_name, operator.outputs[1].full_name,
         TensorProto.DOUBLE if double else TensorProto.FLOAT,
-        scope.get_unique_variable_name)
+        scope.get_unique_variable_name, _rounds_logits(model, single_x))
     for tensor in inits:
         if tensor.data_type == TensorProto.STRING:
             values = [s.decode("utf-8") for s in tensor.string_data]

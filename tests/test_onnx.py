@@ -76,6 +76,26 @@ def test_a_float32_model_exported_for_float64_input_and_back(dtype):
     np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_labels_on_a_float32_boundary_are_predict_s(k):
+    """For float32 X and a float32 model, predict decides on the logits
+    rounded to float32 (two classes tied there go to the first), and so
+    does the graph: deciding on the float64 logits, it gave 5,470 of these
+    20,000 rows on the boundary of classes 0 and 1 the other label."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 4)).astype(np.float32)
+    y = np.digitize(X[:, 0], [-0.5, 0.5] if k == 3 else [0.0])
+    clf = fastlr.LogisticRegression(random_state=0).fit(X, y)
+    W = clf.coef_.astype(np.float64)
+    B = clf.intercept_.astype(np.float64)
+    d, c = (W[0], B[0]) if k == 2 else (W[0] - W[1], B[0] - B[1])
+    T = rng.normal(size=(20000, 4))
+    T[:, 0] = -(T[:, 1:] @ d[1:] + c) / d[0]   # logit 0 = logit 1 (or 0)
+    T = T.astype(np.float32)
+    label, _ = session(fastlr.to_onnx(clf)).run(None, {"X": T})
+    np.testing.assert_array_equal(label, clf.predict(T))
+
+
 def test_string_labels_and_options_travel():
     clf, X = fitted("iris", np.float64, labels=["setosa", "versicolor", "virginica"],
                     penalty="l1", alpha=1e-3, average=True)
