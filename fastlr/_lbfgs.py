@@ -22,8 +22,10 @@ definite; a pair with ``s.y`` too small to trust is skipped.
 
 With an L1 term the method is OWL-QN (Andrew and Gao 2007, "Scalable
 training of L1-regularized log-linear models"): the gradient is replaced by
-the pseudo-gradient of ``f + l1 |x|_1``, the direction is zeroed where it
-disagrees in sign with the negative pseudo-gradient, and each trial point
+the pseudo-gradient of ``f + l1 |x|_1``, the direction of a weight at zero
+is zeroed where it disagrees in sign with the negative pseudo-gradient
+(Andrew and Gao zero every such coordinate, which costs the free weights
+their curvature: see :func:`iterate`), and each trial point
 is projected onto the orthant of the current point (a coordinate that
 would cross zero is set to zero), which is how weights become exactly zero.
 Without an L1 term every one of these steps is the identity, and the method
@@ -276,7 +278,14 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
             return Result(x, F, it, True)
         d = _direction(pg, pairs)
         if np.ndim(l1):
-            d[d * pg >= 0.0] = 0.0   # keep the direction where it descends
+            # a weight at zero under the L1 term moves only into the orthant
+            # of -pg (the line search's projection keeps the others on their
+            # side of zero). Zeroing every coordinate whose direction
+            # disagrees with -pg, as Andrew and Gao do, threw away the
+            # curvature of the free weights: an elastic net on 200 x 5 took
+            # 600 passes and stopped 1e-5 from the optimum, with this 22
+            # passes and 1e-10
+            d[(d * pg >= 0.0) & (x == 0.0) & (l1 > 0.0)] = 0.0
         slope = float(np.dot(pg, d))
         if not slope < 0.0:          # no descent left in H: steepest descent
             pairs.clear()
