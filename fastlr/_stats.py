@@ -69,8 +69,9 @@ def finish(m, s, inv, shift, s1, s2):
     (float; with sample weights, ``m`` is their total).
 
     A spread below the rounding noise of the column's magnitude counts as
-    zero (constant columns, and spread lost to rounding), and a zero spread
-    gives scale 1, so that nothing divides by zero. So does a variance
+    zero (constant columns, and spread lost to rounding), as does a scale
+    below :data:`TINY` (whose weights would not fit float64 in raw space),
+    and a zero spread gives scale 1, so that nothing divides by zero. So does a variance
     below :data:`LOST` times the squared mean offset ``d1`` from the shift:
     shifted by a value of the rows that count (:func:`shift`), a column
     constant over them has ``d1 = 0`` and exactly zero spread; shifted by
@@ -96,6 +97,11 @@ def finish(m, s, inv, shift, s1, s2):
     sd = np.sqrt(var)
     tiny = 10.0 * EPS * np.maximum(np.abs(d1 + shift * inv), TINY)
     sd = sd * (sd > tiny)
+    # a scale below TINY counts as none: a weight of the standardized column
+    # would be beyond float64 in raw space (w / scale; values near 1e-300
+    # spreading by 1e-310 left the solver on the raw weight 1.8e308, the
+    # other weights 4% off its optimum, and the reference at inf)
+    sd = sd * (sd * s >= TINY)
     return 2.0 * (0.5 * shift + (0.5 * d1) * s), sd * s + (sd == 0.0)
 
 

@@ -323,12 +323,13 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Base learning rate (> 0, finite): scikit-learn's ``eta0``. How it is
         used depends on ``learning_rate``.
     standardize : {True, False, "scale"}, default True
-        Train on ``(X - mean) / std`` (columns with zero spread are left
-        unscaled), folded into the kernel so X is never copied. ``"scale"``:
-        on ``X / std``, without centering (as scikit-learn's
-        ``StandardScaler(with_mean=False)``). **On sparse X, True means
-        "scale"**: subtracting the mean would turn every stored zero into a
-        non-zero, so sparse features are scaled, not centered (the std is
+        Train on ``(X - mean) / std`` (columns with zero spread, or a
+        spread below 1e-300, are left unscaled), folded into the kernel so
+        X is never copied. ``"scale"``: on ``X / std``, without centering
+        (as scikit-learn's ``StandardScaler(with_mean=False)``). **On
+        sparse X, True means "scale"**: subtracting the mean would turn
+        every stored zero into a non-zero, so sparse features are scaled,
+        not centered (the std is
         still that of the column, implicit zeros included). The returned
         ``w`` and ``b`` are mapped back to raw feature space either way.
         With ``sample_weight`` the mean and std are weighted (each row counts

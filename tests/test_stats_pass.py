@@ -356,3 +356,33 @@ def test_a_column_constant_over_the_rows_that_count_has_scale_1(sparse, m):
         fastlr.predict_proba(X, weighted.w, weighted.b),
         fastlr.predict_proba(X, dropped.w, dropped.b), rtol=0, atol=1e-9)
     assert abs(weighted.w[1]) < 1e-9
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_a_spread_whose_scale_is_below_tiny_has_scale_1(sparse):
+    """Values near 1e-300 spreading by 1e-310: their scale was the
+    subnormal 1e-310, so any weight of the standardized column was beyond
+    float64 in raw space; the solver stopped on the raw weight 1.8e308
+    with the other weights 4% off the optimum and no warning, and the
+    reference returned w = inf, b = -inf. Such a column has scale 1 on
+    every path, as a constant one has, and the model is the one trained
+    without it (to the solver's tolerance)."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    m = 200
+    X = rng.normal(size=(m, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=m) > 0).astype(int)
+    X[:, 1] = 1e-300 * (1 + 1e-10 * X[:, 1])
+    make = sp.csr_matrix if sparse else np.asarray
+    assert as_data(make(X), with_stats=True).standardization(True)[1][0, 1] == 1.0
+    assert reference.column_stats(make(X))[1][1] == 1.0
+    kw = dict(solver="lbfgs", tol=1e-20, epochs=300)
+    got = fastlr.train(make(X), y, **kw)
+    twin = reference.train(make(X), y, **kw)
+    without = fastlr.train(X[:, [0, 2]], y, **kw)
+    for res in (got, twin):
+        assert np.isfinite(res.w).all() and np.isfinite(res.b)
+        assert abs(res.w[1]) < 1e-300
+        np.testing.assert_allclose(res.w[[0, 2]], without.w, rtol=1e-8)
+        assert abs(res.b - without.b) < 1e-8
