@@ -240,6 +240,75 @@ def test_l1_terms_converge_as_fast_as_l2_to_saga_s_optimum(penalty):
     np.testing.assert_array_equal(clf.coef_[0] == 0.0, sk.coef_[0] == 0.0)
 
 
+def _l1_stationarity(Z, y, sw, W, B, alpha):
+    """The largest component of the minimum-norm subgradient of the mean
+    (weighted) log-loss plus ``alpha |W|_1`` at standardized weights ``W``
+    (k, n) (k = 1: the binary model) and intercepts ``B``, on features
+    ``Z``; 0 at the optimum."""
+    from scipy.special import expit, softmax
+
+    L = Z @ W.T + B
+    if W.shape[0] == 1:
+        R = expit(L) - y[:, None]
+    else:
+        R = softmax(L, axis=1)
+        R[np.arange(len(y)), y] -= 1.0
+    R *= (sw / sw.sum())[:, None]
+    G = R.T @ Z
+    pg = np.where(W > 0, G + alpha, np.where(W < 0, G - alpha,
+                  np.sign(G) * np.maximum(np.abs(G) - alpha, 0.0)))
+    return max(np.abs(pg).max(), np.abs(R.sum(axis=0)).max() if B.any() else 0.0)
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_l1_on_nearly_collinear_columns_reaches_the_optimum(mod):
+    """Two pairs of columns that differ by noise of 2e-4: constraining only
+    the weights at zero, a weight followed its partner uphill into a step
+    the projection cut at zero, the steps stopped ever shorter of that
+    zero, and the run stalled with a pseudo-gradient of 1.4e-4 (1e-3 from
+    saga's coefficients). Now a step that stops short of a zero its unit
+    step crosses makes the next direction respect every sign."""
+    rng = np.random.default_rng(2)
+    m, n = 200, 6
+    X = rng.normal(size=(m, n))
+    eps = 10 ** rng.uniform(-4, -1)
+    X[:, 1] = X[:, 0] + eps * rng.normal(size=m)
+    X[:, 3] = X[:, 2] + eps * rng.normal(size=m)
+    y = (X @ rng.normal(size=n) + rng.logistic(size=m) > 0).astype(int)
+    res = mod.train(X, y, solver="lbfgs", penalty="l1", alpha=1e-3, tol=EXACT,
+                    epochs=3000)
+    mean, sd = X.mean(axis=0), X.std(axis=0)
+    w = res.w * sd
+    assert _l1_stationarity((X - mean) / sd, y, np.ones(m), w[None],
+                            np.array([res.b + res.w @ mean]), 1e-3) < 1e-9
+    assert (w == 0.0).sum() == 2
+
+
+def test_softmax_l1_on_coupled_columns_is_not_reported_converged_short_of_it():
+    """Five classes, duplicated and correlated columns, no intercept,
+    balanced class weights: the run crept, stalled, and reported
+    convergence (no warning) with a pseudo-gradient of 8e-6, the twins
+    2e-4 apart."""
+    rng = np.random.default_rng(45)
+    m, n, k = 200, 8, 5
+    Z = rng.normal(size=(m, n))
+    Z[:, 1] = Z[:, 0] + 1e-3 * rng.normal(size=m)
+    Z[:, 2] = Z[:, 0]
+    Z[:, 3] = 2 * Z[:, 4]
+    beta = rng.normal(size=(n, k)) * (rng.uniform(size=(n, 1)) < 0.5)
+    y = (Z @ beta + rng.gumbel(size=(m, k))).argmax(axis=1)
+    X = Z * rng.uniform(0.5, 3, n) + rng.uniform(-2, 2, n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = LogisticRegression(solver="lbfgs", penalty="l1", alpha=1e-3, tol=EXACT,
+                                 max_iter=3000, fit_intercept=False,
+                                 standardize="scale", class_weight="balanced").fit(X, y)
+    cls, cnt = np.unique(y, return_counts=True)
+    sw = (m / (k * cnt))[np.searchsorted(cls, y)]
+    sd = np.sqrt(sw @ (X - sw @ X / sw.sum()) ** 2 / sw.sum())
+    assert _l1_stationarity(X / sd, y, sw, est.coef_ * sd, np.zeros(k), 1e-3) < 1e-9
+
+
 def test_a_warm_up_ending_at_the_zero_model_is_kept_by_both_twins():
     """A strong L1 term without an intercept ends the warm-up epoch at the
     model 0, whose mean loss is log 2 to the rounding of its sum: the
