@@ -10,9 +10,15 @@ import numpy as np
 
 
 def _axes(ax, figsize=(6, 4.5)):
-    if ax is not None:
-        return ax.figure, ax
+    """``(figure, axes)``: those of ``ax``, or a new figure's."""
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            raise TypeError(f"ax must be a matplotlib Axes or None, got "
+                            f"{type(ax).__name__}")
+        return ax.figure, ax
 
     fig = Figure(figsize=figsize, layout="constrained")
     return fig, fig.add_subplot()
@@ -513,7 +519,8 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
         fig = Figure(figsize=(5, 6), layout="constrained")
         ax, hist_ax = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     else:
-        fig, hist_ax = ax.figure, None
+        fig, ax = _axes(ax)
+        hist_ax = None
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfectly calibrated")
     ax.plot(mean_prob, frac_pos, "o-", lw=2, label="model")
     ax.set_xlim(0, 1)

@@ -372,3 +372,28 @@ def test_decision_plots_of_a_constant_feature(which, value):
         assert x0 <= lo + 1e-9 * (hi - lo) and x1 >= hi - 1e-9 * (hi - lo)
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("plot", ["boundary", "regions", "loss", "roc", "rocs",
+                                  "calibration"])
+def test_an_ax_that_is_not_axes_is_refused_naming_it(plot):
+    """``ax="x"`` raised AttributeError: 'str' object has no attribute
+    'figure'."""
+    from fastlr import plotting
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    calls = {
+        "boundary": lambda: plotting.plot_decision_boundary(X, y, [1.0, 0.0], 0.0,
+                                                            ax="x"),
+        "regions": lambda: plotting.plot_decision_regions(X, y, np.eye(2),
+                                                          np.zeros(2), ax="x"),
+        "loss": lambda: plotting.plot_loss_curve([0.5, 0.4], ax="x"),
+        "roc": lambda: plotting.plot_roc_curve(y, X[:, 0], ax="x"),
+        "rocs": lambda: plotting.plot_roc_curves(y, np.full((30, 2), 0.5), [0, 1],
+                                                 ax="x"),
+        "calibration": lambda: plotting.plot_calibration(y, np.full(30, 0.5), ax="x"),
+    }
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes or None, got str"):
+        calls[plot]()
