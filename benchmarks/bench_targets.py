@@ -28,8 +28,10 @@ REPEATS = 5
 
 
 class Targets:
-    """P1, P2, P3, P6: one thread, batch 256; ratios to the floor or to each
-    other, each name saying which time is divided by which."""
+    """P1, P2, P3, P6: batch 256, numba's thread count as ``fastlr bench
+    --full``'s target rows (their one-thread rows are information only);
+    ratios to the floor or to each other, each name saying which time is
+    divided by which."""
 
     timeout = 600
     number = 1
@@ -40,12 +42,10 @@ class Targets:
         self.X32 = self.X.astype(np.float32)
         self.t = interleaved({
             "floor": lambda: read_once(self.X),
-            "loss": epoch_time_fn(self.X, self.y, 256, n_threads=1),
-            "noloss": epoch_time_fn(self.X, self.y, 256, n_threads=1,
-                                    epoch_loss=None),
-            "f32": epoch_time_fn(self.X32, self.y, 256, n_threads=1),
-            "shuffled": epoch_time_fn(self.X, self.y, 256, n_threads=1,
-                                      shuffle=True),
+            "loss": epoch_time_fn(self.X, self.y, 256),
+            "noloss": epoch_time_fn(self.X, self.y, 256, epoch_loss=None),
+            "f32": epoch_time_fn(self.X32, self.y, 256),
+            "shuffled": epoch_time_fn(self.X, self.y, 256, shuffle=True),
         }, repeats=REPEATS)
 
     def track_p1_epoch_time_over_floor_time(self):

@@ -77,3 +77,31 @@ def test_multiply_adds_runs_the_chains_it_counts(n_threads):
     np.testing.assert_allclose(out, want, rtol=1e-12)
     # the timed callable runs it on the threads of the team
     np.testing.assert_array_equal(bench.multiply_adds_fn(n_threads, rounds)(), out)
+
+
+def test_a_pair_is_timed_as_the_difference_of_its_calls(monkeypatch):
+    """interleaved times ``(more, less)`` as more's seconds minus less's, in
+    each round (a fake clock: the calls advance it by 5 and 2 seconds)."""
+    now = [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: now[0])
+
+    def advance(seconds):
+        def call():
+            now[0] += seconds
+        return call
+
+    t = bench.interleaved({"pair": (advance(5.0), advance(2.0)), "one": advance(4.0)},
+                          repeats=3)
+    assert t == {"pair": 3.0, "one": 4.0}
+
+
+def test_reference_and_sklearn_epochs_are_marginal_epochs():
+    """The reference's epoch is its call of one epoch minus its call of none
+    (validation and standardization statistics were three times its epoch
+    and made fastlr look 4x faster than it is), scikit-learn's a fit of two
+    epochs minus one."""
+    X, y = bench.make_workload(400, 5, np.float64)
+    one, none = bench.reference_epoch_fn(X, y, 32)
+    assert len(one().losses) == 1 and len(none().losses) == 0
+    two, one = bench.sklearn_epoch_fn(X, y)
+    assert two().n_iter_ == 2 and one().n_iter_ == 1

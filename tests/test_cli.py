@@ -144,8 +144,10 @@ def test_bench_quick_table(capsys):
         if line.startswith(("reference ", "sklearn SGDClassifier ")):
             fields = re.split(r"\s{2,}", line.strip())
             assert len(fields) == 6, line
-            assert re.fullmatch(r"\d+\.\d{2}", fields[4]), line
-            assert re.fullmatch(r"\d+\.\dx faster", fields[5]), line
+            # (a marginal epoch of 3000 rows may drown in the noise)
+            assert re.fullmatch(r"-?\d+\.\d{2}", fields[4]), line
+            assert re.fullmatch(r"\d+\.\dx (faster|slower)|\(below the noise\)",
+                                fields[5]), line
 
 
 def test_bench_rejects_bad_batch_sizes(capsys):
