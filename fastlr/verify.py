@@ -214,6 +214,10 @@ FUNCTIONS = {
     "log_loss": Function(
         core.log_loss, reference.log_loss,
         lambda f, d, kw: _parts([""], [f(d.y, d.p)]), {"": "float64"}),
+    "accuracy": Function(
+        core.accuracy, reference.accuracy,
+        lambda f, d, kw: _parts([""], [f(d.y, (d.p > 0.5).astype(np.int64))]),
+        {"": "float64"}),
     "gradients": Function(
         core.gradients, reference.gradients,
         lambda f, d, kw: _parts(["dw", "db"], f(d.X, d.y, d.p)),
@@ -276,7 +280,7 @@ def cases(shapes=("test",), options=None, functions=None):
     out = []
     for fname, shape_name, dtype, storage in itertools.product(
             functions or FUNCTIONS, shapes, DTYPES, STORAGES):
-        if fname == "sigmoid" or fname == "log_loss":
+        if fname in ("sigmoid", "log_loss", "accuracy"):
             if storage != "dense":
                 continue  # no X
         fn = FUNCTIONS[fname]

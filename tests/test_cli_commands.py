@@ -370,7 +370,7 @@ def test_evaluate_single_class_data(files, tmp_path, capsys):
 def test_verify_passes(capsys):
     code, out, err = run(capsys, "verify")
     assert code == 0, out + err
-    assert "20000x100" in out  # the threaded kernels' size was checked
+    assert "60000x100" in out  # the threaded kernels' size was checked
     rows = [ln for ln in out.splitlines() if ln.endswith(("  ok", "MISMATCH"))]
     names = {(ln.split()[0], ln.split()[1]) for ln in rows}
     for fname in ("gradients", "predict_proba", "predict", "train",
