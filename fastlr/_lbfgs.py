@@ -295,10 +295,12 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
             stalled.append(float(np.dot(pg, pg)))
             if len(stalled) > STALL and min(stalled[-STALL:]) > 0.25 * min(
                     stalled[:-STALL]):
-                if np.ndim(l1) and not strict:
+                if np.ndim(l1) and not strict and \
+                        _promised(pg) > max(tol, NOISE) * max(F, TINY):
                     # the free weights' quasi-Newton steps may be what no
-                    # longer lowers F measurably (badly scaled columns): go
-                    # on holding every sign, as Andrew and Gao do
+                    # longer lowers F measurably (badly scaled columns) while
+                    # the gradient promises more than F's rounding (or tol):
+                    # go on holding every sign, as Andrew and Gao do
                     strict = True
                     stalled.clear()
                     continue
@@ -389,9 +391,14 @@ def _settled(pg, F, tol):
     of a steepest-descent step of length ``1 / max(|pg|, 1)``, ``|pg|^2 /
     max(|pg|, 1)``. A gradient that is not finite (sums that overflowed
     float64) promises nothing either: not converged."""
+    return bool(_promised(pg) <= max(tol, FAILED_DECREASE) * max(F, TINY))
+
+
+def _promised(pg):
+    """The decrease the pseudo-gradient ``pg`` promises (see
+    :func:`_settled`)."""
     gg = float(np.dot(pg, pg))
-    predicted = 0.5 * gg / max(math.sqrt(gg), 1.0)
-    return bool(predicted <= max(tol, FAILED_DECREASE) * max(F, TINY))
+    return 0.5 * gg / max(math.sqrt(gg), 1.0)
 
 
 def _project(x_new, x, pg, l1):
