@@ -74,10 +74,53 @@ def test_exp_nonpositive_matches_numpy_into_the_subnormals():
 
 
 def test_log1p_unit_matches_numpy():
-    e = np.concatenate([np.linspace(0.0, 1.0, 10001),
-                        np.exp(-np.linspace(0, 700, 1000))])
+    e = np.concatenate([np.linspace(-0.5, 1.0, 15001),
+                        np.exp(-np.linspace(0, 700, 1000)),
+                        -np.exp(-np.linspace(0.7, 700, 1000))])
     got = np.array([scalar.log1p_unit(v) for v in e])
     np.testing.assert_allclose(got, np.log1p(e), rtol=1e-15, atol=0)
+
+
+@numba.njit(fastmath={"nsz", "arcp", "contract"}, error_model="numpy")
+def _log_normal_of(x, out):
+    for i in range(x.shape[0]):
+        out[i] = scalar.log_normal(x[i])
+
+
+def test_log_normal_matches_numpy_within_3_ulps():
+    """Every normal float64 decade, the mantissa's whole range, both sides
+    of sqrt(2) and of 1 (where the result is tiny: relative accuracy), the
+    ends of the normal range."""
+    rng = np.random.default_rng(3)
+    x = np.concatenate([10.0 ** rng.uniform(-307.0, 308.0, 200_000),
+                        rng.uniform(0.5, 2.0, 200_000),
+                        1.0 + rng.normal(size=20_000) * 1e-9,
+                        [np.finfo(np.float64).tiny, np.finfo(np.float64).max, 1.0,
+                         0.5, 2.0, np.sqrt(2.0), np.nextafter(np.sqrt(2.0), 2.0),
+                         np.nextafter(1.0, 0.0), np.nextafter(1.0, 2.0)]])
+    got = np.empty_like(x)
+    _log_normal_of(x, got)
+    want = np.log(x)
+    assert got[x == 1.0][0] == 0.0
+    ulps = np.abs(got - want) / np.spacing(np.abs(np.where(want == 0.0, 1.0, want)))
+    assert ulps.max() <= 3.0
+
+
+@pytest.mark.parametrize("m", [1, 7, 255, 256, 257, 4099])
+def test_log_loss_kernel_matches_numpy_at_the_clipping_ends(m):
+    """The vectorized blocks of ``log_loss_sum`` (LOSS_BLOCK rows, the
+    rest) against NumPy's ``log``/``log1p`` sum, with probabilities 0, 1,
+    tiny and within 1e-17 of 1 among random ones, and a run whose every
+    loss is 1e-12 (``log1p(-p)`` accurate relative to itself)."""
+    rng = np.random.default_rng(m)
+    y = rng.integers(0, 2, m)
+    p = rng.random(m)
+    p[:4] = [0.0, 1.0, 1e-300, 1.0 - 1e-17][:min(m, 4)]
+    for yy, pp in ((y, p), (np.zeros(m, dtype=np.int64), np.full(m, 1e-12))):
+        got = fastlr.log_loss(yy, pp)
+        pc = np.clip(pp, 1e-15, 1.0 - 1e-15)
+        want = -np.mean(yy * np.log(pc) + (1 - yy) * np.log1p(-pc))
+        assert abs(got - want) <= 1e-14 * want
 
 
 @numba.njit(fastmath={"contract"}, error_model="numpy")

@@ -23,6 +23,7 @@ from .scalar import (
     exp_neg_abs,
     exp_nonpositive,
     log1p_unit,
+    log_normal,
     logistic_row,
     residuals,
     row_loss,
@@ -901,20 +902,38 @@ def softmax_rows(Z, out):
         softmax_row_of(zf, i * k, k, of)
 
 
+#: Rows of :func:`log_loss_sum`'s vectorized blocks.
+LOSS_BLOCK = 256
+
+
 @jit(exact=True)
 def log_loss_sum(y, p, eps):
     """Sum over rows of the binary cross-entropy with ``p`` clipped to
     ``[eps, 1 - eps]`` in float64 (in float32, ``1 - 1e-15`` would round to
     1 and the log would be ``-inf``). y float64 0/1; the caller divides by m.
+
+    Blocks of LOSS_BLOCK rows: their losses by a branch-free loop that
+    vectorizes (:func:`fastlr._kernels.scalar.log_normal` for ``log p`` and,
+    above 1/2, ``log(1 - p)``, exact there; :func:`log1p_unit` for
+    ``log1p(-p)`` up to 1/2), then added in eight running sums, in a fixed
+    order. A loop of libm's ``log`` and ``log1p`` took 2-3.5x NumPy's time.
     """
     hi = 1.0 - eps
+    m = y.shape[0]
+    loss = np.empty(LOSS_BLOCK)
+    acc = np.zeros(8)
+    for lo in range(0, m, LOSS_BLOCK):
+        nb = min(LOSS_BLOCK, m - lo)
+        for k in range(nb):
+            pi = min(max(np.float64(p[lo + k]), eps), hi)
+            one = y[lo + k] == 1.0
+            # log p for class 1, log(1 - p) for class 0 above 1/2 (exact)
+            far = log_normal(pi if one else 1.0 - pi)
+            near = log1p_unit(-pi)
+            loss[k] = far if one or pi > 0.5 else near
+        for k in range(nb):
+            acc[k % 8] -= loss[k]
     total = 0.0
-    for i in range(y.shape[0]):
-        pi = np.float64(p[i])
-        if pi < eps:
-            pi = eps
-        elif pi > hi:
-            pi = hi
-        yi = y[i]
-        total -= yi * np.log(pi) + (1.0 - yi) * np.log1p(-pi)
+    for j in range(8):
+        total += acc[j]
     return total

@@ -189,6 +189,12 @@ _EXP_TAYLOR = tuple(1.0 / math.factorial(i) for i in range(12, -1, -1))
 #: atanh(s) / s as a series in s**2, highest power first: 1/29, ..., 1/3, 1.
 _ATANH_SERIES = tuple(1.0 / i for i in range(29, 0, -2))
 
+#: IEEE bits of 2**52 and of 1.0, the mask of a float64's fraction, sqrt(2).
+_TWO52_BITS = 0x4330000000000000
+_ONE_BITS = 0x3FF0000000000000
+_FRACTION = (1 << 52) - 1
+_SQRT2 = 1.4142135623730951
+
 
 @jit(exact=True, inline=True)
 def _horner(x, coefficients):
@@ -269,14 +275,32 @@ def sigmoid_lanes(z):
 
 @jit(exact=True, runtime=False)
 def log1p_unit(e):
-    """``log1p(e)`` for ``0 <= e <= 1``: ``2 atanh(s)``, ``s = e / (2 + e)``.
+    """``log1p(e)`` for ``-1/2 <= e <= 1``: ``2 atanh(s)``, ``s = e / (2 +
+    e)``.
 
-    ``s <= 1/3``, so the odd series of atanh in ``s**2 <= 1/9`` truncated
+    ``|s| <= 1/3``, so the odd series of atanh in ``s**2 <= 1/9`` truncated
     after 15 terms errs by < 1e-16 relative. Inlined into vectorized loops.
     """
     s = e / (2.0 + e)
     q = _horner(s * s, _ATANH_SERIES)
     return 2.0 * s * q
+
+
+@jit(exact=True, inline=True)
+def log_normal(x):
+    """``log(x)`` for a normal positive float64 ``x``, branch-free, so that
+    a loop of it vectorizes: ``x = 2**k m`` with ``m`` in ``[sqrt(1/2),
+    sqrt(2))`` read from the IEEE bits (the exponent made a float by the
+    2**52 trick, which needs no int conversion), then ``k ln2 +
+    log1p(m - 1)`` (:func:`log1p_unit`; ``m - 1`` is exact). Within 3 ulps
+    of ``np.log`` (tested), and accurate relative to the result near 1."""
+    b = float_bits(x)
+    k = bits_float((b >> 52) | _TWO52_BITS) - (4503599627370496.0 + 1023.0)
+    m = bits_float((b & _FRACTION) | _ONE_BITS)
+    big = m > _SQRT2
+    m = m * 0.5 if big else m
+    k = k + 1.0 if big else k
+    return k * _LN2_HI + (k * _LN2_LO + log1p_unit(m - 1.0))
 
 
 @jit(exact=True, runtime=False)
