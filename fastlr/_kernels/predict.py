@@ -916,7 +916,8 @@ def log_loss_sum(y, p, eps):
     vectorizes (:func:`fastlr._kernels.scalar.log_normal` for ``log p`` and,
     above 1/2, ``log(1 - p)``, exact there; :func:`log1p_unit` for
     ``log1p(-p)`` up to 1/2), then added in eight running sums, in a fixed
-    order. A loop of libm's ``log`` and ``log1p`` took 2-3.5x NumPy's time.
+    order. A loop of libm's ``log`` and ``log1p`` took 3.3x this kernel's
+    time, and made ``fastlr.log_loss`` 1.47x its NumPy twin's (2M rows).
     """
     hi = 1.0 - eps
     m = y.shape[0]
