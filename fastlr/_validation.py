@@ -196,18 +196,24 @@ def refuse_sparse(a, name):
                         f"required: pass {name}.toarray().ravel()")
 
 
-def _as_numeric_array(a, name):
-    """``np.asarray`` that refuses non-numeric input, naming ``name``."""
-    if a is None:
-        # np.asarray(None).astype(float) is NaN: the error would speak of NaN
-        raise TypeError(f"{name} must be a number or array-like of numbers, got None")
+def refuse_dask(a, name):
+    """A TypeError for a dask collection ``a`` passed to a function that
+    works in memory: ``np.asarray`` would compute it and gather every block
+    into this process."""
     if is_dask(a):
-        # np.asarray would compute it and gather every block here
         raise TypeError(
             f"{name} is a dask collection, and this function works in memory: "
             "train on the cluster with fastlr.LogisticRegression().fit or "
             "fastlr.distributed.train (never gathering X), or pass "
             f"{name}.compute() if it fits in memory")
+
+
+def _as_numeric_array(a, name):
+    """``np.asarray`` that refuses non-numeric input, naming ``name``."""
+    if a is None:
+        # np.asarray(None).astype(float) is NaN: the error would speak of NaN
+        raise TypeError(f"{name} must be a number or array-like of numbers, got None")
+    refuse_dask(a, name)
     refuse_sparse(a, name)
     if isinstance(a, np.ndarray):
         arr = a
@@ -770,6 +776,7 @@ def check_log_loss_args(y, p, eps):
 
 def labels_1d(y, name):
     """A 1-D, non-empty label array (any dtype; floats must be finite)."""
+    refuse_dask(y, name)
     refuse_sparse(y, name)
     arr = np.asarray(y)
     if arr.ndim != 1:

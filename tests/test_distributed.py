@@ -344,6 +344,34 @@ def test_the_functions_refuse_dask_rather_than_gather(data, call):
         call(Xd, y)
 
 
+@pytest.mark.parametrize("call", [
+    lambda X, y, yd: fastlr.train(X, yd, epochs=1),
+    lambda X, y, yd: fastlr.train_many(X, yd, alphas=[1e-3, 1e-2], epochs=1),
+    lambda X, y, yd: fastlr.train_multinomial(X, yd, epochs=1),
+    lambda X, y, yd: fastlr.reference.train_many(X, yd, alphas=[1e-3], epochs=1),
+    lambda X, y, yd: fastlr.reference.train_multinomial(X, yd, epochs=1),
+    lambda X, y, yd: fastlr.accuracy(yd, y),
+    lambda X, y, yd: fastlr.log_loss(yd, np.full(y.shape[0], 0.5)),
+], ids=["train", "train_many", "train_multinomial", "reference.train_many",
+        "reference.train_multinomial", "accuracy", "log_loss"])
+def test_the_functions_refuse_dask_labels_rather_than_gather(data, call):
+    """Labels on the cluster are refused like X, naming y_true or y, by every
+    in-memory function (train_many, train_multinomial and accuracy read
+    their labels with np.asarray, which computed them)."""
+    X, y = data
+    yd = da.from_array(y, chunks=M // 4)
+    with pytest.raises(TypeError, match=r"^y(_true)? is a dask collection"):
+        call(X, y, yd)
+
+
+def test_train_many_refuses_dask_folds(data):
+    """Fold labels on the cluster are refused, naming folds."""
+    X, y = data
+    folds = da.from_array(np.arange(M) % 3, chunks=M // 4)
+    with pytest.raises(TypeError, match=r"^folds is a dask collection"):
+        fastlr.train_many(X, y, alphas=[1e-3], folds=folds, epochs=1)
+
+
 @pytest.mark.parametrize("batch", [2**31, 2**63 - 1, 2**63], ids=["2**31", "2**63-1",
                                                                    "2**63"])
 def test_batch_larger_than_a_block_is_the_whole_block(client, data, batch):
