@@ -70,8 +70,9 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     :func:`fastlr.train_multinomial`) gives on its training rows
     (``rows``) with the same options and ``random_state`` (bit for bit, or
     equal to rounding, 1e-12 relative, for two-class models on dense X,
-    whose sums the joint run takes in another order, and on CSR X with an
-    L2 penalty or none: see :func:`fastlr.train_many`), and stops when its
+    whose sums the joint run takes in another order, on CSR X with an
+    L2 penalty or none, and on CSR X for ``l1_ratios`` 0 and 1 beside mixed
+    ones: see :func:`fastlr.train_many`), and stops when its
     held-out loss has not improved by ``tol`` for ``n_iter_no_change``
     epochs. The strength with
     the best mean score over the folds is then refitted on all rows
