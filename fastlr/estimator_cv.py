@@ -108,7 +108,9 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         two can choose neighbouring strengths.
     l1_ratios : array_like of shape (n_l1_ratios,) or None, default None
         Elastic-net mixings in [0, 1] to choose from (only with
-        ``penalty="elasticnet"``); None: ``[0.15]``.
+        ``penalty="elasticnet"``); None: ``[0.15]``. Candidates whose
+        scores tie go to the first in ``alphas`` order, then in this
+        order (scikit-learn's rule over its ``Cs`` and ``l1_ratios``).
     cv : int, cross-validation splitter, iterable or None, default None
         The folds. None: 5. An int F >= 2: scikit-learn's
         ``StratifiedKFold(F)`` (no shuffling), the folds of scikit-learn's
@@ -572,6 +574,10 @@ n_rows, n_features + fit_intercept)
         rows = res.W.shape[1] if res.W.ndim == 3 else 1
         l1_of = np.repeat(self.l1_ratios_, A)
         alpha_of = np.tile(self.alphas_, L)
+        # the candidates (stored l1_ratio by l1_ratio) in the order a tie
+        # goes to the first of: by strength, then by l1_ratio (as
+        # scikit-learn's argmax over its (Cs, l1_ratios) scores)
+        order = np.arange(L * A).reshape(L, A).T.ravel()
         if self.refit:
             # a fold whose score is NaN (roc_auc of one held-out class) is left
             # out of the mean, as it says nothing of the candidates
@@ -583,7 +589,8 @@ n_rows, n_features + fit_intercept)
             if not np.isfinite(mean).any():
                 _no_candidate(mean, "every fold" if np.isnan(mean).all()
                               else "at least one fold")
-            best = int(np.argmax(np.where(np.isfinite(mean), mean, -np.inf)))
+            finite = np.where(np.isfinite(mean), mean, -np.inf)
+            best = int(order[np.argmax(finite[order])])
             self.alpha_ = float(alpha_of[best])
             self.l1_ratio_ = float(l1_of[best])
             refit = self._model(self.alpha_, self.l1_ratio_ if self.penalty ==
@@ -605,7 +612,8 @@ n_rows, n_features + fit_intercept)
             refit.fit(X, y, sample_weight=sample_weight)
             self.coef_, self.intercept_ = refit.coef_, refit.intercept_
             return
-        best = np.argmax(np.where(np.isfinite(scores), scores, -np.inf), axis=1)
+        best = order[np.argmax(np.where(np.isfinite(scores), scores, -np.inf)[:, order],
+                               axis=1)]
         picked = scores[np.arange(F), best]
         if not np.isfinite(picked).all():
             _no_candidate(scores[~np.isfinite(picked)], "some fold")

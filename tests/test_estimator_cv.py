@@ -675,3 +675,24 @@ def test_fold_models_solve_scikit_learns_objective_at_the_folds_C():
             sk.fit(sc.transform(X[tr]), y[tr])
             np.testing.assert_allclose(P, sk.predict_proba(sc.transform(X[te])),
                                        atol=1e-6)
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_a_tie_goes_to_the_strongest_penalty_whatever_its_l1_ratio(refit):
+    """Candidates are ranked by strength first, then by l1_ratio, as
+    scikit-learn's argmax over its (Cs, l1_ratios) scores: a tie between the
+    first l1_ratio's weakest alpha and the second's strongest went to the
+    weakest (the scores were searched l1_ratio by l1_ratio)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    alphas = [1.0, 0.1, 0.01, 0.001]
+
+    def tie(est, X, y):
+        return float((est.l1_ratio, est.alpha) in ((0.1, alphas[-1]), (0.9, alphas[0])))
+
+    cv = LogisticRegressionCV(alphas=alphas, l1_ratios=[0.1, 0.9], penalty="elasticnet",
+                              cv=list(KFold(3).split(X)), scoring=tie, solver="lbfgs",
+                              refit=refit).fit(X, y)
+    assert cv.scores_.mean(axis=0)[0, -1] == cv.scores_.mean(axis=0)[1, 0] == 1.0
+    assert (cv.alpha_, cv.l1_ratio_) == pytest.approx((alphas[0], 0.9), rel=1e-15)
