@@ -42,6 +42,7 @@ from ._validation import (
     check_same_length,
     check_sample_weight,
     check_standardize,
+    check_weighted_rows,
     check_weights,
     float_dtype_of,
     weights_as,
@@ -260,6 +261,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
         raise ValueError("y contains a single class among the rows given by rows; "
                          "training needs at least two")
     sw = check_sample_weight(sample_weight, data.m)
+    check_weighted_rows(sw, row_fold, (1,), "rows", heldout=False)
     mean, scale = data.standardization(_no_centering(standardize, fit_intercept),
                                        row_fold, (1,), sw)
     state = ModelState(mean[0], scale[0], classes.shape[0] if softmax_model else 1,
@@ -580,10 +582,11 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     same sums in another order, so that a chunk is read once for all
     models, and for two-class models on CSR X with an L2 penalty or none,
     which alone take the lean sparse epoch (four partial sums per logit,
-    libm's exp), and for CSR models of ``l1_ratio`` 0 or 1 in a stack where
-    another model mixes L1 and L2 (the stack then runs every model's step
-    on every column, where alone they defer it on the columns a batch does
-    not touch): equal to rounding there (1e-12 relative, tested). See
+    libm's exp), and for CSR models of ``l1_ratio`` 0 or 1 (or ``alpha``
+    0) in a stack where another model mixes L1 and L2 (the stack then runs
+    every model's step on every column, where alone they defer it on the
+    columns a batch does not touch): equal to rounding there (1e-12
+    relative, tested). See
     ``rows`` in :func:`train` for how a row subset is batched. With folds, ``tol``
     and ``learning_rate="adaptive"`` watch each model's held-out loss,
     which :func:`train` does not see: with them, a fold's model stops (or
@@ -681,6 +684,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     classes, codes = check_class_labels(y, data.m)
     sw = check_sample_weight(sample_weight, data.m)
     row_fold, fold_ids = check_folds(folds, codes, data.m)
+    check_weighted_rows(sw, row_fold, fold_ids, "folds")
     return _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas,
                         l1_ratios, penalty=penalty, batch_size=batch_size,
                         epochs=epochs, lr=lr, standardize=standardize,

@@ -27,6 +27,7 @@ from ._validation import (
     check_memory,
     check_sample_weight,
     check_standardize,
+    check_weighted_rows,
     is_dask,
     numeric_input,
     refuse_one_class,
@@ -71,8 +72,9 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     (``rows``) with the same options and ``random_state`` (bit for bit, or
     equal to rounding, 1e-12 relative, for two-class models on dense X,
     whose sums the joint run takes in another order, on CSR X with an
-    L2 penalty or none, and on CSR X for ``l1_ratios`` 0 and 1 beside mixed
-    ones: see :func:`fastlr.train_many`), and stops when its
+    L2 penalty or none, and on CSR X for ``l1_ratios`` 0 and 1 (and
+    ``alpha`` 0) beside mixed ones: see :func:`fastlr.train_many`), and
+    stops when its
     held-out loss has not improved by ``tol`` for ``n_iter_no_change``
     epochs. The strength with
     the best mean score over the folds is then refitted on all rows
@@ -488,12 +490,7 @@ n_rows, n_features + fit_intercept)
                      f"{data.n:,} weights")
         alphas = self._alpha_grid(data.m)
         sw_fit = model._class_weights(codes, classes, sw, fitting=True)
-        if sw_fit.shape[0]:
-            for f in fold_ids:
-                if not (sw_fit[row_fold != f] > 0).any() or \
-                        not (sw_fit[row_fold == f] > 0).any():
-                    raise ValueError(f"cv: the training or test rows of split {f} "
-                                     "all have weight zero")
+        check_weighted_rows(sw_fit, row_fold, fold_ids, "cv", part="split")
         # the cross-validation models are the kind of model the refit is
         solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
         # the solver follows each fold's path an alpha (and l1_ratio) at a

@@ -107,7 +107,7 @@ def test_each_model_equals_the_model_trained_alone(k, storage, name, folds):
 @pytest.mark.parametrize("k", [2, 3], ids=["binary", "softmax"])
 def test_csr_elastic_net_grid_with_pure_ratios(k):
     """On CSR X a stack in which some model mixes L1 and L2 runs every
-    model's step eagerly; models of l1_ratio 0 or 1, which alone defer the
+    model's step eagerly; models of l1_ratio 0 or 1 (or alpha 0), which alone defer the
     step on untouched columns (lazy updates) or take the lean epoch, equal
     their lone fits to rounding there (1e-12 relative), the mixed ones bit
     for bit. (The docstrings promised bits to every model but the L2 ones
@@ -115,10 +115,10 @@ def test_csr_elastic_net_grid_with_pure_ratios(k):
     X, y = make_data(3, k=k, sparse=True)
     kw = {"batch_size": 40, "epochs": 3, "lr": 0.05, "random_state": 4,
           "penalty": "elasticnet", "standardize": "scale"}
-    res = fastlr.train_many(X, y, [1e-3, 0.1], l1_ratios=[0.0, 0.5, 1.0], **kw)
+    res = fastlr.train_many(X, y, [0.0, 1e-3, 0.1], l1_ratios=[0.0, 0.5, 1.0], **kw)
     for i in range(res.W.shape[0]):
         alone = solo(X, y, i, res, None, **kw)
-        pure = res.l1_ratios[i] in (0.0, 1.0)
+        pure = res.l1_ratios[i] in (0.0, 1.0) or res.alphas[i] == 0.0
         same(res.W[i], alone[0], pure)
         same(res.b[i], alone[1], pure)
         same(res.losses[i], alone.losses, pure)
