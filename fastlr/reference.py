@@ -63,6 +63,7 @@ from ._validation import (
     check_same_length,
     check_sample_weight,
     check_standardize,
+    check_weighted_rows,
     check_weights,
     check_X,
     float_dtype_of,
@@ -280,6 +281,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     m, n = X.shape
     batch_size = batch_rows(batch_size, m)   # larger than m: one full batch
     row_fold = check_rows(rows, m)
+    check_weighted_rows(sw, row_fold, (1,), "rows", heldout=False)
     train = np.ones(m, dtype=bool) if row_fold is None else row_fold == 0
     if np.unique(codes[train]).shape[0] < 2:
         raise ValueError("y contains a single class among the rows given by rows; "
@@ -643,6 +645,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     classes, codes = check_class_labels(y, X.shape[0])
     softmax = classes.shape[0] > 2
     row_fold, fold_ids = check_folds(folds, codes, X.shape[0])
+    check_weighted_rows(check_sample_weight(sample_weight, X.shape[0]), row_fold,
+                        fold_ids, "folds")
     models = []
     # the solver's paths: each fold and l1_ratio's alphas strongest first
     path = np.argsort(-alphas, kind="stable") if solver != "sgd" else \

@@ -594,6 +594,43 @@ def test_empty_rows_selects_no_row(mod):
         mod.train(X, y, rows=[])
 
 
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+@pytest.mark.parametrize("how", ["train", "reference.train", "train_many",
+                                 "reference.train_many", "heldout", "cv"])
+def test_rows_of_zero_total_weight_are_refused(how, solver):
+    """A model whose training rows all weigh zero has 0 / 0 for its
+    standardization and loss: train(rows=) raised a DivergedError that
+    blamed the learning rate, train_many returned NaN weights (SGD) or
+    blamed the features (the solver), the twin returned NaN. A fold whose
+    held-out rows all weigh zero has a 0 / 0 held-out loss. Each is refused
+    naming the argument, as LogisticRegressionCV refused its splits."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    folds = np.arange(60) % 2
+    sw = (folds == 0).astype(float)   # the rows of fold label 0 only
+    kw = dict(sample_weight=sw, epochs=2, solver=solver)
+    mod = reference if how.startswith("reference") else fastlr
+    if how.endswith("train"):
+        call = lambda: mod.train(X, y, rows=folds == 1, **kw)   # noqa: E731
+        match = "^rows: every row it selects has sample_weight zero"
+    elif how.endswith("train_many"):
+        call = lambda: mod.train_many(X, y, [0.1], folds=folds, **kw)   # noqa: E731
+        match = "^folds: every row that fold 1's models train on"
+    elif how == "heldout":
+        three = np.arange(60) % 3
+        kw["sample_weight"] = (three != 2).astype(float)
+        call = lambda: fastlr.train_many(X, y, [0.1], folds=three, **kw)   # noqa: E731
+        match = "^folds: every row that fold 3 holds out"
+    else:
+        cv = [(np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in (0, 1)]
+        est = fastlr.LogisticRegressionCV(cv=cv, solver=solver)
+        call = lambda: est.fit(X, y, sample_weight=sw)   # noqa: E731
+        match = "^cv: every row that split 1's models train on"
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
 @pytest.mark.parametrize("how", [
     "estimator", "estimator_cv", "partial_fit_classes", "train_multinomial",
     "reference_multinomial", "train_many_folds", "plot_decision", "dask"])
