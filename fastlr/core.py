@@ -776,13 +776,16 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         sgd_n[dropped] = 0
         # its held-out loss at its optimum in its last pass; NaN before it
         # (the warm-up epoch's held-out loss is not at an optimum)
-        passes = np.maximum(sgd_n + n_iter, 1)
+        # (a model warm-started at its optimum takes no iteration: its
+        # held-out loss there is its one pass; with epochs=0 there is none)
+        passes = np.maximum(sgd_n + n_iter, min(epochs, 1))
         held = np.full((K, int(passes.max())), np.nan)
         train_losses = np.full_like(held, np.nan)
         for i in range(K):
             train_losses[i, :sgd_n[i]] = out["losses"][i, :sgd_n[i]]
             train_losses[i, sgd_n[i]:sgd_n[i] + n_iter[i]] = losses[:n_iter[i], i]
-            held[i, passes[i] - 1] = heldout[i]
+            if passes[i]:
+                held[i, passes[i] - 1] = heldout[i]
         out = dict(losses=train_losses, heldout=held,
                    n_iter=passes.astype(np.int64),
                    converged=converged, diverged=np.zeros(K, dtype=bool))

@@ -588,3 +588,16 @@ def test_solver_models_start_at_the_optimum_before_them_on_their_path(storage, o
         assert (n_iter[:, at[1]] >= 4).all() and (n_iter[:, at[2]] >= 4).all(), n_iter
     first = res.heldout[:, 0].reshape(3, 3)
     assert np.isnan(first[:, at[1]]).all() and np.isnan(first[:, at[2]]).all()
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs", "auto"])
+def test_no_epochs_no_passes(solver):
+    """epochs=0 runs no pass: the solver's stack reported one (n_iter 1 and
+    a held-out loss at the zero model), where train and the twin report
+    none."""
+    X, y = make_data(2, m=90, n=3)
+    for mod in (fastlr, reference):
+        res = mod.train_many(X, y, [0.01, 1.0], folds=3, epochs=0, solver=solver)
+        assert res.n_iter.tolist() == [0] * 6
+        assert res.losses.shape == res.heldout.shape == (6, 0)
+        assert not res.W.any()
