@@ -1103,3 +1103,37 @@ def test_reading_never_swaps_the_process_warning_filters(tmp_path, table, monkey
         read_xy(tmp_path / "empty.csv")
     fastlr.LogisticRegressionCV(alphas=3, cv=3, max_iter=5, tol=None).fit(X, y)
     assert entered == []
+
+
+@pytest.mark.parametrize("fmt, dtype", [("npy", "<f8"), ("npy", "<f4"), ("npy", ">f8"),
+                                        ("npy", "<i8"), ("csv", "<f8")])
+def test_reading_a_table_copies_the_features_once(tmp_path, fmt, dtype):
+    """The features of a table come out C-ordered in one copy: X[:, feats]
+    was F-ordered, and ordering it took a second copy (2x the features at
+    the peak for a memory-mapped .npy, 3x for CSV or a table read whole);
+    the values are the table's."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    m, n = 20_000, 30
+    T = np.column_stack([rng.normal(size=(m, n)) * 100, rng.integers(0, 2, m)])
+    T = T.astype(dtype)
+    if fmt == "npy":
+        np.save(tmp_path / "t.npy", T)
+    else:
+        np.savetxt(tmp_path / "t.csv", T, fmt="%.17g", delimiter=",", comments="",
+                   header=",".join([f"x{j}" for j in range(n)] + ["label"]))
+    tracemalloc.start()
+    try:
+        X, y = read_xy(tmp_path / f"t.{fmt}")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert X.flags.c_contiguous
+    assert X.dtype == (np.float32 if dtype == "<f4" else np.float64)
+    np.testing.assert_array_equal(X, T[:, :n].astype(X.dtype))
+    # the features, the labels, a block of rows (1 MB); and the whole table
+    # where it is read whole (CSV, an .npy table not float32/float64 native)
+    whole = fmt == "csv" or dtype in (">f8", "<i8")
+    limit = X.nbytes * (2.25 if whole else 1.25) + (2 << 20)
+    assert peak < limit, (peak / X.nbytes)
