@@ -42,7 +42,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _stats
-from ._dispatch import Data, as_data, check_finite
+from ._dispatch import Data, as_data
 from ._driver import AdaptiveRate, run_epochs
 from ._order import make_rng
 from ._progress import epoch_progress
@@ -105,10 +105,18 @@ class _Columns(Data):
         return self.n_features * self.dtype.itemsize
 
 
+#: Largest magnitude a column that is not a feature may hold for training in
+#: place: the kernels still sum its values times residuals and weights over
+#: a batch (its weight stays 0 only while those sums are finite), and 2**64
+#: is room for any batch of rows times any weight fastlr meets.
+IN_PLACE_MAX = float(np.finfo(np.float64).max) / 2.0**64
+
+
 class NotFeaturesNotFinite(ValueError):
-    """A table's non-finite values are all in columns that are not features
-    (a dropped column, the ID column): it cannot be trained on in place,
-    but it can be read in parts (which never parses those columns)."""
+    """A table's non-finite values, or values beyond IN_PLACE_MAX, are all
+    in columns that are not features (a dropped column, the ID column): it
+    cannot be trained on in place, but it can be read in parts (which never
+    parses those columns)."""
 
 
 class TableInPlace:
@@ -124,7 +132,8 @@ class TableInPlace:
                          set(self.features)]
         self.data = _Columns(check_X(table, finite=False), len(self.features))
         try:
-            check_finite(self.data)
+            # (the finiteness check, with each column's largest |x|)
+            amax = self.data.moments(name).amax
         except ValueError:
             where = first_nonfinite(table, self.features)
             if where is None:
@@ -139,6 +148,13 @@ class TableInPlace:
             raise ValueError(f"{name}: row {i + 1}, {feature_at(j, self.features)} "
                              f"is {table[i, self.features[j]]}; fastlr needs finite "
                              "numbers") from None
+        if self.excluded and amax[self.excluded].max() > IN_PLACE_MAX:
+            # their sums in the epochs would overflow: the weight of the
+            # column NaN, the training diverged
+            raise NotFeaturesNotFinite(
+                f"{name}: a column that is not a feature holds values beyond "
+                f"{IN_PLACE_MAX:.3g} in magnitude; training in place reads every "
+                "column of the table")
         self.y = y
 
     def __iter__(self):

@@ -151,6 +151,24 @@ def test_npy_table_in_place_is_the_whole_read(tmp_path, capsys, classes, drop):
         assert part["not features"] == whole["not features"] == str(T.shape[1] - 1)
 
 
+@pytest.mark.parametrize("value", [np.nan, 1.5e308], ids=["nan", "huge"])
+def test_a_dropped_column_in_place_can_only_be_read_in_chunks(tmp_path, capsys,
+                                                              value):
+    """A dropped column of NaN, or of values whose sums overflow float64
+    (1.5e308: the column's weight became NaN in place and the training
+    "diverged"), sends the table to the chunked reader, which never parses
+    that column: the model of the feature columns, as read whole."""
+    X, y = make_table(seed=2)
+    col = np.arange(X.shape[0], dtype=np.float64)
+    col[::2] = value
+    np.save(tmp_path / "t.npy", np.column_stack([col, X, y]))
+    whole, w = train(capsys, tmp_path / "t.npy", tmp_path / "w.npz", "--chunk-rows",
+                     0, "--drop", 0)
+    part, p = train(capsys, tmp_path / "t.npy", tmp_path / "p.npz", "--drop", 0)
+    assert part["reading"].startswith("in 1 chunk of at most")
+    assert_same_model(p, w)
+
+
 def test_npy_in_place_copies_no_table(tmp_path, monkeypatch):
     """The table reaches the kernels as the read-only memory map itself."""
     X, y = make_table()
