@@ -219,8 +219,15 @@ def accuracy(y_true, y_pred):
 
 
 def softmax(Z):
-    """Row-wise stable softmax of a 2-D float array (dtype kept)."""
-    Z = np.ascontiguousarray(Z)
+    """Row-wise stable softmax of 2-D logits ``Z`` (m, k): float32 input
+    gives float32, every other numeric dtype float64 (as :func:`sigmoid`);
+    ``+-inf`` are allowed, NaN is not."""
+    arr = _as_numeric_array(Z, "Z")
+    if arr.ndim != 2:
+        raise ValueError(f"Z must be 2-D (rows, classes), got shape {arr.shape}")
+    Z = np.ascontiguousarray(arr, dtype=float_dtype_of(arr))
+    if np.isnan(Z).any():
+        raise ValueError("Z contains NaN")
     out = np.empty_like(Z)
     _predict.softmax_rows(Z, out)
     return out

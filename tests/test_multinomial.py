@@ -382,3 +382,28 @@ def test_divergence_names_the_k_class_starting_loss(train):
     X = np.random.default_rng(0).normal(size=(100, 3)) * 1e3
     with pytest.raises(fastlr.DivergedError, match=r"log\(3\) = 1\.099"):
         train(X, np.arange(100) % 3, lr=100.0, standardize=False, epochs=5)
+
+
+@pytest.mark.parametrize("Z, exc, match", [
+    (np.zeros(3), ValueError, r"^Z must be 2-D"),
+    (np.zeros((2, 2, 2)), ValueError, r"^Z must be 2-D"),
+    (np.array([[0.0, np.nan]]), ValueError, r"^Z contains NaN"),
+    (np.array([["a", "b"]], dtype=object), TypeError, r"^Z "),
+    (None, TypeError, r"^Z must be"),
+])
+def test_softmax_refuses_what_is_not_logits(Z, exc, match):
+    """core.softmax validated nothing: 1-D or object input failed inside
+    numba's compiler, NaN gave NaN rows."""
+    with pytest.raises(exc, match=match):
+        core.softmax(Z)
+
+
+def test_softmax_of_integers_and_foreign_dtypes_is_float64():
+    """Integer logits gave integer "probabilities" (zeros), big-endian ones
+    failed inside numba: they are float64 logits."""
+    want = core.softmax(np.array([[1.0, 2.0, 3.0]]))
+    for Z in (np.array([[1, 2, 3]]), np.array([[1.0, 2.0, 3.0]], dtype=">f8"),
+              [[1, 2, 3]]):
+        got = core.softmax(Z)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, want)
