@@ -93,6 +93,7 @@ from ._validation import (
     check_dtype_kind,
     check_label_pair,
     check_standardize,
+    float_dtype_of,
     is_dask,
     is_sparse,
     numeric_input,
@@ -528,7 +529,8 @@ def _check_X(X, n_features=None):
     if X.dtype == object:  # each block converted, with named errors
         X = X.map_blocks(_as_numeric_array, "X", dtype=np.float64)
     elif X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
+        # (float32 of the other byte order stays float32, as in memory)
+        X = X.astype(float_dtype_of(X))
     if len(X.chunks[1]) > 1:
         # blocks must hold whole rows: merge the column chunks (a block of
         # rows of all columns is what one task trains on)

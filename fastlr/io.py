@@ -48,6 +48,7 @@ import numpy as np
 
 from . import _npy
 from ._files import check_regular, open_regular
+from ._validation import float_dtype_of
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
            "MappedTable", "NumberedNames", "detect_format", "feature_columns",
@@ -624,7 +625,7 @@ def map_npy(path, *, target=None, drop=None):
     ------
     DataError
         As :func:`read_dataset`; also for an array that is not float32 or
-        float64 in C order (it cannot be used in place: read it with
+        float64 in native byte order and C order (it cannot be used in place: read it with
         :func:`read_dataset` or :func:`iter_chunks`, which convert it).
     """
     path = _existing_file(path)
@@ -633,9 +634,9 @@ def map_npy(path, *, target=None, drop=None):
     with _open_binary(path) as f:
         shape, fortran, dtype = _npy_2d_layout(path, f)
         if fortran or dtype not in (np.float32, np.float64):
-            raise DataError(path, f"holds {dtype} in {'Fortran' if fortran else 'C'} "
-                            "order; only float32 or float64 in C order can be "
-                            "used in place")
+            raise DataError(path, f"holds {dtype.str} in {'Fortran' if fortran else 'C'} "
+                            "order; only float32 or float64 of this machine's byte "
+                            "order, in C order, can be used in place")
         if shape[0] == 0:
             raise DataError(path, "no data rows")
         table = np.memmap(f, dtype=dtype, mode="r", offset=f.tell(), shape=shape)
@@ -1028,7 +1029,7 @@ def _as_float_X(path, X, name="X", columns=None):
     peak of reading an .npy table, 3x a CSV's): the columns are taken a
     block of rows at a time instead."""
     X = _numeric_2d(path, X, name)
-    dtype = np.float32 if X.dtype == np.float32 else np.float64
+    dtype = float_dtype_of(X)   # (float32 of either byte order stays float32)
     if columns is None:
         return np.ascontiguousarray(X, dtype=dtype)
     out = np.empty((X.shape[0], len(columns)), dtype=dtype)

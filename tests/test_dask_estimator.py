@@ -339,6 +339,19 @@ def test_predict_log_proba_is_silent_as_in_memory():
     assert (clf.predict_proba(far) == 0.0).any() and np.isfinite(got).all()
 
 
+def test_big_endian_float32_blocks_train_as_in_memory(client):
+    """Blocks of float32 in the other byte order (netCDF-3, HDF5) are
+    float32, as in memory: they were converted to float64 (twice the
+    workers' memory, and not the in-memory model)."""
+    X, y = make_data(1, dtype=np.float32)
+    Xbe = X.astype(">f4")
+    expected = LogisticRegression(**SGD).fit(Xbe, y)
+    got = LogisticRegression(**SGD).fit(to_dask(Xbe, X.shape[0]), to_dask(y, X.shape[0]))
+    assert got.coef_.dtype == expected.coef_.dtype == np.float32
+    np.testing.assert_allclose(got.coef_, expected.coef_, rtol=1e-5,
+                               atol=1e-5 * np.abs(expected.coef_).max())
+
+
 @pytest.mark.parametrize("k", [2, 3])
 def test_predictions_of_float32_x_in_the_model_dtype_as_in_memory(k):
     """A float64 model predicts float32 X in float64 on a cluster as in
