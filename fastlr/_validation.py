@@ -736,17 +736,23 @@ def check_sample_weight(sample_weight, m):
     if not (sw > 0).any():
         raise ValueError("sample_weight is zero for every sample; at least one "
                          "must be positive")
+    check_weight_total(sw, "sample_weight")
+    return sw
+
+
+def check_weight_total(sw, name):
+    """Refuse row weights ``sw`` (finite, >= 0) whose total float64 cannot
+    hold, or that is below its normal range: the weighted statistics and
+    losses divide by it. ``name`` says where the weights came from."""
     with np.errstate(over="ignore"):
         total = sw.sum()
-    # the weighted statistics and losses divide by the total
     if not np.isfinite(total):
-        raise ValueError("sample_weight sums to more than float64 holds "
+        raise ValueError(f"{name} sums to more than float64 holds "
                          f"({np.finfo(np.float64).max:.3g}); scale the weights down")
     if total < np.finfo(np.float64).tiny:
-        raise ValueError(f"sample_weight sums to {total:.3g}, below float64's "
+        raise ValueError(f"{name} sums to {total:.3g}, below float64's "
                          f"normal range ({np.finfo(np.float64).tiny:.3g}); "
                          "scale the weights up")
-    return sw
 
 
 def check_proba(p, name):

@@ -33,6 +33,7 @@ from ._validation import (
     check_real,
     check_sample_weight,
     check_standardize,
+    check_weight_total,
     is_dask,
     numeric_input,
     refuse_one_class,
@@ -377,10 +378,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              minlength=classes.shape[0])
         row = self._class_weight_values(classes, counts, fitting)[
             y01.astype(np.intp)]
-        out = row if sw.shape[0] == 0 else sw * row
+        with np.errstate(over="ignore", under="ignore"):
+            out = row if sw.shape[0] == 0 else sw * row
         if not (out > 0).any():
             raise ValueError("class_weight and sample_weight give every sample "
                              "weight zero")
+        # (a product beyond float64 is infinite, and so is the total)
+        check_weight_total(out, "class_weight" if sw.shape[0] == 0 else
+                           "sample_weight times class_weight")
         return out
 
     def _class_weight_values(self, classes, counts, fitting):

@@ -584,6 +584,26 @@ def test_sample_weight_whose_total_float64_cannot_hold_is_refused(how, value, ma
         fit[how]()
 
 
+@pytest.mark.parametrize("cw, sw, match", [
+    ({0: 1e308, 1: 1e308}, None, r"^class_weight sums to more than float64 holds"),
+    ({0: 1e200}, 1e200, r"^sample_weight times class_weight sums to more than"),
+    ({0: 1e-320, 1: 1e-320}, None, r"^class_weight sums to .*, below float64's"),
+])
+@pytest.mark.parametrize("cls", ["LogisticRegression", "LogisticRegressionCV"])
+def test_class_weighted_totals_float64_cannot_hold_are_refused(cls, cw, sw, match):
+    """Class weights times sample weights are the rows' weights: their
+    total is checked as sample_weight's is (they ended in a DivergedError
+    that blamed the features, after NumPy's overflow warnings)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 3))
+    y = (X[:, 0] > 0).astype(int)
+    est = getattr(fastlr, cls)(class_weight=cw, **({"cv": 2} if "CV" in cls else {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no NumPy overflow warning on the way
+        with pytest.raises(ValueError, match=match):
+            est.fit(X, y, sample_weight=None if sw is None else np.full(50, sw))
+
+
 @pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
 def test_empty_rows_selects_no_row(mod):
     """rows=[] is an empty selection (it was refused for its dtype,
