@@ -687,3 +687,25 @@ def test_partial_fit_refuses_classes_that_are_not_labels(classes, error, match):
     with pytest.raises(error, match=match):
         clf.partial_fit(X, y, classes=classes)
     assert not hasattr(clf, "classes_")
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function",
+                                    "predict_log_proba"])
+def test_a_model_set_by_hand_of_the_wrong_shape_is_named(method):
+    """coef_ / intercept_ set by hand in another shape than fit's: an error
+    naming them and the shape needed (it was NumPy's "cannot reshape array
+    of size 1 into shape (2,)"); a scalar intercept_ of a binary model is
+    its one intercept."""
+    X = np.array([[0.5, 1.0], [-1.0, 0.25], [2.0, -3.0]])
+    clf = LogisticRegression()
+    clf.classes_ = np.array([0, 1])
+    clf.coef_, clf.intercept_ = np.array([0.7, -1.3]), np.array([0.1])
+    with pytest.raises(ValueError, match=r"^coef_ has shape \(2,\); .* needs \(1, 2\)"):
+        getattr(clf, method)(X)
+    clf.coef_, clf.intercept_ = np.array([[0.7, -1.3]]), np.array([0.1, 0.2])
+    with pytest.raises(ValueError, match=r"^intercept_ has shape \(2,\); .* \(1,\)"):
+        getattr(clf, method)(X)
+    clf.intercept_ = 0.1
+    getattr(clf, method)(X)
+    z = X @ np.array([0.7, -1.3]) + 0.1
+    np.testing.assert_allclose(clf.decision_function(X), z, rtol=1e-15)
