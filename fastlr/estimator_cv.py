@@ -96,15 +96,18 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         values, each finite and >= 0, in that order. An int A >= 1: A values
         ``1 / (C * n_samples)`` for C log-spaced over
         :data:`ALPHA_RANGE` (1e-4 to 1e4), ``n_samples`` being the rows
-        given to ``fit``: scikit-learn's ``Cs=A`` grid, strongest penalty
-        first (so ties go to the simpler model). ``alpha`` weighs the
+        given to ``fit`` (with ``sample_weight`` or ``class_weight``, their
+        total weight, as ``C`` multiplies the weighted sum of losses; so a
+        weight of 2 is a row given twice): scikit-learn's ``Cs=A`` grid,
+        strongest penalty first (so ties go to the simpler model). ``alpha`` weighs the
         penalty against the *mean* loss, so it means the same on a fold's
         training rows as on all rows: each fold model minimizes ``mean
         log-loss + alpha * penalty`` over its training rows (as glmnet's
         ``cv.glmnet`` and ``GridSearchCV`` over ``SGDClassifier`` do), and
         the refit at ``alpha_`` solves scikit-learn's objective at ``C =
-        1 / (alpha_ * n_samples)``. scikit-learn's ``LogisticRegressionCV``
-        keeps ``C`` (a sum of losses) instead, so its fold model on
+        1 / (alpha_ * n_samples)`` (``n_samples`` as above).
+        scikit-learn's ``LogisticRegressionCV`` keeps ``C`` (a sum of
+        losses) instead, so its fold model on
         ``n_train`` rows solves this ``alpha`` times ``n_samples /
         n_train`` (5/4 with ``cv=5``); where held-out scores are close the
         two can choose neighbouring strengths.
@@ -488,8 +491,8 @@ n_rows, n_features + fit_intercept)
                      f"alphas={n_alphas:,} x {len(run_l1_ratios)} l1_ratios x "
                      f"{len(fold_ids)} folds: training {K:,} models of {rows} x "
                      f"{data.n:,} weights")
-        alphas = self._alpha_grid(data.m)
         sw_fit = model._class_weights(codes, classes, sw, fitting=True)
+        alphas = self._alpha_grid(sw_fit.sum() if sw_fit.shape[0] else data.m)
         check_weighted_rows(sw_fit, row_fold, fold_ids, "cv", part="split")
         # the cross-validation models are the kind of model the refit is
         solver, finish_tol = self._model(0.0, 0.15)._solver_plan()

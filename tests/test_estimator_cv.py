@@ -37,7 +37,8 @@ from fastlr import estimator_cv as ecv
 
 # the expected failures of LogisticRegression's checks (test_estimator.py),
 # for the same reason: mini-batch SGD visits batches of rows, so weighting a
-# row by 2 is not the same step sequence as repeating it
+# row by 2 is not the same step sequence as repeating it (and the check's
+# repeated rows fall in other folds than their weighted originals)
 EXPECTED_FAILED = {
     "check_sample_weight_equivalence_on_dense_data":
         "mini-batch SGD: weights are not equivalent to repeated rows",
@@ -696,3 +697,33 @@ def test_a_tie_goes_to_the_strongest_penalty_whatever_its_l1_ratio(refit):
                               refit=refit).fit(X, y)
     assert cv.scores_.mean(axis=0)[0, -1] == cv.scores_.mean(axis=0)[1, 0] == 1.0
     assert (cv.alpha_, cv.l1_ratio_) == pytest.approx((alphas[0], 0.9), rel=1e-15)
+
+
+def test_the_int_grid_follows_the_total_weight():
+    """alphas=A is 1 / (C n_samples) with n_samples the rows' total weight,
+    as C multiplies the weighted sum of losses: a weight of 2 is the row
+    given twice (in the same fold), grid, choice and model (the grid was
+    built from the row count, so every C of a weight-2 fit was halved)."""
+    rng = np.random.default_rng(0)
+    m = 120
+    X = rng.normal(size=(m, 4))
+    y = (X[:, 0] + X[:, 1] + 0.7 * rng.normal(size=m) > 0).astype(int)
+    fold = np.arange(m) % 3
+    Xr, yr, foldr = np.repeat(X, 2, axis=0), np.repeat(y, 2), np.repeat(fold, 2)
+
+    def splits(f):
+        return [(np.flatnonzero(f != k), np.flatnonzero(f == k)) for k in range(3)]
+
+    kw = dict(alphas=6, tol=1e-14, random_state=0, solver="lbfgs")
+    a = LogisticRegressionCV(cv=splits(fold), **kw).fit(X, y,
+                                                        sample_weight=np.full(m, 2.0))
+    b = LogisticRegressionCV(cv=splits(foldr), **kw).fit(Xr, yr)
+    np.testing.assert_allclose(a.alphas_, 1.0 / (np.logspace(-4, 4, 6) * 2 * m),
+                               rtol=1e-15)
+    np.testing.assert_array_equal(a.alphas_, b.alphas_)
+    assert a.alpha_ == b.alpha_
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X), atol=1e-9)
+    c = LogisticRegressionCV(cv=splits(fold), class_weight={0: 3.0}, **kw).fit(X, y)
+    total = np.where(y == 0, 3.0, 1.0).sum()
+    np.testing.assert_allclose(c.alphas_, 1.0 / (np.logspace(-4, 4, 6) * total),
+                               rtol=1e-15)
