@@ -644,7 +644,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X = data.X
         seed = int(rng.integers(np.iinfo(np.int32).max))
         # at least one held-out row per class, so that small data still splits
-        n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])), 2)
+        n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])),
+                    np.unique(y01).shape[0])
         split = StratifiedShuffleSplit(n_splits=1, test_size=n_val,
                                        random_state=seed)
         try:
@@ -652,7 +653,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         except ValueError as exc:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves too few "
-                f"rows to hold out both classes or to train on ({exc}); use "
+                f"rows to hold out every class or to train on ({exc}); use "
                 "more data, another validation_fraction or "
                 "early_stopping=False") from None
         train.sort()

@@ -709,3 +709,18 @@ def test_a_model_set_by_hand_of_the_wrong_shape_is_named(method):
     getattr(clf, method)(X)
     z = X @ np.array([0.7, -1.3]) + 0.1
     np.testing.assert_allclose(clf.decision_function(X), z, rtol=1e-15)
+
+
+def test_early_stopping_holds_out_a_row_of_every_class():
+    """The held-out split has at least one row per class: with 3 classes in
+    20 rows (10% is 2 rows) it was refused, speaking of "both classes"."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(20, 3))
+    y = np.arange(20) % 3
+    clf = LogisticRegression(early_stopping=True, random_state=0, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert len(clf.validation_scores_) == clf.n_iter_
+    with pytest.raises(ValueError, match="to hold out every class or to train on"):
+        LogisticRegression(early_stopping=True, validation_fraction=0.9).fit(X, y)
