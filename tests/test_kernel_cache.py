@@ -367,3 +367,50 @@ def test_pruning_keeps_directories_in_recent_use(tmp_path):
     cache._prune(str(tmp_path), cache.KEEP)
     left = {p.name for p in tmp_path.iterdir()}
     assert left == {n for n, age in ages.items() if age < cache.PRUNE_AGE}
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="a system without uids")
+@pytest.mark.parametrize("how", ["fresh", "open", "link", "other_user"])
+def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
+                                                                  monkeypatch, how):
+    """The last fallback, <tempdir>/fastlr-<uid>, lives in a directory every
+    user may write: made 0o700, it is used while it is this user's own
+    directory closed to others. A fastlr-<uid> made first by someone else
+    (or open to others, or a link) is never read: numba's index files are
+    pickles, and loading another user's ran their code in this process."""
+    import warnings
+
+    from fastlr._kernels import cache
+
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    monkeypatch.setattr(cache.tempfile, "tempdir", str(shared))
+    monkeypatch.delenv("FASTLR_CACHE_DIR", raising=False)
+    monkeypatch.setattr(cache, "_roots", lambda: [cache._temp_root()])
+    root = Path(cache._temp_root())
+    if how == "open":
+        root.mkdir(mode=0o700)
+        root.chmod(0o777)
+    elif how == "link":
+        mine = tmp_path / "elsewhere"
+        mine.mkdir(mode=0o700)
+        root.symlink_to(mine)
+    elif how == "other_user":
+        if os.getuid() != 0:
+            pytest.skip("making a directory of another user needs root")
+        root.mkdir(mode=0o700)
+        os.chown(root, 65534, 65534)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        directory, mode = cache._select()
+    if how == "fresh":
+        assert (directory, mode) == (str(root / cache.fingerprint()), "rw")
+        assert root.stat().st_mode & 0o777 == 0o700
+        assert not caught
+    else:
+        assert (directory, mode) == (None, "none")
+        assert "no writable or pre-filled directory" in str(caught[0].message)
+        assert f"{root} is not a directory of this user closed to others" in str(
+            caught[0].message)
+        assert not any(p.name.endswith(".nbi") for p in root.rglob("*"))

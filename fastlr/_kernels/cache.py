@@ -19,7 +19,11 @@ Where the directory lives (the first that works; :func:`info` tells):
    would survive ``pip uninstall`` and turn the leftover folder into an
    empty namespace package that shadows a later install);
 3. the user's cache directory (``~/.cache/fastlr/<fingerprint>`` on Linux);
-4. ``<tempdir>/fastlr-<uid>/<fingerprint>``.
+4. ``<tempdir>/fastlr-<uid>/<fingerprint>``, only while ``fastlr-<uid>``
+   is private: a directory (not a link) of this user that no one else may
+   enter (it is made so). The temporary directory is shared, and numba's
+   index files are pickles: a ``fastlr-<uid>`` another user made first
+   would hand this process their code.
 
 A location is used read-write when it is writable, and read-only when it is
 not but already holds compiled kernels (filled by ``python -m fastlr
@@ -44,6 +48,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -111,10 +116,30 @@ def _roots():
         return [os.path.abspath(env)]
     from numba.misc.appdirs import AppDirs
 
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
     return [os.path.join(sys.prefix, "share", "fastlr", "kernel-cache"),
-            AppDirs("fastlr", appauthor=False).user_cache_dir,
-            os.path.join(tempfile.gettempdir(), f"fastlr-{uid}")]
+            AppDirs("fastlr", appauthor=False).user_cache_dir, _temp_root()]
+
+
+def _temp_root():
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    return os.path.join(tempfile.gettempdir(), f"fastlr-{uid}")
+
+
+def _private(root):
+    """Make ``root`` (mode 0o700) unless it exists; True if it is then a
+    directory, not a link, owned by this user and closed to group and
+    others (where the OS has no uids, the temporary directory is the
+    user's own)."""
+    if not hasattr(os, "getuid"):
+        return True
+    with contextlib.suppress(OSError):
+        os.mkdir(root, 0o700)
+    try:
+        st = os.lstat(root)
+    except OSError:
+        return False
+    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
+            and not st.st_mode & 0o077)
 
 
 def _writable(path):
@@ -162,7 +187,14 @@ def _select():
         return None, "off"
     fp = fingerprint()
     roots = _roots()
+    shared = ""
     for root in roots:
+        if root == _temp_root() and not os.environ.get("FASTLR_CACHE_DIR") \
+                and not _private(root):
+            # another user's, open to others, or a link: never read
+            shared = (f" ({root} is not a directory of this user closed to "
+                      "others, so it is not read)")
+            continue
         path = os.path.join(root, fp)
         if _writable(path):
             os.utime(path)
@@ -175,7 +207,7 @@ def _select():
                  "nor one filled by 'python -m fastlr compile'")
     else:
         where = (f"fastlr found no writable or pre-filled directory for its "
-                 f"compiled kernels (tried {', '.join(roots)}; set "
+                 f"compiled kernels (tried {', '.join(roots)}{shared}; set "
                  "FASTLR_CACHE_DIR to one)")
     warnings.warn(f"{where}; every process compiles them again", RuntimeWarning,
                   stacklevel=3)
