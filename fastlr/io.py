@@ -70,6 +70,9 @@ _FORMAT_NAMES = ("csv", "npy", "npz", "svmlight")
 #: Rows converted to floats at a time by the exact CSV reader.
 _CHUNK_ROWS = 65536
 
+#: Fields of a block of the exact CSV reader (see :func:`_csv_exact`).
+_EXACT_FIELDS = 1 << 18
+
 
 class DataError(ValueError):
     """A data file cannot be read or does not fit; names the file and line.
@@ -1397,15 +1400,21 @@ def _csv_exact(path, delimiter, header, feats, t, parse=True):
     """Row-by-row reader: every error names its line and column; labels
     parsed as numbers when every one is (``parse``), else text."""
     chunks, labels = [], []
-    for X, y in _csv_blocks(path, delimiter, header, feats, t, _CHUNK_ROWS):
+    # a block's rows are lists of Python strings (some 70 bytes a field):
+    # blocks of _EXACT_FIELDS fields, not of _CHUNK_ROWS rows whatever the
+    # width (65,536 rows of 300 columns held 1 GB of strings, 24 times the
+    # file they came from)
+    rows = max(1, min(_CHUNK_ROWS, _EXACT_FIELDS // max(1, len(feats))))
+    for X, y in _csv_blocks(path, delimiter, header, feats, t, rows):
         chunks.append(X)
         if y is not None:
             labels.append(y)
     if not chunks:
         raise DataError(path, "has a header but no data rows")
     X = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
+    del chunks
     y = None if t is None else np.concatenate(labels)
-    return np.ascontiguousarray(X), y if y is None or not parse else _parse_labels(y)
+    return X, y if y is None or not parse else _parse_labels(y)
 
 
 def _csv_blocks(path, delimiter, header, feats, t, block_rows):
