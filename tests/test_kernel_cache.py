@@ -414,3 +414,21 @@ def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
         assert f"{root} is not a directory of this user closed to others" in str(
             caught[0].message)
         assert not any(p.name.endswith(".nbi") for p in root.rglob("*"))
+
+
+def test_numba_settings_that_change_the_code_have_their_own_cache():
+    """numba keys a cached entry by its argument types and the CPU, not by
+    the optimization level or bounds checks: one process run with
+    NUMBA_OPT=0 left unoptimized kernels that every later process loaded.
+    Those settings are part of the fingerprint."""
+    code = "from fastlr._kernels import cache; print(cache.fingerprint())"
+    prints = {}
+    for name, env in (("default", {}), ("opt0", {"NUMBA_OPT": "0"}),
+                      ("bounds", {"NUMBA_BOUNDSCHECK": "1"})):
+        full = {k: v for k, v in os.environ.items()
+                if k not in ("NUMBA_OPT", "NUMBA_BOUNDSCHECK")}
+        proc = subprocess.run([sys.executable, "-c", code], env={**full, **env},
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr
+        prints[name] = proc.stdout.split()[-1]
+    assert len(set(prints.values())) == 3, prints

@@ -94,14 +94,24 @@ def sources():
                   if name.endswith(".py")) + list(SHARED_SOURCES)
 
 
+#: numba's settings that change the code it compiles but not the key of a
+#: cached entry: a process run with ``NUMBA_OPT=0`` (or bounds checks on)
+#: left unoptimized kernels that every later process loaded.
+CODE_SETTINGS = ("OPT", "BOUNDSCHECK", "DEBUGINFO_DEFAULT")
+
+
 def fingerprint():
-    """Hex digest of every kernel source file, the versions they compile
-    with, and the package's import name (cached kernels refer to their
-    module by name: a copy of the package imported under another name, a
-    vendored one, must not load this one's entries)."""
+    """Hex digest of every kernel source file, the versions and numba
+    settings (CODE_SETTINGS) they compile with, and the package's import
+    name (cached kernels refer to their module by name: a copy of the
+    package imported under another name, a vendored one, must not load this
+    one's entries)."""
+    from numba.core import config
+
     h = hashlib.sha256()
+    settings = [f"{name}={getattr(config, name, None)!r}" for name in CODE_SETTINGS]
     for name in (__version__, numba.__version__, llvmlite.__version__,
-                 np.__version__, sys.version, __name__):
+                 np.__version__, sys.version, __name__, *settings):
         h.update(name.encode() + b"\0")
     for path in sources():
         h.update(os.path.basename(path).encode() + b"\0")
