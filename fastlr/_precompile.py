@@ -244,12 +244,15 @@ class PrecompileReport(NamedTuple):
     compiled: int       # signatures compiled (not found in the cache)
     loaded: int         # signatures loaded from the cache
     seconds: float      # wall time of precompile
+    unsaved: int = 0    # signatures compiled that the cache could not keep
 
     @property
     def complete(self):
         """True when the cache holds every kernel afterwards (it is
-        writable, or read-only and nothing was missing)."""
-        return self.mode == "rw" or (self.mode == "ro" and self.compiled == 0)
+        writable and kept every signature compiled, or read-only and
+        nothing was missing)."""
+        return (self.mode == "rw" and self.unsaved == 0) or \
+            (self.mode == "ro" and self.compiled == 0)
 
 
 def _dispatchers():
@@ -416,6 +419,7 @@ def precompile(progress=None, n_jobs=1):
     jobs = min(jobs, len(DTYPES) * len(INPUTS))
     t0 = time.perf_counter()
     before = _cache_counts()
+    unsaved = len(cache.UNSAVED)
     parallel = jobs > 1 and cache.info()["mode"] == "rw"
     workers = _in_workers(jobs, progress) if parallel else 0
     for name, dt, storage in _inputs():
@@ -434,7 +438,7 @@ def precompile(progress=None, n_jobs=1):
     cpu = config.CPU_NAME or llvm.get_host_cpu_name()
     return PrecompileReport(info["directory"], info["mode"], cpu,
                             workers + after[0] - before[0], after[1] - before[1],
-                            time.perf_counter() - t0)
+                            time.perf_counter() - t0, len(cache.UNSAVED) - unsaved)
 
 
 def _worker(dtype_name, storage):

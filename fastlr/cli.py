@@ -711,6 +711,11 @@ def _compile(args):
     _out(f"cache: {report.directory} ({mode}), CPU: {report.cpu}")
     if report.complete:
         return EXIT_OK
+    if report.mode == "rw":
+        raise CLIError(f"the kernel cache {report.directory} could not keep "
+                       f"{report.unsaved} kernel signatures (see the warning: a "
+                       "full disk, or something in their files' place): every "
+                       "process compiles them again")
     raise CLIError(f"the kernel cache {report.directory} is read-only and lacked "
                    f"{report.compiled} kernel signatures (compiled in this process "
                    "only): run fastlr compile where it is writable (as the user "

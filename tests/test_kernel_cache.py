@@ -432,3 +432,32 @@ def test_numba_settings_that_change_the_code_have_their_own_cache():
         assert proc.returncode == 0, proc.stderr
         prints[name] = proc.stdout.split()[-1]
     assert len(set(prints.values())) == 3, prints
+
+
+def test_an_entry_the_cache_cannot_keep_is_said(tmp_path):
+    """Something in the place of a kernel's index file (a directory, left by
+    a broken restore): every process compiled the kernel again, silently,
+    and `fastlr compile` exited 0. The lost entry is now said once per
+    process and counted (`fastlr compile` then exits 1)."""
+    code = """
+    import json, warnings
+    warnings.simplefilter("always")
+    with warnings.catch_warnings(record=True) as caught:
+        import numpy as np
+        from fastlr._kernels import cache, scalar
+        v = float(scalar.sigmoid(np.float32(0.5)))
+    print(json.dumps({"v": v, "unsaved": cache.UNSAVED,
+                      "said": [str(w.message) for w in caught],
+                      "dir": cache.DIRECTORY}))
+    """
+    first = _result(_run(ROOT, code, {"FASTLR_CACHE_DIR": str(tmp_path / "a")}))
+    names = [p.name for p in Path(first["dir"]).glob("*sigmoid*.nbi")]
+    assert names and not first["unsaved"] and not first["said"]
+    fp = Path(first["dir"]).name
+    for name in names:
+        (tmp_path / "b" / fp / name).mkdir(parents=True)
+    second = _result(_run(ROOT, code, {"FASTLR_CACHE_DIR": str(tmp_path / "b")}))
+    assert second["v"] == first["v"]
+    assert second["unsaved"] and len(second["said"]) == 1
+    assert "could not keep" in second["said"][0]
+    assert "every new process will compile it again" in second["said"][0]

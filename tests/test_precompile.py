@@ -224,14 +224,17 @@ def test_fastlr_compile_command():
     assert "kernel signatures" in out and " s\n" in out
 
 
-@pytest.mark.parametrize("mode, compiled, message", [
-    ("off", 3, "the kernel cache is off (FASTLR_NUMBA_CACHE=0)"),
-    ("none", 3, "set FASTLR_CACHE_DIR to a writable folder"),
-    ("ro", 3, "is read-only and lacked 3 kernel signatures"),
-    ("ro", 0, None),
-    ("rw", 5, None),
-], ids=["off", "none", "read-only-incomplete", "read-only-complete", "writable"])
-def test_fastlr_compile_exit_status(monkeypatch, capsys, mode, compiled, message):
+@pytest.mark.parametrize("mode, compiled, message, unsaved", [
+    ("off", 3, "the kernel cache is off (FASTLR_NUMBA_CACHE=0)", 0),
+    ("none", 3, "set FASTLR_CACHE_DIR to a writable folder", 0),
+    ("ro", 3, "is read-only and lacked 3 kernel signatures", 0),
+    ("ro", 0, None, 0),
+    ("rw", 5, None, 0),
+    ("rw", 5, "could not keep 2 kernel signatures", 2),
+], ids=["off", "none", "read-only-incomplete", "read-only-complete", "writable",
+        "writable-unsaved"])
+def test_fastlr_compile_exit_status(monkeypatch, capsys, mode, compiled, message,
+                                    unsaved):
     """Exit 0 when the cache holds every kernel afterwards; otherwise one
     error line that says why nothing (or not everything) was kept, exit 1;
     with no cache at all ("off", "none") at once, before compiling for
@@ -241,7 +244,7 @@ def test_fastlr_compile_exit_status(monkeypatch, capsys, mode, compiled, message
     from fastlr._kernels import cache
 
     report = _precompile.PrecompileReport("/cache/dir", mode, "cpu", compiled,
-                                          1, 0.1)
+                                          1, 0.1, unsaved)
     ran = []
     monkeypatch.setattr(_precompile, "precompile",
                         lambda progress=None, n_jobs=1: ran.append(1) or report)

@@ -360,8 +360,10 @@ class KernelCacheFile(_IndexDataCacheFile):
                 self._save_index(overloads)
             finally:
                 _unlock(fd)
-        except OSError:
-            pass  # a full or vanished disk loses a cache entry, nothing else
+        except OSError as exc:
+            # a full or vanished disk, or something in the entry's place:
+            # the entry is lost (compiled again by the next process)
+            _warn_unsaved(self._index_name, exc)
         finally:
             self._release()
 
@@ -372,6 +374,19 @@ class KernelCacheFile(_IndexDataCacheFile):
 
 #: Whether this process has said that its read-only cache lacks a kernel.
 _ro_miss_told = False
+
+#: Entries this process could not write into the cache.
+UNSAVED = []
+
+
+def _warn_unsaved(index_name, exc):
+    """Count an entry the cache could not keep; say so once per process."""
+    UNSAVED.append(index_name)
+    if len(UNSAVED) == 1:
+        warnings.warn(
+            f"fastlr's kernel cache {DIRECTORY} could not keep "
+            f"{index_name.rsplit('-', 1)[0]} ({exc}): every new process will "
+            "compile it again", RuntimeWarning, stacklevel=2)
 
 
 def _warn_read_only_miss(index_name):
