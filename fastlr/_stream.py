@@ -261,6 +261,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     else:
         scans = 1
     k = classes.shape[0]
+    if scan.sparse and k > 2:   # (the scan checked one row of weights)
+        check_width(scan.n, name, FIT_SAVE_BYTES_PER_COLUMN, k)
     state = ModelState(scan.mean, scan.scale, k if k > 2 else 1, softmax=k > 2)
     if scan.moments is not None:
         state.track(scan.moments, scan.center)

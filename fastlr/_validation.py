@@ -597,8 +597,11 @@ def check_same_length(a, b, name_a, name_b):
 #: Bytes a training call holds per column of X at its peak, beyond X
 #: (peak resident memory over the start, a 200-row CSR matrix of 3M columns,
 #: binary, 3 epochs): ``fastlr.train`` 85, ``LogisticRegression.fit`` 169,
-#: ``fit`` then ``fastlr.save`` (the command line's ``train``) 298.
+#: ``fit`` then ``fastlr.save`` (the command line's ``train``) 298. A model
+#: of k > 2 classes holds k rows of weights: k times as much (10 classes on
+#: 2M columns: ``train_multinomial`` 288, ``fit`` 1,489 bytes a column).
 TRAIN_BYTES_PER_COLUMN = 80
+FIT_BYTES_PER_COLUMN = 170
 FIT_SAVE_BYTES_PER_COLUMN = 300
 
 
@@ -639,15 +642,18 @@ def _cgroup_room():
     return None
 
 
-def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN):
+def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN, classes=2):
     """Refuse, before any per-column array is allocated, a model of ``n``
-    columns whose training would need more memory than is available: a
-    sparse X (a CSR matrix, an svmlight file) of a few entries can declare
-    any width, and the operating system kills a process that outgrows
-    memory instead of raising ``MemoryError``."""
-    check_memory(n * per_column, f"{name} has {n:,} columns (a sparse matrix's "
-                 "width, an svmlight file's largest feature index): training a "
-                 "model that wide")
+    columns (and ``classes`` classes: a row of weights each beyond two)
+    whose training would need more memory than is available: a sparse X (a
+    CSR matrix, an svmlight file) of a few entries can declare any width,
+    and the operating system kills a process that outgrows memory instead
+    of raising ``MemoryError``."""
+    rows = classes if classes > 2 else 1
+    check_memory(n * per_column * rows,
+                 f"{name} has {n:,} columns (a sparse matrix's width, an svmlight "
+                 "file's largest feature index): training a model that wide"
+                 + (f" for {classes} classes" if rows > 1 else ""))
 
 
 #: Bytes a model of a cross-validation run holds, beyond its weights, and

@@ -1505,7 +1505,8 @@ def _train_whole(args, params, warm, warm_meta):
     clf = warm.set_params(**params) if warm is not None else \
         fastlr.LogisticRegression(**params)
     if is_sparse:   # (the model is saved after: the larger cost)
-        check_width(X.shape[1], args.data, FIT_SAVE_BYTES_PER_COLUMN)
+        check_width(X.shape[1], args.data, FIT_SAVE_BYTES_PER_COLUMN,
+                    classes.shape[0])
     _warm_up(X, params, classes.shape[0])
     t0 = time.perf_counter()
     clf.fit(X, y)

@@ -44,6 +44,7 @@ from ._validation import (
     check_standardize,
     check_weighted_rows,
     check_weights,
+    check_width,
     float_dtype_of,
     weights_as,
 )
@@ -261,6 +262,8 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
     train_rows = slice(None) if row_fold is None else row_fold == 0
     if softmax_model:
         classes, codes = check_class_labels(y, data.m)
+        if data.sparse:   # (as_data checked the width of one row of weights)
+            check_width(data.n, "X", classes=classes.shape[0])
     else:
         classes = None
         codes = check_labels01(y, "y", m=data.m, require_both=True, dtype=np.int64)
