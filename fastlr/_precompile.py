@@ -390,16 +390,22 @@ def precompile(progress=None, n_jobs=1):
         is used only where the cache is writable: elsewhere what the
         workers compiled could not reach this process.
 
-    Raises RuntimeError under ``NUMBA_DISABLE_JIT=1`` (:func:`jit_disabled`).
-
     Returns
     -------
     PrecompileReport
         The cache's directory and mode (:func:`fastlr._kernels.cache.info`),
         the CPU model, signatures compiled (by this process and the
-        workers) and loaded (by this process), and the time taken.
+        workers) and loaded (by this process), the time taken, and the
+        signatures compiled that the cache could not keep.
         The compiled code is specific to the CPU model: numba keys cached
         code by CPU name and features.
+
+    Raises
+    ------
+    RuntimeError
+        Under ``NUMBA_DISABLE_JIT=1`` (:func:`jit_disabled`).
+    ValueError
+        For ``n_jobs`` 0 or below -1.
     """
     import warnings
 

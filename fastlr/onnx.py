@@ -34,7 +34,8 @@ For float32 input and a model trained on float32 data, the label is decided
 on the logits rounded to float32, as ``predict`` decides it there (two
 classes whose logits round to one value go to the first).
 Inputs and outputs: ``X`` of shape ``[N, n]``; ``label`` of shape ``[N]``
-(int64 for integer labels, double for other numbers, string for text) and
+(int64 for integer and boolean labels and for float labels that are all
+whole numbers, double for other numbers, string for text) and
 ``probabilities`` of shape ``[N, k]``, columns in ``classes_`` order.
 """
 
