@@ -179,7 +179,8 @@ def test_read_only_install(tmp_path):
     assert got["mode"] == "none" and got["w"] == filled["w"]
     assert none.stderr.count("RuntimeWarning") == 1
     # naming the directory given, not asking for the variable already set
-    assert f"FASTLR_CACHE_DIR ({empty}) is neither a writable" in none.stderr
+    assert f"FASTLR_CACHE_DIR's kernel directory {empty}{os.sep}" in none.stderr
+    assert "(it is neither writable nor filled by" in none.stderr
 
 
 @pytest.mark.slow
@@ -461,3 +462,20 @@ def test_an_entry_the_cache_cannot_keep_is_said(tmp_path):
     assert second["unsaved"] and len(second["said"]) == 1
     assert "could not keep" in second["said"][0]
     assert "every new process will compile it again" in second["said"][0]
+
+
+def test_something_in_the_place_of_the_kernel_directory_is_named(tmp_path):
+    """FASTLR_CACHE_DIR writable, but a file where its fingerprint directory
+    belongs: the warning said the variable's directory was not writable;
+    it names the file in the way."""
+    from fastlr._kernels import cache
+
+    stray = tmp_path / cache.fingerprint()
+    stray.write_text("not a directory")
+    proc = _run(ROOT, TRAIN, {"FASTLR_CACHE_DIR": str(tmp_path)})
+    got = _result(proc)
+    assert got["mode"] == "none"
+    assert proc.stderr.count("RuntimeWarning") == 1
+    assert (f"FASTLR_CACHE_DIR's kernel directory {stray} cannot be used "
+            "(something that is not a directory is in its place: remove it)"
+            ) in proc.stderr.replace("\n", " ")

@@ -213,8 +213,11 @@ def _select():
         if _populated(path):
             return path, "ro"
     if os.environ.get("FASTLR_CACHE_DIR"):
-        where = (f"FASTLR_CACHE_DIR ({roots[0]}) is neither a writable directory "
-                 "nor one filled by 'python -m fastlr compile'")
+        path = os.path.join(roots[0], fp)
+        why = ("something that is not a directory is in its place: remove it"
+               if os.path.lexists(path) and not os.path.isdir(path) else
+               "it is neither writable nor filled by 'python -m fastlr compile'")
+        where = f"FASTLR_CACHE_DIR's kernel directory {path} cannot be used ({why})"
     else:
         where = (f"fastlr found no writable or pre-filled directory for its "
                  f"compiled kernels (tried {', '.join(roots)}{shared}; set "
@@ -331,7 +334,7 @@ class KernelCacheFile(_IndexDataCacheFile):
     def load(self, key):
         data = self._read(key)
         if data is None and MODE == "ro":
-            _warn_read_only_miss(self._index_name)
+            _warn_read_only_miss(self._index_name, self._index_path)
         if data is None and MODE == "rw" and self._held is None:
             # compile it under the signature's lock; another process may be
             # compiling it right now: wait for it, then look again. The lock
@@ -389,14 +392,22 @@ def _warn_unsaved(index_name, exc):
             "compile it again", RuntimeWarning, stacklevel=2)
 
 
-def _warn_read_only_miss(index_name):
+def _warn_read_only_miss(index_name, index_path):
     """Say, once per process, that the read-only cache lacks a kernel the
-    process needs, which it compiles in memory (again in every process)."""
+    process needs (or cannot be read), which it compiles in memory (again
+    in every process)."""
     global _ro_miss_told
     if _ro_miss_told:
         return
     _ro_miss_told = True
     kernel = index_name.rsplit("-", 1)[0]
+    if os.path.exists(index_path) and not os.access(index_path, os.R_OK):
+        warnings.warn(
+            f"fastlr's kernel cache {DIRECTORY} is read-only and this user may "
+            f"not read {index_path}: compiling {kernel} in memory, as every new "
+            "process will (let this user read the cache's files)",
+            RuntimeWarning, stacklevel=2)
+        return
     warnings.warn(
         f"fastlr's kernel cache {DIRECTORY} is read-only and lacks {kernel} for "
         "these argument types: compiling it in memory, as every new process "
