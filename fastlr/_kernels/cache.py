@@ -6,7 +6,8 @@ defines it: a kernel that calls a kernel of another file keeps the old
 callee compiled in after that file changes. The guard closes that hole by
 giving every version of the kernel package a directory of its own: its
 name is a fingerprint of every kernel source file together with the fastlr,
-numba, llvmlite, NumPy and Python versions. Changed code means a new
+numba, llvmlite, NumPy and Python versions and numba's settings that
+change compiled code (CODE_SETTINGS). Changed code means a new
 fingerprint, hence an empty directory, hence a fresh compilation; nothing
 is ever "discarded" under a running process, and two installs of the same
 code share their compilations.
