@@ -371,7 +371,7 @@ def test_pruning_keeps_directories_in_recent_use(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="a system without uids")
-@pytest.mark.parametrize("how", ["fresh", "open", "link", "other_user"])
+@pytest.mark.parametrize("how", ["fresh", "earlier", "open", "link", "other_user"])
 def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
                                                                   monkeypatch, how):
     """The last fallback, <tempdir>/fastlr-<uid>, lives in a directory every
@@ -390,7 +390,10 @@ def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
     monkeypatch.delenv("FASTLR_CACHE_DIR", raising=False)
     monkeypatch.setattr(cache, "_roots", lambda: [cache._temp_root()])
     root = Path(cache._temp_root())
-    if how == "open":
+    if how == "earlier":   # as the previous version made it: closed to others
+        root.mkdir()
+        root.chmod(0o755)
+    elif how == "open":
         root.mkdir(mode=0o700)
         root.chmod(0o777)
     elif how == "link":
@@ -405,7 +408,7 @@ def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         directory, mode = cache._select()
-    if how == "fresh":
+    if how in ("fresh", "earlier"):
         assert (directory, mode) == (str(root / cache.fingerprint()), "rw")
         assert root.stat().st_mode & 0o777 == 0o700
         assert not caught

@@ -137,7 +137,8 @@ def _temp_root():
 
 
 def _private(root):
-    """Make ``root`` (mode 0o700) unless it exists; True if it is then a
+    """Make ``root`` (mode 0o700) unless it exists, and close one of this
+    user's (earlier versions made it 0o755); True if it is then a
     directory, not a link, owned by this user and closed to group and
     others (where the OS has no uids, the temporary directory is the
     user's own)."""
@@ -147,6 +148,15 @@ def _private(root):
         os.mkdir(root, 0o700)
     try:
         st = os.lstat(root)
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() \
+                and st.st_mode & 0o077:
+            # (its files were written by this user; another user who could
+            # write into it could already have replaced them: a 0o755
+            # directory cannot be written by them, a 0o777 one is refused)
+            if st.st_mode & 0o022:
+                return False
+            os.chmod(root, 0o700)
+            st = os.lstat(root)
     except OSError:
         return False
     return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
