@@ -598,10 +598,12 @@ def check_same_length(a, b, name_a, name_b):
 #: (peak resident memory over the start, a 200-row CSR matrix of 3M columns,
 #: binary, 3 epochs): ``fastlr.train`` 85, ``LogisticRegression.fit`` 169,
 #: ``fit`` then ``fastlr.save`` (the command line's ``train``) 298. A model
-#: of k > 2 classes holds k rows of weights: k times as much (10 classes on
-#: 2M columns: ``train_multinomial`` 288, ``fit`` 1,489 bytes a column).
-TRAIN_BYTES_PER_COLUMN = 80
-FIT_BYTES_PER_COLUMN = 170
+#: of k > 2 classes holds k rows of weights, each costing about a
+#: ``*_PER_CLASS`` more (10 classes on 2M columns: ``train_multinomial``
+#: 288, ``fit`` 1,489 bytes a column; README's rule for the command line,
+#: 300 a feature and class).
+TRAIN_BYTES_PER_COLUMN, TRAIN_BYTES_PER_CLASS = 80, 30
+FIT_BYTES_PER_COLUMN, FIT_BYTES_PER_CLASS = 170, 150
 FIT_SAVE_BYTES_PER_COLUMN = 300
 
 
@@ -642,15 +644,18 @@ def _cgroup_room():
     return None
 
 
-def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN, classes=2):
+def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN, classes=2,
+                per_class=None):
     """Refuse, before any per-column array is allocated, a model of ``n``
-    columns (and ``classes`` classes: a row of weights each beyond two)
-    whose training would need more memory than is available: a sparse X (a
-    CSR matrix, an svmlight file) of a few entries can declare any width,
-    and the operating system kills a process that outgrows memory instead
-    of raising ``MemoryError``."""
+    columns whose training would need more memory than is available:
+    ``per_column`` bytes a column, and ``per_class`` (default
+    ``per_column``) more for each row of weights beyond the first (k rows
+    for ``classes`` k > 2). A sparse X (a CSR matrix, an svmlight file) of a
+    few entries can declare any width, and the operating system kills a
+    process that outgrows memory instead of raising ``MemoryError``."""
     rows = classes if classes > 2 else 1
-    check_memory(n * per_column * rows,
+    per_class = per_column if per_class is None else per_class
+    check_memory(n * (per_column + (rows - 1) * per_class),
                  f"{name} has {n:,} columns (a sparse matrix's width, an svmlight "
                  "file's largest feature index): training a model that wide"
                  + (f" for {classes} classes" if rows > 1 else ""))

@@ -29,6 +29,7 @@ from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, check_solver
 from ._state import ModelStack, ModelState
 from ._train import finish_stack, path_stages, train_state
 from ._validation import (
+    TRAIN_BYTES_PER_CLASS,
     _as_numeric_array,
     check_class_labels,
     check_folds,
@@ -263,7 +264,8 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
     if softmax_model:
         classes, codes = check_class_labels(y, data.m)
         if data.sparse:   # (as_data checked the width of one row of weights)
-            check_width(data.n, "X", classes=classes.shape[0])
+            check_width(data.n, "X", classes=classes.shape[0],
+                        per_class=TRAIN_BYTES_PER_CLASS)
     else:
         classes = None
         codes = check_labels01(y, "y", m=data.m, require_both=True, dtype=np.int64)

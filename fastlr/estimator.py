@@ -28,6 +28,7 @@ from ._solver import check_solver
 from ._state import ModelState
 from ._train import train_state
 from ._validation import (
+    FIT_BYTES_PER_CLASS,
     FIT_BYTES_PER_COLUMN,
     check_classes,
     check_positive_int,
@@ -479,7 +480,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         sw = check_sample_weight(sample_weight, data.m)
         refuse_one_class(classes)
         if data.sparse:   # (as_data checked the width of train's needs)
-            check_width(data.n, "X", FIT_BYTES_PER_COLUMN, len(classes))
+            check_width(data.n, "X", FIT_BYTES_PER_COLUMN, len(classes),
+                        FIT_BYTES_PER_CLASS)
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
         rng = make_rng(self.random_state)
