@@ -132,8 +132,10 @@ class TableInPlace:
                          set(self.features)]
         self.data = _Columns(check_X(table, finite=False), len(self.features))
         try:
-            # (the finiteness check, with each column's largest |x|)
-            amax = self.data.moments(name).amax
+            # the finiteness check, with each column's largest |x|; kept for
+            # the first pass's statistics (one read of the table for both)
+            self.data._moments = self.data.moments(name)
+            amax = self.data._moments.amax
         except ValueError:
             where = first_nonfinite(table, self.features)
             if where is None:
