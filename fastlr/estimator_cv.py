@@ -327,7 +327,15 @@ n_rows, n_features + fit_intercept)
         if isinstance(a, numbers.Integral):
             lo, hi = ALPHA_RANGE
             Cs = np.logspace(np.log10(lo), np.log10(hi), int(a))
-            return 1.0 / (Cs * n_samples)
+            with np.errstate(over="ignore", divide="ignore"):
+                grid = 1.0 / (Cs * n_samples)
+            if not ((grid > np.finfo(np.float64).tiny) & np.isfinite(grid)).all():
+                raise ValueError(
+                    f"alphas={a}: the grid 1 / (C * {n_samples:.3g}), the rows' "
+                    "total weight, leaves float64's normal range; scale "
+                    "sample_weight (or class_weight) toward 1, or pass a list "
+                    "of alphas")
+            return grid
         return check_grid(a, "alphas")
 
     def _l1_grid(self):

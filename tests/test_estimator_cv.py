@@ -727,3 +727,17 @@ def test_the_int_grid_follows_the_total_weight():
     total = np.where(y == 0, 3.0, 1.0).sum()
     np.testing.assert_allclose(c.alphas_, 1.0 / (np.logspace(-4, 4, 6) * total),
                                rtol=1e-15)
+
+
+@pytest.mark.parametrize("weight", [1e-307, 1e305 / 40])
+def test_an_int_grid_beyond_float64_is_refused(weight):
+    """Weights whose total float64 holds can still put 1 / (C * total)
+    beyond it: the grid held infinite or zero alphas (a DivergedError that
+    blamed the features, or alpha 0 chosen). Refused, naming alphas and the
+    weights."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = (X[:, 0] + rng.logistic(size=40) > 0).astype(int)
+    with pytest.raises(ValueError, match=r"^alphas=3: the grid .* leaves float64's "
+                       "normal range; scale sample_weight"):
+        LogisticRegressionCV(alphas=3, cv=3).fit(X, y, sample_weight=np.full(40, weight))
