@@ -906,25 +906,27 @@ def check_rows(rows, m, name="rows"):
     return np.where(mask, 0, 1).astype(np.int8)
 
 
-def check_weighted_rows(sw, row_fold, fold_ids, name, part="fold", heldout=True):
+def check_weighted_rows(sw, row_fold, fold_ids, name, part="fold", heldout=True,
+                        weights="sample_weight"):
     """Refuse a model whose training rows (``row_fold != f`` for ``f`` of
     ``fold_ids``), or, with ``heldout``, whose held-out rows (``row_fold ==
     f``) all have weight zero in ``sw`` ((m,), or empty: all ones): its
     standardization and mean loss would be 0 / 0 (NaN weights, or an
     overflow error that blames the features). ``name`` is the argument the
-    error names, ``part`` what it calls a fold."""
+    error names, ``part`` what it calls a fold, ``weights`` what ``sw``
+    is."""
     if row_fold is None or sw.shape[0] == 0:
         return
     for f in fold_ids:
         if not (sw[row_fold != f] > 0).any():
             raise ValueError(f"{name}: every row that {part} {f}'s models train on "
-                             "has sample_weight zero; training needs a positive "
+                             f"has {weights} zero; training needs a positive "
                              "weight" if heldout else
-                             f"{name}: every row it selects has sample_weight zero; "
+                             f"{name}: every row it selects has {weights} zero; "
                              "training needs a positive weight")
         if heldout and not (sw[row_fold == f] > 0).any():
             raise ValueError(f"{name}: every row that {part} {f} holds out has "
-                             "sample_weight zero, so its held-out loss is 0 / 0")
+                             f"{weights} zero, so its held-out loss is 0 / 0")
 
 
 def check_grid(values, name, upper=None):

@@ -501,7 +501,9 @@ n_rows, n_features + fit_intercept)
                      f"{data.n:,} weights")
         sw_fit = model._class_weights(codes, classes, sw, fitting=True)
         alphas = self._alpha_grid(sw_fit.sum() if sw_fit.shape[0] else data.m)
-        check_weighted_rows(sw_fit, row_fold, fold_ids, "cv", part="split")
+        check_weighted_rows(sw_fit, row_fold, fold_ids, "cv", part="split",
+                            weights="sample_weight" if self.class_weight is None
+                            else "sample_weight times class_weight")
         # the cross-validation models are the kind of model the refit is
         solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
         # the solver follows each fold's path an alpha (and l1_ratio) at a

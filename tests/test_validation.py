@@ -646,9 +646,17 @@ def test_rows_of_zero_total_weight_are_refused(how, solver):
         cv = [(np.flatnonzero(folds != f), np.flatnonzero(folds == f)) for f in (0, 1)]
         est = fastlr.LogisticRegressionCV(cv=cv, solver=solver)
         call = lambda: est.fit(X, y, sample_weight=sw)   # noqa: E731
-        match = "^cv: every row that split 1's models train on"
+        match = "^cv: every row that split 1's models train on has sample_weight zero"
     with pytest.raises(ValueError, match=match):
         call()
+    if how == "cv":   # zero by the class weights: they are named too
+        tests = [np.flatnonzero(y == c)[:10] for c in (0, 1)]   # one class each
+        by_class = [(np.setdiff1d(np.arange(60), t), t) for t in tests]
+        est = fastlr.LogisticRegressionCV(cv=by_class, solver=solver,
+                                          class_weight={0: 0.0, 1: 1.0})
+        with pytest.raises(ValueError, match="holds out has sample_weight times "
+                           "class_weight zero"):
+            est.fit(X, y)
 
 
 @pytest.mark.parametrize("how", [
