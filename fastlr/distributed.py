@@ -93,6 +93,7 @@ from ._validation import (
     check_dtype_kind,
     check_label_pair,
     check_standardize,
+    check_weight_total,
     float_dtype_of,
     is_dask,
     is_sparse,
@@ -192,7 +193,11 @@ def _prepare_block(Xb, yb, swb, index, row0, classes, class_weight, holdout):
                              f"({_where(index, row0, m)})")
     if class_weight is not None:
         row = class_weight[codes]   # codes index classes (0/1 for two)
-        sw = row if sw.shape[0] == 0 else sw * row
+        with np.errstate(over="ignore"):
+            sw = row if sw.shape[0] == 0 else sw * row
+        if not np.isfinite(sw).all():
+            raise ValueError(f"sample_weight times class_weight is beyond float64 "
+                             f"({_where(index, row0, m)}); scale the weights down")
     row_fold = held = None
     if holdout is not None:
         fraction, seed = holdout
@@ -634,10 +639,14 @@ def _column_moments(blocks, n, weighted):
     s1 = np.zeros(n)
     s2 = np.zeros(n)
     total = 0.0
-    for a, b, t in blocks.map(_block_sums, inv, shift, weighted):
-        s1 += a
-        s2 += b
-        total += t
+    with np.errstate(over="ignore", invalid="ignore"):
+        for a, b, t in blocks.map(_block_sums, inv, shift, weighted):
+            s1 += a
+            s2 += b
+            total += t
+    if total > 0.0:   # (0: refused by the caller, naming the weights)
+        # the in-memory fit's check of the weights' total
+        check_weight_total(np.array([total]), "sample_weight (times class_weight)")
     colmean, colscale = finish(total, s, inv, shift, s1, s2)
     mom = None
     if total > 0:
@@ -984,12 +993,13 @@ def decision_function(est, X, link="logits"):
     the class probabilities, (m, 2) or (m, k), or (``"log_proba"``, two
     classes) their logarithms, in the same pass over each block."""
     header = _header(X)
-    X = _check_X(X, est.n_features_in_)
+    X = _check_X(X, getattr(est, "n_features_in_", None))
     _check_names(est, header, reset=False)
-    W = np.asarray(est.coef_, dtype=np.float64)
-    B = np.asarray(est.intercept_, dtype=np.float64)
+    coef, intercept = est._checked_model(X.shape[1])
+    W = coef.astype(np.float64)
+    B = intercept.astype(np.float64)
     # as in memory: the dtype of X @ coef_.T
-    dtype = np.result_type(X.dtype, est.coef_.dtype)
+    dtype = np.result_type(X.dtype, coef.dtype)
     if W.shape[0] == 1 and link == "logits":
         return X.map_blocks(_block_decision, W, B, dtype, True, drop_axis=1,
                             dtype=dtype, meta=np.empty((0,), dtype=dtype))
@@ -1000,7 +1010,7 @@ def decision_function(est, X, link="logits"):
 
 
 def predict_proba(est, X):
-    return decision_function(est, X, "proba" if est.coef_.shape[0] == 1 else "softmax")
+    return decision_function(est, X, "proba" if len(est.classes_) == 2 else "softmax")
 
 
 def _labels_of(z, classes):

@@ -791,20 +791,26 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         X = numeric_input(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
                           reset=False, accept_sparse="csr", ensure_all_finite=False)
-        k = len(self.classes_)
-        rows = k if k > 2 else 1
-        coef, intercept = np.asarray(self.coef_), np.ravel(self.intercept_)
-        # (a model set by hand: named errors, not NumPy's reshape message)
-        if coef.shape != (rows, X.shape[1]):
-            raise ValueError(f"coef_ has shape {coef.shape}; predicting {k} classes "
-                             f"of X with {X.shape[1]} features needs ({rows}, "
-                             f"{X.shape[1]})")
-        if intercept.shape != (rows,):
-            raise ValueError(f"intercept_ has shape {intercept.shape}; predicting "
-                             f"{k} classes needs ({rows},)")
+        coef, intercept = self._checked_model(X.shape[1])
         data = _data(X, check=False)
         # in the dtype of X @ coef_.T (float32 X, float64 model: float64)
         return data.decision(coef, intercept, link=link, dtype=coef.dtype)
+
+    def _checked_model(self, n):
+        """``(coef_, intercept_)`` as arrays, refused naming them unless of
+        the shapes fit gives for X of ``n`` features (a model set by hand:
+        NumPy's reshape message named neither, and on Dask a wrong width
+        went through)."""
+        k = len(self.classes_)
+        rows = k if k > 2 else 1
+        coef, intercept = np.asarray(self.coef_), np.ravel(self.intercept_)
+        if coef.shape != (rows, n):
+            raise ValueError(f"coef_ has shape {coef.shape}; predicting {k} classes "
+                             f"of X with {n} features needs ({rows}, {n})")
+        if intercept.shape != (rows,):
+            raise ValueError(f"intercept_ has shape {intercept.shape}; predicting "
+                             f"{k} classes needs ({rows},)")
+        return coef, intercept
 
     def predict_proba(self, X):
         """Class probabilities, shape (m, k), columns in ``classes_`` order

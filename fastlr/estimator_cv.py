@@ -641,6 +641,7 @@ n_rows, n_features + fit_intercept)
 
     decision_function = LogisticRegression.decision_function
     _decision = LogisticRegression._decision
+    _checked_model = LogisticRegression._checked_model
     predict_proba = LogisticRegression.predict_proba
     predict_log_proba = LogisticRegression.predict_log_proba
     predict = LogisticRegression.predict

@@ -970,3 +970,36 @@ def test_a_loaded_model_continues_on_many_blocks_as_the_saved_one(tmp_path):
             got = fastlr.load(tmp_path / "m.npz").partial_fit(Xd, yd)
             np.testing.assert_array_equal(got.coef_, want.coef_)
             np.testing.assert_array_equal(got.intercept_, want.intercept_)
+
+
+@pytest.mark.parametrize("cw, sw, match", [
+    ({"ab": 1e10}, 1e300, r"^sample_weight times class_weight is beyond float64"),
+    ({"ab": 1e-160, "cd": 1e-160}, 1e-160,
+     r"^sample_weight \(times class_weight\) sums to .*, below float64's normal"),
+    (None, 1e307, r"^sample_weight \(times class_weight\) sums to more than float64"),
+])
+def test_weights_float64_cannot_hold_are_refused_on_dask(client, cw, sw, match):
+    """As in memory: class weights times sample weights beyond float64, or
+    a total outside its normal range, are refused naming them (the fit
+    ended in a DivergedError that blamed lr and the features)."""
+    X, y = make_data(1)
+    m = X.shape[0]
+    with pytest.raises(ValueError, match=match):
+        LogisticRegression(**SGD, class_weight=cw).fit(
+            to_dask(X, m // 2), to_dask(y, m // 2),
+            sample_weight=to_dask(np.full(m, sw), m // 2))
+
+
+def test_a_model_set_by_hand_of_the_wrong_shape_is_named_on_dask():
+    """As in memory: coef_ or intercept_ set by hand in another shape than
+    fit's is refused naming them (a coef_ of the wrong width predicted on
+    a dask X without a word)."""
+    X, y = make_data(2)
+    clf = LogisticRegression(**SGD).fit(X, y)
+    Xd = to_dask(X, 400)
+    clf.coef_ = np.ones((1, X.shape[1] - 1))
+    with pytest.raises(ValueError, match=r"^coef_ has shape \(1, 5\); .* needs \(1, 6\)"):
+        clf.predict_proba(Xd)
+    clf.coef_, clf.intercept_ = np.ones((1, X.shape[1])), np.zeros(2)
+    with pytest.raises(ValueError, match=r"^intercept_ has shape \(2,\)"):
+        clf.decision_function(Xd)
