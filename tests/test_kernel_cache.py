@@ -371,13 +371,16 @@ def test_pruning_keeps_directories_in_recent_use(tmp_path):
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="a system without uids")
-@pytest.mark.parametrize("how", ["fresh", "earlier", "open", "link", "other_user"])
+@pytest.mark.parametrize("how", ["fresh", "earlier", "open", "link", "other_user",
+                                 "planted"])
 def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
                                                                   monkeypatch, how):
     """The last fallback, <tempdir>/fastlr-<uid>, lives in a directory every
     user may write: made 0o700, it is used while it is this user's own
-    directory closed to others. A fastlr-<uid> made first by someone else
-    (or open to others, or a link) is never read: numba's index files are
+    directory, closed to others (one of this user's that was open, as
+    earlier versions made it, is closed) and holding nothing of another
+    user's. A fastlr-<uid> made first by someone else, a link, or one
+    holding another user's files is never read: numba's index files are
     pickles, and loading another user's ran their code in this process."""
     import warnings
 
@@ -390,11 +393,20 @@ def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
     monkeypatch.delenv("FASTLR_CACHE_DIR", raising=False)
     monkeypatch.setattr(cache, "_roots", lambda: [cache._temp_root()])
     root = Path(cache._temp_root())
-    if how == "earlier":   # as the previous version made it: closed to others
+    if how == "earlier":   # as the previous version made it (umask 022)
         root.mkdir()
         root.chmod(0o755)
-    elif how == "open":
-        root.mkdir(mode=0o700)
+    elif how == "open":      # (umask 002, or by hand), holding this user's files
+        (root / "0123").mkdir(parents=True)
+        (root / "0123" / "k.nbi").write_bytes(b"")
+        root.chmod(0o777)
+    elif how == "planted":   # another user's file in this user's open directory
+        if os.getuid() != 0:
+            pytest.skip("making a file of another user needs root")
+        (root / cache.fingerprint()).mkdir(parents=True)
+        planted = root / cache.fingerprint() / "k.nbi"
+        planted.write_bytes(b"")
+        os.chown(planted, 65534, 65534)
         root.chmod(0o777)
     elif how == "link":
         mine = tmp_path / "elsewhere"
@@ -408,7 +420,7 @@ def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         directory, mode = cache._select()
-    if how in ("fresh", "earlier"):
+    if how in ("fresh", "earlier", "open"):
         assert (directory, mode) == (str(root / cache.fingerprint()), "rw")
         assert root.stat().st_mode & 0o777 == 0o700
         assert not caught
@@ -417,7 +429,8 @@ def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
         assert "no writable or pre-filled directory" in str(caught[0].message)
         assert f"{root} is not a directory of this user closed to others" in str(
             caught[0].message)
-        assert not any(p.name.endswith(".nbi") for p in root.rglob("*"))
+        if how != "planted":
+            assert not any(p.name.endswith(".nbi") for p in root.rglob("*"))
 
 
 def test_numba_settings_that_change_the_code_have_their_own_cache():

@@ -22,9 +22,10 @@ Where the directory lives (the first that works; :func:`info` tells):
 3. the user's cache directory (``~/.cache/fastlr/<fingerprint>`` on Linux);
 4. ``<tempdir>/fastlr-<uid>/<fingerprint>``, only while ``fastlr-<uid>``
    is private: a directory (not a link) of this user that no one else may
-   enter (it is made so). The temporary directory is shared, and numba's
-   index files are pickles: a ``fastlr-<uid>`` another user made first
-   would hand this process their code.
+   enter (it is made so) and that holds nothing of another user's. The
+   temporary directory is shared, and numba's index files are pickles: a
+   ``fastlr-<uid>`` another user made first, or filled, would hand this
+   process their code.
 
 A location is used read-write when it is writable, and read-only when it is
 not but already holds compiled kernels (filled by ``python -m fastlr
@@ -137,30 +138,37 @@ def _temp_root():
 
 
 def _private(root):
-    """Make ``root`` (mode 0o700) unless it exists, and close one of this
-    user's (earlier versions made it 0o755); True if it is then a
-    directory, not a link, owned by this user and closed to group and
-    others (where the OS has no uids, the temporary directory is the
-    user's own)."""
+    """Make ``root`` (mode 0o700) unless it exists; True if it is then a
+    directory, not a link, of this user, closed to everyone else, holding
+    nothing of another user's (where the OS has no uids, the temporary
+    directory is the user's own).
+
+    One of this user's that others may enter (earlier versions made it
+    0o755, or 0o775 under umask 002) is closed first; whatever another user
+    could have put into it while it was open is then found by its owner."""
     if not hasattr(os, "getuid"):
         return True
+    uid = os.getuid()
     with contextlib.suppress(OSError):
         os.mkdir(root, 0o700)
     try:
         st = os.lstat(root)
-        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() \
-                and st.st_mode & 0o077:
-            # (its files were written by this user; another user who could
-            # write into it could already have replaced them: a 0o755
-            # directory cannot be written by them, a 0o777 one is refused)
-            if st.st_mode & 0o022:
-                return False
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+            return False
+        if st.st_mode & 0o077:
             os.chmod(root, 0o700)
-            st = os.lstat(root)
+        return all(_owned(os.path.join(root, name), uid) for name in os.listdir(root))
     except OSError:
         return False
-    return (stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid()
-            and not st.st_mode & 0o077)
+
+
+def _owned(path, uid):
+    """Whether ``path`` and, for a directory, its entries belong to ``uid``."""
+    st = os.lstat(path)
+    if st.st_uid != uid:
+        return False
+    return not stat.S_ISDIR(st.st_mode) or all(
+        os.lstat(os.path.join(path, name)).st_uid == uid for name in os.listdir(path))
 
 
 def _writable(path):
@@ -214,7 +222,8 @@ def _select():
                 and not _private(root):
             # another user's, open to others, or a link: never read
             shared = (f" ({root} is not a directory of this user closed to "
-                      "others, so it is not read)")
+                      "others and holding only this user's files, so it is not "
+                      "read)")
             continue
         path = os.path.join(root, fp)
         if _writable(path):
