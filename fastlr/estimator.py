@@ -557,12 +557,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             shown = state.coef(coef.dtype)
             if np.array_equal(coef, shown[0]) and np.array_equal(intercept, shown[1]):
                 return state
-        if coef.ndim != 2 or coef.shape[0] != rows:
-            raise ValueError(f"coef_ has shape {coef.shape}; continued training "
-                             f"for {k} classes needs ({rows}, n_features)")
-        if intercept.shape != (rows,):
-            raise ValueError(f"intercept_ has shape {intercept.shape}; continued "
-                             f"training for {k} classes needs ({rows},)")
+        coef, intercept = self._checked_model(doing="continued training for",
+                                              intercept=intercept)
         if coef.dtype.kind not in "fiu" or intercept.dtype.kind not in "fiu":
             raise ValueError("coef_ and intercept_ must be real numbers")
         if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
@@ -796,19 +792,23 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # in the dtype of X @ coef_.T (float32 X, float64 model: float64)
         return data.decision(coef, intercept, link=link, dtype=coef.dtype)
 
-    def _checked_model(self, n):
-        """``(coef_, intercept_)`` as arrays, refused naming them unless of
-        the shapes fit gives for X of ``n`` features (a model set by hand:
-        NumPy's reshape message named neither, and on Dask a wrong width
+    def _checked_model(self, n=None, doing="predicting", intercept=None):
+        """``(coef_, intercept_)`` as arrays (``intercept`` in place of
+        ``intercept_`` when given), refused naming them unless of the shapes
+        fit gives for X of ``n`` features (any number when None) and its
+        classes, ``doing`` saying what needs them: a model set by hand
+        (NumPy's reshape message named neither, and on Dask a wrong width
         went through)."""
         k = len(self.classes_)
         rows = k if k > 2 else 1
-        coef, intercept = np.asarray(self.coef_), np.ravel(self.intercept_)
-        if coef.shape != (rows, n):
-            raise ValueError(f"coef_ has shape {coef.shape}; predicting {k} classes "
-                             f"of X with {n} features needs ({rows}, {n})")
+        coef = np.asarray(self.coef_)
+        intercept = np.ravel(self.intercept_ if intercept is None else intercept)
+        if coef.ndim != 2 or coef.shape[0] != rows or n not in (None, coef.shape[1]):
+            of = "" if n is None else f" of X with {n} features"
+            raise ValueError(f"coef_ has shape {coef.shape}; {doing} {k} classes{of} "
+                             f"needs ({rows}, {'n_features' if n is None else n})")
         if intercept.shape != (rows,):
-            raise ValueError(f"intercept_ has shape {intercept.shape}; predicting "
+            raise ValueError(f"intercept_ has shape {intercept.shape}; {doing} "
                              f"{k} classes needs ({rows},)")
         return coef, intercept
 
