@@ -24,15 +24,14 @@ the same ``F`` multiplied by ``C sum_i sw_i`` when ``alpha = 1 / (C sum_i
 sw_i)``, hence the same minimizer on the same features.
 """
 
-import contextlib
 import functools
 import math
-import threading
 from typing import NamedTuple
 
 import numpy as np
 
 from . import _lbfgs
+from ._process import Held
 from ._validation import check_real
 
 #: The solvers of :func:`fastlr.train`, :func:`fastlr.train_multinomial`,
@@ -330,28 +329,13 @@ def worse_than_zero(loss_mean, W, penalty, alpha, l1_ratio):
 ZERO_TIE = 1e-12
 
 
-#: Fits inside :func:`one_blas_thread` now, and the limits they replaced:
-#: the limit is process-wide, so the first fit in sets it and the last out
+#: BLAS on one thread while any fit is inside (see :func:`finish`): the
+#: limit is process-wide, so the first fit in sets it and the last out
 #: restores it (two fits in two Python threads each restoring what the
 #: other had set left BLAS on one thread for the rest of the process).
-_BLAS = {"lock": threading.Lock(), "inside": 0, "limiter": None}
-
-
-@contextlib.contextmanager
-def one_blas_thread():
-    """BLAS on one thread while any fit is inside (see :func:`finish`)."""
-    with _BLAS["lock"]:
-        if _BLAS["inside"] == 0:
-            _BLAS["limiter"] = _blas_controller().limit(limits=1, user_api="blas")
-        _BLAS["inside"] += 1
-    try:
-        yield
-    finally:
-        with _BLAS["lock"]:
-            _BLAS["inside"] -= 1
-            if _BLAS["inside"] == 0:
-                _BLAS["limiter"].restore_original_limits()
-                _BLAS["limiter"] = None
+_ONE_BLAS_THREAD = Held(
+    lambda: _blas_controller().limit(limits=1, user_api="blas"),
+    lambda limiter: limiter.restore_original_limits())
 
 
 @functools.cache
@@ -519,7 +503,7 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     # with 10,000 weights took 20 s instead of 0.07 s.
     # features beyond the float64 range overflow the objective: the caller
     # refuses a non-finite result (errstate keeps the overflow quiet here)
-    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+    with _ONE_BLAS_THREAD.held(), np.errstate(over="ignore", invalid="ignore"):
         if stack:
             size = 16 * K * x0s[0].shape[0]   # bytes of one pair of every run
             runs = _lbfgs.minimize_many(

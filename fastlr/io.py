@@ -39,7 +39,6 @@ import math
 import operator
 import os
 import re
-import threading
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ import numpy as np
 
 from . import _npy
 from ._files import check_regular, open_regular
+from ._process import Held
 from ._validation import float_dtype_of
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
@@ -1242,25 +1242,14 @@ def _open_text(path):
 #: (131,072 characters unless changed), a setting of the whole process. A
 #: free-text column may be longer, so it is raised while fastlr's readers are
 #: open and put back when the last one closes.
-_FIELD_LIMIT = {"lock": threading.Lock(), "readers": 0, "saved": None}
+_FIELD_LIMIT = Held(lambda: csv.field_size_limit(2**31 - 1), csv.field_size_limit)
 
 
 @contextlib.contextmanager
 def _csv_rows(path, delimiter):
     """``csv.reader`` over the text file ``path``, fields of any length."""
-    state = _FIELD_LIMIT
-    with state["lock"]:
-        if state["readers"] == 0:
-            state["saved"] = csv.field_size_limit(2**31 - 1)
-        state["readers"] += 1
-    try:
-        with _open_text(path) as f:
-            yield csv.reader(f, delimiter=delimiter)
-    finally:
-        with state["lock"]:
-            state["readers"] -= 1
-            if state["readers"] == 0:
-                csv.field_size_limit(state["saved"])
+    with _FIELD_LIMIT.held(), _open_text(path) as f:
+        yield csv.reader(f, delimiter=delimiter)
 
 
 def _read_header(path, delimiter):

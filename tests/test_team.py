@@ -366,6 +366,58 @@ def test_fork_while_another_thread_loads_a_kernel():
     assert out.stdout.strip() == "exit 0"
 
 
+@pytest.mark.parametrize("setting", ["_solver._ONE_BLAS_THREAD", "io._FIELD_LIMIT"])
+def test_fork_while_another_thread_holds_a_process_setting(setting):
+    """A child forked while another thread was inside a solver fit (BLAS
+    held on one thread) or a CSV read (the csv field limit raised) inherited
+    the count of a fit it does not have, or the lock held: it never put the
+    setting back, or waited forever at its first solver fit (the probe: 12
+    children of 200 hung). The fork waits for the lock; the child starts
+    with the setting put back and fits and reads as usual."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    module, name = setting.split(".")
+    out = _run_python(f"""
+        import csv, os, threading, time
+        import numpy as np, fastlr
+        from fastlr import {module}
+        from fastlr._solver import _blas_controller
+        setting = {module}.{name}
+        blas = lambda: sorted(i["num_threads"] for i in _blas_controller().info()
+                              if i["user_api"] == "blas")
+        before = (blas(), csv.field_size_limit())
+        inside, leave = threading.Event(), threading.Event()
+
+        def hold():
+            with setting.held():
+                inside.set()
+                leave.wait()
+
+        threading.Thread(target=hold).start()
+        inside.wait()
+        pid = os.fork()
+        if pid == 0:
+            restored = setting.inside == 0 and (blas(), csv.field_size_limit()) == before
+            X = np.random.default_rng(0).normal(size=(200, 3))
+            r = fastlr.train(X, (X[:, 0] > 0).astype(int), solver="lbfgs")
+            os._exit(0 if restored and np.isfinite(r.w).all() else 1)
+        leave.set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                print("exit", os.waitstatus_to_exitcode(status))
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            print("hung")
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "exit 0"
+
+
 def test_grid_search_with_the_multiprocessing_backend():
     """GridSearchCV(n_jobs=2) with joblib's fork-based multiprocessing
     backend, after a threaded prediction in the parent, finishes."""
