@@ -447,7 +447,8 @@ def _model_args(p, what):
                    help=f"{what} by position instead of by name: the model's "
                    "features are the file's columns in order (after --target, "
                    "--drop and --id); by default a CSV whose header has none of "
-                   "the model's feature names is refused")
+                   "the model's feature names is refused, as is any CSV for a "
+                   "model without feature names (fitted on an array)")
 
 
 def _add_demo(sub, common):
@@ -1090,6 +1091,16 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
                 f"is a feature of the model ({_fmt_labels(names, 10)}); to take "
                 f"the columns in order as the model's features, pass "
                 f"--by-position")
+        if model is not None and names is None and \
+                getattr(args, "by_position", None) is False:
+            # predict and evaluate (scikit-learn warns here; a CSV in
+            # another column order was predicted from the wrong features
+            # without a word)
+            raise CLIError(
+                f"{args.data}: the model has no feature names (it was fitted "
+                f"on an array, not on a CSV or a DataFrame), so the CSV's "
+                f"columns cannot be matched to its features by name; to take "
+                f"them in order as the model's features, pass --by-position")
     elif fmt == "npy":
         drop = [int(c) if _is_index(c) else c for c in drop]
         if id_col is not None and _is_index(id_col):

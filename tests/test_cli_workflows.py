@@ -209,6 +209,25 @@ def test_a_renamed_header_is_refused_unless_by_position(iris, tmp_path):
     assert res.returncode == 0, res.stderr
 
 
+def test_a_model_without_feature_names_takes_a_csv_only_by_position(iris, tmp_path):
+    """A model fitted on an array has no feature names: a CSV's columns
+    cannot be matched to its features by name, and were taken in order
+    without a word (a CSV in another column order predicted from the wrong
+    features; scikit-learn warns). Refused unless --by-position."""
+    model = tmp_path / "array.npz"
+    clf = fastlr.LogisticRegression(random_state=0).fit(iris["X"], iris["labels"])
+    fastlr.save(clf, model)
+    for command in ("predict", "evaluate"):
+        clean_error(fastlr_cmd(command, "--model", model, iris["csv"], "--target",
+                               "species", "--drop", "note", "--id", "plant"),
+                    "iris.csv", "the model has no feature names", "--by-position")
+    res = fastlr_cmd("predict", "--model", model, iris["csv"], "--target", "species",
+                     "--drop", "note", "--id", "plant", "--by-position")
+    assert res.returncode == 0, res.stderr
+    assert [r.split(",")[1] for r in res.stdout.splitlines()[1:]] == \
+        clf.predict(iris["X"]).tolist()
+
+
 def in_process(capsys, *argv):
     """``fastlr ARGV`` through cli.main (faster than a new process)."""
     from types import SimpleNamespace
