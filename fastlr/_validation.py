@@ -271,10 +271,16 @@ def is_sparse(X):
     """Whether X is a scipy.sparse matrix or array.
 
     Asks scipy only if it is already imported: an object cannot be a scipy
-    sparse matrix otherwise, and importing scipy costs start-up time.
+    sparse matrix otherwise, and importing scipy costs start-up time. The
+    import statement, not ``sys.modules``, gives the module: while another
+    thread is still importing scipy, ``sys.modules`` holds it half made
+    (no ``issparse`` yet) and the statement waits for it.
     """
-    sp = sys.modules.get("scipy.sparse")
-    return sp is not None and sp.issparse(X)
+    if "scipy.sparse" not in sys.modules:
+        return False
+    import scipy.sparse
+
+    return scipy.sparse.issparse(X)
 
 
 #: Rows per slice of the NumPy finiteness check (bounds its temporary).

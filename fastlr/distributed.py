@@ -151,7 +151,9 @@ def _refuse_missing(a, name, index, row0):
     if a.dtype.kind == "f":
         bad = ~np.isfinite(a)
     elif a.dtype == object and "pandas" in sys.modules:
-        na = sys.modules["pandas"].NA
+        import pandas  # (waits for another thread's import; see is_sparse)
+
+        na = pandas.NA
         bad = np.fromiter((v is na for v in a.ravel()), dtype=bool, count=a.size)
     if bad is not None and bad.any():
         raise ValueError(f"{name} contains NaN or infinity ({_where(index, row0, len(a))}"

@@ -418,6 +418,40 @@ def test_fork_while_another_thread_holds_a_process_setting(setting):
     assert out.stdout.strip() == "exit 0"
 
 
+def test_calls_while_another_thread_imports_scipy():
+    """While one thread imports scikit-learn (hence scipy.sparse, as the
+    first ``from fastlr import LogisticRegression`` does), another thread's
+    fastlr calls asked the half-made scipy.sparse of sys.modules for
+    ``issparse`` and raised AttributeError (10 fresh processes of 10)."""
+    for _ in range(2):
+        out = _run_python("""
+            import threading, numpy as np, fastlr
+            X = np.random.default_rng(0).normal(size=(200, 3))
+            y = (X[:, 0] > 0).astype(int)
+            fastlr.predict_proba(X, np.ones(3), 0.0)
+            fastlr.train(X, y, epochs=1)
+            errors, stop = [], threading.Event()
+
+            def calls():
+                while not stop.is_set():
+                    try:
+                        fastlr.predict_proba(X, np.ones(3), 0.0)
+                        fastlr.train(X, y, epochs=1)
+                    except Exception as e:
+                        errors.append(f"{type(e).__name__}: {e}")
+                        return
+
+            t = threading.Thread(target=calls)
+            t.start()
+            from fastlr import LogisticRegression  # noqa: F401 (scikit-learn, scipy)
+            stop.set()
+            t.join()
+            print(errors[0] if errors else "ok")
+        """)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "ok"
+
+
 def test_grid_search_with_the_multiprocessing_backend():
     """GridSearchCV(n_jobs=2) with joblib's fork-based multiprocessing
     backend, after a threaded prediction in the parent, finishes."""
