@@ -479,7 +479,6 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
                       progress=print):
     """Measure every performance target; returns a list of dicts
     ``(id, what, value, target, ok)`` (``value`` a ratio or seconds)."""
-    import numba
 
     X, y = make_workload(rows, features, np.float64)
     X32 = X.astype(np.float32)
@@ -490,7 +489,7 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
                     "ok": bool(ok)})
         progress(f"{pid:<4}{what:<58}{value:>8.3f}  target {target}")
 
-    threads = numba.get_num_threads()
+    threads = team.threads()
     progress(f"workload {rows:,} x {features}, {threads} numba threads, "
              f"{repeats} interleaved repeats")
     # P1-P3, P6: batch 256, numba's thread count (one thread: information)

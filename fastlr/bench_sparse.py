@@ -177,7 +177,6 @@ def sparse_targets(add, repeats=5, progress=print):
     what is done once per call (validation, scikit-learn's dataset
     wrapper, Vowpal Wabbit's start) is left out.
     """
-    import numba
 
     from .bench import interleaved
 
@@ -228,9 +227,10 @@ def sparse_targets(add, repeats=5, progress=print):
             "(info)", True)
     # S4: two threads / one, batch >= 256, bit-identical (the lean team's
     # threads own halves of the weights: two at most)
+    from ._kernels import team
     from ._kernels.sparse import LEAN_PARTS
 
-    threads = min(numba.get_num_threads(), LEAN_PARTS)
+    threads = min(team.threads(), LEAN_PARTS)
     if threads > 1:
         for bs in (256, 1024):
             t = interleaved({"1": fastlr_epochs_fn(X, y, 1, bs, n_threads=1),

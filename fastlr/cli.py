@@ -926,12 +926,14 @@ def _set_threads(args):
         return
     import numba
 
+    from ._kernels import team
+
     most = numba.config.NUMBA_NUM_THREADS
     if n > most:
         raise CLIError(f"--n-threads {n}: this process has at most {most} "
                        f"threads; set the environment variable NUMBA_NUM_THREADS "
                        f"to allow more")
-    numba.set_num_threads(n)
+    team.set_threads(n)
 
 
 def _load_model(path):

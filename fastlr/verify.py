@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import core, reference
+from ._kernels import team
 from ._version import __version__
 
 
@@ -388,7 +389,7 @@ def main(seed=0, quick=False, out=print):
     out(f"fastlr {__version__}: Numba kernels vs fastlr.reference (NumPy), "
         f"seed {seed}")
     out(f"numba {numba.__version__}, numpy {np.__version__}, "
-        f"{numba.get_num_threads()} threads, {platform.machine()} "
+        f"{team.threads()} threads, {platform.machine()} "
         f"{platform.system()}")
     out(f"{len(verify_cases(quick))} cases, {len(OPTIONS)} training options; "
         "each line is the worst case of a function, storage and dtype")

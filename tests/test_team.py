@@ -307,6 +307,31 @@ def test_threaded_training_and_prediction_load_no_threading_runtime():
     assert out.stdout.strip() == "[]"
 
 
+def test_the_command_lines_thread_count_loads_no_threading_runtime(tmp_path):
+    """``--n-threads N`` sets the count of fastlr's team (team.set_threads);
+    it called numba.set_num_threads, which started numba's threading layer
+    (numba's omppool and a GNU OpenMP runtime) even for N = 1."""
+    out = _run_python("""
+        import sys, numpy as np, fastlr.cli
+        from fastlr._kernels import team
+        X = np.random.default_rng(0).normal(size=(3000, 5))
+        np.savez("d.npz", X=X, y=(X[:, 0] > 0).astype(int))
+        for n in ("1", "2"):
+            rc = fastlr.cli.main(["train", "d.npz", "--model", "m.npz", "--epochs",
+                                  "2", "--quiet", "--n-threads", n])
+            print("team", rc, team.threads())
+        from numba.np.ufunc import parallel
+        maps = open("/proc/self/maps").read()   # (scikit-learn loads its libgomp)
+        print(parallel._is_initialized,
+              sorted({name for name in ("omppool", "tbbpool", "workqueue")
+                      if name in maps}))
+    """, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines[-1] == "False []"
+    assert [s for s in lines if s.startswith("team ")] == ["team 0 1", "team 0 2"]
+
+
 def test_fork_after_large_prediction_is_safe(big, monkeypatch):
     """Prediction threads are the team's, not OpenMP's: a forked child may
     predict (GNU OpenMP kills such a child), and a fork pool does not hang."""
