@@ -1187,14 +1187,20 @@ def _read_data(args, labels, model=None, data_meta=None):
 
 
 def _npz_has(path, name):
-    """Whether the .npz archive ``path`` holds an array ``name``."""
+    """Whether the .npz archive ``path`` holds an array ``name``; a path
+    that is not a regular file (a FIFO would be read forever) raises
+    :class:`fastlr.io.DataError`."""
     import zipfile
 
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return f"{name}.npy" in archive.namelist()
-    except (OSError, zipfile.BadZipFile):
-        return False   # reading it says what is wrong
+    from ._files import open_regular
+    from .io import DataError
+
+    with open_regular(path, DataError) as f:
+        try:
+            with zipfile.ZipFile(f) as archive:
+                return f"{name}.npy" in archive.namelist()
+        except (OSError, zipfile.BadZipFile):
+            return False   # reading it says what is wrong
 
 
 def _read_as(cols, data, path):

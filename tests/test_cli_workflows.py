@@ -209,6 +209,21 @@ def test_a_renamed_header_is_refused_unless_by_position(iris, tmp_path):
     assert res.returncode == 0, res.stderr
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs")
+def test_an_npz_id_on_a_fifo_is_refused(tmp_path, capsys):
+    """``predict --id COL`` on an .npz path looked for COL with
+    zipfile.ZipFile(path) before any check that the path is a regular file:
+    a FIFO there was read forever. Refused at once, as without --id."""
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    data, model = tmp_path / "d.npz", tmp_path / "m.npz"
+    np.savez(data, X=X, y=(X[:, 0] > 0).astype(int))
+    assert in_process(capsys, "train", data, "--model", model, "--quiet").returncode == 0
+    fifo = tmp_path / "fifo.npz"
+    os.mkfifo(fifo)
+    res = fastlr_cmd("predict", "--model", model, fifo, "--id", "ids")
+    clean_error(res, "fifo.npz", "is a FIFO")
+
+
 def test_a_model_without_feature_names_takes_a_csv_only_by_position(iris, tmp_path):
     """A model fitted on an array has no feature names: a CSV's columns
     cannot be matched to its features by name, and were taken in order
