@@ -640,8 +640,6 @@ def map_npy(path, *, target=None, drop=None):
             raise DataError(path, f"holds {dtype.str} in {'Fortran' if fortran else 'C'} "
                             "order; only float32 or float64 of this machine's byte "
                             "order, in C order, can be used in place")
-        if shape[0] == 0:
-            raise DataError(path, "no data rows")
         table = np.memmap(f, dtype=dtype, mode="r", offset=f.tell(), shape=shape)
     header = [f"x{j}" for j in range(shape[1])]
     feats, t = _select(spec, header)
@@ -669,7 +667,16 @@ def _npy_2d_layout(path, f):
                         f"shape {shape}")
     if dtype.kind not in "biuf":
         raise DataError(path, f"the array must hold numbers, got dtype {dtype}")
+    _refuse_no_rows(path, shape)
     return shape, fortran, dtype
+
+
+def _refuse_no_rows(path, shape):
+    """No rows: refused before anything is made per column (a header may
+    declare 2**40 columns of no rows in 129 bytes, and the bytes checked
+    against it are none)."""
+    if len(shape) == 2 and shape[0] == 0:
+        raise DataError(path, "no data rows")
 
 
 def _check_npy_target(spec):
@@ -1156,6 +1163,7 @@ def _npy_table(path):
         if f.read(6) == _NPY_MAGIC:
             f.seek(0)
             shape, fortran, dtype = _npy_layout(path, f)
+            _refuse_no_rows(path, shape)
             if len(shape) == 2 and dtype in (np.float32, np.float64) \
                     and math.prod(shape) > 0:
                 return np.memmap(f, dtype=dtype, mode="r", offset=f.tell(),

@@ -1164,3 +1164,20 @@ def test_reading_a_csv_with_text_labels_holds_a_bounded_block_of_text(tmp_path):
     np.testing.assert_array_equal(got, X)
     assert y.tolist() == labels.tolist()
     assert peak < 2 * got.nbytes + (40 << 20), peak / got.nbytes
+
+
+@pytest.mark.parametrize("read", [
+    lambda p: io.read_dataset(p), lambda p: list(io.iter_chunks(p, 10)),
+    lambda p: io.feature_columns(p), lambda p: io.map_npy(p),
+    lambda p: io.read_column(p, 0)])
+def test_an_npy_of_no_rows_and_countless_columns_is_refused_at_once(tmp_path, read):
+    """A 129-byte .npy declaring shape (0, 2**40) needs no data bytes, so
+    the check of the header against the file passed, and the readers made
+    a name per column (hours, then out of memory). No rows: refused first."""
+    path = tmp_path / "wide.npy"
+    head = f"{{'descr': '<f8', 'fortran_order': False, 'shape': (0, {2**40}), }}"
+    head = head.ljust(118) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little")
+                     + head.encode())
+    with pytest.raises(DataError, match="wide.npy: no data rows"):
+        read(path)
