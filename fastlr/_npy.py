@@ -67,6 +67,8 @@ def read_header(stream, fail):
         fail("holds Python objects (pickled data), which fastlr never unpickles")
     if dtype.names is not None or dtype.subdtype is not None or dtype.itemsize == 0:
         fail(f"has unsupported dtype {dtype}")
+    if any(isinstance(d, bool) for d in shape):
+        fail(f"has a dimension that is not a number in shape {shape}")
     if any(d < 0 for d in shape):
         fail(f"has a negative dimension in shape {shape}")
     return shape, fortran, dtype, 8 + len(length_bytes) + length

@@ -396,7 +396,11 @@ def read_column(path, column, *, fmt=None, delimiter=","):
             try:
                 _npz_member_layout(path, npz, str(column))
                 values = npz[str(column)]
-                m = npz["X"].shape[0] if "X" in npz.files else None
+                # X's rows from its header alone (reading X inflated all of it)
+                m = None
+                if "X" in npz.files:
+                    shape = _npz_member_layout(path, npz, "X")
+                    m = shape[0] if len(shape) == 2 else None
             except DataError:
                 raise
             except ValueError as exc:
@@ -1077,7 +1081,7 @@ def _npy_layout(path, f, what=""):
 
 def _npz_member_layout(path, npz, key):
     """Check an .npz member's header against its declared size before numpy
-    reads it (and allocates what the header says)."""
+    reads it (and allocates what the header says); returns its shape."""
     name = f"{key}.npy"
 
     def fail(words):
@@ -1096,6 +1100,7 @@ def _npz_member_layout(path, npz, key):
     if info.file_size != want:
         fail(f"the archive declares {info.file_size:,} bytes but its header "
              f"describes {want:,} (shape {shape}, dtype {dtype})")
+    return shape
 
 
 #: What reading a damaged .npy or .npz file raises besides ValueError (which

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -1181,3 +1182,41 @@ def test_an_npy_of_no_rows_and_countless_columns_is_refused_at_once(tmp_path, re
                      + head.encode())
     with pytest.raises(DataError, match="wide.npy: no data rows"):
         read(path)
+
+
+@pytest.mark.parametrize("shape, words", [("(3, 4, ", "unreadable .npy header"),
+                                          ("(True, 4), ", "not a number")])
+def test_read_column_checks_the_header_of_x_and_does_not_read_it(tmp_path, shape,
+                                                                  words):
+    """read_column on an .npz read the whole X member (its header
+    unchecked) to count its rows: a bad header leaked TokenError or
+    TypeError, a deflated X was inflated in full. X's header gives the rows."""
+    def npy(a):
+        out = __import__("io").BytesIO()
+        np.lib.format.write_array(out, a)
+        return out.getvalue()
+
+    head = f"{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}}}"
+    head = head.ljust(118) + "\n"
+    bad_x = (b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little") + head.encode()
+             + bytes(96))
+    path = tmp_path / "d.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", bad_x)
+        archive.writestr("id.npy", npy(np.array(["a", "b", "c"])))
+    with pytest.raises(DataError, match=f"array 'X': .*{words}"):
+        io.read_column(path, "id")
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("X.npy", npy(np.zeros((3, 2))))
+        archive.writestr("id.npy", npy(np.array(["a", "b", "c"])))
+    real = np.lib.npyio.NpzFile.__getitem__
+    read = []
+
+    def spied(self, key):
+        read.append(key)
+        return real(self, key)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(np.lib.npyio.NpzFile, "__getitem__", spied)
+        assert io.read_column(path, "id").tolist() == ["a", "b", "c"]
+    assert read == ["id"]
