@@ -395,13 +395,13 @@ def _text_for_saving(values, attribute, noun):
 
 
 def _json_scalar(value):
-    """NumPy scalars (and containers of them) as plain JSON values."""
+    """NumPy scalars and arrays (and containers of them) as plain JSON values."""
     if isinstance(value, dict):
         return {str(k): _json_scalar(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_scalar(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()   # (MT19937's and SFC64's states hold arrays)
     return value
 
 

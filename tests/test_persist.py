@@ -676,3 +676,23 @@ def test_feature_names_ending_in_nul_are_refused_by_save(tmp_path):
     clf.fit(pd.DataFrame(X, columns=["a", "b\x01 c"]), y)
     fastlr.save(clf, path)
     assert fastlr.load(path).feature_names_in_.tolist() == ["a", "b\x01 c"]
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937,
+                                           np.random.Philox, np.random.SFC64])
+def test_a_model_shuffled_by_any_numpy_generator_saves_and_continues(tmp_path,
+                                                                     bit_generator):
+    """A model fitted with random_state=np.random.Generator(MT19937(0))
+    (or SFC64, whose states hold arrays) could not be saved: TypeError,
+    "Object of type ndarray is not JSON serializable". Saved and loaded,
+    it continues with the same shuffles as the model it was."""
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    clf = fastlr.LogisticRegression(solver="sgd", max_iter=3, tol=None,
+                                    random_state=np.random.Generator(bit_generator(0)))
+    clf.fit(X, y)
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    clf.partial_fit(X, y)
+    back.partial_fit(X, y)
+    np.testing.assert_array_equal(back.coef_, clf.coef_)
