@@ -878,7 +878,13 @@ def _build_model(path, header, arrays):
     # values overflow quietly here and are refused by the comparison.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore",
                      under="ignore"):
-        model.coef_, model.intercept_ = state.coef(coef.dtype)
+        try:
+            model.coef_, model.intercept_ = state.coef(coef.dtype)
+        except ValueError:
+            # weights beyond float32's range (the message of a fit's: about X)
+            raise ModelFileError(path, f"the weights 'w', 'b', 'mean', 'scale' "
+                                 f"give coefficients beyond {coef.dtype}'s range"
+                                 ) from None
         w_model, b_model = state.model()
         w_raw = w_model / state.scale
         mag = np.abs(b_model) + np.abs(w_raw) @ np.abs(state.mean)

@@ -696,3 +696,24 @@ def test_a_model_shuffled_by_any_numpy_generator_saves_and_continues(tmp_path,
     clf.partial_fit(X, y)
     back.partial_fit(X, y)
     np.testing.assert_array_equal(back.coef_, clf.coef_)
+
+
+def test_a_float32_model_whose_weights_overflow_it_is_a_model_file_error(tmp_path):
+    """A float32 model file whose intercept 'b' is -1e308 (finite in the
+    file's float64) raised fit's ValueError about X out of load, not the
+    ModelFileError naming the file that every defect of a file raises."""
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    clf = LogisticRegression(standardize=False, random_state=0)
+    clf.fit(X, (X[:, 0] > 0).astype(int))
+    good, bad = tmp_path / "good.npz", tmp_path / "bad.npz"
+    fastlr.save(clf, good)
+    with zipfile.ZipFile(good) as archive:
+        members = {i.filename: archive.read(i) for i in archive.infolist()}
+    out = __import__("io").BytesIO()
+    np.lib.format.write_array(out, np.array([-1e308]))
+    members["b.npy"] = out.getvalue()
+    with zipfile.ZipFile(bad, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(persist.ModelFileError, match="bad.npz.*beyond float32's range"):
+        fastlr.load(bad)
