@@ -593,11 +593,14 @@ def check_labels01(y, name="y", m=None, require_both=False, dtype=np.float64):
 
 
 def check_same_length(a, b, name_a, name_b):
+    """ValueError unless ``a`` and ``b`` have as many entries (rows, for a
+    matrix) as each other."""
     if a.shape[0] != b.shape[0]:
-        raise ValueError(
-            f"{name_a} has {a.shape[0]} entries but {name_b} has {b.shape[0]}; "
-            "they must match"
-        )
+        def count(x):
+            return f"{x.shape[0]} {'rows' if len(x.shape) == 2 else 'entries'}"
+
+        raise ValueError(f"{name_a} has {count(a)} but {name_b} has {count(b)}; "
+                         "they must match")
 
 
 #: Bytes a training call holds per column of X at its peak, beyond X

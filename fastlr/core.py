@@ -156,7 +156,7 @@ def gradients(X, y, p):
     y01 = check_labels01(y, "y", m=data.m)
     # p in float64 whatever its dtype: one kernel specialization per X dtype
     pv = check_proba(p, "p").astype(np.float64, copy=False)
-    check_same_length(data.X, pv, "X", "p")
+    check_same_length(pv, data.X, "p", "X")
     dw, db = data.gradients(y01, pv)
     return dw.astype(data.dtype, copy=False), db
 

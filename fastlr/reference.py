@@ -129,7 +129,7 @@ def gradients(X, y, p):
     X = check_X(X, accept_sparse=True)
     y01 = check_labels01(y, "y", m=X.shape[0])
     pv = check_proba(p, "p")
-    check_same_length(X, pv, "X", "p")
+    check_same_length(pv, X, "p", "X")
     r = pv.astype(np.float64) - y01
     dw = X.astype(np.float64).T @ r / X.shape[0]
     return dw.astype(X.dtype), float(r.mean())

@@ -125,7 +125,7 @@ case("y_shorter_than_X", "train", lambda: (_X(), _y()[:-2]), ValueError,
 case("y_longer_than_X", "gradients", lambda: (_X(), np.tile([0, 1], M), _p()),
      ValueError, r"^y has 40 entries but X has 20 rows")
 case("p_shorter_than_X", "gradients", lambda: (_X(), _y(), _p()[:-1]), ValueError,
-     r"but p has 19")
+     r"^p has 19 entries but X has 20 rows")
 case("y_vs_p_length", "log_loss", lambda: (_y()[:-2], _p()), ValueError,
      r"^y has 18 entries but p has 20")
 case("w_shorter_than_X_cols", "predict_proba", lambda: (_X(), _w()[:2], 0.0),
