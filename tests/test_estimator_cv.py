@@ -741,3 +741,14 @@ def test_an_int_grid_beyond_float64_is_refused(weight):
     with pytest.raises(ValueError, match=r"^alphas=3: the grid .* leaves float64's "
                        "normal range; scale sample_weight"):
         LogisticRegressionCV(alphas=3, cv=3).fit(X, y, sample_weight=np.full(40, weight))
+
+
+@pytest.mark.parametrize("check", ["check_sample_weight_equivalence_on_dense_data",
+                                   "check_sample_weight_equivalence_on_sparse_data"])
+def test_at_its_defaults_weights_are_repeated_rows(check):
+    """The two checks the suite above expects to fail (its models stop at
+    tol=1e-3) pass at the defaults, whose solver takes every model to its
+    optimum, where a weight of 2 is a repeated row (README says which)."""
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)("LogisticRegressionCV", LogisticRegressionCV(cv=3))
