@@ -839,6 +839,11 @@ def _finite(path, arrays, name):
     return a
 
 
+#: Step counts a model file may hold: beyond any training (and exact in the
+#: float64 the schedules compute with).
+MAX_STEPS = 2**53
+
+
 def _build_model(path, header, arrays):
     """The estimator, from arrays whose shapes and dtypes are checked."""
     params = _check_params(path, header["params"])
@@ -863,6 +868,10 @@ def _build_model(path, header, arrays):
         if name in arrays and (arrays[name] < 0).any():
             raise ModelFileError(path, f"array {name!r} ({what}) must be "
                                  "non-negative")
+    if "steps" in arrays and (arrays["steps"] > MAX_STEPS).any():
+        # (2**63 - 1 loaded, and the next step wrapped it negative)
+        raise ModelFileError(path, "array 'steps' (step counts) holds more steps "
+                             "than any training takes (at most 2**53)")
     _check_stats(path, arrays)
 
     # the arrays were read into buffers of their own: no copies needed

@@ -581,6 +581,18 @@ def test_negative_optimizer_sums_are_rejected(tmp_path, data, name):
         fastlr.load(edited)
 
 
+def test_a_step_count_beyond_any_training_is_rejected(tmp_path, data):
+    """A step count of 2**63 - 1 loaded, and one partial_fit wrapped it
+    negative (a model that could not be saved again)."""
+    X, y = data
+    path = tmp_path / "m.npz"
+    fastlr.save(fitted(X, y, average=True), path)
+    edited = rewrite(path, tmp_path / "edited.npz", None,
+                     lambda a: a.__setitem__("steps", np.full(2, 2**63 - 1)))
+    with pytest.raises(ModelFileError, match="'steps' .* more steps than any"):
+        fastlr.load(edited)
+
+
 def test_pickled_payload_is_never_executed(tmp_path, model_file):
     sentinel = tmp_path / "pwned"
     _Boom.path = str(sentinel)
