@@ -214,6 +214,10 @@ def _prepare_block(Xb, yb, swb, index, row0, classes, class_weight, holdout):
     return data.X, codes, sw, row_fold, held
 
 
+def _block_is_sparse(block):
+    return is_sparse(block[0])
+
+
 def _train_weights(block):
     """The block's weights over its training rows (ones without weights)."""
     X, _, sw, row_fold, _ = block
@@ -589,6 +593,25 @@ class _Blocks:
         self.B = len(self.futures)
         self.m, self.n = int(sum(sizes)), int(X.shape[1])
         self.spans = [(int(starts[k]), int(sizes[k])) for k in self.keep]
+        try:
+            self.sparse = self._sparse()
+        except BaseException:
+            self.release()
+            raise
+
+    def _sparse(self):
+        """Whether the converted blocks are CSR: decided from the blocks,
+        not from X's meta (``da.from_delayed`` of CSR blocks declares an
+        ndarray meta); blocks of both kinds are refused, naming X."""
+        kinds = self.map(_block_is_sparse)
+        if len(set(kinds)) > 1:
+            sparse = [k for k, s in zip(self.keep, kinds, strict=True) if s]
+            dense = [k for k, s in zip(self.keep, kinds, strict=True) if not s]
+            raise ValueError(f"X's row blocks mix sparse matrices (row blocks "
+                             f"{sparse[:5]}) and dense arrays (row blocks "
+                             f"{dense[:5]}); make every block CSR, or every "
+                             "block dense")
+        return bool(kinds[0])
 
     def map(self, func, *args, per_block=None):
         return self.runner.map(func, self.futures, *args, per_block=per_block)
@@ -797,7 +820,6 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
     cw = None if class_weight is None else np.asarray(
         class_weight(classes, sums), dtype=np.float64)
     blocks = _Blocks(runner, X, y, sw, classes, cw, holdout, seed)
-    blocks.sparse = X._meta is not None and hasattr(X._meta, "tocsr")
     blocks.dtype = np.dtype(X.dtype)
     blocks.n = X.shape[1]
     blocks.weighted = sw is not None or cw is not None

@@ -1003,3 +1003,41 @@ def test_a_model_set_by_hand_of_the_wrong_shape_is_named_on_dask():
     clf.coef_, clf.intercept_ = np.ones((1, X.shape[1])), np.zeros(2)
     with pytest.raises(ValueError, match=r"^intercept_ has shape \(2,\)"):
         clf.decision_function(Xd)
+
+
+def _from_delayed(blocks):
+    """A dask array of these blocks as ``da.from_delayed`` builds it from
+    files: an ndarray meta, whatever the blocks are."""
+    import dask
+
+    return da.concatenate([da.from_delayed(dask.delayed(b), shape=b.shape,
+                                           dtype=b.dtype) for b in blocks])
+
+
+@pytest.mark.parametrize("standardize", [True, "scale"])
+def test_csr_blocks_behind_an_ndarray_meta_train_as_csr(standardize):
+    """CSR blocks of ``da.from_delayed`` (an ndarray meta) were standardized
+    as dense: a wrong column scale and model with standardize='scale', and
+    standardize=True refused as a warm start on dense X. Sparsity is now
+    read from the converted blocks: one block is the in-memory CSR fit."""
+    X, y = make_data(4, sparse=True)
+    Xd = _from_delayed([X])
+    assert type(Xd._meta) is np.ndarray
+    kw = dict(SGD, standardize=standardize)
+    want = LogisticRegression(**kw).fit(X, y)
+    got = LogisticRegression(**kw).fit(Xd, to_dask(y, X.shape[0]))
+    np.testing.assert_allclose(got.training_state_.scale, want.training_state_.scale,
+                               rtol=1e-12)
+    np.testing.assert_allclose(got.coef_, want.coef_, rtol=ONE_BLOCK_RTOL,
+                               atol=ONE_BLOCK_RTOL * np.abs(want.coef_).max())
+
+
+def test_blocks_mixing_csr_and_dense_are_refused_naming_x():
+    """Blocks of both kinds behind one dask array trained to another optimum
+    (CSR first) or failed with a bare numpy error (dense first)."""
+    X, y = make_data(5, m=400)
+    Xs = sp.csr_matrix(X)
+    for parts in ([Xs[:200], X[200:]], [X[:200], Xs[200:]]):
+        with pytest.raises(ValueError, match=r"^X's row blocks mix sparse matrices "
+                                             r"\(row blocks \[\d\]\) and dense"):
+            LogisticRegression(**SGD).fit(_from_delayed(parts), to_dask(y, 200))
