@@ -114,19 +114,37 @@ def _where(index, row0, m):
     return f"row block {index}, rows {row0} to {row0 + m - 1}"
 
 
-def _block_labels(yb, swb, index, row0):
+def _check_lengths(index, row0, size, **lengths):
+    """ValueError naming the arguments when the real lengths of a row
+    block's parts (``X=``, ``y=``, ``sample_weight=``; None: not given)
+    differ from the ``size`` rows X's chunks declare for it (chunk sizes
+    are metadata: ``da.from_delayed`` of a file that lost or gained rows),
+    before any kernel pairs rows with labels."""
+    given = {k: v for k, v in lengths.items() if v is not None}
+    if any(v != size for v in given.values()):
+        held = " and ".join(f"{v} rows of {k}" for k, v in given.items())
+        raise ValueError(f"row block {index} (rows {row0} to {row0 + size - 1} by "
+                         f"X.chunks) has {held}; the blocks of "
+                         f"{' and '.join(given)} must have the {size} rows their "
+                         "chunks declare")
+
+
+def _block_labels(yb, swb, index, row0, size):
     """Distinct labels of a y block, their counts and, with sample weights
     ``swb`` (else None), their rows' summed weights (else the counts)."""
     y = np.asarray(yb)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got a block of shape {y.shape} "
                          f"({_where(index, row0, len(y))})")
+    sw = None if swb is None else np.asarray(swb)
+    _check_lengths(index, row0, size, y=len(y),
+                   sample_weight=None if sw is None else len(sw))
     _refuse_missing(y, "y", index, row0)
     labels, inverse, counts = unique_labels(y, return_inverse=True,
                                             return_counts=True)
     sums = counts
     if swb is not None:
-        sw = _block_weights(swb, index, row0)
+        sw = _block_weights(sw, index, row0)
         sums = np.bincount(inverse, weights=sw, minlength=labels.shape[0])
     return labels, counts, sums
 
@@ -160,8 +178,10 @@ def _refuse_missing(a, name, index, row0):
                          f"; first at row {row0 + int(np.flatnonzero(bad)[0])})")
 
 
-def _prepare_block(Xb, yb, swb, index, row0, classes, class_weight, holdout):
-    """Validate and convert one block; kept in worker memory for the run.
+def _prepare_block(Xb, yb, swb, index, row0, shape, classes, class_weight,
+                   holdout):
+    """Validate and convert one block, whose chunks declare ``shape`` (rows,
+    columns); kept in worker memory for the run.
 
     Returns ``(X, codes, sw, row_fold, held)``: X as the kernels take it,
     int64 class codes, float64 weights (empty: all ones), the int8 mask of
@@ -182,7 +202,13 @@ def _prepare_block(Xb, yb, swb, index, row0, classes, class_weight, holdout):
                     if bad.size:
                         msg += f"; rows {(row0 + bad[:5]).tolist()}"
         raise ValueError(msg + ")") from None
+    if data.n != shape[1]:
+        raise ValueError(f"X's row block {index} (rows {row0} to "
+                         f"{row0 + shape[0] - 1}) has {data.n} columns, but X "
+                         f"declares {shape[1]}")
     y = np.asarray(yb)
+    _check_lengths(index, row0, shape[0], X=m, y=len(y),
+                   sample_weight=None if swb is None else len(swb))
     if classes.shape[0] == 2:
         codes = (y == classes[1]).astype(np.int64)
     else:
@@ -314,7 +340,16 @@ def _block_decision(Xb, W, B, dtype, squeeze, link="logits", block_info=None):
     """The logits of one row block through ``link`` (as in memory: see
     :meth:`fastlr._dispatch.Data.decision`); an empty block (a filtered
     DataFrame's partition) gives an empty one. A NaN in X is named by its
-    row of X."""
+    row of X; a block whose real shape is not the one X's chunks declare
+    is refused, naming X."""
+    if block_info:
+        (row0, stop), _ = block_info[0]["array-location"]
+        index = block_info[0]["chunk-location"][0]
+        if Xb.shape[1] != W.shape[1]:
+            raise ValueError(f"X's row block {index} (rows {row0} to {stop - 1}) "
+                             f"has {Xb.shape[1]} columns, but X declares "
+                             f"{W.shape[1]}")
+        _check_lengths(index, row0, stop - row0, X=Xb.shape[0])
     if Xb.shape[0] == 0:
         z = np.empty((0, link_columns(link, W.shape[0])), dtype=dtype)
     else:
@@ -587,7 +622,9 @@ class _Blocks:
         self.futures = runner.persist(
             _prepare_block, [xs[k] for k in self.keep], [ys[k] for k in self.keep],
             [sws[k] for k in self.keep], self.keep,
-            [int(starts[k]) for k in self.keep], [classes] * len(self.keep),
+            [int(starts[k]) for k in self.keep],
+            [(int(sizes[k]), int(X.shape[1])) for k in self.keep],
+            [classes] * len(self.keep),
             [class_weight] * len(self.keep),
             [(holdout, seeds[k]) if holdout else None for k in self.keep])
         self.B = len(self.futures)
@@ -626,7 +663,8 @@ def _labels(runner, y, sw=None):
     sizes = y.chunks[0]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
     swbs = [None] * len(sizes) if sw is None else sw.to_delayed().ravel()
-    tasks = [dask.delayed(_block_labels, pure=True)(yb, swbs[k], k, int(starts[k]))
+    tasks = [dask.delayed(_block_labels, pure=True)(yb, swbs[k], k, int(starts[k]),
+                                                    int(sizes[k]))
              for k, yb in enumerate(y.to_delayed().ravel()) if sizes[k] > 0]
     parts = runner.compute(tasks)
     labels = np.concatenate([p[0] for p in parts])

@@ -1041,3 +1041,47 @@ def test_blocks_mixing_csr_and_dense_are_refused_naming_x():
         with pytest.raises(ValueError, match=r"^X's row blocks mix sparse matrices "
                                              r"\(row blocks \[\d\]\) and dense"):
             LogisticRegression(**SGD).fit(_from_delayed(parts), to_dask(y, 200))
+
+
+def _lying(block, shape):
+    """A dask array of one block whose chunk declares ``shape``."""
+    import dask
+
+    return da.from_delayed(dask.delayed(lambda: block)(), shape=shape,
+                           dtype=block.dtype)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_a_block_of_another_length_than_declared_is_refused(solver):
+    """X's chunk sizes are metadata: a block with fewer real rows than its
+    labels trained silently on shifted (X, y) pairs, one with more read
+    labels past the end of its block (garbage, or an all-zero model); a
+    block narrower than declared failed with a bare numpy error at fit and
+    was predicted from the first columns; a short sample_weight block failed
+    with numpy's words. All are refused naming X, y or sample_weight, and
+    the fitted estimator is left as it was."""
+    X, y = _two_class(m=300)
+    X = np.c_[X, X[:, :1]]
+    yd = to_dask(y, 100)
+    clf = LogisticRegression(**dict(QUIET, solver=solver)).fit(X, y)
+    coef = clf.coef_.copy()
+    for last in (X[200:298], np.r_[X[200:], X[:5]]):
+        Xd = da.concatenate([to_dask(X[:200], 100), _lying(last, (100, 4))])
+        with pytest.raises(ValueError, match=rf"^row block 2 \(rows 200 to 299 by "
+                                             rf"X.chunks\) has {len(last)} rows of X "
+                                             r"and 100 rows of y; the blocks of X and "
+                                             r"y must have the 100 rows"):
+            clf.fit(Xd, yd)
+        with pytest.raises(ValueError, match=rf"has {len(last)} rows of X"):
+            clf.predict_proba(Xd).compute()
+    narrow = da.concatenate([to_dask(X[:200], 100), _lying(X[200:, :3], (100, 4))])
+    match = r"^X's row block 2 \(rows 200 to 299\) has 3 columns, but X declares 4"
+    with pytest.raises(ValueError, match=match):
+        clf.fit(narrow, yd)
+    with pytest.raises(ValueError, match=match):
+        clf.predict_proba(narrow).compute()
+    sw = da.concatenate([to_dask(np.ones(200), 100), _lying(np.ones(98), (100,))])
+    with pytest.raises(ValueError, match=r"has 100 rows of y and 98 rows of "
+                                         r"sample_weight"):
+        clf.fit(to_dask(X, 100), yd, sample_weight=sw)
+    np.testing.assert_array_equal(clf.coef_, coef)
