@@ -502,7 +502,11 @@ def _as_dask(a, name, ndim):
     if type(a).__name__ in ("DataFrame", "Series") and hasattr(a, "to_dask_array"):
         if ndim == 2 and type(a).__name__ == "DataFrame":
             return _as_dask(_frame_array(a, name), name, ndim)
-        if type(a).__name__ == "Series" and not isinstance(a.dtype, np.dtype):
+        if getattr(a.dtype, "name", None) == "category":
+            # the categories' values, as numpy reads a pandas categorical in
+            # memory (integer categories stay integers: classes_ int64)
+            a = a.map_partitions(_category_values, meta=_category_values(a._meta))
+        elif type(a).__name__ == "Series" and not isinstance(a.dtype, np.dtype):
             # a pandas extension dtype: pandas' nullable numbers (Int64,
             # Float64, boolean, pyarrow's) as float64 with NaN for NA, as the
             # in-memory fit reads them; text ("string") as objects, which
@@ -526,6 +530,12 @@ def _as_dask(a, name, ndim):
     if name == "X":
         check_dtype_kind(a.dtype, name)  # object arrays: converted block by block
     return a
+
+
+def _category_values(s):
+    """A partition of a categorical Series as numpy reads it (the values in
+    the categories' dtype; float with NaN for a missing one)."""
+    return type(s)(np.asarray(s), index=s.index, name=s.name)
 
 
 def _frame_array(X, name):

@@ -1085,3 +1085,29 @@ def test_a_block_of_another_length_than_declared_is_refused(solver):
                                          r"sample_weight"):
         clf.fit(to_dask(X, 100), yd, sample_weight=sw)
     np.testing.assert_array_equal(clf.coef_, coef)
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known", "unknown"])
+def test_categorical_labels_give_the_in_memory_classes(known, tmp_path):
+    """A categorical y of integer categories (``categorize()``, ``read_csv``
+    with ``dtype='category'``): in memory classes_ are int64; on Dask they
+    were objects, predictions were objects and the model could not be saved
+    without pickle."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = _two_class()
+    ys = pd.Series(y + 2 * (X[:, 1] > 1)).astype("category")
+    kw = dict(QUIET, random_state=0)
+    mem = LogisticRegression(**kw).fit(X, ys)
+    yd = dd.from_pandas(ys, npartitions=1)
+    if not known:
+        yd = yd.cat.as_unknown()
+    dX = to_dask(X, X.shape[0])
+    clf = LogisticRegression(**kw).fit(dX, yd)
+    assert clf.classes_.dtype == mem.classes_.dtype == np.int64
+    np.testing.assert_array_equal(clf.classes_, mem.classes_)
+    np.testing.assert_allclose(clf.coef_, mem.coef_, rtol=ONE_BLOCK_RTOL,
+                               atol=ONE_BLOCK_RTOL * np.abs(mem.coef_).max())
+    assert clf.predict(dX).compute().dtype == np.int64
+    fastlr.save(clf, tmp_path / "m.npz")
+    np.testing.assert_array_equal(fastlr.load(tmp_path / "m.npz").classes_, mem.classes_)
