@@ -181,7 +181,9 @@ def _refuse_missing(a, name, index, row0):
 def _prepare_block(Xb, yb, swb, index, row0, shape, classes, class_weight,
                    holdout):
     """Validate and convert one block, whose chunks declare ``shape`` (rows,
-    columns); kept in worker memory for the run.
+    columns); kept in worker memory for the run. ``holdout``: None, or the
+    block's held-out rows of each class (:func:`_holdout_counts`) and the
+    seed of the generator that picks them.
 
     Returns ``(X, codes, sw, row_fold, held)``: X as the kernels take it,
     int64 class codes, float64 weights (empty: all ones), the int8 mask of
@@ -228,13 +230,12 @@ def _prepare_block(Xb, yb, swb, index, row0, shape, classes, class_weight,
                              f"({_where(index, row0, m)}); scale the weights down")
     row_fold = held = None
     if holdout is not None:
-        fraction, seed = holdout
+        takes, seed = holdout   # held-out rows of each class (_holdout_counts)
         rng = np.random.default_rng(seed)
         row_fold = np.zeros(m, dtype=np.int8)
-        for c in np.unique(codes):   # stratified within the block
+        for c in np.unique(codes):
             idx = np.flatnonzero(codes == c)
-            take = int(round(fraction * idx.shape[0]))
-            row_fold[rng.permutation(idx)[:take]] = 1
+            row_fold[rng.permutation(idx)[:takes[c]]] = 1
         out = np.flatnonzero(row_fold)
         held = (data.X[out], codes[out], sw[out] if sw.shape[0] else sw)
     return data.X, codes, sw, row_fold, held
@@ -620,14 +621,15 @@ def _check_rows(a, name, X):
 class _Blocks:
     """The converted row blocks of a fit, persisted on the workers."""
 
-    def __init__(self, runner, X, y, sw, classes, class_weight, holdout, seed):
+    def __init__(self, runner, X, y, sw, classes, class_weight, takes, seed):
         sizes = X.chunks[0]
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         self.keep = [k for k, s in enumerate(sizes) if s > 0]
         xs = X.to_delayed().ravel()
         ys = y.to_delayed().ravel()
         sws = sw.to_delayed().ravel() if sw is not None else [None] * len(sizes)
-        seeds = np.random.SeedSequence(seed).spawn(len(sizes)) if holdout else None
+        seeds = (None if takes is None
+                 else np.random.SeedSequence(seed).spawn(len(sizes)))
         self.runner = runner
         self.futures = runner.persist(
             _prepare_block, [xs[k] for k in self.keep], [ys[k] for k in self.keep],
@@ -636,7 +638,8 @@ class _Blocks:
             [(int(sizes[k]), int(X.shape[1])) for k in self.keep],
             [classes] * len(self.keep),
             [class_weight] * len(self.keep),
-            [(holdout, seeds[k]) if holdout else None for k in self.keep])
+            [None if takes is None else (takes[i], seeds[k])
+             for i, k in enumerate(self.keep)])
         self.B = len(self.futures)
         self.m, self.n = int(sum(sizes)), int(X.shape[1])
         self.spans = [(int(starts[k]), int(sizes[k])) for k in self.keep]
@@ -668,8 +671,9 @@ class _Blocks:
 
 
 def _labels(runner, y, sw=None):
-    """The sorted distinct labels of y, their counts and their rows' summed
-    sample weights ``sw`` (the counts without), from every block."""
+    """The sorted distinct labels of y, their counts, their rows' summed
+    sample weights ``sw`` (the counts without), and the counts of each
+    non-empty block (a row per block), from every block."""
     sizes = y.chunks[0]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
     swbs = [None] * len(sizes) if sw is None else sw.to_delayed().ravel()
@@ -680,9 +684,28 @@ def _labels(runner, y, sw=None):
     labels = np.concatenate([p[0] for p in parts])
     classes, inverse = unique_labels(labels, return_inverse=True)
     refuse_continuous(classes, "y")   # as in memory: a regression target
-    counts, sums = (np.bincount(inverse, weights=np.concatenate([p[q] for p in parts]),
-                                minlength=classes.shape[0]) for q in (1, 2))
-    return classes, counts.astype(np.int64), sums
+    sums = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts]),
+                       minlength=classes.shape[0])
+    per_block = np.zeros((len(parts), classes.shape[0]), dtype=np.int64)
+    ends = np.cumsum([p[0].shape[0] for p in parts])
+    for row, (p, where) in enumerate(zip(parts, np.split(inverse, ends[:-1]),
+                                         strict=True)):
+        per_block[row, where] = p[1]
+    return classes, per_block.sum(axis=0), sums, per_block
+
+
+def _holdout_counts(fraction, per_block):
+    """The held-out rows of each class in each block (a row per block) for
+    ``early_stopping``: ``fraction`` of each class's rows (at least one and
+    at most all but one, for a class of two rows or more; none of a single
+    row), spread over the blocks in proportion to their rows of the class,
+    the rounding carried from block to block (each block rounding its own
+    share held out nothing of a class with few rows per block)."""
+    total = per_block.sum(axis=0)
+    want = np.clip(np.floor(fraction * total + 0.5), 1, np.maximum(total - 1, 1))
+    want = np.where(total >= 2, want, 0)
+    upto = np.floor(want * np.cumsum(per_block, axis=0) / np.maximum(total, 1) + 0.5)
+    return np.diff(upto.astype(np.int64), axis=0, prepend=0)
 
 
 def _standardization(blocks, standardize, n, weighted):
@@ -831,6 +854,14 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
     return out
 
 
+def _spread(a, pos, k):
+    """``a``, whose last axis is over the labels seen, over ``k`` classes
+    (the seen ones at ``pos``; the others 0)."""
+    full = np.zeros(a.shape[:-1] + (k,), dtype=a.dtype)
+    full[..., pos] = a
+    return full
+
+
 def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
           holdout=None, seed=0, n_features=None):
     """Check the inputs, collect the labels and persist the blocks.
@@ -847,7 +878,7 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
                                                                       bool):
             sample_weight = np.full(X.shape[0], float(sample_weight))
         sw = _check_rows(sample_weight, "sample_weight", X)
-    seen, counts, sums = _labels(runner, y, sw)
+    seen, counts, sums, per_block = _labels(runner, y, sw)
     if classes is None:
         classes = seen
         if classes.shape[0] == 0:
@@ -858,16 +889,14 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
         if unseen.size:
             raise ValueError(f"y contains labels not in classes {classes!r}: "
                              f"{unseen!r}")
-        full = np.zeros(classes.shape[0], dtype=np.int64)
-        full[np.searchsorted(classes, seen)] = counts
-        counts = full
-        full = np.zeros(classes.shape[0])
-        full[np.searchsorted(classes, seen)] = sums
-        sums = full
+        pos = np.searchsorted(classes, seen)
+        counts, sums, per_block = (_spread(a, pos, classes.shape[0])
+                                   for a in (counts, sums, per_block))
     # "balanced" from each class's summed sample weights, as in memory
     cw = None if class_weight is None else np.asarray(
         class_weight(classes, sums), dtype=np.float64)
-    blocks = _Blocks(runner, X, y, sw, classes, cw, holdout, seed)
+    takes = None if holdout is None else _holdout_counts(holdout, per_block)
+    blocks = _Blocks(runner, X, y, sw, classes, cw, takes, seed)
     blocks.dtype = np.dtype(X.dtype)
     blocks.n = X.shape[1]
     blocks.weighted = sw is not None or cw is not None

@@ -1111,3 +1111,33 @@ def test_categorical_labels_give_the_in_memory_classes(known, tmp_path):
     assert clf.predict(dX).compute().dtype == np.int64
     fastlr.save(clf, tmp_path / "m.npz")
     np.testing.assert_array_equal(fastlr.load(tmp_path / "m.npz").classes_, mem.classes_)
+
+
+def test_early_stopping_holds_out_every_class_in_proportion():
+    """Each block held out round(validation_fraction * its rows) of each
+    class: a class with fewer than 5 rows per block (at the default 0.1)
+    was never held out, so the validation score ignored it, and blocks of
+    4 rows held out nothing at all (the fit refused for want of data that
+    early-stops in memory). The rounding now carries from block to block:
+    each class is held out in proportion overall, at least one row of it."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    m, per = 4000, 100
+    y = np.zeros(m, dtype=int)
+    y[np.arange(m).reshape(-1, per)[:, :4].ravel()] = 1   # 4 positives a block
+    X = np.random.default_rng(0).normal(size=(m, 3)) + 1.5 * y[:, None]
+    _, blocks, _, _ = fdist._open(to_dask(X, per), to_dask(y, per), None,
+                                  client=None, holdout=0.1, seed=0)
+    try:
+        held = blocks.map(lambda b: np.bincount(b[1][b[3] == 1], minlength=2))
+    finally:
+        blocks.release()
+    assert np.sum(held, axis=0).tolist() == [384, 16]
+    per_block = np.array([[1, 1, 5], [0, 1, 5], [0, 0, 5]])   # classes of 1, 2, 15 rows
+    np.testing.assert_array_equal(fdist._holdout_counts(0.1, per_block).sum(axis=0),
+                                  [0, 1, 2])
+    clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=3,
+                             random_state=0)
+    with pytest.warns(ConvergenceWarning, match="held-out loss"):
+        clf.fit(to_dask(X[:400], 4), to_dask(y[:400], 4))
+    assert clf.validation_scores_.shape == (clf.n_iter_,)
