@@ -89,11 +89,14 @@ from ._solver import CurvatureSample, check_solver, curvature_rows
 from ._state import ModelStack, ModelState
 from ._train import run_solver
 from ._validation import (
+    FIT_BYTES_PER_CLASS,
+    FIT_BYTES_PER_COLUMN,
     _as_numeric_array,
     check_dtype_kind,
     check_label_pair,
     check_standardize,
     check_weight_total,
+    check_width,
     float_dtype_of,
     is_dask,
     is_sparse,
@@ -897,6 +900,14 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
         class_weight(classes, sums), dtype=np.float64)
     takes = None if holdout is None else _holdout_counts(holdout, per_block)
     blocks = _Blocks(runner, X, y, sw, classes, cw, takes, seed)
+    if blocks.sparse:
+        # as in memory (as_data(train=True)), before any per-column array:
+        # a sparse X of a few entries can declare any width
+        try:
+            check_width(blocks.n, "X")
+        except BaseException:
+            blocks.release()
+            raise
     blocks.dtype = np.dtype(X.dtype)
     blocks.n = X.shape[1]
     blocks.weighted = sw is not None or cw is not None
@@ -986,6 +997,9 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
                                   class_weight=cw, holdout=holdout, seed=seed)
     try:
         n = blocks.n
+        if blocks.sparse:   # (_open checked the width of train's needs)
+            check_width(n, "X", FIT_BYTES_PER_COLUMN, len(classes),
+                        FIT_BYTES_PER_CLASS)
         old = est._warm_state(n, classes)
         warm = old is not None
         standardize = _standardize_option(est)

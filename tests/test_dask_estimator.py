@@ -1141,3 +1141,26 @@ def test_early_stopping_holds_out_every_class_in_proportion():
     with pytest.warns(ConvergenceWarning, match="held-out loss"):
         clf.fit(to_dask(X[:400], 4), to_dask(y[:400], 4))
     assert clf.validation_scores_.shape == (clf.n_iter_,)
+
+
+def test_a_sparse_x_wider_than_memory_is_refused_as_in_memory(monkeypatch):
+    """On Dask nothing weighed a CSR X's width against the memory available:
+    numpy's unnamed MemoryError, or allocation until the operating system
+    killed the process. Refused as in memory, naming X, before the
+    statistics' per-column arrays, whatever the dask meta says."""
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 30)
+    n = 20_000_000   # 80 bytes a column to train: 1.5 GiB
+    X = sp.csr_matrix((np.ones(4), ([0, 1, 2, 3], [0, 1, 2, n - 1])), shape=(4, n))
+    y = np.array([0, 1, 0, 1])
+    with pytest.raises(MemoryError) as mem:
+        LogisticRegression().fit(X, y)
+    yd = to_dask(y, 2)
+    for Xd in (to_dask(X, 2), _from_delayed([X[:2], X[2:]])):
+        for call in (LogisticRegression().fit, fdist.train,
+                     lambda X, y: LogisticRegression().partial_fit(X, y, classes=[0, 1])):
+            with pytest.raises(MemoryError, match=r"^X has 20,000,000 columns .* "
+                                                  r"1\.0 GiB"):
+                call(Xd, yd)
+        with pytest.raises(MemoryError) as got:
+            LogisticRegression().fit(Xd, yd)
+        assert str(got.value) == str(mem.value)
