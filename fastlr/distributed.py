@@ -1101,13 +1101,14 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     return est
 
 
-def decision_function(est, X, link="logits"):
+def decision_function(est, X, link="logits", header=None):
     """Logits of a fitted estimator on a dask X, as a dask array computed
     blockwise: (m,) for two classes, (m, k) for more; through ``link``
     (``"proba"`` for two classes, ``"softmax"``: :func:`predict_proba`)
     the class probabilities, (m, 2) or (m, k), or (``"log_proba"``, two
-    classes) their logarithms, in the same pass over each block."""
-    header = _header(X)
+    classes) their logarithms, in the same pass over each block. ``header``:
+    X's (:func:`_header`) when X is the checked array of a DataFrame."""
+    header = _header(X) if header is None else header
     X = _check_X(X, getattr(est, "n_features_in_", None))
     _check_names(est, header, reset=False)
     coef, intercept = est._checked_model(X.shape[1])
@@ -1134,8 +1135,8 @@ def _labels_of(z, classes):
     return classes[(z > 0).astype(np.intp)]
 
 
-def predict(est, X):
-    z = decision_function(est, X)
+def predict(est, X, header=None):
+    z = decision_function(est, X, header=header)
     classes = est.classes_
     return z.map_blocks(_labels_of, classes, drop_axis=1 if z.ndim == 2 else None,
                         dtype=classes.dtype, meta=np.empty((0,), dtype=classes.dtype))
@@ -1144,8 +1145,11 @@ def predict(est, X):
 def score(est, X, y, sample_weight=None):
     """Mean accuracy on a dask X (weighted by ``sample_weight``): computed
     blockwise, only the sums travel."""
-    labels = predict(est, X)
-    Xd = _check_X(X, est.n_features_in_)
+    # X converted once: a DataFrame's conversion computes its partitions'
+    # lengths (a pass over its graph)
+    header = _header(X)
+    Xd = _check_X(X, getattr(est, "n_features_in_", None))
+    labels = predict(est, Xd, header)
     yd = _check_rows(y, "y", Xd)
     sizes = Xd.chunks[0]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)

@@ -1164,3 +1164,32 @@ def test_a_sparse_x_wider_than_memory_is_refused_as_in_memory(monkeypatch):
         with pytest.raises(MemoryError) as got:
             LogisticRegression().fit(Xd, yd)
         assert str(got.value) == str(mem.value)
+
+
+def test_score_of_a_dataframe_converts_it_once():
+    """``score`` converted a dask DataFrame X twice (through ``predict``,
+    then for its row blocks), each conversion computing every partition for
+    its length: 3 passes over X's graph. Now 2 (its lengths, then the
+    score), as the same DataFrame's names are still checked."""
+    import collections
+
+    import dask
+
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = _two_class(m=300)
+    df = pd.DataFrame(X, columns=list("abc"))
+    clf = LogisticRegression(**QUIET).fit(df, y)
+    seen = collections.Counter()
+
+    def counted(part):
+        seen[len(part)] += 1
+        return part
+
+    Xd = dd.from_pandas(df, npartitions=3).map_partitions(counted, meta=df.iloc[:0])
+    yd = dd.from_pandas(pd.Series(y), npartitions=3)
+    with dask.config.set(scheduler="synchronous"):
+        assert clf.score(Xd, yd) == clf.score(df, y)
+        assert dict(seen) == {100: 6}
+        with pytest.raises(ValueError, match="feature names should match"):
+            clf.score(Xd.rename(columns={"a": "z"}), yd)
