@@ -355,6 +355,23 @@ def test_fork_after_large_prediction_is_safe(big, monkeypatch):
         np.testing.assert_array_equal(g, want)
 
 
+#: The end of a test's program that forked a child ``pid``: prints the
+#: child's exit status, or "hung" (and kills it) after 60 s.
+_AWAIT_CHILD = """
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print("exit", os.waitstatus_to_exitcode(status))
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    print("hung")
+"""
+
+
 def test_fork_while_another_thread_loads_a_kernel():
     """A child forked while another thread holds numba's compiler lock (as
     it does while it loads a kernel from the cache, a process's first calls)
@@ -362,7 +379,7 @@ def test_fork_while_another_thread_loads_a_kernel():
     by a thread it does not have. The fork now waits for the lock."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
-    out = _run_python("""
+    out = _run_python(textwrap.dedent("""
         import os, threading, time
         import numpy as np, fastlr
         from numba.core.compiler_lock import global_compiler_lock
@@ -380,18 +397,7 @@ def test_fork_while_another_thread_loads_a_kernel():
             X = np.random.default_rng(0).normal(size=(200, 3))
             r = fastlr.train(X, (X[:, 0] > 0).astype(int), epochs=2)
             os._exit(0 if np.isfinite(r.w).all() else 1)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                print("exit", os.waitstatus_to_exitcode(status))
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            print("hung")
-    """)
+    """) + _AWAIT_CHILD)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "exit 0"
 
@@ -407,7 +413,7 @@ def test_fork_while_another_thread_holds_a_process_setting(setting):
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     module, name = setting.split(".")
-    out = _run_python(f"""
+    out = _run_python(textwrap.dedent(f"""
         import csv, os, threading, time
         import numpy as np, fastlr
         from fastlr import {module}
@@ -432,18 +438,7 @@ def test_fork_while_another_thread_holds_a_process_setting(setting):
             r = fastlr.train(X, (X[:, 0] > 0).astype(int), solver="lbfgs")
             os._exit(0 if restored and np.isfinite(r.w).all() else 1)
         leave.set()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                print("exit", os.waitstatus_to_exitcode(status))
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            print("hung")
-    """)
+    """) + _AWAIT_CHILD)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "exit 0"
 
