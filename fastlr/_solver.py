@@ -26,7 +26,6 @@ sw_i)``, hence the same minimizer on the same features.
 
 import functools
 import math
-import os
 from typing import NamedTuple
 
 import numpy as np
@@ -343,14 +342,9 @@ _ONE_BLAS_THREAD = Held(
 def _blas_controller():
     """The BLAS libraries loaded (NumPy's, SciPy's), found once: limiting
     them through a kept controller costs microseconds, a new search
-    milliseconds. threadpoolctl's import sets ``KMP_DUPLICATE_LIB_OK`` in
-    the environment of the process (and of every process it starts); a
-    solver fit leaves the environment as it found it."""
-    before = os.environ.copy()
+    milliseconds."""
     from threadpoolctl import ThreadpoolController
 
-    for name in {n for n in os.environ if n.startswith("KMP_")} - set(before):
-        os.environ.pop(name, None)
     return ThreadpoolController()
 
 
