@@ -438,6 +438,43 @@ def test_fork_while_another_thread_holds_a_process_setting(setting):
     assert out.stdout.strip() == "exit 0"
 
 
+def test_a_fork_from_inside_keeps_the_forking_threads_count():
+    """The thread that forks may itself be inside (an open CSV reader, a
+    callback of a solver fit): its child keeps that count, so the setting
+    stays applied until the child's thread leaves, then is put back once;
+    another thread's count is dropped. (Dropping every count left the
+    child at -1: never applied again, and restore(None) in a grandchild.)"""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    out = _run_python(textwrap.dedent("""
+        import os, threading, time
+        from fastlr._process import Held
+        log = []
+        setting = Held(lambda: log.append("apply") or "saved", log.append)
+        inside, leave = threading.Event(), threading.Event()
+
+        def hold():
+            with setting.held():
+                inside.set()
+                leave.wait()
+
+        threading.Thread(target=hold).start()
+        inside.wait()
+        with setting.held():
+            pid = os.fork()
+            if pid == 0:
+                kept = setting.inside == 1 and log == ["apply"]
+        if pid == 0:
+            with setting.held():
+                pass
+            ok = kept and log == ["apply", "saved", "apply", "saved"]
+            os._exit(0 if ok and setting.inside == 0 else 1)
+        leave.set()
+    """) + _AWAIT_CHILD)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "exit 0"
+
+
 def test_calls_while_another_thread_imports_scipy():
     """While one thread imports scikit-learn (hence scipy.sparse, as the
     first ``from fastlr import LogisticRegression`` does), another thread's
