@@ -276,7 +276,7 @@ def is_sparse(X):
     thread is still importing scipy, ``sys.modules`` holds it half made
     (no ``issparse`` yet) and the statement waits for it.
     """
-    if "scipy.sparse" not in sys.modules:
+    if sys.modules.get("scipy.sparse") is None:   # (None: an import blocked)
         return False
     import scipy.sparse
 

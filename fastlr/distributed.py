@@ -171,7 +171,7 @@ def _refuse_missing(a, name, index, row0):
     bad = None
     if a.dtype.kind == "f":
         bad = ~np.isfinite(a)
-    elif a.dtype == object and "pandas" in sys.modules:
+    elif a.dtype == object and sys.modules.get("pandas") is not None:
         import pandas  # (waits for another thread's import; see is_sparse)
 
         na = pandas.NA
