@@ -71,6 +71,8 @@ def read_header(stream, fail):
         fail(f"has a dimension that is not a number in shape {shape}")
     if any(d < 0 for d in shape):
         fail(f"has a negative dimension in shape {shape}")
+    if any(d >= 2**63 for d in shape):
+        fail(f"has a dimension beyond int64 in shape {shape}")
     return shape, fortran, dtype, 8 + len(length_bytes) + length
 
 

@@ -575,6 +575,7 @@ def feature_columns(path, *, target=None, fmt=None, delimiter=",", drop=None):
         return [header[j] for j in feats], header[t]
     with _open_binary(path) as f:
         shape = _npy_2d_layout(path, f)[0]
+    _refuse_no_rows(path, shape)
     header = [f"x{j}" for j in range(shape[1])]
     _check_npy_target(spec)
     feats, t = _select(spec, header)
@@ -640,6 +641,7 @@ def map_npy(path, *, target=None, drop=None):
     _check_npy_target(spec)
     with _open_binary(path) as f:
         shape, fortran, dtype = _npy_2d_layout(path, f)
+        _refuse_no_rows(path, shape)
         if fortran or dtype not in (np.float32, np.float64):
             raise DataError(path, f"holds {dtype.str} in {'Fortran' if fortran else 'C'} "
                             "order; only float32 or float64 of this machine's byte "
@@ -671,7 +673,6 @@ def _npy_2d_layout(path, f):
                         f"shape {shape}")
     if dtype.kind not in "biuf":
         raise DataError(path, f"the array must hold numbers, got dtype {dtype}")
-    _refuse_no_rows(path, shape)
     return shape, fortran, dtype
 
 
@@ -708,6 +709,7 @@ def _npy_chunks(spec, chunk_rows):
     path = spec.path
     with _open_binary(path) as f:
         shape, fortran, dtype = _npy_2d_layout(path, f)
+        _refuse_no_rows(path, shape)
         if fortran:
             raise DataError(path, "the array is stored in Fortran (column) order, "
                             "so rows cannot be read in chunks; save it with "
@@ -1217,7 +1219,7 @@ def _read_npz(spec):
         if spec.ignore:   # not read
             keys = [key for key in keys if key != y_key]
         try:
-            _npz_member_layout(spec.path, npz, "X")
+            _refuse_no_rows(spec.path, _npz_member_layout(spec.path, npz, "X"))
             if y_key in keys:
                 _npz_member_layout(spec.path, npz, y_key)
             X = npz["X"]

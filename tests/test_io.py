@@ -1167,21 +1167,43 @@ def test_reading_a_csv_with_text_labels_holds_a_bounded_block_of_text(tmp_path):
     assert peak < 2 * got.nbytes + (40 << 20), peak / got.nbytes
 
 
-@pytest.mark.parametrize("read", [
-    lambda p: io.read_dataset(p), lambda p: list(io.iter_chunks(p, 10)),
-    lambda p: io.feature_columns(p), lambda p: io.map_npy(p),
-    lambda p: io.read_column(p, 0)])
-def test_an_npy_of_no_rows_and_countless_columns_is_refused_at_once(tmp_path, read):
-    """A 129-byte .npy declaring shape (0, 2**40) needs no data bytes, so
-    the check of the header against the file passed, and the readers made
-    a name per column (hours, then out of memory). No rows: refused first."""
-    path = tmp_path / "wide.npy"
+@pytest.mark.parametrize("fmt, read", [
+    ("npy", lambda p: io.read_dataset(p)), ("npy", lambda p: list(io.iter_chunks(p, 10))),
+    ("npy", lambda p: io.feature_columns(p)), ("npy", lambda p: io.map_npy(p)),
+    ("npy", lambda p: io.read_column(p, 0)), ("npz", lambda p: io.read_dataset(p)),
+    ("npz", lambda p: io.read_xy(p)), ("npz", lambda p: list(io.iter_chunks(p, 10)))])
+def test_an_npy_of_no_rows_and_countless_columns_is_refused_at_once(tmp_path, fmt, read):
+    """A 129-byte .npy declaring shape (0, 2**40) (or an .npz's X of that
+    shape) needs no data bytes, so the check of the header against the file
+    passed, and the readers made a name per column (hours, then out of
+    memory). No rows: refused first. npy_layout, which only reads the
+    header, still answers."""
     head = f"{{'descr': '<f8', 'fortran_order': False, 'shape': (0, {2**40}), }}"
     head = head.ljust(118) + "\n"
+    member = b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little") + head.encode()
+    path = tmp_path / f"wide.{fmt}"
+    if fmt == "npy":
+        path.write_bytes(member)
+        assert io.npy_layout(path)[0] == (0, 2**40)
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("X.npy", member)
+            labels = __import__("io").BytesIO()
+            np.lib.format.write_array(labels, np.zeros(0))
+            archive.writestr("y.npy", labels.getvalue())
+    with pytest.raises(DataError, match=f"wide.{fmt}: no data rows"):
+        read(path)
+
+
+def test_an_npy_dimension_beyond_int64_is_refused(tmp_path):
+    """It leaked OverflowError out of read_dataset."""
+    head = f"{{'descr': '<f8', 'fortran_order': False, 'shape': (1, {2**64}), }}"
+    head = head.ljust(118) + "\n"
+    path = tmp_path / "huge.npy"
     path.write_bytes(b"\x93NUMPY\x01\x00" + len(head).to_bytes(2, "little")
                      + head.encode())
-    with pytest.raises(DataError, match="wide.npy: no data rows"):
-        read(path)
+    with pytest.raises(DataError, match="beyond int64"):
+        io.read_dataset(path)
 
 
 @pytest.mark.parametrize("shape, words", [("(3, 4, ", "unreadable .npy header"),
