@@ -775,6 +775,11 @@ def main(argv=None):
             raise
         print(f"fastlr: error: {_describe(exc)}", file=sys.stderr)
         return EXIT_FAILURE
+    finally:
+        if getattr(args, "n_threads", None) is not None:
+            from ._kernels import team
+
+            team.set_threads(None)   # --n-threads was this command's
 
 
 _USER_ERRORS = (CLIError, ValueError, TypeError, OSError, FloatingPointError)

@@ -308,9 +308,10 @@ def test_threaded_training_and_prediction_load_no_threading_runtime():
 
 
 def test_the_command_lines_thread_count_loads_no_threading_runtime(tmp_path):
-    """``--n-threads N`` sets the count of fastlr's team (team.set_threads);
-    it called numba.set_num_threads, which started numba's threading layer
-    (numba's omppool and a GNU OpenMP runtime) even for N = 1."""
+    """``--n-threads N`` sets the count of fastlr's team (team.set_threads,
+    for the command: reset after it); it called numba.set_num_threads,
+    which started numba's threading layer (numba's omppool and a GNU OpenMP
+    runtime) even for N = 1."""
     out = _run_python("""
         import sys, numpy as np, fastlr.cli
         from fastlr._kernels import team
@@ -319,7 +320,9 @@ def test_the_command_lines_thread_count_loads_no_threading_runtime(tmp_path):
         for n in ("1", "2"):
             rc = fastlr.cli.main(["train", "d.npz", "--model", "m.npz", "--epochs",
                                   "2", "--quiet", "--n-threads", n])
-            print("team", rc, team.threads())
+            print("team", rc, team.threads())   # (the command's count reset)
+        fastlr.cli._set_threads(type("Args", (), {"n_threads": 1}))
+        print("team", 0, team.threads())
         from numba.np.ufunc import parallel
         maps = open("/proc/self/maps").read()   # (scikit-learn loads its libgomp)
         print(parallel._is_initialized,
@@ -329,7 +332,8 @@ def test_the_command_lines_thread_count_loads_no_threading_runtime(tmp_path):
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()
     assert lines[-1] == "False []"
-    assert [s for s in lines if s.startswith("team ")] == ["team 0 1", "team 0 2"]
+    assert [s for s in lines if s.startswith("team ")] == [
+        f"team 0 {numba.config.NUMBA_NUM_THREADS}"] * 2 + ["team 0 1"]
 
 
 def test_fork_after_large_prediction_is_safe(big, monkeypatch):

@@ -380,23 +380,25 @@ def _helpers(work, count):
     return others
 
 
-#: The count ``n_threads=None`` means once :func:`set_threads` has set one
-#: (the command line's ``--n-threads``), else None: numba's.
-_DEFAULT_THREADS = [None]
+#: The count ``n_threads=None`` means in this Python thread once
+#: :func:`set_threads` has set one (the command line's ``--n-threads``).
+_DEFAULT_THREADS = threading.local()
 
 
 def set_threads(n_threads):
-    """Make ``n_threads=None`` mean ``n_threads`` (None: numba's count
-    again) for this process. Unlike ``numba.set_num_threads``, it does not
-    start numba's threading layer (an OpenMP runtime fastlr does not use)."""
-    _DEFAULT_THREADS[0] = None if n_threads is None else threads(n_threads)
+    """Make ``n_threads=None`` mean ``n_threads`` in the calling Python
+    thread (None: numba's count again), as ``numba.set_num_threads`` does,
+    but without starting numba's threading layer (an OpenMP runtime fastlr
+    does not use)."""
+    _DEFAULT_THREADS.count = None if n_threads is None else threads(n_threads)
 
 
 def threads(n_threads=None):
-    """Threads to use: None means the count of :func:`set_threads`, else
-    numba's (``numba.get_num_threads()``); capped at ``NUMBA_NUM_THREADS``."""
-    if n_threads is None and _DEFAULT_THREADS[0] is not None:
-        return _DEFAULT_THREADS[0]
+    """Threads to use: None means the count of :func:`set_threads` in this
+    thread, else numba's (``numba.get_num_threads()``); capped at
+    ``NUMBA_NUM_THREADS``."""
+    if n_threads is None and getattr(_DEFAULT_THREADS, "count", None) is not None:
+        return _DEFAULT_THREADS.count
     if n_threads is None:
         if not getattr(numba_parallel, "_is_initialized", True):
             # numba.get_num_threads() would start numba's threading layer
