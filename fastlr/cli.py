@@ -1105,7 +1105,8 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
             # without a word)
             raise CLIError(
                 f"{args.data}: the model has no feature names (it was fitted "
-                f"on an array, not on a CSV or a DataFrame), so the CSV's "
+                f"on an array or a file without column names: .npy, .npz, "
+                f"svmlight), so the CSV's "
                 f"columns cannot be matched to its features by name; to take "
                 f"them in order as the model's features, pass --by-position")
     elif fmt == "npy":
