@@ -448,7 +448,8 @@ def _model_args(p, what):
                    "features are the file's columns in order (after --target, "
                    "--drop and --id); by default a CSV whose header has none of "
                    "the model's feature names is refused, as is any CSV for a "
-                   "model without feature names (fitted on an array)")
+                   "model without feature names (fitted on an array, or on an "
+                   ".npy, .npz or svmlight file)")
 
 
 def _add_demo(sub, common):

@@ -132,6 +132,13 @@ def _check_lengths(index, row0, size, **lengths):
                          "chunks declare")
 
 
+def _check_columns(index, row0, size, columns, declared):
+    """ValueError naming X when a row block's real width is not X's."""
+    if columns != declared:
+        raise ValueError(f"X's row block {index} (rows {row0} to {row0 + size - 1}) "
+                         f"has {columns} columns, but X declares {declared}")
+
+
 def _block_labels(yb, swb, index, row0, size):
     """Distinct labels of a y block, their counts and, with sample weights
     ``swb`` (else None), their rows' summed weights (else the counts)."""
@@ -207,10 +214,7 @@ def _prepare_block(Xb, yb, swb, index, row0, shape, classes, class_weight,
                     if bad.size:
                         msg += f"; rows {(row0 + bad[:5]).tolist()}"
         raise ValueError(msg + ")") from None
-    if data.n != shape[1]:
-        raise ValueError(f"X's row block {index} (rows {row0} to "
-                         f"{row0 + shape[0] - 1}) has {data.n} columns, but X "
-                         f"declares {shape[1]}")
+    _check_columns(index, row0, shape[0], data.n, shape[1])
     y = np.asarray(yb)
     _check_lengths(index, row0, shape[0], X=m, y=len(y),
                    sample_weight=None if swb is None else len(swb))
@@ -349,10 +353,7 @@ def _block_decision(Xb, W, B, dtype, squeeze, link="logits", block_info=None):
     if block_info:
         (row0, stop), _ = block_info[0]["array-location"]
         index = block_info[0]["chunk-location"][0]
-        if Xb.shape[1] != W.shape[1]:
-            raise ValueError(f"X's row block {index} (rows {row0} to {stop - 1}) "
-                             f"has {Xb.shape[1]} columns, but X declares "
-                             f"{W.shape[1]}")
+        _check_columns(index, row0, stop - row0, Xb.shape[1], W.shape[1])
         _check_lengths(index, row0, stop - row0, X=Xb.shape[0])
     if Xb.shape[0] == 0:
         z = np.empty((0, link_columns(link, W.shape[0])), dtype=dtype)

@@ -354,6 +354,23 @@ def test_fork_after_large_prediction_is_safe(big, monkeypatch):
         np.testing.assert_array_equal(g, want)
 
 
+#: A part of a test's program: another thread enters ``setting.held()``
+#: and stays inside until ``leave`` is set.
+_HOLD_IN_ANOTHER_THREAD = """
+inside, leave = threading.Event(), threading.Event()
+
+
+def hold():
+    with setting.held():
+        inside.set()
+        leave.wait()
+
+
+threading.Thread(target=hold).start()
+inside.wait()
+"""
+
+
 #: The end of a test's program that forked a child ``pid``: prints the
 #: child's exit status, or "hung" (and kills it) after 60 s.
 _AWAIT_CHILD = """
@@ -421,15 +438,7 @@ def test_fork_while_another_thread_holds_a_process_setting(setting):
         blas = lambda: sorted(i["num_threads"] for i in _blas_controller().info()
                               if i["user_api"] == "blas")
         before = (blas(), csv.field_size_limit())
-        inside, leave = threading.Event(), threading.Event()
-
-        def hold():
-            with setting.held():
-                inside.set()
-                leave.wait()
-
-        threading.Thread(target=hold).start()
-        inside.wait()
+    """) + _HOLD_IN_ANOTHER_THREAD + textwrap.dedent("""
         pid = os.fork()
         if pid == 0:
             restored = setting.inside == 0 and (blas(), csv.field_size_limit()) == before
@@ -455,15 +464,7 @@ def test_a_fork_from_inside_keeps_the_forking_threads_count():
         from fastlr._process import Held
         log = []
         setting = Held(lambda: log.append("apply") or "saved", log.append)
-        inside, leave = threading.Event(), threading.Event()
-
-        def hold():
-            with setting.held():
-                inside.set()
-                leave.wait()
-
-        threading.Thread(target=hold).start()
-        inside.wait()
+    """) + _HOLD_IN_ANOTHER_THREAD + textwrap.dedent("""
         with setting.held():
             pid = os.fork()
             if pid == 0:

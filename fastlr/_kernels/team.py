@@ -397,9 +397,10 @@ def threads(n_threads=None):
     """Threads to use: None means the count of :func:`set_threads` in this
     thread, else numba's (``numba.get_num_threads()``); capped at
     ``NUMBA_NUM_THREADS``."""
-    if n_threads is None and getattr(_DEFAULT_THREADS, "count", None) is not None:
-        return _DEFAULT_THREADS.count
     if n_threads is None:
+        count = getattr(_DEFAULT_THREADS, "count", None)
+        if count is not None:
+            return count
         if not getattr(numba_parallel, "_is_initialized", True):
             # numba.get_num_threads() would start numba's threading layer
             # (an OpenMP runtime, about 5 ms, in a process that may never
