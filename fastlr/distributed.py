@@ -114,6 +114,8 @@ __all__ = ["train"]
 
 
 def _where(index, row0, m):
+    if row0 is None:   # a block of unknown position (X of unknown chunk sizes)
+        return f"row block {index}"
     return f"row block {index}, rows {row0} to {row0 + m - 1}"
 
 
@@ -135,8 +137,9 @@ def _check_lengths(index, row0, size, **lengths):
 def _check_columns(index, row0, size, columns, declared):
     """ValueError naming X when a row block's real width is not X's."""
     if columns != declared:
-        raise ValueError(f"X's row block {index} (rows {row0} to {row0 + size - 1}) "
-                         f"has {columns} columns, but X declares {declared}")
+        where = "" if row0 is None else f" (rows {row0} to {row0 + size - 1})"
+        raise ValueError(f"X's row block {index}{where} has {columns} columns, but "
+                         f"X declares {declared}")
 
 
 def _block_labels(yb, swb, index, row0, size):
@@ -349,17 +352,24 @@ def _block_decision(Xb, W, B, dtype, squeeze, link="logits", block_info=None):
     :meth:`fastlr._dispatch.Data.decision`); an empty block (a filtered
     DataFrame's partition) gives an empty one. A NaN in X is named by its
     row of X; a block whose real shape is not the one X's chunks declare
-    is refused, naming X."""
+    is refused, naming X. X of unknown chunk sizes (a DataFrame's array
+    without lengths, a filtered array): the block is named by its number,
+    its rows counted from its start."""
+    name, row0 = "X", 0
     if block_info:
-        (row0, stop), _ = block_info[0]["array-location"]
+        (start, stop), _ = block_info[0]["array-location"]
         index = block_info[0]["chunk-location"][0]
-        _check_columns(index, row0, stop - row0, Xb.shape[1], W.shape[1])
-        _check_lengths(index, row0, stop - row0, X=Xb.shape[0])
+        if math.isnan(stop):   # nothing declared: no length to check
+            name = f"X's row block {index}"
+            _check_columns(index, None, Xb.shape[0], Xb.shape[1], W.shape[1])
+        else:
+            row0 = start
+            _check_columns(index, row0, stop - row0, Xb.shape[1], W.shape[1])
+            _check_lengths(index, row0, stop - row0, X=Xb.shape[0])
     if Xb.shape[0] == 0:
         z = np.empty((0, link_columns(link, W.shape[0])), dtype=dtype)
     else:
-        row0 = block_info[0]["array-location"][0][0] if block_info else 0
-        z = as_data(Xb, "X", accept_sparse=True, check=False).decision(
+        z = as_data(Xb, name, accept_sparse=True, check=False).decision(
             W, B, 1, link=link, dtype=dtype, row0=row0)
     return z[:, 0] if squeeze else z
 
@@ -502,11 +512,32 @@ def _runner(client):
 # input checks (client side, nothing computed but chunk lengths)
 
 
-def _as_dask(a, name, ndim):
-    """A dask array from a dask array, DataFrame or Series."""
-    if type(a).__name__ in ("DataFrame", "Series") and hasattr(a, "to_dask_array"):
+def _is_frame(a):
+    return type(a).__name__ in ("DataFrame", "Series") and hasattr(a, "to_dask_array")
+
+
+def _partition_lengths(X, *cols):
+    """The partition lengths of each dask DataFrame or Series in ``(X,
+    *cols)`` (None for anything else), computed together: one pass over
+    their graphs, in which the tasks they share (a frame and its label
+    column read from the same files) run once. A DataFrame X whose dtypes
+    are refused (:func:`fastlr._validation.numeric_input`) is refused
+    first, from its meta: nothing computed."""
+    if _is_frame(X) and X.ndim == 2:
+        numeric_input(X._meta, "X")
+    cols = (X, *cols)
+    done = iter(dask.compute(*[a.map_partitions(len) for a in cols if _is_frame(a)]))
+    return [tuple(int(v) for v in next(done)) if _is_frame(a) else None for a in cols]
+
+
+def _as_dask(a, name, ndim, lengths=None):
+    """A dask array from a dask array, DataFrame or Series. ``lengths``: a
+    DataFrame's or Series's partition lengths (:func:`_partition_lengths`;
+    None: computed here); False: left unknown, and an array's unknown chunk
+    sizes accepted (prediction needs no row positions: nothing computed)."""
+    if _is_frame(a):
         if ndim == 2 and type(a).__name__ == "DataFrame":
-            return _as_dask(_frame_array(a, name), name, ndim)
+            return _as_dask(_frame_array(a, name, lengths), name, ndim, lengths)
         if getattr(a.dtype, "name", None) == "category":
             # the categories' values, as numpy reads a pandas categorical in
             # memory (integer categories stay integers: classes_ int64)
@@ -518,7 +549,8 @@ def _as_dask(a, name, ndim):
             # dask converts to an array without a warning
             numeric = getattr(a.dtype, "kind", "O") in "biuf"
             a = a.astype(np.float64 if numeric else object)
-        a = a.to_dask_array(lengths=True)   # only the partition lengths travel
+        # only the partition lengths travel
+        a = a.to_dask_array(lengths=_dask_lengths(lengths))
     if isinstance(a, np.ndarray):   # the functional form: one block
         a = da.from_array(a, chunks=a.shape)
     if not isinstance(a, da.Array):
@@ -528,7 +560,8 @@ def _as_dask(a, name, ndim):
         want = "2-D of shape (n_samples, n_features)" if ndim == 2 else "1-D"
         raise ValueError(f"{name} must be {want}, got {a.ndim}-D with shape "
                          f"{a.shape}")
-    if any(isinstance(c, float) and math.isnan(c) for dim in a.chunks for c in dim):
+    if lengths is not False and any(isinstance(c, float) and math.isnan(c)
+                                    for dim in a.chunks for c in dim):
         raise ValueError(f"{name} has unknown chunk sizes (NaN in {name}.chunks, as "
                          "after boolean indexing or from dask.dataframe); call "
                          f"{name}.compute_chunk_sizes() first")
@@ -537,13 +570,19 @@ def _as_dask(a, name, ndim):
     return a
 
 
+def _dask_lengths(lengths):
+    """``lengths`` (as :func:`_as_dask` takes them) as ``to_dask_array``
+    takes them: True computes them, None leaves them unknown."""
+    return True if lengths is None else None if lengths is False else lengths
+
+
 def _category_values(s):
     """A partition of a categorical Series as numpy reads it (the values in
     the categories' dtype; float with NaN for a missing one)."""
     return type(s)(np.asarray(s), index=s.index, name=s.name)
 
 
-def _frame_array(X, name):
+def _frame_array(X, name, lengths=None):
     """The dask array of a dask DataFrame of features, refused or converted
     as the in-memory fit does a pandas one, by the same rule
     (:func:`fastlr._validation.numeric_input`): its dtypes, read from X's
@@ -551,14 +590,16 @@ def _frame_array(X, name):
     complex; columns that are not numpy numbers (text, categories, pandas'
     nullable and sparse dtypes) are converted to float64 partition by
     partition, where the rule names a column with a non-numeric value (and
-    the partition's row block)."""
+    the partition's row block). ``lengths`` as :func:`_as_dask` takes them."""
     numeric_input(X._meta, name)
-    lengths = tuple(X.map_partitions(len).compute())   # only the lengths travel
+    if lengths is None:
+        lengths = _partition_lengths(X)[0]   # only the lengths travel
     if not all(isinstance(t, np.dtype) and t.kind in "biuf" for t in X.dtypes):
-        starts = dask.delayed(np.cumsum([0, *lengths[:-1]]), pure=True)
+        starts = None if lengths is False else dask.delayed(
+            np.cumsum([0, *lengths[:-1]]), pure=True)
         meta = type(X._meta)(np.empty((0, len(X.columns))), columns=X.columns)
         X = X.map_partitions(_numeric_partition, name, starts, meta=meta)
-    return X.to_dask_array(lengths=lengths)
+    return X.to_dask_array(lengths=_dask_lengths(lengths))
 
 
 def _numeric_partition(df, name, starts, partition_info=None):
@@ -570,7 +611,8 @@ def _numeric_partition(df, name, starts, partition_info=None):
         if partition_info is None:
             raise
         k = partition_info["number"]
-        raise type(exc)(f"{exc} ({_where(k, int(starts[k]), len(df))})") from None
+        row0 = None if starts is None else int(starts[k])
+        raise type(exc)(f"{exc} ({_where(k, row0, len(df))})") from None
     return type(df)(df.to_numpy(np.float64, na_value=np.nan), index=df.index,
                     columns=df.columns)
 
@@ -581,8 +623,8 @@ def _check_width(n, n_features):
                          f"{n_features} features")
 
 
-def _check_X(X, n_features=None):
-    X = _as_dask(X, "X", 2)
+def _check_X(X, n_features=None, lengths=None):
+    X = _as_dask(X, "X", 2, lengths)
     m, n = X.shape
     if m == 0 or n == 0:
         raise ValueError(f"X is empty: shape {X.shape}")
@@ -599,9 +641,9 @@ def _check_X(X, n_features=None):
     return X
 
 
-def _check_rows(a, name, X):
+def _check_rows(a, name, X, lengths=None):
     """y or sample_weight: a dask array/Series chunked as X's rows (a numpy
-    array is chunked to match)."""
+    array is chunked to match); ``lengths`` as :func:`_as_dask` takes them."""
     if isinstance(a, np.ndarray) or (not is_dask(a) and not np.isscalar(a)):
         a = np.asarray(a)
         if a.ndim != 1:
@@ -610,7 +652,7 @@ def _check_rows(a, name, X):
             raise ValueError(f"{name} has {a.shape[0]} entries but X has "
                              f"{X.shape[0]} rows; they must match")
         return da.from_array(a, chunks=(X.chunks[0],))
-    a = _as_dask(a, name, 1)
+    a = _as_dask(a, name, 1, lengths)
     if a.shape[0] != X.shape[0]:
         raise ValueError(f"{name} has {a.shape[0]} entries but X has {X.shape[0]} "
                          "rows; they must match")
@@ -874,14 +916,15 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
     labels of y must be among them.
     """
     runner = _runner(client)
-    X = _check_X(X, n_features)
-    y = _check_rows(y, "y", X)
+    lx, ly, lw = _partition_lengths(X, y, sample_weight)
+    X = _check_X(X, n_features, lx)
+    y = _check_rows(y, "y", X, ly)
     sw = None
     if sample_weight is not None:
         if isinstance(sample_weight, numbers.Real) and not isinstance(sample_weight,
                                                                       bool):
             sample_weight = np.full(X.shape[0], float(sample_weight))
-        sw = _check_rows(sample_weight, "sample_weight", X)
+        sw = _check_rows(sample_weight, "sample_weight", X, lw)
     seen, counts, sums, per_block = _labels(runner, y, sw)
     if classes is None:
         classes = seen
@@ -1110,7 +1153,7 @@ def decision_function(est, X, link="logits", header=None):
     classes) their logarithms, in the same pass over each block. ``header``:
     X's (:func:`_header`) when X is the checked array of a DataFrame."""
     header = _header(X) if header is None else header
-    X = _check_X(X, getattr(est, "n_features_in_", None))
+    X = _check_X(X, getattr(est, "n_features_in_", None), lengths=False)
     _check_names(est, header, reset=False)
     coef, intercept = est._checked_model(X.shape[1])
     W = coef.astype(np.float64)
@@ -1146,16 +1189,17 @@ def predict(est, X, header=None):
 def score(est, X, y, sample_weight=None):
     """Mean accuracy on a dask X (weighted by ``sample_weight``): computed
     blockwise, only the sums travel."""
-    # X converted once: a DataFrame's conversion computes its partitions'
-    # lengths (a pass over its graph)
+    # X converted once; the partition lengths of DataFrames and Series
+    # computed in one pass over their graphs
     header = _header(X)
-    Xd = _check_X(X, getattr(est, "n_features_in_", None))
+    lx, ly, lw = _partition_lengths(X, y, sample_weight)
+    Xd = _check_X(X, getattr(est, "n_features_in_", None), lx)
     labels = predict(est, Xd, header)
-    yd = _check_rows(y, "y", Xd)
+    yd = _check_rows(y, "y", Xd, ly)
     sizes = Xd.chunks[0]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
     swbs = [None] * len(sizes) if sample_weight is None else _check_rows(
-        sample_weight, "sample_weight", Xd).to_delayed().ravel()
+        sample_weight, "sample_weight", Xd, lw).to_delayed().ravel()
     tasks = [dask.delayed(_block_score, pure=True)(lb, yb, swbs[k], k, int(starts[k]))
              for k, (lb, yb) in enumerate(zip(labels.to_delayed().ravel(),
                                               yd.to_delayed().ravel(), strict=True))

@@ -730,7 +730,8 @@ def _dask_calls(X, y, fitted):
 def test_dataframe_text_column_refused_as_in_memory(client, monkeypatch, kind):
     """A text column that is not numbers is refused with the in-memory fit's
     TypeError, naming X and the column, plus the row block holding the
-    text: by fit and partial_fit before any training, by every prediction."""
+    text: by fit and partial_fit before any training, by every prediction
+    (which computes no partition lengths: the block is named by its number)."""
     dd = pytest.importorskip("dask.dataframe")
     pd = pytest.importorskip("pandas")
     X, y = make_data(16, m=400)
@@ -752,8 +753,10 @@ def test_dataframe_text_column_refused_as_in_memory(client, monkeypatch, kind):
 
     monkeypatch.setattr(fdist, "_fit_state", no_training)
     for method, call in _dask_calls(Xd, yd, fitted).items():
-        with pytest.raises(TypeError, match=f"^{words} "
-                                            r"\(row block 3, rows 300 to 399\)$"):
+        rows = ("" if method in ("decision_function", "predict_proba",
+                                 "predict_log_proba", "predict")
+                else ", rows 300 to 399")
+        with pytest.raises(TypeError, match=f"^{words} \\(row block 3{rows}\\)$"):
             call()
             pytest.fail(method)
 
@@ -1193,3 +1196,88 @@ def test_score_of_a_dataframe_converts_it_once():
         assert dict(seen) == {100: 6}
         with pytest.raises(ValueError, match="feature names should match"):
             clf.score(Xd.rename(columns={"a": "z"}), yd)
+
+
+def _logged_frame(log, X, y, parts):
+    """A dask DataFrame of X's columns and a "label" column y, each of its
+    ``parts`` partitions loaded by a task that appends a line to ``log``
+    (the worker processes share the file): how often each is read."""
+    dd = pytest.importorskip("dask.dataframe")
+    bounds = np.linspace(0, X.shape[0], parts + 1).astype(int)
+    return dd.from_map(_load_part, list(zip(bounds[:-1], bounds[1:], strict=True)),
+                       X=X, y=y, log=str(log))
+
+
+def _load_part(span, X, y, log):
+    import pandas as pd
+
+    with open(log, "a") as f:
+        f.write(f"{span[0]}\n")
+    lo, hi = span
+    df = pd.DataFrame(X[lo:hi], columns=[f"f{j}" for j in range(X.shape[1])],
+                      index=pd.RangeIndex(lo, hi))
+    df["label"] = y[lo:hi]
+    return df
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_dataframes_are_read_once_for_their_lengths(client, tmp_path, monkeypatch):
+    """fit and score compute the partition lengths of X and y together (a
+    frame and its label column from the same files: each partition read
+    once for them, not once per argument), and a prediction computes
+    nothing until its result is: it needs no row positions."""
+    X, y = make_data(17, m=400)
+    log = tmp_path / "reads"
+    df = _logged_frame(log, X, y, 4)
+    Xf, yf = df[[f"f{j}" for j in range(X.shape[1])]], df["label"]
+
+    def reads(call):
+        log.write_text("")
+        try:
+            out = call()
+        except _Stop:
+            out = None
+        return out, len(log.read_text().split())
+
+    fitted = LogisticRegression(**SGD).fit(Xf, yf)
+
+    def stop(*args, **kwargs):
+        raise _Stop
+
+    with monkeypatch.context() as m:   # what is read before the labels are
+        m.setattr(fdist, "_labels", stop)
+        assert reads(lambda: LogisticRegression(**SGD).fit(Xf, yf))[1] == 4
+        m.setattr(fdist, "predict", stop)
+        assert reads(lambda: fitted.score(Xf, yf))[1] == 4
+    expect = fitted.predict(Xf.compute())
+    for method in ("predict", "predict_proba", "decision_function"):
+        lazy, n = reads(lambda m=method: getattr(fitted, m)(Xf))
+        assert n == 0, (method, n)
+        assert reads(lazy.compute)[1] == 4
+    np.testing.assert_array_equal(fitted.predict(Xf).compute(), expect)
+
+
+def test_predictions_on_unknown_chunk_sizes(client):
+    """A filtered array and a DataFrame's array without lengths (NaN in
+    X.chunks) are predicted block by block, as dask-ml does; a NaN is named
+    by its block and its row there. Training still needs the lengths."""
+    X, y = make_data(18)
+    fitted = LogisticRegression(**SGD).fit(X, y)
+    Xd = to_dask(X, 200)
+    keep = X[:, 0] > 0
+    Xu = Xd[Xd[:, 0] > 0]
+    assert np.isnan(Xu.chunks[0]).all()
+    np.testing.assert_array_equal(fitted.predict(Xu).compute(), fitted.predict(X[keep]))
+    np.testing.assert_allclose(fitted.predict_proba(Xu).compute(),
+                               fitted.predict_proba(X[keep]), rtol=1e-15)
+    Xn = X.copy()
+    Xn[np.flatnonzero(keep)[np.flatnonzero(keep) >= 400][3], 2] = np.nan
+    Xn = to_dask(Xn, 200)
+    with pytest.raises(ValueError, match=r"^X's row block 2 contains NaN or infinity "
+                                         r"\(first at row 3, column 2\)$"):
+        fitted.predict(Xn[Xn[:, 0] > 0]).compute()
+    with pytest.raises(ValueError, match="X has unknown chunk sizes"):
+        LogisticRegression(**SGD).fit(Xu, y[keep])
