@@ -641,11 +641,25 @@ def _check_X(X, n_features=None, lengths=None):
     return X
 
 
+def _column_vector(a, name):
+    """y of one column (an (m, 1) array, a one-column DataFrame) as 1-D, with
+    the DataConversionWarning that scikit-learn's ``column_or_1d`` gives for
+    it in memory; anything else as it is."""
+    if name != "y" or getattr(a, "ndim", None) != 2 or a.shape[1] != 1:
+        return a
+    from sklearn.utils.validation import column_or_1d
+
+    column_or_1d(np.empty((0, 1)), warn=True)   # its warning, in its words
+    return a.iloc[:, 0] if hasattr(a, "iloc") else a[:, 0]
+
+
 def _check_rows(a, name, X, lengths=None):
     """y or sample_weight: a dask array/Series chunked as X's rows (a numpy
-    array is chunked to match); ``lengths`` as :func:`_as_dask` takes them."""
+    array is chunked to match); ``lengths`` as :func:`_as_dask` takes them.
+    A column vector y is taken as 1-D, as in memory."""
+    a = _column_vector(a, name)
     if isinstance(a, np.ndarray) or (not is_dask(a) and not np.isscalar(a)):
-        a = np.asarray(a)
+        a = _column_vector(np.asarray(a), name)
         if a.ndim != 1:
             raise ValueError(f"{name} must be 1-D, got shape {a.shape}")
         if a.shape[0] != X.shape[0]:

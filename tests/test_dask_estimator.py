@@ -1281,3 +1281,28 @@ def test_predictions_on_unknown_chunk_sizes(client):
         fitted.predict(Xn[Xn[:, 0] > 0]).compute()
     with pytest.raises(ValueError, match="X has unknown chunk sizes"):
         LogisticRegression(**SGD).fit(Xu, y[keep])
+
+
+def test_a_column_vector_y_as_in_memory(client):
+    """y of shape (m, 1) (a dask array, a numpy array beside a dask X, a
+    one-column DataFrame) is taken as 1-D with scikit-learn's
+    DataConversionWarning, as in memory: the same model as the 1-D y; and
+    score takes it too. (It was refused: "y must be 1-D".)"""
+    from sklearn.exceptions import DataConversionWarning
+
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(20, m=400)
+    Xd = to_dask(X, 400)   # one block: the in-memory batches
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        want = LogisticRegression(**SGD).fit(X, y[:, None])
+    frame = dd.from_pandas(pd.DataFrame({"label": y}), npartitions=1)
+    for y2 in (to_dask(y[:, None], 400), y[:, None], frame):
+        with pytest.warns(DataConversionWarning, match="column-vector y"):
+            got = LogisticRegression(**SGD).fit(Xd, y2)
+        np.testing.assert_allclose(got.coef_, want.coef_, rtol=ONE_BLOCK_RTOL)
+        assert got.classes_.tolist() == want.classes_.tolist()
+        with pytest.warns(DataConversionWarning, match="column-vector y"):
+            assert got.score(Xd, y2) == got.score(X, y)
+    with pytest.raises(ValueError, match=r"sample_weight must be 1-D"):
+        LogisticRegression(**SGD).fit(Xd, y, sample_weight=np.ones((400, 1)))
