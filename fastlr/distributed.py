@@ -84,6 +84,7 @@ from ._driver import (
 )
 from ._kernels.stats import finish
 from ._order import make_rng
+from ._progress import epoch_progress
 from ._sgd import sgd
 from ._solver import CurvatureSample, check_solver, curvature_rows
 from ._state import ModelStack, ModelState
@@ -1078,13 +1079,17 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         if holdout:
             best = {"scores": [], "loss": np.inf, "state": None}
             monitor = _heldout_monitor(blocks, state, best)
-        losses, converged, iters = _fit_state(
-            blocks, state, rng, solver=solver, finish_tol=finish_tol,
-            epochs=epochs, penalty=est.penalty, alpha=alpha, l1_ratio=l1_ratio,
-            fit_intercept=bool(est.fit_intercept), denom=denom, colmean=colmean,
-            warm=warm, batch_size=batch_size, lr=lr, shuffle=est.shuffle,
-            tol=tol, n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
-            power_t=power_t, average_start=average_start, monitor=monitor)
+        # verbose: the in-memory fit's progress bar, a pass of all blocks
+        # an epoch
+        with epoch_progress(est.verbose, epochs, blocks.m) as progress:
+            losses, converged, iters = _fit_state(
+                blocks, state, rng, solver=solver, finish_tol=finish_tol,
+                epochs=epochs, penalty=est.penalty, alpha=alpha, l1_ratio=l1_ratio,
+                fit_intercept=bool(est.fit_intercept), denom=denom,
+                colmean=colmean, callback=progress, warm=warm,
+                batch_size=batch_size, lr=lr, shuffle=est.shuffle, tol=tol,
+                n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
+                power_t=power_t, average_start=average_start, monitor=monitor)
         if best is not None and best["state"] is not None:
             # the kept state continues the advanced generator, as in memory
             # (where the copies share it)

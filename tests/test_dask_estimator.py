@@ -1306,3 +1306,14 @@ def test_a_column_vector_y_as_in_memory(client):
             assert got.score(Xd, y2) == got.score(X, y)
     with pytest.raises(ValueError, match=r"sample_weight must be 1-D"):
         LogisticRegression(**SGD).fit(Xd, y, sample_weight=np.ones((400, 1)))
+
+
+def test_verbose_shows_the_in_memory_bar(client, capsys):
+    """verbose=2 draws the in-memory fit's progress bar on Dask too, an epoch
+    a pass over the blocks (it was silently ignored); verbose=0 draws none."""
+    X, y = make_data(21)
+    LogisticRegression(**dict(SGD, verbose=2)).fit(to_dask(X, 200), to_dask(y, 200))
+    err = capsys.readouterr().err
+    assert "4/4" in err and "loss=" in err and "rows/s" in err, err
+    LogisticRegression(**SGD).fit(to_dask(X, 200), to_dask(y, 200))
+    assert capsys.readouterr().err == ""
