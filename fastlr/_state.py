@@ -250,15 +250,16 @@ class ModelState:
 
     # ---------------------------------------------------------- model files
 
-    def to_file_arrays(self, invscaling):
+    def to_file_arrays(self):
         """The arrays a model file stores, under their file names.
 
         Binary models store ``w``/``b`` and the optimizer state as 1-D arrays
         (the format files had before k-class models existed). Optimizer
-        arrays are stored only when they hold something: ``steps`` matters
-        to averaging and inverse scaling (``invscaling``) only, the others
-        are zero unless their option was used; a model trained with the
-        default options stores none of them.
+        arrays are stored only when they hold something (a missing one loads
+        as zeros): ``steps`` once a step was taken (whatever the schedule:
+        the count decides when averaging starts and the steps of
+        ``invscaling``, which a continued model may switch to), the others
+        once their option was used.
         """
         squeeze = (lambda a: a[0]) if not self.softmax else (lambda a: a)
         out = {"mean": np.asarray(self.mean, dtype=np.float64),
@@ -267,9 +268,7 @@ class ModelState:
                "b": np.ascontiguousarray(self.B)}
         for name in OPTIMIZER_ARRAYS:
             value = getattr(self, name)
-            used = (self.steps[1] > 0 or invscaling) if name == "steps" \
-                else bool(value.any())
-            if used:
+            if value.any():
                 out[name] = np.ascontiguousarray(value if name == "steps"
                                                  else squeeze(value))
         if self.moments is not None:

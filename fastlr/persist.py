@@ -60,9 +60,9 @@ predates multiclass support refuses its file (``classes`` of the wrong
 shape) rather than misreading it.
 
 The optimizer-state arrays are written only when they hold something
-(``steps``: when averaging has started or ``learning_rate="invscaling"``),
-so a model trained with the default options has none of them and its file
-is exactly what earlier fastlr versions wrote; a missing one loads as
+(``steps``: once an SGD step was taken; the count decides when averaging
+starts and the size of ``invscaling``'s steps, also for a model continued
+under other parameters than it was saved with); a missing one loads as
 zeros.
 A fastlr that predates them refuses a file that has them ("unexpected
 arrays") rather than continuing training from a wrong state.
@@ -353,7 +353,7 @@ def _to_arrays(model, metadata):
         "coef": np.ascontiguousarray(model.coef_),
         "intercept": np.ascontiguousarray(model.intercept_),
         "loss_curve": np.asarray(model.loss_curve_, dtype=np.float64),
-        **state.to_file_arrays(invscaling=model.learning_rate == "invscaling"),
+        **state.to_file_arrays(),
     }
     names = getattr(model, "feature_names_in_", None)
     if names is not None:

@@ -303,11 +303,13 @@ def test_model_file_round_trip_with_new_options(tmp_path, seed):
     clf.partial_fit(X, labels)
     back.partial_fit(X, labels)
     np.testing.assert_array_equal(back.coef_, clf.coef_)
-    # a default model's file has none of the optional state arrays
+    # a default model's file has none of the optional state arrays but its
+    # step count (which decides when averaging starts, should it be asked for)
     plain = LogisticRegression(max_iter=2, tol=None).fit(X, y)
     fastlr.save(plain, tmp_path / "plain.npz")
     with np.load(tmp_path / "plain.npz", allow_pickle=False) as npz:
-        assert not {"steps", "gsq", "avg", "l1_u", "l1_q"} & set(npz.files)
+        assert not {"gsq", "avg", "l1_u", "l1_q"} & set(npz.files)
+        assert npz["steps"][0] > 0 and npz["steps"][1] == 0
 
 
 # --------------------------------------------------------------------------

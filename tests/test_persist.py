@@ -130,6 +130,29 @@ def test_training_continues_after_load(tmp_path, data):
     assert not np.array_equal(b.coef_, clf.coef_)
 
 
+@pytest.mark.parametrize("before, after", [
+    ({"average": 40}, {}),                  # saved before averaging starts
+    ({}, {"learning_rate": "invscaling"}),  # continued under another schedule
+    ({}, {"average": 25}),
+])
+def test_the_step_count_is_saved_before_it_matters(tmp_path, data, before, after):
+    """The SGD step count decides when averaging starts and the size of
+    invscaling's steps: a model saved before either used it (it was saved
+    only once averaging had started or with invscaling) continues as the
+    original does, under its own parameters or changed ones."""
+    X, y = data
+    clf = fitted(X, y, solver="sgd", max_iter=3, batch_size=32, **before)
+    assert 0 < clf.training_state_.steps[0] < 40 and clf.training_state_.steps[1] == 0
+    fastlr.save(clf, tmp_path / "m.npz")
+    a, b = copy.deepcopy(clf), fastlr.load(tmp_path / "m.npz")
+    np.testing.assert_array_equal(b.training_state_.steps, clf.training_state_.steps)
+    for est in (a, b):
+        est.set_params(**after).partial_fit(X, y)
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(a.training_state_.steps, b.training_state_.steps)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+
+
 def test_partial_fit_model_round_trips(tmp_path, data):
     X, y = data
     clf = LogisticRegression(random_state=0)
@@ -178,8 +201,11 @@ def test_documented_format(model_file):
     """A plain .npz: every array loads without pickle; JSON metadata."""
     with np.load(model_file, allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
+    # steps: solver="auto"'s first epoch, an SGD step (one batch of 200 rows)
     assert set(arrays) == {"metadata", "classes", "coef", "intercept", "mean",
-                           "scale", "w", "b", "loss_curve", "stats", "stats_rows"}
+                           "scale", "w", "b", "loss_curve", "stats", "stats_rows",
+                           "steps"}
+    assert arrays["steps"].tolist() == [1, 0]
     assert all(a.dtype != object for a in arrays.values())
     meta = json.loads(arrays["metadata"].tobytes().decode("utf-8"))
     assert meta["format"] == "fastlr-model" and meta["format_version"] == 1
