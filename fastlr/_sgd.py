@@ -62,7 +62,7 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         data.m if row_fold is None else np.count_nonzero(train))
     average_start = int(average_start)
     if average_start == 0:
-        state.steps[1] = 0  # averaging off: the iterate is the model
+        state.stop_averaging()
     # the full-data loss covers the rows trained on: the others weigh 0
     sw_train = sw if row_fold is None else np.where(
         train, sw if sw.shape[0] else 1.0, 0.0)

@@ -214,6 +214,17 @@ class ModelState:
             self.avg[:, :-1] = W
             self.avg[:, -1] = B
 
+    def stop_averaging(self):
+        """Averaging off (``average=False``, also set since the last fit):
+        the model, the average once averaging has started, becomes the
+        iterate SGD continues from, as scikit-learn's warm start continues
+        from ``coef_`` (continuing from the last iterate moved the model
+        shown without a step)."""
+        W, B = self.model()
+        self.W[:] = W
+        self.B[:] = B
+        self.steps[1] = 0
+
     def model(self):
         """Standardized-space ``(W, B)`` of the model: averaged or iterate."""
         if self.steps[1] > 0:

@@ -1130,6 +1130,8 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     try:
         if resumed:
             state = old.copy(rng=True)   # kept only if the epoch succeeds
+            if not est.fit_intercept:   # (set since the last call: as fit's)
+                state.drop_intercept()
             if state.moments is not None:
                 # the chunk's rows join the running statistics, as in memory
                 state.add_rows(_column_moments(blocks, blocks.n, False)[0])

@@ -327,8 +327,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return classes
         if classes is not None and not np.array_equal(check_classes(classes),
                                                       self.classes_):
-            raise ValueError(f"classes={classes!r} differs from the classes of "
-                             f"the first partial_fit call {self.classes_!r}")
+            raise ValueError(f"classes={classes!r} differs from the model's "
+                             f"classes_ {self.classes_!r} (from its fit or first "
+                             "partial_fit call)")
         return self.classes_
 
     def _params(self, epochs):
@@ -726,6 +727,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         elif old is getattr(self, "training_state_", None):
             # a copy: a call that fails leaves the estimator as it was
             state = old.copy(rng=True)
+            if not self.fit_intercept:   # (set since the last call: as fit's)
+                state.drop_intercept()
             data.check_state(state)
         else:
             # from coef_ set by hand: standardized as a first chunk is

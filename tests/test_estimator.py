@@ -669,6 +669,62 @@ def test_warm_start_without_intercept_passes_through_the_origin(solver, how):
     np.testing.assert_allclose(clf.decision_function(np.zeros((1, 3))), 0.0, atol=1e-12)
 
 
+@pytest.mark.parametrize("how", ["partial_fit", "dask"])
+def test_partial_fit_after_dropping_the_intercept_passes_through_the_origin(how):
+    """fit_intercept=False set between partial_fit calls: the next call
+    continues through the origin, as a warm fit does (the intercept moved
+    by about 0.11 a call, neither dropped nor kept)."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 3)) + [5.0, -2.0, 1.0]
+    y = (X[:, 0] - 5.0 + rng.logistic(size=200) > 0).astype(int)
+    clf = LogisticRegression(solver="sgd", random_state=0).partial_fit(X, y, [0, 1])
+    assert clf.intercept_[0] != 0.0
+    clf.set_params(fit_intercept=False)
+    for _ in range(2):
+        if how == "dask":
+            da = pytest.importorskip("dask.array")
+            clf.partial_fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
+        else:
+            clf.partial_fit(X, y)
+        assert clf.intercept_[0] == 0.0
+    np.testing.assert_allclose(clf.decision_function(np.zeros((1, 3))), 0.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm fit", "dask"])
+def test_turning_averaging_off_continues_from_the_model_shown(how):
+    """average=False set after an averaged fit: training continues from the
+    averaged coef_ the estimator shows, as scikit-learn's SGDClassifier
+    does; with a rate of 1e-12 the model does not move (it jumped to the
+    last SGD iterate, 0.32 in a coefficient of 3)."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(300, 4))
+    y = (X @ [2.0, 0.5, 1.5, -0.5] + rng.logistic(size=300) > 0).astype(int)
+    clf = LogisticRegression(solver="sgd", average=True, lr=0.5, batch_size=4,
+                             max_iter=5, tol=None, random_state=0).fit(X, y)
+    before = clf.coef_.copy(), clf.intercept_.copy()
+    clf.set_params(average=False, lr=1e-12)
+    if how == "partial_fit":
+        clf.partial_fit(X, y)
+    elif how == "warm fit":
+        clf.set_params(warm_start=True, max_iter=1).fit(X, y)
+    else:
+        da = pytest.importorskip("dask.array")
+        clf.partial_fit(da.from_array(X, chunks=150), da.from_array(y, chunks=150))
+    np.testing.assert_allclose(clf.coef_, before[0], rtol=1e-9)
+    np.testing.assert_allclose(clf.intercept_, before[1], rtol=1e-9, atol=1e-12)
+
+
+def test_other_classes_after_fit_name_the_models_classes():
+    """partial_fit(classes=...) after fit: the message names classes_ and
+    where they came from (it blamed a first partial_fit call never made)."""
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    with pytest.raises(ValueError, match=r"differs from the model's classes_ "
+                                         r"array\(\[0, 1\]\) \(from its fit or "
+                                         r"first partial_fit call\)"):
+        clf.partial_fit(X, (X[:, 0] > 0).astype(int), classes=[0, 1, 2])
+
+
 @pytest.mark.parametrize("classes, error, match", [
     ([0, 1, np.nan], ValueError, "classes contains NaN"),
     (np.array([0.0, np.inf, 1.0]), ValueError, "classes contains NaN"),
