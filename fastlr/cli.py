@@ -443,11 +443,15 @@ def _threads_arg(p):
 def _model_args(p, what):
     p.add_argument("--model", metavar="M", required=True,
                    help="model file written by fastlr train or fastlr.save")
+    _by_position_arg(p, what)
+
+
+def _by_position_arg(p, what, model="the model"):
     p.add_argument("--by-position", action="store_true",
-                   help=f"{what} by position instead of by name: the model's "
+                   help=f"{what} by position instead of by name: {model}'s "
                    "features are the file's columns in order (after --target, "
                    "--drop and --id); by default a CSV whose header has none of "
-                   "the model's feature names is refused, as is any CSV for a "
+                   f"{model}'s feature names is refused, as is any CSV for a "
                    "model without feature names (fitted on an array, or on an "
                    ".npy, .npz or svmlight file)")
 
@@ -510,6 +514,8 @@ def _add_train(sub, common):
                    "quarter of this machine's memory, else whole; 0: always "
                    "whole. A float32/float64 .npy file is memory-mapped and "
                    "trained on in place, never copied, unless N is given")
+    _by_position_arg(p, "with --warm-start, match the columns",
+                     "--warm-start's model")
     _threads_arg(p)
     _add_params(p)
     p.set_defaults(func=_train)
@@ -1100,10 +1106,10 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
                 f"the columns in order as the model's features, pass "
                 f"--by-position")
         if model is not None and names is None and \
-                getattr(args, "by_position", None) is False:
-            # predict and evaluate (scikit-learn warns here; a CSV in
-            # another column order was predicted from the wrong features
-            # without a word)
+                not getattr(args, "by_position", False):
+            # predict, evaluate and train --warm-start (scikit-learn warns
+            # here; a CSV in another column order was predicted from, or
+            # trained on, the wrong features without a word)
             raise CLIError(
                 f"{args.data}: the model has no feature names (it was fitted "
                 f"on an array or a file without column names: .npy, .npz, "

@@ -228,6 +228,37 @@ def test_warm_start_needs_the_models_features_and_classes(csv3, tmp_path, capsys
                        "model (w, x, y, z)", "--by-position")
 
 
+@pytest.mark.parametrize("chunks", [(), ("--chunk-rows", "7")])
+def test_warm_start_matches_csv_columns_as_predict_does(csv3, tmp_path, capsys,
+                                                        chunks):
+    """train --warm-start on a CSV takes its columns by the model's feature
+    names, or in order with --by-position (the remedy its error names; train
+    had no such option): a model without feature names (from an .npy) is
+    refused a CSV without it, as predict refuses it (it was trained on the
+    CSV's columns by position: in another order, every weight continued on
+    the wrong feature without a word)."""
+    X, labels = csv3["X"], csv3["labels"]
+    npy = tmp_path / "d.npy"
+    codes = np.searchsorted(np.unique(labels), labels).astype(np.float64)
+    np.save(npy, np.column_stack([X, codes]))
+    model = tmp_path / "m.npz"
+    assert run(capsys, "train", npy, "--epochs", "2", "--model", model)[0] == 0
+    shuffled = tmp_path / "s.csv"
+    with open(shuffled, "w") as f:
+        f.write("z,w,x,y,kind\n")
+        for row, c in zip(X.tolist(), codes.astype(int).tolist(), strict=True):
+            f.write(f"{row[3]!r},{row[0]!r},{row[1]!r},{row[2]!r},{c}\n")
+    out = tmp_path / "out.npz"
+    assert_clean_error(run(capsys, "train", shuffled, "--warm-start", model,
+                           "--model", out, *chunks),
+                       "the model has no feature names", "--by-position")
+    assert not out.exists()
+    code, _, err = run(capsys, "train", shuffled, "--warm-start", model,
+                       "--by-position", "--epochs", "1", "--model", out, *chunks)
+    assert code == 0, err
+    assert fastlr.load(out).feature_names_in_.tolist() == ["z", "w", "x", "y"]
+
+
 def test_model_records_its_columns(csv3, tmp_path, capsys):
     model = tmp_path / "m.npz"
     code, _, err = run(capsys, "train", csv3["csv"], "--drop", "comment",
