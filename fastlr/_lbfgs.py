@@ -249,6 +249,14 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
     return results
 
 
+def _norm(v):
+    """The Euclidean length of a nonzero v without underflow: the gradient
+    of a model with a huge margin on separable data (entries about 1e-170)
+    squares to 0, and the first step 1 / |g| divided by zero."""
+    top = float(np.abs(v).max())
+    return top * math.sqrt(float(np.dot(v / top, v / top)))
+
+
 def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=None,
             first_step=None, floor=None):
     """The L-BFGS / OWL-QN run of :func:`minimize` as a generator: it yields
@@ -314,14 +322,14 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
         if not pairs:
             guess = first_step(x, d, slope) if first_step is not None else None
             step = guess if guess is not None and 0.0 < guess < math.inf else min(
-                1.0, 1.0 / math.sqrt(-slope))
+                1.0, 1.0 / _norm(pg))
         found = yield from _line_search(objective, x, F, pg, d, step, l1,
                                         extrapolate=not pairs)
         if found is None:
             if pairs:
                 pairs.clear()        # forget the curvature and retry downhill
                 found = yield from _line_search(objective, x, F, pg, -pg, 1.0 / max(
-                    math.sqrt(float(np.dot(pg, pg))), 1.0), l1)
+                    _norm(pg), 1.0), l1)
             if found is None:
                 # no decrease along the steepest direction either: the
                 # objective is as low as floating point can tell, unless the

@@ -936,3 +936,25 @@ def test_reference_twin_agrees_on_the_softmax_elastic_net_to_1e_10():
     b = reference.train_multinomial(X, y, **kw)
     np.testing.assert_allclose(a.W, b.W, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(a.b, b.b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("how", ["estimator", "train", "reference"])
+def test_separable_data_whose_gradient_squares_to_zero(how):
+    """solver="auto"'s SGD epoch can leave a model of so large a margin on
+    separable data that its gradient (entries about 1e-170) squares to 0:
+    the solver's first step, 1 / |g|, divided by zero (ZeroDivisionError
+    from the estimator's defaults with standardize=False on features in
+    the thousands, and from any large lr). It now stops there, the data
+    separated."""
+    X = np.array([[-1.0], [1.0], [-2.0], [2.0]]) * 1000
+    y = np.array([0, 1, 0, 1])
+    if how == "estimator":
+        clf = fastlr.LogisticRegression(penalty=None, standardize=False).fit(X, y)
+        assert clf.solver_ == "auto"
+        np.testing.assert_array_equal(clf.predict(X), y)
+        return
+    fit = fastlr.train if how == "train" else fastlr.reference.train
+    X, y = X[:2] / 1000, y[:2]
+    w = fit(X, y, solver="auto", lr=1000.0, fit_intercept=False,
+            standardize=False)[0]
+    assert np.all(np.isfinite(w)) and np.all((X @ np.ravel(w) > 0) == (y == 1))
