@@ -829,6 +829,13 @@ def _label_kind(y):
     return None
 
 
+def is_text(labels):
+    """Whether ``labels`` (an array) are text: NumPy strings, or an object
+    array of ``str`` (labels from a pandas column, as ``fastlr.load``
+    restores such classes)."""
+    return _label_kind(np.asarray(labels)) == "string"
+
+
 def check_label_pair(y_true, y_pred, names=("y_true", "y_pred")):
     """``(yt, yp)``: two label arrays to compare (:func:`labels_1d`, the same
     length), named ``names``; labels that are strings in one and numbers in

@@ -44,6 +44,7 @@ from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
     NotEnoughMemory,
     check_width,
+    is_text,
     refuse_continuous,
 )
 
@@ -1276,14 +1277,15 @@ def _text_classes(model):
     """Whether ``model`` (or None) has text classes: a CSV's labels are then
     read as their text, so that ``007`` stays ``"007"`` (parsed as a number
     it would be 7, and ``str(7)`` is not the model's class)."""
-    return model is not None and getattr(model, "classes_", np.empty(0)).dtype.kind == "U"
+    return model is not None and is_text(getattr(model, "classes_", np.empty(0)))
 
 
 def _match_labels(path, y, classes):
     """True labels comparable with ``classes``; unknown labels are an error."""
-    if classes.dtype.kind == "U" and y.dtype.kind != "U":
+    text = is_text(classes)
+    if text and y.dtype.kind != "U":
         y = y.astype(str)
-    elif classes.dtype.kind != "U" and y.dtype.kind == "U":
+    elif not text and y.dtype.kind == "U":
         raise CLIError(f"{path}: the labels are text ({_fmt_labels(np.unique(y))}) "
                        f"but the model's classes are numbers "
                        f"({_fmt_labels(classes)})")
@@ -1770,7 +1772,7 @@ def _train_plots(args, clf, xy, data):
         if sparse.issparse(X):  # two columns: small when dense
             X = X.toarray()
         y = np.asarray(y)
-        if clf.classes_.dtype.kind == "U":
+        if is_text(clf.classes_):
             y = y.astype(str)
         labels = [str(c) for c in clf.classes_]
         if clf.classes_.shape[0] == 2:

@@ -270,3 +270,29 @@ def test_model_records_its_columns(csv3, tmp_path, capsys):
     clf = fastlr.load(model)
     assert clf.feature_names_in_.tolist() == ["w", "x", "y", "z"]
     assert clf.feature_names_in_.dtype == object
+
+
+def test_a_model_with_text_classes_from_pandas(tmp_path, capsys):
+    """A model fitted in Python on a pandas text label column has classes_
+    of dtype object (fastlr.load restores them so): evaluate and train
+    --warm-start take it as the same model with NumPy string classes (they
+    refused it: "the labels are text (no, yes) but the model's classes are
+    numbers (no, yes)")."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
+    df["label"] = np.where(df["a"] + 0.5 * rng.normal(size=200) > 0, "yes", "no")
+    data = tmp_path / "data.csv"
+    df.to_csv(data, index=False)
+    model = tmp_path / "m.npz"
+    fastlr.save(fastlr.LogisticRegression(random_state=0).fit(df[["a", "b"]],
+                                                          df["label"]),
+                model)
+    assert fastlr.load(model).classes_.dtype == object
+    code, out, err = run(capsys, "evaluate", "--model", model, data, "--target",
+                         "label")
+    assert code == 0, err
+    assert re.search(r"^classes:\s+no, yes", out, re.M)
+    code, _, err = run(capsys, "train", data, "--target", "label", "--warm-start",
+                       model, "--epochs", "1", "--model", tmp_path / "m2.npz")
+    assert code == 0, err
