@@ -1810,7 +1810,7 @@ def _predict(args):
         rows = [[v] for v in model.predict(X).tolist()]
     if read.ids is not None:
         header = [read.id_name, *header]
-        rows = ([i, *row] for i, row in zip(read.ids.tolist(), rows, strict=True))
+        rows = ([i, *row] for i, row in zip(_id_values(read.ids), rows, strict=True))
     if args.out:
         def write(binary):
             text = TextIOWrapper(binary, encoding="utf-8", newline="")
@@ -1824,6 +1824,16 @@ def _predict(args):
         _write_csv(sys.stdout, header, rows)
         sys.stdout.flush()
     return EXIT_OK
+
+
+def _id_values(ids):
+    """The IDs as ``predict`` writes them: a float column (as an .npy table
+    trained in place must be) of whole numbers as the integers it holds
+    (``20240101``, not ``20240101.0``; ``10000000000000000``, not
+    ``1e+16``); anything else as read."""
+    if ids.dtype.kind == "f" and np.isfinite(ids).all() and (ids == np.round(ids)).all():
+        return [int(v) for v in ids.tolist()]
+    return ids.tolist()
 
 
 def _write_csv(f, header, rows):

@@ -191,6 +191,30 @@ def test_npz_id_is_recorded_and_written_by_predict(tmp_path):
         clean_error(fastlr_cmd("train", path, "--id", bad, "--quiet"), words)
 
 
+def test_whole_number_ids_of_a_float_table_are_written_as_integers(tmp_path):
+    """An .npy table trained in place is float, its ID column too: predict
+    writes IDs that are whole numbers as those integers (it wrote
+    20240101.0 and 1e+16), and any other float ID as before."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2))
+    ids = np.arange(40) + 20240101.0
+    ids[1] = 1e16
+    path = tmp_path / "t.npy"
+    np.save(path, np.column_stack([ids, X, (X[:, 0] > 0).astype(float)]))
+    model = tmp_path / "m.npz"
+    res = fastlr_cmd("train", path, "--id", "0", "--model", model, "--quiet",
+                     "--epochs", "2")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.reader(fastlr_cmd("predict", "--model", model, path).stdout
+                           .splitlines()))
+    assert [r[0] for r in rows[1:4]] == ["20240101", "10000000000000000", "20240103"]
+    ids[2] = 0.5
+    np.save(path, np.column_stack([ids, X, (X[:, 0] > 0).astype(float)]))
+    rows = list(csv.reader(fastlr_cmd("predict", "--model", model, path).stdout
+                           .splitlines()))
+    assert [r[0] for r in rows[1:4]] == ["20240101.0", "1e+16", "0.5"]
+
+
 def test_a_renamed_header_is_refused_unless_by_position(iris, tmp_path):
     renamed = tmp_path / "renamed.csv"
     lines = iris["csv"].read_text().splitlines()
