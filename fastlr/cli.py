@@ -432,6 +432,11 @@ def _data_args(p, target_help, id_help):
                    "parsed, so they may hold anything; may be given again")
     p.add_argument("--id", type=_column_type, default=None, metavar="COL",
                    help=id_help)
+    p.add_argument("--zero-based", choices=["yes", "no"], default=None,
+                   help="svmlight: whether the feature indices start at 0 "
+                   "(default: as the model was trained, when fastlr train "
+                   "recorded it; else 0-based when some index is 0, else "
+                   "1-based, as scikit-learn's load_svmlight_file reads them)")
 
 
 def _threads_arg(p):
@@ -1075,6 +1080,15 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     zero_based = data_meta.get("zero_based")
     if not isinstance(zero_based, bool):
         zero_based = None
+    asked = getattr(args, "zero_based", None)
+    if asked is not None:
+        if fmt != "svmlight":
+            raise CLIError(f"--zero-based is for svmlight files; {args.data} is "
+                           f"{fmt}")
+        if zero_based is not None and zero_based != (asked == "yes"):
+            raise CLIError(f"--zero-based {asked}: the model was trained on "
+                           f"{'0' if zero_based else '1'}-based feature indices")
+        zero_based = asked == "yes"
     # columns the model was trained without (train's --drop and --id): names
     # of a CSV's columns, or indices of an .npy array's
     recorded = data_meta.get("ignored")
@@ -1192,6 +1206,13 @@ def _read_data(args, labels, model=None, data_meta=None):
             raise
         raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
                        "out)") from None
+    if model is not None and cols.zero_based is None and data.zero_based is False \
+            and data.X.nnz and data.X.indices.max() + 2 <= model.n_features_in_:
+        # both bases fit the model's width: 1-based was a guess
+        warnings.warn(f"{args.data}: no feature index is 0 and the model does not "
+                      "record its index base (it was not trained by fastlr "
+                      "train), so the indices were read as 1-based; pass "
+                      "--zero-based yes if they start at 0", stacklevel=1)
     out = _read_as(cols, data, args.data)
     if cols.id_col is not None and labels == "ignore":  # predict writes the IDs
         column = int(cols.id_col) if cols.fmt == "npy" else cols.id_col

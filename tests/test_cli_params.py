@@ -296,3 +296,54 @@ def test_a_model_with_text_classes_from_pandas(tmp_path, capsys):
     code, _, err = run(capsys, "train", data, "--target", "label", "--warm-start",
                        model, "--epochs", "1", "--model", tmp_path / "m2.npz")
     assert code == 0, err
+
+
+def test_the_svmlight_index_base_can_be_given(tmp_path, capsys):
+    """A model fitted in Python on 0-based svmlight rows records no index
+    base: new rows without index 0 were read as 1-based, every feature
+    shifted by one without a word. Such a guess (both bases fit the model's
+    width) is now said, and --zero-based gives the base (train records it;
+    a base at odds with the model's is refused)."""
+    from sklearn.datasets import load_svmlight_file
+
+    rng = np.random.default_rng(3)
+    lines = []
+    for _ in range(40):
+        idx = sorted(rng.choice(4, 2, replace=False))
+        v = rng.normal(size=2)
+        lines.append(f"{int(v[0] * (idx[0] == 0) + rng.normal() > 0)} "
+                     + " ".join(f"{j}:{x:.3f}" for j, x in zip(idx, v, strict=True)))
+    train = tmp_path / "train.svm"
+    train.write_text("\n".join(lines) + "\n")
+    X, y = load_svmlight_file(str(train), zero_based=True)
+    clf = fastlr.LogisticRegression(random_state=0).fit(X, y.astype(int))
+    model = tmp_path / "m.npz"
+    fastlr.save(clf, model)
+    new = tmp_path / "new.svm"
+    new.write_text("0 1:2.0 3:-1.5\n0 2:0.5 3:1.0\n")
+    Xn, _ = load_svmlight_file(str(new), zero_based=True, n_features=4)
+    want = clf.predict_proba(Xn)[:, 1]
+
+    def proba(*extra, model=model):
+        code, out, err = run(capsys, "predict", "--model", model, new, "--proba",
+                             *extra)
+        assert code == 0, err
+        return np.array([float(r.split(",")[1]) for r in out.splitlines()[1:]]), err
+
+    got, err = proba()
+    assert "no feature index is 0" in err and "--zero-based yes" in err
+    assert not np.allclose(got, want)
+    got, err = proba("--zero-based", "yes")
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert err == ""
+    # train records the base given; predict then needs none
+    trained = tmp_path / "t.npz"
+    assert run(capsys, "train", train, "--zero-based", "yes", "--model", trained,
+               "--quiet")[0] == 0
+    got, err = proba(model=trained)
+    assert err == ""
+    assert_clean_error(run(capsys, "predict", "--model", trained, new,
+                           "--zero-based", "no"),
+                       "--zero-based no: the model was trained on 0-based")
+    assert_clean_error(run(capsys, "predict", "--model", trained, tmp_path / "x.csv",
+                           "--zero-based", "no"), "--zero-based is for svmlight")
