@@ -1022,10 +1022,12 @@ def _check_column(path, columns, column, what, option):
 
 def _model_feature_names(model, data_meta):
     """The model's feature names: ``feature_names_in_``, else (files written
-    before the CLI set it) the CSV header recorded with the model."""
+    before the CLI set it) the CSV header recorded with the model; without
+    the spaces around them, as the CSV reader reads a header (pandas keeps
+    them: ``pd.read_csv`` of ``a, b`` names a column ``' b'``)."""
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
-        return [str(n) for n in names]
+        return [str(n).strip() for n in names]
     names = data_meta.get("feature_names")
     if isinstance(names, list) and all(isinstance(s, str) for s in names) \
             and len(names) == model.n_features_in_:

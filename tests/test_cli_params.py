@@ -347,3 +347,26 @@ def test_the_svmlight_index_base_can_be_given(tmp_path, capsys):
                        "--zero-based no: the model was trained on 0-based")
     assert_clean_error(run(capsys, "predict", "--model", trained, tmp_path / "x.csv",
                            "--zero-based", "no"), "--zero-based is for svmlight")
+
+
+def test_feature_names_with_spaces_from_pandas_match_the_csv(tmp_path, capsys):
+    """A model fitted on pd.read_csv of a CSV written "a, b, label" has the
+    feature name ' b' (pandas keeps the space); fastlr's CSV reader strips
+    header names, so predict on that same file said column ' b' was
+    missing. The model's names are matched without their spaces."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = tmp_path / "s.csv"
+    path.write_text("a, b, label\n" + "".join(
+        f"{u!r}, {v!r}, {t}\n" for (u, v), t in zip(X.tolist(), y, strict=True)))
+    df = pd.read_csv(path)
+    assert list(df.columns) == ["a", " b", " label"]
+    clf = fastlr.LogisticRegression(random_state=0).fit(df[["a", " b"]], df[" label"])
+    model = tmp_path / "m.npz"
+    fastlr.save(clf, model)
+    code, out, err = run(capsys, "predict", "--model", model, path, "--target",
+                         "label")
+    assert code == 0, err
+    assert [int(v) for v in out.splitlines()[1:]] == clf.predict(df[["a", " b"]]).tolist()
