@@ -643,50 +643,35 @@ def test_pyarrow_table_keeps_its_column_names(cv):
         est.fit(pa.table({"a": a, "b": ["x"] * 200}), y)
 
 
-@pytest.mark.parametrize("solver", ["sgd", "auto", "lbfgs"])
-@pytest.mark.parametrize("how", ["fit", "dask"])
-def test_warm_start_without_intercept_passes_through_the_origin(solver, how):
+@pytest.mark.parametrize("solver, method", [
+    ("sgd", "fit"), ("auto", "fit"), ("lbfgs", "fit"), ("sgd", "partial_fit")])
+@pytest.mark.parametrize("where", ["memory", "dask"])
+def test_continuing_without_intercept_passes_through_the_origin(solver, method,
+                                                                where):
     """fit_intercept=False keeps the intercept at 0. A warm start from a
     fit with an intercept moved it instead (-13.0 to -4.2 with "auto"):
     the warm state kept its centring, which put ``-w . mean`` into the
-    raw intercept as the weights moved. It now continues from the
-    previous weights through the origin, for every solver and on Dask."""
+    raw intercept as the weights moved; partial_fit calls after
+    set_params(fit_intercept=False) moved it by about 0.11 a call. Both
+    now continue from the previous weights through the origin, for every
+    solver and on Dask (partial_fit: SGD)."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3)) + [5.0, -2.0, 1.0]
     y = (X[:, 0] - 5.0 + rng.logistic(size=200) > 0).astype(int)
+    if where == "dask":
+        da = pytest.importorskip("dask.array")
+        Xc, yc = da.from_array(X, chunks=100), da.from_array(y, chunks=100)
+    else:
+        Xc, yc = X, y
     clf = fastlr.LogisticRegression(solver=solver, max_iter=30, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
         assert clf.intercept_[0] != 0.0
         clf.set_params(warm_start=True, fit_intercept=False)
-        if how == "dask":
-            da = pytest.importorskip("dask.array")
-            clf.fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
-        else:
-            clf.fit(X, y)
-    assert clf.intercept_[0] == 0.0
-    np.testing.assert_allclose(clf.decision_function(np.zeros((1, 3))), 0.0, atol=1e-12)
-
-
-@pytest.mark.parametrize("how", ["partial_fit", "dask"])
-def test_partial_fit_after_dropping_the_intercept_passes_through_the_origin(how):
-    """fit_intercept=False set between partial_fit calls: the next call
-    continues through the origin, as a warm fit does (the intercept moved
-    by about 0.11 a call, neither dropped nor kept)."""
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(200, 3)) + [5.0, -2.0, 1.0]
-    y = (X[:, 0] - 5.0 + rng.logistic(size=200) > 0).astype(int)
-    clf = LogisticRegression(solver="sgd", random_state=0).partial_fit(X, y, [0, 1])
-    assert clf.intercept_[0] != 0.0
-    clf.set_params(fit_intercept=False)
-    for _ in range(2):
-        if how == "dask":
-            da = pytest.importorskip("dask.array")
-            clf.partial_fit(da.from_array(X, chunks=100), da.from_array(y, chunks=100))
-        else:
-            clf.partial_fit(X, y)
-        assert clf.intercept_[0] == 0.0
+        for _ in range(2):
+            getattr(clf, method)(Xc, yc)
+            assert clf.intercept_[0] == 0.0
     np.testing.assert_allclose(clf.decision_function(np.zeros((1, 3))), 0.0, atol=1e-12)
 
 
