@@ -162,8 +162,9 @@ def check_train_params(batch_size, epochs, lr, penalty, alpha, epoch_loss, tol,
     if tol is not None:
         tol = check_real(tol, "tol", nonnegative=True)
         if epoch_loss is None:
-            raise ValueError("tol needs a tracked loss; set epoch_loss to "
-                             "'running' or 'full', or tol=None")
+            # 'running' only: train_many does not offer 'full'
+            raise ValueError("tol needs a tracked loss; set epoch_loss='running' "
+                             "(the default), or tol=None")
     n_iter_no_change = check_positive_int(n_iter_no_change, "n_iter_no_change")
     return batch_size, epochs, lr, alpha, tol, n_iter_no_change
 

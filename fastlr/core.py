@@ -671,11 +671,14 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     >>> res.W.shape, res.heldout.shape
     ((9, 3), (9, 5))
     """
+    solver, finish_tol = check_solver(solver, tol)
+    # with the solver, tol is the runs' (finish_tol), not SGD's: it needs no
+    # tracked loss, as in train
     params = check_train_params(batch_size, epochs, lr, penalty, alpha=0.0,
-                                epoch_loss=epoch_loss, tol=tol,
+                                epoch_loss=epoch_loss,
+                                tol=tol if solver == "sgd" else None,
                                 n_iter_no_change=n_iter_no_change, shuffle=shuffle)
     batch_size, epochs, lr, _, tol, n_iter_no_change = params
-    solver, finish_tol = check_solver(solver, tol)
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "
                          "would read X once more per model); use 'running' or None")

@@ -372,6 +372,33 @@ def test_bad_input(mod, kwargs, exc, match):
         mod.train_many(X, y, **kwargs)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+def test_solver_tol_needs_no_tracked_loss(solver):
+    """With the solver, ``tol`` is the runs' relative decrease, which needs
+    no running loss: train_many refused ``tol`` with ``epoch_loss=None``
+    ("tol needs a tracked loss"), which train and the twin run. It now runs
+    the same models as with the running loss, and as the twin."""
+    X, y = make_data(3, m=300, n=4)
+    kw = dict(solver=solver, tol=1e-8, folds=2, epochs=100, random_state=0)
+    res = fastlr.train_many(X, y, [0.1, 0.01], epoch_loss=None, **kw)
+    tracked = fastlr.train_many(X, y, [0.1, 0.01], **kw)
+    np.testing.assert_array_equal(res.W, tracked.W)
+    np.testing.assert_array_equal(res.n_iter, tracked.n_iter)
+    twin = reference.train_many(X, y, [0.1, 0.01], epoch_loss=None, **kw)
+    np.testing.assert_allclose(res.W, twin.W, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
+def test_sgd_tol_without_a_tracked_loss_advises_what_train_many_offers(mod):
+    """SGD's ``tol`` needs a tracked loss: the message advised
+    ``epoch_loss='full'``, which train_many refuses."""
+    X, y = make_data(6, m=100)
+    with pytest.raises(ValueError, match="tol needs a tracked loss") as info:
+        mod.train_many(X, y, [0.1], tol=1e-3, epoch_loss=None)
+    assert "'full'" not in str(info.value)
+    assert "epoch_loss='running'" in str(info.value)
+
+
 @pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
 def test_more_than_127_folds_are_refused(mod):
     """Fold codes are int8: folds=130 dealt rows to codes 128 and up, which
