@@ -309,6 +309,32 @@ def _once(f):
     return call
 
 
+class HeldCalls:
+    """A ``callback(epoch, loss)`` (or None) whose calls wait until the
+    epochs they report are known to count: ``solver="auto"``'s warm-up
+    epoch is dropped when it ends worse than the zero model, which is
+    known only after the epoch, and then it is not in ``losses``, which the
+    callback's calls match (one per entry, numbered as they count). Pass
+    the instance as the epochs' callback; :meth:`release` makes the held
+    calls, :meth:`drop` forgets them."""
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.calls = []
+
+    def __call__(self, epoch, loss):
+        self.calls.append((epoch, loss))
+
+    def release(self):
+        calls, self.calls = self.calls, []
+        if self.callback is not None:
+            for epoch, loss in calls:
+                self.callback(epoch, loss)
+
+    def drop(self):
+        self.calls = []
+
+
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
                n_iter_no_change, track, callback=None, first_epoch=0,
                monitor=None, on_stall=None, n_classes=2, start_loss=None):

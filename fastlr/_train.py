@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 
-from ._driver import DivergedError
+from ._driver import DivergedError, HeldCalls
 from ._sgd import sgd
 from ._solver import (
     AUTO_EPOCHS,
@@ -111,6 +111,8 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
         return losses, converged, 0
     warm_losses = np.empty(0)
     from_zero = False
+    # the warm-up is reported once it is kept (HeldCalls)
+    held = HeldCalls(callback)
     if solver == "auto" and not warm and epochs > 0:
         start = state.copy()
         W, B = state.model()
@@ -120,12 +122,13 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
                                           AUTO_MIN_BATCH))
         try:
             warm_losses, _ = run_sgd(epochs=min(AUTO_EPOCHS, epochs),
-                                     callback=callback, first_epoch=first_epoch,
+                                     callback=held, first_epoch=first_epoch,
                                      **common, **sgd_options)
         except DivergedError:
             # the warm-up is only a starting point: the finisher does not
             # depend on lr, so it starts from zero instead
             state.restore(start)
+            held.drop()
     center = solver_center(state.mean, fit_intercept, column_means)
     mean_dir = mean_direction(center, state.scale, fit_intercept,
                               penalty_strengths(penalty, alpha, l1_ratio)[1],
@@ -140,7 +143,9 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
         # 120 rows) is dropped as a diverging one is
         state.restore(start)
         warm_losses = np.empty(0)
+        held.drop()
         W0, B0, first = _start(state, shift, evaluate)
+    held.release()
     done = warm_losses.shape[0]
 
     def evaluate_once(W, B):

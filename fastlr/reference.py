@@ -26,6 +26,7 @@ from . import _stats
 from ._driver import (
     AdaptiveRate,
     DivergedError,
+    HeldCalls,
     ManyResult,
     MultinomialResult,
     TrainResult,
@@ -379,6 +380,9 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         Wr, br = (np.asarray(v, dtype=np.float64) for v in start)
         W, b = Wr.reshape(k, n) * scale, br.reshape(k) + Wr.reshape(k, n) @ mean
     losses = np.empty(0)
+    # the solver's warm-up is reported once it is kept, as in the kernels'
+    # (fastlr._train.run_solver)
+    held = HeldCalls(callback)
     # a diverging run overflows before it is stopped: no warnings, the
     # DivergedError says what happened
     with np.errstate(over="ignore", invalid="ignore"):
@@ -387,7 +391,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
                 run_one, finite, EpochOrder(m, shuffle, rng, block),
                 epochs=sgd_epochs, lr=lr, tol=tol if solver == "sgd" else None,
                 n_iter_no_change=n_iter_no_change,
-                track=epoch_loss is not None, callback=callback,
+                track=epoch_loss is not None,
+                callback=callback if solver == "sgd" else held,
                 monitor=(lambda: heldout[-1]) if stop_on_heldout else None,
                 on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
                 n_classes=k if softmax else 2)
@@ -395,6 +400,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             if solver == "sgd":
                 raise
             # "auto": the finisher starts from zero instead
+            held.drop()
             W, b = np.zeros((k, n)), np.zeros(k)
             upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t,
                           penalty, alpha, l1_ratio, average_start, fit_intercept)
@@ -422,7 +428,9 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             # a warm-up that ends worse than the model 0 is dropped, as the
             # kernels' (fastlr._train.run_solver)
             losses = np.empty(0)
+            held.drop()
             W0, b0 = np.zeros((k, n)), np.zeros(k)
+        held.release()
         done = losses.shape[0]
         res = finish(
             evaluate,

@@ -768,6 +768,25 @@ def test_auto_drops_a_warm_up_that_ends_worse_than_zero(mod, how):
     assert abs(res.b - opt.b) < 1e-6
 
 
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_auto_callback_reports_the_passes_losses_counts(mod):
+    """The callback is called once per entry of ``losses``, numbered from 1
+    as they count, whether the warm-up is kept (lr=0.01) or dropped (lr=1e8:
+    it ends worse than the zero model). A dropped warm-up had already been
+    reported as epoch 1, and the solver's passes were numbered from 1
+    again: epoch 1 twice, one call more than ``losses`` has entries (the
+    estimator's progress bar is this callback)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = (X[:, 0] + rng.logistic(size=120) > 0).astype(int)
+    for lr in (0.01, 1e8):
+        calls = []
+        res = mod.train(X, y, solver="auto", alpha=1e-2, epochs=100, random_state=0,
+                        lr=lr, callback=lambda *call, calls=calls: calls.append(call))
+        assert [epoch for epoch, _ in calls] == list(range(1, len(res.losses) + 1))
+        assert [loss for _, loss in calls] == res.losses.tolist()
+
+
 def test_a_line_search_that_cannot_start_is_not_convergence():
     """Features near 1e80 without standardization overflow every trial
     point of the first line search: L-BFGS returned the zero model as
