@@ -681,7 +681,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                     if solver != "sgd":
                         start = out[:2]
                         out = _at_optimum(X, codes, sample_weight, row_fold, f,
-                                          softmax, out)
+                                          softmax, out, epochs)
                     done.append((f, l1r, a, out, False))
                 except DivergedError:
                     done.append((f, l1r, a, None, True))
@@ -716,11 +716,17 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
         np.array([bad for *_, bad in models]), classes)
 
 
-def _at_optimum(X, codes, sample_weight, row_fold, f, softmax, out):
+def _at_optimum(X, codes, sample_weight, row_fold, f, softmax, out, epochs):
     """A solver model's :func:`_fit` output with its held-out record as
     :func:`fastlr.train_many` gives it: NaN in every pass but the last,
-    which holds the mean loss of the held-out rows at the final model."""
+    which holds the mean loss of the held-out rows at the final model. A
+    model that starts at its optimum takes no iteration: its one pass is
+    the evaluation of its start (training loss NaN), which holds its
+    held-out loss there, as a fold's score needs; with ``epochs=0`` there
+    is none."""
     W, B, losses, _, *rest = out
+    if not len(losses) and epochs > 0:
+        losses = np.full(1, np.nan)
     held = np.full(len(losses), np.nan)
     if row_fold is not None and len(losses):
         test = row_fold == f

@@ -617,6 +617,32 @@ def test_solver_models_start_at_the_optimum_before_them_on_their_path(storage, o
     assert np.isnan(first[:, at[1]]).all() and np.isnan(first[:, at[2]]).all()
 
 
+@pytest.mark.parametrize("folds", [2, None], ids=["cv2", "path"])
+def test_a_model_that_starts_at_its_optimum_has_one_pass_in_both_twins(folds):
+    """An L1 penalty strong enough that zero is the optimum: the path's
+    first model starts there (from zero) and the next at the optimum
+    before it, and neither takes an iteration. Its one pass is the
+    evaluation of its start, which holds its held-out loss there (log 2:
+    the classes are balanced in every fold), the score a fold needs. The
+    twin reported no pass (n_iter 0, no held-out loss) where the kernels
+    reported that one."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.repeat([0, 1], 20)
+    K = 2 * (folds or 1)
+    for mod in (fastlr, reference):
+        res = mod.train_many(X, y, [10.0, 20.0], penalty="l1", solver="lbfgs",
+                             tol=1e-10, folds=folds)
+        assert not res.W.any() and not res.b.any()
+        assert res.n_iter.tolist() == [1] * K, mod
+        assert res.losses.shape == res.heldout.shape == (K, 1)
+        assert np.isnan(res.losses).all()
+        if folds:
+            np.testing.assert_allclose(res.heldout[:, 0], np.log(2.0), rtol=1e-15)
+        else:
+            assert np.isnan(res.heldout).all()
+
+
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs", "auto"])
 def test_no_epochs_no_passes(solver):
     """epochs=0 runs no pass: the solver's stack reported one (n_iter 1 and
