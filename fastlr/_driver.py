@@ -81,22 +81,24 @@ class ManyResult(NamedTuple):
     ----------
     W : ndarray of shape (K, n) (two classes) or (K, k, n) (k > 2 classes)
         Weights in raw feature space, dtype of X. Also ``w``, the name
-        :func:`train`'s result uses.
+        :func:`train`'s result uses. NaN for a diverged model (``diverged``:
+        :func:`train` raises :class:`DivergedError` for it alone).
     b : ndarray of shape (K,) or (K, k)
-        Intercepts in raw feature space, float64.
+        Intercepts in raw feature space, float64 (NaN for a diverged model).
     losses : ndarray of shape (K, epochs_run)
         Each model's running training loss per epoch (NaN once it stopped,
-        or without ``epoch_loss``).
+        without ``epoch_loss``, or for a diverged model).
     heldout : ndarray of shape (K, epochs_run)
         Each model's running held-out loss per epoch: the mean loss of the
         rows of its fold, each scored when the pass reached it, at the
-        weights then in force (NaN without folds or once it stopped).
+        weights then in force (NaN without folds, once it stopped, or for a
+        diverged model).
     alphas, l1_ratios : ndarray of shape (K,)
     folds : ndarray of shape (K,)
         The fold each model holds out (index into the distinct values of
         ``folds``, from 1; 0: none).
     n_iter : ndarray of shape (K,)
-        Epochs each model trained.
+        Epochs each model trained (0 for a diverged model).
     converged, diverged : ndarray of shape (K,), bool
         Stopped by ``tol``; stopped because its loss exploded.
     classes : ndarray

@@ -120,13 +120,16 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
     out, else on its training loss; ``"adaptive"`` lowers each model's rate
     on its own) and stops costing arithmetic; a model that diverges stops
     too, and :class:`fastlr._driver.DivergedError` is raised only if all do.
+    A diverged model keeps no record (no epoch, no loss), as :func:`fastlr.train`
+    gives none for it alone: it raises.
 
     Returns
     -------
     dict of arrays: ``losses``, ``heldout`` (K, epochs_run) mean running
-    training / held-out losses per epoch (NaN where not computed or once a
-    model stopped), ``n_iter`` (K,) epochs each model trained,
-    ``converged`` (K,) stopped by ``tol``, ``diverged`` (K,).
+    training / held-out losses per epoch (NaN where not computed, once a
+    model stopped, or for a diverged model), ``n_iter`` (K,) epochs each
+    model trained (0 for a diverged model), ``converged`` (K,) stopped by
+    ``tol``, ``diverged`` (K,).
     """
     K = stack.K
     # a batch larger than the data is one full batch (batch_rows)
@@ -173,6 +176,9 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
             if diverged(seen, finite[mm]):
                 bad[mm] = True
                 stack.active[mm] = 0
+                n_iter[mm] = 0
+                for column in (*losses, *heldout):
+                    column[mm] = math.nan
                 continue
             losses[e][mm] = loss
             held = acc[mm, 2] / acc[mm, 3] if acc[mm, 3] > 0 else math.nan

@@ -807,6 +807,10 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
     raws = [stack.state(i).raw() for i in range(K)]
     W = np.stack([w if softmax_model else w[0] for w, _ in raws])
     b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])
+    # a diverged model (SGD) has no weights: train raises for it alone, and
+    # its exploded ones, finite or not, are no model (the twin's NaN marks)
+    W[out["diverged"]] = np.nan
+    b[out["diverged"]] = np.nan
     return ManyResult(weights_as(W, data.dtype), b, out["losses"],
                       out["heldout"], alpha_of, l1_ratio_of,
                       np.array([f for f, _, _ in grid]), out["n_iter"],

@@ -339,6 +339,31 @@ def test_a_weight_gone_non_finite_stops_its_model_only(storage, case):
     assert res["n_iter"].tolist() == [2] * bad + [0]
 
 
+def test_a_diverged_model_has_no_weights_and_no_record_as_in_the_twin():
+    """A model that diverges after some epochs (lr=500 on raw features,
+    here in its fifth) is NaN with no epoch and no loss: train raises for
+    it alone, and the twin gives that record. The kernels kept its exploded
+    weights, finite and of the size of the others' (a model a caller who
+    does not check ``diverged`` would use), and n_iter 4 with the losses
+    of the epochs before."""
+    X, y = make_data(1, m=60, n=3)
+    kw = dict(folds=2, epochs=5, lr=500.0, batch_size=20, standardize=False,
+              random_state=0)
+    alphas = [1e-3, 1.0, 30.0, 1e3]
+    res = fastlr.train_many(X, y, alphas, **kw)
+    twin = reference.train_many(X, y, alphas, **kw)
+    bad = res.diverged
+    assert bad.any() and not bad.all()
+    for out in (res, twin):
+        np.testing.assert_array_equal(out.diverged, bad)
+        assert np.isnan(out.W[bad]).all() and np.isnan(out.b[bad]).all()
+        assert (out.n_iter[bad] == 0).all() and (out.n_iter[~bad] == 5).all()
+        assert np.isnan(out.losses[bad]).all() and np.isnan(out.heldout[bad]).all()
+        assert np.isfinite(out.W[~bad]).all() and np.isfinite(out.losses[~bad]).all()
+    np.testing.assert_allclose(res.W, twin.W, rtol=1e-9)
+    np.testing.assert_allclose(res.losses, twin.losses, rtol=1e-9)
+
+
 def test_folds_as_labels_and_model_order():
     X, y = make_data(5, m=400)
     labels = np.array(["a", "b"] * 200)
@@ -500,7 +525,12 @@ def test_auto_path_whose_sgd_epoch_diverges_starts_its_solver_from_zero():
     sgd = fastlr.train_many(X, y, alphas, solver="sgd", **{**kw, "epochs": 1})
     bad = sgd.diverged
     assert bad.any() and not bad.all(), bad
-    assert np.isfinite(sgd.W[bad]).all()   # finite, and far off
+    # its weights finite, and far off (train_many shows them as NaN): the
+    # loss, not the weights, said so
+    with pytest.raises(fastlr.DivergedError, match="the loss became"):
+        fastlr.train(X, y, alpha=alphas[0], penalty="l2", rows=folds == 0,
+                     standardize=False, lr=5.0, batch_size=256, epochs=1,
+                     random_state=0)
     auto = fastlr.train_many(X, y, alphas, solver="auto", **kw)
     lbfgs = fastlr.train_many(X, y, alphas, solver="lbfgs", **kw)
     path = sgd.folds == sgd.folds[bad][0]
