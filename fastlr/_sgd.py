@@ -129,7 +129,9 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
     training / held-out losses per epoch (NaN where not computed, once a
     model stopped, or for a diverged model), ``n_iter`` (K,) epochs each
     model trained (0 for a diverged model), ``converged`` (K,) stopped by
-    ``tol``, ``diverged`` (K,).
+    ``tol``, ``diverged`` (K,); ``passes`` the epochs of the joint run (one
+    read of the data and one callback call each; the tables' width is the
+    last epoch a model trained in).
     """
     K = stack.K
     # a batch larger than the data is one full batch (batch_rows)
@@ -200,4 +202,5 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
         return np.array(columns[:run_to], dtype=np.float64).reshape(run_to, K).T.copy()
 
     return {"losses": table(losses), "heldout": table(heldout),
-            "n_iter": n_iter, "converged": converged, "diverged": bad}
+            "n_iter": n_iter, "converged": converged, "diverged": bad,
+            "passes": len(losses)}

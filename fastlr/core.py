@@ -759,6 +759,7 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
     out = dict(losses=np.empty((K, 0)), heldout=np.empty((K, 0)),
                n_iter=np.zeros(K, dtype=np.int64), converged=np.zeros(K, dtype=bool),
                diverged=np.zeros(K, dtype=bool))
+    passes_run = 0   # the joint passes the callback was told of
     try:
         if sgd_epochs:
             out = sgd_many(
@@ -770,10 +771,13 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
                 n_iter_no_change=n_iter_no_change, n_threads=n_threads,
                 callback=callback, learning_rate=learning_rate, power_t=power_t,
                 average_start=average_start, fit_intercept=fit_intercept)
+            passes_run = out["passes"]
     except DivergedError:
         if solver == "sgd":
             raise
         stack = new_stack()   # the finisher does not depend on lr: from zero
+        # every model diverged in "auto"'s epoch, a pass all the same
+        passes_run = sgd_epochs
     stack.compact()
     if solver != "sgd":
         # a diverged model's weights may be finite but far off: from zero too
@@ -785,7 +789,7 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
             data, codes, sw, stack, tol=finish_tol, max_iter=epochs - sgd_n,
             penalty=penalty, alphas=alpha_of, l1_ratios=l1_ratio_of,
             fit_intercept=fit_intercept, n_threads=n_threads, callback=callback,
-            first_iteration=out["losses"].shape[1], warm_epochs=sgd_n)
+            first_iteration=passes_run, warm_epochs=sgd_n)
         # a warm-up that ended worse than the model 0 does not count (the
         # finisher started from zero), as for one model alone
         sgd_n[dropped] = 0

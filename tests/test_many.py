@@ -546,6 +546,28 @@ def test_auto_path_whose_sgd_epoch_diverges_starts_its_solver_from_zero():
     np.testing.assert_allclose(auto.W, twin.W, rtol=0, atol=1e-6)
 
 
+def test_auto_callback_counts_a_warm_up_that_diverged_everywhere():
+    """The callback numbers the joint run's passes from 1. When the SGD
+    epoch of every path diverged (the finisher then starts from zero), that
+    pass had been reported as 1 and the finisher numbered its own from 1
+    again: epoch 1 twice, whether the epoch raised (every model diverged)
+    or not (the paths' later models had not run)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 4)) * 1e3
+    y = (X[:, 0] + 300 * rng.normal(size=400) > 0).astype(int)
+    kw = dict(lr=1e6, standardize=False, epochs=10)
+    for alphas, folds in (([0.1], None), ([0.1, 0.01], 2)):
+        with pytest.raises(fastlr.DivergedError):
+            fastlr.train_many(X, y, alphas[:1], folds=folds, solver="sgd",
+                              **{**kw, "epochs": 1})
+        calls = []
+        res = fastlr.train_many(X, y, alphas, folds=folds, solver="auto", **kw,
+                                callback=lambda e, _, calls=calls: calls.append(e))
+        assert calls == list(range(1, len(calls) + 1))
+        # the SGD pass, then each stage's (the models' budgets are their own)
+        assert len(calls) >= 1 + res.n_iter.max()
+
+
 def offset_problem(k):
     """Features whose means are 100 times their spread: without an
     intercept, an SGD epoch at lr 0.05 ends with a mean loss of about 125,
