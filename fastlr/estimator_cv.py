@@ -214,7 +214,8 @@ fit_intercept
 n_rows, n_features + fit_intercept)
         Every cross-validation model in raw feature space, its intercept in
         the last column (when ``fit_intercept``); ``n_rows`` is 1 for two
-        classes, n_classes for more. dtype of X.
+        classes, n_classes for more. dtype of X; NaN for a model whose SGD
+        diverged (scored -inf, never chosen).
     n_iter_ : ndarray of shape (n_folds, n_l1_ratios, n_alphas)
         Passes each cross-validation model ran: SGD epochs, plus solver
         iterations with ``"auto"`` and ``"lbfgs"``.
