@@ -7,7 +7,9 @@ Formats (chosen from the file name's extension, or given explicitly):
     separated by ``delimiter`` (default ``,``), optionally double-quoted.
     Every column but the target must be numeric. The target column is chosen
     by name or by index (``target``, default: the last column); its values
-    may be numbers or strings.
+    may be numbers or strings. A field is a number as NumPy's ``loadtxt``
+    reads one: in ASCII, without PEP 515 digit groups (``1_0`` and ``١٢``
+    are text, as pandas keeps them, though ``float()`` takes them).
 ``npy`` (``.npy``)
     One 2-D numeric array; the target is a column of it, chosen by index
     (default: the last).
@@ -35,6 +37,7 @@ opened, since it may never end or block forever.
 import collections.abc
 import contextlib
 import csv
+import itertools
 import math
 import operator
 import os
@@ -1331,12 +1334,36 @@ def _has_text_after(path, lines):
     return False
 
 
-def _is_number(text):
+def _is_float(text):
+    """Whether ``float()`` takes ``text``: an svmlight token's rule
+    (scikit-learn's loader parses them with ``float()``)."""
     try:
         float(text)
     except ValueError:
         return False
     return True
+
+
+def _is_number(text):
+    """Whether a CSV field is a number, as NumPy's ``loadtxt`` (the fast
+    reader) reads one: ``float()``'s syntax, with any whitespace around
+    it, in ASCII and without PEP 515's digit-group underscores. ``float()``
+    alone takes ``1_0`` (10) and any script's digits (``١٢``, ``１``),
+    which ``loadtxt`` refuses and pandas keeps as text: a feature ``2_3``
+    became 23 and the labels ``1_0`` and ``10`` one class."""
+    return _is_float(text) and _plain(text.strip())
+
+
+def _plain(text):
+    """Whether ``text`` (a str, or an array of them) is ASCII without an
+    underscore: a number's text, if ``float()`` takes it. Checked in C: a
+    block's fields at once (joined), an array's by its code points (no
+    str object per label)."""
+    if isinstance(text, np.ndarray):
+        codes = np.ascontiguousarray(text, dtype=str).view(np.uint32)
+        return not codes.size or (codes.max() <= 127
+                                  and not (codes == ord("_")).any())
+    return text.isascii() and "_" not in text
 
 
 def _read_csv(spec, delimiter):
@@ -1431,12 +1458,17 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows):
     rows, lines, labels = [], [], []
 
     def block():
-        try:
-            X = np.array(rows, dtype=np.float64)
-        except ValueError:
-            X = None
+        X = None
+        if _plain("".join(itertools.chain.from_iterable(rows))):
+            # (else float(), which converts them, would take 1_5 or ١٢)
+            try:
+                X = np.array(rows, dtype=np.float64)
+            except ValueError:
+                pass
         if X is None:
             _raise_bad_number(path, header, feats, rows, lines)
+            # every field a number (a space beyond ASCII around one)
+            X = np.array(rows, dtype=np.float64)
         bad = ~np.isfinite(X)
         if bad.any():
             i, j = np.argwhere(bad)[0]
@@ -1498,17 +1530,17 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows):
 
 
 def _raise_bad_number(path, header, feats, rows, lines):
+    """Raise for the first field of ``rows`` (on ``lines``) that is not a
+    number (:func:`_is_number`), naming its line and column; return if
+    every one is."""
     for row, line in zip(rows, lines, strict=True):
         for j, text in enumerate(row):
             if not text.strip():
                 raise DataError(path, f"empty value in column {header[feats[j]]!r} "
                                 "(missing values are not supported)", line=line)
-            try:
-                np.float64(text)
-            except ValueError:
+            if not _is_number(text):
                 raise DataError(path, f"column {header[feats[j]]!r}: {_clip(text)} "
-                                "is not a number", line=line) from None
-    raise DataError(path, "could not convert the data to numbers")  # unreachable
+                                "is not a number", line=line)
 
 
 def _clip(text, limit=40):
@@ -1517,16 +1549,20 @@ def _clip(text, limit=40):
 
 
 def _non_finite(text):
+    """Whether ``text`` is a number (:func:`_is_number`) that is not finite."""
     try:
-        return not np.isfinite(float(text))
+        value = float(text)
     except ValueError:
         return False
+    return not math.isfinite(value) and _plain(text.strip())
 
 
 def _parse_labels(text):
-    """CSV labels: numbers when every label is one, else strings; integers
-    beyond int64 as uint64 (as pandas reads them) before float64, where
-    2**64 - 1 and 2**64 - 2 are one number."""
+    """CSV labels: numbers when every label is one (:func:`_is_number`),
+    else strings; integers beyond int64 as uint64 (as pandas reads them)
+    before float64, where 2**64 - 1 and 2**64 - 2 are one number."""
+    if not _plain(text):   # (the labels are stripped)
+        return text   # NumPy's casts, as float(), take 1_0 (10) and ١٢ (12)
     for dtype in (np.int64, np.uint64):
         try:
             return text.astype(dtype)
@@ -1690,10 +1726,10 @@ def _svmlight_line_problem(raw):
     tokens = text.split()
     if not tokens:
         return None
-    if "," in tokens[0] and all(_is_number(t) for t in tokens[0].split(",")):
+    if "," in tokens[0] and all(_is_float(t) for t in tokens[0].split(",")):
         return (f"the label {tokens[0]!r} lists several labels; fastlr reads one "
                 "label per line (multi-label files are not supported)")
-    if not _is_number(tokens[0]):
+    if not _is_float(tokens[0]):
         return f"the label {tokens[0]!r} is not a number"
     previous = None
     for position, token in enumerate(tokens[1:]):
@@ -1716,6 +1752,6 @@ def _svmlight_line_problem(raw):
             return (f"feature index {index} after {previous}: indices on a line "
                     f"must be sorted and unique ({what})")
         previous = int(index)
-        if not _is_number(value):
+        if not _is_float(value):
             return f"feature {index}: {value!r} is not a number"
     return None

@@ -329,6 +329,23 @@ def test_a_bad_line_deep_in_a_chunked_file_is_named(files, tmp_path, capsys):
     assert not model.exists()
 
 
+@pytest.mark.parametrize("chunk_rows", ["0", "2"], ids=["whole", "chunks"])
+def test_a_digit_group_is_not_a_number_however_the_file_is_read(tmp_path, capsys,
+                                                                chunk_rows):
+    """A feature written '1_5' (PEP 515's digit groups, which float()
+    takes) was trained on as 15, read whole (np.loadtxt refused it, the
+    exact reader did not) or in chunks."""
+    path = tmp_path / "u.csv"
+    path.write_text("a,b,label\n4,2,0\n3,4,1\n1_5,6,0\n7,8,1\n")
+    model = tmp_path / "m.npz"
+    code = cli.main(["train", str(path), "--chunk-rows", chunk_rows, "--solver",
+                     "sgd", "--model", str(model)])
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "u.csv, line 4: column 'a': '1_5' is not a number" in err
+    assert not model.exists()
+
+
 # --------------------------------------------------------------------------
 # memory
 

@@ -289,6 +289,36 @@ def test_csv_text_labels_on_request(tmp_path):
     assert got == [["007", "012"], ["7"]]
 
 
+@pytest.mark.parametrize("text, number", [
+    ("1_5", "15"), ("1e5_0", "1e50"), ("\u0661\u0662", "12"), ("\uff11", "1"),
+], ids=["digit_groups", "exponent_groups", "arabic_indic", "full_width"])
+def test_csv_digit_groups_and_other_scripts_digits_are_not_numbers(tmp_path, text,
+                                                                    number):
+    """float(), behind the exact reader (whatever np.loadtxt refuses, and
+    every chunk), takes PEP 515's digit groups and any script's digits: a
+    feature '1_5' was read as 15, '1e5_0' as 1e50, Arabic-Indic '١٢' as
+    12 and full-width '１' as 1, and a label '1_0' was the class 10, where
+    np.loadtxt refuses them and pandas keeps them as text."""
+    path = write(tmp_path / "x.csv", f"a,b,label\n2,{text},0\n3,4,1\n")
+    for read in (lambda: read_xy(path), lambda: list(io.iter_chunks(path, 1))):
+        with pytest.raises(DataError, match=f"x.csv, line 2: column 'b': '{text}' "
+                           "is not a number"):
+            read()
+    # a label so written is text, not the class of the number
+    path = write(tmp_path / "y.csv", f"a,label\n1,{text}\n2,{number}\n3,7\n4,7\n")
+    assert read_xy(path)[1].tolist() == [text, number, "7", "7"]
+    # (iter_chunks types each chunk's labels)
+    assert [c[1].tolist() for c in io.iter_chunks(path, 2)] == \
+        [[text, number], [7, 7]]
+    # header detection counts numbers alike: such a first line is a header
+    path = write(tmp_path / "h.csv", f"{text},b,label\n1,2,0\n3,4,1\n")
+    assert read_dataset(path).feature_names == [text, "b"]
+    # whitespace around a number, ASCII or not, is still no part of it
+    path = write(tmp_path / "s.csv", "a,b,label\n\u00a02,1.5\u2003,0\n3,4,1\n")
+    assert read_xy(path)[0].tolist() == [[2.0, 1.5], [3.0, 4.0]]
+    assert next(io.iter_chunks(path, 1))[0].tolist() == [[2.0, 1.5]]
+
+
 def test_npz_member_that_is_not_npy_data_is_named(tmp_path):
     """A member stored without the .npy suffix (or a text file in the
     archive named as the target) crashed with AttributeError on its bytes."""
