@@ -20,7 +20,8 @@ every pass:
 :func:`fit` trains a :class:`fastlr.LogisticRegression` on a source:
 
 1. one pass reads the labels (classes, and counts for
-   ``class_weight="balanced"``) and the column statistics: every part's
+   ``class_weight="balanced"``; a CSV's typed over the whole file, as a
+   read of it whole types them) and the column statistics: every part's
    :class:`fastlr._stats.Moments`, merged by :func:`fastlr._stats.merge`
    and finished by the rule of ``fit`` (one part: exactly ``fit``'s);
 2. each epoch then runs an epoch of SGD on every part in turn (rows
@@ -34,6 +35,7 @@ With a single part this is ``fit``: the same batches in the same order
 """
 
 import math
+import os
 import time
 import warnings
 from typing import NamedTuple
@@ -67,24 +69,60 @@ SCORE_ROWS = 1 << 16
 class FileChunks:
     """A data file read by :func:`fastlr.io.iter_chunks`, ``chunk_rows``
     rows at a time; ``read`` holds its other arguments. ``parts`` is the
-    number of chunks, known after the first pass."""
+    number of chunks, known after the first pass.
+
+    A CSV's labels are typed over the whole file, as a read of it whole
+    types them (numbers only when every one is), not chunk by chunk as
+    ``iter_chunks`` types them: with the labels "1", "2" and "other", a
+    chunk of "1" and "2" was numbers and one holding "other" text, and the
+    file was refused. The first pass reads them as text, and
+    :meth:`settle` types them."""
 
     excluded = []
 
     def __init__(self, path, chunk_rows, **read):
+        from .io import detect_format
+
         self.path = path
         self.chunk_rows = int(chunk_rows)
-        self.read = read
         self.parts = None
+        # (text_labels: a warm start's text classes, text from the start)
+        self.unsettled = (read.get("fmt") or detect_format(path)) == "csv" \
+            and not read.get("text_labels")
+        self.read = dict(read, text_labels=True) if self.unsettled else read
 
     def __iter__(self):
-        from .io import iter_chunks
+        from .io import csv_labels, iter_chunks
 
         count = 0
         for X, y in iter_chunks(self.path, self.chunk_rows, **self.read):
             count += 1
+            if self.unsettled:
+                # a chunk whose labels are numbers, not all whole, is refused
+                # at once, as typed by itself: a continuous label column is
+                # not read to its end first, every distinct value kept
+                refuse_continuous(csv_labels(self.path, y), os.fspath(self.path))
             yield as_data(X), y
         self.parts = count
+
+    def settle(self, labels):
+        """The first pass's ``{label: rows}`` with a CSV's labels typed as
+        a read of the whole file types them (``"1"`` and ``"1.0"`` are
+        then one class, 1); later passes read them so typed."""
+        from .io import csv_labels
+
+        if not self.unsettled:
+            return labels
+        self.unsettled = False
+        typed = csv_labels(self.path, np.array(list(labels)))
+        if typed.dtype.kind == "U":
+            return labels
+        # every label a number: so is every chunk's, each parsed as such
+        self.read["text_labels"] = False
+        out = {}
+        for value, rows in zip(typed.tolist(), labels.values(), strict=True):
+            out[value] = out.get(value, 0) + rows
+        return out
 
     def head(self, rows):
         """The first part's first ``rows`` rows: ``(X, y)``."""
@@ -164,6 +202,10 @@ class TableInPlace:
 
     def head(self, rows):
         return np.asarray(self.data.X[:rows][:, self.features]), self.y[:rows]
+
+    def settle(self, labels):
+        """(The table's labels are typed by its dtype.)"""
+        return labels
 
 
 class _Passes:
@@ -411,6 +453,8 @@ def _scan(source, standardize, name, labels, weights=None):
     ``standardize``) column statistics of every part: one pass. With
     ``weights`` (a part's labels -> its rows' weights), the statistics are
     weighted, as ``fit``'s are by its sample weights."""
+    from .io import _is_number
+
     scan = _Scan()
     for data, y in source:
         scan.parts += 1
@@ -423,16 +467,22 @@ def _scan(source, standardize, name, labels, weights=None):
         if data.sparse:
             scan.stored += data.size
         y = labels(y)
+        values, counts = np.unique(y, return_counts=True)
         kind = "text" if y.dtype.kind in "USO" else "number"
-        scan.kinds.setdefault(kind, (scan.parts, np.asarray(y[0]).item()))
+        if kind not in scan.kinds:
+            shown = values.tolist()
+            if kind == "text":   # shown by a label that is not a number
+                shown = [v for v in shown if not _is_number(v)] or shown
+            scan.kinds[kind] = scan.parts, shown[0]
         if len(scan.kinds) > 1:
+            # the labels of a CSV are typed over the whole file in the
+            # first pass (FileChunks.settle), other files' by their storage
             (pa, la), (pb, lb) = scan.kinds["number"], scan.kinds["text"]
             raise ValueError(
                 f"{name}: the labels are numbers in some parts of the file and "
-                f"text in others (part {pa} has {la!r}, part {pb} {lb!r}; a "
-                "part is a chunk of rows); read the file whole, where every "
-                "label is then text")
-        values, counts = np.unique(y, return_counts=True)
+                f"text in others (part {pa} has {la!r}, part {pb} has {lb!r}; a "
+                "part is a chunk of rows): the file changed while training; "
+                "train again")
         refuse_continuous(values, name)   # as fit does, whatever the parts
         for v, c in zip(values.tolist(), counts.tolist(), strict=True):
             scan.labels[v] = scan.labels.get(v, 0) + c
@@ -451,6 +501,7 @@ def _scan(source, standardize, name, labels, weights=None):
                 scan.moments = _stats.merge(scan.moments, mom)
     if scan.rows == 0:
         raise ValueError(f"{name}: no data rows")
+    scan.labels = source.settle(scan.labels)
     if standardize and scan.first is None:
         raise ValueError(f"{name}: class_weight gives every row weight zero")
     try:

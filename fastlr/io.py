@@ -704,8 +704,7 @@ def _csv_chunks(spec, delimiter, chunk_rows):
     for X, labels in _csv_blocks(spec.path, delimiter, header, feats, t, chunk_rows):
         if labels is not None:
             _refuse_data_header(spec.path, header, header_line, feats, t, labels)
-        yield X, _tidy_labels(spec.path, labels if spec.text_labels
-                              else _parse_labels(labels))
+        yield X, labels if spec.text_labels else csv_labels(spec.path, labels)
 
 
 def _npy_chunks(spec, chunk_rows):
@@ -1555,6 +1554,14 @@ def _non_finite(text):
     except ValueError:
         return False
     return not math.isfinite(value) and _plain(text.strip())
+
+
+def csv_labels(path, text):
+    """A CSV's labels ``text`` (an array of its label fields, stripped)
+    typed as :func:`read_dataset` types a file's: numbers when every one
+    is (int64 when every one is whole), else the text; ``path`` names the
+    file in errors."""
+    return _tidy_labels(path, _parse_labels(text))
 
 
 def _parse_labels(text):

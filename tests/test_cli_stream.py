@@ -237,6 +237,68 @@ def test_text_labels_and_three_classes_in_chunks(tmp_path, capsys):
         <= 0.01 * want
 
 
+def test_csv_labels_are_typed_over_the_whole_file_in_chunks(tmp_path, capsys):
+    """Each chunk typed its CSV labels by itself: with the labels '1', '2'
+    and 'other' in a file sorted by class, a chunk of only '1' and '2'
+    was numbers and one holding 'other' text, and training in chunks (as
+    a file above a quarter of memory is, by itself) was refused with 'read
+    the file whole', where the classes were '1', '2' and 'other'. The
+    first pass now types them over the whole file, as the whole read does
+    (and '1' and '1.0', all numbers, are one class there, 1)."""
+    X, y = make_table(m=300, classes=3, seed=4)
+    order = np.argsort(y, kind="stable")   # rows grouped by class
+    X, y = X[order], y[order]
+    path = tmp_path / "sorted.csv"
+    for names, classes in [(["1", "2", "other"], ["1", "2", "other"]),
+                           (["10", "1_0", "2"], ["10", "1_0", "2"]),
+                           (["1", "1.0", "2"], [1, 2])]:
+        with open(path, "w") as f:
+            f.write("a,b,c,d,label\n")
+            for row, label in zip(X.tolist(), np.array(names)[y], strict=True):
+                f.write(",".join(map(repr, row)) + f",{label}\n")
+        _, whole = train(capsys, path, tmp_path / "w.npz", "--chunk-rows", 0)
+        assert whole.classes_.tolist() == classes
+        _, one = train(capsys, path, tmp_path / "1.npz", "--chunk-rows", 300)
+        assert_same_model(one, whole)
+        part, parts = train(capsys, path, tmp_path / "p.npz", "--chunk-rows", 40)
+        assert part["reading"].startswith("in 8 chunks")
+        np.testing.assert_array_equal(parts.classes_, whole.classes_)
+
+
+def test_labels_turned_text_between_passes_are_named_by_a_text_label(
+        tmp_path, capsys, monkeypatch):
+    """A file whose labels turn text after the first pass (numbers in part
+    1, '2' and 'x' in part 2) was named by the first label of part 2, '2'
+    (the text of a number, as if it were one), and 'read the file whole'
+    was advised; the first pass types the labels over the file, so only a
+    file changed since can hold both."""
+    from fastlr import io as fio
+
+    path = tmp_path / "live.csv"
+
+    def write(labels):
+        rows = [f"{j % 7},{j % 5},{t}" for j, t in enumerate(labels)]
+        path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+
+    write([0, 1, 2] * 50)
+    original = fio.iter_chunks
+    passes = [0]
+
+    def rewriting(*args, **kwargs):
+        yield from original(*args, **kwargs)
+        passes[0] += 1
+        if passes[0] == 1:
+            write([0, 1, 2] * 20 + ["2", "x"] * 45)
+
+    monkeypatch.setattr(fio, "iter_chunks", rewriting)
+    code = cli.main(["train", str(path), "--chunk-rows", "50", "--solver", "sgd",
+                     "--class-weight", "balanced", "--model", str(tmp_path / "m.npz"),
+                     "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "part 1 has 0, part 2 has 'x'" in err and "train again" in err, err
+
+
 def test_chunked_model_predicts_from_the_cli(files, tmp_path, capsys):
     """The model file of a streamed run is a model like any other."""
     train(capsys, files["csv"], tmp_path / "p.npz", "--chunk-rows", 1000)
