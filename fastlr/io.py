@@ -9,7 +9,12 @@ Formats (chosen from the file name's extension, or given explicitly):
     by name or by index (``target``, default: the last column); its values
     may be numbers or strings. A field is a number as NumPy's ``loadtxt``
     reads one: in ASCII, without PEP 515 digit groups (``1_0`` and ``١٢``
-    are text, as pandas keeps them, though ``float()`` takes them).
+    are text, as pandas keeps them, though ``float()`` takes them). A
+    first line of numbers only is a row of data, not a header, and is
+    refused (a file without a header would lose its first row), unless it
+    is ``0,1,...,k-1``, the column numbers pandas writes for a DataFrame
+    without column names, and ``target`` names one of them as a string
+    (``"3"``), or a model's target or feature names are among them.
 ``npy`` (``.npy``)
     One 2-D numeric array; the target is a column of it, chosen by index
     (default: the last).
@@ -570,10 +575,7 @@ def feature_columns(path, *, target=None, fmt=None, delimiter=",", drop=None):
     if fmt == "csv":
         _check_delimiter(delimiter)
         header, header_line = _read_header(path, delimiter)
-        if all(_is_number(c) for c in header):
-            raise DataError(path, "the first line looks like data, not a header; "
-                            "the CSV needs a header line with column names",
-                            line=header_line)
+        _refuse_number_header(spec, header, header_line)
         feats, t = _select(spec, header)
         return [header[j] for j in feats], header[t]
     with _open_binary(path) as f:
@@ -696,14 +698,11 @@ def _check_npy_target(spec):
 
 def _csv_chunks(spec, delimiter, chunk_rows):
     header, header_line = _read_header(spec.path, delimiter)
-    if all(_is_number(c) for c in header):
-        raise DataError(spec.path, "the first line looks like data, not a header; "
-                        "the CSV needs a header line with column names",
-                        line=header_line)
+    _refuse_number_header(spec, header, header_line)
     feats, t = _select(spec, header)
     for X, labels in _csv_blocks(spec.path, delimiter, header, feats, t, chunk_rows):
         if labels is not None:
-            _refuse_data_header(spec.path, header, header_line, feats, t, labels)
+            _refuse_data_header(spec, header, header_line, feats, t, labels)
         yield X, labels if spec.text_labels else csv_labels(spec.path, labels)
 
 
@@ -1367,10 +1366,7 @@ def _plain(text):
 
 def _read_csv(spec, delimiter):
     header, header_line = _read_header(spec.path, delimiter)
-    if all(_is_number(c) for c in header):
-        raise DataError(spec.path, "the first line looks like data, not a header; "
-                        "the CSV needs a header line with column names",
-                        line=header_line)
+    _refuse_number_header(spec, header, header_line)
     feats, t = _select(spec, header)
     if spec.ignore:
         t = None   # found (not a feature), never parsed
@@ -1390,18 +1386,58 @@ def _read_csv(spec, delimiter):
     # the exact reader: slower, but finds the line of any problem
     X, y = _csv_exact(spec.path, delimiter, header, feats, t, not spec.text_labels)
     if y is not None and y.dtype.kind == "U":
-        _refuse_data_header(spec.path, header, header_line, feats, t, y)
+        _refuse_data_header(spec, header, header_line, feats, t, y)
     return Dataset(X, y, [header[j] for j in feats],
                    None if t is None else header[t], "csv")
 
 
-def _refuse_data_header(path, header, header_line, feats, t, labels):
+def _refuse_number_header(spec, header, line):
+    """Refuse a first line whose every field is a number: a file without a
+    header, whose first row would silently be lost as the header (read as
+    data, it would be refused if any field were not a number). Except
+    ``0,1,...,k-1``, the column numbers pandas writes for a DataFrame
+    without column names (``pd.DataFrame(array).to_csv(index=False)``),
+    once the caller names a column as it does (:func:`_pandas_header`)."""
+    if not all(_is_number(c) for c in header) or _pandas_header(spec, header):
+        return
+    hint = ""
+    if _numbered(header):
+        hint = (" (if it is the column numbers pandas writes for a DataFrame "
+                "without column names, name the target column by its number: "
+                f"target={header[-1]!r}, --target {header[-1]})")
+    raise DataError(spec.path, "the first line looks like data, not a header; the "
+                    f"CSV needs a header line with column names{hint}", line=line)
+
+
+def _numbered(header):
+    """Whether ``header`` is ``0,1,...,k-1``."""
+    return header == [str(j) for j in range(len(header))]
+
+
+def _pandas_header(spec, header):
+    """Whether ``header`` is pandas' column numbers ``0,1,...,k-1`` and the
+    caller names a column by one of them: the target (a string, as
+    ``--target`` gives it), the model's target, or every one of the
+    model's feature names. A header-less file would need its first row to
+    be these numbers, and such a name; and by them a column's name is its
+    index, so no column can stand for another."""
+    if not _numbered(header):
+        return False
+    if any(isinstance(name, str) and name in header
+           for name in (spec.target, spec.model_target)):
+        return True
+    return bool(spec.feature_names) and all(n in header for n in spec.feature_names)
+
+
+def _refuse_data_header(spec, header, header_line, feats, t, labels):
     """Refuse a first line that is a row of data: its feature fields all
     numbers and its label one of the labels (a header-less file with text
-    labels, as UCI's iris.data; the all-numbers case is refused before).
-    A header of numeric feature names and a label column's name passes."""
-    if all(_is_number(header[j]) for j in feats) and header[t] in set(labels.tolist()):
-        raise DataError(path, "the first line looks like data, not a header (its "
+    labels, as UCI's iris.data; the all-numbers case is refused before,
+    unless it is pandas' header). A header of numeric feature names and a
+    label column's name passes."""
+    if all(_is_number(header[j]) for j in feats) and \
+            header[t] in set(labels.tolist()) and not _pandas_header(spec, header):
+        raise DataError(spec.path, "the first line looks like data, not a header (its "
                         f"features are numbers and {header[t]!r} is one of the "
                         "labels); the CSV needs a header line with column names",
                         line=header_line)

@@ -408,6 +408,35 @@ def test_a_digit_group_is_not_a_number_however_the_file_is_read(tmp_path, capsys
     assert not model.exists()
 
 
+def test_pandas_column_numbers_are_a_header_with_target_whole_or_in_chunks(
+        tmp_path, capsys):
+    """The header 0,1,...,k-1 that pd.DataFrame(array).to_csv(index=False)
+    writes was refused by train ('the first line looks like data'),
+    whatever --target said. Named by --target, it is a header, read whole
+    or in chunks, and predict finds the model's features (0, 1, ...) by
+    name; unnamed, the refusal says what to pass."""
+    X, y = make_table(m=200, n=3)
+    path = tmp_path / "frame.csv"
+    with open(path, "w") as f:
+        f.write("0,1,2,3\n")
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            f.write(",".join(map(repr, row)) + f",{label}\n")
+    code = cli.main(["train", str(path), "--model", str(tmp_path / "m.npz")])
+    _, err = capsys.readouterr()
+    assert code == 1 and "line 1: the first line looks like data" in err
+    assert "--target 3" in err
+    _, whole = train(capsys, path, tmp_path / "w.npz", "--target", "3",
+                     "--chunk-rows", 0)
+    _, one = train(capsys, path, tmp_path / "1.npz", "--target", "3",
+                   "--chunk-rows", 200)
+    assert_same_model(one, whole)
+    assert list(whole.feature_names_in_) == ["0", "1", "2"]
+    code = cli.main(["predict", "--model", str(tmp_path / "w.npz"), str(path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.splitlines()[1:] == [str(v) for v in whole.predict(X).tolist()]
+
+
 # --------------------------------------------------------------------------
 # memory
 

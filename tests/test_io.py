@@ -386,6 +386,52 @@ def test_a_header_less_csv_with_text_labels_is_refused(tmp_path):
     assert data.feature_names == ["0", "1"] and data.y.tolist() == ["a", "b"]
 
 
+def test_pandas_column_numbers_are_a_header_once_a_column_is_named_by_one(tmp_path):
+    """pd.DataFrame(array).to_csv(index=False) writes the header 0,1,...,k-1,
+    which was refused as a first line of data whatever target said: a
+    NumPy user's plainest export could not be read. It is a header once the
+    target (a string, as --target gives it) or a model's target or feature
+    names name its columns: a file without a header would need its first
+    row to be these very numbers and such a name. Other lines of numbers,
+    and these numbers unnamed, are still refused."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 3))
+    y = np.array([0, 1, 0, 1, 1, 0])
+    frame = pd.DataFrame(X)
+    frame[3] = y
+    path = tmp_path / "frame.csv"
+    frame.to_csv(path, index=False)
+    assert path.read_text().startswith("0,1,2,3\n")
+    for target in (None, 3, "-1"):   # (an index names no column of the header)
+        with pytest.raises(DataError, match="line 1: the first line looks like "
+                           "data.*target='3', --target 3"):
+            read_xy(path, target=target)
+    data = read_dataset(path, target="3")
+    np.testing.assert_array_equal(data.X, X)
+    assert data.y.tolist() == y.tolist()
+    assert (data.feature_names, data.target) == (["0", "1", "2"], "3")
+    chunks = list(io.iter_chunks(path, 4, target="3"))
+    np.testing.assert_array_equal(np.concatenate([c[0] for c in chunks]), X)
+    assert io.feature_columns(path, target="3") == (["0", "1", "2"], "3")
+    # a model trained on it names them: predicting on new rows, label or not
+    model = dict(n_features=3, feature_names=["0", "1", "2"], model_target="3")
+    np.testing.assert_array_equal(read_dataset(path, labels="ignore", **model).X, X)
+    frame.drop(columns=[3]).to_csv(tmp_path / "new.csv", index=False)
+    np.testing.assert_array_equal(
+        read_dataset(tmp_path / "new.csv", labels="ignore", **model).X, X)
+    # text labels, one of them the label column's number: still a header
+    frame[3] = np.array(["3", "x"])[y]
+    frame.to_csv(path, index=False)
+    assert read_xy(path, target="3")[1].tolist() == ["3", "x", "3", "x", "x", "3"]
+    # numbers that are not 0, 1, ..., k-1 are a row of data, named or not
+    path.write_text("0,2,1,3\n1,2,3,0\n4,5,6,1\n")
+    with pytest.raises(DataError, match="line 1: the first line looks like data, "
+                       "not a header; the CSV needs a header line with column "
+                       "names$"):
+        read_xy(path, target="3")
+
+
 def test_bytes_paths_are_read(tmp_path, table):
     """os.PathLike, str and bytes name files alike (a bytes path was told
     its extension b'.csv' was unknown)."""
