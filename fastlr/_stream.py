@@ -55,6 +55,7 @@ from ._validation import (
     check_width,
     check_X,
     first_nonfinite,
+    is_text,
     refuse_continuous,
     refuse_one_class,
     user_stacklevel,
@@ -260,7 +261,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         standardize = "scale"   # through the origin in raw space
     old = model._fitted_state() if model.warm_start else None
     warm = old is not None
-    text = classes is not None and np.asarray(classes).dtype.kind == "U"
+    text = classes is not None and is_text(classes)
 
     def labels(y):
         return np.asarray(y).astype(str) if text else np.asarray(y)
@@ -399,7 +400,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
 def score(model, source):
     """Accuracy of ``model`` on every row of ``source`` (one more pass).
     Labels are compared as text when the classes are text."""
-    text = model.classes_.dtype.kind == "U"
+    text = is_text(model.classes_)
     W = np.zeros((model.coef_.shape[0], model.n_features_in_ + len(source.excluded)))
     W[:, _kept(source, W.shape[1])] = model.coef_
     right = total = 0

@@ -281,7 +281,8 @@ def test_a_model_with_text_classes_from_pandas(tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
     df = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
-    df["label"] = np.where(df["a"] + 0.5 * rng.normal(size=200) > 0, "yes", "no")
+    # labels that would be one number, 1, if read as numbers
+    df["label"] = np.where(df["a"] + 0.5 * rng.normal(size=200) > 0, "01", "1")
     data = tmp_path / "data.csv"
     df.to_csv(data, index=False)
     model = tmp_path / "m.npz"
@@ -292,10 +293,13 @@ def test_a_model_with_text_classes_from_pandas(tmp_path, capsys):
     code, out, err = run(capsys, "evaluate", "--model", model, data, "--target",
                          "label")
     assert code == 0, err
-    assert re.search(r"^classes:\s+no, yes", out, re.M)
-    code, _, err = run(capsys, "train", data, "--target", "label", "--warm-start",
-                       model, "--epochs", "1", "--model", tmp_path / "m2.npz")
-    assert code == 0, err
+    assert re.search(r"^classes:\s+01, 1", out, re.M)
+    for chunks in ((), ("--chunk-rows", "50")):
+        code, _, err = run(capsys, "train", data, "--target", "label",
+                           "--warm-start", model, "--epochs", "1", "--model",
+                           tmp_path / "m2.npz", *chunks)
+        assert code == 0, err
+        assert fastlr.load(tmp_path / "m2.npz").classes_.tolist() == ["01", "1"]
 
 
 def test_the_svmlight_index_base_can_be_given(tmp_path, capsys):
