@@ -565,6 +565,9 @@ n_rows, n_features + fit_intercept)
             n = X.shape[1]
             rows = res.W.shape[1] if res.W.ndim == 3 else 1
             for f in fold_ids:
+                # one fold's copy at a time: the last one's is let go before
+                # the next is made (two were held, 2/cv of X: all of it at cv=2)
+                Xt = yt = None
                 test = np.flatnonzero(row_fold == f)
                 Xt, yt = X[test], y[test]
                 kw = {"sample_weight": sw[test]} if sw.shape[0] else {}
