@@ -883,19 +883,25 @@ def _log_softmax(z):
     """Each row's log-softmax ``z - max - log(sum exp(z - max))`` of the
     logits ``z`` (m, k). In float64, returned in the logits' dtype. A row
     whose largest logit is infinite (they overflowed) puts its mass evenly
-    on its largest entries, as :meth:`predict_proba` does."""
+    on its largest entries, as :meth:`predict_proba` does. Computed in
+    place in one float64 copy, a block of about 65,000 entries at a
+    time (it held four arrays of z's size: 4.2x the output at its peak)."""
     z = np.asarray(z)
-    zf = z.astype(np.float64)
-    top = zf.max(axis=1, keepdims=True)
-    inf = np.isinf(top[:, 0])
-    hit = zf[inf] == top[inf]
-    top[inf] = 0.0
-    s = zf - top
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
-    if inf.any():   # z - top is NaN or -inf at the infinite maxima
-        with np.errstate(divide="ignore"):
-            out[inf] = np.where(hit, -np.log(hit.sum(axis=1, keepdims=True)), -np.inf)
+    out = np.array(z, dtype=np.float64)
+    step = max(1, (1 << 16) // max(out.shape[1], 1))
+    for lo in range(0, out.shape[0], step):
+        b = out[lo:lo + step]
+        top = b.max(axis=1, keepdims=True)
+        inf = np.isinf(top[:, 0])
+        hit = b[inf] == top[inf]
+        top[inf] = 0.0
+        b -= top
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b -= np.log(np.exp(b).sum(axis=1, keepdims=True))
+        if inf.any():   # z - top is NaN or -inf at the infinite maxima
+            with np.errstate(divide="ignore"):
+                b[inf] = np.where(hit, -np.log(hit.sum(axis=1, keepdims=True)),
+                                  -np.inf)
     return out.astype(z.dtype, copy=False)
 
 

@@ -765,3 +765,25 @@ def test_early_stopping_holds_out_a_row_of_every_class():
     assert len(clf.validation_scores_) == clf.n_iter_
     with pytest.raises(ValueError, match="to hold out every class or to train on"):
         LogisticRegression(early_stopping=True, validation_fraction=0.9).fit(X, y)
+
+
+def test_k_class_log_proba_needs_about_its_output():
+    """predict_log_proba of k > 2 classes: the logits and the result (float64)
+    and a block's temporaries; it held four arrays of the logits' size
+    (4.2x the output at its peak). The same values as log(predict_proba)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((100_000, 3))
+    y = rng.integers(0, 8, 100_000)
+    clf = LogisticRegression(solver="sgd", max_iter=1, tol=None).fit(X, y)
+    clf.predict_log_proba(X[:10])
+    out = 100_000 * 8 * 8
+    tracemalloc.start()
+    try:
+        got = clf.predict_log_proba(X)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2.3 * out, peak / out
+    np.testing.assert_allclose(got, np.log(clf.predict_proba(X)), rtol=1e-12)
