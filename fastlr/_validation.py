@@ -886,9 +886,11 @@ def _small_int_codes(y):
     if lo < 0 or hi >= 2 * y.shape[0] + 1024:
         return None, None
     present = np.bincount(y, minlength=hi + 1) > 0
-    if present.all() and y.dtype == np.int64:
-        # labels 0..k-1 are their own codes: no array of len(y) at all
-        # (the kernels only read them)
+    if present.all() and y.dtype == np.int64 and y.flags.c_contiguous \
+            and y.flags.writeable and y.flags.aligned:
+        # labels 0..k-1 are their own codes: no array of len(y) at all (the
+        # kernels only read them; an array numba types as the codes always
+        # were, so no kernel compiles anew for a strided or read-only y)
         return np.arange(hi + 1, dtype=np.int64), y
     lookup = np.cumsum(present, dtype=np.int64) - 1
     return np.flatnonzero(present).astype(y.dtype), lookup[y]

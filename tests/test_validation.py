@@ -883,3 +883,22 @@ def test_available_memory_is_a_container_s_own(monkeypatch, files, gib):
 
     monkeypatch.setattr(_validation, "open", fake_open, raising=False)
     assert _validation.available_memory() == gib * 2**30
+
+
+def test_labels_that_are_their_own_codes_are_not_copied():
+    """int64 labels 0..k-1 are their own class codes: no copy of y (8 bytes
+    a row); a strided or read-only y is copied all the same, so that the
+    kernels see the C-contiguous, writeable int64 array they are compiled
+    for (another layout would compile them anew)."""
+    from fastlr._validation import check_class_labels
+
+    y = np.arange(100) % 3
+    classes, codes = check_class_labels(y, 100)
+    assert classes.tolist() == [0, 1, 2] and np.shares_memory(codes, y)
+    for other in (np.repeat(y, 2)[::2], np.frombuffer(y.tobytes(), dtype=np.int64),
+                  y.astype(">i8"), (y + 1) * 2):
+        classes, codes = check_class_labels(other, 100)
+        assert not np.shares_memory(codes, other)
+        assert codes.dtype == np.int64 and codes.flags.c_contiguous
+        assert codes.flags.writeable
+        np.testing.assert_array_equal(classes[codes], other)
