@@ -148,8 +148,10 @@ class DivergedError(FloatingPointError):
 
 
 def check_train_params(batch_size, epochs, lr, penalty, alpha, epoch_loss, tol,
-                       n_iter_no_change, shuffle=False):
-    """Validate the training hyperparameters; returns them normalized."""
+                       n_iter_no_change, shuffle=False, offers_full=True):
+    """Validate the training hyperparameters; returns them normalized.
+    ``offers_full``: the caller takes ``epoch_loss="full"`` (train_many
+    does not), which the message for ``tol`` without a loss then names."""
     check_shuffle(shuffle)
     batch_size = check_positive_int(batch_size, "batch_size", minimum=1)
     epochs = check_positive_int(epochs, "epochs", minimum=0)
@@ -164,9 +166,9 @@ def check_train_params(batch_size, epochs, lr, penalty, alpha, epoch_loss, tol,
     if tol is not None:
         tol = check_real(tol, "tol", nonnegative=True)
         if epoch_loss is None:
-            # 'running' only: train_many does not offer 'full'
-            raise ValueError("tol needs a tracked loss; set epoch_loss='running' "
-                             "(the default), or tol=None")
+            full = " or 'full'" if offers_full else ""
+            raise ValueError(f"tol needs a tracked loss; set epoch_loss to "
+                             f"'running' (the default){full}, or tol=None")
     n_iter_no_change = check_positive_int(n_iter_no_change, "n_iter_no_change")
     return batch_size, epochs, lr, alpha, tol, n_iter_no_change
 

@@ -19,9 +19,11 @@ the inputs are two tables:
   (float32, float64) and storage: dense C-ordered; dense read-only (an
   ``np.memmap`` opened with mode "r", or blocks that joblib or Dask hand
   over, are a distinct type to numba: X is never copied to make it
-  writable); CSR with int32 column indices (the kernels view them as
-  uint32) and with int64 ones. Other input (lists, Fortran order, float16,
-  integers, CSC/COO) is converted to one of these before any kernel runs.
+  writable); dense Fortran-ordered, writable and read-only (a DataFrame's
+  array: prediction reads it as it is; training converts it to C order);
+  CSR with int32 column indices (the kernels view them as uint32) and with
+  int64 ones. Other input (lists, strided views, float16, integers,
+  CSC/COO) is converted to one of these before any kernel runs.
 * :data:`CALLS`: one entry per way into the kernels: binary and k-class
   training (one thread, and several on data large enough for the threaded
   epoch), many models from one pass (:func:`fastlr.train_many`), the
@@ -63,6 +65,16 @@ def _read_only(X):
     return X
 
 
+def _fortran(X):
+    return np.asfortranarray(X)
+
+
+def _fortran_read_only(X):
+    X = np.asfortranarray(X)
+    X.setflags(write=False)
+    return X
+
+
 def _csr(index_dtype):
     def make(X):
         import scipy.sparse as sp
@@ -79,6 +91,8 @@ def _csr(index_dtype):
 INPUTS = {
     "dense": _dense,
     "dense read-only": _read_only,
+    "dense Fortran": _fortran,
+    "dense Fortran read-only": _fortran_read_only,
     "CSR int32": _csr(np.int32),
     "CSR int64": _csr(np.int64),
 }

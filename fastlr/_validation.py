@@ -325,12 +325,14 @@ def nonfinite_error(X, name="X", row0=0):
     return ValueError(f"{name} contains NaN or infinity{at}")
 
 
-def check_X(X, name="X", accept_sparse=False, finite=True):
+def check_X(X, name="X", accept_sparse=False, finite=True, contiguous=True):
     """Return X as a C-contiguous 2-D float32/float64 array, non-empty and
     (unless ``finite`` is False: the caller checks) finite.
 
     C-contiguous float32/float64 input is returned as is (no copy); other
-    layouts and dtypes are converted once. With ``accept_sparse``, scipy
+    layouts and dtypes are converted once (``contiguous=False``: other
+    layouts of float32/float64 are returned as they are, for prediction,
+    which copies a block of rows at a time). With ``accept_sparse``, scipy
     sparse input is returned as a canonical CSR matrix
     (:func:`check_sparse_X`); without, it is refused with a TypeError.
     """
@@ -353,7 +355,9 @@ def check_X(X, name="X", accept_sparse=False, finite=True):
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=float_dtype_of(arr))
+    dtype = float_dtype_of(arr)
+    if contiguous or arr.dtype != dtype:
+        arr = np.ascontiguousarray(arr, dtype=dtype)
     if finite and not all_finite(arr):
         raise nonfinite_error(arr, name)
     return arr

@@ -168,7 +168,7 @@ def gradients(X, y, p):
 def _binary_model(X, w, b, link="logits"):
     """``X @ w + b`` through ``link`` (:meth:`fastlr._dispatch.Data.decision`),
     X validated and checked finite in the same read."""
-    data = as_data(X, check=False)
+    data = as_data(X, check=False, any_layout=True)
     w, b = check_weights(w, b, data.n)
     return data.decision(w.reshape(1, -1), np.array([b]), link=link)[:, 0]
 
@@ -677,7 +677,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     params = check_train_params(batch_size, epochs, lr, penalty, alpha=0.0,
                                 epoch_loss=epoch_loss,
                                 tol=tol if solver == "sgd" else None,
-                                n_iter_no_change=n_iter_no_change, shuffle=shuffle)
+                                n_iter_no_change=n_iter_no_change, shuffle=shuffle,
+                                offers_full=False)
     batch_size, epochs, lr, _, tol, n_iter_no_change = params
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "

@@ -370,7 +370,8 @@ def _block_decision(Xb, W, B, dtype, squeeze, link="logits", block_info=None):
     if Xb.shape[0] == 0:
         z = np.empty((0, link_columns(link, W.shape[0])), dtype=dtype)
     else:
-        z = as_data(Xb, name, accept_sparse=True, check=False).decision(
+        z = as_data(Xb, name, accept_sparse=True, check=False,
+                    any_layout=True).decision(
             W, B, 1, link=link, dtype=dtype, row0=row0)
     return z[:, 0] if squeeze else z
 

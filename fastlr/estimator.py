@@ -788,10 +788,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         checks it finite."""
         check_is_fitted(self)
         X = numeric_input(X)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C",
-                          reset=False, accept_sparse="csr", ensure_all_finite=False)
+        # any layout: a DataFrame's Fortran-ordered array is not copied whole
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False,
+                          accept_sparse="csr", ensure_all_finite=False)
         coef, intercept = self._checked_model(X.shape[1])
-        data = _data(X, check=False)
+        data = as_data(X, check=False, any_layout=True)
         # in the dtype of X @ coef_.T (float32 X, float64 model: float64)
         return data.decision(coef, intercept, link=link, dtype=coef.dtype)
 

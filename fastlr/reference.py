@@ -247,9 +247,10 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
          fit_intercept, solver="sgd", rows=None, stop_on_heldout=False,
-         start=None, first_step=True, n_threads=None):
+         start=None, first_step=True, n_threads=None, offers_full=True):
     """The batch loop of :func:`train`, :func:`train_multinomial` and
-    :func:`train_many`, for k rows of weights (k = 1: the binary model),
+    :func:`train_many` (``offers_full=False``: it takes no
+    ``epoch_loss="full"``), for k rows of weights (k = 1: the binary model),
     and the finisher after it (``solver``, as in :mod:`fastlr._train`);
     with ``start``, a raw-space ``(W, B)``, the finisher starts there and
     no epoch runs (the next model of a warm-started path). ``first_step``:
@@ -262,7 +263,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     solver, finish_tol = check_solver(solver, tol)
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
                                 epoch_loss, tol if solver == "sgd" else None,
-                                n_iter_no_change, shuffle)
+                                n_iter_no_change, shuffle, offers_full)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
         learning_rate, power_t, l1_ratio, average)
@@ -666,6 +667,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
             for a in alphas[path]:
                 try:
                     out = _fit(X, codes if softmax else (codes == 1), softmax,
+                               offers_full=False,
                                batch_size=batch_size, epochs=epochs, lr=lr,
                                standardize=standardize, shuffle=shuffle,
                                random_state=random_state, penalty=penalty,

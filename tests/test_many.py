@@ -421,7 +421,10 @@ def test_sgd_tol_without_a_tracked_loss_advises_what_train_many_offers(mod):
     with pytest.raises(ValueError, match="tol needs a tracked loss") as info:
         mod.train_many(X, y, [0.1], tol=1e-3, epoch_loss=None)
     assert "'full'" not in str(info.value)
-    assert "epoch_loss='running'" in str(info.value)
+    assert "epoch_loss to 'running'" in str(info.value)
+    # train takes 'full': its message names it
+    with pytest.raises(ValueError, match="'running' \\(the default\\) or 'full'"):
+        mod.train(X, y, tol=1e-3, epoch_loss=None)
 
 
 @pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])

@@ -46,7 +46,9 @@ for dt in (np.float32, np.float64):
     csr64 = sp.csr_matrix(csr, dtype=dt)
     csr64.indices = csr64.indices.astype(np.int64)
     csr64.indptr = csr64.indptr.astype(np.int64)
-    for data in (Xd, np.asfortranarray(Xd), Xd[::2], ro, csr, csr.tocsc(),
+    rof = np.asfortranarray(Xd)
+    rof.setflags(write=False)   # a DataFrame's array under copy-on-write
+    for data in (Xd, np.asfortranarray(Xd), rof, Xd[::2], ro, csr, csr.tocsc(),
                  csr.tocoo(), wide, csr64):
         m = data.shape[0]
         for opts in ({}, {"penalty": "l1", "alpha": 1e-3},
@@ -178,7 +180,8 @@ def test_bad_n_jobs_is_refused_before_any_work(n_jobs, error, monkeypatch):
 def test_every_input_and_call_is_in_the_tables():
     """The tables cover the dtypes, storages and models the brief of
     ``fastlr compile`` names (one place to extend)."""
-    assert set(_precompile.INPUTS) == {"dense", "dense read-only", "CSR int32",
+    assert set(_precompile.INPUTS) == {"dense", "dense read-only", "dense Fortran",
+                                       "dense Fortran read-only", "CSR int32",
                                        "CSR int64"}
     assert {np.dtype(d).name for d in _precompile.DTYPES} == {"float32", "float64"}
     names = " ".join(_precompile.CALLS)
@@ -191,17 +194,19 @@ def test_every_input_and_call_is_in_the_tables():
                          ids=list(_precompile.INPUTS))
 def test_inputs_reach_the_kernels_as_they_are(make):
     """Each input of the table reaches the kernels in its own storage (the
-    validation neither copies read-only X nor changes the index dtype), so
-    the table really compiles a distinct variant for each."""
+    validation neither copies read-only X nor changes the index dtype, and
+    prediction keeps Fortran order), so the table really compiles a
+    distinct variant for each."""
     from fastlr._dispatch import as_data
 
     X = make(np.ascontiguousarray(np.eye(4)[:, :3], dtype=np.float32))
-    data = as_data(X)
+    data = as_data(X, check=False, any_layout=True)
     assert data.dtype == np.float32
     if data.sparse:
         assert data.args[1].dtype.itemsize == X.indices.dtype.itemsize
     else:
         assert data.X.flags.writeable == X.flags.writeable
+        assert data.X.flags.f_contiguous == X.flags.f_contiguous
 
 
 FASTLR = shutil.which("fastlr", path=os.path.dirname(sys.executable)) or \

@@ -384,6 +384,43 @@ def decision(X, W, B, link, out, lanes, lo, hi):
     return finish_rows(out, lo, hi, k, link)
 
 
+#: Rows :func:`decision_columns` sums over at a time (their logits stay in
+#: L1 while the block's columns are read).
+COLUMN_ROWS = 512
+
+
+@jit(runtime=False)
+def decision_columns(X, W, B, link, out, lanes, lo, hi):
+    """:func:`decision` of Fortran-ordered X (a DataFrame's array) into a
+    float64 ``out``: the logits of 512 rows at a time summed down the
+    block's columns (read down each: contiguous), four columns a pass,
+    then ``link``. The sums are :func:`decision`'s but for the order of
+    their rounding (that kernel vectorizes each row's dot product)."""
+    n = X.shape[1]
+    k = W.shape[0]
+    first = logit_slot(lo, lo, hi, k, link)
+    step = logit_slot(lo + 1, lo, hi, k, link) - first
+    for c in range(k):
+        for s in range(lo, hi, COLUMN_ROWS):
+            e = min(s + COLUMN_ROWS, hi)
+            at = first + (s - lo) * step + c
+            for i in range(e - s):
+                out[at + i * step] = B[c]
+            j = 0
+            while j + 4 <= n:
+                w0, w1, w2, w3 = W[c, j], W[c, j + 1], W[c, j + 2], W[c, j + 3]
+                for i in range(e - s):
+                    r = s + i
+                    out[at + i * step] += (X[r, j] * w0 + X[r, j + 1] * w1
+                                           + X[r, j + 2] * w2 + X[r, j + 3] * w3)
+                j += 4
+            for jj in range(j, n):
+                w = W[c, jj]
+                for i in range(e - s):
+                    out[at + i * step] += X[s + i, jj] * w
+    return finish_rows(out, lo, hi, k, link)
+
+
 @jit(inline=True)
 def _csr_dot(data, indices, indptr, i, Tf):
     """Row ``i``'s dot product with one model's weights ``Tf`` (n,)
