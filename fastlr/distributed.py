@@ -1175,7 +1175,11 @@ def decision_function(est, X, link="logits", header=None):
     classes) their logarithms, in the same pass over each block. ``header``:
     X's (:func:`_header`) when X is the checked array of a DataFrame."""
     header = _header(X) if header is None else header
-    X = _check_X(X, getattr(est, "n_features_in_", None), lengths=False)
+    # a DataFrame's partition lengths are computed (one pass over its graph),
+    # so that the predictions have X's shape, as dask-ml's and in memory;
+    # an array of unknown chunk sizes gives predictions of unknown ones
+    X = _check_X(X, getattr(est, "n_features_in_", None),
+                 lengths=None if _is_frame(X) else False)
     _check_names(est, header, reset=False)
     coef, intercept = est._checked_model(X.shape[1])
     W = coef.astype(np.float64)

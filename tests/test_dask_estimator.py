@@ -733,7 +733,7 @@ def test_dataframe_text_column_refused_as_in_memory(client, monkeypatch, kind):
     """A text column that is not numbers is refused with the in-memory fit's
     TypeError, naming X and the column, plus the row block holding the
     text: by fit and partial_fit before any training, by every prediction
-    (which computes no partition lengths: the block is named by its number)."""
+    (with its rows: a DataFrame's partition lengths are computed)."""
     dd = pytest.importorskip("dask.dataframe")
     pd = pytest.importorskip("pandas")
     X, y = make_data(16, m=400)
@@ -755,10 +755,8 @@ def test_dataframe_text_column_refused_as_in_memory(client, monkeypatch, kind):
 
     monkeypatch.setattr(fdist, "_fit_state", no_training)
     for method, call in _dask_calls(Xd, yd, fitted).items():
-        rows = ("" if method in ("decision_function", "predict_proba",
-                                 "predict_log_proba", "predict")
-                else ", rows 300 to 399")
-        with pytest.raises(TypeError, match=f"^{words} \\(row block 3{rows}\\)$"):
+        with pytest.raises(TypeError, match=f"^{words} "
+                                            r"\(row block 3, rows 300 to 399\)$"):
             call()
             pytest.fail(method)
 
@@ -1229,8 +1227,8 @@ class _Stop(Exception):
 def test_dataframes_are_read_once_for_their_lengths(client, tmp_path, monkeypatch):
     """fit and score compute the partition lengths of X and y together (a
     frame and its label column from the same files: each partition read
-    once for them, not once per argument), and a prediction computes
-    nothing until its result is: it needs no row positions."""
+    once for them, not once per argument); a prediction computes X's
+    lengths (its result has X's rows as its shape), then its result."""
     X, y = make_data(17, m=400)
     log = tmp_path / "reads"
     df = _logged_frame(log, X, y, 4)
@@ -1257,7 +1255,7 @@ def test_dataframes_are_read_once_for_their_lengths(client, tmp_path, monkeypatc
     expect = fitted.predict(Xf.compute())
     for method in ("predict", "predict_proba", "decision_function"):
         lazy, n = reads(lambda m=method: getattr(fitted, m)(Xf))
-        assert n == 0, (method, n)
+        assert n == 4 and lazy.shape[0] == 400, (method, n, lazy.shape)
         assert reads(lazy.compute)[1] == 4
     np.testing.assert_array_equal(fitted.predict(Xf).compute(), expect)
 
