@@ -1209,18 +1209,25 @@ def _read_data(args, labels, model=None, data_meta=None):
         raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
                        "out)") from None
     if model is not None and cols.zero_based is None and data.zero_based is False \
-            and data.X.nnz and data.X.indices.max() + 2 <= model.n_features_in_:
-        # both bases fit the model's width: 1-based was a guess
-        warnings.warn(f"{args.data}: no feature index is 0 and the model does not "
-                      "record its index base (it was not trained by fastlr "
-                      "train), so the indices were read as 1-based; pass "
-                      "--zero-based yes if they start at 0", stacklevel=1)
+            and data.X.nnz:
+        _said_guessed_base(args.data, int(data.X.indices.max()) + 1, model)
     out = _read_as(cols, data, args.data)
     if cols.id_col is not None and labels == "ignore":  # predict writes the IDs
         column = int(cols.id_col) if cols.fmt == "npy" else cols.id_col
         out.ids = io.read_column(args.data, column, fmt=cols.fmt,
                                  delimiter=args.delimiter)
     return out
+
+
+def _said_guessed_base(path, top, model):
+    """Warn that an svmlight file without index 0, whose largest index is
+    ``top``, was read as 1-based by a guess: when ``model`` records no base
+    and the file's indices fit it read either way."""
+    if top + 1 <= model.n_features_in_:
+        warnings.warn(f"{path}: no feature index is 0 and the model does not "
+                      "record its index base (it was not trained by fastlr "
+                      "train), so the indices were read as 1-based; pass "
+                      "--zero-based yes if they start at 0", stacklevel=1)
 
 
 def _npz_has(path, name):
@@ -1443,6 +1450,9 @@ class _Trained:
 def _train(args):
     import fastlr
 
+    if args.by_position and _given(args, "warm_start") is None:
+        raise CLIError("--by-position matches DATA's columns to --warm-start's "
+                       "model; without --warm-start there is no model to match")
     if args.model:
         # --warm-start M --model M continues a model in place: allowed
         _check_writable(args.model, "--model", replace=True,
@@ -1679,6 +1689,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
         # a model's base and width, as a read of the whole file takes them
         n, zero_based = io.svmlight_features(args.data, cols.zero_based,
                                              required=warm is None)
+        if warm is not None and cols.zero_based is None and not zero_based:
+            _said_guessed_base(args.data, n, warm)   # n: the largest index
         if warm is not None and n < warm.n_features_in_:
             n = warm.n_features_in_
         names, target = io.NumberedNames(n), None

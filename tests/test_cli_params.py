@@ -257,6 +257,8 @@ def test_warm_start_matches_csv_columns_as_predict_does(csv3, tmp_path, capsys,
                        "--by-position", "--epochs", "1", "--model", out, *chunks)
     assert code == 0, err
     assert fastlr.load(out).feature_names_in_.tolist() == ["z", "w", "x", "y"]
+    assert_clean_error(run(capsys, "train", shuffled, "--by-position", *chunks),
+                       "--by-position matches DATA's columns to --warm-start's")
 
 
 def test_model_records_its_columns(csv3, tmp_path, capsys):
@@ -351,6 +353,14 @@ def test_the_svmlight_index_base_can_be_given(tmp_path, capsys):
                        "--zero-based no: the model was trained on 0-based")
     assert_clean_error(run(capsys, "predict", "--model", trained, tmp_path / "x.csv",
                            "--zero-based", "no"), "--zero-based is for svmlight")
+    # a warm start read whole or in chunks says the guess too
+    more = tmp_path / "more.svm"
+    more.write_text("0 1:2.0 3:-1.5\n1 2:0.5 3:1.0\n" * 4)
+    for chunks in ((), ("--chunk-rows", "3")):
+        code, _, err = run(capsys, "train", more, "--warm-start", model, "--epochs",
+                           "1", *chunks)
+        assert code == 0, err
+        assert "no feature index is 0" in err, (chunks, err)
 
 
 def test_feature_names_with_spaces_from_pandas_match_the_csv(tmp_path, capsys):
