@@ -43,3 +43,20 @@ def busy_cores():
                 p.wait()
 
     return busy
+
+
+@pytest.fixture
+def traced_peak():
+    """``traced_peak(call)``: ``(call(), the peak of the memory tracemalloc
+    traced while it ran)`` (NumPy's arrays are traced)."""
+    import tracemalloc
+
+    def run(call):
+        tracemalloc.start()
+        try:
+            out = call()
+            return out, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    return run

@@ -265,6 +265,23 @@ def test_csv_labels_are_typed_over_the_whole_file_in_chunks(tmp_path, capsys):
         np.testing.assert_array_equal(parts.classes_, whole.classes_)
 
 
+def _rewrite_after_first_pass(monkeypatch, rewrite):
+    """Make ``rewrite()`` replace the data file once the first pass over
+    it (fastlr.io.iter_chunks, read once per pass) has ended."""
+    from fastlr import io as fio
+
+    original = fio.iter_chunks
+    passes = [0]
+
+    def rewriting(*args, **kwargs):
+        yield from original(*args, **kwargs)
+        passes[0] += 1
+        if passes[0] == 1:
+            rewrite()
+
+    monkeypatch.setattr(fio, "iter_chunks", rewriting)
+
+
 def test_labels_turned_text_between_passes_are_named_by_a_text_label(
         tmp_path, capsys, monkeypatch):
     """A file whose labels turn text after the first pass (numbers in part
@@ -272,7 +289,6 @@ def test_labels_turned_text_between_passes_are_named_by_a_text_label(
     (the text of a number, as if it were one), and 'read the file whole'
     was advised; the first pass types the labels over the file, so only a
     file changed since can hold both."""
-    from fastlr import io as fio
 
     path = tmp_path / "live.csv"
 
@@ -281,16 +297,8 @@ def test_labels_turned_text_between_passes_are_named_by_a_text_label(
         path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
 
     write([0, 1, 2] * 50)
-    original = fio.iter_chunks
-    passes = [0]
-
-    def rewriting(*args, **kwargs):
-        yield from original(*args, **kwargs)
-        passes[0] += 1
-        if passes[0] == 1:
-            write([0, 1, 2] * 20 + ["2", "x"] * 45)
-
-    monkeypatch.setattr(fio, "iter_chunks", rewriting)
+    _rewrite_after_first_pass(monkeypatch,
+                              lambda: write([0, 1, 2] * 20 + ["2", "x"] * 45))
     code = cli.main(["train", str(path), "--chunk-rows", "50", "--solver", "sgd",
                      "--class-weight", "balanced", "--model", str(tmp_path / "m.npz"),
                      "--quiet"])
@@ -604,7 +612,6 @@ def test_a_file_that_changes_between_passes_is_refused(tmp_path, capsys, monkeyp
     label past the model's classes (kernels without bounds checks: garbage
     weights, a negative loss, exit 0). Every pass now checks its columns
     and labels against the first; no model file is written."""
-    from fastlr import io as fio
 
     rng = np.random.default_rng(0)
     path = tmp_path / "live.csv"
@@ -617,18 +624,10 @@ def test_a_file_that_changes_between_passes_is_refused(tmp_path, capsys, monkeyp
         path.write_text("\n".join(lines) + "\n")
 
     write(3)
-    original = fio.iter_chunks
-    passes = [0]
-
-    def rewriting(*args, **kwargs):
-        yield from original(*args, **kwargs)
-        passes[0] += 1
-        if passes[0] == 1:
-            {"wider": lambda: write(6), "narrower": lambda: write(2),
-             "new_label": lambda: write(3, labels=(0, 1, 2, 9)),
-             "weighted": lambda: write(3, labels=(0, 1))}[change]()
-
-    monkeypatch.setattr(fio, "iter_chunks", rewriting)
+    _rewrite_after_first_pass(monkeypatch, {
+        "wider": lambda: write(6), "narrower": lambda: write(2),
+        "new_label": lambda: write(3, labels=(0, 1, 2, 9)),
+        "weighted": lambda: write(3, labels=(0, 1))}[change])
     model = tmp_path / "m.npz"
     extra = ["--class-weight", "balanced"] if change == "weighted" else []
     code = cli.main(["train", str(path), "--chunk-rows", "50", "--solver", "sgd",

@@ -768,30 +768,23 @@ def test_early_stopping_holds_out_a_row_of_every_class():
         LogisticRegression(early_stopping=True, validation_fraction=0.9).fit(X, y)
 
 
-def test_k_class_log_proba_needs_about_its_output():
+def test_k_class_log_proba_needs_about_its_output(traced_peak):
     """predict_log_proba of k > 2 classes: the logits and the result (float64)
     and a block's temporaries; it held four arrays of the logits' size
     (4.2x the output at its peak). The same values as log(predict_proba)."""
-    import tracemalloc
-
     rng = np.random.default_rng(7)
     X = rng.standard_normal((100_000, 3))
     y = rng.integers(0, 8, 100_000)
     clf = LogisticRegression(solver="sgd", max_iter=1, tol=None).fit(X, y)
     clf.predict_log_proba(X[:10])
     out = 100_000 * 8 * 8
-    tracemalloc.start()
-    try:
-        got = clf.predict_log_proba(X)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    got, peak = traced_peak(lambda: clf.predict_log_proba(X))
     assert peak < 2.3 * out, peak / out
     np.testing.assert_allclose(got, np.log(clf.predict_proba(X)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("layout", ["fortran", "dataframe", "strided"])
-def test_prediction_reads_other_layouts_without_copying_x(layout):
+def test_prediction_reads_other_layouts_without_copying_x(layout, traced_peak):
     """Dense X in another layout than C order was copied whole to C order
     first: a copy of X at the peak, and 4.7 times scikit-learn's time on a
     Fortran-ordered X or a DataFrame (300,000 x 50). A Fortran-ordered X (a
@@ -799,8 +792,6 @@ def test_prediction_reads_other_layouts_without_copying_x(layout):
     the order of their rounding: 1e-12), any other layout (a strided view)
     copied to C order a block of rows at a time (bit for bit); either needs
     about the output's memory. A NaN is named by its row of X."""
-    import tracemalloc
-
     rng = np.random.default_rng(8)
     X = rng.standard_normal((60_000, 20))
     y = (X[:, 0] + rng.standard_normal(60_000) > 0).astype(int)
@@ -816,12 +807,7 @@ def test_prediction_reads_other_layouts_without_copying_x(layout):
     want = clf.predict_proba(X if layout != "dataframe" else pd.DataFrame(
         np.ascontiguousarray(X)))
     clf.predict_proba(A[:10] if layout != "dataframe" else A.iloc[:10])
-    tracemalloc.start()
-    try:
-        got = clf.predict_proba(A)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    got, peak = traced_peak(lambda: clf.predict_proba(A))
     same = (np.testing.assert_array_equal if layout == "strided"
             else functools.partial(np.testing.assert_allclose, rtol=1e-12))
     same(got, want)

@@ -754,12 +754,10 @@ def test_at_its_defaults_weights_are_repeated_rows(check):
     getattr(estimator_checks, check)("LogisticRegressionCV", LogisticRegressionCV(cv=3))
 
 
-def test_scoring_holds_one_folds_copy_at_a_time():
+def test_scoring_holds_one_folds_copy_at_a_time(traced_peak):
     """scoring= scores each model on a copy of its fold's held-out rows: one
     fold's copy at a time (two were alive while the next was made: 2/cv of
     X, all of X at cv=2)."""
-    import tracemalloc
-
     rng = np.random.default_rng(6)
     X = rng.standard_normal((40_000, 100))
     y = (X[:, 0] + rng.standard_normal(40_000) > 0).astype(np.int64)
@@ -768,12 +766,7 @@ def test_scoring_holds_one_folds_copy_at_a_time():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         clone(est).fit(X[:400], y[:400])
-        tracemalloc.start()
-        try:
-            est.fit(X, y)
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        _, peak = traced_peak(lambda: est.fit(X, y))
     # one fold's rows (half of X) and what the fit itself adds (about 60
     # bytes a row: the folds, scikit-learn's StratifiedKFold)
     assert peak < 0.7 * X.nbytes, peak / X.nbytes

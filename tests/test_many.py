@@ -712,15 +712,13 @@ def test_no_epochs_no_passes(solver):
 
 
 @pytest.mark.parametrize("folds, weighted", [(None, False), (5, False), (5, True)])
-def test_memory_added_per_row_is_small(folds, weighted):
+def test_memory_added_per_row_is_small(folds, weighted, traced_peak):
     """What train_many adds per row of X, whatever the number of models:
     the fold codes (int8), the shuffle's order and the weights' sums. It
     held an array of m ones (8 bytes a row), a masked copy of it per model
     (6.4 more) and int64 codes equal to a 0/1 y (8 more): 17 to 24 bytes a
     row, which broke the bound of 5% of X on narrow X (0.22-0.31 of a
     10-column float64 X). Measured on 200,000 x 4 float64 (X 6.4 MB)."""
-    import tracemalloc
-
     rng = np.random.default_rng(5)
     m, n = 200_000, 4
     X = rng.standard_normal((m, n))
@@ -730,12 +728,7 @@ def test_memory_added_per_row_is_small(folds, weighted):
               sample_weight=sw)
     fastlr.train_many(X[:2000], y[:2000], **{**kw, "sample_weight": None
                                            if sw is None else sw[:2000]})
-    tracemalloc.start()
-    try:
-        fastlr.train_many(X, y, **kw)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(lambda: fastlr.train_many(X, y, **kw))
     # int8 fold codes 1, shuffle order about 1.3, a transient fold mask 1;
     # weighted, the weights' own copy (8: never the caller's array) and a
     # fold's masked copy of them at a time (7 of 8 bytes at 5 folds)
