@@ -115,8 +115,6 @@ __all__ = ["train"]
 
 
 def _where(index, row0, m):
-    if row0 is None:   # a block of unknown position (X of unknown chunk sizes)
-        return f"row block {index}"
     return f"row block {index}, rows {row0} to {row0 + m - 1}"
 
 
@@ -535,8 +533,8 @@ def _partition_lengths(X, *cols):
 def _as_dask(a, name, ndim, lengths=None):
     """A dask array from a dask array, DataFrame or Series. ``lengths``: a
     DataFrame's or Series's partition lengths (:func:`_partition_lengths`;
-    None: computed here); False: left unknown, and an array's unknown chunk
-    sizes accepted (prediction needs no row positions: nothing computed)."""
+    None: computed here); False (an array, for prediction, which needs no
+    row positions): its unknown chunk sizes accepted."""
     if _is_frame(a):
         if ndim == 2 and type(a).__name__ == "DataFrame":
             return _as_dask(_frame_array(a, name, lengths), name, ndim, lengths)
@@ -552,7 +550,7 @@ def _as_dask(a, name, ndim, lengths=None):
             numeric = getattr(a.dtype, "kind", "O") in "biuf"
             a = a.astype(np.float64 if numeric else object)
         # only the partition lengths travel
-        a = a.to_dask_array(lengths=_dask_lengths(lengths))
+        a = a.to_dask_array(lengths=True if lengths is None else lengths)
     if isinstance(a, np.ndarray):   # the functional form: one block
         a = da.from_array(a, chunks=a.shape)
     if not isinstance(a, da.Array):
@@ -572,12 +570,6 @@ def _as_dask(a, name, ndim, lengths=None):
     return a
 
 
-def _dask_lengths(lengths):
-    """``lengths`` (as :func:`_as_dask` takes them) as ``to_dask_array``
-    takes them: True computes them, None leaves them unknown."""
-    return True if lengths is None else None if lengths is False else lengths
-
-
 def _category_values(s):
     """A partition of a categorical Series as numpy reads it (the values in
     the categories' dtype; float with NaN for a missing one)."""
@@ -592,16 +584,16 @@ def _frame_array(X, name, lengths=None):
     complex; columns that are not numpy numbers (text, categories, pandas'
     nullable and sparse dtypes) are converted to float64 partition by
     partition, where the rule names a column with a non-numeric value (and
-    the partition's row block). ``lengths`` as :func:`_as_dask` takes them."""
+    the partition's row block). ``lengths``: its partition lengths (None:
+    computed here)."""
     numeric_input(X._meta, name)
     if lengths is None:
         lengths = _partition_lengths(X)[0]   # only the lengths travel
     if not all(isinstance(t, np.dtype) and t.kind in "biuf" for t in X.dtypes):
-        starts = None if lengths is False else dask.delayed(
-            np.cumsum([0, *lengths[:-1]]), pure=True)
+        starts = dask.delayed(np.cumsum([0, *lengths[:-1]]), pure=True)
         meta = type(X._meta)(np.empty((0, len(X.columns))), columns=X.columns)
         X = X.map_partitions(_numeric_partition, name, starts, meta=meta)
-    return X.to_dask_array(lengths=_dask_lengths(lengths))
+    return X.to_dask_array(lengths=lengths)
 
 
 def _numeric_partition(df, name, starts, partition_info=None):
@@ -613,8 +605,7 @@ def _numeric_partition(df, name, starts, partition_info=None):
         if partition_info is None:
             raise
         k = partition_info["number"]
-        row0 = None if starts is None else int(starts[k])
-        raise type(exc)(f"{exc} ({_where(k, row0, len(df))})") from None
+        raise type(exc)(f"{exc} ({_where(k, int(starts[k]), len(df))})") from None
     return type(df)(df.to_numpy(np.float64, na_value=np.nan), index=df.index,
                     columns=df.columns)
 
