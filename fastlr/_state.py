@@ -129,11 +129,55 @@ class ModelState:
         if self.moments is None:
             return
         merged = _stats.merge(self.moments, moments)
+        self._standardize_by(merged)
+
+    def _standardize_by(self, merged):
+        """Re-express the model in the standardization of ``merged`` moments
+        (the mean 0 unless the state centers) and keep them."""
         mean, scale = _stats.finish_moments(merged)
         if not self.center:
             mean = np.zeros_like(mean)
         self.restandardize(mean, scale)
         self.moments = merged
+
+    def follow(self, standardize, center, rows_moments, check=None):
+        """Continue on new rows (``partial_fit``) under the ``standardize``
+        option as it is now, then let the rows join the running statistics
+        (:meth:`add_rows`). The option may have been changed since the last
+        call (``set_params``); the model is re-expressed, its raw-space
+        function unchanged:
+
+        * False: no standardization from now on (running statistics end);
+        * "scale" on a model that centers: it stops centering (then sparse
+          rows can continue it) and scales by the same statistics;
+        * True or "scale" on a model trained without standardization: the new
+          rows start running statistics, as a first call's rows do (``center``:
+          whether the option centers on their kind of X).
+
+        True on a model that only scales stays scaling (a stream that began
+        on sparse rows, where True means "scale"), and a fixed standardization
+        (a model file from before running statistics) stays fixed.
+
+        ``rows_moments()`` gives the new rows' :class:`fastlr._stats.Moments`
+        (called only if they are needed); ``check(state)``, called after the
+        re-expression and before the statistics are computed, may refuse.
+        """
+        n = self.n_features
+        plain = not (self.mean.any() or (self.scale != 1.0).any())
+        if not standardize:
+            if not plain:
+                self.restandardize(np.zeros(n), np.ones(n))
+            self.moments, self.center = None, False
+        elif self.moments is not None and self.center and standardize == "scale":
+            self.restandardize(np.zeros(n), self.scale)
+            self.center = False
+        if check is not None:
+            check(self)
+        if standardize and self.moments is None and plain:
+            self.center = bool(center)
+            self._standardize_by(rows_moments())
+        elif standardize and self.moments is not None:
+            self.add_rows(rows_moments())
 
     def restandardize(self, mean, scale):
         """Express the model on ``(x - mean) / scale`` instead of the

@@ -58,6 +58,7 @@ from ._validation import (
     is_text,
     refuse_continuous,
     refuse_one_class,
+    standardize_option,
     user_stacklevel,
 )
 
@@ -256,9 +257,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         raise ValueError("early_stopping holds out a part of the rows in "
                          "memory, which training on a file read in parts "
                          "does not do; read the file whole to use it")
-    standardize = model.standardize
-    if standardize is True and not model.fit_intercept:
-        standardize = "scale"   # through the origin in raw space
+    standardize = standardize_option(model.standardize, model.fit_intercept)
     old = model._fitted_state() if model.warm_start else None
     warm = old is not None
     text = classes is not None and is_text(classes)

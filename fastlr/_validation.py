@@ -434,6 +434,15 @@ def check_standardize(standardize):
                      f"{standardize!r}")
 
 
+def standardize_option(standardize, fit_intercept):
+    """``standardize`` as training takes it (True, False or "scale"; checked
+    by :func:`check_standardize`): without an intercept the model must pass
+    through the origin in raw space, so True scales but does not center
+    (centering would put ``-w . mean`` into the intercept)."""
+    standardize = check_standardize(standardize)
+    return "scale" if standardize is True and not fit_intercept else standardize
+
+
 def check_vector(a, name, allow_inf=False):
     """Return a 1-D float array (float32 kept), non-empty, without NaN."""
     arr = _as_numeric_array(a, name)

@@ -47,6 +47,7 @@ from ._validation import (
     check_weights,
     check_width,
     float_dtype_of,
+    standardize_option,
     weights_as,
 )
 
@@ -274,7 +275,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                          "training needs at least two")
     sw = check_sample_weight(sample_weight, data.m)
     check_weighted_rows(sw, row_fold, (1,), "rows", heldout=False)
-    mean, scale = data.standardization(_no_centering(standardize, fit_intercept),
+    mean, scale = data.standardization(standardize_option(standardize, fit_intercept),
                                        row_fold, (1,), sw)
     state = ModelState(mean[0], scale[0], classes.shape[0] if softmax_model else 1,
                        softmax_model)
@@ -287,13 +288,6 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
         learning_rate=learning_rate, power_t=power_t,
         average_start=average_start, row_fold=row_fold)
     return data, state, losses, classes
-
-
-def _no_centering(standardize, fit_intercept):
-    """Without an intercept the model must pass through the origin in raw
-    space, so the features are scaled but not centred (centering would put
-    ``-w . mean`` into the intercept)."""
-    return "scale" if standardize is True and not fit_intercept else standardize
 
 
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
@@ -694,7 +688,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     l1_ratios = check_grid(l1_ratios if l1_ratios is not None else [0.15],
                            "l1_ratios", upper=1.0)
     rng = make_rng(random_state)
-    standardize = _no_centering(check_standardize(standardize), fit_intercept)
+    standardize = standardize_option(standardize, fit_intercept)
     data = as_data(X, with_stats=bool(standardize) and folds is None, train=True,
                    n_threads=n_threads)
     classes, codes = check_class_labels(y, data.m)

@@ -95,7 +95,6 @@ from ._validation import (
     _as_numeric_array,
     check_dtype_kind,
     check_label_pair,
-    check_standardize,
     check_weight_total,
     check_width,
     float_dtype_of,
@@ -104,6 +103,7 @@ from ._validation import (
     numeric_input,
     refuse_continuous,
     refuse_one_class,
+    standardize_option,
     unique_labels,
 )
 
@@ -1023,10 +1023,15 @@ def _new_state(mean, scale, k, moments, standardize, blocks):
 
 
 def _standardize_option(est):
-    standardize = check_standardize(est.standardize)
-    if standardize is True and not check_fit_intercept(est.fit_intercept):
-        standardize = "scale"   # through the origin in raw space
-    return standardize
+    return standardize_option(est.standardize, check_fit_intercept(est.fit_intercept))
+
+
+def _check_centering(blocks, state):
+    """Raise if ``state`` centers its features and the blocks are sparse."""
+    if blocks.sparse and state.centers():
+        raise ValueError("X is sparse but the model centers its features (it "
+                         "was started on dense X with standardize=True); "
+                         "use standardize='scale' or False")
 
 
 def estimator_fit(est, X, y, sample_weight=None, client=None):
@@ -1063,10 +1068,7 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         state = _new_state(mean, scale, k, mom, standardize, blocks)
         if warm:
             state = est._continued(old, state)
-        if blocks.sparse and state.centers():
-            raise ValueError("X is sparse but the model centers its features (it "
-                             "was started on dense X with standardize=True); "
-                             "use standardize='scale' or False")
+        _check_centering(blocks, state)
         monitor = best = None
         if holdout:
             best = {"scores": [], "loss": np.inf, "state": None}
@@ -1124,9 +1126,12 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
             state = old.copy(rng=True)   # kept only if the epoch succeeds
             if not est.fit_intercept:   # (set since the last call: as fit's)
                 state.drop_intercept()
-            if state.moments is not None:
-                # the chunk's rows join the running statistics, as in memory
-                state.add_rows(_column_moments(blocks, blocks.n, False)[0])
+            # the standardization as set now; the chunk's rows join the
+            # running statistics, as in memory
+            standardize = _standardize_option(est)
+            state.follow(standardize, standardize is True and not blocks.sparse,
+                         lambda: _column_moments(blocks, blocks.n, False)[0],
+                         check=lambda state: _check_centering(blocks, state))
         else:
             standardize = _standardize_option(est)
             mean, scale, _, _, mom = _standardization(blocks, standardize, blocks.n,
@@ -1326,9 +1331,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         learning_rate, power_t, l1_ratio, average)
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
-    standardize = check_standardize(standardize)
-    if standardize is True and not fit_intercept:
-        standardize = "scale"
+    standardize = standardize_option(standardize, fit_intercept)
     rng = make_rng(random_state)
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   classes=None)

@@ -40,6 +40,7 @@ from ._validation import (
     is_dask,
     numeric_input,
     refuse_one_class,
+    standardize_option,
     target_classes,
     unchanged_on_error,
     unique_labels,
@@ -431,14 +432,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _train(self, data, y, sw, state, **kw):
         return sgd(data, y, sw, state, fit_intercept=bool(self.fit_intercept), **kw)
 
+    def _standardize_option(self):
+        """``standardize`` as training takes it (True, False or "scale"):
+        True means "scale" without an intercept (through the origin in raw
+        space)."""
+        return standardize_option(self.standardize, self.fit_intercept)
+
     def _new_state(self, data, classes, sw=None):
         """A fresh state: the binary model (one row) for two classes, the
         softmax model (a row per class) for more; standardized by the
         statistics of ``data`` weighted by ``sw`` (if given), with running
         statistics started from its rows."""
-        standardize = self.standardize
-        if standardize is True and not self.fit_intercept:
-            standardize = "scale"   # through the origin in raw space
+        standardize = self._standardize_option()
         mean, scale, moments = data.standardization(standardize, sw=sw, moments=True)
         mean, scale = mean[0], scale[0]
         k = classes.shape[0]
@@ -697,6 +702,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         that happens to be constant in it is scaled by its spread as soon
         as a chunk shows one. A model loaded from a file written before
         running statistics existed keeps its standardization fixed.
+        ``standardize`` set since the last call takes effect, the model
+        re-expressed (see :meth:`fastlr._state.ModelState.follow`): "scale"
+        stops centering (then sparse chunks can continue a model started on
+        dense ones), False ends the standardization, True or "scale" on a
+        model trained without standardization starts running statistics
+        from this chunk; True on a model that only scales keeps scaling.
 
         Returns
         -------
@@ -729,7 +740,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             state = old.copy(rng=True)
             if not self.fit_intercept:   # (set since the last call: as fit's)
                 state.drop_intercept()
-            data.check_state(state)
         else:
             # from coef_ set by hand: standardized as a first chunk is
             if old.n_features != data.n:
@@ -744,10 +754,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y01 = self._encode(y, classes)
         sw = check_sample_weight(sample_weight, data.m)
         sw = self._class_weights(y01, classes, sw, fitting=False)
-        if resumed and state.moments is not None:
-            # the chunk's rows join the running statistics (their first
-            # chunk made them)
-            state.add_rows(data.column_stats(moments=True)[2])
+        if resumed:
+            # the standardization as set now; the chunk's rows join the
+            # running statistics (their first chunk made them)
+            standardize = self._standardize_option()
+            state.follow(standardize, data.centers(standardize),
+                         lambda: data.column_stats(moments=True)[2],
+                         check=data.check_state)
         n_iter = self.n_iter_ if resumed else 0
         losses, _ = self._train(data, y01, sw, state, batch_size=batch_size,
                                 epochs=1, lr=lr, shuffle=self.shuffle, rng=state.rng,

@@ -26,16 +26,16 @@ from ._validation import (
     check_grid,
     check_memory,
     check_sample_weight,
-    check_standardize,
     check_weighted_rows,
     is_dask,
     numeric_input,
     refuse_one_class,
+    standardize_option,
     target_classes,
     unchanged_on_error,
     user_stacklevel,
 )
-from .core import _no_centering, _run_many
+from .core import _run_many
 from .estimator import LogisticRegression, _data
 
 __all__ = ["ALPHA_RANGE", "LogisticRegressionCV"]
@@ -479,8 +479,7 @@ n_rows, n_features + fit_intercept)
                     "fastlr.LogisticRegression on the cluster with a chosen alpha")
         learning_rate, power_t, _, average_start = options
         run_l1_ratios, l1_ratios_ = self._l1_grid()
-        standardize = _no_centering(check_standardize(self.standardize),
-                                    bool(self.fit_intercept))
+        standardize = standardize_option(self.standardize, bool(self.fit_intercept))
         X = numeric_input(X)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", y_numeric=False, accept_sparse="csr",

@@ -555,6 +555,31 @@ def test_partial_fit_follows_running_statistics_as_in_memory(client, tmp_path,
                                fitted["mem"].training_state_.scale, rtol=1e-12)
 
 
+@pytest.mark.parametrize("then", ["scale", False, True])
+def test_partial_fit_follows_standardize_set_between_calls_as_in_memory(client,
+                                                                        then):
+    """set_params(standardize=...) between partial_fit calls takes effect on
+    dask input as in memory (it was ignored in both): "scale" stops a
+    dense-started model's centering, so CSR blocks continue it, False ends
+    the standardization, True (from False) starts running statistics."""
+    X, y = make_data(13, m=600)
+    first = then is not True
+    Xs = sp.csr_matrix(X[300:]) if then == "scale" else X[300:]
+    mem = LogisticRegression(standardize=first, **SGD)
+    dsk = LogisticRegression(standardize=first, **SGD)
+    classes = np.unique(y)
+    for clf, dask in ((mem, False), (dsk, True)):
+        wrap = (lambda a: to_dask(a, 300)) if dask else (lambda a: a)
+        clf.partial_fit(wrap(X[:300]), wrap(y[:300]), classes=classes)
+        clf.set_params(standardize=then)
+        clf.partial_fit(wrap(Xs), wrap(y[300:]))
+    state = dsk.training_state_
+    assert state.center == (then is True)
+    np.testing.assert_allclose(state.scale, mem.training_state_.scale, rtol=1e-12)
+    np.testing.assert_allclose(state.mean, mem.training_state_.mean, atol=1e-12)
+    np.testing.assert_allclose(dsk.coef_, mem.coef_, rtol=ONE_BLOCK_RTOL, atol=1e-12)
+
+
 def test_partial_fit_after_an_early_stopping_fit(client):
     """A Dask fit with early_stopping kept the best epoch's state copied
     before its generator was set, and a partial_fit after it failed:

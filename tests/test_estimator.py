@@ -676,6 +676,25 @@ def test_continuing_without_intercept_passes_through_the_origin(solver, method,
     np.testing.assert_allclose(clf.decision_function(np.zeros((1, 3))), 0.0, atol=1e-12)
 
 
+@pytest.mark.parametrize("standardize", [True, np.True_])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_no_intercept_with_a_numpy_bool_standardize_passes_through_the_origin(
+        standardize, method):
+    """standardize=np.True_ (a numpy bool, which the parameter accepts) with
+    fit_intercept=False scales without centering as True does. It centered
+    instead (``standardize is True`` was false for it): intercept_ 0.0 but
+    the model put -0.59 at the origin on these offset features."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) + 5.0
+    y = (X[:, 0] > 5.0).astype(int)
+    clf = LogisticRegression(standardize=standardize, fit_intercept=False,
+                             solver="sgd", max_iter=3, tol=None, random_state=0)
+    clf.fit(X, y) if method == "fit" else clf.partial_fit(X, y, classes=[0, 1])
+    assert not clf.training_state_.mean.any()
+    np.testing.assert_allclose(clf.decision_function(np.zeros((1, 3))), 0.0,
+                               atol=1e-12)
+
+
 @pytest.mark.parametrize("how", ["partial_fit", "warm fit", "dask"])
 def test_turning_averaging_off_continues_from_the_model_shown(how):
     """average=False set after an averaged fit: training continues from the

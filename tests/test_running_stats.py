@@ -201,6 +201,44 @@ def test_sparse_chunk_on_a_centering_model_changes_nothing():
     np.testing.assert_array_equal(clf.training_state_.W, before.W)
 
 
+@pytest.mark.parametrize("first, then", [
+    (True, "scale"), (True, False), ("scale", False), (False, True),
+    (False, "scale")])
+def test_partial_fit_follows_standardize_set_between_calls(first, then):
+    """``set_params(standardize=...)`` between partial_fit calls takes effect
+    on the next call, as any parameter does in scikit-learn: the model is
+    re-expressed in the new standardization (its function unchanged by the
+    switch: a step of 1e-300 moves nothing), "scale" on a centering model
+    lets sparse rows continue it (the refusal's advice), False ends the
+    running statistics and True or "scale" on a model trained without
+    standardization starts them from the new rows. Before, the option was
+    ignored after the first call. Tolerance: the re-expression rounds the
+    intercept's ``w . mean`` terms (offsets up to 1e3 here)."""
+    X, y = offset_data(300)
+    # (a small step: unstandardized, these offsets diverge at the default)
+    clf = LogisticRegression(standardize=first, lr=1e-6, random_state=0).partial_fit(
+        X[:200], y[:200], classes=[0, 1])
+    before = clf.decision_function(X)
+    rest = sp.csr_matrix(X[200:]) if then == "scale" and first is True else X[200:]
+    clf.set_params(standardize=then, learning_rate="constant", lr=1e-300)
+    clf.partial_fit(rest, y[200:])
+    np.testing.assert_allclose(clf.decision_function(X), before, rtol=1e-9,
+                               atol=1e-9)
+    state = clf.training_state_
+    if not then:
+        assert state.moments is None and not state.mean.any()
+        assert (state.scale == 1.0).all()
+        return
+    rows = X if first else X[200:]
+    want_mean, want_scale = reference.column_stats(rows)
+    np.testing.assert_allclose(state.scale, want_scale, rtol=1e-10)
+    if then is True:
+        np.testing.assert_allclose(state.mean, want_mean, rtol=1e-12)
+    else:
+        assert not state.mean.any()
+    assert state.moments.rows == rows.shape[0]
+
+
 # --------------------------------------------------------------------------
 # warm starts and model files
 
