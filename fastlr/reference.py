@@ -638,7 +638,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     model's ``epochs`` passes are its own epochs and iterations; the first
     trial step as a stack's, without the curvature sample a model alone
     uses), and the held-out loss at the optimum in the last pass.
-    ``n_threads`` is accepted and ignored.
+    ``n_threads`` is accepted and ignored; so is ``callback`` (checked, never
+    called): the twin makes no joint passes over the data to report.
     """
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "
