@@ -26,6 +26,7 @@ sw_i)``, hence the same minimizer on the same features.
 
 import functools
 import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -166,6 +167,39 @@ class FinishResult(NamedTuple):
     objective: float
     n_iter: int
     converged: bool
+
+
+def warn_unconverged(solver, losses, converged, passes, tol, budget):
+    """Warn (``ConvergenceWarning``) when the finisher of ``solver``
+    ("lbfgs" or "auto") ended short of convergence within ``passes`` passes
+    (``budget`` names the parameter that set them: "max_iter", "epochs"):
+    when it stopped early, no step lowering the objective measurably; when
+    it used every pass with a ``tol`` given, the objective still moving.
+    The estimator, :func:`fastlr.train` and the twin say it alike."""
+    if solver == "sgd" or converged or passes <= 0:
+        return
+    from sklearn.exceptions import ConvergenceWarning
+
+    from ._validation import user_stacklevel
+
+    if len(losses) < passes:
+        # no measurable decrease where the gradient promised one (with
+        # tol=None too: it asks for every pass floating point allows)
+        warnings.warn(
+            f"solver={solver!r} stopped after {len(losses)} of "
+            f"{budget}={passes} passes: no step lowered the objective "
+            "measurably although its gradient says one should (the "
+            "problem is too badly conditioned for float64 arithmetic: "
+            "features too large or on scales far apart, or a penalty "
+            "that dwarfs the loss); the last iterate is kept",
+            ConvergenceWarning, stacklevel=user_stacklevel())
+    elif tol is not None:
+        warnings.warn(
+            f"solver={solver!r} used all {budget}={passes} passes "
+            f"before the objective's relative decrease fell below "
+            f"tol={tol}; the last iterate, the best one seen, is "
+            f"kept: increase {budget} (or tol), or alpha if the classes "
+            "are separable", ConvergenceWarning, stacklevel=user_stacklevel())
 
 
 def check_solver(solver, tol, early_stopping=False):

@@ -25,7 +25,7 @@ from ._kernels import predict as _predict
 from ._kernels.update import hyperparameters
 from ._order import make_rng
 from ._sgd import sgd_many
-from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, check_solver
+from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, check_solver, warn_unconverged
 from ._state import ModelStack, ModelState
 from ._train import finish_stack, path_stages, train_state
 from ._validation import (
@@ -279,7 +279,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                                        row_fold, (1,), sw)
     state = ModelState(mean[0], scale[0], classes.shape[0] if softmax_model else 1,
                        softmax_model)
-    losses, _, _ = train_state(
+    losses, converged, _ = train_state(
         data, codes, sw, state, solver=solver, finish_tol=finish_tol,
         epochs=epochs, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
         fit_intercept=fit_intercept, n_threads=n_threads, callback=callback,
@@ -287,6 +287,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
         epoch_loss=epoch_loss, tol=sgd_tol, n_iter_no_change=n_iter_no_change,
         learning_rate=learning_rate, power_t=power_t,
         average_start=average_start, row_fold=row_fold)
+    warn_unconverged(solver, losses, converged, epochs, tol, "epochs")
     return data, state, losses, classes
 
 

@@ -24,7 +24,7 @@ from ._driver import (
 from ._order import check_random_state, make_rng
 from ._progress import check_verbose, epoch_progress
 from ._sgd import sgd
-from ._solver import check_solver
+from ._solver import check_solver, warn_unconverged
 from ._state import ModelState
 from ._train import train_state
 from ._validation import (
@@ -606,25 +606,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"{'held-out ' if best is not None else ''}loss stopped "
                 f"improving by tol={tol}; increase max_iter or lr",
                 ConvergenceWarning, stacklevel=user_stacklevel())
-        if solver != "sgd" and not converged and epochs > 0:
-            if len(losses) < epochs:
-                # no measurable decrease where the gradient promised one (with
-                # tol=None too: it asks for every pass floating point allows)
-                warnings.warn(
-                    f"solver={self.solver!r} stopped after {len(losses)} of "
-                    f"max_iter={epochs} passes: no step lowered the objective "
-                    "measurably although its gradient says one should (the "
-                    "problem is too badly conditioned for float64 arithmetic: "
-                    "features too large or on scales far apart, or a penalty "
-                    "that dwarfs the loss); the last iterate is kept",
-                    ConvergenceWarning, stacklevel=user_stacklevel())
-            elif self.tol is not None:
-                warnings.warn(
-                    f"solver={self.solver!r} used all max_iter={epochs} passes "
-                    f"before the objective's relative decrease fell below "
-                    f"tol={self.tol}; the last iterate, the best one seen, is "
-                    "kept: increase max_iter (or tol), or alpha if the classes "
-                    "are separable", ConvergenceWarning, stacklevel=user_stacklevel())
+        if solver != "sgd":
+            warn_unconverged(self.solver, losses, converged, epochs, self.tol,
+                             "max_iter")
         self.validation_scores_ = None
         self.best_validation_score_ = None
         if best is not None:

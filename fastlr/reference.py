@@ -48,6 +48,7 @@ from ._solver import (
     penalty_strengths,
     raw_centred,
     solver_center,
+    warn_unconverged,
     worse_than_zero,
 )
 from ._validation import (
@@ -476,7 +477,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     :func:`loss_grad`, which forms the standardized X, its logits and
     residuals with NumPy instead of the threaded kernel pass.
     """
-    W, b, losses, _, _, _, dtype = _fit(
+    W, b, losses, _, converged, _, dtype = _fit(
         X, y, False, batch_size=batch_size, epochs=epochs, lr=lr,
         standardize=standardize, shuffle=shuffle, random_state=random_state,
         penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
@@ -484,6 +485,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
         solver=solver, rows=rows, n_threads=n_threads)
+    warn_unconverged(solver, losses, converged, epochs, tol, "epochs")
     return TrainResult(weights_as(W[0], dtype), float(b[0]), losses)
 
 
@@ -502,7 +504,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     :func:`train` applied to every (class, feature) weight. ``n_threads``
     is accepted and ignored.
     """
-    W, b, losses, _, _, classes, dtype = _fit(
+    W, b, losses, _, converged, classes, dtype = _fit(
         X, y, True, batch_size=batch_size, epochs=epochs, lr=lr,
         standardize=standardize, shuffle=shuffle, random_state=random_state,
         penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
@@ -510,6 +512,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         callback=callback, learning_rate=learning_rate, power_t=power_t,
         l1_ratio=l1_ratio, average=average, fit_intercept=fit_intercept,
         solver=solver, rows=rows, n_threads=n_threads)
+    warn_unconverged(solver, losses, converged, epochs, tol, "epochs")
     return MultinomialResult(weights_as(W, dtype), b, losses, classes)
 
 

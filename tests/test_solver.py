@@ -977,3 +977,25 @@ def test_separable_data_whose_gradient_squares_to_zero(how):
     w = fit(X, y, solver="auto", lr=1000.0, fit_intercept=False,
             standardize=False)[0]
     assert np.all(np.isfinite(w)) and np.all((X @ np.ravel(w) > 0) == (y == 1))
+
+
+@pytest.mark.parametrize("impl", [fastlr, reference], ids=["kernels", "reference"])
+@pytest.mark.parametrize("fn", ["train", "train_multinomial"])
+def test_functional_solver_that_stalls_warns_as_the_estimator_does(impl, fn):
+    """train / train_multinomial with solver="lbfgs" on unstandardized
+    features of 1e80 stop at once at the zero model (no step lowers the
+    objective measurably in float64): they returned it silently, where the
+    estimator warns. Now they warn the same ConvergenceWarning, the kernels
+    and the twin alike; a problem the solver solves does not warn."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3)) + 2.0
+    y = (X @ [1.0, 2.0, 3.0] - 12 + rng.normal(size=400) > 0).astype(int)
+    if fn == "train_multinomial":
+        y = np.digitize(X[:, 0], [1.5, 2.5])
+    train = getattr(impl, fn)
+    with pytest.warns(ConvergenceWarning, match="stopped after 0 of epochs=300"):
+        res = train(X * 1e80, y, solver="lbfgs", standardize=False, epochs=300)
+    assert len(res.losses) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        train(X, y, solver="lbfgs", epochs=300)
