@@ -16,7 +16,7 @@ import copy
 import numpy as np
 
 from . import _stats
-from ._validation import weights_as
+from ._validation import raw_model, weights_as
 
 #: The optimizer-state arrays, beside the weights.
 OPTIMIZER_ARRAYS = ("steps", "gsq", "avg", "l1_u", "l1_q")
@@ -275,12 +275,13 @@ class ModelState:
             return self.avg[:, :-1], self.avg[:, -1]
         return self.W, self.B
 
-    def raw(self, iterate=False):
+    def raw(self, iterate=False, dtype=np.float64):
         """Raw-space ``(W, B)`` of the model (``iterate``: of the SGD
-        iterate, not the average): float64 (k, n) and (k,)."""
+        iterate, not the average): (k, n) in ``dtype`` and (k,) float64,
+        the intercepts those of the weights as rounded
+        (:func:`fastlr._validation.raw_model`)."""
         ws, bs = (self.W, self.B) if iterate else self.model()
-        w = ws / self.scale
-        return np.ascontiguousarray(w), bs - w @ self.mean
+        return raw_model(ws, bs, self.mean, self.scale, dtype)
 
     def warm_point(self):
         """The raw-space iterate (:meth:`raw`) of a model that does not start
@@ -292,8 +293,8 @@ class ModelState:
     def coef(self, dtype):
         """``(coef_, intercept_)`` as the estimator shows them: the raw-space
         model in ``dtype``, (k, n) and (k,)."""
-        W, B = self.raw()
-        return weights_as(W, dtype), weights_as(B, dtype)
+        W, B = self.raw(dtype=dtype)
+        return W, weights_as(B, dtype)
 
     def finite(self):
         return bool(np.isfinite(self.W).all() and np.isfinite(self.B).all())

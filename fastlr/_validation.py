@@ -110,6 +110,18 @@ def weights_as(W, dtype):
     return W.astype(dtype, copy=False)
 
 
+def raw_model(W, B, mean, scale, dtype=np.float64):
+    """The raw-space model ``(w, b)`` of weights ``W`` (k, n) and intercepts
+    ``B`` (k,) trained on ``(x - mean) / scale``: ``w = W / scale`` in
+    ``dtype`` (:func:`weights_as`), and ``b = B - w . mean`` in float64 from
+    ``w`` as rounded, so that ``x . w + b`` is the trained model's logit
+    whatever ``w``'s rounding. (``b`` from the float64 ``w``, then ``w``
+    rounded to float32, left the logits off by ``(W / scale - w) . mean``:
+    on columns of large mean and small spread, a whole model's worth.)"""
+    w = weights_as(np.ascontiguousarray(W / scale), dtype)
+    return w, B - w.astype(np.float64, copy=False) @ mean
+
+
 def check_dtype_kind(dtype, name):
     """Refuse a dtype that is not numbers (table in the module docstring).
 

@@ -497,8 +497,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         n_threads=n_threads, callback=callback, learning_rate=learning_rate,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
         fit_intercept=fit_intercept, solver=solver, rows=rows)
-    W, B = state.raw()
-    return TrainResult(weights_as(W[0], data.dtype), float(B[0]), losses)
+    W, B = state.raw(dtype=data.dtype)
+    return TrainResult(W[0], float(B[0]), losses)
 
 
 # --------------------------------------------------------------------------
@@ -560,8 +560,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         n_threads=n_threads, callback=callback, learning_rate=learning_rate,
         power_t=power_t, l1_ratio=l1_ratio, average=average,
         fit_intercept=fit_intercept, solver=solver, rows=rows)
-    W, B = state.raw()
-    return MultinomialResult(weights_as(W, data.dtype), B, losses, classes)
+    W, B = state.raw(dtype=data.dtype)
+    return MultinomialResult(W, B, losses, classes)
 
 
 # --------------------------------------------------------------------------
@@ -804,7 +804,7 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         out = dict(losses=train_losses, heldout=held,
                    n_iter=passes.astype(np.int64),
                    converged=converged, diverged=np.zeros(K, dtype=bool))
-    raws = [stack.state(i).raw() for i in range(K)]
+    raws = [stack.state(i).raw(dtype=data.dtype) for i in range(K)]
     W = np.stack([w if softmax_model else w[0] for w, _ in raws])
     b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])
     # a diverged model (SGD) has no weights: train raises for it alone, and

@@ -1353,5 +1353,5 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
             average_start=average_start, monitor=None)
     finally:
         blocks.release()
-    W, B = state.raw()
-    return TrainResult(W[0].astype(blocks.dtype, copy=False), float(B[0]), losses)
+    W, B = state.raw(dtype=blocks.dtype)
+    return TrainResult(W[0], float(B[0]), losses)

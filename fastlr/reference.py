@@ -70,6 +70,7 @@ from ._validation import (
     check_X,
     float_dtype_of,
     is_sparse,
+    raw_model,
     row_bytes,
     weights_as,
 )
@@ -257,8 +258,10 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     no epoch runs (the next model of a warm-started path). ``first_step``:
     the finisher's first trial step from the curvature along its first
     direction, as a model trained alone takes it (a stack's runs do not).
-    Returns ``(W, B, losses, heldout, converged, classes, dtype)`` in raw
-    space; ``heldout`` is the running held-out loss of each epoch (the
+    Returns ``(W, B, losses, heldout, converged, classes, dtype, model)``
+    in raw space (``W``, ``B`` float64; ``model`` the ``(W, B)`` returned:
+    ``W`` in X's dtype and ``B`` for it, :func:`fastlr._validation.raw_model`);
+    ``heldout`` is the running held-out loss of each epoch (the
     rows not in ``rows``, each scored at the weights of its batch), and the
     ``tol`` criterion with ``stop_on_heldout``."""
     solver, finish_tol = check_solver(solver, tol)
@@ -365,10 +368,9 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             return float(losses[train].sum() / denom), bound
         return math.nan, bound
 
-    def raw():
+    def raw(dtype=np.float64):
         Wm, bm = upd.model(W, b)
-        Wr = Wm / scale
-        return Wr, bm - Wr @ mean
+        return raw_model(Wm, bm, mean, scale, dtype)
 
     def finite():
         return bool(np.isfinite(W).all() and np.isfinite(b).all())
@@ -451,7 +453,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         losses = np.concatenate([losses, res.losses])
         converged = res.converged
     Wr, br = raw()
-    return Wr, br, losses, np.array(heldout), converged, classes, X.dtype
+    return (Wr, br, losses, np.array(heldout), converged, classes, X.dtype,
+            raw(X.dtype))
 
 
 def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
@@ -477,7 +480,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     :func:`loss_grad`, which forms the standardized X, its logits and
     residuals with NumPy instead of the threaded kernel pass.
     """
-    W, b, losses, _, converged, _, dtype = _fit(
+    _, _, losses, _, converged, _, dtype, (W, b) = _fit(
         X, y, False, batch_size=batch_size, epochs=epochs, lr=lr,
         standardize=standardize, shuffle=shuffle, random_state=random_state,
         penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
@@ -504,7 +507,7 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     :func:`train` applied to every (class, feature) weight. ``n_threads``
     is accepted and ignored.
     """
-    W, b, losses, _, converged, classes, dtype = _fit(
+    _, _, losses, _, converged, classes, dtype, (W, b) = _fit(
         X, y, True, batch_size=batch_size, epochs=epochs, lr=lr,
         standardize=standardize, shuffle=shuffle, random_state=random_state,
         penalty=penalty, alpha=alpha, epoch_loss=epoch_loss, tol=tol,
@@ -703,8 +706,9 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
         return np.concatenate([v, np.full(n_run - len(v), np.nan)])
 
     nan_model = (np.full((k, n), np.nan), np.full(k, np.nan))
-    W = np.stack([(out[0] if not bad else nan_model[0]) for *_, out, bad in models])
-    b = np.stack([(out[1] if not bad else nan_model[1]) for *_, out, bad in models])
+    # (the models in X's dtype, each intercept for its weights as rounded)
+    W = np.stack([(out[7][0] if not bad else nan_model[0]) for *_, out, bad in models])
+    b = np.stack([(out[7][1] if not bad else nan_model[1]) for *_, out, bad in models])
     if not softmax:
         W, b = W[:, 0], b[:, 0]
     return ManyResult(

@@ -583,3 +583,41 @@ def test_reference_signatures_match_the_kernels(name):
 
     assert (inspect.signature(getattr(reference, name))
             == inspect.signature(getattr(fastlr, name)))
+
+
+@pytest.mark.parametrize("impl", [fastlr, reference], ids=["kernels", "reference"])
+@pytest.mark.parametrize("fn", ["train", "train_multinomial", "train_many"])
+def test_float32_model_is_the_model_trained_on_a_column_of_large_mean(impl, fn):
+    """float32 X with a column of mean 4e6 and spread 1: the returned float32
+    weights and float64 intercepts are the model trained, whose log-loss
+    is the solver's last (1e-9: the loss is summed in another order). The
+    intercept was derived from the float64 weights before they were
+    rounded, which put ``(w64 - w32) . mean`` into every logit: log-loss
+    0.186 returned against 0.120 trained (float64 X: 0.112)."""
+    rng = np.random.default_rng(1)
+    m = 5000
+    x1 = rng.normal(size=m)
+    big = np.round((4e6 + rng.normal(size=m)) * 16) / 16   # exact in float32
+    X = np.column_stack([x1, big]).astype(np.float32)
+    y = (x1 + 2 * (big - 4e6) + 0.3 * rng.normal(size=m) > 0).astype(int)
+    if fn == "train_multinomial":
+        y = y + (x1 > 1.0)   # three classes
+    kw = dict(solver="lbfgs", epochs=100)
+    if fn == "train_many":
+        res = impl.train_many(X, y, alphas=[1e-4], **kw)
+        W, B, last = res.W[0], res.b[0], res.losses[0][-1]
+    else:
+        res = getattr(impl, fn)(X, y, **kw)
+        W, B, last = (res.w, res.b, res.losses[-1]) if fn == "train" else (
+            res.W, res.b, res.losses[-1])
+    assert W.dtype == np.float32
+    z = X.astype(np.float64) @ np.atleast_2d(W).astype(np.float64).T + B
+    if z.shape[1] == 1:
+        p = reference.predict_proba(X.astype(np.float64), np.atleast_2d(W)[0]
+                                    .astype(np.float64), float(np.ravel(B)[0]))
+        got = fastlr.log_loss(y, p)
+    else:
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        got = -logp[np.arange(m), y].mean()
+    np.testing.assert_allclose(got, last, rtol=1e-7)
