@@ -71,7 +71,8 @@ def finish(m, s, inv, shift, s1, s2):
     A spread below the rounding noise of the column's magnitude counts as
     zero (constant columns, and spread lost to rounding), as does a scale
     below :data:`TINY` (whose weights would not fit float64 in raw space),
-    and a zero spread gives scale 1, so that nothing divides by zero. So does a variance
+    and a zero spread gives scale 1, so that nothing divides by zero (a
+    spread lost to rounding: the largest ``|x|``, ``s``). So does a variance
     below :data:`LOST` times the squared mean offset ``d1`` from the shift:
     shifted by a value of the rows that count (:func:`shift`), a column
     constant over them has ``d1 = 0`` and exactly zero spread; shifted by
@@ -97,12 +98,21 @@ def finish(m, s, inv, shift, s1, s2):
     sd = np.sqrt(var)
     tiny = 10.0 * EPS * np.maximum(np.abs(d1 + shift * inv), TINY)
     sd = sd * (sd > tiny)
+    # values that differ by rounding noise of their magnitude (nanosecond
+    # timestamps 256 apart at 1.7e18) are no feature: divided by their
+    # largest |x| instead of 1, their deviations from the mean stay below
+    # 1e-15 and cannot carry a weight. Divided by 1, deviations of 768 took
+    # a weight whose raw intercept (-w . mean, about 1e18) no prediction
+    # could cancel in float64 (log-loss 0.70 returned, 0.07 trained), and
+    # SGD on them ended at a loss 128x the zero model's.
+    lost = (sd == 0.0) * (var > 0.0)
     # a scale below TINY counts as none: a weight of the standardized column
     # would be beyond float64 in raw space (w / scale; values near 1e-300
     # spreading by 1e-310 left the solver on the raw weight 1.8e308, the
     # other weights 4% off its optimum, and the reference at inf)
     sd = sd * (sd * s >= TINY)
-    return 2.0 * (0.5 * shift + (0.5 * d1) * s), sd * s + (sd == 0.0)
+    return (2.0 * (0.5 * shift + (0.5 * d1) * s),
+            sd * s + (sd == 0.0) * (1.0 + lost * (s - 1.0)))
 
 
 def shift_row(rows, sw=None):

@@ -386,3 +386,49 @@ def test_a_spread_whose_scale_is_below_tiny_has_scale_1(sparse):
         assert abs(res.w[1]) < 1e-300
         np.testing.assert_allclose(res.w[[0, 2]], without.w, rtol=1e-8)
         assert abs(res.b - without.b) < 1e-8
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_a_spread_lost_to_rounding_is_divided_by_the_largest_value(sparse):
+    """Nanosecond timestamps near 1.7e18, one to three ulps (256) apart:
+    their spread (about 300) is below the rounding noise of their
+    magnitude, so the rule counts it as none. It gave them scale 1, and
+    their deviations of up to 768 took a weight whose raw intercept (about
+    -w . 1.7e18) no float64 prediction cancels: the model returned
+    predicted with log-loss 0.70 where training ended at 0.07, and SGD
+    ended at a loss 128x the zero model's. Divided by their largest |x|,
+    the deviations stay below 1e-15 and the column takes no weight, on
+    every path: the model returned predicts as it trained, as the model
+    without the column does (the solver's tolerance). A column whose
+    values are all equal keeps scale 1."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    m = 2000
+    x = rng.normal(size=(m, 2))
+    t = 1.7e18 + 256.0 * rng.integers(0, 4, size=m)
+    X = np.column_stack([x, t, np.full(m, 3.0)])
+    y = (x @ [1.0, 2.0] + 0.3 * rng.normal(size=m) > 0).astype(int)
+    make = sp.csr_matrix if sparse else np.asarray
+    for scale in (as_data(make(X), with_stats=True).standardization(True)[1][0],
+                  reference.column_stats(make(X))[1]):
+        assert scale[2] == t.max() and scale[3] == 1.0
+    if sparse:
+        return
+    kw = dict(solver="lbfgs", tol=1e-12, max_iter=300)
+    without = fastlr.LogisticRegression(**kw).fit(x, y)
+    for solver in ("lbfgs", "auto", "sgd"):
+        opts = {**kw, "solver": solver}
+        if solver == "sgd":
+            opts.update(max_iter=20, tol=None)
+        est = fastlr.LogisticRegression(**opts, random_state=0).fit(X, y)
+        assert abs(est.coef_[0, 2] * 768) < 1e-12
+        loss = fastlr.log_loss(y, est.predict_proba(X)[:, 1])
+        if solver != "sgd":
+            np.testing.assert_allclose(loss, est.loss_curve_[-1], rtol=1e-9)
+            np.testing.assert_allclose(est.coef_[0, :2], without.coef_[0], rtol=1e-6)
+        else:   # SGD's epochs: as without the column (its values add 1e-16)
+            alone = fastlr.LogisticRegression(**opts, random_state=0).fit(x, y)
+            np.testing.assert_allclose(est.coef_[0, :2], alone.coef_[0], rtol=1e-9)
+            np.testing.assert_allclose(
+                loss, fastlr.log_loss(y, alone.predict_proba(x)[:, 1]), rtol=1e-9)
