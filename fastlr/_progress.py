@@ -50,6 +50,11 @@ class EpochProgress:
         Seconds before an ``"auto"`` bar appears; None means :data:`DELAY`.
     desc : str
         Label in front of the bar.
+    bound : bool
+        ``total`` is only a bound, far from what runs (cross-validation's
+        paths: ``max_iter`` passes for every strength): a run that ends
+        normally shows its passes as all of them (``24/24``, not ``24/3001``).
+        Otherwise a run stopped early by ``tol`` shows how far it got.
 
     Examples
     --------
@@ -63,7 +68,7 @@ class EpochProgress:
     """
 
     def __init__(self, total, n_rows, *, show="auto", file=None, delay=None,
-                 desc="train"):
+                 desc="train", bound=False):
         if show not in ("auto", True, False):
             raise ValueError(f"show must be 'auto', True or False, got {show!r}")
         self.total = int(total)
@@ -72,6 +77,7 @@ class EpochProgress:
         self.file = file
         self.delay = DELAY if delay is None else float(delay)
         self.desc = desc
+        self.bound = bool(bound)
         self._bar = None
         self._done = 0
         self._t0 = None
@@ -104,9 +110,13 @@ class EpochProgress:
             f"loss={loss:.4g}, {self._bar.format_sizeof(rate)} rows/s", refresh=False)
         self._bar.update(1)
 
-    def close(self):
-        """Close the bar (idempotent); the line stays on screen if shown."""
+    def close(self, finished=False):
+        """Close the bar (idempotent); the line stays on screen if shown.
+        ``finished``: the run ended normally (see ``bound``)."""
         if self._bar is not None:
+            if finished and self.bound and self._bar.n < self._bar.total:
+                self._bar.total = self._bar.n
+                self._bar.refresh()
             self._bar.close()
             self._bar = None
 
@@ -116,7 +126,7 @@ class EpochProgress:
         return self
 
     def __exit__(self, *exc_info):
-        self.close()
+        self.close(finished=exc_info[0] is None)
         return False
 
 
@@ -142,7 +152,7 @@ def check_verbose(verbose):
     return check_positive_int(verbose, "verbose", minimum=0)
 
 
-def epoch_progress(verbose, total, n_rows, *, file=None, desc="train"):
+def epoch_progress(verbose, total, n_rows, *, file=None, desc="train", bound=False):
     """The progress callback for a training run at verbosity ``verbose``.
 
     Parameters
@@ -158,6 +168,8 @@ def epoch_progress(verbose, total, n_rows, *, file=None, desc="train"):
         Defaults to ``sys.stderr``.
     desc : str
         Label in front of the bar.
+    bound : bool
+        As :class:`EpochProgress`'s.
 
     Returns
     -------
@@ -171,4 +183,4 @@ def epoch_progress(verbose, total, n_rows, *, file=None, desc="train"):
     """
     verbose = check_verbose(verbose)
     show = False if verbose == 0 else ("auto" if verbose == 1 else True)
-    return EpochProgress(total, n_rows, show=show, file=file, desc=desc)
+    return EpochProgress(total, n_rows, show=show, file=file, desc=desc, bound=bound)

@@ -979,6 +979,10 @@ def check_weighted_rows(sw, row_fold, fold_ids, name, part="fold", heldout=True,
 def check_grid(values, name, upper=None):
     """A 1-D, non-empty float64 grid of finite values >= 0 (<= ``upper``)."""
     arr = _as_numeric_array(values, name)
+    if arr.ndim == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D list of numbers, got "
+                         f"the single number {arr.item()!r} (one value: "
+                         f"[{arr.item()!r}])")
     if arr.ndim != 1 or arr.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty 1-D list of numbers, got "
                          f"shape {arr.shape}")

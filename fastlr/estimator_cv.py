@@ -317,6 +317,10 @@ n_rows, n_features + fit_intercept)
         elif isinstance(a, bool | np.bool_ | str):
             raise TypeError(f"alphas must be an int >= 1 or a list of strengths, "
                             f"got {a!r}")
+        elif isinstance(a, numbers.Real):
+            raise ValueError(f"alphas must be an int >= 1 (that many strengths) "
+                             f"or a list of strengths, got {a!r} (one strength: "
+                             f"[{a!r}])")
         else:
             check_grid(a, "alphas")
         self._l1_grid()
@@ -510,7 +514,9 @@ n_rows, n_features + fit_intercept)
         # time, each stage up to max_iter passes, after auto's SGD epoch
         passes = epochs if solver == "sgd" else \
             (solver == "auto") + epochs * alphas.shape[0] * len(run_l1_ratios)
-        progress = epoch_progress(self.verbose, passes, data.m, desc="cv")
+        # (with a solver, a bound: each stage's models stop as they converge)
+        progress = epoch_progress(self.verbose, passes, data.m, desc="cv",
+                                  bound=solver != "sgd")
         with progress:
             res = _run_many(
                 data, codes, classes, sw_fit, row_fold, fold_ids, alphas,

@@ -609,6 +609,26 @@ def test_progress_bar_closes_on_early_stop_and_errors():
         _progress.EpochProgress(5, 10, show="sometimes")
 
 
+def test_a_bound_bar_ends_full_when_the_run_ends():
+    """LogisticRegressionCV's bar counts passes against a bound (max_iter for
+    every strength of every path: 3001) that a run never nears: a finished
+    run showed "24/3001, 1%", as if abandoned. A bound bar ends at what ran;
+    stopped by an error, it shows how far it got."""
+    out = io.StringIO()
+    with _progress.EpochProgress(3001, n_rows=10, show=True, file=out,
+                                 bound=True) as callback:
+        for e in range(24):
+            callback(e + 1, 0.5)
+    assert "24/24" in out.getvalue() and "100%" in out.getvalue()
+    out = io.StringIO()
+    with pytest.raises(RuntimeError):
+        with _progress.EpochProgress(3001, n_rows=10, show=True, file=out,
+                                     bound=True) as callback:
+            callback(1, 0.5)
+            raise RuntimeError
+    assert "1/3001" in out.getvalue()
+
+
 # --------------------------------------------------------------------------
 # the new plotting functions
 

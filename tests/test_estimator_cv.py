@@ -413,6 +413,10 @@ BAD = [
     (dict(alphas=[[0.1, 0.2]]), ValueError, "alphas"),
     (dict(alphas=0), ValueError, "alphas"),
     (dict(alphas="many"), TypeError, "alphas"),
+    # a float is neither a count nor a list (the list's message said
+    # "got shape ()")
+    (dict(alphas=2.5), ValueError, r"alphas must be an int >= 1 .* got 2.5 "),
+    (dict(alphas=-1.0), ValueError, r"alphas must be an int >= 1 .* \[-1.0\]"),
     (dict(l1_ratios=[0.5]), ValueError, "l1_ratios"),
     (dict(l1_ratios=[1.5], penalty="elasticnet"), ValueError, "l1_ratios"),
     (dict(l1_ratios=[-0.1], penalty="elasticnet"), ValueError, "l1_ratios"),

@@ -378,6 +378,8 @@ def test_folds_as_labels_and_model_order():
     (dict(alphas=[np.nan]), ValueError, "alphas"),
     (dict(alphas=[[0.1]]), ValueError, "alphas"),
     (dict(alphas=["a"]), TypeError, "alphas"),
+    # (a number said "got shape ()")
+    (dict(alphas=5), ValueError, r"alphas must be .* list .* the single number 5 "),
     (dict(alphas=[0.1], folds=1), ValueError, "folds"),
     (dict(alphas=[0.1], folds=500), ValueError, "folds"),
     (dict(alphas=[0.1], folds=np.zeros(3)), ValueError, "folds"),
