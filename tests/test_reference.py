@@ -88,6 +88,50 @@ def test_case_matches_reference(case, seed):
             f"beyond rtol {tol.rtol:g} ({tol.why})")
 
 
+@pytest.mark.parametrize("a, b, ok", [
+    ([np.inf, 1.0], [np.inf, 1.0], True),              # same infinity, same place
+    ([-np.inf, np.nan, 2.0], [-np.inf, np.nan, 2.0], True),
+    ([np.inf, 5.0], [np.inf, 1.0], False),             # finite entries still measured
+    ([np.inf], [-np.inf], False),                      # opposite signs
+    ([np.inf, 1.0], [1.0, np.inf], False),             # other places
+    ([np.inf], [1.0], False),                          # infinite in one only
+    ([1.0], [np.inf], False),
+    ([np.inf], [np.nan], False),
+    (np.inf, np.inf, True),                            # scalars (the intercept)
+    (np.inf, -np.inf, False),
+])
+def test_compare_treats_infinities_like_nans(a, b, ok):
+    """verify.compare: infinities match only the same infinity at the same
+    place, and never turn the measure into NaN (which `fastlr verify` once
+    counted as within tolerance)."""
+    with np.errstate(all="raise"):
+        diff = verify.compare(a, b, "float64")
+    assert not np.isnan(diff.ratio) and not np.isnan(diff.abs)
+    assert (diff.ratio <= 1.0) == ok
+
+
+def test_compare_measures_finite_entries_beside_a_shared_infinity():
+    diff = verify.compare([np.inf, 5.0], [np.inf, 1.0], "float64")
+    assert diff.abs == 4.0 and diff.rel == 4.0 and diff.ratio > 1.0
+
+
+def test_verify_main_counts_an_infinite_mismatch(monkeypatch):
+    """``fastlr verify`` fails a case whose reference value is infinite where
+    the kernel's is not (the ratio was NaN, and NaN > 1 is False)."""
+    def inf_sigmoid(z):
+        out = reference.sigmoid(z)
+        out[0] = np.inf
+        return out
+
+    monkeypatch.setitem(verify.FUNCTIONS, "sigmoid",
+                        verify.FUNCTIONS["sigmoid"]._replace(reference=inf_sigmoid))
+    monkeypatch.setattr(verify, "verify_cases", lambda quick=False: verify.cases(
+        ("test",), functions=["sigmoid"]))
+    lines = []
+    assert verify.main(quick=True, out=lines.append) == 2  # float64 and float32
+    assert sum(ln.endswith("MISMATCH") for ln in lines) == 2
+
+
 def test_trained_cases_move_away_from_zero(seed):
     """A comparison of two models still at w = 0 would prove nothing."""
     for case in verify.cases(("test",), options=["default", "l2", "raw"],
