@@ -7,7 +7,8 @@ The table is fastlr.bench.performance_table (shared with ``fastlr bench
 --full``). The plot times one epoch on X ~ N(0, 1), 200,000 x 100 float64,
 for several batch sizes: fastlr (automatic thread choice), the NumPy
 reference, scikit-learn's SGDClassifier (per-sample, drawn flat) and the
-floor (one thread reading X once), all in the same interleaved run.
+floor (one thread reading X once), all in the same interleaved run; the
+three epochs are marginal (a call of one more epoch minus one of one less).
 """
 
 import argparse
@@ -15,10 +16,10 @@ import argparse
 import numpy as np
 
 from fastlr.bench import (
-    epoch_time_fn,
     format_performance,
     interleaved,
     make_workload,
+    marginal_epoch_fn,
     performance_table,
     reference_epoch_fn,
     sklearn_epoch_fn,
@@ -35,7 +36,7 @@ def plot(path, rows=200_000, features=100, repeats=5):
     funcs = {("floor", 0): lambda: stream_sum(X),
              ("sklearn", 0): sklearn_epoch_fn(X, y)}
     for bs in BATCHES:
-        funcs[("fastlr", bs)] = epoch_time_fn(X, y, bs)
+        funcs[("fastlr", bs)] = marginal_epoch_fn(X, y, bs)
         funcs[("reference", bs)] = reference_epoch_fn(X, y, bs)
     # settle: the reference's OpenBLAS threads spin for ~0.1 s after it and
     # slowed the next fastlr epoch by up to 1.6x (at batch 32768)

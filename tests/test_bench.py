@@ -105,3 +105,63 @@ def test_reference_and_sklearn_epochs_are_marginal_epochs():
     assert len(one().losses) == 1 and len(none().losses) == 0
     two, one = bench.sklearn_epoch_fn(X, y)
     assert two().n_iter_ == 2 and one().n_iter_ == 1
+
+
+def fake_quick_table(monkeypatch, seconds, **kwargs):
+    """quick_table on a tiny workload with ``interleaved`` replaced: returns
+    the table and the callables it was given. ``seconds`` maps (impl, batch)
+    to the median to report."""
+    given = {}
+
+    def fake(funcs, repeats):
+        given.update(funcs)
+        return {k: seconds[k] for k in funcs}
+
+    monkeypatch.setattr(bench, "interleaved", fake)
+    table = bench.quick_table(rows=1000, features=3, **kwargs)
+    return {(r["impl"], r["batch_size"]): r for r in table}, given
+
+
+def test_quick_table_compares_sklearn_with_the_fastest_batch(monkeypatch):
+    """With batch 1 among the batch sizes, sklearn's row (batch 1 as well,
+    per-sample SGD) was compared with fastlr's batch 1, not with the fastest
+    batch the footer names."""
+    sk = ("sklearn SGDClassifier", 1)
+    seconds = {("floor", None): 0.5, ("fastlr", 1): 10.0, ("fastlr", 64): 1.0,
+               ("reference", 1): 20.0, ("reference", 64): 3.0, sk: 4.0}
+    rows, _ = fake_quick_table(monkeypatch, seconds, batch_sizes=(1, 64))
+    assert rows[sk]["speedup"] == 4.0
+    assert rows[("reference", 1)]["speedup"] == 2.0      # same batch size
+    assert rows[("reference", 64)]["speedup"] == 3.0
+    text = bench.format_quick(list(rows.values()), 1000, 3, "float64")
+    assert "4.0x faster" in [ln for ln in text.splitlines()
+                             if ln.startswith("sklearn")][0]
+
+
+def test_quick_table_times_every_implementation_as_a_marginal_epoch(monkeypatch):
+    """fastlr's epoch was one whole call of the training loop while the
+    reference's and sklearn's were marginal (one more epoch minus one
+    less): the loop's fixed cost fell on fastlr alone. The reference
+    trains on X's dtype (its standardized copy was float64)."""
+    seconds = {("floor", None): 1.0, ("fastlr", 32): 1.0, ("reference", 32): 2.0,
+               ("sklearn SGDClassifier", 1): 3.0}
+    rows, given = fake_quick_table(monkeypatch, seconds, batch_sizes=(32,),
+                                   dtype="float32")
+    one, none = given[("fastlr", 32)]
+    assert np.abs(one().W).max() > 0 and not none().W.any()
+    one, none = given[("reference", 32)]
+    a, b = one(), none()
+    assert len(a.losses) == 1 and len(b.losses) == 0
+    assert a.w.dtype == np.float32
+    assert isinstance(given[("sklearn SGDClassifier", 1)], tuple)
+    text = bench.format_quick(list(rows.values()), 1000, 3, "float32")
+    assert "Every epoch is marginal, fastlr's too" in text
+    assert "all on float32 X" in text
+
+
+def test_quick_table_survives_a_marginal_fastlr_epoch_in_the_noise(monkeypatch):
+    seconds = {("floor", None): 1.0, ("fastlr", 32): 0.0, ("reference", 32): 2.0,
+               ("sklearn SGDClassifier", 1): -1.0}
+    rows, _ = fake_quick_table(monkeypatch, seconds, batch_sizes=(32,))
+    text = bench.format_quick(list(rows.values()), 1000, 3, "float64")
+    assert text.count("(below the noise)") == 2
