@@ -613,30 +613,36 @@ def _add_bench(sub, common):
         "project instead: the SGD epoch's on 1,000,000 x 100 (a few minutes), "
         "then the solver's times to suboptimality against scikit-learn's "
         "(O1-O4; longer, scikit-learn's newton-cholesky and its lbfgs on the "
-        "sparse workload take minutes each).")
-    p.add_argument("--rows", type=_int_type(1000), default=200_000, metavar="M",
-                   help="rows of X (default: %(default)s)")
-    p.add_argument("--features", type=_int_type(1), default=100, metavar="N",
-                   help="columns of X (default: %(default)s)")
-    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
-                   help="dtype of X (default: %(default)s)")
-    p.add_argument("--batch-sizes", type=_int_list, default=[32, 256, 4096],
-                   metavar="B,B,...", help="batch sizes (default: 32,256,4096)")
-    p.add_argument("--repeats", type=_int_type(1), default=3, metavar="R",
-                   help="interleaved timed repetitions (default: %(default)s)")
+        "sparse workload take minutes each). The full table's workloads are "
+        "those of the targets, so --full takes only --repeats, and --dask only "
+        "--rows, --features and --repeats.")
+    p.add_argument("--rows", type=_int_type(1000), default=None, metavar="M",
+                   help="rows of X (default: 200000; also --dask's)")
+    p.add_argument("--features", type=_int_type(1), default=None, metavar="N",
+                   help="columns of X (default: 100; also --dask's)")
+    p.add_argument("--dtype", choices=["float64", "float32"], default=None,
+                   help="dtype of X (default: float64; not with --full or --dask)")
+    p.add_argument("--batch-sizes", type=_int_list, default=None,
+                   metavar="B,B,...", help="batch sizes (default: 32,256,4096; "
+                   "not with --full or --dask)")
+    p.add_argument("--repeats", type=_int_type(1), default=None, metavar="R",
+                   help="interleaved timed repetitions (default: 3; 5 with "
+                   "--full or --dask)")
     p.add_argument("--no-reference", action="store_true",
-                   help="skip the NumPy reference (slow at small batches)")
-    p.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
+                   help="skip the NumPy reference (slow at small batches; not "
+                   "with --full or --dask)")
+    p.add_argument("--no-sklearn", action="store_true",
+                   help="skip scikit-learn (not with --full or --dask)")
     p.add_argument("--full", action="store_true",
                    help="the full table of performance targets (P1-P15, S1-S5, "
-                   "M1-M5, O1-O4)")
+                   "M1-M5, O1-O4) on their own workloads")
     p.add_argument("--dask", action="store_true",
                    help="the Dask cost model instead: an epoch on a LocalCluster "
                    "of 2 worker processes vs one process on --rows x --features, "
                    "the per-epoch overhead per block count, an estimate for 1 TB "
                    "on 10/100/1000 workers, and held-out log-loss on 8 blocks "
                    "(needs dask and distributed)")
-    p.set_defaults(func=_bench)
+    p.set_defaults(func=_bench, bench_parser=p)
 
 
 def _int_list(text):
@@ -650,27 +656,52 @@ def _int_list(text):
     return values
 
 
+#: bench's options of the quick table, by attribute: (option, mode that
+#: takes it too)
+_QUICK_OPTIONS = {"rows": ("--rows", "dask"), "features": ("--features", "dask"),
+                  "dtype": ("--dtype", None), "batch_sizes": ("--batch-sizes", None),
+                  "no_reference": ("--no-reference", None),
+                  "no_sklearn": ("--no-sklearn", None)}
+
+
 def _bench(args):
     from . import bench
 
+    # the full table's and the Dask model's workloads are fixed: an option
+    # they would drop is refused rather than silently ignored
+    if args.full and args.dask:
+        args.bench_parser.error("--full and --dask are two different tables: "
+                                "give one of them")
+    mode = "full" if args.full else "dask" if args.dask else None
+    if mode:
+        ignored = [opt for attr, (opt, also) in _QUICK_OPTIONS.items()
+                   if getattr(args, attr) not in (None, False) and also != mode]
+        if ignored:
+            fixed = ("measures every target on its own workload" if mode == "full"
+                     else "takes only --rows, --features and --repeats")
+            args.bench_parser.error(f"{', '.join(ignored)}: options of the quick "
+                                    f"table only; --{mode} {fixed}")
+    rows = args.rows or 200_000
+    features = args.features or 100
     if args.dask:
         from . import dask_bench
 
-        cost = dask_bench.cost_table(rows=args.rows, features=args.features,
-                                     repeats=max(args.repeats, 5))
+        cost = dask_bench.cost_table(rows=rows, features=features,
+                                     repeats=args.repeats or 5)
         print(dask_bench.format_tables(cost, dask_bench.paper_estimate(cost),
                                        dask_bench.accuracy_table()))
         return EXIT_OK
     if args.full:
-        table = bench.performance_table(repeats=max(args.repeats, 5))
+        table = bench.performance_table(repeats=args.repeats or 5)
         print()
         print(bench.format_performance(table))
         return EXIT_OK
-    table = bench.quick_table(rows=args.rows, features=args.features,
-                              batch_sizes=tuple(args.batch_sizes), dtype=args.dtype,
-                              repeats=args.repeats, sklearn=not args.no_sklearn,
-                              ref=not args.no_reference)
-    print(bench.format_quick(table, args.rows, args.features, args.dtype))
+    dtype = args.dtype or "float64"
+    table = bench.quick_table(rows=rows, features=features,
+                              batch_sizes=tuple(args.batch_sizes or (32, 256, 4096)),
+                              dtype=dtype, repeats=args.repeats or 3,
+                              sklearn=not args.no_sklearn, ref=not args.no_reference)
+    print(bench.format_quick(table, rows, features, dtype))
     return EXIT_OK
 
 

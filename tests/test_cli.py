@@ -157,6 +157,77 @@ def test_bench_rejects_bad_batch_sizes(capsys):
     assert "batch sizes" in capsys.readouterr().err
 
 
+@pytest.fixture
+def bench_tables(monkeypatch):
+    """``bench --full`` and ``bench --dask`` with their measurements replaced:
+    records the keywords each table was asked for (nothing runs for
+    minutes, whatever the command line)."""
+    from fastlr import bench, dask_bench
+
+    calls = {}
+
+    def record(name, value):
+        def fake(*args, **kwargs):
+            calls[name] = kwargs
+            return value
+        return fake
+
+    monkeypatch.setattr(bench, "performance_table", record("full", []))
+    monkeypatch.setattr(bench, "format_performance", lambda table: "full table")
+    monkeypatch.setattr(dask_bench, "cost_table", record("dask", {}))
+    monkeypatch.setattr(dask_bench, "paper_estimate", lambda cost: None)
+    monkeypatch.setattr(dask_bench, "accuracy_table", lambda: None)
+    monkeypatch.setattr(dask_bench, "format_tables", lambda *a: "dask tables")
+    return calls
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--full", "--rows", "5000"], ["--rows"]),
+    (["--full", "--features", "3", "--dtype", "float32"], ["--features", "--dtype"]),
+    (["--full", "--batch-sizes", "64", "--no-sklearn", "--no-reference"],
+     ["--batch-sizes", "--no-sklearn", "--no-reference"]),
+    (["--dask", "--dtype", "float32"], ["--dtype"]),
+    (["--dask", "--batch-sizes", "64", "--no-sklearn"],
+     ["--batch-sizes", "--no-sklearn"]),
+    (["--dask", "--full"], ["--full", "--dask"]),
+])
+def test_bench_refuses_options_its_table_would_ignore(capsys, bench_tables, argv,
+                                                      named):
+    """--full and --dask used to drop the quick table's options silently
+    (--full --rows 10000 ran the 1M-row table; --dask --full only the Dask
+    one)."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", *argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "fastlr bench: error:" in err
+    for opt in named:
+        assert opt in err
+    assert bench_tables == {}
+
+
+@pytest.mark.parametrize("argv, table, want", [
+    (["--full"], "full", {"repeats": 5}),
+    (["--full", "--repeats", "1"], "full", {"repeats": 1}),
+    (["--dask"], "dask", {"rows": 200_000, "features": 100, "repeats": 5}),
+    (["--dask", "--rows", "5000", "--features", "3", "--repeats", "2"], "dask",
+     {"rows": 5000, "features": 3, "repeats": 2}),
+])
+def test_bench_full_and_dask_honour_their_options(capsys, bench_tables, argv, table,
+                                                  want):
+    """--repeats is honoured, not raised to 5 (the default stays 5)."""
+    assert cli.main(["bench", *argv]) == 0
+    assert bench_tables == {table: want}
+
+
+def test_bench_help_says_which_options_apply_where(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--full takes only --repeats" in text
+    assert text.count("not with --full or --dask") == 4
+
+
 def test_train_cli_new_options_round_trip(tmp_path, capsys):
     """--penalty l1 / --learning-rate / --average reach the saved model."""
     import numpy as np
