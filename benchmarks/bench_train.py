@@ -12,7 +12,7 @@ own by the ``timeraw_`` benchmarks, in a fresh process.
 """
 
 import fastlr
-from fastlr import reference
+from fastlr import _dispatch, reference
 
 from .common import (
     EPOCH,
@@ -233,7 +233,11 @@ class ColdStart:
     ``fastlr compile`` (kernels loaded from the on-disk cache); ``"off"``
     compiles every kernel the fit needs (FASTLR_NUMBA_CACHE=0), i.e. the
     first run after an install or an edit without ``fastlr compile``.
-    ``timeraw_first_threaded_train`` uses the threaded epoch (batch 4096);
+    ``timeraw_first_threaded_train`` fits X of ``THREADED`` (200,000 x 10
+    at batch 4096: X holds ``fastlr._dispatch.PARALLEL_MIN_TRAIN_ELEMENTS``
+    values, the least the threaded epoch runs on), so it runs the threaded
+    epoch kernel and starts the thread team (its figure also holds drawing
+    that X and 5 epochs over it, about 0.1 s more than the 1000-row fit);
     ``timeraw_first_estimator_fit_*`` import scikit-learn with the estimator
     and fit it on dense data with two or three classes, or on CSR data.
     """
@@ -241,22 +245,27 @@ class ColdStart:
     params = ["on", "off"]
     param_names = ["numba_cache"]
     timeout = 180
+    #: (rows, batch size) of the threaded first fit: 10 columns, so rows x
+    #: 10 at or just above the threaded epoch's limit, batches of 4096 (at
+    #: least PARALLEL_MIN_BATCH rows)
+    THREADED = (-(-_dispatch.PARALLEL_MIN_TRAIN_ELEMENTS // 10), 4096)
 
     def setup(self, numba_cache):
         if numba_cache == "on":
             # Fill the on-disk cache, so the timed processes only load it.
-            for rows, batch_size in ((1000, 100), (8192, 4096)):
+            for rows, batch_size in ((1000, 100), self.THREADED):
                 exec(first_train_code(rows, batch_size), {})
             for model in ("binary", "multiclass", "sparse"):
                 exec(first_fit_code(model), {})
 
     def timeraw_import_and_first_train(self, numba_cache):
-        """1000 x 10, batch 100."""
+        """1000 x 10, batch 100 (one thread)."""
         return first_train_code(1000, 100), child_setup(numba_cache)
 
     def timeraw_first_threaded_train(self, numba_cache):
-        """8192 x 10, batch 4096: large enough for the threaded epoch kernel."""
-        return first_train_code(8192, 4096), child_setup(numba_cache)
+        """200,000 x 10, batch 4096: the threaded epoch kernel, the thread
+        team's first start in a new process included."""
+        return first_train_code(*self.THREADED), child_setup(numba_cache)
 
     def timeraw_first_estimator_fit_binary(self, numba_cache):
         return first_fit_code("binary"), child_setup(numba_cache)

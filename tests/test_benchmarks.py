@@ -1,0 +1,59 @@
+"""The asv suites in benchmarks/ measure what their names and docstrings say.
+
+No speed is asserted (asv records it); these check the workloads: that a
+benchmark named for the threaded epoch runs it, that a tracked quality
+figure is reproducible. ``asv check`` (README's test command) checks that
+every suite imports and is well formed.
+"""
+
+import importlib
+import os
+
+import pytest
+
+
+@pytest.fixture
+def suite():
+    """``suite("bench_train")``: a module of benchmarks/, imported without
+    leaving the thread settings of ``benchmarks.common`` in this process's
+    environment (child processes of later tests would inherit them)."""
+    saved = dict(os.environ)
+
+    def load(name):
+        try:
+            return importlib.import_module(f"benchmarks.{name}")
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    return load
+
+
+def test_cold_start_threaded_train_runs_the_threaded_epoch(suite, monkeypatch):
+    """ColdStart.timeraw_first_threaded_train fitted 8192 x 10 (81,920
+    values, far below the threaded epoch's 2,000,000): the epoch ran on one
+    thread, a second copy of timeraw_import_and_first_train."""
+    from fastlr._kernels import team
+
+    if team.threads() < 2:
+        pytest.skip("one numba thread: every epoch runs on one")
+    bench_train = suite("bench_train")
+    common = suite("common")
+    calls = []
+    real = team.run
+
+    def run(n, kernel, *args, **kwargs):
+        calls.append(n)
+        return real(n, kernel, *args, **kwargs)
+
+    monkeypatch.setattr(team, "run", run)
+    cold = bench_train.ColdStart()
+    code, setup = cold.timeraw_first_threaded_train("on")
+    assert "FASTLR_NUMBA_CACHE" in setup
+    exec(code, {})
+    assert calls and max(calls) >= 2
+    # the one-thread benchmark stays on one thread
+    calls.clear()
+    exec(cold.timeraw_import_and_first_train("on")[0], {})
+    assert max(calls, default=1) == 1
+    assert common.first_train_code(*cold.THREADED) == code
+
