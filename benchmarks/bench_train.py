@@ -80,13 +80,21 @@ class SklearnSGD:
 
 
 class Throughput:
-    """Rows per second of one epoch on 200,000 x 100, one implementation per
-    parameter value, side by side on one graph (higher is better).
+    """Rows per second of a whole one-epoch call on 200,000 x 100, one
+    implementation per parameter value, side by side on one graph (higher
+    is better).
 
-    ``fastlr`` and the NumPy ``reference`` take batches of 256 rows,
-    scikit-learn's ``SGDClassifier`` steps per sample (its only mode), and
-    the ``floor`` is one thread reading X once: the throughput no epoch can
-    exceed. No standardization (neither scikit-learn nor the floor has it).
+    Each figure is a whole call as a user sees it (like ``SGDEpoch``):
+    ``fastlr.train`` / ``reference.train`` / ``SGDClassifier.fit`` with
+    their validation of X and of the labels (float64 0/1 here, which
+    fastlr checks and converts: a few ms a call on this data) and set-up,
+    not the epoch alone. ``fastlr bench`` and the performance table's P1 time the
+    epoch alone (the training loop on validated input), so their figures
+    are lower and not comparable with these. ``fastlr`` and the NumPy
+    ``reference`` take batches of 256 rows, scikit-learn's
+    ``SGDClassifier`` steps per sample (its only mode), and the ``floor``
+    is one thread reading X once: the throughput no epoch can exceed. No
+    standardization (neither scikit-learn nor the floor has it).
     """
 
     params = (["fastlr, batch 256", "reference (NumPy), batch 256",
@@ -116,7 +124,7 @@ class Throughput:
         self.run()
 
     def track_rows_per_second(self, implementation, dtype):
-        """rows / median time of one epoch (of ``repeats``)."""
+        """rows / median time of a whole one-epoch call (of ``repeats``)."""
         (seconds,) = interleaved_medians([self.run], self.repeats)
         return self.n_samples / seconds
 
@@ -128,7 +136,9 @@ class Speedup:
     each name says which time is divided by which.
 
     Less sensitive to machine noise than dividing two ``time_`` results taken
-    minutes apart. One epoch on 100k x 100, no standardization (neither
+    minutes apart. Each time is a whole one-epoch call on 100k x 100, as in
+    ``Throughput`` (validation of X and of the float64 labels included, not
+    the epoch alone as in ``fastlr bench``), no standardization (neither
     scikit-learn nor the floor has it), running loss on.
     """
 
@@ -149,8 +159,8 @@ class Speedup:
                                     standardize=False, **EPOCH)
 
     def track_reference_time_over_fastlr_time(self, batch_size, dtype):
-        """median(reference epoch) / median(fastlr epoch): how many times
-        faster fastlr is; higher is better."""
+        """median(reference one-epoch call) / median(fastlr one-epoch call):
+        how many times faster fastlr is; higher is better."""
         ref = lambda: reference.train(self.X, self.y, batch_size=batch_size,  # noqa: E731
                                       standardize=False, **EPOCH)
         t_fast, t_ref = interleaved_medians([self._fastlr(batch_size), ref],
@@ -160,8 +170,8 @@ class Speedup:
     track_reference_time_over_fastlr_time.unit = "reference time / fastlr time"
 
     def track_sklearn_time_over_fastlr_time(self, batch_size, dtype):
-        """median(SGDClassifier epoch) / median(fastlr epoch): how many times
-        faster fastlr is; higher is better."""
+        """median(SGDClassifier one-epoch fit) / median(fastlr one-epoch
+        call): how many times faster fastlr is; higher is better."""
         skl = lambda: sklearn_fit(sklearn_sgd(), self.X, self.y)  # noqa: E731
         t_fast, t_skl = interleaved_medians([self._fastlr(batch_size), skl],
                                             self.repeats)
@@ -170,8 +180,9 @@ class Speedup:
     track_sklearn_time_over_fastlr_time.unit = "sklearn time / fastlr time"
 
     def track_fastlr_time_over_floor_time(self, batch_size, dtype):
-        """median(fastlr epoch) / median(one read of X); lower is better,
-        1 = the floor."""
+        """median(fastlr one-epoch call) / median(one read of X); lower is
+        better, 1 = the floor (a whole call reads X more than once: its
+        validation too, so it stays above bench's epoch / floor)."""
         floor = lambda: read_once(self.X)  # noqa: E731
         t_fast, t_floor = interleaved_medians([self._fastlr(batch_size), floor],
                                               3 * self.repeats)
