@@ -472,7 +472,7 @@ def _add_demo(sub, common):
     p.add_argument("--out", default="fastlr-demo", metavar="DIR",
                    help="folder for the PNG plots (default: %(default)s)")
     p.add_argument("--no-plots", action="store_true", help="skip writing plots")
-    p.add_argument("--random-state", type=int, default=0, metavar="N",
+    p.add_argument("--random-state", type=_int_type(0), default=0, metavar="N",
                    help="seed for the row shuffling (default: %(default)s)")
     p.set_defaults(func=_demo)
 

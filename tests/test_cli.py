@@ -23,6 +23,17 @@ def test_demo_rows_meet_seed_claims():
         assert r["fastlr_s"] > 0 and r["reference_s"] > 0
 
 
+def test_demo_refuses_a_negative_seed_as_its_option(capsys, monkeypatch):
+    """--random-state -1 was refused after parsing (exit 1, naming the
+    Python parameter random_state); verify --seed -1 is an argparse error."""
+    monkeypatch.setattr(demo, "run", lambda **kw: pytest.fail("an experiment ran"))
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["demo", "--random-state", "-1"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--random-state" in err and "must be >= 0" in err
+
+
 def test_demo_out_that_is_a_file_is_refused_before_any_experiment(tmp_path, capsys,
                                                                     monkeypatch):
     """--out naming an existing file is refused up front (it ran the first
