@@ -165,3 +165,17 @@ def test_quick_table_survives_a_marginal_fastlr_epoch_in_the_noise(monkeypatch):
     rows, _ = fake_quick_table(monkeypatch, seconds, batch_sizes=(32,))
     text = bench.format_quick(list(rows.values()), 1000, 3, "float64")
     assert text.count("(below the noise)") == 2
+
+
+def test_dask_overhead_line_has_no_negative_fixed_cost():
+    """bench --dask printed 'fit: -3.3 ms + 4.86 ms per block' (a free
+    least-squares intercept below zero), and the paper estimate used it."""
+    from fastlr import dask_bench
+
+    per_block, fixed = dask_bench.overhead_line([2, 8, 32], [0.1, 0.4, 1.6])
+    assert fixed == pytest.approx(0.0, abs=1e-12) and per_block == pytest.approx(0.05)
+    per_block, fixed = dask_bench.overhead_line([2, 8, 32], [0.2, 0.5, 1.7])
+    assert fixed == pytest.approx(0.1) and per_block == pytest.approx(0.05)
+    # the noisy case: the free line's intercept is negative
+    per_block, fixed = dask_bench.overhead_line([2, 8, 32, 128], [0.01, 0.02, 0.14, 0.62])
+    assert fixed == 0.0 and per_block > 0
