@@ -480,7 +480,11 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
     y_prob : array_like of shape (m,)
         Predicted probabilities of class 1, in [0, 1].
     n_bins : int, default 10
-        Equal-width bins on [0, 1]; empty bins are left out.
+        Equal-width bins on [0, 1], each closed on the left, [a, b) (the
+        last holds 1.0, [a, 1]), as ``np.histogram``'s; empty bins are left
+        out. scikit-learn's ``calibration_curve`` closes them on the right,
+        (a, b]: a probability exactly on an inner edge (0.1, 0.2, ... for
+        10 bins) falls in the next bin here, in the previous one there.
     ax : matplotlib Axes, optional
         Draw only the reliability curve on it.
     title : str
