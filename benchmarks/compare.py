@@ -15,6 +15,7 @@ import argparse
 
 import numpy as np
 
+from fastlr._files import save_png
 from fastlr.bench import (
     format_performance,
     interleaved,
@@ -25,6 +26,7 @@ from fastlr.bench import (
     sklearn_epoch_fn,
     stream_sum,
 )
+from fastlr.cli import CLIError, _check_writable
 
 BATCHES = (8, 32, 128, 512, 2048, 8192, 32768)
 
@@ -54,9 +56,19 @@ def plot(path, rows=200_000, features=100, repeats=5):
     ax.set_ylabel("one epoch, ms")
     ax.set_title(f"one SGD epoch, {rows:,} x {features} float64, 2 cores")
     ax.legend()
-    fig.savefig(path, dpi=100)
+    save_png(fig, path, dpi=100)  # atomic: the old plot or the new one
     for (impl, bs), sec in sorted(t.items()):
         print(f"{impl:<10}{bs:>7}{sec * 1e3:>10.1f} ms")
+
+
+def check_plot_path(parser, path):
+    """Refuse a --plot path that cannot be written before minutes of runs
+    (the plot is written at the very end), as fastlr's commands check
+    theirs."""
+    try:
+        _check_writable(path, "--plot", replace=True)
+    except CLIError as exc:
+        parser.error(str(exc))
 
 
 def main():
@@ -64,6 +76,7 @@ def main():
     parser.add_argument("--plot", metavar="PNG", help="write the epoch-time plot")
     args = parser.parse_args()
     if args.plot:
+        check_plot_path(parser, args.plot)
         plot(args.plot)
     else:
         print(format_performance(performance_table()))

@@ -19,6 +19,8 @@ import argparse
 import math
 
 from fastlr import bench_solvers as bs
+from fastlr._files import save_png
+from fastlr.cli import CLIError, _check_writable
 
 COLORS = {"fastlr auto": "C3", "fastlr lbfgs": "C1", "fastlr sgd": "C5",
           "sklearn lbfgs": "C0", "sklearn newton-cholesky": "C2",
@@ -75,12 +77,22 @@ def plot(path, budget_seconds=120.0, scale=1.0):
                  "scikit-learn lbfgs traced per iteration); 2 cores, shared",
                  fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    save_png(fig, path, dpi=90)  # atomic: the old plot or the new one
     print(f"\n{'workload':<20}{'solver':<26}{'to 1e-4':>9}{'to 1e-6':>9}"
           f"{'to 1e-8':>9}  (seconds, first grid point reaching it)")
     for row in table:
         print(f"{row[0]:<20}{row[1]:<26}" + "".join(
             f"{v:>9.2f}" if not math.isnan(v) else f"{'-':>9}" for v in row[2:]))
+
+
+def check_plot_path(parser, path):
+    """Refuse a --plot path that cannot be written before minutes of runs
+    (the plot is written at the very end), as fastlr's commands check
+    theirs."""
+    try:
+        _check_writable(path, "--plot", replace=True)
+    except CLIError as exc:
+        parser.error(str(exc))
 
 
 def main():
@@ -91,6 +103,7 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of the workloads' rows (and CSR columns)")
     args = parser.parse_args()
+    check_plot_path(parser, args.plot)
     plot(args.plot, args.budget, args.scale)
 
 
