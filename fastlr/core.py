@@ -333,7 +333,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         used depends on ``learning_rate``.
     standardize : {True, False, "scale"}, default True
         Train on ``(X - mean) / std`` (columns with zero spread, or a
-        spread below 1e-300, are left unscaled), folded into the kernel so
+        spread below 1e-300, are left unscaled; one lost to the rounding of
+        their magnitude is divided by their largest ``|x|``), folded into
+        the kernel so
         X is never copied. ``"scale"``: on ``X / std``, without centering
         (as scikit-learn's ``StandardScaler(with_mean=False)``). **On
         sparse X, True means "scale"**: subtracting the mean would turn

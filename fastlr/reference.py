@@ -139,7 +139,9 @@ def gradients(X, y, p):
 
 
 def column_stats(X, rows=None, sample_weight=None):
-    """Column means and standard deviations (zero spread -> 1), overflow-safe.
+    """Column means and standard deviations (zero spread -> 1; a spread lost
+    to rounding -> the largest ``|x|``: :func:`fastlr._stats.finish`),
+    overflow-safe.
 
     The kernels' two passes in NumPy (largest ``|x|``, then sums of the
     shifted, scaled column; see :mod:`fastlr._stats`), finished by the same
