@@ -86,7 +86,7 @@ from ._kernels.stats import finish
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
-from ._solver import CurvatureSample, check_solver, curvature_rows
+from ._solver import CurvatureSample, check_solver, curvature_rows, warn_unconverged
 from ._state import ModelStack, ModelState
 from ._train import run_solver
 from ._validation import (
@@ -1343,7 +1343,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         mean, scale, colmean, denom, _ = _standardization(blocks, standardize,
                                                           blocks.n, blocks.weighted)
         state = ModelState(mean, scale)
-        losses, _, _ = _fit_state(
+        losses, converged, _ = _fit_state(
             blocks, state, rng, solver=solver, finish_tol=finish_tol,
             epochs=epochs, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
             fit_intercept=fit_intercept, denom=denom, colmean=colmean,
@@ -1353,5 +1353,6 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
             average_start=average_start, monitor=None)
     finally:
         blocks.release()
+    warn_unconverged(solver, losses, converged, epochs, tol, "epochs")
     W, B = state.raw(dtype=blocks.dtype)
     return TrainResult(W[0], float(B[0]), losses)

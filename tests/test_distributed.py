@@ -398,3 +398,22 @@ def test_l1_penalties_one_block_equals_train(client, data, penalty):
     got = fdist.train(da.from_array(X, chunks=X.shape), y, client=client, **kw)
     np.testing.assert_allclose(got.w, expected.w, rtol=1e-10, atol=1e-14)
     np.testing.assert_array_equal(got.w == 0, expected.w == 0)
+
+
+def test_a_solver_that_stalls_warns_as_in_memory(client):
+    """fastlr.distributed.train with solver="lbfgs" on unstandardized
+    features of 1e80 stops at once at the zero model, as fastlr.train does;
+    fastlr.train warns ConvergenceWarning there, and so does Dask's now
+    (it returned the zero model silently)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3)) + 2.0
+    y = (X @ [1.0, 2.0, 3.0] - 12 + rng.normal(size=400) > 0).astype(np.int64)
+    kw = dict(solver="lbfgs", standardize=False, epochs=300)
+    with pytest.warns(ConvergenceWarning, match="stopped after 0 of epochs=300"):
+        fastlr.train(X * 1e80, y, **kw)
+    with pytest.warns(ConvergenceWarning, match="stopped after 0 of epochs=300"):
+        res = fdist.train(da.from_array(X * 1e80, chunks=(200, 3)),
+                          da.from_array(y, chunks=200), client=client, **kw)
+    assert len(res.losses) == 0
