@@ -168,7 +168,9 @@ class ModelState:
             if not plain:
                 self.restandardize(np.zeros(n), np.ones(n))
             self.moments, self.center = None, False
-        elif self.moments is not None and self.center and standardize == "scale":
+        elif standardize == "scale" and self.mean.any():
+            # (a model file from before running statistics centres with
+            # center False: its mean says so)
             self.restandardize(np.zeros(n), self.scale)
             self.center = False
         if check is not None:

@@ -340,6 +340,17 @@ def test_files_without_statistics_load_and_keep_their_standardization(tmp_path):
     old.partial_fit(X[100:], y[100:])
     np.testing.assert_array_equal(old.training_state_.mean, mean)
     np.testing.assert_array_equal(old.training_state_.scale, scale)
+    # standardize="scale", as the refusal of sparse rows advises, stops its
+    # centring too (it has no running statistics to say it centres: its
+    # mean does), changing no prediction; sparse rows then continue it
+    before = old.predict_proba(X)
+    with pytest.raises(ValueError, match="sparse but the model centers"):
+        old.partial_fit(sp.csr_matrix(X[100:]), y[100:])
+    old.set_params(standardize="scale", learning_rate="constant", lr=1e-300)
+    old.partial_fit(sp.csr_matrix(X[100:]), y[100:])
+    assert not old.training_state_.mean.any()
+    np.testing.assert_array_equal(old.training_state_.scale, scale)
+    np.testing.assert_allclose(old.predict_proba(X), before, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("edit, words", [
