@@ -46,6 +46,7 @@ from ._validation import (
     check_width,
     is_text,
     refuse_continuous,
+    standardize_option,
 )
 
 EXIT_OK = 0
@@ -1532,7 +1533,8 @@ def _train(args):
             ignored.append(f"{read.id_name} (--id)")
         lines.append(("not features", ", ".join(ignored)))
     lines += [
-        ("standardize", _describe_standardize(clf.standardize, run.sparse)),
+        ("standardize", _describe_standardize(
+            standardize_option(clf.standardize, clf.fit_intercept), run.sparse)),
         ("classes", f"{_fmt_labels(clf.classes_)} ({kind})"),
         ("warm start", f"from {_given(args, 'warm_start')}") if warm is not None
         else None,

@@ -109,6 +109,19 @@ def test_train_prints_summary_and_writes_model_and_plots(files, tmp_path, capsys
     assert meta["metadata"]["data"]["target"] == "kind"
 
 
+def test_train_summary_says_no_intercept_scales_without_centering(files, tmp_path,
+                                                                  capsys):
+    """Without an intercept the model scales but does not centre (it passes
+    through the origin); the summary said "centered and scaled"."""
+    code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
+                         "--model", tmp_path / "m.npz", "--epochs", "3",
+                         "--no-intercept")
+    assert code == 0, err
+    fields = dict(re.findall(r"^([a-z -]+):\s+(.*)$", out, flags=re.M))
+    assert fields["standardize"].startswith("scaled to unit variance, not centered")
+    assert not fastlr.load(tmp_path / "m.npz").training_state_.mean.any()
+
+
 def test_train_options_reach_the_estimator(files, tmp_path, capsys):
     model = tmp_path / "m.npz"
     code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
