@@ -156,7 +156,8 @@ class ModelState:
 
         True on a model that only scales stays scaling (a stream that began
         on sparse rows, where True means "scale"), and a fixed standardization
-        (a model file from before running statistics) stays fixed.
+        (a model file from before running statistics) stays fixed but for
+        those two switches (False; "scale" on a model that centers).
 
         ``rows_moments()`` gives the new rows' :class:`fastlr._stats.Moments`
         (called only if they are needed); ``check(state)``, called after the
