@@ -97,7 +97,8 @@ class ModelState:
                 self.l1_q)
 
     def copy(self, rng=False):
-        """A copy of every array; ``rng``: of the shuffling generator too
+        """A copy of the model's arrays (the standardization, never changed
+        in place, is shared); ``rng``: of the shuffling generator too
         (else the copy shares it). Continued training (``warm_start``,
         ``partial_fit``) runs on such a copy and the estimator keeps it only
         if the call succeeds: a call that fails (divergence, Ctrl-C) leaves
@@ -107,7 +108,12 @@ class ModelState:
         new.rng = copy.deepcopy(self.rng) if rng else self.rng
         new.moments = self.moments   # never changed in place
         new.center = self.center
-        for name in self.ARRAYS:
+        # the standardization too: it is replaced (restandardize), never
+        # changed in place, and a copy cost two passes of fresh memory (on
+        # 1M columns, a sixth of a partial_fit call with standardize=False)
+        new.mean = self.mean
+        new.scale = self.scale
+        for name in self.ARRAYS[2:]:
             setattr(new, name, getattr(self, name).copy())
         return new
 
@@ -266,7 +272,10 @@ class ModelState:
         the model, the average once averaging has started, becomes the
         iterate SGD continues from, as scikit-learn's warm start continues
         from ``coef_`` (continuing from the last iterate moved the model
-        shown without a step)."""
+        shown without a step). Before averaging starts the model is the
+        iterate: nothing to copy."""
+        if self.steps[1] == 0:
+            return
         W, B = self.model()
         self.W[:] = W
         self.B[:] = B
