@@ -568,8 +568,8 @@ class Data:
             mean[f], scale[f] = stats.finish(total, s, inv, shift[f], s1[f], s2[f])
         if moments:
             # the mean exactly as finish (compiled: fused) computed it
-            mom = _stats.moments(total, amax, shift[0], s1[0], s2[0])._replace(
-                mean=mean[0].copy())
+            mom = _stats.moments(total, amax, shift[0], s1[0], s2[0],
+                                 mean=mean[0].copy())
             return mean, scale, mom
         return mean, scale
 

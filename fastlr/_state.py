@@ -142,7 +142,9 @@ class ModelState:
         (the mean 0 unless the state centers) and keep them."""
         mean, scale = _stats.finish_moments(merged)
         if not self.center:
-            mean = np.zeros_like(mean)
+            # the zero mean kept (never changed in place): restandardize
+            # then sees that the mean does not move
+            mean = self.mean if not self.mean.any() else np.zeros_like(mean)
         self.restandardize(mean, scale)
         self.moments = merged
 
@@ -209,10 +211,17 @@ class ModelState:
         # inf / inf: a column left out of training (its weights stay 0)
         r[scale == self.scale] = 1.0
         n = self.n_features
+        # no mean before or after (sparse X, standardize="scale"): u . mean
+        # is 0 (for finite u) and the two passes over W of u = W / scale and
+        # its products are not needed
+        centred = self.mean.any() or (mean is not self.mean and mean.any())
         for W, B in ((self.W, self.B), (self.avg[:, :n], self.avg[:, n])):
-            u = W / self.scale
-            # b + u . mean, with b = B - u . mean_old as raw() computes it
-            B[...] = (B - u @ self.mean) + u @ mean
+            if centred:
+                u = W / self.scale
+                # b + u . mean, with b = B - u . mean_old as raw() computes it
+                B[...] = (B - u @ self.mean) + u @ mean
+            else:
+                B[...] = (B - 0.0) + 0.0   # as above: -0.0 becomes 0.0
             W *= r
         with np.errstate(over="ignore"):
             # r * r overflows to inf when the scale grows by 1e154 or more:

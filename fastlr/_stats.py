@@ -190,17 +190,22 @@ class Moments(NamedTuple):
     m2: np.ndarray
 
 
-def moments(m, amax, shift, s1, s2, div=None):
+def moments(m, amax, shift, s1, s2, div=None, mean=None):
     """:class:`Moments` of ``m`` rows from the two passes (``s1``, ``s2`` as
     in :func:`finish`, in units of ``div``: by default the divisor of
     :func:`scaling`, else any per-column divisor at least the largest
-    ``|x|``). The mean is the one :func:`finish` returns."""
-    s = scaling(amax)[0]
-    div = s if div is None else div
-    mean, _ = finish(m, div, 1.0 / div, shift, s1, s2)
-    r = div / s       # m2 in units of the divisor of scaling
-    return Moments(m, np.asarray(amax, dtype=np.float64), mean,
-                   np.maximum(s2 - s1 * (s1 / m), 0.0) * r * r)
+    ``|x|``). The mean is the one :func:`finish` returns, or ``mean`` when
+    the caller has it already (the compiled :func:`finish`'s, say)."""
+    m2 = np.maximum(s2 - s1 * (s1 / m), 0.0)
+    if div is not None:
+        s = scaling(amax)[0]
+        r = div / s       # m2 in units of the divisor of scaling
+        m2 = m2 * r * r
+        if mean is None:
+            mean = finish(m, div, 1.0 / div, shift, s1, s2)[0]
+    elif mean is None:
+        mean = finish(m, *scaling(amax), shift, s1, s2)[0]
+    return Moments(m, np.asarray(amax, dtype=np.float64), mean, m2)
 
 
 def merge_all(parts):
@@ -250,5 +255,6 @@ def finish_moments(mom):
     (the moments are sums about the mean itself: ``shift = mean``,
     ``s1 = 0``, ``s2 = m2``)."""
     s, inv = scaling(mom.amax)
-    return finish(mom.rows, s, inv, mom.mean, np.zeros_like(mom.mean), mom.m2)
+    # s1 = 0 as a scalar: the same values as an array of zeros, one pass fewer
+    return finish(mom.rows, s, inv, mom.mean, 0.0, mom.m2)
 

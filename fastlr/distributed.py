@@ -800,7 +800,7 @@ def _column_moments(blocks, n, weighted):
     mom = None
     if total > 0:
         # the mean exactly as finish (compiled: fused) computed it, as in memory
-        mom = _stats.moments(total, amax, shift, s1, s2)._replace(mean=colmean.copy())
+        mom = _stats.moments(total, amax, shift, s1, s2, mean=colmean.copy())
     return mom, colmean, colscale, total
 
 
