@@ -709,6 +709,23 @@ class Data:
         return run_dense
 
 
+def merge_finish(a, b, means=True):
+    """:func:`fastlr._stats.merge_finish` (running statistics: the merged
+    :class:`fastlr._stats.Moments` of ``a`` and ``b`` and the
+    standardization they give), its source compiled and run column by
+    column (:func:`fastlr._kernels.stats.merge_columns`): the same values,
+    one pass, no temporary."""
+    n = a.amax.shape[0]
+    out = tuple(np.empty(n if i != 3 or means else 0) for i in range(5))
+    a_fields, b_fields = ([np.ascontiguousarray(v, dtype=np.float64)
+                           for v in (p.amax, p.mean, p.m2)] for p in (a, b))
+    stats.merge_columns(float(a.rows), *a_fields, float(b.rows), *b_fields, *out)
+    amax, mean, m2, std_mean, std_scale = out
+    # the rows as merge counts them: int for unweighted rows, exact
+    return (_stats.Moments(a.rows + b.rows, amax, mean, m2),
+            std_mean if means else None, std_scale)
+
+
 def _table(rows, width):
     """Zeros (rows, width) float64 for the CSR epoch's table, its first
     element on a cache line (a record of 8 or 16 weights is then whole

@@ -181,8 +181,9 @@ def _estimator(X, y, Y):
                                    else np.float64))
         LogisticRegression(tol=None, batch_size=8, early_stopping=True,
                            validation_fraction=0.25).fit(X, labels)
-        LogisticRegression(batch_size=8).partial_fit(X, labels,
-                                                     classes=np.unique(labels))
+        # twice: the second call merges the running statistics
+        LogisticRegression(batch_size=8).partial_fit(
+            X, labels, classes=np.unique(labels)).partial_fit(X, labels)
 
 
 def _solver(X, y, Y):

@@ -126,29 +126,34 @@ class ModelState:
         self.moments = moments
         self.center = bool(center)
 
-    def add_rows(self, moments):
+    def add_rows(self, moments, rule=_stats.merge_finish):
         """Merge the :class:`fastlr._stats.Moments` of new rows into the
         running statistics and move the standardization to what they give
         (:func:`fastlr._stats.finish_moments`; the mean stays 0 unless the
         state centers), re-expressing the model (:meth:`restandardize`).
-        Nothing happens when the standardization is fixed."""
+        Nothing happens when the standardization is fixed. ``rule``: the
+        merge and finish, :func:`fastlr._stats.merge_finish` or its compiled
+        run (:func:`fastlr._dispatch.merge_finish`, the same values)."""
         if self.moments is None:
             return
-        merged = _stats.merge(self.moments, moments)
-        self._standardize_by(merged)
+        merged, mean, scale = rule(self.moments, moments, means=self.center)
+        self._standardize_by(merged, mean, scale)
 
-    def _standardize_by(self, merged):
+    def _standardize_by(self, merged, mean=None, scale=None):
         """Re-express the model in the standardization of ``merged`` moments
-        (the mean 0 unless the state centers) and keep them."""
-        mean, scale = _stats.finish_moments(merged)
+        (``mean``, ``scale``: the one they give, if computed already; the
+        mean 0 unless the state centers) and keep them."""
+        if scale is None:
+            mean, scale = _stats.finish_moments(merged)
         if not self.center:
             # the zero mean kept (never changed in place): restandardize
             # then sees that the mean does not move
-            mean = self.mean if not self.mean.any() else np.zeros_like(mean)
+            mean = self.mean if not self.mean.any() else np.zeros_like(scale)
         self.restandardize(mean, scale)
         self.moments = merged
 
-    def follow(self, standardize, center, rows_moments, check=None):
+    def follow(self, standardize, center, rows_moments, check=None,
+               rule=_stats.merge_finish):
         """Continue on new rows (``partial_fit``) under the ``standardize``
         option as it is now, then let the rows join the running statistics
         (:meth:`add_rows`). The option may have been changed since the last
@@ -169,7 +174,8 @@ class ModelState:
 
         ``rows_moments()`` gives the new rows' :class:`fastlr._stats.Moments`
         (called only if they are needed); ``check(state)``, called after the
-        re-expression and before the statistics are computed, may refuse.
+        re-expression and before the statistics are computed, may refuse;
+        ``rule`` as :meth:`add_rows`'s.
         """
         n = self.n_features
         plain = not (self.mean.any() or (self.scale != 1.0).any())
@@ -188,7 +194,7 @@ class ModelState:
             self.center = bool(center)
             self._standardize_by(rows_moments())
         elif standardize and self.moments is not None:
-            self.add_rows(rows_moments())
+            self.add_rows(rows_moments(), rule)
 
     def restandardize(self, mean, scale):
         """Express the model on ``(x - mean) / scale`` instead of the

@@ -48,8 +48,12 @@ LOST = 2.0 ** -36
 
 def scaling(amax):
     """``(s, inv)``: the per-column divisor (largest ``|x|``, 1 for an
-    all-zero column) and its reciprocal."""
-    s = np.where(amax >= TINY, amax, 1.0)
+    all-zero column) and its reciprocal. Arrays or one column's scalars
+    (the running statistics compile it per column: see
+    :func:`merge`)."""
+    # an arithmetic select, exact for amax >= 0 not NaN: amax * 1 + 0, or
+    # amax * 0 + 1 for amax finite below TINY
+    s = amax * (amax >= TINY) + (amax < TINY)
     return s, 1.0 / s
 
 
@@ -196,7 +200,7 @@ def moments(m, amax, shift, s1, s2, div=None, mean=None):
     :func:`scaling`, else any per-column divisor at least the largest
     ``|x|``). The mean is the one :func:`finish` returns, or ``mean`` when
     the caller has it already (the compiled :func:`finish`'s, say)."""
-    m2 = np.maximum(s2 - s1 * (s1 / m), 0.0)
+    m2 = spread(m, s1, s2)
     if div is not None:
         s = scaling(amax)[0]
         r = div / s       # m2 in units of the divisor of scaling
@@ -206,6 +210,13 @@ def moments(m, amax, shift, s1, s2, div=None, mean=None):
     elif mean is None:
         mean = finish(m, *scaling(amax), shift, s1, s2)[0]
     return Moments(m, np.asarray(amax, dtype=np.float64), mean, m2)
+
+
+def spread(m, s1, s2):
+    """``m2`` of :class:`Moments` (in units of the sums' divisor) from the
+    sums ``s1``, ``s2`` of :func:`finish` over ``m`` rows: their squared
+    deviations from the mean. Arrays or one column's scalars."""
+    return np.maximum(s2 - s1 * (s1 / m), 0.0)
 
 
 def merge_all(parts):
@@ -228,6 +239,9 @@ def merge(a, b):
     weight. Every term is then at most ``n`` (or ``s``) in size, so nothing
     overflows for any finite data, and equal means (a column constant
     across both parts) give exactly that mean and ``m2 = 0``.
+
+    The fields may also be one column's scalars: the kernels compile this
+    source and run it column by column (:func:`merge_finish`).
     """
     n = a.rows + b.rows
     amax = np.maximum(a.amax, b.amax)
@@ -245,9 +259,24 @@ def merge(a, b):
 
 def _rescaled(m2, amax, inv):
     """``m2`` in units of a larger divisor (``inv`` its reciprocal)."""
-    r = scaling(amax)[0] * inv
-    # a column all zeros so far has m2 = 0 and divisor 1, whatever the new one
-    return np.where(m2 > 0.0, m2 * r * r, 0.0)
+    # a column all zeros so far has m2 = 0 and divisor 1, whatever the new
+    # one (r * r may overflow then): the select zeroes r first, exactly
+    # (m2 * r * r when m2 > 0, else 0 * 0 * 0, for m2 >= 0 not NaN)
+    r = scaling(amax)[0] * inv * (m2 > 0.0)
+    return m2 * r * r
+
+
+def merge_finish(a, b, means=True):
+    """``(merged, mean, scale)``: :func:`merge` of ``a`` and ``b`` and
+    :func:`finish_moments` of the result, the step of running statistics
+    (:meth:`fastlr._state.ModelState.add_rows`). The kernel side runs this
+    source compiled, column by column, in one pass and without temporaries
+    (:func:`fastlr._dispatch.merge_finish`, which does not compute the mean
+    when ``means`` is False and gives None for it; here ``means`` changes
+    nothing)."""
+    merged = merge(a, b)
+    mean, scale = finish_moments(merged)
+    return merged, mean, scale
 
 
 def finish_moments(mom):

@@ -71,7 +71,7 @@ except ImportError as exc:  # pragma: no cover - exercised without dask
     ) from exc
 
 from . import _stats
-from ._dispatch import Data, as_data, check_finite, link_columns
+from ._dispatch import Data, as_data, check_finite, link_columns, merge_finish
 from ._driver import (
     AdaptiveRate,
     TrainResult,
@@ -1131,7 +1131,8 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
             standardize = _standardize_option(est)
             state.follow(standardize, standardize is True and not blocks.sparse,
                          lambda: _column_moments(blocks, blocks.n, False)[0],
-                         check=lambda state: _check_centering(blocks, state))
+                         check=lambda state: _check_centering(blocks, state),
+                         rule=merge_finish)
         else:
             standardize = _standardize_option(est)
             mean, scale, _, _, mom = _standardization(blocks, standardize, blocks.n,

@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._dispatch import Data, as_data
+from ._dispatch import Data, as_data, merge_finish
 from ._driver import (
     check_fit_intercept,
     check_sgd_options,
@@ -744,7 +744,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             standardize = self._standardize_option()
             state.follow(standardize, data.centers(standardize),
                          lambda: data.column_stats(moments=True)[2],
-                         check=data.check_state)
+                         check=data.check_state, rule=merge_finish)
         n_iter = self.n_iter_ if resumed else 0
         losses, _ = self._train(data, y01, sw, state, batch_size=batch_size,
                                 epochs=1, lr=lr, shuffle=self.shuffle, rng=state.rng,

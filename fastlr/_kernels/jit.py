@@ -21,7 +21,7 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 FASTMATH_EXACT = frozenset({"nsz", "arcp", "contract"})
 
 
-def jit(exact=False, inline=False, runtime=True):
+def jit(exact=False, inline=False, runtime=True, strict=False):
     """``numba.njit`` with fastlr's settings.
 
     Every kernel is serial and cached on disk (no ``parallel=True``: caching
@@ -43,10 +43,16 @@ def jit(exact=False, inline=False, runtime=True):
     atomic instruction that waits for the loads in flight. Loops over
     chunks or rows therefore run in kernels compiled without it, their
     scratch allocated by the caller (the dense epoch's chunks and batch
-    tails, :func:`fastlr._kernels.sparse.lean_batches`).
+    tails, :func:`fastlr._kernels.sparse.lean_batches`). ``strict``: no
+    fast-math flag at all, every operation rounded on its own as NumPy's
+    elementwise operations round it (no fused multiply-add, no reciprocal
+    for a division): the same bits as the NumPy source it compiles, for
+    rules that NumPy ran before (the running statistics, see
+    :func:`fastlr._kernels.stats.merge_columns`).
     """
+    flags = set() if strict else set(FASTMATH_EXACT if exact else FASTMATH)
     options = {"cache": cache.ENABLED, "nogil": True, "error_model": "numpy",
-               "fastmath": set(FASTMATH_EXACT if exact else FASTMATH)}
+               "fastmath": flags}
     if inline:
         options["inline"] = "always"
     if not runtime:

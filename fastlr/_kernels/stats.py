@@ -21,6 +21,7 @@ float64.
 """
 
 import math
+import types
 
 import numpy as np
 
@@ -48,6 +49,69 @@ finish = jit(exact=True)(_stats.finish)
 
 #: :func:`fastlr._stats.halves`, compiled (called by the sums).
 halves = jit(exact=True)(_stats.halves)
+
+
+# ---------------------------------------------------------------------------
+# running statistics: the rule of fastlr._stats, compiled column by column
+
+#: The namespace the strict compilations of :mod:`fastlr._stats` run in: the
+#: module's own, its functions replaced by their compilations as they are
+#: made (:func:`_strict`), so that one rule calling another calls it compiled.
+_RULE = dict(vars(_stats))
+
+
+def _strict(func):
+    """``func`` of :mod:`fastlr._stats`, the same source, compiled ``strict``
+    (:func:`fastlr._kernels.jit.jit`: each operation rounds as NumPy's does,
+    so a column gets the bits the NumPy rule gives it), for one column's
+    scalars; its calls of the module's other functions call their strict
+    compilations (made before it), inlined (``inline``: one loop body, which
+    LLVM vectorizes and in which the common terms are computed once; called
+    through numba's calls, :func:`merge_columns` took 7x the time on 1M
+    columns, its divisions done one by one). Named ``strict_<name>``: numba's cache
+    keys an entry by the function's name and signature, not its flags, and
+    :data:`finish` compiles the same function with other flags."""
+    copy = types.FunctionType(func.__code__, _RULE, func.__name__,
+                              func.__defaults__, func.__closure__)
+    copy.__qualname__ = f"strict_{func.__qualname__}"
+    copy.__module__ = func.__module__
+    copy.__doc__ = func.__doc__
+    compiled = jit(strict=True, inline=True)(copy)
+    _RULE[func.__name__] = compiled
+    return compiled
+
+
+strict_scaling = _strict(_stats.scaling)
+strict_finish = _strict(_stats.finish)
+strict_rescaled = _strict(_stats._rescaled)
+strict_merge = _strict(_stats.merge)
+strict_finish_moments = _strict(_stats.finish_moments)
+strict_merge_finish = _strict(_stats.merge_finish)
+
+
+@jit(strict=True)
+def merge_columns(a_rows, a_amax, a_mean, a_m2, b_rows, b_amax, b_mean, b_m2,
+                  amax, mean, m2, std_mean, std_scale):
+    """:func:`fastlr._stats.merge_finish` of the moments ``a`` and ``b``
+    (their rows as float64, their fields as arrays), one column at a time:
+    ``amax``, ``mean``, ``m2`` receive the merged moments, ``std_mean``,
+    ``std_scale`` the standardization they give (``std_mean`` empty: not
+    wanted, a standardization that does not centre). The values NumPy's run
+    of the same source gives (strict arithmetic), from one pass over the
+    columns instead of some forty NumPy passes and temporaries (on 1M
+    columns, 3.5 ms against 60-90 ms, the larger part of a ``partial_fit``
+    call)."""
+    means = std_mean.shape[0] > 0
+    for j in range(amax.shape[0]):
+        merged, mu, sc = strict_merge_finish(
+            _stats.Moments(a_rows, a_amax[j], a_mean[j], a_m2[j]),
+            _stats.Moments(b_rows, b_amax[j], b_mean[j], b_m2[j]))
+        amax[j] = merged.amax
+        mean[j] = merged.mean
+        m2[j] = merged.m2
+        if means:
+            std_mean[j] = mu
+        std_scale[j] = sc
 
 
 #: How far ahead of its reads a statistics pass prefetches X. The lane
