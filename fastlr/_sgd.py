@@ -35,6 +35,19 @@ SCHEDULE_CODES = {"constant": LR_CONSTANT, "adaptive": LR_CONSTANT,
                   "invscaling": LR_INVSCALING, "adagrad": LR_ADAGRAD}
 
 
+def written_arrays(penalty, alpha, l1_ratio, learning_rate, average_start):
+    """The optimizer arrays of :attr:`fastlr._state.ModelState.IDLE` that
+    :func:`sgd` with these options may write (the kernels write AdaGrad's
+    sums only under ``"adagrad"``, the average only when averaging, the L1
+    records only under an L1 strength above 0; see
+    :func:`fastlr._kernels.update.step`): the others a copy to train may
+    share when they are zeros (:meth:`fastlr._state.ModelState.idle`)."""
+    l1 = hyperparameters(penalty, alpha, l1_ratio, 1.0)[1]
+    return frozenset((("gsq",) if learning_rate == "adagrad" else ())
+                     + (("avg",) if int(average_start) > 0 else ())
+                     + (("l1_u", "l1_q") if l1 > 0.0 else ()))
+
+
 def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         alpha, epoch_loss, tol, n_iter_no_change, n_threads=None, callback=None,
         first_epoch=0, learning_rate="constant", power_t=0.5, l1_ratio=0.15,

@@ -63,6 +63,11 @@ class ModelState:
 
     ARRAYS = ("mean", "scale", "W", "B", *OPTIMIZER_ARRAYS)
 
+    #: The optimizer arrays this state shares with the one it was copied
+    #: from (:meth:`copy`): all zeros, which training with its options does
+    #: not write and :meth:`restandardize` leaves as they are.
+    shared = frozenset()
+
     def __init__(self, mean, scale, k=1, softmax=False):
         n = mean.shape[0]
         self.mean = mean
@@ -96,13 +101,23 @@ class ModelState:
         return (self.W, self.B, self.steps, self.gsq, self.avg, self.l1_u,
                 self.l1_q)
 
-    def copy(self, rng=False):
+    def copy(self, rng=False, share=()):
         """A copy of the model's arrays (the standardization, never changed
         in place, is shared); ``rng``: of the shuffling generator too
         (else the copy shares it). Continued training (``warm_start``,
         ``partial_fit``) runs on such a copy and the estimator keeps it only
         if the call succeeds: a call that fails (divergence, Ctrl-C) leaves
-        the estimator's state as it was."""
+        the estimator's state as it was.
+
+        ``share``: optimizer arrays shared instead of copied, those of
+        :meth:`idle` for the options the copy is trained with (all zeros,
+        which that training does not write; on 1M columns each copy cost
+        about a tenth of a sparse ``partial_fit`` call). The copy records
+        them (:attr:`shared`) and leaves them as they are when it is
+        re-expressed."""
+        share = frozenset(share)
+        if not share <= self.IDLE:
+            raise ValueError(f"only {sorted(self.IDLE)} may be shared")
         new = ModelState.__new__(ModelState)
         new.softmax = self.softmax
         new.rng = copy.deepcopy(self.rng) if rng else self.rng
@@ -113,9 +128,24 @@ class ModelState:
         # 1M columns, a sixth of a partial_fit call with standardize=False)
         new.mean = self.mean
         new.scale = self.scale
+        new.shared = share
         for name in self.ARRAYS[2:]:
-            setattr(new, name, getattr(self, name).copy())
+            value = getattr(self, name)
+            setattr(new, name, value if name in share else value.copy())
         return new
+
+    #: The optimizer arrays training may leave alone (see :meth:`idle`).
+    IDLE = frozenset(("gsq", "avg", "l1_u", "l1_q"))
+
+    def idle(self, written):
+        """The optimizer arrays that hold only zeros and are not among
+        ``written``, those a training run writes (see
+        :func:`fastlr._sgd.written_arrays`): a copy to train may share them
+        (:meth:`copy`). Arrays this state shares already are known zeros
+        (nothing writes them: every training runs on a copy); the others
+        are read once."""
+        return frozenset(name for name in sorted(self.IDLE - frozenset(written))
+                         if name in self.shared or not getattr(self, name).any())
 
     # ------------------------------------------------- running statistics
 
@@ -217,11 +247,15 @@ class ModelState:
         # inf / inf: a column left out of training (its weights stay 0)
         r[scale == self.scale] = 1.0
         n = self.n_features
+        shared = self.shared
         # no mean before or after (sparse X, standardize="scale"): u . mean
         # is 0 (for finite u) and the two passes over W of u = W / scale and
         # its products are not needed
         centred = self.mean.any() or (mean is not self.mean and mean.any())
-        for W, B in ((self.W, self.B), (self.avg[:, :n], self.avg[:, n])):
+        # (shared arrays are zeros, which stay zeros: left as they are)
+        pairs = ((self.W, self.B),) + (() if "avg" in shared else
+                                       ((self.avg[:, :n], self.avg[:, n]),))
+        for W, B in pairs:
             if centred:
                 u = W / self.scale
                 # b + u . mean, with b = B - u . mean_old as raw() computes it
@@ -229,12 +263,14 @@ class ModelState:
             else:
                 B[...] = (B - 0.0) + 0.0   # as above: -0.0 becomes 0.0
             W *= r
-        with np.errstate(over="ignore"):
-            # r * r overflows to inf when the scale grows by 1e154 or more:
-            # the sums then become 0, the limit they tend to
-            self.gsq[:, :n] /= r * r
-        self.l1_u *= r
-        self.l1_q *= r
+        if "gsq" not in shared:
+            with np.errstate(over="ignore"):
+                # r * r overflows to inf when the scale grows by 1e154 or
+                # more: the sums then become 0, the limit they tend to
+                self.gsq[:, :n] /= r * r
+        for name in ("l1_u", "l1_q"):
+            if name not in shared:
+                getattr(self, name)[...] *= r
         self.mean = mean
         self.scale = scale
 
@@ -265,12 +301,14 @@ class ModelState:
             self.restandardize(np.zeros_like(self.mean), self.scale)
         self.center = False
         self.B[:] = 0.0
-        self.avg[:, self.n_features] = 0.0
+        if "avg" not in self.shared:
+            self.avg[:, self.n_features] = 0.0
 
     def restore(self, other):
         """Take every array of ``other`` (a :meth:`copy` of this state)."""
         for name in self.ARRAYS:
             setattr(self, name, getattr(other, name))
+        self.shared = other.shared
 
     def set_model(self, W, B):
         """Make ``(W, B)`` (standardized space) the model: the iterate, and

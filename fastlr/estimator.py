@@ -23,7 +23,7 @@ from ._driver import (
 )
 from ._order import check_random_state, make_rng
 from ._progress import check_verbose, epoch_progress
-from ._sgd import sgd
+from ._sgd import sgd, written_arrays
 from ._solver import check_solver, warn_unconverged
 from ._state import ModelState
 from ._train import train_state
@@ -720,8 +720,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             state.rng = make_rng(self.random_state)
             resumed = False
         elif old is getattr(self, "training_state_", None):
-            # a copy: a call that fails leaves the estimator as it was
-            state = old.copy(rng=True)
+            # a copy: a call that fails leaves the estimator as it was (the
+            # optimizer arrays this call does not write, if zeros, shared)
+            state = old.copy(rng=True, share=old.idle(written_arrays(
+                self.penalty, alpha, l1_ratio, learning_rate, average_start)))
             if not self.fit_intercept:   # (set since the last call: as fit's)
                 state.drop_intercept()
         else:

@@ -239,6 +239,86 @@ def test_partial_fit_follows_standardize_set_between_calls(first, then):
     assert state.moments.rows == rows.shape[0]
 
 
+#: Options of a first partial_fit call and of a second that writes an
+#: optimizer array the first left at zero (see ModelState.idle).
+SWITCHES = [({}, {"learning_rate": "adagrad"}), ({}, {"average": True}),
+            ({}, {"penalty": "l1", "alpha": 0.01}),
+            ({"penalty": "l1", "alpha": 0.01}, {"penalty": "elasticnet", "alpha": 0.01,
+                                                "average": 1}),
+            ({"average": True}, {"learning_rate": "adagrad", "average": False}),
+            ({"learning_rate": "adagrad"}, {"learning_rate": "constant",
+                                            "penalty": "l1", "alpha": 0.01})]
+SWITCH_IDS = ["adagrad", "average", "l1", "l1_elasticnet_average",
+              "average_adagrad", "adagrad_l1"]
+
+
+def chunks(sparse, parts=3):
+    X, y = offset_data(240)
+    if sparse:
+        X = sp.csr_matrix(np.where(np.abs(X) > 300, X, 0.0))
+    step = X.shape[0] // parts
+    return [(X[i * step:(i + 1) * step], y[i * step:(i + 1) * step])
+            for i in range(parts)]
+
+
+@pytest.mark.parametrize("first, then", SWITCHES, ids=SWITCH_IDS)
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_a_failed_partial_fit_leaves_the_optimizer_arrays_it_shared(first, then,
+                                                                    sparse,
+                                                                    monkeypatch):
+    """partial_fit trains a copy of the state that shares the optimizer
+    arrays its options leave alone when they hold only zeros
+    (ModelState.idle): a call whose options write one of them (changed
+    since the last call) copies it, so that when it fails (after its epoch:
+    a divergence, forced) every array of the estimator's state is as it
+    was; then a call that succeeds trains as the estimator that never
+    failed."""
+    (X0, y0), (X1, y1), _ = chunks(sparse)
+    clf, twin = (LogisticRegression(random_state=0, **first)
+                 .partial_fit(X0, y0, classes=[0, 1]).partial_fit(X1, y1)
+                 for _ in range(2))
+    state = clf.training_state_
+    assert state.shared   # the second call shared the arrays left at zero
+    before = {name: getattr(state, name).copy() for name in ModelState.ARRAYS}
+    clf.set_params(**then)
+    with monkeypatch.context() as patch:
+        patch.setattr(fastlr._driver, "diverged", lambda *args: True)
+        with pytest.raises(fastlr.DivergedError):
+            clf.partial_fit(X0, y0)
+    assert clf.training_state_ is state
+    for name, value in before.items():
+        assert getattr(state, name).tobytes() == value.tobytes(), name
+    for est in (clf, twin):
+        est.set_params(**then).partial_fit(X0, y0)
+    np.testing.assert_array_equal(clf.coef_, twin.coef_)
+    np.testing.assert_array_equal(clf.intercept_, twin.intercept_)
+
+
+@pytest.mark.parametrize("first, then", SWITCHES, ids=SWITCH_IDS)
+@pytest.mark.parametrize("standardize, sparse", [(True, False), (True, True),
+                                                 (False, True)],
+                         ids=["center", "sparse", "fixed"])
+def test_shared_optimizer_arrays_change_no_result(first, then, standardize, sparse,
+                                                  monkeypatch):
+    """A stream of partial_fit calls whose options change gives the same
+    bits whether the copies share the arrays left at zero or copy them all."""
+    def stream():
+        clf = LogisticRegression(random_state=0, standardize=standardize, **first)
+        parts = chunks(sparse, 4)
+        for i, (X, y) in enumerate(parts):
+            if i == 2:
+                clf.set_params(**then)
+            clf.partial_fit(X, y, classes=[0, 1])
+        return clf.training_state_
+
+    shared = stream()
+    monkeypatch.setattr(ModelState, "idle", lambda self, written: frozenset())
+    copied = stream()
+    assert not copied.shared
+    for name in ModelState.ARRAYS:
+        assert getattr(shared, name).tobytes() == getattr(copied, name).tobytes(), name
+
+
 # --------------------------------------------------------------------------
 # warm starts and model files
 
