@@ -194,13 +194,14 @@ class Moments(NamedTuple):
     m2: np.ndarray
 
 
-def moments(m, amax, shift, s1, s2, div=None, mean=None):
+def moments(m, amax, shift, s1, s2, div=None, mean=None, m2=None):
     """:class:`Moments` of ``m`` rows from the two passes (``s1``, ``s2`` as
     in :func:`finish`, in units of ``div``: by default the divisor of
     :func:`scaling`, else any per-column divisor at least the largest
     ``|x|``). The mean is the one :func:`finish` returns, or ``mean`` when
-    the caller has it already (the compiled :func:`finish`'s, say)."""
-    m2 = spread(m, s1, s2)
+    the caller has it already (the compiled :func:`finish`'s, say); so is
+    ``m2``, :func:`spread` of the sums (before any ``div``)."""
+    m2 = spread(m, s1, s2) if m2 is None else m2
     if div is not None:
         s = scaling(amax)[0]
         r = div / s       # m2 in units of the divisor of scaling
