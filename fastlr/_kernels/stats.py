@@ -461,8 +461,11 @@ def csr_shifted_sums(data, indices, indptr, sw, row_fold, folds, inv, shift, s1,
     """:func:`shifted_sums` over the stored entries. Only a column stored
     in every row a set counts may have a non-zero shift in it (an implicit
     zero would otherwise add a ``-shift * inv`` term; see
-    :func:`fastlr._stats.shift`), so the zeros add nothing."""
-    half, inv2 = halves(inv, shift)
+    :func:`fastlr._stats.shift`), so the zeros add nothing. The halves
+    are taken per entry (:func:`halves` of the column's scalars, the same
+    values): of the full width, they were two fresh arrays of ``n`` for a
+    chunk that may store a few thousand values (on 1M columns, more than
+    the sums themselves)."""
     masked = row_fold.shape[0] > 0
     weighted = sw.shape[0] > 0
     for i in range(indptr.shape[0] - 1):
@@ -472,7 +475,8 @@ def csr_shifted_sums(data, indices, indptr, sw, row_fold, folds, inv, shift, s1,
                 continue
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
-                d = (0.5 * np.float64(data[k]) - half[f, j]) * inv2[j]
+                half, inv2 = halves(inv[j], shift[f, j])
+                d = (0.5 * np.float64(data[k]) - half) * inv2
                 wd = wi * d
                 s1[f, j] += wd
                 s2[f, j] += wd * d
