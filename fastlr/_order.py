@@ -38,12 +38,16 @@ def check_random_state(random_state):
 
 def make_rng(random_state):
     """A ``numpy.random.Generator`` from None, an int >= 0, a Generator or a
-    RandomState (:func:`check_random_state`)."""
+    RandomState (:func:`check_random_state`). None draws its seed from
+    NumPy's global RandomState, as scikit-learn's ``check_random_state``
+    does, so that ``np.random.seed`` makes unseeded runs repeatable."""
     check_random_state(random_state)
+    if random_state is None:
+        random_state = np.random.mtrand._rand
     if isinstance(random_state, np.random.RandomState):
         # scikit-learn style RandomState: derive a seed from it
         random_state = int(random_state.randint(np.iinfo(np.int32).max))
-    if random_state is None or isinstance(random_state, np.random.Generator):
+    if isinstance(random_state, np.random.Generator):
         return np.random.default_rng(random_state)
     return np.random.default_rng(int(random_state))
 

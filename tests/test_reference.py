@@ -407,6 +407,23 @@ def test_same_random_state_same_result(seed, dtype):
     r1 = fastlr.train(X, y, random_state=np.random.RandomState(seed), **kw)
     r2 = fastlr.train(X, y, random_state=np.random.RandomState(seed), **kw)
     np.testing.assert_array_equal(r1.w, r2.w)
+    # None draws from NumPy's global RandomState, as scikit-learn's
+    # check_random_state does, so np.random.seed makes unseeded runs
+    # repeatable (they drew fresh entropy), the twin's too
+    saved = np.random.get_state()
+    try:
+        runs = []
+        for mod in (fastlr, fastlr, reference):
+            np.random.seed(seed)
+            runs.append(mod.train(X, y, random_state=None, **kw).w)
+            np.random.seed(seed)
+            runs.append(fastlr.LogisticRegression(solver="sgd", max_iter=2, tol=None)
+                        .fit(X, y).coef_[0])
+    finally:
+        np.random.set_state(saved)
+    np.testing.assert_array_equal(runs[0], runs[2])
+    np.testing.assert_array_equal(runs[1], runs[3])
+    np.testing.assert_allclose(runs[4], runs[0], **TOL[dtype])
 
 
 def test_no_shuffle_ignores_random_state(seed):
