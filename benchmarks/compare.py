@@ -26,7 +26,7 @@ from fastlr.bench import (
     sklearn_epoch_fn,
     stream_sum,
 )
-from fastlr.cli import CLIError, _check_writable
+from fastlr.cli import check_output_arg
 
 BATCHES = (8, 32, 128, 512, 2048, 8192, 32768)
 
@@ -61,22 +61,12 @@ def plot(path, rows=200_000, features=100, repeats=5):
         print(f"{impl:<10}{bs:>7}{sec * 1e3:>10.1f} ms")
 
 
-def check_plot_path(parser, path):
-    """Refuse a --plot path that cannot be written before minutes of runs
-    (the plot is written at the very end), as fastlr's commands check
-    theirs."""
-    try:
-        _check_writable(path, "--plot", replace=True)
-    except CLIError as exc:
-        parser.error(str(exc))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plot", metavar="PNG", help="write the epoch-time plot")
     args = parser.parse_args()
     if args.plot:
-        check_plot_path(parser, args.plot)
+        check_output_arg(parser, args.plot, "--plot")
         plot(args.plot)
     else:
         print(format_performance(performance_table()))

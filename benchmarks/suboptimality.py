@@ -20,7 +20,7 @@ import math
 
 from fastlr import bench_solvers as bs
 from fastlr._files import save_png
-from fastlr.cli import CLIError, _check_writable
+from fastlr.cli import check_output_arg
 
 COLORS = {"fastlr auto": "C3", "fastlr lbfgs": "C1", "fastlr sgd": "C5",
           "sklearn lbfgs": "C0", "sklearn newton-cholesky": "C2",
@@ -85,16 +85,6 @@ def plot(path, budget_seconds=120.0, scale=1.0):
             f"{v:>9.2f}" if not math.isnan(v) else f"{'-':>9}" for v in row[2:]))
 
 
-def check_plot_path(parser, path):
-    """Refuse a --plot path that cannot be written before minutes of runs
-    (the plot is written at the very end), as fastlr's commands check
-    theirs."""
-    try:
-        _check_writable(path, "--plot", replace=True)
-    except CLIError as exc:
-        parser.error(str(exc))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plot", metavar="PNG", required=True)
@@ -103,7 +93,7 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0,
                         help="fraction of the workloads' rows (and CSR columns)")
     args = parser.parse_args()
-    check_plot_path(parser, args.plot)
+    check_output_arg(parser, args.plot, "--plot")
     plot(args.plot, args.budget, args.scale)
 
 

@@ -901,6 +901,17 @@ def _demo(args):
 # output paths, threads and models
 
 
+def check_output_arg(parser, path, option):
+    """For scripts that write a file after minutes of work (the benchmarks'
+    plots): refuse (``parser.error``) an output ``path``, given as
+    ``option``, that cannot be written, before any work, as fastlr's own
+    commands check theirs (:func:`_check_writable`)."""
+    try:
+        _check_writable(path, option, replace=True)
+    except CLIError as exc:
+        parser.error(str(exc))
+
+
 def _check_writable(path, option, replace=False, inputs=()):
     """Fail before any work if ``path`` cannot be written.
 
