@@ -565,11 +565,11 @@ class Data:
                 total = self.m if row_fold is None else int(np.count_nonzero(rows))
             else:
                 total = float(sw[rows].sum())
-            # stats.finish, a column at a time (no temporaries)
+            # the rule of _stats.finish, a column at a time (no temporaries)
             stats.finish_columns(float(total), s, inv, shift[f], s1[f], s2[f],
                                  mean[f], scale[f])
         if moments:
-            # the mean exactly as finish (compiled: fused) computed it
+            # the mean exactly as finish_columns computed it
             m2 = np.empty(self.n)
             stats.spread_columns(float(total), s1[0], s2[0], m2)
             mom = _stats.moments(total, amax, shift[0], s1[0], s2[0],

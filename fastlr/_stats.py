@@ -10,8 +10,9 @@ kernels compute the sums for dense and CSR X, the NumPy reference computes
 them with NumPy (:func:`numpy_sums`), and Dask adds the sums of its blocks;
 all three turn them into means and scales by :func:`finish`. Plain NumPy:
 the reference runs this source as is, and the kernel side compiles the
-same source (:data:`fastlr._kernels.stats.finish`; the kernel cache tracks
-this file), so the rule cannot drift between them.
+same source (:func:`fastlr._kernels.stats.finish_columns`, strict: the
+same bits, a column at a time; the kernel cache tracks this file), so the
+rule cannot drift between them.
 
 Running statistics (``partial_fit``) keep :class:`Moments` per chunk and
 merge them (:func:`merge`) instead of making two passes over all rows; the

@@ -82,7 +82,7 @@ from ._driver import (
     keep_best,
     run_epochs,
 )
-from ._kernels.stats import finish
+from ._kernels.stats import finish_columns
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
@@ -796,10 +796,11 @@ def _column_moments(blocks, n, weighted):
     if total > 0.0:   # (0: refused by the caller, naming the weights)
         # the in-memory fit's check of the weights' total
         check_weight_total(np.array([total]), "sample_weight (times class_weight)")
-    colmean, colscale = finish(total, s, inv, shift, s1, s2)
+    colmean, colscale = np.empty(n), np.empty(n)
+    finish_columns(float(total), s, inv, shift, s1, s2, colmean, colscale)
     mom = None
     if total > 0:
-        # the mean exactly as finish (compiled: fused) computed it, as in memory
+        # the mean exactly as finish_columns computed it, as in memory
         mom = _stats.moments(total, amax, shift, s1, s2, mean=colmean.copy())
     return mom, colmean, colscale, total
 
