@@ -208,7 +208,10 @@ class ModelState:
         ``rule`` as :meth:`add_rows`'s.
         """
         n = self.n_features
-        plain = not (self.mean.any() or (self.scale != 1.0).any())
+        # (read only without running statistics: a partial_fit stream's
+        # calls pass over no column for it)
+        plain = self.moments is None and not (self.mean.any()
+                                              or (self.scale != 1.0).any())
         if not standardize:
             if not plain:
                 self.restandardize(np.zeros(n), np.ones(n))

@@ -94,9 +94,9 @@ def finish_columns(m, s, inv, shift, s1, s2, mean, scale):
     ``scale``, strict: the values of its NumPy run (the reference's), one
     pass, no temporary. The compiled array form (``jit(exact=True)`` of
     the same source, its products contracted into fused multiply-adds,
-    which Dask's statistics used too) made a dozen temporaries
-    of the full width, 27 ms of a 60 ms sparse ``partial_fit`` call on 1M
-    columns even in blocks of 2048, and rounded some means an ulp away
+    which Dask's statistics used too) made a dozen temporaries of the full
+    width, 27 ms of a 98 ms sparse ``partial_fit`` call (under cProfile) on
+    1M columns even in blocks of 2048, and rounded some means an ulp away
     from NumPy's."""
     for j in range(mean.shape[0]):
         mean[j], scale[j] = rule_finish(m, s[j], inv[j], shift[j], s1[j], s2[j])
