@@ -219,7 +219,9 @@ def check_run(n_threads, callback):
     that was not failed only after the first epoch, with Python's message
     and the caller's random generator already advanced)."""
     if n_threads is not None:
-        check_positive_int(n_threads, "n_threads")
+        if check_positive_int(n_threads, "n_threads", minimum=-2**63) < 1:
+            raise ValueError(f"n_threads must be >= 1, got {n_threads} (None: "
+                             "every thread fastlr may use)")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a callable(epoch, loss) or None, got "
                         f"{callback!r}")
@@ -284,7 +286,8 @@ def diverged(seen, finite, start_loss=None):
     return False
 
 
-def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True):
+def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True,
+                     weighted=False):
     began = (f"near log({n_classes}) = {math.log(n_classes):.3f}" if start is None
              else f"at {start:.6g}")
     # weights that overflowed can leave a finite loss behind (an overflowing
@@ -297,7 +300,11 @@ def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True)
             f"learning rate lr (now {lr:g}), standardize the features "
             "(standardize=True; on sparse X it scales them but cannot centre "
             "them: subtract a large offset from such a column yourself), or "
-            "fit with solver='lbfgs' (not partial_fit)")
+            "fit with solver='lbfgs' (not partial_fit)"
+            + ("; the row weights (sample_weight times class_weight) scale "
+               "each step as lr does: divide them by their mean, which leaves "
+               "the model the loss defines unchanged (the loss is their "
+               "weighted mean)" if weighted else ""))
 
 
 def _once(f):
@@ -341,7 +348,8 @@ class HeldCalls:
 
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
                n_iter_no_change, track, callback=None, first_epoch=0,
-               monitor=None, on_stall=None, n_classes=2, start_loss=None):
+               monitor=None, on_stall=None, n_classes=2, start_loss=None,
+               weighted=False):
     """Run up to ``epochs`` epochs; stop early on ``tol``; raise on divergence.
 
     Parameters
@@ -374,6 +382,9 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         epoch's loss exceeds DIVERGED_LOSS (see :func:`diverged`) or the
         run diverged (for the message).
 
+    weighted : bool
+        Whether rows carry weights (sample or class weights); only feeds the
+        error message, which then says that they scale each step.
     Returns
     -------
     losses : (epochs_run,) float64
@@ -394,7 +405,8 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
             # overflowing weights stopped it before that loss was needed
             raise DivergedError(diverged_message(
                 first_epoch + e + 1, seen, track, n_classes, lr,
-                start_loss() if start_loss is not None else None, finite))
+                start_loss() if start_loss is not None else None, finite,
+                weighted))
         if callback is not None:
             callback(first_epoch + e + 1, loss)
         if stopper.stop(loss if monitor is None else monitor()):

@@ -396,14 +396,15 @@ def precompile(progress=None, n_jobs=1):
     ----------
     progress : callable(name, seconds) or None
         Called after each input (``"float64 dense"``, ...) with its time.
-    n_jobs : int, default 1
+    n_jobs : int or None, default 1
         Processes compiling at once, one input at a time each; -1: as many
         as threads fastlr uses by default (``NUMBA_NUM_THREADS``, the
-        CPUs). With more than one, each input's calls run in a new process
-        (this fastlr, imported through ``PYTHONPATH``), and this process
-        then makes every call once more, loading the kernels they saved. It
-        is used only where the cache is writable: elsewhere what the
-        workers compiled could not reach this process.
+        CPUs); None: 1, as in scikit-learn. With more than one, each
+        input's calls run in a new process (this fastlr, imported through
+        ``PYTHONPATH``), and this process then makes every call once more,
+        loading the kernels they saved. It is used only where the cache is
+        writable: elsewhere what the workers compiled could not reach this
+        process.
 
     Returns
     -------
@@ -432,7 +433,7 @@ def precompile(progress=None, n_jobs=1):
 
     if jit_disabled():
         raise RuntimeError(jit_disabled())
-    jobs = check_positive_int(n_jobs, "n_jobs", minimum=-1)
+    jobs = 1 if n_jobs is None else check_positive_int(n_jobs, "n_jobs", minimum=-1)
     if jobs == 0:
         raise ValueError("n_jobs must be -1 or >= 1, got 0")
     if jobs == -1:

@@ -118,6 +118,7 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
+                      weighted=sw.shape[0] > 0,
                       n_classes=state.k if state.softmax else 2,
                       start_loss=start_loss)
 

@@ -376,7 +376,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
             run_one, state.finite, _Passes(), epochs=epochs, lr=lr, tol=tol,
             n_iter_no_change=n_iter_no_change, track=True, callback=progress,
             on_stall=rate.on_stall if learning_rate == "adaptive" else None,
-            n_classes=k, start_loss=start_loss)
+            n_classes=k, start_loss=start_loss, weighted=cw is not None)
     seconds = time.perf_counter() - t0
     if tol is not None and not converged and epochs > 0:
         warnings.warn(

@@ -92,6 +92,14 @@ def _int_type(minimum):
     return parse
 
 
+def _jobs_type(text):
+    # precompile's n_jobs: -1 (one per CPU) or a count, as scikit-learn's
+    value = _int_type(-1)(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be -1 or >= 1, got 0")
+    return value
+
+
 def _tol_type(text):
     if text.lower() == "none":
         return None
@@ -722,9 +730,9 @@ def _add_compile(sub, common):
         "could not be kept (the cache is off, or read-only and incomplete). "
         "The compiled code is specific to the CPU model (numba keys its cache "
         "by CPU name and features).")
-    p.add_argument("--jobs", "-j", type=_int_type(1), default=None, metavar="N",
-                   help="processes compiling at once, an input type each "
-                   "(default: one per CPU)")
+    p.add_argument("--jobs", "-j", type=_jobs_type, default=-1, metavar="N",
+                   help="processes compiling at once, an input type each; "
+                   "-1: one per CPU (default: -1)")
     p.set_defaults(func=_compile)
 
 
@@ -749,7 +757,7 @@ def _compile(args):
             _out(f"{name:<24} {seconds:6.1f} s")
 
     report = precompile(progress=progress,
-                        n_jobs=-1 if args.jobs is None else args.jobs)
+                        n_jobs=args.jobs)
     mode = {"rw": "read-write", "ro": "read-only", "off": "off",
             "none": "none"}[report.mode]
     _out(f"compiled {report.compiled} kernel signatures and loaded {report.loaded} "

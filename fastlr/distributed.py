@@ -848,6 +848,7 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
                       callback=callback, first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
                       n_classes=state.k if state.softmax else 2,
+                      weighted=blocks.weighted,
                       start_loss=start_loss)
 
 

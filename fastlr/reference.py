@@ -295,7 +295,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         raise ValueError("y contains a single class among the rows given by rows; "
                          "training needs at least two")
     sparse = is_sparse(X)
-    if sw.shape[0] == 0:
+    weighted = sw.shape[0] > 0
+    if not weighted:
         sw = np.ones(m)
     if standardize and not fit_intercept:
         standardize = "scale"   # no intercept: through the origin in raw space
@@ -401,7 +402,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
                 callback=callback if solver == "sgd" else held,
                 monitor=(lambda: heldout[-1]) if stop_on_heldout else None,
                 on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
-                n_classes=k if softmax else 2)
+                n_classes=k if softmax else 2, weighted=weighted)
         except DivergedError:
             if solver == "sgd":
                 raise

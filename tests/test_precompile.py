@@ -177,6 +177,24 @@ def test_bad_n_jobs_is_refused_before_any_work(n_jobs, error, monkeypatch):
         fastlr.precompile(n_jobs=n_jobs)
 
 
+def test_n_jobs_none_is_one_process_as_in_scikit_learn(monkeypatch):
+    """``n_jobs=None`` compiles in this process, as ``n_jobs=1`` does
+    (scikit-learn's None); the CLI's ``--jobs -1`` is precompile's -1."""
+    from fastlr import cli
+
+    ran = []
+    monkeypatch.setattr(_precompile, "_run_calls", lambda *a: ran.append(a))
+    monkeypatch.setattr(_precompile, "_functions", lambda: None)
+    monkeypatch.setattr(_precompile, "_in_workers", None)   # would fail if called
+    fastlr.precompile(n_jobs=None)
+    assert len(ran) == len(_precompile.DTYPES) * len(_precompile.INPUTS)
+    parser = cli.build_parser()
+    assert parser.parse_args(["compile", "--jobs", "-1"]).jobs == -1
+    assert parser.parse_args(["compile"]).jobs == -1
+    with pytest.raises(SystemExit):
+        parser.parse_args(["compile", "--jobs", "0"])
+
+
 def test_every_input_and_call_is_in_the_tables():
     """The tables cover the dtypes, storages and models the brief of
     ``fastlr compile`` names (one place to extend)."""

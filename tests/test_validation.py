@@ -494,6 +494,23 @@ def test_divergence_raises_with_advice(mod, breast_cancer, epoch_loss):
 
 
 @MODULES
+def test_divergence_under_heavy_weights_names_them(mod):
+    """Row weights of 1e6 scale SGD's steps as lr does (the loss is their
+    weighted mean, so the model it defines does not change): the error says
+    so, and an unweighted divergence does not mention weights."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 10))
+    y = (X[:, 0] + rng.standard_normal(2000) > 0).astype(np.int64)
+    with pytest.raises(fastlr.DivergedError, match="diverged") as info:
+        mod.train(X, y, batch_size=32, sample_weight=np.full(2000, 1e6), epochs=5,
+                  random_state=0)
+    assert "sample_weight" in str(info.value) and "mean" in str(info.value)
+    with pytest.raises(fastlr.DivergedError) as info:
+        mod.train(X * 1e6, y, lr=1e6, standardize=False, epochs=5, random_state=0)
+    assert "sample_weight" not in str(info.value)
+
+
+@MODULES
 def test_divergence_detected_without_tracked_loss(mod, breast_cancer):
     X, y = breast_cancer
     with pytest.raises(fastlr.DivergedError, match="diverged"):
@@ -727,8 +744,9 @@ def test_labels_of_one_refused_type_are_not_called_mixed(as_array):
     ({"callback": "print"}, TypeError, r"^callback must be a callable"),
     ({"callback": 3}, TypeError, r"^callback must be a callable"),
     ({"n_threads": 0}, ValueError, r"^n_threads must be >= 1"),
+    ({"n_threads": -1}, ValueError, r"^n_threads must be >= 1, got -1 \(None: every"),
     ({"n_threads": "four"}, TypeError, r"^n_threads must be an integer")],
-    ids=["callback-str", "callback-int", "n_threads-0", "n_threads-str"])
+    ids=["callback-str", "callback-int", "n_threads-0", "n_threads--1", "n_threads-str"])
 @pytest.mark.parametrize("how", [
     "train", "train_multinomial", "train_many", "reference.train",
     "reference.train_multinomial", "reference.train_many", "distributed.train"])
