@@ -461,7 +461,9 @@ class Data:
     # ------------------------------------------------------------ statistics
 
     def absmax(self, row_fold=None, folds=(0,), sw=None):
-        """``(amax, shift)``: each column's largest ``|x|``, and (F, n) the
+        """``(amax, shift)`` (F, n): each column's largest ``|x|`` over the
+        rows of each training set (:func:`fastlr._kernels.stats.absmax`),
+        and the
         values each training set's sums shift it by (see
         :func:`fastlr._stats.shift`; the sets and weights as
         :meth:`shifted_sums`)."""
@@ -469,24 +471,24 @@ class Data:
         return amax, _stats.shift(first, stored, np.array([[c] for _, c in picks]))
 
     def shift_parts(self, row_fold=None, folds=(0,), sw=None):
-        """``(amax, first, stored, picks)`` of :meth:`absmax`: the largest
-        ``|x|``; for each set, the values of the row its sums shift by
-        ((F, n)), the number of counted rows storing each column ((F, n);
-        None for dense X) and :func:`fastlr._stats.shift_row`'s ``(row,
+        """``(amax, first, stored, picks)`` of :meth:`absmax`: for each
+        set, the largest ``|x|`` of its rows ((F, n)), the values of the row
+        its sums shift by ((F, n)), the number of counted rows storing each
+        column ((F, n); None for dense X) and :func:`fastlr._stats.shift_row`'s ``(row,
         counted rows)``."""
         folds = np.asarray(folds, dtype=np.int64)
         picks = [_stats.shift_row(np.ones(self.m, dtype=bool) if row_fold is None
                                   else row_fold != fold, sw) for fold in folds]
-        amax = np.zeros(self.n)
+        amax = np.zeros((folds.shape[0], self.n))
+        sw_arg = np.empty(0) if sw is None else sw
+        fold_arg = _no_folds() if row_fold is None else row_fold
         if not self.sparse:
-            stats.absmax(self.X, amax)
+            stats.absmax(self.X, sw_arg, fold_arg, folds, amax)
             first = (self.X[[i for i, _ in picks]] if self.m
                      else np.zeros((folds.shape[0], self.n)))
             return amax, np.asarray(first, dtype=np.float64), None, picks
         stored = np.zeros((folds.shape[0], self.n), dtype=np.int64)
-        stats.csr_absmax(*self.args, np.empty(0) if sw is None else sw,
-                         _no_folds() if row_fold is None else row_fold, folds, amax,
-                         stored)
+        stats.csr_absmax(*self.args, sw_arg, fold_arg, folds, amax, stored)
         first = np.zeros((folds.shape[0], self.n))
         for f, (i, _) in enumerate(picks if self.m else ()):
             row = slice(self.X.indptr[i], self.X.indptr[i + 1])
@@ -518,15 +520,16 @@ class Data:
                            s2[b], pdiv[b]) for b in range(nb)])
 
     def shifted_sums(self, inv, shift, row_fold=None, folds=(0,), sw=None):
-        """``(s1, s2)`` (F, n): sums of ``x * inv - shift[f] * inv`` and its
-        square over each training set ``f``: the rows whose ``row_fold`` differs
+        """``(s1, s2)`` (F, n): sums of ``x * inv[f] - shift[f] * inv[f]``
+        and its square over each training set ``f`` (``inv`` and ``shift``
+        (n,) or (F, n)): the rows whose ``row_fold`` differs
         from ``folds[f]`` (all rows when ``row_fold`` is None), each row's
         terms times its weight ``sw[i]`` when ``sw`` is given."""
         folds = np.asarray(folds, dtype=np.int64)
         row_fold = _no_folds() if row_fold is None else row_fold
         sw = np.empty(0) if sw is None else sw
-        shift = np.ascontiguousarray(np.broadcast_to(shift, (folds.shape[0], self.n)),
-                                     dtype=np.float64)
+        shift, inv = (np.ascontiguousarray(np.broadcast_to(a, (folds.shape[0], self.n)),
+                                           dtype=np.float64) for a in (shift, inv))
         s1 = np.zeros((folds.shape[0], self.n))
         s2 = np.zeros((folds.shape[0], self.n))
         sums = stats.csr_shifted_sums if self.sparse else stats.shifted_sums
@@ -537,9 +540,10 @@ class Data:
         """Column means and standard deviations (ddof=0, implicit zeros
         included), constant columns scale 1 (:func:`fastlr._stats.finish`):
         (F, n) arrays, one row per training set of :meth:`shifted_sums`.
-        Every set is divided by X's largest ``|x|`` and shifted by a row it
-        counts (the rule's safeguards, :mod:`fastlr._stats`), so a set's
-        statistics do not depend on the other sets. With sample weights
+        Every set is divided by the largest ``|x|`` of its rows and shifted
+        by a row it counts (the rule's safeguards, :mod:`fastlr._stats`), so
+        a set's statistics do not depend on the other sets' rows, nor on
+        rows of weight 0. With sample weights
         ``sw`` (m,), the weighted ones: each row counts as often as its
         weight, so a row of weight 0 counts for nothing (the statistics of X
         with rows repeated by integer weights).
@@ -566,13 +570,13 @@ class Data:
             else:
                 total = float(sw[rows].sum())
             # the rule of _stats.finish, a column at a time (no temporaries)
-            stats.finish_columns(float(total), s, inv, shift[f], s1[f], s2[f],
+            stats.finish_columns(float(total), s[f], inv[f], shift[f], s1[f], s2[f],
                                  mean[f], scale[f])
         if moments:
             # the mean exactly as finish_columns computed it
             m2 = np.empty(self.n)
             stats.spread_columns(float(total), s1[0], s2[0], m2)
-            mom = _stats.moments(total, amax, shift[0], s1[0], s2[0],
+            mom = _stats.moments(total, amax[0], shift[0], s1[0], s2[0],
                                  mean=mean[0].copy(), m2=m2)
             return mean, scale, mom
         return mean, scale

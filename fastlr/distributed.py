@@ -268,7 +268,7 @@ def _block_absmax(block):
     block's training rows, weighted)."""
     w = _train_weights(block)
     amax, first, stored, [(i, counted)] = Data(block[0]).shift_parts(sw=w)
-    return (amax, (w[i] if w.shape[0] else -np.inf, first[0]),
+    return (amax[0], (w[i] if w.shape[0] else -np.inf, first[0]),
             None if stored is None else stored[0], counted)
 
 

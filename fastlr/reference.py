@@ -147,10 +147,10 @@ def column_stats(X, rows=None, sample_weight=None):
     shifted, scaled column; see :mod:`fastlr._stats`), finished by the same
     rule. For a scipy.sparse X, over all rows (implicit zeros included)
     without densifying. With ``rows`` (a boolean mask), the statistics of
-    those rows, divided by all of X's largest values (as :func:`fastlr.train`
-    with ``rows``). The sums are shifted by a row they count
-    (:func:`fastlr._stats.shift_row`; on sparse X only in the columns that
-    every counted row stores).
+    those rows, divided by their largest values (as :func:`fastlr.train`
+    with ``rows``; rows of weight 0 do not count either). The sums are
+    shifted by a row they count (:func:`fastlr._stats.shift_row`; on sparse
+    X only in the columns that every counted row stores).
     With ``sample_weight`` (validated, (m,) float64), the weighted
     statistics: each row counts as often as its weight.
     """
@@ -158,14 +158,15 @@ def column_stats(X, rows=None, sample_weight=None):
     sw = None if sample_weight is None or len(sample_weight) == 0 else sample_weight
     keep = np.ones(m, dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
     first, counted = _stats.shift_row(keep, sw)
+    counts = np.flatnonzero(keep if sw is None else keep & (sw > 0))
     if is_sparse(X):
-        X64 = X.astype(np.float64).tocsr()
+        X64 = X.astype(np.float64).tocsr()[counts]
         amax = np.asarray(abs(X64).max(axis=0).todense()).reshape(-1)
-        counts = keep if sw is None else keep & (sw > 0)
-        stored = np.diff(X64[np.flatnonzero(counts)].tocsc().indptr)
-        shift = _stats.shift(X64[[first]].toarray().reshape(-1), stored, counted)
+        stored = np.diff(X64.tocsc().indptr)
+        shift = _stats.shift(X[[first]].astype(np.float64).toarray().reshape(-1),
+                             stored, counted)
     else:
-        amax = np.abs(X.astype(np.float64)).max(axis=0)
+        amax = np.abs(X[counts].astype(np.float64)).max(axis=0, initial=0.0)
         shift = _stats.shift(X[first])
     s, inv = _stats.scaling(amax)
     if rows is not None:

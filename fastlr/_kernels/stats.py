@@ -185,25 +185,37 @@ def finite_1d(a):
 
 
 @jit()
-def absmax(X, amax):
-    """``amax[j] = max(amax[j], max_i |X[i, j]|)`` (start from zeros; X
-    finite), four columns at a time (see :func:`moment_sums`)."""
+def absmax(X, sw, row_fold, folds, amax):
+    """``amax[f, j] = max(amax[f, j], |X[i, j]|)`` over the rows ``i`` of
+    training set ``f`` (as :func:`shifted_sums`; of positive weight ``sw``
+    when given): each set is divided by its own rows' largest values, so a
+    row of weight 0 or held out (a masked sentinel of 1e300) cannot scale
+    the others into underflow, and a fold's statistics are those of its
+    rows alone. Start from zeros; X finite; four columns at a time (see
+    :func:`moment_sums`)."""
     m, n = X.shape
+    masked = row_fold.shape[0] > 0
+    weighted = sw.shape[0] > 0
     n4 = n - n % 4
     flat = X.reshape(m * n)
     lead = STATS_PREFETCH_BYTES // X.itemsize
     for i in range(m):
         prefetch_ahead(flat, i, n, lead, m * n - 1)
-        for j in range(0, n4, 4):
-            vstore(amax, j, vmax(vload(amax, j), vabs(vload(X, (i, j)))))
-        for j in range(n4, n):
-            amax[j] = max(amax[j], abs(np.float64(X[i, j])))
+        if weighted and not sw[i] > 0.0:
+            continue
+        for f in range(amax.shape[0]):
+            if masked and row_fold[i] == folds[f]:
+                continue
+            for j in range(0, n4, 4):
+                vstore(amax, (f, j), vmax(vload(amax, (f, j)), vabs(vload(X, (i, j)))))
+            for j in range(n4, n):
+                amax[f, j] = max(amax[f, j], abs(np.float64(X[i, j])))
 
 
 @jit()
 def shifted_sums(X, sw, row_fold, folds, inv, shift, s1, s2):
     """``s1[f, j] += sum_i sw[i] d``, ``s2[f, j] += sum_i sw[i] d**2`` with
-    ``d = (X[i, j] - shift[f, j]) * inv[j]``, computed in halves
+    ``d = (X[i, j] - shift[f, j]) * inv[f, j]``, computed in halves
     (:func:`fastlr._stats.halves`: no overflow, exact zeros), over the rows
     ``i`` whose ``row_fold[i]`` differs from ``folds[f]`` (all rows, into
     ``f = 0``, when ``row_fold`` is empty): each training set's sums, in row
@@ -229,12 +241,13 @@ def shifted_sums(X, sw, row_fold, folds, inv, shift, s1, s2):
             # four columns at a time, as the validation pass (its lanes
             # round as this scalar tail does)
             for j in range(0, n4, 4):
-                d = vmul(vfma(h, vload(X, (i, j)), vload(nhalf, (f, j))), vload(inv2, j))
+                d = vmul(vfma(h, vload(X, (i, j)), vload(nhalf, (f, j))),
+                         vload(inv2, (f, j)))
                 wd = vmul(w4, d)
                 vstore(s1, (f, j), vadd(vload(s1, (f, j)), wd))
                 vstore(s2, (f, j), vfma(wd, d, vload(s2, (f, j))))
             for j in range(n4, n):
-                d = (0.5 * np.float64(X[i, j]) - half[f, j]) * inv2[j]
+                d = (0.5 * np.float64(X[i, j]) - half[f, j]) * inv2[f, j]
                 wd = wi * d
                 s1[f, j] += wd
                 s2[f, j] += wd * d
@@ -430,15 +443,15 @@ def csr_absmax(data, indices, indptr, sw, row_fold, folds, amax, stored):
     masked = row_fold.shape[0] > 0
     weighted = sw.shape[0] > 0
     for i in range(indptr.shape[0] - 1):
-        for k in range(indptr[i], indptr[i + 1]):
-            amax[indices[k]] = max(amax[indices[k]], abs(np.float64(data[k])))
         if weighted and not sw[i] > 0.0:
             continue
         for f in range(stored.shape[0]):
             if masked and row_fold[i] == folds[f]:
                 continue
             for k in range(indptr[i], indptr[i + 1]):
-                stored[f, indices[k]] += 1
+                j = indices[k]
+                amax[f, j] = max(amax[f, j], abs(np.float64(data[k])))
+                stored[f, j] += 1
 
 
 @jit()
@@ -460,7 +473,7 @@ def csr_shifted_sums(data, indices, indptr, sw, row_fold, folds, inv, shift, s1,
                 continue
             for k in range(indptr[i], indptr[i + 1]):
                 j = indices[k]
-                half, inv2 = halves(inv[j], shift[f, j])
+                half, inv2 = halves(inv[f, j], shift[f, j])
                 d = (0.5 * np.float64(data[k]) - half) * inv2
                 wd = wi * d
                 s1[f, j] += wd
