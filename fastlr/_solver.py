@@ -363,13 +363,38 @@ def worse_than_zero(loss_mean, W, penalty, alpha, l1_ratio):
 ZERO_TIE = 1e-12
 
 
+def _release_blas():
+    """Let any Python thread set OpenBLAS's limit next. threadpoolctl 3.8
+    lets only the thread that first set it change it (a pthreads OpenBLAS
+    has one process-wide pool) and ignores the others silently: the fit
+    that restores the limit is often not the one that set it (the last of
+    overlapping fits out), and with the setter still alive (a pool's
+    thread) the restore did nothing, BLAS stayed on one thread and every
+    later fit saved 1 as the limit to restore."""
+    import threadpoolctl
+
+    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
+                    "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
+def _one_blas_thread():
+    _release_blas()
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def _restore_blas(limiter):
+    _release_blas()
+    limiter.restore_original_limits()
+    _release_blas()
+
+
 #: BLAS on one thread while any fit is inside (see :func:`finish`): the
 #: limit is process-wide, so the first fit in sets it and the last out
 #: restores it (two fits in two Python threads each restoring what the
 #: other had set left BLAS on one thread for the rest of the process).
-_ONE_BLAS_THREAD = Held(
-    lambda: _blas_controller().limit(limits=1, user_api="blas"),
-    lambda limiter: limiter.restore_original_limits())
+_ONE_BLAS_THREAD = Held(_one_blas_thread, _restore_blas)
 
 
 @functools.cache

@@ -916,14 +916,26 @@ def test_overlapping_fits_restore_the_blas_threads():
     def fit(callback):
         fastlr.train(X, y, solver="lbfgs", epochs=20, tol=1e-12, callback=callback)
 
-    first = threading.Thread(target=fit, args=(hold(a_in, b_in),))
+    first_out, second_out = threading.Event(), threading.Event()
+
+    def fit_and_stay(callback):
+        fit(callback)
+        first_out.set()
+        second_out.wait(30)   # alive when the second fit restores (a pool's thread)
+
+    first = threading.Thread(target=fit_and_stay, args=(hold(a_in, b_in),))
     second = threading.Thread(target=fit, args=(hold(b_in, a_done),))
     first.start()
     a_in.wait(30)
     second.start()
-    first.join()      # out first, while the second waits in its solver
+    first_out.wait(30)   # out first, while the second waits in its solver
     a_done.set()
     second.join()
+    # (threadpoolctl 3.8 let only the first fit's thread, still alive, set
+    # OpenBLAS's limit: the second's restore did nothing)
+    assert blas() == before
+    second_out.set()
+    first.join()
     assert blas() == before
 
 
