@@ -1157,12 +1157,11 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     if first:
         est.classes_ = classes
     if not resumed:
-        est.loss_curve_ = np.empty(0)
         est.n_features_in_ = blocks.n
         _check_names(est, header, reset=True)
     est._set_state(state, blocks.dtype)
     est.n_iter_ = n_iter + 1
-    est.loss_curve_ = np.concatenate([est.loss_curve_, losses])
+    est._extend_loss_curve(losses, resumed)
     return est
 
 

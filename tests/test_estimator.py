@@ -309,6 +309,30 @@ def test_partial_fit(blobs):
         clf.partial_fit(X[:4], np.array([0, 1, 2, 1]))
 
 
+def test_partial_fit_extends_the_loss_curve_without_rebuilding_it(blobs):
+    """A stream's ``loss_curve_`` grows in a buffer that doubles: over 200
+    calls at most 6 buffers (each call copied the whole curve, so a stream
+    of 10^7 calls took 10x as long a call as one of 10^3), with the values
+    of one curve rebuilt each call, curves read earlier unchanged, and a
+    curve set by hand continued from."""
+    X, y = blobs
+    clf = LogisticRegression(random_state=0)
+    bases, curves, losses = set(), [], []
+    for i in range(200):
+        rows = slice(4 * (i % 10), 4 * (i % 10) + 40)
+        clf.partial_fit(X[rows], y[rows], classes=[0, 1])
+        curves.append((clf.loss_curve_, clf.loss_curve_.copy()))
+        losses.append(clf.loss_curve_[-1])
+        bases.add(id(clf.loss_curve_.base))
+    assert len(bases) <= 6
+    np.testing.assert_array_equal(clf.loss_curve_, losses)
+    for seen, then in curves:
+        np.testing.assert_array_equal(seen, then)
+    clf.loss_curve_ = np.array([9.0])
+    clf.partial_fit(X[:40], y[:40])
+    assert clf.loss_curve_.shape == (2,) and clf.loss_curve_[0] == 9.0
+
+
 @pytest.mark.parametrize("param, value, exc", [
     ("max_iter", -1, ValueError), ("max_iter", "10", TypeError),
     ("verbose", "yes", TypeError), ("verbose", -1, ValueError),
