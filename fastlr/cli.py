@@ -39,6 +39,7 @@ from io import TextIOWrapper
 import numpy as np
 
 from . import __version__
+from ._driver import LEARNING_RATES, PENALTIES
 from ._files import file_kind, link_target, save_png, write_atomic
 from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
@@ -272,7 +273,7 @@ TRAIN_PARAMS = (
     Param("penalty", ("--penalty",),
           "regularization of the (standardized) weights, not the intercept; "
           "l1 sets irrelevant weights to exactly 0", "l2",
-          dict(choices=["l2", "l1", "elasticnet", "none"]),
+          dict(choices=["none" if p is None else p for p in PENALTIES]),
           to_param=lambda v: None if v == "none" else v,
           example=(["--penalty", "elasticnet"], "elasticnet")),
     Param("alpha", ("--alpha",),
@@ -289,7 +290,7 @@ TRAIN_PARAMS = (
           "invscaling: lr / t**power_t, t counting steps; adaptive: divided "
           "by 5 when the loss stalls; adagrad: a step per weight from its "
           "past gradients (use --lr 0.1-1)", "constant",
-          dict(choices=["constant", "invscaling", "adaptive", "adagrad"]),
+          dict(choices=list(LEARNING_RATES)),
           example=(["--learning-rate", "invscaling"], "invscaling")),
     Param("power_t", ("--power-t",),
           "exponent of --learning-rate invscaling, >= 0", 0.5,

@@ -177,6 +177,12 @@ def column_stats(X, rows=None, sample_weight=None):
     return _stats.finish(total, s, inv, shift, s1, s2)
 
 
+#: AdaGrad's denominator guard: the kernels' ``ADAGRAD_EPS``
+#: (:mod:`fastlr._kernels.update`), written again here because the twin
+#: imports no kernel module; a test checks that the two are equal.
+ADAGRAD_EPS = 1e-8
+
+
 class _Update:
     """The kernels' update rule (:func:`fastlr._kernels.update.step`) in
     NumPy, for weights of any shape: ``(n,)`` with a float intercept
@@ -192,8 +198,7 @@ class _Update:
         self.learning_rate, self.power_t = learning_rate, power_t
         self.average_start = average_start
         self.fit_intercept = fit_intercept
-        self.l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
-        self.l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
+        self.l2, self.l1 = penalty_strengths(penalty, alpha, l1_ratio)
         self.rate = AdaptiveRate(lr)
         self.t = 0                        # steps taken
         self.gsq = np.zeros(w_shape)      # AdaGrad: sums of squared gradients ...
@@ -212,10 +217,10 @@ class _Update:
         eta0 = self.rate.lr
         if self.learning_rate == "adagrad":
             self.gsq = self.gsq + grad * grad
-            eta = eta0 / (1e-8 + np.sqrt(self.gsq))
+            eta = eta0 / (ADAGRAD_EPS + np.sqrt(self.gsq))
             if self.fit_intercept:
                 self.gsq_b = self.gsq_b + grad_b * grad_b
-                eta_b = eta0 / (1e-8 + np.sqrt(self.gsq_b))
+                eta_b = eta0 / (ADAGRAD_EPS + np.sqrt(self.gsq_b))
         else:
             eta = eta0
             if self.learning_rate == "invscaling":

@@ -541,3 +541,28 @@ def test_options_add_no_specializations():
     counts = json.loads(proc.stdout.strip().splitlines()[-1])
     assert 1 <= counts["sgd_epoch"] <= 2
     assert counts["_step"] <= 1  # 0 when the kernels came from numba's cache
+
+
+def test_every_schedule_and_penalty_is_wired_and_verified():
+    """One table of names (``fastlr._driver``): each learning rate has its
+    kernel code, each name is a CLI choice, and each has an update-rule case
+    in ``fastlr.verify`` (which the kernel-vs-twin tests and asv run), so a
+    new schedule or penalty cannot run untested or fall back silently."""
+    from fastlr import _driver, _sgd, cli
+
+    assert set(_sgd.SCHEDULE_CODES) == set(_driver.LEARNING_RATES)
+    parser = cli.build_parser()
+    train = next(a for a in parser._subparsers._group_actions[0].choices["train"]._actions
+                 if "--learning-rate" in a.option_strings)
+    assert list(train.choices) == list(_driver.LEARNING_RATES)
+    pen = next(a for a in parser._subparsers._group_actions[0].choices["train"]._actions
+               if "--penalty" in a.option_strings)
+    assert list(pen.choices) == ["none" if p is None else p for p in _driver.PENALTIES]
+    cases = [verify.OPTIONS[name] for name in verify.UPDATE_RULES]
+    for rate in _driver.LEARNING_RATES:
+        assert any(c.get("learning_rate", "constant") == rate for c in cases), rate
+    for penalty in _driver.PENALTIES:
+        assert any(c.get("penalty") == penalty for c in cases), penalty
+    from fastlr._kernels import update
+
+    assert reference.ADAGRAD_EPS == update.ADAGRAD_EPS   # the twin's own copy

@@ -96,10 +96,11 @@ from .update import (
     ADAGRAD_EPS,
     LOSS_SOFTMAX,
     LR_ADAGRAD,
-    LR_INVSCALING,
     MIN_SCALE,
     catch_up,
     lazy_supported,
+    rate,
+    scalar_rate,
     step,
     truncate,
 )
@@ -124,7 +125,7 @@ def is_lean(opt, hyper):
     with an L2 (or no) penalty, a constant or inverse-scaling rate and no
     averaging (see "the lean path" below)."""
     return (opt.loss != LOSS_SOFTMAX and hyper.shape[0] == 1 and hyper[0, 1] == 0.0
-            and opt.schedule != LR_ADAGRAD and opt.average_start == 0)
+            and scalar_rate(opt) and opt.average_start == 0)
 
 
 @jit()
@@ -469,9 +470,7 @@ def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
     steps[0, 0] += 1
     t = steps[0, 0]
     inv_b = 1.0 / cnt
-    eta = hyper[0, 2]
-    if opt.schedule == LR_INVSCALING:
-        eta = eta / np.float64(t) ** opt.power_t
+    eta = rate(opt, hyper[0, 2], t)
     if hyper[0, 0] > 0.0:
         rho = max(0.0, 1.0 - eta * hyper[0, 0])
         if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
@@ -741,7 +740,7 @@ def is_lean_softmax(opt, hyper, k):
     model of 2 to ``NARROW`` classes under the options :func:`is_lean`
     accepts for a binary model."""
     return (opt.loss == LOSS_SOFTMAX and hyper.shape[0] == 1 and hyper[0, 1] == 0.0
-            and opt.schedule != LR_ADAGRAD and opt.average_start == 0
+            and scalar_rate(opt) and opt.average_start == 0
             and 2 <= k <= NARROW)
 
 
@@ -1277,9 +1276,7 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                         gsq[mm, c, n] += gb * gb
                         B[mm, c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, n])) * gb
             else:
-                eta = lr
-                if opt.schedule == LR_INVSCALING:
-                    eta = lr / np.float64(t) ** opt.power_t
+                eta = rate(opt, lr, t)
                 if hyper[mm, 0] > 0.0:
                     # the shrink factor, floored at 0 (see update.step)
                     rho = max(0.0, 1.0 - eta * hyper[mm, 0])

@@ -32,16 +32,17 @@ Options
 -------
 The options shared by a training run travel as one :class:`Options` record
 (a named tuple of scalars: numba passes it without reference counting).
-Adding a penalty or a schedule means: a code here (or a case of
-:func:`penalties`), its arithmetic in :func:`step` (and, where the CSR epoch
-can defer it, in :func:`lazy_supported` and :func:`catch_up`), the NumPy
-twin in ``fastlr.reference``, and the accepted names in ``fastlr._driver``.
+Adding a schedule or a penalty: README's Development section lists the
+places (a schedule's step size is :func:`rate`, the one place every epoch
+takes it from; a penalty is its split into L2 and L1 strengths,
+:func:`fastlr._solver.penalty_strengths`).
 """
 
 from typing import NamedTuple
 
 import numpy as np
 
+from .._solver import penalty_strengths
 from .jit import jit
 
 LOSS_LOGISTIC = 0   # binary: sigmoid and log-loss, k = 1, labels 0/1
@@ -85,8 +86,7 @@ def options(loss, schedule, power_t, average_start, fit_intercept=True,
 def hyperparameters(penalty, alpha, l1_ratio, lr):
     """``(l2, l1, lr)`` of one model: the strengths of the L2 and L1 parts of
     its penalty and its base learning rate (a row of ``hyper``)."""
-    l2 = {"l2": alpha, "elasticnet": alpha * (1.0 - l1_ratio)}.get(penalty, 0.0)
-    l1 = {"l1": alpha, "elasticnet": alpha * l1_ratio}.get(penalty, 0.0)
+    l2, l1 = penalty_strengths(penalty, alpha, l1_ratio)
     return float(l2), float(l1), float(lr)
 
 
@@ -103,7 +103,7 @@ def lazy_supported(opt, hyper):
         l1 = hyper[mm, 1]
         if l1 > 0.0 and l2 > 0.0:
             return False
-        if opt.schedule == LR_ADAGRAD and l2 > 0.0:
+        if not scalar_rate(opt) and not (opt.schedule == LR_ADAGRAD and l2 == 0.0):
             return False
         if opt.average_start > 0 and l1 > 0.0:
             return False
@@ -187,6 +187,31 @@ def truncate(z, u, q):
 # ``reassoc`` LLVM may regroup ``q + (w - z)`` or ``z - (u + q)`` of the L1
 # truncation; threaded and serial epochs stay bit-identical because each
 # storage's serial and threaded paths run one compiled epoch.
+@jit(inline=True)
+def scalar_rate(opt):
+    """Whether :func:`rate` gives this schedule's step size (one number a
+    step): the lean epochs and the CSR epoch's lazy step take only these;
+    any other schedule (AdaGrad's size per weight, or one added without
+    listing it here) runs :func:`step`'s own branch, eagerly."""
+    return opt.schedule == LR_CONSTANT or opt.schedule == LR_INVSCALING
+
+
+@jit(exact=True, inline=True)
+def rate(opt, lr, t):
+    """The step size of the ``t``-th step (counted from 1) for every
+    schedule whose size is one number a step: ``lr`` (constant, and
+    "adaptive", whose driver lowers ``lr`` between epochs) or ``lr /
+    t**power_t`` (inverse scaling). The one place such a schedule is
+    written: :func:`step`, the CSR epoch's lazy step and the lean epochs'
+    step (:func:`fastlr._kernels.sparse.lean_scalars`) all take it from
+    here. AdaGrad's size is per weight: :func:`step`'s own branch, and
+    :func:`lazy_supported` and the lean epochs' selectors keep it out of
+    the lazy and lean paths."""
+    if opt.schedule == LR_INVSCALING:
+        return lr / np.float64(t) ** opt.power_t
+    return lr
+
+
 @jit(exact=True, inline=True)
 def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
     """One SGD update of one model from a batch's gradient sums, in place.
@@ -236,9 +261,7 @@ def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
                 gsq[c, n] += gb * gb
                 B[c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[c, n])) * gb
         else:
-            eta = lr
-            if opt.schedule == LR_INVSCALING:
-                eta = lr / np.float64(t) ** opt.power_t
+            eta = rate(opt, lr, t)
             if l2 > 0.0 and eta * l2 < 1.0:
                 for j in range(n):
                     W[c, j] -= eta * (G[c, j] / scale[j] * inv_b + l2 * W[c, j])
