@@ -872,6 +872,10 @@ def _build_model(path, header, arrays):
         # (2**63 - 1 loaded, and the next step wrapped it negative)
         raise ModelFileError(path, "array 'steps' (step counts) holds more steps "
                              "than any training takes (at most 2**53)")
+    if "steps" in arrays and arrays["steps"][1] > arrays["steps"][0]:
+        # (averaging counts the steps from its start: never more than all)
+        raise ModelFileError(path, "array 'steps' (step counts) holds more "
+                             "averaged iterates than steps taken")
     _check_stats(path, arrays)
 
     # the arrays were read into buffers of their own: no copies needed

@@ -619,6 +619,19 @@ def test_a_step_count_beyond_any_training_is_rejected(tmp_path, data):
         fastlr.load(edited)
 
 
+def test_more_averaged_iterates_than_steps_is_rejected(tmp_path, data):
+    """Averaging counts the steps from its start (``steps[1] <=
+    steps[0]``): a file with more averaged iterates than steps is an edit,
+    refused by name (it loaded silently)."""
+    X, y = data
+    path = tmp_path / "m.npz"
+    fastlr.save(fitted(X, y, average=True), path)
+    edited = rewrite(path, tmp_path / "edited.npz", None,
+                     lambda a: a.__setitem__("steps", a["steps"] * [1, 2]))
+    with pytest.raises(ModelFileError, match="'steps' .* more averaged iterates"):
+        fastlr.load(edited)
+
+
 def test_pickled_payload_is_never_executed(tmp_path, model_file):
     sentinel = tmp_path / "pwned"
     _Boom.path = str(sentinel)
