@@ -284,6 +284,46 @@ def test_l1_on_nearly_collinear_columns_reaches_the_optimum(mod):
     assert (w == 0.0).sum() == 2
 
 
+def nearly_collinear_badly_scaled(seed=4):
+    """The data of a probe's random problem (its seed 4): 1,073 x 21, the
+    last column the first plus noise of 1e-6, columns scaled by 10^-3 to
+    10^3, alpha 4.4e-4; condition 338 of the Hessian at the optimum in
+    standardized space (its smallest eigenvalue is alpha)."""
+    rng = np.random.default_rng(100 + seed)
+    m, n = int(rng.integers(60, 1500)), int(rng.integers(2, 25))
+    rng.choice([2, 2, 3, 5]), rng.choice([0.5, 2.0, 6.0])
+    alpha = float(10 ** rng.uniform(-4, -1))
+    data = np.random.default_rng(seed)
+    X = data.normal(size=(m, n))
+    w = data.normal(size=(1, n)) * 6.0
+    y = ((X - X.mean(0)) / X.std(0) @ w.T + data.normal(size=(m, 1)))[:, 0] > 0
+    rng.random()
+    X[:, -1] = X[:, 0] + 1e-6 * rng.normal(size=m)
+    X *= 10 ** rng.uniform(-3, 3, size=n)
+    return X, y.astype(np.int64), alpha
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_a_tiny_tol_converges_past_the_rounding_of_the_objective(mod):
+    """Once the objective's changes drown in its rounding (relative
+    suboptimality 1e-15 here), the line search accepts a step on the
+    directional derivative, accurate to the gradient's 2e-17: the run
+    stopped 27 iterations in at a gradient of 3e-10, 4e-7 (relative) from
+    the optimum, because it accepted only a step shrinking the gradient's
+    norm, which the quasi-Newton step along the flat direction of the
+    collinear pair did not, and then 5e-17 steps for 10 iterations. tol
+    1e-20 promises ``sqrt(2 tol F / alpha)`` = 3.3e-9 (F 0.24, the
+    smallest curvature alpha); 1e-8 leaves room for scikit-learn's own
+    error, about 1e-13."""
+    X, y, alpha = nearly_collinear_badly_scaled()
+    res = mod.train(X, y, solver="lbfgs", penalty="l2", alpha=alpha, tol=EXACT,
+                    epochs=5000)
+    sw = np.ones(len(y))
+    W, b = sklearn_optimum(X, y, sw, 1.0 / (alpha * len(y)), True)
+    scale = as_data(X).standardization(True, sw=sw)[1][0]
+    assert np.abs((res.w - W[0]) * scale).max() < 1e-8
+
+
 def test_softmax_l1_on_coupled_columns_is_not_reported_converged_short_of_it():
     """Five classes, duplicated and correlated columns, no intercept,
     balanced class weights: the run crept, stalled, and reported
