@@ -106,7 +106,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         only if nothing decreases any more in floating point), without a
         ``ConvergenceWarning``. For coefficients converged to many digits use a tiny
         ``tol`` (1e-20 is fine: the predicted decrease is computed from the
-        gradient, accurate far below the objective's own rounding).
+        gradient, accurate far below the objective's own rounding; it stops
+        about ``sqrt(tol / curvature)`` from the optimum, and None at the
+        gradient's rounding).
     n_iter_no_change : int, default 5
     penalty : {"l2", "l1", "elasticnet", None}, default "l2"
         Regularization on the (standardized) weights, not the intercept. The

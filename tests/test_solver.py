@@ -285,18 +285,20 @@ def test_l1_on_nearly_collinear_columns_reaches_the_optimum(mod):
 
 
 def nearly_collinear_badly_scaled(seed=4):
-    """The data of a probe's random problem (its seed 4): 1,073 x 21, the
-    last column the first plus noise of 1e-6, columns scaled by 10^-3 to
-    10^3, alpha 4.4e-4; condition 338 of the Hessian at the optimum in
-    standardized space (its smallest eigenvalue is alpha)."""
+    """The data of a probe's random problems: seed 4, binary, 1,073 x 21;
+    seed 41, five classes, 622 x 18. The last column is the first plus
+    noise of 1e-6, columns scaled by 10^-3 to 10^3; alpha 4.4e-4 and 1e-4
+    (seed 4: condition 338 of the Hessian at the optimum in standardized
+    space, its smallest eigenvalue alpha)."""
     rng = np.random.default_rng(100 + seed)
     m, n = int(rng.integers(60, 1500)), int(rng.integers(2, 25))
-    rng.choice([2, 2, 3, 5]), rng.choice([0.5, 2.0, 6.0])
+    k, sep = int(rng.choice([2, 2, 3, 5])), float(rng.choice([0.5, 2.0, 6.0]))
     alpha = float(10 ** rng.uniform(-4, -1))
     data = np.random.default_rng(seed)
     X = data.normal(size=(m, n))
-    w = data.normal(size=(1, n)) * 6.0
-    y = ((X - X.mean(0)) / X.std(0) @ w.T + data.normal(size=(m, 1)))[:, 0] > 0
+    w = data.normal(size=(k if k > 2 else 1, n)) * sep
+    Z = (X - X.mean(0)) / X.std(0) @ w.T + data.normal(size=(m, w.shape[0]))
+    y = Z[:, 0] > 0 if k == 2 else Z.argmax(axis=1)
     rng.random()
     X[:, -1] = X[:, 0] + 1e-6 * rng.normal(size=m)
     X *= 10 ** rng.uniform(-3, 3, size=n)
@@ -322,6 +324,24 @@ def test_a_tiny_tol_converges_past_the_rounding_of_the_objective(mod):
     W, b = sklearn_optimum(X, y, sw, 1.0 / (alpha * len(y)), True)
     scale = as_data(X).standardization(True, sw=sw)[1][0]
     assert np.abs((res.w - W[0]) * scale).max() < 1e-8
+
+
+def test_a_slow_run_below_the_objective_s_rounding_is_not_a_stall():
+    """Five classes, two columns collinear to 1e-6: below F's rounding
+    L-BFGS took up to 20 iterations to halve the gradient, and the stall
+    rule (halve within 10) stopped the run at a gradient of 2e-10, 1e7
+    times its rounding, 5e-8 (relative, standardized space) from
+    scikit-learn's optimum. Now it reaches 2e-14; 1e-11 leaves room for
+    the gradient's rounding, about 2e-17, over curvatures down to alpha
+    1e-4."""
+    X, y, alpha = nearly_collinear_badly_scaled(41)
+    sw = np.ones(len(y))
+    est = LogisticRegression(solver="lbfgs", penalty="l2", alpha=alpha, tol=None,
+                             max_iter=5000).fit(X, y)
+    W, _ = sklearn_optimum(X, y, sw, 1.0 / (alpha * len(y)), True)
+    scale = as_data(X).standardization(True, sw=sw)[1][0]
+    Ws = W * scale
+    assert np.abs(est.coef_ * scale - Ws).max() < 1e-11 * np.abs(Ws).max()
 
 
 def test_softmax_l1_on_coupled_columns_is_not_reported_converged_short_of_it():
