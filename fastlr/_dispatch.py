@@ -16,6 +16,7 @@ import numpy as np
 from . import _stats
 from ._kernels import dense, predict, sparse, stats, team
 from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX, can_fold_mean
+from ._order import rows_of
 from ._validation import check_width, check_X, is_sparse, nonfinite_error
 
 #: Smallest batch trained on several threads: two chunks, one per thread
@@ -135,16 +136,20 @@ class Data:
         self.dtype = X.dtype
         if self.kind == "csr":
             self.args = (X.data, _unsigned(X.indices), X.indptr)
-            per_row = max(1, X.indptr[-1] // max(self.m, 1))
         else:
             self.args = (X,)
-            per_row = max(1, self.n)
-        self.block_rows = max(256, BLOCK_ELEMENTS // int(per_row))
+        self.block_rows = self._block_rows()
         self._splits = None
         #: the rows' Moments when the validation pass computed them
         self._moments = None
         #: X was checked finite (by the caller, or :func:`as_data`)
         self.checked = True
+
+    def _block_rows(self):
+        """Rows per block of the row-wise passes: about BLOCK_ELEMENTS
+        elements (stored entries), at least 256 rows."""
+        per_row = max(1, self.size // max(self.m, 1)) if self.sparse else max(1, self.n)
+        return max(256, BLOCK_ELEMENTS // int(per_row))
 
     @property
     def sparse(self):
@@ -269,10 +274,15 @@ class Data:
         """Sum of the (weighted) row losses of the raw-space model."""
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
-        parts = self._map_rows(self.kernels.loss_sum,
-                               (y, sw, *self._at_weights(W, B, bool(softmax))),
-                               n_threads)
+        parts = self._row_blocks(self.kernels.loss_sum, (y, sw),
+                                 self._at_weights(W, B, bool(softmax)), n_threads)
         return sum(parts, 0.0)
+
+    def _row_blocks(self, kernel, per_row, args, n_threads):
+        """:meth:`_map_rows` of ``kernel(*X, *per_row, *args, lo, hi)``:
+        ``per_row`` the arrays indexed by row (an empty one stands for all
+        ones, as ``sw``)."""
+        return self._map_rows(kernel, (*per_row, *args), n_threads)
 
     def _at_weights(self, W, *args):
         """``(W, *args, lanes)`` as the decision and loss-sum kernels take
@@ -484,16 +494,23 @@ class Data:
         fold_arg = _no_folds() if row_fold is None else row_fold
         if not self.sparse:
             stats.absmax(self.X, sw_arg, fold_arg, folds, amax)
-            first = (self.X[[i for i, _ in picks]] if self.m
-                     else np.zeros((folds.shape[0], self.n)))
-            return amax, np.asarray(first, dtype=np.float64), None, picks
+            return amax, self._rows_at([i for i, _ in picks], folds.shape[0]), None, picks
         stored = np.zeros((folds.shape[0], self.n), dtype=np.int64)
         stats.csr_absmax(*self.args, sw_arg, fold_arg, folds, amax, stored)
-        first = np.zeros((folds.shape[0], self.n))
-        for f, (i, _) in enumerate(picks if self.m else ()):
+        return amax, self._rows_at([i for i, _ in picks], folds.shape[0]), stored, picks
+
+    def _rows_at(self, rows, F):
+        """The rows ``rows`` of X as dense float64 (F, n); zeros without
+        rows (no rows at all)."""
+        if not self.m:
+            return np.zeros((F, self.n))
+        if not self.sparse:
+            return np.asarray(self.X[rows], dtype=np.float64)
+        first = np.zeros((F, self.n))
+        for f, i in enumerate(rows):
             row = slice(self.X.indptr[i], self.X.indptr[i + 1])
             first[f, self.X.indices[row]] = self.X.data[row]
-        return amax, first, stored, picks
+        return first
 
     def moments(self, name="X", n_threads=None):
         """Check that dense X is finite and return its rows'
@@ -510,14 +527,20 @@ class Data:
         nb = -(-self.m // rows)
         sub = max(1, STATS_SUB_BYTES // self.row_bytes())
         out = tuple(np.empty((nb, self.n)) for _ in range(5))
-        ok = team.map_rows(team.threads(n_threads) if nb > 1 else 1, self.m, rows,
-                           stats.moment_sums, (self.X, sub, rows, *out))
+        ok = self._moment_blocks(team.threads(n_threads) if nb > 1 else 1, rows,
+                                 sub, out)
         if not all(ok):
             raise nonfinite_error(self.X, name)
         shift, pdiv, amax, s1, s2 = out
         return _stats.merge_all([
             _stats.moments(min(rows, self.m - b * rows), amax[b], shift[b], s1[b],
                            s2[b], pdiv[b]) for b in range(nb)])
+
+    def _moment_blocks(self, threads, rows, sub, out):
+        """:func:`fastlr._kernels.stats.moment_sums` of each block of
+        ``rows`` rows into its row of the (B, n) arrays ``out``."""
+        return team.map_rows(threads, self.m, rows, stats.moment_sums,
+                             (self.X, sub, rows, *out))
 
     def shifted_sums(self, inv, shift, row_fold=None, folds=(0,), sw=None):
         """``(s1, s2)`` (F, n): sums of ``x * inv[f] - shift[f] * inv[f]``
@@ -715,6 +738,117 @@ class Data:
             acc[:, 5] = stack.finite_models()
             return acc
         return run_dense
+
+
+class RowSubset(Data):
+    """The rows ``rows`` (sorted, distinct) of the X of ``data``, which
+    train and give statistics and losses exactly as ``Data(X[rows])`` would
+    (the same bits) without that copy of X: ``early_stopping`` trains on
+    the rows it does not hold out this way.
+
+    The epochs visit the rows through their order (``block = 1``,
+    ``blocks`` the rows: :func:`fastlr._kernels.dense.order_length`), so
+    every batch and chunk holds the rows, in the order, that the copy's
+    would. The statistics and losses make the copy's passes over its
+    blocks, each block of rows gathered when read (a block at a time: at
+    most a block per thread is copied), or on X itself where the kernel
+    skips rows (the column sums of :meth:`shifted_sums`, in row order).
+    Arguments indexed by row (``y``, ``sw``) are the subset's, as for
+    ``Data(X[rows])``. Row passes it does not offer (prediction, the
+    finisher's gradients) raise.
+    """
+
+    def __init__(self, data, rows):
+        self.full = data
+        self.rows = np.asarray(rows, dtype=np.int64)
+        super().__init__(data.X)
+        self.m = self.rows.shape[0]
+        self._size = (int(np.diff(data.X.indptr)[self.rows].sum()) if data.sparse
+                      else self.m * self.n)
+        self.block_rows = self._block_rows()
+        self._outside = None
+
+    @property
+    def size(self):
+        return self._size if hasattr(self, "_size") else super().size
+
+    def _gather(self, lo, hi):
+        """The rows ``lo .. hi - 1`` of the subset, copied: a
+        :class:`Data`."""
+        idx = self.rows[lo:hi]
+        return Data(np.take(self.X, idx, axis=0) if not self.sparse else self.X[idx])
+
+    def _scatter(self, a, fill=0):
+        """A row-indexed array of the subset as one of X's rows (``fill``
+        elsewhere); an empty one stays empty."""
+        if a is None or a.shape[0] == 0:
+            return a
+        out = np.full(self.full.m, fill, dtype=a.dtype)
+        out[self.rows] = a
+        return out
+
+    def _map_rows(self, kernel, args, n_threads, *, x=None):
+        raise NotImplementedError("a row pass of a RowSubset that gathers "
+                                  "no rows")
+
+    def _row_blocks(self, kernel, per_row, args, n_threads):
+        def block(lo, hi):
+            return kernel(*self._gather(lo, hi).args,
+                          *(a[lo:hi] if a.shape[0] else a for a in per_row),
+                          *args, 0, hi - lo)
+        return team.map_rows(team.threads(n_threads) if self.m > self.block_rows
+                             else 1, self.m, self.block_rows, block, ())
+
+    def _moment_blocks(self, threads, rows, sub, out):
+        def block(lo, hi):
+            b = lo // rows
+            return stats.moment_sums(self._gather(lo, hi).X, sub, rows,
+                                     *(a[b:b + 1] for a in out), 0, hi - lo)
+        return team.map_rows(threads, self.m, rows, block, ())
+
+    @staticmethod
+    def _one_set(row_fold, folds):
+        if row_fold is not None or len(folds) != 1:
+            raise NotImplementedError("folds of a RowSubset")
+
+    def shift_parts(self, row_fold=None, folds=(0,), sw=None):
+        # the largest |x| (and CSR's stored counts) over gathered blocks:
+        # maxima and counts, whatever the blocks
+        self._one_set(row_fold, folds)
+        picks = [_stats.shift_row(np.ones(self.m, dtype=bool), sw)]
+        amax = np.zeros((1, self.n))
+        stored = np.zeros((1, self.n), dtype=np.int64) if self.sparse else None
+        one = np.zeros(1, dtype=np.int64)
+        for lo in range(0, self.m, self.block_rows):
+            hi = min(lo + self.block_rows, self.m)
+            part = self._gather(lo, hi)
+            sw_part = np.empty(0) if sw is None else sw[lo:hi]
+            if self.sparse:
+                stats.csr_absmax(*part.args, sw_part, _no_folds(), one, amax, stored)
+            else:
+                stats.absmax(part.X, sw_part, _no_folds(), one, amax)
+        return amax, self._rows_at([self.rows[i] for i, _ in picks], 1), stored, picks
+
+    def _rows_at(self, rows, F):
+        return self.full._rows_at(rows, F) if self.m else np.zeros((F, self.n))
+
+    def shifted_sums(self, inv, shift, row_fold=None, folds=(0,), sw=None):
+        # the kernel skips the rows outside (fold 1), in row order: the
+        # copy's sums, the same additions in the same order
+        self._one_set(row_fold, folds)
+        if self._outside is None:
+            self._outside = np.ones(self.full.m, dtype=np.int8)
+            self._outside[self.rows] = 0
+        return self.full.shifted_sums(inv, shift, self._outside, (1,), self._scatter(sw))
+
+    def epoch_runner(self, y, sw, stack, batch_size, n_threads):
+        run = self.full.epoch_runner(self._scatter(y), self._scatter(sw), stack,
+                                     batch_size, n_threads)
+
+        def run_rows(blocks, block, opt):
+            # the copy's order, as the rows of X it names
+            return run(self.rows[rows_of(blocks, block, self.m)], 1, opt)
+        return run_rows
 
 
 def merge_finish(a, b, means=True):

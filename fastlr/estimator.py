@@ -14,7 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._dispatch import Data, as_data, merge_finish
+from ._dispatch import Data, RowSubset, as_data, merge_finish
 from ._driver import (
     check_fit_intercept,
     check_sgd_options,
@@ -160,8 +160,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         by ``tol`` for ``n_iter_no_change`` epochs, and keep the model (and
         its optimizer state) of the best epoch. Log-loss rather than
         accuracy: it changes smoothly, where accuracy on a small held-out set
-        moves in steps of one row and stalls early. ``fit`` then copies X
-        into its training and held-out parts; ``partial_fit`` ignores it.
+        moves in steps of one row and stalls early. ``fit`` then copies the
+        held-out rows of X (scored every epoch), not the others: it trains
+        on them where they are, with the batches, statistics and results of
+        a fit on their copy; ``partial_fit`` ignores it.
     validation_fraction : float, default 0.1
         Fraction of rows held out by ``early_stopping``, strictly between 0
         and 1.
@@ -633,25 +635,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         log-loss of the state's model, lower is better; it records each
         epoch's score and keeps a copy of the best state) and the record.
         """
-        from sklearn.model_selection import StratifiedShuffleSplit
-
         X = data.X
         seed = int(rng.integers(np.iinfo(np.int32).max))
         # at least one held-out row per class, so that small data still splits
         n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])),
                     np.unique(y01).shape[0])
-        split = StratifiedShuffleSplit(n_splits=1, test_size=n_val,
-                                       random_state=seed)
         try:
-            train, val = next(split.split(np.zeros((y01.shape[0], 1)), y01))
+            train, val = stratified_holdout(y01, n_val, seed)
         except ValueError as exc:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves too few "
                 f"rows to hold out every class or to train on ({exc}); use "
                 "more data, another validation_fraction or "
                 "early_stopping=False") from None
-        train.sort()
-        val.sort()
+        # the held-out rows copied (scored every epoch), the training rows
+        # not: a RowSubset trains on them as on their copy
         Xv, yv = Data(X[val]), y01[val]
         swv = sw[val] if sw.shape[0] else sw
         denom = float(swv.sum()) if swv.shape[0] else float(val.shape[0])
@@ -667,7 +665,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                  Xv.loss_sum(yv, swv, w, b, state.softmax) / denom)
             return monitor
 
-        return (Data(X[train]), y01[train], sw[train] if sw.shape[0] else sw,
+        return (RowSubset(data, train), y01[train], sw[train] if sw.shape[0] else sw,
                 make_monitor, best)
 
     @unchanged_on_error
@@ -942,6 +940,45 @@ def _data(X, check=True, train=False):
     only if a logit is not finite; ``train``: see
     :func:`fastlr._dispatch.as_data`)."""
     return as_data(X, check=check, train=train)
+
+
+def stratified_holdout(codes, n_val, seed):
+    """``(train, held_out)``, sorted: the rows scikit-learn's
+    ``StratifiedShuffleSplit(n_splits=1, test_size=n_val,
+    random_state=seed)`` splits the class codes ``codes`` into, computed
+    as it computes them (its draws from ``RandomState(seed)``, in its
+    order) without its Python lists of row numbers (on 500,000 rows its
+    split took 100 ms, 60 of them in those lists); its last draws only
+    shuffle the two sets, which are sorted here. Input it refuses is
+    passed to it, for its error (ValueError).
+    """
+    from sklearn.model_selection import StratifiedShuffleSplit
+    from sklearn.utils import check_random_state as sk_random_state
+
+    try:   # (private: a scikit-learn without it gets its own split, slower)
+        from sklearn.utils.extmath import _approximate_mode
+    except ImportError:
+        _approximate_mode = None
+    m = codes.shape[0]
+    counts = np.bincount(codes)
+    present = np.flatnonzero(counts)
+    counts = counts[present]
+    n_train = m - n_val
+    if _approximate_mode is None or not (
+            0 < n_val < m and counts.min() >= 2 and n_train >= present.shape[0]
+            and n_val >= present.shape[0]):
+        split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
+        train, val = next(split.split(np.zeros((m, 1)), codes))
+        return np.sort(train), np.sort(val)
+    rs = sk_random_state(seed)
+    n_i = _approximate_mode(counts, n_train, rs)
+    t_i = _approximate_mode(counts - n_i, n_val, rs)
+    train, val = [], []
+    for c, count, a, b in zip(present, counts, n_i, t_i, strict=True):
+        rows = np.flatnonzero(codes == c).take(rs.permutation(count), mode="clip")
+        train.append(rows[:a])
+        val.append(rows[a:a + b])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
 def _comparable(label, classes):

@@ -16,7 +16,11 @@ permutes the full blocks of ``block`` consecutive rows and keeps the
 partial tail block last, so every batch reads a few contiguous runs of rows
 (sequential memory traffic the prefetcher follows) instead of m random
 rows. Natural order is ``blocks = [0], block = m``; an exact row
-permutation is ``block = 1``.
+permutation is ``block = 1``. A subset of the rows is visited as ``block =
+1``, ``blocks`` its rows in visiting order: the epoch then has as many
+positions as ``blocks`` names (:func:`order_length`), and trains on those
+rows exactly as on a copy of them
+(:class:`fastlr._dispatch.RowSubset`).
 
 Chunks
 ------
@@ -120,6 +124,13 @@ def rows_at(blocks, block, p0, nb, rows):
         if off == block:
             off = 0
             q += 1
+
+
+@jit(inline=True)
+def order_length(blocks, block, m):
+    """Positions of the visiting order ``(blocks, block)`` over m rows: m,
+    or fewer when the order names fewer rows (a subset, ``block = 1``)."""
+    return min(m, blocks.shape[0] * block)
 
 
 #: How far ahead in the visiting order a chunk asks for rows, in chunks
@@ -861,7 +872,8 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
     read ahead while waiting (meaningless; returned so that the compiler
     keeps the reads).
     """
-    m, n = X.shape
+    n = X.shape[1]
+    m = order_length(blocks, block, X.shape[0])
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     U, C, G, S, L, ctl, acc = team

@@ -56,7 +56,7 @@ same bits.
 
 import numpy as np
 
-from .dense import rows_at
+from .dense import order_length, rows_at
 from .intrinsics import (
     LINE,
     claim_next,
@@ -543,7 +543,7 @@ def lean_epoch(data, indices, indptr, splits, y, sw, blocks, block, batch_size, 
     accepts, on one thread: the same arithmetic as the team's
     :func:`lean_worker` (bit-identical results), without its protocol.
     ``splits`` (m,) of indptr's dtype: each row's split (:func:`row_splits`)."""
-    m = indptr.shape[0] - 1
+    m = order_length(blocks, block, indptr.shape[0] - 1)
     scaled, isc = inverse_scale(models[1][models[2][0]])
     nb_max = min(batch_size, m)
     lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size, opt,
@@ -563,7 +563,7 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
     allocates nothing, so the kernels inlined per row that take arrays
     count no references (at rcv1's shape, batch 1, NRT_incref/decref had
     26% of the samples)."""
-    m = indptr.shape[0] - 1
+    m = order_length(blocks, block, indptr.shape[0] - 1)
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     rowbuf, R, sb, isc, F, P = scratch
@@ -754,7 +754,7 @@ def lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
     K models, records and catch-up (on rcv1's shape at k = 5, that
     bookkeeping cost about as much as the entries' loops). Allocates the
     table and the scratch; :func:`lean_softmax_batches` runs the batches."""
-    m = indptr.shape[0] - 1
+    m = order_length(blocks, block, indptr.shape[0] - 1)
     scale, stat = models[1], models[2]
     W, B = state[0], state[1]
     k = W.shape[1]
@@ -829,7 +829,7 @@ def lean_softmax_batches(data, indices, indptr, y, sw, blocks, block, batch_size
     bit-identical), and at rcv1's shape, k = 5, the epoch at batch 1 took
     0.99-1.02x its time at batch 32 where it had taken 1.04-1.10x (both
     in each process, six processes a tree, alternating)."""
-    m = indptr.shape[0] - 1
+    m = order_length(blocks, block, indptr.shape[0] - 1)
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     T, Tf, rowbuf, R, dot, cr8, z, S = table
@@ -975,7 +975,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
         lean_softmax_epoch(data, indices, indptr, y, sw, blocks, block, batch_size,
                            opt, models, state, acc)
         return
-    m = indptr.shape[0] - 1
+    m = order_length(blocks, block, indptr.shape[0] - 1)
     W, B, steps, gsq, avg, l1_u, l1_q = state
     n = scale.shape[1]
     K = 1 if len(unit) == 1 else W.shape[0]
@@ -1130,7 +1130,7 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     numba's runtime: it allocates nothing, so the kernels it inlines per
     row count no references to their array arguments (an atomic increment
     and decrement per array per call otherwise)."""
-    m = indptr.shape[0] - 1
+    m = order_length(blocks, block, indptr.shape[0] - 1)
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     T, Tf, GT, touched, mark, rowbuf, R, dot, cr8, cst, F, z, S, cnt, s, U, P = scratch
@@ -1390,7 +1390,7 @@ def lean_worker(data, indices, indptr, splits, y, sw, blocks, block, batch_size,
     apart; zeros (3 * CLAIM_SLOT,) int64 (per half the next phase to
     claim, then the seats taken); the control array with phase 0 open.
     """
-    m = indptr.shape[0] - 1
+    m = order_length(blocks, block, indptr.shape[0] - 1)
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     rows, R, sb, Z, F, P, claims, ctl = team
