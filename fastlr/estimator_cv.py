@@ -15,7 +15,15 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.validation import validate_data
+from sklearn.utils.metadata_routing import (
+    UNUSED,
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.validation import _check_method_params, validate_data
 
 from ._driver import DivergedError
 from ._order import make_rng
@@ -122,7 +130,8 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         ``LogisticRegressionCV``; F may not exceed the smallest class's row
         count (nor may the ``n_splits`` of a ``StratifiedKFold``). A
         splitter (``KFold``, ``GroupKFold``, ...; ``groups`` is
-        passed to its ``split``) or an iterable of ``(train, test)`` index
+        passed to its ``split``, with metadata routing on as it requests
+        it) or an iterable of ``(train, test)`` index
         arrays: the test sets must be disjoint and each split must train on
         every row outside its test set, since the joint pass gives each row
         one fold (rows in no test set are trained on by every model).
@@ -141,7 +150,13 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         ``"roc_auc"``, ...) or a callable ``scorer(estimator, X, y)``: the
         final model of each fold and candidate scored on a copy of its
         held-out rows (with ``sample_weight=`` the rows' sample weights
-        when ``fit`` was given some), as in scikit-learn; as there, a
+        when ``fit`` was given some), as in scikit-learn; with metadata
+        routing on (``sklearn.set_config(enable_metadata_routing=True)``),
+        as there, the scorer gets the held-out part of the metadata it
+        requests (``scorer.set_score_request(sample_weight=True)``; an
+        unset request for metadata passed to ``fit`` raises
+        ``UnsetMetadataPassedError``), the training still weighted. As
+        there, a
         metric that takes ``labels`` is given every class (a fold may hold
         out one class only) and, for two classes, ``pos_label`` the second
         one of ``classes_``.
@@ -243,6 +258,9 @@ n_rows, n_features + fit_intercept)
     _doc_link_module = "fastlr"
     _doc_link_template = "https://pypi.org/project/fastlr-numba/{version}/"
     _doc_link_url_param_generator = LogisticRegression._doc_link_url_param_generator
+    # groups is the cv splitter's (routed by its split request), not this
+    # estimator's, as for scikit-learn's LogisticRegressionCV
+    __metadata_request__fit = {"groups": UNUSED}
 
     def __init__(self, alphas=10, l1_ratios=None, cv=None, scoring=None, refit=True,
                  lr=0.01, batch_size=32, max_iter=1000, tol=1e-4,
@@ -394,9 +412,10 @@ n_rows, n_features + fit_intercept)
         raise TypeError(f"scoring must be None, a scorer name or a callable "
                         f"scorer(estimator, X, y), got {s!r}")
 
-    def _folds(self, X, y, codes, groups):
+    def _folds(self, X, y, codes, split_params):
         """``row_fold`` (m,) int8: each row's test fold, 1..F (0: in no test
-        set), after checking that the splits can share one pass."""
+        set), after checking that the splits can share one pass;
+        ``split_params``: the splitter's metadata (``groups``)."""
         from sklearn.model_selection import StratifiedKFold, check_cv
 
         m = codes.shape[0]
@@ -415,7 +434,7 @@ n_rows, n_features + fit_intercept)
         splitter = check_cv(self.cv if F is None else F, y, classifier=True)
         row_fold = np.zeros(m, dtype=np.int8)
         n_splits = 0
-        for f, split in enumerate(splitter.split(X, y, groups), start=1):
+        for f, split in enumerate(splitter.split(X, y, **split_params), start=1):
             n_splits = f
             if f > MAX_FOLDS:
                 raise ValueError(f"cv gives more than {MAX_FOLDS} splits; the "
@@ -454,7 +473,7 @@ n_rows, n_features + fit_intercept)
     # ------------------------------------------------------------------ fit
 
     @unchanged_on_error
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None, **params):
         """Train every candidate on every fold in one joint pass, choose, and
         refit.
 
@@ -464,16 +483,35 @@ n_rows, n_features + fit_intercept)
         y : array_like of shape (m,)
             At least two distinct labels of any sortable type.
         sample_weight : array_like of shape (m,) or None
-            Non-negative per-row weights, in training and in the scores.
+            Non-negative per-row weights, in training and in the scores
+            (with metadata routing on, in a ``scoring`` scorer's only as it
+            requests them).
         groups : array_like of shape (m,) or None
-            Passed to the ``split`` of a ``cv`` splitter (``GroupKFold``).
+            Passed to the ``split`` of a ``cv`` splitter (``GroupKFold``);
+            with metadata routing on, as the splitter requests it.
+        **params
+            Only with metadata routing on
+            (``sklearn.set_config(enable_metadata_routing=True)``): more
+            metadata for the ``cv`` splitter's ``split`` and the ``scoring``
+            scorer, routed as they request it (as scikit-learn's
+            ``LogisticRegressionCV``).
 
         Returns
         -------
         self
         """
+        _raise_for_params(params, self, "fit")
         (batch_size, epochs, lr, _, tol, n_iter_no_change), options, scorer = \
             self._check_params()
+        if _routing_enabled():
+            if groups is not None:
+                params["groups"] = groups
+            routed = process_routing(self, "fit", sample_weight=sample_weight,
+                                     **params)
+            split_params = routed.splitter.split
+            score_params = routed.scorer.score if scorer is not None else {}
+        else:
+            split_params, score_params = {"groups": groups}, None
         for arg, name in ((X, "X"), (y, "y"), (sample_weight, "sample_weight")):
             if is_dask(arg):
                 raise TypeError(
@@ -491,10 +529,13 @@ n_rows, n_features + fit_intercept)
         data = _data(X, train=True)
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
+        if score_params is None:
+            # without routing a scorer gets the rows' sample weights
+            score_params = {"sample_weight": sw} if sw.shape[0] else {}
         refuse_one_class(classes)
         model = self._model(0.0, 0.15, "sgd")
         codes = model._encode(y, classes)
-        row_fold, fold_ids = self._folds(X, y, codes, groups)
+        row_fold, fold_ids = self._folds(X, y, codes, split_params)
         a = self.alphas
         n_alphas = int(a) if isinstance(a, numbers.Integral) else len(a)
         K = n_alphas * len(run_l1_ratios) * len(fold_ids)
@@ -543,7 +584,8 @@ n_rows, n_features + fit_intercept)
                     f"used all max_iter={epochs} passes of solver={self.solver!r} "
                     f"before their objectives stopped decreasing by tol={tol}; "
                     "increase max_iter", ConvergenceWarning, stacklevel=user_stacklevel())
-        scores = self._scores(res, scorer, X, y, sw, row_fold, fold_ids, data.dtype)
+        scores = self._scores(res, scorer, X, y, score_params, row_fold, fold_ids,
+                              data.dtype)
         paths = _paths(res, bool(self.fit_intercept))
         self.classes_ = classes
         self.alphas_ = alphas
@@ -554,9 +596,11 @@ n_rows, n_features + fit_intercept)
         self._choose(res, X, y, sample_weight, F, L, A, data, sw_fit)
         return self
 
-    def _scores(self, res, scorer, X, y, sw, row_fold, fold_ids, dtype):
+    def _scores(self, res, scorer, X, y, score_params, row_fold, fold_ids, dtype):
         """(K,) scores, higher is better; -inf for a diverged model, NaN
-        where ``scoring`` gave NaN (roc_auc on a fold holding out one class)."""
+        where ``scoring`` gave NaN (roc_auc on a fold holding out one class).
+        ``score_params``: the scorer's metadata for all rows, each fold's
+        held-out part of those of a row each given to it."""
         K = res.n_iter.shape[0]
         scores = np.full(K, -np.inf)
         ok = ~res.diverged & (res.n_iter > 0)
@@ -575,7 +619,7 @@ n_rows, n_features + fit_intercept)
                 Xt = yt = None
                 test = np.flatnonzero(row_fold == f)
                 Xt, yt = X[test], y[test]
-                kw = {"sample_weight": sw[test]} if sw.shape[0] else {}
+                kw = _check_method_params(X, score_params, indices=test)
                 for i in np.flatnonzero((res.folds == f) & ok):
                     est = self._model(float(res.alphas[i]), float(res.l1_ratios[i]))
                     est.classes_ = res.classes
@@ -655,15 +699,52 @@ n_rows, n_features + fit_intercept)
     predict_log_proba = LogisticRegression.predict_log_proba
     predict = LogisticRegression.predict
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y, sample_weight=None, **params):
         """The ``scoring`` score of the final model on (X, y), as
         scikit-learn's ``LogisticRegressionCV.score``; with ``scoring=None``
-        the mean accuracy (every classifier's ``score``)."""
+        the mean accuracy (every classifier's ``score``). With metadata
+        routing on, ``sample_weight`` and ``params`` go to a ``scoring``
+        scorer as it requests them (``scoring=None``: ``sample_weight``
+        weighs the accuracy, as this estimator's ``set_score_request``
+        asks it of a caller)."""
+        _raise_for_params(params, self, "score")
         scorer = self._scorer()
+        if _routing_enabled():
+            if sample_weight is not None:
+                params["sample_weight"] = sample_weight
+            routed = process_routing(self, "score", **params)
+            if scorer is not None:
+                return float(scorer(self, X, y, **routed.scorer.score))
         if scorer is None:
             return super().score(X, y, sample_weight=sample_weight)
         kw = {} if sample_weight is None else {"sample_weight": sample_weight}
         return float(scorer(self, X, y, **kw))
+
+    def get_metadata_routing(self):
+        """The metadata routing of this estimator: a router, as
+        scikit-learn's ``LogisticRegressionCV``, to its ``cv`` splitter (``fit``
+        to ``split``) and its ``scoring`` scorer (``fit`` and ``score`` to
+        ``score``), a consumer of ``sample_weight`` in ``fit`` itself (and in
+        ``score`` with ``scoring=None``, which has no scorer: the held-out
+        log-loss and the accuracy are this estimator's own).
+
+        Returns
+        -------
+        sklearn.utils.metadata_routing.MetadataRouter
+        """
+        scorer = self._scorer()
+        request = self._get_metadata_request()
+        if scorer is not None:
+            # score's sample_weight is the scorer's, as its request says
+            request.score.add_request(param="sample_weight", alias=UNUSED)
+        router = MetadataRouter(owner=self).add_self_request(request).add(
+            splitter=self.cv,
+            method_mapping=MethodMapping().add(caller="fit", callee="split"))
+        if scorer is not None:
+            router.add(scorer=scorer, method_mapping=MethodMapping()
+                       .add(caller="score", callee="score")
+                       .add(caller="fit", callee="score"))
+        return router
 
 
 def _no_candidate(scores, where):

@@ -774,3 +774,261 @@ def test_scoring_holds_one_folds_copy_at_a_time(traced_peak):
     # one fold's rows (half of X) and what the fit itself adds (about 60
     # bytes a row: the folds, scikit-learn's StratifiedKFold)
     assert peak < 0.7 * X.nbytes, peak / X.nbytes
+
+
+# ------------------------------------------------------- metadata routing
+# With sklearn.set_config(enable_metadata_routing=True) LogisticRegressionCV
+# routes metadata as scikit-learn's does: to its scoring scorer (fit and
+# score) and its cv splitter (fit), as each requests it; each case is
+# checked against scikit-learn's LogisticRegressionCV on the same data.
+
+UNSET = object()
+
+
+def recording_scorer(seen, request=UNSET):
+    """An accuracy scorer that records the sample_weight of each call
+    (None when it got none), its request set unless ``UNSET``."""
+    from sklearn.metrics import make_scorer
+
+    def acc(y_true, y_pred, sample_weight=None):
+        seen.append(sample_weight)
+        return accuracy_score(y_true, y_pred, sample_weight=sample_weight)
+
+    scorer = make_scorer(acc)
+    return scorer if request is UNSET else scorer.set_score_request(
+        sample_weight=request)
+
+
+def sk_cv(**kw):
+    """scikit-learn's LogisticRegressionCV for the routing comparisons."""
+    from sklearn.linear_model import LogisticRegressionCV as SkLRCV
+
+    return SkLRCV(Cs=3, l1_ratios=(0.0,), use_legacy_attributes=False,
+                  max_iter=1000, **kw)
+
+
+@pytest.mark.parametrize("request_", [True, False])
+def test_routing_scorer_request_as_scikit_learn(request_):
+    """The scorer gets the held-out rows' sample weights only when it
+    requests them (they were always passed, so ``set_score_request(
+    sample_weight=False)`` was ignored); the training is weighted either
+    way, bit for bit the fit without routing; ``score`` routes them to the
+    scorer the same (and, as scikit-learn's, refuses them when the scorer
+    declines them: nothing else takes them); the routing is scikit-learn's:
+    the scorer for fit and score, the splitter for fit."""
+    import sklearn
+    from sklearn.metrics import make_scorer
+
+    X, y = make_data(31)
+    sw = np.random.default_rng(31).uniform(0.2, 3.0, len(y))
+    plain = LogisticRegressionCV(alphas=3, cv=3, scoring=make_scorer(
+        lambda t, p, sample_weight=None: accuracy_score(
+            t, p, sample_weight=sample_weight if request_ else None)), **OPTS)
+    plain.fit(X, y, sample_weight=sw)
+    with sklearn.config_context(enable_metadata_routing=True):
+        seen, theirs = [], []
+        ours = LogisticRegressionCV(alphas=3, cv=3, scoring=recording_scorer(
+            seen, request_), **OPTS).fit(X, y, sample_weight=sw)
+        sk = sk_cv(cv=3, scoring=recording_scorer(theirs, request_))
+        sk.fit(X, y, sample_weight=sw)
+        assert repr(ours.get_metadata_routing()) == repr(sk.get_metadata_routing())
+        seen_score, theirs_score = [], []
+        ours.set_params(scoring=recording_scorer(seen_score, request_))
+        sk.set_params(scoring=recording_scorer(theirs_score, request_))
+        if request_:
+            got = ours.score(X, y, sample_weight=sw)
+            sk.score(X, y, sample_weight=sw)
+        else:
+            for est in (ours, sk):
+                with pytest.raises(TypeError, match=r"score got unexpected "
+                                   r"argument\(s\) \{'sample_weight'\}"):
+                    est.score(X, y, sample_weight=sw)
+            got = ours.score(X, y)
+            sk.score(X, y)
+    assert len(seen) == 9 and len(theirs) == 9
+    assert [w is not None for w in seen] == [request_] * 9
+    assert [w is not None for w in theirs] == [request_] * 9
+    np.testing.assert_array_equal(ours.scores_, plain.scores_)
+    np.testing.assert_array_equal(ours.coefs_paths_, plain.coefs_paths_)
+    np.testing.assert_array_equal(ours.coef_, plain.coef_)
+    assert [w is not None for w in seen_score + theirs_score] == [request_] * 2
+    assert got == accuracy_score(y, ours.predict(X),
+                                 sample_weight=sw if request_ else None)
+
+
+@pytest.mark.parametrize("scoring", ["unset", "accuracy"])
+def test_routing_unset_scorer_request_raises_as_scikit_learn(scoring):
+    """sample_weight passed to fit (or score) while the scorer has no
+    request for it: UnsetMetadataPassedError, as scikit-learn's (a scorer
+    name's scorer has none), before anything is trained."""
+    import sklearn
+    from sklearn.exceptions import UnsetMetadataPassedError
+
+    X, y = make_data(32)
+    sw = np.ones(len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        def make(est):
+            return est.set_params(scoring=recording_scorer([]) if scoring == "unset"
+                                  else scoring)
+        for est in (LogisticRegressionCV(alphas=3, cv=3, **OPTS), sk_cv(cv=3)):
+            est = make(est)
+            with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+                est.fit(X, y, sample_weight=sw)
+            assert not hasattr(est, "coef_")
+            est.fit(X, y)
+            with pytest.raises(UnsetMetadataPassedError, match="sample_weight"):
+                est.score(X, y, sample_weight=sw)
+
+
+def test_routing_scorer_alias_as_scikit_learn():
+    """A scorer requesting its weights under another name gets them (each
+    fold's held-out part), while training uses sample_weight."""
+    import sklearn
+
+    X, y = make_data(33)
+    sw = np.random.default_rng(33).uniform(0.2, 3.0, len(y))
+    sw2 = np.random.default_rng(34).uniform(0.2, 3.0, len(y))
+    with sklearn.config_context(enable_metadata_routing=True):
+        seen, theirs = [], []
+        ours = LogisticRegressionCV(alphas=3, cv=3, scoring=recording_scorer(
+            seen, "score_weight"), **OPTS)
+        ours.fit(X, y, sample_weight=sw, score_weight=sw2)
+        sk_cv(cv=3, scoring=recording_scorer(theirs, "score_weight")).fit(
+            X, y, sample_weight=sw, score_weight=sw2)
+    plain = LogisticRegressionCV(alphas=3, cv=3, scoring="accuracy", **OPTS).fit(
+        X, y, sample_weight=sw)
+    tests = [t for _, t in StratifiedKFold(3).split(X, y)]
+    for i, got in enumerate(seen):      # 3 alphas of each fold, fold by fold
+        np.testing.assert_array_equal(got, sw2[tests[i // 3]])
+    for i, got in enumerate(theirs):
+        np.testing.assert_array_equal(got, sw2[tests[i // 3]])
+    np.testing.assert_array_equal(ours.coefs_paths_, plain.coefs_paths_)
+
+
+@pytest.mark.parametrize("case", ["alias", "not requested", "KFold"])
+def test_routing_groups_to_the_splitter_as_scikit_learn(case):
+    """groups (and other metadata) go to the cv splitter as it requests them:
+    under an alias; not at all when it declines them (GroupKFold then needs
+    them); a splitter that takes none refuses them. Without routing, groups
+    is passed to every splitter's split."""
+    import sklearn
+
+    X, y = make_data(35)
+    groups = np.arange(len(y)) % 7
+    with sklearn.config_context(enable_metadata_routing=True):
+        if case == "alias":
+            cv, meta = GroupKFold(3).set_split_request(groups="g"), {"g": groups}
+        elif case == "not requested":
+            cv = GroupKFold(3).set_split_request(groups=False)
+            meta = {"groups": groups}
+        else:
+            cv, meta = KFold(3), {"groups": groups}
+        outcomes = []
+        for est in (LogisticRegressionCV(alphas=3, cv=cv, scoring="accuracy", **OPTS),
+                    sk_cv(cv=cv, scoring="accuracy")):
+            try:
+                est.fit(X, y, **meta)
+                outcomes.append(None)
+            except (TypeError, ValueError) as e:
+                outcomes.append((type(e), str(e).split(".")[0]))
+                assert not hasattr(est, "coef_")
+    assert outcomes[0] == outcomes[1]
+    if case == "alias":
+        assert outcomes[0] is None
+        with sklearn.config_context(enable_metadata_routing=True):
+            ours = LogisticRegressionCV(alphas=3, cv=cv, **OPTS).fit(X, y, g=groups)
+        split = LogisticRegressionCV(alphas=3, cv=list(GroupKFold(3).split(
+            X, y, groups)), **OPTS).fit(X, y)
+        np.testing.assert_array_equal(ours.scores_, split.scores_)
+        np.testing.assert_array_equal(ours.coef_, split.coef_)
+    else:
+        assert outcomes[0] is not None
+
+
+def test_routing_default_scoring_and_nested_search():
+    """scoring=None has no scorer: the held-out log-loss (and score's
+    accuracy) are this estimator's own and weighted, routing on or off, bit
+    for bit. In a GridSearchCV with a GroupKFold the groups reach both
+    splitters, as with scikit-learn's (groups was metadata of
+    LogisticRegressionCV.fit itself, whose request nobody had set)."""
+    import sklearn
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = make_data(36)
+    sw = np.random.default_rng(36).uniform(0.2, 3.0, len(y))
+    groups = np.arange(len(y)) % 7
+    plain = LogisticRegressionCV(alphas=3, cv=3, **OPTS).fit(X, y, sample_weight=sw)
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = LogisticRegressionCV(alphas=3, cv=3, **OPTS).fit(X, y, sample_weight=sw)
+        assert ours.score(X, y, sample_weight=sw) == plain.score(
+            X, y, sample_weight=sw)
+        # no scorer; sample_weight of fit and score is this estimator's
+        assert repr(ours.get_metadata_routing()) == repr({
+            "$self_request": {"fit": {"sample_weight": None},
+                              "score": {"sample_weight": None}},
+            "splitter": {"mapping": [{"caller": "fit", "callee": "split"}],
+                         "router": {}}})
+        searches = []
+        for est in (LogisticRegressionCV(alphas=3, cv=GroupKFold(3), **OPTS),
+                    sk_cv(cv=GroupKFold(3))):
+            est.set_params(scoring=recording_scorer([], True))
+            search = GridSearchCV(est.set_fit_request(sample_weight=True),
+                                  {"verbose": [0]}, cv=GroupKFold(2))
+            searches.append(search.fit(X, y, sample_weight=sw, groups=groups))
+    np.testing.assert_array_equal(ours.scores_, plain.scores_)
+    np.testing.assert_array_equal(ours.coef_, plain.coef_)
+    inner = searches[0].best_estimator_
+    refit = LogisticRegressionCV(alphas=3, cv=list(GroupKFold(3).split(
+        X, y, groups)), scoring="accuracy", **OPTS).fit(X, y, sample_weight=sw)
+    np.testing.assert_array_equal(inner.scores_, refit.scores_)
+
+
+def test_extra_fit_and_score_params_need_routing():
+    """Metadata other than sample_weight and groups is routed metadata:
+    without routing it is refused naming it (as scikit-learn's), and nothing
+    is fitted."""
+    X, y = make_data(37)
+    est = LogisticRegressionCV(alphas=3, cv=3, **OPTS)
+    with pytest.raises(ValueError, match=r"enable_metadata_routing=True.*'g'"):
+        est.fit(X, y, g=np.zeros(len(y)))
+    assert not hasattr(est, "coef_")
+    est.fit(X, y)
+    with pytest.raises(ValueError, match=r"enable_metadata_routing=True.*'g'"):
+        est.score(X, y, g=np.zeros(len(y)))
+
+
+def test_plain_estimator_routes_in_pipeline_and_search():
+    """fastlr.LogisticRegression is a consumer: set_fit_request and
+    set_score_request route sample_weight through a Pipeline and a
+    GridSearchCV with routing on."""
+    import sklearn
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_data(38)
+    sw = np.random.default_rng(38).uniform(0.2, 3.0, len(y))
+    opts = dict(solver="lbfgs", random_state=0)
+    Xs = StandardScaler().fit_transform(X)
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                             LogisticRegression(**opts).set_fit_request(
+                                 sample_weight=True))
+        pipe.fit(X, y, sample_weight=sw)
+        means = []
+        for score_request in (True, False):
+            search = GridSearchCV(LogisticRegression(**opts).set_fit_request(
+                sample_weight=True).set_score_request(sample_weight=score_request),
+                {"alpha": [1e-3]}, cv=3).fit(X, y, sample_weight=sw)
+            means.append(search.cv_results_["mean_test_score"][0])
+    np.testing.assert_array_equal(
+        pipe[-1].coef_, LogisticRegression(**opts).fit(Xs, y, sample_weight=sw).coef_)
+    folds = list(StratifiedKFold(3).split(X, y))
+    for weighted, mean in zip((True, False), means, strict=True):
+        scores = []
+        for train, test in folds:
+            m = LogisticRegression(alpha=1e-3, **opts).fit(
+                X[train], y[train], sample_weight=sw[train])
+            scores.append(m.score(X[test], y[test],
+                                  sample_weight=sw[test] if weighted else None))
+        assert mean == pytest.approx(np.mean(scores), rel=1e-12)
