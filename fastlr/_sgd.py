@@ -106,9 +106,8 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
         # its own loss on these rows is the yardstick of divergence
         # (run_epochs), one pass, taken only if an epoch's loss is past the
         # absolute bound
-        w0, b0 = warm
-
         def start_loss():
+            w0, b0 = warm()
             return data.loss_sum(y, sw_train, w0, b0, state.softmax, n_threads) / denom
 
     order = EpochOrder(data.m, shuffle, rng, block_rows(data.row_bytes(), batch_size))

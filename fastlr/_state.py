@@ -352,11 +352,19 @@ class ModelState:
         return raw_model(ws, bs, self.mean, self.scale, dtype)
 
     def warm_point(self):
-        """The raw-space iterate (:meth:`raw`) of a model that does not start
-        at zero (a warm start, ``partial_fit``), else None: continued
-        training's divergence is measured from its loss
-        (:func:`fastlr._driver.diverged`)."""
-        return self.raw(iterate=True) if self.W.any() or self.B.any() else None
+        """For a model that does not start at zero (a warm start,
+        ``partial_fit``), ``point()`` giving the raw-space iterate
+        (:meth:`raw`) as it is now, else None: continued training's
+        divergence is measured from its loss (:func:`fastlr._driver.diverged`),
+        rarely asked for. The iterate is copied, its raw form computed only
+        if asked (on 1M columns, the raw form's passes and its product with
+        the mean cost a fifth of a sparse ``partial_fit`` call)."""
+        if not (self.W.any() or self.B.any()):
+            return None
+        start = ModelState.__new__(ModelState)
+        start.mean, start.scale = self.mean, self.scale   # never changed in place
+        start.W, start.B = self.W.copy(), self.B.copy()
+        return lambda: start.raw(iterate=True)
 
     def coef(self, dtype):
         """``(coef_, intercept_)`` as the estimator shows them: the raw-space

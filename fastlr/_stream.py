@@ -360,9 +360,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         # continued training: divergence is judged against the starting
         # model's loss on the file (fastlr._driver.diverged), one more pass
         # only when an epoch's loss is past the absolute bound
-        w0, b0 = point
-
         def start_loss():
+            w0, b0 = point()
             total = weight = 0.0
             for data, y in source:
                 y01, sw = codes(y)

@@ -836,9 +836,8 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
     if warm is not None:
         # continued training: divergence is judged against the starting
         # model's loss (fastlr._driver.diverged), a pass only when needed
-        w0, b0 = warm
-
         def start_loss():
+            w0, b0 = warm()
             parts = blocks.map(_block_train_loss, w0, b0, state.softmax)
             weight = sum(p[1] for p in parts)
             return sum(p[0] for p in parts) / weight if weight > 0 else math.nan

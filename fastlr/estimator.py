@@ -50,6 +50,76 @@ from ._validation import (
 __all__ = ["LogisticRegression", "validate_params"]
 
 
+class _Shown:
+    """``coef_`` and ``intercept_`` of :class:`LogisticRegression`. Set,
+    changed in place and deleted as ordinary attributes, but after training
+    they are the training state's raw model (:meth:`_State.get`), computed
+    when first read rather than by the call that trained it (from float64
+    X: float32 weights may not fit, which that call says): a
+    ``partial_fit`` stream on wide X made two passes over the coefficients
+    a call for them, read or not (the raw model, then, the next call, again
+    to check it unchanged; on 1M columns, half of a call with
+    ``standardize=False``). The training state is never changed in place
+    (each call trains a copy), so the values are those the call would have
+    set. Kept in the instance's :class:`_State` (in its ``__dict__`` under
+    ``_shown``), not under their own names: reading them changes no key or
+    value of ``__dict__`` (scikit-learn's estimator checks ask that
+    ``predict`` leave it unchanged); a value set by hand is kept under its
+    name and shadows the state's."""
+
+    NAMES = ("coef_", "intercept_")
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if self.name in d:
+            return d[self.name]
+        shown = d.get("_shown")
+        if shown is None or self.name in shown.deleted:
+            raise AttributeError(f"{type(obj).__name__!r} object has no attribute "
+                                 f"{self.name!r}")
+        shown.read = True
+        return shown.get()[self.NAMES.index(self.name)]
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.name] = value
+
+    def __delete__(self, obj):
+        d = obj.__dict__
+        shown = d.get("_shown")
+        had = self.name in d or (shown is not None
+                                 and self.name not in shown.deleted)
+        d.pop(self.name, None)
+        if shown is not None:
+            shown.deleted.add(self.name)
+        if not had:
+            raise AttributeError(self.name)
+
+
+class _State:
+    """The ``coef_`` and ``intercept_`` (:class:`_Shown`) of a training
+    state: :meth:`fastlr._state.ModelState.coef` in ``dtype``, computed at
+    the first :meth:`get` (``eager``: now) and kept."""
+
+    def __init__(self, state, dtype, eager=False):
+        self.state = state
+        self.dtype = np.dtype(dtype)
+        self.values = state.coef(self.dtype) if eager else None
+        #: whether they were read since (and may have been changed in place)
+        self.read = False
+        #: the names deleted since (del clf.coef_)
+        self.deleted = set()
+
+    def get(self):
+        if self.values is None:
+            self.values = self.state.coef(self.dtype)
+        return self.values
+
+
 class LogisticRegression(ClassifierMixin, BaseEstimator):
     """Logistic regression trained in Numba kernels: by mini-batch SGD, then
     (by default) to the optimum of its regularized objective.
@@ -276,6 +346,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # sklearn.linear_model.LogisticRegression
     _doc_link_module = "fastlr"
     _doc_link_template = "https://pypi.org/project/fastlr-numba/{version}/"
+
+    coef_ = _Shown()
+    intercept_ = _Shown()
 
     def _doc_link_url_param_generator(self):
         from . import __version__
@@ -553,6 +626,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         scale 1) with a fresh optimizer. Training never starts from a model
         the estimator no longer shows."""
         state = getattr(self, "training_state_", None)
+        shown = self.__dict__.get("_shown")
+        if (state is not None and shown is not None and shown.state is state
+                and not shown.read and not shown.deleted
+                and not set(_Shown.NAMES) & self.__dict__.keys()):
+            return state   # coef_ and intercept_ not read, set or deleted since
         if not hasattr(self, "coef_"):
             return state
         if not hasattr(self, "classes_"):
@@ -784,9 +862,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._loss_buffer = (buf, self.loss_curve_)
 
     def _set_state(self, state, dtype):
-        """Keep the training state and derive ``coef_``, ``intercept_``."""
+        """Keep the training state and derive ``coef_``, ``intercept_``
+        (:class:`_Shown`: from float64 X, when first read)."""
         self.training_state_ = state
-        self.coef_, self.intercept_ = state.coef(dtype)
+        for name in _Shown.NAMES:
+            self.__dict__.pop(name, None)
+        self._shown = _State(state, dtype, eager=np.dtype(dtype) != np.float64)
 
     # -------------------------------------------------------------- predict
 

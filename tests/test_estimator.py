@@ -1,5 +1,6 @@
 """fastlr.LogisticRegression: scikit-learn conventions and compatibility."""
 
+import copy
 import functools
 import re
 import warnings
@@ -866,3 +867,51 @@ def test_prediction_reads_other_layouts_without_copying_x(layout, traced_peak):
         bad[54_321, 3] = np.nan
         with pytest.raises(ValueError, match=r"first at row 54321, column 3"):
             clf.predict(bad)
+
+
+def test_partial_fit_computes_coef_only_when_read(blobs, monkeypatch):
+    """After training on float64 X, coef_ and intercept_ are computed from
+    the training state when first read (a stream of partial_fit calls on
+    wide X that never reads them passes over no coefficient for them), with
+    the values the call would have set, and stay ordinary attributes: set,
+    changed in place or deleted by hand, continued training starts from
+    what they show."""
+    from fastlr._state import ModelState
+
+    X, y = blobs
+    calls = []
+    coef = ModelState.coef
+    monkeypatch.setattr(ModelState, "coef",
+                        lambda self, dtype: calls.append(1) or coef(self, dtype))
+    clf = LogisticRegression(random_state=0)
+    for i in range(3):
+        clf.partial_fit(X[i * 100:(i + 1) * 100], y[i * 100:(i + 1) * 100],
+                        classes=[0, 1])
+    assert calls == []
+    assert "coef_" not in vars(clf)
+    want = coef(clf.training_state_, np.float64)
+    assert clf.coef_.tobytes() == want[0].tobytes()
+    assert clf.intercept_.tobytes() == want[1].tobytes()
+    assert len(calls) == 1
+    assert clf.coef_ is clf.coef_   # kept once read
+
+    twin, plain = copy.deepcopy(clf), copy.deepcopy(clf)
+    clf.coef_[0, 0] += 1.0          # changed in place: continued from it
+    twin.coef_ = twin.coef_.copy()
+    twin.coef_[0, 0] += 1.0         # set by hand: the same
+    for est in (clf, twin, plain):
+        est.partial_fit(X[:100], y[:100])
+    np.testing.assert_array_equal(clf.coef_, twin.coef_)
+    assert abs(clf.coef_[0, 0] - plain.coef_[0, 0]) > 0.5
+
+    fresh = LogisticRegression(random_state=0).partial_fit(X, y, classes=[0, 1])
+    fresh.intercept_ = np.array([0.5])   # set before coef_ was read: kept
+    assert fresh.intercept_.tolist() == [0.5]
+    assert fresh.coef_.tobytes() == coef(fresh.training_state_, np.float64)[0].tobytes()
+    del fresh.coef_
+    assert not hasattr(fresh, "coef_")
+    assert not hasattr(LogisticRegression(), "coef_")
+    predicted = LogisticRegression().partial_fit(X, y, classes=[0, 1])
+    before = dict(vars(predicted))
+    predicted.predict(X)   # reads coef_: __dict__ unchanged (scikit-learn's check)
+    assert vars(predicted) == before
