@@ -12,6 +12,7 @@ the benchmarks never pick a kernel themselves.
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from . import _stats
 from ._kernels import dense, predict, sparse, stats, team
@@ -603,6 +604,31 @@ class Data:
                                  mean=mean[0].copy(), m2=m2)
             return mean, scale, mom
         return mean, scale
+
+    def row_moments(self):
+        """The rows' :class:`fastlr._stats.Moments` (all rows, unweighted),
+        those of :meth:`column_stats` with ``moments``. On CSR X they are
+        computed on the columns X stores a value in alone (X's entries
+        re-indexed to those columns, in the same order), the others' being
+        those of a column of zeros (0.0 in every field): each column's
+        statistics are its own entries' (the shift row is chosen by row),
+        so the values are the same, without the passes over all ``n``
+        columns (on 1M columns and a chunk of 1000 rows of 20 entries,
+        about half of a ``partial_fit`` call)."""
+        if not self.sparse:
+            return self.column_stats(moments=True)[2]
+        X = self.X
+        stop = X.indptr[-1]
+        cols, at = np.unique(X.indices[:stop], return_inverse=True)
+        stored = Data(sp.csr_matrix((X.data[:stop], at.astype(X.indices.dtype),
+                                     X.indptr), shape=(self.m, cols.shape[0])))
+        mom = stored.column_stats(moments=True)[2]
+        wide = []
+        for part in mom[1:]:
+            full = np.zeros(self.n)
+            full[cols] = part
+            wide.append(full)
+        return _stats.Moments(mom.rows, *wide)
 
     def centers(self, standardize):
         """Whether ``standardize`` (True, False or "scale") subtracts column

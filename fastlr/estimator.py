@@ -823,7 +823,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             # running statistics (their first chunk made them)
             standardize = self._standardize_option()
             state.follow(standardize, data.centers(standardize),
-                         lambda: data.column_stats(moments=True)[2],
+                         data.row_moments,
                          check=data.check_state, rule=merge_finish)
         n_iter = self.n_iter_ if resumed else 0
         losses, _ = self._train(data, y01, sw, state, batch_size=batch_size,

@@ -477,3 +477,53 @@ def test_adagrad_sums_follow_a_scale_1e300_larger_without_overflow():
     with np.errstate(all="raise"):
         state.restandardize(np.zeros(3), np.full(3, 1e300))
     np.testing.assert_array_equal(state.gsq[:, :3], 0.0)
+
+
+# --------------------------------------------------------------------------
+# the cost of a partial_fit call on wide sparse chunks
+
+
+@pytest.mark.parametrize("spread", [False, True], ids=["normal", "magnitudes"])
+def test_row_moments_of_stored_columns_are_those_of_every_column(seed, spread):
+    """Data.row_moments computes a CSR chunk's moments on the columns it
+    stores alone: bit for bit those of column_stats over every column (the
+    unstored ones a column of zeros), whatever the magnitudes, for float32
+    and float64 and for a chunk that stores nothing."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(60, 5000, density=0.002, random_state=seed, format="lil")
+    X[:, 17] = 2.5    # stored in every row: a shifted column
+    X = X.tocsr()
+    X.data = rng.normal(size=X.data.shape) * (10.0 ** rng.integers(-30, 30, X.data.shape)
+                                             if spread else 1.0)
+    X.data[X.indices == 17] = 2.5
+    for Z in (X, X.astype(np.float32), sp.csr_matrix((60, 5000))):
+        data = Data(Z)
+        want = data.column_stats(moments=True)[2]
+        got = data.row_moments()
+        assert got.rows == want.rows and type(got.rows) is type(want.rows)
+        for name in ("amax", "mean", "m2"):
+            assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
+
+
+def test_partial_fit_on_sparse_chunks_passes_over_stored_columns_only(monkeypatch):
+    """A chunk's statistics in a partial_fit stream on wide sparse X are
+    computed on the columns it stores (Data.row_moments), not over every
+    column: the rule's per-column kernels run on arrays of at most as many
+    columns as the chunk stores."""
+    from fastlr._kernels import stats
+
+    X = sp.random(200, 100_000, density=0.0002, random_state=0, format="csr")
+    y = np.arange(200) % 2
+    clf = LogisticRegression(random_state=0).partial_fit(X[:100], y[:100],
+                                                          classes=[0, 1])
+    widths = []
+    finish = stats.finish_columns
+
+    def spy(*args):
+        widths.append(args[-1].shape[0])
+        return finish(*args)
+
+    monkeypatch.setattr(stats, "finish_columns", spy)
+    clf.partial_fit(X[100:], y[100:])
+    stored = np.unique(X[100:].indices).shape[0]
+    assert widths and max(widths) <= stored
