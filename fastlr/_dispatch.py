@@ -659,7 +659,7 @@ class Data:
         """Raise if ``state`` (a :class:`fastlr._state.ModelState` or
         :class:`fastlr._state.ModelStack`) cannot be trained on this X:
         sparse X on a model that centers its features."""
-        if self.sparse and state.mean.any():
+        if self.sparse and state.centers():
             raise ValueError(
                 "X is sparse but the model centers its features (it was "
                 "started on dense X with standardize=True); sparse input can "

@@ -68,6 +68,14 @@ class ModelState:
     #: not write and :meth:`restandardize` leaves as they are.
     shared = frozenset()
 
+    #: The mean array known to hold only zeros and the scale array known to
+    #: hold only ones (:meth:`centers`, :meth:`scales`; None: not known):
+    #: the standardization is replaced, never changed in place, so each
+    #: array is read once for it, not at every ``partial_fit`` call (on 1M
+    #: columns, four or five passes a call).
+    _zero_mean = None
+    _unit_scale = None
+
     def __init__(self, mean, scale, k=1, softmax=False):
         n = mean.shape[0]
         self.mean = mean
@@ -128,6 +136,8 @@ class ModelState:
         # 1M columns, a sixth of a partial_fit call with standardize=False)
         new.mean = self.mean
         new.scale = self.scale
+        new._zero_mean = self._zero_mean
+        new._unit_scale = self._unit_scale
         new.shared = share
         for name in self.ARRAYS[2:]:
             value = getattr(self, name)
@@ -178,7 +188,7 @@ class ModelState:
         if not self.center:
             # the zero mean kept (never changed in place): restandardize
             # then sees that the mean does not move
-            mean = self.mean if not self.mean.any() else np.zeros_like(scale)
+            mean = self.mean if not self.centers() else np.zeros_like(scale)
         self.restandardize(mean, scale)
         self.moments = merged
 
@@ -210,13 +220,12 @@ class ModelState:
         n = self.n_features
         # (read only without running statistics: a partial_fit stream's
         # calls pass over no column for it)
-        plain = self.moments is None and not (self.mean.any()
-                                              or (self.scale != 1.0).any())
+        plain = self.moments is None and not (self.centers() or self.scales())
         if not standardize:
             if not plain:
                 self.restandardize(np.zeros(n), np.ones(n))
             self.moments, self.center = None, False
-        elif standardize == "scale" and self.mean.any():
+        elif standardize == "scale" and self.centers():
             # (a model file from before running statistics centres with
             # center False: its mean says so)
             self.restandardize(np.zeros(n), self.scale)
@@ -254,7 +263,7 @@ class ModelState:
         # no mean before or after (sparse X, standardize="scale"): u . mean
         # is 0 (for finite u) and the two passes over W of u = W / scale and
         # its products are not needed
-        centred = self.mean.any() or (mean is not self.mean and mean.any())
+        centred = self.centers() or (mean is not self.mean and mean.any())
         # (shared arrays are zeros, which stay zeros: left as they are)
         pairs = ((self.W, self.B),) + (() if "avg" in shared else
                                        ((self.avg[:, :n], self.avg[:, n]),))
@@ -300,7 +309,7 @@ class ModelState:
         this, through the origin in raw space as a fresh fit without an
         intercept is (its intercept moved with the weights before: the
         centring put ``-w . mean`` into it)."""
-        if self.mean.any():
+        if self.centers():
             self.restandardize(np.zeros_like(self.mean), self.scale)
         self.center = False
         self.B[:] = 0.0
@@ -377,8 +386,24 @@ class ModelState:
 
     def centers(self):
         """Whether the model subtracts column means (sparse X cannot be
-        continued on such a model: centering would densify it)."""
-        return bool(self.mean.any())
+        continued on such a model: centering would densify it). A mean of
+        zeros is read once (:attr:`_zero_mean`)."""
+        if self.mean is self._zero_mean:
+            return False
+        if self.mean.any():
+            return True
+        self._zero_mean = self.mean
+        return False
+
+    def scales(self):
+        """Whether the model divides by column scales other than 1 (the
+        scale read once, as the mean by :meth:`centers`)."""
+        if self.scale is self._unit_scale:
+            return False
+        if (self.scale != 1.0).any():
+            return True
+        self._unit_scale = self.scale
+        return False
 
     # ---------------------------------------------------------- model files
 
@@ -509,13 +534,23 @@ class ModelStack:
                         else np.asarray(row_fold, dtype=np.int8))
         new.active = np.ones(1, dtype=np.uint8)
         new.owns = False
+        new.single = state
         for name in cls.STATE:
             setattr(new, name, getattr(state, name)[None])
         return new
 
+    #: the :class:`ModelState` a stack of one model (:meth:`of`) views
+    single = None
+
     @property
     def K(self):
         return self.W.shape[0]
+
+    def centers(self):
+        """Whether a model subtracts column means (for a stack of one
+        state's views, the state's :meth:`ModelState.centers`, read once)."""
+        return (self.single.centers() if self.single is not None
+                else bool(self.mean.any()))
 
     @property
     def k(self):

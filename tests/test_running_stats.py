@@ -527,3 +527,35 @@ def test_partial_fit_on_sparse_chunks_passes_over_stored_columns_only(monkeypatc
     clf.partial_fit(X[100:], y[100:])
     stored = np.unique(X[100:].indices).shape[0]
     assert widths and max(widths) <= stored
+
+
+def test_a_zero_mean_and_unit_scale_are_read_once_per_array():
+    """ModelState.centers and scales read the standardization once per
+    array (it is replaced, never changed in place): copies and later calls
+    of a partial_fit stream pass over no column for them, and a replaced
+    mean or scale is read again."""
+    X = sp.random(40, 1000, density=0.01, random_state=0, format="csr")
+    y = np.arange(40) % 2
+    clf = LogisticRegression(standardize=False, random_state=0)
+    clf.partial_fit(X[:20], y[:20], classes=[0, 1]).partial_fit(X[20:], y[20:])
+    state = clf.training_state_
+    reads = []
+    any_ = np.ndarray.any
+
+    class Spy(np.ndarray):
+        def any(self, *args, **kwargs):
+            reads.append(self.shape)
+            return any_(self, *args, **kwargs)
+
+    fresh = ModelState(np.zeros(1000).view(Spy), np.ones(1000).view(Spy))
+    assert not fresh.centers() and not fresh.scales()
+    copied = fresh.copy()
+    assert not copied.centers() and not copied.scales()
+    assert len(reads) == 2   # once each, the copy knowing it
+    copied.restandardize(np.ones(1000), np.full(1000, 2.0))
+    assert copied.centers() and copied.scales() and not fresh.centers()
+    assert state.centers() is False and state.mean is state._zero_mean
+    before = state.W.copy()
+    clf.partial_fit(X[:20], y[:20])
+    assert clf.training_state_._zero_mean is state.mean
+    assert state.W.tobytes() == before.tobytes()
