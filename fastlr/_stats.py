@@ -254,17 +254,21 @@ def merge(a, b):
         mean = a.mean + (delta * wb) * s
     else:
         mean = b.mean - (delta * (a.rows / n)) * s
-    m2 = (_rescaled(a.m2, a.amax, inv) + _rescaled(b.m2, b.amax, inv)
+    m2 = (_rescaled(a.m2, a.amax, s) + _rescaled(b.m2, b.amax, s)
           + delta * delta * (a.rows * wb))
     return Moments(n, amax, mean, m2)
 
 
-def _rescaled(m2, amax, inv):
-    """``m2`` in units of a larger divisor (``inv`` its reciprocal)."""
+def _rescaled(m2, amax, s):
+    """``m2`` in units of a larger divisor ``s``."""
     # a column all zeros so far has m2 = 0 and divisor 1, whatever the new
     # one (r * r may overflow then): the select zeroes r first, exactly
-    # (m2 * r * r when m2 > 0, else 0 * 0 * 0, for m2 >= 0 not NaN)
-    r = scaling(amax)[0] * inv * (m2 > 0.0)
+    # (m2 * r * r when m2 > 0, else 0 * 0 * 0, for m2 >= 0 not NaN). The
+    # ratio is divided, not multiplied by the reciprocal: an unchanged
+    # divisor gives exactly 1, where s * (1 / s) is 1 - 2**-53 for many s
+    # and every merge shrank m2 by that (the scale 1.8e-12 low after 20,000
+    # merges of one chunk, 8.5e-11 after 10**6)
+    r = scaling(amax)[0] / s * (m2 > 0.0)
     return m2 * r * r
 
 
