@@ -26,6 +26,7 @@ sw_i)``, hence the same minimizer on the same features.
 
 import functools
 import math
+import threading
 import warnings
 from typing import NamedTuple
 
@@ -363,37 +364,76 @@ def worse_than_zero(loss_mean, W, penalty, alpha, l1_ratio):
 ZERO_TIE = 1e-12
 
 
-def _release_blas():
-    """Let any Python thread set OpenBLAS's limit next. threadpoolctl 3.8
-    lets only the thread that first set it change it (a pthreads OpenBLAS
-    has one process-wide pool) and ignores the others silently: the fit
-    that restores the limit is often not the one that set it (the last of
-    overlapping fits out), and with the setter still alive (a pool's
-    thread) the restore did nothing, BLAS stayed on one thread and every
-    later fit saved 1 as the limit to restore."""
+def _blas_control():
+    """``(shared, clear)`` of threadpoolctl's OpenBLAS controller (3.8
+    on: only the thread that first set OpenBLAS's limit may change it,
+    the others are ignored silently; ``shared.controlling_thread`` is that
+    thread), or None where it has no such rule."""
     import threadpoolctl
 
-    clear = getattr(getattr(threadpoolctl, "OpenBLASController", None),
-                    "clear_controlling_thread", None)
-    if clear is not None:
-        clear(force=True)
+    cls = getattr(threadpoolctl, "OpenBLASController", None)
+    shared = getattr(cls, "_SHARED_STATE", None)
+    clear = getattr(cls, "clear_controlling_thread", None)
+    if shared is None or clear is None:
+        return None
+    return shared, clear
+
+
+#: The thread whose fit set the one-thread limit now held (see
+#: :data:`_ONE_BLAS_THREAD`).
+_SETTER = [None]
 
 
 def _one_blas_thread():
-    _release_blas()
+    """Set BLAS to one thread; the limiter to restore, or None when the
+    limit is a live user thread's (a ``with threadpool_limits(...)`` in
+    another thread): it stands, and nothing is restored over it."""
+    control = _blas_control()
+    if control is not None:
+        shared, clear = control
+        owner = shared.controlling_thread
+        if owner is not None and owner is not _SETTER[0] and owner.is_alive():
+            return None
+        # a fit's thread (this one or an earlier fit's, often a pool's thread
+        # that lives on) or none: this fit takes over
+        clear(force=True)
+        _SETTER[0] = threading.current_thread()
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _restore_blas(limiter):
-    _release_blas()
+    """Restore what :func:`_one_blas_thread` found, from whichever fit's
+    thread is the last out, and leave no thread in control (as a ``with
+    threadpool_limits`` block ends); not over a user thread that took
+    control meanwhile."""
+    if limiter is None:
+        return
+    control = _blas_control()
+    if control is None:
+        limiter.restore_original_limits()
+        return
+    shared, clear = control
+    owner = shared.controlling_thread
+    if owner is not None and owner is not _SETTER[0] and owner.is_alive():
+        return
+    clear(force=True)
     limiter.restore_original_limits()
-    _release_blas()
+    clear(force=True)
+    _SETTER[0] = None
 
 
 #: BLAS on one thread while any fit is inside (see :func:`finish`): the
 #: limit is process-wide, so the first fit in sets it and the last out
 #: restores it (two fits in two Python threads each restoring what the
 #: other had set left BLAS on one thread for the rest of the process).
+#: threadpoolctl 3.8 lets only the thread that set OpenBLAS's limit change
+#: it: the last fit out is often not the first in (overlapping fits on a
+#: pool's threads, which live on), and its restore was ignored, BLAS
+#: staying on one thread; a fit therefore takes control from a fit's
+#: thread, never from a live user thread (whose limit stands: a fit that
+#: took it restored the user's temporary value after the user's own restore
+#: was ignored). A user thread that starts a ``with threadpool_limits``
+#: during a fit saves the fit's one thread as the value it restores.
 _ONE_BLAS_THREAD = Held(_one_blas_thread, _restore_blas)
 
 

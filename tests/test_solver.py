@@ -999,6 +999,49 @@ def test_overlapping_fits_restore_the_blas_threads():
     assert blas() == before
 
 
+def test_a_user_thread_s_blas_limit_stands_over_a_fit():
+    """A user's ``with threadpool_limits(1)`` in another thread that starts
+    before a fit and ends during it: the user's own restore (threadpoolctl
+    3.8 honours only the thread in control) must not be undone by the fit,
+    which found the user's 1 and restored it (BLAS on one thread for good)."""
+    import threading
+
+    import scipy.linalg  # noqa: F401  (both BLAS libraries loaded)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from fastlr import _solver
+
+    def blas():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    _solver._blas_controller.cache_clear()
+    before = blas()
+    if max(before) < 2:
+        pytest.skip("BLAS runs on one thread here already")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5000, 10))
+    y = (X[:, 0] + rng.normal(size=5000) > 0).astype(float)
+    limited, leave, left = threading.Event(), threading.Event(), threading.Event()
+
+    def user():
+        with threadpool_limits(limits=1, user_api="blas"):
+            limited.set()
+            leave.wait(30)
+        left.set()
+
+    def callback(epoch, loss):
+        if not leave.is_set():
+            leave.set()          # the user's limit ends while the fit holds its own
+            left.wait(30)
+
+    thread = threading.Thread(target=user)
+    thread.start()
+    limited.wait(30)
+    fastlr.train(X, y, solver="lbfgs", epochs=20, tol=1e-12, callback=callback)
+    thread.join()
+    assert blas() == before
+
+
 @pytest.mark.parametrize("k", [2, 3])
 def test_separable_classes_without_a_penalty_run_to_max_iter_and_warn(k):
     """Separable classes have no optimum without a penalty: the loss keeps
