@@ -2,6 +2,7 @@
 
 import copy
 import functools
+import pickle
 import re
 import warnings
 
@@ -332,6 +333,15 @@ def test_partial_fit_extends_the_loss_curve_without_rebuilding_it(blobs):
     clf.loss_curve_ = np.array([9.0])
     clf.partial_fit(X[:40], y[:40])
     assert clf.loss_curve_.shape == (2,) and clf.loss_curve_[0] == 9.0
+    # a shallow copy shares the buffer: neither overwrites the other's curve
+    twin = copy.copy(clf)
+    twin.partial_fit(X[40:80], y[40:80])
+    seen = clf.loss_curve_.copy()
+    clf.partial_fit(X[80:120], y[80:120])
+    np.testing.assert_array_equal(twin.loss_curve_[:2], seen)
+    assert twin.loss_curve_[2] != clf.loss_curve_[2]
+    # a pickle holds the curve, not the buffer's spare room
+    assert "_loss_buffer" not in pickle.loads(pickle.dumps(clf)).__dict__
 
 
 @pytest.mark.parametrize("param, value, exc", [
