@@ -870,8 +870,16 @@ def test_cost_model_tables():
     assert cost["single"] > 0 and cost["dask"] > 0 and cost["rate"] > 0
     assert set(cost["overhead"]) == {2, 4}
     line = [cost["fixed"] + cost["per_block"] * b for b in (2, 4)]
-    np.testing.assert_allclose(line, [cost["overhead"][2], cost["overhead"][4]],
-                               rtol=1e-9)
+    over = np.array([cost["overhead"][2], cost["overhead"][4]])
+    if cost["fixed"] > 0:
+        np.testing.assert_allclose(line, over, rtol=1e-9)
+    else:
+        # a negative free intercept (timing noise: CI measured 25.5 and 59.0
+        # ms, a line through them starts at -8.1 ms) is held at 0: the
+        # least-squares line through the origin (dask_bench.overhead_line)
+        blocks = np.array([2.0, 4.0])
+        assert cost["fixed"] == 0.0
+        assert cost["per_block"] == pytest.approx(blocks @ over / (blocks @ blocks))
     est = dask_bench.paper_estimate(cost)["estimate"]
     assert est[10]["compute"] == pytest.approx(10 * est[100]["compute"])
     for e in est.values():
