@@ -942,13 +942,12 @@ def test_auto_drops_a_warm_up_whose_penalty_dwarfs_the_zero_models_objective(mod
     assert np.abs(many.W[many.alphas == 1e200]).max() < 1e-150
 
 
-def test_overlapping_fits_restore_the_blas_threads():
-    """The solver runs BLAS on one thread, a process-wide limit: two fits in
-    two Python threads, the first out restoring what it saw on entry and the
-    second what the first had set, left BLAS on one thread for the rest of
-    the process. The last fit out restores the limits now."""
-    import threading
-
+@pytest.fixture
+def blas_threads():
+    """``(blas, before, X, y)``: the BLAS libraries' thread counts now
+    (``blas()``) and before the test, and data whose lbfgs fit calls back
+    inside the solver's one-thread hold; skipped where BLAS runs on one
+    thread already."""
     import scipy.linalg  # noqa: F401  (both BLAS libraries loaded)
     from threadpoolctl import threadpool_info
 
@@ -963,7 +962,17 @@ def test_overlapping_fits_restore_the_blas_threads():
         pytest.skip("BLAS runs on one thread here already")
     rng = np.random.default_rng(0)
     X = rng.normal(size=(5000, 10))
-    y = (X[:, 0] + rng.normal(size=5000) > 0).astype(float)
+    return blas, before, X, (X[:, 0] + rng.normal(size=5000) > 0).astype(float)
+
+
+def test_overlapping_fits_restore_the_blas_threads(blas_threads):
+    """The solver runs BLAS on one thread, a process-wide limit: two fits in
+    two Python threads, the first out restoring what it saw on entry and the
+    second what the first had set, left BLAS on one thread for the rest of
+    the process. The last fit out restores the limits now."""
+    import threading
+
+    blas, before, X, y = blas_threads
     a_in, b_in, a_done = threading.Event(), threading.Event(), threading.Event()
 
     def hold(mine, other):
@@ -999,28 +1008,16 @@ def test_overlapping_fits_restore_the_blas_threads():
     assert blas() == before
 
 
-def test_a_user_thread_s_blas_limit_stands_over_a_fit():
+def test_a_user_thread_s_blas_limit_stands_over_a_fit(blas_threads):
     """A user's ``with threadpool_limits(1)`` in another thread that starts
     before a fit and ends during it: the user's own restore (threadpoolctl
     3.8 honours only the thread in control) must not be undone by the fit,
     which found the user's 1 and restored it (BLAS on one thread for good)."""
     import threading
 
-    import scipy.linalg  # noqa: F401  (both BLAS libraries loaded)
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-    from fastlr import _solver
-
-    def blas():
-        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-
-    _solver._blas_controller.cache_clear()
-    before = blas()
-    if max(before) < 2:
-        pytest.skip("BLAS runs on one thread here already")
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(5000, 10))
-    y = (X[:, 0] + rng.normal(size=5000) > 0).astype(float)
+    blas, before, X, y = blas_threads
     limited, leave, left = threading.Event(), threading.Event(), threading.Event()
 
     def user():
