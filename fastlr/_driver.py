@@ -11,12 +11,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ._choices import LEARNING_RATES, PENALTIES
 from ._order import check_shuffle
 from ._validation import check_positive_int, check_real
 
 EPOCH_LOSS_MODES = ("running", "full", None)
-PENALTIES = ("l2", "l1", "elasticnet", None)
-LEARNING_RATES = ("constant", "invscaling", "adaptive", "adagrad")
 
 #: ``learning_rate="adaptive"`` divides the rate by this after
 #: ``n_iter_no_change`` epochs without improvement (scikit-learn's rule) ...

@@ -20,19 +20,9 @@ from ._driver import (
     diverged,
     run_epochs,
 )
-from ._kernels.update import (
-    LR_ADAGRAD,
-    LR_CONSTANT,
-    LR_INVSCALING,
-    hyperparameters,
-    options,
-)
+from ._kernels.update import hyperparameters, options, schedule_code
 from ._order import EpochOrder, block_rows
 from ._state import ModelStack
-
-# "adaptive" is the constant step within an epoch; the driver lowers lr
-SCHEDULE_CODES = {"constant": LR_CONSTANT, "adaptive": LR_CONSTANT,
-                  "invscaling": LR_INVSCALING, "adagrad": LR_ADAGRAD}
 
 
 def written_arrays(penalty, alpha, l1_ratio, learning_rate, average_start):
@@ -88,7 +78,7 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
 
     def run_one(blocks, block):
         stack.hyper[0, 2] = rate.lr
-        opt = options(loss_code(state.softmax), SCHEDULE_CODES[learning_rate],
+        opt = options(loss_code(state.softmax), schedule_code(learning_rate),
                       power_t, average_start, fit_intercept, track)
         loss, bound, finite[0] = run(blocks, block, opt)[0, [0, 1, 5]]
         bound /= denom
@@ -174,7 +164,7 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
     run = data.epoch_runner(y, sw, stack, batch_size, n_threads)
     track = epoch_loss == "running"
     loss_kind = loss_code(stack.softmax)
-    schedule = SCHEDULE_CODES[learning_rate]
+    schedule = schedule_code(learning_rate)
 
     def stall(mm):
         def on_stall():

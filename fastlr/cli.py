@@ -39,7 +39,7 @@ from io import TextIOWrapper
 import numpy as np
 
 from . import __version__
-from ._driver import LEARNING_RATES, PENALTIES
+from ._choices import LEARNING_RATES, PENALTIES
 from ._files import file_kind, link_target, save_png, write_atomic
 from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,

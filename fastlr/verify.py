@@ -28,6 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import core, reference
+from ._choices import LEARNING_RATES, PENALTIES
 from ._kernels import team
 from ._version import __version__
 
@@ -111,6 +112,34 @@ UPDATE_RULES = ("default", "l2", "l1", "elasticnet", "invscaling", "invscaling_l
                 "adaptive", "adagrad", "adagrad_l1", "adagrad_l2",
                 "adagrad_elasticnet", "average", "average_late", "average_l2",
                 "average_l1", "adagrad_avg_l2", "all", "strong_l2")
+
+
+def _cases_for_new_choices(named):
+    """Cases for each schedule or penalty of :mod:`fastlr._choices` that no
+    case of ``named`` uses: alone, and with the choices that have lazy
+    forms (a penalty, an L1 part with averaging, AdaGrad), so that adding a
+    name to that table is enough for the kernel-against-twin tests,
+    ``fastlr verify`` and asv to check it."""
+    new = {}
+    for rate in LEARNING_RATES:
+        if not any(c.get("learning_rate", "constant") == rate for c in named):
+            base = {"learning_rate": rate}
+            new[rate] = base
+            new[f"{rate}_l2"] = {**base, "penalty": "l2", "alpha": 0.05}
+            new[f"{rate}_l1_average"] = {**base, "penalty": "l1", "alpha": 0.02,
+                                         "average": 3}
+    for penalty in PENALTIES:
+        if not any(c.get("penalty") == penalty for c in named):
+            base = {"penalty": penalty, "alpha": 0.03}
+            new[str(penalty)] = base
+            new[f"{penalty}_average"] = {**base, "average": 3}
+            new[f"{penalty}_adagrad"] = {**base, "learning_rate": "adagrad", "lr": 0.2}
+    return new
+
+
+_NEW = _cases_for_new_choices([OPTIONS[name] for name in UPDATE_RULES])
+OPTIONS.update(_NEW)
+UPDATE_RULES += tuple(_NEW)
 
 
 def tolerance(dtype):

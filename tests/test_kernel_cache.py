@@ -232,6 +232,23 @@ def test_a_copy_under_another_name_has_its_own_cache(tmp_path):
     assert ours["directory"] != theirs["directory"]
 
 
+def test_the_table_of_schedule_names_is_part_of_the_fingerprint(tmp_path):
+    """A schedule's kernel code is its position in ``fastlr/_choices.py``
+    (outside the kernel package): reordering that table must give another
+    cache directory, or cached kernels would read the old codes."""
+    site = _copy_package(tmp_path)
+    code = "from fastlr._kernels import cache; print(cache.fingerprint())"
+    env = {"FASTLR_CACHE_DIR": str(tmp_path / "cache")}
+    before = _run(site, code, env).stdout.split()[-1]
+    path = site / "fastlr" / "_choices.py"
+    text = path.read_text()
+    old = '("constant", "invscaling", "adaptive", "adagrad")'
+    assert old in text
+    new = '("invscaling", "constant", "adaptive", "adagrad")'
+    path.write_text(text.replace(old, new))
+    assert _run(site, code, env).stdout.split()[-1] != before
+
+
 #: calls a kernel, counting the LLVM bitcode parses of its load and
 #: noting whether numba's empty module is still in its JIT engine after it;
 #: then compiles a new function that calls it (which links the kernel's

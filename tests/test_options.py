@@ -548,9 +548,11 @@ def test_every_schedule_and_penalty_is_wired_and_verified():
     kernel code, each name is a CLI choice, and each has an update-rule case
     in ``fastlr.verify`` (which the kernel-vs-twin tests and asv run), so a
     new schedule or penalty cannot run untested or fall back silently."""
-    from fastlr import _driver, _sgd, cli
+    from fastlr import _driver, cli
+    from fastlr._kernels import update
 
-    assert set(_sgd.SCHEDULE_CODES) == set(_driver.LEARNING_RATES)
+    codes = [update.schedule_code(rate) for rate in _driver.LEARNING_RATES]
+    assert sorted(codes) == list(range(len(codes)))
     parser = cli.build_parser()
     train = next(a for a in parser._subparsers._group_actions[0].choices["train"]._actions
                  if "--learning-rate" in a.option_strings)
@@ -563,6 +565,21 @@ def test_every_schedule_and_penalty_is_wired_and_verified():
         assert any(c.get("learning_rate", "constant") == rate for c in cases), rate
     for penalty in _driver.PENALTIES:
         assert any(c.get("penalty") == penalty for c in cases), penalty
-    from fastlr._kernels import update
-
     assert reference.ADAGRAD_EPS == update.ADAGRAD_EPS   # the twin's own copy
+
+
+def test_a_new_schedule_or_penalty_gets_its_verify_cases():
+    """A name added to ``fastlr._choices`` with no hand-written case in
+    ``fastlr.verify`` gets generated ones (alone and with the lazy forms), so
+    the kernel-against-twin tests and asv check it at once."""
+    hand = [verify.OPTIONS[name] for name in verify.UPDATE_RULES]
+    without = [c for c in hand if c.get("learning_rate") != "invscaling"
+               and c.get("penalty") != "elasticnet"]
+    new = verify._cases_for_new_choices(without)
+    rates = {c.get("learning_rate") for c in new.values()}
+    assert rates == {"invscaling", None, "adagrad"}
+    assert [c for c in new.values() if c.get("learning_rate") == "invscaling"
+            and c.get("penalty") == "l1" and c.get("average")]
+    assert [c for c in new.values() if c.get("penalty") == "elasticnet"
+            and c.get("learning_rate") == "adagrad"]
+    assert verify._cases_for_new_choices(hand) == {}

@@ -83,10 +83,12 @@ PRUNE_AGE = 7 * 24 * 3600.0
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
-#: Source files outside the package whose functions are compiled as kernels
-#: too (written in plain NumPy, so that the NumPy reference runs the same
-#: source uncompiled).
-SHARED_SOURCES = (os.path.join(os.path.dirname(_PACKAGE_DIR), "_stats.py"),)
+#: Source files outside the package whose code ends up in kernels too:
+#: ``_stats.py``'s functions are compiled as kernels (written in plain NumPy,
+#: so that the NumPy reference runs the same source uncompiled), and
+#: ``_choices.py``'s tables give the kernels their schedule codes.
+SHARED_SOURCES = tuple(os.path.join(os.path.dirname(_PACKAGE_DIR), name)
+                       for name in ("_stats.py", "_choices.py"))
 
 
 def sources():

@@ -42,15 +42,18 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._choices import LEARNING_RATES
 from .._solver import penalty_strengths
 from .jit import jit
 
 LOSS_LOGISTIC = 0   # binary: sigmoid and log-loss, k = 1, labels 0/1
 LOSS_SOFTMAX = 1    # k classes: softmax and cross-entropy, labels 0..k-1
 
-LR_CONSTANT = 0
-LR_INVSCALING = 1
-LR_ADAGRAD = 2
+# A schedule's code is its position in the one table of names; "adaptive"
+# is the constant step within an epoch (its driver lowers lr between epochs).
+LR_CONSTANT = LEARNING_RATES.index("constant")
+LR_INVSCALING = LEARNING_RATES.index("invscaling")
+LR_ADAGRAD = LEARNING_RATES.index("adagrad")
 
 #: AdaGrad's denominator guard, ``lr / (ADAGRAD_EPS + sqrt(sum g**2))``.
 ADAGRAD_EPS = 1e-8
@@ -68,7 +71,7 @@ class Options(NamedTuple):
     """What a training run does, as the kernels read it (see :func:`options`)."""
 
     loss: int            # LOSS_LOGISTIC or LOSS_SOFTMAX
-    schedule: int        # LR_* ("adaptive" is constant within an epoch)
+    schedule: int        # position in LEARNING_RATES (schedule_code)
     power_t: float       # exponent of LR_INVSCALING
     average_start: int   # 0: no averaging; else the first averaged step
     fit_intercept: bool  # False: the intercepts stay 0
@@ -88,6 +91,11 @@ def hyperparameters(penalty, alpha, l1_ratio, lr):
     its penalty and its base learning rate (a row of ``hyper``)."""
     l2, l1 = penalty_strengths(penalty, alpha, l1_ratio)
     return float(l2), float(l1), float(lr)
+
+
+def schedule_code(learning_rate):
+    """The kernels' code of a schedule name of ``LEARNING_RATES``."""
+    return LEARNING_RATES.index(learning_rate)
 
 
 @jit()
@@ -190,18 +198,19 @@ def truncate(z, u, q):
 @jit(inline=True)
 def scalar_rate(opt):
     """Whether :func:`rate` gives this schedule's step size (one number a
-    step): the lean epochs and the CSR epoch's lazy step take only these;
-    any other schedule (AdaGrad's size per weight, or one added without
-    listing it here) runs :func:`step`'s own branch, eagerly."""
-    return opt.schedule == LR_CONSTANT or opt.schedule == LR_INVSCALING
+    step): every schedule but AdaGrad, whose size is per weight. The lean
+    epochs and the CSR epoch's lazy step take only these; AdaGrad (and a
+    schedule with a size per weight added later: list it here) runs
+    :func:`step`'s own branch, eagerly."""
+    return opt.schedule != LR_ADAGRAD
 
 
 @jit(exact=True, inline=True)
 def rate(opt, lr, t):
     """The step size of the ``t``-th step (counted from 1) for every
-    schedule whose size is one number a step: ``lr`` (constant, and
-    "adaptive", whose driver lowers ``lr`` between epochs) or ``lr /
-    t**power_t`` (inverse scaling). The one place such a schedule is
+    schedule whose size is one number a step: ``lr / t**power_t`` (inverse
+    scaling) or ``lr`` (constant, and "adaptive", whose driver lowers
+    ``lr`` between epochs). The one place such a schedule is
     written: :func:`step`, the CSR epoch's lazy step and the lean epochs'
     step (:func:`fastlr._kernels.sparse.lean_scalars`) all take it from
     here. AdaGrad's size is per weight: :func:`step`'s own branch, and
