@@ -383,7 +383,11 @@ def check_sparse_X(X, name="X", finite=True):
     COO, ...) are converted to CSR, other numeric dtypes to float64, and a
     CSR with unsorted indices or duplicate entries is canonicalized on a
     copy (duplicates summed, as ``sum_duplicates`` does): the caller's
-    matrix is never modified.
+    matrix is never modified. The canonical form is read from the index
+    arrays themselves (:func:`_csr_columns`), never from scipy's cached
+    ``has_canonical_format``, which stays as first computed when the
+    indices are then edited in place. Index arrays the kernels were not
+    compiled for are converted (:func:`_csr_index_arrays`).
     """
     if len(X.shape) != 2:
         raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), "
@@ -411,17 +415,71 @@ def check_sparse_X(X, name="X", finite=True):
             or indptr[-1] > min(indices.shape[0], csr.data.shape[0])):
         raise ValueError(f"{name} is not a valid CSR matrix: its indptr is "
                          "inconsistent with its shape or data")
-    nnz = int(indptr[-1])
-    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= n):
-        raise ValueError(f"{name} is not a valid CSR matrix: a column index lies "
-                         f"outside 0..{n - 1}")
-    if not csr.has_canonical_format:
-        if csr is X:
+    fresh = csr is not X   # its arrays are not the caller's
+    csr = _csr_index_arrays(csr)
+    if not _csr_columns(csr, name):
+        if not fresh:
             csr = csr.copy()
         csr.sum_duplicates()  # sorts the indices and adds duplicates
     if finite and not np.isfinite(csr.data[:csr.indptr[-1]]).all():
         raise nonfinite_error(csr, name)
     return csr
+
+
+def _csr_index_arrays(csr):
+    """``csr`` (indptr checked) with the arrays the kernels are compiled for
+    by ``fastlr compile``: ``indices`` and ``indptr`` both int32 or both
+    int64, in native byte order, and every array contiguous. Anything else
+    (big-endian arrays read from a file, int16 indices, int32 indices with
+    an int64 indptr, strided views) would make numba compile every kernel
+    anew for it, or fail to type it at all: those arrays are converted, on
+    a new matrix (the caller's is never modified); the shorter ``indptr``
+    where either would do. ``csr`` itself when nothing needs it."""
+    nnz = int(csr.indptr[-1])
+    index = (np.int64 if csr.indices.dtype.itemsize > 4 or nnz > np.iinfo(np.int32).max
+             else np.int32)
+    arrays = (np.ascontiguousarray(csr.data),
+              np.ascontiguousarray(csr.indices, dtype=index),
+              np.ascontiguousarray(csr.indptr, dtype=index))
+    if all(new is old for new, old in zip(arrays, (csr.data, csr.indices, csr.indptr),
+                                          strict=True)):
+        return csr
+    out = type(csr)(csr.shape, dtype=csr.dtype)   # empty: no check of contents
+    out.data, out.indices, out.indptr = arrays
+    return out
+
+
+#: Stored entries per slice of :func:`_csr_columns` (bounds its temporary:
+#: a boolean a stored entry of a slice; a slice of indices stays in cache
+#: between its two reads).
+CSR_SLICE = 1 << 18
+
+
+def _csr_columns(csr, name):
+    """Whether CSR ``csr`` (indptr checked, :func:`_csr_index_arrays`) is in
+    canonical form: each row's column indices strictly increasing (sorted,
+    no duplicates). Found from the arrays in one read of the stored column
+    indices, a slice at a time, which also refuses an index outside
+    ``0..n - 1`` (naming ``name``)."""
+    indptr, indices = csr.indptr, csr.indices
+    nnz, n = int(indptr[-1]), csr.shape[1]
+    canonical = True
+    for lo in range(0, nnz, CSR_SLICE):
+        hi = min(lo + CSR_SLICE, nnz)
+        part = indices[lo:hi]
+        if part.min() < 0 or part.max() >= n:
+            raise ValueError(f"{name} is not a valid CSR matrix: a column index "
+                             f"lies outside 0..{n - 1}")
+        if canonical:
+            # entry k against k + 1 for k in lo..hi - 1 (the last stored
+            # entry has none); a pair across rows (k + 1 starts a row, one of
+            # indptr's values in lo + 1..hi) is no test
+            up = indices[lo + 1:min(hi + 1, nnz)] > part[:nnz - 1 - lo]
+            starts = indptr[slice(*np.searchsorted(
+                indptr, np.array([lo + 1, lo + 1 + up.shape[0]], dtype=indptr.dtype)))]
+            up[starts - (lo + 1)] = True
+            canonical = bool(up.all())
+    return canonical
 
 
 def row_bytes(X):

@@ -536,6 +536,111 @@ def test_duplicate_entries_are_summed_on_a_copy(standardize):
     assert not D.has_canonical_format
 
 
+def _merge_column_pairs(A):
+    """Columns 2j and 2j + 1 merged in place (``A.indices //= 2``): rows
+    holding both now store column j twice, in sorted order."""
+    A.indices //= 2
+
+
+def _reverse_columns(A):
+    """Column j renamed n - 1 - j in place: every row's indices descend."""
+    A.indices[:] = A.shape[1] - 1 - A.indices
+
+
+@pytest.mark.parametrize("edit", [_merge_column_pairs, _reverse_columns],
+                         ids=["duplicates", "unsorted"])
+def test_a_stale_canonical_flag_is_not_trusted(edit):
+    """scipy computes ``has_canonical_format`` once and caches it; indices
+    edited in place afterwards leave it True. Their duplicates went to the
+    kernels as two entries: the column statistics summed (a/2)**2 + (a/2)**2
+    for a**2, and the standardized model moved by 10%. The form is read
+    from the arrays: the model of the canonical matrix of the same values,
+    bit for bit, and the caller's matrix (its cached flag too) unchanged."""
+    X, y = make_data(44)
+    A = X.copy()
+    assert A.has_canonical_format          # computed and cached
+    edit(A)
+    assert A.has_canonical_format          # stale
+    canonical = sp.csr_matrix(A.toarray())
+    assert canonical.nnz < A.nnz or not np.array_equal(canonical.indices, A.indices)
+    snap = snapshot(A)
+    for kw in (dict(standardize=True), dict(standardize=False, penalty="l1",
+                                            alpha=0.01)):
+        kw = {"batch_size": RAGGED, "epochs": 3, "lr": 0.1, "random_state": 44, **kw}
+        a, b = fastlr.train(A, y, **kw), fastlr.train(canonical, y, **kw)
+        np.testing.assert_array_equal(a.w, b.w)
+        assert a.b == b.b
+        np.testing.assert_array_equal(fastlr.predict_proba(A, a.w, a.b),
+                                      fastlr.predict_proba(canonical, a.w, a.b))
+    est = LogisticRegression(max_iter=20, tol=None, random_state=0)
+    np.testing.assert_array_equal(est.fit(A, y).coef_,
+                                  est.fit(canonical, y).coef_)
+    assert_unchanged(A, snap)
+    assert A.has_canonical_format          # (the stale flag, left as it was)
+
+
+def _big_endian(*parts, dtype=">i4"):
+    def make(A):
+        for part in parts:
+            setattr(A, part, getattr(A, part).astype(dtype))
+    return make
+
+
+def _strided(part):
+    def make(A):
+        a = getattr(A, part)
+        wide = np.zeros((a.shape[0], 2), dtype=a.dtype)
+        wide[:, 0] = a
+        setattr(A, part, wide[:, 0])
+    return make
+
+
+#: CSR index arrays numba has no kernel for: it failed to type big-endian
+#: ones (a TypingError naming neither X nor the cause) and compiled every
+#: kernel anew for the others (15-20 s each, on every machine: ``fastlr
+#: compile`` covers int32 or int64 pairs, contiguous and native).
+ODD_CSR_ARRAYS = {
+    "indices >i4": _big_endian("indices"),
+    "indptr >i4": _big_endian("indptr"),
+    "both >i8": _big_endian("indices", "indptr", dtype=">i8"),
+    "data >f8": _big_endian("data", dtype=">f8"),
+    "indices int16": _big_endian("indices", dtype=np.int16),
+    "indptr int64, indices int32": _big_endian("indptr", dtype=np.int64),
+    "indptr int32, indices int64": _big_endian("indices", dtype=np.int64),
+    "indices strided": _strided("indices"),
+    "data strided": _strided("data"),
+}
+
+
+@pytest.mark.parametrize("odd", ODD_CSR_ARRAYS)
+def test_odd_index_arrays_reach_the_kernels_as_compiled(odd):
+    """Such arrays are converted (on a new matrix: the caller's is left as
+    it is) to the int32 or int64 pair, native and contiguous, that the
+    kernels are compiled for; the results are those of the plain CSR."""
+    from fastlr._dispatch import as_data
+
+    X, y = make_data(45)
+    A = X.copy()
+    ODD_CSR_ARRAYS[odd](A)
+    np.testing.assert_array_equal(A.toarray(), X.toarray())
+    snap = snapshot(A)
+    seen = as_data(A).X
+    assert seen.indices.dtype == seen.indptr.dtype
+    assert seen.indices.dtype in (np.dtype(np.int32), np.dtype(np.int64))
+    for a in (seen.data, seen.indices, seen.indptr):
+        assert a.dtype.isnative and a.flags.c_contiguous
+    kw = dict(batch_size=RAGGED, epochs=3, lr=0.1, random_state=45)
+    a, b = fastlr.train(A, y, **kw), fastlr.train(X, y, **kw)
+    np.testing.assert_array_equal(a.w, b.w)
+    assert a.b == b.b
+    np.testing.assert_array_equal(fastlr.predict_proba(A, a.w, a.b),
+                                  fastlr.predict_proba(X, a.w, a.b))
+    est = LogisticRegression(max_iter=3, tol=None, random_state=0)
+    np.testing.assert_array_equal(est.fit(A, y).predict_proba(A),
+                                  est.fit(X, y).predict_proba(X))
+    assert_unchanged(A, snap)
+
+
 def test_explicit_zeros():
     """Stored zeros are zeros: same result as without them."""
     X, y = make_data(21)
