@@ -946,10 +946,14 @@ def refuse_one_class(classes, where=""):
 
 
 def check_class_labels(y, m):
-    """``(classes, y_index)``: sorted distinct labels and int64 indices."""
+    """``(classes, y_index)``: sorted distinct labels and int64 indices.
+    Float labels that are not whole numbers (a regression target passed
+    by mistake) are refused (:func:`refuse_continuous`), as the estimator,
+    the command line and Dask refuse them, not made a class each."""
     y = labels_1d(y, "y")
     if y.shape[0] != m:
         raise ValueError(f"y has {y.shape[0]} labels but X has {m} rows")
+    refuse_continuous(y, "y")
     classes, yidx = _small_int_codes(y)
     if classes is None:
         classes, yidx = unique_labels(y, return_inverse=True)

@@ -533,6 +533,8 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
     y : array_like of shape (m,)
         Labels of any sortable type, at least two distinct ones (two give
         a softmax model with two rows, not the binary sigmoid model).
+        Float labels that are not whole numbers (a regression target) are
+        refused, as :class:`fastlr.LogisticRegression` refuses them.
     solver : {"sgd", "lbfgs", "auto"}, default "sgd"
         As in :func:`train`, for the softmax model: ``"lbfgs"`` minimizes
         the mean cross-entropy plus the penalty. The intercepts are returned

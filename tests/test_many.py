@@ -736,3 +736,26 @@ def test_memory_added_per_row_is_small(folds, weighted, traced_peak):
     # fold's masked copy of them at a time (7 of 8 bytes at 5 folds)
     per_row = 4 + (16 if weighted else 0)
     assert peak < m * per_row + 200_000, (peak / m, peak)
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
+def test_a_continuous_target_is_refused_as_the_estimator_refuses_it(mod):
+    """A regression target passed as labels by mistake: each distinct float
+    became a class (60 of them), or with folds the error blamed the fold
+    count; {0, 0.5} trained a binary model. Refused naming y, with the
+    estimator's words, before any fold is dealt; whole-number floats are
+    labels."""
+    X, y = make_data(61, m=60)
+    target = X[:, 0] + 0.1
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        fastlr.LogisticRegression(max_iter=1).fit(X, target)
+    calls = (lambda t: mod.train_multinomial(X, t, epochs=1),
+             lambda t: mod.train_many(X, t, [0.1], epochs=1),
+             lambda t: mod.train_many(X, t, [0.1], folds=3, epochs=1))
+    for call in calls:
+        for t in (target, np.where(y == 1, 0.5, 0.0)):
+            with pytest.raises(ValueError,
+                               match=r"^y: Unknown label type: continuous \(a label "
+                                     rf"is {t[t != np.round(t)][0].item()!r}\)"):
+                call(t)
+        call(y.astype(np.float64) * 2.0)   # labels 0.0 and 2.0: classes
