@@ -336,7 +336,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         spread below 1e-300, are left unscaled; one lost to the rounding of
         their magnitude is divided by their largest ``|x|``), folded into
         the kernel so
-        X is never copied. ``"scale"``: on ``X / std``, without centering
+        that standardizing never copies X. ``"scale"``: on ``X / std``, without centering
         (as scikit-learn's ``StandardScaler(with_mean=False)``). **On
         sparse X, True means "scale"**: subtracting the mean would turn
         every stored zero into a non-zero, so sparse features are scaled,

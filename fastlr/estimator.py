@@ -140,8 +140,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     threads (batches of 128 rows or more on X of 2M elements or more), with
     results bit-identical to one thread's.
 
-    ``X`` may be a scipy.sparse matrix (any format; CSR is used without a
-    copy): sparse input trains in CSR kernels that touch only the stored
+    ``X`` may be a scipy.sparse matrix (any format; a canonical CSR is used
+    without a copy): sparse input trains in CSR kernels that touch only the stored
     entries and, each step, only the weights of the columns present in the
     batch (see :func:`fastlr.train`), on one thread (the estimator takes no
     ``n_threads``).
