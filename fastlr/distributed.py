@@ -659,6 +659,10 @@ def _check_rows(a, name, X, lengths=None):
             raise ValueError(f"{name} has {a.shape[0]} entries but X has "
                              f"{X.shape[0]} rows; they must match")
         return da.from_array(a, chunks=(X.chunks[0],))
+    # a dask Series has partitions (no rechunk): the advice names its method
+    fix = (f"repartition {name} as X's rows are (a dask DataFrame X on the same "
+           f"index: {name}.repartition(divisions=X.divisions))" if _is_frame(a)
+           else f"rechunk {name} to X.chunks[0]")
     a = _as_dask(a, name, 1, lengths)
     if a.shape[0] != X.shape[0]:
         raise ValueError(f"{name} has {a.shape[0]} entries but X has {X.shape[0]} "
@@ -666,8 +670,7 @@ def _check_rows(a, name, X, lengths=None):
     if a.chunks[0] != X.chunks[0]:
         raise ValueError(f"{name}'s blocks are not aligned with X's row blocks "
                          f"({name}.chunks[0]={a.chunks[0][:6]}..., "
-                         f"X.chunks[0]={X.chunks[0][:6]}...); rechunk {name} to "
-                         f"X.chunks[0]")
+                         f"X.chunks[0]={X.chunks[0][:6]}...); {fix}")
     return a
 
 

@@ -739,6 +739,26 @@ def test_bad_input(client):
                                       sample_weight=to_dask(np.zeros(800), 200))
 
 
+def test_misaligned_dask_series_is_told_to_repartition(client):
+    """A dask Series has partitions and no ``rechunk``, which the error told
+    its user to call: it says ``repartition`` there, and that works; a dask
+    array is still told to rechunk."""
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    X, y = make_data(16)
+    ddf = dd.from_pandas(pd.DataFrame(X, columns=list("abcdef")), npartitions=2)
+    ys = dd.from_pandas(pd.Series(y), npartitions=3)
+    clf = LogisticRegression(**SGD)
+    with pytest.raises(ValueError, match=r"y's blocks are not aligned .*; repartition "
+                                         r"y as X's rows are .*y\.repartition\("
+                                         r"divisions=X\.divisions\)\)$"):
+        clf.fit(ddf, ys)
+    clf.fit(ddf, ys.repartition(divisions=ddf.divisions))
+    with pytest.raises(ValueError, match=r"; rechunk y to X\.chunks\[0\]$"):
+        clf.fit(to_dask(X, 200), to_dask(y, 300))
+
+
 def _dask_calls(X, y, fitted):
     """Every estimator method on the dask DataFrame X (labels y), computed."""
     return {
