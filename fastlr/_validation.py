@@ -156,21 +156,8 @@ def numeric_input(X, name="X"):
     if is_sparse(X):
         check_dtype_kind(X.dtype, name)
         return X
-    dtypes = getattr(X, "dtypes", None)
-    if dtypes is not None and hasattr(X, "columns"):  # a DataFrame
-        for column, dtype in zip(X.columns, dtypes, strict=True):
-            check_dtype_kind(dtype, name)
-            if getattr(dtype, "kind", "O") == "O" and not is_dask(X):
-                # text columns (object or pandas' string dtype): numbers in
-                # text are parsed later, as scikit-learn does; anything else
-                # is named here, with its column
-                try:
-                    np.asarray(X[column], dtype=object).astype(np.float64)
-                except (TypeError, ValueError) as exc:
-                    raise TypeError(
-                        f"{name} must contain numbers, got column {column!r} "
-                        f"of dtype {dtype} with a non-numeric value ({exc})"
-                    ) from None
+    if _is_frame(X):
+        _frame_columns(X, name)
         return X
     schema = getattr(X, "schema", None)
     if schema is not None and hasattr(X, "column_names"):  # a pyarrow Table
@@ -197,6 +184,28 @@ def numeric_input(X, name="X"):
         return _as_numeric_array(X, name)  # no copy unless lists or objects
     check_dtype_kind(X.dtype, name)  # dask and other lazy arrays: not computed
     return X
+
+
+def _is_frame(X):
+    return getattr(X, "dtypes", None) is not None and hasattr(X, "columns")
+
+
+def _frame_columns(X, name):
+    """Refuse a DataFrame ``X`` with a column that is not numbers, naming
+    the column: its dtype (:func:`check_dtype_kind`), or a text column's
+    value that is not a number in text (numbers in text are parsed later,
+    as scikit-learn does)."""
+    for column, dtype in zip(X.columns, X.dtypes, strict=True):
+        check_dtype_kind(dtype, name)
+        if getattr(dtype, "kind", "O") == "O" and not is_dask(X):
+            # text columns (object or pandas' string dtype)
+            try:
+                np.asarray(X[column], dtype=object).astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(
+                    f"{name} must contain numbers, got column {column!r} "
+                    f"of dtype {dtype} with a non-numeric value ({exc})"
+                ) from None
 
 
 def refuse_sparse(a, name):
@@ -244,6 +253,8 @@ def _as_numeric_array(a, name):
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError) as exc:
+            if _is_frame(a):   # the column named, as the estimator names it
+                _frame_columns(a, name)
             raise TypeError(
                 f"{name} must contain numbers, got dtype object with a "
                 f"non-numeric value ({exc})"
@@ -265,7 +276,13 @@ def _nullable_as_float(a, name):
     for d in dtypes:
         check_dtype_kind(d, name)
     if not all(getattr(d, "kind", "O") in "biuf" for d in dtypes):
-        return None   # text or categories: converted as an object array
+        # text or categories: an object array, the text columns checked as
+        # the estimator checks them (pd.NA there is not a number), the
+        # nullable numbers' pd.NA as NaN (refused as NaN, with its row and
+        # column, as by the estimator)
+        if hasattr(a, "columns"):
+            _frame_columns(a, name)
+        return a.to_numpy(dtype=object, na_value=np.nan)
     return a.to_numpy(dtype=np.float64, na_value=np.nan)
 
 

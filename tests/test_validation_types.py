@@ -242,3 +242,37 @@ def test_float32_in_either_byte_order_stays_float32(order):
     assert c.coef_.dtype == np.float32
     np.testing.assert_array_equal(c.coef_, d.coef_)
     assert c.predict_proba(Xo).dtype == np.float32
+
+
+def _mixed_frames(pd):
+    """DataFrames mixing a number column with a bad one."""
+    a = BASE[:, 0]
+    n = a.shape[0]
+    return {
+        "dates": pd.DataFrame({"a": a, "t": pd.date_range("2020", periods=n)}),
+        "text": pd.DataFrame({"a": a, "s": ["1"] * (n - 1) + ["x"]}),
+        "Float64 NA and text": pd.DataFrame({
+            "a": pd.array([1.0, 2.0, None] + [4.0] * (n - 3), dtype="Float64"),
+            "s": ["1"] * n}),
+        "string NA": pd.DataFrame({
+            "a": a, "s": pd.array(["1", None] + ["3"] * (n - 2), dtype="string")}),
+    }
+
+
+@pytest.mark.parametrize("frame", ["dates", "text", "Float64 NA and text",
+                                   "string NA"])
+def test_dataframes_refused_with_the_estimators_words_everywhere(frame):
+    """The functional API and the twin named no column (a date was "not
+    'Timestamp'", a bad text value "dtype object") and called pd.NA among
+    text columns a non-number, where the estimator said "dates are not
+    numbers", named the column, or the NaN's row and column. One rule now
+    (the estimator's column check): the same exception and message."""
+    pd = pytest.importorskip("pandas")
+    df = _mixed_frames(pd)[frame]
+    with pytest.raises((TypeError, ValueError)) as est:
+        LogisticRegression(max_iter=2, tol=None).fit(df, Y)
+    for entry in ("fastlr.train", "reference.train", "fastlr.train_many",
+                  "fastlr.predict_proba", "reference.predict_proba"):
+        with pytest.raises(type(est.value)) as got:
+            ENTRY_POINTS[entry](df)
+        assert str(got.value) == str(est.value), entry
