@@ -237,15 +237,17 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     ``warm_start`` continues the model's training state, as ``fit`` does.
     ``early_stopping`` is refused: it holds a part of the rows out in
     memory; so is ``solver="lbfgs"``, whose every iteration needs the
-    gradient over all rows, and ``solver="auto"`` runs SGD epochs only
-    (its first phase: the finisher is not run on a file read in parts).
+    gradient over all rows, and ``solver="auto"`` is ``solver="sgd"``: SGD
+    epochs stopped by ``tol`` and ``n_iter_no_change``, with a
+    ``ConvergenceWarning`` when ``max_iter`` runs out first (the finisher
+    is not run on a file read in parts).
     ``verbose`` shows the progress bar. ``name`` (the file) prefixes errors
     about the labels. ``classes``: the classes the labels
     must be (a warm start's; text classes make numeric labels text).
     ``on_classes(model, classes)`` is called once the first pass has found
     them, before training.
     """
-    params, options = model._params(model.max_iter)
+    params, options = model._params(model.max_iter, sgd_only=True)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = options
     if getattr(model, "solver", "sgd") == "lbfgs":

@@ -261,7 +261,8 @@ TRAIN_PARAMS = (
           "iterations", 1000,
           dict(type=_int_type(1), metavar="N"), example=(["--epochs", "7"], 7)),
     Param("tol", ("--tol",),
-          "sgd: stop when the epoch loss has not improved by TOL for "
+          "sgd, and auto on a file read in parts or in place (SGD epochs "
+          "only): stop when the epoch loss has not improved by TOL for "
           "--n-iter-no-change epochs; auto, lbfgs: stop when the objective's "
           "relative decrease is below TOL (> 0); 'none' runs every pass", 1e-4,
           dict(type=_tol_type, metavar="TOL"), example=(["--tol", "none"], None)),

@@ -410,11 +410,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              "partial_fit call)")
         return self.classes_
 
-    def _params(self, epochs):
+    def _params(self, epochs, sgd_only=False):
         """Validated hyperparameters: ``(train_params, sgd_options)``; the
         ``tol`` among the first is SGD's (None when ``fit`` runs the
-        finisher: :meth:`_solver_plan` gives its own)."""
+        finisher: :meth:`_solver_plan` gives its own). ``sgd_only``: the
+        caller runs SGD epochs alone whatever the solver (a file read in
+        parts, :func:`fastlr._stream.fit`), so ``"auto"`` stops them by
+        SGD's rule, ``tol`` and ``n_iter_no_change``, as ``"sgd"`` does."""
         solver, _ = self._solver_plan()
+        if sgd_only:
+            solver = "sgd"
         epochs = check_positive_int(epochs, "max_iter", minimum=0)
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be True or False, got "

@@ -127,6 +127,47 @@ def test_solvers_on_a_file_read_in_parts(files, tmp_path, capsys):
     assert "L-BFGS" in npy["passes run"] and m.solver == "auto"
 
 
+@pytest.mark.parametrize("kind", ["chunks", "in_place"])
+def test_auto_on_a_file_read_in_parts_is_sgd(files, tmp_path, capsys, monkeypatch,
+                                              kind):
+    """Where only SGD epochs can run (chunks; an .npy table in place, here
+    as for a table larger than a quarter of memory), solver auto, the
+    default, trains as sgd does: stopped by --tol and --n-iter-no-change
+    (it ran every --epochs, whatever --tol), with a warning when --epochs
+    runs out first. The same model as --solver sgd's, bit for bit."""
+    if kind == "chunks":
+        path, extra = files["csv"], ["--chunk-rows", "500"]
+    else:
+        monkeypatch.setattr(cli, "stream_threshold", lambda: 1000)
+        path, extra = files["npy"], []
+
+    def run(solver, epochs, tol):
+        model = tmp_path / f"{solver}-{epochs}.npz"
+        code = cli.main(["train", str(path), "--model", str(model), "--quiet",
+                         "--random-state", "3", "--epochs", str(epochs), "--tol",
+                         str(tol), "--solver", solver, *extra])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        summary = dict(re.findall(r"^([a-z -]+):\s+(.*)$", out, flags=re.M))
+        return summary, err, fastlr.load(model)
+
+    auto, err, a = run("auto", 200, 0.01)
+    assert auto["reading"].startswith("in 6 chunks" if kind == "chunks" else
+                                      "memory-mapped")
+    assert auto["epochs run"].endswith(
+        "(stopped early: loss no longer improving by tol=0.01)"), auto
+    assert a.n_iter_ < 200 and "warning" not in err, err
+    sgd, _, s = run("sgd", 200, 0.01)
+    assert auto["epochs run"] == sgd["epochs run"]
+    np.testing.assert_array_equal(a.coef_, s.coef_)
+    np.testing.assert_array_equal(a.intercept_, s.intercept_)
+    np.testing.assert_array_equal(a.loss_curve_, s.loss_curve_)
+    _, err, a = run("auto", 2, 1e-9)
+    assert a.n_iter_ == 2
+    assert "fastlr: warning: Maximum number of epochs (2) reached before the loss " \
+        "stopped improving by tol=1e-09" in err, err
+
+
 @pytest.mark.parametrize("classes", [2, 3])
 @pytest.mark.parametrize("drop", [False, True], ids=["label_last", "dropped_column"])
 def test_npy_table_in_place_is_the_whole_read(tmp_path, capsys, classes, drop):
