@@ -16,9 +16,14 @@ the estimator does. Its data checks come before training: the output paths
 must be writable, and a misspelt ``--target``, ``--drop`` or ``--id`` column
 is named with the closest column of the header.
 
-Exit status: 0 on success; 1 when a command fails (bad input, unreadable file,
-``verify`` finding a mismatch), with one ``fastlr: error: ...`` line on stderr
-and no traceback unless ``--debug`` is given; 2 for a usage error.
+Exit status (:data:`EXIT_STATUS`, the epilog of every ``--help``): 0 on
+success; 1 when a command fails (bad input, unreadable file, ``verify``
+finding a mismatch), with one ``fastlr: error: ...`` line on stderr and no
+traceback unless ``--debug`` is given; 2 for a usage error (argparse's: an
+unknown option, or an option's value out of its range); 130 when
+interrupted (Ctrl-C); 1, with nothing printed, when the reader of the
+output goes away (a broken pipe, ``fastlr predict ... | head``), as
+Python's documentation of ``SIGPIPE`` does it.
 """
 
 import argparse
@@ -52,7 +57,19 @@ from ._validation import (
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_USAGE = 2   # argparse's
 EXIT_INTERRUPTED = 130
+
+#: The exit statuses, as every ``--help`` ends.
+EXIT_STATUS = (
+    f"exit status: {EXIT_OK} on success; {EXIT_FAILURE} when the command fails "
+    "(bad data, an unreadable file, verify finding a mismatch), with one "
+    "'fastlr: error: ...' line on stderr (--debug: the traceback); "
+    f"{EXIT_USAGE} for a usage error (an unknown option, or an option's value "
+    f"out of its range), after the usage lines; {EXIT_INTERRUPTED} when "
+    f"interrupted (Ctrl-C). When the reader of the output goes away (fastlr "
+    f"predict ... | head), the command stops quietly, nothing on stderr, with "
+    f"status {EXIT_FAILURE}.")
 
 
 class CLIError(Exception):
@@ -535,7 +552,7 @@ def _add_train(sub, common):
                      "--warm-start's model")
     _threads_arg(p)
     _add_params(p)
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, train_parser=p)
 
 
 def _add_predict(sub, common):
@@ -798,6 +815,8 @@ def build_parser():
     _add_verify(sub, common)
     _add_bench(sub, common)
     _add_compile(sub, common)
+    for p in (parser, *sub.choices.values()):
+        p.epilog = EXIT_STATUS
     return parser
 
 
@@ -821,7 +840,9 @@ def main(argv=None):
         print("fastlr: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # the reader of our stdout went away (fastlr predict ... | head)
+        # the reader of our stdout went away (fastlr predict ... | head):
+        # quietly, status 1 (EXIT_STATUS), as Python's documentation of
+        # SIGPIPE exits
         with contextlib.suppress(OSError):
             sys.stdout = open(os.devnull, "w")
         return EXIT_FAILURE
@@ -1518,6 +1539,7 @@ def _train(args):
         warm, warm_meta = _load_model(_given(args, "warm_start"))
         base = warm.get_params()
     params = _params_from_args(args, base)
+    _check_tol(args, params)
     if args.quiet:
         params["verbose"] = 0
     how = _how_to_read(args, params)
@@ -1583,6 +1605,21 @@ def _train(args):
         lines.append(("plots", ", ".join(plots)))
     _print_table([line for line in lines if line is not None])
     return EXIT_OK
+
+
+def _check_tol(args, params):
+    """``--tol`` against ``--solver`` (the estimator's rule,
+    :func:`fastlr._solver.check_solver`): 0 stops SGD epochs, but not the
+    solver's relative decrease; a usage error as ``--tol``'s range is."""
+    from ._solver import check_solver
+
+    try:
+        check_solver(params["solver"], params["tol"])
+    except ValueError:
+        args.train_parser.error(
+            f"argument --tol: must be > 0 with --solver {params['solver']} (the "
+            "relative decrease of the objective that stops L-BFGS; 'none' runs "
+            f"every pass), got {params['tol']:g}")
 
 
 def _train_whole(args, params, warm, warm_meta):

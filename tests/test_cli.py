@@ -131,6 +131,31 @@ def test_train_help_explains_sparse_svmlight(capsys):
     assert "sparse svmlight data is scaled to unit variance but not centered" in text
 
 
+def test_every_help_states_the_exit_statuses(capsys):
+    """Each --help ends with the exit statuses (README and the module said
+    0 and 1 only, or 0, 1 and 2), and they are the ones main returns: 130
+    when interrupted, 1 with nothing printed on a broken pipe."""
+    for argv in ([], *([name] for name in cli.build_parser()._subparsers
+                       ._group_actions[0].choices)):
+        with pytest.raises(SystemExit):
+            cli.main([*argv, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert " ".join(cli.EXIT_STATUS.split()) in text, argv
+    for status in ("0 on success", "1 when the command fails", "2 for a usage error",
+                   "130 when interrupted", "stops quietly, nothing on stderr, "
+                   "with status 1"):
+        assert status in cli.EXIT_STATUS
+    script = ("import sys; from fastlr import cli\n"
+              "def stop(args): raise {}\n"
+              "cli._demo = stop\n"
+              "sys.exit(cli.main(['demo', '--no-plots']))")
+    for raised, code, err in (("BrokenPipeError", 1, ""),
+                              ("KeyboardInterrupt", 130, "fastlr: interrupted\n")):
+        res = subprocess.run([sys.executable, "-c", script.format(raised)],
+                             capture_output=True, text=True)
+        assert (res.returncode, res.stderr) == (code, err), res
+
+
 def test_unknown_command_exits_nonzero(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["frobnicate"])

@@ -125,6 +125,10 @@ def test_defaults_reach_the_saved_model(csv3, tmp_path, capsys):
     (["--drop", "a,a"], ["argument --drop", "named twice"]),
     (["--id", " "], ["argument --id"]),
     (["--epochs", "0"], ["argument --epochs", "must be >= 1"]),
+    # the solver's rule (a relative decrease), in the option's terms: it
+    # exited 1 naming Python's tol and solver='auto'
+    (["--tol", "0"], ["argument --tol", "must be > 0 with --solver auto", "got 0"]),
+    (["--tol", "0", "--solver", "lbfgs"], ["argument --tol", "--solver lbfgs"]),
 ])
 def test_bad_values_are_usage_errors_naming_the_option(csv3, capsys, argv, words):
     with pytest.raises(SystemExit) as exc:
