@@ -1161,9 +1161,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     if not resumed:
         est.n_features_in_ = blocks.n
         _check_names(est, header, reset=True)
-    est._set_state(state, blocks.dtype)
-    est.n_iter_ = n_iter + 1
-    est._extend_loss_curve(losses, resumed)
+    est._store_partial_fit(state, blocks.dtype, n_iter, losses, resumed)
     return est
 
 

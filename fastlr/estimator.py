@@ -313,22 +313,38 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
     n_iter_ : int
         Passes run by the last ``fit``: SGD epochs plus solver iterations
-        (or total epochs for ``partial_fit``).
+        (each :meth:`partial_fit` call adds its epoch).
     loss_curve_ : ndarray of shape (n_iter_,)
         Training loss (mean log-loss, or cross-entropy for k > 2 classes)
         per pass: during the epoch for an SGD epoch, at the iterate for a
         solver iteration (the penalty is not included).
     solver_ : str
         What the last ``fit`` ran: ``"sgd"``, ``"lbfgs"`` or ``"auto"``
-        (``"sgd"`` for ``solver="auto"`` with ``early_stopping``).
+        (``"sgd"`` for ``solver="auto"`` with ``early_stopping``, and for a
+        model trained by :meth:`partial_fit` alone).
     n_solver_iter_ : int
-        L-BFGS iterations among the ``n_iter_`` passes of the last ``fit``.
+        L-BFGS iterations among the ``n_iter_`` passes of the last ``fit``
+        (0 for a model trained by :meth:`partial_fit` alone).
     validation_scores_ : ndarray of shape (n_iter_,) or None
-        With ``early_stopping``: the held-out score after each epoch, as
-        negative mean log-loss (higher is better, like scikit-learn's
-        ``"neg_log_loss"`` scoring); None otherwise.
+        With ``early_stopping``: the held-out score after each epoch of
+        ``fit``, as negative mean log-loss (higher is better, like
+        scikit-learn's ``"neg_log_loss"`` scoring); None otherwise (a later
+        :meth:`partial_fit` adds epochs, not scores).
     best_validation_score_ : float or None
-        The best of ``validation_scores_``, whose model was kept.
+        The best of ``validation_scores_``, whose model was kept; None
+        without ``early_stopping``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        The column names of ``X``, when it was a DataFrame whose column
+        names are all strings (as in scikit-learn); absent otherwise.
+        ``predict`` and the other methods check a DataFrame's columns
+        against them.
+    training_state_ : fastlr._state.ModelState
+        What continued training (``warm_start``, :meth:`partial_fit`)
+        starts from: the weights and intercepts on the standardized
+        features, the standardization (with its running statistics), the
+        optimizer state (SGD steps, averages, AdaGrad's sums) and the
+        shuffling generator. ``coef_`` and ``intercept_`` are this model in
+        raw feature space; :func:`fastlr.save` stores it whole.
 
     Examples
     --------
@@ -841,10 +857,24 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                 average_start=average_start)
         if first:
             self.classes_ = classes
-        self._set_state(state, data.dtype)
+        self._store_partial_fit(state, data.dtype, n_iter, losses, resumed)
+        return self
+
+    def _store_partial_fit(self, state, dtype, n_iter, losses, resumed):
+        """The end of ``partial_fit`` (in memory or on Dask): the epoch's
+        model, ``n_iter_`` (``n_iter`` epochs before it) and
+        ``loss_curve_``. A model ``partial_fit`` starts (not ``resumed``:
+        its first call, or from ``coef_`` set by hand) gets the report a
+        ``fit`` leaves, as ``fit`` by SGD epochs leaves it; a resumed one
+        keeps its last fit's."""
+        self._set_state(state, dtype)
         self.n_iter_ = n_iter + 1
         self._extend_loss_curve(losses, resumed)
-        return self
+        if not resumed:
+            self.solver_ = "sgd"
+            self.n_solver_iter_ = 0
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
     def _extend_loss_curve(self, losses, resumed):
         """Append ``losses`` to ``loss_curve_`` (to an empty curve unless

@@ -96,9 +96,12 @@ The JSON metadata is an object with the keys
   array of strings (labels from a pandas column), restored as such;
 * ``"solver"``, ``"n_solver_iter"``, ``"best_validation_score"``
   (optional): ``solver_``, ``n_solver_iter_`` and
-  ``best_validation_score_`` of the last ``fit`` (null or absent for a
-  model that has none); with ``"solver"``, ``validation_scores_`` is the
-  array ``validation_scores`` or None;
+  ``best_validation_score_`` of the last ``fit`` (or of a model trained
+  by ``partial_fit`` alone: ``"sgd"``, 0, null); with ``"solver"``,
+  ``validation_scores_`` is the array ``validation_scores`` or None; a file
+  without them (``partial_fit`` alone, written by a fastlr that kept no
+  report for it) loads with ``validation_scores_`` and
+  ``best_validation_score_`` None;
 * ``"rng_state"``: the state of the shuffling generator (the
   ``bit_generator.state`` dict), so ``partial_fit`` continues the same
   random stream, or null;
@@ -925,6 +928,10 @@ def _build_model(path, header, arrays):
         model.n_solver_iter_ = header["n_solver_iter"]
         model.best_validation_score_ = header.get("best_validation_score")
         model.validation_scores_ = arrays.get("validation_scores")
+    else:
+        # a file that kept no report (partial_fit alone, before it made
+        # one): no held-out scores either, as the estimator documents
+        model.validation_scores_ = model.best_validation_score_ = None
     if "feature_names" in arrays:
         names, counts = np.unique(arrays["feature_names"], return_counts=True)
         if (counts > 1).any():   # fit refuses such columns

@@ -459,6 +459,10 @@ def test_partial_fit_and_warm_start(client):
     np.testing.assert_allclose(dsk.coef_, mem.coef_, rtol=ONE_BLOCK_RTOL,
                                atol=1e-12)
     assert dsk.n_iter_ == 2
+    # the report a fit leaves, as in memory (it had none)
+    for est in (mem, dsk):
+        assert (est.solver_, est.n_solver_iter_, est.validation_scores_,
+                est.best_validation_score_) == ("sgd", 0, None, None)
     with pytest.raises(ValueError, match="labels not in classes"):
         dsk.partial_fit(to_dask(X, 400), to_dask(np.where(y == "ab", "zz", y), 400))
     # warm start: the finisher continues from the previous optimum

@@ -1,8 +1,11 @@
-"""The estimator introduces itself as fastlr's in scikit-learn's displays."""
+"""The estimator introduces itself as fastlr's in scikit-learn's displays,
+and its docstring's Attributes are the attributes it sets."""
 
 import re
 
 import numpy as np
+import pytest
+from sklearn.externals._numpydoc import docscrape
 from sklearn.utils import estimator_html_repr
 
 import fastlr
@@ -32,3 +35,47 @@ def test_html_repr_of_a_fitted_model_in_a_pipeline():
     html = estimator_html_repr(pipe)
     assert "pypi.org/project/fastlr-numba" in html  # the fastlr step
     assert "scikit-learn.org" in html                # the scikit-learn step
+
+
+def documented(cls, section):
+    """The names of a numpydoc section of ``cls``'s docstring."""
+    doc = docscrape.NumpyDocString(cls.__doc__)
+    return {name.strip() for entry in doc[section] for name in entry.name.split(",")}
+
+
+def fitted_attributes(est):
+    return {name for name in dir(est) if name.endswith("_")
+            and not name.startswith("_") and hasattr(est, name)}
+
+
+def test_the_attributes_documented_are_the_attributes_set(tmp_path):
+    """Every public fitted attribute is in the Attributes section
+    (``training_state_`` and ``feature_names_in_`` were not), and every one
+    there is set: after fit (on a DataFrame), after partial_fit alone (it
+    lacked ``solver_``, ``n_solver_iter_``, ``validation_scores_`` and
+    ``best_validation_score_``, the last two documented as None otherwise),
+    and after save and load."""
+    pd = pytest.importorskip("pandas")
+    attributes = documented(fastlr.LogisticRegression, "Attributes")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    fit = fastlr.LogisticRegression(max_iter=3, tol=None).fit(
+        pd.DataFrame(X, columns=list("abc")), y)
+    part = fastlr.LogisticRegression().partial_fit(X, y, classes=[0, 1])
+    assert (part.solver_, part.n_solver_iter_, part.validation_scores_,
+            part.best_validation_score_) == ("sgd", 0, None, None)
+    models = {"fit": fit, "partial_fit": part}
+    for name, model in list(models.items()):
+        fastlr.save(model, tmp_path / f"{name}.npz")
+        models[f"{name}, loaded"] = fastlr.load(tmp_path / f"{name}.npz")
+    for name, model in models.items():
+        has = fitted_attributes(model)
+        assert not has - attributes, (name, "undocumented", has - attributes)
+        # feature names: only from a DataFrame
+        missing = attributes - has - ({"feature_names_in_"} if "partial" in name
+                                      else set())
+        assert not missing, (name, "documented but not set", missing)
+    back = models["partial_fit, loaded"]
+    assert (back.solver_, back.n_solver_iter_, back.validation_scores_,
+            back.best_validation_score_) == ("sgd", 0, None, None)

@@ -85,10 +85,22 @@ def test_the_fit_report_round_trips(tmp_path, data, params):
     if clf.validation_scores_ is not None:
         np.testing.assert_array_equal(again.validation_scores_,
                                       clf.validation_scores_)
-    # a model only partial_fit has no report, loaded as saved
+    # a model only partial_fit trained: SGD epochs' report, loaded as saved
+    # (it had none, and lacked the attributes documented as None)
     part = LogisticRegression(random_state=0).partial_fit(X, y, classes=[0, 1])
     fastlr.save(part, tmp_path / "p.npz")
-    assert not hasattr(fastlr.load(tmp_path / "p.npz"), "solver_")
+    back = fastlr.load(tmp_path / "p.npz")
+    assert (back.solver_, back.n_solver_iter_, back.validation_scores_,
+            back.best_validation_score_) == ("sgd", 0, None, None)
+    # a file that kept no report (such a model, written before it had one):
+    # no held-out scores, as documented
+    for name in ("solver_", "n_solver_iter_", "validation_scores_",
+                 "best_validation_score_"):
+        delattr(part, name)
+    fastlr.save(part, tmp_path / "old.npz")
+    old = fastlr.load(tmp_path / "old.npz")
+    assert not hasattr(old, "solver_")
+    assert old.validation_scores_ is None and old.best_validation_score_ is None
 
 
 def test_object_string_classes_load_as_objects(tmp_path, data):
