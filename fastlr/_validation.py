@@ -1077,6 +1077,10 @@ def check_grid(values, name, upper=None):
 #: Rows of ``check_folds``'s dealing at a time.
 FOLD_BLOCK_ROWS = 1 << 16
 
+#: Folds a single pass can hold apart (each row's fold is an int8):
+#: ``train_many``'s ``folds``, ``LogisticRegressionCV``'s ``cv``.
+MAX_FOLDS = 127
+
 
 def check_folds(folds, codes, m):
     """``(row_fold, fold_ids)``: each row's fold (int8, 1..F) and the folds
@@ -1086,10 +1090,10 @@ def check_folds(folds, codes, m):
     if isinstance(folds, int | np.integer) and not isinstance(folds, bool):
         F = int(folds)
         counts = np.bincount(codes)
-        if not 2 <= F <= 127:
+        if not 2 <= F <= MAX_FOLDS:
             # (fold codes are int8: 128 and up wrapped to negative codes, whose
             # rows every model trained on)
-            raise ValueError(f"folds must be between 2 and 127, got {F}")
+            raise ValueError(f"folds must be between 2 and {MAX_FOLDS}, got {F}")
         if F > counts[counts > 0].min():
             raise ValueError(f"folds={F} is more than the smallest class has rows "
                              f"({counts[counts > 0].min()}); every fold must hold "
@@ -1115,9 +1119,9 @@ def check_folds(folds, codes, m):
         raise ValueError(f"folds has {labels.shape[0]} labels but X has {m} rows")
     values, row_fold = unique_labels(labels, "folds", return_inverse=True)
     F = values.shape[0]
-    if not 2 <= F <= 127:
-        raise ValueError(f"folds must hold between 2 and 127 distinct labels, got "
-                         f"{F}")
+    if not 2 <= F <= MAX_FOLDS:
+        raise ValueError(f"folds must hold between 2 and {MAX_FOLDS} distinct "
+                         f"labels, got {F}")
     # each model trains on the rows outside its fold: they need two classes
     # (as train(rows=...) and the NumPy twin require)
     k = int(codes.max()) + 1

@@ -614,10 +614,12 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
         Elastic-net mixings in [0, 1] (``penalty="elasticnet"`` only); None
         is ``[l1_ratio]`` of :func:`train`'s default, 0.15.
     folds : None, int or array_like of shape (m,)
-        None: every model trains on every row. An int F >= 2: F folds, the
-        rows of each class dealt to the folds in turn in row order (a
-        stratified split; every fold gets each class at least once). An
-        array: each row's fold label (rows with the same label form a fold).
+        None: every model trains on every row. An int F from 2 to 127: F
+        folds, the rows of each class dealt to the folds in turn in row
+        order (a stratified split; every fold gets each class at least
+        once). An array: each row's fold label (rows with the same label
+        form a fold), 2 to 127 distinct labels. (At most 127 folds: the
+        joint pass keeps each row's fold in an int8.)
         With folds, a model is trained per fold on the other folds' rows and
         scored on its own (``heldout``).
     penalty : {"l2", "l1", "elasticnet", None}, default "l2"

@@ -29,6 +29,7 @@ from ._driver import DivergedError
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._validation import (
+    MAX_FOLDS,
     MODEL_BYTES,
     MODEL_BYTES_PER_WEIGHT,
     check_grid,
@@ -53,8 +54,6 @@ __all__ = ["ALPHA_RANGE", "LogisticRegressionCV"]
 #: strongest penalty to the weakest.
 ALPHA_RANGE = (1e-4, 1e4)
 
-#: Folds a single pass can hold apart (each row's fold is an int8).
-MAX_FOLDS = 127
 
 
 class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
@@ -125,13 +124,14 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         scores tie go to the first in ``alphas`` order, then in this
         order (scikit-learn's rule over its ``Cs`` and ``l1_ratios``).
     cv : int, cross-validation splitter, iterable or None, default None
-        The folds. None: 5. An int F >= 2: scikit-learn's
-        ``StratifiedKFold(F)`` (no shuffling), the folds of scikit-learn's
-        ``LogisticRegressionCV``; F may not exceed the smallest class's row
-        count (nor may the ``n_splits`` of a ``StratifiedKFold``). A
-        splitter (``KFold``, ``GroupKFold``, ...; ``groups`` is
-        passed to its ``split``, with metadata routing on as it requests
-        it) or an iterable of ``(train, test)`` index
+        The folds, at most 127 (the joint pass keeps each row's fold in an
+        int8; so ``LeaveOneOut`` only on at most 127 rows). None: 5. An int
+        F from 2 to 127: scikit-learn's ``StratifiedKFold(F)`` (no
+        shuffling), the folds of scikit-learn's ``LogisticRegressionCV``; F
+        may not exceed the smallest class's row count (nor may the
+        ``n_splits`` of a ``StratifiedKFold``). A splitter (``KFold``,
+        ``GroupKFold``, ...; ``groups`` is passed to its ``split``, with
+        metadata routing on as it requests it) or an iterable of ``(train, test)`` index
         arrays: the test sets must be disjoint and each split must train on
         every row outside its test set, since the joint pass gives each row
         one fold (rows in no test set are trained on by every model).
@@ -166,19 +166,50 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         scikit-learn, take each fold's best candidate and average their
         models' raw-space coefficients and intercepts; ``alpha_`` and
         ``l1_ratio_`` are then the means of the chosen values.
-    lr, batch_size, max_iter, tol, n_iter_no_change, penalty, standardize, \
-shuffle, random_state, verbose, learning_rate, power_t, average, class_weight, \
-fit_intercept
+    lr : float, default 0.01
+        As in :class:`fastlr.LogisticRegression` (the SGD step), for every
+        model.
+    batch_size : int, default 32
+        As in :class:`fastlr.LogisticRegression`, for every model.
+    max_iter : int, default 1000
+        As in :class:`fastlr.LogisticRegression` (>= 1): bounds the passes
+        of each cross-validation model and of the refit.
+    tol : float or None, default 1e-4
         As in :class:`fastlr.LogisticRegression`, for every model; with
-        ``solver="sgd"``, ``tol`` stops each cross-validation model on its
-        held-out loss (the refit on its training loss); ``max_iter`` (>= 1)
-        bounds the passes of each cross-validation model and of the refit.
-        ``penalty`` is ``"l2"``, ``"l1"`` or ``"elasticnet"`` (None would
-        leave nothing to choose).
-        ``verbose`` shows a progress bar for the joint pass and the refit.
-    early_stopping, validation_fraction
+        ``solver="sgd"`` it stops each cross-validation model on its
+        held-out loss (the refit on its training loss).
+    n_iter_no_change : int, default 5
+        As in :class:`fastlr.LogisticRegression`, for every model.
+    penalty : {"l2", "l1", "elasticnet"}, default "l2"
+        As in :class:`fastlr.LogisticRegression`, for every model; not None,
+        which would leave nothing to choose.
+    standardize : {True, False, "scale"}, default True
+        As in :class:`fastlr.LogisticRegression`, for every model.
+    shuffle : {True, False, "blocks", "rows"}, default True
+        As in :class:`fastlr.LogisticRegression`, for every model.
+    random_state : None, int, numpy Generator or RandomState, default None
+        As in :class:`fastlr.LogisticRegression` (seeds the shuffling), for
+        every model.
+    verbose : int, default 0
+        As in :class:`fastlr.LogisticRegression`: a progress bar for the
+        joint pass and the refit.
+    learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, \
+default "constant"
+        As in :class:`fastlr.LogisticRegression`, for every model.
+    power_t : float, default 0.5
+        As in :class:`fastlr.LogisticRegression`, for every model.
+    average : bool or int, default False
+        As in :class:`fastlr.LogisticRegression`, for every model.
+    early_stopping : bool, default False
         As in :class:`fastlr.LogisticRegression`, for the refit only (the
         cross-validation models already stop on their held-out folds).
+    validation_fraction : float, default 0.1
+        As in :class:`fastlr.LogisticRegression`, for the refit's
+        ``early_stopping`` only.
+    class_weight : dict, "balanced" or None, default None
+        As in :class:`fastlr.LogisticRegression`, for every model.
+    fit_intercept : bool, default True
+        As in :class:`fastlr.LogisticRegression`, for every model.
     solver : {"auto", "lbfgs", "sgd"}, default "auto"
         As in :class:`fastlr.LogisticRegression`, for the cross-validation
         models and the refit alike, so that the strength is chosen for the

@@ -11,8 +11,12 @@ from sklearn.utils import estimator_html_repr
 import fastlr
 
 
-def test_html_repr_links_to_fastlr_not_scikit_learn():
-    clf = fastlr.LogisticRegression(alpha=1e-3)
+@pytest.mark.parametrize("cls, described", [
+    (fastlr.LogisticRegression, "Penalty strength"),
+    (fastlr.LogisticRegressionCV, "The penalty strengths to choose from"),
+])
+def test_html_repr_links_to_fastlr_not_scikit_learn(cls, described):
+    clf = cls(alpha=1e-3) if cls is fastlr.LogisticRegression else cls(alphas=3)
     url = f"https://pypi.org/project/fastlr-numba/{fastlr.__version__}/"
     assert clf._get_doc_link() == url
     html = estimator_html_repr(clf)
@@ -20,8 +24,14 @@ def test_html_repr_links_to_fastlr_not_scikit_learn():
     assert url in links
     assert not any("scikit-learn.org" in link for link in links)
     # the parameter table of the display takes its descriptions from
-    # fastlr's docstring
-    assert "Penalty strength" in html
+    # fastlr's docstring, one entry per parameter (a grouped entry "lr,
+    # batch_size, ..." left 17 of LogisticRegressionCV's without one)
+    assert described in html
+    rows = re.findall(r'<tr class="(?:user-set|default)">(.*?)</tr>', html, re.S)
+    assert len(rows) == len(clf.get_params())
+    bare = [re.sub(r"<[^>]+>", " ", row).split()[0] for row in rows
+            if "param-doc-description" not in row]
+    assert not bare, f"parameters without a description: {bare}"
 
 
 def test_html_repr_of_a_fitted_model_in_a_pipeline():
