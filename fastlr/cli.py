@@ -524,7 +524,9 @@ def stream_threshold():
 def _add_train(sub, common):
     p = sub.add_parser(
         "train", parents=[common], help="fit a model on a data file",
-        description="Fit fastlr.LogisticRegression on DATA by mini-batch SGD "
+        description="Fit fastlr.LogisticRegression on DATA (by default one "
+        "SGD epoch, then L-BFGS to the optimum; --solver sgd: SGD epochs "
+        "only, as on a file read in parts) "
         "(two classes: the sigmoid model; more: multinomial softmax), print a "
         "summary and optionally save the model and plots. Every parameter of "
         "the estimator has an option below. The output paths are checked "

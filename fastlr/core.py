@@ -175,7 +175,19 @@ def _binary_model(X, w, b, link="logits"):
 
 
 def decision_function(X, w, b):
-    """Logits ``X @ w + b``; shape (m,), dtype of X (dense or scipy.sparse)."""
+    """Logits ``X @ w + b`` of the binary model.
+
+    Parameters
+    ----------
+    X : array_like or scipy.sparse matrix of shape (m, n)
+    w : array_like of shape (n,)
+    b : float
+
+    Returns
+    -------
+    ndarray of shape (m,)
+        dtype of X (float32 or float64).
+    """
     return _binary_model(X, w, b)
 
 
@@ -202,6 +214,14 @@ def predict(X, w, b, threshold=0.5):
     The comparison is done on the logit (``z > log(t / (1 - t))``), so at
     the default threshold it agrees exactly with the sign of ``X @ w + b``.
 
+    Parameters
+    ----------
+    X : array_like or scipy.sparse matrix of shape (m, n)
+    w : array_like of shape (n,)
+    b : float
+    threshold : float, default 0.5
+        Strictly between 0 and 1.
+
     Returns
     -------
     ndarray of shape (m,), int64
@@ -214,8 +234,15 @@ def predict(X, w, b, threshold=0.5):
 def accuracy(y_true, y_pred):
     """Fraction of positions where ``y_true == y_pred``.
 
-    Labels may be of any type (numbers, strings); both must be 1-D, of the
-    same non-zero length.
+    Parameters
+    ----------
+    y_true, y_pred : array_like of shape (m,)
+        Labels of any type (numbers, strings); both 1-D, of the same
+        non-zero length.
+
+    Returns
+    -------
+    float
     """
     yt, yp = check_label_pair(y_true, y_pred)
     return float(np.mean(yt == yp))
@@ -352,7 +379,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         new random order, which keeps memory access sequential. ``"rows"``:
         an exact random permutation of the rows (several times slower on
         data larger than the caches). ``False``: the natural order.
-    random_state : None, int or numpy.random.Generator
+    random_state : None, int, numpy.random.Generator or RandomState
         Seeds the row order (the only randomness).
     penalty : {None, "l2", "l1", "elasticnet"}, default None
         Added to the objective, on the standardized weights (never the
@@ -370,7 +397,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         (averaging, ``average``, gives up that sparsity: it averages the
         iterates).
     alpha : float, default 1e-4
-        Penalty strength, >= 0; ignored when ``penalty`` is None.
+        Penalty strength, >= 0; not used when ``penalty`` is None (but
+        checked all the same, as every parameter is).
     epoch_loss : {"running", "full", None}, default "running"
         What ``losses`` holds. ``"running"``: the mean over the epoch's rows of
         each row's loss at the weights in force when its batch was processed;
@@ -381,8 +409,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         is skipped); ``losses`` is then all NaN.
     tol : float or None, default None
         Stop when the loss has not improved by at least ``tol`` on the best
-        loss for ``n_iter_no_change`` consecutive epochs.
+        loss for ``n_iter_no_change`` consecutive epochs (>= 0; for the
+        solvers see ``solver``).
     n_iter_no_change : int, default 5
+        Epochs (>= 1) in a row without an improvement by ``tol`` that stop
+        SGD (with ``learning_rate="adaptive"``: that divide the rate by 5).
     sample_weight : array_like of shape (m,) or None
         Non-negative weight per row: its loss and gradient are multiplied by
         it (the batch gradient is still divided by the batch's row count, as
@@ -413,10 +444,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         it. The default stays ``"constant"``: with ``standardize=True`` the
         features already share one scale, and it is the fastest update.
     power_t : float, default 0.5
-        Exponent of ``"invscaling"``, >= 0.
+        Exponent of ``"invscaling"``, >= 0 (checked whatever the
+        ``learning_rate``).
     l1_ratio : float, default 0.15
         Elastic-net mixing in [0, 1] (scikit-learn's default); only used by
-        ``penalty="elasticnet"``.
+        ``penalty="elasticnet"`` (checked whatever the penalty).
     average : bool or int, default False
         Averaged SGD (Polyak-Ruppert): the model returned is the running
         mean of the iterates from step ``average`` on (``True``: from the
@@ -535,6 +567,12 @@ def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
         a softmax model with two rows, not the binary sigmoid model).
         Float labels that are not whole numbers (a regression target) are
         refused, as :class:`fastlr.LogisticRegression` refuses them.
+    batch_size, epochs, lr, standardize, shuffle, random_state, penalty, \
+alpha, epoch_loss, tol, n_iter_no_change, sample_weight, callback, \
+learning_rate, power_t, l1_ratio, average, n_threads, fit_intercept, rows
+        As in :func:`train`: the same defaults, ranges and meaning, for
+        every (class, feature) weight (AdaGrad keeps one accumulator per
+        weight and per class intercept; the loss is the cross-entropy).
     solver : {"sgd", "lbfgs", "auto"}, default "sgd"
         As in :func:`train`, for the softmax model: ``"lbfgs"`` minimizes
         the mean cross-entropy plus the penalty. The intercepts are returned

@@ -180,6 +180,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         about ``sqrt(tol / curvature)`` from the optimum, and None at the
         gradient's rounding).
     n_iter_no_change : int, default 5
+        Epochs (>= 1) in a row without an improvement by ``tol`` that stop
+        SGD (with ``learning_rate="adaptive"``: that divide the rate by 5).
     penalty : {"l2", "l1", "elasticnet", None}, default "l2"
         Regularization on the (standardized) weights, not the intercept. The
         L1 part uses Tsuruoka et al.'s cumulative-penalty truncation, as
@@ -201,7 +203,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (``1 / (C n_samples)`` without weights): on the same (standardized)
         features, the same coefficients.
     l1_ratio : float, default 0.15
-        Elastic-net mixing, in [0, 1] (scikit-learn's default).
+        Elastic-net mixing, in [0, 1] (scikit-learn's default); used by
+        ``"elasticnet"`` only, but checked whatever the penalty.
     learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, default "constant"
         Step-size rule, with ``lr`` as scikit-learn's ``eta0``:
         ``"constant"``: ``lr``; ``"invscaling"``: ``lr / t**power_t``, ``t``
@@ -291,7 +294,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         objective of ``alpha``, from zero (or the previous model with
         ``warm_start``), every iteration one threaded loss-and-gradient
         pass over X; ``lr``, ``batch_size``, ``shuffle``, ``learning_rate``,
-        ``power_t`` and ``average`` do not apply. ``"auto"``: one SGD epoch
+        ``power_t`` and ``average`` do not apply (they are still checked, as
+        every parameter is). ``"auto"``: one SGD epoch
         (the options above apply to it, in batches of at least 256 rows),
         then the same solver from there;
         with ``warm_start`` and a previous model, the solver alone; with
@@ -792,6 +796,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         model trained without standardization starts running statistics
         from this chunk; True on a model that only scales keeps scaling.
 
+        Parameters
+        ----------
+        X : array_like, scipy.sparse matrix or dask collection of shape (m, n)
+            The chunk of rows (on Dask: one parameter-mixing epoch over its
+            blocks).
+        y : array_like of shape (m,)
+            Its labels, each one of ``classes``.
+        classes : array_like or None
+            Every label the stream holds (at least two; more than two give
+            the multinomial model): required on the first call; afterwards
+            None or the same classes.
+        sample_weight : array_like of shape (m,) or None
+            Non-negative per-row weights, times ``class_weight``'s dict
+            weights (``"balanced"`` is refused: it needs every row at
+            once); the running statistics stay unweighted.
+
         Returns
         -------
         self
@@ -916,8 +936,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # -------------------------------------------------------------- predict
 
     def decision_function(self, X):
-        """Logits ``X @ coef_.T + intercept_``: shape (m,) for two classes,
-        (m, k) for k > 2 (column ``c`` scores ``classes_[c]``)."""
+        """Logits ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : array_like, scipy.sparse matrix, dask array or dask DataFrame \
+of shape (m, n_features_in_)
+            The rows to predict (a dask collection: computed blockwise,
+            the result a dask array).
+
+        Returns
+        -------
+        ndarray of shape (m,) for two classes, (m, k) for k > 2
+            Column ``c`` scores ``classes_[c]``.
+        """
         if is_dask(X):   # a dask array, computed blockwise
             check_is_fitted(self)
             return _distributed().decision_function(self, X)
@@ -959,9 +991,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return coef, intercept
 
     def predict_proba(self, X):
-        """Class probabilities, shape (m, k), columns in ``classes_`` order
-        (sigmoid for two classes, stable softmax for more), in the dtype of
-        ``X @ coef_.T`` (float32 only for float32 X and a float32 model)."""
+        """Class probabilities (sigmoid for two classes, stable softmax for
+        more).
+
+        Parameters
+        ----------
+        X : array_like, scipy.sparse matrix, dask array or dask DataFrame \
+of shape (m, n_features_in_)
+            The rows to predict (a dask collection: computed blockwise,
+            the result a dask array).
+
+        Returns
+        -------
+        ndarray of shape (m, k)
+            Columns in ``classes_`` order, in the dtype of ``X @ coef_.T``
+            (float32 only for float32 X and a float32 model).
+        """
         if is_dask(X):
             check_is_fitted(self)
             return _distributed().predict_proba(self, X)
@@ -978,9 +1023,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         and is the more accurate where one is: for two classes
         ``predict_proba``'s first column is ``1 - p`` (as scikit-learn's),
         exact to rounding of 1 only (at a logit of 32.5 it gives 7.77e-15
-        for 7.79e-15). Two classes:
-        in the pass that computes the logits (the kernels' ``"log_proba"``
-        link, :meth:`fastlr._dispatch.Data.decision`)."""
+        for 7.79e-15). For two classes it is computed in the pass that
+        computes the logits (the kernels' ``"log_proba"`` link,
+        :meth:`fastlr._dispatch.Data.decision`).
+
+        Parameters
+        ----------
+        X : array_like, scipy.sparse matrix, dask array or dask DataFrame \
+of shape (m, n_features_in_)
+            The rows to predict (a dask collection: computed blockwise,
+            the result a dask array).
+
+        Returns
+        -------
+        ndarray of shape (m, k)
+            As :meth:`predict_proba`'s.
+        """
         if len(getattr(self, "classes_", ())) <= 2:
             if is_dask(X):
                 check_is_fitted(self)
@@ -993,8 +1051,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return _log_softmax(z)
 
     def score(self, X, y, sample_weight=None):
-        """Mean accuracy of :meth:`predict` on (X, y) (weighted by
-        ``sample_weight``); on Dask collections computed blockwise."""
+        """Mean accuracy of :meth:`predict` on (X, y).
+
+        Parameters
+        ----------
+        X : array_like, scipy.sparse matrix or dask collection of shape \
+(m, n_features_in_)
+        y : array_like of shape (m,)
+            The true labels.
+        sample_weight : array_like of shape (m,) or None
+            Weights of the rows in the mean.
+
+        Returns
+        -------
+        float
+            On Dask collections computed blockwise.
+        """
         if is_dask(X):
             check_is_fitted(self)
             return _distributed().score(self, X, y, sample_weight)
@@ -1002,7 +1074,20 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """Predicted labels: for two classes ``classes_[1]`` where the logit
-        is positive, else the class of the largest logit."""
+        is positive, else the class of the largest logit.
+
+        Parameters
+        ----------
+        X : array_like, scipy.sparse matrix, dask array or dask DataFrame \
+of shape (m, n_features_in_)
+            The rows to predict (a dask collection: computed blockwise,
+            the result a dask array).
+
+        Returns
+        -------
+        ndarray of shape (m,)
+            Labels from ``classes_``, of its dtype.
+        """
         if is_dask(X):
             check_is_fitted(self)
             return _distributed().predict(self, X)

@@ -737,7 +737,23 @@ n_rows, n_features + fit_intercept)
         routing on, ``sample_weight`` and ``params`` go to a ``scoring``
         scorer as it requests them (``scoring=None``: ``sample_weight``
         weighs the accuracy, as this estimator's ``set_score_request``
-        asks it of a caller)."""
+        asks it of a caller).
+
+        Parameters
+        ----------
+        X : array_like or scipy.sparse matrix of shape (m, n_features_in_)
+        y : array_like of shape (m,)
+            The true labels.
+        sample_weight : array_like of shape (m,) or None
+            Weights of the rows (see above).
+        **params
+            Other metadata for the ``scoring`` scorer (metadata routing on
+            only).
+
+        Returns
+        -------
+        float
+        """
         _raise_for_params(params, self, "score")
         scorer = self._scorer()
         if _routing_enabled():

@@ -178,6 +178,15 @@ def _open_spec(path, fmt, target, drop, text_labels=False):
 def detect_format(path):
     """The format name for ``path`` from its extension.
 
+    Parameters
+    ----------
+    path : str, bytes or os.PathLike
+        Only its extension is read (case-insensitive), not the file.
+
+    Returns
+    -------
+    {"csv", "npy", "npz", "svmlight"}
+
     Raises
     ------
     DataError
@@ -351,6 +360,16 @@ def _check_delimiter(delimiter):
 def read_header(path, delimiter=","):
     """The column names of a CSV file: its first non-blank line, stripped.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+    delimiter : str, default ","
+        One character.
+
+    Returns
+    -------
+    list of str
+
     Raises
     ------
     FileNotFoundError, IsADirectoryError
@@ -497,6 +516,13 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
         columns wide (``scipy.sparse.vstack`` joins them).
     y : ndarray of shape (rows,)
 
+    Raises
+    ------
+    DataError
+        As :func:`read_xy`, with the file name and the line (text) or row
+        (.npy) of the problem; raised when the chunk holding it is read (a
+        path that is not a regular file: when the first chunk is asked for).
+
     Notes
     -----
     ``.npy`` files are read with plain file reads at the chunk's offset (no
@@ -504,13 +530,6 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     ``.npz`` archive's members cannot be read in parts: they are loaded
     whole and then cut into chunks; use ``.npy`` for data larger than
     memory.
-
-    Raises
-    ------
-    DataError
-        As :func:`read_xy`, with the file name and the line (text) or row
-        (.npy) of the problem; raised when the chunk holding it is read (a
-        path that is not a regular file: when the first chunk is asked for).
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
             or chunk_rows < 1:
@@ -544,6 +563,19 @@ def svmlight_features(path, zero_based=None, required=True):
     pass in constant memory; every line is checked (errors name it). A file
     without a single feature is a DataError, as a whole read of it is,
     unless not ``required`` (its width comes from a model: 1 is returned).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    zero_based : bool or None, default None
+        Whether the indices start at 0; None: when some index is 0.
+    required : bool, default True
+        Whether a file without a feature is refused.
+
+    Returns
+    -------
+    (int, bool)
+        ``(n_features, zero_based)``.
     """
     path = _existing_file(path)
     hi, lo = _svmlight_scan(path)
@@ -561,6 +593,18 @@ def feature_columns(path, *, target=None, fmt=None, delimiter=",", drop=None):
     (``x0, x1, ...``), or for svmlight one scan for the largest index
     (:func:`svmlight_features`). ``target`` as :class:`Dataset` has it (a
     CSV column name, an .npy index, None for svmlight).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    target, fmt, delimiter, drop
+        As in :func:`read_dataset`.
+
+    Returns
+    -------
+    feature_names : list of str or NumberedNames
+        A :class:`NumberedNames` for svmlight.
+    target : str, int or None
     """
     fmt, path, spec = _open_spec(path, fmt, target, drop)
     if fmt == "svmlight":
@@ -660,7 +704,16 @@ def map_npy(path, *, target=None, drop=None):
 
 def npy_layout(path):
     """``(shape, fortran_order, dtype)`` of a 2-D numeric .npy file, from its
-    header alone (checked against the file's size)."""
+    header alone (checked against the file's size).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+
+    Returns
+    -------
+    (tuple of int, bool, numpy.dtype)
+    """
     path = _existing_file(path)
     with _open_binary(path) as f:
         return _npy_2d_layout(path, f)

@@ -194,7 +194,8 @@ def to_onnx(model, dtype=np.float32, *, opset=None, name="fastlr_logistic_regres
     ImportError
         Without the ``onnx`` package.
     TypeError, sklearn.exceptions.NotFittedError
-        For anything but a fitted fastlr.LogisticRegression.
+        For anything but a fitted fastlr.LogisticRegression or
+        fastlr.LogisticRegressionCV.
 
     Examples
     --------

@@ -447,11 +447,21 @@ def read_metadata(path):
 
     The file is fully checked, as by :func:`load`.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file written by :func:`save`.
+
     Returns
     -------
     dict
         With ``"fastlr_version"``, ``"params"``, ``"n_features_in"``, ...,
         and ``"metadata"``, the dict given to :func:`save` (or None).
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError, ModelFileError
+        As :func:`load`.
     """
     return _load(path)[1]
 
