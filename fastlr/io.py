@@ -143,8 +143,11 @@ class Dataset:
         svmlight a canonical float64 CSR matrix (never densified).
     y : ndarray of shape (m,) or None
         The labels, or None when the file has no target.
-    feature_names : list of str
-        Column names for CSV; ``x0, x1, ...`` otherwise.
+    feature_names : list of str or NumberedNames
+        Column names for CSV; ``x0, x1, ...`` otherwise: a list, but for
+        svmlight a :class:`NumberedNames`, a read-only sequence that makes
+        each name when asked for (a file may name feature 2**31 - 1); take
+        ``list(feature_names)`` for a list (to extend it, or for JSON).
     target : str or int or None
         The target column's name (CSV), index (.npy) or array name (.npz);
         None for svmlight or when there is no target.
@@ -156,7 +159,7 @@ class Dataset:
 
     X: object  # ndarray, or scipy.sparse.csr_matrix for svmlight
     y: np.ndarray | None
-    feature_names: list
+    feature_names: list   # or NumberedNames (svmlight)
     target: object
     format: str
     zero_based: bool | None = None
