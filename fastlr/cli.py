@@ -1144,7 +1144,8 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     from . import io
 
     data_meta = data_meta or {}
-    fmt = args.fmt or io.detect_format(args.data)
+    # (a missing DATA, or a directory, is named as such, not for its extension)
+    fmt = io._format_of(args.data, args.fmt)
     target = _target_arg(args, fmt)
     drop = list(args.drop)
     id_col = args.id
@@ -1690,7 +1691,8 @@ def _how_to_read(args, params):
     memory-map an .npy table and train on it without a copy."""
     from . import io
 
-    fmt = args.fmt or io.detect_format(args.data)
+    # (a missing DATA, or a directory, is named as such, not for its extension)
+    fmt = io._format_of(args.data, args.fmt)
     rows = args.chunk_rows
     holdout = params["early_stopping"] or _given(args, "validation_fraction")
     why = ("--early-stopping" if params["early_stopping"] else

@@ -169,13 +169,31 @@ def _open_spec(path, fmt, target, drop, text_labels=False):
     """``(fmt, path, spec)``: the format checked (or detected from the
     name), the path checked to be an existing file, and the columns' spec
     of :func:`iter_chunks` and :func:`feature_columns`."""
-    if fmt is None:
-        fmt = detect_format(path)
-    elif fmt not in _FORMAT_NAMES:
-        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
-    path = _existing_file(path)
+    fmt, path = _format_and_file(path, fmt)
     return fmt, path, _Spec(path, target, "required", None, None, None,
                             _drops(path, fmt, drop), text_labels=bool(text_labels))
+
+
+def _format_and_file(path, fmt):
+    """``(fmt, path)``: :func:`_format_of`, then ``path`` checked by
+    :func:`_existing_file`."""
+    fmt = _format_of(path, fmt)
+    return fmt, _existing_file(path)
+
+
+def _format_of(path, fmt=None):
+    """``fmt`` checked, or detected from the name of ``path``; when the
+    name tells nothing, a missing path or a directory is refused as such
+    (``FileNotFoundError``, ``IsADirectoryError``), not for its extension."""
+    if fmt is not None:
+        if fmt not in _FORMAT_NAMES:
+            raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
+        return fmt
+    try:
+        return detect_format(path)
+    except DataError:
+        _existing_file(path)
+        raise
 
 
 def detect_format(path):
@@ -303,11 +321,7 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
                          f"{labels!r}")
     ignore = labels == "ignore"
     labels = "optional" if ignore else labels
-    if fmt is None:
-        fmt = detect_format(path)
-    elif fmt not in _FORMAT_NAMES:
-        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
-    path = _existing_file(path)
+    fmt, path = _format_and_file(path, fmt)
     spec = _Spec(path, target, labels, n_features, feature_names, model_target,
                  _drops(path, fmt, drop), ignore, bool(text_labels))
     if fmt == "csv":
@@ -409,11 +423,7 @@ def read_column(path, column, *, fmt=None, delimiter=","):
         For an unknown column, a row with another number of fields than the
         header (with its line), or an svmlight file (it has no columns).
     """
-    if fmt is None:
-        fmt = detect_format(path)
-    elif fmt not in _FORMAT_NAMES:
-        raise ValueError(f"fmt must be one of {_FORMAT_NAMES}, got {fmt!r}")
-    path = _existing_file(path)
+    fmt, path = _format_and_file(path, fmt)
     spec = _Spec(path, None, "optional", None, None, None)
     if fmt == "svmlight":
         raise DataError(path, "svmlight files have no columns besides the "

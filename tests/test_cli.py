@@ -156,6 +156,23 @@ def test_every_help_states_the_exit_statuses(capsys):
         assert (res.returncode, res.stderr) == (code, err), res
 
 
+@pytest.mark.parametrize("command", [["train"], ["predict", "--model", "m.npz"]])
+def test_a_missing_or_directory_data_is_named_as_such(tmp_path, capsys, monkeypatch,
+                                                      command):
+    """DATA without a known extension that is missing, or a directory, was
+    refused for its extension ("cannot tell the format")."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    if command[0] == "predict":
+        X = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0], [6.0, 7.0]]
+        fastlr.save(fastlr.LogisticRegression(max_iter=2, tol=None).fit(
+            X, [0, 1, 0, 1]), "m.npz")
+    for data, why in (("adir", "Is a directory"), ("nope", "No such file")):
+        assert cli.main([*command, data, "-q"]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"fastlr: error: {data}: {why}"), err
+
+
 def test_unknown_command_exits_nonzero(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["frobnicate"])

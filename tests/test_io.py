@@ -227,6 +227,17 @@ def test_missing_file_and_directory(tmp_path):
     (tmp_path / "dir.csv").mkdir()
     with pytest.raises(IsADirectoryError):
         read_xy(tmp_path / "dir.csv")
+    # whatever the name: a directory (or a missing path) without a known
+    # extension was a DataError about the extension
+    (tmp_path / "data").mkdir()
+    for call in (lambda p: read_xy(p), lambda p: io.read_column(p, 0),
+                 lambda p: next(io.iter_chunks(p)), io.feature_columns):
+        with pytest.raises(IsADirectoryError):
+            call(tmp_path / "data")
+        with pytest.raises(FileNotFoundError):
+            call(tmp_path / "nope")
+    with pytest.raises(ValueError, match="fmt must be one of"):   # checked first
+        read_xy(tmp_path / "nope", fmt="excel")
 
 
 def test_unknown_extension_asks_for_format(tmp_path, table):
