@@ -89,7 +89,9 @@ The JSON metadata is an object with the keys
 * ``"params"``: the constructor parameters (``get_params()``); a
   ``random_state`` that is not an int or None is stored as null; a
   ``class_weight`` dict is stored as a list of ``[label, weight]`` pairs
-  (JSON object keys would turn labels into strings);
+  (JSON object keys would turn labels into strings); a parameter a file
+  lacks (written before it existed) takes the value the writing fastlr
+  trained with (``_ABSENT_PARAMS``: ``solver="sgd"``, not today's default);
 * ``"n_features_in"``, ``"n_iter"``: ``n_features_in_`` and ``n_iter_``;
 * ``"classes_dtype"``: the NumPy dtype string of ``classes``;
   ``"classes_object"`` (optional): true when ``classes_`` was an object
@@ -181,6 +183,35 @@ _OPTIONAL = ("feature_names", "validation_scores", *_STATE_ARRAYS)
 _FIT_REPORT = {"solver": "solver_", "n_solver_iter": "n_solver_iter_",
                "best_validation_score": "best_validation_score_"}
 _SOLVERS = ("sgd", "lbfgs", "auto")
+
+#: A parameter a model file lacks is one the writing fastlr did not have:
+#: it takes the value that fastlr trained with, which is not always today's
+#: default. Every parameter added since the first format (263fcbe, fastlr
+#: 0.1.0: lr, batch_size, max_iter, tol, n_iter_no_change, penalty, alpha,
+#: standardize, shuffle, random_state, warm_start, verbose; a file lacking
+#: one of those was edited, and gets today's default):
+#:
+#: ===================  =======  ==========  ===============================
+#: parameter            added    absent      why
+#: ===================  =======  ==========  ===============================
+#: l1_ratio             1341d8d  0.15        used by "elasticnet" only, which
+#:                                           came with it
+#: learning_rate        1341d8d  "constant"  the one schedule before
+#: power_t              1341d8d  0.5         used by "invscaling" only
+#: average              1341d8d  False       no averaging before
+#: early_stopping       1341d8d  False       none before
+#: validation_fraction  1341d8d  0.1         used by early_stopping only
+#: class_weight         1341d8d  None        no weights before
+#: fit_intercept        bbaeaf9  True        always an intercept before
+#: solver               34eb4bf  "sgd"       SGD alone before (today's
+#:                                           default "auto" runs L-BFGS, and
+#:                                           wants tol > 0: ``tol=0`` was
+#:                                           "every epoch" for SGD)
+#: ===================  =======  ==========  ===============================
+_ABSENT_PARAMS = {"l1_ratio": 0.15, "learning_rate": "constant", "power_t": 0.5,
+                  "average": False, "early_stopping": False,
+                  "validation_fraction": 0.1, "class_weight": None,
+                  "fit_intercept": True, "solver": "sgd"}
 
 # Limits on what load reads from an untrusted file (module docstring,
 # "Loading untrusted files").
@@ -753,7 +784,7 @@ def _check_params(path, params):
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise ModelFileError(path, f"unknown parameters {unknown}")
-    params = {**known, **params}
+    params = {**known, **_ABSENT_PARAMS, **params}
     cw = params["class_weight"]
     if isinstance(cw, list):
         if not all(isinstance(p, list) and len(p) == 2 and
