@@ -1,6 +1,6 @@
 """Model files: :func:`save` and :func:`load`, without pickle.
 
-File format (format version 1)
+File format (format version 2)
 ------------------------------
 A model file is one NumPy ``.npz`` archive (a zip of ``.npy`` arrays, stored
 uncompressed), read back with ``numpy.load(..., allow_pickle=False)``, so
@@ -83,7 +83,8 @@ mapped to raw feature space (``coef = w / scale``,
 
 The JSON metadata is an object with the keys
 
-* ``"format"``: ``"fastlr-model"``; ``"format_version"``: 1;
+* ``"format"``: ``"fastlr-model"``; ``"format_version"``: 2 (see "Format
+  versions" below);
 * ``"fastlr_version"``: the fastlr that wrote the file;
 * ``"estimator"``: ``"LogisticRegression"``;
 * ``"params"``: the constructor parameters (``get_params()``); a
@@ -109,6 +110,27 @@ The JSON metadata is an object with the keys
   random stream, or null;
 * ``"metadata"``: free-form JSON given to :func:`save` (the CLI records the
   data format, feature names and target column there).
+
+Format versions
+---------------
+:func:`load` reads every version up to its own and refuses a newer one
+("format version N, written by fastlr X ...: upgrade fastlr") before it
+looks at anything else the file holds (arrays or parameters it does not
+know).
+
+* 1 (fastlr 0.1.0 and 0.2.0, up to the change to version 2): the arrays
+  above grew within it (optimizer state, k > 2 classes, ``stats`` and
+  ``stats_rows``, the fit's report, ``classes_object``,
+  ``validation_scores``), so a version-1 reader refuses a newer version-1
+  file by its arrays or parameters instead. Files written before the
+  change of 2026-12-06 (a2947d1) hold ``steps`` only once averaging had
+  started or with ``invscaling``; float32 files before the next change of
+  that day (6ab2f6c) hold the intercept of the older rule (from the
+  float64 weights, not the float32 ones).
+* 2: the same arrays and keys as the last version-1 files; ``steps`` is
+  written once an SGD step was taken, the float32 intercept is that of the
+  weights as rounded, and ``stats_rows`` of a weighted fit holds its total
+  weight (float64 when not a whole number).
 
 Writes are atomic (:func:`fastlr._files.write_atomic`): a crash mid-write
 leaves either the old file or the new one, never a mixture; leftovers of a
@@ -171,7 +193,9 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_metadata"
            "save"]
 
 FORMAT = "fastlr-model"
-FORMAT_VERSION = 1
+#: The version written; :func:`load` reads it and every earlier one (module
+#: docstring, "Format versions").
+FORMAT_VERSION = 2
 
 _REQUIRED = ("metadata", "classes", "coef", "intercept", "mean", "scale", "w", "b",
              "loss_curve")
@@ -520,7 +544,10 @@ def _read_archive(path, f):
         _check_directory_size(path, f, size)
         f.seek(0)
         with zipfile.ZipFile(f) as zf:
-            members = _members(path, zf, size)
+            # the members fastlr knows are checked now; missing or unknown
+            # ones are refused only once the metadata says the file is of a
+            # version this fastlr reads (a newer one is refused as such)
+            members, refusal = _members(path, zf, size)
             with contextlib.ExitStack() as stack:
                 streams = {}
                 for name, info in members.items():
@@ -529,7 +556,7 @@ def _read_archive(path, f):
                                               members[name].file_size)
                             for name in members}
                 header = _parse_header(path, _read_metadata(
-                    path, streams["metadata"], declared))
+                    path, streams["metadata"], declared), refusal)
                 _check_declared(path, header, declared)
                 arrays = {name: _read_data(path, name, streams[name],
                                            *declared[name])
@@ -582,7 +609,11 @@ def _check_directory_size(path, f, size):
 
 
 def _members(path, zf, size):
-    """``{array name: ZipInfo}``, each a known ``<name>.npy`` member, once."""
+    """``({array name: ZipInfo}, refusal)``: each a known ``<name>.npy``
+    member, once, and the message refusing required arrays missing or
+    unknown ones present (None if none), for :func:`_parse_header` to give
+    once the file's format version is known. Without ``metadata`` the
+    version cannot be known: refused here."""
     members = {}
     unexpected = []
     for info in zf.infolist():
@@ -603,16 +634,16 @@ def _members(path, zf, size):
                                  "is stored (or deflated)")
         members[key] = info
     missing = [k for k in _REQUIRED if k not in members]
-    if missing:
-        raise ModelFileError(path, f"missing arrays {missing}")
-    if unexpected:
-        raise ModelFileError(path, f"unexpected arrays {sorted(unexpected)}")
+    refusal = (f"missing arrays {missing}" if missing else
+               f"unexpected arrays {sorted(unexpected)}" if unexpected else None)
+    if "metadata" not in members:
+        raise ModelFileError(path, refusal)
     declared = sum(info.file_size for info in members.values())
     if declared > size + _EXPANSION_MARGIN:
         raise ModelFileError(path, f"its members declare {declared:,} bytes "
                              f"uncompressed in a file of {size:,} bytes (a "
                              "compression bomb, or a damaged directory)")
-    return members
+    return members, refusal
 
 
 def _read_exact(path, name, stream, n):
@@ -670,7 +701,7 @@ def _read_metadata(path, stream, declared):
     if dtype != np.uint8 or len(shape) != 1:
         raise ModelFileError(path, "'metadata' must be a 1-D uint8 array of "
                              "UTF-8 JSON text")
-    mean_shape = declared["mean"][0]
+    mean_shape = declared["mean"][0] if "mean" in declared else ()
     n_features = mean_shape[0] if len(mean_shape) == 1 else 0
     budget = _metadata_budget(n_features)
     if shape[0] > budget:
@@ -713,7 +744,10 @@ def _reject_constant(name):
     raise ValueError(f"non-finite number {name} in JSON")
 
 
-def _parse_header(path, text):
+def _parse_header(path, text, refusal=None):
+    """The metadata's JSON, checked; ``refusal`` (:func:`_members`), if
+    any, raised once the format version is known to be one this fastlr
+    reads."""
     try:
         header = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
@@ -733,6 +767,8 @@ def _parse_header(path, text):
             f"version {FORMAT_VERSION}: upgrade fastlr")
     if version < 1:
         raise ModelFileError(path, f"bad format_version {version!r}")
+    if refusal is not None:
+        raise ModelFileError(path, refusal)
     if header.get("estimator") != "LogisticRegression":
         raise ModelFileError(path, f"unknown estimator {header.get('estimator')!r}")
     for key, kind in (("fastlr_version", str), ("params", dict),

@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fastlr
 from fastlr import LogisticRegression, persist
+from fastlr.persist import ModelFileError
 
 DATA = Path(__file__).resolve().parent / "data"
 OLD_TOL0 = DATA / "1341d8d_sgd_tol0.npz"
@@ -83,3 +84,40 @@ def test_every_parameter_a_file_lacks_takes_its_writers_value(tmp_path):
                    "average": False, "early_stopping": False,
                    "validation_fraction": 0.1, "class_weight": None,
                    "fit_intercept": True, "solver": "sgd"}
+
+
+# ---------------------------------------------------------------------------
+# Format versions
+
+
+def test_files_are_written_as_format_version_2_and_version_1_loads(tmp_path):
+    X, y = small()
+    fastlr.save(LogisticRegression(max_iter=3, tol=None).fit(X, y), tmp_path / "m.npz")
+    assert persist.FORMAT_VERSION == 2
+    assert persist.read_metadata(tmp_path / "m.npz")["format_version"] == 2
+    assert persist.read_metadata(OLD_TOL0)["format_version"] == 1
+
+
+@pytest.mark.parametrize("edit_arrays", [
+    lambda a: a.__setitem__("momentum", np.zeros(3)),
+    lambda a: a.pop("b"),
+    None,
+], ids=["new_array", "array_dropped", "new_parameter"])
+def test_a_newer_format_is_refused_as_such_before_anything_else(tmp_path, edit_arrays):
+    """Whatever else a newer format changed, the error says to upgrade
+    (it said "unexpected arrays" or "unknown parameters")."""
+    def edit_meta(meta):
+        meta["format_version"] = persist.FORMAT_VERSION + 1
+        meta["fastlr_version"] = "9.0"
+        meta["params"]["momentum"] = 0.9
+    path = rewrite(OLD_TOL0, tmp_path / "newer.npz", edit_meta, edit_arrays)
+    with pytest.raises(ModelFileError, match=r"format version 3, written by fastlr "
+                       r"'9.0'; this fastlr reads format version 2: upgrade fastlr"):
+        fastlr.load(path)
+
+
+def test_a_known_version_with_unknown_arrays_is_still_refused_by_them(tmp_path):
+    path = rewrite(OLD_TOL0, tmp_path / "extra.npz",
+                   edit_arrays=lambda a: a.__setitem__("momentum", np.zeros(3)))
+    with pytest.raises(ModelFileError, match=r"unexpected arrays \['momentum'\]"):
+        fastlr.load(path)
