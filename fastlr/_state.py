@@ -76,6 +76,14 @@ class ModelState:
     _zero_mean = None
     _unit_scale = None
 
+    #: ``(coef, intercept)`` as a model file stored them, where they are not
+    #: what :meth:`coef` computes (files written before the float32 rule of
+    #: :func:`fastlr._validation.raw_model`; see :func:`fastlr.persist.load`):
+    #: the model the writing version predicted with, which :meth:`coef`
+    #: shows in their dtype. Set on a loaded state only; a :meth:`copy` (every
+    #: training runs on one) has none and shows the model it trains.
+    stored = None
+
     def __init__(self, mean, scale, k=1, softmax=False):
         n = mean.shape[0]
         self.mean = mean
@@ -377,7 +385,10 @@ class ModelState:
 
     def coef(self, dtype):
         """``(coef_, intercept_)`` as the estimator shows them: the raw-space
-        model in ``dtype``, (k, n) and (k,)."""
+        model in ``dtype``, (k, n) and (k,); copies of :attr:`stored` if set,
+        in their dtype."""
+        if self.stored is not None and self.stored[0].dtype == dtype:
+            return self.stored[0].copy(), self.stored[1].copy()
         W, B = self.raw(dtype=dtype)
         return W, weights_as(B, dtype)
 

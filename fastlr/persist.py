@@ -79,7 +79,16 @@ loaded model continues with ``warm_start=True`` or ``partial_fit`` exactly
 where the saved one stopped (a warm ``fit`` on rows of other statistics
 re-expresses it in theirs first); ``coef`` and ``intercept`` are the same model
 mapped to raw feature space (``coef = w / scale``,
-``intercept = b - coef . mean``), for readers other than fastlr.
+``intercept = b - coef . mean``, from ``coef`` as rounded to its dtype), for
+readers other than fastlr. They are the model the writing fastlr predicted
+with, and the loaded one shows them as ``coef_`` and ``intercept_``: a
+float32 file written before 6ab2f6c (2026-12-06; format version 1, or
+saved again from a model loaded from one) may hold the intercept of the
+rule before (``b - (w / scale) . mean`` from the float64 weights; on
+columns of large mean the two differ by much more than float32's
+rounding), and ``load`` accepts the intercept of either rule, within
+rounding, and refuses any other. Training continued from such a file
+starts from the state, and the model it gives is derived by today's rule.
 
 The JSON metadata is an object with the keys
 
@@ -125,11 +134,11 @@ know).
   file by its arrays or parameters instead. Files written before the
   change of 2026-12-06 (a2947d1) hold ``steps`` only once averaging had
   started or with ``invscaling``; float32 files before the next change of
-  that day (6ab2f6c) hold the intercept of the older rule (from the
-  float64 weights, not the float32 ones).
+  that day (6ab2f6c) hold the intercept of the older rule (above).
 * 2: the same arrays and keys as the last version-1 files; ``steps`` is
   written once an SGD step was taken, the float32 intercept is that of the
-  weights as rounded, and ``stats_rows`` of a weighted fit holds its total
+  weights as rounded (but for a model loaded from an older file, which keeps
+  the one it shows), and ``stats_rows`` of a weighted fit holds its total
   weight (float64 when not a whole number).
 
 Writes are atomic (:func:`fastlr._files.write_atomic`): a crash mid-write
@@ -962,39 +971,12 @@ def _build_model(path, header, arrays):
     state = ModelState.from_file_arrays(
         {name: arrays[name] for name in ("mean", "scale", "w", "b", *_STATE_ARRAYS)
          if name in arrays}, softmax=k > 2)
-    coef, intercept = arrays["coef"], arrays["intercept"]
     model = LogisticRegression(**params)
     model.classes_ = classes
     model.training_state_ = state
-    # coef/intercept are a function of the state: a mismatch means the file
-    # was edited (or damaged in a way the zip CRC did not catch). Extreme
-    # values overflow quietly here and are refused by the comparison.
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore",
-                     under="ignore"):
-        try:
-            model.coef_, model.intercept_ = state.coef(coef.dtype)
-        except ValueError:
-            # weights beyond float32's range (the message of a fit's: about X)
-            raise ModelFileError(path, f"the weights 'w', 'b', 'mean', 'scale' "
-                                 f"give coefficients beyond {coef.dtype}'s range"
-                                 ) from None
-        w_model, b_model = state.model()
-        w_raw = w_model / state.scale
-        mag = np.abs(b_model) + np.abs(w_raw) @ np.abs(state.mean)
-        rtol = 1e-5 if coef.dtype == np.float32 else 1e-9
-        want = model.intercept_.astype(np.float64)
-        got = intercept.astype(np.float64)
-        close_b = np.abs(got - want) <= np.maximum(
-            rtol * np.maximum(np.abs(got), np.abs(want)), rtol * mag)
-        # (a magnitude that overflows would make any intercept pass)
-        consistent = (np.isfinite(model.coef_).all()
-                      and np.isfinite(model.intercept_).all()
-                      and np.isfinite(mag).all()
-                      and np.allclose(coef, model.coef_, rtol=rtol, atol=0.0)
-                      and close_b.all())
-    if not consistent:
-        raise ModelFileError(path, "'coef'/'intercept' do not match the "
-                             "standardized weights 'w', 'b', 'mean', 'scale'")
+    # shown as stored: the model the writing fastlr predicted with
+    state.stored = _stored_model(path, state, arrays)
+    model.coef_, model.intercept_ = state.coef(arrays["coef"].dtype)
     model.n_features_in_ = header["n_features_in"]
     model.n_iter_ = header["n_iter"]
     model.loss_curve_ = arrays["loss_curve"]
@@ -1022,6 +1004,67 @@ def _build_model(path, header, arrays):
             raise ModelFileError(path, f"invalid parameter: {exc}") from None
     state.rng = _make_generator(path, header["rng_state"], params["random_state"])
     return model
+
+
+def _stored_model(path, state, arrays):
+    """``(coef, intercept)`` of the file if they are not what
+    :meth:`fastlr._state.ModelState.coef` computes from ``state``, else
+    None; refused unless they are the state's model as some fastlr wrote it.
+
+    They are a function of the state, so a mismatch means the file was
+    edited (or damaged in a way the zip CRC did not catch). ``coef`` is
+    ``w / scale`` in its dtype, within a unit in the last place. The
+    intercept is ``b - coef . mean`` in float64 from ``coef`` as rounded
+    (:func:`fastlr._validation.raw_model`), then rounded to its dtype; a
+    float32 file may hold the rule before 6ab2f6c's instead, from the float64
+    weights (``raw_model`` in float64: files written before it, and models
+    loaded from them saved again). Either is accepted within a unit in the
+    last place of its dtype (around today's as rounded, the older one's before
+    rounding) plus the rounding of the float64 dot product, the writer's
+    and this one's (``2 n eps`` times
+    ``|b| + |w / scale| . |mean|``): the tolerance relative to that whole
+    magnitude (1e-5 for float32) let pass intercepts many float32 units
+    apart, as far as the two rules are. Extreme values overflow quietly here
+    and are refused by the comparison.
+    """
+    coef, intercept = arrays["coef"], arrays["intercept"]
+    dtype = coef.dtype
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore",
+                     under="ignore"):
+        try:
+            want_coef, want_intercept = state.coef(dtype)
+        except ValueError:
+            # weights beyond float32's range (the message of a fit's: about X)
+            raise ModelFileError(path, f"the weights 'w', 'b', 'mean', 'scale' "
+                                 f"give coefficients beyond {dtype}'s range"
+                                 ) from None
+        w_model, b_model = state.model()
+        w_raw = want_coef if dtype == np.float64 else w_model / state.scale
+        mag = np.abs(b_model) + np.abs(w_raw) @ np.abs(state.mean)
+        slack = 2 * state.n_features * np.finfo(np.float64).eps * mag
+        got = intercept.astype(np.float64)
+
+        def near(b):
+            ulp = np.spacing(np.abs(b).astype(dtype)).astype(np.float64)
+            return np.abs(got - b) <= ulp + slack
+
+        close_b = near(want_intercept)
+        if not close_b.all() and dtype != np.float64:
+            close_b |= near(state.raw(dtype=np.float64)[1])   # the older rule
+        same = np.array_equal(coef, want_coef)   # (else within a unit: slower)
+        close_w = same or (np.abs(coef.astype(np.float64) - want_coef)
+                           <= np.spacing(np.abs(want_coef))).all()
+        # (a magnitude that overflows would make any intercept pass)
+        consistent = (np.isfinite(want_coef).all()
+                      and np.isfinite(want_intercept).all()
+                      and np.isfinite(mag).all()
+                      and close_w and close_b.all())
+    if not consistent:
+        raise ModelFileError(path, "'coef'/'intercept' do not match the "
+                             "standardized weights 'w', 'b', 'mean', 'scale'")
+    if same and np.array_equal(intercept, want_intercept):
+        return None
+    return coef, intercept
 
 
 def _check_stats(path, arrays):

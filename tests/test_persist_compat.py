@@ -2,9 +2,12 @@
 their writer did and continue training where it stopped (fastlr.persist,
 "Format versions" and the notes on ``coef``/``intercept``).
 
-The file in tests/data was written by old trees (``git archive``,
+The two files in tests/data were written by old trees (``git archive``,
 run with NUMBA_DISABLE_JIT=1):
 
+* ``a2947d1_float32_large_means.npz``: fastlr 0.2.0 at a2947d1 (before the
+  float32 intercept rule of 6ab2f6c), ``solver="sgd"``, ``max_iter=20``,
+  ``lr=0.05``, ``random_state=0`` on the float32 data of :func:`large_means`;
 * ``1341d8d_sgd_tol0.npz``: fastlr 0.1.0 at 1341d8d (before the ``solver``
   parameter), ``tol=0``, ``max_iter=3``, ``random_state=0`` on
   :func:`small`.
@@ -22,6 +25,7 @@ from fastlr import LogisticRegression, persist
 from fastlr.persist import ModelFileError
 
 DATA = Path(__file__).resolve().parent / "data"
+OLD_F32 = DATA / "a2947d1_float32_large_means.npz"
 OLD_TOL0 = DATA / "1341d8d_sgd_tol0.npz"
 
 # What the writer of OLD_TOL0 predicted (its own estimator, before saving)
@@ -121,3 +125,101 @@ def test_a_known_version_with_unknown_arrays_is_still_refused_by_them(tmp_path):
                    edit_arrays=lambda a: a.__setitem__("momentum", np.zeros(3)))
     with pytest.raises(ModelFileError, match=r"unexpected arrays \['momentum'\]"):
         fastlr.load(path)
+
+
+# ---------------------------------------------------------------------------
+# The model a float32 file holds is the one the loaded model shows
+
+
+# What the writer of OLD_F32 predicted (its own estimator, before saving)
+OLD_F32_INTERCEPT = -7012035.0
+OLD_F32_PREDICT = ("97fa581fa8ac7fd0e0dd78b71be6a167cbb6bd3c9cdaebd93b8a8edb5a29"
+                   "65ed7bcae25f321db81d6579d77538aaea19746e")   # np.packbits, hex
+OLD_F32_PROBA = [0.8962465524673462, 0.4201379418373108, 0.049161095172166824]
+
+
+def large_means():
+    """400 float32 rows, columns of mean 4e6 to 2e7 and spread 1."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 6))
+    X[:, :5] += 4e6 * np.arange(1, 6)
+    y = ((X[:, :5] - X[:, :5].mean(0)) @ np.array([3.0, -2.0, 4.0, 1.0, -3.0])
+         + X[:, 5] + rng.logistic(size=400) > 0).astype(int)
+    return X.astype(np.float32), y
+
+
+def test_an_old_float32_file_predicts_as_its_writer_did():
+    """Its intercept is of the rule before 6ab2f6c: rebuilt by today's rule
+    it was 0.5 (one float32 unit) off, and 38 of the 400 labels flipped."""
+    X, _ = large_means()
+    stored = arrays_of(OLD_F32)
+    clf = fastlr.load(OLD_F32)
+    assert clf.intercept_.tolist() == [OLD_F32_INTERCEPT] == stored["intercept"].tolist()
+    np.testing.assert_array_equal(clf.coef_, stored["coef"])
+    assert clf.coef_.dtype == clf.intercept_.dtype == np.float32
+    want = np.unpackbits(np.frombuffer(bytes.fromhex(OLD_F32_PREDICT), np.uint8))
+    np.testing.assert_array_equal(clf.predict(X), want[:400])
+    np.testing.assert_allclose(clf.predict_proba(X[:3])[:, 1], OLD_F32_PROBA,
+                               rtol=1e-6)
+
+
+def test_an_old_float32_model_saved_again_keeps_its_intercept(tmp_path):
+    clf = fastlr.load(OLD_F32)
+    fastlr.save(clf, tmp_path / "again.npz")
+    assert arrays_of(tmp_path / "again.npz")["intercept"].tolist() == [OLD_F32_INTERCEPT]
+    back = fastlr.load(tmp_path / "again.npz")
+    assert back.intercept_.tolist() == [OLD_F32_INTERCEPT]
+
+
+def test_an_old_float32_model_continues_from_its_training_state():
+    """Read (by predict) or not, coef_ is the stored model, and training
+    continues from w, b, mean, scale and the optimizer state, not from
+    coef_ as if set by hand; the model it trains is derived by today's
+    rule."""
+    X, y = large_means()
+    read, unread = fastlr.load(OLD_F32), fastlr.load(OLD_F32)
+    state = read.training_state_
+    read.predict(X)
+    for clf in (read, unread):
+        clf.partial_fit(X, y)
+    np.testing.assert_array_equal(read.coef_, unread.coef_)
+    np.testing.assert_array_equal(read.intercept_, unread.intercept_)
+    new = read.training_state_
+    np.testing.assert_array_equal(new.steps, unread.training_state_.steps)
+    assert new.steps[0] == state.steps[0] + 13   # one epoch of 400 rows in 32s
+    assert new.mean.any() and new.stored is None
+    shown = new.raw(dtype=np.float32)
+    np.testing.assert_array_equal(read.coef_, shown[0])
+    np.testing.assert_array_equal(read.intercept_, shown[1].astype(np.float32))
+    warm = fastlr.load(OLD_F32)
+    warm.predict(X)
+    warm.set_params(warm_start=True, max_iter=1, tol=None).fit(X, y)
+    assert warm.training_state_.steps[0] == state.steps[0] + 13
+
+
+@pytest.mark.parametrize("ulps, loads", [(0, True), (-1, True), (1, False), (-3, False)])
+def test_an_intercept_off_both_rules_is_refused(tmp_path, ulps, loads):
+    """The check allowed 1e-5 of |b| + |w / scale| . |mean| (here 402, 800
+    float32 units of 0.5): now a unit around either rule's intercept
+    (-7012035.15 before 6ab2f6c, stored as -7012035.0; -7012035.5 by
+    today's, as rounded)."""
+    path = rewrite(OLD_F32, tmp_path / "edited.npz", edit_arrays=lambda a: a.__setitem__(
+        "intercept", a["intercept"] + np.float32(ulps * 0.5)))
+    if loads:
+        assert fastlr.load(path).intercept_[0] == OLD_F32_INTERCEPT + ulps * 0.5
+    else:
+        with pytest.raises(ModelFileError, match="do not match the standardized"):
+            fastlr.load(path)
+
+
+def test_a_current_float32_file_shows_the_state_model(tmp_path):
+    """A file written today holds what the state gives: nothing is stored
+    beside the state, and it round-trips bit for bit."""
+    X, y = large_means()
+    clf = LogisticRegression(solver="sgd", max_iter=5, lr=0.05, tol=None,
+                             random_state=0).fit(X, y)
+    fastlr.save(clf, tmp_path / "m.npz")
+    back = fastlr.load(tmp_path / "m.npz")
+    assert back.training_state_.stored is None
+    np.testing.assert_array_equal(back.intercept_, clf.intercept_)
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
