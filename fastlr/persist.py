@@ -141,6 +141,29 @@ know).
   the one it shows), and ``stats_rows`` of a weighted fit holds its total
   weight (float64 when not a whole number).
 
+What a version-1 file may lack cannot always be told from the file, and
+training continued from it is then approximate (predictions are not
+affected):
+
+* the step count (above): training continued after loading counts SGD
+  steps from 0, so ``invscaling``'s steps are those of a fresh start, and
+  averaging (``average=N``) starts N steps after the load. For a file whose
+  own ``average=N`` is affected (no ``steps``, training done), :func:`load`
+  warns (:class:`ModelFileWarning`); a schedule switched to after loading
+  cannot be foreseen, and is left to this note;
+* ``stats_rows`` of a weighted fit written before 2026-12-02 (be734b5) is
+  the total weight truncated to an integer: ``partial_fit`` weighs the rows
+  it merges against that;
+* without ``stats`` (before 2026-11-30, 81ecc6b) ``partial_fit`` keeps the
+  standardization fixed (see above); before 2026-12-02 (5e7799a) object
+  labels load as a NumPy string array and the fit's report is absent.
+
+A model loaded from a version-1 file and saved again is written as version
+2 with what it holds: what the first file lacked is lacking still, and only
+the first load warns. The warning is kept to the case the file's own
+parameters make a difference in, not given at every load of an old file:
+a model loaded to predict is not affected.
+
 Writes are atomic (:func:`fastlr._files.write_atomic`): a crash mid-write
 leaves either the old file or the new one, never a mixture; leftovers of a
 killed writer (``.<name>.<12 hex digits>.tmp``) are removed by a later
@@ -186,6 +209,7 @@ import math
 import os
 import struct
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -196,10 +220,11 @@ from . import _npy
 from ._files import open_regular, write_atomic
 from ._order import make_rng
 from ._state import OPTIMIZER_ARRAYS, STATS_ARRAYS, ModelState
+from ._validation import user_stacklevel
 from .estimator import LogisticRegression, validate_params
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_metadata",
-           "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "ModelFileWarning", "load",
+           "read_metadata", "save"]
 
 FORMAT = "fastlr-model"
 #: The version written; :func:`load` reads it and every earlier one (module
@@ -263,6 +288,12 @@ _BIT_GENERATORS = {
     "Philox": np.random.Philox,
     "SFC64": np.random.SFC64,
 }
+
+
+class ModelFileWarning(UserWarning):
+    """A model file loads, but lacks something that training continued from
+    it would need to continue exactly (module docstring, "Format
+    versions")."""
 
 
 class ModelFileError(ValueError):
@@ -502,8 +533,16 @@ def load(path):
         or socket: refused before it is opened for reading). No pickle is
         ever read: nothing in the file is executed. Memory and time are
         bounded by what the file holds (see :mod:`fastlr.persist`).
+
+    Warns
+    -----
+    ModelFileWarning
+        If the file (of format version 1) lacks what training continued
+        with its own parameters needs to continue exactly: the SGD step
+        count of a model with ``average=N`` (see :mod:`fastlr.persist`,
+        "Format versions").
     """
-    return _load(path)[0]
+    return _load(path, warn=True)[0]
 
 
 def read_metadata(path):
@@ -530,11 +569,11 @@ def read_metadata(path):
     return _load(path)[1]
 
 
-def _load(path):
+def _load(path, warn=False):
     path = os.fspath(path)
     with open_regular(path, ModelFileError) as f:
         header, arrays = _read_archive(path, f)
-    model = _build_model(path, header, arrays)
+    model = _build_model(path, header, arrays, warn)
     return model, header
 
 
@@ -933,8 +972,10 @@ def _finite(path, arrays, name):
 MAX_STEPS = 2**53
 
 
-def _build_model(path, header, arrays):
-    """The estimator, from arrays whose shapes and dtypes are checked."""
+def _build_model(path, header, arrays, warn=False):
+    """The estimator, from arrays whose shapes and dtypes are checked;
+    ``warn``: of what a version-1 file lacks for continued training (module
+    docstring, "Format versions"; :func:`load` only)."""
     params = _check_params(path, header["params"])
     for name in arrays:
         _finite(path, arrays, name)
@@ -977,6 +1018,19 @@ def _build_model(path, header, arrays):
     # shown as stored: the model the writing fastlr predicted with
     state.stored = _stored_model(path, state, arrays)
     model.coef_, model.intercept_ = state.coef(arrays["coef"].dtype)
+    average = params["average"]
+    if (warn and "steps" not in arrays and header["format_version"] < 2
+            and not isinstance(average, bool) and average > 1
+            and header["n_iter"] > (header.get("n_solver_iter") or 0)):
+        # (a version-2 file without steps took none; a fit by L-BFGS alone
+        # has n_solver_iter = n_iter)
+        warnings.warn(ModelFileWarning(
+            f"{path}: written by fastlr {header['fastlr_version']} before model "
+            f"files kept the SGD step count, which is not in it: training "
+            f"continued from it counts steps from 0, so average={average} "
+            f"starts averaging {average} steps after the load instead of at "
+            f"the saved model's step {average} (its predictions are not "
+            f"affected)"), stacklevel=user_stacklevel())
     model.n_features_in_ = header["n_features_in"]
     model.n_iter_ = header["n_iter"]
     model.loss_curve_ = arrays["loss_curve"]

@@ -14,6 +14,7 @@ run with NUMBA_DISABLE_JIT=1):
 """
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import fastlr
 from fastlr import LogisticRegression, persist
-from fastlr.persist import ModelFileError
+from fastlr.persist import ModelFileError, ModelFileWarning
 
 DATA = Path(__file__).resolve().parent / "data"
 OLD_F32 = DATA / "a2947d1_float32_large_means.npz"
@@ -223,3 +224,37 @@ def test_a_current_float32_file_shows_the_state_model(tmp_path):
     assert back.training_state_.stored is None
     np.testing.assert_array_equal(back.intercept_, clf.intercept_)
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+
+
+# ---------------------------------------------------------------------------
+# What a version-1 file lacks
+
+
+def _without_steps(src, dst, version=1):
+    """A file as versions before a2947d1 wrote it: no step count before
+    averaging started."""
+    return rewrite(src, dst, edit_meta=lambda m: m.__setitem__("format_version", version),
+                   edit_arrays=lambda a: a.pop("steps"))
+
+
+def test_a_version_1_file_without_its_step_count_warns_where_it_matters(tmp_path):
+    X, y = small()
+    clf = LogisticRegression(solver="sgd", average=40, max_iter=2, tol=None,
+                             random_state=0).fit(X, y)
+    assert 0 < clf.training_state_.steps[0] < 40
+    fastlr.save(clf, tmp_path / "m.npz")
+    old = _without_steps(tmp_path / "m.npz", tmp_path / "old.npz")
+    with pytest.warns(ModelFileWarning, match=r"old.npz: written by fastlr .* step "
+                      r"count.*average=40 starts averaging 40 steps after the load"):
+        back = fastlr.load(old)
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastlr.load(tmp_path / "m.npz")   # the step count kept
+        persist.read_metadata(old)        # not loading a model to continue
+        # a version-2 file without steps took none
+        fastlr.load(_without_steps(tmp_path / "m.npz", tmp_path / "v2.npz", 2))
+        # without averaging the count does not matter to its own parameters
+        fastlr.save(LogisticRegression(solver="sgd", max_iter=2, tol=None).fit(X, y),
+                    tmp_path / "plain.npz")
+        fastlr.load(_without_steps(tmp_path / "plain.npz", tmp_path / "old2.npz"))
