@@ -135,7 +135,7 @@ know).
   change of 2026-12-06 (a2947d1) hold ``steps`` only once averaging had
   started or with ``invscaling``; float32 files before the next change of
   that day (6ab2f6c) hold the intercept of the older rule (above).
-* 2: the same arrays and keys as the last version-1 files; ``steps`` is
+* 2 (fastlr 0.3.0 on): the same arrays and keys as the last version-1 files; ``steps`` is
   written once an SGD step was taken, the float32 intercept is that of the
   weights as rounded (but for a model loaded from an older file, which keeps
   the one it shows), and ``stats_rows`` of a weighted fit holds its total
