@@ -222,9 +222,14 @@ class _Update:
                 self.gsq_b = self.gsq_b + grad_b * grad_b
                 eta_b = eta0 / (ADAGRAD_EPS + np.sqrt(self.gsq_b))
         else:
-            eta = eta0
             if self.learning_rate == "invscaling":
                 eta = eta0 / float(self.t) ** self.power_t
+            elif self.learning_rate in ("constant", "adaptive"):
+                eta = eta0
+            else:   # a schedule named in fastlr._choices with no step here
+                raise NotImplementedError(
+                    f"the NumPy twin has no step size for learning_rate="
+                    f"{self.learning_rate!r}")
             eta_b = eta
         if self.learning_rate != "adagrad" and eta * self.l2 >= 1.0:
             w = -eta * grad_data   # the shrink 1 - eta * l2 floored at 0

@@ -568,6 +568,19 @@ def test_every_schedule_and_penalty_is_wired_and_verified():
     assert reference.ADAGRAD_EPS == update.ADAGRAD_EPS   # the twin's own copy
 
 
+def test_a_schedule_named_but_not_written_fails_its_cases(monkeypatch):
+    """A name added to ``fastlr._choices`` without its step size: the twin
+    refuses it instead of running it as the constant step (which the
+    kernels' ``rate()`` would also do, so that kernel and twin would agree),
+    so the cases :mod:`fastlr.verify` generates for it fail."""
+    from fastlr import _driver
+
+    monkeypatch.setattr(_driver, "LEARNING_RATES", (*_driver.LEARNING_RATES, "cosine"))
+    X, y = verify.make_problem(0, 50, 3, "float64", "dense")[:2]
+    with pytest.raises(NotImplementedError, match="learning_rate='cosine'"):
+        reference.train(X, y, learning_rate="cosine", epochs=1)
+
+
 def test_a_new_schedule_or_penalty_gets_its_verify_cases():
     """A name added to ``fastlr._choices`` with no hand-written case in
     ``fastlr.verify`` gets generated ones (alone and with the lazy forms), so
