@@ -1030,12 +1030,18 @@ def _set_threads(args):
     team.set_threads(n)
 
 
-def _load_model(path):
-    """The model in ``path`` and what its file records about its data."""
+def _load_model(path, continued=False):
+    """The model in ``path`` and what its file records about its data.
+    Unless training is ``continued`` from it, without the warning about
+    what continuing an old file cannot restore (its predictions are not
+    affected)."""
     import fastlr
-    from fastlr.persist import read_metadata
+    from fastlr.persist import ModelFileWarning, read_metadata
 
-    model = fastlr.load(path)
+    with warnings.catch_warnings():
+        if not continued:
+            warnings.simplefilter("ignore", ModelFileWarning)
+        model = fastlr.load(path)
     extra = read_metadata(path).get("metadata") or {}
     data_meta = extra.get("data") if isinstance(extra.get("data"), dict) else {}
     return model, data_meta
@@ -1539,7 +1545,7 @@ def _train(args):
     _set_threads(args)
     warm, warm_meta, base = None, {}, default_params()
     if _given(args, "warm_start") is not None:
-        warm, warm_meta = _load_model(_given(args, "warm_start"))
+        warm, warm_meta = _load_model(_given(args, "warm_start"), continued=True)
         base = warm.get_params()
     params = _params_from_args(args, base)
     _check_tol(args, params)
@@ -1619,6 +1625,13 @@ def _check_tol(args, params):
     try:
         check_solver(params["solver"], params["tol"])
     except ValueError:
+        if _given(args, "tol") is None:   # the --warm-start model's tol
+            raise CLIError(
+                f"--warm-start {_given(args, 'warm_start')}: the model was "
+                f"trained with tol={params['tol']:g}, which stops SGD epochs "
+                f"but not --solver {params['solver']} (the relative decrease "
+                "of the objective that stops L-BFGS): give --tol (> 0, or "
+                "'none'), or --solver sgd") from None
         args.train_parser.error(
             f"argument --tol: must be > 0 with --solver {params['solver']} (the "
             "relative decrease of the objective that stops L-BFGS; 'none' runs "

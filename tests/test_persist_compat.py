@@ -258,3 +258,51 @@ def test_a_version_1_file_without_its_step_count_warns_where_it_matters(tmp_path
         fastlr.save(LogisticRegression(solver="sgd", max_iter=2, tol=None).fit(X, y),
                     tmp_path / "plain.npz")
         fastlr.load(_without_steps(tmp_path / "plain.npz", tmp_path / "old2.npz"))
+
+
+def test_the_cli_warns_of_missing_steps_only_where_training_continues(tmp_path, capsys):
+    """``fastlr predict``/``evaluate`` of a file lacking its step count load
+    it to predict, which that does not affect: no warning (review); a
+    ``--warm-start`` continues it and warns."""
+    from fastlr import cli
+
+    X, y = small()
+    clf = LogisticRegression(solver="sgd", average=40, max_iter=2, tol=None,
+                             random_state=0).fit(X, y)
+    fastlr.save(clf, tmp_path / "m.npz")
+    old = _without_steps(tmp_path / "m.npz", tmp_path / "old.npz")
+    data = tmp_path / "d.csv"
+    np.savetxt(data, np.column_stack([X, y]), delimiter=",", header="a,b,c,label",
+               comments="")
+    capsys.readouterr()
+    assert cli.main(["predict", "--model", str(old), str(data), "--by-position",
+                     "--out", str(tmp_path / "p.csv")]) == 0
+    assert cli.main(["evaluate", "--model", str(old), str(data), "--by-position"]) == 0
+    assert "step count" not in capsys.readouterr().err
+    assert cli.main(["train", str(data), "--warm-start", str(old), "--solver", "sgd",
+                     "--epochs", "1", "--by-position", "--quiet"]) == 0
+    assert "step count" in capsys.readouterr().err
+
+
+def test_a_warm_start_models_tol_is_not_blamed_on_the_option(tmp_path, capsys):
+    """``--warm-start`` from a model trained with ``tol=0`` (SGD, as old
+    files are) and ``--solver auto``: the error names the model's tol, not
+    an ``--tol`` the user did not give (review)."""
+    from fastlr import cli
+
+    X, y = small()
+    data = tmp_path / "d.csv"
+    np.savetxt(data, np.column_stack([X, y]), delimiter=",", header="a,b,c,label",
+               comments="")
+    with pytest.warns(ConvergenceWarning):   # tol=0 runs every epoch
+        fastlr.save(LogisticRegression(solver="sgd", tol=0, max_iter=2).fit(X, y),
+                    tmp_path / "m.npz")
+    assert cli.main(["train", str(data), "--warm-start", str(tmp_path / "m.npz"),
+                     "--solver", "auto", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "--warm-start" in err and "tol=0" in err and "argument --tol" not in err
+    # given on the command line, it is the option's usage error, as before
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", str(data), "--warm-start", str(tmp_path / "m.npz"),
+                  "--solver", "auto", "--tol", "0"])
+    assert exc.value.code == 2
