@@ -660,8 +660,10 @@ def _check_rows(a, name, X, lengths=None):
                              f"{X.shape[0]} rows; they must match")
         return da.from_array(a, chunks=(X.chunks[0],))
     # a dask Series has partitions (no rechunk): the advice names its method
-    fix = (f"repartition {name} as X's rows are (a dask DataFrame X on the same "
-           f"index: {name}.repartition(divisions=X.divisions))" if _is_frame(a)
+    fix = (f"take X and {name} from one dask DataFrame (X = df[columns], "
+           f"{name} = df[column]: the same partitions), or repartition {name} "
+           f"as X's rows are ({name}.repartition(divisions=X.divisions) where "
+           f"X's divisions are known)" if _is_frame(a)
            else f"rechunk {name} to X.chunks[0]")
     a = _as_dask(a, name, 1, lengths)
     if a.shape[0] != X.shape[0]:

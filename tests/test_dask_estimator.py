@@ -754,11 +754,16 @@ def test_misaligned_dask_series_is_told_to_repartition(client):
     ddf = dd.from_pandas(pd.DataFrame(X, columns=list("abcdef")), npartitions=2)
     ys = dd.from_pandas(pd.Series(y), npartitions=3)
     clf = LogisticRegression(**SGD)
-    with pytest.raises(ValueError, match=r"y's blocks are not aligned .*; repartition "
-                                         r"y as X's rows are .*y\.repartition\("
-                                         r"divisions=X\.divisions\)\)$"):
+    with pytest.raises(ValueError, match=r"y's blocks are not aligned .*; take X and y "
+                                         r"from one dask DataFrame .*repartition y as "
+                                         r"X's rows are \(y\.repartition\("
+                                         r"divisions=X\.divisions\) where"):
         clf.fit(ddf, ys)
     clf.fit(ddf, ys.repartition(divisions=ddf.divisions))
+    # the first advice, where X's divisions are unknown (as read_csv gives)
+    frame = pd.DataFrame(X, columns=list("abcdef")).assign(label=y)
+    df = dd.from_pandas(frame, npartitions=2).clear_divisions()
+    clf.fit(df[list("abcdef")], df["label"])
     with pytest.raises(ValueError, match=r"; rechunk y to X\.chunks\[0\]$"):
         clf.fit(to_dask(X, 200), to_dask(y, 300))
 
