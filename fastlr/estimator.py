@@ -890,7 +890,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._set_state(state, dtype)
         self.n_iter_ = n_iter + 1
         self._extend_loss_curve(losses, resumed)
-        if not resumed:
+        if not resumed or getattr(self, "solver_", None) is None:
+            # (resumed from a file that kept no report: its last training
+            # is this one)
             self.solver_ = "sgd"
             self.n_solver_iter_ = 0
             self.validation_scores_ = None

@@ -101,6 +101,9 @@ def test_the_fit_report_round_trips(tmp_path, data, params):
     old = fastlr.load(tmp_path / "old.npz")
     assert not hasattr(old, "solver_")
     assert old.validation_scores_ is None and old.best_validation_score_ is None
+    # partial_fit continues it: its last training is SGD epochs (review)
+    old.partial_fit(X, y)
+    assert (old.solver_, old.n_solver_iter_) == ("sgd", 0)
 
 
 def test_object_string_classes_load_as_objects(tmp_path, data):
