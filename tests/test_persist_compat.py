@@ -13,13 +13,13 @@ run with NUMBA_DISABLE_JIT=1):
   :func:`small`.
 """
 
-import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
+from test_persist import rewrite  # the one hand edit of a model file
 
 import fastlr
 from fastlr import LogisticRegression, persist
@@ -43,16 +43,6 @@ def arrays_of(path):
         return {k: npz[k] for k in npz.files}
 
 
-def rewrite(src, dst, edit_meta=None, edit_arrays=None):
-    arrays = arrays_of(src)
-    meta = json.loads(arrays["metadata"].tobytes())
-    if edit_meta:
-        edit_meta(meta)
-    arrays["metadata"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    if edit_arrays:
-        edit_arrays(arrays)
-    np.savez(dst, **arrays)
-    return dst
 
 
 # ---------------------------------------------------------------------------
