@@ -609,9 +609,10 @@ def test_cli_solver_option(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", str(path), "--solver", "newton"])
     assert "invalid choice: 'newton'" in capsys.readouterr().err
-    assert cli.main(["train", str(path), "--solver", "lbfgs", "--tol", "0",
-                     "-q"]) == 1
-    assert "tol must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:   # a usage error, naming the option
+        cli.main(["train", str(path), "--solver", "lbfgs", "--tol", "0", "-q"])
+    assert exc.value.code == 2
+    assert "argument --tol: must be > 0 with --solver lbfgs" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("solver", ["lbfgs", "auto"])
