@@ -407,6 +407,13 @@ def _to_arrays(model, metadata):
             "model has coef_ but no training state (were its fitted attributes set "
             "by hand?): fit or partial_fit it before saving it (with "
             "warm_start=True, fit starts from coef_)")
+    steps = getattr(state, "steps", None)
+    if steps is not None and (np.asarray(steps) > MAX_STEPS).any():
+        # (load refuses such a file as edited: say what it is here)
+        raise ValueError(f"model cannot be saved: it has taken "
+                         f"{int(np.max(steps))} SGD steps, more than the 2**53 "
+                         "a model file holds (the schedules count steps in "
+                         "float64, exact up to 2**53)")
     # load refuses a parameter fit would refuse (set_params after fitting can
     # put one there): never write such a file
     validate_params(model)

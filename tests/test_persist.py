@@ -783,3 +783,16 @@ def test_a_float32_model_whose_weights_overflow_it_is_a_model_file_error(tmp_pat
             archive.writestr(name, data)
     with pytest.raises(persist.ModelFileError, match="bad.npz.*beyond float32's range"):
         fastlr.load(bad)
+
+
+def test_a_model_past_2_53_steps_is_refused_for_what_it_is(tmp_path, data):
+    """A model trained past 2**53 SGD steps cannot be saved (its file holds
+    the count exactly); the refusal says so, not that its attributes were
+    changed by hand (longevity audit)."""
+    X, y = data
+    clf = fitted(X, y)
+    clf.training_state_.steps[0] = 2**53 + 7
+    with pytest.raises(ValueError, match=r"taken 9007199254740999 SGD steps, more "
+                                         r"than the 2\*\*53 a model file holds"):
+        fastlr.save(clf, tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
