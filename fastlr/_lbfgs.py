@@ -20,6 +20,13 @@ losses plus a convex penalty) are convex, so ``s.y >= 0`` for any step and
 the Wolfe curvature condition is not needed to keep ``H`` positive
 definite; a pair with ``s.y`` too small to trust is skipped.
 
+A caller that knows a bound on the curvature along each coordinate passes
+its inverse as a diagonal preconditioner (``diag``): the recursion then
+starts from ``gamma diag(diag)`` instead of ``gamma I``, with ``gamma`` the
+same scaling measured in that metric (diagonally preconditioned L-BFGS,
+Nocedal and Wright section 7.2), and lengths of the gradient in the
+stopping tests are measured in it too.
+
 With an L1 term the method is OWL-QN (Andrew and Gao 2007, "Scalable
 training of L1-regularized log-linear models"): the gradient is replaced by
 the pseudo-gradient of ``f + l1 |x|_1``, the direction is zeroed where it
@@ -120,8 +127,12 @@ def pseudo_gradient(x, g, l1):
     return np.where(x > 0.0, right, np.where(x < 0.0, left, at_zero))
 
 
-def _direction(pg, pairs):
-    """``-H pg`` by the two-loop recursion over ``pairs`` (oldest first).
+def _direction(pg, pairs, diag=None):
+    """``-H pg`` by the two-loop recursion over ``pairs`` (oldest first),
+    from the initial matrix ``H0 = gamma I``, or ``gamma diag(diag)`` with
+    a preconditioner ``diag`` ((d,) > 0; ``gamma = s.y / (y . diag y)`` of
+    the newest pair, the scaling of eq. 7.20 in the metric of ``diag``,
+    and 1 without pairs: ``-diag pg``).
 
     The updates are BLAS axpy in place: with a million weights the
     recursion reads 2 * MEMORY vectors twice, and NumPy's ``q -= a * y``
@@ -136,7 +147,13 @@ def _direction(pg, pairs):
         a = rho * float(np.dot(s, q))
         alphas.append(a)
         q = daxpy(y, q, a=-a)
-    if pairs:
+    if diag is not None:
+        if pairs:
+            s, y, rho = pairs[-1]
+            q *= diag * (1.0 / (rho * float(np.dot(y, diag * y))))
+        else:
+            q *= diag
+    elif pairs:
         s, y, rho = pairs[-1]
         q *= 1.0 / (rho * float(np.dot(y, y)))   # gamma = s.y / y.y
     for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
@@ -146,7 +163,7 @@ def _direction(pg, pairs):
 
 
 def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
-             callback=None, first_step=None, floor=None):
+             callback=None, first_step=None, floor=None, diag=None):
     """Minimize ``fun(x)[0] + l1 * sum |x[mask]|`` from ``x0``: the run of
     :func:`iterate`, each trial point evaluated by ``fun``.
 
@@ -196,13 +213,23 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
         the weights' curvature, the model predicted the intercept's long
         way down to be 1e-6 of ``F`` and the run stopped at an intercept
         near 0, far from the prior's logit).
+    diag : (d,) float64 > 0, or None
+        A diagonal preconditioner: the inverse of a bound on the
+        objective's curvature along each coordinate, up to a common factor.
+        The quasi-Newton matrix starts from it instead of the identity
+        (:func:`_direction`), and a direction without curvature pairs is
+        ``-diag pg``, first tried at step 1 (or ``first_step``'s). On
+        coordinates whose curvatures are orders of magnitude apart
+        (features on raw scales) the identity's model predicts next to no
+        decrease along the flat coordinates, and the run stopped on ``tol``
+        far from the optimum.
 
     Returns
     -------
     Result
     """
     run = iterate(x0, tol=tol, max_iter=max_iter, l1=l1, mask=mask, memory=memory,
-                  callback=callback, first_step=first_step, floor=floor)
+                  callback=callback, first_step=first_step, floor=floor, diag=diag)
     try:
         x = next(run)
         while True:
@@ -212,7 +239,7 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
 
 
 def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None,
-                  floor=None):
+                  floor=None, diags=None):
     """Minimize K objectives at once, each by its own run of :func:`iterate`
     (its own curvature pairs, line search and stopping rule, exactly the
     run :func:`minimize` would make), in lockstep: each round, every run
@@ -233,6 +260,8 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
         Each run's ``l1``.
     callbacks : list of callables or None
         Each run's ``callback``.
+    diags : list of (d,) arrays or None (each may be None)
+        Each run's ``diag``.
 
     Returns
     -------
@@ -240,7 +269,8 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
     """
     budgets = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (len(x0s),))
     runs = [iterate(x0, tol=tol, max_iter=int(budgets[i]), l1=l1, memory=memory,
-                    callback=None if callbacks is None else callbacks[i], floor=floor)
+                    callback=None if callbacks is None else callbacks[i], floor=floor,
+                    diag=None if diags is None else diags[i])
             for i, (x0, l1) in enumerate(zip(x0s, l1s, strict=True))]
     results = [None] * len(runs)
     asked = {i: next(run) for i, run in enumerate(runs)}
@@ -264,7 +294,7 @@ def _norm(v):
 
 
 def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=None,
-            first_step=None, floor=None):
+            first_step=None, floor=None, diag=None):
     """The L-BFGS / OWL-QN run of :func:`minimize` as a generator: it yields
     each trial point ``x`` and is sent ``fun(x)`` back; its return value
     (``StopIteration.value``) is the :class:`Result`. The arithmetic is
@@ -292,14 +322,14 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
         pg = pseudo_gradient(x, g, l1)
         if not pg.any():
             return Result(x, F, it, True)
-        d = _direction(pg, pairs)
+        d = _direction(pg, pairs, diag)
         if np.ndim(l1):
             _constrain(d, x, pg, l1, held or strict)
         slope = float(np.dot(pg, d))
         if not slope < 0.0:          # no descent left in H: steepest descent
             pairs.clear()
-            d = -pg
-            slope = -float(np.dot(pg, pg))
+            d = _direction(pg, pairs, diag)
+            slope = float(np.dot(pg, d))
         # where the unit step would take a weight across zero
         crossing = (l1 > 0.0) & (x != 0.0) & (np.sign(x + d) != np.sign(x)) \
             if np.ndim(l1) else None
@@ -311,7 +341,7 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
             if len(stalled) > STALL and min(stalled[-STALL:]) > 0.25 * min(
                     stalled[:-STALL]):
                 if np.ndim(l1) and not strict and \
-                        _promised(pg) > max(tol, NOISE) * max(F, TINY):
+                        _promised(pg, diag) > max(tol, NOISE) * max(F, TINY):
                     # the free weights' quasi-Newton steps may be what no
                     # longer lowers F measurably (badly scaled columns) while
                     # the gradient promises more than F's rounding (or tol):
@@ -322,27 +352,28 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
                 # rounding is all that is left: converged if the gradient
                 # agrees (an unpenalized intercept far from its optimum under
                 # a penalty of 1e15 stalled here with F 7e-5 above its optimum)
-                return Result(x, F, it, _settled(pg, F, tol))
+                return Result(x, F, it, _settled(pg, F, tol, diag))
         else:
             stalled.clear()
             level = F
         step = 1.0
         if not pairs:
             guess = first_step(x, d, slope) if first_step is not None else None
-            step = guess if guess is not None and 0.0 < guess < math.inf else min(
-                1.0, 1.0 / _norm(pg))
+            step = guess if guess is not None and 0.0 < guess < math.inf else (
+                1.0 if diag is not None else min(1.0, 1.0 / _norm(pg)))
         found = yield from _line_search(objective, x, F, pg, d, step, l1,
                                         extrapolate=not pairs)
         if found is None:
             if pairs:
                 pairs.clear()        # forget the curvature and retry downhill
-                found = yield from _line_search(objective, x, F, pg, -pg, 1.0 / max(
-                    _norm(pg), 1.0), l1)
+                found = yield from _line_search(
+                    objective, x, F, pg, _direction(pg, pairs, diag),
+                    1.0 if diag is not None else 1.0 / max(_norm(pg), 1.0), l1)
             if found is None:
                 # no decrease along the steepest direction either: the
                 # objective is as low as floating point can tell, unless the
                 # gradient promises a real one
-                return Result(x, F, it, _settled(pg, F, tol))
+                return Result(x, F, it, _settled(pg, F, tol, diag))
         x_new, F_new, g_new = found
         if crossing is not None:
             # the unit step would have taken a weight across zero, and the
@@ -400,20 +431,23 @@ def _constrain(d, x, pg, l1, every):
     d[held] = 0.0
 
 
-def _settled(pg, F, tol):
+def _settled(pg, F, tol, diag=None):
     """Whether a run that can no longer lower ``F`` measurably has
     converged: unless the pseudo-gradient ``pg`` promises a real decrease
     (FAILED_DECREASE, or ``tol``, of ``F``): half the first-order decrease
     of a steepest-descent step of length ``1 / max(|pg|, 1)``, ``|pg|^2 /
-    max(|pg|, 1)``. A gradient that is not finite (sums that overflowed
+    max(|pg|, 1)``, lengths measured in the metric of the preconditioner
+    ``diag`` when there is one (``|pg|^2 = pg . diag pg``: on features near
+    1e80 the plain length of the gradient at the optimum is its rounding
+    times 1e80). A gradient that is not finite (sums that overflowed
     float64) promises nothing either: not converged."""
-    return bool(_promised(pg) <= max(tol, FAILED_DECREASE) * max(F, TINY))
+    return bool(_promised(pg, diag) <= max(tol, FAILED_DECREASE) * max(F, TINY))
 
 
-def _promised(pg):
+def _promised(pg, diag=None):
     """The decrease the pseudo-gradient ``pg`` promises (see
     :func:`_settled`)."""
-    gg = float(np.dot(pg, pg))
+    gg = float(np.dot(pg, pg if diag is None else diag * pg))
     return 0.5 * gg / max(math.sqrt(gg), 1.0)
 
 

@@ -327,6 +327,72 @@ class MeanBasis(NamedTuple):
         return W + self.inverse * np.outer(W @ self.u, self.u)
 
 
+def solver_coordinates(mean, scale, fit_intercept, l1, column_stats):
+    """``(center, mean_dir, bound)`` of :func:`finish` for models trained on
+    ``(x - mean) / scale`` (``mean``, ``scale`` (n,) or (F, n), ``l1`` the
+    models' L1 strengths): :func:`solver_center`, :func:`mean_direction`
+    and, when those read the column statistics, :func:`column_curvature`
+    from them (else None: standardized features, whose bounds are equal).
+    ``column_stats()`` gives the (weighted) column means and standard
+    deviations of the training rows, shaped as ``mean``; it costs a pass
+    over X and is called at most once."""
+    stats = functools.cache(column_stats)
+    center = solver_center(mean, fit_intercept, lambda: stats()[0])
+    mean_dir = mean_direction(center, scale, fit_intercept, l1, lambda: stats()[0])
+    if not stats.cache_info().currsize:
+        return center, mean_dir, None
+    colmean, colstd = stats()
+    return center, mean_dir, column_curvature(center, scale, colmean, colstd)
+
+
+#: Spread of the coordinates' curvature bounds (largest / smallest) from
+#: which :func:`preconditioner` scales L-BFGS's coordinates: features
+#: standardized (every bound 1/4, plus the penalty) or on scales within a
+#: factor 10 of each other keep the identity, and their runs are unchanged.
+PRECONDITION_SPREAD = 100.0
+
+
+def column_curvature(center, scale, colmean, colstd):
+    """A bound on the mean loss's curvature along each weight of the
+    finisher's coordinates (features ``(x - center) / scale``): a row's
+    loss curves by at most 1/4 along its logit (``p (1 - p)``; the same for
+    each class of the softmax), so along weight ``j`` by at most ``E[z_j^2]
+    / 4 = (std_j^2 + (mean_j - center_j)^2) / (4 scale_j^2)``, from the
+    (weighted) column means and standard deviations."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return 0.25 * (colstd ** 2 + (colmean - center) ** 2) / scale ** 2
+
+
+def preconditioner(bound, l2, k, fit_intercept):
+    """L-BFGS's diagonal preconditioner (:func:`fastlr._lbfgs.minimize`'s
+    ``diag``) for a model of k rows of n weights (and k intercepts):
+    ``1 / (bound_j + l2)`` for each weight (``bound`` from
+    :func:`column_curvature`), 4 for each intercept (its curvature bound
+    1/4); or None when the data's bounds (the weights' without the
+    penalty, and the intercepts') lie within PRECONDITION_SPREAD of each
+    other, or any is not finite. (A strong penalty that sets the weights'
+    curvature far above the intercepts' alone keeps the identity:
+    :func:`finish`'s ``floor`` is for that.)
+
+    Standardized features have every bound 1/4 and need none. On raw
+    features of scales 1e-3 to 1e3 (breast cancer without
+    standardization), the default ``tol=1e-4`` stopped the identity's run
+    at relative suboptimality 0.1 (probabilities 0.36 off) without a
+    warning: its model predicted next to no decrease along the flat
+    coordinates."""
+    bound = np.asarray(bound, dtype=np.float64)
+    data = np.append(bound, 0.25) if fit_intercept else bound
+    top = float(data.max(initial=0.0))
+    if not (math.isfinite(top) and top > 0.0) or \
+            top <= PRECONDITION_SPREAD * float(data[data > 0.0].min()):
+        return None
+    curv = bound + l2
+    # a coordinate without curvature (a constant column, no penalty) has
+    # no gradient either: any finite entry serves
+    h = np.tile(1.0 / np.where(curv > 0.0, curv, curv.max()), k)
+    return np.append(h, np.full(k, 4.0)) if fit_intercept else h
+
+
 def penalty_strengths(penalty, alpha, l1_ratio):
     """``(l2, l1)`` of the objective (module docstring); ``alpha`` and
     ``l1_ratio`` floats, or arrays of one per model (arrays out)."""
@@ -449,7 +515,7 @@ def _blas_controller():
 
 def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
            softmax, tol, max_iter, callback=None, first_iteration=0,
-           curvature=None, mean_dir=None):
+           curvature=None, mean_dir=None, bound=None):
     """Minimize the objective from ``(W0, B0)`` by L-BFGS / OWL-QN
     (:mod:`fastlr._lbfgs`); or, for a stack of K models, the sum of their
     objectives (each model its own data weights, ``denom`` and strength).
@@ -487,6 +553,11 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
         finisher's coordinates (:func:`mean_direction`). A model without an
         L1 part whose ``|mean_dir| > 1`` runs L-BFGS in the coordinates of
         :class:`MeanBasis`.
+    bound : (n,) or (K, n) float64, or None
+        Each model's bound on the mean loss's curvature along each feature's
+        weight (:func:`column_curvature`): the runs are preconditioned by it
+        where the features' scales are far apart (:func:`preconditioner`).
+        Not with :class:`MeanBasis`'s coordinates.
 
     Returns
     -------
@@ -525,6 +596,9 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
             else [None] * K)
     bases = [MeanBasis.of(dirs[i]) if not fit_intercept and l1[i] == 0.0 else None
              for i in range(K)]
+    bounds = np.broadcast_to(bound, (K, n)) if bound is not None else [None] * K
+    diags = [preconditioner(bounds[i], l2[i], k, fit_intercept)
+             if bounds[i] is not None and bases[i] is None else None for i in range(K)]
 
     def to_w(i, y):
         # model i's weights (k, n) from its L-BFGS coordinates, and the
@@ -609,12 +683,13 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
                 evaluate, x0s, tol=tol, max_iter=max_iter,
                 memory=max(3, min(_lbfgs.MEMORY, STACK_PAIRS_BYTES // size)),
                 l1s=[np.where(mask, l1[i], 0.0) for i in range(K)],
-                callbacks=[record(i) for i in range(K)], floor=floor)
+                callbacks=[record(i) for i in range(K)], floor=floor, diags=diags)
         else:
             runs = [_lbfgs.minimize(lambda x: evaluate([0], [x])[0], x0s[0], tol=tol,
                                     max_iter=max_iter, l1=l1[0], mask=mask,
                                     callback=record(0), floor=floor,
-                                    first_step=first_step if curvature else None)]
+                                    first_step=first_step if curvature else None,
+                                    diag=diags[0])]
     for i, run in enumerate(runs):
         W[i] = to_w(i, run.x[:kn])
         B[i] = run.x[kn:] if fit_intercept else 0.0

@@ -24,10 +24,9 @@ from ._solver import (
     AUTO_MIN_BATCH,
     CurvatureSample,
     finish,
-    mean_direction,
     penalty_strengths,
     raw_centred,
-    solver_center,
+    solver_coordinates,
     worse_than_zero,
 )
 
@@ -82,7 +81,7 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         run_sgd,
         lambda center, W, B: data.loss_grad(y, sw_f, center, state.scale, W, B,
                                             state.softmax, n_threads),
-        lambda: data.column_stats(sw=sw_f)[0][0],
+        lambda: tuple(a[0] for a in data.column_stats(sw=sw_f)),
         float(sw_f.sum()) if sw_f.shape[0] else float(data.m),
         curvature=None if solver == "sgd" else CurvatureSample.of(data.X, y, sw_f),
         solver=solver, finish_tol=finish_tol, epochs=epochs, penalty=penalty,
@@ -90,7 +89,7 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         callback=callback, first_epoch=first_epoch, warm=warm, **sgd_options)
 
 
-def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
+def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
                finish_tol, epochs, penalty, alpha, l1_ratio, fit_intercept,
                callback=None, first_epoch=0, warm=False, curvature=None,
                **sgd_options):
@@ -98,7 +97,8 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
     runs SGD epochs on ``state`` (:func:`fastlr._sgd.sgd`'s keywords besides
     the data), ``loss_grad(center, W, B)`` is the summed loss and gradient
     over the data (:meth:`fastlr._dispatch.Data.loss_grad`),
-    ``column_means()`` the (weighted) column means and ``denom`` the sum of
+    ``column_stats()`` the (weighted) column means and standard deviations
+    (:func:`fastlr._solver.solver_coordinates`) and ``denom`` the sum of
     the weights. :mod:`fastlr.distributed` passes its blockwise versions.
     ``curvature`` is a :class:`fastlr._solver.CurvatureSample` of the
     training rows (or None): the finisher's first step along a new
@@ -129,10 +129,9 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
             # depend on lr, so it starts from zero instead
             state.restore(start)
             held.drop()
-    center = solver_center(state.mean, fit_intercept, column_means)
-    mean_dir = mean_direction(center, state.scale, fit_intercept,
-                              penalty_strengths(penalty, alpha, l1_ratio)[1],
-                              column_means)
+    center, mean_dir, bound = solver_coordinates(
+        state.mean, state.scale, fit_intercept,
+        penalty_strengths(penalty, alpha, l1_ratio)[1], column_stats)
     shift = (center - state.mean) / state.scale
     evaluate = functools.partial(loss_grad, center)
     W0, B0, first = _start(state, shift, evaluate)
@@ -163,7 +162,7 @@ def run_solver(state, run_sgd, loss_grad, column_means, denom, *, solver,
         first_iteration=first_epoch + done,
         curvature=None if curvature is None else functools.partial(
             curvature.along, center, state.scale, softmax=state.softmax),
-        mean_dir=mean_dir)
+        mean_dir=mean_dir, bound=bound)
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - res.W @ shift
         if state.softmax and fit_intercept:
@@ -243,16 +242,15 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     sets = [int(stack.fold[np.flatnonzero(stack.stat == r)[0]])
             for r in range(stack.mean.shape[0])]
 
-    def column_means():
+    def column_stats():
         return data.column_stats(stack.row_fold if folds else None, sets,
-                                 sw if sw.shape[0] else None)[0]
+                                 sw if sw.shape[0] else None)
 
-    centers = solver_center(stack.mean, fit_intercept, column_means)
     alphas = np.asarray(alphas, dtype=np.float64)
     l1_ratios = np.asarray(l1_ratios, dtype=np.float64)
-    mean_dirs = mean_direction(centers, stack.scale, fit_intercept,
-                               penalty_strengths(penalty, alphas, l1_ratios)[1],
-                               column_means)
+    centers, mean_dirs, bounds = solver_coordinates(
+        stack.mean, stack.scale, fit_intercept,
+        penalty_strengths(penalty, alphas, l1_ratios)[1], column_stats)
     shift = (centers - stack.mean)[stack.stat] / stack.scale[stack.stat]   # (K, n)
     W = np.empty((K, k, data.n))
     B = np.empty((K, k))
@@ -298,7 +296,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
                      alpha=alphas[ids], l1_ratio=l1_ratios[ids],
                      fit_intercept=fit_intercept, softmax=stack.softmax, tol=tol,
                      max_iter=budget[ids], callback=callback, first_iteration=done,
-                     mean_dir=None if mean_dirs is None else mean_dirs[stack.stat[ids]])
+                     mean_dir=None if mean_dirs is None else mean_dirs[stack.stat[ids]],
+                     bound=None if bounds is None else bounds[stack.stat[ids]])
         W[ids], B[ids] = res.W, res.B
         n_iter[ids], converged[ids], objective[ids] = \
             res.n_iter, res.converged, res.objective

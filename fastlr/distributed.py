@@ -767,16 +767,17 @@ def _holdout_counts(fraction, per_block):
 
 
 def _standardization(blocks, standardize, n, weighted):
-    """``(mean, scale, column means, total weight, moments)``: the
+    """``(mean, scale, (column means, column standard deviations), total
+    weight, moments)``: the
     standardization of the training rows of all blocks, as the in-memory
     fit computes it on one array (:meth:`fastlr._dispatch.Data.column_stats`),
     and their :class:`fastlr._stats.Moments`, from which running statistics
     start (None without standardization, or without weight)."""
     mom, colmean, colscale, total = _column_moments(blocks, n, weighted)
     if not standardize:
-        return np.zeros(n), np.ones(n), colmean, total, None
+        return np.zeros(n), np.ones(n), (colmean, colscale), total, None
     mean = colmean if standardize is True and not blocks.sparse else np.zeros(n)
-    return mean, colscale.copy(), colmean, total, mom
+    return mean, colscale.copy(), (colmean, colscale), total, mom
 
 
 def _column_moments(blocks, n, weighted):
@@ -872,7 +873,7 @@ def _block_generators(rng, count):
 
 
 def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha,
-               l1_ratio, fit_intercept, denom, colmean, callback=None,
+               l1_ratio, fit_intercept, denom, colstats, callback=None,
                first_epoch=0, warm=False, **sgd_options):
     """Train ``state`` on the blocks with ``solver`` (as
     :func:`fastlr._train.train_state`). Returns ``(losses, converged,
@@ -903,7 +904,7 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
             S += Sk
         return loss, G, S
 
-    out = run_solver(state, run_sgd, loss_grad, lambda: colmean, denom,
+    out = run_solver(state, run_sgd, loss_grad, lambda: colstats, denom,
                      curvature=None if solver == "sgd" else _curvature_sample(blocks),
                      solver=solver, finish_tol=finish_tol, epochs=epochs,
                      penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
@@ -1065,7 +1066,7 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         old = est._warm_state(n, classes)
         warm = old is not None
         standardize = _standardize_option(est)
-        mean, scale, colmean, denom, mom = _standardization(
+        mean, scale, colstats, denom, mom = _standardization(
             blocks, standardize, n, blocks.weighted)
         if denom <= 0.0:
             raise ValueError("class_weight and sample_weight give every training "
@@ -1086,7 +1087,7 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
                 blocks, state, rng, solver=solver, finish_tol=finish_tol,
                 epochs=epochs, penalty=est.penalty, alpha=alpha, l1_ratio=l1_ratio,
                 fit_intercept=bool(est.fit_intercept), denom=denom,
-                colmean=colmean, callback=progress, warm=warm,
+                colstats=colstats, callback=progress, warm=warm,
                 batch_size=batch_size, lr=lr, shuffle=est.shuffle, tol=tol,
                 n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
                 power_t=power_t, average_start=average_start, monitor=monitor)
@@ -1152,7 +1153,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
         losses, _, _ = _fit_state(
             blocks, state, state.rng, solver="sgd", finish_tol=None, epochs=1,
             penalty=est.penalty, alpha=alpha, l1_ratio=l1_ratio,
-            fit_intercept=bool(est.fit_intercept), denom=1.0, colmean=None,
+            fit_intercept=bool(est.fit_intercept), denom=1.0, colstats=None,
             first_epoch=n_iter, batch_size=batch_size, lr=lr, shuffle=est.shuffle,
             tol=None, n_iter_no_change=n_iter_no_change, learning_rate=learning_rate,
             power_t=power_t, average_start=average_start, monitor=None)
@@ -1344,13 +1345,13 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
             raise ValueError(f"y must hold the labels 0 and 1, got "
                              f"{classes.tolist()!r} (use fastlr.LogisticRegression "
                              "for other labels or more classes)")
-        mean, scale, colmean, denom, _ = _standardization(blocks, standardize,
+        mean, scale, colstats, denom, _ = _standardization(blocks, standardize,
                                                           blocks.n, blocks.weighted)
         state = ModelState(mean, scale)
         losses, converged, _ = _fit_state(
             blocks, state, rng, solver=solver, finish_tol=finish_tol,
             epochs=epochs, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
-            fit_intercept=fit_intercept, denom=denom, colmean=colmean,
+            fit_intercept=fit_intercept, denom=denom, colstats=colstats,
             callback=callback, batch_size=batch_size, lr=lr, shuffle=shuffle,
             tol=sgd_tol, n_iter_no_change=n_iter_no_change,
             learning_rate=learning_rate, power_t=power_t,

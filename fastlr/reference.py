@@ -44,10 +44,9 @@ from ._solver import (
     CurvatureSample,
     check_solver,
     finish,
-    mean_direction,
     penalty_strengths,
     raw_centred,
-    solver_center,
+    solver_coordinates,
     warn_unconverged,
     worse_than_zero,
 )
@@ -426,13 +425,9 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         W0, b0 = upd.model(W, b)
         sw_train = np.where(train, sw, 0.0)   # held-out rows weigh 0
 
-        def column_means():
-            return column_stats(X, sample_weight=sw_train)[0]
-
-        center = solver_center(mean, fit_intercept, column_means)
-        mean_dir = mean_direction(center, scale, fit_intercept,
-                                  penalty_strengths(penalty, alpha, l1_ratio)[1],
-                                  column_means)
+        center, mean_dir, bound = solver_coordinates(
+            mean, scale, fit_intercept, penalty_strengths(penalty, alpha, l1_ratio)[1],
+            lambda: column_stats(X, sample_weight=sw_train))
         shift = (center - mean) / scale
 
         def evaluate(W_, b_):
@@ -458,7 +453,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             callback=callback, first_iteration=done,
             curvature=functools.partial(
                 CurvatureSample.of(X, codes, sw_train).along, center, scale,
-                softmax=softmax) if first_step else None, mean_dir=mean_dir)
+                softmax=softmax) if first_step else None, mean_dir=mean_dir,
+            bound=bound)
         W, b = res.W, res.B - res.W @ shift
         if softmax and fit_intercept:
             b = raw_centred(W, b, mean, scale)

@@ -4,6 +4,8 @@ The cluster has two worker processes (module-scoped fixture), so the block
 tasks really run in other processes and their results really travel.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -161,10 +163,12 @@ def test_block_stats_match_one_array(data):
     X[:, 4] = X[:, 4] / np.abs(X[:, 4]).max() * 1e300  # squares would overflow
     _, blocks, _, _ = fdist._open(da.from_array(X, chunks=(3000, N)),
                                   da.from_array(y, chunks=3000), None, client=None)
-    mean, scale, colmean, total, _ = fdist._standardization(blocks, True, N, False)
+    mean, scale, (colmean, colscale), total, _ = fdist._standardization(blocks, True, N,
+                                                                        False)
     blocks.release()
     assert total == M
     np.testing.assert_array_equal(colmean, mean)
+    np.testing.assert_array_equal(colscale, scale)
     from fastlr._dispatch import as_data
 
     whole_mean, whole_scale = (a[0] for a in as_data(X).column_stats())
@@ -204,7 +208,7 @@ def test_block_stats_shift_by_a_row_that_counts(sparse):
     Xd = da.from_array(Xm, chunks=(200, 2), asarray=False)
     _, blocks, _, _ = fdist._open(Xd, da.from_array(y, chunks=200),
                                   da.from_array(sw, chunks=200), client=None)
-    mean, scale, colmean, total, _ = fdist._standardization(blocks, True, 2, True)
+    mean, scale, (colmean, _), total, _ = fdist._standardization(blocks, True, 2, True)
     blocks.release()
     keep = sw > 0
     t, w = stamp[keep], sw[keep]
@@ -402,9 +406,11 @@ def test_l1_penalties_one_block_equals_train(client, data, penalty):
 
 def test_a_solver_that_stalls_warns_as_in_memory(client):
     """fastlr.distributed.train with solver="lbfgs" on unstandardized
-    features of 1e80 stops at once at the zero model, as fastlr.train does;
+    features of 1e160 stops at once at the zero model, as fastlr.train does;
     fastlr.train warns ConvergenceWarning there, and so does Dask's now
-    (it returned the zero model silently)."""
+    (it returned the zero model silently). Near 1e80 both train, by the
+    same preconditioned run (the blocks' column statistics are the
+    in-memory ones)."""
     from sklearn.exceptions import ConvergenceWarning
 
     rng = np.random.default_rng(1)
@@ -412,8 +418,15 @@ def test_a_solver_that_stalls_warns_as_in_memory(client):
     y = (X @ [1.0, 2.0, 3.0] - 12 + rng.normal(size=400) > 0).astype(np.int64)
     kw = dict(solver="lbfgs", standardize=False, epochs=300)
     with pytest.warns(ConvergenceWarning, match="stopped after 0 of epochs=300"):
-        fastlr.train(X * 1e80, y, **kw)
+        fastlr.train(X * 1e160, y, **kw)
     with pytest.warns(ConvergenceWarning, match="stopped after 0 of epochs=300"):
-        res = fdist.train(da.from_array(X * 1e80, chunks=(200, 3)),
+        res = fdist.train(da.from_array(X * 1e160, chunks=(200, 3)),
                           da.from_array(y, chunks=200), client=client, **kw)
     assert len(res.losses) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        mem = fastlr.train(X * 1e80, y, tol=1e-6, **kw)
+        res = fdist.train(da.from_array(X * 1e80, chunks=(200, 3)),
+                          da.from_array(y, chunks=200), client=client, tol=1e-6, **kw)
+    assert 0 < len(res.losses) == len(mem.losses) < 100
+    np.testing.assert_allclose(res.w, mem.w, rtol=1e-8)
