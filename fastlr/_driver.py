@@ -186,13 +186,23 @@ def batch_rows(batch_size, m):
     return int(min(int(batch_size), max(int(m), 1)))
 
 
-def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=0.15,
-                      average=False):
+#: ``l1_ratio``'s default (scikit-learn's ``SGDClassifier``'s).
+L1_RATIO = 0.15
+
+
+def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=L1_RATIO,
+                      average=False, penalty="elasticnet"):
     """Validate the options beyond :func:`check_train_params`.
 
     Returns ``(learning_rate, power_t, l1_ratio, average_start)`` where
     ``average_start`` is 0 (no averaging) or the first averaged step
     (``average=True`` means 1, as in scikit-learn).
+
+    An ``l1_ratio`` other than its default with a ``penalty`` other than
+    "elasticnet" (the default here: no check) has no effect: a UserWarning says so, as
+    scikit-learn's ``LogisticRegression`` said before 1.8 (from 1.8 on, its
+    ``l1_ratio=1`` alone asks for L1: code written for it would otherwise
+    train an L2 model without a word).
     """
     if not isinstance(learning_rate, str) or learning_rate not in LEARNING_RATES:
         raise ValueError(f"learning_rate must be one of {LEARNING_RATES}, got "
@@ -201,6 +211,17 @@ def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=0.15,
     l1_ratio = check_real(l1_ratio, "l1_ratio")
     if not 0.0 <= l1_ratio <= 1.0:
         raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio}")
+    if penalty != "elasticnet" and l1_ratio != L1_RATIO:
+        import warnings
+
+        from ._validation import user_stacklevel
+
+        warnings.warn(
+            f"l1_ratio={l1_ratio!r} has no effect with penalty={penalty!r}: it "
+            f"mixes the L1 and L2 parts of penalty='elasticnet' only (for "
+            f"scikit-learn 1.8's LogisticRegression(l1_ratio=1), use "
+            f"penalty='l1'; for 0 < l1_ratio < 1, penalty='elasticnet')",
+            UserWarning, stacklevel=user_stacklevel())
     if isinstance(average, (bool, np.bool_)):
         average_start = 1 if average else 0
     else:

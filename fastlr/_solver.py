@@ -214,7 +214,11 @@ def check_solver(solver, tol, early_stopping=False):
     iterates apart (``tol=None`` asks for exactly that).
     """
     if not isinstance(solver, str) or solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+        hint = ""
+        if solver in ("newton-cg", "newton-cholesky", "liblinear", "sag", "saga"):
+            hint = (" (scikit-learn's solvers reach the optimum 'lbfgs' and "
+                    "'auto' reach, L1 and elastic net included)")
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}{hint}")
     if solver == "sgd":
         return solver, None
     if tol is None:

@@ -279,7 +279,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                                 n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, sgd_tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
-        learning_rate, power_t, l1_ratio, average)
+        learning_rate, power_t, l1_ratio, average, penalty)
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
     rng = make_rng(random_state)
@@ -447,8 +447,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Exponent of ``"invscaling"``, >= 0 (checked whatever the
         ``learning_rate``).
     l1_ratio : float, default 0.15
-        Elastic-net mixing in [0, 1] (scikit-learn's default); only used by
-        ``penalty="elasticnet"`` (checked whatever the penalty).
+        Elastic-net mixing in [0, 1] (``SGDClassifier``'s default); only used
+        by ``penalty="elasticnet"`` (checked whatever the penalty; another
+        value with another penalty warns that it has no effect).
     average : bool or int, default False
         Averaged SGD (Polyak-Ruppert): the model returned is the running
         mean of the iterates from step ``average`` on (``True``: from the

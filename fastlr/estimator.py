@@ -203,8 +203,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         (``1 / (C n_samples)`` without weights): on the same (standardized)
         features, the same coefficients.
     l1_ratio : float, default 0.15
-        Elastic-net mixing, in [0, 1] (scikit-learn's default); used by
-        ``"elasticnet"`` only, but checked whatever the penalty.
+        Elastic-net mixing, in [0, 1] (scikit-learn's ``SGDClassifier``'s
+        default); used by ``"elasticnet"`` only, but checked whatever the
+        penalty, and another value with another penalty warns (a
+        UserWarning) that it has no effect: scikit-learn 1.8's
+        ``LogisticRegression(l1_ratio=1)`` is ``penalty="l1"`` here.
     learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, default "constant"
         Step-size rule, with ``lr`` as scikit-learn's ``eta0``:
         ``"constant"``: ``lr``; ``"invscaling"``: ``lr / t**power_t``, ``t``
@@ -449,7 +452,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                     self.tol if solver == "sgd" else None,
                                     self.n_iter_no_change, self.shuffle)
         options = check_sgd_options(self.learning_rate, self.power_t,
-                                    self.l1_ratio, self.average)
+                                    self.l1_ratio, self.average, self.penalty)
         if not isinstance(self.early_stopping, (bool, np.bool_)):
             raise TypeError(f"early_stopping must be True or False, got "
                             f"{self.early_stopping!r}")

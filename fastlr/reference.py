@@ -282,7 +282,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
                                 n_iter_no_change, shuffle, offers_full)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
-        learning_rate, power_t, l1_ratio, average)
+        learning_rate, power_t, l1_ratio, average, penalty)
     check_run(n_threads, callback)   # n_threads validated as the kernels', unused
     fit_intercept = check_fit_intercept(fit_intercept)
     rng = make_rng(random_state)

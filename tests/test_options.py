@@ -53,6 +53,33 @@ def assert_same(a, b, dtype):
     np.testing.assert_allclose(a.losses, b.losses, **TOL64)
 
 
+def test_l1_ratio_without_elasticnet_warns_that_it_does_nothing():
+    """scikit-learn 1.8 spells L1 ``LogisticRegression(l1_ratio=1)``; here
+    ``l1_ratio`` mixes penalty="elasticnet" only, and such code trained an
+    L2 model without a word (0 of 30 coefficients zero on breast cancer
+    where L1 zeroes 25). Another value than the default with another
+    penalty now warns, through every door; the model is still the L2 one."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    kw = dict(epochs=1, random_state=0)
+    for call in (lambda: fastlr.train(X, y, l1_ratio=1.0, **kw),
+                 lambda: fastlr.train_multinomial(X, y, l1_ratio=1.0, **kw),
+                 lambda: reference.train(X, y, l1_ratio=1.0, **kw),
+                 lambda: LogisticRegression(l1_ratio=1.0, max_iter=1, solver="sgd",
+                                            tol=None).fit(X, y)):
+        with pytest.warns(UserWarning, match=r"l1_ratio=1\.0 has no effect with "
+                                             r"penalty=(None|'l2').*penalty='l1'"):
+            call()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        fastlr.train(X, y, l1_ratio=0.15, **kw)                        # the default
+        fastlr.train(X, y, penalty="elasticnet", l1_ratio=1.0, **kw)   # used
+    with pytest.warns(UserWarning, match="has no effect with penalty='l1'"):
+        res = fastlr.train(X, y, penalty="l1", l1_ratio=0.5, **kw)
+    np.testing.assert_array_equal(res.w, fastlr.train(X, y, penalty="l1", **kw).w)
+
+
 def test_kernel_matches_reference_with_sample_weight(dtype, seed):
     X, y = make_data(seed, dtype=dtype)
     sw = np.random.default_rng(seed).uniform(0, 3, len(y))

@@ -558,6 +558,14 @@ def test_unknown_solver_is_refused(solver):
             call()
 
 
+def test_scikit_learns_solver_names_say_what_to_use():
+    """solver="saga" (or another of scikit-learn's) is refused with a hint
+    at the solvers that reach the same optimum."""
+    X, y, _ = make_problem(0, 1, m=50)
+    with pytest.raises(ValueError, match="'lbfgs' and 'auto' reach"):
+        LogisticRegression(solver="saga").fit(X, y)
+
+
 @pytest.mark.parametrize("tol, error", [(0.0, ValueError), (-1e-3, ValueError),
                                         (math.nan, ValueError),
                                         (math.inf, ValueError), ("1", TypeError)])
