@@ -10,6 +10,7 @@ consecutive rows in the order ``blocks``; position ``p`` of the epoch is row
 the partial tail block (``m % block`` rows) always comes last.
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -50,6 +51,20 @@ def make_rng(random_state):
     if isinstance(random_state, np.random.Generator):
         return np.random.default_rng(random_state)
     return np.random.default_rng(int(random_state))
+
+
+def kept_rng(rng, random_state):
+    """The generator a fitted model keeps to continue its shuffling
+    (``partial_fit``, what a model file saves): ``rng``, the one training
+    drew from, or an independent copy of it (taken now, as the call ends)
+    when it is the caller's own Generator given as ``random_state``.
+    Training draws from that Generator, advancing it (NumPy's convention:
+    passing one means "draw from this stream"), but a model that kept it
+    would continue, and be saved, differently after every later draw of
+    the caller's."""
+    if rng is not None and rng is random_state:
+        return copy.deepcopy(rng)
+    return rng
 
 
 def check_shuffle(shuffle):

@@ -21,7 +21,7 @@ from ._driver import (
     check_train_params,
     keep_best,
 )
-from ._order import check_random_state, make_rng
+from ._order import check_random_state, kept_rng, make_rng
 from ._progress import check_verbose, epoch_progress
 from ._sgd import sgd, written_arrays
 from ._solver import check_solver, warn_unconverged
@@ -932,7 +932,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _set_state(self, state, dtype):
         """Keep the training state and derive ``coef_``, ``intercept_``
-        (:class:`_Shown`: from float64 X, when first read)."""
+        (:class:`_Shown`: from float64 X, when first read). The state's
+        generator becomes the model's own (:func:`fastlr._order.kept_rng`):
+        every training (in memory, on Dask, from a file in parts) ends
+        here."""
+        state.rng = kept_rng(state.rng, self.random_state)
         self.training_state_ = state
         for name in _Shown.NAMES:
             self.__dict__.pop(name, None)

@@ -9,6 +9,7 @@ L-BFGS finisher must reach the in-memory optimum; a worker killed mid-fit
 must not change the result at all.
 """
 
+import contextlib
 import os
 import re
 import signal
@@ -472,6 +473,47 @@ def test_partial_fit_and_warm_start(client):
     n_first = first.n_iter_
     first.fit(Xd, yd)
     assert first.n_iter_ < n_first
+
+
+@pytest.mark.parametrize("runner", ["local", "client"])
+@pytest.mark.parametrize("door", ["fit", "fit-early-stopping", "partial_fit"])
+def test_a_generator_random_state_is_drawn_from_but_not_kept(client, monkeypatch,
+                                                             door, runner):
+    """As in memory: the model keeps a copy of a Generator given as
+    ``random_state``, after drawing from it as from an int seed's
+    generator. Without a client (dask's own scheduler, the block tasks in
+    this process) it kept the caller's own, so the caller's later draws
+    changed its continuation; a client's workers send back copies, which
+    leave the caller's generator behind (advanced only by the held-out
+    split's seed)."""
+    import dask
+
+    local = runner == "local"
+    if local:
+        monkeypatch.setattr(fdist, "_runner", lambda client: fdist._LocalRunner())
+    X, y = make_data(19)
+    Xd, yd = to_dask(X, 400), to_dask(y, 400)
+    params = dict(SGD, early_stopping=door == "fit-early-stopping")
+
+    def run(random_state):
+        est = LogisticRegression(**dict(params, random_state=random_state))
+        if door == "partial_fit":
+            return est.partial_fit(Xd, yd, classes=np.unique(y))
+        return est.fit(Xd, yd)
+
+    with dask.config.set(scheduler="synchronous") if local else \
+            contextlib.nullcontext():
+        g = np.random.default_rng(5)
+        est, ref = run(g), run(5)   # the int 5 draws as default_rng(5) does
+        assert est.training_state_.rng is not g
+        assert (est.training_state_.rng.bit_generator.state
+                == ref.training_state_.rng.bit_generator.state)
+        if local:
+            assert g.bit_generator.state == ref.training_state_.rng.bit_generator.state
+        np.testing.assert_array_equal(est.coef_, ref.coef_)
+        g.random(1000)   # the caller's other uses of its generator
+        np.testing.assert_array_equal(est.partial_fit(Xd, yd).coef_,
+                                      ref.partial_fit(Xd, yd).coef_)
 
 
 def test_continued_training_from_coef_set_by_hand_as_in_memory(client):

@@ -373,6 +373,48 @@ def test_warm_start_continues(blobs):
     assert clf.loss_curve_[0] <= first + 1e-3
 
 
+#: Each door that starts a model's generator from ``random_state``: the
+#: estimator's parameters and the call.
+GENERATOR_DOORS = {
+    "fit-sgd": (dict(solver="sgd", max_iter=3, tol=None),
+                lambda est, X, y: est.fit(X, y)),
+    "fit-auto": (dict(alpha=1e-2), lambda est, X, y: est.fit(X, y)),
+    "fit-early-stopping": (dict(solver="sgd", max_iter=3, tol=None,
+                                early_stopping=True),
+                           lambda est, X, y: est.fit(X, y)),
+    "partial_fit": (dict(), lambda est, X, y: est.partial_fit(X, y, classes=[0, 1])),
+}
+
+
+@pytest.mark.parametrize("door", list(GENERATOR_DOORS))
+def test_a_generator_random_state_is_drawn_from_but_not_kept(tmp_path, door):
+    """A Generator given as ``random_state`` was kept by the fitted model
+    itself (``training_state_.rng is g``): what the caller drew from it
+    afterwards changed the next ``partial_fit`` and what ``save`` wrote.
+    Training still draws from it (NumPy's convention), as an int seed's
+    generator would be drawn from, but the model keeps a copy taken as
+    the call ends."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + rng.normal(size=300) > 0).astype(int)
+    params, call = GENERATOR_DOORS[door]
+    g = np.random.default_rng(5)
+    est = call(LogisticRegression(random_state=g, **params), X, y)
+    ref = call(LogisticRegression(random_state=5, **params), X, y)   # the same draws
+    assert est.training_state_.rng is not g
+    assert (g.bit_generator.state == est.training_state_.rng.bit_generator.state
+            == ref.training_state_.rng.bit_generator.state)
+    assert g.bit_generator.state != np.random.default_rng(5).bit_generator.state
+    np.testing.assert_array_equal(est.coef_, ref.coef_)
+    g.random(1000)   # the caller's other uses of its generator
+    fastlr.save(est, tmp_path / "g.npz")
+    fastlr.save(ref, tmp_path / "int.npz")
+    for a, b in ((est, ref), (fastlr.load(tmp_path / "g.npz"),
+                              fastlr.load(tmp_path / "int.npz"))):
+        np.testing.assert_array_equal(a.partial_fit(X, y).coef_,
+                                      b.partial_fit(X, y).coef_)
+
+
 def _probabilities(X, coef, intercept):
     """Class probabilities of the raw-space model ``(coef, intercept)``."""
     z = X @ coef.T + intercept
