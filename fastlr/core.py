@@ -23,7 +23,7 @@ from ._driver import (
 )
 from ._kernels import predict as _predict
 from ._kernels.update import hyperparameters
-from ._order import make_rng
+from ._order import check_random_state, make_rng
 from ._sgd import sgd_many
 from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, check_solver, warn_unconverged
 from ._state import ModelStack, ModelState
@@ -282,7 +282,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
         learning_rate, power_t, l1_ratio, average, penalty)
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
-    rng = make_rng(random_state)
+    check_random_state(random_state)   # drawn from once the input is checked
     standardize = check_standardize(standardize)
     # the statistics of all rows come with the finiteness check
     data = as_data(X, with_stats=bool(standardize) and rows is None, train=True,
@@ -306,6 +306,9 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                                        row_fold, (1,), sw)
     state = ModelState(mean[0], scale[0], classes.shape[0] if softmax_model else 1,
                        softmax_model)
+    # made now: a call refused above leaves the caller's RandomState (or
+    # NumPy's global one, for None) as it was
+    rng = make_rng(random_state)
     losses, converged, _ = train_state(
         data, codes, sw, state, solver=solver, finish_tol=finish_tol,
         epochs=epochs, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
@@ -733,7 +736,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                          f"penalty={penalty!r}")
     l1_ratios = check_grid(l1_ratios if l1_ratios is not None else [0.15],
                            "l1_ratios", upper=1.0)
-    rng = make_rng(random_state)
+    check_random_state(random_state)   # drawn from once the input is checked
     standardize = standardize_option(standardize, fit_intercept)
     data = as_data(X, with_stats=bool(standardize) and folds is None, train=True,
                    n_threads=n_threads)
@@ -741,6 +744,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     sw = check_sample_weight(sample_weight, data.m)
     row_fold, fold_ids = check_folds(folds, codes, data.m)
     check_weighted_rows(sw, row_fold, fold_ids, "folds")
+    rng = make_rng(random_state)   # (as in _fit: once the input is checked)
     return _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas,
                         l1_ratios, penalty=penalty, batch_size=batch_size,
                         epochs=epochs, lr=lr, standardize=standardize,

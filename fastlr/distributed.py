@@ -83,7 +83,7 @@ from ._driver import (
     run_epochs,
 )
 from ._kernels.stats import finish_columns
-from ._order import make_rng
+from ._order import check_random_state, make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd
 from ._solver import CurvatureSample, check_solver, curvature_rows, warn_unconverged
@@ -1145,10 +1145,10 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
             mean, scale, _, _, mom = _standardization(blocks, standardize, blocks.n,
                                                       False)
             state = _new_state(mean, scale, classes.shape[0], mom, standardize, blocks)
-            if old is None:
-                state.rng = make_rng(est.random_state)
-            else:
+            if old is not None:
                 state = est._continued(old, state)
+            if state.rng is None:   # a stream's start (or coef_ set by hand)
+                state.rng = make_rng(est.random_state)
         n_iter = est.n_iter_ if resumed else 0
         losses, _, _ = _fit_state(
             blocks, state, state.rng, solver="sgd", finish_tol=None, epochs=1,
@@ -1337,7 +1337,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
     standardize = standardize_option(standardize, fit_intercept)
-    rng = make_rng(random_state)
+    check_random_state(random_state)   # drawn from once the input is checked
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   classes=None)
     try:
@@ -1349,7 +1349,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
                                                           blocks.n, blocks.weighted)
         state = ModelState(mean, scale)
         losses, converged, _ = _fit_state(
-            blocks, state, rng, solver=solver, finish_tol=finish_tol,
+            blocks, state, make_rng(random_state), solver=solver, finish_tol=finish_tol,
             epochs=epochs, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
             fit_intercept=fit_intercept, denom=denom, colstats=colstats,
             callback=callback, batch_size=batch_size, lr=lr, shuffle=shuffle,

@@ -595,11 +595,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                         FIT_BYTES_PER_CLASS)
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
+        # a held-out split too small is refused before anything is drawn
+        n_val = self._holdout_rows(y01) if self.early_stopping else None
         rng = make_rng(self.random_state)
         monitor = None
         if self.early_stopping:
             data, y01, sw, monitor, best = self._validation_split(data, y01, sw,
-                                                                  rng)
+                                                                  rng, n_val)
         progress = epoch_progress(self.verbose, epochs, data.m)
         old = self._warm_state(data.n, classes)
         warm = old is not None
@@ -684,7 +686,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         new = ModelState(np.zeros(n), np.ones(n), rows, softmax=k > 2)
         new.W[:] = coef
         new.B[:] = intercept
-        new.rng = make_rng(self.random_state) if state is None else state.rng
+        # (without a previous state, the training that continues it makes
+        # the generator, once its input is checked)
+        new.rng = None if state is None else state.rng
         return new
 
     def _continued(self, old, fresh):
@@ -733,8 +737,27 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.solver_ = solver
         self.loss_curve_ = losses
 
-    def _validation_split(self, data, y01, sw, rng):
-        """Stratified held-out split for ``early_stopping``.
+    def _holdout_rows(self, y01):
+        """The number of rows ``early_stopping`` holds out of the class
+        codes ``y01``: ``validation_fraction`` of them, and at least one
+        of each class, so that small data still splits. A split that
+        scikit-learn's ``StratifiedShuffleSplit`` refuses (for any seed) is
+        refused here, before a seed is drawn."""
+        n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])),
+                    np.unique(y01).shape[0])
+        try:
+            check_holdout(y01, n_val)
+        except ValueError as exc:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves too few "
+                f"rows to hold out every class or to train on ({exc}); use "
+                "more data, another validation_fraction or "
+                "early_stopping=False") from None
+        return n_val
+
+    def _validation_split(self, data, y01, sw, rng, n_val):
+        """Stratified held-out split of ``n_val`` rows
+        (:meth:`_holdout_rows`) for ``early_stopping``.
 
         Returns the training part ``(data, y01, sw)``, a factory
         ``monitor(state)`` for :func:`fastlr._sgd.sgd` (held-out mean
@@ -743,17 +766,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         """
         X = data.X
         seed = int(rng.integers(np.iinfo(np.int32).max))
-        # at least one held-out row per class, so that small data still splits
-        n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])),
-                    np.unique(y01).shape[0])
-        try:
-            train, val = stratified_holdout(y01, n_val, seed)
-        except ValueError as exc:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves too few "
-                f"rows to hold out every class or to train on ({exc}); use "
-                "more data, another validation_fraction or "
-                "early_stopping=False") from None
+        train, val = stratified_holdout(y01, n_val, seed)
         # the held-out rows copied (scored every epoch), the training rows
         # not: a RowSubset trains on them as on their copy
         Xv, yv = Data(X[val]), y01[val]
@@ -836,10 +849,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         classes = self._partial_fit_classes(classes, first)
         old = None if first else self._fitted_state()
         if old is None:   # (classes_ alone: no model yet either)
-            state = self._new_state(data, classes)
-            # one generator for the whole stream, so chunks are not all
-            # shuffled with the same permutation
-            state.rng = make_rng(self.random_state)
+            state = self._new_state(data, classes)   # its generator made below
             resumed = False
         elif old is getattr(self, "training_state_", None):
             # a copy: a call that fails leaves the estimator as it was (the
@@ -862,6 +872,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         y01 = self._encode(y, classes)
         sw = check_sample_weight(sample_weight, data.m)
         sw = self._class_weights(y01, classes, sw, fitting=False)
+        if state.rng is None:
+            # a stream's start (or coef_ set by hand): one generator for the
+            # whole stream, so chunks are not all shuffled with the same
+            # permutation; made once the chunk is checked, so that a call
+            # refused leaves the caller's RandomState as it was
+            state.rng = make_rng(self.random_state)
         if resumed:
             # the standardization as set now; the chunk's rows join the
             # running statistics (their first chunk made them)
@@ -1161,6 +1177,28 @@ def _data(X, check=True, train=False):
     return as_data(X, check=check, train=train)
 
 
+def check_holdout(codes, n_val):
+    """Refuse a held-out split of ``n_val`` rows of the class codes
+    ``codes`` that scikit-learn's ``StratifiedShuffleSplit`` refuses (too
+    many or too few rows held out, a class of one row): its own
+    ValueError, whatever the seed, so that a caller checks before it draws
+    one. Returns ``(present, counts, fits)``: the classes present, their
+    row counts, and whether the split fits (False only if scikit-learn did
+    not refuse it after all)."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    m = codes.shape[0]
+    counts = np.bincount(codes)
+    present = np.flatnonzero(counts)
+    counts = counts[present]
+    k = present.shape[0]
+    fits = bool(0 < n_val < m and counts.min() >= 2 and m - n_val >= k and n_val >= k)
+    if not fits:   # (its checks do not depend on the seed)
+        split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=0)
+        next(split.split(np.zeros((m, 1)), codes))
+    return present, counts, fits
+
+
 def stratified_holdout(codes, n_val, seed):
     """``(train, held_out)``, sorted: the rows scikit-learn's
     ``StratifiedShuffleSplit(n_splits=1, test_size=n_val,
@@ -1168,8 +1206,8 @@ def stratified_holdout(codes, n_val, seed):
     as it computes them (its draws from ``RandomState(seed)``, in its
     order) without its Python lists of row numbers (on 500,000 rows its
     split took 100 ms, 60 of them in those lists); its last draws only
-    shuffle the two sets, which are sorted here. Input it refuses is
-    passed to it, for its error (ValueError).
+    shuffle the two sets, which are sorted here. Input it refuses raises
+    its ValueError (:func:`check_holdout`).
     """
     from sklearn.model_selection import StratifiedShuffleSplit
     from sklearn.utils import check_random_state as sk_random_state
@@ -1179,13 +1217,9 @@ def stratified_holdout(codes, n_val, seed):
     except ImportError:
         _approximate_mode = None
     m = codes.shape[0]
-    counts = np.bincount(codes)
-    present = np.flatnonzero(counts)
-    counts = counts[present]
+    present, counts, fits = check_holdout(codes, n_val)
     n_train = m - n_val
-    if _approximate_mode is None or not (
-            0 < n_val < m and counts.min() >= 2 and n_train >= present.shape[0]
-            and n_val >= present.shape[0]):
+    if _approximate_mode is None or not fits:
         split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)
         train, val = next(split.split(np.zeros((m, 1)), codes))
         return np.sort(train), np.sort(val)

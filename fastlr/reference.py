@@ -37,7 +37,7 @@ from ._driver import (
     check_train_params,
     run_epochs,
 )
-from ._order import EpochOrder, block_rows, make_rng, rows_of
+from ._order import EpochOrder, block_rows, check_random_state, make_rng, rows_of
 from ._solver import (
     AUTO_EPOCHS,
     AUTO_MIN_BATCH,
@@ -285,7 +285,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         learning_rate, power_t, l1_ratio, average, penalty)
     check_run(n_threads, callback)   # n_threads validated as the kernels', unused
     fit_intercept = check_fit_intercept(fit_intercept)
-    rng = make_rng(random_state)
+    check_random_state(random_state)   # drawn from once the input is checked
     standardize = check_standardize(standardize)
     X = check_X(X, accept_sparse=True)
     if softmax:
@@ -304,6 +304,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     if np.unique(codes[train]).shape[0] < 2:
         raise ValueError("y contains a single class among the rows given by rows; "
                          "training needs at least two")
+    rng = make_rng(random_state)   # (as the kernels' train: the input checked)
     sparse = is_sparse(X)
     weighted = sw.shape[0] > 0
     if not weighted:

@@ -770,6 +770,59 @@ def test_callback_and_n_threads_are_checked_before_training(how, bad, exc, match
     assert rng.bit_generator.state == state
 
 
+def _hand_set(random_state):
+    """An estimator whose model was set by hand (partial_fit starts from it)."""
+    est = fastlr.LogisticRegression(random_state=random_state)
+    est.coef_, est.intercept_, est.classes_ = np.ones((1, N)), np.zeros(1), \
+        np.array([0, 1])
+    return est
+
+
+#: A call refused after its generator used to be made: each door that
+#: draws from ``random_state``, and input it refuses only once it is read.
+REFUSED_AFTER_DRAWING = {
+    "train": lambda rs: fastlr.train(_X(), _y()[:-1], random_state=rs),
+    "train-nan": lambda rs: fastlr.train(np.where(_X() > 1.5, np.nan, _X()), _y(),
+                                         random_state=rs),
+    "train_multinomial": lambda rs: fastlr.train_multinomial(
+        _X(), np.arange(M)[:-1] % 3, random_state=rs),
+    "train_many": lambda rs: fastlr.train_many(_X(), _y()[:-1], alphas=[1e-3],
+                                               random_state=rs),
+    "reference.train": lambda rs: reference.train(_X(), _y()[:-1], random_state=rs),
+    "reference.train_many": lambda rs: reference.train_many(
+        _X(), _y()[:-1], alphas=[1e-3], random_state=rs),
+    "distributed.train": lambda rs: __import__("fastlr.distributed").distributed.train(
+        _X(), np.arange(M) % 3, random_state=rs),
+    "fit-early-stopping": lambda rs: fastlr.LogisticRegression(
+        random_state=rs, early_stopping=True, validation_fraction=0.95).fit(_X(), _y()),
+    "partial_fit": lambda rs: fastlr.LogisticRegression(random_state=rs).partial_fit(
+        _X(), np.arange(M) % 3, classes=[0, 1]),
+    "partial_fit-hand-set": lambda rs: _hand_set(rs).partial_fit(_X(), np.arange(M) % 3),
+}
+
+
+@pytest.mark.parametrize("door", list(REFUSED_AFTER_DRAWING))
+def test_a_refused_call_draws_nothing_from_random_state(door):
+    """A call refused for its input drew the seed of its generator first:
+    a RandomState given as ``random_state`` (or NumPy's global one, for
+    None) was advanced, so the next call seeded by it trained another
+    model than without the failed call. The generator is now made once
+    the input is checked."""
+    call = REFUSED_AFTER_DRAWING[door]
+    rs = np.random.RandomState(4)
+    with pytest.raises(ValueError):
+        call(rs)
+    assert rs.random_sample() == np.random.RandomState(4).random_sample()
+    saved = np.random.get_state()
+    try:
+        np.random.seed(4)
+        with pytest.raises(ValueError):
+            call(None)
+        assert np.random.random_sample() == np.random.RandomState(4).random_sample()
+    finally:
+        np.random.set_state(saved)
+
+
 @pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
 def test_accuracy_refuses_strings_compared_with_numbers(mod):
     """Labels read as text compared with integer predictions: every pair
