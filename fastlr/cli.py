@@ -371,7 +371,9 @@ TRAIN_PARAMS = (
           aliases=((("--no-shuffle",), "no", "the same as --shuffle no"),),
           example=(["--shuffle", "rows"], "rows")),
     Param("random_state", ("--random-state", "--seed"),
-          "seed for the shuffling and the held-out rows", 0,
+          "seed for the shuffling and the held-out rows (below 2**32 with "
+          "--validation-fraction: its rows are scikit-learn's "
+          "train_test_split with this seed)", 0,
           dict(type=_int_type(0), metavar="N"),
           own_default="the same command gives the same model (the estimator's "
           "None draws a fresh seed)",
@@ -1549,6 +1551,7 @@ def _train(args):
         base = warm.get_params()
     params = _params_from_args(args, base)
     _check_tol(args, params)
+    _check_split_seed(args, params)
     if args.quiet:
         params["verbose"] = 0
     how = _how_to_read(args, params)
@@ -1636,6 +1639,29 @@ def _check_tol(args, params):
             f"argument --tol: must be > 0 with --solver {params['solver']} (the "
             "relative decrease of the objective that stops L-BFGS; 'none' runs "
             f"every pass), got {params['tol']:g}")
+
+
+#: Seeds scikit-learn's ``train_test_split`` takes (a RandomState's: 32 bits).
+SPLIT_SEEDS = 2**32
+
+
+def _check_split_seed(args, params):
+    """The seed of ``--validation-fraction``'s held-out rows (without
+    ``--early-stopping``): they are scikit-learn's ``train_test_split``
+    with that seed, which takes seeds below 2**32; a larger one is refused
+    before any work, as a usage error naming the seed's option (it was
+    refused after reading DATA, blaming --validation-fraction)."""
+    seed = params["random_state"]
+    if (params["early_stopping"] or _given(args, "validation_fraction") is None
+            or seed is None or seed < SPLIT_SEEDS):
+        return
+    why = (f"must be below 2**32 with --validation-fraction (its held-out rows "
+           f"are scikit-learn's train_test_split with this seed, which takes "
+           f"32-bit seeds), got {seed}")
+    if _given(args, "random_state") is None:   # the --warm-start model's seed
+        raise CLIError(f"--warm-start {_given(args, 'warm_start')}: the model's "
+                       f"random_state {why}; give --seed")
+    args.train_parser.error(f"argument --random-state/--seed: {why}")
 
 
 def _train_whole(args, params, warm, warm_meta):

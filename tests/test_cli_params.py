@@ -129,6 +129,13 @@ def test_defaults_reach_the_saved_model(csv3, tmp_path, capsys):
     # exited 1 naming Python's tol and solver='auto'
     (["--tol", "0"], ["argument --tol", "must be > 0 with --solver auto", "got 0"]),
     (["--tol", "0", "--solver", "lbfgs"], ["argument --tol", "--solver lbfgs"]),
+    # the held-out rows are train_test_split's, which takes 32-bit seeds: it
+    # exited 1 after reading the data, blaming --validation-fraction
+    (["--seed", str(2**32), "--validation-fraction", "0.25"],
+     ["argument --random-state/--seed", "below 2**32 with --validation-fraction",
+      "train_test_split", f"got {2**32}"]),
+    (["--random-state", str(2**64), "--validation-fraction", "0.25"],
+     ["argument --random-state/--seed", f"got {2**64}"]),
 ])
 def test_bad_values_are_usage_errors_naming_the_option(csv3, capsys, argv, words):
     with pytest.raises(SystemExit) as exc:
