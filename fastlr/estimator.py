@@ -266,7 +266,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         sequential memory access), by single rows ("rows"), or not (False).
         See :func:`fastlr.train`.
     random_state : None, int, numpy Generator or RandomState
-        Seeds the shuffling.
+        Seeds the shuffling (and the held-out rows of ``early_stopping``):
+        each ``fit`` starts from it anew, a stream of ``partial_fit`` calls
+        at its first. A Generator is drawn from, and the model keeps a
+        copy of it: later draws of the caller's change nothing of the model.
     warm_start : bool, default False
         Reuse the previous solution as initialization: its raw-space model
         and optimizer state (step count, averages, AdaGrad's sums). As a
@@ -649,7 +652,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     def _fitted_state(self):
         """The state continued training (``warm_start``, ``partial_fit``)
         starts from: None before any fit; the last fit's whole state
-        (optimizer and shuffling included) while ``coef_`` and
+        (optimizer included, and the shuffling generator ``partial_fit``
+        continues; a warm ``fit`` starts its shuffling again from
+        ``random_state``, as scikit-learn's does) while ``coef_`` and
         ``intercept_`` are what it left; else, when they were set or
         changed by hand (as scikit-learn users start a warm fit from given
         weights), a new state holding them (on the raw features: mean 0,
