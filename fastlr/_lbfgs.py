@@ -388,7 +388,11 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
             yv[(l1 > 0.0) & (x == 0.0) & (x_new == 0.0)] = 0.0
         sy = float(np.dot(s, yv))
         yy = float(np.dot(yv, yv))
-        if sy > CURVATURE_EPS * yy and yy > 0.0:
+        # (preconditioned, the scale divides by y . diag y, which can
+        # underflow where y . y does not: weights running off on separable
+        # data)
+        if sy > CURVATURE_EPS * yy and yy > 0.0 and (
+                diag is None or float(np.dot(yv, diag * yv)) > 0.0):
             pairs.append((s, yv, 1.0 / sy))
             if len(pairs) > memory:
                 pairs.pop(0)

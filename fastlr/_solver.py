@@ -335,15 +335,18 @@ def solver_coordinates(mean, scale, fit_intercept, l1, column_stats):
     """``(center, mean_dir, bound)`` of :func:`finish` for models trained on
     ``(x - mean) / scale`` (``mean``, ``scale`` (n,) or (F, n), ``l1`` the
     models' L1 strengths): :func:`solver_center`, :func:`mean_direction`
-    and, when those read the column statistics, :func:`column_curvature`
-    from them (else None: standardized features, whose bounds are equal).
-    ``column_stats()`` gives the (weighted) column means and standard
-    deviations of the training rows, shaped as ``mean``; it costs a pass
-    over X and is called at most once."""
+    and :func:`column_curvature`, the last for features the
+    standardization does not centre (``mean`` all 0: ``standardize=False``
+    or ``"scale"``), else None (centred and scaled, every bound is 1/4).
+    The rule reads neither the models' penalties nor ``fit_intercept``, so
+    a model of a stack runs the path it runs alone. ``column_stats()``
+    gives the (weighted) column means and standard deviations of the
+    training rows, shaped as ``mean``; it costs a pass over X (on dense,
+    unweighted X the validation pass's) and is called at most once."""
     stats = functools.cache(column_stats)
     center = solver_center(mean, fit_intercept, lambda: stats()[0])
     mean_dir = mean_direction(center, scale, fit_intercept, l1, lambda: stats()[0])
-    if not stats.cache_info().currsize:
+    if np.any(mean):
         return center, mean_dir, None
     colmean, colstd = stats()
     return center, mean_dir, column_curvature(center, scale, colmean, colstd)

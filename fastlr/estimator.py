@@ -436,7 +436,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              "partial_fit call)")
         return self.classes_
 
-    def _params(self, epochs, sgd_only=False):
+    def _params(self, epochs, sgd_only=False, unused=True):
         """Validated hyperparameters: ``(train_params, sgd_options)``; the
         ``tol`` among the first is SGD's (None when ``fit`` runs the
         finisher: :meth:`_solver_plan` gives its own). ``sgd_only``: the
@@ -454,8 +454,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                     self.alpha, "running",
                                     self.tol if solver == "sgd" else None,
                                     self.n_iter_no_change, self.shuffle)
+        # (``unused``: say that an l1_ratio the penalty does not use has no
+        # effect; once per training call, not where parameters are only
+        # checked: save, load)
         options = check_sgd_options(self.learning_rate, self.power_t,
-                                    self.l1_ratio, self.average, self.penalty)
+                                    self.l1_ratio, self.average,
+                                    self.penalty if unused else "elasticnet")
         if not isinstance(self.early_stopping, (bool, np.bool_)):
             raise TypeError(f"early_stopping must be True or False, got "
                             f"{self.early_stopping!r}")
@@ -598,7 +602,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                         FIT_BYTES_PER_CLASS)
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
-        # a held-out split too small is refused before anything is drawn
+        # a warm start that does not fit, or a held-out split too small, is
+        # refused before anything is drawn
+        old = self._warm_state(data.n, classes)
+        warm = old is not None
         n_val = self._holdout_rows(y01) if self.early_stopping else None
         rng = make_rng(self.random_state)
         monitor = None
@@ -606,8 +613,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             data, y01, sw, monitor, best = self._validation_split(data, y01, sw,
                                                                   rng, n_val)
         progress = epoch_progress(self.verbose, epochs, data.m)
-        old = self._warm_state(data.n, classes)
-        warm = old is not None
         state = self._new_state(data, classes, sw)
         if warm:
             state = self._continued(old, state)
@@ -1132,7 +1137,7 @@ def validate_params(model):
     TypeError or ValueError naming the first bad one. ``fit``,
     ``partial_fit``, :func:`fastlr.save` and :func:`fastlr.load` all check
     with it, so a file ``save`` writes is one ``load`` reads."""
-    model._params(model.max_iter)
+    model._params(model.max_iter, unused=False)
     check_verbose(model.verbose)
     check_random_state(model.random_state)
 

@@ -53,7 +53,7 @@ def assert_same(a, b, dtype):
     np.testing.assert_allclose(a.losses, b.losses, **TOL64)
 
 
-def test_l1_ratio_without_elasticnet_warns_that_it_does_nothing():
+def test_l1_ratio_without_elasticnet_warns_that_it_does_nothing(tmp_path):
     """scikit-learn 1.8 spells L1 ``LogisticRegression(l1_ratio=1)``; here
     ``l1_ratio`` mixes penalty="elasticnet" only, and such code trained an
     L2 model without a word (0 of 30 coefficients zero on breast cancer
@@ -75,6 +75,15 @@ def test_l1_ratio_without_elasticnet_warns_that_it_does_nothing():
         warnings.simplefilter("error", UserWarning)
         fastlr.train(X, y, l1_ratio=0.15, **kw)                        # the default
         fastlr.train(X, y, penalty="elasticnet", l1_ratio=1.0, **kw)   # used
+    # once a call (partial_fit checked its parameters twice, and warned
+    # twice), and not where parameters are only checked (save, load)
+    clf = LogisticRegression(l1_ratio=0.5, solver="sgd", tol=None, max_iter=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.partial_fit(X, y, classes=[0, 1])
+        fastlr.save(clf, tmp_path / "m.npz")
+        fastlr.load(tmp_path / "m.npz")
+    assert [str(w.message)[:20] for w in caught] == ["l1_ratio=0.5 has no "]
     with pytest.warns(UserWarning, match="has no effect with penalty='l1'"):
         res = fastlr.train(X, y, penalty="l1", l1_ratio=0.5, **kw)
     np.testing.assert_array_equal(res.w, fastlr.train(X, y, penalty="l1", **kw).w)

@@ -940,6 +940,48 @@ def test_raw_features_stop_within_tol_of_the_optimum(mod, penalty):
     assert (objective(res.W, res.b) - F_opt) / F_opt < 10 * 1e-4
 
 
+def test_the_bounds_follow_the_standardization_alone():
+    """The curvature bounds come with every model on features the
+    standardization does not centre (``standardize=False`` or "scale"),
+    whatever its intercept and penalty, and never on centred ones: they
+    came only where the centring or the mean direction had read the column
+    statistics, so an L1 model without an intercept on raw features (wine:
+    113% above the optimum, probabilities 0.61 off) was not preconditioned,
+    and in a grid mixing l1_ratio 0 and > 0 its neighbours decided whether
+    it was (the same model on another path than alone)."""
+    from fastlr._solver import solver_coordinates
+
+    mean0, scale = np.zeros(3), np.array([1.0, 2.0, 3.0])
+
+    def stats():
+        return np.array([1.0, 50.0, 0.0]), np.array([1.0, 1.0, 1e-3])
+
+    for fit_intercept in (True, False):
+        for l1 in (0.0, 1e-2, np.array([0.0, 1e-2])):
+            _, _, bound = solver_coordinates(mean0, scale, fit_intercept, l1, stats)
+            assert bound is not None
+            _, _, bound = solver_coordinates(np.ones(3), scale, fit_intercept, l1,
+                                             stats)
+            assert bound is None
+
+
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["kernels", "reference"])
+def test_separable_raw_features_without_a_penalty_do_not_divide_by_zero(mod):
+    """penalty=None on wine's raw columns (separable: the weights run off):
+    the preconditioned scale ``s.y / (y . diag y)`` divided by a ``y . diag
+    y`` that underflowed to 0 (ZeroDivisionError), where ``y . y`` did
+    not; such a pair is now dropped as one without curvature."""
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = mod.train_multinomial(X, y, standardize=False, solver="lbfgs",
+                                    epochs=1000)
+    assert np.isfinite(res.W).all()
+    assert (res.classes[(X @ res.W.T + res.b).argmax(axis=1)] == y).mean() == 1.0
+
+
 def test_preconditioner_only_for_features_on_scales_far_apart():
     """The preconditioner (one entry per weight, then the intercepts'): none
     for standardized features (every curvature bound 1/4), whatever the

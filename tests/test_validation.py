@@ -798,6 +798,9 @@ REFUSED_AFTER_DRAWING = {
     "partial_fit": lambda rs: fastlr.LogisticRegression(random_state=rs).partial_fit(
         _X(), np.arange(M) % 3, classes=[0, 1]),
     "partial_fit-hand-set": lambda rs: _hand_set(rs).partial_fit(_X(), np.arange(M) % 3),
+    "fit-warm-start-other-width": lambda rs: fastlr.LogisticRegression(
+        warm_start=True, max_iter=1, solver="sgd", tol=None, random_state=0).fit(
+        _X(), _y()).set_params(random_state=rs).fit(_X()[:, :-1], _y()),
 }
 
 
