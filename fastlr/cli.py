@@ -1037,14 +1037,15 @@ def _load_model(path, continued=False):
     Unless training is ``continued`` from it, without the warning about
     what continuing an old file cannot restore (its predictions are not
     affected)."""
-    import fastlr
-    from fastlr.persist import ModelFileWarning, read_metadata
+    from fastlr.persist import ModelFileWarning, _load
 
     with warnings.catch_warnings():
         if not continued:
             warnings.simplefilter("ignore", ModelFileWarning)
-        model = fastlr.load(path)
-    extra = read_metadata(path).get("metadata") or {}
+        # one read gives both: a file replaced between two reads would mix
+        # one model's weights with another's column layout
+        model, header = _load(path, warn=True)
+    extra = header.get("metadata") or {}
     data_meta = extra.get("data") if isinstance(extra.get("data"), dict) else {}
     return model, data_meta
 

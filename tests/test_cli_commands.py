@@ -320,6 +320,40 @@ def test_predict_proba_to_file(files, tmp_path, capsys):
     np.testing.assert_array_equal(proba, clf.predict_proba(files["X"]))
 
 
+def test_predict_reads_the_model_file_once(tmp_path, capsys, monkeypatch):
+    """The weights and the column layout recorded at training come from one
+    read: a model file replaced between two reads (a retraining saving over
+    it) gave one model's weights on the other's columns."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X @ [1.0, -2.0, 0.5] > 0).astype(float)
+    np.save(tmp_path / "a.npy", np.column_stack([X, y]))      # label last
+    np.save(tmp_path / "b.npy", np.column_stack([y, -X]))     # label first
+    a, b, m = tmp_path / "A.npz", tmp_path / "B.npz", tmp_path / "M.npz"
+    for data, model, target in (("a.npy", a, "-1"), ("b.npy", b, "0")):
+        code, _, err = run(capsys, "train", tmp_path / data, "--target", target,
+                           "--model", model, "--epochs", "5", "--quiet")
+        assert code == 0, err
+    m.write_bytes(a.read_bytes())
+    reads = []
+    read_archive = persist._read_archive
+
+    def read_then_replaced(path, f):
+        reads.append(path)
+        found = read_archive(path, f)
+        m.write_bytes(b.read_bytes())   # a new model saved over the file
+        return found
+
+    monkeypatch.setattr(persist, "_read_archive", read_then_replaced)
+    code, out, err = run(capsys, "predict", "--model", m, tmp_path / "a.npy",
+                         "--proba")
+    assert code == 0, err
+    assert reads == [str(m)]
+    monkeypatch.undo()
+    proba = np.array([r.split(",") for r in out.splitlines()[1:]], dtype=float)
+    np.testing.assert_array_equal(proba, fastlr.load(a).predict_proba(X))
+
+
 def test_predict_on_data_without_labels_and_reordered_columns(files, tmp_path,
                                                               capsys):
     X = files["X"]
