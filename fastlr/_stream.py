@@ -92,10 +92,28 @@ class FileChunks:
         self.unsettled = (read.get("fmt") or detect_format(path)) == "csv" \
             and not read.get("text_labels")
         self.read = dict(read, text_labels=True) if self.unsettled else read
+        self.identity = None
+
+    def _check_unchanged(self):
+        """Refuse the file if it is not the one the first pass read: each
+        pass opens the path again, and a file truncated, extended, rewritten
+        or replaced (an ``mv``) between passes was trained on silently, its
+        parts mixed with the first file's. Checked as a pass starts and as
+        it ends (a change during the last pass spoils it too)."""
+        from .io import DataError
+
+        identity = _identity(self.path)
+        if self.identity is None:
+            self.identity = identity
+        elif identity != self.identity:
+            raise DataError(self.path, "the file changed while training (it "
+                            "was replaced, or its size or modification time "
+                            "differ from the first pass's); train again")
 
     def __iter__(self):
         from .io import csv_labels, iter_chunks
 
+        self._check_unchanged()
         count = 0
         for X, y in iter_chunks(self.path, self.chunk_rows, **self.read):
             count += 1
@@ -105,6 +123,7 @@ class FileChunks:
                 # not read to its end first, every distinct value kept
                 refuse_continuous(csv_labels(self.path, y), os.fspath(self.path))
             yield as_data(X), y
+        self._check_unchanged()
         self.parts = count
 
     def settle(self, labels):
@@ -130,6 +149,16 @@ class FileChunks:
         """The first part's first ``rows`` rows: ``(X, y)``."""
         X, y = next(iter(self))
         return X.X[:rows], y[:rows]
+
+
+def _identity(path):
+    """What tells a file from another and from itself changed: its device
+    and inode, size and modification time (None if it cannot be found)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None   # (the read names the problem; later, a change)
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 class _Columns(Data):

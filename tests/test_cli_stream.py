@@ -338,6 +338,8 @@ def test_labels_turned_text_between_passes_are_named_by_a_text_label(
         path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
 
     write([0, 1, 2] * 50)
+    # (a change the file's identity cannot show: the parts are checked)
+    monkeypatch.setattr("fastlr._stream._identity", lambda path: "same")
     _rewrite_after_first_pass(monkeypatch,
                               lambda: write([0, 1, 2] * 20 + ["2", "x"] * 45))
     code = cli.main(["train", str(path), "--chunk-rows", "50", "--solver", "sgd",
@@ -665,6 +667,9 @@ def test_a_file_that_changes_between_passes_is_refused(tmp_path, capsys, monkeyp
         path.write_text("\n".join(lines) + "\n")
 
     write(3)
+    # what the file's identity cannot show (a rewrite of the same size and
+    # time): the parts themselves are checked
+    monkeypatch.setattr("fastlr._stream._identity", lambda path: "same")
     _rewrite_after_first_pass(monkeypatch, {
         "wider": lambda: write(6), "narrower": lambda: write(2),
         "new_label": lambda: write(3, labels=(0, 1, 2, 9)),
@@ -676,6 +681,65 @@ def test_a_file_that_changes_between_passes_is_refused(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert code == 1, err
     assert words in err and "train again" in err, err
+    assert not model.exists()
+
+
+@pytest.mark.parametrize("change", ["truncated", "extended", "replaced", "during"])
+def test_a_file_changed_between_passes_is_refused_by_its_identity(
+        tmp_path, capsys, monkeypatch, change):
+    """A file read in parts is opened again by every pass; cut to half,
+    appended to, or replaced (mv) by one with its labels swapped after the
+    first pass, it was trained on with exit 0 (a summary of the first file's
+    rows, a model predicting the opposite class). Its device, inode, size
+    and modification time are now checked as every pass starts and ends."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "live.csv"
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+
+    def lines(labels):
+        return ["a,b,c,label"] + [",".join(map(str, r)) + f",{t}"
+                                  for r, t in zip(X, labels, strict=True)]
+
+    path.write_text("\n".join(lines(y)) + "\n")
+
+    def truncated():
+        path.write_text("\n".join(lines(y)[:101]) + "\n")
+
+    def extended():
+        with open(path, "a") as f:
+            f.write("\n".join(lines(y)[1:51]) + "\n")
+
+    def replaced():
+        other = tmp_path / "new.csv"
+        other.write_text("\n".join(lines(1 - y)) + "\n")   # the same size
+        os.replace(other, path)
+
+    from fastlr import io as fio
+
+    if change == "during":   # while the first pass reads the file
+        original = fio.iter_chunks
+
+        def changing(*args, **kwargs):
+            for i, chunk in enumerate(original(*args, **kwargs)):
+                if i == 1:
+                    replaced()
+                yield chunk
+
+        monkeypatch.setattr(fio, "iter_chunks", changing)
+    else:
+        _rewrite_after_first_pass(monkeypatch, {
+            "truncated": truncated, "extended": extended,
+            "replaced": replaced}[change])
+    model = tmp_path / "m.npz"
+    code = cli.main(["train", str(path), "--chunk-rows", "50", "--solver", "sgd",
+                     "--epochs", "3", "--tol", "none", "--model", str(model),
+                     "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err == (f"fastlr: error: {path}: the file changed while training (it "
+                   "was replaced, or its size or modification time differ from "
+                   "the first pass's); train again\n")
     assert not model.exists()
 
 
