@@ -110,6 +110,15 @@ def _int_type(minimum):
     return parse
 
 
+def _path_type(text):
+    # a file or folder to read or write: an empty string (an unset shell
+    # variable, --model "$OUT") named none, and was taken for the option
+    # not given: trained for hours, saved nothing, exit 0
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path names no file or folder")
+    return text
+
+
 def _jobs_type(text):
     # precompile's n_jobs: -1 (one per CPU) or a count, as scikit-learn's
     value = _int_type(-1)(text)
@@ -384,7 +393,7 @@ TRAIN_PARAMS = (
           "model is; its parameters are the defaults of the options not "
           "given, and DATA must hold its features and every one of its "
           "classes", False,
-          dict(metavar="MODEL"), to_param=lambda path: True),
+          dict(metavar="MODEL", type=_path_type), to_param=lambda path: True),
     Param("verbose", ("--verbose",),
           "progress bar (epochs, loss, rows/s) on stderr: 0 never (also "
           "--quiet), 1 on a terminal once training has taken a second, "
@@ -477,7 +486,7 @@ def _threads_arg(p):
 
 
 def _model_args(p, what):
-    p.add_argument("--model", metavar="M", required=True,
+    p.add_argument("--model", metavar="M", required=True, type=_path_type,
                    help="model file written by fastlr train or fastlr.save")
     _by_position_arg(p, what)
 
@@ -499,7 +508,7 @@ def _add_demo(sub, common):
                        description="Train on make_classification, make_moons and "
                        "breast cancer with fastlr and the NumPy reference; print "
                        "accuracy and time, write PNG plots.")
-    p.add_argument("--out", default="fastlr-demo", metavar="DIR",
+    p.add_argument("--out", default="fastlr-demo", metavar="DIR", type=_path_type,
                    help="folder for the PNG plots (default: %(default)s)")
     p.add_argument("--no-plots", action="store_true", help="skip writing plots")
     p.add_argument("--random-state", type=_int_type(0), default=0, metavar="N",
@@ -539,9 +548,11 @@ def _add_train(sub, common):
                "column; 'y' for .npz)",
                "an ID column: not a feature (as --drop); recorded in the model, "
                "so that predict writes it next to each prediction")
-    p.add_argument("--model", metavar="OUT", help="write the model to this file "
+    p.add_argument("--model", metavar="OUT", type=_path_type,
+                   help="write the model to this file "
                    "(.npz; see fastlr.save)")
-    p.add_argument("--plot", metavar="DIR", help="write loss.png (and boundary.png "
+    p.add_argument("--plot", metavar="DIR", type=_path_type,
+                   help="write loss.png (and boundary.png "
                    "for 2 features) to this folder")
     p.add_argument("--chunk-rows", type=_int_type(0), default=None, metavar="N",
                    help="read DATA N rows at a time, once per epoch, instead of "
@@ -574,7 +585,8 @@ def _add_predict(sub, common):
                "the column given to train's --id, when DATA has it)")
     p.add_argument("--proba", action="store_true",
                    help="print class probabilities instead of labels")
-    p.add_argument("--out", metavar="FILE", help="write the CSV to FILE instead "
+    p.add_argument("--out", metavar="FILE", type=_path_type,
+                   help="write the CSV to FILE instead "
                    "of stdout")
     _threads_arg(p)
     p.set_defaults(func=_predict)
@@ -591,7 +603,8 @@ def _add_evaluate(sub, common):
     _model_args(p, "match the columns")
     _data_args(p, "the label column (default: the model's target column)",
                "an ID column: not a feature (as --drop)")
-    p.add_argument("--plot", metavar="DIR", help="write roc.png and "
+    p.add_argument("--plot", metavar="DIR", type=_path_type,
+                   help="write roc.png and "
                    "calibration.png to this folder")
     p.add_argument("--bins", type=_int_type(2), default=10, metavar="N",
                    help="probability bins of the calibration plot "
@@ -607,8 +620,9 @@ def _add_export(sub, common):
         "that onnxruntime and other ONNX runtimes run without fastlr: input "
         "'X' (rows x features), outputs 'label' and 'probabilities'. Needs "
         "the onnx extra: pip install 'fastlr-numba[onnx]'.")
-    p.add_argument("--model", metavar="M", required=True, help="model file")
-    p.add_argument("--out", metavar="FILE", required=True,
+    p.add_argument("--model", metavar="M", required=True, type=_path_type,
+                   help="model file")
+    p.add_argument("--out", metavar="FILE", required=True, type=_path_type,
                    help="the .onnx file to write")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32",
                    help="element type of the input X and of the probabilities "

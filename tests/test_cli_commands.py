@@ -15,7 +15,7 @@ from sklearn.datasets import dump_svmlight_file
 from sklearn.metrics import confusion_matrix, log_loss, roc_auc_score
 
 import fastlr
-from fastlr import _progress, cli, persist, reference
+from fastlr import _progress, cli, demo, persist, reference
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -549,6 +549,29 @@ def test_bad_option_values_are_usage_errors(files, capsys):
             cli.main(["train", str(files["csv"]), *argv])
         assert exc.value.code == 2
         assert f"argument {argv[0]}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["train", "DATA", "--model", ""], ["train", "DATA", "--plot", ""],
+    ["train", "DATA", "--warm-start", ""], ["predict", "--model", "", "DATA"],
+    ["predict", "--model", "MODEL", "DATA", "--out", ""],
+    ["evaluate", "--model", "MODEL", "DATA", "--plot", ""],
+    ["evaluate", "--model", "", "DATA"], ["export", "--model", "", "--out", "x.onnx"],
+    ["export", "--model", "MODEL", "--out", ""], ["demo", "--out", ""]])
+def test_an_empty_path_is_a_usage_error(files, tmp_path, capsys, monkeypatch, argv):
+    """An empty path (--model "$OUT" with OUT unset) was taken for the
+    option not given: training ran, saved nothing and exited 0, predictions
+    went to stdout. It names no file: a usage error naming the option."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(demo, "run", lambda **kw: pytest.fail("an experiment ran"))
+    given = {"DATA": str(files["csv"]), "MODEL": str(files["model"])}
+    option = argv[argv.index("") - 1]
+    with pytest.raises(SystemExit) as exc:
+        cli.main([given.get(a, a) for a in argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"error: argument {option}: an empty path names no file or folder" in err
+    assert os.listdir(tmp_path) == []
 
 
 def test_warnings_become_one_line(files, capsys):
