@@ -14,7 +14,8 @@ flag is cleared again once the file is known to be regular.
 
 Writing the files fastlr writes (model files, ONNX exports, prediction
 files) is atomic (:func:`write_atomic`): the file is written to a temporary
-file in the target's directory (``.<name>.<12 hex digits>.tmp``), flushed
+file in the target's directory (``.<name>.<12 hex digits>.tmp``, the name
+cut short where the whole would exceed the file system's limit), flushed
 and fsync'ed, then moved over the target with :func:`os.replace`, so a
 crash mid-write leaves either the old file or the new one, never a mixture.
 A process killed mid-write (``kill -9``, power loss) cannot remove its
@@ -164,8 +165,9 @@ def write_atomic(path, write, what="the model file", check=None):
     mode = _check_target(path, what)
     directory = os.path.dirname(os.path.abspath(target))
     base = os.path.basename(target)
-    _remove_leftovers(directory, base)
-    fd, tmp = _create_temporary(path, directory, base, what)
+    prefix = _temporary_prefix(directory, base)
+    _remove_leftovers(directory, prefix)
+    fd, tmp = _create_temporary(path, directory, prefix, what)
     try:
         if mode is not None and hasattr(os, "fchmod"):
             os.fchmod(fd, stat.S_IMODE(mode))
@@ -217,8 +219,14 @@ def _check_target(path, what):
     """
     try:
         mode = os.stat(path).st_mode
-    except (OSError, ValueError):
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            # refused before the work of writing, not by the final rename
+            raise OSError(exc.errno, f"cannot write {what}: {exc.strerror}",
+                          path) from None
         return None  # absent (or unreachable): the write itself reports it
+    except ValueError:
+        return None
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     if not stat.S_ISREG(mode):
@@ -229,16 +237,39 @@ def _check_target(path, what):
     return mode
 
 
-def _temporary_pattern(base):
-    return re.compile(re.escape(f".{base}.") + r"[0-9a-f]{12}\.tmp\Z")
+#: Characters a temporary name adds to its prefix: 12 hex digits and ".tmp".
+_TEMPORARY_TAIL = 16
 
 
-def _create_temporary(path, directory, base, what):
+def _temporary_prefix(directory, base):
+    """``.<base>.``, the start of the temporary names of a write to
+    ``directory/base``, with ``base`` cut short (by whole characters) so
+    that the names fit the file system's limit on a name (NAME_MAX, 255
+    bytes on most): a name of 238 to 255 bytes had no temporary name that
+    fit, and could not be written at all."""
+    try:
+        limit = os.pathconf(directory, "PC_NAME_MAX")
+    except (AttributeError, OSError, ValueError):
+        limit = 255
+    if limit is None or limit < 0:   # (no limit)
+        limit = 255
+    stem = base
+    while stem[1:] and \
+            len(os.fsencode(f".{stem}.")) + _TEMPORARY_TAIL > limit:
+        stem = stem[:-1]
+    return f".{stem}."
+
+
+def _temporary_pattern(prefix):
+    return re.compile(re.escape(prefix) + r"[0-9a-f]{12}\.tmp\Z")
+
+
+def _create_temporary(path, directory, prefix, what):
     """``(fd, name)`` of a new, locked temporary file next to the target."""
     flags = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
              | getattr(os, "O_CLOEXEC", 0))
     while True:
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        tmp = os.path.join(directory, f"{prefix}{secrets.token_hex(6)}.tmp")
         try:
             # mode 0o666 minus the umask: the same permissions as open(path, "w")
             fd = os.open(tmp, flags, 0o666)
@@ -265,15 +296,16 @@ def _create_temporary(path, directory, base, what):
         os.close(fd)
 
 
-def _remove_leftovers(directory, base):
-    """Delete temporary files of killed saves to ``directory/base``.
+def _remove_leftovers(directory, prefix):
+    """Delete temporary files of killed saves to ``directory/base``, whose
+    temporary names start with ``prefix`` (:func:`_temporary_prefix`).
 
     Only names of the form ``.<base>.<12 hex digits>.tmp``, only regular
     files unchanged for ``_STALE_AGE`` seconds, and only when no live process
     holds the file's lock (each writer holds it until its file is renamed).
     Errors are ignored: cleaning up is a courtesy, never a reason to fail.
     """
-    pattern = _temporary_pattern(base)
+    pattern = _temporary_pattern(prefix)
     try:
         entries = list(os.scandir(directory))
     except OSError:

@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import csv
 import difflib
+import errno
 import os
 import re
 import secrets
@@ -973,6 +974,14 @@ def _check_writable(path, option, replace=False, inputs=()):
     ``inputs``: ``(path, option)`` pairs (writing it would destroy it).
     """
     path = os.fspath(path)
+    try:
+        os.stat(path)
+    except (OSError, ValueError) as exc:
+        # a name (or path) longer than the file system holds: os.path's
+        # tests take it for absent, and the write failed after the work
+        if getattr(exc, "errno", None) == errno.ENAMETOOLONG:
+            raise CLIError(f"{option} {path}: {exc.strerror} (longer than the "
+                           "file system holds)") from None
     if os.path.isdir(path):
         raise CLIError(f"{option} {path}: is a folder; give a file name")
     try:

@@ -473,6 +473,39 @@ def test_error_missing_model(files, tmp_path, capsys):
                        str(missing), "No such file or directory")
 
 
+@pytest.mark.parametrize("length", [237, 238, 255])
+def test_every_name_the_file_system_holds_can_be_written(files, tmp_path, capsys,
+                                                         length):
+    """The temporary name added 18 characters to the target's: a legal
+    name of 238 to 255 bytes failed after the work ('File name too long')."""
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    assert limit >= 255
+    out = tmp_path / ("p" * (length - 4) + ".csv")
+    code, _, err = run(capsys, "predict", "--model", files["model"], files["csv"],
+                       "--out", out)
+    assert code == 0, err
+    code, expected, err = run(capsys, "predict", "--model", files["model"],
+                              files["csv"])
+    assert out.read_text() == expected
+    model = tmp_path / ("m" * (length - 4) + ".npz")
+    fastlr.save(fastlr.load(files["model"]), model)
+    assert fastlr.load(model).coef_.tolist() == \
+        fastlr.load(files["model"]).coef_.tolist()
+    assert sorted(os.listdir(tmp_path)) == sorted([out.name, model.name])
+
+
+def test_a_name_too_long_is_refused_before_any_work(files, tmp_path, capsys,
+                                                    monkeypatch):
+    too_long = tmp_path / ("p" * 252 + ".csv")   # 256 bytes
+    monkeypatch.setattr(cli, "_load_model", lambda *a, **k: pytest.fail("worked"))
+    assert_clean_error(*run(capsys, "predict", "--model", files["model"],
+                            files["csv"], "--out", too_long),
+                       f"--out {too_long}: File name too long")
+    with pytest.raises(OSError, match="cannot write the model file: File name"):
+        fastlr.save(fastlr.load(files["model"]), tmp_path / ("m" * 256))
+    assert os.listdir(tmp_path) == []
+
+
 def test_error_unknown_column(files, capsys):
     assert_clean_error(*run(capsys, "train", files["csv"], "--target", "price"),
                        "unknown target column 'price'", "length, links, kind")
