@@ -21,7 +21,8 @@ success; 1 when a command fails (bad input, unreadable file, ``verify``
 finding a mismatch), with one ``fastlr: error: ...`` line on stderr and no
 traceback unless ``--debug`` is given; 2 for a usage error (argparse's: an
 unknown option, or an option's value out of its range); 130 when
-interrupted (Ctrl-C); 1, with nothing printed, when the reader of the
+interrupted (Ctrl-C; SIGTERM and SIGHUP end a command the same way, with 128
+plus the signal's number: 143, 129); 1, with nothing printed, when the reader of the
 output goes away (a broken pipe, ``fastlr predict ... | head``), as
 Python's documentation of ``SIGPIPE`` does it.
 """
@@ -34,6 +35,7 @@ import errno
 import os
 import re
 import secrets
+import signal
 import stat
 import sys
 import time
@@ -68,13 +70,57 @@ EXIT_STATUS = (
     "'fastlr: error: ...' line on stderr (--debug: the traceback); "
     f"{EXIT_USAGE} for a usage error (an unknown option, or an option's value "
     f"out of its range), after the usage lines; {EXIT_INTERRUPTED} when "
-    f"interrupted (Ctrl-C). When the reader of the output goes away (fastlr "
-    f"predict ... | head), the command stops quietly, nothing on stderr, with "
-    f"status {EXIT_FAILURE}.")
+    f"interrupted (Ctrl-C; 143 on SIGTERM, 129 on SIGHUP). When the reader "
+    f"of the output goes away (fastlr predict ... | head), the command stops "
+    f"quietly, nothing on stderr, with status {EXIT_FAILURE}.")
 
 
 class CLIError(Exception):
     """A problem to report to the user as one line, without a traceback."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised in the main thread as Ctrl-C's
+    KeyboardInterrupt is, so that what Ctrl-C cleans up (a write's
+    temporary file, a progress bar) is cleaned up alike."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+#: The signals that end a command as Ctrl-C does (:func:`_ending_signals`).
+_ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                        if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _ending_signals():
+    """While a command runs, SIGTERM and SIGHUP (``kill``, ``timeout``, a CI
+    job cancelled, a terminal closed) raise :class:`_Terminated`: by
+    default they ended the process at once, leaving a temporary file as
+    large as the output. A signal ignored (``nohup``) stays ignored; the
+    previous handlers are restored after. Only the main thread can set
+    handlers: elsewhere they are left alone."""
+
+    def handler(signum, frame):
+        raise _Terminated(signum)
+
+    previous = {}
+    try:
+        for sig in _ENDING_SIGNALS:
+            old = signal.getsignal(sig)
+            if old is None or old == signal.SIG_IGN:
+                continue   # (None: a handler not set from Python)
+            try:
+                signal.signal(sig, handler)
+            except ValueError:   # not the main thread
+                break
+            previous[sig] = old
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 # --------------------------------------------------------------------------
@@ -853,8 +899,12 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     try:
-        with _warnings_to_stderr():
+        with _warnings_to_stderr(), _ending_signals():
             return args.func(args)
+    except _Terminated as exc:
+        print(f"fastlr: interrupted ({signal.Signals(exc.signum).name})",
+              file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print("fastlr: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,9 +1,11 @@
 """The command line: `fastlr demo` as a user runs it."""
 
 import os
+import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import fastlr
@@ -154,6 +156,82 @@ def test_every_help_states_the_exit_statuses(capsys):
         res = subprocess.run([sys.executable, "-c", script.format(raised)],
                              capture_output=True, text=True)
         assert (res.returncode, res.stderr) == (code, err), res
+
+
+@pytest.fixture
+def predict_files(tmp_path):
+    """A model and an .npy to predict on, and an empty folder for the output."""
+    X = np.arange(8.0).reshape(4, 2)
+    np.save(tmp_path / "d.npy", np.column_stack([X, [0, 1, 0, 1]]))
+    fastlr.save(fastlr.LogisticRegression(max_iter=2, tol=None).fit(
+        X, [0, 1, 0, 1]), tmp_path / "m.npz")
+    (tmp_path / "out").mkdir()
+    return tmp_path
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_sigterm_and_sighup_end_a_command_as_ctrl_c_does(predict_files, capsys,
+                                                         monkeypatch, name):
+    """SIGTERM (kill, timeout, a cancelled CI job) and SIGHUP ended the
+    process at once, leaving a hidden temporary file as large as the output.
+    They now take Ctrl-C's way out: the temporary file removed, the old
+    output kept, one line, 128 + the signal; only while the command runs."""
+    sig = getattr(signal, name)
+    received = []
+    before = signal.signal(sig, lambda signum, frame: received.append(signum))
+    installed = signal.getsignal(sig)
+    out = predict_files / "out" / "p.csv"
+    out.write_text("old\n")
+    write_csv = cli._write_csv
+
+    def write_then_signalled(*args):
+        write_csv(*args)
+        signal.raise_signal(sig)   # while the temporary file is open
+
+    monkeypatch.setattr(cli, "_write_csv", write_then_signalled)
+    try:
+        code = cli.main(["predict", "--model", str(predict_files / "m.npz"),
+                         str(predict_files / "d.npy"), "--out", str(out)])
+        assert signal.getsignal(sig) is installed   # restored
+    finally:
+        signal.signal(sig, before)
+    assert received == []
+    assert code == 128 + sig
+    assert capsys.readouterr().err == f"fastlr: interrupted ({name})\n"
+    assert os.listdir(out.parent) == ["p.csv"] and out.read_text() == "old\n"
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+def test_an_ignored_hangup_stays_ignored(predict_files, capsys, monkeypatch):
+    """Under nohup SIGHUP is ignored: the command runs on."""
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    write_csv = cli._write_csv
+
+    def write_then_signalled(*args):
+        write_csv(*args)
+        signal.raise_signal(signal.SIGHUP)
+
+    monkeypatch.setattr(cli, "_write_csv", write_then_signalled)
+    out = predict_files / "out" / "p.csv"
+    try:
+        code = cli.main(["predict", "--model", str(predict_files / "m.npz"),
+                         str(predict_files / "d.npy"), "--out", str(out)])
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert code == 0, capsys.readouterr().err
+    assert out.read_text().splitlines()[0] == "label"
+
+
+def test_importing_fastlr_installs_no_signal_handler():
+    """The handlers are the command's (main's), not the library's."""
+    script = ("import signal, fastlr, fastlr.cli\n"
+              "print([signal.getsignal(getattr(signal, s)) == signal.SIG_DFL "
+              "for s in ('SIGTERM', 'SIGHUP') if hasattr(signal, s)])")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                         text=True, check=True)
+    assert res.stdout.strip() in ("[True, True]", "[True]"), res
 
 
 @pytest.mark.parametrize("command", [["train"], ["predict", "--model", "m.npz"]])
