@@ -326,10 +326,12 @@ def _in_workers(jobs, progress):
     the signatures they compiled. Each process saves what it compiles to
     the cache, where the others (and this one) load it: the cache lets one
     process compile a kernel while the others wait for it."""
+    import contextlib
     import json
     import os
     import subprocess
     import sys
+    import threading
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     import fastlr
@@ -347,23 +349,50 @@ def _in_workers(jobs, progress):
     env["PYTHONPATH"] = os.pathsep.join(
         [root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
 
+    # the worker processes running, and whether the run is being stopped: a
+    # Ctrl-C or SIGTERM (or a worker's failure) waited for every queued
+    # input to start and finish (minutes), and SIGTERM left the workers
+    # running after their parent was gone
+    lock = threading.Lock()
+    running = set()
+    stopping = []
+
     def work(name, dt, storage):
         t = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", __name__, np.dtype(dt).name, storage],
-            env=env, capture_output=True, text=True)
+        with lock:
+            if stopping:
+                return None
+            proc = subprocess.Popen(
+                [sys.executable, "-m", __name__, np.dtype(dt).name, storage],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            running.add(proc)
+        try:
+            out, err = proc.communicate()
+        finally:
+            with lock:
+                running.discard(proc)
         if proc.returncode != 0:
             raise RuntimeError(f"compiling for {name} failed in a worker process:\n"
-                               f"{proc.stderr[-4000:]}")
-        return name, time.perf_counter() - t, json.loads(proc.stdout.splitlines()[-1])
+                               f"{err[-4000:]}")
+        return name, time.perf_counter() - t, json.loads(out.splitlines()[-1])
 
     compiled = 0
     with ThreadPoolExecutor(jobs) as pool:
-        for done in as_completed([pool.submit(work, *e) for e in _inputs()]):
-            name, seconds, counts = done.result()
-            compiled += counts[0]
-            if progress is not None:
-                progress(name, seconds)
+        try:
+            for done in as_completed([pool.submit(work, *e) for e in _inputs()]):
+                name, seconds, counts = done.result()
+                compiled += counts[0]
+                if progress is not None:
+                    progress(name, seconds)
+        except BaseException:
+            # nothing more starts, and the workers running are ended
+            with lock:
+                stopping.append(True)
+                for proc in running:
+                    with contextlib.suppress(OSError):
+                        proc.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return compiled
 
 

@@ -365,20 +365,61 @@ def test_workers_use_this_process_s_cache_after_a_change_of_directory(
     """A relative FASTLR_CACHE_DIR is made absolute at import; the worker
     processes got the relative value and, after a chdir, compiled for
     minutes into another directory that this process never reads."""
-    import types
-
     from fastlr._kernels import cache
 
     if cache.DIRECTORY is None:
         pytest.skip("no kernel cache in this process")
     seen = []
 
-    def fake_run(argv, env=None, **kwargs):
-        seen.append(env["FASTLR_CACHE_DIR"])
-        return types.SimpleNamespace(returncode=0, stdout="[0, 0]\n", stderr="")
+    class FakePopen:
+        returncode = 0
+
+        def __init__(self, argv, env=None, **kwargs):
+            seen.append(env["FASTLR_CACHE_DIR"])
+
+        def communicate(self):
+            return "[0, 0]\n", ""
 
     monkeypatch.setenv("FASTLR_CACHE_DIR", "relative-cache")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
     _precompile._in_workers(2, None)
     assert seen and set(seen) == {os.path.dirname(cache.DIRECTORY)}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a shell script as the worker")
+def test_an_interrupted_parallel_compile_starts_no_more_workers_and_ends_its_own(
+        tmp_path, monkeypatch):
+    """Ctrl-C (or SIGTERM, which the CLI turns into the same exception)
+    during ``fastlr compile --jobs 2`` waited for every queued input to
+    start and finish, minutes, and SIGTERM left the workers compiling after
+    their parent was gone. The queued inputs are now cancelled and the
+    running workers ended."""
+    import signal
+    import threading
+
+    worker = tmp_path / "python"   # a worker that takes long
+    worker.write_text("#!/bin/sh\nexec sleep 30\n")
+    worker.chmod(0o755)
+    started = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Recorded)
+    monkeypatch.setattr(sys, "executable", str(worker))
+    monkeypatch.setattr(_precompile, "_inputs",
+                        lambda: [(f"float64 C {i}", np.float64, "C") for i in range(4)])
+    # a real SIGINT to the main thread (as Ctrl-C's), which wakes its wait
+    timer = threading.Timer(1.0, signal.pthread_kill,
+                            [threading.main_thread().ident, signal.SIGINT])
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _precompile._in_workers(2, None)
+    finally:
+        timer.cancel()
+    assert len(started) == 2   # the two queued never started
+    assert [p.poll() for p in started] == [-signal.SIGTERM] * 2   # ended
