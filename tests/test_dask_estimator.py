@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -1328,6 +1329,18 @@ class _Stop(Exception):
     pass
 
 
+def _forgotten(client, timeout=30.0):
+    """Wait until the scheduler holds no task. A client's release of the
+    keys it computed reaches the scheduler after the results do; a graph of
+    the same keys sent before that (the same lengths computed twice in a
+    row) takes the results still held and reads nothing (measured: 33 of
+    200 back-to-back computes)."""
+    end = time.monotonic() + timeout
+    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+        assert time.monotonic() < end, "the scheduler still holds tasks"
+        time.sleep(0.01)
+
+
 def test_dataframes_are_read_once_for_their_lengths(client, tmp_path, monkeypatch):
     """fit and score compute the partition lengths of X and y together (a
     frame and its label column from the same files: each partition read
@@ -1339,6 +1352,7 @@ def test_dataframes_are_read_once_for_their_lengths(client, tmp_path, monkeypatc
     Xf, yf = df[[f"f{j}" for j in range(X.shape[1])]], df["label"]
 
     def reads(call):
+        _forgotten(client)
         log.write_text("")
         try:
             out = call()
