@@ -60,7 +60,7 @@ class DaskFit:
             return
         self.cluster = distributed.LocalCluster(
             n_workers=N_WORKERS, threads_per_worker=1, processes=True,
-            dashboard_address=None)
+            dashboard_address=":0")
         self.client = distributed.Client(self.cluster)
         # the workers build their blocks (shipping 160 MB of graph would be
         # slow) and keep them, as data on a cluster would be
@@ -105,7 +105,7 @@ class DaskEpochOverhead:
 
         self.cluster = distributed.LocalCluster(
             n_workers=N_WORKERS, threads_per_worker=1, processes=True,
-            dashboard_address=None)
+            dashboard_address=":0")
         self.client = distributed.Client(self.cluster)
         X, y = make_workload(1000 * blocks, 100, seed=1)
         self.Xd, self.yd = self.client.persist(

@@ -67,8 +67,10 @@ def cost_table(rows=200_000, features=100, workers=2, blocks=(2, 8, 32, 128),
 
     X, y = make_workload(rows, features)
     fit = dict(batch_size=batch_size, lr=0.05, shuffle=True, random_state=0)
+    # ":0": the dashboard on any free port (None still takes the default
+    # 8787, and warns when a cluster of the user's holds it)
     cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                       processes=True, dashboard_address=None)
+                                       processes=True, dashboard_address=":0")
     client = distributed.Client(cluster)
     try:
         with warnings.catch_warnings():

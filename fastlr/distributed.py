@@ -454,11 +454,19 @@ class _ClientRunner:
         try:
             return self.client.gather(futures)
         finally:
-            for fut in futures:
-                fut.release()
+            self.release(futures)
 
     def compute(self, tasks):
-        return list(self.client.compute(tasks, sync=True))
+        # released explicitly, as map's: the error a failed task raises here
+        # is the one its future keeps, and its traceback holds this frame's
+        # futures, so nothing would ever release them: a refused fit (a NaN
+        # among the labels) left its label tasks on the scheduler for the
+        # client's lifetime
+        futures = self.client.compute(tasks)
+        try:
+            return list(self.client.gather(futures))
+        finally:
+            self.release(futures)
 
     def release(self, blocks):
         for fut in blocks:

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -411,6 +410,33 @@ def test_a_missing_value_in_a_nullable_y_or_weight_is_named(what):
     with pytest.raises(ValueError, match=rf"^{what} contains NaN or infinity "
                        r"\(row block 1, rows 30 to 59; first at row 33\)"):
         LogisticRegression(max_iter=3).fit(dX, dd.from_pandas(y, npartitions=2), **kw)
+
+
+def test_a_refused_fit_leaves_no_task_on_the_scheduler(client):
+    """A fit refused for a label that one block's task rejects releases the
+    other blocks' label tasks and the failed one, even while the caller
+    holds the error (its traceback holds the futures): the scheduler kept
+    them for the client's lifetime, and a later compute of the same keys
+    took the results held instead of reading the data."""
+    import time
+
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = pd.Series((X[:, 0] > 0).astype(int), dtype="Int64")
+    y[33] = pd.NA
+    dX = dd.from_pandas(pd.DataFrame(X, columns=list("abc")), npartitions=2)
+
+    def labels_held(dask_scheduler):
+        return sorted(str(k) for k in dask_scheduler.tasks if "_block_labels" in str(k))
+
+    with pytest.raises(ValueError, match="^y contains NaN") as refused:
+        LogisticRegression(max_iter=3).fit(dX, dd.from_pandas(y, npartitions=2))
+    deadline = time.monotonic() + 10.0
+    while client.run_on_scheduler(labels_held) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.run_on_scheduler(labels_held) == [], refused.value
 
 
 #: Columns of other dtypes than numpy numbers that the in-memory fit of a
@@ -935,10 +961,18 @@ def test_cost_model_tables():
     """fastlr bench --dask's tables, CI-sized: the overhead line is fitted
     through what was measured, and the paper estimate adds compute that
     shrinks with the workers to the overhead."""
+    import socket
+
     from fastlr import dask_bench
 
-    cost = dask_bench.cost_table(rows=4000, features=5, blocks=(2, 4), epochs=3,
-                                 repeats=1)
+    # with dask's default dashboard port taken (a cluster of the user's, or
+    # another test's), as warnings are errors here: it warned and failed
+    with socket.socket() as taken:
+        with contextlib.suppress(OSError):   # already taken
+            taken.bind(("0.0.0.0", 8787))
+            taken.listen()
+        cost = dask_bench.cost_table(rows=4000, features=5, blocks=(2, 4), epochs=3,
+                                     repeats=1)
     assert cost["single"] > 0 and cost["dask"] > 0 and cost["rate"] > 0
     assert set(cost["overhead"]) == {2, 4}
     line = [cost["fixed"] + cost["per_block"] * b for b in (2, 4)]
@@ -1303,17 +1337,18 @@ def test_score_of_a_dataframe_converts_it_once():
             clf.score(Xd.rename(columns={"a": "z"}), yd)
 
 
-def _logged_frame(log, X, y, parts):
+def _logged_frame(log, X, y, parts, tag=0):
     """A dask DataFrame of X's columns and a "label" column y, each of its
     ``parts`` partitions loaded by a task that appends a line to ``log``
-    (the worker processes share the file): how often each is read."""
+    (the worker processes share the file): how often each is read. Frames
+    of different ``tag`` have different keys."""
     dd = pytest.importorskip("dask.dataframe")
     bounds = np.linspace(0, X.shape[0], parts + 1).astype(int)
     return dd.from_map(_load_part, list(zip(bounds[:-1], bounds[1:], strict=True)),
-                       X=X, y=y, log=str(log))
+                       X=X, y=y, log=str(log), tag=tag)
 
 
-def _load_part(span, X, y, log):
+def _load_part(span, X, y, log, tag):
     import pandas as pd
 
     with open(log, "a") as f:
@@ -1329,37 +1364,31 @@ class _Stop(Exception):
     pass
 
 
-def _forgotten(client, timeout=30.0):
-    """Wait until the scheduler holds no task. A client's release of the
-    keys it computed reaches the scheduler after the results do; a graph of
-    the same keys sent before that (the same lengths computed twice in a
-    row) takes the results still held and reads nothing (measured: 33 of
-    200 back-to-back computes)."""
-    end = time.monotonic() + timeout
-    while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
-        assert time.monotonic() < end, "the scheduler still holds tasks"
-        time.sleep(0.01)
-
-
 def test_dataframes_are_read_once_for_their_lengths(client, tmp_path, monkeypatch):
     """fit and score compute the partition lengths of X and y together (a
     frame and its label column from the same files: each partition read
     once for them, not once per argument); a prediction computes X's
-    lengths (its result has X's rows as its shape), then its result."""
+    lengths (its result has X's rows as its shape), then its result.
+
+    Each counted call gets a frame of its own keys: the same lengths graph
+    computed twice in a row can find the first one's results still held
+    (the client's release reaches the scheduler after the results do) and
+    read nothing (33 of 200 back-to-back computes here; it failed CI)."""
     X, y = make_data(17, m=400)
     log = tmp_path / "reads"
-    df = _logged_frame(log, X, y, 4)
-    Xf, yf = df[[f"f{j}" for j in range(X.shape[1])]], df["label"]
+    tags = iter(range(1, 100))
 
     def reads(call):
-        _forgotten(client)
+        df = _logged_frame(log, X, y, 4, tag=next(tags))
         log.write_text("")
         try:
-            out = call()
+            out = call(df[[f"f{j}" for j in range(X.shape[1])]], df["label"])
         except _Stop:
             out = None
         return out, len(log.read_text().split())
 
+    df = _logged_frame(log, X, y, 4)
+    Xf, yf = df[[f"f{j}" for j in range(X.shape[1])]], df["label"]
     fitted = LogisticRegression(**SGD).fit(Xf, yf)
 
     def stop(*args, **kwargs):
@@ -1367,14 +1396,14 @@ def test_dataframes_are_read_once_for_their_lengths(client, tmp_path, monkeypatc
 
     with monkeypatch.context() as m:   # what is read before the labels are
         m.setattr(fdist, "_labels", stop)
-        assert reads(lambda: LogisticRegression(**SGD).fit(Xf, yf))[1] == 4
+        assert reads(lambda Xf, yf: LogisticRegression(**SGD).fit(Xf, yf))[1] == 4
         m.setattr(fdist, "predict", stop)
-        assert reads(lambda: fitted.score(Xf, yf))[1] == 4
+        assert reads(lambda Xf, yf: fitted.score(Xf, yf))[1] == 4
     expect = fitted.predict(Xf.compute())
     for method in ("predict", "predict_proba", "decision_function"):
-        lazy, n = reads(lambda m=method: getattr(fitted, m)(Xf))
+        lazy, n = reads(lambda Xf, yf, m=method: getattr(fitted, m)(Xf))
         assert n == 4 and lazy.shape[0] == 400, (method, n, lazy.shape)
-        assert reads(lazy.compute)[1] == 4
+        assert reads(lambda Xf, yf, lazy=lazy: lazy.compute())[1] == 4
     np.testing.assert_array_equal(fitted.predict(Xf).compute(), expect)
 
 
