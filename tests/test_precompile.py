@@ -402,24 +402,23 @@ def test_an_interrupted_parallel_compile_starts_no_more_workers_and_ends_its_own
     worker.write_text("#!/bin/sh\nexec sleep 30\n")
     worker.chmod(0o755)
     started = []
+    main = threading.main_thread().ident
 
     class Recorded(subprocess.Popen):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             started.append(self)
+            if len(started) == 2:
+                # both workers run: a real SIGINT to the main thread (as
+                # Ctrl-C's), which wakes its wait. (A timer of 1 s fired
+                # before the second worker had started on a busy machine.)
+                signal.pthread_kill(main, signal.SIGINT)
 
     monkeypatch.setattr(subprocess, "Popen", Recorded)
     monkeypatch.setattr(sys, "executable", str(worker))
     monkeypatch.setattr(_precompile, "_inputs",
                         lambda: [(f"float64 C {i}", np.float64, "C") for i in range(4)])
-    # a real SIGINT to the main thread (as Ctrl-C's), which wakes its wait
-    timer = threading.Timer(1.0, signal.pthread_kill,
-                            [threading.main_thread().ident, signal.SIGINT])
-    timer.start()
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            _precompile._in_workers(2, None)
-    finally:
-        timer.cancel()
+    with pytest.raises(KeyboardInterrupt):
+        _precompile._in_workers(2, None)
     assert len(started) == 2   # the two queued never started
     assert [p.poll() for p in started] == [-signal.SIGTERM] * 2   # ended
