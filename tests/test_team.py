@@ -23,7 +23,13 @@ from fastlr._kernels import team
 ROOT = Path(fastlr.__file__).resolve().parent.parent
 
 
-def _run_python(code, timeout=120, **kwargs):
+#: Seconds a child program may take: on an empty kernel cache (a fresh
+#: clone, or this file run alone) a child compiles the kernels it calls,
+#: more than a minute on a busy machine.
+CHILD_SECONDS = 600
+
+
+def _run_python(code, timeout=CHILD_SECONDS + 60, **kwargs):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
@@ -372,9 +378,11 @@ inside.wait()
 
 
 #: The end of a test's program that forked a child ``pid``: prints the
-#: child's exit status, or "hung" (and kills it) after 60 s.
-_AWAIT_CHILD = """
-deadline = time.monotonic() + 60
+#: child's exit status, or "hung" (and kills it) after CHILD_SECONDS (the
+#: child's first kernel compiles on an empty cache: 60 s reported "hung"
+#: for a child that was compiling).
+_AWAIT_CHILD = f"""
+deadline = time.monotonic() + {CHILD_SECONDS}
 while time.monotonic() < deadline:
     done, status = os.waitpid(pid, os.WNOHANG)
     if done:
