@@ -625,7 +625,7 @@ def run_module(*argv, cwd=None):
            + os.environ.get("PYTHONPATH", "")}
     return subprocess.run([sys.executable, "-m", "fastlr", *map(str, argv)],
                           capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=300)
+                          timeout=1200)
 
 
 def test_subprocess_train_then_predict(files, tmp_path):

@@ -33,7 +33,7 @@ FASTLR = shutil.which("fastlr", path=os.path.dirname(sys.executable)) or \
 def fastlr_cmd(*argv, cwd=None):
     assert FASTLR, "the fastlr console script is not installed (pip install -e .)"
     return subprocess.run([FASTLR, *map(str, argv)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+                          text=True, cwd=cwd, timeout=1200)
 
 
 def clean_error(res, *words):

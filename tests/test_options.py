@@ -574,7 +574,7 @@ def test_options_add_no_specializations():
     env["PYTHONPATH"] = os.pathsep.join(
         [str(root)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     proc = subprocess.run([sys.executable, "-c", _SIGNATURE_SCRIPT], env=env,
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr
     counts = json.loads(proc.stdout.strip().splitlines()[-1])
     assert 1 <= counts["sgd_epoch"] <= 2

@@ -538,7 +538,7 @@ def test_grid_search_with_the_multiprocessing_backend():
         with joblib.parallel_backend("multiprocessing"):
             grid.fit(X, y)
         print(round(grid.best_score_, 2))
-    """, timeout=300)
+    """)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout.strip()) > 0.9
 

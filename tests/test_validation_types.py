@@ -204,7 +204,7 @@ def test_validation_does_not_import_scikit_learn():
             "except TypeError:\n    pass\n"
             "print('sklearn' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, timeout=300, check=True).stdout
+                         text=True, timeout=1200, check=True).stdout
     assert out.strip() == "False"
 
 
