@@ -453,19 +453,23 @@ def test_the_temporary_directory_is_used_only_while_it_is_private(tmp_path,
 def test_numba_settings_that_change_the_code_have_their_own_cache():
     """numba keys a cached entry by its argument types and the CPU, not by
     the optimization level or bounds checks: one process run with
-    NUMBA_OPT=0 left unoptimized kernels that every later process loaded.
-    Those settings are part of the fingerprint."""
+    NUMBA_OPT=0 left unoptimized kernels that every later process loaded,
+    and one with NUMBA_LOOP_VECTORIZE=0 kernels whose sums round otherwise
+    (later processes' models differed in the last bit). Those settings are
+    part of the fingerprint."""
     code = "from fastlr._kernels import cache; print(cache.fingerprint())"
+    settings = {"opt0": {"NUMBA_OPT": "0"}, "bounds": {"NUMBA_BOUNDSCHECK": "1"},
+                "noloop": {"NUMBA_LOOP_VECTORIZE": "0"},
+                "slp": {"NUMBA_SLP_VECTORIZE": "1"}}
+    names = {k for env in settings.values() for k in env}
     prints = {}
-    for name, env in (("default", {}), ("opt0", {"NUMBA_OPT": "0"}),
-                      ("bounds", {"NUMBA_BOUNDSCHECK": "1"})):
-        full = {k: v for k, v in os.environ.items()
-                if k not in ("NUMBA_OPT", "NUMBA_BOUNDSCHECK")}
+    for name, env in (("default", {}), *settings.items()):
+        full = {k: v for k, v in os.environ.items() if k not in names}
         proc = subprocess.run([sys.executable, "-c", code], env={**full, **env},
                               capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr
         prints[name] = proc.stdout.split()[-1]
-    assert len(set(prints.values())) == 3, prints
+    assert len(set(prints.values())) == len(prints), prints
 
 
 def test_an_entry_the_cache_cannot_keep_is_said(tmp_path):

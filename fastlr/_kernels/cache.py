@@ -100,8 +100,12 @@ def sources():
 
 #: numba's settings that change the code it compiles but not the key of a
 #: cached entry: a process run with ``NUMBA_OPT=0`` (or bounds checks on)
-#: left unoptimized kernels that every later process loaded.
-CODE_SETTINGS = ("OPT", "BOUNDSCHECK", "DEBUGINFO_DEFAULT")
+#: left unoptimized kernels that every later process loaded; one run with
+#: ``NUMBA_LOOP_VECTORIZE=0`` left kernels whose sums (reassociated where
+#: vectorized) round otherwise: later processes' models differed in the
+#: last bit. (SVML's vector exp and log round otherwise than libm's.)
+CODE_SETTINGS = ("OPT", "BOUNDSCHECK", "DEBUGINFO_DEFAULT", "LOOP_VECTORIZE",
+                 "SLP_VECTORIZE", "USING_SVML")
 
 
 def fingerprint():
