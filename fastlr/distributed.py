@@ -494,16 +494,23 @@ class _LocalRunner:
         pass
 
 
-def _runner(client):
+def _runner(client, name="client"):
     if client is not None:
         status = getattr(client, "status", None)
         if not hasattr(client, "submit"):
             raise TypeError(f"client must be a distributed.Client or None, got "
                             f"{type(client).__name__}")
         if status != "running":
-            raise ValueError(f"client is {status} (client.close() was called or "
+            raise ValueError(f"{name} is {status} (client.close() was called or "
                              "its cluster is gone); pass a running "
                              "distributed.Client, or None for the current one")
+        if getattr(client, "asynchronous", False):
+            # its calls would return coroutines to await (a TypeError about
+            # a coroutine came out of the first compute)
+            raise ValueError(f"{name} is asynchronous and this call runs on its "
+                             "event loop, where fastlr cannot wait for results: "
+                             "call it from a thread (await asyncio.to_thread("
+                             "estimator.fit, X, y)) or use a synchronous Client")
         return _ClientRunner(client)
     try:
         from distributed import get_client
@@ -513,7 +520,7 @@ def _runner(client):
         current = get_client()
     except ValueError:  # no client running
         return _LocalRunner()
-    return _runner(current)
+    return _runner(current, "the current client (distributed.get_client())")
 
 
 # --------------------------------------------------------------------------

@@ -946,6 +946,33 @@ def test_closed_client():
         fdist.train(X, np.arange(10) % 2, client=cl)
 
 
+def test_an_asynchronous_client_on_its_loop_is_refused_by_name():
+    """fit (on the current client) and train(client=...) called on an
+    asynchronous client's event loop: a ValueError naming the client and
+    the way out (it was "'coroutine' object is not iterable"); the same
+    fit from a thread works."""
+    import asyncio
+
+    X, y = make_data(19, m=400)
+    Xd, yd = to_dask(X, 200), to_dask(y, 200)
+
+    async def main(address):
+        async with distributed.Client(address, asynchronous=True) as ac:
+            with pytest.raises(ValueError, match=r"^the current client \(distributed"
+                               r"\.get_client\(\)\) is asynchronous.*asyncio"
+                               r"\.to_thread"):
+                LogisticRegression(**SGD).fit(Xd, yd)
+            with pytest.raises(ValueError, match="^client is asynchronous"):
+                fdist.train(Xd, yd, epochs=1, client=ac)
+            est = await asyncio.to_thread(LogisticRegression(**SGD).fit, Xd, yd)
+            return est.coef_
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
+        coef = asyncio.run(main(cluster.scheduler_address))
+    np.testing.assert_array_equal(coef, LogisticRegression(**SGD).fit(Xd, yd).coef_)
+
+
 def test_without_dask_nothing_changes():
     """In-memory fits never import dask (it stays optional)."""
     code = ("import sys, numpy as np, fastlr; "
