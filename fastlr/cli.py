@@ -2197,14 +2197,15 @@ def _evaluate_plots(args, y, proba, pred, classes, any_roc):
 def _format_per_class(classes, precision, recall, f1, support):
     labels = [str(c) for c in classes.tolist()]
     first = max(max(len(s) for s in labels), len("macro average")) + 2
-    head = f"{'':<{first}}{'precision':>10}{'recall':>9}{'F1':>9}{'rows':>9}"
+    total = int(np.sum(support))
+    rows = max(9, len(f"{total:,}") + 2)   # 9 alone ran into F1 from 1,000,000
+    head = f"{'':<{first}}{'precision':>10}{'recall':>9}{'F1':>9}{'rows':>{rows}}"
     lines = [head]
     for label, p, r, f, s in zip(labels, precision, recall, f1, support,
                                  strict=True):
-        lines.append(f"{label:<{first}}{p:>10.4f}{r:>9.4f}{f:>9.4f}{s:>9,}")
+        lines.append(f"{label:<{first}}{p:>10.4f}{r:>9.4f}{f:>9.4f}{s:>{rows},}")
     lines.append(f"{'macro average':<{first}}{np.mean(precision):>10.4f}"
-                 f"{np.mean(recall):>9.4f}{np.mean(f1):>9.4f}"
-                 f"{int(np.sum(support)):>9,}")
+                 f"{np.mean(recall):>9.4f}{np.mean(f1):>9.4f}{total:>{rows},}")
     return "\n".join(lines)
 
 

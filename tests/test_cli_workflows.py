@@ -656,3 +656,18 @@ def test_many_classes_train_without_the_warm_up_warnings(tmp_path, capsys):
                      "--tol", "none", "--model", tmp_path / "m.npz")
     assert res.returncode == 0, res.stderr
     assert "warning" not in res.stderr, res.stderr
+
+
+def test_the_per_class_table_keeps_its_columns_apart_for_millions_of_rows():
+    """The rows column was 9 characters wide: from 1,000,000 rows a count
+    ran into the F1 column ('0.89208,001,414')."""
+    from fastlr.cli import _format_per_class
+
+    table = _format_per_class(np.array([0, 1]), [0.9, 0.8], [0.7, 0.6],
+                              [0.78125, 0.68571], np.array([8_001_414, 12_345]))
+    lines = table.splitlines()
+    assert [line.split() for line in lines[1:]] == [
+        ["0", "0.9000", "0.7000", "0.7812", "8,001,414"],
+        ["1", "0.8000", "0.6000", "0.6857", "12,345"],
+        ["macro", "average", "0.8500", "0.6500", "0.7335", "8,013,759"]]
+    assert len({len(line) for line in lines}) == 1   # aligned
