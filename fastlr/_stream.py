@@ -115,14 +115,22 @@ class FileChunks:
 
         self._check_unchanged()
         count = 0
-        for X, y in iter_chunks(self.path, self.chunk_rows, **self.read):
-            count += 1
-            if self.unsettled:
-                # a chunk whose labels are numbers, not all whole, is refused
-                # at once, as typed by itself: a continuous label column is
-                # not read to its end first, every distinct value kept
-                refuse_continuous(csv_labels(self.path, y), os.fspath(self.path))
-            yield as_data(X), y
+        try:
+            for X, y in iter_chunks(self.path, self.chunk_rows, **self.read):
+                count += 1
+                if self.unsettled:
+                    # a chunk whose labels are numbers, not all whole, is
+                    # refused at once, as typed by itself: a continuous label
+                    # column is not read to its end first, every distinct
+                    # value kept
+                    refuse_continuous(csv_labels(self.path, y), os.fspath(self.path))
+                yield as_data(X), y
+        except Exception:
+            # a file cut or rewritten during the pass fails where the reader
+            # meets the change ("line 925927: expected 21 fields", a line
+            # no file holds): say that it changed
+            self._check_unchanged()
+            raise
         self._check_unchanged()
         self.parts = count
 

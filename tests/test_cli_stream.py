@@ -743,6 +743,43 @@ def test_a_file_changed_between_passes_is_refused_by_its_identity(
     assert not model.exists()
 
 
+def test_a_file_cut_while_a_pass_reads_it_is_said_to_have_changed(
+        tmp_path, capsys, monkeypatch):
+    """Cut mid-line while the first pass reads it, the file failed where
+    the reader met the cut ("line 1501: expected 4 fields (as in the
+    header), got 1"): a bad line the file never held."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "live.csv"
+    X = np.round(rng.normal(size=(3000, 3)), 6)
+    y = (X[:, 0] > 0).astype(int)
+    text = "a,b,c,label\n" + "".join(f"{a},{b},{c},{t}\n"
+                                     for (a, b, c), t in zip(X, y, strict=True))
+    path.write_text(text)
+    cut = text.index("\n", len(text) // 2) + 8   # within a line past the middle
+
+    from fastlr import io as fio
+
+    original = fio.iter_chunks
+
+    def cutting(*args, **kwargs):
+        for i, chunk in enumerate(original(*args, **kwargs)):
+            if i == 1:
+                os.truncate(path, cut)
+            yield chunk
+
+    monkeypatch.setattr(fio, "iter_chunks", cutting)
+    model = tmp_path / "m.npz"
+    code = cli.main(["train", str(path), "--chunk-rows", "50", "--solver", "sgd",
+                     "--epochs", "2", "--tol", "none", "--model", str(model),
+                     "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert err == (f"fastlr: error: {path}: the file changed while training (it "
+                   "was replaced, or its size or modification time differ from "
+                   "the first pass's); train again\n")
+    assert not model.exists()
+
+
 @pytest.mark.parametrize("label_first", [False, True], ids=["label_last", "label_first"])
 @pytest.mark.parametrize("chunk_rows", [None, "0", "5"], ids=["in_place", "whole",
                                                               "chunks"])
