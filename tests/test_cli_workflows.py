@@ -671,3 +671,35 @@ def test_the_per_class_table_keeps_its_columns_apart_for_millions_of_rows():
         ["1", "0.8000", "0.6000", "0.6857", "12,345"],
         ["macro", "average", "0.8500", "0.6500", "0.7335", "8,013,759"]]
     assert len({len(line) for line in lines}) == 1   # aligned
+
+
+@pytest.mark.parametrize("proba", [False, True], ids=["labels", "proba"])
+def test_predictions_are_written_in_slices_as_whole(tmp_path, monkeypatch, capsys,
+                                                    proba):
+    """predict makes its output rows a slice at a time (all at once, 16M
+    rows of probabilities took 1.9 GB of Python lists): the file is the one
+    the whole arrays give, and whether float IDs are written as integers is
+    decided over the whole column, not per slice."""
+    from fastlr import cli
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(10, 2))
+    ids = np.arange(10) + 100.0
+    ids[9] = 0.5                      # the last slice's only: all written as floats
+    y = (X[:, 0] > 0).astype(float)
+    path = tmp_path / "t.npy"
+    np.save(path, np.column_stack([ids, X, y]))
+    model = tmp_path / "m.npz"
+    assert cli.main(["train", str(path), "--id", "0", "--model", str(model), "--quiet",
+                     "--epochs", "2"]) == 0
+    monkeypatch.setattr(cli, "OUTPUT_ROWS", 3)
+    out = tmp_path / "p.csv"
+    assert cli.main(["predict", "--model", str(model), str(path), "--out", str(out),
+                     "--quiet", *(["--proba"] if proba else [])]) == 0
+    fitted = fastlr.load(model)
+    values = fitted.predict_proba(X) if proba else fitted.predict(X)[:, None]
+    want = [[repr(i), *map(str, row)] for i, row in zip(ids.tolist(), values.tolist(),
+                                                        strict=True)]
+    rows = list(csv.reader(out.read_text().splitlines()))
+    assert rows[1:] == want
+    assert rows[0][0] == "0" and len(rows[0]) == 1 + values.shape[1]
