@@ -94,21 +94,24 @@ class FileChunks:
         self.read = dict(read, text_labels=True) if self.unsettled else read
         self.identity = None
 
-    def _check_unchanged(self):
+    def _check_unchanged(self, failed=None):
         """Refuse the file if it is not the one the first pass read: each
         pass opens the path again, and a file truncated, extended, rewritten
         or replaced (an ``mv``) between passes was trained on silently, its
         parts mixed with the first file's. Checked as a pass starts and as
-        it ends (a change during the last pass spoils it too)."""
+        it ends (a change during the last pass spoils it too), and when
+        reading it failed during a pass (``failed``: that error, whose text
+        the refusal keeps: a file only touched has a genuine error too)."""
         from .io import DataError
 
         identity = _identity(self.path)
         if self.identity is None:
             self.identity = identity
         elif identity != self.identity:
+            then = "" if failed is None else f"; reading it then failed: {failed}"
             raise DataError(self.path, "the file changed while training (it "
                             "was replaced, or its size or modification time "
-                            "differ from the first pass's); train again")
+                            f"differ from the first pass's); train again{then}")
 
     def __iter__(self):
         from .io import csv_labels, iter_chunks
@@ -125,11 +128,11 @@ class FileChunks:
                     # value kept
                     refuse_continuous(csv_labels(self.path, y), os.fspath(self.path))
                 yield as_data(X), y
-        except Exception:
+        except Exception as exc:
             # a file cut or rewritten during the pass fails where the reader
             # meets the change ("line 925927: expected 21 fields", a line
             # no file holds): say that it changed
-            self._check_unchanged()
+            self._check_unchanged(failed=exc)
             raise
         self._check_unchanged()
         self.parts = count

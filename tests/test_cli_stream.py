@@ -774,9 +774,11 @@ def test_a_file_cut_while_a_pass_reads_it_is_said_to_have_changed(
                      "--quiet"])
     err = capsys.readouterr().err
     assert code == 1, err
-    assert err == (f"fastlr: error: {path}: the file changed while training (it "
-                   "was replaced, or its size or modification time differ from "
-                   "the first pass's); train again\n")
+    assert err.startswith(f"fastlr: error: {path}: the file changed while training "
+                          "(it was replaced, or its size or modification time "
+                          "differ from the first pass's); train again; reading it "
+                          f"then failed: {path}, line "), err
+    assert "expected 4 fields (as in the header), got 1" in err, err
     assert not model.exists()
 
 
