@@ -684,17 +684,22 @@ def test_a_file_that_changes_between_passes_is_refused(tmp_path, capsys, monkeyp
     assert not model.exists()
 
 
-@pytest.mark.parametrize("change", ["truncated", "extended", "replaced", "during"])
+@pytest.mark.parametrize("change", ["truncated", "extended", "replaced", "during",
+                                    "cut_during"])
 def test_a_file_changed_between_passes_is_refused_by_its_identity(
         tmp_path, capsys, monkeypatch, change):
     """A file read in parts is opened again by every pass; cut to half,
     appended to, or replaced (mv) by one with its labels swapped after the
     first pass, it was trained on with exit 0 (a summary of the first file's
     rows, a model predicting the opposite class). Its device, inode, size
-    and modification time are now checked as every pass starts and ends."""
+    and modification time are now checked as every pass starts and ends,
+    and when reading fails during one: cut mid-line while the first pass
+    read it, it failed where the reader met the cut ("line 1501: expected 4
+    fields (as in the header), got 1", a bad line the file never held);
+    that error now follows the refusal."""
     rng = np.random.default_rng(0)
     path = tmp_path / "live.csv"
-    X = rng.normal(size=(200, 3))
+    X = rng.normal(size=(3000, 3))
     y = (X[:, 0] > 0).astype(int)
 
     def lines(labels):
@@ -717,13 +722,17 @@ def test_a_file_changed_between_passes_is_refused_by_its_identity(
 
     from fastlr import io as fio
 
-    if change == "during":   # while the first pass reads the file
+    def cut():   # within a line past the middle
+        text = path.read_text()
+        os.truncate(path, text.index("\n", len(text) // 2) + 8)
+
+    if change in ("during", "cut_during"):   # while the first pass reads the file
         original = fio.iter_chunks
 
         def changing(*args, **kwargs):
             for i, chunk in enumerate(original(*args, **kwargs)):
                 if i == 1:
-                    replaced()
+                    (replaced if change == "during" else cut)()
                 yield chunk
 
         monkeypatch.setattr(fio, "iter_chunks", changing)
@@ -737,48 +746,14 @@ def test_a_file_changed_between_passes_is_refused_by_its_identity(
                      "--quiet"])
     err = capsys.readouterr().err
     assert code == 1, err
-    assert err == (f"fastlr: error: {path}: the file changed while training (it "
-                   "was replaced, or its size or modification time differ from "
-                   "the first pass's); train again\n")
-    assert not model.exists()
-
-
-def test_a_file_cut_while_a_pass_reads_it_is_said_to_have_changed(
-        tmp_path, capsys, monkeypatch):
-    """Cut mid-line while the first pass reads it, the file failed where
-    the reader met the cut ("line 1501: expected 4 fields (as in the
-    header), got 1"): a bad line the file never held."""
-    rng = np.random.default_rng(0)
-    path = tmp_path / "live.csv"
-    X = np.round(rng.normal(size=(3000, 3)), 6)
-    y = (X[:, 0] > 0).astype(int)
-    text = "a,b,c,label\n" + "".join(f"{a},{b},{c},{t}\n"
-                                     for (a, b, c), t in zip(X, y, strict=True))
-    path.write_text(text)
-    cut = text.index("\n", len(text) // 2) + 8   # within a line past the middle
-
-    from fastlr import io as fio
-
-    original = fio.iter_chunks
-
-    def cutting(*args, **kwargs):
-        for i, chunk in enumerate(original(*args, **kwargs)):
-            if i == 1:
-                os.truncate(path, cut)
-            yield chunk
-
-    monkeypatch.setattr(fio, "iter_chunks", cutting)
-    model = tmp_path / "m.npz"
-    code = cli.main(["train", str(path), "--chunk-rows", "50", "--solver", "sgd",
-                     "--epochs", "2", "--tol", "none", "--model", str(model),
-                     "--quiet"])
-    err = capsys.readouterr().err
-    assert code == 1, err
-    assert err.startswith(f"fastlr: error: {path}: the file changed while training "
-                          "(it was replaced, or its size or modification time "
-                          "differ from the first pass's); train again; reading it "
-                          f"then failed: {path}, line "), err
-    assert "expected 4 fields (as in the header), got 1" in err, err
+    refusal = (f"fastlr: error: {path}: the file changed while training (it "
+               "was replaced, or its size or modification time differ from "
+               "the first pass's); train again")
+    if change == "cut_during":
+        assert err.startswith(f"{refusal}; reading it then failed: {path}, line "), err
+        assert err.endswith("expected 4 fields (as in the header), got 1\n"), err
+    else:
+        assert err == refusal + "\n"
     assert not model.exists()
 
 
