@@ -579,6 +579,15 @@ def stream_threshold():
         return 4 << 30
 
 
+def _chunk_rows_arg(p, kept):
+    p.add_argument("--chunk-rows", type=_int_type(0), default=None, metavar="N",
+                   help="read DATA N rows at a time instead of whole, for CSV, "
+                   f"svmlight and .npy files larger than memory ({kept}). "
+                   f"Default: chunks of about {_CHUNK_BYTES >> 20} MB when the "
+                   "file is larger than a quarter of this machine's memory, "
+                   "else whole; 0: always whole")
+
+
 def _add_train(sub, common):
     p = sub.add_parser(
         "train", parents=[common], help="fit a model on a data file",
@@ -635,6 +644,7 @@ def _add_predict(sub, common):
     p.add_argument("--out", metavar="FILE", type=_path_type,
                    help="write the CSV to FILE instead "
                    "of stdout")
+    _chunk_rows_arg(p, "predictions are written as each chunk is read")
     _threads_arg(p)
     p.set_defaults(func=_predict)
 
@@ -656,6 +666,8 @@ def _add_evaluate(sub, common):
     p.add_argument("--bins", type=_int_type(2), default=10, metavar="N",
                    help="probability bins of the calibration plot "
                    "(default: %(default)s)")
+    _chunk_rows_arg(p, "the labels and predicted probabilities, not the "
+                    "features, are kept for the scores")
     _threads_arg(p)
     p.set_defaults(func=_evaluate)
 
@@ -1349,24 +1361,19 @@ def _npy_positions(path, model, recorded, rid, target):
     return [place(p) for p in recorded], None if rid is None else place(rid)
 
 
-def _read_data(args, labels, model=None, data_meta=None):
+def _read_data(args, labels, model=None, data_meta=None, cols=None):
     """Read DATA with :func:`fastlr.io.read_dataset`, after the checks of
-    :func:`_resolve_columns`."""
+    :func:`_resolve_columns` (``cols``, when they are made)."""
     from . import io
 
-    cols = _resolve_columns(args, labels, model, data_meta)
-    try:
+    cols = cols or _resolve_columns(args, labels, model, data_meta)
+    with _columns_left_out(cols):
         data = io.read_dataset(
             args.data, target=cols.target, fmt=cols.fmt, delimiter=args.delimiter,
             labels=labels, n_features=None if model is None else model.n_features_in_,
             feature_names=cols.names, model_target=cols.model_target,
             zero_based=cols.zero_based, drop=cols.drop or None,
             text_labels=_text_classes(model))
-    except io.FeatureMismatchError as exc:
-        if cols.fmt not in ("csv", "npy"):
-            raise
-        raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
-                       "out)") from None
     if model is not None and cols.zero_based is None and data.zero_based is False \
             and data.X.nnz:
         _said_guessed_base(args.data, int(data.X.indices.max()) + 1, model)
@@ -1376,6 +1383,84 @@ def _read_data(args, labels, model=None, data_meta=None):
         out.ids = io.read_column(args.data, column, fmt=cols.fmt,
                                  delimiter=args.delimiter)
     return out
+
+
+@contextlib.contextmanager
+def _columns_left_out(cols):
+    """A CSV or .npy file with another number of feature columns than the
+    model's: say how columns are left out."""
+    from . import io
+
+    try:
+        yield
+    except io.FeatureMismatchError as exc:
+        if cols.fmt not in ("csv", "npy"):
+            raise
+        raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
+                       "out)") from None
+
+
+def _read_in_parts(args, labels, model, cols, rows):
+    """DATA as :func:`_read_data` reads it for ``model``, ``rows`` rows at a
+    time (:func:`fastlr.io.open_chunks`): ``(read, parts)``, ``read`` a
+    :class:`_Data` without the rows and ``parts`` yielding ``(X, y, ids)``
+    (``ids`` the --id column's values for predict, else None)."""
+    from . import io
+
+    zero_based = cols.zero_based
+    if cols.fmt == "svmlight" and zero_based is None:
+        # the base, found as a whole read finds it (one scan of the file)
+        top, zero_based = io.svmlight_features(args.data, required=False)
+        if not zero_based:
+            _said_guessed_base(args.data, top, model)
+    keep = cols.id_col if labels == "ignore" else None
+    if keep is not None and cols.fmt == "npy":
+        keep = int(keep)
+    with _columns_left_out(cols):
+        dataset, parts = io.open_chunks(
+            args.data, rows, target=cols.target, fmt=cols.fmt,
+            delimiter=args.delimiter, labels=labels,
+            n_features=model.n_features_in_, feature_names=cols.names,
+            model_target=cols.model_target, zero_based=zero_based,
+            drop=cols.drop or None, text_labels=_text_classes(model), keep=keep)
+    return _read_as(cols, dataset, args.data), parts
+
+
+def _scoring_parts(args):
+    """Rows per part in which predict and evaluate read DATA, or None to
+    read it whole: ``--chunk-rows N`` (0: whole); by default parts of about
+    :data:`_CHUNK_BYTES` when DATA is larger than :func:`stream_threshold`,
+    as train reads it."""
+    from . import io
+
+    fmt = io._format_of(args.data, args.fmt)
+    rows = args.chunk_rows
+    if rows == 0:
+        return None
+    if fmt == "npz":
+        if rows is not None:
+            _refuse_npz_parts(args)
+        return None
+    if rows is not None:
+        return rows
+    path, small = _is_small(args)
+    return None if small else _auto_chunk_rows(path, fmt, args)
+
+
+def _refuse_npz_parts(args):
+    raise CLIError(f"--chunk-rows: {args.data}: the arrays of an .npz archive "
+                   "cannot be read in parts; save X and y as one .npy table, or "
+                   "as CSV or svmlight")
+
+
+def _is_small(args):
+    """``(path, small)``: DATA checked to be a regular file, and whether it
+    is at most :func:`stream_threshold` bytes (else read in parts)."""
+    from . import io
+    from ._files import check_regular
+
+    path = check_regular(args.data, io.DataError)
+    return path, os.path.getsize(path) <= stream_threshold()
 
 
 def _said_guessed_base(path, top, model):
@@ -1819,9 +1904,7 @@ def _how_to_read(args, params):
                        "(SGD epochs when read in parts), or --chunk-rows 0")
     if fmt == "npz":
         if rows is not None:
-            raise CLIError(f"--chunk-rows: {args.data}: the arrays of an .npz "
-                           "archive cannot be read in parts; save X and y as "
-                           "one .npy table, or as CSV or svmlight")
+            _refuse_npz_parts(args)
         return None
     if rows is not None:
         if holdout:
@@ -1829,11 +1912,8 @@ def _how_to_read(args, params):
                            "memory, which training on a file read in parts does "
                            "not do; use one or the other")
         return "chunks", rows
-    from ._files import check_regular
-
-    path = check_regular(args.data, io.DataError)
+    path, small = _is_small(args)
     size = os.path.getsize(path)
-    small = size <= stream_threshold()
     solver = params.get("solver", "sgd")
     if fmt == "npy":
         shape, fortran, dtype = io.npy_layout(path)
@@ -2043,30 +2123,48 @@ def _predict(args):
                         inputs=[(args.data, "DATA"), (args.model, "--model")])
     _set_threads(args)
     model, data_meta = _load_model(args.model)
-    read = _read_data(args, "ignore", model, data_meta)
-    X = read.data.X
-    if args.proba:
-        header = [f"proba_{c}" for c in model.classes_.tolist()]
-        values = model.predict_proba(X)
-    else:
-        header = ["label"]
-        values = model.predict(X)[:, None]
-    if read.ids is not None:
+    read, parts = _read_parts(args, "ignore", model, data_meta)
+    header = [f"proba_{c}" for c in model.classes_.tolist()] if args.proba \
+        else ["label"]
+    if read.id_name is not None:
         header = [read.id_name, *header]
-    rows = _output_rows(values, read.ids)
+    written = None
+
+    def rows():
+        nonlocal written
+        for X, _, ids in parts:
+            values = model.predict_proba(X) if args.proba else \
+                model.predict(X)[:, None]
+            if written is None:
+                yield header   # once the first part is predicted
+                written = 0
+            written += X.shape[0]
+            yield from _output_rows(values, ids)
+
     if args.out:
         def write(binary):
             text = TextIOWrapper(binary, encoding="utf-8", newline="")
-            _write_csv(text, header, rows)
+            _write_csv(text, rows())
             text.flush()
             text.detach()   # the writer closes the file
 
         write_atomic(args.out, write, "the predictions file")
-        print(f"wrote {X.shape[0]:,} predictions to {args.out}", file=sys.stderr)
+        print(f"wrote {written:,} predictions to {args.out}", file=sys.stderr)
     else:
-        _write_csv(sys.stdout, header, rows)
+        _write_csv(sys.stdout, rows())
         sys.stdout.flush()
     return EXIT_OK
+
+
+def _read_parts(args, labels, model, data_meta):
+    """``(read, parts)`` of :func:`_read_in_parts`, or DATA read whole by
+    :func:`_read_data` as one part, as :func:`_scoring_parts` decides."""
+    cols = _resolve_columns(args, labels, model, data_meta)
+    rows = _scoring_parts(args)
+    if rows is not None:
+        return _read_in_parts(args, labels, model, cols, rows)
+    read = _read_data(args, labels, model, data_meta, cols)
+    return read, [(read.data.X, read.data.y, read.ids)]
 
 
 #: Rows of predictions made into Python objects at a time: all at once,
@@ -2079,8 +2177,8 @@ def _output_rows(values, ids):
     when ``ids`` is given, made OUTPUT_ROWS at a time. IDs: a float column
     (as an .npy table trained in place must be) of whole numbers as the
     integers it holds (``20240101``, not ``20240101.0``;
-    ``10000000000000000``, not ``1e+16``), decided over the whole column;
-    anything else as read."""
+    ``10000000000000000``, not ``1e+16``), decided over the whole column
+    (over each part of a file read in parts); anything else as read."""
     whole = ids is not None and ids.dtype.kind == "f" and bool(
         np.isfinite(ids).all() and (ids == np.round(ids)).all())
     for lo in range(0, values.shape[0], OUTPUT_ROWS):
@@ -2094,10 +2192,8 @@ def _output_rows(values, ids):
         yield from ([key, *row] for key, row in zip(keys, part, strict=True))
 
 
-def _write_csv(f, header, rows):
-    writer = csv.writer(f, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+def _write_csv(f, rows):
+    csv.writer(f, lineterminator="\n").writerows(rows)
 
 
 def _roc_auc(y, proba, classes):
@@ -2138,12 +2234,13 @@ def _evaluate(args):
         _check_folder(args.plot, "--plot", EVALUATE_PLOTS)
     _set_threads(args)
     model, data_meta = _load_model(args.model)
-    read = _read_data(args, "required", model, data_meta)
+    read, parts = _read_parts(args, "required", model, data_meta)
     data = read.data
     classes = model.classes_
-    y = _match_labels(args.data, data.y, classes)
-    proba = model.predict_proba(data.X)
-    pred = model.predict(data.X)
+    kept = [(_match_labels(args.data, y, classes), model.predict_proba(X),
+             model.predict(X)) for X, y, _ in parts]
+    y, proba, pred = (np.concatenate(a) if len(kept) > 1 else a[0]
+                      for a in zip(*kept, strict=True))
     acc = float(np.mean(pred == y))
     loss = float(log_loss(y, proba, labels=classes))
     auc, how = _roc_auc(y, proba, classes)
@@ -2156,7 +2253,7 @@ def _evaluate(args):
     lines = [
         ("data", f"{args.data} ({data.format}, labels from "
                  f"{_target_where(data)})"),
-        ("rows", f"{data.X.shape[0]:,}"),
+        ("rows", f"{y.shape[0]:,}"),
         ("classes", f"{_fmt_labels(classes)}" + (f" (positive: {classes[1]})"
                                                  if classes.shape[0] == 2 else "")),
         ("accuracy", f"{acc:.4f}"),

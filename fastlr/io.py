@@ -60,8 +60,8 @@ from ._validation import float_dtype_of
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
            "MappedTable", "NumberedNames", "detect_format", "feature_columns",
-           "iter_chunks", "map_npy", "npy_layout", "read_column", "read_dataset",
-           "read_header", "read_xy", "svmlight_features"]
+           "iter_chunks", "map_npy", "npy_layout", "open_chunks", "read_column",
+           "read_dataset", "read_header", "read_xy", "svmlight_features"]
 
 #: File extension -> format name.
 FORMATS = {
@@ -510,8 +510,11 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     target, fmt, delimiter
         As in :func:`read_xy`.
     n_features : int or None
-        svmlight: the number of features (after the index base is applied).
-        None scans the file once first (constant memory) to find it.
+        The number of features, as a model's: svmlight chunks are that many
+        features wide (after the index base is applied), and a wider row, or
+        a CSV or .npy file with another number of feature columns, raises
+        :class:`FeatureMismatchError`. None: svmlight scans the file once
+        first (constant memory) to find it.
     zero_based : bool or None
         svmlight: whether indices start at 0; None detects it in that scan.
     drop : list of str or int, optional
@@ -547,23 +550,66 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
             or chunk_rows < 1:
         raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
-    fmt, path, spec = _open_spec(path, fmt, target, drop, text_labels)
+    _, parts = open_chunks(path, int(chunk_rows), target=target, fmt=fmt,
+                           delimiter=delimiter, n_features=n_features,
+                           zero_based=zero_based, drop=drop,
+                           text_labels=text_labels)
+    for X, y, _ in parts:
+        yield X, y
+
+
+def open_chunks(path, chunk_rows, *, target=None, fmt=None, delimiter=",",
+                labels="required", n_features=None, feature_names=None,
+                model_target=None, zero_based=None, drop=None, text_labels=False,
+                keep=None):
+    """:func:`read_dataset` of a file read in parts: ``(dataset, parts)``.
+
+    ``dataset`` is the :class:`Dataset` a read of the whole file with the
+    same arguments gives, without its rows (``X`` and ``y`` None): which
+    columns are the features, the target, the index base. ``parts`` yields
+    ``(X, y, kept)`` of at most ``chunk_rows`` rows each, in file order, as
+    :func:`iter_chunks` yields ``(X, y)`` (``y`` None with ``labels=
+    "ignore"``); ``kept`` holds the values of column ``keep`` (a CSV or
+    .npy column that is not a feature: one of ``drop``) for those rows, as
+    :func:`read_column` reads them, or is None. The columns are chosen (and a bad choice
+    raised) now; a problem in the rows is raised when its part is read.
+    The arguments are :func:`read_dataset`'s; with ``n_features``, an
+    svmlight file is read that many features wide, and a wider row is a
+    :class:`FeatureMismatchError`.
+    """
+    if labels not in ("required", "optional", "ignore"):
+        raise ValueError(f"labels must be 'required', 'optional' or 'ignore', got "
+                         f"{labels!r}")
+    ignore = labels == "ignore"
+    fmt, path = _format_and_file(path, fmt)
+    spec = _Spec(path, target, "optional" if ignore else labels, n_features,
+                 feature_names, model_target, _drops(path, fmt, drop), ignore,
+                 bool(text_labels))
+    if keep is not None and fmt not in ("csv", "npy"):
+        raise ValueError(f"keep: {fmt} files have no columns besides the "
+                         "features and the labels")
     if fmt == "csv":
         _check_delimiter(delimiter)
-        chunks = _csv_chunks(spec, delimiter, int(chunk_rows))
+        dataset, parts = _csv_chunks(spec, delimiter, chunk_rows, keep)
     elif fmt == "npy":
-        chunks = _npy_chunks(spec, int(chunk_rows))
+        dataset, parts = _npy_chunks(spec, chunk_rows, keep)
     elif fmt == "npz":
         data = _read_npz(spec)
-        labels = _tidy_labels(path, data.y)
-        chunks = ((data.X[i:i + chunk_rows], labels[i:i + chunk_rows])
-                  for i in range(0, data.X.shape[0], chunk_rows))
+        y = None if data.y is None or ignore else _tidy_labels(path, data.y)
+        parts = ((data.X[i:i + chunk_rows], None if y is None else
+                  y[i:i + chunk_rows], None)
+                 for i in range(0, data.X.shape[0], chunk_rows))
+        dataset = Dataset(None, None, data.feature_names, data.target, "npz")
     else:
-        chunks = _svmlight_chunks(spec, int(chunk_rows), n_features, zero_based)
+        dataset, parts = _svmlight_chunks(spec, chunk_rows, zero_based)
+    return dataset, _not_empty(path, parts)
+
+
+def _not_empty(path, parts):
     empty = True
-    for X, y in chunks:
+    for part in parts:
         empty = False
-        yield X, y
+        yield part
     if empty:
         raise DataError(path, "no data rows")
 
@@ -762,48 +808,66 @@ def _check_npy_target(spec):
                         "column index")
 
 
-def _csv_chunks(spec, delimiter, chunk_rows):
+def _csv_chunks(spec, delimiter, chunk_rows, keep=None):
     header, header_line = _read_header(spec.path, delimiter)
     _refuse_number_header(spec, header, header_line)
     feats, t = _select(spec, header)
-    for X, labels in _csv_blocks(spec.path, delimiter, header, feats, t, chunk_rows):
-        if labels is not None:
-            _refuse_data_header(spec, header, header_line, feats, t, labels)
-        yield X, labels if spec.text_labels else csv_labels(spec.path, labels)
+    kept = None if keep is None else _column_index(spec, header, keep)
+    parse = None if spec.ignore else t   # (found, not a feature, never parsed)
+
+    def parts():
+        for X, labels, values in _csv_blocks(spec.path, delimiter, header, feats,
+                                             parse, chunk_rows, kept):
+            if labels is not None:
+                _refuse_data_header(spec, header, header_line, feats, parse, labels)
+                labels = labels if spec.text_labels else csv_labels(spec.path,
+                                                                    labels)
+            yield X, labels, values
+
+    return Dataset(None, None, [header[j] for j in feats],
+                   None if parse is None else header[parse], "csv"), parts()
 
 
-def _npy_chunks(spec, chunk_rows):
+def _npy_chunks(spec, chunk_rows, keep=None):
     path = spec.path
     with _open_binary(path) as f:
         shape, fortran, dtype = _npy_2d_layout(path, f)
-        _refuse_no_rows(path, shape)
-        if fortran:
-            raise DataError(path, "the array is stored in Fortran (column) order, "
-                            "so rows cannot be read in chunks; save it with "
-                            "np.save(path, np.ascontiguousarray(a))")
-        m, k = shape
         offset = f.tell()
-        header = [f"x{j}" for j in range(k)]
-        _check_npy_target(spec)
-        feats, t = _select(spec, header)
-        for start in range(0, m, chunk_rows):
-            rows = min(chunk_rows, m - start)
-            f.seek(offset + start * k * dtype.itemsize)
-            block = np.fromfile(f, dtype=dtype, count=rows * k)
-            if block.shape[0] != rows * k:
-                last = start + block.shape[0] // k
-                raise DataError(path, f"is truncated: the header promises {m} rows "
-                                f"but the data end after row {last}")
-            block = block.reshape(rows, k)
-            X = _as_float_X(path, block, columns=feats)
-            bad = ~np.isfinite(X)
-            if bad.any():
-                i, j = np.argwhere(bad)[0]
-                raise DataError(path, f"row {start + i + 1}, {feature_at(j, feats)} "
-                                f"is {X[i, j]}; fastlr needs finite numbers")
-            # labels as the whole-file reader takes them (no local name: a
-            # view kept across the yield would keep the block alive)
-            yield X, _tidy_labels(path, _table_labels(block[:, t]))
+    _refuse_no_rows(path, shape)
+    if fortran:
+        raise DataError(path, "the array is stored in Fortran (column) order, "
+                        "so rows cannot be read in chunks; save it with "
+                        "np.save(path, np.ascontiguousarray(a))")
+    m, k = shape
+    header = [f"x{j}" for j in range(k)]
+    _check_npy_target(spec)
+    # column names and a named target from a CSV-trained model do not apply
+    mt = spec.model_target if isinstance(spec.model_target, int) else None
+    feats, t = _select(_Spec(path, spec.target, spec.labels, spec.n_features,
+                             None, mt, spec.drop), header)
+    kept = None if keep is None else _column_index(spec, header, keep)
+    parse = None if spec.ignore else t
+
+    def parts():
+        with _open_binary(path) as f:
+            for start in range(0, m, chunk_rows):
+                rows = min(chunk_rows, m - start)
+                f.seek(offset + start * k * dtype.itemsize)
+                block = np.fromfile(f, dtype=dtype, count=rows * k)
+                if block.shape[0] != rows * k:
+                    last = start + block.shape[0] // k
+                    raise DataError(path, f"is truncated: the header promises {m} "
+                                    f"rows but the data end after row {last}")
+                block = block.reshape(rows, k)
+                X = _as_float_X(path, block, columns=feats)
+                _check_finite_rows(path, X, columns=feats, first_row=start)
+                # labels as the whole-file reader takes them (no local name: a
+                # view kept across the yield would keep the block alive)
+                yield (X, None if parse is None else
+                       _tidy_labels(path, _table_labels(block[:, parse])),
+                       None if kept is None else block[:, kept].copy())
+
+    return Dataset(None, None, [header[j] for j in feats], t, "npy"), parts()
 
 
 def _svmlight_scan(path):
@@ -823,7 +887,7 @@ def _svmlight_scan(path):
     return hi, lo
 
 
-def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
+def _svmlight_chunks(spec, chunk_rows, zero_based):
     import io
 
     from sklearn.datasets import load_svmlight_file
@@ -832,6 +896,7 @@ def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
     if spec.target is not None:
         raise DataError(path, "svmlight files have no target column to choose: "
                         "the label is the first field of each line")
+    n_features = spec.n_features
     if n_features is None or zero_based is None:
         hi, lo = _svmlight_scan(path)
         if hi < 0 and n_features is None:   # as a whole read
@@ -853,12 +918,10 @@ def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
                     raise DataError(path, problem, line=number) from None
             raise DataError(path, f"lines {numbers[0]}-{numbers[-1]}: {exc}") from None
         if X.shape[1] > width:
-            row = _first_row_at_or_above(X, width)
-            shown = width - (0 if zero_based else 1)
-            raise FeatureMismatchError(
-                path, f"feature index {int(X[row].indices.max())} is beyond the "
-                f"{shown} features ({'0' if zero_based else '1'}-based indices) "
-                "this file is read with", line=numbers[row])
+            # as a whole read of the file for a model of n_features says
+            raise _mismatch(spec, X.shape[1] - (0 if zero_based else 1),
+                            columns=False,
+                            line=numbers[_first_row_at_or_above(X, width)])
         X = _with_width(X, width)
         if not zero_based:
             if _has_index_zero(X):
@@ -868,21 +931,26 @@ def _svmlight_chunks(spec, chunk_rows, n_features, zero_based):
             X = _drop_index_base(X)
         X = _canonical_csr(X)
         _check_finite_csr(path, X, line_of=lambda i: numbers[i])
-        return X, _tidy_labels(path, y, line_of=lambda i: numbers[i])
+        # (labels="ignore": parsed, as a whole read parses them, not kept)
+        y = _tidy_labels(path, y, line_of=lambda i: numbers[i])
+        return X, None if spec.ignore else y, None
 
-    lines, numbers = [], []
-    with _open_binary(path) as f:
-        for number, raw in enumerate(f, 1):
-            if not raw.split(b"#", 1)[0].strip():
-                continue
-            lines.append(raw if raw.endswith(b"\n") else raw + b"\n")
-            numbers.append(number)
-            if len(lines) >= chunk_rows:
-                yield parse(lines, numbers)
-                lines, numbers = [], []
-    if lines:
-        yield parse(lines, numbers)
+    def parts():
+        lines, numbers = [], []
+        with _open_binary(path) as f:
+            for number, raw in enumerate(f, 1):
+                if not raw.split(b"#", 1)[0].strip():
+                    continue
+                lines.append(raw if raw.endswith(b"\n") else raw + b"\n")
+                numbers.append(number)
+                if len(lines) >= chunk_rows:
+                    yield parse(lines, numbers)
+                    lines, numbers = [], []
+        if lines:
+            yield parse(lines, numbers)
 
+    return Dataset(None, None, NumberedNames(n_features), None, "svmlight",
+                   bool(zero_based)), parts()
 
 # --------------------------------------------------------------------------
 # target and feature selection, shared by the tabular formats
@@ -1068,16 +1136,17 @@ def _tidy_labels(path, y, line_of=None):
                     "numbers or strings")
 
 
-def _check_finite_rows(path, X, line_of=None, columns=None):
+def _check_finite_rows(path, X, line_of=None, columns=None, first_row=0):
     """Raise on the first NaN/inf in X, with its line when ``line_of`` maps
-    rows, and its table column when ``columns`` (an .npy table's feature
-    columns) differ from the feature numbers."""
+    rows (else its row: X's rows are the file's from ``first_row``), and its
+    table column when ``columns`` (an .npy table's feature columns) differ
+    from the feature numbers."""
     finite = np.isfinite(X)
     if finite.all():
         return
     i, j = np.argwhere(~finite)[0]
     line = None if line_of is None else line_of(int(i))
-    row = "" if line is not None else f"row {i + 1}, "
+    row = "" if line is not None else f"row {first_row + i + 1}, "
     raise DataError(path, f"{row}{feature_at(j, columns)} is {X[i, j]}; fastlr "
                     "needs finite numbers (no NaN, inf or missing values)", line=line)
 
@@ -1537,7 +1606,7 @@ def _csv_exact(path, delimiter, header, feats, t, parse=True):
     # width (65,536 rows of 300 columns held 1 GB of strings, 24 times the
     # file they came from)
     rows = max(1, min(_CHUNK_ROWS, _EXACT_FIELDS // max(1, len(feats))))
-    for X, y in _csv_blocks(path, delimiter, header, feats, t, rows):
+    for X, y, _ in _csv_blocks(path, delimiter, header, feats, t, rows):
         chunks.append(X)
         if y is not None:
             labels.append(y)
@@ -1549,14 +1618,16 @@ def _csv_exact(path, delimiter, header, feats, t, parse=True):
     return X, y if y is None or not parse else _parse_labels(y)
 
 
-def _csv_blocks(path, delimiter, header, feats, t, block_rows):
-    """Yield ``(X, labels)`` blocks of up to ``block_rows`` data rows.
+def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
+    """Yield ``(X, labels, kept)`` blocks of up to ``block_rows`` data rows.
 
     ``X`` is float64; ``labels`` an array of the target column's strings (None
-    without a target). Every error names its line and column.
+    without a target); ``kept`` column ``keep``'s fields, stripped, as
+    :func:`read_column` reads them (None without ``keep``). Every error
+    names its line and column.
     """
     k = len(header)
-    rows, lines, labels = [], [], []
+    rows, lines, labels, kept = [], [], [], []
 
     def block():
         X = None
@@ -1577,10 +1648,12 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows):
                             f"{_clip(rows[i][j])} is not a finite number (no NaN, "
                             "inf or missing values)", line=lines[i])
         out = (X.reshape(len(rows), len(feats)),
-               None if t is None else np.array(labels))
+               None if t is None else np.array(labels),
+               None if keep is None else np.array(kept, dtype=str))
         rows.clear()
         lines.clear()
         labels.clear()
+        kept.clear()
         return out
 
     reader = None
@@ -1615,6 +1688,8 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows):
                                         f"{header[t]!r} is not a finite number",
                                         line=start)
                     labels.append(label)
+                if keep is not None:
+                    kept.append(row[keep].strip())
                 if len(rows) >= block_rows:
                     yield block()
             if rows:

@@ -558,11 +558,12 @@ def test_npy_in_place_allocates_the_labels_not_the_table(tmp_path):
 
 
 def readme_block(title):
-    """The ```bash block of README's section ``title``."""
+    """The ```bash blocks of README's section ``title``, in order."""
     with open(os.path.join(ROOT, "README.md")) as f:
         text = f.read()
     section = text.split(f"### {title}\n", 1)[1].split("\n#", 1)[0]
-    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+    return "".join(block.split("```", 1)[0]
+                   for block in section.split("```bash\n")[1:])
 
 
 def test_readme_larger_than_memory_commands_work(tmp_path):
@@ -577,6 +578,10 @@ def test_readme_larger_than_memory_commands_work(tmp_path):
     assert re.search(r"reading:\s+in \d+ chunks of at most 20,000 rows", res.stdout)
     for name in ("big.npy", "big.csv", "big-npy.npz", "big-csv.npz"):
         assert (tmp_path / name).exists(), name
+    # predict and evaluate, in parts
+    assert "wrote 50,000 predictions to big-predictions.csv" in res.stderr
+    assert len((tmp_path / "big-predictions.csv").read_text().splitlines()) == 50_001
+    assert re.search(r"^accuracy:\s+0\.\d+", res.stdout, flags=re.M)
 
 
 def test_warm_start_in_place_is_the_whole_read(files, tmp_path, capsys):
@@ -830,3 +835,137 @@ def test_warm_start_in_parts_on_rows_scored_badly_is_not_divergence(tmp_path, ca
                        "--chunk-rows", 100, "--warm-start", tmp_path / "a.npz")
     assert out["reading"].startswith("in 4 chunks"), out["reading"]
     assert model.loss_curve_[-1] > 1000 * np.log(2)
+
+
+# --------------------------------------------------------------------------
+# predict and evaluate on a file read in parts
+
+
+def cli_run(capsys, *argv):
+    """``fastlr ARGV`` in process: (exit code, stdout, stderr)."""
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory):
+    """Three classes of text labels with a text ID column (CSV), a float ID
+    column (.npy) and svmlight; a model trained on each."""
+    d = tmp_path_factory.mktemp("scored")
+    X, y = make_table(m=2000, classes=3, seed=4)
+    names = np.array(["ant", "bee", "cat"])[y]
+    with open(d / "s.csv", "w") as f:
+        f.write("key,f0,f1,f2,f3,label\n")
+        for i, (row, label) in enumerate(zip(X.tolist(), names.tolist(),
+                                             strict=True)):
+            f.write(f"k{i:05d}," + ",".join(repr(v) for v in row) + f",{label}\n")
+    np.save(d / "s.npy", np.column_stack([20240101.0 + np.arange(2000), X, y]))
+    files = write_files(d, X, y)
+    out = {"csv": (d / "s.csv", ["--id", "key"]),
+           "npy": (d / "s.npy", ["--id", "0"]), "svm": (files["svm"], [])}
+    for kind, (path, extra) in out.items():
+        code = cli.main(["train", str(path), "--model", str(d / f"{kind}.npz"),
+                         "--quiet", *extra])
+        assert code == 0
+    return {kind: (path, d / f"{kind}.npz") for kind, (path, _) in out.items()}
+
+
+@pytest.mark.parametrize("command", [["predict"], ["predict", "--proba"],
+                                     ["evaluate"]],
+                         ids=["labels", "proba", "evaluate"])
+@pytest.mark.parametrize("kind", ["csv", "npy", "svm"])
+def test_predict_and_evaluate_in_parts_are_the_whole_read(scored, capsys, kind,
+                                                          command):
+    """Each part is predicted as the rows of the whole file are: the same
+    bytes out, IDs (text, and whole-number floats as integers) included,
+    and the same scores (evaluate keeps the labels and probabilities)."""
+    path, model = scored[kind]
+    whole = cli_run(capsys, *command, path, "--model", model, "--chunk-rows", 0)
+    parts = cli_run(capsys, *command, path, "--model", model, "--chunk-rows", 333)
+    assert whole[0] == 0, whole[2]
+    assert parts == whole
+    if command == ["predict"] and kind != "svm":
+        lines = whole[1].splitlines()
+        assert len(lines) == 2001
+        assert lines[1].split(",")[0] == ("k00000" if kind == "csv" else "20240101")
+
+
+def test_files_above_the_threshold_are_predicted_in_parts(scored, capsys,
+                                                          monkeypatch):
+    path, model = scored["csv"]
+    whole = cli_run(capsys, "predict", path, "--model", model)
+    read = []
+    from fastlr import io
+
+    real = io.open_chunks
+
+    def spy(*args, **kwargs):
+        read.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(io, "open_chunks", spy)
+    monkeypatch.setattr(cli, "stream_threshold", lambda: 1000)
+    assert cli_run(capsys, "predict", path, "--model", model) == whole
+    assert len(read) == 1 and read[0] >= 1000   # (_auto_chunk_rows' least)
+    # --chunk-rows 0 reads the file whole anyway
+    read.clear()
+    assert cli_run(capsys, "predict", path, "--model", model, "--chunk-rows",
+                   0) == whole
+    assert not read
+
+
+def test_a_bad_row_in_a_later_part_writes_no_predictions_file(scored, tmp_path,
+                                                              capsys):
+    path, model = scored["csv"]
+    text = path.read_text().splitlines()
+    text[1501] = text[1501].replace(",", ",oops", 2)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(text) + "\n")
+    out = tmp_path / "p.csv"
+    out.write_text("kept\n")
+    code, _, err = cli_run(capsys, "predict", bad, "--model", model, "--out", out,
+                           "--chunk-rows", 500)
+    assert code == 1
+    assert "bad.csv, line 1502" in err
+    assert out.read_text() == "kept\n"   # written atomically, or not at all
+    code, _, err = cli_run(capsys, "evaluate", bad, "--model", model,
+                           "--chunk-rows", 500)
+    assert code == 1 and "line 1502" in err
+
+
+def test_evaluate_in_parts_refuses_a_label_of_a_later_part(scored, tmp_path, capsys):
+    path, model = scored["csv"]
+    text = path.read_text().splitlines()
+    text[1800] = text[1800].rsplit(",", 1)[0] + ",dog"
+    other = tmp_path / "other.csv"
+    other.write_text("\n".join(text) + "\n")
+    code, _, err = cli_run(capsys, "evaluate", other, "--model", model,
+                           "--chunk-rows", 500)
+    assert code == 1
+    assert "labels the model was not trained on: dog" in err
+
+
+def test_a_wider_svmlight_row_in_a_part_is_named_as_a_whole_read_names_it(
+        scored, tmp_path, capsys):
+    path, model = scored["svm"]
+    text = path.read_text().splitlines()
+    text[1200] += " 9:1.5"
+    wide = tmp_path / "wide.svm"
+    wide.write_text("\n".join(text) + "\n")
+    whole = cli_run(capsys, "predict", wide, "--model", model, "--chunk-rows", 0)
+    parts = cli_run(capsys, "predict", wide, "--model", model, "--out",
+                    tmp_path / "p.csv", "--chunk-rows", 500)
+    assert whole[0] == parts[0] == 1
+    assert "line 1201: the model was trained on 4 features" in whole[2]
+    assert parts[2] == whole[2]
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_npz_cannot_be_scored_in_parts(scored, tmp_path, capsys, command):
+    X, y = make_table()
+    np.savez(tmp_path / "t.npz", X=X, y=y)
+    code, _, err = cli_run(capsys, command, tmp_path / "t.npz", "--model",
+                           scored["svm"][1], "--chunk-rows", 100)
+    assert code == 1
+    assert err.startswith("fastlr: error: --chunk-rows") and ".npz" in err

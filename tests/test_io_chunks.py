@@ -261,3 +261,64 @@ def test_svmlight_without_features_is_refused_in_chunks_as_whole(tmp_path):
         fastlr.io.svmlight_features(path)
     # a model's width stands in, as for a whole read
     assert [c[0].shape for c in iter_chunks(path, 2, n_features=3)] == [(2, 3), (2, 3)]
+
+
+@pytest.mark.parametrize("labels", ["required", "ignore"])
+@pytest.mark.parametrize("fmt", ["csv", "npy", "svmlight", "npz"])
+def test_open_chunks_reads_for_a_model_what_read_dataset_reads(files, fmt, labels):
+    """The parts of a file read for a model (its number and names of
+    features, the label column ignored or not) join to read_dataset's X and
+    y, its columns described alike; the kept column's values are
+    read_column's."""
+    from fastlr.io import open_chunks, read_column, read_dataset
+
+    path = files[fmt]
+    kw = dict(labels=labels, n_features=4)
+    keep = {"csv": "a", "npy": 0}.get(fmt)
+    if fmt == "csv":
+        kw["feature_names"] = ["d", "b", "c"]   # by name, in the model's order
+        kw.update(n_features=3, drop=["a"], model_target="label")
+    elif fmt == "npy":
+        kw.update(n_features=3, drop=[0])
+    whole = read_dataset(path, **kw)
+    dataset, parts = open_chunks(path, 300, keep=keep, **kw)
+    parts = list(parts)
+    assert [p[0].shape[0] for p in parts] == [300, 300, 300, 100]
+    X = np.concatenate([p[0].toarray() if fmt == "svmlight" else p[0] for p in parts])
+    np.testing.assert_array_equal(X, whole.X.toarray() if fmt == "svmlight"
+                                  else whole.X)
+    if labels == "ignore":
+        assert whole.y is None and all(p[1] is None for p in parts)
+    else:
+        np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), whole.y)
+    for name in ("feature_names", "target", "format", "zero_based"):
+        assert list(getattr(dataset, name)) == list(getattr(whole, name)) \
+            if name == "feature_names" else getattr(dataset, name) == \
+            getattr(whole, name), name
+    assert dataset.X is None and dataset.y is None
+    if keep is None:
+        assert all(p[2] is None for p in parts)
+    else:
+        np.testing.assert_array_equal(np.concatenate([p[2] for p in parts]),
+                                      read_column(path, keep))
+
+
+@pytest.mark.parametrize("fmt", ["svmlight", "npz"])
+def test_open_chunks_keeps_columns_of_tables_only(files, fmt):
+    from fastlr.io import open_chunks
+
+    with pytest.raises(ValueError, match="keep: .* no columns besides"):
+        open_chunks(files[fmt], 100, keep=0)
+
+
+def test_a_row_wider_than_the_model_is_named_in_chunks_as_whole(tmp_path):
+    from fastlr.io import FeatureMismatchError, open_chunks, read_dataset
+
+    path = tmp_path / "w.svm"
+    path.write_text("1 1:0.5 2:1\n0 1:1\n1 1:2 7:3\n")
+    with pytest.raises(FeatureMismatchError) as whole:
+        read_dataset(path, n_features=2, zero_based=False)
+    with pytest.raises(FeatureMismatchError) as parts:
+        list(open_chunks(path, 2, n_features=2, zero_based=False)[1])
+    assert str(parts.value) == str(whole.value)
+    assert "line 3" in str(whole.value) and "7 features" in str(whole.value)
