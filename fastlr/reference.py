@@ -222,7 +222,10 @@ class _Update:
                 eta_b = eta0 / (ADAGRAD_EPS + np.sqrt(self.gsq_b))
         else:
             if self.learning_rate == "invscaling":
-                eta = eta0 / float(self.t) ** self.power_t
+                # in float64, as the kernels: a power beyond the largest
+                # float is inf and the step 0 (Python floats raise)
+                with np.errstate(over="ignore"):
+                    eta = eta0 / np.float64(self.t) ** self.power_t
             elif self.learning_rate in ("constant", "adaptive"):
                 eta = eta0
             else:   # a schedule named in fastlr._choices with no step here

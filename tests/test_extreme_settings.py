@@ -486,3 +486,20 @@ def test_a_masked_sentinel_does_not_scale_the_rows_that_count(kind, how, mask):
     # change the sums' rounding); before, 4% apart
     np.testing.assert_allclose(masked.w, alone.w, rtol=1e-7)
     np.testing.assert_allclose(masked.b, alone.b, rtol=1e-7)
+
+
+@pytest.mark.parametrize("power_t", [1000.0, 1e300])
+@pytest.mark.parametrize("model", ["binary", "softmax"])
+def test_an_inverse_scaling_power_beyond_floats_is_a_zero_step_on_both(model,
+                                                                       power_t):
+    """``lr / t**power_t`` with ``t**power_t`` beyond the largest float: the
+    kernels' float64 power is inf, so every step after the first is 0; the
+    twin computed it in Python floats and raised OverflowError."""
+    X, y = make_data(classes=2 if model == "binary" else 3)
+    kernel, twin = trainers(model)
+    kw = dict(learning_rate="invscaling", power_t=power_t, epochs=3,
+              batch_size=10, random_state=0)
+    a, b = kernel(X, y, **kw), twin(X, y, **kw)
+    np.testing.assert_allclose(weights(a), weights(b), **TOL)
+    np.testing.assert_allclose(a.b, b.b, **TOL)
+    np.testing.assert_allclose(a.losses, b.losses, **TOL)
