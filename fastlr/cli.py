@@ -972,9 +972,12 @@ def _warnings_to_stderr():
         print(f"fastlr: warning: {text}", file=sys.stderr)
 
     with warnings.catch_warnings():
+        warnings.simplefilter("default", UserWarning)
+        # after it, so first in the list: a deprecation that is also a
+        # UserWarning (pyparsing 3.3's, from matplotlib before 3.11) stays
+        # silent, not "fastlr: warning: ..."
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
-        warnings.simplefilter("default", UserWarning)
         # the CLI matches columns to a model's features itself (by name, or
         # by position when asked), so the estimator's check that X has
         # feature names, as the DataFrame it was fitted on had, says nothing

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -614,6 +615,20 @@ def test_warnings_become_one_line(files, capsys):
     assert code == 0
     assert err.startswith("fastlr: warning: Maximum number of epochs (2)")
     assert "increase --epochs or --lr" in err
+
+
+def test_deprecations_stay_silent_even_as_user_warnings(capsys):
+    """Other libraries' deprecations are not fastlr's warnings: pyparsing
+    3.3's (a UserWarning and a DeprecationWarning), raised by matplotlib
+    before 3.11 as the demo draws, were printed as ``fastlr: warning:``."""
+
+    class Both(UserWarning, DeprecationWarning):
+        pass
+
+    with cli._warnings_to_stderr():
+        warnings.warn("an old call", Both, stacklevel=1)
+        warnings.warn("a plain note", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err == "fastlr: warning: a plain note\n"
 
 
 # --------------------------------------------------------------------------
