@@ -25,7 +25,8 @@ import numpy as np
 
 from ._validation import check_positive_int
 
-__all__ = ["DELAY", "EpochProgress", "epoch_progress"]
+__all__ = ["DELAY", "EpochProgress", "PassProgress", "epoch_progress",
+           "pass_progress"]
 
 #: Seconds of training before a ``verbose=1`` bar appears.
 DELAY = 1.0
@@ -83,19 +84,8 @@ class EpochProgress:
         self._t0 = None
 
     def _start(self):
-        from tqdm import tqdm
-
         self._t0 = time.perf_counter()
-        file = sys.stderr if self.file is None else self.file
-        auto = self.show == "auto"
-        size = _zero_size_fallback(file)
-        self._bar = tqdm(
-            total=self.total, desc=self.desc, unit="epoch", file=file,
-            # disable=None is tqdm's "only on a terminal"
-            disable=None if auto else False,
-            delay=self.delay if auto else 0.0,
-            leave=True, mininterval=0.2, dynamic_ncols=size is None,
-            **(size or {}))
+        self._bar = _tqdm(self, total=self.total, unit="epoch")
 
     def __call__(self, epoch, loss):
         """Record one finished epoch (``epoch`` is its 1-based number)."""
@@ -128,6 +118,54 @@ class EpochProgress:
     def __exit__(self, *exc_info):
         self.close(finished=exc_info[0] is None)
         return False
+
+
+class PassProgress:
+    """Rows read by a pass over data read in parts that is not an epoch
+    (the first pass of training on a file read in chunks, for the column
+    statistics and the labels): a count of rows and their rate, shown as
+    :class:`EpochProgress` shows its bar (``show``, ``file``, ``delay``).
+    Call it with each part's rows; use it as a context manager."""
+
+    def __init__(self, desc, *, show="auto", file=None, delay=None):
+        if show not in ("auto", True, False):
+            raise ValueError(f"show must be 'auto', True or False, got {show!r}")
+        self.desc = desc
+        self.show = show
+        self.file = file
+        self.delay = DELAY if delay is None else float(delay)
+        self._bar = None
+
+    def __call__(self, rows):
+        if self._bar is not None:
+            self._bar.update(int(rows))
+
+    def __enter__(self):
+        if self.show is not False:
+            self._bar = _tqdm(self, total=None, unit=" rows", unit_scale=True)
+        return self
+
+    def __exit__(self, *exc_info):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        return False
+
+
+def _tqdm(owner, **kw):
+    """The tqdm bar of a progress object (its ``show``, ``file``, ``delay``
+    and ``desc``), on stderr by default."""
+    from tqdm import tqdm
+
+    file = sys.stderr if owner.file is None else owner.file
+    auto = owner.show == "auto"
+    size = _zero_size_fallback(file)
+    return tqdm(desc=owner.desc, file=file,
+                # disable=None is tqdm's "only on a terminal"
+                disable=None if auto else False,
+                delay=owner.delay if auto else 0.0,
+                leave=True, mininterval=0.2, dynamic_ncols=size is None,
+                **(size or {}), **kw)
 
 
 def _zero_size_fallback(file):
@@ -181,6 +219,16 @@ def epoch_progress(verbose, total, n_rows, *, file=None, desc="train", bound=Fal
     TypeError, ValueError
         If ``verbose`` is not an integer >= 0.
     """
+    return EpochProgress(total, n_rows, show=_show(verbose), file=file, desc=desc,
+                         bound=bound)
+
+
+def pass_progress(verbose, desc, *, file=None):
+    """The :class:`PassProgress` of a pass at verbosity ``verbose`` (as
+    :func:`epoch_progress` takes it), labelled ``desc``."""
+    return PassProgress(desc, show=_show(verbose), file=file)
+
+
+def _show(verbose):
     verbose = check_verbose(verbose)
-    show = False if verbose == 0 else ("auto" if verbose == 1 else True)
-    return EpochProgress(total, n_rows, show=show, file=file, desc=desc, bound=bound)
+    return False if verbose == 0 else ("auto" if verbose == 1 else True)

@@ -47,7 +47,7 @@ from . import _stats
 from ._dispatch import Data, as_data
 from ._driver import AdaptiveRate, run_epochs
 from ._order import make_rng
-from ._progress import epoch_progress
+from ._progress import epoch_progress, pass_progress
 from ._sgd import sgd
 from ._state import ModelState
 from ._validation import (
@@ -308,7 +308,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         return np.asarray(y).astype(str) if text else np.asarray(y)
 
     t0 = time.perf_counter()
-    scan = _scan(source, standardize, name, labels)
+    with pass_progress(model.verbose, "first pass") as seen:
+        scan = _scan(source, standardize, name, labels, seen=seen)
     n = scan.n - len(source.excluded)
     if classes is not None and not np.array_equal(scan.classes, classes):
         raise ValueError(f"{name}: the labels are {_shown(scan.classes)}, but the "
@@ -339,7 +340,9 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     if cw is not None and standardize:
         # fit weighs the column statistics by the class weights, known only
         # now: one more pass for them
-        again = _scan(source, standardize, name, labels, lambda y: cw[encoded(y)])
+        with pass_progress(model.verbose, "class-weighted statistics") as seen:
+            again = _scan(source, standardize, name, labels,
+                          lambda y: cw[encoded(y)], seen=seen)
         if again.n != scan.n or not np.array_equal(again.classes, classes):
             raise ValueError(f"{name}: the file changed between the first two "
                              "passes (its columns or labels); train again")
@@ -438,25 +441,35 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
 
 
 def score(model, source):
-    """Accuracy of ``model`` on every row of ``source`` (one more pass).
-    Labels are compared as text when the classes are text."""
+    """Accuracy of ``model`` on every row of ``source`` (one more pass,
+    counted as the first pass is at ``model.verbose``). Labels are compared
+    as text when the classes are text."""
     text = is_text(model.classes_)
     W = np.zeros((model.coef_.shape[0], model.n_features_in_ + len(source.excluded)))
     W[:, _kept(source, W.shape[1])] = model.coef_
     right = total = 0
-    for data, y in source:
-        y = np.asarray(y).astype(str) if text else np.asarray(y)
-        # in blocks of rows: the logits of a whole table would take memory
-        # in proportion to its rows
-        for lo in range(0, data.m, SCORE_ROWS):
-            hi = min(lo + SCORE_ROWS, data.m)
-            part = data if (lo, hi) == (0, data.m) else Data(data.X[lo:hi])
-            z = part.decision(W, model.intercept_)
-            pred = model.classes_[z.argmax(axis=1) if z.shape[1] > 1 else
-                                  (z[:, 0] > 0).astype(np.intp)]
-            right += int(np.count_nonzero(pred == y[lo:hi]))
-        total += data.m
+    with pass_progress(model.verbose, "accuracy") as seen:
+        for data, y in source:
+            right += _right(model, W, data, y, text)
+            total += data.m
+            seen(data.m)
     return right / total
+
+
+def _right(model, W, data, y, text):
+    """Rows of a part that ``model`` (raw weights ``W``) predicts right."""
+    right = 0
+    y = np.asarray(y).astype(str) if text else np.asarray(y)
+    # in blocks of rows: the logits of a whole table would take memory in
+    # proportion to its rows
+    for lo in range(0, data.m, SCORE_ROWS):
+        hi = min(lo + SCORE_ROWS, data.m)
+        part = data if (lo, hi) == (0, data.m) else Data(data.X[lo:hi])
+        z = part.decision(W, model.intercept_)
+        pred = model.classes_[z.argmax(axis=1) if z.shape[1] > 1 else
+                              (z[:, 0] > 0).astype(np.intp)]
+        right += int(np.count_nonzero(pred == y[lo:hi]))
+    return right
 
 
 # --------------------------------------------------------------------------
@@ -489,11 +502,12 @@ class _Scan:
         return np.array([self.labels[c] for c in self.classes.tolist()])
 
 
-def _scan(source, standardize, name, labels, weights=None):
+def _scan(source, standardize, name, labels, weights=None, seen=None):
     """Labels (as ``labels(y)`` gives them), shape and (when
     ``standardize``) column statistics of every part: one pass. With
     ``weights`` (a part's labels -> its rows' weights), the statistics are
-    weighted, as ``fit``'s are by its sample weights."""
+    weighted, as ``fit``'s are by its sample weights. ``seen(rows)`` is
+    told each part's rows (a progress count)."""
     from .io import _is_number
 
     scan = _Scan()
@@ -528,6 +542,8 @@ def _scan(source, standardize, name, labels, weights=None):
         for v, c in zip(values.tolist(), counts.tolist(), strict=True):
             scan.labels[v] = scan.labels.get(v, 0) + c
         scan.rows += data.m
+        if seen is not None:
+            seen(data.m)
         if standardize:
             sw = None if weights is None else weights(y)
             if sw is not None and not sw.any():

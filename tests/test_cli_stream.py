@@ -969,3 +969,19 @@ def test_npz_cannot_be_scored_in_parts(scored, tmp_path, capsys, command):
                            scored["svm"][1], "--chunk-rows", 100)
     assert code == 1
     assert err.startswith("fastlr: error: --chunk-rows") and ".npz" in err
+
+
+def test_the_passes_that_are_not_epochs_count_their_rows(files, tmp_path, capsys):
+    """A first pass over a large file takes as long as an epoch: it shows
+    the rows read, as the epochs show their bar (--verbose 2: always; the
+    default: on a terminal only; --quiet: never), and so does the accuracy
+    pass at the end."""
+    argv = ["train", str(files["csv"]), "--chunk-rows", "1000", "--solver", "sgd",
+            "--epochs", "2", "--class-weight", "balanced", "--model",
+            str(tmp_path / "m.npz")]
+    assert cli.main([*argv, "--verbose", "2"]) == 0
+    err = capsys.readouterr().err
+    for desc in ("first pass", "class-weighted statistics", "accuracy"):
+        assert re.search(desc + r": 3\.00k rows \[", err), (desc, err)
+    assert cli.main([*argv, "--quiet"]) == 0
+    assert "rows [" not in capsys.readouterr().err
