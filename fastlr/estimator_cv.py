@@ -484,9 +484,19 @@ n_rows, n_features + fit_intercept)
                     "RepeatedKFold)")
             outside = np.ones(m, dtype=bool)
             outside[test] = False
-            trained = np.zeros(m, dtype=bool)
-            trained[train] = True
-            if not np.array_equal(trained, outside):
+            trained = np.bincount(train, minlength=m)
+            if trained.max() > 1:
+                raise ValueError(
+                    f"cv: the training set of split {f} lists row "
+                    f"{int(np.argmax(trained > 1))} more than once; the joint "
+                    "pass trains each model once on each of its rows (weight "
+                    "rows with sample_weight instead)")
+            if trained[test].any():
+                raise ValueError(
+                    f"cv: split {f} trains on row {int(test[trained[test] > 0][0])}"
+                    ", which is in its own test set; a model is scored on rows "
+                    "it was not trained on")
+            if not np.array_equal(trained > 0, outside):
                 raise ValueError(
                     f"cv: split {f} does not train on every row outside its test "
                     "set (as TimeSeriesSplit does); the joint pass trains each "

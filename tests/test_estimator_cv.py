@@ -429,6 +429,14 @@ BAD = [
     (dict(cv=ShuffleSplit(3, random_state=0)), ValueError, "overlap"),
     (dict(cv=RepeatedKFold(n_splits=3, n_repeats=2)), ValueError, "overlap"),
     (dict(cv=TimeSeriesSplit(3)), ValueError, "every row outside"),
+    # a training row listed twice was trained on once, silently (scikit-learn
+    # counts it twice); a split that trains on its test rows was said not
+    # to train on every row outside them
+    (dict(cv=[(np.append(tr, tr[0]), te) for tr, te in
+              KFold(3).split(np.zeros(100))]), ValueError,
+     r"the training set of split 1 lists row 34 more than once"),
+    (dict(cv=[(np.arange(100), te) for _, te in KFold(3).split(np.zeros(100))]),
+     ValueError, r"split 1 trains on row 0, which is in its own test set"),
     (dict(refit="yes"), TypeError, "refit"),
     (dict(penalty=None), ValueError, "penalty"),
     (dict(max_iter=0), ValueError, "max_iter"),
