@@ -322,3 +322,137 @@ def test_a_row_wider_than_the_model_is_named_in_chunks_as_whole(tmp_path):
         list(open_chunks(path, 2, n_features=2, zero_based=False)[1])
     assert str(parts.value) == str(whole.value)
     assert "line 3" in str(whole.value) and "7 features" in str(whole.value)
+
+
+def _parts(path, chunk_rows, **kw):
+    """(X, y, kept) of every part of ``path``, or the parts read before an
+    error and the error."""
+    parts = []
+    try:
+        for part in fastlr.io.open_chunks(path, chunk_rows, **kw)[1]:
+            parts.append(part)
+    except DataError as exc:
+        return parts, exc
+    return parts, None
+
+
+#: CSV bodies (after the header ``a,b,label``) that a chunk may read through
+#: its fast path (np.loadtxt) or must not, each with the rows' features.
+TRICKY_CSV = {
+    "crlf": ("1.5,2,x\r\n3,4e-3,y\r\n5,6,x\r\n", [[1.5, 2], [3, 4e-3], [5, 6]]),
+    "cr": ("1.5,2,x\r3,4,y\r5,6,x\r", [[1.5, 2], [3, 4], [5, 6]]),
+    "blank_lines": ("\n1,2,x\n\n\r\n3,4,y\n\n5,6,x\n\n", [[1, 2], [3, 4], [5, 6]]),
+    "no_final_break": ("1,2,x\n3,4,y\n5,6,x", [[1, 2], [3, 4], [5, 6]]),
+    "spaces": (" 1 ,\t2\t, x \n 3,4 ,y\n5, 6 ,  x\n", [[1, 2], [3, 4], [5, 6]]),
+    "quoted_numbers": ('"1",2,x\n3,"4",y\n5,6,"x"\n', [[1, 2], [3, 4], [5, 6]]),
+    "multiline_label": ('1,2,"x\ny"\n3,4,y\n5,6,"a,\n\nb"\n7,8,x\n',
+                        [[1, 2], [3, 4], [5, 6], [7, 8]]),
+    "text_labels": ("1,2,1_0\n3,4,\u0661\n5,6,caf\xe9\n", [[1, 2], [3, 4], [5, 6]]),
+    "nbsp_around_numbers": ("\xa01,2,x\n3,4\u3000,y\n5,6,x\n", [[1, 2], [3, 4], [5, 6]]),
+    "many_digits": ("0.1000000000000000055511151231257827,1e-320,x\n"
+                    "9007199254740993,1.7976931348623157e308,y\n-0,.5,x\n",
+                    [[0.1, 1e-320], [9007199254740992.0, 1.7976931348623157e308],
+                     [-0.0, 0.5]]),
+}
+
+
+@pytest.mark.parametrize("case", list(TRICKY_CSV))
+@pytest.mark.parametrize("chunk_rows", [1, 2, 3, 100])
+def test_csv_chunks_read_tricky_files_as_a_whole_read(tmp_path, case, chunk_rows):
+    """Every part of a CSV, whichever way its rows are parsed (np.loadtxt on
+    a plain block, the csv module on one with quotes or beyond ASCII),
+    holds the rows of a whole read: the same bits of X, the label and the
+    kept column's text, for a BOM, CRLF or CR lines, blank lines, spaces,
+    quotes, a text label spanning lines and numbers at float's limits."""
+    body, want = TRICKY_CSV[case]
+    path = tmp_path / "d.csv"
+    path.write_bytes(("\ufeffa,b,label\n" + body).encode())
+    whole = fastlr.io.read_dataset(path, text_labels=True)
+    parts, exc = _parts(path, chunk_rows, text_labels=True)
+    assert exc is None
+    assert [p[0].shape[0] for p in parts] == \
+        [min(chunk_rows, len(want) - i) for i in range(0, len(want), chunk_rows)]
+    X = np.concatenate([p[0] for p in parts])
+    assert X.dtype == np.float64 and all(p[0].flags.c_contiguous for p in parts)
+    assert X.tobytes() == whole.X.tobytes() == np.array(want, dtype=np.float64).tobytes()
+    assert np.concatenate([p[1] for p in parts]).tolist() == whole.y.tolist()
+    kept = _parts(path, chunk_rows, labels="ignore", drop=["label"], keep="label")[0]
+    assert np.concatenate([p[2] for p in kept]).tolist() == \
+        fastlr.io.read_column(path, "label").tolist()
+    # the labels typed per part, as a whole read types them
+    assert np.concatenate([p[1] for p in _parts(path, 100)[0]]).tolist() == \
+        fastlr.io.read_dataset(path).y.tolist()
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("1,3\x1c,0", "column 'b': '3\\x1c' is not a number"),
+    ("1,1_0,0", "column 'b': '1_0' is not a number"),
+    ("1,\u0661,0", "column 'b': '\u0661' is not a number"),
+    ("1,0x10,0", "column 'b': '0x10' is not a number"),
+    ('1,",0', "expected 3 fields (as in the header), got 2; this row runs on to line "
+     "31: is a quote (\") left open?"),
+    ("1,\x00,0", "column 'b': '\\x00' is not a number"),
+    ("1,,0", "empty value in column 'b' (missing values are not supported)"),
+    ("1, ,0", "empty value in column 'b' (missing values are not supported)"),
+    ("1,nan,0", "column 'b': 'nan' is not a finite number (no NaN, inf or missing "
+     "values)"),
+    ("1,-inf,0", "column 'b': '-inf' is not a finite number (no NaN, inf or missing "
+     "values)"),
+    ("1,1e999,0", "column 'b': '1e999' is not a finite number (no NaN, inf or "
+     "missing values)"),
+    ("1,2,0,3", "expected 3 fields (as in the header), got 4"),
+    ("1,2", "expected 3 fields (as in the header), got 2"),
+    ("1,2,", "empty value in the target column 'label'"),
+    ("1,2,nan", "the label 'nan' in column 'label' is not a finite number"),
+    ("1,2,1e999", "the label '1e999' in column 'label' is not a finite number"),
+], ids=["x1c", "digit_group", "arabic_digit", "hex", "quote", "nul", "empty",
+        "blank", "nan", "inf", "overflow", "wide_row", "short_row", "empty_label",
+        "nan_label",
+        "overflowing_label"])
+@pytest.mark.parametrize("chunk_rows", [1, 4, 16])
+def test_csv_chunks_raise_what_a_whole_read_raises_in_the_chunk_holding_it(
+        tmp_path, bad, words, chunk_rows):
+    """A bad field on line 12 of 30 plain rows: raised with the whole read's
+    message and line once the parts before its part are read, whether the
+    parser of plain blocks or the csv module finds it. (A number between
+    \\x1c-\\x1f, which float() refuses, is one for np.loadtxt, so for
+    the whole read of a file of numbers; chunks read as the exact reader.)"""
+    lines = ["a,b,label"] + [f"{i}.25,{i % 7}e-1,{i % 2}" for i in range(30)]
+    lines[11] = bad
+    path = tmp_path / "d.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    for text_labels in ([True] if "\x1c" in bad else [False, True]):
+        with pytest.raises(DataError) as whole:
+            fastlr.io.read_dataset(path, text_labels=text_labels)
+        assert str(whole.value) == f"{path}, line 12: {words}"
+        parts, exc = _parts(path, chunk_rows, text_labels=text_labels)
+        assert str(exc) == str(whole.value) and exc.line == 12
+        assert len(parts) == 10 // chunk_rows   # the parts before row 11's
+
+
+def test_csv_chunks_after_a_quoted_row_spanning_lines_name_the_lines(tmp_path):
+    """Parts read by the csv module (a text label spanning lines) and then
+    by the parser of plain blocks: rows and lines stay in step."""
+    rows = [f"{i},{i}.5,x" for i in range(12)]
+    rows[2] = '2,2.5,"a\nb"'
+    rows[9] = "9,oops,x"
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    parts, exc = _parts(path, 3, text_labels=True)
+    assert [p[0][:, 0].tolist() for p in parts] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+    assert parts[0][1].tolist() == ["x", "x", "a\nb"]
+    assert str(exc) == f"{path}, line 12: column 'b': 'oops' is not a number"
+
+
+def test_csv_chunks_raise_not_utf8_in_the_chunk_holding_it(tmp_path):
+    """A byte that is not UTF-8 on line 1502 of a 44 kB file: the parts up to
+    the 8 kB the decoder reads at a time before it are read first."""
+    lines = ["a,b,label"] + [f"{i}.5,{i % 10},{i % 2}" for i in range(2000)]
+    lines[1501] = "1.5,\udcff,1"
+    path = tmp_path / "d.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8", "surrogateescape"))
+    parts, exc = _parts(path, 100)
+    assert exc.line == 1502 and "is not UTF-8 text" in str(exc)
+    assert 5 <= len(parts) <= 15
+    assert np.concatenate([p[0] for p in parts])[:, 0].tolist() == \
+        [i + 0.5 for i in range(100 * len(parts))]
