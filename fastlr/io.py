@@ -75,6 +75,18 @@ FORMATS = {
 
 _FORMAT_NAMES = ("csv", "npy", "npz", "svmlight")
 
+#: Bytes a block of CSV lines may hold to be parsed by ``np.loadtxt``
+#: (:func:`_csv_blocks`): printable ASCII but the quote, tabs and line
+#: breaks. Without a quote each line is a row, split at each delimiter as
+#: the csv module splits it; in ASCII loadtxt takes as numbers what the
+#: exact reader takes, with the same bits (checked on 400,000 random
+#: fields), but for a number between the control characters \x1c-\x1f,
+#: which it strips as whitespace and ``float()`` refuses.
+_LOADTXT_SAFE = bytes(range(0x20, 0x7f)).replace(b'"', b"") + b"\t\n\r"
+
+#: Lines the csv module reads as an empty row.
+_BLANK_LINES = frozenset(("\n", "\r\n", "\r"))
+
 #: Rows converted to floats at a time by the exact CSV reader.
 _CHUNK_ROWS = 65536
 
@@ -1625,9 +1637,15 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
     without a target); ``kept`` column ``keep``'s fields, stripped, as
     :func:`read_column` reads them (None without ``keep``). Every error
     names its line and column.
+
+    A block's lines are read first and parsed by ``np.loadtxt``'s C parser
+    when they are all :data:`_LOADTXT_SAFE` (no quote: a line is a row) and
+    every row is good; any other block, or one with a problem, is read by
+    the csv module row by row, which finds the problem's line.
     """
     k = len(header)
     rows, lines, labels, kept = [], [], [], []
+    end = 0  # the last line of the previous row: a row starts on the next one
 
     def block():
         X = None
@@ -1656,17 +1674,23 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
         kept.clear()
         return out
 
-    reader = None
-    end = 0  # the last line of the previous row: a row starts on the next one
-    try:
-        with _csv_rows(path, delimiter) as reader:
-            header_seen = False
+    def malformed(exc, now):
+        """``exc`` from the csv module, ``now`` the last line it read."""
+        line = end + 1
+        where = f"; this row runs on to line {now}" if now > line else ""
+        return DataError(path, f"malformed CSV ({exc}{where})", line=line)
+
+    def exact(source, first):
+        """The csv module's rows of ``source``, text lines from line
+        ``first`` on, until a block is full: ``(block or None at the end,
+        lines read)``."""
+        nonlocal end
+        end = first - 1
+        reader = csv.reader(source, delimiter=delimiter)
+        try:
             for row in reader:
                 # a quoted field may span lines: errors name the row's first
-                start, end = end + 1, reader.line_num
-                if not header_seen:
-                    header_seen = bool(row and any(c.strip() for c in row))
-                    continue
+                start, end = end + 1, first - 1 + reader.line_num
                 if not row:
                     continue  # blank line
                 if len(row) != k:
@@ -1691,18 +1715,84 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
                 if keep is not None:
                     kept.append(row[keep].strip())
                 if len(rows) >= block_rows:
-                    yield block()
-            if rows:
-                yield block()
+                    return block(), reader.line_num
+        except csv.Error as exc:
+            raise malformed(exc, first - 1 + reader.line_num) from None
+        return (block() if rows else None), reader.line_num
+
+    def fast(text_lines, n):
+        """The block of ``text_lines`` (``n`` of them not blank, each a row)
+        through ``np.loadtxt``, or None for :func:`exact` to read it."""
+        text = "".join(text_lines)
+        if not text.isascii() or text.encode("ascii").translate(None, _LOADTXT_SAFE):
+            return None
+        if n != len(text_lines):
+            text_lines = [s for s in text_lines if s not in _BLANK_LINES]
+        if set(map(operator.methodcaller("count", delimiter), text_lines)) != {k - 1}:
+            return None
+        if t is not None:
+            texts = column(text_lines, t)
+            distinct = set(texts)
+            if "" in distinct or any(map(_non_finite, distinct)):
+                return None
+        try:
+            X = np.loadtxt(text_lines, delimiter=delimiter, usecols=feats,
+                           dtype=np.float64, comments=None, quotechar=None, ndmin=2)
+        except ValueError:
+            return None
+        if X.shape != (n, len(feats)) or not np.isfinite(X).all():
+            return None
+        return (np.ascontiguousarray(X), None if t is None else np.array(texts),
+                None if keep is None else np.array(column(text_lines, keep),
+                                                   dtype=str))
+
+    def column(text_lines, j):
+        """Column ``j``'s fields, stripped (so with or without the line
+        break), of lines of ``k`` fields."""
+        if j == k - 1:
+            return [s.rsplit(delimiter, 1)[-1].strip() for s in text_lines]
+        return [s.split(delimiter, j + 1)[j].strip() for s in text_lines]
+
+    def failing(exc):
+        raise exc
+        yield  # (a generator)
+
+    try:
+        with _FIELD_LIMIT.held(), _open_text(path) as f:
+            reader = csv.reader(f, delimiter=delimiter)
+            try:
+                for row in reader:
+                    end = reader.line_num
+                    if row and any(c.strip() for c in row):
+                        break   # the header
+            except csv.Error as exc:
+                raise malformed(exc, reader.line_num) from None
+            read = end
+            while True:
+                text_lines, n = [], 0
+                try:
+                    for line in f:
+                        text_lines.append(line)
+                        if line not in _BLANK_LINES:
+                            n += 1
+                            if n >= block_rows:
+                                break
+                except UnicodeDecodeError as exc:
+                    # the rows read before it are checked, as they were read
+                    exact(itertools.chain(text_lines, failing(exc)), read + 1)
+                    raise
+                if not n:
+                    return
+                out = fast(text_lines, n)
+                if out is None:
+                    out, count = exact(itertools.chain(text_lines, f), read + 1)
+                    read += count
+                else:
+                    read += len(text_lines)
+                end = read
+                yield out
     except UnicodeDecodeError:
         raise _not_utf8(path) from None
-    except csv.Error as exc:
-        line, where = None, ""
-        if reader is not None:
-            line = end + 1
-            if reader.line_num > line:
-                where = f"; this row runs on to line {reader.line_num}"
-        raise DataError(path, f"malformed CSV ({exc}{where})", line=line) from None
 
 
 def _raise_bad_number(path, header, feats, rows, lines):
