@@ -73,3 +73,25 @@ def test_option_epoch_final_loss_is_reproducible(suite, monkeypatch):
             bench.setup(option)
             losses.append(bench.track_final_loss(option))
         assert np.isfinite(losses[0]) and losses[0] == losses[1], option
+
+
+def test_option_epoch_final_loss_is_the_returned_models(suite, monkeypatch):
+    """OptionEpoch.track_final_loss was the running loss of the SGD iterates,
+    which averaging never changes: "average" tracked "default"'s figure bit
+    for bit, whatever the averaging code did. It is the loss of the model
+    train returns (the averaged one)."""
+    import fastlr
+
+    bench_options = suite("bench_options")
+    X, y = bench_options.make_workload(3000, 8)
+    monkeypatch.setattr(bench_options, "make_workload", lambda m, n: (X, y))
+    tracked = {}
+    for option in ("default", "average", "average_l2", "l2"):
+        bench = bench_options.OptionEpoch()
+        bench.setup(option)
+        tracked[option] = bench.track_final_loss(option)
+        res = fastlr.train(X, y, **dict(bench.kw, epochs=3))
+        returned = fastlr.log_loss(y, fastlr.predict_proba(X, res.w, res.b))
+        np.testing.assert_allclose(tracked[option], returned, rtol=1e-12)
+    assert tracked["average"] != tracked["default"]
+    assert tracked["average_l2"] != tracked["l2"]
