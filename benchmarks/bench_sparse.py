@@ -79,22 +79,44 @@ class SparseVsDense:
 
 
 class SparseQuality:
-    """Held-out log-loss after 3 epochs on the sparse workload (quality must
-    not regress while speed improves)."""
+    """Quality of the CSR kernel's training (it must not regress while speed
+    improves): held-out log-loss after 3 epochs (batch 32, lr 0.1, raw
+    features) on 200,000 training rows of a 10,000-column workload (20
+    entries a row, 0.2% dense: each column is seen ~400 times an epoch),
+    over and above the true model's log-loss on the same 10,000 held-out
+    rows; lower is better, 0 is the best any fit can do on average.
+
+    Measured against the true model rather than as the raw log-loss, and
+    on a workload where the weights matter: the raw figure is bounded by
+    the class prior's loss (0.673 here) and the true model's (0.588), so
+    even a kernel that learned no weights moved it by less than asv's 10%.
+    Here the trained model leaves ~0.027 and weights of zero leave ~0.085
+    (over 3 times as much); four other shuffling seeds move the figure by
+    under 1%. (Before this figure, ``track_heldout_log_loss`` tracked the
+    raw loss on 60,000 x 100,000, where each column was seen ~10 times:
+    0.669, against 0.672 for the prior.)
+    """
 
     timeout = 300
+    ROWS, COLUMNS, HELDOUT = 210_000, 10_000, 10_000
 
     def setup_cache(self):
-        return make_sparse_workload(60_000, 100_000, 20, seed=1)
+        X, y, w, b = make_sparse_workload(self.ROWS, self.COLUMNS, NNZ_PER_ROW,
+                                          seed=1, return_model=True)
+        return X, y, w, b
 
-    def track_heldout_log_loss(self, data):
-        X, y = data
-        res = fastlr.train(X[:50_000], y[:50_000], batch_size=32, epochs=3,
-                           lr=0.1, random_state=0, standardize=False)
-        p = fastlr.predict_proba(X[50_000:], res.w, res.b)
-        return fastlr.log_loss(y[50_000:], p)
+    def track_heldout_excess_log_loss(self, data):
+        X, y, w, b = data
+        train, test = slice(0, -self.HELDOUT), slice(-self.HELDOUT, None)
+        res = fastlr.train(X[train], y[train], batch_size=32, epochs=3, lr=0.1,
+                           random_state=0, standardize=False)
 
-    track_heldout_log_loss.unit = "log-loss"
+        def heldout(w, b):
+            return fastlr.log_loss(y[test], fastlr.predict_proba(X[test], w, b))
+
+        return heldout(res.w, res.b) - heldout(w, b)
+
+    track_heldout_excess_log_loss.unit = "log-loss - true model's log-loss"
 
 
 class Rcv1Epoch:

@@ -48,13 +48,16 @@ def make_workload(m, n, dtype=np.float64, seed=0):
     return np.ascontiguousarray(X, dtype=dtype), y
 
 
-def make_sparse_workload(m, n, nnz_per_row=20, seed=0):
+def make_sparse_workload(m, n, nnz_per_row=20, seed=0, return_model=False):
     """A CSR X of shape (m, n) with ``nnz_per_row`` N(0, 1) entries per row
     at uniformly random columns (duplicates summed), and labels
     y ~ Bernoulli(sigmoid(X w* + 0.5)), ``w*`` ~ N(0, 1 / nnz_per_row).
 
     Like text or one-hot click logs: most columns appear in a handful of
     rows, so a batch touches a tiny fraction of the weights.
+    ``return_model``: return ``(X, y, w*, b*)``, with the true model (the
+    best any fit can do on average: the Bayes log-loss's model), not
+    ``(X, y)``.
     """
     import scipy.sparse as sp
 
@@ -64,10 +67,10 @@ def make_sparse_workload(m, n, nnz_per_row=20, seed=0):
     indptr = np.arange(0, m * nnz_per_row + 1, nnz_per_row)
     X = sp.csr_matrix((vals.reshape(-1), cols.reshape(-1), indptr), shape=(m, n))
     X.sum_duplicates()
-    w = rng.normal(size=n) / np.sqrt(nnz_per_row)
-    z = X @ w + 0.5
+    w, b = rng.normal(size=n) / np.sqrt(nnz_per_row), 0.5
+    z = X @ w + b
     y = (rng.random(m) < 1.0 / (1.0 + np.exp(-z))).astype(np.int64)
-    return X, y
+    return (X, y, w, b) if return_model else (X, y)
 
 
 def make_imbalanced_workload(m, n, positive_rate=0.01, seed=0):
