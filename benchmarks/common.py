@@ -26,7 +26,7 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 
 import fastlr  # noqa: E402
-from fastlr import reference  # noqa: E402
+from fastlr import _dispatch, reference  # noqa: E402
 
 # fastlr.bench's workloads (the ones `fastlr bench` times), for the suites
 # that compare with its figures
@@ -143,6 +143,13 @@ def warm_up(X, y, batch_size=32, impl="fastlr"):
     for standardize in (False, True):
         train(X[:rows], y[:rows], batch_size=batch_size, standardize=standardize,
               **EPOCH)
+
+
+def threaded_rows(n_features):
+    """The fewest rows of ``n_features`` columns that fastlr trains on
+    several threads: X of ``fastlr._dispatch.PARALLEL_MIN_TRAIN_ELEMENTS``
+    values (at batches of at least ``PARALLEL_MIN_BATCH`` rows)."""
+    return -(-_dispatch.PARALLEL_MIN_TRAIN_ELEMENTS // n_features)
 
 
 def sklearn_sgd():

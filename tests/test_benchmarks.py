@@ -117,3 +117,37 @@ def test_sparse_quality_sees_a_model_without_weights(suite, monkeypatch):
     monkeypatch.setattr(fastlr, "train", no_weights)
     broken = bench.track_heldout_excess_log_loss(data)
     assert 0 < tracked and broken > 2 * tracked
+
+
+def test_peakmem_warm_up_leaves_the_peak_to_the_measured_call(suite, monkeypatch):
+    """PeakMem's setup warmed fastlr up on all of X, with and without
+    standardization: setup set the process's peak, for both values of
+    ``standardize``, and the measured call never raised it. The warm-up
+    trains on a slice, still on the threaded epoch the measured call runs."""
+    from fastlr._kernels import team
+
+    bench_train = suite("bench_train")
+    common = suite("common")
+    shapes, threads = [], []
+    for impl in ("fastlr", "reference"):
+        real = common.IMPLS[impl]
+
+        def train(X, y, _real=real, **kwargs):
+            shapes.append(X.shape)
+            return _real(X, y, **kwargs)
+
+        monkeypatch.setitem(common.IMPLS, impl, train)
+    real_run = team.run
+
+    def run(n, kernel, *args, **kwargs):
+        threads.append(n)
+        return real_run(n, kernel, *args, **kwargs)
+
+    monkeypatch.setattr(team, "run", run)
+    for impl in ("fastlr", "reference"):
+        bench = bench_train.PeakMem()
+        bench.setup(True, impl)
+        assert shapes and all(4 * m <= bench.X.shape[0] for m, _ in shapes), impl
+        shapes.clear()
+    if team.threads() >= 2:
+        assert max(threads) >= 2   # the threaded epoch is compiled / loaded
