@@ -151,3 +151,38 @@ def test_peakmem_warm_up_leaves_the_peak_to_the_measured_call(suite, monkeypatch
         shapes.clear()
     if team.threads() >= 2:
         assert max(threads) >= 2   # the threaded epoch is compiled / loaded
+
+
+@pytest.mark.parametrize("module, name", [("bench_targets", "Targets"),
+                                          ("bench_targets", "WholeCall"),
+                                          ("bench_many", "ManyTargets")])
+def test_ratios_of_a_class_come_from_one_measurement(suite, monkeypatch, module,
+                                                     name):
+    """Targets, WholeCall and ManyTargets measured in setup, which asv runs
+    once per track_ method (in a process of its own): the whole
+    interleaved measurement was repeated for each ratio, and P1 and P3
+    came from different runs. It is measured once, in setup_cache, whose
+    result every track_ method reads."""
+    mod = suite(module)
+    calls = []
+
+    def interleaved(funcs, repeats):
+        calls.append(sorted(funcs))
+        return {key: float(len(calls) + i) for i, key in enumerate(funcs)}
+
+    monkeypatch.setattr(mod, "interleaved", interleaved)
+    from fastlr.bench import make_sparse_workload, make_workload
+
+    monkeypatch.setattr(mod, "make_workload",
+                        lambda m, n, dtype: make_workload(3000, 5, dtype))
+    if module == "bench_many":
+        monkeypatch.setattr(mod, "make_sparse_workload",
+                            lambda m, n, k: make_sparse_workload(3000, 50, 5))
+    cls = getattr(mod, name)
+    assert not hasattr(cls, "setup")
+    cache = cls().setup_cache()
+    measured = len(calls)
+    tracks = [getattr(cls(), t) for t in dir(cls) if t.startswith("track_")]
+    assert len(tracks) >= 2
+    values = [track(cache) for track in tracks]
+    assert len(calls) == measured and all(np.isfinite(values))
