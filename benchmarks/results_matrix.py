@@ -19,12 +19,13 @@ SHA-256 of each case's weights.
 import argparse
 import hashlib
 import itertools
-import os
 import sys
-import tempfile
 import warnings
 
 import numpy as np
+
+from fastlr._files import write_atomic
+from fastlr.cli import check_output_arg
 
 #: Options per case (beyond the matrix axes): each a train() keyword set.
 OPTIONS = {
@@ -164,11 +165,9 @@ def write(path):
             w = np.ascontiguousarray(thunk(), dtype=np.float64)
             out[name] = w
             print(f"{hashlib.sha256(w.tobytes()).hexdigest()[:16]}  {name}")
-    tmp = tempfile.NamedTemporaryFile(dir=os.path.dirname(os.path.abspath(path)),
-                                      suffix=".npz", delete=False)
-    tmp.close()
-    np.savez(tmp.name, **out)
-    os.replace(tmp.name, path)
+    # atomic, with the permissions of a new file (0666 less the umask): the
+    # old file or the complete new one, and no temporary file left over
+    write_atomic(path, lambda f: np.savez(f, **out), "the results matrix")
     print(f"{len(out)} cases written to {path}")
 
 
@@ -207,13 +206,15 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     w = sub.add_parser("write")
-    w.add_argument("out")
+    w.add_argument("out", metavar="OUT")
     c = sub.add_parser("compare")
     c.add_argument("old")
     c.add_argument("new")
     c.add_argument("--rtol", type=float, default=1e-12)
     args = p.parse_args(argv)
     if args.cmd == "write":
+        # before the minutes of work, as the other scripts check --plot
+        check_output_arg(w, args.out, "OUT")
         write(args.out)
         return 0
     return compare(args.old, args.new, args.rtol)

@@ -186,3 +186,34 @@ def test_ratios_of_a_class_come_from_one_measurement(suite, monkeypatch, module,
     assert len(tracks) >= 2
     values = [track(cache) for track in tracks]
     assert len(calls) == measured and all(np.isfinite(values))
+
+
+def test_results_matrix_write_checks_its_path_first(suite, monkeypatch, tmp_path,
+                                                    capsys):
+    """results_matrix.py write computed all 668 cases (a minute) before it
+    found that its output folder does not exist, and failed with a
+    traceback; and the file it wrote had mode 0600 (a NamedTemporaryFile
+    renamed), unreadable to anyone else."""
+    results_matrix = suite("results_matrix")
+    done = []
+
+    def cases():
+        done.append(True)
+        yield "a/case", lambda: np.arange(3.0)
+
+    monkeypatch.setattr(results_matrix, "cases", cases)
+    for bad in (tmp_path / "missing" / "old.npz", tmp_path):
+        with pytest.raises(SystemExit) as exc:
+            results_matrix.main(["write", str(bad)])
+        assert exc.value.code == 2 and not done
+        assert "OUT " + str(bad) in capsys.readouterr().err
+    out = tmp_path / "old"        # a name without .npz is kept
+    umask = os.umask(0o022)
+    try:
+        assert results_matrix.main(["write", str(out)]) == 0
+    finally:
+        os.umask(umask)
+    assert done and os.stat(out).st_mode & 0o777 == 0o644
+    assert sorted(os.listdir(tmp_path)) == ["old"]
+    np.testing.assert_array_equal(np.load(out)["a/case"], np.arange(3.0))
+
