@@ -10,10 +10,12 @@ the matrix on the old tree and on the new one and comparing::
     python benchmarks/results_matrix.py write new.npz      # on the new tree
     python benchmarks/results_matrix.py compare old.npz new.npz
 
-``compare`` prints, for every case, whether the weights are bit-identical
-and otherwise the largest relative difference, and exits 1 if any case
-differs by more than ``--rtol`` (default 1e-12). ``write`` also prints a
-SHA-256 of each case's weights.
+``compare`` prints every case that is not bit-identical with its largest
+relative difference (NaN where one side is NaN and the other not), and
+exits 1 if any case differs by more than ``--rtol`` (default 1e-12) or is
+missing from the new file; cases only in the new file are listed, not
+compared. ``write`` also prints the first 16 hex digits of a SHA-256 of
+each case's weights.
 """
 
 import argparse
@@ -178,7 +180,7 @@ def compare(old, new, rtol):
     same = 0
     for name in a.files:
         if name not in b.files:
-            bad.append((name, "missing"))
+            bad.append((name, "missing in the new file"))
             continue
         x, y = a[name], b[name]
         if x.shape != y.shape:
@@ -190,13 +192,19 @@ def compare(old, new, rtol):
         both_nan = np.isnan(x) & np.isnan(y)
         scale = np.maximum(np.abs(x), np.abs(y))
         d = np.where(both_nan, 0.0, np.abs(x - y) / np.maximum(scale, 1e-300))
-        rel = float(d.max())
-        worst = max(worst, rel)
+        rel = float(d.max())   # NaN where one side is NaN and the other not
+        worst = rel if np.isnan(rel) else max(worst, rel)   # NaN stays
         print(f"differs: max rel {rel:.3g}  {name}")
         if not rel <= rtol:
             bad.append((name, f"max rel {rel:.3g}"))
+    # cases the old tree did not have (added to the matrix) have nothing to
+    # be compared with: said, not failed (a renamed case fails as missing)
+    extra = [name for name in b.files if name not in a.files]
+    for name in extra:
+        print(f"only in the new file, not compared: {name}")
     print(f"{same} of {len(a.files)} cases bit-identical; largest relative "
-          f"difference elsewhere {worst:.3g}")
+          f"difference elsewhere {worst:.3g}"
+          + (f"; cases only in the new file: {len(extra)}" if extra else ""))
     for name, why in bad:
         print(f"FAIL {name}: {why}")
     return 1 if bad else 0

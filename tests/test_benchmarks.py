@@ -217,3 +217,23 @@ def test_results_matrix_write_checks_its_path_first(suite, monkeypatch, tmp_path
     assert sorted(os.listdir(tmp_path)) == ["old"]
     np.testing.assert_array_equal(np.load(out)["a/case"], np.arange(3.0))
 
+
+def test_results_matrix_compare_reports_nan_and_new_cases(suite, tmp_path, capsys):
+    """compare summarised a NaN difference as "largest relative difference
+    elsewhere 0" (max(0, nan) is 0), and said nothing of a case found only
+    in the new file."""
+    results_matrix = suite("results_matrix")
+    old, nan, extra = (str(tmp_path / f"{n}.npz") for n in ("old", "nan", "extra"))
+    np.savez(old, a=np.ones(3), b=np.ones(2))
+    np.savez(nan, a=np.array([1.0, np.nan, 1.0]), b=np.ones(2) * (1 + 1e-9))
+    np.savez(extra, a=np.ones(3), b=np.ones(2), c=np.zeros(1))
+    assert results_matrix.compare(old, nan, 1e-12) == 1
+    out = capsys.readouterr().out
+    assert "largest relative difference elsewhere nan" in out
+    assert "FAIL a: max rel nan" in out and "FAIL b: max rel 1e-09" in out
+    assert results_matrix.compare(old, extra, 1e-12) == 0
+    out = capsys.readouterr().out
+    assert "only in the new file, not compared: c" in out
+    assert "2 of 2 cases bit-identical" in out and "cases only in the new file: 1" in out
+    assert results_matrix.compare(extra, old, 1e-12) == 1
+    assert "FAIL c: missing in the new file" in capsys.readouterr().out
