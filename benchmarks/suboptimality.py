@@ -20,7 +20,12 @@ import math
 
 from fastlr import bench_solvers as bs
 from fastlr._files import save_png
-from fastlr.cli import check_output_arg
+from fastlr.cli import _float_type, check_output_arg
+
+#: The smallest --scale: 10,000 dense rows, 2,000 x 10,000 CSR, 3,000
+#: imbalanced rows (about 30 positives). Smaller workloads are too small to
+#: compare solvers on, and from 3e-6 down the imbalanced one has no rows.
+MIN_SCALE = 0.01
 
 COLORS = {"fastlr auto": "C3", "fastlr lbfgs": "C1", "fastlr sgd": "C5",
           "sklearn lbfgs": "C0", "sklearn newton-cholesky": "C2",
@@ -88,10 +93,12 @@ def plot(path, budget_seconds=120.0, scale=1.0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plot", metavar="PNG", required=True)
-    parser.add_argument("--budget", type=float, default=120.0,
-                        help="seconds of runs per solver and workload")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="fraction of the workloads' rows (and CSR columns)")
+    parser.add_argument("--budget", type=_float_type(0.0, strict_min=True),
+                        default=120.0,
+                        help="seconds of runs per solver and workload (> 0)")
+    parser.add_argument("--scale", type=_float_type(MIN_SCALE), default=1.0,
+                        help="fraction of the workloads' rows (and CSR columns), "
+                             f">= {MIN_SCALE:g}")
     args = parser.parse_args()
     check_output_arg(parser, args.plot, "--plot")
     plot(args.plot, args.budget, args.scale)

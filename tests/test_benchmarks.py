@@ -237,3 +237,25 @@ def test_results_matrix_compare_reports_nan_and_new_cases(suite, tmp_path, capsy
     assert "2 of 2 cases bit-identical" in out and "cases only in the new file: 1" in out
     assert results_matrix.compare(extra, old, 1e-12) == 1
     assert "FAIL c: missing in the new file" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--scale", "0"], "--scale"), (["--scale", "-1"], "--scale"),
+    (["--scale", "2e-9"], "--scale"), (["--scale", "nan"], "--scale"),
+    (["--budget", "0"], "--budget"), (["--budget", "-5"], "--budget")])
+def test_suboptimality_refuses_bad_scale_and_budget(suite, monkeypatch, tmp_path,
+                                                    capsys, args, option):
+    """suboptimality.py --scale 0 (or 2e-9) died in a ZeroDivisionError,
+    --scale -1 in numpy's "negative dimensions", after the imports and
+    the first workload; --budget 0 ran every solver once. They are usage
+    errors naming the option, before any work."""
+    suboptimality = suite("suboptimality")
+    monkeypatch.setattr(suboptimality, "plot",
+                        lambda *a: pytest.fail("plot ran on bad arguments"))
+    monkeypatch.setattr("sys.argv", ["suboptimality.py", "--plot",
+                                     str(tmp_path / "s.png"), *args])
+    with pytest.raises(SystemExit) as exc:
+        suboptimality.main()
+    assert exc.value.code == 2
+    assert f"argument {option}: must be" in capsys.readouterr().err
+    assert not os.listdir(tmp_path)
