@@ -1,8 +1,9 @@
 """Record the trained weights of a fixed matrix of runs, to compare two trees.
 
-Every option x float32/float64 x dense/CSR x binary/k-class x 1/2 threads x
-shuffle mode, each trained for a few epochs from fixed data and seeds, plus
-``partial_fit`` continuations (the optimizer state carried between calls).
+Every option x float32/float64 x dense/CSR x binary/k-class x 1/2 threads
+(dense; CSR on one) x shuffle mode, each trained for a few epochs from
+fixed data and seeds, plus ``partial_fit`` continuations (the optimizer
+state carried between calls).
 A change that must not alter results (a refactoring) is checked by writing
 the matrix on the old tree and on the new one and comparing::
 

@@ -289,8 +289,13 @@ def format_quick(table, rows, features, dtype):
                            faster]))
     lines.append("Every epoch is marginal, fastlr's too: a call of one more "
                  "epoch minus a call of one less,")
-    lines.append(f"all on {dtype} X (fastlr's training loop on validated X, the "
-                 "reference on a standardized copy, sklearn's fit).")
+    impls = {r["impl"] for r in table}
+    what = ["fastlr's training loop on validated X"]
+    if "reference" in impls:
+        what.append("the reference on a standardized copy")
+    if any(impl.startswith("sklearn") for impl in impls):
+        what.append("sklearn's fit")
+    lines.append(f"all on {dtype} X ({', '.join(what)}).")
     if any(r["impl"].startswith("sklearn") for r in table):
         lines.append("sklearn runs per-sample SGD; its 'fastlr is' column "
                      "compares with fastlr's fastest batch size above.")
@@ -587,7 +592,7 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
     floor = _cold_start_seconds(COLD_NUMBA)
     add("P10", "new process: import + first train 1000x10, seconds", cold,
         "<= 1.0", cold <= 1.0)
-    add("P10", "  numba floor: new process, first call of 1 cached kernel, s",
+    add("P10", "  numba floor: new process, 1st call of 1 cached kernel, s",
         floor, "(info)", True)
     # P15: the first call of a new process (kernels loaded, not compiled)
     rows15, cols15 = FIRST_CALL_SHAPE
@@ -599,8 +604,8 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
             ratio <= target if target else True)
         progress(f"    (first {first * 1e3:.0f} ms, second {second * 1e3:.0f} ms)")
     first, second, _ = first_call_times("fresh output", repeats=repeats)
-    add("P15", f"  NumPy alone, first - second fill of a new ({rows15:,},) "
-        "array, ms", (first - second) * 1e3, "(info)", True)
+    add("P15", f"  NumPy alone: 1st - 2nd fill of a new {rows15:,} array, ms",
+        (first - second) * 1e3, "(info)", True)
     # S1: sparse CSR epoch vs scikit-learn on the same CSR matrix
     Xs, ys = make_sparse_workload(200_000, 1_000_000, 20)
     for bs, pen in ((1, "l2"), (32, "l2"), (32, "l1")):
@@ -647,10 +652,12 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
 
 
 def format_performance(table):
-    head = f"{'id':<5}{'measure':<58}{'value':>9}  {'target':<9}{'met':>4}"
+    # a label longer than the column pushed its value out of line
+    width = max([58, *(len(r["what"]) for r in table)])
+    head = f"{'id':<5}{'measure':<{width}}{'value':>9}  {'target':<9}{'met':>4}"
     lines = [head, "-" * len(head)]
     for r in table:
-        lines.append(f"{r['id']:<5}{r['what']:<58}{r['value']:>9.3f}  "
+        lines.append(f"{r['id']:<5}{r['what']:<{width}}{r['value']:>9.3f}  "
                      f"{r['target']:<9}{'yes' if r['ok'] else 'NO':>4}")
     lines.append(f"machine: {os.cpu_count()} cores, numba "
                  f"{__import__('numba').__version__}, numpy {np.__version__}")

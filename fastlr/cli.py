@@ -930,7 +930,7 @@ def main(argv=None):
     except Exception as exc:
         if args.debug:
             raise
-        print(f"fastlr: error: {_describe(exc)}", file=sys.stderr)
+        print(f"fastlr: error: {_describe(exc, args)}", file=sys.stderr)
         return EXIT_FAILURE
     finally:
         if getattr(args, "n_threads", None) is not None:
@@ -942,7 +942,7 @@ def main(argv=None):
 _USER_ERRORS = (CLIError, ValueError, TypeError, OSError, FloatingPointError)
 
 
-def _describe(exc):
+def _describe(exc, args=None):
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"
     if isinstance(exc, _USER_ERRORS):
@@ -951,10 +951,15 @@ def _describe(exc):
         return f"out of memory: {exc}"   # (it says why)
     if isinstance(exc, MemoryError):
         # the data or the model (one weight per feature and class: an svmlight
-        # file's largest index sets the features) does not fit
-        return (f"out of memory: {exc or 'an allocation failed'} (a model has a "
-                "weight per feature and class; an svmlight file's largest "
-                "feature index sets the number of features)")
+        # file's largest index sets the features) does not fit; each half of
+        # the hint only where the command reads a model or a data file
+        # (bench makes its own data, of the size asked for)
+        data = getattr(args, "data", None) is not None
+        hint = (" (a model has a weight per feature and class; an svmlight "
+                "file's largest feature index sets the number of features)"
+                if data else " (a model has a weight per feature and class)"
+                if getattr(args, "model", None) is not None else "")
+        return f"out of memory: {exc or 'an allocation failed'}{hint}"
     return (f"unexpected {type(exc).__name__}: {exc} (run again with --debug for "
             "the traceback, and please report it)")
 

@@ -167,6 +167,39 @@ def test_quick_table_survives_a_marginal_fastlr_epoch_in_the_noise(monkeypatch):
     assert text.count("(below the noise)") == 2
 
 
+def test_quick_table_footer_names_only_what_was_timed(monkeypatch):
+    """bench --no-reference (or --no-sklearn) still ended with "(..., the
+    reference on a standardized copy, sklearn's fit)"."""
+    seconds = {("floor", None): 1.0, ("fastlr", 32): 1.0, ("reference", 32): 2.0,
+               ("sklearn SGDClassifier", 1): 3.0}
+    for ref, sk, want in ((True, True, "the reference on a standardized copy, "
+                           "sklearn's fit)."),
+                          (False, True, "fastlr's training loop on validated X, "
+                           "sklearn's fit)."),
+                          (True, False, "the reference on a standardized copy)."),
+                          (False, False, "fastlr's training loop on validated X).")):
+        rows, _ = fake_quick_table(monkeypatch, seconds, batch_sizes=(32,),
+                                   ref=ref, sklearn=sk)
+        text = bench.format_quick(list(rows.values()), 1000, 3, "float64")
+        footer = [ln for ln in text.splitlines() if ln.startswith("all on")]
+        assert footer and footer[0].endswith(want), (ref, sk, footer)
+
+
+def test_performance_table_keeps_its_columns_with_a_long_label():
+    """A label longer than the 58-character column pushed its value (and
+    target) out of line ("P15   NumPy alone, first - second fill of a new
+    (2,000,000,) array, ms   2.644")."""
+    table = [{"id": "P1", "what": "short", "value": 1.5, "target": "<= 2",
+              "ok": True},
+             {"id": "P15", "what": "x" * 70, "value": 12.25, "target": "(info)",
+              "ok": True}]
+    lines = bench.format_performance(table).splitlines()
+    assert lines[1] == "-" * len(lines[0])
+    ends = {line.index(value) + len(value)
+            for line, value in zip(lines[2:4], ("1.500", "12.250"), strict=True)}
+    assert len(ends) == 1 and ends == {lines[0].index("value") + len("value")}
+
+
 def test_dask_overhead_line_has_no_negative_fixed_cost():
     """bench --dask printed 'fit: -3.3 ms + 4.86 ms per block' (a free
     least-squares intercept below zero), and the paper estimate used it."""

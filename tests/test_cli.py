@@ -427,3 +427,18 @@ def test_out_of_memory_is_reported_as_such(tmp_path, capsys, monkeypatch):
     assert "out of memory: Unable to allocate 16.0 GiB" in err
     assert "largest feature index" in err and "please report" not in err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_bench_out_of_memory_has_no_file_hint(capsys, monkeypatch):
+    """bench --rows 100000000 --features 100000000 ran out of memory with a
+    hint about svmlight files' feature indices, which bench (it makes its
+    own data, of the size asked for) has nothing to do with."""
+    from fastlr import bench
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 72.8 PiB")
+
+    monkeypatch.setattr(bench, "quick_table", no_memory)
+    assert cli.main(["bench", "--rows", "100000000", "--features", "100000000"]) == 1
+    assert capsys.readouterr().err == \
+        "fastlr: error: out of memory: Unable to allocate 72.8 PiB\n"
