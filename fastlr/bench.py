@@ -100,7 +100,7 @@ def make_imbalanced_workload(m, n, positive_rate=0.01, seed=0):
     return np.ascontiguousarray(X), y
 
 
-def interleaved(funcs, repeats=5, warmup=1, settle=0.0):
+def interleaved(funcs, repeats=5, warmup=1, settle=0.0, report=None):
     """Median seconds of each callable, timed in interleaved rounds.
 
     Parameters
@@ -120,6 +120,9 @@ def interleaved(funcs, repeats=5, warmup=1, settle=0.0):
         spinning for about 0.1 s after a large matrix product (NumPy's
         reference implementation), slowing whatever runs next on the same
         cores; a pause lets them go idle.
+    report : callable(name, round, seconds) or None
+        Called after each timed call, outside the timing, with the round
+        (from 1): progress for rows whose calls take minutes.
 
     Returns
     -------
@@ -140,6 +143,8 @@ def interleaved(funcs, repeats=5, warmup=1, settle=0.0):
                 g()
                 spans.append(time.perf_counter() - t0)
             times[k].append(spans[0] - sum(spans[1:]))
+            if report is not None:
+                report(k, len(times[k]), times[k][-1])
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
@@ -815,7 +820,14 @@ def _quiet(fit):
         return fit()
 
 
-def cv_comparison(X, y, peers=("lrcv", "grid"), repeats=3, test_fraction=0.2):
+#: What :func:`cv_comparison` calls each side in its progress lines.
+CV_LABELS = {"fastlr": "fastlr LogisticRegressionCV(alphas=8)",
+             "lrcv": "sklearn LogisticRegressionCV(Cs=8)",
+             "grid": "sklearn GridSearchCV(SGDClassifier)"}
+
+
+def cv_comparison(X, y, peers=("lrcv", "grid"), repeats=3, test_fraction=0.2,
+                  progress=None):
     """M2 / M3: fastlr's ``LogisticRegressionCV(alphas=8, cv=5)`` end to end
     against scikit-learn's ``LogisticRegressionCV(Cs=8, cv=5)`` (lbfgs) and
     ``GridSearchCV(SGDClassifier(loss="log_loss"), 8 alphas, cv=5,
@@ -828,7 +840,9 @@ def cv_comparison(X, y, peers=("lrcv", "grid"), repeats=3, test_fraction=0.2):
     fastlr's), with its default schedule and stopping rule.
 
     Returns a dict ``name -> {"seconds", "heldout", "alpha"}`` with the
-    held-out log-loss of the final model on the last rows.
+    held-out log-loss of the final model on the last rows. ``progress``, if
+    given, receives a line after each timed fit (scikit-learn's grid
+    search takes minutes a round on 200,000 rows).
     """
     from sklearn.linear_model import LogisticRegressionCV as SkLRCV
     from sklearn.linear_model import SGDClassifier
@@ -859,7 +873,10 @@ def cv_comparison(X, y, peers=("lrcv", "grid"), repeats=3, test_fraction=0.2):
         funcs["grid"] = run("grid", lambda: GridSearchCV(
             SGDClassifier(loss="log_loss", random_state=0), {"alpha": alphas},
             cv=5, n_jobs=1, scoring="neg_log_loss"))
-    t = interleaved(funcs, repeats=repeats, warmup=0)
+    report = None if progress is None else (
+        lambda name, r, sec: progress(f"      round {r}/{repeats}: "
+                                      f"{CV_LABELS[name]} {sec:.1f} s"))
+    t = interleaved(funcs, repeats=repeats, warmup=0, report=report)
     out = {}
     for name, model in fitted.items():
         p = model.predict_proba(Xte)[:, 1]
@@ -976,7 +993,11 @@ def many_models_table(X, y, repeats=5, progress=print, cv=True):
     Xc, yc = make_correlated_workload(CV_ROWS, CV_FEATURES)
     # the slowest rows of the table: every repeat fits scikit-learn's
     # 8 x 5 models twice over (GridSearchCV takes minutes a round here)
-    res = cv_comparison(Xc, yc, repeats=repeats)
+    progress(f"M2, M3: fastlr's and scikit-learn's cross-validations on "
+             f"{CV_ROWS:,} x {CV_FEATURES}, then on X ~ N(0, 1), interleaved "
+             f"rounds: {repeats} (most of --full's time: scikit-learn's grid "
+             "search takes minutes a round)")
+    res = cv_comparison(Xc, yc, repeats=repeats, progress=progress)
     fast = res["fastlr"]
     for pid, peer, label in (("M2", "lrcv", "LogisticRegressionCV(Cs=8)"),
                              ("M3", "grid", "GridSearchCV(SGDClassifier)")):
@@ -986,7 +1007,7 @@ def many_models_table(X, y, repeats=5, progress=print, cv=True):
         add(pid, "  held-out log-loss, fastlr / sklearn", loss, "<= 1.01",
             loss <= 1.01)
     Xn, yn = make_workload(CV_ROWS, CV_FEATURES)
-    res = cv_comparison(Xn, yn, peers=("lrcv",), repeats=repeats)
+    res = cv_comparison(Xn, yn, peers=("lrcv",), repeats=repeats, progress=progress)
     add("M2", "  on X ~ N(0, 1) (lbfgs's best case), time ratio",
         res["lrcv"]["seconds"] / res["fastlr"]["seconds"], "(info)", True)
     add("M2", "  on X ~ N(0, 1), held-out log-loss ratio",

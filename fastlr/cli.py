@@ -715,12 +715,17 @@ def _add_bench(sub, common):
         "scikit-learn's SGDClassifier(loss='log_loss') on X ~ N(0, 1), side by "
         "side in interleaved repetitions, with the time for one thread to read "
         "X once (the floor). --full measures every performance target of the "
-        "project instead: the SGD epoch's on 1,000,000 x 100 (a few minutes), "
-        "then the solver's times to suboptimality against scikit-learn's "
-        "(O1-O4; longer, scikit-learn's newton-cholesky and its lbfgs on the "
-        "sparse workload take minutes each). The full table's workloads are "
-        "those of the targets, so --full takes only --repeats, and --dask only "
-        "--rows, --features and --repeats.")
+        "project instead, for about an hour on this project's 2-core machine: "
+        "the SGD epoch's rows on 1,000,000 x 100 and the sparse, many-model "
+        "and memory rows (P1-P15, S1-S5, M1, M4, M5: about 2 minutes), then "
+        "M2/M3, LogisticRegressionCV against scikit-learn's cross-validation "
+        "on 200,000 x 100 in --repeats rounds, 5 by default (most of the "
+        "hour: scikit-learn's GridSearchCV takes about 9 "
+        "minutes a round; a line per fit shows the progress), then the "
+        "solver's times to suboptimality against scikit-learn's (O1-O4, about "
+        "2 minutes). --full --repeats 1 took 14 minutes. The full table's "
+        "workloads are those of the targets, so --full takes only --repeats, "
+        "and --dask only --rows, --features and --repeats.")
     p.add_argument("--rows", type=_int_type(1000), default=None, metavar="M",
                    help="rows of X (default: 200000; also --dask's)")
     p.add_argument("--features", type=_int_type(1), default=None, metavar="N",

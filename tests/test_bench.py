@@ -7,6 +7,8 @@ counts every per-model array, and that the end-to-end comparison returns
 scores of the fitted models.
 """
 
+import re
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,39 @@ def test_a_pair_is_timed_as_the_difference_of_its_calls(monkeypatch):
     t = bench.interleaved({"pair": (advance(5.0), advance(2.0)), "one": advance(4.0)},
                           repeats=3)
     assert t == {"pair": 3.0, "one": 4.0}
+
+
+def test_a_long_comparison_reports_each_fit_as_it_ends(monkeypatch):
+    """fastlr bench --full printed nothing for an hour inside M2/M3 (five
+    rounds of scikit-learn's grid search, minutes each), which looked like
+    a hang. interleaved reports each timed call (outside the timing: a
+    fake clock that only the calls advance), and cv_comparison turns that
+    into a line per fit."""
+    now = [0.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: now[0])
+    seen = []
+
+    def advance(seconds):
+        def call():
+            now[0] += seconds
+        return call
+
+    t = bench.interleaved({"pair": (advance(5.0), advance(2.0)), "one": advance(4.0)},
+                          repeats=2, report=lambda *a: seen.append(a))
+    assert t == {"pair": 3.0, "one": 4.0}
+    assert seen == [("pair", 1, 3.0), ("one", 1, 4.0), ("pair", 2, 3.0),
+                    ("one", 2, 4.0)]
+    monkeypatch.undo()
+    X, y = bench.make_correlated_workload(2500, 5)
+    lines = []
+    res = bench.cv_comparison(X, y, peers=("grid",), repeats=2,
+                              progress=lines.append)
+    assert [re.sub(r" [0-9.]+ s$", "", line.strip()) for line in lines] == [
+        "round 1/2: fastlr LogisticRegressionCV(alphas=8)",
+        "round 1/2: sklearn GridSearchCV(SGDClassifier)",
+        "round 2/2: fastlr LogisticRegressionCV(alphas=8)",
+        "round 2/2: sklearn GridSearchCV(SGDClassifier)"]
+    assert set(res) == {"fastlr", "grid"}
 
 
 def test_reference_and_sklearn_epochs_are_marginal_epochs():
