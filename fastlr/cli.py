@@ -1059,6 +1059,10 @@ def _check_writable(path, option, replace=False, inputs=()):
                            "file system holds)") from None
     if os.path.isdir(path):
         raise CLIError(f"{option} {path}: is a folder; give a file name")
+    if path.endswith(tuple(filter(None, (os.sep, os.altsep)))):
+        # (abspath drops the separator, and the write failed after the work)
+        raise CLIError(f"{option} {path}: ends with a separator, so it names "
+                       "no file; give a file name")
     try:
         target = link_target(path)   # where the write goes (a link is followed)
     except OSError as exc:

@@ -289,6 +289,14 @@ def test_output_paths_are_checked_before_training(iris, tmp_path, capsys):
                 "is a file, not a folder")
     clean_error(in_process(capsys, "train", iris["csv"], "--model", tmp_path),
                 "is a folder; give a file name")
+    # a folder that does not exist yet, as a path ending with a separator:
+    # refused after training, as the write found it
+    for option in ("--model", "--out"):
+        argv = (["train", iris["csv"], "--drop", "note,plant"] if option == "--model"
+                else ["predict", "--model", iris["model"], iris["csv"]])
+        res = in_process(capsys, *argv, option, f"{tmp_path}/new/")
+        clean_error(res, f"{option} {tmp_path}/new/", "ends with a separator")
+        assert res.stdout == ""
     clean_error(in_process(capsys, "predict", "--model", iris["model"], iris["csv"],
                            "--out", missing), "--out", "does not exist")
     clean_error(in_process(capsys, "train", iris["csv"], "--plot", iris["csv"]),
