@@ -62,7 +62,7 @@ from ._validation import (
     user_stacklevel,
 )
 
-__all__ = ["FileChunks", "Run", "TableInPlace", "fit", "score"]
+__all__ = ["FileChunks", "Run", "TableInPlace", "Unchanged", "fit", "score"]
 
 #: Rows scored at a time by :func:`score`.
 SCORE_ROWS = 1 << 16
@@ -92,50 +92,29 @@ class FileChunks:
         self.unsettled = (read.get("fmt") or detect_format(path)) == "csv" \
             and not read.get("text_labels")
         self.read = dict(read, text_labels=True) if self.unsettled else read
-        self.identity = None
-
-    def _check_unchanged(self, failed=None):
-        """Refuse the file if it is not the one the first pass read: each
-        pass opens the path again, and a file truncated, extended, rewritten
-        or replaced (an ``mv``) between passes was trained on silently, its
-        parts mixed with the first file's. Checked as a pass starts and as
-        it ends (a change during the last pass spoils it too), and when
-        reading it failed during a pass (``failed``: that error, whose text
-        the refusal keeps: a file only touched has a genuine error too)."""
-        from .io import DataError
-
-        identity = _identity(self.path)
-        if self.identity is None:
-            self.identity = identity
-        elif identity != self.identity:
-            then = "" if failed is None else f"; reading it then failed: {failed}"
-            raise DataError(self.path, "the file changed while training (it "
-                            "was replaced, or its size or modification time "
-                            f"differ from the first pass's); train again{then}")
+        self.unchanged = Unchanged(path, "training", "the first pass's",
+                                   "train again")
 
     def __iter__(self):
-        from .io import csv_labels, iter_chunks
+        from .io import iter_chunks
 
-        self._check_unchanged()
         count = 0
-        try:
-            for X, y in iter_chunks(self.path, self.chunk_rows, **self.read):
-                count += 1
-                if self.unsettled:
-                    # a chunk whose labels are numbers, not all whole, is
-                    # refused at once, as typed by itself: a continuous label
-                    # column is not read to its end first, every distinct
-                    # value kept
-                    refuse_continuous(csv_labels(self.path, y), os.fspath(self.path))
-                yield as_data(X), y
-        except Exception as exc:
-            # a file cut or rewritten during the pass fails where the reader
-            # meets the change ("line 925927: expected 21 fields", a line
-            # no file holds): say that it changed
-            self._check_unchanged(failed=exc)
-            raise
-        self._check_unchanged()
+        for X, y in self.unchanged.parts(self._typed(
+                iter_chunks(self.path, self.chunk_rows, **self.read))):
+            count += 1
+            yield as_data(X), y
         self.parts = count
+
+    def _typed(self, chunks):
+        from .io import csv_labels
+
+        for X, y in chunks:
+            if self.unsettled:
+                # a chunk whose labels are numbers, not all whole, is refused
+                # at once, as typed by itself: a continuous label column is
+                # not read to its end first, every distinct value kept
+                refuse_continuous(csv_labels(self.path, y), os.fspath(self.path))
+            yield X, y
 
     def settle(self, labels):
         """The first pass's ``{label: rows}`` with a CSV's labels typed as
@@ -160,6 +139,49 @@ class FileChunks:
         """The first part's first ``rows`` rows: ``(X, y)``."""
         X, y = next(iter(self))
         return X.X[:rows], y[:rows]
+
+
+class Unchanged:
+    """Refuses a file that is not the one first read: a file read in parts
+    is opened again for each pass (and by each reader of a pass), and one
+    truncated, extended, rewritten or replaced (an ``mv``) meanwhile was
+    read silently, its parts mixed with the first file's.
+
+    :meth:`check` records the file's identity at its first call;
+    :meth:`parts` checks a pass as it starts, as it ends (a change during
+    the last part spoils it too) and when reading failed during it (the
+    refusal keeps that error's text: a file only touched has a genuine
+    error too). The refusal says the file changed while ``doing``
+    (its identity differs from ``first``'s) and ends with ``remedy``."""
+
+    def __init__(self, path, doing, first, remedy):
+        self.path, self.doing, self.first, self.remedy = path, doing, first, remedy
+        self.identity = None
+
+    def check(self, failed=None):
+        from .io import DataError
+
+        identity = _identity(self.path)
+        if self.identity is None:
+            self.identity = identity
+        elif identity != self.identity:
+            then = "" if failed is None else f"; reading it then failed: {failed}"
+            raise DataError(self.path, f"the file changed while {self.doing} (it "
+                            "was replaced, or its size or modification time "
+                            f"differ from {self.first}); {self.remedy}{then}")
+
+    def parts(self, parts):
+        """The parts of one pass, checked."""
+        self.check()
+        try:
+            yield from parts
+        except Exception as exc:
+            # a file cut or rewritten during the pass fails where the reader
+            # meets the change ("line 925927: expected 21 fields", a line no
+            # file holds): say that it changed
+            self.check(failed=exc)
+            raise
+        self.check()
 
 
 def _identity(path):

@@ -1265,7 +1265,10 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     if model is not None and not getattr(args, "by_position", False):
         names = _model_feature_names(model, data_meta)
     model_target = data_meta.get("target")
-    if isinstance(model_target, bool) or not isinstance(model_target, str | int):
+    if isinstance(model_target, bool) or not isinstance(model_target, str | int) \
+            or (isinstance(model_target, int) and not (
+                fmt == "npy" and data_meta.get("format") == "npy")):
+        # (an .npy's label column index says nothing of another file's)
         model_target = None
     zero_based = data_meta.get("zero_based")
     if not isinstance(zero_based, bool):
@@ -1423,7 +1426,13 @@ def _read_in_parts(args, labels, model, cols, rows):
     :class:`_Data` without the rows and ``parts`` yielding ``(X, y, ids)``
     (``ids`` the --id column's values for predict, else None)."""
     from . import io
+    from ._stream import Unchanged
 
+    # each reader opens the file again: one that changes meanwhile is
+    # refused, not read as parts of two files
+    unchanged = Unchanged(args.data, "it was read", "when it was first opened",
+                          "run the command again")
+    unchanged.check()
     zero_based = cols.zero_based
     if cols.fmt == "svmlight" and zero_based is None:
         # the base, found as a whole read finds it (one scan of the file)
@@ -1440,7 +1449,7 @@ def _read_in_parts(args, labels, model, cols, rows):
             n_features=model.n_features_in_, feature_names=cols.names,
             model_target=cols.model_target, zero_based=zero_based,
             drop=cols.drop or None, text_labels=_text_classes(model), keep=keep)
-    return _read_as(cols, dataset, args.data), parts
+    return _read_as(cols, dataset, args.data), unchanged.parts(parts)
 
 
 def _scoring_parts(args):
@@ -1461,7 +1470,10 @@ def _scoring_parts(args):
     if rows is not None:
         return rows
     path, small = _is_small(args)
-    return None if small else _auto_chunk_rows(path, fmt, args)
+    if small or (fmt == "npy" and io.npy_layout(path)[1]):
+        return None   # (a Fortran-order table's rows cannot be read in parts)
+    # (memory, not shuffling, bounds a part: a row of a wide file may be one)
+    return _auto_chunk_rows(path, fmt, args, least=1)
 
 
 def _refuse_npz_parts(args):
@@ -1958,8 +1970,9 @@ def _how_to_read(args, params):
     return "chunks", _auto_chunk_rows(path, fmt, args)
 
 
-def _auto_chunk_rows(path, fmt, args):
-    """Rows of about :data:`_CHUNK_BYTES` once parsed."""
+def _auto_chunk_rows(path, fmt, args, least=1000):
+    """Rows of about :data:`_CHUNK_BYTES` once parsed, and at least
+    ``least`` (training shuffles the rows within a chunk)."""
     from . import io
 
     if fmt == "npy":
@@ -1971,7 +1984,7 @@ def _auto_chunk_rows(path, fmt, args):
         with open(path, "rb") as f:
             head = f.read(1 << 20)
         per_row = 4 * len(head) // max(head.count(b"\n"), 1)
-    return int(min(max(_CHUNK_BYTES // max(per_row, 1), 1000), 1_000_000))
+    return int(min(max(_CHUNK_BYTES // max(per_row, 1), least), 1_000_000))
 
 
 def _train_in_parts(args, params, warm, warm_meta, how):
@@ -2191,21 +2204,24 @@ OUTPUT_ROWS = 1 << 16
 
 def _output_rows(values, ids):
     """The CSV rows of ``predict``'s (m, c) ``values``, each after its ID
-    when ``ids`` is given, made OUTPUT_ROWS at a time. IDs: a float column
-    (as an .npy table trained in place must be) of whole numbers as the
-    integers it holds (``20240101``, not ``20240101.0``;
-    ``10000000000000000``, not ``1e+16``), decided over the whole column
-    (over each part of a file read in parts); anything else as read."""
-    whole = ids is not None and ids.dtype.kind == "f" and bool(
-        np.isfinite(ids).all() and (ids == np.round(ids)).all())
+    when ``ids`` is given, made OUTPUT_ROWS at a time. IDs: a float (as an
+    .npy table trained in place must hold) that is a whole number as the
+    integer it is (``20240101``, not ``20240101.0``; ``10000000000000000``,
+    not ``1e+16``), each by itself, so that a file read in parts is written
+    as one read whole; anything else as read."""
+    floats = ids is not None and ids.dtype.kind == "f"
     for lo in range(0, values.shape[0], OUTPUT_ROWS):
         part = values[lo:lo + OUTPUT_ROWS].tolist()
         if ids is None:
             yield from part
             continue
-        keys = ids[lo:lo + OUTPUT_ROWS].tolist()
-        if whole:
-            keys = [int(v) for v in keys]
+        keys = ids[lo:lo + OUTPUT_ROWS]
+        if floats:
+            whole = np.isfinite(keys) & (keys == np.round(keys))
+            keys = [int(v) if w else v for v, w in
+                    zip(keys.tolist(), whole.tolist(), strict=True)]
+        else:
+            keys = keys.tolist()
         yield from ([key, *row] for key, row in zip(keys, part, strict=True))
 
 

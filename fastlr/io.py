@@ -559,10 +559,7 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     whole and then cut into chunks; use ``.npy`` for data larger than
     memory.
     """
-    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
-            or chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
-    _, parts = open_chunks(path, int(chunk_rows), target=target, fmt=fmt,
+    _, parts = open_chunks(path, chunk_rows, target=target, fmt=fmt,
                            delimiter=delimiter, n_features=n_features,
                            zero_based=zero_based, drop=drop,
                            text_labels=text_labels)
@@ -589,6 +586,10 @@ def open_chunks(path, chunk_rows, *, target=None, fmt=None, delimiter=",",
     svmlight file is read that many features wide, and a wider row is a
     :class:`FeatureMismatchError`.
     """
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
+            or chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
+    chunk_rows = int(chunk_rows)
     if labels not in ("required", "optional", "ignore"):
         raise ValueError(f"labels must be 'required', 'optional' or 'ignore', got "
                          f"{labels!r}")

@@ -985,3 +985,89 @@ def test_the_passes_that_are_not_epochs_count_their_rows(files, tmp_path, capsys
         assert re.search(desc + r": 3\.00k rows \[", err), (desc, err)
     assert cli.main([*argv, "--quiet"]) == 0
     assert "rows [" not in capsys.readouterr().err
+
+
+def test_a_file_changed_while_predicted_in_parts_is_refused(scored, tmp_path,
+                                                           capsys, monkeypatch):
+    """Each reader of a file read in parts opens it again: rewritten after
+    the first part, its later parts came from the new file, and predict
+    and evaluate mixed two files' rows with exit status 0."""
+    from fastlr import io
+
+    path, model = scored["npy"]
+    copy = tmp_path / "s.npy"
+    copy.write_bytes(path.read_bytes())
+    real = io.open_chunks
+
+    def rewritten_after_the_first_part(*args, **kwargs):
+        dataset, parts = real(*args, **kwargs)
+
+        def changed():
+            for i, part in enumerate(parts):
+                yield part
+                if i == 0:
+                    table = np.load(copy)
+                    np.save(copy, table[::-1])   # same size: a new mtime
+                    st = os.stat(copy)
+                    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        return dataset, changed()
+
+    monkeypatch.setattr(io, "open_chunks", rewritten_after_the_first_part)
+    out = tmp_path / "p.csv"
+    for command in (["predict", "--out", out], ["evaluate"]):
+        np.save(copy, np.load(path))
+        code, _, err = cli_run(capsys, *command, copy, "--model", model,
+                               "--chunk-rows", 500)
+        assert code == 1
+        assert "s.npy: the file changed while it was read" in err, err
+    assert not out.exists()
+
+
+def test_a_wide_file_is_predicted_in_parts_of_about_the_chunk_bytes(tmp_path,
+                                                                   monkeypatch):
+    """Training keeps 1,000 rows a chunk at least (it shuffles within a
+    chunk); predict and evaluate need no such floor: 1,000 rows of a wide
+    CSV held about 400 MB, not 64."""
+    n = 4000
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(f"f{j}" for j in range(n)) + ",label\n" +
+                    ",".join(["0.5"] * n) + ",1\n")
+    monkeypatch.setattr(cli, "stream_threshold", lambda: 10)
+    args = cli.build_parser().parse_args(["predict", str(path), "--model", "m"])
+    rows = cli._scoring_parts(args)
+    assert rows == cli._CHUNK_BYTES // (100 * (n + 1))
+    args = cli.build_parser().parse_args(["train", str(path)])
+    assert cli._auto_chunk_rows(str(path), "csv", args) == 1000
+
+
+def test_a_fortran_table_is_predicted_whole_by_default(scored, tmp_path, capsys,
+                                                       monkeypatch):
+    path, model = scored["npy"]
+    fortran = tmp_path / "f.npy"
+    np.save(fortran, np.asfortranarray(np.load(path)))
+    monkeypatch.setattr(cli, "stream_threshold", lambda: 10)
+    assert cli_run(capsys, "predict", fortran, "--model", model) == \
+        cli_run(capsys, "predict", path, "--model", model, "--chunk-rows", 0)
+    code, _, err = cli_run(capsys, "predict", fortran, "--model", model,
+                           "--chunk-rows", 100)
+    assert code == 1 and "Fortran" in err
+
+
+def test_an_npy_models_label_index_is_not_a_csvs(scored, tmp_path, capsys):
+    """A model trained on an .npy records its label's column index (5 here);
+    a CSV given to it by position took that index, modulo its width, for
+    its own label column (column 0, a feature) and predicted from the
+    label. The CSV's label is found as for any model: the last column."""
+    path, model = scored["npy"]   # columns: id, f0..f3, label (index 5)
+    table = np.load(path)
+    trained = fastlr.load(model)
+    csv_path = tmp_path / "by_position.csv"
+    with open(csv_path, "w") as f:
+        f.write("a,b,c,d,label\n")
+        for row in table[:50].tolist():
+            f.write(",".join(map(repr, row[1:5])) + f",{int(row[5])}\n")
+    code, out, err = cli_run(capsys, "predict", csv_path, "--model", model,
+                             "--by-position")
+    assert code == 0, err
+    want = trained.predict(table[:50, 1:5])
+    assert [int(r) for r in out.splitlines()[1:]] == want.tolist()

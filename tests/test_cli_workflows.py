@@ -194,7 +194,9 @@ def test_npz_id_is_recorded_and_written_by_predict(tmp_path):
 def test_whole_number_ids_of_a_float_table_are_written_as_integers(tmp_path):
     """An .npy table trained in place is float, its ID column too: predict
     writes IDs that are whole numbers as those integers (it wrote
-    20240101.0 and 1e+16), and any other float ID as before."""
+    20240101.0 and 1e+16), and any other float ID as before; each ID by
+    itself (decided over the whole column, a file read in parts was
+    written as its parts happened to fall)."""
     rng = np.random.default_rng(1)
     X = rng.normal(size=(40, 2))
     ids = np.arange(40) + 20240101.0
@@ -212,7 +214,7 @@ def test_whole_number_ids_of_a_float_table_are_written_as_integers(tmp_path):
     np.save(path, np.column_stack([ids, X, (X[:, 0] > 0).astype(float)]))
     rows = list(csv.reader(fastlr_cmd("predict", "--model", model, path).stdout
                            .splitlines()))
-    assert [r[0] for r in rows[1:4]] == ["20240101.0", "1e+16", "0.5"]
+    assert [r[0] for r in rows[1:4]] == ["20240101", "10000000000000000", "0.5"]
 
 
 def test_a_renamed_header_is_refused_unless_by_position(iris, tmp_path):
@@ -686,14 +688,14 @@ def test_predictions_are_written_in_slices_as_whole(tmp_path, monkeypatch, capsy
                                                     proba):
     """predict makes its output rows a slice at a time (all at once, 16M
     rows of probabilities took 1.9 GB of Python lists): the file is the one
-    the whole arrays give, and whether float IDs are written as integers is
-    decided over the whole column, not per slice."""
+    the whole arrays give, each float ID that is a whole number written as
+    that integer, whatever the slice."""
     from fastlr import cli
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(10, 2))
     ids = np.arange(10) + 100.0
-    ids[9] = 0.5                      # the last slice's only: all written as floats
+    ids[9] = 0.5                      # the last slice's only: written as a float
     y = (X[:, 0] > 0).astype(float)
     path = tmp_path / "t.npy"
     np.save(path, np.column_stack([ids, X, y]))
@@ -706,8 +708,8 @@ def test_predictions_are_written_in_slices_as_whole(tmp_path, monkeypatch, capsy
                      "--quiet", *(["--proba"] if proba else [])]) == 0
     fitted = fastlr.load(model)
     values = fitted.predict_proba(X) if proba else fitted.predict(X)[:, None]
-    want = [[repr(i), *map(str, row)] for i, row in zip(ids.tolist(), values.tolist(),
-                                                        strict=True)]
+    want = [[repr(int(i) if i == round(i) else i), *map(str, row)]
+            for i, row in zip(ids.tolist(), values.tolist(), strict=True)]
     rows = list(csv.reader(out.read_text().splitlines()))
     assert rows[1:] == want
     assert rows[0][0] == "0" and len(rows[0]) == 1 + values.shape[1]

@@ -456,3 +456,12 @@ def test_csv_chunks_raise_not_utf8_in_the_chunk_holding_it(tmp_path):
     assert 5 <= len(parts) <= 15
     assert np.concatenate([p[0] for p in parts])[:, 0].tolist() == \
         [i + 0.5 for i in range(100 * len(parts))]
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 2.5])
+@pytest.mark.parametrize("fmt", ["csv", "npy", "svmlight"])
+def test_open_chunks_refuses_a_bad_chunk_size_by_name(files, fmt, bad):
+    """(0 gave a bare range() error on .npy, -1 'no data rows'; CSV and
+    svmlight took them silently.)"""
+    with pytest.raises(ValueError, match=r"chunk_rows must be an integer >= 1"):
+        fastlr.io.open_chunks(files[fmt], bad)
