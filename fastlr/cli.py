@@ -2270,10 +2270,14 @@ def _evaluate(args):
     read, parts = _read_parts(args, "required", model, data_meta)
     data = read.data
     classes = model.classes_
-    kept = [(_match_labels(args.data, y, classes), model.predict_proba(X),
-             model.predict(X)) for X, y, _ in parts]
-    y, proba, pred = (np.concatenate(a) if len(kept) > 1 else a[0]
-                      for a in zip(*kept, strict=True))
+    kept = [(y, model.predict_proba(X), model.predict(X)) for X, y, _ in parts]
+    ys, proba, pred = (list(a) for a in zip(*kept, strict=True))
+    proba, pred = (np.concatenate(a) if len(a) > 1 else a[0] for a in (proba, pred))
+    if any(part.dtype.kind == "U" for part in ys):
+        ys = [part.astype(str) for part in ys]   # (a CSV's parts typed apart)
+    # checked over every part, so that every unknown label is named
+    y = _match_labels(args.data, np.concatenate(ys) if len(ys) > 1 else ys[0],
+                      classes)
     acc = float(np.mean(pred == y))
     loss = float(log_loss(y, proba, labels=classes))
     auc, how = _roc_auc(y, proba, classes)

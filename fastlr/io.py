@@ -615,16 +615,17 @@ def open_chunks(path, chunk_rows, *, target=None, fmt=None, delimiter=",",
         dataset = Dataset(None, None, data.feature_names, data.target, "npz")
     else:
         dataset, parts = _svmlight_chunks(spec, chunk_rows, zero_based)
-    return dataset, _not_empty(path, parts)
+    return dataset, _not_empty(path, parts, fmt)
 
 
-def _not_empty(path, parts):
+def _not_empty(path, parts, fmt):
     empty = True
     for part in parts:
         empty = False
         yield part
-    if empty:
-        raise DataError(path, "no data rows")
+    if empty:   # (as a whole read says it)
+        raise DataError(path, "has a header but no data rows" if fmt == "csv"
+                        else "no data rows")
 
 
 def svmlight_features(path, zero_based=None, required=True):

@@ -1071,3 +1071,23 @@ def test_an_npy_models_label_index_is_not_a_csvs(scored, tmp_path, capsys):
     assert code == 0, err
     want = trained.predict(table[:50, 1:5])
     assert [int(r) for r in out.splitlines()[1:]] == want.tolist()
+
+
+def test_evaluate_in_parts_names_every_unknown_label_and_an_empty_csv(
+        scored, tmp_path, capsys):
+    path, model = scored["csv"]
+    text = path.read_text().splitlines()
+    text[100] = text[100].rsplit(",", 1)[0] + ",dog"
+    text[1900] = text[1900].rsplit(",", 1)[0] + ",eel"
+    other = tmp_path / "other.csv"
+    other.write_text("\n".join(text) + "\n")
+    whole = cli_run(capsys, "evaluate", other, "--model", model, "--chunk-rows", 0)
+    parts = cli_run(capsys, "evaluate", other, "--model", model, "--chunk-rows", 500)
+    assert "labels the model was not trained on: dog, eel" in whole[2]
+    assert parts == whole
+    empty = tmp_path / "empty.csv"
+    empty.write_text(text[0] + "\n")
+    whole = cli_run(capsys, "predict", empty, "--model", model, "--chunk-rows", 0)
+    assert "has a header but no data rows" in whole[2]
+    assert cli_run(capsys, "predict", empty, "--model", model,
+                   "--chunk-rows", 500) == whole
