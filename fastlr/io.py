@@ -854,11 +854,7 @@ def _npy_chunks(spec, chunk_rows, keep=None):
                         "np.save(path, np.ascontiguousarray(a))")
     m, k = shape
     header = [f"x{j}" for j in range(k)]
-    _check_npy_target(spec)
-    # column names and a named target from a CSV-trained model do not apply
-    mt = spec.model_target if isinstance(spec.model_target, int) else None
-    feats, t = _select(_Spec(path, spec.target, spec.labels, spec.n_features,
-                             None, mt, spec.drop), header)
+    feats, t = _npy_select(spec, header)
     kept = None if keep is None else _column_index(spec, header, keep)
     parse = None if spec.ignore else t
 
@@ -1332,14 +1328,19 @@ def _npy_table(path):
         return _numeric_2d(path, _np_load(path, "npy", f), "the array")
 
 
+def _npy_select(spec, header):
+    """:func:`_select` for an .npy table's columns ``header`` (x0, x1, ...):
+    column names and a named target from a CSV-trained model do not apply."""
+    _check_npy_target(spec)
+    mt = spec.model_target if isinstance(spec.model_target, int) else None
+    return _select(_Spec(spec.path, spec.target, spec.labels, spec.n_features,
+                         None, mt, spec.drop), header)
+
+
 def _read_npy(spec):
     table = _npy_table(spec.path)
     header = [f"x{j}" for j in range(table.shape[1])]
-    _check_npy_target(spec)
-    # column names and a named target from a CSV-trained model do not apply
-    mt = spec.model_target if isinstance(spec.model_target, int) else None
-    feats, t = _select(_Spec(spec.path, spec.target, spec.labels, spec.n_features,
-                             None, mt, spec.drop), header)
+    feats, t = _npy_select(spec, header)
     # one copy: the feature columns (the table may be memory-mapped)
     X = _as_float_X(spec.path, table, columns=feats)
     _check_finite_rows(spec.path, X, columns=feats)
