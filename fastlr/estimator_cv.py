@@ -87,7 +87,10 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     the best mean score over the folds is then refitted on all rows
     (``refit=True``): that refit is ``LogisticRegression(alpha=alpha_,
     l1_ratio=l1_ratio_, ...)`` with the other parameters of this estimator,
-    one more training run.
+    one more training run (with ``solver="auto"`` or ``"lbfgs"`` started
+    from the mean of the folds' models of ``alpha_``: the same optimum to
+    ``tol``, not the same coefficients as a fit from zero; pass a smaller
+    ``tol`` where they matter).
 
     Binary and k-class (softmax) models, dense and sparse X, float32 and
     float64, ``sample_weight`` and ``class_weight`` work as in
