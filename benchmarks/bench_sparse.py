@@ -168,7 +168,7 @@ class Rcv1VowpalWabbit:
     timeout = 900
 
     def setup_cache(self):
-        import tempfile
+        import os
 
         from fastlr.bench_sparse import vw_passes_fn, write_vw
 
@@ -177,8 +177,9 @@ class Rcv1VowpalWabbit:
         except ImportError:
             return None
         X, y = make_rcv1_workload()
-        folder = tempfile.mkdtemp(prefix="fastlr-vw-")
-        data = f"{folder}/rcv1.vw"
+        # in the working directory asv gives setup_cache and the benchmarks
+        # alike, and removes after them (a folder of its own was left behind)
+        data = os.path.abspath("rcv1.vw")
         write_vw(X, y, data)
         vw_passes_fn(data, data + ".cache", 1)()   # writes the cache
         return data
