@@ -53,6 +53,7 @@ this module imports it, and the estimator imports this module only when it
 is given a Dask collection.
 """
 
+import contextlib
 import copy
 import math
 import numbers
@@ -107,7 +108,7 @@ from ._validation import (
     unique_labels,
 )
 
-__all__ = ["train"]
+__all__ = ["ClientClosedError", "train"]
 
 
 # --------------------------------------------------------------------------
@@ -414,23 +415,50 @@ def _mix(state, outs):
 # where the tasks run
 
 
+class ClientClosedError(RuntimeError):
+    """The ``distributed.Client`` a call ran on was closed (or lost its
+    scheduler) while the call ran: its tasks were cancelled. The call
+    changed nothing (a fitted estimator keeps its model); run it again on a
+    running client."""
+
+
 class _ClientRunner:
     """Runs block tasks on a ``distributed.Client``: blocks stay as futures."""
 
     def __init__(self, client):
         self.client = client
 
+    @contextlib.contextmanager
+    def _running(self):
+        """Say so when a call fails because the client was closed under it
+        (dask's own errors then speak of futures "cancelled for reason:
+        unknown", or a closed stream, naming fastlr's task keys)."""
+        try:
+            yield
+        except Exception as exc:
+            status = getattr(self.client, "status", "running")
+            if status == "running":
+                raise
+            raise ClientClosedError(
+                f"the Dask client was closed while this call ran (its status is "
+                f"now {status!r}), which cancelled its tasks; nothing was changed: "
+                f"run it again on a running client ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''})") from exc
+
     def persist(self, func, *args_per_block):
         from distributed import wait
 
         keyed = [dask.delayed(func, pure=False)(*args)
                  for args in zip(*args_per_block, strict=True)]
-        futures = self.client.compute(keyed)
+        with self._running():
+            futures = self.client.compute(keyed)
         try:
-            wait(futures)  # in memory (or failed) before placing tasks next to them
-            for fut in futures:
-                if fut.status == "error":
-                    fut.result()   # raises the block's error
+            # (wait() asks the default client: this one may not be it)
+            with self._running(), self.client.as_current():
+                wait(futures)  # in memory (or failed) before placing tasks next to them
+                for fut in futures:
+                    if fut.status == "error":
+                        fut.result()   # raises the block's error
         except BaseException:
             # a refused block (or an interrupt): the others' converted copies
             # of X must not stay on the workers
@@ -444,15 +472,17 @@ class _ClientRunner:
         # would otherwise balance queues by moving blocks (it assumes unknown
         # tasks take 0.5 s); the restriction is loose, so a block that was
         # lost with its worker (and recomputed elsewhere) still runs.
-        holders = self.client.who_has(blocks)
         futures = []
-        for blk, extra in zip(blocks, per_block, strict=True):
-            where = list(holders.get(blk.key, ()))
-            place = {"workers": where, "allow_other_workers": True} if where else {}
-            futures.append(self.client.submit(func, blk, *extra, *args, pure=False,
-                                              **place))
         try:
-            return self.client.gather(futures)
+            with self._running():
+                holders = self.client.who_has(blocks)
+                for blk, extra in zip(blocks, per_block, strict=True):
+                    where = list(holders.get(blk.key, ()))
+                    place = {"workers": where, "allow_other_workers": True} \
+                        if where else {}
+                    futures.append(self.client.submit(func, blk, *extra, *args,
+                                                      pure=False, **place))
+                return self.client.gather(futures)
         finally:
             self.release(futures)
 
@@ -462,9 +492,11 @@ class _ClientRunner:
         # futures, so nothing would ever release them: a refused fit (a NaN
         # among the labels) left its label tasks on the scheduler for the
         # client's lifetime
-        futures = self.client.compute(tasks)
+        with self._running():
+            futures = self.client.compute(tasks)
         try:
-            return list(self.client.gather(futures))
+            with self._running():
+                return list(self.client.gather(futures))
         finally:
             self.release(futures)
 
@@ -531,17 +563,19 @@ def _is_frame(a):
     return type(a).__name__ in ("DataFrame", "Series") and hasattr(a, "to_dask_array")
 
 
-def _partition_lengths(X, *cols):
+def _partition_lengths(X, *cols, runner=None):
     """The partition lengths of each dask DataFrame or Series in ``(X,
     *cols)`` (None for anything else), computed together: one pass over
     their graphs, in which the tasks they share (a frame and its label
-    column read from the same files) run once. A DataFrame X whose dtypes
+    column read from the same files) run once, by ``runner`` (None: dask's
+    current scheduler). A DataFrame X whose dtypes
     are refused (:func:`fastlr._validation.numeric_input`) is refused
     first, from its meta: nothing computed."""
     if _is_frame(X) and X.ndim == 2:
         numeric_input(X._meta, "X")
     cols = (X, *cols)
-    done = iter(dask.compute(*[a.map_partitions(len) for a in cols if _is_frame(a)]))
+    tasks = [a.map_partitions(len) for a in cols if _is_frame(a)]
+    done = iter((runner or _LocalRunner()).compute(tasks) if tasks else ())
     return [tuple(int(v) for v in next(done)) if _is_frame(a) else None for a in cols]
 
 
@@ -945,7 +979,7 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
     labels of y must be among them.
     """
     runner = _runner(client)
-    lx, ly, lw = _partition_lengths(X, y, sample_weight)
+    lx, ly, lw = _partition_lengths(X, y, sample_weight, runner=runner)
     X = _check_X(X, n_features, lx)
     y = _check_rows(y, "y", X, ly)
     sw = None

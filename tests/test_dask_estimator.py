@@ -946,6 +946,53 @@ def test_closed_client():
         fdist.train(X, np.arange(10) % 2, client=cl)
 
 
+def test_train_runs_on_the_client_it_is_given():
+    """train(client=B) with B not the default client: every task runs on B.
+    Waiting for the persisted blocks asked the default client (none: "No
+    clients found"), and a DataFrame's partition lengths were computed by
+    dask's current scheduler (the default client, or threads here)."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = make_data(24, m=400)
+    y = (y == "ab").astype(np.int64)
+    df = dd.from_pandas(pd.DataFrame(X, columns=[f"f{j}" for j in range(6)]),
+                        npartitions=4)
+    ys = dd.from_pandas(pd.Series(y), npartitions=4)
+    fit = dict(batch_size=50, epochs=2, random_state=0)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster, \
+            distributed.Client(cluster, set_as_default=False) as other:
+        with distributed.get_task_stream(client=other) as stream:
+            got = fdist.train(df, ys, client=other, **fit)
+        expected = fdist.train(to_dask(X, 100), to_dask(y, 100), client=other, **fit)
+    names = {task["key"].split("-")[0] if isinstance(task["key"], str)
+             else str(task["key"][0]).split("-")[0] for task in stream.data}
+    assert "len" in names, names
+    np.testing.assert_array_equal(got.w, expected.w)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_a_client_closed_during_a_fit_is_named(solver):
+    """client.close() between two epochs (or iterations): dask's own error
+    spoke of futures "cancelled for reason: unknown" with fastlr's task
+    keys; it is now ClientClosedError, saying what happened."""
+    X, y = make_data(23, m=400)
+    Xd, yd = to_dask(X, 100), to_dask((y == "ab").astype(np.int64), 100)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=":0") as cluster:
+        cl = distributed.Client(cluster, set_as_default=False)
+
+        def event(epoch, loss):
+            if epoch == 2:
+                cl.close()
+
+        with pytest.raises(fdist.ClientClosedError,
+                           match=r"^the Dask client was closed while this call ran "
+                                 r"\(its status is now 'closed'\).*run it again"):
+            fdist.train(Xd, yd, epochs=5, solver=solver, batch_size=50,
+                        random_state=0, client=cl, callback=event)
+
+
 def test_an_asynchronous_client_on_its_loop_is_refused_by_name():
     """fit (on the current client) and train(client=...) called on an
     asynchronous client's event loop: a ValueError naming the client and
