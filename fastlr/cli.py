@@ -689,6 +689,34 @@ def _add_export(sub, common):
     p.set_defaults(func=_export)
 
 
+def _add_convert(sub, common):
+    p = sub.add_parser(
+        "convert", parents=[common],
+        help="write a data file as an .npy table to train on in place",
+        description="Read DATA in parts (memory stays bounded, whatever its "
+        "size) and write its feature columns, then its label column, as one "
+        "float .npy table: fastlr train then memory-maps it and trains on it "
+        "in place, reading memory where a CSV or svmlight file is parsed "
+        "again every epoch (its default target, the last column, is the "
+        "label). The labels must be numbers; the table has no column names, "
+        "so a model trained on it matches a CSV's columns with --by-position. "
+        "The file is written atomically.")
+    _data_args(p, "the label column: a CSV column name or index, an .npy "
+               "column index, or the .npz labels array (default: the last "
+               "column; 'y' for .npz)",
+               "an ID column: left out of the table (as --drop)")
+    p.add_argument("--out", metavar="FILE", required=True, type=_path_type,
+                   help="the .npy file to write")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="element type of the table (default: %(default)s; "
+                   "float32 halves the file and the epochs' reading, and rounds "
+                   "the features to float32)")
+    p.add_argument("--chunk-rows", type=_int_type(1), default=None, metavar="N",
+                   help="read DATA N rows at a time (default: parts of about "
+                   f"{_CHUNK_BYTES >> 20} MB)")
+    p.set_defaults(func=_convert)
+
+
 def _add_verify(sub, common):
     p = sub.add_parser(
         "verify", parents=[common],
@@ -894,6 +922,7 @@ def build_parser():
     _add_predict(sub, common)
     _add_evaluate(sub, common)
     _add_export(sub, common)
+    _add_convert(sub, common)
     _add_verify(sub, common)
     _add_bench(sub, common)
     _add_compile(sub, common)
@@ -2389,6 +2418,132 @@ def _export(args):
         ("written", f"{args.out} ({len(payload):,} bytes)"),
     ])
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------
+# convert
+
+
+def _convert(args):
+    import scipy.sparse as sp
+
+    from . import io
+    from ._progress import pass_progress
+    from ._stream import Unchanged
+
+    if not os.fspath(args.out).lower().endswith(".npy"):
+        raise CLIError(f"--out: {args.out}: name the file .npy (fastlr train "
+                       "tells a table by its extension)")
+    _check_writable(args.out, "--out", replace=True, inputs=[(args.data, "DATA")])
+    cols = _resolve_columns(args, "required")
+    dtype = np.dtype(args.dtype)
+    path, _ = _is_small(args)
+    # the reader opens the file again for the parts: one that changes
+    # meanwhile is refused, not written as parts of two files
+    unchanged = Unchanged(args.data, "it was read", "when it was first opened",
+                          "run the command again")
+    unchanged.check()
+    n_features = None
+    if cols.fmt == "svmlight":   # its width, before the parts are sized by it
+        n_features, cols.zero_based = io.svmlight_features(path, cols.zero_based)
+    # the table's columns, at most: DATA's (an svmlight file's features and
+    # label; an .npz archive is read whole, its size no concern here)
+    width = {"svmlight": (n_features or 0) + 1, "csv": len(cols.header or ()),
+             "npy": io.npy_columns(path) if cols.fmt == "npy" else 0}.get(cols.fmt, 1)
+    row_bytes = width * dtype.itemsize
+    _check_room(args.out, _most_rows(path, cols.fmt) * row_bytes)
+    # parts of about _CHUNK_BYTES as parsed, and as the dense rows written
+    rows = args.chunk_rows or min(_auto_chunk_rows(path, cols.fmt, args, least=1),
+                                  max(_CHUNK_BYTES // row_bytes, 1))
+    dataset, parts = io.open_chunks(
+        args.data, rows, target=cols.target, fmt=cols.fmt, delimiter=args.delimiter,
+        zero_based=cols.zero_based, drop=cols.drop or None, n_features=n_features)
+    n = len(dataset.feature_names)
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (0, n + 1)}
+    written = 0
+
+    def write(f):
+        nonlocal written
+        # the header has room for any row count (numpy leaves it, so that an
+        # array can grow in place): written again, as long, once they are known
+        np.lib.format.write_array_header_1_0(f, header)
+        start = f.tell()
+        with pass_progress(0 if args.quiet else 1, "convert") as seen:
+            for X, y, _ in unchanged.parts(parts):
+                table = np.empty((X.shape[0], n + 1), dtype=dtype)
+                table[:, :n] = X.toarray() if sp.issparse(X) else X
+                table[:, n] = _label_column(args.data, y, dtype)
+                f.write(memoryview(table).cast("B"))
+                written += X.shape[0]
+                seen(X.shape[0])
+        f.seek(0)
+        np.lib.format.write_array_header_1_0(f, dict(header, shape=(written, n + 1)))
+        if f.tell() != start:   # pragma: no cover - numpy's promise
+            raise RuntimeError("the .npy header changed length")
+
+    def check(tmp):
+        # the file numpy reads back is the table written
+        if io.npy_layout(tmp)[0] != (written, n + 1):  # pragma: no cover
+            raise RuntimeError(f"{tmp}: not the table written")
+
+    write_atomic(args.out, write, "the .npy table", check=check)
+    label = {"csv": f"the label column {dataset.target!r}",
+             "npy": f"the label (its column {dataset.target})"}.get(dataset.format,
+                                                                  "the label")
+    _print_table([
+        ("read", f"{args.data} ({dataset.format}, {written:,} rows, {n:,} features)"),
+        ("written", f"{args.out}: {written:,} x {n + 1:,} {dtype.name} "
+                    f"({os.path.getsize(args.out):,} bytes); {label} is the last "
+                    "column"),
+        ("next", f"fastlr train {args.out} (a CSV given to its model: "
+                 "--by-position, its columns in this order)"),
+    ])
+    return EXIT_OK
+
+
+def _most_rows(path, fmt):
+    """At most how many rows DATA holds: an .npy or .npz table's, a text
+    file's lines (counted in blocks of bytes)."""
+    from . import io
+
+    if fmt == "npy":
+        return io.npy_layout(path)[0][0]
+    if fmt == "npz":
+        return 0   # (read whole: its arrays are in memory already)
+    lines, last = 0, b"\n"
+    with open(path, "rb") as f:
+        while block := f.read(1 << 24):
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return lines + (last != b"\n")
+
+
+def _check_room(out, size):
+    """Refuse, before any work, a file of ``size`` bytes that the file
+    system of ``out`` has no room for."""
+    import shutil
+
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(out))).free
+    if size > free:
+        raise CLIError(f"--out: {out}: the table would take up to {size / 2**30:,.1f} "
+                       f"GiB (rows x columns x bytes), more than the "
+                       f"{free / 2**30:,.1f} GiB free there")
+
+
+def _label_column(path, y, dtype):
+    """``y`` as the label column of a ``dtype`` table, refused (naming DATA)
+    when it is text or a value the table cannot hold exactly."""
+    if y.dtype.kind not in "biuf":
+        raise CLIError(f"{path}: the labels are text ({_fmt_labels(np.unique(y))}): "
+                       "an .npy table holds numbers only; write them as numbers "
+                       "(0, 1, ...) first, or train on the file itself")
+    column = y.astype(dtype)
+    if not np.array_equal(column.astype(y.dtype), y):
+        bad = y[column.astype(y.dtype) != y][0]
+        raise CLIError(f"{path}: the label {bad.item()!r} is not exactly a {dtype.name} "
+                       "number; use --dtype float64, or fewer digits")
+    return column
 
 
 # --------------------------------------------------------------------------

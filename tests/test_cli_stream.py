@@ -573,10 +573,15 @@ def test_readme_larger_than_memory_commands_work(tmp_path):
                           script.replace("python ", f"{sys.executable} ")],
                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr
-    assert res.stdout.count("reading:") == 2
-    assert "memory-mapped and trained on in place" in res.stdout
+    assert res.stdout.count("reading:") == 3
+    assert res.stdout.count("memory-mapped and trained on in place") == 2
     assert re.search(r"reading:\s+in \d+ chunks of at most 20,000 rows", res.stdout)
-    for name in ("big.npy", "big.csv", "big-npy.npz", "big-csv.npz"):
+    # convert's table holds the CSV's rows
+    assert "written: big-table.npy: 50,000 x 9 float64" in res.stdout
+    table = np.load(tmp_path / "big-table.npy")
+    np.testing.assert_array_equal(table, np.loadtxt(tmp_path / "big.csv",
+                                                    delimiter=",", skiprows=1))
+    for name in ("big.npy", "big.csv", "big-npy.npz", "big-csv.npz", "big-table.npz"):
         assert (tmp_path / name).exists(), name
     # predict and evaluate, in parts
     assert "wrote 50,000 predictions to big-predictions.csv" in res.stderr

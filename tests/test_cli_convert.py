@@ -1,0 +1,125 @@
+"""``fastlr convert``: a data file written as a float .npy table (features,
+then the label), read in parts, for ``fastlr train`` to memory-map.
+
+The table must hold exactly what a whole read of the file gives: its X and
+y, bit for bit (float32: their float32 casts); a model trained on it by a
+solver that reads the table whole is then the model of the file itself.
+"""
+
+import os
+
+import numpy as np
+import pytest
+
+from fastlr import cli, io
+
+
+def write_csv(path, X, y, ids=None):
+    with open(path, "w") as f:
+        head = ([] if ids is None else ["id"]) + [f"f{j}" for j in
+                                                  range(X.shape[1])] + ["label"]
+        f.write(",".join(head) + "\n")
+        for i, (row, label) in enumerate(zip(X.tolist(), y.tolist(), strict=True)):
+            first = [] if ids is None else [ids[i]]
+            f.write(",".join([*first, *map(repr, row), str(label)]) + "\n")
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(700, 5)) * [1, 10, 1e-3, 1e6, 1] + [0, 0, 1, -1e6, 7]
+    y = (X[:, 0] + rng.logistic(size=700) > 0).astype(np.int64)
+    write_csv(tmp_path / "d.csv", X, y, ids=[f"row {i}" for i in range(700)])
+    return tmp_path, X, y
+
+
+def convert(capsys, *argv):
+    code = cli.main(["convert", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("rows", [1, 64, 700, None])
+def test_a_csv_table_is_the_whole_read(capsys, data, rows):
+    d, X, y = data
+    extra = [] if rows is None else ["--chunk-rows", rows]
+    code, out, err = convert(capsys, d / "d.csv", "--id", "id", "--out",
+                             d / "t.npy", *extra)
+    assert code == 0, err
+    table = np.load(d / "t.npy")
+    whole = io.read_dataset(d / "d.csv", drop=["id"])
+    assert table.dtype == np.float64 and table.shape == (700, 6)
+    np.testing.assert_array_equal(table[:, :5], whole.X)
+    np.testing.assert_array_equal(table[:, 5], whole.y)
+    assert "700 x 6 float64" in out and "the label column 'label' is the last" in out
+
+
+def test_float32_and_svmlight(capsys, tmp_path):
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(300, 7)) * (rng.random((300, 7)) < 0.3)
+    y = rng.integers(0, 3, 300)
+    with open(tmp_path / "d.svm", "w") as f:
+        for row, label in zip(X.tolist(), y.tolist(), strict=True):
+            f.write(f"{label} " + " ".join(f"{j + 1}:{v!r}" for j, v in
+                                           enumerate(row) if v) + "\n")
+    code, out, err = convert(capsys, tmp_path / "d.svm", "--out", tmp_path / "s.npy",
+                             "--dtype", "float32", "--chunk-rows", 7)
+    assert code == 0, err
+    whole = io.read_dataset(tmp_path / "d.svm")
+    table = np.load(tmp_path / "s.npy")
+    assert table.dtype == np.float32
+    np.testing.assert_array_equal(table[:, :-1], whole.X.toarray().astype(np.float32))
+    np.testing.assert_array_equal(table[:, -1], whole.y)
+
+
+def test_trained_on_the_table_it_is_the_files_model(capsys, data):
+    """lbfgs reads the table whole: the model of the CSV read whole, and
+    its predictions on the CSV (by position) the same."""
+    d, X, y = data
+    assert convert(capsys, d / "d.csv", "--id", "id", "--out", d / "t.npy")[0] == 0
+    for src, model in ((d / "t.npy", "a.npz"), (d / "d.csv", "b.npz")):
+        extra = ["--id", "id"] if src.suffix == ".csv" else []
+        assert cli.main(["train", str(src), "--solver", "lbfgs", "--quiet",
+                         "--model", str(d / model), *extra]) == 0
+    capsys.readouterr()
+    preds = []
+    for model in ("a.npz", "b.npz"):
+        assert cli.main(["predict", str(d / "d.csv"), "--model", str(d / model),
+                         "--by-position", "--proba", "--id", "id"]) == 0
+        preds.append(capsys.readouterr().out)
+    assert preds[0] == preds[1]
+
+
+def test_refusals_write_nothing(capsys, data):
+    d, X, y = data
+    with open(d / "text.csv", "w") as f:
+        f.write("a,label\n1.5,yes\n2.5,no\n")
+    (d / "old.npy").write_bytes(b"kept")
+    code, _, err = convert(capsys, d / "text.csv", "--out", d / "old.npy")
+    assert code == 1
+    assert "the labels are text (no, yes): an .npy table holds numbers only" in err
+    assert (d / "old.npy").read_bytes() == b"kept"
+    code, _, err = convert(capsys, d / "d.csv", "--out", d / "t.csv")
+    assert code == 1 and "--out: " in err and "name the file .npy" in err
+    with open(d / "big.csv", "w") as f:
+        f.write("a,label\n1.5,16777217\n2.5,0\n")
+    code, _, err = convert(capsys, d / "big.csv", "--out", d / "b.npy", "--dtype",
+                           "float32")
+    assert code == 1 and "the label 16777217 is not exactly a float32" in err
+    assert not os.path.exists(d / "b.npy")
+    code, _, err = convert(capsys, d / "d.csv", "--out", d / "d.csv.npy", "--target",
+                           "nope")
+    assert code == 1 and "nope" in err
+    assert sorted(os.listdir(d)) == ["big.csv", "d.csv", "old.npy", "text.csv"]
+
+
+def test_no_room_is_said_before_any_work(capsys, data, monkeypatch):
+    import shutil
+
+    d, X, y = data
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(
+        1 << 30, 1 << 30, 1000))
+    code, _, err = convert(capsys, d / "d.csv", "--id", "id", "--out", d / "t.npy")
+    assert code == 1
+    assert "--out: " in err and "the table would take up to" in err and "free" in err
+    assert not os.path.exists(d / "t.npy")
