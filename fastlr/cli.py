@@ -588,6 +588,12 @@ def _chunk_rows_arg(p, kept):
                    "else whole; 0: always whole")
 
 
+#: --target's help where DATA holds the labels to learn (train, convert)
+_LABEL_HELP = ("the label column: a CSV column name or index, an .npy column "
+               "index, or the .npz labels array (default: the last column; "
+               "'y' for .npz)")
+
+
 def _add_train(sub, common):
     p = sub.add_parser(
         "train", parents=[common], help="fit a model on a data file",
@@ -599,9 +605,7 @@ def _add_train(sub, common):
         "the estimator has an option below. The output paths are checked "
         "before training starts. A progress bar appears on a terminal when "
         "training takes more than about a second.")
-    _data_args(p, "the label column: a CSV column name or index, an .npy "
-               "column index, or the .npz labels array (default: the last "
-               "column; 'y' for .npz)",
+    _data_args(p, _LABEL_HELP,
                "an ID column: not a feature (as --drop); recorded in the model, "
                "so that predict writes it next to each prediction")
     p.add_argument("--model", metavar="OUT", type=_path_type,
@@ -701,9 +705,7 @@ def _add_convert(sub, common):
         "label). The labels must be numbers; the table has no column names, "
         "so a model trained on it matches a CSV's columns with --by-position. "
         "The file is written atomically.")
-    _data_args(p, "the label column: a CSV column name or index, an .npy "
-               "column index, or the .npz labels array (default: the last "
-               "column; 'y' for .npz)",
+    _data_args(p, _LABEL_HELP,
                "an ID column: left out of the table (as --drop)")
     p.add_argument("--out", metavar="FILE", required=True, type=_path_type,
                    help="the .npy file to write")
