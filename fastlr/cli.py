@@ -2103,6 +2103,9 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                    "column statistics" + (", weighted by class in a second"
                                           if info.scans == 2 else "")
                    + ", one per epoch, the accuracy)")
+        if fmt == "csv" and clf.n_iter_ > 1:
+            reading += (f"; to parse it once, not every epoch: fastlr convert "
+                        f"{args.data} --out TABLE.npy, then train on TABLE.npy")
     return _Trained(
         clf, _read_as(cols, dataset, args.data), f"{info.rows:,}", info.rows,
         _describe_shape(info.rows, len(names), info.stored if fmt == "svmlight"

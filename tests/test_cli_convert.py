@@ -123,3 +123,14 @@ def test_no_room_is_said_before_any_work(capsys, data, monkeypatch):
     assert code == 1
     assert "--out: " in err and "the table would take up to" in err and "free" in err
     assert not os.path.exists(d / "t.npy")
+
+
+def test_training_a_csv_in_parts_points_to_convert(capsys, data):
+    d, X, y = data
+    for epochs, said in ((2, True), (1, False)):
+        assert cli.main(["train", str(d / "d.csv"), "--id", "id", "--chunk-rows",
+                         "100", "--solver", "sgd", "--epochs", str(epochs),
+                         "--quiet"]) == 0
+        out = capsys.readouterr().out
+        assert ("to parse it once, not every epoch: fastlr convert "
+                f"{d / 'd.csv'} --out TABLE.npy" in out) is said
