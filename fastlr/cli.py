@@ -2104,8 +2104,9 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                                           if info.scans == 2 else "")
                    + ", one per epoch, the accuracy)")
         if fmt == "csv" and clf.n_iter_ > 1:
-            reading += (f"; to parse it once, not every epoch: fastlr convert "
-                        f"{args.data} --out TABLE.npy, then train on TABLE.npy")
+            reading += (f"; to parse it once, not every epoch: "
+                        f"{_convert_command(args)} --out TABLE.npy, then train "
+                        "on TABLE.npy")
     return _Trained(
         clf, _read_as(cols, dataset, args.data), f"{info.rows:,}", info.rows,
         _describe_shape(info.rows, len(names), info.stored if fmt == "svmlight"
@@ -2505,6 +2506,21 @@ def _convert(args):
                  "--by-position, its columns in this order)"),
     ])
     return EXIT_OK
+
+
+def _convert_command(args):
+    """The ``fastlr convert`` command line of DATA with the column options
+    ``args`` has (train's, predict's)."""
+    import shlex
+
+    words = ["fastlr", "convert", args.data]
+    for option, value in (("--target", args.target), ("--id", args.id),
+                          ("--drop", ",".join(map(str, args.drop)) or None),
+                          ("--delimiter", None if args.delimiter == "," else
+                           "tab" if args.delimiter == "\t" else args.delimiter)):
+        if value is not None:
+            words += [option, str(value)]
+    return shlex.join(words)
 
 
 def _most_rows(path, fmt):

@@ -133,4 +133,4 @@ def test_training_a_csv_in_parts_points_to_convert(capsys, data):
                          "--quiet"]) == 0
         out = capsys.readouterr().out
         assert ("to parse it once, not every epoch: fastlr convert "
-                f"{d / 'd.csv'} --out TABLE.npy" in out) is said
+                f"{d / 'd.csv'} --id id --out TABLE.npy" in out) is said
