@@ -32,6 +32,7 @@ import contextlib
 import csv
 import difflib
 import errno
+import itertools
 import os
 import re
 import secrets
@@ -42,7 +43,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from io import TextIOWrapper
+from io import StringIO, TextIOWrapper
 
 import numpy as np
 
@@ -2195,28 +2196,29 @@ def _predict(args):
         header = [read.id_name, *header]
     written = None
 
-    def rows():
+    def blocks():
         nonlocal written
         for X, _, ids in parts:
             values = model.predict_proba(X) if args.proba else \
                 model.predict(X)[:, None]
             if written is None:
-                yield header   # once the first part is predicted
+                yield _csv_text([_csv_fields(np.asarray([name]), len(header) == 1)
+                                 for name in header])   # once the first part is predicted
                 written = 0
             written += X.shape[0]
-            yield from _output_rows(values, ids)
+            yield from _output_csv(values, ids)
 
     if args.out:
         def write(binary):
             text = TextIOWrapper(binary, encoding="utf-8", newline="")
-            _write_csv(text, rows())
+            _write_csv(text, blocks())
             text.flush()
             text.detach()   # the writer closes the file
 
         write_atomic(args.out, write, "the predictions file")
         print(f"wrote {written:,} predictions to {args.out}", file=sys.stderr)
     else:
-        _write_csv(sys.stdout, rows())
+        _write_csv(sys.stdout, blocks())
         sys.stdout.flush()
     return EXIT_OK
 
@@ -2232,36 +2234,82 @@ def _read_parts(args, labels, model, data_meta):
     return read, [(read.data.X, read.data.y, read.ids)]
 
 
-#: Rows of predictions made into Python objects at a time: all at once,
-#: 16M rows of two probabilities took 1.9 GB of lists beside their array
+#: Rows of predictions made into Python objects and text at a time: all at
+#: once, 16M rows of two probabilities took 1.9 GB of lists beside their array
 OUTPUT_ROWS = 1 << 16
 
 
-def _output_rows(values, ids):
-    """The CSV rows of ``predict``'s (m, c) ``values``, each after its ID
-    when ``ids`` is given, made OUTPUT_ROWS at a time. IDs: a float (as an
-    .npy table trained in place must hold) that is a whole number as the
+def _output_csv(values, ids):
+    """The CSV text of ``predict``'s (m, c) ``values``, each row after its ID
+    when ``ids`` is given, in blocks of OUTPUT_ROWS rows. IDs: a float (as
+    an .npy table trained in place must hold) that is a whole number as the
     integer it is (``20240101``, not ``20240101.0``; ``10000000000000000``,
     not ``1e+16``), each by itself, so that a file read in parts is written
     as one read whole; anything else as read."""
+    alone = ids is None and values.shape[1] == 1
     floats = ids is not None and ids.dtype.kind == "f"
     for lo in range(0, values.shape[0], OUTPUT_ROWS):
-        part = values[lo:lo + OUTPUT_ROWS].tolist()
-        if ids is None:
-            yield from part
-            continue
-        keys = ids[lo:lo + OUTPUT_ROWS]
-        if floats:
-            whole = np.isfinite(keys) & (keys == np.round(keys))
-            keys = [int(v) if w else v for v, w in
-                    zip(keys.tolist(), whole.tolist(), strict=True)]
-        else:
-            keys = keys.tolist()
-        yield from ([key, *row] for key, row in zip(keys, part, strict=True))
+        columns = [_csv_fields(column, alone)
+                   for column in values[lo:lo + OUTPUT_ROWS].T]
+        if ids is not None:
+            keys = ids[lo:lo + OUTPUT_ROWS]
+            if floats:
+                whole = np.isfinite(keys) & (keys == np.round(keys))
+                keys = [int(v) if w else v for v, w in
+                        zip(keys.tolist(), whole.tolist(), strict=True)]
+            else:
+                keys = _csv_fields(keys, False)
+            columns.insert(0, keys)
+        yield _csv_text(columns)
 
 
-def _write_csv(f, rows):
-    csv.writer(f, lineterminator="\n").writerows(rows)
+#: The characters for which ``csv.writer`` may quote a text field (a comma,
+#: a double quote, a line end; some Python versions quote a carriage return,
+#: others not): text without any is written as it is, other text by the csv
+#: module itself (:func:`_csv_field`)
+_CSV_SPECIAL = ',"\r\n'
+_CSV_SPECIAL_RE = re.compile(f"[{_CSV_SPECIAL}]")
+
+
+def _csv_field(value, alone):
+    """``value`` as ``csv.writer`` writes it as a field: quoted when it has to
+    be, the only field of its row when ``alone`` (an empty one is quoted)."""
+    out = StringIO()
+    csv.writer(out, lineterminator="\n").writerow([value] if alone else [value, ""])
+    return out.getvalue()[:-1 if alone else -2]
+
+
+def _csv_fields(array, alone):
+    """The 1-D ``array``'s values as ``csv.writer`` writes them, as a list
+    for :func:`_csv_text`: numbers and bools as themselves (str() is their
+    field: Python's repr for a float), text as written, quoted when it has
+    to be (:func:`_csv_field`, ``alone`` as there)."""
+    values = array.tolist()
+    if array.dtype.kind in "biuf":
+        return values
+    if array.dtype.kind == "U" or all(type(v) is str for v in values):
+        text = "".join(values)
+        if "" not in values and not any(c in text for c in _CSV_SPECIAL):
+            return values   # (the usual case, checked at C speed)
+        return [v if v and not _CSV_SPECIAL_RE.search(v) else _csv_field(v, alone)
+                for v in values]
+    return [_csv_field(v, alone) for v in values]   # bytes, dates...
+
+
+def _csv_text(columns):
+    """The CSV lines (``\\n`` ends) of the rows made of ``columns``, lists
+    of fields from :func:`_csv_fields`: what ``csv.writer`` writes, made by
+    one string formatting."""
+    line = ",".join(["%s"] * len(columns)) + "\n"
+    fields = columns[0] if len(columns) == 1 else \
+        itertools.chain.from_iterable(zip(*columns, strict=True))
+    return (line * len(columns[0])) % tuple(fields)
+
+
+def _write_csv(f, blocks):
+    """Write CSV text ``blocks`` to the text file ``f``, each as it comes."""
+    for text in blocks:
+        f.write(text)
 
 
 def _roc_auc(y, proba, classes):
