@@ -2255,8 +2255,11 @@ def _output_csv(values, ids):
             keys = ids[lo:lo + OUTPUT_ROWS]
             if floats:
                 whole = np.isfinite(keys) & (keys == np.round(keys))
-                keys = [int(v) if w else v for v, w in
-                        zip(keys.tolist(), whole.tolist(), strict=True)]
+                if whole.all() and np.all(np.abs(keys) < 2.0 ** 63):
+                    keys = keys.astype(np.int64).tolist()   # (each exact)
+                else:
+                    keys = [int(v) if w else v for v, w in
+                            zip(keys.tolist(), whole.tolist(), strict=True)]
             else:
                 keys = _csv_fields(keys, False)
             columns.insert(0, keys)
