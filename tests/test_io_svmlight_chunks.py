@@ -1,0 +1,203 @@
+"""svmlight files read in parts (fastlr.io.open_chunks) as they are read
+whole, and the scan that finds a file's width and index base
+(fastlr.io.svmlight_features): bit-identical rows, the same chunk
+boundaries, and each error with its message and line, at the chunk that
+holds it, on files with everything the format allows."""
+
+import numpy as np
+import pytest
+from scipy import sparse
+
+import fastlr.io as fio
+from fastlr.io import DataError, open_chunks, read_dataset, svmlight_features
+
+#: Lines of everything the readers take: comments (any bytes, ``_`` and
+#: ``qid`` in them), blank and whitespace-only lines, qid, CRLF, ``+``
+#: signs, exponents, explicit zeros, labels of several spellings.
+TRICKY = [
+    b"# a header comment: caf\xe9 \xff_qid -0:1\n",
+    b"1 qid:3 1:0.5 7:2.5 # a comment after the features\n",
+    b"\n",
+    b"  \t \n",
+    b"-1 2:1e-3 3:-0.0 5:3\r\n",
+    b"+1 1:1 2:0 # 3:4 is commented out\n",
+    b" \t 0.0 4:7\r\n",
+    b"# a line of comment only\n",
+    b"2 6:1.5 10:1_0\n",
+    b"1.0 +2:1 3:-2.5E+2\n",
+    b"\r\n",
+    b"-1e0 1:.5\n",
+    b"1\n",
+    b"0 9:1\n",
+]
+
+
+def tricky_bytes(rows=100, crlf=False, final_newline=True, zero=False):
+    out = b"".join(TRICKY[i % len(TRICKY)] for i in range(rows))
+    if zero:   # an index 0 far from the start: the file is 0-based
+        out += b"1 0:4 2:1\n"
+    if crlf:
+        out = out.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return out if final_newline else out.rstrip(b"\r\n")
+
+
+def parts_of(path, chunk_rows, **kw):
+    dataset, parts = open_chunks(path, chunk_rows, **kw)
+    return dataset, list(parts)
+
+
+def assert_same_csr(a, b):
+    assert a.shape == b.shape and a.dtype == b.dtype == np.float64
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    assert a.data.tobytes() == b.data.tobytes()   # (-0.0 would not be dropped)
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+@pytest.mark.parametrize("final_newline", [True, False])
+@pytest.mark.parametrize("zero", [False, True])
+def test_chunks_are_the_whole_read(tmp_path, crlf, final_newline, zero):
+    path = tmp_path / "t.svm"
+    path.write_bytes(tricky_bytes(150, crlf, final_newline, zero))
+    whole = read_dataset(path)
+    assert whole.zero_based is zero
+    assert svmlight_features(path) == (whole.X.shape[1], zero)
+    data_lines = whole.X.shape[0]
+    for chunk_rows in (1, 2, 7, 64, data_lines - 1, data_lines, 10**6):
+        dataset, parts = parts_of(path, chunk_rows)
+        assert dataset.zero_based is zero
+        assert len(dataset.feature_names) == whole.X.shape[1]
+        sizes = [p[0].shape[0] for p in parts]
+        assert sizes == [min(chunk_rows, data_lines - s)
+                         for s in range(0, data_lines, chunk_rows)]
+        assert all(p[0].has_canonical_format for p in parts)
+        assert_same_csr(sparse.vstack([p[0] for p in parts], format="csr"),
+                        whole.X)
+        y = np.concatenate([p[1] for p in parts])
+        assert y.dtype == whole.y.dtype == np.int64
+        np.testing.assert_array_equal(y, whole.y)
+
+
+@pytest.mark.parametrize("zero_based", [False, True])
+@pytest.mark.parametrize("n_features", [11, 40])
+def test_chunks_for_a_model_are_the_whole_read_for_it(tmp_path, zero_based,
+                                                       n_features):
+    """A model's width (as wide as the file, or wider: zero columns) and
+    index base, as a whole read for that model takes them."""
+    path = tmp_path / "t.svm"
+    path.write_bytes(tricky_bytes(60))
+    whole = read_dataset(path, n_features=n_features, zero_based=zero_based,
+                         labels="optional")
+    for chunk_rows in (3, 1000):
+        _, parts = parts_of(path, chunk_rows, n_features=n_features,
+                            zero_based=zero_based, labels="optional")
+        assert_same_csr(sparse.vstack([p[0] for p in parts], format="csr"),
+                        whole.X)
+        np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]),
+                                      whole.y)
+        _, parts = parts_of(path, chunk_rows, n_features=n_features,
+                            zero_based=zero_based, labels="ignore")
+        assert all(p[1] is None for p in parts)
+
+
+def test_float_labels_in_chunks_are_the_whole_read(tmp_path):
+    path = tmp_path / "f.svm"
+    path.write_bytes(b"".join(b"%r 1:1 %d:2\n" % (i / 4, i % 5 + 2)
+                              for i in range(41)))
+    whole = read_dataset(path)
+    _, parts = parts_of(path, 8)
+    y = np.concatenate([p[1] for p in parts])
+    assert y.dtype == whole.y.dtype == np.float64
+    np.testing.assert_array_equal(y, whole.y)
+
+
+#: A bad line, where it is (the third chunk of 8 rows: line 27 of a file of
+#: 1-line rows), and what a read in parts for a model of 10 features,
+#: 1-based, says of it. Each error names the line, at the chunk that holds it.
+BAD_LINES = {
+    "value": (b"1 3:abc\n", "feature 3: 'abc' is not a number"),
+    "token": (b"1 3:1 oops\n", "'oops' is not of the form index:value"),
+    "label": (b"yes 3:1\n", "the label 'yes' is not a number"),
+    "labels": (b"1,2 3:1\n", "the label '1,2' lists several labels"),
+    "unsorted": (b"1 5:1 3:1\n", "feature index 3 after 5: indices on a line "
+                 "must be sorted and unique (not in increasing order)"),
+    "repeated": (b"1 3:1 3:1\n", "feature index 3 after 3: indices on a line "
+                 "must be sorted and unique (repeated)"),
+    "too large": (b"1 2147483648:1\n", "feature index 2147483648 is too large"),
+    "negative": (b"1 -3:1\n", "bad feature index '-3' in '-3:1'"),
+    "not utf-8": (b"1 3:\xff\n", "not text (is it really an svmlight file?)"),
+    "index 0": (b"1 0:1\n", "has feature index 0 in a file read with 1-based "
+                "indices"),
+    "wider": (b"1 3:1 11:1\n", "the model was trained on 10 features but this "
+              "file has 11 features"),
+    "nan": (b"1 3:nan\n", "feature 3 is nan; fastlr needs finite numbers"),
+    "inf label": (b"inf 3:1\n", "the label is inf; labels must be finite"),
+    "nbsp": (b"1 3:1\xc2\xa0\n", "lines 25-32: could not convert string to float"),
+}
+
+
+def with_bad_line(tmp_path, bad):
+    path = tmp_path / "bad.svm"
+    good = [b"%d 1:1 %d:0.5\n" % (i % 2, i % 9 + 2) for i in range(40)]
+    path.write_bytes(b"".join(good[:26] + [bad] + good[26:]))
+    return path
+
+
+@pytest.mark.parametrize("case", list(BAD_LINES))
+def test_an_error_in_a_chunk_names_its_line(tmp_path, case):
+    bad, message = BAD_LINES[case]
+    path = with_bad_line(tmp_path, bad)
+    _, parts = open_chunks(path, 8, n_features=10, zero_based=False)
+    for _ in range(3):   # the chunks before the bad line's are read
+        next(parts)
+    with pytest.raises(DataError) as info:
+        next(parts)
+    assert message in str(info.value)
+    assert info.value.line == (None if case == "nbsp" else 27)
+
+
+#: Lines scikit-learn's loader takes but fastlr refuses: the scan raises
+#: them, wherever they are in the file.
+LOADER_TAKES = {
+    "qid value": (b"1 qid:abc 3:1\n", "bad qid 'abc'"),
+    "qid prefix": (b"1 qidx:3 3:1\n", "bad feature index 'qidx' in 'qidx:3'"),
+    "underscore index": (b"1 1_0:1\n", "bad feature index '1_0' in '1_0:1'"),
+    "minus zero index": (b"1 -0:1 2:1\n", "bad feature index '-0' in '-0:1'"),
+    "minus zeros index": (b"1 -00:1\n", "bad feature index '-00' in '-00:1'"),
+}
+
+
+@pytest.mark.parametrize("block", [None, 64])
+@pytest.mark.parametrize("case", list(LOADER_TAKES) + ["not utf-8", "labels"])
+def test_the_scan_refuses_each_line_fastlr_refuses(tmp_path, monkeypatch, case,
+                                                  block):
+    """The scan (a model's width and base unknown) names the first line
+    fastlr refuses, where scikit-learn's loader took some of them (a read
+    in parts for a model, and a whole read, take them as the loader does)."""
+    if block is not None:   # many blocks, the line in a late one
+        monkeypatch.setattr(fio, "_SCAN_BYTES", block, raising=False)
+    bad, message = LOADER_TAKES.get(case) or BAD_LINES[case]
+    path = with_bad_line(tmp_path, bad)
+    for scan in (lambda: svmlight_features(path), lambda: open_chunks(path, 8)):
+        with pytest.raises(DataError) as info:
+            scan()
+        assert message in str(info.value) and info.value.line == 27
+
+
+@pytest.mark.parametrize("block", [None, 64])
+def test_the_scan_reads_every_line(tmp_path, monkeypatch, block):
+    """Width and base from lines anywhere: the largest index and an index 0
+    in the last lines, a qid whose value runs into an index (fastlr's
+    rule splits at any whitespace, the index readers at ASCII whitespace:
+    they skip the token), and comments of any bytes."""
+    if block is not None:
+        monkeypatch.setattr(fio, "_SCAN_BYTES", block, raising=False)
+    path = tmp_path / "s.svm"
+    head = tricky_bytes(40)
+    path.write_bytes(head + b"1 qid:1\x1c30:4\n1 12:1\n")
+    assert svmlight_features(path) == (12, False)
+    path.write_bytes(head + b"1 12:1\n0 0:1 # last\n")
+    assert svmlight_features(path) == (13, True)
+    assert svmlight_features(path, zero_based=False) == (12, False)
+    path.write_bytes(b"1 5:1 # \xff_ qid -0: \x00\n" * 20 + b"1 2:1")
+    assert svmlight_features(path) == (5, False)
