@@ -42,6 +42,7 @@ opened, since it may never end or block forever.
 import collections.abc
 import contextlib
 import csv
+import functools
 import io
 import itertools
 import math
@@ -881,7 +882,7 @@ def _npy_chunks(spec, chunk_rows, keep=None):
     return Dataset(None, None, [header[j] for j in feats], t, "npy"), parts()
 
 
-#: Bytes of whole lines :func:`_svmlight_scan` reads at a time.
+#: Bytes of whole lines the svmlight scan and chunks read at a time.
 _SCAN_BYTES = 1 << 23
 
 
@@ -940,18 +941,12 @@ def _line_blocks(path, size):
     with _open_binary(path) as f:
         # (no larger than the file: a read allocates what it asks for)
         size = max(min(size, os.fstat(f.fileno()).st_size), 1)
-        number, pieces = 1, []
-        while chunk := f.read(size):
-            cut = chunk.rfind(b"\n") + 1
-            if not cut:
-                pieces.append(chunk)
-                continue
-            block = b"".join([*pieces, chunk[:cut]])
-            pieces = [chunk[cut:]]
+        number = 1
+        while block := f.read(size):
+            if not block.endswith(b"\n"):
+                block += f.readline()   # the rest of its last line
             yield number, block
             number += block.count(b"\n")
-        if any(pieces):
-            yield number, b"".join(pieces)
 
 
 def _svmlight_chunks(spec, chunk_rows, zero_based):
@@ -972,47 +967,62 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
             n_features = max(hi + (1 if zero_based else 0), 1)
     width = n_features + (0 if zero_based else 1)  # raw indices are read 0-based
 
-    def parse(lines, numbers):
+    def parse(chunk, first):
+        # the numbers of the lines that hold its rows, only for an error
+        numbers = functools.cache(
+            lambda: _svmlight_data_numbers(io.BytesIO(chunk), first))
+
+        def line_of(i):
+            return numbers()[i]
+
         try:
-            X, y = load_svmlight_file(io.BytesIO(b"".join(lines)), zero_based=True,
+            X, y = load_svmlight_file(io.BytesIO(chunk), zero_based=True,
                                       dtype=np.float64)
         except (ValueError, OverflowError) as exc:
-            for raw, number in zip(lines, numbers, strict=True):
-                problem = _svmlight_line_problem(raw)
-                if problem:
-                    raise DataError(path, problem, line=number) from None
-            raise DataError(path, f"lines {numbers[0]}-{numbers[-1]}: {exc}") from None
+            line, problem = _svmlight_first_problem(io.BytesIO(chunk), first)
+            if problem:
+                raise DataError(path, problem, line=line) from None
+            raise DataError(path, f"lines {numbers()[0]}-{numbers()[-1]}: "
+                            f"{exc}") from None
         if X.shape[1] > width:
             # as a whole read of the file for a model of n_features says
             raise _mismatch(spec, X.shape[1] - (0 if zero_based else 1),
                             columns=False,
-                            line=numbers[_first_row_at_or_above(X, width)])
+                            line=line_of(_first_row_at_or_above(X, width)))
         X = _with_width(X, width)
         if not zero_based:
             if _has_index_zero(X):
                 raise DataError(path, "has feature index 0 in a file read with "
                                 "1-based indices",
-                                line=numbers[_first_row_at_or_above(X, 0, upto=0)])
+                                line=line_of(_first_row_at_or_above(X, 0, upto=0)))
             X = _drop_index_base(X)
         X = _canonical_csr(X)
-        _check_finite_csr(path, X, line_of=lambda i: numbers[i])
+        _check_finite_csr(path, X, line_of=line_of)
         # (labels="ignore": parsed, as a whole read parses them, not kept)
-        y = _tidy_labels(path, y, line_of=lambda i: numbers[i])
+        y = _tidy_labels(path, y, line_of=line_of)
         return X, None if spec.ignore else y, None
 
     def parts():
-        lines, numbers = [], []
-        with _open_binary(path) as f:
-            for number, raw in enumerate(f, 1):
-                if not raw.split(b"#", 1)[0].strip():
-                    continue
-                lines.append(raw if raw.endswith(b"\n") else raw + b"\n")
-                numbers.append(number)
-                if len(lines) >= chunk_rows:
-                    yield parse(lines, numbers)
-                    lines, numbers = [], []
-        if lines:
-            yield parse(lines, numbers)
+        # a chunk: the bytes from its first data line to its last (comment
+        # and blank lines between them too, which the loader skips), cut at
+        # the ends of data lines found in blocks of whole lines
+        pending, rows, first = [], 0, 1
+        for number, block in _line_blocks(path, _SCAN_BYTES):
+            if not rows:
+                first = number
+            ends, start, used = _svmlight_data_ends(block), 0, 0
+            while ends.size - used >= chunk_rows - rows:
+                used += chunk_rows - rows
+                cut = int(ends[used - 1])
+                chunk = b"".join([*pending, block[start:cut]])
+                yield parse(chunk, first)
+                first += chunk.count(b"\n")
+                pending, rows, start = [], 0, cut
+            if rows or ends.size > used:   # (else lines without a sample)
+                pending.append(block[start:])
+                rows += ends.size - used
+        if rows:
+            yield parse(b"".join(pending), first)
 
     return Dataset(None, None, NumberedNames(n_features), None, "svmlight",
                    bool(zero_based)), parts()
@@ -2019,24 +2029,64 @@ def _check_finite_csr(path, X, line_of=None):
 
 def _svmlight_data_lines(path):
     """Line numbers (1-based) of the lines that hold a sample."""
-    out = []
     with _open_binary(path) as f:
-        for number, raw in enumerate(f, 1):
-            if raw.split(b"#", 1)[0].strip():
-                out.append(number)
-    return out
+        return _svmlight_data_numbers(f)
+
+
+def _svmlight_data_numbers(lines, first=1):
+    """The numbers of the ``lines`` (bytes, the first numbered ``first``)
+    that hold a sample."""
+    return [number for number, raw in enumerate(lines, first)
+            if _holds_sample(raw)]
+
+
+def _holds_sample(raw):
+    """Whether the line ``raw`` (bytes) holds a sample: something besides
+    whitespace before its comment, if any."""
+    return bool(raw.split(b"#", 1)[0].strip())
+
+
+#: The bytes a line starts with when it may not hold a sample: ASCII
+#: whitespace (as ``bytes.strip`` strips) and ``#``.
+_MAYBE_NO_SAMPLE = np.zeros(256, dtype=bool)
+_MAYBE_NO_SAMPLE[list(b" \t\n\r\x0b\x0c#")] = True
+
+
+def _svmlight_data_ends(block):
+    """The offsets just past each line of ``block`` (bytes of whole lines,
+    the last may end without a newline) that holds a sample: a line that
+    starts with another byte than those of :data:`_MAYBE_NO_SAMPLE` does;
+    the others are asked :func:`_holds_sample` one by one."""
+    text = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(text == ord("\n")) + 1
+    if not block.endswith(b"\n"):
+        ends = np.append(ends, len(block))
+    starts = np.concatenate(([0], ends[:-1]))
+    maybe = np.flatnonzero(_MAYBE_NO_SAMPLE[text[starts]])
+    if maybe.size:
+        holds = np.ones(ends.size, dtype=bool)
+        for i in maybe.tolist():
+            holds[i] = _holds_sample(block[starts[i]:ends[i]])
+        ends = ends[holds]
+    return ends
 
 
 def _svmlight_bad_line(path):
     """(line, problem) for the first line that does not parse, or (None, None)."""
     try:
         with _open_binary(path) as f:
-            for number, raw in enumerate(f, 1):
-                problem = _svmlight_line_problem(raw)
-                if problem:
-                    return number, problem
+            return _svmlight_first_problem(f)
     except OSError:
-        pass
+        return None, None
+
+
+def _svmlight_first_problem(lines, first=1):
+    """(number, problem) of the first of ``lines`` (bytes, the first
+    numbered ``first``) that does not parse, or (None, None)."""
+    for number, raw in enumerate(lines, first):
+        problem = _svmlight_line_problem(raw)
+        if problem:
+            return number, problem
     return None, None
 
 

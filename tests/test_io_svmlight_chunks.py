@@ -111,9 +111,8 @@ def test_float_labels_in_chunks_are_the_whole_read(tmp_path):
     np.testing.assert_array_equal(y, whole.y)
 
 
-#: A bad line, where it is (the third chunk of 8 rows: line 27 of a file of
-#: 1-line rows), and what a read in parts for a model of 10 features,
-#: 1-based, says of it. Each error names the line, at the chunk that holds it.
+#: A bad line, the 27th data line (in the fourth chunk of 8 rows), and what a
+#: read in parts for a model of 10 features, 1-based, says of it.
 BAD_LINES = {
     "value": (b"1 3:abc\n", "feature 3: 'abc' is not a number"),
     "token": (b"1 3:1 oops\n", "'oops' is not of the form index:value"),
@@ -132,28 +131,42 @@ BAD_LINES = {
               "file has 11 features"),
     "nan": (b"1 3:nan\n", "feature 3 is nan; fastlr needs finite numbers"),
     "inf label": (b"inf 3:1\n", "the label is inf; labels must be finite"),
-    "nbsp": (b"1 3:1\xc2\xa0\n", "lines 25-32: could not convert string to float"),
+    # (no line: the loader refuses it, fastlr's rule takes it)
+    "nbsp": (b"1 3:1\xc2\xa0\n", "lines {first}-{last}: could not convert "
+             "string to float"),
 }
 
 
-def with_bad_line(tmp_path, bad):
+def with_bad_line(tmp_path, bad, spaced=False):
+    """A file of 40 data lines, the 27th ``bad``, and with ``spaced``
+    comment and blank lines between them: (path, data line numbers)."""
     path = tmp_path / "bad.svm"
-    good = [b"%d 1:1 %d:0.5\n" % (i % 2, i % 9 + 2) for i in range(40)]
-    path.write_bytes(b"".join(good[:26] + [bad] + good[26:]))
-    return path
+    lines, numbers = [], []
+    for i in range(40):
+        if spaced and i % 3 == 0:
+            lines += [b"# comment %d\n" % i, b"\n" if i % 2 else b" \t\r\n"]
+        lines.append(bad if i == 26 else b"%d 1:1 %d:0.5\n" % (i % 2, i % 9 + 2))
+        numbers.append(len(lines))
+    path.write_bytes(b"".join(lines))
+    return path, numbers
 
 
+@pytest.mark.parametrize("block", [None, 16])
+@pytest.mark.parametrize("spaced", [False, True])
 @pytest.mark.parametrize("case", list(BAD_LINES))
-def test_an_error_in_a_chunk_names_its_line(tmp_path, case):
+def test_an_error_in_a_chunk_names_its_line(tmp_path, monkeypatch, case, spaced,
+                                            block):
+    if block is not None:   # many blocks of lines
+        monkeypatch.setattr(fio, "_SCAN_BYTES", block, raising=False)
     bad, message = BAD_LINES[case]
-    path = with_bad_line(tmp_path, bad)
+    path, numbers = with_bad_line(tmp_path, bad, spaced)
     _, parts = open_chunks(path, 8, n_features=10, zero_based=False)
     for _ in range(3):   # the chunks before the bad line's are read
         next(parts)
     with pytest.raises(DataError) as info:
         next(parts)
-    assert message in str(info.value)
-    assert info.value.line == (None if case == "nbsp" else 27)
+    assert message.format(first=numbers[24], last=numbers[31]) in str(info.value)
+    assert info.value.line == (None if case == "nbsp" else numbers[26])
 
 
 #: Lines scikit-learn's loader takes but fastlr refuses: the scan raises
@@ -177,7 +190,7 @@ def test_the_scan_refuses_each_line_fastlr_refuses(tmp_path, monkeypatch, case,
     if block is not None:   # many blocks, the line in a late one
         monkeypatch.setattr(fio, "_SCAN_BYTES", block, raising=False)
     bad, message = LOADER_TAKES.get(case) or BAD_LINES[case]
-    path = with_bad_line(tmp_path, bad)
+    path, _ = with_bad_line(tmp_path, bad)
     for scan in (lambda: svmlight_features(path), lambda: open_chunks(path, 8)):
         with pytest.raises(DataError) as info:
             scan()
