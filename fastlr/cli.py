@@ -2529,7 +2529,15 @@ def _convert(args):
         with pass_progress(0 if args.quiet else 1, "convert") as seen:
             for X, y, _ in unchanged.parts(parts):
                 table = np.empty((X.shape[0], n + 1), dtype=dtype)
-                table[:, :n] = X.toarray() if sp.issparse(X) else X
+                with np.errstate(over="ignore"):   # (said below)
+                    table[:, :n] = X.toarray() if sp.issparse(X) else X
+                if dtype != X.dtype and not np.isfinite(table[:, :n]).all():
+                    row = written + int(np.flatnonzero(
+                        ~np.isfinite(table[:, :n]).all(axis=1))[0])
+                    raise CLIError(f"{args.data}: row {row + 1:,} holds a feature "
+                                   f"beyond {dtype.name}'s range (about "
+                                   f"{float(np.finfo(dtype).max):.3g}); use --dtype "
+                                   "float64")
                 table[:, n] = _label_column(args.data, y, dtype)
                 f.write(memoryview(table).cast("B"))
                 written += X.shape[0]
@@ -2610,7 +2618,8 @@ def _label_column(path, y, dtype):
         raise CLIError(f"{path}: the labels are text ({_fmt_labels(np.unique(y))}): "
                        "an .npy table holds numbers only; write them as numbers "
                        "(0, 1, ...) first, or train on the file itself")
-    column = y.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):   # (said below)
+        column = y.astype(dtype)
     if not np.array_equal(column.astype(y.dtype), y):
         bad = y[column.astype(y.dtype) != y][0]
         raise CLIError(f"{path}: the label {bad.item()!r} is not exactly a {dtype.name} "

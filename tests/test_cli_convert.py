@@ -134,3 +134,22 @@ def test_training_a_csv_in_parts_points_to_convert(capsys, data):
         out = capsys.readouterr().out
         assert ("to parse it once, not every epoch: fastlr convert "
                 f"{d / 'd.csv'} --id id --out TABLE.npy" in out) is said
+
+
+def test_float32_range_is_said(capsys, tmp_path):
+    """--dtype float32: a feature beyond its range became inf in the table
+    (training on it then refused it); a label beyond it, a warning of
+    numpy's overflow before the error."""
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write("a,b,label\n1,2,0\n3,4e39,1\n5,6,1e300\n")
+    code, _, err = convert(capsys, tmp_path / "d.csv", "--out", tmp_path / "t.npy",
+                           "--dtype", "float32", "--chunk-rows", 1)
+    assert code == 1
+    assert err == (f"fastlr: error: {tmp_path / 'd.csv'}: row 2 holds a feature "
+                   "beyond float32's range (about 3.4e+38); use --dtype float64\n")
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write("a,b,label\n1,2,0\n5,6,1e300\n")
+    code, _, err = convert(capsys, tmp_path / "d.csv", "--out", tmp_path / "t.npy",
+                           "--dtype", "float32")
+    assert code == 1 and err.count("\n") == 1 and "the label 1e+300 is not" in err
+    assert not os.path.exists(tmp_path / "t.npy")
