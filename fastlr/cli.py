@@ -501,11 +501,11 @@ def _common():
     return p
 
 
-def _data_args(p, target_help, id_help):
+def _data_args(p, target_help, id_help, sparse="kept sparse, never densified"):
     p.add_argument("data", metavar="DATA",
                    help="data file: .csv (with a header line), .npy, .npz "
-                   "(arrays X and y) or svmlight/libsvm (.svm, .svmlight, "
-                   ".libsvm; kept sparse, never densified)")
+                   f"(arrays X and y) or svmlight/libsvm (.svm, .svmlight, "
+                   f".libsvm; {sparse})")
     p.add_argument("--target", metavar="COL", default=None, help=target_help)
     p.add_argument("--format", dest="fmt", default=None,
                    choices=["csv", "npy", "npz", "svmlight"],
@@ -707,7 +707,8 @@ def _add_convert(sub, common):
         "so a model trained on it matches a CSV's columns with --by-position. "
         "The file is written atomically.")
     _data_args(p, _LABEL_HELP,
-               "an ID column: left out of the table (as --drop)")
+               "an ID column: left out of the table (as --drop)",
+               sparse="written dense")
     p.add_argument("--out", metavar="FILE", required=True, type=_path_type,
                    help="the .npy file to write")
     p.add_argument("--dtype", choices=["float64", "float32"], default="float64",
@@ -2106,7 +2107,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                    + ", one per epoch, the accuracy)")
         if fmt == "csv" and clf.n_iter_ > 1:
             reading += (f"; to parse it once, not every epoch: "
-                        f"{_convert_command(args)} --out TABLE.npy, then train "
+                        f"{_convert_command(args, cols.target)} --out TABLE.npy, "
+                        "then train "
                         "on TABLE.npy")
     return _Trained(
         clf, _read_as(cols, dataset, args.data), f"{info.rows:,}", info.rows,
@@ -2507,6 +2509,7 @@ def _convert(args):
     # label; an .npz archive is read whole, its size no concern here)
     width = {"svmlight": (n_features or 0) + 1, "csv": len(cols.header or ()),
              "npy": io.npy_columns(path) if cols.fmt == "npy" else 0}.get(cols.fmt, 1)
+    width -= len(set(map(str, cols.drop)))   # (--id too): not in the table
     row_bytes = width * dtype.itemsize
     _check_room(args.out, _most_rows(path, cols.fmt) * row_bytes)
     # parts of about _CHUNK_BYTES as parsed, and as the dense rows written
@@ -2561,25 +2564,51 @@ def _convert(args):
         ("written", f"{args.out}: {written:,} x {n + 1:,} {dtype.name} "
                     f"({os.path.getsize(args.out):,} bytes); {label} is the last "
                     "column"),
-        ("next", f"fastlr train {args.out} (a CSV given to its model: "
-                 "--by-position, its columns in this order)"),
+        ("next", f"fastlr train {args.out}; " + _reading_hint(args, dataset)),
     ])
     return EXIT_OK
 
 
-def _convert_command(args):
+def _convert_command(args, target):
     """The ``fastlr convert`` command line of DATA with the column options
-    ``args`` has (train's, predict's)."""
+    ``args`` has (train's), ``target`` its label column."""
     import shlex
 
-    words = ["fastlr", "convert", args.data]
-    for option, value in (("--target", args.target), ("--id", args.id),
+    return shlex.join(["fastlr", "convert", args.data,
+                       *_column_options(args, target)])
+
+
+def _column_options(args, target):
+    """The options that choose DATA's columns as ``args`` has them (and
+    its format and delimiter, where given), ``target`` the label column."""
+    words = []
+    for option, value in (("--format", args.fmt), ("--target", target),
+                          ("--id", args.id),
                           ("--drop", ",".join(map(str, args.drop)) or None),
                           ("--delimiter", None if args.delimiter == "," else
                            "tab" if args.delimiter == "\t" else args.delimiter)):
         if value is not None:
             words += [option, str(value)]
-    return shlex.join(words)
+    return words
+
+
+def _reading_hint(args, dataset):
+    """How the model trained on a table ``fastlr convert`` wrote reads
+    files laid out as DATA (``dataset``): the options that chose its
+    columns, and --by-position for a CSV (the table has no names, and a
+    CSV's label column, unless named, is taken to be its last)."""
+    import shlex
+
+    words = _column_options(args, dataset.target)
+    if dataset.format == "csv":
+        words.append("--by-position")
+    elif dataset.format == "svmlight":
+        words += ["--zero-based", "yes" if dataset.zero_based else "no"]
+    if not words:
+        return f"its model reads files laid out as {args.data} as they are"
+    return (f"to predict or evaluate files laid out as {args.data} with its "
+            f"model, pass {shlex.join(words)} (without them, other columns "
+            "would be its features)")
 
 
 def _most_rows(path, fmt):
@@ -2606,9 +2635,14 @@ def _check_room(out, size):
 
     free = shutil.disk_usage(os.path.dirname(os.path.abspath(out))).free
     if size > free:
-        raise CLIError(f"--out: {out}: the table would take up to {size / 2**30:,.1f} "
-                       f"GiB (rows x columns x bytes), more than the "
-                       f"{free / 2**30:,.1f} GiB free there")
+        raise CLIError(f"--out: {out}: the table would take up to {_bytes(size)} "
+                       f"(rows x columns x bytes), more than the {_bytes(free)} "
+                       "free there")
+
+
+def _bytes(n):
+    """``n`` bytes, in MiB below a GiB."""
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.1f} MiB"
 
 
 def _label_column(path, y, dtype):

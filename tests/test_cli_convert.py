@@ -153,3 +153,55 @@ def test_float32_range_is_said(capsys, tmp_path):
                            "--dtype", "float32")
     assert code == 1 and err.count("\n") == 1 and "the label 1e+300 is not" in err
     assert not os.path.exists(tmp_path / "t.npy")
+
+
+def test_the_hint_reads_the_file_as_the_table_was_made(capsys, tmp_path):
+    """A label in the middle of the CSV: --by-position alone (as the first
+    hint said) took the label for a feature and the last column for the
+    label, silently; the options convert prints give the CSV's own model's
+    predictions."""
+    import shlex
+
+    rng = np.random.default_rng(8)
+    with open(tmp_path / "mid.csv", "w") as f:
+        f.write("id,a,label,b\n")
+        for i in range(300):
+            a, b = rng.normal(size=2).tolist()
+            f.write(f"r{i},{a!r},{int(a - b + rng.logistic() > 0)},{b!r}\n")
+    code, out, err = convert(capsys, tmp_path / "mid.csv", "--target", "label", "--id",
+                             "id", "--out", tmp_path / "t.npy")
+    assert code == 0, err
+    hint = out.split(" with its model, pass ", 1)[1].split(" (without them", 1)[0]
+    assert hint == "--target label --id id --by-position"
+    for src, model, extra in ((tmp_path / "t.npy", "a.npz", []),
+                              (tmp_path / "mid.csv", "b.npz",
+                               ["--target", "label", "--id", "id"])):
+        assert cli.main(["train", str(src), "--solver", "lbfgs", "--quiet",
+                         "--model", str(tmp_path / model), *extra]) == 0
+    capsys.readouterr()
+    preds = []
+    for model, extra in (("a.npz", shlex.split(hint)), ("b.npz", [])):
+        assert cli.main(["predict", str(tmp_path / "mid.csv"), "--model",
+                         str(tmp_path / model), "--proba", *extra]) == 0
+        preds.append(capsys.readouterr().out)
+    assert preds[0] == preds[1]
+
+
+def test_the_room_asked_for_leaves_out_the_dropped_columns(capsys, tmp_path,
+                                                           monkeypatch):
+    """The table holds the features and the label only: 100 rows of 2
+    columns ask for at most 101 lines x 16 bytes, not the CSV's 22 columns
+    (refused with 5,000 bytes free)."""
+    import shutil
+
+    with open(tmp_path / "d.csv", "w") as f:
+        f.write(",".join(["a", *[f"x{j}" for j in range(20)], "label"]) + "\n")
+        for i in range(100):
+            f.write(",".join([str(i), *["text"] * 20, str(i % 2)]) + "\n")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(
+        1 << 30, 1 << 30, 5000))
+    drop = ",".join(f"x{j}" for j in range(20))
+    code, out, err = convert(capsys, tmp_path / "d.csv", "--drop", drop, "--out",
+                             tmp_path / "t.npy")
+    assert code == 0, err
+    assert np.load(tmp_path / "t.npy").shape == (100, 2)
