@@ -206,3 +206,15 @@ def test_text_without_a_special_character_is_written_as_it_is():
             assert out.getvalue() == f"{c},{c}\n", hex(code)
             out.seek(0)
             out.truncate()
+
+
+def test_blocks_of_many_columns_hold_fewer_rows(monkeypatch):
+    """A block is at most OUTPUT_FIELDS fields (300 probabilities a row
+    made 65,536 rows' text at once: 2.5 GB peak RSS, 0.64 GB in blocks of
+    fields), and the blocks join to the same text."""
+    values = np.arange(100.0).reshape(25, 4) / 7
+    whole = "".join(cli._output_csv(values, None))
+    monkeypatch.setattr(cli, "OUTPUT_FIELDS", 10)
+    blocks = list(cli._output_csv(values, None))
+    assert [b.count("\n") for b in blocks] == [2] * 12 + [1]
+    assert "".join(blocks) == whole
