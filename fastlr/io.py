@@ -16,8 +16,9 @@ Formats (chosen from the file name's extension, or given explicitly):
     without column names, and ``target`` names one of them as a string
     (``"3"``), or a model's target or feature names are among them. With
     pandas 3.1 or later installed (it is not required), the numbers of a CSV
-    of 8 MB or more are parsed by pandas' C parser, several times as fast,
-    to the same bits, rows and errors.
+    of 8 MB or more (any, once pandas is imported; in blocks of a million
+    characters or more) are parsed by pandas' C parser, about twice as
+    fast, to the same bits, rows and errors.
 ``npy`` (``.npy``)
     One 2-D numeric array; the target is a column of it, chosen by index
     (default: the last).
@@ -56,7 +57,7 @@ import sys
 import zipfile
 import zlib
 from dataclasses import dataclass
-from io import BytesIO
+from io import StringIO, TextIOWrapper
 
 import numpy as np
 
@@ -97,6 +98,13 @@ _LOADTXT_SAFE = bytes(range(0x20, 0x7f)).replace(b'"', b"") + b"\t\n\r"
 #: ``np.loadtxt`` unless pandas is imported already: importing it takes
 #: about 0.5 s. None: never.
 _PANDAS_FROM = 8 << 20
+
+#: Characters of text a block of a CSV read in parts holds, at least, for
+#: pandas to parse it (:func:`_c_parse`).
+_PANDAS_BLOCK = 1 << 20
+
+#: Whether importing pandas failed otherwise than by its absence.
+_pandas_broken = False
 
 #: Fields pandas parses at a time (:func:`_pandas_parse`): its buffers
 #: for them are held next to the table they are copied into.
@@ -1711,7 +1719,10 @@ def _c_parse(source, delimiter, size, skip=0, usecols=None, quotechar=None):
     \\x1c-\\x1f. Both read a number with the bits ``float()`` gives it;
     whether it is finite is the caller's to check.
     """
-    pd = _pandas(size)
+    # (a block of text: pandas only for a large one, each call costing
+    # about 0.5 ms: parts of one row took 25 times as long)
+    pd = None if isinstance(source, list) and \
+        sum(map(len, source)) < _PANDAS_BLOCK else _pandas(size)
     if pd is not None:
         table = _pandas_parse(pd, source, delimiter, skip, usecols, quotechar)
         if table is not None:
@@ -1734,11 +1745,16 @@ def _pandas(size):
     for ``np.loadtxt``: before version 3.1, pandas' float parser was not
     correctly rounded (``0.00000000000001953`` read as ``1.95e-14``, others
     a last bit off from ``float()``)."""
-    if _PANDAS_FROM is None or (size < _PANDAS_FROM and "pandas" not in sys.modules):
+    global _pandas_broken
+    if _PANDAS_FROM is None or _pandas_broken or (
+            size < _PANDAS_FROM and "pandas" not in sys.modules):
         return None
     try:
         import pandas
     except ImportError:
+        return None
+    except Exception:   # an install broken otherwise: not asked again
+        _pandas_broken = True
         return None
     version = re.match(r"(\d+)\.(\d+)", pandas.__version__)
     return pandas if version and tuple(map(int, version.groups())) >= (3, 1) else None
@@ -1762,10 +1778,20 @@ def _pandas_parse(pd, source, delimiter, skip, usecols, quotechar):
     if isinstance(source, list):
         first = source[0]
     else:
-        offset, first = _line_start(source, skip)
+        # one opening of the file for the offset and the parse: a file
+        # replaced between two was read from the first one's offset (a
+        # first row 1234 read as 34)
+        f = open_regular(source, DataError)
+        try:
+            offset, first = _line_start(f, skip)
+        except BaseException:
+            f.close()
+            raise
     width = first.count(delimiter) + 1
     # (not after a byte-order mark, which pandas drops)
     if not first.isascii() or width > _PANDAS_WIDTH:
+        if not isinstance(source, list):
+            f.close()
         return None
     if isinstance(source, list):
         text = "".join(source)
@@ -1777,9 +1803,7 @@ def _pandas_parse(pd, source, delimiter, skip, usecols, quotechar):
                                          if j < len(row)]))
         if letters:
             return None
-        f = BytesIO(text.encode())
-    else:
-        f = open_regular(source, DataError)
+        f = StringIO(text)   # (not encoded: a copy fewer of the block)
     table, m = None, 0
     with f:
         if not isinstance(source, list):
@@ -1824,13 +1848,17 @@ def _letters(text):
                    else _BOOLEAN_LETTERS.encode()))
 
 
-def _line_start(path, skip):
-    """``(offset, line)``: the byte offset of line ``skip + 1`` of ``path``
-    and that line (decoded as Latin-1), its lines ending as the csv
-    module's (``\\n``, ``\\r\\n`` or ``\\r``)."""
-    with open_regular(path, DataError, "r", encoding="latin-1", newline="") as f:
-        offset = sum(len(f.readline()) for _ in range(skip))
-        return offset, f.readline()
+def _line_start(f, skip):
+    """``(offset, line)``: the byte offset of line ``skip + 1`` of the
+    binary file ``f`` and that line (decoded as Latin-1), its lines ending
+    as the csv module's (``\\n``, ``\\r\\n`` or ``\\r``); ``f`` is left
+    open, its position anywhere."""
+    text = TextIOWrapper(f, encoding="latin-1", newline="")
+    try:
+        offset = sum(len(text.readline()) for _ in range(skip))
+        return offset, text.readline()
+    finally:
+        text.detach()
 
 
 def _csv_exact(path, delimiter, header, feats, t, parse=True):

@@ -1,6 +1,7 @@
 """CSV numbers parsed by pandas' C parser (pandas >= 3.1) read as NumPy's
 loadtxt and the csv module read them: the same bits, errors and lines."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -106,6 +107,7 @@ def _parser(monkeypatch, parser):
     row)."""
     monkeypatch.setattr(io, "_PANDAS_FROM", 0 if parser == "pandas" else None,
                         raising=False)
+    monkeypatch.setattr(io, "_PANDAS_BLOCK", 0, raising=False)
     monkeypatch.setattr(io, "_PANDAS_FIELDS", 5, raising=False)
     monkeypatch.setattr(io, "_PANDAS_WIDTH", 10**6, raising=False)
     if parser == "exact":
@@ -240,6 +242,7 @@ def test_csv_numbers_are_parsed_by_pandas_when_it_is_installed(tmp_path, monkeyp
         return len(calls)
 
     monkeypatch.setattr(io, "_PANDAS_FROM", 0, raising=False)
+    monkeypatch.setattr(io, "_PANDAS_BLOCK", 0, raising=False)
     assert read() == 1 + 4   # the whole file, then its 4 parts
     # a text label's letters (of True and false) are no boolean: not parsed
     text = tmp_path / "text.csv"
@@ -252,14 +255,88 @@ def test_csv_numbers_are_parsed_by_pandas_when_it_is_installed(tmp_path, monkeyp
         monkeypatch.setattr(pd, "__version__", version)
         assert read() == 0
     monkeypatch.undo()
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **kw: calls.append(1) or
+                        read_csv(*a, **kw))
     monkeypatch.setattr(io, "_PANDAS_FROM", 0)
+    # a block of text under io._PANDAS_BLOCK is left to np.loadtxt (parts of
+    # a row took 25 times as long with pandas)
+    assert read() == 1
     monkeypatch.setitem(sys.modules, "pandas", None)   # import pandas fails
     assert read() == 0
+
+
+def test_a_broken_pandas_is_not_used(tmp_path, monkeypatch):
+    """An import of pandas that fails otherwise than by its absence (numpy's
+    "dtype size changed") made every large CSV fail to read; now np.loadtxt
+    parses it, and the import is not tried again."""
+    import builtins
+
+    path = tmp_path / "d.csv"
+    path.write_text("a,b,label\n1.5,2,0\n3,4.25,1\n")
+    real = builtins.__import__
+    tried = []
+
+    def broken(name, *args, **kwargs):
+        if name == "pandas":
+            tried.append(name)
+            raise ValueError("numpy.dtype size changed, may indicate binary "
+                             "incompatibility")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(io, "_PANDAS_FROM", 0)
+    monkeypatch.setattr(io, "_pandas_broken", False, raising=False)
+    monkeypatch.delitem(sys.modules, "pandas", raising=False)
+    monkeypatch.setattr(builtins, "__import__", broken)
+    for _ in range(2):
+        np.testing.assert_array_equal(io.read_dataset(path).X, [[1.5, 2], [3, 4.25]])
+    assert tried == ["pandas"]
+
+
+def test_a_file_replaced_during_a_read_is_read_from_one_opening(tmp_path,
+                                                                monkeypatch):
+    """The data's offset was found in one opening of the file and the
+    numbers read from another: a file replaced between them was read from
+    the first one's offset, its first row 1234 read as 34."""
+    pytest.importorskip("pandas")
+    if io._pandas(0) is None:
+        pytest.skip("pandas < 3.1")
+    path, other = tmp_path / "d.csv", tmp_path / "other.csv"
+    path.write_text("a_long_header_name,b\n1.5,2\n")
+    other.write_text("a,b\n1234,5\n")
+    line_start = io._line_start
+
+    def replaced(*args):
+        out = line_start(*args)
+        os.replace(other, path)
+        return out
+
+    monkeypatch.setattr(io, "_PANDAS_FROM", 0)
+    monkeypatch.setattr(io, "_line_start", replaced)
+    table = io._c_parse(str(path), ",", 100, skip=1)
+    assert table.tolist() == [[1.5, 2.0]]
+
+
+def test_pandas_keeps_the_columns_in_the_order_asked(monkeypatch):
+    """usecols in another order than the file's (a model's features): pandas
+    reads them sorted, and they are put back in the order asked."""
+    pytest.importorskip("pandas")
+    if io._pandas(0) is None:
+        pytest.skip("pandas < 3.1")
+    monkeypatch.setattr(io, "_PANDAS_FROM", 0)
+    monkeypatch.setattr(io, "_PANDAS_BLOCK", 0)
+    calls = []
+    parse = io._pandas_parse
+    monkeypatch.setattr(io, "_pandas_parse",
+                        lambda *a: calls.append(1) or parse(*a))
+    lines = ["1,2,3,4\n", "5,6,7,8\n"]
+    table = io._c_parse(lines, ",", 100, usecols=[3, 0, 2])
+    assert calls and table.tolist() == [[4.0, 1.0, 3.0], [8.0, 5.0, 7.0]]
 
 
 def test_pandas_is_imported_only_to_parse_a_large_csv(tmp_path):
     """Importing fastlr, and reading a small CSV, does not import pandas
     (about 0.5 s); a CSV from io._PANDAS_FROM bytes on does."""
+    pytest.importorskip("pandas")
     path = tmp_path / "d.csv"
     path.write_text("a,b,label\n1,2,0\n3,4,1\n")
     code = textwrap.dedent(f"""
