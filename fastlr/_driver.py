@@ -306,21 +306,52 @@ def diverged(seen, finite, start_loss=None):
     return False
 
 
+def standardization(mean, scale):
+    """How a model's standardization (its ``mean`` and ``scale`` arrays)
+    treats the features, for the advice of a divergence message:
+    ``"centred"`` (means subtracted), ``"scaled"`` (divided by scales other
+    than 1 only: sparse X, or ``standardize="scale"``) or None (neither;
+    an infinite scale marks a column left out, not a scale)."""
+    if np.asarray(mean).any():
+        return "centred"
+    scale = np.asarray(scale)
+    if ((scale != 1.0) & np.isfinite(scale)).any():
+        return "scaled"
+    return None
+
+
+def standardize_advice(how):
+    """What a divergence message advises of standardization, given
+    :func:`standardization`'s ``how``: nothing when the features are
+    centred and scaled already."""
+    offset = "subtract a large offset from such a column yourself"
+    if how == "centred":
+        return None
+    if how == "scaled":
+        return (f"centre the features (they are scaled, not centred: on "
+                f"sparse X {offset}; on dense X pass standardize=True)")
+    return (f"standardize the features (standardize=True; on sparse X it "
+            f"scales them but cannot centre them: {offset})")
+
+
 def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True,
-                     weighted=False):
+                     weighted=False, standardized=None):
+    """``standardized``: :func:`standardization` of the model."""
     began = (f"near log({n_classes}) = {math.log(n_classes):.3f}" if start is None
              else f"at {start:.6g}")
     # weights that overflowed can leave a finite loss behind (an overflowing
     # logit gives no residual): the message says which of the two it was
     what = ("the loss became" if finite else
             "the weights overflowed to infinity or NaN (the loss was")
+    remedies = [f"lower the learning rate lr (now {lr:g})",
+                standardize_advice(standardized),
+                "fit with solver='lbfgs' (not partial_fit)"]
+    remedies = [r for r in remedies if r is not None]
     return (f"training diverged at epoch {epoch}: {what} {seen:.6g}"
             f"{'' if track else ' or more'}{'' if finite else ')'} (it started "
-            f"{began}); lower the "
-            f"learning rate lr (now {lr:g}), standardize the features "
-            "(standardize=True; on sparse X it scales them but cannot centre "
-            "them: subtract a large offset from such a column yourself), or "
-            "fit with solver='lbfgs' (not partial_fit)"
+            f"{began}); {', '.join(remedies[:-1])}, or {remedies[-1]}"
+            + ("; the features were already standardized (centred and "
+               "scaled)" if standardized == "centred" else "")
             + ("; the row weights (sample_weight times class_weight) scale "
                "each step as lr does: divide them by their mean, which leaves "
                "the model the loss defines unchanged (the loss is their "
@@ -369,7 +400,7 @@ class HeldCalls:
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
                n_iter_no_change, track, callback=None, first_epoch=0,
                monitor=None, on_stall=None, n_classes=2, start_loss=None,
-               weighted=False):
+               weighted=False, standardized=None):
     """Run up to ``epochs`` epochs; stop early on ``tol``; raise on divergence.
 
     Parameters
@@ -405,6 +436,10 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
     weighted : bool
         Whether rows carry weights (sample or class weights); only feeds the
         error message, which then says that they scale each step.
+    standardized : callable() -> str or None, or None
+        The model's :func:`standardization`, asked for only by the error
+        message (which advises standardizing only features that are not).
+
     Returns
     -------
     losses : (epochs_run,) float64
@@ -426,7 +461,7 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
             raise DivergedError(diverged_message(
                 first_epoch + e + 1, seen, track, n_classes, lr,
                 start_loss() if start_loss is not None else None, finite,
-                weighted))
+                weighted, None if standardized is None else standardized()))
         if callback is not None:
             callback(first_epoch + e + 1, loss)
         if stopper.stop(loss if monitor is None else monitor()):

@@ -19,6 +19,8 @@ from ._driver import (
     batch_rows,
     diverged,
     run_epochs,
+    standardization,
+    standardize_advice,
 )
 from ._kernels.update import hyperparameters, options, schedule_code
 from ._order import EpochOrder, block_rows
@@ -108,6 +110,7 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
                       weighted=sw.shape[0] > 0,
+                      standardized=lambda: standardization(state.mean, state.scale),
                       n_classes=state.k if state.softmax else 2,
                       start_loss=start_loss)
 
@@ -213,9 +216,10 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
             callback(e + 1, float(np.nanmean(losses[e]))
                      if np.isfinite(losses[e]).any() else math.nan)
     if bad.all():
+        advice = standardize_advice(standardization(stack.mean, stack.scale))
         raise DivergedError(
             f"training diverged for every one of the {K} models (lower the "
-            f"learning rate lr or standardize the features)")
+            f"learning rate lr{'' if advice is None else ' or ' + advice})")
     run_to = int(n_iter.max()) if K else 0
 
     def table(columns):

@@ -45,7 +45,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _stats
 from ._dispatch import Data, as_data
-from ._driver import AdaptiveRate, run_epochs
+from ._driver import AdaptiveRate, run_epochs, standardization
 from ._order import make_rng
 from ._progress import epoch_progress, pass_progress
 from ._sgd import sgd
@@ -442,7 +442,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
             run_one, state.finite, _Passes(), epochs=epochs, lr=lr, tol=tol,
             n_iter_no_change=n_iter_no_change, track=True, callback=progress,
             on_stall=rate.on_stall if learning_rate == "adaptive" else None,
-            n_classes=k, start_loss=start_loss, weighted=cw is not None)
+            n_classes=k, start_loss=start_loss, weighted=cw is not None,
+            standardized=lambda: standardization(state.mean, state.scale))
     seconds = time.perf_counter() - t0
     if tol is not None and not converged and epochs > 0:
         warnings.warn(

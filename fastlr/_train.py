@@ -17,7 +17,12 @@ import functools
 
 import numpy as np
 
-from ._driver import DivergedError, HeldCalls
+from ._driver import (
+    DivergedError,
+    HeldCalls,
+    standardization,
+    standardize_advice,
+)
 from ._sgd import sgd
 from ._solver import (
     AUTO_EPOCHS,
@@ -167,7 +172,8 @@ def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
         B = res.B - res.W @ shift
         if state.softmax and fit_intercept:
             B = raw_centred(res.W, B, state.mean, state.scale)
-    _check_finite(res.W, B, res.objective)
+    _check_finite(res.W, B, res.objective,
+                  standardization(state.mean, state.scale))
     state.set_model(res.W, B)
     return np.concatenate([warm_losses, res.losses]), res.converged, res.n_iter
 
@@ -315,7 +321,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         B = B - np.einsum("kcn,kn->kc", W, shift)
         if stack.softmax and fit_intercept:
             B = raw_centred(W, B, stack.mean[stack.stat], stack.scale[stack.stat])
-    _check_finite(W, B, objective)
+    _check_finite(W, B, objective, standardization(stack.mean, stack.scale))
     for i in range(K):
         stack.state(i).set_model(W[i], B[i])
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -368,14 +374,18 @@ def path_stages(alphas, l1_ratios, fold):
     return [np.flatnonzero(depth == s) for s in range(depth.max() + 1)], before
 
 
-def _check_finite(W, B, objective):
+def _check_finite(W, B, objective, how):
     """Refuse a finisher's result (weights ``W``, intercepts ``B`` in the
     caller's space, ``objective``) that is not finite: features
-    beyond the float64 range (unstandardized values near 1e300) make the
-    model itself unrepresentable."""
+    beyond the float64 range (values near 1e300) make the model itself
+    unrepresentable. ``how``: the model's
+    :func:`fastlr._driver.standardization`."""
     if not (np.isfinite(W).all() and np.isfinite(B).all()
             and np.isfinite(objective).all()):
+        advice = standardize_advice(how)
         raise DivergedError(
             "the solver's model is not finite (the loss or its gradient "
-            "overflowed float64: the features are too large); standardize the "
-            "features (standardize=True)")
+            "overflowed float64: the features are too large); "
+            + ("divide them by a large constant (sums of rows near float64's "
+               "limit overflow even when standardized)" if advice is None
+               else advice))

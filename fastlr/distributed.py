@@ -82,6 +82,7 @@ from ._driver import (
     check_train_params,
     keep_best,
     run_epochs,
+    standardization,
 )
 from ._kernels.stats import finish_columns
 from ._order import check_random_state, make_rng
@@ -903,6 +904,7 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
                       n_classes=state.k if state.softmax else 2,
                       weighted=blocks.weighted,
+                      standardized=lambda: standardization(state.mean, state.scale),
                       start_loss=start_loss)
 
 

@@ -36,6 +36,7 @@ from ._driver import (
     check_sgd_options,
     check_train_params,
     run_epochs,
+    standardization,
 )
 from ._order import EpochOrder, block_rows, check_random_state, make_rng, rows_of
 from ._solver import (
@@ -416,7 +417,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
                 callback=callback if solver == "sgd" else held,
                 monitor=(lambda: heldout[-1]) if stop_on_heldout else None,
                 on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
-                n_classes=k if softmax else 2, weighted=weighted)
+                n_classes=k if softmax else 2, weighted=weighted,
+                standardized=lambda: standardization(mean, scale))
         except DivergedError:
             if solver == "sgd":
                 raise

@@ -239,6 +239,60 @@ def test_weights_that_overflow_are_named_as_such_in_the_message():
     assert "the loss became 7e+10 (it started near log(2)" in msg
 
 
+@pytest.mark.parametrize("standardize, advice", [
+    (True, None), ("scale", "centre the features"), (False, "standardize the features")])
+@pytest.mark.parametrize("trainer", ["kernel", "reference", "many", "partial_fit",
+                                     "sparse"])
+def test_divergence_advises_standardizing_only_features_that_are_not(
+        trainer, standardize, advice):
+    """A diverging run with standardize=True (the default) was told to
+    "standardize the features (standardize=True)"; the advice follows what
+    the model did to the features: none when centred and scaled, centring
+    when only scaled (sparse X, standardize="scale"), standardizing when
+    neither."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) * 50 + 3
+    y = (X[:, 0] > 3).astype(int)
+    if trainer == "sparse":
+        if standardize == "scale":
+            pytest.skip("sparse X is scaled by standardize=True")
+        X = sp.csr_matrix(X)
+        advice = advice or "centre the features"
+    kw = dict(lr=1e6, epochs=3, batch_size=1, standardize=standardize,
+              random_state=0)
+    calls = {
+        "kernel": lambda: fastlr.train(X, y, **kw),
+        "sparse": lambda: fastlr.train(X, y, **kw),
+        "reference": lambda: reference.train(X, y, **kw),
+        "many": lambda: fastlr.train_many(X, y, alphas=[1e-4, 1e-3], **kw),
+        "partial_fit": lambda: LogisticRegression(
+            lr=1e6, batch_size=1, standardize=standardize).partial_fit(
+                X, y, classes=[0, 1]),
+    }
+    with pytest.raises(DivergedError, match="diverged") as info:
+        calls[trainer]()
+    msg = str(info.value)
+    assert "lower the learning rate" in msg
+    if advice is None:
+        assert "standardize the features" not in msg
+        assert "centre the features" not in msg
+    else:
+        assert advice in msg
+
+
+def test_an_infinite_finisher_result_advises_by_the_standardization():
+    """L-BFGS whose model overflows: with the features standardized, the
+    advice was to standardize them."""
+    from fastlr._train import _check_finite
+
+    W, B = np.array([[np.inf]]), np.zeros(1)
+    for how, said in ((None, "standardize the features"),
+                      ("scaled", "centre the features"),
+                      ("centred", "divide them by a large constant")):
+        with pytest.raises(DivergedError, match=said):
+            _check_finite(W, B, np.zeros(1), how)
+
+
 def test_overflowing_logits_in_the_estimator():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 2)) * 1e300
