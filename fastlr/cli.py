@@ -1386,8 +1386,55 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
         raise CLIError(f"{args.data}: --id: svmlight files have no ID column")
     if id_col is not None and fmt in ("csv", "npy") and id_col not in drop:
         drop.append(id_col)
-    return _Columns(fmt, target, drop, id_col, names, model_target, zero_based,
+    cols = _Columns(fmt, target, drop, id_col, names, model_target, zero_based,
                     header)
+    if fmt == "csv" and model is not None and names is None and target is None \
+            and not (isinstance(model_target, str) and model_target in header):
+        _check_last_is_label(args, cols, model)
+    return cols
+
+
+#: Rows of a CSV's last column :func:`_check_last_is_label` reads.
+LABEL_SAMPLE_ROWS = 1000
+
+
+def _check_last_is_label(args, cols, model):
+    """By position, a CSV with one column more than the model's features
+    has the last one taken for the label (as train's default target), and
+    left out: a label column elsewhere was taken for a feature, and the last
+    feature for the label, without a word. The last column's first
+    :data:`LABEL_SAMPLE_ROWS` values must be the model's classes or blank
+    (a 0/1 feature among 0/1 classes still passes)."""
+    from . import io
+
+    header = cols.header
+    k = len(header)
+    left_out = set()
+    for c in cols.drop:
+        if c in header:
+            left_out.add(header.index(c))
+        elif _is_index(c) and -k <= int(c) < k:
+            left_out.add(int(c) % k)
+    kept = [j for j in range(k) if j not in left_out]
+    if len(kept) != model.n_features_in_ + 1:
+        return   # no column over (or a width the read refuses)
+    last = kept[-1]
+    classes = np.asarray(model.classes_)
+    number = classes.dtype.kind in "iuf"
+    odd = [v for v in io.read_column(args.data, last, delimiter=args.delimiter,
+                                     max_rows=LABEL_SAMPLE_ROWS).tolist()
+           if v.strip().lower() not in ("", "nan") and not any(
+               str(c) == v or (number and _same_number(v, c))
+               for c in classes.tolist())]
+    if odd:
+        raise CLIError(
+            f"{args.data}: by position, it has one column more than the "
+            f"model's {model.n_features_in_} features; the last "
+            f"({header[last]!r}) is taken for the label, but holds values "
+            f"that are not the model's classes (such as "
+            f"{_fmt_labels(odd[:3])}; its classes: {_fmt_labels(classes)}): "
+            f"name the label column with --target COL, or leave a column out "
+            f"with --drop COL")
 
 
 def _npy_positions(path, model, recorded, rid, target):

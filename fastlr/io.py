@@ -443,7 +443,7 @@ def read_header(path, delimiter=","):
     return _read_header(_existing_file(path), delimiter)[0]
 
 
-def read_column(path, column, *, fmt=None, delimiter=","):
+def read_column(path, column, *, fmt=None, delimiter=",", max_rows=None):
     """The values of one column of a data file, one per data row, in the
     order :func:`read_dataset` returns the rows (e.g. an ID column to carry
     next to predictions).
@@ -456,10 +456,13 @@ def read_column(path, column, *, fmt=None, delimiter=","):
         a 1-D array with one entry per row of ``X``.
     fmt, delimiter
         As in :func:`read_xy`.
+    max_rows : int or None
+        Read at most the first ``max_rows`` data rows (as ``np.loadtxt``'s
+        ``max_rows``); None: all of them.
 
     Returns
     -------
-    ndarray of shape (m,)
+    ndarray of shape (m,) (at most ``max_rows``)
         CSV: the fields as text (``str``), stripped, unparsed; .npy/.npz:
         the stored values.
 
@@ -470,6 +473,10 @@ def read_column(path, column, *, fmt=None, delimiter=","):
         header (with its line), or an svmlight file (it has no columns).
     """
     fmt, path = _format_and_file(path, fmt)
+    if max_rows is not None:
+        max_rows = operator.index(max_rows)
+        if max_rows < 0:
+            raise ValueError(f"max_rows must be None or >= 0, got {max_rows}")
     spec = _Spec(path, None, "optional", None, None, None)
     if fmt == "svmlight":
         raise DataError(path, "svmlight files have no columns besides the "
@@ -496,11 +503,11 @@ def read_column(path, column, *, fmt=None, delimiter=","):
         if values.ndim != 1 or (m is not None and values.shape[0] != m):
             raise DataError(path, f"array {str(column)!r} must be 1-D with one "
                             f"entry per row of X, got shape {values.shape}")
-        return values
+        return values[:max_rows]
     if fmt == "npy":
         table = _npy_table(path)
         header = [f"x{j}" for j in range(table.shape[1])]
-        return table[:, _column_index(spec, header, column)].copy()
+        return table[:max_rows, _column_index(spec, header, column)].copy()
     _check_delimiter(delimiter)
     header, _ = _read_header(path, delimiter)
     j = _column_index(spec, header, column)
@@ -510,6 +517,8 @@ def read_column(path, column, *, fmt=None, delimiter=","):
         with _csv_rows(path, delimiter) as reader:
             header_seen = False
             for row in reader:
+                if max_rows is not None and len(values) >= max_rows:
+                    break
                 if not header_seen:  # the same rows as _csv_blocks skips
                     header_seen = bool(row and any(c.strip() for c in row))
                     continue

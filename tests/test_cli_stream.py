@@ -1078,6 +1078,49 @@ def test_an_npy_models_label_index_is_not_a_csvs(scored, tmp_path, capsys):
     assert [int(r) for r in out.splitlines()[1:]] == want.tolist()
 
 
+@pytest.mark.parametrize("chunks", [[], ["--chunk-rows", "7"]])
+def test_a_label_before_the_features_is_not_taken_for_one_by_position(
+        scored, tmp_path, capsys, chunks):
+    """By position, a CSV with one column more than the model's features
+    had its last column left out as the label: with the label first, the
+    label was taken for a feature and the last feature dropped, and predict
+    printed wrong predictions without a word. Refused unless the last
+    column holds the model's classes (or blanks); --target names the label."""
+    path, model = scored["npy"]   # columns: id, f0..f3, label (index 5)
+    table = np.load(path)[:40]
+    trained = fastlr.load(model)
+    first = tmp_path / "label_first.csv"
+    with open(first, "w") as f:
+        f.write("label,a,b,c,d\n")
+        for row in table.tolist():
+            f.write(f"{int(row[5])}," + ",".join(map(repr, row[1:5])) + "\n")
+    out = tmp_path / "p.csv"
+    for command in (["predict", "--out", out], ["evaluate"],
+                    ["train", "--warm-start", model, "--model", out]):
+        code, _, err = cli_run(capsys, *command, first, *chunks, *(
+            ["--model", model] if command[0] != "train" else []), "--by-position")
+        assert code == 1
+        assert "the last ('d') is taken for the label" in err
+        assert "--target COL" in err
+        assert not out.exists()
+    code, text, err = cli_run(capsys, "predict", first, "--model", model,
+                              "--by-position", "--target", "label", *chunks)
+    assert code == 0, err
+    assert [int(r) for r in text.splitlines()[1:]] == \
+        trained.predict(table[:, 1:5]).tolist()
+    # the label last, blank where unknown: taken and left out, as before
+    last = tmp_path / "label_last.csv"
+    with open(last, "w") as f:
+        f.write("a,b,c,d,label\n")
+        for i, row in enumerate(table.tolist()):
+            label = "" if i % 3 else int(row[5])
+            f.write(",".join(map(repr, row[1:5])) + f",{label}\n")
+    code, text2, err = cli_run(capsys, "predict", last, "--model", model,
+                               "--by-position", *chunks)
+    assert code == 0, err
+    assert text2 == text
+
+
 def test_evaluate_in_parts_names_every_unknown_label_and_an_empty_csv(
         scored, tmp_path, capsys):
     path, model = scored["csv"]

@@ -1010,6 +1010,14 @@ def test_csv_drop_text_and_id_columns(tmp_path):
     assert io.read_column(path, "id").tolist() == ["r-1", "r-2", "r-3"]
     assert io.read_column(path, 2).tolist() == ["free, text", "", "x"]
     assert io.read_header(path) == ["id", "a", "note", "b", "label"]
+    # the first rows only (a blank line is no row)
+    assert io.read_column(path, "id", max_rows=2).tolist() == ["r-1", "r-2"]
+    assert io.read_column(path, "id", max_rows=0).tolist() == []
+    assert io.read_column(path, "id", max_rows=9).tolist() == ["r-1", "r-2", "r-3"]
+    np.save(tmp_path / "t.npy", np.arange(12.0).reshape(4, 3))
+    assert io.read_column(tmp_path / "t.npy", 1, max_rows=2).tolist() == [1.0, 4.0]
+    with pytest.raises(ValueError, match="max_rows"):
+        io.read_column(path, "id", max_rows=-1)
 
 
 def test_csv_fields_of_any_length(tmp_path):
