@@ -1589,8 +1589,8 @@ def _has_text_after(path, lines):
 
 
 def _is_float(text):
-    """Whether ``float()`` takes ``text``: an svmlight token's rule
-    (scikit-learn's loader parses them with ``float()``)."""
+    """Whether ``float()`` takes ``text`` (str, or bytes: an svmlight
+    token's rule, as scikit-learn's loader parses them)."""
     try:
         float(text)
     except ValueError:
@@ -2290,9 +2290,9 @@ def _loader_reads_as_fastlr(block):
     """Whether scikit-learn's loader, if it accepts the lines ``block``
     (bytes), finds the indices :func:`_svmlight_scan_lines` finds in them
     and no line :func:`_svmlight_line_problem` refuses. It does when the
-    block holds only printable ASCII and ASCII whitespace (then both split
-    the same tokens, and ``float()`` and ``int()`` of bytes and of text
-    agree), no ``_`` (``int()`` takes an index ``1_0``), no ``qid`` (the
+    block holds only printable ASCII and ASCII whitespace (both split
+    tokens at ASCII whitespace and read numbers from their bytes), no
+    ``_`` (``int()`` takes an index ``1_0``), no ``qid`` (the
     loader skips a first token that only starts with it, whatever its
     value) and no ``-0:`` (an index ``int()`` reads as 0). A few passes over
     the bytes, in C; a comment holding one of them only costs the speed."""
@@ -2302,6 +2302,9 @@ def _loader_reads_as_fastlr(block):
 
 #: scikit-learn's svmlight parser keeps indices in a C int.
 _MAX_SVMLIGHT_INDEX = 2**31 - 1
+#: An svmlight feature index, and a qid, as fastlr takes them.
+_SVMLIGHT_INDEX = re.compile(rb"\+?[0-9]+")
+_SVMLIGHT_QID = re.compile(rb"[0-9]+")
 
 
 def _svmlight_line_problem(raw):
@@ -2309,41 +2312,49 @@ def _svmlight_line_problem(raw):
     words, or None: the label, each ``index:value`` token, the optional
     leading ``qid:``, and indices that are in range, sorted and unique. A
     comment may hold any bytes, and an index a ``+`` sign, as for the
-    whole-file reader (scikit-learn's)."""
+    whole-file reader (scikit-learn's). Tokens are split at ASCII
+    whitespace and their numbers read from their bytes, as the loader
+    splits and reads them: ``str.split`` also splits at U+00A0 or \\x1c,
+    and ``float()`` of text takes ``"1\\xa0"``, where the loader refuses
+    the line."""
+    # (b"#" is no part of a UTF-8 sequence: cut before decoding)
+    data = raw.split(b"#", 1)[0]
     try:
-        # (b"#" is no part of a UTF-8 sequence: cut before decoding)
-        text = raw.split(b"#", 1)[0].decode("utf-8")
+        data.decode("utf-8")   # (so each token's bytes decode, for a message)
     except UnicodeDecodeError:
         return "not text (is it really an svmlight file?)"
-    tokens = text.split()
+    tokens = data.split()
     if not tokens:
         return None
-    if "," in tokens[0] and all(_is_float(t) for t in tokens[0].split(",")):
-        return (f"the label {tokens[0]!r} lists several labels; fastlr reads one "
-                "label per line (multi-label files are not supported)")
-    if not _is_float(tokens[0]):
-        return f"the label {tokens[0]!r} is not a number"
+    label = tokens[0]
+    if b"," in label and all(_is_float(t) for t in label.split(b",")):
+        return (f"the label {label.decode()!r} lists several labels; fastlr reads "
+                "one label per line (multi-label files are not supported)")
+    if not _is_float(label):
+        return f"the label {label.decode()!r} is not a number"
     previous = None
     for position, token in enumerate(tokens[1:]):
-        index, sep, value = token.partition(":")
+        index, sep, value = token.partition(b":")
         if not sep:
-            return f"{token!r} is not of the form index:value"
-        if index == "qid":
+            return f"{token.decode()!r} is not of the form index:value"
+        if index == b"qid":
             if position:
-                return f"{token!r}: qid must come first, right after the label"
-            if not re.fullmatch(r"[0-9]+", value):
-                return f"bad qid {value!r}"
+                return (f"{token.decode()!r}: qid must come first, right after "
+                        "the label")
+            if not _SVMLIGHT_QID.fullmatch(value):
+                return f"bad qid {value.decode()!r}"
             continue
-        if not re.fullmatch(r"\+?[0-9]+", index):
-            return f"bad feature index {index!r} in {token!r}"
-        if int(index) > _MAX_SVMLIGHT_INDEX:
-            return (f"feature index {index} is too large (svmlight indices are "
-                    f"at most 2**31 - 1 = {_MAX_SVMLIGHT_INDEX})")
-        if previous is not None and int(index) <= previous:
-            what = "repeated" if int(index) == previous else "not in increasing order"
-            return (f"feature index {index} after {previous}: indices on a line "
-                    f"must be sorted and unique ({what})")
-        previous = int(index)
+        if not _SVMLIGHT_INDEX.fullmatch(index):
+            return f"bad feature index {index.decode()!r} in {token.decode()!r}"
+        number = int(index)
+        if number > _MAX_SVMLIGHT_INDEX:
+            return (f"feature index {index.decode()} is too large (svmlight "
+                    f"indices are at most 2**31 - 1 = {_MAX_SVMLIGHT_INDEX})")
+        if previous is not None and number <= previous:
+            what = "repeated" if number == previous else "not in increasing order"
+            return (f"feature index {index.decode()} after {previous}: indices on "
+                    f"a line must be sorted and unique ({what})")
+        previous = number
         if not _is_float(value):
-            return f"feature {index}: {value!r} is not a number"
+            return f"feature {index.decode()}: {value.decode()!r} is not a number"
     return None

@@ -131,9 +131,7 @@ BAD_LINES = {
               "file has 11 features"),
     "nan": (b"1 3:nan\n", "feature 3 is nan; fastlr needs finite numbers"),
     "inf label": (b"inf 3:1\n", "the label is inf; labels must be finite"),
-    # (no line: the loader refuses it, fastlr's rule takes it)
-    "nbsp": (b"1 3:1\xc2\xa0\n", "lines {first}-{last}: could not convert "
-             "string to float"),
+    "nbsp": (b"1 3:1\xc2\xa0\n", "feature 3: '1\\xa0' is not a number"),
 }
 
 
@@ -165,8 +163,58 @@ def test_an_error_in_a_chunk_names_its_line(tmp_path, monkeypatch, case, spaced,
         next(parts)
     with pytest.raises(DataError) as info:
         next(parts)
-    assert message.format(first=numbers[24], last=numbers[31]) in str(info.value)
-    assert info.value.line == (None if case == "nbsp" else numbers[26])
+    assert message in str(info.value) and info.value.line == numbers[26]
+
+
+def every_read(path):
+    """How each reader of ``path`` ends: ``"read"``, or its error's
+    message: a whole read, a read in parts of 1, 2 and 1000 rows, each with
+    the width and index base unknown (found by the scan) and known (a
+    model's), and the scan alone."""
+    model = {"n_features": 20, "zero_based": False}
+    reads = {"whole": lambda: read_dataset(path),
+             "whole for a model": lambda: read_dataset(path, **model),
+             "scan": lambda: svmlight_features(path)}
+    for n in (1, 2, 1000):
+        reads[f"parts of {n}"] = lambda n=n: parts_of(path, n)
+        reads[f"parts of {n} for a model"] = lambda n=n: parts_of(path, n, **model)
+    got = {}
+    for name, read in reads.items():
+        try:
+            read()
+            got[name] = "read"
+        except ValueError as exc:   # (a bare ValueError too: it should not be)
+            got[name] = f"{type(exc).__name__}: {exc}"
+    return got
+
+
+#: A line with a space beyond ASCII (or \x1c-\x1f, which ``str.split``
+#: splits at) as its only token or between tokens: scikit-learn's loader
+#: splits lines at ASCII whitespace and reads the bytes of their tokens,
+#: so it refuses each, and so does fastlr's rule, naming the line.
+NON_ASCII_SPACES = {
+    "nbsp alone": (b"\xc2\xa0\n", "the label '\\xa0' is not a number"),
+    "em space alone": (b" \xe2\x80\x83 \n", "the label '\\u2003' is not a number"),
+    "nbsp last": (b"1 2:3 \xc2\xa0\n", "'\\xa0' is not of the form index:value"),
+    "nbsp between": (b"1 1:1\xc2\xa02:3\n",
+                     "feature 1: '1\\xa02:3' is not a number"),
+    "em space after the label": (b"1\xe2\x80\x83 1:2\n",
+                                 "the label '1\\u2003' is not a number"),
+    "x1c before a value": (b"1 1:\x1c2\n", "feature 1: '\\x1c2' is not a number"),
+}
+
+
+@pytest.mark.parametrize("case", list(NON_ASCII_SPACES))
+def test_every_read_refuses_a_space_beyond_ascii_naming_its_line(tmp_path, case):
+    """The third of five data lines: every read raises a DataError naming
+    the file and the line (a whole read said "not a valid svmlight file"
+    without the line, a read in parts a bare ValueError of ``int()``, and
+    the scan took the lines whose tokens ``str.split`` splits)."""
+    bad, words = NON_ASCII_SPACES[case]
+    path = tmp_path / "s.svm"
+    path.write_bytes(b"1 1:1 2:2\n0 3:1\n" + bad + b"1 1:1 2:2\n0 3:1\n")
+    got = every_read(path)
+    assert got == dict.fromkeys(got, f"DataError: {path}, line 3: {words}")
 
 
 #: Lines scikit-learn's loader takes but fastlr refuses: the scan raises
@@ -177,6 +225,7 @@ LOADER_TAKES = {
     "underscore index": (b"1 1_0:1\n", "bad feature index '1_0' in '1_0:1'"),
     "minus zero index": (b"1 -0:1 2:1\n", "bad feature index '-0' in '-0:1'"),
     "minus zeros index": (b"1 -00:1\n", "bad feature index '-00' in '-00:1'"),
+    "qid run into an index": (b"1 qid:1\x1c30:4 3:1\n", "bad qid '1\\x1c30:4'"),
 }
 
 
@@ -200,14 +249,12 @@ def test_the_scan_refuses_each_line_fastlr_refuses(tmp_path, monkeypatch, case,
 @pytest.mark.parametrize("block", [None, 64])
 def test_the_scan_reads_every_line(tmp_path, monkeypatch, block):
     """Width and base from lines anywhere: the largest index and an index 0
-    in the last lines, a qid whose value runs into an index (fastlr's
-    rule splits at any whitespace, the index readers at ASCII whitespace:
-    they skip the token), and comments of any bytes."""
+    in the last lines, and comments of any bytes."""
     if block is not None:
         monkeypatch.setattr(fio, "_SCAN_BYTES", block, raising=False)
     path = tmp_path / "s.svm"
     head = tricky_bytes(40)
-    path.write_bytes(head + b"1 qid:1\x1c30:4\n1 12:1\n")
+    path.write_bytes(head + b"1 qid:1 3:4\n1 12:1\n")
     assert svmlight_features(path) == (12, False)
     path.write_bytes(head + b"1 12:1\n0 0:1 # last\n")
     assert svmlight_features(path) == (13, True)
