@@ -27,7 +27,11 @@ Formats (chosen from the file name's extension, or given explicitly):
     named by ``target``); labels may be numbers or strings.
 ``svmlight`` (``.svm``, ``.svmlight``, ``.libsvm``)
     ``label index:value index:value ...`` lines (read with scikit-learn's
-    :func:`~sklearn.datasets.load_svmlight_file`). X stays sparse: a
+    :func:`~sklearn.datasets.load_svmlight_file`), tokens split at ASCII
+    whitespace; an index is a decimal integer (``+`` allowed, not ``1_0``
+    or ``-0``), sorted and unique on its line, and an optional ``qid:``
+    right after the label a non-negative integer, whether the file is read
+    whole or in parts, for a model or not. X stays sparse: a
     ``scipy.sparse.csr_matrix`` of float64 in canonical form (sorted indices,
     no duplicates, no stored zeros), never densified, so files with millions
     of features (text, click logs) read in memory proportional to their
@@ -925,6 +929,10 @@ def _npy_chunks(spec, chunk_rows, keep=None):
 
 #: Bytes of whole lines the svmlight scan and chunks read at a time.
 _SCAN_BYTES = 1 << 23
+#: Bytes of whole lines a whole read of an svmlight file checks at a time
+#: (:func:`_check_svmlight_lines`) before the loader reads the file: blocks
+#: that stay in the cache (0.3 s for 260 MB, against 0.5 s in 8 MB blocks).
+_CHECK_BYTES = 1 << 20
 
 
 def _svmlight_scan(path):
@@ -998,7 +1006,8 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
         raise DataError(path, "svmlight files have no target column to choose: "
                         "the label is the first field of each line")
     n_features = spec.n_features
-    if n_features is None or zero_based is None:
+    scanned = n_features is None or zero_based is None   # (every line checked)
+    if scanned:
         hi, lo = _svmlight_scan(path)
         if hi < 0 and n_features is None:   # as a whole read
             raise DataError(path, "has no features")
@@ -1016,6 +1025,8 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
         def line_of(i):
             return numbers()[i]
 
+        if not scanned:
+            _check_svmlight_lines(path, chunk, first)
         try:
             X, y = load_svmlight_file(io.BytesIO(chunk), zero_based=True,
                                       dtype=np.float64)
@@ -2116,6 +2127,8 @@ def _read_svmlight(spec, zero_based):
     if spec.target is not None:
         raise DataError(spec.path, "svmlight files have no target column to "
                         "choose: the label is the first field of each line")
+    for first, block in _line_blocks(spec.path, _CHECK_BYTES):
+        _check_svmlight_lines(spec.path, block, first)
     try:
         # raw indices; the base is resolved below
         with _open_binary(spec.path) as f:
@@ -2261,6 +2274,20 @@ def _svmlight_data_ends(block):
     return ends
 
 
+def _check_svmlight_lines(path, block, first=1):
+    """Raise the first of the lines ``block`` (bytes, the first numbered
+    ``first``) that fastlr's rule (:func:`_svmlight_line_problem`)
+    refuses, naming it: every read applies the rule, the scan as it finds
+    the width, a read of a file whose width is known before scikit-learn's
+    loader, which takes some of those lines (an index ``1_0`` or ``-0``,
+    any qid). A block :func:`_loader_reads_as_fastlr` passes (a few passes
+    in C) is left to the loader."""
+    if not _loader_reads_as_fastlr(block):
+        line, problem = _svmlight_first_problem(io.BytesIO(block), first)
+        if problem:
+            raise DataError(path, problem, line=line)
+
+
 def _svmlight_bad_line(path):
     """(line, problem) for the first line that does not parse, or (None, None)."""
     try:
@@ -2296,8 +2323,10 @@ def _loader_reads_as_fastlr(block):
     loader skips a first token that only starts with it, whatever its
     value) and no ``-0:`` (an index ``int()`` reads as 0). A few passes over
     the bytes, in C; a comment holding one of them only costs the speed."""
+    # (b"q" first: one byte is found by memchr, 15 times as fast as b"qid")
     return not (block.translate(None, _PLAIN_BYTES) or b"_" in block
-                or b"qid" in block or _MINUS_ZERO_INDEX.search(block))
+                or (b"q" in block and b"qid" in block)
+                or _MINUS_ZERO_INDEX.search(block))
 
 
 #: scikit-learn's svmlight parser keeps indices in a C int.

@@ -217,7 +217,7 @@ def test_every_read_refuses_a_space_beyond_ascii_naming_its_line(tmp_path, case)
     assert got == dict.fromkeys(got, f"DataError: {path}, line 3: {words}")
 
 
-#: Lines scikit-learn's loader takes but fastlr refuses: the scan raises
+#: Lines scikit-learn's loader takes but fastlr refuses: every read raises
 #: them, wherever they are in the file.
 LOADER_TAKES = {
     "qid value": (b"1 qid:abc 3:1\n", "bad qid 'abc'"),
@@ -226,7 +226,24 @@ LOADER_TAKES = {
     "minus zero index": (b"1 -0:1 2:1\n", "bad feature index '-0' in '-0:1'"),
     "minus zeros index": (b"1 -00:1\n", "bad feature index '-00' in '-00:1'"),
     "qid run into an index": (b"1 qid:1\x1c30:4 3:1\n", "bad qid '1\\x1c30:4'"),
+    "qid sign": (b"1 qid:+3 3:1\n", "bad qid '+3'"),
 }
+
+
+@pytest.mark.parametrize("case", list(LOADER_TAKES))
+def test_every_read_refuses_what_the_loader_takes_and_fastlr_does_not(tmp_path,
+                                                                      case):
+    """One rule on every path: a whole read and a read in parts for a model
+    (no scan) took these lines as scikit-learn's loader does (``1_0:1`` as
+    index 10, ``-0:1`` as index 0, any qid), where the scan, and so a read
+    in parts without a model, refused them: the same file read or refused
+    depending on whether its width was known. Each now raises the same
+    DataError naming the file and the line."""
+    bad, words = LOADER_TAKES[case]
+    path = tmp_path / "s.svm"
+    path.write_bytes(b"1 1:1 2:2\n0 3:1\n" + bad + b"1 1:1 2:2\n0 3:1\n")
+    got = every_read(path)
+    assert got == dict.fromkeys(got, f"DataError: {path}, line 3: {words}")
 
 
 @pytest.mark.parametrize("block", [None, 64])
@@ -234,8 +251,7 @@ LOADER_TAKES = {
 def test_the_scan_refuses_each_line_fastlr_refuses(tmp_path, monkeypatch, case,
                                                   block):
     """The scan (a model's width and base unknown) names the first line
-    fastlr refuses, where scikit-learn's loader took some of them (a read
-    in parts for a model, and a whole read, take them as the loader does)."""
+    fastlr refuses, where scikit-learn's loader takes some of them."""
     if block is not None:   # many blocks, the line in a late one
         monkeypatch.setattr(fio, "_SCAN_BYTES", block, raising=False)
     bad, message = LOADER_TAKES.get(case) or BAD_LINES[case]
