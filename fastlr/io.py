@@ -9,8 +9,10 @@ Formats (chosen from the file name's extension, or given explicitly):
     by name or by index (``target``, default: the last column); its values
     may be numbers or strings. A field is a number as NumPy's ``loadtxt``
     reads one: in ASCII, without PEP 515 digit groups (``1_0`` and ``١٢``
-    are text, as pandas keeps them, though ``float()`` takes them). A
-    first line of numbers only is a row of data, not a header, and is
+    are text, as pandas keeps them, though ``float()`` takes them), and
+    without one of the control characters \\x1c-\\x1f around it (loadtxt
+    strips them as spaces, ``float()`` refuses them), read whole or in
+    parts. A first line of numbers only is a row of data, not a header, and is
     refused (a file without a header would lose its first row), unless it
     is ``0,1,...,k-1``, the column numbers pandas writes for a DataFrame
     without column names, and ``target`` names one of them as a string
@@ -95,6 +97,14 @@ _FORMAT_NAMES = ("csv", "npy", "npz", "svmlight")
 #: fields), but for a number between the control characters \x1c-\x1f,
 #: which it strips as whitespace and ``float()`` refuses.
 _LOADTXT_SAFE = bytes(range(0x20, 0x7f)).replace(b'"', b"") + b"\t\n\r"
+
+#: The control characters \x1c-\x1f, which ``np.loadtxt`` strips around a
+#: number as whitespace where ``float()`` (and so the exact reader) refuses
+#: the field: a file holding one is not parsed in C as a whole
+#: (:func:`_c_parse`), as a block holding one is not (:data:`_LOADTXT_SAFE`),
+#: so a number next to one is refused, naming its line and column, whether
+#: the file is read whole or in parts.
+_LOADTXT_SPACES = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
 
 #: CSV files from this many bytes have their numbers parsed by pandas' C
 #: parser when pandas 3.1 or later is installed (:func:`_c_parse`; a whole
@@ -1735,8 +1745,9 @@ def _c_parse(source, delimiter, size, skip=0, usecols=None, quotechar=None):
     (no quoting); ``size`` the file's size in bytes (:data:`_PANDAS_FROM`).
     Blank lines are skipped. pandas' parser (:func:`_pandas_parse`) when
     pandas 3.1 or later is installed, else, and for what it refuses,
-    ``np.loadtxt``, which also takes blank lines and numbers among
-    \\x1c-\\x1f. Both read a number with the bits ``float()`` gives it;
+    ``np.loadtxt``, which also takes blank lines; neither for a file
+    holding one of :data:`_LOADTXT_SPACES`, which loadtxt takes as spaces
+    around a number. Both read a number with the bits ``float()`` gives it;
     whether it is finite is the caller's to check.
     """
     # (a block of text: pandas only for a large one, each call costing
@@ -1750,6 +1761,9 @@ def _c_parse(source, delimiter, size, skip=0, usecols=None, quotechar=None):
     try:
         if not isinstance(source, list):
             with open_regular(source, DataError, "r", encoding="utf-8-sig") as f:
+                if _holds_loadtxt_space(f.buffer):
+                    return None
+                f.seek(0)
                 return np.loadtxt(f, delimiter=delimiter, skiprows=skip,
                                   usecols=usecols, dtype=np.float64, comments=None,
                                   quotechar=quotechar, ndmin=2)
@@ -1829,7 +1843,7 @@ def _pandas_parse(pd, source, delimiter, skip, usecols, quotechar):
         if not isinstance(source, list):
             f.seek(offset)
             while chunk := f.read(1 << 20):   # (every column is parsed)
-                if _letters(chunk):
+                if _letters(chunk) or _holds_loadtxt_space(chunk):
                     return None
             f.seek(offset)
         cols = None if usecols is None else sorted(usecols)
@@ -1860,6 +1874,17 @@ def _pandas_parse(pd, source, delimiter, skip, usecols, quotechar):
     if table is not None:
         table.resize((m, table.shape[1]), refcheck=False)
     return table
+
+
+def _holds_loadtxt_space(data):
+    """Whether ``data`` (bytes, or a binary file, read from where it is to
+    its end) holds a byte of :data:`_LOADTXT_SPACES`."""
+    if isinstance(data, bytes):
+        return any(space in data for space in _LOADTXT_SPACES)
+    while chunk := data.read(1 << 20):
+        if _holds_loadtxt_space(chunk):
+            return True
+    return False
 
 
 def _letters(text):
