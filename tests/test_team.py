@@ -488,6 +488,89 @@ def test_a_fork_from_inside_keeps_the_forking_threads_count():
     assert out.stdout.strip() == "exit 0"
 
 
+@pytest.mark.parametrize("when", ["apply", "restore"])
+def test_a_ctrl_c_while_a_setting_changes_is_raised_after_it(when):
+    """A Ctrl-C between changing a process setting and counting the caller
+    (or between uncounting and putting it back) left the setting changed
+    for good: BLAS on one thread for the rest of the process (8 short fits
+    of 1000 interrupted at random), later fits saving the one thread as
+    what to restore. It is raised once the step is done."""
+    out = _run_python(textwrap.dedent(f"""
+        import _thread, signal
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
+        from fastlr._process import Held
+        log = []
+
+        def apply():
+            log.append("apply")
+            if {when!r} == "apply":
+                _thread.interrupt_main()
+            return "saved"
+
+        def restore(saved):
+            log.append(saved)
+            if {when!r} == "restore":
+                _thread.interrupt_main()
+
+        setting = Held(apply, restore)
+        try:
+            with setting.held():
+                log.append("inside")
+        except KeyboardInterrupt:
+            log.append("interrupted")
+        print(log, setting.inside)
+    """))
+    assert out.returncode == 0, out.stderr
+    want = (["apply", "saved", "interrupted"] if when == "apply" else
+            ["apply", "inside", "saved", "interrupted"])
+    assert out.stdout.strip() == f"{want} 0"
+
+
+def test_a_ctrl_c_while_the_first_kernel_loads_leaves_numba_working():
+    """Loading the first kernel imports numba modules whose bodies register
+    types in numba's registries; a Ctrl-C in the middle of one (the first
+    fit, the slow one, is the call people interrupt) left it unimportable:
+    every later fit of the process raised numba's "duplicate registration"
+    KeyError. The Ctrl-C is raised once the load is done."""
+    out = _run_python("""
+        import _thread, signal, sys
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
+        import numpy as np, fastlr
+        if "numba.cpython.unicode" in sys.modules:
+            print("already imported")
+            sys.exit(0)
+        X = np.random.default_rng(0).normal(size=(200, 3))
+        y = (X[:, 0] > 0).astype(int)
+        lines = [0]
+
+        def trace(frame, event, arg):
+            if frame.f_code.co_name != "<module>" or not \
+                    frame.f_code.co_filename.endswith("cpython/unicode.py"):
+                return None
+
+            def line(frame, event, arg):
+                lines[0] += 1
+                if event == "line" and lines[0] == 250:
+                    _thread.interrupt_main()
+                return line
+            return line
+
+        sys.settrace(trace)
+        try:
+            fastlr.train(X, y, epochs=2)
+            print("not interrupted", lines[0])
+        except KeyboardInterrupt:
+            pass
+        sys.settrace(None)
+        r = fastlr.train(X, y, epochs=2)
+        print("trained", bool(np.isfinite(r.w).all()))
+    """)
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "already imported":
+        pytest.skip("numba.cpython.unicode is imported with fastlr here")
+    assert out.stdout.strip() == "trained True", out.stdout
+
+
 def test_calls_while_another_thread_imports_scipy():
     """While one thread imports scikit-learn (hence scipy.sparse, as the
     first ``from fastlr import LogisticRegression`` does), another thread's

@@ -69,6 +69,7 @@ import numpy.ma  # noqa: F401
 from numba.core import caching, entrypoints
 from numba.core import codegen as numba_codegen
 
+from .._process import interrupts_deferred
 from .._version import __version__
 
 #: Seconds a process waits for another one compiling the same kernel before
@@ -470,15 +471,21 @@ def load_overload(self, sig, target_context):
     """
     from numba.core.runtime import nrt
 
-    with self._guard_against_spurious_io_errors():
+    # (a first load imports numba modules whose bodies register types, a
+    # compile imports numba's extensions and all of its implementations:
+    # a Ctrl-C halfway through one would leave it unimportable, and every
+    # later load or compile of the process failing; see interrupts_deferred)
+    with interrupts_deferred(), self._guard_against_spurious_io_errors():
         if not self._enabled:
             return None
         key = self._index_key(sig, target_context.codegen())
         data = self._cache_file.load(key)
         if data is None:
-            # about to compile: load numba's extensions first, as numba's
-            # own hook would have (see install)
+            # about to compile: load numba's extensions and implementations
+            # first, as numba's own hook and compiler would have (see
+            # install); the compiler's own refresh then finds them loaded
             entrypoints.init_all()
+            target_context.refresh()
             return None
         if _needs_runtime(data):
             nrt.rtsys.initialize(target_context)
