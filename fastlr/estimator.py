@@ -327,7 +327,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     loss_curve_ : ndarray of shape (n_iter_,)
         Training loss (mean log-loss, or cross-entropy for k > 2 classes)
         per pass: during the epoch for an SGD epoch, at the iterate for a
-        solver iteration (the penalty is not included).
+        solver iteration (the penalty is not included). Read-only once
+        :meth:`partial_fit` has extended it (it and the curves read before
+        are views of one buffer); copy it to change it.
     solver_ : str
         What the last ``fit`` ran: ``"sgd"``, ``"lbfgs"`` or ``"auto"``
         (``"sgd"`` for ``solver="auto"`` with ``early_stopping``, and for a
@@ -937,7 +939,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         curve set by hand (or loaded), or a buffer this estimator did not
         make (``copy.copy`` shares it: appending there would overwrite the
         other's last values), starts a new buffer. Pickles leave the spare
-        room out (:meth:`__getstate__`)."""
+        room out (:meth:`__getstate__`). The curve is read-only (a view
+        of the buffer, like the earlier curves)."""
         old = self.loss_curve_ if resumed else np.empty(0)
         n, add = old.shape[0], losses.shape[0]
         held = self.__dict__.get("_loss_buffer")
@@ -948,7 +951,12 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             buf = np.empty(max(2 * (n + add), 16))
             buf[:n] = old
         buf[n:n + add] = losses
-        self.loss_curve_ = buf[:n + add]
+        # read-only: an earlier curve is a view of the same buffer, so a
+        # write into it (normalizing a kept curve for a plot) changed this
+        # one; numpy refuses the write instead (copy it to change it)
+        curve = buf[:n + add]
+        curve.flags.writeable = False
+        self.loss_curve_ = curve
         self._loss_buffer = (buf, self.loss_curve_, id(self))
 
     def __getstate__(self):

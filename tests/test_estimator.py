@@ -330,6 +330,13 @@ def test_partial_fit_extends_the_loss_curve_without_rebuilding_it(blobs):
     np.testing.assert_array_equal(clf.loss_curve_, losses)
     for seen, then in curves:
         np.testing.assert_array_equal(seen, then)
+    # views of one buffer: a write into a curve read earlier (normalizing it
+    # in place for a plot) changed the current one; refused instead
+    with pytest.raises(ValueError, match="read-only"):
+        curves[100][0][0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        clf.loss_curve_ /= 2
+    np.testing.assert_array_equal(clf.loss_curve_, losses)
     clf.loss_curve_ = np.array([9.0])
     clf.partial_fit(X[:40], y[:40])
     assert clf.loss_curve_.shape == (2,) and clf.loss_curve_[0] == 9.0
