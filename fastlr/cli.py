@@ -515,7 +515,9 @@ def _data_args(p, target_help, id_help, sparse="kept sparse, never densified"):
     p.add_argument("--drop", type=_columns_type, default=[], metavar="COL[,COL...]",
                    action="extend",
                    help="columns that are neither features nor the label (IDs, "
-                   "free text): CSV names or indices, .npy indices; never "
+                   "free text): CSV names or indices, .npy indices (from 0; "
+                   "negative from the end, as --drop=-1; 'Unnamed: J' is the "
+                   "CSV column without a name at index J); never "
                    "parsed, so they may hold anything; may be given again")
     p.add_argument("--id", type=_column_type, default=None, metavar="COL",
                    help=id_help)
@@ -1227,17 +1229,28 @@ def _is_index(column):
                                                         str(column).strip()))
 
 
+#: What fastlr.io's messages call the column an option gives.
+_OPTION_COLUMNS = {"--drop": "column to drop", "--id": "ID column"}
+
+
 def _check_column(path, columns, column, what, option):
-    """``column`` (a name, or an index whose range fastlr.io checks) must be
-    one of ``columns``; a misspelt name is answered with the closest one."""
-    if column in columns or _is_index(column):
+    """``column`` must give one of ``columns`` as fastlr.io takes it (a name,
+    ``Unnamed: J`` for the unnamed one at index J, or an index in range; a
+    number that names one column and indexes another is refused, saying
+    how to give each as ``option``); a misspelt name is answered with the
+    closest one."""
+    from . import io
+
+    if io._meanings(columns, column) != (None, None) or _is_index(column):
+        io._column_index(path, columns, column, _OPTION_COLUMNS.get(option, what),
+                         option)
         return
     text = str(column)
     close = [c for c in columns if c.casefold() == text.casefold()] or \
         difflib.get_close_matches(text, columns, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}? The" if close else "; the"
     raise CLIError(f"{path}: unknown {what} {text!r} ({option}){hint} columns "
-                   f"are: {_fmt_labels(columns, 20)}")
+                   f"are: {io._shown(columns, 20)}")
 
 
 def _model_feature_names(model, data_meta):
@@ -1263,6 +1276,7 @@ class _Data:
     ids: object = None      # the --id column's values, one per row, or None
     id_name: str = None     # its header in predict's output
     ignored: list = field(default_factory=list)  # columns neither feature nor label
+    shown: list = field(default_factory=list)  # them and the ID, as train shows them
 
 
 @dataclass
@@ -1329,21 +1343,38 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
             _check_column(args.data, header, target, "target column", "--target")
         for column in drop:
             _check_column(args.data, header, column, "column", "--drop")
-        train_id = data_meta.get("id") if data_meta.get("format") == "csv" else None
         if id_col is not None:
             _check_column(args.data, header, id_col, "column", "--id")
-        elif train_id in header and train_id != target:
-            id_col = train_id  # train's --id: predict writes it
-        if train_id in header and train_id not in (id_col, target) and \
-                train_id not in drop:
-            drop.append(train_id)   # another --id asked for: still no feature
-        # the columns the model was trained without, where DATA has them
-        drop += [c for c in recorded if c in header and c not in drop
-                 and c != id_col and c != target]
+
+        def at(column):
+            return io._column_index(args.data, header, column)
+
+        def ref(j):   # (a name recorded may be another column's index)
+            return io._column_ref(header, j)
+
+        taken = {at(c) for c in [*drop, id_col, target] if c is not None}
+        train_id = data_meta.get("id") if data_meta.get("format") == "csv" else None
+        if isinstance(train_id, str) and train_id in header:
+            j = header.index(train_id)
+            if id_col is None and (target is None or j != at(target)):
+                id_col = ref(j)  # train's --id: predict writes it
+            elif j not in taken:
+                drop.append(ref(j))   # another --id asked for: still no feature
+            taken.add(j)
+        # the columns the model was trained without, where DATA has them; a
+        # column without a name stands for DATA's unnamed columns (train
+        # leaves them all out), but for an older model's unnamed feature
+        for c in recorded:
+            if c == "" and "" not in (names or ()):
+                left = [j for j, h in enumerate(header) if h == ""]
+            else:
+                left = [header.index(c)] if c in header else []
+            drop += [ref(j) for j in left if j not in taken]
+            taken.update(left)
         if names and not set(header) & set(names):
             raise CLIError(
-                f"{args.data}: none of its columns ({_fmt_labels(header, 10)}) "
-                f"is a feature of the model ({_fmt_labels(names, 10)}); to take "
+                f"{args.data}: none of its columns ({io._shown(header, 10)}) "
+                f"is a feature of the model ({io._shown(names, 10)}); to take "
                 f"the columns in order as the model's features, pass "
                 f"--by-position")
         if model is not None and names is None and \
@@ -1408,14 +1439,8 @@ def _check_last_is_label(args, cols, model):
     from . import io
 
     header = cols.header
-    k = len(header)
-    left_out = set()
-    for c in cols.drop:
-        if c in header:
-            left_out.add(header.index(c))
-        elif _is_index(c) and -k <= int(c) < k:
-            left_out.add(int(c) % k)
-    kept = [j for j in range(k) if j not in left_out]
+    left_out = {io._column_index(args.data, header, c) for c in cols.drop}
+    kept = [j for j in range(len(header)) if j not in left_out]
     if len(kept) != model.n_features_in_ + 1:
         return   # no column over (or a width the read refuses)
     last = kept[-1]
@@ -1614,17 +1639,27 @@ def _read_as(cols, data, path):
         return int(c) % width if width else int(c)
 
     if cols.fmt == "csv":
-        out.ignored = [c if c in cols.header else cols.header[int(c)]
-                       for c in cols.drop]
-    elif cols.fmt == "npy":
+        # names (recorded; an unnamed column's is ''), shown readably
+        header = cols.header
+        left = list(dict.fromkeys(io._column_index(path, header, c)
+                                  for c in cols.drop))
+        j = None if cols.id_col is None else \
+            io._column_index(path, header, cols.id_col)
+        out.ignored = [header[i] for i in left if i != j]
+        out.shown = [io._label(header, i) for i in left if i != j]
+        if j is not None:
+            out.id_name = header[j]
+            out.shown.append(f"{io._label(header, j)} (--id)")
+        return out
+    if cols.fmt == "npy":
         out.ignored = [position(c) for c in cols.drop]
     if cols.id_col is not None:
         out.id_name = str(cols.id_col)
-        if cols.fmt == "csv" and cols.id_col not in cols.header:  # given by index
-            out.id_name = cols.header[int(cols.id_col)]
         if cols.fmt == "npy":
             out.id_name = str(position(cols.id_col))
         out.ignored = [c for c in out.ignored if str(c) != out.id_name]
+    out.shown = [str(c) for c in out.ignored] + (
+        [] if out.id_name is None else [f"{out.id_name} (--id)"])
     return out
 
 
@@ -1850,11 +1885,8 @@ def _train(args):
         ("rows", run.rows),
         ("features", run.features),
     ]
-    if read.ignored or read.id_name is not None:
-        ignored = [str(c) for c in read.ignored]
-        if read.id_name is not None:
-            ignored.append(f"{read.id_name} (--id)")
-        lines.append(("not features", ", ".join(ignored)))
+    if read.shown:
+        lines.append(("not features", ", ".join(read.shown)))
     lines += [
         ("standardize", _describe_standardize(
             standardize_option(clf.standardize, clf.fit_intercept), run.sparse)),
@@ -2081,7 +2113,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
             (fmt == "npy" and isinstance(mt, int) and not isinstance(mt, bool))
             or (fmt == "csv" and isinstance(mt, str) and mt in cols.header)):
         # the model's label column, as a read of the whole file takes it
-        cols.target = mt
+        cols.target = mt if fmt == "npy" else \
+            io._column_ref(cols.header, cols.header.index(mt))
     zero_based = None
     if fmt == "svmlight":
         # a model's base and width, as a read of the whole file takes them
@@ -2104,8 +2137,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                            "columns out)")
         if cols.names and list(cols.names) != list(names):
             raise CLIError(f"--warm-start: reading {args.data} in parts takes its "
-                           f"feature columns in file order ({_fmt_labels(names)}), "
-                           f"which must be the model's ({_fmt_labels(cols.names)}); "
+                           f"feature columns in file order ({io._shown(names, 6)}), "
+                           f"which must be the model's ({io._shown(cols.names, 6)}); "
                            "pass --chunk-rows 0 to read the file whole and match "
                            "the columns by name")
     if how == "in place":

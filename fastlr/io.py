@@ -7,7 +7,12 @@ Formats (chosen from the file name's extension, or given explicitly):
     separated by ``delimiter`` (default ``,``), optionally double-quoted.
     Every column but the target must be numeric. The target column is chosen
     by name or by index (``target``, default: the last column); its values
-    may be numbers or strings. A field is a number as NumPy's ``loadtxt``
+    may be numbers or strings. A column (``target``, ``drop``) is given by
+    name, ``Unnamed: J`` naming the column without a name at index J (as
+    pandas names it), or by index from 0 (an int; or a string of one, which
+    is refused when it names another column); a column without a name is
+    never a feature of a new model, nor stands for a model's named feature.
+    A field is a number as NumPy's ``loadtxt``
     reads one: in ASCII, without PEP 515 digit groups (``1_0`` and ``١٢``
     are text, as pandas keeps them, though ``float()`` takes them), and
     without one of the control characters \\x1c-\\x1f around it (loadtxt
@@ -59,6 +64,7 @@ import math
 import operator
 import os
 import re
+import shlex
 import sys
 import zipfile
 import zlib
@@ -355,7 +361,10 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         number of feature columns raises :class:`FeatureMismatchError`.
     feature_names : list of str or None
         The model's feature (CSV column) names: when every one of them is in
-        a CSV header, the features are taken by name, in the model's order.
+        a CSV header, the features are taken by name, in the model's order
+        (among the named columns: one without a name is then an extra
+        column, unless dropped; it stands only for a feature named ``''``,
+        and only as the header's one unnamed column).
     model_target : str or int or None
         The target column the model was trained with; with ``labels=
         "optional"`` and no ``target``, it is the target if the file has it.
@@ -521,10 +530,10 @@ def read_column(path, column, *, fmt=None, delimiter=",", max_rows=None):
     if fmt == "npy":
         table = _npy_table(path)
         header = [f"x{j}" for j in range(table.shape[1])]
-        return table[:max_rows, _column_index(spec, header, column)].copy()
+        return table[:max_rows, _column_index(spec.path, header, column)].copy()
     _check_delimiter(delimiter)
     header, _ = _read_header(path, delimiter)
-    j = _column_index(spec, header, column)
+    j = _column_index(spec.path, header, column)
     values = []
     reader = None
     try:
@@ -883,7 +892,7 @@ def _csv_chunks(spec, delimiter, chunk_rows, keep=None):
     header, header_line = _read_header(spec.path, delimiter)
     _refuse_number_header(spec, header, header_line)
     feats, t = _select(spec, header)
-    kept = None if keep is None else _column_index(spec, header, keep)
+    kept = None if keep is None else _column_index(spec.path, header, keep)
     parse = None if spec.ignore else t   # (found, not a feature, never parsed)
 
     def parts():
@@ -912,7 +921,7 @@ def _npy_chunks(spec, chunk_rows, keep=None):
     m, k = shape
     header = [f"x{j}" for j in range(k)]
     feats, t = _npy_select(spec, header)
-    kept = None if keep is None else _column_index(spec, header, keep)
+    kept = None if keep is None else _column_index(spec.path, header, keep)
     parse = None if spec.ignore else t
 
     def parts():
@@ -1127,43 +1136,180 @@ def _mismatch(spec, k, names=None, line=None, columns=True):
 
 def _shown(names, limit=8):
     more = f", ... ({len(names)} in all)" if len(names) > limit else ""
-    return ", ".join(str(n) for n in names[:limit]) + more
+    return ", ".join("(unnamed)" if n == "" else str(n)
+                     for n in names[:limit]) + more
 
 
-def _column_index(spec, header, target, what="column"):
-    """Index of ``target`` (a name, or an int / int-like string) in ``header``."""
-    if isinstance(target, str) and target in header:
-        if header.count(target) > 1:   # only empty names repeat
-            raise DataError(spec.path, f"{what} {target!r}: the header has "
-                            f"{header.count(target)} columns without a name; give "
-                            "the column by its index")
-        return header.index(target)
-    index = None
-    if isinstance(target, int | np.integer) and not isinstance(target, bool):
-        index = int(target)
-    elif isinstance(target, str) and re.fullmatch(r"[+-]?\d+", target.strip()):
-        index = int(target)
-    if index is None:
-        raise DataError(spec.path, f"unknown {what} {target!r}; the columns are: "
-                        f"{_shown(header, limit=20)}")
+#: pandas' name for a CSV column without one (``Unnamed: J``, J its index),
+#: which ``target``, ``drop`` and ``keep`` take for that column.
+_UNNAMED = re.compile(r"Unnamed: (\d+)")
+
+#: A column given by its index, as a string (``--drop 3``, ``--drop=-1``).
+_INDEX = re.compile(r"[+-]?\d+")
+
+
+def _unnamed(j):
+    return f"Unnamed: {j}"
+
+
+def _label(header, j):
+    """Column ``j`` of ``header`` as messages show it: its name, or for one
+    without a name pandas' name for it, quoted (an empty name showed as
+    nothing)."""
+    return repr(_unnamed(j)) if header[j] == "" else header[j]
+
+
+def _labels(header, columns):
+    return ", ".join(_label(header, j) for j in columns)
+
+
+def _at(columns):
+    """``the column at index 3``, ``the columns at index 3 and 4``: counted
+    from 0, as the options count them."""
+    columns = list(columns)
+    if len(columns) == 1:
+        return f"the column at index {columns[0]}"
+    return (f"the columns at index {', '.join(map(str, columns[:-1]))} and "
+            f"{columns[-1]}")
+
+
+def _is_integer(target):
+    return isinstance(target, int | np.integer) and not isinstance(target, bool)
+
+
+def _meanings(header, target):
+    """``(by name, by index)``: the column ``target`` names (``Unnamed: J``
+    naming the unnamed column at index J) and the column it indexes (an
+    int, or a string of one; negative counts from the end), each None when
+    there is none. An int is never a name."""
     k = len(header)
-    if not -k <= index < k:
-        raise DataError(spec.path, f"{what} index {index} is out of range for "
-                        f"{k} columns")
-    return index % k
+    name = index = None
+    if isinstance(target, str):
+        if target in header:
+            name = header.index(target)
+        else:
+            match = _UNNAMED.fullmatch(target)
+            if match and int(match[1]) < k and header[int(match[1])] == "":
+                name = int(match[1])
+        if _INDEX.fullmatch(target.strip()):
+            index = int(target)
+    elif _is_integer(target):
+        index = int(target)
+    if index is not None:
+        index = index % k if -k <= index < k else None   # (out of range)
+    return name, index
+
+
+def _ways(header, j, cli=True):
+    """Strings (Python: and ints) that give column ``j`` of ``header``
+    unambiguously: its name (``Unnamed: J`` for an unnamed one), its index
+    (as an int in Python; on the command line counted from the end, the
+    form no other column's name is, as a rule)."""
+    ways = [header[j] or _unnamed(j), str(j - len(header)) if cli else j]
+    return [w for w in ways if not isinstance(w, str)
+            or _meanings(header, w) in ((j, None), (j, j), (None, j))]
+
+
+def _typed(option, values):
+    """How ``values`` are given to ``option``: ``--drop=-5``, ``--drop
+    'Unnamed: 0'`` on the command line (argparse needs the ``=`` for a
+    leading minus, the shell the quotes), ``drop=['Unnamed: 0']``,
+    ``target=-1`` in Python."""
+    if option.startswith("--"):
+        text = ",".join(map(str, values))
+        return f"{option}={text}" if text.startswith("-") else \
+            f"{option} {shlex.quote(text)}"
+    return f"{option}={list(values)!r}" if option == "drop" else \
+        f"{option}={values[0]!r}"
+
+
+def _column_ref(header, j):
+    """A string that gives column ``j`` of ``header`` to ``target``,
+    ``drop`` or ``keep`` unambiguously (a recorded name may also be
+    another column's index; a name no form gives alone is left to
+    :func:`_column_index` to refuse)."""
+    return (_ways(header, j) or [header[j]])[0]
+
+
+#: How each reader's argument is given in Python (the command line's option
+#: is passed to :func:`_column_index` by the command line).
+_ARGUMENTS = {"target column": "target", "column to drop": "drop"}
+
+
+def _column_index(path, header, target, what="column", option=None):
+    """Index of ``target`` in ``header``: a name (``Unnamed: J`` the
+    unnamed column at index J, as pandas names it), or an index (an int, or
+    a string of one; negative counts from the end). A string that names one
+    column and, read as an index, is another's is refused, which one was
+    meant being unknown (pandas' header ``,0,1,2`` of a DataFrame without
+    column names: ``"0"`` names the second column and indexes the first).
+    ``option``: the command line's option that gave it (``--drop``), for
+    the message; by default the Python argument's forms."""
+    if isinstance(target, str) and header.count(target) > 1:  # only '' repeats
+        raise DataError(path, f"{what} {target!r}: the header has "
+                        f"{header.count(target)} columns without a name; give "
+                        "the column by its index, or as 'Unnamed: J', J its "
+                        "index")
+    name, index = _meanings(header, target)
+    if name is not None and index is not None and name != index:
+        form = option or _ARGUMENTS.get(what, what.split()[-1])
+
+        def how(j):
+            which = (f"the column named {header[j]!r}" if header[j] else
+                     f"the unnamed column at index {j}")
+            ways = _ways(header, j, cli=bool(option))
+            if not ways:
+                return f"{which} cannot be given by {form}: rename it"
+            return f"{which} as " + " or ".join(_typed(form, [w]) for w in ways)
+
+        raise DataError(path, f"{what} {target!r} is ambiguous: it names "
+                        f"{_at([name])} and indexes {_at([index])}; give "
+                        f"{how(name)}, and {how(index)}")
+    if name is not None:
+        return name
+    if index is not None:
+        return index
+    if _is_integer(target) or isinstance(target, str) and \
+            _INDEX.fullmatch(target.strip()):
+        raise DataError(path, f"{what} index {int(target)} is out of range "
+                        f"for {len(header)} columns")
+    raise DataError(path, f"unknown {what} {target!r}; the columns are: "
+                    f"{_shown(header, limit=20)}")
+
+
+def _refuse_unnamed_features(spec, header, feats):
+    """A new model's features are named: a column without a name is most
+    likely a row index (pandas' ``df.to_csv()``, R's ``write.csv``) or a
+    spreadsheet's empty column, and as a feature it was silently one (a
+    file sorted by class leaked its label through the row numbers)."""
+    unnamed = [j for j in feats if header[j] == ""]
+    if not unnamed:
+        return
+    names = [_unnamed(j) for j in unnamed]
+    one = len(unnamed) == 1
+    raise DataError(
+        spec.path, f"{_at(unnamed)} {'has' if one else 'have'} no name, so "
+        f"{'it' if one else 'they'} would be {'a feature' if one else 'features'} "
+        f"known by no name: most likely a row index (pandas' df.to_csv() writes "
+        f"one unless index=False; R's write.csv its row names unless "
+        f"row.names=FALSE) or a spreadsheet's empty "
+        f"{'column' if one else 'columns'}; leave {'it' if one else 'them'} out "
+        f"with {_typed('drop', names)} ({_typed('--drop', names)} on the "
+        f"command line), or name {'it' if one else 'them'} in the header")
 
 
 def _select(spec, header):
     """(feature indices, target index or None) for a table with ``header``."""
     k = len(header)
-    dropped = {_column_index(spec, header, d, "column to drop") for d in spec.drop}
+    dropped = {_column_index(spec.path, header, d, "column to drop") for d in spec.drop}
     kept = [j for j in range(k) if j not in dropped]
     t = None
     if spec.target is not None:
-        t = _column_index(spec, header, spec.target, "target column")
+        t = _column_index(spec.path, header, spec.target, "target column")
         if t in dropped:
-            raise DataError(spec.path, f"the target column {header[t]!r} is also "
-                            "one of the columns to drop")
+            raise DataError(spec.path, f"the target column "
+                            f"{header[t] or _unnamed(t)!r} is also one of the columns to "
+                            "drop")
     if spec.n_features is None:
         if t is None and spec.labels == "required" and kept:
             t = kept[-1]  # default: the last column
@@ -1172,6 +1318,7 @@ def _select(spec, header):
                                 "has no name in the header: does every line end "
                                 f"with the delimiter? Remove it, or {NAME_TARGET}")
         feats = [j for j in kept if j != t]
+        _refuse_unnamed_features(spec, header, feats)
     else:
         feats, t = _select_for_model(spec, header, t, dropped)
     if not feats:
@@ -1180,9 +1327,14 @@ def _select(spec, header):
     unnamed = [j for j in used if header.count(header[j]) > 1]
     if unnamed:
         # matched by position only, a feature could silently stand for another
-        raise DataError(spec.path, f"column {unnamed[0] + 1} has no name, as "
-                        f"{header.count(header[unnamed[0]]) - 1} other(s) of the header "
-                        "do: name it, or drop the unnamed columns by index")
+        names = [_unnamed(j) for j, h in enumerate(header) if h == ""
+                 and j not in dropped]
+        raise DataError(spec.path, f"{_at(unnamed[:1])} has no name, as "
+                        f"{header.count(header[unnamed[0]]) - 1} other(s) of the "
+                        "header do, so it could only be taken by position: name "
+                        f"it, or leave the unnamed columns out with "
+                        f"{_typed('drop', names)} ({_typed('--drop', names)} on "
+                        "the command line)")
     if t is None and spec.labels == "required":
         raise DataError(spec.path, f"has no target column (the true labels); "
                         f"{NAME_TARGET}")
@@ -1199,17 +1351,19 @@ def _select_for_model(spec, header, t, dropped=frozenset()):
         t = header.index(mt)
     if by_name is not None:
         if t in by_name:
-            raise DataError(spec.path, f"the target column {header[t]!r} is one of "
-                            "the model's features")
-        extra = [header[j] for j in range(k)
-                 if j != t and j not in by_name and j not in dropped]
+            raise DataError(spec.path, f"the target column "
+                            f"{header[t] or _unnamed(t)!r} is one of the model's "
+                            "features")
+        chosen = set(by_name)
+        extra = [j for j in range(k)
+                 if j != t and j not in chosen and j not in dropped]
         if extra:
             raise FeatureMismatchError(
                 spec.path, f"the model was trained on {spec.n_features} features "
                 f"({_shown(spec.feature_names)}) but this file has "
                 f"{k - (t is not None) - len(dropped)} feature columns; not in "
-                f"the model: "
-                f"{_shown(extra)}")
+                f"the model: {_labels(header, extra[:8])}"
+                + (f", ... ({len(extra)} in all)" if len(extra) > 8 else ""))
         return by_name, t
     kept = [j for j in range(k) if j not in dropped]
     if t is None and len(kept) == spec.n_features + 1 and not isinstance(mt, str):
@@ -1223,13 +1377,22 @@ def _select_for_model(spec, header, t, dropped=frozenset()):
 
 
 def _by_name(spec, header, dropped=frozenset()):
-    """Feature indices by the model's feature names, None if not all present."""
+    """Feature indices by the model's feature names, None if none is in
+    ``header``. A name is found among the header's named columns: a column
+    without a name never stands for a named feature (a header with two
+    made the features be taken in file order, x2 read as x0), only for a
+    feature without a name (of a model an older version trained on one),
+    and then only as the header's one unnamed column."""
     names = spec.feature_names
-    if not names or len(set(header)) != len(header):
+    if not names:
         return None
-    present = [n for n in names if n in header and header.index(n) not in dropped]
+    unnamed = [j for j, h in enumerate(header) if h == ""]
+    named = {h: j for j, h in enumerate(header) if h != ""}   # (unique)
+    named[""] = unnamed[0] if len(unnamed) == 1 else None
+    where = {n: named.get(n) for n in names}
+    present = [n for n in names if where[n] is not None and where[n] not in dropped]
     if len(present) == len(names):
-        return [header.index(n) for n in names]
+        return [where[n] for n in names]
     if present and spec.n_features is not None:
         missing = [n for n in names if n not in present]
         raise FeatureMismatchError(
@@ -1573,8 +1736,8 @@ def _check_unique(path, names, line):
     first = {}
     for j, name in enumerate(names):
         if name in first and name != "":
-            raise DataError(path, f"the header names two columns {name!r} (columns "
-                            f"{first[name] + 1} and {j + 1}); columns are matched "
+            raise DataError(path, f"the header names two columns {name!r} (at "
+                            f"index {first[name]} and {j}); columns are matched "
                             "by name, so each must have its own: rename one",
                             line=line)
         first[name] = j

@@ -373,8 +373,8 @@ def test_unnamed_columns_of_a_spreadsheet_export_can_be_dropped(tmp_path):
     with pytest.raises(DataError, match="2 columns without a name; give the column "
                        "by its index"):
         read_dataset(path, target="y", drop=[""])
-    # kept as features they could only be matched by position: refused
-    with pytest.raises(DataError, match="column 4 has no name, as 1 other"):
+    # kept as features they would be features without names: refused
+    with pytest.raises(DataError, match="the columns at index 3 and 4 have no name"):
         read_dataset(path, target="y")
     (tmp_path / "dup.csv").write_text("a,a,y\n1,2,0\n")
     with pytest.raises(DataError, match="names two columns 'a'"):
@@ -1131,8 +1131,8 @@ def test_a_damaged_numpy_file_is_a_data_error_naming_it(tmp_path, name):
         read_dataset(bad)
 
 
-@pytest.mark.parametrize("header, name, cols", [("a,a,c,y", "a", "1 and 2"),
-                                                ("y,b,c,y", "y", "1 and 4")])
+@pytest.mark.parametrize("header, name, cols", [("a,a,c,y", "a", "0 and 1"),
+                                                ("y,b,c,y", "y", "0 and 3")])
 def test_a_header_naming_two_columns_alike_is_refused(tmp_path, header, name, cols):
     """Columns are matched by name (the target, --drop, --id, a model's
     features on a file with its columns in another order): a header that
@@ -1142,7 +1142,7 @@ def test_a_header_naming_two_columns_alike_is_refused(tmp_path, header, name, co
     path = tmp_path / "dup.csv"
     path.write_text(header + "\n1,2,3,0\n2,3,4,1\n3,1,2,0\n")
     with pytest.raises(DataError, match=rf"dup\.csv, line 1: the header names two "
-                                        rf"columns '{name}' \(columns {cols}\)"):
+                                        rf"columns '{name}' \(at index {cols}\)"):
         read_dataset(path)
 
 
