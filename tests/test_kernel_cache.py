@@ -329,6 +329,38 @@ def test_a_failed_compilation_releases_its_lock(tmp_path):
     cache._unlock(fd)
 
 
+def test_a_ctrl_c_while_waiting_for_another_compile_is_raised_at_once(tmp_path):
+    """A kernel load holds Ctrl-C back while numba's modules are imported
+    (fastlr._process.interrupts_deferred), not while it waits for another
+    process compiling the same kernel (up to LOCK_TIMEOUT, 600 s)."""
+    code = """
+        import _thread, signal, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        import numpy as np
+        from fastlr._kernels import cache, scalar
+
+        def waiting(path, timeout):   # as for another process's compile
+            _thread.interrupt_main()
+            t0 = time.monotonic()
+            try:
+                time.sleep(5)
+            except KeyboardInterrupt:
+                print("raised after", round(time.monotonic() - t0))
+                raise
+            print("not raised while waiting")
+
+        cache._flock = waiting
+        try:
+            scalar.sigmoid(np.float64(0.5))
+        except KeyboardInterrupt:
+            pass
+    """
+    out = _run(PACKAGE.parent, code, env={"FASTLR_CACHE_DIR": str(tmp_path)},
+               timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "raised after 0", out.stdout
+
+
 def test_a_relative_cache_dir_is_made_absolute_at_import(tmp_path):
     """FASTLR_CACHE_DIR=cache was resolved again at each use: a process
     that changed directory after import (a daemon, a notebook) missed its

@@ -352,7 +352,9 @@ class KernelCacheFile(_IndexDataCacheFile):
 
     def _read(self, key):
         try:
-            return super().load(key)
+            # (unpickling imports numba modules: see load_overload)
+            with interrupts_deferred():
+                return super().load(key)
         except Exception:
             # a truncated or corrupt entry (a full disk, a killed writer):
             # a miss, compiled again and written over
@@ -472,10 +474,12 @@ def load_overload(self, sig, target_context):
     from numba.core.runtime import nrt
 
     # (a first load imports numba modules whose bodies register types, a
-    # compile imports numba's extensions and all of its implementations:
-    # a Ctrl-C halfway through one would leave it unimportable, and every
-    # later load or compile of the process failing; see interrupts_deferred)
-    with interrupts_deferred(), self._guard_against_spurious_io_errors():
+    # compile numba's extensions and all of its implementations: a Ctrl-C
+    # halfway through one would leave it unimportable, and every later load
+    # or compile of the process failing; each such step runs under
+    # interrupts_deferred, KernelCacheFile._read's unpickling too, but not
+    # the wait for another process's compile)
+    with self._guard_against_spurious_io_errors():
         if not self._enabled:
             return None
         key = self._index_key(sig, target_context.codegen())
@@ -484,21 +488,23 @@ def load_overload(self, sig, target_context):
             # about to compile: load numba's extensions and implementations
             # first, as numba's own hook and compiler would have (see
             # install); the compiler's own refresh then finds them loaded
-            entrypoints.init_all()
-            target_context.refresh()
+            with interrupts_deferred():
+                entrypoints.init_all()
+                target_context.refresh()
             return None
-        if _needs_runtime(data):
-            nrt.rtsys.initialize(target_context)
-        codegen = target_context.codegen()
-        _skip_empty_module(codegen)
-        if _LAZY_LINKING:
-            # numba's compile lock is held: no other load sees the patch
-            codegen.unserialize_library = functools.partial(
-                _unserialize, codegen, fndesc=data[1])
-        try:
-            return self._impl.rebuild(target_context, data)
-        finally:
-            vars(codegen).pop("unserialize_library", None)
+        with interrupts_deferred():
+            if _needs_runtime(data):
+                nrt.rtsys.initialize(target_context)
+            codegen = target_context.codegen()
+            _skip_empty_module(codegen)
+            if _LAZY_LINKING:
+                # numba's compile lock is held: no other load sees the patch
+                codegen.unserialize_library = functools.partial(
+                    _unserialize, codegen, fndesc=data[1])
+            try:
+                return self._impl.rebuild(target_context, data)
+            finally:
+                vars(codegen).pop("unserialize_library", None)
     return None  # the guard swallowed an I/O error: compile instead
 
 
