@@ -328,8 +328,8 @@ def standardize_advice(how):
     if how == "centred":
         return None
     if how == "scaled":
-        return (f"centre the features (they are scaled, not centred: on "
-                f"sparse X {offset}; on dense X pass standardize=True)")
+        return (f"centre the features (they are scaled, not centred: "
+                f"{offset})")
     return (f"standardize the features (standardize=True; on sparse X it "
             f"scales them but cannot centre them: {offset})")
 

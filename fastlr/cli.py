@@ -1241,7 +1241,7 @@ def _check_column(path, columns, column, what, option):
     closest one."""
     from . import io
 
-    if io._meanings(columns, column) != (None, None) or _is_index(column):
+    if io._columns_meant(columns, column) or _is_index(column):
         io._column_index(path, columns, column, _OPTION_COLUMNS.get(option, what),
                          option)
         return
@@ -1420,7 +1420,7 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     cols = _Columns(fmt, target, drop, id_col, names, model_target, zero_based,
                     header)
     if fmt == "csv" and model is not None and names is None and target is None \
-            and not (isinstance(model_target, str) and model_target in header):
+            and not isinstance(model_target, str):
         _check_last_is_label(args, cols, model)
     return cols
 
@@ -1434,8 +1434,11 @@ def _check_last_is_label(args, cols, model):
     has the last one taken for the label (as train's default target), and
     left out: a label column elsewhere was taken for a feature, and the last
     feature for the label, without a word. The last column's first
-    :data:`LABEL_SAMPLE_ROWS` values must be the model's classes or blank
-    (a 0/1 feature among 0/1 classes still passes)."""
+    :data:`LABEL_SAMPLE_ROWS` values that are numbers must be the model's
+    classes (text, such as a missing-value mark or a class the model never
+    saw, passes, as blanks do; so does a 0/1 feature among 0/1 classes).
+    A model that records its label column's name (trained on a CSV) has
+    the file's columns chosen by that name instead."""
     from . import io
 
     header = cols.header
@@ -1445,10 +1448,10 @@ def _check_last_is_label(args, cols, model):
         return   # no column over (or a width the read refuses)
     last = kept[-1]
     classes = np.asarray(model.classes_)
-    number = classes.dtype.kind in "iuf"
+    number = classes.dtype.kind in "biuf"
     odd = [v for v in io.read_column(args.data, last, delimiter=args.delimiter,
                                      max_rows=LABEL_SAMPLE_ROWS).tolist()
-           if v.strip().lower() not in ("", "nan") and not any(
+           if _same_number(v, v) and not any(
                str(c) == v or (number and _same_number(v, c))
                for c in classes.tolist())]
     if odd:
@@ -2128,6 +2131,13 @@ def _train_in_parts(args, params, warm, warm_meta, how):
     else:
         names, target = io.feature_columns(args.data, target=cols.target, fmt=fmt,
                                            delimiter=args.delimiter, drop=drop)
+    if warm is not None and "" in (cols.names or ()):
+        raise CLIError(f"--warm-start: the model has a feature without a name "
+                       f"(an older fastlr took a CSV's unnamed column, most "
+                       f"likely a row index, for a feature), which a read in "
+                       f"parts does not take: continue it on {args.data} read "
+                       f"whole (--chunk-rows 0), or train a new model without "
+                       f"that column")
     if warm is not None:
         if len(names) != warm.n_features_in_:
             raise CLIError(f"--warm-start: the model was trained on "
@@ -2667,6 +2677,12 @@ def _convert_command(args, target):
 def _column_options(args, target):
     """The options that choose DATA's columns as ``args`` has them (and
     its format and delimiter, where given), ``target`` the label column."""
+    from . import io
+
+    if isinstance(target, str) and io._format_of(args.data, args.fmt) == "csv":
+        header = io.read_header(args.data, args.delimiter)
+        if target in header:   # (a name may also be another column's index)
+            target = io._column_ref(header, header.index(target))
     words = []
     for option, value in (("--format", args.fmt), ("--target", target),
                           ("--id", args.id),
@@ -2674,7 +2690,9 @@ def _column_options(args, target):
                           ("--delimiter", None if args.delimiter == "," else
                            "tab" if args.delimiter == "\t" else args.delimiter)):
         if value is not None:
-            words += [option, str(value)]
+            value = str(value)   # (argparse takes a leading minus after =)
+            words += [f"{option}={value}"] if value.startswith("-") else \
+                [option, value]
     return words
 
 

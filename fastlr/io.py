@@ -1178,26 +1178,32 @@ def _is_integer(target):
 
 
 def _meanings(header, target):
-    """``(by name, by index)``: the column ``target`` names (``Unnamed: J``
-    naming the unnamed column at index J) and the column it indexes (an
-    int, or a string of one; negative counts from the end), each None when
-    there is none. An int is never a name."""
+    """``(by name, by pandas' name, by index)``: the column ``target``
+    names, the unnamed column it names as pandas does (``Unnamed: J``, J
+    its index; a header may also hold that name itself: a file pandas
+    wrote twice), and the column it indexes (an int, or a string of one;
+    negative counts from the end), each None when there is none. An int is
+    never a name."""
     k = len(header)
-    name = index = None
+    name = pandas = index = None
     if isinstance(target, str):
         if target in header:
             name = header.index(target)
-        else:
-            match = _UNNAMED.fullmatch(target)
-            if match and int(match[1]) < k and header[int(match[1])] == "":
-                name = int(match[1])
+        match = _UNNAMED.fullmatch(target)
+        if match and int(match[1]) < k and header[int(match[1])] == "":
+            pandas = int(match[1])
         if _INDEX.fullmatch(target.strip()):
             index = int(target)
     elif _is_integer(target):
         index = int(target)
     if index is not None:
         index = index % k if -k <= index < k else None   # (out of range)
-    return name, index
+    return name, pandas, index
+
+
+def _columns_meant(header, target):
+    """The distinct columns ``target`` may mean (:func:`_meanings`)."""
+    return {j for j in _meanings(header, target) if j is not None}
 
 
 def _ways(header, j, cli=True):
@@ -1207,7 +1213,7 @@ def _ways(header, j, cli=True):
     form no other column's name is, as a rule)."""
     ways = [header[j] or _unnamed(j), str(j - len(header)) if cli else j]
     return [w for w in ways if not isinstance(w, str)
-            or _meanings(header, w) in ((j, None), (j, j), (None, j))]
+            or _columns_meant(header, w) == {j}]
 
 
 def _typed(option, values):
@@ -1250,8 +1256,8 @@ def _column_index(path, header, target, what="column", option=None):
                         f"{header.count(target)} columns without a name; give "
                         "the column by its index, or as 'Unnamed: J', J its "
                         "index")
-    name, index = _meanings(header, target)
-    if name is not None and index is not None and name != index:
+    name, pandas, index = _meanings(header, target)
+    if len(_columns_meant(header, target)) > 1:
         form = option or _ARGUMENTS.get(what, what.split()[-1])
 
         def how(j):
@@ -1262,13 +1268,17 @@ def _column_index(path, header, target, what="column", option=None):
                 return f"{which} cannot be given by {form}: rename it"
             return f"{which} as " + " or ".join(_typed(form, [w]) for w in ways)
 
-        raise DataError(path, f"{what} {target!r} is ambiguous: it names "
-                        f"{_at([name])} and indexes {_at([index])}; give "
-                        f"{how(name)}, and {how(index)}")
-    if name is not None:
-        return name
-    if index is not None:
-        return index
+        said = [f"names {_at([name])}" if name is not None else None,
+                f"is pandas' name of {_at([pandas])}" if pandas is not None
+                else None,
+                f"indexes {_at([index])}" if index is not None else None]
+        meant = sorted(_columns_meant(header, target))
+        raise DataError(path, f"{what} {target!r} is ambiguous: it "
+                        f"{' and '.join(w for w in said if w)}; give "
+                        f"{', and '.join(how(j) for j in meant)}")
+    for j in (name, pandas, index):
+        if j is not None:
+            return j
     if _is_integer(target) or isinstance(target, str) and \
             _INDEX.fullmatch(target.strip()):
         raise DataError(path, f"{what} index {int(target)} is out of range "
@@ -1285,7 +1295,7 @@ def _refuse_unnamed_features(spec, header, feats):
     unnamed = [j for j in feats if header[j] == ""]
     if not unnamed:
         return
-    names = [_unnamed(j) for j in unnamed]
+    names = [_column_ref(header, j) for j in unnamed]
     one = len(unnamed) == 1
     raise DataError(
         spec.path, f"{_at(unnamed)} {'has' if one else 'have'} no name, so "
@@ -1327,8 +1337,8 @@ def _select(spec, header):
     unnamed = [j for j in used if header.count(header[j]) > 1]
     if unnamed:
         # matched by position only, a feature could silently stand for another
-        names = [_unnamed(j) for j, h in enumerate(header) if h == ""
-                 and j not in dropped]
+        names = [_column_ref(header, j) for j, h in enumerate(header)
+                 if h == "" and j not in dropped]
         raise DataError(spec.path, f"{_at(unnamed[:1])} has no name, as "
                         f"{header.count(header[unnamed[0]]) - 1} other(s) of the "
                         "header do, so it could only be taken by position: name "

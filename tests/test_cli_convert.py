@@ -187,6 +187,31 @@ def test_the_hint_reads_the_file_as_the_table_was_made(capsys, tmp_path):
     assert preds[0] == preds[1]
 
 
+def test_the_hint_for_a_numbered_header_can_be_typed(capsys, tmp_path):
+    """pandas' header of a DataFrame without column names (",0,1,2"): the
+    hint said --target 2, which names the label and indexes a feature, and
+    was then refused as ambiguous; it gives the label unambiguously."""
+    import shlex
+
+    rng = np.random.default_rng(3)
+    with open(tmp_path / "n.csv", "w") as f:
+        f.write(",0,1,2\n")
+        for i in range(200):
+            a, b = rng.normal(size=2).tolist()
+            f.write(f"{i},{a!r},{b!r},{int(a - b > 0)}\n")
+    code, out, err = convert(capsys, tmp_path / "n.csv", "--target=-1", "--drop",
+                             "Unnamed: 0", "--out", tmp_path / "t.npy")
+    assert code == 0, err
+    hint = out.split(" with its model, pass ", 1)[1].split(" (without them", 1)[0]
+    assert hint == "--target=-1 --drop 'Unnamed: 0' --by-position"
+    assert cli.main(["train", str(tmp_path / "t.npy"), "--quiet", "--model",
+                     str(tmp_path / "m.npz")]) == 0
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "n.csv"), "--model",
+                     str(tmp_path / "m.npz"), *shlex.split(hint)]) == 0
+    assert "accuracy" in capsys.readouterr().out
+
+
 def test_the_room_asked_for_leaves_out_the_dropped_columns(capsys, tmp_path,
                                                            monkeypatch):
     """The table holds the features and the label only: 100 rows of 2

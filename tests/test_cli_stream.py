@@ -1121,6 +1121,29 @@ def test_a_label_before_the_features_is_not_taken_for_one_by_position(
     assert text2 == text
 
 
+def test_a_last_label_column_of_text_or_bools_passes_by_position(tmp_path, capsys):
+    """The by-position check of the last column refused a bool model's 1/0
+    labels and labels marked missing as R marks them (NA), which predict
+    leaves out unparsed: only numbers that are not classes are refused."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(60, 2))
+    y = X[:, 0] > 0
+    np.save(tmp_path / "t.npy", np.column_stack([X, y]))
+    clf = fastlr.LogisticRegression(random_state=0).fit(X, y)   # bool classes
+    fastlr.save(clf, tmp_path / "m.npz")
+    for labels, command in ((["1" if v else "0" for v in y], "evaluate"),
+                            (["NA"] * 60, "predict"), (["?"] * 60, "predict")):
+        path = tmp_path / f"{command}.csv"
+        path.write_text("a,b,label\n" + "".join(
+            f"{a!r},{b!r},{t}\n" for (a, b), t in zip(X.tolist(), labels,
+                                                    strict=True)))
+        code, out, err = cli_run(capsys, command, path, "--model",
+                                 tmp_path / "m.npz", "--by-position")
+        assert code == 0, err
+        if command == "evaluate":
+            assert "accuracy:" in out
+
+
 def test_evaluate_in_parts_names_every_unknown_label_and_an_empty_csv(
         scored, tmp_path, capsys):
     path, model = scored["csv"]

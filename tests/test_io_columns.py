@@ -87,3 +87,21 @@ def test_messages_count_columns_from_zero(tmp_path):
     with pytest.raises(DataError, match=r"the columns at index 3 and 4 have no name.*"
                        r"--drop 'Unnamed: 3,Unnamed: 4'"):
         read_dataset(path, target="y")
+
+
+def test_a_file_pandas_wrote_twice_names_its_columns_unambiguously(tmp_path):
+    """pd.read_csv of df.to_csv() output, written again: the header
+    ",Unnamed: 0,..." holds pandas' name of its first column as the second
+    one's name. 'Unnamed: 0' was advised for the first and then meant the
+    second; it is ambiguous, and the forms the messages advise work."""
+    path = write(tmp_path / "twice.csv", ["", "Unnamed: 0", "a", "label"],
+                 [[i, i, x, int(x > 0)] for i, x in enumerate([0.5, -1.0, 2.0])])
+    with pytest.raises(DataError, match="index 0 has no name.*drop=\\['-4'\\]"):
+        read_dataset(path)
+    with pytest.raises(DataError, match="'Unnamed: 0' is ambiguous: it names the "
+                       "column at index 1 and is pandas' name of the column at "
+                       "index 0; give the unnamed column at index 0 as "
+                       "drop=\\[0\\]"):
+        read_dataset(path, drop=["Unnamed: 0"])
+    data = read_dataset(path, drop=["-4", "-3"])
+    assert data.feature_names == ["a"] and data.target == "label"
