@@ -630,6 +630,7 @@ def _add_train(sub, common):
                      "--warm-start's model")
     _threads_arg(p)
     _add_params(p)
+    p.output_option = "--model"
     p.set_defaults(func=_train, train_parser=p)
 
 
@@ -911,6 +912,47 @@ def _compile(args):
                    "who installed fastlr), or set FASTLR_CACHE_DIR")
 
 
+#: What other tools call the option of the file a command writes: given to
+#: a command that has none of them, its own (``output_option``) is the
+#: closest (``fastlr train ... --out m.npz``: train writes with --model).
+_OUTPUT_NAMES = ("--out", "--output", "-o", "--save")
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser. It reports an argument it does not know
+    itself, with its usage lines and ``fastlr COMMAND: error: unrecognized
+    arguments: ...; did you mean --OPTION?`` naming its closest option, where
+    argparse leaves that to the top-level parser, whose usage line lists no
+    option of the command."""
+
+    output_option = None   # the option of the file it writes, if not --out
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}"
+                       f"{self._closest(extras)}")
+        return namespace, extras
+
+    def _closest(self, extras):
+        """``; did you mean --OPTION?`` for the first unknown option that has
+        a close one, else nothing."""
+        options = [s for s in self._option_string_actions if s.startswith("--")]
+        for arg in extras:
+            if not arg.startswith("-") or arg == "-":
+                continue   # (a value)
+            given = arg.split("=", 1)[0]
+            output = self.output_option or (
+                "--out" if "--out" in self._option_string_actions else None)
+            if given in _OUTPUT_NAMES and output:
+                return f"; did you mean {output} (the file {self.prog} writes)?"
+            close = difflib.get_close_matches(
+                given.lstrip("-"), [s[2:] for s in options], n=1, cutoff=0.6)
+            if close:
+                return f"; did you mean --{close[0]}?"
+        return ""
+
+
 def build_parser():
     """The argparse parser of the ``fastlr`` command."""
     common = _common()
@@ -922,7 +964,8 @@ def build_parser():
                         help="no progress bar")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback on errors")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_CommandParser)
     _add_demo(sub, common)
     _add_train(sub, common)
     _add_predict(sub, common)

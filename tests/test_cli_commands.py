@@ -764,3 +764,40 @@ def test_roc_and_calibration_plots_check_input():
         plot_calibration([0, 1], [0.2, 0.5], n_bins=1)
     fig = plot_calibration([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3], n_bins=5)
     assert len(fig.axes) == 2
+
+
+def usage_error(capsys, *argv):
+    """``fastlr ARGV``'s usage error: its stderr lines."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main([str(a) for a in argv])
+    assert exc.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()
+
+
+def test_an_unknown_option_is_reported_by_its_command_with_the_closest(
+        files, tmp_path, capsys, monkeypatch):
+    """`fastlr train DATA --out m.fastlr` printed the top-level usage line,
+    which lists no option of train, and 'fastlr: error: unrecognized
+    arguments'; the command's own parser reports it now, with the option
+    meant when one is close (train writes the model with --model)."""
+    monkeypatch.chdir(tmp_path)
+    data, model = files["csv"], files["model"]
+    for argv, unknown, closest in [
+            (["train", data, "--target", "kind", "--out", "m.fastlr"],
+             "--out m.fastlr", "--model"),
+            (["train", data, "--output=m.fastlr"], "--output=m.fastlr", "--model"),
+            (["predict", "--model", model, data, "--output", "p.csv"],
+             "--output p.csv", "--out"),
+            (["train", data, "--learningrate", "optimal"], "--learningrate optimal",
+             "--learning-rate"),
+            (["evaluate", "--model", model, data, "--zzzz"], "--zzzz", None)]:
+        lines = usage_error(capsys, *argv)
+        assert lines[0].startswith(f"usage: fastlr {argv[0]} "), lines
+        assert lines[-1].startswith(f"fastlr {argv[0]}: error: unrecognized "
+                                    f"arguments: {unknown}"), lines
+        if closest:
+            assert f"did you mean {closest}" in lines[-1], lines
+        else:
+            assert "did you mean" not in lines[-1], lines
+    assert os.listdir(tmp_path) == []
+
