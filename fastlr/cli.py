@@ -36,6 +36,7 @@ import itertools
 import os
 import re
 import secrets
+import shlex
 import signal
 import stat
 import sys
@@ -1414,12 +1415,15 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
                 left = [header.index(c)] if c in header else []
             drop += [ref(j) for j in left if j not in taken]
             taken.update(left)
-        if names and not set(header) & set(names):
-            raise CLIError(
-                f"{args.data}: none of its columns ({io._shown(header, 10)}) "
-                f"is a feature of the model ({io._shown(names, 10)}); to take "
-                f"the columns in order as the model's features, pass "
-                f"--by-position")
+        if names and not io._numbers_only(header):   # (else the read says
+            # the file has no header: its first line is a row of numbers)
+            _check_left_out(args, header, names, drop, id_col, target, model_target)
+            if not set(header) & set(names):
+                raise CLIError(
+                    f"{args.data}: none of its columns ({io._shown(header, 10)}) "
+                    f"is a feature of the model ({io._shown(names, 10)}); to "
+                    f"take the columns in order as the model's features, pass "
+                    f"--by-position")
         if model is not None and names is None and \
                 not getattr(args, "by_position", False):
             # predict, evaluate and train --warm-start (scikit-learn warns
@@ -1466,6 +1470,38 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
             and not isinstance(model_target, str):
         _check_last_is_label(args, cols, model)
     return cols
+
+
+def _check_left_out(args, header, names, drop, id_col, target, model_target):
+    """Columns the options leave out that a model matched by name needs: an
+    ``--id`` or ``--drop`` naming one of its features (the read said the
+    feature was missing, without a word of the option), and for evaluate
+    its label column, missing without ``--target`` (the read said 'name it
+    with target=', naming neither the model's label column nor the file's
+    one column over the features)."""
+    for option, column in [("--id", args.id)] * (args.id is not None) + \
+            [("--drop", c) for c in args.drop]:
+        if column in names and not _is_index(column):
+            raise CLIError(f"{args.data}: {option} {column}: {column!r} is one of "
+                           f"the model's features (it was trained on "
+                           f"{_fmt_labels(names, 10)}), so it cannot be left out")
+    if args.command != "evaluate" or target is not None or \
+            not isinstance(model_target, str) or model_target in header:
+        return
+    k = len(header)
+    out = {header.index(c) for c in [*drop, id_col] if c in header}
+    out |= {int(c) % k for c in [*drop, id_col]
+            if c is not None and _is_index(c) and -k <= int(c) < k}
+    rest = [c for j, c in enumerate(header) if c not in names and j not in out]
+    if len(rest) == 1 and rest[0]:
+        hint = f"if {rest[0]!r} holds them, pass --target {shlex.quote(rest[0])}"
+    elif rest:
+        hint = "name the column that holds them with --target COL"
+    else:
+        hint = (f"add them as a column (named {model_target!r}, or name it with "
+                "--target COL)")
+    raise CLIError(f"{args.data}: has no column {model_target!r}, the model's label "
+                   f"column (the true labels to score against); {hint}")
 
 
 #: Rows of a CSV's last column :func:`_check_last_is_label` reads.

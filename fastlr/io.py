@@ -1848,7 +1848,7 @@ def _refuse_number_header(spec, header, line):
     ``0,1,...,k-1``, the column numbers pandas writes for a DataFrame
     without column names (``pd.DataFrame(array).to_csv(index=False)``),
     once the caller names a column as it does (:func:`_pandas_header`)."""
-    if not all(_is_number(c) for c in header) or _pandas_header(spec, header):
+    if not _numbers_only(header) or _pandas_header(spec, header):
         return
     hint = ""
     if _numbered(header):
@@ -1857,6 +1857,12 @@ def _refuse_number_header(spec, header, line):
                 f"target={header[-1]!r}, --target {header[-1]})")
     raise DataError(spec.path, "the first line looks like data, not a header; the "
                     f"CSV needs a header line with column names{hint}", line=line)
+
+
+def _numbers_only(header):
+    """Whether every field of a CSV's first line (``header``) is a number:
+    a row of data, not column names."""
+    return all(_is_number(c) for c in header)
 
 
 def _numbered(header):

@@ -801,3 +801,47 @@ def test_an_unknown_option_is_reported_by_its_command_with_the_closest(
             assert "did you mean" not in lines[-1], lines
     assert os.listdir(tmp_path) == []
 
+
+def test_a_csv_without_a_header_for_a_model_is_told_it_has_none(files, tmp_path,
+                                                                 capsys):
+    """predict and evaluate took its first row for column names, none of the
+    model's, and advised --by-position, which then refused the file for
+    having no header: that is said first now."""
+    path = tmp_path / "nohdr.csv"
+    path.write_text("0.346,0.822\n1.5,2.5\n")
+    for command in ("predict", "evaluate"):
+        for extra in ([], ["--by-position"]):
+            code, out, err = run(capsys, command, "--model", files["model"], path,
+                                 *extra)
+            assert_clean_error(code, out, err, f"{path}, line 1: the first line "
+                               "looks like data, not a header")
+            assert "--by-position" not in err
+
+
+def test_an_id_or_drop_column_that_is_a_feature_of_the_model_is_named(files, capsys):
+    """`predict --id length`, length being a feature, said the model's
+    feature 'length' was missing, without a word of --id."""
+    for option in ("--id", "--drop"):
+        assert_clean_error(*run(capsys, "predict", "--model", files["model"],
+                                files["csv"], option, "length"),
+                           f"{option} length: 'length' is one of the model's "
+                           "features")
+
+
+def test_evaluate_without_the_label_column_names_the_models(files, tmp_path, capsys):
+    """evaluate on a file without the model's label column asked to 'name it
+    with target=', naming neither the column the model was trained with nor
+    the one column the file has over the features."""
+    path = tmp_path / "nolab.csv"
+    path.write_text("length,links\n1,2\n3,4\n")
+    assert_clean_error(*run(capsys, "evaluate", "--model", files["model"], path),
+                       "has no column 'kind', the model's label column",
+                       "--target COL")
+    path.write_text("length,links,truth\n1,2,ham\n3,4,spam\n")
+    assert_clean_error(*run(capsys, "evaluate", "--model", files["model"], path),
+                       "has no column 'kind', the model's label column",
+                       "--target truth")
+    code, out, err = run(capsys, "evaluate", "--model", files["model"], path,
+                         "--target", "truth")
+    assert code == 0, err
+
