@@ -262,6 +262,21 @@ def _format_of(path, fmt=None):
         raise
 
 
+#: How an error names the format of a file whose extension does not tell
+#: it, by extension (None: any other).
+_NAME_FORMAT = {
+    ".tsv": "a .tsv file is CSV with tabs between its fields: read it with "
+            "fmt='csv', delimiter='\\t' (--format csv --delimiter tab on the "
+            "command line)",
+    ".txt": "if it is CSV, read it with fmt='csv' (--format csv on the command "
+            "line, with --delimiter tab if tabs separate its fields)",
+    None: "name the format explicitly: fmt='csv', 'npy', 'npz' or 'svmlight' "
+          "(--format csv, npy, npz or svmlight on the command line)",
+}
+_NAME_FORMAT[".tab"] = _NAME_FORMAT[".tsv"]
+_NAME_FORMAT[".dat"] = _NAME_FORMAT[".data"] = _NAME_FORMAT[""] = _NAME_FORMAT[".txt"]
+
+
 def detect_format(path):
     """The format name for ``path`` from its extension.
 
@@ -286,9 +301,10 @@ def detect_format(path):
     if ext not in FORMATS:
         known = ", ".join(sorted(FORMATS))
         raise DataError(path, f"cannot tell the format from the extension "
-                        f"{ext or '(none)'!r} (known: {known}); name the format "
-                        f"explicitly (csv, npy, npz or svmlight)")
+                        f"{ext or '(none)'!r} (known: {known}); "
+                        f"{_NAME_FORMAT.get(ext, _NAME_FORMAT[None])}")
     return FORMATS[ext]
+
 
 
 def read_xy(path, target=None, *, fmt=None, delimiter=","):
@@ -552,9 +568,8 @@ def read_column(path, column, *, fmt=None, delimiter=",", max_rows=None):
                                     f"the header), got {len(row)}",
                                     line=reader.line_num)
                 values.append(row[j].strip())
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
-                        f"{exc.start})") from None
+    except UnicodeDecodeError:
+        raise _not_utf8(path) from None
     except csv.Error as exc:
         line = reader.line_num if reader is not None else None
         raise DataError(path, f"malformed CSV ({exc})", line=line) from None
@@ -897,7 +912,8 @@ def _csv_chunks(spec, delimiter, chunk_rows, keep=None):
 
     def parts():
         for X, labels, values in _csv_blocks(spec.path, delimiter, header, feats,
-                                             parse, chunk_rows, kept):
+                                             parse, chunk_rows, kept,
+                                             spec.n_features is not None):
             if labels is not None:
                 _refuse_data_header(spec, header, header_line, feats, parse, labels)
                 labels = labels if spec.text_labels else csv_labels(spec.path,
@@ -1724,6 +1740,7 @@ def _read_header(path, delimiter):
         with _csv_rows(path, delimiter) as reader:
             for row in reader:
                 if row and any(c.strip() for c in row):
+                    _refuse_sep_line(path, row, delimiter, reader.line_num)
                     names = [c.strip() for c in row]
                     _check_unique(path, names, reader.line_num)
                     return names, reader.line_num
@@ -1734,6 +1751,26 @@ def _read_header(path, delimiter):
         raise DataError(path, f"malformed CSV header ({exc})", line=line) from None
     raise DataError(path, "is empty; a CSV file needs a header line with column "
                     "names")
+
+
+def _refuse_sep_line(path, row, delimiter, line):
+    """Refuse Excel's ``sep=;`` first line (``row``, as the csv module
+    splits it), which names the file's delimiter: read as a header, it made
+    a column ``sep=;``, or with ``delimiter=';'`` the columns ``sep=`` and
+    ``''``."""
+    if len(row) > 2 or row[0][:4].lower() != "sep=":
+        return
+    text = delimiter.join(row)   # the line as written
+    if len(text) != 5:
+        return
+    sep = text[4]
+    hint = ""
+    if sep != delimiter:
+        arg = "tab" if sep == "\t" else repr(sep)
+        hint = f", and read it with delimiter={sep!r} (--delimiter {arg} on the " \
+            "command line)"
+    raise DataError(path, f"the first line is Excel's {text!r} line: delete "
+                    f"it{hint}", line=line)
 
 
 def _check_unique(path, names, line):
@@ -1765,11 +1802,21 @@ def _not_utf8(path):
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                return DataError(path, f"is not UTF-8 text ({exc.reason} at byte "
-                                 f"{offset + exc.start:,} of the file); is it "
-                                 "really CSV?", line=number)
+                why = f"{exc.reason} at byte {offset + exc.start:,} of the file"
+                if offset == 0 and raw.startswith(_UTF16_BOMS):
+                    why = "it is UTF-16: it starts with UTF-16's byte-order mark"
+                return DataError(path, f"is not UTF-8 text ({why}){_SAVE_UTF8}",
+                                 line=number)
             offset += len(raw)
-    return DataError(path, "is not UTF-8 text; is it really CSV?")
+    return DataError(path, f"is not UTF-8 text{_SAVE_UTF8}")
+
+
+#: The byte-order marks of UTF-16 (little- and big-endian), with which
+#: Excel's "Unicode text" and PowerShell's files start.
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+#: What a file that is not UTF-8 (Latin-1, Windows-1252, UTF-16) is to do.
+_SAVE_UTF8 = "; if it is CSV, save it as UTF-8 (in Excel: Save As 'CSV UTF-8')"
 
 
 def _has_text_after(path, lines):
@@ -1834,7 +1881,8 @@ def _read_csv(spec, delimiter):
             return Dataset(X, y, [header[j] for j in feats],
                            None if t is None else header[t], "csv")
     # the exact reader: slower, but finds the line of any problem
-    X, y = _csv_exact(spec.path, delimiter, header, feats, t, not spec.text_labels)
+    X, y = _csv_exact(spec.path, delimiter, header, feats, t, not spec.text_labels,
+                      spec.n_features is not None)
     if y is not None and y.dtype.kind == "U":
         _refuse_data_header(spec, header, header_line, feats, t, y)
     return Dataset(X, y, [header[j] for j in feats],
@@ -2085,16 +2133,17 @@ def _line_start(f, skip):
         text.detach()
 
 
-def _csv_exact(path, delimiter, header, feats, t, parse=True):
+def _csv_exact(path, delimiter, header, feats, t, parse=True, model=False):
     """Row-by-row reader: every error names its line and column; labels
-    parsed as numbers when every one is (``parse``), else text."""
+    parsed as numbers when every one is (``parse``), else text; ``model``:
+    the features are a model's (:func:`_bad_fields`)."""
     chunks, labels = [], []
     # a block's rows are lists of Python strings (some 70 bytes a field):
     # blocks of _EXACT_FIELDS fields, not of _CHUNK_ROWS rows whatever the
     # width (65,536 rows of 300 columns held 1 GB of strings, 24 times the
     # file they came from)
     rows = max(1, min(_CHUNK_ROWS, _EXACT_FIELDS // max(1, len(feats))))
-    for X, y, _ in _csv_blocks(path, delimiter, header, feats, t, rows):
+    for X, y, _ in _csv_blocks(path, delimiter, header, feats, t, rows, None, model):
         chunks.append(X)
         if y is not None:
             labels.append(y)
@@ -2106,13 +2155,15 @@ def _csv_exact(path, delimiter, header, feats, t, parse=True):
     return X, y if y is None or not parse else _parse_labels(y)
 
 
-def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
+def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None,
+                model=False):
     """Yield ``(X, labels, kept)`` blocks of up to ``block_rows`` data rows.
 
     ``X`` is float64; ``labels`` an array of the target column's strings (None
     without a target); ``kept`` column ``keep``'s fields, stripped, as
     :func:`read_column` reads them (None without ``keep``). Every error
-    names its line and column.
+    names its line and column (:func:`_bad_fields`; ``model``: the
+    features are a model's).
 
     A block's lines are read first and parsed by ``np.loadtxt``'s C parser
     when they are all :data:`_LOADTXT_SAFE` (no quote: a line is a row) and
@@ -2132,15 +2183,13 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
             except ValueError:
                 pass
         if X is None:
-            _raise_bad_number(path, header, feats, rows, lines)
+            _raise_bad_number(path, header, feats, rows, lines, model)
             # every field a number (a space beyond ASCII around one)
             X = np.array(rows, dtype=np.float64)
         bad = ~np.isfinite(X)
         if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise DataError(path, f"column {header[feats[j]]!r}: "
-                            f"{_clip(rows[i][j])} is not a finite number (no NaN, "
-                            "inf or missing values)", line=lines[i])
+            i = int(np.argwhere(bad)[0][0])
+            raise _bad_fields(path, header, feats, rows[i], lines[i], model)
         out = (X.reshape(len(rows), len(feats)),
                None if t is None else np.array(labels),
                None if keep is None else np.array(kept, dtype=str))
@@ -2174,6 +2223,8 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
                     if end > start:
                         spans = (f"; this row runs on to line {end}: is a quote "
                                  "(\") left open?")
+                    elif not any(c.strip() for c in row):
+                        spans = ": the line holds only spaces: delete it"
                     raise DataError(path, f"expected {k} fields (as in the header), "
                                     f"got {len(row)}{spans}", line=start)
                 rows.append([row[j] for j in feats])
@@ -2181,8 +2232,11 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
                 if t is not None:
                     label = row[t].strip()
                     if not label:
+                        empty = "" if any(c.strip() for c in row) else (
+                            ": the line holds only delimiters (an empty row of "
+                            "a spreadsheet?): delete it")
                         raise DataError(path, f"empty value in the target column "
-                                        f"{header[t]!r}", line=start)
+                                        f"{header[t]!r}{empty}", line=start)
                     if _non_finite(label):  # NaN, inf, or too large: 1e999
                         raise DataError(path, f"the label {_clip(label)} in column "
                                         f"{header[t]!r} is not a finite number",
@@ -2268,18 +2322,109 @@ def _csv_blocks(path, delimiter, header, feats, t, block_rows, keep=None):
         raise _not_utf8(path) from None
 
 
-def _raise_bad_number(path, header, feats, rows, lines):
-    """Raise for the first field of ``rows`` (on ``lines``) that is not a
-    number (:func:`_is_number`), naming its line and column; return if
-    every one is."""
+def _raise_bad_number(path, header, feats, rows, lines, model=False):
+    """Raise :func:`_bad_fields` for the first row of ``rows`` (on
+    ``lines``) with a field that is not a number (:func:`_is_number`);
+    return if every one is."""
     for row, line in zip(rows, lines, strict=True):
-        for j, text in enumerate(row):
-            if not text.strip():
-                raise DataError(path, f"empty value in column {header[feats[j]]!r} "
-                                "(missing values are not supported)", line=line)
-            if not _is_number(text):
-                raise DataError(path, f"column {header[feats[j]]!r}: {_clip(text)} "
-                                "is not a number", line=line)
+        for text in row:
+            if not text.strip() or not _is_number(text):
+                raise _bad_fields(path, header, feats, row, line, model)
+
+
+#: Fields pandas' ``read_csv`` takes for a missing value (its default
+#: ``na_values``), as R, spreadsheets and databases write one.
+_MISSING_MARKS = frozenset((
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+    "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"))
+
+#: A number written with a decimal comma or a thousands separator.
+_COMMA_NUMBER = re.compile(r"[+-]?[\d.]*\d[\d.]*(,[\d.]*\d[\d.]*)+")
+
+#: Fields of a line an error names besides the first.
+_OTHERS_SHOWN = 8
+
+
+def _nameable(name):
+    """Whether ``--drop`` takes the column ``name`` as written: not empty,
+    without the comma that separates its columns, and no number (an index)
+    or option (``-x``)."""
+    return bool(name) and "," not in name and name[0] != "-" and \
+        not re.fullmatch(r"[+-]?\d+", name)
+
+
+def _field_kind(text):
+    """Why the CSV feature field ``text`` is refused: ``"empty"``,
+    ``"missing"`` (a mark of :data:`_MISSING_MARKS`), ``"infinite"``,
+    ``"comma"`` (:data:`_COMMA_NUMBER`), ``"text"`` (it holds a letter) or
+    ``"other"``; None if it is a finite number."""
+    stripped = text.strip()
+    if not stripped:
+        return "empty"
+    if _is_number(text):
+        if math.isfinite(float(text)):
+            return None
+        return "missing" if stripped in _MISSING_MARKS else "infinite"
+    if stripped in _MISSING_MARKS:
+        return "missing"
+    if _COMMA_NUMBER.fullmatch(stripped):
+        return "comma"
+    return "text" if any(map(str.isalpha, stripped)) else "other"
+
+
+def _bad_fields(path, header, feats, row, line, model=False):
+    """The DataError for the first refused field of ``row`` (the features
+    of a CSV ``line``), naming its column: with the line's other refused
+    fields (a file with six text columns takes one run to mend, not seven)
+    and what to do: leave text columns out with ``drop`` (``--drop``; for a
+    ``model``, whose features cannot be left out, encode them), fill in
+    missing values, write numbers with a decimal point. Only on an error:
+    a read passes each field once."""
+    bad = [(j, kind) for j, text in enumerate(row) if (kind := _field_kind(text))]
+    j, kind = bad[0]
+    name, text = header[feats[j]], row[j]
+    if kind == "empty":
+        message = f"empty value in column {name!r} (missing values are not supported)"
+    elif _is_number(text):
+        message = (f"column {name!r}: {_clip(text)} is not a finite number (no NaN, "
+                   "inf or missing values)")
+    else:
+        message = f"column {name!r}: {_clip(text)} is not a number"
+    if len(row) > 1 and len(bad) == len(row) and {k for _, k in bad} == {"empty"}:
+        return DataError(path, f"{message}; this line's features are all empty (an "
+                         "empty row of a spreadsheet?): delete the line", line=line)
+    if len(bad) > 1:
+        shown = [f"{header[feats[i]]!r} ({'empty' if k == 'empty' else _clip(row[i])})"
+                 for i, k in bad[1:_OTHERS_SHOWN + 1]]
+        more = f", ... ({len(bad) - 1} in all)" if len(bad) > _OTHERS_SHOWN + 1 else ""
+        message += f"; on this line also: {', '.join(shown)}{more}"
+    hints = []
+    texts = [feats[i] for i, k in bad if k == "text"]
+    if texts and model:
+        hints.append("the model's features are numbers: encode these columns as "
+                     "they were for training")
+    elif texts:
+        given = ",".join(header[i] if _nameable(header[i]) else str(i) for i in texts)
+        hints.append(f"text columns are not features: leave them out with drop="
+                     f"{[header[i] or i for i in texts]!r} (--drop "
+                     f"{shlex.quote(given)} on the command line), or encode them "
+                     "as numbers")
+    commas = [row[i] for i, k in bad if k == "comma"]
+    if commas:
+        hints.append(f"{_clip(commas[0])} has a decimal comma (or a thousands "
+                     "separator): numbers are read with a decimal point and no "
+                     "separator (1234.5): save the file with '.' as the decimal "
+                     "separator (a locale setting)")
+    marks = list(dict.fromkeys(row[i].strip() for i, k in bad if k == "missing"))
+    if marks:
+        hints.append(f"{' and '.join(map(_clip, marks))} mark"
+                     f"{'s a missing value' if len(marks) == 1 else ' missing values'}"
+                     ", and missing values are not supported: fill them in, or "
+                     "drop those rows")
+    elif any(k == "empty" for _, k in bad):
+        hints.append("fill in the missing values, or drop those rows")
+    return DataError(path, "".join([message] + [f". {h[0].upper()}{h[1:]}"
+                                                 for h in hints]), line=line)
 
 
 def _clip(text, limit=40):

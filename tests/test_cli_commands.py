@@ -845,3 +845,35 @@ def test_evaluate_without_the_label_column_names_the_models(files, tmp_path, cap
                          "--target", "truth")
     assert code == 0, err
 
+
+def test_following_the_advice_of_a_csv_message_works(tmp_path, capsys):
+    """A text column's message names the --drop to pass, a .tsv file's the
+    --format and --delimiter, Excel's sep= line what to delete: each done,
+    the file trains."""
+    path = tmp_path / "titanic.csv"
+    path.write_text("id,Name,Sex,Age,Fare,Survived\n"
+                    + "".join(f'{i},"Doe, Mr. {i}",{"mf"[i % 2]},{20 + i},{i * 1.5},'
+                              f'{i % 2}\n' for i in range(1, 9)))
+    code, out, err = run(capsys, "train", path, "--quiet")
+    assert_clean_error(code, out, err, "line 2: column 'Name'",
+                       "'Sex' ('f')", "--drop Name,Sex ")
+    code, out, err = run(capsys, "train", path, "--drop", "Name,Sex", "--quiet")
+    assert code == 0, err
+    tsv = tmp_path / "d.tsv"
+    tsv.write_text("a\tb\tlabel\n" + "".join(f"{i}\t{i % 3}\t{i % 2}\n"
+                                             for i in range(8)))
+    code, out, err = run(capsys, "train", tsv, "--quiet")
+    assert_clean_error(code, out, err, "--format csv --delimiter tab")
+    code, out, err = run(capsys, "train", tsv, "--format", "csv", "--delimiter",
+                         "tab", "--quiet")
+    assert code == 0, err
+    sep = tmp_path / "sep.csv"
+    sep.write_text("sep=;\na;b;label\n" + "".join(f"{i};{i % 3};{i % 2}\n"
+                                                  for i in range(8)))
+    for extra in ([], ["--delimiter", ";"]):
+        code, out, err = run(capsys, "train", sep, "--quiet", *extra)
+        assert_clean_error(code, out, err, "line 1: the first line is Excel's "
+                           "'sep=;' line", "delete it")
+    sep.write_text(sep.read_text().split("\n", 1)[1])
+    code, out, err = run(capsys, "train", sep, "--delimiter", ";", "--quiet")
+    assert code == 0, err

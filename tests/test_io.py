@@ -252,6 +252,169 @@ def test_unknown_extension_asks_for_format(tmp_path, table):
 
 
 # --------------------------------------------------------------------------
+# CSV problems named with what to do about them
+
+
+def csv_error(read, path, **kw):
+    """The one-line message of the DataError ``read(path, **kw)`` raises."""
+    with pytest.raises(DataError) as exc:
+        read(path, **kw)
+    message = str(exc.value)
+    assert "\n" not in message, message
+    return message
+
+
+READS = {"whole": read_dataset,
+         "parts": lambda p, **kw: list(io.open_chunks(p, 2, **kw)[1])}
+
+
+@pytest.mark.parametrize("read", list(READS.values()), ids=list(READS))
+@pytest.mark.parametrize("field, words", [
+    ("NA", ["column 'a': 'NA' is not a number", "'NA' marks a missing value",
+            "fill them in, or drop those rows"]),
+    ("N/A", ["'N/A' marks a missing value"]),
+    ("NULL", ["'NULL' marks a missing value"]),
+    ("#N/A", ["'#N/A' marks a missing value"]),
+    ("NaN", ["column 'a': 'NaN' is not a finite number", "'NaN' marks a missing value",
+             "fill them in, or drop those rows"]),
+    ("", ["empty value in column 'a' (missing values are not supported)",
+          "fill in the missing values, or drop those rows"]),
+    ("red", ["column 'a': 'red' is not a number", "text columns are not features",
+             "drop=['a'] (--drop a on the command line), or encode them as numbers"]),
+    ("True", ["'True' is not a number", "text columns are not features"]),
+    ('"0,5"', ["column 'a': '0,5' is not a number", "decimal comma",
+               "'.' as the decimal separator (a locale setting)"]),
+], ids=["NA", "N/A", "NULL", "#N/A", "NaN", "empty", "text", "boolean", "decimal_comma"])
+def test_csv_a_field_that_is_not_a_number_says_what_to_do(tmp_path, read, field, words):
+    """'NA' was only "not a number", a text column got no hint of --drop, a
+    decimal comma none of the locale: each now says what to do, whole as in
+    parts, on one line."""
+    path = write(tmp_path / "d.csv", f"a,b,label\n1.0,2.0,1\n{field},3.0,0\n"
+                 "2.0,1.0,1\n")
+    message = csv_error(read, path, target="label")
+    assert message.startswith(f"{path}, line 3: "), message
+    for word in words:
+        assert word.casefold() in message.casefold(), message
+    if field not in ("red", "True"):
+        assert "drop=" not in message and "text" not in message
+
+
+TITANIC = ("PassengerId,Survived,Pclass,Name,Sex,Age,SibSp,Parch,Ticket,Fare,Cabin,"
+           "Embarked\n"
+           '1,0,3,"Braund, Mr. Owen",male,,1,0,A/5 21171,7.25,C85,S\n'
+           '2,1,1,"Cumings, Mrs. John",female,38,1,0,PC 17599,71.28,,C\n')
+
+
+@pytest.mark.parametrize("read", list(READS.values()), ids=list(READS))
+def test_csv_every_field_of_the_line_that_is_not_a_number_is_named(tmp_path, read):
+    """A Kaggle-style file took seven runs to find its six columns that are
+    not numbers, one a run: the first bad line's others are named too, and
+    the text columns given as the drop= (--drop) to pass."""
+    path = write(tmp_path / "titanic.csv", TITANIC)
+    message = csv_error(read, path, target="Survived", drop=["PassengerId"])
+    assert message.startswith(f"{path}, line 2: column 'Name': 'Braund, Mr. Owen' "
+                              "is not a number; on this line also: 'Sex' ('male'), "
+                              "'Age' (empty), 'Ticket' ('A/5 21171'), 'Cabin' "
+                              "('C85'), 'Embarked' ('S')"), message
+    assert "drop=['Name', 'Sex', 'Ticket', 'Cabin', 'Embarked'] (--drop " \
+        "Name,Sex,Ticket,Cabin,Embarked on the command line)" in message
+    assert "fill in the missing values, or drop those rows" in message.casefold()
+    # dropped as told, the next problem is the missing ages
+    message = csv_error(read, path, target="Survived",
+                        drop=["PassengerId", "Name", "Sex", "Ticket", "Cabin",
+                              "Embarked"])
+    assert message.startswith(f"{path}, line 2: empty value in column 'Age'")
+    assert "drop=" not in message
+
+
+def test_csv_text_in_a_models_feature_is_not_told_to_drop_it(tmp_path):
+    """For a model, a feature cannot be left out: the hint is to encode it."""
+    path = write(tmp_path / "d.csv", "a,b\n1,2\nred,3\n")
+    message = csv_error(read_dataset, path, labels="ignore", n_features=2,
+                        feature_names=["a", "b"])
+    assert "'red' is not a number" in message and "drop" not in message
+    assert "the model's features are numbers" in message.casefold()
+
+
+def test_csv_a_column_name_the_command_line_cannot_take_is_given_by_index(tmp_path):
+    path = write(tmp_path / "d.csv", '"Customer, ID",x,label\nabc,1,0\n')
+    message = csv_error(read_dataset, path)
+    assert "drop=['Customer, ID'] (--drop 0 on the command line)" in message
+
+
+@pytest.mark.parametrize("read", list(READS.values()), ids=list(READS))
+def test_csv_a_line_of_only_delimiters_is_named_as_such(tmp_path, read):
+    """Excel's ',,,' rows were "empty value in the target column"."""
+    path = write(tmp_path / "d.csv", "a,b,label\n1,2,0\n,,\n")
+    message = csv_error(read, path)
+    assert message.startswith(f"{path}, line 3: empty value in the target column "
+                              "'label'"), message
+    assert "the line holds only delimiters" in message and "delete it" in message
+    message = csv_error(read, path, labels="ignore", n_features=2)
+    assert message.startswith(f"{path}, line 3: empty value in column 'a'"), message
+    assert "this line's features are all empty" in message and "delete" in message
+    path = write(tmp_path / "d.csv", "a,b,label\n1,2,0\n   \n")
+    message = csv_error(read, path)
+    assert message.startswith(f"{path}, line 3: expected 3 fields (as in the header), "
+                              "got 1"), message
+    assert "the line holds only spaces" in message
+
+
+@pytest.mark.parametrize("first, delimiter, words", [
+    ("sep=;", ",", ["line 1: the first line is Excel's 'sep=;' line", "delete it",
+                    "delimiter=';' (--delimiter ';' on the command line)"]),
+    ("sep=;", ";", ["line 1: the first line is Excel's 'sep=;' line", "delete it"]),
+    ("sep=\t", ",", ["Excel's 'sep=\\t' line", "--delimiter tab"]),
+    ("sep=,", ",", ["Excel's 'sep=,' line: delete it"]),
+], ids=["semicolon", "semicolon_given", "tab", "comma"])
+def test_csv_excels_sep_line_is_named(tmp_path, first, delimiter, words):
+    """Excel's ``sep=;`` first line was taken for a header of one column
+    (with --delimiter ';', of the columns 'sep=' and '')."""
+    sep = first[-1]
+    path = write(tmp_path / "d.csv", f"{first}\nx{sep}label\n1{sep}0\n2{sep}1\n")
+    for read in (read_dataset, io.read_header, lambda p, **kw: next(
+            io.iter_chunks(p, 1, **kw))):
+        message = csv_error(read, path, delimiter=delimiter)
+        for word in words:
+            assert word in message, message
+        if sep == delimiter:
+            assert "--delimiter" not in message
+
+
+def test_csv_latin1_and_utf16_are_told_to_save_as_utf8(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes("caf\xe9,label\n1.0,1\n2.0,0\n".encode("latin-1"))
+    message = csv_error(read_dataset, path)
+    assert message.startswith(f"{path}, line 1: is not UTF-8 text (invalid "
+                              "continuation byte at byte 3 of the file)"), message
+    assert "save it as UTF-8" in message and "really CSV" not in message
+    path.write_bytes("a,label\n1.0,1\n2.0,0\n".encode("utf-16"))
+    message = csv_error(read_dataset, path)
+    assert "UTF-16" in message and "save it as UTF-8" in message
+    # (past the decoder's first buffer, which the header's read decodes)
+    path.write_bytes(b"a,label\n" + b"1.0,1\n" * 3000 + b"r\xe9d,1\n")
+    message = csv_error(io.read_column, path, column="a")
+    assert message.startswith(f"{path}, line 3002: is not UTF-8 text"), message
+    assert "save it as UTF-8" in message
+
+
+@pytest.mark.parametrize("name, words", [
+    ("d.tsv", ["fmt='csv', delimiter='\\t' (--format csv --delimiter tab on the "
+               "command line)"]),
+    ("d.txt", ["fmt='csv' (--format csv on the command line",
+               "--delimiter tab if tabs separate its fields"]),
+    ("d.dat", ["fmt='csv' (--format csv on the command line"]),
+    ("d.xyz", ["(--format csv, npy, npz or svmlight on the command line)"]),
+])
+def test_an_unknown_extension_names_the_option(tmp_path, name, words):
+    path = write(tmp_path / name, "a\tlabel\n1.0\t1\n")
+    message = csv_error(read_dataset, path)
+    assert "cannot tell the format" in message
+    for word in words:
+        assert word in message, message
+
+
+# --------------------------------------------------------------------------
 # .npy and .npz
 
 

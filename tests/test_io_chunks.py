@@ -384,19 +384,28 @@ def test_csv_chunks_read_tricky_files_as_a_whole_read(tmp_path, case, chunk_rows
         fastlr.io.read_dataset(path).y.tolist()
 
 
+#: What a message on a text field (in column 'b') and on an empty one add.
+TEXT_HINT = (". Text columns are not features: leave them out with drop=['b'] "
+             "(--drop b on the command line), or encode them as numbers")
+EMPTY_HINT = ". Fill in the missing values, or drop those rows"
+
+
 @pytest.mark.parametrize("bad, words", [
     ("1,3\x1c,0", "column 'b': '3\\x1c' is not a number"),
     ("1,\x1f3,0", "column 'b': '\\x1f3' is not a number"),
     ("1,1_0,0", "column 'b': '1_0' is not a number"),
     ("1,\u0661,0", "column 'b': '\u0661' is not a number"),
-    ("1,0x10,0", "column 'b': '0x10' is not a number"),
+    ("1,0x10,0", "column 'b': '0x10' is not a number" + TEXT_HINT),
     ('1,",0', "expected 3 fields (as in the header), got 2; this row runs on to line "
      "31: is a quote (\") left open?"),
     ("1,\x00,0", "column 'b': '\\x00' is not a number"),
-    ("1,,0", "empty value in column 'b' (missing values are not supported)"),
-    ("1, ,0", "empty value in column 'b' (missing values are not supported)"),
+    ("1,,0", "empty value in column 'b' (missing values are not supported)"
+     + EMPTY_HINT),
+    ("1, ,0", "empty value in column 'b' (missing values are not supported)"
+     + EMPTY_HINT),
     ("1,nan,0", "column 'b': 'nan' is not a finite number (no NaN, inf or missing "
-     "values)"),
+     "values). 'nan' marks a missing value, and missing values are not "
+     "supported: fill them in, or drop those rows"),
     ("1,-inf,0", "column 'b': '-inf' is not a finite number (no NaN, inf or missing "
      "values)"),
     ("1,1e999,0", "column 'b': '1e999' is not a finite number (no NaN, inf or "
@@ -442,7 +451,8 @@ def test_csv_chunks_after_a_quoted_row_spanning_lines_name_the_lines(tmp_path):
     parts, exc = _parts(path, 3, text_labels=True)
     assert [p[0][:, 0].tolist() for p in parts] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
     assert parts[0][1].tolist() == ["x", "x", "a\nb"]
-    assert str(exc) == f"{path}, line 12: column 'b': 'oops' is not a number"
+    assert str(exc) == f"{path}, line 12: column 'b': 'oops' is not a number" + \
+        TEXT_HINT
 
 
 def test_csv_chunks_raise_not_utf8_in_the_chunk_holding_it(tmp_path):
