@@ -340,9 +340,9 @@ def test_a_ctrl_c_while_waiting_for_another_compile_is_raised_at_once(tmp_path):
         from fastlr._kernels import cache, scalar
 
         def waiting(path, timeout):   # as for another process's compile
-            _thread.interrupt_main()
             t0 = time.monotonic()
             try:
+                _thread.interrupt_main()
                 time.sleep(5)
             except KeyboardInterrupt:
                 print("raised after", round(time.monotonic() - t0))
