@@ -231,13 +231,25 @@ def _class_weight_type(text):
 
 
 def _columns_type(text):
+    """A ``--drop`` value, as typed (stripped): :func:`_drop_columns` splits
+    it at its commas, unless it is a CSV column's name."""
     names = [c.strip() for c in text.split(",")]
     if not all(names):
         raise argparse.ArgumentTypeError(
             f"expected column names separated by commas, got {text!r}")
     if len(set(names)) != len(names):
         raise argparse.ArgumentTypeError(f"a column is named twice in {text!r}")
-    return names
+    return text.strip()
+
+
+def _drop_columns(args, header=None):
+    """The columns ``--drop`` gives: each value split at its commas, but a
+    value that is a name in the CSV ``header`` taken whole (an exported
+    file's ``Income, USD``; ``--drop a --drop b`` gives two columns
+    whatever the header's names)."""
+    return [c for value in args.drop for c in (
+        [value] if header is not None and value in header
+        else [c.strip() for c in value.split(",")])]
 
 
 def _column_type(text):
@@ -514,11 +526,12 @@ def _data_args(p, target_help, id_help, sparse="kept sparse, never densified"):
     p.add_argument("--delimiter", type=_delimiter_type, default=",", metavar="CHAR",
                    help="CSV field separator; 'tab' for tabs (default: ',')")
     p.add_argument("--drop", type=_columns_type, default=[], metavar="COL[,COL...]",
-                   action="extend",
+                   action="append",
                    help="columns that are neither features nor the label (IDs, "
                    "free text): CSV names or indices, .npy indices (from 0; "
                    "negative from the end, as --drop=-1; 'Unnamed: J' is the "
-                   "CSV column without a name at index J); never "
+                   "CSV column without a name at index J; a CSV name that "
+                   "holds a comma is taken whole); never "
                    "parsed, so they may hold anything; may be given again")
     p.add_argument("--id", type=_column_type, default=None, metavar="COL",
                    help=id_help)
@@ -1349,7 +1362,7 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     # (a missing DATA, or a directory, is named as such, not for its extension)
     fmt = io._format_of(args.data, args.fmt)
     target = _target_arg(args, fmt)
-    drop = list(args.drop)
+    drop = _drop_columns(args)
     id_col = args.id
     names = None
     header = None
@@ -1383,6 +1396,7 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     if fmt == "csv":
         header = io.read_header(args.data, args.delimiter)
         _check_one_column_header(args, header)
+        drop = _drop_columns(args, header)
         if target is not None:
             _check_column(args.data, header, target, "target column", "--target")
         for column in drop:
@@ -1480,7 +1494,7 @@ def _check_left_out(args, header, names, drop, id_col, target, model_target):
     with target=', naming neither the model's label column nor the file's
     one column over the features)."""
     for option, column in [("--id", args.id)] * (args.id is not None) + \
-            [("--drop", c) for c in args.drop]:
+            [("--drop", c) for c in _drop_columns(args, header)]:
         if column in names and not _is_index(column):
             raise CLIError(f"{args.data}: {option} {column}: {column!r} is one of "
                            f"the model's features (it was trained on "
@@ -2758,14 +2772,17 @@ def _column_options(args, target):
     its format and delimiter, where given), ``target`` the label column."""
     from . import io
 
-    if isinstance(target, str) and io._format_of(args.data, args.fmt) == "csv":
+    header = ()
+    if io._format_of(args.data, args.fmt) == "csv":
         header = io.read_header(args.data, args.delimiter)
         if target in header:   # (a name may also be another column's index)
             target = io._column_ref(header, header.index(target))
+    # (a name that holds a comma is given by itself, the others together)
+    whole = [v for v in args.drop if "," in v and v in header]
+    drops = [",".join(v for v in args.drop if v not in whole) or None, *whole]
     words = []
     for option, value in (("--format", args.fmt), ("--target", target),
-                          ("--id", args.id),
-                          ("--drop", ",".join(map(str, args.drop)) or None),
+                          ("--id", args.id), *[("--drop", v) for v in drops],
                           ("--delimiter", None if args.delimiter == "," else
                            "tab" if args.delimiter == "\t" else args.delimiter)):
         if value is not None:

@@ -1151,9 +1151,11 @@ def _mismatch(spec, k, names=None, line=None, columns=True):
 
 
 def _shown(names, limit=8):
+    """``names`` for a message, ``', '``-separated (a name that holds a
+    comma quoted)."""
     more = f", ... ({len(names)} in all)" if len(names) > limit else ""
-    return ", ".join("(unnamed)" if n == "" else str(n)
-                     for n in names[:limit]) + more
+    return ", ".join("(unnamed)" if n == "" else repr(n) if "," in str(n) else
+                     str(n) for n in names[:limit]) + more
 
 
 #: pandas' name for a CSV column without one (``Unnamed: J``, J its index),
@@ -1238,7 +1240,11 @@ def _typed(option, values):
     leading minus, the shell the quotes), ``drop=['Unnamed: 0']``,
     ``target=-1`` in Python."""
     if option.startswith("--"):
-        text = ",".join(map(str, values))
+        values = list(map(str, values))
+        if len(values) > 1 and any("," in v for v in values):
+            # (a name that holds a comma is taken whole only by itself)
+            return " ".join(_typed(option, [v]) for v in values)
+        text = ",".join(values)
         return f"{option}={text}" if text.startswith("-") else \
             f"{option} {shlex.quote(text)}"
     return f"{option}={list(values)!r}" if option == "drop" else \
@@ -2345,14 +2351,6 @@ _COMMA_NUMBER = re.compile(r"[+-]?[\d.]*\d[\d.]*(,[\d.]*\d[\d.]*)+")
 _OTHERS_SHOWN = 8
 
 
-def _nameable(name):
-    """Whether ``--drop`` takes the column ``name`` as written: not empty,
-    without the comma that separates its columns, and no number (an index)
-    or option (``-x``)."""
-    return bool(name) and "," not in name and name[0] != "-" and \
-        not re.fullmatch(r"[+-]?\d+", name)
-
-
 def _field_kind(text):
     """Why the CSV feature field ``text`` is refused: ``"empty"``,
     ``"missing"`` (a mark of :data:`_MISSING_MARKS`), ``"infinite"``,
@@ -2404,11 +2402,10 @@ def _bad_fields(path, header, feats, row, line, model=False):
         hints.append("the model's features are numbers: encode these columns as "
                      "they were for training")
     elif texts:
-        given = ",".join(header[i] if _nameable(header[i]) else str(i) for i in texts)
-        hints.append(f"text columns are not features: leave them out with drop="
-                     f"{[header[i] or i for i in texts]!r} (--drop "
-                     f"{shlex.quote(given)} on the command line), or encode them "
-                     "as numbers")
+        given = [_column_ref(header, i) for i in texts]
+        hints.append(f"text columns are not features: leave them out with "
+                     f"{_typed('drop', given)} ({_typed('--drop', given)} on the "
+                     "command line), or encode them as numbers")
     commas = [row[i] for i, k in bad if k == "comma"]
     if commas:
         hints.append(f"{_clip(commas[0])} has a decimal comma (or a thousands "

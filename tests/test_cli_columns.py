@@ -259,3 +259,59 @@ def test_messages_count_columns_from_zero_as_the_options_do(tmp_path, capsys):
     dup = write(tmp_path / "dup.csv", ["a", "b", "a", "label"], [[1, 2, 3, 0]])
     code, _, err = run(capsys, "train", dup, "--target", "label")
     assert code == 1 and "(at index 0 and 2)" in err
+
+
+# --------------------------------------------------------------------------
+# F5: a column's name that holds a comma (an export's "Income, USD")
+
+
+def test_drop_takes_a_name_with_a_comma_whole(data, tmp_path, capsys):
+    """``--drop 'Customer, ID'`` was split into the unknown columns
+    'Customer' and 'ID', and the message listed the columns joined with
+    ', ', where the name could not be told apart."""
+    X, y = data["X"], data["y"]
+    path = write(tmp_path / "c.csv", ["Customer, ID", "x0", "x1", "x2", "label"],
+                 [[f"C{i}", *X[i], y[i]] for i in range(len(y))])
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "train", path, "--target", "label", "--drop",
+                       "Customer, ID", "--model", model, "--quiet")
+    assert code == 0, err
+    assert list(fastlr.load(model).feature_names_in_) == ["x0", "x1", "x2"]
+    # the name and another column in one value: split, as before
+    code, _, err = run(capsys, "train", path, "--target", "label", "--drop",
+                       "Customer, ID,x2", "--model", model, "--quiet")
+    assert code == 1 and "unknown column 'Customer' (--drop)" in err
+    assert "columns are: 'Customer, ID', x0, x1" in err
+    code, _, err = run(capsys, "train", path, "--target", "label", "--drop",
+                       "Customer, ID", "--drop", "x2", "--model", model, "--quiet")
+    assert code == 0, err
+    assert list(fastlr.load(model).feature_names_in_) == ["x0", "x1"]
+    # predict leaves the column out again (train recorded it)
+    out = proba(capsys, model, path)
+    assert len(out.splitlines()) == len(y) + 1
+
+
+def test_a_comma_value_that_names_no_column_is_still_split(data, tmp_path, capsys):
+    X, y = data["X"], data["y"]
+    path = write(tmp_path / "d.csv", ["id", "note", "x0", "label"],
+                 [[i, "n", X[i, 0], y[i]] for i in range(len(y))])
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "train", path, "--target", "label", "--drop",
+                       "id,note", "--model", model, "--quiet")
+    assert code == 0, err
+    assert list(fastlr.load(model).feature_names_in_) == ["x0"]
+
+
+def test_the_text_column_hint_for_a_name_with_a_comma_works_as_typed(data, tmp_path,
+                                                                     capsys):
+    """The hint said '--drop 0' (the name could not be typed); now the name,
+    and the suggested option runs."""
+    X, y = data["X"], data["y"]
+    path = write(tmp_path / "t.csv", ["Customer, ID", "x0", "label"],
+                 [[f"C{i}", X[i, 0], y[i]] for i in range(len(y))])
+    code, _, err = run(capsys, "train", path, "--target", "label")
+    assert code == 1 and "(--drop 'Customer, ID' on the command line)" in err
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "train", path, "--target", "label", "--drop",
+                       "Customer, ID", "--model", model, "--quiet")
+    assert code == 0, err

@@ -336,10 +336,17 @@ def test_csv_text_in_a_models_feature_is_not_told_to_drop_it(tmp_path):
     assert "the model's features are numbers" in message.casefold()
 
 
-def test_csv_a_column_name_the_command_line_cannot_take_is_given_by_index(tmp_path):
+def test_csv_a_column_name_with_a_comma_is_given_whole(tmp_path):
+    """``--drop`` takes a column's name that holds a comma whole; with other
+    columns, each by itself (joined, its comma would split it)."""
     path = write(tmp_path / "d.csv", '"Customer, ID",x,label\nabc,1,0\n')
     message = csv_error(read_dataset, path)
-    assert "drop=['Customer, ID'] (--drop 0 on the command line)" in message
+    assert "drop=['Customer, ID'] (--drop 'Customer, ID' on the command line)" \
+        in message
+    path = write(tmp_path / "e.csv", '"Customer, ID",name,x,label\nabc,Ann,1,0\n')
+    message = csv_error(read_dataset, path)
+    assert ("drop=['Customer, ID', 'name'] (--drop 'Customer, ID' --drop name on "
+            "the command line)") in message
 
 
 @pytest.mark.parametrize("read", list(READS.values()), ids=list(READS))
