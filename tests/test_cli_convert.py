@@ -230,3 +230,24 @@ def test_the_room_asked_for_leaves_out_the_dropped_columns(capsys, tmp_path,
                              tmp_path / "t.npy")
     assert code == 0, err
     assert np.load(tmp_path / "t.npy").shape == (100, 2)
+
+
+def test_the_convert_hint_gives_a_name_with_a_comma_by_itself(capsys, tmp_path):
+    """Joined with the other --drop columns ('Customer, ID,note'), the
+    name would be split again, and the suggested command refused."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "c.csv"
+    with open(path, "w") as f:
+        f.write('"Customer, ID",note,x,label\n')
+        for i in range(200):
+            f.write(f"C{i},n,{rng.normal():.6f},{i % 2}\n")
+    assert cli.main(["train", str(path), "--drop", "Customer, ID", "--drop", "note",
+                     "--chunk-rows", "100", "--solver", "sgd", "--epochs", "2",
+                     "--quiet"]) == 0
+    out = capsys.readouterr().out
+    hint = f"fastlr convert {path} --drop note --drop 'Customer, ID' --out TABLE.npy"
+    assert hint in out, out
+    code, _, err = convert(capsys, path, "--drop", "note", "--drop", "Customer, ID",
+                           "--out", tmp_path / "t.npy")
+    assert code == 0, err
+    assert np.load(tmp_path / "t.npy").shape == (200, 2)
