@@ -1258,8 +1258,10 @@ def _target_arg(args, fmt):
 
 
 def _fmt_labels(values, limit=6):
+    from . import io
+
     more = f", ... ({len(values)} in all)" if len(values) > limit else ""
-    return ", ".join(str(v) for v in np.asarray(values[:limit]).tolist()) + more
+    return ", ".join(map(io._listed, np.asarray(values[:limit]).tolist())) + more
 
 
 #: Field separators a one-column header may reveal: (name, how to pass it).
@@ -1972,7 +1974,7 @@ def _train(args):
     rate = run.m * clf.n_iter_ / run.seconds if run.seconds > 0 else float("inf")
     classes = clf.classes_
     k = classes.shape[0]
-    kind = f"positive: {classes[1]}" if k == 2 else \
+    kind = f"positive: {_fmt_labels(classes[1:2])}" if k == 2 else \
         f"{k} classes: multinomial (softmax) model"
     read = run.read
     lines = [
@@ -2568,8 +2570,9 @@ def _evaluate(args):
         ("data", f"{args.data} ({data.format}, labels from "
                  f"{_target_where(data)})"),
         ("rows", f"{y.shape[0]:,}"),
-        ("classes", f"{_fmt_labels(classes)}" + (f" (positive: {classes[1]})"
-                                                 if classes.shape[0] == 2 else "")),
+        ("classes", _fmt_labels(classes) + (
+            f" (positive: {_fmt_labels(classes[1:2])})" if classes.shape[0] == 2
+            else "")),
         ("accuracy", f"{acc:.4f}"),
         ("log-loss", f"{loss:.6g}"),
         ("ROC AUC", how if auc is None else f"{auc:.4f}{how}"),

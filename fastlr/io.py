@@ -1154,8 +1154,15 @@ def _shown(names, limit=8):
     """``names`` for a message, ``', '``-separated (a name that holds a
     comma quoted)."""
     more = f", ... ({len(names)} in all)" if len(names) > limit else ""
-    return ", ".join("(unnamed)" if n == "" else repr(n) if "," in str(n) else
-                     str(n) for n in names[:limit]) + more
+    return ", ".join("(unnamed)" if n == "" else _listed(n)
+                     for n in names[:limit]) + more
+
+
+def _listed(value):
+    """``value`` as an item of a ``', '``-separated list: quoted when it
+    holds a comma (``'Income, USD'``), which would read as two items."""
+    text = str(value)
+    return repr(text) if "," in text else text
 
 
 #: pandas' name for a CSV column without one (``Unnamed: J``, J its index),

@@ -315,3 +315,17 @@ def test_the_text_column_hint_for_a_name_with_a_comma_works_as_typed(data, tmp_p
     code, _, err = run(capsys, "train", path, "--target", "label", "--drop",
                        "Customer, ID", "--model", model, "--quiet")
     assert code == 0, err
+
+
+def test_a_class_with_a_comma_is_quoted_in_lists(data, tmp_path, capsys):
+    """'classes: no, yes, sir' read as three classes, not two."""
+    X, y = data["X"], data["y"]
+    path = write(tmp_path / "c.csv", ["x0", "label"],
+                 [[X[i, 0], ["no", "yes, sir"][y[i]]] for i in range(len(y))])
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", path, "--model", model)
+    assert code == 0, err
+    assert fields(out)["classes"].strip().startswith("no, 'yes, sir'")
+    code, out, err = run(capsys, "evaluate", path, "--model", model)
+    assert code == 0, err
+    assert fields(out)["classes"].strip() == "no, 'yes, sir' (positive: 'yes, sir')"
