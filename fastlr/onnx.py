@@ -35,7 +35,7 @@ on the logits rounded to float32, as ``predict`` decides it there (two
 classes whose logits round to one value go to the first).
 Inputs and outputs: ``X`` of shape ``[N, n]``; ``label`` of shape ``[N]``
 (int64 for integer and boolean labels and for float labels that are all
-whole numbers, double for other numbers, string for text) and
+whole numbers within int64, double for other numbers, string for text) and
 ``probabilities`` of shape ``[N, k]``, columns in ``classes_`` order.
 """
 
@@ -96,6 +96,14 @@ def _label_values(classes, int_labels=False):
         raise ValueError(f"classes_ {classes.tolist()!r} hold labels beyond int64, "
                          "which the ONNX label output cannot carry (it would wrap "
                          "them to negative numbers)")
+    if kind == "f" and (classes == np.round(classes)).all() and not (
+            np.abs(classes) < 2.0**63).all():
+        # (astype made each one int64's minimum: one label for every class)
+        if int_labels:
+            raise ValueError(f"classes_ {classes.tolist()!r} hold whole numbers "
+                             "beyond int64, which this ONNX label output cannot "
+                             "carry")
+        return classes.astype(np.float64)
     if kind in "biu" or (kind == "f" and (classes == np.round(classes)).all()):
         return classes.astype(np.int64)
     if kind == "f" and not int_labels:
