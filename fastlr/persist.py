@@ -474,7 +474,7 @@ def _classes_for_saving(classes):
     if classes.dtype.kind in "biuf":
         return classes
     if classes.dtype.kind == "U":
-        return classes
+        return _text_for_saving(classes, "classes_", "label")
     if classes.dtype.kind == "S":
         return classes.astype(str)
     if classes.dtype.kind == "O" and all(isinstance(c, str) for c in classes):
@@ -489,13 +489,18 @@ def _text_for_saving(values, attribute, noun):
     array, or a ValueError if one ends with a NUL character: NumPy's text
     arrays drop those, so 'a' and 'a\x00' would be saved as one label
     twice (which load refuses), and a feature name would come back as
-    another (and the loaded model refuse its own training data)."""
+    another (and the loaded model refuse its own training data); or if one
+    holds a lone surrogate (:func:`_not_text`), which load refuses."""
     values = np.asarray(values, dtype=object)
     text = values.astype(str)
     if any(c != t for c, t in zip(values.tolist(), text.tolist(), strict=True)):
         raise ValueError(f"{attribute} {values.tolist()!r} cannot be saved: a "
                          f"{noun} ends with a NUL character, which NumPy's "
                          "text arrays drop")
+    bad = _not_text(text)
+    if bad is not None:   # (predict's CSV and the ONNX graph failed on it)
+        raise ValueError(f"{attribute} {values.tolist()!r} cannot be saved: a "
+                         f"{noun} holds {bad}")
     return text
 
 
@@ -971,7 +976,28 @@ def _finite(path, arrays, name):
     a = arrays[name]
     if a.dtype.kind == "f" and not np.isfinite(a).all():
         raise ModelFileError(path, f"array {name!r} contains NaN or infinity")
+    bad = _not_text(a)
+    if bad is not None:   # (str() of one beyond U+10FFFF raised SystemError)
+        raise ModelFileError(path, f"array {name!r} holds {bad}")
     return a
+
+
+def _not_text(values):
+    """What makes the NumPy text array ``values`` not text UTF-8 can store
+    (and so not text a CSV or an ONNX graph can carry): a code point beyond
+    U+10FFFF, or a surrogate, U+D800..U+DFFF; None if it has neither (or
+    is not a text array)."""
+    if values.dtype.kind != "U" or not values.size:
+        return None
+    units = np.ascontiguousarray(values).view(
+        np.dtype(np.uint32).newbyteorder(values.dtype.byteorder))
+    bad = (units > 0x10FFFF) | ((units >= 0xD800) & (units <= 0xDFFF))
+    if not bad.any():
+        return None
+    unit = int(units.ravel()[np.argmax(bad.ravel())])
+    return (f"the code point U+{unit:04X}, "
+            f"{'beyond U+10FFFF' if unit > 0x10FFFF else 'a lone surrogate'}, "
+            "which is not text UTF-8 can store")
 
 
 #: Step counts a model file may hold: beyond any training (and exact in the

@@ -610,3 +610,46 @@ def test_cli_predict_with_a_fifo_model_fails_at_once(tmp_path):
     assert proc.stderr.startswith("fastlr: error: ")
     assert "is a FIFO (named pipe), not a regular file" in proc.stderr
 
+
+
+@pytest.mark.parametrize("unit, words", [(0x110000, "U+110000, beyond U+10FFFF"),
+                                         (0xDFFF, "U+DFFF, a lone surrogate")])
+def test_text_that_is_not_unicode_is_a_model_file_error(tmp_path, data, unit, words):
+    """A feature name with the code point 0x110000 made load raise a bare
+    SystemError (str() of it); a lone surrogate loaded, and the CLI's
+    predict and export then failed on a codec error naming nothing."""
+    X, y = data
+    clf = LogisticRegression(max_iter=2, tol=None, solver="sgd")
+    clf.fit(X, y)   # (labels 'no' and 'yes')
+    clf.feature_names_in_ = np.array(["a", "b", "c"], dtype=object)
+    path = tmp_path / "m.npz"
+    fastlr.save(clf, path)
+    for name in ("feature_names", "classes"):
+        parts = members(path.read_bytes())
+        text = np.lib.format.read_array(io.BytesIO(parts[f"{name}.npy"]))
+        units = text.view(np.uint32).copy()
+        units[-1] = unit   # (the last: classes stay sorted)
+        parts[f"{name}.npy"] = npy(units.view(text.dtype))
+        bad = tmp_path / f"bad_{name}.npz"
+        bad.write_bytes(zip_bytes(parts))
+        with pytest.raises(ModelFileError, match=re.escape(
+                f"array '{name}' holds the code point {words}")):
+            fastlr.load(bad)
+
+
+def test_save_refuses_text_that_load_would_refuse(tmp_path, data):
+    X, y = data
+    y = (y == "yes").astype(int)
+    path = tmp_path / "m.npz"
+    clf = LogisticRegression(max_iter=2, tol=None, solver="sgd")
+    for labels in (np.array(["ok", "bad\udfff"]),
+                   np.array(["ok", "bad\udfff"], dtype=object)):
+        clf.fit(X, labels[y])
+        with pytest.raises(ValueError, match="classes_ .* a label holds the code "
+                           "point U[+]DFFF, a lone surrogate"):
+            fastlr.save(clf, path)
+    clf.fit(X, y)
+    clf.feature_names_in_ = np.array(["a", "b\ud800", "c"], dtype=object)
+    with pytest.raises(ValueError, match="feature_names_in_ .* a name holds"):
+        fastlr.save(clf, path)
+    assert list(tmp_path.iterdir()) == []
