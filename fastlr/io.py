@@ -1601,11 +1601,20 @@ def _np_load(path, want, f):
     if kind != want:
         raise DataError(path, f"is an .{kind} file, not an .{want} file")
     try:
-        return np.load(f, allow_pickle=False)
+        loaded = np.load(f, allow_pickle=False)
     except ValueError as exc:
         raise _np_error(path, exc) from None
     except _DAMAGED as exc:
         raise _damaged(path, want, exc) from None
+    if kind == "npz":
+        # (zipfile raised a bare RuntimeError at the member's first read)
+        locked = [i.filename for i in loaded.zip.infolist() if i.flag_bits & 0x1]
+        if locked:
+            loaded.close()
+            raise DataError(path, f"its member {locked[0]!r} is encrypted (a "
+                            "password-protected zip): fastlr reads plain .npz "
+                            "archives (np.savez, np.savez_compressed)")
+    return loaded
 
 
 def _damaged(path, want, exc):

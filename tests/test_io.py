@@ -1507,3 +1507,29 @@ def test_read_column_checks_the_header_of_x_and_does_not_read_it(tmp_path, shape
         mp.setattr(np.lib.npyio.NpzFile, "__getitem__", spied)
         assert io.read_column(path, "id").tolist() == ["a", "b", "c"]
     assert read == ["id"]
+
+
+def test_npz_with_an_encrypted_member_is_named(tmp_path):
+    """zip -e's flag (bit 0) on the members: zipfile raised a bare
+    RuntimeError at the first read of one ('unexpected RuntimeError' in
+    the command line)."""
+    import io as bytes_io
+    import struct
+    buf = bytes_io.BytesIO()
+    np.savez(buf, X=np.ones((6, 2)), y=np.arange(6) % 2)
+    raw = bytearray(buf.getvalue())
+    with zipfile.ZipFile(bytes_io.BytesIO(bytes(raw))) as z:
+        infos, pos = z.infolist(), z.start_dir
+    for info in infos:   # the local headers' flags, then the central ones'
+        struct.pack_into("<H", raw, info.header_offset + 6, info.flag_bits | 1)
+    while raw[pos:pos + 4] == b"PK\x01\x02":
+        flags = struct.unpack_from("<H", raw, pos + 8)[0]
+        struct.pack_into("<H", raw, pos + 8, flags | 1)
+        n, m, k = struct.unpack_from("<HHH", raw, pos + 28)
+        pos += 46 + n + m + k
+    path = tmp_path / "locked.npz"
+    path.write_bytes(bytes(raw))
+    for read in (read_xy, lambda p: next(io.iter_chunks(p, 2)),
+                 lambda p: io.read_column(p, "y")):
+        with pytest.raises(DataError, match="its member 'X.npy' is encrypted"):
+            read(path)
