@@ -43,19 +43,27 @@ _LAZY = {"LogisticRegression": "estimator",
          "LogisticRegressionCV": "estimator_cv", "load": "persist",
          "save": "persist", "to_onnx": "onnx", "precompile": "_precompile"}
 
+#: Public submodules, imported on first use as attributes too, as SciPy's
+#: are (``fastlr.io.read_xy``, ``fastlr.persist.ModelFileError`` after a
+#: plain ``import fastlr``); ``distributed`` needs the ``dask`` extra,
+#: ``onnx`` the ``onnx`` extra only when a graph is made.
+_SUBMODULES = frozenset(("bench", "distributed", "io", "onnx", "persist",
+                         "plotting"))
+
 
 def __getattr__(name):
-    if name in _LAZY:
+    if name in _LAZY or name in _SUBMODULES:
         import importlib
 
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        module = importlib.import_module(f".{_LAZY.get(name, name)}", __name__)
+        value = module if name in _SUBMODULES else getattr(module, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'fastlr' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
 
 __all__ = [
     "DivergedError",

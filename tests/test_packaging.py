@@ -36,3 +36,19 @@ def test_the_sdist_holds_every_tracked_file_and_no_cache(tmp_path):
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     assert tracked <= names, sorted(tracked - names)
     assert not [n for n in names if "__pycache__" in n or n.endswith((".nbi", ".nbc"))]
+
+
+def test_public_submodules_are_attributes_of_a_plain_import():
+    """The README's fastlr.persist.ModelFileError and fastlr.io.read_xy
+    raised AttributeError after `import fastlr` until something imported
+    them; still nothing heavy is imported by `import fastlr` itself."""
+    code = ("import sys, fastlr\n"
+            "assert 'fastlr.io' not in sys.modules and 'sklearn' not in sys.modules\n"
+            "assert {'io', 'persist', 'bench', 'plotting'} <= set(dir(fastlr))\n"
+            "assert fastlr.persist.ModelFileError.__module__ == 'fastlr.persist'\n"
+            "assert fastlr.io.read_xy.__module__ == 'fastlr.io'\n"
+            "assert fastlr.plotting.__name__ == 'fastlr.plotting'\n"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "ok"
