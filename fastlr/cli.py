@@ -54,6 +54,7 @@ from ._files import file_kind, link_target, save_png, write_atomic
 from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
     NotEnoughMemory,
+    check_memory,
     check_width,
     is_text,
     refuse_continuous,
@@ -2703,10 +2704,21 @@ def _convert(args):
              "npy": io.npy_columns(path) if cols.fmt == "npy" else 0}.get(cols.fmt, 1)
     width -= len(set(map(str, cols.drop)))   # (--id too): not in the table
     row_bytes = width * dtype.itemsize
-    _check_room(args.out, _most_rows(path, cols.fmt) * row_bytes)
+    most = _most_rows(path, cols.fmt)
     # parts of about _CHUNK_BYTES as parsed, and as the dense rows written
     rows = args.chunk_rows or min(_auto_chunk_rows(path, cols.fmt, args, least=1),
                                   max(_CHUNK_BYTES // row_bytes, 1))
+    part = max(min(rows, most), 1)   # (an svmlight file's width needs no rows)
+    svmlight = cols.fmt == "svmlight"
+    check_memory(part * row_bytes,
+                 f"converting {args.data} to a dense .npy table"
+                 + (" (svmlight data stays sparse when trained on directly, "
+                    "without a table)" if svmlight else "")
+                 + f" of {width:,} columns"
+                 + (" (its largest feature index and the label)" if svmlight else "")
+                 + f", {row_bytes:,} bytes a row, {part:,} row"
+                 + ("s" if part > 1 else "") + " at a time")
+    _check_room(args.out, most * row_bytes)
     dataset, parts = io.open_chunks(
         args.data, rows, target=cols.target, fmt=cols.fmt, delimiter=args.delimiter,
         zero_based=cols.zero_based, drop=cols.drop or None, n_features=n_features)
@@ -2751,13 +2763,19 @@ def _convert(args):
     label = {"csv": f"the label column {dataset.target!r}",
              "npy": f"the label (its column {dataset.target})"}.get(dataset.format,
                                                                   "the label")
-    _print_table([
+    size = os.path.getsize(args.out)
+    larger = size / max(os.path.getsize(args.data), 1)
+    lines = [
         ("read", f"{args.data} ({dataset.format}, {written:,} rows, {n:,} features)"),
         ("written", f"{args.out}: {written:,} x {n + 1:,} {dtype.name} "
-                    f"({os.path.getsize(args.out):,} bytes); {label} is the last "
-                    "column"),
-        ("next", f"fastlr train {args.out}; " + _reading_hint(args, dataset)),
-    ])
+                    f"({size:,} bytes); {label} is the last column")]
+    if svmlight and larger > 10:
+        lines.append(("larger", f"the table is {larger:,.0f} times the size of "
+                                f"{args.data} (dense: every zero is stored); svmlight "
+                                "data trains on the file itself, sparse, without a "
+                                "table"))
+    _print_table([*lines, ("next", f"fastlr train {args.out}; "
+                                   + _reading_hint(args, dataset))])
     return EXIT_OK
 
 

@@ -251,3 +251,67 @@ def test_the_convert_hint_gives_a_name_with_a_comma_by_itself(capsys, tmp_path):
                            "--out", tmp_path / "t.npy")
     assert code == 0, err
     assert np.load(tmp_path / "t.npy").shape == (200, 2)
+
+
+@pytest.mark.parametrize("index,dtype,available", [
+    (150_000_000, "float64", 1 << 30), (2**31 - 1, "float32", 4 << 30)])
+def test_a_row_wider_than_memory_is_refused_before_any_work(
+        capsys, tmp_path, monkeypatch, index, dtype, available):
+    """Each part of the table is at least one dense row: a 46-byte file
+    with index 1e9 took 8 GB of memory (and 16 GB of disk) as a table, one
+    at index 2**31-1 would need 8.6 GB a row as float32. The row is weighed
+    against the memory available (set here, so that the test means the
+    same on any machine), as train weighs a model's width, before anything
+    is read or written."""
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: available)
+    data = tmp_path / "huge.svm"
+    data.write_text(f"1 1:0.5 {index}:2\n-1 2:1\n")
+    (tmp_path / "t.npy").write_bytes(b"kept")
+    code, out, err = convert(capsys, data, "--out", tmp_path / "t.npy", "--dtype", dtype)
+    assert code == 1 and out == ""
+    row = (index + 1) * np.dtype(dtype).itemsize
+    assert err == (f"fastlr: error: out of memory: converting {data} to a dense .npy "
+                   "table (svmlight data stays sparse when trained on directly, "
+                   f"without a table) of {index + 1:,} columns (its largest feature "
+                   f"index and the label), {row:,} bytes a row, 1 row at a time "
+                   f"would need about {row / 2**30:,.1f} GiB of memory, more than "
+                   f"the {available / 2**30:.1f} GiB available\n")
+    assert (tmp_path / "t.npy").read_bytes() == b"kept"
+    assert sorted(os.listdir(tmp_path)) == ["huge.svm", "t.npy"]
+
+
+def test_parts_of_many_rows_are_weighed_as_the_rows_asked_for(capsys, tmp_path,
+                                                             monkeypatch):
+    """--chunk-rows sets the rows a part holds, at most the file's: 20 rows
+    of 80,000,008 bytes (index 1e7) are 1.5 GiB, refused where 1 GiB is
+    available (one row at a time, the default for rows that wide, fits)."""
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 30)
+    data = tmp_path / "d.svm"
+    data.write_text("".join(f"{i % 2} {i + 1}:1 10000000:2\n" for i in range(20)))
+    code, out, err = convert(capsys, data, "--out", tmp_path / "t.npy",
+                             "--chunk-rows", 50)
+    assert code == 1 and not os.path.exists(tmp_path / "t.npy")
+    assert err.endswith("of 10,000,001 columns (its largest feature index and the "
+                        "label), 80,000,008 bytes a row, 20 rows at a time would "
+                        "need about 1.5 GiB of memory, more than the 1.0 GiB "
+                        "available\n"), err
+
+
+def test_a_table_much_larger_than_its_file_is_said(capsys, tmp_path, data):
+    """The table is dense: an svmlight file of a few entries a row over
+    1,000 features becomes a table hundreds of times its size, which the
+    summary says, with the way to train without it; a CSV's table (about
+    its size) is not remarked on."""
+    path = tmp_path / "s.svm"
+    path.write_text("".join(f"{i % 2} {i % 7 + 1}:1.5 1000:-2\n" for i in range(200)))
+    code, out, err = convert(capsys, path, "--out", tmp_path / "s.npy")
+    assert code == 0, err
+    size = os.path.getsize(tmp_path / "s.npy")
+    assert size == 128 + 200 * 1001 * 8
+    ratio = size / os.path.getsize(path)
+    assert f"\nlarger:  the table is {ratio:,.0f} times the size of {path} (dense: " \
+           "every zero is stored); svmlight data trains on the file itself, " \
+           "sparse, without a table\n" in out, out
+    d, X, y = data
+    code, out, err = convert(capsys, d / "d.csv", "--id", "id", "--out", d / "t.npy")
+    assert code == 0 and "larger:" not in out and "times the size" not in out
