@@ -2774,8 +2774,11 @@ def _convert(args):
                                 f"{args.data} (dense: every zero is stored); svmlight "
                                 "data trains on the file itself, sparse, without a "
                                 "table"))
-    _print_table([*lines, ("next", f"fastlr train {args.out}; "
-                                   + _reading_hint(args, dataset))])
+    train = f"fastlr train {args.out}"
+    if svmlight:   # (centred by default as a dense table, the file is not)
+        train += (" --standardize scale (scaled, not centred: the model of the "
+                  "svmlight file itself)")
+    _print_table([*lines, ("next", f"{train}; " + _reading_hint(args, dataset))])
     return EXIT_OK
 
 
@@ -2817,19 +2820,22 @@ def _reading_hint(args, dataset):
     """How the model trained on a table ``fastlr convert`` wrote reads
     files laid out as DATA (``dataset``): the options that chose its
     columns, and --by-position for a CSV (the table has no names, and a
-    CSV's label column, unless named, is taken to be its last)."""
+    CSV's label column, unless named, is taken to be its last), an
+    svmlight file's index base (the table records none)."""
     import shlex
 
     words = _column_options(args, dataset.target)
+    without = "without them, other columns would be its features"
     if dataset.format == "csv":
         words.append("--by-position")
     elif dataset.format == "svmlight":
         words += ["--zero-based", "yes" if dataset.zero_based else "no"]
+        without = ("without --zero-based, each file's index base is guessed "
+                   "from it: 0-based where it holds index 0, else 1-based")
     if not words:
         return f"its model reads files laid out as {args.data} as they are"
     return (f"to predict or evaluate files laid out as {args.data} with its "
-            f"model, pass {shlex.join(words)} (without them, other columns "
-            "would be its features)")
+            f"model, pass {shlex.join(words)} ({without})")
 
 
 def _most_rows(path, fmt):
