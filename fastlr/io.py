@@ -735,7 +735,7 @@ def svmlight_features(path, zero_based=None, required=True):
     path = _existing_file(path)
     hi, lo = _svmlight_scan(path)
     if hi < 0 and required:
-        raise DataError(path, "has no features")
+        raise _featureless(path)
     if zero_based is None:
         zero_based = lo == 0
     return max(hi + (1 if zero_based else 0), 1), bool(zero_based)
@@ -1046,7 +1046,7 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
     if scanned:
         hi, lo = _svmlight_scan(path)
         if hi < 0 and n_features is None:   # as a whole read
-            raise DataError(path, "has no features")
+            raise _featureless(path)
         if zero_based is None:
             zero_based = lo == 0
         if n_features is None:
@@ -2521,7 +2521,7 @@ def _read_svmlight(spec, zero_based):
         if X.shape[1] < n:  # trailing features absent from the file are zeros
             X = _with_width(X, n)
     if X.shape[1] == 0:
-        raise DataError(spec.path, "has no features")
+        raise _featureless(spec.path)
     X = _canonical_csr(X)
     _check_finite_csr(spec.path, X, line_of=line_of)
     y = _tidy_labels(spec.path, y, line_of=line_of)
@@ -2611,6 +2611,17 @@ def _holds_sample(raw):
     """Whether the line ``raw`` (bytes) holds a sample: something besides
     whitespace before its comment, if any."""
     return bool(raw.split(b"#", 1)[0].strip())
+
+
+def _featureless(path):
+    """The :class:`DataError` of an svmlight file in which no line has a
+    feature: "no data rows" when none holds a sample either (an empty file,
+    comments, blank lines: as a read at a model's width says), else "has no
+    features" (lines of labels alone). A second read of the file, for the
+    error only."""
+    with _open_binary(path) as f:
+        rows = any(_holds_sample(raw) for raw in f)
+    return DataError(path, "has no features" if rows else "no data rows")
 
 
 #: The bytes a line starts with when it may not hold a sample: ASCII

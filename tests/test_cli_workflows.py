@@ -713,3 +713,29 @@ def test_predictions_are_written_in_slices_as_whole(tmp_path, monkeypatch, capsy
     rows = list(csv.reader(out.read_text().splitlines()))
     assert rows[1:] == want
     assert rows[0][0] == "0" and len(rows[0]) == 1 + values.shape[1]
+
+
+@pytest.mark.parametrize("text", ["", "# a comment\n# another\n", "\n  \n\t\n"],
+                         ids=["empty", "comments", "blank"])
+def test_an_svmlight_file_without_rows_is_said_alike_by_every_command(
+        tmp_path, capsys, text):
+    """No line holds a label: "no data rows", as predict said, where train
+    and convert said "has no features" (which a file of label-only lines
+    still gets: it has rows)."""
+    path = tmp_path / "e.svm"
+    path.write_text(text)
+    ok = tmp_path / "ok.svm"
+    ok.write_text("1 1:1 2:1\n0 2:1\n")
+    model = tmp_path / "m.npz"
+    assert in_process(capsys, "train", ok, "--model", model, "-q").returncode == 0
+    for argv in (["train", path], ["train", path, "--chunk-rows", "2", "--solver",
+                                   "sgd"],
+                 ["convert", path, "--out", tmp_path / "t.npy"],
+                 ["predict", path, "--model", model],
+                 ["evaluate", path, "--model", model, "--chunk-rows", "2"]):
+        res = in_process(capsys, *argv)
+        assert res.returncode == 1 and \
+            res.stderr == f"fastlr: error: {path}: no data rows\n", (argv, res.stderr)
+    path.write_text("1\n0 qid:3\n")
+    assert clean_error(in_process(capsys, "train", path)) == \
+        f"fastlr: error: {path}: has no features"

@@ -277,3 +277,26 @@ def test_the_scan_reads_every_line(tmp_path, monkeypatch, block):
     assert svmlight_features(path, zero_based=False) == (12, False)
     path.write_bytes(b"1 5:1 # \xff_ qid -0: \x00\n" * 20 + b"1 2:1")
     assert svmlight_features(path) == (5, False)
+
+
+@pytest.mark.parametrize("text", ["", "# a comment\n# another\n", "\n  \n\t\n"],
+                         ids=["empty", "comments", "blank"])
+def test_a_file_without_rows_is_said_so_by_every_reader(tmp_path, text):
+    """No line holds a label: "no data rows" from the whole read, the
+    chunks and the scan, as a read at a model's width said; lines of
+    labels alone are rows without a feature."""
+    path = tmp_path / "e.svm"
+    path.write_text(text)
+    for read in (lambda: read_dataset(path), lambda: list(fio.iter_chunks(path, 2)),
+                 lambda: svmlight_features(path),
+                 lambda: read_dataset(path, n_features=3),
+                 lambda: list(fio.iter_chunks(path, 2, n_features=3))):
+        with pytest.raises(DataError) as info:
+            read()
+        assert str(info.value) == f"{path}: no data rows"
+    path.write_text(text + "1\n")
+    for read in (lambda: read_dataset(path), lambda: list(fio.iter_chunks(path, 2)),
+                 lambda: svmlight_features(path)):
+        with pytest.raises(DataError) as info:
+            read()
+        assert str(info.value) == f"{path}: has no features"
