@@ -81,6 +81,9 @@ class FileChunks:
     :meth:`settle` types them."""
 
     excluded = []
+    #: The file and where its labels are, as errors about their values say
+    #: (None: the file).
+    labels_name = None
 
     def __init__(self, path, chunk_rows, **read):
         from .io import detect_format
@@ -113,7 +116,8 @@ class FileChunks:
                 # a chunk whose labels are numbers, not all whole, is refused
                 # at once, as typed by itself: a continuous label column is
                 # not read to its end first, every distinct value kept
-                refuse_continuous(csv_labels(self.path, y), os.fspath(self.path))
+                refuse_continuous(csv_labels(self.path, y),
+                                  self.labels_name or os.fspath(self.path))
             yield X, y
 
     def settle(self, labels):
@@ -227,6 +231,7 @@ class TableInPlace:
     of the table for finiteness)."""
 
     parts = 1
+    labels_name = None   # (as FileChunks')
 
     def __init__(self, table, y, features, name="X"):
         self.features = list(features)
@@ -305,7 +310,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     ``ConvergenceWarning`` when ``max_iter`` runs out first (the finisher
     is not run on a file read in parts).
     ``verbose`` shows the progress bar. ``name`` (the file) prefixes errors
-    about the labels. ``classes``: the classes the labels
+    about the labels (``source.labels_name``, where set, those about their
+    values). ``classes``: the classes the labels
     must be (a warm start's; text classes make numeric labels text).
     ``on_classes(model, classes)`` is called once the first pass has found
     them, before training.
@@ -562,7 +568,8 @@ def _scan(source, standardize, name, labels, weights=None, seen=None):
                 f"text in others (part {pa} has {la!r}, part {pb} has {lb!r}; a "
                 "part is a chunk of rows): the file changed while training; "
                 "train again")
-        refuse_continuous(values, name)   # as fit does, whatever the parts
+        # as fit does, whatever the parts: the first such label in the file
+        refuse_continuous(y, source.labels_name or name)
         for v, c in zip(values.tolist(), counts.tolist(), strict=True):
             scan.labels[v] = scan.labels.get(v, 0) + c
         scan.rows += data.m

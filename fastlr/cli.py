@@ -1762,6 +1762,12 @@ def _read_as(cols, data, path):
     return out
 
 
+def _labels_name(path, data):
+    """DATA (``path``) and where its labels are, as errors about their
+    values name them, whether the file is read whole or in parts."""
+    return f"{path} ({_target_where(data)})"
+
+
 def _target_where(data):
     if data.format == "svmlight":
         return "the first field of each line"
@@ -2077,8 +2083,8 @@ def _train_whole(args, params, warm, warm_meta):
     where = _target_where(data)
     if warm is not None:
         y = _match_labels(args.data, y, warm.classes_)
+    refuse_continuous(y, _labels_name(args.data, data))
     classes = np.unique(y)
-    refuse_continuous(classes, f"{args.data} ({where})")
     if classes.shape[0] < 2:
         raise CLIError(f"{args.data}: {where} holds a single class "
                        f"({_fmt_labels(classes)}); training needs two")
@@ -2282,6 +2288,7 @@ def _train_in_parts(args, params, warm, warm_meta, how):
         _warm_up(source.data.X[:16] if how == "in place" else source.head(16)[0],
                  params, classes.shape[0])
 
+    source.labels_name = _labels_name(args.data, dataset)
     info = _stream.fit(clf, source, name=args.data, on_classes=on_classes,
                        classes=None if warm is None else warm.classes_)
     if how != "in place":

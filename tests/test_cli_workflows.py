@@ -715,6 +715,37 @@ def test_predictions_are_written_in_slices_as_whole(tmp_path, monkeypatch, capsy
     assert rows[0][0] == "0" and len(rows[0]) == 1 + values.shape[1]
 
 
+def test_a_continuous_label_is_said_alike_whole_and_in_parts(tmp_path, capsys):
+    """One wording, whole or in parts: the file with where its labels are,
+    and the first label in file order that is not a class (the whole read
+    named the smallest, the chunked one the smallest of its chunk, and
+    only the whole read said where the labels are)."""
+    rng = np.random.default_rng(4)
+    labels = np.round(rng.normal(size=30) * 5, 3)
+    labels[:7] = np.arange(7) % 2   # whole numbers first
+    first = repr(labels[7].item())
+    svm = tmp_path / "reg.svm"
+    svm.write_text("".join(f"{v!r} 1:{i} 3:1\n" for i, v in
+                           enumerate(labels.tolist())))
+    csv_path = tmp_path / "reg.csv"
+    csv_path.write_text("a,price,b\n" + "".join(
+        f"{i},{v!r},1\n" for i, v in enumerate(labels.tolist())))
+    npy = tmp_path / "reg.npy"
+    np.save(npy, np.column_stack([np.arange(30.0), labels]))
+    for path, extra, where in (
+            (svm, [], "the first field of each line"),
+            (csv_path, ["--target", "price"], "column 'price'"),
+            (npy, [], "column 1")):
+        said = {clean_error(in_process(capsys, "train", path, *extra, *parts),
+                            f"{path} ({where}): Unknown label type: continuous "
+                            f"(a label is {first})")
+                for parts in ([], ["--chunk-rows", "5", "--solver", "sgd"],
+                              ["--chunk-rows", "12", "--solver", "sgd"])}
+        assert len(said) == 1, said
+    # an .npy table in place
+    assert clean_error(in_process(capsys, "train", npy, "--solver", "sgd")) in said
+
+
 @pytest.mark.parametrize("text", ["", "# a comment\n# another\n", "\n  \n\t\n"],
                          ids=["empty", "comments", "blank"])
 def test_an_svmlight_file_without_rows_is_said_alike_by_every_command(
