@@ -2707,9 +2707,17 @@ def _convert(args):
         n_features, cols.zero_based = io.svmlight_features(path, cols.zero_based)
     # the table's columns, at most: DATA's (an svmlight file's features and
     # label; an .npz archive is read whole, its size no concern here)
+    # (an .npy that holds no 2-D numbers is refused as a read refuses it)
     width = {"svmlight": (n_features or 0) + 1, "csv": len(cols.header or ()),
-             "npy": io.npy_columns(path) if cols.fmt == "npy" else 0}.get(cols.fmt, 1)
-    width -= len(set(map(str, cols.drop)))   # (--id too): not in the table
+             "npy": io.npy_layout(path)[0][1] if cols.fmt == "npy" else 0
+             }.get(cols.fmt, 1)
+    # less the columns left out (--id too), each once however it was given
+    # (a and 0); an index out of range is the read's to refuse
+    if cols.fmt == "csv":
+        out = {io._column_index(args.data, cols.header, c) for c in cols.drop}
+    else:
+        out = {int(c) % width for c in cols.drop if -width <= int(c) < width}
+    width = max(width - len(out), 1)   # (no column left: the read says so)
     row_bytes = width * dtype.itemsize
     most = _most_rows(path, cols.fmt)
     # parts of about _CHUNK_BYTES as parsed, and as the dense rows written

@@ -355,3 +355,28 @@ def test_the_next_command_of_an_svmlight_file_trains_its_model(capsys, tmp_path,
     np.testing.assert_allclose(models[0].coef_, models[1].coef_, rtol=0, atol=1e-10)
     np.testing.assert_allclose(models[0].intercept_, models[1].intercept_, rtol=0,
                                atol=1e-10)
+
+
+def test_a_table_convert_cannot_size_is_refused_as_a_read_refuses_it(capsys, tmp_path):
+    """An .npy of no columns and a CSV column dropped under two names gave
+    'unexpected ZeroDivisionError'; an .npy of another shape 'unsupported
+    operand type(s) for -=', where train names the array's shape."""
+    np.save(tmp_path / "m0.npy", np.zeros((5, 0)))
+    np.save(tmp_path / "d1.npy", np.zeros(5))
+    (tmp_path / "two.csv").write_text("a,b\n1,0\n2,1\n3,0\n")
+    out = tmp_path / "t.npy"
+    for argv, words in (
+            ([tmp_path / "m0.npy"], "has no feature columns besides the target"),
+            ([tmp_path / "two.csv", "--drop", "a", "--drop", "0"],
+             "has no feature columns besides the target"),
+            ([tmp_path / "d1.npy"], "the array must be 2-D (rows, columns), got "
+                                    "shape (5,)")):
+        code, _, err = convert(capsys, *argv, "--out", out)
+        assert code == 1 and err == f"fastlr: error: {argv[0]}: {words}\n", err
+    assert not out.exists()
+    # a column given twice is left out once: the parts are sized by the rest
+    (tmp_path / "three.csv").write_text("a,b,label\n1,5,0\n2,6,1\n3,7,0\n")
+    code, _, err = convert(capsys, tmp_path / "three.csv", "--drop", "a", "--drop",
+                           "0", "--out", out)
+    assert code == 0, err
+    assert np.load(out).tolist() == [[5, 0], [6, 1], [7, 0]]
