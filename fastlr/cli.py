@@ -629,6 +629,14 @@ def _add_train(sub, common):
     p.add_argument("--model", metavar="OUT", type=_path_type,
                    help="write the model to this file "
                    "(.npz; see fastlr.save)")
+    p.add_argument("--n-features", type=_int_type(1), default=None, metavar="N",
+                   help="svmlight: the model's number of features, at least the "
+                   "file's (its largest index, or one more when 0-based), as "
+                   "scikit-learn's load_svmlight_file(n_features=N) reads it: "
+                   "for a test file with indices the training file lacks "
+                   "(LIBSVM's a9a and a9a.t), whose features get weight 0 "
+                   "(predict and evaluate of a model trained on an svmlight "
+                   "file ignore such indices anyway, as LIBSVM does)")
     p.add_argument("--plot", metavar="DIR", type=_path_type,
                    help="write loss.png (and boundary.png "
                    "for 2 features) to this folder")
@@ -1352,6 +1360,17 @@ class _Columns:
     model_target: object    # the target column the model was trained with
     zero_based: object      # svmlight index base the model was trained with
     header: list = None     # CSV header
+    trained_on: str = None  # the format of the model's training data, if recorded
+    scoring: bool = False   # read for predict or evaluate (not a warm start)
+
+    @property
+    def unseen(self):
+        """What an svmlight entry beyond the model's width does
+        (:func:`fastlr.io.read_dataset`'s ``unseen_features``): ignored, as
+        LIBSVM ignores it, when predict or evaluate score with a model
+        trained on an svmlight file, whose weight for it is 0."""
+        return "ignore" if self.scoring and self.trained_on == "svmlight" \
+            else "raise"
 
 
 def _resolve_columns(args, labels, model=None, data_meta=None):
@@ -1482,7 +1501,7 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     if id_col is not None and fmt in ("csv", "npy") and id_col not in drop:
         drop.append(id_col)
     cols = _Columns(fmt, target, drop, id_col, names, model_target, zero_based,
-                    header)
+                    header, data_meta.get("format") if model is not None else None)
     if fmt == "csv" and model is not None and names is None and target is None \
             and not isinstance(model_target, str):
         _check_last_is_label(args, cols, model)
@@ -1591,13 +1610,15 @@ def _read_data(args, labels, model=None, data_meta=None, cols=None):
     from . import io
 
     cols = cols or _resolve_columns(args, labels, model, data_meta)
-    with _columns_left_out(cols):
+    n = model.n_features_in_ if model is not None else getattr(args, "n_features",
+                                                               None)
+    with _columns_left_out(cols, model, n):
         data = io.read_dataset(
             args.data, target=cols.target, fmt=cols.fmt, delimiter=args.delimiter,
-            labels=labels, n_features=None if model is None else model.n_features_in_,
+            labels=labels, n_features=n,
             feature_names=cols.names, model_target=cols.model_target,
             zero_based=cols.zero_based, drop=cols.drop or None,
-            text_labels=_text_classes(model))
+            text_labels=_text_classes(model), unseen_features=cols.unseen)
     if model is not None and cols.zero_based is None and data.zero_based is False \
             and data.X.nnz:
         _said_guessed_base(args.data, int(data.X.indices.max()) + 1, model)
@@ -1610,18 +1631,49 @@ def _read_data(args, labels, model=None, data_meta=None, cols=None):
 
 
 @contextlib.contextmanager
-def _columns_left_out(cols):
+def _columns_left_out(cols, model, n):
     """A CSV or .npy file with another number of feature columns than the
-    model's: say how columns are left out."""
+    model's: say how columns are left out; an svmlight file wider than the
+    model (``n`` features), or than ``train --n-features n``: say what to do
+    (:func:`_wider_svmlight`)."""
     from . import io
 
     try:
         yield
     except io.FeatureMismatchError as exc:
+        if cols.fmt == "svmlight":
+            raise CLIError(_wider_svmlight(cols, model, n, exc)) from None
         if cols.fmt not in ("csv", "npy"):
             raise
         raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
                        "out)") from None
+
+
+def _wider_svmlight(cols, model, n, exc):
+    """The message for an svmlight file with indices beyond ``n`` features
+    (``exc``, a :class:`fastlr.io.FeatureMismatchError`): a model's
+    (predict and evaluate of a model not trained on an svmlight file; a warm
+    start) or ``train --n-features``'s."""
+    k = exc.n_found
+    if model is None:
+        where = exc.path if exc.line is None else f"{exc.path}, line {exc.line}"
+        return (f"--n-features {n}: {where}: has a feature index beyond {n:,} "
+                f"(the file has {k:,} features); give --n-features {k} or more, "
+                "or leave it out to take the file's width")
+    said = str(exc)
+    if not cols.scoring:
+        return (f"--warm-start: {said}; a model is continued at its width: train "
+                f"it anew at the widest width, as fastlr train FIRST "
+                f"--n-features {k} (its weights for the features its file lacks "
+                "are then 0), and continue that model on this file")
+    why = "does not record the format of the data it was trained on" \
+        if cols.trained_on is None else f"was trained on {cols.trained_on} data"
+    return (f"{said}; the model {why}, not on an svmlight file, so the entries "
+            f"beyond its {n:,} features cannot be ignored as LIBSVM ignores "
+            "them (a model trained on an svmlight file has weight 0 for a "
+            "feature its file lacks): score it on rows of at most "
+            f"{n:,} features, or train it on data of {k:,} features (from an "
+            f"svmlight file: fastlr train FILE --n-features {k})")
 
 
 def _read_in_parts(args, labels, model, cols, rows):
@@ -1646,14 +1698,23 @@ def _read_in_parts(args, labels, model, cols, rows):
     keep = cols.id_col if labels == "ignore" else None
     if keep is not None and cols.fmt == "npy":
         keep = int(keep)
-    with _columns_left_out(cols):
+    with _columns_left_out(cols, model, model.n_features_in_):
         dataset, parts = io.open_chunks(
             args.data, rows, target=cols.target, fmt=cols.fmt,
             delimiter=args.delimiter, labels=labels,
             n_features=model.n_features_in_, feature_names=cols.names,
             model_target=cols.model_target, zero_based=zero_based,
-            drop=cols.drop or None, text_labels=_text_classes(model), keep=keep)
-    return _read_as(cols, dataset, args.data), unchanged.parts(parts)
+            drop=cols.drop or None, text_labels=_text_classes(model), keep=keep,
+            unseen_features=cols.unseen)
+    return _read_as(cols, dataset, args.data), unchanged.parts(
+        _wider_parts(cols, model, parts))
+
+
+def _wider_parts(cols, model, parts):
+    """``parts`` with an svmlight row wider than the model said as a whole
+    read says it (:func:`_columns_left_out`)."""
+    with _columns_left_out(cols, model, model.n_features_in_):
+        yield from parts
 
 
 def _scoring_parts(args):
@@ -1957,6 +2018,7 @@ def _train(args):
     if _given(args, "warm_start") is not None:
         warm, warm_meta = _load_model(_given(args, "warm_start"), continued=True)
         base = warm.get_params()
+    _check_n_features(args, warm)
     params = _params_from_args(args, base)
     _check_tol(args, params)
     _check_split_seed(args, params)
@@ -2022,6 +2084,23 @@ def _train(args):
         lines.append(("plots", ", ".join(plots)))
     _print_table([line for line in lines if line is not None])
     return EXIT_OK
+
+
+def _check_n_features(args, warm):
+    """train --n-features: for svmlight files, and a warm start's width."""
+    from . import io
+
+    n = args.n_features
+    if n is None:
+        return
+    fmt = io._format_of(args.data, args.fmt)
+    if fmt != "svmlight":
+        raise CLIError(f"--n-features is for svmlight files (a CSV's or an "
+                       f"array's columns are its features); {args.data} is {fmt}")
+    if warm is not None and n != warm.n_features_in_:
+        raise CLIError(f"--n-features {n}: --warm-start's model has "
+                       f"{warm.n_features_in_} features, and a model is "
+                       "continued at its width")
 
 
 def _check_tol(args, params):
@@ -2223,12 +2302,18 @@ def _train_in_parts(args, params, warm, warm_meta, how):
     zero_based = None
     if fmt == "svmlight":
         # a model's base and width, as a read of the whole file takes them
+        width = warm.n_features_in_ if warm is not None else args.n_features
         n, zero_based = io.svmlight_features(args.data, cols.zero_based,
-                                             required=warm is None)
+                                             required=width is None)
         if warm is not None and cols.zero_based is None and not zero_based:
             _said_guessed_base(args.data, n, warm)   # n: the largest index
-        if warm is not None and n < warm.n_features_in_:
-            n = warm.n_features_in_
+        if width is not None and n > width:
+            said = "" if warm is None else (f"the model was trained on {width} "
+                                            f"features but this file has {n} "
+                                            "features")
+            raise CLIError(_wider_svmlight(cols, warm, width, io.FeatureMismatchError(
+                args.data, said, n_found=n)))
+        n = n if width is None else width
         names, target = io.NumberedNames(n), None
     else:
         names, target = io.feature_columns(args.data, target=cols.target, fmt=fmt,
@@ -2423,6 +2508,7 @@ def _read_parts(args, labels, model, data_meta):
     :func:`_read_data` as one part, as :func:`_scoring_parts` decides."""
     cols = _resolve_columns(args, labels, model, data_meta)
     rows = _scoring_parts(args)
+    cols.scoring = True
     if rows is not None:
         return _read_in_parts(args, labels, model, cols, rows)
     read = _read_data(args, labels, model, data_meta, cols)

@@ -67,6 +67,7 @@ import os
 import re
 import shlex
 import sys
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -167,7 +168,18 @@ class DataError(ValueError):
 
 
 class FeatureMismatchError(DataError):
-    """The data has a different number (or set) of features than the model."""
+    """The data has a different number (or set) of features than the model.
+
+    Attributes
+    ----------
+    n_found : int or None
+        The number of features (or feature columns) the file has: for an
+        svmlight file read in parts, the whole file's, as a whole read finds.
+    """
+
+    def __init__(self, path, message, line=None, n_found=None):
+        super().__init__(path, message, line=line)
+        self.n_found = n_found
 
 
 class NumberedNames(collections.abc.Sequence):
@@ -308,7 +320,7 @@ def detect_format(path):
 
 
 
-def read_xy(path, target=None, *, fmt=None, delimiter=","):
+def read_xy(path, target=None, *, fmt=None, delimiter=",", n_features=None):
     """Read a labelled data file into ``(X, y)``.
 
     Parameters
@@ -322,6 +334,13 @@ def read_xy(path, target=None, *, fmt=None, delimiter=","):
         None: from the extension (see :data:`FORMATS`).
     delimiter : str
         CSV field separator.
+    n_features : int or None
+        The number of features, as scikit-learn's
+        ``load_svmlight_file(n_features=)`` takes it: an svmlight file is
+        read this many features wide (for a training and a test file with
+        different largest indices, read both at the wider width), and an
+        index beyond it raises :class:`FeatureMismatchError`; a CSV, .npy
+        or .npz file must have this many feature columns. None: the file's.
 
     Returns
     -------
@@ -352,13 +371,15 @@ def read_xy(path, target=None, *, fmt=None, delimiter=","):
     >>> X.tolist(), y.tolist()
     ([[1.0, 2.5], [3.0, 4.5]], ['cat', 'dog'])
     """
-    data = read_dataset(path, target=target, fmt=fmt, delimiter=delimiter)
+    data = read_dataset(path, target=target, fmt=fmt, delimiter=delimiter,
+                        n_features=n_features)
     return data.X, data.y
 
 
 def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required",
                  n_features=None, feature_names=None, model_target=None,
-                 zero_based=None, drop=None, text_labels=False):
+                 zero_based=None, drop=None, text_labels=False,
+                 unseen_features="raise"):
     """Read a data file, for training (labels required) or for a model.
 
     Parameters
@@ -374,8 +395,13 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         may be blank or NaN), and ``y`` is None; svmlight labels, which
         lead each line, are still parsed.
     n_features : int or None
-        The model's number of features. When given, a file with another
-        number of feature columns raises :class:`FeatureMismatchError`.
+        The model's number of features. When given, a CSV, .npy or .npz
+        file with another number of feature columns raises
+        :class:`FeatureMismatchError`; an svmlight file is read this many
+        features wide, as scikit-learn's ``load_svmlight_file(n_features=)``
+        reads it (a file whose largest index is smaller has its trailing
+        features all zero), and an index beyond it raises
+        :class:`FeatureMismatchError` unless ``unseen_features="ignore"``.
     feature_names : list of str or None
         The model's feature (CSV column) names: when every one of them is in
         a CSV header, the features are taken by name, in the model's order
@@ -397,6 +423,17 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         CSV: keep the labels as the file's text instead of parsing them as
         numbers when every one is a number: for a model whose classes are
         text (``"007"`` is not ``7``). Other formats store typed labels.
+    unseen_features : {"raise", "ignore"}, default "raise"
+        svmlight with ``n_features``: what an entry at a feature index
+        beyond ``n_features`` does. ``"raise"``: raises
+        :class:`FeatureMismatchError`. ``"ignore"``: the entry is left out,
+        as LIBSVM's ``svm-predict`` leaves it out, with one ``UserWarning``
+        saying how many entries (and rows) were; for a model trained on an
+        svmlight file, whose training file had no such feature, this is
+        exact: the model's weight for it would be 0 (training on the file
+        read wider gives the same model, with zero weights there). Not for
+        a model trained on other data, whose features beyond the file's
+        may be real ones.
 
     Returns
     -------
@@ -407,9 +444,11 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
                          f"{labels!r}")
     ignore = labels == "ignore"
     labels = "optional" if ignore else labels
+    _check_width(n_features, unseen_features)
     fmt, path = _format_and_file(path, fmt)
     spec = _Spec(path, target, labels, n_features, feature_names, model_target,
-                 _drops(path, fmt, drop), ignore, bool(text_labels))
+                 _drops(path, fmt, drop), ignore, bool(text_labels),
+                 unseen_features)
     if fmt == "csv":
         _check_delimiter(delimiter)
         data = _read_csv(spec, delimiter)
@@ -426,6 +465,16 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
     if data.y is not None:
         data.y = _tidy_labels(path, data.y)
     return data
+
+
+def _check_width(n_features, unseen_features):
+    if n_features is not None and (isinstance(n_features, bool) or not isinstance(
+            n_features, int | np.integer) or n_features < 1):
+        raise ValueError(f"n_features must be an integer >= 1 or None, got "
+                         f"{n_features!r}")
+    if unseen_features not in ("raise", "ignore"):
+        raise ValueError(f"unseen_features must be 'raise' or 'ignore', got "
+                         f"{unseen_features!r}")
 
 
 def _drops(path, fmt, drop):
@@ -578,7 +627,8 @@ def read_column(path, column, *, fmt=None, delimiter=",", max_rows=None):
 
 
 def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
-                n_features=None, zero_based=None, drop=None, text_labels=False):
+                n_features=None, zero_based=None, drop=None, text_labels=False,
+                unseen_features="raise"):
     """Yield ``(X, y)`` chunks of a labelled data file, in file order.
 
     Out-of-core companion of :func:`read_xy`: at most ``chunk_rows`` rows are
@@ -617,6 +667,11 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
         parsed.
     text_labels : bool, default False
         As in :func:`read_dataset`.
+    unseen_features : {"raise", "ignore"}, default "raise"
+        As in :func:`read_dataset`: with ``"ignore"``, the entries of
+        svmlight rows beyond ``n_features`` are left out, and the one
+        warning, with the counts of the whole file, comes after the last
+        chunk.
 
     Yields
     ------
@@ -644,7 +699,8 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     _, parts = open_chunks(path, chunk_rows, target=target, fmt=fmt,
                            delimiter=delimiter, n_features=n_features,
                            zero_based=zero_based, drop=drop,
-                           text_labels=text_labels)
+                           text_labels=text_labels,
+                           unseen_features=unseen_features)
     for X, y, _ in parts:
         yield X, y
 
@@ -652,7 +708,7 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
 def open_chunks(path, chunk_rows, *, target=None, fmt=None, delimiter=",",
                 labels="required", n_features=None, feature_names=None,
                 model_target=None, zero_based=None, drop=None, text_labels=False,
-                keep=None):
+                keep=None, unseen_features="raise"):
     """:func:`read_dataset` of a file read in parts: ``(dataset, parts)``.
 
     ``dataset`` is the :class:`Dataset` a read of the whole file with the
@@ -666,7 +722,9 @@ def open_chunks(path, chunk_rows, *, target=None, fmt=None, delimiter=",",
     raised) now; a problem in the rows is raised when its part is read.
     The arguments are :func:`read_dataset`'s; with ``n_features``, an
     svmlight file is read that many features wide, and a wider row is a
-    :class:`FeatureMismatchError`.
+    :class:`FeatureMismatchError` (naming the whole file's width, as a whole
+    read does), or with ``unseen_features="ignore"`` has its entries beyond
+    it left out (one warning, after the last part, counts them).
     """
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer) \
             or chunk_rows < 1:
@@ -676,10 +734,11 @@ def open_chunks(path, chunk_rows, *, target=None, fmt=None, delimiter=",",
         raise ValueError(f"labels must be 'required', 'optional' or 'ignore', got "
                          f"{labels!r}")
     ignore = labels == "ignore"
+    _check_width(n_features, unseen_features)
     fmt, path = _format_and_file(path, fmt)
     spec = _Spec(path, target, "optional" if ignore else labels, n_features,
                  feature_names, model_target, _drops(path, fmt, drop), ignore,
-                 bool(text_labels))
+                 bool(text_labels), unseen_features)
     if keep is not None and fmt not in ("csv", "npy"):
         raise ValueError(f"keep: {fmt} files have no columns besides the "
                          "features and the labels")
@@ -1052,6 +1111,13 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
         if n_features is None:
             n_features = max(hi + (1 if zero_based else 0), 1)
     width = n_features + (0 if zero_based else 1)  # raw indices are read 0-based
+    base = 0 if zero_based else 1
+    unseen = [0, 0, 0]   # entries left out, their rows, the widest raw row
+
+    def file_width():
+        # the file's, not the chunk's, as a whole read names it (a scan of
+        # the file, only for the error)
+        return (hi if scanned else _svmlight_scan(path)[0]) + 1 - base
 
     def parse(chunk, first):
         # the numbers of the lines that hold its rows, only for an error
@@ -1073,10 +1139,14 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
             raise DataError(path, f"lines {numbers()[0]}-{numbers()[-1]}: "
                             f"{exc}") from None
         if X.shape[1] > width:
-            # as a whole read of the file for a model of n_features says
-            raise _mismatch(spec, X.shape[1] - (0 if zero_based else 1),
-                            columns=False,
-                            line=line_of(_first_row_at_or_above(X, width)))
+            if spec.unseen != "ignore":
+                # as a whole read of the file for a model of n_features says
+                raise _mismatch(spec, file_width(), columns=False,
+                                line=line_of(_first_row_at_or_above(X, width)))
+            unseen[2] = max(unseen[2], X.shape[1])
+            X, entries, rows = _cut_to_width(X, width)
+            unseen[0] += entries
+            unseen[1] += rows
         X = _with_width(X, width)
         if not zero_based:
             if _has_index_zero(X):
@@ -1111,6 +1181,8 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
                 rows += ends.size - used
         if rows:
             yield parse(b"".join(pending), first)
+        if unseen[0]:
+            _said_unseen(spec, unseen[2] - base, unseen[0], unseen[1])
 
     return Dataset(None, None, NumberedNames(n_features), None, "svmlight",
                    bool(zero_based)), parts()
@@ -1130,6 +1202,7 @@ class _Spec:
     drop: tuple = ()  # columns that are neither features nor the target
     ignore: bool = False  # the target column is found but not parsed
     text_labels: bool = False  # CSV labels kept as text, not parsed as numbers
+    unseen: str = "raise"  # svmlight indices beyond n_features: "raise" or "ignore"
 
 
 #: How a reader's errors tell the caller to name the labels' column.
@@ -1148,7 +1221,8 @@ def _mismatch(spec, k, names=None, line=None, columns=True):
     hint = ""
     if columns and spec.labels == "optional" and k == spec.n_features + 1:
         hint = f"; if one of them is the target, {NAME_TARGET}"
-    return FeatureMismatchError(spec.path, f"{model} but {got}{hint}", line=line)
+    return FeatureMismatchError(spec.path, f"{model} but {got}{hint}", line=line,
+                                n_found=k)
 
 
 def _shown(names, limit=8):
@@ -2514,10 +2588,14 @@ def _read_svmlight(spec, zero_based):
                             line=line_of(_first_row_at_or_above(X, 0, upto=0)))
         X = _drop_index_base(X)
     n = spec.n_features
+    unseen = None
     if n is not None:
         if X.shape[1] > n:
-            raise _mismatch(spec, X.shape[1], columns=False,
-                            line=line_of(_first_row_at_or_above(X, n)))
+            if spec.unseen != "ignore":
+                raise _mismatch(spec, X.shape[1], columns=False,
+                                line=line_of(_first_row_at_or_above(X, n)))
+            unseen = X.shape[1]
+            X, entries, rows = _cut_to_width(X, n)
         if X.shape[1] < n:  # trailing features absent from the file are zeros
             X = _with_width(X, n)
     if X.shape[1] == 0:
@@ -2525,7 +2603,38 @@ def _read_svmlight(spec, zero_based):
     X = _canonical_csr(X)
     _check_finite_csr(spec.path, X, line_of=line_of)
     y = _tidy_labels(spec.path, y, line_of=line_of)
+    if unseen is not None and entries:
+        _said_unseen(spec, unseen, entries, rows)
     return Dataset(X, y, NumberedNames(X.shape[1]), None, "svmlight", zero_based)
+
+
+def _cut_to_width(X, n):
+    """CSR ``X`` without its entries at columns ``n`` and above, ``n``
+    columns wide: ``(X, entries left out, rows that held one)``."""
+    from scipy import sparse
+
+    nnz = int(X.indptr[-1])
+    out = X.indices[:nnz] >= n
+    before = np.concatenate(([0], np.cumsum(out)))   # left out before entry k
+    per_row = np.diff(before[X.indptr])
+    keep = ~out
+    X = sparse.csr_matrix((X.data[:nnz][keep], X.indices[:nnz][keep],
+                           X.indptr - before[X.indptr]), shape=(X.shape[0], n))
+    return X, int(before[-1]), int(np.count_nonzero(per_row))
+
+
+def _said_unseen(spec, k, entries, rows):
+    """Warn that ``entries`` entries in ``rows`` rows of the svmlight file
+    (``k`` features wide) were left out for a model of fewer features
+    (``unseen_features="ignore"``)."""
+    warnings.warn(
+        f"{spec.path}: ignored {entries:,} "
+        f"{'entry' if entries == 1 else 'entries'} in {rows:,} "
+        f"row{'' if rows == 1 else 's'} at feature indices beyond the model's "
+        f"{spec.n_features:,} features (this file has {k:,}), as LIBSVM ignores "
+        "them: the file the model was trained on had no such feature, so its "
+        "weight for each is 0 and leaving them out changes no prediction",
+        UserWarning, stacklevel=2)
 
 
 def _first_row_at_or_above(X, j, upto=None):

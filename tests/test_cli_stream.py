@@ -953,6 +953,9 @@ def test_evaluate_in_parts_refuses_a_label_of_a_later_part(scored, tmp_path, cap
 
 def test_a_wider_svmlight_row_in_a_part_is_named_as_a_whole_read_names_it(
         scored, tmp_path, capsys):
+    """A row wider than a model trained on an svmlight file has its entries
+    beyond the model's width ignored, as LIBSVM ignores them (it was
+    refused), with the same warning whole and in parts."""
     path, model = scored["svm"]
     text = path.read_text().splitlines()
     text[1200] += " 9:1.5"
@@ -961,9 +964,12 @@ def test_a_wider_svmlight_row_in_a_part_is_named_as_a_whole_read_names_it(
     whole = cli_run(capsys, "predict", wide, "--model", model, "--chunk-rows", 0)
     parts = cli_run(capsys, "predict", wide, "--model", model, "--out",
                     tmp_path / "p.csv", "--chunk-rows", 500)
-    assert whole[0] == parts[0] == 1
-    assert "line 1201: the model was trained on 4 features" in whole[2]
-    assert parts[2] == whole[2]
+    assert whole[0] == parts[0] == 0
+    assert "ignored 1 entry in 1 row at feature indices beyond the model's 4 " \
+        "features (this file has 9)" in whole[2]
+    assert parts[2].startswith(whole[2])   # (then: "wrote 2,000 predictions")
+    assert whole[2].count("\n") == 1
+    assert (tmp_path / "p.csv").read_text() == whole[1]
 
 
 @pytest.mark.parametrize("command", ["predict", "evaluate"])

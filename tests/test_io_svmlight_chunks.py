@@ -300,3 +300,50 @@ def test_a_file_without_rows_is_said_so_by_every_reader(tmp_path, text):
         with pytest.raises(DataError) as info:
             read()
         assert str(info.value) == f"{path}: has no features"
+
+
+def test_unseen_features_are_ignored_as_libsvm_ignores_them(tmp_path):
+    """unseen_features="ignore": the entries of an svmlight file beyond
+    n_features are left out (the rows are those of the file without them,
+    to the bit), with one warning counting the whole file's, whole and in
+    parts of any size; "raise" (the default) names the file's width in
+    parts as a whole read does, not the widest row of the chunk."""
+    wide = tmp_path / "wide.svm"
+    wide.write_bytes(b"1 1:1 3:2\n-1 2:1 5:3 6:4 7:1\n# c\n1 4:1\n-1 3:1 6:2\n1 2:2\n")
+    cut = tmp_path / "cut.svm"
+    cut.write_bytes(b"1 1:1 3:2\n-1 2:1 5:3\n# c\n1 4:1\n-1 3:1\n1 2:2\n")
+    want = read_dataset(cut, n_features=5)
+    message = (f"{wide}: ignored 3 entries in 2 rows at feature indices beyond "
+               "the model's 5 features (this file has 7), as LIBSVM ignores them")
+    with pytest.warns(UserWarning) as caught:
+        got = read_dataset(wide, n_features=5, unseen_features="ignore")
+    assert len(caught) == 1 and str(caught[0].message).startswith(message)
+    assert_same_csr(got.X, want.X)
+    np.testing.assert_array_equal(got.y, want.y)
+    for rows in (1, 2, 1000):
+        with pytest.warns(UserWarning) as caught:
+            _, parts = parts_of(wide, rows, n_features=5, zero_based=False,
+                                unseen_features="ignore")
+        assert len(caught) == 1 and str(caught[0].message).startswith(message)
+        assert_same_csr(sparse.vstack([X for X, _, _ in parts]).tocsr(), want.X)
+        with pytest.raises(fio.FeatureMismatchError,
+                           match="trained on 5 features but this file has 7 "
+                                 "features") as info:
+            parts_of(wide, rows, n_features=5, zero_based=False)
+        assert info.value.line == 2 and info.value.n_found == 7
+    with pytest.raises(ValueError, match="unseen_features must be 'raise' or "
+                                         "'ignore', got 'drop'"):
+        read_dataset(wide, n_features=5, unseen_features="drop")
+
+
+def test_read_xy_takes_n_features(tmp_path):
+    """read_xy(n_features=), as load_svmlight_file(n_features=): a training
+    and a test file read at one width."""
+    path = tmp_path / "t.svm"
+    path.write_bytes(b"1 1:1 3:2\n-1 2:1\n")
+    X, _ = fio.read_xy(path, n_features=6)
+    assert X.shape == (2, 6)
+    with pytest.raises(fio.FeatureMismatchError):
+        fio.read_xy(path, n_features=2)
+    with pytest.raises(ValueError, match="n_features must be an integer >= 1"):
+        fio.read_xy(path, n_features="6")
