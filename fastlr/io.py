@@ -47,7 +47,10 @@ Formats (chosen from the file name's extension, or given explicitly):
 Every other format gives X as a dense, C-contiguous ndarray.
 
 Numeric labels that are all whole numbers are returned as int64 (so ``1.0``
-and ``1`` are the same class). Every file is read without pickle. Problems
+and ``1`` are the same class). Every file is read without pickle. A
+compressed file (gzip, bzip2, xz, zstd, zip; .npz archives aside) is
+refused, by its extension or, with the format given, by its first bytes,
+naming the command that decompresses it. Problems
 raise :class:`DataError`, a ``ValueError`` whose message names the file and,
 for text formats, the line. Only regular files are read: a device, FIFO or
 socket (``/dev/zero``, ``/dev/stdin``, a named pipe) is refused before it is
@@ -96,6 +99,20 @@ FORMATS = {
 }
 
 _FORMAT_NAMES = ("csv", "npy", "npz", "svmlight")
+
+#: Compressed files, which fastlr does not read: (extension, the bytes the
+#: file starts with, the compression's name, the command that decompresses
+#: FILE named with the extension, keeping it, and the command that
+#: decompresses FILE of another name to OUT). :func:`detect_format` finds
+#: one by its name, the CSV and svmlight readers by its first bytes.
+_COMPRESSED = (
+    (".gz", b"\x1f\x8b", "gzip", "gunzip -k {file}", "gunzip -c {file} > {out}"),
+    (".bz2", b"BZh", "bzip2", "bunzip2 -k {file}", "bunzip2 -c {file} > {out}"),
+    (".xz", b"\xfd7zXZ\x00", "xz", "xz -dk {file}", "xz -dc {file} > {out}"),
+    (".zst", b"\x28\xb5\x2f\xfd", "zstd", "zstd -d {file}",
+     "zstd -dc {file} > {out}"),
+    (".zip", b"PK\x03\x04", "zip", "unzip {file}", "unzip -p {file} > {out}"),
+)
 
 #: Bytes a block of CSV lines may hold to be parsed by ``np.loadtxt``
 #: (:func:`_csv_blocks`): printable ASCII but the quote, tabs and line
@@ -308,9 +325,9 @@ def detect_format(path):
         For an extension fastlr does not know.
     """
     ext = os.path.splitext(os.fsdecode(path))[1].lower()   # str or bytes paths
-    if ext in (".gz", ".bz2", ".xz", ".zst", ".zip"):
-        raise DataError(path, f"is compressed ({ext}); fastlr reads plain files: "
-                        "decompress it first (.npz archives excepted)")
+    for entry in _COMPRESSED:
+        if ext == entry[0]:
+            raise _compressed(path, entry, ext)
     if ext not in FORMATS:
         known = ", ".join(sorted(FORMATS))
         raise DataError(path, f"cannot tell the format from the extension "
@@ -318,6 +335,34 @@ def detect_format(path):
                         f"{_NAME_FORMAT.get(ext, _NAME_FORMAT[None])}")
     return FORMATS[ext]
 
+
+
+def _compressed(path, entry, what):
+    """The DataError for the compressed file ``path`` (``entry`` of
+    :data:`_COMPRESSED`; ``what`` the extension or the kind of data that
+    tells it), naming the command that decompresses it."""
+    ext, _, _, keep, to = entry
+    name = os.fsdecode(path)
+    root, own = os.path.splitext(name)
+    if own.lower() == ext:
+        command = keep.format(file=shlex.quote(name))
+    else:
+        out = f"{root}_plain{own}"
+        command = to.format(file=shlex.quote(name), out=shlex.quote(out))
+    npz = " (and .npz archives)" if what == ext else ""
+    return DataError(path, f"is compressed ({what}); fastlr reads plain "
+                     f"files{npz}: decompress it first: {command}")
+
+
+def _compressed_data(path, head):
+    """:func:`_compressed` when ``head``, the first bytes of the file
+    ``path``, are those of a compressed file (an .npz archive's zip aside),
+    else None."""
+    for entry in _COMPRESSED:
+        if head.startswith(entry[1]) and not (
+                entry[0] == ".zip" and os.fsdecode(path).lower().endswith(".npz")):
+            return _compressed(path, entry, f"{entry[2]} data")
+    return None
 
 
 def read_xy(path, target=None, *, fmt=None, delimiter=",", n_features=None):
@@ -1087,6 +1132,8 @@ def _line_blocks(path, size):
         size = max(min(size, os.fstat(f.fileno()).st_size), 1)
         number = 1
         while block := f.read(size):
+            if number == 1 and (error := _compressed_data(path, block)):
+                raise error   # (where every svmlight reader first looks)
             if not block.endswith(b"\n"):
                 block += f.readline()   # the rest of its last line
             yield number, block
@@ -1896,6 +1943,9 @@ def _not_utf8(path):
     """
     offset = 0
     with _open_binary(path) as f:
+        if error := _compressed_data(path, f.read(8)):
+            return error
+        f.seek(0)
         for number, raw in enumerate(f, 1):
             try:
                 raw.decode("utf-8")

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -527,6 +528,56 @@ def test_compressed_files_are_named_as_such(tmp_path, name):
     (tmp_path / name).write_bytes(b"\x1f\x8b\x08\x00")
     with pytest.raises(DataError, match=r"is compressed \(\.\w+\); fastlr reads plain"):
         read_xy(tmp_path / name)
+
+
+#: The first bytes of a compressed file, the extension it is named with, and
+#: the command the message names for a file of that name.
+COMPRESSED = {
+    "gzip": (b"\x1f\x8b\x08\x00", ".gz", "gunzip -k"),
+    "bzip2": (b"BZh91AY&SY\xff\x80", ".bz2", "bunzip2 -k"),
+    "xz": (b"\xfd7zXZ\x00\x00\x04", ".xz", "xz -dk"),
+    "zstd": (b"\x28\xb5\x2f\xfd\x24\x00", ".zst", "zstd -d"),
+    "zip": (b"PK\x03\x04\x14\x00\x00\x00", ".zip", "unzip"),
+}
+
+
+@pytest.mark.parametrize("kind", list(COMPRESSED))
+def test_compressed_content_is_named_whatever_the_format_given(tmp_path, kind):
+    """With the format given (fmt='svmlight', as an extension-less LIBSVM
+    file needs), a compressed file was 'line 1: not text (is it really an
+    svmlight file?)', and as CSV 'is not UTF-8 text'. Every reader now says
+    it is compressed, naming the command that decompresses it, as the
+    message from its extension does (which names the command too)."""
+    head, ext, command = COMPRESSED[kind]
+    path = tmp_path / f"a9a{ext}"
+    path.write_bytes(head + bytes(range(128, 256)) * 4)
+    said = f"is compressed ({kind} data); fastlr reads plain files: " \
+        f"decompress it first: {command} {path}"
+    reads = [lambda: read_xy(path, fmt="svmlight"),
+             lambda: list(io.iter_chunks(path, 10, fmt="svmlight")),
+             lambda: io.open_chunks(path, 10, fmt="svmlight", n_features=3,
+                                    zero_based=False)[1].__next__(),
+             lambda: io.svmlight_features(path),
+             lambda: io.feature_columns(path, fmt="svmlight"),
+             lambda: read_xy(path, fmt="csv"),
+             lambda: list(io.iter_chunks(path, 10, fmt="csv")),
+             lambda: io.read_header(path)]
+    for read in reads:
+        with pytest.raises(DataError) as info:
+            read()
+        assert str(info.value) == f"{path}: {said}"
+    with pytest.raises(DataError) as info:
+        read_xy(path)
+    assert str(info.value) == (f"{path}: is compressed ({ext}); fastlr reads "
+                               f"plain files (and .npz archives): decompress it "
+                               f"first: {command} {path}")
+    other = tmp_path / "a9a.svm"   # named otherwise: decompressed to a new file
+    other.write_bytes(path.read_bytes())
+    with pytest.raises(DataError, match=re.escape(
+            f"decompress it first: {command.split()[0]} -")):
+        read_xy(other)
+    assert f"{other} > {tmp_path / 'a9a_plain.svm'}" in str(
+        pytest.raises(DataError, read_xy, other).value)
 
 
 def test_unnamed_columns_of_a_spreadsheet_export_can_be_dropped(tmp_path):
