@@ -313,7 +313,11 @@ def detect_format(path):
     Parameters
     ----------
     path : str, bytes or os.PathLike
-        Only its extension is read (case-insensitive), not the file.
+        Only its extension is read (case-insensitive), not the file; but
+        for the error's hint, when the extension tells nothing: a file
+        whose first line that holds data looks like svmlight (``label
+        index:value ...``, as LIBSVM's ``a9a`` or ``usps``) is told to be
+        read with ``fmt='svmlight'``.
 
     Returns
     -------
@@ -330,10 +334,37 @@ def detect_format(path):
             raise _compressed(path, entry, ext)
     if ext not in FORMATS:
         known = ", ".join(sorted(FORMATS))
+        hint = _SVMLIGHT_HINT if _looks_svmlight(path) else \
+            _NAME_FORMAT.get(ext, _NAME_FORMAT[None])
         raise DataError(path, f"cannot tell the format from the extension "
-                        f"{ext or '(none)'!r} (known: {known}); "
-                        f"{_NAME_FORMAT.get(ext, _NAME_FORMAT[None])}")
+                        f"{ext or '(none)'!r} (known: {known}); {hint}")
     return FORMATS[ext]
+
+
+#: The hint of :func:`detect_format` for a file that looks like svmlight.
+_SVMLIGHT_HINT = ("its first line looks like svmlight/libsvm (label "
+                  "index:value ...): read it with fmt='svmlight' (--format "
+                  "svmlight on the command line)")
+
+#: Bytes of a file :func:`_looks_svmlight` reads, at most.
+_SNIFF_BYTES = 1 << 16
+
+
+def _looks_svmlight(path):
+    """Whether the first line of the file ``path`` that holds data (within
+    its first :data:`_SNIFF_BYTES` bytes) is an svmlight line with a
+    feature: only for an error's hint (a file that cannot be read, or is
+    not a regular file, does not)."""
+    try:
+        with open_regular(path, DataError) as f:
+            head = f.read(_SNIFF_BYTES)
+    except (OSError, DataError):
+        return False
+    for raw in head.splitlines():
+        if _holds_sample(raw):
+            return b":" in raw.split(b"#", 1)[0] and \
+                _svmlight_line_problem(raw) is None
+    return False
 
 
 

@@ -580,6 +580,30 @@ def test_compressed_content_is_named_whatever_the_format_given(tmp_path, kind):
         pytest.raises(DataError, read_xy, other).value)
 
 
+@pytest.mark.parametrize("name", ["a9a", "a9a.t", "rcv1_train.binary",
+                                  "australian_scale", "usps.scale"])
+def test_a_file_without_a_known_extension_that_looks_like_svmlight_is_told_so(
+        tmp_path, name):
+    """LIBSVM's files have no extension (a9a, usps) or one fastlr does not
+    know (.t, .binary, .scale): the message said "if it is CSV, read it with
+    fmt='csv'" or named every format. A file whose first data line (after
+    comments and blank lines) is an svmlight line is now told to be read
+    with fmt='svmlight'; a file that does not look like one keeps the old
+    hint."""
+    path = tmp_path / name
+    path.write_bytes(b"# from LIBSVM\n\n-1 3:1 11:1 14:1\n+1 5:1 7:0.5\n")
+    with pytest.raises(DataError, match=re.escape(
+            "its first line looks like svmlight/libsvm (label index:value ...): "
+            "read it with fmt='svmlight' (--format svmlight on the command "
+            "line)")):
+        read_xy(path)
+    assert read_xy(path, fmt="svmlight")[0].shape == (2, 14)
+    path.write_bytes(b"a,b,y\n1,2,0\n")
+    with pytest.raises(DataError) as info:
+        read_xy(path)
+    assert "looks like svmlight" not in str(info.value)
+
+
 def test_unnamed_columns_of_a_spreadsheet_export_can_be_dropped(tmp_path):
     """A header 'a,b,y,,' (trailing empty columns) was refused as naming two
     columns '', even with both dropped by index; other repeated names
