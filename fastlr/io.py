@@ -1228,8 +1228,7 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
         X = _with_width(X, width)
         if not zero_based:
             if _has_index_zero(X):
-                raise DataError(path, "has feature index 0 in a file read with "
-                                "1-based indices",
+                raise DataError(path, _INDEX_ZERO,
                                 line=line_of(_first_row_at_or_above(X, 0, upto=0)))
             X = _drop_index_base(X)
         X = _canonical_csr(X)
@@ -2664,8 +2663,7 @@ def _read_svmlight(spec, zero_based):
 
     if not zero_based:
         if _has_index_zero(X):
-            raise DataError(spec.path, "has feature index 0, but the model was "
-                            "trained on a file with 1-based indices",
+            raise DataError(spec.path, _INDEX_ZERO,
                             line=line_of(_first_row_at_or_above(X, 0, upto=0)))
         X = _drop_index_base(X)
     n = spec.n_features
@@ -2716,6 +2714,15 @@ def _said_unseen(spec, k, entries, rows):
         "them: the file the model was trained on had no such feature, so its "
         "weight for each is 0 and leaving them out changes no prediction",
         UserWarning, stacklevel=2)
+
+
+#: What an index 0 in a file read as 1-based (``zero_based=False``: asked
+#: for, or a model's base) says, whether the file is read whole or in parts.
+_INDEX_ZERO = ("has feature index 0 in a file read with 1-based indices: if its "
+               "indices start at 0, read it with zero_based=True (--zero-based "
+               "yes on the command line); a model trained on 1-based indices "
+               "(its training file had no index 0) takes none: train it again "
+               "on 0-based indices (fastlr train --zero-based yes)")
 
 
 def _first_row_at_or_above(X, j, upto=None):

@@ -347,3 +347,27 @@ def test_read_xy_takes_n_features(tmp_path):
         fio.read_xy(path, n_features=2)
     with pytest.raises(ValueError, match="n_features must be an integer >= 1"):
         fio.read_xy(path, n_features="6")
+
+
+def test_index_zero_in_a_file_read_1_based_says_the_same_and_what_to_do(tmp_path):
+    """An index 0 with zero_based=False: a whole read spoke of a model
+    ("but the model was trained on a file with 1-based indices") where
+    there may be none, a read in parts said otherwise, and neither said
+    what to do. Both now say it alike: read it 0-based, or train a model
+    trained 1-based again with --zero-based yes."""
+    path = tmp_path / "zero.svm"
+    path.write_bytes(b"1 1:1\n# c\n-1 0:1 2:1\n")
+    said = []
+    for read in (lambda: read_dataset(path, zero_based=False),
+                 lambda: parts_of(path, 1, zero_based=False),
+                 lambda: parts_of(path, 1, zero_based=False, n_features=4)):
+        with pytest.raises(DataError) as info:
+            read()
+        said.append(str(info.value))
+        assert info.value.line == 3
+    assert said[0] == said[1] == said[2]
+    assert "the model" not in said[0]
+    assert "has feature index 0 in a file read with 1-based indices: if its " \
+        "indices start at 0, read it with zero_based=True (--zero-based yes" in said[0]
+    assert "train it again on 0-based indices (fastlr train --zero-based yes)" \
+        in said[0]
