@@ -1501,7 +1501,9 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     if id_col is not None and fmt in ("csv", "npy") and id_col not in drop:
         drop.append(id_col)
     cols = _Columns(fmt, target, drop, id_col, names, model_target, zero_based,
-                    header, data_meta.get("format") if model is not None else None)
+                    header, data_meta.get("format") if model is not None and
+                    data_meta.get("format") in ("csv", "npy", "npz", "svmlight")
+                    else None)
     if fmt == "csv" and model is not None and names is None and target is None \
             and not isinstance(model_target, str):
         _check_last_is_label(args, cols, model)
@@ -1621,7 +1623,8 @@ def _read_data(args, labels, model=None, data_meta=None, cols=None):
             text_labels=_text_classes(model), unseen_features=cols.unseen)
     if model is not None and cols.zero_based is None and data.zero_based is False \
             and data.X.nnz:
-        _said_guessed_base(args.data, int(data.X.indices.max()) + 1, model)
+        _said_guessed_base(args.data, int(data.X.indices.max()) + 1, model,
+                           cols.trained_on)
     out = _read_as(cols, data, args.data)
     if cols.id_col is not None and labels == "ignore":  # predict writes the IDs
         column = int(cols.id_col) if cols.fmt == "npy" else cols.id_col
@@ -1694,7 +1697,7 @@ def _read_in_parts(args, labels, model, cols, rows):
         # the base, found as a whole read finds it (one scan of the file)
         top, zero_based = io.svmlight_features(args.data, required=False)
         if not zero_based:
-            _said_guessed_base(args.data, top, model)
+            _said_guessed_base(args.data, top, model, cols.trained_on)
     keep = cols.id_col if labels == "ignore" else None
     if keep is not None and cols.fmt == "npy":
         keep = int(keep)
@@ -1757,15 +1760,23 @@ def _is_small(args):
     return path, os.path.getsize(path) <= stream_threshold()
 
 
-def _said_guessed_base(path, top, model):
+def _said_guessed_base(path, top, model, trained_on):
     """Warn that an svmlight file without index 0, whose largest index is
     ``top``, was read as 1-based by a guess: when ``model`` records no base
-    and the file's indices fit it read either way."""
+    and the file's indices fit it read either way. ``trained_on``: the
+    format of the model's training data its file records, or None."""
     if top + 1 <= model.n_features_in_:
-        warnings.warn(f"{path}: no feature index is 0 and the model does not "
-                      "record its index base (it was not trained by fastlr "
-                      "train), so the indices were read as 1-based; pass "
-                      "--zero-based yes if they start at 0", stacklevel=1)
+        if trained_on is None:
+            why = ("its file records nothing of the data it was trained on, as "
+                   "a model fitted in Python")
+        elif trained_on == "svmlight":
+            why = "an older fastlr train did not record it"
+        else:
+            why = f"it was trained on {trained_on} data, not on an svmlight file"
+        warnings.warn(f"{path}: no feature index is 0 and the model records no "
+                      f"index base ({why}), so the indices were read as "
+                      "1-based; pass --zero-based yes if they start at 0",
+                      stacklevel=1)
 
 
 def _npz_has(path, name):
@@ -2306,7 +2317,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
         n, zero_based = io.svmlight_features(args.data, cols.zero_based,
                                              required=width is None)
         if warm is not None and cols.zero_based is None and not zero_based:
-            _said_guessed_base(args.data, n, warm)   # n: the largest index
+            # n: the largest index
+            _said_guessed_base(args.data, n, warm, cols.trained_on)
         if width is not None and n > width:
             said = "" if warm is None else (f"the model was trained on {width} "
                                             f"features but this file has {n} "

@@ -139,3 +139,34 @@ def test_a_wider_svmlight_file_says_what_to_do(a9a, tmp_path, capsys, chunks):
         run(capsys, "train", d / "a9a.t.svm", "--warm-start", model,
             *(chunks and ("--chunk-rows", "4", "--solver", "sgd"))),
         "--warm-start: ", *words)
+
+
+@pytest.mark.parametrize("chunks", [(), ("--chunk-rows", "7")])
+def test_the_guessed_base_warning_says_why_the_model_records_none(
+        tmp_path, capsys, chunks):
+    """A model trained by fastlr train on an .npy table, scoring an
+    svmlight file without index 0, was said "not trained by fastlr train".
+    The warning now says what is true: it was trained on npy data, not on
+    an svmlight file; a model fitted in Python: its file records nothing
+    of its data."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 4))   # a file of indices 1-3 fits it either way
+    y = (X[:, 0] > 0).astype(int)
+    np.save(tmp_path / "t.npy", np.column_stack([X, y]))
+    trained = tmp_path / "npy.npz"
+    assert run(capsys, "train", tmp_path / "t.npy", "--model", trained,
+               "--quiet")[0] == 0
+    fitted = tmp_path / "py.npz"
+    fastlr.save(fastlr.LogisticRegression().fit(X, y), fitted)
+    new = tmp_path / "new.svm"
+    new.write_text("1 1:0.5 3:1\n0 2:1\n" * 10)
+    for model, why in ((trained, "it was trained on npy data, not on an svmlight "
+                                 "file"),
+                       (fitted, "its file records nothing of the data it was "
+                                "trained on, as a model fitted in Python")):
+        code, _, err = run(capsys, "evaluate", new, "--model", model, *chunks)
+        assert code == 0, err
+        assert err == (f"fastlr: warning: {new}: no feature index is 0 and the "
+                       f"model records no index base ({why}), so the indices "
+                       "were read as 1-based; pass --zero-based yes if they "
+                       "start at 0\n")
