@@ -4,24 +4,10 @@ messages about a file's width say to do."""
 
 import numpy as np
 import pytest
+from test_cli_params import assert_clean_error, run
 
 import fastlr
 from fastlr import cli
-
-
-def run(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_clean_error(result, *words):
-    code, out, err = result
-    assert code == 1, (out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("fastlr: error: "), err
-    for word in words:
-        assert word in lines[0], lines[0]
 
 
 def svm_lines(rng, m, width, base=1):
