@@ -45,10 +45,10 @@ _LAZY = {"LogisticRegression": "estimator",
 
 #: Public submodules, imported on first use as attributes too, as SciPy's
 #: are (``fastlr.io.read_xy``, ``fastlr.persist.ModelFileError`` after a
-#: plain ``import fastlr``); ``distributed`` needs the ``dask`` extra,
-#: ``onnx`` the ``onnx`` extra only when a graph is made.
-_SUBMODULES = frozenset(("bench", "distributed", "io", "onnx", "persist",
-                         "plotting"))
+#: plain ``import fastlr``): those that need no extra (``fastlr.distributed``
+#: needs dask, and ``hasattr``, ``help(fastlr)`` and ``dir`` must not raise
+#: its ImportError; it and ``fastlr.onnx`` are imported by name).
+_SUBMODULES = frozenset(("bench", "io", "persist", "plotting"))
 
 
 def __getattr__(name):

@@ -234,23 +234,44 @@ def _class_weight_type(text):
 def _columns_type(text):
     """A ``--drop`` value, as typed (stripped): :func:`_drop_columns` splits
     it at its commas, unless it is a CSV column's name."""
-    names = [c.strip() for c in text.split(",")]
-    if not all(names):
-        raise argparse.ArgumentTypeError(
-            f"expected column names separated by commas, got {text!r}")
-    if len(set(names)) != len(names):
-        raise argparse.ArgumentTypeError(f"a column is named twice in {text!r}")
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected column names separated by "
+                                         f"commas, got {text!r}")
     return text.strip()
 
 
 def _drop_columns(args, header=None):
     """The columns ``--drop`` gives: each value split at its commas, but a
     value that is a name in the CSV ``header`` taken whole (an exported
-    file's ``Income, USD``; ``--drop a --drop b`` gives two columns
-    whatever the header's names)."""
-    return [c for value in args.drop for c in (
-        [value] if header is not None and value in header
-        else [c.strip() for c in value.split(",")])]
+    file's ``Income, USD``, or ``Last,``; ``--drop a --drop b`` gives two
+    columns whatever the header's names). A value that names a column and
+    whose parts name columns too is refused (``a,b`` beside ``a`` and
+    ``b``); so is a split value with an empty or repeated part (a usage
+    error, as argparse's)."""
+    from . import io
+
+    columns = []
+    for value in args.drop:
+        parts = [c.strip() for c in value.split(",")]
+        if header is not None and value in header:
+            if len(parts) > 1 and all(c in header for c in parts):
+                j = header.index(value)
+                raise CLIError(
+                    f"{args.data}: --drop {shlex.quote(value)}: names the column "
+                    f"{value!r} and the columns {_fmt_labels(parts)} alike: give "
+                    f"the one by its index ({io._typed('--drop', [j - len(header)])}) "
+                    f"or the others one by one ("
+                    f"{' '.join(io._typed('--drop', [c]) for c in parts)})")
+            columns.append(value)
+            continue
+        if not all(parts):
+            args.data_parser.error(f"argument --drop: expected column names "
+                                   f"separated by commas, got {value!r}")
+        if len(set(parts)) != len(parts):
+            args.data_parser.error(f"argument --drop: a column is named twice in "
+                                   f"{value!r}")
+        columns += parts
+    return columns
 
 
 def _column_type(text):
@@ -516,6 +537,7 @@ def _common():
 
 
 def _data_args(p, target_help, id_help, sparse="kept sparse, never densified"):
+    p.set_defaults(data_parser=p)   # (--drop's usage errors, once split)
     p.add_argument("data", metavar="DATA",
                    help="data file: .csv (with a header line), .npy, .npz "
                    f"(arrays X and y) or svmlight/libsvm (.svm, .svmlight, "
@@ -1384,7 +1406,8 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
     # (a missing DATA, or a directory, is named as such, not for its extension)
     fmt = io._format_of(args.data, args.fmt)
     target = _target_arg(args, fmt)
-    drop = _drop_columns(args)
+    # (a CSV's --drop values are split knowing its header's names)
+    drop = [] if fmt == "csv" else _drop_columns(args)
     id_col = args.id
     names = None
     header = None
@@ -1817,10 +1840,10 @@ def _read_as(cols, data, path):
         j = None if cols.id_col is None else \
             io._column_index(path, header, cols.id_col)
         out.ignored = [header[i] for i in left if i != j]
-        out.shown = [io._label(header, i) for i in left if i != j]
+        out.shown = [io._listed(io._label(header, i)) for i in left if i != j]
         if j is not None:
             out.id_name = header[j]
-            out.shown.append(f"{io._label(header, j)} (--id)")
+            out.shown.append(f"{io._listed(io._label(header, j))} (--id)")
         return out
     if cols.fmt == "npy":
         out.ignored = [position(c) for c in cols.drop]
@@ -2813,8 +2836,9 @@ def _convert(args):
     # (a and 0); an index out of range is the read's to refuse
     if cols.fmt == "csv":
         out = {io._column_index(args.data, cols.header, c) for c in cols.drop}
-    else:
-        out = {int(c) % width for c in cols.drop if -width <= int(c) < width}
+    else:   # (.npy indices; other formats refuse --drop when read)
+        out = {c % width for c in cols.drop if isinstance(c, int)
+               and -width <= c < width}
     width = max(width - len(out), 1)   # (no column left: the read says so)
     row_bytes = width * dtype.itemsize
     most = _most_rows(path, cols.fmt)
@@ -2887,10 +2911,10 @@ def _convert(args):
                                 f"{args.data} (dense: every zero is stored); svmlight "
                                 "data trains on the file itself, sparse, without a "
                                 "table"))
-    train = f"fastlr train {args.out}"
+    train = f"fastlr train {shlex.quote(os.fspath(args.out))}"
     if svmlight:   # (centred by default as a dense table, the file is not)
-        train += (" --standardize scale (scaled, not centred: the model of the "
-                  "svmlight file itself)")
+        train += (" --standardize scale; that is the model of the svmlight file "
+                  "itself (scaled, not centred)")
     _print_table([*lines, ("next", f"{train}; " + _reading_hint(args, dataset))])
     return EXIT_OK
 

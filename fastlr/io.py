@@ -100,18 +100,24 @@ FORMATS = {
 
 _FORMAT_NAMES = ("csv", "npy", "npz", "svmlight")
 
-#: Compressed files, which fastlr does not read: (extension, the bytes the
-#: file starts with, the compression's name, the command that decompresses
+#: Compressed files, which fastlr does not read: (extension, a pattern of
+#: the bytes the file starts with (bzip2's: ``BZh``, a block size and a
+#: block's or the end's magic, not a Latin-1 CSV's header ``BZh...``), the
+#: compression's name, the command that decompresses
 #: FILE named with the extension, keeping it, and the command that
 #: decompresses FILE of another name to OUT). :func:`detect_format` finds
 #: one by its name, the CSV and svmlight readers by its first bytes.
 _COMPRESSED = (
-    (".gz", b"\x1f\x8b", "gzip", "gunzip -k {file}", "gunzip -c {file} > {out}"),
-    (".bz2", b"BZh", "bzip2", "bunzip2 -k {file}", "bunzip2 -c {file} > {out}"),
-    (".xz", b"\xfd7zXZ\x00", "xz", "xz -dk {file}", "xz -dc {file} > {out}"),
-    (".zst", b"\x28\xb5\x2f\xfd", "zstd", "zstd -d {file}",
+    (".gz", re.compile(re.escape(b"\x1f\x8b")), "gzip", "gunzip -k {file}",
+     "gunzip -c {file} > {out}"),
+    (".bz2", re.compile(b"BZh[1-9](?:1AY&SY|\x17rE8P\x90)"), "bzip2",
+     "bunzip2 -k {file}", "bunzip2 -c {file} > {out}"),
+    (".xz", re.compile(re.escape(b"\xfd7zXZ\x00")), "xz", "xz -dk {file}",
+     "xz -dc {file} > {out}"),
+    (".zst", re.compile(re.escape(b"\x28\xb5\x2f\xfd")), "zstd", "zstd -d {file}",
      "zstd -dc {file} > {out}"),
-    (".zip", b"PK\x03\x04", "zip", "unzip {file}", "unzip -p {file} > {out}"),
+    (".zip", re.compile(re.escape(b"PK\x03\x04")), "zip", "unzip {file}",
+     "unzip -p {file} > {out}"),
 )
 
 #: Bytes a block of CSV lines may hold to be parsed by ``np.loadtxt``
@@ -390,7 +396,7 @@ def _compressed_data(path, head):
     ``path``, are those of a compressed file (an .npz archive's zip aside),
     else None."""
     for entry in _COMPRESSED:
-        if head.startswith(entry[1]) and not (
+        if entry[1].match(head) and not (
                 entry[0] == ".zip" and os.fsdecode(path).lower().endswith(".npz")):
             return _compressed(path, entry, f"{entry[2]} data")
     return None
@@ -1973,7 +1979,7 @@ def _not_utf8(path):
     """
     offset = 0
     with _open_binary(path) as f:
-        if error := _compressed_data(path, f.read(8)):
+        if error := _compressed_data(path, f.read(16)):
             return error
         f.seek(0)
         for number, raw in enumerate(f, 1):

@@ -97,7 +97,7 @@ def _label_values(classes, int_labels=False):
                          "which the ONNX label output cannot carry (it would wrap "
                          "them to negative numbers)")
     if kind == "f" and (classes == np.round(classes)).all() and not (
-            np.abs(classes) < 2.0**63).all():
+            (classes >= -2.0**63) & (classes < 2.0**63)).all():
         # (astype made each one int64's minimum: one label for every class)
         if int_labels:
             raise ValueError(f"classes_ {classes.tolist()!r} hold whole numbers "

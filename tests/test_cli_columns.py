@@ -329,3 +329,41 @@ def test_a_class_with_a_comma_is_quoted_in_lists(data, tmp_path, capsys):
     code, out, err = run(capsys, "evaluate", path, "--model", model)
     assert code == 0, err
     assert fields(out)["classes"].strip() == "no, 'yes, sir' (positive: 'yes, sir')"
+
+
+def test_a_drop_value_that_names_one_column_and_several_is_refused(data, tmp_path,
+                                                                   capsys):
+    """Header a,b,"a,b": --drop a,b dropped a and b before, and only 'a,b'
+    after the rule that takes a name whole, without a word."""
+    X, y = data["X"], data["y"]
+    path = write(tmp_path / "c.csv", ["a", "b", "a,b", "label"],
+                 [[*X[i], y[i]] for i in range(len(y))])
+    code, _, err = run(capsys, "train", path, "--drop", "a,b")
+    assert code == 1
+    assert "--drop a,b: names the column 'a,b' and the columns a, b alike" in err
+    assert "(--drop=-2)" in err and "(--drop a --drop b)" in err
+    model = tmp_path / "m.npz"
+    code, _, err = run(capsys, "train", path, "--drop", "a", "--drop", "b",
+                       "--model", model, "--quiet")
+    assert code == 0, err
+    assert list(fastlr.load(model).feature_names_in_) == ["a,b"]
+
+
+def test_names_with_empty_or_repeated_parts_are_taken_whole(data, tmp_path, capsys):
+    """'Last,' and 'a, a' could not be given by name (argparse refused the
+    value before the header was read), and the text-column hint gave them
+    so."""
+    X, y = data["X"], data["y"]
+    path = write(tmp_path / "t.csv", ["Last,", "a, a", "x0", "label"],
+                 [["n", "m", X[i, 0], y[i]] for i in range(len(y))])
+    code, _, err = run(capsys, "train", path)
+    assert code == 1 and "(--drop Last, --drop 'a, a' on the command line)" in err
+    model = tmp_path / "m.npz"
+    code, out, err = run(capsys, "train", path, "--drop", "Last,", "--drop", "a, a",
+                         "--model", model)
+    assert code == 0, err
+    assert fields(out)["not features"].strip() == "'Last,', 'a, a'"
+    # a value that names no column is still checked as a list of names
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", str(path), "--drop", "x0,,label"])
+    assert exc.value.code == 2

@@ -339,13 +339,15 @@ def test_the_next_command_of_an_svmlight_file_trains_its_model(capsys, tmp_path,
     code, out, err = convert(capsys, tmp_path / "d.svm", "--out", tmp_path / "t.npy")
     assert code == 0, err
     nxt = out.split("\nnext:", 1)[1].strip()
-    command, hint = nxt.split("; ", 1)
-    assert command.startswith(f"fastlr train {tmp_path / 't.npy'} ")
+    command, why, hint = nxt.split("; ", 2)
+    # (the command runs as printed: pasted, prose inside it broke the shell)
+    assert command == f"fastlr train {tmp_path / 't.npy'} --standardize scale"
+    assert why == "that is the model of the svmlight file itself (scaled, not centred)"
     assert hint == (f"to predict or evaluate files laid out as {tmp_path / 'd.svm'} "
                     "with its model, pass --zero-based no (without --zero-based, "
                     "each file's index base is guessed from it: 0-based where it "
                     "holds index 0, else 1-based)")
-    train = shlex.split(command.split(" (", 1)[0])[2:]
+    train = shlex.split(command)[2:]
     models = []
     for argv in (train, [str(tmp_path / "d.svm")]):
         model = tmp_path / f"m{len(models)}.npz"
@@ -380,3 +382,12 @@ def test_a_table_convert_cannot_size_is_refused_as_a_read_refuses_it(capsys, tmp
                            "0", "--out", out)
     assert code == 0, err
     assert np.load(out).tolist() == [[5, 0], [6, 1], [7, 0]]
+
+
+def test_drop_on_an_svmlight_file_is_refused_by_the_read(capsys, tmp_path):
+    """convert's sizing took int() of every --drop value of a file whose
+    format has no columns: 'invalid literal for int()'."""
+    (tmp_path / "d.svm").write_text("1 1:0.5\n0 2:1\n")
+    code, _, err = convert(capsys, tmp_path / "d.svm", "--drop", "foo", "--out",
+                           tmp_path / "t.npy")
+    assert code == 1 and "svmlight files have no columns to drop" in err, err

@@ -1608,3 +1608,11 @@ def test_npz_with_an_encrypted_member_is_named(tmp_path):
                  lambda p: io.read_column(p, "y")):
         with pytest.raises(DataError, match="its member 'X.npy' is encrypted"):
             read(path)
+
+
+def test_a_latin1_csv_whose_header_starts_as_bzip2_is_not_called_compressed(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes("BZh_score,label\n1,0\ncaf\xe9,1\n".encode("latin-1"))
+    with pytest.raises(DataError, match="is not UTF-8 text") as info:
+        read_xy(path)
+    assert "compressed" not in str(info.value)
