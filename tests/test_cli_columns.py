@@ -7,19 +7,13 @@ import csv
 
 import numpy as np
 import pytest
+from test_cli_params import run
 
 import fastlr
 from fastlr import cli
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:X does not have valid feature names:UserWarning")
-
-
-def run(capsys, *argv):
-    """``fastlr ARGV`` in process: (exit code, stdout, stderr)."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def write(path, header, rows):
