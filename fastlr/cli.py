@@ -1429,7 +1429,11 @@ def _resolve_columns(args, labels, model=None, data_meta=None):
                            f"{fmt}")
         if zero_based is not None and zero_based != (asked == "yes"):
             raise CLIError(f"--zero-based {asked}: the model was trained on "
-                           f"{'0' if zero_based else '1'}-based feature indices")
+                           f"{'0' if zero_based else '1'}-based feature indices, "
+                           "and read the other way each index would meet the "
+                           "weight of its neighbour; for data whose indices "
+                           f"start at {'0' if asked == 'yes' else '1'}, train "
+                           f"the model again with --zero-based {asked}")
         zero_based = asked == "yes"
     # columns the model was trained without (train's --drop and --id): names
     # of a CSV's columns, or indices of an .npy array's

@@ -495,7 +495,9 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         "optional"`` and no ``target``, it is the target if the file has it.
     zero_based : bool or None
         svmlight: whether indices start at 0; None detects it as
-        scikit-learn does (zero-based if any index is 0).
+        scikit-learn does (zero-based if any index is 0). A test file with
+        no entry at index 0 is then read as 1-based even when its training
+        file was 0-based: pass the training read's ``Dataset.zero_based``.
     drop : list of str or int, optional
         Columns that are neither features nor the target (IDs, free text):
         CSV column names or indices, .npy column indices. Their values are
@@ -2724,11 +2726,12 @@ def _said_unseen(spec, k, entries, rows):
 
 #: What an index 0 in a file read as 1-based (``zero_based=False``: asked
 #: for, or a model's base) says, whether the file is read whole or in parts.
-_INDEX_ZERO = ("has feature index 0 in a file read with 1-based indices: if its "
-               "indices start at 0, read it with zero_based=True (--zero-based "
-               "yes on the command line); a model trained on 1-based indices "
-               "(its training file had no index 0) takes none: train it again "
-               "on 0-based indices (fastlr train --zero-based yes)")
+_INDEX_ZERO = ("has feature index 0 in a file read with 1-based indices: a model "
+               "trained on 1-based indices (its training file had no index 0) "
+               "takes none, so train it again on 0-based indices (fastlr train "
+               "--zero-based yes); without such a model, a file whose indices "
+               "start at 0 is read with zero_based=True (--zero-based yes on the "
+               "command line)")
 
 
 def _first_row_at_or_above(X, j, upto=None):

@@ -362,6 +362,9 @@ def test_the_svmlight_index_base_can_be_given(tmp_path, capsys):
     assert_clean_error(run(capsys, "predict", "--model", trained, new,
                            "--zero-based", "no"),
                        "--zero-based no: the model was trained on 0-based")
+    # ... and says what to do for data of the other base
+    assert "train the model again with --zero-based no" in run(
+        capsys, "predict", "--model", trained, new, "--zero-based", "no")[2]
     assert_clean_error(run(capsys, "predict", "--model", trained, tmp_path / "x.csv",
                            "--zero-based", "no"), "--zero-based is for svmlight")
     # a warm start read whole or in chunks says the guess too

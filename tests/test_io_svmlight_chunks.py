@@ -367,7 +367,9 @@ def test_index_zero_in_a_file_read_1_based_says_the_same_and_what_to_do(tmp_path
         assert info.value.line == 3
     assert said[0] == said[1] == said[2]
     assert "the model" not in said[0]
-    assert "has feature index 0 in a file read with 1-based indices: if its " \
-        "indices start at 0, read it with zero_based=True (--zero-based yes" in said[0]
-    assert "train it again on 0-based indices (fastlr train --zero-based yes)" \
+    assert "has feature index 0 in a file read with 1-based indices: a model " \
+        "trained on 1-based indices" in said[0]
+    assert "so train it again on 0-based indices (fastlr train --zero-based yes)" \
         in said[0]
+    assert "a file whose indices start at 0 is read with zero_based=True " \
+        "(--zero-based yes on the command line)" in said[0]
