@@ -1275,6 +1275,21 @@ def _load_model(path, continued=False):
     return model, data_meta
 
 
+def _format_from_model(args, data_meta):
+    """Without --format, an svmlight file whose name tells no format (LIBSVM's
+    ``a9a.t``) is read as svmlight when the model was trained on svmlight
+    data (its file records it) and the file's first line looks so: set on
+    ``args``, for every later read of DATA."""
+    from . import io
+
+    if args.fmt is not None or data_meta.get("format") != "svmlight":
+        return
+    ext = os.path.splitext(os.fsdecode(args.data))[1].lower()
+    if ext not in io.FORMATS and all(ext != entry[0] for entry in io._COMPRESSED) \
+            and io._looks_svmlight(args.data):
+        args.fmt = "svmlight"
+
+
 # --------------------------------------------------------------------------
 # reading DATA, checked against its header and the model
 
@@ -2055,6 +2070,7 @@ def _train(args):
     warm, warm_meta, base = None, {}, default_params()
     if _given(args, "warm_start") is not None:
         warm, warm_meta = _load_model(_given(args, "warm_start"), continued=True)
+        _format_from_model(args, warm_meta)
         base = warm.get_params()
     _check_n_features(args, warm)
     params = _params_from_args(args, base)
@@ -2508,6 +2524,7 @@ def _predict(args):
                         inputs=[(args.data, "DATA"), (args.model, "--model")])
     _set_threads(args)
     model, data_meta = _load_model(args.model)
+    _format_from_model(args, data_meta)
     read, parts = _read_parts(args, "ignore", model, data_meta)
     header = [f"proba_{c}" for c in model.classes_.tolist()] if args.proba \
         else ["label"]
@@ -2679,6 +2696,7 @@ def _evaluate(args):
         _check_folder(args.plot, "--plot", EVALUATE_PLOTS)
     _set_threads(args)
     model, data_meta = _load_model(args.model)
+    _format_from_model(args, data_meta)
     read, parts = _read_parts(args, "required", model, data_meta)
     data = read.data
     classes = model.classes_

@@ -156,3 +156,31 @@ def test_the_guessed_base_warning_says_why_the_model_records_none(
                        f"model records no index base ({why}), so the indices "
                        "were read as 1-based; pass --zero-based yes if they "
                        "start at 0\n")
+
+
+def test_a_file_whose_name_tells_no_format_is_read_as_the_models_svmlight(
+        a9a, tmp_path, capsys):
+    """LIBSVM names its test files ``a9a.t``: predict, evaluate and a warm
+    start of a model trained on an svmlight file asked for --format svmlight
+    again, though the model file records the format. Such a file that looks
+    like svmlight is now read so; a model fitted in Python (no format
+    recorded) and a file that does not look svmlight still need --format."""
+    d, model = a9a
+    t = tmp_path / "a9a.t"
+    t.write_bytes((d / "cut.t.svm").read_bytes())
+    for command in (("predict", "--proba"), ("evaluate",)):
+        code, out, err = run(capsys, command[0], t, "--model", model, *command[1:])
+        assert code == 0, err
+        assert out == run(capsys, command[0], t, "--model", model,
+                          "--format", "svmlight", *command[1:])[1]
+    code, _, err = run(capsys, "train", t, "--warm-start", model, "--epochs", "1",
+                       "--model", tmp_path / "w.npz", "--quiet")
+    assert code == 0, err
+    python = tmp_path / "py.npz"
+    fastlr.save(fastlr.load(model), python)   # (records no data format)
+    assert_clean_error(run(capsys, "predict", t, "--model", python),
+                       "--format svmlight")
+    text = tmp_path / "notes"
+    text.write_text("a,b\n1,2\n")
+    assert_clean_error(run(capsys, "predict", text, "--model", model),
+                       "cannot tell the format")
