@@ -2918,6 +2918,25 @@ _SVMLIGHT_QID = re.compile(rb"[0-9]+")
 
 
 def _svmlight_line_problem(raw):
+    """:func:`_svmlight_tokens_problem`, with what a line's odd bytes
+    probably mean: a UTF-8 byte order mark before the first label (saved
+    by Notepad and Excel), or lines that end in a carriage return alone
+    (classic Mac OS), which the readers (scikit-learn's too) take as one
+    line."""
+    problem = _svmlight_tokens_problem(raw)
+    if problem is None:
+        return None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return (f"{problem}: the file starts with a UTF-8 byte order mark "
+                "(BOM); save it without one")
+    if b"\r" in raw.split(b"#", 1)[0].rstrip(b"\r\n"):
+        return (f"{problem}: its lines end in a carriage return alone (\\r, "
+                "classic Mac OS), so they read as one line; convert them to "
+                "\\n (tr '\\r' '\\n' < FILE > NEW)")
+    return problem
+
+
+def _svmlight_tokens_problem(raw):
     """What scikit-learn's parser (or fastlr) would refuse on this line, in
     words, or None: the label, each ``index:value`` token, the optional
     leading ``qid:``, and indices that are in range, sorted and unique. A

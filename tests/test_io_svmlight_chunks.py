@@ -4,6 +4,8 @@ whole, and the scan that finds a file's width and index base
 boundaries, and each error with its message and line, at the chunk that
 holds it, on files with everything the format allows."""
 
+import re
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -373,3 +375,23 @@ def test_index_zero_in_a_file_read_1_based_says_the_same_and_what_to_do(tmp_path
         in said[0]
     assert "a file whose indices start at 0 is read with zero_based=True " \
         "(--zero-based yes on the command line)" in said[0]
+
+
+@pytest.mark.parametrize("content, said", [
+    (b"\xef\xbb\xbf1 1:0.5 2:1\n-1 3:1\n", "byte order mark (BOM); save it without"),
+    (b"1 1:0.5 2:1\r-1 1:1 3:2\r1 2:1\r", "carriage return alone"),
+])
+def test_a_bom_or_cr_line_ends_are_named(tmp_path, content, said):
+    """A svmlight file saved with a BOM (Notepad, Excel) was refused for its
+    label '\\ufeff1', and one with classic Mac line ends for a token that is
+    the next line's label: the message now names the cause, whole and in
+    parts. A CRLF file still reads."""
+    path = tmp_path / "odd.svm"
+    path.write_bytes(content)
+    for read in (lambda: read_dataset(path), lambda: parts_of(path, 1)):
+        with pytest.raises(DataError, match=re.escape(said)) as info:
+            read()
+        assert info.value.line == 1
+    crlf = tmp_path / "crlf.svm"
+    crlf.write_bytes(b"1 1:0.5 2:1\r\n-1 1:1 3:2\r\n")
+    assert read_dataset(crlf).X.shape == (2, 3)
