@@ -2733,7 +2733,8 @@ def _evaluate(args):
     _print_table(lines)
     _out()
     _out("per class (one vs rest)")
-    _out(_format_per_class(classes, precision, recall, f1, support))
+    _out(_format_per_class(classes, precision, recall, f1, support,
+                           predicted=cm.sum(axis=0)))
     _out()
     _out("confusion matrix (rows: true label, columns: predicted label)")
     _out(_format_confusion(cm, classes))
@@ -2774,8 +2775,17 @@ def _evaluate_plots(args, y, proba, pred, classes, any_roc):
     return out
 
 
-def _format_per_class(classes, precision, recall, f1, support):
+def _format_per_class(classes, precision, recall, f1, support, predicted=None):
+    """The per-class table; its macro average is over the classes in the
+    data or ``predicted`` (counts per class), as scikit-learn's
+    ``classification_report`` takes them: a model's class absent from both
+    (its zeros are no score) is left out of it, and the line says so."""
     labels = [str(c) for c in classes.tolist()]
+    seen = np.asarray(support) > 0
+    if predicted is not None:
+        seen |= np.asarray(predicted) > 0
+    macro = [float(np.mean(np.asarray(v)[seen])) if seen.any() else 0.0
+             for v in (precision, recall, f1)]
     first = max(max(len(s) for s in labels), len("macro average")) + 2
     total = int(np.sum(support))
     rows = max(9, len(f"{total:,}") + 2)   # 9 alone ran into F1 from 1,000,000
@@ -2784,8 +2794,13 @@ def _format_per_class(classes, precision, recall, f1, support):
     for label, p, r, f, s in zip(labels, precision, recall, f1, support,
                                  strict=True):
         lines.append(f"{label:<{first}}{p:>10.4f}{r:>9.4f}{f:>9.4f}{s:>{rows},}")
-    lines.append(f"{'macro average':<{first}}{np.mean(precision):>10.4f}"
-                 f"{np.mean(recall):>9.4f}{np.mean(f1):>9.4f}{total:>{rows},}")
+    lines.append(f"{'macro average':<{first}}{macro[0]:>10.4f}"
+                 f"{macro[1]:>9.4f}{macro[2]:>9.4f}{total:>{rows},}")
+    if not seen.all():
+        absent = int(np.count_nonzero(~seen))
+        lines.append(f"(the macro average leaves out {absent} class"
+                     f"{'' if absent == 1 else 'es'} neither in the data nor "
+                     "predicted, as scikit-learn's classification_report does)")
     return "\n".join(lines)
 
 

@@ -770,3 +770,44 @@ def test_an_svmlight_file_without_rows_is_said_alike_by_every_command(
     path.write_text("1\n0 qid:3\n")
     assert clean_error(in_process(capsys, "train", path)) == \
         f"fastlr: error: {path}: has no features"
+
+
+def test_the_macro_average_leaves_out_classes_neither_in_the_data_nor_predicted(
+        tmp_path, capsys):
+    """A 3-class model evaluated on rows of two classes, that never predicts
+    the third: the macro average counted that class's zeros (F1 two thirds
+    of the right one). It now averages over the classes in the data or
+    predicted, as scikit-learn's classification_report does, and says so."""
+    from sklearn.metrics import f1_score, precision_score
+
+    from fastlr.cli import _format_per_class
+
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.0, 6.0], [6.0, 0.0], [-6.0, -6.0]])
+    y = np.repeat([0, 1, 2], 100)
+    X = centers[y] + rng.normal(size=(300, 2))
+    path = tmp_path / "train.csv"
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", header="a,b,label",
+               comments="", fmt="%.6g")
+    test = tmp_path / "test.csv"
+    two = y < 2
+    np.savetxt(test, np.column_stack([X[two], y[two]]), delimiter=",",
+               header="a,b,label", comments="", fmt="%.6g")
+    model = tmp_path / "m.npz"
+    assert in_process(capsys, "train", path, "--model", model,
+                      "--quiet").returncode == 0
+    res = in_process(capsys, "evaluate", "--model", model, test)
+    assert res.returncode == 0, res.stderr
+    pred = fastlr.load(model).predict(X[two])
+    assert set(pred.tolist()) == {0.0, 1.0}
+    macro = re.search(r"^macro average\s+(\S+)\s+(\S+)\s+(\S+)", res.stdout, re.M)
+    assert float(macro[1]) == pytest.approx(
+        precision_score(y[two], pred, average="macro"), abs=1e-4)
+    assert float(macro[3]) == pytest.approx(f1_score(y[two], pred, average="macro"),
+                                            abs=1e-4)
+    assert "leaves out 1 class neither in the data nor predicted" in res.stdout
+    # every class seen: no such line
+    table = _format_per_class(np.array([0, 1]), [0.9, 0.8], [0.7, 0.6],
+                              [0.8, 0.7], np.array([5, 0]), predicted=np.array([4, 1]))
+    assert "leaves out" not in table
+    assert table.splitlines()[-1].split()[2] == "0.8500"
