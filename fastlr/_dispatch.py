@@ -379,7 +379,8 @@ class Data:
         most = max(1, self.size // max(1, 2 * k * self.n))
         return max(self.block_rows, -(-self.m // most))
 
-    def loss_grad_many(self, y, sw, models, W, B, softmax, n_threads=None):
+    def loss_grad_many(self, y, sw, models, W, B, softmax, n_threads=None,
+                       gradient=True):
         """:meth:`loss_grad` for every model of a stack at once, each over
         the rows it trains on, with the held-out fold's loss as well.
 
@@ -391,6 +392,11 @@ class Data:
         SGD epoch's chunk sums (:func:`fastlr._kernels.dense.loss_grad_many`),
         CSR X each row's entries for every model
         (:func:`fastlr._kernels.predict.csr_loss_grad_many`).
+        ``gradient=False``: ``G`` and ``S`` are None, the sums of the same
+        pass without the gradient's arrays beyond the kernel's own (the
+        held-out losses of :func:`fastlr._train.finish_stack`: on CSR X of
+        1M columns, the (K, k, n) gradient and its temporaries were most of
+        the call's memory).
 
         Returns
         -------
@@ -406,7 +412,8 @@ class Data:
         K, k, n = W.shape
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(K, k)
         if self.sparse:
-            return self._csr_loss_grad_many(y, sw, models, W, B, softmax, n_threads)
+            return self._csr_loss_grad_many(y, sw, models, W, B, softmax, n_threads,
+                                            gradient)
         rows = self._loss_grad_rows(K * k)
         blocks = max(1, -(-self.m // rows))
         G = np.empty((blocks, K, k, n))
@@ -415,15 +422,15 @@ class Data:
         threads = team.threads(n_threads) if blocks > 1 else 1
         team.map_rows(threads, self.m, rows, dense.loss_grad_many,
                       (self.X, y, sw, models, W, B, bool(softmax), G, S, L, rows))
-        g, s, acc = G[0].copy(), S[0].copy(), L[0].copy()
-        for q in range(1, blocks):
-            g += G[q]
-            s += S[q]
-            acc += L[q]
+        acc = _block_sum(L)
+        if not gradient:
+            return acc[:, 0], None, None, acc[:, 2:4].copy()
+        g, s = _block_sum(G), _block_sum(S)
         g /= scale[stat][:, None, :]
         return acc[:, 0], g, s, acc[:, 2:4].copy()
 
-    def _csr_loss_grad_many(self, y, sw, models, W, B, softmax, n_threads):
+    def _csr_loss_grad_many(self, y, sw, models, W, B, softmax, n_threads,
+                            gradient=True):
         """:meth:`loss_grad_many` on CSR X: the means folded into the biases
         and out of the gradients (implicit zeros stay untouched). The active
         models' weights are gathered first: a row's columns are random, and
@@ -436,9 +443,11 @@ class Data:
         Ka = ids.shape[0]
         mu = mean[stat[ids]]
         sc = scale[stat[ids]]
-        U = W[ids] / sc[:, None, :]
+        U = W[ids]   # (a copy)
+        U /= sc[:, None, :]
         C = B[ids] - np.einsum("kcn,kn->kc", U, mu)
         Ut = self._by_column(U.reshape(Ka * k, n))
+        del U   # (Ut holds it: one (K, k, n) array less during the pass)
         rows = self._loss_grad_rows(Ut.shape[1])
         blocks = max(1, -(-self.m // rows))
         G = np.empty((blocks, n, Ut.shape[1]))
@@ -449,18 +458,18 @@ class Data:
                       (*self.args, y, sw, row_fold, np.ascontiguousarray(fold[ids]), Ut,
                        np.ascontiguousarray(C.reshape(Ka * k)), k, bool(softmax), G,
                        S, L, rows))
-        g, s, acc = G[0], S[0].copy(), L[0].copy()
-        for q in range(1, blocks):
-            g += G[q]
-            s += S[q]
-            acc += L[q]
-        s = s.reshape(Ka, k)
-        loss, Gout, Sout, held = (np.zeros(K), np.zeros((K, k, n)), np.zeros((K, k)),
-                                  np.zeros((K, 2)))
+        del Ut
+        acc = _block_sum(L)
+        loss, held = np.zeros(K), np.zeros((K, 2))
+        loss[ids], held[ids] = acc[:, 0], acc[:, 1:3]
+        if not gradient:
+            return loss, None, None, held
+        g, s = _block_sum(G, into=True), _block_sum(S).reshape(Ka, k)
+        Gout, Sout = np.zeros((K, k, n)), np.zeros((K, k))
         Gout[ids] = g[:, :Ka * k].T.reshape(Ka, k, n)
         Gout[ids] -= s[:, :, None] * mu[:, None, :]
         Gout[ids] /= sc[:, None, :]
-        loss[ids], Sout[ids], held[ids] = acc[:, 0], s, acc[:, 1:3]
+        Sout[ids] = s
         return loss, Gout, Sout, held
 
     def gradients(self, y01, p):
@@ -892,6 +901,17 @@ def merge_finish(a, b, means=True):
     # the rows as merge counts them: int for unweighted rows, exact
     return (_stats.Moments(a.rows + b.rows, amax, mean, m2),
             std_mean if means else None, std_scale)
+
+
+def _block_sum(parts, into=False):
+    """The sum of a pass's per-block ``parts`` (blocks, ...) in block order,
+    whatever thread computed which block: a copy of the first block plus
+    the others (``into``: into the first block itself, the pass's own
+    array, without the copy)."""
+    total = parts[0] if into else parts[0].copy()
+    for q in range(1, parts.shape[0]):
+        total += parts[q]
+    return total
 
 
 def _table(rows, width):

@@ -61,6 +61,15 @@ AUTO_MIN_BATCH = 256
 #: GB; past this budget each run keeps fewer pairs (at least 3).
 STACK_PAIRS_BYTES = 1 << 30
 
+
+def stack_pairs(runs, size):
+    """``(pairs, bytes)``: the curvature pairs each of ``runs`` L-BFGS runs
+    of a stack keeps (:data:`STACK_PAIRS_BYTES`), each point of ``size``
+    coordinates, and the bytes they take together."""
+    each = 16 * runs * size   # bytes of one pair of every run
+    pairs = max(3, min(_lbfgs.MEMORY, STACK_PAIRS_BYTES // max(each, 1)))
+    return pairs, pairs * each
+
 #: Entries (rows x features) of the row sample that estimates the
 #: curvature of the objective along the finisher's first direction
 #: (:class:`CurvatureSample`): 4,096 rows of 100 features, fewer rows of
@@ -170,6 +179,15 @@ class FinishResult(NamedTuple):
     converged: bool
 
 
+#: Why the finisher stops short of ``tol`` before its budget runs out
+#: (:func:`warn_unconverged`; ``LogisticRegressionCV`` says it of its
+#: models alike).
+STOPPED_EARLY = ("no step lowered the objective measurably although its "
+                 "gradient says one should (the problem is too badly "
+                 "conditioned for float64 arithmetic: features too large or on "
+                 "scales far apart, or a penalty that dwarfs the loss)")
+
+
 def warn_unconverged(solver, losses, converged, passes, tol, budget):
     """Warn (``ConvergenceWarning``) when the finisher of ``solver``
     ("lbfgs" or "auto") ended short of convergence within ``passes`` passes
@@ -188,12 +206,8 @@ def warn_unconverged(solver, losses, converged, passes, tol, budget):
         # tol=None too: it asks for every pass floating point allows)
         warnings.warn(
             f"solver={solver!r} stopped after {len(losses)} of "
-            f"{budget}={passes} passes: no step lowered the objective "
-            "measurably although its gradient says one should (the "
-            "problem is too badly conditioned for float64 arithmetic: "
-            "features too large or on scales far apart, or a penalty "
-            "that dwarfs the loss); the last iterate is kept",
-            ConvergenceWarning, stacklevel=user_stacklevel())
+            f"{budget}={passes} passes: {STOPPED_EARLY}; the last iterate is "
+            "kept", ConvergenceWarning, stacklevel=user_stacklevel())
     elif tol is not None:
         warnings.warn(
             f"solver={solver!r} used all {budget}={passes} passes "
@@ -685,10 +699,9 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     # refuses a non-finite result (errstate keeps the overflow quiet here)
     with _ONE_BLAS_THREAD.held(), np.errstate(over="ignore", invalid="ignore"):
         if stack:
-            size = 16 * K * x0s[0].shape[0]   # bytes of one pair of every run
             runs = _lbfgs.minimize_many(
                 evaluate, x0s, tol=tol, max_iter=max_iter,
-                memory=max(3, min(_lbfgs.MEMORY, STACK_PAIRS_BYTES // size)),
+                memory=stack_pairs(K, x0s[0].shape[0])[0],
                 l1s=[np.where(mask, l1[i], 0.0) for i in range(K)],
                 callbacks=[record(i) for i in range(K)], floor=floor, diags=diags)
         else:

@@ -499,12 +499,20 @@ class ModelStack:
     whose arrays are views into the stack. After a CSR run, ``W`` may be a
     view of the epoch's table (one row a column: the kernel's layout);
     :meth:`compact` makes it C-ordered again.
+
+    ``written``: the optimizer arrays of :attr:`ModelState.IDLE` the
+    stack's training writes (:func:`fastlr._sgd.written_arrays` of its
+    models' options, together; none for the solver alone), or None for all
+    of them. The others are empty (K, k, 0) placeholders, which the kernels
+    never index (they touch each array only under its option, as a
+    :class:`ModelState` copy relies on when it shares them): on 1M
+    columns and 30 models, each (K, k, n) array is 240 MB.
     """
 
     STATE = ("W", "B", "steps", "gsq", "avg", "l1_u", "l1_q")
 
     def __init__(self, mean, scale, k, softmax, hyper, fold=None, row_fold=None,
-                 stat=None):
+                 stat=None, written=None):
         n = mean.shape[1]
         self.mean = np.ascontiguousarray(mean, dtype=np.float64)
         self.scale = np.ascontiguousarray(scale, dtype=np.float64)
@@ -525,10 +533,9 @@ class ModelStack:
         self.W = np.zeros((K, k, n))
         self.B = np.zeros((K, k))
         self.steps = np.zeros((K, 2), dtype=np.int64)
-        self.gsq = np.zeros((K, k, n + 1))
-        self.avg = np.zeros((K, k, n + 1))
-        self.l1_u = np.zeros((K, k, n))
-        self.l1_q = np.zeros((K, k, n))
+        written = ModelState.IDLE if written is None else frozenset(written)
+        for name, width in (("gsq", n + 1), ("avg", n + 1), ("l1_u", n), ("l1_q", n)):
+            setattr(self, name, np.zeros((K, k, width if name in written else 0)))
 
     @classmethod
     def of(cls, state, hyper, row_fold=None, fold=0):

@@ -770,11 +770,15 @@ def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN, classes=2,
                  + (f" for {classes} classes" if rows > 1 else ""))
 
 
-#: Bytes a model of a cross-validation run holds, beyond its weights, and
-#: per weight (peak resident memory over the start, ``LogisticRegressionCV``
-#: on 300 rows, cv=5: 22 KB a model at 3 features, 40 KB at 300, 360 KB at
-#: 3000).
-MODEL_BYTES, MODEL_BYTES_PER_WEIGHT = 20_000, 100
+#: Bytes a model of a joint run (:func:`fastlr.train_many`,
+#: ``LogisticRegressionCV``) holds, beyond its weights, and per weight
+#: beside the solver's curvature pairs (:func:`fastlr._solver.stack_pairs`):
+#: peak resident memory over the start, ``LogisticRegressionCV`` on 300
+#: rows, cv=5: 22 KB a model at 3 features, 40 KB at 300; on CSR 20,000 x
+#: 1,000,000, 30 models (10 alphas x 3 folds), 17 B a weight with SGD
+#: (``train_many``), 47 with ``solver="lbfgs"`` and 49 for
+#: ``LogisticRegressionCV(max_iter=5)``, of which 16 the pairs (480 MB).
+MODEL_BYTES, MODEL_BYTES_PER_WEIGHT = 20_000, 40
 
 
 class NotEnoughMemory(MemoryError):

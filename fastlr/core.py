@@ -24,11 +24,19 @@ from ._driver import (
 from ._kernels import predict as _predict
 from ._kernels.update import hyperparameters
 from ._order import check_random_state, make_rng
-from ._sgd import sgd_many
-from ._solver import AUTO_EPOCHS, AUTO_MIN_BATCH, check_solver, warn_unconverged
+from ._sgd import sgd_many, written_arrays
+from ._solver import (
+    AUTO_EPOCHS,
+    AUTO_MIN_BATCH,
+    check_solver,
+    stack_pairs,
+    warn_unconverged,
+)
 from ._state import ModelStack, ModelState
 from ._train import finish_stack, path_stages, train_state
 from ._validation import (
+    MODEL_BYTES,
+    MODEL_BYTES_PER_WEIGHT,
     TRAIN_BYTES_PER_CLASS,
     _as_numeric_array,
     check_class_labels,
@@ -37,6 +45,7 @@ from ._validation import (
     check_label_pair,
     check_labels01,
     check_log_loss_args,
+    check_memory,
     check_proba,
     check_real,
     check_rows,
@@ -744,6 +753,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     sw = check_sample_weight(sample_weight, data.m)
     row_fold, fold_ids = check_folds(folds, codes, data.m)
     check_weighted_rows(sw, row_fold, fold_ids, "folds")
+    check_grid_memory(len(alphas), len(l1_ratios), len(fold_ids), classes.shape[0],
+                      data.n, solver)
     rng = make_rng(random_state)   # (as in _fit: once the input is checked)
     return _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas,
                         l1_ratios, penalty=penalty, batch_size=batch_size,
@@ -754,6 +765,22 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                         power_t=power_t, average_start=average_start,
                         fit_intercept=fit_intercept, solver=solver,
                         finish_tol=finish_tol)
+
+
+def check_grid_memory(n_alphas, n_l1_ratios, n_folds, n_classes, n, solver):
+    """Refuse (:class:`fastlr._validation.NotEnoughMemory`), before anything
+    is allocated, a joint run (:func:`_run_many`) whose models would not fit
+    in the memory available: :data:`fastlr._validation.MODEL_BYTES` a model
+    and ``MODEL_BYTES_PER_WEIGHT`` a weight, and with a solver the curvature
+    pairs of a stage's runs, one a fold and l1_ratio
+    (:func:`fastlr._solver.stack_pairs`)."""
+    K = n_alphas * n_l1_ratios * n_folds
+    rows = n_classes if n_classes > 2 else 1
+    pairs = 0 if solver == "sgd" else stack_pairs(n_folds * n_l1_ratios,
+                                                  rows * (n + 1))[1]
+    check_memory(K * (MODEL_BYTES + MODEL_BYTES_PER_WEIGHT * rows * n) + pairs,
+                 f"alphas={n_alphas:,} x {n_l1_ratios} l1_ratios x {n_folds} "
+                 f"folds: training {K:,} models of {rows} x {n:,} weights")
 
 
 def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *,
@@ -778,19 +805,25 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
     in its last pass is its held-out loss at its optimum (the passes before
     it: NaN), and ``n_iter`` counts its epochs and finisher iterations, as
     ``epochs`` bounds them together.
+
     """
     softmax_model = classes.shape[0] > 2
     grid = [(f, l1r, a) for f in fold_ids for l1r in l1_ratios for a in alphas]
     K = len(grid)
     mean, scale = data.standardization(standardize, row_fold, fold_ids, sw)
     where = {f: i for i, f in enumerate(fold_ids)}
+    # the optimizer arrays SGD writes for some model (none for the solver
+    # alone): the others are not allocated (ModelStack)
+    written = frozenset() if solver == "lbfgs" else frozenset().union(*(
+        written_arrays(penalty, a, l1r, learning_rate, average_start)
+        for _, l1r, a in grid))
 
     def new_stack():
         return ModelStack(mean, scale, classes.shape[0] if softmax_model else 1,
                           softmax_model,
                           [hyperparameters(penalty, a, l1r, lr) for _, l1r, a in grid],
                           fold=[f for f, _, _ in grid], row_fold=row_fold,
-                          stat=[where[f] for f, _, _ in grid])
+                          stat=[where[f] for f, _, _ in grid], written=written)
 
     stack = new_stack()
     alpha_of = np.array([a for _, _, a in grid])
@@ -853,9 +886,14 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         out = dict(losses=train_losses, heldout=held,
                    n_iter=passes.astype(np.int64),
                    converged=converged, diverged=np.zeros(K, dtype=bool))
-    raws = [stack.state(i).raw(dtype=data.dtype) for i in range(K)]
-    W = np.stack([w if softmax_model else w[0] for w, _ in raws])
-    b = np.stack([bb if softmax_model else bb[0] for _, bb in raws])
+    # each model's raw form written as it is computed (a list of them and
+    # its stacked copy were two more (K, k, n) arrays at the peak)
+    shape = (stack.k,) if softmax_model else ()
+    W = np.empty((K, *shape, data.n), dtype=data.dtype)
+    b = np.empty((K, *shape))
+    for i in range(K):
+        w, bb = stack.state(i).raw(dtype=data.dtype)
+        W[i], b[i] = (w, bb) if softmax_model else (w[0], bb[0])
     # a diverged model (SGD) has no weights: train raises for it alone, and
     # its exploded ones, finite or not, are no model (the twin's NaN marks)
     W[out["diverged"]] = np.nan

@@ -28,12 +28,10 @@ from sklearn.utils.validation import _check_method_params, validate_data
 from ._driver import DivergedError
 from ._order import make_rng
 from ._progress import epoch_progress
+from ._solver import STOPPED_EARLY
 from ._validation import (
     MAX_FOLDS,
-    MODEL_BYTES,
-    MODEL_BYTES_PER_WEIGHT,
     check_grid,
-    check_memory,
     check_sample_weight,
     check_weighted_rows,
     is_dask,
@@ -44,7 +42,7 @@ from ._validation import (
     unchanged_on_error,
     user_stacklevel,
 )
-from .core import _run_many
+from .core import _run_many, check_grid_memory
 from .estimator import LogisticRegression, _data
 
 __all__ = ["ALPHA_RANGE", "LogisticRegressionCV"]
@@ -109,7 +107,10 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         given to ``fit`` (with ``sample_weight`` or ``class_weight``, their
         total weight, as ``C`` multiplies the weighted sum of losses; so a
         weight of 2 is a row given twice): scikit-learn's ``Cs=A`` grid,
-        strongest penalty first (so ties go to the simpler model). ``alpha`` weighs the
+        strongest penalty first (so ties go to the simpler model: mean scores
+        within a relative 1e-9 of the best tie, as the solver finds models
+        equal in theory, along a path, to its rounding: 5e-14 apart on data
+        without signal). ``alpha`` weighs the
         penalty against the *mean* loss, so it means the same on a fold's
         training rows as on all rows: each fold model minimizes ``mean
         log-loss + alpha * penalty`` over its training rows (as glmnet's
@@ -124,7 +125,8 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     l1_ratios : array_like of shape (n_l1_ratios,) or None, default None
         Elastic-net mixings in [0, 1] to choose from (only with
         ``penalty="elasticnet"``); None: ``[0.15]``. Candidates whose
-        scores tie go to the first in ``alphas`` order, then in this
+        scores tie (within a relative 1e-9 of the best score, see
+        ``alphas``) go to the first in ``alphas`` order, then in this
         order (scikit-learn's rule over its ``Cs`` and ``l1_ratios``).
     cv : int, cross-validation splitter, iterable or None, default None
         The folds, at most 127 (the joint pass keeps each row's fold in an
@@ -580,21 +582,17 @@ n_rows, n_features + fit_intercept)
         model = self._model(0.0, 0.15, "sgd")
         codes = model._encode(y, classes)
         row_fold, fold_ids = self._folds(X, y, codes, split_params)
-        a = self.alphas
-        n_alphas = int(a) if isinstance(a, numbers.Integral) else len(a)
-        K = n_alphas * len(run_l1_ratios) * len(fold_ids)
-        rows = classes.shape[0] if classes.shape[0] > 2 else 1
-        check_memory(K * (MODEL_BYTES + MODEL_BYTES_PER_WEIGHT * rows * data.n),
-                     f"alphas={n_alphas:,} x {len(run_l1_ratios)} l1_ratios x "
-                     f"{len(fold_ids)} folds: training {K:,} models of {rows} x "
-                     f"{data.n:,} weights")
+        # the cross-validation models are the kind of model the refit is
+        solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
+        a = self.alphas   # (before the grid: alphas=10**9 alone was 8 GB)
+        check_grid_memory(int(a) if isinstance(a, numbers.Integral) else len(a),
+                          len(run_l1_ratios), len(fold_ids), classes.shape[0],
+                          data.n, solver)
         sw_fit = model._class_weights(codes, classes, sw, fitting=True)
         alphas = self._alpha_grid(sw_fit.sum() if sw_fit.shape[0] else data.m)
         check_weighted_rows(sw_fit, row_fold, fold_ids, "cv", part="split",
                             weights="sample_weight" if self.class_weight is None
                             else "sample_weight times class_weight")
-        # the cross-validation models are the kind of model the refit is
-        solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
         # the solver follows each fold's path an alpha (and l1_ratio) at a
         # time, each stage up to max_iter passes, after auto's SGD epoch
         passes = epochs if solver == "sgd" else \
@@ -614,20 +612,7 @@ n_rows, n_features + fit_intercept)
                 fit_intercept=bool(self.fit_intercept), solver=solver,
                 finish_tol=finish_tol)
         F, L, A = len(fold_ids), l1_ratios_.shape[0], alphas.shape[0]
-        if tol is not None:
-            late = int(np.count_nonzero(~res.converged & ~res.diverged))
-            if late and solver == "sgd":
-                warnings.warn(
-                    f"{late} of the {res.n_iter.shape[0]} cross-validation models "
-                    f"reached max_iter={epochs} epochs before their held-out loss "
-                    f"stopped improving by tol={tol}; increase max_iter or lr",
-                    ConvergenceWarning, stacklevel=user_stacklevel())
-            elif late:
-                warnings.warn(
-                    f"{late} of the {res.n_iter.shape[0]} cross-validation models "
-                    f"used all max_iter={epochs} passes of solver={self.solver!r} "
-                    f"before their objectives stopped decreasing by tol={tol}; "
-                    "increase max_iter", ConvergenceWarning, stacklevel=user_stacklevel())
+        _warn_unconverged(res, solver, self.solver, epochs, tol)
         scores = self._scores(res, scorer, X, y, score_params, row_fold, fold_ids,
                               data.dtype)
         paths = _paths(res, bool(self.fit_intercept))
@@ -670,7 +655,7 @@ n_rows, n_features + fit_intercept)
                     est.coef_ = res.W[i].reshape(rows, n).astype(dtype)
                     est.intercept_ = np.asarray(res.b[i], dtype=dtype).reshape(rows)
                     est.n_features_in_ = n
-                    scores[i] = float(scorer(est, Xt, yt, **kw))
+                    scores[i] = _score_value(scorer(est, Xt, yt, **kw))
         if scorer is None:
             scores[np.isnan(scores)] = -np.inf
         return scores
@@ -697,7 +682,7 @@ n_rows, n_features + fit_intercept)
                 _no_candidate(mean, "every fold" if np.isnan(mean).all()
                               else "at least one fold")
             finite = np.where(np.isfinite(mean), mean, -np.inf)
-            best = int(order[np.argmax(finite[order])])
+            best = int(order[_first_best(finite[order])])
             self.alpha_ = float(alpha_of[best])
             self.l1_ratio_ = float(l1_of[best])
             refit = self._model(self.alpha_, self.l1_ratio_ if self.penalty ==
@@ -719,8 +704,8 @@ n_rows, n_features + fit_intercept)
             refit.fit(X, y, sample_weight=sample_weight)
             self.coef_, self.intercept_ = refit.coef_, refit.intercept_
             return
-        best = order[np.argmax(np.where(np.isfinite(scores), scores, -np.inf)[:, order],
-                               axis=1)]
+        best = order[_first_best(np.where(np.isfinite(scores), scores,
+                                          -np.inf)[:, order])]
         picked = scores[np.arange(F), best]
         if not np.isfinite(picked).all():
             _no_candidate(scores[~np.isfinite(picked)], "some fold")
@@ -805,6 +790,67 @@ n_rows, n_features + fit_intercept)
                        .add(caller="score", callee="score")
                        .add(caller="fit", callee="score"))
         return router
+
+
+#: Scores within this fraction of the best one tie (:func:`_first_best`):
+#: well above the rounding of a held-out mean loss (two models equal in
+#: theory, found by the solver along a path, scored 5e-14 apart) and below
+#: any difference between candidates worth a choice.
+TIE_RTOL = 1e-9
+
+
+def _first_best(scores):
+    """Index along the last axis of ``scores`` (finite or -inf, in the
+    order ties go to the first of) of the first score within
+    :data:`TIE_RTOL` of the best, relative to its size."""
+    top = scores.max(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        near = scores >= top - TIE_RTOL * np.abs(top)
+    return np.argmax(near | (scores == top), axis=-1)
+
+
+def _warn_unconverged(res, solver, name, epochs, tol):
+    """The ``ConvergenceWarning`` of the cross-validation models of ``res``
+    that did not converge (``solver`` run, ``name`` the option given),
+    worded as :func:`fastlr._solver.warn_unconverged` words one model's:
+    with SGD, or with a solver and ``tol``, those that used every pass;
+    with a solver, whatever ``tol``, those it stopped before (no step
+    lowered the objective measurably: more passes would not help)."""
+    K = res.n_iter.shape[0]
+    short = ~res.converged & ~res.diverged
+    late = int(np.count_nonzero(short & (res.n_iter >= epochs)))
+    early = res.n_iter[short & (res.n_iter < epochs)]
+    if solver == "sgd":
+        if tol is not None and late + early.shape[0]:
+            warnings.warn(
+                f"{late + early.shape[0]} of the {K} cross-validation models "
+                f"reached max_iter={epochs} epochs before their held-out loss "
+                f"stopped improving by tol={tol}; increase max_iter or lr",
+                ConvergenceWarning, stacklevel=user_stacklevel())
+        return
+    if early.shape[0]:
+        lo, hi = int(early.min()), int(early.max())
+        warnings.warn(
+            f"solver={name!r} stopped {early.shape[0]} of the {K} "
+            f"cross-validation models after {lo}{'' if lo == hi else f' to {hi}'} "
+            f"of max_iter={epochs} passes: for each, {STOPPED_EARLY}; the last "
+            "iterates are kept", ConvergenceWarning, stacklevel=user_stacklevel())
+    if late and tol is not None:
+        warnings.warn(
+            f"{late} of the {K} cross-validation models used all "
+            f"max_iter={epochs} passes of solver={name!r} before their "
+            f"objectives stopped decreasing by tol={tol}; increase max_iter",
+            ConvergenceWarning, stacklevel=user_stacklevel())
+
+
+def _score_value(value):
+    """A scorer's result as a float; anything else than one number is
+    refused naming ``scoring``."""
+    arr = np.asarray(value)
+    if arr.ndim or arr.dtype.kind not in "biuf":
+        raise TypeError(f"scoring must give one number per model (higher is "
+                        f"better), got {value!r}")
+    return float(arr)
 
 
 def _no_candidate(scores, where):
