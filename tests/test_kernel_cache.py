@@ -550,3 +550,21 @@ def test_something_in_the_place_of_the_kernel_directory_is_named(tmp_path):
     assert (f"FASTLR_CACHE_DIR's kernel directory {stray} cannot be used "
             "(something that is not a directory is in its place: remove it)"
             ) in proc.stderr.replace("\n", " ")
+
+
+def test_a_cache_variable_naming_a_file_is_said_so(tmp_path):
+    """FASTLR_CACHE_DIR set to a regular file: the warning said its kernel
+    directory was "neither writable nor filled by compile", which sent the
+    user to compile; it now says the variable names no directory."""
+    file = tmp_path / "cachefile"
+    file.write_text("")
+    proc = _run(ROOT, """
+        import json
+        from fastlr._kernels import cache
+        print(json.dumps(cache.info()))
+        """, {"FASTLR_CACHE_DIR": str(file)})
+    assert _result(proc)["mode"] == "none"
+    assert proc.stderr.count("RuntimeWarning") == 1
+    assert (f"FASTLR_CACHE_DIR is {file}, which is not a directory: set it to a "
+            "folder") in proc.stderr.replace("\n", " ")
+    assert "neither writable" not in proc.stderr

@@ -241,10 +241,16 @@ def _select():
             return path, "ro"
     if os.environ.get("FASTLR_CACHE_DIR"):
         path = os.path.join(roots[0], fp)
-        why = ("something that is not a directory is in its place: remove it"
-               if os.path.lexists(path) and not os.path.isdir(path) else
-               "it is neither writable nor filled by 'python -m fastlr compile'")
-        where = f"FASTLR_CACHE_DIR's kernel directory {path} cannot be used ({why})"
+        if os.path.exists(roots[0]) and not os.path.isdir(roots[0]):
+            where = (f"FASTLR_CACHE_DIR is {roots[0]}, which is not a directory: "
+                     "set it to a folder")
+        else:
+            why = ("something that is not a directory is in its place: remove it"
+                   if os.path.lexists(path) and not os.path.isdir(path) else
+                   "it is neither writable nor filled by 'python -m fastlr "
+                   "compile'")
+            where = (f"FASTLR_CACHE_DIR's kernel directory {path} cannot be used "
+                     f"({why})")
     else:
         where = (f"fastlr found no writable or pre-filled directory for its "
                  f"compiled kernels (tried {', '.join(roots)}{shared}; set "
