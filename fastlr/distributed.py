@@ -102,6 +102,7 @@ from ._validation import (
     float_dtype_of,
     is_dask,
     is_sparse,
+    is_text,
     numeric_input,
     refuse_continuous,
     refuse_one_class,
@@ -785,12 +786,31 @@ def _labels(runner, y, sw=None):
     sizes = y.chunks[0]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
     swbs = [None] * len(sizes) if sw is None else sw.to_delayed().ravel()
-    tasks = [dask.delayed(_block_labels, pure=True)(yb, swbs[k], k, int(starts[k]),
+    keep = [k for k, s in enumerate(sizes) if s > 0]
+    ybs = y.to_delayed().ravel()
+    tasks = [dask.delayed(_block_labels, pure=True)(ybs[k], swbs[k], k, int(starts[k]),
                                                     int(sizes[k]))
-             for k, yb in enumerate(y.to_delayed().ravel()) if sizes[k] > 0]
+             for k in keep]
     parts = runner.compute(tasks)
-    labels = np.concatenate([p[0] for p in parts])
-    classes, inverse = unique_labels(labels, return_inverse=True)
+    labels = [p[0] for p in parts]
+    text = [is_text(v) for v in labels]
+    mixed = None
+    if any(text) and not all(text):
+        # text in some blocks, numbers in others (one file's label column
+        # read as text): NumPy's concatenation would make the numbers text
+        # (1 -> '1'), which no row of their blocks equals; as one array of
+        # objects, they are refused by the in-memory rule
+        labels = [v.astype(object) for v in labels]
+        mixed = (f"the labels of row blocks "
+                 f"{[k for k, t in zip(keep, text, strict=True) if t][:5]} are text, "
+                 f"of row blocks "
+                 f"{[k for k, t in zip(keep, text, strict=True) if not t][:5]} not")
+    try:
+        classes, inverse = unique_labels(np.concatenate(labels), return_inverse=True)
+    except TypeError as exc:
+        if mixed is None:
+            raise
+        raise TypeError(f"{exc} ({mixed})") from None
     refuse_continuous(classes, "y")   # as in memory: a regression target
     sums = np.bincount(inverse, weights=np.concatenate([p[2] for p in parts]),
                        minlength=classes.shape[0])

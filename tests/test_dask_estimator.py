@@ -1259,12 +1259,13 @@ def test_blocks_mixing_csr_and_dense_are_refused_naming_x():
             LogisticRegression(**SGD).fit(_from_delayed(parts), to_dask(y, 200))
 
 
-def _lying(block, shape):
-    """A dask array of one block whose chunk declares ``shape``."""
+def _lying(block, shape, dtype=None):
+    """A dask array of one block whose chunk declares ``shape`` (and
+    ``dtype``: the block's when None)."""
     import dask
 
     return da.from_delayed(dask.delayed(lambda: block)(), shape=shape,
-                           dtype=block.dtype)
+                           dtype=block.dtype if dtype is None else dtype)
 
 
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
@@ -1301,6 +1302,57 @@ def test_a_block_of_another_length_than_declared_is_refused(solver):
                                          r"sample_weight"):
         clf.fit(to_dask(X, 100), yd, sample_weight=sw)
     np.testing.assert_array_equal(clf.coef_, coef)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_label_blocks_of_text_and_numbers_are_refused_as_in_memory(k, monkeypatch):
+    """y blocks of numbers next to blocks of text (a file whose label column
+    was read as text: 0/1 and '0'/'1', or bools and 'True'/'False'): NumPy's
+    concatenation made the numbers text, and every row of their blocks was
+    then trained as the first class (binary: a coefficient of 18 fell to
+    1.5), silently. The same y as one array is refused in memory; on Dask
+    by fit and partial_fit alike, naming y and the blocks, before any block
+    is converted, a fitted model left as it was. Blocks of numbers of
+    several dtypes (ints, floats, bools) still train as one."""
+    X, _ = _two_class(m=200)
+    y = np.digitize(X[:, 0], [0.0] if k == 2 else [-0.5, 0.5])
+    Xd = to_dask(X, 100)
+    pairs = [(y[:100], y[100:].astype(str)), (y[:100].astype(str), y[100:])]
+    if k == 2:
+        pairs.append((y[:100].astype(bool), y[100:].astype(bool).astype(str)))
+    clf = LogisticRegression(**QUIET).fit(X, y.astype(str))
+    coef = clf.coef_.copy()
+    for a, b in pairs:
+        # (declared objects: dask casts blocks declared of another dtype)
+        ys = da.concatenate([_lying(a, a.shape, object), _lying(b, b.shape, object)])
+        with pytest.raises((TypeError, ValueError),
+                           match="mixes labels|Unknown label type"):
+            LogisticRegression(**QUIET).fit(X, np.r_[a.astype(object),
+                                                     b.astype(object)])
+        text = 0 if a.dtype.kind == "U" else 1
+        match = (rf"^y mixes labels that cannot be sorted together \(of types "
+                 rf"{'bool' if a.dtype == bool else 'int'}, str: .*\(the labels of "
+                 rf"row blocks \[{text}\] are text, of row blocks \[{1 - text}\] "
+                 r"not\)$")
+        with monkeypatch.context() as m:
+            m.setattr(fdist, "_Blocks", None)   # nothing converted before
+            for est, kw in ((clf, {}), (clf, {"classes": None}),
+                            (LogisticRegression(**QUIET), {"classes": np.unique(b)})):
+                with pytest.raises(TypeError, match=match):
+                    if kw:
+                        est.partial_fit(Xd, ys, **kw)
+                    else:
+                        est.fit(Xd, ys)
+        np.testing.assert_array_equal(clf.coef_, coef)
+    numbers = da.concatenate([_lying(y[:50], (50,), object),
+                              _lying(y[50:100].astype(float), (50,), object),
+                              _lying(y[100:].astype(bool if k == 2 else np.int8),
+                                     (100,), object)])
+    X3 = da.from_array(X, chunks=((50, 50, 100), 3))
+    got = LogisticRegression(**QUIET, random_state=0).fit(X3, numbers)
+    want = LogisticRegression(**QUIET, random_state=0).fit(X3, y)
+    np.testing.assert_array_equal(got.classes_, want.classes_)
+    np.testing.assert_array_equal(got.coef_, want.coef_)
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known", "unknown"])
