@@ -205,7 +205,7 @@ def _prepare_block(Xb, yb, swb, index, row0, shape, classes, class_weight,
     held-out rows (None without ``early_stopping``) and the held-out rows
     ``(X, codes, sw)`` (or None).
     """
-    m = np.shape(Xb)[0]
+    m = (np.shape(Xb) or shape)[0]
     try:
         data = as_data(Xb, "X", accept_sparse=True, check=False)
         check_finite(data, "X", row0=row0)   # rows named as rows of X
@@ -214,7 +214,7 @@ def _prepare_block(Xb, yb, swb, index, row0, shape, classes, class_weight,
         if not hasattr(Xb, "tocsr"):
             with np.errstate(invalid="ignore"):
                 Xa = np.asarray(Xb)
-                if Xa.dtype.kind in "fc":
+                if Xa.dtype.kind in "fc" and Xa.ndim == 2:   # (else not 2-D)
                     bad = np.flatnonzero(~np.isfinite(Xa).all(axis=1))
                     if bad.size:
                         msg += f"; rows {(row0 + bad[:5]).tolist()}"
@@ -349,32 +349,40 @@ def _curvature_sample(blocks):
                            np.concatenate([p[2] for p in parts]))
 
 
-def _block_decision(Xb, W, B, dtype, squeeze, link="logits", block_info=None):
+def _block_decision(Xb, W, B, dtype, link="logits", block_info=None):
     """The logits of one row block through ``link`` (as in memory: see
-    :meth:`fastlr._dispatch.Data.decision`); an empty block (a filtered
+    :meth:`fastlr._dispatch.Data.decision`), 2-D; an empty block (a filtered
     DataFrame's partition) gives an empty one. A NaN in X is named by its
     row of X; a block whose real shape is not the one X's chunks declare
     is refused, naming X. X of unknown chunk sizes (a DataFrame's array
     without lengths, a filtered array): the block is named by its number,
     its rows counted from its start."""
-    name, row0 = "X", 0
+    name, row0, where = "X", 0, None
+    shape = np.shape(Xb)   # (of a list too: converted below)
     if block_info:
         (start, stop), _ = block_info[0]["array-location"]
         index = block_info[0]["chunk-location"][0]
         if math.isnan(stop):   # nothing declared: no length to check
             name = f"X's row block {index}"
-            _check_columns(index, None, Xb.shape[0], Xb.shape[1], W.shape[1])
+            if len(shape) == 2:
+                _check_columns(index, None, shape[0], shape[1], W.shape[1])
         else:
             row0 = start
-            _check_columns(index, row0, stop - row0, Xb.shape[1], W.shape[1])
-            _check_lengths(index, row0, stop - row0, X=Xb.shape[0])
-    if Xb.shape[0] == 0:
-        z = np.empty((0, link_columns(link, W.shape[0])), dtype=dtype)
-    else:
-        z = as_data(Xb, name, accept_sparse=True, check=False,
-                    any_layout=True).decision(
-            W, B, 1, link=link, dtype=dtype, row0=row0)
-    return z[:, 0] if squeeze else z
+            where = _where(index, row0, stop - row0)
+            if len(shape) == 2:
+                _check_columns(index, row0, stop - row0, shape[1], W.shape[1])
+                _check_lengths(index, row0, stop - row0, X=shape[0])
+    if len(shape) == 2 and shape[0] == 0:
+        return np.empty((0, link_columns(link, W.shape[0])), dtype=dtype)
+    try:
+        data = as_data(Xb, name, accept_sparse=True, check=False, any_layout=True)
+    except ValueError as exc:
+        if len(shape) == 2 or where is None:
+            raise
+        # not 2-D, whatever X's chunks declare (a loader that returns a
+        # column): as_data's refusal, the block named as fit names it
+        raise ValueError(f"{exc} ({where})") from None
+    return data.decision(W, B, 1, link=link, dtype=dtype, row0=row0)
 
 
 # --------------------------------------------------------------------------
@@ -1258,13 +1266,15 @@ def decision_function(est, X, link="logits", header=None):
     B = intercept.astype(np.float64)
     # as in memory: the dtype of X @ coef_.T
     dtype = np.result_type(X.dtype, coef.dtype)
-    if W.shape[0] == 1 and link == "logits":
-        return X.map_blocks(_block_decision, W, B, dtype, True, drop_axis=1,
-                            dtype=dtype, meta=np.empty((0,), dtype=dtype))
     cols = link_columns(link, W.shape[0])
-    return X.map_blocks(_block_decision, W, B, dtype, False, link,
-                        chunks=(X.chunks[0], (cols,)), dtype=dtype,
-                        meta=np.empty((0, 0), dtype=dtype))
+    z = X.map_blocks(_block_decision, W, B, dtype, link,
+                     chunks=(X.chunks[0], (cols,)), dtype=dtype,
+                     meta=np.empty((0, 0), dtype=dtype))
+    # the binary logits 1-D: sliced from their column, since map_blocks
+    # dropping X's column axis has dask join each block's column chunks
+    # first, which fails on a block that is not 2-D (a loader returning one
+    # column) before _block_decision can name it
+    return z[:, 0] if W.shape[0] == 1 and link == "logits" else z
 
 
 def predict_proba(est, X):

@@ -1304,6 +1304,36 @@ def test_a_block_of_another_length_than_declared_is_refused(solver):
     np.testing.assert_array_equal(clf.coef_, coef)
 
 
+def test_a_block_not_2d_is_named_and_a_list_block_is_predicted():
+    """A block that is not the 2-D array its chunk declares (a loader that
+    returns one column) failed with NumPy's AxisError at fit and an
+    IndexError at prediction, naming neither X nor the block; a block that
+    is a list of rows trained, but its prediction raised an AttributeError.
+    Now the 2-D rule's message with the block at fit and prediction alike
+    (the fitted model left as it was), and a list is predicted as fit
+    reads it."""
+    X, y = _two_class(m=200)
+    yd = to_dask(y, 100)
+    clf = LogisticRegression(**QUIET, random_state=0).fit(to_dask(X, 100), yd)
+    coef = clf.coef_.copy()
+    flat = da.concatenate([to_dask(X[:100], 100), _lying(X[100:, 0], (100, 3),
+                                                         X.dtype)])
+    match = (r"^X must be a 2-D array of shape \(n_samples, n_features\), got 1-D "
+             r"with shape \(100,\) \(row block 1, rows 100 to 199\)$")
+    with pytest.raises(ValueError, match=match):
+        clf.fit(flat, yd)
+    np.testing.assert_array_equal(clf.coef_, coef)
+    for method in ("predict", "predict_proba", "decision_function"):
+        with pytest.raises(ValueError, match=match):
+            getattr(clf, method)(flat).compute()
+    listed = da.concatenate([to_dask(X[:100], 100),
+                             _lying(X[100:].tolist(), (100, 3), X.dtype)])
+    np.testing.assert_array_equal(clf.predict_proba(listed).compute(),
+                                  clf.predict_proba(to_dask(X, 100)).compute())
+    again = LogisticRegression(**QUIET, random_state=0).fit(listed, yd)
+    np.testing.assert_array_equal(again.coef_, coef)
+
+
 @pytest.mark.parametrize("k", [2, 3])
 def test_label_blocks_of_text_and_numbers_are_refused_as_in_memory(k, monkeypatch):
     """y blocks of numbers next to blocks of text (a file whose label column
