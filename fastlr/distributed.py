@@ -1098,6 +1098,17 @@ def _check_names(est, header, reset):
                   reset=reset, skip_check_array=True)
 
 
+def _names_first(est, header):
+    """Check X's feature names (:func:`_check_names`) before its width when
+    both X and the fitted ``est`` have names, as in memory: a column too
+    many or too few (the label left in X) is then named, not only counted.
+    Returns whether it checked them."""
+    if hasattr(est, "feature_names_in_") and hasattr(header, "columns"):
+        _check_names(est, header, reset=False)
+        return True
+    return False
+
+
 def _new_state(mean, scale, k, moments, standardize, blocks):
     """The estimator's fresh state for ``k`` classes, with running
     statistics started from ``moments`` (as
@@ -1255,12 +1266,14 @@ def decision_function(est, X, link="logits", header=None):
     classes) their logarithms, in the same pass over each block. ``header``:
     X's (:func:`_header`) when X is the checked array of a DataFrame."""
     header = _header(X) if header is None else header
+    named = _names_first(est, header)
     # a DataFrame's partition lengths are computed (one pass over its graph),
     # so that the predictions have X's shape, as dask-ml's and in memory;
     # an array of unknown chunk sizes gives predictions of unknown ones
     X = _check_X(X, getattr(est, "n_features_in_", None),
                  lengths=None if _is_frame(X) else False)
-    _check_names(est, header, reset=False)
+    if not named:
+        _check_names(est, header, reset=False)
     coef, intercept = est._checked_model(X.shape[1])
     W = coef.astype(np.float64)
     B = intercept.astype(np.float64)
@@ -1300,6 +1313,7 @@ def score(est, X, y, sample_weight=None):
     # X converted once; the partition lengths of DataFrames and Series
     # computed in one pass over their graphs
     header = _header(X)
+    _names_first(est, header)
     lx, ly, lw = _partition_lengths(X, y, sample_weight)
     Xd = _check_X(X, getattr(est, "n_features_in_", None), lx)
     labels = predict(est, Xd, header)

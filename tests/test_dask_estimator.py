@@ -919,6 +919,31 @@ def test_dataframe_dtypes_refused_before_anything_is_computed(client, kind):
             pytest.fail(method)
 
 
+def test_a_column_the_model_was_not_fitted_with_is_named_as_in_memory():
+    """A dask DataFrame with one column more than the fit's (the label left
+    in X): predictions and score said only 'X has 4 features, but the model
+    was fitted with 3 features' (score after computing X's partition
+    lengths), where in memory scikit-learn names the column. Now its
+    message, from the names alone: nothing computed."""
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, y = _two_class()
+    frame = pd.DataFrame(X, columns=list("abc"))
+    ys = pd.Series(y, name="label")
+    clf = LogisticRegression(**QUIET).fit(dd.from_pandas(frame, npartitions=2),
+                                          dd.from_pandas(ys, npartitions=2))
+    full = frame.assign(label=y)
+    with pytest.raises(ValueError) as mem:
+        clf.predict(full)
+    assert "Feature names unseen at fit time:\n- label\n" in str(mem.value)
+    Xd = dd.from_pandas(full, npartitions=2).map_partitions(_never, meta=full.iloc[:0])
+    yd = dd.from_pandas(ys, npartitions=2)
+    for method in ("predict", "predict_proba", "decision_function", "score"):
+        args = (Xd, yd) if method == "score" else (Xd,)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(mem.value))}$"):
+            getattr(clf, method)(*args)
+
+
 def test_dataframe_missing_values_refused_as_in_memory(client):
     """pandas' NA in a nullable column is NaN, refused as in memory (with the
     block and rows)."""
