@@ -754,7 +754,9 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     row_fold, fold_ids = check_folds(folds, codes, data.m)
     check_weighted_rows(sw, row_fold, fold_ids, "folds")
     check_grid_memory(len(alphas), len(l1_ratios), len(fold_ids), classes.shape[0],
-                      data.n, solver)
+                      data.n, solver, grid_written(penalty, alphas, l1_ratios,
+                                                   learning_rate, average_start,
+                                                   solver))
     rng = make_rng(random_state)   # (as in _fit: once the input is checked)
     return _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas,
                         l1_ratios, penalty=penalty, batch_size=batch_size,
@@ -767,18 +769,32 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                         finish_tol=finish_tol)
 
 
-def check_grid_memory(n_alphas, n_l1_ratios, n_folds, n_classes, n, solver):
+def grid_written(penalty, alphas, l1_ratios, learning_rate, average_start, solver):
+    """The optimizer arrays the SGD of a joint run (:func:`_run_many`)
+    writes for some model of the grid (:func:`fastlr._sgd.written_arrays`;
+    none for the solver alone): the stack allocates only these."""
+    if solver == "lbfgs":
+        return frozenset()
+    return frozenset().union(*(
+        written_arrays(penalty, a, l1r, learning_rate, average_start)
+        for l1r in l1_ratios for a in alphas))
+
+
+def check_grid_memory(n_alphas, n_l1_ratios, n_folds, n_classes, n, solver,
+                      written=frozenset()):
     """Refuse (:class:`fastlr._validation.NotEnoughMemory`), before anything
     is allocated, a joint run (:func:`_run_many`) whose models would not fit
     in the memory available: :data:`fastlr._validation.MODEL_BYTES` a model
-    and ``MODEL_BYTES_PER_WEIGHT`` a weight, and with a solver the curvature
-    pairs of a stage's runs, one a fold and l1_ratio
+    and ``MODEL_BYTES_PER_WEIGHT`` a weight, 8 bytes more a weight for each
+    optimizer array SGD writes (``written``, :func:`grid_written`), and with
+    a solver the curvature pairs of a stage's runs, one a fold and l1_ratio
     (:func:`fastlr._solver.stack_pairs`)."""
     K = n_alphas * n_l1_ratios * n_folds
     rows = n_classes if n_classes > 2 else 1
     pairs = 0 if solver == "sgd" else stack_pairs(n_folds * n_l1_ratios,
                                                   rows * (n + 1))[1]
-    check_memory(K * (MODEL_BYTES + MODEL_BYTES_PER_WEIGHT * rows * n) + pairs,
+    per_weight = MODEL_BYTES_PER_WEIGHT + 8 * len(written)
+    check_memory(K * (MODEL_BYTES + per_weight * rows * n) + pairs,
                  f"alphas={n_alphas:,} x {n_l1_ratios} l1_ratios x {n_folds} "
                  f"folds: training {K:,} models of {rows} x {n:,} weights")
 
@@ -814,9 +830,8 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
     where = {f: i for i, f in enumerate(fold_ids)}
     # the optimizer arrays SGD writes for some model (none for the solver
     # alone): the others are not allocated (ModelStack)
-    written = frozenset() if solver == "lbfgs" else frozenset().union(*(
-        written_arrays(penalty, a, l1r, learning_rate, average_start)
-        for _, l1r, a in grid))
+    written = grid_written(penalty, alphas, l1_ratios, learning_rate,
+                           average_start, solver)
 
     def new_stack():
         return ModelStack(mean, scale, classes.shape[0] if softmax_model else 1,

@@ -42,7 +42,7 @@ from ._validation import (
     unchanged_on_error,
     user_stacklevel,
 )
-from .core import _run_many, check_grid_memory
+from .core import _run_many, check_grid_memory, grid_written
 from .estimator import LogisticRegression, _data
 
 __all__ = ["ALPHA_RANGE", "LogisticRegressionCV"]
@@ -585,9 +585,12 @@ n_rows, n_features + fit_intercept)
         # the cross-validation models are the kind of model the refit is
         solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
         a = self.alphas   # (before the grid: alphas=10**9 alone was 8 GB)
+        # (which arrays SGD writes: any alpha above 0 stands for the grid's)
         check_grid_memory(int(a) if isinstance(a, numbers.Integral) else len(a),
                           len(run_l1_ratios), len(fold_ids), classes.shape[0],
-                          data.n, solver)
+                          data.n, solver, grid_written(
+                              self.penalty, [1.0], run_l1_ratios, learning_rate,
+                              average_start, solver))
         sw_fit = model._class_weights(codes, classes, sw, fitting=True)
         alphas = self._alpha_grid(sw_fit.sum() if sw_fit.shape[0] else data.m)
         check_weighted_rows(sw_fit, row_fold, fold_ids, "cv", part="split",

@@ -99,3 +99,35 @@ def test_train_many_refuses_a_grid_too_large_for_memory_before_any_work(monkeypa
                               epochs=1, solver=solver, standardize=False)
     with pytest.raises(MemoryError, match=r"^alphas=10 x 1 l1_ratios x 3 folds"):
         fastlr.LogisticRegressionCV(alphas=10, cv=3, standardize=False).fit(X, y)
+
+
+def test_the_grid_memory_check_counts_the_arrays_sgd_writes(monkeypatch):
+    """The check weighed every SGD run at 40 bytes a weight; with AdaGrad,
+    averaging and an L1 term the stack holds four more (K, k, n) arrays (58
+    B a weight measured on 200,000 columns). Memory that holds the plain
+    grid then refuses that one, in train_many and LogisticRegressionCV."""
+    from fastlr._validation import MODEL_BYTES, MODEL_BYTES_PER_WEIGHT
+
+    n, K = 3_000_000, 30
+    plain = K * (MODEL_BYTES + MODEL_BYTES_PER_WEIGHT * n)
+    monkeypatch.setattr("fastlr._validation.available_memory",
+                        lambda: int(plain * 1.3))
+
+    def no_stack(*args, **kwargs):
+        raise RuntimeError("stack")   # (the check passed)
+
+    monkeypatch.setattr(core, "ModelStack", no_stack)
+    X = sp.csr_matrix((np.ones(6), (np.arange(6), [0, 1, 2, 3, 4, n - 1])),
+                      shape=(6, n))
+    y = np.arange(6) % 2
+    grid = dict(alphas=np.logspace(-2, -6, 10), folds=3, epochs=1,
+                standardize=False, solver="sgd")
+    with pytest.raises(RuntimeError, match="stack"):
+        fastlr.train_many(X, y, **grid)
+    with pytest.raises(MemoryError, match=r"^alphas=10 x 1 l1_ratios x 3 folds"):
+        fastlr.train_many(X, y, **grid, penalty="elasticnet",
+                          learning_rate="adagrad", average=True)
+    with pytest.raises(MemoryError, match=r"^alphas=10 x 1 l1_ratios x 3 folds"):
+        fastlr.LogisticRegressionCV(alphas=10, cv=3, standardize=False,
+                                    solver="sgd", penalty="elasticnet",
+                                    learning_rate="adagrad", average=True).fit(X, y)
