@@ -34,22 +34,58 @@ from ._version import __version__
 
 
 class Tolerance(NamedTuple):
+    """An entry agrees when ``|a - b| <= atol + rtol * |b|`` (``b`` the
+    reference's); NaN agrees with NaN at the same place only where ``nan``
+    (the reference's answer for a value it does not measure)."""
+
     rtol: float
     atol: float
     why: str
+    nan: bool = False
 
 
-#: How close a kernel's value must be to the reference's, by kind of value.
+_ROUNDING64 = (
+    "both compute in float64 in different orders (vectorized and chunked "
+    "sums in the kernels, NumPy's in the reference): about 1e-15 after a "
+    "few epochs; SGD can amplify a last-bit difference over its steps, "
+    "so five digits of margin")
+_ROUNDING32 = (
+    "for float32 X both compute in float64 from the same float32 values; "
+    "only the final cast to float32 rounds, and two float64 values 1e-15 "
+    "apart can round to adjacent float32 values, 1.2e-7 apart relatively")
+_SIGNED = (
+    "; weights, intercepts, gradients and logits are sums of terms of both "
+    "signs, so an entry near 0 is the difference of nearly equal terms (of "
+    "order 1 in these cases: the data are standardized, the weights and "
+    "logits of order 1) and carries their absolute rounding error, where its "
+    "relative error means nothing: atol is that margin, an absolute one")
+_NO_CANCELLATION = (
+    "; no cancellation, so the relative error is meaningful at every size "
+    "and no absolute margin hides a small value gone wrong")
+_PROBABILITY = (
+    "; a probability's relative error is at most its logit's absolute "
+    "error (d log p = (1 - p) dz), so probabilities are compared relatively "
+    "down to the smallest normal number of the dtype, atol (a value flushed "
+    "to 0 early by exp or log1p fails); below it, among subnormals, "
+    "precision is absolute")
+
+#: How close a kernel's value must be to the reference's, by kind of value:
+#: every tolerance of the kernel-against-twin comparisons, with its reason
+#: (``fastlr verify``, the test suite and the asv suite all read it).
 TOLERANCES = {
-    "float64": Tolerance(1e-10, 1e-12, (
-        "both compute in float64 in different orders (vectorized and chunked "
-        "sums in the kernels, NumPy's in the reference): about 1e-15 after a "
-        "few epochs; SGD can amplify a last-bit difference over its steps, "
-        "so five digits of margin")),
-    "float32": Tolerance(1e-6, 1e-7, (
-        "for float32 X both compute in float64 from the same float32 values; "
-        "only the final cast to float32 rounds, and two float64 values 1e-15 "
-        "apart can round to adjacent float32 values, 1.2e-7 apart relatively")),
+    "float64": Tolerance(1e-10, 1e-12, _ROUNDING64 + _SIGNED),
+    "float32": Tolerance(1e-6, 1e-7, _ROUNDING32 + _SIGNED),
+    "probability float64": Tolerance(
+        1e-10, float(np.finfo(np.float64).tiny), _ROUNDING64 + _PROBABILITY),
+    "probability float32": Tolerance(
+        1e-6, float(np.finfo(np.float32).tiny), _ROUNDING32 + _PROBABILITY),
+    "mean": Tolerance(1e-10, 0.0, (
+        "log loss and accuracy: float64 means of non-negative terms"
+        + _NO_CANCELLATION)),
+    "record": Tolerance(1e-10, 0.0, (
+        "losses and held-out losses per pass: float64 means of non-negative "
+        "terms" + _NO_CANCELLATION + "; NaN where the reference records "
+        "none (epoch_loss=None, a pass not measured)"), nan=True),
     "exact": Tolerance(0.0, 0.0, "labels: integers, equal or not"),
 }
 
@@ -143,8 +179,9 @@ UPDATE_RULES += tuple(_NEW)
 
 
 def tolerance(dtype):
-    """``{"rtol", "atol"}`` of :data:`TOLERANCES` for values of ``dtype``
-    (keyword arguments of ``numpy.testing.assert_allclose``)."""
+    """``{"rtol", "atol"}`` of :data:`TOLERANCES` for weights, intercepts
+    and the like of ``dtype`` (keyword arguments of
+    ``numpy.testing.assert_allclose``)."""
     tol = TOLERANCES[np.dtype(dtype).name]
     return {"rtol": tol.rtol, "atol": tol.atol}
 
@@ -210,9 +247,9 @@ def train_kwargs(option, m, seed=0):
 
 class Function(NamedTuple):
     """A public function and its twin: ``call(impl, problem, kwargs)``
-    returns ``[(part, value), ...]``; ``kinds`` gives each part's tolerance
-    kind ("x": X's dtype); a training function runs with each of ``options``
-    (None: every entry of :data:`OPTIONS`)."""
+    returns ``[(part, value), ...]``; ``kinds`` gives each part's key of
+    :data:`TOLERANCES` ("{dtype}" stands for X's); a training function runs
+    with each of ``options`` (None: every entry of :data:`OPTIONS`)."""
 
     fastlr: Callable
     reference: Callable
@@ -240,41 +277,43 @@ def _many(kw):
 FUNCTIONS = {
     "sigmoid": Function(
         core.sigmoid, reference.sigmoid,
-        lambda f, d, kw: _parts([""], [f(d.z)]), {"": "x"}),
+        lambda f, d, kw: _parts([""], [f(d.z)]), {"": "probability {dtype}"}),
     "log_loss": Function(
         core.log_loss, reference.log_loss,
-        lambda f, d, kw: _parts([""], [f(d.y, d.p)]), {"": "float64"}),
+        lambda f, d, kw: _parts([""], [f(d.y, d.p)]), {"": "mean"}),
     "accuracy": Function(
         core.accuracy, reference.accuracy,
         lambda f, d, kw: _parts([""], [f(d.y, (d.p > 0.5).astype(np.int64))]),
-        {"": "float64"}),
+        {"": "mean"}),
     "gradients": Function(
         core.gradients, reference.gradients,
         lambda f, d, kw: _parts(["dw", "db"], f(d.X, d.y, d.p)),
-        {"dw": "x", "db": "float64"}),
+        {"dw": "{dtype}", "db": "float64"}),
     "decision_function": Function(
         core.decision_function, reference.decision_function,
-        lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]), {"": "x"}),
+        lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]), {"": "{dtype}"}),
     "predict_proba": Function(
         core.predict_proba, reference.predict_proba,
-        lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]), {"": "x"}),
+        lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]),
+        {"": "probability {dtype}"}),
     "predict": Function(
         core.predict, reference.predict,
         lambda f, d, kw: _parts([""], [f(d.X, d.w, d.b)]), {"": "exact"}),
     "train": Function(
         core.train, reference.train,
         lambda f, d, kw: _parts(["w", "b", "losses"], f(d.X, d.y, **kw)),
-        {"w": "x", "b": "float64", "losses": "float64"}, trains=True),
+        {"w": "{dtype}", "b": "float64", "losses": "record"}, trains=True),
     "train_multinomial": Function(
         core.train_multinomial, reference.train_multinomial,
         lambda f, d, kw: _parts(["W", "b", "losses"], f(d.X, d.y3, **kw)[:3]),
-        {"W": "x", "b": "float64", "losses": "float64"}, trains=True),
+        {"W": "{dtype}", "b": "float64", "losses": "record"}, trains=True),
     # two penalty strengths x three folds: six models from one pass
     "train_many": Function(
         core.train_many, reference.train_many,
         lambda f, d, kw: _parts(["W", "b", "losses", "heldout"],
                                 f(d.X, d.y, [1e-3, 0.1], folds=3, **_many(kw))[:4]),
-        {"W": "x", "b": "float64", "losses": "float64", "heldout": "float64"},
+        {"W": "{dtype}", "b": "float64", "losses": "record",
+         "heldout": "record"},
         trains=True, options=(*UPDATE_RULES, "weights", "raw", "no_intercept"),
         shapes=("test",)),
 }
@@ -335,7 +374,7 @@ def run(case, seed=0):
         kw["n_threads"] = 2
     a = fn.call(fn.fastlr, d, kw)
     b = fn.call(fn.reference, d, kw)
-    return [(part, va, vb, case.dtype if fn.kinds[part] == "x" else fn.kinds[part])
+    return [(part, va, vb, fn.kinds[part].format(dtype=case.dtype))
             for (part, va), (_, vb) in zip(a, b, strict=True)]
 
 
@@ -344,39 +383,53 @@ class Diff(NamedTuple):
     rel: float      # largest |a - b| / |b|
     ratio: float    # largest |a - b| / (atol + rtol |b|): <= 1 is within tolerance
     count: int      # exact kind: entries that differ
+    why: str = ""   # a mismatch not measured by a difference (dtype, shape, NaN)
+
+
+def _mismatch(why, size):
+    return Diff(np.inf, np.inf, np.inf, size, why)
 
 
 def compare(a, b, kind):
-    """How far ``a`` is from ``b`` for the tolerance of ``kind``."""
+    """How far ``a`` is from ``b`` (the reference's) for the tolerance of
+    ``kind``, a key of :data:`TOLERANCES`."""
     a = np.asarray(a)
     b = np.asarray(b)
     if a.shape != b.shape:
-        return Diff(np.inf, np.inf, np.inf, max(a.size, b.size))
+        return _mismatch(f"shape {a.shape}, reference {b.shape}", max(a.size, b.size))
+    if a.dtype != b.dtype:  # float32 stays float32
+        return _mismatch(f"dtype {a.dtype}, reference {b.dtype}", a.size)
     if kind == "exact":
         count = int(np.count_nonzero(a != b))
         return Diff(float(count > 0), float(count > 0), np.inf if count else 0.0,
                     count)
+    tol = TOLERANCES[kind]
     a = a.astype(np.float64)
     b = b.astype(np.float64)
-    # NaN and infinities must match exactly (NaN with NaN, an infinity with
-    # the same infinity, at the same places), else the whole array is a
-    # mismatch; they are then left out, so that the finite entries'
-    # differences are still measured (inf - inf would be NaN, and a NaN
-    # ratio passes any `ratio > 1` test)
+    # NaN and infinities must match exactly (NaN with NaN where the kind
+    # allows NaN, an infinity with the same infinity, at the same places),
+    # else the whole array is a mismatch; they are then left out, so that
+    # the finite entries' differences are still measured (inf - inf would
+    # be NaN, and a NaN ratio passes any `ratio > 1` test)
     odd = ~np.isfinite(a)
     if ((odd != ~np.isfinite(b)).any()
-            or not (np.isnan(a[odd]) & np.isnan(b[odd]) | (a[odd] == b[odd])).all()):
-        return Diff(np.inf, np.inf, np.inf, a.size)
+            or not np.array_equal(a[odd], b[odd], equal_nan=True)):
+        return _mismatch("NaN or infinity not where the reference has it",
+                         a.size)
+    if not tol.nan and np.isnan(b).any():
+        return _mismatch("NaN (the reference's too), not an answer here",
+                         a.size)
     if a.size == 0:
         return Diff(0.0, 0.0, 0.0, 0)
     a = np.where(odd, 0.0, a)
     b = np.where(odd, 0.0, b)
     d = np.abs(a - b)
     bb = np.abs(b)
-    tol = TOLERANCES[kind]
     rel = d / np.where(bb != 0, bb, 1.0)
-    return Diff(float(d.max()), float(rel.max()),
-                float((d / (tol.atol + tol.rtol * bb)).max()), 0)
+    with np.errstate(divide="ignore"):  # atol 0: any difference from 0 is inf
+        ratio = np.divide(d, tol.atol + tol.rtol * bb, out=np.zeros_like(d),
+                          where=d > 0)
+    return Diff(float(d.max()), float(rel.max()), float(ratio.max()), 0)
 
 
 def check(case, seed=0):
@@ -414,8 +467,9 @@ def main(seed=0, quick=False, out=print):
         try:
             results = check(case, seed)
         except Exception as exc:  # a kernel that fails is a mismatch
-            failed += 1
-            total += 1
+            parts = len(FUNCTIONS[case.function].kinds)  # each part fails
+            failed += parts
+            total += parts
             worst[key] = (np.inf, case, "", None, repr(exc))
             continue
         for part, kind, diff in results:
@@ -435,7 +489,7 @@ def main(seed=0, quick=False, out=print):
         "each line is the worst case of a function, storage and dtype")
     out("")
     head = (f"{'function':<19}{'storage':<8}{'dtype':<9}{'worst case':<34}"
-            f"{'max |diff|':>11}{'max rel':>10}{'rtol':>8}  result")
+            f"{'max |diff|':>11}{'max rel':>10}{'rtol':>8}{'atol':>8}  result")
     out(head)
     out("-" * len(head))
     for (fname, storage, dtype), (ratio, case, part, kind, diff) in worst.items():
@@ -444,12 +498,23 @@ def main(seed=0, quick=False, out=print):
         start = f"{fname:<19}{storage:<8}{dtype:<9}{where:<34}"
         if isinstance(diff, str):
             out(f"{start}  FAILED: {diff}")
+        elif diff.why:
+            out(f"{start}  {diff.why}  MISMATCH")
         elif kind == "exact":
-            out(f"{start}{str(diff.count) + ' differ':>11}{'-':>10}{'exact':>8}  "
+            out(f"{start}{str(diff.count) + ' differ':>11}{'-':>10}{'exact':>16}  "
                 f"{'ok' if ratio <= 1 else 'MISMATCH'}")
         else:
+            tol = TOLERANCES[kind]
             out(f"{start}{diff.abs:>11.2e}{diff.rel:>10.2e}"
-                f"{TOLERANCES[kind].rtol:>8.0e}  {'ok' if ratio <= 1 else 'MISMATCH'}")
+                f"{tol.rtol:>8.0e}{f'{tol.atol:.0e}' if tol.atol else '0':>8}  "
+                f"{'ok' if ratio <= 1 else 'MISMATCH'}")
+    out("")
+    out("An entry agrees when |diff| <= atol + rtol * |reference's|. The atol "
+        "is a margin for values")
+    out("that are differences of nearly equal terms (weights, gradients, "
+        "logits); for probabilities it")
+    out("is the smallest normal number, for losses 0 (the reasons: "
+        "fastlr.verify.TOLERANCES).")
     out("")
     seconds = time.perf_counter() - t0
     if failed:

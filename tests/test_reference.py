@@ -11,6 +11,7 @@ float64 fits, determinism, and the number of compiled specializations.
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -90,7 +91,7 @@ def test_case_matches_reference(case, seed):
 
 @pytest.mark.parametrize("a, b, ok", [
     ([np.inf, 1.0], [np.inf, 1.0], True),              # same infinity, same place
-    ([-np.inf, np.nan, 2.0], [-np.inf, np.nan, 2.0], True),
+    ([-np.inf, np.nan, 2.0], [-np.inf, np.nan, 2.0], False),  # no NaN is right
     ([np.inf, 5.0], [np.inf, 1.0], False),             # finite entries still measured
     ([np.inf], [-np.inf], False),                      # opposite signs
     ([np.inf, 1.0], [1.0, np.inf], False),             # other places
@@ -108,6 +109,131 @@ def test_compare_treats_infinities_like_nans(a, b, ok):
         diff = verify.compare(a, b, "float64")
     assert not np.isnan(diff.ratio) and not np.isnan(diff.abs)
     assert (diff.ratio <= 1.0) == ok
+
+
+@pytest.mark.parametrize("a, b, ok", [
+    ([np.nan, 0.5], [np.nan, 0.5], True),     # a pass not measured, in both
+    ([np.nan, 0.5], [0.5, 0.5], False),
+    ([0.5, 0.5], [np.nan, 0.5], False),
+    ([np.nan, 0.5], [np.nan, 0.6], False),    # the measured entries still count
+])
+def test_compare_takes_nan_as_an_answer_only_in_loss_records(a, b, ok):
+    """NaN on both sides agrees only where the reference gives NaN as its
+    answer (a loss record's unmeasured pass); in weights, probabilities or
+    means both implementations going NaN is a mismatch."""
+    assert (verify.compare(a, b, "record").ratio <= 1.0) == ok
+    for kind in ("float64", "float32", "probability float64", "mean"):
+        assert not verify.compare(a, b, kind).ratio <= 1.0
+    assert "NaN" in verify.compare([np.nan], [np.nan], "float64").why
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_compare_catches_a_small_probability_gone_wrong(dtype):
+    """A probability is compared relatively down to the smallest normal
+    number: one flushed to 0, or 100% off, below the absolute margin of the
+    weights' tolerance is a mismatch; a subnormal one may still differ."""
+    kind = f"probability {dtype}"
+    tiny = np.finfo(dtype).tiny
+    b = np.array([0.5, 1e-9, 1e-30], dtype=dtype)
+    for bad in (np.array([0.5, 0.0, 1e-30]), np.array([0.5, 1e-9, 2e-30]),
+                np.array([0.5, 2e-9, 1e-30])):
+        assert verify.compare(bad.astype(dtype), b, kind).ratio > 1.0
+    assert verify.TOLERANCES[kind].atol == tiny
+    assert verify.compare(b, b, kind).ratio == 0.0
+    sub = np.array([tiny / 4], dtype=dtype)
+    assert verify.compare(np.zeros_like(sub), sub, kind).ratio <= 1.0
+
+
+def test_compare_requires_the_reference_dtype():
+    """float32 stays float32: a kernel result in another dtype than the
+    reference's is a mismatch, equal values or not."""
+    b = np.array([0.25, 0.5], dtype=np.float32)
+    for kind in ("float32", "probability float32", "exact"):
+        diff = verify.compare(b.astype(np.float64), b, kind)
+        assert diff.ratio > 1.0 and "dtype float64, reference float32" in diff.why
+    assert verify.compare(b, b, "float32").ratio == 0.0
+
+
+def test_compare_means_are_relative():
+    """Losses and accuracies (non-negative means) have no absolute margin."""
+    assert verify.compare(1e-13, 2e-13, "mean").ratio > 1.0
+    assert verify.compare(0.0, 1e-300, "mean").ratio > 1.0
+    assert verify.compare(0.0, 0.0, "mean").ratio == 0.0
+    assert verify.compare([0.3, 1e-14], [0.3, 3e-14], "record").ratio > 1.0
+
+
+def _verify_main(monkeypatch, functions, **patches):
+    """``verify.main`` on the test shape's cases of ``functions``, with
+    FUNCTIONS entries replaced: ``(failed, total, lines)``."""
+    for name, fields in patches.items():
+        monkeypatch.setitem(verify.FUNCTIONS, name,
+                            verify.FUNCTIONS[name]._replace(**fields))
+    monkeypatch.setattr(verify, "verify_cases", lambda quick=False: verify.cases(
+        ("test",), options=["default", "no_loss"], functions=functions))
+    lines = []
+    failed = verify.main(quick=True, out=lines.append)
+    total = int(re.search(r"(\d+) checks", lines[-1]).group(1))
+    return failed, total, lines
+
+
+def test_verify_main_fails_probabilities_flushed_to_zero(monkeypatch):
+    """A sigmoid or predict_proba that flushes probabilities below 1e-7
+    (float32) or 1e-12 (float64) to 0 fails, as an exp that underflows
+    early on a new platform would (it passed under the absolute margin)."""
+    def flush(f):
+        def g(*args):
+            p = np.array(f(*args))
+            p[p < (1e-7 if p.dtype == np.float32 else 1e-12)] = 0.0
+            return p
+        return g
+
+    failed, total, lines = _verify_main(
+        monkeypatch, ["sigmoid", "predict_proba"],
+        sigmoid={"fastlr": flush(fastlr.sigmoid)},
+        predict_proba={"fastlr": flush(fastlr.predict_proba)})
+    bad = [ln for ln in lines if ln.endswith("MISMATCH")]
+    assert failed and {ln.split()[2] for ln in bad} == {"float32", "float64"}
+    assert any(ln.startswith("sigmoid ") for ln in bad)
+
+
+def test_verify_main_fails_a_result_in_another_dtype(monkeypatch):
+    """float32 results turned float64 by the kernel's side fail."""
+    failed, total, lines = _verify_main(
+        monkeypatch, ["predict_proba"], predict_proba={
+            "fastlr": lambda X, w, b: fastlr.predict_proba(X.astype(np.float64), w, b)})
+    bad = [ln for ln in lines if ln.endswith("MISMATCH")]
+    assert failed == 2 and len(bad) == 2  # float32, dense and CSR
+    assert all("dtype float64, reference float32" in ln for ln in bad)
+
+
+def test_verify_main_fails_weights_nan_in_both(monkeypatch):
+    """Both implementations diverging to NaN is no agreement; the loss
+    records' NaN of epoch_loss=None is (the "no_loss" cases pass)."""
+    def nan_w(f):
+        return lambda *a, **k: f(*a, **k)._replace(w=np.full(4, np.nan))
+
+    clean_failed, clean_total, _ = _verify_main(monkeypatch, ["train"])
+    assert clean_failed == 0
+    failed, total, lines = _verify_main(
+        monkeypatch, ["train"], train={"fastlr": nan_w(fastlr.train),
+                                       "reference": nan_w(reference.train)})
+    assert total == clean_total and failed == 8  # 2 options x 2 dtypes x 2 storages
+    assert all(" .w " in ln for ln in lines if ln.endswith("MISMATCH"))
+
+
+def test_verify_main_counts_every_part_of_a_case_that_raises(monkeypatch):
+    """A case that raises fails each of its parts: the number of checks is
+    the clean run's."""
+    _, clean_total, _ = _verify_main(monkeypatch, ["train", "gradients"])
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    failed, total, lines = _verify_main(monkeypatch, ["train", "gradients"],
+                                        train={"reference": boom})
+    assert total == clean_total
+    assert failed == 3 * 8  # w, b and losses of each train case
+    assert f"{failed} of {clean_total} checks FAILED" in lines[-1]
 
 
 def test_compare_measures_finite_entries_beside_a_shared_infinity():
