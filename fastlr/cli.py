@@ -1215,12 +1215,25 @@ def _check_writable(path, option, replace=False, inputs=()):
 def _check_folder(path, option, files=()):
     """``path`` is a folder that exists and is writable, or can be created,
     and the ``files`` the command will write in it can be written there
-    (:func:`_check_writable`: not a folder, FIFO or device)."""
+    (:func:`_check_writable`: not a folder, FIFO or device). A symbolic link
+    on the way whose target does not exist is refused: creating the folder
+    would fail there ("File exists") after the work."""
     path = os.path.abspath(os.fspath(path))
     if os.path.exists(path) and not os.path.isdir(path):
         raise CLIError(f"{option} {path}: exists and is not a folder")
     existing = path
     while not os.path.exists(existing):
+        if os.path.islink(existing):
+            why = "which does not exist"
+            try:
+                os.stat(existing)
+            except OSError as exc:   # ENOENT, or a loop of links (ELOOP)
+                if exc.errno != errno.ENOENT:
+                    why = f"which cannot be followed ({exc.strerror})"
+            where = "" if existing == path else f"{existing} "
+            raise CLIError(f"{option} {path}: {where}is a symbolic link to "
+                           f"{os.readlink(existing)}, {why}; create that folder "
+                           "or give another path")
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing):
         raise CLIError(f"{option} {path}: {existing} is not a folder")

@@ -65,6 +65,20 @@ def test_demo_output_files_are_checked_before_any_experiment(tmp_path, capsys,
     assert "--out" in err and "moons_boundary.png" in err and "folder" in err
 
 
+def test_demo_out_through_a_dangling_link_is_refused_before_any_experiment(
+        tmp_path, capsys, monkeypatch):
+    """--out naming a symbolic link to a folder not created yet passed the
+    check; the first experiment ran, then "plots: File exists"."""
+    monkeypatch.setattr(demo, "run", lambda **kw: pytest.fail("an experiment ran"))
+    out = tmp_path / "plots"
+    out.symlink_to(tmp_path / "results" / "plots")
+    assert cli.main(["demo", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err
+    assert f"is a symbolic link to {tmp_path / 'results' / 'plots'}" in err
+    assert "does not exist" in err
+
+
 def test_demo_writes_each_plot_atomically(tmp_path, monkeypatch):
     """A plot whose write fails (a full disk) leaves the file it replaces
     as it was, and no partial or temporary file: the demo wrote its PNGs

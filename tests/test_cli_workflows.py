@@ -621,6 +621,33 @@ def test_plot_files_are_checked_before_any_work(iris, tmp_path, capsys, command,
     assert not list(plots.glob(".*.tmp"))
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+@pytest.mark.parametrize("under", [False, True], ids=["link", "under-link"])
+def test_a_plot_folder_through_a_dangling_link_is_refused_before_any_work(
+        iris, tmp_path, capsys, command, under):
+    """--plot DIR that is (or lies under) a symbolic link to a folder not
+    created yet: it passed the check, the training ran and saved the model,
+    then the plot failed with "plots: File exists" (exit 1)."""
+    link = tmp_path / "plots"
+    link.symlink_to("results/plots")   # relative, as a user makes it
+    plots = link / "run1" if under else link
+    model = tmp_path / "m.npz"
+    argv = (["train", iris["csv"], "--drop", "note,plant", "--model", model]
+            if command == "train" else ["evaluate", "--model", iris["model"],
+                                        iris["csv"]])
+    res = in_process(capsys, *argv, "--plot", plots)
+    line = clean_error(res, "--plot", "is a symbolic link to results/plots",
+                       "which does not exist")
+    assert (f"{link} is" in line) == under
+    assert res.stdout == "" and not model.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plots"]
+    (tmp_path / "results" / "plots").mkdir(parents=True)   # the target made
+    res = in_process(capsys, *argv, "--plot", plots)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in plots.glob("*.png")) == (
+        ["loss.png"] if command == "train" else ["calibration.png", "roc.png"])
+
+
 def test_predict_does_not_parse_the_label_column_it_ignores(iris, tmp_path, capsys):
     """New rows often have no label yet: predict finds the label column
     (not a feature) but never parses it, so a blank or NaN label is fine,
