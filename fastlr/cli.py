@@ -2770,6 +2770,7 @@ def _evaluate_plots(args, y, proba, pred, classes, any_roc):
                                f"(positive: {classes[1]})"), args.plot, "roc.png"))
         out.append(_save_figure(
             plot_calibration(y01, proba[:, 1], n_bins=args.bins,
+                             what=f"class {classes[1]}",
                              title=f"{name}: calibration (class {classes[1]})"),
             args.plot, "calibration.png"))
         return out

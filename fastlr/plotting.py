@@ -368,36 +368,74 @@ def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-los
     return fig
 
 
-def _binary_scores(y_true, y_score, score_name):
-    from ._validation import check_labels01, check_same_length, check_vector
+def _binary_scores(y_true, y_score, score_name, pos_label):
+    """``(y01, score)``: 1.0 where ``y_true`` is ``pos_label``, else 0.0,
+    and the scores as float64. Without ``pos_label`` the labels must be
+    0/1 or -1/1 (either may be missing), and 1 is positive, as in
+    scikit-learn's ``RocCurveDisplay`` and ``calibration_curve``; other
+    labels need ``pos_label``."""
+    from ._validation import check_same_length, check_vector, labels_1d, unique_labels
 
-    y01 = check_labels01(y_true, "y_true")
+    y = labels_1d(y_true, "y_true")
     score = check_vector(y_score, score_name).astype(np.float64)
-    check_same_length(y01, score, "y_true", score_name)
-    return y01, score
+    check_same_length(y, score, "y_true", score_name)
+    classes = unique_labels(y, "y_true")
+    shown = classes[:5].tolist()
+    if classes.shape[0] > 2:
+        raise ValueError(f"y_true must hold two labels (a binary problem), got "
+                         f"{classes.shape[0]}, {shown[:3]} ...; for k classes use "
+                         "plot_roc_curves, or pass y_true == label with that "
+                         "class's scores")
+    if pos_label is None:
+        numeric = classes.dtype.kind in "biuf"
+        if not (numeric and (set(classes.tolist()) <= {0, 1}
+                             or set(classes.tolist()) <= {-1, 1})):
+            raise ValueError(f"y_true holds the labels {shown}: pass pos_label=, "
+                             f"the label {score_name} scores (e.g. pos_label="
+                             f"{shown[-1]!r}, or clf.classes_[1] for a fitted "
+                             "binary model); without it the labels must be 0/1 "
+                             "or -1/1, and 1 is positive")
+        pos_label = 1
+    elif not (classes == pos_label).any():
+        raise ValueError(f"pos_label {pos_label!r} is not among y_true's labels "
+                         f"{shown}")
+    return (y == pos_label).astype(np.float64), score
 
 
-def plot_roc_curve(y_true, y_score, ax=None, title="ROC curve", label="model"):
+def plot_roc_curve(y_true, y_score, ax=None, title="ROC curve", label="model",
+                   pos_label=None):
     """Receiver operating characteristic: true vs false positive rate.
 
     Parameters
     ----------
     y_true : array_like of shape (m,)
-        Labels 0/1; both must occur.
+        Two labels of any type; both must occur.
     y_score : array_like of shape (m,)
-        Scores for class 1 (probabilities or logits).
+        Scores for the positive class, ``pos_label`` (probabilities or
+        logits), e.g. ``clf.predict_proba(X)[:, 1]``.
     ax : matplotlib Axes, optional
     title : str
     label : str
         Legend entry; the area under the curve is appended.
+    pos_label : label, optional
+        The positive class, as in scikit-learn's
+        ``RocCurveDisplay.from_predictions``: needed unless the labels are
+        0/1 or -1/1, where it is 1. For a fitted binary model the positive
+        class is ``clf.classes_[1]``.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        When ``y_true`` holds other labels than 0/1 or -1/1 and no
+        ``pos_label`` is given, more than two labels, or only one.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    y01, score = _binary_scores(y_true, y_score, "y_score")
+    y01, score = _binary_scores(y_true, y_score, "y_score", pos_label)
     if np.unique(y01).shape[0] < 2:
         raise ValueError("y_true holds a single class; a ROC curve needs both")
     fpr, tpr, _ = roc_curve(y01, score)
@@ -467,8 +505,9 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
 
 
 def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
-                     what="class 1", ylabel=None):
-    """Reliability diagram: observed frequency of class 1 per probability bin.
+                     what=None, ylabel=None, pos_label=None):
+    """Reliability diagram: observed frequency of the positive class per
+    probability bin.
 
     Without ``ax`` the figure has a second panel below: the histogram of the
     predicted probabilities (how many rows each point rests on).
@@ -476,9 +515,10 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
     Parameters
     ----------
     y_true : array_like of shape (m,)
-        Labels 0/1.
+        At most two labels, of any type.
     y_prob : array_like of shape (m,)
-        Predicted probabilities of class 1, in [0, 1].
+        Predicted probabilities of the positive class, ``pos_label``, in
+        [0, 1], e.g. ``clf.predict_proba(X)[:, 1]``.
     n_bins : int, default 10
         Equal-width bins on [0, 1], each closed on the left, [a, b) (the
         last holds 1.0, [a, 1]), as ``np.histogram``'s; empty bins are left
@@ -488,21 +528,34 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
     ax : matplotlib Axes, optional
         Draw only the reliability curve on it.
     title : str
-    what : str
+    what : str, optional
         What ``y_true`` marks and ``y_prob`` is the probability of, for the
-        axis labels; e.g. ``"the predicted class"`` for a k-class model's
-        top-label calibration (``y_true``: prediction right, ``y_prob``: its
+        axis labels; default ``"class " + pos_label`` (``"class 1"``). E.g.
+        ``"the predicted class"`` for a k-class model's top-label
+        calibration (``y_true``: prediction right, ``y_prob``: its
         probability).
     ylabel : str, optional
         Label of the vertical axis; default ``"fraction of " + what``.
+    pos_label : label, optional
+        The positive class, as in scikit-learn's ``calibration_curve``:
+        needed unless the labels are 0/1 or -1/1, where it is 1. For a
+        fitted binary model the positive class is ``clf.classes_[1]``.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Raises
+    ------
+    ValueError
+        When ``y_true`` holds other labels than 0/1 or -1/1 and no
+        ``pos_label`` is given, or more than two labels.
     """
     from ._validation import check_positive_int
 
-    y01, prob = _binary_scores(y_true, y_prob, "y_prob")
+    y01, prob = _binary_scores(y_true, y_prob, "y_prob", pos_label)
+    if what is None:
+        what = f"class {1 if pos_label is None else pos_label}"
     if (prob < 0).any() or (prob > 1).any():
         raise ValueError("y_prob must contain probabilities in [0, 1]")
     n_bins = check_positive_int(n_bins, "n_bins", minimum=2)

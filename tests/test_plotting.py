@@ -11,6 +11,7 @@ from fastlr.plotting import (
     plot_decision_boundary,
     plot_decision_regions,
     plot_loss_curve,
+    plot_roc_curve,
     plot_roc_curves,
 )
 
@@ -397,3 +398,49 @@ def test_an_ax_that_is_not_axes_is_refused_naming_it(plot):
     }
     with pytest.raises(TypeError, match="ax must be a matplotlib Axes or None, got str"):
         calls[plot]()
+
+
+def _curve(fig):
+    """The x, y data of a ROC or calibration figure's model line."""
+    line = next(ln for ln in fig.axes[0].get_lines()
+                if ln.get_label() not in ("chance", "perfectly calibrated"))
+    return line.get_xdata(), line.get_ydata(), line.get_label()
+
+
+@pytest.mark.parametrize("plot", [plot_roc_curve, plot_calibration])
+def test_binary_metric_plots_take_any_two_labels_with_pos_label(plot):
+    """As scikit-learn's RocCurveDisplay and calibration_curve: labels 0/1
+    or -1/1 need nothing (1 is positive); other labels need pos_label, and
+    the error says so (it said to use fastlr.LogisticRegression)."""
+    rng = np.random.default_rng(0)
+    y01 = rng.integers(0, 2, 200)
+    p = np.clip(0.6 * y01 + 0.4 * rng.random(200), 0, 1)
+    want = _curve(plot(y01, p))
+    for y, pos in ((np.where(y01 == 1, 1, -1), None),
+                   (np.where(y01 == 1, "spam", "ham"), "spam"),
+                   (np.where(y01 == 1, 7, 0), 7),
+                   (y01.astype(bool), None), (y01.astype(float), None)):
+        got = _curve(plot(y, p, pos_label=pos))
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+    # the other label positive, with its own probabilities
+    got = _curve(plot(np.where(y01 == 1, "spam", "ham"), 1 - p, pos_label="ham"))
+    want = _curve(plot(1 - y01, 1 - p))
+    np.testing.assert_array_equal(got[1], want[1])
+    y = np.where(y01 == 1, "spam", "ham")
+    with pytest.raises(ValueError, match=r"labels \['ham', 'spam'\]: pass "
+                       r"pos_label=.*'spam'"):
+        plot(y, p)
+    with pytest.raises(ValueError, match="pos_label 'eggs' is not among"):
+        plot(y, p, pos_label="eggs")
+    with pytest.raises(ValueError, match="two labels"):
+        plot(np.arange(200) % 3, p)
+
+
+def test_calibration_axis_names_the_positive_class():
+    y = np.array(["ham", "spam"] * 10)
+    fig = plot_calibration(y, np.linspace(0, 1, 20), pos_label="spam")
+    assert fig.axes[0].get_ylabel() == "fraction of class spam"
+    assert fig.axes[1].get_xlabel() == "predicted probability of class spam"
+    fig = plot_calibration(y == "spam", np.linspace(0, 1, 20))
+    assert fig.axes[0].get_ylabel() == "fraction of class 1"
