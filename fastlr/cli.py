@@ -2019,14 +2019,25 @@ def _describe_shape(m, n, stored=None):
             f"{stored / m:.3g} per row)")
 
 
+def _solver_epochs(clf):
+    """The SGD epochs before the L-BFGS iterations of a solver fit; None
+    for an SGD fit, whose passes are all epochs."""
+    if getattr(clf, "solver_", "sgd") == "sgd":
+        return None
+    return clf.n_iter_ - clf.n_solver_iter_
+
+
+def _sgd_epochs(n):
+    return f"{n} SGD epoch{'s' * (n != 1)}"
+
+
 def _passes_line(clf, params):
     """How many passes training ran, and why it stopped."""
     line = f"{clf.n_iter_} of at most {params['max_iter']}"
     tol = params["tol"]
-    if getattr(clf, "solver_", "sgd") != "sgd":
-        epochs = clf.n_iter_ - clf.n_solver_iter_
-        line += (f" ({epochs} SGD epoch{'s' * (epochs != 1)} + "
-                 f"{clf.n_solver_iter_} L-BFGS iterations")
+    epochs = _solver_epochs(clf)
+    if epochs is not None:
+        line += f" ({_sgd_epochs(epochs)} + {clf.n_solver_iter_} L-BFGS iterations"
         if clf.n_iter_ < params["max_iter"]:
             line += (", converged: relative decrease below "
                      f"tol={tol:g}" if tol is not None else
@@ -2501,8 +2512,12 @@ def _train_plots(args, clf, xy, data):
     )
 
     name = os.path.basename(args.data)
+    epochs = _solver_epochs(clf)
+    xlabel = ("epoch" if epochs is None else "L-BFGS iteration" if not epochs
+              else f"pass ({_sgd_epochs(epochs)}, then L-BFGS iterations)")
     out = [_save_figure(plot_loss_curve({"training loss": clf.loss_curve_},
-                                        title=f"{name}: training loss"),
+                                        title=f"{name}: training loss",
+                                        xlabel=xlabel),
                         args.plot, "loss.png")]
     if xy is not None and xy[0].shape[1] == 2:
         X, y = xy

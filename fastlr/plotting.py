@@ -292,13 +292,15 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
     return fig
 
 
-def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-loss"):
+def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-loss",
+                    xlabel="epoch"):
     """Loss per epoch, one line per curve.
 
     Successive curves get different line styles and markers
     (:data:`CURVE_STYLES`), so that curves lying on top of each other stay
     visible. The vertical axis is logarithmic, or linear when a loss is
-    zero or negative (or none is finite).
+    zero or negative (or none is finite). A plot without a single loss (all
+    NaN) says so.
 
     Parameters
     ----------
@@ -311,6 +313,10 @@ def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-los
         is left out of the line; infinity is refused.
     ax : matplotlib Axes, optional
     title, ylabel : str
+    xlabel : str, default "epoch"
+        An estimator's ``loss_curve_`` after ``solver="lbfgs"`` or
+        ``"auto"`` holds a loss per pass, SGD epochs then L-BFGS iterations:
+        say so, e.g. ``xlabel="pass (1 SGD epoch, then L-BFGS iterations)"``.
 
     Returns
     -------
@@ -360,7 +366,11 @@ def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-los
                 markevery=(min(i * every // len(checked), max(n - 1, 0)), every),
                 markersize=6, fillstyle="none" if i else "full",
                 lw=2.2 if i == 0 else 1.6, label=label)
-    ax.set_xlabel("epoch")
+    if values.shape[0] == 0:
+        ax.text(0.5, 0.5, "no loss recorded: every value is NaN\n(not tracked, "
+                "e.g. epoch_loss=None)", transform=ax.transAxes, ha="center",
+                va="center")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_yscale("log" if log else "linear")
     ax.set_title(title)

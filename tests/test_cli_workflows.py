@@ -648,6 +648,31 @@ def test_a_plot_folder_through_a_dangling_link_is_refused_before_any_work(
         ["loss.png"] if command == "train" else ["calibration.png", "roc.png"])
 
 
+def test_an_lbfgs_loss_curve_is_drawn_against_passes(iris, tmp_path, capsys,
+                                                     monkeypatch):
+    """train --plot labelled the x axis of an L-BFGS fit's loss curve
+    "epoch"; its points are L-BFGS iterations, after an SGD epoch for
+    --solver auto."""
+    from fastlr import plotting
+
+    labels = []
+    real = plotting.plot_loss_curve
+
+    def spy(*args, **kwargs):
+        fig = real(*args, **kwargs)
+        labels.append(fig.axes[0].get_xlabel())
+        return fig
+
+    monkeypatch.setattr(plotting, "plot_loss_curve", spy)
+    for solver in ("lbfgs", "auto", "sgd"):
+        res = in_process(capsys, "train", iris["csv"], "--drop", "note,plant",
+                         "--model", tmp_path / "m.npz", "--solver", solver,
+                         "--epochs", "5", "--plot", tmp_path / solver)
+        assert res.returncode == 0, res.stderr
+    assert labels == ["L-BFGS iteration", "pass (1 SGD epoch, then L-BFGS "
+                      "iterations)", "epoch"]
+
+
 def test_predict_does_not_parse_the_label_column_it_ignores(iris, tmp_path, capsys):
     """New rows often have no label yet: predict finds the label column
     (not a feature) but never parses it, so a blank or NaN label is fine,

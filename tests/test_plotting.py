@@ -444,3 +444,16 @@ def test_calibration_axis_names_the_positive_class():
     assert fig.axes[1].get_xlabel() == "predicted probability of class spam"
     fig = plot_calibration(y == "spam", np.linspace(0, 1, 20))
     assert fig.axes[0].get_ylabel() == "fraction of class 1"
+
+
+def test_loss_curve_takes_an_x_label_and_says_when_it_holds_no_loss():
+    """An L-BFGS loss curve's points are iterations (the axis said
+    "epoch"); a curve without a single loss (epoch_loss=None) drew an
+    empty plot without a word."""
+    fig = plot_loss_curve([0.5, 0.4], xlabel="L-BFGS iteration")
+    assert fig.axes[0].get_xlabel() == "L-BFGS iteration"
+    assert plot_loss_curve([0.5]).axes[0].get_xlabel() == "epoch"
+    assert not plot_loss_curve([0.5]).axes[0].texts
+    ax = plot_loss_curve([np.nan] * 5).axes[0]
+    assert "no loss recorded" in " ".join(t.get_text() for t in ax.texts)
+    assert not plot_loss_curve({"a": [0.5], "b": [np.nan]}).axes[0].texts
