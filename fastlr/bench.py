@@ -269,6 +269,13 @@ def quick_table(rows=200_000, features=100, batch_sizes=(32, 256, 4096),
     return out
 
 
+def _ms(seconds):
+    """Milliseconds to three significant digits, whole from 100 ms: at a
+    fixed 0.1 ms the floor of a small --rows read "0.0"."""
+    ms = seconds * 1e3
+    return "0.0" if ms == 0.0 else f"{ms:.0f}" if abs(ms) >= 100 else f"{ms:.3g}"
+
+
 def format_quick(table, rows, features, dtype):
     """The table of :func:`quick_table` as text, one row per implementation
     and batch size; columns are separated by at least two spaces."""
@@ -289,7 +296,7 @@ def format_quick(table, rows, features, dtype):
             "(below the noise)" if not (r["seconds"] > 0.0 and r["speedup"] > 0.0)
             else f"{r['speedup']:.1f}x faster" if r["speedup"] >= 1.0
             else f"{1.0 / r['speedup']:.1f}x slower")
-        lines.append(line([r["impl"], bs, f"{r['seconds'] * 1e3:.1f}",
+        lines.append(line([r["impl"], bs, _ms(r["seconds"]),
                            f"{r['rows_per_s']:.3g}", f"{r['vs_floor']:.2f}",
                            faster]))
     lines.append("Every epoch is marginal, fastlr's too: a call of one more "
@@ -662,8 +669,10 @@ def format_performance(table):
     head = f"{'id':<5}{'measure':<{width}}{'value':>9}  {'target':<9}{'met':>4}"
     lines = [head, "-" * len(head)]
     for r in table:
+        # an information row has no target to meet
+        met = "-" if r["target"] == "(info)" else "yes" if r["ok"] else "NO"
         lines.append(f"{r['id']:<5}{r['what']:<{width}}{r['value']:>9.3f}  "
-                     f"{r['target']:<9}{'yes' if r['ok'] else 'NO':>4}")
+                     f"{r['target']:<9}{met:>4}")
     lines.append(f"machine: {os.cpu_count()} cores, numba "
                  f"{__import__('numba').__version__}, numpy {np.__version__}")
     return "\n".join(lines)

@@ -1141,7 +1141,7 @@ def _demo(args):
     print(f"\nsettings: batch_size={s['batch_size']} epochs={s['epochs']} "
           f"lr={s['lr']}, standardized; times exclude JIT compilation")
     if not args.no_plots:
-        print(f"plots written to {args.out}/")
+        print(f"plots written to {os.path.join(args.out, '')}")
     return EXIT_OK
 
 

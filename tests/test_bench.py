@@ -202,6 +202,19 @@ def test_quick_table_survives_a_marginal_fastlr_epoch_in_the_noise(monkeypatch):
     assert text.count("(below the noise)") == 2
 
 
+def test_quick_table_shows_an_epoch_below_a_tenth_of_a_ms(monkeypatch):
+    """On a small --rows the floor read "0.0" ms (0.1 ms resolution): three
+    significant digits now, whole milliseconds from 100."""
+    seconds = {("floor", None): 4.2e-5, ("fastlr", 32): 1.5e-4,
+               ("reference", 32): 0.4567, ("sklearn SGDClassifier", 1): 0.0}
+    rows, _ = fake_quick_table(monkeypatch, seconds, batch_sizes=(32,))
+    text = bench.format_quick(list(rows.values()), 1000, 3, "float64")
+    ms = {ln.split()[0]: ln.split()[3 if ln.startswith("sklearn") else 2]
+          for ln in text.splitlines()[3:7]}
+    assert ms == {"floor": "0.042", "fastlr": "0.15", "reference": "457",
+                  "sklearn": "0.0"}
+
+
 def test_quick_table_footer_names_only_what_was_timed(monkeypatch):
     """bench --no-reference (or --no-sklearn) still ended with "(..., the
     reference on a standardized copy, sklearn's fit)"."""
@@ -233,6 +246,15 @@ def test_performance_table_keeps_its_columns_with_a_long_label():
     ends = {line.index(value) + len(value)
             for line, value in zip(lines[2:4], ("1.500", "12.250"), strict=True)}
     assert len(ends) == 1 and ends == {lines[0].index("value") + len("value")}
+
+
+def test_performance_table_marks_information_rows_as_having_no_target():
+    """An "(info)" row has no target to meet: it printed "met: yes"."""
+    table = [{"id": "P1", "what": "a", "value": 1.5, "target": "<= 2", "ok": True},
+             {"id": "P1", "what": "b", "value": 9.0, "target": "<= 2", "ok": False},
+             {"id": "S1", "what": "c", "value": 1.7, "target": "(info)", "ok": True}]
+    lines = bench.format_performance(table).splitlines()
+    assert [ln.split()[-1] for ln in lines[2:5]] == ["yes", "NO", "-"]
 
 
 def test_dask_overhead_line_has_no_negative_fixed_cost():

@@ -79,6 +79,17 @@ def test_demo_out_through_a_dangling_link_is_refused_before_any_experiment(
     assert "does not exist" in err
 
 
+@pytest.mark.parametrize("out", ["plots", "plots/"])
+def test_demo_names_its_folder_with_one_separator(tmp_path, capsys, monkeypatch,
+                                                  out):
+    """`demo --out plots/` printed "plots written to plots//"."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(demo, "run", lambda **kw: [])
+    monkeypatch.setattr(demo, "format_table", lambda rows: "")
+    assert cli.main(["demo", "--out", out]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "plots written to plots/"
+
+
 def test_demo_writes_each_plot_atomically(tmp_path, monkeypatch):
     """A plot whose write fails (a full disk) leaves the file it replaces
     as it was, and no partial or temporary file: the demo wrote its PNGs
