@@ -778,9 +778,14 @@ def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN, classes=2,
 #: 1,000,000, 30 models (10 alphas x 3 folds), 17 B a weight with SGD
 #: (``train_many``), 47 with ``solver="lbfgs"`` and 49 for
 #: ``LogisticRegressionCV(max_iter=5)``, of which 16 the pairs (480 MB);
-#: each optimizer array SGD writes adds 8 (``train_many``, 200,000 columns:
-#: 26 B with none, 50 with averaging and L1, 58 with AdaGrad too).
-MODEL_BYTES, MODEL_BYTES_PER_WEIGHT = 20_000, 40
+#: on CSR 2,000 x 1,000,000, 30 models, ``train_many`` took 14 B a weight
+#: with plain SGD, 36.5 with averaging and L1, 44 with AdaGrad too, 34 with
+#: the solver (pairs included). The check (:func:`fastlr.core.
+#: check_grid_memory`) counts 16 (the stack's weights and the result's), 8
+#: more for each optimizer array SGD writes and for the solver's gradient:
+#: 16, 40, 48 and 40 there, 10-15% above those peaks (at 40 for every run,
+#: plain SGD grids were refused at 2.8 times their real need).
+MODEL_BYTES, MODEL_BYTES_PER_WEIGHT = 20_000, 16
 
 
 class NotEnoughMemory(MemoryError):

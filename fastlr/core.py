@@ -786,14 +786,15 @@ def check_grid_memory(n_alphas, n_l1_ratios, n_folds, n_classes, n, solver,
     is allocated, a joint run (:func:`_run_many`) whose models would not fit
     in the memory available: :data:`fastlr._validation.MODEL_BYTES` a model
     and ``MODEL_BYTES_PER_WEIGHT`` a weight, 8 bytes more a weight for each
-    optimizer array SGD writes (``written``, :func:`grid_written`), and with
+    optimizer array SGD writes (``written``, :func:`grid_written`) and for
+    the solver's gradient, and with
     a solver the curvature pairs of a stage's runs, one a fold and l1_ratio
     (:func:`fastlr._solver.stack_pairs`)."""
     K = n_alphas * n_l1_ratios * n_folds
     rows = n_classes if n_classes > 2 else 1
     pairs = 0 if solver == "sgd" else stack_pairs(n_folds * n_l1_ratios,
                                                   rows * (n + 1))[1]
-    per_weight = MODEL_BYTES_PER_WEIGHT + 8 * len(written)
+    per_weight = MODEL_BYTES_PER_WEIGHT + 8 * (len(written) + (solver != "sgd"))
     check_memory(K * (MODEL_BYTES + per_weight * rows * n) + pairs,
                  f"alphas={n_alphas:,} x {n_l1_ratios} l1_ratios x {n_folds} "
                  f"folds: training {K:,} models of {rows} x {n:,} weights")

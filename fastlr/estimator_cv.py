@@ -107,10 +107,11 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         given to ``fit`` (with ``sample_weight`` or ``class_weight``, their
         total weight, as ``C`` multiplies the weighted sum of losses; so a
         weight of 2 is a row given twice): scikit-learn's ``Cs=A`` grid,
-        strongest penalty first (so ties go to the simpler model: mean scores
-        within a relative 1e-9 of the best tie, as the solver finds models
-        equal in theory, along a path, to its rounding: 5e-14 apart on data
-        without signal). ``alpha`` weighs the
+        strongest penalty first (so ties go to the simpler model; with the
+        default ``scoring``, mean log-losses within a relative 1e-9 of the
+        best tie, as the solver finds models equal in theory, along a path,
+        to its rounding: 5e-14 apart on data without signal; a ``scoring``'s
+        scores tie only when equal). ``alpha`` weighs the
         penalty against the *mean* loss, so it means the same on a fold's
         training rows as on all rows: each fold model minimizes ``mean
         log-loss + alpha * penalty`` over its training rows (as glmnet's
@@ -125,8 +126,7 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     l1_ratios : array_like of shape (n_l1_ratios,) or None, default None
         Elastic-net mixings in [0, 1] to choose from (only with
         ``penalty="elasticnet"``); None: ``[0.15]``. Candidates whose
-        scores tie (within a relative 1e-9 of the best score, see
-        ``alphas``) go to the first in ``alphas`` order, then in this
+        scores tie (see ``alphas``) go to the first in ``alphas`` order, then in this
         order (scikit-learn's rule over its ``Cs`` and ``l1_ratios``).
     cv : int, cross-validation splitter, iterable or None, default None
         The folds, at most 127 (the joint pass keeps each row's fold in an
@@ -673,6 +673,10 @@ n_rows, n_features + fit_intercept)
         # goes to the first of: by strength, then by l1_ratio (as
         # scikit-learn's argmax over its (Cs, l1_ratios) scores)
         order = np.arange(L * A).reshape(L, A).T.ravel()
+        # the default score's rounding ties (TIE_RTOL); a scoring's scores
+        # are the user's, of any size: only equal ones tie (an offset of
+        # 1e12 made a relative margin pass over real differences)
+        rtol = TIE_RTOL if self.scoring is None else 0.0
         if self.refit:
             # a fold whose score is NaN (roc_auc of one held-out class) is left
             # out of the mean, as it says nothing of the candidates
@@ -685,7 +689,7 @@ n_rows, n_features + fit_intercept)
                 _no_candidate(mean, "every fold" if np.isnan(mean).all()
                               else "at least one fold")
             finite = np.where(np.isfinite(mean), mean, -np.inf)
-            best = int(order[_first_best(finite[order])])
+            best = int(order[_first_best(finite[order], rtol)])
             self.alpha_ = float(alpha_of[best])
             self.l1_ratio_ = float(l1_of[best])
             refit = self._model(self.alpha_, self.l1_ratio_ if self.penalty ==
@@ -708,7 +712,7 @@ n_rows, n_features + fit_intercept)
             self.coef_, self.intercept_ = refit.coef_, refit.intercept_
             return
         best = order[_first_best(np.where(np.isfinite(scores), scores,
-                                          -np.inf)[:, order])]
+                                          -np.inf)[:, order], rtol)]
         picked = scores[np.arange(F), best]
         if not np.isfinite(picked).all():
             _no_candidate(scores[~np.isfinite(picked)], "some fold")
@@ -795,20 +799,21 @@ n_rows, n_features + fit_intercept)
         return router
 
 
-#: Scores within this fraction of the best one tie (:func:`_first_best`):
-#: well above the rounding of a held-out mean loss (two models equal in
-#: theory, found by the solver along a path, scored 5e-14 apart) and below
-#: any difference between candidates worth a choice.
+#: Default scores (minus the mean held-out log-loss) within this fraction
+#: of the best one tie (:func:`_first_best`): well above the rounding of a
+#: held-out mean loss (two models equal in theory, found by the solver along
+#: a path, scored 5e-14 apart) and below any difference between candidates
+#: worth a choice. Not for a ``scoring``'s scores, whose size is the user's.
 TIE_RTOL = 1e-9
 
 
-def _first_best(scores):
+def _first_best(scores, rtol):
     """Index along the last axis of ``scores`` (finite or -inf, in the
-    order ties go to the first of) of the first score within
-    :data:`TIE_RTOL` of the best, relative to its size."""
+    order ties go to the first of) of the first score within ``rtol`` of
+    the best, relative to its size (0: the first best)."""
     top = scores.max(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore"):
-        near = scores >= top - TIE_RTOL * np.abs(top)
+        near = scores >= top - rtol * np.abs(top)
     return np.argmax(near | (scores == top), axis=-1)
 
 
@@ -849,11 +854,14 @@ def _warn_unconverged(res, solver, name, epochs, tol):
 def _score_value(value):
     """A scorer's result as a float; anything else than one number is
     refused naming ``scoring``."""
-    arr = np.asarray(value)
-    if arr.ndim or arr.dtype.kind not in "biuf":
+    if value is None or isinstance(value, str | bytes) or np.ndim(value):
         raise TypeError(f"scoring must give one number per model (higher is "
                         f"better), got {value!r}")
-    return float(arr)
+    try:   # (any real number float() takes: Fraction, Decimal, NumPy's)
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"scoring must give one number per model (higher is "
+                        f"better), got {value!r}") from None
 
 
 def _no_candidate(scores, where):

@@ -56,3 +56,42 @@ def test_a_scorer_giving_no_single_number_is_refused_naming_scoring(value):
     X, y = make_classification(300, 5, random_state=0)
     with pytest.raises(TypeError, match=r"^scoring must give one number"):
         LogisticRegressionCV(alphas=2, cv=3, scoring=lambda e, X, y: value).fit(X, y)
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_a_scorings_scores_tie_only_when_equal(refit):
+    """The relative tie margin (for the default score's rounding) made a
+    scorer of 1e12 + 1000 * accuracy tie every candidate, and the strongest
+    penalty won at accuracy 0.53 against 0.78. A scoring's scores now
+    decide as scikit-learn's argmax does; equal ones still go to the
+    strongest penalty."""
+    X, y = make_classification(300, 5, random_state=0)
+
+    def offset(est, X, y):
+        return 1e12 + 1000 * float(np.mean(est.predict(X) == y))
+
+    cv = LogisticRegressionCV(alphas=6, cv=3, scoring=offset, refit=refit,
+                              random_state=0).fit(X, y)
+    scores = cv.scores_[:, 0, :]
+    if refit:
+        mean = scores.mean(axis=0)
+        assert cv.alpha_ == cv.alphas_[int(np.argmax(mean))]
+    else:
+        assert cv.alpha_ == pytest.approx(np.mean(cv.alphas_[np.argmax(scores, axis=1)]))
+    assert cv.alpha_ < cv.alphas_[0]
+
+
+def test_a_scorer_may_give_any_real_number():
+    """Fraction and Decimal scores (accepted by scikit-learn and before)
+    were refused as "not one number"."""
+    from decimal import Decimal
+    from fractions import Fraction
+
+    X, y = make_classification(300, 5, random_state=0)
+    got = []
+    for kind in (Fraction, Decimal, float):
+        cv = LogisticRegressionCV(alphas=3, cv=3, random_state=0, scoring=lambda e, X, y,
+                                  kind=kind: kind(str(round(e.score(X, y), 6)))).fit(X, y)
+        got.append(cv.scores_)
+    np.testing.assert_array_equal(got[0], got[2])
+    np.testing.assert_array_equal(got[1], got[2])

@@ -82,7 +82,7 @@ def test_train_many_refuses_a_grid_too_large_for_memory_before_any_work(monkeypa
     allocate (under ulimit a bare numpy MemoryError; without one, the
     operating system's kill). It now weighs the grid as LogisticRegressionCV
     does (one rule) and refuses before any stack is made."""
-    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 2 << 30)
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 30)
 
     def no_stack(*args, **kwargs):
         raise AssertionError("a stack was made")
