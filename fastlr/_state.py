@@ -201,7 +201,7 @@ class ModelState:
         self.moments = merged
 
     def follow(self, standardize, center, rows_moments, check=None,
-               rule=_stats.merge_finish):
+               rule=_stats.merge_finish, start=None):
         """Continue on new rows (``partial_fit``) under the ``standardize``
         option as it is now, then let the rows join the running statistics
         (:meth:`add_rows`). The option may have been changed since the last
@@ -223,7 +223,11 @@ class ModelState:
         ``rows_moments()`` gives the new rows' :class:`fastlr._stats.Moments`
         (called only if they are needed); ``check(state)``, called after the
         re-expression and before the statistics are computed, may refuse;
-        ``rule`` as :meth:`add_rows`'s.
+        ``rule`` as :meth:`add_rows`'s. ``start()``, if given, gives the
+        state a first call starts from on the new rows: running statistics
+        that start here are then its, taken as a warm start takes them
+        (:meth:`adopt`), to the bit (on sparse rows ``rows_moments``'
+        statistics give a scale that can differ in the last place).
         """
         n = self.n_features
         # (read only without running statistics: a partial_fit stream's
@@ -241,8 +245,11 @@ class ModelState:
         if check is not None:
             check(self)
         if standardize and self.moments is None and plain:
-            self.center = bool(center)
-            self._standardize_by(rows_moments())
+            if start is not None:
+                self.adopt(start())
+            else:
+                self.center = bool(center)
+                self._standardize_by(rows_moments())
         elif standardize and self.moments is not None:
             self.add_rows(rows_moments(), rule)
 

@@ -896,7 +896,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             standardize = self._standardize_option()
             state.follow(standardize, data.centers(standardize),
                          data.row_moments,
-                         check=data.check_state, rule=merge_finish)
+                         check=data.check_state, rule=merge_finish,
+                         start=lambda: self._new_state(data, classes))
         n_iter = self.n_iter_ if resumed else 0
         losses, _ = self._train(data, y01, sw, state, batch_size=batch_size,
                                 epochs=1, lr=lr, shuffle=self.shuffle, rng=state.rng,

@@ -529,6 +529,33 @@ def test_partial_fit_on_sparse_chunks_passes_over_stored_columns_only(monkeypatc
     assert widths and max(widths) <= stored
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_statistics_started_mid_stream_are_a_first_calls_to_the_bit(sparse):
+    """Standardization switched on for a model trained without it starts
+    running statistics from the next chunk exactly as a first call on that
+    chunk does, to the bit: the model takes them as a warm start from
+    ``coef_`` set by hand takes them. On CSR chunks the scale came from the
+    chunk's moments by another summation, and differed in the last place
+    (so a model file of hand-set weights continued otherwise than the
+    estimator it was saved from)."""
+    X, y = offset_data(300, seed=3)
+    if sparse:
+        X = sp.csr_matrix(X)
+    start = dict(learning_rate="constant", random_state=0)
+    clf = LogisticRegression(standardize=False, lr=1e-6, **start).partial_fit(
+        X[:100], y[:100], classes=[0, 1])
+    clf.set_params(standardize="scale").partial_fit(X[100:], y[100:])
+    first = LogisticRegression(standardize="scale", **start).partial_fit(
+        X[100:], y[100:], classes=[0, 1])
+    got, want = clf.training_state_, first.training_state_
+    np.testing.assert_array_equal(got.scale, want.scale)
+    np.testing.assert_array_equal(got.mean, want.mean)
+    for field in ("amax", "mean", "m2"):
+        np.testing.assert_array_equal(getattr(got.moments, field),
+                                      getattr(want.moments, field))
+    assert got.moments.rows == want.moments.rows == 200
+
+
 def test_a_zero_mean_and_unit_scale_are_read_once_per_array():
     """ModelState.centers and scales read the standardization once per
     array (it is replaced, never changed in place): copies and later calls
