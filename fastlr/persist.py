@@ -347,14 +347,26 @@ def save(model, path, *, metadata=None):
         the file.
     ValueError
         If :func:`load` would refuse the file written (a fitted attribute
-        such as ``coef_`` changed by hand after fitting), checked on the
-        complete file before it replaces anything at ``path``.
+        changed by hand after fitting: a NaN in ``coef_``, ``coef_`` cut
+        to another shape), checked on the complete file before it replaces
+        anything at ``path``; or ``coef_`` and ``intercept_`` set by hand
+        in dtypes one float dtype does not hold both in (float32 weights,
+        float64 intercepts).
     sklearn.exceptions.NotFittedError
         If ``model`` has not been fitted (a ``ValueError`` subclass).
     OSError
         If the file cannot be written, or ``path`` exists and is not a
         regular file (a directory: ``IsADirectoryError``; a device, FIFO or
         socket); the previous file, if any, is intact.
+
+    Notes
+    -----
+    A model whose ``coef_``/``intercept_`` were set (or changed) by hand
+    after fitting is saved as training continues it (``warm_start``,
+    ``partial_fit``): those weights on the raw features, with a fresh
+    optimizer and without the report of the training before (``n_iter_``
+    0, ``loss_curve_`` empty, as ``partial_fit`` restarts them), so the
+    loaded model predicts and continues as the estimator would.
 
     Examples
     --------
@@ -401,12 +413,25 @@ def _to_arrays(model, metadata):
                         f"{type(model).__name__}")
     check_is_fitted(model, msg="model is not fitted: call fit or partial_fit before "
                     "saving it")
-    state = getattr(model, "training_state_", None)
-    if state is None:
+    trained = getattr(model, "training_state_", None)
+    if trained is None:
         raise NotFittedError(
             "model has coef_ but no training state (were its fitted attributes set "
             "by hand?): fit or partial_fit it before saving it (with "
             "warm_start=True, fit starts from coef_)")
+    try:
+        # the state training continues (warm_start, partial_fit): the last
+        # fit's, or the one it starts from coef_ and intercept_ set by hand
+        state = model._fitted_state()
+    except ValueError:
+        # coef_ no training takes (NaN, shapes): refused with load's reason
+        state = trained
+    # coef_ and intercept_ set by hand: saved as the model training starts
+    # from them, without the report of the training before (partial_fit
+    # starts n_iter_ and loss_curve_ afresh from them)
+    by_hand = state is not trained
+    coef, intercept = (_hand_set_model(model, state) if by_hand
+                       else (model.coef_, model.intercept_))
     steps = getattr(state, "steps", None)
     if steps is not None and (np.asarray(steps) > MAX_STEPS).any():
         # (load refuses such a file as edited: say what it is here)
@@ -443,30 +468,51 @@ def _to_arrays(model, metadata):
         "estimator": "LogisticRegression",
         "params": params,
         "n_features_in": int(model.n_features_in_),
-        "n_iter": int(model.n_iter_),
+        "n_iter": 0 if by_hand else int(model.n_iter_),
         "classes_dtype": classes.dtype.str,
         "rng_state": rng_state,
         "metadata": metadata,
     }
     if np.asarray(model.classes_).dtype == object:
         header["classes_object"] = True
-    if hasattr(model, "solver_"):
+    if hasattr(model, "solver_") and not by_hand:
         for key, attribute in _FIT_REPORT.items():
             header[key] = _json_scalar(getattr(model, attribute, None))
     arrays = {
         "classes": classes,
-        "coef": np.ascontiguousarray(model.coef_),
-        "intercept": np.ascontiguousarray(model.intercept_),
-        "loss_curve": np.asarray(model.loss_curve_, dtype=np.float64),
+        "coef": np.ascontiguousarray(coef),
+        "intercept": np.ascontiguousarray(intercept),
+        "loss_curve": (np.empty(0) if by_hand else
+                       np.asarray(model.loss_curve_, dtype=np.float64)),
         **state.to_file_arrays(),
     }
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
         arrays["feature_names"] = _text_for_saving(names, "feature_names_in_", "name")
     scores = getattr(model, "validation_scores_", None)
-    if scores is not None and hasattr(model, "solver_"):
+    if scores is not None and hasattr(model, "solver_") and not by_hand:
         arrays["validation_scores"] = np.asarray(scores, dtype=np.float64)
     return arrays, header
+
+
+def _hand_set_model(model, state):
+    """``(coef, intercept)`` a file holds for ``coef_`` and ``intercept_``
+    set by hand: ``state``'s (:meth:`fastlr.LogisticRegression._fitted_state`,
+    which holds them) in the float dtype in which predictions come out as
+    theirs do (float32 for float32 or narrower, else float64), refused
+    unless they are the same values, so that the file predicts as the
+    estimator does."""
+    shown = model._checked_model(doing="saving")
+    dtype = np.result_type(shown[0].dtype, np.float32)
+    if dtype in (np.float32, np.float64):
+        coef, intercept = state.coef(dtype)
+        if np.array_equal(coef, shown[0]) and np.array_equal(intercept, shown[1]):
+            return coef, intercept
+    raise ValueError(f"model cannot be saved: coef_ ({shown[0].dtype}) and "
+                     f"intercept_ ({shown[1].dtype}) were set by hand, and a "
+                     f"model file holds both in one dtype, float32 or float64, "
+                     f"which would not hold their values as set: set them both "
+                     f"as float64 arrays (or both as float32)")
 
 
 def _classes_for_saving(classes):
