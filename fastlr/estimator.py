@@ -157,7 +157,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     lr : float, default 0.01
-        Constant learning rate (SGD epochs).
+        Constant learning rate (SGD epochs), of a step along a batch's mean
+        gradient: each row moves the weights by ``lr / batch_size``, so the
+        same value learns about ``batch_size`` times more slowly per row
+        than scikit-learn's ``eta0``.
     batch_size : int, default 32
         Rows per SGD step; larger than the number of rows: one full batch
         per epoch (as ``batch_size = n_samples``).
@@ -216,13 +219,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``n_iter_no_change`` epochs in a row fail to improve the training
         loss (the validation score with ``early_stopping``) by ``tol``;
         training stops at such a stall once the rate is at most 1e-6 (each
-        ``fit`` restarts the rate at ``lr``); ``"adagrad"``: per-coordinate
+        ``fit`` restarts the rate at ``lr``; ``partial_fit`` has no ``tol``:
+        there it is ``"constant"``, as in scikit-learn); ``"adagrad"``: per-coordinate
         steps ``lr / sqrt(sum of past squared gradients)``, robust to
         features of very different scales (``standardize=False``); use an
         ``lr`` of about 0.1-1 with it. The default is ``"constant"``: with
         ``standardize=True`` (the default) every feature already has unit
         scale, which is what AdaGrad would otherwise have to learn, and the
         constant step is the fastest update and what ``fastlr.train`` does.
+        On unscaled sparse X (tf-idf with ``standardize=False``) the
+        constant default barely moves in a few passes: use ``"adagrad"``
+        with ``lr`` about 0.1, or ``fit``'s default solver.
     power_t : float, default 0.5
         Exponent of ``"invscaling"``, >= 0.
     average : bool or int, default False
@@ -250,8 +257,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``fit``, where ``weight(label)`` sums the ``sample_weight`` of the
         label's rows (their count without it) and ``total`` over every row,
         as scikit-learn's ``LogisticRegression`` computes it (so a row of
-        weight 0 counts as no row)
-        (not supported by ``partial_fit``, as in scikit-learn).
+        weight 0 counts as no row); ``partial_fit`` takes a dict, and
+        refuses ``"balanced"`` (it needs every row at once), as
+        scikit-learn's does.
     standardize : {True, False, "scale"}, default True
         Train on standardized features (folded into the kernel, no copy).
         ``"scale"`` divides by the standard deviation without centering. On
@@ -823,6 +831,19 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         dense ones), False ends the standardization, True or "scale" on a
         model trained without standardization starts running statistics
         from this chunk; True on a model that only scales keeps scaling.
+
+        Each call continues the training where the last one stopped, its
+        whole optimizer state (L1's cumulative penalty, ``average``'s
+        running mean, AdaGrad's sums, the step count) with it, where
+        scikit-learn's ``partial_fit`` restarts its L1 and averaging state
+        at each call; ``n_iter_`` adds one per call, and
+        ``training_state_.steps[0]`` counts the steps, in batches. Each row
+        moves the weights by ``lr / batch_size``: on a stream that drifts,
+        the default constant step adapts about ``batch_size`` times more
+        slowly than scikit-learn's with ``eta0=lr`` (raise ``lr`` or lower
+        ``batch_size``); ``"invscaling"`` and ``"adagrad"``, whose steps
+        shrink, adapt slowly, and ``average`` hardly at all; ``"adaptive"``
+        is ``"constant"`` here (there is no ``tol``).
 
         Parameters
         ----------
