@@ -590,11 +590,33 @@ def check_classes(classes, name="classes"):
     arr = np.asarray(classes)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if (arr.dtype.kind in "US" and not isinstance(classes, np.ndarray)
+            and len({isinstance(v, (str, bytes)) for v in classes}) > 1):
+        # NumPy made the numbers strings, which y's numbers never match
+        raise ValueError(f"{name} mixes label input types (string and number): "
+                         f"{classes!r}; give labels of one type")
     if any(isinstance(v, (float, np.floating)) and not math.isfinite(v)
            for v in arr.tolist()):
         raise ValueError(f"{name} contains NaN or inf, which are not labels: "
                          f"{classes!r}")
     return unique_labels(arr, name)
+
+
+def refuse_unseen(labels, classes):
+    """Refuse the distinct labels of ``y``, ``labels``, unless all are among
+    the model's ``classes`` (``partial_fit``), naming those that are not.
+    Numbers against text classes get a hint: ``fastlr.io.iter_chunks``
+    types each chunk's labels by its own values, so a chunk of ``"1"``,
+    ``"2"`` comes back as numbers unless ``text_labels=True``."""
+    unseen = np.setdiff1d(labels, classes)
+    if unseen.size:
+        hint = ""
+        if _label_kind(np.asarray(labels)) == "number" and is_text(classes):
+            hint = ("; y holds numbers and classes strings (labels read by "
+                    "fastlr.io.iter_chunks, which types each chunk's labels by "
+                    "its own values, stay strings with text_labels=True)")
+        raise ValueError(f"y contains labels not in classes {classes!r}: "
+                         f"{unseen!r}{hint}")
 
 
 def _unsortable(y, name, err):

@@ -106,6 +106,7 @@ from ._validation import (
     numeric_input,
     refuse_continuous,
     refuse_one_class,
+    refuse_unseen,
     standardize_option,
     unique_labels,
 )
@@ -1025,10 +1026,7 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
             raise ValueError("y holds no labels")
         refuse_one_class(classes, " across all its blocks")
     else:
-        unseen = np.setdiff1d(seen, classes)
-        if unseen.size:
-            raise ValueError(f"y contains labels not in classes {classes!r}: "
-                             f"{unseen!r}")
+        refuse_unseen(seen, classes)
         pos = np.searchsorted(classes, seen)
         counts, sums, per_block = (_spread(a, pos, classes.shape[0])
                                    for a in (counts, sums, per_block))

@@ -40,6 +40,7 @@ from ._validation import (
     is_dask,
     numeric_input,
     refuse_one_class,
+    refuse_unseen,
     standardize_option,
     target_classes,
     unchanged_on_error,
@@ -898,10 +899,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                  f"{old.n_features}")
             state = self._continued(old, self._new_state(data, classes))
             resumed = False
-        unseen = np.setdiff1d(unique_labels(y), classes)
-        if unseen.size:
-            raise ValueError(f"y contains labels not in classes {classes!r}: "
-                             f"{unseen!r}")
+        refuse_unseen(unique_labels(y), classes)
         y01 = self._encode(y, classes)
         sw = check_sample_weight(sample_weight, data.m)
         sw = self._class_weights(y01, classes, sw, fitting=False)

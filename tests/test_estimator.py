@@ -821,17 +821,49 @@ def test_other_classes_after_fit_name_the_models_classes():
     ({0, 1}, TypeError, "classes must be an array-like"),
     ({0: "a", 1: "b"}.keys(), TypeError, "classes must be an array-like"),
     ([[0, 1]], ValueError, "classes must be 1-D"),
+    (["a", 1], ValueError, r"^classes mixes label input types \(string and "
+                           r"number\): \['a', 1\]; give labels of one type"),
+    ((0, "1", 2), ValueError, "classes mixes label input types"),
 ])
 def test_partial_fit_refuses_classes_that_are_not_labels(classes, error, match):
     """NaN is no label (``fit`` refuses it in y): ``classes=[0, 1, nan]``
     trained a three-class model on binary data; a set was one object,
-    refused as "at least two labels, got 1". Nothing is fitted."""
+    refused as "at least two labels, got 1"; strings and numbers were all
+    made strings, and y's numbers then refused as "labels not in classes
+    array(['1', 'a'])" (scikit-learn: "Mix of label input types"). Nothing
+    is fitted."""
     X = np.random.default_rng(0).normal(size=(20, 2))
     y = (X[:, 0] > 0).astype(int)
     clf = LogisticRegression()
     with pytest.raises(error, match=match):
         clf.partial_fit(X, y, classes=classes)
     assert not hasattr(clf, "classes_")
+
+
+def test_numbers_against_text_classes_hint_at_text_labels(tmp_path):
+    """A chunk of ``fastlr.io.iter_chunks`` whose label column holds "1"
+    and "2" only comes back as numbers (each chunk's labels are typed by
+    their own values), which text ``classes`` refuse: the message says so
+    and names ``text_labels=True``, which reads them as text (online probe
+    F7). Labels of the classes' kind get no hint; the model is unchanged."""
+    import fastlr.io
+
+    path = tmp_path / "mixed.csv"
+    rows = ["1,0.5,1.0", "2,-1.0,0.25", "1,2.0,-3.0", "other,0.0,1.0"]
+    path.write_text("label,a,b\n" + "\n".join(rows) + "\n")
+    classes = ["1", "2", "other"]
+    Xc, yc = next(fastlr.io.iter_chunks(path, 3, target="label"))
+    assert yc.dtype.kind == "i"
+    clf = LogisticRegression()
+    with pytest.raises(ValueError, match=r"labels not in classes .*: array\(\[1, 2\]\); "
+                                         r"y holds numbers and classes strings .*"
+                                         r"text_labels=True"):
+        clf.partial_fit(Xc, yc, classes=classes)
+    assert not hasattr(clf, "classes_")
+    Xc, yc = next(fastlr.io.iter_chunks(path, 3, target="label", text_labels=True))
+    clf.partial_fit(Xc, yc, classes=classes)
+    with pytest.raises(ValueError, match=r"array\(\['oops'\], dtype='<U4'\)$"):
+        clf.partial_fit(Xc, np.array(["1", "oops", "2"]))
 
 
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function",
