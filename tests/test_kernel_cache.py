@@ -565,6 +565,7 @@ def test_a_cache_variable_naming_a_file_is_said_so(tmp_path):
         """, {"FASTLR_CACHE_DIR": str(file)})
     assert _result(proc)["mode"] == "none"
     assert proc.stderr.count("RuntimeWarning") == 1
-    assert (f"FASTLR_CACHE_DIR is {file}, which is not a directory: set it to a "
-            "folder") in proc.stderr.replace("\n", " ")
+    assert (f"FASTLR_CACHE_DIR is {file}, which is not a directory (set it to "
+            "a folder for fastlr's compiled kernels); every process compiles them "
+            "again") in proc.stderr.replace("\n", " ")
     assert "neither writable" not in proc.stderr

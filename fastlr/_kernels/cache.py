@@ -242,8 +242,8 @@ def _select():
     if os.environ.get("FASTLR_CACHE_DIR"):
         path = os.path.join(roots[0], fp)
         if os.path.exists(roots[0]) and not os.path.isdir(roots[0]):
-            where = (f"FASTLR_CACHE_DIR is {roots[0]}, which is not a directory: "
-                     "set it to a folder")
+            where = (f"FASTLR_CACHE_DIR is {roots[0]}, which is not a directory "
+                     "(set it to a folder for fastlr's compiled kernels)")
         else:
             why = ("something that is not a directory is in its place: remove it"
                    if os.path.lexists(path) and not os.path.isdir(path) else
