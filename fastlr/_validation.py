@@ -591,10 +591,10 @@ def check_classes(classes, name="classes"):
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if (arr.dtype.kind in "US" and not isinstance(classes, np.ndarray)
-            and len({isinstance(v, (str, bytes)) for v in classes}) > 1):
-        # NumPy made the numbers strings, which y's numbers never match
-        raise ValueError(f"{name} mixes label input types (string and number): "
-                         f"{classes!r}; give labels of one type")
+            and len({np.asarray(v).dtype.kind in "US" for v in classes}) > 1):
+        # NumPy made the other labels strings, which y's never match
+        raise ValueError(f"{name} mixes text labels and others: {classes!r}; "
+                         "give labels of one type")
     if any(isinstance(v, (float, np.floating)) and not math.isfinite(v)
            for v in arr.tolist()):
         raise ValueError(f"{name} contains NaN or inf, which are not labels: "
@@ -612,9 +612,9 @@ def refuse_unseen(labels, classes):
     if unseen.size:
         hint = ""
         if _label_kind(np.asarray(labels)) == "number" and is_text(classes):
-            hint = ("; y holds numbers and classes strings (labels read by "
+            hint = ("; y holds no text and classes do (if y was read by "
                     "fastlr.io.iter_chunks, which types each chunk's labels by "
-                    "its own values, stay strings with text_labels=True)")
+                    "its own values, text_labels=True keeps them text)")
         raise ValueError(f"y contains labels not in classes {classes!r}: "
                          f"{unseen!r}{hint}")
 

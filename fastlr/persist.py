@@ -366,7 +366,9 @@ def save(model, path, *, metadata=None):
     ``partial_fit``): those weights on the raw features, with a fresh
     optimizer and without the report of the training before (``n_iter_``
     0, ``loss_curve_`` empty, as ``partial_fit`` restarts them), so the
-    loaded model predicts and continues as the estimator would.
+    loaded model predicts and continues as the estimator would (on Dask,
+    whose running statistics start mid-stream by their own rule, to
+    rounding: 4e-16 relative).
 
     Examples
     --------

@@ -821,9 +821,10 @@ def test_other_classes_after_fit_name_the_models_classes():
     ({0, 1}, TypeError, "classes must be an array-like"),
     ({0: "a", 1: "b"}.keys(), TypeError, "classes must be an array-like"),
     ([[0, 1]], ValueError, "classes must be 1-D"),
-    (["a", 1], ValueError, r"^classes mixes label input types \(string and "
-                           r"number\): \['a', 1\]; give labels of one type"),
-    ((0, "1", 2), ValueError, "classes mixes label input types"),
+    (["a", 1], ValueError, r"^classes mixes text labels and others: \['a', 1\]; "
+                           r"give labels of one type"),
+    ((0, "1", 2), ValueError, "classes mixes text labels and others"),
+    ([True, "x"], ValueError, "classes mixes text labels and others"),
 ])
 def test_partial_fit_refuses_classes_that_are_not_labels(classes, error, match):
     """NaN is no label (``fit`` refuses it in y): ``classes=[0, 1, nan]``
@@ -856,7 +857,7 @@ def test_numbers_against_text_classes_hint_at_text_labels(tmp_path):
     assert yc.dtype.kind == "i"
     clf = LogisticRegression()
     with pytest.raises(ValueError, match=r"labels not in classes .*: array\(\[1, 2\]\); "
-                                         r"y holds numbers and classes strings .*"
+                                         r"y holds no text and classes do .*"
                                          r"text_labels=True"):
         clf.partial_fit(Xc, yc, classes=classes)
     assert not hasattr(clf, "classes_")
@@ -1006,3 +1007,15 @@ def test_partial_fit_computes_coef_only_when_read(blobs, monkeypatch):
     before = dict(vars(predicted))
     predicted.predict(X)   # reads coef_: __dict__ unchanged (scikit-learn's check)
     assert vars(predicted) == before
+
+
+def test_classes_of_numpy_text_scalars_are_text():
+    """A list of strings and NumPy 0-d string arrays (np.str_, np.array('b'))
+    was refused as mixing strings and numbers by the mixed-type check."""
+    X = np.array([[0.0], [1.0], [2.0]])
+    clf = LogisticRegression().partial_fit(X, ["a", "b", "a"],
+                                           classes=["a", np.array("b")])
+    assert clf.classes_.tolist() == ["a", "b"]
+    clf = LogisticRegression().partial_fit(X, ["a", "b", "a"],
+                                           classes=[np.str_("a"), "b"])
+    assert clf.classes_.tolist() == ["a", "b"]
