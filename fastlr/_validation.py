@@ -805,7 +805,7 @@ def check_width(n, name, per_column=TRAIN_BYTES_PER_COLUMN, classes=2,
 #: the solver (pairs included). The check (:func:`fastlr.core.
 #: check_grid_memory`) counts 16 (the stack's weights and the result's), 8
 #: more for each optimizer array SGD writes and for the solver's gradient:
-#: 16, 40, 48 and 40 there, 10-15% above those peaks (at 40 for every run,
+#: 16, 40, 48 and 40 there, 9-16% above those peaks (at 40 for every run,
 #: plain SGD grids were refused at 2.8 times their real need).
 MODEL_BYTES, MODEL_BYTES_PER_WEIGHT = 20_000, 16
 
