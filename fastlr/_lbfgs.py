@@ -239,7 +239,7 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
 
 
 def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None,
-                  floor=None, diags=None):
+                  floor=None, diags=None, first_steps=None):
     """Minimize K objectives at once, each by its own run of :func:`iterate`
     (its own curvature pairs, line search and stopping rule, exactly the
     run :func:`minimize` would make), in lockstep: each round, every run
@@ -262,6 +262,8 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
         Each run's ``callback``.
     diags : list of (d,) arrays or None (each may be None)
         Each run's ``diag``.
+    first_steps : list of callables or None (each may be None)
+        Each run's ``first_step``.
 
     Returns
     -------
@@ -270,7 +272,8 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
     budgets = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (len(x0s),))
     runs = [iterate(x0, tol=tol, max_iter=int(budgets[i]), l1=l1, memory=memory,
                     callback=None if callbacks is None else callbacks[i], floor=floor,
-                    diag=None if diags is None else diags[i])
+                    diag=None if diags is None else diags[i],
+                    first_step=None if first_steps is None else first_steps[i])
             for i, (x0, l1) in enumerate(zip(x0s, l1s, strict=True))]
     results = [None] * len(runs)
     asked = {i: next(run) for i, run in enumerate(runs)}

@@ -117,12 +117,15 @@ class CurvatureSample:
         self.w = np.asarray(w, dtype=np.float64)
 
     @classmethod
-    def of(cls, X, y, sw):
+    def of(cls, X, y, sw, train=None):
         """The sample of ``X`` (m, n), codes ``y`` and weights ``sw`` ((m,)
-        or (0,): all ones)."""
+        or (0,): all ones); ``train`` (m,) bool or None: the rows held out
+        (False) weigh 0, as in the objective of a model of some folds."""
         rows = curvature_rows(*X.shape)
-        return cls(X[rows], np.asarray(y)[rows],
-                   np.asarray(sw)[rows] if len(sw) else np.ones(rows.shape[0]))
+        w = np.asarray(sw, dtype=np.float64)[rows] if len(sw) else np.ones(rows.shape[0])
+        if train is not None:
+            w = np.where(train[rows], w, 0.0)
+        return cls(X[rows], np.asarray(y)[rows], w)
 
     def along(self, center, scale, W, B, dW, dB, softmax):
         """The weighted mean over the sample of the second derivative of a
@@ -567,8 +570,8 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     curvature : callable(W, B, dW, dB) -> float or None, or None
         The mean loss's second derivative along ``(dW, dB)`` at ``(W, B)``
         (:meth:`CurvatureSample.along`): the first trial step of L-BFGS
-        along a new direction is then the quadratic model's minimizer.
-        One model only.
+        along a new direction is then the quadratic model's minimizer. For
+        a stack, a list of K of them, one for each model.
     mean_dir : (n,) or (K, n) float64, or None
         Without an intercept: each model's features' mean in the
         finisher's coordinates (:func:`mean_direction`). A model without an
@@ -665,14 +668,23 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
                 callback(first_iteration + it, float(np.nanmean(last)))
         return call
 
-    def first_step(x, d, slope):
-        dW = to_w(0, d[:kn])
-        c = curvature(to_w(0, x[:kn]), x[kn:] if fit_intercept else np.zeros(k),
-                      dW, d[kn:] if fit_intercept else np.zeros(k))
-        if c is None:
+    def first_step(i):
+        # model i's first trial step along a new direction: the minimizer of
+        # its objective's quadratic model there (None: the default step)
+        if curvatures[i] is None:
             return None
-        c += l2[0] * float(np.sum(dW * dW))
-        return -slope / c if c > 0.0 else None
+
+        def step(x, d, slope):
+            dW = to_w(i, d[:kn])
+            c = curvatures[i](to_w(i, x[:kn]), x[kn:] if fit_intercept else np.zeros(k),
+                              dW, d[kn:] if fit_intercept else np.zeros(k))
+            if c is None:
+                return None
+            c += l2[i] * float(np.sum(dW * dW))
+            return -slope / c if c > 0.0 else None
+        return step
+
+    curvatures = curvature if isinstance(curvature, list) else [curvature] * K
 
     x0s = [np.concatenate([(W[i] if bases[i] is None else bases[i].from_w(W[i])).ravel(),
                            B[i] if fit_intercept else np.empty(0)])
@@ -703,12 +715,13 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
                 evaluate, x0s, tol=tol, max_iter=max_iter,
                 memory=stack_pairs(K, x0s[0].shape[0])[0],
                 l1s=[np.where(mask, l1[i], 0.0) for i in range(K)],
-                callbacks=[record(i) for i in range(K)], floor=floor, diags=diags)
+                callbacks=[record(i) for i in range(K)], floor=floor, diags=diags,
+                first_steps=[first_step(i) for i in range(K)])
         else:
             runs = [_lbfgs.minimize(lambda x: evaluate([0], [x])[0], x0s[0], tol=tol,
                                     max_iter=max_iter, l1=l1[0], mask=mask,
                                     callback=record(0), floor=floor,
-                                    first_step=first_step if curvature else None,
+                                    first_step=first_step(0),
                                     diag=diags[0])]
     for i, run in enumerate(runs):
         W[i] = to_w(i, run.x[:kn])

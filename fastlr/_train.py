@@ -269,6 +269,17 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         W[i], B[i] = stack.state(i).model()
     with np.errstate(over="ignore", invalid="ignore"):
         B = B + np.einsum("kcn,kn->kc", W, shift[stack.stat])
+    # each fold's curvature sample (its held-out rows weigh 0): the first
+    # trial step of every run along a new direction, as one model alone
+    # takes it (a pass over X less at the start of each run)
+    samples = {}
+
+    def sample(f):
+        if f not in samples:
+            samples[f] = CurvatureSample.of(data.X, y, sw,
+                                            stack.row_fold != f if folds else None)
+        return samples[f]
+
     stages, before = path_stages(alphas, l1_ratios, stack.fold)
     budget = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (K,)).copy()
     warm_n = np.zeros(K, dtype=np.int64) if warm_epochs is None else warm_epochs
@@ -307,6 +318,10 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
                      alpha=alphas[ids], l1_ratio=l1_ratios[ids],
                      fit_intercept=fit_intercept, softmax=stack.softmax, tol=tol,
                      max_iter=budget[ids], callback=callback, first_iteration=done,
+                     curvature=[functools.partial(
+                         sample(int(stack.fold[i])).along, centers[stack.stat[i]],
+                         stack.scale[stack.stat[i]], softmax=stack.softmax)
+                         for i in ids],
                      mean_dir=None if mean_dirs is None else mean_dirs[stack.stat[ids]],
                      bound=None if bounds is None else bounds[stack.stat[ids]])
         W[ids], B[ids] = res.W, res.B

@@ -265,15 +265,13 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
          fit_intercept, solver="sgd", rows=None, stop_on_heldout=False,
-         start=None, first_step=True, n_threads=None, offers_full=True):
+         start=None, n_threads=None, offers_full=True):
     """The batch loop of :func:`train`, :func:`train_multinomial` and
     :func:`train_many` (``offers_full=False``: it takes no
     ``epoch_loss="full"``), for k rows of weights (k = 1: the binary model),
     and the finisher after it (``solver``, as in :mod:`fastlr._train`);
     with ``start``, a raw-space ``(W, B)``, the finisher starts there and
-    no epoch runs (the next model of a warm-started path). ``first_step``:
-    the finisher's first trial step from the curvature along its first
-    direction, as a model trained alone takes it (a stack's runs do not).
+    no epoch runs (the next model of a warm-started path).
     Returns ``(W, B, losses, heldout, converged, classes, dtype, model)``
     in raw space (``W``, ``B`` float64; ``model`` the ``(W, B)`` returned:
     ``W`` in X's dtype and ``B`` for it, :func:`fastlr._validation.raw_model`);
@@ -459,7 +457,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             callback=callback, first_iteration=done,
             curvature=functools.partial(
                 CurvatureSample.of(X, codes, sw_train).along, center, scale,
-                softmax=softmax) if first_step else None, mean_dir=mean_dir,
+                softmax=softmax), mean_dir=mean_dir,
             bound=bound)
         W, b = res.W, res.B - res.W @ shift
         if softmax and fit_intercept:
@@ -657,9 +655,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     ``solver="auto"`` or ``"lbfgs"``, their solver along each fold's
     warm-started path (strongest alpha first, each model from the optimum
     of the one before it; only the first runs ``"auto"``'s epoch; each
-    model's ``epochs`` passes are its own epochs and iterations; the first
-    trial step as a stack's, without the curvature sample a model alone
-    uses), and the held-out loss at the optimum in the last pass.
+    model's ``epochs`` passes are its own epochs and iterations), and the
+    held-out loss at the optimum in the last pass.
     ``n_threads`` is accepted and ignored; so is ``callback`` (checked, never
     called): the twin makes no joint passes over the data to report.
     """
@@ -702,7 +699,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                                fit_intercept=fit_intercept,
                                rows=None if row_fold is None else row_fold != f,
                                stop_on_heldout=row_fold is not None, solver=solver,
-                               start=start, first_step=False)
+                               start=start)
                     if solver != "sgd":
                         start = out[:2]
                         out = _at_optimum(X, codes, sample_weight, row_fold, f,

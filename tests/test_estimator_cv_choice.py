@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
-from fastlr import LogisticRegressionCV
+from fastlr import LogisticRegression, LogisticRegressionCV
 
 
 @pytest.mark.parametrize("solver", ["auto", "lbfgs", "sgd"])
@@ -34,14 +34,16 @@ def test_real_differences_still_decide():
 
 
 def test_models_the_solver_stopped_early_are_not_told_to_raise_max_iter():
-    """alpha=1e20: the stack's runs stop after 31 of 1000 passes (no step
-    lowers the objective measurably); the warning said they "used all
-    max_iter=1000 passes ... increase max_iter". It now says what
-    fastlr._solver.warn_unconverged says of one model stopped so."""
+    """alpha=1e20, tol=1e-10: the stack's runs stop after 31 of 1000
+    passes (no step lowers the objective measurably), as one model alone
+    does; the warning said they "used all max_iter=1000 passes ...
+    increase max_iter". It now says what fastlr._solver.warn_unconverged
+    says of one model stopped so."""
     X, y = make_classification(2000, 20, random_state=0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cv = LogisticRegressionCV(alphas=[1e20, 1e-3], cv=3, random_state=0).fit(X, y)
+        cv = LogisticRegressionCV(alphas=[1e20, 1e-3], cv=3, random_state=0,
+                                  tol=1e-10).fit(X, y)
     stopped = cv.n_iter_[:, 0, 0]
     assert (stopped < 1000).all()
     texts = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
@@ -49,6 +51,19 @@ def test_models_the_solver_stopped_early_are_not_told_to_raise_max_iter():
     assert any(t.startswith("solver='auto' stopped 3 of the 6 cross-validation "
                             f"models after {stopped.min()}") and "no step lowered the "
                "objective measurably" in t for t in texts), texts
+
+
+def test_a_huge_penalty_converges_in_the_passes_of_one_model_alone():
+    """alpha=1e20 at the default tol: one model alone converges in one
+    pass (its first step from the curvature sample is the optimum's); the
+    stack's runs took 31 passes and warned, their first step a unit one.
+    Each now takes its fold's curvature sample too."""
+    X, y = make_classification(2000, 20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        cv = LogisticRegressionCV(alphas=[1e20, 1e-3], cv=3, random_state=0).fit(X, y)
+        alone = LogisticRegression(alpha=1e20).fit(X, y)
+    assert (cv.n_iter_[:, 0, 0] == alone.n_iter_).all(), (cv.n_iter_, alone.n_iter_)
 
 
 @pytest.mark.parametrize("value", [np.array([1.0, 2.0]), "a", None])
