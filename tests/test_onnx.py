@@ -55,6 +55,22 @@ def test_probabilities_and_labels_match_predict_proba(kind, dtype):
     assert proba.max() > 0.95 and proba.max(axis=1).min() < 0.9
 
 
+@pytest.mark.parametrize("kind", ["binary", "five"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
+def test_another_runtime_evaluates_the_graph_alike(kind, dtype):
+    """README: "onnxruntime, or any ONNX runtime". The onnx package's own
+    evaluator (plain NumPy, operator by operator as the standard defines
+    them) gives predict_proba's probabilities and predict's labels, text
+    labels included."""
+    from onnx.reference import ReferenceEvaluator
+
+    clf, X = fitted(kind, dtype, labels=["a", "b"] if kind == "binary" else None)
+    graph = ReferenceEvaluator(fastlr.to_onnx(clf, dtype=dtype))
+    label, proba = graph.run(None, {"X": X})
+    np.testing.assert_allclose(proba, clf.predict_proba(X), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+
 @pytest.mark.parametrize("kind", ["binary", "iris"])
 def test_cross_validated_model_exports_its_final_model(kind):
     _, X = fitted(kind, np.float64)
