@@ -179,10 +179,14 @@ def test_ctrl_c_while_waiting_for_a_helper_waits_for_it():
         signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
         from fastlr._kernels import team
         done = []
+        started = threading.Event()
         def kernel():
             if threading.current_thread() is not threading.main_thread():
+                started.set()
                 time.sleep(1.0)
                 done.append(True)
+            else:
+                started.wait(10)   # a helper not started is not waited for
             return 0
         main = threading.main_thread().ident
         threading.Timer(0.3, signal.pthread_kill, (main, signal.SIGINT)).start()
@@ -227,6 +231,50 @@ def test_ctrl_c_while_mapping_rows_stops_the_helpers_and_waits_for_them():
     # the helper finished one 0.2 s block before the interruption and the
     # one it was in (before: every block the main thread had not taken)
     assert 1 <= int(words[4]) <= 3 and words[5:] == ["after:", "0"], out.stdout
+
+
+@pytest.mark.parametrize("how", ["run", "map_rows"])
+def test_a_call_does_not_wait_for_helpers_queued_behind_another_calls(how):
+    """Two Python threads share the pool: a call whose helpers are queued
+    behind another call's (a prediction while a training runs) does its
+    work alone and returns, without waiting for the other call to free the
+    pool's threads (it waited until then: 150-360 ms for a 3 ms
+    prediction)."""
+    busy = threading.Event()
+    release = threading.Event()
+    workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
+    started = [threading.Event() for _ in range(workers)]
+
+    def hold(event):
+        event.set()
+        release.wait(60)
+
+    held = [team._executor().submit(hold, e) for e in started]
+    try:
+        for e in started:
+            assert e.wait(10)
+        calls = []
+
+        def kernel(*bounds):
+            calls.append(threading.get_ident())
+            return 0
+
+        def call():
+            if how == "run":
+                team.run(2, kernel, ())
+            else:
+                assert team.map_rows(2, 10, 1, kernel, ()) == [0] * 10
+            busy.set()
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        caller.join(10)
+        assert busy.is_set(), "the call waited for the busy pool"
+        assert set(calls) == {caller.ident}   # the calling thread did it all
+    finally:
+        release.set()
+        for f in held:
+            f.result(10)
 
 
 def test_a_failing_block_stops_the_other_threads():
@@ -721,11 +769,14 @@ def test_no_thread_joins_an_epoch_that_has_ended():
     the caller's kernel returns at once, the helper's leaves after it."""
     main = threading.get_ident()
     calls = []
+    started = threading.Event()
 
     def kernel():
         if threading.get_ident() == main:
+            started.wait(10)   # a helper not started is not waited for
             return 0, 0.0
         calls.append(1)
+        started.set()
         time.sleep(0.2)
         return team.LEFT_WAIT, 0.0
 
