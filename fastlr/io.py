@@ -60,6 +60,7 @@ opened, since it may never end or block forever.
 import collections
 import collections.abc
 import contextlib
+import contextvars
 import csv
 import functools
 import io
@@ -73,7 +74,7 @@ import sys
 import warnings
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import StringIO, TextIOWrapper
 
 import numpy as np
@@ -453,8 +454,9 @@ def read_xy(path, target=None, *, fmt=None, delimiter=",", n_features=None):
     >>> X.tolist(), y.tolist()
     ([[1.0, 2.5], [3.0, 4.5]], ['cat', 'dog'])
     """
-    data = read_dataset(path, target=target, fmt=fmt, delimiter=delimiter,
-                        n_features=n_features)
+    with _n_features_given():
+        data = read_dataset(path, target=target, fmt=fmt, delimiter=delimiter,
+                            n_features=n_features)
     return data.X, data.y
 
 
@@ -780,11 +782,12 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     whole and then cut into chunks; use ``.npy`` for data larger than
     memory.
     """
-    _, parts = open_chunks(path, chunk_rows, target=target, fmt=fmt,
-                           delimiter=delimiter, n_features=n_features,
-                           zero_based=zero_based, drop=drop,
-                           text_labels=text_labels,
-                           unseen_features=unseen_features)
+    with _n_features_given():
+        _, parts = open_chunks(path, chunk_rows, target=target, fmt=fmt,
+                               delimiter=delimiter, n_features=n_features,
+                               zero_based=zero_based, drop=drop,
+                               text_labels=text_labels,
+                               unseen_features=unseen_features)
     for X, y, _ in parts:
         yield X, y
 
@@ -1276,6 +1279,25 @@ def _svmlight_chunks(spec, chunk_rows, zero_based):
 # target and feature selection, shared by the tabular formats
 
 
+#: Where a read's ``n_features`` comes from, for its messages: ``"model"``
+#: (:func:`read_dataset` and :func:`open_chunks`, whose ``n_features`` is a
+#: model's, as on the command line: "the model was trained on k features")
+#: or ``"n_features"`` (:func:`read_xy` and :func:`iter_chunks`, whose
+#: ``n_features`` is the caller's width, no model involved: "n_features is
+#: k").
+_N_FEATURES_OF = contextvars.ContextVar("fastlr_io_n_features_of", default="model")
+
+
+@contextlib.contextmanager
+def _n_features_given():
+    """Reads started inside speak of ``n_features`` as the caller's."""
+    token = _N_FEATURES_OF.set("n_features")
+    try:
+        yield
+    finally:
+        _N_FEATURES_OF.reset(token)
+
+
 @dataclass
 class _Spec:
     path: str
@@ -1288,16 +1310,26 @@ class _Spec:
     ignore: bool = False  # the target column is found but not parsed
     text_labels: bool = False  # CSV labels kept as text, not parsed as numbers
     unseen: str = "raise"  # svmlight indices beyond n_features: "raise" or "ignore"
+    # what n_features is, for messages: "model" or "n_features" (_N_FEATURES_OF)
+    n_features_of: str = field(default_factory=_N_FEATURES_OF.get)
 
 
 #: How a reader's errors tell the caller to name the labels' column.
 NAME_TARGET = "name it with target= (--target on the command line)"
 
 
+def _width_said(spec):
+    """``spec.n_features`` for a message, as a model's or as the caller's
+    ``n_features`` (:data:`_N_FEATURES_OF`)."""
+    if spec.n_features_of == "n_features":
+        return f"n_features is {spec.n_features}"
+    return f"the model was trained on {spec.n_features} features"
+
+
 def _mismatch(spec, k, names=None, line=None, columns=True):
     """``columns``: the file's features are columns, one of which may be the
     labels' (not svmlight's, whose label leads each line)."""
-    model = f"the model was trained on {spec.n_features} features"
+    model = _width_said(spec)
     if spec.feature_names:
         model += f" ({_shown(spec.feature_names)})"
     got = f"this file has {k} feature{' columns' if columns else 's'}"
@@ -1833,7 +1865,8 @@ def _npy_select(spec, header):
     _check_npy_target(spec)
     mt = spec.model_target if isinstance(spec.model_target, int) else None
     return _select(_Spec(spec.path, spec.target, spec.labels, spec.n_features,
-                         None, mt, spec.drop), header)
+                         None, mt, spec.drop, n_features_of=spec.n_features_of),
+                   header)
 
 
 def _read_npy(spec):
@@ -2714,14 +2747,18 @@ def _said_unseen(spec, k, entries, rows):
     """Warn that ``entries`` entries in ``rows`` rows of the svmlight file
     (``k`` features wide) were left out for a model of fewer features
     (``unseen_features="ignore"``)."""
-    warnings.warn(
-        f"{spec.path}: ignored {entries:,} "
-        f"{'entry' if entries == 1 else 'entries'} in {rows:,} "
-        f"row{'' if rows == 1 else 's'} at feature indices beyond the model's "
-        f"{spec.n_features:,} features (this file has {k:,}), as LIBSVM ignores "
-        "them: the file the model was trained on had no such feature, so its "
-        "weight for each is 0 and leaving them out changes no prediction",
-        UserWarning, stacklevel=2)
+    said = (f"{spec.path}: ignored {entries:,} "
+            f"{'entry' if entries == 1 else 'entries'} in {rows:,} "
+            f"row{'' if rows == 1 else 's'} at feature indices beyond ")
+    if spec.n_features_of == "n_features":
+        said += (f"n_features={spec.n_features:,} (this file has {k:,} features), "
+                 "as unseen_features='ignore' asks")
+    else:
+        said += (f"the model's {spec.n_features:,} features (this file has {k:,}), "
+                 "as LIBSVM ignores them: the file the model was trained on had no "
+                 "such feature, so its weight for each is 0 and leaving them out "
+                 "changes no prediction")
+    warnings.warn(said, UserWarning, stacklevel=2)
 
 
 #: What an index 0 in a file read as 1-based (``zero_based=False``: asked

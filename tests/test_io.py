@@ -905,6 +905,33 @@ def test_svmlight_errors(tmp_path, sparse_table):
         read_xy(tmp_path / "d.svm", target="label")
 
 
+def test_n_features_of_the_caller_is_named_as_such(tmp_path):
+    """read_xy and iter_chunks take n_features as a plain width, no model
+    involved: a file wider than it said "the model was trained on k
+    features"; it says n_features. read_dataset's n_features is a model's
+    (the command line's reads), and keeps the model's wording."""
+    csv = write(tmp_path / "w.csv", "a,b,c,y\n1,2,3,0\n4,5,6,1\n")
+    svm = write(tmp_path / "w.svm", "1 1:1 5:2\n0 2:1\n")
+    np.save(tmp_path / "w.npy", np.ones((3, 4)))
+    for path, k in ((csv, "2 but this file has 4 feature columns"),
+                    (svm, "2 but this file has 5 features"),
+                    (tmp_path / "w.npy", "2 but this file has 4 feature columns")):
+        for read in (lambda p: read_xy(p, n_features=2),
+                     lambda p: list(io.iter_chunks(p, 1, n_features=2))):
+            with pytest.raises(FeatureMismatchError) as info:
+                read(path)
+            assert f"n_features is {k}" in str(info.value)
+            assert "model" not in str(info.value)
+    with pytest.raises(FeatureMismatchError, match="the model was trained on 2 "
+                       "features but this file has 4 feature columns"):
+        read_dataset(csv, n_features=2)
+    with pytest.warns(UserWarning, match=r"beyond n_features=2 \(this file has 5 "
+                      r"features\), as unseen_features='ignore' asks$"):
+        list(io.iter_chunks(svm, 1, n_features=2, unseen_features="ignore"))
+    with pytest.warns(UserWarning, match="beyond the model's 2 features"):
+        read_dataset(svm, n_features=2, unseen_features="ignore")
+
+
 NON_FINITE = ("# comment line\n"
               "1 1:0.5 3:2\n"
               "\n"
@@ -1153,10 +1180,12 @@ def test_text_file_errors_name_the_line(tmp_path, case):
 
 
 def test_svmlight_index_zero_and_width_name_the_line(tmp_path):
-    """In a file read as 1-based for a 3-feature model, line 6 holds index 0
-    (or index 5): the error names line 6, in every reader."""
+    """In a file read as 1-based for a 3-feature model (or iter_chunks'
+    n_features=3), line 6 holds index 0 (or index 5): the error names line
+    6, in every reader."""
     for line6, words in (("1 0:1", "has feature index 0"),
-                         ("1 2:1 5:1", "(trained on 3 features|beyond the 3)")):
+                         ("1 2:1 5:1",
+                          "(trained on 3 features|n_features is 3|beyond the 3)")):
         path = write(tmp_path / "d.svm", _svm_with(line6))
         with pytest.raises(DataError, match=rf"d.svm, line 6: .*{words}"):
             read_dataset(path, labels="optional", n_features=3, zero_based=False)
