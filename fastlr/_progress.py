@@ -17,6 +17,7 @@ The bar is written to ``sys.stderr``, so it never mixes with results printed
 on stdout.
 """
 
+import functools
 import os
 import sys
 import time
@@ -142,7 +143,8 @@ class PassProgress:
 
     def __enter__(self):
         if self.show is not False:
-            self._bar = _tqdm(self, total=None, unit=" rows", unit_scale=True)
+            self._bar = _tqdm(self, total=None, unit=" rows", unit_scale=True,
+                              cls=_rows_bar())
         return self
 
     def __exit__(self, *exc_info):
@@ -152,20 +154,41 @@ class PassProgress:
         return False
 
 
-def _tqdm(owner, **kw):
+@functools.cache
+def _rows_bar():
+    """tqdm for a count of rows: with ``unit_scale`` (``1.23M rows``, and
+    the rate), tqdm writes a count below 100 with three digits (``23.0
+    rows``, ``5.00 rows``); rows are whole, so a count below 1000, which
+    the scale leaves unscaled, is written as the integer it is."""
+    from tqdm import tqdm
+
+    class RowsBar(tqdm):
+        @property
+        def format_dict(self):
+            said = super().format_dict
+            if said.get("n") is not None and said["n"] < 1000:
+                # tqdm's own layout of a bar without a total, the count as is
+                said["bar_format"] = ("{desc}: " if said.get("prefix") else "") + (
+                    f"{int(said['n'])}{{unit}} [{{elapsed}}, {{rate_fmt}}{{postfix}}]")
+            return said
+
+    return RowsBar
+
+
+def _tqdm(owner, cls=None, **kw):
     """The tqdm bar of a progress object (its ``show``, ``file``, ``delay``
-    and ``desc``), on stderr by default."""
+    and ``desc``), on stderr by default; ``cls``: a subclass of tqdm."""
     from tqdm import tqdm
 
     file = sys.stderr if owner.file is None else owner.file
     auto = owner.show == "auto"
     size = _zero_size_fallback(file)
-    return tqdm(desc=owner.desc, file=file,
-                # disable=None is tqdm's "only on a terminal"
-                disable=None if auto else False,
-                delay=owner.delay if auto else 0.0,
-                leave=True, mininterval=0.2, dynamic_ncols=size is None,
-                **(size or {}), **kw)
+    return (cls or tqdm)(desc=owner.desc, file=file,
+                         # disable=None is tqdm's "only on a terminal"
+                         disable=None if auto else False,
+                         delay=owner.delay if auto else 0.0,
+                         leave=True, mininterval=0.2, dynamic_ncols=size is None,
+                         **(size or {}), **kw)
 
 
 def _zero_size_fallback(file):

@@ -711,6 +711,24 @@ def test_estimator_verbose_uses_the_same_bar(files, capsys):
         fastlr.LogisticRegression(verbose="loud").fit(X, y)
 
 
+def test_a_count_of_rows_is_shown_whole():
+    """The bar of a pass over streamed data counts rows with tqdm's
+    unit_scale, which wrote 23 rows as "23.0 rows" and 5 as "5.00 rows";
+    counts are whole below 1000 and scaled from there on."""
+    for rows, shown in ((0, "first pass: 0 rows ["), (5, "first pass: 5 rows ["),
+                        (23, "first pass: 23 rows ["), (999, ": 999 rows ["),
+                        (23_456, ": 23.5k rows ["), (1_234_567, ": 1.23M rows [")):
+        out = io.StringIO()
+        with _progress.pass_progress(2, "first pass", file=out) as seen:
+            seen(rows)
+        last = out.getvalue().split("\r")[-1]
+        assert shown in last and "rows/s]" in last, last
+    out = io.StringIO()
+    with _progress.PassProgress("", show=True, file=out) as seen:
+        seen(7)
+    assert out.getvalue().split("\r")[-1].startswith("7 rows ["), out.getvalue()
+
+
 def test_progress_bar_closes_on_early_stop_and_errors():
     out = io.StringIO()
     with _progress.EpochProgress(100, n_rows=10, show=True, file=out) as callback:
