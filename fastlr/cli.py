@@ -836,13 +836,21 @@ def _add_bench(sub, common):
 
 
 def _int_list(text):
+    """``--batch-sizes``: integers >= 1 separated by commas. An empty item
+    or a size given twice is refused, as ``--drop`` and ``--class-weight``
+    refuse theirs (the table has one line per size: a repeated size was
+    measured once, silently)."""
     try:
-        values = [int(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
+    if min(values) < 1:
         raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    twice = [v for i, v in enumerate(values) if v in values[:i]]
+    if twice:
+        raise argparse.ArgumentTypeError(f"batch size {twice[0]} is given twice in "
+                                         f"{text!r}")
     return values
 
 

@@ -320,6 +320,22 @@ def test_bench_rejects_bad_batch_sizes(capsys):
     assert "batch sizes" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("sizes, said", [
+    ("32,32", "batch size 32 is given twice in '32,32'"),
+    ("32,256,0032", "batch size 32 is given twice in '32,256,0032'"),
+    ("32,,256", "expected comma-separated integers, got '32,,256'"),
+    ("32,", "expected comma-separated integers, got '32,'"),
+])
+def test_bench_refuses_a_batch_size_twice_or_an_empty_one(capsys, sizes, said):
+    """A repeated size was measured once and shown once, and an empty item
+    skipped, silently; they are usage errors, as --drop's and
+    --class-weight's repeated or empty items are."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--batch-sizes", sizes])
+    assert exc.value.code == 2
+    assert f"argument --batch-sizes: {said}" in capsys.readouterr().err
+
+
 @pytest.fixture
 def bench_tables(monkeypatch):
     """``bench --full`` and ``bench --dask`` with their measurements replaced:
