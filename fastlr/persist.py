@@ -351,9 +351,13 @@ def save(model, path, *, metadata=None):
         to another shape), checked on the complete file before it replaces
         anything at ``path``; or ``coef_`` and ``intercept_`` set by hand
         in dtypes one float dtype does not hold both in (float32 weights,
-        float64 intercepts).
+        float64 intercepts); or, naming it, ``coef_`` or ``intercept_``
+        set to something that is not an array of real numbers, or
+        ``classes_`` to something that is not 1-D.
     sklearn.exceptions.NotFittedError
-        If ``model`` has not been fitted (a ``ValueError`` subclass).
+        If ``model`` has not been fitted, or, naming them, ``classes_``,
+        ``coef_``, ``intercept_`` or ``n_features_in_`` were deleted since
+        (a ``ValueError`` and ``AttributeError`` subclass).
     OSError
         If the file cannot be written, or ``path`` exists and is not a
         regular file (a directory: ``IsADirectoryError``; a device, FIFO or
@@ -421,6 +425,10 @@ def _to_arrays(model, metadata):
             "model has coef_ but no training state (were its fitted attributes set "
             "by hand?): fit or partial_fit it before saving it (with "
             "warm_start=True, fit starts from coef_)")
+    _check_attributes(model, ("classes_", "n_features_in_"))
+    if np.ndim(model.classes_) != 1:
+        raise ValueError(f"model cannot be saved: classes_ must be a 1-D array "
+                         f"of the class labels, got {_described(model.classes_)}")
     try:
         # the state training continues (warm_start, partial_fit): the last
         # fit's, or the one it starts from coef_ and intercept_ set by hand
@@ -428,6 +436,13 @@ def _to_arrays(model, metadata):
     except ValueError:
         # coef_ no training takes (NaN, shapes): refused with load's reason
         state = trained
+    # (read after the state: reading them earlier would make it compare them)
+    _check_attributes(model, ("coef_", "intercept_"))
+    for name in ("coef_", "intercept_"):
+        value = getattr(model, name)
+        if np.asarray(value).dtype.kind not in "iuf":
+            raise ValueError(f"model cannot be saved: {name} must be an array of "
+                             f"real numbers, got {_described(value)}")
     # coef_ and intercept_ set by hand: saved as the model training starts
     # from them, without the report of the training before (partial_fit
     # starts n_iter_ and loss_curve_ afresh from them)
@@ -495,6 +510,27 @@ def _to_arrays(model, metadata):
     if scores is not None and hasattr(model, "solver_") and not by_hand:
         arrays["validation_scores"] = np.asarray(scores, dtype=np.float64)
     return arrays, header
+
+
+def _check_attributes(model, names):
+    """Refuse, naming them, fitted attributes ``names`` of ``model`` that
+    were deleted after fitting (they failed deep inside as a bare
+    AttributeError), as scikit-learn's ``check_is_fitted(attributes=)``
+    refuses a model without them."""
+    missing = [name for name in names if not hasattr(model, name)]
+    if missing:
+        raise NotFittedError(
+            f"model cannot be saved: it has no {' and no '.join(missing)} (deleted "
+            f"after fitting?): fit it again, or set "
+            f"{'it' if len(missing) == 1 else 'them'}")
+
+
+def _described(value):
+    """A fitted attribute set by hand, for a message: its type, and its
+    dtype and shape when an array."""
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    return f"{type(value).__name__} {value!r}"[:200]
 
 
 def _hand_set_model(model, state):

@@ -319,6 +319,44 @@ def test_save_refuses_fitted_attributes_load_would_refuse(tmp_path, data, tamper
     assert os.listdir(tmp_path) == ["m.npz"]
 
 
+@pytest.mark.parametrize("three", [False, True], ids=["binary", "multinomial"])
+@pytest.mark.parametrize("tamper, exc, said", [
+    (lambda m: delattr(m, "intercept_"), NotFittedError, "it has no intercept_ "),
+    (lambda m: delattr(m, "coef_"), NotFittedError, "it has no coef_ "),
+    (lambda m: delattr(m, "classes_"), NotFittedError, "it has no classes_ "),
+    (lambda m: delattr(m, "n_features_in_"), NotFittedError,
+     "it has no n_features_in_ "),
+    (lambda m: delattr(m, "coef_") or delattr(m, "intercept_"), NotFittedError,
+     "it has no coef_ and no intercept_ .*or set them"),
+    (lambda m: setattr(m, "intercept_", None), ValueError,
+     "intercept_ must be an array of real numbers, got NoneType None"),
+    (lambda m: setattr(m, "coef_", "w"), ValueError,
+     "coef_ must be an array of real numbers, got str 'w'"),
+    (lambda m: setattr(m, "coef_", m.coef_ > 0), ValueError,
+     "coef_ must be an array of real numbers, got an array of dtype bool"),
+    (lambda m: setattr(m, "classes_", None), ValueError,
+     "classes_ must be a 1-D array of the class labels, got NoneType None"),
+    (lambda m: setattr(m, "classes_", m.classes_[None]), ValueError,
+     r"classes_ must be a 1-D array .* shape \(1, [23]\)"),
+], ids=["del_intercept", "del_coef", "del_classes", "del_n_features_in",
+        "del_both", "intercept_none", "coef_text", "coef_bool", "classes_none",
+        "classes_2d"])
+def test_save_names_a_fitted_attribute_deleted_or_of_the_wrong_kind(
+        tmp_path, data, three, tamper, exc, said):
+    """A fitted attribute deleted after fitting (or set to something that
+    is not an array of its kind) failed deep inside save as a bare
+    AttributeError ('object has no attribute intercept_') or TypeError
+    ('iteration over a 0-d array'); it is refused naming the attribute, as
+    scikit-learn's check_is_fitted names missing ones, and nothing is
+    written."""
+    X, y = data
+    model = fitted(X, np.digitize(X[:, 0], [-0.5, 0.5]) if three else y)
+    tamper(model)
+    with pytest.raises(exc, match=f"^model cannot be saved: {said}"):
+        fastlr.save(model, tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("kind", ["changed_in_place", "set", "set_int", "csr",
                                   "three_classes", "no_intercept"])
 def test_coef_set_by_hand_is_saved_as_training_continues_it(tmp_path, data, kind):
