@@ -137,6 +137,25 @@ def _check_lengths(index, row0, size, **lengths):
                          "chunks declare")
 
 
+def _check_pair(index, row0, size, paired, **lengths):
+    """ValueError naming y or sample_weight when its row block ``index``
+    (lengths in ``lengths``, None: not given) has not the ``size`` rows of
+    X's: as :func:`_check_lengths`, or, ``paired`` (some chunk sizes
+    unknown: blocks paired one to one), saying so."""
+    if not paired:
+        _check_lengths(index, row0, size, **lengths)
+        return
+    bad = {k: v for k, v in lengths.items() if v is not None and v != size}
+    if bad:
+        where = "" if row0 is None else f" (rows {row0} to {row0 + size - 1})"
+        held = " and ".join(f"{name}'s has {v}" for name, v in bad.items())
+        raise ValueError(
+            f"X's row block {index}{where} has {size} rows but {held}; with chunk "
+            f"sizes unknown, the blocks of X and {' and '.join(bad)} are paired one "
+            f"to one and must have the same rows (as X[mask] and "
+            f"{next(iter(bad))}[mask] of the same mask have)")
+
+
 def _check_columns(index, row0, size, columns, declared):
     """ValueError naming X when a row block's real width is not X's."""
     if columns != declared:
@@ -190,8 +209,12 @@ def _refuse_missing(a, name, index, row0):
         na = pandas.NA
         bad = np.fromiter((v is na for v in a.ravel()), dtype=bool, count=a.size)
     if bad is not None and bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        if row0 is None:   # (X's chunk sizes unknown: rows from the block's start)
+            raise ValueError(f"{name}'s row block {index} contains NaN or infinity "
+                             f"(first at row {first})")
         raise ValueError(f"{name} contains NaN or infinity ({_where(index, row0, len(a))}"
-                         f"; first at row {row0 + int(np.flatnonzero(bad)[0])})")
+                         f"; first at row {row0 + first})")
 
 
 def _prepare_block(Xb, yb, swb, index, row0, shape, classes, class_weight,
@@ -706,11 +729,39 @@ def _column_vector(a, name):
     return a.iloc[:, 0] if hasattr(a, "iloc") else a[:, 0]
 
 
-def _check_rows(a, name, X, lengths=None):
+def _unknown(a):
+    """Whether the dask array ``a`` has unknown row chunk sizes."""
+    return any(math.isnan(c) for c in a.chunks[0])
+
+
+def _check_rows(a, name, X, lengths=None, paired=False):
     """y or sample_weight: a dask array/Series chunked as X's rows (a numpy
     array is chunked to match); ``lengths`` as :func:`_as_dask` takes them.
-    A column vector y is taken as 1-D, as in memory."""
+    A column vector y is taken as 1-D, as in memory. ``paired`` (score):
+    when X's or this array's row chunk sizes are unknown (X[mask],
+    y[mask]), a dask array of as many row blocks as X is taken, its blocks
+    paired with X's one to one (each pair's lengths are checked in its
+    task: :func:`_check_pair`)."""
     a = _column_vector(a, name)
+    if paired and _unknown(X) and not is_dask(a):
+        raise ValueError(
+            "X has unknown chunk sizes (NaN in X.chunks, as after boolean indexing "
+            "or from dask.dataframe), and a numpy " + name + " cannot be cut into "
+            "its blocks; call X.compute_chunk_sizes() first, or give " + name +
+            " as a dask array with X's number of row blocks (X[mask] and "
+            f"{name}[mask] of the same mask)")
+    if paired and is_dask(a):
+        b = _as_dask(a, name, 1, lengths if _is_frame(a) else False)
+        if _unknown(X) or _unknown(b):
+            if len(b.chunks[0]) != len(X.chunks[0]):
+                unknown = "X" if _unknown(X) else name
+                raise ValueError(
+                    f"{unknown} has unknown chunk sizes (NaN in {unknown}.chunks, "
+                    f"as after boolean indexing or from dask.dataframe), and "
+                    f"{name}'s {len(b.chunks[0])} row blocks cannot be paired with "
+                    f"X's {len(X.chunks[0])}; call {unknown}.compute_chunk_sizes() "
+                    "first, or take X and " + name + " with the same boolean mask")
+            return b
     if isinstance(a, np.ndarray) or (not is_dask(a) and not np.isscalar(a)):
         a = _column_vector(np.asarray(a), name)
         if a.ndim != 1:
@@ -1313,17 +1364,25 @@ def score(est, X, y, sample_weight=None):
     header = _header(X)
     _names_first(est, header)
     lx, ly, lw = _partition_lengths(X, y, sample_weight)
-    Xd = _check_X(X, getattr(est, "n_features_in_", None), lx)
+    # an array of unknown chunk sizes (X[mask]) is scored when y's (and
+    # sample_weight's) blocks pair with its own (y[mask]): _check_rows
+    Xd = _check_X(X, getattr(est, "n_features_in_", None),
+                  lx if _is_frame(X) else False)
     labels = predict(est, Xd, header)
-    yd = _check_rows(y, "y", Xd, ly)
+    yd = _check_rows(y, "y", Xd, ly, paired=True)
+    swd = None if sample_weight is None else _check_rows(
+        sample_weight, "sample_weight", Xd, lw, paired=True)
     sizes = Xd.chunks[0]
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    swbs = [None] * len(sizes) if sample_weight is None else _check_rows(
-        sample_weight, "sample_weight", Xd, lw).to_delayed().ravel()
-    tasks = [dask.delayed(_block_score, pure=True)(lb, yb, swbs[k], k, int(starts[k]))
+    known = not any(_unknown(a) for a in (Xd, yd, swd) if a is not None)
+    starts = (np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+              if not _unknown(Xd) else [None] * len(sizes))
+    swbs = [None] * len(sizes) if swd is None else swd.to_delayed().ravel()
+    tasks = [dask.delayed(_block_score, pure=True)(
+                 lb, yb, swbs[k], k, None if starts[k] is None else int(starts[k]),
+                 not known)
              for k, (lb, yb) in enumerate(zip(labels.to_delayed().ravel(),
                                               yd.to_delayed().ravel(), strict=True))
-             if sizes[k] > 0]
+             if not known or sizes[k] > 0]
     sums = np.array(dask.compute(*tasks)).reshape(-1, 2)
     num, den = sums.sum(axis=0)
     if not den != 0.0:
@@ -1332,12 +1391,19 @@ def score(est, X, y, sample_weight=None):
     return float(num / den)
 
 
-def _block_score(labels, yb, swb, index, row0):
+def _block_score(labels, yb, swb, index, row0, paired=False):
     """``(hits, weight)`` of one row block of :func:`score`: the (weighted)
     count of labels equal to ``y``'s and the block's weight, ``y`` and
     ``sample_weight`` refused as scikit-learn's ``score`` refuses them in
-    memory (NaN, labels of another kind than the classes')."""
+    memory (NaN, labels of another kind than the classes'), and blocks of
+    another length than X's, naming them. ``row0``: the block's first row,
+    None when X's chunk sizes are unknown; ``paired``: some chunk sizes are
+    (the blocks are paired one to one)."""
     y = np.asarray(yb)
+    _check_pair(index, row0, labels.shape[0], paired, y=y.shape[0],
+                sample_weight=None if swb is None else np.shape(swb)[0])
+    if labels.shape[0] == 0:   # (a block the mask emptied)
+        return 0.0, 0.0
     _refuse_missing(y, "y", index, row0)
     y, labels = check_label_pair(y, labels, ("y", "the predicted labels"))
     hits = (labels == y).astype(np.float64)

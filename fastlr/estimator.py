@@ -1129,7 +1129,10 @@ of shape (m, n_features_in_)
         Returns
         -------
         float
-            On Dask collections computed blockwise.
+            On Dask collections computed blockwise; X of unknown chunk
+            sizes (``X[mask]``) is scored when y (and ``sample_weight``) is
+            a dask collection of as many row blocks (``y[mask]``), paired
+            with X's one to one.
         """
         if is_dask(X):
             check_is_fitted(self)

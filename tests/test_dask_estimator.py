@@ -1169,6 +1169,61 @@ def test_score_refuses_what_score_refuses_in_memory():
     assert clf.score(dX, to_dask(y, 30), sample_weight=np.ones(100)) == clf.score(X, y)
 
 
+def test_score_pairs_blocks_of_unknown_chunk_sizes():
+    """X[mask], y[mask] (and sample_weight[mask]) of one dask mask, or the
+    arrays of a dask DataFrame's .values: predict took them, score refused
+    them ("X has unknown chunk sizes"). Their blocks are paired one to one,
+    each pair's lengths checked in its task, naming y or sample_weight; a
+    numpy y, or a dask y of another number of blocks, is still refused."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    X, y = _two_class(m=200)
+    clf = LogisticRegression(**QUIET).fit(X, y)
+    w = np.random.default_rng(3).uniform(size=200)
+    dX, dy, dw = to_dask(X, 50), to_dask(y, 50), to_dask(w, 50)
+    keep = X[:, 1] > 0
+    mask = dX[:, 1] > 0
+    assert np.isnan(dX[mask].chunks[0]).all() and np.isnan(dy[mask].chunks[0]).all()
+    want = clf.score(X[keep], y[keep])
+    assert clf.score(dX[mask], dy[mask]) == want
+    assert fdist.score(clf, dX[mask], dy[mask]) == want
+    assert clf.score(dX[mask], dy[mask], sample_weight=dw[mask]) == pytest.approx(
+        clf.score(X[keep], y[keep], sample_weight=w[keep]), rel=1e-14)
+    # one side known, the other not; a block the mask empties
+    assert clf.score(dX[mask].compute_chunk_sizes(), dy[mask]) == want
+    assert clf.score(dX[mask], dy[mask].compute_chunk_sizes()) == want
+    first = da.concatenate([da.zeros(50, dtype=bool, chunks=50), dX[50:, 0] < 99])
+    assert clf.score(dX[first], dy[first]) == clf.score(X[50:], y[50:])
+    frame = dd.from_pandas(pd.DataFrame(X, columns=list("abc")).assign(t=y),
+                           npartitions=3)
+    values = frame[["a", "b", "c"]].values
+    assert np.isnan(values.chunks[0]).all()
+    assert clf.score(values, frame["t"].values) == clf.score(values, frame["t"]) \
+        == clf.score(X, y)
+    # blocks of different lengths: named in the task
+    with pytest.raises(ValueError, match=r"^X's row block \d has \d+ rows but y's "
+                       r"has 50; .* paired one to one"):
+        clf.score(dX[mask], dy)
+    with pytest.raises(ValueError, match=r"^X's row block \d has \d+ rows but "
+                       r"sample_weight's has 50;"):
+        clf.score(dX[mask], dy[mask], sample_weight=dw)
+    with pytest.raises(ValueError, match=r"^X's row block \d \(rows \d+ to \d+\) "
+                       r"has 50 rows but y's has \d+;"):
+        clf.score(dX, dy[mask])
+    ynan = y.astype(float)
+    ynan[np.flatnonzero(keep)[np.flatnonzero(keep) >= 100][2]] = np.nan
+    with pytest.raises(ValueError, match=r"^y's row block 2 contains NaN or "
+                       r"infinity \(first at row 2\)$"):
+        clf.score(dX[mask], to_dask(ynan, 50)[mask])
+    # blocks that cannot be paired: refused as before
+    with pytest.raises(ValueError, match=r"^X has unknown chunk sizes.*a numpy y "
+                       r"cannot be cut.*compute_chunk_sizes"):
+        clf.score(dX[mask], y[keep])
+    with pytest.raises(ValueError, match=r"^X has unknown chunk sizes.*y's 5 row "
+                       r"blocks cannot be paired with X's 4"):
+        clf.score(dX[mask], to_dask(y[keep], -(-keep.sum() // 5)))
+
+
 def test_a_1d_x_is_refused_naming_x():
     """A 1-D dask X raised IndexError (its width read before the check)."""
     X, y = _two_class()
