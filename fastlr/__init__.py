@@ -17,6 +17,9 @@ The first call of each kernel JIT-compiles it (cached on disk afterwards);
 :func:`fastlr.precompile` (``fastlr compile``) compiles them all ahead of use.
 """
 
+import os
+import threading
+
 from . import reference
 from ._driver import DivergedError
 from ._version import __version__
@@ -51,11 +54,26 @@ _LAZY = {"LogisticRegression": "estimator",
 _SUBMODULES = frozenset(("bench", "io", "persist", "plotting"))
 
 
+#: Held while a lazy import runs. A child forked while another thread was
+#: inside one (the process's first ``fastlr.LogisticRegression``: it imports
+#: scikit-learn, seconds) inherited that import's module locks held by a
+#: thread it does not have, and waited forever at its own first use: a fork
+#: waits for the import, as it waits for numba's compiler lock
+#: (:mod:`fastlr._kernels.team`). Reentrant: the import may itself touch a
+#: lazy name.
+_IMPORTING = threading.RLock()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_IMPORTING.acquire,
+                        after_in_parent=_IMPORTING.release,
+                        after_in_child=_IMPORTING.release)
+
+
 def __getattr__(name):
     if name in _LAZY or name in _SUBMODULES:
         import importlib
 
-        module = importlib.import_module(f".{_LAZY.get(name, name)}", __name__)
+        with _IMPORTING:
+            module = importlib.import_module(f".{_LAZY.get(name, name)}", __name__)
         value = module if name in _SUBMODULES else getattr(module, name)
         globals()[name] = value
         return value

@@ -444,6 +444,29 @@ else:
 """
 
 
+def test_fork_while_another_thread_makes_the_first_use_of_the_estimator():
+    """``fastlr.LogisticRegression`` is imported on first use (scikit-learn
+    with it, seconds): a child forked while another thread was inside that
+    import inherited its module locks held, and waited forever at its own
+    first use. The fork now waits for the import."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    out = _run_python(textwrap.dedent("""
+        import os, sys, threading, time
+        import fastlr
+        assert "sklearn" not in sys.modules
+        first = threading.Thread(target=lambda: fastlr.LogisticRegression)
+        first.start()
+        while "sklearn" not in sys.modules:   # the import has begun
+            time.sleep(0.001)
+        pid = os.fork()
+        if pid == 0:
+            fastlr.LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+            os._exit(0)
+    """) + _AWAIT_CHILD + "first.join()\n", timeout=CHILD_SECONDS + 60)
+    assert out.stdout.strip() == "exit 0", (out.stdout, out.stderr)
+
+
 def test_fork_while_another_thread_loads_a_kernel():
     """A child forked while another thread holds numba's compiler lock (as
     it does while it loads a kernel from the cache, a process's first calls)
