@@ -111,21 +111,25 @@ class CurvatureSample:
     y : (s,) int64 class codes; w : (s,) float64 training weights.
     """
 
-    def __init__(self, X, y, w):
+    def __init__(self, X, y, w, rows=None):
         self.X = X
         self.y = y
         self.w = np.asarray(w, dtype=np.float64)
+        self.rows = rows    # their positions in the data (:meth:`of`)
 
     @classmethod
-    def of(cls, X, y, sw, train=None):
+    def of(cls, X, y, sw):
         """The sample of ``X`` (m, n), codes ``y`` and weights ``sw`` ((m,)
-        or (0,): all ones); ``train`` (m,) bool or None: the rows held out
-        (False) weigh 0, as in the objective of a model of some folds."""
+        or (0,): all ones)."""
         rows = curvature_rows(*X.shape)
         w = np.asarray(sw, dtype=np.float64)[rows] if len(sw) else np.ones(rows.shape[0])
-        if train is not None:
-            w = np.where(train[rows], w, 0.0)
-        return cls(X[rows], np.asarray(y)[rows], w)
+        return cls(X[rows], np.asarray(y)[rows], w, rows)
+
+    def held_out(self, train):
+        """The same rows (shared, not copied), those ``train`` (m,) bool
+        holds out (False) weighing 0: the sample of a model of some folds."""
+        return CurvatureSample(self.X, self.y, np.where(train[self.rows], self.w, 0.0),
+                               self.rows)
 
     def along(self, center, scale, W, B, dW, dB, softmax):
         """The weighted mean over the sample of the second derivative of a

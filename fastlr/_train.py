@@ -269,15 +269,15 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         W[i], B[i] = stack.state(i).model()
     with np.errstate(over="ignore", invalid="ignore"):
         B = B + np.einsum("kcn,kn->kc", W, shift[stack.stat])
-    # each fold's curvature sample (its held-out rows weigh 0): the first
-    # trial step of every run along a new direction, as one model alone
-    # takes it (a pass over X less at the start of each run)
+    # each fold's curvature sample (the same rows, its held-out rows
+    # weighing 0): the first trial step of every run along a new direction,
+    # as one model alone takes it (a pass over X less at the start of each run)
+    whole = CurvatureSample.of(data.X, y, sw)
     samples = {}
 
     def sample(f):
         if f not in samples:
-            samples[f] = CurvatureSample.of(data.X, y, sw,
-                                            stack.row_fold != f if folds else None)
+            samples[f] = whole.held_out(stack.row_fold != f) if folds else whole
         return samples[f]
 
     stages, before = path_stages(alphas, l1_ratios, stack.fold)
