@@ -754,13 +754,16 @@ def _check_rows(a, name, X, lengths=None, paired=False):
         b = _as_dask(a, name, 1, lengths if _is_frame(a) else False)
         if _unknown(X) or _unknown(b):
             if len(b.chunks[0]) != len(X.chunks[0]):
-                unknown = "X" if _unknown(X) else name
+                unknown = [v for v, arr in (("X", X), (name, b)) if _unknown(arr)]
+                has = (f"{unknown[0]} has" if len(unknown) == 1
+                       else f"X and {name} have")
+                calls = " and ".join(f"{v}.compute_chunk_sizes()" for v in unknown)
                 raise ValueError(
-                    f"{unknown} has unknown chunk sizes (NaN in {unknown}.chunks, "
-                    f"as after boolean indexing or from dask.dataframe), and "
-                    f"{name}'s {len(b.chunks[0])} row blocks cannot be paired with "
-                    f"X's {len(X.chunks[0])}; call {unknown}.compute_chunk_sizes() "
-                    "first, or take X and " + name + " with the same boolean mask")
+                    f"{has} unknown chunk sizes (NaN in .chunks, as after boolean "
+                    f"indexing or from dask.dataframe), and {name}'s "
+                    f"{len(b.chunks[0])} row blocks cannot be paired with X's "
+                    f"{len(X.chunks[0])}; call {calls} first, or take X and "
+                    f"{name} with the same boolean mask")
             return b
     if isinstance(a, np.ndarray) or (not is_dask(a) and not np.isscalar(a)):
         a = _column_vector(np.asarray(a), name)

@@ -1222,6 +1222,11 @@ def test_score_pairs_blocks_of_unknown_chunk_sizes():
     with pytest.raises(ValueError, match=r"^X has unknown chunk sizes.*y's 5 row "
                        r"blocks cannot be paired with X's 4"):
         clf.score(dX[mask], to_dask(y[keep], -(-keep.sum() // 5)))
+    # both unknown: both named, so that following the advice is enough
+    y_unknown = to_dask(y, 200)[to_dask(keep, 200)]
+    with pytest.raises(ValueError, match=r"^X and y have unknown chunk sizes.*"
+                       r"call X.compute_chunk_sizes\(\) and y.compute_chunk_sizes"):
+        clf.score(dX[mask], y_unknown)
 
 
 def test_a_1d_x_is_refused_naming_x():
