@@ -17,11 +17,11 @@ The first call of each kernel JIT-compiles it (cached on disk afterwards);
 :func:`fastlr.precompile` (``fastlr compile``) compiles them all ahead of use.
 """
 
-import os
 import threading
 
 from . import reference
 from ._driver import DivergedError
+from ._kernels.team import hold_across_fork as _hold_across_fork
 from ._version import __version__
 from .core import (
     ManyResult,
@@ -58,14 +58,10 @@ _SUBMODULES = frozenset(("bench", "io", "persist", "plotting"))
 #: inside one (the process's first ``fastlr.LogisticRegression``: it imports
 #: scikit-learn, seconds) inherited that import's module locks held by a
 #: thread it does not have, and waited forever at its own first use: a fork
-#: waits for the import, as it waits for numba's compiler lock
-#: (:mod:`fastlr._kernels.team`). Reentrant: the import may itself touch a
-#: lazy name.
+#: waits for the import, as it waits for numba's compiler lock. Reentrant:
+#: the import may itself touch a lazy name.
 _IMPORTING = threading.RLock()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_IMPORTING.acquire,
-                        after_in_parent=_IMPORTING.release,
-                        after_in_child=_IMPORTING.release)
+_hold_across_fork(_IMPORTING)
 
 
 def __getattr__(name):

@@ -15,6 +15,7 @@ faster than streaming X from memory.
 import os
 import subprocess
 import sys
+import threading
 import time
 import warnings
 
@@ -742,11 +743,20 @@ def multiply_adds_fn(n_threads=1, rounds=FMA_ROUNDS):
     the arithmetic floor's rate. On the machine these figures were first
     measured on (2 vCPUs of a Zen 4 EPYC) two threads did 1.0-1.7x what one
     did, from run to run: at times the two shared one core's FMA units.
-    The callable returns the kernel's ``out`` (each thread's is the same)."""
+    The callable returns the kernel's ``out`` (each thread's is the same).
+    Each thread's share is fixed: every one waits until all have started
+    (a call does not wait for a helper that has not started, and the count
+    would then be wrong: :func:`fastlr._kernels.team._join`)."""
     out = np.zeros(8)
 
     def run():
-        team.run(n_threads, multiply_adds, (rounds, out))
+        ready = threading.Barrier(n_threads, timeout=60)
+
+        def share():
+            ready.wait()
+            multiply_adds(rounds, out)
+
+        team.run(n_threads, share, ())
         return out
 
     return run

@@ -467,6 +467,47 @@ def test_fork_while_another_thread_makes_the_first_use_of_the_estimator():
     assert out.stdout.strip() == "exit 0", (out.stdout, out.stderr)
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_a_ctrl_c_while_a_fork_waits_is_raised_after_the_fork():
+    """A Ctrl-C while the fork waits for another thread's import: raised in
+    a fork hook, it was only printed (Python cannot raise there), the fork
+    went ahead without the lock, and the child hung at its first use. The
+    fork now waits on, and the parent raises the interrupt after it."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    out = _run_python(textwrap.dedent("""
+        import os, signal, sys, threading, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
+        import fastlr
+        first = threading.Thread(target=lambda: fastlr.LogisticRegression)
+        first.start()
+        while "sklearn" not in sys.modules:   # the import has begun
+            time.sleep(0.001)
+        main = threading.main_thread().ident
+        threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGINT)).start()
+        try:
+            if os.fork() == 0:
+                fastlr.LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+                os._exit(0)
+            time.sleep(5)   # the interrupt is raised before this ends
+            print("not interrupted")
+        except KeyboardInterrupt:
+            print("interrupted")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid:
+                print("exit", os.waitstatus_to_exitcode(status))
+                break
+            time.sleep(0.05)
+        else:
+            print("hung")
+        first.join()
+    """), timeout=CHILD_SECONDS + 60)
+    assert out.stdout.split() == ["interrupted", "exit", "0"], (out.stdout, out.stderr)
+    assert "Exception ignored" not in out.stderr, out.stderr
+
+
 def test_fork_while_another_thread_loads_a_kernel():
     """A child forked while another thread holds numba's compiler lock (as
     it does while it loads a kernel from the cache, a process's first calls)

@@ -48,6 +48,7 @@ sets the abort flag (:func:`abort`), which makes every waiting thread
 return; the caller then raises the failure.
 """
 
+import _thread
 import itertools
 import os
 import threading
@@ -309,15 +310,46 @@ def _reset_after_fork():
     _pool = None
 
 
-if hasattr(os, "register_at_fork"):
-    # numba loads (and compiles) a kernel under its process-wide lock: a
-    # child forked while another thread held it inherited it held by a
-    # thread that does not exist there, and waited forever at its first
-    # kernel not yet loaded. A fork waits for the lock, as CPython's fork
-    # waits for its import lock.
-    os.register_at_fork(before=global_compiler_lock.acquire,
-                        after_in_parent=global_compiler_lock.release,
-                        after_in_child=_reset_after_fork)
+def hold_across_fork(lock, after_in_child=None):
+    """Make a fork wait for ``lock`` (held by another thread), hold it
+    through the fork and release it on both sides (in the child by
+    ``after_in_child()`` if given). A Ctrl-C while the fork waits is raised
+    in the parent once the fork is done (10 ms after it, from a timer: raised
+    in a fork hook, Python would print it and go on): the interrupted wait
+    forked without the lock, the child inheriting it held by another
+    thread."""
+    if not hasattr(os, "register_at_fork"):
+        return
+    interrupted = []
+
+    def before():
+        while True:
+            try:
+                lock.acquire()
+                return
+            except BaseException:   # KeyboardInterrupt: raised after the fork
+                interrupted.append(True)
+
+    def in_parent():
+        lock.release()
+        if interrupted:
+            interrupted.clear()
+            threading.Timer(0.01, _thread.interrupt_main).start()
+
+    def in_child():
+        interrupted.clear()
+        (after_in_child or lock.release)()
+
+    os.register_at_fork(before=before, after_in_parent=in_parent,
+                        after_in_child=in_child)
+
+
+# numba loads (and compiles) a kernel under its process-wide lock: a child
+# forked while another thread held it inherited it held by a thread that
+# does not exist there, and waited forever at its first kernel not yet
+# loaded. A fork waits for the lock, as CPython's fork waits for its import
+# lock.
+hold_across_fork(global_compiler_lock, _reset_after_fork)
 
 
 def _executor():
@@ -521,8 +553,9 @@ def _join(others, error, stop):
     and return, as a late thread does, and waiting for it held a
     prediction of 3 ms up for 150-360 ms, until a training in another
     Python thread left its pass."""
-    others = [f for f in others if not f.cancel()]
     for f in others:
+        if f.cancel():
+            continue
         failed = _wait(f.result, f.done, stop)
         error = error or failed
     if error is not None:
