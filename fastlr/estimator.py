@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dispatch import Data, RowSubset, as_data, merge_finish
@@ -880,7 +879,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                              reset=first or not hasattr(self, "n_features_in_"),
                              accept_sparse="csr", ensure_all_finite=False)
         data = _data(X, train=True)
-        check_classification_targets(y)
+        # (the labels are classes, declared: no check of what y looks like,
+        # whose "could represent a regression problem" warning a chunk of
+        # many classes drew at every call; refuse_unseen below refuses a
+        # label outside them, as SGDClassifier.partial_fit checks only them)
         classes = self._partial_fit_classes(classes, first)
         old = None if first else self._fitted_state()
         if old is None:   # (classes_ alone: no model yet either)

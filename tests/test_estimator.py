@@ -311,6 +311,27 @@ def test_partial_fit(blobs):
         clf.partial_fit(X[:4], np.array([0, 1, 2, 1]))
 
 
+def test_partial_fit_of_many_classes_does_not_warn_of_regression():
+    """With ``classes`` declared (or known from the first call) the labels
+    are classes: a chunk of 100 rows holding 60-odd of 1,000 classes got
+    scikit-learn's "y could represent a regression problem" warning at
+    every call (an error under warnings-as-errors), which
+    ``SGDClassifier.partial_fit`` does not give. Labels outside the classes
+    are still refused."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    y = rng.integers(0, 1000, 300)
+    clf = LogisticRegression(random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.partial_fit(X[:100], y[:100], classes=np.arange(1000))
+        clf.partial_fit(X[100:200], y[100:200])
+        clf.partial_fit(X[200:], y[200:], classes=np.arange(1000))
+    assert clf.n_iter_ == 3
+    with pytest.raises(ValueError, match="not in classes"):
+        clf.partial_fit(X[:3], np.array([0.5, 1.0, 2.0]))
+
+
 def test_partial_fit_extends_the_loss_curve_without_rebuilding_it(blobs):
     """A stream's ``loss_curve_`` grows in a buffer that doubles: over 200
     calls at most 6 buffers (each call copied the whole curve, so a stream
