@@ -58,6 +58,7 @@ from ._validation import (
     is_text,
     refuse_continuous,
     refuse_one_class,
+    shown,
     standardize_option,
     user_stacklevel,
 )
@@ -341,8 +342,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         scan = _scan(source, standardize, name, labels, seen=seen)
     n = scan.n - len(source.excluded)
     if classes is not None and not np.array_equal(scan.classes, classes):
-        raise ValueError(f"{name}: the labels are {_shown(scan.classes)}, but the "
-                         f"model's classes are {_shown(classes)}; continuing "
+        raise ValueError(f"{name}: the labels are {shown(scan.classes)}, but the "
+                         f"model's classes are {shown(classes)}; continuing "
                          "training needs every one of them, and no other")
     classes = scan.classes
     if warm:   # refuses a previous fit on other features or classes
@@ -356,8 +357,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         seen = classes[np.minimum(y01, classes.shape[0] - 1)] == lab
         if not seen.all():
             raise ValueError(
-                f"{name}: a part holds the label {_shown(lab[~seen][:1])}, which "
-                f"the first pass did not find (classes {_shown(classes)}): the "
+                f"{name}: a part holds the label {shown(lab[~seen][:1])}, which "
+                f"the first pass did not find (classes {shown(classes)}): the "
                 "file changed while training; train again")
         return y01
 
@@ -607,12 +608,6 @@ def _scan(source, standardize, name, labels, weights=None, seen=None):
         if not scan.center:
             scan.mean = np.zeros(scan.n)
     return scan
-
-
-def _shown(values, limit=6):
-    values = [str(v) for v in np.asarray(values).tolist()]
-    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
-    return ", ".join(values[:limit]) + more
 
 
 def _class_weights(model, classes, counts):

@@ -90,6 +90,25 @@ def user_stacklevel():
     return level
 
 
+def listed(value):
+    """``value`` as an item of a ``', '``-separated list: quoted when it
+    holds a comma (``'Income, USD'``), which would read as two items."""
+    text = str(value)
+    return repr(text) if "," in text else text
+
+
+def shown(values, limit=6, item=listed):
+    """``values`` (labels, names) for a message: the first ``limit`` of them,
+    each as ``item`` writes it, ``', '``-separated, and how many there are
+    in all when there are more (a message naming 1,000 classes in full ran
+    to 5,000 characters). ``item=repr`` for messages of the Python API,
+    where the label ``'1'`` and the label ``1`` differ."""
+    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
+    return ", ".join(item(v.item() if isinstance(v, np.generic) else v)
+                     for v in values[:limit]) + more
+
+
 def weights_as(W, dtype):
     """The float64 weights ``W`` in the input's ``dtype``. Weights trained
     on tiny float32 features (1e-40) can exceed float32's range in raw
@@ -593,18 +612,20 @@ def check_classes(classes, name="classes"):
     if (arr.dtype.kind in "US" and not isinstance(classes, np.ndarray)
             and len({np.asarray(v).dtype.kind in "US" for v in classes}) > 1):
         # NumPy made the other labels strings, which y's never match
-        raise ValueError(f"{name} mixes text labels and others: {classes!r}; "
+        raise ValueError(f"{name} mixes text labels and others: "
+                         f"[{shown(classes, item=repr)}]; "
                          "give labels of one type")
     if any(isinstance(v, (float, np.floating)) and not math.isfinite(v)
            for v in arr.tolist()):
         raise ValueError(f"{name} contains NaN or inf, which are not labels: "
-                         f"{classes!r}")
+                         f"[{shown(arr, item=repr)}]")
     return unique_labels(arr, name)
 
 
 def refuse_unseen(labels, classes):
     """Refuse the distinct labels of ``y``, ``labels``, unless all are among
-    the model's ``classes`` (``partial_fit``), naming those that are not.
+    the model's ``classes`` (``partial_fit``), naming those that are not
+    first, then the classes (abbreviated, as :func:`shown` writes lists).
     Numbers against text classes get a hint: ``fastlr.io.iter_chunks``
     types each chunk's labels by its own values, so a chunk of ``"1"``,
     ``"2"`` comes back as numbers unless ``text_labels=True``."""
@@ -615,8 +636,9 @@ def refuse_unseen(labels, classes):
             hint = ("; y holds no text and classes do (if y was read by "
                     "fastlr.io.iter_chunks, which types each chunk's labels by "
                     "its own values, text_labels=True keeps them text)")
-        raise ValueError(f"y contains labels not in classes {classes!r}: "
-                         f"{unseen!r}{hint}")
+        raise ValueError(f"y contains labels not in classes: "
+                         f"{shown(unseen, item=repr)} (the classes: "
+                         f"{shown(classes, item=repr)}){hint}")
 
 
 def _unsortable(y, name, err):

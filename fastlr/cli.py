@@ -58,6 +58,7 @@ from ._validation import (
     check_width,
     is_text,
     refuse_continuous,
+    shown,
     standardize_option,
 )
 
@@ -1324,11 +1325,7 @@ def _target_arg(args, fmt):
     return t
 
 
-def _fmt_labels(values, limit=6):
-    from . import io
-
-    more = f", ... ({len(values)} in all)" if len(values) > limit else ""
-    return ", ".join(map(io._listed, np.asarray(values[:limit]).tolist())) + more
+_fmt_labels = shown
 
 
 #: Field separators a one-column header may reveal: (name, how to pass it).

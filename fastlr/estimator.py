@@ -40,6 +40,7 @@ from ._validation import (
     numeric_input,
     refuse_one_class,
     refuse_unseen,
+    shown,
     standardize_option,
     target_classes,
     unchanged_on_error,
@@ -442,9 +443,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             return classes
         if classes is not None and not np.array_equal(check_classes(classes),
                                                       self.classes_):
-            raise ValueError(f"classes={classes!r} differs from the model's "
-                             f"classes_ {self.classes_!r} (from its fit or first "
-                             "partial_fit call)")
+            raise ValueError(f"classes=[{shown(classes, item=repr)}] differs "
+                             f"from the model's classes_ "
+                             f"[{shown(self.classes_, item=repr)}] (from its fit "
+                             "or first partial_fit call)")
         return self.classes_
 
     def _params(self, epochs, sgd_only=False, unused=True):
@@ -537,7 +539,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             if len(hits) == 0:
                 raise ValueError(f"class_weight names the label {label!r}, "
                                  f"which is not one of the classes "
-                                 f"{classes.tolist()!r}")
+                                 f"[{shown(classes, item=repr)}]")
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not np.isfinite(value) or value < 0:
                 raise ValueError(f"class_weight[{label!r}] must be a finite "
@@ -660,8 +662,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "warm_start=False to start a new model")
         if not np.array_equal(self.classes_, classes):
             raise ValueError(
-                f"y has the classes {classes.tolist()}, but warm_start=True "
-                f"continues the previous fit, on {self.classes_.tolist()}; set "
+                f"y has the classes [{shown(classes, item=repr)}], but "
+                f"warm_start=True continues the previous fit, on "
+                f"[{shown(self.classes_, item=repr)}]; set "
                 "warm_start=False to start a new model")
         return old
 

@@ -82,7 +82,7 @@ import numpy as np
 from . import _npy
 from ._files import check_regular, open_regular
 from ._process import Held
-from ._validation import float_dtype_of
+from ._validation import float_dtype_of, listed, shown
 
 __all__ = ["FORMATS", "DataError", "Dataset", "FeatureMismatchError",
            "MappedTable", "NumberedNames", "detect_format", "feature_columns",
@@ -1345,16 +1345,10 @@ def _mismatch(spec, k, names=None, line=None, columns=True):
 def _shown(names, limit=8):
     """``names`` for a message, ``', '``-separated (a name that holds a
     comma quoted)."""
-    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
-    return ", ".join("(unnamed)" if n == "" else _listed(n)
-                     for n in names[:limit]) + more
+    return shown(names, limit, lambda n: "(unnamed)" if n == "" else listed(n))
 
 
-def _listed(value):
-    """``value`` as an item of a ``', '``-separated list: quoted when it
-    holds a comma (``'Income, USD'``), which would read as two items."""
-    text = str(value)
-    return repr(text) if "," in text else text
+_listed = listed
 
 
 #: pandas' name for a CSV column without one (``Unnamed: J``, J its index),

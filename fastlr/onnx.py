@@ -43,6 +43,8 @@ import numbers
 
 import numpy as np
 
+from ._validation import shown
+
 __all__ = ["DEFAULT_OPSET", "register_skl2onnx_converter", "require", "to_onnx"]
 
 #: The ai.onnx opset of exported graphs: 15 (2021) is run by every
@@ -93,14 +95,14 @@ def _label_values(classes, int_labels=False):
     if kind in "US" or (kind == "O" and all(isinstance(c, str) for c in classes)):
         return np.array([str(c) for c in classes], dtype=object)
     if kind == "u" and classes.max() > np.iinfo(np.int64).max:
-        raise ValueError(f"classes_ {classes.tolist()!r} hold labels beyond int64, "
-                         "which the ONNX label output cannot carry (it would wrap "
-                         "them to negative numbers)")
+        raise ValueError(f"classes_ [{shown(classes, item=repr)}] hold labels "
+                         "beyond int64, which the ONNX label output cannot "
+                         "carry (it would wrap them to negative numbers)")
     if kind == "f" and (classes == np.round(classes)).all() and not (
             (classes >= -2.0**63) & (classes < 2.0**63)).all():
         # (astype made each one int64's minimum: one label for every class)
         if int_labels:
-            raise ValueError(f"classes_ {classes.tolist()!r} hold whole numbers "
+            raise ValueError(f"classes_ [{shown(classes, item=repr)}] hold whole numbers "
                              "beyond int64, which this ONNX label output cannot "
                              "carry")
         return classes.astype(np.float64)
@@ -108,7 +110,7 @@ def _label_values(classes, int_labels=False):
         return classes.astype(np.int64)
     if kind == "f" and not int_labels:
         return classes.astype(np.float64)
-    raise ValueError(f"classes_ of dtype {classes.dtype} ({classes.tolist()!r}) "
+    raise ValueError(f"classes_ of dtype {classes.dtype} ([{shown(classes, item=repr)}]) "
                      "cannot be labels of this ONNX output (integers or text only)")
 
 

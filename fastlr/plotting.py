@@ -78,15 +78,16 @@ def _finite(a, name):
 def _codes(y, classes, name):
     """The index in ``classes`` (distinct labels) of every label of ``y``;
     a label of ``y`` that is not among them raises, naming ``name``."""
-    from ._validation import unique_labels
+    from ._validation import shown, unique_labels
 
     if unique_labels(classes, "classes").shape[0] != classes.shape[0]:
-        raise ValueError(f"classes must be distinct, got {classes.tolist()}")
+        raise ValueError(f"classes must be distinct, got [{shown(classes, item=repr)}]")
     hit = y[:, None] == classes[None, :]
     missing = unique_labels(y[~hit.any(axis=1)], name)
     if missing.shape[0]:
-        raise ValueError(f"{name} holds labels that are not among classes "
-                         f"{classes.tolist()}: {missing[:5].tolist()}")
+        raise ValueError(f"{name} holds labels that are not among the classes: "
+                         f"{shown(missing, 5, repr)} (the classes: "
+                         f"[{shown(classes, item=repr)}])")
     return hit.argmax(axis=1)
 
 
