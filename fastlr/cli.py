@@ -715,8 +715,9 @@ def _add_evaluate(sub, common):
     _data_args(p, "the label column (default: the model's target column)",
                "an ID column: not a feature (as --drop)")
     p.add_argument("--plot", metavar="DIR", type=_path_type,
-                   help="write roc.png and "
-                   "calibration.png to this folder")
+                   help="write roc.png and calibration.png to this folder "
+                   "(and confusion.csv, the confusion matrix, past "
+                   f"{EVALUATE_CONFUSION_CLASSES} classes)")
     p.add_argument("--bins", type=_int_type(2), default=10, metavar="N",
                    help="probability bins of the calibration plot "
                    "(default: %(default)s)")
@@ -2494,7 +2495,12 @@ def _print_table(lines):
 
 #: The files ``train --plot DIR`` and ``evaluate --plot DIR`` may write.
 TRAIN_PLOTS = ("loss.png", "boundary.png")
-EVALUATE_PLOTS = ("roc.png", "calibration.png")
+EVALUATE_PLOTS = ("roc.png", "calibration.png", "confusion.csv")
+
+#: Most classes whose confusion matrix ``evaluate`` prints: past them the
+#: matrix (k lines of k counts: 3,887 characters a line at 298 classes) is
+#: written to ``confusion.csv`` in the ``--plot`` folder instead.
+EVALUATE_CONFUSION_CLASSES = 20
 
 
 def _save_figure(fig, directory, name):
@@ -2769,8 +2775,17 @@ def _evaluate(args):
     _out(_format_per_class(classes, precision, recall, f1, support,
                            predicted=cm.sum(axis=0)))
     _out()
-    _out("confusion matrix (rows: true label, columns: predicted label)")
-    _out(_format_confusion(cm, classes))
+    if classes.shape[0] <= EVALUATE_CONFUSION_CLASSES:
+        _out("confusion matrix (rows: true label, columns: predicted label)")
+        _out(_format_confusion(cm, classes))
+    elif args.plot:
+        path = _write_confusion(cm, classes, args.plot)
+        _out(f"confusion matrix: {classes.shape[0]} x {classes.shape[0]}, written to "
+             f"{path} (rows: true label, columns: predicted label)")
+    else:
+        _out(f"confusion matrix: {classes.shape[0]} x {classes.shape[0]}, not shown "
+             f"past {EVALUATE_CONFUSION_CLASSES} classes; --plot DIR writes it to "
+             "DIR/confusion.csv")
     if auc is None and args.plot:
         print("fastlr: note: no ROC curve: the data holds a single class",
               file=sys.stderr)
@@ -2778,7 +2793,12 @@ def _evaluate(args):
 
 
 def _evaluate_plots(args, y, proba, pred, classes, any_roc):
-    from .plotting import plot_calibration, plot_roc_curve, plot_roc_curves
+    from .plotting import (
+        ROC_CLASS_CURVES,
+        plot_calibration,
+        plot_roc_curve,
+        plot_roc_curves,
+    )
 
     name = os.path.basename(args.data)
     out = []
@@ -2795,9 +2815,13 @@ def _evaluate_plots(args, y, proba, pred, classes, any_roc):
             args.plot, "calibration.png"))
         return out
     if any_roc:
+        # (past ROC_CLASS_CURVES classes, their averages: a legend of every
+        # class covered the axes)
+        many = classes.shape[0] > ROC_CLASS_CURVES
         out.append(_save_figure(
             plot_roc_curves(y, proba, classes, title=f"{name}: ROC curves, one "
-                            "vs rest"), args.plot, "roc.png"))
+                            f"vs rest{', averaged' if many else ''}"),
+            args.plot, "roc.png"))
     # top-label calibration: how often the predicted class is right, against
     # the probability the model gave it
     out.append(_save_figure(
@@ -2836,6 +2860,21 @@ def _format_per_class(classes, precision, recall, f1, support, predicted=None):
                      f"{'' if absent == 1 else 'es'} neither in the data nor "
                      "predicted, as scikit-learn's classification_report does)")
     return "\n".join(lines)
+
+
+def _write_confusion(cm, classes, directory):
+    """Write the confusion matrix ``cm`` as ``directory/confusion.csv``
+    (atomically): a header of ``true label`` and the predicted labels, then
+    a row per true label. Returns the path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, "confusion.csv")
+    labels = np.array([str(c) for c in classes.tolist()])
+    columns = [_csv_fields(np.concatenate([["true label"], labels]), False)]
+    columns += [_csv_fields(labels[c:c + 1], False) + cm[:, c].tolist()
+                for c in range(classes.shape[0])]
+    text = _csv_text(columns).encode("utf-8")
+    write_atomic(path, lambda f: f.write(text), "the confusion matrix")
+    return path
 
 
 def _format_confusion(cm, classes):

@@ -463,8 +463,16 @@ def plot_roc_curve(y_true, y_score, ax=None, title="ROC curve", label="model",
     return fig
 
 
-def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
-    """One-vs-rest ROC curve of every class of a k-class model.
+#: Most classes :func:`plot_roc_curves` draws a curve (and a legend entry)
+#: for by default: past them its legend of k entries covered the axes (298
+#: classes), and it draws the micro and macro averages instead.
+ROC_CLASS_CURVES = 20
+
+
+def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves",
+                    per_class=None):
+    """One-vs-rest ROC curve of every class of a k-class model, or their
+    micro and macro averages for many classes.
 
     Parameters
     ----------
@@ -477,12 +485,19 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
         Distinct labels, e.g. ``clf.classes_``.
     ax : matplotlib Axes, optional
     title : str
+    per_class : bool or None
+        Draw a curve for each class (True), or the micro average (the ROC
+        curve of every row-and-class pair) and the macro average (the mean
+        of the classes' curves over a common false positive rate, its AUC
+        the mean of their AUCs, as ``fastlr evaluate`` reports it) of the
+        classes that ``y_true`` holds and does not consist of (False). None:
+        per class for at most :data:`ROC_CLASS_CURVES` classes.
 
     Returns
     -------
     matplotlib.figure.Figure
-        A class that is absent from ``y_true`` (or is all of it) has no
-        curve; its legend entry says so.
+        Per class, a class that is absent from ``y_true`` (or is all of it)
+        has no curve; its legend entry says so.
     """
     from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -494,9 +509,11 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
         raise ValueError(f"proba must have shape (len(y_true), len(classes)) = "
                          f"({y_true.shape[0]}, {classes.shape[0]}), got "
                          f"{proba.shape}")
-    _codes(y_true, classes, "y_true")
+    codes = _codes(y_true, classes, "y_true")
+    if per_class is None:
+        per_class = classes.shape[0] <= ROC_CLASS_CURVES
     fig, ax = _axes(ax, figsize=(5.5, 5.5))
-    for c, label in enumerate(classes.tolist()):
+    for c, label in enumerate(classes.tolist() if per_class else ()):
         positive = (y_true == classes[c]).astype(np.int64)
         if 0 < positive.sum() < positive.shape[0]:
             fpr, tpr, _ = roc_curve(positive, proba[:, c])
@@ -505,6 +522,8 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
         else:
             ax.plot([], [], lw=1.8, label=f"{label}: no curve (the data has "
                     f"{'no' if positive.sum() == 0 else 'only'} rows of it)")
+    if not per_class:
+        _roc_averages(ax, codes, proba)
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="chance")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
@@ -513,6 +532,34 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves"):
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize="small")
     return fig
+
+
+def _roc_averages(ax, codes, proba):
+    """The micro and macro average ROC curves of :func:`plot_roc_curves`
+    (``codes``: each row's class index), on ``ax``."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    k = proba.shape[1]
+    counts = np.bincount(codes, minlength=k)
+    both = np.flatnonzero((counts > 0) & (counts < codes.shape[0]))
+    if both.shape[0] == 0:
+        ax.plot([], [], lw=1.8, label="no curve (the data holds a single class)")
+        return
+    onehot = np.zeros(proba.shape, dtype=np.int8)
+    onehot[np.arange(codes.shape[0]), codes] = 1
+    fpr, tpr, _ = roc_curve(onehot.ravel(), proba.ravel())
+    ax.plot(fpr, tpr, lw=1.8, label=f"micro average (AUC = "
+            f"{roc_auc_score(onehot.ravel(), proba.ravel()):.3f})")
+    grid = np.linspace(0.0, 1.0, 201)
+    mean_tpr = np.zeros_like(grid)
+    aucs = []
+    for c in both.tolist():
+        f, t, _ = roc_curve(onehot[:, c], proba[:, c])
+        mean_tpr += np.interp(grid, f, t)
+        aucs.append(roc_auc_score(onehot[:, c], proba[:, c]))
+    ax.plot(grid, mean_tpr / both.shape[0], lw=1.8,
+            label=f"macro average of {both.shape[0]} classes (AUC = "
+                  f"{np.mean(aucs):.3f})")
 
 
 def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",

@@ -398,6 +398,47 @@ def test_evaluate_metrics_confusion_matrix_and_plots(files, tmp_path, capsys):
     assert_png(plots / "calibration.png")
 
 
+def test_evaluate_many_classes_keeps_the_report_readable(tmp_path, capsys):
+    """Past EVALUATE_CONFUSION_CLASSES classes the confusion matrix (298
+    classes: lines of 3,887 characters, 1.2 MB of report) is left out of
+    the report, which says how to get it; with --plot it is written to
+    confusion.csv, the counts of scikit-learn's confusion_matrix. The ROC
+    plot then draws the micro and macro averages, not a curve and legend
+    entry per class."""
+    k = cli.EVALUATE_CONFUSION_CLASSES + 5
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(k, 2)) * 4
+    labels = np.array([f"c{i:02d}" for i in range(k)])
+    codes = np.arange(20 * k) % k
+    X = centres[codes] + rng.normal(size=(codes.shape[0], 2))
+    data = write_csv(tmp_path / "many.csv", X, labels[codes], ["a", "b", "kind"])
+    model = tmp_path / "many.npz"
+    assert cli.main(["train", str(data), "--target", "kind", "--model", str(model),
+                     "--quiet"]) == 0
+    capsys.readouterr()
+    code, out, err = run(capsys, "evaluate", "--model", model, data)
+    assert code == 0, err
+    assert "confusion matrix (rows" not in out
+    assert (f"confusion matrix: {k} x {k}, not shown past "
+            f"{cli.EVALUATE_CONFUSION_CLASSES} classes; --plot DIR writes it to "
+            "DIR/confusion.csv") in out
+    assert max(len(line) for line in out.splitlines()) < 200
+    code, out, err = run(capsys, "evaluate", "--model", model, data, "--plot",
+                         tmp_path / "p")
+    assert code == 0, err
+    path = tmp_path / "p" / "confusion.csv"
+    assert f"confusion matrix: {k} x {k}, written to {path}" in out
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["true label", *labels]
+    assert [r[0] for r in rows[1:]] == labels.tolist()
+    clf = fastlr.load(model)
+    cm = confusion_matrix(labels[codes], clf.predict(X), labels=labels)
+    np.testing.assert_array_equal(np.array([r[1:] for r in rows[1:]], dtype=int), cm)
+    assert_png(tmp_path / "p" / "roc.png")
+    assert "warning" not in err
+
+
 def test_evaluate_single_class_data(files, tmp_path, capsys):
     keep = files["labels"] == "spam"
     path = write_csv(tmp_path / "spam.csv", files["X"][keep], files["labels"][keep],

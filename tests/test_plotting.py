@@ -85,6 +85,37 @@ def test_roc_curves_one_per_class_and_absent_classes_named():
         plot_roc_curves(y, proba[:, :2], ["a", "b", "c"])
 
 
+def test_roc_curves_of_many_classes_draw_their_averages():
+    """Past ROC_CLASS_CURVES classes the figure draws the micro and macro
+    averages (a legend of 298 entries covered the axes); the macro AUC is
+    the mean of the classes' AUCs, over the classes the data holds;
+    ``per_class`` chooses either way."""
+    from sklearn.metrics import roc_auc_score
+
+    from fastlr import plotting
+
+    k = plotting.ROC_CLASS_CURVES + 1
+    rng = np.random.default_rng(3)
+    y = np.arange(10 * k) % k
+    y[y == 4] = 5   # class 4 has no rows
+    proba = rng.dirichlet(np.ones(k), size=y.shape[0])
+    proba[np.arange(y.shape[0]), y] += 0.3
+    proba /= proba.sum(axis=1, keepdims=True)
+    fig = plot_roc_curves(y, proba, np.arange(k))
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(texts) == 3 and texts[2] == "chance"
+    aucs = [roc_auc_score(y == c, proba[:, c]) for c in range(k) if c != 4]
+    onehot = (y[:, None] == np.arange(k)).ravel()
+    assert texts[0] == (f"micro average (AUC = "
+                        f"{roc_auc_score(onehot, proba.ravel()):.3f})")
+    assert texts[1] == f"macro average of {k - 1} classes (AUC = {np.mean(aucs):.3f})"
+    fig = plot_roc_curves(y, proba, np.arange(k), per_class=True)
+    assert len(fig.axes[0].get_legend().get_texts()) == k + 1
+    few = plot_roc_curves(y[y < 3], proba[y < 3][:, :3], [0, 1, 2], per_class=False)
+    texts = [t.get_text() for t in few.axes[0].get_legend().get_texts()]
+    assert texts[1].startswith("macro average of 3 classes")
+
+
 # --------------------------------------------------------------------------
 # input checks: natural inputs accepted, bad ones refused naming the argument
 
