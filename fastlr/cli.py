@@ -55,7 +55,6 @@ from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
     NotEnoughMemory,
     check_memory,
-    check_width,
     is_text,
     refuse_continuous,
     shown,
@@ -2273,8 +2272,11 @@ def _train_whole(args, params, warm, warm_meta):
     clf = warm.set_params(**params) if warm is not None else \
         fastlr.LogisticRegression(**params)
     if is_sparse:   # (the model is saved after: the larger cost)
-        check_width(X.shape[1], args.data, FIT_SAVE_BYTES_PER_COLUMN,
-                    classes.shape[0])
+        from .core import check_model_memory
+
+        check_model_memory(X.shape[1], classes.shape[0], clf._solver_plan()[0],
+                           FIT_SAVE_BYTES_PER_COLUMN, FIT_SAVE_BYTES_PER_COLUMN,
+                           name=args.data)
     _warm_up(X, params, classes.shape[0])
     t0 = time.perf_counter()
     clf.fit(X, y)

@@ -23,6 +23,7 @@ from ._driver import (
 )
 from ._kernels import predict as _predict
 from ._kernels.update import hyperparameters
+from ._lbfgs import MEMORY
 from ._order import check_random_state, make_rng
 from ._sgd import sgd_many, written_arrays
 from ._solver import (
@@ -35,9 +36,11 @@ from ._solver import (
 from ._state import ModelStack, ModelState
 from ._train import finish_stack, path_stages, train_state
 from ._validation import (
+    FINISHER_BYTES_PER_WEIGHT,
     MODEL_BYTES,
     MODEL_BYTES_PER_WEIGHT,
     TRAIN_BYTES_PER_CLASS,
+    TRAIN_BYTES_PER_COLUMN,
     _as_numeric_array,
     check_class_labels,
     check_folds,
@@ -300,12 +303,12 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
     train_rows = slice(None) if row_fold is None else row_fold == 0
     if softmax_model:
         classes, codes = check_class_labels(y, data.m)
-        if data.sparse:   # (as_data checked the width of one row of weights)
-            check_width(data.n, "X", classes=classes.shape[0],
-                        per_class=TRAIN_BYTES_PER_CLASS)
     else:
         classes = None
         codes = check_labels01(y, "y", m=data.m, require_both=True, dtype=np.int64)
+    if data.sparse:   # (as_data checked the width of one row of SGD's weights)
+        check_model_memory(data.n, classes.shape[0] if softmax_model else 2, solver,
+                           TRAIN_BYTES_PER_COLUMN, TRAIN_BYTES_PER_CLASS)
     if row_fold is not None and np.unique(codes[train_rows]).shape[0] < 2:
         raise ValueError("y contains a single class among the rows given by rows; "
                          "training needs at least two")
@@ -769,6 +772,31 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                         finish_tol=finish_tol)
 
 
+def pairs_bytes(solver, runs, size, alone=False):
+    """Bytes of the curvature pairs the L-BFGS finisher keeps (none with
+    ``solver="sgd"``): ``runs`` runs at once, each of ``size`` coordinates,
+    as :func:`fastlr._solver.stack_pairs` limits a stack's; a model alone
+    (``alone``: :func:`fastlr._solver.finish` of one model) keeps
+    ``_lbfgs.MEMORY`` pairs whatever its size."""
+    if solver == "sgd":
+        return 0
+    pairs, total = stack_pairs(runs, size)
+    return total // pairs * MEMORY if alone else total
+
+
+def check_model_memory(n, n_classes, solver, per_column, per_class, name="X"):
+    """Refuse (:func:`fastlr._validation.check_width`) the training of one
+    model of ``n`` columns and ``n_classes`` classes that would not fit in
+    the memory available: ``per_column`` and ``per_class`` bytes as its SGD
+    needs them, and with the finisher (``solver`` "auto" or "lbfgs") its
+    curvature pairs (:func:`pairs_bytes`) and
+    :data:`fastlr._validation.FINISHER_BYTES_PER_WEIGHT` a weight."""
+    size = (n_classes if n_classes > 2 else 1) * (n + 1)
+    extra = 0 if solver == "sgd" else (pairs_bytes(solver, 1, size, alone=True)
+                                       + FINISHER_BYTES_PER_WEIGHT * size)
+    check_width(n, name, per_column, n_classes, per_class, extra=extra)
+
+
 def grid_written(penalty, alphas, l1_ratios, learning_rate, average_start, solver):
     """The optimizer arrays the SGD of a joint run (:func:`_run_many`)
     writes for some model of the grid (:func:`fastlr._sgd.written_arrays`;
@@ -792,8 +820,7 @@ def check_grid_memory(n_alphas, n_l1_ratios, n_folds, n_classes, n, solver,
     (:func:`fastlr._solver.stack_pairs`)."""
     K = n_alphas * n_l1_ratios * n_folds
     rows = n_classes if n_classes > 2 else 1
-    pairs = 0 if solver == "sgd" else stack_pairs(n_folds * n_l1_ratios,
-                                                  rows * (n + 1))[1]
+    pairs = pairs_bytes(solver, n_folds * n_l1_ratios, rows * (n + 1))
     per_weight = MODEL_BYTES_PER_WEIGHT + 8 * (len(written) + (solver != "sgd"))
     check_memory(K * (MODEL_BYTES + per_weight * rows * n) + pairs,
                  f"alphas={n_alphas:,} x {n_l1_ratios} l1_ratios x {n_folds} "

@@ -35,7 +35,6 @@ from ._validation import (
     check_sample_weight,
     check_standardize,
     check_weight_total,
-    check_width,
     is_dask,
     numeric_input,
     refuse_one_class,
@@ -47,6 +46,7 @@ from ._validation import (
     unique_labels,
     user_stacklevel,
 )
+from .core import check_model_memory
 
 __all__ = ["LogisticRegression", "validate_params"]
 
@@ -611,8 +611,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         sw = check_sample_weight(sample_weight, data.m)
         refuse_one_class(classes)
         if data.sparse:   # (as_data checked the width of train's needs)
-            check_width(data.n, "X", FIT_BYTES_PER_COLUMN, len(classes),
-                        FIT_BYTES_PER_CLASS)
+            check_model_memory(data.n, len(classes), solver, FIT_BYTES_PER_COLUMN,
+                               FIT_BYTES_PER_CLASS)
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
         # a warm start that does not fit, or a held-out split too small, is

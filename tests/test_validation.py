@@ -917,14 +917,78 @@ def test_the_width_guard_counts_the_classes(monkeypatch, tmp_path, capsys):
                        r"classes would need about 1\.3 GiB"):
         fastlr.train_multinomial(X, y10, epochs=1)
     with pytest.raises(MemoryError, match=r"for 10 classes would need about 5\.7 GiB"):
-        LogisticRegression().fit(X, y10)
+        LogisticRegression(solver="sgd").fit(X, y10)
     with warnings.catch_warnings():   # three classes fit in 1 GiB: trained
         warnings.simplefilter("ignore")
         fastlr.train_multinomial(X, y3, epochs=1)
     data = tmp_path / "d.svm"
     data.write_text("".join(f"{c} 1:0.5 {n}:1\n" for c in range(10)))
-    assert cli.main(["train", str(data), "--model", str(tmp_path / "m.npz")]) == 1
+    assert cli.main(["train", str(data), "--model", str(tmp_path / "m.npz"),
+                     "--solver", "sgd"]) == 1
     assert "for 10 classes would need about 11.2 GiB" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_the_width_guard_counts_l_bfgs_pairs_and_vectors(monkeypatch, tmp_path, capsys):
+    """fit's guard counted the SGD fit's arrays only: with solver "auto" or
+    "lbfgs" the finisher keeps 10 curvature pairs (160 bytes a weight) and
+    its working vectors, and a CSR fit of k = 100 classes on 100,000
+    columns peaked at 319 bytes a weight against the guard's 150 (2.1x
+    under: a fit it let through could be killed). The guard now counts
+    them (pairs_bytes, the accounting of the many-model check): 170 + 160 +
+    48 bytes a column for one model, 150 + 160 + 48 a class beyond the
+    first; "sgd" as before. Nothing is trained when refused."""
+    from fastlr import LogisticRegression, cli, core
+
+    n = 1_000_000
+    X = sp.csr_matrix((np.ones(10), (np.arange(10), [*range(9), n - 1])),
+                      shape=(10, n))
+    y10 = np.arange(10)
+    assert core.pairs_bytes("lbfgs", 1, n + 1, alone=True) == 160 * (n + 1)
+    assert core.pairs_bytes("sgd", 1, n + 1, alone=True) == 0
+    need = {}
+
+    def record(need_bytes, what):
+        need[what.split(":")[0]] = need_bytes
+
+    monkeypatch.setattr("fastlr._validation.check_memory", record)
+    for solver in ("sgd", "auto", "lbfgs"):
+        need.clear()
+        core.check_model_memory(n, 2, solver, 170, 150)
+        assert need["X has 1,000,000 columns (a sparse matrix's width, an svmlight "
+                    "file's largest feature index)"] == (
+            170 * n if solver == "sgd" else 170 * n + 208 * (n + 1))
+        need.clear()
+        core.check_model_memory(n, 100, solver, 170, 150)
+        assert list(need.values()) == [
+            (170 + 99 * 150) * n + (0 if solver == "sgd" else 208 * 100 * (n + 1))]
+    monkeypatch.undo()
+    # 10 classes: 1,520 B a column by SGD (1.4 GiB), 3,600 with the finisher
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 2 << 30)
+
+    def no_training(*args, **kwargs):
+        raise RuntimeError("trained")
+
+    monkeypatch.setattr("fastlr.estimator.train_state", no_training)
+    with pytest.raises(RuntimeError, match="trained"):
+        LogisticRegression(solver="sgd").fit(X, y10)
+    for solver in ("auto", "lbfgs"):
+        with pytest.raises(MemoryError, match=r"10 classes would need about 3\.4 GiB"):
+            LogisticRegression(solver=solver).fit(X, y10)
+    # fastlr.train, binary on 4M columns: 80 B a column by SGD (0.3 GiB),
+    # 288 with the finisher (1.1 GiB)
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 30)
+    monkeypatch.setattr("fastlr.core.train_state", no_training)
+    X4 = sp.csr_matrix((np.ones(2), ([0, 1], [0, 4 * n - 1])), shape=(2, 4 * n))
+    with pytest.raises(MemoryError, match=r"would need about 1\.1 GiB"):
+        fastlr.train(X4, [0, 1], solver="lbfgs", epochs=1)
+    with pytest.raises(RuntimeError, match="trained"):
+        fastlr.train(X4, [0, 1], solver="sgd", epochs=1)
+    data = tmp_path / "d.svm"
+    data.write_text("".join(f"{c} 1:0.5 {n}:1\n" for c in range(10)))
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 4 << 30)
+    assert cli.main(["train", str(data), "--model", str(tmp_path / "m.npz")]) == 1
+    assert "for 10 classes would need about 4.7 GiB" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
 
 
