@@ -52,6 +52,17 @@ class ModelState:
     ``moments`` is None when the standardization is fixed (no
     standardization, or a model file written before running statistics).
 
+    Optimizer arrays that training with the state's options never writes
+    need not exist: ``written`` (:func:`fastlr._sgd.written_arrays`) names
+    those allocated, the others are empty (k, 0) placeholders, which the
+    kernels never index (they touch each array only under its option, as
+    :class:`ModelStack`'s placeholders rely on), recorded in :attr:`shared`
+    (known zeros, left alone by :meth:`restandardize`). A :meth:`copy`
+    gives every placeholder it does not share its full shape, as zeros, and
+    :meth:`release` makes placeholders of a trained state's zero arrays: a
+    fitted k-class model kept four all-zero k x n arrays beside its weights
+    (its pickle 6 to 11 times the weights').
+
     Parameters
     ----------
     mean, scale : (n,) float64
@@ -59,6 +70,8 @@ class ModelState:
         Rows of weights.
     softmax : bool
         The softmax model (any ``k >= 2``); else the binary model (``k = 1``).
+    written : iterable of str or None
+        The optimizer arrays of :attr:`IDLE` to allocate (None: all).
     """
 
     ARRAYS = ("mean", "scale", "W", "B", *OPTIMIZER_ARRAYS)
@@ -84,7 +97,7 @@ class ModelState:
     #: training runs on one) has none and shows the model it trains.
     stored = None
 
-    def __init__(self, mean, scale, k=1, softmax=False):
+    def __init__(self, mean, scale, k=1, softmax=False, written=None):
         n = mean.shape[0]
         self.mean = mean
         self.scale = scale
@@ -92,10 +105,12 @@ class ModelState:
         self.W = np.zeros((k, n))
         self.B = np.zeros(k)
         self.steps = np.zeros(2, dtype=np.int64)
-        self.gsq = np.zeros((k, n + 1))
-        self.avg = np.zeros((k, n + 1))
-        self.l1_u = np.zeros((k, n))
-        self.l1_q = np.zeros((k, n))
+        absent = self.IDLE - (self.IDLE if written is None else frozenset(written))
+        for name in self.IDLE:
+            setattr(self, name, np.zeros((k, 0 if name in absent else
+                                          self._width(name, n))))
+        if absent:
+            self.shared = absent
         #: the shuffling generator a stream of ``partial_fit`` calls continues
         #: (the estimator's; model files save its state)
         self.rng = None
@@ -149,11 +164,44 @@ class ModelState:
         new.shared = share
         for name in self.ARRAYS[2:]:
             value = getattr(self, name)
-            setattr(new, name, value if name in share else value.copy())
+            if name in share:
+                setattr(new, name, value)
+            elif self._placeholder(name):   # (zeros: now of their full shape)
+                setattr(new, name, np.zeros((self.k, self._width(
+                    name, self.n_features))))
+            else:
+                setattr(new, name, value.copy())
         return new
 
     #: The optimizer arrays training may leave alone (see :meth:`idle`).
     IDLE = frozenset(("gsq", "avg", "l1_u", "l1_q"))
+
+    @staticmethod
+    def _width(name, n):
+        """Columns of the optimizer array ``name`` on n features (AdaGrad's
+        sums and the average have the intercepts' too)."""
+        return n + 1 if name in ("gsq", "avg") else n
+
+    def _placeholder(self, name):
+        """Whether the optimizer array ``name`` is an empty placeholder."""
+        return name in self.IDLE and getattr(self, name).shape[-1] == 0
+
+    def absent(self):
+        """The optimizer arrays that are placeholders (zeros)."""
+        return frozenset(name for name in self.IDLE if self._placeholder(name))
+
+    def release(self):
+        """Make placeholders (:attr:`shared`) of the optimizer arrays that
+        hold only zeros, read once (those shared already are known zeros),
+        once training is over: the average too unless averaging has started
+        (the model is then the average, :meth:`model`). A later training
+        gets them back, as zeros, through :meth:`copy`."""
+        keep = ("avg",) if self.steps[1] > 0 else ()
+        idle = self.idle(keep)
+        for name in idle:
+            if not self._placeholder(name):
+                setattr(self, name, np.zeros((self.k, 0)))
+        self.shared = self.shared | idle
 
     def idle(self, written):
         """The optimizer arrays that hold only zeros and are not among
@@ -274,7 +322,7 @@ class ModelState:
         # inf / inf: a column left out of training (its weights stay 0)
         r[scale == self.scale] = 1.0
         n = self.n_features
-        shared = self.shared
+        shared = self.shared | self.absent()
         # no mean before or after (sparse X, standardize="scale"): u . mean
         # is 0 (for finite u) and the two passes over W of u = W / scale and
         # its products are not needed
@@ -328,7 +376,7 @@ class ModelState:
             self.restandardize(np.zeros_like(self.mean), self.scale)
         self.center = False
         self.B[:] = 0.0
-        if "avg" not in self.shared:
+        if "avg" not in self.shared | self.absent():
             self.avg[:, self.n_features] = 0.0
 
     def restore(self, other):
@@ -469,12 +517,16 @@ class ModelState:
     @classmethod
     def from_file_arrays(cls, arrays, softmax):
         """The state of a model file's (validated) arrays; optimizer arrays
-        it lacks are zeros."""
+        it lacks are zeros (placeholders, :meth:`release`: the average
+        allocated once averaging has started)."""
         mean = np.array(arrays["mean"], dtype=np.float64)
         scale = np.array(arrays["scale"], dtype=np.float64)
         w = np.asarray(arrays["w"], dtype=np.float64)
         k = w.shape[0] if softmax else 1
-        state = cls(mean, scale, k, softmax)
+        averaged = "steps" in arrays and np.asarray(arrays["steps"]).reshape(2)[1] > 0
+        state = cls(mean, scale, k, softmax,
+                    written=[name for name in cls.IDLE
+                             if name in arrays or (name == "avg" and averaged)])
         state.W[:] = w.reshape(state.W.shape)
         state.B[:] = np.asarray(arrays["b"], dtype=np.float64).reshape(k)
         for name in OPTIMIZER_ARRAYS:

@@ -459,7 +459,9 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
             f"stopped improving by tol={tol}; increase max_iter or lr",
             ConvergenceWarning, stacklevel=user_stacklevel())
     model.classes_ = classes
-    model._set_state(_narrow(state, source), scan.dtype)
+    state = _narrow(state, source)
+    state.release()   # (its zero optimizer arrays: placeholders)
+    model._set_state(state, scan.dtype)
     model.n_features_in_ = n
     model.n_iter_ = int(losses.shape[0])
     model.loss_curve_ = losses
@@ -675,8 +677,11 @@ def _copy_columns(src, dst, take, put):
     dst.W[:, put] = src.W[:, take]
     dst.B[:] = src.B
     dst.steps[:] = src.steps
+    # (an optimizer array src holds as a placeholder is zeros: dst's are)
     for name in ("l1_u", "l1_q"):
-        getattr(dst, name)[:, put] = getattr(src, name)[:, take]
+        if name not in src.absent():
+            getattr(dst, name)[:, put] = getattr(src, name)[:, take]
     for name in ("gsq", "avg"):
-        getattr(dst, name)[:, :-1][:, put] = getattr(src, name)[:, :-1][:, take]
-        getattr(dst, name)[:, -1] = getattr(src, name)[:, -1]
+        if name not in src.absent():
+            getattr(dst, name)[:, :-1][:, put] = getattr(src, name)[:, :-1][:, take]
+            getattr(dst, name)[:, -1] = getattr(src, name)[:, -1]

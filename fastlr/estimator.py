@@ -563,16 +563,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         space)."""
         return standardize_option(self.standardize, self.fit_intercept)
 
-    def _new_state(self, data, classes, sw=None):
+    def _new_state(self, data, classes, sw=None, written=None):
         """A fresh state: the binary model (one row) for two classes, the
         softmax model (a row per class) for more; standardized by the
         statistics of ``data`` weighted by ``sw`` (if given), with running
-        statistics started from its rows."""
+        statistics started from its rows; ``written``: the optimizer arrays
+        to allocate (:class:`fastlr._state.ModelState`; None: all)."""
         standardize = self._standardize_option()
         mean, scale, moments = data.standardization(standardize, sw=sw, moments=True)
         mean, scale = mean[0], scale[0]
         k = classes.shape[0]
-        state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
+        state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2,
+                           written=written)
         if moments is not None:
             state.track(moments, data.centers(standardize))
         return state
@@ -626,7 +628,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             data, y01, sw, monitor, best = self._validation_split(data, y01, sw,
                                                                   rng, n_val)
         progress = epoch_progress(self.verbose, epochs, data.m)
-        state = self._new_state(data, classes, sw)
+        # (only the optimizer arrays SGD writes with these options: the
+        # others are placeholders, given their shape by a later training
+        # that writes them)
+        state = self._new_state(data, classes, sw, written_arrays(
+            self.penalty, alpha, l1_ratio, learning_rate, average_start))
         if warm:
             state = self._continued(old, state)
         state.rng = rng
@@ -755,6 +761,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 state = best["state"]
                 self.best_validation_score_ = float(max(best["scores"]))
         self.classes_ = classes
+        state.release()   # (its zero optimizer arrays: placeholders)
         self._set_state(state, dtype)
         self.n_iter_ = int(losses.shape[0])
         self.n_solver_iter_ = int(solver_iterations)
@@ -889,7 +896,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         classes = self._partial_fit_classes(classes, first)
         old = None if first else self._fitted_state()
         if old is None:   # (classes_ alone: no model yet either)
-            state = self._new_state(data, classes)   # its generator made below
+            state = self._new_state(data, classes, written=written_arrays(
+                self.penalty, alpha, l1_ratio, learning_rate, average_start))
+            # (its generator made below)
             resumed = False
         elif old is getattr(self, "training_state_", None):
             # a copy: a call that fails leaves the estimator as it was (the
@@ -944,6 +953,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         its first call, or from ``coef_`` set by hand) gets the report a
         ``fit`` leaves, as ``fit`` by SGD epochs leaves it; a resumed one
         keeps its last fit's."""
+        if not resumed:
+            # (a resumed call's copy shares the arrays its options do not
+            # write: placeholders already, and the others are not read)
+            state.release()
         self._set_state(state, dtype)
         self.n_iter_ = n_iter + 1
         self._extend_loss_curve(losses, resumed)

@@ -301,7 +301,8 @@ def test_a_failed_partial_fit_leaves_the_optimizer_arrays_it_shared(first, then,
 def test_shared_optimizer_arrays_change_no_result(first, then, standardize, sparse,
                                                   monkeypatch):
     """A stream of partial_fit calls whose options change gives the same
-    bits whether the copies share the arrays left at zero or copy them all."""
+    bits whether the copies share the arrays left at zero or copy them all
+    (an array never written may stay an empty placeholder: zeros)."""
     def stream():
         clf = LogisticRegression(random_state=0, standardize=standardize, **first)
         parts = chunks(sparse, 4)
@@ -316,7 +317,11 @@ def test_shared_optimizer_arrays_change_no_result(first, then, standardize, spar
     copied = stream()
     assert not copied.shared
     for name in ModelState.ARRAYS:
-        assert getattr(shared, name).tobytes() == getattr(copied, name).tobytes(), name
+        a, b = getattr(shared, name), getattr(copied, name)
+        if a.shape != b.shape:   # a placeholder, and zeros
+            assert a.shape[-1] == 0 and not b.any(), name
+            continue
+        assert a.tobytes() == b.tobytes(), name
 
 
 # --------------------------------------------------------------------------
