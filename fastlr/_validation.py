@@ -97,7 +97,11 @@ def listed(value):
     return repr(text) if "," in text else text
 
 
-def shown(values, limit=6, item=listed):
+#: The values :func:`shown` writes out before it counts the rest.
+SHOWN = 6
+
+
+def shown(values, limit=SHOWN, item=listed):
     """``values`` (labels, names) for a message: the first ``limit`` of them,
     each as ``item`` writes it, ``', '``-separated, and how many there are
     in all when there are more (a message naming 1,000 classes in full ran

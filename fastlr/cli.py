@@ -53,6 +53,7 @@ from ._choices import LEARNING_RATES, PENALTIES
 from ._files import file_kind, link_target, save_png, write_atomic
 from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
+    SHOWN,
     NotEnoughMemory,
     check_memory,
     is_text,
@@ -2126,7 +2127,9 @@ def _train(args):
     rate = run.m * clf.n_iter_ / run.seconds if run.seconds > 0 else float("inf")
     classes = clf.classes_
     k = classes.shape[0]
+    # (a list cut short says how many classes there are: not twice)
     kind = f"positive: {_fmt_labels(classes[1:2])}" if k == 2 else \
+        "multinomial (softmax) model" if k > SHOWN else \
         f"{k} classes: multinomial (softmax) model"
     read = run.read
     lines = [
@@ -2246,7 +2249,7 @@ def _train_whole(args, params, warm, warm_meta):
     if warm is not None:
         y = _match_labels(args.data, y, warm.classes_)
     refuse_continuous(y, _labels_name(args.data, data))
-    classes = np.unique(y)
+    classes, counts = np.unique(y, return_counts=True)
     if classes.shape[0] < 2:
         raise CLIError(f"{args.data}: {where} holds a single class "
                        f"({_fmt_labels(classes)}); training needs two")
@@ -2261,6 +2264,17 @@ def _train_whole(args, params, warm, warm_meta):
     if holdout:
         from sklearn.model_selection import train_test_split
 
+        lone = classes[counts < 2]
+        if lone.shape[0]:
+            # (scikit-learn's own message says what fails, not what to do)
+            one = lone.shape[0] == 1
+            raise CLIError(
+                f"--validation-fraction {holdout:g}: the class"
+                f"{'' if one else 'es'} {_fmt_labels(lone)} of {args.data} "
+                f"ha{'s' if one else 've'} a single row, which a stratified "
+                "hold-out cannot put both in training and held out: leave "
+                f"{'its row' if one else 'those rows'} out of the data (or merge "
+                "rare classes), or train without --validation-fraction")
         try:
             X, X_val, y, y_val = train_test_split(
                 X, y, test_size=holdout, stratify=y,
