@@ -59,6 +59,7 @@ from ._validation import (
     is_text,
     refuse_continuous,
     shown,
+    single_row_classes,
     standardize_option,
 )
 
@@ -2234,6 +2235,27 @@ def _check_split_seed(args, params):
     args.train_parser.error(f"argument --random-state/--seed: {why}")
 
 
+def _refuse_single_row_held_out(args, params, classes, counts):
+    """Refuse a held-out split (``--validation-fraction``, or
+    ``--early-stopping``'s) of DATA whose ``classes`` (their row
+    ``counts``) include a class of a single row, which it cannot both hold
+    out and train on, in the command's words: naming such classes and
+    saying what to do (scikit-learn's split said only that they were too
+    few, and the estimator speaks of its parameters)."""
+    from . import io
+
+    option = "--early-stopping" if params["early_stopping"] else \
+        "--validation-fraction"
+    if option == "--validation-fraction" and not _given(args, "validation_fraction"):
+        return
+    phrase = single_row_classes(classes, counts, item=io._listed)
+    if phrase:
+        raise CLIError(f"{option}: {args.data}: {phrase}, which a held-out "
+                       "split cannot both hold out and train on; drop those "
+                       "rows or merge their classes into others, or train "
+                       f"without {option}")
+
+
 def _train_whole(args, params, warm, warm_meta):
     """Train on DATA read whole (``fit``)."""
     from scipy import sparse
@@ -2259,22 +2281,12 @@ def _train_whole(args, params, warm, warm_meta):
                        f"{_fmt_labels(warm.classes_)}; continuing training needs "
                        "every one of the model's classes")
     params["class_weight"] = _class_weight_param(params["class_weight"], classes)
+    _refuse_single_row_held_out(args, params, classes, counts)
     holdout = None if params["early_stopping"] else _given(args, "validation_fraction")
     X_val = y_val = None
     if holdout:
         from sklearn.model_selection import train_test_split
 
-        lone = classes[counts < 2]
-        if lone.shape[0]:
-            # (scikit-learn's own message says what fails, not what to do)
-            one = lone.shape[0] == 1
-            raise CLIError(
-                f"--validation-fraction {holdout:g}: the class"
-                f"{'' if one else 'es'} {_fmt_labels(lone)} of {args.data} "
-                f"ha{'s' if one else 've'} a single row, which a stratified "
-                "hold-out cannot put both in training and held out: leave "
-                f"{'its row' if one else 'those rows'} out of the data (or merge "
-                "rare classes), or train without --validation-fraction")
         try:
             X, X_val, y, y_val = train_test_split(
                 X, y, test_size=holdout, stratify=y,

@@ -106,6 +106,7 @@ from ._validation import (
     numeric_input,
     refuse_continuous,
     refuse_one_class,
+    refuse_single_row_held_out,
     refuse_unseen,
     standardize_option,
     unique_labels,
@@ -889,9 +890,10 @@ def _holdout_counts(fraction, per_block):
     """The held-out rows of each class in each block (a row per block) for
     ``early_stopping``: ``fraction`` of each class's rows (at least one and
     at most all but one, for a class of two rows or more; none of a single
-    row), spread over the blocks in proportion to their rows of the class,
-    the rounding carried from block to block (each block rounding its own
-    share held out nothing of a class with few rows per block)."""
+    row, which :func:`_open` refuses first, as the in-memory fit does),
+    spread over the blocks in proportion to their rows of the class, the
+    rounding carried from block to block (each block rounding its own share
+    held out nothing of a class with few rows per block)."""
     total = per_block.sum(axis=0)
     want = np.clip(np.floor(fraction * total + 0.5), 1, np.maximum(total - 1, 1))
     want = np.where(total >= 2, want, 0)
@@ -1087,7 +1089,10 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
     # "balanced" from each class's summed sample weights, as in memory
     cw = None if class_weight is None else np.asarray(
         class_weight(classes, sums), dtype=np.float64)
-    takes = None if holdout is None else _holdout_counts(holdout, per_block)
+    takes = None
+    if holdout is not None:   # the in-memory fit's rule, before the blocks persist
+        refuse_single_row_held_out(classes, counts, holdout)
+        takes = _holdout_counts(holdout, per_block)
     blocks = _Blocks(runner, X, y, sw, classes, cw, takes, seed)
     if blocks.sparse:
         # as in memory (as_data(train=True)), before any per-column array:

@@ -38,6 +38,7 @@ from ._validation import (
     is_dask,
     numeric_input,
     refuse_one_class,
+    refuse_single_row_held_out,
     refuse_unseen,
     shown,
     standardize_option,
@@ -240,15 +241,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Steps count batches (scikit-learn counts samples).
     early_stopping : bool, default False
         Hold out a stratified ``validation_fraction`` of the training rows
-        (drawn from ``random_state``), score the model on it after each epoch
-        by its (sample-weighted) mean log-loss, stop once it has not improved
-        by ``tol`` for ``n_iter_no_change`` epochs, and keep the model (and
-        its optimizer state) of the best epoch. Log-loss rather than
-        accuracy: it changes smoothly, where accuracy on a small held-out set
-        moves in steps of one row and stalls early. ``fit`` then copies the
-        held-out rows of X (scored every epoch), not the others: it trains
-        on them where they are, with the batches, statistics and results of
-        a fit on their copy; ``partial_fit`` ignores it.
+        (drawn from ``random_state``; at least one row of each class and at
+        most all but one, so a class of a single row, which cannot be both
+        held out and trained on, is refused before any training, on Dask too,
+        as scikit-learn's ``SGDClassifier`` refuses it), score the model on it
+        after each epoch by its (sample-weighted) mean log-loss, stop once it
+        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
+        the model (and its optimizer state) of the best epoch. Log-loss rather
+        than accuracy: it changes smoothly, where accuracy on a small held-out
+        set moves in steps of one row and stalls early. ``fit`` then copies
+        the held-out rows of X (scored every epoch), not the others: it trains
+        on them where they are, with the batches, statistics and results of a
+        fit on their copy; ``partial_fit`` ignores it.
     validation_fraction : float, default 0.1
         Fraction of rows held out by ``early_stopping``, strictly between 0
         and 1.
@@ -621,7 +625,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # refused before anything is drawn
         old = self._warm_state(data.n, classes)
         warm = old is not None
-        n_val = self._holdout_rows(y01) if self.early_stopping else None
+        n_val = self._holdout_rows(y01, classes) if self.early_stopping else None
         rng = make_rng(self.random_state)
         monitor = None
         if self.early_stopping:
@@ -768,12 +772,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.solver_ = solver
         self.loss_curve_ = losses
 
-    def _holdout_rows(self, y01):
+    def _holdout_rows(self, y01, classes):
         """The number of rows ``early_stopping`` holds out of the class
-        codes ``y01``: ``validation_fraction`` of them, and at least one
-        of each class, so that small data still splits. A split that
-        scikit-learn's ``StratifiedShuffleSplit`` refuses (for any seed) is
-        refused here, before a seed is drawn."""
+        codes ``y01`` (of the labels ``classes``): ``validation_fraction``
+        of them, and at least one of each class, so that small data still
+        splits. A class of a single row is refused as on Dask
+        (:func:`fastlr._validation.refuse_single_row_held_out`), and any
+        other split that scikit-learn's ``StratifiedShuffleSplit`` refuses
+        (for any seed), before a seed is drawn."""
+        refuse_single_row_held_out(
+            classes, np.bincount(y01, minlength=classes.shape[0]),
+            self.validation_fraction)
         n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])),
                     np.unique(y01).shape[0])
         try:

@@ -939,24 +939,3 @@ def test_following_the_advice_of_a_csv_message_works(tmp_path, capsys):
     code, out, err = run(capsys, "train", sep, "--delimiter", ";", "--quiet")
     assert code == 0, err
 
-
-def test_validation_fraction_names_single_row_classes_and_what_to_do(tmp_path, capsys):
-    """A class of one row cannot be split by the stratified hold-out:
-    scikit-learn's message ("The least populated classes in y have only 1
-    member ...") said what fails, not what to do. The refusal names the
-    classes and the ways out; no model is written."""
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 2))
-    labels = np.array(["a", "b"], dtype="<U8")[np.arange(60) % 2]
-    labels[0], labels[1] = "rare one", "rare two"
-    data = write_csv(tmp_path / "d.csv", X, labels, ["x1", "x2", "kind"])
-    model = tmp_path / "m.npz"
-    code, out, err = run(capsys, "train", data, "--target", "kind",
-                         "--validation-fraction", "0.25", "--model", model, "-q")
-    assert code == 1
-    assert err.strip() == (
-        f"fastlr: error: --validation-fraction 0.25: the classes rare one, rare two "
-        f"of {data} have a single row, which a stratified hold-out cannot put both "
-        "in training and held out: leave those rows out of the data (or merge rare "
-        "classes), or train without --validation-fraction")
-    assert not model.exists()

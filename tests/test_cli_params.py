@@ -176,6 +176,25 @@ def test_early_stopping_reports_the_held_out_score(csv3, capsys):
     assert re.search(r"^rows:\s+180$", out, re.M)  # the estimator holds out
 
 
+def test_held_out_split_refuses_single_row_classes_saying_what_to_do(tmp_path, capsys):
+    """--validation-fraction passed scikit-learn's message on a class of one
+    row ("The least populated classes in y have only 1 member...", no hint
+    what to do); --early-stopping the estimator's, in its parameters' names.
+    Both now name the classes (the first few) and the options to change."""
+    path = tmp_path / "rare.csv"
+    labels = [f"sp {i % 20:02d}" for i in range(200)] + [f"rare {i}" for i in range(8)]
+    path.write_text("a,b,label\n" + "".join(f"{i % 7},{i % 3},{lab}\n"
+                                            for i, lab in enumerate(labels)))
+    for option in (["--validation-fraction", "0.25"], ["--early-stopping"]):
+        assert_clean_error(
+            run(capsys, "train", path, *option, "--epochs", "2",
+                "--model", tmp_path / "m.npz"),
+            f"{option[0]}: {path}: 8 classes have a single row (rare 0, rare 1, "
+            "rare 2, rare 3, rare 4, rare 5, ...)", "drop those rows or merge",
+            f"or train without {option[0]}")
+    assert not (tmp_path / "m.npz").exists()
+
+
 def test_n_threads(csv3, capsys):
     import numba
 

@@ -1526,6 +1526,27 @@ def test_early_stopping_holds_out_every_class_in_proportion():
     assert clf.validation_scores_.shape == (clf.n_iter_,)
 
 
+def test_early_stopping_refuses_a_single_row_class_as_in_memory(monkeypatch):
+    """early_stopping on Dask held out nothing of a class of a single row
+    and trained, where the in-memory fit refuses it: one rule, refused
+    with the in-memory message before the blocks persist."""
+    X, y = make_data(3, m=400, k=3)
+    y[7] = "zz"   # a class of one row
+    clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=2,
+                             random_state=0)
+    with pytest.raises(ValueError) as mem:
+        clf.fit(X, y)
+
+    def no_blocks(*args, **kw):
+        raise AssertionError("persisted the blocks before refusing")
+
+    monkeypatch.setattr(fdist, "_Blocks", no_blocks)
+    with pytest.raises(ValueError) as dask_err:
+        clf.fit(to_dask(X, 100), to_dask(y, 100))
+    assert str(dask_err.value) == str(mem.value)
+    assert "the class 'zz' has a single row" in str(mem.value)
+
+
 def test_a_sparse_x_wider_than_memory_is_refused_as_in_memory(monkeypatch):
     """On Dask nothing weighed a CSR X's width against the memory available:
     numpy's unnamed MemoryError, or allocation until the operating system

@@ -398,11 +398,23 @@ def test_early_stopping_with_adaptive_lr(seed):
 
 
 def test_early_stopping_split_too_small():
-    """A class with a single row cannot be both held out and trained on."""
+    """A class with a single row cannot be both held out and trained on:
+    refused by its label (scikit-learn's message named the class's code,
+    not its label, and said to use more data), saying what to do."""
     X, _ = make_data(0, m=12)
     y = np.array([0] * 11 + [1])
-    with pytest.raises(ValueError, match="validation_fraction"):
+    with pytest.raises(ValueError, match=r"validation_fraction=0\.1 .* but the "
+                                         r"class 1 has a single row, .* drop "
+                                         r"those rows or merge their classes .* "
+                                         r"or use early_stopping=False"):
         LogisticRegression(early_stopping=True).fit(X, y)
+    # many classes: their labels (not the codes), the first few and a count
+    labels = np.array([f"c{i:03d}" for i in range(30)] * 4 + [f"r{i}" for i in range(9)])
+    Xk = np.random.default_rng(0).normal(size=(labels.shape[0], 3))
+    with pytest.raises(ValueError, match=r"but 9 classes have a single row "
+                                         r"\('r0', 'r1', 'r2', 'r3', 'r4', 'r5', "
+                                         r"\.\.\.\), which"):
+        LogisticRegression(early_stopping=True).fit(Xk, labels)
     # small data otherwise still splits: at least one held-out row per class
     y = np.array([0, 1] * 6)
     clf = LogisticRegression(early_stopping=True, validation_fraction=0.01,

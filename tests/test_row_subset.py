@@ -123,11 +123,18 @@ def test_split_refusals_are_scikit_learns():
     codes = np.array([0, 0, 0, 1, 1, 1, 2], dtype=np.int64)   # class 2 has one row
     with pytest.raises(ValueError, match="least populated class"):
         stratified_holdout(codes, 3, 0)
+    # the estimator names the class of one row by its label, in its own words
     y = np.array([0] * 5 + [1])
-    with pytest.raises(ValueError, match="validation_fraction=0.1 leaves too few "
-                       "rows.*least populated class"):
+    with pytest.raises(ValueError, match="validation_fraction=0.1 of each class's "
+                       "rows .* the class 1 has a single row"):
         fastlr.LogisticRegression(early_stopping=True, max_iter=2).fit(
             np.zeros((6, 2)), y)
+    # scikit-learn's other refusals, in the estimator's words around them
+    y = np.arange(20) % 3
+    with pytest.raises(ValueError, match="validation_fraction=0.9 leaves too few "
+                       "rows to hold out every class or to train on"):
+        fastlr.LogisticRegression(early_stopping=True, validation_fraction=0.9,
+                                  max_iter=2).fit(np.zeros((20, 2)), y)
 
 
 @pytest.mark.parametrize("kind", ["dense", "csr"])
