@@ -1196,9 +1196,11 @@ FOLD_BLOCK_ROWS = 1 << 16
 MAX_FOLDS = 127
 
 
-def check_folds(folds, codes, m):
+def check_folds(folds, codes, m, classes=None):
     """``(row_fold, fold_ids)``: each row's fold (int8, 1..F) and the folds
-    the models hold out, from ``folds`` (None: ``(None, [0])``, no fold)."""
+    the models hold out, from ``folds`` (None: ``(None, [0])``, no fold);
+    ``codes`` index the labels ``classes`` (None: the codes are the
+    labels)."""
     if folds is None:
         return None, [0]
     if isinstance(folds, int | np.integer) and not isinstance(folds, bool):
@@ -1208,10 +1210,22 @@ def check_folds(folds, codes, m):
             # (fold codes are int8: 128 and up wrapped to negative codes, whose
             # rows every model trained on)
             raise ValueError(f"folds must be between 2 and {MAX_FOLDS}, got {F}")
-        if F > counts[counts > 0].min():
+        smallest = int(counts[counts > 0].min())
+        if F > smallest:
+            # the stratified split cannot be; fold labels need not stratify
+            labels = (f"give each row's fold label instead (random folds, which "
+                      f"may lack a class: folds=np.random.default_rng(0)"
+                      f".permutation(len(y)) % {F})")
+            if smallest == 1:
+                named = np.arange(counts.shape[0]) if classes is None else classes
+                raise ValueError(
+                    f"folds={F} deals each class's rows to the folds in turn, "
+                    f"but {single_row_classes(named, counts)}, so no number of "
+                    f"such folds gives every fold each class: {labels}, or drop "
+                    "those rows or merge their classes into others")
             raise ValueError(f"folds={F} is more than the smallest class has rows "
-                             f"({counts[counts > 0].min()}); every fold must hold "
-                             "each class")
+                             f"({smallest}); every fold must hold each class: use "
+                             f"folds={smallest} or fewer, or {labels}")
         # each class's rows dealt to the folds in turn, in row order; a
         # block of rows at a time (a class's row indices at once cost 8
         # to 24 bytes a row, against train_many's bound of 5% of X)

@@ -671,8 +671,11 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
         None: every model trains on every row. An int F from 2 to 127: F
         folds, the rows of each class dealt to the folds in turn in row
         order (a stratified split; every fold gets each class at least
-        once). An array: each row's fold label (rows with the same label
-        form a fold), 2 to 127 distinct labels. (At most 127 folds: the
+        once, so F may not exceed the smallest class's row count, and a
+        class of a single row needs fold labels). An array: each row's fold
+        label (rows with the same label form a fold, which may lack a class;
+        random folds: ``np.random.default_rng(0).permutation(len(y)) % F``),
+        2 to 127 distinct labels. (At most 127 folds: the
         joint pass keeps each row's fold in an int8.)
         With folds, a model is trained per fold on the other folds' rows and
         scored on its own (``heldout``).
@@ -754,7 +757,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                    n_threads=n_threads)
     classes, codes = check_class_labels(y, data.m)
     sw = check_sample_weight(sample_weight, data.m)
-    row_fold, fold_ids = check_folds(folds, codes, data.m)
+    row_fold, fold_ids = check_folds(folds, codes, data.m, classes)
     check_weighted_rows(sw, row_fold, fold_ids, "folds")
     check_grid_memory(len(alphas), len(l1_ratios), len(fold_ids), classes.shape[0],
                       data.n, solver, grid_written(penalty, alphas, l1_ratios,

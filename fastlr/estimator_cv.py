@@ -37,6 +37,7 @@ from ._validation import (
     is_dask,
     numeric_input,
     refuse_one_class,
+    single_row_classes,
     standardize_option,
     target_classes,
     unchanged_on_error,
@@ -134,7 +135,10 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         F from 2 to 127: scikit-learn's ``StratifiedKFold(F)`` (no
         shuffling), the folds of scikit-learn's ``LogisticRegressionCV``; F
         may not exceed the smallest class's row count (nor may the
-        ``n_splits`` of a ``StratifiedKFold``). A splitter (``KFold``,
+        ``n_splits`` of a ``StratifiedKFold``; with a class of a single row
+        no stratified folds can be: use a splitter that does not stratify,
+        such as ``KFold(5, shuffle=True, random_state=0)``, or drop or
+        merge such classes). A splitter (``KFold``,
         ``GroupKFold``, ...; ``groups`` is passed to its ``split``, with
         metadata routing on as it requests it) or an iterable of ``(train, test)`` index
         arrays: the test sets must be disjoint and each split must train on
@@ -448,10 +452,11 @@ n_rows, n_features + fit_intercept)
         raise TypeError(f"scoring must be None, a scorer name or a callable "
                         f"scorer(estimator, X, y), got {s!r}")
 
-    def _folds(self, X, y, codes, split_params):
+    def _folds(self, X, y, codes, classes, split_params):
         """``row_fold`` (m,) int8: each row's test fold, 1..F (0: in no test
-        set), after checking that the splits can share one pass;
-        ``split_params``: the splitter's metadata (``groups``)."""
+        set), after checking that the splits can share one pass; ``codes``
+        index the labels ``classes``; ``split_params``: the splitter's
+        metadata (``groups``)."""
         from sklearn.model_selection import StratifiedKFold, check_cv
 
         m = codes.shape[0]
@@ -461,12 +466,23 @@ n_rows, n_features + fit_intercept)
         stratified = F if F is not None else (
             self.cv.n_splits if isinstance(self.cv, StratifiedKFold) else None)
         if stratified is not None:
-            smallest = int(np.bincount(codes).min())
+            counts = np.bincount(codes, minlength=classes.shape[0])
+            smallest = int(counts.min())
             if stratified > smallest:
-                raise ValueError(f"cv={self._cv_int() or self.cv!r} gives "
-                                 f"{stratified} stratified folds, more than the "
-                                 f"smallest class has rows ({smallest}); each "
-                                 "fold must hold every class: use fewer folds")
+                cv = (f"cv={self._cv_int() or self.cv!r} gives {stratified} "
+                      "stratified folds")
+                plain = ("a splitter that does not stratify, whose folds may lack "
+                         f"a class, such as cv=KFold({stratified}, shuffle=True, "
+                         "random_state=0)")
+                if smallest == 1:
+                    raise ValueError(
+                        f"{cv}, but {single_row_classes(classes, counts)}, so no "
+                        f"number of stratified folds can each hold every class: "
+                        f"use {plain}, or drop those rows or merge their classes "
+                        "into others")
+                raise ValueError(f"{cv}, more than the smallest class has rows "
+                                 f"({smallest}); each fold must hold every class: "
+                                 f"use {smallest} folds or fewer, or {plain}")
         splitter = check_cv(self.cv if F is None else F, y, classifier=True)
         row_fold = np.zeros(m, dtype=np.int8)
         n_splits = 0
@@ -581,7 +597,7 @@ n_rows, n_features + fit_intercept)
         refuse_one_class(classes)
         model = self._model(0.0, 0.15, "sgd")
         codes = model._encode(y, classes)
-        row_fold, fold_ids = self._folds(X, y, codes, split_params)
+        row_fold, fold_ids = self._folds(X, y, codes, classes, split_params)
         # the cross-validation models are the kind of model the refit is
         solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
         a = self.alphas   # (before the grid: alphas=10**9 alone was 8 GB)

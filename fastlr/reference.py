@@ -673,7 +673,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     X = check_X(X, accept_sparse=True)
     classes, codes = check_class_labels(y, X.shape[0])
     softmax = classes.shape[0] > 2
-    row_fold, fold_ids = check_folds(folds, codes, X.shape[0])
+    row_fold, fold_ids = check_folds(folds, codes, X.shape[0], classes)
     check_weighted_rows(check_sample_weight(sample_weight, X.shape[0]), row_fold,
                         fold_ids, "folds")
     models = []

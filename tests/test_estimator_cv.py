@@ -462,13 +462,36 @@ def test_cv_larger_than_the_smallest_class(monkeypatch):
     monkeypatch.setattr(ecv, "_run_many", None)   # never reached
     X, y = _small_classes()
     with pytest.raises(ValueError, match=r"cv=5 gives 5 stratified folds, more "
-                                         r"than the smallest class has rows \(3\)"):
+                                         r"than the smallest class has rows \(3\); "
+                                         r".* use 3 folds or fewer, or a splitter "
+                                         r"that does not stratify, .* such as "
+                                         r"cv=KFold\(5, shuffle=True, "
+                                         r"random_state=0\)"):
         LogisticRegressionCV().fit(X, y)
+    # a class of a single row: no number of stratified folds can be, which
+    # the message said nothing of ("use fewer folds")
+    y1 = y.copy()
+    y1[3] = 2
+    with pytest.raises(ValueError, match=r"cv=5 gives 5 stratified folds, but the "
+                                         r"class 2 has a single row, so no number "
+                                         r".* cv=KFold\(5, shuffle=True, "
+                                         r"random_state=0\), or drop those rows"):
+        LogisticRegressionCV().fit(X, y1)
     # a StratifiedKFold too (scikit-learn would only warn, and train folds
     # that lack a class)
     with pytest.raises(ValueError, match=r"cv=StratifiedKFold\(.*\) gives 4 "
                                          r"stratified folds, more than the smallest"):
         LogisticRegressionCV(cv=StratifiedKFold(4)).fit(X, y)
+
+
+def test_a_single_row_class_trains_with_the_advised_splitter():
+    """The splitter the refusal of a class of one row advises trains."""
+    X, y = make_data(15, m=300, k=3)
+    y[0] = 5
+    cv = LogisticRegressionCV(cv=KFold(5, shuffle=True, random_state=0),
+                              alphas=[1e-2, 1e-1], **OPTS).fit(X, y)
+    assert cv.classes_.tolist() == [0, 1, 2, 5]
+    assert np.isfinite(cv.scores_).all()
 
 
 def test_sample_weight_fold_models_equal_the_weighted_models_trained_alone():

@@ -442,6 +442,28 @@ def test_more_than_127_folds_are_refused(mod):
     assert np.isfinite(res.heldout).all()
 
 
+@pytest.mark.parametrize("mod", [fastlr, reference], ids=["fastlr", "reference"])
+def test_folds_more_than_a_class_has_rows_say_what_works(mod):
+    """folds=F above the smallest class's rows said only that every fold
+    must hold each class; with a class of a single row no F can. The
+    message now says so (naming the class) and gives fold labels, which
+    train, the advice checked here."""
+    X, y = make_data(6, m=300, k=3)
+    y[:3] = 7   # a class of 3 rows
+    with pytest.raises(ValueError, match=r"folds=5 is more than the smallest class "
+                                         r"has rows \(3\); .* use folds=3 or fewer, "
+                                         r"or give each row's fold label"):
+        mod.train_many(X, y, [0.1], folds=5, epochs=1)
+    y[3] = 9   # and one of a single row
+    with pytest.raises(ValueError, match=r"folds=5 .* but the class 9 has a single "
+                                         r"row, so no number of such folds .* "
+                                         r"drop those rows or merge"):
+        mod.train_many(X, y, [0.1], folds=5, epochs=1)
+    folds = np.random.default_rng(0).permutation(len(y)) % 5   # the advice
+    res = mod.train_many(X, y, [0.1], folds=folds, epochs=1)
+    assert np.isfinite(res.heldout).all()
+
+
 def test_folds_whose_training_rows_hold_one_class_are_refused():
     """A model trains on the rows outside its fold: when they hold a single
     class, train_many refuses before training, as its NumPy twin (which
