@@ -211,7 +211,8 @@ default "constant"
         As in :class:`fastlr.LogisticRegression`, for every model.
     early_stopping : bool, default False
         As in :class:`fastlr.LogisticRegression`, for the refit only (the
-        cross-validation models already stop on their held-out folds).
+        cross-validation models already stop on their held-out folds); a
+        held-out split it refuses is refused before the grid trains.
     validation_fraction : float, default 0.1
         As in :class:`fastlr.LogisticRegression`, for the refit's
         ``early_stopping`` only.
@@ -598,6 +599,9 @@ n_rows, n_features + fit_intercept)
         model = self._model(0.0, 0.15, "sgd")
         codes = model._encode(y, classes)
         row_fold, fold_ids = self._folds(X, y, codes, classes, split_params)
+        if self.refit and self.early_stopping:
+            # the refit's held-out split, refused before the grid trains
+            model._holdout_rows(codes, classes)
         # the cross-validation models are the kind of model the refit is
         solver, finish_tol = self._model(0.0, 0.15)._solver_plan()
         a = self.alphas   # (before the grid: alphas=10**9 alone was 8 GB)

@@ -484,6 +484,17 @@ def test_cv_larger_than_the_smallest_class(monkeypatch):
         LogisticRegressionCV(cv=StratifiedKFold(4)).fit(X, y)
 
 
+def test_the_refits_early_stopping_split_is_refused_before_the_grid(monkeypatch):
+    """With early_stopping the refit holds out rows; a class of a single row
+    was refused by the refit only, after every fold model had trained."""
+    monkeypatch.setattr(ecv, "_run_many", None)   # never reached
+    X, y = make_data(15, m=300, k=3)
+    y[0] = 5
+    with pytest.raises(ValueError, match=r"early_stopping .* the class 5 has a "
+                                         r"single row"):
+        LogisticRegressionCV(cv=KFold(3), early_stopping=True).fit(X, y)
+
+
 def test_a_single_row_class_trains_with_the_advised_splitter():
     """The splitter the refusal of a class of one row advises trains."""
     X, y = make_data(15, m=300, k=3)
