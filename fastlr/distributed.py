@@ -108,6 +108,7 @@ from ._validation import (
     refuse_one_class,
     refuse_single_row_held_out,
     refuse_unseen,
+    shown,
     standardize_option,
     unique_labels,
 )
@@ -1510,8 +1511,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     try:
         if not (classes.shape[0] == 2 and set(classes.tolist()) <= {0, 1}):
             raise ValueError(f"y must hold the labels 0 and 1, got "
-                             f"{classes.tolist()!r} (use fastlr.LogisticRegression "
-                             "for other labels or more classes)")
+                             f"[{shown(classes, item=repr)}] (use "
+                             "fastlr.LogisticRegression for other labels or more "
+                             "classes)")
         mean, scale, colstats, denom, _ = _standardization(blocks, standardize,
                                                           blocks.n, blocks.weighted)
         state = ModelState(mean, scale)

@@ -220,7 +220,7 @@ from . import _npy
 from ._files import open_regular, write_atomic
 from ._order import make_rng
 from ._state import OPTIMIZER_ARRAYS, STATS_ARRAYS, ModelState
-from ._validation import user_stacklevel
+from ._validation import shown, user_stacklevel
 from .estimator import LogisticRegression, validate_params
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "ModelFileWarning", "load",
@@ -1104,7 +1104,7 @@ def _build_model(path, header, arrays, warn=False):
     if not (classes[:-1] < classes[1:]).all():
         count = "two" if k == 2 else str(k)
         raise ModelFileError(path, f"classes must be {count} distinct labels in "
-                             f"sorted order, got {classes.tolist()!r}")
+                             f"sorted order, got [{shown(classes, item=repr)}]")
     scale = arrays["scale"]
     if not (scale > 0).all():
         raise ModelFileError(path, "array 'scale' must be positive")

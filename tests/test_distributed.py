@@ -253,6 +253,10 @@ def test_bad_input(client, data):
     bad[12_345] = 2
     with pytest.raises(ValueError, match="y must hold the labels 0 and 1"):
         fdist.train(Xd, bad, client=client, **FIT)
+    # many labels: the first few and their count, not every one
+    with pytest.raises(ValueError, match=r"got \[0, 1, 2, 3, 4, 5, \.\.\. "
+                       r"\(500 in all\)\] \(use"):
+        fdist.train(Xd, np.arange(20_000) % 500, client=client, **FIT)
     with pytest.raises(ValueError, match="y's blocks are not aligned with X's row"):
         fdist.train(Xd, da.from_array(y, chunks=3_000), client=client, **FIT)
     with pytest.raises(ValueError, match="y contains only one class"):
