@@ -962,10 +962,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         its first call, or from ``coef_`` set by hand) gets the report a
         ``fit`` leaves, as ``fit`` by SGD epochs leaves it; a resumed one
         keeps its last fit's."""
-        if not resumed:
-            # (a resumed call's copy shares the arrays its options do not
-            # write: placeholders already, and the others are not read)
-            state.release()
+        # (an in-memory resumed call's copy shares the arrays its options do
+        # not write, placeholders already; a Dask stream's resumed state
+        # comes back with them full, as zeros)
+        state.release()
         self._set_state(state, dtype)
         self.n_iter_ = n_iter + 1
         self._extend_loss_curve(losses, resumed)
