@@ -749,11 +749,18 @@ def multiply_adds_fn(n_threads=1, rounds=FMA_ROUNDS):
     would then be wrong: :func:`fastlr._kernels.team._join`)."""
     out = np.zeros(8)
 
+    # (no more threads than the team has: the others would never start)
+    n_threads = team.threads(n_threads)
+
     def run():
         ready = threading.Barrier(n_threads, timeout=60)
 
         def share():
-            ready.wait()
+            try:
+                ready.wait()
+            except BaseException:
+                ready.abort()   # a Ctrl-C here: the others stop waiting
+                raise
             multiply_adds(rounds, out)
 
         team.run(n_threads, share, ())
