@@ -619,9 +619,11 @@ def check_classes(classes, name="classes"):
         raise ValueError(f"{name} mixes text labels and others: "
                          f"[{shown(classes, item=repr)}]; "
                          "give labels of one type")
-    if any(isinstance(v, (float, np.floating)) and not math.isfinite(v)
-           for v in arr.tolist()):
+    bad = [i for i, v in enumerate(arr.tolist())
+           if isinstance(v, (float, np.floating)) and not math.isfinite(v)]
+    if bad:
         raise ValueError(f"{name} contains NaN or inf, which are not labels: "
+                         f"{arr.tolist()[bad[0]]!r} at position {bad[0]} of "
                          f"[{shown(arr, item=repr)}]")
     return unique_labels(arr, name)
 

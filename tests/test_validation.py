@@ -1040,3 +1040,13 @@ def test_labels_that_are_their_own_codes_are_not_copied():
         assert codes.dtype == np.int64 and codes.flags.c_contiguous
         assert codes.flags.writeable
         np.testing.assert_array_equal(classes[codes], other)
+
+
+def test_a_non_finite_class_among_many_is_named_with_its_position():
+    """The list of classes is abbreviated past six: the NaN at the end was
+    not shown, only the message's word for it."""
+    from fastlr._validation import check_classes
+
+    with pytest.raises(ValueError, match=r"^classes contains NaN or inf, which are not "
+                       r"labels: nan at position 30 of \[0\.0, 1\.0, .*\(31 in all\)\]$"):
+        check_classes([float(i) for i in range(30)] + [float("nan")])
