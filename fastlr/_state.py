@@ -190,13 +190,19 @@ class ModelState:
         """The optimizer arrays that are placeholders (zeros)."""
         return frozenset(name for name in self.IDLE if self._placeholder(name))
 
-    def release(self):
+    def release(self, written=()):
         """Make placeholders (:attr:`shared`) of the optimizer arrays that
         hold only zeros, read once (those shared already are known zeros),
         once training is over: the average too unless averaging has started
         (the model is then the average, :meth:`model`). A later training
-        gets them back, as zeros, through :meth:`copy`."""
-        keep = ("avg",) if self.steps[1] > 0 else ()
+        gets them back, as zeros, through :meth:`copy`.
+
+        ``written``: the arrays the training wrote
+        (:func:`fastlr._sgd.written_arrays`), kept without being read (not
+        zeros once it has taken a step; a stream's every ``partial_fit``
+        call read them whole) but for an average not started yet."""
+        keep = (frozenset(written) - {"avg"}) | (
+            {"avg"} if self.steps[1] > 0 else set())
         idle = self.idle(keep)
         for name in idle:
             if not self._placeholder(name):

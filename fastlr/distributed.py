@@ -87,7 +87,7 @@ from ._driver import (
 from ._kernels.stats import finish_columns
 from ._order import check_random_state, make_rng
 from ._progress import epoch_progress
-from ._sgd import sgd
+from ._sgd import sgd, written_arrays
 from ._solver import CurvatureSample, check_solver, curvature_rows, warn_unconverged
 from ._state import ModelStack, ModelState
 from ._train import run_solver
@@ -1312,7 +1312,9 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     if not resumed:
         est.n_features_in_ = blocks.n
         _check_names(est, header, reset=True)
-    est._store_partial_fit(state, blocks.dtype, n_iter, losses, resumed)
+    est._store_partial_fit(state, blocks.dtype, n_iter, losses, resumed,
+                           written_arrays(est.penalty, alpha, l1_ratio,
+                                          learning_rate, average_start))
     return est
 
 

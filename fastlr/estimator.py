@@ -904,16 +904,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # label outside them, as SGDClassifier.partial_fit checks only them)
         classes = self._partial_fit_classes(classes, first)
         old = None if first else self._fitted_state()
+        written = written_arrays(self.penalty, alpha, l1_ratio, learning_rate,
+                                 average_start)
         if old is None:   # (classes_ alone: no model yet either)
-            state = self._new_state(data, classes, written=written_arrays(
-                self.penalty, alpha, l1_ratio, learning_rate, average_start))
+            state = self._new_state(data, classes, written=written)
             # (its generator made below)
             resumed = False
         elif old is getattr(self, "training_state_", None):
             # a copy: a call that fails leaves the estimator as it was (the
             # optimizer arrays this call does not write, if zeros, shared)
-            state = old.copy(rng=True, share=old.idle(written_arrays(
-                self.penalty, alpha, l1_ratio, learning_rate, average_start)))
+            state = old.copy(rng=True, share=old.idle(written))
             if not self.fit_intercept:   # (set since the last call: as fit's)
                 state.drop_intercept()
         else:
@@ -952,20 +952,21 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                 average_start=average_start)
         if first:
             self.classes_ = classes
-        self._store_partial_fit(state, data.dtype, n_iter, losses, resumed)
+        self._store_partial_fit(state, data.dtype, n_iter, losses, resumed, written)
         return self
 
-    def _store_partial_fit(self, state, dtype, n_iter, losses, resumed):
+    def _store_partial_fit(self, state, dtype, n_iter, losses, resumed, written):
         """The end of ``partial_fit`` (in memory or on Dask): the epoch's
         model, ``n_iter_`` (``n_iter`` epochs before it) and
         ``loss_curve_``. A model ``partial_fit`` starts (not ``resumed``:
         its first call, or from ``coef_`` set by hand) gets the report a
         ``fit`` leaves, as ``fit`` by SGD epochs leaves it; a resumed one
-        keeps its last fit's."""
+        keeps its last fit's. ``written``: the optimizer arrays the epoch
+        wrote (:func:`fastlr._sgd.written_arrays`)."""
         # (an in-memory resumed call's copy shares the arrays its options do
         # not write, placeholders already; a Dask stream's resumed state
-        # comes back with them full, as zeros)
-        state.release()
+        # comes back with them full, as zeros; those it wrote are not read)
+        state.release(written)
         self._set_state(state, dtype)
         self.n_iter_ = n_iter + 1
         self._extend_loss_curve(losses, resumed)

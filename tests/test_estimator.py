@@ -440,7 +440,8 @@ def test_optimizer_arrays_exist_only_once_written(sparse, k, tmp_path, monkeypat
         got = _option_switches(X, y, tmp_path)
         monkeypatch.setattr("fastlr.estimator.written_arrays",
                             lambda *args: _state.ModelState.IDLE)
-        monkeypatch.setattr(_state.ModelState, "release", lambda self: None)
+        monkeypatch.setattr(_state.ModelState, "release",
+                            lambda self, written=(): None)
         full = _option_switches(X, y, tmp_path)
     rows = 1 if k == 2 else k
     placeholders = 0
@@ -481,6 +482,39 @@ def test_a_fitted_model_keeps_no_optimizer_array_its_options_never_wrote():
                                                        ).training_state_
     assert st.l1_u.shape == st.l1_q.shape == (8, 50)
     assert st.gsq.shape == st.avg.shape == (8, 0)
+
+
+def test_a_stream_reads_no_optimizer_array_its_options_write(monkeypatch):
+    """Each ``partial_fit`` call ends by making placeholders of the zero
+    optimizer arrays, which reads them: those the options write (AdaGrad's
+    sums, the L1 records, the average once started) are not zeros after a
+    step, and reading them cost every call of a stream a pass over k x n
+    floats each. Only the others are read; a written array is kept even
+    when zero, but for an average not started yet."""
+    from fastlr import _state
+
+    read = []
+    idle = _state.ModelState.idle
+
+    def spy(self, written):
+        read.append(sorted(self.IDLE - frozenset(written) - self.shared))
+        return idle(self, written)
+
+    monkeypatch.setattr(_state.ModelState, "idle", spy)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    y = np.arange(60) % 3
+    clf = LogisticRegression(learning_rate="adagrad", penalty="l1", average=True,
+                             random_state=0)
+    for _ in range(3):
+        clf.partial_fit(X, y, classes=np.arange(3))
+    # no call reads gsq or the L1 records; the average is read while not
+    # started (the first call's end) and never after
+    assert all(not {"gsq", "l1_u", "l1_q"} & set(names) for names in read)
+    assert read[-1] == [] and clf.training_state_.avg.shape == (3, 6)
+    st = _state.ModelState(np.zeros(3), np.ones(3), 2, True)
+    st.release(written={"gsq", "avg"})   # zeros, the average not started
+    assert st.gsq.shape == (2, 4) and st.avg.shape == st.l1_u.shape == (2, 0)
 
 
 def test_placeholders_widen_and_narrow_as_zeros():
