@@ -316,8 +316,11 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
     check_weighted_rows(sw, row_fold, (1,), "rows", heldout=False)
     mean, scale = data.standardization(standardize_option(standardize, fit_intercept),
                                        row_fold, (1,), sw)
+    # (only the optimizer arrays these options write: on 1M columns the
+    # other three were 24 MB a class of zeros)
     state = ModelState(mean[0], scale[0], classes.shape[0] if softmax_model else 1,
-                       softmax_model)
+                       softmax_model, written=written_arrays(
+                           penalty, alpha, l1_ratio, learning_rate, average_start))
     # made now: a call refused above leaves the caller's RandomState (or
     # NumPy's global one, for None) as it was
     rng = make_rng(random_state)
