@@ -508,6 +508,61 @@ def test_a_ctrl_c_while_a_fork_waits_is_raised_after_the_fork():
     assert "Exception ignored" not in out.stderr, out.stderr
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_a_ctrl_c_just_after_the_fork_took_the_lock_leaves_it_free():
+    """Python handles a signal once the call it arrived in has returned: a
+    Ctrl-C raised out of the fork hook's ``lock.acquire()`` can come after
+    the lock was taken. The hook took the reentrant lock again, released it
+    once after the fork, and left it held for good in both processes (the
+    next import or kernel load of another thread waited forever). It now
+    keeps the one hold, and the interrupt is raised after the fork."""
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    out = _run_python(textwrap.dedent("""
+        import _thread, os, signal, threading, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
+        from fastlr._kernels.team import hold_across_fork
+
+        class Lock:   # an interrupt arrives as acquire() returns, once
+            def __init__(self):
+                self.lock, self.armed = threading.RLock(), True
+
+            def acquire(self):
+                self.lock.acquire()
+                if self.armed:
+                    self.armed = False
+                    _thread.interrupt_main()
+
+            def release(self):
+                self.lock.release()
+
+            def _is_owned(self):
+                return self.lock._is_owned()
+
+        def free():   # another thread can take it
+            got = []
+            t = threading.Thread(target=lambda: got.append(
+                self_lock.lock.acquire(timeout=5) and self_lock.lock.release()))
+            t.start()
+            t.join()
+            return got == [None]
+
+        self_lock = Lock()
+        hold_across_fork(self_lock)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0 if free() else 1)
+            time.sleep(5)   # the interrupt is raised before this ends
+            print("not interrupted")
+        except KeyboardInterrupt:
+            print("interrupted")
+        print("free" if free() else "held")
+    """) + _AWAIT_CHILD)
+    assert out.stdout.split() == ["interrupted", "free", "exit", "0"], (
+        out.stdout, out.stderr)
+
+
 def test_fork_while_another_thread_loads_a_kernel():
     """A child forked while another thread holds numba's compiler lock (as
     it does while it loads a kernel from the cache, a process's first calls)

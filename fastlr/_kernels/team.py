@@ -317,18 +317,27 @@ def hold_across_fork(lock, after_in_child=None):
     in the parent once the fork is done (10 ms after it, from a timer: raised
     in a fork hook, Python would print it and go on): the interrupted wait
     forked without the lock, the child inheriting it held by another
-    thread."""
+    thread. ``lock`` is reentrant: an RLock, or numba's compiler lock.
+
+    A signal is handled once the call it arrived in returns: an interrupt
+    raised out of ``lock.acquire()`` may come after the lock was taken. The
+    hook then holds it (a second acquire took a reentrant lock twice, and
+    the one release after the fork left it held for good)."""
     if not hasattr(os, "register_at_fork"):
         return
     interrupted = []
+    owned = getattr(lock, "is_locked", None) or lock._is_owned
 
     def before():
+        held = owned()   # (then the acquire only counts: it cannot block)
         while True:
             try:
                 lock.acquire()
                 return
             except BaseException:   # KeyboardInterrupt: raised after the fork
                 interrupted.append(True)
+                if held or owned():
+                    return
 
     def in_parent():
         lock.release()
