@@ -479,32 +479,32 @@ def test_a_ctrl_c_while_a_fork_waits_is_raised_after_the_fork():
         import os, signal, sys, threading, time
         signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
         import fastlr
-        first = threading.Thread(target=lambda: fastlr.LogisticRegression)
+        importing = threading.Event()
+
+        def first_use():   # an import as long as a second
+            with fastlr._IMPORTING:
+                importing.set()
+                time.sleep(1.0)
+            fastlr.LogisticRegression
+
+        first = threading.Thread(target=first_use)
         first.start()
-        while "sklearn" not in sys.modules:   # the import has begun
-            time.sleep(0.001)
+        importing.wait()
         main = threading.main_thread().ident
         threading.Timer(0.1, signal.pthread_kill, (main, signal.SIGINT)).start()
+        start = time.monotonic()
         try:
-            if os.fork() == 0:
+            pid = os.fork()
+            if pid == 0:
                 fastlr.LogisticRegression().fit([[0.0], [1.0]], [0, 1])
                 os._exit(0)
             time.sleep(5)   # the interrupt is raised before this ends
             print("not interrupted")
-        except KeyboardInterrupt:
-            print("interrupted")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid:
-                print("exit", os.waitstatus_to_exitcode(status))
-                break
-            time.sleep(0.05)
-        else:
-            print("hung")
-        first.join()
-    """), timeout=CHILD_SECONDS + 60)
-    assert out.stdout.split() == ["interrupted", "exit", "0"], (out.stdout, out.stderr)
+        except KeyboardInterrupt:   # (at 0.1 s had the fork not waited)
+            print("interrupted", "late" if time.monotonic() - start > 0.5 else "early")
+    """) + _AWAIT_CHILD + "first.join()\n", timeout=CHILD_SECONDS + 60)
+    assert out.stdout.split() == ["interrupted", "late", "exit", "0"], (
+        out.stdout, out.stderr)
     assert "Exception ignored" not in out.stderr, out.stderr
 
 
