@@ -54,6 +54,7 @@ from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
     check_width,
     check_X,
+    classes_apart,
     first_nonfinite,
     is_text,
     refuse_continuous,
@@ -342,9 +343,11 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         scan = _scan(source, standardize, name, labels, seen=seen)
     n = scan.n - len(source.excluded)
     if classes is not None and not np.array_equal(scan.classes, classes):
-        raise ValueError(f"{name}: the labels are {shown(scan.classes)}, but the "
-                         f"model's classes are {shown(classes)}; continuing "
-                         "training needs every one of them, and no other")
+        raise ValueError(f"{name}: its labels are not the model's classes ("
+                         + classes_apart(scan.classes, "its labels", classes,
+                                         "the model's classes")
+                         + "); continuing training needs every one of them, "
+                         "and no other")
     classes = scan.classes
     if warm:   # refuses a previous fit on other features or classes
         model._warm_state(n, classes)

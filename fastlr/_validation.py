@@ -647,6 +647,28 @@ def refuse_unseen(labels, classes):
                          f"{shown(classes, item=repr)}){hint}")
 
 
+def classes_apart(a, a_name, b, b_name, item=listed):
+    """A message's phrase naming what tells two lists of classes apart: the
+    labels of each that the other lacks (``np.setdiff1d`` both ways), each
+    list abbreviated as :func:`shown` writes it, e.g. "classes [9] are not
+    in classes_; classes_ [2] are not in classes" (showing both lists
+    whole, abbreviated, showed two identical heads when there are many
+    classes). Labels of types that cannot be sorted together (text against
+    numbers) all differ. ``item`` as for :func:`shown`."""
+    parts = []
+    for one, name, other, other_name in ((a, a_name, b, b_name),
+                                         (b, b_name, a, a_name)):
+        try:
+            lacks = np.setdiff1d(one, other)
+        except TypeError:   # labels of other types: none is the other's
+            lacks = np.asarray(one)
+        if lacks.size:
+            verb = "is" if lacks.size == 1 else "are"
+            parts.append(f"{name} [{shown(lacks, item=item)}] {verb} not in "
+                         f"{other_name}")
+    return "; ".join(parts)
+
+
 def _unsortable(y, name, err):
     """The TypeError of :func:`unique_labels` and :func:`target_classes`:
     labels of several types that do not compare, or of one type refused."""

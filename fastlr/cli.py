@@ -56,6 +56,7 @@ from ._validation import (
     SHOWN,
     NotEnoughMemory,
     check_memory,
+    classes_apart,
     is_text,
     refuse_continuous,
     shown,
@@ -2276,10 +2277,10 @@ def _train_whole(args, params, warm, warm_meta):
         raise CLIError(f"{args.data}: {where} holds a single class "
                        f"({_fmt_labels(classes)}); training needs two")
     if warm is not None and classes.shape[0] != warm.classes_.shape[0]:
-        raise CLIError(f"--warm-start: {args.data} holds the classes "
-                       f"{_fmt_labels(classes)} but the model has "
-                       f"{_fmt_labels(warm.classes_)}; continuing training needs "
-                       "every one of the model's classes")
+        raise CLIError(f"--warm-start: {args.data} lacks classes of the model ("
+                       + classes_apart(classes, "its labels", warm.classes_,
+                                       "the model's classes")
+                       + "); continuing training needs every one of them")
     params["class_weight"] = _class_weight_param(params["class_weight"], classes)
     _refuse_single_row_held_out(args, params, classes, counts)
     holdout = None if params["early_stopping"] else _given(args, "validation_fraction")

@@ -35,6 +35,7 @@ from ._validation import (
     check_sample_weight,
     check_standardize,
     check_weight_total,
+    classes_apart,
     is_dask,
     numeric_input,
     refuse_one_class,
@@ -445,12 +446,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"classes must hold at least two labels, got "
                                  f"{classes.shape[0]}")
             return classes
-        if classes is not None and not np.array_equal(check_classes(classes),
-                                                      self.classes_):
-            raise ValueError(f"classes=[{shown(classes, item=repr)}] differs "
-                             f"from the model's classes_ "
-                             f"[{shown(self.classes_, item=repr)}] (from its fit "
-                             "or first partial_fit call)")
+        if classes is None:
+            return self.classes_
+        classes = check_classes(classes)
+        if not np.array_equal(classes, self.classes_):
+            raise ValueError("classes differs from the model's classes_ (from "
+                             "its fit or first partial_fit call): "
+                             + classes_apart(classes, "classes", self.classes_,
+                                             "classes_", item=repr))
         return self.classes_
 
     def _params(self, epochs, sgd_only=False, unused=True):
@@ -672,10 +675,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 "warm_start=False to start a new model")
         if not np.array_equal(self.classes_, classes):
             raise ValueError(
-                f"y has the classes [{shown(classes, item=repr)}], but "
-                f"warm_start=True continues the previous fit, on "
-                f"[{shown(self.classes_, item=repr)}]; set "
-                "warm_start=False to start a new model")
+                "y's classes differ from those of the previous fit, which "
+                "warm_start=True continues: "
+                + classes_apart(classes, "y", self.classes_, "classes_", item=repr)
+                + "; set warm_start=False to start a new model")
         return old
 
     def _fitted_state(self):
