@@ -605,8 +605,10 @@ def unique_labels(y, name="y", **kwargs):
 def check_classes(classes, name="classes"):
     """The sorted distinct labels of ``partial_fit``'s ``classes``: a 1-D
     array-like of labels, refused as ``y`` would be when it holds NaN or
-    inf, and refused when it is a set or a mapping (NumPy would make it one
-    object, counted as one label)."""
+    inf or floats that are not whole numbers (:func:`refuse_continuous`:
+    ``fit`` refuses such a ``y`` as a regression target), and refused when
+    it is a set or a mapping (NumPy would make it one object, counted as
+    one label)."""
     if isinstance(classes, (collections.abc.Set, collections.abc.Mapping, str, bytes)):
         raise TypeError(f"{name} must be an array-like of labels (a list, tuple "
                         f"or array), got {type(classes).__name__}: {classes!r}")
@@ -619,12 +621,14 @@ def check_classes(classes, name="classes"):
         raise ValueError(f"{name} mixes text labels and others: "
                          f"[{shown(classes, item=repr)}]; "
                          "give labels of one type")
-    bad = [i for i, v in enumerate(arr.tolist())
-           if isinstance(v, (float, np.floating)) and not math.isfinite(v)]
+    floats = [(i, v) for i, v in enumerate(arr.tolist())
+              if isinstance(v, (float, np.floating))]   # (of an object array too)
+    bad = [i for i, v in floats if not math.isfinite(v)]
     if bad:
         raise ValueError(f"{name} contains NaN or inf, which are not labels: "
                          f"{arr.tolist()[bad[0]]!r} at position {bad[0]} of "
                          f"[{shown(arr, item=repr)}]")
+    refuse_continuous(np.array([v for _, v in floats], dtype=np.float64), name)
     return unique_labels(arr, name)
 
 

@@ -1109,14 +1109,18 @@ def test_other_classes_name_the_labels_that_differ():
                            r"give labels of one type"),
     ((0, "1", 2), ValueError, "classes mixes text labels and others"),
     ([True, "x"], ValueError, "classes mixes text labels and others"),
+    ([0.5, 1.5], ValueError, r"^classes: Unknown label type: continuous \(a label "
+                             r"is 0\.5\); a classifier needs class labels"),
+    (np.array([0, 1.5], dtype=object), ValueError, "^classes: Unknown label type"),
 ])
 def test_partial_fit_refuses_classes_that_are_not_labels(classes, error, match):
     """NaN is no label (``fit`` refuses it in y): ``classes=[0, 1, nan]``
     trained a three-class model on binary data; a set was one object,
     refused as "at least two labels, got 1"; strings and numbers were all
     made strings, and y's numbers then refused as "labels not in classes
-    array(['1', 'a'])" (scikit-learn: "Mix of label input types"). Nothing
-    is fitted."""
+    array(['1', 'a'])" (scikit-learn: "Mix of label input types"); float
+    labels that are not whole numbers, which ``fit`` refuses in y as a
+    regression target, were accepted. Nothing is fitted."""
     X = np.random.default_rng(0).normal(size=(20, 2))
     y = (X[:, 0] > 0).astype(int)
     clf = LogisticRegression()
