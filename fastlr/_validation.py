@@ -1068,26 +1068,19 @@ def refuse_one_class(classes, where=""):
                          "needs two")
 
 
-#: Labels a message names of the classes of a single row (then how many).
-SINGLE_ROW_SHOWN = 6
-
-
 def single_row_classes(classes, counts, item=repr):
     """A message's phrase naming the classes of the sorted labels
     ``classes`` that have a single row (``counts``, their row counts, 1),
-    the first few and then how many there are (a long-tailed problem can
+    abbreviated as :func:`shown` writes lists (a long-tailed problem can
     have hundreds), each as ``item`` writes it; "" when there is none.
     A class of one row cannot be both held out and trained on, nor be in
     every stratified fold."""
     single = np.asarray(classes)[np.asarray(counts) == 1]
     if single.shape[0] == 0:
         return ""
-    names = ", ".join(item(v.item() if isinstance(v, np.generic) else v)
-                      for v in single[:SINGLE_ROW_SHOWN].tolist())
     if single.shape[0] == 1:
-        return f"the class {names} has a single row"
-    more = ", ..." if single.shape[0] > SINGLE_ROW_SHOWN else ""
-    return f"{single.shape[0]} classes have a single row ({names}{more})"
+        return f"the class {shown(single, item=item)} has a single row"
+    return f"the classes {shown(single, item=item)} have a single row"
 
 
 def refuse_single_row_held_out(classes, counts, fraction):

@@ -189,8 +189,9 @@ def test_held_out_split_refuses_single_row_classes_saying_what_to_do(tmp_path, c
         assert_clean_error(
             run(capsys, "train", path, *option, "--epochs", "2",
                 "--model", tmp_path / "m.npz"),
-            f"{option[0]}: {path}: 8 classes have a single row (rare 0, rare 1, "
-            "rare 2, rare 3, rare 4, rare 5, ...)", "drop those rows or merge",
+            f"{option[0]}: {path}: the classes rare 0, rare 1, rare 2, rare 3, "
+            "rare 4, rare 5, ... (8 in all) have a single row",
+            "drop those rows or merge",
             f"or train without {option[0]}")
     assert not (tmp_path / "m.npz").exists()
 

@@ -411,9 +411,9 @@ def test_early_stopping_split_too_small():
     # many classes: their labels (not the codes), the first few and a count
     labels = np.array([f"c{i:03d}" for i in range(30)] * 4 + [f"r{i}" for i in range(9)])
     Xk = np.random.default_rng(0).normal(size=(labels.shape[0], 3))
-    with pytest.raises(ValueError, match=r"but 9 classes have a single row "
-                                         r"\('r0', 'r1', 'r2', 'r3', 'r4', 'r5', "
-                                         r"\.\.\.\), which"):
+    with pytest.raises(ValueError, match=r"but the classes 'r0', 'r1', 'r2', "
+                                         r"'r3', 'r4', 'r5', \.\.\. \(9 in all\) "
+                                         r"have a single row, which"):
         LogisticRegression(early_stopping=True).fit(Xk, labels)
     # small data otherwise still splits: at least one held-out row per class
     y = np.array([0, 1] * 6)
