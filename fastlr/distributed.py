@@ -106,7 +106,6 @@ from ._validation import (
     numeric_input,
     refuse_continuous,
     refuse_one_class,
-    refuse_single_row_held_out,
     refuse_unseen,
     shown,
     standardize_option,
@@ -1092,7 +1091,9 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
         class_weight(classes, sums), dtype=np.float64)
     takes = None
     if holdout is not None:   # the in-memory fit's rule, before the blocks persist
-        refuse_single_row_held_out(classes, counts, holdout)
+        from .estimator import holdout_rows
+
+        holdout_rows(counts, classes, holdout)
         takes = _holdout_counts(holdout, per_block)
     blocks = _Blocks(runner, X, y, sw, classes, cw, takes, seed)
     if blocks.sparse:

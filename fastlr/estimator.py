@@ -777,26 +777,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _holdout_rows(self, y01, classes):
         """The number of rows ``early_stopping`` holds out of the class
-        codes ``y01`` (of the labels ``classes``): ``validation_fraction``
-        of them, and at least one of each class, so that small data still
-        splits. A class of a single row is refused as on Dask
-        (:func:`fastlr._validation.refuse_single_row_held_out`), and any
-        other split that scikit-learn's ``StratifiedShuffleSplit`` refuses
-        (for any seed), before a seed is drawn."""
-        refuse_single_row_held_out(
-            classes, np.bincount(y01, minlength=classes.shape[0]),
-            self.validation_fraction)
-        n_val = max(int(np.ceil(self.validation_fraction * y01.shape[0])),
-                    np.unique(y01).shape[0])
-        try:
-            check_holdout(y01, n_val)
-        except ValueError as exc:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves too few "
-                f"rows to hold out every class or to train on ({exc}); use "
-                "more data, another validation_fraction or "
-                "early_stopping=False") from None
-        return n_val
+        codes ``y01`` (of the labels ``classes``): :func:`holdout_rows`."""
+        return holdout_rows(np.bincount(y01, minlength=classes.shape[0]), classes,
+                            self.validation_fraction)
 
     def _validation_split(self, data, y01, sw, rng, n_val):
         """Stratified held-out split of ``n_val`` rows
@@ -1250,25 +1233,48 @@ def _data(X, check=True, train=False):
     return as_data(X, check=check, train=train)
 
 
-def check_holdout(codes, n_val):
-    """Refuse a held-out split of ``n_val`` rows of the class codes
-    ``codes`` that scikit-learn's ``StratifiedShuffleSplit`` refuses (too
-    many or too few rows held out, a class of one row): its own
-    ValueError, whatever the seed, so that a caller checks before it draws
-    one. Returns ``(present, counts, fits)``: the classes present, their
-    row counts, and whether the split fits (False only if scikit-learn did
-    not refuse it after all)."""
+def holdout_rows(counts, classes, fraction):
+    """The number of rows ``early_stopping`` holds out of rows whose
+    classes ``classes`` have ``counts`` rows each: ``fraction``
+    (``validation_fraction``) of them, and at least one of each class, so
+    that small data still splits. A class of a single row is refused
+    (:func:`fastlr._validation.refuse_single_row_held_out`), and any other
+    split that scikit-learn's ``StratifiedShuffleSplit`` refuses (for any
+    seed), before a seed is drawn: the rule of the in-memory fit, which
+    the fit on Dask (whose split is its own, block by block) refuses by
+    too."""
+    counts = np.asarray(counts)
+    refuse_single_row_held_out(classes, counts, fraction)
+    n_val = max(int(np.ceil(fraction * int(counts.sum()))), np.count_nonzero(counts))
+    try:
+        check_holdout(counts, n_val)
+    except ValueError as exc:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves too few rows to hold out "
+            f"every class or to train on ({exc}); use more data, another "
+            "validation_fraction or early_stopping=False") from None
+    return n_val
+
+
+def check_holdout(counts, n_val):
+    """Refuse a held-out split of ``n_val`` rows of rows whose classes have
+    ``counts`` rows each (``np.bincount`` of their class codes) that
+    scikit-learn's ``StratifiedShuffleSplit`` refuses (too many or too few
+    rows held out, a class of one row): its own ValueError, whatever the
+    seed, so that a caller checks before it draws one. Returns
+    ``(present, counts, fits)``: the classes present, their row counts,
+    and whether the split fits (False only if scikit-learn did not refuse
+    it after all)."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
-    m = codes.shape[0]
-    counts = np.bincount(codes)
     present = np.flatnonzero(counts)
-    counts = counts[present]
+    counts = np.asarray(counts)[present]
+    m = int(counts.sum())
     k = present.shape[0]
     fits = bool(0 < n_val < m and counts.min() >= 2 and m - n_val >= k and n_val >= k)
-    if not fits:   # (its checks do not depend on the seed)
+    if not fits:   # (its checks do not depend on the seed, nor on the rows' order)
         split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=0)
-        next(split.split(np.zeros((m, 1)), codes))
+        next(split.split(np.zeros((m, 1)), np.repeat(present, counts)))
     return present, counts, fits
 
 
@@ -1290,7 +1296,7 @@ def stratified_holdout(codes, n_val, seed):
     except ImportError:
         _approximate_mode = None
     m = codes.shape[0]
-    present, counts, fits = check_holdout(codes, n_val)
+    present, counts, fits = check_holdout(np.bincount(codes), n_val)
     n_train = m - n_val
     if _approximate_mode is None or not fits:
         split = StratifiedShuffleSplit(n_splits=1, test_size=n_val, random_state=seed)

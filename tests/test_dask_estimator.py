@@ -1547,6 +1547,29 @@ def test_early_stopping_refuses_a_single_row_class_as_in_memory(monkeypatch):
     assert "the class 'zz' has a single row" in str(mem.value)
 
 
+def test_early_stopping_refuses_too_few_training_rows_as_in_memory(monkeypatch):
+    """A validation_fraction that leaves fewer training rows than classes
+    (the in-memory split's rule) was refused in memory and trained on
+    Dask, whose split is its own: refused the same way, with the same
+    message, before the blocks persist."""
+    X, _ = make_data(3, m=20)
+    y = np.arange(20) % 5   # 5 classes; 0.9 of 20 rows held out leaves 2
+    clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=2,
+                             validation_fraction=0.9, random_state=0)
+    with pytest.raises(ValueError) as mem:
+        clf.fit(X, y)
+
+    def no_blocks(*args, **kw):
+        raise AssertionError("persisted the blocks before refusing")
+
+    monkeypatch.setattr(fdist, "_Blocks", no_blocks)
+    with pytest.raises(ValueError) as dask_err:
+        clf.fit(to_dask(X, 10), to_dask(y, 10))
+    assert str(dask_err.value) == str(mem.value)
+    assert "validation_fraction=0.9 leaves too few rows" in str(mem.value)
+    assert not hasattr(clf, "coef_")
+
+
 def test_a_sparse_x_wider_than_memory_is_refused_as_in_memory(monkeypatch):
     """On Dask nothing weighed a CSR X's width against the memory available:
     numpy's unnamed MemoryError, or allocation until the operating system
