@@ -94,6 +94,8 @@ from ._train import run_solver
 from ._validation import (
     FIT_BYTES_PER_CLASS,
     FIT_BYTES_PER_COLUMN,
+    TRAIN_BYTES_PER_CLASS,
+    TRAIN_BYTES_PER_COLUMN,
     _as_numeric_array,
     check_dtype_kind,
     check_label_pair,
@@ -111,6 +113,7 @@ from ._validation import (
     standardize_option,
     unique_labels,
 )
+from .core import check_model_memory
 
 __all__ = ["ClientClosedError", "train"]
 
@@ -1209,9 +1212,9 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
                                   class_weight=cw, holdout=holdout, seed=seed)
     try:
         n = blocks.n
-        if blocks.sparse:   # (_open checked the width of train's needs)
-            check_width(n, "X", FIT_BYTES_PER_COLUMN, len(classes),
-                        FIT_BYTES_PER_CLASS)
+        if blocks.sparse:   # (_open checked the width of one row of SGD's weights)
+            check_model_memory(n, len(classes), solver, FIT_BYTES_PER_COLUMN,
+                               FIT_BYTES_PER_CLASS)
         old = est._warm_state(n, classes)
         warm = old is not None
         standardize = _standardize_option(est)
@@ -1517,6 +1520,9 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
                              f"[{shown(classes, item=repr)}] (use "
                              "fastlr.LogisticRegression for other labels or more "
                              "classes)")
+        if blocks.sparse:   # the solver's needs too, as fastlr.train checks them
+            check_model_memory(blocks.n, 2, solver, TRAIN_BYTES_PER_COLUMN,
+                               TRAIN_BYTES_PER_CLASS)
         mean, scale, colstats, denom, _ = _standardization(blocks, standardize,
                                                           blocks.n, blocks.weighted)
         state = ModelState(mean, scale)

@@ -1593,6 +1593,31 @@ def test_a_sparse_x_wider_than_memory_is_refused_as_in_memory(monkeypatch):
         assert str(got.value) == str(mem.value)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "auto"])
+def test_the_finishers_memory_is_counted_as_in_memory(monkeypatch, solver):
+    """Dask's memory check of a sparse X's width counted SGD's arrays only,
+    the in-memory check the solver used (the L-BFGS finisher's history
+    pairs and vectors): a width that fits SGD but not the finisher was
+    refused in memory and trained on Dask. fit and train now refuse it
+    with the in-memory message."""
+    monkeypatch.setattr("fastlr._validation.available_memory", lambda: 2 << 30)
+    n = 8_000_000   # SGD's 170 bytes a column fit in 2 GiB; with the finisher not
+    X = sp.csr_matrix((np.ones(4), ([0, 1, 2, 3], [0, 1, 2, n - 1])), shape=(4, n))
+    y = np.array([0, 1, 0, 1])
+    Xd, yd = to_dask(X, 2), to_dask(y, 2)
+    with pytest.raises(MemoryError) as mem:
+        LogisticRegression(solver=solver).fit(X, y)
+    with pytest.raises(MemoryError) as got:
+        LogisticRegression(solver=solver).fit(Xd, yd)
+    assert str(got.value) == str(mem.value)
+    with pytest.raises(MemoryError) as mem:
+        fastlr.train(X, y, solver=solver)
+    with pytest.raises(MemoryError) as got:
+        fdist.train(Xd, yd, solver=solver)
+    assert str(got.value) == str(mem.value)
+    assert "X has 8,000,000 columns" in str(got.value)
+
+
 def test_score_of_a_dataframe_converts_it_once():
     """``score`` converted a dask DataFrame X twice (through ``predict``,
     then for its row blocks), each conversion computing every partition for
