@@ -113,6 +113,14 @@ def shown(values, limit=SHOWN, item=listed):
                      for v in values[:limit]) + more
 
 
+def first_repeated(values):
+    """The first of ``values`` that an earlier one equals, or None: an
+    option or argument that lists things each once (batch sizes, each a
+    row of a table) refuses the list naming it."""
+    values = list(values)
+    return next((v for i, v in enumerate(values) if v in values[:i]), None)
+
+
 def weights_as(W, dtype):
     """The float64 weights ``W`` in the input's ``dtype``. Weights trained
     on tiny float32 features (1e-40) can exceed float32's range in raw

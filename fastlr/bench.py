@@ -24,6 +24,7 @@ import numpy as np
 from . import core, reference
 from ._kernels import team
 from ._kernels.stats import multiply_adds, stream_sum
+from ._validation import first_repeated
 
 __all__ = ["concurrent_training_seconds", "interleaved", "k_scan",
            "make_correlated_workload", "make_imbalanced_workload",
@@ -245,7 +246,14 @@ def quick_table(rows=200_000, features=100, batch_sizes=(32, 256, 4096),
     the same batch size, scikit-learn's (per-sample SGD, batch size 1)
     against fastlr's fastest batch size; 1 for fastlr itself; NaN when
     fastlr's epoch drowned in the noise).
+
+    A batch size given twice is refused (a row each: it was measured once,
+    silently).
     """
+    twice = first_repeated(batch_sizes)
+    if twice is not None:
+        raise ValueError(f"batch_sizes must list each batch size once, got "
+                         f"{twice!r} twice in {tuple(batch_sizes)!r}")
     X, y = make_workload(rows, features, np.dtype(dtype))
     funcs = {("floor", None): lambda: stream_sum(X)}
     for bs in batch_sizes:

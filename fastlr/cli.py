@@ -57,6 +57,7 @@ from ._validation import (
     NotEnoughMemory,
     check_memory,
     classes_apart,
+    first_repeated,
     is_text,
     refuse_continuous,
     shown,
@@ -851,9 +852,9 @@ def _int_list(text):
             f"expected comma-separated integers, got {text!r}") from None
     if min(values) < 1:
         raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
-    twice = [v for i, v in enumerate(values) if v in values[:i]]
-    if twice:
-        raise argparse.ArgumentTypeError(f"batch size {twice[0]} is given twice in "
+    twice = first_repeated(values)
+    if twice is not None:
+        raise argparse.ArgumentTypeError(f"batch size {twice} is given twice in "
                                          f"{text!r}")
     return values
 

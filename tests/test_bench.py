@@ -173,6 +173,20 @@ def test_quick_table_compares_sklearn_with_the_fastest_batch(monkeypatch):
                              if ln.startswith("sklearn")][0]
 
 
+def test_quick_table_refuses_a_batch_size_given_twice(monkeypatch):
+    """batch_sizes=(32, 32) was measured once and shown as one row, silently
+    (the command line's --batch-sizes refused it): refused, naming
+    batch_sizes and the size, before any workload is built."""
+    def no_workload(*args, **kwargs):
+        raise AssertionError("built the workload before refusing")
+
+    monkeypatch.setattr(bench, "make_workload", no_workload)
+    with pytest.raises(ValueError, match=r"^batch_sizes must list each batch "
+                                         r"size once, got 32 twice in "
+                                         r"\(32, 256, 32\)$"):
+        bench.quick_table(batch_sizes=(32, 256, 32))
+
+
 def test_quick_table_times_every_implementation_as_a_marginal_epoch(monkeypatch):
     """fastlr's epoch was one whole call of the training loop while the
     reference's and sklearn's were marginal (one more epoch minus one
