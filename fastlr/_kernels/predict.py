@@ -448,14 +448,20 @@ def _csr_lanes(data, indices, indptr, i, T, Tf, B, z):
     _csr_row_logits(data, indices, indptr, i, T, B, z)
 
 
-@jit()
+@jit(exact=True)
 def csr_decision(data, indices, indptr, T, B, link, out, lanes, lo, hi):
     """:func:`decision` for CSR X, the weights ``T`` as W (k, n), a pass
     over a row's entries per class (:func:`_csr_dot`), or when ``lanes``
     laid out as :func:`_csr_lanes` takes them, one pass for all classes
     (:meth:`fastlr._dispatch.Data.decision` chooses). The two loop apart:
     a branch on the layout in the loop over the rows made the binary
-    ``predict_proba`` 1.2x slower on 1M columns."""
+    ``predict_proba`` 1.2x slower on 1M columns.
+
+    ``exact``: both layouts sum a logit in :func:`dot_run`'s order, one
+    fused multiply-add an entry, so a row's logits are the same bits
+    whichever the call chose (by its rows' stored entries: a file predicted
+    in parts gave other last digits in the parts of few entries); with
+    ``reassoc`` the first was free to regroup its sums."""
     k = B.shape[0]
     if not lanes:
         for i in range(lo, hi):
