@@ -914,6 +914,16 @@ def softmax_row_of(Z, p, k, out):
     The row maximum is subtracted before ``exp``. A row whose maximum is
     ``+inf`` puts its mass evenly on the ``+inf`` entries; a row of all
     ``-inf`` is uniform.
+
+    Each ``e = exp(z - max)`` is computed once, by
+    :func:`fastlr._kernels.scalar.exp_nonpositive` (its argument is at most
+    0) in a loop that vectorizes, and stored in ``out``; their sum is four
+    interleaved partial sums (a fixed order); then ``out *= 1 / sum``.
+    libm's ``exp`` twice an entry (for the sum, then for the output) made
+    the softmax cost as much as the logits at many classes: on 5,000 x 100
+    with k = 300, one thread, the softmax of given logits took 29.1 ms
+    against 8.6 for NumPy's. In float32 ``out``, ``e`` is rounded before
+    it is scaled (two roundings, about 1 ulp of float32).
     """
     zmax = -np.inf
     for c in range(k):
@@ -926,12 +936,22 @@ def softmax_row_of(Z, p, k, out):
         for c in range(k):
             out[p + c] = 1.0 / hits if Z[p + c] == zmax else 0.0
         return
-    s = 0.0
     for c in range(k):
-        s += np.exp(np.float64(Z[p + c]) - zmax)
-    inv = 1.0 / s
+        out[p + c] = exp_nonpositive(np.float64(Z[p + c]) - zmax)
+    s0 = s1 = s2 = s3 = 0.0
+    c = 0
+    while c + 4 <= k:
+        s0 += out[p + c]
+        s1 += out[p + c + 1]
+        s2 += out[p + c + 2]
+        s3 += out[p + c + 3]
+        c += 4
+    while c < k:
+        s0 += out[p + c]
+        c += 1
+    inv = 1.0 / ((s0 + s1) + (s2 + s3))
     for c in range(k):
-        out[p + c] = np.exp(np.float64(Z[p + c]) - zmax) * inv
+        out[p + c] = out[p + c] * inv
 
 
 @jit(exact=True)
