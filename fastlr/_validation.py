@@ -789,15 +789,40 @@ def check_same_length(a, b, name_a, name_b):
 
 #: Bytes a training call holds per column of X at its peak, beyond X
 #: (peak resident memory over the start, a 200-row CSR matrix of 3M columns,
-#: binary, 3 epochs): ``fastlr.train`` 85, ``LogisticRegression.fit`` 169,
-#: ``fit`` then ``fastlr.save`` (the command line's ``train``) 298. A model
-#: of k > 2 classes holds k rows of weights, each costing about a
-#: ``*_PER_CLASS`` more (10 classes on 2M columns: ``train_multinomial``
-#: 288, ``fit`` 1,489 bytes a column; README's rule for the command line,
-#: 300 a feature and class).
+#: binary, 3 epochs): ``fastlr.train`` 85, ``fit`` then ``fastlr.save`` (the
+#: command line's ``train``) 298. A model of k > 2 classes holds k rows of
+#: weights, each costing about a ``*_PER_CLASS`` more (10 classes on 2M
+#: columns: ``train_multinomial`` 288 bytes a column; README's rule for the
+#: command line, 300 a feature and class).
 TRAIN_BYTES_PER_COLUMN, TRAIN_BYTES_PER_CLASS = 80, 30
-FIT_BYTES_PER_COLUMN, FIT_BYTES_PER_CLASS = 170, 150
 FIT_SAVE_BYTES_PER_COLUMN = 300
+
+#: ``LogisticRegression.fit`` by SGD (:func:`fit_bytes`): bytes a column,
+#: a class beyond the first, and more of each for every optimizer array
+#: the options write. Peak resident memory over the start (the peak reset
+#: before the fit), CSR 200 rows of 20 entries, 3 epochs: binary on 3M
+#: columns 80 bytes a column with the default options (no optimizer array
+#: written) and 113 with AdaGrad, averaging and the elastic net (all four
+#: written); 10 classes on 1M columns 289 and 689; with ``early_stopping``
+#: (the best model kept beside the trained one) 105 binary, 528 and 1,488
+#: at 10 classes; a warm start 55 more at 10 classes. The check asks 100,
+#: 156, 388, 948, 132, 708 and 1,828: 20-37% above. (One rule of 170 + 150
+#: a class asked 1,520 of every 10-class fit: 5x a default fit's need,
+#: since a fit allocates only the optimizer arrays its options write.)
+FIT_BYTES_PER_COLUMN, FIT_BYTES_PER_CLASS, FIT_BYTES_PER_ARRAY = 100, 32, 14
+
+
+def fit_bytes(written, early_stopping=False):
+    """``(per_column, per_class)``: the bytes ``LogisticRegression.fit``
+    by SGD holds a column of a sparse X, and a class beyond the first
+    (:func:`check_width`), when its options write the optimizer arrays
+    ``written`` (:func:`fastlr._sgd.written_arrays`); ``early_stopping``
+    keeps a second model, its classes' share twice."""
+    extra = FIT_BYTES_PER_ARRAY * len(written)
+    per_column, per_class = FIT_BYTES_PER_COLUMN + extra, FIT_BYTES_PER_CLASS + extra
+    if early_stopping:
+        return per_column + per_class, 2 * per_class
+    return per_column, per_class
 
 #: Bytes the L-BFGS finisher of one model (``solver="auto"`` or
 #: ``"lbfgs"``) holds a weight beyond the SGD fit's count above and its

@@ -92,8 +92,6 @@ from ._solver import CurvatureSample, check_solver, curvature_rows, warn_unconve
 from ._state import ModelStack, ModelState
 from ._train import run_solver
 from ._validation import (
-    FIT_BYTES_PER_CLASS,
-    FIT_BYTES_PER_COLUMN,
     TRAIN_BYTES_PER_CLASS,
     TRAIN_BYTES_PER_COLUMN,
     _as_numeric_array,
@@ -101,6 +99,7 @@ from ._validation import (
     check_label_pair,
     check_weight_total,
     check_width,
+    fit_bytes,
     float_dtype_of,
     is_dask,
     is_sparse,
@@ -1213,8 +1212,9 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
     try:
         n = blocks.n
         if blocks.sparse:   # (_open checked the width of one row of SGD's weights)
-            check_model_memory(n, len(classes), solver, FIT_BYTES_PER_COLUMN,
-                               FIT_BYTES_PER_CLASS)
+            check_model_memory(n, len(classes), solver, *fit_bytes(
+                written_arrays(est.penalty, alpha, l1_ratio, learning_rate,
+                               average_start), est.early_stopping))
         old = est._warm_state(n, classes)
         warm = old is not None
         standardize = _standardize_option(est)

@@ -27,8 +27,6 @@ from ._solver import check_solver, warn_unconverged
 from ._state import ModelState
 from ._train import train_state
 from ._validation import (
-    FIT_BYTES_PER_CLASS,
-    FIT_BYTES_PER_COLUMN,
     check_classes,
     check_positive_int,
     check_real,
@@ -36,6 +34,7 @@ from ._validation import (
     check_standardize,
     check_weight_total,
     classes_apart,
+    fit_bytes,
     is_dask,
     numeric_input,
     refuse_one_class,
@@ -619,9 +618,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
         refuse_one_class(classes)
+        # (only the optimizer arrays SGD writes with these options: the
+        # others are placeholders, given their shape by a later training
+        # that writes them)
+        written = written_arrays(self.penalty, alpha, l1_ratio, learning_rate,
+                                 average_start)
         if data.sparse:   # (as_data checked the width of train's needs)
-            check_model_memory(data.n, len(classes), solver, FIT_BYTES_PER_COLUMN,
-                               FIT_BYTES_PER_CLASS)
+            check_model_memory(data.n, len(classes), solver,
+                               *fit_bytes(written, self.early_stopping))
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
         # a warm start that does not fit, or a held-out split too small, is
@@ -635,11 +639,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             data, y01, sw, monitor, best = self._validation_split(data, y01, sw,
                                                                   rng, n_val)
         progress = epoch_progress(self.verbose, epochs, data.m)
-        # (only the optimizer arrays SGD writes with these options: the
-        # others are placeholders, given their shape by a later training
-        # that writes them)
-        state = self._new_state(data, classes, sw, written_arrays(
-            self.penalty, alpha, l1_ratio, learning_rate, average_start))
+        state = self._new_state(data, classes, sw, written)
         if warm:
             state = self._continued(old, state)
         state.rng = rng

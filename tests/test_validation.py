@@ -908,7 +908,8 @@ def test_the_width_guard_counts_the_classes(monkeypatch, tmp_path, capsys):
     from fastlr import LogisticRegression, cli
 
     monkeypatch.setattr("fastlr._validation.available_memory", lambda: 1 << 30)
-    # 80 (train) / 170 (fit) bytes a column, 30 / 150 more a class beyond one
+    # 80 (train) / 100 (fit, default options) bytes a column, 30 / 32 more
+    # a class beyond one
     n = 4_000_000
     X = sp.csr_matrix((np.ones(10), (np.arange(10), [*range(9), n - 1])),
                       shape=(10, n))
@@ -916,7 +917,7 @@ def test_the_width_guard_counts_the_classes(monkeypatch, tmp_path, capsys):
     with pytest.raises(MemoryError, match=r"^X has 4,000,000 columns .* for 10 "
                        r"classes would need about 1\.3 GiB"):
         fastlr.train_multinomial(X, y10, epochs=1)
-    with pytest.raises(MemoryError, match=r"for 10 classes would need about 5\.7 GiB"):
+    with pytest.raises(MemoryError, match=r"for 10 classes would need about 1\.4 GiB"):
         LogisticRegression(solver="sgd").fit(X, y10)
     with warnings.catch_warnings():   # three classes fit in 1 GiB: trained
         warnings.simplefilter("ignore")
@@ -963,7 +964,7 @@ def test_the_width_guard_counts_l_bfgs_pairs_and_vectors(monkeypatch, tmp_path, 
         assert list(need.values()) == [
             (170 + 99 * 150) * n + (0 if solver == "sgd" else 208 * 100 * (n + 1))]
     monkeypatch.undo()
-    # 10 classes: 1,520 B a column by SGD (1.4 GiB), 3,600 with the finisher
+    # 10 classes: 388 B a column by SGD (0.4 GiB), 2,468 with the finisher
     monkeypatch.setattr("fastlr._validation.available_memory", lambda: 2 << 30)
 
     def no_training(*args, **kwargs):
@@ -973,7 +974,7 @@ def test_the_width_guard_counts_l_bfgs_pairs_and_vectors(monkeypatch, tmp_path, 
     with pytest.raises(RuntimeError, match="trained"):
         LogisticRegression(solver="sgd").fit(X, y10)
     for solver in ("auto", "lbfgs"):
-        with pytest.raises(MemoryError, match=r"10 classes would need about 3\.4 GiB"):
+        with pytest.raises(MemoryError, match=r"10 classes would need about 2\.3 GiB"):
             LogisticRegression(solver=solver).fit(X, y10)
     # fastlr.train, binary on 4M columns: 80 B a column by SGD (0.3 GiB),
     # 288 with the finisher (1.1 GiB)
@@ -990,6 +991,41 @@ def test_the_width_guard_counts_l_bfgs_pairs_and_vectors(monkeypatch, tmp_path, 
     assert cli.main(["train", str(data), "--model", str(tmp_path / "m.npz")]) == 1
     assert "for 10 classes would need about 4.7 GiB" in capsys.readouterr().err
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_the_fits_memory_guard_counts_the_optimizer_arrays_its_options_write(
+        monkeypatch):
+    """fit's guard asked 170 bytes a column and 150 a class beyond the first
+    whatever the options, the need of a fit that kept all four optimizer
+    arrays: since a fit allocates only those its options write, a default
+    10-class fit peaked at 289 bytes a column against the 1,520 asked (a
+    fit of 1.3 GiB refused with 4 GiB free). It now counts 100 + 32 a
+    class, 14 more of each for every array written, and the classes'
+    share twice with early_stopping (a best model kept)."""
+    from fastlr import LogisticRegression, _validation
+
+    assert _validation.fit_bytes(()) == (100, 32)
+    assert _validation.fit_bytes(("gsq", "avg", "l1_u", "l1_q")) == (156, 88)
+    assert _validation.fit_bytes((), early_stopping=True) == (132, 64)
+    need = []
+    monkeypatch.setattr("fastlr._validation.check_memory",
+                        lambda need_bytes, what: need.append(need_bytes))
+    monkeypatch.setattr("fastlr.estimator.train_state",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("trained")))
+    n = 1_000_000
+    X = sp.csr_matrix((np.ones(20), (np.arange(20), [*range(19), n - 1])),
+                      shape=(20, n))
+    y = np.arange(20) % 10
+    for params, per_column in (
+            ({}, 100 + 9 * 32),
+            ({"penalty": "elasticnet", "learning_rate": "adagrad", "average": True},
+             156 + 9 * 88),
+            ({"penalty": "l1"}, 128 + 9 * 60),
+            ({"early_stopping": True, "validation_fraction": 0.5}, 132 + 9 * 64)):
+        need.clear()
+        with pytest.raises(RuntimeError, match="trained"):
+            LogisticRegression(solver="sgd", **params).fit(X, y)
+        assert need[-1] == per_column * n, (params, need)
 
 
 @pytest.mark.parametrize("files, gib", [
