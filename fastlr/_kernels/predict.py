@@ -509,10 +509,11 @@ def loss_sum(X, y, sw, W, B, softmax, lanes, lo, hi):
     return total
 
 
-@jit()
+@jit(exact=True)
 def csr_loss_sum(data, indices, indptr, y, sw, T, B, softmax, lanes, lo, hi):
     """:func:`loss_sum` for CSR X, the weights as :func:`csr_decision`
-    takes them."""
+    takes them, and like it ``exact``: a row's loss is the same bits
+    whichever layout the call chose (by its rows' stored entries)."""
     k = B.shape[0]
     weighted = sw.shape[0] > 0
     z = np.empty(T.shape[1] if lanes else k)
