@@ -472,13 +472,18 @@ def test_a_ctrl_c_while_a_fork_waits_is_raised_after_the_fork():
     """A Ctrl-C while the fork waits for another thread's import: raised in
     a fork hook, it was only printed (Python cannot raise there), the fork
     went ahead without the lock, and the child hung at its first use. The
-    fork now waits on, and the parent raises the interrupt after it."""
+    fork now waits on, and the parent raises the interrupt after it: once
+    the fork's call is done, not from a timer that could fire while the
+    fork's hooks still ran (then printed as ignored, and lost)."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
     out = _run_python(textwrap.dedent("""
         import os, signal, sys, threading, time
         signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
         import fastlr
+        # a slow hook after fastlr's (a loaded machine): a 10 ms timer of
+        # the hook fired while the hooks ran, the interrupt lost
+        os.register_at_fork(after_in_parent=lambda: time.sleep(0.05))
         importing = threading.Event()
 
         def first_use():   # an import as long as a second
@@ -509,57 +514,73 @@ def test_a_ctrl_c_while_a_fork_waits_is_raised_after_the_fork():
 
 
 @pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
-def test_a_ctrl_c_just_after_the_fork_took_the_lock_leaves_it_free():
+@pytest.mark.parametrize("when", ["after", "before"])
+def test_a_ctrl_c_as_the_fork_takes_the_lock_keeps_its_holds_right(when):
     """Python handles a signal once the call it arrived in has returned: a
     Ctrl-C raised out of the fork hook's ``lock.acquire()`` can come after
-    the lock was taken. The hook took the reentrant lock again, released it
-    once after the fork, and left it held for good in both processes (the
-    next import or kernel load of another thread waited forever). It now
-    keeps the one hold, and the interrupt is raised after the fork."""
+    the lock was taken ("after"). The hook took the reentrant lock again,
+    released it once after the fork, and left it held for good in both
+    processes (the next import or kernel load of another thread waited
+    forever). Or before it was taken ("before": numba's lock runs Python
+    code first), by a thread that holds the lock already: the hook must
+    take it then, or the release after the fork drops the thread's own
+    hold. The interrupt is raised after the fork either way, and each
+    process's lock is held as before the fork."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
-    out = _run_python(textwrap.dedent("""
+    out = _run_python(textwrap.dedent(f"""
         import _thread, os, signal, threading, time
         signal.signal(signal.SIGINT, signal.default_int_handler)  # see above
         from fastlr._kernels.team import hold_across_fork
 
-        class Lock:   # an interrupt arrives as acquire() returns, once
+        class Lock:   # an interrupt arrives once, as numba's lock wraps one
             def __init__(self):
-                self.lock, self.armed = threading.RLock(), True
+                self._lock, self.armed = threading.RLock(), False
 
             def acquire(self):
-                self.lock.acquire()
+                if self.armed and {when!r} == "before":
+                    self.armed = False
+                    _thread.interrupt_main()
+                    time.sleep(0)   # (raised in this call)
+                self._lock.acquire()
                 if self.armed:
                     self.armed = False
                     _thread.interrupt_main()
 
             def release(self):
-                self.lock.release()
-
-            def _is_owned(self):
-                return self.lock._is_owned()
+                self._lock.release()
 
         def free():   # another thread can take it
             got = []
             t = threading.Thread(target=lambda: got.append(
-                self_lock.lock.acquire(timeout=5) and self_lock.lock.release()))
+                lock._lock.acquire(timeout=5) and lock._lock.release()))
             t.start()
             t.join()
             return got == [None]
 
-        self_lock = Lock()
-        hold_across_fork(self_lock)
+        lock = Lock()
+        hold_across_fork(lock)
+        holds = 1 if {when!r} == "before" else 0
+        for _ in range(holds):
+            lock.acquire()
+        lock.armed = True
         try:
             pid = os.fork()
             if pid == 0:
-                os._exit(0 if free() else 1)
+                ok = lock._lock._recursion_count() == holds
+                for _ in range(holds):
+                    lock.release()
+                os._exit(0 if ok and free() else 1)
             time.sleep(5)   # the interrupt is raised before this ends
             print("not interrupted")
         except KeyboardInterrupt:
             print("interrupted")
+        print(lock._lock._recursion_count() == holds)
+        for _ in range(holds):
+            lock.release()
         print("free" if free() else "held")
     """) + _AWAIT_CHILD)
-    assert out.stdout.split() == ["interrupted", "free", "exit", "0"], (
+    assert out.stdout.split() == ["interrupted", "True", "free", "exit", "0"], (
         out.stdout, out.stderr)
 
 

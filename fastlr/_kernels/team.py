@@ -51,7 +51,9 @@ return; the caller then raises the failure.
 import _thread
 import itertools
 import os
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -310,40 +312,71 @@ def _reset_after_fork():
     _pool = None
 
 
+def _interrupt_after(frame, lasti):
+    """Interrupt the main thread (a KeyboardInterrupt) once ``frame`` has
+    left its instruction ``lasti``, the call of the fork (whose hooks are
+    then all done), or has returned: from a thread that looks every
+    millisecond. (A timer of 10 ms started by the fork hook fired while
+    the hooks were still running on a loaded machine: Python printed the
+    interrupt as ignored and went on.)"""
+    main = threading.main_thread().ident
+
+    def run():
+        while frame.f_lasti == lasti:
+            top = sys._current_frames().get(main)
+            while top is not None and top is not frame:
+                top = top.f_back
+            if top is None:
+                break
+            time.sleep(0.001)
+        _thread.interrupt_main()
+
+    threading.Thread(target=run, name="fastlr-interrupt", daemon=True).start()
+
+
 def hold_across_fork(lock, after_in_child=None):
     """Make a fork wait for ``lock`` (held by another thread), hold it
     through the fork and release it on both sides (in the child by
     ``after_in_child()`` if given). A Ctrl-C while the fork waits is raised
-    in the parent once the fork is done (10 ms after it, from a timer: raised
+    in the parent once the fork is done (:func:`_interrupt_after`: raised
     in a fork hook, Python would print it and go on): the interrupted wait
     forked without the lock, the child inheriting it held by another
     thread. ``lock`` is reentrant: an RLock, or numba's compiler lock.
 
     A signal is handled once the call it arrived in returns: an interrupt
-    raised out of ``lock.acquire()`` may come after the lock was taken. The
-    hook then holds it (a second acquire took a reentrant lock twice, and
-    the one release after the fork left it held for good)."""
+    raised out of ``lock.acquire()`` may come after the lock was taken, or
+    before (numba's lock runs Python code before it takes its RLock). The
+    hook compares the thread's count of holds from before the acquire
+    with the count after: taken, it holds the lock (a second acquire took
+    a reentrant lock twice, and the one release after the fork left it
+    held for good); else it tries again (a thread that forks while it
+    holds the lock already must keep its own hold)."""
     if not hasattr(os, "register_at_fork"):
         return
     interrupted = []
-    owned = getattr(lock, "is_locked", None) or lock._is_owned
+    # the RLock's count of this thread's holds (numba's lock wraps one);
+    # None where it has none to read: an interrupt then tries again
+    counter = getattr(getattr(lock, "_lock", lock), "_recursion_count", None)
 
     def before():
-        held = owned()   # (then the acquire only counts: it cannot block)
+        start = None
         while True:
             try:
+                if start is None and counter is not None:
+                    start = counter()
                 lock.acquire()
                 return
             except BaseException:   # KeyboardInterrupt: raised after the fork
-                interrupted.append(True)
-                if held or owned():
+                if not interrupted:   # (the frame that calls the fork)
+                    caller = sys._getframe(1)
+                    interrupted.append((caller, caller.f_lasti))
+                if start is not None and counter() > start:
                     return
 
     def in_parent():
         lock.release()
         if interrupted:
-            interrupted.clear()
-            threading.Timer(0.01, _thread.interrupt_main).start()
+            _interrupt_after(*interrupted.pop())
 
     def in_child():
         interrupted.clear()
