@@ -99,7 +99,6 @@ from ._validation import (
     check_label_pair,
     check_weight_total,
     check_width,
-    fit_bytes,
     float_dtype_of,
     is_dask,
     is_sparse,
@@ -1211,12 +1210,11 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
                                   class_weight=cw, holdout=holdout, seed=seed)
     try:
         n = blocks.n
-        if blocks.sparse:   # (_open checked the width of one row of SGD's weights)
-            check_model_memory(n, len(classes), solver, *fit_bytes(
-                written_arrays(est.penalty, alpha, l1_ratio, learning_rate,
-                               average_start), est.early_stopping))
         old = est._warm_state(n, classes)
         warm = old is not None
+        if blocks.sparse:   # (_open checked the width of one row of SGD's weights)
+            est._check_fit_memory(n, classes, solver, written_arrays(
+                est.penalty, alpha, l1_ratio, learning_rate, average_start), old)
         standardize = _standardize_option(est)
         mean, scale, colstats, denom, mom = _standardization(
             blocks, standardize, n, blocks.weighted)

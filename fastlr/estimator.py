@@ -623,15 +623,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # that writes them)
         written = written_arrays(self.penalty, alpha, l1_ratio, learning_rate,
                                  average_start)
-        if data.sparse:   # (as_data checked the width of train's needs)
-            check_model_memory(data.n, len(classes), solver,
-                               *fit_bytes(written, self.early_stopping))
         y01 = self._encode(y, classes)
         sw = self._class_weights(y01, classes, sw, fitting=True)
         # a warm start that does not fit, or a held-out split too small, is
         # refused before anything is drawn
         old = self._warm_state(data.n, classes)
         warm = old is not None
+        if data.sparse:   # (as_data checked the width of train's needs)
+            self._check_fit_memory(data.n, classes, solver, written, old)
         n_val = self._holdout_rows(y01, classes) if self.early_stopping else None
         rng = make_rng(self.random_state)
         monitor = None
@@ -680,6 +679,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 + classes_apart(classes, "y", self.classes_, "classes_", item=repr)
                 + "; set warm_start=False to start a new model")
         return old
+
+    def _check_fit_memory(self, n, classes, solver, written, old):
+        """Refuse (:func:`fastlr.core.check_model_memory`) a fit on a sparse
+        X of ``n`` columns whose model would not fit in the memory
+        available (:func:`fastlr._validation.fit_bytes`): the optimizer
+        arrays its options write (``written``), and a warm start's from
+        ``old`` (:meth:`_warm_state`), which keeps every one the previous
+        fit wrote."""
+        if old is not None:
+            written = frozenset(written) | (old.IDLE - old.absent())
+        check_model_memory(n, len(classes), solver,
+                           *fit_bytes(written, self.early_stopping))
 
     def _fitted_state(self):
         """The state continued training (``warm_start``, ``partial_fit``)
