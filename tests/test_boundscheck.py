@@ -218,6 +218,16 @@ def prediction():
             if kind != "fortran":
                 out[f"{name}.{kind}.grad"] = np.concatenate(
                     [np.ravel(g) for g in fastlr.gradients(A, y, p)])
+        # a few rows of wide CSR X, fewer stored entries than columns: the
+        # k-class kernels' per-class branch (no by-column weight table)
+        few = _dispatch.as_data(Xs[:1], check=False)
+        assert few.size < few.n
+        rng = np.random.default_rng(2)
+        W, B = rng.normal(size=(3, Xs.shape[1])) / 10, rng.normal(size=3)
+        for link in ("logits", "softmax"):
+            out[f"{name}.csr-few.3.{link}"] = few.decision(W, B, link=link)
+        out[f"{name}.csr-few.3.loss"] = np.array(
+            few.loss_sum(np.array([2]), np.empty(0), W, B, True))
     return out
 
 
