@@ -805,10 +805,13 @@ FIT_SAVE_BYTES_PER_COLUMN = 300
 #: written) and 113 with AdaGrad, averaging and the elastic net (all four
 #: written); 10 classes on 1M columns 289 and 689; with ``early_stopping``
 #: (the best model kept beside the trained one) 105 binary, 528 and 1,488
-#: at 10 classes; a warm start 55 more at 10 classes. The check asks 100,
-#: 156, 388, 948, 132, 708 and 1,828: 20-37% above. (One rule of 170 + 150
-#: a class asked 1,520 of every 10-class fit: 5x a default fit's need,
-#: since a fit allocates only the optimizer arrays its options write.)
+#: at 10 classes; a warm start with the same options 344 at 10 classes
+#: (one that keeps arrays the new options do not write is counted with
+#: them: ``LogisticRegression._check_fit_memory``). The check asks 100,
+#: 156, 388, 948, 132, 708, 1,828 and 388: 13-38% above. (One rule of 170
+#: + 150 a class asked 1,520 of every 10-class fit: 5x a default fit's
+#: need, since a fit allocates only the optimizer arrays its options
+#: write.)
 FIT_BYTES_PER_COLUMN, FIT_BYTES_PER_CLASS, FIT_BYTES_PER_ARRAY = 100, 32, 14
 
 
