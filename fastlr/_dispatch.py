@@ -114,6 +114,17 @@ def loss_code(softmax):
 #: Bytes of rows :meth:`Data.decision` copies to C order at a time.
 DECISION_BLOCK_BYTES = 1 << 20
 
+#: Most rows of weights (classes) whose logits :meth:`Data.decision` sums
+#: down the columns of Fortran-ordered float64 X
+#: (:func:`fastlr._kernels.predict.decision_columns`, which reads X once per
+#: class); more are decided on blocks of rows copied to C order (X read
+#: once). Column kernel / copied blocks, one thread, 5M elements, softmax
+#: (interleaved medians of 7): n = 50: k = 1 0.32, 4 0.81, 6 0.98, 8 1.22,
+#: 32 2.42; n = 200: k = 4 0.98, 8 1.45, 32 3.12; n = 10: k = 2 0.91, 3
+#: 1.14, 4 1.21, 8 1.61. (At k = 200 on 100,000 x 50, the column kernel
+#: took 2.2x the time of a copy of the whole X to C order.)
+COLUMN_MAX_K = 4
+
 
 class Data:
     """Validated X (dense C-contiguous float32/float64, or canonical CSR) and
@@ -214,19 +225,20 @@ class Data:
             self._decide(W, B, n_threads, link, out, row0)
             return out
         # dense X in another layout (as_data(check=False) keeps it)
-        if self.X.flags.f_contiguous and out.dtype == np.float64:
-            # Fortran order (a DataFrame's array): read down its columns, no
-            # copy (copying X to C order first made predict_proba on 300,000
-            # x 50 float64 take 56.8 ms against 5.5 on C-ordered X; this
-            # 10.8, scikit-learn's BLAS product 12.0)
+        if (self.X.flags.f_contiguous and out.dtype == np.float64
+                and W.shape[0] <= COLUMN_MAX_K):
+            # Fortran order (a DataFrame's array), few classes: read down its
+            # columns, no copy (copying X to C order first made predict_proba
+            # on 300,000 x 50 float64 take 56.8 ms against 5.5 on C-ordered
+            # X; this 10.8, scikit-learn's BLAS product 12.0)
             bad = self._map_rows(predict.decision_columns,
                                  self._at_weights(W, B, LINKS[link], out.reshape(-1)),
                                  n_threads)
             if not any(bad):
                 return out
-        # a strided view, float32 logits, or a NaN or overflow to name or
-        # redo: a block of rows at a time copied to C order in cache and
-        # decided there
+        # a strided view, float32 logits, more than COLUMN_MAX_K classes, or
+        # a NaN or overflow to name or redo: a block of rows at a time
+        # copied to C order in cache and decided there
         rows = max(1, DECISION_BLOCK_BYTES // (self.n * self.dtype.itemsize))
         buf = np.empty((min(rows, self.m), self.n), dtype=self.dtype)
         for lo in range(0, self.m, rows):

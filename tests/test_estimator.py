@@ -1250,6 +1250,37 @@ def test_prediction_reads_other_layouts_without_copying_x(layout, traced_peak):
             clf.predict(bad)
 
 
+@pytest.mark.parametrize("k", [3, 5, 40])
+def test_many_class_prediction_on_fortran_x_reads_x_once(k, monkeypatch):
+    """The column kernel of Fortran-ordered X reads X once per class: on a
+    DataFrame of 100,000 x 50 with 200 classes predict_proba took 2.2x the
+    time of the same call on a copy of X in C order. Above COLUMN_MAX_K
+    classes the rows are copied to C order a block at a time instead (bit
+    for bit the C-ordered X's probabilities); up to it X is read down its
+    columns (as the binary model's)."""
+    from fastlr import _dispatch
+    from fastlr._kernels import predict
+
+    calls = []
+    column = predict.decision_columns
+
+    def spy(*args):
+        calls.append(args[-2:])
+        return column(*args)
+
+    monkeypatch.setattr(predict, "decision_columns", spy)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((3000, 12))
+    y = np.arange(3000) % k
+    clf = LogisticRegression(solver="sgd", max_iter=1, tol=None).fit(X, y)
+    got = clf.predict_proba(np.asfortranarray(X))
+    assert bool(calls) == (k <= _dispatch.COLUMN_MAX_K), calls
+    if calls:
+        np.testing.assert_allclose(got, clf.predict_proba(X), rtol=1e-12)
+    else:
+        np.testing.assert_array_equal(got, clf.predict_proba(X))
+
+
 def test_partial_fit_computes_coef_only_when_read(blobs, monkeypatch):
     """After training on float64 X, coef_ and intercept_ are computed from
     the training state when first read (a stream of partial_fit calls on
