@@ -42,8 +42,28 @@ SPARSE_PARALLEL_MIN_BATCH = 256
 
 #: Elements (or stored entries) per block of the row-wise passes
 #: (:func:`fastlr._kernels.team.map_rows`): large enough that a block costs
-#: far more than handing it to a thread.
+#: far more than handing it to a thread. A pass that computes k logits a
+#: row does about k multiply-adds per element: its blocks hold about
+#: BLOCK_ELEMENTS / k elements (:meth:`Data.rows_for`).
 BLOCK_ELEMENTS = 1 << 20
+
+#: Fewest rows of a block of the row-wise passes, however wide a row or
+#: many its classes (four of the loss-and-gradient pass's 64-row chunks):
+#: a block's fixed costs, its call from Python and its (k, n) gradient
+#: slot zeroed and then added, stay small beside its rows.
+MIN_BLOCK_ROWS = 256
+
+#: Most blocks of the loss-and-gradient pass that its work adds to those
+#: of X's size (:meth:`Data._loss_grad_rows`): each block has a (k, n)
+#: gradient slot, and sized by work alone 1M x 100 at k = 100 would have
+#: 3,906 of them (312 MB).
+LOSS_GRAD_WORK_BLOCKS = 32
+
+#: A logit's softmax in elements of X (:meth:`Data.rows_for`): the softmax
+#: link cost 22-29 ns a logit against 0.34-0.66 ns a multiply-add
+#: (C-ordered X, one thread, n = 10 and 50, k = 32 and 200; about 8
+#: multiply-adds' time at n = 2, where one multiply-add cost 3 ns).
+SOFTMAX_ELEMENTS = 32
 
 #: Bytes of the sub-blocks of the validation pass of dense X
 #: (:func:`fastlr._kernels.stats.moment_sums`): a sub-block with extreme
@@ -159,9 +179,27 @@ class Data:
 
     def _block_rows(self):
         """Rows per block of the row-wise passes: about BLOCK_ELEMENTS
-        elements (stored entries), at least 256 rows."""
-        per_row = max(1, self.size // max(self.m, 1)) if self.sparse else max(1, self.n)
-        return max(256, BLOCK_ELEMENTS // int(per_row))
+        elements (stored entries), at least MIN_BLOCK_ROWS rows."""
+        return max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // self._per_row())
+
+    def _per_row(self):
+        """Elements (stored entries) of a row, at least 1."""
+        return int(max(1, self.size // max(self.m, 1)) if self.sparse
+                   else max(1, self.n))
+
+    def rows_for(self, k, softmax=False):
+        """Rows per block of a row-wise pass that computes ``k`` logits a
+        row (``softmax``: and their softmax): ``block_rows`` for one, else
+        about BLOCK_ELEMENTS multiply-adds (a softmax logit counted as
+        SOFTMAX_ELEMENTS of them), at least MIN_BLOCK_ROWS rows. The work
+        of such a pass is m n k, not X's m n: sized by X alone, 50,000 x 20
+        at k = 500 (500M multiply-adds) was one block, on one thread. The
+        rows depend on X's shape and ``k`` only, never on the thread
+        count: a pass that sums over blocks adds them in block order."""
+        if k <= 1:
+            return self.block_rows
+        work = k * (self._per_row() + (SOFTMAX_ELEMENTS if softmax else 0))
+        return min(self.block_rows, max(MIN_BLOCK_ROWS, BLOCK_ELEMENTS // work))
 
     @property
     def sparse(self):
@@ -189,9 +227,13 @@ class Data:
             self._splits = splits
         return self._splits
 
-    def _map_rows(self, kernel, args, n_threads, *, x=None):
-        return team.map_rows(team.threads(n_threads) if self.m > self.block_rows
-                             else 1, self.m, self.block_rows, kernel,
+    def _map_rows(self, kernel, args, n_threads, *, x=None, rows=None):
+        """:func:`fastlr._kernels.team.map_rows` of ``kernel`` over blocks
+        of ``rows`` rows (default ``block_rows``), threaded when there are
+        several."""
+        rows = self.block_rows if rows is None else rows
+        return team.map_rows(team.threads(n_threads) if self.m > rows else 1,
+                             self.m, rows, kernel,
                              (*(self.args if x is None else x), *args))
 
     # ------------------------------------------------------------ at weights
@@ -233,7 +275,8 @@ class Data:
             # X; this 10.8, scikit-learn's BLAS product 12.0)
             bad = self._map_rows(predict.decision_columns,
                                  self._at_weights(W, B, LINKS[link], out.reshape(-1)),
-                                 n_threads)
+                                 n_threads, rows=self.rows_for(W.shape[0],
+                                                               link == "softmax"))
             if not any(bad):
                 return out
         # a strided view, float32 logits, more than COLUMN_MAX_K classes, or
@@ -254,7 +297,7 @@ class Data:
         """:meth:`decision` into ``out`` (rows of a C-ordered array)."""
         bad = self._map_rows(self.kernels.decision,
                              self._at_weights(W, B, LINKS[link], out.reshape(-1)),
-                             n_threads)
+                             n_threads, rows=self.rows_for(W.shape[0], link == "softmax"))
         if any(bad):
             if not self.checked:
                 check_finite(self, row0=row0)
@@ -270,7 +313,8 @@ class Data:
         sign. Then the link, as :meth:`decision` applies it."""
         z = np.empty((self.m, W.shape[0]), dtype=out.dtype)
         self._map_rows(self.kernels.decision,
-                       self._at_weights(W, B, LINKS["logits"], z.reshape(-1)), n_threads)
+                       self._at_weights(W, B, LINKS["logits"], z.reshape(-1)), n_threads,
+                       rows=self.rows_for(W.shape[0]))
         rows = np.flatnonzero(~np.isfinite(z).all(axis=1))
         Xr = self.X[rows].astype(np.float64)
         big = abs(Xr).max(axis=1)
@@ -288,14 +332,15 @@ class Data:
         W = np.ascontiguousarray(W, dtype=np.float64)
         B = np.ascontiguousarray(B, dtype=np.float64).reshape(W.shape[0])
         parts = self._row_blocks(self.kernels.loss_sum, (y, sw),
-                                 self._at_weights(W, B, bool(softmax)), n_threads)
+                                 self._at_weights(W, B, bool(softmax)), n_threads,
+                                 self.rows_for(W.shape[0], bool(softmax)))
         return sum(parts, 0.0)
 
-    def _row_blocks(self, kernel, per_row, args, n_threads):
-        """:meth:`_map_rows` of ``kernel(*X, *per_row, *args, lo, hi)``:
-        ``per_row`` the arrays indexed by row (an empty one stands for all
-        ones, as ``sw``)."""
-        return self._map_rows(kernel, (*per_row, *args), n_threads)
+    def _row_blocks(self, kernel, per_row, args, n_threads, rows):
+        """:meth:`_map_rows` of ``kernel(*X, *per_row, *args, lo, hi)`` over
+        blocks of ``rows`` rows: ``per_row`` the arrays indexed by row (an
+        empty one stands for all ones, as ``sw``)."""
+        return self._map_rows(kernel, (*per_row, *args), n_threads, rows=rows)
 
     def _at_weights(self, W, *args):
         """``(W, *args, lanes)`` as the decision and loss-sum kernels take
@@ -357,7 +402,7 @@ class Data:
         C = B.copy() if center else B - U @ mean
         if self.sparse:
             U = self._by_column(U)
-        rows = self._loss_grad_rows(U.shape[1] if self.sparse else k)
+        rows = self._loss_grad_rows(U.shape[1] if self.sparse else k, bool(softmax))
         blocks = max(1, -(-self.m // rows))
         if self.sparse:
             G = np.empty((blocks, self.n, U.shape[1]))
@@ -381,15 +426,20 @@ class Data:
         g /= scale
         return sum(parts, 0.0), g, s
 
-    def _loss_grad_rows(self, k):
-        """Rows per block of :meth:`loss_grad`: those of the other row-wise
-        passes, but fewer blocks when the blocks' (k, n) gradient slots
-        would otherwise cost more than the pass (CSR with many columns): the
-        slots together hold at most half as many numbers as X has stored
-        entries (on 200k x 1M with 20 entries a row: two blocks, one per
-        core here)."""
+    def _loss_grad_rows(self, k, softmax):
+        """Rows per block of :meth:`loss_grad` (and of the many-model
+        passes, ``k`` their models' rows of weights): those of the other
+        row-wise passes with ``k`` logits a row (:meth:`rows_for`), but
+        each block has a (k, n) gradient slot, so no more blocks than
+        ``block_rows`` gives or LOSS_GRAD_WORK_BLOCKS, whichever is more,
+        and fewer when the slots would otherwise cost more than the pass
+        (CSR with many columns): the slots together hold at most half as
+        many numbers as X has stored entries (on 200k x 1M with 20 entries
+        a row: two blocks, one per core here)."""
         most = max(1, self.size // max(1, 2 * k * self.n))
-        return max(self.block_rows, -(-self.m // most))
+        return max(self.rows_for(k, softmax),
+                   min(self.block_rows, -(-self.m // LOSS_GRAD_WORK_BLOCKS)),
+                   -(-self.m // most))
 
     def loss_grad_many(self, y, sw, models, W, B, softmax, n_threads=None,
                        gradient=True):
@@ -426,7 +476,7 @@ class Data:
         if self.sparse:
             return self._csr_loss_grad_many(y, sw, models, W, B, softmax, n_threads,
                                             gradient)
-        rows = self._loss_grad_rows(K * k)
+        rows = self._loss_grad_rows(K * k, bool(softmax))
         blocks = max(1, -(-self.m // rows))
         G = np.empty((blocks, K, k, n))
         S = np.empty((blocks, K, k))
@@ -460,7 +510,7 @@ class Data:
         C = B[ids] - np.einsum("kcn,kn->kc", U, mu)
         Ut = self._by_column(U.reshape(Ka * k, n))
         del U   # (Ut holds it: one (K, k, n) array less during the pass)
-        rows = self._loss_grad_rows(Ut.shape[1])
+        rows = self._loss_grad_rows(Ut.shape[1], bool(softmax))
         blocks = max(1, -(-self.m // rows))
         G = np.empty((blocks, n, Ut.shape[1]))
         S = np.empty((blocks, Ka * k))
@@ -834,17 +884,17 @@ class RowSubset(Data):
         out[self.rows] = a
         return out
 
-    def _map_rows(self, kernel, args, n_threads, *, x=None):
+    def _map_rows(self, kernel, args, n_threads, *, x=None, rows=None):
         raise NotImplementedError("a row pass of a RowSubset that gathers "
                                   "no rows")
 
-    def _row_blocks(self, kernel, per_row, args, n_threads):
+    def _row_blocks(self, kernel, per_row, args, n_threads, rows):
         def block(lo, hi):
             return kernel(*self._gather(lo, hi).args,
                           *(a[lo:hi] if a.shape[0] else a for a in per_row),
                           *args, 0, hi - lo)
-        return team.map_rows(team.threads(n_threads) if self.m > self.block_rows
-                             else 1, self.m, self.block_rows, block, ())
+        return team.map_rows(team.threads(n_threads) if self.m > rows else 1,
+                             self.m, rows, block, ())
 
     def _moment_blocks(self, threads, rows, sub, out):
         def block(lo, hi):

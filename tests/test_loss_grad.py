@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from fastlr import reference
 from fastlr._dispatch import as_data
+from fastlr._kernels import team
 
 
 def problem(seed, m, n, k, sparse, dtype, weighted, offset=3.0):
@@ -81,11 +82,42 @@ def test_any_thread_count_gives_identical_bits(k, sparse, monkeypatch):
     monkeypatch.setattr(_dispatch, "BLOCK_ELEMENTS", 64)   # many small blocks
     X, y, sw, mean, scale, W, B = problem(1, 3000, 6, k, sparse, np.float64, True)
     data = as_data(X)
-    assert -(-data.m // data._loss_grad_rows(k)) > 3
+    assert -(-data.m // data._loss_grad_rows(k, k > 1)) > 3
     one = data.loss_grad(y, sw, mean, scale, W, B, k > 1, n_threads=1)
     for threads in (2, 8):
         other = data.loss_grad(y, sw, mean, scale, W, B, k > 1, n_threads=threads)
         for a, b in zip(one, other, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("m, n, k", [(5000, 100, 1000), (40_000, 50, 200),
+                                     (3000, 20, 40)])
+def test_many_classes_cut_rows_by_the_work(m, n, k, monkeypatch):
+    """The pass's work is m n k multiply-adds twice (and m k exps), not X's
+    m n: its blocks were sized by X alone, so every L-BFGS pass on 5,000 x
+    100 at k = 1000 (1,000M multiply-adds) was one block on one thread.
+    Blocks are now sized by the work, fixed by X's shape and k (never by
+    the thread count), and summed in block order: several blocks on the
+    team, and the same bits on one thread or two."""
+    seen = []
+    real = team.map_rows
+
+    def spy(threads, rows, block, kernel, args):
+        seen.append((threads, rows, block))
+        return real(threads, rows, block, kernel, args)
+
+    monkeypatch.setattr(team, "map_rows", spy)
+    X, y, sw, mean, scale, W, B = problem(5, m, n, k, False, np.float64, False)
+    W *= 0.1
+    data = as_data(X)
+    seen.clear()   # (the finiteness check's pass)
+    two = data.loss_grad(y, sw, mean, scale, W, B, True, n_threads=2)
+    ((threads, rows, block),) = seen
+    assert (threads, rows) == (team.threads(2), m)
+    assert block < m
+    if m * n < 1_000_000:
+        one = data.loss_grad(y, sw, mean, scale, W, B, True, n_threads=1)
+        for a, b in zip(one, two, strict=True):
             np.testing.assert_array_equal(a, b)
 
 

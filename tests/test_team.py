@@ -390,6 +390,43 @@ def test_the_command_lines_thread_count_loads_no_threading_runtime(tmp_path):
         f"team 0 {numba.config.NUMBA_NUM_THREADS}"] * 2 + ["team 0 1"]
 
 
+@pytest.mark.parametrize("m, n, k", [(20_000, 20, 500), (5_000, 100, 1000),
+                                     (200_000, 20, 1)])
+def test_prediction_splits_rows_by_its_work(m, n, k, monkeypatch):
+    """A prediction pass does m n k multiply-adds (and m k exps for the
+    softmax), not X's m n: its blocks were sized by X alone, so 50,000 x 20
+    at k = 500 (500M multiply-adds) was one block on one thread while a
+    binary pass 125 times smaller took two. Many classes now cut the rows
+    into blocks of about BLOCK_ELEMENTS multiply-adds (at least
+    MIN_BLOCK_ROWS rows), on the team; the binary model's blocks are X's,
+    as before. Rows are decided alone: the same bits on one thread or
+    two."""
+    seen = []
+    real = team.map_rows
+
+    def spy(threads, rows, block, kernel, args):
+        seen.append((threads, rows, block))
+        return real(threads, rows, block, kernel, args)
+
+    monkeypatch.setattr(team, "map_rows", spy)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((m, n))
+    W = rng.standard_normal((k, n)) / np.sqrt(n)
+    B = rng.standard_normal(k)
+    data = _dispatch.as_data(X, check=False)
+    link = "softmax" if k > 1 else "proba"
+    two = data.decision(W, B, n_threads=2, link=link)
+    ((threads, rows, block),) = seen
+    assert (threads, rows) == (team.threads(2), m)
+    if k > 1:
+        assert block == max(_dispatch.MIN_BLOCK_ROWS, _dispatch.BLOCK_ELEMENTS
+                            // (k * (n + _dispatch.SOFTMAX_ELEMENTS)))
+        assert -(-m // block) >= 10
+    else:
+        assert block == data.block_rows == _dispatch.BLOCK_ELEMENTS // n
+    np.testing.assert_array_equal(two, data.decision(W, B, n_threads=1, link=link))
+
+
 def test_fork_after_large_prediction_is_safe(big, monkeypatch):
     """Prediction threads are the team's, not OpenMP's: a forked child may
     predict (GNU OpenMP kills such a child), and a fork pool does not hang."""
