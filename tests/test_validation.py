@@ -1028,7 +1028,7 @@ def test_the_fits_memory_guard_counts_the_optimizer_arrays_its_options_write(
         warm.set_params(penalty="l2", average=False, learning_rate="constant")
         need.clear()
         warm.fit(X, y)
-    assert need == [(156 + 9 * 88) * n]
+    assert need[-1] == (156 + 9 * 88) * n
     monkeypatch.setattr("fastlr.estimator.train_state",
                         lambda *a, **k: (_ for _ in ()).throw(RuntimeError("trained")))
     n = 1_000_000
