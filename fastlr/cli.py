@@ -2727,39 +2727,92 @@ def _write_csv(f, blocks):
         f.write(text)
 
 
-def _roc_auc(y, proba, classes):
-    """(ROC AUC, how it was computed): binary, or the macro average of the
+def _predicted(model, X):
+    """``(labels, probabilities)`` of the rows ``X``: ``model.predict(X)``
+    and ``model.predict_proba(X)`` exactly, from one pass that computes the
+    logits (the labels their argmax, or the sign for two classes), turned
+    into the probabilities in place as the kernels' softmax link does: no
+    second (m, k) array."""
+    from ._kernels import predict as kernels
+    from .core import sigmoid
+
+    z = model.decision_function(X)
+    classes = model.classes_
+    if z.ndim == 1:
+        p = sigmoid(z)
+        # (1 - p as the "proba" link computes it: NumPy's, in the dtype)
+        return classes[(z > 0).astype(np.intp)], np.column_stack([1 - p, p])
+    labels = classes[z.argmax(axis=1)]
+    kernels.softmax_rows(z, z)
+    return labels, z
+
+
+def _class_index(y, classes):
+    """The index in ``classes`` of each of the labels ``y`` (every one of
+    them among the classes: :func:`_match_labels`)."""
+    order = np.argsort(classes, kind="stable")
+    return order[np.searchsorted(classes[order], y)]
+
+
+def _column(probas, c):
+    """Column ``c`` of the probabilities kept in parts, as one array."""
+    return np.concatenate([p[:, c] for p in probas])
+
+
+def _log_loss(probas, codes):
+    """scikit-learn's ``log_loss(y, proba, labels=classes)`` of the
+    probabilities kept in parts, ``codes`` each row's class index: the mean
+    of ``-log`` of each row's probability of its class clipped to ``[eps, 1 -
+    eps]``, eps that of the dtype (as scikit-learn clips), without its
+    (m, k) one-hot and clipped copies."""
+    from .core import log_loss
+
+    ends = np.cumsum([p.shape[0] for p in probas])
+    true = np.concatenate([p[np.arange(p.shape[0]), codes[end - p.shape[0]:end]]
+                           for p, end in zip(probas, ends, strict=True)])
+    # (the binary loss of probabilities all labelled 1 is the mean of -log)
+    return log_loss(np.ones(true.shape[0]), true,
+                    eps=float(np.finfo(true.dtype).eps))
+
+
+def _auc(scores, positive):
+    """ROC AUC of ``scores`` for the rows ``positive`` against the rest (both
+    present), as scikit-learn's ``roc_auc_score`` (the area under the
+    trapezoids is the Mann-Whitney statistic, a tie counting a half), to
+    rounding: from one sort of the scores, not its argsort and curve (k
+    classes called ``roc_auc_score`` k times: 39 s of evaluate's 50 for 500
+    classes of 100,000 rows)."""
+    ordered = np.sort(scores)
+    hits = scores[positive]
+    # twice each positive's mid-rank (1-based) among all rows, less one
+    twice = (np.searchsorted(ordered, hits, "left").sum()
+             + np.searchsorted(ordered, hits, "right").sum())
+    n_pos = hits.shape[0]
+    n_neg = scores.shape[0] - n_pos
+    return float((twice - n_pos * n_pos) / (2 * n_pos * n_neg))
+
+
+def _roc_auc(codes, probas, classes):
+    """(ROC AUC, how it was computed) of the probabilities kept in parts,
+    ``codes`` each row's class index: binary, or the macro average of the
     one-vs-rest AUCs (scikit-learn's ``multi_class="ovr"``) over the classes
     that DATA has both in and out of; None when there is none."""
-    from sklearn.metrics import roc_auc_score
-
     k = classes.shape[0]
+    counts = np.bincount(codes, minlength=k)
+    both = (counts > 0) & (counts < codes.shape[0])
+    if not both.any():
+        return None, "undefined (the data holds a single class)"
     if k == 2:
-        y01 = (y == classes[1]).astype(np.int64)
-        if 0 < y01.sum() < y01.shape[0]:
-            return float(roc_auc_score(y01, proba[:, 1])), ""
-        return None, "undefined (the data holds a single class)"
-    aucs, absent = [], []
-    for c in range(k):
-        positive = (y == classes[c]).astype(np.int64)
-        if 0 < positive.sum() < positive.shape[0]:
-            aucs.append(roc_auc_score(positive, proba[:, c]))
-        else:
-            absent.append(classes[c])
-    if not aucs:
-        return None, "undefined (the data holds a single class)"
+        return _auc(_column(probas, 1), codes == 1), ""
+    aucs = [_auc(_column(probas, c), codes == c) for c in np.flatnonzero(both)]
     how = f" (macro average of one-vs-rest over {len(aucs)} classes"
-    if absent:
-        how += f"; without {_fmt_labels(absent)}: no rows of it in the data"
+    if not both.all():
+        how += f"; without {_fmt_labels(classes[~both])}: no rows of it in the data"
     return float(np.mean(aucs)), how + ")"
 
 
 def _evaluate(args):
-    from sklearn.metrics import (
-        confusion_matrix,
-        log_loss,
-        precision_recall_fscore_support,
-    )
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     if args.plot:
         _check_folder(args.plot, "--plot", EVALUATE_PLOTS)
@@ -2769,22 +2822,28 @@ def _evaluate(args):
     read, parts = _read_parts(args, "required", model, data_meta)
     data = read.data
     classes = model.classes_
-    kept = [(y, model.predict_proba(X), model.predict(X)) for X, y, _ in parts]
-    ys, proba, pred = (list(a) for a in zip(*kept, strict=True))
-    proba, pred = (np.concatenate(a) if len(a) > 1 else a[0] for a in (proba, pred))
+    # each part's labels, predicted labels and probabilities, kept as they
+    # come: one copy of the (m, k) probabilities, not concatenated
+    kept = [(y, *_predicted(model, X)) for X, y, _ in parts]
+    ys, preds, probas = (list(a) for a in zip(*kept, strict=True))
+    del kept
+    pred = np.concatenate(preds) if len(preds) > 1 else preds[0]
     if any(part.dtype.kind == "U" for part in ys):
         ys = [part.astype(str) for part in ys]   # (a CSV's parts typed apart)
     # checked over every part, so that every unknown label is named
     y = _match_labels(args.data, np.concatenate(ys) if len(ys) > 1 else ys[0],
                       classes)
+    codes = _class_index(y, classes)
     acc = float(np.mean(pred == y))
-    loss = float(log_loss(y, proba, labels=classes))
-    auc, how = _roc_auc(y, proba, classes)
+    loss = _log_loss(probas, codes)
+    auc, how = _roc_auc(codes, probas, classes)
     precision, recall, f1, support = precision_recall_fscore_support(
         y, pred, labels=classes, zero_division=0.0)
     cm = confusion_matrix(y, pred, labels=classes)
     plots = []
     if args.plot:
+        proba = np.concatenate(probas) if len(probas) > 1 else probas[0]
+        del probas
         plots = _evaluate_plots(args, y, proba, pred, classes, auc is not None)
     lines = [
         ("data", f"{args.data} ({data.format}, labels from "

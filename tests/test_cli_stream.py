@@ -22,6 +22,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from scipy import sparse
 from sklearn.metrics import log_loss
 
 import fastlr
@@ -894,6 +895,85 @@ def test_predict_and_evaluate_in_parts_are_the_whole_read(scored, capsys, kind,
         lines = whole[1].splitlines()
         assert len(lines) == 2001
         assert lines[1].split(",")[0] == ("k00000" if kind == "csv" else "20240101")
+
+
+@pytest.fixture(scope="module")
+def many_classes(tmp_path_factory):
+    """A 300-class model of 4 features, a 20,000-row .npy table for it
+    (label last) and the bytes of the table's (m, k) float64
+    probabilities."""
+    d = tmp_path_factory.mktemp("many")
+    rng = np.random.default_rng(5)
+    k, m = 300, 20_000
+    centres = rng.normal(size=(k, 4)) * 3
+    codes = np.arange(3 * k) % k
+    clf = fastlr.LogisticRegression(max_iter=2, tol=None, random_state=0).fit(
+        centres[codes] + rng.normal(size=(3 * k, 4)), codes)
+    fastlr.save(clf, d / "m.npz")
+    y = rng.integers(0, k, m)
+    np.save(d / "t.npy", np.column_stack([centres[y] + rng.normal(size=(m, 4)), y]))
+    return d / "t.npy", d / "m.npz", m * k * 8
+
+
+@pytest.mark.parametrize("chunk_rows", [0, 3000])
+def test_evaluate_keeps_one_copy_of_the_probabilities(many_classes, capsys,
+                                                      chunk_rows):
+    """evaluate of a 500-class model on 100,000 rows (381 MiB of
+    probabilities) peaked at 2.6 GB read whole and 3.0 GB in parts: the
+    labels predicted in a second pass, the parts' probabilities
+    concatenated, scikit-learn's log_loss's one-hot and clipped copies."""
+    import tracemalloc
+
+    path, model, kept = many_classes
+    tracemalloc.start()
+    try:
+        code, out, err = cli_run(capsys, "evaluate", path, "--model", model,
+                                 "--target=-1", "--chunk-rows", chunk_rows)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 0, err
+    assert peak < 1.3 * kept, f"{peak / kept:.2f} times the probabilities"
+
+
+def test_evaluate_scores_equal_scikit_learns(tmp_path):
+    """The labels and probabilities are those of predict and predict_proba
+    (one pass for both), and the log-loss and ROC AUC of the parts kept
+    are scikit-learn's to rounding: float32 probabilities, tied scores, a
+    class absent from the data, classes kept in any order."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(600, 3))
+    for k, dtype in [(2, np.float64), (5, np.float64), (5, np.float32)]:
+        y = rng.integers(0, k, 600)
+        clf = fastlr.LogisticRegression(max_iter=3, tol=None, random_state=0).fit(X, y)
+        Xd = X.astype(dtype)
+        for data in (Xd, sparse.csr_matrix(Xd)):
+            pred, proba = cli._predicted(clf, data)
+            np.testing.assert_array_equal(pred, clf.predict(data))
+            np.testing.assert_array_equal(proba, clf.predict_proba(data))
+            assert proba.dtype == clf.predict_proba(data).dtype
+        if k > 2:
+            y[y == k - 1] = 0   # (class k - 1: no rows)
+        parts = [proba[:250], proba[250:251], proba[251:]]
+        codes = cli._class_index(y, clf.classes_)
+        assert cli._log_loss(parts, codes) == pytest.approx(
+            log_loss(y, proba, labels=clf.classes_), rel=1e-6 if
+            dtype == np.float32 else 1e-14)
+        tied = [np.round(p, 1) for p in parts]
+        for scores in (parts, tied):
+            auc, how = cli._roc_auc(codes, scores, clf.classes_)
+            whole = np.concatenate(scores)
+            expect = roc_auc_score(y == 1, whole[:, 1]) if k == 2 else np.mean(
+                [roc_auc_score(y == c, whole[:, c]) for c in range(k - 1)])
+            assert auc == pytest.approx(expect, rel=1e-14)
+            assert (how == "") == (k == 2)
+            if k > 2:
+                assert f"over {k - 1} classes; without {k - 1}: no rows" in how
+    classes = np.array(["b", "c", "a"])
+    np.testing.assert_array_equal(
+        cli._class_index(np.array(["a", "b", "a", "c"]), classes), [2, 0, 2, 1])
 
 
 def test_files_above_the_threshold_are_predicted_in_parts(scored, capsys,
