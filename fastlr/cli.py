@@ -628,8 +628,9 @@ def _chunk_rows_arg(p, kept):
                    help="read DATA N rows at a time instead of whole, for CSV, "
                    f"svmlight and .npy files larger than memory ({kept}). "
                    f"Default: chunks of about {_CHUNK_BYTES >> 20} MB when the "
-                   "file is larger than a quarter of this machine's memory, "
-                   "else whole; 0: always whole")
+                   "file and the model's k values a row that predicting holds "
+                   "(8 bytes each, for k classes) take more than a quarter of "
+                   "this machine's memory, else whole; 0: always whole")
 
 
 #: --target's help where DATA holds the labels to learn (train, convert)
@@ -1784,11 +1785,14 @@ def _wider_parts(cols, model, parts):
         yield from parts
 
 
-def _scoring_parts(args):
-    """Rows per part in which predict and evaluate read DATA, or None to
-    read it whole: ``--chunk-rows N`` (0: whole); by default parts of about
-    :data:`_CHUNK_BYTES` when DATA is larger than :func:`stream_threshold`,
-    as train reads it."""
+def _scoring_parts(args, k):
+    """Rows per part in which predict and evaluate read DATA for a model of
+    ``k`` classes, or None to read it whole: ``--chunk-rows N`` (0: whole);
+    by default whole when DATA and the ``k`` values of 8 bytes a row that
+    its prediction holds (logits or probabilities) take at most
+    :func:`stream_threshold` bytes, else parts of about :data:`_CHUNK_BYTES`,
+    those values included (500 classes: 4,000 bytes a row, of a 168-byte
+    row of an .npy file)."""
     from . import io
 
     fmt = io._format_of(args.data, args.fmt)
@@ -1802,10 +1806,13 @@ def _scoring_parts(args):
     if rows is not None:
         return rows
     path, small = _is_small(args)
-    if small or (fmt == "npy" and io.npy_layout(path)[1]):
+    if fmt == "npy" and io.npy_layout(path)[1]:
         return None   # (a Fortran-order table's rows cannot be read in parts)
+    if small and (os.path.getsize(path) + 8 * k * _estimated_rows(path, fmt)
+                  <= stream_threshold()):
+        return None
     # (memory, not shuffling, bounds a part: a row of a wide file may be one)
-    return _auto_chunk_rows(path, fmt, args, least=1)
+    return _auto_chunk_rows(path, fmt, args, least=1, produced=k)
 
 
 def _refuse_npz_parts(args):
@@ -2380,8 +2387,9 @@ def _how_to_read(args, params):
     return "chunks", _auto_chunk_rows(path, fmt, args)
 
 
-def _auto_chunk_rows(path, fmt, args, least=1000):
-    """Rows of about :data:`_CHUNK_BYTES` once parsed, and at least
+def _auto_chunk_rows(path, fmt, args, least=1000, produced=0):
+    """Rows of about :data:`_CHUNK_BYTES` once parsed, with ``produced``
+    values of 8 bytes a row made from them (predictions), and at least
     ``least`` (training shuffles the rows within a chunk)."""
     from . import io
 
@@ -2391,10 +2399,27 @@ def _auto_chunk_rows(path, fmt, args, least=1000):
     elif fmt == "csv":
         per_row = 100 * len(io.read_header(path, args.delimiter))
     else:  # svmlight: the line, its numbers and the CSR arrays
-        with open(path, "rb") as f:
-            head = f.read(1 << 20)
-        per_row = 4 * len(head) // max(head.count(b"\n"), 1)
+        per_row = int(4 * _line_bytes(path))
+    per_row += 8 * produced
     return int(min(max(_CHUNK_BYTES // max(per_row, 1), least), 1_000_000))
+
+
+def _line_bytes(path):
+    """Bytes a line of the text file ``path``, on average over its first
+    MiB."""
+    with open(path, "rb") as f:
+        head = f.read(1 << 20)
+    return len(head) / max(head.count(b"\n"), 1)
+
+
+def _estimated_rows(path, fmt):
+    """About how many rows DATA (not .npz) holds: an .npy table's, a text
+    file's size over the bytes of its first lines'."""
+    from . import io
+
+    if fmt == "npy":
+        return io.npy_layout(path)[0][0]
+    return int(os.path.getsize(path) / max(_line_bytes(path), 1))
 
 
 def _train_in_parts(args, params, warm, warm_meta, how):
@@ -2604,8 +2629,9 @@ def _predict(args):
     def blocks():
         nonlocal written
         for X, _, ids in parts:
-            values = model.predict_proba(X) if args.proba else \
-                model.predict(X)[:, None]
+            with _predicting(args, model, X.shape[0]):
+                values = model.predict_proba(X) if args.proba else \
+                    model.predict(X)[:, None]
             if written is None:
                 yield _csv_text([_csv_fields(np.asarray([name]), len(header) == 1)
                                  for name in header])   # once the first part is predicted
@@ -2628,11 +2654,48 @@ def _predict(args):
     return EXIT_OK
 
 
+@contextlib.contextmanager
+def _predicting(args, model, rows):
+    """Predicting ``rows`` rows of DATA with ``model``, which holds its k
+    values of 8 bytes a row (logits or probabilities): refused before when
+    they do not fit in the memory available (:func:`check_memory`), and a
+    MemoryError said to be theirs, with what to do about it (not the
+    model's weights: :func:`_describe`)."""
+    from . import io
+
+    k = len(model.classes_)
+    what = (f"predicting {rows:,} rows of a {k}-class model ({k} values of 8 "
+            "bytes a row)")
+    try:
+        check_memory(8 * k * rows, what)
+        yield
+    except MemoryError as exc:
+        # (numpy's message gives the size; check_memory's says it all)
+        said = str(exc) if isinstance(exc, NotEnoughMemory) else \
+            f"{exc}: {what}" if str(exc) else \
+            f"an allocation failed: {what}, {_bytes(8 * k * rows)}"
+        fmt = io._format_of(args.data, args.fmt)
+        if args.func is _evaluate:
+            hint = (f"evaluate keeps the {k} probabilities of every row, "
+                    "whether DATA is read whole or in parts: score a sample "
+                    "of its rows")
+        elif fmt == "npz":
+            hint = ("an .npz archive is read whole: save X and y as one .npy "
+                    "table, or as CSV or svmlight, to read it in parts with "
+                    "--chunk-rows N")
+        else:
+            n = _auto_chunk_rows(args.data, fmt, args, least=1, produced=k)
+            hint = (f"pass --chunk-rows N to read and predict DATA N rows at "
+                    f"a time (--chunk-rows {n}: parts of about "
+                    f"{_CHUNK_BYTES >> 20} MB)")
+        raise NotEnoughMemory(f"{said}; {hint}") from exc
+
+
 def _read_parts(args, labels, model, data_meta):
     """``(read, parts)`` of :func:`_read_in_parts`, or DATA read whole by
     :func:`_read_data` as one part, as :func:`_scoring_parts` decides."""
     cols = _resolve_columns(args, labels, model, data_meta)
-    rows = _scoring_parts(args)
+    rows = _scoring_parts(args, len(model.classes_))
     cols.scoring = True
     if rows is not None:
         return _read_in_parts(args, labels, model, cols, rows)
@@ -2824,7 +2887,10 @@ def _evaluate(args):
     classes = model.classes_
     # each part's labels, predicted labels and probabilities, kept as they
     # come: one copy of the (m, k) probabilities, not concatenated
-    kept = [(y, *_predicted(model, X)) for X, y, _ in parts]
+    kept = []
+    for X, y, _ in parts:
+        with _predicting(args, model, X.shape[0]):
+            kept.append((y, *_predicted(model, X)))
     ys, preds, probas = (list(a) for a in zip(*kept, strict=True))
     del kept
     pred = np.concatenate(preds) if len(preds) > 1 else preds[0]

@@ -1125,10 +1125,90 @@ def test_a_wide_file_is_predicted_in_parts_of_about_the_chunk_bytes(tmp_path,
                     ",".join(["0.5"] * n) + ",1\n")
     monkeypatch.setattr(cli, "stream_threshold", lambda: 10)
     args = cli.build_parser().parse_args(["predict", str(path), "--model", "m"])
-    rows = cli._scoring_parts(args)
-    assert rows == cli._CHUNK_BYTES // (100 * (n + 1))
+    rows = cli._scoring_parts(args, 2)
+    assert rows == cli._CHUNK_BYTES // (100 * (n + 1) + 8 * 2)
     args = cli.build_parser().parse_args(["train", str(path)])
     assert cli._auto_chunk_rows(str(path), "csv", args) == 1000
+
+
+def test_the_parts_make_room_for_the_values_predicted_a_row(many_classes,
+                                                           capsys, monkeypatch):
+    """A 500-class model's prediction holds 500 values of 8 bytes a row
+    (its logits or probabilities): predict read any file under a quarter
+    of memory whole, 800,000 rows of 21 columns (128 MiB) into 3 GiB of
+    logits. The file and those values are weighed together, and a part
+    holds about _CHUNK_BYTES of both."""
+    path, model, kept = many_classes
+    size = os.path.getsize(path)
+    args = cli.build_parser().parse_args(["predict", str(path), "--model",
+                                          str(model)])
+    monkeypatch.setattr(cli, "stream_threshold", lambda: size + kept)
+    assert cli._scoring_parts(args, 300) is None
+    assert cli._scoring_parts(args, 2) is None
+    monkeypatch.setattr(cli, "stream_threshold", lambda: size + kept - 1)
+    assert cli._scoring_parts(args, 300) == cli._CHUNK_BYTES // (8 * 5 + 8 * 300)
+    assert cli._scoring_parts(args, 2) is None
+    # a text file's rows are estimated from its first lines
+    text = path.with_suffix(".svm")
+    with open(text, "w") as f:
+        for row in np.load(path)[:5000]:
+            f.write(f"{int(row[-1])} " + " ".join(f"{j + 1}:{v:.6f}" for j, v in
+                                                  enumerate(row[:-1])) + "\n")
+    assert cli._estimated_rows(str(text), "svmlight") == pytest.approx(5000, rel=0.01)
+    whole = cli_run(capsys, "predict", "--target=-1", path, "--model", model,
+                    "--chunk-rows", 0)
+    assert whole[0] == 0, whole[2]
+    read = []
+    from fastlr import io
+
+    real = io.open_chunks
+
+    def spy(*args, **kwargs):
+        read.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(io, "open_chunks", spy)
+    assert cli_run(capsys, "predict", "--target=-1", path, "--model", model) == whole
+    assert read == [cli._CHUNK_BYTES // (8 * 5 + 8 * 300)]
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+def test_out_of_memory_while_predicting_names_the_values_a_row(
+        many_classes, capsys, monkeypatch, command):
+    """Out of memory while predicting for a 500-class model, the message
+    spoke of the model's weights and svmlight feature indices; it names
+    what takes the memory, and --chunk-rows for predict (evaluate keeps the
+    probabilities of every row anyway)."""
+    path, model, _ = many_classes
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 45.8 MiB")
+
+    monkeypatch.setattr(fastlr.LogisticRegression, "decision_function", no_memory)
+    monkeypatch.setattr(fastlr.LogisticRegression, "_decision", no_memory)
+    code, out, err = cli_run(capsys, command, "--target=-1", path, "--model", model)
+    assert code == 1 and out == ""
+    said = ("fastlr: error: out of memory: Unable to allocate 45.8 MiB: predicting "
+            "20,000 rows of a 300-class model (300 values of 8 bytes a row); ")
+    assert err == said + (
+        "evaluate keeps the 300 probabilities of every row, whether DATA is "
+        "read whole or in parts: score a sample of its rows\n"
+        if command == "evaluate" else
+        f"pass --chunk-rows N to read and predict DATA N rows at a time "
+        f"(--chunk-rows {cli._CHUNK_BYTES // (8 * 5 + 8 * 300)}: parts of about "
+        "64 MB)\n")
+    # refused before the allocation when more than the memory available
+    monkeypatch.undo()
+
+    def short(need, what):
+        raise cli.NotEnoughMemory(f"{what} would need about {need / 2**20:.1f} MiB")
+
+    monkeypatch.setattr(cli, "check_memory", short)
+    code, _, err = cli_run(capsys, "predict", "--target=-1", path, "--model", model)
+    assert code == 1
+    assert err.startswith("fastlr: error: out of memory: predicting 20,000 rows of "
+                          "a 300-class model (300 values of 8 bytes a row) would "
+                          "need about 45.8 MiB; pass --chunk-rows N")
 
 
 def test_a_fortran_table_is_predicted_whole_by_default(scored, tmp_path, capsys,
