@@ -354,23 +354,25 @@ def hold_across_fork(lock, after_in_child=None):
     if not hasattr(os, "register_at_fork"):
         return
     interrupted = []
-    # the RLock's count of this thread's holds (numba's lock wraps one);
-    # None where it has none to read: an interrupt then tries again
-    counter = getattr(getattr(lock, "_lock", lock), "_recursion_count", None)
+    inner = getattr(lock, "_lock", lock)   # (numba's lock wraps an RLock)
+    # this thread's holds of the RLock (Python 3.11 on); Python 3.10 tells
+    # only whether it holds it: an interrupted acquire by a thread that
+    # held it already is then taken to have counted
+    count = getattr(inner, "_recursion_count", None) or inner._is_owned
 
     def before():
         start = None
         while True:
             try:
-                if start is None and counter is not None:
-                    start = counter()
+                if start is None:
+                    start = count()
                 lock.acquire()
                 return
-            except BaseException:   # KeyboardInterrupt: raised after the fork
+            except KeyboardInterrupt:   # raised after the fork
                 if not interrupted:   # (the frame that calls the fork)
                     caller = sys._getframe(1)
                     interrupted.append((caller, caller.f_lasti))
-                if start is not None and counter() > start:
+                if start is not None and (count() > start or start is True):
                     return
 
     def in_parent():
