@@ -2683,6 +2683,14 @@ def _predicting(args, model, rows):
             hint = ("an .npz archive is read whole: save X and y as one .npy "
                     "table, or as CSV or svmlight, to read it in parts with "
                     "--chunk-rows N")
+        elif fmt == "npy" and io.npy_layout(args.data)[1]:
+            hint = ("an .npy table in Fortran (column) order is read whole: "
+                    "save it with np.save(path, np.ascontiguousarray(a)) to "
+                    "read it in parts with --chunk-rows N")
+        elif args.chunk_rows:   # (the parts given were too large)
+            hint = (f"pass a smaller --chunk-rows than {args.chunk_rows:,} "
+                    f"(parts of {rows:,} rows need {_bytes(8 * k * rows)} for "
+                    "their values alone)")
         else:
             n = _auto_chunk_rows(args.data, fmt, args, least=1, produced=k)
             hint = (f"pass --chunk-rows N to read and predict DATA N rows at "

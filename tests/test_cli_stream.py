@@ -1209,6 +1209,31 @@ def test_out_of_memory_while_predicting_names_the_values_a_row(
     assert err.startswith("fastlr: error: out of memory: predicting 20,000 rows of "
                           "a 300-class model (300 values of 8 bytes a row) would "
                           "need about 45.8 MiB; pass --chunk-rows N")
+    # parts given too large: a smaller --chunk-rows, not the automatic one
+    code, _, err = cli_run(capsys, "predict", "--target=-1", path, "--model", model,
+                           "--chunk-rows", 5000)
+    assert code == 1
+    assert err.endswith("; pass a smaller --chunk-rows than 5,000 (parts of 5,000 "
+                        "rows need 11.4 MiB for their values alone)\n"), err
+
+
+def test_out_of_memory_on_a_fortran_table_says_how_to_read_it_in_parts(
+        many_classes, tmp_path, capsys, monkeypatch):
+    """A Fortran-ordered .npy table is read whole (--chunk-rows refuses it):
+    out of memory while predicting, the hint said to pass --chunk-rows."""
+    path, model, _ = many_classes
+    fortran = tmp_path / "f.npy"
+    np.save(fortran, np.asfortranarray(np.load(path)))
+
+    def short(need, what):
+        raise cli.NotEnoughMemory(f"{what} would need about {need / 2**20:.1f} MiB")
+
+    monkeypatch.setattr(cli, "check_memory", short)
+    code, _, err = cli_run(capsys, "predict", "--target=-1", fortran, "--model", model)
+    assert code == 1
+    assert err.endswith("; an .npy table in Fortran (column) order is read whole: "
+                        "save it with np.save(path, np.ascontiguousarray(a)) to "
+                        "read it in parts with --chunk-rows N\n"), err
 
 
 def test_a_fortran_table_is_predicted_whole_by_default(scored, tmp_path, capsys,
