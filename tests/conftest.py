@@ -60,3 +60,20 @@ def traced_peak():
             tracemalloc.stop()
 
     return run
+
+
+@pytest.fixture
+def map_rows_calls(monkeypatch):
+    """A list to which every :func:`fastlr._kernels.team.map_rows` call adds
+    ``(threads, rows, block_rows)`` (the call runs as usual)."""
+    from fastlr._kernels import team
+
+    calls = []
+    real = team.map_rows
+
+    def spy(threads, rows, block, kernel, args):
+        calls.append((threads, rows, block))
+        return real(threads, rows, block, kernel, args)
+
+    monkeypatch.setattr(team, "map_rows", spy)
+    return calls

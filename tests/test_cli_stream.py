@@ -976,13 +976,12 @@ def test_evaluate_scores_equal_scikit_learns(tmp_path):
         cli._class_index(np.array(["a", "b", "a", "c"]), classes), [2, 0, 2, 1])
 
 
-def test_files_above_the_threshold_are_predicted_in_parts(scored, capsys,
-                                                          monkeypatch):
-    path, model = scored["csv"]
-    whole = cli_run(capsys, "predict", path, "--model", model)
-    read = []
+def _parts_read(monkeypatch):
+    """A list to which every read of DATA in parts adds its rows a part
+    (:func:`fastlr.io.open_chunks`, which runs as usual)."""
     from fastlr import io
 
+    read = []
     real = io.open_chunks
 
     def spy(*args, **kwargs):
@@ -990,6 +989,14 @@ def test_files_above_the_threshold_are_predicted_in_parts(scored, capsys,
         return real(*args, **kwargs)
 
     monkeypatch.setattr(io, "open_chunks", spy)
+    return read
+
+
+def test_files_above_the_threshold_are_predicted_in_parts(scored, capsys,
+                                                          monkeypatch):
+    path, model = scored["csv"]
+    whole = cli_run(capsys, "predict", path, "--model", model)
+    read = _parts_read(monkeypatch)
     monkeypatch.setattr(cli, "stream_threshold", lambda: 1000)
     assert cli_run(capsys, "predict", path, "--model", model) == whole
     assert len(read) == 1 and read[0] >= 1000   # (_auto_chunk_rows' least)
@@ -1158,16 +1165,7 @@ def test_the_parts_make_room_for_the_values_predicted_a_row(many_classes,
     whole = cli_run(capsys, "predict", "--target=-1", path, "--model", model,
                     "--chunk-rows", 0)
     assert whole[0] == 0, whole[2]
-    read = []
-    from fastlr import io
-
-    real = io.open_chunks
-
-    def spy(*args, **kwargs):
-        read.append(args[1])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(io, "open_chunks", spy)
+    read = _parts_read(monkeypatch)
     assert cli_run(capsys, "predict", "--target=-1", path, "--model", model) == whole
     assert read == [cli._CHUNK_BYTES // (8 * 5 + 8 * 300)]
 

@@ -1526,14 +1526,10 @@ def test_early_stopping_holds_out_every_class_in_proportion():
     assert clf.validation_scores_.shape == (clf.n_iter_,)
 
 
-def test_early_stopping_refuses_a_single_row_class_as_in_memory(monkeypatch):
-    """early_stopping on Dask held out nothing of a class of a single row
-    and trained, where the in-memory fit refuses it: one rule, refused
-    with the in-memory message before the blocks persist."""
-    X, y = make_data(3, m=400, k=3)
-    y[7] = "zz"   # a class of one row
-    clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=2,
-                             random_state=0)
+def _refused_alike(clf, X, y, chunk, monkeypatch):
+    """``clf.fit`` refused on X, y in memory and on Dask (chunks of
+    ``chunk`` rows) with the same ValueError, on Dask before the blocks
+    persist; returns its message."""
     with pytest.raises(ValueError) as mem:
         clf.fit(X, y)
 
@@ -1542,9 +1538,21 @@ def test_early_stopping_refuses_a_single_row_class_as_in_memory(monkeypatch):
 
     monkeypatch.setattr(fdist, "_Blocks", no_blocks)
     with pytest.raises(ValueError) as dask_err:
-        clf.fit(to_dask(X, 100), to_dask(y, 100))
+        clf.fit(to_dask(X, chunk), to_dask(y, chunk))
     assert str(dask_err.value) == str(mem.value)
-    assert "the class 'zz' has a single row" in str(mem.value)
+    return str(mem.value)
+
+
+def test_early_stopping_refuses_a_single_row_class_as_in_memory(monkeypatch):
+    """early_stopping on Dask held out nothing of a class of a single row
+    and trained, where the in-memory fit refuses it: one rule, refused
+    with the in-memory message before the blocks persist."""
+    X, y = make_data(3, m=400, k=3)
+    y[7] = "zz"   # a class of one row
+    clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=2,
+                             random_state=0)
+    message = _refused_alike(clf, X, y, 100, monkeypatch)
+    assert "the class 'zz' has a single row" in message
 
 
 def test_early_stopping_refuses_too_few_training_rows_as_in_memory(monkeypatch):
@@ -1556,17 +1564,8 @@ def test_early_stopping_refuses_too_few_training_rows_as_in_memory(monkeypatch):
     y = np.arange(20) % 5   # 5 classes; 0.9 of 20 rows held out leaves 2
     clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=2,
                              validation_fraction=0.9, random_state=0)
-    with pytest.raises(ValueError) as mem:
-        clf.fit(X, y)
-
-    def no_blocks(*args, **kw):
-        raise AssertionError("persisted the blocks before refusing")
-
-    monkeypatch.setattr(fdist, "_Blocks", no_blocks)
-    with pytest.raises(ValueError) as dask_err:
-        clf.fit(to_dask(X, 10), to_dask(y, 10))
-    assert str(dask_err.value) == str(mem.value)
-    assert "validation_fraction=0.9 leaves too few rows" in str(mem.value)
+    message = _refused_alike(clf, X, y, 10, monkeypatch)
+    assert "validation_fraction=0.9 leaves too few rows" in message
     assert not hasattr(clf, "coef_")
 
 

@@ -92,21 +92,14 @@ def test_any_thread_count_gives_identical_bits(k, sparse, monkeypatch):
 
 @pytest.mark.parametrize("m, n, k", [(5000, 100, 1000), (40_000, 50, 200),
                                      (3000, 20, 40)])
-def test_many_classes_cut_rows_by_the_work(m, n, k, monkeypatch):
+def test_many_classes_cut_rows_by_the_work(m, n, k, map_rows_calls):
     """The pass's work is m n k multiply-adds twice (and m k exps), not X's
     m n: its blocks were sized by X alone, so every L-BFGS pass on 5,000 x
     100 at k = 1000 (1,000M multiply-adds) was one block on one thread.
     Blocks are now sized by the work, fixed by X's shape and k (never by
     the thread count), and summed in block order: several blocks on the
     team, and the same bits on one thread or two."""
-    seen = []
-    real = team.map_rows
-
-    def spy(threads, rows, block, kernel, args):
-        seen.append((threads, rows, block))
-        return real(threads, rows, block, kernel, args)
-
-    monkeypatch.setattr(team, "map_rows", spy)
+    seen = map_rows_calls
     X, y, sw, mean, scale, W, B = problem(5, m, n, k, False, np.float64, False)
     W *= 0.1
     data = as_data(X)

@@ -392,7 +392,7 @@ def test_the_command_lines_thread_count_loads_no_threading_runtime(tmp_path):
 
 @pytest.mark.parametrize("m, n, k", [(20_000, 20, 500), (5_000, 100, 1000),
                                      (200_000, 20, 1)])
-def test_prediction_splits_rows_by_its_work(m, n, k, monkeypatch):
+def test_prediction_splits_rows_by_its_work(m, n, k, map_rows_calls):
     """A prediction pass does m n k multiply-adds (and m k exps for the
     softmax), not X's m n: its blocks were sized by X alone, so 50,000 x 20
     at k = 500 (500M multiply-adds) was one block on one thread while a
@@ -401,14 +401,7 @@ def test_prediction_splits_rows_by_its_work(m, n, k, monkeypatch):
     MIN_BLOCK_ROWS rows), on the team; the binary model's blocks are X's,
     as before. Rows are decided alone: the same bits on one thread or
     two."""
-    seen = []
-    real = team.map_rows
-
-    def spy(threads, rows, block, kernel, args):
-        seen.append((threads, rows, block))
-        return real(threads, rows, block, kernel, args)
-
-    monkeypatch.setattr(team, "map_rows", spy)
+    seen = map_rows_calls
     rng = np.random.default_rng(4)
     X = rng.standard_normal((m, n))
     W = rng.standard_normal((k, n)) / np.sqrt(n)
