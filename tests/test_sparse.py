@@ -1138,6 +1138,64 @@ def test_train_multinomial_matches_dense_and_reference(name):
     assert (a.W[:, -1] == 0.0).all()
 
 
+#: Empty columns appended to X so that the k-class CSR epoch works on the
+#: weights in place (see test_multinomial_epoch_in_place_equals_table).
+PAD_COLUMNS = 2000
+
+
+@pytest.mark.parametrize("batch_size", [1, RAGGED])
+@pytest.mark.parametrize("penalty", [None, "l2"])
+@STANDARDIZE
+def test_multinomial_epoch_in_place_equals_table(batch_size, penalty, standardize):
+    """The k-class lean CSR epoch works on the weights in place when an
+    epoch's entries times the classes are fewer than the columns
+    (``sparse.softmax_in_place``: a chunk of a stream on hashed features),
+    else through its table: each class summed in the same order, so the
+    same bits. X (through the table) against X with PAD_COLUMNS empty
+    columns appended (in place): the same model on X's columns, zeros on
+    the others. The L2 case folds the scale into the weights when it would
+    underflow (lr * alpha = 0.5: under 1e-9 within 30 steps)."""
+    from fastlr._kernels import sparse as kernels
+
+    X, y01 = make_data(44)
+    y = np.where(np.random.default_rng(44).random(M) < 0.3, 2, y01)
+    padded = sp.hstack([X, sp.csr_matrix((M, PAD_COLUMNS))], format="csr")
+    assert not kernels.softmax_in_place(X.indptr, M, 3, N)
+    assert kernels.softmax_in_place(padded.indptr, M, 3, N + PAD_COLUMNS)
+    kw = dict(batch_size=batch_size, epochs=3, lr=0.5, penalty=penalty, alpha=1.0,
+              standardize=standardize, shuffle=False)
+    a = core.train_multinomial(X, y, **kw)
+    b = core.train_multinomial(padded, y, **kw)
+    np.testing.assert_array_equal(b.W[:, :N], a.W)
+    assert (b.W[:, N:] == 0.0).all()
+    np.testing.assert_array_equal(b.b, a.b)
+    np.testing.assert_array_equal(b.losses, a.losses)
+
+
+def test_multinomial_stream_in_place_equals_table():
+    """The same through the estimator: ``partial_fit`` chunks with rows held
+    out for early stopping (``fit``), k = 3, in place on padded X, through
+    the table on X."""
+    X, y01 = make_data(45)
+    y = np.where(np.random.default_rng(45).random(M) < 0.3, 2, y01)
+    padded = sp.hstack([X, sp.csr_matrix((M, PAD_COLUMNS))], format="csr")
+    kw = dict(solver="sgd", batch_size=RAGGED, max_iter=4, tol=None, lr=0.1,
+              shuffle=False, random_state=45)
+    for est in (dict(early_stopping=True, n_iter_no_change=10), {}):
+        a = LogisticRegression(**kw, **est)
+        b = LogisticRegression(**kw, **est)
+        if est:
+            a.fit(X, y)
+            b.fit(padded, y)
+        else:
+            for lo in range(0, M, 40):
+                a.partial_fit(X[lo:lo + 40], y[lo:lo + 40], classes=[0, 1, 2])
+                b.partial_fit(padded[lo:lo + 40], y[lo:lo + 40], classes=[0, 1, 2])
+        np.testing.assert_array_equal(b.coef_[:, :N], a.coef_)
+        assert (b.coef_[:, N:] == 0.0).all()
+        np.testing.assert_array_equal(b.intercept_, a.intercept_)
+
+
 @pytest.mark.parametrize("lr, alpha", [(1.0, 1.0), (0.5, 3.0), (0.2, 4.99), (0.5, 1.0)],
                          ids=["factor_zero", "factor_negative", "factor_tiny",
                               "factor_half"])
