@@ -46,6 +46,11 @@ import sys
 
 import numpy as np
 
+try:
+    import resource
+except ImportError:   # (Windows)
+    resource = None
+
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -846,21 +851,53 @@ FINISHER_BYTES_PER_WEIGHT = 48
 
 
 def available_memory():
-    """Bytes this process may still allocate (Linux: MemAvailable plus
-    SwapFree of /proc/meminfo, or less where a container's memory limit
-    leaves less; elsewhere the physical memory), or None where unknown."""
+    """Bytes this process may still allocate, or None where unknown: the
+    least of the memory free (Linux: MemAvailable plus SwapFree of
+    /proc/meminfo; elsewhere the physical memory), the room a container's
+    memory limit leaves (:func:`_cgroup_room`) and the room an address-space
+    limit leaves (``ulimit -v``: :func:`_address_space_room`)."""
     try:
         with open("/proc/meminfo") as f:
             info = dict(line.split(":", 1) for line in f if ":" in line)
         free = sum(int(info[key].split()[0]) * 1024
                    for key in ("MemAvailable", "SwapFree") if key in info) or None
     except (OSError, ValueError):
-        try:
-            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (AttributeError, OSError, ValueError):
-            return None
-    room = _cgroup_room()
-    return room if free is None or (room is not None and room < free) else free
+        free = physical_memory()
+    rooms = [room for room in (free, _cgroup_room(), _address_space_room())
+             if room is not None]
+    return min(rooms) if rooms else None
+
+
+def physical_memory():
+    """Bytes of this machine's memory (RAM, not swap), or None where
+    unknown."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _address_space_room():
+    """The soft RLIMIT_AS of this process (``ulimit -v``: beyond it an
+    allocation fails with MemoryError) less the address space it has
+    mapped already (Linux: VmSize of /proc/self/status, else taken as
+    none); None without a limit."""
+    try:
+        cap = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (AttributeError, OSError, ValueError):   # (resource None: Windows)
+        return None
+    if cap == resource.RLIM_INFINITY or cap < 0:
+        return None
+    used = 0
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    used = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(0, cap - used)
 
 
 def _cgroup_room():

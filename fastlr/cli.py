@@ -612,15 +612,25 @@ def _add_demo(sub, common):
 _CHUNK_BYTES = 64 << 20
 
 
+#: What :func:`stream_threshold` is, as the help and messages say it
+_BUDGET = ("a quarter of the memory available (free memory, or less under a "
+           "container's memory limit or ulimit -v)")
+
+
 def stream_threshold():
-    """Bytes above which ``fastlr train`` reads a CSV or svmlight file in
-    chunks by itself: a quarter of the machine's memory (read whole, a CSV
-    took about 2.5 times its size at its peak: 91 MB for 37 MB), or 4 GiB
-    where that is unknown."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
-    except (AttributeError, ValueError, OSError):
-        return 4 << 30
+    """Bytes above which the commands read DATA in parts by themselves
+    (``train`` a CSV or svmlight file; ``predict`` and ``evaluate`` the file
+    and the values predicted): a quarter of the memory this process may
+    still allocate (:func:`fastlr._validation.available_memory`: the memory
+    free, a container's limit, ``ulimit -v``), and of the machine's RAM
+    at most (free swap is not room to read a file in), or 4 GiB where
+    neither is known. Read whole, a CSV took about 2.5 times its size at
+    its peak: 91 MB for 37 MB."""
+    from ._validation import available_memory, physical_memory
+
+    rooms = [room for room in (available_memory(), physical_memory())
+             if room is not None]
+    return min(rooms) // 4 if rooms else 4 << 30
 
 
 def _chunk_rows_arg(p, kept):
@@ -629,8 +639,8 @@ def _chunk_rows_arg(p, kept):
                    f"svmlight and .npy files larger than memory ({kept}). "
                    f"Default: chunks of about {_CHUNK_BYTES >> 20} MB when the "
                    "file and the model's k values a row that predicting holds "
-                   "(8 bytes each, for k classes) take more than a quarter of "
-                   "this machine's memory, else whole; 0: always whole")
+                   f"(8 bytes each, for k classes) take more than {_BUDGET}, "
+                   "else whole; 0: always whole")
 
 
 #: --target's help where DATA holds the labels to learn (train, convert)
@@ -672,8 +682,8 @@ def _add_train(sub, common):
                    "whole: memory stays bounded by the chunk, for CSV and "
                    "svmlight files larger than memory (rows are shuffled within "
                    "a chunk). Default: chunks of about "
-                   f"{_CHUNK_BYTES >> 20} MB when the file is larger than a "
-                   "quarter of this machine's memory, else whole; 0: always "
+                   f"{_CHUNK_BYTES >> 20} MB when the file is larger than "
+                   f"{_BUDGET}, else whole; 0: always "
                    "whole. A float32/float64 .npy file is memory-mapped and "
                    "trained on in place, never copied, unless N is given")
     _by_position_arg(p, "with --warm-start, match the columns",
@@ -2372,16 +2382,16 @@ def _how_to_read(args, params):
     if small:
         return None
     if solver == "lbfgs":
-        raise CLIError(f"{args.data}: the file ({size / 2**30:.1f} GiB) is larger "
-                       "than a quarter of this machine's memory, so fastlr train "
-                       "reads it in parts, which --solver lbfgs cannot do (it "
+        raise CLIError(f"{args.data}: the file ({_bytes(size)}) is larger than "
+                       f"{_BUDGET}: {_bytes(stream_threshold())}, so fastlr "
+                       "train reads it in parts, which --solver lbfgs cannot do (it "
                        "needs the gradient over all rows at every iteration); "
                        "use --solver sgd or auto, or pass --chunk-rows 0 to read "
                        "the file whole anyway")
     if holdout:
-        raise CLIError(f"{args.data}: the file ({size / 2**30:.1f} GiB) is larger "
-                       "than a quarter of this machine's memory, so fastlr train "
-                       f"reads it in parts, which {why} cannot do (it holds "
+        raise CLIError(f"{args.data}: the file ({_bytes(size)}) is larger than "
+                       f"{_BUDGET}: {_bytes(stream_threshold())}, so fastlr "
+                       f"train reads it in parts, which {why} cannot do (it holds "
                        "rows out in memory); pass --chunk-rows 0 to read the "
                        "file whole anyway")
     return "chunks", _auto_chunk_rows(path, fmt, args)

@@ -1170,6 +1170,94 @@ def test_the_parts_make_room_for_the_values_predicted_a_row(many_classes,
     assert read == [cli._CHUNK_BYTES // (8 * 5 + 8 * 300)]
 
 
+@pytest.mark.parametrize("free, ram, budget", [
+    (16 << 30, 24 << 30, 4 << 30),
+    (40 << 30, 24 << 30, 6 << 30),      # (free swap counted in free)
+    (1 << 30, 24 << 30, 256 << 20),     # (a container's limit, ulimit -v)
+    (None, 24 << 30, 6 << 30),
+    (None, None, 4 << 30),
+], ids=["free", "swap", "limited", "ram_only", "unknown"])
+def test_the_threshold_is_a_quarter_of_the_memory_available(monkeypatch, free,
+                                                            ram, budget):
+    """The commands read DATA in parts by themselves above a quarter of the
+    memory this process may allocate (free memory, a container's limit,
+    ulimit -v: available_memory), at most a quarter of the RAM: a quarter
+    of the machine's RAM alone read a file whole into a container or under
+    ulimit -v that could not hold it."""
+    from fastlr import _validation
+
+    def sysconf(name):
+        if ram is None:
+            raise ValueError(name)
+        return {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": ram // 4096}[name]
+
+    monkeypatch.setattr(_validation, "available_memory", lambda: free)
+    monkeypatch.setattr(os, "sysconf", sysconf)
+    assert cli.stream_threshold() == budget
+
+
+def test_every_automatic_read_in_parts_weighs_the_memory_available(
+        many_classes, files, tmp_path, capsys, monkeypatch):
+    """With less memory available than the machine has (a container's
+    limit; ulimit -v), predict, evaluate and train read in parts what it
+    cannot hold whole: a 300-class prediction of 20,000 rows (46 MiB),
+    a CSV file (train refuses --early-stopping there, naming the
+    budget)."""
+    from fastlr import _validation
+
+    path, model, kept = many_classes
+    size = os.path.getsize(path)
+    whole = cli_run(capsys, "predict", "--target=-1", path, "--model", model)
+    scores = cli_run(capsys, "evaluate", "--target=-1", path, "--model", model)
+    assert whole[0] == scores[0] == 0
+    monkeypatch.setattr(_validation, "available_memory",
+                        lambda: 4 * (size + kept) - 4)
+    read = _parts_read(monkeypatch)
+    assert cli_run(capsys, "predict", "--target=-1", path, "--model", model) == whole
+    assert cli_run(capsys, "evaluate", "--target=-1", path, "--model",
+                   model) == scores
+    assert read == 2 * [cli._CHUNK_BYTES // (8 * 5 + 8 * 300)]
+    csv = files["csv"]
+    monkeypatch.setattr(_validation, "available_memory",
+                        lambda: 4 * os.path.getsize(csv) - 4)
+    args = cli.build_parser().parse_args(["train", str(csv)])
+    assert cli._how_to_read(args, {"early_stopping": False})[0] == "chunks"
+    code, _, err = cli_run(capsys, "train", csv, "--early-stopping")
+    assert code == 1
+    assert err == (f"fastlr: error: {csv}: the file "
+                   f"({cli._bytes(os.path.getsize(csv))}) is larger than a "
+                   "quarter of the memory available (free memory, or less under "
+                   "a container's memory limit or ulimit -v): "
+                   f"{cli._bytes(os.path.getsize(csv) - 1)}, so fastlr train "
+                   "reads it in parts, which --early-stopping cannot do (it "
+                   "holds rows out in memory); pass --chunk-rows 0 to read the "
+                   "file whole anyway\n")
+
+
+_THRESHOLD_IN_A_BOX = """
+import resource, sys
+import fastlr.cli
+from fastlr._validation import available_memory
+with open("/proc/self/status") as f:
+    used = next(int(line.split()[1]) * 1024 for line in f
+                if line.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (used + (1 << 30), resource.RLIM_INFINITY))
+print(available_memory(), fastlr.cli.stream_threshold())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs RLIMIT_AS and /proc")
+def test_ulimit_v_bounds_the_threshold():
+    """Under ulimit -v (RLIMIT_AS) an allocation beyond it fails with
+    MemoryError: the memory available is the limit less the address space
+    mapped already (here 1 GiB), and the threshold a quarter of that."""
+    proc = subprocess.run([sys.executable, "-c", _THRESHOLD_IN_A_BOX],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    available, threshold = map(int, proc.stdout.split())
+    assert 0.9 * (1 << 30) < available <= 1 << 30
+    assert threshold == available // 4
+
 @pytest.mark.parametrize("command", ["predict", "evaluate"])
 def test_out_of_memory_while_predicting_names_the_values_a_row(
         many_classes, capsys, monkeypatch, command):

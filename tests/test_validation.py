@@ -1047,33 +1047,51 @@ def test_the_fits_memory_guard_counts_the_optimizer_arrays_its_options_write(
         assert need[-1] == per_column * n, (params, need)
 
 
-@pytest.mark.parametrize("files, gib", [
-    ({}, 20.5),
+@pytest.mark.parametrize("files, gib, address_space", [
+    ({}, 20.5, None),
     ({"/sys/fs/cgroup/memory.max": "4294967296\n",
-      "/sys/fs/cgroup/memory.current": "1073741824\n"}, 3.0),
+      "/sys/fs/cgroup/memory.current": "1073741824\n"}, 3.0, None),
     ({"/sys/fs/cgroup/memory.max": "max\n",
-      "/sys/fs/cgroup/memory.current": "1073741824\n"}, 20.5),
+      "/sys/fs/cgroup/memory.current": "1073741824\n"}, 20.5, None),
     ({"/sys/fs/cgroup/memory/memory.limit_in_bytes": "9223372036854771712\n",
-      "/sys/fs/cgroup/memory/memory.usage_in_bytes": "6104399872\n"}, 20.5),
+      "/sys/fs/cgroup/memory/memory.usage_in_bytes": "6104399872\n"}, 20.5, None),
     ({"/sys/fs/cgroup/memory/memory.limit_in_bytes": "2147483648\n",
-      "/sys/fs/cgroup/memory/memory.usage_in_bytes": "536870912\n"}, 1.5),
-], ids=["host", "v2_limit", "v2_max", "v1_unlimited", "v1_limit"])
-def test_available_memory_is_a_container_s_own(monkeypatch, files, gib):
+      "/sys/fs/cgroup/memory/memory.usage_in_bytes": "536870912\n"}, 1.5, None),
+    ({}, 2.5, 3 << 30),
+    ({"/sys/fs/cgroup/memory.max": "4294967296\n",
+      "/sys/fs/cgroup/memory.current": "1073741824\n"}, 2.5, 3 << 30),
+    ({"/sys/fs/cgroup/memory.max": "2147483648\n",
+      "/sys/fs/cgroup/memory.current": "1073741824\n"}, 1.0, 3 << 30),
+    ({}, 0.0, 256 << 20),
+], ids=["host", "v2_limit", "v2_max", "v1_unlimited", "v1_limit", "ulimit_v",
+        "ulimit_v_in_v2_limit", "v2_limit_under_ulimit_v", "ulimit_v_used_up"])
+def test_available_memory_is_a_container_s_own(monkeypatch, files, gib,
+                                               address_space):
     """The memory the width checks weigh against: MemAvailable + SwapFree,
-    or less where the process's cgroup (a container's memory limit) leaves
-    less; the host's figures would let a container be killed."""
+    or less where the process's cgroup (a container's memory limit) or its
+    address-space limit (``ulimit -v``, RLIMIT_AS, less the VmSize it has
+    mapped: here 512 MiB) leaves less; the host's figures would let a
+    container be killed, or fail with MemoryError under ulimit -v."""
     import io
+    import types
 
     from fastlr import _validation
 
     meminfo = "MemTotal: 24000000 kB\nMemAvailable: 20971520 kB\nSwapFree: 524288 kB\n"
-    texts = {"/proc/meminfo": meminfo, **files}
+    status = "Name:\tpython\nVmPeak:\t 900000 kB\nVmSize:\t  524288 kB\n"
+    texts = {"/proc/meminfo": meminfo, "/proc/self/status": status, **files}
 
     def fake_open(path, *args, **kwargs):
         if path not in texts:
             raise FileNotFoundError(path)
         return io.StringIO(texts[path])
 
+    infinity = -1
+    limit = infinity if address_space is None else address_space
+    monkeypatch.setattr(_validation, "resource", types.SimpleNamespace(
+        RLIMIT_AS=9, RLIM_INFINITY=infinity,
+        getrlimit=lambda which: (limit, infinity) if which == 9 else None),
+        raising=False)
     monkeypatch.setattr(_validation, "open", fake_open, raising=False)
     assert _validation.available_memory() == gib * 2**30
 
