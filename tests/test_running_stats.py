@@ -510,6 +510,27 @@ def test_row_moments_of_stored_columns_are_those_of_every_column(seed, spread):
             assert getattr(got, name).tobytes() == getattr(want, name).tobytes(), name
 
 
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_stored_columns_are_np_unique_s(seed, dtype):
+    """Data.stored_columns finds a CSR chunk's columns by a mask over the
+    columns instead of a sort of its entries: the columns and each entry's
+    position among them are np.unique(indices, return_inverse=True)'s, for
+    unsorted indices, either index dtype, entries past indptr[-1] and a
+    chunk that stores nothing."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    for m, nnz in ((40, 300), (5, 0), (200, 4000)):
+        indptr = np.sort(np.r_[0, rng.integers(0, nnz + 1, m - 1), nnz]).astype(dtype)
+        indices = rng.integers(0, n, nnz + 7).astype(dtype)   # 7 spare entries
+        X = sp.csr_matrix((rng.normal(size=nnz + 7), indices, indptr), shape=(m, n))
+        X.indices, X.indptr = indices, indptr   # (scipy narrows int64 to int32)
+        cols, at = Data(X).stored_columns()
+        want_cols, want_at = np.unique(indices[:nnz], return_inverse=True)
+        np.testing.assert_array_equal(cols, want_cols)
+        np.testing.assert_array_equal(at, want_at.reshape(-1))
+        assert at.dtype == X.indices.dtype
+
+
 def test_partial_fit_on_sparse_chunks_passes_over_stored_columns_only(monkeypatch):
     """A chunk's statistics in a partial_fit stream on wide sparse X are
     computed on the columns it stores (Data.row_moments), not over every
