@@ -18,6 +18,7 @@ from . import _stats
 from ._kernels import dense, predict, sparse, stats, team
 from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX, can_fold_mean
 from ._order import rows_of
+from ._state import widened
 from ._validation import check_width, check_X, is_sparse, nonfinite_error
 
 #: Smallest batch trained on several threads: two chunks, one per thread
@@ -686,22 +687,24 @@ class Data:
         statistics are its own entries' (the shift row is chosen by row),
         so the values are the same, without the passes over all ``n``
         columns (on 1M columns and a chunk of 1000 rows of 20 entries,
-        about half of a ``partial_fit`` call). The columns are found by
-        :meth:`stored_columns`, in O(nnz + n)."""
+        about half of a ``partial_fit`` call): :meth:`stored_moments`,
+        widened."""
         if not self.sparse:
             return self.column_stats(moments=True)[2]
+        return widened(*self.stored_moments(), self.n)
+
+    def stored_moments(self):
+        """``(cols, moments)`` of CSR X: the columns it stores a value in
+        (:meth:`stored_columns`, found in O(nnz + n)) and the rows'
+        :class:`fastlr._stats.Moments` at those columns alone (X's entries
+        re-indexed to them, in the same order), as :meth:`row_moments`
+        gives them there."""
         X = self.X
         stop = X.indptr[-1]
         cols, at = self.stored_columns()
         stored = Data(sp.csr_matrix((X.data[:stop], at, X.indptr),
                                     shape=(self.m, cols.shape[0])))
-        mom = stored.column_stats(moments=True)[2]
-        wide = []
-        for part in mom[1:]:
-            full = np.zeros(self.n)
-            full[cols] = part
-            wide.append(full)
-        return _stats.Moments(mom.rows, *wide)
+        return cols, stored.column_stats(moments=True)[2]
 
     def stored_columns(self):
         """``(cols, at)`` of CSR X: the columns it stores an entry in,

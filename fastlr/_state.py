@@ -24,6 +24,13 @@ OPTIMIZER_ARRAYS = ("steps", "gsq", "avg", "l1_u", "l1_q")
 #: The running statistics in a model file (see :meth:`ModelState.to_file_arrays`).
 STATS_ARRAYS = ("stats", "stats_rows")
 
+#: Most columns, as a share of all, that :meth:`ModelState.add_rows` merges
+#: and re-expresses alone (the others' statistics are those of a column of
+#: zeros, which merging more zero rows leaves as they are): beyond it, the
+#: gathers and scatters of the chosen columns cost more than the passes
+#: over all of them. Either way the values are the same.
+LIVE_SHARE = 0.25
+
 
 class ModelState:
     """Standardization, the SGD iterate and its optimizer state.
@@ -89,6 +96,21 @@ class ModelState:
     _zero_mean = None
     _unit_scale = None
 
+    #: ``(moments, scale, cols)``: the columns whose running statistics or
+    #: scale are not those of a column of zeros so far (:meth:`_live`),
+    #: for these ``moments`` and ``scale`` objects (replaced, never changed
+    #: in place: the columns are found by one pass per stream, not per call)
+    _live_cols = None
+
+    #: ``(W, edits)`` for a :meth:`copy` made with ``kept``: the weights it
+    #: was copied from (the other state's, which nothing changes while this
+    #: one trains) and the re-expressions of :meth:`restandardize` since,
+    #: ``(cols, ratio)`` each: :meth:`warm_point` recomputes the starting
+    #: iterate from them instead of copying it. None: not known (any other
+    #: change of W in place forgets it, and so does :meth:`warm_point`,
+    #: which training follows).
+    _source = None
+
     #: ``(coef, intercept)`` as a model file stored them, where they are not
     #: what :meth:`coef` computes (files written before the float32 rule of
     #: :func:`fastlr._validation.raw_model`; see :func:`fastlr.persist.load`):
@@ -132,7 +154,7 @@ class ModelState:
         return (self.W, self.B, self.steps, self.gsq, self.avg, self.l1_u,
                 self.l1_q)
 
-    def copy(self, rng=False, share=()):
+    def copy(self, rng=False, share=(), kept=False):
         """A copy of the model's arrays (the standardization, never changed
         in place, is shared); ``rng``: of the shuffling generator too
         (else the copy shares it). Continued training (``warm_start``,
@@ -145,7 +167,12 @@ class ModelState:
         which that training does not write; on 1M columns each copy cost
         about a tenth of a sparse ``partial_fit`` call). The copy records
         them (:attr:`shared`) and leaves them as they are when it is
-        re-expressed."""
+        re-expressed.
+
+        ``kept``: the caller keeps this state's weights as they are while
+        the copy trains (``partial_fit``, which keeps the estimator's state
+        until the call succeeds): the copy's :meth:`warm_point` then starts
+        from them (:attr:`_source`) instead of copying its own."""
         share = frozenset(share)
         if not share <= self.IDLE:
             raise ValueError(f"only {sorted(self.IDLE)} may be shared")
@@ -161,7 +188,10 @@ class ModelState:
         new.scale = self.scale
         new._zero_mean = self._zero_mean
         new._unit_scale = self._unit_scale
+        new._live_cols = self._live_cols
         new.shared = share
+        if kept:
+            new._source = (self.W, ())
         for name in self.ARRAYS[2:]:
             value = getattr(self, name)
             if name in share:
@@ -228,18 +258,70 @@ class ModelState:
         self.moments = moments
         self.center = bool(center)
 
-    def add_rows(self, moments, rule=_stats.merge_finish):
+    def add_rows(self, moments, rule=_stats.merge_finish, cols=None):
         """Merge the :class:`fastlr._stats.Moments` of new rows into the
         running statistics and move the standardization to what they give
         (:func:`fastlr._stats.finish_moments`; the mean stays 0 unless the
         state centers), re-expressing the model (:meth:`restandardize`).
         Nothing happens when the standardization is fixed. ``rule``: the
         merge and finish, :func:`fastlr._stats.merge_finish` or its compiled
-        run (:func:`fastlr._dispatch.merge_finish`, the same values)."""
+        run (:func:`fastlr._dispatch.merge_finish`, the same values).
+
+        ``cols`` (sorted), if given: the new rows store no value outside
+        these columns (CSR rows: :meth:`fastlr._dispatch.Data.stored_moments`),
+        where their moments are those of a column of zeros, and ``moments``
+        are theirs at ``cols`` alone (len(cols) wide). A column whose
+        statistics so far are those of a column of zeros too (+0.0 in every
+        field) with scale 1 then keeps them and its scale exactly (the rule
+        gives zeros and 1 again), and its weights are re-expressed by a
+        ratio of exactly 1: on a standardization that does not centre, the
+        merge and the re-expression run on the other columns alone (those
+        of :meth:`_live`, at most LIVE_SHARE of them; else on all), the
+        same values without passes over all ``n`` columns (on 1M columns
+        hashed from text, four fifths of a ``partial_fit`` call)."""
         if self.moments is None:
             return
-        merged, mean, scale = rule(self.moments, moments, means=self.center)
-        self._standardize_by(merged, mean, scale)
+        live = None
+        if cols is not None and not self.center and not self.centers():
+            live = self._live(cols)
+        if live is None or live.shape[0] > LIVE_SHARE * self.n_features:
+            if cols is not None:
+                moments = widened(cols, moments, self.n_features)
+            merged, mean, scale = rule(self.moments, moments, means=self.center)
+            self._standardize_by(merged, mean, scale)
+        else:
+            kept = _stats.Moments(self.moments.rows, *(
+                a[live] for a in self.moments[1:]))
+            part, _, part_scale = rule(
+                kept, widened(np.searchsorted(live, cols), moments, live.shape[0]),
+                means=False)
+            merged = _stats.Moments(part.rows, *(
+                _placed(whole, live, got) for whole, got in
+                zip(self.moments[1:], part[1:], strict=True)))
+            self.restandardize(self.mean, _placed(self.scale, live, part_scale),
+                               cols=live)
+            self.moments = merged
+        if live is not None:
+            self._live_cols = (self.moments, self.scale, live)
+
+    def _live(self, cols=()):
+        """Sorted columns whose running statistics or scale are not those of
+        a column of zeros (a field other than +0.0, a scale other than 1),
+        joined by ``cols`` (sorted): read once per stream (see
+        :attr:`_live_cols`), then joined in O(len + len(cols) log len)."""
+        kept = self._live_cols
+        if kept is not None and kept[0] is self.moments and kept[1] is self.scale:
+            live = kept[2]
+        else:
+            mom = self.moments
+            live = np.flatnonzero(np.logical_or.reduce(
+                [(a != 0.0) | np.signbit(a) for a in mom[1:]]
+                + [self.scale != 1.0]))
+        cols = np.asarray(cols, dtype=live.dtype)
+        at = np.searchsorted(live, cols)
+        new = at == live.shape[0]
+        new[~new] = live[at[~new]] != cols[~new]
+        return np.insert(live, at[new], cols[new]) if new.any() else live
 
     def _standardize_by(self, merged, mean=None, scale=None):
         """Re-express the model in the standardization of ``merged`` moments
@@ -255,7 +337,7 @@ class ModelState:
         self.moments = merged
 
     def follow(self, standardize, center, rows_moments, check=None,
-               rule=_stats.merge_finish, start=None):
+               rule=_stats.merge_finish, start=None, stored=None):
         """Continue on new rows (``partial_fit``) under the ``standardize``
         option as it is now, then let the rows join the running statistics
         (:meth:`add_rows`). The option may have been changed since the last
@@ -277,7 +359,11 @@ class ModelState:
         ``rows_moments()`` gives the new rows' :class:`fastlr._stats.Moments`
         (called only if they are needed); ``check(state)``, called after the
         re-expression and before the statistics are computed, may refuse;
-        ``rule`` as :meth:`add_rows`'s. ``start()``, if given, gives the
+        ``rule`` as :meth:`add_rows`'s. ``stored()``, if given, may give
+        the new rows' moments at the columns they store, ``(cols, moments)``
+        (:meth:`fastlr._dispatch.Data.stored_moments`), which
+        :meth:`add_rows` then takes in place of ``rows_moments()``'s.
+        ``start()``, if given, gives the
         state a first call starts from on the new rows: running statistics
         that start here are then its, taken as a warm start takes them
         (:meth:`adopt`), to the bit (on sparse rows ``rows_moments``'
@@ -305,9 +391,13 @@ class ModelState:
                 self.center = bool(center)
                 self._standardize_by(rows_moments())
         elif standardize and self.moments is not None:
-            self.add_rows(rows_moments(), rule)
+            if stored is not None:
+                cols, moments = stored()
+                self.add_rows(moments, rule, cols=cols)
+            else:
+                self.add_rows(rows_moments(), rule)
 
-    def restandardize(self, mean, scale):
+    def restandardize(self, mean, scale, cols=None):
         """Express the model on ``(x - mean) / scale`` instead of the
         current standardization, without changing its raw-space function.
 
@@ -320,19 +410,27 @@ class ModelState:
         ``x``; the centering part of that history cannot be re-expressed,
         and is kept as it is). The penalties keep acting on the
         standardized weights, now those of the new standardization.
+
+        ``cols`` (sorted), if given: the only columns whose scale may
+        change (elsewhere ``scale`` is the current one, the ratio exactly 1,
+        which leaves every array as it is), on a standardization that
+        centres neither before nor after: the arrays are re-expressed at
+        those columns alone (:meth:`add_rows`).
         """
         mean = np.asarray(mean, dtype=np.float64)
         scale = np.asarray(scale, dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            r = scale / self.scale
-        # inf / inf: a column left out of training (its weights stay 0)
-        r[scale == self.scale] = 1.0
         n = self.n_features
-        shared = self.shared | self.absent()
         # no mean before or after (sparse X, standardize="scale"): u . mean
         # is 0 (for finite u) and the two passes over W of u = W / scale and
         # its products are not needed
         centred = self.centers() or (mean is not self.mean and mean.any())
+        at = slice(0, n) if cols is None or centred else cols
+        new, old = scale[at], self.scale[at]
+        with np.errstate(invalid="ignore"):
+            r = new / old
+        # inf / inf: a column left out of training (its weights stay 0)
+        r[new == old] = 1.0
+        shared = self.shared | self.absent()
         # (shared arrays are zeros, which stay zeros: left as they are)
         pairs = ((self.W, self.B),) + (() if "avg" in shared else
                                        ((self.avg[:, :n], self.avg[:, n]),))
@@ -343,15 +441,17 @@ class ModelState:
                 B[...] = (B - u @ self.mean) + u @ mean
             else:
                 B[...] = (B - 0.0) + 0.0   # as above: -0.0 becomes 0.0
-            W *= r
+            W[:, at] *= r
+        if self._source is not None:
+            self._source = (self._source[0], (*self._source[1], (at, r)))
         if "gsq" not in shared:
             with np.errstate(over="ignore"):
                 # r * r overflows to inf when the scale grows by 1e154 or
                 # more: the sums then become 0, the limit they tend to
-                self.gsq[:, :n] /= r * r
+                self.gsq[:, at] /= r * r
         for name in ("l1_u", "l1_q"):
             if name not in shared:
-                getattr(self, name)[...] *= r
+                getattr(self, name)[:, at] *= r
         self.mean = mean
         self.scale = scale
 
@@ -395,6 +495,7 @@ class ModelState:
         """Make ``(W, B)`` (standardized space) the model: the iterate, and
         the average too once averaging has started (which :meth:`model`
         would return), so that the two agree and SGD continues from it."""
+        self._source = None
         self.W[:] = W
         self.B[:] = B
         if self.steps[1] > 0:
@@ -411,6 +512,7 @@ class ModelState:
         if self.steps[1] == 0:
             return
         W, B = self.model()
+        self._source = None
         self.W[:] = W
         self.B[:] = B
         self.steps[1] = 0
@@ -436,13 +538,31 @@ class ModelState:
         divergence is measured from its loss (:func:`fastlr._driver.diverged`),
         rarely asked for. The iterate is copied, its raw form computed only
         if asked (on 1M columns, the raw form's passes and its product with
-        the mean cost a fifth of a sparse ``partial_fit`` call)."""
-        if not (self.W.any() or self.B.any()):
+        the mean cost a fifth of a sparse ``partial_fit`` call); a copy
+        that knows the weights it was copied from (:attr:`_source`) copies
+        only its intercepts, and recomputes the weights if asked, the same
+        bits (on 1M columns, a fifth of a ``partial_fit`` call with
+        ``standardize=False``). The intercepts are read first: they are
+        rarely all zero once trained, and the weights then need no pass.
+        The source serves once (training follows, in place): the state
+        forgets it."""
+        source, self._source = self._source, None
+        if not (self.B.any() or self.W.any()):
             return None
         start = ModelState.__new__(ModelState)
         start.mean, start.scale = self.mean, self.scale   # never changed in place
-        start.W, start.B = self.W.copy(), self.B.copy()
-        return lambda: start.raw(iterate=True)
+        start.B = self.B.copy()
+        if source is None:
+            start.W = self.W.copy()
+            return lambda: start.raw(iterate=True)
+        W, edits = source
+
+        def point():
+            start.W = W.copy()
+            for at, r in edits:   # restandardize's products, again
+                start.W[:, at] *= r
+            return start.raw(iterate=True)
+        return point
 
     def coef(self, dtype):
         """``(coef_, intercept_)`` as the estimator shows them: the raw-space
@@ -676,3 +796,24 @@ class ModelStack:
         (one pass over W in its memory order, whatever its layout)."""
         return (np.isfinite(self.W).all(axis=(1, 2))
                 & np.isfinite(self.B).all(axis=1))
+
+
+def _placed(whole, cols, values):
+    """A copy of ``whole`` (n,) with ``values`` at ``cols``: a new array, as
+    the standardization and running statistics are replaced, never changed
+    in place (a state's copies share them)."""
+    out = whole.copy()
+    out[cols] = values
+    return out
+
+
+def widened(cols, part, n):
+    """:class:`fastlr._stats.Moments` of ``n`` columns from ``part``, the
+    moments at ``cols`` alone: those of a column of zeros (+0.0 in every
+    field) at the other columns."""
+    wide = []
+    for values in part[1:]:
+        full = np.zeros(n)
+        full[cols] = values
+        wide.append(full)
+    return _stats.Moments(part.rows, *wide)

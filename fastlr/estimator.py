@@ -915,7 +915,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         elif old is getattr(self, "training_state_", None):
             # a copy: a call that fails leaves the estimator as it was (the
             # optimizer arrays this call does not write, if zeros, shared)
-            state = old.copy(rng=True, share=old.idle(written))
+            state = old.copy(rng=True, share=old.idle(written), kept=True)
             if not self.fit_intercept:   # (set since the last call: as fit's)
                 state.drop_intercept()
         else:
@@ -942,7 +942,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             state.follow(standardize, data.centers(standardize),
                          data.row_moments,
                          check=data.check_state, rule=merge_finish,
-                         start=lambda: self._new_state(data, classes))
+                         start=lambda: self._new_state(data, classes),
+                         stored=data.stored_moments if data.sparse else None)
         n_iter = self.n_iter_ if resumed else 0
         losses, _ = self._train(data, y01, sw, state, batch_size=batch_size,
                                 epochs=1, lr=lr, shuffle=self.shuffle, rng=state.rng,

@@ -10,6 +10,7 @@ its rows, as a cold one does.
 """
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -553,6 +554,162 @@ def test_partial_fit_on_sparse_chunks_passes_over_stored_columns_only(monkeypatc
     clf.partial_fit(X[100:], y[100:])
     stored = np.unique(X[100:].indices).shape[0]
     assert widths and max(widths) <= stored
+
+
+def zipf_chunks(n, m, nnz, chunks, seed):
+    """CSR chunks of a few often-stored columns and many rare ones (as
+    hashed text), with stored zeros, a constant column and an unsorted
+    chunk every other one."""
+    rng = np.random.default_rng(seed)
+    for c in range(chunks):
+        rows = np.repeat(np.arange(m), nnz)
+        cols = np.minimum((rng.pareto(0.7, size=m * nnz) * 50).astype(np.int64), n - 1)
+        vals = rng.normal(size=m * nnz) * 3 + 1
+        vals[rng.random(m * nnz) < 0.05] = 0.0
+        vals[cols == 7] = -2.5
+        X = sp.csr_matrix((vals, (rows, cols)), shape=(m, n))
+        X.sum_duplicates()
+        if c % 2:
+            X.sort_indices()
+        yield X, rng.integers(0, 2, m)
+
+
+STATE_FIELDS = ("W", "B", "scale", "mean", "steps", "gsq", "avg", "l1_u", "l1_q")
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"learning_rate": "adagrad", "lr": 0.1},
+    {"penalty": "elasticnet", "l1_ratio": 0.5, "average": 3},
+    {"standardize": "scale", "learning_rate": "invscaling"}])
+def test_a_sparse_stream_merges_the_stored_columns_alone_to_the_bit(seed, options,
+                                                                    monkeypatch):
+    """On CSR chunks, the running statistics and the weights are merged and
+    re-expressed at the columns stored so far alone (the others' statistics
+    are those of a column of zeros, which the merge leaves as they are):
+    after 20 chunks every array of the state is that of merging and
+    re-expressing all columns at every call, bit for bit, whether the stored
+    columns stay a small share of all or grow past LIVE_SHARE mid-stream."""
+    from fastlr import _state
+
+    def stream(share):
+        monkeypatch.setattr(_state, "LIVE_SHARE", share)
+        clf = LogisticRegression(random_state=seed, **options)
+        for c, (X, y) in enumerate(zipf_chunks(4000, 40, 10, 20, seed)):
+            clf.partial_fit(X, y, classes=[0, 1] if c == 0 else None)
+        return clf
+
+    full, part = stream(-1.0), stream(0.25)
+    a, b = full.training_state_, part.training_state_
+    for name in STATE_FIELDS:
+        assert getattr(a, name).tobytes() == getattr(b, name).tobytes(), name
+    for x, y in zip(a.moments, b.moments, strict=True):
+        assert np.asarray(x).tobytes() == np.asarray(y).tobytes()
+    assert full.coef_.tobytes() == part.coef_.tobytes()
+    assert full.intercept_.tobytes() == part.intercept_.tobytes()
+
+
+def test_a_sparse_stream_merges_no_more_columns_than_it_stored(monkeypatch):
+    """A partial_fit call on a wide CSR chunk merges the running statistics
+    (the compiled merge_columns) at the columns stored so far, not at all
+    n: on 200,000 columns of which a stream of 5 chunks stored under 2,000,
+    no merge runs on more; the state's statistics and scale stay arrays of
+    all n columns."""
+    from fastlr._kernels import stats
+
+    chunks = list(zipf_chunks(200_000, 50, 10, 5, 0))
+    clf = LogisticRegression(random_state=0).partial_fit(*chunks[0], classes=[0, 1])
+    widths = []
+    merge = stats.merge_columns
+
+    def spy(*args):
+        widths.append(args[1].shape[0])
+        return merge(*args)
+
+    monkeypatch.setattr(stats, "merge_columns", spy)
+    for X, y in chunks[1:]:
+        clf.partial_fit(X, y)
+    stored = np.unique(np.concatenate([X.indices for X, _ in chunks])).shape[0]
+    assert len(widths) == 4 and max(widths) <= stored < 2000
+    state = clf.training_state_
+    assert state.scale.shape == state.moments.amax.shape == (200_000,)
+
+
+def test_a_kept_copy_s_starting_point_is_recomputed_to_the_bit(seed):
+    """A copy made with ``kept`` (partial_fit's: the estimator keeps the
+    state it copied until the call succeeds) gives as warm point the
+    iterate it had when asked, re-expressed or not, bit for bit what a copy
+    of its weights gives, without copying them; training the copy
+    afterwards changes it no more than it changes a copied one."""
+    rng = np.random.default_rng(seed)
+    state = ModelState(np.zeros(50), rng.uniform(0.5, 2.0, 50))
+    state.W[:] = rng.normal(size=(1, 50))
+    state.B[:] = rng.normal(size=1)
+    plain = state.copy()
+    kept = state.copy(kept=True)
+    assert kept._source[0] is state.W
+    cols = np.array([3, 17, 40])
+    for st in (plain, kept):
+        st.restandardize(st.mean, _placed_scale(st.scale, cols, rng_seed=seed),
+                         cols=cols)
+        st.restandardize(st.mean, st.scale * 1.5)
+    want, got = plain.warm_point(), kept.warm_point()
+    assert kept._source is None   # (it serves once: training follows)
+    for st in (plain, kept):
+        st.W += 1.0   # (the epoch)
+        st.B += 1.0
+    for a, b in zip(want(), got(), strict=True):
+        assert a.tobytes() == b.tobytes()
+    again = state.copy(kept=True)
+    again.steps[1] = 1
+    again.stop_averaging()   # W changed in place: the source is forgotten
+    assert again._source is None
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_partial_fit_measures_divergence_from_the_start_it_had(standardize,
+                                                               monkeypatch):
+    """partial_fit judges a loss past DIVERGED_LOSS against the loss of the
+    model it started from, which its copy of the estimator's state
+    recomputes from the kept weights (ModelState.copy's ``kept``): the same
+    starting loss, bit for bit, as from a copy of its own weights."""
+    from fastlr import _driver, _state
+
+    monkeypatch.setattr(_driver, "DIVERGED_FACTOR", math.inf)   # never refused
+    asked = []
+    judge = _driver.diverged
+
+    def spy(seen, finite, start_loss=None):
+        if start_loss is not None:
+            asked.append(start_loss())
+        return judge(seen, finite, start_loss)
+
+    monkeypatch.setattr(_driver, "diverged", spy)
+    chunks = list(zipf_chunks(3000, 40, 10, 4, 0))
+
+    def stream():
+        clf = LogisticRegression(random_state=0, standardize=standardize)
+        for c, (X, y) in enumerate(chunks):
+            # past the bound from the second call: the start always asked
+            monkeypatch.setattr(_driver, "DIVERGED_LOSS", 1e300 if c == 0 else -1.0)
+            clf.partial_fit(X, y, classes=[0, 1] if c == 0 else None)
+        return clf
+
+    got = stream()
+    copy_ = _state.ModelState.copy
+    monkeypatch.setattr(_state.ModelState, "copy",
+                        lambda self, rng=False, share=(), kept=False:
+                        copy_(self, rng, share))
+    mid = len(asked)
+    want = stream()
+    assert mid == 3 and asked[:mid] == asked[mid:]
+    assert got.coef_.tobytes() == want.coef_.tobytes()
+    assert got.training_state_._source is None   # (trained since: forgotten)
+
+
+def _placed_scale(scale, cols, rng_seed):
+    out = scale.copy()
+    out[cols] = np.random.default_rng(rng_seed).uniform(0.5, 2.0, cols.shape[0])
+    return out
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
