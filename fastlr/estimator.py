@@ -232,7 +232,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         constant step is the fastest update and what ``fastlr.train`` does.
         On unscaled sparse X (tf-idf with ``standardize=False``) the
         constant default barely moves in a few passes: use ``"adagrad"``
-        with ``lr`` about 0.1, or ``fit``'s default solver.
+        with ``lr`` about 0.1, or ``fit``'s default solver. AdaGrad with an
+        L2 penalty (the default ``penalty="l2"``) updates all n weights
+        every batch on sparse X: on wide data also pass ``penalty=None``,
+        or a ``batch_size`` as large as a ``partial_fit`` chunk (on 1M
+        columns, chunks of 1,000 rows: about 8x faster a call either way).
     power_t : float, default 0.5
         Exponent of ``"invscaling"``, >= 0.
     average : bool or int, default False
