@@ -97,9 +97,10 @@ class ModelState:
     _unit_scale = None
 
     #: ``(moments, scale, cols)``: the columns whose running statistics or
-    #: scale are not those of a column of zeros so far (:meth:`_live`),
-    #: for these ``moments`` and ``scale`` objects (replaced, never changed
-    #: in place: the columns are found by one pass per stream, not per call)
+    #: scale are not those of a column of zeros so far (:meth:`_live`; None:
+    #: too many), for these ``moments`` and ``scale`` objects (replaced,
+    #: never changed in place: the columns are found by one pass per
+    #: stream, not per call)
     _live_cols = None
 
     #: ``(W, edits)`` for a :meth:`copy` made with ``kept``: the weights it
@@ -281,10 +282,9 @@ class ModelState:
         hashed from text, four fifths of a ``partial_fit`` call)."""
         if self.moments is None:
             return
-        live = None
-        if cols is not None and not self.center and not self.centers():
-            live = self._live(cols)
-        if live is None or live.shape[0] > LIVE_SHARE * self.n_features:
+        tracked = cols is not None and not self.center and not self.centers()
+        live = self._live(cols) if tracked else None
+        if live is None:
             if cols is not None:
                 moments = widened(cols, moments, self.n_features)
             merged, mean, scale = rule(self.moments, moments, means=self.center)
@@ -301,17 +301,21 @@ class ModelState:
             self.restandardize(self.mean, _placed(self.scale, live, part_scale),
                                cols=live)
             self.moments = merged
-        if live is not None:
+        if tracked:
             self._live_cols = (self.moments, self.scale, live)
 
     def _live(self, cols=()):
         """Sorted columns whose running statistics or scale are not those of
         a column of zeros (a field other than +0.0, a scale other than 1),
-        joined by ``cols`` (sorted): read once per stream (see
-        :attr:`_live_cols`), then joined in O(len + len(cols) log len)."""
+        joined by ``cols`` (sorted), or None when they are more than
+        LIVE_SHARE of all: read once per stream (see :attr:`_live_cols`),
+        then joined in O(len + len(cols) log len); once too many, not
+        looked for again in the stream (columns only join)."""
         kept = self._live_cols
         if kept is not None and kept[0] is self.moments and kept[1] is self.scale:
             live = kept[2]
+            if live is None:
+                return None
         else:
             mom = self.moments
             live = np.flatnonzero(np.logical_or.reduce(
@@ -321,7 +325,9 @@ class ModelState:
         at = np.searchsorted(live, cols)
         new = at == live.shape[0]
         new[~new] = live[at[~new]] != cols[~new]
-        return np.insert(live, at[new], cols[new]) if new.any() else live
+        if new.any():
+            live = np.insert(live, at[new], cols[new])
+        return None if live.shape[0] > LIVE_SHARE * self.n_features else live
 
     def _standardize_by(self, merged, mean=None, scale=None):
         """Re-express the model in the standardization of ``merged`` moments
