@@ -279,7 +279,7 @@ class ModelState:
         merge and the re-expression run on the other columns alone (those
         of :meth:`_live`, at most LIVE_SHARE of them; else on all), the
         same values without passes over all ``n`` columns (on 1M columns
-        hashed from text, four fifths of a ``partial_fit`` call)."""
+        hashed from text, over half of a ``partial_fit`` call)."""
         if self.moments is None:
             return
         tracked = cols is not None and not self.center and not self.centers()
@@ -365,8 +365,8 @@ class ModelState:
         ``rows_moments()`` gives the new rows' :class:`fastlr._stats.Moments`
         (called only if they are needed); ``check(state)``, called after the
         re-expression and before the statistics are computed, may refuse;
-        ``rule`` as :meth:`add_rows`'s. ``stored()``, if given, may give
-        the new rows' moments at the columns they store, ``(cols, moments)``
+        ``rule`` as :meth:`add_rows`'s. ``stored()``, if given, gives the
+        new rows' moments at the columns they store, ``(cols, moments)``
         (:meth:`fastlr._dispatch.Data.stored_moments`), which
         :meth:`add_rows` then takes in place of ``rows_moments()``'s.
         ``start()``, if given, gives the
