@@ -74,6 +74,20 @@ SOFTMAX_ELEMENTS = 32
 #: (1M x 100 float64, one thread, one interleaved run).
 STATS_SUB_BYTES = 1 << 18
 
+#: Fewest rows of those sub-blocks (fewer when the block has fewer). Each
+#: sub-block costs some six passes over the n columns (zeroing its sums,
+#: the check, the divisor's update, adding its sums), 10-20 ns a column in
+#: all: with STATS_SUB_BYTES alone (1 row beyond 32,768 float64 columns)
+#: the pass took 5 ns an element on 4,000 columns and 20-30 from 32,768
+#: on, against 0.3-1.4 on 100. On 4M-16M float64 elements of 1,000-40,000
+#: columns, one thread, 128 rows came within 5-15% of 256-1,024 (32 rows: 1.2-1.7x). Such
+#: sub-blocks of wide rows outgrow the cache, so one with extreme values
+#: is read again from memory (the careful route's cost). Rows up to 2 KiB
+#: (256 float64 columns) keep STATS_SUB_BYTES' sub-blocks; the sums of
+#: wider rows round by these (sub-blocks depend on X's shape only: the
+#: same bits for any thread count).
+STATS_SUB_ROWS = 128
+
 #: Most blocks of that pass (their moments are merged in Python, in order):
 #: blocks of at least BLOCK_ELEMENTS and at least m / STATS_MAX_BLOCKS rows.
 STATS_MAX_BLOCKS = 32
@@ -599,7 +613,7 @@ class Data:
         infinity (X is then read once more, to find them)."""
         rows = max(self.block_rows, -(-self.m // STATS_MAX_BLOCKS))
         nb = -(-self.m // rows)
-        sub = max(1, STATS_SUB_BYTES // self.row_bytes())
+        sub = max(STATS_SUB_ROWS, STATS_SUB_BYTES // self.row_bytes())
         out = tuple(np.empty((nb, self.n)) for _ in range(5))
         ok = self._moment_blocks(team.threads(n_threads) if nb > 1 else 1, rows,
                                  sub, out)

@@ -25,6 +25,7 @@ def small_blocks(monkeypatch):
     crosses many of both (as tests/test_stats_pass.py)."""
     monkeypatch.setattr(_dispatch, "BLOCK_ELEMENTS", 1)
     monkeypatch.setattr(_dispatch, "STATS_SUB_BYTES", 16 * 8 * 8)
+    monkeypatch.setattr(_dispatch, "STATS_SUB_ROWS", 1)
 
 
 def _X(kind, dtype, m=3000, n=12, seed=0):

@@ -18,6 +18,7 @@ def small_blocks(monkeypatch):
     crosses many of both (the production sizes are for large X)."""
     monkeypatch.setattr(_dispatch, "BLOCK_ELEMENTS", 1)
     monkeypatch.setattr(_dispatch, "STATS_SUB_BYTES", 16 * 8 * 8)
+    monkeypatch.setattr(_dispatch, "STATS_SUB_ROWS", 1)
 
 
 def _columns(m, rng):
@@ -99,6 +100,36 @@ def test_bit_identical_for_any_thread_count(small_blocks):
     assert one.rows == two.rows == X.shape[0]
     for a, b in zip(one[1:], two[1:], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(("n", "sub"), [(100, 327), (5000, _dispatch.STATS_SUB_ROWS)],
+                         ids=["narrow", "wide"])
+def test_sub_blocks_of_wide_rows_keep_many_rows(monkeypatch, n, sub):
+    """Each sub-block costs passes over all n columns: a sub-block of
+    STATS_SUB_BYTES alone would be 6 rows of 5,000 float64 columns (1 row
+    beyond 32,768: 25x the time an element), so wide rows take sub-blocks
+    of STATS_SUB_ROWS rows. The statistics stay the twin's, bit-identical
+    for any thread count, also where a sub-block takes the careful route."""
+    subs = []
+    real = Data._moment_blocks
+
+    def spy(self, threads, rows, sub, out):
+        subs.append(sub)
+        return real(self, threads, rows, sub, out)
+
+    monkeypatch.setattr(Data, "_moment_blocks", spy)
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(300, n)) + rng.uniform(-3, 3, n)
+    X[150:, 1] *= 1e300                      # the careful route from row 150
+    one = Data(X).moments(n_threads=1)
+    two = Data(X).moments(n_threads=2)
+    assert subs == [sub, sub]
+    for a, b in zip(one[1:], two[1:], strict=True):
+        np.testing.assert_array_equal(a, b)
+    mean, scale = _stats(X)
+    rmean, rscale = reference.column_stats(X)
+    np.testing.assert_allclose(scale, rscale, rtol=1e-10)
+    np.testing.assert_allclose(mean / rscale, rmean / rscale, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
