@@ -276,3 +276,72 @@ def test_dataframes_refused_with_the_estimators_words_everywhere(frame):
         with pytest.raises(type(est.value)) as got:
             ENTRY_POINTS[entry](df)
         assert str(got.value) == str(est.value), entry
+
+
+def _frame_with(pd, kind, m, rng, missing=False):
+    """Numbers (float64, int64, float32, bool columns) and one ``kind``
+    column (``missing``: with a missing value at row 7)."""
+    values = rng.integers(0, 5, m)
+    odd = {
+        "category": lambda: pd.Categorical(values),
+        "category of text numbers": lambda: pd.Categorical(values.astype(str)),
+        "category of floats": lambda: pd.Categorical(values / 3),
+        "Int64": lambda: pd.array(values, dtype="Int64"),
+        "Float64": lambda: pd.array(values / 3, dtype="Float64"),
+        "boolean": lambda: pd.array(values > 2, dtype="boolean"),
+        "string": lambda: pd.array(values.astype(str), dtype="string"),
+        "object": lambda: (values / 7).astype(str).astype(object),
+        "bool": lambda: values > 2,
+    }[kind]()
+    if missing:
+        odd[7] = np.nan if kind.startswith("category") else pd.NA
+    return pd.DataFrame({"a": rng.normal(size=m), "b": rng.integers(-9, 9, m),
+                         "c": rng.normal(size=m).astype(np.float32),
+                         "d": rng.random(m) < 0.5, "odd": odd, "e": rng.normal(size=m)})
+
+
+@pytest.mark.parametrize("kind", ["category", "category of text numbers",
+                                  "category of floats", "Int64", "Float64", "boolean",
+                                  "string", "object", "bool"])
+def test_frames_with_other_columns_are_converted_by_blocks(monkeypatch, kind):
+    """A DataFrame that is not one NumPy array of numbers (nullable,
+    categorical, text or bool columns beside numbers) is converted a block
+    of rows at a time into one C-ordered float64 array: the values of the
+    whole frame's object array, NaN where a value is missing (then refused
+    with its row and column), whatever the column names."""
+    pd = pytest.importorskip("pandas")
+    from fastlr import _validation
+
+    # blocks of 7 rows, NumPy tiles of 2 columns: test-sized frames cross many
+    monkeypatch.setattr(_validation, "FRAME_TILE_ROWS", 7)
+    monkeypatch.setattr(_validation, "FRAME_TILE_BYTES", 2 * 7 * 8)
+    df = _frame_with(pd, kind, 100, np.random.default_rng(1))
+    want = df.to_numpy(dtype=object, na_value=np.nan).astype(np.float64)
+    for frame in (df, df.set_axis(["x"] * df.shape[1], axis=1)):
+        got = _validation.check_X(frame)
+        assert got.dtype == np.float64 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(fastlr.predict_proba(frame, np.arange(6.0), 0.5),
+                                      fastlr.predict_proba(want, np.arange(6.0), 0.5))
+    if kind not in ("object", "bool", "string", "category of text numbers"):
+        bad = _frame_with(pd, kind, 100, np.random.default_rng(1), missing=True)
+        with pytest.raises(ValueError, match=r"^X contains NaN or infinity "
+                                             r"\(first at row 7, column 4\)$"):
+            fastlr.train(bad, np.arange(100) % 2, epochs=1)
+
+
+@pytest.mark.parametrize("kind", ["category", "bool", "Int64"])
+def test_a_frame_with_one_other_column_is_copied_once(traced_peak, kind):
+    """One such column among 40 made the whole frame an object array, a
+    Python float a value: 5x X's float64 bytes at the peak. By blocks: about
+    X's float64 copy."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(2)
+    m = 100_000
+    df = pd.DataFrame(rng.normal(size=(m, 39)), columns=[f"x{j}" for j in range(39)])
+    df["odd"] = _frame_with(pd, kind, m, rng)["odd"]
+    from fastlr._validation import check_X
+
+    X, peak = traced_peak(lambda: check_X(df))
+    assert X.shape == (m, 40)
+    assert peak < 1.5 * X.nbytes, peak / X.nbytes
