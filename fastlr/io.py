@@ -1830,26 +1830,27 @@ def npy_columns(path):
 
 
 def _npy_table(path):
-    """The 2-D float array of an .npy file, its header checked first.
+    """The 2-D numeric array of an .npy file, its header checked first.
 
-    A float32 or float64 array is memory-mapped, not read: the callers copy
-    the columns they need (the features, once), so the file's pages are
-    only passed through (they stay the operating system's cache, not the
-    process's memory). Other dtypes are converted, which reads them.
+    It is memory-mapped, not read, whatever its dtype: the callers copy
+    the columns they need (the features, once, converted to float a block
+    of rows at a time by :func:`_as_float_X`), so the file's pages are only
+    passed through (they stay the operating system's cache, not the
+    process's memory). An integer table read whole, then converted, held
+    the table and its float64 copy at once. The label and ID columns keep
+    their stored values (int64 labels or IDs beyond 2**53 would lose digits
+    through float64).
     """
     with _open_binary(path) as f:
         if f.read(6) == _NPY_MAGIC:
             f.seek(0)
             shape, fortran, dtype = _npy_layout(path, f)
             _refuse_no_rows(path, shape)
-            if len(shape) == 2 and dtype in (np.float32, np.float64) \
-                    and math.prod(shape) > 0:
+            if len(shape) == 2 and dtype.kind in "biuf" and math.prod(shape) > 0:
                 return np.memmap(f, dtype=dtype, mode="r", offset=f.tell(),
                                  shape=shape, order="F" if fortran else "C")
         f.seek(0)
-        # other dtypes as stored: the features become float64 once taken
-        # (_read_npy), the label and ID columns keep their values (int64
-        # labels or IDs beyond 2**53 lost digits through float64)
+        # (what is not a table of numbers is refused as np.load reads it)
         return _numeric_2d(path, _np_load(path, "npy", f), "the array")
 
 
