@@ -1683,7 +1683,9 @@ def _npy_positions(path, model, recorded, rid, target):
 
 def _read_data(args, labels, model=None, data_meta=None, cols=None):
     """Read DATA with :func:`fastlr.io.read_dataset`, after the checks of
-    :func:`_resolve_columns` (``cols``, when they are made)."""
+    :func:`_resolve_columns` (``cols``, when they are made); for predict and
+    evaluate (``cols.scoring``), which read the features once, a float .npy
+    table's are its memory-mapped columns, not a copy."""
     from . import io
 
     cols = cols or _resolve_columns(args, labels, model, data_meta)
@@ -1695,7 +1697,8 @@ def _read_data(args, labels, model=None, data_meta=None, cols=None):
             labels=labels, n_features=n,
             feature_names=cols.names, model_target=cols.model_target,
             zero_based=cols.zero_based, drop=cols.drop or None,
-            text_labels=_text_classes(model), unseen_features=cols.unseen)
+            text_labels=_text_classes(model), unseen_features=cols.unseen,
+            copy=not cols.scoring)
     if model is not None and cols.zero_based is None and data.zero_based is False \
             and data.X.nnz:
         _said_guessed_base(args.data, int(data.X.indices.max()) + 1, model,

@@ -44,7 +44,8 @@ Formats (chosen from the file name's extension, or given explicitly):
     of features (text, click logs) read in memory proportional to their
     non-zeros. fastlr trains and predicts on it directly.
 
-Every other format gives X as a dense, C-contiguous ndarray.
+Every other format gives X as a dense, C-contiguous ndarray (but an .npy
+table's memory-mapped features read with ``read_dataset(copy=False)``).
 
 Numeric labels that are all whole numbers are returned as int64 (so ``1.0``
 and ``1`` are the same class). Every file is read without pickle. A
@@ -243,7 +244,8 @@ class Dataset:
     ----------
     X : ndarray or scipy.sparse.csr_matrix of shape (m, n)
         float64, or float32 when an .npy/.npz file stores float32; for
-        svmlight a canonical float64 CSR matrix (never densified).
+        svmlight a canonical float64 CSR matrix (never densified); a
+        read-only view of an .npy file with ``read_dataset(copy=False)``.
     y : ndarray of shape (m,) or None
         The labels, or None when the file has no target.
     feature_names : list of str or NumberedNames
@@ -463,7 +465,7 @@ def read_xy(path, target=None, *, fmt=None, delimiter=",", n_features=None):
 def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required",
                  n_features=None, feature_names=None, model_target=None,
                  zero_based=None, drop=None, text_labels=False,
-                 unseen_features="raise"):
+                 unseen_features="raise", copy=True):
     """Read a data file, for training (labels required) or for a model.
 
     Parameters
@@ -520,6 +522,16 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         read wider gives the same model, with zero weights there). Not for
         a model trained on other data, whose features beyond the file's
         may be real ones.
+    copy : bool, default True
+        False: the features of a float32 or float64 .npy table (in this
+        machine's byte order) that are all of its columns, or a run or
+        evenly spaced ones of them, are X as a read-only view of the
+        memory-mapped file, not copied: C-contiguous only when they are the
+        whole C-ordered table (a Fortran-ordered table is viewed in Fortran
+        order). For reading the features once, as prediction does: the
+        file's pages stay the operating system's cache. The file must then
+        stay as it is while X is used (cut shorter, the process is ended
+        with a bus error). Other data is read as with True.
 
     Returns
     -------
@@ -539,7 +551,7 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         _check_delimiter(delimiter)
         data = _read_csv(spec, delimiter)
     elif fmt == "npy":
-        data = _read_npy(spec)
+        data = _read_npy(spec, copy)
     elif fmt == "npz":
         data = _read_npz(spec)
     else:
@@ -1666,11 +1678,18 @@ def _check_finite_rows(path, X, line_of=None, columns=None, first_row=0):
     """Raise on the first NaN/inf in X, with its line when ``line_of`` maps
     rows (else its row: X's rows are the file's from ``first_row``), and its
     table column when ``columns`` (an .npy table's feature columns) differ
-    from the feature numbers."""
-    finite = np.isfinite(X)
-    if finite.all():
+    from the feature numbers. Checked a block of rows at a time: a mask of
+    the whole X took an eighth of a float64 X's memory (which, memory-mapped
+    for prediction, takes none)."""
+    step = max(1, _COPY_BYTES // max(1, X.shape[1] * X.itemsize))
+    for start in range(0, X.shape[0], step):
+        finite = np.isfinite(X[start:start + step])
+        if not finite.all():
+            break
+    else:
         return
     i, j = np.argwhere(~finite)[0]
+    i += start
     line = None if line_of is None else line_of(int(i))
     row = "" if line is not None else f"row {first_row + i + 1}, "
     raise DataError(path, f"{row}{feature_at(j, columns)} is {X[i, j]}; fastlr "
@@ -1864,15 +1883,31 @@ def _npy_select(spec, header):
                    header)
 
 
-def _read_npy(spec):
+def _read_npy(spec, copy=True):
     table = _npy_table(spec.path)
     header = [f"x{j}" for j in range(table.shape[1])]
     feats, t = _npy_select(spec, header)
-    # one copy: the feature columns (the table may be memory-mapped)
-    X = _as_float_X(spec.path, table, columns=feats)
+    cut = None if copy else _in_place_columns(table, feats)
+    # the memory-mapped feature columns themselves, or one copy of them
+    X = table[:, cut].view(np.ndarray) if cut is not None else \
+        _as_float_X(spec.path, table, columns=feats)
     _check_finite_rows(spec.path, X, columns=feats)
     y = None if t is None or spec.ignore else _table_labels(np.array(table[:, t]))
     return Dataset(X, y, [header[j] for j in feats], t, "npy")
+
+
+def _in_place_columns(table, columns):
+    """The slice of ``table``'s columns that ``columns`` are (all of them, a
+    run, or evenly spaced ones), when ``table`` is float32 or float64 in
+    this machine's byte order, so that they can be used without a copy;
+    else None."""
+    if table.dtype not in (np.float32, np.float64) or not columns:
+        return None
+    first = columns[0]
+    step = columns[1] - first if len(columns) > 1 else 1
+    if step < 1 or list(columns) != list(range(first, columns[-1] + 1, step)):
+        return None
+    return slice(first, columns[-1] + 1, step)
 
 
 def _table_labels(column):

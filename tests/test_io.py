@@ -479,6 +479,44 @@ def test_npy_table_to_convert_is_one_copy(tmp_path, traced_peak, dtype):
     assert peak < 1.3 * want.nbytes, peak / want.nbytes
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("drop, cut", [(None, slice(0, 24)), ([0], slice(1, 24)),
+                                       (list(range(1, 24, 2)), slice(0, 24, 2)),
+                                       ([2], None)])
+def test_npy_features_in_place_with_copy_false(tmp_path, traced_peak, dtype,
+                                               order, drop, cut):
+    """copy=False (prediction reads the features once): a float table's
+    features that are a slice of its columns are a read-only view of the
+    memory-mapped file, not a copy of it into the process's memory; other
+    columns (column 2 left out) are copied as before. Values, labels and
+    the NaN message are the same either way."""
+    rng = np.random.default_rng(0)
+    table = np.column_stack([rng.normal(size=(40_000, 24)),
+                             rng.integers(0, 2, size=40_000)]).astype(dtype)
+    np.save(tmp_path / "d.npy", np.asarray(table, order=order))
+    copied = read_dataset(tmp_path / "d.npy", drop=drop)
+    mapped, peak = traced_peak(lambda: read_dataset(tmp_path / "d.npy", drop=drop,
+                                                    copy=False))
+    np.testing.assert_array_equal(mapped.X, copied.X)
+    assert mapped.X.dtype == copied.X.dtype == dtype
+    np.testing.assert_array_equal(mapped.y, copied.y)
+    assert copied.X.flags.writeable and copied.X.flags.c_contiguous
+    if cut is None:
+        assert mapped.X.flags.writeable and peak > 0.9 * copied.X.nbytes
+        return
+    assert not mapped.X.flags.writeable and type(mapped.X) is np.ndarray
+    assert peak < 0.3 * copied.X.nbytes, peak / copied.X.nbytes   # (the labels)
+    table[123, cut.start + (cut.step or 1)] = np.nan   # feature 2
+    np.save(tmp_path / "d.npy", np.asarray(table, order=order))
+    with pytest.raises(DataError) as copy_error:
+        read_dataset(tmp_path / "d.npy", drop=drop)
+    with pytest.raises(DataError) as map_error:
+        read_dataset(tmp_path / "d.npy", drop=drop, copy=False)
+    assert str(map_error.value) == str(copy_error.value)
+    assert "row 124, feature 2" in str(map_error.value)
+
+
 def test_csv_text_labels_on_request(tmp_path):
     """text_labels keeps CSV labels as written (a model's text classes)."""
     (tmp_path / "d.csv").write_text("a,y\n1,007\n2,012\n3,7\n")
