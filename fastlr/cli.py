@@ -2103,7 +2103,7 @@ class _Trained:
     train_acc: float
     plot_xy: tuple = None    # (X, y) for boundary.png, or None
     held_out: tuple = None   # (accuracy, log-loss) on held-out rows
-    reading: str = None      # how DATA was read, when not whole
+    reading: str = None      # how DATA was read, when not whole (or copied)
     timing: str = "JIT compilation excluded"
 
 
@@ -2132,8 +2132,10 @@ def _train(args):
     if args.quiet:
         params["verbose"] = 0
     how = _how_to_read(args, params)
-    if how is None:
+    if how in (None, "copied"):
         run = _train_whole(args, params, warm, warm_meta)
+        if how == "copied":
+            run.reading = FORTRAN_READING
     else:
         run = _train_in_parts(args, params, warm, warm_meta, how)
     clf, data = run.clf, run.read.data
@@ -2343,9 +2345,18 @@ def _train_whole(args, params, warm, warm_meta):
                     held_out=held_out)
 
 
+#: The summary's ``reading:`` line for a float .npy table in Fortran order
+#: that fits in memory, which a C-ordered one would be trained on in place.
+FORTRAN_READING = ("whole, copied to C order: the table is stored in Fortran "
+                   "(column) order, whose rows cannot be trained on in place; "
+                   "np.save(path, np.ascontiguousarray(a)) stores one that can")
+
+
 def _how_to_read(args, params):
     """None: read DATA whole; ("chunks", N): N rows at a time; "in place":
-    memory-map an .npy table and train on it without a copy."""
+    memory-map an .npy table and train on it without a copy; "copied": read
+    whole a float .npy table in Fortran order that would be trained on in
+    place in C order (:data:`FORTRAN_READING`)."""
     from . import io
 
     # (a missing DATA, or a directory, is named as such, not for its extension)
@@ -2382,6 +2393,9 @@ def _how_to_read(args, params):
                 return None
             if solver != "lbfgs":
                 return "in place"
+        if dtype in (np.float32, np.float64) and small and solver == "sgd" \
+                and not holdout:
+            return "copied"   # (Fortran order; larger, it is read in chunks)
     if small:
         return None
     if solver == "lbfgs":
@@ -2696,10 +2710,6 @@ def _predicting(args, model, rows):
             hint = ("an .npz archive is read whole: save X and y as one .npy "
                     "table, or as CSV or svmlight, to read it in parts with "
                     "--chunk-rows N")
-        elif fmt == "npy" and io.npy_layout(args.data)[1]:
-            hint = ("an .npy table in Fortran (column) order is read whole: "
-                    "save it with np.save(path, np.ascontiguousarray(a)) to "
-                    "read it in parts with --chunk-rows N")
         elif args.chunk_rows:   # (the parts given were too large)
             hint = (f"pass a smaller --chunk-rows than {args.chunk_rows:,} "
                     f"(parts of {rows:,} rows need {_bytes(8 * k * rows)} for "

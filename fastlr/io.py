@@ -741,8 +741,9 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
     Concatenating the chunks gives what :func:`read_xy` returns, except that
     CSV labels are typed per chunk (numbers when all of a chunk's labels are)
     and svmlight chunks are as wide as ``n_features`` (or the whole file's
-    widest row); an .npy array stored in Fortran (column) order is refused
-    (its rows are not contiguous in the file: save it in C order).
+    widest row). An .npy array stored in Fortran (column) order is read a
+    column's run of rows at a time (its rows are not contiguous in the
+    file): slower for many columns than one in C order.
 
     Parameters
     ----------
@@ -1089,10 +1090,6 @@ def _npy_chunks(spec, chunk_rows, keep=None):
         shape, fortran, dtype = _npy_2d_layout(path, f)
         offset = f.tell()
     _refuse_no_rows(path, shape)
-    if fortran:
-        raise DataError(path, "the array is stored in Fortran (column) order, "
-                        "so rows cannot be read in chunks; save it with "
-                        "np.save(path, np.ascontiguousarray(a))")
     m, k = shape
     header = [f"x{j}" for j in range(k)]
     feats, t = _npy_select(spec, header)
@@ -1103,13 +1100,7 @@ def _npy_chunks(spec, chunk_rows, keep=None):
         with _open_binary(path) as f:
             for start in range(0, m, chunk_rows):
                 rows = min(chunk_rows, m - start)
-                f.seek(offset + start * k * dtype.itemsize)
-                block = np.fromfile(f, dtype=dtype, count=rows * k)
-                if block.shape[0] != rows * k:
-                    last = start + block.shape[0] // k
-                    raise DataError(path, f"is truncated: the header promises {m} "
-                                    f"rows but the data end after row {last}")
-                block = block.reshape(rows, k)
+                block = _npy_rows(path, f, offset, shape, fortran, dtype, start, rows)
                 X = _as_float_X(path, block, columns=feats)
                 _check_finite_rows(path, X, columns=feats, first_row=start)
                 # labels as the whole-file reader takes them (no local name: a
@@ -1119,6 +1110,32 @@ def _npy_chunks(spec, chunk_rows, keep=None):
                        None if kept is None else block[:, kept].copy())
 
     return Dataset(None, None, [header[j] for j in feats], t, "npy"), parts()
+
+
+def _npy_rows(path, f, offset, shape, fortran, dtype, start, rows):
+    """Rows ``start:start + rows`` of the (m, k) .npy data at ``offset`` of
+    the open file ``f``, read (not mapped: a file cut shorter meanwhile is
+    an error, not a bus error). In Fortran order each column's run of rows
+    is read in turn into a Fortran-ordered block."""
+    m, k = shape
+    if not fortran:
+        f.seek(offset + start * k * dtype.itemsize)
+        block = np.fromfile(f, dtype=dtype, count=rows * k)
+        if block.shape[0] == rows * k:
+            return block.reshape(rows, k)
+        last = start + block.shape[0] // k
+    else:
+        block = np.empty((rows, k), dtype=dtype, order="F")
+        for j in range(k):
+            f.seek(offset + (j * m + start) * dtype.itemsize)
+            got = f.readinto(block[:, j])
+            if got != rows * dtype.itemsize:
+                last = start + got // dtype.itemsize
+                break
+        else:
+            return block
+    raise DataError(path, f"is truncated: the header promises {m} rows but the "
+                    f"data end after row {last}")
 
 
 #: Bytes of whole lines the svmlight scan and chunks read at a time.

@@ -211,6 +211,36 @@ def test_a_dropped_column_in_place_can_only_be_read_in_chunks(tmp_path, capsys,
     assert_same_model(p, w)
 
 
+@pytest.mark.parametrize("how", ["small", "chunk_rows", "large"])
+def test_a_fortran_npy_is_trained_as_its_c_table_and_says_how(tmp_path, capsys,
+                                                              monkeypatch, how):
+    """A float table in Fortran order (np.save of a DataFrame's to_numpy())
+    cannot be trained on in place: read whole it was copied without a word
+    (the C table's summary says 'memory-mapped ... not copied'), and read
+    in chunks (--chunk-rows, or larger than a quarter of memory) it was
+    refused. The summary now says it was copied, and its chunks are read a
+    column at a time, to the C table's model."""
+    X, y = make_table()
+    table = np.column_stack([X, y])
+    np.save(tmp_path / "c.npy", table)
+    np.save(tmp_path / "f.npy", np.asfortranarray(table))
+    extra = ("--chunk-rows", 700) if how == "chunk_rows" else ()
+    if how == "large":
+        monkeypatch.setattr(cli, "stream_threshold", lambda: 10)
+    got, model = train(capsys, tmp_path / "f.npy", tmp_path / "f.npz", *extra)
+    if how == "small":
+        assert got["reading"].startswith("whole, copied to C order: the table is "
+                                         "stored in Fortran (column) order")
+        extra = ("--chunk-rows", 0)
+    elif how == "large":
+        assert got["reading"].startswith("in 1 chunk of at most"), got["reading"]
+        extra = ("--chunk-rows", 0)
+    else:
+        assert got["reading"].startswith("in 5 chunks of at most 700 rows")
+    want, c_model = train(capsys, tmp_path / "c.npy", tmp_path / "c.npz", *extra)
+    assert_same_model(model, c_model)
+
+
 def test_npy_in_place_copies_no_table(tmp_path, monkeypatch):
     """The table reaches the kernels as the read-only memory map itself."""
     X, y = make_table()
@@ -1327,8 +1357,10 @@ def test_out_of_memory_while_predicting_names_the_values_a_row(
 
 def test_out_of_memory_on_a_fortran_table_says_how_to_read_it_in_parts(
         many_classes, tmp_path, capsys, monkeypatch):
-    """A Fortran-ordered .npy table is read whole (--chunk-rows refuses it):
-    out of memory while predicting, the hint said to pass --chunk-rows."""
+    """A Fortran-ordered .npy table is read whole by default: out of memory
+    while predicting, the hint says to pass --chunk-rows, which reads its
+    parts a column at a time (it once refused them, and the hint said to
+    save the table in C order first)."""
     path, model, _ = many_classes
     fortran = tmp_path / "f.npy"
     np.save(fortran, np.asfortranarray(np.load(path)))
@@ -1339,9 +1371,12 @@ def test_out_of_memory_on_a_fortran_table_says_how_to_read_it_in_parts(
     monkeypatch.setattr(cli, "check_memory", short)
     code, _, err = cli_run(capsys, "predict", "--target=-1", fortran, "--model", model)
     assert code == 1
-    assert err.endswith("; an .npy table in Fortran (column) order is read whole: "
-                        "save it with np.save(path, np.ascontiguousarray(a)) to "
-                        "read it in parts with --chunk-rows N\n"), err
+    assert re.search(r"; pass --chunk-rows N to read and predict DATA N rows at "
+                     r"a time \(--chunk-rows [\d,]+: parts of about \d+ MB\)\n$",
+                     err), err
+    code, _, err = cli_run(capsys, "predict", "--target=-1", fortran, "--model",
+                           model, "--chunk-rows", 1000)   # (read in parts)
+    assert code == 1 and "pass a smaller --chunk-rows than 1,000 (parts" in err
 
 
 def test_a_fortran_table_is_predicted_whole_by_default(scored, tmp_path, capsys,
@@ -1352,9 +1387,9 @@ def test_a_fortran_table_is_predicted_whole_by_default(scored, tmp_path, capsys,
     monkeypatch.setattr(cli, "stream_threshold", lambda: 10)
     assert cli_run(capsys, "predict", fortran, "--model", model) == \
         cli_run(capsys, "predict", path, "--model", model, "--chunk-rows", 0)
-    code, _, err = cli_run(capsys, "predict", fortran, "--model", model,
-                           "--chunk-rows", 100)
-    assert code == 1 and "Fortran" in err
+    assert cli_run(capsys, "predict", fortran, "--model", model,
+                   "--chunk-rows", 100) == \
+        cli_run(capsys, "predict", path, "--model", model, "--chunk-rows", 0)
 
 
 def test_an_npy_models_label_index_is_not_a_csvs(scored, tmp_path, capsys):

@@ -214,6 +214,44 @@ def test_truncated_npy_named(tmp_path):
         list(iter_chunks(path, 10))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64])
+@pytest.mark.parametrize("chunk_rows", [1, 7, 64, 1000])
+def test_fortran_npy_chunks_are_the_c_tables(tmp_path, dtype, chunk_rows):
+    """A table in Fortran order (np.save of a DataFrame's to_numpy()) was
+    refused in chunks: each chunk's rows are read a column at a time, to
+    the chunks the table in C order gives (features, labels, kept IDs)."""
+    rng = np.random.default_rng(3)
+    table = np.column_stack([np.arange(100) + 1000, rng.normal(size=(100, 4)) * 10,
+                             rng.integers(0, 3, 100)]).astype(dtype)
+    np.save(tmp_path / "c.npy", table)
+    np.save(tmp_path / "f.npy", np.asfortranarray(table))
+
+    def parts(name):
+        return list(fastlr.io.open_chunks(tmp_path / name, chunk_rows, drop=[0],
+                                          keep=0)[1])
+
+    c, f = parts("c.npy"), parts("f.npy")
+    assert len(f) == len(c) == -(-100 // chunk_rows)
+    for got, want in zip(f, c, strict=True):
+        assert got[0].flags.c_contiguous
+        for u, v in zip(got, want, strict=True):
+            assert u.dtype == v.dtype
+            np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_npy_cut_shorter_while_read_in_chunks_is_named(tmp_path, order):
+    """A table cut shorter after its header was checked: the chunk that
+    reaches past its end is an error naming it, not a short chunk."""
+    path = tmp_path / "t.npy"
+    np.save(path, np.asarray(np.ones((100, 3)), order=order))
+    parts = fastlr.io.open_chunks(path, 60)[1]
+    os.truncate(path, os.path.getsize(path) - 8 * 50)
+    with pytest.raises(DataError, match="is truncated: the header promises 100 "
+                       "rows but the data end after row"):
+        list(parts)
+
+
 def test_bad_chunk_rows(files):
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="chunk_rows"):
