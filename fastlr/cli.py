@@ -1819,8 +1819,6 @@ def _scoring_parts(args, k):
     if rows is not None:
         return rows
     path, small = _is_small(args)
-    if fmt == "npy" and io.npy_layout(path)[1]:
-        return None   # (a Fortran-order table's rows cannot be read in parts)
     if small and (os.path.getsize(path) + 8 * k * _estimated_rows(path, fmt)
                   <= stream_threshold()):
         return None

@@ -1379,14 +1379,20 @@ def test_out_of_memory_on_a_fortran_table_says_how_to_read_it_in_parts(
     assert code == 1 and "pass a smaller --chunk-rows than 1,000 (parts" in err
 
 
-def test_a_fortran_table_is_predicted_whole_by_default(scored, tmp_path, capsys,
-                                                       monkeypatch):
+def test_a_fortran_table_is_predicted_in_parts_as_its_c_table(scored, tmp_path, capsys,
+                                                              monkeypatch):
+    """A Fortran-ordered .npy table above the memory budget is predicted in
+    parts (read a column at a time), by default and with --chunk-rows, the
+    same bytes as its C table read whole (it was once read whole whatever
+    its size)."""
     path, model = scored["npy"]
     fortran = tmp_path / "f.npy"
     np.save(fortran, np.asfortranarray(np.load(path)))
+    whole = cli_run(capsys, "predict", path, "--model", model, "--chunk-rows", 0)
+    read = _parts_read(monkeypatch)
     monkeypatch.setattr(cli, "stream_threshold", lambda: 10)
-    assert cli_run(capsys, "predict", fortran, "--model", model) == \
-        cli_run(capsys, "predict", path, "--model", model, "--chunk-rows", 0)
+    assert cli_run(capsys, "predict", fortran, "--model", model) == whole
+    assert len(read) == 1, read
     assert cli_run(capsys, "predict", fortran, "--model", model,
                    "--chunk-rows", 100) == \
         cli_run(capsys, "predict", path, "--model", model, "--chunk-rows", 0)
