@@ -527,8 +527,11 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         machine's byte order) that are all of its columns, or a run or
         evenly spaced ones of them, are X as a read-only view of the
         memory-mapped file, not copied: C-contiguous only when they are the
-        whole C-ordered table (a Fortran-ordered table is viewed in Fortran
-        order). For reading the features once, as prediction does: the
+        whole table. A Fortran-ordered table is copied to C order as with
+        True (prediction sums a row's terms in another order on Fortran X:
+        its last bits would differ from the same rows read in parts, or
+        from the table saved in C order). For reading the features once, as
+        prediction does: the
         file's pages stay the operating system's cache. The file must then
         stay as it is while X is used (cut shorter, the process is ended
         with a bus error). Other data is read as with True.
@@ -1916,9 +1919,10 @@ def _read_npy(spec, copy=True):
 def _in_place_columns(table, columns):
     """The slice of ``table``'s columns that ``columns`` are (all of them, a
     run, or evenly spaced ones), when ``table`` is float32 or float64 in
-    this machine's byte order, so that they can be used without a copy;
-    else None."""
-    if table.dtype not in (np.float32, np.float64) or not columns:
+    this machine's byte order and in C order, so that they can be used
+    without a copy; else None."""
+    if (table.dtype not in (np.float32, np.float64) or not columns
+            or not table.flags.c_contiguous):
         return None
     first = columns[0]
     step = columns[1] - first if len(columns) > 1 else 1
