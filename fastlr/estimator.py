@@ -236,7 +236,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         L2 penalty (the default ``penalty="l2"``) updates all n weights
         every batch on sparse X: on wide data also pass ``penalty=None``,
         or a ``batch_size`` as large as a ``partial_fit`` chunk (on 1M
-        columns, chunks of 1,000 rows: about 8x faster a call either way).
+        columns, chunks of 1,000 rows: 5-8x faster a call either way, in
+        two measurements on a shared machine).
     power_t : float, default 0.5
         Exponent of ``"invscaling"``, >= 0.
     average : bool or int, default False

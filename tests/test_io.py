@@ -519,6 +519,18 @@ def test_npy_features_in_place_with_copy_false(tmp_path, traced_peak, dtype,
     assert "row 124, feature 2" in str(map_error.value)
 
 
+def test_npy_nan_past_the_first_block_is_named_by_its_row(tmp_path):
+    """The finiteness check reads X a block of rows at a time: a NaN in a
+    later block is named by its own row, read whole or in place."""
+    step = io._COPY_BYTES // (24 * 8)
+    table = np.column_stack([np.ones((3 * step, 24)), np.zeros(3 * step)])
+    table[2 * step + 5, 3] = np.nan
+    np.save(tmp_path / "d.npy", table)
+    for copy in (True, False):
+        with pytest.raises(DataError, match=f"row {2 * step + 6}, feature 4 "):
+            read_dataset(tmp_path / "d.npy", copy=copy)
+
+
 def test_csv_text_labels_on_request(tmp_path):
     """text_labels keeps CSV labels as written (a model's text classes)."""
     (tmp_path / "d.csv").write_text("a,y\n1,007\n2,012\n3,7\n")
