@@ -362,7 +362,9 @@ def moment_sums(X, sub, rows, shift, pdiv, amax, s1, s2, lo, hi):
     is known; when the divisor grows, the sums so far are rescaled, exactly.
     A sub-block whose values are NaN, infinite, or outside ``[FAST_LOW,
     FAST_HIGH]`` (where ``e**2`` could overflow or underflow) is read again
-    while in cache, checked, and summed with the divisor applied first.
+    (from cache, unless its rows are so wide that the caller's least number
+    of rows, :data:`fastlr._dispatch.STATS_SUB_ROWS`, does not fit), checked,
+    and summed with the divisor applied first.
     The block's sums become :class:`fastlr._stats.Moments`
     (:func:`fastlr._stats.moments`) merged in block order, so the result
     does not depend on the thread count.
