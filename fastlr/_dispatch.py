@@ -18,7 +18,6 @@ from . import _stats
 from ._kernels import dense, predict, sparse, stats, team
 from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX, can_fold_mean
 from ._order import rows_of
-from ._state import widened
 from ._validation import check_width, check_X, is_sparse, nonfinite_error
 
 #: Smallest batch trained on several threads: two chunks, one per thread
@@ -705,7 +704,7 @@ class Data:
         widened."""
         if not self.sparse:
             return self.column_stats(moments=True)[2]
-        return widened(*self.stored_moments(), self.n)
+        return _stats.widened(*self.stored_moments(), self.n)
 
     def stored_moments(self):
         """``(cols, moments)`` of CSR X: the columns it stores a value in

@@ -286,14 +286,14 @@ class ModelState:
         live = self._live(cols) if tracked else None
         if live is None:
             if cols is not None:
-                moments = widened(cols, moments, self.n_features)
+                moments = _stats.widened(cols, moments, self.n_features)
             merged, mean, scale = rule(self.moments, moments, means=self.center)
             self._standardize_by(merged, mean, scale)
         else:
             kept = _stats.Moments(self.moments.rows, *(
                 a[live] for a in self.moments[1:]))
             part, _, part_scale = rule(
-                kept, widened(np.searchsorted(live, cols), moments, live.shape[0]),
+                kept, _stats.widened(np.searchsorted(live, cols), moments, live.shape[0]),
                 means=False)
             merged = _stats.Moments(part.rows, *(
                 _placed(whole, live, got) for whole, got in
@@ -811,15 +811,3 @@ def _placed(whole, cols, values):
     out = whole.copy()
     out[cols] = values
     return out
-
-
-def widened(cols, part, n):
-    """:class:`fastlr._stats.Moments` of ``n`` columns from ``part``, the
-    moments at ``cols`` alone: those of a column of zeros (+0.0 in every
-    field) at the other columns."""
-    wide = []
-    for values in part[1:]:
-        full = np.zeros(n)
-        full[cols] = values
-        wide.append(full)
-    return _stats.Moments(part.rows, *wide)

@@ -195,6 +195,18 @@ class Moments(NamedTuple):
     m2: np.ndarray
 
 
+
+def widened(cols, part, n):
+    """:class:`Moments` of ``n`` columns from ``part``, the moments at
+    ``cols`` alone: those of a column of zeros (+0.0 in every field) at the
+    other columns (CSR rows that store nothing there)."""
+    wide = []
+    for values in part[1:]:
+        full = np.zeros(n)
+        full[cols] = values
+        wide.append(full)
+    return Moments(part.rows, *wide)
+
 def moments(m, amax, shift, s1, s2, div=None, mean=None, m2=None):
     """:class:`Moments` of ``m`` rows from the two passes (``s1``, ``s2`` as
     in :func:`finish`, in units of ``div``: by default the divisor of

@@ -586,6 +586,8 @@ def _micro_roc(codes, proba):
     grows with the rows, not the pairs. Its points: (0, 0), then for each
     distinct positive score from the highest the pairs above it and the
     pairs at or above it, then (1, 1)."""
+    from sklearn.metrics import auc
+
     m, k = proba.shape
     own = proba[np.arange(m), codes]
     scores = np.unique(own)   # (ascending)
@@ -619,8 +621,7 @@ def _micro_roc(codes, proba):
     tp[1:-1:2], tp[2:-1:2] = tp_gt, tp_ge
     fp[1:-1:2], fp[2:-1:2] = all_gt - tp_gt, all_ge - tp_ge
     fpr, tpr = fp / fp[-1], tp / tp[-1]
-    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
-    return fpr, tpr, auc
+    return fpr, tpr, float(auc(fpr, tpr))
 
 
 def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
