@@ -531,10 +531,10 @@ def read_dataset(path, *, target=None, fmt=None, delimiter=",", labels="required
         True (prediction sums a row's terms in another order on Fortran X:
         its last bits would differ from the same rows read in parts, or
         from the table saved in C order). For reading the features once, as
-        prediction does: the
-        file's pages stay the operating system's cache. The file must then
-        stay as it is while X is used (cut shorter, the process is ended
-        with a bus error). Other data is read as with True.
+        prediction does: the file's pages stay the operating system's
+        cache. The file must then stay as it is while X is used (cut
+        shorter, the process is ended with a bus error). Other data is read
+        as with True.
 
     Returns
     -------
