@@ -605,9 +605,10 @@ def add_rows(g, X, rows, first, r, nb, mean, center, ahead, h0, na):
     n = X.shape[1]
     direct = rows.shape[0] == 0
     Xf = X.reshape(-1)
+    nblocks = (nb + 3) // 4   # the rows past the last four are a block too
     q = 0
     while q + 4 <= nb:
-        ask_share(Xf, n, ahead[h0:], na - h0, q // 4, nb // 4)
+        ask_share(Xf, n, ahead[h0:], na - h0, q // 4, nblocks)
         if direct:
             i0, i1, i2, i3 = first + q, first + q + 1, first + q + 2, first + q + 3
         else:
@@ -623,6 +624,8 @@ def add_rows(g, X, rows, first, r, nb, mean, center, ahead, h0, na):
                 g[j] += (r0 * X[i0, j] + r1 * X[i1, j]
                          + r2 * X[i2, j] + r3 * X[i3, j])
         q += 4
+    if q < nb:
+        ask_share(Xf, n, ahead[h0:], na - h0, q // 4, nblocks)
     while q < nb:
         i0 = first + q if direct else rows[q]
         r0 = r[q]
