@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from . import _stats
 from ._kernels import dense, predict, sparse, stats, team
-from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX, can_fold_mean
+from ._kernels.update import LOSS_LOGISTIC, LOSS_SOFTMAX, can_fold_mean, is_lean
 from ._order import rows_of
 from ._validation import check_width, check_X, is_sparse, nonfinite_error
 
@@ -39,6 +39,13 @@ PARALLEL_MIN_TRAIN_ELEMENTS = 2_000_000
 #: shape two threads took 0.62-0.89x the time of one (batch 256 and 1024,
 #: runs at real-time priority on a noisy day).
 SPARSE_PARALLEL_MIN_BATCH = 256
+
+#: Up to this batch size, one binary model on dense X whose options allow it
+#: (:func:`fastlr._kernels.update.is_lean`) trains by the lean epoch
+#: (:func:`fastlr._kernels.dense.lean_epoch`: per row, its dot product and
+#: its step; no chunks, no reduction, no division per weight). Above it the
+#: general epoch's vectorized chunks win (measured in its docstring's section).
+DENSE_LEAN_MAX_BATCH = 8
 
 #: Elements (or stored entries) per block of the row-wise passes
 #: (:func:`fastlr._kernels.team.map_rows`): large enough that a block costs
@@ -814,7 +821,7 @@ class Data:
 
             def run_csr(blocks, block, opt):
                 acc[:] = 0.0
-                if unit and sparse.is_lean(opt, stack.hyper):
+                if unit and is_lean(opt, stack.hyper):
                     lean = (*self.args, self.row_splits(threads), y, sw, blocks, block,
                             batch_size, opt, stack.models(), stack.arrays(), acc)
                     if threads == 1:
@@ -862,9 +869,17 @@ class Data:
         S = np.empty((slots, K, k))
         L = np.empty((slots, K, 5))
 
+        # small batches of one binary model: the lean epoch, when its options allow
+        lean = batch_size <= DENSE_LEAN_MAX_BATCH and K == 1 and k == 1
+
         def run_dense(blocks, block, opt):
-            ctl = team.control()
             acc[:] = 0.0
+            if lean and is_lean(opt, stack.hyper, True):
+                dense.lean_epoch(self.X, y, sw, blocks, block, batch_size, opt,
+                                 stack.models(), stack.arrays(), acc)
+                acc[:, 5] = stack.finite_models()
+                return acc
+            ctl = team.control()
             team.run(threads, dense.epoch,
                      (self.X, y, sw, blocks, block, batch_size, opt, stack.models(),
                       stack.arrays(), (U, C, G, S, L, ctl, acc)), ctl)

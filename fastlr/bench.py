@@ -583,9 +583,12 @@ def performance_table(rows=FULL_ROWS, features=FULL_FEATURES, repeats=5,
             f">= {target}", t["ref"] / t["fast"] >= target)
     # P5: vs scikit-learn SGDClassifier
     t = interleaved({"fast": marginal_epoch_fn(X, y, 256),
+                     "fast1": marginal_epoch_fn(X, y, 1),
                      "sk": sklearn_epoch_fn(X, y)}, repeats=max(1, repeats // 2))
     add("P5", "sklearn SGDClassifier epoch / fastlr epoch (batch 256)",
         t["sk"] / t["fast"], ">= 5", t["sk"] / t["fast"] >= 5)
+    add("P5", "  the same, fastlr at batch 1 (scikit-learn's step)",
+        t["sk"] / t["fast1"], "(info)", True)
     # P7, P8: threads
     if threads > 1:
         for bs in (4096, 16384):

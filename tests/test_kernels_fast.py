@@ -256,6 +256,59 @@ def test_team_epoch_matches_one_thread(wide, threads, batch_size, k, monkeypatch
         np.testing.assert_array_equal(a, b)
 
 
+#: Options of the per-row (batch size 1) SGD of one binary model that the
+#: lean dense epoch runs, as ``train`` keywords; ``rows``: train on a subset.
+LEAN_CASES = {
+    "l2": dict(penalty="l2", alpha=1e-3),
+    "raw": dict(standardize=False, lr=0.02),
+    "invscaling_averaged": dict(learning_rate="invscaling", lr=0.2, average=500,
+                                penalty="l2", alpha=1e-4),
+    "adaptive_weighted": dict(learning_rate="adaptive", weighted=True, tol=1e-2),
+    "rows_float32": dict(shuffle="rows", dtype=np.float32, average=True),
+    "natural_no_intercept": dict(shuffle=False, fit_intercept=False,
+                                 penalty="l2", alpha=0.1),
+    # eta * alpha >= 1: the shrink floored at zero every step
+    "shrink_floor": dict(penalty="l2", alpha=30.0, lr=0.05),
+    "offset_columns": dict(offset=1e4),
+    "subset": dict(rows=True, penalty="l2", alpha=1e-3),
+}
+
+
+@pytest.mark.parametrize("batch_size", [1, 5])
+@pytest.mark.parametrize("case", list(LEAN_CASES))
+def test_small_batch_epoch_takes_the_general_epochs_steps(wide, case, batch_size,
+                                                          monkeypatch):
+    """On small batches one binary model with an L2 or no penalty and a
+    scalar learning rate runs the lean dense epoch (the weights as ``s *
+    v``, no division per weight); it takes the general epoch's steps (forced
+    here by refusing the lean one) to rounding: weights, intercept and
+    losses within 1e-11 relative (both round each step's products
+    differently, and up to 18,000 steps add those roundings up)."""
+    assert batch_size <= _dispatch.DENSE_LEAN_MAX_BATCH
+    kw = dict(LEAN_CASES[case])
+    X, y = wide
+    X = X.astype(kw.pop("dtype", np.float64)) + kw.pop("offset", 0.0)
+    if kw.pop("weighted", False):
+        kw["sample_weight"] = np.random.default_rng(4).uniform(0.2, 2.0, X.shape[0])
+    if kw.pop("rows", False):
+        kw["rows"] = np.arange(0, X.shape[0], 3)
+    kw = dict(dict(batch_size=batch_size, epochs=3, lr=0.05, random_state=2, n_threads=2),
+              **kw)
+    calls = []
+    lean_epoch = _dispatch.dense.lean_epoch
+    monkeypatch.setattr(_dispatch.dense, "lean_epoch",
+                        lambda *a: calls.append(1) or lean_epoch(*a))
+    lean = fastlr.train(X, y, **kw)
+    assert calls, "the lean epoch did not run"
+    monkeypatch.setattr(_dispatch, "is_lean", lambda opt, hyper, averaging=False: False)
+    general = fastlr.train(X, y, **kw)
+    assert len(calls) == len(lean.losses)
+    assert np.all(lean.w != 0.0)
+    np.testing.assert_allclose(lean.w, general.w, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(lean.b, general.b, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(lean.losses, general.losses, rtol=1e-11)
+
+
 def test_threaded_epoch_after_fork_makes_a_new_pool(wide, monkeypatch):
     """A forked child inherits the pool object but not its threads: the
     team must start new ones rather than wait forever for dead ones."""

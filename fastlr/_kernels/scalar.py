@@ -87,6 +87,30 @@ def logistic_row(z, y, wt, track_loss):
     return r, loss, bound
 
 
+@jit(exact=True, inline=True)
+def lean_residual(z, y, sw, row_fold, hold, i, track_loss):
+    """Row ``i`` at the logit ``z``: ``(r, loss, bound, held-out loss,
+    held-out weight, 1 if trained on)``, ``r`` the weighted residual (0 for
+    a held-out row). A logit that is not finite gives no residual and an
+    infinite loss and bound, as everywhere
+    (:func:`fastlr._kernels.scalar.overflowed`)."""
+    yi = np.float64(y[i])
+    wt = sw[i] if sw.shape[0] > 0 else 1.0
+    held = row_fold.shape[0] > 0 and row_fold[i] == hold
+    if overflowed(z):
+        if held:
+            return 0.0, 0.0, 0.0, np.inf * wt, wt, 0.0
+        return 0.0, (np.inf * wt if track_loss else 0.0), np.inf * wt, 0.0, 0.0, 1.0
+    e = np.exp(-abs(z))
+    inv = 1.0 / (1.0 + e)
+    sig = inv if z >= 0.0 else e * inv
+    bound = max(z if yi == 0.0 else -z, 0.0)
+    if held:
+        return 0.0, 0.0, 0.0, wt * (log1p_unit(e) + bound), wt, 0.0
+    loss = wt * (log1p_unit(e) + bound) if track_loss else 0.0
+    return (sig - yi) * wt, loss, wt * bound, 0.0, 0.0, 1.0
+
+
 @jit(inline=True)
 def softmax_row(z, k, y, wt, track_loss):
     """Residuals of one row of the softmax model, in place, and its losses.

@@ -75,8 +75,8 @@ from .jit import jit
 from .predict import NARROW, ask_columns, ask_item, dot_run, narrow_dot, narrow_update
 from .scalar import (
     exp_neg_abs,
+    lean_residual,
     log1p_unit,
-    overflowed,
     residuals,
     softmax_loss,
     softmax_row,
@@ -99,6 +99,7 @@ from .update import (
     MIN_SCALE,
     catch_up,
     lazy_supported,
+    lean_scalars,
     rate,
     scalar_rate,
     step,
@@ -117,15 +118,6 @@ from .update import (
 #: writing: on 300,000 columns the 5-class epoch took 0.81-0.86x the time
 #: so, the binary one on one thread 0.56-0.72x (0.65-0.77x on 1M).
 LEAN_NEAR_COLUMNS = 1 << 17
-
-
-@jit()
-def is_lean(opt, hyper):
-    """Whether the lean epoch serves this one-model stack: the binary model
-    with an L2 (or no) penalty, a constant or inverse-scaling rate and no
-    averaging (see "the lean path" below)."""
-    return (opt.loss != LOSS_SOFTMAX and hyper.shape[0] == 1 and hyper[0, 1] == 0.0
-            and scalar_rate(opt) and opt.average_start == 0)
 
 
 @jit()
@@ -249,30 +241,6 @@ def lean_halves(data, indices, indptr, splits, i, v, isc, scaled):
     hi = indptr[i + 1]
     return (lean_half(data, indices, lo, splits[i], hi, 0, v, isc, scaled)
             + lean_half(data, indices, lo, splits[i], hi, 1, v, isc, scaled))
-
-
-@jit(exact=True, inline=True)
-def lean_residual(z, y, sw, row_fold, hold, i, track_loss):
-    """Row ``i`` at the logit ``z``: ``(r, loss, bound, held-out loss,
-    held-out weight, 1 if trained on)``, ``r`` the weighted residual (0 for
-    a held-out row). A logit that is not finite gives no residual and an
-    infinite loss and bound, as everywhere
-    (:func:`fastlr._kernels.scalar.overflowed`)."""
-    yi = np.float64(y[i])
-    wt = sw[i] if sw.shape[0] > 0 else 1.0
-    held = row_fold.shape[0] > 0 and row_fold[i] == hold
-    if overflowed(z):
-        if held:
-            return 0.0, 0.0, 0.0, np.inf * wt, wt, 0.0
-        return 0.0, (np.inf * wt if track_loss else 0.0), np.inf * wt, 0.0, 0.0, 1.0
-    e = np.exp(-abs(z))
-    inv = 1.0 / (1.0 + e)
-    sig = inv if z >= 0.0 else e * inv
-    bound = max(z if yi == 0.0 else -z, 0.0)
-    if held:
-        return 0.0, 0.0, 0.0, wt * (log1p_unit(e) + bound), wt, 0.0
-    loss = wt * (log1p_unit(e) + bound) if track_loss else 0.0
-    return (sig - yi) * wt, loss, wt * bound, 0.0, 0.0, 1.0
 
 
 @jit(exact=True, inline=True)
@@ -458,30 +426,6 @@ def lean_tail(y, sw, row_fold, hold, rows, p0, p1, Z, sb, track_loss, F, R, P):
     for pos in range(p0, p1):
         z[pos] = s * (Z[0, pos] + Z[1, pos]) + b
     lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, P, track_loss)
-
-
-@jit(exact=True, inline=True)
-def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
-    """The step's scalars from a batch's ``cnt`` rows trained on (> 0) and
-    residual sums ``sr`` (k,), one a class (k = 1: the binary model):
-    counts the step, shrinks ``s`` (folding it into the weights ``v``, (n,)
-    or (n, k), when it would underflow, as :func:`epoch` does), moves the
-    intercepts; returns the new ``s`` and the gradient step's coefficient."""
-    steps[0, 0] += 1
-    t = steps[0, 0]
-    inv_b = 1.0 / cnt
-    eta = rate(opt, hyper[0, 2], t)
-    if hyper[0, 0] > 0.0:
-        rho = max(0.0, 1.0 - eta * hyper[0, 0])
-        if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
-            v *= s * rho
-            s = 1.0
-        else:
-            s *= rho
-    if opt.fit_intercept:
-        for c in range(sr.shape[0]):
-            B[0, c] -= eta * sr[c] * inv_b
-    return s, eta * inv_b / s
 
 
 @jit(exact=True, inline=True)

@@ -221,6 +221,42 @@ def rate(opt, lr, t):
     return lr
 
 
+@jit()
+def is_lean(opt, hyper, averaging=False):
+    """Whether a lean epoch serves this one-model stack: the binary model
+    with an L2 (or no) penalty, a constant or inverse-scaling rate, and no
+    averaging unless the epoch keeps the averaged iterate (``averaging``:
+    the dense one does, the CSR one does not). The lean epochs:
+    :func:`fastlr._kernels.sparse.lean_epoch`,
+    :func:`fastlr._kernels.dense.lean_epoch`."""
+    return (opt.loss != LOSS_SOFTMAX and hyper.shape[0] == 1 and hyper[0, 1] == 0.0
+            and scalar_rate(opt) and (averaging or opt.average_start == 0))
+
+
+@jit(exact=True, inline=True)
+def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
+    """The step's scalars from a batch's ``cnt`` rows trained on (> 0) and
+    residual sums ``sr`` (k,), one a class (k = 1: the binary model):
+    counts the step, shrinks ``s`` (folding it into the weights ``v``, (n,)
+    or (n, k), when it would underflow, as the CSR epoch does), moves the
+    intercepts; returns the new ``s`` and the gradient step's coefficient."""
+    steps[0, 0] += 1
+    t = steps[0, 0]
+    inv_b = 1.0 / cnt
+    eta = rate(opt, hyper[0, 2], t)
+    if hyper[0, 0] > 0.0:
+        rho = max(0.0, 1.0 - eta * hyper[0, 0])
+        if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
+            v *= s * rho
+            s = 1.0
+        else:
+            s *= rho
+    if opt.fit_intercept:
+        for c in range(sr.shape[0]):
+            B[0, c] -= eta * sr[c] * inv_b
+    return s, eta * inv_b / s
+
+
 @jit(exact=True, inline=True)
 def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
     """One SGD update of one model from a batch's gradient sums, in place.
