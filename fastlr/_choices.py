@@ -8,4 +8,4 @@ of the kernel cache's fingerprint: editing it recompiles the kernels.
 """
 
 PENALTIES = ("l2", "l1", "elasticnet", None)
-LEARNING_RATES = ("constant", "invscaling", "adaptive", "adagrad")
+LEARNING_RATES = ("constant", "invscaling", "adaptive", "adagrad", "optimal")

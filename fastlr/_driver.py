@@ -190,13 +190,32 @@ def batch_rows(batch_size, m):
 L1_RATIO = 0.15
 
 
+def check_optimal_alpha(learning_rate, penalty, alpha):
+    """Refuse ``learning_rate="optimal"`` without a penalty of strength above
+    0 (``alpha``: one strength or a grid of them): its step size ``1 /
+    (alpha * (t0 + t - 1))`` is undefined there (scikit-learn refuses
+    ``alpha=0``; with ``penalty=None`` it still uses ``alpha``, fastlr has
+    no strength to use)."""
+    if learning_rate != "optimal":
+        return
+    alpha = np.asarray(alpha, dtype=np.float64)
+    if penalty is None or not (alpha > 0.0).all():
+        raise ValueError(
+            f"learning_rate='optimal' needs a penalty with alpha > 0 (its step "
+            f"size is 1 / (alpha * (t0 + t - 1))), got penalty={penalty!r}, "
+            f"alpha={alpha.tolist()!r}: pass penalty='l2' (or 'l1', "
+            f"'elasticnet') and alpha > 0, or another learning_rate")
+
+
 def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=L1_RATIO,
-                      average=False, penalty="elasticnet"):
+                      average=False, penalty="elasticnet", alpha=None):
     """Validate the options beyond :func:`check_train_params`.
 
     Returns ``(learning_rate, power_t, l1_ratio, average_start)`` where
     ``average_start`` is 0 (no averaging) or the first averaged step
-    (``average=True`` means 1, as in scikit-learn).
+    (``average=True`` means 1, as in scikit-learn). With ``alpha`` (one
+    strength or a grid) and the ``penalty`` it applies to,
+    :func:`check_optimal_alpha` too.
 
     An ``l1_ratio`` other than its default with a ``penalty`` other than
     "elasticnet" (the default here: no check) has no effect: a UserWarning says so, as
@@ -207,6 +226,8 @@ def check_sgd_options(learning_rate="constant", power_t=0.5, l1_ratio=L1_RATIO,
     if not isinstance(learning_rate, str) or learning_rate not in LEARNING_RATES:
         raise ValueError(f"learning_rate must be one of {LEARNING_RATES}, got "
                          f"{learning_rate!r}")
+    if alpha is not None:
+        check_optimal_alpha(learning_rate, penalty, alpha)
     power_t = check_real(power_t, "power_t", nonnegative=True)
     l1_ratio = check_real(l1_ratio, "l1_ratio")
     if not 0.0 <= l1_ratio <= 1.0:

@@ -613,7 +613,8 @@ class ModelState:
         arrays are stored only when they hold something (a missing one loads
         as zeros): ``steps`` once a step was taken (whatever the schedule:
         the count decides when averaging starts and the steps of
-        ``invscaling``, which a continued model may switch to), the others
+        ``invscaling`` and ``optimal``, which a continued model may switch
+        to), the others
         once their option was used.
         """
         squeeze = (lambda a: a[0]) if not self.softmax else (lambda a: a)

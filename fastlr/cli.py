@@ -364,7 +364,8 @@ TRAIN_PARAMS = (
           dict(choices=["auto", "sgd", "lbfgs"]),
           example=(["--solver", "sgd"], "sgd")),
     Param("lr", ("--lr",),
-          "learning rate: the step size (scikit-learn's eta0)", 0.01,
+          "learning rate: the step size (scikit-learn's eta0; unused by "
+          "--learning-rate optimal)", 0.01,
           dict(type=_float_type(0.0, strict_min=True), metavar="LR"),
           example=(["--lr", "0.05"], 0.05)),
     Param("batch_size", ("--batch-size",), "rows per SGD step", 32,
@@ -403,7 +404,9 @@ TRAIN_PARAMS = (
           "step-size schedule, --lr being its base rate: constant; "
           "invscaling: lr / t**power_t, t counting steps; adaptive: divided "
           "by 5 when the loss stalls; adagrad: a step per weight from its "
-          "past gradients (use --lr 0.1-1)", "constant",
+          "past gradients (use --lr 0.1-1); optimal: scikit-learn's "
+          "SGDClassifier default, 1 / (alpha (t0 + t - 1)), --lr unused, "
+          "needs a penalty with --alpha > 0", "constant",
           dict(choices=list(LEARNING_RATES)),
           example=(["--learning-rate", "invscaling"], "invscaling")),
     Param("power_t", ("--power-t",),

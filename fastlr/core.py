@@ -291,7 +291,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                                 n_iter_no_change, shuffle)
     batch_size, epochs, lr, alpha, sgd_tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
-        learning_rate, power_t, l1_ratio, average, penalty)
+        learning_rate, power_t, l1_ratio, average, penalty, alpha)
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
     check_random_state(random_state)   # drawn from once the input is checked
@@ -375,7 +375,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         Maximum number of passes over the data (>= 0).
     lr : float, default 0.01
         Base learning rate (> 0, finite): scikit-learn's ``eta0``. How it is
-        used depends on ``learning_rate``.
+        used depends on ``learning_rate`` (``"optimal"`` ignores it).
     standardize : {True, False, "scale"}, default True
         Train on ``(X - mean) / std`` (columns with zero spread, or a
         spread below 1e-300, are left unscaled; one lost to the rounding of
@@ -445,7 +445,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         value.
     callback : callable(epoch, loss) or None
         Called after every epoch, e.g. for a progress bar.
-    learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, default "constant"
+    learning_rate : {"constant", "invscaling", "adaptive", "adagrad", "optimal"}, \
+default "constant"
         Step size of each batch update (scikit-learn's names and rules where
         they overlap, with ``eta0 = lr``). ``"constant"``: ``lr``.
         ``"invscaling"``: ``lr / t**power_t``, where ``t`` counts SGD steps
@@ -459,8 +460,15 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         (Duchi, Hazan and Singer 2011), the intercept included: each weight's
         step adapts to its own gradient scale, which keeps training stable on
         unscaled features (``standardize=False``); ``lr`` around 0.1-1 suits
-        it. The default stays ``"constant"``: with ``standardize=True`` the
-        features already share one scale, and it is the fastest update.
+        it. ``"optimal"``: scikit-learn's ``SGDClassifier`` default, ``1 /
+        (alpha * (t0 + t - 1))``, ``t`` as for ``"invscaling"`` and ``t0``
+        Bottou's heuristic's (``1 / (typw * alpha)``, ``typw =
+        alpha**-0.25`` the first step); ``lr`` is ignored (as scikit-learn
+        ignores ``eta0``) and ``alpha`` is the whole strength with
+        ``"elasticnet"`` (as there); a penalty with ``alpha > 0`` is
+        required (ValueError). The default stays ``"constant"``: with
+        ``standardize=True`` the features already share one scale, and it is
+        the fastest update.
     power_t : float, default 0.5
         Exponent of ``"invscaling"``, >= 0 (checked whatever the
         ``learning_rate``).
@@ -744,11 +752,11 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     if epoch_loss == "full":
         raise ValueError("epoch_loss='full' is not offered by train_many (it "
                          "would read X once more per model); use 'running' or None")
+    alphas = check_grid(alphas, "alphas")
     learning_rate, power_t, _, average_start = check_sgd_options(
-        learning_rate, power_t, 0.15, average)
+        learning_rate, power_t, 0.15, average, penalty, alphas)
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
-    alphas = check_grid(alphas, "alphas")
     if l1_ratios is not None and penalty != "elasticnet":
         raise ValueError(f"l1_ratios only applies to penalty='elasticnet', got "
                          f"penalty={penalty!r}")

@@ -1505,7 +1505,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
                                 shuffle)
     batch_size, epochs, lr, alpha, sgd_tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
-        learning_rate, power_t, l1_ratio, average, penalty)
+        learning_rate, power_t, l1_ratio, average, penalty, alpha)
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
     standardize = standardize_option(standardize, fit_intercept)

@@ -163,7 +163,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         gradient: each row moves the weights by ``lr / batch_size``, a
         ``batch_size``-th of the step scikit-learn's ``eta0`` takes per row
         (a stream whose label rule flipped took 7 to 17 times as many rows to
-        recover at the default ``lr=0.01`` as at ``eta0=0.01``).
+        recover at the default ``lr=0.01`` as at ``eta0=0.01``). With another
+        ``learning_rate``, its base rate; ``"optimal"`` ignores it.
     batch_size : int, default 32
         Rows per SGD step; larger than the number of rows: one full batch
         per epoch (as ``batch_size = n_samples``).
@@ -214,7 +215,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         penalty, and another value with another penalty warns (a
         UserWarning) that it has no effect: scikit-learn 1.8's
         ``LogisticRegression(l1_ratio=1)`` is ``penalty="l1"`` here.
-    learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, default "constant"
+    learning_rate : {"constant", "invscaling", "adaptive", "adagrad", "optimal"}, \
+default "constant"
         Step-size rule, with ``lr`` as scikit-learn's ``eta0``:
         ``"constant"``: ``lr``; ``"invscaling"``: ``lr / t**power_t``, ``t``
         counting SGD steps (batches) from 1 across ``partial_fit`` and
@@ -226,7 +228,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         there it is ``"constant"``, as in scikit-learn); ``"adagrad"``: per-coordinate
         steps ``lr / sqrt(sum of past squared gradients)``, robust to
         features of very different scales (``standardize=False``); use an
-        ``lr`` of about 0.1-1 with it. The default is ``"constant"``: with
+        ``lr`` of about 0.1-1 with it; ``"optimal"``: scikit-learn's
+        ``SGDClassifier`` default, ``1 / (alpha * (t0 + t - 1))`` with
+        Bottou's ``t0`` (the first step is ``alpha**-0.25``), ``t`` as for
+        ``"invscaling"`` (at ``batch_size=1`` scikit-learn's sample count);
+        ``lr`` is ignored, as scikit-learn ignores ``eta0``, and ``alpha`` is
+        the whole strength with ``"elasticnet"``, as there. It needs a
+        penalty with ``alpha > 0`` (a ValueError otherwise; scikit-learn
+        uses ``alpha`` also without a penalty). The default is ``"constant"``: with
         ``standardize=True`` (the default) every feature already has unit
         scale, which is what AdaGrad would otherwise have to learn, and the
         constant step is the fastest update and what ``fastlr.train`` does.
@@ -478,12 +487,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                                     self.alpha, "running",
                                     self.tol if solver == "sgd" else None,
                                     self.n_iter_no_change, self.shuffle)
-        # (``unused``: say that an l1_ratio the penalty does not use has no
-        # effect; once per training call, not where parameters are only
-        # checked: save, load)
+        # (``unused``: a training call, of this model's alpha: say that an
+        # l1_ratio the penalty does not use has no effect, refuse "optimal"
+        # without a strength; not where parameters are only checked: save,
+        # load, LogisticRegressionCV's grid)
         options = check_sgd_options(self.learning_rate, self.power_t,
                                     self.l1_ratio, self.average,
-                                    self.penalty if unused else "elasticnet")
+                                    self.penalty if unused else "elasticnet",
+                                    self.alpha if unused else None)
         if not isinstance(self.early_stopping, (bool, np.bool_)):
             raise TypeError(f"early_stopping must be True or False, got "
                             f"{self.early_stopping!r}")

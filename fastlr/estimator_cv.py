@@ -25,7 +25,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params, validate_data
 
-from ._driver import DivergedError
+from ._driver import DivergedError, check_optimal_alpha
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._solver import STOPPED_EARLY
@@ -202,9 +202,10 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     verbose : int, default 0
         As in :class:`fastlr.LogisticRegression`: a progress bar for the
         joint pass and the refit.
-    learning_rate : {"constant", "invscaling", "adaptive", "adagrad"}, \
-default "constant"
-        As in :class:`fastlr.LogisticRegression`, for every model.
+    learning_rate : {"constant", "invscaling", "adaptive", "adagrad", \
+"optimal"}, default "constant"
+        As in :class:`fastlr.LogisticRegression`, for every model
+        (``"optimal"``: each model's step from its own ``alpha``).
     power_t : float, default 0.5
         As in :class:`fastlr.LogisticRegression`, for every model.
     average : bool or int, default False
@@ -358,7 +359,8 @@ n_rows, n_features + fit_intercept)
         """Everything checkable without the data, before anything runs:
         ``(train_params, sgd_options, scorer)``."""
         self._model(0.0, 0.15)._solver_plan()   # the refit's solver is known
-        params, options = self._model(0.0, 0.15, "sgd")._params(self.max_iter)
+        params, options = self._model(0.0, 0.15, "sgd")._params(self.max_iter,
+                                                                unused=False)
         if self.penalty is None:
             raise ValueError("penalty=None leaves no strength to choose; use "
                              "'l2', 'l1' or 'elasticnet' (or fastlr."
@@ -381,7 +383,9 @@ n_rows, n_features + fit_intercept)
                              f"or a list of strengths, got {a!r} (one strength: "
                              f"[{a!r}])")
         else:
-            check_grid(a, "alphas")
+            # (an int's grid is above 0)
+            check_optimal_alpha(self.learning_rate, self.penalty,
+                                check_grid(a, "alphas"))
         self._l1_grid()
         self._cv_int()
         return params, options, self._scorer()

@@ -146,11 +146,11 @@ training continued from it is then approximate (predictions are not
 affected):
 
 * the step count (above): training continued after loading counts SGD
-  steps from 0, so ``invscaling``'s steps are those of a fresh start, and
-  averaging (``average=N``) starts N steps after the load. For a file whose
-  own ``average=N`` is affected (no ``steps``, training done), :func:`load`
-  warns (:class:`ModelFileWarning`); a schedule switched to after loading
-  cannot be foreseen, and is left to this note;
+  steps from 0, so ``invscaling``'s and ``optimal``'s steps are those of a
+  fresh start, and averaging (``average=N``) starts N steps after the load.
+  For a file whose own ``average=N`` is affected (no ``steps``, training
+  done), :func:`load` warns (:class:`ModelFileWarning`); a schedule switched
+  to after loading cannot be foreseen, and is left to this note;
 * ``stats_rows`` of a weighted fit written before 2026-12-02 (be734b5) is
   the total weight truncated to an integer: ``partial_fit`` weighs the rows
   it merges against that;

@@ -32,6 +32,7 @@ from ._driver import (
     TrainResult,
     batch_rows,
     check_fit_intercept,
+    check_optimal_alpha,
     check_run,
     check_sgd_options,
     check_train_params,
@@ -188,7 +189,8 @@ class _Update:
     NumPy, for weights of any shape: ``(n,)`` with a float intercept
     (binary) or ``(k, n)`` with ``(k,)`` intercepts (multinomial). In the
     kernel's order: gradient with its L2 part, step size (constant, inverse
-    scaling, or AdaGrad with its own accumulator for the intercept(s)), step
+    scaling, "optimal", or AdaGrad with its own accumulator for the
+    intercept(s)), step
     (the L2 shrink factor floored at 0), Tsuruoka et al.'s cumulative L1
     truncation, then averaging. ``"adaptive"`` lowers ``rate.lr`` between
     epochs."""
@@ -227,6 +229,14 @@ class _Update:
                 # float is inf and the step 0 (Python floats raise)
                 with np.errstate(over="ignore"):
                     eta = eta0 / np.float64(self.t) ** self.power_t
+            elif self.learning_rate == "optimal":
+                # scikit-learn's: 1 / (alpha * (t0 + t - 1)), its t0 making
+                # the first step typw (log-loss's |dloss| < 1), t0 + (t - 1)
+                # summed as the kernels sum it
+                alpha = self.l2 + self.l1
+                typw = np.sqrt(1.0 / np.sqrt(alpha))
+                t0 = 1.0 / (typw * alpha)
+                eta = 1.0 / (alpha * (t0 + np.float64(self.t - 1)))
             elif self.learning_rate in ("constant", "adaptive"):
                 eta = eta0
             else:   # a schedule named in fastlr._choices with no step here
@@ -284,7 +294,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
                                 n_iter_no_change, shuffle, offers_full)
     batch_size, epochs, lr, alpha, tol, n_iter_no_change = params
     learning_rate, power_t, l1_ratio, average_start = check_sgd_options(
-        learning_rate, power_t, l1_ratio, average, penalty)
+        learning_rate, power_t, l1_ratio, average, penalty, alpha)
     check_run(n_threads, callback)   # n_threads validated as the kernels', unused
     fit_intercept = check_fit_intercept(fit_intercept)
     check_random_state(random_state)   # drawn from once the input is checked
@@ -665,6 +675,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                          "would read X once more per model); use 'running' or None")
     check_run(n_threads, callback)
     alphas = check_grid(alphas, "alphas")
+    check_optimal_alpha(learning_rate, penalty, alphas)   # before any alpha trains
     if l1_ratios is not None and penalty != "elasticnet":
         raise ValueError(f"l1_ratios only applies to penalty='elasticnet', got "
                          f"penalty={penalty!r}")

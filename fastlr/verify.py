@@ -120,6 +120,13 @@ OPTIONS = {
                            "penalty": "elasticnet", "alpha": 0.03, "l1_ratio": 0.5},
     "adagrad_avg_l2": {"learning_rate": "adagrad", "lr": 0.1, "penalty": "l2",
                        "alpha": 0.01, "average": 2},
+    # "optimal" needs a penalty (its step is 1 / (alpha * (t0 + t - 1))): the
+    # cases generated for a new name would run it alone, which is refused
+    "optimal_l2": {"learning_rate": "optimal", "penalty": "l2", "alpha": 0.05},
+    "optimal_l1_average": {"learning_rate": "optimal", "penalty": "l1",
+                           "alpha": 0.02, "average": 3},
+    "optimal_elasticnet": {"learning_rate": "optimal", "penalty": "elasticnet",
+                           "alpha": 0.03, "l1_ratio": 0.6},
     "all": {"learning_rate": "invscaling", "lr": 0.2, "penalty": "elasticnet",
             "alpha": 0.01, "l1_ratio": 0.3, "average": 3},
     "weights": {"sample_weight": "random", "penalty": "l2", "alpha": 0.01},
@@ -147,7 +154,8 @@ OPTIONS = {
 UPDATE_RULES = ("default", "l2", "l1", "elasticnet", "invscaling", "invscaling_l2",
                 "adaptive", "adagrad", "adagrad_l1", "adagrad_l2",
                 "adagrad_elasticnet", "average", "average_late", "average_l2",
-                "average_l1", "adagrad_avg_l2", "all", "strong_l2")
+                "average_l1", "adagrad_avg_l2", "optimal_l2", "optimal_l1_average",
+                "optimal_elasticnet", "all", "strong_l2")
 
 
 def _cases_for_new_choices(named):

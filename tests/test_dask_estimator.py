@@ -74,6 +74,7 @@ OPTION_CASES = {
                                class_weight="balanced", sample_weight=True),
     "adagrad-scale": dict(learning_rate="adagrad", lr=0.2, standardize="scale",
                           class_weight={"cd": 2.0}),
+    "optimal": dict(learning_rate="optimal", penalty="l2", alpha=1e-2),
 }
 
 

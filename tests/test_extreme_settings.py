@@ -348,6 +348,37 @@ def test_huge_l2_matches_sklearn_sgd():
     assert np.abs(res.w).max() <= L2_HUGE["lr"] * np.abs(X).max()
 
 
+@pytest.mark.parametrize("penalty, alpha", [("l2", 1e-2), ("l2", 1e5), ("l1", 1e-2),
+                                            ("elasticnet", 1e-1)])
+def test_optimal_schedule_matches_sklearn_sgd(penalty, alpha):
+    """``learning_rate="optimal"`` is scikit-learn's default schedule, ``1 /
+    (alpha (t0 + t - 1))`` with its ``t0``: with one row per step (``t``
+    counts batches, there samples), no shuffling and raw features,
+    fastlr.train, the reference and the estimator's fit give
+    SGDClassifier's coefficients and intercept step for step, but for
+    rounding; ``lr`` is ignored, as ``eta0`` is there, and ``alpha`` is the
+    whole elastic-net strength, as there (1e5: the L2 shrink floored at 0
+    from the first step on). At smaller strengths the first steps (``alpha
+    ** -0.25``: 10 at 1e-4) make this iteration amplify the last-bit
+    differences of the two sigmoids: at 1e-4 the weights were 6e-10 apart
+    after one epoch and 20 (their own size) after three, as fastlr's
+    constant schedule drifts from scikit-learn's at such a step (eta0 = 8:
+    1e-6 and 11 on standardized rows)."""
+    X, y = make_data()
+    opts = dict(penalty=penalty, alpha=alpha, learning_rate="optimal")
+    sk = SGDClassifier(loss="log_loss", shuffle=False, max_iter=3, tol=None,
+                       **opts).fit(X, y)
+    kw = dict(batch_size=1, standardize=False, shuffle=False, lr=123.0, **opts)
+    tol = dict(rtol=1e-12, atol=1e-14)
+    for func in (fastlr.train, reference.train):
+        res = func(X, y, epochs=3, **kw)
+        np.testing.assert_allclose(res.w, sk.coef_[0], **tol)
+        np.testing.assert_allclose(res.b, sk.intercept_[0], **tol)
+    clf = LogisticRegression(solver="sgd", max_iter=3, tol=None, **kw).fit(X, y)
+    np.testing.assert_allclose(clf.coef_, sk.coef_, **tol)
+    np.testing.assert_allclose(clf.intercept_, sk.intercept_, **tol)
+
+
 @pytest.mark.parametrize("learning_rate", ["constant", "invscaling"])
 @pytest.mark.parametrize("threads", [1, 2], ids=["1thread", "2threads"])
 @pytest.mark.parametrize("model", ["binary", "softmax"])

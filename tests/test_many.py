@@ -64,7 +64,7 @@ def reordered(X, res, name=None):
 
 
 #: The OPTIONS whose binary CSR model trained alone takes the lean epoch.
-LEAN = ("l2", "weights", "raw")
+LEAN = ("l2", "weights", "raw", "optimal_l2")
 
 OPTIONS = {
     "l2": {"penalty": "l2"},
@@ -75,6 +75,8 @@ OPTIONS = {
                        "average": 3},
     "weights": {"penalty": "l2", "sample_weight": "random"},
     "raw": {"penalty": "l2", "standardize": False},
+    # each model's step from its own alpha
+    "optimal_l2": {"penalty": "l2", "learning_rate": "optimal"},
 }
 
 

@@ -490,6 +490,9 @@ BAD_TRAIN = [
     ("alpha", -1e-3, ValueError, r"^alpha must be >= 0"),
     ("learning_rate", "cosine", ValueError, r"^learning_rate must be one of"),
     ("learning_rate", None, ValueError, r"^learning_rate must be one of"),
+    # (train's default penalty is None)
+    ("learning_rate", "optimal", ValueError,
+     r"^learning_rate='optimal' needs a penalty with alpha > 0 .*penalty=None"),
     ("power_t", -0.5, ValueError, r"^power_t must be >= 0"),
     ("power_t", math.inf, ValueError, r"^power_t must be finite"),
     ("power_t", "half", TypeError, r"^power_t must be a real number"),
@@ -522,6 +525,10 @@ BAD_ESTIMATOR = [
     ({"l1_ratio": 2.0}, ValueError, "l1_ratio"),
     ({"alpha": -1.0}, ValueError, "alpha"),
     ({"learning_rate": "cosine"}, ValueError, "learning_rate"),
+    ({"learning_rate": "optimal", "alpha": 0.0}, ValueError,
+     r"learning_rate='optimal' needs a penalty with alpha > 0 .*alpha=0\.0"),
+    ({"learning_rate": "optimal", "penalty": None}, ValueError,
+     r"learning_rate='optimal' needs a penalty with alpha > 0 .*penalty=None"),
     ({"power_t": -1.0}, ValueError, "power_t"),
     ({"lr": -0.1}, ValueError, "lr"),
     ({"average": -3}, ValueError, "average"),
@@ -551,6 +558,40 @@ def test_estimator_bad_options(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         clf.partial_fit(X, y, classes=[0, 1])
     assert not hasattr(clf, "coef_")
+
+
+def test_optimal_without_a_strength_is_refused_before_anything_runs():
+    """"optimal"'s step is ``1 / (alpha (t0 + t - 1))``: with no penalty or
+    an alpha of 0 (one of a grid's too) every entry point refuses it,
+    naming ``learning_rate`` and ``alpha``, before it trains anything; a
+    fitted model continued so is left as it was."""
+    from fastlr import distributed
+
+    X, y = _X(), _y()
+    match = r"^learning_rate='optimal' needs a penalty with alpha > 0"
+    clf = LogisticRegression(solver="sgd", max_iter=2, tol=None).fit(X, y)
+    coef, steps = clf.coef_.copy(), clf.training_state_.steps.copy()
+    clf.set_params(learning_rate="optimal", alpha=0.0)
+    for call in (lambda: clf.partial_fit(X, y),
+                 lambda: clf.set_params(warm_start=True).fit(X, y)):
+        with pytest.raises(ValueError, match=match):
+            call()
+        np.testing.assert_array_equal(clf.coef_, coef)
+        np.testing.assert_array_equal(clf.training_state_.steps, steps)
+    calls = []
+    for mod in (fastlr, reference):
+        with pytest.raises(ValueError, match=match + r".*alpha=\[0\.001, 0\.0\]"):
+            mod.train_many(X, y, [1e-3, 0.0], learning_rate="optimal",
+                           callback=lambda *a: calls.append(a))
+    assert not calls
+    with pytest.raises(ValueError, match=match):
+        fastlr.LogisticRegressionCV(alphas=[1.0, 0.0], learning_rate="optimal",
+                                    cv=2).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        distributed.train(X, y, learning_rate="optimal", penalty="l2", alpha=0.0)
+    # a penalty above 0 trains
+    fastlr.LogisticRegressionCV(alphas=[1.0, 1e-2], learning_rate="optimal",
+                                cv=2, max_iter=2, solver="sgd", tol=None).fit(X, y)
 
 
 # --------------------------------------------------------------------------

@@ -149,10 +149,12 @@ def test_training_continues_after_load(tmp_path, data):
     ({"average": 40}, {}),                  # saved before averaging starts
     ({}, {"learning_rate": "invscaling"}),  # continued under another schedule
     ({}, {"average": 25}),
+    ({"learning_rate": "optimal"}, {}),
+    ({}, {"learning_rate": "optimal"}),
 ])
 def test_the_step_count_is_saved_before_it_matters(tmp_path, data, before, after):
     """The SGD step count decides when averaging starts and the size of
-    invscaling's steps: a model saved before either used it (it was saved
+    invscaling's and "optimal"'s steps: a model saved before either used it (it was saved
     only once averaging had started or with invscaling) continues as the
     original does, under its own parameters or changed ones."""
     X, y = data

@@ -47,6 +47,8 @@ CASES = {
     # the scale s underflows and is folded into the weights mid-epoch
     "strong_l2": dict(penalty="l2", alpha=1.5, lr=0.5),
     "rows": dict(penalty="l2", alpha=1e-3, rows="half"),
+    # rate() from the model's strength, on the lean team's step
+    "optimal": dict(penalty="l2", alpha=1e-3, learning_rate="optimal"),
 }
 
 

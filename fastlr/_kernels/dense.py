@@ -1096,7 +1096,7 @@ def _add(g, s, cnt, acc, gq, sq, lq, active, lo, hi):
 # their bias) for every row: on 100k x 100 float64 about 0.75 us a row,
 # 3.9 times scikit-learn's SGDClassifier. One binary model whose step has a
 # closed form for every weight (:func:`fastlr._kernels.update.is_lean`: L2
-# or no penalty, a constant or inverse-scaling rate; averaging too) instead
+# or no penalty, a rate of one number a step; averaging too) instead
 # runs the CSR lean epoch's rule on the dense rows: the weights are ``w = s
 # * v`` (the L2 shrink is ``s *= 1 - eta * l2``), a row's logit is ``s * v
 # . t + b`` with ``t = (x - mean) / scale`` the standardized row, and a

@@ -139,8 +139,8 @@ def inverse_scale(scale):
 # --------------------------------------------------------------------------
 # the lean path: one binary model whose step needs no per-column record
 #
-# The common sparse fit (one binary model, L2 or no penalty, a constant or
-# inverse-scaling rate, no averaging) owes untouched columns nothing but the
+# The common sparse fit (one binary model, L2 or no penalty, a rate of
+# rate(): not AdaGrad, no averaging) owes untouched columns nothing but the
 # L2 shrink, which the scale trick (w = s * v) defers without any per-column
 # record. The general epoch above still copies the model into its table and
 # asks for every entry's record a row ahead; on rcv1's shape (47,236
@@ -1067,7 +1067,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     S = np.empty((K, k))
     cnt = np.empty(K)
     s = np.ones(K)       # L2 scales: model mm's weights are s[mm] * T[:, its columns]
-    U = np.zeros(K)      # L1 penalty per weight so far (constant or inverse scaling)
+    U = np.zeros(K)      # L1 penalty per weight so far (a rate of rate())
     P = np.zeros(K)      # sums of s over averaged steps
     epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                   models, state, acc, (T, Tf, GT, touched, mark, rowbuf, R, dot, cr8,
@@ -1322,7 +1322,7 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                         gsq[mm, c, n] += gb * gb
                         B[mm, c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, n])) * gb
             else:
-                eta = rate(opt, lr, t)
+                eta = rate(opt, hyper[mm, 0], hyper[mm, 1], lr, t)
                 if hyper[mm, 0] > 0.0:
                     # the shrink factor, floored at 0 (see update.step)
                     rho = max(0.0, 1.0 - eta * hyper[mm, 0])

@@ -54,6 +54,7 @@ LOSS_SOFTMAX = 1    # k classes: softmax and cross-entropy, labels 0..k-1
 LR_CONSTANT = LEARNING_RATES.index("constant")
 LR_INVSCALING = LEARNING_RATES.index("invscaling")
 LR_ADAGRAD = LEARNING_RATES.index("adagrad")
+LR_OPTIMAL = LEARNING_RATES.index("optimal")
 
 #: AdaGrad's denominator guard, ``lr / (ADAGRAD_EPS + sqrt(sum g**2))``.
 ADAGRAD_EPS = 1e-8
@@ -206,25 +207,40 @@ def scalar_rate(opt):
 
 
 @jit(exact=True, inline=True)
-def rate(opt, lr, t):
+def rate(opt, l2, l1, lr, t):
     """The step size of the ``t``-th step (counted from 1) for every
     schedule whose size is one number a step: ``lr / t**power_t`` (inverse
-    scaling) or ``lr`` (constant, and "adaptive", whose driver lowers
+    scaling), ``1 / (alpha * (t0 + t - 1))`` ("optimal", scikit-learn's
+    default: ``alpha = l2 + l1``, the penalty's strength, and ``lr`` unused;
+    see below) or ``lr`` (constant, and "adaptive", whose driver lowers
     ``lr`` between epochs). The one place such a schedule is
     written: :func:`step`, the CSR epoch's lazy step and the lean epochs'
-    step (:func:`fastlr._kernels.sparse.lean_scalars`) all take it from
+    step (:func:`lean_scalars`) all take it from
     here. AdaGrad's size is per weight: :func:`step`'s own branch, and
     :func:`lazy_supported` and the lean epochs' selectors keep it out of
-    the lazy and lean paths."""
+    the lazy and lean paths.
+
+    "optimal" is scikit-learn's ``SGDClassifier`` schedule: Bottou's
+    heuristic sets ``t0 = 1 / (eta0 * alpha)`` so that the first step is
+    ``eta0 = typw / max(1, |dloss(1, -typw)|)``, ``typw =
+    sqrt(1 / sqrt(alpha))``; the log-loss's and cross-entropy's derivatives
+    are below 1 in size, so ``eta0 = typw``. ``t0 + t - 1`` is summed as
+    ``t0 + (t - 1)``: one rounding under any caller's flags (scikit-learn's
+    ``(t0 + t) - 1`` may differ from it in the last bit)."""
     if opt.schedule == LR_INVSCALING:
         return lr / np.float64(t) ** opt.power_t
+    if opt.schedule == LR_OPTIMAL:
+        alpha = l2 + l1
+        typw = np.sqrt(1.0 / np.sqrt(alpha))
+        t0 = 1.0 / (typw * alpha)
+        return 1.0 / (alpha * (t0 + np.float64(t - 1)))
     return lr
 
 
 @jit()
 def is_lean(opt, hyper, averaging=False):
     """Whether a lean epoch serves this one-model stack: the binary model
-    with an L2 (or no) penalty, a constant or inverse-scaling rate, and no
+    with an L2 (or no) penalty, a rate of :func:`rate` (not AdaGrad), and no
     averaging unless the epoch keeps the averaged iterate (``averaging``:
     the dense one does, the CSR one does not). The lean epochs:
     :func:`fastlr._kernels.sparse.lean_epoch`,
@@ -243,7 +259,7 @@ def lean_scalars(cnt, sr, opt, hyper, B, steps, v, s):
     steps[0, 0] += 1
     t = steps[0, 0]
     inv_b = 1.0 / cnt
-    eta = rate(opt, hyper[0, 2], t)
+    eta = rate(opt, hyper[0, 0], hyper[0, 1], hyper[0, 2], t)
     if hyper[0, 0] > 0.0:
         rho = max(0.0, 1.0 - eta * hyper[0, 0])
         if rho <= 0.0 or abs(s * rho) < MIN_SCALE:
@@ -270,13 +286,15 @@ def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
 
     1. ``grad = G[c, j] / scale[j] / bsz + l2 * W[c, j]``;
     2. the step size: ``lr`` (constant), ``lr / t**power_t`` (inverse
-       scaling; ``t`` counts steps, i.e. batches, from 1) or, for AdaGrad,
+       scaling; ``t`` counts steps, i.e. batches, from 1), ``1 / ((l2 + l1)
+       * (t0 + t - 1))`` ("optimal", :func:`rate`) or, for AdaGrad,
        ``gsq[c, j] += grad**2`` and ``lr / (ADAGRAD_EPS + sqrt(gsq[c, j]))``;
-    3. ``W[c, j] -= eta * grad``; with a constant or inverse-scaling rate
-       and ``eta * l2 >= 1``, the shrink factor ``1 - eta * l2`` is floored
-       at 0, as scikit-learn does (the weight becomes ``-eta`` times the data
-       gradient instead of flipping sign and growing; AdaGrad needs no
-       floor: its step ``eta * grad`` is at most ``lr`` in size);
+    3. ``W[c, j] -= eta * grad``; with a rate of :func:`rate` (every
+       schedule but AdaGrad) and ``eta * l2 >= 1``, the shrink factor
+       ``1 - eta * l2`` is floored at 0, as scikit-learn does (the weight
+       becomes ``-eta`` times the data gradient instead of flipping sign and
+       growing; AdaGrad needs no floor: its step ``eta * grad`` is at most
+       ``lr`` in size);
     4. L1: the weight is moved toward zero by the penalty it could have
        received so far (``l1_u``, growing by ``eta * l1`` each step) minus
        what it did receive (``l1_q``) and clipped at zero (:func:`truncate`),
@@ -306,7 +324,7 @@ def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
                 gsq[c, n] += gb * gb
                 B[c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[c, n])) * gb
         else:
-            eta = rate(opt, lr, t)
+            eta = rate(opt, l2, l1, lr, t)
             if l2 > 0.0 and eta * l2 < 1.0:
                 for j in range(n):
                     W[c, j] -= eta * (G[c, j] / scale[j] * inv_b + l2 * W[c, j])
@@ -345,7 +363,7 @@ def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
 # the end of the epoch, when everything is paid and the state is the eager
 # one again:
 #
-# * L2 (constant or inverse-scaling rate): Bottou's scaling trick, w = s * v;
+# * L2 (a rate of rate(): not AdaGrad): Bottou's scaling trick, w = s * v;
 #   the shrink is s *= 1 - eta * l2, a gradient step on column j is
 #   v[j] -= eta * g[j] / s. When |s| falls below MIN_SCALE (or the factor is
 #   floored at 0) s is folded into v, one O(n) pass.
