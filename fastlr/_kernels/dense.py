@@ -86,6 +86,7 @@ from .intrinsics import (
 from .jit import jit
 from .predict import add_rows, ask_item, ask_row, ask_share
 from .scalar import (
+    add_row_sums,
     exp_neg_abs,
     lean_residual,
     log1p_unit,
@@ -1182,7 +1183,7 @@ def lean_batches(X, y, sw, blocks, block, batch_size, opt, models, state, acc, m
     window = rowbuf.shape[0] - LEAN_AHEAD_ROWS   # whole batches
     s = 1.0
     b = B[0, 0]
-    a0, a1, a2, a3, a4 = acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4]
+    sums = (acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4])
     nwin = 0
     for start in range(0, m, batch_size):
         bsz = min(batch_size, m - start)
@@ -1201,17 +1202,12 @@ def lean_batches(X, y, sw, blocks, block, batch_size, opt, models, state, acc, m
                 ask_item(sw, h)
                 ask_item(row_fold, h)
             i = rowbuf[q]
-            r, loss, bound, hl, hw, c = lean_residual(
-                s * lean_dot(X, i, v, mean, isc) + b, y, sw, row_fold, hold, i,
-                opt.track_loss)
-            R[p] = r
-            rsum += r
-            cnt += c
-            a0 += loss
-            a1 += bound
-            a2 += hl
-            a3 += hw
-            a4 += c
+            row = lean_residual(s * lean_dot(X, i, v, mean, isc) + b, y, sw,
+                                row_fold, hold, i, opt.track_loss)
+            R[p] = row[0]
+            rsum += row[0]
+            cnt += row[5]
+            sums = add_row_sums(sums, row)
         if cnt == 0.0:
             continue
         sr[0] = rsum
@@ -1230,7 +1226,7 @@ def lean_batches(X, y, sw, blocks, block, batch_size, opt, models, state, acc, m
             for j in range(n):
                 avg[j] += (s * v[j] - avg[j]) * inv_k
             avg[n] += (b - avg[n]) * inv_k
-    acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4] = a0, a1, a2, a3, a4
+    acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4] = sums
     if s != 1.0:
         for j in range(n):
             v[j] *= s

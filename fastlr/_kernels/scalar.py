@@ -112,6 +112,15 @@ def lean_residual(z, y, sw, row_fold, hold, i, track_loss):
 
 
 @jit(inline=True)
+def add_row_sums(a, row):
+    """The five sums of an epoch's rows, ``a`` (loss, bound, held-out loss,
+    held-out weight, rows trained on), with one row's
+    :func:`lean_residual` values ``row`` added."""
+    return (a[0] + row[1], a[1] + row[2], a[2] + row[3], a[3] + row[4],
+            a[4] + row[5])
+
+
+@jit(inline=True)
 def softmax_row(z, k, y, wt, track_loss):
     """Residuals of one row of the softmax model, in place, and its losses.
 

@@ -74,6 +74,7 @@ from .intrinsics import (
 from .jit import jit
 from .predict import NARROW, ask_columns, ask_item, dot_run, narrow_dot, narrow_update
 from .scalar import (
+    add_row_sums,
     exp_neg_abs,
     lean_residual,
     log1p_unit,
@@ -524,7 +525,7 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
         # the batches use lean_block's polynomial: equal to rounding)
         s = 1.0
         b = B[0, 0]
-        a0, a1, a2, a3, a4 = acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4]
+        sums = (acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4])
         nwin = 0
         for pos in range(m):
             # the rows of the order in windows of WINDOW_ROWS (and the rows
@@ -538,16 +539,13 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
             if far and pos + 1 < m:
                 inext = rowbuf[q + 1]
                 ask_columns(v, indices, indptr[inext], indptr[inext + 1], 1)
-            r, loss, bound, hl, hw, c = lean_row(data, indices, indptr, splits, y, sw,
-                                                 row_fold, hold, i, v, isc, scaled, s,
-                                                 b, opt.track_loss)
-            a0 += loss
-            a1 += bound
-            a2 += hl
-            a3 += hw
-            a4 += c
-            if c == 0.0:
+            row = lean_row(data, indices, indptr, splits, y, sw, row_fold, hold, i, v,
+                           isc, scaled, s, b, opt.track_loss)
+            sums = add_row_sums(sums, row)
+            if row[5] == 0.0:
                 continue
+            r = row[0]
+            c = row[5]
             sb[3] = r
             s, cst = lean_scalars(c, sb[3:], opt, hyper, B, steps, v, s)
             b = B[0, 0]
@@ -555,7 +553,7 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
             if cr != 0.0:
                 lean_apply_row(data, indices, indptr[i], indptr[i + 1], cr, v, isc,
                                scaled)
-        acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4] = a0, a1, a2, a3, a4
+        acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3], acc[0, 4] = sums
         sb[0] = s
     for start in range(0, m if batch_size > 1 else 0, batch_size):
         bsz, nrows = batch_ahead(blocks, block, start, batch_size, m, rowbuf)
