@@ -719,12 +719,20 @@ class Data:
         :class:`fastlr._stats.Moments` at those columns alone (X's entries
         re-indexed to them, in the same order), as :meth:`row_moments`
         gives them there."""
-        X = self.X
-        stop = X.indptr[-1]
-        cols, at = self.stored_columns()
-        stored = Data(sp.csr_matrix((X.data[:stop], at, X.indptr),
-                                    shape=(self.m, cols.shape[0])))
+        cols, stored = self.stored_part()
         return cols, stored.column_stats(moments=True)[2]
+
+    def stored_part(self):
+        """``(cols, part)`` of CSR X: the columns it stores a value in
+        (:meth:`stored_columns`) and X on those columns alone, a
+        :class:`Data` of ``len(cols)`` columns whose entries (X's, in the
+        same order, sharing its values) are re-indexed to them. A row's dot
+        product with weights ``w`` is that of its part with ``w[cols]``,
+        term for term."""
+        X = self.X
+        cols, at = self.stored_columns()
+        return cols, Data(sp.csr_matrix((X.data[:X.indptr[-1]], at, X.indptr),
+                                        shape=(self.m, cols.shape[0])))
 
     def stored_columns(self):
         """``(cols, at)`` of CSR X: the columns it stores an entry in,

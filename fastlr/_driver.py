@@ -307,11 +307,14 @@ class Stopper:
 def keep_best(best, state, loss):
     """Early stopping's record of a held-out ``loss`` of ``state``: its
     score appended to ``best["scores"]``, and a copy of the state kept when
-    the loss is the lowest so far. Returns ``loss`` (a monitor's value)."""
+    the loss is the lowest so far (its placeholder optimizer arrays shared,
+    not made k x n arrays of zeros: the kept state is never trained, and a
+    later training's :meth:`~fastlr._state.ModelState.copy` gives them their
+    shape). Returns ``loss`` (a monitor's value)."""
     best["scores"].append(-loss)
     if loss < best["loss"]:
         best["loss"] = loss
-        best["state"] = state.copy()
+        best["state"] = state.copy(share=state.absent())
     return loss
 
 

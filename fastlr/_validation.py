@@ -153,8 +153,12 @@ def raw_model(W, B, mean, scale, dtype=np.float64):
     ``w`` as rounded, so that ``x . w + b`` is the trained model's logit
     whatever ``w``'s rounding. (``b`` from the float64 ``w``, then ``w``
     rounded to float32, left the logits off by ``(W / scale - w) . mean``:
-    on columns of large mean and small spread, a whole model's worth.)"""
+    on columns of large mean and small spread, a whole model's worth.)
+    ``mean`` None: a mean of zeros, ``b = B`` without the product (for
+    finite weights, the same values)."""
     w = weights_as(np.ascontiguousarray(W / scale), dtype)
+    if mean is None:
+        return w, B - 0.0
     return w, B - w.astype(np.float64, copy=False) @ mean
 
 

@@ -823,6 +823,11 @@ default "constant"
         # the held-out rows copied (scored every epoch), the training rows
         # not: a RowSubset trains on them as on their copy
         Xv, yv = Data(X[val]), y01[val]
+        # CSR rows scored on the columns they store alone (the same losses):
+        # each epoch's raw-space model is then made for those columns only
+        cols, part = Xv.stored_part() if Xv.sparse else (None, None)
+        if cols is not None and cols.shape[0] == Xv.n:
+            cols = None
         swv = sw[val] if sw.shape[0] else sw
         denom = float(swv.sum()) if swv.shape[0] else float(val.shape[0])
         if denom <= 0.0 or (sw.shape[0] and not (sw[train] > 0).any()):
@@ -832,9 +837,13 @@ default "constant"
 
         def make_monitor(state):
             def monitor():
-                w, b = state.raw()
-                return keep_best(best, state,
-                                 Xv.loss_sum(yv, swv, w, b, state.softmax) / denom)
+                if cols is not None and not state.centers():
+                    w, b = state.raw(cols=cols)
+                    loss = part.loss_sum(yv, swv, w, b, state.softmax)
+                else:
+                    w, b = state.raw()
+                    loss = Xv.loss_sum(yv, swv, w, b, state.softmax)
+                return keep_best(best, state, loss / denom)
             return monitor
 
         return (RowSubset(data, train), y01[train], sw[train] if sw.shape[0] else sw,

@@ -541,6 +541,29 @@ def test_a_stream_reads_no_optimizer_array_its_options_write(monkeypatch):
     assert st.gsq.shape == (2, 4) and st.avg.shape == st.l1_u.shape == (2, 0)
 
 
+def test_early_stoppings_best_state_keeps_its_placeholders():
+    """The copy early stopping keeps of its best state shares the training
+    state's placeholder optimizer arrays (known zeros) instead of making
+    them k x n arrays of zeros (on 1M columns, four such arrays at every
+    improving epoch); its weights are a copy."""
+    from fastlr._driver import keep_best
+    from fastlr._state import ModelState
+
+    st = ModelState(np.zeros(3), np.ones(3), 2, True, written=("gsq",))
+    st.W[:] = 1.0
+    best = {"scores": [], "loss": np.inf, "state": None}
+    assert keep_best(best, st, 0.5) == 0.5
+    kept = best["state"]
+    assert kept.absent() == st.absent() == {"avg", "l1_u", "l1_q"}
+    assert kept.shared == st.absent() and kept.gsq.shape == (2, 4)
+    np.testing.assert_array_equal(kept.W, st.W)
+    assert kept.W is not st.W and kept.gsq is not st.gsq
+    st.W[:] = 2.0
+    keep_best(best, st, 0.7)   # not better: the kept state stays
+    assert best["state"] is kept and best["scores"] == [-0.5, -0.7]
+    assert (kept.W == 1.0).all()
+
+
 def test_placeholders_widen_and_narrow_as_zeros():
     """The file trainer puts a model's left-out columns back for training
     and takes them out after (_widen, _narrow): a placeholder among its

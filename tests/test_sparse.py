@@ -1120,6 +1120,64 @@ def test_multiclass_per_row_sgd_on_sparse_matches_dense(early_stopping):
                                    **EST_TOL)
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_early_stopping_on_wide_csr_makes_no_whole_raw_model_an_epoch(monkeypatch, k):
+    """Early stopping scores each epoch's model on its held-out CSR rows at
+    the columns they store (``ModelState.raw(cols=...)``): no epoch makes
+    the raw-space model of all n columns (on 1M columns its passes and
+    temporary cost more than the epoch's SGD), as many whole ones are made
+    as without early stopping."""
+    from fastlr import _state
+
+    widths = []
+    raw_model = _state.raw_model
+
+    def spy(W, *args):
+        widths.append(W.shape[1])
+        return raw_model(W, *args)
+
+    monkeypatch.setattr(_state, "raw_model", spy)
+    n = 50_000
+    X = sp.random(400, n, density=2e-4, format="csr", random_state=1)
+    y = np.arange(400) % k
+    kw = dict(solver="sgd", max_iter=4, tol=None, random_state=0)
+    assert LogisticRegression(**kw).fit(X, y).coef_.shape[1] == n
+    whole = widths.count(n)
+    widths.clear()
+    clf = LogisticRegression(**kw, early_stopping=True).fit(X, y)
+    assert clf.coef_.shape[1] == n and clf.validation_scores_.shape == (4,)
+    assert widths.count(n) == whole and len(widths) == whole + 4
+    assert all(w < n for w in widths if w != n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("averaged", [False, True])
+def test_raw_model_at_some_columns_is_the_whole_models_there(dtype, averaged):
+    """``ModelState.raw(cols=...)`` of a state that does not centre: the
+    whole raw model's weights at those columns and its intercepts, bit for
+    bit; a state that centres is refused (its intercepts need every
+    column)."""
+    from fastlr._state import ModelState
+
+    rng = np.random.default_rng(5)
+    n = 40
+    st = ModelState(np.zeros(n), rng.uniform(0.1, 3.0, n), 3, True)
+    st.W[:] = rng.normal(size=(3, n))
+    st.B[:] = [0.5, -0.0, -2.0]
+    if averaged:
+        st.steps[1] = 2
+        st.avg[:] = rng.normal(size=(3, n + 1))
+    cols = np.array([0, 3, 4, 17, 39])
+    w, b = st.raw(dtype=dtype)
+    wc, bc = st.raw(dtype=dtype, cols=cols)
+    assert wc.dtype == w.dtype and wc.shape == (3, cols.shape[0])
+    assert wc.tobytes() == np.ascontiguousarray(w[:, cols]).tobytes()
+    np.testing.assert_array_equal(bc, b)
+    st.mean = np.full(n, 0.5)
+    with pytest.raises(ValueError, match="does not centre"):
+        st.raw(cols=cols)
+
+
 @pytest.mark.parametrize("name", ["default", "l2", "l1", "adagrad_l1", "average_l2",
                                   "all"])
 def test_train_multinomial_matches_dense_and_reference(name):
