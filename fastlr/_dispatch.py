@@ -708,9 +708,12 @@ class Data:
         so the values are the same, without the passes over all ``n``
         columns (on 1M columns and a chunk of 1000 rows of 20 entries,
         about half of a ``partial_fit`` call): :meth:`stored_moments`,
-        widened."""
+        widened. On dense X, those of the validation pass if it computed
+        them (``as_data(with_stats=True)``), else of :meth:`moments`
+        (without the mean and scale :meth:`column_stats` would finish from
+        them)."""
         if not self.sparse:
-            return self.column_stats(moments=True)[2]
+            return self._moments if self._moments is not None else self.moments()
         return _stats.widened(*self.stored_moments(), self.n)
 
     def stored_moments(self):
@@ -1085,7 +1088,8 @@ def as_data(X, name="X", accept_sparse=True, with_stats=False, n_threads=None,
     dense-or-CSR choice is made. ``with_stats``: the column statistics will be
     needed; on dense X the finiteness check then computes them in the same
     read of X (:meth:`Data.moments`), and :meth:`Data.column_stats` of all
-    rows uses them; ``n_threads`` as in :func:`fastlr.train`. ``check=False``:
+    rows and :meth:`Data.row_moments` use them; ``n_threads`` as in
+    :func:`fastlr.train`. ``check=False``:
     only :meth:`Data.decision` will read X, and it checks finiteness itself
     when a logit is not finite (one read of X instead of two). ``train``: a
     model is to be trained on X: a sparse X wider than memory allows is

@@ -11,11 +11,10 @@ model through :meth:`ModelState.to_file_arrays` and
 kernel.
 """
 
-import copy
-
 import numpy as np
 
 from . import _stats
+from ._order import copied_rng
 from ._validation import raw_model, weights_as
 
 #: The optimizer-state arrays, beside the weights.
@@ -179,7 +178,7 @@ class ModelState:
             raise ValueError(f"only {sorted(self.IDLE)} may be shared")
         new = ModelState.__new__(ModelState)
         new.softmax = self.softmax
-        new.rng = copy.deepcopy(self.rng) if rng else self.rng
+        new.rng = copied_rng(self.rng) if rng else self.rng
         new.moments = self.moments   # never changed in place
         new.center = self.center
         # the standardization too: it is replaced (restandardize), never

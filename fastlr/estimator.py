@@ -27,6 +27,7 @@ from ._solver import check_solver, warn_unconverged
 from ._state import ModelState
 from ._train import train_state
 from ._validation import (
+    among_classes,
     check_classes,
     check_positive_int,
     check_real,
@@ -461,6 +462,13 @@ default "constant"
             return classes
         if classes is None:
             return self.classes_
+        if isinstance(classes, list | tuple | np.ndarray):
+            # the model's own classes again, as numbers (a stream passing
+            # them at every call): valid and equal, with no check of a sort
+            given = np.asarray(classes)
+            if (given.dtype == self.classes_.dtype and given.dtype.kind in "biuf"
+                    and np.array_equal(given, self.classes_)):
+                return self.classes_
         classes = check_classes(classes)
         if not np.array_equal(classes, self.classes_):
             raise ValueError("classes differs from the model's classes_ (from "
@@ -924,7 +932,9 @@ default "constant"
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], order="C",
                              reset=first or not hasattr(self, "n_features_in_"),
                              accept_sparse="csr", ensure_all_finite=False)
-        data = _data(X, train=True)
+        # a standardizing call needs the chunk's statistics (its first, or
+        # running ones): on dense X they come from the finiteness check's read
+        data = _data(X, train=True, with_stats=bool(self._standardize_option()))
         # (the labels are classes, declared: no check of what y looks like,
         # whose "could represent a regression problem" warning a chunk of
         # many classes drew at every call; refuse_unseen below refuses a
@@ -950,7 +960,8 @@ default "constant"
                                  f"{old.n_features}")
             state = self._continued(old, self._new_state(data, classes))
             resumed = False
-        refuse_unseen(unique_labels(y), classes)
+        if not among_classes(y, classes):
+            refuse_unseen(unique_labels(y), classes)
         y01 = self._encode(y, classes)
         sw = check_sample_weight(sample_weight, data.m)
         sw = self._class_weights(y01, classes, sw, fitting=False)
@@ -1264,15 +1275,15 @@ def _distributed():
     return distributed
 
 
-def _data(X, check=True, train=False):
+def _data(X, check=True, train=False, with_stats=False):
     """X after ``validate_data(..., ensure_all_finite=False)`` (float, C
     order or CSR) as the kernels take it: sparse X canonicalized (sorted
     indices, no duplicates, on a copy), checked finite by fastlr's pass,
     whose error names the first bad row and column, as ``fit``'s does
     (``check=False``: :meth:`fastlr._dispatch.Data.decision` checks it,
-    only if a logit is not finite; ``train``: see
+    only if a logit is not finite; ``train``, ``with_stats``: see
     :func:`fastlr._dispatch.as_data`)."""
-    return as_data(X, check=check, train=train)
+    return as_data(X, check=check, train=train, with_stats=with_stats)
 
 
 def holdout_rows(counts, classes, fraction):

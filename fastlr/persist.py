@@ -218,7 +218,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _npy
 from ._files import open_regular, write_atomic
-from ._order import make_rng
+from ._order import BIT_GENERATORS, make_rng
 from ._state import OPTIMIZER_ARRAYS, STATS_ARRAYS, ModelState
 from ._validation import shown, user_stacklevel
 from .estimator import LogisticRegression, validate_params
@@ -281,13 +281,7 @@ _READ_CHUNK = 1 << 20             # array data is read this much at a time
 
 # Bit generators a saved rng_state may name: looked up in this table, never
 # by getattr on a name read from the file.
-_BIT_GENERATORS = {
-    "PCG64": np.random.PCG64,
-    "PCG64DXSM": np.random.PCG64DXSM,
-    "MT19937": np.random.MT19937,
-    "Philox": np.random.Philox,
-    "SFC64": np.random.SFC64,
-}
+_BIT_GENERATORS = BIT_GENERATORS
 
 
 class ModelFileWarning(UserWarning):

@@ -1362,3 +1362,101 @@ def test_classes_of_numpy_text_scalars_are_text():
     clf = LogisticRegression().partial_fit(X, ["a", "b", "a"],
                                            classes=[np.str_("a"), "b"])
     assert clf.classes_.tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("standardize", [True, False])
+def test_a_partial_fit_call_reads_a_dense_chunk_once(monkeypatch, standardize):
+    """A dense chunk's statistics, which a standardizing ``partial_fit``
+    call needs, come from the read that checks it finite (no second
+    pass, no mean and scale finished only to be dropped), and the classes
+    of the model passed again at every call are not checked anew: on
+    chunks of 100 x 20, these were a fifth of a call. Without
+    standardization the chunk is only checked finite."""
+    from fastlr import _dispatch, _stats, estimator
+
+    counts = {"check_finite": 0, "finish_moments": 0, "check_classes": 0,
+              "moments": 0}
+
+    def counted(module, name):
+        real = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            counts[name] += 1
+            return real(*args, **kwargs)
+        monkeypatch.setattr(module, name, spy)
+
+    counted(_dispatch, "check_finite")
+    counted(_stats, "finish_moments")
+    counted(estimator, "check_classes")
+    moments = _dispatch.Data.moments
+    monkeypatch.setattr(_dispatch.Data, "moments", lambda self, *a, **k: (
+        counts.__setitem__("moments", counts["moments"] + 1) or moments(self, *a, **k)))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 5))
+    y = np.arange(300) % 2
+    clf = LogisticRegression(standardize=standardize, random_state=0)
+    clf.partial_fit(X[:100], y[:100], classes=[0, 1])
+    counts.update(dict.fromkeys(counts, 0))
+    for lo in (100, 200):
+        clf.partial_fit(X[lo:lo + 100], y[lo:lo + 100], classes=[0, 1])
+    if standardize:
+        assert counts == {"check_finite": 0, "finish_moments": 0,
+                          "check_classes": 0, "moments": 2}
+    else:
+        assert counts == {"check_finite": 2, "finish_moments": 0,
+                          "check_classes": 0, "moments": 0}
+    with pytest.raises(ValueError, match="classes differs"):
+        clf.partial_fit(X[:10], y[:10], classes=[0, 2])
+    with pytest.raises(ValueError, match="labels not in classes: 2"):
+        clf.partial_fit(X[:3], [0, 1, 2])
+
+
+def test_among_classes_knows_numbers_and_leaves_the_rest_to_refuse_unseen():
+    """``among_classes``: every label of y among the sorted classes, by a
+    binary search, when both are numbers of one dtype; False (the full
+    check of ``refuse_unseen`` follows) otherwise."""
+    from fastlr._validation import among_classes
+
+    classes = np.array([1, 4, 9])
+    assert among_classes(np.array([9, 1, 1, 4]), classes)
+    assert not among_classes(np.array([9, 10]), classes)
+    assert not among_classes(np.array([0]), classes)
+    assert not among_classes(np.array([1.0, 4.0]), classes)   # another dtype
+    floats = np.array([0.0, 2.0])
+    assert among_classes(np.array([2.0, 0.0]), floats)
+    assert not among_classes(np.array([np.nan]), floats)
+    assert not among_classes(np.array(["a"]), np.array(["a", "b"]))
+
+
+@pytest.mark.parametrize("kind", ["PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64",
+                                  "other"])
+def test_a_copied_generator_draws_what_the_original_draws(monkeypatch, kind):
+    """``copied_rng``: an independent Generator drawing what the original
+    draws next, made from its bit generator's state for NumPy's own (no
+    pickling), by ``copy.deepcopy`` for any other; ModelState.copy(rng=True)
+    (every resumed ``partial_fit`` call) takes it."""
+    from fastlr import _order
+    from fastlr._order import BIT_GENERATORS, copied_rng
+    from fastlr._state import ModelState
+
+    class Other(np.random.PCG64):
+        pass
+
+    bits = (Other if kind == "other" else BIT_GENERATORS[kind])(7)
+    rng = np.random.Generator(bits)
+    rng.random(3)
+    deep = []
+    deepcopy = _order.copy.deepcopy
+    monkeypatch.setattr(_order.copy, "deepcopy",
+                        lambda x, *a: deep.append(x) or deepcopy(x, *a))
+    st = ModelState(np.zeros(2), np.ones(2))
+    st.rng = rng
+    twin = st.copy(rng=True).rng
+    assert twin is not rng and type(twin.bit_generator) is type(rng.bit_generator)
+    assert deep == ([rng] if kind == "other" else [])
+    np.testing.assert_array_equal(twin.random(5), rng.random(5))
+    twin.random(2)   # independent: the original does not move
+    again = copied_rng(rng)
+    np.testing.assert_array_equal(again.integers(1 << 40, size=4),
+                                  rng.integers(1 << 40, size=4))
+    assert copied_rng(None) is None
