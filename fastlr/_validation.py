@@ -461,7 +461,7 @@ def nonfinite_error(X, name="X", row0=0):
     return ValueError(f"{name} contains NaN or infinity{at}")
 
 
-def check_X(X, name="X", accept_sparse=False, finite=True, contiguous=True):
+def check_X(X, name="X", accept_sparse=False, finite=True, contiguous=True, form=None):
     """Return X as a C-contiguous 2-D float32/float64 array, non-empty and
     (unless ``finite`` is False: the caller checks) finite.
 
@@ -470,7 +470,8 @@ def check_X(X, name="X", accept_sparse=False, finite=True, contiguous=True):
     layouts of float32/float64 are returned as they are, for prediction,
     which copies a block of rows at a time). With ``accept_sparse``, scipy
     sparse input is returned as a canonical CSR matrix
-    (:func:`check_sparse_X`); without, it is refused with a TypeError.
+    (:func:`check_sparse_X`, which reads its arrays by ``form``); without,
+    it is refused with a TypeError.
     """
     if hasattr(X, "columns") and hasattr(X, "sparse"):
         # a pandas DataFrame of sparse columns (pandas has the accessor only
@@ -482,7 +483,7 @@ def check_X(X, name="X", accept_sparse=False, finite=True, contiguous=True):
                 f"{name} is a scipy.sparse matrix, which this function does "
                 "not support; pass a dense array (X.toarray()) if it fits in "
                 "memory")
-        return check_sparse_X(X, name, finite)
+        return check_sparse_X(X, name, finite, form)
     arr = _as_numeric_array(X, name)
     if arr.ndim != 2:
         raise ValueError(
@@ -499,7 +500,16 @@ def check_X(X, name="X", accept_sparse=False, finite=True, contiguous=True):
     return arr
 
 
-def check_sparse_X(X, name="X", finite=True):
+#: Flags of what :func:`check_sparse_X` finds in a CSR matrix's arrays
+#: (:func:`csr_form`, and its kernel
+#: :func:`fastlr._kernels.stats.csr_form`): a row whose column indices are
+#: not strictly increasing (unsorted, or a duplicate entry), a column index
+#: outside ``0 .. n - 1``, an ``indptr`` that decreases or points outside
+#: the stored entries, a NaN or infinity among the stored values.
+FORM_UNSORTED, FORM_OUTSIDE, FORM_INDPTR, FORM_NONFINITE = 1, 2, 4, 8
+
+
+def check_sparse_X(X, name="X", finite=True, form=None):
     """Validate scipy sparse X and return it as a canonical CSR matrix.
 
     Never densifies. CSR input with float32/float64 data, sorted indices and
@@ -508,10 +518,18 @@ def check_sparse_X(X, name="X", finite=True):
     CSR with unsorted indices or duplicate entries is canonicalized on a
     copy (duplicates summed, as ``sum_duplicates`` does): the caller's
     matrix is never modified. The canonical form is read from the index
-    arrays themselves (:func:`_csr_columns`), never from scipy's cached
-    ``has_canonical_format``, which stays as first computed when the
-    indices are then edited in place. Index arrays the kernels were not
-    compiled for are converted (:func:`_csr_index_arrays`).
+    arrays themselves, never from scipy's cached ``has_canonical_format``,
+    which stays as first computed when the indices are then edited in
+    place. Index arrays the kernels were not compiled for are converted
+    (:func:`_csr_index_arrays`).
+
+    ``form(csr, finite)`` reads the arrays for that (``FORM_*`` flags; by
+    default :func:`csr_form`, in NumPy: the reference runs no Numba; the
+    kernel path passes its one-pass kernel, see
+    :func:`fastlr._dispatch.as_data`, which may check the values finite
+    though ``finite`` is False: a NaN or infinity it reports is refused).
+    A matrix made canonical here is read again: its values are checked
+    after summing, which may overflow.
     """
     if len(X.shape) != 2:
         raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), "
@@ -534,24 +552,33 @@ def check_sparse_X(X, name="X", finite=True):
             raise ValueError(f"{name} is not a valid CSR matrix: its {part} must "
                              f"hold signed integers (scipy makes int32 or "
                              f"int64), got dtype {arr.dtype}")
+    bad_indptr = ValueError(f"{name} is not a valid CSR matrix: its indptr is "
+                            "inconsistent with its shape or data")
+    # (that it never decreases: form's FORM_INDPTR)
     if (indptr.shape[0] != m + 1 or indptr[0] != 0
-            or (m and np.any(indptr[1:] < indptr[:-1]))
-            or indptr[-1] > min(indices.shape[0], csr.data.shape[0])):
-        raise ValueError(f"{name} is not a valid CSR matrix: its indptr is "
-                         "inconsistent with its shape or data")
+            or not 0 <= indptr[-1] <= min(indices.shape[0], csr.data.shape[0])):
+        raise bad_indptr
     fresh = csr is not X   # its arrays are not the caller's
     csr = _csr_index_arrays(csr)
-    if not _csr_columns(csr, name):
+    found = (form or csr_form)(csr, finite)
+    if found & FORM_INDPTR:
+        raise bad_indptr
+    if found & FORM_OUTSIDE:
+        raise ValueError(f"{name} is not a valid CSR matrix: a column index "
+                         f"lies outside 0..{n - 1}")
+    if found & FORM_UNSORTED:
         if not fresh:
             csr = csr.copy()
         csr.sum_duplicates()  # sorts the indices and adds duplicates
-    if finite and not np.isfinite(csr.data[:csr.indptr[-1]]).all():
+        found = (form or csr_form)(csr, finite)
+    if found & FORM_NONFINITE:
         raise nonfinite_error(csr, name)
     return csr
 
 
 def _csr_index_arrays(csr):
-    """``csr`` (indptr checked) with the arrays the kernels are compiled for
+    """``csr`` (indptr's length and ends checked) with the arrays the
+    kernels are compiled for
     by ``fastlr compile``: ``indices`` and ``indptr`` both int32 or both
     int64, in native byte order, and every array contiguous. Anything else
     (big-endian arrays read from a file, int16 indices, int32 indices with
@@ -573,28 +600,35 @@ def _csr_index_arrays(csr):
     return out
 
 
-#: Stored entries per slice of :func:`_csr_columns` (bounds its temporary:
-#: a boolean a stored entry of a slice; a slice of indices stays in cache
-#: between its two reads).
+#: Rows (stored entries) per slice of :func:`csr_form` (bounds its
+#: temporaries: a boolean a row or a stored entry of a slice; a slice of
+#: indices stays in cache between its reads).
 CSR_SLICE = 1 << 18
 
 
-def _csr_columns(csr, name):
-    """Whether CSR ``csr`` (indptr checked, :func:`_csr_index_arrays`) is in
-    canonical form: each row's column indices strictly increasing (sorted,
-    no duplicates). Found from the arrays in one read of the stored column
-    indices, a slice at a time, which also refuses an index outside
-    ``0..n - 1`` (naming ``name``)."""
+def csr_form(csr, finite):
+    """The ``FORM_*`` flags of CSR ``csr`` (:func:`check_sparse_X`: indptr's
+    length and ends checked, :func:`_csr_index_arrays`), in NumPy: whether
+    ``indptr`` never decreases, then in one read of the stored column
+    indices, a slice at a time, whether each row's are strictly increasing
+    (sorted, no duplicates) and all in ``0 .. n - 1`` (returning at the
+    first slice outside), then (``finite``) whether the stored values are
+    finite. The kernel path runs
+    :func:`fastlr._kernels.stats.csr_form` instead, one pass for all."""
     indptr, indices = csr.indptr, csr.indices
-    nnz, n = int(indptr[-1]), csr.shape[1]
-    canonical = True
+    m, n = csr.shape
+    nnz = int(indptr[-1])
+    for lo in range(0, m, CSR_SLICE):
+        hi = min(lo + CSR_SLICE, m)
+        if np.any(indptr[lo + 1:hi + 1] < indptr[lo:hi]):
+            return FORM_INDPTR
+    found = 0
     for lo in range(0, nnz, CSR_SLICE):
         hi = min(lo + CSR_SLICE, nnz)
         part = indices[lo:hi]
         if part.min() < 0 or part.max() >= n:
-            raise ValueError(f"{name} is not a valid CSR matrix: a column index "
-                             f"lies outside 0..{n - 1}")
-        if canonical:
+            return found | FORM_OUTSIDE
+        if not found & FORM_UNSORTED:
             # entry k against k + 1 for k in lo..hi - 1 (the last stored
             # entry has none); a pair across rows (k + 1 starts a row, one of
             # indptr's values in lo + 1..hi) is no test
@@ -602,8 +636,11 @@ def _csr_columns(csr, name):
             starts = indptr[slice(*np.searchsorted(
                 indptr, np.array([lo + 1, lo + 1 + up.shape[0]], dtype=indptr.dtype)))]
             up[starts - (lo + 1)] = True
-            canonical = bool(up.all())
-    return canonical
+            found |= 0 if up.all() else FORM_UNSORTED
+    if finite and not all(np.isfinite(csr.data[lo:min(lo + CSR_SLICE, nnz)]).all()
+                          for lo in range(0, nnz, CSR_SLICE)):
+        found |= FORM_NONFINITE
+    return found
 
 
 def row_bytes(X):

@@ -449,6 +449,118 @@ def test_index_arrays_that_are_not_signed_integers_are_refused_by_name(part, dty
             call()
 
 
+def _form_cases(seed):
+    """CSR matrices of more rows than a part of the validation kernel
+    (``FORM_ROWS``), with empty rows and runs of them, each with one
+    fault (or none) placed at random: rows out of order or duplicated,
+    a column index outside ``0..n - 1`` (negative or ``n``), an indptr that
+    decreases, a NaN or infinity, and both index dtypes."""
+    from fastlr._kernels.stats import FORM_ROWS
+
+    rng = np.random.default_rng(seed)
+    m, n = 2 * FORM_ROWS + 37, 9
+    Xd = np.where(rng.random((m, n)) < 0.3, rng.normal(size=(m, n)), 0.0)
+    Xd[100:300] = 0.0
+    X = sp.csr_matrix(Xd)
+    for fault in ("none", "unsorted", "duplicate", "negative", "n", "indptr", "nan",
+                  "inf", "unsorted+nan"):
+        for index in (np.int32, np.int64):
+            A = X.copy()
+            A.indices, A.indptr = A.indices.astype(index), A.indptr.astype(index)
+            row = int(rng.choice(np.flatnonzero(np.diff(A.indptr) >= 2)))
+            p = int(A.indptr[row])
+            if fault in ("unsorted", "unsorted+nan"):
+                A.indices[[p, p + 1]] = A.indices[[p + 1, p]]
+            elif fault == "duplicate":
+                A.indices[p + 1] = A.indices[p]
+            elif fault == "negative":
+                A.indices[p] = -1
+            elif fault == "n":
+                A.indices[p] = n
+            elif fault == "indptr":
+                A.indptr[row + 1] = A.indptr[row] - 1
+            if fault in ("nan", "unsorted+nan"):
+                A.data[p + 1] = np.nan
+            elif fault == "inf":
+                A.data[p] = -np.inf
+            yield fault, A
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_validation_kernel_finds_what_numpy_finds(seed):
+    """CSR X is validated in one pass by a kernel
+    (:func:`fastlr._dispatch.csr_form`, blocks of rows on the team's
+    threads); the reference's NumPy passes (:func:`fastlr._validation.csr_form`)
+    are its specification: the same flags on every matrix."""
+    from fastlr import _dispatch, _validation
+
+    for fault, A in _form_cases(seed):
+        for finite in (False, True):
+            want = _validation.csr_form(A, finite)
+            assert (want != 0) == (fault != "none" and (finite or fault not in
+                                                        ("nan", "inf"))), fault
+            for threads in (1, 2):
+                assert _dispatch.csr_form(A, finite, threads) == want, (fault, finite)
+
+
+def test_faulty_csr_is_refused_as_before_by_every_path():
+    """The bad-input contract of sparse X on every path that validates it:
+    a column index outside the width or an indptr that decreases is refused
+    naming X, a NaN or infinity naming its first row and column (of the
+    canonical matrix: an unsorted row is sorted first), and the caller's
+    matrix is left as it was."""
+    w = np.linspace(-1, 1, 9)
+    calls = {"predict": lambda A: fastlr.predict(A, w, 0.1),
+             "predict_proba": lambda A: fastlr.predict_proba(A, w, 0.1),
+             "train": lambda A: fastlr.train(A, np.arange(A.shape[0]) % 2, epochs=1),
+             "reference": lambda A: reference.predict_proba(A, w, 0.1)}
+    est = LogisticRegression(max_iter=1, solver="sgd", tol=None)
+    calls["decision_function"] = est.decision_function
+    calls["fit"] = lambda A: LogisticRegression(max_iter=1, solver="sgd", tol=None).fit(
+        A, np.arange(A.shape[0]) % 2)
+    for fault, A in _form_cases(3):
+        if fault == "none":
+            est.fit(A, np.arange(A.shape[0]) % 2)
+            continue
+        snap = snapshot(A)
+        for call in calls.values():
+            if fault in ("unsorted", "duplicate"):
+                call(A)
+                continue
+            if fault in ("negative", "n"):
+                match = (r"^X is not a valid CSR matrix: a column index lies "
+                         r"outside 0\.\.8$")
+            elif fault == "indptr":
+                match = (r"^X is not a valid CSR matrix: its indptr is inconsistent "
+                         r"with its shape or data$")
+            else:
+                C = A.copy()
+                C.sum_duplicates()
+                k = int(np.flatnonzero(~np.isfinite(C.data))[0])
+                row = int(np.searchsorted(C.indptr, k, side="right")) - 1
+                match = (rf"^X contains NaN or infinity \(first at row {row}, "
+                         rf"column {C.indices[k]}\)$")
+            with pytest.raises(ValueError, match=match):
+                call(A)
+        assert_unchanged(A, snap)
+
+
+def test_csr_validation_holds_no_temporary_of_the_rows_size(traced_peak):
+    """The validation of CSR X (indptr, the column indices, and for
+    training the values) is one pass that allocates nothing of X's size:
+    the NumPy passes it replaced held a boolean a row (indptr's order) and
+    a slice of booleans a stored entry."""
+    from fastlr._dispatch import as_data
+
+    m = 400_000
+    X = sp.random(m, 30, density=0.1, format="csr", random_state=0)
+    as_data(X)   # (kernels loaded outside the tracing)
+    for call in (lambda: as_data(X), lambda: as_data(X, check=False)):
+        data, peak = traced_peak(call)
+        assert data.X is X
+        assert peak < m // 8, peak
+
+
 def unsorted_copy(X, seed):
     """Same matrix, column indices within each row in random order."""
     rng = np.random.default_rng(seed)
