@@ -46,6 +46,8 @@ import sys
 
 import numpy as np
 
+from ._choices import FORM_INDPTR, FORM_NONFINITE, FORM_OUTSIDE, FORM_UNSORTED
+
 try:
     import resource
 except ImportError:   # (Windows)
@@ -498,15 +500,6 @@ def check_X(X, name="X", accept_sparse=False, finite=True, contiguous=True, form
     if finite and not all_finite(arr):
         raise nonfinite_error(arr, name)
     return arr
-
-
-#: Flags of what :func:`check_sparse_X` finds in a CSR matrix's arrays
-#: (:func:`csr_form`, and its kernel
-#: :func:`fastlr._kernels.stats.csr_form`): a row whose column indices are
-#: not strictly increasing (unsorted, or a duplicate entry), a column index
-#: outside ``0 .. n - 1``, an ``indptr`` that decreases or points outside
-#: the stored entries, a NaN or infinity among the stored values.
-FORM_UNSORTED, FORM_OUTSIDE, FORM_INDPTR, FORM_NONFINITE = 1, 2, 4, 8
 
 
 def check_sparse_X(X, name="X", finite=True, form=None):

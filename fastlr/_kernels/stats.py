@@ -27,7 +27,7 @@ import types
 import numpy as np
 
 from .. import _stats
-from .._validation import FORM_INDPTR, FORM_NONFINITE, FORM_OUTSIDE, FORM_UNSORTED
+from .._choices import FORM_INDPTR, FORM_NONFINITE, FORM_OUTSIDE, FORM_UNSORTED
 from .intrinsics import (
     prefetch,
     vabs,
@@ -196,23 +196,23 @@ def csr_form(data, indices, indptr, n, finite, lo, hi):
     """What the validation of CSR X (:func:`fastlr._validation.check_sparse_X`)
     needs to know of rows ``lo .. hi - 1``, in one read of their
     ``indptr``, ``indices`` and (``finite``) ``data``: a sum of the
-    :mod:`fastlr._validation` ``FORM_*`` flags, 0 for rows that are
+    :mod:`fastlr._choices` ``FORM_*`` flags, 0 for rows that are
     canonical, in range and finite.
 
-    ``indptr`` is checked first (:data:`~fastlr._validation.FORM_INDPTR`:
+    ``indptr`` is checked first (:data:`~fastlr._choices.FORM_INDPTR`:
     a part's values not non-decreasing, or outside ``0 ..
     indptr[-1]``, which the caller checked against the arrays' lengths), a
     part of :data:`FORM_ROWS` rows at a time, before any column index of
     the part is read, so the pass reads no position outside the arrays
     whatever ``indptr`` holds (blocks of rows may run on several threads).
     Then the part's indices, flat, as one loop that vectorizes: their
-    smallest and largest value (:data:`~fastlr._validation.FORM_OUTSIDE`
+    smallest and largest value (:data:`~fastlr._choices.FORM_OUTSIDE`
     beyond ``0 .. n - 1``; the pass returns there, on the first such part)
     and how many are not above the one stored before them; those at a
     row's first entry are no fault and are counted off, the rest make
-    :data:`~fastlr._validation.FORM_UNSORTED` (a row not strictly
+    :data:`~fastlr._choices.FORM_UNSORTED` (a row not strictly
     increasing: unsorted or duplicate). ``finite``: a NaN or infinity in
-    ``data`` adds :data:`~fastlr._validation.FORM_NONFINITE` (``x * 0``
+    ``data`` adds :data:`~fastlr._choices.FORM_NONFINITE` (``x * 0``
     is 0 for finite ``x``, NaN otherwise: a sum that vectorizes).
 
     The NumPy passes this replaced (a comparison of ``indptr``'s
