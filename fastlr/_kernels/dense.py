@@ -922,7 +922,8 @@ def epoch(X, y, sw, blocks, block, batch_size, opt, models, state, team):
         # asked for once, whatever the batch size (asking for a whole
         # CHUNK ahead of a smaller chunk asked for each row again at every
         # batch: at batch size 1, 64 positions found and half of them asked
-        # for each row, half of the epoch's time on 100k x 100)
+        # for each row; on 100k x 100 the epoch took 1.6 us a row with that,
+        # 1.2 without, the two trees run one after the other)
         pa = p0 + AHEAD_CHUNKS * CHUNK
         na = min(nb, m - pa) if pa < m else 0
         rows_at(blocks, block, pa, na, ahead)
