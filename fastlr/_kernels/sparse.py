@@ -56,6 +56,7 @@ same bits.
 
 import numpy as np
 
+from . import scalar
 from .dense import order_length, rows_at
 from .intrinsics import (
     LINE,
@@ -73,15 +74,6 @@ from .intrinsics import (
 )
 from .jit import jit
 from .predict import NARROW, ask_columns, ask_item, dot_run, narrow_dot, narrow_update
-from .scalar import (
-    add_row_sums,
-    exp_neg_abs,
-    lean_residual,
-    log1p_unit,
-    residuals,
-    softmax_loss,
-    softmax_row,
-)
 from .team import (
     ABORT,
     DONE,
@@ -250,7 +242,7 @@ def lean_row(data, indices, indptr, splits, y, sw, row_fold, hold, i, v, isc,
     """:func:`lean_residual` of row ``i`` at the weights ``s * v`` and
     intercept ``b``."""
     z = s * lean_halves(data, indices, indptr, splits, i, v, isc, scaled) + b
-    return lean_residual(z, y, sw, row_fold, hold, i, track_loss)
+    return scalar.lean_residual(z, y, sw, row_fold, hold, i, track_loss)
 
 
 @jit(exact=True, runtime=False)
@@ -276,10 +268,10 @@ def lean_block(y, sw, row_fold, hold, rows, p0, p1, F, R, P, track_loss):
         yb[pos - p0] = np.float64(y[i])
         wb[pos - p0] = sw[i] if weighted else 1.0
     nb = p1 - p0
-    exp_neg_abs(z, nb, e)
+    scalar.exp_neg_abs(z, nb, e)
     # the weighted values first, apart from the sums: a product added in the
     # same expression would be contracted into a fused multiply-add
-    residuals(z, yb, wb, nb, weighted, track_loss or folds, e, r, loss, bound)
+    scalar.residuals(z, yb, wb, nb, weighted, track_loss or folds, e, r, loss, bound)
     s0 = s1 = s2 = s3 = s4 = s5 = 0.0
     for pos in range(p0, p1):
         q = pos - p0
@@ -541,7 +533,7 @@ def lean_batches(data, indices, indptr, splits, y, sw, blocks, block, batch_size
                 ask_columns(v, indices, indptr[inext], indptr[inext + 1], 1)
             row = lean_row(data, indices, indptr, splits, y, sw, row_fold, hold, i, v,
                            isc, scaled, s, b, opt.track_loss)
-            sums = add_row_sums(sums, row)
+            sums = scalar.add_row_sums(sums, row)
             if row[5] == 0.0:
                 continue
             r = row[0]
@@ -838,10 +830,10 @@ def softmax_lean_row(data, indices, indptr, y, sw, row_fold, hold, i, T, iv, sca
     for c in range(k):
         z[c] = s * dot[c] + B[0, c]
     if row_fold.shape[0] > 0 and row_fold[i] == hold:
-        acc[0, 2] += wt * softmax_loss(z, k, y[i])
+        acc[0, 2] += wt * scalar.softmax_loss(z, k, y[i])
         acc[0, 3] += wt
         return False
-    loss, bound = softmax_row(z, k, y[i], wt, track_loss)
+    loss, bound = scalar.softmax_row(z, k, y[i], wt, track_loss)
     acc[0, 0] += loss
     acc[0, 1] += bound
     return True
@@ -1143,8 +1135,8 @@ def batch_residuals(y, sw, models, B, s, D, rows, bsz, F, track_loss, acc, cnt, 
             held = folds and row_fold[i] == fold[mm]
             wk[q] = wt if active[mm] and not held else 0.0
             hk[q] = 1.0 if active[mm] and held else 0.0
-    exp_neg_abs(zk, nel, ek)
-    residuals(zk, yk, wk, nel, True, track_loss, ek, rk, lk, bk)
+    scalar.exp_neg_abs(zk, nel, ek)
+    scalar.residuals(zk, yk, wk, nel, True, track_loss, ek, rk, lk, bk)
     for pos in range(bsz):
         i = rows[pos]
         for mm in range(K):
@@ -1153,7 +1145,7 @@ def batch_residuals(y, sw, models, B, s, D, rows, bsz, F, track_loss, acc, cnt, 
             if hk[q] > 0.0:   # held out: scored only
                 wt = sw[i] if weighted else 1.0
                 t = zk[q] if yk[q] == 0.0 else -zk[q]
-                acc[mm, 2] += wt * (log1p_unit(ek[q]) + max(t, 0.0))
+                acc[mm, 2] += wt * (scalar.log1p_unit(ek[q]) + max(t, 0.0))
                 acc[mm, 3] += wt
             elif active[mm]:
                 acc[mm, 0] += lk[q]
@@ -1242,12 +1234,12 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                 for c in range(k):
                     z[c] = s[mm] * dot[pos, mm * k + c] + B[mm, c]
                 if folds and row_fold[i] == fold[mm]:   # held out: scored only
-                    acc[mm, 2] += wt * softmax_loss(z, k, y[i])
+                    acc[mm, 2] += wt * scalar.softmax_loss(z, k, y[i])
                     acc[mm, 3] += wt
                     for c in range(k):
                         R[pos, mm * k + c] = 0.0
                     continue
-                loss, bound = softmax_row(z, k, y[i], wt, opt.track_loss)
+                loss, bound = scalar.softmax_row(z, k, y[i], wt, opt.track_loss)
                 acc[mm, 0] += loss
                 acc[mm, 1] += bound
                 acc[mm, 4] += 1.0
