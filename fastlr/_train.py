@@ -134,7 +134,7 @@ def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
             # depend on lr, so it starts from zero instead
             state.restore(start)
             held.drop()
-    center, mean_dir, bound = solver_coordinates(
+    center, mean_dir, bound, spread = solver_coordinates(
         state.mean, state.scale, fit_intercept,
         penalty_strengths(penalty, alpha, l1_ratio)[1], column_stats)
     shift = (center - state.mean) / state.scale
@@ -167,7 +167,7 @@ def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
         first_iteration=first_epoch + done,
         curvature=None if curvature is None else functools.partial(
             curvature.along, center, state.scale, softmax=state.softmax),
-        mean_dir=mean_dir, bound=bound)
+        mean_dir=mean_dir, bound=bound, spread=spread)
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - res.W @ shift
         if state.softmax and fit_intercept:
@@ -254,7 +254,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
 
     alphas = np.asarray(alphas, dtype=np.float64)
     l1_ratios = np.asarray(l1_ratios, dtype=np.float64)
-    centers, mean_dirs, bounds = solver_coordinates(
+    centers, mean_dirs, bounds, spreads = solver_coordinates(
         stack.mean, stack.scale, fit_intercept,
         penalty_strengths(penalty, alphas, l1_ratios)[1], column_stats)
     # (F, n): a (K, n) array per model is made only when used, (K, n) floats
@@ -323,7 +323,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
                          stack.scale[stack.stat[i]], softmax=stack.softmax)
                          for i in ids],
                      mean_dir=None if mean_dirs is None else mean_dirs[stack.stat[ids]],
-                     bound=None if bounds is None else bounds[stack.stat[ids]])
+                     bound=None if bounds is None else bounds[stack.stat[ids]],
+                     spread=None if spreads is None else spreads[stack.stat[ids]])
         W[ids], B[ids] = res.W, res.B
         n_iter[ids], converged[ids], objective[ids] = \
             res.n_iter, res.converged, res.objective

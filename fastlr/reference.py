@@ -439,7 +439,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         W0, b0 = upd.model(W, b)
         sw_train = np.where(train, sw, 0.0)   # held-out rows weigh 0
 
-        center, mean_dir, bound = solver_coordinates(
+        center, mean_dir, bound, spread = solver_coordinates(
             mean, scale, fit_intercept, penalty_strengths(penalty, alpha, l1_ratio)[1],
             lambda: column_stats(X, sample_weight=sw_train))
         shift = (center - mean) / scale
@@ -468,7 +468,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             curvature=functools.partial(
                 CurvatureSample.of(X, codes, sw_train).along, center, scale,
                 softmax=softmax), mean_dir=mean_dir,
-            bound=bound)
+            bound=bound, spread=spread)
         W, b = res.W, res.B - res.W @ shift
         if softmax and fit_intercept:
             b = raw_centred(W, b, mean, scale)
