@@ -358,16 +358,41 @@ def standardize_advice(how):
             f"scales them but cannot centre them: {offset})")
 
 
+def step_advice(learning_rate, lr=None, alpha="alpha"):
+    """What a divergence message advises of the step size under the
+    schedule ``learning_rate``: a lower ``lr`` (its value given, when
+    ``lr`` is), except for ``"optimal"``, whose steps ``1 / (alpha * (t0 +
+    t - 1))`` ignore ``lr``: a larger ``alpha`` (the word for the
+    strengths: ``"alpha"``, or a grid's ``"the alphas"``) or another
+    schedule."""
+    if learning_rate == "optimal":
+        return (f"raise {alpha} or choose another learning_rate ('optimal' "
+                f"ignores lr: its steps, 1 / (alpha * (t0 + t - 1)), are "
+                f"smaller for a larger alpha)")
+    return "lower the learning rate lr" + ("" if lr is None else f" (now {lr:g})")
+
+
+def many_diverged_message(K, learning_rate, standardized):
+    """The message of a joint run (``train_many``) all of whose ``K``
+    models diverged; ``standardized``: :func:`standardization` of the
+    models."""
+    advice = standardize_advice(standardized)
+    return (f"training diverged for every one of the {K} models ("
+            f"{step_advice(learning_rate, alpha='the alphas')}"
+            f"{'' if advice is None else ', or ' + advice})")
+
+
 def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True,
-                     weighted=False, standardized=None):
-    """``standardized``: :func:`standardization` of the model."""
+                     weighted=False, standardized=None, learning_rate="constant"):
+    """``standardized``: :func:`standardization` of the model;
+    ``learning_rate``: its schedule (:func:`step_advice`)."""
     began = (f"near log({n_classes}) = {math.log(n_classes):.3f}" if start is None
              else f"at {start:.6g}")
     # weights that overflowed can leave a finite loss behind (an overflowing
     # logit gives no residual): the message says which of the two it was
     what = ("the loss became" if finite else
             "the weights overflowed to infinity or NaN (the loss was")
-    remedies = [f"lower the learning rate lr (now {lr:g})",
+    remedies = [step_advice(learning_rate, lr),
                 standardize_advice(standardized),
                 "fit with solver='lbfgs' (not partial_fit)"]
     remedies = [r for r in remedies if r is not None]
@@ -377,7 +402,8 @@ def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True,
             + ("; the features were already standardized (centred and "
                "scaled)" if standardized == "centred" else "")
             + ("; the row weights (sample_weight times class_weight) scale "
-               "each step as lr does: divide them by their mean, which leaves "
+               f"each step{'' if learning_rate == 'optimal' else ' as lr does'}"
+               ": divide them by their mean, which leaves "
                "the model the loss defines unchanged (the loss is their "
                "weighted mean)" if weighted else ""))
 
@@ -421,7 +447,7 @@ class HeldCalls:
         self.calls = []
 
 
-def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
+def run_epochs(run_one, weights_finite, orders, *, epochs, lr, learning_rate, tol,
                n_iter_no_change, track, callback=None, first_epoch=0,
                monitor=None, on_stall=None, n_classes=2, start_loss=None,
                weighted=False, standardized=None):
@@ -435,8 +461,9 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
         the loss; it detects divergence when the loss is not tracked).
     weights_finite : callable() -> bool
     orders : fastlr._order.EpochOrder
-    epochs, lr, tol, n_iter_no_change
-        As in :func:`fastlr.train`; ``lr`` only feeds the error message.
+    epochs, lr, learning_rate, tol, n_iter_no_change
+        As in :func:`fastlr.train`; ``lr`` and ``learning_rate`` only feed
+        the error message.
     track : bool
         Whether losses are tracked (checked for divergence).
     callback : callable(epoch, loss) or None
@@ -485,7 +512,8 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, tol,
             raise DivergedError(diverged_message(
                 first_epoch + e + 1, seen, track, n_classes, lr,
                 start_loss() if start_loss is not None else None, finite,
-                weighted, None if standardized is None else standardized()))
+                weighted, None if standardized is None else standardized(),
+                learning_rate))
         if callback is not None:
             callback(first_epoch + e + 1, loss)
         if stopper.stop(loss if monitor is None else monitor()):

@@ -18,9 +18,9 @@ from ._driver import (
     Stopper,
     batch_rows,
     diverged,
+    many_diverged_message,
     run_epochs,
     standardization,
-    standardize_advice,
 )
 from ._kernels.update import hyperparameters, options, schedule_code
 from ._order import EpochOrder, block_rows
@@ -104,7 +104,7 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
 
     order = EpochOrder(data.m, shuffle, rng, block_rows(data.row_bytes(), batch_size))
     return run_epochs(run_one, lambda: finite[0] > 0.0, order, epochs=epochs, lr=lr,
-                      tol=tol,
+                      learning_rate=learning_rate, tol=tol,
                       n_iter_no_change=n_iter_no_change,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor,
@@ -216,10 +216,8 @@ def sgd_many(data, y, sw, stack, *, batch_size, epochs, shuffle, rng, epoch_loss
             callback(e + 1, float(np.nanmean(losses[e]))
                      if np.isfinite(losses[e]).any() else math.nan)
     if bad.all():
-        advice = standardize_advice(standardization(stack.mean, stack.scale))
-        raise DivergedError(
-            f"training diverged for every one of the {K} models (lower the "
-            f"learning rate lr{'' if advice is None else ' or ' + advice})")
+        raise DivergedError(many_diverged_message(
+            K, learning_rate, standardization(stack.mean, stack.scale)))
     run_to = int(n_iter.max()) if K else 0
 
     def table(columns):

@@ -450,7 +450,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     t0 = time.perf_counter()
     with epoch_progress(model.verbose, epochs, scan.rows) as progress:
         losses, converged = run_epochs(
-            run_one, state.finite, _Passes(), epochs=epochs, lr=lr, tol=tol,
+            run_one, state.finite, _Passes(), epochs=epochs, lr=lr,
+            learning_rate=learning_rate, tol=tol,
             n_iter_no_change=n_iter_no_change, track=True, callback=progress,
             on_stall=rate.on_stall if learning_rate == "adaptive" else None,
             n_classes=k, start_loss=start_loss, weighted=cw is not None,

@@ -535,10 +535,11 @@ default "constant"
     ValueError, TypeError
         For bad input, naming the argument; nothing has run.
     fastlr.DivergedError
-        When the loss becomes inf/NaN or explodes (lower ``lr`` or
-        standardize). A row whose logit is not finite (beyond the float64
-        range, e.g. ``|x| ~ 1e300`` without standardization) counts as an
-        infinite loss: its sign would depend on the order of the additions.
+        When the loss becomes inf/NaN or explodes (lower ``lr``, with
+        ``learning_rate="optimal"`` raise ``alpha``, or standardize). A row
+        whose logit is not finite (beyond the float64 range, e.g. ``|x| ~
+        1e300`` without standardization) counts as an infinite loss: its
+        sign would depend on the order of the additions.
 
     Examples
     --------

@@ -985,7 +985,8 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
             return sum(p[0] for p in parts) / weight if weight > 0 else math.nan
 
     return run_epochs(run_one, state.finite, _Orders(), epochs=epochs, lr=lr,
-                      tol=tol, n_iter_no_change=n_iter_no_change, track=True,
+                      learning_rate=learning_rate, tol=tol,
+                      n_iter_no_change=n_iter_no_change, track=True,
                       callback=callback, first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
                       n_classes=state.k if state.softmax else 2,

@@ -25,7 +25,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params, validate_data
 
-from ._driver import DivergedError, check_optimal_alpha
+from ._driver import DivergedError, check_optimal_alpha, step_advice
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._solver import STOPPED_EARLY
@@ -711,7 +711,7 @@ n_rows, n_features + fit_intercept)
                 mean = np.where(seen, scores, 0.0).sum(axis=0) / seen.sum(axis=0)
             if not np.isfinite(mean).any():
                 _no_candidate(mean, "every fold" if np.isnan(mean).all()
-                              else "at least one fold")
+                              else "at least one fold", self.learning_rate)
             finite = np.where(np.isfinite(mean), mean, -np.inf)
             best = int(order[_first_best(finite[order], rtol)])
             self.alpha_ = float(alpha_of[best])
@@ -739,7 +739,8 @@ n_rows, n_features + fit_intercept)
                                           -np.inf)[:, order], rtol)]
         picked = scores[np.arange(F), best]
         if not np.isfinite(picked).all():
-            _no_candidate(scores[~np.isfinite(picked)], "some fold")
+            _no_candidate(scores[~np.isfinite(picked)], "some fold",
+                          self.learning_rate)
         chosen = np.arange(F) * (L * A) + best
         n = X.shape[1]
         self.coef_ = res.W[chosen].reshape(F, rows, n).astype(np.float64).mean(
@@ -888,16 +889,17 @@ def _score_value(value):
                         f"better), got {value!r}") from None
 
 
-def _no_candidate(scores, where):
+def _no_candidate(scores, where, learning_rate):
     """Raise for scores with no finite candidate: NaN comes from the
-    scorer, -inf from diverged models."""
+    scorer, -inf from diverged models (trained with the schedule
+    ``learning_rate``)."""
     if np.isnan(scores).any():
         raise ValueError(
             f"scoring gave NaN for every candidate on {where} (roc_auc, say, on "
             "held-out rows of one class): choose a cv whose held-out folds "
             "hold every class, or another scoring")
-    raise DivergedError(f"every candidate diverged on {where} (lower the "
-                        "learning rate lr, or the largest alphas)")
+    raise DivergedError(f"every candidate diverged on {where} ("
+                        f"{step_advice(learning_rate, alpha='the alphas')})")
 
 
 def _with_labels(scorer, classes):

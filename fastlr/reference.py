@@ -36,6 +36,7 @@ from ._driver import (
     check_run,
     check_sgd_options,
     check_train_params,
+    many_diverged_message,
     run_epochs,
     standardization,
 )
@@ -271,6 +272,21 @@ class _Update:
         return (self.w_avg, self.b_avg) if self.k_avg > 0 else (w, b)
 
 
+def _standardization_stats(X, standardize, fit_intercept, train, sw):
+    """The ``(mean, scale)`` a model of :func:`_fit` standardizes ``X`` by:
+    ``standardize`` checked, ``train`` the mask of the rows it trains on
+    (None: all), ``sw`` (m,) their weights."""
+    n = X.shape[1]
+    if standardize and not fit_intercept:
+        standardize = "scale"   # no intercept: through the origin in raw space
+    if not standardize:
+        return np.zeros(n), np.ones(n)
+    mean, scale = column_stats(X, train, sw)
+    if is_sparse(X) or standardize == "scale":
+        mean = np.zeros(n)
+    return mean, scale
+
+
 def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
@@ -321,14 +337,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     weighted = sw.shape[0] > 0
     if not weighted:
         sw = np.ones(m)
-    if standardize and not fit_intercept:
-        standardize = "scale"   # no intercept: through the origin in raw space
-    if standardize:
-        mean, scale = column_stats(X, None if row_fold is None else train, sw)
-        if sparse or standardize == "scale":
-            mean = np.zeros(n)
-    else:
-        mean, scale = np.zeros(n), np.ones(n)
+    mean, scale = _standardization_stats(X, standardize, fit_intercept,
+                                         None if row_fold is None else train, sw)
 
     def batch(idx):
         if sparse:
@@ -419,7 +429,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         try:
             losses, converged = run_epochs(
                 run_one, finite, EpochOrder(m, shuffle, rng, block),
-                epochs=sgd_epochs, lr=lr, tol=tol if solver == "sgd" else None,
+                epochs=sgd_epochs, lr=lr, learning_rate=learning_rate,
+                tol=tol if solver == "sgd" else None,
                 n_iter_no_change=n_iter_no_change,
                 track=epoch_loss is not None,
                 callback=callback if solver == "sgd" else held,
@@ -685,8 +696,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     classes, codes = check_class_labels(y, X.shape[0])
     softmax = classes.shape[0] > 2
     row_fold, fold_ids = check_folds(folds, codes, X.shape[0], classes)
-    check_weighted_rows(check_sample_weight(sample_weight, X.shape[0]), row_fold,
-                        fold_ids, "folds")
+    sw = check_sample_weight(sample_weight, X.shape[0])
+    check_weighted_rows(sw, row_fold, fold_ids, "folds")
     models = []
     # the solver's paths: each fold and l1_ratio's alphas strongest first
     path = np.argsort(-alphas, kind="stable") if solver != "sgd" else \
@@ -721,8 +732,14 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
             # back in the order of alphas
             models.extend(done[q] for q in np.argsort(path, kind="stable"))
     if all(bad for *_, bad in models):
-        raise DivergedError(f"training diverged for every one of the "
-                            f"{len(models)} models")
+        # every fold's standardization, as the joint run's message names
+        stats = [_standardization_stats(
+            X, check_standardize(standardize), check_fit_intercept(fit_intercept),
+            None if row_fold is None else row_fold != f,
+            sw if sw.shape[0] else np.ones(X.shape[0])) for f in fold_ids]
+        raise DivergedError(many_diverged_message(
+            len(models), learning_rate,
+            standardization(*(np.stack(v) for v in zip(*stats, strict=True)))))
     n_run = max(len(out[2]) for *_, out, bad in models if not bad)
     n, k = X.shape[1], classes.shape[0] if softmax else 1
 

@@ -607,6 +607,18 @@ def test_error_diverged_training(files, capsys):
                        "diverged", "lower the learning rate")
 
 
+def test_error_diverged_training_optimal_read_in_chunks(files, capsys):
+    """Read in chunks (the out-of-core epochs), "optimal" was told to lower
+    the lr it ignores; its steps are set by alpha."""
+    code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
+                         "--learning-rate", "optimal", "--penalty", "l2",
+                         "--alpha", "1e-16", "--no-standardize", "--solver", "sgd",
+                         "--batch-size", "1", "--chunk-rows", "7")
+    assert_clean_error(code, out, err, "diverged", "raise alpha or choose another "
+                       "learning_rate")
+    assert "lower the learning rate" not in err
+
+
 def test_debug_shows_the_traceback(files, tmp_path, capsys):
     with pytest.raises(cli.CLIError, match="unknown target column"):
         cli.main(["train", str(files["csv"]), "--target", "price", "--debug"])

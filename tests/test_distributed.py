@@ -290,6 +290,14 @@ def test_diverged(client, data):
     with pytest.raises(fastlr.DivergedError, match="lower the learning rate"):
         fdist.train(da.from_array(X, chunks=(5_000, N)), y, lr=1e3,
                     standardize=False, epochs=3, client=client)
+    # "optimal" ignores lr: its steps shrink as alpha grows (the advice was
+    # to lower lr)
+    with pytest.raises(fastlr.DivergedError, match="raise alpha or choose another "
+                       "learning_rate") as info:
+        fdist.train(da.from_array(X * 50, chunks=(5_000, N)), y, standardize=False,
+                    learning_rate="optimal", penalty="l2", alpha=1e-8,
+                    batch_size=1, epochs=3, client=client)
+    assert "lower the learning rate" not in str(info.value)
 
 
 # --------------------------------------------------------------------------

@@ -280,6 +280,65 @@ def test_divergence_advises_standardizing_only_features_that_are_not(
         assert advice in msg
 
 
+@pytest.mark.parametrize("learning_rate", ["optimal", "constant", "invscaling",
+                                           "adaptive"])
+@pytest.mark.parametrize("trainer", ["kernel", "reference", "many", "reference_many",
+                                     "fit", "partial_fit", "cv", "weighted"])
+def test_divergence_advice_follows_the_schedule(trainer, learning_rate):
+    """learning_rate="optimal" takes its steps from alpha (1 / (alpha (t0 +
+    t - 1))) and ignores lr, yet a diverging run was told to "lower the
+    learning rate lr": its remedy is a larger alpha (or another schedule),
+    the other schedules' a lower lr, on every path."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3)) * 50 + 3
+    y = (X[:, 0] > 3).astype(int)
+    optimal = learning_rate == "optimal"
+    # "optimal"'s first step is alpha**-0.25: 100 at alpha=1e-8
+    kw = dict(lr=1e6, epochs=3, batch_size=1, standardize=False, random_state=0,
+              learning_rate=learning_rate, penalty="l2")
+    est = dict(lr=1e6, max_iter=3, batch_size=1, standardize=False, random_state=0,
+               learning_rate=learning_rate, solver="sgd")
+    calls = {
+        "kernel": lambda: fastlr.train(X, y, alpha=1e-8, **kw),
+        "reference": lambda: reference.train(X, y, alpha=1e-8, **kw),
+        "many": lambda: fastlr.train_many(X, y, alphas=[1e-8, 1e-7], **kw),
+        "reference_many": lambda: reference.train_many(X, y, alphas=[1e-8, 1e-7],
+                                                       **kw),
+        "fit": lambda: LogisticRegression(alpha=1e-8, **est).fit(X, y),
+        "partial_fit": lambda: LogisticRegression(alpha=1e-8, **est).partial_fit(
+            X, y, classes=[0, 1]),
+        "cv": lambda: fastlr.LogisticRegressionCV(alphas=[1e-8, 1e-7], cv=2,
+                                                  **est).fit(X, y),
+        "weighted": lambda: fastlr.train(X, y, alpha=1e-8,
+                                         sample_weight=np.full(300, 2.0), **kw),
+    }
+    with pytest.raises(DivergedError, match="diverged") as info:
+        calls[trainer]()
+    msg = str(info.value)
+    assert ("lower the learning rate" in msg) != optimal
+    assert ("'optimal' ignores lr" in msg) == optimal
+    if optimal:
+        assert "raise alpha" in msg or "raise the alphas" in msg
+        assert "as lr does" not in msg
+    if trainer == "weighted":
+        assert "the row weights (sample_weight times class_weight) scale each step" \
+            in msg
+
+
+@pytest.mark.parametrize("learning_rate, advice", [
+    ("optimal", "raise the alphas"), ("constant", "lower the learning rate lr)")])
+def test_no_candidate_advice_follows_the_schedule(learning_rate, advice):
+    """LogisticRegressionCV with every candidate of a fold diverged advised
+    "lower the learning rate lr, or the largest alphas": lr is no remedy
+    under "optimal", and a larger alpha never made a step larger."""
+    from fastlr.estimator_cv import _no_candidate
+
+    with pytest.raises(DivergedError, match="every candidate diverged") as info:
+        _no_candidate(np.array([-np.inf, -np.inf]), "some fold", learning_rate)
+    assert advice in str(info.value)
+    assert "largest alphas" not in str(info.value)
+
+
 def test_an_infinite_finisher_result_advises_by_the_standardization():
     """L-BFGS whose model overflows: with the features standardized, the
     advice was to standardize them."""
