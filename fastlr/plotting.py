@@ -466,14 +466,21 @@ def plot_roc_curve(y_true, y_score, ax=None, title="ROC curve", label="model",
     auc = roc_auc_score(y01, score)
     fig, ax = _axes(ax, figsize=(5, 5))
     ax.plot(fpr, tpr, lw=2, label=f"{label} (AUC = {auc:.3f})")
+    _finish_roc(ax, title)
+    return fig
+
+
+def _finish_roc(ax, title, **legend):
+    """The chance diagonal, limits, axis labels, ``title`` and legend
+    (``legend``: more arguments of ``ax.legend``) of a ROC plot whose
+    curves are drawn on ``ax``."""
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="chance")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title(title)
-    ax.legend(loc="lower right")
-    return fig
+    ax.legend(loc="lower right", **legend)
 
 
 #: Most classes :func:`plot_roc_curves` draws a curve (and a legend entry)
@@ -538,13 +545,7 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves",
                     f"{'no' if positive.sum() == 0 else 'only'} rows of it)")
     if not per_class:
         _roc_averages(ax, codes, proba)
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="chance")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize="small")
+    _finish_roc(ax, title, fontsize="small")
     return fig
 
 
