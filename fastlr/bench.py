@@ -327,12 +327,15 @@ def format_quick(table, rows, features, dtype):
 # the full table of the performance targets
 
 
-def _peak_rss_added(m, n, dtype):
-    """Peak RSS added by train() on C-contiguous X (fresh subprocess), bytes.
+def _peak_rss_of(m, n, dtype, warmup, call, setup=""):
+    """Peak RSS added by the Python statement ``call`` in a fresh
+    subprocess, on ``X, y = make_workload(m, n, dtype)`` (C-contiguous) and
+    what ``setup`` defines, bytes; and X's bytes.
 
     The kernel's peak is reset (Linux ``/proc/self/clear_refs``) after the
-    data are built and the kernels compiled or loaded (compilation memory is
-    numba's, once per process), so only train's own allocations count.
+    data are built and the kernels compiled or loaded by ``warmup``
+    (``call`` on a small slice; compilation memory is numba's, once per
+    process), so only the call's own allocations count.
     """
     code = f"""
 import gc, numpy as np, fastlr
@@ -342,23 +345,33 @@ def hwm():
         if line.startswith("VmHWM"):
             return int(line.split()[1]) * 1024
 X, y = make_workload({m}, {n}, np.{dtype})
-# compile / load every kernel train will use, the threaded one included, on
+{setup}
+# compile / load every kernel the call will use, the threaded one included, on
 # a small slice, so that no large block is freed and reused before measuring
 import fastlr._dispatch as d
 limit = d.PARALLEL_MIN_TRAIN_ELEMENTS
 d.PARALLEL_MIN_TRAIN_ELEMENTS = 0
-fastlr.train(X[:2000], y[:2000], batch_size=256, epochs=1, standardize=True)
+{warmup}
 d.PARALLEL_MIN_TRAIN_ELEMENTS = limit
 gc.collect()
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")                                  # reset the peak to the current RSS
 before = hwm()
-fastlr.train(X, y, batch_size=256, epochs=2, lr=0.1, standardize=True)
+{call}
 print(hwm() - before, X.nbytes)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True,
                          text=True, check=True).stdout.split()
     return int(out[0]), int(out[1])
+
+
+def _peak_rss_added(m, n, dtype):
+    """Peak RSS added by train() on C-contiguous X (fresh subprocess,
+    :func:`_peak_rss_of`), bytes; and X's bytes."""
+    return _peak_rss_of(
+        m, n, dtype,
+        "fastlr.train(X[:2000], y[:2000], batch_size=256, epochs=1, standardize=True)",
+        "fastlr.train(X, y, batch_size=256, epochs=2, lr=0.1, standardize=True)")
 
 
 def _cold_start_seconds(code, repeats=3):
@@ -929,31 +942,13 @@ def _peak_rss_many(m, n, K, folds):
     """Peak RSS added by :func:`fastlr.train_many` with K models on
     C-contiguous float64 X (fresh subprocess, as :func:`_peak_rss_added`),
     bytes; and X's bytes."""
-    code = f"""
-import gc, numpy as np, fastlr
-from fastlr.bench import make_workload
-def hwm():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM"):
-            return int(line.split()[1]) * 1024
-X, y = make_workload({m}, {n}, np.float64)
-alphas = np.logspace(-6, -2, {K} // ({folds} or 1))
-import fastlr._dispatch as d
-limit = d.PARALLEL_MIN_TRAIN_ELEMENTS
-d.PARALLEL_MIN_TRAIN_ELEMENTS = 0
-fastlr.train_many(X[:4000], y[:4000], alphas, folds={folds}, batch_size=256,
-                  epochs=1)
-d.PARALLEL_MIN_TRAIN_ELEMENTS = limit
-gc.collect()
-with open("/proc/self/clear_refs", "w") as f:
-    f.write("5")
-before = hwm()
-fastlr.train_many(X, y, alphas, folds={folds}, batch_size=256, epochs=2, lr=0.1)
-print(hwm() - before, X.nbytes)
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                         text=True, check=True).stdout.split()
-    return int(out[0]), int(out[1])
+    return _peak_rss_of(
+        m, n, "float64",
+        f"fastlr.train_many(X[:4000], y[:4000], alphas, folds={folds}, "
+        f"batch_size=256, epochs=1)",
+        f"fastlr.train_many(X, y, alphas, folds={folds}, batch_size=256, "
+        f"epochs=2, lr=0.1)",
+        setup=f"alphas = np.logspace(-6, -2, {K} // ({folds} or 1))")
 
 
 def model_bytes(n, k=1):
