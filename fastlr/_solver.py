@@ -490,6 +490,42 @@ def worse_than_zero(loss_mean, W, penalty, alpha, l1_ratio):
 ZERO_TIE = 1e-12
 
 
+def lone_class(totals):
+    """The class whose rows are the only ones of positive weight, from
+    each class's summed training weights ``totals`` (sample weights times
+    class weights, over the rows trained on; (k,), k >= 2), or None when
+    two or more classes weigh anything."""
+    present = np.flatnonzero(np.asarray(totals) > 0.0)
+    return int(present[0]) if present.shape[0] == 1 else None
+
+
+def class_totals(y, sw, k):
+    """Each of ``k`` classes' summed weight ``sw`` ((m,), or (0,): all
+    ones) over the rows of class codes ``y``: :func:`lone_class`'s input."""
+    return np.bincount(y, weights=sw if sw.shape[0] else None, minlength=max(k, 2))
+
+
+def lone_class_intercepts(c, k, softmax, tol):
+    """The solvers' model when the rows of positive weight hold the one
+    class ``c`` (:func:`lone_class`) and the model has intercepts: the
+    objective then has no minimizer (its infimum 0 is approached as the
+    intercepts part, every weight 0), and L-BFGS ran all ``max_iter``
+    passes, its relative-decrease test never met, the intercept near -570
+    (scikit-learn stops where its gradient is below its ``tol``, near -9.5).
+    The model taken instead, without a pass: weights 0 and intercepts
+    ``(k,)`` (sigmoid: ``(1,)``) whose mean loss is ``tol`` (the finisher's;
+    float64's epsilon for ``tol=None``): within ``tol`` of the infimum, the
+    class seen given probability ``exp(-tol)``."""
+    t = tol if tol > 0.0 else float(np.finfo(np.float64).eps)
+    # log(1 + (k - 1) exp(-L)) = t
+    L = math.log(max(k - 1, 1)) - math.log(math.expm1(t))
+    if not softmax:
+        return np.array([L if c == 1 else -L])
+    B = np.zeros(k)
+    B[c] = L
+    return B - B.mean()
+
+
 def _blas_control():
     """``(shared, clear)`` of threadpoolctl's OpenBLAS controller (3.8
     on: only the thread that first set OpenBLAS's limit may change it,

@@ -28,7 +28,10 @@ from ._solver import (
     AUTO_EPOCHS,
     AUTO_MIN_BATCH,
     CurvatureSample,
+    class_totals,
     finish,
+    lone_class,
+    lone_class_intercepts,
     penalty_strengths,
     raw_centred,
     solver_coordinates,
@@ -89,7 +92,8 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         lambda: tuple(a[0] for a in data.column_stats(sw=sw_f)),
         float(sw_f.sum()) if sw_f.shape[0] else float(data.m),
         curvature=None if solver == "sgd" else CurvatureSample.of(data.X, y, sw_f),
-        solver=solver, finish_tol=finish_tol, epochs=epochs, penalty=penalty,
+        lone=lone_class(class_totals(y, sw_f, state.k)), solver=solver,
+        finish_tol=finish_tol, epochs=epochs, penalty=penalty,
         alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
         callback=callback, first_epoch=first_epoch, warm=warm, **sgd_options)
 
@@ -97,7 +101,7 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
 def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
                finish_tol, epochs, penalty, alpha, l1_ratio, fit_intercept,
                callback=None, first_epoch=0, warm=False, curvature=None,
-               **sgd_options):
+               lone=None, **sgd_options):
     """:func:`train_state` for any storage of the data: ``run_sgd(**kw)``
     runs SGD epochs on ``state`` (:func:`fastlr._sgd.sgd`'s keywords besides
     the data), ``loss_grad(center, W, B)`` is the summed loss and gradient
@@ -107,13 +111,21 @@ def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
     the weights. :mod:`fastlr.distributed` passes its blockwise versions.
     ``curvature`` is a :class:`fastlr._solver.CurvatureSample` of the
     training rows (or None): the finisher's first step along a new
-    direction then needs one pass instead of two."""
+    direction then needs one pass instead of two. ``lone``: the class of
+    the only rows of positive weight (:func:`fastlr._solver.lone_class`),
+    or None; with an intercept the solvers then take
+    :func:`fastlr._solver.lone_class_intercepts` without a pass."""
     common = dict(penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                   fit_intercept=fit_intercept)
     if solver == "sgd":
         losses, converged = run_sgd(epochs=epochs, callback=callback,
                                     first_epoch=first_epoch, **common, **sgd_options)
         return losses, converged, 0
+    if lone is not None and fit_intercept:
+        W, _ = state.model()
+        state.set_model(np.zeros_like(W), lone_class_intercepts(
+            lone, max(state.k, 2), state.softmax, finish_tol))
+        return np.empty(0), True, 0
     warm_losses = np.empty(0)
     from_zero = False
     # the warm-up is reported once it is kept (HeldCalls)
@@ -234,7 +246,10 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         Each model's iterations (from its warm start).
     converged : (K,) bool
     dropped : (K,) bool
-        The models whose warm-up was dropped (see ``warm_epochs``).
+        The models whose warm-up was dropped (see ``warm_epochs``), or not
+        used: those whose training rows of positive weight hold one class
+        (:func:`fastlr._solver.lone_class`) take
+        :func:`fastlr._solver.lone_class_intercepts`, no iteration.
     """
     K, k = stack.K, stack.k
     folds = stack.row_fold.shape[0] > 0
@@ -247,6 +262,12 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     # all sets (one of the two asks for them)
     sets = [int(stack.fold[np.flatnonzero(stack.stat == r)[0]])
             for r in range(stack.mean.shape[0])]
+    # the class of each fold's only training rows of positive weight, if one
+    # (lone_class): its models take lone_class_intercepts without a run, as
+    # one model alone does (run_solver)
+    lone = {f: lone_class(class_totals(y, np.where(stack.row_fold != f, ones, 0.0)
+                                       if folds else ones, k))
+            for f in np.unique(stack.fold).tolist()} if fit_intercept else {}
 
     def column_stats():
         return data.column_stats(stack.row_fold if folds else None, sets,
@@ -293,6 +314,18 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         warm = before[ids] >= 0
         W[ids[warm]] = W[before[ids[warm]]]
         B[ids[warm]] = B[before[ids[warm]]]
+        alone = np.array([lone.get(int(stack.fold[i])) is not None for i in ids],
+                         dtype=bool)
+        for i in ids[alone]:
+            W[i] = 0.0
+            B[i] = lone_class_intercepts(lone[int(stack.fold[i])], max(k, 2),
+                                         stack.softmax, tol)
+        converged[ids[alone]] = True
+        objective[ids[alone]] = 0.0   # (checked for finiteness alone)
+        dropped[ids[alone]] = True
+        ids = ids[~alone]
+        if not ids.shape[0]:
+            continue
         models = (centers, stack.scale, stack.stat[ids], stack.hyper[ids],
                   stack.fold[ids], stack.row_fold)
 

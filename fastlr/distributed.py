@@ -88,7 +88,13 @@ from ._kernels.stats import finish_columns
 from ._order import check_random_state, make_rng
 from ._progress import epoch_progress
 from ._sgd import sgd, written_arrays
-from ._solver import CurvatureSample, check_solver, curvature_rows, warn_unconverged
+from ._solver import (
+    CurvatureSample,
+    check_solver,
+    curvature_rows,
+    lone_class,
+    warn_unconverged,
+)
 from ._state import ModelStack, ModelState
 from ._train import run_solver
 from ._validation import (
@@ -1044,6 +1050,7 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
 
     out = run_solver(state, run_sgd, loss_grad, lambda: colstats, denom,
                      curvature=None if solver == "sgd" else _curvature_sample(blocks),
+                     lone=lone_class(blocks.class_totals),
                      solver=solver, finish_tol=finish_tol, epochs=epochs,
                      penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                      fit_intercept=fit_intercept, callback=callback,
@@ -1109,6 +1116,8 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
     blocks.dtype = np.dtype(X.dtype)
     blocks.n = X.shape[1]
     blocks.weighted = sw is not None or cw is not None
+    # each class's training weight (lone_class): sums are the counts without sw
+    blocks.class_totals = sums * (1.0 if cw is None else cw)
     return runner, blocks, classes, counts
 
 

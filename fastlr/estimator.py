@@ -338,7 +338,12 @@ default "constant"
         An SGD epoch of ``"auto"`` that diverges is dropped and the solver
         starts from zero. If ``max_iter`` runs out before ``tol`` is met, a
         ``ConvergenceWarning`` says so and the last iterate, the best one
-        seen, is kept. ``partial_fit`` always runs one SGD epoch.
+        seen, is kept. Where the rows of positive weight (``sample_weight``
+        times ``class_weight``) hold one class, the objective has no
+        minimizer (the intercepts part without end): ``"auto"`` and
+        ``"lbfgs"`` then take, without a pass, weights 0 and the intercepts
+        whose mean loss is ``tol`` (``n_iter_`` 0). ``partial_fit`` always
+        runs one SGD epoch.
 
     Attributes
     ----------

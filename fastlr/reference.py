@@ -46,7 +46,10 @@ from ._solver import (
     AUTO_MIN_BATCH,
     CurvatureSample,
     check_solver,
+    class_totals,
     finish,
+    lone_class,
+    lone_class_intercepts,
     penalty_strengths,
     raw_centred,
     solver_coordinates,
@@ -415,6 +418,12 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         batch_size = max(batch_size, AUTO_MIN_BATCH)
     block = block_rows(row_bytes(X), batch_size)
     sgd_epochs = {"sgd": epochs, "auto": min(AUTO_EPOCHS, epochs)}.get(solver, 0)
+    # the rows of positive weight hold one class: no pass, the kernels' model
+    # (fastlr._train.run_solver)
+    lone = None if solver == "sgd" or not fit_intercept else lone_class(
+        class_totals(codes.astype(np.int64), np.where(train, sw, 0.0), k))
+    if lone is not None:
+        sgd_epochs = 0
     if start is not None:
         sgd_epochs = 0
         Wr, br = (np.asarray(v, dtype=np.float64) for v in start)
@@ -446,7 +455,13 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             W, b = np.zeros((k, n)), np.zeros(k)
             upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t,
                           penalty, alpha, l1_ratio, average_start, fit_intercept)
-    if solver != "sgd":
+    if lone is not None:
+        W, b = np.zeros((k, n)), lone_class_intercepts(lone, max(k, 2), softmax,
+                                                       finish_tol)
+        if upd.k_avg > 0:
+            upd.w_avg, upd.b_avg = W, b
+        converged = True
+    elif solver != "sgd":
         W0, b0 = upd.model(W, b)
         sw_train = np.where(train, sw, 0.0)   # held-out rows weigh 0
 

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -126,6 +127,30 @@ def test_finisher_reaches_the_in_memory_optimum_on_eight_blocks(client, k, spars
     np.testing.assert_allclose(got.coef_, expected.coef_, atol=1e-5 * scale)
     np.testing.assert_allclose(got.intercept_, expected.intercept_,
                                atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("weights", ["sample_weight", "class_weight"])
+def test_one_weighted_class_takes_no_pass_on_blocks(client, weights):
+    """The rows of positive weight hold one class: as in memory, the
+    solver takes weights 0 and the intercept of mean loss tol without a
+    pass (it ran all max_iter passes and warned)."""
+    X, y = make_data(4, m=600, k=2)
+    sw = np.where(y == "ab", 1.0, 0.0)
+    for solver in ("auto", "lbfgs"):
+        kw = dict(solver=solver, max_iter=50)
+        if weights == "class_weight":
+            kw["class_weight"] = {"cd": 0.0}
+            args, dargs = (X, y), (to_dask(X, 150), to_dask(y, 150))
+        else:
+            args = (X, y, sw)
+            dargs = (to_dask(X, 150), to_dask(y, 150), to_dask(sw, 150))
+        expected = LogisticRegression(**kw).fit(*args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = LogisticRegression(**kw).fit(*dargs)
+        assert got.n_iter_ == expected.n_iter_ == 0
+        np.testing.assert_array_equal(got.coef_, expected.coef_)
+        np.testing.assert_array_equal(got.intercept_, expected.intercept_)
 
 
 def test_finisher_without_intercept_on_offset_features(client):

@@ -1296,3 +1296,101 @@ def test_functional_solver_that_stalls_warns_as_the_estimator_does(impl, fn):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         train(X, y, solver="lbfgs", epochs=300)
+
+
+# --------------------------------------------------------------------------
+# the rows of positive weight hold one class
+
+
+def _one_weighted_class(k):
+    rng = np.random.default_rng(0)
+    m = 600
+    X = rng.normal(size=(m, 4))
+    if k == 2:
+        y = (X[:, 0] + rng.logistic(size=m) > 0).astype(np.int64)
+    else:
+        y = (X @ rng.normal(size=(4, k)) + rng.gumbel(size=(m, k))).argmax(axis=1)
+    return X, y, np.where(y == 0, 1.0, 0.0)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+def test_one_weighted_class_takes_no_pass(solver, k):
+    """sample_weight 0 on every row of all classes but one (a mask, a
+    filter): the objective has no minimizer (the intercepts part without
+    end, F tends to 0), the relative-decrease test never held, and the
+    solver ran all max_iter passes (intercept -570) to warn "increase
+    max_iter (or tol), or alpha", none of which helps. scikit-learn trains
+    (its gradient test stops near -9.5). Now the solvers take, without a
+    pass, weights 0 and the intercepts whose mean loss is tol, and say
+    nothing; so does class_weight 0, and the twin."""
+    X, y, sw = _one_weighted_class(k)
+    tol = 1e-4
+    for kw in ({"sample_weight": sw},
+               {"class_weight": {c: 0.0 for c in range(1, k)}}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            clf = LogisticRegression(solver=solver, tol=tol, random_state=0).fit(
+                X, y, sample_weight=kw.get("sample_weight"))
+            if "class_weight" in kw:
+                clf = LogisticRegression(solver=solver, tol=tol, random_state=0,
+                                         class_weight=kw["class_weight"]).fit(X, y)
+        assert clf.n_iter_ == 0 and clf.n_solver_iter_ == 0
+        assert not clf.coef_.any()
+        # the class seen has probability exp(-tol): its mean loss is tol
+        np.testing.assert_allclose(clf.predict_proba(X)[:, 0], math.exp(-tol),
+                                   rtol=1e-12)
+    mod_kw = dict(solver=solver, tol=tol, sample_weight=sw, random_state=0)
+    if k == 2:
+        for mod in (fastlr, reference):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                res = mod.train(X, y, **mod_kw)
+            assert res.losses.shape == (0,) and not res.w.any()
+            assert res.b == pytest.approx(math.log(math.expm1(tol)), rel=1e-12)
+    else:
+        fits = [mod.train_multinomial(X, y, **mod_kw) for mod in (fastlr, reference)]
+        np.testing.assert_allclose(fits[0].b, fits[1].b, rtol=1e-12)
+        np.testing.assert_allclose(fits[0].b.sum(), 0.0, atol=1e-12)
+
+
+def test_one_weighted_class_without_intercept_is_an_ordinary_problem():
+    """Without an intercept an L2 penalty bounds the weights: the optimum
+    exists and the solver runs to it as usual."""
+    X, y, sw = _one_weighted_class(2)
+    X = X + 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = LogisticRegression(solver="lbfgs", fit_intercept=False, alpha=1e-2,
+                                 tol=1e-10).fit(X, y, sample_weight=sw)
+    assert clf.n_iter_ > 0 and clf.coef_.any()
+
+
+@pytest.mark.parametrize("solver", ["auto", "lbfgs"])
+def test_a_fold_whose_weighted_rows_hold_one_class(solver):
+    """train_many (and LogisticRegressionCV's folds): a fold whose training
+    rows of positive weight hold one class ran all its passes and warned;
+    its models now take the model of one model alone, no iteration, as
+    the twin's do."""
+    X, y, _ = _one_weighted_class(2)
+    folds = np.arange(X.shape[0]) % 3
+    # the rows of class 1 outside fold 2 weigh 0: fold 2's models train on
+    # class 0 alone
+    sw = np.where((y == 1) & (folds != 2), 0.0, 1.0)
+    kw = dict(folds=folds, sample_weight=sw, solver=solver, tol=1e-6, epochs=200,
+              random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = fastlr.train_many(X, y, [1e-2, 1e-4], **kw)
+    twin = reference.train_many(X, y, [1e-2, 1e-4], **kw)
+    alone = res.folds == 3   # (fold ids count the sorted labels from 1)
+    assert (res.n_iter[alone] == 1).all() and res.converged[alone].all()
+    assert not res.W[alone].any()
+    np.testing.assert_allclose(res.b[alone], math.log(math.expm1(1e-6)), rtol=1e-12)
+    np.testing.assert_array_equal(res.n_iter, twin.n_iter)
+    np.testing.assert_allclose(res.W, twin.W, atol=1e-6)
+    np.testing.assert_allclose(res.b, twin.b, atol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fastlr.LogisticRegressionCV(alphas=[1e-2, 1e-4], cv=3, solver=solver).fit(
+            X, y, sample_weight=sw)
