@@ -206,8 +206,9 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
     floor : callable(g) -> float, or None
         A decrease of ``F`` that some step is sure to reach from a point of
         gradient ``g`` (from a bound on the curvature along some
-        coordinates): the run does not stop on ``tol`` while it exceeds
-        ``tol F``. The quasi-Newton model's prediction can miss it when
+        coordinates), or ``inf`` where the caller's own test of ``g`` says
+        the point is not done: the run does not stop on ``tol`` while it
+        exceeds ``tol F``. The quasi-Newton model's prediction can miss it when
         the curvature differs by orders of magnitude between coordinates
         (a strong penalty on the weights, none on the intercept: scaled by
         the weights' curvature, the model predicted the intercept's long
@@ -252,8 +253,10 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
         The smooth parts and gradients of the objectives ``ids`` (a list of
         indices into ``x0s``) at the points ``xs``.
     x0s : list of (d,) float64
-    tol, memory, floor
+    tol, memory
         As in :func:`minimize`, for each run.
+    floor : callable, or a list of one callable (or None) per run
+        Each run's ``floor`` (:func:`minimize`).
     max_iter : int, or a sequence of one int per run
         Each run's budget of iterations.
     l1s : list of float or (d,) arrays
@@ -270,8 +273,10 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
     list of Result
     """
     budgets = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (len(x0s),))
+    floors = floor if isinstance(floor, list) else [floor] * len(x0s)
     runs = [iterate(x0, tol=tol, max_iter=int(budgets[i]), l1=l1, memory=memory,
-                    callback=None if callbacks is None else callbacks[i], floor=floor,
+                    callback=None if callbacks is None else callbacks[i],
+                    floor=floors[i],
                     diag=None if diags is None else diags[i],
                     first_step=None if first_steps is None else first_steps[i])
             for i, (x0, l1) in enumerate(zip(x0s, l1s, strict=True))]

@@ -526,6 +526,71 @@ def lone_class_intercepts(c, k, softmax, tol):
     return B - B.mean()
 
 
+def intercept_gain(gb, softmax, f=None):
+    """A decrease of the mean loss that a step on the intercepts alone is
+    sure to reach from a point where their gradient is ``gb`` ((k,), or
+    (1,) for the sigmoid), ``f`` (None, or the classes' shares of the
+    training weight, (k,) or (2,), summing to 1) given.
+
+    The intercepts are not penalized and the mean loss's curvature along
+    them is at most 1/4 (sigmoid) or 1/2 (softmax): a step on them alone
+    lowers it by at least ``|gb|^2 / (2 * that)``. Along one class's
+    intercept the curvature is also at most its mean predicted probability
+    ``P_c = f_c + g_c``, and on the way to that intercept's own minimizer
+    (where ``P_c = f_c``) at most ``f_c + max(g_c, 0)``: a step on it alone
+    lowers the loss by at least ``g_c^2 / (2 min(1/4, f_c + max(g_c,
+    0)))``, some 500 times the first bound for a class of frequency 1e-3
+    (sigmoid: ``g = P_1 - f_1 = f_0 - P_0``, both classes' bounds)."""
+    bound = float(gb @ gb) * (1.0 if softmax else 2.0)
+    if f is None:
+        return bound
+    if softmax:
+        curv = np.minimum(0.25, f + np.maximum(gb, 0.0))
+    else:
+        curv = np.minimum(0.25, np.minimum(f[1] + np.maximum(gb, 0.0),
+                                           f[0] + np.maximum(-gb, 0.0)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        one = np.where(curv > 0.0, gb * gb / (2.0 * curv), 0.0)
+    return max(bound, float(one.max()))
+
+
+def intercept_floor(kn, softmax, tol, frequencies=None):
+    """:func:`finish`'s ``floor`` (:func:`fastlr._lbfgs.minimize`) for a
+    model with intercepts, the coordinates of its point past ``kn``:
+    :func:`intercept_gain` of their gradient, with the classes' shares of
+    ``frequencies`` ((c,), the classes' summed training weights or a
+    multiple) when given.
+
+    Even the second bound leaves a rare class's whole gain a sliver of
+    ``F`` (its rows are), below ``tol F`` while its mean probability is
+    3-62% off its frequency (3 classes, one of 0.1%, the default
+    ``tol``; scikit-learn's default within 1.2%). With ``frequencies`` the
+    floor is also ``inf`` (not done) while some class's ``|g_c| = |P_c -
+    f_c|`` exceeds ``sqrt(tol) f_c`` (binary: the rarer class's ``f``):
+    the accuracy ``sqrt(tol / curvature)`` of an intercept of unit
+    curvature. A class of no weight is left out (its intercept runs to
+    minus infinity: the gain bound stops that run once it is below
+    ``tol F``)."""
+    f = None
+    if frequencies is not None:
+        f = np.asarray(frequencies, dtype=np.float64)
+        f = f / f.sum()
+        share = f if softmax else np.array([f[:2].min()])
+        close = np.maximum(math.sqrt(tol) * share, FREQUENCY_NOISE)
+
+    def floor(g):
+        gb = g[kn:]
+        if f is not None and ((share > 0.0) & (np.abs(gb) > close)).any():
+            return math.inf
+        return intercept_gain(gb, softmax, f)
+    return floor
+
+
+#: The rounding of an intercept's gradient, a weighted mean of residuals in
+#: [-1, 1]: :func:`intercept_floor` asks no class to be closer than this.
+FREQUENCY_NOISE = 1e-14
+
+
 def _blas_control():
     """``(shared, clear)`` of threadpoolctl's OpenBLAS controller (3.8
     on: only the thread that first set OpenBLAS's limit may change it,
@@ -611,7 +676,8 @@ def _blas_controller():
 
 def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
            softmax, tol, max_iter, callback=None, first_iteration=0,
-           curvature=None, mean_dir=None, bound=None, spread=None):
+           curvature=None, mean_dir=None, bound=None, spread=None,
+           frequencies=None):
     """Minimize the objective from ``(W0, B0)`` by L-BFGS / OWL-QN
     (:mod:`fastlr._lbfgs`); or, for a stack of K models, the sum of their
     objectives (each model its own data weights, ``denom`` and strength).
@@ -658,6 +724,11 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     spread : (n,) or (K, n) float64, or None
         Each model's features' standard deviations in the finisher's
         coordinates (:func:`solver_coordinates`; None: 1).
+    frequencies : (c,) or (K, c) float64, or None
+        Each model's classes' summed training weights (:func:`class_totals`
+        over its rows, c >= 2; any positive multiple): with an intercept the
+        run goes on while a class's mean predicted probability is off its
+        share (:func:`intercept_floor`).
 
     Returns
     -------
@@ -770,16 +841,14 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     start = W.copy()
     mask = np.zeros(kn + (k if fit_intercept else 0), dtype=bool)
     mask[:kn] = True
-    # the intercepts are not penalized and F's curvature along them is at
-    # most 1/4 (sigmoid) or 1/2 (softmax): a step on them alone lowers F by
-    # at least |g_B|^2 / (2 * that). The run goes on while that exceeds tol
-    # F, whatever the quasi-Newton model (scaled by the weights' curvature,
-    # large under a strong penalty) predicts
-    floor = None
-    if fit_intercept:
-        def floor(g):
-            gb = g[kn:]
-            return float(gb @ gb) * (1.0 if softmax else 2.0)
+    # the run goes on while a step on the intercepts alone would lower F by
+    # more than tol F, or a class's mean probability is off its frequency
+    # (intercept_floor), whatever the quasi-Newton model (scaled by the
+    # weights' curvature, large under a strong penalty) predicts
+    freqs = (np.broadcast_to(frequencies, (K, np.shape(frequencies)[-1]))
+             if frequencies is not None else [None] * K)
+    floor = [intercept_floor(kn, softmax, tol, freqs[i]) for i in range(K)] \
+        if fit_intercept else [None] * K
     # The recursion's vector operations (dot, axpy: microseconds each) run
     # on one BLAS thread. OpenBLAS threads them above a few thousand
     # entries, and its threads then wait for cores that numba's threads of
@@ -798,7 +867,7 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
         else:
             runs = [_lbfgs.minimize(lambda x: evaluate([0], [x])[0], x0s[0], tol=tol,
                                     max_iter=max_iter, l1=l1[0], mask=mask,
-                                    callback=record(0), floor=floor,
+                                    callback=record(0), floor=floor[0],
                                     first_step=first_step(0),
                                     diag=diags[0])]
     for i, run in enumerate(runs):

@@ -92,7 +92,7 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         lambda: tuple(a[0] for a in data.column_stats(sw=sw_f)),
         float(sw_f.sum()) if sw_f.shape[0] else float(data.m),
         curvature=None if solver == "sgd" else CurvatureSample.of(data.X, y, sw_f),
-        lone=lone_class(class_totals(y, sw_f, state.k)), solver=solver,
+        totals=class_totals(y, sw_f, state.k), solver=solver,
         finish_tol=finish_tol, epochs=epochs, penalty=penalty,
         alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
         callback=callback, first_epoch=first_epoch, warm=warm, **sgd_options)
@@ -101,7 +101,7 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
 def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
                finish_tol, epochs, penalty, alpha, l1_ratio, fit_intercept,
                callback=None, first_epoch=0, warm=False, curvature=None,
-               lone=None, **sgd_options):
+               totals=None, **sgd_options):
     """:func:`train_state` for any storage of the data: ``run_sgd(**kw)``
     runs SGD epochs on ``state`` (:func:`fastlr._sgd.sgd`'s keywords besides
     the data), ``loss_grad(center, W, B)`` is the summed loss and gradient
@@ -111,16 +111,20 @@ def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
     the weights. :mod:`fastlr.distributed` passes its blockwise versions.
     ``curvature`` is a :class:`fastlr._solver.CurvatureSample` of the
     training rows (or None): the finisher's first step along a new
-    direction then needs one pass instead of two. ``lone``: the class of
-    the only rows of positive weight (:func:`fastlr._solver.lone_class`),
-    or None; with an intercept the solvers then take
-    :func:`fastlr._solver.lone_class_intercepts` without a pass."""
+    direction then needs one pass instead of two. ``totals``: each
+    class's summed training weight (:func:`fastlr._solver.class_totals`),
+    or None: where one class alone weighs anything
+    (:func:`fastlr._solver.lone_class`) the solvers take
+    :func:`fastlr._solver.lone_class_intercepts` without a pass (with an
+    intercept), else the finisher keeps the classes' mean probabilities
+    near their shares (its ``frequencies``)."""
     common = dict(penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                   fit_intercept=fit_intercept)
     if solver == "sgd":
         losses, converged = run_sgd(epochs=epochs, callback=callback,
                                     first_epoch=first_epoch, **common, **sgd_options)
         return losses, converged, 0
+    lone = None if totals is None else lone_class(totals)
     if lone is not None and fit_intercept:
         W, _ = state.model()
         state.set_model(np.zeros_like(W), lone_class_intercepts(
@@ -179,7 +183,7 @@ def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
         first_iteration=first_epoch + done,
         curvature=None if curvature is None else functools.partial(
             curvature.along, center, state.scale, softmax=state.softmax),
-        mean_dir=mean_dir, bound=bound, spread=spread)
+        mean_dir=mean_dir, bound=bound, spread=spread, frequencies=totals)
     with np.errstate(over="ignore", invalid="ignore"):
         B = res.B - res.W @ shift
         if state.softmax and fit_intercept:
@@ -265,9 +269,10 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     # the class of each fold's only training rows of positive weight, if one
     # (lone_class): its models take lone_class_intercepts without a run, as
     # one model alone does (run_solver)
-    lone = {f: lone_class(class_totals(y, np.where(stack.row_fold != f, ones, 0.0)
-                                       if folds else ones, k))
-            for f in np.unique(stack.fold).tolist()} if fit_intercept else {}
+    totals = {f: class_totals(y, np.where(stack.row_fold != f, ones, 0.0)
+                              if folds else ones, k)
+              for f in np.unique(stack.fold).tolist()}
+    lone = {f: lone_class(t) for f, t in totals.items()} if fit_intercept else {}
 
     def column_stats():
         return data.column_stats(stack.row_fold if folds else None, sets,
@@ -357,7 +362,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
                          for i in ids],
                      mean_dir=None if mean_dirs is None else mean_dirs[stack.stat[ids]],
                      bound=None if bounds is None else bounds[stack.stat[ids]],
-                     spread=None if spreads is None else spreads[stack.stat[ids]])
+                     spread=None if spreads is None else spreads[stack.stat[ids]],
+                     frequencies=np.array([totals[int(stack.fold[i])] for i in ids]))
         W[ids], B[ids] = res.W, res.B
         n_iter[ids], converged[ids], objective[ids] = \
             res.n_iter, res.converged, res.objective

@@ -92,7 +92,6 @@ from ._solver import (
     CurvatureSample,
     check_solver,
     curvature_rows,
-    lone_class,
     warn_unconverged,
 )
 from ._state import ModelStack, ModelState
@@ -1050,7 +1049,7 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
 
     out = run_solver(state, run_sgd, loss_grad, lambda: colstats, denom,
                      curvature=None if solver == "sgd" else _curvature_sample(blocks),
-                     lone=lone_class(blocks.class_totals),
+                     totals=blocks.class_totals,
                      solver=solver, finish_tol=finish_tol, epochs=epochs,
                      penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,
                      fit_intercept=fit_intercept, callback=callback,

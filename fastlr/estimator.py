@@ -180,7 +180,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         epochs; None runs all ``max_iter`` epochs. ``"lbfgs"`` and
         ``"auto"``: stop when the relative decrease of the objective over an
         iteration, and the one the quasi-Newton model predicts for the next,
-        are below ``tol`` (> 0); None runs all ``max_iter`` passes (fewer
+        are below ``tol`` (> 0), and each class's mean predicted probability
+        is within ``sqrt(tol)`` (relatively) of its share of the training
+        weight (as at the optimum; a rare class's rows are too small a
+        part of the objective for its decrease to see that);
+        None runs all ``max_iter`` passes (fewer
         only if nothing decreases any more in floating point), without a
         ``ConvergenceWarning``. For coefficients converged to many digits use a tiny
         ``tol`` (1e-20 is fine: the predicted decrease is computed from the

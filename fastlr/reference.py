@@ -420,8 +420,8 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     sgd_epochs = {"sgd": epochs, "auto": min(AUTO_EPOCHS, epochs)}.get(solver, 0)
     # the rows of positive weight hold one class: no pass, the kernels' model
     # (fastlr._train.run_solver)
-    lone = None if solver == "sgd" or not fit_intercept else lone_class(
-        class_totals(codes.astype(np.int64), np.where(train, sw, 0.0), k))
+    totals = class_totals(codes.astype(np.int64), np.where(train, sw, 0.0), k)
+    lone = None if solver == "sgd" or not fit_intercept else lone_class(totals)
     if lone is not None:
         sgd_epochs = 0
     if start is not None:
@@ -494,7 +494,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             curvature=functools.partial(
                 CurvatureSample.of(X, codes, sw_train).along, center, scale,
                 softmax=softmax), mean_dir=mean_dir,
-            bound=bound, spread=spread)
+            bound=bound, spread=spread, frequencies=totals)
         W, b = res.W, res.B - res.W @ shift
         if softmax and fit_intercept:
             b = raw_centred(W, b, mean, scale)
