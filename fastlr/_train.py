@@ -14,6 +14,7 @@ and :class:`fastlr.LogisticRegression` all come through :func:`train_state`).
 """
 
 import functools
+import math
 
 import numpy as np
 
@@ -147,9 +148,15 @@ def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
                                      **common, **sgd_options)
         except DivergedError:
             # the warm-up is only a starting point: the finisher does not
-            # depend on lr, so it starts from zero instead
+            # depend on lr, so it starts from zero instead. The epoch (one:
+            # AUTO_EPOCHS) read the data all the same: a pass of the budget,
+            # its loss (finite: a model file holds it) the zero model's it
+            # leaves, log 2 or log k
             state.restore(start)
+            from_zero = False   # nothing more to drop
+            warm_losses = np.array([math.log(max(state.k, 2))])
             held.drop()
+            held(first_epoch + 1, warm_losses[0])
     center, mean_dir, bound, spread = solver_coordinates(
         state.mean, state.scale, fit_intercept,
         penalty_strengths(penalty, alpha, l1_ratio)[1], column_stats)
@@ -160,10 +167,9 @@ def run_solver(state, run_sgd, loss_grad, column_stats, denom, *, solver,
             worse_than_zero(first[0][0] / denom, W0, penalty, alpha, l1_ratio):
         # a warm-up that ends worse than the model 0 it started from (a
         # huge uniform sample weight or lr that did not overflow: F 1e6 on
-        # 120 rows) is dropped as a diverging one is
+        # 120 rows) is dropped as a diverging one is; its pass and loss
+        # count (n_iter_ and max_iter had left it out)
         state.restore(start)
-        warm_losses = np.empty(0)
-        held.drop()
         W0, B0, first = _start(state, shift, evaluate)
     held.release()
     done = warm_losses.shape[0]
@@ -233,8 +239,8 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     model's budget after its own SGD epochs). ``warm_epochs`` (K,) ints or
     None: the SGD epochs a model ran from zero before (``solver="auto"``'s
     warm-up); a model whose warm-up ends with a mean loss above the zero
-    model's (log 2, or log k) starts from zero instead, with those epochs
-    given back to its budget, as one model alone does
+    model's (log 2, or log k) starts from zero instead, those epochs still
+    counted in its budget (they read the data), as one model alone does
     (:func:`run_solver`). Its starting point's evaluation is the first
     iteration's, so the check costs no pass over the data.
 
@@ -249,11 +255,11 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     n_iter : (K,) int
         Each model's iterations (from its warm start).
     converged : (K,) bool
-    dropped : (K,) bool
-        The models whose warm-up was dropped (see ``warm_epochs``), or not
-        used: those whose training rows of positive weight hold one class
-        (:func:`fastlr._solver.lone_class`) take
-        :func:`fastlr._solver.lone_class_intercepts`, no iteration.
+    alone : (K,) bool
+        The models whose training rows of positive weight hold one class
+        (:func:`fastlr._solver.lone_class`): they take
+        :func:`fastlr._solver.lone_class_intercepts`, no iteration, and their
+        warm-up is not theirs (one model alone runs none).
     """
     K, k = stack.K, stack.k
     folds = stack.row_fold.shape[0] > 0
@@ -309,7 +315,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
     stages, before = path_stages(alphas, l1_ratios, stack.fold)
     budget = np.broadcast_to(np.asarray(max_iter, dtype=np.int64), (K,)).copy()
     warm_n = np.zeros(K, dtype=np.int64) if warm_epochs is None else warm_epochs
-    dropped = np.zeros(K, dtype=bool)
+    lone_models = np.zeros(K, dtype=bool)
     per_model = [np.empty(0)] * K
     n_iter = np.zeros(K, dtype=np.int64)
     converged = np.zeros(K, dtype=bool)
@@ -327,7 +333,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
                                          stack.softmax, tol)
         converged[ids[alone]] = True
         objective[ids[alone]] = 0.0   # (checked for finiteness alone)
-        dropped[ids[alone]] = True
+        lone_models[ids[alone]] = True
         ids = ids[~alone]
         if not ids.shape[0]:
             continue
@@ -349,8 +355,6 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
             worse &= warm_n[ids] > 0
             W[ids[worse]] = 0.0
             B[ids[worse]] = 0.0
-            dropped[ids[worse]] = True
-            budget[ids[worse]] += warm_n[ids[worse]]
 
         res = finish(loss_grad, W[ids], B[ids], denom=denom[ids], penalty=penalty,
                      alpha=alphas[ids], l1_ratio=l1_ratios[ids],
@@ -388,7 +392,7 @@ def finish_stack(data, y, sw, stack, *, tol, max_iter, penalty, alphas, l1_ratio
         stack.state(i).set_model(W[i], B[i])
     with np.errstate(invalid="ignore", divide="ignore"):
         heldout = np.where(held[:, 1] > 0, held[:, 0] / held[:, 1], np.nan)
-    return losses, heldout, n_iter, converged, dropped
+    return losses, heldout, n_iter, converged, lone_models
 
 
 def _first_evaluation(evaluate, W, B):

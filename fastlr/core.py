@@ -508,7 +508,9 @@ default "constant"
         that stops the solver (> 0; None: until nothing decreases in
         floating point), ``batch_size``, ``lr``, ``shuffle`` and the
         schedule options act on the SGD epoch only, and an SGD epoch that
-        diverges is dropped (the solver starts from zero). Running out of
+        diverges is dropped (the solver starts from zero; the epoch is
+        still one of the ``epochs``, its loss the zero model's, log 2).
+        Running out of
         ``epochs`` first returns the last (best) iterate.
     rows : array_like or None
         Train on these rows of X only (integer indices, each at most once,
@@ -896,6 +898,7 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
                n_iter=np.zeros(K, dtype=np.int64), converged=np.zeros(K, dtype=bool),
                diverged=np.zeros(K, dtype=bool))
     passes_run = 0   # the joint passes the callback was told of
+    warm_diverged = np.zeros(K, dtype=bool)   # "auto"'s models whose epoch diverged
     try:
         if sgd_epochs:
             out = sgd_many(
@@ -912,23 +915,34 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         if solver == "sgd":
             raise
         stack = new_stack()   # the finisher does not depend on lr: from zero
-        # every model diverged in "auto"'s epoch, a pass all the same
+        # every model diverged in "auto"'s epoch (the paths' first ran it), a
+        # pass all the same
         passes_run = sgd_epochs
+        warm_diverged[path_stages(alpha_of, l1_ratio_of, stack.fold)[0][0]] = True
     stack.compact()
     if solver != "sgd":
         # a diverged model's weights may be finite but far off: from zero too
         stack.reset(np.flatnonzero(out["diverged"]))
+        warm_diverged |= out["diverged"]
         # a model's passes are its own SGD epochs (none but a path's first),
-        # then its iterations, ``epochs`` in all, as in the twin's runs
+        # then its iterations, ``epochs`` in all, as in the twin's runs; an
+        # epoch that diverged (the model starts from zero) is one of them,
+        # its loss the zero model's, as for one model alone
         sgd_n = out["n_iter"].copy()
-        losses, heldout, n_iter, converged, dropped = finish_stack(
+        sgd_n[warm_diverged] += 1
+        warm_losses = np.full((K, int(sgd_n.max(initial=0))), np.nan)
+        warm_losses[:, :out["losses"].shape[1]] = out["losses"]
+        warm_losses[warm_diverged, sgd_n[warm_diverged] - 1] = np.log(
+            max(classes.shape[0], 2))
+        losses, heldout, n_iter, converged, alone = finish_stack(
             data, codes, sw, stack, tol=finish_tol, max_iter=epochs - sgd_n,
             penalty=penalty, alphas=alpha_of, l1_ratios=l1_ratio_of,
             fit_intercept=fit_intercept, n_threads=n_threads, callback=callback,
             first_iteration=passes_run, warm_epochs=sgd_n)
-        # a warm-up that ended worse than the model 0 does not count (the
-        # finisher started from zero), as for one model alone
-        sgd_n[dropped] = 0
+        # a model whose training rows of positive weight hold one class takes
+        # its model without a pass (finish_stack): the joint epoch was not its
+        # own, as one model alone runs none
+        sgd_n[alone] = 0
         # its held-out loss at its optimum in its last pass; NaN before it
         # (the warm-up epoch's held-out loss is not at an optimum)
         # (a model warm-started at its optimum takes no iteration: its
@@ -937,7 +951,7 @@ def _run_many(data, codes, classes, sw, row_fold, fold_ids, alphas, l1_ratios, *
         held = np.full((K, int(passes.max())), np.nan)
         train_losses = np.full_like(held, np.nan)
         for i in range(K):
-            train_losses[i, :sgd_n[i]] = out["losses"][i, :sgd_n[i]]
+            train_losses[i, :sgd_n[i]] = warm_losses[i, :sgd_n[i]]
             train_losses[i, sgd_n[i]:sgd_n[i] + n_iter[i]] = losses[:n_iter[i], i]
             if passes[i]:
                 held[i, passes[i] - 1] = heldout[i]

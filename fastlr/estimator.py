@@ -340,7 +340,10 @@ default "constant"
         with ``warm_start`` and a previous model, the solver alone; with
         ``early_stopping=True``, SGD alone (its held-out rule stops epochs).
         An SGD epoch of ``"auto"`` that diverges is dropped and the solver
-        starts from zero. If ``max_iter`` runs out before ``tol`` is met, a
+        starts from zero; it read the data all the same, and counts as one
+        of the ``max_iter`` passes and of ``n_iter_`` (its ``loss_curve_``
+        entry the zero model's loss, log 2 or log k, where the solver
+        starts). If ``max_iter`` runs out before ``tol`` is met, a
         ``ConvergenceWarning`` says so and the last iterate, the best one
         seen, is kept. Where the rows of positive weight (``sample_weight``
         times ``class_weight``) hold one class, the objective has no

@@ -432,6 +432,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     # the solver's warm-up is reported once it is kept, as in the kernels'
     # (fastlr._train.run_solver)
     held = HeldCalls(callback)
+    diverged = False
     # a diverging run overflows before it is stopped: no warnings, the
     # DivergedError says what happened
     with np.errstate(over="ignore", invalid="ignore"):
@@ -450,8 +451,13 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
         except DivergedError:
             if solver == "sgd":
                 raise
-            # "auto": the finisher starts from zero instead
+            # "auto": the finisher starts from zero instead; the epoch is a
+            # pass all the same, its loss the zero model's
+            # (fastlr._train.run_solver)
+            losses = np.array([math.log(max(k, 2))])
             held.drop()
+            held(1, losses[0])
+            diverged = True
             W, b = np.zeros((k, n)), np.zeros(k)
             upd = _Update((k, n), np.zeros(k), lr, learning_rate, power_t,
                           penalty, alpha, l1_ratio, average_start, fit_intercept)
@@ -474,14 +480,13 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             return loss_grad(X, codes, sw_train, center, scale, W_, b_, softmax)
 
         with np.errstate(over="ignore", invalid="ignore"):
-            worse = solver == "auto" and start is None and losses.shape[0] and \
-                worse_than_zero(evaluate(W0, b0 + W0 @ shift)[0] / float(sw_train.sum()),
-                                W0, penalty, alpha, l1_ratio)
+            worse = solver == "auto" and start is None and not diverged and \
+                losses.shape[0] and worse_than_zero(
+                    evaluate(W0, b0 + W0 @ shift)[0] / float(sw_train.sum()),
+                    W0, penalty, alpha, l1_ratio)
         if worse:
-            # a warm-up that ends worse than the model 0 is dropped, as the
-            # kernels' (fastlr._train.run_solver)
-            losses = np.empty(0)
-            held.drop()
+            # a warm-up that ends worse than the model 0 is dropped, its pass
+            # counted, as the kernels' (fastlr._train.run_solver)
             W0, b0 = np.zeros((k, n)), np.zeros(k)
         held.release()
         done = losses.shape[0]

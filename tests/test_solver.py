@@ -1477,3 +1477,51 @@ def test_the_intercept_gain_is_a_lower_bound():
                 args=(X, yk, W, B, np.eye(k)[c]), options={"xatol": 1e-12}).fun
                 for c in range(k))
             assert 0.0 < gain <= best * (1 + 1e-6) + 1e-15, (k, shift)
+
+
+# --------------------------------------------------------------------------
+# a dropped warm-up epoch counts
+
+
+@pytest.mark.parametrize("how", ["worse", "diverged"])
+def test_a_dropped_warm_up_counts_as_a_pass(how, tmp_path):
+    """solver="auto" whose SGD epoch is dropped (it ends worse than the
+    zero model: sample weights 1e6 on half the rows; or it diverges: lr
+    1e6 on features of 1e3) read the data all the same: it was neither in
+    n_iter_ (n_iter_ == n_solver_iter_) nor charged to max_iter (max_iter=3
+    read the data 4 times). It is now one of the passes, its loss in
+    loss_curve_ (where it diverged, the zero model's: log 2, finite, so
+    that the model file holds it), in the twin too."""
+    rng = np.random.default_rng(0)
+    m = 2000
+    X = rng.normal(size=(m, 5))
+    y = (X @ rng.normal(size=5) + rng.logistic(size=m) > 0).astype(np.int64)
+    if how == "worse":
+        kw, sw = dict(standardize=True), np.where(rng.random(m) < 0.5, 1e6, 1.0)
+    else:
+        X = X * 1e3
+        kw, sw = dict(standardize=False, lr=1e6), None
+    for max_iter in (3, 1000):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf = LogisticRegression(solver="auto", max_iter=max_iter, random_state=0,
+                                     alpha=1e-2, **kw).fit(X, y, sample_weight=sw)
+        assert clf.n_iter_ - clf.n_solver_iter_ == 1
+        assert clf.n_iter_ <= max_iter and clf.loss_curve_.shape == (clf.n_iter_,)
+        if how == "diverged":
+            assert clf.loss_curve_[0] == math.log(2) > clf.loss_curve_[1]
+        else:
+            assert clf.loss_curve_[0] > math.log(2) > clf.loss_curve_[1]
+    path = tmp_path / "model.npz"
+    fastlr.save(clf, path)
+    np.testing.assert_array_equal(fastlr.load(path).loss_curve_, clf.loss_curve_)
+    calls = {fastlr: [], reference: []}
+    res, twin = (mod.train(X, y, solver="auto", alpha=1e-2, penalty="l2",
+                           epochs=1000, random_state=0, sample_weight=sw,
+                           callback=lambda *c, mod=mod: calls[mod].append(c), **kw)
+                 for mod in (fastlr, reference))
+    assert res.losses.shape == twin.losses.shape
+    for mod, out in ((fastlr, res), (reference, twin)):
+        assert calls[mod] == list(enumerate(out.losses.tolist(), 1))
+    assert res.losses[0] == twin.losses[0] or (
+        how == "worse" and res.losses[0] == pytest.approx(twin.losses[0], rel=1e-6))
