@@ -1525,3 +1525,25 @@ def test_a_dropped_warm_up_counts_as_a_pass(how, tmp_path):
         assert calls[mod] == list(enumerate(out.losses.tolist(), 1))
     assert res.losses[0] == twin.losses[0] or (
         how == "worse" and res.losses[0] == pytest.approx(twin.losses[0], rel=1e-6))
+
+
+def test_a_float32_fit_on_offset_columns_is_off_by_its_intercepts_rounding():
+    """float32 X whose columns' means dwarf their spread (README, "float32
+    stays float32"): the float32 model's logits are those of the float64 fit
+    of the same values to within half a float32 unit of its intercept (the
+    solver's model is the same; coef_ and intercept_ are float32), which
+    is below what float32 rounded the features by."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((2000, 8))
+    y = (X @ rng.standard_normal(8) + rng.logistic(size=2000) > 0).astype(int)
+    X32 = (X + 1e4).astype(np.float32)
+    kw = dict(alpha=1e-4, tol=1e-12, random_state=0)
+    a = LogisticRegression(**kw).fit(X32, y)
+    b = LogisticRegression(**kw).fit(X32.astype(np.float64), y)
+    assert a.coef_.dtype == a.intercept_.dtype == np.float32
+    gap = np.abs(a.decision_function(X32).astype(np.float64)
+                 - b.decision_function(X32.astype(np.float64))).max()
+    half_unit = np.spacing(np.abs(a.intercept_[0])) / 2
+    assert gap <= 1.5 * half_unit
+    own = np.abs((X + 1e4) @ b.coef_[0] - X32.astype(np.float64) @ b.coef_[0]).max()
+    assert half_unit <= own
