@@ -506,7 +506,11 @@ default "constant"
         or ``"auto"``: ``epochs`` bounds the passes (solver iterations, plus
         the SGD epoch), ``tol`` is the relative decrease of the objective
         that stops the solver (> 0; None: until nothing decreases in
-        floating point), ``batch_size``, ``lr``, ``shuffle`` and the
+        floating point), a bound on the last and the predicted decrease,
+        not on the distance to the optimum, which can be far larger where
+        the objective is nearly flat along a direction (see
+        :class:`fastlr.LogisticRegression`'s ``tol``), ``batch_size``,
+        ``lr``, ``shuffle`` and the
         schedule options act on the SGD epoch only, and an SGD epoch that
         diverges is dropped (the solver starts from zero; the epoch is
         still one of the ``epochs``, its loss the zero model's, log 2).

@@ -186,8 +186,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         part of the objective for its decrease to see that);
         None runs all ``max_iter`` passes (fewer
         only if nothing decreases any more in floating point), without a
-        ``ConvergenceWarning``. For coefficients converged to many digits use a tiny
-        ``tol`` (1e-20 is fine: the predicted decrease is computed from the
+        ``ConvergenceWarning``. ``tol`` bounds those decreases, not the
+        distance to the optimum: where the objective curves well in every
+        direction the fit stops about ``tol`` (relative) above it, but
+        where it is nearly flat along one (L1 on nearly collinear columns,
+        a tiny penalty on nearly separable classes) 30 to 600,000 times
+        ``tol`` above it, reporting convergence, without a warning (README,
+        "Stopping"). For the optimum itself use None, or a tiny ``tol``
+        (1e-20 is fine: the predicted decrease is computed from the
         gradient, accurate far below the objective's own rounding; it stops
         about ``sqrt(tol / curvature)`` from the optimum, and None at the
         gradient's rounding).
