@@ -321,6 +321,11 @@ def _run_calls(dt, storage):
             call(X, y, Y)
 
 
+#: How long :func:`_in_workers` waits for a worker before it checks for a
+#: pending interrupt.
+WAKE_SECONDS = 0.5
+
+
 def _in_workers(jobs, progress):
     """Run each input's calls in a new process, ``jobs`` at a time; returns
     the signatures they compiled. Each process saves what it compiles to
@@ -332,7 +337,7 @@ def _in_workers(jobs, progress):
     import subprocess
     import sys
     import threading
-    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     import fastlr
 
@@ -371,19 +376,30 @@ def _in_workers(jobs, progress):
         finally:
             with lock:
                 running.discard(proc)
-        if proc.returncode != 0:
-            raise RuntimeError(f"compiling for {name} failed in a worker process:\n"
-                               f"{err[-4000:]}")
-        return name, time.perf_counter() - t, json.loads(out.splitlines()[-1])
+        lines = out.splitlines()
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(
+                f"compiling for {name} failed in a worker process (exit status "
+                f"{proc.returncode}{'' if lines else ', no result printed'}):\n"
+                f"{err[-4000:]}")
+        return name, time.perf_counter() - t, json.loads(lines[-1])
 
     compiled = 0
     with ThreadPoolExecutor(jobs) as pool:
         try:
-            for done in as_completed([pool.submit(work, *e) for e in _inputs()]):
-                name, seconds, counts = done.result()
-                compiled += counts[0]
-                if progress is not None:
-                    progress(name, seconds)
+            pending = {pool.submit(work, *e) for e in _inputs()}
+            while pending:
+                # a timed wait: a Ctrl-C that arrives just before the wait
+                # blocks wakes nothing, and an untimed wait then held it
+                # until a worker ended (minutes); timed out, the wait
+                # returns and the interrupt is raised
+                done, pending = wait(pending, timeout=WAKE_SECONDS,
+                                     return_when=FIRST_COMPLETED)
+                for future in done:
+                    name, seconds, counts = future.result()
+                    compiled += counts[0]
+                    if progress is not None:
+                        progress(name, seconds)
         except BaseException:
             # nothing more starts, and the workers running are ended
             with lock:

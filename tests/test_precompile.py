@@ -388,6 +388,21 @@ def test_workers_use_this_process_s_cache_after_a_change_of_directory(
 
 
 @pytest.mark.skipif(os.name != "posix", reason="a shell script as the worker")
+def test_a_worker_that_prints_no_result_is_named(tmp_path, monkeypatch):
+    """A worker that exits 0 without printing its counts (killed from
+    outside by a signal it traps, say) failed with a bare IndexError of the
+    parsing; the error now names the input and says what was missing."""
+    worker = tmp_path / "python"
+    worker.write_text("#!/bin/sh\nexit 0\n")
+    worker.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(worker))
+    monkeypatch.setattr(_precompile, "_inputs",
+                        lambda: [("float64 C", np.float64, "C")])
+    with pytest.raises(RuntimeError, match=r"compiling for float64 C failed in a "
+                       r"worker process \(exit status 0, no result printed\)"):
+        _precompile._in_workers(1, None)
+
+
 def test_an_interrupted_parallel_compile_starts_no_more_workers_and_ends_its_own(
         tmp_path, monkeypatch):
     """Ctrl-C (or SIGTERM, which the CLI turns into the same exception)
