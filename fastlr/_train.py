@@ -93,7 +93,8 @@ def train_state(data, y, sw, state, *, solver, finish_tol, epochs, penalty, alph
         lambda: tuple(a[0] for a in data.column_stats(sw=sw_f)),
         float(sw_f.sum()) if sw_f.shape[0] else float(data.m),
         curvature=None if solver == "sgd" else CurvatureSample.of(data.X, y, sw_f),
-        totals=class_totals(y, sw_f, state.k), solver=solver,
+        totals=None if solver == "sgd" else class_totals(y, sw_f, state.k),
+        solver=solver,
         finish_tol=finish_tol, epochs=epochs, penalty=penalty,
         alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
         callback=callback, first_epoch=first_epoch, warm=warm, **sgd_options)
