@@ -6,7 +6,8 @@ Workload (:func:`fastlr.bench.make_sparse_workload`): 1,000,000 features,
 about 20 non-zeros per row, binary labels from a sparse true model. With
 small batches an epoch must cost O(nnz + n), not O(n) per batch: the
 ``penalty="l2"`` case exercises the lazy scaling trick, ``"l1"`` the lazy
-cumulative truncation.
+cumulative truncation, ``"elasticnet"`` both, the truncation in units of
+the scaled weights.
 """
 
 import warnings
@@ -26,7 +27,7 @@ class SparseEpoch:
     steps, its own lazy L2 scaling), each with the same penalty and alpha.
     """
 
-    params = (["fastlr-b1", "fastlr-b32", "sklearn"], [None, "l2", "l1"])
+    params = (["fastlr-b1", "fastlr-b32", "sklearn"], [None, "l2", "l1", "elasticnet"])
     param_names = ["impl", "penalty"]
     timeout = 300
 

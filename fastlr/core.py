@@ -663,13 +663,12 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     column means fold out of the loops (the usual case), where the joint
     run sums each logit and gradient two rows by four models at a time, the
     same sums in another order, so that a chunk is read once for all
-    models, and for two-class models on CSR X with an L2 penalty or none,
+    models, for two-class models on CSR X with an L2 penalty or none,
     which alone take the lean sparse epoch (four partial sums per logit,
-    libm's exp), and for CSR models of ``l1_ratio`` 0 or 1 (or ``alpha``
-    0) in a stack where another model mixes L1 and L2 (the stack then runs
-    every model's step on every column, where alone they defer it on the
-    columns a batch does not touch): equal to rounding there (1e-12
-    relative, tested). See
+    libm's exp), and for CSR models with an L1 part or averaging in a
+    stack where another model's L2 scale underflows within an epoch (what
+    every column owes is then paid, in two parts where alone it is paid
+    once): equal to rounding there (1e-12 relative, tested). See
     ``rows`` in :func:`train` for how a row subset is batched. With folds, ``tol``
     and ``learning_rate="adaptive"`` watch each model's held-out loss,
     which :func:`train` does not see: with them, a fold's model stops (or

@@ -269,6 +269,46 @@ def test_l2_step_factor_zero_or_negative(lr, alpha, learning_rate):
               learning_rate=learning_rate, standardize=True, random_state=9)
 
 
+@pytest.mark.parametrize("lr, alpha, l1_ratio, m, batch_size", [
+    (1.0, 1.2, 0.01, M, RAGGED), (0.2, 4.99, 0.002, M, RAGGED),
+    (0.1, 0.5, 0.05, 1500, 1)],
+    ids=["factor_negative", "factor_tiny", "scale_underflows"])
+def test_elastic_net_scale_folds(lr, alpha, l1_ratio, m, batch_size):
+    """Elastic net's deferred clip is owed in units of ``v = w / s``. Where
+    ``s`` is folded into the weights (a shrink factor of 0 or below, or
+    ``|s|`` under MIN_SCALE: here after about 440 of an epoch's 1,500
+    steps), what every column owes is paid first, in the old units."""
+    X, y = make_data(12, m=m)
+    a = four_ways(X, y, batch_size=batch_size, epochs=2, lr=lr, penalty="elasticnet",
+                  alpha=alpha, l1_ratio=l1_ratio, standardize=True, random_state=12)
+    assert np.count_nonzero(a.w) > 0
+
+
+@pytest.mark.parametrize("l1_ratio, alpha", [(0.9, 0.02), (0.5, 0.05), (0.15, 0.2)])
+def test_elastic_net_weights_reach_zero_between_visits(l1_ratio, alpha):
+    """Columns present in 2-60% of the rows, batches of 2: between two
+    visits a weight is shrunk and clipped step after step, reaches zero at
+    some step and keeps what it is still owed for its next gradient; the
+    deferred payment finds that step (the weights, the intercept and the
+    losses of all four ways agree)."""
+    X, y = make_data(13, m=600)
+    a = four_ways(X, y, batch_size=2, epochs=4, lr=0.3, penalty="elasticnet",
+                  alpha=alpha, l1_ratio=l1_ratio, standardize=True, shuffle="rows",
+                  random_state=13)
+    assert 0 < np.count_nonzero(a.w) < N - 1   # some weights held at zero
+
+
+def test_elastic_net_history_starts_again():
+    """An epoch of more steps than the elastic-net history holds
+    (HISTORY_STEPS): every column is paid and the history starts again."""
+    from fastlr._kernels.update import HISTORY_STEPS
+
+    X, y = make_data(14, m=HISTORY_STEPS + 700)
+    a = four_ways(X, y, batch_size=1, epochs=1, lr=0.05, penalty="elasticnet",
+                  alpha=0.01, l1_ratio=0.3, standardize=True, random_state=14)
+    assert np.count_nonzero(a.w) > 2
+
+
 @pytest.mark.parametrize("m, n, batch_size", [(400, 200, 100), (64, 2100, 32)],
                          ids=["n200_default_batch", "n2100_batch32"])
 def test_wide_rows_visit_same_batches(m, n, batch_size):
@@ -1451,7 +1491,8 @@ def big_sparse(m=2000, n=1_000_000, per_row=20, seed=37):
     return X, y
 
 
-@pytest.mark.parametrize("penalty", [None, "l1", "l2"], ids=["none", "l1", "l2"])
+@pytest.mark.parametrize("penalty", [None, "l1", "l2", "elasticnet"],
+                         ids=["none", "l1", "l2", "elasticnet"])
 def test_million_features_trains_lazily(penalty):
     """1e6 features, 20 per row, 2000 rows, batches of 8: dense X would be
     16 GB. Peak traced memory stays far below it (a few arrays of n floats:
@@ -1480,7 +1521,7 @@ def test_million_features_trains_lazily(penalty):
     present = np.bincount(X.indices, minlength=n) > 0
     assert present.sum() < 0.05 * n
     assert (res.w[~present] == 0.0).all()
-    if penalty != "l1":
+    if penalty in (None, "l2"):
         assert np.count_nonzero(res.w[present]) > 0.9 * present.sum()
     assert_unchanged(X, snap)
     p = fastlr.predict_proba(X, res.w, res.b)
@@ -1518,7 +1559,7 @@ def training_problems(draw):
     kw = dict(batch_size=draw(st.integers(1, m + 2)),
               shuffle=draw(st.sampled_from([True, "rows", False])),
               standardize=draw(st.sampled_from([False, True])),
-              penalty=draw(st.sampled_from([None, "l2", "l1"])),
+              penalty=draw(st.sampled_from([None, "l2", "l1", "elasticnet"])),
               alpha=0.01, epochs=2, lr=0.1, random_state=seed % 1000)
     return X, y, kw
 

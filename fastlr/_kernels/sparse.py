@@ -87,6 +87,7 @@ from .team import (
 )
 from .update import (
     ADAGRAD_EPS,
+    HISTORY_STEPS,
     LOSS_SOFTMAX,
     LR_ADAGRAD,
     MIN_SCALE,
@@ -94,6 +95,8 @@ from .update import (
     lazy_supported,
     lean_scalars,
     rate,
+    record_elastic,
+    restart_history,
     scalar_rate,
     step,
     truncate,
@@ -1036,7 +1039,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                 T[j, mm * k + c] = W[mm, c, j]
             if need_sync:
                 T[j, sy + mm] = np.float64(steps[mm, 0]) if (
-                    hyper[mm, 1] > 0.0 and adagrad) else 0.0
+                    hyper[mm, 1] > 0.0 and (adagrad or hyper[mm, 0] > 0.0)) else 0.0
                 for c in range(k):
                     if any_l1:
                         T[j, sy + K + mm * k + c] = l1_u[mm, c, j]
@@ -1059,13 +1062,23 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     s = np.ones(K)       # L2 scales: model mm's weights are s[mm] * T[:, its columns]
     U = np.zeros(K)      # L1 penalty per weight so far (a rate of rate())
     P = np.zeros(K)      # sums of s over averaged steps
+    # elastic net's history (see update.pay_elastic), from this epoch's start
+    elastic = False
+    for mm in range(K):
+        elastic = elastic or (need_sync and hyper[mm, 0] > 0.0 and hyper[mm, 1] > 0.0)
+    hist = np.zeros((K if elastic else 0, min(HISTORY_STEPS, -(-m // batch_size)) + 1,
+                     4))
+    hmeta = np.zeros((K, 2), dtype=np.int64)
+    for mm in range(K):
+        hmeta[mm, 0] = steps[mm, 0]
     epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                   models, state, acc, (T, Tf, GT, touched, mark, rowbuf, R, dot, cr8,
-                                       cst, F, z, S, cnt, s, U, P),
+                                       cst, F, z, S, cnt, s, U, P, np.zeros(K), hist,
+                                       hmeta),
                   (need_sync, any_l1, scaled, narrow, wide, sy, rows, width), unit)
     # pay everything deferred: the state is the eager one again
     if need_sync:
-        catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, hyper, gsq)
+        catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, hyper, gsq, hist, hmeta)
     # (and whether the models' weights are finite: w * 0 is NaN for an
     # infinite or NaN w, else 0)
     nan = cst
@@ -1169,7 +1182,8 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     m = order_length(blocks, block, indptr.shape[0] - 1)
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
-    T, Tf, GT, touched, mark, rowbuf, R, dot, cr8, cst, F, z, S, cnt, s, U, P = scratch
+    (T, Tf, GT, touched, mark, rowbuf, R, dot, cr8, cst, F, z, S, cnt, s, U, P, owed,
+     hist, hmeta) = scratch
     need_sync, any_l1, scaled, narrow, wide, sy, rows, width = layout
     n = scale.shape[1]
     K = 1 if len(unit) == 1 else cst.shape[0]
@@ -1203,7 +1217,8 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
             lo = indptr[i]
             hi = indptr[i + 1]
             if need_sync:
-                catch_up(T, indices, lo, hi, K, k, sy, steps, U, P, opt, hyper, gsq)
+                catch_up(T, indices, lo, hi, K, k, sy, steps, U, P, opt, hyper, gsq,
+                         hist, hmeta)
             if use_g:
                 for p in range(lo, hi):
                     j = indices[p]
@@ -1313,14 +1328,21 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                         B[mm, c] -= lr / (ADAGRAD_EPS + np.sqrt(gsq[mm, c, n])) * gb
             else:
                 eta = rate(opt, hyper[mm, 0], hyper[mm, 1], lr, t)
+                elastic = need_sync and hyper[mm, 0] > 0.0 and l1 > 0.0
+                if elastic and hmeta[mm, 1] == hist.shape[1] - 1:
+                    # the history is full: pay every column, start it again
+                    catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt, hyper,
+                             gsq, hist, hmeta)
+                    restart_history(hist[mm], hmeta[mm])
                 if hyper[mm, 0] > 0.0:
                     # the shrink factor, floored at 0 (see update.step)
                     rho = max(0.0, 1.0 - eta * hyper[mm, 0])
                     if rho <= 0.0 or abs(s[mm] * rho) < MIN_SCALE:
-                        # fold s into the weights (what averaging owes first)
-                        if averaging:
+                        # fold s into the weights (what averaging and elastic
+                        # net owe, in v's units, first)
+                        if averaging or elastic:
                             catch_up(T, none, 0, n, K, k, sy, steps, U, P, opt,
-                                     hyper, gsq)
+                                     hyper, gsq, hist, hmeta)
                         for j in range(n):
                             if averaging:
                                 T[j, sy + mm] = 0.0
@@ -1328,23 +1350,35 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                                 T[j, mm * k + c] *= s[mm] * rho
                         P[mm] = 0.0
                         s[mm] = 1.0
+                        if elastic:
+                            restart_history(hist[mm], hmeta[mm])
                     else:
                         s[mm] *= rho
                 cst[mm] = eta * inv_b / s[mm]
                 if opt.fit_intercept:
                     for c in range(k):
                         B[mm, c] -= eta * S[mm, c] * inv_b
-                # this step's L1 penalty is owed by every column, those of the
-                # batch included: truncating once at the next visit with all
-                # that is owed equals truncating after every step in between,
-                # as no gradient reaches the column meanwhile
-                U[mm] += eta * l1
+                owed[mm] = eta * l1
             if opt.average_start > 0 and t >= opt.average_start:
                 steps[mm, 1] += 1
                 inv_k = 1.0 / np.float64(steps[mm, 1])
-                P[mm] += s[mm]
                 for c in range(k):
                     avg[mm, c, n] += (B[mm, c] - avg[mm, c, n]) * inv_k
+        # what this step owes every column, once every model has its scale:
+        # a payment of all columns above (a fold, a full history) then stops
+        # at the step before, whose gradients are in the weights already.
+        # The L1 penalty is owed by the batch's columns too: truncating once
+        # at the next visit with all that is owed equals truncating after
+        # every step in between, as no gradient reaches the column meanwhile
+        for mm in range(K):
+            if not active[mm] or cnt[mm] == 0.0:
+                continue
+            if not adagrad:
+                U[mm] += owed[mm]
+                if need_sync and hyper[mm, 0] > 0.0 and hyper[mm, 1] > 0.0:
+                    record_elastic(hist[mm], hmeta[mm], owed[mm], s[mm])
+            if opt.average_start > 0 and steps[mm, 0] >= opt.average_start:
+                P[mm] += s[mm]
         if not adagrad:
             # the gradient step, row by row, every model at once (a model
             # that does not step this batch has cst 0: it is left unchanged)

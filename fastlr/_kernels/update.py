@@ -63,6 +63,11 @@ ADAGRAD_EPS = 1e-8
 #: (as in scikit-learn).
 MIN_SCALE = 1e-9
 
+#: The most steps the CSR epoch's elastic-net history holds (per model:
+#: four float64 a step) before every column is paid and it starts again
+#: (:func:`pay_elastic`); an epoch of fewer batches never does so.
+HISTORY_STEPS = 1 << 14
+
 #: The mean is folded out of the dense loops when no column's |mean| exceeds
 #: this many times its scale (:func:`can_fold_mean`).
 FOLD_MAX_OFFSET = 4.0
@@ -103,15 +108,12 @@ def schedule_code(learning_rate):
 def lazy_supported(opt, hyper):
     """Whether the CSR epoch can defer the step's work on the columns a
     batch does not touch, exactly, for every model of ``hyper`` (see
-    :mod:`fastlr._kernels.sparse`). Elastic-net interleaves the L2 shrink
-    with the L1 clip, AdaGrad with L2 has a gradient on untouched columns,
-    and the averaged iterate of an L1 weight has no closed form: those run
-    the eager :func:`step`."""
+    :mod:`fastlr._kernels.sparse`). AdaGrad with L2 has a gradient on
+    untouched columns, and the averaged iterate of an L1 weight has no
+    closed form: those run the eager :func:`step`."""
     for mm in range(hyper.shape[0]):
         l2 = hyper[mm, 0]
         l1 = hyper[mm, 1]
-        if l1 > 0.0 and l2 > 0.0:
-            return False
         if not scalar_rate(opt) and not (opt.schedule == LR_ADAGRAD and l2 == 0.0):
             return False
         if opt.average_start > 0 and l1 > 0.0:
@@ -373,17 +375,108 @@ def step(W, B, G, S, scale, bsz, opt, l2, l1, lr, steps, gsq, avg, l1_u, l1_q):
 #   would cross, and then stays). The total is a running sum U of eta * l1
 #   (for AdaGrad, whose untouched columns keep their step size, the number
 #   of steps since the visit times that column's eta * l1).
+# * elastic net: each step shrinks, then clips by eta * l1. In units of v
+#   the shrink vanishes and the clip is eta * l1 / s, so between visits
+#   |v| falls by a running sum of those until it reaches zero, where it
+#   stays: the same closed form, in v's units. What the clip owes a weight
+#   that reached zero (Tsuruoka's rule keeps it for the next gradient)
+#   depends on the step it did so: the epoch keeps, per model, the running
+#   sums of eta * l1 / s and eta * l1 and the scale s after each step since
+#   its last full payment (:func:`pay_elastic`; at most HISTORY_STEPS
+#   steps, then every column is paid and the history starts again).
 # * averaging: between visits column j's iterate is s_t * v[j], so the sum
 #   of its iterates grows by v[j] times a running sum P of s_t over averaged
 #   steps; the epoch keeps sums of iterates and divides at the end.
 #
 # Per column the epoch keeps, next to its k weights, a record: ``sync`` (U,
-# AdaGrad's step count, or P at the last visit) and ``a``, ``q`` per class
-# (L1: penalty owed and received; averaging: the sum of iterates).
+# AdaGrad's or elastic net's step count, or P at the last visit) and ``a``,
+# ``q`` per class (L1: penalty owed and received; averaging: the sum of
+# iterates).
+
+
+@jit(exact=True, inline=True)
+def pay_elastic(T, j, mm, K, k, off, H, meta):
+    """Pay what elastic-net model ``mm`` owes column ``j`` of the CSR
+    epoch's table (its record as in :func:`catch_up`; ``sync`` the step
+    count at the last visit), through the last step of its history.
+
+    ``H`` (HISTORY_STEPS + 1, 4) holds in row ``i`` (``i`` = the step
+    count minus ``meta[0]``) the running sums since then of ``eta * l1 /
+    s`` and of ``eta * l1``, and the scale ``s`` after the next step's
+    shrink (a visit reads one row, one cache line); ``meta[1]`` is the
+    last ``i`` written. Step by step :func:`step` would shrink each
+    weight and clip it by ``eta * l1`` (the first step after the visit by
+    what was owed before too, ``u + q`` or ``u - q`` by the sign, as
+    :func:`truncate`): in units of ``v = w / s`` the weight falls by the
+    first sum until it reaches zero, and stays. Where it does, the step is
+    found by bisection, as what it was paid (``q``) depends on it.
+    """
+    base = meta[0]
+    last = meta[1]
+    i0 = np.int64(T[j, off + mm]) - base
+    if i0 >= last:
+        return
+    T[j, off + mm] = np.float64(base + last)
+    du = H[last, 1] - H[i0, 1]
+    dv = H[last, 0] - H[i0, 0]
+    s1 = H[i0, 2]
+    qo = off + K + K * k
+    for c in range(k):
+        col = mm * k + c
+        v = T[j, col]
+        a = T[j, off + K + col]
+        T[j, off + K + col] = a + du
+        if v == 0.0:
+            continue   # a zero weight stays zero and owes on
+        q = T[j, qo + col]
+        av = abs(v)
+        first = ((a + q) if v > 0.0 else (a - q)) / s1   # owed before the visit
+        if first + dv < av:
+            left = av - (first + dv)
+            paid = (a + q if v > 0.0 else a - q) + du
+        else:
+            lo = i0 + 1
+            hi = last
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if first + (H[mid, 0] - H[i0, 0]) >= av:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if lo == i0 + 1:
+                paid = H[i0, 2] * av
+            else:
+                paid = ((a + q if v > 0.0 else a - q) + (H[lo - 1, 1] - H[i0, 1])
+                        + H[lo - 1, 2] * (av - (first + (H[lo - 1, 0] - H[i0, 0]))))
+            left = 0.0
+        T[j, col] = left if v > 0.0 else -left
+        T[j, qo + col] = q - paid if v > 0.0 else q + paid
+
+
+@jit(exact=True, inline=True)
+def record_elastic(H, meta, eta_l1, s):
+    """Write one elastic-net step into its history (see
+    :func:`pay_elastic`): the clip ``eta_l1`` under the scale ``s``. The
+    caller pays every column first when ``meta[1]`` is at the end."""
+    i = meta[1] + 1
+    H[i, 0] = H[i - 1, 0] + eta_l1 / s
+    H[i, 1] = H[i - 1, 1] + eta_l1
+    H[i - 1, 2] = s
+    meta[1] = i
+
+
+@jit(exact=True, inline=True)
+def restart_history(H, meta):
+    """Start model's history again at its last step (every column paid
+    through it)."""
+    meta[0] += meta[1]
+    meta[1] = 0
+    H[0, 0] = 0.0
+    H[0, 1] = 0.0
 
 
 @jit()
-def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, hyper, gsq):
+def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, hyper, gsq, hist, hmeta):
     """Pay what the stack's models owe columns ``cols[lo:hi]`` (columns
     ``lo .. hi - 1`` when ``cols`` is empty), in place.
 
@@ -391,9 +484,11 @@ def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, hyper, gsq):
     weights at ``T[j, mm * k + c]``, its ``sync`` at ``T[j, off + mm]``, its
     ``a`` at ``T[j, off + K + mm * k + c]`` and ``q`` ``K * k`` further. When
     a model of the stack has an L1 penalty, the records hold L1 penalty owed
-    (``sync``: the running sum ``U[mm]``, or for AdaGrad the step count
-    ``steps[mm, 0]``, at the last visit) and the others owe nothing; else
-    they hold averaging sums (``sync``: ``P[mm]`` at the last visit).
+    (``sync``: the running sum ``U[mm]``, or for AdaGrad and elastic net the
+    step count ``steps[mm, 0]``, at the last visit; elastic net pays from
+    its history ``hist``, ``hmeta``, see :func:`pay_elastic`) and the others
+    owe nothing; else they hold averaging sums (``sync``: ``P[mm]`` at the
+    last visit).
     Idempotent within a step. One call serves a whole row (or all columns):
     a call per column, with its array arguments, cost more than the
     arithmetic.
@@ -410,6 +505,9 @@ def catch_up(T, cols, lo, hi, K, k, off, steps, U, P, opt, hyper, gsq):
             l1 = hyper[mm, 1]
             if any_l1:
                 if l1 == 0.0:
+                    continue
+                if not adagrad and hyper[mm, 0] > 0.0:
+                    pay_elastic(T, j, mm, K, k, off, hist[mm], hmeta[mm])
                     continue
                 if adagrad:
                     t = np.float64(steps[mm, 0])
