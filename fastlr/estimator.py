@@ -178,9 +178,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``"sgd"``: stop when the epoch's training loss has not improved by
         ``tol`` on the best loss for ``n_iter_no_change`` consecutive
         epochs; None runs all ``max_iter`` epochs. ``"lbfgs"`` and
-        ``"auto"``: stop when the relative decrease of the objective over an
-        iteration, and the one the quasi-Newton model predicts for the next,
-        are below ``tol`` (> 0), and each class's mean predicted probability
+        ``"auto"``: stop when, for two iterations in a row, the relative
+        decrease of the objective over an iteration, and the one the
+        quasi-Newton model predicts for the next (and a Newton step along
+        the flattest direction stepped in), are below ``tol`` (> 0), and
+        each class's mean predicted probability
         is within ``sqrt(tol)`` (relatively) of its share of the training
         weight (as at the optimum; a rare class's rows are too small a
         part of the objective for its decrease to see that);
@@ -190,7 +192,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         distance to the optimum: where the objective curves well in every
         direction the fit stops about ``tol`` (relative) above it, but
         where it is nearly flat along one (L1 on nearly collinear columns,
-        a tiny penalty on nearly separable classes) 30 to 600,000 times
+        a tiny penalty on nearly separable classes) up to 200,000 times
         ``tol`` above it, reporting convergence, without a warning (README,
         "Stopping"). For the optimum itself use None, or a tiny ``tol``
         (1e-20 is fine: the predicted decrease is computed from the

@@ -692,7 +692,7 @@ def test_labels_that_cannot_be_sorted_are_named(how):
     ok = np.arange(40) % 2
     name = "y"
     if how == "estimator":
-        clf = fastlr.LogisticRegression(max_iter=5).fit(X, ok)
+        clf = fastlr.LogisticRegression(max_iter=20).fit(X, ok)
         before = clf.coef_.copy()
         call = lambda: clf.fit(X, bad)            # noqa: E731
     elif how == "estimator_cv":
