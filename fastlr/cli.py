@@ -2620,17 +2620,18 @@ def _train_plots(args, clf, xy, data):
         y = np.asarray(y)
         if is_text(clf.classes_):
             y = y.astype(str)
+        classes = clf.classes_.astype(str) if is_text(clf.classes_) else clf.classes_
         labels = [str(c) for c in clf.classes_]
+        # (the model's classes: the rows drawn may miss one)
         if clf.classes_.shape[0] == 2:
             fig = plot_decision_boundary(
-                X, (y == clf.classes_[1]).astype(np.int64), clf.coef_[0],
-                float(clf.intercept_[0]), labels=labels,
-                feature_names=data.feature_names,
+                X, y, clf.coef_[0], float(clf.intercept_[0]), labels=labels,
+                feature_names=data.feature_names, classes=classes,
                 title=f"{name}: decision boundary")
         else:
             fig = plot_decision_regions(
-                X, np.searchsorted(clf.classes_, y), clf.coef_, clf.intercept_,
-                labels=labels, feature_names=data.feature_names,
+                X, y, clf.coef_, clf.intercept_, labels=labels,
+                feature_names=data.feature_names, classes=classes,
                 title=f"{name}: decision regions")
         out.append(_save_figure(fig, args.plot, "boundary.png"))
     return out

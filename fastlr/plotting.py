@@ -121,8 +121,9 @@ def _decision_inputs(X, y, coef, intercept, classes=None, binary=False,
     ``intercept`` a scalar or of shape (1,)) becomes two rows, zeros for
     ``classes[0]`` and itself for ``classes[1]``: the argmax of the scores
     is then scikit-learn's rule (``classes[1]`` where ``w . x + b > 0``).
-    ``classes`` defaults to 0 .. k-1 when ``y`` holds such indices, else to
-    the sorted distinct labels of ``y``.
+    ``classes`` defaults to the sorted distinct labels of ``y``, which must
+    then number k: labels 1, 2 of a model of 1, 2, 3 or 0, 1, 2 are not
+    guessed (the rows of a part of the data may miss a class).
     """
     from ._validation import check_X, labels_1d, unique_labels
 
@@ -149,15 +150,12 @@ def _decision_inputs(X, y, coef, intercept, classes=None, binary=False,
         coef = np.vstack([np.zeros((1, 2)), coef])
         intercept, k = np.concatenate([[0.0], intercept]), 2
     if classes is None:
-        classes = np.arange(k)
-        if not (y[:, None] == classes).any(axis=1).all():
-            classes = unique_labels(y)
-            if classes.shape[0] != k:
-                raise ValueError(
-                    f"y holds {classes.shape[0]} distinct label(s) "
-                    f"{classes[:5].tolist()} but the model has {k} classes"
-                    + ("" if binary else "; pass classes=, the label of each "
-                       "row of coef (e.g. clf.classes_)"))
+        classes = unique_labels(y)
+        if classes.shape[0] != k:
+            raise ValueError(
+                f"y holds {classes.shape[0]} distinct label(s) "
+                f"{classes[:5].tolist()} but the model has {k} classes; pass "
+                f"classes=, the model's {k} labels (e.g. clf.classes_)")
     classes = labels_1d(classes, "classes")
     if classes.shape[0] != k:
         raise ValueError(f"classes must have shape ({k},) (a label per class of "
@@ -166,7 +164,8 @@ def _decision_inputs(X, y, coef, intercept, classes=None, binary=False,
 
 
 def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
-                           labels=None, feature_names=("feature 1", "feature 2")):
+                           labels=None, feature_names=("feature 1", "feature 2"),
+                           classes=None):
     """Scatter two features coloured by label over the model's probability,
     with the line ``w . x + b = 0``.
 
@@ -179,10 +178,7 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
     ----------
     X : array_like of shape (m, 2)
     y : array_like of shape (m,)
-        Two distinct labels of any type (0/1, -1/1, strings, ...); the
-        larger, ``np.unique(y)[1]``, is the positive class (scikit-learn's
-        ``classes_[1]``). Labels 0/1 keep their meaning when only one of
-        them occurs.
+        Labels of any type (0/1, -1/1, strings, ...), values of ``classes``.
     w : array_like of shape (2,) or (1, 2)
         Raw-space weights, e.g. ``clf.coef_`` of a binary model.
     b : float or array_like of shape (1,)
@@ -194,6 +190,11 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
         bar); default ``"class " + label``.
     feature_names : pair of str
         Axis labels.
+    classes : array_like of shape (2,), optional
+        The negative and the positive label, e.g. ``clf.classes_`` (the
+        positive class is ``classes[1]``, where ``w . x + b > 0``). Default:
+        the two distinct labels of ``y``, sorted (scikit-learn's
+        ``classes_``); pass it when ``y`` may hold only one of them.
 
     Returns
     -------
@@ -203,12 +204,13 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
     ------
     ValueError
         Naming the argument whose shape or values do not fit (more than two
-        labels in ``y``, ...); the figure or ``ax`` is left untouched.
+        labels in ``y``, one without ``classes``, ...); the figure or ``ax``
+        is left untouched.
     """
     import matplotlib
 
     X, codes, coef, intercept, classes = _decision_inputs(
-        X, y, w, b, binary=True, names=("w", "b"))
+        X, y, w, b, classes, binary=True, names=("w", "b"))
     labels = _names([f"class {c}" for c in classes.tolist()] if labels is None
                     else labels, 2, "labels")
     feature_names = _names(feature_names, 2, "feature_names")
@@ -256,9 +258,9 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
         Class names (colour bar and legend); default ``"class " + label``.
     feature_names : pair of str
     classes : array_like of shape (k,), optional
-        The label of each class, e.g. ``clf.classes_``. Default: 0 .. k-1
-        when ``y`` holds such row indices, else the sorted distinct labels
-        of ``y`` (which must then number k).
+        The label of each class, e.g. ``clf.classes_``. Default: the sorted
+        distinct labels of ``y``, which must then number k (pass it when the
+        rows may miss a class).
 
     Returns
     -------

@@ -551,3 +551,55 @@ def test_loss_curve_takes_an_x_label_and_says_when_it_holds_no_loss():
     ax = plot_loss_curve([np.nan] * 5).axes[0]
     assert "no loss recorded" in " ".join(t.get_text() for t in ax.texts)
     assert not plot_loss_curve({"a": [0.5], "b": [np.nan]}).axes[0].texts
+
+
+def _three_blobs():
+    """Rows of the labels 1, 2, 3 and a model of them (row i of coef: class
+    i + 1)."""
+    rng = np.random.default_rng(5)
+    centers = np.array([[-5.0, 0.0], [0.0, 5.0], [5.0, 0.0]])
+    codes = np.repeat(np.arange(3), 20)
+    X = centers[codes] + rng.normal(size=(60, 2)) * 0.5
+    return X, codes + 1, centers, -0.5 * (centers ** 2).sum(axis=1)
+
+
+def test_decision_regions_of_rows_missing_a_class_keep_the_model_s_labels():
+    """Labels 1, 2 of a 1, 2, 3 model were taken for the row indices 0 .. 2:
+    every point had the colour and legend entry of the next class."""
+    X, y, coef, intercept = _three_blobs()
+    keep = y < 3
+    fig = plot_decision_regions(X[keep], y[keep], coef, intercept,
+                                classes=[1, 2, 3])
+    ax = fig.axes[0]
+    assert _points(ax, ("class 1", "class 2", "class 3")) == {
+        "class 1": 20, "class 2": 20, "class 3": 0}
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == \
+        ["class 1", "class 2", "class 3"]
+    # each point is drawn in the colour of the region the model puts it in
+    regions = ax.collections[0].get_facecolor()
+    for c in (1, 2):
+        points = next(p for p in ax.collections if p.get_label() == f"class {c}")
+        assert np.allclose(points.get_facecolor()[0][:3], regions[c - 1][:3])
+    # without classes=, labels that do not name every class are not guessed
+    with pytest.raises(ValueError, match=r"^y holds 2 distinct label\(s\) \[1, 2\] "
+                                         r"but the model has 3 classes; pass "
+                                         r"classes="):
+        plot_decision_regions(X[keep], y[keep], coef, intercept)
+
+
+@pytest.mark.parametrize("label", [1, 2, "no", "yes"])
+def test_decision_boundary_of_rows_of_one_class_with_classes(label):
+    """Rows of the negative class 1 of a 1/2 model were drawn as the positive
+    class; rows of 2 alone, or of 'yes', could not be drawn."""
+    X, y = _two_blobs()
+    classes = [1, 2] if isinstance(label, int) else ["no", "yes"]
+    positive = label == classes[1]
+    rows = y == positive
+    fig = plot_decision_boundary(X[rows], np.full(rows.sum(), label), [1.0, 0.3],
+                                 0.0, classes=classes)
+    names = (f"class {classes[0]}", f"class {classes[1]}")
+    assert _points(fig.axes[0], names) == {names[positive]: rows.sum(),
+                                           names[not positive]: 0}
+    assert names[1] in fig.axes[1].get_ylabel()
+    with pytest.raises(ValueError, match=r"^y holds 1 distinct label.* pass classes="):
+        plot_decision_boundary(X[rows], np.full(rows.sum(), label), [1.0, 0.3], 0.0)
