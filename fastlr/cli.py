@@ -2146,7 +2146,7 @@ def _train(args):
         clf.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
     if args.model:
         fastlr.save(clf, args.model, metadata={"data": _data_metadata(args, run.read)})
-    plots = _train_plots(args, clf, run.plot_xy, data) if args.plot else []
+    plots = _train_plots(args, clf, run.plot_xy, data) if args.plot else None
 
     epochs_line = _passes_line(clf, params)
     solved = getattr(clf, "solver_", "sgd") != "sgd"   # ran the L-BFGS solver
@@ -2192,10 +2192,10 @@ def _train(args):
                        f"{'passes' if solved else 'epochs'})"),
         ("model", args.model if args.model else "not saved (use --model FILE)"),
     ]
-    if plots:
-        lines.append(("plots", ", ".join(plots)))
+    if plots is not None:
+        lines.append(plots.line)
     _print_table([line for line in lines if line is not None])
-    return EXIT_OK
+    return EXIT_OK if plots is None else plots.status
 
 
 def _check_n_features(args, warm):
@@ -2594,25 +2594,57 @@ def _save_figure(fig, directory, name):
     return path
 
 
+class _Plots:
+    """The plots a command writes to ``args.plot``: :meth:`draw` writes one,
+    or, when drawing or writing it fails, says so on stderr naming it and
+    goes on, so that the summary (and a model saved before) is not lost;
+    :attr:`line` is the summary's ``plots`` line, and the command exits
+    with :data:`EXIT_FAILURE` when one failed."""
+
+    def __init__(self, args):
+        self.args, self.written, self.failed = args, [], []
+
+    def draw(self, name, figure):
+        """Write ``figure()`` (called here) as ``args.plot/name``."""
+        try:
+            self.written.append(_save_figure(figure(), self.args.plot, name))
+        except Exception as exc:
+            if self.args.debug:
+                raise
+            print(f"fastlr: error: {name} not written: {_describe(exc, self.args)}",
+                  file=sys.stderr)
+            self.failed.append(name)
+
+    @property
+    def line(self):
+        return ("plots", ", ".join(self.written + [f"{name} not written (the error "
+                                                   "above)" for name in self.failed]))
+
+    @property
+    def status(self):
+        return EXIT_FAILURE if self.failed else EXIT_OK
+
+
 def _train_plots(args, clf, xy, data):
     """loss.png, and boundary.png for two features when ``xy``, the rows to
-    draw, is given."""
+    draw, is given: a :class:`_Plots`."""
     from scipy import sparse
 
     from .plotting import (
+        literal,
         plot_decision_boundary,
         plot_decision_regions,
         plot_loss_curve,
     )
 
-    name = os.path.basename(args.data)
+    name = literal(os.path.basename(args.data))
     epochs = _solver_epochs(clf)
     xlabel = ("epoch" if epochs is None else "L-BFGS iteration" if not epochs
               else f"pass ({_sgd_epochs(epochs)}, then L-BFGS iterations)")
-    out = [_save_figure(plot_loss_curve({"training loss": clf.loss_curve_},
-                                        title=f"{name}: training loss",
-                                        xlabel=xlabel),
-                        args.plot, "loss.png")]
+    out = _Plots(args)
+    out.draw("loss.png", lambda: plot_loss_curve({"training loss": clf.loss_curve_},
+                                                 title=f"{name}: training loss",
+                                                 xlabel=xlabel))
     if xy is not None and xy[0].shape[1] == 2:
         X, y = xy
         if sparse.issparse(X):  # two columns: small when dense
@@ -2624,16 +2656,15 @@ def _train_plots(args, clf, xy, data):
         labels = [str(c) for c in clf.classes_]
         # (the model's classes: the rows drawn may miss one)
         if clf.classes_.shape[0] == 2:
-            fig = plot_decision_boundary(
+            out.draw("boundary.png", lambda: plot_decision_boundary(
                 X, y, clf.coef_[0], float(clf.intercept_[0]), labels=labels,
                 feature_names=data.feature_names, classes=classes,
-                title=f"{name}: decision boundary")
+                title=f"{name}: decision boundary"))
         else:
-            fig = plot_decision_regions(
+            out.draw("boundary.png", lambda: plot_decision_regions(
                 X, y, clf.coef_, clf.intercept_, labels=labels,
                 feature_names=data.feature_names, classes=classes,
-                title=f"{name}: decision regions")
-        out.append(_save_figure(fig, args.plot, "boundary.png"))
+                title=f"{name}: decision regions"))
     return out
 
 
@@ -2939,7 +2970,7 @@ def _evaluate(args):
     precision, recall, f1, support = precision_recall_fscore_support(
         y, pred, labels=classes, zero_division=0.0)
     cm = confusion_matrix(y, pred, labels=classes)
-    plots = []
+    plots = None
     if args.plot:
         proba = np.concatenate(probas) if len(probas) > 1 else probas[0]
         del probas
@@ -2955,8 +2986,8 @@ def _evaluate(args):
         ("log-loss", f"{loss:.6g}"),
         ("ROC AUC", how if auc is None else f"{auc:.4f}{how}"),
     ]
-    if plots:
-        lines.append(("plots", ", ".join(plots)))
+    if plots is not None:
+        lines.append(plots.line)
     _print_table(lines)
     _out()
     _out("per class (one vs rest)")
@@ -2977,47 +3008,43 @@ def _evaluate(args):
     if auc is None and args.plot:
         print("fastlr: note: no ROC curve: the data holds a single class",
               file=sys.stderr)
-    return EXIT_OK
+    return EXIT_OK if plots is None else plots.status
 
 
 def _evaluate_plots(args, y, proba, pred, classes, any_roc):
     from .plotting import (
         ROC_CLASS_CURVES,
+        literal,
         plot_calibration,
         plot_roc_curve,
         plot_roc_curves,
     )
 
-    name = os.path.basename(args.data)
-    out = []
+    name = literal(os.path.basename(args.data))
+    out = _Plots(args)
     if classes.shape[0] == 2:
         y01 = (y == classes[1]).astype(np.int64)
+        positive = literal(classes[1])
         if any_roc:
-            out.append(_save_figure(
-                plot_roc_curve(y01, proba[:, 1], title=f"{name}: ROC curve "
-                               f"(positive: {classes[1]})"), args.plot, "roc.png"))
-        out.append(_save_figure(
-            plot_calibration(y01, proba[:, 1], n_bins=args.bins,
-                             what=f"class {classes[1]}",
-                             title=f"{name}: calibration (class {classes[1]})"),
-            args.plot, "calibration.png"))
+            out.draw("roc.png", lambda: plot_roc_curve(
+                y01, proba[:, 1], title=f"{name}: ROC curve (positive: {positive})"))
+        out.draw("calibration.png", lambda: plot_calibration(
+            y01, proba[:, 1], n_bins=args.bins, what=f"class {positive}",
+            title=f"{name}: calibration (class {positive})"))
         return out
     if any_roc:
         # (past ROC_CLASS_CURVES classes, their averages: a legend of every
         # class covered the axes)
         many = classes.shape[0] > ROC_CLASS_CURVES
-        out.append(_save_figure(
-            plot_roc_curves(y, proba, classes, title=f"{name}: ROC curves, one "
-                            f"vs rest{', averaged' if many else ''}"),
-            args.plot, "roc.png"))
+        out.draw("roc.png", lambda: plot_roc_curves(
+            y, proba, classes, title=f"{name}: ROC curves, one vs rest"
+                                     f"{', averaged' if many else ''}"))
     # top-label calibration: how often the predicted class is right, against
     # the probability the model gave it
-    out.append(_save_figure(
-        plot_calibration((pred == y).astype(np.int64), proba.max(axis=1),
-                         n_bins=args.bins, what="the predicted class",
-                         ylabel="fraction of rows predicted right",
-                         title=f"{name}: calibration of the predicted class"),
-        args.plot, "calibration.png"))
+    out.draw("calibration.png", lambda: plot_calibration(
+        (pred == y).astype(np.int64), proba.max(axis=1), n_bins=args.bins,
+        what="the predicted class", ylabel="fraction of rows predicted right",
+        title=f"{name}: calibration of the predicted class"))
     return out
 
 

@@ -4,6 +4,11 @@ loss curves, ROC curves, calibration.
 matplotlib is imported inside the functions, and figures are built with
 ``matplotlib.figure.Figure`` (no pyplot state, no GUI backend needed), so
 these work on a headless machine and in threads.
+
+Class labels and feature names are data, drawn as they are: a ``$`` in them
+is a dollar sign, not the start of matplotlib's mathtext (``"$0-$10"`` is
+not ``0 - 10`` in italics, and ``"$5#$6"`` does not fail the drawing).
+Titles and the other text arguments are the caller's, mathtext included.
 """
 
 import numpy as np
@@ -104,8 +109,15 @@ def _block_rows(k, pairs=1 << 18):
     return max(pairs // max(k, 1), 1)
 
 
+def literal(text):
+    """``text`` (any value, as ``str``) to draw as it reads: its ``$`` escaped,
+    which matplotlib would take for mathtext delimiters."""
+    return str(text).replace("$", r"\$")
+
+
 def _names(values, k, name):
-    values = [str(v) for v in values]
+    """``values``, ``k`` names of ``name``, to draw as they read."""
+    values = [literal(v) for v in values]
     if len(values) != k:
         raise ValueError(f"{name} must hold {k} names, got {len(values)}")
     return values
@@ -536,7 +548,7 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves",
     if per_class is None:
         per_class = classes.shape[0] <= ROC_CLASS_CURVES
     fig, ax = _axes(ax, figsize=(5.5, 5.5))
-    for c, label in enumerate(classes.tolist() if per_class else ()):
+    for c, label in enumerate(map(literal, classes.tolist()) if per_class else ()):
         positive = (y_true == classes[c]).astype(np.int64)
         if 0 < positive.sum() < positive.shape[0]:
             fpr, tpr, _ = roc_curve(positive, proba[:, c])
@@ -678,7 +690,7 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
 
     y01, prob = _binary_scores(y_true, y_prob, "y_prob", pos_label)
     if what is None:
-        what = f"class {1 if pos_label is None else pos_label}"
+        what = f"class {1 if pos_label is None else literal(pos_label)}"
     if (prob < 0).any() or (prob > 1).any():
         raise ValueError("y_prob must contain probabilities in [0, 1]")
     n_bins = check_positive_int(n_bins, "n_bins", minimum=2)

@@ -951,3 +951,48 @@ def test_following_the_advice_of_a_csv_message_works(tmp_path, capsys):
     code, out, err = run(capsys, "train", sep, "--delimiter", ";", "--quiet")
     assert code == 0, err
 
+
+
+def test_train_plot_of_labels_holding_dollars(tmp_path, capsys):
+    """A label '#$5#$6' was parsed as mathtext and failed boundary.png after
+    the model was saved: no summary."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    labels = np.array(["#$5#$6", "$0-$10"])[(X[:, 0] > 0).astype(int)]
+    data = write_csv(tmp_path / "d$$.csv", X, labels, ["cost ($)", "net_$_x$", "kind"])
+    code, out, err = run(capsys, "train", data, "--target", "kind", "--model",
+                         tmp_path / "m.npz", "--plot", tmp_path / "p", "--epochs", "5")
+    assert code == 0, err
+    assert_png(tmp_path / "p" / "boundary.png")
+    code, out, err = run(capsys, "evaluate", data, "--target", "kind", "--model",
+                         tmp_path / "m.npz", "--plot", tmp_path / "e")
+    assert code == 0, err
+    assert_png(tmp_path / "e" / "roc.png")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_a_plot_that_fails_is_named_and_the_summary_still_printed(
+        files, tmp_path, capsys, monkeypatch, command):
+    """A plot that failed after the model was saved ended the command with
+    matplotlib's error alone: no summary."""
+    from fastlr import plotting
+
+    def broken(*args, **kwargs):
+        raise ValueError("cannot draw this")
+
+    monkeypatch.setattr(plotting, "plot_decision_boundary", broken)
+    monkeypatch.setattr(plotting, "plot_roc_curve", broken)
+    model = tmp_path / "m.npz" if command == "train" else files["model"]
+    argv = ["--epochs", "5"] if command == "train" else []
+    code, out, err = run(capsys, command, files["csv"], "--target", "kind",
+                         "--model", model, "--plot", tmp_path / "p", *argv)
+    assert code == 1
+    failed = "boundary.png" if command == "train" else "roc.png"
+    assert f"fastlr: error: {failed} not written: cannot draw this" in err
+    fields = dict(re.findall(r"^([a-z -]+):\s+(.*)$", out, flags=re.M))
+    assert fields["plots"].endswith(f"{failed} not written (the error above)")
+    assert not (tmp_path / "p" / failed).exists()
+    assert (tmp_path / "p" / ("loss.png" if command == "train"
+                              else "calibration.png")).exists()
+    if command == "train":
+        assert fastlr.load(model).n_iter_ >= 1

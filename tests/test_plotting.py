@@ -603,3 +603,36 @@ def test_decision_boundary_of_rows_of_one_class_with_classes(label):
     assert names[1] in fig.axes[1].get_ylabel()
     with pytest.raises(ValueError, match=r"^y holds 1 distinct label.* pass classes="):
         plot_decision_boundary(X[rows], np.full(rows.sum(), label), [1.0, 0.3], 0.0)
+
+
+def _drawn_literally(fig):
+    """Draw ``fig``; every text of it, as matplotlib reads it, is not mathtext."""
+    import io
+
+    from matplotlib.cbook import is_math_text
+    from matplotlib.text import Text
+
+    fig.savefig(io.BytesIO(), format="png")
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    assert not [t for t in texts if is_math_text(t)]
+    return texts
+
+
+@pytest.mark.parametrize("labels", [["$0-$10", "$10-$100", "$100+"],
+                                    ["$5#$6", "$10^$20", "US$ 1_000-US$ 5_000"]])
+def test_labels_and_feature_names_holding_dollars_are_drawn_as_they_read(labels):
+    """'$0-$10' was drawn as math, '0 - 10'; '$5#$6' failed savefig."""
+    X, y, coef, intercept = _three_blobs()
+    names = np.array(labels)[y - 1]
+    texts = _drawn_literally(plot_decision_regions(
+        X, names, coef, intercept, classes=labels,
+        feature_names=("cost ($)", "price ($ net, $)")))
+    # (an escaped "$" is drawn as "$")
+    assert f"class {labels[0]}".replace("$", r"\$") in texts
+    rng = np.random.default_rng(0)
+    _drawn_literally(plot_roc_curves(names, rng.dirichlet(np.ones(3), 60), labels))
+    binary = names[y < 3]
+    _drawn_literally(plot_decision_boundary(X[y < 3], binary, [1.0, 0.3], 0.0,
+                                            classes=labels[:2]))
+    _drawn_literally(plot_calibration(binary, rng.random(binary.shape[0]),
+                                      pos_label=labels[1]))
