@@ -477,10 +477,12 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     return Run(scan.rows, scan.parts, scan.stored, scan_seconds, scans, seconds)
 
 
-def score(model, source):
+def score(model, source, each=None):
     """Accuracy of ``model`` on every row of ``source`` (one more pass,
     counted as the first pass is at ``model.verbose``). Labels are compared
-    as text when the classes are text."""
+    as text when the classes are text. ``each(data, y)``, if given, is
+    called with every part read (``fastlr train --plot`` samples the rows
+    it draws from this pass)."""
     text = is_text(model.classes_)
     W = np.zeros((model.coef_.shape[0], model.n_features_in_ + len(source.excluded)))
     W[:, _kept(source, W.shape[1])] = model.coef_
@@ -488,6 +490,8 @@ def score(model, source):
     with pass_progress(model.verbose, "accuracy") as seen:
         for data, y in source:
             right += _right(model, W, data, y, text)
+            if each is not None:
+                each(data, y)
             total += data.m
             seen(data.m)
     return right / total

@@ -678,8 +678,9 @@ def _add_train(sub, common):
                    "(predict and evaluate of a model trained on an svmlight "
                    "file ignore such indices anyway, as LIBSVM does)")
     p.add_argument("--plot", metavar="DIR", type=_path_type,
-                   help="write loss.png (and boundary.png "
-                   "for 2 features) to this folder")
+                   help="write loss.png (and boundary.png for 2 features: "
+                   "a seeded random sample of about 100,000 rows when there "
+                   "are more, every class in it) to this folder")
     p.add_argument("--chunk-rows", type=_int_type(0), default=None, metavar="N",
                    help="read DATA N rows at a time, once per epoch, instead of "
                    "whole: memory stays bounded by the chunk, for CSV and "
@@ -2102,7 +2103,7 @@ class _Trained:
     sparse: bool
     seconds: float
     train_acc: float
-    plot_xy: tuple = None    # (X, y) for boundary.png, or None
+    plot_xy: object = None   # (X, y) or a _PlotSample for boundary.png, or None
     held_out: tuple = None   # (accuracy, log-loss) on held-out rows
     reading: str = None      # how DATA was read, when not whole (or copied)
     timing: str = "JIT compilation excluded"
@@ -2544,6 +2545,10 @@ def _train_in_parts(args, params, warm, warm_meta, how):
     source.labels_name = _labels_name(args.data, dataset)
     info = _stream.fit(clf, source, name=args.data, on_classes=on_classes,
                        classes=None if warm is None else warm.classes_)
+    sample = _PlotSample() if args.plot and len(names) == 2 else None
+    # (the rows to draw, from the pass that scores them)
+    each = None if sample is None else lambda part, y: sample.add(
+        part.X, y, getattr(source, "features", None))
     if how != "in place":
         chunks = "1 chunk" if info.parts == 1 else f"{info.parts:,} chunks"
         reading = (f"in {chunks} of at most {how[1]:,} rows, "
@@ -2560,8 +2565,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
         clf, _read_as(cols, dataset, args.data), f"{info.rows:,}", info.rows,
         _describe_shape(info.rows, len(names), info.stored if fmt == "svmlight"
                         else None),
-        fmt == "svmlight", info.seconds, _stream.score(clf, source),
-        plot_xy=source.head(100_000) if len(names) == 2 else None,
+        fmt == "svmlight", info.seconds, _stream.score(clf, source, each),
+        plot_xy=sample,
         reading=reading,
         timing="JIT compilation excluded; " + (
             "the first pass, for the column statistics and labels, took"
@@ -2592,6 +2597,72 @@ def _save_figure(fig, directory, name):
     path = os.path.join(directory, name)
     save_png(fig, path)
     return path
+
+
+#: Most rows ``train --plot`` draws in boundary.png, a seeded sample
+#: (:class:`_PlotSample`) of the data beyond them: every row of 5,000,000
+#: took 15 s and 0.9 GB more to draw, as one solid blot.
+PLOT_ROWS = 100_000
+#: Rows of each class the sample holds at least (every row of a class with
+#: fewer): a rare class is not left out of the picture.
+PLOT_CLASS_ROWS = 100
+PLOT_SEED = 0
+
+
+class _PlotSample:
+    """The rows ``train --plot`` draws: a random sample, seeded, of every
+    row of the data (read whole or in parts), the same whatever the parts:
+    each row gets a random key, in file order, and the sample holds the
+    :data:`PLOT_ROWS` rows of the smallest keys and, of each class, the
+    :data:`PLOT_CLASS_ROWS` rows of its smallest keys. Its rows are kept
+    in file order; ``rows`` counts the rows seen."""
+
+    def __init__(self):
+        self.rng = np.random.default_rng(PLOT_SEED)
+        self.X = self.y = self.keys = None
+        self.rows = 0
+
+    def add(self, X, y, columns=None):
+        """The rows of a part: ``X`` (dense or sparse; ``columns``, those of
+        the two features, when it holds others) and their labels ``y``."""
+        from scipy import sparse
+
+        y = np.asarray(y)
+        keys = self.rng.random(y.shape[0])
+        index = _sampled(keys, y)
+        X = X[index]
+        X = X.toarray() if sparse.issparse(X) else np.asarray(X, dtype=np.float64)
+        part = X if columns is None else X[:, columns], y[index], keys[index]
+        if self.y is not None:
+            part = [np.concatenate([a, b]) for a, b in
+                    zip((self.X, self.y, self.keys), part, strict=True)]
+            index = _sampled(part[2], part[1])
+            part = [a[index] for a in part]
+        self.X, self.y, self.keys = part
+        self.rows += y.shape[0]
+
+
+def _sampled(keys, y):
+    """The index (ascending) of the rows :class:`_PlotSample` keeps of the
+    rows of random ``keys`` and labels ``y``: their :data:`PLOT_ROWS`
+    smallest keys and, of each class, its :data:`PLOT_CLASS_ROWS`
+    smallest."""
+    n = keys.shape[0]
+    if n <= PLOT_ROWS:
+        return np.arange(n)
+    pick = np.zeros(n, dtype=bool)
+    pick[np.argpartition(keys, PLOT_ROWS - 1)[:PLOT_ROWS]] = True
+    _, codes = np.unique(y, return_inverse=True)
+    total = np.bincount(codes)
+    short = np.bincount(codes[pick], minlength=total.shape[0]) < \
+        np.minimum(total, PLOT_CLASS_ROWS)
+    if short.any():
+        rows = np.flatnonzero(short[codes])   # of the classes short of rows
+        rows = rows[np.lexsort((keys[rows], codes[rows]))]
+        by_class = codes[rows]
+        rank = np.arange(rows.shape[0]) - np.searchsorted(by_class, by_class)
+        pick[rows[rank < PLOT_CLASS_ROWS]] = True
+    return np.flatnonzero(pick)
 
 
 class _Plots:
@@ -2626,10 +2697,8 @@ class _Plots:
 
 
 def _train_plots(args, clf, xy, data):
-    """loss.png, and boundary.png for two features when ``xy``, the rows to
-    draw, is given: a :class:`_Plots`."""
-    from scipy import sparse
-
+    """loss.png, and boundary.png for two features when ``xy`` is given:
+    the data, ``(X, y)``, or a :class:`_PlotSample` of it. A :class:`_Plots`."""
     from .plotting import (
         literal,
         plot_decision_boundary,
@@ -2645,11 +2714,16 @@ def _train_plots(args, clf, xy, data):
     out.draw("loss.png", lambda: plot_loss_curve({"training loss": clf.loss_curve_},
                                                  title=f"{name}: training loss",
                                                  xlabel=xlabel))
-    if xy is not None and xy[0].shape[1] == 2:
-        X, y = xy
-        if sparse.issparse(X):  # two columns: small when dense
-            X = X.toarray()
-        y = np.asarray(y)
+    if isinstance(xy, tuple):
+        sample = None
+        if xy[0].shape[1] == 2:
+            sample = _PlotSample()
+            sample.add(*xy)
+        xy = sample
+    if xy is not None:
+        X, y = xy.X, xy.y
+        drawn = "" if X.shape[0] == xy.rows else \
+            f"\n{X.shape[0]:,} of {xy.rows:,} rows drawn (a random sample)"
         if is_text(clf.classes_):
             y = y.astype(str)
         classes = clf.classes_.astype(str) if is_text(clf.classes_) else clf.classes_
@@ -2659,12 +2733,12 @@ def _train_plots(args, clf, xy, data):
             out.draw("boundary.png", lambda: plot_decision_boundary(
                 X, y, clf.coef_[0], float(clf.intercept_[0]), labels=labels,
                 feature_names=data.feature_names, classes=classes,
-                title=f"{name}: decision boundary"))
+                title=f"{name}: decision boundary{drawn}"))
         else:
             out.draw("boundary.png", lambda: plot_decision_regions(
                 X, y, clf.coef_, clf.intercept_, labels=labels,
                 feature_names=data.feature_names, classes=classes,
-                title=f"{name}: decision regions"))
+                title=f"{name}: decision regions{drawn}"))
     return out
 
 

@@ -60,14 +60,37 @@ def _grid(X, steps=200):
     return g0, g1, lo, hi
 
 
-def _label_plane(ax, lo, hi, feature_names, title):
-    """Limits, axis names, title and legend of a decision plot."""
+def _label_plane(ax, X, lo, hi, feature_names, title):
+    """Limits, axis names, title and legend of a decision plot of the
+    points ``X``."""
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
     ax.set_title(title)
-    ax.legend(loc="best")
+    ax.legend(loc=_emptiest_corner(X, lo, hi))
+
+
+#: The corners a decision plot's legend may take, in matplotlib's order of
+#: preference, each with the part of the axes (fractions, x then y) it is
+#: taken to cover.
+LEGEND_CORNERS = (("upper right", (0.6, 1.0), (0.7, 1.0)),
+                  ("upper left", (0.0, 0.4), (0.7, 1.0)),
+                  ("lower left", (0.0, 0.4), (0.0, 0.3)),
+                  ("lower right", (0.6, 1.0), (0.0, 0.3)))
+
+
+def _emptiest_corner(X, lo, hi):
+    """The corner of :data:`LEGEND_CORNERS` over the fewest of the points
+    ``X`` in the view ``lo`` .. ``hi``: matplotlib's ``loc="best"`` tests
+    every point against every place, most of the time of saving a plot of
+    many points (4.4 s for a million, 1.6 s in a corner)."""
+    # (in halves: X near the float64 limit does not overflow)
+    at = (X / 2 - lo / 2) / (hi / 2 - lo / 2)
+    counts = [np.count_nonzero((at[:, 0] >= x0) & (at[:, 0] <= x1)
+                               & (at[:, 1] >= y0) & (at[:, 1] <= y1))
+              for _, (x0, x1), (y0, y1) in LEGEND_CORNERS]
+    return LEGEND_CORNERS[int(np.argmin(counts))][0]
 
 
 def _finite(a, name):
@@ -243,7 +266,7 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
                        linewidths=0.6, label=labels[value])
         bar = fig.colorbar(shade, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
         bar.set_label(f"probability of {labels[1]} (black line: 0.5)")
-        _label_plane(ax, lo, hi, feature_names, title)
+        _label_plane(ax, X, lo, hi, feature_names, title)
     return fig
 
 
@@ -316,7 +339,7 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
         bar = fig.colorbar(shade, ax=ax, ticks=np.arange(k))
         bar.ax.set_yticklabels(labels)
         bar.set_label("predicted class (region colour)")
-        _label_plane(ax, lo, hi, feature_names, title)
+        _label_plane(ax, X, lo, hi, feature_names, title)
     return fig
 
 

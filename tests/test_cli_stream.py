@@ -1506,3 +1506,45 @@ def test_evaluate_in_parts_names_every_unknown_label_and_an_empty_csv(
     assert "has a header but no data rows" in whole[2]
     assert cli_run(capsys, "predict", empty, "--model", model,
                    "--chunk-rows", 500) == whole
+
+
+def test_train_plot_draws_the_same_sample_of_every_row_however_read(
+        tmp_path, capsys, monkeypatch):
+    """Read in parts, boundary.png drew the first 100,000 rows (of a file
+    sorted by label: one class); read whole, every row (5,000,000: 15 s and
+    0.9 GB more). Both draw a seeded sample of every row, each class in it,
+    the same rows whatever the reading."""
+    from fastlr import plotting
+
+    drawn = []
+
+    def regions(X, y, *args, **kwargs):
+        drawn.append((np.asarray(X), np.asarray(y), kwargs["title"]))
+        return original(X, y, *args, **kwargs)
+
+    original = plotting.plot_decision_regions
+    monkeypatch.setattr(plotting, "plot_decision_regions", regions)
+    monkeypatch.setattr(cli, "PLOT_ROWS", 1000)
+    monkeypatch.setattr(cli, "PLOT_CLASS_ROWS", 30)
+    X, y = make_table(m=3000, n=2, classes=3)
+    y[np.argsort(X[:, 0])[:40]] = 3   # a rare class
+    order = np.argsort(y, kind="stable")   # the file sorted by label
+    paths = write_files(tmp_path, X[order], y[order])
+    runs = [(paths["csv"], "--chunk-rows", "0"), (paths["csv"], "--chunk-rows", "700"),
+            (paths["svm"], "--chunk-rows", "700"), (paths["npy"], "--solver", "sgd")]
+    for path, *how in runs:
+        code = cli.main(["train", str(path), "--epochs", "2", "--quiet", *how,
+                         "--plot", str(tmp_path / "plots")])
+        assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    assert len(drawn) == len(runs)
+    first_X, first_y, title = drawn[0]
+    assert title.endswith(f"\n{first_y.shape[0]:,} of 3,000 rows drawn (a random "
+                          "sample)")
+    counts = np.bincount(first_y.astype(int))
+    assert 1000 <= first_y.shape[0] <= 1000 + 4 * 30
+    assert (counts >= np.minimum(np.bincount(y), 30)).all()   # every class
+    assert counts[3] == 30 and counts[:3].min() > 200
+    for X_drawn, y_drawn, _ in drawn[1:]:
+        np.testing.assert_array_equal(X_drawn, first_X)
+        np.testing.assert_array_equal(y_drawn.astype(int), first_y.astype(int))

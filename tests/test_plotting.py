@@ -636,3 +636,28 @@ def test_labels_and_feature_names_holding_dollars_are_drawn_as_they_read(labels)
                                             classes=labels[:2]))
     _drawn_literally(plot_calibration(binary, rng.random(binary.shape[0]),
                                       pos_label=labels[1]))
+
+
+@pytest.mark.parametrize("which", ["boundary", "regions"])
+def test_decision_plots_place_the_legend_without_scanning_the_points(which,
+                                                                     monkeypatch):
+    """loc="best" tested every point against every place: most of the time
+    of saving a plot of many points. The legend goes to the corner with the
+    fewest points."""
+    import io
+
+    from matplotlib.legend import Legend
+
+    def scan(*args, **kwargs):
+        raise AssertionError("the legend scanned the points for a place")
+
+    monkeypatch.setattr(Legend, "_find_best_position", scan)
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(400, 2))
+    X[X[:, 0] < 0.5] += 10.0   # upper right and lower left crowded
+    y = (X[:, 0] > 5).astype(int)
+    fig = plot_decision_boundary(X, y, [1.0, 0.0], -5.0) if which == "boundary" \
+        else plot_decision_regions(X, y, [[0.0, 0.0], [1.0, 0.0]], [0.0, -5.0])
+    fig.savefig(io.BytesIO(), format="png")
+    # (the first empty corner, in matplotlib's order of preference)
+    assert fig.axes[0].get_legend()._loc == Legend.codes["upper left"]
