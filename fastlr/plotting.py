@@ -477,7 +477,8 @@ def plot_roc_curve(y_true, y_score, ax=None, title="ROC curve", label="model",
     ax : matplotlib Axes, optional
     title : str
     label : str
-        Legend entry; the area under the curve is appended.
+        Legend entry; the area under the curve is appended. Models compared
+        on one ``ax`` share the chance diagonal.
     pos_label : label, optional
         The positive class, as in scikit-learn's
         ``RocCurveDisplay.from_predictions``: needed unless the labels are
@@ -507,11 +508,20 @@ def plot_roc_curve(y_true, y_score, ax=None, title="ROC curve", label="model",
     return fig
 
 
+def _diagonal(ax, label):
+    """The dashed diagonal ``label`` of a ROC or calibration plot, drawn
+    once on ``ax``: models compared on one Axes share it (and its legend
+    entry)."""
+    gid = f"fastlr: {label}"
+    if not any(line.get_gid() == gid for line in ax.get_lines()):
+        ax.plot([0, 1], [0, 1], "k--", lw=1, label=label, gid=gid)
+
+
 def _finish_roc(ax, title, **legend):
     """The chance diagonal, limits, axis labels, ``title`` and legend
     (``legend``: more arguments of ``ax.legend``) of a ROC plot whose
     curves are drawn on ``ax``."""
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="chance")
+    _diagonal(ax, "chance")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
     ax.set_xlabel("false positive rate")
@@ -663,7 +673,7 @@ def _micro_roc(codes, proba):
 
 
 def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
-                     what=None, ylabel=None, pos_label=None):
+                     what=None, ylabel=None, pos_label=None, label="model"):
     """Reliability diagram: observed frequency of the positive class per
     probability bin.
 
@@ -684,7 +694,8 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
         (a, b]: a probability exactly on an inner edge (0.1, 0.2, ... for
         10 bins) falls in the next bin here, in the previous one there.
     ax : matplotlib Axes, optional
-        Draw only the reliability curve on it.
+        Draw only the reliability curve on it (models compared on one Axes
+        share its diagonal).
     title : str
     what : str, optional
         What ``y_true`` marks and ``y_prob`` is the probability of, for the
@@ -698,6 +709,8 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
         The positive class, as in scikit-learn's ``calibration_curve``:
         needed unless the labels are 0/1 or -1/1, where it is 1. For a
         fitted binary model the positive class is ``clf.classes_[1]``.
+    label : str, default "model"
+        Legend entry of the curve.
 
     Returns
     -------
@@ -736,8 +749,8 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
     else:
         fig, ax = _axes(ax)
         hist_ax = None
-    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfectly calibrated")
-    ax.plot(mean_prob, frac_pos, "o-", lw=2, label="model")
+    _diagonal(ax, "perfectly calibrated")
+    ax.plot(mean_prob, frac_pos, "o-", lw=2, label=label)
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel(ylabel or f"fraction of {what}")

@@ -688,3 +688,22 @@ def test_roc_auc_is_scikit_learn_s_from_the_curve_without_a_second_sort(monkeypa
     fig = plot_roc_curves(y, proba, [0, 1, 2])
     assert [line.get_label() for line in fig.axes[0].get_lines()[:3]] == \
         [f"{c} vs rest (AUC = {expected[c]:.3f})" for c in range(3)]
+
+
+def test_models_compared_on_one_axes_share_the_diagonal_and_are_named():
+    """Each call drew the diagonal and its legend entry again, and the
+    calibration curve was always "model"."""
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    a, b = np.clip(0.6 * y + 0.4 * rng.random(200), 0, 1), rng.random(200)
+    roc_ax, cal_ax = Figure().subplots(1, 2)
+    for name, score in (("model A", a), ("model B", b)):
+        plot_roc_curve(y, score, ax=roc_ax, label=name)
+        plot_calibration(y, score, ax=cal_ax, label=name)
+    roc = [t.get_text() for t in roc_ax.get_legend().get_texts()]
+    assert [t.split(" (")[0] for t in roc] == ["model A", "chance", "model B"]
+    assert [t.get_text() for t in cal_ax.get_legend().get_texts()] == \
+        ["perfectly calibrated", "model A", "model B"]
+    assert len(roc_ax.get_lines()) == len(cal_ax.get_lines()) == 3
