@@ -434,7 +434,8 @@ def _binary_scores(y_true, y_score, score_name, pos_label):
     and the scores as float64. Without ``pos_label`` the labels must be
     0/1 or -1/1 (either may be missing), and 1 is positive, as in
     scikit-learn's ``RocCurveDisplay`` and ``calibration_curve``; other
-    labels need ``pos_label``."""
+    labels need ``pos_label``, which a single label need not be (rows of
+    the negative class only, as ``calibration_curve`` takes them)."""
     from ._validation import check_same_length, check_vector, labels_1d, unique_labels
 
     y = labels_1d(y_true, "y_true")
@@ -457,7 +458,7 @@ def _binary_scores(y_true, y_score, score_name, pos_label):
                              "binary model); without it the labels must be 0/1 "
                              "or -1/1, and 1 is positive")
         pos_label = 1
-    elif not (classes == pos_label).any():
+    elif classes.shape[0] == 2 and not (classes == pos_label).any():
         raise ValueError(f"pos_label {pos_label!r} is not among y_true's labels "
                          f"{shown}")
     return (y == pos_label).astype(np.float64), score
@@ -683,7 +684,8 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
     Parameters
     ----------
     y_true : array_like of shape (m,)
-        At most two labels, of any type.
+        At most two labels, of any type; one, not ``pos_label``, for rows of
+        the negative class only.
     y_prob : array_like of shape (m,)
         Predicted probabilities of the positive class, ``pos_label``, in
         [0, 1], e.g. ``clf.predict_proba(X)[:, 1]``.

@@ -707,3 +707,23 @@ def test_models_compared_on_one_axes_share_the_diagonal_and_are_named():
     assert [t.get_text() for t in cal_ax.get_legend().get_texts()] == \
         ["perfectly calibrated", "model A", "model B"]
     assert len(roc_ax.get_lines()) == len(cal_ax.get_lines()) == 3
+
+
+def test_calibration_of_rows_of_the_negative_class_only():
+    """As scikit-learn's calibration_curve: a pos_label absent from y_true
+    (a benign-only subgroup) means every row is negative; it was refused."""
+    from sklearn.calibration import calibration_curve
+
+    prob = np.array([0.05, 0.12, 0.31, 0.29, 0.62, 0.58])
+    y = np.array(["benign"] * 6)
+    fig = plot_calibration(y, prob, n_bins=3, pos_label="malignant")
+    frac, mean = calibration_curve(y, prob, n_bins=3, pos_label="malignant")
+    curve = fig.axes[0].get_lines()[1]
+    np.testing.assert_allclose(curve.get_xdata(), mean)
+    np.testing.assert_array_equal(curve.get_ydata(), frac)
+    # ROC still needs both classes; two labels without pos_label are refused
+    with pytest.raises(ValueError, match="^y_true holds a single class"):
+        plot_roc_curve(y, prob, pos_label="malignant")
+    with pytest.raises(ValueError, match="^pos_label 'malignant' is not among"):
+        plot_calibration(np.array(["benign", "other"] * 3), prob,
+                         pos_label="malignant")
