@@ -138,6 +138,16 @@ def literal(text):
     return str(text).replace("$", r"\$")
 
 
+def _feature_names(X, given):
+    """``given``, else the names of ``X``'s two columns (a DataFrame's, as
+    scikit-learn's ``DecisionBoundaryDisplay`` takes them), else
+    "feature 1" and "feature 2"."""
+    if given is not None:
+        return given
+    columns = getattr(X, "columns", None)
+    return ("feature 1", "feature 2") if columns is None else list(columns)
+
+
 def _names(values, k, name):
     """``values``, ``k`` names of ``name``, to draw as they read."""
     values = [literal(v) for v in values]
@@ -199,8 +209,7 @@ def _decision_inputs(X, y, coef, intercept, classes=None, binary=False,
 
 
 def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
-                           labels=None, feature_names=("feature 1", "feature 2"),
-                           classes=None):
+                           labels=None, feature_names=None, classes=None):
     """Scatter two features coloured by label over the model's probability,
     with the line ``w . x + b = 0``.
 
@@ -223,8 +232,9 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
     labels : pair of str, optional
         Names of the negative and the positive class (legend and colour
         bar); default ``"class " + label``.
-    feature_names : pair of str
-        Axis labels.
+    feature_names : pair of str, optional
+        Axis labels; default the column names of a DataFrame ``X``, else
+        "feature 1" and "feature 2".
     classes : array_like of shape (2,), optional
         The negative and the positive label, e.g. ``clf.classes_`` (the
         positive class is ``classes[1]``, where ``w . x + b > 0``). Default:
@@ -244,6 +254,7 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
     """
     import matplotlib
 
+    feature_names = _feature_names(X, feature_names)
     X, codes, coef, intercept, classes = _decision_inputs(
         X, y, w, b, classes, binary=True, names=("w", "b"))
     labels = _names([f"class {c}" for c in classes.tolist()] if labels is None
@@ -271,8 +282,7 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
 
 
 def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision regions",
-                          labels=None, feature_names=("feature 1", "feature 2"),
-                          classes=None):
+                          labels=None, feature_names=None, classes=None):
     """Two features of a k-class (softmax) model: the region where each class
     is predicted, with the points coloured by their true class.
 
@@ -291,7 +301,9 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
     title : str
     labels : sequence of k str, optional
         Class names (colour bar and legend); default ``"class " + label``.
-    feature_names : pair of str
+    feature_names : pair of str, optional
+        Axis labels; default the column names of a DataFrame ``X``, else
+        "feature 1" and "feature 2".
     classes : array_like of shape (k,), optional
         The label of each class, e.g. ``clf.classes_``. Default: the sorted
         distinct labels of ``y``, which must then number k (pass it when the
@@ -310,6 +322,7 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
     import matplotlib
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
+    feature_names = _feature_names(X, feature_names)
     X, codes, coef, intercept, classes = _decision_inputs(X, y, coef, intercept,
                                                           classes)
     k = classes.shape[0]

@@ -727,3 +727,17 @@ def test_calibration_of_rows_of_the_negative_class_only():
     with pytest.raises(ValueError, match="^pos_label 'malignant' is not among"):
         plot_calibration(np.array(["benign", "other"] * 3), prob,
                          pos_label="malignant")
+
+
+@pytest.mark.parametrize("which", ["boundary", "regions"])
+def test_decision_plots_name_the_axes_after_a_dataframe_s_columns(which):
+    pd = pytest.importorskip("pandas")
+    X, y = _two_blobs()
+    df = pd.DataFrame(X, columns=["age", "income ($)"])
+    plot = plot_decision_boundary if which == "boundary" else plot_decision_regions
+    ax = plot(df, y, [[1.0, 0.3]], [0.0]).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("age", r"income (\$)")
+    ax = plot(df, y, [[1.0, 0.3]], [0.0], feature_names=("a", "b")).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("a", "b")
+    ax = plot(X, y, [[1.0, 0.3]], [0.0]).axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("feature 1", "feature 2")
