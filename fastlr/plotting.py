@@ -5,6 +5,13 @@ matplotlib is imported inside the functions, and figures are built with
 ``matplotlib.figure.Figure`` (no pyplot state, no GUI backend needed), so
 these work on a headless machine and in threads.
 
+Each function returns the ``Figure`` it drew on: a new one, or that of
+``ax`` (the whole figure when ``ax`` lies in a SubFigure). A new figure is
+not pyplot's, so ``plt.show()`` does not show it and ``fig.show()`` refuses:
+save it (``fig.savefig("roc.png")``), let Jupyter display it as a cell's
+value, or draw into a pyplot figure to show it
+(``fig, ax = plt.subplots(); plot_roc_curve(y, p, ax=ax); plt.show()``).
+
 Class labels and feature names are data, drawn as they are: a ``$`` in them
 is a dollar sign, not the start of matplotlib's mathtext (``"$0-$10"`` is
 not ``0 - 10`` in italics, and ``"$5#$6"`` does not fail the drawing).
@@ -278,7 +285,7 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
         bar = fig.colorbar(shade, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
         bar.set_label(f"probability of {labels[1]} (black line: 0.5)")
         _label_plane(ax, X, lo, hi, feature_names, title)
-    return fig
+    return fig.figure   # (the root of a SubFigure)
 
 
 def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision regions",
@@ -353,7 +360,7 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
         bar.ax.set_yticklabels(labels)
         bar.set_label("predicted class (region colour)")
         _label_plane(ax, X, lo, hi, feature_names, title)
-    return fig
+    return fig.figure   # (the root of a SubFigure)
 
 
 def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-loss",
@@ -439,7 +446,7 @@ def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-los
     ax.set_yscale("log" if log else "linear")
     ax.set_title(title)
     ax.legend(loc="best")
-    return fig
+    return fig.figure   # (the root of a SubFigure)
 
 
 def _binary_scores(y_true, y_score, score_name, pos_label):
@@ -519,7 +526,7 @@ def plot_roc_curve(y_true, y_score, ax=None, title="ROC curve", label="model",
     fig, ax = _axes(ax, figsize=(5, 5))
     ax.plot(fpr, tpr, lw=2, label=f"{label} (AUC = {area:.3f})")
     _finish_roc(ax, title)
-    return fig
+    return fig.figure   # (the root of a SubFigure)
 
 
 def _diagonal(ax, label):
@@ -607,7 +614,7 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves",
     if not per_class:
         _roc_averages(ax, codes, proba)
     _finish_roc(ax, title, fontsize="small")
-    return fig
+    return fig.figure   # (the root of a SubFigure)
 
 
 def _roc_averages(ax, codes, proba):
@@ -778,4 +785,4 @@ def plot_calibration(y_true, y_prob, n_bins=10, ax=None, title="Calibration",
                     edgecolor="white")   # the bins that hold rows
         hist_ax.set_xlabel(f"predicted probability of {what}")
         hist_ax.set_ylabel("rows")
-    return fig
+    return fig.figure   # (the root of a SubFigure)

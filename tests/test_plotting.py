@@ -741,3 +741,19 @@ def test_decision_plots_name_the_axes_after_a_dataframe_s_columns(which):
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("a", "b")
     ax = plot(X, y, [[1.0, 0.3]], [0.0]).axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("feature 1", "feature 2")
+
+
+def test_an_ax_in_a_subfigure_returns_the_figure_to_save(tmp_path):
+    """A SubFigure came back, which has no savefig: the docstrings promise a
+    Figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    left, right = fig.subfigures(1, 2)
+    X, y = _two_blobs()
+    for out in (plot_roc_curve(y, X[:, 0], ax=left.add_subplot()),
+                plot_calibration(y, (X[:, 0] > 0) * 0.8 + 0.1, ax=right.add_subplot()),
+                plot_decision_boundary(X, y, [1.0, 0.3], 0.0,
+                                       ax=right.subfigures(2, 1)[1].add_subplot())):
+        assert out is fig
+    fig.savefig(tmp_path / "two.png")
