@@ -47,6 +47,38 @@ BINARY_CMAP = "RdBu"
 CURVE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
 
 
+def _class_colors(k):
+    """``k`` distinct colours, one a class or curve: tab10's for up to 10,
+    tab20's for up to 20, past them the ``turbo`` colour map sampled at
+    ``k`` points (a cycle of 10 or 20 colours drew classes c and c + 20
+    alike)."""
+    import matplotlib
+
+    if k > 20:
+        from matplotlib.colors import LinearSegmentedColormap
+
+        # (interpolated: the 256 colours of turbo's table repeat past 256)
+        turbo = LinearSegmentedColormap.from_list(
+            "turbo", matplotlib.colormaps["turbo"].colors, N=max(k, 256))
+        return [turbo(x) for x in np.linspace(0.0, 1.0, k)]
+    base = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
+    return [base(c) for c in range(k)]
+
+
+def _cycled_colors(k):
+    """The colours of ``k`` curves: matplotlib's cycle (that of the Axes,
+    which curves drawn on it before continue) for up to 10, else
+    :func:`_class_colors`."""
+    return [None] * k if k <= 10 else _class_colors(k)
+
+
+#: Most classes a decision-regions plot names in its legend: past them the
+#: legend ran off the figure and squashed the axes (25 classes), and the
+#: colour bar names the regions' colours; it names at most
+#: ``2 * LEGEND_CLASSES`` of them, evenly spaced (300 labels overlapped).
+LEGEND_CLASSES = 20
+
+
 def _grid(X, steps=200):
     """The plot's grid over X's range padded by 10%, computed so that X
     near the float64 limit (1e308) does not overflow: the range in halves,
@@ -67,15 +99,16 @@ def _grid(X, steps=200):
     return g0, g1, lo, hi
 
 
-def _label_plane(ax, X, lo, hi, feature_names, title):
-    """Limits, axis names, title and legend of a decision plot of the
-    points ``X``."""
+def _label_plane(ax, X, lo, hi, feature_names, title, legend=True):
+    """Limits, axis names, title and legend (if ``legend``) of a decision
+    plot of the points ``X``."""
     ax.set_xlim(lo[0], hi[0])
     ax.set_ylim(lo[1], hi[1])
     ax.set_xlabel(feature_names[0])
     ax.set_ylabel(feature_names[1])
     ax.set_title(title)
-    ax.legend(loc=_emptiest_corner(X, lo, hi))
+    if legend:
+        ax.legend(loc=_emptiest_corner(X, lo, hi))
 
 
 #: The corners a decision plot's legend may take, in matplotlib's order of
@@ -308,6 +341,9 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
     title : str
     labels : sequence of k str, optional
         Class names (colour bar and legend); default ``"class " + label``.
+        Past :data:`LEGEND_CLASSES` classes there is no legend, and the
+        colour bar names some of them, evenly spaced; every class has its
+        own colour.
     feature_names : pair of str, optional
         Axis labels; default the column names of a DataFrame ``X``, else
         "feature 1" and "feature 2".
@@ -326,7 +362,6 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
         Naming the argument whose shape or values do not fit; the figure or
         ``ax`` is left untouched.
     """
-    import matplotlib
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     feature_names = _feature_names(X, feature_names)
@@ -336,8 +371,7 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
     labels = _names([f"class {c}" for c in classes.tolist()] if labels is None
                     else labels, k, "labels")
     feature_names = _names(feature_names, 2, "feature_names")
-    base = matplotlib.colormaps["tab10" if k <= 10 else "tab20"]
-    colors = [base(c % base.N) for c in range(k)]
+    colors = _class_colors(k)
     cmap = ListedColormap(colors)
     norm = BoundaryNorm(np.arange(-0.5, k), k)
     fig, ax = _axes(ax, figsize=(7, 4.8))
@@ -356,10 +390,11 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
             ax.scatter(X[codes == c, 0], X[codes == c, 1],
                        marker=markers[c % len(markers)], s=30, color=colors[c],
                        edgecolors="k", linewidths=0.6, label=labels[c])
-        bar = fig.colorbar(shade, ax=ax, ticks=np.arange(k))
-        bar.ax.set_yticklabels(labels)
+        every = -(-k // (2 * LEGEND_CLASSES))
+        bar = fig.colorbar(shade, ax=ax, ticks=np.arange(0, k, every))
+        bar.ax.set_yticklabels(labels[::every])
         bar.set_label("predicted class (region colour)")
-        _label_plane(ax, X, lo, hi, feature_names, title)
+        _label_plane(ax, X, lo, hi, feature_names, title, legend=k <= LEGEND_CLASSES)
     return fig.figure   # (the root of a SubFigure)
 
 
@@ -427,6 +462,7 @@ def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-los
     values = values[~np.isnan(values)]
     log = values.shape[0] > 0 and bool((values > 0).all())
     fig, ax = _axes(ax)
+    colors = _cycled_colors(len(checked))
     for i, (label, losses) in enumerate(checked.items()):
         style, marker = CURVE_STYLES[i % len(CURVE_STYLES)]
         n = losses.shape[0]
@@ -436,7 +472,7 @@ def plot_loss_curve(curves, ax=None, title="Training loss", ylabel="mean log-los
         ax.plot(np.arange(1, n + 1), losses, linestyle=style, marker=marker,
                 markevery=(min(i * every // len(checked), max(n - 1, 0)), every),
                 markersize=6, fillstyle="none" if i else "full",
-                lw=2.2 if i == 0 else 1.6, label=label)
+                lw=2.2 if i == 0 else 1.6, color=colors[i], label=label)
     if values.shape[0] == 0:
         ax.text(0.5, 0.5, "no loss recorded: every value is NaN\n(not tracked, "
                 "e.g. epoch_loss=None)", transform=ax.transAxes, ha="center",
@@ -602,14 +638,16 @@ def plot_roc_curves(y_true, proba, classes, ax=None, title="ROC curves",
     if per_class is None:
         per_class = classes.shape[0] <= ROC_CLASS_CURVES
     fig, ax = _axes(ax, figsize=(5.5, 5.5))
+    colors = _cycled_colors(classes.shape[0])
     for c, label in enumerate(map(literal, classes.tolist()) if per_class else ()):
         positive = (y_true == classes[c]).astype(np.int64)
         if 0 < positive.sum() < positive.shape[0]:
             fpr, tpr, _ = roc_curve(positive, proba[:, c])
-            ax.plot(fpr, tpr, lw=1.8, label=f"{label} vs rest (AUC = "
-                    f"{auc(fpr, tpr):.3f})")
+            ax.plot(fpr, tpr, lw=1.8, color=colors[c], label=f"{label} vs rest "
+                    f"(AUC = {auc(fpr, tpr):.3f})")
         else:
-            ax.plot([], [], lw=1.8, label=f"{label}: no curve (the data has "
+            ax.plot([], [], lw=1.8, color=colors[c],
+                    label=f"{label}: no curve (the data has "
                     f"{'no' if positive.sum() == 0 else 'only'} rows of it)")
     if not per_class:
         _roc_averages(ax, codes, proba)

@@ -757,3 +757,43 @@ def test_an_ax_in_a_subfigure_returns_the_figure_to_save(tmp_path):
                                        ax=right.subfigures(2, 1)[1].add_subplot())):
         assert out is fig
     fig.savefig(tmp_path / "two.png")
+
+
+def _looks(lines):
+    """How each line is drawn: its colour and style."""
+    return [(tuple(np.round(to_rgba(line.get_color()), 6)), line.get_linestyle())
+            for line in lines]
+
+
+@pytest.mark.parametrize("k", [15, 20])
+def test_roc_curves_of_up_to_20_classes_are_each_drawn_their_own_way(k):
+    """The 10-colour cycle drew the curves of classes c and c + 10 alike."""
+    rng = np.random.default_rng(0)
+    y = np.arange(400) % k
+    fig = plot_roc_curves(y, rng.dirichlet(np.ones(k), 400), np.arange(k))
+    looks = _looks(fig.axes[0].get_lines()[:k])
+    assert len(set(looks)) == k
+
+
+def test_loss_curves_of_many_models_are_each_drawn_their_own_way():
+    """4 line styles x 10 colours drew curves j and j + 20 alike."""
+    fig = plot_loss_curve(np.linspace(1.0, 0.5, 10) * np.linspace(1, 2, 25)[:, None])
+    looks = _looks(fig.axes[0].get_lines())
+    assert len(looks) == 25 and len(set(looks)) == 25
+
+
+@pytest.mark.parametrize("k", [25, 300])
+def test_decision_regions_of_many_classes_stay_readable(k):
+    """Past 20 classes tab20 and 10 markers drew classes c and c + 20 alike,
+    the legend ran off the figure, and 300 colour bar labels overlapped."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(k, 2)) * 10
+    y = np.arange(3 * k) % k
+    X = centers[y] + rng.normal(size=(3 * k, 2))
+    fig = plot_decision_regions(X, y, centers, -0.5 * (centers ** 2).sum(axis=1))
+    ax, bar = fig.axes
+    points = [c for c in ax.collections if c.get_label().startswith("class ")]
+    colours = {tuple(c.get_facecolor()[0]) for c in points}
+    assert len(points) == k and len(colours) == k
+    assert ax.get_legend() is None
+    assert len(bar.get_yticklabels()) <= 40
