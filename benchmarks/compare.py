@@ -17,6 +17,7 @@ import numpy as np
 
 from fastlr._files import save_png
 from fastlr.bench import (
+    cpus_note,
     format_performance,
     interleaved,
     make_workload,
@@ -54,7 +55,7 @@ def plot(path, rows=200_000, features=100, repeats=5):
     ax.set_yscale("log")
     ax.set_xlabel("batch size")
     ax.set_ylabel("one epoch, ms")
-    ax.set_title(f"one SGD epoch, {rows:,} x {features} float64, 2 cores")
+    ax.set_title(f"one SGD epoch, {rows:,} x {features} float64, {cpus_note()}")
     ax.legend()
     save_png(fig, path, dpi=100)  # atomic: the old plot or the new one
     for (impl, bs), sec in sorted(t.items()):

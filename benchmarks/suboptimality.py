@@ -20,6 +20,7 @@ import math
 
 from fastlr import bench_solvers as bs
 from fastlr._files import save_png
+from fastlr.bench import cpus_note
 from fastlr.cli import _float_type, check_output_arg
 
 #: The smallest --scale: 10,000 dense rows, 2,000 x 10,000 CSR, 3,000
@@ -79,7 +80,7 @@ def plot(path, budget_seconds=120.0, scale=1.0):
     axes[0].set_ylabel("relative suboptimality (F - F*) / F*")
     axes[0].legend(fontsize=8, loc="lower left")
     fig.suptitle("time to suboptimality (each point a run from scratch; "
-                 "scikit-learn lbfgs traced per iteration); 2 cores, shared",
+                 f"scikit-learn lbfgs traced per iteration); {cpus_note()}",
                  fontsize=10)
     fig.tight_layout()
     save_png(fig, path, dpi=90)  # atomic: the old plot or the new one

@@ -37,6 +37,16 @@ __all__ = ["concurrent_training_seconds", "interleaved", "k_scan",
 FULL_ROWS, FULL_FEATURES = 1_000_000, 100
 
 
+def cpus_note():
+    """How many CPUs this run may use (its affinity), for the title of a
+    benchmark figure: "2 CPUs"."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:   # (not on every platform)
+        n = os.cpu_count() or 1
+    return f"{n} CPU{'' if n == 1 else 's'}"
+
+
 def make_workload(m, n, dtype=np.float64, seed=0):
     """X ~ N(0, 1) of shape (m, n), C-contiguous; y ~ Bernoulli(sigmoid(X w* + 0.5)).
 

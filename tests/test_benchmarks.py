@@ -286,3 +286,30 @@ def test_vowpal_wabbit_benchmark_is_skipped_without_vowpalwabbit(
     _run((root, name, "{}", "None", "result.json"))
     with open("result.json") as f:
         assert np.isnan(json.load(f))    # asv's mark of a skipped benchmark
+
+
+def test_benchmark_figures_name_the_cpus_of_the_run(suite, monkeypatch, tmp_path):
+    """The titles of compare.py's and suboptimality.py's figures said "2
+    cores" on any machine, or a run limited to one CPU."""
+    from types import SimpleNamespace
+
+    compare, suboptimality = suite("compare"), suite("suboptimality")
+    saved = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(compare, "interleaved", lambda funcs, **kw: dict.fromkeys(
+        funcs, 1e-3))
+    monkeypatch.setattr(compare, "save_png", lambda fig, path, dpi: saved.append(fig))
+    compare.plot(tmp_path / "c.png", rows=20, features=3, repeats=1)
+    assert saved[0].axes[0].get_title().endswith("20 x 3 float64, 1 CPU")
+
+    problem = SimpleNamespace(name="tiny", data=SimpleNamespace(sparse=False))
+    monkeypatch.setattr(suboptimality, "bs", SimpleNamespace(
+        dense_problem=lambda scale: problem, csr_problem=lambda scale: problem,
+        imbalanced_problem=lambda scale: problem, reference_optimum=lambda p: 1.0))
+    monkeypatch.setattr(suboptimality, "curves", lambda p, budget: {
+        "fastlr auto": [(1, 0.1, 1e-3), (2, 0.2, 1e-9)]})
+    monkeypatch.setattr(suboptimality, "save_png",
+                        lambda fig, path, dpi: saved.append(fig))
+    suboptimality.plot(tmp_path / "s.png")
+    assert saved[1]._suptitle.get_text().endswith("; 1 CPU")
