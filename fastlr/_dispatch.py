@@ -787,8 +787,8 @@ class Data:
         if self.sparse and state.centers():
             raise ValueError(
                 "X is sparse but the model centers its features (it was "
-                "started on dense X with standardize=True); sparse input can "
-                "only be scaled. Start from sparse X, or use "
+                "started on dense X, standardized by standardize=True or 'auto'); "
+                "sparse input can only be scaled. Start from sparse X, or use "
                 "standardize='scale' or False")
 
     def epoch_runner(self, y, sw, stack, batch_size, n_threads):

@@ -101,7 +101,8 @@ INPUTS = {
 def _train(X, y, Y):
     import fastlr
 
-    fastlr.train(X, y, batch_size=8, epochs=1, random_state=0)
+    # standardized (on CSR X "auto" is not: its statistics' kernels)
+    fastlr.train(X, y, batch_size=8, epochs=1, random_state=0, standardize=True)
     fastlr.train(X, y, batch_size=8, epochs=1, random_state=0, epoch_loss="full")
     # an option the lean CSR epoch does not take: CSR's general epoch
     fastlr.train(X, y, batch_size=8, epochs=1, random_state=0, penalty="l1")
@@ -111,7 +112,7 @@ def _train_k(X, y, Y):
     import fastlr
 
     fastlr.train_multinomial(X, Y, batch_size=8, epochs=1, random_state=0,
-                             epoch_loss="full")
+                             epoch_loss="full", standardize=True)
 
 
 def _threaded(X, y, Y):
@@ -182,7 +183,7 @@ def _estimator(X, y, Y):
         LogisticRegression(tol=None, batch_size=8, early_stopping=True,
                            validation_fraction=0.25).fit(X, labels)
         # twice: the second call merges the running statistics
-        LogisticRegression(batch_size=8).partial_fit(
+        LogisticRegression(batch_size=8, standardize=True).partial_fit(
             X, labels, classes=np.unique(labels)).partial_fit(X, labels)
 
 

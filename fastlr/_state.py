@@ -605,6 +605,13 @@ class ModelState:
         self._zero_mean = self.mean
         return False
 
+    def standardized(self):
+        """Whether the model is trained on standardized features: running
+        statistics kept, or a mean or scale other than 0 and 1 (what
+        ``standardize="auto"`` keeps for the rest of a ``partial_fit``
+        stream)."""
+        return self.moments is not None or self.centers() or self.scales()
+
     def scales(self):
         """Whether the model divides by column scales other than 1 (the
         scale read once, as the mean by :meth:`centers`)."""

@@ -52,6 +52,7 @@ from ._sgd import sgd
 from ._state import ModelState
 from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
+    check_standardize,
     check_width,
     check_X,
     classes_apart,
@@ -330,7 +331,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         raise ValueError("early_stopping holds out a part of the rows in "
                          "memory, which training on a file read in parts "
                          "does not do; read the file whole to use it")
-    standardize = standardize_option(model.standardize, model.fit_intercept)
+    check_standardize(model.standardize)
     old = model._fitted_state() if model.warm_start else None
     warm = old is not None
     text = classes is not None and is_text(classes)
@@ -340,7 +341,9 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
 
     t0 = time.perf_counter()
     with pass_progress(model.verbose, "first pass") as seen:
-        scan = _scan(source, standardize, name, labels, seen=seen)
+        scan = _scan(source, lambda sparse: standardize_option(
+            model.standardize, model.fit_intercept, sparse), name, labels, seen=seen)
+    standardize = scan.standardize
     n = scan.n - len(source.excluded)
     if classes is not None and not np.array_equal(scan.classes, classes):
         raise ValueError(f"{name}: its labels are not the model's classes ("
@@ -374,7 +377,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         # fit weighs the column statistics by the class weights, known only
         # now: one more pass for them
         with pass_progress(model.verbose, "class-weighted statistics") as seen:
-            again = _scan(source, standardize, name, labels,
+            again = _scan(source, lambda sparse: standardize, name, labels,
                           lambda y: cw[encoded(y)], seen=seen)
         if again.n != scan.n or not np.array_equal(again.classes, classes):
             raise ValueError(f"{name}: the file changed between the first two "
@@ -533,6 +536,7 @@ class _Scan:
         self.stored = 0             # stored entries of sparse parts
         self.mean = self.scale = None
         self.center = False
+        self.standardize = None     # as training takes it on the source
 
     @property
     def classes(self):
@@ -543,9 +547,12 @@ class _Scan:
         return np.array([self.labels[c] for c in self.classes.tolist()])
 
 
-def _scan(source, standardize, name, labels, weights=None, seen=None):
+def _scan(source, options, name, labels, weights=None, seen=None):
     """Labels (as ``labels(y)`` gives them), shape and (when
-    ``standardize``) column statistics of every part: one pass. With
+    standardizing) column statistics of every part: one pass.
+    ``options(sparse)``: the ``standardize`` option training takes on the
+    source, sparse or not (as its first part is stored), kept as
+    ``scan.standardize``. With
     ``weights`` (a part's labels -> its rows' weights), the statistics are
     weighted, as ``fit``'s are by its sample weights. ``seen(rows)`` is
     told each part's rows (a progress count)."""
@@ -556,6 +563,7 @@ def _scan(source, standardize, name, labels, weights=None, seen=None):
         scan.parts += 1
         if scan.n is None:
             scan.n, scan.sparse = data.n, data.sparse
+            standardize = scan.standardize = options(data.sparse)
             if data.sparse:   # (the command line saves the model after)
                 check_width(data.n, name, FIT_SAVE_BYTES_PER_COLUMN)
         if data.dtype != np.float32:

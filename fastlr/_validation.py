@@ -648,22 +648,36 @@ def row_bytes(X):
     return X.shape[1] * X.dtype.itemsize
 
 
-def check_standardize(standardize):
-    """``True``, ``False`` (numpy bools too) or ``"scale"``."""
+def check_standardize(standardize, sparse=None):
+    """``True``, ``False`` (numpy bools too), ``"scale"`` or ``"auto"``
+    (the default): with ``sparse`` given (whether X is a sparse matrix),
+    ``"auto"`` is resolved, True on dense X and False on sparse X.
+
+    Sparse data (tf-idf, counts, hashed features) is usually trained on as
+    it is: dividing each column by its spread multiplies a rare term's
+    values, and shrinks its penalty, by the inverse of a small spread. On
+    120,000 tf-idf-like rows (:func:`fastlr.bench_sparse.make_rcv1_workload`,
+    the first 100,000 trained on) the default ``fit`` scaled reached a
+    held-out log-loss of 2.51 in 0.88 s; unscaled 0.61 in 0.21 s
+    (``SGDClassifier``'s 0.61), scikit-learn's ``LogisticRegression()``
+    0.52 in 4.1 s."""
     if isinstance(standardize, (bool, np.bool_)):
         return bool(standardize)
-    if isinstance(standardize, str) and standardize == "scale":
-        return "scale"
-    raise ValueError(f"standardize must be True, False or 'scale', got "
+    if isinstance(standardize, str) and standardize in ("scale", "auto"):
+        if standardize == "auto" and sparse is not None:
+            return not sparse
+        return standardize
+    raise ValueError(f"standardize must be True, False, 'scale' or 'auto', got "
                      f"{standardize!r}")
 
 
-def standardize_option(standardize, fit_intercept):
-    """``standardize`` as training takes it (True, False or "scale"; checked
-    by :func:`check_standardize`): without an intercept the model must pass
-    through the origin in raw space, so True scales but does not center
-    (centering would put ``-w . mean`` into the intercept)."""
-    standardize = check_standardize(standardize)
+def standardize_option(standardize, fit_intercept, sparse):
+    """``standardize`` as training takes it on X, sparse or not (True, False
+    or "scale"; checked and "auto" resolved by :func:`check_standardize`):
+    without an intercept the model must pass through the origin in raw
+    space, so True scales but does not center (centering would put ``-w .
+    mean`` into the intercept)."""
+    standardize = check_standardize(standardize, sparse)
     return "scale" if standardize is True and not fit_intercept else standardize
 
 

@@ -443,11 +443,12 @@ TRAIN_PARAMS = (
           example=(["--class-weight", "balanced"], "balanced")),
     Param("standardize", ("--standardize",),
           "train on standardized features, folded into the kernel (no copy): "
-          "yes (centered and scaled; sparse svmlight data is scaled to unit "
+          "auto (yes on dense data, no on sparse svmlight data, which trains "
+          "as it is), yes (centered and scaled; sparse data is scaled to unit "
           "variance but not centered, which would densify it), scale (no "
           "centering) or no (raw features); the model is always in raw "
-          "feature space", True,
-          dict(choices=["yes", "scale", "no"]),
+          "feature space", "auto",
+          dict(choices=["auto", "yes", "scale", "no"]),
           to_param=lambda v: {"yes": True, "no": False}.get(v, v),
           aliases=((("--no-standardize",), "no", "the same as --standardize no"),),
           example=(["--standardize", "scale"], "scale")),
@@ -2082,7 +2083,11 @@ def _passes_line(clf, params):
     return line + f" (stopped early: loss no longer improving by tol={tol:g})"
 
 
-def _describe_standardize(standardize, sparse):
+def _describe_standardize(standardize, sparse, auto=False):
+    """The summary's line for ``standardize`` as training took it;
+    ``auto``: it was "auto", the default."""
+    if standardize is False and sparse and auto:
+        return "no (raw features: by default sparse data is trained on as it is)"
     if standardize is False:
         return "no (raw features)"
     if sparse or standardize == "scale":
@@ -2169,7 +2174,9 @@ def _train(args):
         lines.append(("not features", ", ".join(read.shown)))
     lines += [
         ("standardize", _describe_standardize(
-            standardize_option(clf.standardize, clf.fit_intercept), run.sparse)),
+            standardize_option(clf.standardize, clf.fit_intercept, run.sparse),
+            run.sparse, auto=isinstance(clf.standardize, str)
+            and clf.standardize == "auto")),
         ("classes", f"{_fmt_labels(clf.classes_)} ({kind})"),
         ("warm start", f"from {_given(args, 'warm_start')}") if warm is not None
         else None,
@@ -3311,9 +3318,9 @@ def _convert(args):
                                 "data trains on the file itself, sparse, without a "
                                 "table"))
     train = f"fastlr train {shlex.quote(os.fspath(args.out))}"
-    if svmlight:   # (centred by default as a dense table, the file is not)
-        train += (" --standardize scale; that is the model of the svmlight file "
-                  "itself (scaled, not centred)")
+    if svmlight:   # (standardized by default as a dense table, the file is not)
+        train += (" --standardize no; that is the model of the svmlight file "
+                  "itself (raw features: the default leaves sparse data as it is)")
     _print_table([*lines, ("next", f"{train}; " + _reading_hint(args, dataset))])
     return EXIT_OK
 

@@ -314,8 +314,8 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                          "training needs at least two")
     sw = check_sample_weight(sample_weight, data.m)
     check_weighted_rows(sw, row_fold, (1,), "rows", heldout=False)
-    mean, scale = data.standardization(standardize_option(standardize, fit_intercept),
-                                       row_fold, (1,), sw)
+    mean, scale = data.standardization(
+        standardize_option(standardize, fit_intercept, data.sparse), row_fold, (1,), sw)
     # (only the optimizer arrays these options write: on 1M columns the
     # other three were 24 MB a class of zeros)
     state = ModelState(mean[0], scale[0], classes.shape[0] if softmax_model else 1,
@@ -336,7 +336,7 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
     return data, state, losses, classes
 
 
-def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
+def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize="auto",
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
@@ -376,8 +376,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
     lr : float, default 0.01
         Base learning rate (> 0, finite): scikit-learn's ``eta0``. How it is
         used depends on ``learning_rate`` (``"optimal"`` ignores it).
-    standardize : {True, False, "scale"}, default True
-        Train on ``(X - mean) / std`` (columns with zero spread, or a
+    standardize : {"auto", True, False, "scale"}, default "auto"
+        ``"auto"``: True on dense X, False on sparse X (tf-idf, counts and
+        hashed features train as they are, as scikit-learn's estimators
+        take them; scaling a rare column by its small spread inflates it).
+        True: train on ``(X - mean) / std`` (columns with zero spread, or a
         spread below 1e-300, are left unscaled; one lost to the rounding of
         their magnitude is divided by their largest ``|x|``), folded into
         the kernel so
@@ -574,7 +577,7 @@ default "constant"
 
 
 def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
-                      standardize=True, shuffle=True, random_state=None,
+                      standardize="auto", shuffle=True, random_state=None,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
@@ -645,7 +648,7 @@ learning_rate, power_t, l1_ratio, average, n_threads, fit_intercept, rows
 
 
 def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
-               batch_size=100, epochs=100, lr=0.01, standardize=True, shuffle=True,
+               batch_size=100, epochs=100, lr=0.01, standardize="auto", shuffle=True,
                random_state=None, epoch_loss="running", tol=None,
                n_iter_no_change=5, sample_weight=None, n_threads=None,
                callback=None, learning_rate="constant", power_t=0.5,
@@ -769,9 +772,10 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     l1_ratios = check_grid(l1_ratios if l1_ratios is not None else [0.15],
                            "l1_ratios", upper=1.0)
     check_random_state(random_state)   # drawn from once the input is checked
-    standardize = standardize_option(standardize, fit_intercept)
+    standardize = check_standardize(standardize)
     data = as_data(X, with_stats=bool(standardize) and folds is None, train=True,
                    n_threads=n_threads)
+    standardize = standardize_option(standardize, fit_intercept, data.sparse)
     classes, codes = check_class_labels(y, data.m)
     sw = check_sample_weight(sample_weight, data.m)
     row_fold, fold_ids = check_folds(folds, codes, data.m, classes)

@@ -102,6 +102,7 @@ from ._validation import (
     _as_numeric_array,
     check_dtype_kind,
     check_label_pair,
+    check_standardize,
     check_weight_total,
     check_width,
     float_dtype_of,
@@ -1188,16 +1189,19 @@ def _new_state(mean, scale, k, moments, standardize, blocks):
     return state
 
 
-def _standardize_option(est):
-    return standardize_option(est.standardize, check_fit_intercept(est.fit_intercept))
+def _standardize_option(est, blocks, state=None):
+    """:meth:`fastlr.LogisticRegression._standardize_option` on the
+    blocks."""
+    check_fit_intercept(est.fit_intercept)
+    return est._standardize_option(blocks.sparse, state)
 
 
 def _check_centering(blocks, state):
     """Raise if ``state`` centers its features and the blocks are sparse."""
     if blocks.sparse and state.centers():
         raise ValueError("X is sparse but the model centers its features (it "
-                         "was started on dense X with standardize=True); "
-                         "use standardize='scale' or False")
+                         "was started on dense X, standardized by standardize=True "
+                         "or 'auto'); use standardize='scale' or False")
 
 
 def estimator_fit(est, X, y, sample_weight=None, client=None):
@@ -1224,7 +1228,7 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         if blocks.sparse:   # (_open checked the width of one row of SGD's weights)
             est._check_fit_memory(n, classes, solver, written_arrays(
                 est.penalty, alpha, l1_ratio, learning_rate, average_start), old)
-        standardize = _standardize_option(est)
+        standardize = _standardize_option(est, blocks)
         mean, scale, colstats, denom, mom = _standardization(
             blocks, standardize, n, blocks.weighted)
         if denom <= 0.0:
@@ -1294,13 +1298,13 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
                 state.drop_intercept()
             # the standardization as set now; the chunk's rows join the
             # running statistics, as in memory
-            standardize = _standardize_option(est)
+            standardize = _standardize_option(est, blocks, state)
             state.follow(standardize, standardize is True and not blocks.sparse,
                          lambda: _column_moments(blocks, blocks.n, False)[0],
                          check=lambda state: _check_centering(blocks, state),
                          rule=merge_finish)
         else:
-            standardize = _standardize_option(est)
+            standardize = _standardize_option(est, blocks)
             mean, scale, _, _, mom = _standardization(blocks, standardize, blocks.n,
                                                       False)
             state = _new_state(mean, scale, classes.shape[0], mom, standardize, blocks)
@@ -1439,7 +1443,7 @@ def _block_score(labels, yb, swb, index, row0, paired=False):
 # the functional form
 
 
-def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
+def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize="auto",
           shuffle=True, random_state=None, penalty=None, alpha=1e-4, client=None,
           tol=None, n_iter_no_change=5, n_threads=1, callback=None,
           sample_weight=None, learning_rate="constant", power_t=0.5,
@@ -1517,10 +1521,11 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
         learning_rate, power_t, l1_ratio, average, penalty, alpha)
     check_run(n_threads, callback)
     fit_intercept = check_fit_intercept(fit_intercept)
-    standardize = standardize_option(standardize, fit_intercept)
+    check_standardize(standardize)
     check_random_state(random_state)   # drawn from once the input is checked
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   classes=None)
+    standardize = standardize_option(standardize, fit_intercept, blocks.sparse)
     try:
         if not (classes.shape[0] == 2 and set(classes.tolist()) <= {0, 1}):
             raise ValueError(f"y must hold the labels 0 and 1, got "

@@ -249,7 +249,7 @@ default "constant"
         the whole strength with ``"elasticnet"``, as there. It needs a
         penalty with ``alpha > 0`` (a ValueError otherwise; scikit-learn
         uses ``alpha`` also without a penalty). The default is ``"constant"``: with
-        ``standardize=True`` (the default) every feature already has unit
+        ``standardize`` True (the default on dense X) every feature already has unit
         scale, which is what AdaGrad would otherwise have to learn, and the
         constant step is the fastest update and what ``fastlr.train`` does.
         On unscaled sparse X (tf-idf with ``standardize=False``) the
@@ -293,10 +293,15 @@ default "constant"
         weight 0 counts as no row); ``partial_fit`` takes a dict, and
         refuses ``"balanced"`` (it needs every row at once), as
         scikit-learn's does.
-    standardize : {True, False, "scale"}, default True
+    standardize : {"auto", True, False, "scale"}, default "auto"
         Train on standardized features (folded into the kernel, no copy).
         ``"scale"`` divides by the standard deviation without centering. On
         sparse X, True means ``"scale"`` (centering would densify).
+        ``"auto"``: True on dense X, False on sparse X (tf-idf, counts and
+        hashed features train as they are, as scikit-learn's estimators
+        take them: scaling a sparse column by its spread multiplies a rare
+        term's values and shrinks its penalty; see README's Sparse input);
+        a ``partial_fit`` stream keeps what its first chunk chose.
         ``coef_`` and ``intercept_`` are always in raw feature space. In
         ``fit``, the statistics are weighted by ``sample_weight`` (times the
         class weights): each row counts as often as its weight, as if rows
@@ -433,7 +438,7 @@ default "constant"
         return {"version": __version__}
 
     def __init__(self, lr=0.01, batch_size=32, max_iter=1000, tol=1e-4,
-                 n_iter_no_change=5, penalty="l2", alpha=1e-4, standardize=True,
+                 n_iter_no_change=5, penalty="l2", alpha=1e-4, standardize="auto",
                  shuffle=True, random_state=None, warm_start=False, verbose=0,
                  l1_ratio=0.15, learning_rate="constant", power_t=0.5,
                  average=False, early_stopping=False, validation_fraction=0.1,
@@ -607,11 +612,20 @@ default "constant"
     def _train(self, data, y, sw, state, **kw):
         return sgd(data, y, sw, state, fit_intercept=bool(self.fit_intercept), **kw)
 
-    def _standardize_option(self):
-        """``standardize`` as training takes it (True, False or "scale"):
-        True means "scale" without an intercept (through the origin in raw
-        space)."""
-        return standardize_option(self.standardize, self.fit_intercept)
+    def _standardize_option(self, sparse, state=None):
+        """``standardize`` as training takes it on X, sparse or not (True,
+        False or "scale"): "auto" resolved, True means "scale" without an
+        intercept (through the origin in raw space). ``state``: the model a
+        ``partial_fit`` call (in memory or on Dask) continues, for which
+        "auto" keeps what its first chunk chose (standardized or not),
+        whatever this chunk's storage, once it has trained (``n_iter_``; a
+        model loaded with weights set by hand has not: its next chunk
+        chooses, as for weights set by hand in memory)."""
+        standardize = self.standardize
+        if (state is not None and isinstance(standardize, str)
+                and standardize == "auto" and getattr(self, "n_iter_", 0)):
+            standardize = state.standardized()
+        return standardize_option(standardize, self.fit_intercept, sparse)
 
     def _new_state(self, data, classes, sw=None, written=None):
         """A fresh state: the binary model (one row) for two classes, the
@@ -619,7 +633,7 @@ default "constant"
         statistics of ``data`` weighted by ``sw`` (if given), with running
         statistics started from its rows; ``written``: the optimizer arrays
         to allocate (:class:`fastlr._state.ModelState`; None: all)."""
-        standardize = self._standardize_option()
+        standardize = self._standardize_option(data.sparse)
         mean, scale, moments = data.standardization(standardize, sw=sw, moments=True)
         mean, scale = mean[0], scale[0]
         k = classes.shape[0]
@@ -954,7 +968,7 @@ default "constant"
                              accept_sparse="csr", ensure_all_finite=False)
         # a standardizing call needs the chunk's statistics (its first, or
         # running ones): on dense X they come from the finiteness check's read
-        data = _data(X, train=True, with_stats=bool(self._standardize_option()))
+        data = _data(X, train=True, with_stats=bool(check_standardize(self.standardize)))
         # (the labels are classes, declared: no check of what y looks like,
         # whose "could represent a regression problem" warning a chunk of
         # many classes drew at every call; refuse_unseen below refuses a
@@ -994,7 +1008,7 @@ default "constant"
         if resumed:
             # the standardization as set now; the chunk's rows join the
             # running statistics (their first chunk made them)
-            standardize = self._standardize_option()
+            standardize = self._standardize_option(data.sparse, state)
             state.follow(standardize, data.centers(standardize),
                          data.row_moments,
                          check=data.check_state, rule=merge_finish,

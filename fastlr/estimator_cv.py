@@ -33,6 +33,7 @@ from ._validation import (
     MAX_FOLDS,
     check_grid,
     check_sample_weight,
+    check_standardize,
     check_weighted_rows,
     is_dask,
     numeric_input,
@@ -192,7 +193,7 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
     penalty : {"l2", "l1", "elasticnet"}, default "l2"
         As in :class:`fastlr.LogisticRegression`, for every model; not None,
         which would leave nothing to choose.
-    standardize : {True, False, "scale"}, default True
+    standardize : {"auto", True, False, "scale"}, default "auto"
         As in :class:`fastlr.LogisticRegression`, for every model.
     shuffle : {True, False, "blocks", "rows"}, default True
         As in :class:`fastlr.LogisticRegression`, for every model.
@@ -306,7 +307,7 @@ n_rows, n_features + fit_intercept)
 
     def __init__(self, alphas=10, l1_ratios=None, cv=None, scoring=None, refit=True,
                  lr=0.01, batch_size=32, max_iter=1000, tol=1e-4,
-                 n_iter_no_change=5, penalty="l2", standardize=True, shuffle=True,
+                 n_iter_no_change=5, penalty="l2", standardize="auto", shuffle=True,
                  random_state=None, verbose=0, learning_rate="constant",
                  power_t=0.5, average=False, early_stopping=False,
                  validation_fraction=0.1, class_weight=None, fit_intercept=True,
@@ -588,12 +589,14 @@ n_rows, n_features + fit_intercept)
                     "fastlr.LogisticRegression on the cluster with a chosen alpha")
         learning_rate, power_t, _, average_start = options
         run_l1_ratios, l1_ratios_ = self._l1_grid()
-        standardize = standardize_option(self.standardize, bool(self.fit_intercept))
+        check_standardize(self.standardize)
         X = numeric_input(X)
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32],
                              order="C", y_numeric=False, accept_sparse="csr",
                              ensure_all_finite=False)
         data = _data(X, train=True)
+        standardize = standardize_option(self.standardize, bool(self.fit_intercept),
+                                         data.sparse)
         classes = target_classes(y)
         sw = check_sample_weight(sample_weight, data.m)
         if score_params is None:

@@ -280,6 +280,7 @@ def _standardization_stats(X, standardize, fit_intercept, train, sw):
     ``standardize`` checked, ``train`` the mask of the rows it trains on
     (None: all), ``sw`` (m,) their weights."""
     n = X.shape[1]
+    standardize = check_standardize(standardize, is_sparse(X))   # "auto" resolved
     if standardize and not fit_intercept:
         standardize = "scale"   # no intercept: through the origin in raw space
     if not standardize:
@@ -512,7 +513,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
             raw(X.dtype))
 
 
-def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
+def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize="auto",
           shuffle=True, random_state=None, penalty=None, alpha=1e-4,
           epoch_loss="running", tol=None, n_iter_no_change=5, sample_weight=None,
           n_threads=None, callback=None, learning_rate="constant", power_t=0.5,
@@ -548,7 +549,7 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize=True,
 
 
 def train_multinomial(X, y, batch_size=100, epochs=100, lr=0.01, *,
-                      standardize=True, shuffle=True, random_state=None,
+                      standardize="auto", shuffle=True, random_state=None,
                       penalty=None, alpha=1e-4, epoch_loss="running", tol=None,
                       n_iter_no_change=5, sample_weight=None, callback=None,
                       learning_rate="constant", power_t=0.5, l1_ratio=0.15,
@@ -682,7 +683,7 @@ def _softmax_parts(z, y):
 
 
 def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
-               batch_size=100, epochs=100, lr=0.01, standardize=True, shuffle=True,
+               batch_size=100, epochs=100, lr=0.01, standardize="auto", shuffle=True,
                random_state=None, epoch_loss="running", tol=None,
                n_iter_no_change=5, sample_weight=None, n_threads=None,
                callback=None, learning_rate="constant", power_t=0.5,

@@ -149,13 +149,15 @@ def test_python_m_fastlr_help():
 
 
 def test_train_help_explains_sparse_svmlight(capsys):
-    """svmlight stays sparse; on sparse data standardizing does not center."""
+    """svmlight stays sparse, trained as it is by default; on sparse data
+    standardizing does not center."""
     with pytest.raises(SystemExit) as exc:
         cli.main(["train", "--help"])
     assert exc.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "kept sparse, never densified" in text
-    assert "sparse svmlight data is scaled to unit variance but not centered" in text
+    assert "auto (yes on dense data, no on sparse svmlight data" in text
+    assert "sparse data is scaled to unit variance but not centered" in text
 
 
 def test_every_help_states_the_exit_statuses(capsys):

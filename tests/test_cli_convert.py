@@ -321,10 +321,10 @@ def test_a_table_much_larger_than_its_file_is_said(capsys, tmp_path, data):
 @pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
 def test_the_next_command_of_an_svmlight_file_trains_its_model(capsys, tmp_path,
                                                                solver):
-    """An svmlight file is sparse, scaled but not centred by default, and
-    its table dense, centred by default: the command convert suggested
+    """An svmlight file is sparse, trained on as it is by default, and its
+    table dense, standardized by default: the command convert suggested
     trained another model (SGD: coefficients 0.45 apart on a9a). Its
-    --standardize scale gives the file's own model; the advice on the
+    --standardize no gives the file's own model; the advice on the
     index base says what reading without it does (the CSV's words, "other
     columns would be its features", are not true of svmlight)."""
     import shlex
@@ -341,8 +341,9 @@ def test_the_next_command_of_an_svmlight_file_trains_its_model(capsys, tmp_path,
     nxt = out.split("\nnext:", 1)[1].strip()
     command, why, hint = nxt.split("; ", 2)
     # (the command runs as printed: pasted, prose inside it broke the shell)
-    assert command == f"fastlr train {tmp_path / 't.npy'} --standardize scale"
-    assert why == "that is the model of the svmlight file itself (scaled, not centred)"
+    assert command == f"fastlr train {tmp_path / 't.npy'} --standardize no"
+    assert why == ("that is the model of the svmlight file itself (raw features: "
+                   "the default leaves sparse data as it is)")
     assert hint == (f"to predict or evaluate files laid out as {tmp_path / 'd.svm'} "
                     "with its model, pass --zero-based no (without --zero-based, "
                     "each file's index base is guessed from it: 0-based where it "

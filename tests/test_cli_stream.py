@@ -672,6 +672,8 @@ def test_class_weights_in_one_chunk_are_the_whole_read(files, tmp_path, capsys, 
     skewed.mkdir()
     keep = (y == 0) | (np.arange(y.shape[0]) % 4 == 0)   # classes 3:1 or so
     path = list(write_files(skewed, files["X"][keep], y[keep]).values())[idx]
+    # (standardized: the default trains the sparse svmlight file as it is)
+    weights = (*weights, "--standardize", "yes")
     whole, w = train(capsys, path, tmp_path / "w.npz", "--chunk-rows", 0, *weights)
     part, p = train(capsys, path, tmp_path / "p.npz", *weights,
                     *(() if kind == "npy" else ("--chunk-rows", 10**6)))

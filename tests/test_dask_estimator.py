@@ -633,8 +633,8 @@ def test_partial_fit_follows_running_statistics_as_in_memory(client, tmp_path,
         X = sp.csr_matrix(X)
     classes = np.unique(y)
     chunks = [slice(0, 300), slice(300, 600)]
-    mem = LogisticRegression(**SGD)
-    dsk = LogisticRegression(**SGD)
+    mem = LogisticRegression(**SGD, standardize=True)
+    dsk = LogisticRegression(**SGD, standardize=True)
     for rows in chunks:
         mem.partial_fit(X[rows], y[rows], classes=classes)
         dsk.partial_fit(to_dask(X[rows], 300), to_dask(y[rows], 300), classes=classes)
@@ -643,7 +643,7 @@ def test_partial_fit_follows_running_statistics_as_in_memory(client, tmp_path,
     np.testing.assert_allclose(dsk.coef_, mem.coef_, rtol=ONE_BLOCK_RTOL, atol=1e-12)
     fitted = {}
     for name, Xf in (("mem", X[:300]), ("dask", to_dask(X[:300], 300))):
-        clf = LogisticRegression(**SGD).fit(Xf, y[:300] if name == "mem"
+        clf = LogisticRegression(**SGD, standardize=True).fit(Xf, y[:300] if name == "mem"
                                             else to_dask(y[:300], 300))
         fastlr.save(clf, tmp_path / f"{name}.npz")
         clf = fastlr.load(tmp_path / f"{name}.npz")

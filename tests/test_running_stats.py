@@ -275,7 +275,8 @@ def test_a_failed_partial_fit_leaves_the_optimizer_arrays_it_shared(first, then,
     was; then a call that succeeds trains as the estimator that never
     failed."""
     (X0, y0), (X1, y1), _ = chunks(sparse)
-    clf, twin = (LogisticRegression(random_state=0, **first)
+    # (standardized on sparse chunks too: "auto" would train them raw)
+    clf, twin = (LogisticRegression(random_state=0, standardize=True, **first)
                  .partial_fit(X0, y0, classes=[0, 1]).partial_fit(X1, y1)
                  for _ in range(2))
     state = clf.training_state_
@@ -541,8 +542,8 @@ def test_partial_fit_on_sparse_chunks_passes_over_stored_columns_only(monkeypatc
 
     X = sp.random(200, 100_000, density=0.0002, random_state=0, format="csr")
     y = np.arange(200) % 2
-    clf = LogisticRegression(random_state=0).partial_fit(X[:100], y[:100],
-                                                          classes=[0, 1])
+    clf = LogisticRegression(random_state=0, standardize=True).partial_fit(
+        X[:100], y[:100], classes=[0, 1])
     widths = []
     finish = stats.finish_columns
 
@@ -593,7 +594,7 @@ def test_a_sparse_stream_merges_the_stored_columns_alone_to_the_bit(seed, option
 
     def stream(share):
         monkeypatch.setattr(_state, "LIVE_SHARE", share)
-        clf = LogisticRegression(random_state=seed, **options)
+        clf = LogisticRegression(random_state=seed, **{"standardize": True, **options})
         for c, (X, y) in enumerate(zipf_chunks(4000, 40, 10, 20, seed)):
             clf.partial_fit(X, y, classes=[0, 1] if c == 0 else None)
         return clf
@@ -617,7 +618,8 @@ def test_a_sparse_stream_merges_no_more_columns_than_it_stored(monkeypatch):
     from fastlr._kernels import stats
 
     chunks = list(zipf_chunks(200_000, 50, 10, 5, 0))
-    clf = LogisticRegression(random_state=0).partial_fit(*chunks[0], classes=[0, 1])
+    clf = LogisticRegression(random_state=0, standardize=True).partial_fit(
+        *chunks[0], classes=[0, 1])
     widths = []
     merge = stats.merge_columns
 

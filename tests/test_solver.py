@@ -63,7 +63,8 @@ def test_matches_sklearn_newton_cholesky(k, sparse, solver, seed):
     res = train(X, y, solver=solver, penalty="l2", alpha=alpha, tol=EXACT,
                 epochs=500, sample_weight=sw, random_state=seed)
     W, B = (res.w[None], np.array([res.b])) if k == 1 else (res.W, res.b)
-    W_sk, B_sk = sklearn_optimum(X, y, sw, C, True)
+    # (the default standardize="auto": standardized dense X, raw sparse X)
+    W_sk, B_sk = sklearn_optimum(X, y, sw, C, not sparse)
     np.testing.assert_allclose(W, W_sk, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(B, B_sk, rtol=1e-6, atol=1e-9)
 
@@ -115,7 +116,7 @@ def test_no_intercept_on_offset_features_stops_at_the_optimum(k, sparse, solver)
     Xs = X.multiply(1.0 / scale).tocsr() if sparse else X / scale
     alpha = 1e-3
     clf = LogisticRegression(alpha=alpha, fit_intercept=False, solver=solver,
-                             max_iter=1000, random_state=0)
+                             max_iter=1000, random_state=0, standardize=True)
     clf.fit(X, y, sample_weight=sw)
     sk = SKLogisticRegression(C=1.0 / (alpha * sw.sum()), fit_intercept=False,
                               solver="newton-cholesky", tol=1e-12, max_iter=1000)
