@@ -1988,6 +1988,7 @@ def _class_weight_param(value, classes):
     if value is None or isinstance(value, str | dict):
         return value
     out = {}
+    unknown = []
     for text, weight in value:
         label = None
         for c in classes.tolist():
@@ -1995,9 +1996,16 @@ def _class_weight_param(value, classes):
                                   _same_number(text, c)):
                 label = c
         if label is None:
-            raise CLIError(f"--class-weight: {text!r} is not a class of the data "
-                           f"(its classes: {_fmt_labels(classes)})")
-        out[label] = weight
+            unknown.append(text)
+        else:
+            out[label] = weight
+    # the estimator's (scikit-learn's) rule: a label that is not a class is
+    # ignored when every class is named
+    if unknown and len(out) < classes.shape[0]:
+        raise CLIError(f"--class-weight: {unknown[0]!r} is not a class of the data "
+                       f"(its classes: {_fmt_labels(classes)}), and not every "
+                       f"class is named: labels that are not classes are "
+                       f"ignored only when every class is named")
     return out
 
 

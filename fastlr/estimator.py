@@ -285,7 +285,11 @@ default "constant"
         and 1.
     class_weight : dict, "balanced" or None, default None
         Weights per class, multiplied into ``sample_weight``: ``{label:
-        weight}`` (absent labels weigh 1) or ``"balanced"``:
+        weight}`` (classes it leaves out weigh 1; labels that are not
+        classes, of ``y`` in ``fit``, of ``classes`` in ``partial_fit``, are
+        ignored when it names every class, so a cross-validation split that
+        lacks a class fits, and refused otherwise: scikit-learn's rule) or
+        ``"balanced"``:
         ``total / (n_classes * weight(label))`` from the ``y`` given to
         ``fit``, where ``weight(label)`` sums the ``sample_weight`` of the
         label's rows (their count without it) and ``total`` over every row,
@@ -588,18 +592,31 @@ default "constant"
             return np.divide(counts.sum(), counts * float(k), out=np.zeros(k),
                              where=counts > 0)
         weights = np.ones(classes.shape[0])
+        named = np.zeros(classes.shape[0], dtype=bool)
+        extra = []
         for label, value in cw.items():
-            hits = np.flatnonzero(classes == label) if _comparable(
-                label, classes) else []
-            if len(hits) == 0:
-                raise ValueError(f"class_weight names the label {label!r}, "
-                                 f"which is not one of the classes "
-                                 f"[{shown(classes, item=repr)}]")
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not np.isfinite(value) or value < 0:
                 raise ValueError(f"class_weight[{label!r}] must be a finite "
                                  f"number >= 0, got {value!r}")
+            hits = np.flatnonzero(classes == label) if _comparable(
+                label, classes) else []
+            if len(hits) == 0:
+                extra.append(label)
+                continue
             weights[hits[0]] = float(value)
+            named[hits[0]] = True
+        # scikit-learn's rule (compute_class_weight): labels that are not
+        # classes are ignored when the dict names every class (a
+        # cross-validation split, or a chunk's declared classes, may lack
+        # one), refused otherwise (a mistyped label, most likely)
+        if extra and not named.all():
+            raise ValueError(f"class_weight names the label {extra[0]!r}, "
+                             f"which is not one of the classes "
+                             f"[{shown(classes, item=repr)}], and leaves out the "
+                             f"classes [{shown(classes[~named], item=repr)}]: "
+                             f"labels that are not classes are ignored only "
+                             f"when every class is named")
         return weights
 
     def _encode(self, y, classes):

@@ -219,7 +219,11 @@ class LogisticRegressionCV(ClassifierMixin, BaseEstimator):
         As in :class:`fastlr.LogisticRegression`, for the refit's
         ``early_stopping`` only.
     class_weight : dict, "balanced" or None, default None
-        As in :class:`fastlr.LogisticRegression`, for every model.
+        As in :class:`fastlr.LogisticRegression`, for every model: a dict
+        label that is not a class of ``y`` is ignored when the dict names
+        every class (scikit-learn's ``LogisticRegressionCV`` refuses it;
+        here the rule is the estimator's, so that the search can itself be
+        cross-validated on splits that lack a class).
     fit_intercept : bool, default True
         As in :class:`fastlr.LogisticRegression`, for every model.
     solver : {"auto", "lbfgs", "sgd"}, default "auto"

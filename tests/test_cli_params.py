@@ -155,7 +155,14 @@ def test_class_weight_labels_are_the_datas(csv3, tmp_path, capsys):
     assert fastlr.load(model).class_weight == {"bee": 3.0, "cat": 0.5}
     assert_clean_error(run(capsys, "train", csv3["csv"], "--drop", "key,comment",
                            "--class-weight", "bee:3,dog:1"),
-                       "--class-weight", "'dog' is not a class", "ant, bee, cat")
+                       "--class-weight", "'dog' is not a class", "ant, bee, cat",
+                       "not every class is named")
+    # a label that is not a class is ignored when every class is named
+    code, _, err = run(capsys, "train", csv3["csv"], "--drop", "key,comment",
+                       "--class-weight", "ant:1,bee:3,cat:0.5,dog:1", "--epochs",
+                       "5", "--model", model)
+    assert code == 0, err
+    assert fastlr.load(model).class_weight == {"ant": 1.0, "bee": 3.0, "cat": 0.5}
     # numeric labels: "1" and "1.0" name the class 1
     path = tmp_path / "num.csv"
     path.write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(20)))

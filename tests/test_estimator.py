@@ -352,7 +352,9 @@ def test_messages_about_many_classes_name_the_label_and_abbreviate_the_classes()
          r"partial_fit call\): classes \[1000\] is not in classes_$"),
         (lambda: LogisticRegression(class_weight={99999: 2.0}).fit(X, y),
          r"^class_weight names the label 99999, which is not one of the classes "
-         r"\[0, 1, 2, 3, 4, 5, \.\.\. \(100 in all\)\]$"),
+         r"\[0, 1, 2, 3, 4, 5, \.\.\. \(100 in all\)\], and leaves out the "
+         r"classes \[0, 1, 2, 3, 4, 5, \.\.\. \(100 in all\)\]: labels that are "
+         r"not classes are ignored only when every class is named$"),
         (None, r"^y's classes differ from those of the previous fit, which "
                r"warm_start=True continues: y \[1000, 1001, 1002, 1003, 1004, "
                r"1005, \.\.\. \(100 in all\)\] are not in classes_; classes_ "

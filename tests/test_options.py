@@ -468,6 +468,46 @@ def test_class_weight_in_partial_fit(seed):
         LogisticRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
 
+def test_class_weight_labels_that_are_not_classes():
+    """scikit-learn's rule (compute_class_weight): a dict label that is not
+    a class is ignored when the dict names every class, so that a
+    cross-validation split without a class fits; with a class left out it
+    is refused, naming class_weight."""
+    from sklearn.model_selection import KFold, cross_val_score
+    X, y = make_data(0, m=120)
+    y = y + (np.arange(120) % 3 == 0)   # classes 0, 1, 2
+    kw = dict(max_iter=5, tol=None, random_state=0)
+    every = {0: 1.0, 1: 2.0, 2: 0.5}
+    a = LogisticRegression(class_weight=every, **kw).fit(X, y)
+    b = LogisticRegression(class_weight={**every, 7: 3.0}, **kw).fit(X, y)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    # folds of class-sorted rows: the first training split lacks class 0
+    order = np.argsort(y, kind="stable")
+    scores = cross_val_score(LogisticRegression(class_weight=every, **kw),
+                             X[order], y[order], cv=KFold(3), error_score="raise")
+    assert scores.shape == (3,)
+    with pytest.raises(ValueError, match=r"^class_weight names the label 7, which "
+                       r"is not one of the classes \[0, 1, 2\], and leaves out "
+                       r"the classes \[2\]"):
+        LogisticRegression(class_weight={0: 1.0, 1: 2.0, 7: 3.0}).fit(X, y)
+    # partial_fit: the classes declared are the classes
+    c = LogisticRegression(class_weight={**every, 7: 3.0}, shuffle=False)
+    c.partial_fit(X, y, classes=[0, 1, 2])
+    d = LogisticRegression(class_weight=every, shuffle=False)
+    d.partial_fit(X, y, classes=[0, 1, 2])
+    np.testing.assert_array_equal(c.coef_, d.coef_)
+    e = LogisticRegression(class_weight={0: 1.0, 7: 3.0})
+    with pytest.raises(ValueError, match="class_weight names the label 7"):
+        e.partial_fit(X, y, classes=[0, 1, 2])
+    assert not hasattr(e, "coef_")
+    # LogisticRegressionCV follows LogisticRegression's rule
+    cv = fastlr.LogisticRegressionCV(alphas=[1e-2], cv=2, class_weight={**every, 7: 3.0},
+                                     random_state=0).fit(X, y)
+    ref = fastlr.LogisticRegressionCV(alphas=[1e-2], cv=2, class_weight=every,
+                                      random_state=0).fit(X, y)
+    np.testing.assert_array_equal(cv.coef_, ref.coef_)
+
+
 # --------------------------------------------------------------------------
 # bad input
 
