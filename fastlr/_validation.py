@@ -1162,10 +1162,27 @@ def check_sample_weight(sample_weight, m):
     if (sw < 0).any():
         raise ValueError("sample_weight must be non-negative")
     if not (sw > 0).any():
-        raise ValueError("sample_weight is zero for every sample; at least one "
-                         "must be positive")
+        raise ValueError(zero_weights_message("sample_weight"))
     check_weight_total(sw, "sample_weight")
     return sw
+
+
+def weights_name(sample_weight_given, class_weight):
+    """The argument(s) rows' weights come from, for messages:
+    ``"sample_weight"``, ``"class_weight"`` or ``"sample_weight times
+    class_weight"``."""
+    if class_weight is None:
+        return "sample_weight"
+    return "sample_weight times class_weight" if sample_weight_given \
+        else "class_weight"
+
+
+def zero_weights_message(name, rows="sample"):
+    """The message refusing weights (from ``name``, :func:`weights_name`)
+    that are zero for every one of the ``rows``."""
+    if name == "sample_weight":
+        return f"sample_weight is zero for every {rows}; at least one must be positive"
+    return f"{name} gives every {rows} weight zero; at least one must be positive"
 
 
 def check_weight_total(sw, name):

@@ -116,6 +116,8 @@ from ._validation import (
     shown,
     standardize_option,
     unique_labels,
+    weights_name,
+    zero_weights_message,
 )
 from .core import check_model_memory
 
@@ -1231,9 +1233,10 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         standardize = _standardize_option(est, blocks)
         mean, scale, colstats, denom, mom = _standardization(
             blocks, standardize, n, blocks.weighted)
-        if denom <= 0.0:
-            raise ValueError("class_weight and sample_weight give every training "
-                             "sample weight zero")
+        if denom <= 0.0:   # (the in-memory fit's message, naming what was given)
+            raise ValueError(zero_weights_message(
+                weights_name(sample_weight is not None, est.class_weight),
+                "training sample"))
         k = classes.shape[0]
         state = _new_state(mean, scale, k, mom, standardize, blocks)
         if warm:

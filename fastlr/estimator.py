@@ -47,6 +47,8 @@ from ._validation import (
     unchanged_on_error,
     unique_labels,
     user_stacklevel,
+    weights_name,
+    zero_weights_message,
 )
 from .core import check_model_memory
 
@@ -569,12 +571,11 @@ default "constant"
             y01.astype(np.intp)]
         with np.errstate(over="ignore", under="ignore"):
             out = row if sw.shape[0] == 0 else sw * row
+        name = weights_name(sw.shape[0] > 0, self.class_weight)
         if not (out > 0).any():
-            raise ValueError("class_weight and sample_weight give every sample "
-                             "weight zero")
+            raise ValueError(zero_weights_message(name))
         # (a product beyond float64 is infinite, and so is the total)
-        check_weight_total(out, "class_weight" if sw.shape[0] == 0 else
-                           "sample_weight times class_weight")
+        check_weight_total(out, name)
         return out
 
     def _class_weight_values(self, classes, counts, fitting):

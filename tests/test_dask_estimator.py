@@ -833,9 +833,20 @@ def test_bad_input(client):
         LogisticRegression(**SGD).partial_fit(
             Xd, to_dask(y, 200), classes=np.unique(y),
             sample_weight=to_dask(np.zeros(800), 200))
-    with pytest.raises(ValueError, match="every training sample weight zero"):
-        LogisticRegression(**SGD).fit(Xd, to_dask(y, 200),
-                                      sample_weight=to_dask(np.zeros(800), 200))
+    # all-zero weights: the message names what was given, as in memory
+    zeros = to_dask(np.zeros(800), 200)
+    with pytest.raises(ValueError, match=r"^sample_weight is zero for every "
+                                         r"training sample; at least one must "
+                                         r"be positive$"):
+        LogisticRegression(**SGD).fit(Xd, to_dask(y, 200), sample_weight=zeros)
+    none = {label: 0.0 for label in np.unique(y).tolist()}
+    with pytest.raises(ValueError, match=r"^class_weight gives every training "
+                                         r"sample weight zero"):
+        LogisticRegression(class_weight=none, **SGD).fit(Xd, to_dask(y, 200))
+    with pytest.raises(ValueError, match=r"^sample_weight times class_weight gives "
+                                         r"every training sample weight zero"):
+        LogisticRegression(class_weight=none, **SGD).fit(
+            Xd, to_dask(y, 200), sample_weight=to_dask(np.ones(800), 200))
 
 
 def test_misaligned_dask_series_is_told_to_repartition(client):

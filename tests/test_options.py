@@ -468,6 +468,17 @@ def test_class_weight_in_partial_fit(seed):
         LogisticRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
 
+def test_all_zero_weights_name_what_was_given():
+    X, y = make_data(0, m=50)
+    for cw, sw, match in [
+            (None, np.zeros(50), r"^sample_weight is zero for every sample"),
+            ({0: 0.0, 1: 0.0}, None, r"^class_weight gives every sample weight zero"),
+            ({0: 0.0, 1: 0.0}, np.ones(50),
+             r"^sample_weight times class_weight gives every sample weight zero")]:
+        with pytest.raises(ValueError, match=match):
+            LogisticRegression(class_weight=cw).fit(X, y, sample_weight=sw)
+
+
 def test_class_weight_labels_that_are_not_classes():
     """scikit-learn's rule (compute_class_weight): a dict label that is not
     a class is ignored when the dict names every class, so that a
