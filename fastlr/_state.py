@@ -31,6 +31,22 @@ STATS_ARRAYS = ("stats", "stats_rows")
 LIVE_SHARE = 0.25
 
 
+def counted_moments(moments, counted):
+    """Weighted :class:`fastlr._stats.Moments` (``rows`` the weights'
+    total) as running statistics start from them: the moments of
+    ``counted`` rows (the rows of positive weight), each row counted by
+    its weight relative to the mean weight of those rows. So a fit's rows
+    count as rows when later chunks (unweighted) are merged, and a
+    rescaling of the weights, which changes nothing in the fit, changes
+    nothing there either. The mean and the largest ``|x|`` are kept and
+    the variance (``m2 / rows``) to rounding; the fit's own
+    standardization, computed before, is not touched. None stays None."""
+    if moments is None:
+        return None
+    return _stats.Moments(counted, moments.amax, moments.mean,
+                          moments.m2 * (counted / moments.rows))
+
+
 class ModelState:
     """Standardization, the SGD iterate and its optimizer state.
 

@@ -49,7 +49,7 @@ from ._driver import AdaptiveRate, run_epochs, standardization
 from ._order import make_rng
 from ._progress import epoch_progress, pass_progress
 from ._sgd import sgd
-from ._state import ModelState
+from ._state import ModelState, counted_moments
 from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
     check_standardize,
@@ -390,7 +390,9 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         check_width(scan.n, name, FIT_SAVE_BYTES_PER_COLUMN, k)
     state = ModelState(scan.mean, scan.scale, k if k > 2 else 1, softmax=k > 2)
     if scan.moments is not None:
-        state.track(scan.moments, scan.center)
+        # (class-weighted: the rows count as rows, as fit's in memory)
+        state.track(scan.moments if cw is None else counted_moments(
+            scan.moments, int(scan.counts[cw > 0].sum())), scan.center)
     excluded = list(source.excluded)   # (an empty tuple would mean all)
     state.mean[excluded] = 0.0
     state.scale[excluded] = np.inf

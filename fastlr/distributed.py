@@ -94,7 +94,7 @@ from ._solver import (
     curvature_rows,
     warn_unconverged,
 )
-from ._state import ModelStack, ModelState
+from ._state import ModelStack, ModelState, counted_moments
 from ._train import run_solver
 from ._validation import (
     TRAIN_BYTES_PER_CLASS,
@@ -933,7 +933,8 @@ def _column_moments(blocks, n, weighted):
     # the first block's candidate of the largest weight, as in memory
     pick = max(range(len(first)), key=lambda b: (first[b][1][0], -b))
     stored = np.sum([f[2] for f in first], axis=0) if blocks.sparse else None
-    shift = _stats.shift(first[pick][1][1], stored, sum(f[3] for f in first))
+    counted = sum(f[3] for f in first)   # the training rows of positive weight
+    shift = _stats.shift(first[pick][1][1], stored, counted)
     s, inv = _stats.scaling(amax)
     s1 = np.zeros(n)
     s2 = np.zeros(n)
@@ -952,6 +953,8 @@ def _column_moments(blocks, n, weighted):
     if total > 0:
         # the mean exactly as finish_columns computed it, as in memory
         mom = _stats.moments(total, amax, shift, s1, s2, mean=colmean.copy())
+        if weighted:   # (the rows count as rows, as in memory)
+            mom = counted_moments(mom, int(counted))
     return mom, colmean, colscale, total
 
 

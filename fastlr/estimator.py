@@ -24,7 +24,7 @@ from ._order import check_random_state, kept_rng, make_rng
 from ._progress import check_verbose, epoch_progress
 from ._sgd import sgd, written_arrays
 from ._solver import check_solver, warn_unconverged
-from ._state import ModelState
+from ._state import ModelState, counted_moments
 from ._train import train_state
 from ._validation import (
     among_classes,
@@ -649,7 +649,9 @@ default "constant"
         """A fresh state: the binary model (one row) for two classes, the
         softmax model (a row per class) for more; standardized by the
         statistics of ``data`` weighted by ``sw`` (if given), with running
-        statistics started from its rows; ``written``: the optimizer arrays
+        statistics started from its rows (each counted by its weight
+        relative to the mean weight: :func:`fastlr._state.counted_moments`);
+        ``written``: the optimizer arrays
         to allocate (:class:`fastlr._state.ModelState`; None: all)."""
         standardize = self._standardize_option(data.sparse)
         mean, scale, moments = data.standardization(standardize, sw=sw, moments=True)
@@ -658,6 +660,9 @@ default "constant"
         state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2,
                            written=written)
         if moments is not None:
+            if sw is not None and sw.shape[0]:
+                # (the rows count as rows, whatever the weights' scale)
+                moments = counted_moments(moments, int(np.count_nonzero(sw > 0)))
             state.track(moments, data.centers(standardize))
         return state
 
@@ -919,7 +924,12 @@ default "constant"
         With ``standardize``, the column statistics are running ones: those
         of every row given to ``partial_fit`` so far (and to the ``fit``
         before, if any; a row given twice counts twice, which leaves means
-        and variances of repeated passes unchanged). Each call first merges
+        and variances of repeated passes unchanged). A ``fit`` with weights
+        standardizes by the weighted statistics, and its rows join the
+        running ones each counted by its weight relative to the mean
+        weight of its rows of positive weight: they count as that many
+        rows (a row of weight 0 as none), so the weights' scale, which
+        ``fit`` ignores, changes nothing of the stream either. Each call first merges
         the chunk's statistics into them (Chan et al.'s pairwise update),
         then re-expresses the weights in the new standardization, which
         leaves every prediction unchanged, then runs the epoch. So the

@@ -849,6 +849,24 @@ def test_bad_input(client):
             Xd, to_dask(y, 200), sample_weight=to_dask(np.ones(800), 200))
 
 
+def test_weighted_fit_rows_count_as_rows_in_running_statistics(client):
+    """A weighted fit's running statistics count its rows as rows, whatever
+    the weights' scale, as in memory (its standardization stays the
+    weighted one)."""
+    X, y = make_data(15)
+    sw = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    sw[::5] = 0.0
+    kw = dict(SGD, class_weight={np.unique(y)[0].item(): 2.0})
+    for c in (0.25, 1.0, 4.0):   # (inside the band: SGD warns outside it)
+        a = LogisticRegression(**kw).fit(to_dask(X, 200), to_dask(y, 200),
+                                         sample_weight=to_dask(c * sw, 200))
+        b = LogisticRegression(**kw).fit(X, y, sample_weight=c * sw)
+        assert a.training_state_.moments.rows == b.training_state_.moments.rows \
+            == np.count_nonzero(sw)
+        np.testing.assert_allclose(a.training_state_.moments.m2,
+                                   b.training_state_.moments.m2, rtol=1e-10)
+
+
 def test_misaligned_dask_series_is_told_to_repartition(client):
     """A dask Series has partitions and no ``rechunk``, which the error told
     its user to call: it says ``repartition`` there, and that works; a dask

@@ -339,6 +339,43 @@ def test_partial_fit_after_fit_merges_into_the_fit_statistics():
     np.testing.assert_allclose(clf.training_state_.scale, want_scale, rtol=1e-10)
 
 
+def test_a_weighted_fit_s_rows_count_as_rows_in_the_running_statistics():
+    """fit's weights, which the fit ignores the scale of, decide nothing of
+    the running statistics a later partial_fit merges into: each of the
+    fit's rows counts by its weight relative to their mean (the rows of A
+    and B count equally, whatever the scale of A's weights); the fit's own
+    standardization is the weighted one."""
+    rng = np.random.default_rng(0)
+    XA = rng.normal(0, 1, (1000, 3))
+    yA = (XA[:, 0] + rng.logistic(size=1000) > 0).astype(int)
+    XB = rng.normal(10, 1, (1000, 3))
+    yB = (XB[:, 0] - 10 + rng.logistic(size=1000) > 0).astype(int)
+    raw = rng.uniform(0.5, 2.0, 1000)
+    means, scales = [], []
+    for c in (1e-3, 1.0, 1e3):
+        m = LogisticRegression(random_state=0, max_iter=3, tol=None)
+        m.fit(XA, yA, sample_weight=c * raw)
+        st = m.training_state_
+        assert st.moments.rows == 1000
+        np.testing.assert_allclose(st.mean, np.average(XA, axis=0, weights=raw),
+                                   rtol=1e-12, atol=1e-12)
+        for s in range(0, 1000, 250):
+            m.partial_fit(XB[s:s + 250], yB[s:s + 250])
+        means.append(m.training_state_.mean)
+        scales.append(m.training_state_.scale)
+    for mean, scale in zip(means[1:], scales[1:], strict=True):
+        np.testing.assert_allclose(mean, means[0], rtol=1e-12)
+        np.testing.assert_allclose(scale, scales[0], rtol=1e-12)
+    # A's rows by their relative weights and B's rows, 1000 each
+    w = np.r_[raw / raw.mean(), np.ones(1000)]
+    np.testing.assert_allclose(means[0], np.average(np.vstack([XA, XB]), axis=0,
+                                                    weights=w), rtol=1e-10)
+    # a weight of 0 is a row left out: it counts for nothing
+    zero = np.where(np.arange(1000) % 4 == 0, 0.0, 5.0)
+    m = LogisticRegression(random_state=0, max_iter=3, tol=None)
+    assert m.fit(XA, yA, sample_weight=zero).training_state_.moments.rows == 750
+
+
 def test_warm_start_fit_standardizes_its_rows():
     """fit with warm_start standardizes by its own rows, as a cold fit does
     (it kept the previous standardization), starting from the previous
