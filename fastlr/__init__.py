@@ -20,7 +20,7 @@ The first call of each kernel JIT-compiles it (cached on disk afterwards);
 import threading
 
 from . import reference
-from ._driver import DivergedError
+from ._driver import DivergedError, WeightScaleWarning
 from ._kernels.team import hold_across_fork as _hold_across_fork
 from ._version import __version__
 from .core import (
@@ -86,6 +86,7 @@ __all__ = [
     "ManyResult",
     "MultinomialResult",
     "TrainResult",
+    "WeightScaleWarning",
     "accuracy",
     "decision_function",
     "gradients",

@@ -20,6 +20,7 @@ from ._driver import (
     check_run,
     check_sgd_options,
     check_train_params,
+    warn_weight_scale,
 )
 from ._kernels import predict as _predict
 from ._kernels.update import hyperparameters
@@ -314,6 +315,9 @@ def _fit(X, y, softmax_model, *, batch_size, epochs, lr, standardize, shuffle,
                          "training needs at least two")
     sw = check_sample_weight(sample_weight, data.m)
     check_weighted_rows(sw, row_fold, (1,), "rows", heldout=False)
+    if solver == "sgd":
+        warn_weight_scale(sw if row_fold is None or sw.shape[0] == 0
+                          else sw[row_fold == 0], "sample_weight")
     mean, scale = data.standardization(
         standardize_option(standardize, fit_intercept, data.sparse), row_fold, (1,), sw)
     # (only the optimizer arrays these options write: on 1M columns the
@@ -438,7 +442,15 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize="auto",
     sample_weight : array_like of shape (m,) or None
         Non-negative weight per row: its loss and gradient are multiplied by
         it (the batch gradient is still divided by the batch's row count, as
-        in scikit-learn's SGD). ``losses`` are then weighted means.
+        in scikit-learn's SGD). ``losses`` are then weighted means. So SGD's
+        step on a row is ``lr`` times its weight, and the weights' scale
+        acts as ``lr`` does, where the objective (their weighted mean loss)
+        and the ``"lbfgs"`` and ``"auto"`` solvers ignore it: with
+        ``solver="sgd"``, weights whose mean over the rows of positive
+        weight (the rows trained on) lies outside [1/16, 16] draw a
+        :class:`fastlr.WeightScaleWarning` (normalized to sum 1, they
+        take steps ``m`` times smaller, and ``tol`` stops a model that has
+        barely moved); divide them by their mean.
     n_threads : int or None
         Threads for batches of at least ``PARALLEL_MIN_BATCH`` (128) rows on
         data of at least ``PARALLEL_MIN_TRAIN_ELEMENTS`` (2M) elements;
@@ -780,6 +792,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     sw = check_sample_weight(sample_weight, data.m)
     row_fold, fold_ids = check_folds(folds, codes, data.m, classes)
     check_weighted_rows(sw, row_fold, fold_ids, "folds")
+    if solver == "sgd":
+        warn_weight_scale(sw, "sample_weight")
     check_grid_memory(len(alphas), len(l1_ratios), len(fold_ids), classes.shape[0],
                       data.n, solver, grid_written(penalty, alphas, l1_ratios,
                                                    learning_rate, average_start,

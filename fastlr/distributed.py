@@ -83,6 +83,7 @@ from ._driver import (
     keep_best,
     run_epochs,
     standardization,
+    warn_weight_mean,
 )
 from ._kernels.stats import finish_columns
 from ._order import check_random_state, make_rng
@@ -912,22 +913,23 @@ def _holdout_counts(fraction, per_block):
 
 def _standardization(blocks, standardize, n, weighted):
     """``(mean, scale, (column means, column standard deviations), total
-    weight, moments)``: the
+    weight, moments, counted rows)``: the
     standardization of the training rows of all blocks, as the in-memory
     fit computes it on one array (:meth:`fastlr._dispatch.Data.column_stats`),
     and their :class:`fastlr._stats.Moments`, from which running statistics
-    start (None without standardization, or without weight)."""
-    mom, colmean, colscale, total = _column_moments(blocks, n, weighted)
+    start (None without standardization, or without weight), and the
+    number of training rows of positive weight."""
+    mom, colmean, colscale, total, counted = _column_moments(blocks, n, weighted)
     if not standardize:
-        return np.zeros(n), np.ones(n), (colmean, colscale), total, None
+        return np.zeros(n), np.ones(n), (colmean, colscale), total, None, counted
     mean = colmean if standardize is True and not blocks.sparse else np.zeros(n)
-    return mean, colscale.copy(), (colmean, colscale), total, mom
+    return mean, colscale.copy(), (colmean, colscale), total, mom, counted
 
 
 def _column_moments(blocks, n, weighted):
-    """``(moments, column means, column scales, total weight)`` of the
-    training rows of all blocks: two passes, summed in block order
-    (``moments`` None when the total weight is 0)."""
+    """``(moments, column means, column scales, total weight, rows of
+    positive weight)`` of the training rows of all blocks: two passes,
+    summed in block order (``moments`` None when the total weight is 0)."""
     first = blocks.map(_block_absmax)
     amax = np.max([f[0] for f in first], axis=0)
     # the first block's candidate of the largest weight, as in memory
@@ -955,7 +957,7 @@ def _column_moments(blocks, n, weighted):
         mom = _stats.moments(total, amax, shift, s1, s2, mean=colmean.copy())
         if weighted:   # (the rows count as rows, as in memory)
             mom = counted_moments(mom, int(counted))
-    return mom, colmean, colscale, total
+    return mom, colmean, colscale, total, int(counted)
 
 
 # --------------------------------------------------------------------------
@@ -1234,12 +1236,15 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
             est._check_fit_memory(n, classes, solver, written_arrays(
                 est.penalty, alpha, l1_ratio, learning_rate, average_start), old)
         standardize = _standardize_option(est, blocks)
-        mean, scale, colstats, denom, mom = _standardization(
+        mean, scale, colstats, denom, mom, counted = _standardization(
             blocks, standardize, n, blocks.weighted)
         if denom <= 0.0:   # (the in-memory fit's message, naming what was given)
             raise ValueError(zero_weights_message(
                 weights_name(sample_weight is not None, est.class_weight),
                 "training sample"))
+        if solver == "sgd" and blocks.weighted:   # (as in memory)
+            warn_weight_mean(denom / counted, weights_name(
+                sample_weight is not None, est.class_weight))
         k = classes.shape[0]
         state = _new_state(mean, scale, k, mom, standardize, blocks)
         if warm:
@@ -1311,7 +1316,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
                          rule=merge_finish)
         else:
             standardize = _standardize_option(est, blocks)
-            mean, scale, _, _, mom = _standardization(blocks, standardize, blocks.n,
+            mean, scale, _, _, mom, _ = _standardization(blocks, standardize, blocks.n,
                                                       False)
             state = _new_state(mean, scale, classes.shape[0], mom, standardize, blocks)
             if old is not None:
@@ -1541,8 +1546,10 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize="auto",
         if blocks.sparse:   # the solver's needs too, as fastlr.train checks them
             check_model_memory(blocks.n, 2, solver, TRAIN_BYTES_PER_COLUMN,
                                TRAIN_BYTES_PER_CLASS)
-        mean, scale, colstats, denom, _ = _standardization(blocks, standardize,
-                                                          blocks.n, blocks.weighted)
+        mean, scale, colstats, denom, _, counted = _standardization(
+            blocks, standardize, blocks.n, blocks.weighted)
+        if solver == "sgd" and blocks.weighted and counted:   # (as fastlr.train)
+            warn_weight_mean(denom / counted, "sample_weight")
         state = ModelState(mean, scale)
         losses, converged, _ = _fit_state(
             blocks, state, make_rng(random_state), solver=solver, finish_tol=finish_tol,

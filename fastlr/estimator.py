@@ -19,6 +19,7 @@ from ._driver import (
     check_sgd_options,
     check_train_params,
     keep_best,
+    warn_weight_scale,
 )
 from ._order import check_random_state, kept_rng, make_rng
 from ._progress import check_verbose, epoch_progress
@@ -276,7 +277,9 @@ default "constant"
         as scikit-learn's ``SGDClassifier`` refuses it), score the model on it
         after each epoch by its (sample-weighted) mean log-loss, stop once it
         has not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep
-        the model (and its optimizer state) of the best epoch. Log-loss rather
+        the model (and its optimizer state) of the best epoch; it runs SGD
+        alone (``solver="auto"`` included), whose steps scale with the row
+        weights (see ``fit``'s ``sample_weight``). Log-loss rather
         than accuracy: it changes smoothly, where accuracy on a small held-out
         set moves in steps of one row and stalls early. ``fit`` then copies
         the held-out rows of X (scored every epoch), not the others: it trains
@@ -677,7 +680,18 @@ default "constant"
         y : array_like of shape (m,)
             At least two distinct labels of any sortable type.
         sample_weight : array_like of shape (m,) or None
-            Non-negative per-row weights, applied inside the kernel.
+            Non-negative per-row weights (times ``class_weight``'s), applied
+            inside the kernel. The objective is their weighted mean loss
+            (see ``alpha``), which rescaling every weight leaves unchanged,
+            and so does the default solver's model; SGD's, though
+            (``solver="sgd"``, ``early_stopping=True``), is not: its step on
+            a row is ``lr`` times the row's weight, so weights normalized to
+            sum 1 take steps ``m`` times smaller (``tol`` then stops a model
+            that has barely moved) and large ones (survey expansion weights)
+            steps that many times larger. SGD warns
+            (:class:`fastlr.WeightScaleWarning`) when their mean over the
+            rows of positive weight lies outside [1/16, 16]: divide them by
+            their mean.
 
         Returns
         -------
@@ -718,6 +732,9 @@ default "constant"
         if self.early_stopping:
             data, y01, sw, monitor, best = self._validation_split(data, y01, sw,
                                                                   rng, n_val)
+        if solver == "sgd":   # (the training rows' weights)
+            warn_weight_scale(sw, weights_name(sample_weight is not None,
+                                               self.class_weight))
         progress = epoch_progress(self.verbose, epochs, data.m)
         state = self._new_state(data, classes, sw, written)
         if warm:

@@ -867,6 +867,24 @@ def test_weighted_fit_rows_count_as_rows_in_running_statistics(client):
                                    b.training_state_.moments.m2, rtol=1e-10)
 
 
+def test_sgd_warns_of_weights_far_from_mean_1_as_in_memory(client):
+    X, y = make_data(15)
+    Xd, yd = to_dask(X, 200), to_dask(y, 200)
+    for mean, warns in [(16.0, False), (1 / 16.5, True), (100.0, True)]:
+        sw = np.full(800, mean)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            LogisticRegression(**SGD).fit(Xd, yd, sample_weight=to_dask(sw, 200))
+            fdist.train(Xd, (yd == yd[0]).astype(int), epochs=2,
+                        sample_weight=to_dask(sw, 200))
+        got = [str(w.message) for w in caught
+               if issubclass(w.category, fastlr.WeightScaleWarning)]
+        assert len(got) == 2 * warns, (mean, got)
+        if warns:
+            assert all(g.startswith(f"sample_weight has mean {mean:.3g} ")
+                       for g in got)
+
+
 def test_misaligned_dask_series_is_told_to_repartition(client):
     """A dask Series has partitions and no ``rechunk``, which the error told
     its user to call: it says ``repartition`` there, and that works; a dask

@@ -163,8 +163,8 @@ def test_block_stats_match_one_array(data):
     X[:, 4] = X[:, 4] / np.abs(X[:, 4]).max() * 1e300  # squares would overflow
     _, blocks, _, _ = fdist._open(da.from_array(X, chunks=(3000, N)),
                                   da.from_array(y, chunks=3000), None, client=None)
-    mean, scale, (colmean, colscale), total, _ = fdist._standardization(blocks, True, N,
-                                                                        False)
+    mean, scale, (colmean, colscale), total, _, _ = fdist._standardization(
+        blocks, True, N, False)
     blocks.release()
     assert total == M
     np.testing.assert_array_equal(colmean, mean)
@@ -208,7 +208,9 @@ def test_block_stats_shift_by_a_row_that_counts(sparse):
     Xd = da.from_array(Xm, chunks=(200, 2), asarray=False)
     _, blocks, _, _ = fdist._open(Xd, da.from_array(y, chunks=200),
                                   da.from_array(sw, chunks=200), client=None)
-    mean, scale, (colmean, _), total, _ = fdist._standardization(blocks, True, 2, True)
+    mean, scale, (colmean, _), total, _, counted = fdist._standardization(blocks, True,
+                                                                          2, True)
+    assert counted == np.count_nonzero(sw)
     blocks.release()
     keep = sw > 0
     t, w = stamp[keep], sw[keep]

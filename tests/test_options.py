@@ -468,6 +468,65 @@ def test_class_weight_in_partial_fit(seed):
         LogisticRegression(class_weight="balanced").partial_fit(X, y, classes=[0, 1])
 
 
+def _weight_warnings(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return [str(w.message) for w in caught
+            if issubclass(w.category, fastlr.WeightScaleWarning)]
+
+
+def test_sgd_warns_of_weights_whose_mean_is_far_from_1():
+    """SGD's step on a row is lr times its weight: weights of mean outside
+    [1/16, 16] (normalized to sum 1, survey expansion weights) take steps
+    that many times smaller or larger, which tol does not see. fit (SGD
+    beyond auto's first epoch: solver="sgd", early_stopping), train and
+    train_many warn once, naming the argument; auto, lbfgs and partial_fit
+    do not."""
+    X, y = make_data(0, m=64)
+    kw = dict(max_iter=4, tol=None, random_state=0)
+    for mean, warns in [(1.0, False), (16.0, False), (1 / 16, False),
+                        (16.5, True), (1 / 16.5, True)]:
+        sw = np.full(64, mean)
+        got = _weight_warnings(lambda sw=sw: LogisticRegression(
+            solver="sgd", **kw).fit(X, y, sample_weight=sw))
+        assert len(got) == int(warns), (mean, got)
+        if warns:
+            assert got[0].startswith(f"sample_weight has mean {mean:.3g} ")
+            assert "lr times its weight" in got[0] and "mean 1" in got[0]
+    # a row of weight 0 is a row left out: the mean is the others'
+    sw = np.where(np.arange(64) % 2 == 0, 0.0, 2.0)
+    assert _weight_warnings(lambda: LogisticRegression(solver="sgd", **kw).fit(
+        X, y, sample_weight=sw)) == []
+    # class weights alone, early_stopping (which runs SGD)
+    got = _weight_warnings(lambda: LogisticRegression(
+        class_weight={0: 1e-3, 1: 1e-3}, early_stopping=True, **kw).fit(X, y))
+    assert len(got) == 1 and got[0].startswith("class_weight has mean 0.001 ")
+    got = _weight_warnings(lambda: LogisticRegression(
+        class_weight={0: 100.0}, solver="sgd", **kw).fit(X, y, sample_weight=np.full(
+            64, 100.0)))
+    assert len(got) == 1 and got[0].startswith("sample_weight times class_weight")
+    tiny = np.full(64, 1e-4)
+    for call in [lambda: LogisticRegression(**kw).fit(X, y, sample_weight=tiny),
+                 lambda: LogisticRegression(solver="lbfgs", **kw).fit(
+                     X, y, sample_weight=tiny),
+                 lambda: LogisticRegression().partial_fit(
+                     X, y, classes=[0, 1], sample_weight=tiny),
+                 lambda: fastlr.train(X, y, epochs=2, sample_weight=tiny,
+                                      solver="lbfgs")]:
+        assert _weight_warnings(call) == []
+    got = _weight_warnings(lambda: fastlr.train(X, y, epochs=3, sample_weight=tiny))
+    assert len(got) == 1 and got[0].startswith("sample_weight has mean 0.0001 ")
+    # train's rows: the mean of the rows trained on
+    rows = np.arange(64) < 40
+    sw = np.where(rows, 1.0, 1e6)
+    assert _weight_warnings(lambda: fastlr.train(X, y, epochs=2, sample_weight=sw,
+                                                 rows=rows)) == []
+    got = _weight_warnings(lambda: fastlr.train_many(X, y, [1e-3, 1e-2], epochs=2,
+                                                     sample_weight=tiny))
+    assert len(got) == 1 and got[0].startswith("sample_weight has mean")
+
+
 def test_all_zero_weights_name_what_was_given():
     X, y = make_data(0, m=50)
     for cw, sw, match in [
