@@ -249,7 +249,7 @@ def test_a_call_does_not_wait_for_helpers_queued_behind_another_calls(how):
         event.set()
         release.wait(60)
 
-    held = [team._executor().submit(hold, e) for e in started]
+    held = [team._executor(workers).submit(hold, e) for e in started]
     try:
         for e in started:
             assert e.wait(10)
@@ -322,10 +322,33 @@ def test_ctrl_c_while_the_pool_starts_keeps_the_pool():
         pool = team._pool
         team.run(2, lambda: 0, ())
         names = [t.name for t in threading.enumerate() if t.name.startswith("fastlr_")]
-        workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
-        print(pool is not None and team._pool is pool, len(names) == workers)
+        print(pool is not None and team._pool is pool, len(names) == 1)
     """, timeout=60)
     assert out.stdout.split() == ["True", "True"], out.stderr
+
+
+def test_the_pool_starts_the_threads_calls_ask_for():
+    """A call on n threads starts the n - 1 helpers it needs, not one a CPU:
+    with NUMBA_NUM_THREADS=8 (a machine of 8 CPUs), calls on 2, 4, 2 and 8
+    threads leave 1, 3, 3 and 7 pool threads (started threads are kept).
+    All of them at once, as before, put 127 idle threads into a process
+    that asked for two on a 128-CPU node (each with a stack and a malloc
+    arena of address space: under an address-space limit the allocations
+    after the call failed)."""
+    out = _run_python("""
+        import os
+        os.environ["NUMBA_NUM_THREADS"] = "8"
+        import threading
+        from fastlr._kernels import team
+        def count():
+            return sum(t.name.startswith("fastlr_") for t in threading.enumerate())
+        seen = []
+        for n in (2, 4, 2, 8):
+            team.run(n, lambda: 0, ())
+            seen.append(count())
+        print(seen)
+    """)
+    assert out.stdout.strip() == "[1, 3, 3, 7]", out.stderr
 
 
 def test_import_sets_no_environment_variable():

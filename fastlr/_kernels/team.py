@@ -2,14 +2,15 @@
 
 Python side
 -----------
-One pool of Python threads per process (``NUMBA_NUM_THREADS - 1`` of them;
-the calling thread works too). Each thread calls an ordinary cached kernel
-compiled with ``nogil``, so the threads run in parallel; no numba ``prange``
-region (numba cannot cache parallel kernels, and OpenMP makes a process
-unsafe to fork) and no process-wide environment variable. The pool is made
-once, all its threads started together by a thread of their own (where no
-Ctrl-C can interrupt a start: :func:`_start_threads`), never shut down
-under a caller, and made anew in a forked child.
+One pool of Python threads per process (up to ``NUMBA_NUM_THREADS - 1`` of
+them, started as calls ask for them; the calling thread works too). Each
+thread calls an ordinary cached kernel compiled with ``nogil``, so the
+threads run in parallel; no numba ``prange`` region (numba cannot cache
+parallel kernels, and OpenMP makes a process unsafe to fork) and no
+process-wide environment variable. The pool is made
+once, its threads started by a thread of their own (where no Ctrl-C can
+interrupt a start: :func:`_start_threads`) when a call asks for more than
+it has, never shut down under a caller, and made anew in a forked child.
 :func:`run` runs one kernel on several threads; :func:`map_rows` splits
 rows into fixed blocks (results do not depend on the thread count).
 
@@ -304,6 +305,10 @@ def abort(ctl):
 _lock = threading.Lock()
 _pool = None
 
+#: Seconds a task of :func:`_start_threads` waits for the others to be
+#: taken (they are, at once, unless a thread cannot be started).
+STARTING_WAIT = 10.0
+
 
 def _reset_after_fork():
     global _lock, _pool
@@ -396,20 +401,32 @@ def hold_across_fork(lock, after_in_child=None):
 hold_across_fork(global_compiler_lock, _reset_after_fork)
 
 
-def _executor():
-    """The process's pool (made on first use, never shut down), every one of
-    its threads started (:func:`_start_threads`)."""
+def _executor(need=1):
+    """The process's pool (made on first use, never shut down) with at
+    least ``need`` of its threads started (:func:`_start_threads`; at most
+    ``NUMBA_NUM_THREADS - 1``): a call that asks for n threads starts the
+    helpers it needs, not one a CPU. (All of them at once, as before, put
+    127 idle threads into a process that asked for two on a 128-CPU node,
+    each with its stack and malloc arena of address space: under an
+    address-space limit, allocations after the call failed.)"""
     global _pool
+    need = max(1, min(need, numba.config.NUMBA_NUM_THREADS - 1))
     with _lock:
         if _pool is None:
-            workers = max(1, numba.config.NUMBA_NUM_THREADS - 1)
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fastlr")
-            starter = threading.Thread(target=_start_threads, args=(pool, workers),
+            _pool = ThreadPoolExecutor(max_workers=need, thread_name_prefix="fastlr")
+        # the pool's bound is the most threads a call has asked for (its
+        # submit reads _max_workers each time): a call that submits right
+        # after another returned, its threads not yet counted idle again,
+        # starts none beyond it
+        _pool._max_workers = max(_pool._max_workers, need)
+        started = len(_pool._threads)
+        if started < need:
+            starter = threading.Thread(target=_start_threads,
+                                       args=(_pool, need - started),
                                        name="fastlr-start")
             starter.start()
             # the threads exist once the starter has run: a Ctrl-C during
             # the join waits for it, keeps the pool, and is raised after
-            _pool = pool
             error = _wait(starter.join, lambda: not starter.is_alive(), lambda: None)
             if error is not None:
                 raise error
@@ -417,9 +434,13 @@ def _executor():
 
 
 def _start_threads(pool, workers):
-    """Start all ``workers`` threads of ``pool``: each takes a task that
-    waits until every one has one, so none is idle when the next task comes
-    and each ``submit`` starts a thread (and returns once it has). Run on a
+    """Start ``workers`` more threads of ``pool`` (its bound allowing):
+    with the pool's count of idle threads emptied, each ``submit`` starts a
+    thread (and returns once it has), of ``workers`` tasks that each wait
+    until all are taken (none completes meanwhile, which would count a
+    thread idle again). The threads that were idle may take some of them;
+    they are then idle again, and later tasks go to whichever thread is
+    free. Run on a
     thread of its own, because ThreadPoolExecutor starts a thread inside
     ``submit`` and registers it for its exit handler only after
     ``Thread.start`` returns: a KeyboardInterrupt in between (Ctrl-C while
@@ -429,7 +450,9 @@ def _start_threads(pool, workers):
     interrupts these starts; once every thread exists, the pool starts no
     more. The first threaded call of a process took 0.8 ms instead of 0.5
     (medians of 8 new processes, 2 vCPUs of a Zen 4 EPYC)."""
-    ready = threading.Barrier(workers)
+    ready = threading.Barrier(workers, timeout=STARTING_WAIT)
+    while pool._idle_semaphore.acquire(timeout=0):
+        pass
     try:
         for _ in range(workers):
             pool.submit(ready.wait)
@@ -448,11 +471,12 @@ def _helpers(work, count):
     pool takes no new work then). The caller's thread then does the work
     alone, which the team and the row blocks allow, with the same results."""
     others = []
-    for _ in range(count):
-        try:
-            others.append(_executor().submit(work))
-        except RuntimeError:   # "cannot schedule new futures after ... shutdown"
-            break
+    try:
+        pool = _executor(count) if count > 0 else None
+        for _ in range(count):
+            others.append(pool.submit(work))
+    except RuntimeError:   # "cannot schedule new futures after ... shutdown"
+        pass
     return others
 
 
