@@ -421,19 +421,17 @@ def test_default_stream_keeps_what_its_first_chunk_chose():
     X, y = make_data(15)
     Xd = X.toarray()
     half = X.shape[0] // 2
-    kw = dict(random_state=0, batch_size=8)
-    a = LogisticRegression(**kw).partial_fit(X[:half], y[:half], classes=[0, 1])
-    b = LogisticRegression(standardize=False, **kw).partial_fit(X[:half], y[:half],
-                                                                classes=[0, 1])
-    a.partial_fit(Xd[half:], y[half:])
-    b.partial_fit(Xd[half:], y[half:])
+
+    def stream(first, **opts):
+        """``first`` half of the rows, then the dense rest."""
+        est = LogisticRegression(random_state=0, batch_size=8, **opts)
+        est.partial_fit(first[:half], y[:half], classes=[0, 1])
+        return est.partial_fit(Xd[half:], y[half:])
+
+    a, b = stream(X), stream(X, standardize=False)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     assert a.training_state_.moments is None
-    a = LogisticRegression(**kw).partial_fit(Xd[:half], y[:half], classes=[0, 1])
-    b = LogisticRegression(standardize=True, **kw).partial_fit(Xd[:half], y[:half],
-                                                               classes=[0, 1])
-    a.partial_fit(Xd[half:], y[half:])
-    b.partial_fit(Xd[half:], y[half:])
+    a, b = stream(Xd), stream(Xd, standardize=True)
     np.testing.assert_array_equal(a.coef_, b.coef_)
     assert a.training_state_.moments.rows == X.shape[0]
     with pytest.raises(ValueError, match="X is sparse but the model centers"):
