@@ -306,8 +306,10 @@ _lock = threading.Lock()
 _pool = None
 
 #: Seconds a task of :func:`_start_threads` waits for the others to be
-#: taken (they are, at once, unless a thread cannot be started).
+#: taken (they are, at once, unless a thread cannot be started), and the
+#: rounds of starts it makes at most.
 STARTING_WAIT = 10.0
+STARTING_ROUNDS = 3
 
 
 def _reset_after_fork():
@@ -419,10 +421,8 @@ def _executor(need=1):
         # after another returned, its threads not yet counted idle again,
         # starts none beyond it
         _pool._max_workers = max(_pool._max_workers, need)
-        started = len(_pool._threads)
-        if started < need:
-            starter = threading.Thread(target=_start_threads,
-                                       args=(_pool, need - started),
+        if len(_pool._threads) < need:
+            starter = threading.Thread(target=_start_threads, args=(_pool, need),
                                        name="fastlr-start")
             starter.start()
             # the threads exist once the starter has run: a Ctrl-C during
@@ -433,14 +433,16 @@ def _executor(need=1):
         return _pool
 
 
-def _start_threads(pool, workers):
-    """Start ``workers`` more threads of ``pool`` (its bound allowing):
-    with the pool's count of idle threads emptied, each ``submit`` starts a
-    thread (and returns once it has), of ``workers`` tasks that each wait
-    until all are taken (none completes meanwhile, which would count a
-    thread idle again). The threads that were idle may take some of them;
-    they are then idle again, and later tasks go to whichever thread is
-    free. Run on a
+def _start_threads(pool, need):
+    """Start threads of ``pool`` until it has ``need`` (its bound
+    allowing): with the pool's count of idle threads emptied, each
+    ``submit`` starts a thread (and returns once it has), of tasks that
+    each wait until all are taken (none completes meanwhile, which would
+    count a thread idle again). The threads that were idle may take some of
+    them; they are then idle again, and later tasks go to whichever thread
+    is free. A thread of an earlier call that counts itself idle while the
+    tasks are submitted takes one in place of a new thread: another round
+    starts what is missing (at most STARTING_ROUNDS). Run on a
     thread of its own, because ThreadPoolExecutor starts a thread inside
     ``submit`` and registers it for its exit handler only after
     ``Thread.start`` returns: a KeyboardInterrupt in between (Ctrl-C while
@@ -450,18 +452,24 @@ def _start_threads(pool, workers):
     interrupts these starts; once every thread exists, the pool starts no
     more. The first threaded call of a process took 0.8 ms instead of 0.5
     (medians of 8 new processes, 2 vCPUs of a Zen 4 EPYC)."""
-    ready = threading.Barrier(workers, timeout=STARTING_WAIT)
-    while pool._idle_semaphore.acquire(timeout=0):
-        pass
-    try:
-        for _ in range(workers):
-            pool.submit(ready.wait)
-    except RuntimeError:
-        # the interpreter is shutting down (the main thread was interrupted
-        # meanwhile), or a thread could not be started: the threads started
-        # go idle (their tasks fail), and the pool's callers do the work
-        # with the threads it has, or alone (see _helpers)
-        ready.abort()
+    for _ in range(STARTING_ROUNDS):
+        workers = need - len(pool._threads)
+        if workers <= 0:
+            return
+        ready = threading.Barrier(workers, timeout=STARTING_WAIT)
+        while pool._idle_semaphore.acquire(timeout=0):
+            pass
+        try:
+            for _ in range(workers):
+                pool.submit(ready.wait)
+        except RuntimeError:
+            # the interpreter is shutting down (the main thread was
+            # interrupted meanwhile), or a thread could not be started: the
+            # threads started go idle (their tasks fail), and the pool's
+            # callers do the work with the threads it has, or alone (see
+            # _helpers)
+            ready.abort()
+            return
 
 
 def _helpers(work, count):
