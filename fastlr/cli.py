@@ -577,7 +577,9 @@ def _threads_arg(p):
     p.add_argument("--n-threads", type=_int_type(1), default=None, metavar="N",
                    help="threads for the threaded kernels (training epochs with "
                    "large batches, prediction on large data); results are the "
-                   "same for any N (default: all, NUMBA_NUM_THREADS)")
+                   "same for any N; N above NUMBA_NUM_THREADS (the threads this "
+                   "process may use) is capped there, with a note (default: all, "
+                   "NUMBA_NUM_THREADS)")
 
 
 def _model_args(p, what):
@@ -1284,19 +1286,23 @@ def _probe(folder, option, path):
 
 
 def _set_threads(args):
+    """Apply ``--n-threads``: capped at the threads this process may use
+    (``NUMBA_NUM_THREADS``), as ``n_threads=`` of the functions is, with a
+    note on stderr when it is (results do not depend on the count, so a
+    command line written for a larger machine runs on a smaller one)."""
     n = getattr(args, "n_threads", None)
     if n is None:
         return
-    import numba
-
     from ._kernels import team
 
-    most = numba.config.NUMBA_NUM_THREADS
-    if n > most:
-        raise CLIError(f"--n-threads {n}: this process has at most {most} "
-                       f"threads; set the environment variable NUMBA_NUM_THREADS "
-                       f"to allow more")
-    team.set_threads(n)
+    used = team.threads(n)
+    if used < n:
+        print(f"fastlr: note: --n-threads {n}: this process may use at most "
+              f"{used} thread{'s' if used > 1 else ''} (NUMBA_NUM_THREADS), so it "
+              f"runs on {used}; results are the same for any count",
+              file=sys.stderr)
+        args.n_threads = used
+    team.set_threads(used)
 
 
 def _load_model(path, continued=False):
