@@ -322,7 +322,7 @@ class Data:
                              n_threads, rows=self.rows_for(W.shape[0], link == "softmax"))
         if any(bad):
             if not self.checked:
-                check_finite(self, row0=row0)
+                check_finite(self, n_threads=n_threads, row0=row0)
             self._overflowed(W, B, link, out, n_threads)
 
     def _overflowed(self, W, B, link, out, n_threads):

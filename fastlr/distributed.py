@@ -242,8 +242,9 @@ def _prepare_block(Xb, yb, swb, index, row0, shape, classes, class_weight,
     """
     m = (np.shape(Xb) or shape)[0]
     try:
-        data = as_data(Xb, "X", accept_sparse=True, check=False)
-        check_finite(data, "X", row0=row0)   # rows named as rows of X
+        # on one thread, as the block's epochs and passes (see train's n_threads)
+        data = as_data(Xb, "X", accept_sparse=True, check=False, n_threads=1)
+        check_finite(data, "X", n_threads=1, row0=row0)   # rows named as rows of X
     except (TypeError, ValueError) as exc:
         msg = f"{exc} ({_where(index, row0, m)}"
         if not hasattr(Xb, "tocsr"):
@@ -410,7 +411,8 @@ def _block_decision(Xb, W, B, dtype, link="logits", block_info=None):
     if len(shape) == 2 and shape[0] == 0:
         return np.empty((0, link_columns(link, W.shape[0])), dtype=dtype)
     try:
-        data = as_data(Xb, name, accept_sparse=True, check=False, any_layout=True)
+        data = as_data(Xb, name, accept_sparse=True, check=False, any_layout=True,
+                       n_threads=1)
     except ValueError as exc:
         if len(shape) == 2 or where is None:
             raise

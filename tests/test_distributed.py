@@ -444,3 +444,46 @@ def test_a_solver_that_stalls_warns_as_in_memory(client):
                           da.from_array(y, chunks=200), client=client, tol=1e-6, **kw)
     assert 0 < len(res.losses) == len(mem.losses) < 100
     np.testing.assert_allclose(res.w, mem.w, rtol=1e-8)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_block_tasks_run_on_one_thread(monkeypatch, sparse):
+    """A block task reads its block on one thread, as its epochs and passes
+    do (n_threads is ignored: one worker thread per core is dask's layout):
+    loading a block (its validation and finiteness check) and predicting on
+    it, including the finiteness check after an overflowing logit, use no
+    thread team even where in-memory calls would."""
+    import numba
+    import scipy.sparse as sp
+
+    from fastlr._kernels import team
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one thread is all this process may use")
+    # several row blocks of the passes (fastlr._dispatch.BLOCK_ELEMENTS)
+    m, n = 300_000, 4
+    X = sp.random(m, n * 10, density=0.1, format="csr", random_state=0) \
+        if sparse else np.random.default_rng(0).normal(size=(m, n))
+    n = X.shape[1]
+    y = np.arange(m) % 2
+    teams = []
+    real = team._on_team
+
+    def spy(n, work, stop):
+        teams.append(n)
+        return real(n, work, stop)
+
+    monkeypatch.setattr(team, "_on_team", spy)
+    Xb = fdist._prepare_block(X, y, None, 0, 0, X.shape, np.array([0, 1]), None,
+                              None)[0]
+    W, B = np.ones((1, n)), np.zeros(1)
+    fdist._block_decision(X, W, B, np.float64)
+    fdist._block_decision(X, np.full((1, n), 1e308), B, np.float64)   # overflows
+    assert teams and set(teams) == {1}, teams
+    assert Xb.shape == X.shape
+    # where the in-memory validation of the same X uses the team
+    from fastlr._dispatch import as_data
+
+    teams.clear()
+    as_data(X)
+    assert max(teams) > 1
