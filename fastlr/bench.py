@@ -708,7 +708,13 @@ def format_performance(table):
         met = "-" if r["target"] == "(info)" else "yes" if r["ok"] else "NO"
         lines.append(f"{r['id']:<5}{r['what']:<{width}}{r['value']:>9.3f}  "
                      f"{r['target']:<9}{met:>4}")
-    lines.append(f"machine: {os.cpu_count()} cores, numba "
+    # the CPUs the run may use, as the figures name them: os.cpu_count()
+    # is the host's, and called a run limited to one CPU a 2-core machine
+    cpus = cpus_note()
+    host = os.cpu_count()
+    if host and host != int(cpus.split()[0]):
+        cpus += f" of the host's {host}"
+    lines.append(f"machine: {cpus}, numba "
                  f"{__import__('numba').__version__}, numpy {np.__version__}")
     return "\n".join(lines)
 

@@ -283,3 +283,19 @@ def test_dask_overhead_line_has_no_negative_fixed_cost():
     # the noisy case: the free line's intercept is negative
     per_block, fixed = dask_bench.overhead_line([2, 8, 32, 128], [0.01, 0.02, 0.14, 0.62])
     assert fixed == 0.0 and per_block > 0
+
+
+def test_performance_table_names_the_cpus_of_the_run(monkeypatch):
+    """The table's last line said "machine: 2 cores" (os.cpu_count(), the
+    host's) for a run limited to one CPU; it names the CPUs the run may use,
+    as the figures do (bench.cpus_note), and the host's count when more."""
+    import os
+
+    table = [{"id": "P1", "what": "a", "value": 1.5, "target": "<= 2", "ok": True}]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    last = bench.format_performance(table).splitlines()[-1]
+    assert last.startswith("machine: 1 CPU of the host's 2, numba "), last
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    last = bench.format_performance(table).splitlines()[-1]
+    assert last.startswith("machine: 2 CPUs, numba "), last
