@@ -25,8 +25,9 @@ the inputs are two tables:
   int64 ones. Other input (lists, strided views, float16, integers,
   CSC/COO) is converted to one of these before any kernel runs.
 * :data:`CALLS`: one entry per way into the kernels: binary and k-class
-  training (one thread, and several on data large enough for the threaded
-  epoch), many models from one pass (:func:`fastlr.train_many`), the
+  training (one thread, and two on data large enough for the threaded
+  epoch, even where the process may use one: :func:`_team_of_two`), many
+  models from one pass (:func:`fastlr.train_many`), the
   full-data loss, prediction, the estimator's ``fit``,
   ``partial_fit`` and ``predict_proba``, and the functional helpers.
 
@@ -39,6 +40,7 @@ then checks that a set of real calls compiles nothing after
 :func:`precompile`: give it a real call of the new path too.
 """
 
+import contextlib
 import time
 from typing import NamedTuple
 
@@ -115,9 +117,63 @@ def _train_k(X, y, Y):
                              epoch_loss="full", standardize=True)
 
 
+def two_threads_blocked():
+    """The reason this process cannot run the thread team on two threads
+    for :func:`_threaded`, else None: it may use one thread
+    (``NUMBA_NUM_THREADS``, the CPUs) and numba's own thread pool has
+    started, after which numba refuses another count."""
+    import numba
+    from numba.np.ufunc import parallel
+
+    if numba.config.NUMBA_NUM_THREADS >= 2 or not parallel._is_initialized:
+        return None
+    return ("this process may use one thread (NUMBA_NUM_THREADS) and numba's "
+            "thread pool has started, so the kernels only threads run were not "
+            "compiled; run fastlr compile in a new process")
+
+
+@contextlib.contextmanager
+def _team_of_two():
+    """Let ``n_threads=2`` mean two threads while the threaded paths run,
+    where this process may use one (a build step or CI job with one CPU):
+    their kernels (the CSR lean epoch's worker) are then compiled there too
+    instead of by every later process with two threads. The team is correct
+    on any number of threads and cores (its threads may run one after
+    another), so it only takes longer. ``NUMBA_NUM_THREADS`` is raised to 2
+    for that time, in numba's configuration and in the environment (numba's
+    compiler reloads the one from the other), then put back; meanwhile the
+    other threads of this process may use two threads as well."""
+    import os
+
+    import numba
+
+    config = numba.config
+    most = config.NUMBA_NUM_THREADS
+    if most >= 2 or two_threads_blocked():
+        yield
+        return
+    saved = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = "2"
+    config.NUMBA_NUM_THREADS = 2
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("NUMBA_NUM_THREADS", None)
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = saved
+        config.NUMBA_NUM_THREADS = most
+
+
 def _threaded(X, y, Y):
     """A training run on the threaded epoch and a prediction split over
-    threads (CSR X: the lean epoch's team, on request)."""
+    threads (CSR X: the lean epoch's team, on request), on two threads
+    whatever the threads this process may use (:func:`_team_of_two`)."""
+    with _team_of_two():
+        _threaded_calls(X, y, Y)
+
+
+def _threaded_calls(X, y, Y):
     import fastlr
 
     rows = -(-_dispatch.PARALLEL_MIN_TRAIN_ELEMENTS // X.shape[1])
@@ -261,14 +317,16 @@ class PrecompileReport(NamedTuple):
     loaded: int         # signatures loaded from the cache
     seconds: float      # wall time of precompile
     unsaved: int = 0    # signatures compiled that the cache could not keep
+    skipped: object = None   # why some calls could not run as they must, or None
 
     @property
     def complete(self):
         """True when the cache holds every kernel afterwards (it is
         writable and kept every signature compiled, or read-only and
-        nothing was missing)."""
-        return (self.mode == "rw" and self.unsaved == 0) or \
-            (self.mode == "ro" and self.compiled == 0)
+        nothing was missing, and no call was skipped)."""
+        return self.skipped is None and (
+            (self.mode == "rw" and self.unsaved == 0) or
+            (self.mode == "ro" and self.compiled == 0))
 
 
 def _dispatchers():
@@ -436,7 +494,10 @@ def precompile(progress=None, n_jobs=1):
     when it is already there. Run it where the cache is writable (``fastlr
     compile`` at image build time, as the user who owns the environment);
     afterwards no process compiles a kernel, and a read-only install loads
-    them all. It also warms up the calling process.
+    them all. It also warms up the calling process. The threaded paths run
+    on two threads even where this process may use one (a build with one
+    CPU), so that their kernels are compiled there too
+    (:func:`_team_of_two`).
 
     Parameters
     ----------
@@ -457,8 +518,9 @@ def precompile(progress=None, n_jobs=1):
     PrecompileReport
         The cache's directory and mode (:func:`fastlr._kernels.cache.info`),
         the CPU model, signatures compiled (by this process and the
-        workers) and loaded (by this process), the time taken, and the
-        signatures compiled that the cache could not keep.
+        workers) and loaded (by this process), the time taken, the
+        signatures compiled that the cache could not keep, and why calls
+        were skipped (:func:`two_threads_blocked`), if any.
         The compiled code is specific to the CPU model: numba keys cached
         code by CPU name and features.
 
@@ -486,6 +548,8 @@ def precompile(progress=None, n_jobs=1):
         jobs = config.NUMBA_NUM_THREADS
     jobs = min(jobs, len(DTYPES) * len(INPUTS))
     t0 = time.perf_counter()
+    # (the workers are new processes: they can always)
+    skipped = two_threads_blocked()
     before = _cache_counts()
     unsaved = len(cache.UNSAVED)
     parallel = jobs > 1 and cache.info()["mode"] == "rw"
@@ -506,7 +570,8 @@ def precompile(progress=None, n_jobs=1):
     cpu = config.CPU_NAME or llvm.get_host_cpu_name()
     return PrecompileReport(info["directory"], info["mode"], cpu,
                             workers + after[0] - before[0], after[1] - before[1],
-                            time.perf_counter() - t0, len(cache.UNSAVED) - unsaved)
+                            time.perf_counter() - t0, len(cache.UNSAVED) - unsaved,
+                            skipped)
 
 
 def _worker(dtype_name, storage):

@@ -977,6 +977,8 @@ def _compile(args):
     _out(f"cache: {report.directory} ({mode}), CPU: {report.cpu}")
     if report.complete:
         return EXIT_OK
+    if report.skipped is not None:
+        raise CLIError(report.skipped)
     if report.mode == "rw":
         raise CLIError(f"the kernel cache {report.directory} could not keep "
                        f"{report.unsaved} kernel signatures (see the warning: a "

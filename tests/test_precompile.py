@@ -286,6 +286,68 @@ def test_fastlr_compile_exit_status(monkeypatch, capsys, mode, compiled, message
         assert err.count("\n") == 1
 
 
+ONE_THREAD = """
+import json, os
+import numba
+import numpy as np
+from fastlr import _precompile
+from fastlr._kernels import sparse
+rng = np.random.default_rng(0)
+X = rng.normal(size=(_precompile.ROWS, _precompile.COLS))
+X[::5, 1] = 0.0
+y = (X[:, 0] > 0).astype(np.int64)
+for dt in _precompile.DTYPES:
+    for storage in ("CSR int32", "CSR int64"):
+        _precompile._threaded(_precompile.INPUTS[storage](X.astype(dt)), y,
+                              np.arange(_precompile.ROWS) % 3)
+print(json.dumps({"lean_worker": len(sparse.lean_worker.signatures),
+                  "config": numba.config.NUMBA_NUM_THREADS,
+                  "env": os.environ.get("NUMBA_NUM_THREADS")}))
+"""
+
+
+def test_threaded_paths_compile_where_the_process_may_use_one_thread():
+    """``fastlr compile`` with one CPU (a 1-CPU image build or CI job) ran
+    "train on 2 threads" on one thread (n_threads is capped at
+    NUMBA_NUM_THREADS), so the CSR lean epoch's team worker, which only two
+    threads run, was left to every later process, while the run reported a
+    complete cache. The threaded calls now run on two threads there too,
+    and NUMBA_NUM_THREADS is put back afterwards."""
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(ONE_THREAD)],
+                          env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    # one per dtype and index width
+    assert out == {"lean_worker": 4, "config": 1, "env": "1"}, out
+
+
+def test_a_process_that_cannot_run_two_threads_reports_an_incomplete_cache(
+        monkeypatch, capsys):
+    """Where the threaded paths cannot run on two threads (one thread
+    allowed and numba's own thread pool already started: numba then refuses
+    another count), precompile says so and does not call the cache
+    complete; ``fastlr compile`` exits 1 with the reason."""
+    import numba
+    from numba.np.ufunc import parallel
+
+    from fastlr import cli
+
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 1)
+    monkeypatch.setattr(parallel, "_is_initialized", True)
+    monkeypatch.setattr(_precompile, "_run_calls", lambda *a: None)
+    monkeypatch.setattr(_precompile, "_functions", lambda: None)
+    report = fastlr.precompile(n_jobs=1)
+    assert report.skipped and "NUMBA_NUM_THREADS" in report.skipped
+    assert not report.complete
+    assert report._replace(skipped=None).complete == (report.mode == "rw")
+    code = cli.main(["compile", "--quiet", "--jobs", "1"])
+    err = capsys.readouterr().err
+    if report.mode in ("rw", "ro"):
+        assert code == 1 and err.startswith("fastlr: error: this process may use "
+                                            "one thread"), err
+
+
 FIRST_PREDICTION = """
 import json, sys
 import numpy as np
