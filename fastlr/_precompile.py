@@ -385,8 +385,43 @@ def _run_calls(dt, storage):
 WAKE_SECONDS = 0.5
 
 
-def _in_workers(jobs, progress):
-    """Run each input's calls in a new process, ``jobs`` at a time; returns
+class _WouldCompile(BaseException):
+    """A kernel is not in the cache (:func:`_loading_only`). Not an
+    Exception, so that no ``except Exception`` on the way takes it."""
+
+
+@contextlib.contextmanager
+def _loading_only():
+    """Within it, a kernel signature that is not in the cache raises
+    :class:`_WouldCompile` as its compilation starts (numba's
+    ``"numba:compile"`` event, after the cache missed; the signature's
+    cache lock is released as on any failed compilation) instead of
+    compiling; those found in the cache load as usual. Yields a list that
+    gets an item for each compilation stopped (in any thread: the team's
+    too)."""
+    from numba.core import event
+
+    stopped = []
+
+    class Stop(event.Listener):
+        def on_start(self, ev):
+            stopped.append(ev.data["dispatcher"])
+            raise _WouldCompile
+
+        def on_end(self, ev):
+            pass
+
+    listener = Stop()
+    event.register("numba:compile", listener)
+    try:
+        yield stopped
+    finally:
+        event.unregister("numba:compile", listener)
+
+
+def _in_workers(jobs, progress, inputs=None):
+    """Run each input's calls in a new process (``inputs``: entries of
+    :func:`_inputs`, default all of them), ``jobs`` at a time; returns
     the signatures they compiled. Each process saves what it compiles to
     the cache, where the others (and this one) load it: the cache lets one
     process compile a kernel while the others wait for it."""
@@ -446,7 +481,8 @@ def _in_workers(jobs, progress):
     compiled = 0
     with ThreadPoolExecutor(jobs) as pool:
         try:
-            pending = {pool.submit(work, *e) for e in _inputs()}
+            pending = {pool.submit(work, *e)
+                       for e in (_inputs() if inputs is None else inputs)}
             while pending:
                 # a timed wait: a Ctrl-C that arrives just before the wait
                 # blocks wakes nothing, and an untimed wait then held it
@@ -506,12 +542,14 @@ def precompile(progress=None, n_jobs=1):
     n_jobs : int or None, default 1
         Processes compiling at once, one input at a time each; -1: as many
         as threads fastlr uses by default (``NUMBA_NUM_THREADS``, the
-        CPUs); None: 1, as in scikit-learn. With more than one, each
-        input's calls run in a new process (this fastlr, imported through
-        ``PYTHONPATH``), and this process then makes every call once more,
-        loading the kernels they saved. It is used only where the cache is
-        writable: elsewhere what the workers compiled could not reach this
-        process.
+        CPUs); None: 1, as in scikit-learn. With more than one, this
+        process first makes each input's calls loading their kernels, and
+        the calls of each input that lacks one run in a new process (this
+        fastlr, imported through ``PYTHONPATH``), which compiles; this
+        process then makes those calls once more, loading the kernels they
+        saved. On a complete cache no process is started. It is used only
+        where the cache is writable: elsewhere what the workers compiled
+        could not reach this process.
 
     Returns
     -------
@@ -553,8 +591,33 @@ def precompile(progress=None, n_jobs=1):
     before = _cache_counts()
     unsaved = len(cache.UNSAVED)
     parallel = jobs > 1 and cache.info()["mode"] == "rw"
-    workers = _in_workers(jobs, progress) if parallel else 0
-    for name, dt, storage in _inputs():
+    missing = _inputs()
+    aborted = []
+    if parallel:
+        # this process loads each input's kernels first, and the workers
+        # (new processes, a few seconds each to start and load) compile
+        # only for the inputs that lack one: on a complete cache none
+        # starts (a check took 6x the time of one process when every input
+        # had its worker)
+        missing = []
+        for entry in _inputs():
+            t = time.perf_counter()
+            with _loading_only() as stopped:
+                try:
+                    _run_calls(*entry[1:])
+                except _WouldCompile:
+                    pass
+                except Exception:
+                    if not stopped:
+                        raise
+                    # (a failure the stop caused: the worker runs it for real)
+            aborted += stopped
+            if stopped:
+                missing.append(entry)
+            elif progress is not None:
+                progress(entry[0], time.perf_counter() - t)
+    workers = _in_workers(jobs, progress, missing) if parallel and missing else 0
+    for name, dt, storage in missing:
         t = time.perf_counter()
         _run_calls(dt, storage)
         if progress is not None and not parallel:
@@ -568,8 +631,10 @@ def precompile(progress=None, n_jobs=1):
     after = _cache_counts()
     info = cache.info()
     cpu = config.CPU_NAME or llvm.get_host_cpu_name()
+    # (a compilation stopped at its start counts as a cache miss)
     return PrecompileReport(info["directory"], info["mode"], cpu,
-                            workers + after[0] - before[0], after[1] - before[1],
+                            workers + after[0] - before[0] - len(aborted),
+                            after[1] - before[1],
                             time.perf_counter() - t0, len(cache.UNSAVED) - unsaved,
                             skipped)
 
