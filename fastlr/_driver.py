@@ -164,19 +164,33 @@ class WeightScaleWarning(UserWarning):
 WEIGHT_MEAN_BAND = (1.0 / 16.0, 16.0)
 
 
-def warn_weight_scale(sw, name):
+def warn_weight_scale(sw, name, counts=None):
     """Warn (:class:`WeightScaleWarning`) when the row weights ``sw`` (the
     training rows'; empty: none) that SGD is about to train with have a
     mean, over the rows of positive weight (a row of weight 0 is a row
     left out), outside :data:`WEIGHT_MEAN_BAND`. ``name`` says where the
-    weights came from (:func:`fastlr._validation.weights_name`). Once per
+    weights came from (:func:`fastlr._validation.weights_name`). With
+    ``counts``, ``sw[i]`` is the weight of ``counts[i]`` rows (a class's
+    weight and its row count, for rows not held in memory). Once per
     training call; not from ``partial_fit``, whose chunks' weights are
     relative to each other's."""
+    mean = weight_mean(sw, counts)
+    if mean is not None:
+        warn_weight_mean(mean, name)
+
+
+def weight_mean(sw, counts=None):
+    """The mean of the row weights ``sw`` over the rows of positive weight
+    (None: no weights, or none positive); with ``counts``, ``sw[i]`` is
+    the weight of ``counts[i]`` rows."""
     if sw.shape[0] == 0:
-        return
-    counted = np.count_nonzero(sw > 0)
-    if counted > 0:
-        warn_weight_mean(float(sw.sum()) / counted, name)
+        return None
+    if counts is None:
+        total, counted = float(sw.sum()), np.count_nonzero(sw > 0)
+    else:
+        counts = np.asarray(counts, dtype=np.float64)
+        total, counted = float(sw @ counts), float(counts[sw > 0].sum())
+    return total / counted if counted > 0 else None
 
 
 def warn_weight_mean(mean, name):

@@ -45,7 +45,12 @@ from sklearn.exceptions import ConvergenceWarning
 
 from . import _stats
 from ._dispatch import Data, as_data
-from ._driver import AdaptiveRate, run_epochs, standardization
+from ._driver import (
+    AdaptiveRate,
+    run_epochs,
+    standardization,
+    warn_weight_scale,
+)
 from ._order import make_rng
 from ._progress import epoch_progress, pass_progress
 from ._sgd import sgd
@@ -373,6 +378,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
         on_classes(model, classes)
         t0 += time.perf_counter() - t1   # (its compilation is not the scan's)
     cw = _class_weights(model, classes, scan.counts)
+    if cw is not None:   # (SGD, as fit's: each class's weight on its rows)
+        warn_weight_scale(cw, "class_weight", counts=scan.counts)
     if cw is not None and standardize:
         # fit weighs the column statistics by the class weights, known only
         # now: one more pass for them

@@ -25,7 +25,12 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params, validate_data
 
-from ._driver import DivergedError, check_optimal_alpha, step_advice
+from ._driver import (
+    DivergedError,
+    check_optimal_alpha,
+    step_advice,
+    warn_weight_scale,
+)
 from ._order import make_rng
 from ._progress import epoch_progress
 from ._solver import STOPPED_EARLY
@@ -43,6 +48,7 @@ from ._validation import (
     target_classes,
     unchanged_on_error,
     user_stacklevel,
+    weights_name,
 )
 from .core import _run_many, check_grid_memory, grid_written
 from .estimator import LogisticRegression, _data
@@ -627,6 +633,10 @@ n_rows, n_features + fit_intercept)
         check_weighted_rows(sw_fit, row_fold, fold_ids, "cv", part="split",
                             weights="sample_weight" if self.class_weight is None
                             else "sample_weight times class_weight")
+        if solver == "sgd" and not self.refit:
+            # (with refit, the refit's fit warns: once a call either way)
+            warn_weight_scale(sw_fit, weights_name(sample_weight is not None,
+                                                   self.class_weight))
         # the solver follows each fold's path an alpha (and l1_ratio) at a
         # time, each stage up to max_iter passes, after auto's SGD epoch
         passes = epochs if solver == "sgd" else \

@@ -39,6 +39,7 @@ from ._driver import (
     many_diverged_message,
     run_epochs,
     standardization,
+    warn_weight_scale,
 )
 from ._order import EpochOrder, block_rows, check_random_state, make_rng, rows_of
 from ._solver import (
@@ -295,7 +296,7 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
          random_state, penalty, alpha, epoch_loss, tol, n_iter_no_change,
          sample_weight, callback, learning_rate, power_t, l1_ratio, average,
          fit_intercept, solver="sgd", rows=None, stop_on_heldout=False,
-         start=None, n_threads=None, offers_full=True):
+         start=None, n_threads=None, offers_full=True, warn_weights=True):
     """The batch loop of :func:`train`, :func:`train_multinomial` and
     :func:`train_many` (``offers_full=False``: it takes no
     ``epoch_loss="full"``), for k rows of weights (k = 1: the binary model),
@@ -307,7 +308,9 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     ``W`` in X's dtype and ``B`` for it, :func:`fastlr._validation.raw_model`);
     ``heldout`` is the running held-out loss of each epoch (the
     rows not in ``rows``, each scored at the weights of its batch), and the
-    ``tol`` criterion with ``stop_on_heldout``."""
+    ``tol`` criterion with ``stop_on_heldout``. SGD warns of the training
+    rows' weights as :func:`fastlr.train` does (``warn_weights=False``: the
+    caller has)."""
     solver, finish_tol = check_solver(solver, tol)
     params = check_train_params(batch_size, epochs, lr, penalty, alpha,
                                 epoch_loss, tol if solver == "sgd" else None,
@@ -336,6 +339,9 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
     if np.unique(codes[train]).shape[0] < 2:
         raise ValueError("y contains a single class among the rows given by rows; "
                          "training needs at least two")
+    if solver == "sgd" and warn_weights:
+        warn_weight_scale(sw if row_fold is None or sw.shape[0] == 0
+                          else sw[train], "sample_weight")
     rng = make_rng(random_state)   # (as the kernels' train: the input checked)
     sparse = is_sparse(X)
     weighted = sw.shape[0] > 0
@@ -719,6 +725,8 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
     row_fold, fold_ids = check_folds(folds, codes, X.shape[0], classes)
     sw = check_sample_weight(sample_weight, X.shape[0])
     check_weighted_rows(sw, row_fold, fold_ids, "folds")
+    if solver == "sgd":   # (once, for every model: as fastlr.train_many)
+        warn_weight_scale(sw, "sample_weight")
     models = []
     # the solver's paths: each fold and l1_ratio's alphas strongest first
     path = np.argsort(-alphas, kind="stable") if solver != "sgd" else \
@@ -742,7 +750,7 @@ def train_many(X, y, alphas, *, l1_ratios=None, folds=None, penalty="l2",
                                fit_intercept=fit_intercept,
                                rows=None if row_fold is None else row_fold != f,
                                stop_on_heldout=row_fold is not None, solver=solver,
-                               start=start)
+                               start=start, warn_weights=False)
                     if solver != "sgd":
                         start = out[:2]
                         out = _at_optimum(X, codes, sample_weight, row_fold, f,

@@ -686,6 +686,23 @@ def test_class_weights_in_one_chunk_are_the_whole_read(files, tmp_path, capsys, 
                                **TOL)
 
 
+@pytest.mark.parametrize("chunk_rows", [0, 1000], ids=["whole", "parts"])
+def test_class_weights_scale_warns_read_whole_or_in_parts(files, tmp_path, capsys,
+                                                          chunk_rows):
+    """SGD's steps scale with the row weights: fit warns of a mean outside
+    [1/16, 16], and so does training on a file read in parts (its rows'
+    weights are their classes'), once; balanced weights (mean 1) do not."""
+    for weights, warns in [("0:0.01,1:0.01", True), ("balanced", False)]:
+        argv = ["train", str(files["csv"]), "--model", str(tmp_path / "m.npz"),
+                "--epochs", "2", "--quiet", "--solver", "sgd", "--chunk-rows",
+                str(chunk_rows), "--class-weight", weights]
+        assert cli.main(argv) == 0
+        err = capsys.readouterr().err
+        got = re.findall(r"^fastlr: warning: class_weight has mean (\S+) ", err,
+                         flags=re.M)
+        assert got == (["0.01"] if warns else []), err
+
+
 @pytest.mark.parametrize("change, words", [
     ("wider", "a part has 6 columns, the first pass found 3"),
     ("narrower", "a part has 2 columns, the first pass found 3"),

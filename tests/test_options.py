@@ -527,6 +527,39 @@ def test_sgd_warns_of_weights_whose_mean_is_far_from_1():
     assert len(got) == 1 and got[0].startswith("sample_weight has mean")
 
 
+def test_every_sgd_path_warns_of_the_weights_scale_once():
+    """LogisticRegressionCV's grid with solver="sgd" warned only through its
+    refit, so refit=False said nothing; the reference (the kernels' NumPy
+    twin) never warned. Each SGD call now warns once, naming the weights;
+    the solvers do not."""
+    X, y = make_data(0, m=64)
+    tiny = np.full(64, 1e-4)
+    cv = dict(alphas=[1e-3, 1e-2], cv=2, max_iter=3, tol=None, random_state=0)
+    for refit in (False, True):
+        got = _weight_warnings(lambda refit=refit: fastlr.LogisticRegressionCV(
+            solver="sgd", refit=refit, **cv).fit(X, y, sample_weight=tiny))
+        assert len(got) == 1 and got[0].startswith("sample_weight has mean 0.0001 ")
+        got = _weight_warnings(lambda refit=refit: fastlr.LogisticRegressionCV(
+            solver="sgd", refit=refit, class_weight={0: 1e-3, 1: 1e-3}, **cv).fit(X, y))
+        assert len(got) == 1 and got[0].startswith("class_weight has mean 0.001 ")
+        assert _weight_warnings(lambda refit=refit: fastlr.LogisticRegressionCV(
+            solver="lbfgs", refit=refit, **cv).fit(X, y, sample_weight=tiny)) == []
+    y3 = np.arange(64) % 3
+    for call in [lambda: reference.train(X, y, epochs=2, sample_weight=tiny),
+                 lambda: reference.train_multinomial(X, y3, epochs=2,
+                                                     sample_weight=tiny),
+                 lambda: reference.train_many(X, y, [1e-3, 1e-2], folds=2, epochs=2,
+                                              sample_weight=tiny)]:
+        got = _weight_warnings(call)
+        assert len(got) == 1 and got[0].startswith("sample_weight has mean 0.0001 ")
+    # the rows trained on, as fastlr.train's
+    rows = np.arange(64) < 40
+    assert _weight_warnings(lambda: reference.train(
+        X, y, epochs=2, sample_weight=np.where(rows, 1.0, 1e6), rows=rows)) == []
+    assert _weight_warnings(lambda: reference.train(
+        X, y, epochs=2, sample_weight=tiny, solver="lbfgs")) == []
+
+
 def test_all_zero_weights_name_what_was_given():
     X, y = make_data(0, m=50)
     for cw, sw, match in [
