@@ -450,8 +450,11 @@ def many_diverged_message(K, learning_rate, standardized):
 
 
 def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True,
-                     weighted=False, standardized=None, learning_rate="constant"):
-    """``standardized``: :func:`standardization` of the model;
+                     weighted=False, standardized=None, learning_rate="constant",
+                     mean=None):
+    """``weighted``: the rows carry weights, whose ``mean`` over the rows of
+    positive weight the message gives (when not None);
+    ``standardized``: :func:`standardization` of the model;
     ``learning_rate``: its schedule (:func:`step_advice`)."""
     began = (f"near log({n_classes}) = {math.log(n_classes):.3f}" if start is None
              else f"at {start:.6g}")
@@ -468,7 +471,9 @@ def diverged_message(epoch, seen, track, n_classes, lr, start=None, finite=True,
             f"{began}); {', '.join(remedies[:-1])}, or {remedies[-1]}"
             + ("; the features were already standardized (centred and "
                "scaled)" if standardized == "centred" else "")
-            + ("; the row weights (sample_weight times class_weight) scale "
+            + ("; the row weights (sample_weight times class_weight"
+               + ("" if mean is None else f"; their mean over the rows of "
+                  f"positive weight is {mean:.3g}") + ") scale "
                f"each step{'' if learning_rate == 'optimal' else ' as lr does'}"
                ": divide them by their mean, which leaves "
                "the model the loss defines unchanged (the loss is their "
@@ -517,7 +522,7 @@ class HeldCalls:
 def run_epochs(run_one, weights_finite, orders, *, epochs, lr, learning_rate, tol,
                n_iter_no_change, track, callback=None, first_epoch=0,
                monitor=None, on_stall=None, n_classes=2, start_loss=None,
-               weighted=False, standardized=None):
+               weighted=None, standardized=None):
     """Run up to ``epochs`` epochs; stop early on ``tol``; raise on divergence.
 
     Parameters
@@ -551,9 +556,11 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, learning_rate, to
         epoch's loss exceeds DIVERGED_LOSS (see :func:`diverged`) or the
         run diverged (for the message).
 
-    weighted : bool
-        Whether rows carry weights (sample or class weights); only feeds the
-        error message, which then says that they scale each step.
+    weighted : callable() -> float or None, or None
+        When rows carry weights (sample or class weights), their mean over
+        the rows of positive weight (:func:`weight_mean`); None when they do
+        not. Only feeds the error message, which then says that they scale
+        each step and gives their mean (asked for only then).
     standardized : callable() -> str or None, or None
         The model's :func:`standardization`, asked for only by the error
         message (which advises standardizing only features that are not).
@@ -579,8 +586,9 @@ def run_epochs(run_one, weights_finite, orders, *, epochs, lr, learning_rate, to
             raise DivergedError(diverged_message(
                 first_epoch + e + 1, seen, track, n_classes, lr,
                 start_loss() if start_loss is not None else None, finite,
-                weighted, None if standardized is None else standardized(),
-                learning_rate))
+                weighted is not None,
+                None if standardized is None else standardized(), learning_rate,
+                None if weighted is None else weighted()))
         if callback is not None:
             callback(first_epoch + e + 1, loss)
         if stopper.stop(loss if monitor is None else monitor()):

@@ -21,6 +21,7 @@ from ._driver import (
     many_diverged_message,
     run_epochs,
     standardization,
+    weight_mean,
 )
 from ._kernels.update import hyperparameters, options, schedule_code
 from ._order import EpochOrder, block_rows
@@ -109,7 +110,8 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
                       track=epoch_loss is not None, callback=callback,
                       first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
-                      weighted=sw.shape[0] > 0,
+                      weighted=(lambda: weight_mean(sw_train)) if sw.shape[0]
+                      else None,
                       standardized=lambda: standardization(state.mean, state.scale),
                       n_classes=state.k if state.softmax else 2,
                       start_loss=start_loss)

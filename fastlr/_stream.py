@@ -50,6 +50,7 @@ from ._driver import (
     run_epochs,
     standardization,
     warn_weight_scale,
+    weight_mean,
 )
 from ._order import make_rng
 from ._progress import epoch_progress, pass_progress
@@ -466,7 +467,8 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
             learning_rate=learning_rate, tol=tol,
             n_iter_no_change=n_iter_no_change, track=True, callback=progress,
             on_stall=rate.on_stall if learning_rate == "adaptive" else None,
-            n_classes=k, start_loss=start_loss, weighted=cw is not None,
+            n_classes=k, start_loss=start_loss, weighted=None if cw is None else (
+                lambda: weight_mean(cw, scan.counts)),
             standardized=lambda: standardization(state.mean, state.scale))
     seconds = time.perf_counter() - t0
     if tol is not None and not converged and epochs > 0:

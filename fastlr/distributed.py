@@ -311,6 +311,21 @@ def _block_absmax(block):
             None if stored is None else stored[0], counted)
 
 
+def _block_weight_sum(block):
+    """The total weight of the block's training rows, and how many of them
+    weigh more than 0."""
+    w = _train_weights(block)
+    return float(w.sum()), int(np.count_nonzero(w > 0))
+
+
+def _weight_mean(blocks):
+    """The mean weight of the training rows of positive weight of all
+    blocks (:func:`fastlr._driver.weight_mean`), one pass over the
+    weights."""
+    total, counted = np.sum(blocks.map(_block_weight_sum), axis=0)
+    return float(total) / counted if counted > 0 else None
+
+
 def _block_sums(block, inv, shift, weighted):
     """Sums of the shifted, scaled columns over the block's training rows,
     weighted (``weighted``) or not, and the total weight."""
@@ -1005,7 +1020,8 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
                       callback=callback, first_epoch=first_epoch, monitor=monitor,
                       on_stall=rate.on_stall if learning_rate == "adaptive" else None,
                       n_classes=state.k if state.softmax else 2,
-                      weighted=blocks.weighted,
+                      weighted=(lambda: _weight_mean(blocks)) if blocks.weighted
+                      else None,
                       standardized=lambda: standardization(state.mean, state.scale),
                       start_loss=start_loss)
 

@@ -40,6 +40,7 @@ from ._driver import (
     run_epochs,
     standardization,
     warn_weight_scale,
+    weight_mean,
 )
 from ._order import EpochOrder, block_rows, check_random_state, make_rng, rows_of
 from ._solver import (
@@ -453,7 +454,9 @@ def _fit(X, y, softmax, *, batch_size, epochs, lr, standardize, shuffle,
                 callback=callback if solver == "sgd" else held,
                 monitor=(lambda: heldout[-1]) if stop_on_heldout else None,
                 on_stall=upd.rate.on_stall if learning_rate == "adaptive" else None,
-                n_classes=k if softmax else 2, weighted=weighted,
+                n_classes=k if softmax else 2,
+                weighted=(lambda: weight_mean(np.where(train, sw, 0.0)))
+                if weighted else None,
                 standardized=lambda: standardization(mean, scale))
         except DivergedError:
             if solver == "sgd":

@@ -607,7 +607,22 @@ def test_error_diverged_training(files, capsys):
                        "diverged", "lower the learning rate")
 
 
-def test_error_diverged_training_optimal_read_in_chunks(files, capsys):
+@pytest.mark.parametrize("chunk_rows", ["0", "7"], ids=["whole", "chunks"])
+def test_error_diverged_training_gives_the_class_weights_mean(files, capsys,
+                                                              chunk_rows):
+    """Weights scale SGD's steps: the message gives their mean, read whole
+    or in parts (where the rows' weights are their classes'), after the
+    warning of their scale."""
+    code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
+                         "--class-weight", "ham:1e8,spam:1e8", "--solver", "sgd",
+                         "--chunk-rows", chunk_rows)
+    warning, error = err.strip().splitlines()
+    assert warning.startswith("fastlr: warning: class_weight has mean 1e+08 ")
+    assert_clean_error(code, out, error, "diverged", "their mean over the rows "
+                       "of positive weight is 1e+08)")
+
+
+
     """Read in chunks (the out-of-core epochs), "optimal" was told to lower
     the lr it ignores; its steps are set by alpha."""
     code, out, err = run(capsys, "train", files["csv"], "--target", "kind",

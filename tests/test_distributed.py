@@ -300,6 +300,13 @@ def test_diverged(client, data):
                     learning_rate="optimal", penalty="l2", alpha=1e-8,
                     batch_size=1, epochs=3, client=client)
     assert "lower the learning rate" not in str(info.value)
+    # weighted: the message gives the weights' mean, which the steps scale with
+    with pytest.warns(fastlr.WeightScaleWarning), \
+            pytest.raises(fastlr.DivergedError, match="their mean over the rows of "
+                          r"positive weight is 1e\+08\)"):
+        fdist.train(da.from_array(X, chunks=(5_000, N)), y, epochs=3,
+                    sample_weight=da.from_array(np.full(X.shape[0], 1e8),
+                                                chunks=5_000), client=client)
 
 
 # --------------------------------------------------------------------------

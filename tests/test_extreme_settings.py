@@ -321,8 +321,9 @@ def test_divergence_advice_follows_the_schedule(trainer, learning_rate):
         assert "raise alpha" in msg or "raise the alphas" in msg
         assert "as lr does" not in msg
     if trainer == "weighted":
-        assert "the row weights (sample_weight times class_weight) scale each step" \
-            in msg
+        # with their mean, the number their steps scale with
+        assert ("the row weights (sample_weight times class_weight; their mean "
+                "over the rows of positive weight is 2) scale each step") in msg
 
 
 @pytest.mark.parametrize("learning_rate, advice", [

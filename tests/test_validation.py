@@ -507,6 +507,16 @@ def test_divergence_under_heavy_weights_names_them(mod):
         mod.train(X, y, batch_size=32, sample_weight=np.full(2000, 1e6), epochs=5,
                   random_state=0)
     assert "sample_weight" in str(info.value) and "mean" in str(info.value)
+    # the weights' mean, which the steps scale with; of the rows trained on
+    assert "their mean over the rows of positive weight is 1e+06)" in str(info.value)
+    rows = np.arange(2000) < 1500
+    sw = np.where(rows, 1e6, 0.0)
+    sw[1500:] = 7.0
+    with pytest.warns(fastlr.WeightScaleWarning), \
+            pytest.raises(fastlr.DivergedError) as info:
+        mod.train(X, y, batch_size=32, sample_weight=sw, rows=rows, epochs=5,
+                  random_state=0)
+    assert "positive weight is 1e+06)" in str(info.value)
     with pytest.raises(fastlr.DivergedError) as info:
         mod.train(X * 1e6, y, lr=1e6, standardize=False, epochs=5, random_state=0)
     assert "sample_weight" not in str(info.value)
