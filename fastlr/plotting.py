@@ -99,6 +99,76 @@ def _grid(X, steps=200):
     return g0, g1, lo, hi
 
 
+#: Rounds a decision plot draws its points in (:func:`_scatter_classes`),
+#: and most scatters it makes for them.
+SCATTER_ROUNDS = 32
+SCATTER_MOST = 4096
+
+
+def _scatter_classes(ax, X, codes, colors, markers, labels):
+    """The points ``X`` (m, 2), the point of class ``codes[i]`` in
+    ``colors[c]`` with marker ``markers[c]``, and a legend entry (an
+    empty scatter named ``labels[c]``) per class.
+
+    A scatter per class drew the classes one after another: where they
+    overlap the last class hid the others (a plot of 100,000 points looked
+    like that class's). The points are drawn in a seeded shuffled order,
+    in :data:`SCATTER_ROUNDS` rounds (fewer past :data:`SCATTER_MOST`
+    scatters), each round a scatter per class in an order of its own, so
+    that no class is drawn over another more often than under it. A
+    scatter keeps one colour and one marker, which matplotlib stamps
+    fast: one scatter of per-point colours (or markers) took 12-15 s to
+    save at 1M points, these 1.2 s (a scatter per class: 2.4 s)."""
+    look = dict(s=30, edgecolors="k", linewidths=0.6)
+    k = len(labels)
+    for c in range(k):
+        ax.scatter([], [], marker=markers[c], color=colors[c], label=labels[c], **look)
+    rng = np.random.default_rng(0)
+    rounds = max(1, min(SCATTER_ROUNDS, X.shape[0], SCATTER_MOST // k))
+    for part in np.array_split(rng.permutation(X.shape[0]), rounds):
+        by_class = part[np.argsort(codes[part], kind="stable")]
+        counts = np.bincount(codes[part], minlength=k)
+        ends = np.cumsum(counts)
+        for c in rng.permutation(k).tolist():
+            rows = by_class[ends[c] - counts[c]:ends[c]]
+            if rows.shape[0]:
+                ax.scatter(X[rows, 0], X[rows, 1], marker=markers[c],
+                           color=colors[c], **look)
+
+
+def _region_borders(g0, g1, region):
+    """The segments (s, 2, 2) of the borders between the classes of the
+    label map ``region`` on the grid ``g0``, ``g1`` (:func:`_grid`), each
+    once: the 0.5 contour of each class's indicator, whose pieces on the
+    border of classes i and j are i's and j's alike, kept once. (The label
+    map's contours at 0.5 .. k - 1.5 drew the border of classes i and j
+    as |i - j| lines side by side: a thick band.) Traced in grid units,
+    where a crossing is an edge's midpoint exactly, so that i's and j's
+    pieces compare equal."""
+    import contourpy
+
+    rows, cols = region.shape
+    pieces = []
+    for c in np.unique(region).tolist():
+        trace = contourpy.contour_generator(
+            z=(region == c).astype(np.float64), line_type="Separate")
+        pieces.extend(np.stack([line[:-1], line[1:]], axis=1)
+                      for line in trace.lines(0.5))
+    if not pieces:
+        return np.empty((0, 2, 2))
+    seg = np.concatenate(pieces)
+    # each segment's ends in one order: the same border traced by both of
+    # its classes, in either direction, is then one segment
+    ends = seg.reshape(-1, 4)
+    swap = (ends[:, 0] > ends[:, 2]) | ((ends[:, 0] == ends[:, 2])
+                                        & (ends[:, 1] > ends[:, 3]))
+    ends[swap] = ends[swap][:, [2, 3, 0, 1]]
+    seg = np.unique(ends, axis=0).reshape(-1, 2, 2)
+    # grid units (column, row) to the grid's coordinates
+    return np.stack([np.interp(seg[..., 0], np.arange(cols), g0[0]),
+                     np.interp(seg[..., 1], np.arange(rows), g1[:, 0])], axis=-1)
+
+
 def _label_plane(ax, X, lo, hi, feature_names, title, legend=True):
     """Limits, axis names, title and legend (if ``legend``) of a decision
     plot of the points ``X``."""
@@ -311,10 +381,7 @@ def plot_decision_boundary(X, y, w, b, ax=None, title="Decision boundary",
                             levels=np.linspace(0.0, 1.0, 21), cmap=cmap, alpha=0.45,
                             vmin=0.0, vmax=1.0)
         ax.contour(g0, g1, z, levels=[0.0], colors="k", linewidths=1.5)
-        for value, marker in ((0, "^"), (1, "s")):
-            ax.scatter(X[codes == value, 0], X[codes == value, 1], marker=marker, s=30,
-                       color=cmap(0.95 * value + 0.025), edgecolors="k",
-                       linewidths=0.6, label=labels[value])
+        _scatter_classes(ax, X, codes, [cmap(0.025), cmap(0.975)], "^s", labels)
         bar = fig.colorbar(shade, ax=ax, ticks=[0.0, 0.25, 0.5, 0.75, 1.0])
         bar.set_label(f"probability of {labels[1]} (black line: 0.5)")
         _label_plane(ax, X, lo, hi, feature_names, title)
@@ -362,6 +429,7 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
         Naming the argument whose shape or values do not fit; the figure or
         ``ax`` is left untouched.
     """
+    from matplotlib.collections import LineCollection
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     feature_names = _feature_names(X, feature_names)
@@ -383,13 +451,12 @@ def plot_decision_regions(X, y, coef, intercept, ax=None, title="Decision region
         region = z.argmax(axis=-1)
         shade = ax.contourf(g0, g1, region, levels=np.arange(-0.5, k), cmap=cmap,
                             norm=norm, alpha=0.35)
-        ax.contour(g0, g1, region, levels=np.arange(0.5, k - 1), colors="k",
-                   linewidths=1.0)
+        ax.add_collection(LineCollection(_region_borders(g0, g1, region),
+                                         colors="k", linewidths=1.0,
+                                         capstyle="round"), autolim=False)
         markers = "os^Dv<>ph*"
-        for c in range(k):
-            ax.scatter(X[codes == c, 0], X[codes == c, 1],
-                       marker=markers[c % len(markers)], s=30, color=colors[c],
-                       edgecolors="k", linewidths=0.6, label=labels[c])
+        _scatter_classes(ax, X, codes, colors,
+                         [markers[c % len(markers)] for c in range(k)], labels)
         every = -(-k // (2 * LEGEND_CLASSES))
         bar = fig.colorbar(shade, ax=ax, ticks=np.arange(0, k, every))
         bar.ax.set_yticklabels(labels[::every])

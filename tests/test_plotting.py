@@ -43,10 +43,10 @@ def test_binary_boundary_has_a_colour_bar_and_class_colours_of_its_ends():
     bar = fig.axes[1]
     assert "yes" in bar.get_ylabel()
     cmap = matplotlib.colormaps[BINARY_CMAP]
-    points = [c for c in fig.axes[0].collections
-              if c.get_offsets().shape[0] in ((y == 0).sum(), (y == 1).sum())
-              and c.get_label() in ("no", "yes")]
-    colours = {c.get_label(): c.get_facecolor()[0] for c in points}
+    assert _points(fig.axes[0], ("no", "yes")) == {"no": (y == 0).sum(),
+                                                   "yes": (y == 1).sum()}
+    colours = {c.get_label(): c.get_facecolor()[0] for c in fig.axes[0].collections
+               if c.get_label() in ("no", "yes")}
     # class 0 has the colour of probability ~0, class 1 of probability ~1
     assert np.allclose(colours["no"], to_rgba(cmap(0.025)))
     assert np.allclose(colours["yes"], to_rgba(cmap(0.975)))
@@ -188,10 +188,34 @@ def _two_blobs(seed=3):
     return X, (X[:, 0] + 0.3 * X[:, 1] > 0).astype(int)
 
 
+def _drawn(ax):
+    """A decision plot's points in the order drawn: ``(offsets (m, 2),
+    face colours (m, 4), marker vertices of each)``, from its scatters
+    that hold points (the classes' legend entries are empty scatters)."""
+    from matplotlib.collections import PathCollection
+
+    scatters = [c for c in ax.collections if isinstance(c, PathCollection)
+                and c.get_offsets().shape[0] > 0]
+    assert all(c.get_label().startswith("_") for c in scatters)
+    sizes = [c.get_offsets().shape[0] for c in scatters]
+    if not scatters:
+        return np.empty((0, 2)), np.empty((0, 4)), []
+    faces = [c.get_facecolor() for c in scatters]
+    assert all(f.shape[0] == 1 for f in faces)   # a colour and a marker a scatter
+    return (np.concatenate([np.asarray(c.get_offsets()) for c in scatters]),
+            np.repeat(np.concatenate(faces), sizes, axis=0),
+            [c.get_paths()[0].vertices for c, n in zip(scatters, sizes, strict=True)
+             for _ in range(n)])
+
+
 def _points(ax, names):
-    """Number of points of each scatter labelled with one of ``names``."""
-    return {c.get_label(): c.get_offsets().shape[0] for c in ax.collections
-            if c.get_label() in names}
+    """Number of points of each class named in ``names``: those of the
+    colour of its legend entry (an empty scatter labelled with its name)."""
+    entries = {c.get_label(): c for c in ax.collections if c.get_label() in names}
+    assert all(c.get_offsets().shape[0] == 0 for c in entries.values())
+    faces = _drawn(ax)[1]
+    return {name: int(np.isclose(faces, c.get_facecolor()[0]).all(axis=1).sum())
+            for name, c in entries.items()}
 
 
 @pytest.mark.parametrize("relabel", [lambda y: 2 * y - 1,
@@ -797,3 +821,102 @@ def test_decision_regions_of_many_classes_stay_readable(k):
     assert len(points) == k and len(colours) == k
     assert ax.get_legend() is None
     assert len(bar.get_yticklabels()) <= 40
+
+
+@pytest.mark.parametrize("which", ["boundary", "regions"])
+def test_decision_plots_draw_the_classes_interleaved(which):
+    """A scatter per class drew the classes one after another: where they
+    overlap, the last class hid the others (100,000 points looked like the
+    last class's). The points are drawn in a seeded shuffled order, in
+    rounds of a scatter per class in a random order, each point with its
+    class's colour and marker, and the legend keeps an entry per class."""
+    rng = np.random.default_rng(0)
+    m = 4000
+    X = rng.normal(size=(m, 2))
+    y = np.repeat([0, 1], m // 2)   # the same cloud, one class after the other
+    names = ("class 0", "class 1")
+    if which == "boundary":
+        def draw():
+            return plot_decision_boundary(X, y, [1.0, 0.0], 0.0)
+    else:
+        def draw():
+            return plot_decision_regions(X, y, [[1.0, 0.0], [-1.0, 0.0]], [0.0, 0.0])
+    ax = draw().axes[0]
+    offsets, faces, markers = _drawn(ax)
+    entries = {c.get_label(): c for c in ax.collections if c.get_label() in names}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(names)
+    # every point once, in another order than the rows'
+    order = np.lexsort(offsets.T[::-1])
+    np.testing.assert_array_equal(offsets[order], X[np.lexsort(X.T[::-1])])
+    drawn = np.isclose(faces, entries["class 1"].get_facecolor()[0]).all(axis=1)
+    assert drawn.shape[0] == m and drawn.sum() == m // 2
+    # class 1 is as common among the last points drawn as among the first
+    last, first = drawn[-m // 4:].mean(), drawn[:m // 4].mean()
+    assert 0.4 < last < 0.6 and 0.4 < first < 0.6
+    # and is drawn last in about half the rounds of scatters
+    from matplotlib.collections import PathCollection
+
+    rounds = [c for c in ax.collections if isinstance(c, PathCollection)
+              and c.get_offsets().shape[0] > 0]
+    tops = [np.isclose(b.get_facecolor()[0], entries["class 1"].get_facecolor()[0]).all()
+            for a, b in zip(rounds[::2], rounds[1::2], strict=True)]
+    assert 0.25 < np.mean(tops) < 0.75
+    # each point has its class's marker, as its legend entry shows it
+    for name, is_class in (("class 1", drawn), ("class 0", ~drawn)):
+        marker = entries[name].get_paths()[0].vertices
+        assert all(np.array_equal(v, marker)
+                   for v, hit in zip(markers, is_class, strict=True) if hit)
+    # the same figure each time (seeded)
+    np.testing.assert_array_equal(_drawn(draw().axes[0])[0], offsets)
+
+
+def _border_segments(ax):
+    from matplotlib.collections import LineCollection
+
+    (borders,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    return np.asarray(borders.get_segments())
+
+
+def test_decision_regions_draw_each_border_once():
+    """The label map's contours at 0.5 .. k - 1.5 drew the border between
+    classes i and j as |i - j| lines side by side (a thick band where many
+    classes meet). Class 1 never wins here: classes 0 and 2 meet on x = 0,
+    whose border is now one line there."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1.0, 1.0, size=(200, 2))
+    y = np.arange(200) % 3
+    coef, intercept = [[-1.0, 0.0], [0.0, 0.0], [1.0, 0.0]], [0.0, -100.0, 0.0]
+    ax = plot_decision_regions(X, y, coef, intercept).axes[0]
+    seg = _border_segments(ax)
+    lo, hi = ax.get_ylim()
+    cell = (ax.get_xlim()[1] - ax.get_xlim()[0]) / 199
+    # one line on x = 0 (within half a grid cell), as long as the plot is tall
+    assert np.abs(seg[..., 0]).max() <= cell / 2 + 1e-12
+    length = np.hypot(*(seg[:, 1] - seg[:, 0]).T).sum()
+    assert length == pytest.approx(hi - lo, rel=0.02)
+    # no segment twice, whichever way it runs
+    ends = {tuple(sorted(map(tuple, s))) for s in seg}
+    assert len(ends) == seg.shape[0]
+
+
+def test_decision_regions_of_many_classes_draw_their_borders_once():
+    """At 25 classes, each border between two regions is drawn once: no
+    two border segments lie on top of each other or side by side within a
+    grid cell's fraction, and one region alone has no border."""
+    rng = np.random.default_rng(1)
+    k = 25
+    centers = rng.normal(size=(k, 2)) * 10
+    y = np.arange(3 * k) % k
+    X = centers[y] + rng.normal(size=(3 * k, 2))
+    ax = plot_decision_regions(X, y, centers,
+                               -0.5 * (centers ** 2).sum(axis=1)).axes[0]
+    seg = _border_segments(ax)
+    mids = seg.mean(axis=1)
+    cell = (ax.get_xlim()[1] - ax.get_xlim()[0]) / 199
+    # (the old bands: parallel copies a quarter or half a cell apart)
+    gaps = np.hypot(*(mids[:, None] - mids[None]).transpose(2, 0, 1))
+    np.fill_diagonal(gaps, np.inf)
+    assert gaps.min() > 0.2 * cell
+    one = plot_decision_regions(X[:3], np.zeros(3, dtype=int), [[0.0, 0.0]] * 2,
+                                [1.0, 0.0], classes=[0, 1]).axes[0]
+    assert _border_segments(one).shape[0] == 0
