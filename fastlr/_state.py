@@ -11,6 +11,8 @@ model through :meth:`ModelState.to_file_arrays` and
 kernel.
 """
 
+import threading
+
 import numpy as np
 
 from . import _stats
@@ -45,6 +47,40 @@ def counted_moments(moments, counted):
         return None
     return _stats.Moments(counted, moments.amax, moments.mean,
                           moments.m2 * (counted / moments.rows))
+
+
+class Scratch:
+    """Scratch memory that a stream of trainings of one model reuses from
+    call to call (the CSR epoch's table, see
+    :meth:`fastlr._dispatch.Data.epoch_runner`): a ``partial_fit`` call on
+    1M columns allocated, and first touched, a table of tens of MB. A
+    buffer is lent to one user at a time (:meth:`take`, :meth:`give`): two
+    threads (or two estimators sharing a state, ``copy.copy``) that train
+    at once get a buffer each. Its contents are never read before they are
+    written, so nothing carries over. Pickles and ``copy`` copies start
+    empty: the memory is never saved."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._buffer = None
+
+    def __reduce__(self):
+        return Scratch, ()
+
+    def take(self, size, make):
+        """A float64 buffer of at least ``size`` elements, the one kept if
+        large enough (it is then this caller's until :meth:`give`), else
+        ``make()``."""
+        with self._lock:
+            buf, self._buffer = self._buffer, None
+        return buf if buf is not None and buf.shape[0] >= size else make()
+
+    def give(self, buf):
+        """Keep ``buf`` (from :meth:`take`) for the next user: the larger of
+        it and one kept meanwhile."""
+        with self._lock:
+            if self._buffer is None or self._buffer.shape[0] < buf.shape[0]:
+                self._buffer = buf
 
 
 class ModelState:
@@ -135,6 +171,12 @@ class ModelState:
     #: training runs on one) has none and shows the model it trains.
     stored = None
 
+    #: A :class:`Scratch` the CSR epoch keeps its table in between the
+    #: calls of a ``partial_fit`` stream (shared by its copies, :meth:`copy`
+    #: with ``kept``); None: a training allocates its own (a ``fit``'s model
+    #: keeps no table).
+    scratch = None
+
     def __init__(self, mean, scale, k=1, softmax=False, written=None):
         n = mean.shape[0]
         self.mean = mean
@@ -188,7 +230,8 @@ class ModelState:
         ``kept``: the caller keeps this state's weights as they are while
         the copy trains (``partial_fit``, which keeps the estimator's state
         until the call succeeds): the copy's :meth:`warm_point` then starts
-        from them (:attr:`_source`) instead of copying its own."""
+        from them (:attr:`_source`) instead of copying its own, and it
+        shares this state's :attr:`scratch`, the stream's."""
         share = frozenset(share)
         if not share <= self.IDLE:
             raise ValueError(f"only {sorted(self.IDLE)} may be shared")
@@ -208,6 +251,7 @@ class ModelState:
         new.shared = share
         if kept:
             new._source = (self.W, ())
+            new.scratch = self.scratch
         for name in self.ARRAYS[2:]:
             value = getattr(self, name)
             if name in share:

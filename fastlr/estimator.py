@@ -25,7 +25,7 @@ from ._order import check_random_state, kept_rng, make_rng
 from ._progress import check_verbose, epoch_progress
 from ._sgd import sgd, written_arrays
 from ._solver import check_solver, warn_unconverged
-from ._state import ModelState, counted_moments
+from ._state import ModelState, Scratch, counted_moments
 from ._train import train_state
 from ._validation import (
     among_classes,
@@ -1043,6 +1043,9 @@ default "constant"
                                  f"{old.n_features}")
             state = self._continued(old, self._new_state(data, classes))
             resumed = False
+        if data.sparse and state.scratch is None:
+            # the stream's CSR table, kept from call to call
+            state.scratch = Scratch()
         if not among_classes(y, classes):
             refuse_unseen(unique_labels(y), classes)
         y01 = self._encode(y, classes)

@@ -1679,3 +1679,70 @@ def test_a_pandas_sparse_dataframe_is_read_as_sparse():
     b = fastlr.train(S, y, epochs=2, random_state=0)
     np.testing.assert_array_equal(a.w, b.w)
     assert a.b == b.b
+
+
+def test_partial_fit_keeps_the_csr_table_between_calls(tmp_path):
+    """A partial_fit call on CSR X made its epoch's table anew (tens of MB
+    on 1M columns, first touched each call). The stream's training state
+    keeps it from call to call: the same model as with a fresh table each
+    call; never in a pickle, a copy or a model file; a copy's stream and
+    a failed call change nothing."""
+    import copy
+    import pickle
+
+    from fastlr import _state
+
+    rng = np.random.default_rng(5)
+    X = sp.random(300, 2000, density=0.01, format="csr", random_state=rng)
+    y = np.arange(300) % 3
+    chunks = [(X[i:i + 60], y[i:i + 60]) for i in range(0, 300, 60)]
+
+    def stream(calls, est=None):
+        est = est or LogisticRegression(random_state=0, penalty="l1", alpha=1e-4,
+                                        average=True, lr=0.1)
+        for Xc, yc in calls:
+            est.partial_fit(Xc, yc, classes=[0, 1, 2])
+        return est
+
+    est = stream(chunks[:2])
+    kept = est.training_state_.scratch
+    buffer = kept._buffer
+    assert buffer is not None and buffer.shape[0] >= 2000 * 8
+    stream(chunks[2:3], est)
+    assert est.training_state_.scratch is kept and kept._buffer is buffer
+
+    class Fresh(_state.Scratch):   # a new table every call, as before
+        def give(self, buf):
+            pass
+
+    fresh = stream(chunks[:3])
+    fresh.training_state_.scratch = Fresh()
+    stream(chunks[3:], fresh)
+    stream(chunks[3:], est)
+    np.testing.assert_array_equal(est.coef_, fresh.coef_)
+    np.testing.assert_array_equal(est.intercept_, fresh.intercept_)
+    # not saved, nor shared with a copy
+    assert pickle.loads(pickle.dumps(est)).training_state_.scratch._buffer is None
+    assert copy.deepcopy(est).training_state_.scratch._buffer is None
+    path = tmp_path / "model.npz"
+    fastlr.save(est, path)
+    assert fastlr.load(path).training_state_.scratch is None
+    # a shallow copy shares the state: its stream takes the buffer in turn,
+    # and a user holding it meanwhile makes the other train on its own
+    twin = copy.copy(est)
+    held = kept.take(0, lambda: None)
+    assert held is buffer and kept.take(0, lambda: "new") == "new"
+    kept.give(held)
+    a = stream(chunks[:1], copy.copy(twin))
+    b = stream(chunks[:1], twin)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    # a call that fails (diverging) leaves the next call's model as it was
+    before = stream(chunks[:1], copy.deepcopy(est))
+    est.set_params(lr=1e12)
+    with pytest.raises(fastlr.DivergedError):
+        stream(chunks[4:], est)
+    est.set_params(lr=0.1)
+    np.testing.assert_array_equal(stream(chunks[:1], est).coef_, before.coef_)
+    # fit keeps no table
+    assert LogisticRegression(solver="sgd", max_iter=2, tol=None).fit(X, y) \
+        .training_state_.scratch is None
