@@ -827,6 +827,9 @@ class Data:
             # a view of the table's weight slots): no copy in and out each
             # epoch, and the (K, k, n) array is never written
             table = [np.empty(0)]
+            # the batch gradient's sums and marks, kept between epochs (as
+            # the epoch returns them: see sparse.epoch)
+            sums = [_no_sums()]
             resident_width = [0]   # the width of the table W lives in, or 0
             stand_in = np.empty((K, k, 0))
             # a stream's model keeps the table between calls (a partial_fit
@@ -870,14 +873,23 @@ class Data:
                 state = stack.arrays()
                 if resident:
                     state = (stand_in, *state[1:])
+                # the gradient's sums as the last epoch left them (kept by a
+                # stream between calls); an epoch that fails may leave them
+                # dirty, so none are kept until it returns
+                given = sums[0] if keep is None else keep.take(0, _no_sums, "sums")
+                sums[0] = _no_sums()
                 try:
-                    sparse.epoch(*self.args, y, sw, blocks, block, batch_size, opt,
-                                 stack.models(), state, acc, table[0], resident,
-                                 unit)
+                    got = sparse.epoch(*self.args, y, sw, blocks, block, batch_size,
+                                       opt, stack.models(), state, acc, table[0],
+                                       given, resident, unit)
                 finally:
                     if keep is not None and not resident:
                         keep.give(table[0])
                         table[0] = np.empty(0)
+                if keep is None:
+                    sums[0] = got
+                else:
+                    keep.give(got, "sums")
                 return acc
             return run_csr
         threads = team.threads(n_threads)
@@ -1060,6 +1072,12 @@ def _table(rows, width):
     buf = np.zeros(rows * width + sparse.LINE // 8)
     off = (-buf.ctypes.data % sparse.LINE) // 8
     return buf[off:off + rows * width].reshape(rows, width)
+
+
+def _no_sums():
+    """Empty gradient sums and marks for :func:`fastlr._kernels.sparse.epoch`
+    (which then makes its own)."""
+    return np.empty(0), np.empty(0, dtype=np.int64)
 
 
 def _no_folds():

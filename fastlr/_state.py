@@ -51,36 +51,43 @@ def counted_moments(moments, counted):
 
 class Scratch:
     """Scratch memory that a stream of trainings of one model reuses from
-    call to call (the CSR epoch's table, see
+    call to call (the CSR epoch's table and its batch gradient's sums, see
     :meth:`fastlr._dispatch.Data.epoch_runner`): a ``partial_fit`` call on
-    1M columns allocated, and first touched, a table of tens of MB. A
-    buffer is lent to one user at a time (:meth:`take`, :meth:`give`): two
-    threads (or two estimators sharing a state, ``copy.copy``) that train
-    at once get a buffer each. Its contents are never read before they are
-    written, so nothing carries over. Pickles and ``copy`` copies start
-    empty: the memory is never saved."""
+    1M columns allocated, and first touched, a table of tens of MB. Each
+    ``slot`` holds one buffer (an array, or a tuple of arrays), lent to
+    one user at a time (:meth:`take`, :meth:`give`): two threads (or two
+    estimators sharing a state, ``copy.copy``) that train at once get a
+    buffer each. A table's contents are never read before they are
+    written, and the sums come back as the epoch found them, so nothing
+    carries over. Pickles and ``copy`` copies start empty: the memory is
+    never saved."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._buffer = None
+        self._buffers = {}
 
     def __reduce__(self):
         return Scratch, ()
 
-    def take(self, size, make):
-        """A float64 buffer of at least ``size`` elements, the one kept if
-        large enough (it is then this caller's until :meth:`give`), else
+    @staticmethod
+    def _size(buf):
+        return sum(a.shape[0] for a in buf) if isinstance(buf, tuple) else buf.shape[0]
+
+    def take(self, size, make, slot="table"):
+        """The buffer of ``slot`` of at least ``size`` elements, the one kept
+        if large enough (it is then this caller's until :meth:`give`), else
         ``make()``."""
         with self._lock:
-            buf, self._buffer = self._buffer, None
-        return buf if buf is not None and buf.shape[0] >= size else make()
+            buf = self._buffers.pop(slot, None)
+        return buf if buf is not None and self._size(buf) >= size else make()
 
-    def give(self, buf):
-        """Keep ``buf`` (from :meth:`take`) for the next user: the larger of
-        it and one kept meanwhile."""
+    def give(self, buf, slot="table"):
+        """Keep ``buf`` (from :meth:`take`) for the next user of ``slot``:
+        the larger of it and one kept meanwhile."""
         with self._lock:
-            if self._buffer is None or self._buffer.shape[0] < buf.shape[0]:
-                self._buffer = buf
+            kept = self._buffers.get(slot)
+            if kept is None or self._size(kept) < self._size(buf):
+                self._buffers[slot] = buf
 
 
 class ModelState:

@@ -1681,12 +1681,15 @@ def test_a_pandas_sparse_dataframe_is_read_as_sparse():
     assert a.b == b.b
 
 
-def test_partial_fit_keeps_the_csr_table_between_calls(tmp_path):
-    """A partial_fit call on CSR X made its epoch's table anew (tens of MB
-    on 1M columns, first touched each call). The stream's training state
-    keeps it from call to call: the same model as with a fresh table each
-    call; never in a pickle, a copy or a model file; a copy's stream and
-    a failed call change nothing."""
+@pytest.mark.parametrize("opts", [dict(penalty="l1", alpha=1e-4, average=True),
+                                  dict(learning_rate="adagrad", penalty=None)],
+                         ids=["table", "adagrad_sums"])
+def test_partial_fit_keeps_the_csr_table_between_calls(tmp_path, opts):
+    """A partial_fit call on CSR X made its epoch's table (and AdaGrad's
+    gradient sums) anew (tens of MB on 1M columns, first touched each
+    call). The stream's training state keeps them from call to call: the
+    same model as with fresh ones each call; never in a pickle, a copy or
+    a model file; a copy's stream and a failed call change nothing."""
     import copy
     import pickle
 
@@ -1698,21 +1701,27 @@ def test_partial_fit_keeps_the_csr_table_between_calls(tmp_path):
     chunks = [(X[i:i + 60], y[i:i + 60]) for i in range(0, 300, 60)]
 
     def stream(calls, est=None):
-        est = est or LogisticRegression(random_state=0, penalty="l1", alpha=1e-4,
-                                        average=True, lr=0.1)
+        est = est or LogisticRegression(random_state=0, lr=0.1, **opts)
         for Xc, yc in calls:
             est.partial_fit(Xc, yc, classes=[0, 1, 2])
         return est
 
     est = stream(chunks[:2])
     kept = est.training_state_.scratch
-    buffer = kept._buffer
-    assert buffer is not None and buffer.shape[0] >= 2000 * 8
+    slot = "table" if "average" in opts else "sums"
+    buffer = kept._buffers.get(slot)
+    assert buffer is not None and kept._size(buffer) >= 2000 * 3
+    if slot == "sums":   # as the epochs found them: zeros, older marks
+        assert not buffer[0].any() and (buffer[1][1:2001] < buffer[1][0]).all()
     stream(chunks[2:3], est)
-    assert est.training_state_.scratch is kept and kept._buffer is buffer
+    again = kept._buffers[slot]
+    assert est.training_state_.scratch is kept
+    assert all(a is b for a, b in zip(again, buffer)) if slot == "sums" \
+        else again is buffer
+    buffer = again
 
-    class Fresh(_state.Scratch):   # a new table every call, as before
-        def give(self, buf):
+    class Fresh(_state.Scratch):   # new ones every call, as before
+        def give(self, buf, slot="table"):
             pass
 
     fresh = stream(chunks[:3])
@@ -1722,17 +1731,18 @@ def test_partial_fit_keeps_the_csr_table_between_calls(tmp_path):
     np.testing.assert_array_equal(est.coef_, fresh.coef_)
     np.testing.assert_array_equal(est.intercept_, fresh.intercept_)
     # not saved, nor shared with a copy
-    assert pickle.loads(pickle.dumps(est)).training_state_.scratch._buffer is None
-    assert copy.deepcopy(est).training_state_.scratch._buffer is None
+    assert not pickle.loads(pickle.dumps(est)).training_state_.scratch._buffers
+    assert not copy.deepcopy(est).training_state_.scratch._buffers
     path = tmp_path / "model.npz"
     fastlr.save(est, path)
     assert fastlr.load(path).training_state_.scratch is None
     # a shallow copy shares the state: its stream takes the buffer in turn,
     # and a user holding it meanwhile makes the other train on its own
     twin = copy.copy(est)
-    held = kept.take(0, lambda: None)
-    assert held is buffer and kept.take(0, lambda: "new") == "new"
-    kept.give(held)
+    buffer = kept._buffers[slot]
+    held = kept.take(0, lambda: None, slot)
+    assert held is buffer and kept.take(0, lambda: "new", slot) == "new"
+    kept.give(held, slot)
     a = stream(chunks[:1], copy.copy(twin))
     b = stream(chunks[:1], twin)
     np.testing.assert_array_equal(a.coef_, b.coef_)
@@ -1746,3 +1756,45 @@ def test_partial_fit_keeps_the_csr_table_between_calls(tmp_path):
     # fit keeps no table
     assert LogisticRegression(solver="sgd", max_iter=2, tol=None).fit(X, y) \
         .training_state_.scratch is None
+
+
+@pytest.mark.parametrize("opts", [
+    dict(learning_rate="adagrad", penalty=None),
+    dict(learning_rate="adagrad", penalty="l2", alpha=0.01)],
+    ids=["adagrad", "adagrad_l2_eager"])
+def test_the_epochs_keep_their_gradient_sums_clean_for_the_next(monkeypatch, opts):
+    """AdaGrad and the eager fallback sum each batch's gradient in arrays
+    the caller keeps from epoch to epoch (sparse.epoch returns them): each
+    epoch gets what the last returned, leaves the sums zero and every
+    column's mark older than the next batch's number, which counts the
+    batches of all epochs; and the model is the reference's."""
+    import fastlr._dispatch as dispatch
+    real = dispatch.sparse
+    seen = []
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def epoch(self, *args):
+            sums = args[-3]
+            out = real.epoch(*args)
+            seen.append((sums, out, out[0].copy(), out[1].copy()))
+            return out
+
+    monkeypatch.setattr(dispatch, "sparse", Spy())
+    X = sp.random(M, N, density=0.3, format="csr", random_state=7)
+    y = (np.arange(M) % 3 == 0).astype(np.int64)
+    kw = dict(batch_size=RAGGED, epochs=3, random_state=2, standardize=False, lr=0.1,
+              tol=None, **opts)
+    res = fastlr.train(X, y, **kw)
+    assert len(seen) == 3
+    batches = -(-M // RAGGED)
+    for e, (given_, _, gsum, marks) in enumerate(seen):
+        if e > 0:
+            assert given_[0] is seen[e - 1][1][0] and given_[1] is seen[e - 1][1][1]
+        assert gsum.shape == (N,) and not gsum.any()
+        assert marks[0] == (e + 1) * batches
+        assert (marks[1:N + 1] < marks[0]).all() and marks[1:N + 1].max() >= e * batches
+    ref = reference.train(X, y, **kw)
+    np.testing.assert_allclose(res.w, ref.w, **TOL64)

@@ -979,7 +979,7 @@ def table_layout(opt, models, state, unit):
 
 @jit(exact=True)
 def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
-          state, acc, scratch, resident, unit):
+          state, acc, scratch, sums, resident, unit):
     """One epoch of mini-batch SGD of a stack of K models on CSR rows (one
     thread), O(nnz * K + n * K).
 
@@ -1004,7 +1004,15 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     slots are the stack's weights themselves (a stack that keeps them
     there, see :meth:`fastlr._dispatch.Data.epoch_runner`), so they are
     neither copied in nor out, and ``W`` may be an empty (K, k, 0)
-    stand-in.
+    stand-in. ``sums``: the arrays that AdaGrad and the eager fallback
+    sum a batch's gradient in (float64 (n * K * k,) zeros) and mark the
+    columns it touched in (int64 (2 n + 1,): the number of the next batch,
+    each column's last batch, the batch's columns), as an earlier epoch
+    returned them, or empty ones: the epoch makes them when they are
+    smaller than it needs and returns those it used, for the caller to
+    keep. An epoch leaves them as it found them: zeros, and marks of
+    batches before any to come. (Made and filled each epoch, the three
+    arrays of n were most of a ``partial_fit`` call's time on 1M columns.)
     """
     mean, scale, stat, hyper, fold, row_fold, active = models
     if len(unit) == 0 and is_lean_softmax(opt, hyper, state[0].shape[1]):
@@ -1013,7 +1021,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                            softmax_in_place(indptr, order_length(blocks, block,
                                                                  indptr.shape[0] - 1),
                                             state[0].shape[1], state[0].shape[2]))
-        return
+        return sums
     m = order_length(blocks, block, indptr.shape[0] - 1)
     W, B, steps, gsq, avg, l1_u, l1_q = state
     n = scale.shape[1]
@@ -1048,9 +1056,16 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                         T[j, sy + K + mm * k + c] = avg[mm, c, j] * steps[mm, 1]
                         T[j, sy + K + R_ + mm * k + c] = 0.0
     Tf = W[0, 0] if width == 1 else table.reshape(n * width)
-    GT = np.zeros((n if use_g else 0, R_))
-    touched = np.empty(n if use_g else 0, dtype=np.int64)
-    mark = np.full(n if use_g else 0, -1, dtype=np.int64)
+    gsum, marks = sums
+    if use_g and (gsum.shape[0] < n * R_ or marks.shape[0] < 2 * n + 1):
+        gsum = np.zeros(n * R_)
+        marks = np.full(2 * n + 1, -1, dtype=np.int64)
+        marks[0] = 0
+    ng = n if use_g else 0
+    GT = gsum[:ng * R_].reshape((ng, R_))
+    mark = marks[1:ng + 1]
+    touched = marks[ng + 1:2 * ng + 1]
+    nextb = marks[:1] if use_g else np.zeros(1, dtype=np.int64)
     rowbuf, R, dot, cr8 = batch_scratch(m, batch_size, R_, wide)
     cst = np.zeros(K)
     # the binary models' scratch for a batch (see batch_residuals)
@@ -1074,7 +1089,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
     epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                   models, state, acc, (T, Tf, GT, touched, mark, rowbuf, R, dot, cr8,
                                        cst, F, z, S, cnt, s, U, P, np.zeros(K), hist,
-                                       hmeta),
+                                       hmeta, nextb),
                   (need_sync, any_l1, scaled, narrow, wide, sy, rows, width), unit)
     # pay everything deferred: the state is the eager one again
     if need_sync:
@@ -1120,6 +1135,7 @@ def epoch(data, indices, indptr, y, sw, blocks, block, batch_size, opt, models,
                     nan[mm] += W[mm, c, j] * 0.0
     for mm in range(K):
         record_finite(acc, mm, nan[mm], B)
+    return gsum, marks
 
 
 @jit(exact=True, inline=True)
@@ -1173,7 +1189,8 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                   models, state, acc, scratch, layout, unit):
     """The batches of :func:`epoch` on its table and scratch ``scratch =
     (T, T flat, GT, touched, mark, rows, residuals, logits, step
-    coefficients, cst, F, z, S, cnt, s, U, P)`` (see :func:`epoch`) and
+    coefficients, cst, F, z, S, cnt, s, U, P, owed, history, its meta,
+    next batch's mark (1,))`` (see :func:`epoch`) and
     :func:`table_layout`'s ``layout``, ``unit`` as :func:`epoch`'s; leaves
     in ``s``, ``U`` and ``P`` what the epoch's end pays. Compiled without
     numba's runtime: it allocates nothing, so the kernels it inlines per
@@ -1183,7 +1200,7 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     mean, scale, stat, hyper, fold, row_fold, active = models
     W, B, steps, gsq, avg, l1_u, l1_q = state
     (T, Tf, GT, touched, mark, rowbuf, R, dot, cr8, cst, F, z, S, cnt, s, U, P, owed,
-     hist, hmeta) = scratch
+     hist, hmeta, nextb) = scratch
     need_sync, any_l1, scaled, narrow, wide, sy, rows, width = layout
     n = scale.shape[1]
     K = 1 if len(unit) == 1 else cst.shape[0]
@@ -1199,7 +1216,7 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
     averaging = lazy and opt.average_start > 0
     use_g = (not lazy) or adagrad
     none = indices[:0]
-    nbatch = 0
+    nbatch = nextb[0]
     for start in range(0, m, batch_size):
         bsz, nrows = batch_ahead(blocks, block, start, batch_size, m, rowbuf)
         S[:] = 0.0
@@ -1413,6 +1430,7 @@ def epoch_batches(data, indices, indptr, y, sw, blocks, block, batch_size, opt,
                         wide_update(data, indices, lo, hi, T, iv, stat, k, scaled, col,
                                     False, cr8[col], 0.0, 0.0, 0.0)
                     col += 1
+    nextb[0] = nbatch
 
 
 @jit(exact=True)
