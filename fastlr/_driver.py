@@ -239,6 +239,26 @@ def check_train_params(batch_size, epochs, lr, penalty, alpha, epoch_loss, tol,
     return batch_size, epochs, lr, alpha, tol, n_iter_no_change
 
 
+#: What ``alpha="auto"`` means for a ``partial_fit`` stream, whose total
+#: weight no call knows: scikit-learn's ``SGDClassifier`` default.
+STREAM_ALPHA = 1e-4
+
+
+def is_auto_alpha(alpha):
+    """Whether ``alpha`` is ``"auto"`` (see :func:`alpha_value`)."""
+    return isinstance(alpha, str) and alpha == "auto"
+
+
+def alpha_value(alpha, weight):
+    """The strength ``alpha`` means for a training on rows of total weight
+    ``weight`` (their count without weights): ``"auto"`` is ``1 /
+    weight``, the strength of scikit-learn's ``LogisticRegression(C=1)``
+    (whose objective ``sum_i sw_i loss_i + ||w||^2 / 2`` is fastlr's
+    mean-loss objective times ``sum_i sw_i`` at that ``alpha``); a number
+    is itself."""
+    return 1.0 / float(weight) if is_auto_alpha(alpha) else alpha
+
+
 def batch_rows(batch_size, m):
     """Rows per SGD step on ``m`` rows: ``batch_size``, or ``m`` when it is
     larger.

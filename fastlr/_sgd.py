@@ -18,6 +18,7 @@ from ._driver import (
     Stopper,
     batch_rows,
     diverged,
+    is_auto_alpha,
     many_diverged_message,
     run_epochs,
     standardization,
@@ -35,7 +36,9 @@ def written_arrays(penalty, alpha, l1_ratio, learning_rate, average_start):
     records only under an L1 strength above 0; see
     :func:`fastlr._kernels.update.step`): the others a copy to train may
     share when they are zeros (:meth:`fastlr._state.ModelState.idle`)."""
-    l1 = hyperparameters(penalty, alpha, l1_ratio, 1.0)[1]
+    # ("auto", whatever the rows, is a positive strength)
+    l1 = hyperparameters(penalty, 1.0 if is_auto_alpha(alpha) else alpha, l1_ratio,
+                         1.0)[1]
     return frozenset((("gsq",) if learning_rate == "adagrad" else ())
                      + (("avg",) if int(average_start) > 0 else ())
                      + (("l1_u", "l1_q") if l1 > 0.0 else ()))

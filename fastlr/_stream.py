@@ -47,6 +47,7 @@ from . import _stats
 from ._dispatch import Data, as_data
 from ._driver import (
     AdaptiveRate,
+    alpha_value,
     run_epochs,
     standardization,
     warn_weight_scale,
@@ -381,6 +382,9 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     cw = _class_weights(model, classes, scan.counts)
     if cw is not None:   # (SGD, as fit's: each class's weight on its rows)
         warn_weight_scale(cw, "class_weight", counts=scan.counts)
+    # the rows' total weight ("auto": 1 / it, as fit's in memory)
+    alpha = alpha_value(alpha, scan.counts.sum() if cw is None
+                        else float(scan.counts @ cw))
     if cw is not None and standardize:
         # fit weighs the column statistics by the class weights, known only
         # now: one more pass for them

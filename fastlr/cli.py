@@ -152,6 +152,11 @@ def _float_type(minimum=None, maximum=None, strict_min=False, strict_max=False):
     return parse
 
 
+def _alpha_type(text):
+    """``--alpha``: "auto" or a number >= 0."""
+    return "auto" if text == "auto" else _float_type(0.0)(text)
+
+
 def _int_type(minimum):
     def parse(text):
         try:
@@ -393,8 +398,10 @@ TRAIN_PARAMS = (
           example=(["--penalty", "elasticnet"], "elasticnet")),
     Param("alpha", ("--alpha",),
           "penalty strength: l2 minimizes mean log-loss + alpha/2 ||w||^2; "
-          "scikit-learn's LogisticRegression(C) is alpha = 1 / (C x rows)", 1e-4,
-          dict(type=_float_type(0.0), metavar="A"),
+          "scikit-learn's LogisticRegression(C) is alpha = 1 / (C x rows); "
+          "auto: 1 / rows (their total weight with --class-weight), "
+          "scikit-learn's C=1", "auto",
+          dict(type=_alpha_type, metavar="A"),
           example=(["--alpha", "0.001"], 0.001)),
     Param("l1_ratio", ("--l1-ratio",),
           "L1 share of the elasticnet penalty, in [0, 1]", 0.15,

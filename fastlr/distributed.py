@@ -74,12 +74,15 @@ except ImportError as exc:  # pragma: no cover - exercised without dask
 from . import _stats
 from ._dispatch import Data, as_data, check_finite, link_columns, merge_finish
 from ._driver import (
+    STREAM_ALPHA,
     AdaptiveRate,
     TrainResult,
+    alpha_value,
     check_fit_intercept,
     check_run,
     check_sgd_options,
     check_train_params,
+    is_auto_alpha,
     keep_best,
     run_epochs,
     standardization,
@@ -1260,6 +1263,7 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
             raise ValueError(zero_weights_message(
                 weights_name(sample_weight is not None, est.class_weight),
                 "training sample"))
+        alpha = alpha_value(alpha, denom)   # (the training rows' weight)
         if solver == "sgd" and blocks.weighted:   # (as in memory)
             warn_weight_mean(denom / counted, weights_name(
                 sample_weight is not None, est.class_weight))
@@ -1301,6 +1305,8 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     parameter-mixing epoch over the blocks."""
     (batch_size, _, lr, alpha, _, n_iter_no_change), options = est._params(1)
     learning_rate, power_t, l1_ratio, average_start = options
+    if is_auto_alpha(alpha):   # (as in memory: no call knows the stream's size)
+        alpha = STREAM_ALPHA
     first = not hasattr(est, "classes_")
     classes = est._partial_fit_classes(classes, first)
     old = None if first else est._fitted_state()

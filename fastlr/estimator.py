@@ -15,9 +15,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dispatch import Data, RowSubset, as_data, merge_finish
 from ._driver import (
+    STREAM_ALPHA,
+    alpha_value,
     check_fit_intercept,
     check_sgd_options,
     check_train_params,
+    is_auto_alpha,
     keep_best,
     warn_weight_scale,
 )
@@ -210,9 +213,17 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         L1 part uses Tsuruoka et al.'s cumulative-penalty truncation, as
         scikit-learn's SGD does, so irrelevant features get weights of
         exactly 0.0 (see :func:`fastlr.train`).
-    alpha : float, default 1e-4
-        Penalty strength. The objective, on the standardized features, with
-        ``sw`` the sample weights times the class weights (all 1 without)::
+    alpha : float or "auto", default "auto"
+        Penalty strength, >= 0. ``"auto"``: ``1 / sum_i sw_i`` over the
+        rows trained on (``1 / n_samples`` without weights), the strength
+        of scikit-learn's ``LogisticRegression()`` (``C=1``, below); a
+        ``partial_fit`` call, which cannot know the size of the stream,
+        takes 1e-4 (scikit-learn's ``SGDClassifier``'s default) for it. (The
+        fixed default of 1e-4 of earlier versions penalized a 100-row table 100
+        times less than ``C=1`` and 100,000 rows 10 times more: held-out
+        log-losses 2.3 against 0.46 and 0.61 against 0.52.) The objective,
+        on the standardized features, with ``sw`` the sample weights times
+        the class weights (all 1 without)::
 
             sum_i sw_i loss_i / sum_i sw_i + penalty(w)
 
@@ -451,7 +462,7 @@ default "constant"
         return {"version": __version__}
 
     def __init__(self, lr=0.01, batch_size=32, max_iter=1000, tol=1e-4,
-                 n_iter_no_change=5, penalty="l2", alpha=1e-4, standardize="auto",
+                 n_iter_no_change=5, penalty="l2", alpha="auto", standardize="auto",
                  shuffle=True, random_state=None, warm_start=False, verbose=0,
                  l1_ratio=0.15, learning_rate="constant", power_t=0.5,
                  average=False, early_stopping=False, validation_fraction=0.1,
@@ -529,10 +540,16 @@ default "constant"
         if not isinstance(self.warm_start, (bool, np.bool_)):
             raise TypeError(f"warm_start must be True or False, got "
                             f"{self.warm_start!r}")
+        # ("auto" stays "auto": what it means depends on the rows given,
+        # alpha_value; it is positive, as 1.0 is for the checks)
+        auto = is_auto_alpha(self.alpha)
+        alpha = 1.0 if auto else self.alpha
         params = check_train_params(self.batch_size, epochs, self.lr, self.penalty,
-                                    self.alpha, "running",
+                                    alpha, "running",
                                     self.tol if solver == "sgd" else None,
                                     self.n_iter_no_change, self.shuffle)
+        if auto:
+            params = (*params[:3], "auto", *params[4:])
         # (``unused``: a training call, of this model's alpha: say that an
         # l1_ratio the penalty does not use has no effect, refuse "optimal"
         # without a strength; not where parameters are only checked: save,
@@ -540,7 +557,7 @@ default "constant"
         options = check_sgd_options(self.learning_rate, self.power_t,
                                     self.l1_ratio, self.average,
                                     self.penalty if unused else "elasticnet",
-                                    self.alpha if unused else None)
+                                    alpha if unused else None)
         if not isinstance(self.early_stopping, (bool, np.bool_)):
             raise TypeError(f"early_stopping must be True or False, got "
                             f"{self.early_stopping!r}")
@@ -736,6 +753,7 @@ default "constant"
         if self.early_stopping:
             data, y01, sw, monitor, best = self._validation_split(data, y01, sw,
                                                                   rng, n_val)
+        alpha = alpha_value(alpha, sw.sum() if sw.shape[0] else data.m)
         if solver == "sgd":   # (the training rows' weights)
             warn_weight_scale(sw, weights_name(sample_weight is not None,
                                                self.class_weight))
@@ -1009,6 +1027,8 @@ default "constant"
                                                         sample_weight)
         (batch_size, _, lr, alpha, _, n_iter_no_change), options = self._params(1)
         learning_rate, power_t, l1_ratio, average_start = options
+        if is_auto_alpha(alpha):   # (no call knows the stream's size)
+            alpha = STREAM_ALPHA
         first = not hasattr(self, "classes_")
         resumed = not first   # continues the last fit's state
         X = numeric_input(X)

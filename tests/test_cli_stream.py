@@ -1567,3 +1567,19 @@ def test_train_plot_draws_the_same_sample_of_every_row_however_read(
     for X_drawn, y_drawn, _ in drawn[1:]:
         np.testing.assert_array_equal(X_drawn, first_X)
         np.testing.assert_array_equal(y_drawn.astype(int), first_y.astype(int))
+
+
+def test_alpha_auto_read_in_parts_is_the_whole_reads(files, tmp_path, capsys):
+    """``--alpha auto`` (the default) is 1 / the rows' total weight read in
+    parts as read whole: the class weights times each class's rows."""
+    cw = ("--class-weight", "0:2,1:0.5")
+    whole, w = train(capsys, files["csv"], tmp_path / "w.npz", "--chunk-rows", 0, *cw)
+    part, p = train(capsys, files["csv"], tmp_path / "p.npz", "--chunk-rows", 10**6,
+                    *cw)
+    assert w.alpha == p.alpha == "auto"
+    assert_same_model(p, w)
+    y = files["y"]
+    total = float(np.where(y == 0, 2.0, 0.5).sum())
+    _, f = train(capsys, files["csv"], tmp_path / "f.npz", "--chunk-rows", 10**6, *cw,
+                 "--alpha", 1.0 / total)
+    assert_same_model(p, f)

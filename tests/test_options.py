@@ -830,3 +830,58 @@ def test_a_new_schedule_or_penalty_gets_its_verify_cases():
     assert [c for c in new.values() if c.get("penalty") == "elasticnet"
             and c.get("learning_rate") == "adagrad"]
     assert verify._cases_for_new_choices(hand) == {}
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_alpha_auto_is_one_over_the_rows_total_weight(sparse):
+    """The default ``alpha="auto"`` is scikit-learn's ``C=1``: ``1 /`` the
+    total weight of the rows trained on (sample weight times class weight;
+    their number without weights), bit for bit the model of that number;
+    a ``partial_fit`` stream, whose size no call knows, takes 1e-4."""
+    import scipy.sparse as sp
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(200, 6, random_state=0)
+    if sparse:
+        X = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
+    sw = np.random.default_rng(1).uniform(0.5, 2.0, y.shape[0])
+    cw = {0: 2.0, 1: 0.5}
+    for kw, weights, total in ((dict(), None, 200.0),
+                               (dict(solver="sgd", max_iter=5, tol=None), None, 200.0),
+                               (dict(class_weight=cw), sw,
+                                float((sw * np.where(y == 0, 2.0, 0.5)).sum()))):
+        auto = LogisticRegression(random_state=0, **kw).fit(X, y, sample_weight=weights)
+        fixed = LogisticRegression(random_state=0, alpha=1.0 / total, **kw).fit(
+            X, y, sample_weight=weights)
+        np.testing.assert_array_equal(auto.coef_, fixed.coef_)
+        np.testing.assert_array_equal(auto.intercept_, fixed.intercept_)
+        assert auto.alpha == "auto"
+    streams = [LogisticRegression(random_state=0, **kw) for kw in ({}, {"alpha": 1e-4})]
+    for est in streams:
+        est.partial_fit(X[:100], y[:100], classes=[0, 1])
+        est.partial_fit(X[100:], y[100:])
+    np.testing.assert_array_equal(streams[0].coef_, streams[1].coef_)
+
+
+def test_alpha_auto_reaches_scikit_learns_default_model():
+    """At the defaults fastlr's model is scikit-learn's ``StandardScaler()``
+    + ``LogisticRegression()`` on dense X (both run to a tight tol: the
+    solvers' rounding apart)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    ours = LogisticRegression(tol=1e-12, random_state=0).fit(X, y)
+    sk = make_pipeline(StandardScaler(), SkLogisticRegression(tol=1e-12, max_iter=10_000))
+    sk.fit(X, y)
+    scaler, lr = sk[0], sk[1]
+    np.testing.assert_allclose(ours.coef_ * scaler.scale_, lr.coef_, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.predict_proba(X), sk.predict_proba(X), atol=1e-6)
+
+
+def test_alpha_other_text_is_refused_naming_it():
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    y = np.arange(20) % 2
+    with pytest.raises((TypeError, ValueError), match="alpha"):
+        LogisticRegression(alpha="Auto").fit(X, y)
