@@ -177,7 +177,8 @@ class Data:
     X : ndarray or scipy.sparse CSR matrix
     kind : {"dense", "csr"}
     args : tuple
-        X as the kernels take it: ``(X,)`` or ``(data, indices, indptr)``.
+        X as the kernels take it: ``(X,)`` or ``(data, indices, indptr)``
+        (read-only views, :func:`_read_only`).
     m, n : int
     """
 
@@ -188,7 +189,8 @@ class Data:
         self.m, self.n = X.shape
         self.dtype = X.dtype
         if self.kind == "csr":
-            self.args = (X.data, _unsigned(X.indices), X.indptr)
+            self.args = tuple(_read_only(a) for a in
+                              (X.data, _unsigned(X.indices), X.indptr))
         else:
             self.args = (X,)
         self.block_rows = self._block_rows()
@@ -1097,6 +1099,21 @@ def _unsigned(indices):
     return indices.view(np.uint32) if indices.dtype == np.int32 else indices
 
 
+def _read_only(a):
+    """A read-only view of ``a`` (no copy).
+
+    numba types an array on its writeable flag, so CSR arrays as the caller
+    made them (writable) and as joblib or a memmap hands them over
+    (read-only ``data``, say) would each compile a variant of every CSR
+    kernel (20-40 s, in every worker process, whatever ``fastlr compile``
+    compiled). The kernels never write into X, so they always get X's
+    arrays read-only: one variant, whatever the caller's flags.
+    """
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def check_finite(data, name=None, n_threads=None, row0=0):
     """Raise if validated X holds NaN or infinity (one pass, no temporary;
     dense X on ``n_threads`` threads as in :func:`fastlr.train`), naming
@@ -1104,7 +1121,7 @@ def check_finite(data, name=None, n_threads=None, row0=0):
     row (counted from ``row0``) and column."""
     name = name or getattr(data, "name", "X")
     if data.sparse:
-        ok = stats.finite_1d(data.X.data[:data.X.indptr[-1]])
+        ok = stats.finite_1d(data.args[0][:data.X.indptr[-1]])
     else:
         ok = all(data._map_rows(stats.all_finite, (), n_threads))
     if not ok:

@@ -22,8 +22,11 @@ the inputs are two tables:
   writable); dense Fortran-ordered, writable and read-only (a DataFrame's
   array: prediction reads it as it is; training converts it to C order);
   CSR with int32 column indices (the kernels view them as uint32) and with
-  int64 ones. Other input (lists, strided views, float16, integers,
-  CSC/COO) is converted to one of these before any kernel runs.
+  int64 ones (writable or read-only alike: the kernels always get CSR
+  arrays as read-only views, so the CSR that joblib hands a worker, whose
+  values are a read-only memmap, needs no kernel of its own). Other input
+  (lists, strided views, float16, integers, CSC/COO) is converted to one of
+  these before any kernel runs.
 * :data:`CALLS`: one entry per way into the kernels: binary and k-class
   training (one thread, and two on data large enough for the threaded
   epoch, even where the process may use one: :func:`_team_of_two`), many

@@ -21,7 +21,8 @@ from fastlr import _precompile
 
 #: Real calls, deliberately unlike precompile's own: other shapes, batch
 #: sizes and options, input that is converted before the kernels (lists,
-#: Fortran order, integers, CSC, a read-only memmap), threads, the
+#: Fortran order, integers, CSC, a read-only memmap, CSR with read-only
+#: values), threads, the
 #: estimator's options and methods. Each adds a kernel signature if
 #: precompile missed a type.
 REAL_CALLS = """
@@ -48,8 +49,10 @@ for dt in (np.float32, np.float64):
     csr64.indptr = csr64.indptr.astype(np.int64)
     rof = np.asfortranarray(Xd)
     rof.setflags(write=False)   # a DataFrame's array under copy-on-write
+    rocsr = csr.copy()
+    rocsr.data.setflags(write=False)   # the values joblib hands a worker
     for data in (Xd, np.asfortranarray(Xd), rof, Xd[::2], ro, csr, csr.tocsc(),
-                 csr.tocoo(), wide, csr64):
+                 csr.tocoo(), wide, csr64, rocsr):
         m = data.shape[0]
         for opts in ({}, {"penalty": "l1", "alpha": 1e-3},
                      {"penalty": "elasticnet", "learning_rate": "adagrad"},
@@ -222,6 +225,8 @@ def test_inputs_reach_the_kernels_as_they_are(make):
     assert data.dtype == np.float32
     if data.sparse:
         assert data.args[1].dtype.itemsize == X.indices.dtype.itemsize
+        # one type whatever the caller's flags (read-only CSR is not an input)
+        assert not any(a.flags.writeable for a in data.args)
     else:
         assert data.X.flags.writeable == X.flags.writeable
         assert data.X.flags.f_contiguous == X.flags.f_contiguous

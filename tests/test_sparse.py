@@ -900,9 +900,9 @@ def test_sparse_inputs_share_two_specializations():
     unsorted, duplicates, integer data, every option) maps to one numba
     specialization per float dtype of each sparse kernel (at most two: input
     is converted at the boundary, and each more specialization costs seconds
-    of compilation). int64 indices and
-    read-only arrays are distinct numba types by nature and are left out of
-    the count (other tests here compile them)."""
+    of compilation). int64 indices are a distinct numba type by nature and
+    are left out of the count (other tests here compile them); read-only
+    arrays are not (the kernels always get X's arrays read-only)."""
     from numba import types
 
     from fastlr._kernels import predict, sparse, stats
@@ -917,7 +917,8 @@ def test_sparse_inputs_share_two_specializations():
     for dt in (np.float32, np.float64):
         X, y = make_data(43, dtype=dt)
         ways = [X, sp.csr_array(X), X.tocsc(), sp.coo_array(X), X[::2], X[:, ::2],
-                unsorted_copy(X, 43), sp.csr_matrix(np.round(X.toarray()) > 0)]
+                unsorted_copy(X, 43), sp.csr_matrix(np.round(X.toarray()) > 0),
+                _read_only_csr(X), _read_only_csr(X, ("data", "indices", "indptr"))]
         if dt is np.float64:
             ways.append(with_duplicates(X, 43))
         for Xv in ways:
@@ -934,9 +935,8 @@ def test_sparse_inputs_share_two_specializations():
         if not hasattr(kernel, "signatures"):
             continue
         plain = [sig for sig in kernel.signatures if sig not in before[name]
-                 and not any(isinstance(t, types.Array) and
-                            (not t.mutable or (k in (1, 2) and t.dtype == types.int64))
-                            for k, t in enumerate(sig))]
+                 and not any(isinstance(t, types.Array) and k in (1, 2)
+                            and t.dtype == types.int64 for k, t in enumerate(sig))]
         # the epoch and its batches compile one variant for one row of
         # weights and one for more (their last argument); the binary model
         # uses the first only
@@ -945,6 +945,54 @@ def test_sparse_inputs_share_two_specializations():
     assert sparse.epoch.signatures    # really called
     bad = {name: c for name, c in counts.items() if c > 2}
     assert not bad, f"sparse kernels with more than two specializations: {bad}"
+
+
+def _read_only_csr(X, arrays=("data",)):
+    """X with ``arrays`` read-only: ``data`` alone is what joblib hands a
+    worker (a memmap of the values); all three, a matrix from
+    ``np.load(..., mmap_mode="r")`` or shared memory."""
+    X = X.copy()
+    for name in arrays:
+        getattr(X, name).setflags(write=False)
+    return X
+
+
+@pytest.mark.parametrize("arrays", [("data",), ("data", "indices", "indptr")],
+                         ids=["data", "all"])
+def test_read_only_csr_compiles_nothing_more_and_fits_the_same(arrays):
+    """Read-only CSR arrays (joblib's workers, memmaps) reach the kernels
+    as the same numba type as writable ones: after a writable fit, the
+    read-only fit (k-class, estimator, prediction) adds no kernel signature,
+    which ``fastlr compile`` would not have compiled; and the models are
+    bit-identical."""
+    from fastlr._kernels import predict, sparse, stats
+
+    X, y = make_data(44)
+    Y = np.arange(X.shape[0]) % 3
+
+    def run(Xv):
+        res = fastlr.train(Xv, y, batch_size=7, epochs=2, random_state=1)
+        multi = fastlr.train_multinomial(Xv, Y, batch_size=7, epochs=2,
+                                         random_state=1)
+        clf = LogisticRegression(max_iter=3, tol=None, standardize=True,
+                                 random_state=0).fit(Xv, Y)
+        return (res.w, res.b, multi.W, multi.b, clf.coef_, clf.intercept_,
+                fastlr.predict_proba(Xv, res.w, res.b), clf.predict_proba(Xv))
+
+    kernels = [getattr(m, name) for m in (predict, sparse, stats)
+               for name in dir(m) if hasattr(getattr(m, name), "signatures")]
+    writable = run(X)
+    before = [set(k.signatures) for k in kernels]
+    ro = _read_only_csr(X, arrays)
+    assert not ro.data.flags.writeable
+    read_only = run(ro)
+    added = {k.py_func.__name__: set(k.signatures) - b
+             for k, b in zip(kernels, before, strict=True)
+             if set(k.signatures) != b}
+    assert not added, added
+    for a, b in zip(writable, read_only, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not ro.data.flags.writeable   # left as it was
 
 
 @pytest.mark.parametrize("factor", [1e-305, 1e295], ids=["tiny", "huge"])
