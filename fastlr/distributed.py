@@ -296,19 +296,21 @@ def _block_is_sparse(block):
     return is_sparse(block[0])
 
 
-def _train_weights(block):
-    """The block's weights over its training rows (ones without weights)."""
+def _train_weights(block, weighted=True):
+    """The block's weights over its training rows (ones without weights, or
+    not ``weighted``: every training row counts alike, a row of weight 0
+    too)."""
     X, _, sw, row_fold, _ = block
-    w = sw if sw.shape[0] else np.ones(X.shape[0])
+    w = sw if weighted and sw.shape[0] else np.ones(X.shape[0])
     return w if row_fold is None else np.where(row_fold == 0, w, 0.0)
 
 
-def _block_absmax(block):
+def _block_absmax(block, weighted=True):
     """``(largest |x| per column, (weight, values) of the block's candidate
     row for the shift, counted rows storing each column (None for dense X),
     counted rows)`` (:meth:`fastlr._dispatch.Data.shift_parts` of the
-    block's training rows, weighted)."""
-    w = _train_weights(block)
+    block's training rows, weighted or not: :func:`_train_weights`)."""
+    w = _train_weights(block, weighted)
     amax, first, stored, [(i, counted)] = Data(block[0]).shift_parts(sw=w)
     return (amax[0], (w[i] if w.shape[0] else -np.inf, first[0]),
             None if stored is None else stored[0], counted)
@@ -331,9 +333,10 @@ def _weight_mean(blocks):
 
 def _block_sums(block, inv, shift, weighted):
     """Sums of the shifted, scaled columns over the block's training rows,
-    weighted (``weighted``) or not, and the total weight."""
+    weighted (``weighted``) or not, and the total weight (not weighted: the
+    number of training rows, those of weight 0 included, as the sums)."""
     X, _, sw, row_fold, _ = block
-    w = _train_weights(block)
+    w = _train_weights(block, weighted)
     data = Data(X)
     if weighted or row_fold is not None:
         s1, s2 = data.shifted_sums(inv, shift, sw=w)
@@ -938,7 +941,8 @@ def _standardization(blocks, standardize, n, weighted):
     fit computes it on one array (:meth:`fastlr._dispatch.Data.column_stats`),
     and their :class:`fastlr._stats.Moments`, from which running statistics
     start (None without standardization, or without weight), and the
-    number of training rows of positive weight."""
+    number of training rows counted (of positive weight, or all of them
+    when not ``weighted``: :func:`_column_moments`)."""
     mom, colmean, colscale, total, counted = _column_moments(blocks, n, weighted)
     if not standardize:
         return np.zeros(n), np.ones(n), (colmean, colscale), total, None, counted
@@ -947,15 +951,17 @@ def _standardization(blocks, standardize, n, weighted):
 
 
 def _column_moments(blocks, n, weighted):
-    """``(moments, column means, column scales, total weight, rows of
-    positive weight)`` of the training rows of all blocks: two passes,
+    """``(moments, column means, column scales, total weight, counted
+    rows)`` of the training rows of all blocks, weighted (``weighted``: the
+    rows of positive weight count) or not (every training row counts, as
+    in-memory ``partial_fit``'s unweighted running statistics): two passes,
     summed in block order (``moments`` None when the total weight is 0)."""
-    first = blocks.map(_block_absmax)
+    first = blocks.map(_block_absmax, weighted)
     amax = np.max([f[0] for f in first], axis=0)
     # the first block's candidate of the largest weight, as in memory
     pick = max(range(len(first)), key=lambda b: (first[b][1][0], -b))
     stored = np.sum([f[2] for f in first], axis=0) if blocks.sparse else None
-    counted = sum(f[3] for f in first)   # the training rows of positive weight
+    counted = sum(f[3] for f in first)   # the training rows that count
     shift = _stats.shift(first[pick][1][1], stored, counted)
     s, inv = _stats.scaling(amax)
     s1 = np.zeros(n)

@@ -654,6 +654,46 @@ def test_partial_fit_follows_running_statistics_as_in_memory(client, tmp_path,
                                fitted["mem"].training_state_.scale, rtol=1e-12)
 
 
+@pytest.mark.parametrize("weights", ["sample_weight", "class_weight"])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+def test_partial_fit_statistics_count_rows_of_weight_zero_as_in_memory(
+        client, weights, sparse):
+    """partial_fit's running statistics are unweighted, over every row of
+    the chunk: rows of weight 0 (a sample weight, or a class weighted 0)
+    count too, as in memory. On Dask the sums covered every row but the
+    count only those of positive weight, and the shift was the row of
+    largest weight: the mean and scale came out as neither (coef_ 4-58 %
+    apart). One block per call, two calls (the first chunk's statistics,
+    then the running ones): equal to rounding."""
+    X, y = make_data(15, m=600, k=3)
+    if sparse:
+        X = sp.csr_matrix(X)
+    classes = np.unique(y)
+    rng = np.random.default_rng(3)
+    if weights == "sample_weight":
+        kw = {}
+        sw = rng.uniform(0.5, 1.5, X.shape[0])
+        sw[rng.random(X.shape[0]) < 0.2] = 0.0
+    else:
+        kw = dict(class_weight={classes[0]: 0.0})
+        sw = None
+    mem = LogisticRegression(**SGD, standardize=True, **kw)
+    dsk = LogisticRegression(**SGD, standardize=True, **kw)
+    for rows in (slice(0, 300), slice(300, 600)):
+        part = None if sw is None else sw[rows]
+        mem.partial_fit(X[rows], y[rows], classes=classes, sample_weight=part)
+        dsk.partial_fit(to_dask(X[rows], 300), to_dask(y[rows], 300), classes=classes,
+                        sample_weight=None if part is None else to_dask(part, 300))
+        for name in ("mean", "scale"):
+            np.testing.assert_allclose(getattr(dsk.training_state_, name),
+                                       getattr(mem.training_state_, name),
+                                       rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dsk.coef_, mem.coef_, rtol=ONE_BLOCK_RTOL,
+                                   atol=1e-12)
+        np.testing.assert_allclose(dsk.intercept_, mem.intercept_,
+                                   rtol=ONE_BLOCK_RTOL, atol=1e-12)
+
+
 @pytest.mark.parametrize("then", ["scale", False, True])
 def test_partial_fit_follows_standardize_set_between_calls_as_in_memory(client,
                                                                         then):
