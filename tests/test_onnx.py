@@ -55,6 +55,28 @@ def test_probabilities_and_labels_match_predict_proba(kind, dtype):
     assert proba.max() > 0.95 and proba.max(axis=1).min() < 0.9
 
 
+def test_float32_k_class_probabilities_within_the_logits_rounding():
+    """A float32 k-class model on float32 X: predict_proba is the softmax of
+    the logits rounded to float32 (as predict decides on them), the
+    graph's of the double logits, so they differ by up to the row's largest
+    |logit| times 2**-25 (README), plus each side's float32 rounding of
+    the probabilities (here, logits up to 444: 8.9e-7 apart)."""
+    clf, X = fitted("five", np.float32)
+    clf.coef_ = clf.coef_ * np.float32(30)   # logits in the hundreds
+    clf.intercept_ = clf.intercept_ * np.float32(30)
+    label, proba = session(fastlr.to_onnx(clf)).run(None, {"X": X})
+    expected = clf.predict_proba(X)
+    z = X.astype(np.float64) @ clf.coef_.T.astype(np.float64) + clf.intercept_
+    assert np.abs(z).max() > 100
+    bound = np.abs(z).max(axis=1) * 2.0**-25 + 2 * 2.0**-24
+    assert (np.abs(proba - expected).max(axis=1) <= bound).all()
+    rounded = z.astype(np.float32).astype(np.float64)
+    exact = np.exp(rounded - rounded.max(axis=1, keepdims=True))
+    exact /= exact.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(expected, exact, rtol=0, atol=2.0**-23)
+    np.testing.assert_array_equal(label, clf.predict(X))
+
+
 @pytest.mark.parametrize("kind", ["binary", "five"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
 def test_another_runtime_evaluates_the_graph_alike(kind, dtype):
