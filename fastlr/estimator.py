@@ -331,6 +331,24 @@ default "constant"
         class weights): each row counts as often as its weight, as if rows
         were repeated or, for weight 0, dropped (``partial_fit`` keeps
         running statistics over every chunk it is given, unweighted).
+        On dense X the default is scikit-learn's
+        ``make_pipeline(StandardScaler(), LogisticRegression())``, not
+        ``LogisticRegression()`` alone, which fits the columns as they are:
+        columns whose units already say how much they should weigh train
+        better with ``standardize=False``. Dense one-hot
+        or indicator columns (``OneHotEncoder(sparse_output=False)``,
+        ``pd.get_dummies``, a ``ColumnTransformer`` whose output came out
+        dense) and dense tf-idf: scaling a rare level's column by its small
+        spread shrinks its penalty, so rare levels are over-fitted (held-out
+        log-loss 0.56 against 0.50 on 895 one-hot columns, about 0.3
+        against scikit-learn's 0.165 on tf-idf made dense; the same matrix
+        as CSR trains raw).
+        Few rows of columns in one unit (pixels, p > n): every column
+        scaled to unit spread, a nearly constant one or pure noise gets the
+        penalty of an informative one (100 rows x 2,000 columns, both at
+        ``alpha=1/n_samples``: accuracy 0.54 against 0.76 with
+        ``standardize=False``, scikit-learn's 0.76). See README's
+        "Coming from scikit-learn".
     shuffle : {True, False, "blocks", "rows"}, default True
         Reshuffle each epoch: by blocks of consecutive rows (True, "blocks";
         sequential memory access), by single rows ("rows"), or not (False).
