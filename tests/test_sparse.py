@@ -1764,7 +1764,7 @@ def test_partial_fit_keeps_the_csr_table_between_calls(tmp_path, opts):
     stream(chunks[2:3], est)
     again = kept._buffers[slot]
     assert est.training_state_.scratch is kept
-    assert all(a is b for a, b in zip(again, buffer)) if slot == "sums" \
+    assert all(a is b for a, b in zip(again, buffer, strict=True)) if slot == "sums" \
         else again is buffer
     buffer = again
 
