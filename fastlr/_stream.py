@@ -56,7 +56,7 @@ from ._driver import (
 from ._order import make_rng
 from ._progress import epoch_progress, pass_progress
 from ._sgd import sgd
-from ._state import ModelState, counted_moments
+from ._state import ModelState, Scratch, counted_moments
 from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
     check_standardize,
@@ -410,6 +410,10 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     state.scale[excluded] = np.inf
     if warm:
         state = model._continued(_widen(old, source), state)
+    if scan.sparse:
+        # the CSR epoch's table and sums, kept from part to part and epoch
+        # to epoch as a partial_fit stream keeps them
+        state.scratch = Scratch()
     scan_seconds = time.perf_counter() - t0
     rng = make_rng(model.random_state)
     state.rng = rng
