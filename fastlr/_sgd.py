@@ -69,6 +69,11 @@ def sgd(data, y, sw, state, *, batch_size, epochs, lr, shuffle, rng, penalty,
     train = slice(None) if row_fold is None else row_fold == 0
     denom = float(sw[train].sum()) if sw.shape[0] else float(
         data.m if row_fold is None else np.count_nonzero(train))
+    # rows that all weigh 0 (a part of a file read in parts, by class
+    # weights) have no mean loss: 0, which their total weight of 0 then
+    # leaves out of the epoch's (fastlr._stream.fit); their batches still
+    # step, as within a whole read
+    denom = denom if denom > 0.0 else math.inf
     average_start = int(average_start)
     if average_start == 0:
         state.stop_averaging()

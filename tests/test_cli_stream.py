@@ -1583,3 +1583,17 @@ def test_alpha_auto_read_in_parts_is_the_whole_reads(files, tmp_path, capsys):
     _, f = train(capsys, files["csv"], tmp_path / "f.npz", "--chunk-rows", 10**6, *cw,
                  "--alpha", 1.0 / total)
     assert_same_model(p, f)
+
+
+def test_a_part_whose_rows_all_weigh_zero_trains_as_the_whole_read(tmp_path, capsys):
+    """Rows sorted by label and a class weight of 0 for the first class: the
+    first parts weigh 0 in all. They have no mean loss (it was NaN, and the
+    training stopped as diverged); their batches step as in the whole read,
+    so the model equals it (parts of whole batches, file order)."""
+    X, y = make_table()
+    order = np.argsort(y, kind="stable")
+    paths = write_files(tmp_path, X[order], y[order])
+    opts = ("--class-weight", "0:0", "--shuffle", "no", "--batch-size", 50)
+    _, w = train(capsys, paths["csv"], tmp_path / "w.npz", "--chunk-rows", 0, *opts)
+    _, p = train(capsys, paths["csv"], tmp_path / "p.npz", "--chunk-rows", 500, *opts)
+    assert_same_model(p, w, {"rtol": 1e-9, "atol": 1e-12})
