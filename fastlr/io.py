@@ -1109,7 +1109,8 @@ def _npy_chunks(spec, chunk_rows, keep=None):
                 # labels as the whole-file reader takes them (no local name: a
                 # view kept across the yield would keep the block alive)
                 yield (X, None if parse is None else
-                       _tidy_labels(path, _table_labels(block[:, parse])),
+                       _tidy_labels(path, _table_labels(block[:, parse]),
+                                    first_row=start),
                        None if kept is None else block[:, kept].copy())
 
     return Dataset(None, None, [header[j] for j in feats], t, "npy"), parts()
@@ -1659,10 +1660,12 @@ def _by_name(spec, header, dropped=frozenset()):
     return None
 
 
-def _tidy_labels(path, y, line_of=None):
+def _tidy_labels(path, y, line_of=None, first_row=0):
     """Labels as int64 when numeric and whole, else as given; no NaN.
 
-    ``line_of(i)`` gives the line of row ``i`` in a text file, for errors.
+    ``line_of(i)`` gives the line of row ``i`` in a text file, for errors;
+    else errors name the row, y's rows being the file's from ``first_row``
+    (a part of a table read in parts).
     """
     if y.dtype.kind == "S":
         try:
@@ -1680,8 +1683,8 @@ def _tidy_labels(path, y, line_of=None):
         if bad.any():
             i = int(np.argmax(bad))
             if line_of is None:
-                raise DataError(path, f"the label of row {i + 1} is {y[i]}; labels "
-                                "must be finite")
+                raise DataError(path, f"the label of row {first_row + i + 1} is "
+                                f"{y[i]}; labels must be finite")
             raise DataError(path, f"the label is {y[i]}; labels must be finite",
                             line=line_of(i))
         # (2**53 as a float64: a float16 array would overflow casting it)
