@@ -2395,12 +2395,13 @@ def _how_to_read(args, params):
     fmt = io._format_of(args.data, args.fmt)
     rows = args.chunk_rows
     holdout = params["early_stopping"] or _given(args, "validation_fraction")
-    why = ("--early-stopping" if params["early_stopping"] else
-           "--validation-fraction")
+    why = (_option_of(args, "early_stopping", "--early-stopping")
+           if params["early_stopping"] else "--validation-fraction")
+    lbfgs = _option_of(args, "solver", "--solver lbfgs")
     if rows == 0:
         return None
     if rows is not None and params.get("solver") == "lbfgs":
-        raise CLIError("--chunk-rows: --solver lbfgs computes the gradient over "
+        raise CLIError(f"--chunk-rows: {lbfgs} computes the gradient over "
                        "all rows at every iteration, which training on a file "
                        "read in parts does not do; use --solver sgd or auto "
                        "(SGD epochs when read in parts), or --chunk-rows 0")
@@ -2412,7 +2413,8 @@ def _how_to_read(args, params):
         if holdout:
             raise CLIError(f"--chunk-rows: {why} holds a part of the rows out in "
                            "memory, which training on a file read in parts does "
-                           "not do; use one or the other")
+                           "not do; use one or the other (--no-early-stopping, "
+                           "or --chunk-rows 0)")
         return "chunks", rows
     path, small = _is_small(args)
     size = os.path.getsize(path)
@@ -2433,7 +2435,7 @@ def _how_to_read(args, params):
     if solver == "lbfgs":
         raise CLIError(f"{args.data}: the file ({_bytes(size)}) is larger than "
                        f"{_BUDGET}: {_bytes(stream_threshold())}, so fastlr "
-                       "train reads it in parts, which --solver lbfgs cannot do (it "
+                       f"train reads it in parts, which {lbfgs} cannot do (it "
                        "needs the gradient over all rows at every iteration); "
                        "use --solver sgd or auto, or pass --chunk-rows 0 to read "
                        "the file whole anyway")
@@ -2444,6 +2446,15 @@ def _how_to_read(args, params):
                        "rows out in memory); pass --chunk-rows 0 to read the "
                        "file whole anyway")
     return "chunks", _auto_chunk_rows(path, fmt, args)
+
+
+def _option_of(args, name, option):
+    """How a message names the option behind parameter ``name``: ``option``
+    as the user gave it, or the ``--warm-start`` model's when its value
+    stands in for it (the user gave no such option)."""
+    if _given(args, name) is not None or _given(args, "warm_start") is None:
+        return option
+    return f"{option} (the --warm-start model's: it was trained with it)"
 
 
 def _auto_chunk_rows(path, fmt, args, least=1000, produced=0):

@@ -451,6 +451,26 @@ def test_bad_chunk_settings_are_one_clear_error(files, tmp_path, capsys, argv,
     assert not model.exists()
 
 
+@pytest.mark.parametrize("trained, words", [
+    (["--solver", "lbfgs"], "--solver lbfgs (the --warm-start model's"),
+    (["--early-stopping"], "--early-stopping (the --warm-start model's"),
+], ids=["lbfgs", "early_stopping"])
+def test_a_warm_start_models_option_refused_in_parts_is_said_to_be_the_models(
+        files, tmp_path, capsys, trained, words):
+    """A --warm-start model's solver or early stopping, which reading in parts
+    cannot do: the refusal says the option is the model's (the user typed
+    none) and names the way out."""
+    model = tmp_path / "m.npz"
+    assert cli.main(["train", str(files["csv"]), "--model", str(model), "--quiet",
+                     *trained]) == 0
+    capsys.readouterr()
+    code = cli.main(["train", str(files["csv"]), "--warm-start", str(model),
+                     "--chunk-rows", "500", "--quiet"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 1 and words in last, last
+    assert "--chunk-rows 0" in last
+
+
 def test_npz_cannot_be_chunked(tmp_path, capsys):
     X, y = make_table()
     np.savez(tmp_path / "t.npz", X=X, y=y)
