@@ -50,6 +50,7 @@ import numpy as np
 
 from . import __version__
 from ._choices import LEARNING_RATES, PENALTIES
+from ._driver import DivergedError
 from ._files import file_kind, link_target, save_png, write_atomic
 from ._validation import (
     FIT_SAVE_BYTES_PER_COLUMN,
@@ -1113,6 +1114,8 @@ _USER_ERRORS = (CLIError, ValueError, TypeError, OSError, FloatingPointError)
 def _describe(exc, args=None):
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"
+    if isinstance(exc, DivergedError):
+        return _in_options(str(exc), args)
     if isinstance(exc, _USER_ERRORS):
         return str(exc)
     if isinstance(exc, NotEnoughMemory):
@@ -1132,17 +1135,32 @@ def _describe(exc, args=None):
             "the traceback, and please report it)")
 
 
+def _in_options(text, args=None):
+    """An estimator's advice (a warning's, a divergence's) in the command's
+    words: the options for the parameters it names. Training read in parts
+    (``args.read_in_parts``) runs SGD epochs only: the solver it advises
+    needs the file read whole."""
+    solver = ("--solver lbfgs with the file read whole (--chunk-rows 0)"
+              if getattr(args, "read_in_parts", False) else "--solver lbfgs")
+    for old, new in (("increase max_iter or lr", "increase --epochs or --lr"),
+                     ("max_iter=", "--epochs "),
+                     ("increase max_iter (or tol), or alpha",
+                      "increase --epochs (or --tol), or --alpha"),
+                     ("the learning rate lr", "the learning rate --lr"),
+                     ("(standardize=True;", "(--standardize yes;"),
+                     ("raise alpha or choose another learning_rate",
+                      "raise --alpha or choose another --learning-rate"),
+                     ("fit with solver='lbfgs' (not partial_fit)", solver)):
+        text = text.replace(old, new)
+    return text
+
+
 @contextlib.contextmanager
 def _warnings_to_stderr():
     """Show warnings as one ``fastlr: warning: ...`` line each."""
 
     def show(message, category, filename, lineno, file=None, line=None):
-        text = str(message).replace("increase max_iter or lr",
-                                    "increase --epochs or --lr").replace(
-            "max_iter=", "--epochs ").replace(
-            "increase max_iter (or tol), or alpha",
-            "increase --epochs (or --tol), or --alpha")
-        print(f"fastlr: warning: {text}", file=sys.stderr)
+        print(f"fastlr: warning: {_in_options(str(message))}", file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("default", UserWarning)
@@ -2162,6 +2180,7 @@ def _train(args):
     if args.quiet:
         params["verbose"] = 0
     how = _how_to_read(args, params)
+    args.read_in_parts = how not in (None, "copied")
     if how in (None, "copied"):
         run = _train_whole(args, params, warm, warm_meta)
         if how == "copied":

@@ -600,11 +600,18 @@ def test_error_corrupted_model(files, tmp_path, capsys):
                        str(bad), "not a valid fastlr model file")
 
 
-def test_error_diverged_training(files, capsys):
-    assert_clean_error(*run(capsys, "train", files["csv"], "--target", "kind",
-                            "--lr", "1e6", "--no-standardize", "--penalty", "none",
-                            "--solver", "sgd"),
-                       "diverged", "lower the learning rate")
+@pytest.mark.parametrize("chunk_rows", ["0", "7"], ids=["whole", "chunks"])
+def test_error_diverged_training(files, capsys, chunk_rows):
+    """The advice names the command's options, not the estimator's
+    parameters; read in parts, the solver needs the file read whole."""
+    code, out, err = run(capsys, "train", files["csv"], "--target", "kind",
+                         "--lr", "1e6", "--no-standardize", "--penalty", "none",
+                         "--solver", "sgd", "--chunk-rows", chunk_rows)
+    assert_clean_error(code, out, err, "diverged", "lower the learning rate --lr "
+                       "(now 1e+06)", "(--standardize yes;", "or --solver lbfgs")
+    assert ("--solver lbfgs with the file read whole (--chunk-rows 0)" in err) == \
+        (chunk_rows != "0")
+    assert "solver='lbfgs'" not in err and "standardize=True" not in err
 
 
 @pytest.mark.parametrize("chunk_rows", ["0", "7"], ids=["whole", "chunks"])
@@ -629,8 +636,8 @@ def test_error_diverged_training_gives_the_class_weights_mean(files, capsys,
                          "--learning-rate", "optimal", "--penalty", "l2",
                          "--alpha", "1e-16", "--no-standardize", "--solver", "sgd",
                          "--batch-size", "1", "--chunk-rows", "7")
-    assert_clean_error(code, out, err, "diverged", "raise alpha or choose another "
-                       "learning_rate")
+    assert_clean_error(code, out, err, "diverged", "raise --alpha or choose "
+                       "another --learning-rate")
     assert "lower the learning rate" not in err
 
 
