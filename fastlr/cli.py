@@ -2562,11 +2562,15 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                            "label column; --drop COL,... and --id COL leave "
                            "columns out)")
         if cols.names and list(cols.names) != list(names):
-            raise CLIError(f"--warm-start: reading {args.data} in parts takes its "
-                           f"feature columns in file order ({io._shown(names, 6)}), "
-                           f"which must be the model's ({io._shown(cols.names, 6)}); "
-                           "pass --chunk-rows 0 to read the file whole and match "
-                           "the columns by name")
+            if fmt != "csv":
+                raise CLIError(f"--warm-start: reading {args.data} in parts takes "
+                               f"its feature columns in file order "
+                               f"({io._shown(names, 6)}), which must be the model's "
+                               f"({io._shown(cols.names, 6)}); pass --chunk-rows 0 "
+                               "to read the file whole")
+            # a CSV's columns taken by name, as a read of it whole takes them
+            # (and a model's column missing from the file refused as there)
+            names = list(cols.names)
     if how == "in place":
         mapped = io.map_npy(args.data, target=cols.target, drop=drop)
         try:
@@ -2582,6 +2586,9 @@ def _train_in_parts(args, params, warm, warm_meta, how):
     if how != "in place":
         read = dict(target=cols.target, fmt=fmt, delimiter=args.delimiter,
                     drop=drop, text_labels=_text_classes(warm))
+        if fmt == "csv" and cols.names:
+            # the model's columns, by name
+            read.update(n_features=len(cols.names), feature_names=cols.names)
         if fmt == "svmlight":
             read.update(n_features=len(names), zero_based=zero_based)
         source = _stream.FileChunks(args.data, how[1], **read)

@@ -729,7 +729,7 @@ def read_column(path, column, *, fmt=None, delimiter=",", max_rows=None):
 
 def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
                 n_features=None, zero_based=None, drop=None, text_labels=False,
-                unseen_features="raise"):
+                unseen_features="raise", feature_names=None):
     """Yield ``(X, y)`` chunks of a labelled data file, in file order.
 
     Out-of-core companion of :func:`read_xy`: at most ``chunk_rows`` rows are
@@ -774,6 +774,10 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
         svmlight rows beyond ``n_features`` are left out, and the one
         warning, with the counts of the whole file, comes after the last
         chunk.
+    feature_names : list of str, optional
+        As in :func:`read_dataset` (a model's ``feature_names_in_``: when a
+        CSV header has them all, the features are taken by name, in this
+        order, wherever their columns are).
 
     Yields
     ------
@@ -803,7 +807,8 @@ def iter_chunks(path, chunk_rows=65536, *, target=None, fmt=None, delimiter=",",
                                delimiter=delimiter, n_features=n_features,
                                zero_based=zero_based, drop=drop,
                                text_labels=text_labels,
-                               unseen_features=unseen_features)
+                               unseen_features=unseen_features,
+                               feature_names=feature_names)
     for X, y, _ in parts:
         yield X, y
 

@@ -471,6 +471,32 @@ def test_a_warm_start_models_option_refused_in_parts_is_said_to_be_the_models(
     assert "--chunk-rows 0" in last
 
 
+def test_warm_start_in_parts_takes_a_csvs_columns_by_name(files, tmp_path, capsys):
+    """A CSV whose columns come in another order continues a model read in
+    parts as read whole: by name (it was refused); a model's column missing
+    from the file is refused as a whole read refuses it."""
+    _, first = train(capsys, files["csv"], tmp_path / "m.npz")
+    lines = files["csv"].read_text().splitlines()
+    order = [2, 0, 3, 1, 4]
+    shuffled = tmp_path / "cols.csv"
+    shuffled.write_text("\n".join(",".join(line.split(",")[j] for j in order)
+                                  for line in lines) + "\n")
+    assert shuffled.read_text().startswith("f2,f0,f3,f1,label\n")
+    opts = ("--warm-start", tmp_path / "m.npz", "--chunk-rows", 500)
+    _, same = train(capsys, files["csv"], tmp_path / "a.npz", *opts)
+    _, other = train(capsys, shuffled, tmp_path / "b.npz", *opts)
+    np.testing.assert_array_equal(other.coef_, same.coef_)
+    np.testing.assert_array_equal(other.intercept_, same.intercept_)
+    assert list(other.feature_names_in_) == list(first.feature_names_in_)
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(shuffled.read_text().replace("f1", "g1", 1))
+    for rows in ("0", "500"):
+        code = cli.main(["train", str(renamed), "--warm-start", str(tmp_path / "m.npz"),
+                         "--chunk-rows", rows, "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 1 and "the model's feature columns f1 are missing" in err, err
+
+
 def test_npz_cannot_be_chunked(tmp_path, capsys):
     X, y = make_table()
     np.savez(tmp_path / "t.npz", X=X, y=y)
