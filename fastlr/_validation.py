@@ -1277,14 +1277,15 @@ def check_label_pair(y_true, y_pred, names=("y_true", "y_pred")):
     return yt, yp
 
 
-def refuse_one_class(classes, where=""):
+def refuse_one_class(classes, where="", name="y"):
     """Raise if the sorted distinct labels ``classes`` are one class, naming
     it as written (``0.0`` or ``'spam'``, not NumPy's ``np.float64(0.0)``);
-    ``where`` is added after the label (say, "across all its blocks")."""
+    ``where`` is added after the label (say, "across all its blocks");
+    ``name`` names the labels (a file's column, for the command line)."""
     if classes.shape[0] == 1:
         label = classes[0].item() if isinstance(classes[0], np.generic) else classes[0]
-        raise ValueError(f"y contains only one class ({label!r}){where}; training "
-                         "needs two")
+        raise ValueError(f"{name} contains only one class ({label!r}){where}; "
+                         "training needs two")
 
 
 def single_row_classes(classes, counts, item=repr):

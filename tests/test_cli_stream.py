@@ -497,6 +497,19 @@ def test_warm_start_in_parts_takes_a_csvs_columns_by_name(files, tmp_path, capsy
         assert code == 1 and "the model's feature columns f1 are missing" in err, err
 
 
+@pytest.mark.parametrize("kind", ["csv", "npy"])
+def test_a_single_class_read_in_parts_names_the_label_column(tmp_path, capsys, kind):
+    """One class in the file: the error names the file's label column, as a
+    whole read does, not the Python argument y."""
+    X, y = make_table()
+    paths = write_files(tmp_path, X, np.ones_like(y))
+    code = cli.main(["train", str(paths[kind]), "--chunk-rows", "500", "--quiet"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    where = "column 'label'" if kind == "csv" else "column 4"
+    assert code == 1 and f"t.{kind} ({where}) contains only one class (1)" in last, \
+        last
+
+
 def test_npz_cannot_be_chunked(tmp_path, capsys):
     X, y = make_table()
     np.savez(tmp_path / "t.npz", X=X, y=y)
