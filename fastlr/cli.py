@@ -2441,10 +2441,12 @@ def _how_to_read(args, params):
     if fmt == "npy":
         shape, fortran, dtype = io.npy_layout(path)
         if dtype in (np.float32, np.float64) and not fortran:
-            # in place trains by SGD epochs: the solver reads a small file whole
-            if holdout or (solver != "sgd" and small):
+            # in place trains by SGD epochs: the solver reads a small file
+            # whole, and a held-out split a small one (a larger one is
+            # refused below, as other formats are)
+            if small and (holdout or solver != "sgd"):
                 return None
-            if solver != "lbfgs":
+            if solver != "lbfgs" and not holdout:
                 return "in place"
         if dtype in (np.float32, np.float64) and small and solver == "sgd" \
                 and not holdout:
@@ -2623,7 +2625,8 @@ def _train_in_parts(args, params, warm, warm_meta, how):
                    "column statistics" + (", weighted by class in a second"
                                           if info.scans == 2 else "")
                    + ", one per epoch, the accuracy)")
-        if fmt == "csv" and clf.n_iter_ > 1:
+        if fmt == "csv" and clf.n_iter_ > 1 and clf.classes_.dtype.kind in "biuf":
+            # (an .npy table holds numbers: convert refuses text labels)
             reading += (f"; to parse it once, not every epoch: "
                         f"{_convert_command(args, cols.target)} --out TABLE.npy, "
                         "then train "

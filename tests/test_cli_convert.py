@@ -135,6 +135,12 @@ def test_training_a_csv_in_parts_points_to_convert(capsys, data):
         out = capsys.readouterr().out
         assert ("to parse it once, not every epoch: fastlr convert "
                 f"{d / 'd.csv'} --id id --out TABLE.npy" in out) is said
+    # text labels: a table holds numbers, and convert refuses them
+    write_csv(d / "t.csv", X, np.array(["no", "yes"])[y])
+    assert cli.main(["train", str(d / "t.csv"), "--chunk-rows", "100", "--solver",
+                     "sgd", "--epochs", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "in 7 chunks" in out and "fastlr convert" not in out
 
 
 def test_float32_range_is_said(capsys, tmp_path):

@@ -416,11 +416,15 @@ def test_files_above_the_threshold_stream_by_themselves(files, tmp_path, capsys,
     # --chunk-rows 0 reads the file whole anyway
     whole, _ = train(capsys, files["csv"], tmp_path / "w.npz", "--chunk-rows", 0)
     assert "reading" not in whole
-    # a held-out split cannot be streamed: refused, naming the way out
-    code = cli.main(["train", str(files["csv"]), "--validation-fraction", "0.2"])
-    _, err = capsys.readouterr()
-    assert code == 1
-    assert err.startswith("fastlr: error: ") and "--chunk-rows 0" in err
+    # a held-out split cannot be streamed, nor taken from a table in place
+    # (an .npy was read whole whatever its size): refused, naming the way out
+    for kind in ("csv", "npy"):
+        for split in (["--validation-fraction", "0.2"], ["--early-stopping"]):
+            code = cli.main(["train", str(files[kind]), *split])
+            _, err = capsys.readouterr()
+            assert code == 1
+            assert err.startswith("fastlr: error: ") and "--chunk-rows 0" in err
+            assert f"which {split[0]} cannot do" in err, err
 
 
 def test_files_below_the_threshold_are_read_whole(files, tmp_path, capsys):
