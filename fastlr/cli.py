@@ -2284,7 +2284,8 @@ def _check_tol(args, params):
         args.train_parser.error(
             f"argument --tol: must be > 0 with --solver {params['solver']} (the "
             "relative decrease of the objective that stops L-BFGS; 'none' runs "
-            f"every pass), got {params['tol']:g}")
+            f"every pass), got {params['tol']:g}; --solver sgd takes 0 (its "
+            "epochs' loss, as a file read in parts trains)")
 
 
 #: Seeds scikit-learn's ``train_test_split`` takes (a RandomState's: 32 bits).

@@ -127,7 +127,8 @@ def test_defaults_reach_the_saved_model(csv3, tmp_path, capsys):
     (["--epochs", "0"], ["argument --epochs", "must be >= 1"]),
     # the solver's rule (a relative decrease), in the option's terms: it
     # exited 1 naming Python's tol and solver='auto'
-    (["--tol", "0"], ["argument --tol", "must be > 0 with --solver auto", "got 0"]),
+    (["--tol", "0"], ["argument --tol", "must be > 0 with --solver auto", "got 0",
+                      "--solver sgd takes 0"]),
     (["--tol", "0", "--solver", "lbfgs"], ["argument --tol", "--solver lbfgs"]),
     # the held-out rows are train_test_split's, which takes 32-bit seeds: it
     # exited 1 after reading the data, blaming --validation-fraction
