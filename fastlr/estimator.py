@@ -721,8 +721,12 @@ default "constant"
         sample_weight : array_like of shape (m,) or None
             Non-negative per-row weights (times ``class_weight``'s), applied
             inside the kernel. The objective is their weighted mean loss
-            (see ``alpha``), which rescaling every weight leaves unchanged,
-            and so does the default solver's model; SGD's, though
+            (see ``alpha``), which rescaling every weight leaves unchanged
+            at a given ``alpha``, and so does the default solver's model
+            (the default ``alpha="auto"``, ``1 /`` their sum, scales as
+            scikit-learn's ``C=1`` does: weights times ``s``, a penalty
+            ``s`` times weaker; pass a number where their scale is
+            arbitrary); SGD's, though
             (``solver="sgd"``, ``early_stopping=True``), is not: its step on
             a row is ``lr`` times the row's weight, so weights normalized to
             sum 1 take steps ``m`` times smaller (``tol`` then stops a model
