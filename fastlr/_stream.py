@@ -350,6 +350,7 @@ def fit(model, source, *, name="DATA", classes=None, on_classes=None):
     with pass_progress(model.verbose, "first pass") as seen:
         scan = _scan(source, lambda sparse: standardize_option(
             model.standardize, model.fit_intercept, sparse), name, labels, seen=seen)
+    _warn_grouped(scan, name)
     standardize = scan.standardize
     n = scan.n - len(source.excluded)
     if classes is not None and not np.array_equal(scan.classes, classes):
@@ -548,6 +549,7 @@ class _Scan:
         self.dtype = np.dtype(np.float32)
         self.sparse = None
         self.labels = {}            # label -> rows
+        self.part_labels = []       # per part: label -> rows
         self.kinds = {}             # "text" or "number" -> (part, a label)
         self.moments = None
         self.first = None           # (mean, scale, moments) of part 1
@@ -564,6 +566,52 @@ class _Scan:
     @property
     def counts(self):
         return np.array([self.labels[c] for c in self.classes.tolist()])
+
+
+#: :func:`_warn_grouped` warns when a part's labels are at least this far
+#: (total variation: the share of its rows that would have to change class)
+#: from the file's, beyond three times what a random order gives.
+GROUPED_DISTANCE = 0.25
+
+
+def _warn_grouped(scan, name):
+    """Warn when the file's labels are grouped: training in parts visits
+    the parts in file order and shuffles rows within each part only, so on
+    a file sorted or grouped by label each part pulls the model towards its
+    own classes (60,000 rows sorted by label in 12 parts: held-out accuracy
+    0.62 against 0.73 read whole, and a summary that said the loss had
+    stopped improving). The part farthest from the file's label mix (in
+    total variation, beyond :data:`GROUPED_DISTANCE` plus three times its
+    expected value for that many rows in random order) is named."""
+    if scan.parts < 2:
+        return
+    counts = {}   # (the labels as the parts held them, before settle())
+    for part in scan.part_labels:
+        for v, c in part.items():
+            counts[v] = counts.get(v, 0) + c
+    labels = list(counts)
+    total = np.array([counts[v] for v in labels], dtype=np.float64)
+    p = total / total.sum()
+    worst = None
+    for i, part in enumerate(scan.part_labels):
+        rows = sum(part.values())
+        q = np.array([part.get(v, 0) for v in labels], dtype=np.float64) / rows
+        distance = 0.5 * float(np.abs(q - p).sum())
+        noise = 0.5 * float(np.sqrt(2.0 * p * (1.0 - p) / (math.pi * rows)).sum())
+        excess = distance - GROUPED_DISTANCE - 3.0 * noise
+        if excess > 0.0 and (worst is None or excess > worst[0]):
+            worst = excess, i, q
+    if worst is None:
+        return
+    _, i, q = worst
+    c = int(np.argmax(q - p))
+    warnings.warn(
+        f"{name}: the labels are grouped in the file (part {i + 1} of "
+        f"{scan.parts} holds {q[c]:.0%} of class {labels[c]}, the file "
+        f"{p[c]:.0%}): training read in parts visits the parts in file order "
+        "and shuffles rows within each part only, so the model follows each "
+        "part's classes; shuffle the file's rows first, or read it whole",
+        UserWarning, stacklevel=2)
 
 
 def _scan(source, options, name, labels, weights=None, seen=None):
@@ -610,6 +658,8 @@ def _scan(source, options, name, labels, weights=None, seen=None):
         refuse_continuous(y, source.labels_name or name)
         for v, c in zip(values.tolist(), counts.tolist(), strict=True):
             scan.labels[v] = scan.labels.get(v, 0) + c
+        scan.part_labels.append(dict(zip(values.tolist(), counts.tolist(),
+                                         strict=True)))
         scan.rows += data.m
         if seen is not None:
             seen(data.m)

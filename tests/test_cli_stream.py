@@ -514,6 +514,31 @@ def test_a_single_class_read_in_parts_names_the_label_column(tmp_path, capsys, k
         last
 
 
+def test_labels_grouped_in_the_file_are_warned_of_in_parts(files, tmp_path, capsys):
+    """Parts are visited in file order, rows shuffled within each: a file
+    sorted by label trains a model that follows each part's classes. The
+    first pass sees it and says so, naming the part; a file in random order
+    (the fixture's) says nothing, whatever the part size."""
+    X, y = make_table()
+    order = np.argsort(y, kind="stable")
+    paths = write_files(tmp_path, X[order], y[order])
+
+    def warned(path, rows):
+        code = cli.main(["train", str(path), "--chunk-rows", str(rows), "--solver",
+                         "sgd", "--epochs", "1", "--quiet"])
+        err = capsys.readouterr().err
+        assert code == 0, err
+        return [line for line in err.splitlines() if "grouped" in line]
+
+    said = warned(paths["csv"], 500)
+    assert len(said) == 1 and "part 1 of 6 holds 100% of class 0, the file 50%" in \
+        said[0], said
+    assert "shuffle the file's rows first" in said[0]
+    for rows in (10, 100, 1000):
+        assert warned(files["csv"], rows) == []
+    assert warned(paths["csv"], 3000) == []   # one part: the whole read
+
+
 def test_npz_cannot_be_chunked(tmp_path, capsys):
     X, y = make_table()
     np.savez(tmp_path / "t.npz", X=X, y=y)
