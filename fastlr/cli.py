@@ -1080,7 +1080,7 @@ def main(argv=None):
     """
     args = build_parser().parse_args(argv)
     try:
-        with _warnings_to_stderr(), _ending_signals():
+        with _warnings_to_stderr(args), _ending_signals():
             return args.func(args)
     except _Terminated as exc:
         print(f"fastlr: interrupted ({signal.Signals(exc.signum).name})",
@@ -1140,8 +1140,9 @@ def _in_options(text, args=None):
     words: the options for the parameters it names. Training read in parts
     (``args.read_in_parts``) runs SGD epochs only: the solver it advises
     needs the file read whole."""
-    solver = ("--solver lbfgs with the file read whole (--chunk-rows 0)"
-              if getattr(args, "read_in_parts", False) else "--solver lbfgs")
+    parts = getattr(args, "read_in_parts", False)
+    solver = "--solver lbfgs" + (" with the file read whole (--chunk-rows 0)"
+                                 if parts else "")
     for old, new in (("increase max_iter or lr", "increase --epochs or --lr"),
                      ("max_iter=", "--epochs "),
                      ("increase max_iter (or tol), or alpha",
@@ -1150,17 +1151,25 @@ def _in_options(text, args=None):
                      ("(standardize=True;", "(--standardize yes;"),
                      ("raise alpha or choose another learning_rate",
                       "raise --alpha or choose another --learning-rate"),
-                     ("fit with solver='lbfgs' (not partial_fit)", solver)):
+                     ("fit with solver='lbfgs' (not partial_fit)", solver),
+                     ("solver='auto' (the estimator's default) or 'lbfgs' does "
+                      "not depend on their scale",
+                      ("on the file read whole (--chunk-rows 0), " if parts else "")
+                      + "--solver auto (the default) or lbfgs does not depend on "
+                      "their scale"),
+                     ("class_weight has mean", "--class-weight has mean")):
         text = text.replace(old, new)
     return text
 
 
 @contextlib.contextmanager
-def _warnings_to_stderr():
-    """Show warnings as one ``fastlr: warning: ...`` line each."""
+def _warnings_to_stderr(args=None):
+    """Show warnings as one ``fastlr: warning: ...`` line each, in the
+    command's words (:func:`_in_options`)."""
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"fastlr: warning: {_in_options(str(message))}", file=sys.stderr)
+        print(f"fastlr: warning: {_in_options(str(message), args)}",
+              file=sys.stderr)
 
     with warnings.catch_warnings():
         warnings.simplefilter("default", UserWarning)

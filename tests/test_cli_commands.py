@@ -624,7 +624,7 @@ def test_error_diverged_training_gives_the_class_weights_mean(files, capsys,
                          "--class-weight", "ham:1e8,spam:1e8", "--solver", "sgd",
                          "--chunk-rows", chunk_rows)
     warning, error = err.strip().splitlines()
-    assert warning.startswith("fastlr: warning: class_weight has mean 1e+08 ")
+    assert warning.startswith("fastlr: warning: --class-weight has mean 1e+08 ")
     assert_clean_error(code, out, error, "diverged", "their mean over the rows "
                        "of positive weight is 1e+08)")
 

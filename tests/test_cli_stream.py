@@ -786,9 +786,12 @@ def test_class_weights_scale_warns_read_whole_or_in_parts(files, tmp_path, capsy
                 str(chunk_rows), "--class-weight", weights]
         assert cli.main(argv) == 0
         err = capsys.readouterr().err
-        got = re.findall(r"^fastlr: warning: class_weight has mean (\S+) ", err,
+        got = re.findall(r"^fastlr: warning: --class-weight has mean (\S+) ", err,
                          flags=re.M)
         assert got == (["0.01"] if warns else []), err
+        # the solver the warning names needs the file read whole
+        assert not warns or ("on the file read whole (--chunk-rows 0), --solver "
+                             "auto (the default) or lbfgs" in err) == (chunk_rows > 0)
 
 
 @pytest.mark.parametrize("change, words", [
