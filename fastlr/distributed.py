@@ -316,19 +316,30 @@ def _block_absmax(block, weighted=True):
             None if stored is None else stored[0], counted)
 
 
-def _block_weight_sum(block):
+def _block_weight_sum(block, weighted=True):
     """The total weight of the block's training rows, and how many of them
-    weigh more than 0."""
-    w = _train_weights(block)
+    weigh more than 0 (weighted or not: :func:`_train_weights`)."""
+    w = _train_weights(block, weighted)
     return float(w.sum()), int(np.count_nonzero(w > 0))
+
+
+def _weight_total(blocks, weighted=True):
+    """``(total weight, counted rows)`` of the training rows of all blocks
+    (:func:`_block_weight_sum`), summed in block order, as
+    :func:`_column_moments` sums them; one pass over the weights."""
+    total, counted = 0.0, 0
+    for t, c in blocks.map(_block_weight_sum, weighted):
+        total += t
+        counted += c
+    return total, counted
 
 
 def _weight_mean(blocks):
     """The mean weight of the training rows of positive weight of all
     blocks (:func:`fastlr._driver.weight_mean`), one pass over the
     weights."""
-    total, counted = np.sum(blocks.map(_block_weight_sum), axis=0)
-    return float(total) / counted if counted > 0 else None
+    total, counted = _weight_total(blocks)
+    return total / counted if counted > 0 else None
 
 
 def _block_sums(block, inv, shift, weighted):
@@ -346,22 +357,23 @@ def _block_sums(block, inv, shift, weighted):
 
 
 def _block_epoch(block, rng, arrays, meta, params, first_epoch, lr):
-    """One SGD epoch of the model ``arrays`` on one block (its training rows).
+    """One SGD epoch of the model ``arrays`` (those :func:`_travelling`
+    names, in ``meta``) on one block (its training rows).
 
-    Returns ``(arrays, loss_sum, weight, rng)``: the block's state, the sum
-    of its rows' weighted running losses, its training weight and the
-    advanced random generator.
+    Returns ``(arrays, loss_sum, weight, rng)``: the block's state (the same
+    arrays), the sum of its rows' weighted running losses, its training
+    weight and the advanced random generator.
     """
     X, y, sw, row_fold, _ = block
     weight = float(_train_weights(block).sum())
     state = _state_from(arrays, meta)
     if weight <= 0.0:   # nothing to train on: the model passes through
-        return _state_arrays(state), 0.0, 0.0, rng
+        return _state_arrays(state, meta[3]), 0.0, 0.0, rng
     losses, _ = sgd(Data(X), y, sw, state, epochs=1, rng=rng, lr=lr,
                     epoch_loss="running", tol=None, n_iter_no_change=1,
                     first_epoch=first_epoch, row_fold=row_fold, n_threads=1,
                     **params)
-    return _state_arrays(state), float(losses[0]) * weight, weight, rng
+    return _state_arrays(state, meta[3]), float(losses[0]) * weight, weight, rng
 
 
 def _block_heldout(block, W, B, softmax):
@@ -447,28 +459,44 @@ def _block_decision(Xb, W, B, dtype, link="logits", block_info=None):
 # the model state as it travels
 
 
-def _state_arrays(state):
-    return tuple(getattr(state, name) for name in ModelStack.STATE)
+def _travelling(state):
+    """The names of the state's arrays an epoch sends to each block and
+    averages back: W, B, steps and the optimizer arrays it may write, not
+    those it shares (:attr:`fastlr._state.ModelState.shared`: zeros that
+    training with its options never writes, placeholders when the state was
+    made with only the arrays its options write). On a wide model the
+    others were most of the traffic: 2**20 columns, plain SGD, 42 MB a
+    block and way where 8 MB are needed."""
+    return tuple(name for name in ModelStack.STATE if name not in state.shared)
+
+
+def _state_arrays(state, names):
+    return tuple(getattr(state, name) for name in names)
 
 
 def _state_from(arrays, meta):
-    mean, scale, softmax = meta
-    state = ModelState(mean, scale, arrays[0].shape[0], softmax)
-    for name, value in zip(ModelStack.STATE, arrays, strict=True):
+    """A block's own state: copies of the ``arrays`` named in ``meta``, the
+    optimizer arrays not among them placeholders (which the epoch, with
+    the options that made them idle, never indexes)."""
+    mean, scale, softmax, names = meta
+    state = ModelState(mean, scale, arrays[0].shape[0], softmax,
+                       written=[name for name in names if name in ModelState.IDLE])
+    for name, value in zip(names, arrays, strict=True):
         setattr(state, name, np.array(value))   # a copy: the task's own
     return state
 
 
-def _mix(state, outs):
-    """Average the blocks' states into ``state``, weighted by their training
-    weights, in block order. Returns the epoch's mean running loss."""
+def _mix(state, outs, names):
+    """Average the blocks' states (their arrays ``names``) into ``state``,
+    weighted by their training weights, in block order. Returns the epoch's
+    mean running loss."""
     weights = np.array([o[2] for o in outs])
     total = weights.sum()
     if not total > 0.0:
         raise ValueError("sample_weight (times class_weight) is zero for every "
                          "training row of every block; at least one must be "
                          "positive")
-    for j, name in enumerate(ModelStack.STATE):
+    for j, name in enumerate(names):
         acc = np.zeros(getattr(state, name).shape)
         for (arrays, *_), wk in zip(outs, weights, strict=True):
             if wk > 0.0:
@@ -935,19 +963,27 @@ def _holdout_counts(fraction, per_block):
 
 
 def _standardization(blocks, standardize, n, weighted):
-    """``(mean, scale, (column means, column standard deviations), total
-    weight, moments, counted rows)``: the
-    standardization of the training rows of all blocks, as the in-memory
+    """``(mean, scale, column_stats, total weight, moments, counted rows)``:
+    the standardization of the training rows of all blocks, as the in-memory
     fit computes it on one array (:meth:`fastlr._dispatch.Data.column_stats`),
-    and their :class:`fastlr._stats.Moments`, from which running statistics
-    start (None without standardization, or without weight), and the
-    number of training rows counted (of positive weight, or all of them
-    when not ``weighted``: :func:`_column_moments`)."""
-    mom, colmean, colscale, total, counted = _column_moments(blocks, n, weighted)
+    ``column_stats()`` giving their (column means, column standard
+    deviations), their :class:`fastlr._stats.Moments`, from which running
+    statistics start (None without standardization, or without weight),
+    and the number of training rows counted (of positive weight, or all of
+    them when not ``weighted``: :func:`_column_moments`). Without
+    standardization, one pass over the weights alone: the two column
+    passes (five n-wide arrays from each block, twice) run only when
+    ``column_stats`` is called (the finisher's coordinates)."""
     if not standardize:
-        return np.zeros(n), np.ones(n), (colmean, colscale), total, None, counted
+        total, counted = _weight_total(blocks, weighted)
+        if total > 0.0:   # (as _column_moments checks it)
+            check_weight_total(np.array([total]), "sample_weight (times class_weight)")
+        return (np.zeros(n), np.ones(n),
+                lambda: _column_moments(blocks, n, weighted)[1:3], total, None,
+                counted)
+    mom, colmean, colscale, total, counted = _column_moments(blocks, n, weighted)
     mean = colmean if standardize is True and not blocks.sparse else np.zeros(n)
-    return mean, colscale.copy(), (colmean, colscale), total, mom, counted
+    return mean, colscale.copy(), lambda: (colmean, colscale), total, mom, counted
 
 
 def _column_moments(blocks, n, weighted):
@@ -996,15 +1032,16 @@ def _ipm(blocks, state, rngs, *, epochs, lr, tol, n_iter_no_change, callback,
     :func:`fastlr._sgd.sgd`. Returns ``(losses, converged)``."""
     rate = AdaptiveRate(lr)
     epoch = [first_epoch]
-    meta = (state.mean, state.scale, state.softmax)
+    names = _travelling(state)
+    meta = (state.mean, state.scale, state.softmax, names)
 
     def run_one():
-        outs = blocks.map(_block_epoch, _state_arrays(state), meta,
+        outs = blocks.map(_block_epoch, _state_arrays(state, names), meta,
                           dict(params, learning_rate=learning_rate), epoch[0],
                           rate.lr, per_block=[(r,) for r in rngs])
         for k, out in enumerate(outs):
             rngs[k] = out[3]
-        loss = _mix(state, outs)
+        loss = _mix(state, outs, names)
         epoch[0] += 1
         return loss, loss
 
@@ -1082,7 +1119,7 @@ def _fit_state(blocks, state, rng, *, solver, finish_tol, epochs, penalty, alpha
             S += Sk
         return loss, G, S
 
-    out = run_solver(state, run_sgd, loss_grad, lambda: colstats, denom,
+    out = run_solver(state, run_sgd, loss_grad, colstats, denom,
                      curvature=None if solver == "sgd" else _curvature_sample(blocks),
                      totals=blocks.class_totals,
                      solver=solver, finish_tol=finish_tol, epochs=epochs,
@@ -1213,11 +1250,13 @@ def _names_first(est, header):
     return False
 
 
-def _new_state(mean, scale, k, moments, standardize, blocks):
+def _new_state(mean, scale, k, moments, standardize, blocks, written):
     """The estimator's fresh state for ``k`` classes, with running
-    statistics started from ``moments`` (as
-    :meth:`fastlr.LogisticRegression._new_state` starts them in memory)."""
-    state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2)
+    statistics started from ``moments`` and only the optimizer arrays
+    ``written`` (:func:`fastlr._sgd.written_arrays`), as
+    :meth:`fastlr.LogisticRegression._new_state` makes it in memory."""
+    state = ModelState(mean, scale, k if k > 2 else 1, softmax=k > 2,
+                       written=written)
     if moments is not None:
         state.track(moments, standardize is True and not blocks.sparse)
     return state
@@ -1259,9 +1298,10 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         n = blocks.n
         old = est._warm_state(n, classes)
         warm = old is not None
+        written = written_arrays(est.penalty, alpha, l1_ratio, learning_rate,
+                                 average_start)
         if blocks.sparse:   # (_open checked the width of one row of SGD's weights)
-            est._check_fit_memory(n, classes, solver, written_arrays(
-                est.penalty, alpha, l1_ratio, learning_rate, average_start), old)
+            est._check_fit_memory(n, classes, solver, written, old)
         standardize = _standardize_option(est, blocks)
         mean, scale, colstats, denom, mom, counted = _standardization(
             blocks, standardize, n, blocks.weighted)
@@ -1274,7 +1314,7 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
             warn_weight_mean(denom / counted, weights_name(
                 sample_weight is not None, est.class_weight))
         k = classes.shape[0]
-        state = _new_state(mean, scale, k, mom, standardize, blocks)
+        state = _new_state(mean, scale, k, mom, standardize, blocks, written)
         if warm:
             state = est._continued(old, state)
         _check_centering(blocks, state)
@@ -1332,9 +1372,13 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     _, blocks, classes, _ = _open(X, y, sample_weight, client=client,
                                   classes=classes, class_weight=cw,
                                   n_features=None if old is None else old.n_features)
+    written = written_arrays(est.penalty, alpha, l1_ratio, learning_rate,
+                             average_start)
     try:
         if resumed:
-            state = old.copy(rng=True)   # kept only if the epoch succeeds
+            # kept only if the epoch succeeds (the optimizer arrays it does
+            # not write, if zeros, shared: as in memory)
+            state = old.copy(rng=True, share=old.idle(written))
             if not est.fit_intercept:   # (set since the last call: as fit's)
                 state.drop_intercept()
             # the standardization as set now; the chunk's rows join the
@@ -1348,7 +1392,8 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
             standardize = _standardize_option(est, blocks)
             mean, scale, _, _, mom, _ = _standardization(blocks, standardize, blocks.n,
                                                       False)
-            state = _new_state(mean, scale, classes.shape[0], mom, standardize, blocks)
+            state = _new_state(mean, scale, classes.shape[0], mom, standardize, blocks,
+                               written)
             if old is not None:
                 state = est._continued(old, state)
             if state.rng is None:   # a stream's start (or coef_ set by hand)
@@ -1368,9 +1413,7 @@ def estimator_partial_fit(est, X, y, classes=None, sample_weight=None, client=No
     if not resumed:
         est.n_features_in_ = blocks.n
         _check_names(est, header, reset=True)
-    est._store_partial_fit(state, blocks.dtype, n_iter, losses, resumed,
-                           written_arrays(est.penalty, alpha, l1_ratio,
-                                          learning_rate, average_start))
+    est._store_partial_fit(state, blocks.dtype, n_iter, losses, resumed, written)
     return est
 
 
@@ -1580,7 +1623,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize="auto",
             blocks, standardize, blocks.n, blocks.weighted)
         if solver == "sgd" and blocks.weighted and counted:   # (as fastlr.train)
             warn_weight_mean(denom / counted, "sample_weight")
-        state = ModelState(mean, scale)
+        state = ModelState(mean, scale, written=written_arrays(
+            penalty, alpha, l1_ratio, learning_rate, average_start))
         losses, converged, _ = _fit_state(
             blocks, state, make_rng(random_state), solver=solver, finish_tol=finish_tol,
             epochs=epochs, penalty=penalty, alpha=alpha, l1_ratio=l1_ratio,

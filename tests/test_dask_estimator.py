@@ -114,6 +114,44 @@ def test_one_block_equals_in_memory(client, case, k, sparse, dtype):
         assert (got.coef_ == 0).sum() == (expected.coef_ == 0).sum()
 
 
+@pytest.mark.parametrize("options,travelling", [
+    ({}, ("W", "B", "steps")),
+    (dict(learning_rate="adagrad", lr=0.2), ("W", "B", "steps", "gsq")),
+    (dict(penalty="elasticnet", alpha=1e-3, average=5),
+     ("W", "B", "steps", "avg", "l1_u", "l1_q")),
+])
+def test_epochs_carry_only_the_arrays_the_options_write(client, monkeypatch, options,
+                                                        travelling):
+    """A mixing epoch sends each block, and averages back, W, B, steps and
+    the optimizer arrays its options write, not the zero others (on 2**20
+    columns, 42 MB a block where 8 MB are needed), in ``fit`` and along a
+    ``partial_fit`` stream; without standardization (sparse X, "auto") and
+    without the finisher, no column statistics are computed. The model is
+    the in-memory one."""
+    X, y = make_data(5, sparse=True)
+    mixed = []
+    mix = fdist._mix
+
+    def spy(state, outs, names):
+        mixed.append((names, {len(out[0]) for out in outs}))
+        return mix(state, outs, names)
+
+    def no_stats(*args, **kwargs):
+        raise AssertionError("column statistics computed without standardization")
+
+    monkeypatch.setattr(fdist, "_mix", spy)
+    monkeypatch.setattr(fdist, "_column_moments", no_stats)
+    kw = dict(SGD, **options)
+    got = LogisticRegression(**kw).fit(to_dask(X, 800), to_dask(y, 800))
+    stream = LogisticRegression(**kw)
+    for _ in range(2):
+        stream.partial_fit(to_dask(X, 400), to_dask(y, 400), classes=["ab", "cd"])
+    assert mixed and all(m == (travelling, {len(travelling)}) for m in mixed)
+    expected = LogisticRegression(**kw).fit(X, y)
+    np.testing.assert_allclose(got.coef_, expected.coef_, rtol=ONE_BLOCK_RTOL,
+                               atol=ONE_BLOCK_RTOL * np.abs(expected.coef_).max())
+
+
 @pytest.mark.parametrize("k,sparse", [(2, False), (3, False), (3, True)])
 def test_finisher_reaches_the_in_memory_optimum_on_eight_blocks(client, k, sparse):
     """L-BFGS over blockwise gradient sums: the same optimum as in memory
