@@ -518,6 +518,23 @@ class ClientClosedError(RuntimeError):
     running client."""
 
 
+#: A map's argument of at least this many bytes (the model and its
+#: standardization on a wide model) is sent to each worker once, not with
+#: each block's task (on 2**20 columns, 8 blocks, plain SGD: the epoch took
+#: 356 ms with the arrays in every task, 193-222 ms broadcast).
+_BROADCAST_BYTES = 1 << 20
+
+
+def _nbytes(a):
+    """The bytes of the arrays in ``a`` (an array, or a tuple or list of
+    them, nested)."""
+    if isinstance(a, np.ndarray):
+        return a.nbytes
+    if isinstance(a, (tuple, list)):
+        return sum(_nbytes(v) for v in a)
+    return 0
+
+
 class _ClientRunner:
     """Runs block tasks on a ``distributed.Client``: blocks stay as futures."""
 
@@ -569,9 +586,21 @@ class _ClientRunner:
         # tasks take 0.5 s); the restriction is loose, so a block that was
         # lost with its worker (and recomputed elsewhere) still runs.
         futures = []
+        big = [i for i, a in enumerate(args) if _nbytes(a) >= _BROADCAST_BYTES]
+        args = list(args)
+        scattered = []
         try:
             with self._running():
                 holders = self.client.who_has(blocks)
+                workers = {w for blk in blocks for w in holders.get(blk.key, ())}
+                if big and len(blocks) > len(workers):
+                    # a worker runs several blocks: the large arguments go
+                    # to each such worker once, not with each of its tasks
+                    scattered = self.client.scatter(
+                        [args[i] for i in big], workers=sorted(workers) or None,
+                        broadcast=True, hash=False)
+                    for i, fut in zip(big, scattered, strict=True):
+                        args[i] = fut
                 for blk, extra in zip(blocks, per_block, strict=True):
                     where = list(holders.get(blk.key, ()))
                     place = {"workers": where, "allow_other_workers": True} \
@@ -581,6 +610,7 @@ class _ClientRunner:
                 return self.client.gather(futures)
         finally:
             self.release(futures)
+            self.release(scattered)
 
     def compute(self, tasks):
         # released explicitly, as map's: the error a failed task raises here

@@ -152,6 +152,32 @@ def test_epochs_carry_only_the_arrays_the_options_write(client, monkeypatch, opt
                                atol=ONE_BLOCK_RTOL * np.abs(expected.coef_).max())
 
 
+def test_large_arguments_go_to_each_worker_once(client, monkeypatch):
+    """An argument of every block's task past ``_BROADCAST_BYTES`` (the
+    model on a wide model) is scattered once to the workers holding the
+    blocks, not sent with each task; the model is the one of tasks that
+    carry it, and the scattered copies are released."""
+    X, y = make_data(6, m=1200, k=3)
+    kw = dict(SGD, solver="auto", max_iter=3)
+    Xd, yd = to_dask(X, 150), to_dask(y, 150)
+    expected = LogisticRegression(**kw).fit(Xd, yd)
+    calls = []
+    scatter = client.scatter
+
+    def spy(data, **options):
+        futures = scatter(data, **options)
+        calls.append((options, futures))
+        return futures
+
+    monkeypatch.setattr(client, "scatter", spy)
+    monkeypatch.setattr(fdist, "_BROADCAST_BYTES", 1)
+    got = LogisticRegression(**kw).fit(Xd, yd)
+    assert calls and all(c["broadcast"] and c["workers"] for c, _ in calls)
+    np.testing.assert_array_equal(got.coef_, expected.coef_)
+    np.testing.assert_array_equal(got.intercept_, expected.intercept_)
+    assert all(f._cleared for _, futures in calls for f in futures)   # released
+
+
 @pytest.mark.parametrize("k,sparse", [(2, False), (3, False), (3, True)])
 def test_finisher_reaches_the_in_memory_optimum_on_eight_blocks(client, k, sparse):
     """L-BFGS over blockwise gradient sums: the same optimum as in memory
