@@ -882,6 +882,35 @@ def _check_rows(a, name, X, lengths=None, paired=False):
     return a
 
 
+def _shared_source(*arrays):
+    """Whether some of ``arrays`` (dask arrays or None) share tasks: cut
+    from one collection (``arr[:, :-1]`` and ``arr[:, -1]``)."""
+    layers = [set(getattr(a.dask, "layers", a.dask)) for a in arrays
+              if a is not None]
+    return any(layers[i] & layers[j] for i in range(len(layers))
+               for j in range(i + 1, len(layers)))
+
+
+def _row_blocks(*arrays, shared=None):
+    """The row blocks of each of ``arrays`` (None passes through, as a list
+    of Nones the length of the first's) as lists of delayed objects.
+    Arrays that share their source tasks (``shared``; None:
+    :func:`_shared_source` of these) are taken from their graphs as they
+    are, so that a pass over them computes each source block once: each
+    one's graph optimized on its own fuses the source into its own tasks
+    under new keys, and a fit of ``arr[:, :-1]``, ``arr[:, -1]`` in 4 row
+    blocks loaded 8 source blocks where 4 are needed (score too). The
+    others are optimized each. (Every pass of a call takes the same
+    choice: a key computed optimized in one pass and not in the next has
+    two definitions, which the scheduler warns about.)"""
+    if shared is None:
+        shared = _shared_source(*arrays)
+    count = len(next(a for a in arrays if a is not None).chunks[0])
+    return [[None] * count if a is None
+            else list(a.to_delayed(optimize_graph=not shared).ravel())
+            for a in arrays]
+
+
 class _Blocks:
     """The converted row blocks of a fit, persisted on the workers."""
 
@@ -889,9 +918,7 @@ class _Blocks:
         sizes = X.chunks[0]
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
         self.keep = [k for k, s in enumerate(sizes) if s > 0]
-        xs = X.to_delayed().ravel()
-        ys = y.to_delayed().ravel()
-        sws = sw.to_delayed().ravel() if sw is not None else [None] * len(sizes)
+        xs, ys, sws = _row_blocks(X, y, sw)
         seeds = (None if takes is None
                  else np.random.SeedSequence(seed).spawn(len(sizes)))
         self.runner = runner
@@ -934,15 +961,15 @@ class _Blocks:
         self.runner.release(self.futures)
 
 
-def _labels(runner, y, sw=None):
+def _labels(runner, y, sw=None, shared=None):
     """The sorted distinct labels of y, their counts, their rows' summed
     sample weights ``sw`` (the counts without), and the counts of each
-    non-empty block (a row per block), from every block."""
+    non-empty block (a row per block), from every block; ``shared``: as
+    :func:`_row_blocks` takes it."""
     sizes = y.chunks[0]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
-    swbs = [None] * len(sizes) if sw is None else sw.to_delayed().ravel()
+    ybs, swbs = _row_blocks(y, sw, shared=shared)
     keep = [k for k, s in enumerate(sizes) if s > 0]
-    ybs = y.to_delayed().ravel()
     tasks = [dask.delayed(_block_labels, pure=True)(ybs[k], swbs[k], k, int(starts[k]),
                                                     int(sizes[k]))
              for k in keep]
@@ -1185,7 +1212,8 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
                                                                       bool):
             sample_weight = np.full(X.shape[0], float(sample_weight))
         sw = _check_rows(sample_weight, "sample_weight", X, lw)
-    seen, counts, sums, per_block = _labels(runner, y, sw)
+    seen, counts, sums, per_block = _labels(runner, y, sw,
+                                            shared=_shared_source(X, y, sw))
     if classes is None:
         classes = seen
         if classes.shape[0] == 0:
@@ -1516,12 +1544,11 @@ def score(est, X, y, sample_weight=None):
     known = not any(_unknown(a) for a in (Xd, yd, swd) if a is not None)
     starts = (np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
               if not _unknown(Xd) else [None] * len(sizes))
-    swbs = [None] * len(sizes) if swd is None else swd.to_delayed().ravel()
+    lbs, ybs, swbs = _row_blocks(labels, yd, swd)
     tasks = [dask.delayed(_block_score, pure=True)(
                  lb, yb, swbs[k], k, None if starts[k] is None else int(starts[k]),
                  not known)
-             for k, (lb, yb) in enumerate(zip(labels.to_delayed().ravel(),
-                                              yd.to_delayed().ravel(), strict=True))
+             for k, (lb, yb) in enumerate(zip(lbs, ybs, strict=True))
              if not known or sizes[k] > 0]
     sums = np.array(dask.compute(*tasks)).reshape(-1, 2)
     num, den = sums.sum(axis=0)

@@ -1950,3 +1950,34 @@ def test_verbose_shows_the_in_memory_bar(client, capsys):
     assert "4/4" in err and "loss=" in err and "rows/s" in err, err
     LogisticRegression(**SGD).fit(to_dask(X, 200), to_dask(y, 200))
     assert capsys.readouterr().err == ""
+
+
+def test_x_and_y_of_one_collection_compute_each_source_block_once_a_pass(
+        client, tmp_path):
+    """X and y cut from one dask array (``arr[:, :-1]``, ``arr[:, -1]``:
+    one store holding features and label): each pass computes a source
+    block once, as ``dask.compute(X..., y...)`` would; optimizing each
+    one's graph on its own fused the load into both, and fit computed
+    each source block 3 times (labels, then twice for the blocks), score
+    twice. The model is the one of separate X and y."""
+    X, y = make_data(7, m=400)
+    codes = (y == "cd").astype(np.float64)
+    log = tmp_path / "loads"
+    log.write_text("")
+
+    def load(block):   # a read from storage: counted (in the worker's process)
+        with open(log, "a") as f:
+            f.write("x")
+        return block.copy()
+
+    arr = to_dask(np.column_stack([X, codes]), 100).map_blocks(load, dtype=np.float64)
+    Xa, ya = arr[:, :-1], arr[:, -1]
+    log.write_text("")   # (map_blocks called load on an empty block for its meta)
+    got = LogisticRegression(**SGD).fit(Xa, ya)
+    assert len(log.read_text()) == 2 * 4   # the labels' pass, the blocks'
+    log.write_text("")
+    score = got.score(Xa, ya)
+    assert len(log.read_text()) == 4
+    expected = LogisticRegression(**SGD).fit(to_dask(X, 100), to_dask(codes, 100))
+    np.testing.assert_array_equal(got.coef_, expected.coef_)
+    assert score == expected.score(to_dask(X, 100), to_dask(codes, 100))
