@@ -1678,6 +1678,8 @@ def train(X, y, batch_size=100, epochs=100, lr=0.01, *, standardize="auto",
                                TRAIN_BYTES_PER_CLASS)
         mean, scale, colstats, denom, _, counted = _standardization(
             blocks, standardize, blocks.n, blocks.weighted)
+        if denom <= 0.0:   # (fastlr.train's message; else the finisher divides by 0)
+            raise ValueError(zero_weights_message("sample_weight"))
         if solver == "sgd" and blocks.weighted and counted:   # (as fastlr.train)
             warn_weight_mean(denom / counted, "sample_weight")
         state = ModelState(mean, scale, written=written_arrays(

@@ -279,6 +279,23 @@ def test_bad_input(client, data):
         fdist.train(Xd, y, n_threads=0, client=client)
 
 
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs", "auto"])
+def test_zero_weights_are_refused_as_fastlr_train(data, solver):
+    """Every sample weight 0: fastlr.train's ValueError naming
+    sample_weight, with every solver (L-BFGS, which runs no mixing epoch,
+    divided by the zero total and blamed the features' size)."""
+    X, y = data
+    Xs, ys = X[:1_000], y[:1_000]
+    match = "^sample_weight is zero for every sample; at least one must be positive$"
+    with pytest.raises(ValueError, match=match):
+        fastlr.train(Xs, ys, sample_weight=np.zeros(1_000), solver=solver)
+    with pytest.raises(ValueError, match=match), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fdist.train(da.from_array(Xs, chunks=(250, N)), da.from_array(ys, chunks=250),
+                    sample_weight=da.from_array(np.zeros(1_000), chunks=250),
+                    solver=solver)
+
+
 def test_n_threads_none_is_accepted_as_in_memory(client, data):
     """``n_threads=None`` (fastlr.train's default, "numba's thread count")
     is accepted and, as any count, changes nothing on the cluster."""
