@@ -1335,15 +1335,28 @@ def _check_centering(blocks, state):
                          "or 'auto'); use standardize='scale' or False")
 
 
+def _untouched_rng(random_state):
+    """What :func:`fastlr._order.make_rng` gives for ``random_state`` (None:
+    NumPy's global RandomState) without drawing from it: made from a copy."""
+    if random_state is None:
+        random_state = np.random.mtrand._rand
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        random_state = copy.deepcopy(random_state)
+    return make_rng(random_state)
+
+
 def estimator_fit(est, X, y, sample_weight=None, client=None):
     """:meth:`fastlr.LogisticRegression.fit` on Dask collections."""
     (batch_size, epochs, lr, alpha, tol, n_iter_no_change), options = \
         est._params(est.max_iter)
     learning_rate, power_t, l1_ratio, average_start = options
     solver, finish_tol = est._solver_plan()
-    rng = make_rng(est.random_state)
     holdout = est.validation_fraction if est.early_stopping else None
-    seed = int(rng.integers(np.iinfo(np.int32).max)) if holdout else 0
+    # the held-out split's seed, drawn from a copy: the caller's generator
+    # is drawn from once the input is checked (below), so that a refused
+    # fit leaves it as it was, as in memory
+    seed = int(_untouched_rng(est.random_state).integers(
+        np.iinfo(np.int32).max)) if holdout else 0
     cw = None
     if est.class_weight is not None:
         def cw(classes, counts):
@@ -1376,6 +1389,9 @@ def estimator_fit(est, X, y, sample_weight=None, client=None):
         if warm:
             state = est._continued(old, state)
         _check_centering(blocks, state)
+        rng = make_rng(est.random_state)
+        if holdout:
+            rng.integers(np.iinfo(np.int32).max)   # the seed's draw (above)
         monitor = best = None
         if holdout:
             best = {"scores": [], "loss": np.inf, "state": None}

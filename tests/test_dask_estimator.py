@@ -1981,3 +1981,33 @@ def test_x_and_y_of_one_collection_compute_each_source_block_once_a_pass(
     expected = LogisticRegression(**SGD).fit(to_dask(X, 100), to_dask(codes, 100))
     np.testing.assert_array_equal(got.coef_, expected.coef_)
     assert score == expected.score(to_dask(X, 100), to_dask(codes, 100))
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+@pytest.mark.parametrize("kind", ["RandomState", "Generator"])
+def test_a_refused_fit_leaves_the_callers_generator_as_it_was(client, kind,
+                                                              early_stopping):
+    """As in memory: a fit refused (one class, NaN in X) draws nothing from
+    the caller's RandomState or Generator, so that the retry fits as a
+    first call would; a fit that runs is the one it was."""
+    X, y = make_data(8, m=400)
+
+    def generator():
+        return (np.random.RandomState(5) if kind == "RandomState"
+                else np.random.default_rng(5))
+
+    kw = dict(SGD, early_stopping=early_stopping)
+    Xnan = X.copy()
+    Xnan[250, 2] = np.nan
+    rs = generator()
+    for bad_X, bad_y in ((X, np.full(400, "ab")), (Xnan, y)):
+        with pytest.raises(ValueError):
+            LogisticRegression(**dict(kw, random_state=rs)).fit(
+                to_dask(bad_X, 100), to_dask(bad_y, 100))
+        assert rs.random() == generator().random()   # (then a fresh one)
+        rs = generator()
+    got = LogisticRegression(**dict(kw, random_state=rs)).fit(to_dask(X, 100),
+                                                             to_dask(y, 100))
+    expected = LogisticRegression(**dict(kw, random_state=generator())).fit(
+        to_dask(X, 100), to_dask(y, 100))
+    np.testing.assert_array_equal(got.coef_, expected.coef_)
