@@ -716,6 +716,10 @@ default "constant"
         Parameters
         ----------
         X : array_like of shape (m, n)
+            A dask array or DataFrame trains on the cluster (y and
+            ``sample_weight`` then dask collections or in memory); X in
+            memory refuses a dask y or ``sample_weight`` (a TypeError)
+            rather than gather it.
         y : array_like of shape (m,)
             At least two distinct labels of any sortable type.
         sample_weight : array_like of shape (m,) or None
@@ -742,6 +746,7 @@ default "constant"
         """
         if is_dask(X):   # trains where the blocks live, never gathers X
             return _distributed().estimator_fit(self, X, y, sample_weight)
+        _refuse_dask_beside("train", y=y, sample_weight=sample_weight)
         (batch_size, epochs, lr, alpha, tol, n_iter_no_change), options = \
             self._params(self.max_iter)
         learning_rate, power_t, l1_ratio, average_start = options
@@ -1062,6 +1067,7 @@ default "constant"
         if is_dask(X):
             return _distributed().estimator_partial_fit(self, X, y, classes,
                                                         sample_weight)
+        _refuse_dask_beside("train", y=y, sample_weight=sample_weight)
         (batch_size, _, lr, alpha, _, n_iter_no_change), options = self._params(1)
         learning_rate, power_t, l1_ratio, average_start = options
         if is_auto_alpha(alpha):   # (no call knows the stream's size)
@@ -1347,6 +1353,7 @@ of shape (m, n_features_in_)
         if is_dask(X):
             check_is_fitted(self)
             return _distributed().score(self, X, y, sample_weight)
+        _refuse_dask_beside("score", y=y, sample_weight=sample_weight)
         return super().score(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
@@ -1416,6 +1423,19 @@ def _distributed():
     from . import distributed
 
     return distributed
+
+
+def _refuse_dask_beside(what, **arrays):
+    """A TypeError for a dask collection among ``arrays`` (y,
+    ``sample_weight``) beside an in-memory X, which decides where the call
+    runs: one rule for both (y was computed silently, a dask
+    ``sample_weight`` refused with advice to call the method called)."""
+    for name, a in arrays.items():
+        if is_dask(a):
+            raise TypeError(
+                f"{name} is a dask collection but X is in memory, and X decides "
+                f"where this runs: pass X as a dask array or DataFrame to {what} "
+                f"on the cluster, or {name}.compute() if it fits in memory")
 
 
 def _data(X, check=True, train=False, with_stats=False):

@@ -2011,3 +2011,24 @@ def test_a_refused_fit_leaves_the_callers_generator_as_it_was(client, kind,
     expected = LogisticRegression(**dict(kw, random_state=generator())).fit(
         to_dask(X, 100), to_dask(y, 100))
     np.testing.assert_array_equal(got.coef_, expected.coef_)
+
+
+def test_dask_y_or_weights_beside_in_memory_x_are_refused_alike(client):
+    """X decides where a call runs: in memory, a dask y was computed
+    silently and a dask sample_weight refused with advice to call
+    LogisticRegression().fit; now both are refused, saying to pass X as a
+    dask collection (or compute them), and the fitted model is left as it
+    was."""
+    X, y = make_data(9, m=200)
+    sw = np.ones(200)
+    clf = LogisticRegression(**SGD).fit(X, y)
+    coef = clf.coef_.copy()
+    for name, args in (("y", (to_dask(y, 100), None)),
+                       ("sample_weight", (y, to_dask(sw, 100)))):
+        match = (rf"^{name} is a dask collection but X is in memory, and X decides "
+                 rf"where this runs: pass X as a dask array or DataFrame to "
+                 rf"(train|score) on the cluster, or {name}\.compute\(\)")
+        for call in (clf.fit, clf.partial_fit, clf.score):
+            with pytest.raises(TypeError, match=match):
+                call(X, args[0], sample_weight=args[1])
+        np.testing.assert_array_equal(clf.coef_, coef)
