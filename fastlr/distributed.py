@@ -1004,17 +1004,20 @@ def _labels(runner, y, sw=None, shared=None):
     return classes, per_block.sum(axis=0), sums, per_block
 
 
-def _holdout_counts(fraction, per_block):
+def _holdout_counts(n_val, per_block):
     """The held-out rows of each class in each block (a row per block) for
-    ``early_stopping``: ``fraction`` of each class's rows (at least one and
-    at most all but one, for a class of two rows or more; none of a single
-    row, which :func:`_open` refuses first, as the in-memory fit does),
-    spread over the blocks in proportion to their rows of the class, the
-    rounding carried from block to block (each block rounding its own share
-    held out nothing of a class with few rows per block)."""
+    ``early_stopping``: ``n_val`` rows in all, the in-memory fit's total
+    (:func:`fastlr.estimator.holdout_rows`), of each class its share (at
+    least one and at most all but one, for a class of two rows or more:
+    :func:`fastlr.estimator.class_holdout_counts`; each class rounded on
+    its own held out a third more rows than in memory with ten classes of
+    15 rows), spread over the blocks in proportion to their rows of the
+    class, the rounding carried from block to block (each block rounding
+    its own share held out nothing of a class with few rows per block)."""
+    from .estimator import class_holdout_counts
+
     total = per_block.sum(axis=0)
-    want = np.clip(np.floor(fraction * total + 0.5), 1, np.maximum(total - 1, 1))
-    want = np.where(total >= 2, want, 0)
+    want = class_holdout_counts(total, n_val)
     upto = np.floor(want * np.cumsum(per_block, axis=0) / np.maximum(total, 1) + 0.5)
     return np.diff(upto.astype(np.int64), axis=0, prepend=0)
 
@@ -1231,8 +1234,7 @@ def _open(X, y, sample_weight, *, client, classes=None, class_weight=None,
     if holdout is not None:   # the in-memory fit's rule, before the blocks persist
         from .estimator import holdout_rows
 
-        holdout_rows(counts, classes, holdout)
-        takes = _holdout_counts(holdout, per_block)
+        takes = _holdout_counts(holdout_rows(counts, classes, holdout), per_block)
     blocks = _Blocks(runner, X, y, sw, classes, cw, takes, seed)
     if blocks.sparse:
         # as in memory (as_data(train=True)), before any per-column array:

@@ -1472,6 +1472,28 @@ def holdout_rows(counts, classes, fraction):
     return n_val
 
 
+def class_holdout_counts(counts, n_val):
+    """The rows of each class to hold out, ``n_val`` in all (from
+    :func:`holdout_rows`), of classes of ``counts`` rows: each class's
+    share ``n_val * count / m`` rounded down, then at least one row and at
+    most all but one of each class of two rows or more (none of a single
+    row, which :func:`holdout_rows` refuses first), then rows added to (or
+    taken from) the classes whose share is furthest above (below) their
+    count, the first such class first, until the total is ``n_val``. The
+    Dask fit's split (``fastlr.distributed``); :func:`holdout_rows`
+    checked that it fits (``m - n_val`` rows left, one of each class)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    ok = counts >= 2
+    share = n_val * counts / max(int(counts[ok].sum()), 1)
+    lo, hi = np.where(ok, 1, 0), np.where(ok, counts - 1, 0)
+    held = np.clip(np.floor(share).astype(np.int64), lo, hi)
+    while held.sum() < n_val and (held < hi).any():
+        held[np.argmax(np.where(held < hi, share - held, -np.inf))] += 1
+    while held.sum() > n_val and (held > lo).any():
+        held[np.argmin(np.where(held > lo, share - held, np.inf))] -= 1
+    return held
+
+
 def check_holdout(counts, n_val):
     """Refuse a held-out split of ``n_val`` rows of rows whose classes have
     ``counts`` rows each (``np.bincount`` of their class codes) that

@@ -1673,6 +1673,27 @@ def test_categorical_labels_give_the_in_memory_classes(known, tmp_path):
     np.testing.assert_array_equal(fastlr.load(tmp_path / "m.npz").classes_, mem.classes_)
 
 
+@pytest.mark.parametrize("sizes,held", [([3, 97], [1, 9]),
+                                        ([15] * 10, [2] * 5 + [1] * 5)])
+def test_early_stopping_holds_out_the_in_memory_total(sizes, held):
+    """The Dask split holds out the in-memory fit's total,
+    max(ceil(validation_fraction * m), classes), at least one row of each
+    class: each class rounded on its own held out 20 rows of ten classes
+    of 15 (15 in memory), and 11 of [3, 97]."""
+    y = np.repeat(np.arange(len(sizes)), sizes)
+    X = np.random.default_rng(0).normal(size=(y.shape[0], 2)) + y[:, None]
+    _, blocks, _, _ = fdist._open(to_dask(X, 40), to_dask(y, 40), None,
+                                  client=None, holdout=0.1, seed=0)
+    try:
+        got = np.sum(blocks.map(lambda b: np.bincount(b[1][b[3] == 1],
+                                                      minlength=len(sizes))), axis=0)
+    finally:
+        blocks.release()
+    assert got.tolist() == held
+    assert got.sum() == fastlr.estimator.holdout_rows(np.array(sizes),
+                                                      np.arange(len(sizes)), 0.1)
+
+
 def test_early_stopping_holds_out_every_class_in_proportion():
     """Each block held out round(validation_fraction * its rows) of each
     class: a class with fewer than 5 rows per block (at the default 0.1)
@@ -1694,7 +1715,7 @@ def test_early_stopping_holds_out_every_class_in_proportion():
         blocks.release()
     assert np.sum(held, axis=0).tolist() == [384, 16]
     per_block = np.array([[1, 1, 5], [0, 1, 5], [0, 0, 5]])   # classes of 1, 2, 15 rows
-    np.testing.assert_array_equal(fdist._holdout_counts(0.1, per_block).sum(axis=0),
+    np.testing.assert_array_equal(fdist._holdout_counts(3, per_block).sum(axis=0),
                                   [0, 1, 2])
     clf = LogisticRegression(solver="sgd", early_stopping=True, max_iter=3,
                              random_state=0)
