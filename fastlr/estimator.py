@@ -1480,8 +1480,10 @@ def class_holdout_counts(counts, n_val):
     row, which :func:`holdout_rows` refuses first), then rows added to (or
     taken from) the classes whose share is furthest above (below) their
     count, the first such class first, until the total is ``n_val``. The
-    Dask fit's split (``fastlr.distributed``); :func:`holdout_rows`
-    checked that it fits (``m - n_val`` rows left, one of each class)."""
+    Dask fit's split (``fastlr.distributed``), and the in-memory one's
+    where scikit-learn's rounding leaves a class out of one side
+    (:func:`stratified_holdout`); :func:`holdout_rows` checked that it
+    fits (``m - n_val`` rows left, one of each class)."""
     counts = np.asarray(counts, dtype=np.int64)
     ok = counts >= 2
     share = n_val * counts / max(int(counts[ok].sum()), 1)
@@ -1524,7 +1526,12 @@ def stratified_holdout(codes, n_val, seed):
     order) without its Python lists of row numbers (on 500,000 rows its
     split took 100 ms, 60 of them in those lists); its last draws only
     shuffle the two sets, which are sorted here. Input it refuses raises
-    its ValueError (:func:`check_holdout`).
+    its ValueError (:func:`check_holdout`). One exception: where its
+    rounding leaves a class no held-out row or no training row (classes of
+    3 and 97 rows, 10 held out: none of the first), the rows of each class
+    are :func:`class_holdout_counts`' (the Dask fit's), so that every class
+    is held out and trained on, as ``early_stopping`` promises; the rows
+    drawn within each class are drawn as before.
     """
     from sklearn.model_selection import StratifiedShuffleSplit
     from sklearn.utils import check_random_state as sk_random_state
@@ -1543,6 +1550,9 @@ def stratified_holdout(codes, n_val, seed):
     rs = sk_random_state(seed)
     n_i = _approximate_mode(counts, n_train, rs)
     t_i = _approximate_mode(counts - n_i, n_val, rs)
+    if not (n_i.all() and t_i.all()):
+        t_i = class_holdout_counts(counts, n_val)
+        n_i = counts - t_i
     train, val = [], []
     for c, count, a, b in zip(present, counts, n_i, t_i, strict=True):
         rows = np.flatnonzero(codes == c).take(rs.permutation(count), mode="clip")
