@@ -1,6 +1,6 @@
 """Model files: :func:`save` and :func:`load`, without pickle.
 
-File format (format version 2)
+File format (format version 3)
 ------------------------------
 A model file is one NumPy ``.npz`` archive (a zip of ``.npy`` arrays, stored
 uncompressed), read back with ``numpy.load(..., allow_pickle=False)``, so
@@ -92,7 +92,7 @@ starts from the state, and the model it gives is derived by today's rule.
 
 The JSON metadata is an object with the keys
 
-* ``"format"``: ``"fastlr-model"``; ``"format_version"``: 2 (see "Format
+* ``"format"``: ``"fastlr-model"``; ``"format_version"``: 3 (see "Format
   versions" below);
 * ``"fastlr_version"``: the fastlr that wrote the file;
 * ``"estimator"``: ``"LogisticRegression"``;
@@ -140,6 +140,15 @@ know).
   weights as rounded (but for a model loaded from an older file, which keeps
   the one it shows), and ``stats_rows`` of a weighted fit holds its total
   weight (float64 when not a whole number).
+* 3 (fastlr 0.4.0 on): the arrays and keys of version 2; the parameters
+  may hold the values added after 0.3.0 (``alpha="auto"`` and
+  ``standardize="auto"``, the defaults, and ``learning_rate="optimal"``),
+  which a version-2 reader (fastlr 0.3.0) refuses. Every file is written as
+  version 3, whatever its parameters, so a version-2 reader says "upgrade
+  fastlr" instead of calling the file invalid.
+
+fastlr 0.4.0 reads versions 1 to 3; fastlr 0.3.0 reads versions 1 and 2;
+fastlr 0.1.0 and 0.2.0 read version 1.
 
 What a version-1 file may lack cannot always be told from the file, and
 training continued from it is then approximate (predictions are not
@@ -159,7 +168,7 @@ affected):
   labels load as a NumPy string array and the fit's report is absent.
 
 A model loaded from a version-1 file and saved again is written as version
-2 with what it holds: what the first file lacked is lacking still, and only
+3 with what it holds: what the first file lacked is lacking still, and only
 the first load warns. The warning is kept to the case the file's own
 parameters make a difference in, not given at every load of an old file:
 a model loaded to predict is not affected.
@@ -229,7 +238,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "ModelFileWarning", "lo
 FORMAT = "fastlr-model"
 #: The version written; :func:`load` reads it and every earlier one (module
 #: docstring, "Format versions").
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 _REQUIRED = ("metadata", "classes", "coef", "intercept", "mean", "scale", "w", "b",
              "loss_curve")

@@ -225,7 +225,7 @@ def test_documented_format(model_file):
     assert arrays["steps"].tolist() == [1, 0]
     assert all(a.dtype != object for a in arrays.values())
     meta = json.loads(arrays["metadata"].tobytes().decode("utf-8"))
-    assert meta["format"] == "fastlr-model" and meta["format_version"] == 2
+    assert meta["format"] == "fastlr-model" and meta["format_version"] == 3
     assert meta["fastlr_version"] == fastlr.__version__
     assert meta["estimator"] == "LogisticRegression"
     assert meta["params"]["lr"] == 0.05 and meta["n_features_in"] == 3
@@ -627,8 +627,8 @@ def set_param(name, value):
 
 
 @pytest.mark.parametrize("edit_meta, edit_arrays, words", [
-    (lambda m: m.__setitem__("format_version", 3), None,
-     "format version 3.*upgrade fastlr"),
+    (lambda m: m.__setitem__("format_version", 4), None,
+     "format version 4.*upgrade fastlr"),
     (lambda m: m.__setitem__("format", "pickle"), None, "'format' is 'pickle'"),
     (lambda m: m.pop("n_iter"), None, "'n_iter' is missing"),
     (set_param("lr", -1.0), None, "invalid parameter: lr must be > 0"),

@@ -85,12 +85,25 @@ def test_every_parameter_a_file_lacks_takes_its_writers_value(tmp_path):
 # Format versions
 
 
-def test_files_are_written_as_format_version_2_and_version_1_loads(tmp_path):
+def test_files_are_written_as_format_version_3_and_version_1_loads(tmp_path):
     X, y = small()
     fastlr.save(LogisticRegression(max_iter=3, tol=None).fit(X, y), tmp_path / "m.npz")
-    assert persist.FORMAT_VERSION == 2
-    assert persist.read_metadata(tmp_path / "m.npz")["format_version"] == 2
+    assert persist.FORMAT_VERSION == 3
+    assert persist.read_metadata(tmp_path / "m.npz")["format_version"] == 3
     assert persist.read_metadata(OLD_TOL0)["format_version"] == 1
+
+
+def test_a_version_2_file_loads(tmp_path):
+    """Version 3 changed what the parameters may hold, not how a file is
+    read: a file of fastlr 0.3.0 still loads and predicts the same."""
+    X, y = small()
+    clf = LogisticRegression(alpha=1e-4, standardize=True, max_iter=3, tol=None,
+                             random_state=0).fit(X, y)
+    fastlr.save(clf, tmp_path / "m.npz")
+    old = rewrite(tmp_path / "m.npz", tmp_path / "v2.npz",
+                  edit_meta=lambda m: m.__setitem__("format_version", 2))
+    back = fastlr.load(old)
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
 
 
 @pytest.mark.parametrize("edit_arrays", [
@@ -106,8 +119,8 @@ def test_a_newer_format_is_refused_as_such_before_anything_else(tmp_path, edit_a
         meta["fastlr_version"] = "9.0"
         meta["params"]["momentum"] = 0.9
     path = rewrite(OLD_TOL0, tmp_path / "newer.npz", edit_meta, edit_arrays)
-    with pytest.raises(ModelFileError, match=r"format version 3, written by fastlr "
-                       r"'9.0'; this fastlr reads format version 2: upgrade fastlr"):
+    with pytest.raises(ModelFileError, match=r"format version 4, written by fastlr "
+                       r"'9.0'; this fastlr reads format version 3: upgrade fastlr"):
         fastlr.load(path)
 
 
