@@ -634,21 +634,26 @@ default "constant"
             counts = np.asarray(counts, dtype=np.float64)
             return np.divide(counts.sum(), counts * float(k), out=np.zeros(k),
                              where=counts > 0)
-        weights = np.ones(classes.shape[0])
-        named = np.zeros(classes.shape[0], dtype=bool)
+        k = classes.shape[0]
+        weights = np.ones(k)
+        named = np.zeros(k, dtype=bool)
         extra = []
+        # each label found by binary search, not by a pass over the classes:
+        # O((K + k) log k) for K labels (a loaded file may hold many of both)
+        order = np.argsort(classes, kind="stable")
+        ordered = classes[order]
         for label, value in cw.items():
             if isinstance(value, bool) or not isinstance(value, numbers.Real) \
                     or not np.isfinite(value) or value < 0:
                 raise ValueError(f"class_weight[{label!r}] must be a finite "
                                  f"number >= 0, got {value!r}")
-            hits = np.flatnonzero(classes == label) if _comparable(
-                label, classes) else []
-            if len(hits) == 0:
+            hit = (_find_class(ordered, order, label)
+                   if _comparable(label, classes) else None)
+            if hit is None:
                 extra.append(label)
                 continue
-            weights[hits[0]] = float(value)
-            named[hits[0]] = True
+            weights[hit] = float(value)
+            named[hit] = True
         # scikit-learn's rule (compute_class_weight): labels that are not
         # classes are ignored when the dict names every class (a
         # cross-validation split, or a chunk's declared classes, may lack
@@ -1559,6 +1564,18 @@ def stratified_holdout(codes, n_val, seed):
         train.append(rows[:a])
         val.append(rows[a:a + b])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
+
+
+def _find_class(ordered, order, label):
+    """The index of the class equal to ``label`` (``ordered``: the classes
+    sorted, ``classes[order]``), or None. A label that does not sort with
+    the classes (an int among object strings) is compared with each."""
+    try:
+        at = int(np.searchsorted(ordered, label))
+    except TypeError:
+        hits = np.flatnonzero(ordered == label)
+        return int(order[hits[0]]) if len(hits) else None
+    return int(order[at]) if at < len(ordered) and ordered[at] == label else None
 
 
 def _comparable(label, classes):

@@ -885,3 +885,34 @@ def test_alpha_other_text_is_refused_naming_it():
     y = np.arange(20) % 2
     with pytest.raises((TypeError, ValueError), match="alpha"):
         LogisticRegression(alpha="Auto").fit(X, y)
+
+
+def test_class_weight_labels_are_found_in_time_linear_in_the_classes():
+    """Each label is looked up by binary search, not compared with every
+    class: a loaded file may hold a million classes and a hundred thousand
+    labels (this took minutes)."""
+    import time
+    classes = np.arange(1_000_000, dtype=np.int64)
+    cw = {int(c): 2.0 for c in classes[::10]}
+    start = time.perf_counter()
+    weights = LogisticRegression(class_weight=cw)._class_weight_values(
+        classes, None, fitting=False)
+    assert time.perf_counter() - start < 10
+    np.testing.assert_array_equal(weights, np.where(classes % 10 == 0, 2.0, 1.0))
+    # the same matches as ==: 1.0 and True are the class 1; unsorted strings
+    ints = np.array([0, 1, 5])
+    got = LogisticRegression(class_weight={1.0: 3.0, np.int8(5): 0.5})
+    np.testing.assert_array_equal(got._class_weight_values(ints, None, False),
+                                  [1.0, 3.0, 0.5])
+    flags = np.array([False, True])
+    got = LogisticRegression(class_weight={1: 3.0})
+    np.testing.assert_array_equal(got._class_weight_values(flags, None, False),
+                                  [1.0, 3.0])
+    words = np.array(["spam", "ham", "eggs"], dtype=object)
+    got = LogisticRegression(class_weight={"ham": 3.0, "eggs": 0.0, "spam": 2.0,
+                                           4: 1.0})
+    np.testing.assert_array_equal(got._class_weight_values(words, None, False),
+                                  [2.0, 3.0, 0.0])
+    with pytest.raises(ValueError, match=r"names the label 1.5, which is not one"):
+        LogisticRegression(class_weight={1.5: 2.0})._class_weight_values(
+            ints, None, False)
