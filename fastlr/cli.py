@@ -2005,9 +2005,19 @@ def _text_classes(model):
 
 
 def _match_labels(path, y, classes):
-    """True labels comparable with ``classes``; unknown labels are an error."""
+    """True labels comparable with ``classes``; unknown labels are an error.
+    Text labels against boolean classes (a model fitted in Python on a bool
+    column) are read as ``predict`` writes them: True and False, in any case."""
     text = is_text(classes)
-    if text and y.dtype.kind != "U":
+    if classes.dtype.kind == "b" and y.dtype.kind == "U":
+        words = np.char.lower(np.char.strip(y))
+        unknown = np.unique(y[(words != "true") & (words != "false")])
+        if unknown.size:
+            raise CLIError(f"{path}: the labels are text ({_fmt_labels(unknown)}) "
+                           f"but the model's classes are booleans (False, True): "
+                           f"write the labels True and False (or 1 and 0)")
+        y = words == "true"
+    elif text and y.dtype.kind != "U":
         y = y.astype(str)
     elif not text and y.dtype.kind == "U":
         raise CLIError(f"{path}: the labels are text ({_fmt_labels(np.unique(y))}) "

@@ -1018,3 +1018,33 @@ def test_a_plot_that_fails_is_named_and_the_summary_still_printed(
                               else "calibration.png")).exists()
     if command == "train":
         assert fastlr.load(model).n_iter_ >= 1
+
+
+def test_a_python_model_of_bool_labels_evaluates_and_continues_on_true_false(
+        tmp_path, capsys):
+    """A bool-label model fitted in Python, on the CSV pandas writes of its
+    data (True/False, as predict writes them): the labels are the classes."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = X[:, 0] + rng.logistic(size=120) > 0
+    clf = fastlr.LogisticRegression(random_state=0).fit(X, y)
+    fastlr.save(clf, tmp_path / "m.npz")
+    words = np.where(y, "True", "False")
+    words[::7] = np.char.lower(words[::7])
+    data = write_csv(tmp_path / "d.csv", X, words, ["x0", "x1", "x2", "label"])
+    code, out, _ = run(capsys, "evaluate", "--model", tmp_path / "m.npz", data,
+                       "--target", "label", "--by-position")
+    assert code == 0
+    accuracy = float(re.search(r"accuracy:\s*([0-9.]+)", out).group(1))
+    assert accuracy == pytest.approx((clf.predict(X) == y).mean(), abs=1e-4)
+    code, _, _ = run(capsys, "train", data, "--target", "label", "--warm-start",
+                     tmp_path / "m.npz", "--model", tmp_path / "m2.npz",
+                     "--max-iter", 2, "--by-position")
+    assert code == 0
+    assert fastlr.load(tmp_path / "m2.npz").classes_.tolist() == [False, True]
+    write_csv(data, X, np.where(y, "yes", "no"), ["x0", "x1", "x2", "label"])
+    code, _, err = run(capsys, "evaluate", "--model", tmp_path / "m.npz", data,
+                       "--target", "label", "--by-position")
+    assert code != 0
+    assert ("the labels are text (no, yes) but the model's classes are booleans "
+            "(False, True): write the labels True and False (or 1 and 0)") in err
