@@ -737,23 +737,33 @@ class ModelState:
     def from_file_arrays(cls, arrays, softmax):
         """The state of a model file's (validated) arrays; optimizer arrays
         it lacks are zeros (placeholders, :meth:`release`: the average
-        allocated once averaging has started)."""
-        mean = np.array(arrays["mean"], dtype=np.float64)
-        scale = np.array(arrays["scale"], dtype=np.float64)
+        allocated once averaging has started).
+
+        The arrays become the state's own where their dtype and layout are
+        the state's (``load``'s buffers, which nothing else holds): a wide
+        model is not held twice while it loads."""
+        mean = np.require(arrays["mean"], np.float64, "C")
+        scale = np.require(arrays["scale"], np.float64, "C")
         w = np.asarray(arrays["w"], dtype=np.float64)
         k = w.shape[0] if softmax else 1
         averaged = "steps" in arrays and np.asarray(arrays["steps"]).reshape(2)[1] > 0
         state = cls(mean, scale, k, softmax,
                     written=[name for name in cls.IDLE
                              if name in arrays or (name == "avg" and averaged)])
-        state.W[:] = w.reshape(state.W.shape)
-        state.B[:] = np.asarray(arrays["b"], dtype=np.float64).reshape(k)
-        for name in OPTIMIZER_ARRAYS:
-            if name in arrays:
-                target = getattr(state, name)
-                target[...] = np.asarray(arrays[name]).reshape(target.shape)
+        # (the zeros the constructor allocated are replaced before they are
+        # touched: calloc'd pages that never take memory)
+        for name, value in (("W", w), ("B", arrays["b"]),
+                            *((name, arrays[name]) for name in OPTIMIZER_ARRAYS
+                              if name in arrays)):
+            target = getattr(state, name)
+            value = np.asarray(value)
+            if (value.dtype == target.dtype and value.flags.c_contiguous
+                    and value.flags.writeable and value.size == target.size):
+                setattr(state, name, value.reshape(target.shape))
+            else:
+                target[...] = value.reshape(target.shape)
         if "stats" in arrays:
-            table = np.array(arrays["stats"], dtype=np.float64)
+            table = np.asarray(arrays["stats"], dtype=np.float64)
             rows, center = arrays["stats_rows"].tolist()   # int, or float weight
             center = int(center)
             state.track(_stats.Moments(rows, table[0], table[1], table[2]),

@@ -209,7 +209,14 @@ Before any array data is read (and decompressed), :func:`load` checks
 
 Each array is then read into its own buffer, 1 MiB at a time, and its CRC
 checked. So loading a crafted file never allocates more than the model it
-describes (which the file must really contain) plus a few tens of MB.
+describes (which the file must really contain) plus the temporaries of
+deriving the model it shows (about two arrays of the weights' size) and a few
+tens of MB: the arrays read become the model's own, not copied. Measured on a
+191 MiB file (1,000,000 features, 5 classes, AdaGrad and averaging): the
+loaded model takes 198 MiB, the load's peak is 275 MiB of resident memory.
+:func:`save` reads the file it wrote back (a load) before it replaces the
+target, while the model is still in memory: it needs about as much free
+memory as that load.
 """
 
 import contextlib

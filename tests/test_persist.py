@@ -887,3 +887,31 @@ def test_a_model_past_2_53_steps_is_refused_for_what_it_is(tmp_path, data):
                                          r"than the 2\*\*53 a model file holds"):
         fastlr.save(clf, tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_load_keeps_the_arrays_it_read_instead_of_copying_them(tmp_path):
+    """The state is built from load's own buffers: a wide model is not held
+    twice (the peak was 2.2 times the file, now about 1.6 under tracemalloc,
+    which also counts the constructor's zeros that are never touched)."""
+    import os
+    import tracemalloc
+
+    from scipy import sparse
+    rng = np.random.default_rng(0)
+    n, rows = 300_000, 300
+    X = sparse.random(rows, n, density=20 / n, format="csr", random_state=0)
+    clf = LogisticRegression(solver="sgd", learning_rate="adagrad", average=True,
+                             standardize="scale", random_state=0)
+    clf.partial_fit(X, rng.integers(0, 3, rows), classes=[0, 1, 2])
+    path = tmp_path / "wide.npz"
+    fastlr.save(clf, path)
+    size = os.path.getsize(path)
+    del clf
+    tracemalloc.start()
+    try:
+        back = fastlr.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert back.training_state_.gsq.shape == (3, n + 1)
+    assert peak < 1.8 * size, (peak / size)
