@@ -1279,12 +1279,14 @@ def _check_writable(path, option, replace=False, inputs=()):
         raise CLIError(f"{option} {path}: the file exists and is not writable")
 
 
-def _check_folder(path, option, files=()):
+def _check_folder(path, option, files=(), inputs=(), outputs=()):
     """``path`` is a folder that exists and is writable, or can be created,
     and the ``files`` the command will write in it can be written there
-    (:func:`_check_writable`: not a folder, FIFO or device). A symbolic link
-    on the way whose target does not exist is refused: creating the folder
-    would fail there ("File exists") after the work."""
+    (:func:`_check_writable`: not a folder, FIFO or device, not one of the
+    ``inputs`` the command reads) and are not one of the command's other
+    ``outputs`` (``(path, option)`` pairs, which may not exist yet). A
+    symbolic link on the way whose target does not exist is refused:
+    creating the folder would fail there ("File exists") after the work."""
     path = os.path.abspath(os.fspath(path))
     if os.path.exists(path) and not os.path.isdir(path):
         raise CLIError(f"{option} {path}: exists and is not a folder")
@@ -1305,9 +1307,15 @@ def _check_folder(path, option, files=()):
     if not os.path.isdir(existing):
         raise CLIError(f"{option} {path}: {existing} is not a folder")
     _probe(existing, option, path)
-    if existing == path:
-        for name in files:
-            _check_writable(os.path.join(path, name), option, replace=True)
+    for name in files:
+        file = os.path.join(path, name)
+        for other, what in outputs:
+            if other is not None and os.path.realpath(file) == os.path.realpath(other):
+                raise CLIError(f"{option} {path}: writes {name}, which is the "
+                               f"{what} file this command writes: give another "
+                               f"folder or {what} path")
+        if existing == path:
+            _check_writable(file, option, replace=True, inputs=inputs)
 
 
 def _probe(folder, option, path):
@@ -2185,7 +2193,10 @@ def _train(args):
         _check_writable(args.model, "--model", replace=True,
                         inputs=[(args.data, "DATA")])
     if args.plot:
-        _check_folder(args.plot, "--plot", TRAIN_PLOTS)
+        _check_folder(args.plot, "--plot", TRAIN_PLOTS,
+                      inputs=[(args.data, "DATA"),
+                              (_given(args, "warm_start"), "--warm-start")],
+                      outputs=[(args.model, "--model")])
     _set_threads(args)
     warm, warm_meta, base = None, {}, default_params()
     if _given(args, "warm_start") is not None:
@@ -3106,7 +3117,8 @@ def _evaluate(args):
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
     if args.plot:
-        _check_folder(args.plot, "--plot", EVALUATE_PLOTS)
+        _check_folder(args.plot, "--plot", EVALUATE_PLOTS,
+                      inputs=[(args.data, "DATA"), (args.model, "--model")])
     _set_threads(args)
     model, data_meta = _load_model(args.model)
     _format_from_model(args, data_meta)

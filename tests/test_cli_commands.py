@@ -1048,3 +1048,27 @@ def test_a_python_model_of_bool_labels_evaluates_and_continues_on_true_false(
     assert code != 0
     assert ("the labels are text (no, yes) but the model's classes are booleans "
             "(False, True): write the labels True and False (or 1 and 0)") in err
+
+
+def test_plot_files_may_not_be_the_files_the_command_reads_or_writes(
+        files, tmp_path, capsys):
+    """--plot DIR writes fixed names: one that is the model written, the
+    model read or the data read is refused before any work (it was replaced
+    by a plot)."""
+    import shutil
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    code, _, err = run(capsys, "train", files["csv"], "--target", "kind",
+                       "--model", plots / "loss.png", "--plot", plots)
+    assert code != 0 and "loss.png, which is the --model file this command writes" in err
+    assert not (plots / "loss.png").exists()
+    shutil.copy(files["model"], plots / "roc.png")
+    code, _, err = run(capsys, "evaluate", "--model", plots / "roc.png", files["csv"],
+                       "--plot", plots)
+    assert code != 0 and "is the --model file this command reads" in err
+    fastlr.load(plots / "roc.png")   # still the model
+    shutil.copy(files["csv"], plots / "boundary.png")
+    code, _, err = run(capsys, "train", plots / "boundary.png", "--format", "csv",
+                       "--target", "kind", "--plot", plots)
+    assert code != 0 and "is the DATA file this command reads" in err
+    assert (plots / "boundary.png").read_bytes() == files["csv"].read_bytes()
