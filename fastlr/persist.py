@@ -346,8 +346,10 @@ def save(model, path, *, metadata=None):
     Raises
     ------
     TypeError
-        If ``model`` is not a :class:`fastlr.LogisticRegression`, or
-        ``metadata`` is not JSON-serializable.
+        If ``model`` is not a :class:`fastlr.LogisticRegression` (a subclass
+        is refused too: the file holds no code, it would load as the base
+        class; a ``LogisticRegressionCV`` is refused saying how to save
+        its chosen model), or ``metadata`` is not JSON-serializable.
     ValueError
         If ``metadata`` is too large for :func:`load` to accept (more than
         16 MiB plus 256 bytes per feature, once parsed).
@@ -423,7 +425,22 @@ def _loadable(path):
 
 def _to_arrays(model, metadata):
     from . import __version__
+    from .estimator_cv import LogisticRegressionCV
 
+    if isinstance(model, LogisticRegressionCV):
+        raise TypeError(
+            "model must be a fastlr.LogisticRegression, got LogisticRegressionCV: "
+            "save a LogisticRegression fitted with the chosen values, "
+            "LogisticRegression(alpha=cv.alpha_, l1_ratio=cv.l1_ratio_, ...) with "
+            "the CV estimator's other parameters, or pickle the CV estimator")
+    if isinstance(model, LogisticRegression) and type(model) is not LogisticRegression:
+        # a file holds no code: load would return the base class, whose
+        # predictions may differ from the subclass's (an overridden predict)
+        raise TypeError(
+            f"model must be a fastlr.LogisticRegression, got the subclass "
+            f"{type(model).__name__}: a model file holds no code, so it would "
+            f"load as a fastlr.LogisticRegression, without the subclass's "
+            f"methods or parameters; pickle it instead")
     if not isinstance(model, LogisticRegression):
         raise TypeError(f"model must be a fastlr.LogisticRegression, got "
                         f"{type(model).__name__}")

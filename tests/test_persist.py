@@ -915,3 +915,23 @@ def test_load_keeps_the_arrays_it_read_instead_of_copying_them(tmp_path):
         tracemalloc.stop()
     assert back.training_state_.gsq.shape == (3, n + 1)
     assert peak < 1.8 * size, (peak / size)
+
+
+def test_a_cv_estimator_or_a_subclass_is_refused_saying_what_to_do(tmp_path):
+    """A subclass was saved as the base class (an overridden predict lost);
+    the CV estimator's refusal said only its type."""
+    X = np.random.default_rng(0).normal(size=(90, 2))
+    y = (X[:, 0] > 0).astype(int)
+
+    class Cautious(LogisticRegression):
+        def predict(self, X):
+            return (self.predict_proba(X)[:, 1] > 0.8).astype(int)
+
+    with pytest.raises(TypeError, match=r"got the subclass Cautious: a model file "
+                       r"holds no code.*pickle it instead"):
+        fastlr.save(Cautious(max_iter=3, tol=None).fit(X, y), tmp_path / "s.npz")
+    cv = fastlr.LogisticRegressionCV(alphas=2, cv=2, max_iter=3, tol=None).fit(X, y)
+    with pytest.raises(TypeError, match=r"got LogisticRegressionCV: save a "
+                       r"LogisticRegression.*alpha=cv.alpha_, l1_ratio=cv.l1_ratio_"):
+        fastlr.save(cv, tmp_path / "cv.npz")
+    assert not list(tmp_path.iterdir())
