@@ -178,7 +178,11 @@ leaves either the old file or the new one, never a mixture; leftovers of a
 killed writer (``.<name>.<12 hex digits>.tmp``) are removed by a later
 save to the same target once they are a minute old (a younger one may be
 another process's write in progress); the target must be a regular file or not exist; a
-replaced file keeps its permission bits.
+replaced file keeps its permission bits. The rename needs write permission
+on the folder, not on the file: a read-only file is replaced as any other
+(unlike ``open(path, "w")``), a writable file in a folder the user may not
+write cannot be, and the other hard links of a replaced file keep the old
+content.
 
 Loading untrusted files
 -----------------------
