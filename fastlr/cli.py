@@ -1746,7 +1746,7 @@ def _read_data(args, labels, model=None, data_meta=None, cols=None):
     cols = cols or _resolve_columns(args, labels, model, data_meta)
     n = model.n_features_in_ if model is not None else getattr(args, "n_features",
                                                                None)
-    with _columns_left_out(cols, model, n):
+    with _columns_left_out(cols, model, n, labels):
         data = io.read_dataset(
             args.data, target=cols.target, fmt=cols.fmt, delimiter=args.delimiter,
             labels=labels, n_features=n,
@@ -1767,10 +1767,12 @@ def _read_data(args, labels, model=None, data_meta=None, cols=None):
 
 
 @contextlib.contextmanager
-def _columns_left_out(cols, model, n):
+def _columns_left_out(cols, model, n, labels=None):
     """A CSV or .npy file with another number of feature columns than the
-    model's: say how columns are left out; an svmlight file wider than the
-    model (``n`` features), or than ``train --n-features n``: say what to do
+    model's: say how columns are left out (for a command that needs labels,
+    ``labels == "required"``, without a target column given or recorded:
+    first how to name it); an svmlight file wider than the model (``n``
+    features), or than ``train --n-features n``: say what to do
     (:func:`_wider_svmlight`)."""
     from . import io
 
@@ -1781,6 +1783,10 @@ def _columns_left_out(cols, model, n):
             raise CLIError(_wider_svmlight(cols, model, n, exc)) from None
         if cols.fmt not in ("csv", "npy"):
             raise
+        if labels == "required" and cols.target is None and cols.model_target is None:
+            raise CLIError(f"{exc} (name the label column with --target COL: the "
+                           "model records none; --drop COL,... and --id COL "
+                           "leave other columns out)") from None
         raise CLIError(f"{exc} (--drop COL,... and --id COL leave columns "
                        "out)") from None
 
@@ -1834,7 +1840,7 @@ def _read_in_parts(args, labels, model, cols, rows):
     keep = cols.id_col if labels == "ignore" else None
     if keep is not None and cols.fmt == "npy":
         keep = int(keep)
-    with _columns_left_out(cols, model, model.n_features_in_):
+    with _columns_left_out(cols, model, model.n_features_in_, labels):
         dataset, parts = io.open_chunks(
             args.data, rows, target=cols.target, fmt=cols.fmt,
             delimiter=args.delimiter, labels=labels,

@@ -1072,3 +1072,23 @@ def test_plot_files_may_not_be_the_files_the_command_reads_or_writes(
                        "--target", "kind", "--plot", plots)
     assert code != 0 and "is the DATA file this command reads" in err
     assert (plots / "boundary.png").read_bytes() == files["csv"].read_bytes()
+
+
+def test_evaluate_of_a_python_model_says_to_name_the_label_column(tmp_path, capsys):
+    """A model saved from Python records no target column: the file's extra
+    column is the labels, so the hint is --target, not --drop (which led to
+    'has no target column')."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(100, 3)), columns=["a", "b", "c"])
+    df["label"] = (df.a + rng.logistic(size=100) > 0).astype(int)
+    clf = fastlr.LogisticRegression().fit(df[["a", "b", "c"]], df.label)
+    fastlr.save(clf, tmp_path / "m.npz")
+    df.to_csv(tmp_path / "d.csv", index=False)
+    code, _, err = run(capsys, "evaluate", "--model", tmp_path / "m.npz",
+                       tmp_path / "d.csv")
+    assert code != 0
+    assert "(name the label column with --target COL: the model records none" in err
+    code, _, _ = run(capsys, "evaluate", "--model", tmp_path / "m.npz",
+                     tmp_path / "d.csv", "--target", "label")
+    assert code == 0
