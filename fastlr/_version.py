@@ -1,4 +1,4 @@
 """fastlr's version, in a module of its own so that the kernel cache guard
 can read it without importing the rest of the package."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
