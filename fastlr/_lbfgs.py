@@ -174,7 +174,7 @@ def _direction(pg, pairs, diag=None):
 
 
 def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
-             callback=None, first_step=None, floor=None, diag=None):
+             callback=None, first_step=None, floor=None, diag=None, enough=None):
     """Minimize ``fun(x)[0] + l1 * sum |x[mask]|`` from ``x0``: the run of
     :func:`iterate`, each trial point evaluated by ``fun``.
 
@@ -238,13 +238,20 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
         (features on raw scales) the identity's model predicts next to no
         decrease along the flat coordinates, and the run stopped on ``tol``
         far from the optimum.
+    enough : float or None
+        An objective at or below which the run stops, converged, before
+        its next iteration: for an objective that may have no minimizer
+        but an infimum (the unpenalized logistic loss on separable
+        classes tends to 0 as the weights grow, and its relative decrease
+        never falls below ``tol``), a point within ``enough`` of it.
 
     Returns
     -------
     Result
     """
     run = iterate(x0, tol=tol, max_iter=max_iter, l1=l1, mask=mask, memory=memory,
-                  callback=callback, first_step=first_step, floor=floor, diag=diag)
+                  callback=callback, first_step=first_step, floor=floor, diag=diag,
+                  enough=enough)
     try:
         x = next(run)
         while True:
@@ -254,7 +261,7 @@ def minimize(fun, x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY,
 
 
 def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None,
-                  floor=None, diags=None, first_steps=None):
+                  floor=None, diags=None, first_steps=None, enough=None):
     """Minimize K objectives at once, each by its own run of :func:`iterate`
     (its own curvature pairs, line search and stopping rule, exactly the
     run :func:`minimize` would make), in lockstep: each round, every run
@@ -281,6 +288,8 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
         Each run's ``diag``.
     first_steps : list of callables or None (each may be None)
         Each run's ``first_step``.
+    enough : list of floats or None (each may be None)
+        Each run's ``enough`` (:func:`minimize`).
 
     Returns
     -------
@@ -292,7 +301,8 @@ def minimize_many(fun, x0s, *, tol, max_iter, l1s, memory=MEMORY, callbacks=None
                     callback=None if callbacks is None else callbacks[i],
                     floor=floors[i],
                     diag=None if diags is None else diags[i],
-                    first_step=None if first_steps is None else first_steps[i])
+                    first_step=None if first_steps is None else first_steps[i],
+                    enough=None if enough is None else enough[i])
             for i, (x0, l1) in enumerate(zip(x0s, l1s, strict=True))]
     results = [None] * len(runs)
     asked = {i: next(run) for i, run in enumerate(runs)}
@@ -316,7 +326,7 @@ def _norm(v):
 
 
 def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=None,
-            first_step=None, floor=None, diag=None):
+            first_step=None, floor=None, diag=None, enough=None):
     """The L-BFGS / OWL-QN run of :func:`minimize` as a generator: it yields
     each trial point ``x`` and is sent ``fun(x)`` back; its return value
     (``StopIteration.value``) is the :class:`Result`. The arithmetic is
@@ -345,7 +355,7 @@ def iterate(x0, *, tol, max_iter, l1=0.0, mask=None, memory=MEMORY, callback=Non
     flat_curvature = math.inf
     for it in range(max_iter):
         pg = pseudo_gradient(x, g, l1)
-        if not pg.any():
+        if not pg.any() or (enough is not None and F <= enough):
             return Result(x, F, it, True)
         d = _direction(pg, pairs, diag)
         if np.ndim(l1):

@@ -516,7 +516,7 @@ def lone_class_intercepts(c, k, softmax, tol):
     ``(k,)`` (sigmoid: ``(1,)``) whose mean loss is ``tol`` (the finisher's;
     float64's epsilon for ``tol=None``): within ``tol`` of the infimum, the
     class seen given probability ``exp(-tol)``."""
-    t = tol if tol > 0.0 else float(np.finfo(np.float64).eps)
+    t = enough_loss(tol)
     # log(1 + (k - 1) exp(-L)) = t
     L = math.log(max(k - 1, 1)) - math.log(math.expm1(t))
     if not softmax:
@@ -524,6 +524,36 @@ def lone_class_intercepts(c, k, softmax, tol):
     B = np.zeros(k)
     B[c] = L
     return B - B.mean()
+
+
+def enough_loss(tol):
+    """The mean training loss within which of its infimum 0 the solvers
+    take a model where the objective has no minimizer (one class alone,
+    :func:`lone_class_intercepts`; separable classes without a penalty,
+    :func:`finish`): the finisher's ``tol``, float64's epsilon for
+    ``tol=None`` (0). The relative decrease of a loss tending to 0
+    geometrically never falls below ``tol``."""
+    return tol if tol > 0.0 else float(np.finfo(np.float64).eps)
+
+
+def warn_separated(F, tol, models=1):
+    """Warn (``ConvergenceWarning``) that runs without a penalty stopped at
+    a training loss ``F`` (the lowest, of ``models`` runs) of at most
+    :func:`enough_loss`: the classes are separable, or nearly."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from ._validation import user_stacklevel
+
+    which = "the fit" if models == 1 else f"{models} of the models"
+    bound = f"tol={tol:g}" if tol > 0.0 else "float64's epsilon (tol=None)"
+    warnings.warn(
+        f"without a penalty the training loss of {which} fell to {F:.3g}, "
+        f"at most {bound}: the classes are separable (or nearly), so the "
+        "objective has no minimizer (the loss tends to 0 as the weights "
+        "grow without bound) and the solver stopped there; the weights' "
+        "scale is set by tol: give a penalty (penalty='l2' and alpha) for a "
+        "model that does not depend on it", ConvergenceWarning,
+        stacklevel=user_stacklevel())
 
 
 def intercept_gain(gb, softmax, f=None):
@@ -699,6 +729,9 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
         stay 0. For a stack, ``alpha`` and ``l1_ratio`` may be (K,).
     tol : float >= 0
         The relative decrease that stops the run (:func:`fastlr._lbfgs.minimize`).
+        A model without a penalty also stops, converged, once its mean
+        loss is at most :func:`enough_loss` (separable classes: no
+        minimizer), and :func:`warn_separated` says so.
     max_iter : int >= 0, or for a stack (K,) ints: each model's budget
     callback : callable(iteration, loss) or None
         Called after each iteration with the mean training loss (for a
@@ -849,6 +882,12 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
              if frequencies is not None else [None] * K)
     floor = [intercept_floor(kn, softmax, tol, freqs[i]) for i in range(K)] \
         if fit_intercept else [None] * K
+    # without a penalty, separable classes have no optimum: F tends to 0
+    # and its relative decrease stays about constant, so the run stops
+    # once F is within enough_loss of 0 (it ran every pass, or stopped
+    # where F no longer changed measurably, near 1e-19, silently)
+    enough = [enough_loss(tol) if l1[i] == 0.0 and l2[i] == 0.0 else None
+              for i in range(K)]
     # The recursion's vector operations (dot, axpy: microseconds each) run
     # on one BLAS thread. OpenBLAS threads them above a few thousand
     # entries, and its threads then wait for cores that numba's threads of
@@ -863,13 +902,13 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
                 memory=stack_pairs(K, x0s[0].shape[0])[0],
                 l1s=[np.where(mask, l1[i], 0.0) for i in range(K)],
                 callbacks=[record(i) for i in range(K)], floor=floor, diags=diags,
-                first_steps=[first_step(i) for i in range(K)])
+                first_steps=[first_step(i) for i in range(K)], enough=enough)
         else:
             runs = [_lbfgs.minimize(lambda x: evaluate([0], [x])[0], x0s[0], tol=tol,
                                     max_iter=max_iter, l1=l1[0], mask=mask,
                                     callback=record(0), floor=floor[0],
                                     first_step=first_step(0),
-                                    diag=diags[0])]
+                                    diag=diags[0], enough=enough[0])]
     for i, run in enumerate(runs):
         W[i] = to_w(i, run.x[:kn])
         B[i] = run.x[kn:] if fit_intercept else 0.0
@@ -881,6 +920,9 @@ def finish(loss_grad, W0, B0, *, denom, penalty, alpha, l1_ratio, fit_intercept,
     n_iter = np.array([run.n_iter for run in runs])
     converged = np.array([run.converged for run in runs])
     F = np.array([run.f for run in runs])
+    separated = [i for i in range(K) if enough[i] is not None and F[i] <= enough[i]]
+    if separated:
+        warn_separated(float(F[separated].min()), tol, len(separated))
     if not stack:
         return FinishResult(W[0], B[0], np.array(losses[0]), float(F[0]),
                             int(n_iter[0]), bool(converged[0]))

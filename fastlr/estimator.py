@@ -191,10 +191,14 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         each class's mean predicted probability
         is within ``sqrt(tol)`` (relatively) of its share of the training
         weight (as at the optimum; a rare class's rows are too small a
-        part of the objective for its decrease to see that);
+        part of the objective for its decrease to see that); without a
+        penalty, also once the mean training loss is at most ``tol``
+        (separable classes, which then have no optimum: it warns, a
+        ``ConvergenceWarning``, and the weights' scale depends on ``tol``);
         None runs all ``max_iter`` passes (fewer
-        only if nothing decreases any more in floating point), without a
-        ``ConvergenceWarning``. ``tol`` bounds those decreases, not the
+        only if nothing decreases any more in floating point, or the loss
+        of a fit without a penalty falls below float64's epsilon), and
+        running out of them does not warn. ``tol`` bounds those decreases, not the
         distance to the optimum: where the objective curves well in every
         direction the fit stops about ``tol`` (relative) above it, but
         where it is nearly flat along one (L1 on nearly collinear columns,
