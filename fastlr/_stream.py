@@ -680,12 +680,8 @@ def _scan(source, options, name, labels, weights=None, seen=None):
     scan.labels = source.settle(scan.labels)
     if standardize and scan.first is None:
         raise ValueError(f"{name}: class_weight gives every row weight zero")
-    if source.labels_name is not None:   # (the file and its label column)
-        refuse_one_class(scan.classes, name=source.labels_name)
-    try:
-        refuse_one_class(scan.classes)
-    except ValueError as exc:
-        raise ValueError(f"{name}: {exc}") from None
+    # (named by the file and its label column where the reader knows it)
+    refuse_one_class(scan.classes, name=source.labels_name or f"{name}: y")
     scan.center = (not isinstance(standardize, str) and bool(standardize)
                    and not scan.sparse)
     if not standardize:

@@ -2469,8 +2469,10 @@ def _how_to_read(args, params):
         if holdout:
             raise CLIError(f"--chunk-rows: {why} holds a part of the rows out in "
                            "memory, which training on a file read in parts does "
-                           "not do; use one or the other (--no-early-stopping, "
-                           "or --chunk-rows 0)")
+                           "not do; use one or the other ("
+                           + ("--no-early-stopping" if params["early_stopping"]
+                              else "no --validation-fraction")
+                           + ", or --chunk-rows 0)")
         return "chunks", rows
     path, small = _is_small(args)
     size = os.path.getsize(path)
